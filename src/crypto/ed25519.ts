@@ -1,0 +1,72 @@
+/**
+ * Ed25519 signatures with two byte-compatible backends: tweetnacl (the project's NaCl library,
+ * pure JavaScript) and node:crypto (native, about 200x faster for signing). Keys use tweetnacl's
+ * layout: a 32-byte public key and a 64-byte secret key (32-byte seed followed by the public key).
+ *
+ * @module
+ */
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import nacl from 'tweetnacl';
+
+/** Which implementation performs a primitive. */
+export type CryptoBackend = 'native' | 'tweetnacl';
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+const privateCache = new WeakMap<Uint8Array, KeyObject>();
+const publicCache = new Map<string, KeyObject>();
+const PUBLIC_CACHE_MAX = 1024;
+
+function nativePrivate(secretKey: Uint8Array): KeyObject {
+  let key = privateCache.get(secretKey);
+  if (key === undefined) {
+    key = createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519_PREFIX, secretKey.subarray(0, 32)]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    privateCache.set(secretKey, key);
+  }
+  return key;
+}
+
+function nativePublic(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey).toString('hex');
+  let key = publicCache.get(id);
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    if (publicCache.size >= PUBLIC_CACHE_MAX) publicCache.clear();
+    publicCache.set(id, key);
+  }
+  return key;
+}
+
+/** Sign `message` with a 64-byte secret key; returns a 64-byte signature. */
+export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array, backend: CryptoBackend = 'native'): Uint8Array {
+  if (backend === 'tweetnacl') return nacl.sign.detached(message, secretKey);
+  return new Uint8Array(nodeSign(null, message, nativePrivate(secretKey)));
+}
+
+/** Verify a 64-byte detached signature. Returns false (never throws) for any malformed input. */
+export function ed25519Verify(
+  message: Uint8Array,
+  signature: Uint8Array,
+  publicKey: Uint8Array,
+  backend: CryptoBackend = 'native',
+): boolean {
+  if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+  try {
+    if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);
+    return nodeVerify(null, message, nativePublic(publicKey), signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Derive the public key from a 32-byte seed (tweetnacl layout secret key = seed || public key). */
+export function ed25519KeyPairFromSeed(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const kp = nacl.sign.keyPair.fromSeed(seed);
+  return { publicKey: kp.publicKey, secretKey: kp.secretKey };
+}
