@@ -1,0 +1,389 @@
+/**
+ * The secure channel: an authenticated, encrypted, ordered message pipe to one roster peer over
+ * one WebSocket. Messages of any size up to `maxMessageBytes` are split into frames of at most
+ * `chunkBytes`; a sender that outpaces the network waits (send buffer high-water mark), and a
+ * receiver whose application does not keep up pauses the socket (receive queue high-water mark),
+ * so memory per peer stays bounded at about the two high-water marks plus one message.
+ *
+ * @module
+ */
+import type WebSocket from 'ws';
+import { ChannelError, CouplerError, ErrorCode, TimeoutError, AbortedError } from '../errors.js';
+import { FRAME_HEADER, FrameOpener, FrameSealer, FrameType } from './frames.js';
+import type { HandshakeResult } from './handshake.js';
+import type { Suite } from './suite.js';
+
+/** Tunables of a channel; every field has a documented default. */
+export interface ChannelLimits {
+  /** Largest message accepted or sent, bytes. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
+  readonly maxMessageBytes?: number;
+  /** Plaintext bytes per frame. Default {@link DEFAULT_CHUNK_BYTES}. */
+  readonly chunkBytes?: number;
+  /** Sender waits while more than this many bytes are buffered in the socket. Default 8 MiB. */
+  readonly sendHighWaterBytes?: number;
+  /** Socket is paused while more than this many received bytes wait for the application. Default 64 MiB. */
+  readonly receiveHighWaterBytes?: number;
+}
+
+/** Default largest message: 256 MiB (a vector of 32M ring elements). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** Default plaintext bytes per frame: 256 KiB. */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** Default send buffer high-water mark: 8 MiB. */
+export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Default receive queue high-water mark: 64 MiB. */
+export const DEFAULT_RECEIVE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
+/** How long {@link SecureChannel.close} waits for queued sends before cutting the connection. */
+export const CLOSE_FLUSH_TIMEOUT_MS = 5_000;
+
+/** Byte and message counters of one channel (wire bytes include framing and tags). */
+export interface ChannelStats {
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+}
+
+/** Options of {@link SecureChannel.receive}. */
+export interface ReceiveOptions {
+  /** Give up after this many milliseconds with a {@link TimeoutError}. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  resolve(message: Uint8Array): void;
+  reject(err: CouplerError): void;
+}
+
+/** Normalised limits. */
+export interface ResolvedLimits {
+  maxMessageBytes: number;
+  chunkBytes: number;
+  sendHighWaterBytes: number;
+  receiveHighWaterBytes: number;
+}
+
+/** Fill in defaults and validate limits. */
+export function resolveLimits(limits: ChannelLimits = {}): ResolvedLimits {
+  const pick = (v: number | undefined, d: number, name: string, min: number): number => {
+    if (v === undefined) return d;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      throw new ChannelError(ErrorCode.MESSAGE_TOO_LARGE, `"${name}" must be an integer >= ${min}`);
+    }
+    return v;
+  };
+  const chunkBytes = pick(limits.chunkBytes, DEFAULT_CHUNK_BYTES, 'chunkBytes', 1024);
+  return {
+    maxMessageBytes: pick(limits.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes', 1),
+    chunkBytes,
+    sendHighWaterBytes: pick(limits.sendHighWaterBytes, DEFAULT_SEND_HIGH_WATER_BYTES, 'sendHighWaterBytes', chunkBytes),
+    receiveHighWaterBytes: pick(limits.receiveHighWaterBytes, DEFAULT_RECEIVE_HIGH_WATER_BYTES, 'receiveHighWaterBytes', 1),
+  };
+}
+
+/** Largest frame on the wire for a given chunk size. */
+export function maxFrameBytes(chunkBytes: number): number {
+  return chunkBytes + FRAME_HEADER + 64;
+}
+
+/**
+ * An authenticated encrypted channel to one peer. Obtain one from `connectChannel` or
+ * `listenChannels`; the group layer manages them for you.
+ */
+export class SecureChannel {
+  /** The authenticated roster id of the peer. */
+  readonly peerId: string;
+  /** This party's id. */
+  readonly localId: string;
+  /** The session id both sides proved in the handshake. */
+  readonly sessionId: string;
+  /** Unique id of this channel (the handshake transcript hash). */
+  readonly transcript: Uint8Array;
+  /** Which side opened the connection. */
+  readonly initiator: boolean;
+  /** Counters. */
+  readonly stats: ChannelStats = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0 };
+
+  readonly #ws: WebSocket;
+  readonly #sealer: FrameSealer;
+  readonly #opener: FrameOpener;
+  readonly #limits: ResolvedLimits;
+  #parts: Uint8Array[] = [];
+  #partBytes = 0;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #paused = false;
+  #waiters: Waiter[] = [];
+  #handler: ((message: Uint8Array) => void) | undefined;
+  #closeHandlers: ((error: CouplerError | undefined) => void)[] = [];
+  #sendChain: Promise<void> = Promise.resolve();
+  #closed = false;
+  #closeError: CouplerError | undefined;
+  #resolveClosed!: (error: CouplerError | undefined) => void;
+  /** Resolves (never rejects) when the channel closes: with undefined for a clean close, else the error. */
+  readonly closed: Promise<CouplerError | undefined>;
+
+  /** @internal created by the transport after a successful handshake. */
+  constructor(
+    ws: WebSocket,
+    hs: HandshakeResult,
+    suite: Suite,
+    info: { localId: string; sessionId: string; initiator: boolean },
+    limits: ResolvedLimits,
+    leftover: readonly Uint8Array[] = [],
+  ) {
+    this.#ws = ws;
+    this.peerId = hs.peerId;
+    this.localId = info.localId;
+    this.sessionId = info.sessionId;
+    this.initiator = info.initiator;
+    this.transcript = hs.transcript;
+    this.#limits = limits;
+    this.#sealer = new FrameSealer(suite, hs.sendKey, hs.sendBinding, hs.peerId);
+    this.#opener = new FrameOpener(suite, hs.receiveKey, hs.receiveBinding, hs.peerId, maxFrameBytes(limits.chunkBytes));
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary));
+    ws.on('close', () => this.#finish(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'connection lost', { peer: this.peerId })));
+    ws.on('error', (err) => this.#finish(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'connection error', { peer: this.peerId, cause: err })));
+    for (const frame of leftover) this.#onFrame(Buffer.from(frame), true);
+  }
+
+  /** True once the channel has closed (cleanly or not). */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** The error that closed the channel, if it did not close cleanly. */
+  get closeError(): CouplerError | undefined {
+    return this.#closeError;
+  }
+
+  /**
+   * Send one message. Resolves when its last frame has been handed to the socket; waits while the
+   * socket's send buffer is above the high-water mark. Messages are delivered in order.
+   *
+   * @throws {@link ChannelError} `CHANNEL_CLOSED`, `MESSAGE_TOO_LARGE`, `COUNTER_EXHAUSTED`.
+   */
+  send(message: Uint8Array): Promise<void> {
+    if (!(message instanceof Uint8Array)) {
+      return Promise.reject(new ChannelError(ErrorCode.FRAME_MALFORMED, 'message must be a Uint8Array', { peer: this.peerId }));
+    }
+    if (message.length > this.#limits.maxMessageBytes) {
+      return Promise.reject(
+        new ChannelError(ErrorCode.MESSAGE_TOO_LARGE, `message of ${message.length} bytes exceeds maxMessageBytes ${this.#limits.maxMessageBytes}`, {
+          peer: this.peerId,
+        }),
+      );
+    }
+    const run = this.#sendChain.then(() => this.#sendNow(message));
+    this.#sendChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sendNow(message: Uint8Array): Promise<void> {
+    if (this.#closed) throw this.#closedError();
+    const chunk = this.#limits.chunkBytes;
+    let offset = 0;
+    do {
+      const end = Math.min(offset + chunk, message.length);
+      const last = end === message.length;
+      const frame = this.#seal(last ? FrameType.LAST : FrameType.MORE, message.subarray(offset, end));
+      const written = this.#write(frame);
+      offset = end;
+      if (this.#ws.bufferedAmount > this.#limits.sendHighWaterBytes || last) await written;
+      if (this.#closed) throw this.#closedError();
+    } while (offset < message.length);
+    this.stats.messagesSent++;
+  }
+
+  #seal(type: number, chunk: Uint8Array): Uint8Array {
+    return this.#sealer.seal(type, chunk);
+  }
+
+  #write(frame: Uint8Array): Promise<void> {
+    this.stats.bytesSent += frame.length;
+    return new Promise((resolve, reject) => {
+      this.#ws.send(frame, { binary: true, compress: false }, (err) => {
+        if (err) reject(this.#closedError(err));
+        else resolve();
+      });
+    });
+  }
+
+  #closedError(cause?: unknown): ChannelError {
+    if (this.#closeError instanceof ChannelError) return this.#closeError;
+    return new ChannelError(ErrorCode.CHANNEL_CLOSED, 'channel is closed', cause === undefined ? { peer: this.peerId } : { peer: this.peerId, cause });
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    this.stats.bytesReceived += data.length;
+    try {
+      if (!isBinary) throw new ChannelError(ErrorCode.FRAME_MALFORMED, 'text frame on a binary channel', { peer: this.peerId });
+      const { type, chunk } = this.#opener.open(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (type === FrameType.CLOSE) {
+        this.#finish(undefined);
+        this.#ws.close(1000);
+        return;
+      }
+      if (this.#partBytes + chunk.length > this.#limits.maxMessageBytes) {
+        throw new ChannelError(ErrorCode.MESSAGE_TOO_LARGE, `incoming message exceeds maxMessageBytes ${this.#limits.maxMessageBytes}`, {
+          peer: this.peerId,
+        });
+      }
+      this.#parts.push(chunk);
+      this.#partBytes += chunk.length;
+      if (type === FrameType.LAST) {
+        const message = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partBytes);
+        this.#parts = [];
+        this.#partBytes = 0;
+        this.stats.messagesReceived++;
+        this.#deliver(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+      }
+    } catch (err) {
+      this.#fail(err instanceof CouplerError ? err : new ChannelError(ErrorCode.FRAME_MALFORMED, 'bad frame', { peer: this.peerId, cause: err }));
+    }
+  }
+
+  #deliver(message: Uint8Array): void {
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter.resolve(message);
+      return;
+    }
+    if (this.#handler !== undefined && this.#queue.length === 0) {
+      this.#handler(message);
+      return;
+    }
+    this.#queue.push(message);
+    this.#queuedBytes += message.length;
+    if (!this.#paused && this.#queuedBytes > this.#limits.receiveHighWaterBytes) {
+      this.#paused = true;
+      this.#ws.pause();
+    }
+  }
+
+  #dequeue(): Uint8Array | undefined {
+    const message = this.#queue.shift();
+    if (message === undefined) return undefined;
+    this.#queuedBytes -= message.length;
+    if (this.#paused && this.#queuedBytes <= this.#limits.receiveHighWaterBytes / 2) {
+      this.#paused = false;
+      this.#ws.resume();
+    }
+    return message;
+  }
+
+  /**
+   * Deliver every message (queued ones first) to `handler` instead of {@link SecureChannel.receive}.
+   * The handler must not throw; it runs synchronously in the socket's event.
+   */
+  setMessageHandler(handler: (message: Uint8Array) => void): void {
+    this.#handler = handler;
+    for (let m = this.#dequeue(); m !== undefined; m = this.#dequeue()) handler(m);
+  }
+
+  /** Call `handler` once when the channel closes (immediately if it already has). */
+  onClose(handler: (error: CouplerError | undefined) => void): void {
+    if (this.#closed) queueMicrotask(() => handler(this.#closeError));
+    else this.#closeHandlers.push(handler);
+  }
+
+  /**
+   * The next message.
+   * @throws {@link ChannelError} when the channel closes first, {@link TimeoutError}, {@link AbortedError}.
+   */
+  receive(options: ReceiveOptions = {}): Promise<Uint8Array> {
+    const queued = this.#dequeue();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (options.signal?.aborted) return Promise.reject(new AbortedError());
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        const i = this.#waiters.indexOf(waiter);
+        if (i >= 0) this.#waiters.splice(i, 1);
+      };
+      const waiter: Waiter = {
+        resolve: (m) => {
+          cleanup();
+          resolve(m);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const onAbort = (): void => waiter.reject(new AbortedError());
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => waiter.reject(new TimeoutError(`no message from "${this.peerId}" within ${options.timeoutMs} ms`, { peer: this.peerId })),
+          options.timeoutMs,
+        );
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Close cleanly: flush queued sends (up to {@link CLOSE_FLUSH_TIMEOUT_MS}), send an authenticated
+   * close frame, close the socket. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const flushed = await Promise.race([
+      this.#sendChain.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), CLOSE_FLUSH_TIMEOUT_MS).unref()),
+    ]);
+    if (this.#closed) return;
+    if (flushed) {
+      try {
+        const frame = this.#seal(FrameType.CLOSE, new Uint8Array(0));
+        this.#ws.send(frame, { binary: true });
+      } catch {
+        /* counter exhausted: close without the frame */
+      }
+      this.#finish(undefined);
+      this.#ws.close(1000);
+    } else {
+      this.#fail(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'closed before queued messages were sent', { peer: this.peerId }));
+    }
+  }
+
+  /** Close immediately after an error; the error is what `closed` resolves with. */
+  #fail(error: CouplerError): void {
+    if (this.#closed) return;
+    this.#finish(error);
+    this.#ws.terminate();
+  }
+
+  /** Abort the channel immediately (no close frame). */
+  destroy(error?: CouplerError): void {
+    this.#fail(error ?? new ChannelError(ErrorCode.CHANNEL_CLOSED, 'channel destroyed', { peer: this.peerId }));
+  }
+
+  #finish(error: CouplerError | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    this.#sealer.destroy();
+    this.#opener.destroy();
+    this.#parts = [];
+    const pendingError = error ?? new ChannelError(ErrorCode.CHANNEL_CLOSED, 'channel closed by peer', { peer: this.peerId });
+    for (const w of this.#waiters.splice(0)) w.reject(pendingError);
+    for (const h of this.#closeHandlers.splice(0)) {
+      try {
+        h(error);
+      } catch {
+        /* handlers must not throw */
+      }
+    }
+    this.#resolveClosed(error);
+  }
+}

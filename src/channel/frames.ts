@@ -1,0 +1,149 @@
+/**
+ * Encrypted frames. One WebSocket binary message carries one frame:
+ *
+ * ```
+ * byte 0      type: 0x10 data (more chunks follow), 0x11 data (last chunk), 0x12 close
+ * bytes 1..8  sequence number, unsigned big-endian, starts at 0, +1 per frame, never wraps
+ * bytes 9..   AEAD(key_dir, nonce = 0x00000000 || seq, aad = type || seq || binding_dir) of the chunk
+ * ```
+ *
+ * `binding_dir` is a hash of the handshake transcript and the direction, so every frame is bound
+ * to the session, the sender and the receiver without sending them. The receiver accepts only the
+ * next sequence number: a replayed, duplicated, reordered or dropped frame is a sequence error,
+ * a modified frame an authentication error, and either closes the channel.
+ *
+ * @module
+ */
+import { ChannelError, ErrorCode } from '../errors.js';
+import type { Suite } from './suite.js';
+
+/** Frame types. */
+export const FrameType = { MORE: 0x10, LAST: 0x11, CLOSE: 0x12 } as const;
+/** Bytes of frame header (type + sequence). */
+export const FRAME_HEADER = 9;
+/** Highest sequence number used; the next frame is refused (COUNTER_EXHAUSTED). */
+export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
+
+function header(type: number, seq: number): Uint8Array {
+  const h = new Uint8Array(FRAME_HEADER);
+  h[0] = type;
+  const view = new DataView(h.buffer);
+  view.setUint32(1, Math.floor(seq / 2 ** 32));
+  view.setUint32(5, seq >>> 0);
+  return h;
+}
+
+function nonceOf(seq: number): Uint8Array {
+  const n = new Uint8Array(12);
+  const view = new DataView(n.buffer);
+  view.setUint32(4, Math.floor(seq / 2 ** 32));
+  view.setUint32(8, seq >>> 0);
+  return n;
+}
+
+function aadOf(h: Uint8Array, binding: Uint8Array): Uint8Array {
+  const aad = new Uint8Array(h.length + binding.length);
+  aad.set(h, 0);
+  aad.set(binding, h.length);
+  return aad;
+}
+
+/** Seals outgoing frames for one direction. */
+export class FrameSealer {
+  #seq: number;
+  readonly #suite: Suite;
+  readonly #key: Uint8Array;
+  readonly #binding: Uint8Array;
+  readonly #peer: string;
+
+  constructor(suite: Suite, key: Uint8Array, binding: Uint8Array, peer: string, startSequence = 0) {
+    this.#suite = suite;
+    this.#key = key;
+    this.#binding = binding;
+    this.#peer = peer;
+    this.#seq = startSequence;
+  }
+
+  /** The sequence number the next frame will carry. */
+  get nextSequence(): number {
+    return this.#seq;
+  }
+
+  /**
+   * Seal one chunk into a frame.
+   * @throws {@link ChannelError} `COUNTER_EXHAUSTED` when the sequence would pass {@link MAX_SEQUENCE}.
+   */
+  seal(type: number, chunk: Uint8Array): Uint8Array {
+    const seq = this.#seq;
+    if (seq > MAX_SEQUENCE - 1) {
+      throw new ChannelError(ErrorCode.COUNTER_EXHAUSTED, 'frame counter exhausted; open a new channel', { peer: this.#peer });
+    }
+    this.#seq = seq + 1;
+    const h = header(type, seq);
+    const sealed = this.#suite.seal(this.#key, nonceOf(seq), aadOf(h, this.#binding), chunk);
+    const frame = new Uint8Array(FRAME_HEADER + sealed.length);
+    frame.set(h, 0);
+    frame.set(sealed, FRAME_HEADER);
+    return frame;
+  }
+
+  /** Forget the key. */
+  destroy(): void {
+    this.#key.fill(0);
+  }
+}
+
+/** An opened frame. */
+export interface OpenedFrame {
+  readonly type: number;
+  readonly chunk: Uint8Array;
+}
+
+/** Opens incoming frames for one direction, enforcing strict sequence order. */
+export class FrameOpener {
+  #expected = 0;
+  readonly #suite: Suite;
+  readonly #key: Uint8Array;
+  readonly #binding: Uint8Array;
+  readonly #peer: string;
+  readonly #maxFrame: number;
+
+  constructor(suite: Suite, key: Uint8Array, binding: Uint8Array, peer: string, maxFrameBytes: number) {
+    this.#suite = suite;
+    this.#key = key;
+    this.#binding = binding;
+    this.#peer = peer;
+    this.#maxFrame = maxFrameBytes;
+  }
+
+  /**
+   * Check and open one frame.
+   * @throws {@link ChannelError} `FRAME_TOO_LARGE`, `FRAME_MALFORMED`, `FRAME_SEQUENCE` or `FRAME_AUTH_FAILED`.
+   */
+  open(frame: Uint8Array): OpenedFrame {
+    const peer = this.#peer;
+    if (frame.length > this.#maxFrame) {
+      throw new ChannelError(ErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the cap of ${this.#maxFrame}`, { peer });
+    }
+    if (frame.length < FRAME_HEADER + this.#suite.overhead) throw new ChannelError(ErrorCode.FRAME_MALFORMED, 'frame is too short', { peer });
+    const type = frame[0]!;
+    if (type !== FrameType.MORE && type !== FrameType.LAST && type !== FrameType.CLOSE) {
+      throw new ChannelError(ErrorCode.FRAME_MALFORMED, 'unknown frame type', { peer });
+    }
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+    const seq = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+    if (seq !== this.#expected) {
+      const what = seq < this.#expected ? 'replayed or duplicated' : 'out of order (a frame was dropped or reordered)';
+      throw new ChannelError(ErrorCode.FRAME_SEQUENCE, `frame ${what}: expected sequence ${this.#expected}, got ${seq}`, { peer });
+    }
+    const chunk = this.#suite.open(this.#key, nonceOf(seq), aadOf(frame.subarray(0, FRAME_HEADER), this.#binding), frame.subarray(FRAME_HEADER));
+    if (chunk === undefined) throw new ChannelError(ErrorCode.FRAME_AUTH_FAILED, 'frame failed authentication', { peer });
+    this.#expected = seq + 1;
+    return { type, chunk };
+  }
+
+  /** Forget the key. */
+  destroy(): void {
+    this.#key.fill(0);
+  }
+}

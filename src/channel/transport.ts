@@ -1,0 +1,391 @@
+/**
+ * WebSocket transport: dial a peer ({@link connectChannel}) or accept peers
+ * ({@link listenChannels}), run the handshake under a deadline, and hand out
+ * {@link SecureChannel}s. `ws` runs with compression off and `maxPayload` set to the frame cap.
+ *
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import WebSocket, { WebSocketServer } from 'ws';
+import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError, describeType } from '../errors.js';
+import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
+import { Roster } from '../identity/roster.js';
+import { SecureChannel, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel.js';
+import {
+  Initiator,
+  MAX_HANDSHAKE_MESSAGE,
+  Responder,
+  checkHandshakeConfig,
+  encodeRefuse,
+  refuseReasonOf,
+  type HandshakeConfig,
+  type RefuseReason,
+} from './handshake.js';
+import { getSuite, type SuiteName } from './suite.js';
+
+/** WebSocket subprotocol name of coupler channels. */
+export const SUBPROTOCOL = 'coupler.1';
+/** URL path of coupler channels. */
+export const CHANNEL_PATH = '/coupler/1';
+/** Default handshake deadline: 10 s. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default cap on connections whose handshake is not finished yet. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+
+/** Options shared by {@link connectChannel} and {@link listenChannels}. */
+export interface ChannelOptions extends ChannelLimits {
+  /** This party's identity; its public key must be the roster key of `localId`. */
+  readonly identity: Identity;
+  /** The pinned keys of the task. */
+  readonly roster: Roster;
+  /** The session (task run) id; both sides must use the same. */
+  readonly sessionId: string;
+  /** This party's roster id. Default: `identity.id`. */
+  readonly localId?: string;
+  /** Cipher suite. Default `native`. */
+  readonly suite?: SuiteName;
+  /** Handshake deadline in milliseconds. Default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}. */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * Decide whether to keep a connection with an authenticated peer. Called on the responder with
+   * the claimed id at `hello` (cheap early refusal) and with the proven id at `finish`; on the
+   * initiator with the proven id at `reply`. Return a reason to refuse, or undefined to accept.
+   */
+  readonly acceptPeer?: (peerId: string, stage: 'hello' | 'reply' | 'finish') => RefuseReason | undefined;
+}
+
+/** Options of {@link connectChannel}. */
+export interface ConnectOptions extends ChannelOptions {
+  /** Refuse the connection unless this roster party answers. */
+  readonly expectedPeer?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link listenChannels}. */
+export interface ListenOptions extends ChannelOptions {
+  /** Interface to bind. Default `127.0.0.1`; use `0.0.0.0` in a container. */
+  readonly host?: string;
+  /** Port. Default 0 (any free port). */
+  readonly port?: number;
+  /** Cap on unfinished handshakes; further connections are refused. Default 64. */
+  readonly maxPendingHandshakes?: number;
+  /** Called with every authenticated channel. */
+  readonly onChannel: (channel: SecureChannel) => void;
+  /** Called when an incoming handshake fails (for logging; never with secrets). */
+  readonly onHandshakeError?: (error: CouplerError, remoteAddress: string | undefined) => void;
+}
+
+/** A listening endpoint. */
+export interface ChannelListener {
+  /** The bound port. */
+  readonly port: number;
+  /** The bound address. */
+  readonly host: string;
+  /** Stop accepting and close pending handshakes (established channels stay open). */
+  close(): Promise<void>;
+}
+
+interface Prepared {
+  cfg: HandshakeConfig;
+  limits: ResolvedLimits;
+  timeoutMs: number;
+}
+
+function prepare(options: ChannelOptions): Prepared {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options must be an object, got ${describeType(options)}`);
+  const identity = assertIdentity(options.identity);
+  if (!(options.roster instanceof Roster)) throw new InvalidArgumentError(`"roster" must be a Roster, got ${describeType(options.roster)}`);
+  const localId = options.localId ?? identity.id;
+  if (!isValidPartyId(localId)) throw new InvalidArgumentError('"localId" (or identity.id) must be a valid party id');
+  const cfg: HandshakeConfig = { identity, localId, roster: options.roster, sessionId: options.sessionId, suite: options.suite ?? 'native' };
+  checkHandshakeConfig(cfg);
+  const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidArgumentError('"handshakeTimeoutMs" must be a positive integer');
+  let limits: ResolvedLimits;
+  try {
+    limits = resolveLimits(options);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return { cfg, limits, timeoutMs };
+}
+
+/** Collects the messages of a handshake in order, with a deadline. */
+class HandshakePump {
+  readonly #ws: WebSocket;
+  readonly #buffer: Uint8Array[] = [];
+  #waiter: { resolve: (m: Uint8Array) => void; reject: (e: CouplerError) => void } | undefined;
+  #error: CouplerError | undefined;
+  readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
+    if (!isBinary || data.length > MAX_HANDSHAKE_MESSAGE * 2) {
+      this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', this.#peerOpt()));
+      return;
+    }
+    const m = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.resolve(m);
+    } else if (this.#buffer.length < 4) this.#buffer.push(m);
+    else this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'too many handshake messages', this.#peerOpt()));
+  };
+  readonly #onClose = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection closed during the handshake', this.#peerOpt()));
+  readonly #onError = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection error during the handshake', this.#peerOpt()));
+  peer: string | undefined;
+
+  constructor(ws: WebSocket, peer?: string) {
+    this.#ws = ws;
+    this.peer = peer;
+    ws.on('message', this.#onMessage);
+    ws.on('close', this.#onClose);
+    ws.on('error', this.#onError);
+  }
+
+  #peerOpt(): { peer?: string } {
+    return this.peer === undefined ? {} : { peer: this.peer };
+  }
+
+  next(): Promise<Uint8Array> {
+    if (this.#error) return Promise.reject(this.#error);
+    const m = this.#buffer.shift();
+    if (m !== undefined) return Promise.resolve(m);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  fail(err: CouplerError): void {
+    if (this.#error) return;
+    this.#error = err;
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(err);
+  }
+
+  /** Detach and return any frames that arrived after the handshake. */
+  detach(): Uint8Array[] {
+    this.#ws.off('message', this.#onMessage);
+    this.#ws.off('close', this.#onClose);
+    this.#ws.off('error', this.#onError);
+    return this.#buffer.splice(0);
+  }
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => CouplerError, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    const onAbort = (): void => reject(new AbortedError('handshake aborted'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function refuseAndClose(ws: WebSocket, reason: RefuseReason | undefined): void {
+  try {
+    if (reason !== undefined && ws.readyState === WebSocket.OPEN) ws.send(encodeRefuse(reason));
+  } catch {
+    /* best effort */
+  }
+  if (ws.readyState === WebSocket.OPEN) ws.close(1008);
+  else ws.terminate();
+  setTimeout(() => ws.terminate(), 1000).unref();
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/**
+ * Dial a peer and run the handshake as initiator.
+ *
+ * @param target - `{ host, port }` or a `ws://` URL.
+ * @param options - identity, roster, session and limits.
+ * @returns an open channel to the authenticated roster peer that answered.
+ * @throws {@link HandshakeError} (`HANDSHAKE_FAILED`, `PEER_UNKNOWN`, `TIMEOUT`) naming the peer where known;
+ *   {@link InvalidArgumentError} for bad options; {@link AbortedError}.
+ * @example
+ * const ch = await connectChannel({ host: '10.0.1.7', port: 8888 }, { identity, roster, sessionId });
+ * await ch.send(new TextEncoder().encode('hello'));
+ */
+export async function connectChannel(target: { host: string; port: number } | string, options: ConnectOptions): Promise<SecureChannel> {
+  const { cfg, limits, timeoutMs } = prepare(options);
+  let url: string;
+  if (typeof target === 'string') {
+    if (!/^wss?:\/\//.test(target)) throw new InvalidArgumentError('"target" URL must start with ws:// or wss://');
+    url = target;
+  } else {
+    if (typeof target !== 'object' || target === null || typeof target.host !== 'string' || target.host.length === 0) {
+      throw new InvalidArgumentError('"target.host" must be a non-empty string');
+    }
+    if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new InvalidArgumentError('"target.port" must be 1..65535');
+    url = `ws://${formatHost(target.host)}:${target.port}${CHANNEL_PATH}`;
+  }
+  if (options.signal?.aborted) throw new AbortedError();
+  const ws = new WebSocket(url, SUBPROTOCOL, {
+    perMessageDeflate: false,
+    maxPayload: maxFrameBytes(limits.chunkBytes),
+    handshakeTimeout: timeoutMs,
+    followRedirects: false,
+  });
+  const pump = new HandshakePump(ws, options.expectedPeer);
+  const initiator = new Initiator(cfg, options.expectedPeer);
+  const script = async (): Promise<SecureChannel> => {
+    await new Promise<void>((resolve, reject) => {
+      const onOpen = (): void => {
+        ws.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error): void => {
+        ws.off('open', onOpen);
+        reject(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `cannot connect (${(err as NodeJS.ErrnoException).code ?? 'error'})`, pump.peer === undefined ? { cause: err } : { peer: pump.peer, cause: err }));
+      };
+      ws.once('open', onOpen);
+      ws.once('error', onError);
+    });
+    ws.send(initiator.hello());
+    const { finish, result } = initiator.onReply(await pump.next());
+    pump.peer = result.peerId;
+    const refuse = options.acceptPeer?.(result.peerId, 'reply');
+    if (refuse !== undefined) {
+      const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection to "${result.peerId}" not wanted (${refuse})`, { peer: result.peerId });
+      (err as { refuseReason?: RefuseReason }).refuseReason = refuse;
+      throw err;
+    }
+    ws.send(finish);
+    const leftover = pump.detach();
+    return new SecureChannel(ws, result, getSuite(cfg.suite), { localId: cfg.localId, sessionId: cfg.sessionId, initiator: true }, limits, leftover);
+  };
+  try {
+    return await withDeadline(
+      script(),
+      timeoutMs,
+      () => new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${timeoutMs} ms`, pump.peer === undefined ? {} : { peer: pump.peer }),
+      options.signal,
+    );
+  } catch (err) {
+    pump.detach();
+    refuseAndClose(ws, refuseReasonOf(err));
+    ws.on('error', () => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Listen for peers and run the handshake as responder for each connection.
+ *
+ * @returns the listener; authenticated channels are passed to `onChannel`.
+ * @throws {@link InvalidArgumentError} for bad options; a `ws`/`net` error if the port cannot be bound.
+ * @example
+ * const listener = await listenChannels({ identity, roster, sessionId, host: '0.0.0.0', port: 8888,
+ *   onChannel: (ch) => console.log('peer', ch.peerId) });
+ */
+export async function listenChannels(options: ListenOptions): Promise<ChannelListener> {
+  const { cfg, limits, timeoutMs } = prepare(options);
+  if (typeof options.onChannel !== 'function') throw new InvalidArgumentError('"onChannel" must be a function');
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('"port" must be 0..65535');
+  const maxPending = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+  let pending = 0;
+  const pendingSockets = new Set<WebSocket>();
+
+  const wss = new WebSocketServer({
+    host,
+    port,
+    path: CHANNEL_PATH,
+    perMessageDeflate: false,
+    maxPayload: maxFrameBytes(limits.chunkBytes),
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  wss.on('error', () => undefined);
+
+  const handle = async (ws: WebSocket, req: IncomingMessage): Promise<void> => {
+    const remote = req.socket.remoteAddress;
+    ws.on('error', () => undefined);
+    if (ws.protocol !== SUBPROTOCOL) {
+      ws.terminate();
+      return;
+    }
+    if (pending >= maxPending) {
+      refuseAndClose(ws, 'busy');
+      return;
+    }
+    pending++;
+    pendingSockets.add(ws);
+    const pump = new HandshakePump(ws);
+    const responder = new Responder(cfg);
+    const script = async (): Promise<SecureChannel> => {
+      const { reply, claimedPeer } = responder.onHello(await pump.next());
+      pump.peer = claimedPeer;
+      const early = options.acceptPeer?.(claimedPeer, 'hello');
+      if (early !== undefined) {
+        const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection from "${claimedPeer}" not wanted (${early})`, { peer: claimedPeer });
+        (err as { refuseReason?: RefuseReason }).refuseReason = early;
+        throw err;
+      }
+      ws.send(reply);
+      const result = responder.onFinish(await pump.next());
+      const late = options.acceptPeer?.(result.peerId, 'finish');
+      if (late !== undefined) {
+        const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection from "${result.peerId}" not wanted (${late})`, { peer: result.peerId });
+        (err as { refuseReason?: RefuseReason }).refuseReason = late;
+        throw err;
+      }
+      const leftover = pump.detach();
+      return new SecureChannel(ws, result, getSuite(cfg.suite), { localId: cfg.localId, sessionId: cfg.sessionId, initiator: false }, limits, leftover);
+    };
+    try {
+      const channel = await withDeadline(script(), timeoutMs, () =>
+        new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${timeoutMs} ms`, pump.peer === undefined ? {} : { peer: pump.peer }),
+      );
+      options.onChannel(channel);
+    } catch (err) {
+      pump.detach();
+      refuseAndClose(ws, refuseReasonOf(err));
+      const error = err instanceof CouplerError ? err : new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'handshake failed', { cause: err });
+      try {
+        options.onHandshakeError?.(error, remote);
+      } catch {
+        /* callbacks must not break the listener */
+      }
+    } finally {
+      pending--;
+      pendingSockets.delete(ws);
+    }
+  };
+
+  wss.on('connection', (ws, req) => {
+    void handle(ws, req);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  const addr = wss.address();
+  const bound = typeof addr === 'object' && addr !== null ? addr : { port, address: host };
+  let closing: Promise<void> | undefined;
+  return {
+    port: bound.port,
+    host: bound.address,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve) => {
+        for (const s of pendingSockets) s.terminate();
+        wss.close(() => resolve());
+      });
+      return closing;
+    },
+  };
+}

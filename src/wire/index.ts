@@ -1,0 +1,6 @@
+/**
+ * Wire format: the locked-down msgpack codec and shape checks for untrusted messages.
+ * @module
+ */
+export { type PlainData, MAX_DEPTH, encodeMessage, decodeMessage, assertPlainData } from './codec.js';
+export { type ShapeContext, expectRecord, expectString, expectBytes, expectUint, expectArray, expectLiteral } from './shape.js';
