@@ -1,0 +1,102 @@
+/**
+ * IP literal helpers: parse IPv4/IPv6 text to bytes, format IPv6 canonically (RFC 5952), and
+ * normalise host strings so that equal addresses compare equal.
+ *
+ * Internal to the discovery module.
+ *
+ * @module
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** Parse a dotted-quad IPv4 literal into 4 bytes; `undefined` when it is not one. */
+export function parseIPv4(text: string): Uint8Array | undefined {
+  if (typeof text !== 'string' || !isIPv4(text)) return undefined;
+  const parts = text.split('.');
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) out[i] = Number(parts[i]);
+  return out;
+}
+
+/**
+ * Parse an IPv6 literal (no brackets, no zone id) into 16 bytes; `undefined` when it is not one.
+ * Accepts `::` compression and an embedded dotted IPv4 tail (`::ffff:10.0.0.1`).
+ */
+export function parseIPv6(text: string): Uint8Array | undefined {
+  if (typeof text !== 'string' || text.includes('%') || !isIPv6(text)) return undefined;
+  let body = text;
+  const tail: number[] = [];
+  const lastColon = body.lastIndexOf(':');
+  const last = body.slice(lastColon + 1);
+  if (last.includes('.')) {
+    const v4 = parseIPv4(last);
+    if (v4 === undefined) return undefined;
+    tail.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
+    // Drop the dotted tail; keep a "::" that ends right before it ("::1.2.3.4"), else drop the ":".
+    body = body.slice(0, lastColon + 1);
+    if (!body.endsWith('::')) body = body.slice(0, -1);
+  }
+  const split = body.split('::');
+  if (split.length > 2) return undefined;
+  const toGroups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const head = toGroups(split[0] ?? '');
+  const rest = split.length === 2 ? toGroups(split[1] ?? '') : [];
+  const explicit = head.length + rest.length + tail.length;
+  if (split.length === 1 && explicit !== 8) return undefined;
+  if (split.length === 2 && explicit > 7) return undefined;
+  const groups = [...head, ...new Array<number>(8 - explicit).fill(0), ...rest, ...tail];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    const g = groups[i] ?? 0;
+    if (!Number.isInteger(g) || g < 0 || g > 0xffff) return undefined;
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  }
+  return out;
+}
+
+/** Format 16 bytes as the RFC 5952 canonical text (lower case, longest zero run compressed). */
+export function formatIPv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((bytes[2 * i] ?? 0) << 8) | (bytes[2 * i + 1] ?? 0));
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  const left = hex.slice(0, bestStart).join(':');
+  const right = hex.slice(bestStart + bestLen).join(':');
+  return `${left}::${right}`;
+}
+
+/**
+ * Normalise a host for comparison and output: IPv6 literals to RFC 5952 form (a zone id is kept
+ * as given), host names to lower case without a trailing dot, IPv4 literals unchanged.
+ */
+export function canonicalHost(host: string): string {
+  const zoneAt = host.indexOf('%');
+  const addr = zoneAt === -1 ? host : host.slice(0, zoneAt);
+  const v6 = parseIPv6(addr);
+  if (v6 !== undefined) return formatIPv6(v6) + (zoneAt === -1 ? '' : host.slice(zoneAt));
+  if (isIPv4(host)) return host;
+  const lower = host.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+/** 4 for an IPv4 literal, 6 for an IPv6 literal (zone id allowed), 0 otherwise. */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  if (isIPv4(host)) return 4;
+  if (isIPv6(host)) return 6;
+  return 0;
+}
