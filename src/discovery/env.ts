@@ -41,13 +41,13 @@ export function envDiscovery(init: EnvDiscoveryInit = {}): Discovery {
   if (typeof init !== 'object' || init === null) {
     throw new InvalidArgumentError(`envDiscovery: options expected an object, got ${describeType(init)}`);
   }
-  const variable = init.variable ?? DEFAULT_PEERS_VARIABLE;
+  const variable = init.variable === undefined ? DEFAULT_PEERS_VARIABLE : init.variable;
   if (typeof variable !== 'string' || !VARIABLE_RE.test(variable)) {
     throw new InvalidArgumentError(
       `envDiscovery: "variable" expected a variable name like COUPLER_PEERS, got ${describeType(variable)}`,
     );
   }
-  const env = init.env ?? process.env;
+  const env = init.env === undefined ? process.env : init.env;
   if (typeof env !== 'object' || env === null) {
     throw new InvalidArgumentError(`envDiscovery: "env" expected an object, got ${describeType(env)}`);
   }
