@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
-import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError, describeType } from '../errors.js';
-import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
-import { Roster } from '../identity/roster.js';
-import { SecureChannel, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel.js';
+import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError, describeType } from '../errors';
+import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity';
+import { Roster } from '../identity/roster';
+import { SecureChannel, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
 import {
   Initiator,
   MAX_HANDSHAKE_MESSAGE,
@@ -20,8 +20,8 @@ import {
   refuseReasonOf,
   type HandshakeConfig,
   type RefuseReason,
-} from './handshake.js';
-import { getSuite, type SuiteName } from './suite.js';
+} from './handshake';
+import { getSuite, type SuiteName } from './suite';
 
 /** WebSocket subprotocol name of coupler channels. */
 export const SUBPROTOCOL = 'coupler.1';
@@ -300,9 +300,15 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   let pending = 0;
   const pendingSockets = new Set<WebSocket>();
 
+  // Our own HTTP server: closing the listener must stop accepting without waiting for the
+  // established channels (net.Server.close waits for every accepted socket, upgraded ones included).
+  const server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('coupler channel endpoint: WebSocket required\n');
+  });
+  server.headersTimeout = timeoutMs;
+  server.requestTimeout = timeoutMs;
   const wss = new WebSocketServer({
-    host,
-    port,
+    server,
     path: CHANNEL_PATH,
     perMessageDeflate: false,
     maxPayload: maxFrameBytes(limits.chunkBytes),
@@ -371,10 +377,12 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   });
 
   await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
+    server.once('listening', resolve);
+    server.once('error', reject);
+    server.listen(port, host);
   });
-  const addr = wss.address();
+  server.on('error', () => undefined);
+  const addr = server.address();
   const bound = typeof addr === 'object' && addr !== null ? addr : { port, address: host };
   let closing: Promise<void> | undefined;
   return {
@@ -383,7 +391,9 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         for (const s of pendingSockets) s.terminate();
-        wss.close(() => resolve());
+        wss.close();
+        server.close();
+        resolve();
       });
       return closing;
     },

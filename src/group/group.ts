@@ -1,0 +1,549 @@
+/**
+ * The group: the full mesh of authenticated channels among the roster parties of one task, and
+ * round-based messaging over it.
+ *
+ * Formation ({@link joinGroup}): listen, then repeatedly take a snapshot of the discovered
+ * addresses and dial each one not yet accounted for, with exponential backoff per address while
+ * peers are still starting. Every address is only a hint: whoever answers must prove a roster key
+ * in the handshake. Of each pair, the party whose id sorts first dials and the other accepts
+ * (a deterministic tie-break: both sides can dial blindly, and exactly one channel per pair
+ * survives). An impostor, a stale container from another session or a dead address fails its
+ * handshake, is backed off and never blocks the real peer. The mesh is complete when there is one
+ * channel per roster peer; then the listener closes.
+ *
+ * Messaging: every message names a round; each peer may send one message per round. `gather`
+ * waits for one message per peer under a deadline and names the peers that are missing.
+ *
+ * @module
+ */
+import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
+import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
+import { Roster, compareIds } from '../identity/roster.js';
+import type { Discovery, PeerAddress } from '../discovery/types.js';
+import { connectChannel, listenChannels, type ChannelListener } from '../channel/transport.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
+import type { SuiteName } from '../channel/suite.js';
+import type { RefuseReason } from '../channel/handshake.js';
+import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
+import { expectRecord, expectString } from '../wire/shape.js';
+import { Mailbox } from './mailbox.js';
+
+/** Default deadline to form the mesh: 120 s (containers on vantage6 start minutes apart; raise it there). */
+export const DEFAULT_JOIN_TIMEOUT_MS = 120_000;
+/** Default deadline of one round: 60 s. */
+export const DEFAULT_ROUND_TIMEOUT_MS = 60_000;
+/** Default first retry delay for an address that failed: 100 ms. */
+export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
+/** Default longest retry delay for an address: 5 s. */
+export const DEFAULT_DIAL_MAX_BACKOFF_MS = 5_000;
+/** Default time between discovery snapshots while the mesh is incomplete: 250 ms. */
+export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
+/** Default cap of undelivered bytes per peer: 512 MiB. */
+export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
+/** Default cap of undelivered rounds per peer. */
+export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
+/** Round names: 1 to 128 printable ASCII characters. */
+export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
+
+/** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
+export type GroupEvent =
+  | { type: 'listening'; host: string; port: number }
+  | { type: 'dialing'; address: string }
+  | { type: 'dial-failed'; address: string; code: string; peer?: string; retryInMs: number }
+  | { type: 'refused'; remoteAddress?: string; code: string; peer?: string }
+  | { type: 'connected'; peer: string; initiator: boolean; connected: number; expected: number }
+  | { type: 'ready'; peers: number; elapsedMs: number }
+  | { type: 'peer-lost'; peer: string; code: string };
+
+/** Options of {@link joinGroup}. */
+export interface JoinGroupOptions extends ChannelLimits {
+  /** This party's identity (its key must be the roster key of `localId`). */
+  readonly identity: Identity;
+  /** The pinned parties of the task, including this one. */
+  readonly roster: Roster;
+  /** Session (task run) id; every party must use the same, and a fresh one per run. */
+  readonly sessionId: string;
+  /** This party's roster id. Default `identity.id`. */
+  readonly localId?: string;
+  /** Where peers may be: one discovery method or several (their answers are merged). */
+  readonly discovery?: Discovery | readonly Discovery[];
+  /** Where to listen. Default `{ host: '0.0.0.0', port: 8888 }`; `false` to only dial. */
+  readonly listen?: { readonly host?: string; readonly port?: number } | false;
+  /** Deadline to form the full mesh. Default {@link DEFAULT_JOIN_TIMEOUT_MS}. */
+  readonly timeoutMs?: number;
+  /** Default deadline of each round. Default {@link DEFAULT_ROUND_TIMEOUT_MS}. */
+  readonly roundTimeoutMs?: number;
+  /** Abort formation (and, later, pending rounds). */
+  readonly signal?: AbortSignal;
+  /** Cipher suite. Default `native`. */
+  readonly suite?: SuiteName;
+  /** Handshake deadline per connection, ms. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+  /** Retry delays for addresses that failed. */
+  readonly dialBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** Time between discovery snapshots while incomplete. Default {@link DEFAULT_DISCOVERY_INTERVAL_MS}. */
+  readonly discoveryIntervalMs?: number;
+  /** Caps of undelivered messages per peer. */
+  readonly mailbox?: { readonly maxPendingBytes?: number; readonly maxPendingRounds?: number };
+  /** Progress callback. */
+  readonly onEvent?: (event: GroupEvent) => void;
+}
+
+/** Options of one receive or gather. */
+export interface RoundOptions {
+  /** Deadline, ms. Default: the group's `roundTimeoutMs`. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Traffic with one peer. */
+export interface PeerStats {
+  readonly peer: string;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+}
+
+function positiveInt(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`"${name}" must be a positive integer`);
+  return value;
+}
+
+function checkRound(round: unknown): string {
+  if (typeof round !== 'string' || !ROUND_PATTERN.test(round)) {
+    throw new InvalidArgumentError('"round" must be 1 to 128 printable ASCII characters without spaces');
+  }
+  return round;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * The mesh of one task. Created by {@link joinGroup}; close it with {@link Group.close}.
+ */
+export class Group {
+  /** This party's id. */
+  readonly localId: string;
+  /** The session id. */
+  readonly sessionId: string;
+  /** Every party of the roster, in canonical order (including this one). */
+  readonly parties: readonly string[];
+  /** The other parties, in canonical order. */
+  readonly peers: readonly string[];
+  /** The roster. */
+  readonly roster: Roster;
+  /** This party's identity (used for signed statements in echo rounds). */
+  readonly identity: Identity;
+
+  readonly #channels: Map<string, SecureChannel>;
+  readonly #mailboxes: Map<string, Mailbox>;
+  readonly #roundTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #onEvent: ((e: GroupEvent) => void) | undefined;
+  #closing = false;
+
+  /** @internal use {@link joinGroup}. */
+  constructor(init: {
+    localId: string;
+    sessionId: string;
+    roster: Roster;
+    identity: Identity;
+    channels: Map<string, SecureChannel>;
+    mailboxes: Map<string, Mailbox>;
+    roundTimeoutMs: number;
+    maxMessageBytes: number;
+    onEvent: ((e: GroupEvent) => void) | undefined;
+  }) {
+    this.localId = init.localId;
+    this.sessionId = init.sessionId;
+    this.roster = init.roster;
+    this.identity = init.identity;
+    this.parties = init.roster.ids;
+    this.peers = init.roster.ids.filter((id) => id !== init.localId);
+    this.#channels = init.channels;
+    this.#mailboxes = init.mailboxes;
+    this.#roundTimeoutMs = init.roundTimeoutMs;
+    this.#maxMessageBytes = init.maxMessageBytes;
+    this.#onEvent = init.onEvent;
+  }
+
+  /** Default deadline of a round, ms. */
+  get roundTimeoutMs(): number {
+    return this.#roundTimeoutMs;
+  }
+
+  #peerChannel(peer: string): SecureChannel {
+    const ch = this.#channels.get(peer);
+    if (ch === undefined) throw new InvalidArgumentError(`"${String(peer).slice(0, 64)}" is not a peer of this group`);
+    return ch;
+  }
+
+  /** Peers whose channel is gone (crashed, closed, misbehaved). */
+  get lostPeers(): string[] {
+    return this.peers.filter((p) => this.#mailboxes.get(p)!.error !== undefined);
+  }
+
+  /**
+   * Send `payload` for `round` to one peer.
+   * @throws {@link GroupError} `PEER_LOST` if the peer is gone; {@link InvalidArgumentError}.
+   */
+  async send(peer: string, round: string, payload: PlainData): Promise<void> {
+    checkRound(round);
+    const ch = this.#peerChannel(peer);
+    const lost = this.#mailboxes.get(peer)!.error;
+    if (lost) throw lost;
+    const bytes = encodeMessage({ r: round, p: payload });
+    try {
+      await ch.send(bytes);
+    } catch (err) {
+      throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
+    }
+  }
+
+  /**
+   * Send the same payload for `round` to every peer (or to `to`). Encodes once.
+   * Not a broadcast channel: a dishonest sender could send different values; see {@link echoBroadcast}.
+   */
+  async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers): Promise<void> {
+    checkRound(round);
+    const bytes = encodeMessage({ r: round, p: payload });
+    await Promise.all(
+      to.map(async (peer) => {
+        const ch = this.#peerChannel(peer);
+        const lost = this.#mailboxes.get(peer)!.error;
+        if (lost) throw lost;
+        try {
+          await ch.send(bytes);
+        } catch (err) {
+          throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
+        }
+      }),
+    );
+  }
+
+  /**
+   * The message of `round` from `peer`.
+   * @throws {@link TimeoutError} naming the peer; {@link GroupError} `PEER_LOST`/`PROTOCOL_VIOLATION`.
+   */
+  receive(peer: string, round: string, options: RoundOptions = {}): Promise<PlainData> {
+    checkRound(round);
+    this.#peerChannel(peer);
+    return this.#mailboxes.get(peer)!.take(round, options.timeoutMs ?? this.#roundTimeoutMs, options.signal);
+  }
+
+  /**
+   * One message of `round` from each of `from` (default: every peer), under one deadline.
+   * @returns messages by peer id.
+   * @throws {@link TimeoutError} whose `peers` lists everyone still missing at the deadline;
+   *   {@link GroupError} `PEER_LOST` naming a peer that left (as soon as it is known).
+   */
+  async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
+    checkRound(round);
+    const from = options.from ?? this.peers;
+    for (const p of from) this.#peerChannel(p);
+    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const results = new Map<string, PlainData>();
+    const missing = new Set(from);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const all = Promise.all(
+        from.map(async (peer) => {
+          const value = await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, controller.signal);
+          results.set(peer, value);
+          missing.delete(peer);
+        }),
+      );
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const names = [...missing];
+          reject(new TimeoutError(`round "${round}": no message from ${names.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
+        }, timeoutMs);
+      });
+      if (options.signal?.aborted) throw new AbortedError();
+      await Promise.race([all, deadline]);
+      return new Map([...from].map((p) => [p, results.get(p)!]));
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      controller.abort();
+    }
+  }
+
+  /** Traffic per peer so far (wire bytes, including framing). */
+  stats(): PeerStats[] {
+    return this.peers.map((peer) => {
+      const s = this.#channels.get(peer)!.stats;
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived };
+    });
+  }
+
+  /** Largest message a peer may send. */
+  get maxMessageBytes(): number {
+    return this.#maxMessageBytes;
+  }
+
+  /** Close every channel cleanly (queued messages are flushed first). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    for (const mb of this.#mailboxes.values()) mb.fail(new GroupError(ErrorCode.CHANNEL_CLOSED, 'the group is closed'));
+    await Promise.all([...this.#channels.values()].map((ch) => ch.close()));
+  }
+
+  /** @internal drop a misbehaving peer. */
+  _dropPeer(peer: string, error: CouplerError): void {
+    this.#mailboxes.get(peer)?.fail(error);
+    this.#channels.get(peer)?.destroy(error);
+    this.#onEvent?.({ type: 'peer-lost', peer, code: error.code });
+  }
+
+  /** @internal whether close() was called. */
+  get _closing(): boolean {
+    return this.#closing;
+  }
+}
+
+function normalizeDiscovery(d: JoinGroupOptions['discovery']): Discovery[] {
+  if (d === undefined) return [];
+  const list = Array.isArray(d) ? (d as Discovery[]) : [d as Discovery];
+  for (const item of list) {
+    if (typeof item !== 'object' || item === null || typeof item.discover !== 'function') {
+      throw new InvalidArgumentError(`"discovery" must be a Discovery (an object with discover()), got ${describeType(item)}`);
+    }
+  }
+  return list;
+}
+
+const addressKey = (a: PeerAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+
+/**
+ * Form the mesh of one task: listen, dial discovered addresses, authenticate every peer against
+ * the roster, and resolve once there is exactly one channel per roster peer.
+ *
+ * @returns the {@link Group}.
+ * @throws {@link TimeoutError} (`peers` = the parties still missing) when the deadline passes;
+ *   {@link AbortedError}; {@link InvalidArgumentError} for bad options.
+ * @example
+ * const group = await joinGroup({
+ *   identity, roster, sessionId: `task-${taskId}-${nonce}`,
+ *   discovery: dnsDiscovery({ names: ['tasks.sum'], port: 8888 }),
+ *   listen: { host: '0.0.0.0', port: 8888 },
+ * });
+ */
+export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options must be an object, got ${describeType(options)}`);
+  const identity = assertIdentity(options.identity);
+  if (!(options.roster instanceof Roster)) throw new InvalidArgumentError(`"roster" must be a Roster, got ${describeType(options.roster)}`);
+  const roster = options.roster;
+  const localId = options.localId ?? identity.id;
+  if (!isValidPartyId(localId)) throw new InvalidArgumentError('"localId" (or identity.id) must be a valid party id');
+  const discoveries = normalizeDiscovery(options.discovery);
+  const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_JOIN_TIMEOUT_MS, 'timeoutMs');
+  const roundTimeoutMs = positiveInt(options.roundTimeoutMs, DEFAULT_ROUND_TIMEOUT_MS, 'roundTimeoutMs');
+  const backoffInitial = positiveInt(options.dialBackoff?.initialMs, DEFAULT_DIAL_INITIAL_BACKOFF_MS, 'dialBackoff.initialMs');
+  const backoffMax = positiveInt(options.dialBackoff?.maxMs, DEFAULT_DIAL_MAX_BACKOFF_MS, 'dialBackoff.maxMs');
+  const interval = positiveInt(options.discoveryIntervalMs, DEFAULT_DISCOVERY_INTERVAL_MS, 'discoveryIntervalMs');
+  const mailboxLimits = {
+    maxPendingBytes: positiveInt(options.mailbox?.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES_PER_PEER, 'mailbox.maxPendingBytes'),
+    maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
+  };
+  const peers = roster.ids.filter((id) => id !== localId);
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const emit = (e: GroupEvent): void => {
+    try {
+      options.onEvent?.(e);
+    } catch {
+      /* a progress callback must not break formation */
+    }
+  };
+  const channelOptions = {
+    identity,
+    roster,
+    sessionId: options.sessionId,
+    localId,
+    suite: options.suite ?? 'native',
+    ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    ...(options.chunkBytes === undefined ? {} : { chunkBytes: options.chunkBytes }),
+    ...(options.sendHighWaterBytes === undefined ? {} : { sendHighWaterBytes: options.sendHighWaterBytes }),
+    ...(options.receiveHighWaterBytes === undefined ? {} : { receiveHighWaterBytes: options.receiveHighWaterBytes }),
+  };
+
+  const channels = new Map<string, SecureChannel>();
+  const mailboxes = new Map<string, Mailbox>(peers.map((p) => [p, new Mailbox(p, mailboxLimits)]));
+  const reserved = new Set<string>();
+  const start = Date.now();
+  let group: Group | undefined;
+  let settle: (() => void) | undefined;
+  const complete = new Promise<void>((r) => (settle = r));
+  let failed: CouplerError | undefined;
+
+  const lower = (a: string, b: string): boolean => compareIds(a, b) < 0;
+  const acceptPeer = (peer: string, stage: 'hello' | 'reply' | 'finish'): RefuseReason | undefined => {
+    if (!mailboxes.has(peer)) return 'unknown-peer';
+    if (channels.has(peer)) return 'duplicate';
+    // The party whose id sorts first dials; the other accepts.
+    if (stage === 'reply') {
+      if (!lower(localId, peer)) return 'order';
+      if (reserved.has(peer)) return 'duplicate';
+      reserved.add(peer);
+    } else if (lower(localId, peer)) return 'order';
+    return undefined;
+  };
+
+  const register = (ch: SecureChannel): void => {
+    reserved.delete(ch.peerId);
+    if (channels.has(ch.peerId) || failed !== undefined) {
+      ch.destroy();
+      return;
+    }
+    channels.set(ch.peerId, ch);
+    const mailbox = new Mailbox(ch.peerId, mailboxLimits);
+    mailboxes.set(ch.peerId, mailbox);
+    const maxBytes = maxMessageBytes + 1024;
+    ch.setMessageHandler((bytes) => {
+      try {
+        const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
+        const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
+        if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
+        const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
+        if (violation) dropPeer(ch.peerId, violation);
+      } catch (err) {
+        dropPeer(
+          ch.peerId,
+          err instanceof CouplerError ? err : new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a malformed message`, { peer: ch.peerId }),
+        );
+      }
+    });
+    ch.onClose((error) => {
+      if (group === undefined && failed === undefined && channels.get(ch.peerId) === ch) {
+        // Lost before the mesh was complete: forget it so the peer (restarted) can connect again.
+        channels.delete(ch.peerId);
+        emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST });
+        return;
+      }
+      if (group?._closing) return;
+      const err = new GroupError(
+        ErrorCode.PEER_LOST,
+        error === undefined ? `peer "${ch.peerId}" closed its channel` : `lost peer "${ch.peerId}": ${error.message}`,
+        { peer: ch.peerId, cause: error },
+      );
+      mailbox.fail(err);
+      emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST });
+    });
+    emit({ type: 'connected', peer: ch.peerId, initiator: ch.initiator, connected: channels.size, expected: peers.length });
+    if (channels.size === peers.length) settle?.();
+  };
+
+  const dropPeer = (peer: string, error: CouplerError): void => {
+    if (group) group._dropPeer(peer, error);
+    else {
+      mailboxes.get(peer)?.fail(error);
+      channels.get(peer)?.destroy(error);
+    }
+  };
+
+  let listener: ChannelListener | undefined;
+  const listenCfg = options.listen === undefined ? { host: '0.0.0.0', port: 8888 } : options.listen;
+  if (listenCfg !== false) {
+    listener = await listenChannels({
+      ...channelOptions,
+      host: listenCfg.host ?? '0.0.0.0',
+      port: listenCfg.port ?? 8888,
+      acceptPeer,
+      onChannel: register,
+      onHandshakeError: (err, remoteAddress) =>
+        emit({ type: 'refused', code: err.code, ...(remoteAddress === undefined ? {} : { remoteAddress }), ...(err.peer === undefined ? {} : { peer: err.peer }) }),
+    });
+    emit({ type: 'listening', host: listener.host, port: listener.port });
+  }
+
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const backoff = new Map<string, { next: number; delay: number }>();
+  const inFlight = new Set<string>();
+  const settledAddresses = new Map<string, string>();
+
+  const dial = async (addr: PeerAddress): Promise<void> => {
+    const key = addressKey(addr);
+    inFlight.add(key);
+    emit({ type: 'dialing', address: key });
+    try {
+      const ch = await connectChannel({ host: addr.host, port: addr.port }, { ...channelOptions, acceptPeer, signal: controller.signal });
+      settledAddresses.set(key, ch.peerId);
+      register(ch);
+    } catch (err) {
+      const e = err instanceof CouplerError ? err : new GroupError(ErrorCode.HANDSHAKE_FAILED, 'dial failed', { cause: err });
+      if (e.peer !== undefined) reserved.delete(e.peer);
+      const prev = backoff.get(key);
+      const delay = prev === undefined ? backoffInitial : Math.min(prev.delay * 2, backoffMax);
+      const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
+      backoff.set(key, { next: Date.now() + jittered, delay });
+      emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered });
+    } finally {
+      inFlight.delete(key);
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    while (channels.size < peers.length && !controller.signal.aborted) {
+      const snapshots = await Promise.all(
+        discoveries.map((d) => d.discover({ signal: controller.signal }).catch(() => [] as PeerAddress[])),
+      );
+      const now = Date.now();
+      for (const addr of snapshots.flat()) {
+        const key = addressKey(addr);
+        if (inFlight.has(key)) continue;
+        const owner = settledAddresses.get(key);
+        if (owner !== undefined && channels.has(owner)) continue;
+        if (addr.partyHint !== undefined && addr.partyHint !== '' && roster.has(addr.partyHint)) {
+          if (addr.partyHint === localId || !lower(localId, addr.partyHint) || channels.has(addr.partyHint)) continue;
+        }
+        const b = backoff.get(key);
+        if (b !== undefined && b.next > now) continue;
+        void dial(addr);
+      }
+      await sleep(interval, controller.signal);
+    }
+  };
+
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const looping = discoveries.length > 0 ? loop() : Promise.resolve();
+  try {
+    await Promise.race([complete, new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }))]);
+    if (channels.size < peers.length) {
+      const missing = peers.filter((p) => !channels.has(p));
+      failed = options.signal?.aborted
+        ? new AbortedError('joining the group was aborted', { peers: missing })
+        : new TimeoutError(`mesh incomplete after ${timeoutMs} ms: no channel to ${missing.map((m) => `"${m}"`).join(', ')}`, { peers: missing });
+      throw failed;
+    }
+  } catch (err) {
+    for (const ch of channels.values()) ch.destroy();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+    options.signal?.removeEventListener('abort', onAbort);
+    await looping.catch(() => undefined);
+    await listener?.close();
+  }
+  group = new Group({ localId, sessionId: options.sessionId, roster, identity, channels, mailboxes, roundTimeoutMs, maxMessageBytes, onEvent: options.onEvent });
+  emit({ type: 'ready', peers: peers.length, elapsedMs: Date.now() - start });
+  return group;
+}

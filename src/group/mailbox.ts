@@ -1,0 +1,120 @@
+/**
+ * Per-peer mailboxes of round messages, bounded in count and bytes. A peer may send at most one
+ * message per round name; a second one, or more than the caps allow, is a protocol violation.
+ *
+ * @module
+ */
+import { CouplerError, ErrorCode, GroupError, TimeoutError, AbortedError } from '../errors.js';
+import type { PlainData } from '../wire/codec.js';
+
+interface Waiter {
+  resolve(value: PlainData): void;
+  reject(err: CouplerError): void;
+}
+
+/** Caps of one peer's mailbox. */
+export interface MailboxLimits {
+  /** Most undelivered rounds held for one peer. */
+  readonly maxPendingRounds: number;
+  /** Most undelivered bytes held for one peer. */
+  readonly maxPendingBytes: number;
+}
+
+/** The mailbox of one peer. */
+export class Mailbox {
+  readonly peer: string;
+  readonly #limits: MailboxLimits;
+  readonly #messages = new Map<string, { value: PlainData; bytes: number }>();
+  readonly #seen = new Set<string>();
+  readonly #waiters = new Map<string, Waiter>();
+  #pendingBytes = 0;
+  #error: CouplerError | undefined;
+
+  constructor(peer: string, limits: MailboxLimits) {
+    this.peer = peer;
+    this.#limits = limits;
+  }
+
+  /** The error that ended this peer's participation, if any. */
+  get error(): CouplerError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * File a message for `round`. Returns an error (and files nothing) when it violates the caps or
+   * repeats a round; the caller then drops the peer.
+   */
+  put(round: string, value: PlainData, bytes: number): CouplerError | undefined {
+    if (this.#error) return undefined;
+    if (this.#seen.has(round)) {
+      return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent two messages for round "${round}"`, { peer: this.peer });
+    }
+    this.#seen.add(round);
+    const waiter = this.#waiters.get(round);
+    if (waiter !== undefined) {
+      this.#waiters.delete(round);
+      waiter.resolve(value);
+      return undefined;
+    }
+    if (this.#messages.size >= this.#limits.maxPendingRounds || this.#pendingBytes + bytes > this.#limits.maxPendingBytes) {
+      return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent more undelivered data than the mailbox allows`, {
+        peer: this.peer,
+      });
+    }
+    this.#messages.set(round, { value, bytes });
+    this.#pendingBytes += bytes;
+    return undefined;
+  }
+
+  /** Take the message of `round`, waiting up to `timeoutMs`. */
+  take(round: string, timeoutMs: number, signal?: AbortSignal): Promise<PlainData> {
+    const ready = this.#messages.get(round);
+    if (ready !== undefined) {
+      this.#messages.delete(round);
+      this.#pendingBytes -= ready.bytes;
+      return Promise.resolve(ready.value);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#seen.has(round)) {
+      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
+    }
+    if (this.#waiters.has(round)) {
+      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `round "${round}" of "${this.peer}" is already awaited`));
+    }
+    if (signal?.aborted) return Promise.reject(new AbortedError());
+    return new Promise<PlainData>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#waiters.delete(round);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer }));
+      }, timeoutMs);
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AbortedError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.set(round, {
+        resolve: (v) => {
+          cleanup();
+          resolve(v);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      });
+    });
+  }
+
+  /** The peer is gone: fail all waiters now and every later take of a round not yet received. */
+  fail(error: CouplerError): void {
+    if (this.#error) return;
+    this.#error = error;
+    for (const w of [...this.#waiters.values()]) w.reject(error);
+    this.#waiters.clear();
+  }
+}
