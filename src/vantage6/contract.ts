@@ -1,0 +1,443 @@
+/**
+ * Running an algorithm function the way a vantage6 node expects: read `INPUT_FILE`, call the
+ * requested method, write its JSON result to `OUTPUT_FILE`, exit 1 on any error.
+ *
+ * ## Calling convention
+ *
+ * Every algorithm method is called as
+ *
+ * ```ts
+ * async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<unknown>
+ * ```
+ *
+ * - `kwargs` is the keyword-argument object: `input.kwargs` under v4, the whole input file under v5.
+ *   It is always a fresh plain object (never `undefined`).
+ * - `ctx` is the {@link AlgorithmContext}: the contract version, the method name, v4 positional
+ *   arguments (`ctx.args`, empty under v5), the decoded environment, the databases, the temporary
+ *   folder, the organization and task ids, and `ctx.client` (the node-proxy client).
+ * - The return value (or what its promise resolves to) is written as JSON. `bigint` becomes a JSON
+ *   integer with all digits; typed arrays become arrays; `NaN`, `Infinity`, `Map`, `Set`,
+ *   functions and class instances without `toJSON()` are refused with an error naming the path.
+ *
+ * @module
+ */
+import { createRequire } from 'node:module';
+import { open, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
+import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
+import { toContractJson } from './_json';
+import { KEY_EXCHANGE_METHOD, keySubtask } from './keys';
+
+/** Largest `INPUT_FILE` accepted, in bytes (checked before parsing). */
+export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024;
+/** Largest JSON output written to `OUTPUT_FILE`, in bytes. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** Longest error line printed, in characters. */
+const MAX_ERROR_LINE = 500;
+const METHOD_NAME_RE = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__']);
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Where the runtime writes its own messages. Each call receives one line without secrets. */
+export interface Logger {
+  /** Progress. */
+  info(message: string): void;
+  /** Something odd that does not stop the run. */
+  warn(message: string): void;
+  /** The run failed. */
+  error(message: string): void;
+}
+
+/** A logger writing `[coupler] <level>: <message>` lines to stderr. */
+export const stderrLogger: Logger = Object.freeze({
+  info: (m: string) => void process.stderr.write(`[coupler] info: ${m}\n`),
+  warn: (m: string) => void process.stderr.write(`[coupler] warn: ${m}\n`),
+  error: (m: string) => void process.stderr.write(`[coupler] error: ${m}\n`),
+});
+
+/** What an algorithm method receives besides its keyword arguments. */
+export interface AlgorithmContext {
+  /** `v4` or `v5`. */
+  readonly contractVersion: ContractVersion;
+  /** The method being run. */
+  readonly method: string;
+  /** v4 positional arguments (`input.args`); always empty under v5. */
+  readonly args: readonly unknown[];
+  /** The decoded container environment. */
+  readonly env: ContainerEnv;
+  /** `TEMPORARY_FOLDER`: shared by this job's containers on this node. */
+  readonly temporaryFolder: string | undefined;
+  /** The databases the node made available, by label. */
+  readonly databases: ReadonlyMap<string, DatabaseConfig>;
+  /** This container's organization id (`ORGANIZATION_ID`, else the token's `organization_id`). */
+  readonly organizationId: string | undefined;
+  /** This container's task id (`TASK_ID`, else the token's `task_id`). */
+  readonly taskId: string | undefined;
+  /** True when a container token is available (v4 always; v5 central containers only). */
+  readonly hasToken: boolean;
+  /** The token's claims, or `undefined` without a token. */
+  readonly claims: ContainerClaims | undefined;
+  /**
+   * The node-proxy client, created on first use.
+   * @throws {@link Vantage6Error} when there is no token or no `HOST`.
+   */
+  readonly client: NodeProxyClient;
+  /** The runtime's logger. */
+  readonly logger: Logger;
+  /** Aborted when the caller of {@link runAlgorithm} aborts. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** An algorithm method: see the calling convention in this module's documentation. */
+export type AlgorithmFunction = (kwargs: Record<string, unknown>, ctx: AlgorithmContext) => unknown;
+
+/** An algorithm module: its own enumerable function exports are its methods. */
+export type AlgorithmModule = Readonly<Record<string, unknown>>;
+
+/** Options of {@link runAlgorithm}. */
+export interface RunAlgorithmOptions {
+  /** The module object, or a module to import: a file path (absolute or relative to the working directory) or a package name. */
+  readonly module: AlgorithmModule | string;
+  /** The environment (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where runtime messages go (default {@link stderrLogger}). */
+  readonly logger?: Logger;
+  /** Passed to the method as `ctx.signal`. */
+  readonly signal?: AbortSignal;
+  /** Input size cap in bytes (default {@link DEFAULT_MAX_INPUT_BYTES}). */
+  readonly maxInputBytes?: number;
+  /** Output size cap in bytes (default {@link DEFAULT_MAX_OUTPUT_BYTES}). */
+  readonly maxOutputBytes?: number;
+  /** Serve coupler's built-in methods (`coupler_key_exchange`) when the module does not export that name (default true). */
+  readonly builtins?: boolean;
+}
+
+/** The parsed input of one run. */
+export interface ParsedInput {
+  /** Method name. */
+  readonly method: string;
+  /** v4 positional arguments. */
+  readonly args: readonly unknown[];
+  /** Keyword arguments. */
+  readonly kwargs: Record<string, unknown>;
+}
+
+function contractError(message: string): Vantage6Error {
+  return new Vantage6Error(ErrorCode.VANTAGE6, message);
+}
+
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Parse input file bytes under a contract version.
+ *
+ * - v4: a JSON object `{ "method": string, "args"?: array, "kwargs"?: object }`.
+ * - v5: the keyword-argument object (an empty file or `null` means `{}`); the method is `method`.
+ *
+ * @param bytes - the file content.
+ * @param version - the contract version.
+ * @param v5Method - `ALGORITHM_METHOD` (v5 only).
+ * @returns the method, positional and keyword arguments.
+ * @throws {@link Vantage6Error} (`COUPLER_ERR_VANTAGE6`) describing the problem, never the input.
+ * @example
+ * parseInput(Buffer.from('{"method":"sum","kwargs":{"column":"age"}}'), 'v4')
+ */
+export function parseInput(bytes: Uint8Array, version: ContractVersion, v5Method?: string): ParsedInput {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw contractError('INPUT_FILE is not valid UTF-8');
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let value: unknown;
+  if (text.trim().length === 0) value = null;
+  else {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw contractError('INPUT_FILE is not valid JSON (only JSON input is supported; pickled input from vantage6 < 4 is not)');
+    }
+  }
+  if (version === 'v5') {
+    if (typeof v5Method !== 'string' || v5Method.length === 0) throw contractError('ALGORITHM_METHOD is not set');
+    if (value === null) value = {};
+    if (!isPlainRecord(value)) throw contractError(`INPUT_FILE must hold a JSON object of keyword arguments, got ${describeType(value)}`);
+    return { method: v5Method, args: [], kwargs: { ...value } };
+  }
+  if (!isPlainRecord(value)) throw contractError(`INPUT_FILE must hold a JSON object {method, args, kwargs}, got ${describeType(value)}`);
+  if (typeof value.method !== 'string' || value.method.length === 0) throw contractError('INPUT_FILE field "method" must be a non-empty string');
+  const args = value.args ?? [];
+  if (!Array.isArray(args)) throw contractError(`INPUT_FILE field "args" must be an array, got ${describeType(args)}`);
+  const kwargs = value.kwargs ?? {};
+  if (!isPlainRecord(kwargs)) throw contractError(`INPUT_FILE field "kwargs" must be an object, got ${describeType(kwargs)}`);
+  return { method: value.method, args: [...(args as unknown[])], kwargs: { ...kwargs } };
+}
+
+function ownFunctions(obj: unknown): Map<string, AlgorithmFunction> {
+  const out = new Map<string, AlgorithmFunction>();
+  if ((typeof obj !== 'object' && typeof obj !== 'function') || obj === null) return out;
+  for (const key of Object.keys(obj)) {
+    if (FORBIDDEN_METHODS.has(key)) continue;
+    const v = (obj as Record<string, unknown>)[key];
+    if (typeof v === 'function') out.set(key, v as AlgorithmFunction);
+  }
+  return out;
+}
+
+/**
+ * The methods a module offers: its own enumerable function exports, or, when it has none but a
+ * `default` export that is an object (CommonJS `module.exports = {...}`, `export default {...}`),
+ * that object's own enumerable functions.
+ *
+ * @param mod - the module namespace or object.
+ * @returns method names mapped to functions.
+ */
+export function listMethods(mod: AlgorithmModule): Map<string, AlgorithmFunction> {
+  const direct = ownFunctions(mod);
+  const dflt = isPlainRecord(mod) && Object.prototype.propertyIsEnumerable.call(mod, 'default') ? mod.default : undefined;
+  if (isPlainRecord(dflt)) for (const [k, v] of ownFunctions(dflt)) if (!direct.has(k)) direct.set(k, v);
+  direct.delete('default');
+  return direct;
+}
+
+/**
+ * Pick the method to run. Only own enumerable function exports qualify; `__proto__`,
+ * `constructor`, `prototype` and names that are not identifiers are refused.
+ *
+ * @param mod - the module.
+ * @param name - the requested method.
+ * @param builtins - fallbacks when the module does not export `name`.
+ * @returns the function.
+ * @throws {@link Vantage6Error} listing the available methods.
+ */
+export function resolveMethod(mod: AlgorithmModule, name: string, builtins: ReadonlyMap<string, AlgorithmFunction> = new Map()): AlgorithmFunction {
+  const shown = JSON.stringify(String(name).slice(0, 64));
+  if (typeof name !== 'string' || !METHOD_NAME_RE.test(name) || FORBIDDEN_METHODS.has(name)) {
+    throw contractError(`method name ${shown} is not allowed (an identifier other than __proto__, constructor, prototype is required)`);
+  }
+  const methods = listMethods(mod);
+  const fn = methods.get(name) ?? builtins.get(name);
+  if (fn !== undefined) return fn;
+  const names = [...methods.keys()].sort();
+  const list = names.length === 0 ? 'none' : names.slice(0, 40).join(', ') + (names.length > 40 ? `, ... (${names.length} in all)` : '');
+  throw contractError(`unknown method ${shown}; the algorithm module exports: ${list}`);
+}
+
+function isPathLike(spec: string): boolean {
+  return isAbsolute(spec) || spec.startsWith('./') || spec.startsWith('../') || /\.(?:[cm]?js|[cm]?ts)$/.test(spec) || spec.includes('\\');
+}
+
+/**
+ * Import an algorithm module: a path (absolute or relative to the working directory) or a
+ * package name (resolved from the working directory first, then from coupler's location).
+ *
+ * @param spec - the module (`PKG_NAME`).
+ * @returns the module namespace.
+ * @throws {@link Vantage6Error} when it cannot be imported (with the first line of the cause).
+ */
+export async function importAlgorithmModule(spec: string): Promise<AlgorithmModule> {
+  if (typeof spec !== 'string' || spec.trim().length === 0) throw contractError('no algorithm module: PKG_NAME is not set');
+  const target = spec.trim();
+  let url: string;
+  if (isPathLike(target)) url = pathToFileURL(resolve(target)).href;
+  else {
+    try {
+      url = pathToFileURL(createRequire(join(process.cwd(), 'noop.js')).resolve(target)).href;
+    } catch {
+      url = target;
+    }
+  }
+  try {
+    return (await import(url)) as AlgorithmModule;
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot import the algorithm module ${JSON.stringify(target.slice(0, 200))}: ${first}`, { cause: err });
+  }
+}
+
+async function readCapped(path: string, cap: number): Promise<Uint8Array> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    throw contractError(`cannot open INPUT_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw contractError('INPUT_FILE is not a regular file');
+    if (st.size > cap) throw contractError(`INPUT_FILE is ${st.size} bytes; the limit is ${cap}`);
+    const buf = Buffer.alloc(Math.min(cap + 1, Math.max(st.size, 0) + 1));
+    let total = 0;
+    for (;;) {
+      if (total === buf.length) throw contractError(`INPUT_FILE is larger than the limit of ${cap} bytes`);
+      const { bytesRead } = await handle.read(buf, total, buf.length - total, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > cap) throw contractError(`INPUT_FILE is larger than the limit of ${cap} bytes`);
+    }
+    return buf.subarray(0, total);
+  } finally {
+    await handle.close();
+  }
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`"${name}" must be a positive integer, got ${describeType(value)}`);
+  return value;
+}
+
+/**
+ * Describe an error in one line for the container log: the error code (for coupler errors) or
+ * class name, and the message with newlines collapsed, secrets redacted and the length capped.
+ * Never a stack trace.
+ *
+ * @param err - what was thrown.
+ * @param secrets - strings to redact (e.g. the token).
+ * @returns one line.
+ */
+export function formatErrorLine(err: unknown, secrets: readonly string[] = []): string {
+  let line: string;
+  if (err instanceof CouplerError) line = `${err.code}: ${err.message}`;
+  else if (err instanceof Error) line = `${err.name || 'Error'}: ${err.message}`;
+  else line = `the algorithm threw a non-Error value (${describeType(err)})`;
+  for (const s of secrets) if (s.length >= 8) line = line.split(s).join('[redacted]');
+  line = line.replace(/[\r\n\t]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?');
+  return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}...` : line;
+}
+
+function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, signal: AbortSignal | undefined, token: string | undefined): AlgorithmContext {
+  let claims: ContainerClaims | undefined | null = null;
+  const getClaims = (): ContainerClaims | undefined => {
+    if (claims === null) {
+      try {
+        claims = token === undefined ? undefined : decodeTokenClaims(token);
+      } catch {
+        claims = undefined;
+      }
+    }
+    return claims;
+  };
+  let client: NodeProxyClient | undefined;
+  const ctx = {
+    contractVersion: env.contractVersion,
+    method: parsed.method,
+    args: Object.freeze([...parsed.args]),
+    env,
+    temporaryFolder: env.temporaryFolder,
+    databases: env.databases,
+    hasToken: token !== undefined,
+    logger,
+    signal,
+  };
+  Object.defineProperties(ctx, {
+    organizationId: {
+      enumerable: true,
+      get: () => env.organizationId ?? (getClaims()?.organizationId === undefined ? undefined : String(getClaims()!.organizationId)),
+    },
+    taskId: {
+      enumerable: true,
+      get: () => env.taskId ?? (getClaims()?.taskId === undefined ? undefined : String(getClaims()!.taskId)),
+    },
+    claims: { enumerable: false, get: getClaims },
+    client: {
+      enumerable: false,
+      get: () => {
+        client ??= nodeProxyClientFromEnv(env);
+        return client;
+      },
+    },
+  });
+  return Object.freeze(ctx) as unknown as AlgorithmContext;
+}
+
+/**
+ * Run one algorithm method under the vantage6 container contract: read `INPUT_FILE` (size-capped),
+ * pick the method (v4: `input.method`; v5: `ALGORITHM_METHOD`), call it as
+ * `fn(kwargs, ctx)`, await it, write the JSON result to `OUTPUT_FILE` as UTF-8.
+ *
+ * It never throws: failures are reported as one line through the logger (no stack, token
+ * redacted) and give exit code 1.
+ *
+ * @param options - the module, environment, logger and limits.
+ * @returns 0 on success, 1 on any failure.
+ * @example
+ * const code = await runAlgorithm({ module: { partial: async (kwargs, ctx) => ({ n: 1 }) } });
+ * process.exitCode = code;
+ */
+export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number> {
+  const logger = options?.logger ?? stderrLogger;
+  let token: string | undefined;
+  try {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+    const maxInput = positiveInt('maxInputBytes', options.maxInputBytes, DEFAULT_MAX_INPUT_BYTES);
+    const maxOutput = positiveInt('maxOutputBytes', options.maxOutputBytes, DEFAULT_MAX_OUTPUT_BYTES);
+    const env = readContainerEnv(options.env ?? process.env);
+    if (env.inputFile === undefined) throw contractError('INPUT_FILE is not set');
+    if (env.outputFile === undefined) throw contractError('OUTPUT_FILE is not set');
+    if (env.hasContainerToken || env.tokenFile !== undefined) {
+      try {
+        token = readContainerToken(env);
+      } catch (err) {
+        logger.warn(`no usable container token: ${formatErrorLine(err)}`);
+      }
+    }
+    const parsed = parseInput(await readCapped(env.inputFile, maxInput), env.contractVersion, env.algorithmMethod);
+    const mod = typeof options.module === 'string' ? await importAlgorithmModule(options.module) : options.module;
+    if ((typeof mod !== 'object' && typeof mod !== 'function') || mod === null) {
+      throw new InvalidArgumentError(`"module" must be a module object or a module path, got ${describeType(mod)}`);
+    }
+    const builtins = new Map<string, AlgorithmFunction>();
+    if (options.builtins !== false) builtins.set(KEY_EXCHANGE_METHOD, (_kwargs, ctx) => keySubtask(ctx));
+    const fn = resolveMethod(mod, parsed.method, builtins);
+    const ctx = createContext(env, parsed, logger, options.signal, token);
+    logger.info(`running method "${parsed.method}" (contract ${env.contractVersion})`);
+    const result: unknown = await fn(parsed.kwargs, ctx);
+    const json = toContractJson(result, maxOutput);
+    const bytes = Buffer.from(json, 'utf8');
+    if (bytes.length > maxOutput) throw contractError(`the result is ${bytes.length} bytes of JSON; the limit is ${maxOutput}`);
+    try {
+      await writeFile(env.outputFile, bytes);
+    } catch (err) {
+      throw contractError(`cannot write OUTPUT_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    logger.info(`method "${parsed.method}" finished; wrote ${bytes.length} bytes`);
+    return 0;
+  } catch (err) {
+    logger.error(formatErrorLine(err, token === undefined ? [] : [token]));
+    return 1;
+  }
+}
+
+/**
+ * The container entry point (what `coupler run` calls): import the module named by `PKG_NAME`,
+ * run it with {@link runAlgorithm}, and set `process.exitCode`.
+ *
+ * @param env - the environment (default `process.env`).
+ * @param options - logger and limits.
+ * @returns the exit code (0 or 1), also stored in `process.exitCode`.
+ * @example
+ * // src/cli: case 'run': process.exitCode = await runContainerMain(process.env);
+ */
+export async function runContainerMain(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Omit<RunAlgorithmOptions, 'module' | 'env'> = {},
+): Promise<number> {
+  const logger = options.logger ?? stderrLogger;
+  const spec = env.PKG_NAME;
+  let code: number;
+  if (spec === undefined || spec.trim().length === 0) {
+    logger.error(`${ErrorCode.VANTAGE6}: PKG_NAME is not set: it must name the algorithm module (a path or a package name)`);
+    code = 1;
+  } else {
+    code = await runAlgorithm({ ...options, module: spec, env, logger });
+  }
+  process.exitCode = code;
+  return code;
+}

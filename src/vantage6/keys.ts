@@ -1,0 +1,259 @@
+/**
+ * Where the roster comes from inside vantage6 (architecture.md, "Trust and keys").
+ *
+ * - Option 1, provisioned: the station operator mounts a key file and the collaboration's roster
+ *   file into the container ({@link loadProvisionedIdentity}, `COUPLER_IDENTITY_FILE`,
+ *   `COUPLER_ROSTER_FILE`). Trusts no server.
+ * - Option 2, exchanged through vantage6: a first subtask at every station runs
+ *   {@link keySubtask} (the built-in method `coupler_key_exchange`), which creates a key pair,
+ *   keeps the secret in the job's `TEMPORARY_FOLDER` (shared by the job's containers on that node)
+ *   and returns the public key. The server attributes each result to its organization; the
+ *   central container builds the roster with {@link buildRosterFromResults} and passes it to the
+ *   compute subtasks in their (proxy-encrypted) input, where {@link loadPeerSession} picks it up.
+ *   This trusts the vantage6 server to attribute results honestly.
+ *
+ * @module
+ */
+import { join } from 'node:path';
+import {
+  type Identity,
+  Roster,
+  createRoster,
+  encodePublicKey,
+  decodePublicKey,
+  generateIdentity,
+  isValidPartyId,
+  loadIdentity,
+  loadRoster,
+  parseRoster,
+  saveIdentity,
+} from '../identity';
+import { ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { readContainerEnv, type ContainerEnv } from './env';
+import { isContainerEnv, type SubtaskResult } from './proxy-client';
+import type { AlgorithmContext } from './contract';
+
+/** Name of the built-in key-exchange method served by `runAlgorithm`. */
+export const KEY_EXCHANGE_METHOD = 'coupler_key_exchange';
+/** Variable naming an operator-provisioned identity file (option 1). */
+export const IDENTITY_FILE_VARIABLE = 'COUPLER_IDENTITY_FILE';
+/** Variable naming an operator-provisioned roster file (option 1). */
+export const ROSTER_FILE_VARIABLE = 'COUPLER_ROSTER_FILE';
+
+/** What a key subtask returns (its JSON result). */
+export interface PublicKeyAnnouncement {
+  /** Always `coupler-public-key`. */
+  readonly type: 'coupler-public-key';
+  /** Format version, 1. */
+  readonly version: 1;
+  /** The organization the key claims to belong to (checked against the server's attribution). */
+  readonly organizationId: string;
+  /** Ed25519 public key, base64. */
+  readonly publicKey: string;
+  /** Id of the key subtask: it names the secret-key file in `TEMPORARY_FOLDER`. */
+  readonly keyTaskId: string;
+}
+
+/** An identity with the roster it belongs to and the session to run. */
+export interface PeerSession {
+  /** This party's id (the organization id). */
+  readonly partyId: string;
+  /** This party's identity (secret: never log it). */
+  readonly identity: Identity;
+  /** The roster of the session. */
+  readonly roster: Roster;
+  /** The session id, bound into every handshake. */
+  readonly sessionId: string;
+}
+
+/**
+ * The path of the secret-key file a key subtask writes.
+ *
+ * @param temporaryFolder - the job's `TEMPORARY_FOLDER`.
+ * @param keyTaskId - the key subtask's id.
+ * @returns `<folder>/coupler-identity-task-<id>.json`.
+ * @throws {@link InvalidArgumentError} for an id that is not a decimal or party-id string.
+ */
+export function identityPath(temporaryFolder: string, keyTaskId: string | number): string {
+  const id = String(keyTaskId);
+  if (typeof temporaryFolder !== 'string' || temporaryFolder.length === 0) throw new InvalidArgumentError('"temporaryFolder" must be a non-empty string');
+  if (!isValidPartyId(id) || id.startsWith('.')) throw new InvalidArgumentError(`"keyTaskId" must be an id, got ${describeType(keyTaskId)}`);
+  return join(temporaryFolder, `coupler-identity-task-${id}.json`);
+}
+
+/**
+ * The key subtask (option 2): create a fresh identity for this organization, save its secret to
+ * `TEMPORARY_FOLDER` (mode 0600, file named with the task id, never overwritten) and return the
+ * public key. Served as the built-in method `coupler_key_exchange`.
+ *
+ * @param ctx - the algorithm context (needs the organization id, the task id and `TEMPORARY_FOLDER`).
+ * @returns the announcement to return as the subtask's result.
+ * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown;
+ *   {@link IdentityError} when the key file cannot be created.
+ * @example
+ * export const coupler_key_exchange = (_kwargs, ctx) => keySubtask(ctx); // what the built-in does
+ */
+export async function keySubtask(ctx: AlgorithmContext): Promise<PublicKeyAnnouncement> {
+  const { organizationId, taskId, temporaryFolder } = ctx;
+  if (organizationId === undefined || !isValidPartyId(organizationId)) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s organization id is unknown (no ORGANIZATION_ID, no token claim)');
+  }
+  if (taskId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s task id is unknown (no TASK_ID, no token claim)');
+  if (temporaryFolder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: TEMPORARY_FOLDER is not set');
+  const identity = generateIdentity(organizationId);
+  await saveIdentity(identityPath(temporaryFolder, taskId), identity);
+  ctx.logger.info(`key exchange: created the identity of organization ${organizationId} for task ${taskId}`);
+  return Object.freeze({
+    type: 'coupler-public-key',
+    version: 1,
+    organizationId,
+    publicKey: encodePublicKey(identity.publicKey),
+    keyTaskId: taskId,
+  });
+}
+
+/** Options of {@link buildRosterFromResults}. */
+export interface BuildRosterOptions {
+  /** The organizations that must all be present, and no others. */
+  readonly expectedOrganizations?: readonly (number | string)[];
+  /** The key subtask's id: every announcement must name it. */
+  readonly keyTaskId?: number | string;
+}
+
+/**
+ * Build the roster from the key subtask's results. The party id of each key is the organization
+ * the *server* attributes the result to; the announcement's own claim must agree.
+ *
+ * @param results - the key subtask's results ({@link NodeProxyClient.waitForResults}).
+ * @param options - the expected organizations and key task id.
+ * @returns the roster (ids are organization ids as strings).
+ * @throws {@link Vantage6Error} naming the organizations at fault (`peers`): unattributed, duplicate,
+ *   malformed, mismatched, missing or unexpected; {@link RosterError} for duplicate keys.
+ * @example
+ * const roster = buildRosterFromResults(await client.waitForResults(keyTask.id), { expectedOrganizations: [1, 2, 3] });
+ */
+export function buildRosterFromResults(results: readonly SubtaskResult[], options: BuildRosterOptions = {}): Roster {
+  if (!Array.isArray(results)) throw new InvalidArgumentError(`"results" must be an array, got ${describeType(results)}`);
+  const entries = new Map<string, Uint8Array>();
+  const fault = (org: string, why: string): never => {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: organization ${org} ${why}`, { peer: org });
+  };
+  for (const r of results) {
+    if (r.organizationId === undefined) {
+      throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: the server did not attribute run ${r.runId} to an organization`);
+    }
+    const org = String(r.organizationId);
+    if (entries.has(org)) fault(org, 'returned more than one key');
+    const a = r.result as Partial<Record<keyof PublicKeyAnnouncement, unknown>> | null | undefined;
+    if (typeof a !== 'object' || a === null || a.type !== 'coupler-public-key' || a.version !== 1) fault(org, 'returned no public-key announcement');
+    if (String(a!.organizationId) !== org) fault(org, 'returned a key that claims to belong to another organization');
+    if (options.keyTaskId !== undefined && String(a!.keyTaskId) !== String(options.keyTaskId)) fault(org, 'returned a key made for another task');
+    let key: Uint8Array;
+    try {
+      key = decodePublicKey(a!.publicKey as string);
+    } catch {
+      return fault(org, 'returned a malformed public key');
+    }
+    entries.set(org, key);
+  }
+  if (options.expectedOrganizations !== undefined) {
+    const expected = new Set(options.expectedOrganizations.map(String));
+    const missing = [...expected].filter((o) => !entries.has(o));
+    if (missing.length > 0) {
+      throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: no key from organization(s) ${missing.join(', ')}`, { peers: missing });
+    }
+    const extra = [...entries.keys()].filter((o) => !expected.has(o));
+    if (extra.length > 0) {
+      throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: unexpected key from organization(s) ${extra.join(', ')}`, { peers: extra });
+    }
+  }
+  if (entries.size === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: no keys');
+  return createRoster([...entries].map(([id, publicKey]) => ({ id, publicKey })));
+}
+
+/** Options of {@link loadProvisionedIdentity}. */
+export interface ProvisionedIdentityOptions {
+  /** The environment (default `process.env`); `COUPLER_IDENTITY_FILE` and `COUPLER_ROSTER_FILE` are read from it. */
+  readonly env?: NodeJS.ProcessEnv | ContainerEnv;
+  /** Identity file path (overrides the variable). */
+  readonly identityFile?: string;
+  /** Roster file path (overrides the variable). */
+  readonly rosterFile?: string;
+  /** When known, the party id the identity must have in the roster (the organization id). */
+  readonly partyId?: string;
+}
+
+/**
+ * Option 1: load the operator-provisioned identity and roster files and check that the identity
+ * is a roster party.
+ *
+ * @param options - file paths or the environment naming them.
+ * @returns the party id (the roster id of the identity's key), the identity and the roster.
+ * @throws {@link Vantage6Error} when a path is not configured or the key is not in the roster
+ *   (or belongs to another party than `partyId`); {@link IdentityError} / {@link RosterError} for bad files.
+ * @example
+ * const { identity, roster, partyId } = await loadProvisionedIdentity();
+ */
+export async function loadProvisionedIdentity(options: ProvisionedIdentityOptions = {}): Promise<{ partyId: string; identity: Identity; roster: Roster }> {
+  const env = isContainerEnv(options.env) ? options.env : readContainerEnv((options.env as NodeJS.ProcessEnv | undefined) ?? process.env);
+  const identityFile = options.identityFile ?? env.get(IDENTITY_FILE_VARIABLE);
+  const rosterFile = options.rosterFile ?? env.get(ROSTER_FILE_VARIABLE);
+  if (identityFile === undefined || identityFile.length === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, `${IDENTITY_FILE_VARIABLE} is not set`);
+  if (rosterFile === undefined || rosterFile.length === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, `${ROSTER_FILE_VARIABLE} is not set`);
+  const [identity, roster] = await Promise.all([loadIdentity(identityFile), loadRoster(rosterFile)]);
+  const entry = roster.findByKey(identity.publicKey);
+  if (entry === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'the provisioned identity\'s public key is not in the provisioned roster');
+  if (options.partyId !== undefined && entry.id !== options.partyId) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `the provisioned identity belongs to party ${entry.id}, not to organization ${options.partyId}`);
+  }
+  return { partyId: entry.id, identity, roster };
+}
+
+/**
+ * In a compute subtask: the identity, roster and session id to run the protocol with.
+ *
+ * With `kwargs.roster` (option 2, created by `runPeerTasks`): parses the roster, loads the secret
+ * key the key subtask saved (`kwargs.keyTaskId`) and checks it is this organization's roster key.
+ * Without it (option 1): {@link loadProvisionedIdentity}. The session id is `kwargs.sessionId`, or
+ * for option 1 without one, `v6-task-<task id>`.
+ *
+ * @param kwargs - the method's keyword arguments.
+ * @param ctx - the algorithm context.
+ * @returns the session.
+ * @throws {@link Vantage6Error} when something is missing or the key does not match the roster.
+ * @example
+ * export async function partial(kwargs, ctx) {
+ *   const { identity, roster, sessionId } = await loadPeerSession(kwargs, ctx);
+ *   // ... open the group and run the secure sum ...
+ * }
+ */
+export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<PeerSession> {
+  if (typeof kwargs !== 'object' || kwargs === null) throw new InvalidArgumentError(`"kwargs" must be an object, got ${describeType(kwargs)}`);
+  const orgId = ctx.organizationId;
+  let sessionId = kwargs.sessionId;
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 200)) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "sessionId" must be a non-empty string of at most 200 characters');
+  }
+  if (kwargs.roster === undefined) {
+    const p = await loadProvisionedIdentity({ env: ctx.env, partyId: orgId });
+    if (sessionId === undefined) {
+      if (ctx.taskId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'no session id: pass "sessionId" or run with a known task id');
+      sessionId = `v6-task-${ctx.taskId}`;
+    }
+    return Object.freeze({ ...p, sessionId: sessionId as string });
+  }
+  if (sessionId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input has a "roster" but no "sessionId"');
+  if (typeof kwargs.roster !== 'object' || kwargs.roster === null) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" must be a roster object');
+  const roster = parseRoster(kwargs.roster);
+  if (orgId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'this container\'s organization id is unknown');
+  if (!roster.has(orgId)) throw new Vantage6Error(ErrorCode.VANTAGE6, `organization ${orgId} is not in the roster`);
+  const keyTaskId = kwargs.keyTaskId;
+  if ((typeof keyTaskId !== 'string' && typeof keyTaskId !== 'number') || ctx.temporaryFolder === undefined) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'cannot find the key from the key subtask: input "keyTaskId" or TEMPORARY_FOLDER is missing');
+  }
+  const identity = await loadIdentity(identityPath(ctx.temporaryFolder, keyTaskId));
+  if (!roster.verify(orgId, identity.publicKey)) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `the saved key of organization ${orgId} is not its key in the roster`);
+  }
+  return Object.freeze({ partyId: orgId, identity, roster, sessionId: sessionId as string });
+}

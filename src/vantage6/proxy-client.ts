@@ -1,0 +1,747 @@
+/**
+ * A client for the vantage6 node proxy, the only HTTP endpoint an algorithm container can reach.
+ *
+ * The proxy forwards requests (with the container's bearer token) to the vantage6 server,
+ * encrypts subtask inputs per organization and decrypts results. Every request has a deadline
+ * (`AbortSignal.timeout`) and a response-size cap; lists are paginated (`{data, links}`) and
+ * followed up to a page cap. Errors name the method, the path and the HTTP status: never the
+ * token, never a request or response body.
+ *
+ * @module
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
+import { decodeBase64Strict } from '../crypto/bytes';
+import { readContainerEnv, type ContainerEnv } from './env';
+import { toContractJson } from './_json';
+
+/** Deadline of one HTTP request to the proxy, in milliseconds. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Largest response body accepted from the proxy, in bytes. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Most pages followed for one paginated list. */
+export const DEFAULT_MAX_PAGES = 100;
+/** Default deadline of {@link NodeProxyClient.waitForResults}, in milliseconds. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 10 * 60_000;
+/** First polling interval of {@link NodeProxyClient.waitForResults}, in milliseconds. */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** Longest polling interval of {@link NodeProxyClient.waitForResults}, in milliseconds. */
+export const DEFAULT_MAX_POLL_INTERVAL_MS = 15_000;
+/** Largest token file accepted, in bytes. */
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+/** Consecutive failed status polls tolerated by {@link NodeProxyClient.waitForResults}. */
+export const MAX_CONSECUTIVE_POLL_ERRORS = 3;
+
+/** Task statuses after which a task will not produce (more) results. */
+const FAILED_STATUSES: ReadonlySet<string> = new Set([
+  'failed',
+  'start failed',
+  'no docker image',
+  'crashed',
+  'killed by user',
+  'killed',
+  'not allowed',
+  'unknown error',
+]);
+const COMPLETED_STATUS = 'completed';
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A failed HTTP exchange with the node proxy (`COUPLER_ERR_PROXY_REQUEST_FAILED`). */
+export class ProxyRequestError extends Vantage6Error {
+  /** HTTP status, or `undefined` when no response arrived. */
+  readonly status: number | undefined;
+  /** HTTP method. */
+  readonly method: string;
+  /** Request path (without the query string). */
+  readonly path: string;
+  constructor(method: string, path: string, status: number | undefined, reason: string, options: { cause?: unknown } = {}) {
+    super(ErrorCode.PROXY_REQUEST_FAILED, `${method} /${path}: ${reason}`, options);
+    this.status = status;
+    this.method = method;
+    this.path = `/${path}`;
+  }
+}
+
+/** What the container token says about the container (the JWT's `sub` claim, read without verifying). */
+export interface ContainerClaims {
+  /** `client_type`, `container` for algorithm containers. */
+  readonly clientType: string | undefined;
+  /** `node_id`. */
+  readonly nodeId: number | undefined;
+  /** `organization_id`: the organization this container runs for. */
+  readonly organizationId: number | undefined;
+  /** `collaboration_id`. */
+  readonly collaborationId: number | undefined;
+  /** `study_id`. */
+  readonly studyId: number | undefined;
+  /** `store_id`. */
+  readonly storeId: number | undefined;
+  /** `task_id`: the task this container runs. */
+  readonly taskId: number | undefined;
+  /** `image`: the only image this container may create subtasks with. */
+  readonly image: string | undefined;
+  /** `databases`: the databases of this task, passed on to subtasks by default. */
+  readonly databases: readonly unknown[];
+}
+
+/** One organization's part of a new subtask. */
+export interface SubtaskOrganization {
+  /** Organization id. */
+  readonly id: number | string;
+  /** The input the organization's container reads from `INPUT_FILE` (serialized as JSON, then base64). For v4 algorithms: `{ method, args, kwargs }`. */
+  readonly input: unknown;
+}
+
+/** Options of {@link NodeProxyClient.createSubtask}. */
+export interface CreateSubtaskOptions {
+  /** Task name (default `subtask`). */
+  readonly name?: string;
+  /** Image (default: the `image` claim of the token; the server refuses any other). */
+  readonly image?: string;
+  /** Who runs it and with which input. At least one; ids unique. */
+  readonly organizations: readonly SubtaskOrganization[];
+  /** Description (default: names the creating node). */
+  readonly description?: string;
+  /** Databases (default: the `databases` claim of the token). */
+  readonly databases?: readonly unknown[];
+  /** Abort the request. */
+  readonly signal?: AbortSignal;
+}
+
+/** A task as the server returned it after creation. */
+export interface CreatedTask {
+  /** Task id. */
+  readonly id: number;
+  /** The server's response, as is. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** One result of a (sub)task, decoded. */
+export interface SubtaskResult {
+  /** Id of the run (one run per organization). */
+  readonly runId: number;
+  /** The organization whose container produced it, as the server attributes it (`undefined` if the server did not say). */
+  readonly organizationId: number | undefined;
+  /** The decoded result (`undefined` when the run has no result). */
+  readonly result: unknown;
+}
+
+/** One run of a task. */
+export interface RunInfo {
+  /** Run id. */
+  readonly id: number;
+  /** Organization that runs it. */
+  readonly organizationId: number | undefined;
+  /** Run status, e.g. `active`, `completed`, `crashed`. */
+  readonly status: string | undefined;
+}
+
+/** An organization of the collaboration. */
+export interface OrganizationInfo {
+  /** Organization id. */
+  readonly id: number;
+  /** Name, when the server sent one. */
+  readonly name: string | undefined;
+}
+
+/** One exposed port of an algorithm container on the v4 VPN. */
+export interface VpnAddress {
+  /** VPN IP address of the node. */
+  readonly ip: string;
+  /** Port on the VPN side (the node forwards it to the container's exposed port). */
+  readonly port: number;
+  /** The port's label (`LABEL p<port>="<label>"` in the image). */
+  readonly label: string | undefined;
+  /** Organization running the container. */
+  readonly organizationId: number | undefined;
+  /** Task of the container. */
+  readonly taskId: number | undefined;
+  /** Parent task of that task. */
+  readonly parentId: number | undefined;
+}
+
+/** Query of {@link NodeProxyClient.vpnAddresses}. */
+export interface VpnAddressQuery {
+  /** Only ports with this label. */
+  readonly label?: string;
+  /** Restrict to one relation (the server's `only_children`, `only_parent`, `only_siblings`, `only_self`). */
+  readonly only?: 'children' | 'parent' | 'siblings' | 'self';
+  /** Also the children of the current task (`include_children`). */
+  readonly includeChildren?: boolean;
+  /** Also the parent of the current task (`include_parent`). */
+  readonly includeParent?: boolean;
+  /** Abort the request. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of {@link NodeProxyClient.waitForResults}. */
+export interface WaitForResultsOptions {
+  /** Overall deadline in ms (default {@link DEFAULT_WAIT_TIMEOUT_MS}). */
+  readonly timeoutMs?: number;
+  /** Abort the wait. */
+  readonly signal?: AbortSignal;
+  /** First polling interval in ms (default {@link DEFAULT_POLL_INTERVAL_MS}); doubles after every poll. */
+  readonly intervalMs?: number;
+  /** Longest polling interval in ms (default {@link DEFAULT_MAX_POLL_INTERVAL_MS}). */
+  readonly maxIntervalMs?: number;
+}
+
+/** Options of one low-level request. */
+export interface ProxyRequestOptions {
+  /** Query parameters. */
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  /** JSON body (POST/PATCH). */
+  readonly body?: unknown;
+  /** Abort the request. */
+  readonly signal?: AbortSignal;
+  /** Deadline of this request in ms (default: the client's). */
+  readonly timeoutMs?: number;
+}
+
+/** Options of {@link createNodeProxyClient}. */
+export interface NodeProxyClientInit {
+  /** Base URL of the proxy, e.g. `http://proxyserver:8080` (plus `API_PATH`). */
+  readonly baseUrl: string;
+  /** The container's JWT. Secret: never logged, never in messages. */
+  readonly token: string;
+  /** Deadline of each request in ms (default {@link DEFAULT_REQUEST_TIMEOUT_MS}). */
+  readonly requestTimeoutMs?: number;
+  /** Largest response body in bytes (default {@link DEFAULT_MAX_RESPONSE_BYTES}). */
+  readonly maxResponseBytes?: number;
+  /** Most pages of one list (default {@link DEFAULT_MAX_PAGES}). */
+  readonly maxPages?: number;
+  /** Collaboration id for {@link NodeProxyClient.listOrganizations} when the token has none (v5: `COLLABORATION_ID`). */
+  readonly collaborationId?: number;
+}
+
+/** The node-proxy client. Create it with {@link createNodeProxyClient} or {@link nodeProxyClientFromEnv}. */
+export interface NodeProxyClient {
+  /** The proxy's base URL. */
+  readonly baseUrl: string;
+  /** The token's claims (decoded once, not verified). @throws {@link Vantage6Error} when the token is not a container JWT. */
+  tokenClaims(): ContainerClaims;
+  /** Create a subtask. @throws {@link ProxyRequestError} on HTTP failure; {@link InvalidArgumentError} on bad options. */
+  createSubtask(options: CreateSubtaskOptions): Promise<CreatedTask>;
+  /** The status of a task (`GET /task/<id>/status`). */
+  getTaskStatus(taskId: number, options?: { signal?: AbortSignal }): Promise<string>;
+  /** The runs of a task (`GET /run?task_id=`), all pages. */
+  getRuns(taskId: number, options?: { signal?: AbortSignal }): Promise<RunInfo[]>;
+  /** The results of a task (`GET /result?task_id=`), all pages, decoded and attributed to organizations. */
+  getResults(taskId: number, options?: { signal?: AbortSignal }): Promise<SubtaskResult[]>;
+  /** Poll until the task completes (exponential backoff), then return its results. */
+  waitForResults(taskId: number, options?: WaitForResultsOptions): Promise<SubtaskResult[]>;
+  /** The organizations of the collaboration (or study), all pages. */
+  listOrganizations(options?: { signal?: AbortSignal }): Promise<OrganizationInfo[]>;
+  /** The v4 VPN addresses of the job's algorithm containers (`GET /vpn/algorithm/addresses`). */
+  vpnAddresses(query?: VpnAddressQuery): Promise<VpnAddress[]>;
+  /** A raw JSON request to the proxy (for endpoints this client does not wrap). */
+  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options?: ProxyRequestOptions): Promise<unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+function positiveIntOption(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`"${name}" must be a positive integer, got ${describeType(value)}`);
+  }
+  return value;
+}
+
+function optionalId(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/**
+ * Parse an id given as a number or a decimal string.
+ * @throws {@link InvalidArgumentError}
+ */
+export function toId(name: string, value: unknown): number {
+  const id = optionalId(value);
+  if (id === undefined) throw new InvalidArgumentError(`"${name}" must be a non-negative integer id, got ${describeType(value)}`);
+  return id;
+}
+
+function orgOf(entry: Record<string, unknown>): number | undefined {
+  const org = entry.organization;
+  if (typeof org === 'object' && org !== null) return optionalId((org as Record<string, unknown>).id);
+  return optionalId(entry.organization_id ?? org);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function decodeBase64UrlJson(segment: string): unknown {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(segment)) return undefined;
+  try {
+    return JSON.parse(UTF8.decode(Buffer.from(segment, 'base64url')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Read the `sub` claim of a container JWT without verifying its signature (vantage6 algorithms
+ * do the same: the proxy and the server verify it).
+ *
+ * @param token - the JWT.
+ * @returns the claims.
+ * @throws {@link Vantage6Error} (`COUPLER_ERR_VANTAGE6`) when the token is not a JWT with an object `sub`.
+ * @example
+ * const { organizationId, taskId } = decodeTokenClaims(token);
+ */
+export function decodeTokenClaims(token: string): ContainerClaims {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3) throw new Vantage6Error(ErrorCode.VANTAGE6, 'container token is not a JWT (expected three dot-separated parts)');
+  const payload = decodeBase64UrlJson(parts[1]!);
+  if (!isRecord(payload)) throw new Vantage6Error(ErrorCode.VANTAGE6, 'container token payload is not a JSON object');
+  let sub: unknown = payload.sub;
+  if (typeof sub === 'string') {
+    try {
+      sub = JSON.parse(sub);
+    } catch {
+      sub = undefined;
+    }
+  }
+  if (!isRecord(sub)) throw new Vantage6Error(ErrorCode.VANTAGE6, 'container token has no "sub" object with the container identity');
+  return Object.freeze({
+    clientType: typeof sub.client_type === 'string' ? sub.client_type : undefined,
+    nodeId: optionalId(sub.node_id),
+    organizationId: optionalId(sub.organization_id),
+    collaborationId: optionalId(sub.collaboration_id),
+    studyId: optionalId(sub.study_id),
+    storeId: optionalId(sub.store_id),
+    taskId: optionalId(sub.task_id),
+    image: typeof sub.image === 'string' ? sub.image : undefined,
+    databases: Object.freeze(Array.isArray(sub.databases) ? [...(sub.databases as unknown[])] : []),
+  });
+}
+
+/**
+ * The proxy's base URL from `HOST`, `PORT` and `API_PATH` (`HOST` may omit the scheme).
+ *
+ * @throws {@link Vantage6Error} when `HOST` is not set or not a URL.
+ */
+export function proxyBaseUrl(env: ContainerEnv): string {
+  if (env.host === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'HOST is not set: the node proxy address is unknown');
+  const host = /^[a-z][a-z0-9+.-]*:\/\//i.test(env.host) ? env.host : `http://${env.host}`;
+  let url: URL;
+  try {
+    url = new URL(host);
+  } catch {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'HOST is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Vantage6Error(ErrorCode.VANTAGE6, 'HOST must be an http or https URL');
+  if (url.port === '') url.port = String(env.port);
+  const apiPath = env.apiPath.trim().replace(/^\/*/, '').replace(/\/*$/, '');
+  return `${url.protocol}//${url.host}${apiPath.length > 0 ? `/${apiPath}` : ''}`;
+}
+
+/**
+ * The container token: v5 `CONTAINER_TOKEN`, else the v4 `TOKEN_FILE` (at most 64 KiB, trimmed).
+ *
+ * @throws {@link Vantage6Error} when neither is available or the file cannot be read (the message never holds the token).
+ */
+export function readContainerToken(env: ContainerEnv): string {
+  const fromEnv = env.containerToken();
+  if (fromEnv !== undefined && fromEnv.length > 0) return fromEnv;
+  if (env.tokenFile === undefined) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'no container token: neither TOKEN_FILE (v4) nor CONTAINER_TOKEN (v5) is set (v5 gives tokens to central containers only)');
+  }
+  let text: string;
+  try {
+    const st = statSync(env.tokenFile);
+    if (!st.isFile()) throw new Vantage6Error(ErrorCode.VANTAGE6, 'TOKEN_FILE is not a regular file');
+    if (st.size > MAX_TOKEN_FILE_BYTES) throw new Vantage6Error(ErrorCode.VANTAGE6, `TOKEN_FILE is larger than ${MAX_TOKEN_FILE_BYTES} bytes`);
+    text = readFileSync(env.tokenFile, 'ascii').trim();
+  } catch (err) {
+    if (err instanceof Vantage6Error) throw err;
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot read TOKEN_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text.length === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, 'TOKEN_FILE is empty');
+  return text;
+}
+
+function decodeResultField(value: unknown, runId: number, org: number | undefined): unknown {
+  if (value === null || value === undefined || value === '') return undefined;
+  const where = `result of run ${runId}${org === undefined ? '' : ` (organization ${org})`}`;
+  if (typeof value !== 'string') throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not a base64 string`);
+  const bytes = decodeBase64Strict(value);
+  if (bytes === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not valid base64`);
+  try {
+    return JSON.parse(UTF8.decode(bytes));
+  } catch {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// implementation
+
+class ProxyClient implements NodeProxyClient {
+  readonly baseUrl: string;
+  readonly #token: string;
+  readonly #timeoutMs: number;
+  readonly #maxBytes: number;
+  readonly #maxPages: number;
+  readonly #collaborationId: number | undefined;
+  #claims: ContainerClaims | undefined;
+
+  constructor(init: NodeProxyClientInit) {
+    if (typeof init !== 'object' || init === null) throw new InvalidArgumentError(`"init" must be an object, got ${describeType(init)}`);
+    if (typeof init.baseUrl !== 'string') throw new InvalidArgumentError(`"baseUrl" must be a string, got ${describeType(init.baseUrl)}`);
+    let url: URL;
+    try {
+      url = new URL(init.baseUrl);
+    } catch {
+      throw new InvalidArgumentError('"baseUrl" must be an absolute http(s) URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('"baseUrl" must be an absolute http(s) URL');
+    if (typeof init.token !== 'string' || init.token.length === 0 || /[\s]/.test(init.token)) {
+      throw new InvalidArgumentError('"token" must be a non-empty string without whitespace');
+    }
+    this.baseUrl = init.baseUrl.replace(/\/+$/, '');
+    this.#token = init.token;
+    this.#timeoutMs = positiveIntOption('requestTimeoutMs', init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+    this.#maxBytes = positiveIntOption('maxResponseBytes', init.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES);
+    this.#maxPages = positiveIntOption('maxPages', init.maxPages, DEFAULT_MAX_PAGES);
+    this.#collaborationId = init.collaborationId === undefined ? undefined : toId('collaborationId', init.collaborationId);
+  }
+
+  /** Never show the token when the client is inspected. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `NodeProxyClient { baseUrl: ${JSON.stringify(this.baseUrl)} }`;
+  }
+
+  toJSON(): { baseUrl: string } {
+    return { baseUrl: this.baseUrl };
+  }
+
+  tokenClaims(): ContainerClaims {
+    this.#claims ??= decodeTokenClaims(this.#token);
+    return this.#claims;
+  }
+
+  async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions = {}): Promise<unknown> {
+    if (typeof path !== 'string' || path.includes('?') || path.includes('#') || path.includes('..')) {
+      throw new InvalidArgumentError('"path" must be a path without query, fragment or ".."');
+    }
+    const cleanPath = path.replace(/^\/+/, '');
+    throwIfAborted(options.signal);
+    const url = new URL(`${this.baseUrl}/${cleanPath}`);
+    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const timeoutMs = options.timeoutMs === undefined ? this.#timeoutMs : Math.max(1, Math.min(this.#timeoutMs, Math.ceil(options.timeoutMs)));
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = toContractJson(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const onAbort = (err: unknown): never => {
+      if (options.signal?.aborted) throw new AbortedError(`${method} /${cleanPath} aborted`);
+      if (timeout.aborted) throw new TimeoutError(`${method} /${cleanPath}: no complete answer from the node proxy within ${timeoutMs} ms`);
+      const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? '') as string;
+      throw new ProxyRequestError(method, cleanPath, undefined, `request failed${typeof code === 'string' && code !== '' ? ` (${code})` : ''}`);
+    };
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body, signal, redirect: 'error' });
+    } catch (err) {
+      return onAbort(err);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.#readCapped(response, method, cleanPath);
+    } catch (err) {
+      if (err instanceof ProxyRequestError) throw err;
+      return onAbort(err);
+    }
+    if (response.status < 200 || response.status > 299) {
+      throw new ProxyRequestError(method, cleanPath, response.status, `HTTP ${response.status}`);
+    }
+    if (bytes.length === 0) return null;
+    try {
+      return JSON.parse(UTF8.decode(bytes));
+    } catch {
+      throw new ProxyRequestError(method, cleanPath, response.status, 'response is not UTF-8 JSON');
+    }
+  }
+
+  async #readCapped(response: Response, method: string, path: string): Promise<Uint8Array> {
+    const declared = response.headers.get('content-length');
+    if (declared !== null && Number(declared) > this.#maxBytes) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ProxyRequestError(method, path, response.status, `response larger than ${this.#maxBytes} bytes`);
+    }
+    if (response.body === null) return new Uint8Array(0);
+    const reader = response.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > this.#maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new ProxyRequestError(method, path, response.status, `response larger than ${this.#maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks, total);
+  }
+
+  /** Follow `?page=` while `links.next` is set, up to the page cap. */
+  async #list(path: string, query: Record<string, string | number | undefined>, signal: AbortSignal | undefined): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (let page = 1; ; page++) {
+      if (page > this.#maxPages) {
+        throw new ProxyRequestError('GET', path, undefined, `more than ${this.#maxPages} pages; refusing to follow further`);
+      }
+      const body = await this.request('GET', path, { query: { ...query, page }, signal });
+      let data: unknown;
+      let next = false;
+      if (Array.isArray(body)) data = body;
+      else if (isRecord(body) && Array.isArray(body.data)) {
+        data = body.data;
+        next = isRecord(body.links) && typeof body.links.next === 'string' && body.links.next.length > 0;
+      } else {
+        throw new ProxyRequestError('GET', path, 200, 'response is not a list ({data, links})');
+      }
+      for (const item of data as unknown[]) if (isRecord(item)) out.push(item);
+      if (!next || (data as unknown[]).length === 0) return out;
+    }
+  }
+
+  async createSubtask(options: CreateSubtaskOptions): Promise<CreatedTask> {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+    const orgs = options.organizations;
+    if (!Array.isArray(orgs) || orgs.length === 0) throw new InvalidArgumentError('"organizations" must be a non-empty array');
+    const seen = new Set<number>();
+    const organizations = orgs.map((o: unknown, i) => {
+      if (!isRecord(o)) throw new InvalidArgumentError(`"organizations[${i}]" must be an object, got ${describeType(o)}`);
+      const id = toId(`organizations[${i}].id`, o.id);
+      if (seen.has(id)) throw new InvalidArgumentError(`"organizations" lists organization ${id} twice`);
+      seen.add(id);
+      if (o.input === undefined) throw new InvalidArgumentError(`"organizations[${i}].input" is required`);
+      const json = toContractJson(o.input);
+      return { id, input: Buffer.from(json, 'utf8').toString('base64') };
+    });
+    if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError('"name" must be a string');
+    if (options.description !== undefined && typeof options.description !== 'string') throw new InvalidArgumentError('"description" must be a string');
+    if (options.databases !== undefined && !Array.isArray(options.databases)) throw new InvalidArgumentError('"databases" must be an array');
+    const claims = this.tokenClaims();
+    const image = options.image ?? claims.image;
+    if (typeof image !== 'string' || image.length === 0) {
+      throw new Vantage6Error(ErrorCode.VANTAGE6, 'no image for the subtask: pass "image" or use a token with an "image" claim');
+    }
+    const collaborationId = claims.collaborationId ?? this.#collaborationId;
+    const body: Record<string, unknown> = {
+      name: options.name ?? 'subtask',
+      image,
+      collaboration_id: collaborationId,
+      description: options.description ?? `subtask from a container on node ${claims.nodeId ?? 'unknown'}`,
+      organizations,
+      databases: options.databases ?? claims.databases,
+    };
+    if (claims.studyId !== undefined) body.study_id = claims.studyId;
+    if (claims.storeId !== undefined) body.store_id = claims.storeId;
+    const res = await this.request('POST', 'task', { body, signal: options.signal });
+    const id = isRecord(res) ? optionalId(res.id) : undefined;
+    if (!isRecord(res) || id === undefined) throw new ProxyRequestError('POST', 'task', 200, 'response has no task id');
+    return Object.freeze({ id, raw: res });
+  }
+
+  async getTaskStatus(taskId: number, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
+    const id = toId('taskId', taskId);
+    const res = await this.request('GET', `task/${id}/status`, { signal: options.signal, timeoutMs: options.timeoutMs });
+    if (!isRecord(res) || typeof res.status !== 'string') throw new ProxyRequestError('GET', `task/${id}/status`, 200, 'response has no status');
+    return res.status.toLowerCase();
+  }
+
+  async getRuns(taskId: number, options: { signal?: AbortSignal } = {}): Promise<RunInfo[]> {
+    const id = toId('taskId', taskId);
+    const items = await this.#list('run', { task_id: id }, options.signal);
+    const out: RunInfo[] = [];
+    for (const item of items) {
+      const runId = optionalId(item.id);
+      if (runId === undefined) continue;
+      out.push(Object.freeze({ id: runId, organizationId: orgOf(item), status: typeof item.status === 'string' ? item.status.toLowerCase() : undefined }));
+    }
+    return out;
+  }
+
+  async getResults(taskId: number, options: { signal?: AbortSignal } = {}): Promise<SubtaskResult[]> {
+    const id = toId('taskId', taskId);
+    const items = await this.#list('result', { task_id: id }, options.signal);
+    const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result }));
+    if (entries.some((e) => e.runId === undefined)) throw new ProxyRequestError('GET', 'result', 200, 'a result has no id');
+    if (entries.some((e) => e.organizationId === undefined)) {
+      // The result list does not say who produced what: the run list does (same ids).
+      const runs = await this.getRuns(id, options);
+      const byRun = new Map(runs.map((r) => [r.id, r.organizationId]));
+      for (const e of entries) e.organizationId ??= byRun.get(e.runId!);
+    }
+    return entries.map((e) => Object.freeze({ runId: e.runId!, organizationId: e.organizationId, result: decodeResultField(e.raw, e.runId!, e.organizationId) }));
+  }
+
+  async waitForResults(taskId: number, options: WaitForResultsOptions = {}): Promise<SubtaskResult[]> {
+    const id = toId('taskId', taskId);
+    const timeoutMs = positiveIntOption('timeoutMs', options.timeoutMs, DEFAULT_WAIT_TIMEOUT_MS);
+    let interval = positiveIntOption('intervalMs', options.intervalMs, DEFAULT_POLL_INTERVAL_MS);
+    const maxInterval = Math.max(interval, positiveIntOption('maxIntervalMs', options.maxIntervalMs, DEFAULT_MAX_POLL_INTERVAL_MS));
+    const { signal } = options;
+    const deadline = Date.now() + timeoutMs;
+    let lastStatus = 'unknown';
+    let errors = 0;
+    for (;;) {
+      throwIfAborted(signal);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      let status: string | undefined;
+      try {
+        status = await this.getTaskStatus(id, { signal, timeoutMs: remaining });
+        errors = 0;
+      } catch (err) {
+        if (err instanceof AbortedError) throw err;
+        if (err instanceof TimeoutError && Date.now() >= deadline) break;
+        const transient = err instanceof TimeoutError || (err instanceof ProxyRequestError && (err.status === undefined || err.status >= 500));
+        if (!transient || ++errors >= MAX_CONSECUTIVE_POLL_ERRORS) throw err;
+      }
+      if (status !== undefined) {
+        lastStatus = status;
+        if (status === COMPLETED_STATUS) return this.getResults(id, { signal });
+        if (FAILED_STATUSES.has(status)) {
+          let failed: string[] = [];
+          try {
+            const runs = await this.getRuns(id, { signal });
+            const named = (keep: (s: string) => boolean): string[] =>
+              runs.filter((r) => r.status !== undefined && keep(r.status) && r.organizationId !== undefined).map((r) => String(r.organizationId));
+            failed = named((s) => FAILED_STATUSES.has(s));
+            if (failed.length === 0) failed = named((s) => s !== COMPLETED_STATUS);
+          } catch {
+            failed = [];
+          }
+          throw new Vantage6Error(
+            ErrorCode.VANTAGE6,
+            `task ${id} ended with status "${status.slice(0, 40)}"${failed.length > 0 ? `; organizations that failed: ${failed.join(', ')}` : ''}`,
+            { peers: failed },
+          );
+        }
+      }
+      const wait = Math.min(interval, deadline - Date.now());
+      if (wait <= 0) break;
+      try {
+        await sleep(wait, undefined, { signal });
+      } catch {
+        throw new AbortedError(`waiting for task ${id} aborted`);
+      }
+      interval = Math.min(maxInterval, interval * 2);
+    }
+    throw new TimeoutError(`task ${id} did not complete within ${timeoutMs} ms (last status "${lastStatus.slice(0, 40)}")`);
+  }
+
+  async listOrganizations(options: { signal?: AbortSignal } = {}): Promise<OrganizationInfo[]> {
+    const claims = this.tokenClaims();
+    let query: Record<string, number>;
+    if (claims.studyId !== undefined) query = { study_id: claims.studyId };
+    else {
+      const collaborationId = claims.collaborationId ?? this.#collaborationId;
+      if (collaborationId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'the collaboration id is unknown (no token claim, no COLLABORATION_ID)');
+      query = { collaboration_id: collaborationId };
+    }
+    const items = await this.#list('organization', query, options.signal);
+    const out: OrganizationInfo[] = [];
+    for (const item of items) {
+      const id = optionalId(item.id);
+      if (id !== undefined) out.push(Object.freeze({ id, name: typeof item.name === 'string' ? item.name : undefined }));
+    }
+    return out;
+  }
+
+  async vpnAddresses(query: VpnAddressQuery = {}): Promise<VpnAddress[]> {
+    if (typeof query !== 'object' || query === null) throw new InvalidArgumentError(`"query" must be an object, got ${describeType(query)}`);
+    const params: Record<string, string | number> = {};
+    if (query.label !== undefined) {
+      if (typeof query.label !== 'string' || query.label.length === 0) throw new InvalidArgumentError('"label" must be a non-empty string');
+      params.label = query.label;
+    }
+    if (query.only !== undefined) {
+      if (!['children', 'parent', 'siblings', 'self'].includes(query.only)) {
+        throw new InvalidArgumentError('"only" must be one of children, parent, siblings, self');
+      }
+      params[`only_${query.only}`] = 1;
+    }
+    if (query.includeChildren === true) params.include_children = 1;
+    if (query.includeParent === true) params.include_parent = 1;
+    const res = await this.request('GET', 'vpn/algorithm/addresses', { query: params, signal: query.signal });
+    if (!isRecord(res) || !Array.isArray(res.addresses)) {
+      throw new ProxyRequestError('GET', 'vpn/algorithm/addresses', 200, 'response has no "addresses" list (is the node connected to the VPN?)');
+    }
+    const out: VpnAddress[] = [];
+    for (const a of res.addresses as unknown[]) {
+      if (!isRecord(a) || typeof a.ip !== 'string' || a.ip.length === 0 || a.ip.length > 255) continue;
+      const port = optionalId(a.port);
+      if (port === undefined || port < 1 || port > 65535) continue;
+      out.push(
+        Object.freeze({
+          ip: a.ip,
+          port,
+          label: typeof a.label === 'string' ? a.label : undefined,
+          organizationId: optionalId(a.organization_id),
+          taskId: optionalId(a.task_id),
+          parentId: optionalId(a.parent_id),
+        }),
+      );
+    }
+    return out;
+  }
+}
+
+/**
+ * Create a node-proxy client.
+ *
+ * @param init - base URL, token and limits (see {@link NodeProxyClientInit}).
+ * @returns the client.
+ * @throws {@link InvalidArgumentError} for a malformed option (the message never holds the token).
+ * @example
+ * const client = createNodeProxyClient({ baseUrl: 'http://proxyserver:8080', token });
+ * const task = await client.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', args: [], kwargs: {} } }] });
+ * const results = await client.waitForResults(task.id, { timeoutMs: 120_000 });
+ */
+export function createNodeProxyClient(init: NodeProxyClientInit): NodeProxyClient {
+  return new ProxyClient(init);
+}
+
+/**
+ * Create a node-proxy client from the container environment (`HOST`, `PORT`, `API_PATH`,
+ * `TOKEN_FILE` or `CONTAINER_TOKEN`, `COLLABORATION_ID`).
+ *
+ * @param env - the decoded environment, or a raw one (default `process.env`).
+ * @param options - limits (see {@link NodeProxyClientInit}).
+ * @returns the client.
+ * @throws {@link Vantage6Error} when `HOST` or the token is missing.
+ * @example
+ * const client = nodeProxyClientFromEnv();
+ * const orgs = await client.listOrganizations();
+ */
+export function nodeProxyClientFromEnv(
+  env: ContainerEnv | NodeJS.ProcessEnv = process.env,
+  options: Omit<NodeProxyClientInit, 'baseUrl' | 'token'> = {},
+): NodeProxyClient {
+  const decoded = isContainerEnv(env) ? env : readContainerEnv(env as NodeJS.ProcessEnv);
+  const collaborationId = options.collaborationId ?? optionalId(decoded.collaborationId);
+  const token = readContainerToken(decoded);
+  return new ProxyClient({ ...options, collaborationId, baseUrl: proxyBaseUrl(decoded), token });
+}
+
+/** @internal */
+export function isContainerEnv(value: unknown): value is ContainerEnv {
+  return isRecord(value) && typeof (value as { containerToken?: unknown }).containerToken === 'function' && typeof value.contractVersion === 'string';
+}

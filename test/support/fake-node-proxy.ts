@@ -1,0 +1,340 @@
+/**
+ * A fake vantage6 node proxy for tests: a real HTTP server on 127.0.0.1, port 0.
+ *
+ * Endpoints (shapes as documented in design/vantage6.md):
+ * - `POST /task` `{name, image, collaboration_id, description, organizations: [{id, input: base64}], databases}`
+ *   → `{id, ...}`; one run per organization. The `onTask` hook executes the runs.
+ * - `GET /task/<id>/status` → `{status}` (`active` until every run completed, `failed` if one failed).
+ * - `GET /result?task_id=` and `GET /run?task_id=` → paginated `{data, links}`; results are base64 JSON.
+ * - `GET /organization?collaboration_id=` → paginated organizations; `GET /organization/<id>`.
+ * - `GET /vpn/algorithm/addresses` → `{addresses: [...]}` (filtered by `label`).
+ *
+ * Every request must carry `Authorization: Bearer <token>` with a token the proxy issued
+ * ({@link FakeNodeProxy.issueToken}); otherwise 401. Hooks: `failNext` (answer N times with a status),
+ * `stallNext` (never answer), `oversizeNext` (a huge body), result completion at any time.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Claims put in an issued token's `sub`. */
+export interface FakeClaims {
+  client_type?: string;
+  node_id?: number;
+  organization_id?: number;
+  collaboration_id?: number;
+  task_id?: number;
+  image?: string;
+  databases?: unknown[];
+  study_id?: number;
+  store_id?: number;
+}
+
+/** A task created through the fake. */
+export interface FakeTask {
+  id: number;
+  name: string;
+  image: string;
+  collaborationId: number | undefined;
+  description: string | undefined;
+  databases: unknown;
+  /** Task id of the container that created it (from its token). */
+  parentId: number | undefined;
+  /** The POST body as received. */
+  body: Record<string, unknown>;
+  runIds: number[];
+  /** Forced status (else derived from the runs). */
+  status?: string;
+}
+
+/** One run: one organization's part of a task. */
+export interface FakeRun {
+  id: number;
+  taskId: number;
+  organizationId: number;
+  /** The decoded input (JSON) the organization's container gets. */
+  input: unknown;
+  /** Raw base64 input as received. */
+  inputBase64: string;
+  status: 'pending' | 'active' | 'completed' | 'crashed';
+  /** base64 of the JSON result, once completed. */
+  result: string | null;
+}
+
+/** One logged request. */
+export interface FakeRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  authorized: boolean;
+  body: unknown;
+}
+
+/** Options of {@link startFakeNodeProxy}. */
+export interface FakeNodeProxyOptions {
+  /** Organizations of the collaboration (default ids 1, 2, 3). */
+  organizations?: { id: number; name: string }[];
+  /** Collaboration id (default 7). */
+  collaborationId?: number;
+  /** Page size of lists (default 10). */
+  pageSize?: number;
+  /** Put `organization: {id}` into `/result` entries (default false: only `/run` says who). */
+  resultsIncludeOrganization?: boolean;
+  /** Called after a task is created (not awaited by the HTTP answer). */
+  onTask?: (task: FakeTask, runs: FakeRun[], proxy: FakeNodeProxy) => void | Promise<void>;
+}
+
+function b64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+}
+
+export class FakeNodeProxy {
+  readonly server: Server;
+  url = '';
+  port = 0;
+  readonly tasks = new Map<number, FakeTask>();
+  readonly runs = new Map<number, FakeRun>();
+  readonly requests: FakeRequest[] = [];
+  /** Raw VPN address entries served by `/vpn/algorithm/addresses`. */
+  vpnAddresses: Record<string, unknown>[] = [];
+  /** When set, `/vpn/algorithm/addresses` answers this body instead. */
+  vpnBodyOverride: unknown = undefined;
+  readonly organizations: { id: number; name: string }[];
+  readonly collaborationId: number;
+  readonly pageSize: number;
+  readonly options: FakeNodeProxyOptions;
+  readonly hookErrors: unknown[] = [];
+  readonly #tokens = new Map<string, FakeClaims>();
+  readonly #failures: { match: string; status: number; times: number }[] = [];
+  readonly #stalls: { match: string; times: number }[] = [];
+  readonly #oversize: { match: string; bytes: number; times: number }[] = [];
+  #nextTask = 100;
+  #nextRun = 1000;
+
+  constructor(options: FakeNodeProxyOptions = {}) {
+    this.options = options;
+    this.organizations = options.organizations ?? [
+      { id: 1, name: 'one' },
+      { id: 2, name: 'two' },
+      { id: 3, name: 'three' },
+    ];
+    this.collaborationId = options.collaborationId ?? 7;
+    this.pageSize = options.pageSize ?? 10;
+    this.server = createServer((req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        this.hookErrors.push(err);
+        if (!res.headersSent) this.#json(res, 500, { msg: 'fake proxy error' });
+      });
+    });
+  }
+
+  /** Start listening on 127.0.0.1, port 0. */
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  /** Stop and drop every connection (including stalled ones). */
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Create and register a container token (unsigned JWT) with these claims. */
+  issueToken(claims: FakeClaims): string {
+    const token = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: { client_type: 'container', ...claims }, iat: 0 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+    this.#tokens.set(token, claims);
+    return token;
+  }
+
+  /** Answer the next `times` requests whose path starts with `match` with `status`. */
+  failNext(match: string, status: number, times = 1): void {
+    this.#failures.push({ match, status, times });
+  }
+
+  /** Never answer the next `times` requests whose path starts with `match`. */
+  stallNext(match: string, times = 1): void {
+    this.#stalls.push({ match, times });
+  }
+
+  /** Answer the next request whose path starts with `match` with a body of `bytes` bytes. */
+  oversizeNext(match: string, bytes: number, times = 1): void {
+    this.#oversize.push({ match, bytes, times });
+  }
+
+  /** Complete a run with a JSON result (encoded as the proxy would hand it out: base64 of the JSON bytes). */
+  completeRun(runId: number, result: unknown): void {
+    this.completeRunRaw(runId, Buffer.from(JSON.stringify(result), 'utf8').toString('base64'));
+  }
+
+  /** Complete a run with a raw result field. */
+  completeRunRaw(runId: number, base64: string | null): void {
+    const run = this.runs.get(runId);
+    if (run === undefined) throw new Error(`no run ${runId}`);
+    run.status = 'completed';
+    run.result = base64;
+  }
+
+  /** Mark a run as crashed. */
+  crashRun(runId: number): void {
+    const run = this.runs.get(runId);
+    if (run === undefined) throw new Error(`no run ${runId}`);
+    run.status = 'crashed';
+  }
+
+  /** The runs of a task. */
+  runsOf(taskId: number): FakeRun[] {
+    return (this.tasks.get(taskId)?.runIds ?? []).map((id) => this.runs.get(id)!);
+  }
+
+  taskStatus(task: FakeTask): string {
+    if (task.status !== undefined) return task.status;
+    const runs = this.runsOf(task.id);
+    if (runs.some((r) => r.status === 'crashed')) return 'failed';
+    if (runs.length > 0 && runs.every((r) => r.status === 'completed')) return 'completed';
+    return runs.some((r) => r.status === 'active') ? 'active' : 'pending';
+  }
+
+  #take<T extends { match: string; times: number }>(list: T[], path: string): T | undefined {
+    const hit = list.find((f) => f.times > 0 && path.startsWith(f.match));
+    if (hit !== undefined) hit.times -= 1;
+    return hit;
+  }
+
+  #json(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  #page(res: ServerResponse, query: URLSearchParams, items: unknown[], path: string): void {
+    const page = Math.max(1, Number(query.get('page') ?? '1') || 1);
+    const per = this.pageSize;
+    const data = items.slice((page - 1) * per, page * per);
+    const last = Math.max(1, Math.ceil(items.length / per));
+    const links: Record<string, string> = { first: `${path}?page=1`, self: `${path}?page=${page}`, last: `${path}?page=${last}` };
+    if (page < last) links.next = `${path}?page=${page + 1}`;
+    if (page > 1) links.previous = `${path}?page=${page - 1}`;
+    this.#json(res, 200, { data, links });
+  }
+
+  async #readBody(req: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      if (total > 16 * 1024 * 1024) throw new Error('fake proxy: body too large');
+      chunks.push(chunk as Buffer);
+    }
+    if (total === 0) return undefined;
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const path = url.pathname;
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const claims = this.#tokens.get(token);
+    const body = req.method === 'POST' ? await this.#readBody(req) : undefined;
+    this.requests.push({ method: req.method ?? 'GET', path, query: url.searchParams, authorized: claims !== undefined, body });
+
+    if (this.#take(this.#stalls, path) !== undefined) return; // never answer
+    const failure = this.#take(this.#failures, path);
+    if (failure !== undefined) return this.#json(res, failure.status, { msg: 'injected failure' });
+    const big = this.#take(this.#oversize, path);
+    if (big !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`"${'x'.repeat(big.bytes)}"`);
+      return;
+    }
+    if (claims === undefined) return this.#json(res, 401, { msg: 'Unauthorized' });
+
+    let m: RegExpMatchArray | null;
+    if (req.method === 'POST' && path === '/task') return this.#createTask(res, body, claims);
+    if (req.method === 'GET' && (m = path.match(/^\/task\/(\d+)\/status$/)) !== null) {
+      const task = this.tasks.get(Number(m[1]));
+      if (task === undefined) return this.#json(res, 404, { msg: 'no such task' });
+      return this.#json(res, 200, { status: this.taskStatus(task) });
+    }
+    if (req.method === 'GET' && path === '/result') {
+      const taskId = Number(url.searchParams.get('task_id'));
+      const items = this.runsOf(taskId).map((r) =>
+        this.options.resultsIncludeOrganization === true
+          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId } }
+          : { id: r.id, result: r.result, task: { id: r.taskId } },
+      );
+      return this.#page(res, url.searchParams, items, '/result');
+    }
+    if (req.method === 'GET' && path === '/run') {
+      const taskId = Number(url.searchParams.get('task_id'));
+      const items = this.runsOf(taskId).map((r) => ({ id: r.id, status: r.status, task: { id: r.taskId }, organization: { id: r.organizationId } }));
+      return this.#page(res, url.searchParams, items, '/run');
+    }
+    if (req.method === 'GET' && path === '/organization') {
+      const collab = Number(url.searchParams.get('collaboration_id'));
+      const items = collab === this.collaborationId ? this.organizations : [];
+      return this.#page(res, url.searchParams, items, '/organization');
+    }
+    if (req.method === 'GET' && (m = path.match(/^\/organization\/(\d+)$/)) !== null) {
+      const org = this.organizations.find((o) => o.id === Number(m![1]));
+      if (org === undefined) return this.#json(res, 404, { msg: 'no such organization' });
+      return this.#json(res, 200, { ...org, public_key: '' });
+    }
+    if (req.method === 'GET' && path === '/vpn/algorithm/addresses') {
+      if (this.vpnBodyOverride !== undefined) return this.#json(res, 200, this.vpnBodyOverride);
+      const label = url.searchParams.get('label');
+      const addresses = label === null ? this.vpnAddresses : this.vpnAddresses.filter((a) => a.label === label);
+      return this.#json(res, 200, { addresses });
+    }
+    return this.#json(res, 404, { msg: 'not found' });
+  }
+
+  #createTask(res: ServerResponse, body: unknown, claims: FakeClaims): void {
+    if (typeof body !== 'object' || body === null) return this.#json(res, 400, { msg: 'no body' });
+    const b = body as Record<string, unknown>;
+    const orgs = b.organizations;
+    if (!Array.isArray(orgs) || orgs.length === 0) return this.#json(res, 400, { msg: 'Organizations missing from input' });
+    if (claims.image !== undefined && b.image !== claims.image) return this.#json(res, 400, { msg: 'image mismatch' });
+    const task: FakeTask = {
+      id: this.#nextTask++,
+      name: String(b.name),
+      image: String(b.image),
+      collaborationId: typeof b.collaboration_id === 'number' ? b.collaboration_id : undefined,
+      description: typeof b.description === 'string' ? b.description : undefined,
+      databases: b.databases,
+      parentId: claims.task_id,
+      body: b,
+      runIds: [],
+    };
+    const runs: FakeRun[] = [];
+    for (const o of orgs as Record<string, unknown>[]) {
+      const inputBase64 = String(o.input);
+      const run: FakeRun = {
+        id: this.#nextRun++,
+        taskId: task.id,
+        organizationId: Number(o.id),
+        input: JSON.parse(Buffer.from(inputBase64, 'base64').toString('utf8')),
+        inputBase64,
+        status: 'active',
+        result: null,
+      };
+      this.runs.set(run.id, run);
+      task.runIds.push(run.id);
+      runs.push(run);
+    }
+    this.tasks.set(task.id, task);
+    this.#json(res, 200, { id: task.id, name: task.name, image: task.image, status: 'active' });
+    if (this.options.onTask !== undefined) {
+      Promise.resolve()
+        .then(() => this.options.onTask!(task, runs, this))
+        .catch((err: unknown) => this.hookErrors.push(err));
+    }
+  }
+}
+
+/** Start a fake node proxy on 127.0.0.1, port 0. */
+export async function startFakeNodeProxy(options: FakeNodeProxyOptions = {}): Promise<FakeNodeProxy> {
+  return new FakeNodeProxy(options).listen();
+}

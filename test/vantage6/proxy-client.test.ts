@@ -1,0 +1,243 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createNodeProxyClient,
+  decodeTokenClaims,
+  nodeProxyClientFromEnv,
+  proxyBaseUrl,
+  readContainerEnv,
+  ProxyRequestError,
+  type NodeProxyClient,
+} from '../../src/vantage6';
+import { CouplerError } from '../../src/errors';
+import { startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
+import { tempDir, v6EncodeEnv } from './helpers';
+
+describe('NodeProxyClient against the fake node proxy', () => {
+  let proxy: FakeNodeProxy;
+  let token: string;
+  let client: NodeProxyClient;
+
+  beforeEach(async () => {
+    proxy = await startFakeNodeProxy({ pageSize: 2 });
+    token = proxy.issueToken({ node_id: 9, organization_id: 1, collaboration_id: proxy.collaborationId, task_id: 50, image: 'harbor/algo:1', databases: [{ label: 'default' }] });
+    client = createNodeProxyClient({ baseUrl: proxy.url, token, requestTimeoutMs: 2000 });
+  });
+  afterEach(async () => proxy.close());
+
+  const expectNoToken = (err: unknown): void => {
+    expect(err).toBeInstanceOf(CouplerError);
+    const e = err as Error;
+    expect(e.message).not.toContain(token);
+    expect(JSON.stringify({ ...e, message: e.message })).not.toContain(token);
+  };
+
+  test('tokenClaims decodes the sub claim without verifying', () => {
+    expect(client.tokenClaims()).toMatchObject({ clientType: 'container', nodeId: 9, organizationId: 1, collaborationId: 7, taskId: 50, image: 'harbor/algo:1' });
+    expect(() => decodeTokenClaims('not-a-jwt')).toThrow('not a JWT');
+    expect(() => decodeTokenClaims('a.b.c')).toThrow('payload is not a JSON object');
+    const stringSub = `e30.${Buffer.from(JSON.stringify({ sub: JSON.stringify({ organization_id: 3 }) })).toString('base64url')}.x`;
+    expect(decodeTokenClaims(stringSub).organizationId).toBe(3);
+  });
+
+  test('createSubtask sends base64 JSON input per organization, image and databases from the token', async () => {
+    const task = await client.createSubtask({
+      name: 'partials',
+      organizations: [
+        { id: 2, input: { method: 'partial', args: [], kwargs: { column: 'age', big: 10n ** 20n } } },
+        { id: '3', input: { method: 'partial', args: [], kwargs: { column: 'äge' } } },
+      ],
+    });
+    const body = proxy.tasks.get(task.id)!.body;
+    expect(body).toMatchObject({ name: 'partials', image: 'harbor/algo:1', collaboration_id: 7, databases: [{ label: 'default' }] });
+    const orgs = body.organizations as { id: number; input: string }[];
+    expect(orgs.map((o) => o.id)).toEqual([2, 3]);
+    expect(Buffer.from(orgs[0]!.input, 'base64').toString('utf8')).toBe('{"method":"partial","args":[],"kwargs":{"column":"age","big":100000000000000000000}}');
+    expect(JSON.parse(Buffer.from(orgs[1]!.input, 'base64').toString('utf8'))).toEqual({ method: 'partial', args: [], kwargs: { column: 'äge' } });
+    expect(proxy.requests.at(-1)!.authorized).toBe(true);
+  });
+
+  test('createSubtask validates its options', async () => {
+    await expect(client.createSubtask({ organizations: [] })).rejects.toThrow('non-empty array');
+    await expect(client.createSubtask({ organizations: [{ id: 1, input: {} }, { id: 1, input: {} }] })).rejects.toThrow('twice');
+    await expect(client.createSubtask({ organizations: [{ id: -1, input: {} }] })).rejects.toThrow('"organizations[0].id"');
+    await expect(client.createSubtask({ organizations: [{ id: 1, input: { x: NaN } }] })).rejects.toThrow('NaN at $.x');
+    expect(proxy.requests).toHaveLength(0);
+  });
+
+  test('waitForResults polls with backoff until late results, then decodes them with their organizations', async () => {
+    const task = await client.createSubtask({ organizations: [1, 2, 3].map((id) => ({ id, input: { method: 'm' } })) });
+    const [r1, r2, r3] = proxy.runsOf(task.id);
+    setTimeout(() => proxy.completeRun(r1!.id, { n: 1 }), 50);
+    setTimeout(() => proxy.completeRun(r2!.id, [2]), 150);
+    setTimeout(() => proxy.completeRun(r3!.id, 'three'), 400);
+    const started = Date.now();
+    const results = await client.waitForResults(task.id, { timeoutMs: 5000, intervalMs: 40, maxIntervalMs: 160 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+    expect(results.map((r) => [r.organizationId, r.result])).toEqual([
+      [1, { n: 1 }],
+      [2, [2]],
+      [3, 'three'],
+    ]);
+    const polls = proxy.requests.filter((r) => r.path === `/task/${task.id}/status`).length;
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect(polls).toBeLessThanOrEqual(8); // exponential, not one per 40 ms
+    expect(proxy.requests.some((r) => r.path === '/run')).toBe(true); // attribution through /run
+  });
+
+  test('results carrying their organization need no /run lookup', async () => {
+    await proxy.close();
+    proxy = await startFakeNodeProxy({ resultsIncludeOrganization: true });
+    token = proxy.issueToken({ organization_id: 1, collaboration_id: 7, image: 'i' });
+    client = createNodeProxyClient({ baseUrl: proxy.url, token });
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    proxy.completeRun(proxy.runsOf(task.id)[0]!.id, 5);
+    expect(await client.getResults(task.id)).toEqual([{ runId: expect.any(Number), organizationId: 2, result: 5 }]);
+    expect(proxy.requests.some((r) => r.path === '/run')).toBe(false);
+  });
+
+  test('waitForResults times out with the last status', async () => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    await expect(client.waitForResults(task.id, { timeoutMs: 300, intervalMs: 50 })).rejects.toMatchObject({
+      code: 'COUPLER_ERR_TIMEOUT',
+      message: `task ${task.id} did not complete within 300 ms (last status "active")`,
+    });
+  });
+
+  test('waitForResults names the organizations of a failed task', async () => {
+    const task = await client.createSubtask({ organizations: [1, 2].map((id) => ({ id, input: {} })) });
+    const [r1, r2] = proxy.runsOf(task.id);
+    proxy.completeRun(r1!.id, 1);
+    proxy.crashRun(r2!.id);
+    await expect(client.waitForResults(task.id, { timeoutMs: 2000, intervalMs: 20 })).rejects.toMatchObject({
+      code: 'COUPLER_ERR_VANTAGE6',
+      peers: ['2'],
+      message: `task ${task.id} ended with status "failed"; organizations that failed: 2`,
+    });
+  });
+
+  test('waitForResults rides out a few 500s while polling, but not too many', async () => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    proxy.completeRun(proxy.runsOf(task.id)[0]!.id, 'ok');
+    proxy.failNext(`/task/${task.id}/status`, 500, 2);
+    expect((await client.waitForResults(task.id, { timeoutMs: 3000, intervalMs: 10 }))[0]!.result).toBe('ok');
+    proxy.failNext(`/task/${task.id}/status`, 500, 3);
+    await expect(client.waitForResults(task.id, { timeoutMs: 3000, intervalMs: 10 })).rejects.toMatchObject({ code: 'COUPLER_ERR_PROXY_REQUEST_FAILED', status: 500 });
+  });
+
+  test('waitForResults can be aborted', async () => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    await expect(client.waitForResults(task.id, { timeoutMs: 5000, intervalMs: 30, signal: ac.signal })).rejects.toMatchObject({ code: 'COUPLER_ERR_ABORTED' });
+  });
+
+  test('non-2xx answers: PROXY_REQUEST_FAILED with method, path and status, never the token', async () => {
+    proxy.failNext('/task', 500);
+    let caught: unknown;
+    try {
+      await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ProxyRequestError);
+    expect(caught).toMatchObject({ code: 'COUPLER_ERR_PROXY_REQUEST_FAILED', status: 500, method: 'POST', path: '/task', message: 'POST /task: HTTP 500' });
+    expectNoToken(caught);
+
+    const stranger = createNodeProxyClient({ baseUrl: proxy.url, token: 'aaa.bbb.ccc' });
+    await expect(stranger.getTaskStatus(1)).rejects.toMatchObject({ status: 401, message: 'GET /task/1/status: HTTP 401' });
+  });
+
+  test('a request that gets no answer times out', async () => {
+    const fast = createNodeProxyClient({ baseUrl: proxy.url, token, requestTimeoutMs: 200 });
+    proxy.stallNext('/organization');
+    const started = Date.now();
+    let caught: unknown;
+    try {
+      await fast.listOrganizations();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toMatchObject({ code: 'COUPLER_ERR_TIMEOUT', message: 'GET /organization: no complete answer from the node proxy within 200 ms' });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expectNoToken(caught);
+  });
+
+  test('responses over the size cap are refused', async () => {
+    const small = createNodeProxyClient({ baseUrl: proxy.url, token, maxResponseBytes: 1000 });
+    proxy.oversizeNext('/organization', 5000);
+    await expect(small.listOrganizations()).rejects.toMatchObject({ code: 'COUPLER_ERR_PROXY_REQUEST_FAILED', message: 'GET /organization: response larger than 1000 bytes' });
+  });
+
+  test('connection refused: PROXY_REQUEST_FAILED without a status', async () => {
+    const port = proxy.port;
+    await proxy.close();
+    const gone = createNodeProxyClient({ baseUrl: `http://127.0.0.1:${port}`, token });
+    await expect(gone.getTaskStatus(1)).rejects.toMatchObject({ code: 'COUPLER_ERR_PROXY_REQUEST_FAILED', status: undefined });
+    proxy = await startFakeNodeProxy();
+  });
+
+  test('pagination is followed, and capped', async () => {
+    await proxy.close();
+    const many = Array.from({ length: 9 }, (_, i) => ({ id: i + 1, name: `org${i + 1}` }));
+    proxy = await startFakeNodeProxy({ organizations: many, pageSize: 2 });
+    token = proxy.issueToken({ organization_id: 1, collaboration_id: 7 });
+    client = createNodeProxyClient({ baseUrl: proxy.url, token });
+    expect((await client.listOrganizations()).map((o) => o.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(proxy.requests.filter((r) => r.path === '/organization').map((r) => r.query.get('page'))).toEqual(['1', '2', '3', '4', '5']);
+    const capped = createNodeProxyClient({ baseUrl: proxy.url, token, maxPages: 3 });
+    await expect(capped.listOrganizations()).rejects.toThrow('more than 3 pages');
+  });
+
+  test('vpnAddresses sends the flags and parses entries, skipping malformed ones', async () => {
+    proxy.vpnAddresses = [
+      { ip: '10.76.0.2', port: 51000, label: 'coupler', organization_id: 2, task_id: 60, parent_id: 50 },
+      { ip: '10.76.0.3', port: '51001', label: 'coupler', organization_id: 3, task_id: 60, parent_id: 50 },
+      { ip: '10.76.0.4', port: 0, label: 'coupler', organization_id: 4, task_id: 60, parent_id: 50 },
+      { ip: 12, port: 51002, label: 'coupler' },
+    ];
+    const addrs = await client.vpnAddresses({ label: 'coupler', only: 'children', includeParent: true });
+    expect(addrs).toEqual([
+      { ip: '10.76.0.2', port: 51000, label: 'coupler', organizationId: 2, taskId: 60, parentId: 50 },
+      { ip: '10.76.0.3', port: 51001, label: 'coupler', organizationId: 3, taskId: 60, parentId: 50 },
+    ]);
+    const q = proxy.requests.at(-1)!.query;
+    expect(q.get('label')).toBe('coupler');
+    expect(q.get('only_children')).toBe('1');
+    expect(q.get('include_parent')).toBe('1');
+    proxy.vpnBodyOverride = { msg: 'VPN not configured' };
+    await expect(client.vpnAddresses()).rejects.toThrow('no "addresses" list');
+  });
+
+  test('the client never shows its token when inspected or serialized', () => {
+    const { inspect } = jest.requireActual<typeof import('node:util')>('node:util');
+    expect(inspect(client)).not.toContain(token);
+    expect(JSON.stringify(client)).not.toContain(token);
+  });
+});
+
+describe('nodeProxyClientFromEnv', () => {
+  test('base URL from HOST, PORT, API_PATH; token from TOKEN_FILE or CONTAINER_TOKEN', () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const tokenFile = join(dir, 'token');
+      writeFileSync(tokenFile, 'h.e30.s\n');
+      const env = { ...v6EncodeEnv({ HOST: 'http://proxyserver', PORT: '8080', API_PATH: '/api/', TOKEN_FILE: tokenFile }) };
+      expect(nodeProxyClientFromEnv(env).baseUrl).toBe('http://proxyserver:8080/api');
+      expect(proxyBaseUrl(readContainerEnv({ HOST: 'proxy', ALGORITHM_METHOD: 'm' }))).toBe('http://proxy:7654');
+      expect(nodeProxyClientFromEnv({ HOST: 'http://p', CONTAINER_TOKEN: 'a.b.c' }).baseUrl).toBe('http://p:8080');
+      expect(() => nodeProxyClientFromEnv({ HOST: 'http://p' })).toThrow('no container token');
+      expect(() => nodeProxyClientFromEnv({ TOKEN_FILE: tokenFile })).toThrow('HOST is not set');
+      expect(() => nodeProxyClientFromEnv({ HOST: 'http://p', TOKEN_FILE: join(dir, 'missing') })).toThrow('cannot read TOKEN_FILE (ENOENT)');
+      expect(() => nodeProxyClientFromEnv({ HOST: 'ftp://p', TOKEN_FILE: tokenFile })).toThrow('http or https');
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('bad init options are refused without echoing the token', () => {
+    expect(() => createNodeProxyClient({ baseUrl: 'nope', token: 't' })).toThrow('"baseUrl"');
+    expect(() => createNodeProxyClient({ baseUrl: 'http://x', token: 'has space secret' })).toThrow('"token" must be a non-empty string without whitespace');
+    expect(() => createNodeProxyClient({ baseUrl: 'http://x', token: 't', requestTimeoutMs: 0 })).toThrow('"requestTimeoutMs"');
+  });
+});
