@@ -152,6 +152,7 @@ export class Group {
   readonly #maxMessageBytes: number;
   readonly #onEvent: ((e: GroupEvent) => void) | undefined;
   #closing = false;
+  #runCounter = 0;
 
   /** @internal use {@link joinGroup}. */
   constructor(init: {
@@ -281,6 +282,57 @@ export class Group {
       options.signal?.removeEventListener('abort', onAbort);
       controller.abort();
     }
+  }
+
+  /**
+   * Like {@link Group.gather}, but tolerates peers that are lost or silent: waits until every peer
+   * in `from` has answered or is lost, or the deadline passes, and returns whoever answered.
+   *
+   * @throws {@link TimeoutError} naming the missing peers when fewer than `minimum` answered.
+   */
+  async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
+    checkRound(round);
+    const from = options.from ?? this.peers;
+    for (const p of from) this.#peerChannel(p);
+    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const results = new Map<string, PlainData>();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const all = Promise.all(
+        from.map(async (peer) => {
+          try {
+            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, controller.signal));
+          } catch (err) {
+            if (err instanceof AbortedError && options.signal?.aborted) throw err;
+          }
+        }),
+      );
+      await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      if (options.signal?.aborted) throw new AbortedError();
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      controller.abort();
+    }
+    if (results.size < minimum) {
+      const missing = from.filter((p) => !results.has(p));
+      throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${missing.map((m) => `"${m}"`).join(', ')}`, {
+        peers: missing,
+      });
+    }
+    return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
+  }
+
+  /**
+   * A fresh run label for `protocol` (`<protocol>.<counter>`). Every party that runs the same
+   * sequence of protocols in a group gets the same labels, so round names never repeat.
+   */
+  nextRunId(protocol: string): string {
+    this.#runCounter++;
+    return `${protocol}.${this.#runCounter}`;
   }
 
   /** Traffic per peer so far (wire bytes, including framing). */

@@ -1,0 +1,67 @@
+/**
+ * `dkSecureSum`: segment redistribution over a k-regular share graph, then committed and opened
+ * partial sums (protocols.md §3, the form to ship; the paper's ring pass leaks and is not used).
+ *
+ * 1. Every party derives the same share graph from the session and run: each party sends
+ *    segments to k − 1 receivers and receives from k − 1 senders (ring offsets on a
+ *    session-seeded permutation).
+ * 2. Party p splits x_p into k segments (k − 1 as PRG seeds, sent to its receivers; it keeps the
+ *    last one) and sums what it holds into T_p.
+ * 3. T_p is committed, echo-checked, and opened to everyone; S = Σ T_p.
+ *
+ * Collusion threshold: x_v stays hidden unless the coalition holds all of v's k − 1 receivers and
+ * all of v's k − 1 senders; the smallest coalition that learns some party's input has
+ * `collusionThreshold(n, k) = min(2(k − 1), n − 1)` members. k = n is additive n-out-of-n sharing.
+ * Segment traffic per party is k − 1 seeds (constant in n); opening T_p costs (n − 1)·L elements.
+ *
+ * @module
+ */
+import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
+import type { Group } from '../group/group.js';
+import { collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput } from './math/index.js';
+import { collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
+import { checkGroup, checkSumOptions, prepareRun, runSeed, type SumResult } from './common.js';
+
+/** Options of {@link dkSecureSum}. */
+export interface DkSecureSumOptions extends SecureSumOptions {
+  /** Segments per input, 2 ≤ k ≤ n. Default min(n, 4). All parties must agree. */
+  readonly k?: number;
+}
+
+/**
+ * dk-secure sum: each input is split into k segments spread over a session-seeded k-regular
+ * graph. Bandwidth of the segment phase is constant in n; privacy holds against coalitions
+ * smaller than `collusionThreshold(n, k)`.
+ *
+ * @param group - the group from `joinGroup`.
+ * @param input - the value to sum (see {@link secureSum}).
+ * @param options - `k` and the common options; every party must pass the same `k`.
+ * @returns the sum, identical at every honest party.
+ * @throws as {@link secureSum}; {@link ValueError} `PARAMETERS_UNSAFE` for k outside 2..n.
+ * @example
+ * const { sum } = await dkSecureSum(group, histogram, { k: 4 });
+ */
+export async function dkSecureSum(group: Group, input: SumInput, options: DkSecureSumOptions = {}): Promise<SumResult> {
+  checkGroup(group);
+  const o = checkSumOptions(group, options) as DkSecureSumOptions;
+  const n = group.parties.length;
+  const k = o.k ?? Math.min(n, 4);
+  if (typeof k !== 'number' || !Number.isSafeInteger(k)) throw new InvalidArgumentError('"k" must be an integer');
+  if (k < 2 || k > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"k" must be in 2..${n} for ${n} parties, got ${k}`);
+  const mode = o.shares ?? 'seed';
+  if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
+  const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k) });
+  const graph = shareGraph(group.parties, k, runSeed(group, run.runId, 'dk share graph'));
+  const to = receivers(graph, group.localId);
+  const from = senders(graph, group.localId);
+  const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
+  const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
+  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o);
+  return {
+    sum: decodeRing64(run.shape, sum, run.params),
+    protocol: 'dkSecureSum',
+    contributors: group.parties,
+    runId: run.runId,
+    elapsedMs: Date.now() - run.startedAt,
+  };
+}

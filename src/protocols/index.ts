@@ -1,0 +1,31 @@
+/**
+ * The secure-sum family and its value encoding.
+ * @module
+ */
+export { type SumOptions, type SumResult } from './common.js';
+export { secureSum, type SecureSumOptions, SHARE_PRG_DOMAIN } from './additive.js';
+export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
+export { thresholdSum, type ThresholdSumOptions } from './threshold.js';
+export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } from './baselines.js';
+export {
+  type SumInput,
+  type SumOutput,
+  type SumScalar,
+  type SumVector,
+  type SumField,
+  type SumRecord,
+  type SumOutputScalar,
+  type SumOutputVector,
+  type SumOutputField,
+  type Shape,
+  type ShapeEntry,
+  type ElementType,
+  DEFAULT_FRACTIONAL_BITS,
+  DEFAULT_BOUND,
+  describeShape,
+  shapeDigest,
+  collusionThreshold,
+  shareGraph,
+  checkParams,
+  type EncodingParams,
+} from './math/index.js';
