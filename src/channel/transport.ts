@@ -173,8 +173,18 @@ class HandshakePump {
 
 function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => CouplerError, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    const onAbort = (): void => reject(new AbortedError('handshake aborted'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(onTimeout());
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError('handshake aborted'));
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     work.then(
       (v) => {
@@ -274,6 +284,7 @@ export async function connectChannel(target: { host: string; port: number } | st
       options.signal,
     );
   } catch (err) {
+    pump.fail(err instanceof CouplerError ? err : new AbortedError('handshake aborted'));
     pump.detach();
     refuseAndClose(ws, refuseReasonOf(err));
     ws.on('error', () => undefined);

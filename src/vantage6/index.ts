@@ -129,3 +129,4 @@ export {
 } from './keys';
 export { type PeerTasksOutcome, type RunPeerTasksOptions, RESERVED_KWARGS, canonicalJson, checkAgreement, runPeerTasks } from './central';
 export { toContractJson } from './_json';
+export { couplerEnv, discoveryFromEnv, joinPeerGroup } from './peer';

@@ -1,0 +1,245 @@
+/**
+ * The `coupler` command: keygen, roster, run (the container entry point), simulate.
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { writeFile } from 'node:fs/promises';
+import { CouplerError } from '../errors.js';
+import { fingerprint, encodePublicKey, generateIdentity, loadIdentity, saveIdentity, decodePublicKey } from '../identity/identity.js';
+import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
+import { runAlgorithm, runContainerMain } from '../vantage6/contract.js';
+import * as demo from './demo.js';
+import { simulate } from './simulate.js';
+
+const VERSION = '0.1.0';
+
+const HELP: Record<string, string> = {
+  main: `coupler ${VERSION} — direct, authenticated channels and secure sums between algorithm containers
+
+Usage: coupler <command> [options]
+
+Commands:
+  simulate <algorithm>   run N parties as processes on this machine (the local demo)
+  keygen                 create a party identity (key pair) file
+  roster                 build or check a roster (the pinned public keys of a task)
+  run                    the container entry point: run the algorithm module named by PKG_NAME
+
+Run "coupler <command> --help" for a command's options.`,
+  simulate: `Usage: coupler simulate <algorithm> [options]
+
+<algorithm> is "demo" (built in: every party sums a private vector) or a path to an algorithm
+module (its exported functions are methods called as fn(kwargs, ctx), as on a vantage6 node).
+
+Options:
+  --parties N          number of parties, 2..64 (default 3)
+  --method NAME        method to call (default "sum" for the demo; required for a module)
+  --input FILE         JSON {"kwargs": {...}, "perParty": [{...}, ...]} passed to the method
+  --protocol NAME      demo: secureSum | dkSecureSum | thresholdSum | ringSecureSum | plainSum
+  --length L           demo: vector length (default 1000)
+  --k K, --t T         demo: dkSecureSum segments / thresholdSum threshold
+  --discovery MODE     dns (embedded DNS server answering tasks.<service>, default) | static
+  --timeout SECONDS    overall deadline (default 120)
+  --keep               keep the temporary folder (identities, inputs, outputs, stats)
+  --quiet              do not print the parties' progress lines
+
+Example: npx coupler simulate demo --parties 5 --protocol secureSum --length 100000`,
+  keygen: `Usage: coupler keygen --out FILE [--id PARTY_ID] [--force]
+
+Creates an Ed25519 identity and writes it to FILE with mode 0600. Prints the public key and its
+fingerprint (never the secret). Put the public key in the task's roster.`,
+  roster: `Usage:
+  coupler roster build --out FILE ID=KEY [ID=KEY ...]
+      KEY is a base64 public key or the path of an identity file (only its public key is used);
+      append @host:port to give an address hint: 7=keys/org7.json@station7:8888
+  coupler roster check FILE
+      validates the roster and prints its parties with key fingerprints`,
+  run: `Usage: coupler run [--module PATH]
+
+The container entry point: reads the vantage6 environment (INPUT_FILE, OUTPUT_FILE, TOKEN_FILE or
+CONTAINER_TOKEN, ...), imports the algorithm module named by --module or PKG_NAME, calls the
+method the input names, writes the JSON result to OUTPUT_FILE and exits 1 on any error.
+PKG_NAME=coupler:demo runs the built-in demo algorithm.`,
+};
+
+class UsageError extends Error {}
+
+function parse(args: string[], options: ParseArgsConfig['options'], allowPositionals = false): ReturnType<typeof parseArgs> {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function num(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} expects a number, got "${String(value).slice(0, 40)}"`);
+  return n;
+}
+
+async function cmdKeygen(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: 'string' }, id: { type: 'string' }, force: { type: 'boolean' } });
+  if (values.help) return help('keygen');
+  if (typeof values.out !== 'string') throw new UsageError('--out FILE is required');
+  const identity = generateIdentity(values.id as string | undefined);
+  await saveIdentity(values.out, identity, { overwrite: values.force === true });
+  process.stdout.write(`wrote ${values.out} (mode 0600)\npublic key: ${encodePublicKey(identity.publicKey)}\nfingerprint: ${fingerprint(identity.publicKey)}\n`);
+  return 0;
+}
+
+async function cmdRoster(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h') return help('roster');
+  if (sub === 'check') {
+    const { values, positionals } = parse(rest, {}, true);
+    if (values.help) return help('roster');
+    if (positionals.length !== 1) throw new UsageError('roster check takes one FILE');
+    const roster = await loadRoster(positionals[0]!);
+    process.stdout.write(`roster OK: ${roster.size} parties\n`);
+    for (const e of roster.entries()) process.stdout.write(`  ${e.id.padEnd(12)} ${fingerprint(e.publicKey)}${e.address ? `  ${e.address}` : ''}\n`);
+    return 0;
+  }
+  if (sub === 'build') {
+    const { values, positionals } = parse(rest, { out: { type: 'string' } }, true);
+    if (values.help) return help('roster');
+    if (typeof values.out !== 'string') throw new UsageError('--out FILE is required');
+    if (positionals.length === 0) throw new UsageError('give at least one ID=KEY');
+    const entries = [];
+    for (const spec of positionals) {
+      const eq = spec.indexOf('=');
+      if (eq <= 0) throw new UsageError(`"${spec.slice(0, 60)}" is not ID=KEY`);
+      const id = spec.slice(0, eq);
+      let key = spec.slice(eq + 1);
+      let address: string | undefined;
+      const at = key.lastIndexOf('@');
+      if (at > 0) {
+        address = key.slice(at + 1);
+        key = key.slice(0, at);
+      }
+      let publicKey: Uint8Array;
+      try {
+        publicKey = decodePublicKey(key);
+      } catch {
+        publicKey = (await loadIdentity(key)).publicKey;
+      }
+      entries.push(address === undefined ? { id, publicKey } : { id, publicKey, address });
+    }
+    const roster = createRoster(entries);
+    await writeFile(values.out, rosterToJSON(roster));
+    process.stdout.write(`wrote ${values.out}: ${roster.size} parties\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown roster subcommand "${sub.slice(0, 40)}" (build, check)`);
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values } = parse(args, { module: { type: 'string' } });
+  if (values.help) return help('run');
+  const env = { ...process.env };
+  if (typeof values.module === 'string') env.PKG_NAME = values.module;
+  if (env.PKG_NAME === 'coupler:demo') {
+    const code = await runAlgorithm({ module: demo, env });
+    process.exitCode = code;
+    return code;
+  }
+  return runContainerMain(env);
+}
+
+async function cmdSimulate(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      parties: { type: 'string', short: 'n' },
+      method: { type: 'string' },
+      input: { type: 'string' },
+      protocol: { type: 'string' },
+      length: { type: 'string' },
+      k: { type: 'string' },
+      t: { type: 'string' },
+      discovery: { type: 'string' },
+      timeout: { type: 'string' },
+      keep: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+    true,
+  );
+  if (values.help) return help('simulate');
+  if (positionals.length !== 1) throw new UsageError('simulate takes one <algorithm>: "demo" or a module path');
+  const discovery = values.discovery;
+  if (discovery !== undefined && discovery !== 'dns' && discovery !== 'static') throw new UsageError('--discovery must be dns or static');
+  const k = num(values.k, '--k');
+  const t = num(values.t, '--t');
+  const length = num(values.length, '--length');
+  const timeout = num(values.timeout, '--timeout');
+  const outcome = await simulate({
+    algorithm: positionals[0]!,
+    parties: num(values.parties, '--parties') ?? 3,
+    ...(typeof values.method === 'string' ? { method: values.method } : {}),
+    ...(typeof values.input === 'string' ? { inputFile: values.input } : {}),
+    ...(typeof values.protocol === 'string' ? { protocol: values.protocol } : {}),
+    ...(length === undefined ? {} : { length }),
+    ...(k === undefined ? {} : { k }),
+    ...(t === undefined ? {} : { t }),
+    ...(discovery === undefined ? {} : { discovery }),
+    ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
+    keep: values.keep === true,
+    progress: values.quiet !== true,
+  });
+  return outcome.agreed && outcome.correct !== false ? 0 : 1;
+}
+
+function help(topic: string): number {
+  process.stdout.write(`${HELP[topic] ?? HELP.main}\n`);
+  return 0;
+}
+
+/** Run the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        return help(rest[0] ?? 'main');
+      case '--version':
+      case '-v':
+        process.stdout.write(`${VERSION}\n`);
+        return 0;
+      case 'keygen':
+        return await cmdKeygen(rest);
+      case 'roster':
+        return await cmdRoster(rest);
+      case 'run':
+        return await cmdRun(rest);
+      case 'simulate':
+        return await cmdSimulate(rest);
+      default:
+        throw new UsageError(`unknown command "${command.slice(0, 40)}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`coupler: ${err.message}\nRun "coupler ${command && HELP[command] ? `${command} ` : ''}--help" for usage.\n`);
+      return 2;
+    }
+    if (err instanceof CouplerError) {
+      process.stderr.write(`coupler: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`coupler: unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * Joining the peer group from inside an algorithm container, configured by environment variables
+ * (so one image works on vantage6, a Docker Swarm, Kubernetes, and `coupler simulate`).
+ *
+ * | variable | meaning | default |
+ * | --- | --- | --- |
+ * | `COUPLER_DISCOVERY` | `dns`, `static`, `env` or `vantage6-vpn` (comma list to combine) | `dns` if `COUPLER_DNS_NAMES` is set, else `env` if `COUPLER_PEERS` is set, else `vantage6-vpn` |
+ * | `COUPLER_DNS_NAMES` | comma list, e.g. `tasks.sum` | — |
+ * | `COUPLER_DNS_SERVERS` | comma list of `ip[:port]` | the system resolvers |
+ * | `COUPLER_PEERS` | comma list of `host:port` | — |
+ * | `COUPLER_PORT` | port every party listens on (and DNS names are dialled on) | 8888 |
+ * | `COUPLER_LISTEN_HOST` | interface to bind | `0.0.0.0` |
+ * | `COUPLER_JOIN_TIMEOUT_MS` | deadline to form the mesh | 300000 |
+ * | `COUPLER_ROUND_TIMEOUT_MS` | deadline of each protocol round | 60000 |
+ * | `COUPLER_STATS_FILE` | if set, per-peer traffic is written there as JSON when the group closes | — |
+ *
+ * @module
+ */
+import { writeFile } from 'node:fs/promises';
+import { ErrorCode, Vantage6Error } from '../errors.js';
+import type { Discovery } from '../discovery/types.js';
+import { dnsDiscovery } from '../discovery/dns.js';
+import { envDiscovery } from '../discovery/env.js';
+import { staticDiscovery } from '../discovery/static.js';
+import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions } from '../group/group.js';
+import type { AlgorithmContext } from './contract.js';
+import { loadPeerSession } from './keys.js';
+import { vantage6VpnDiscovery } from './vpn-discovery.js';
+import { decodeEnvValue } from './env.js';
+
+/**
+ * The environment with every `COUPLER_*` value decoded like the values a vantage6 node sets
+ * (base32 with `!` for `=`, falling back to the raw value), so they may come from the node's
+ * algorithm environment or be set by hand.
+ */
+export function couplerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('COUPLER_') && v !== undefined) out[k] = decodeEnvValue(v);
+  return out;
+}
+
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new Vantage6Error(ErrorCode.VANTAGE6, `${name} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+/**
+ * Build the discovery methods named by the environment (see the module table).
+ *
+ * @param env - the environment (default `process.env`).
+ * @param ctx - the algorithm context, needed for `vantage6-vpn`.
+ * @throws {@link Vantage6Error} for an unknown method or a missing variable.
+ */
+export function discoveryFromEnv(rawEnv: NodeJS.ProcessEnv = process.env, ctx?: AlgorithmContext): Discovery[] {
+  const env = couplerEnv(rawEnv);
+  const port = intVar(env, 'COUPLER_PORT', 8888, 1, 65535);
+  let kinds = list(env.COUPLER_DISCOVERY);
+  if (kinds.length === 0) kinds = env.COUPLER_DNS_NAMES ? ['dns'] : env.COUPLER_PEERS ? ['env'] : ['vantage6-vpn'];
+  return kinds.map((kind): Discovery => {
+    switch (kind) {
+      case 'dns': {
+        const names = list(env.COUPLER_DNS_NAMES);
+        if (names.length === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, 'COUPLER_DISCOVERY=dns needs COUPLER_DNS_NAMES');
+        const servers = list(env.COUPLER_DNS_SERVERS);
+        return dnsDiscovery({ names, port, ...(servers.length > 0 ? { servers } : {}) });
+      }
+      case 'static':
+        return staticDiscovery(list(env.COUPLER_PEERS).join(','));
+      case 'env':
+        return envDiscovery({ env });
+      case 'vantage6-vpn':
+        if (ctx === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'vantage6-vpn discovery needs the algorithm context');
+        return vantage6VpnDiscovery({ client: ctx.client });
+      default:
+        throw new Vantage6Error(ErrorCode.VANTAGE6, `COUPLER_DISCOVERY: unknown method "${kind.slice(0, 32)}" (dns, static, env, vantage6-vpn)`);
+    }
+  });
+}
+
+/**
+ * In a compute subtask: load this party's session (identity, roster, session id — see
+ * `loadPeerSession`), discover the peers as the environment says, and form the group.
+ *
+ * @param kwargs - the method's keyword arguments (carry `roster`/`sessionId` under option 2).
+ * @param ctx - the algorithm context.
+ * @param overrides - any {@link JoinGroupOptions} to set in code instead of the environment.
+ * @returns the formed group; close it when done.
+ * @example
+ * export async function partial(kwargs, ctx) {
+ *   const group = await joinPeerGroup(kwargs, ctx);
+ *   try {
+ *     const { sum } = await secureSum(group, localTotals(ctx));
+ *     return { sum };
+ *   } finally {
+ *     await group.close();
+ *   }
+ * }
+ */
+export async function joinPeerGroup(
+  kwargs: Record<string, unknown>,
+  ctx: AlgorithmContext,
+  overrides: Partial<JoinGroupOptions> = {},
+): Promise<Group> {
+  const env = couplerEnv(process.env);
+  const session = await loadPeerSession(kwargs, ctx);
+  const onEvent = (e: GroupEvent): void => {
+    if (e.type === 'connected') ctx.logger.info(`connected to ${e.peer} (${e.connected}/${e.expected})`);
+    else if (e.type === 'ready') ctx.logger.info(`mesh ready with ${e.peers} peers in ${e.elapsedMs} ms`);
+    else if (e.type === 'peer-lost') ctx.logger.warn(`lost peer ${e.peer} (${e.code})`);
+    else if (e.type === 'refused') ctx.logger.warn(`refused a connection${e.peer ? ` claiming to be ${e.peer}` : ''} (${e.code})`);
+  };
+  const group = await joinGroup({
+    identity: session.identity,
+    roster: session.roster,
+    sessionId: session.sessionId,
+    localId: session.partyId,
+    discovery: discoveryFromEnv(process.env, ctx),
+    listen: { host: env.COUPLER_LISTEN_HOST ?? '0.0.0.0', port: intVar(env, 'COUPLER_PORT', 8888, 1, 65535) },
+    timeoutMs: intVar(env, 'COUPLER_JOIN_TIMEOUT_MS', 300_000, 1, 86_400_000),
+    roundTimeoutMs: intVar(env, 'COUPLER_ROUND_TIMEOUT_MS', 60_000, 1, 86_400_000),
+    onEvent,
+    ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+    ...overrides,
+  });
+  const statsFile = env.COUPLER_STATS_FILE;
+  if (statsFile !== undefined && statsFile !== '') {
+    const close = group.close.bind(group);
+    group.close = async (): Promise<void> => {
+      await writeFile(statsFile, JSON.stringify({ party: group.localId, peers: group.stats() }), { mode: 0o600 }).catch(() => undefined);
+      await close();
+    };
+  }
+  return group;
+}
