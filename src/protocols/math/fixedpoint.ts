@@ -1,0 +1,509 @@
+/**
+ * Fixed-point encoding of {@link SumInput}s into ring-2^64 vectors or GF(2^127 − 1) vectors, and
+ * decoding of sums back into the inputs' structure.
+ *
+ * Encoding of one element x (f = fractional bits):
+ * - float (`number`): X = round-half-even(x·2^f), computed with Number arithmetic only and
+ *   written as a two's-complement 64-bit word pair (ring64) or reduced mod p (p127).
+ * - int (`bigint`): X = x exactly (not scaled: the shape says which entries are ints).
+ * - decimal (string / BigNumber): X = round-half-even(x·2^f), exact, via bignumber.js. The
+ *   quantum is 2^-f, so a decimal such as 0.1 is represented to within 2^-(f+1); decoding returns
+ *   the exact decimal expansion of the summed fixed-point value.
+ *
+ * Safety inequality (§7 of the protocol design): every party's |x| ≤ B, so
+ * |Σ X| ≤ n·B·2^f + n/2, which must stay below M/2 to decode the signed representative. We
+ * require log2 M ≥ log2 n + log2 B + f + 2, i.e. exactly n·B·2^(f+2) ≤ M (M = 2^64 or p),
+ * evaluated with exact integer arithmetic.
+ *
+ * Floats and 2^53: no extra limit is needed and there is no separate BigInt path. For a double x,
+ * x·2^f is exact (a power-of-two scaling), round-half-even of it is exact (every double ≥ 2^52
+ * is already an integer), and the split into words, hi = ⌊X·2^-32⌋ and lo = X − hi·2^32, is
+ * exact for every integer-valued double of magnitude below 2^64. So the float encoding is the exact
+ * round(x·2^f) of the input double, whatever B·2^f is. Only decoding can round: a float sum
+ * whose fixed-point magnitude exceeds 2^53 is returned as the nearest double (one correct
+ * rounding, as `hi·2^32 + lo` is a single addition of exact terms). Use int or decimal inputs
+ * when the sum must be exact beyond 53 bits.
+ *
+ * @module
+ */
+import BigNumber from 'bignumber.js';
+import { ErrorCode, InvalidArgumentError, ValueError } from '../../errors';
+import { MAX_VECTOR_LENGTH, _guard, _isF64, _isPlainArray, _isProxy, _describe } from './_checks';
+import { _checkR64, type Ring64Vector } from './ring64';
+import { P127, _checkElementVector } from './field';
+import {
+  DEFAULT_MAX_ELEMENTS,
+  _rawEntries,
+  assertShape,
+  type Shape,
+  type ShapeEntry,
+  type SumInput,
+  type SumOutput,
+  type SumOutputField,
+} from './values';
+
+/** Default number of fractional bits f. */
+export const DEFAULT_FRACTIONAL_BITS = 16;
+/** Default bound B on |x| (2^31). */
+export const DEFAULT_BOUND = 2 ** 31;
+/** Largest accepted number of fractional bits (a double has 52 fraction bits). */
+export const MAX_FRACTIONAL_BITS = 52;
+/** Largest accepted decimal string (characters). */
+export const MAX_DECIMAL_LENGTH = 1024;
+
+/** Which modulus a vector lives in: the ring Z_(2^64), or the field GF(2^127 − 1). */
+export type Modulus = 'ring64' | 'p127';
+
+/** Parameters of the fixed-point encoding. All parties must use the same values. */
+export interface EncodingParams {
+  /** f: fractional bits, an integer 0..52. Default {@link DEFAULT_FRACTIONAL_BITS} (16). */
+  fractionalBits?: number;
+  /** B: every party's inputs satisfy |x| ≤ B (B > 0). Default {@link DEFAULT_BOUND} (2^31). */
+  bound?: number | bigint;
+  /** n: number of parties whose inputs are summed (≥ 1). */
+  parties: number;
+  /** The modulus M the encoding lives in. */
+  modulus: Modulus;
+  /** Cap on the total number of elements of an input. Default 2^24. */
+  maxElements?: number;
+}
+
+/** {@link EncodingParams} with defaults filled in and checked. */
+export interface ResolvedEncodingParams {
+  readonly fractionalBits: number;
+  readonly bound: number | bigint;
+  readonly parties: number;
+  readonly modulus: Modulus;
+  readonly maxElements: number;
+}
+
+const TWO32 = 4294967296;
+const INV_TWO32 = 1 / TWO32;
+const TWO64 = 1n << 64n;
+const HALF_P = (P127 - 1n) / 2n;
+
+/** Exact-decimal BigNumber constructor, isolated from the caller's global BigNumber config. */
+const BN = BigNumber.clone({
+  DECIMAL_PLACES: 64,
+  ROUNDING_MODE: BigNumber.ROUND_HALF_EVEN,
+  EXPONENTIAL_AT: 1e9,
+  RANGE: 1e9,
+  POW_PRECISION: 0,
+});
+
+const DECIMAL_RE = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function unsafe(message: string): ValueError {
+  return new ValueError(ErrorCode.PARAMETERS_UNSAFE, message);
+}
+
+/** x = m·2^k exactly, for a finite positive double. */
+function dyadic(x: number): { m: bigint; k: number } {
+  let k = 0;
+  while (!Number.isInteger(x)) {
+    x *= 2;
+    k--;
+  }
+  return { m: BigInt(x), k };
+}
+
+function describeBound(B: number | bigint): string {
+  return typeof B === 'bigint' ? `${B}n` : String(B);
+}
+
+/**
+ * Check encoding parameters and fill in defaults. Refuses (exactly) when
+ * log2 M < log2 n + log2 B + f + 2, i.e. when n·B·2^(f+2) > M, with M = 2^64 for `'ring64'` and
+ * M = 2^127 − 1 for `'p127'`. Parameters are public, so the message includes them.
+ * @param params - the parameters.
+ * @returns the resolved parameters.
+ * @throws {@link ValueError} with code `PARAMETERS_UNSAFE` for: f not an integer in 0..52, n not
+ * an integer ≥ 1, B not a finite number > 0 or a bigint > 0, an unknown modulus, a bad
+ * `maxElements`, or a modulus too small for n, B and f.
+ * @throws {@link InvalidArgumentError} if `params` is not an object.
+ * @example
+ * ```ts
+ * checkParams({ parties: 5, modulus: 'ring64' }); // f = 16, B = 2^31: 3 + 31 + 16 + 2 ≤ 64
+ * ```
+ */
+export function checkParams(params: EncodingParams): ResolvedEncodingParams {
+  if (typeof params !== 'object' || params === null || _isProxy(params)) {
+    throw new InvalidArgumentError(`"params" expected an object, got ${_describe(params)}`);
+  }
+  const raw = _guard('params', () => ({
+    f: params.fractionalBits,
+    B: params.bound,
+    n: params.parties,
+    modulus: params.modulus,
+    maxElements: params.maxElements,
+  }));
+  const f = raw.f === undefined ? DEFAULT_FRACTIONAL_BITS : raw.f;
+  if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f > MAX_FRACTIONAL_BITS) {
+    throw unsafe(`fractionalBits must be an integer in 0..${MAX_FRACTIONAL_BITS}, got ${typeof f === 'number' ? f : _describe(f)}`);
+  }
+  const n = raw.n;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+    throw unsafe(`parties must be an integer ≥ 1, got ${typeof n === 'number' ? n : _describe(n)}`);
+  }
+  const B = raw.B === undefined ? DEFAULT_BOUND : raw.B;
+  if (typeof B === 'number') {
+    if (!Number.isFinite(B) || !(B > 0)) throw unsafe(`bound must be a finite number > 0 or a bigint > 0, got ${B}`);
+  } else if (typeof B === 'bigint') {
+    if (B <= 0n) throw unsafe(`bound must be > 0, got ${B}n`);
+  } else {
+    throw unsafe(`bound must be a number or bigint, got ${_describe(B)}`);
+  }
+  const modulus = raw.modulus;
+  if (modulus !== 'ring64' && modulus !== 'p127') throw unsafe(`modulus must be 'ring64' or 'p127', got ${_describe(modulus)}`);
+  const maxElements = raw.maxElements === undefined ? DEFAULT_MAX_ELEMENTS : raw.maxElements;
+  if (typeof maxElements !== 'number' || !Number.isSafeInteger(maxElements) || maxElements < 1 || maxElements > MAX_VECTOR_LENGTH) {
+    throw unsafe(`maxElements must be an integer in [1, ${MAX_VECTOR_LENGTH}]`);
+  }
+  const M = modulus === 'ring64' ? TWO64 : P127;
+  // Exact test of n·B·2^(f+2) ≤ M with B = m·2^k.
+  const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
+  const s = f + 2 + k;
+  const lhs = BigInt(n) * m;
+  const ok = s >= 0 ? lhs << BigInt(s) <= M : lhs <= M << BigInt(-s);
+  if (!ok) {
+    const lb = typeof B === 'bigint' ? Math.log2(Number(B)) : Math.log2(B);
+    const need = Math.log2(n) + lb + f + 2;
+    const have = modulus === 'ring64' ? '64' : 'log2(2^127 − 1) ≈ 127';
+    throw unsafe(
+      `modulus too small: need log2 M ≥ log2 n + log2 B + f + 2 = ${Math.log2(n).toFixed(3)} + ${lb.toFixed(3)} + ${f} + 2 = ` +
+        `${need.toFixed(3)}, have ${have} (n = ${n}, B = ${describeBound(B)}, f = ${f}, modulus ${modulus})`,
+    );
+  }
+  return Object.freeze({ fractionalBits: f, bound: B, parties: n, modulus, maxElements });
+}
+
+/** Per-encoding constants derived from resolved parameters. */
+interface Ctx {
+  readonly p: ResolvedEncodingParams;
+  readonly scale: number; // 2^f
+  readonly boundF: number; // largest double ≤ B
+  readonly boundI: bigint; // ⌊B⌋
+  readonly boundM: BigNumber; // B = boundM / boundShift exactly
+  readonly boundShift: BigNumber; // 2^-k ≥ 1
+  readonly scaleD: BigNumber; // 2^f exactly
+}
+
+function nextDown(x: number): number {
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, x);
+  dv.setBigUint64(0, dv.getBigUint64(0) - 1n); // x > 0
+  return dv.getFloat64(0);
+}
+
+function context(params: EncodingParams, modulus: Modulus): Ctx {
+  const p = checkParams(params);
+  if (p.modulus !== modulus) throw unsafe(`params.modulus is '${p.modulus}', this function encodes for '${modulus}'`);
+  const B = p.bound;
+  let boundF: number;
+  let boundI: bigint;
+  if (typeof B === 'bigint') {
+    boundI = B;
+    boundF = Number(B);
+    if (BigInt(boundF) > B) boundF = nextDown(boundF);
+  } else {
+    boundF = B;
+    boundI = BigInt(Math.floor(B));
+  }
+  const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
+  const boundM = new BN(m.toString());
+  const boundShift = new BN(2).pow(-k); // k ≤ 0: an exact integer power
+  return { p, scale: 2 ** p.fractionalBits, boundF, boundI, boundM, boundShift, scaleD: new BN(2).pow(p.fractionalBits) };
+}
+
+function label(entry: ShapeEntry, i: number): string {
+  const field = entry.name === '' ? '' : `field ${JSON.stringify(entry.name)} `;
+  return entry.kind === 'scalar' ? (field === '' ? 'value' : field.trimEnd()) : `${field}element ${i}`;
+}
+
+function badValue(entry: ShapeEntry, i: number, what: string): ValueError {
+  return new ValueError(ErrorCode.VALUE_INVALID, `${label(entry, i)} ${what}`);
+}
+
+function floatProblem(x: unknown, ctx: Ctx): string {
+  if (typeof x !== 'number') return `is ${_describe(x)}, expected a number`;
+  if (Number.isNaN(x)) return 'is NaN';
+  if (!Number.isFinite(x)) return x > 0 ? 'is +Infinity' : 'is -Infinity';
+  return `exceeds the bound |x| ≤ ${describeBound(ctx.p.bound)}`;
+}
+
+/**
+ * Round half to even, exactly, for any finite double. d = y − ⌊y⌋ is exact except for
+ * y ∈ (−0.5, 0), where ⌊y⌋ = −1 and both the ">" and the tie branch give 0 — the right answer.
+ * (Math.floor-based: Math.round is several times slower in V8.)
+ */
+function roundHalfEven(y: number): number {
+  const fl = Math.floor(y);
+  const d = y - fl;
+  return d > 0.5 ? fl + 1 : d < 0.5 ? fl : fl + (fl - 2 * Math.floor(fl * 0.5));
+}
+
+/** Encode a float entry into word pairs starting at element `off` (Number arithmetic only). */
+function floatsToR64(entry: ShapeEntry, src: ArrayLike<unknown>, out: Int32Array, off: number, ctx: Ctx): void {
+  const { scale, boundF } = ctx;
+  const L = entry.length;
+  if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  let w = 2 * off;
+  for (let i = 0; i < L; i++) {
+    const x = src[i];
+    if (typeof x !== 'number' || !(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
+    const r = roundHalfEven(x * scale);
+    const hi = Math.floor(r * INV_TWO32); // two's complement high word (exact: power-of-two scaling)
+    out[w] = (r - hi * TWO32) | 0; // low word in [0, 2^32), stored as int32 bits
+    out[w + 1] = hi | 0; // ToInt32: hi mod 2^32
+    w += 2;
+  }
+}
+
+/** Specialised copy for Float64Array (keeps the hot loop monomorphic). */
+function f64ToR64(entry: ShapeEntry, src: Float64Array, out: Int32Array, off: number, ctx: Ctx): void {
+  const { scale, boundF } = ctx;
+  const L = entry.length;
+  if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  let w = 2 * off;
+  for (let i = 0; i < L; i++) {
+    const x = src[i] as number;
+    if (!(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
+    const r = roundHalfEven(x * scale);
+    const hi = Math.floor(r * INV_TWO32);
+    out[w] = (r - hi * TWO32) | 0;
+    out[w + 1] = hi | 0;
+    w += 2;
+  }
+}
+
+function intValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigint {
+  if (typeof x !== 'bigint') throw badValue(entry, i, `is ${_describe(x)}, expected a bigint`);
+  if (x > ctx.boundI || x < -ctx.boundI) throw badValue(entry, i, `exceeds the bound |x| ≤ ${describeBound(ctx.p.bound)}`);
+  return x;
+}
+
+function decimalValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigint {
+  let d: BigNumber;
+  if (typeof x === 'string') {
+    if (x.length > MAX_DECIMAL_LENGTH) throw badValue(entry, i, `is a string longer than ${MAX_DECIMAL_LENGTH} characters`);
+    if (!DECIMAL_RE.test(x)) throw badValue(entry, i, 'is not a decimal number string');
+    d = new BN(x);
+  } else if (x instanceof BigNumber && !_isProxy(x)) {
+    d = new BN(x);
+  } else if (typeof x === 'object' && x !== null && !_isProxy(x) && BigNumber.isBigNumber(x)) {
+    // A BigNumber from another copy of bignumber.js: go through its exact normal-notation string.
+    const s: unknown = (x as BigNumber).toFixed();
+    if (typeof s !== 'string' || s.length > MAX_DECIMAL_LENGTH || !DECIMAL_RE.test(s)) {
+      throw badValue(entry, i, 'is a BigNumber that is not finite (or too long)');
+    }
+    d = new BN(s);
+  } else {
+    throw badValue(entry, i, `is ${_describe(x)}, expected a decimal string or BigNumber`);
+  }
+  if (d.isNaN()) throw badValue(entry, i, 'is NaN');
+  if (!d.isFinite()) throw badValue(entry, i, d.isPositive() ? 'is +Infinity' : 'is -Infinity');
+  if (d.abs().times(ctx.boundShift).gt(ctx.boundM)) throw badValue(entry, i, `exceeds the bound |x| ≤ ${describeBound(ctx.p.bound)}`);
+  return BigInt(d.times(ctx.scaleD).integerValue(BigNumber.ROUND_HALF_EVEN).toFixed());
+}
+
+/** Element i of an int/decimal entry as an exact scaled bigint. */
+function exactValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigint {
+  return entry.type === 'int' ? intValue(entry, i, x, ctx) : decimalValue(entry, i, x, ctx);
+}
+
+function elementsOf(entry: ShapeEntry, value: unknown): ArrayLike<unknown> {
+  if (entry.kind === 'scalar') return [value];
+  if (_isF64(value) || _isPlainArray(value)) return value;
+  throw badValue(entry, 0, 'changed type while being read');
+}
+
+/**
+ * Encode an input for the ring Z_(2^64) (additive sharing, masking). Every element is checked
+ * first (type, NaN, ±Infinity, |x| ≤ B, decimal syntax); the first problem is reported by
+ * element index and field name, never by value, and nothing is returned.
+ * @param input - a {@link SumInput}.
+ * @param params - encoding parameters with `modulus: 'ring64'`.
+ * @returns the input's {@link Shape} and its encoding (one ring element per shape element).
+ * @throws {@link ValueError} `VALUE_INVALID` for a bad input, `PARAMETERS_UNSAFE` for bad params.
+ * @example
+ * ```ts
+ * const { shape, vector } = encodeRing64(new Float64Array([0.5, -2]), { parties: 3, modulus: 'ring64' });
+ * ```
+ */
+export function encodeRing64(input: SumInput, params: EncodingParams): { shape: Shape; vector: Ring64Vector } {
+  const ctx = context(params, 'ring64');
+  const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
+  return _guard('input', () => {
+    const total = raw.reduce((s, r) => s + r.entry.length, 0);
+    const out = new Uint32Array(2 * total);
+    const out32 = new Int32Array(out.buffer); // same words, int32 stores stay on V8's fast path
+    let off = 0;
+    for (const { entry, value } of raw) {
+      if (entry.type === 'float') {
+        if (_isF64(value)) f64ToR64(entry, value, out32, off, ctx);
+        else floatsToR64(entry, elementsOf(entry, value), out32, off, ctx);
+      } else {
+        const src = elementsOf(entry, value);
+        for (let i = 0; i < entry.length; i++) {
+          const u = BigInt.asUintN(64, exactValue(entry, i, src[i], ctx));
+          out[2 * (off + i)] = Number(u & 0xffffffffn);
+          out[2 * (off + i) + 1] = Number(u >> 32n);
+        }
+      }
+      off += entry.length;
+    }
+    return { shape, vector: out };
+  });
+}
+
+/**
+ * Encode an input for GF(2^127 − 1) (Shamir sharing): the same fixed-point integers as
+ * {@link encodeRing64}, reduced mod p (negative X becomes p + X).
+ * @param input - a {@link SumInput}.
+ * @param params - encoding parameters with `modulus: 'p127'`.
+ * @returns the input's {@link Shape} and its encoding as canonical field elements.
+ * @throws {@link ValueError} `VALUE_INVALID` for a bad input, `PARAMETERS_UNSAFE` for bad params.
+ * @example
+ * ```ts
+ * const { shape, elements } = encodeField({ count: 12n, total: 3.25 }, { parties: 5, modulus: 'p127' });
+ * ```
+ */
+export function encodeField(input: SumInput, params: EncodingParams): { shape: Shape; elements: bigint[] } {
+  const ctx = context(params, 'p127');
+  const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
+  return _guard('input', () => {
+    const out: bigint[] = [];
+    for (const { entry, value } of raw) {
+      const src = elementsOf(entry, value);
+      if (src.length !== entry.length) throw badValue(entry, 0, 'changed length while being read');
+      for (let i = 0; i < entry.length; i++) {
+        let X: bigint;
+        if (entry.type === 'float') {
+          const x = src[i];
+          if (typeof x !== 'number' || !(x <= ctx.boundF && x >= -ctx.boundF)) throw badValue(entry, i, floatProblem(x, ctx));
+          X = BigInt(roundHalfEven(x * ctx.scale));
+        } else {
+          X = exactValue(entry, i, src[i], ctx);
+        }
+        out.push(X >= 0n ? X : P127 + X);
+      }
+    }
+    return { shape, elements: out };
+  });
+}
+
+function decodeDecimal(X: bigint, ctx: Ctx): string {
+  return new BN(X.toString()).div(ctx.scaleD).toFixed();
+}
+
+function assemble(shape: Shape, fields: SumOutputField[]): SumOutput {
+  if (shape.kind !== 'record') return fields[0] as SumOutputField;
+  const out: { [name: string]: SumOutputField } = {};
+  shape.entries.forEach((e, i) => {
+    // Names were validated (no __proto__ / constructor / prototype), so plain assignment is safe.
+    out[e.name] = fields[i] as SumOutputField;
+  });
+  return out;
+}
+
+function totalOf(shape: Shape): number {
+  return shape.entries.reduce((s, e) => s + e.length, 0);
+}
+
+/**
+ * Decode a ring-2^64 sum: take each element's signed representative (v ≥ 2^63 → v − 2^64) and
+ * divide by 2^f (floats, decimals) or keep it (ints). Returns the inputs' structure: `number` for
+ * a float scalar, `Float64Array` for every float vector (whether the inputs were `number[]` or
+ * `Float64Array`), `bigint` / `bigint[]` for ints, exact decimal strings / `string[]` for
+ * decimals, and a record with the same names for records.
+ * @param shape - the agreed {@link Shape} (validated again here).
+ * @param vector - the summed vector, one element per shape element.
+ * @param params - the encoding parameters used (`modulus: 'ring64'`).
+ * @returns the decoded sum.
+ * @throws {@link ValueError} for an invalid shape or params; {@link InvalidArgumentError} if
+ * `vector` is not a Ring64Vector of the shape's length.
+ * @example
+ * ```ts
+ * const sum = decodeRing64(shape, total, { parties: 3, modulus: 'ring64' }) as Float64Array;
+ * ```
+ */
+export function decodeRing64(shape: Shape, vector: Ring64Vector, params: EncodingParams): SumOutput {
+  const ctx = context(params, 'ring64');
+  const s = assertShape(shape, ctx.p.maxElements);
+  const v = _checkR64(vector, 'vector');
+  const total = totalOf(s);
+  if (v.length !== 2 * total) throw new InvalidArgumentError(`"vector" has ${v.length / 2} elements, the shape has ${total}`);
+  const inv = 1 / ctx.scale;
+  let off = 0;
+  const fields = s.entries.map((e): SumOutputField => {
+    const L = e.length;
+    let field: SumOutputField;
+    if (e.type === 'float') {
+      const out = new Float64Array(L);
+      for (let i = 0; i < L; i++) {
+        const lo = v[2 * (off + i)] as number;
+        const hi = v[2 * (off + i) + 1] as number;
+        out[i] = ((hi >= 0x80000000 ? hi - TWO32 : hi) * TWO32 + lo) * inv;
+      }
+      field = e.kind === 'scalar' ? (out[0] as number) : out;
+    } else {
+      const vals = new Array<bigint>(L);
+      for (let i = 0; i < L; i++) {
+        vals[i] = BigInt.asIntN(64, (BigInt(v[2 * (off + i) + 1] as number) << 32n) | BigInt(v[2 * (off + i)] as number));
+      }
+      if (e.type === 'int') field = e.kind === 'scalar' ? (vals[0] as bigint) : vals;
+      else {
+        const strs = vals.map((X) => decodeDecimal(X, ctx));
+        field = e.kind === 'scalar' ? (strs[0] as string) : strs;
+      }
+    }
+    off += L;
+    return field;
+  });
+  return assemble(s, fields);
+}
+
+/**
+ * Decode a GF(2^127 − 1) sum (e.g. from Lagrange interpolation): signed representative
+ * (v > (p − 1)/2 → v − p), then as {@link decodeRing64}.
+ * @param shape - the agreed {@link Shape}.
+ * @param elems - the summed field elements, one per shape element.
+ * @param params - the encoding parameters used (`modulus: 'p127'`).
+ * @returns the decoded sum, with the inputs' structure.
+ * @throws {@link ValueError} for an invalid shape or params; {@link InvalidArgumentError} if
+ * `elems` has the wrong length or non-canonical elements.
+ * @example
+ * ```ts
+ * const sum = decodeField(shape, lagrangeAtZero(points), { parties: 5, modulus: 'p127' });
+ * ```
+ */
+export function decodeField(shape: Shape, elems: readonly bigint[], params: EncodingParams): SumOutput {
+  const ctx = context(params, 'p127');
+  const s = assertShape(shape, ctx.p.maxElements);
+  const total = totalOf(s);
+  const v = _checkElementVector(elems, 'elems', ctx.p.maxElements);
+  if (v.length !== total) throw new InvalidArgumentError(`"elems" has ${v.length} elements, the shape has ${total}`);
+  let off = 0;
+  const fields = s.entries.map((e): SumOutputField => {
+    const L = e.length;
+    const signed = (i: number): bigint => {
+      const x = v[off + i] as bigint;
+      return x > HALF_P ? x - P127 : x;
+    };
+    let field: SumOutputField;
+    if (e.type === 'float') {
+      const out = new Float64Array(L);
+      for (let i = 0; i < L; i++) out[i] = Number(signed(i)) / ctx.scale;
+      field = e.kind === 'scalar' ? (out[0] as number) : out;
+    } else if (e.type === 'int') {
+      const vals = Array.from({ length: L }, (_, i) => signed(i));
+      field = e.kind === 'scalar' ? (vals[0] as bigint) : vals;
+    } else {
+      const strs = Array.from({ length: L }, (_, i) => decodeDecimal(signed(i), ctx));
+      field = e.kind === 'scalar' ? (strs[0] as string) : strs;
+    }
+    off += L;
+    return field;
+  });
+  return assemble(s, fields);
+}

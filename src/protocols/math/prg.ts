@@ -1,0 +1,170 @@
+/**
+ * A cryptographic pseudo-random generator: expand a 32-byte seed into ring or field vectors.
+ *
+ * Construction (version 1, fixed; changing it breaks interoperability):
+ *
+ * - key = HKDF-SHA256(ikm = seed, salt = `"coupler/prg/v1"`, info = label ‖ 0x00 ‖ UTF-8(domain),
+ *   32 bytes), where label is `"ring64"` for {@link expandSeed}, `"p127"` for
+ *   {@link expandSeedField} and `"stream"` for internal users (the share graph). Different domains
+ *   and different output types therefore draw from independent keys.
+ * - stream = ChaCha20 (RFC 8439 block function, via node:crypto `chacha20`) under that key with an
+ *   all-zero 16-byte IV (32-bit block counter 0, 96-bit nonce 0), encrypting zeros. A zero nonce
+ *   is safe because every key is used for exactly one stream.
+ * - ring64: element i is the little-endian uint64 at stream bytes [8i, 8i+8). Expanding L is a
+ *   prefix of expanding L' > L.
+ * - p127: 16-byte little-endian chunks, top bit cleared (127 bits), rejected when ≥ p = 2^127 − 1
+ *   (probability 2^-127 per draw), so elements are exactly uniform mod p.
+ *
+ * @module
+ */
+import { createCipheriv, hkdfSync, type Cipher } from 'node:crypto';
+import { MAX_VECTOR_LENGTH, _checkBytes, _checkCount, _checkString } from './_checks';
+import type { Ring64Vector } from './ring64';
+import { P127 } from './field';
+
+/** Seed length in bytes for {@link expandSeed} and {@link expandSeedField}. */
+export const PRG_SEED_BYTES = 32;
+/** Longest accepted domain string (UTF-16 code units). */
+export const PRG_MAX_DOMAIN_LENGTH = 256;
+/** Largest element count {@link expandSeedField} accepts. */
+export const PRG_MAX_FIELD_COUNT = 2 ** 24;
+
+const SALT = Buffer.from('coupler/prg/v1', 'utf8');
+const ZERO_IV = Buffer.alloc(16);
+const CHUNK = 1 << 16;
+const ZEROS = Buffer.alloc(CHUNK);
+const LOW127 = (1n << 127n) - 1n;
+
+function deriveKey(seed: Uint8Array, label: string, domain: string): Buffer {
+  const info = Buffer.concat([Buffer.from(label, 'utf8'), Buffer.from([0]), Buffer.from(domain, 'utf8')]);
+  return Buffer.from(hkdfSync('sha256', seed, SALT, info, 32));
+}
+
+/**
+ * A ChaCha20 keystream read in arbitrary pieces. Internal building block (also used by the
+ * share graph for seeded shuffles).
+ * @internal
+ */
+export class _ChaChaStream {
+  private readonly cipher: Cipher;
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+
+  constructor(key: Uint8Array) {
+    this.cipher = createCipheriv('chacha20', key, ZERO_IV);
+  }
+
+  /** Write the next `out.length` keystream bytes into `out`. */
+  fill(out: Uint8Array): void {
+    let off = 0;
+    while (off < out.length) {
+      if (this.pos === this.buf.length) {
+        this.buf = this.cipher.update(ZEROS);
+        this.pos = 0;
+      }
+      const take = Math.min(out.length - off, this.buf.length - this.pos);
+      out.set(this.buf.subarray(this.pos, this.pos + take), off);
+      this.pos += take;
+      off += take;
+    }
+  }
+
+  /** The next 4 keystream bytes as a little-endian uint32. */
+  nextU32(): number {
+    if (this.buf.length - this.pos < 4) {
+      const tmp = new Uint8Array(4);
+      this.fill(tmp);
+      return ((tmp[0] as number) | ((tmp[1] as number) << 8) | ((tmp[2] as number) << 16) | ((tmp[3] as number) << 24)) >>> 0;
+    }
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /**
+   * A uniform integer in [0, bound) for 1 ≤ bound ≤ 2^32, by rejection sampling on 32-bit words
+   * (no modulo bias).
+   */
+  uniform(bound: number): number {
+    const limit = Math.floor(4294967296 / bound) * bound;
+    for (;;) {
+      const u = this.nextU32();
+      if (u < limit) return u % bound;
+    }
+  }
+}
+
+/**
+ * A keystream for internal users (label `"stream"`), keyed by HKDF from an arbitrary-length seed.
+ * @internal
+ */
+export function _prgStream(seed: Uint8Array, domain: string): _ChaChaStream {
+  return new _ChaChaStream(deriveKey(seed, 'stream', domain));
+}
+
+/**
+ * Expand a seed into `L` pseudo-random elements of Z_(2^64) (see the module notes for the exact
+ * construction). Deterministic: the same (seed, L, domain) always gives the same vector; different
+ * domains give independent vectors.
+ * @param seed - 32 secret random bytes.
+ * @param L - number of elements, 0 ≤ L ≤ 2^27.
+ * @param domain - a non-empty label (≤ 256 characters) naming the use, e.g. `"share/<session>/<from>/<to>"`.
+ * @returns a fresh Ring64Vector.
+ * @throws {@link InvalidArgumentError} for a seed that is not 32 bytes, a bad `L` or `domain`.
+ * @example
+ * ```ts
+ * const share = expandSeed(seed, L, `coupler/additive/${sessionId}/${from}->${to}`);
+ * ```
+ */
+export function expandSeed(seed: Uint8Array, L: number, domain: string): Ring64Vector {
+  _checkBytes(seed, 'seed', PRG_SEED_BYTES);
+  _checkCount(L, 'L', 0, MAX_VECTOR_LENGTH);
+  _checkString(domain, 'domain', PRG_MAX_DOMAIN_LENGTH);
+  const out = new Uint32Array(2 * L);
+  if (L > 0) {
+    const cipher = createCipheriv('chacha20', deriveKey(seed, 'ring64', domain), ZERO_IV);
+    const bytes = new Uint8Array(out.buffer);
+    for (let off = 0; off < bytes.length; off += CHUNK) {
+      const len = Math.min(CHUNK, bytes.length - off);
+      bytes.set(cipher.update(len === CHUNK ? ZEROS : ZEROS.subarray(0, len)), off);
+    }
+  }
+  return out;
+}
+
+/**
+ * Expand a seed into `count` pseudo-random elements uniform mod p = 2^127 − 1 (rejection sampling,
+ * see the module notes). Deterministic like {@link expandSeed}, and independent of it even for
+ * the same domain.
+ * @param seed - 32 secret random bytes.
+ * @param count - number of elements, 0 ≤ count ≤ 2^24.
+ * @param domain - a non-empty label (≤ 256 characters).
+ * @returns `count` bigints in [0, p).
+ * @throws {@link InvalidArgumentError} for a seed that is not 32 bytes, a bad `count` or `domain`.
+ * @example
+ * ```ts
+ * const coeffs = expandSeedField(seed, 3 * L, 'shamir-coefficients');
+ * ```
+ */
+export function expandSeedField(seed: Uint8Array, count: number, domain: string): bigint[] {
+  _checkBytes(seed, 'seed', PRG_SEED_BYTES);
+  _checkCount(count, 'count', 0, PRG_MAX_FIELD_COUNT);
+  _checkString(domain, 'domain', PRG_MAX_DOMAIN_LENGTH);
+  const out = new Array<bigint>(count);
+  if (count === 0) return out;
+  const stream = new _ChaChaStream(deriveKey(seed, 'p127', domain));
+  const block = Buffer.alloc(16 * Math.min(count, 4096));
+  let i = 0;
+  while (i < count) {
+    const want = Math.min(count - i, block.length / 16);
+    const view = block.subarray(0, 16 * want);
+    stream.fill(view);
+    for (let j = 0; j < want; j++) {
+      const lo = view.readBigUInt64LE(16 * j);
+      const hi = view.readBigUInt64LE(16 * j + 8);
+      const v = ((hi << 64n) | lo) & LOW127;
+      if (v < P127) out[i++] = v; // else rejected: the next draw continues the stream
+    }
+  }
+  return out;
+}

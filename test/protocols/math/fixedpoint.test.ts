@@ -1,0 +1,288 @@
+import BigNumber from 'bignumber.js';
+import fc from 'fast-check';
+import {
+  P127,
+  checkParams,
+  decodeField,
+  decodeRing64,
+  encodeField,
+  encodeRing64,
+  fAdd,
+  r64AddInPlace,
+  r64ToBigInts,
+  r64Zeros,
+  type EncodingParams,
+  type SumInput,
+} from '../../../src/protocols/math/index';
+import { CouplerError, ErrorCode } from '../../../src/errors';
+
+const BN64 = BigNumber.clone({ DECIMAL_PLACES: 64 });
+
+/** n inputs of L elements each. */
+function matrix<T>(arb: fc.Arbitrary<T>, maxN = 8, maxL = 10) {
+  return fc
+    .tuple(fc.integer({ min: 1, max: maxN }), fc.integer({ min: 1, max: maxL }))
+    .chain(([n, L]) => fc.array(fc.array(arb, { minLength: L, maxLength: L }), { minLength: n, maxLength: n }));
+}
+
+function errorOf(fn: () => unknown): CouplerError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CouplerError);
+    return e as CouplerError;
+  }
+  throw new Error('expected an error');
+}
+
+/** Exact round-half-even(x·2^f) of a double, as a BigInt (reference). */
+function refEncode(x: number, f: number): bigint {
+  // exact dyadic decomposition
+  let m = x;
+  let k = 0;
+  while (!Number.isInteger(m)) {
+    m *= 2;
+    k--;
+  }
+  const M = BigInt(m);
+  const s = k + f;
+  if (s >= 0) return M << BigInt(s);
+  const d = 1n << BigInt(-s);
+  let q = M / d; // truncates toward zero
+  let rem = M - q * d;
+  if (rem < 0n) {
+    q -= 1n;
+    rem += d;
+  }
+  const twice = 2n * rem;
+  if (twice > d || (twice === d && (q & 1n) === 1n)) q += 1n;
+  return q;
+}
+
+function sumRing(inputs: SumInput[], p: EncodingParams) {
+  const encs = inputs.map((x) => encodeRing64(x, p));
+  const acc = r64Zeros(encs[0]!.vector.length / 2);
+  for (const e of encs) r64AddInPlace(acc, e.vector);
+  return { shape: encs[0]!.shape, out: decodeRing64(encs[0]!.shape, acc, p) };
+}
+
+function sumField(inputs: SumInput[], p: EncodingParams) {
+  const encs = inputs.map((x) => encodeField(x, p));
+  const acc = encs[0]!.elements.map(() => 0n);
+  for (const e of encs) e.elements.forEach((v, i) => (acc[i] = fAdd(acc[i]!, v)));
+  return decodeField(encs[0]!.shape, acc, p);
+}
+
+describe('checkParams', () => {
+  test('defaults and the exact inequality boundary', () => {
+    expect(checkParams({ parties: 3, modulus: 'ring64' })).toMatchObject({ fractionalBits: 16, bound: 2 ** 31, parties: 3 });
+    // ring64: log2 n + log2 B + f + 2 = 2 + 44 + 16 + 2 = 64 → accepted; one more bit → refused
+    expect(() => checkParams({ parties: 4, bound: 2 ** 44, fractionalBits: 16, modulus: 'ring64' })).not.toThrow();
+    const e = errorOf(() => checkParams({ parties: 4, bound: 2 ** 45, fractionalBits: 16, modulus: 'ring64' }));
+    expect(e.code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+    expect(e.message).toMatch(/n = 4, B = 35184372088832, f = 16/);
+    expect(() => checkParams({ parties: 4, bound: 2 ** 44, fractionalBits: 17, modulus: 'ring64' })).toThrow(/modulus too small/);
+    expect(() => checkParams({ parties: 5, bound: 2 ** 44, fractionalBits: 16, modulus: 'ring64' })).toThrow(/modulus too small/);
+    // just below the boundary with a fractional bound
+    expect(() => checkParams({ parties: 4, bound: 2 ** 44 - 0.5, fractionalBits: 16, modulus: 'ring64' })).not.toThrow();
+    expect(() => checkParams({ parties: 4, bound: 2 ** 44 + 2 ** -8, fractionalBits: 16, modulus: 'ring64' })).toThrow(/modulus too small/);
+    // p127: p = 2^127 − 1 < 2^127, so exactly 127 bits is one short
+    expect(() => checkParams({ parties: 1, bound: 2n ** 125n, fractionalBits: 0, modulus: 'p127' })).toThrow(/modulus too small/);
+    expect(() => checkParams({ parties: 1, bound: 2n ** 124n, fractionalBits: 0, modulus: 'p127' })).not.toThrow();
+    expect(() => checkParams({ parties: 1, bound: (P127 - 3n) / 4n, fractionalBits: 0, modulus: 'p127' })).not.toThrow();
+    expect(() => checkParams({ parties: 1, bound: (P127 + 1n) / 4n, fractionalBits: 0, modulus: 'p127' })).toThrow(/modulus too small/);
+  });
+
+  test('refuses malformed parameters with PARAMETERS_UNSAFE', () => {
+    const bad: unknown[] = [
+      { parties: 0, modulus: 'ring64' },
+      { parties: 1.5, modulus: 'ring64' },
+      { parties: 3, modulus: 'ring32' },
+      { parties: 3, modulus: 'ring64', fractionalBits: 53 },
+      { parties: 3, modulus: 'ring64', fractionalBits: -1 },
+      { parties: 3, modulus: 'ring64', fractionalBits: 1.5 },
+      { parties: 3, modulus: 'ring64', bound: 0 },
+      { parties: 3, modulus: 'ring64', bound: -1n },
+      { parties: 3, modulus: 'ring64', bound: NaN },
+      { parties: 3, modulus: 'ring64', bound: Infinity },
+      { parties: 3, modulus: 'ring64', bound: '5' },
+    ];
+    for (const p of bad) expect(errorOf(() => checkParams(p as EncodingParams)).code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+    expect(errorOf(() => encodeRing64(1, { parties: 3, modulus: 'p127' })).code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+  });
+});
+
+describe('float encoding', () => {
+  test('exact round-half-even(x·2^f) at every magnitude (no 2^53 limit)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 52 }), fc.double({ noNaN: true, noDefaultInfinity: true }), (f, raw) => {
+        const B = 2 ** (62 - f); // n = 1: 0 + (62 − f) + f + 2 = 64
+        const p: EncodingParams = { parties: 1, bound: B, fractionalBits: f, modulus: 'ring64' };
+        const x = Math.abs(raw) <= B ? raw : raw / 2 ** 1000 > B ? B : (raw % B) || 0;
+        const want = refEncode(x, f);
+        expect(r64ToBigInts(encodeRing64(x, p).vector)[0]).toBe(BigInt.asUintN(64, want));
+        const fp: EncodingParams = { ...p, modulus: 'p127' };
+        expect(encodeField(x, fp).elements[0]).toBe(want >= 0n ? want : P127 + want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('ties round to even', () => {
+    const p: EncodingParams = { parties: 3, fractionalBits: 1, modulus: 'ring64' };
+    const enc = (x: number) => BigInt.asIntN(64, r64ToBigInts(encodeRing64(x, p).vector)[0]!);
+    expect([0.25, 0.75, 1.25, -0.25, -0.75, -1.25].map(enc)).toEqual([0n, 2n, 2n, 0n, -2n, -2n]);
+  });
+
+  test('sums decode to the sum within n·2^-(f+1), ring64 and p127 alike', () => {
+    fc.assert(
+      fc.property(
+        matrix(fc.double({ min: -1e6, max: 1e6, noNaN: true })),
+        fc.integer({ min: 0, max: 30 }),
+        fc.boolean(),
+        (inputs, f, typed) => {
+          const n = inputs.length;
+          const p: EncodingParams = { parties: n, bound: 1e6, fractionalBits: f, modulus: 'ring64' };
+          const { out } = sumRing(inputs.map((v) => (typed ? Float64Array.from(v) : v)), p);
+          const fout = sumField(inputs, { ...p, modulus: 'p127' });
+          expect(out).toBeInstanceOf(Float64Array);
+          expect(fout).toEqual(out);
+          const exact = inputs[0]!.map((_, i) => inputs.reduce((s, v) => s.plus(v[i]!), new BigNumber(0)));
+          (out as Float64Array).forEach((got, i) => {
+            const err = new BigNumber(got).minus(exact[i]!).abs().toNumber();
+            expect(err).toBeLessThanOrEqual(n * 2 ** -(f + 1) + Math.abs(got) * 2 ** -52);
+          });
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('scalars decode to numbers; negative values', () => {
+    const p: EncodingParams = { parties: 3, modulus: 'ring64' };
+    expect(sumRing([1.5, -2.25, -0.5], p).out).toBe(-1.25);
+    expect(sumField([1.5, -2.25, -0.5], { ...p, modulus: 'p127' })).toBe(-1.25);
+  });
+
+  test('±B accepted, just past B refused, NaN / ±Infinity refused naming the element', () => {
+    const B = 1000;
+    const p: EncodingParams = { parties: 3, bound: B, modulus: 'ring64' };
+    const pf: EncodingParams = { ...p, modulus: 'p127' };
+    expect(sumRing([[B, -B], [B, -B], [B, -B]], p).out).toEqual(Float64Array.from([3 * B, -3 * B]));
+    const past = B + 2 ** -40;
+    for (const enc of [encodeRing64, encodeField] as const) {
+      const pp = enc === encodeRing64 ? p : pf;
+      let e = errorOf(() => enc([0, 1, past], pp));
+      expect(e.code).toBe(ErrorCode.VALUE_INVALID);
+      expect(e.message).toBe('element 2 exceeds the bound |x| ≤ 1000');
+      e = errorOf(() => enc(new Float64Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, NaN]), pp));
+      expect(e.message).toBe('element 17 is NaN');
+      e = errorOf(() => enc({ w: [1, -Infinity] }, pp));
+      expect(e.message).toBe('field "w" element 1 is -Infinity');
+      e = errorOf(() => enc({ a: 1, z: Infinity }, pp));
+      expect(e.message).toBe('field "z" is +Infinity');
+      e = errorOf(() => enc(-past, pp));
+      expect(e.message).toBe('value exceeds the bound |x| ≤ 1000');
+      expect(e.message).not.toContain(String(past));
+    }
+  });
+
+  test('bigint bound B above 2^53: floats compared exactly', () => {
+    const B = 2n ** 60n + 1n; // Number(B) rounds to 2^60, which is ≤ B: allowed
+    const p: EncodingParams = { parties: 1, bound: B, fractionalBits: 0, modulus: 'ring64' };
+    expect(r64ToBigInts(encodeRing64(2 ** 60, p).vector)).toEqual([2n ** 60n]);
+    const B2 = 2n ** 60n - 1n; // Number(B2) rounds up to 2^60 > B2: 2^60 must be refused
+    expect(() => encodeRing64(2 ** 60, { ...p, bound: B2 })).toThrow(/exceeds the bound/);
+  });
+});
+
+describe('int and decimal encoding', () => {
+  test('ints are exact and unscaled; sums exact; bound enforced', () => {
+    fc.assert(
+      fc.property(matrix(fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n })), (inputs) => {
+        const B = 2n ** 40n;
+        const n = inputs.length;
+        const p: EncodingParams = { parties: n, bound: B, modulus: 'ring64' };
+        const want = inputs[0]!.map((_, i) => inputs.reduce((s, v) => s + v[i]!, 0n));
+        expect(sumRing(inputs, p).out).toEqual(want);
+        expect(sumField(inputs, { ...p, modulus: 'p127' })).toEqual(want);
+      }),
+      { numRuns: 100 },
+    );
+    const p: EncodingParams = { parties: 3, bound: 10, modulus: 'ring64' };
+    expect(sumRing([10n, -10n, 10n], p).out).toBe(10n);
+    expect(errorOf(() => encodeRing64([1n, 11n], p)).message).toBe('element 1 exceeds the bound |x| ≤ 10');
+    expect(errorOf(() => encodeRing64([1n, 2] as unknown as SumInput, p)).message).toMatch(/element 1 is number, expected int/);
+  });
+
+  test('decimals: exact round-half-even of x·2^f, exact decimal output', () => {
+    const decArb = fc
+      .tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.integer({ min: 0, max: 12 }))
+      .map(([m, d]) => new BigNumber(m).shiftedBy(-d).toFixed());
+    fc.assert(
+      fc.property(matrix(decArb, 6, 5), fc.integer({ min: 0, max: 28 }), (inputs, f) => {
+        const n = inputs.length;
+        const p: EncodingParams = { parties: n, bound: 1e9, fractionalBits: f, modulus: 'ring64' };
+        const scale = new BN64(2).pow(f);
+        const want = inputs[0]!.map((_, i) =>
+          inputs
+            .reduce((s, v) => s.plus(new BN64(v[i]!).times(scale).integerValue(BigNumber.ROUND_HALF_EVEN)), new BN64(0))
+            .div(scale)
+            .toFixed(),
+        );
+        const mixed = inputs.map((v, j) => (j % 2 === 0 ? v : v.map((s) => new BigNumber(s))));
+        expect(sumRing(mixed, p).out).toEqual(want);
+        expect(sumField(mixed, { ...p, modulus: 'p127' })).toEqual(want);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test('decimal edge cases', () => {
+    const p: EncodingParams = { parties: 2, bound: 100, fractionalBits: 2, modulus: 'ring64' };
+    expect(sumRing(['100', '-100'], p).out).toBe('0');
+    expect(sumRing(['0.125', '0.375'], p).out).toBe('0.5'); // 0.5 → 2/4 (tie to even), 1.5 → 2/4
+    expect(sumRing(['1e2', '-.5'], p).out).toBe('99.5');
+    expect(errorOf(() => encodeRing64(['1', '100.0000000001'], p)).message).toBe('element 1 exceeds the bound |x| ≤ 100');
+    for (const s of ['0x10', 'Infinity', 'NaN', '1,5', ' 1', '', '1e']) {
+      expect(errorOf(() => encodeRing64(s, p)).message).toBe('value is not a decimal number string');
+    }
+    expect(errorOf(() => encodeRing64(new BigNumber(NaN), p)).message).toBe('value is NaN');
+    expect(errorOf(() => encodeRing64({ d: new BigNumber(-Infinity) }, p)).message).toBe('field "d" is -Infinity');
+    expect(errorOf(() => encodeRing64('1e999999999999', p)).message).toMatch(/Infinity|exceeds/);
+    expect(sumRing(['1e-999999', '0'], p).out).toBe('0');
+    // a BigNumber from another constructor (clone) is accepted through its exact string
+    const Other = BigNumber.clone({ DECIMAL_PLACES: 2, EXPONENTIAL_AT: 1 });
+    expect(sumRing([new Other('12.25'), '0'], p).out).toBe('12.25');
+  });
+});
+
+describe('records', () => {
+  test('mixed records round-trip with sorted names and exact types', () => {
+    const p: EncodingParams = { parties: 3, bound: 1e6, modulus: 'ring64' };
+    const a = { z: 1.5, count: 2n, mean: [1, 2], dec: '0.25', f64: new Float64Array([0.5]), ints: [1n, 2n], decs: ['1', '2.5'] };
+    const b = { z: -1, count: 3n, mean: [0.5, -4], dec: '-1.75', f64: new Float64Array([2]), ints: [10n, -2n], decs: ['3', new BigNumber('0.5')] };
+    const c = { count: 0n, dec: '0', decs: ['0', '0'], f64: new Float64Array([0]), ints: [0n, 0n], mean: [0, 0], z: 0 };
+    const { shape, out } = sumRing([a, b, c], p);
+    expect(shape.entries.map((e) => e.name)).toEqual(['count', 'dec', 'decs', 'f64', 'ints', 'mean', 'z']);
+    const want = {
+      count: 5n,
+      dec: '-1.5',
+      decs: ['4', '3'],
+      f64: Float64Array.from([2.5]),
+      ints: [11n, 0n],
+      mean: Float64Array.from([1.5, -2]),
+      z: 0.5,
+    };
+    expect(out).toEqual(want);
+    expect(Object.keys(out as object)).toEqual(Object.keys(want));
+    expect(sumField([a, b, c], { ...p, modulus: 'p127' })).toEqual(want);
+  });
+
+  test('decode refuses a vector of the wrong length', () => {
+    const p: EncodingParams = { parties: 3, modulus: 'ring64' };
+    const { shape } = encodeRing64([1, 2], p);
+    expect(errorOf(() => decodeRing64(shape, r64Zeros(3), p)).code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(errorOf(() => decodeField(shape, [1n], { ...p, modulus: 'p127' })).code).toBe(ErrorCode.INVALID_ARGUMENT);
+  });
+});
