@@ -9,8 +9,34 @@ import { staticDiscovery } from '../../src/discovery/static';
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { waitForPeers } from '../../src/discovery/wait';
 import { timed } from '../support/dns-udp';
+import { createHook } from 'node:async_hooks';
 
-const activeTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+/**
+ * Run `fn` and report how many timers created by `src/discovery` code are still pending
+ * afterwards. Uses an async hook (creation/destruction of `Timeout` resources) and the creation
+ * stack, so the test runner's own timers (its reporter ticks during the run) do not count.
+ */
+async function leakedTimers(fn: () => Promise<unknown>): Promise<number> {
+  const live = new Set<number>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === 'Timeout' && /[\\/]src[\\/]discovery[\\/]/.test(new Error().stack ?? '')) live.add(id);
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  });
+  hook.enable();
+  try {
+    await fn().catch(() => undefined);
+    // destroy hooks of cleared timers run asynchronously: let them through.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    hook.disable();
+  }
+  return live.size;
+}
 
 /** A discovery whose answers follow a script, one per call (the last repeats). */
 function scripted(steps: readonly (PeerAddress[] | Error)[]): Discovery & { calls: number } {
@@ -28,11 +54,24 @@ function scripted(steps: readonly (PeerAddress[] | Error)[]): Discovery & { call
 const peer = (host: string, port = 7000, source = 'scripted'): PeerAddress => ({ host, port, source });
 
 describe('waitForPeers', () => {
+  it('(self-test) the timer-leak detector sees a wait still pending', async () => {
+    const controller = new AbortController();
+    let pending: Promise<unknown> = Promise.resolve();
+    const leaked = await leakedTimers(async () => {
+      pending = waitForPeers(scripted([[]]), { expected: 1, timeoutMs: 5000, signal: controller.signal }).catch(() => undefined);
+    });
+    expect(leaked).toBeGreaterThan(0);
+    controller.abort();
+    await pending;
+  });
+
   it('returns at once when enough peers are known', async () => {
-    const before = activeTimers();
-    const peers = await waitForPeers(staticDiscovery('10.0.0.2:1,10.0.0.1:1'), { expected: 2, timeoutMs: 1000 });
+    let peers: PeerAddress[] = [];
+    const leaked = await leakedTimers(async () => {
+      peers = await waitForPeers(staticDiscovery('10.0.0.2:1,10.0.0.1:1'), { expected: 2, timeoutMs: 1000 });
+    });
     expect(peers.map((p) => p.host)).toEqual(['10.0.0.1', '10.0.0.2']);
-    expect(activeTimers()).toBe(before);
+    expect(leaked).toBe(0);
   });
 
   it('unions results across polls (a peer seen once stays known) and dedupes', async () => {
@@ -65,16 +104,19 @@ describe('waitForPeers', () => {
   });
 
   it('throws DiscoveryError at the deadline saying found X of Y, without leaking timers', async () => {
-    const before = activeTimers();
     const d = scripted([[peer('10.0.0.1', 7000, 'dns:tasks.sum')]]);
-    const { ms, error } = await timed(waitForPeers(d, { expected: 4, timeoutMs: 250, initialDelayMs: 10 }));
+    let outcome: Awaited<ReturnType<typeof timed>> = { ms: 0 };
+    const leaked = await leakedTimers(async () => {
+      outcome = await timed(waitForPeers(d, { expected: 4, timeoutMs: 250, initialDelayMs: 10 }));
+    });
+    const { ms, error } = outcome;
     expect(error).toBeInstanceOf(DiscoveryError);
     expect((error as CouplerError).code).toBe(ErrorCode.DISCOVERY_FAILED);
     expect((error as Error).message).toMatch(/^waitForPeers: found 1 of 4 expected peer addresses via scripted within 250 ms/);
     expect((error as Error).message).toMatch(/found 10\.0\.0\.1:7000 from dns:tasks\.sum/);
     expect(ms).toBeGreaterThanOrEqual(240);
     expect(ms).toBeLessThan(250 + 200);
-    expect(activeTimers()).toBe(before);
+    expect(leaked).toBe(0);
   });
 
   it('returns at the deadline even if a lookup hangs and ignores its signal', async () => {
@@ -98,13 +140,16 @@ describe('waitForPeers', () => {
     await expect(waitForPeers(scripted([[]]), { expected: 1, timeoutMs: 1000, signal: pre.signal })).rejects.toMatchObject({
       code: ErrorCode.ABORTED,
     });
-    const before = activeTimers();
     const during = new AbortController();
-    setTimeout(() => during.abort(), 60);
-    const { ms, error } = await timed(waitForPeers(scripted([[]]), { expected: 1, timeoutMs: 10_000, signal: during.signal }));
-    expect((error as CouplerError).code).toBe(ErrorCode.ABORTED);
-    expect(ms).toBeLessThan(500);
-    expect(activeTimers()).toBe(before);
+    const abortSoon = setTimeout(() => during.abort(), 60);
+    let outcome: Awaited<ReturnType<typeof timed>> = { ms: 0 };
+    const leaked = await leakedTimers(async () => {
+      outcome = await timed(waitForPeers(scripted([[]]), { expected: 1, timeoutMs: 10_000, signal: during.signal }));
+    });
+    clearTimeout(abortSoon);
+    expect((outcome.error as CouplerError).code).toBe(ErrorCode.ABORTED);
+    expect(outcome.ms).toBeLessThan(500);
+    expect(leaked).toBe(0); // the 10 s deadline timer was cleared
   });
 
   it('retries transient errors and reports the last one; other errors are thrown at once', async () => {
