@@ -132,6 +132,12 @@ describe('float encoding', () => {
     const p: EncodingParams = { parties: 3, fractionalBits: 1, modulus: 'ring64' };
     const enc = (x: number) => BigInt.asIntN(64, r64ToBigInts(encodeRing64(x, p).vector)[0]!);
     expect([0.25, 0.75, 1.25, -0.25, -0.75, -1.25].map(enc)).toEqual([0n, 2n, 2n, 0n, -2n, -2n]);
+    // f = 0 near the awkward spots of a floor-based rounding: (−0.5, 0), ±0.5, 2^52 ± 0.5
+    const p0: EncodingParams = { parties: 1, bound: 2 ** 60, fractionalBits: 0, modulus: 'ring64' };
+    const enc0 = (x: number) => BigInt.asIntN(64, r64ToBigInts(encodeRing64(x, p0).vector)[0]!);
+    const xs = [-(0.5 - 2 ** -55), -0.5, 0.5, -1.5, 1.5, -2.5, -(2 ** -1074), 0.49999999999999994, 2 ** 52 - 0.5, -(2 ** 52) + 0.5, 2 ** 53 + 2];
+    expect(xs.map(enc0)).toEqual(xs.map((x) => refEncode(x, 0)));
+    expect(xs.map(enc0)).toEqual([0n, 0n, 0n, -2n, 2n, -2n, 0n, 0n, 2n ** 52n, -(2n ** 52n), 2n ** 53n + 2n]);
   });
 
   test('sums decode to the sum within n·2^-(f+1), ring64 and p127 alike', () => {
