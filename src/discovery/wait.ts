@@ -73,7 +73,8 @@ function describeError(err: unknown): string {
  *   of how many were found, where from, and the last lookup error
  * @throws {@link AbortedError} (`COUPLER_ERR_ABORTED`) when `signal` aborts
  * @throws {@link InvalidArgumentError} for a bad discovery object or option (naming the field), or
- *   a non-transient error of the discovery itself
+ *   when the discovery returns something that is not an array of PeerAddress
+ * @throws any non-transient error the discovery itself rejects with, unchanged
  * @example
  * ```ts
  * const discovery = dnsDiscovery({ names: ['tasks.sum'], port: 7000 });
