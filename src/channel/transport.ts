@@ -114,10 +114,18 @@ function prepare(options: ChannelOptions): Prepared {
 class HandshakePump {
   readonly #ws: WebSocket;
   readonly #buffer: Uint8Array[] = [];
+  /** How many messages the handshake reads; later ones are channel frames sent right after it. */
+  readonly #handshakeMessages: number;
+  /** Cap on the bytes of such early frames held until the channel takes over. */
+  readonly #maxEarlyBytes: number;
+  #received = 0;
+  #earlyBytes = 0;
   #waiter: { resolve: (m: Uint8Array) => void; reject: (e: CouplerError) => void } | undefined;
   #error: CouplerError | undefined;
   readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
-    if (!isBinary || data.length > MAX_HANDSHAKE_MESSAGE * 2) {
+    const handshake = this.#received < this.#handshakeMessages;
+    this.#received++;
+    if (!isBinary || (handshake && data.length > MAX_HANDSHAKE_MESSAGE * 2)) {
       this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', this.#peerOpt()));
       return;
     }
@@ -126,15 +134,27 @@ class HandshakePump {
       const w = this.#waiter;
       this.#waiter = undefined;
       w.resolve(m);
-    } else if (this.#buffer.length < 4) this.#buffer.push(m);
-    else this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'too many handshake messages', this.#peerOpt()));
+      return;
+    }
+    if (!handshake) {
+      // The peer may start sending frames as soon as it has sent its last handshake message;
+      // keep them in order for the channel (they are authenticated there), within a byte cap.
+      this.#earlyBytes += m.length;
+      if (this.#earlyBytes > this.#maxEarlyBytes) {
+        this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'too much data before the handshake completed', this.#peerOpt()));
+        return;
+      }
+    }
+    this.#buffer.push(m);
   };
   readonly #onClose = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection closed during the handshake', this.#peerOpt()));
   readonly #onError = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection error during the handshake', this.#peerOpt()));
   peer: string | undefined;
 
-  constructor(ws: WebSocket, peer?: string) {
+  constructor(ws: WebSocket, handshakeMessages: number, maxEarlyBytes: number, peer?: string) {
     this.#ws = ws;
+    this.#handshakeMessages = handshakeMessages;
+    this.#maxEarlyBytes = maxEarlyBytes;
     this.peer = peer;
     ws.on('message', this.#onMessage);
     ws.on('close', this.#onClose);
@@ -248,7 +268,7 @@ export async function connectChannel(target: { host: string; port: number } | st
     handshakeTimeout: timeoutMs,
     followRedirects: false,
   });
-  const pump = new HandshakePump(ws, options.expectedPeer);
+  const pump = new HandshakePump(ws, 1, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes), options.expectedPeer);
   const initiator = new Initiator(cfg, options.expectedPeer);
   const script = async (): Promise<SecureChannel> => {
     await new Promise<void>((resolve, reject) => {
@@ -341,7 +361,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     }
     pending++;
     pendingSockets.add(ws);
-    const pump = new HandshakePump(ws);
+    const pump = new HandshakePump(ws, 2, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes));
     const responder = new Responder(cfg);
     const script = async (): Promise<SecureChannel> => {
       const { reply, claimedPeer } = responder.onHello(await pump.next());
