@@ -192,6 +192,9 @@ export class SecureChannel {
       const last = end === message.length;
       const frame = this.#seal(last ? FrameType.LAST : FrameType.MORE, message.subarray(offset, end));
       const written = this.#write(frame);
+      // Not every frame's write is awaited; a failure of one that is not surfaces through the
+      // closed state below, so it must never become an unhandled rejection.
+      written.catch(() => undefined);
       offset = end;
       if (this.#ws.bufferedAmount > this.#limits.sendHighWaterBytes || last) await written;
       if (this.#closed) throw this.#closedError();

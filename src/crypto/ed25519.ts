@@ -70,3 +70,10 @@ export function ed25519KeyPairFromSeed(seed: Uint8Array): { publicKey: Uint8Arra
   const kp = nacl.sign.keyPair.fromSeed(seed);
   return { publicKey: kp.publicKey, secretKey: kp.secretKey };
 }
+
+/** Derive the 32-byte public key from a 32-byte seed with node:crypto (native; same result as tweetnacl). */
+export function ed25519PublicKeyFromSeed(seed: Uint8Array): Uint8Array {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return new Uint8Array(der.subarray(der.length - 32));
+}

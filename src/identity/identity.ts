@@ -16,8 +16,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, open, readFile, stat } from 'node:fs/promises';
 import { IdentityError, InvalidArgumentError, describeType } from '../errors.js';
-import { decodeBase64Strict, encodeBase64, isBytes } from '../crypto/bytes.js';
-import { ed25519KeyPairFromSeed } from '../crypto/ed25519.js';
+import { bytesEqual, decodeBase64Strict, encodeBase64, isBytes } from '../crypto/bytes.js';
+import { ed25519KeyPairFromSeed, ed25519PublicKeyFromSeed } from '../crypto/ed25519.js';
 
 /** A party's long-term signing identity. Treat `secretKey` as secret: never log or send it. */
 export interface Identity {
@@ -33,6 +33,9 @@ export interface Identity {
 export const PARTY_ID_PATTERN: RegExp = /^[A-Za-z0-9._-]{1,64}$/;
 
 const MAX_IDENTITY_FILE_BYTES = 64 * 1024;
+
+/** Identities already checked by {@link assertIdentity} (the check costs a key derivation). */
+const verified = new WeakMap<object, { publicKey: unknown; secretKey: unknown; copy: Uint8Array }>();
 
 /** True when `id` is a well-formed party id. */
 export function isValidPartyId(id: unknown): id is string {
@@ -78,10 +81,15 @@ export function assertIdentity(value: unknown, name = 'identity'): Identity {
   if (v.id !== undefined && !isValidPartyId(v.id)) {
     throw new InvalidArgumentError(`"${name}.id" must match ${PARTY_ID_PATTERN}`);
   }
-  const derived = ed25519KeyPairFromSeed(v.secretKey.subarray(0, 32));
-  if (Buffer.compare(derived.publicKey, v.publicKey) !== 0 || Buffer.compare(derived.publicKey, v.secretKey.subarray(32)) !== 0) {
+  const known = verified.get(v);
+  if (known !== undefined && known.publicKey === v.publicKey && known.secretKey === v.secretKey && bytesEqual(known.copy, v.secretKey)) {
+    return value as Identity;
+  }
+  const derived = ed25519PublicKeyFromSeed(v.secretKey.subarray(0, 32));
+  if (Buffer.compare(derived, v.publicKey) !== 0 || Buffer.compare(derived, v.secretKey.subarray(32)) !== 0) {
     throw new InvalidArgumentError(`"${name}" public key does not match its secret key`);
   }
+  verified.set(v, { publicKey: v.publicKey, secretKey: v.secretKey, copy: v.secretKey.slice() });
   return value as Identity;
 }
 
