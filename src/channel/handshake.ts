@@ -21,7 +21,7 @@
  * @module
  */
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { ErrorCode, HandshakeError, InvalidArgumentError } from '../errors.js';
+import { ErrorCode, HandshakeError, InvalidArgumentError, ProtocolError } from '../errors.js';
 import { concatBytes } from '../crypto/bytes.js';
 import type { Identity } from '../identity/identity.js';
 import type { Roster } from '../identity/roster.js';
@@ -195,6 +195,22 @@ function failure(code: typeof ErrorCode.HANDSHAKE_FAILED | typeof ErrorCode.PEER
   throw err;
 }
 
+/**
+ * Run a parser step; a malformed message (a {@link ProtocolError} from the codec or the shape
+ * checks) becomes a {@link HandshakeError} `HANDSHAKE_FAILED` with the refuse reason `malformed`,
+ * as documented for the handshake, keeping the original as `cause`.
+ */
+function asHandshakeError<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    const wrapped = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, err.message, err.peer === undefined ? { cause: err } : { peer: err.peer, cause: err });
+    (wrapped as { refuseReason?: RefuseReason }).refuseReason = 'malformed';
+    throw wrapped;
+  }
+}
+
 /** The refuse reason attached to a handshake error thrown by this module, if any. */
 export function refuseReasonOf(err: unknown): RefuseReason | undefined {
   return (err as { refuseReason?: RefuseReason } | null)?.refuseReason;
@@ -233,6 +249,10 @@ export class Initiator {
    * @throws {@link HandshakeError} naming the peer where known.
    */
   onReply(bytes: Uint8Array): { finish: Uint8Array; result: HandshakeResult } {
+    return asHandshakeError(() => this.#onReply(bytes));
+  }
+
+  #onReply(bytes: Uint8Array): { finish: Uint8Array; result: HandshakeResult } {
     const eph = this.#eph;
     if (eph === undefined) throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'reply before hello');
     this.#eph = undefined;
@@ -288,6 +308,10 @@ export class Responder {
    * @throws {@link HandshakeError}; {@link refuseReasonOf} gives the reason to send back.
    */
   onHello(bytes: Uint8Array): { reply: Uint8Array; claimedPeer: string } {
+    return asHandshakeError(() => this.#onHello(bytes));
+  }
+
+  #onHello(bytes: Uint8Array): { reply: Uint8Array; claimedPeer: string } {
     const ctx: ShapeContext = { what: 'handshake hello' };
     const rec = parse(bytes, ctx, 'hello', ['v', 'suite', 'session', 'from', 'eph', 'nonce']);
     const v = expectUint(rec.v, 'v', ctx, 255);
@@ -329,6 +353,10 @@ export class Responder {
    * @throws {@link HandshakeError} naming the peer.
    */
   onFinish(bytes: Uint8Array): HandshakeResult {
+    return asHandshakeError(() => this.#onFinish(bytes));
+  }
+
+  #onFinish(bytes: Uint8Array): HandshakeResult {
     const p = this.#pending;
     if (p === undefined) throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'finish before hello');
     this.#pending = undefined;
