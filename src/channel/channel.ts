@@ -216,9 +216,11 @@ export class SecureChannel {
     });
   }
 
+  /** Error for use after close: always CHANNEL_CLOSED; the error that closed the channel is the `cause`. */
   #closedError(cause?: unknown): ChannelError {
-    if (this.#closeError instanceof ChannelError) return this.#closeError;
-    return new ChannelError(ErrorCode.CHANNEL_CLOSED, 'channel is closed', cause === undefined ? { peer: this.peerId } : { peer: this.peerId, cause });
+    const why = this.#closeError ?? cause;
+    const message = this.#closeError === undefined ? 'channel is closed' : `channel is closed (${this.#closeError.code})`;
+    return new ChannelError(ErrorCode.CHANNEL_CLOSED, message, why === undefined ? { peer: this.peerId } : { peer: this.peerId, cause: why });
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
