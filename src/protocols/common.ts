@@ -44,6 +44,8 @@ export interface SumOptions {
   readonly allowTwoParties?: boolean;
   /** Cap on the number of elements of the input. Default 2^24. */
   readonly maxElements?: number;
+  /** Decimal places d of decimal-string/BigNumber inputs (summed exactly at scale 10^d). Default 4. */
+  readonly decimalPlaces?: number;
 }
 
 /** The result of a secure sum. */
@@ -136,8 +138,9 @@ export async function prepareRun(
     fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
     bound: options.bound ?? DEFAULT_BOUND,
     ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
+    ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
   };
-  checkParams(params);
+  const resolved = checkParams(params);
   let shape: Shape;
   let encoded: Ring64Vector | bigint[];
   let length: number;
@@ -153,7 +156,7 @@ export async function prepareRun(
     length = e.elements.length;
   }
   const runId = group.nextRunId(protocol);
-  const descriptor = JSON.stringify({ protocol, modulus, f: params.fractionalBits, B: String(params.bound), ...extra });
+  const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
   const mine = { shape: shapeDigest(shape), params: descriptor };
   const all = await echoBroadcast(group, `${runId}/shape`, mine, roundOptions(options));
   const disagree: string[] = [];

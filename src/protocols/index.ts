@@ -22,6 +22,7 @@ export {
   type ElementType,
   DEFAULT_FRACTIONAL_BITS,
   DEFAULT_BOUND,
+  DEFAULT_DECIMAL_PLACES,
   describeShape,
   shapeDigest,
   collusionThreshold,

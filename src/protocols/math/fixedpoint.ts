@@ -6,14 +6,15 @@
  * - float (`number`): X = round-half-even(x·2^f), computed with Number arithmetic only and
  *   written as a two's-complement 64-bit word pair (ring64) or reduced mod p (p127).
  * - int (`bigint`): X = x exactly (not scaled: the shape says which entries are ints).
- * - decimal (string / BigNumber): X = round-half-even(x·2^f), exact, via bignumber.js. The
- *   quantum is 2^-f, so a decimal such as 0.1 is represented to within 2^-(f+1); decoding returns
- *   the exact decimal expansion of the summed fixed-point value.
+ * - decimal (string / BigNumber): X = x·10^d exactly (d = `decimalPlaces`, default 4), via
+ *   bignumber.js; a decimal with more than d places is refused rather than rounded, so decimal
+ *   sums are exact: 10.01 + 10.01 decodes to "20.02".
  *
  * Safety inequality (§7 of the protocol design): every party's |x| ≤ B, so
- * |Σ X| ≤ n·B·2^f + n/2, which must stay below M/2 to decode the signed representative. We
- * require log2 M ≥ log2 n + log2 B + f + 2, i.e. exactly n·B·2^(f+2) ≤ M (M = 2^64 or p),
- * evaluated with exact integer arithmetic.
+ * |Σ X| ≤ n·B·S + n/2 with S = max(2^f, 10^d), which must stay below M/2 to decode the signed
+ * representative. We require log2 M ≥ log2 n + log2 B + log2 S + 2, i.e. exactly n·B·S·4 ≤ M
+ * (M = 2^64 or p), evaluated with exact integer arithmetic. With the default d = 4, S = 2^f for
+ * every f ≥ 14, so decimals cost nothing extra.
  *
  * Floats and 2^53: no extra limit is needed and there is no separate BigInt path. For a double x,
  * x·2^f is exact (a power-of-two scaling), round-half-even of it is exact (every double ≥ 2^52
@@ -48,6 +49,10 @@ export const DEFAULT_FRACTIONAL_BITS = 16;
 export const DEFAULT_BOUND = 2 ** 31;
 /** Largest accepted number of fractional bits (a double has 52 fraction bits). */
 export const MAX_FRACTIONAL_BITS = 52;
+/** Default decimal places d of decimal inputs (scaled by 10^d). */
+export const DEFAULT_DECIMAL_PLACES = 4;
+/** Most decimal places accepted. */
+export const MAX_DECIMAL_PLACES = 30;
 /** Largest accepted decimal string (characters). */
 export const MAX_DECIMAL_LENGTH = 1024;
 
@@ -66,6 +71,8 @@ export interface EncodingParams {
   modulus: Modulus;
   /** Cap on the total number of elements of an input. Default 2^24. */
   maxElements?: number;
+  /** d: decimal inputs are scaled by 10^d exactly; more places are refused. Default 4. */
+  decimalPlaces?: number;
 }
 
 /** {@link EncodingParams} with defaults filled in and checked. */
@@ -75,6 +82,7 @@ export interface ResolvedEncodingParams {
   readonly parties: number;
   readonly modulus: Modulus;
   readonly maxElements: number;
+  readonly decimalPlaces: number;
 }
 
 const TWO32 = 4294967296;
@@ -136,7 +144,12 @@ export function checkParams(params: EncodingParams): ResolvedEncodingParams {
     n: params.parties,
     modulus: params.modulus,
     maxElements: params.maxElements,
+    d: params.decimalPlaces,
   }));
+  const d = raw.d === undefined ? DEFAULT_DECIMAL_PLACES : raw.d;
+  if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_DECIMAL_PLACES) {
+    throw unsafe(`decimalPlaces must be an integer in 0..${MAX_DECIMAL_PLACES}, got ${typeof d === 'number' ? d : _describe(d)}`);
+  }
   const f = raw.f === undefined ? DEFAULT_FRACTIONAL_BITS : raw.f;
   if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || f > MAX_FRACTIONAL_BITS) {
     throw unsafe(`fractionalBits must be an integer in 0..${MAX_FRACTIONAL_BITS}, got ${typeof f === 'number' ? f : _describe(f)}`);
@@ -159,22 +172,37 @@ export function checkParams(params: EncodingParams): ResolvedEncodingParams {
   if (typeof maxElements !== 'number' || !Number.isSafeInteger(maxElements) || maxElements < 1 || maxElements > MAX_VECTOR_LENGTH) {
     throw unsafe(`maxElements must be an integer in [1, ${MAX_VECTOR_LENGTH}]`);
   }
+  const resolved = Object.freeze({ fractionalBits: f, bound: B, parties: n, modulus, maxElements, decimalPlaces: d });
+  checkBudget(resolved, 1n << BigInt(f), 'f', String(f));
+  return resolved;
+}
+
+/**
+ * Exact test of n·B·S·4 ≤ M with B = m·2^k: S = 2^f for floats, S = 10^d for decimal entries.
+ * @throws {@link ValueError} `PARAMETERS_UNSAFE` with the numbers (parameters are public).
+ */
+function checkBudget(p: ResolvedEncodingParams, S: bigint, what: string, shown: string): void {
+  const { parties: n, bound: B, modulus } = p;
   const M = modulus === 'ring64' ? TWO64 : P127;
-  // Exact test of n·B·2^(f+2) ≤ M with B = m·2^k.
   const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
-  const s = f + 2 + k;
-  const lhs = BigInt(n) * m;
-  const ok = s >= 0 ? lhs << BigInt(s) <= M : lhs <= M << BigInt(-s);
+  const lhs = BigInt(n) * m * S * 4n;
+  const ok = k >= 0 ? lhs << BigInt(k) <= M : lhs <= M << BigInt(-k);
   if (!ok) {
     const lb = typeof B === 'bigint' ? Math.log2(Number(B)) : Math.log2(B);
-    const need = Math.log2(n) + lb + f + 2;
+    const ls = what === 'f' ? p.fractionalBits : p.decimalPlaces * Math.log2(10);
+    const need = Math.log2(n) + lb + ls + 2;
     const have = modulus === 'ring64' ? '64' : 'log2(2^127 − 1) ≈ 127';
+    const term = what === 'f' ? 'f' : 'd·log2 10';
     throw unsafe(
-      `modulus too small: need log2 M ≥ log2 n + log2 B + f + 2 = ${Math.log2(n).toFixed(3)} + ${lb.toFixed(3)} + ${f} + 2 = ` +
-        `${need.toFixed(3)}, have ${have} (n = ${n}, B = ${describeBound(B)}, f = ${f}, modulus ${modulus})`,
+      `modulus too small: need log2 M ≥ log2 n + log2 B + ${term} + 2 = ${Math.log2(n).toFixed(3)} + ${lb.toFixed(3)} + ${what === 'f' ? shown : ls.toFixed(3)} + 2 = ` +
+        `${need.toFixed(3)}, have ${have} (n = ${n}, B = ${describeBound(B)}, ${what} = ${shown}, modulus ${modulus})`,
     );
   }
-  return Object.freeze({ fractionalBits: f, bound: B, parties: n, modulus, maxElements });
+}
+
+/** The extra budget check for inputs with decimal entries (scale 10^d). */
+function checkDecimalBudget(p: ResolvedEncodingParams, shape: Shape): void {
+  if (shape.entries.some((e) => e.type === 'decimal')) checkBudget(p, 10n ** BigInt(p.decimalPlaces), 'd', String(p.decimalPlaces));
 }
 
 /** Per-encoding constants derived from resolved parameters. */
@@ -185,7 +213,7 @@ interface Ctx {
   readonly boundI: bigint; // ⌊B⌋
   readonly boundM: BigNumber; // B = boundM / boundShift exactly
   readonly boundShift: BigNumber; // 2^-k ≥ 1
-  readonly scaleD: BigNumber; // 2^f exactly
+  readonly scaleD: BigNumber; // 10^d exactly (decimal inputs)
 }
 
 function nextDown(x: number): number {
@@ -212,7 +240,7 @@ function context(params: EncodingParams, modulus: Modulus): Ctx {
   const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
   const boundM = new BN(m.toString());
   const boundShift = new BN(2).pow(-k); // k ≤ 0: an exact integer power
-  return { p, scale: 2 ** p.fractionalBits, boundF, boundI, boundM, boundShift, scaleD: new BN(2).pow(p.fractionalBits) };
+  return { p, scale: 2 ** p.fractionalBits, boundF, boundI, boundM, boundShift, scaleD: new BN(10).pow(p.decimalPlaces) };
 }
 
 function label(entry: ShapeEntry, i: number): string {
@@ -303,7 +331,9 @@ function decimalValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigin
   if (d.isNaN()) throw badValue(entry, i, 'is NaN');
   if (!d.isFinite()) throw badValue(entry, i, d.isPositive() ? 'is +Infinity' : 'is -Infinity');
   if (d.abs().times(ctx.boundShift).gt(ctx.boundM)) throw badValue(entry, i, `exceeds the bound |x| ≤ ${describeBound(ctx.p.bound)}`);
-  return BigInt(d.times(ctx.scaleD).integerValue(BigNumber.ROUND_HALF_EVEN).toFixed());
+  const scaled = d.times(ctx.scaleD);
+  if (!scaled.isInteger()) throw badValue(entry, i, `has more than ${ctx.p.decimalPlaces} decimal places (raise decimalPlaces)`);
+  return BigInt(scaled.toFixed());
 }
 
 /** Element i of an int/decimal entry as an exact scaled bigint. */
@@ -333,6 +363,7 @@ function elementsOf(entry: ShapeEntry, value: unknown): ArrayLike<unknown> {
 export function encodeRing64(input: SumInput, params: EncodingParams): { shape: Shape; vector: Ring64Vector } {
   const ctx = context(params, 'ring64');
   const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, shape);
   return _guard('input', () => {
     const total = raw.reduce((s, r) => s + r.entry.length, 0);
     const out = new Uint32Array(2 * total);
@@ -371,6 +402,7 @@ export function encodeRing64(input: SumInput, params: EncodingParams): { shape: 
 export function encodeField(input: SumInput, params: EncodingParams): { shape: Shape; elements: bigint[] } {
   const ctx = context(params, 'p127');
   const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, shape);
   return _guard('input', () => {
     const out: bigint[] = [];
     for (const { entry, value } of raw) {
@@ -430,6 +462,7 @@ function totalOf(shape: Shape): number {
 export function decodeRing64(shape: Shape, vector: Ring64Vector, params: EncodingParams): SumOutput {
   const ctx = context(params, 'ring64');
   const s = assertShape(shape, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, s);
   const v = _checkR64(vector, 'vector');
   const total = totalOf(s);
   if (v.length !== 2 * total) throw new InvalidArgumentError(`"vector" has ${v.length / 2} elements, the shape has ${total}`);
@@ -480,6 +513,7 @@ export function decodeRing64(shape: Shape, vector: Ring64Vector, params: Encodin
 export function decodeField(shape: Shape, elems: readonly bigint[], params: EncodingParams): SumOutput {
   const ctx = context(params, 'p127');
   const s = assertShape(shape, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, s);
   const total = totalOf(s);
   const v = _checkElementVector(elems, 'elems', ctx.p.maxElements);
   if (v.length !== total) throw new InvalidArgumentError(`"elems" has ${v.length} elements, the shape has ${total}`);

@@ -221,21 +221,15 @@ describe('int and decimal encoding', () => {
     expect(errorOf(() => encodeRing64([1n, 2] as unknown as SumInput, p)).message).toMatch(/element 1 is number, expected int/);
   });
 
-  test('decimals: exact round-half-even of x·2^f, exact decimal output', () => {
+  test('decimals: exact sums at scale 10^d, exact decimal output', () => {
     const decArb = fc
-      .tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.integer({ min: 0, max: 12 }))
+      .tuple(fc.integer({ min: -1e9, max: 1e9 }), fc.integer({ min: 0, max: 6 }))
       .map(([m, d]) => new BigNumber(m).shiftedBy(-d).toFixed());
     fc.assert(
       fc.property(matrix(decArb, 6, 5), fc.integer({ min: 0, max: 28 }), (inputs, f) => {
         const n = inputs.length;
-        const p: EncodingParams = { parties: n, bound: 1e9, fractionalBits: f, modulus: 'ring64' };
-        const scale = new BN64(2).pow(f);
-        const want = inputs[0]!.map((_, i) =>
-          inputs
-            .reduce((s, v) => s.plus(new BN64(v[i]!).times(scale).integerValue(BigNumber.ROUND_HALF_EVEN)), new BN64(0))
-            .div(scale)
-            .toFixed(),
-        );
+        const p: EncodingParams = { parties: n, bound: 1e9, fractionalBits: f, modulus: 'ring64', decimalPlaces: 6 };
+        const want = inputs[0]!.map((_, i) => inputs.reduce((s, v) => s.plus(new BN64(v[i]!)), new BN64(0)).toFixed());
         const mixed = inputs.map((v, j) => (j % 2 === 0 ? v : v.map((s) => new BigNumber(s))));
         expect(sumRing(mixed, p).out).toEqual(want);
         expect(sumField(mixed, { ...p, modulus: 'p127' })).toEqual(want);
@@ -244,10 +238,21 @@ describe('int and decimal encoding', () => {
     );
   });
 
+  test('decimals: more places than d are refused, never rounded; the 10^d budget is checked', () => {
+    const p: EncodingParams = { parties: 3, bound: 100, modulus: 'ring64', decimalPlaces: 2 };
+    expect(sumRing(['10.01', '10.01', '10.01'], p).out).toBe('30.03');
+    expect(errorOf(() => encodeRing64(['1', '0.001'], p)).message).toBe('element 1 has more than 2 decimal places (raise decimalPlaces)');
+    const e = errorOf(() => encodeRing64('1', { parties: 3, bound: 2 ** 31, modulus: 'ring64', decimalPlaces: 30 }));
+    expect(e.code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+    expect(e.message).toMatch(/d = 30/);
+    // floats are unaffected by d
+    expect(() => encodeRing64(1.5, { parties: 3, bound: 2 ** 31, modulus: 'ring64', decimalPlaces: 30 })).not.toThrow();
+  });
+
   test('decimal edge cases', () => {
-    const p: EncodingParams = { parties: 2, bound: 100, fractionalBits: 2, modulus: 'ring64' };
+    const p: EncodingParams = { parties: 2, bound: 100, fractionalBits: 2, modulus: 'ring64', decimalPlaces: 3 };
     expect(sumRing(['100', '-100'], p).out).toBe('0');
-    expect(sumRing(['0.125', '0.375'], p).out).toBe('0.5'); // 0.5 → 2/4 (tie to even), 1.5 → 2/4
+    expect(sumRing(['0.125', '0.375'], p).out).toBe('0.5');
     expect(sumRing(['1e2', '-.5'], p).out).toBe('99.5');
     expect(errorOf(() => encodeRing64(['1', '100.0000000001'], p)).message).toBe('element 1 exceeds the bound |x| ≤ 100');
     for (const s of ['0x10', 'Infinity', 'NaN', '1,5', ' 1', '', '1e']) {
@@ -256,7 +261,7 @@ describe('int and decimal encoding', () => {
     expect(errorOf(() => encodeRing64(new BigNumber(NaN), p)).message).toBe('value is NaN');
     expect(errorOf(() => encodeRing64({ d: new BigNumber(-Infinity) }, p)).message).toBe('field "d" is -Infinity');
     expect(errorOf(() => encodeRing64('1e999999999999', p)).message).toMatch(/Infinity|exceeds/);
-    expect(sumRing(['1e-999999', '0'], p).out).toBe('0');
+    expect(errorOf(() => encodeRing64(['1e-999999', '0'], p)).message).toMatch(/more than 3 decimal places/);
     // a BigNumber from another constructor (clone) is accepted through its exact string
     const Other = BigNumber.clone({ DECIMAL_PLACES: 2, EXPONENTIAL_AT: 1 });
     expect(sumRing([new Other('12.25'), '0'], p).out).toBe('12.25');
