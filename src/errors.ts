@@ -239,9 +239,14 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** Describe a value's type for error messages without printing the value itself. */
 export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `array(${value.length})`;
-  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
-  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
-  return typeof value;
+  try {
+    if (value === null) return 'null';
+    if (Array.isArray(value)) return `array(${value.length})`;
+    if (ArrayBuffer.isView(value) && value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+    if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+    return typeof value;
+  } catch {
+    // A Proxy or getter threw while we looked: describe it without touching it again.
+    return typeof value;
+  }
 }

@@ -8,7 +8,8 @@
  * @module
  */
 import type WebSocket from 'ws';
-import { ChannelError, CouplerError, ErrorCode, TimeoutError, AbortedError } from '../errors.js';
+import { ChannelError, CouplerError, ErrorCode, TimeoutError, AbortedError, InvalidArgumentError, describeType } from '../errors.js';
+import { isBytes } from '../crypto/bytes.js';
 import { FRAME_HEADER, FrameOpener, FrameSealer, FrameType } from './frames.js';
 import type { HandshakeResult } from './handshake.js';
 import type { Suite } from './suite.js';
@@ -35,6 +36,16 @@ export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_RECEIVE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
 /** How long {@link SecureChannel.close} waits for queued sends before cutting the connection. */
 export const CLOSE_FLUSH_TIMEOUT_MS = 5_000;
+
+/** Longest delay a Node timer honours; longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** True for an AbortSignal (checked by shape, so signals from other realms pass). */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<AbortSignal>;
+  return typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function' && typeof v.removeEventListener === 'function';
+}
 
 /** Byte and message counters of one channel (wire bytes include framing and tags). */
 export interface ChannelStats {
@@ -168,8 +179,8 @@ export class SecureChannel {
    * @throws {@link ChannelError} `CHANNEL_CLOSED`, `MESSAGE_TOO_LARGE`, `COUNTER_EXHAUSTED`.
    */
   send(message: Uint8Array): Promise<void> {
-    if (!(message instanceof Uint8Array)) {
-      return Promise.reject(new ChannelError(ErrorCode.FRAME_MALFORMED, 'message must be a Uint8Array', { peer: this.peerId }));
+    if (!isBytes(message)) {
+      return Promise.reject(new InvalidArgumentError(`"message" must be a Uint8Array, got ${describeType(message)}`, { peer: this.peerId }));
     }
     if (message.length > this.#limits.maxMessageBytes) {
       return Promise.reject(
@@ -302,15 +313,21 @@ export class SecureChannel {
    * @throws {@link ChannelError} when the channel closes first, {@link TimeoutError}, {@link AbortedError}.
    */
   receive(options: ReceiveOptions = {}): Promise<Uint8Array> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`));
+    const { timeoutMs, signal } = options;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_TIMER_MS)) {
+      return Promise.reject(new InvalidArgumentError(`"timeoutMs" must be a number in 0..${MAX_TIMER_MS}`));
+    }
+    if (signal !== undefined && !isAbortSignal(signal)) return Promise.reject(new InvalidArgumentError('"signal" must be an AbortSignal'));
     const queued = this.#dequeue();
     if (queued !== undefined) return Promise.resolve(queued);
     if (this.#closed) return Promise.reject(this.#closedError());
-    if (options.signal?.aborted) return Promise.reject(new AbortedError());
+    if (signal?.aborted) return Promise.reject(new AbortedError());
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const cleanup = (): void => {
         if (timer !== undefined) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         const i = this.#waiters.indexOf(waiter);
         if (i >= 0) this.#waiters.splice(i, 1);
       };
@@ -325,11 +342,11 @@ export class SecureChannel {
         },
       };
       const onAbort = (): void => waiter.reject(new AbortedError());
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeoutMs !== undefined) {
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
         timer = setTimeout(
-          () => waiter.reject(new TimeoutError(`no message from "${this.peerId}" within ${options.timeoutMs} ms`, { peer: this.peerId })),
-          options.timeoutMs,
+          () => waiter.reject(new TimeoutError(`no message from "${this.peerId}" within ${timeoutMs} ms`, { peer: this.peerId })),
+          timeoutMs,
         );
       }
       this.#waiters.push(waiter);

@@ -10,7 +10,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError, describeType } from '../errors';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity';
 import { Roster } from '../identity/roster';
-import { SecureChannel, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
+import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
 import {
   Initiator,
   MAX_HANDSHAKE_MESSAGE,
@@ -100,7 +100,10 @@ function prepare(options: ChannelOptions): Prepared {
   const cfg: HandshakeConfig = { identity, localId, roster: options.roster, sessionId: options.sessionId, suite: options.suite ?? 'native' };
   checkHandshakeConfig(cfg);
   const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidArgumentError('"handshakeTimeoutMs" must be a positive integer');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(`"handshakeTimeoutMs" must be an integer in 1..${MAX_TIMER_MS}`);
+  }
+  if (options.acceptPeer !== undefined && typeof options.acceptPeer !== 'function') throw new InvalidArgumentError('"acceptPeer" must be a function');
   let limits: ResolvedLimits;
   try {
     limits = resolveLimits(options);
@@ -261,6 +264,8 @@ export async function connectChannel(target: { host: string; port: number } | st
     if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) throw new InvalidArgumentError('"target.port" must be 1..65535');
     url = `ws://${formatHost(target.host)}:${target.port}${CHANNEL_PATH}`;
   }
+  if (options.expectedPeer !== undefined && !isValidPartyId(options.expectedPeer)) throw new InvalidArgumentError('"expectedPeer" must be a valid party id');
+  if (options.signal !== undefined && !isAbortSignal(options.signal)) throw new InvalidArgumentError('"signal" must be an AbortSignal');
   if (options.signal?.aborted) throw new AbortedError();
   const ws = new WebSocket(url, SUBPROTOCOL, {
     perMessageDeflate: false,
@@ -324,10 +329,14 @@ export async function connectChannel(target: { host: string; port: number } | st
 export async function listenChannels(options: ListenOptions): Promise<ChannelListener> {
   const { cfg, limits, timeoutMs } = prepare(options);
   if (typeof options.onChannel !== 'function') throw new InvalidArgumentError('"onChannel" must be a function');
+  if (options.onHandshakeError !== undefined && typeof options.onHandshakeError !== 'function') throw new InvalidArgumentError('"onHandshakeError" must be a function');
   const host = options.host ?? '127.0.0.1';
+  // An empty host would make the server listen on every interface.
+  if (typeof host !== 'string' || host.length === 0 || host.length > 255) throw new InvalidArgumentError('"host" must be a non-empty host name or address');
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('"port" must be 0..65535');
   const maxPending = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+  if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new InvalidArgumentError('"maxPendingHandshakes" must be a positive integer');
   let pending = 0;
   const pendingSockets = new Set<WebSocket>();
 

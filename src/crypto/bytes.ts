@@ -38,7 +38,11 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** True for a genuine Uint8Array (or Buffer), not an object that merely looks like one. */
+/**
+ * True for a genuine Uint8Array (or Buffer), not an object that merely looks like one: a Proxy
+ * around a Uint8Array or `Object.create(Uint8Array.prototype)` pass `instanceof` but make every
+ * typed-array method throw, so the internal-slot check `ArrayBuffer.isView` comes first.
+ */
 export function isBytes(value: unknown): value is Uint8Array {
-  return value instanceof Uint8Array || (ArrayBuffer.isView(value) && value.constructor?.name === 'Uint8Array');
+  return ArrayBuffer.isView(value) && (value instanceof Uint8Array || value.constructor?.name === 'Uint8Array');
 }

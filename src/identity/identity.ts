@@ -68,6 +68,7 @@ export function generateIdentity(id?: string): Identity {
  * @throws {@link InvalidArgumentError} describing the first problem (never the key bytes).
  */
 export function assertIdentity(value: unknown, name = 'identity'): Identity {
+  if (typeof name !== 'string' || name.length > 64) name = 'identity';
   if (typeof value !== 'object' || value === null) {
     throw new InvalidArgumentError(`"${name}" must be an identity object, got ${describeType(value)}`);
   }
@@ -146,6 +147,7 @@ export function parseIdentity(text: string): Identity {
  */
 export async function saveIdentity(path: string, identity: Identity, options: { overwrite?: boolean } = {}): Promise<void> {
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('"path" must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
   const text = serializeIdentity(identity);
   let handle;
   try {
@@ -176,6 +178,10 @@ export interface LoadIdentityOptions {
  */
 export async function loadIdentity(path: string, options: LoadIdentityOptions = {}): Promise<Identity> {
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('"path" must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+  if (options.onInsecurePermissions !== undefined && typeof options.onInsecurePermissions !== 'function') {
+    throw new InvalidArgumentError('"onInsecurePermissions" must be a function');
+  }
   let st;
   try {
     st = await stat(path);

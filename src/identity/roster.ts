@@ -221,7 +221,12 @@ export async function loadRoster(path: string): Promise<Roster> {
  * @throws {@link RosterError} when the variable is missing or malformed.
  */
 export function rosterFromEnv(variable = 'COUPLER_ROSTER', env: NodeJS.ProcessEnv = process.env): Roster {
+  if (typeof variable !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(variable)) {
+    throw new InvalidArgumentError(`"variable" must be an environment variable name, got ${describeType(variable)}`);
+  }
+  if (typeof env !== 'object' || env === null) throw new InvalidArgumentError(`"env" must be an object, got ${describeType(env)}`);
   const value = env[variable];
+  if (value !== undefined && typeof value !== 'string') throw new RosterError(`environment variable ${variable} must be a string, got ${describeType(value)}`);
   if (value === undefined || value.trim() === '') throw new RosterError(`environment variable ${variable} is not set`);
   const trimmed = value.trim();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseRoster(trimmed);

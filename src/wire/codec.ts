@@ -10,7 +10,8 @@
  * @module
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { ErrorCode, ProtocolError, type CouplerErrorOptions } from '../errors.js';
+import { ErrorCode, InvalidArgumentError, ProtocolError, type CouplerErrorOptions } from '../errors.js';
+import { isBytes } from '../crypto/bytes.js';
 
 const OPTIONS = {
   useRecords: false,
@@ -53,7 +54,10 @@ export function encodeMessage(value: PlainData): Uint8Array {
  * @throws {@link ProtocolError} `FRAME_TOO_LARGE` or `FRAME_MALFORMED`.
  */
 export function decodeMessage(bytes: Uint8Array, maxBytes: number, options: CouplerErrorOptions = {}): PlainData {
-  if (!(bytes instanceof Uint8Array)) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not a byte string', options);
+  // A cap that is not a number would make the size check below silently pass.
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) throw new InvalidArgumentError('"maxBytes" must be a non-negative number');
+  if (typeof options !== 'object' || options === null) options = {};
+  if (!isBytes(bytes)) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not a byte string', options);
   if (bytes.length > maxBytes) {
     throw new ProtocolError(ErrorCode.FRAME_TOO_LARGE, `message of ${bytes.length} bytes exceeds the cap of ${maxBytes}`, options);
   }
