@@ -11,6 +11,7 @@ export {
   DEFAULT_CHUNK_BYTES,
   DEFAULT_SEND_HIGH_WATER_BYTES,
   DEFAULT_RECEIVE_HIGH_WATER_BYTES,
+  CLOSE_FLUSH_TIMEOUT_MS,
 } from './channel.js';
 export {
   connectChannel,

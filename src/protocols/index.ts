@@ -29,4 +29,6 @@ export {
   shareGraph,
   checkParams,
   type EncodingParams,
+  type ResolvedEncodingParams,
+  type Modulus,
 } from './math/index.js';

@@ -130,3 +130,13 @@ export {
 export { type PeerTasksOutcome, type RunPeerTasksOptions, RESERVED_KWARGS, canonicalJson, checkAgreement, runPeerTasks } from './central';
 export { toContractJson } from './_json';
 export { couplerEnv, discoveryFromEnv, joinPeerGroup } from './peer';
+export {
+  CouplerError,
+  ErrorCode,
+  InvalidArgumentError,
+  RosterError,
+  TimeoutError,
+  AbortedError,
+  Vantage6Error,
+  type ErrorCodeValue,
+} from '../errors';

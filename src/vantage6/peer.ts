@@ -56,7 +56,7 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
 /**
  * Build the discovery methods named by the environment (see the module table).
  *
- * @param env - the environment (default `process.env`).
+ * @param rawEnv - the environment (default `process.env`); `COUPLER_*` values may be base32 as a node sets them.
  * @param ctx - the algorithm context, needed for `vantage6-vpn`.
  * @throws {@link Vantage6Error} for an unknown method or a missing variable.
  */
