@@ -1,0 +1,276 @@
+/**
+ * Malicious parties as REAL PROCESSES (test/protocols/fixtures/adversary.ts, its own process, its
+ * own identity and channels) against honest parties running the unmodified protocols in this
+ * process. Each scenario forms a fresh group on 127.0.0.1.
+ *
+ * What must happen (architecture.md threat model, protocols.md §6): every honest party either
+ * gets the correct sum or aborts with an error naming the misbehaving party — with signed
+ * evidence for equivocation — and stalls/crashes end the run within the round deadline. Where a
+ * protocol cannot detect something, the test documents the limit by asserting what does happen.
+ */
+import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
+import { secureSum, thresholdSum, type SumResult } from '../../src/protocols';
+import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
+import { decodeMessage } from '../../src/wire/codec';
+import { ed25519Verify } from '../../src/crypto/ed25519';
+import type { Group } from '../../src/group/group';
+
+const FIXTURE = 'test/protocols/fixtures/adversary.ts';
+
+interface Outcome {
+  readonly parties: TestParties;
+  readonly honest: string[];
+  readonly results: ({ ok: true; value: SumResult } | { ok: false; error: unknown })[];
+  readonly elapsedMs: number;
+  readonly children: Map<string, FixtureProcess>;
+}
+
+/**
+ * Form an n-party group whose parties `processes` (id → scenario) are fixture processes and the
+ * rest are honest parties here; run `honestRun` at every honest party; return what happened.
+ */
+async function runScenario(
+  n: number,
+  processes: Record<string, Record<string, unknown>>,
+  honestRun: (g: Group, index: number) => Promise<SumResult>,
+  roundTimeoutMs: number,
+): Promise<Outcome> {
+  const parties = makeParties(n);
+  const book = new AddressBook();
+  const honest = parties.ids.filter((id) => !(id in processes));
+  const children = new Map<string, FixtureProcess>();
+  let groups: Group[] = [];
+  try {
+    groups = await joinLocal(parties, honest, book, {
+      roundTimeoutMs,
+      onListening: async () => {
+        // Highest id first: the party whose id sorts first dials, so each child must be told the
+        // addresses of the children above it (the honest ones find children through the book).
+        for (const [id, scenario] of Object.entries(processes).sort(([a], [b]) => (a < b ? 1 : -1))) {
+          const child = spawnParty(FIXTURE, parties, id, book, scenario, roundTimeoutMs);
+          children.set(id, child);
+          await child.waitFor('listening');
+        }
+      },
+    });
+    await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
+    const t0 = Date.now();
+    const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
+    return { parties, honest, results, elapsedMs: Date.now() - t0, children };
+  } finally {
+    for (const c of children.values()) c.command({ cmd: 'exit' });
+    await Promise.all(groups.map((g) => g.close()));
+    await Promise.all(
+      [...children.values()].map(async (c) => {
+        const timer = setTimeout(() => c.kill(), 3000);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+function errors(o: Outcome): CouplerError[] {
+  return o.results.map((r, i) => {
+    if (r.ok) throw new Error(`honest party ${o.honest[i]} completed with ${String((r.value.sum as number) ?? '')}; it should have aborted`);
+    expect(r.error).toBeInstanceOf(CouplerError);
+    return r.error as CouplerError;
+  });
+}
+
+/** Check equivocation evidence: two statements by `culprit` for `round`, valid under its roster key, with different hashes. */
+function checkEvidence(o: Outcome, e: CheatingDetectedError, culprit: string, round: RegExp): void {
+  expect(e.evidence.statements).toHaveLength(2);
+  const key = o.parties.roster.get(culprit)!.publicKey;
+  const otherKey = o.parties.roster.get(o.honest[0]!)!.publicKey;
+  const hashes = e.evidence.statements.map((bytes) => {
+    const ev = decodeMessage(bytes, 1 << 16) as { signer: string; statement: Uint8Array; signature: Uint8Array };
+    expect(ev.signer).toBe(culprit);
+    expect(ed25519Verify(ev.statement, ev.signature, key)).toBe(true);
+    expect(ed25519Verify(ev.statement, ev.signature, otherKey)).toBe(false);
+    const body = decodeMessage(ev.statement, 1 << 16) as { t: string; s: string; r: string; from: string; h: Uint8Array };
+    expect(body).toMatchObject({ t: 'coupler/1 broadcast', s: o.parties.sessionId, from: culprit });
+    expect(body.r).toMatch(round);
+    return Buffer.from(body.h).toString('hex');
+  });
+  expect(hashes[0]).not.toBe(hashes[1]);
+}
+
+const INPUTS = [10, 20, 30, 40, 50];
+
+describe('equivocation (different signed values to different peers)', () => {
+  test('in the shape round of secureSum: every honest party aborts with EQUIVOCATION naming the adversary, with two verifiable statements', async () => {
+    const o = await runScenario(4, { p3: { mode: 'equivocate-shape', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e.code).toBe(ErrorCode.EQUIVOCATION);
+      expect(e.peers).toEqual(['p3']);
+      checkEvidence(o, e as CheatingDetectedError, 'p3', /^sum\.1\/shape$/);
+    }
+  }, 30_000);
+
+  test('in the commitment round of secureSum: EQUIVOCATION naming the adversary, with evidence', async () => {
+    const o = await runScenario(4, { p3: { mode: 'equivocate-commit', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.EQUIVOCATION);
+      expect(e.peers).toEqual(['p3']);
+      checkEvidence(o, e as CheatingDetectedError, 'p3', /^sum\.1\/partial\/c$/);
+    }
+  }, 30_000);
+});
+
+test('rushing: an adversary that opens a partial sum chosen after seeing the others’ (forcing S = 0) → COMMITMENT_MISMATCH naming it', async () => {
+  const o = await runScenario(4, { p3: { mode: 'rushing', input: 30, target: 0 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+  for (const e of errors(o)) {
+    expect(e).toBeInstanceOf(CheatingDetectedError);
+    expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
+    expect(e.peers).toEqual(['p3']);
+  }
+}, 30_000);
+
+describe('thresholdSum, n = 5: tampering and the redundancy r − t', () => {
+  const n = 5;
+  const truth = INPUTS.reduce((s, x) => s + x, 0);
+
+  test('t = 2, r = 5 ≥ t + 2: a tampered partial sum → TAMPERING_DETECTED naming the adversary', async () => {
+    const o = await runScenario(n, { p3: { mode: 'threshold-tamper-partial', input: 30, t: 2, delta: 12345 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p3']);
+    }
+  }, 30_000);
+
+  test('t = 2, r = 3 = t + 1 (two parties crashed after dealing): detected, but nobody can be named', async () => {
+    const o = await runScenario(
+      n,
+      {
+        p3: { mode: 'threshold-tamper-partial', input: 30, t: 2, delta: 12345 },
+        p4: { mode: 'crash-after-deal', protocol: 'threshold', input: 40, t: 2 },
+        p5: { mode: 'crash-after-deal', protocol: 'threshold', input: 50, t: 2 },
+      },
+      (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }),
+      5000,
+    );
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual([]);
+    }
+  }, 30_000);
+
+  test('t = 4, r = 5 = t + 1 (everyone present): detected, nobody named', async () => {
+    const o = await runScenario(n, { p3: { mode: 'threshold-tamper-partial', input: 30, t: 4, delta: 1 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 4, roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual([]);
+    }
+  }, 30_000);
+
+  test('LIMIT — t = 5, r = t (no redundancy): a tampered partial sum CANNOT be detected; every honest party gets the same wrong sum', async () => {
+    const o = await runScenario(n, { p3: { mode: 'threshold-tamper-partial', input: 30, t: 5, delta: 65536 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 5, roundTimeoutMs: 5000 }), 5000);
+    const sums = o.results.map((r) => {
+      expect(r.ok).toBe(true);
+      return (r as { value: SumResult }).value.sum as number;
+    });
+    expect(new Set(sums).size).toBe(1);
+    expect(sums[0]).not.toBe(truth); // documented: undetectable without redundancy (protocols.md §6)
+  }, 30_000);
+
+  test('LIMIT — a tampered SHARE dealt to p1 is detected (t = 2, r = 5), but the inconsistent point is p1’s: the honest receiver is named, not the dealer', async () => {
+    // Without verifiable secret sharing the degree check only sees which partial sum is off the
+    // polynomial; a bad share dealt to p1 makes p1's partial sum the odd one out.
+    const o = await runScenario(n, { p3: { mode: 'threshold-tamper-share', input: 30, t: 2, victim: 'p1' } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p1']);
+    }
+  }, 30_000);
+});
+
+test('thresholdSum n = 5, t = 2: an adversary reporting different dealer sets to different peers cannot make honest parties output different sums', async () => {
+  // p3 tells p1, p2 it holds every dealer and tells p4, p5 it lacks p5's share, then publishes to
+  // each side the partial sum over the set that side agrees on. Each side alone has 3 > t
+  // consistent points; only comparing the dealer sets across sides reveals the split.
+  const o = await runScenario(
+    5,
+    { p3: { mode: 'threshold-split-dealers', input: 30, t: 2, drop: 'p5', smallSide: ['p4', 'p5'] } },
+    (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }),
+    5000,
+  );
+  // Safety: never two different outputs at honest parties. (Before the fix p1, p2 output 150 and
+  // p4, p5 output 100, all without an error.)
+  const outputs = o.results.filter((r) => r.ok).map((r) => JSON.stringify((r as { value: SumResult }).value.sum));
+  expect(new Set(outputs).size).toBeLessThanOrEqual(1);
+  // Here every honest party sees a partial sum over the other side's dealer set, so all abort.
+  for (const e of errors(o)) {
+    expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+    expect(e.message).toMatch(/different set of dealers/);
+  }
+}, 30_000);
+
+test('LIMIT — thresholdSum: one reporter can drop an honest dealer from Q (the intersection of all reports); the sum then excludes it, visibly in `contributors`', async () => {
+  // Dropout tolerance means a report "I lack p5's share" is believed; a malicious party can say it
+  // to everyone. Nothing is hidden: every honest party gets the same sum and the same contributors.
+  const o = await runScenario(
+    5,
+    { p3: { mode: 'threshold-split-dealers', input: 30, t: 2, drop: 'p5', smallSide: ['p1', 'p2', 'p4', 'p5'] } },
+    (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }),
+    5000,
+  );
+  for (const r of o.results) {
+    expect(r.ok).toBe(true);
+    const v = (r as { value: SumResult }).value;
+    expect(v.contributors).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(v.sum).toBe(10 + 20 + 30 + 40);
+  }
+}, 30_000);
+
+describe('silence and crashes mid-protocol (after dealing)', () => {
+  const ROUND = 1500;
+
+  test('secureSum, silent adversary: every honest party aborts with TIMEOUT naming it within the round deadline', async () => {
+    const o = await runScenario(4, { p3: { mode: 'silent-after-deal', protocol: 'sum', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: ROUND }), ROUND);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TIMEOUT);
+      expect(e.peers).toEqual(['p3']);
+    }
+    expect(o.elapsedMs).toBeGreaterThanOrEqual(ROUND);
+    expect(o.elapsedMs).toBeLessThan(ROUND + 1500);
+  }, 30_000);
+
+  test('secureSum, crashed adversary: PEER_LOST naming it, well before the deadline', async () => {
+    const o = await runScenario(4, { p3: { mode: 'crash-after-deal', protocol: 'sum', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 10_000 }), 10_000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.PEER_LOST);
+      expect(e.peers).toEqual(['p3']);
+    }
+    expect(o.elapsedMs).toBeLessThan(3000);
+  }, 30_000);
+
+  function expectContributorsSum(o: Outcome): string[] {
+    const values = o.results.map((r) => {
+      expect(r.ok).toBe(true);
+      return (r as { value: SumResult }).value;
+    });
+    const contributors = values[0]!.contributors;
+    const want = contributors.reduce((s, id) => s + INPUTS[o.parties.ids.indexOf(id)]!, 0);
+    for (const v of values) {
+      expect(v.contributors).toEqual(contributors);
+      expect(v.sum).toBe(want);
+    }
+    return [...contributors];
+  }
+
+  test('thresholdSum n = 5, t = 3, silent adversary: completes without it; the sum is the sum over `contributors`', async () => {
+    const o = await runScenario(5, { p3: { mode: 'silent-after-deal', protocol: 'threshold', input: 30, t: 3 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: ROUND }), ROUND);
+    const contributors = expectContributorsSum(o);
+    // Its shares reached everyone before it fell silent, so it is an agreed dealer.
+    expect(contributors).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+    expect(o.elapsedMs).toBeLessThan(ROUND * 2 + 1000);
+  }, 30_000);
+
+  test('thresholdSum n = 5, t = 3, crashed adversary: completes without it, faster than the deadline', async () => {
+    const o = await runScenario(5, { p3: { mode: 'crash-after-deal', protocol: 'threshold', input: 30, t: 3 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 10_000 }), 10_000);
+    expectContributorsSum(o);
+    expect(o.elapsedMs).toBeLessThan(3000);
+  }, 30_000);
+});
