@@ -7,8 +7,10 @@
  * 2. Agree on dealers: every party reports (to everyone still present) the set of dealers whose
  *    shares it holds; Q = the dealers held by every reporter. A party whose share set is not a
  *    superset of Q cannot contribute and says so.
- * 3. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) with a hash of Q; only points computed over the
- *    same Q are combined.
+ * 3. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) with a hash of Q. A point computed over a
+ *    different Q aborts the run (the dealer reports are point-to-point, so a party that reports
+ *    different dealer sets to different peers could otherwise make honest parties output sums
+ *    over different dealers).
  * 4. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
  *    named (up to ⌊(r − t)/2⌋ of them). S = the polynomial at 0.
@@ -106,7 +108,13 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
     const rec = expectRecord(msg, ctx, ['q', 'y']);
-    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) continue;
+    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
+      throw new CheatingDetectedError(
+        ErrorCode.TAMPERING_DETECTED,
+        `"${peer}" summed over a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost)`,
+        { description: 'partial sums computed over different agreed dealer sets; aborted so that honest parties cannot output different sums', statements: [] },
+      );
+    }
     points.push({ x: xOf.get(peer)!, y: fieldFromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
     owners.push(peer);
   }
