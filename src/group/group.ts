@@ -489,6 +489,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
         return;
       }
       if (group?._closing) return;
+      // Dropped for misbehaviour: dropPeer already failed the mailbox and reported the loss.
+      if (mailbox.error !== undefined) return;
       const err = new GroupError(
         ErrorCode.PEER_LOST,
         error === undefined ? `peer "${ch.peerId}" closed its channel` : `lost peer "${ch.peerId}": ${error.message}`,
