@@ -489,6 +489,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
         return;
       }
       if (group?._closing) return;
+      // Joining failed and closed its own channels: nobody was lost.
+      if (failed !== undefined) return;
       // Dropped for misbehaviour: dropPeer already failed the mailbox and reported the loss.
       if (mailbox.error !== undefined) return;
       const err = new GroupError(
