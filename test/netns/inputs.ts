@@ -14,6 +14,8 @@ export interface PartyConfig {
   readonly roster: string;
   readonly sessionId: string;
   readonly port: number;
+  /** Listen address. Default 0.0.0.0 (inside a namespace); 127.0.0.1 for loopback benchmarks. */
+  readonly listenHost?: string;
   readonly discovery: { kind: 'dns'; server: string; names: string[] } | { kind: 'static'; list: string[] };
   readonly joinTimeoutMs: number;
   readonly roundTimeoutMs: number;

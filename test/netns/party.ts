@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       sessionId: cfg.sessionId,
       localId: cfg.id,
       discovery,
-      listen: { host: '0.0.0.0', port: cfg.port },
+      listen: { host: cfg.listenHost ?? '0.0.0.0', port: cfg.port },
       timeoutMs: cfg.joinTimeoutMs,
       roundTimeoutMs: cfg.roundTimeoutMs,
       handshakeTimeoutMs: Math.min(cfg.roundTimeoutMs, 10_000),

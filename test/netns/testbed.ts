@@ -466,6 +466,29 @@ export async function createTestbed(options: TestbedOptions): Promise<Testbed> {
   };
 }
 
+const localProcs = new Set<NsProcess>();
+
+/**
+ * Start `script` in the ROOT namespace (no testbed), for loopback-only benchmarks. The process
+ * is killed when this process exits. Scripts started this way must only use 127.0.0.1.
+ */
+export function runLocal(script: string, env: Record<string, string> = {}, name?: string, deadlineMs = 600_000): NsProcess {
+  if (localProcs.size === 0) {
+    process.on('exit', () => {
+      for (const p of localProcs) p.kill('SIGKILL');
+    });
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, script)], {
+    cwd: ROOT,
+    env: { ...process.env, CPL_DEADLINE_MS: String(deadlineMs), ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const p = new NsProcess(name ?? script, { index: -1, label: 'local', ns: '', ip: '127.0.0.1', swIf: '' }, child);
+  localProcs.add(p);
+  void p.exited.then(() => localProcs.delete(p));
+  return p;
+}
+
 // `node --import tsx test/netns/testbed.ts cleanup`: remove leftovers of every run.
 if (require.main === module) {
   const cmd = process.argv[2];
