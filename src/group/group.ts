@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
 import { Roster, compareIds } from '../identity/roster.js';
@@ -255,6 +256,7 @@ export class Group {
     for (const p of from) this.#peerChannel(p);
     const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
     const onAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const results = new Map<string, PlainData>();
@@ -296,6 +298,7 @@ export class Group {
     for (const p of from) this.#peerChannel(p);
     const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
     const controller = new AbortController();
+    setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
     const onAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     const results = new Map<string, PlainData>();
@@ -529,6 +532,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   }
 
   const controller = new AbortController();
+  // One listener per dial in flight (one per discovered address) plus the lookup and the sleep:
+  // more than Node's default 10 once ten or so addresses are discovered.
+  setMaxListeners(0, controller.signal);
   const onAbort = (): void => controller.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const backoff = new Map<string, { next: number; delay: number }>();
