@@ -7,10 +7,11 @@
  * 2. Agree on dealers: every party reports (to everyone still present) the set of dealers whose
  *    shares it holds; Q = the dealers held by every reporter. A party whose share set is not a
  *    superset of Q cannot contribute and says so.
- * 3. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) with a hash of Q. A point computed over a
- *    different Q aborts the run (the dealer reports are point-to-point, so a party that reports
- *    different dealer sets to different peers could otherwise make honest parties output sums
- *    over different dealers).
+ * 3. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) with a hash of Q and the signed dealer reports
+ *    it computed Q from. A point computed over a different Q aborts the run, so honest parties can
+ *    never output sums over different dealers: when two signed reports of the same party differ,
+ *    that party is named (`EQUIVOCATION`, both reports as evidence); otherwise (a report lost to a
+ *    crash) the abort names nobody (`TAMPERING_DETECTED`).
  * 4. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
  *    named (up to ⌊(r − t)/2⌋ of them). S = the polynomial at 0.
@@ -22,14 +23,61 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, InvalidArgumentError, ValueError } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
+import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
+import { encodeEvidence } from '../group/echo.js';
 import type { Group } from '../group/group.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
-import type { PlainData } from '../wire/codec.js';
+import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { checkDegree, decodeField, evaluationPoints, fVecAddInPlace, lagrangeAtZero, shamirShare, type ShamirPoint, type SumInput } from './math/index.js';
 import { checkGroup, checkSumOptions, fieldFromBytes, fieldToBytes, prepareRun, roundOptions, type SumOptions, type SumResult } from './common.js';
+
+/** A dealer report signed by its author. */
+interface SignedReport {
+  readonly from: string;
+  readonly d: string[];
+  readonly sig: Uint8Array;
+}
+
+function reportStatement(group: Group, runId: string, from: string, d: readonly string[]): Uint8Array {
+  return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, r: runId, from, d: [...d] });
+}
+
+/** Parse and verify a signed dealer report; undefined when the signature does not verify. */
+function parseReport(group: Group, runId: string, value: PlainData, ctx: { what: string; peer: string }): SignedReport | undefined {
+  const rec = expectRecord(value, ctx, ['from', 'd', 'sig']);
+  const from = expectString(rec.from, 'from', ctx, 64, PARTY_ID_PATTERN);
+  const d = expectArray(rec.d, 'd', ctx, group.parties.length).map((x) => expectString(x, 'dealer', ctx, 64, PARTY_ID_PATTERN));
+  const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+  const entry = group.roster.get(from);
+  if (entry === undefined || !ed25519Verify(reportStatement(group, runId, from, d), sig, entry.publicKey)) return undefined;
+  return { from, d, sig };
+}
+
+/**
+ * A peer's partial sum covers another dealer set: find the party that signed two different
+ * reports (one to this party, one to the peer) and name it with both as evidence.
+ * @throws {@link CheatingDetectedError} `EQUIVOCATION`, or {@link GroupError} when the peer forwards a forged report.
+ */
+function explainDealerSplit(group: Group, runId: string, peer: string, forwarded: PlainData[], mine: ReadonlyMap<string, SignedReport>): void {
+  const ctx = { what: 'forwarded dealer report', peer };
+  const evidence = (r: SignedReport): Uint8Array =>
+    encodeEvidence({ signer: r.from, statement: reportStatement(group, runId, r.from, r.d), signature: r.sig });
+  for (const item of forwarded) {
+    const theirs = parseReport(group, runId, item, ctx);
+    if (theirs === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a dealer report that its author never signed`, { peer });
+    const ours = mine.get(theirs.from);
+    if (ours === undefined || JSON.stringify(ours.d) === JSON.stringify(theirs.d)) continue;
+    throw new CheatingDetectedError(
+      ErrorCode.EQUIVOCATION,
+      `party "${theirs.from}" reported different dealer sets to different parties`,
+      { description: 'two dealer reports signed by the same party for the same run, with different dealer sets', statements: [evidence(ours), evidence(theirs)] },
+      { peer: theirs.from },
+    );
+  }
+}
 
 /** Options of {@link thresholdSum}. */
 export interface ThresholdSumOptions extends SumOptions {
@@ -82,13 +130,18 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   // 2. Agree on the dealers.
   const present = group.peers.filter((p) => !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
-  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet }));
+  const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
+  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }));
   const reports = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
+  const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
   let q = new Set(mySet);
   for (const [peer, msg] of reports) {
     const ctx = { what: 'dealer report', peer };
-    const list = expectArray(expectRecord(msg, ctx, ['d']).d, 'd', ctx, n).map((d) => expectString(d, 'dealer', ctx, 64, PARTY_ID_PATTERN));
-    const theirs = new Set(list);
+    const rec = expectRecord(msg, ctx, ['d', 'sig']);
+    const report = parseReport(group, run.runId, { from: peer, d: rec.d ?? null, sig: rec.sig ?? null }, ctx);
+    if (report === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer report with an invalid signature`, { peer });
+    signedReports.set(peer, report);
+    const theirs = new Set(report.d);
     q = new Set([...q].filter((d) => theirs.has(d)));
   }
   const Q = group.parties.filter((p) => q.has(p));
@@ -99,7 +152,8 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   for (const d of Q) fVecAddInPlace(partial, held.get(d)!);
   const myQ = qHash(Q);
   const reporters = [...reports.keys()];
-  await sendTolerant(group, `${run.runId}/partial`, reporters, () => ({ q: myQ, y: fieldToBytes(partial) }));
+  const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
+  await sendTolerant(group, `${run.runId}/partial`, reporters, () => ({ q: myQ, y: fieldToBytes(partial), rep: used }));
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: reporters });
 
   // 4. Check and reconstruct.
@@ -107,8 +161,9 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   const owners: string[] = [group.localId];
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'y']);
+    const rec = expectRecord(msg, ctx, ['q', 'y', 'rep']);
     if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
+      explainDealerSplit(group, run.runId, peer, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
         `"${peer}" summed over a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost)`,

@@ -200,10 +200,26 @@ test('thresholdSum n = 5, t = 2: an adversary reporting different dealer sets to
   // p4, p5 output 100, all without an error.)
   const outputs = o.results.filter((r) => r.ok).map((r) => JSON.stringify((r as { value: SumResult }).value.sum));
   expect(new Set(outputs).size).toBeLessThanOrEqual(1);
-  // Here every honest party sees a partial sum over the other side's dealer set, so all abort.
-  for (const e of errors(o)) {
-    expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
-    expect(e.message).toMatch(/different set of dealers/);
+  // Here every honest party sees a partial sum over the other side's dealer set, so all abort —
+  // and since dealer reports are signed and forwarded with the partial sums, the two conflicting
+  // reports of p3 name it, as evidence a third party can check with the roster.
+  const errs = errors(o);
+  expect(errs).toHaveLength(4);
+  for (const e of errs) {
+    expect(e).toBeInstanceOf(CheatingDetectedError);
+    expect(e.code).toBe(ErrorCode.EQUIVOCATION);
+    expect(e.peers).toEqual(['p3']);
+    const ev = (e as CheatingDetectedError).evidence.statements.map((b) => decodeMessage(b, 1 << 16) as { signer: string; statement: Uint8Array; signature: Uint8Array });
+    expect(ev).toHaveLength(2);
+    const key = o.parties.roster.get('p3')!.publicKey;
+    const sets = ev.map((x) => {
+      expect(x.signer).toBe('p3');
+      expect(ed25519Verify(x.statement, x.signature, key)).toBe(true);
+      const body = decodeMessage(x.statement, 1 << 16) as { t: string; s: string; from: string; d: string[] };
+      expect(body).toMatchObject({ t: 'coupler/1 dealers', s: o.parties.sessionId, from: 'p3' });
+      return JSON.stringify(body.d);
+    });
+    expect(sets[0]).not.toBe(sets[1]);
   }
 }, 30_000);
 
