@@ -131,9 +131,38 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 /**
+ * A registry-wide brand on every Group, so a Group made by one copy of coupler (the ESM build,
+ * say) is accepted by the protocols of another copy (the CJS build, or a second bundle) in the
+ * same process: `instanceof` alone fails across copies (the dual-package hazard).
+ */
+const GROUP_BRAND: unique symbol = Symbol.for('coupler.group.v1') as never;
+
+/**
  * The mesh of one task. Created by {@link joinGroup}; close it with {@link Group.close}.
  */
 export class Group {
+  /**
+   * Whether `value` is a Group, also one created by another copy of this library in the same
+   * process (ESM and CJS builds loaded side by side).
+   *
+   * @param value - anything.
+   * @returns true for a Group.
+   */
+  static isGroup(value: unknown): value is Group {
+    if (value instanceof Group) return true;
+    if (typeof value !== 'object' || value === null) return false;
+    try {
+      return (value as { [GROUP_BRAND]?: unknown })[GROUP_BRAND] === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** @internal The brand read by {@link Group.isGroup}. */
+  get [GROUP_BRAND](): true {
+    return true;
+  }
+
   /** This party's id. */
   readonly localId: string;
   /** The session id. */

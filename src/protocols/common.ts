@@ -74,7 +74,7 @@ export interface PreparedRun<V> {
 
 /** Check the group argument. */
 export function checkGroup(group: unknown): Group {
-  if (!(group instanceof Group)) throw new InvalidArgumentError(`"group" must be a Group from joinGroup(), got ${describeType(group)}`);
+  if (!Group.isGroup(group)) throw new InvalidArgumentError(`"group" must be a Group from joinGroup(), got ${describeType(group)}`);
   return group;
 }
 

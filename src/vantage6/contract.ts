@@ -293,6 +293,13 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+/** A CouplerError thrown by another copy of the library (ESM next to CJS): the code is what counts. */
+function isCouplerErrorLike(err: unknown): err is Error & { code: string } {
+  if (!(err instanceof Error)) return false;
+  const code = (err as Error & { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('COUPLER_ERR_');
+}
+
 /**
  * Describe an error in one line for the container log: the error code (for coupler errors) or
  * class name, and the message with newlines collapsed, secrets redacted and the length capped.
@@ -304,7 +311,7 @@ function positiveInt(name: string, value: unknown, fallback: number): number {
  */
 export function formatErrorLine(err: unknown, secrets: readonly string[] = []): string {
   let line: string;
-  if (err instanceof CouplerError) line = `${err.code}: ${err.message}`;
+  if (err instanceof CouplerError || isCouplerErrorLike(err)) line = `${err.code}: ${err.message}`;
   else if (err instanceof Error) line = `${err.name || 'Error'}: ${err.message}`;
   else line = `the algorithm threw a non-Error value (${describeType(err)})`;
   for (const s of secrets) if (s.length >= 8) line = line.split(s).join('[redacted]');
