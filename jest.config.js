@@ -8,7 +8,12 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   // Sources use NodeNext-style relative imports ending in .js; map them to the .ts files.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Examples import the package by name, as users do; in tests that is the source, not dist/.
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^coupler$': '<rootDir>/src/index.ts',
+    '^coupler/vantage6$': '<rootDir>/src/vantage6/index.ts',
+  },
   testTimeout: 60000,
   maxWorkers: 2,
   verbose: false,
