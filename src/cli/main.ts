@@ -34,6 +34,8 @@ Options:
   --parties N          number of parties, 2..64 (default 3)
   --method NAME        method to call (default "sum" for the demo; required for a module)
   --input FILE         JSON {"kwargs": {...}, "perParty": [{...}, ...]} passed to the method
+  --data FILE          one per party (repeat the flag, or a comma list): party i gets file i as its
+                       vantage6 database "default" (ctx.databases); --parties defaults to their count
   --protocol NAME      demo: secureSum | dkSecureSum | thresholdSum | ringSecureSum | plainSum
   --length L           demo: vector length (default 1000)
   --k K, --t T         demo: dkSecureSum segments / thresholdSum threshold
@@ -153,6 +155,7 @@ async function cmdSimulate(args: string[]): Promise<number> {
       parties: { type: 'string', short: 'n' },
       method: { type: 'string' },
       input: { type: 'string' },
+      data: { type: 'string', multiple: true },
       protocol: { type: 'string' },
       length: { type: 'string' },
       k: { type: 'string' },
@@ -172,9 +175,11 @@ async function cmdSimulate(args: string[]): Promise<number> {
   const t = num(values.t, '--t');
   const length = num(values.length, '--length');
   const timeout = num(values.timeout, '--timeout');
+  const dataFiles = ((values.data as string[] | undefined) ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter((d) => d.length > 0);
   const outcome = await simulate({
     algorithm: positionals[0]!,
-    parties: num(values.parties, '--parties') ?? 3,
+    parties: num(values.parties, '--parties') ?? (dataFiles.length > 0 ? dataFiles.length : 3),
+    ...(dataFiles.length > 0 ? { dataFiles } : {}),
     ...(typeof values.method === 'string' ? { method: values.method } : {}),
     ...(typeof values.input === 'string' ? { inputFile: values.input } : {}),
     ...(typeof values.protocol === 'string' ? { protocol: values.protocol } : {}),

@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
@@ -28,6 +28,12 @@ export interface SimulateOptions {
   readonly method?: string;
   /** JSON file: `{ "kwargs": {...}, "perParty": [{...}, ...] }` (perParty[i] is merged for party i). */
   readonly inputFile?: string;
+  /**
+   * One data file per party, given to party i as the vantage6 database labelled `default`
+   * (`USER_REQUESTED_DATABASE_LABELS`, `DEFAULT_DATABASE_URI`, `DEFAULT_DATABASE_TYPE`), so the
+   * algorithm reads it from `ctx.databases` exactly as on a node.
+   */
+  readonly dataFiles?: readonly string[];
   /** Demo: protocol, vector length, k, t. */
   readonly protocol?: string;
   readonly length?: number;
@@ -105,6 +111,15 @@ async function canBind(host: string): Promise<boolean> {
   }
 }
 
+/** `<LABEL>_DATABASE_TYPE` for a data file, from its extension (as a node operator would configure it). */
+function databaseType(file: string): string {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.parquet') return 'parquet';
+  if (ext === '.xlsx' || ext === '.xls') return 'excel';
+  return 'other';
+}
+
 function canonical(value: unknown): string {
   return JSON.stringify(value, (key, v: unknown) => {
     if (key === 'elapsedMs') return undefined;
@@ -156,6 +171,15 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     if (perParty.length > 0 && perParty.length !== n) throw new InvalidArgumentError(`--input: "perParty" has ${perParty.length} entries for ${n} parties`);
   }
 
+  const dataFiles = (options.dataFiles ?? []).map((f) => resolve(f));
+  if (dataFiles.length > 0) {
+    if (dataFiles.length !== n) throw new InvalidArgumentError(`--data: ${dataFiles.length} data files for ${n} parties (give one per party)`);
+    for (const f of dataFiles) {
+      const st = await stat(f).catch(() => undefined);
+      if (st === undefined || !st.isFile()) throw new InvalidArgumentError(`--data: ${f} is not a readable file`);
+    }
+  }
+
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'coupler-sim-'));
   const children: ChildProcess[] = [];
@@ -201,6 +225,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         COUPLER_PORT: String(ports[i]),
         COUPLER_LISTEN_HOST: hosts[i]!,
         COUPLER_STATS_FILE: join(pdir, 'stats.json'),
+        ...(dataFiles[i] === undefined
+          ? {}
+          : { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) }),
         COUPLER_JOIN_TIMEOUT_MS: String(timeoutMs),
         COUPLER_ROUND_TIMEOUT_MS: String(timeoutMs),
         ...(dns
