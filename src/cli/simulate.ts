@@ -49,6 +49,12 @@ export interface SimulateOptions {
   readonly progress?: boolean;
   /** Where to print (default process.stdout). */
   readonly out?: (line: string) => void;
+  /**
+   * The `coupler` CLI script each party runs as `node <cliPath> run` (default: the script of this
+   * process, `process.argv[1]`). Tests and embedders that call `simulate()` from their own
+   * process pass the built `dist/cli.js` (or `src/cli/main.ts`, run through tsx).
+   */
+  readonly cliPath?: string;
 }
 
 /** What one party did. */
@@ -201,7 +207,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       dns.setA(service, hosts);
     }
     const sessionId = `sim-${randomBytes(12).toString('hex')}`;
-    const cliPath = process.argv[1] ?? '';
+    const cliPath = options.cliPath ?? process.argv[1] ?? '';
     const moduleSpec = demo ? 'coupler:demo' : resolve(options.algorithm);
     const needsTsx = cliPath.endsWith('.ts') || moduleSpec.endsWith('.ts') || moduleSpec.endsWith('.mts');
     print(`coupler simulate: ${n} parties, ${demo ? `demo (${options.protocol ?? 'secureSum'}, length ${length})` : moduleSpec} method "${method}", discovery ${dns ? `dns (${service} via 127.0.0.1:${dns.port})` : 'static'}`);
