@@ -1,0 +1,442 @@
+/**
+ * Protocols benchmark: the secure-sum family with every party in its own process on loopback.
+ *
+ * Part `mesh`: for each n, n party processes (each on its own 127.0.0.x address) form one group
+ * with static discovery, then for each vector length L every protocol variant runs repeatedly on
+ * that group, interleaved per repetition (ABC…, …CBA). Each repetition starts with a barrier round;
+ * a party's time runs from leaving the barrier to holding the sum, and the repetition's time is
+ * the max over parties. Wire bytes per party are `group.stats()` deltas.
+ *
+ * Part `dk`: dkSecureSum with k = 4 and n up to 50, all parties in one child process, bytes split
+ * into the agreement, segment and opening phases.
+ *
+ * Flags (after `--`): `--parts=mesh,dk`, `--ns=3,5,10`, `--lengths=1,1e3,1e5,1e6`, `--reps=N`
+ * (every L), `--variants=plainSum,secureSum/seed,…`, `--threshold-1e6=auto|run|skip`,
+ * `--dk-ns=5,10,20,30,50`, `--dk-length=1e4`, `--dk-reps=N`.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { generateIdentity, serializeIdentity } from '../../src/identity/identity.js';
+import { createRoster, rosterToJSON } from '../../src/identity/roster.js';
+import { spawnWorker, type Worker } from '../lib/child.js';
+import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
+import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
+import { VARIANTS, partyId, type DkScaleConfig, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
+
+/** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
+const TARGET = { n: 5, L: 1_000_000, ratio: 3 };
+/** thresholdSum at L = 1e6 is skipped when one repetition is expected to take longer than this. */
+const THRESHOLD_SKIP_MS = 60_000;
+const ROUND_TIMEOUT_MS = 180_000;
+
+interface Plan {
+  parts: Set<string>;
+  ns: number[];
+  lengths: number[];
+  variants: Variant[];
+  reps: (L: number, n: number) => number;
+  warmup: (L: number) => number;
+  threshold1e6: 'auto' | 'run' | 'skip';
+  dk: { ns: number[]; k: number; L: number; reps: number; warmup: number; modes: ('seed' | 'vector')[] };
+}
+
+function parseList(s: string): number[] {
+  return s.split(',').map((x) => {
+    const v = Number(x.trim());
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`bad number "${x}"`);
+    return v;
+  });
+}
+
+function makePlan(opts: BenchOptions): Plan {
+  const flag = (name: string): string | undefined => {
+    const hit = opts.args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    return hit === undefined ? undefined : hit.includes('=') ? hit.slice(hit.indexOf('=') + 1) : '';
+  };
+  const plan: Plan = opts.quick
+    ? {
+        parts: new Set(['mesh', 'dk']),
+        ns: [3],
+        lengths: [1e3],
+        variants: [...VARIANTS],
+        reps: () => 2,
+        warmup: () => 1,
+        threshold1e6: 'auto',
+        dk: { ns: [5, 10], k: 4, L: 1e3, reps: 1, warmup: 0, modes: ['seed', 'vector'] },
+      }
+    : {
+        parts: new Set(['mesh', 'dk']),
+        ns: [3, 5, 10],
+        lengths: [1, 1e3, 1e5, 1e6],
+        variants: [...VARIANTS],
+        reps: (L, n) => (L <= 1e3 ? 15 : L <= 1e5 ? 5 : n <= 5 ? 5 : 3),
+        warmup: (L) => (L <= 1e3 ? 3 : 1),
+        threshold1e6: 'auto',
+        dk: { ns: [5, 10, 20, 30, 50], k: 4, L: 1e4, reps: 5, warmup: 1, modes: ['seed', 'vector'] },
+      };
+  const parts = flag('parts');
+  if (parts) plan.parts = new Set(parts.split(','));
+  const ns = flag('ns');
+  if (ns) plan.ns = parseList(ns);
+  const lengths = flag('lengths');
+  if (lengths) plan.lengths = parseList(lengths);
+  const reps = flag('reps');
+  if (reps) {
+    const r = Math.max(1, Number(reps));
+    plan.reps = () => r;
+  }
+  const variants = flag('variants');
+  if (variants) {
+    const list = variants.split(',');
+    const bad = list.filter((v) => !(VARIANTS as readonly string[]).includes(v));
+    if (bad.length) throw new Error(`unknown variant(s) ${bad.join(', ')}; known: ${VARIANTS.join(', ')}`);
+    plan.variants = VARIANTS.filter((v) => list.includes(v));
+  }
+  const t6 = flag('threshold-1e6');
+  if (t6 !== undefined) {
+    if (t6 !== 'auto' && t6 !== 'run' && t6 !== 'skip') throw new Error('--threshold-1e6 must be auto, run or skip');
+    plan.threshold1e6 = t6;
+  }
+  const dkNs = flag('dk-ns');
+  if (dkNs) plan.dk.ns = parseList(dkNs);
+  const dkL = flag('dk-length');
+  if (dkL) plan.dk.L = parseList(dkL)[0]!;
+  const dkReps = flag('dk-reps');
+  if (dkReps) plan.dk.reps = Math.max(1, Number(dkReps));
+  return plan;
+}
+
+function lengthName(L: number): string {
+  if (L >= 1000 && Number.isInteger(Math.log10(L))) return `1e${Math.log10(L)}`;
+  return String(L);
+}
+
+function bytesName(b: number): string {
+  if (!Number.isFinite(b)) return '—';
+  if (b < 1e3) return `${fmt(b)} B`;
+  if (b < 1e6) return `${fmt(b / 1e3)} kB`;
+  if (b < 1e9) return `${fmt(b / 1e6)} MB`;
+  return `${fmt(b / 1e9)} GB`;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function canBind(host: string): Promise<boolean> {
+  try {
+    await freePort(host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Samples of one variant at one (n, L): per repetition, the max over parties and per-party data. */
+interface VariantSamples {
+  wallMs: number[];
+  perParty: RunSample[][];
+}
+
+interface MeshResult {
+  n: number;
+  L: number;
+  variants: Variant[];
+  skipped: { variant: Variant; reason: string }[];
+  samples: Partial<Record<Variant, VariantSamples>>;
+  digests: Record<string, string[]>;
+  /** thresholdSum at L = 1e6: the time of the one probe repetition that decided whether to run it. */
+  thresholdProbeMs?: number;
+}
+
+async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: MeshResult[]; joins: Record<number, number[]>; hostsMode: string }> {
+  const results: MeshResult[] = [];
+  const joins: Record<number, number[]> = {};
+  const perAddress = await canBind('127.0.0.2');
+  const hostsMode = perAddress ? 'one 127.0.0.x address per party, same port' : '127.0.0.1, one port per party';
+  for (const n of plan.ns) {
+    const ids = Array.from({ length: n }, (_, i) => partyId(i));
+    const identities = ids.map((id) => generateIdentity(id));
+    const roster = rosterToJSON(createRoster(identities.map((x) => ({ id: x.id!, publicKey: x.publicKey }))));
+    const samePort = perAddress ? await freePort('127.0.0.2') : 0;
+    const all: PartyAddress[] = [];
+    for (let i = 0; i < n; i++) {
+      all.push(perAddress ? { id: ids[i]!, host: `127.0.0.${i + 2}`, port: samePort } : { id: ids[i]!, host: '127.0.0.1', port: await freePort('127.0.0.1') });
+    }
+    const sessionId = `bench-protocols-${n}-${randomBytes(8).toString('hex')}`;
+    const deadlineMs = (opts.quick ? 3 : 20) * 60_000;
+    const workers: Worker[] = ids.map((id, i) => {
+      const config: PartyConfig = {
+        index: i,
+        id,
+        identity: serializeIdentity(identities[i]!),
+        roster,
+        sessionId,
+        listen: all[i]!,
+        all,
+        roundTimeoutMs: ROUND_TIMEOUT_MS,
+        joinTimeoutMs: 120_000,
+      };
+      return spawnWorker(join(__dirname, 'party.ts'), config, { name: `party-${id}`, root: opts.root, deadlineMs });
+    });
+    try {
+      await Promise.all(workers.map((w) => w.waitEvent('ready', 120_000)));
+      const joined = await Promise.all(workers.map((w) => w.call<{ ms: number }>('join', {}, 150_000)));
+      joins[n] = joined.map((j) => j.ms);
+      opts.log(`protocols: n=${n} mesh formed in ${fmt(Math.max(...joins[n]))} ms (${hostsMode})`);
+      let seq = 0;
+      const thresholdAt1e5: number[] = [];
+      for (const L of plan.lengths) {
+        await Promise.all(workers.map((w) => w.call('prepare', { L }, 60_000)));
+        const skipped: MeshResult['skipped'] = [];
+        let thresholdProbeMs: number | undefined;
+        let variants = plan.variants;
+        if (L >= 1e6 && variants.includes('thresholdSum') && plan.threshold1e6 !== 'run') {
+          // Skip when one repetition would take > 60 s: first by linear extrapolation from L = 1e5
+          // (a lower bound: the BigInt code grows faster than linearly), else by one probe repetition.
+          const med1e5 = thresholdAt1e5.length ? summarize(thresholdAt1e5).median : undefined;
+          const est = med1e5 === undefined ? undefined : (med1e5 * L) / 1e5;
+          let reason: string | undefined;
+          if (plan.threshold1e6 === 'skip') reason = 'skipped by --threshold-1e6=skip';
+          else if (est !== undefined && est > THRESHOLD_SKIP_MS) {
+            reason = `skipped: L = 1e5 took ${fmt(med1e5! / 1000)} s per rep, so L = ${lengthName(L)} would take ≥ ${fmt(est / 1000)} s > ${THRESHOLD_SKIP_MS / 1000} s per rep (linear extrapolation; the real growth is steeper)`;
+          } else {
+            opts.log(`protocols: n=${n} L=${lengthName(L)}: one probe repetition of thresholdSum${est === undefined ? '' : ` (linear estimate ${fmt(est / 1000)} s)`}`);
+            const s = seq++;
+            const probe = await Promise.all(workers.map((w) => w.call<RunSample>('run', { variant: 'thresholdSum', L, seq: s }, 6 * ROUND_TIMEOUT_MS)));
+            const ms = Math.max(...probe.map((x) => x.ms));
+            thresholdProbeMs = ms;
+            if (ms > THRESHOLD_SKIP_MS) reason = `skipped: one probe repetition took ${fmt(ms / 1000)} s > ${THRESHOLD_SKIP_MS / 1000} s`;
+            else opts.log(`protocols: n=${n} L=${lengthName(L)}: thresholdSum probe ${fmt(ms / 1000)} s ≤ ${THRESHOLD_SKIP_MS / 1000} s, measuring it`);
+          }
+          if (reason !== undefined) {
+            variants = variants.filter((v) => v !== 'thresholdSum');
+            skipped.push({ variant: 'thresholdSum', reason });
+          }
+        }
+        const res: MeshResult = { n, L, variants, skipped, samples: {}, digests: {}, ...(thresholdProbeMs === undefined ? {} : { thresholdProbeMs }) };
+        for (const v of variants) res.samples[v] = { wallMs: [], perParty: [] };
+        const warmup = plan.warmup(L);
+        const reps = plan.reps(L, n);
+        opts.log(`protocols: n=${n} L=${lengthName(L)}: ${variants.length} variants × (${reps} reps + ${warmup} warm-up), interleaved${skipped.length ? `; ${skipped.map((s) => `${s.variant} ${s.reason}`).join('; ')}` : ''}`);
+        const started = Date.now();
+        await interleave(variants, { warmup, reps }, async (variant, rep) => {
+          const s = seq++;
+          const samples = await Promise.all(workers.map((w) => w.call<RunSample>('run', { variant, L, seq: s }, 6 * ROUND_TIMEOUT_MS)));
+          const wall = Math.max(...samples.map((s) => s.ms));
+          const d = new Set(samples.map((s) => s.digest));
+          (res.digests[variant] ??= []).push(...d);
+          if (rep >= warmup) {
+            res.samples[variant]!.wallMs.push(wall);
+            res.samples[variant]!.perParty.push(samples);
+          }
+          return wall;
+        });
+        for (const v of variants) res.digests[v] = [...new Set(res.digests[v])];
+        if (L === 1e5 && res.samples.thresholdSum) thresholdAt1e5.push(...res.samples.thresholdSum.wallMs);
+        opts.log(`protocols: n=${n} L=${lengthName(L)} done in ${fmt((Date.now() - started) / 1000)} s; load avg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+        results.push(res);
+      }
+      await Promise.all(workers.map((w) => w.call('close', {}, 30_000).catch(() => undefined)));
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  }
+  return { results, joins, hostsMode };
+}
+
+function meanBytes(s: VariantSamples): { mean: number; max: number; min: number } {
+  // Bytes are (nearly) identical across repetitions; take the median over reps of the per-party mean / max.
+  const means = s.perParty.map((rep) => rep.reduce((a, x) => a + x.bytesSent, 0) / rep.length);
+  const maxes = s.perParty.map((rep) => Math.max(...rep.map((x) => x.bytesSent)));
+  const mins = s.perParty.map((rep) => Math.min(...rep.map((x) => x.bytesSent)));
+  return { mean: summarize(means).median, max: summarize(maxes).median, min: summarize(mins).median };
+}
+
+function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[]; notes: string[]; summary: unknown } {
+  const V = plan.variants;
+  const timeRows: (string | number)[][] = [];
+  const ratioRows: (string | number)[][] = [];
+  const byteRows: (string | number)[][] = [];
+  const notes: string[] = [];
+  const summary: Record<string, unknown> = {};
+  const ratioOf = (r: MeshResult, a: Variant, b: Variant): Summary | undefined => {
+    const sa = r.samples[a];
+    const sb = r.samples[b];
+    return sa && sb ? summarize(pairedRatios(sa.wallMs, sb.wallMs)) : undefined;
+  };
+  const disagree: string[] = [];
+  for (const r of results) {
+    const key = `n=${r.n} L=${lengthName(r.L)}`;
+    const wall: Record<string, Summary> = {};
+    for (const v of r.variants) wall[v] = summarize(r.samples[v]!.wallMs);
+    timeRows.push([r.n, lengthName(r.L), ...V.map((v) => (wall[v] ? cell(wall[v]!) : r.skipped.some((s) => s.variant === v) ? 'skipped' : '—'))]);
+    const ratios: Record<string, Summary | undefined> = {};
+    for (const v of V) if (v !== 'plainSum') ratios[v] = ratioOf(r, v, 'plainSum');
+    ratioRows.push([r.n, lengthName(r.L), ...V.filter((v) => v !== 'plainSum').map((v) => (ratios[v] ? `${cell(ratios[v]!, 2)}` : r.skipped.some((s) => s.variant === v) ? 'skipped' : '—'))]);
+    const bytes: Record<string, ReturnType<typeof meanBytes>> = {};
+    for (const v of r.variants) bytes[v] = meanBytes(r.samples[v]!);
+    byteRows.push([
+      r.n,
+      lengthName(r.L),
+      bytesName(8 * r.L),
+      ...V.map((v) => {
+        const b = bytes[v];
+        if (!b) return r.skipped.some((s) => s.variant === v) ? 'skipped' : '—';
+        return b.max - b.min > 0.01 * b.max ? `${bytesName(b.mean)} (${bytesName(b.min)}–${bytesName(b.max)})` : bytesName(b.mean);
+      }),
+    ]);
+    const allDigests = new Set(Object.values(r.digests).flat());
+    for (const [v, d] of Object.entries(r.digests)) if (d.length !== 1) disagree.push(`${key} ${v}: parties or repetitions disagree (${d.length} distinct sums)`);
+    if (allDigests.size !== 1) disagree.push(`${key}: protocols give ${allDigests.size} distinct sums`);
+    for (const s of r.skipped) notes.push(`n=${r.n} L=${lengthName(r.L)}: thresholdSum ${s.reason}.`);
+    summary[key] = { wallMs: wall, ratiosVsPlain: ratios, bytesSentPerParty: bytes };
+    if (r.n === TARGET.n && r.L === TARGET.L && ratios['secureSum/seed']) {
+      const m = ratios['secureSum/seed']!.median;
+      notes.unshift(
+        `Target "${TARGET.n} parties × 1M float64: secureSum ≤ ${TARGET.ratio}× the no-privacy baseline" (wall time, secureSum with seed shares / plainSum, paired per repetition): ` +
+          `${fmt(m)}× (IQR ${fmt(ratios['secureSum/seed']!.q1)}–${fmt(ratios['secureSum/seed']!.q3)}) → ${m <= TARGET.ratio ? 'met' : 'NOT met'}` +
+          (ratios['secureSum/vector'] ? `; with vector shares ${fmt(ratios['secureSum/vector']!.median)}× → ${ratios['secureSum/vector']!.median <= TARGET.ratio ? 'met' : 'NOT met'}.` : '.'),
+      );
+    }
+  }
+  if (!results.some((r) => r.n === TARGET.n && r.L === TARGET.L)) notes.unshift(`Target (${TARGET.n} parties × 1M, secureSum ≤ ${TARGET.ratio}× plainSum): not measured in this run (n=${TARGET.n}, L=1e6 not selected).`);
+  notes.push(disagree.length ? `SUM MISMATCH: ${disagree.join('; ')}` : 'Every party of every repetition got the same sum, and all protocols gave the same sum for each (n, L).');
+  const tables: ReportTable[] = [
+    {
+      title: 'Wall time per run, ms: median (IQR) — per repetition the max over parties, from leaving a barrier round to holding the sum',
+      columns: ['n', 'L', ...V],
+      rows: timeRows,
+      notes: [
+        'Separate processes on loopback, one group per n (formed once), all variants interleaved per repetition (ABC…, …CBA) on that group. Inputs: Float64Array, |x| ≤ 1000, bound 1e4, f = 16.',
+        'dkSecureSum: k = min(4, n); thresholdSum: t = ⌊n/2⌋ + 1; ringSecureSum: one pass (acknowledged baseline); plainSum: every party sends its encoded vector to every other (no privacy).',
+      ],
+    },
+    {
+      title: 'Wall-time ratio to plainSum (paired per repetition): median (IQR)',
+      columns: ['n', 'L', ...V.filter((v) => v !== 'plainSum').map((v) => `${v} / plainSum`)],
+      rows: ratioRows,
+    },
+    {
+      title: 'Wire bytes sent per party per run (group.stats() delta; mean over parties, (min–max) when they differ)',
+      columns: ['n', 'L', 'input (8·L)', ...V],
+      rows: byteRows,
+      notes: [
+        'Wire bytes: sealed channel frames (message + frame header + AEAD tag), as counted by the channel; TCP/WebSocket headers not included.',
+        'Expected at large L: plainSum ≈ (n−1)·8L; secureSum seed ≈ dk ≈ (n−1)·8L (only the opening of T_j is a vector); secureSum vector ≈ 2(n−1)·8L; thresholdSum ≈ 2(n−1)·16L (deal + publish, 16-byte field elements); ring: 8L per hop, the first party also sends the result to n−1.',
+      ],
+    },
+  ];
+  return { tables, notes, summary };
+}
+
+async function dkPart(plan: Plan, opts: BenchOptions): Promise<{ rows: DkScaleRow[]; table: ReportTable; notes: string[] }> {
+  const config: DkScaleConfig = { ns: plan.dk.ns, k: plan.dk.k, L: plan.dk.L, reps: plan.dk.reps, warmup: plan.dk.warmup, modes: plan.dk.modes, roundTimeoutMs: ROUND_TIMEOUT_MS };
+  const w = spawnWorker(join(__dirname, 'dkscale.ts'), config, { name: 'dkscale', root: opts.root, deadlineMs: (opts.quick ? 2 : 10) * 60_000 });
+  let rows: DkScaleRow[];
+  try {
+    await w.waitEvent('ready', 60_000);
+    opts.log(`protocols: dk scaling, k=${plan.dk.k}, L=${lengthName(plan.dk.L)}, n ∈ {${plan.dk.ns.join(', ')}}, modes ${plan.dk.modes.join('/')}, ${plan.dk.reps} reps + ${plan.dk.warmup} warm-up (in one process)`);
+    rows = await w.call<DkScaleRow[]>('scale', {}, (opts.quick ? 2 : 10) * 60_000);
+  } finally {
+    await w.stop();
+  }
+  const med = (xs: number[]): number => summarize(xs).median;
+  const L = plan.dk.L;
+  const table: ReportTable = {
+    title: `dkSecureSum scaling (k = ${plan.dk.k}, L = ${lengthName(L)}, all parties in one process): wire bytes sent per party by phase, wall time`,
+    columns: ['n', 'shares', 'agree (shape echo)', 'segment', 'segment msgs', 'open (commit echo + opening)', 'open / ((n−1)·8L)', 'total', 'wall ms: median (IQR)'],
+    rows: rows.map((r) => [
+      r.n,
+      r.mode,
+      bytesName(med(r.bytes.agree)),
+      bytesName(med(r.bytes.segment)),
+      fmt(med(r.messages.segment)),
+      bytesName(med(r.bytes.open)),
+      fmt(med(r.bytes.open) / ((r.n - 1) * 8 * L)),
+      bytesName(med(r.bytes.total)),
+      cell(summarize(r.wallMs)),
+    ]),
+    notes: [
+      'Phases are split by the round a party sends on (wrappers around the group instance\'s send/sendToAll; totals from group.stats() snapshotted at each phase change). Means over parties; segment bytes are the same for every party (k − 1 messages each).',
+      'Wall time: all n parties share one thread here, so it grows with the total work of all parties (≈ n × per-party work), not with one party\'s latency; compare it across n only.',
+    ],
+  };
+  const notes: string[] = [];
+  for (const mode of plan.dk.modes) {
+    const rs = rows.filter((r) => r.mode === mode).sort((a, b) => a.n - b.n);
+    if (rs.length < 2) continue;
+    const first = rs[0]!;
+    const last = rs[rs.length - 1]!;
+    const seg = (r: DkScaleRow): number => med(r.bytes.segment);
+    const open = (r: DkScaleRow): number => med(r.bytes.open);
+    const agree = (r: DkScaleRow): number => med(r.bytes.agree);
+    const growth = (f: (r: DkScaleRow) => number): string => {
+      const ratio = f(last) / f(first);
+      const linear = (last.n - 1) / (first.n - 1);
+      const kind = Math.abs(ratio - 1) < 0.05 ? 'constant in n' : ratio > linear * 1.25 ? 'grows faster than linearly in n' : ratio >= linear * 0.75 ? 'grows linearly in n' : 'grows, sublinearly in n';
+      return `${bytesName(f(first))} at n=${first.n} → ${bytesName(f(last))} at n=${last.n} (×${fmt(ratio)}; n−1 grew ×${fmt(linear)}): ${kind}`;
+    };
+    notes.push(`dk (${mode} shares): segment phase ${growth(seg)}; opening phase ${growth(open)}; agreement echo ${growth(agree)}.`);
+  }
+  if (rows.some((r) => !r.agreed)) notes.push('SUM MISMATCH in the dk scaling run.');
+  return { rows, table, notes };
+}
+
+async function run(opts: BenchOptions): Promise<BenchReport> {
+  const plan = makePlan(opts);
+  const tables: ReportTable[] = [];
+  const notes: string[] = [];
+  const data: Record<string, unknown> = {};
+  const loadStart = loadavg();
+  if (plan.parts.has('mesh')) {
+    const mesh = await meshPart(plan, opts);
+    const t = meshTables(plan, mesh.results);
+    tables.push(...t.tables);
+    notes.push(...t.notes);
+    data.mesh = { hosts: mesh.hostsMode, joinMs: mesh.joins, results: mesh.results, summary: t.summary };
+  }
+  if (plan.parts.has('dk')) {
+    const dk = await dkPart(plan, opts);
+    tables.push(dk.table);
+    notes.push(...dk.notes);
+    data.dkScaling = dk.rows;
+  }
+  notes.push(`Load average (1/5/15 min) at the start of this benchmark ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
+  return {
+    parameters: {
+      parts: [...plan.parts],
+      ns: plan.ns,
+      lengths: plan.lengths,
+      variants: plan.variants,
+      reps: Object.fromEntries(plan.lengths.flatMap((L) => plan.ns.map((n) => [`n=${n} L=${L}`, plan.reps(L, n)]))),
+      warmup: Object.fromEntries(plan.lengths.map((L) => [String(L), plan.warmup(L)])),
+      threshold1e6: plan.threshold1e6,
+      thresholdSkipMs: THRESHOLD_SKIP_MS,
+      roundTimeoutMs: ROUND_TIMEOUT_MS,
+      dk: plan.dk,
+      target: TARGET,
+    },
+    tables,
+    data,
+    notes,
+  };
+}
+
+registerBenchmark({
+  name: 'protocols',
+  description: 'secure sums with parties as separate processes on loopback: wall time, wire bytes, ratio to the no-privacy baseline; dk scaling in n',
+  run,
+});

@@ -1,0 +1,122 @@
+/**
+ * One party of the protocols benchmark, as its own process (started by `index.ts` through
+ * `bench/lib/child.ts`). It listens on its own loopback address, joins the group with static
+ * discovery, and then, per request from the parent: runs a barrier round, one protocol run, and
+ * reports its own time and the wire bytes it sent (`group.stats()` delta).
+ *
+ * Exits on its own at the deadline or when the parent goes away (`workerConfig()` guards).
+ *
+ * @module
+ */
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { joinGroup, type Group } from '../../src/group/group.js';
+import { parseIdentity } from '../../src/identity/identity.js';
+import { parseRoster } from '../../src/identity/roster.js';
+import { secureSum, dkSecureSum, thresholdSum, ringSecureSum, plainSum } from '../../src/protocols/index.js';
+import type { SumResult } from '../../src/protocols/common.js';
+import { emit, serve, workerConfig } from '../lib/worker.js';
+import { BOUND, digestOf, hintedDiscovery, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const cfg = workerConfig<PartyConfig>();
+let group: Group | undefined;
+const inputs = new Map<number, Float64Array>();
+
+function totals(g: Group): { sent: number; received: number; messages: number } {
+  let sent = 0;
+  let received = 0;
+  let messages = 0;
+  for (const s of g.stats()) {
+    sent += s.bytesSent;
+    received += s.bytesReceived;
+    messages += s.messagesSent;
+  }
+  return { sent, received, messages };
+}
+
+function runProtocol(g: Group, variant: Variant, x: Float64Array): Promise<SumResult> {
+  const n = g.parties.length;
+  const common = { bound: BOUND, roundTimeoutMs: cfg.roundTimeoutMs };
+  switch (variant) {
+    case 'secureSum/seed':
+      return secureSum(g, x, { ...common, shares: 'seed' });
+    case 'secureSum/vector':
+      return secureSum(g, x, { ...common, shares: 'vector' });
+    case 'dkSecureSum':
+      return dkSecureSum(g, x, { ...common, k: Math.min(4, n) });
+    case 'thresholdSum':
+      return thresholdSum(g, x, { ...common, t: Math.floor(n / 2) + 1 });
+    case 'ringSecureSum':
+      return ringSecureSum(g, x, { ...common, acknowledgeInsecure: true });
+    case 'plainSum':
+      return plainSum(g, x, { ...common, acknowledgeInsecure: true });
+    default:
+      throw new Error(`unknown variant ${String(variant)}`);
+  }
+}
+
+async function barrier(g: Group, seq: number): Promise<void> {
+  const round = `bench/barrier.${seq}`;
+  await g.sendToAll(round, { b: seq });
+  await g.gather(round, { timeoutMs: cfg.roundTimeoutMs });
+}
+
+serve({
+  async join(): Promise<{ ms: number }> {
+    const t0 = performance.now();
+    group = await joinGroup({
+      identity: parseIdentity(cfg.identity),
+      roster: parseRoster(cfg.roster),
+      sessionId: cfg.sessionId,
+      localId: cfg.id,
+      discovery: hintedDiscovery(cfg.all, cfg.id),
+      listen: { host: cfg.listen.host, port: cfg.listen.port },
+      timeoutMs: cfg.joinTimeoutMs,
+      roundTimeoutMs: cfg.roundTimeoutMs,
+      dialBackoff: { initialMs: 50, maxMs: 500 },
+      discoveryIntervalMs: 50,
+    });
+    return { ms: performance.now() - t0 };
+  },
+
+  prepare(params: { L: number }): { L: number } {
+    inputs.clear();
+    gc();
+    inputs.set(params.L, partyInput(cfg.index, params.L));
+    return { L: params.L };
+  },
+
+  async run(params: { variant: Variant; L: number; seq: number }): Promise<RunSample> {
+    const g = group;
+    if (g === undefined) throw new Error('not joined');
+    const x = inputs.get(params.L);
+    if (x === undefined) throw new Error(`no input of length ${params.L} prepared`);
+    gc();
+    await barrier(g, params.seq);
+    const before = totals(g);
+    const t0 = performance.now();
+    const result = await runProtocol(g, params.variant, x);
+    const ms = performance.now() - t0;
+    const after = totals(g);
+    const sum = result.sum;
+    if (!(sum instanceof Float64Array) || sum.length !== params.L) throw new Error(`${params.variant}: unexpected result shape`);
+    return {
+      ms,
+      bytesSent: after.sent - before.sent,
+      bytesReceived: after.received - before.received,
+      messagesSent: after.messages - before.messages,
+      digest: digestOf(sum),
+    };
+  },
+
+  async close(): Promise<void> {
+    await group?.close();
+    group = undefined;
+  },
+});
+
+emit({ event: 'ready', pid: process.pid });

@@ -1,0 +1,107 @@
+/**
+ * Side-effect-free pieces shared by the protocols benchmark's parent (`index.ts`) and its children
+ * (`party.ts`, `dkscale.ts`): variant names, configs, inputs, and a static discovery that carries
+ * party hints. No import of this file starts anything.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { Discovery, PeerAddress } from '../../src/discovery/types.js';
+
+/** The protocol variants measured side by side. */
+export const VARIANTS = ['secureSum/seed', 'secureSum/vector', 'dkSecureSum', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
+export const INPUT_MAGNITUDE = 1000;
+export const BOUND = 1e4;
+
+/** Where one party listens. */
+export interface PartyAddress {
+  id: string;
+  host: string;
+  port: number;
+}
+
+/** Config of one party process. */
+export interface PartyConfig {
+  index: number;
+  id: string;
+  identity: string;
+  roster: string;
+  sessionId: string;
+  listen: PartyAddress;
+  all: PartyAddress[];
+  roundTimeoutMs: number;
+  joinTimeoutMs: number;
+}
+
+/** What a party reports for one measured run. */
+export interface RunSample {
+  /** This party's time from leaving the barrier to holding the sum, ms. */
+  ms: number;
+  /** Wire bytes this party sent during the run (sum over peers, `group.stats()` delta). */
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  /** Digest of the decoded sum (all parties and all protocols must agree). */
+  digest: string;
+}
+
+/** Config of the in-process dk scaling child. */
+export interface DkScaleConfig {
+  ns: number[];
+  k: number;
+  L: number;
+  reps: number;
+  warmup: number;
+  modes: ('seed' | 'vector')[];
+  roundTimeoutMs: number;
+}
+
+/** Party ids: numbers from 1, so the canonical (numeric) order is the index order. */
+export function partyId(i: number): string {
+  return String(i + 1);
+}
+
+/** The private input of party `index`: deterministic, in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE], 3 decimals. */
+export function partyInput(index: number, L: number): Float64Array {
+  const v = new Float64Array(L);
+  for (let j = 0; j < L; j++) v[j] = Math.round(Math.sin(index * 7919 + j * 0.61803) * INPUT_MAGNITUDE * 1000) / 1000;
+  return v;
+}
+
+/** Short digest of a float vector. */
+export function digestOf(v: Float64Array): string {
+  return createHash('sha256').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Static discovery with party hints: every party is given the addresses of the others with the
+ * party id they are expected to belong to, so each pair is dialled once, by the party whose id
+ * sorts first (the group's tie-break); the hint is never trusted, the handshake decides.
+ */
+export function hintedDiscovery(all: readonly PartyAddress[], self: string): Discovery {
+  const list: PeerAddress[] = all.filter((a) => a.id !== self).map((a) => ({ host: a.host, port: a.port, source: 'static', partyHint: a.id }));
+  return { kind: 'static', discover: () => Promise.resolve(list.map((a) => ({ ...a }))) };
+}
+
+/** dk scaling phases: agreement echo, segment redistribution, commitment echo + opening. */
+export const DK_PHASES = ['agree', 'segment', 'open'] as const;
+export type DkPhase = (typeof DK_PHASES)[number];
+
+/** One (n, mode) row of the dk scaling run. */
+export interface DkScaleRow {
+  n: number;
+  mode: 'seed' | 'vector';
+  joinMs: number;
+  wallMs: number[];
+  /** Per rep: mean over parties of the wire bytes sent in each phase. */
+  bytes: Record<DkPhase | 'total', number[]>;
+  /** Per rep: max over parties of the wire bytes sent in each phase. */
+  bytesMax: Record<DkPhase | 'total', number[]>;
+  /** Per rep: mean over parties of the messages sent in each phase. */
+  messages: Record<DkPhase, number[]>;
+  /** Every party got the same sum in every rep. */
+  agreed: boolean;
+}
