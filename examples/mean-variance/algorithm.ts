@@ -1,0 +1,132 @@
+/**
+ * Federated mean and variance of one numeric column, with a single secure sum.
+ *
+ * Every station reads its own CSV file, computes three local totals — the count, the sum and
+ * the sum of squares of the column — and the stations add them up with ONE `secureSum` of a
+ * record, directly between each other. Each station learns the three pooled totals (and so the
+ * pooled mean and variance), never another station's totals.
+ *
+ * Method `partial` (run at every station):
+ *   kwargs.column       the column to summarise (default "age")
+ *   kwargs.csv          optional path of the CSV file; default: the vantage6 database labelled
+ *                       kwargs.database (default "default"), i.e. `<LABEL>_DATABASE_URI`
+ *   kwargs.fractionalBits, kwargs.bound   fixed-point parameters of the secure sum (optional;
+ *                       every station must pass the same values)
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { secureSum } from 'coupler';
+import { joinPeerGroup, type AlgorithmContext } from 'coupler/vantage6';
+
+/** A string kwarg: `fallback` when absent, else a non-empty string (the error names the kwarg, never its value). */
+function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback?: string): string | undefined {
+  const v = kwargs[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string' || v.trim().length === 0) throw new Error(`kwarg "${name}" must be a non-empty string`);
+  return v;
+}
+
+/** An optional number kwarg (`integer` also requires an integer). */
+function numberKwarg(kwargs: Record<string, unknown>, name: string, integer = false): number | undefined {
+  const v = kwargs[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new Error(`kwarg "${name}" must be ${integer ? 'an integer' : 'a finite number'}`);
+  }
+  return v;
+}
+
+/** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
+function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
+  const csv = stringKwarg(kwargs, 'csv');
+  if (csv !== undefined) return resolve(csv);
+  const label = stringKwarg(kwargs, 'database', 'default')!;
+  const db = ctx.databases.get(label);
+  if (db?.uri === undefined) throw new Error(`no data: pass kwarg "csv" or run with a database labelled "${label}"`);
+  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "${label}" is of type ${db.type}; this algorithm reads csv`);
+  return db.uri;
+}
+
+/** Split one CSV line at commas; a field in double quotes may contain commas ("" is a quote). */
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field);
+  return out.map((f) => f.trim());
+}
+
+/** The numeric values of `column`; empty cells are missing values and are skipped. */
+function readColumn(path: string, column: string): { values: number[]; missing: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = splitCsvLine(lines[0] ?? '');
+  const at = header.indexOf(column);
+  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
+  const values: number[] = [];
+  let missing = 0;
+  for (let row = 1; row < lines.length; row++) {
+    if (lines[row]!.trim() === '') continue;
+    const cell = splitCsvLine(lines[row]!)[at] ?? '';
+    if (cell === '' || cell.toUpperCase() === 'NA') {
+      missing++;
+      continue;
+    }
+    const x = Number(cell);
+    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
+    values.push(x);
+  }
+  return { values, missing };
+}
+
+export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
+  // Check every kwarg before joining the group, so a bad input fails at once and everywhere.
+  const column = stringKwarg(kwargs, 'column', 'age')!;
+  const fractionalBits = numberKwarg(kwargs, 'fractionalBits', true);
+  const bound = numberKwarg(kwargs, 'bound');
+  const { values, missing } = readColumn(csvPath(kwargs, ctx), column);
+  let sum = 0;
+  let sumSquares = 0;
+  for (const x of values) {
+    sum += x;
+    sumSquares += x * x;
+  }
+  ctx.logger.info(`local totals ready for column "${column}" (the values stay here)`);
+
+  const group = await joinPeerGroup(kwargs, ctx);
+  try {
+    // One secure sum of a record: the counts exactly (bigint), the two sums in fixed point.
+    const { sum: total, contributors } = await secureSum(
+      group,
+      { count: BigInt(values.length), missing: BigInt(missing), sum, sumSquares },
+      { ...(fractionalBits === undefined ? {} : { fractionalBits }), ...(bound === undefined ? {} : { bound }) },
+    );
+    const t = total as { count: bigint; missing: bigint; sum: number; sumSquares: number };
+    const n = Number(t.count);
+    const mean = n > 0 ? t.sum / n : null;
+    // Sample variance from the pooled totals: (Σx² − (Σx)²/N) / (N − 1).
+    const variance = n > 1 ? Math.max(0, t.sumSquares - (t.sum * t.sum) / n) / (n - 1) : null;
+    return { column, count: n, missing: Number(t.missing), mean, variance, sd: variance === null ? null : Math.sqrt(variance), stations: contributors };
+  } finally {
+    await group.close();
+  }
+}

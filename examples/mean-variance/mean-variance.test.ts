@@ -1,0 +1,75 @@
+/**
+ * The mean-variance example, run for real: three `coupler run` processes (one per station CSV)
+ * find each other over the embedded DNS server, authenticate, and compute one secure sum.
+ * Needs the built CLI (`npm run build`).
+ */
+import { join } from 'node:path';
+import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles } from '../_support/harness';
+
+const ALGORITHM = join(EXAMPLES, 'mean-variance', 'algorithm.ts');
+const DATA = stationFiles('mean-variance', 3);
+
+/** Mean and sample variance in the clear, two-pass, over every station's rows. */
+function clear(column: string): { count: number; missing: number; mean: number; variance: number } {
+  const cells = DATA.flatMap((f) => csvColumn(f, column));
+  const values = cells.filter((c) => c !== '' && c !== 'NA').map(Number);
+  const mean = values.reduce((a, x) => a + x, 0) / values.length;
+  const variance = values.reduce((a, x) => a + (x - mean) ** 2, 0) / (values.length - 1);
+  return { count: values.length, missing: cells.length - values.length, mean, variance };
+}
+
+const relErr = (a: number, b: number): number => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
+
+beforeAll(() => {
+  builtCli(); // a clear message when dist/ is missing
+});
+
+test('every station gets the pooled mean and variance of age, equal to the values in the clear', async () => {
+  const { outcome, results, exitCodes } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA });
+  expect(exitCodes).toEqual([0, 0, 0]);
+  expect(outcome.agreed).toBe(true);
+  const expected = clear('age');
+  for (const r of results as { column: string; count: number; missing: number; mean: number; variance: number; sd: number; stations: string[] }[]) {
+    expect(r.column).toBe('age');
+    expect(r.count).toBe(expected.count);
+    expect(r.missing).toBe(expected.missing);
+    expect(relErr(r.mean, expected.mean)).toBeLessThanOrEqual(1e-9);
+    expect(relErr(r.variance, expected.variance)).toBeLessThanOrEqual(1e-9);
+    expect(relErr(r.sd, Math.sqrt(expected.variance))).toBeLessThanOrEqual(1e-9);
+    expect(r.stations).toEqual(['1', '2', '3']);
+  }
+  // the stations talked to each other directly: every pair exchanged traffic
+  for (const p of outcome.parties) expect(p.traffic.map((t) => t.peer).sort()).toEqual(['1', '2', '3'].filter((x) => x !== p.party));
+});
+
+test('a column the CSV does not have: every station exits 1 with no result, the error names the column, no data is printed', async () => {
+  const { results, exitCodes, lines } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { column: 'weight' } });
+  expect(exitCodes).toEqual([1, 1, 1]);
+  expect(results).toEqual([undefined, undefined, undefined]);
+  const errors = lines.filter((l) => / error: /.test(l));
+  expect(errors).toHaveLength(3);
+  for (const e of errors) expect(e).toContain('the CSV has no column "weight"');
+  expect(lines.join('\n')).not.toMatch(/S\d-\d{4}/); // no patient id (or any other cell) in the output
+});
+
+test('a kwarg of the wrong type is refused by name before anything is sent', async () => {
+  const { exitCodes, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { column: 5 } });
+  expect(exitCodes).toEqual([1, 1, 1]);
+  expect(lines.filter((l) => l.includes('kwarg "column" must be a non-empty string'))).toHaveLength(3);
+  for (const p of outcome.parties) expect(p.traffic).toEqual([]);
+});
+
+test('one station with different fixed-point parameters: the run aborts everywhere, naming that station', async () => {
+  const { results, exitCodes, lines } = await runExample({
+    algorithm: ALGORITHM,
+    method: 'partial',
+    dataFiles: DATA,
+    perParty: [{}, {}, { fractionalBits: 20 }],
+  });
+  expect(exitCodes).toEqual([1, 1, 1]);
+  expect(results).toEqual([undefined, undefined, undefined]);
+  const mismatch = (party: string): string | undefined => lines.find((l) => l.startsWith(`  [party ${party}] error: COUPLER_ERR_SHAPE_MISMATCH`));
+  expect(mismatch('1')).toContain('parties "3" disagree');
+  expect(mismatch('2')).toContain('parties "3" disagree');
+  expect(mismatch('3')).toContain('parties "1", "2" disagree');
+});
