@@ -1,0 +1,175 @@
+/**
+ * Secure histogram of one numeric column with the dk-secure sum.
+ *
+ * Every station bins its own values into the same bins and the stations add the counts with ONE
+ * `dkSecureSum` of a record — the bin counts as a vector of exact integers, plus the values below
+ * the first edge, above the last edge and missing — directly between each other. Each station
+ * learns the pooled histogram; another station's counts stay hidden unless a coalition of at least
+ * `collusionThreshold(n, k) = min(2(k − 1), n − 1)` stations pools what it saw.
+ *
+ * Method `partial` (run at every station):
+ *   kwargs.column     the column to bin (default "systolic_bp")
+ *   kwargs.edges      increasing bin edges [e0, e1, ..., em] (default 80, 100, ..., 200): bins
+ *                     [e0, e1), [e1, e2), ..., [e(m-1), em] (the last bin includes its right edge)
+ *   kwargs.k          segments per input of the dk-secure sum, 2..n (default min(4, n))
+ *   kwargs.csv        optional path of the CSV file; default: the vantage6 database labelled
+ *                     kwargs.database (default "default")
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { collusionThreshold, dkSecureSum } from 'coupler';
+import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
+
+const DEFAULT_EDGES = [80, 100, 120, 140, 160, 180, 200];
+const MAX_BINS = 10_000;
+
+/** A string kwarg: `fallback` when absent, else a non-empty string (the error names the kwarg, never its value). */
+function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback?: string): string | undefined {
+  const v = kwargs[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string' || v.trim().length === 0) throw new Error(`kwarg "${name}" must be a non-empty string`);
+  return v;
+}
+
+/** The bin edges: at least two finite numbers, strictly increasing. */
+function edgesKwarg(kwargs: Record<string, unknown>): number[] {
+  const v = kwargs.edges;
+  if (v === undefined || v === null) return DEFAULT_EDGES;
+  if (!Array.isArray(v) || v.length < 2 || v.length > MAX_BINS + 1) throw new Error(`kwarg "edges" must be an array of 2..${MAX_BINS + 1} numbers`);
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) throw new Error(`kwarg "edges": element ${i} is not a finite number`);
+    if (i > 0 && !((v[i] as number) > (v[i - 1] as number))) throw new Error(`kwarg "edges" must be strictly increasing (element ${i} is not above element ${i - 1})`);
+  }
+  return v as number[];
+}
+
+/** The optional `k`: an integer ≥ 2 (its upper limit, the number of stations, is checked after joining). */
+function kKwarg(kwargs: Record<string, unknown>): number | undefined {
+  const v = kwargs.k;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 2) throw new Error('kwarg "k" must be an integer ≥ 2');
+  return v;
+}
+
+/** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
+function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
+  const csv = stringKwarg(kwargs, 'csv');
+  if (csv !== undefined) return resolve(csv);
+  const label = stringKwarg(kwargs, 'database', 'default')!;
+  const db = ctx.databases.get(label);
+  if (db?.uri === undefined) throw new Error(`no data: pass kwarg "csv" or run with a database labelled "${label}"`);
+  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "${label}" is of type ${db.type}; this algorithm reads csv`);
+  return db.uri;
+}
+
+/** Split one CSV line at commas; a field in double quotes may contain commas ("" is a quote). */
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      out.push(field);
+      field = '';
+    } else field += c;
+  }
+  out.push(field);
+  return out.map((f) => f.trim());
+}
+
+/** The numeric values of `column`; empty and NA cells are counted as missing. */
+function readColumn(path: string, column: string): { values: number[]; missing: number } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = splitCsvLine(lines[0] ?? '');
+  const at = header.indexOf(column);
+  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
+  const values: number[] = [];
+  let missing = 0;
+  for (let row = 1; row < lines.length; row++) {
+    if (lines[row]!.trim() === '') continue;
+    const cell = splitCsvLine(lines[row]!)[at] ?? '';
+    if (cell === '' || cell.toUpperCase() === 'NA') {
+      missing++;
+      continue;
+    }
+    const x = Number(cell);
+    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
+    values.push(x);
+  }
+  return { values, missing };
+}
+
+/** This station's counts: per bin, below the first edge, above the last. */
+function bin(values: readonly number[], edges: readonly number[]): { counts: bigint[]; below: bigint; above: bigint } {
+  const m = edges.length - 1;
+  const counts = new Array<bigint>(m).fill(0n);
+  let below = 0n;
+  let above = 0n;
+  for (const x of values) {
+    if (x < edges[0]!) below++;
+    else if (x > edges[m]!) above++;
+    else if (x === edges[m]) counts[m - 1]!++;
+    else {
+      let lo = 0; // largest i with edges[i] <= x
+      let hi = m - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (edges[mid]! <= x) lo = mid;
+        else hi = mid - 1;
+      }
+      counts[lo]!++;
+    }
+  }
+  return { counts, below, above };
+}
+
+export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
+  // Check every kwarg and read the data before joining the group: a bad input fails at once.
+  const column = stringKwarg(kwargs, 'column', 'systolic_bp')!;
+  const edges = edgesKwarg(kwargs);
+  const kWanted = kKwarg(kwargs);
+  const { values, missing } = readColumn(csvPath(kwargs, ctx), column);
+  const local = bin(values, edges);
+  // The number of stations is the roster's size: check k against it before joining (a station
+  // that gave up right after joining would leave the others waiting for it until their deadline).
+  const n = (await loadPeerSession(kwargs, ctx)).roster.size;
+  const k = kWanted ?? Math.min(4, n);
+  if (k > n) throw new Error(`kwarg "k" must be at most the number of stations (${n})`);
+  ctx.logger.info(`local counts ready for column "${column}" in ${edges.length - 1} bins (the counts stay here)`);
+
+  const group = await joinPeerGroup(kwargs, ctx);
+  try {
+    // One dk-secure sum of a record of exact integers (bigint): nothing is rounded.
+    const { sum, contributors } = await dkSecureSum(group, { ...local, missing: BigInt(missing) }, { k });
+    const s = sum as { counts: bigint[]; below: bigint; above: bigint; missing: bigint };
+    const counts = s.counts.map(Number);
+    return {
+      column,
+      edges,
+      counts,
+      below: Number(s.below),
+      above: Number(s.above),
+      missing: Number(s.missing),
+      total: counts.reduce((a, c) => a + c, 0) + Number(s.below) + Number(s.above),
+      k,
+      collusionThreshold: collusionThreshold(n, k),
+      stations: contributors,
+    };
+  } finally {
+    await group.close();
+  }
+}
