@@ -34,10 +34,13 @@ export const MAX_DEPTH = 16;
 export type PlainData = null | boolean | number | bigint | string | Uint8Array | PlainData[] | { [key: string]: PlainData };
 
 /**
- * Encode plain data to msgpack bytes.
- * @throws {@link ProtocolError} `FRAME_MALFORMED` if the value cannot be encoded.
+ * Encode plain data to msgpack bytes. The value is checked with {@link assertPlainData} first, so
+ * a Date, Set, Map, class instance or non-byte typed array is refused here, at the sender, instead
+ * of being sent and making the receiver drop the channel.
+ * @throws {@link ProtocolError} `FRAME_MALFORMED` if the value is not plain data or cannot be encoded.
  */
 export function encodeMessage(value: PlainData): Uint8Array {
+  checkPlain(value, {}, true);
   try {
     return packr.pack(value);
   } catch (err) {
@@ -77,6 +80,11 @@ export function decodeMessage(bytes: Uint8Array, maxBytes: number, options: Coup
  * @throws {@link ProtocolError} `FRAME_MALFORMED` naming the path of the first bad value.
  */
 export function assertPlainData(value: unknown, options: CouplerErrorOptions = {}): asserts value is PlainData {
+  checkPlain(value, options, false);
+}
+
+/** The walk behind {@link assertPlainData}; the sender also admits null-prototype objects (msgpack writes them as maps). */
+function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): void {
   const stack: [unknown, string, number][] = [[value, '$', 0]];
   let visited = 0;
   while (stack.length > 0) {
@@ -96,7 +104,7 @@ export function assertPlainData(value: unknown, options: CouplerErrorOptions = {
       for (let i = 0; i < v.length; i++) stack.push([v[i], `${path}[${i}]`, depth + 1]);
       continue;
     }
-    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || (nullPrototypeOk && Object.getPrototypeOf(v) === null))) {
       for (const key of Object.keys(v)) stack.push([(v as Record<string, unknown>)[key], `${path}.${key.slice(0, 32)}`, depth + 1]);
       continue;
     }
