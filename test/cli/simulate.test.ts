@@ -1,0 +1,282 @@
+/**
+ * `coupler simulate` as users run it: the built CLI starts N party processes (each `coupler run`
+ * with a vantage6-style environment), they find each other (embedded DNS or a static list),
+ * authenticate and sum. Checked from the outside: exit code, the printed report (agreement,
+ * "correct", one traffic line per ordered pair with matching byte counts), and — with --keep —
+ * every party's output file against the sum of the demo inputs computed here.
+ */
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { demoVector } from '../../src/cli/demo';
+import { ROOT, baseEnv, cleanupAll, isAlive, requireBuiltCli, runCli, tempDir, trackPid, type Run } from './_cli';
+
+beforeAll(() => requireBuiltCli());
+afterAll(() => cleanupAll());
+
+const CLOSE_FRAME_BYTES = 25;
+const PROTOCOLS = ['secureSum', 'dkSecureSum', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
+
+interface DemoResult {
+  protocol: string;
+  length: number;
+  head: number[];
+  total: number;
+  digest: string;
+  contributors: string[];
+}
+
+/** Check the printed report of a demo run; returns the traffic table. */
+function checkReport(r: Run, n: number): Map<string, { sent: number; received: number }> {
+  const where = `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+  expect({ code: r.code, where }).toEqual({ code: 0, where });
+  expect(r.stdout).toContain(`agreement: all ${n} parties report the same result`);
+  expect(r.stdout).toContain('check against the sum computed in the clear: correct');
+  expect(r.stdout).toMatch(/^total time: \d+ ms$/m);
+  // One row per party, all exit 0.
+  const rows = r.stdout.split('\n').filter((l) => /^ +\d+ +-?\d+ +\d+ +\d+ +\d+ +\{/.test(l));
+  expect(rows).toHaveLength(n);
+  for (const row of rows) expect(row.trim().split(/ +/)[1]).toBe('0');
+  // Traffic per peer: every ordered pair once, bytes > 0, and what i sent to j is what j received from i.
+  const traffic = new Map<string, { sent: number; received: number }>();
+  for (const m of r.stdout.matchAll(/^ {2}(\d+) -> (\d+): sent (\d+) B, received (\d+) B$/gm)) {
+    const key = `${m[1]}->${m[2]}`;
+    expect(traffic.has(key)).toBe(false);
+    traffic.set(key, { sent: Number(m[3]), received: Number(m[4]) });
+  }
+  if (n <= 8) {
+    expect(r.stdout).toContain('traffic per peer (wire bytes, including framing and authentication tags):');
+    expect(traffic.size).toBe(n * (n - 1));
+    for (let i = 1; i <= n; i++) {
+      for (let j = 1; j <= n; j++) {
+        if (i === j) continue;
+        const ij = traffic.get(`${i}->${j}`);
+        const ji = traffic.get(`${j}->${i}`);
+        expect(ij).toBeDefined();
+        expect(ij!.sent).toBeGreaterThan(0);
+        // Each party writes its counters when it closes; the one difference allowed is a single
+        // close frame (9-byte header + 16-byte tag) sent after the other side had written its own.
+        expect([0, CLOSE_FRAME_BYTES]).toContain(Math.abs(ij!.sent - ji!.received));
+      }
+    }
+  }
+  expect(r.stderr).toBe('');
+  return traffic;
+}
+
+/** The results the parties wrote (run with --keep and TMPDIR=dir). */
+function keptResults(r: Run, dir: string, n: number): DemoResult[] {
+  const kept = /^files kept in (.+)$/m.exec(r.stdout)?.[1];
+  expect(kept).toBeDefined();
+  expect(kept!.startsWith(dir)).toBe(true);
+  return Array.from({ length: n }, (_, i) => JSON.parse(readFileSync(join(kept!, `party-${i + 1}`, 'output'), 'utf8')) as DemoResult);
+}
+
+/** The results match the sum of the demo inputs, computed here in the clear. */
+function checkSum(results: DemoResult[], n: number, length: number, protocol: string): void {
+  const expected = new Float64Array(length);
+  for (let i = 0; i < n; i++) {
+    const v = demoVector(i, length);
+    for (let j = 0; j < length; j++) expected[j]! += v[j]!;
+  }
+  const expectedTotal = expected.reduce((a, b) => a + b, 0);
+  // Fixed point with 16 fractional bits: each input is off by at most 2^-17.
+  const tol = n * 2 ** -16;
+  for (const res of results) {
+    expect(res.protocol).toBe(protocol);
+    expect(res.length).toBe(length);
+    expect(res.contributors).toEqual(Array.from({ length: n }, (_, i) => String(i + 1)));
+    expect(res.head).toHaveLength(Math.min(3, length));
+    res.head.forEach((h, j) => expect(Math.abs(h - expected[j]!)).toBeLessThanOrEqual(tol));
+    // The whole vector, not only the head the CLI's own check looks at.
+    expect(Math.abs(res.total - expectedTotal)).toBeLessThanOrEqual(tol * length);
+    expect(res.digest).toBe(results[0]!.digest);
+  }
+}
+
+describe('coupler simulate demo', () => {
+  const cases = PROTOCOLS.flatMap((p) => (['dns', 'static'] as const).map((d) => [p, d] as const));
+  test.each(cases)('--protocol %s --discovery %s, 3 parties', async (protocol, discovery) => {
+    const dir = tempDir('coupler-cli-sim-');
+    const length = 17;
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--protocol', protocol, '--discovery', discovery, '--length', String(length), '--keep', '--timeout', '30'], {
+      env: baseEnv({ TMPDIR: dir }),
+      timeoutMs: 40_000,
+    });
+    checkReport(r, 3);
+    expect(r.stdout).toMatch(
+      new RegExp(`^coupler simulate: 3 parties, demo \\(${protocol}, length ${length}\\) method "sum", discovery ${discovery === 'dns' ? 'dns \\(tasks\\.coupler-sim via 127\\.0\\.0\\.1:\\d+\\)' : 'static'}$`, 'm'),
+    );
+    // Progress lines of every party (not --quiet): each ran the method under the v4 contract.
+    for (let i = 1; i <= 3; i++) expect(r.stdout).toContain(`[party ${i}] info: running method "sum" (contract v4)`);
+    checkSum(keptResults(r, dir, 3), 3, length, protocol);
+  });
+
+  test('the README quick start, with exactly its arguments', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const quick = readme.slice(readme.indexOf('## Quick start'));
+    const line = /npx coupler (simulate [^#&\n]*)/.exec(quick)?.[1];
+    expect(line).toBeDefined();
+    const args = line!.trim().split(/\s+/);
+    expect(args.slice(0, 2)).toEqual(['simulate', 'demo']);
+    const n = Number(args[args.indexOf('--parties') + 1] ?? 3);
+    const r = await runCli(args, { timeoutMs: 60_000 });
+    checkReport(r, n);
+  });
+
+  test.each([
+    ['--protocol', 'dkSecureSum', '--k', '3'],
+    ['--protocol', 'thresholdSum', '--t', '3'],
+  ])('README: "%s %s %s %s" with 5 parties', async (...flags) => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain(`\`${flags.join(' ')}\``);
+    const r = await runCli(['simulate', 'demo', '--parties', '5', '--length', '8', '--quiet', ...flags], { timeoutMs: 40_000 });
+    checkReport(r, 5);
+    expect(r.stdout).not.toContain('[party');
+  });
+
+  test('--length 1 and --quiet', async () => {
+    const dir = tempDir('coupler-cli-sim-');
+    const r = await runCli(['simulate', 'demo', '-n', '2', '--length', '1', '--quiet', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
+    // Two parties: the demo refuses, since the sum would reveal the other input.
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/agreement: FAILED/);
+    const r3 = await runCli(['simulate', 'demo', '-n', '3', '--length', '1', '--quiet', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
+    checkReport(r3, 3);
+    expect(r3.stdout).not.toContain('[party');
+    checkSum(keptResults(r3, dir, 3), 3, 1, 'secureSum');
+  });
+
+  test('without --keep nothing is left in TMPDIR (identities hold secret keys)', async () => {
+    const dir = tempDir('coupler-cli-sim-');
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--quiet'], { env: baseEnv({ TMPDIR: dir }) });
+    checkReport(r, 3);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('coupler simulate <module>', () => {
+  /** A user's algorithm module next to node_modules/coupler (the repository, as `npm install coupler` would give). */
+  function userModule(): { dir: string; module: string } {
+    const dir = tempDir('coupler-cli-mod-');
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(ROOT, join(dir, 'node_modules', 'coupler'), 'dir');
+    const module = join(dir, 'algorithm.mjs');
+    writeFileSync(
+      module,
+      `import { readFile } from 'node:fs/promises';
+import { secureSum } from 'coupler';
+import { joinPeerGroup } from 'coupler/vantage6';
+
+export async function partial(kwargs, ctx) {
+  const db = ctx.databases.get('default');
+  const rows = (await readFile(db.uri, 'utf8')).trim().split('\\n').slice(1).map(Number);
+  const group = await joinPeerGroup(kwargs, ctx);
+  try {
+    const { sum } = await secureSum(group, { total: BigInt(rows.reduce((a, b) => a + b, 0)) * BigInt(kwargs.scale), count: BigInt(rows.length) });
+    return { sum, label: kwargs.label, type: db.type };
+  } finally {
+    await group.close();
+  }
+}
+
+export async function wait() {
+  await new Promise((r) => setTimeout(r, 60000));
+  return 'late';
+}
+`,
+    );
+    return { dir, module };
+  }
+
+  test('--input (kwargs + perParty) and --data: every party gets its own file and the merged kwargs', async () => {
+    const { dir, module } = userModule();
+    const data = [
+      [1, 2, 3],
+      [10, 20],
+      [100, 200, 300, 400],
+    ].map((rows, i) => {
+      const f = join(dir, `station-${i + 1}.csv`);
+      writeFileSync(f, `value\n${rows.join('\n')}\n`);
+      return f;
+    });
+    const input = join(dir, 'input.json');
+    writeFileSync(input, JSON.stringify({ kwargs: { scale: 2, label: 'all' }, perParty: [{}, { label: 'all' }, {}] }));
+    const r = await runCli(['simulate', module, '--method', 'partial', '--input', input, '--data', data.join(','), '--discovery', 'static', '--quiet'], { cwd: dir, timeoutMs: 40_000 });
+    const where = `${r.stdout}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    expect(r.stdout).toContain('coupler simulate: 3 parties'); // --parties defaults to the number of --data files
+    expect(r.stdout).toContain('agreement: all 3 parties report the same result');
+    expect(r.stdout).not.toContain('check against the sum computed in the clear'); // only for the demo
+    const expectedTotal = 2 * (1 + 2 + 3 + 10 + 20 + 100 + 200 + 300 + 400);
+    const results = r.stdout
+      .split('\n')
+      .filter((l) => /^ +\d+ +0 +\d+ +\d+ +\d+ +\{/.test(l))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as unknown);
+    expect(results).toHaveLength(3);
+    for (const res of results) expect(res).toEqual({ sum: { total: expectedTotal, count: 9 }, label: 'all', type: 'csv' });
+  });
+
+  test('SIGTERM to simulate stops the parties it started', async () => {
+    const { dir, module } = userModule();
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    let simPid = 0;
+    const running = runCli(['simulate', module, '--method', 'wait', '--parties', '3', '--discovery', 'static', '--quiet', '--timeout', '90'], {
+      cwd: dir,
+      env: baseEnv({ TMPDIR: tmp }),
+      timeoutMs: 20_000,
+      onSpawn: (c) => (simPid = c.pid ?? 0),
+    });
+    const kids = await waitForChildren(simPid, 3, 10_000);
+    for (const k of kids) trackPid(k);
+    expect(kids).toHaveLength(3);
+    process.kill(simPid, 'SIGTERM');
+    const r = await running;
+    expect(r.signal === 'SIGTERM' || r.code !== 0).toBe(true);
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && kids.some(isAlive)) await new Promise((res) => setTimeout(res, 100));
+    // Recorded for the report; the assertion below is what the brief asks of any CLI that spawns.
+    orphansAfterSigterm = kids.filter(isAlive).length;
+    leftoverAfterSigterm = readdirSync(tmp).length;
+  }, 30_000);
+
+  // Known bug (reported): simulate has no SIGTERM/SIGINT handler, so killing it (CI timeout,
+  // `timeout 60 npx coupler simulate ...`, a process manager) leaves its N party processes running
+  // until their own deadline, and its temporary folder (with every party's secret key) on disk.
+  let orphansAfterSigterm = -1;
+  let leftoverAfterSigterm = -1;
+  test.failing('after SIGTERM no party process is left and the temporary folder is removed', () => {
+    expect(orphansAfterSigterm).toBe(0);
+    expect(leftoverAfterSigterm).toBe(0);
+  });
+
+  // Known bug (reported): when one party fails fast (here t = 5 > n = 3 is refused at once), the
+  // others wait for it until the mesh deadline (default 120 s) instead of the run stopping.
+  test.failing('a party that fails at once ends the run promptly, not at the deadline', async () => {
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--protocol', 'thresholdSum', '--t', '5', '--quiet', '--discovery', 'static', '--timeout', '3']);
+    expect(r.code).toBe(1);
+    expect(r.ms).toBeLessThan(2500);
+  });
+});
+
+/** The direct children of `pid` (from /proc), once there are `count` of them. */
+async function waitForChildren(pid: number, count: number, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let found: number[] = [];
+  while (Date.now() < deadline) {
+    found = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) found.push(Number(entry));
+      } catch {
+        /* gone */
+      }
+    }
+    if (found.length >= count) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return found;
+}
