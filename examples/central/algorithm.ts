@@ -1,0 +1,139 @@
+/**
+ * The vantage6 central-function pattern: a `central` method that starts the peer-to-peer
+ * computation at every organization, and the `partial` method it dispatches to.
+ *
+ * `central` (one container, started by the researcher's task) calls `runPeerTasks`, which
+ *   1. creates a key subtask at every organization (the built-in method `coupler_key_exchange`:
+ *      each station makes a fresh key pair, keeps the secret in its TEMPORARY_FOLDER and returns
+ *      the public key),
+ *   2. builds the roster from the server-attributed public keys and a fresh session id,
+ *   3. creates the compute subtask (`partial`) at every organization with the roster, and
+ *   4. waits for the results and checks that every organization reports the same one.
+ * The `partial` containers find each other (v4 VPN addresses by default), authenticate against
+ * the roster and run ONE secure sum directly between each other: the server and the central
+ * container only ever see the pooled result.
+ *
+ * What `partial` computes: the pooled count and mean of a numeric column and how many values are
+ * at or above a threshold (default: HbA1c ≥ 48 mmol/mol, the diagnostic threshold for diabetes).
+ *
+ * kwargs of `central`:
+ *   column          the column (default "hba1c")
+ *   threshold       count values ≥ threshold (default 48)
+ *   organizations   ids of the organizations to include (default: every organization of the
+ *                   collaboration; at least 2)
+ *   pollIntervalMs  how often to ask the server for results (default: 1 s, doubling up to 15 s)
+ * `partial` takes column and threshold, plus roster, sessionId and keyTaskId from runPeerTasks
+ * (or, with operator-provisioned keys, from COUPLER_IDENTITY_FILE / COUPLER_ROSTER_FILE, which is
+ * how `coupler simulate` runs it).
+ */
+import { readFileSync } from 'node:fs';
+import { secureSum } from 'coupler';
+import { joinPeerGroup, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
+
+// ---- kwargs (errors name the kwarg, never a value) ----------------------------------------------
+
+function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback: string): string {
+  const v = kwargs[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string' || v.trim().length === 0) throw new Error(`kwarg "${name}" must be a non-empty string`);
+  return v;
+}
+
+function numberKwarg(kwargs: Record<string, unknown>, name: string, fallback: number | undefined, min = -Infinity): number | undefined {
+  const v = kwargs[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new Error(`kwarg "${name}" must be a number${min > -Infinity ? ` ≥ ${min}` : ''}`);
+  return v;
+}
+
+function organizationsKwarg(kwargs: Record<string, unknown>): number[] | undefined {
+  const v = kwargs.organizations;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length < 2 || v.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) {
+    throw new Error('kwarg "organizations" must be a list of at least 2 organization ids');
+  }
+  return v as number[];
+}
+
+// ---- central --------------------------------------------------------------------------------
+
+export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
+  const column = stringKwarg(kwargs, 'column', 'hba1c');
+  const threshold = numberKwarg(kwargs, 'threshold', 48)!;
+  const pollIntervalMs = numberKwarg(kwargs, 'pollIntervalMs', undefined, 10);
+  const organizations = organizationsKwarg(kwargs) ?? (await ctx.client.listOrganizations()).map((o) => o.id);
+  ctx.logger.info(`starting the peer computation at organizations ${organizations.join(', ')}`);
+
+  // Key subtasks, roster, compute subtasks, results, agreement check: one call.
+  const outcome = await runPeerTasks<Record<string, unknown>>({
+    client: ctx.client,
+    organizations,
+    method: 'partial',
+    kwargs: { column, threshold },
+    ...(pollIntervalMs === undefined ? {} : { intervalMs: pollIntervalMs, maxIntervalMs: pollIntervalMs }),
+  });
+  return { ...outcome.result, tasks: { keys: outcome.keyTaskId, compute: outcome.computeTaskId } };
+}
+
+// ---- partial --------------------------------------------------------------------------------
+
+/** The numeric values of `column` in this station's CSV (database "default"); empty/NA cells are missing. */
+function readColumn(ctx: AlgorithmContext, column: string): { values: number[]; missing: number } {
+  const db = ctx.databases.get('default');
+  if (db?.uri === undefined) throw new Error('no data: this algorithm reads the database labelled "default"');
+  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "default" is of type ${db.type}; this algorithm reads csv`);
+  let text: string;
+  try {
+    text = readFileSync(db.uri, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
+  const at = header.indexOf(column);
+  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
+  const values: number[] = [];
+  let missing = 0;
+  for (let row = 1; row < lines.length; row++) {
+    if (lines[row]!.trim() === '') continue;
+    const cell = (lines[row]!.split(',')[at] ?? '').trim();
+    if (cell === '' || cell.toUpperCase() === 'NA') {
+      missing++;
+      continue;
+    }
+    const x = Number(cell);
+    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
+    values.push(x);
+  }
+  return { values, missing };
+}
+
+export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
+  const column = stringKwarg(kwargs, 'column', 'hba1c');
+  const threshold = numberKwarg(kwargs, 'threshold', 48)!;
+  const { values, missing } = readColumn(ctx, column); // before joining: a bad input fails at once
+
+  const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
+  try {
+    const { sum, contributors } = await secureSum(group, {
+      count: BigInt(values.length),
+      missing: BigInt(missing),
+      atOrAbove: BigInt(values.filter((x) => x >= threshold).length),
+      sum: values.reduce((a, x) => a + x, 0),
+    });
+    const s = sum as { count: bigint; missing: bigint; atOrAbove: bigint; sum: number };
+    const count = Number(s.count);
+    return {
+      column,
+      threshold,
+      count,
+      missing: Number(s.missing),
+      mean: count > 0 ? s.sum / count : null,
+      atOrAbove: Number(s.atOrAbove),
+      proportionAtOrAbove: count > 0 ? Number(s.atOrAbove) / count : null,
+      stations: contributors,
+    };
+  } finally {
+    await group.close();
+  }
+}

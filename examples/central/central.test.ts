@@ -1,0 +1,137 @@
+/**
+ * The central example against a fake vantage6 v4 node proxy on loopback, with every container a
+ * real `coupler run` process: the central container creates the key subtask and the compute
+ * subtask through the proxy, the three stations exchange keys, find each other through the
+ * proxy's VPN address endpoint, run one secure sum, and the central container checks that they
+ * agree. The containers run algorithm.ts as the image has it (transpiled by the Dockerfile's
+ * esbuild step). Also: the same `partial` from the .ts source under `coupler simulate`
+ * (operator-provisioned keys).
+ * Needs the built CLI (`npm run build`).
+ */
+import { join } from 'node:path';
+import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles, tempDir, transpileLikeImage, writeText } from '../_support/harness';
+import { startFakeCollaboration, type FakeCollaboration } from '../_support/fake-node';
+
+const ALGORITHM = join(EXAMPLES, 'central', 'algorithm.ts');
+const DATA = stationFiles('central', 3);
+
+interface Summary {
+  column: string;
+  threshold: number;
+  count: number;
+  missing: number;
+  mean: number;
+  atOrAbove: number;
+  proportionAtOrAbove: number;
+  stations: string[];
+}
+
+function clear(threshold: number): Omit<Summary, 'column' | 'threshold' | 'stations'> {
+  const cells = DATA.flatMap((f) => csvColumn(f, 'hba1c'));
+  const values = cells.filter((c) => c !== '' && c !== 'NA').map(Number);
+  const atOrAbove = values.filter((x) => x >= threshold).length;
+  return {
+    count: values.length,
+    missing: cells.length - values.length,
+    mean: values.reduce((a, x) => a + x, 0) / values.length,
+    atOrAbove,
+    proportionAtOrAbove: atOrAbove / values.length,
+  };
+}
+
+let root: string;
+let cleanup: () => void;
+let collab: FakeCollaboration | undefined;
+let image: { module: string; cleanup: () => void };
+
+beforeAll(() => {
+  builtCli();
+  // The containers run what the image runs: algorithm.ts transpiled by the Dockerfile's esbuild
+  // step, on plain Node, importing the built package (and they start faster than through tsx).
+  const dir = tempDir('coupler-central-image-');
+  image = { module: transpileLikeImage('central', dir.dir), cleanup: dir.cleanup };
+});
+afterAll(() => image.cleanup());
+beforeEach(() => {
+  ({ dir: root, cleanup } = tempDir('coupler-central-'));
+});
+afterEach(async () => {
+  await collab?.close();
+  collab = undefined;
+  cleanup();
+});
+
+test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed result equal to the values in the clear', async () => {
+  collab = await startFakeCollaboration({ algorithm: image.module, root, data: new Map(DATA.map((f, i) => [i + 1, f])) });
+  const { exitCode, output, stderr } = await collab.runCentral('central', { threshold: 48, pollIntervalMs: 100 });
+  await collab.settle();
+  expect({ exitCode, stderr: stderr.split('\n').filter((l) => l.includes('error')) }).toEqual({ exitCode: 0, stderr: [] });
+  expect(collab.proxy.hookErrors).toEqual([]);
+
+  const out = output as Summary & { tasks: { keys: number; compute: number } };
+  expect(out).toMatchObject({ column: 'hba1c', threshold: 48, stations: ['1', '2', '3'] });
+  const expected = clear(48);
+  expect(out.count).toBe(expected.count);
+  expect(out.missing).toBe(expected.missing);
+  expect(out.atOrAbove).toBe(expected.atOrAbove);
+  expect(out.proportionAtOrAbove).toBeCloseTo(expected.proportionAtOrAbove, 12);
+  expect(Math.abs(out.mean - expected.mean) / expected.mean).toBeLessThanOrEqual(1e-9);
+
+  // what went through the server: a key task and a compute task, created by the central container
+  const tasks = [...collab.proxy.tasks.values()];
+  expect(tasks.map((t) => [t.name, t.parentId])).toEqual([
+    ['coupler-keys', 50],
+    ['coupler-partial', 50],
+  ]);
+  expect(out.tasks).toEqual({ keys: tasks[0]!.id, compute: tasks[1]!.id });
+  const computeKwargs = (collab.proxy.runsOf(tasks[1]!.id)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'keyTaskId', 'roster', 'sessionId', 'threshold']);
+  // seven containers, all exited cleanly: the central one, three key exchanges, three computes
+  expect(collab.containers.map((c) => `${c.method}@${c.organizationId}:${c.exitCode}`).sort()).toEqual([
+    'central@1:0',
+    'coupler_key_exchange@1:0',
+    'coupler_key_exchange@2:0',
+    'coupler_key_exchange@3:0',
+    'partial@1:0',
+    'partial@2:0',
+    'partial@3:0',
+  ]);
+  // the stations found each other through the proxy's VPN address endpoint, and nothing secret
+  // or station-level went through the server: only public keys and the pooled result
+  expect(collab.proxy.requests.some((r) => r.path === '/vpn/algorithm/addresses')).toBe(true);
+  for (const run of collab.proxy.runs.values()) {
+    const text = `${JSON.stringify(run.input)} ${Buffer.from(run.result ?? '', 'base64').toString('utf8')}`;
+    expect(text).not.toContain('secretSeed');
+  }
+});
+
+test('a station whose data lacks the column: the central container fails naming that organization, no result', async () => {
+  const broken = writeText(join(root, 'broken.csv'), 'id,glucose\n1,5.4\n2,7.1\n');
+  collab = await startFakeCollaboration({
+    algorithm: image.module,
+    root,
+    data: new Map([
+      [1, DATA[0]!],
+      [2, broken],
+      [3, DATA[2]!],
+    ]),
+    env: { COUPLER_JOIN_TIMEOUT_MS: '2000' }, // the other stations give up waiting for it after 2 s
+  });
+  const { exitCode, output, stderr } = await collab.runCentral('central', { pollIntervalMs: 100 });
+  expect(exitCode).toBe(1);
+  expect(output).toBeUndefined();
+  expect(stderr).toMatch(/organizations that failed: 2\b/);
+  await collab.settle();
+  const station2 = collab.containers.find((c) => c.method === 'partial' && c.organizationId === 2)!;
+  expect(station2.exitCode).toBe(1);
+  expect(station2.stderr).toContain('the CSV has no column "hba1c" (columns: id, glucose)');
+  expect(station2.stderr).not.toContain('5.4'); // no data value in the log
+  for (const c of collab.containers.filter((x) => x.method === 'partial')) expect(c.exitCode).toBe(1);
+});
+
+test('the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async () => {
+  const { outcome, results } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { threshold: 53 } });
+  expect(outcome.agreed).toBe(true);
+  const expected = clear(53);
+  expect(results[0]).toMatchObject({ column: 'hba1c', threshold: 53, count: expected.count, atOrAbove: expected.atOrAbove, stations: ['1', '2', '3'] });
+});
