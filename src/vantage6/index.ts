@@ -131,6 +131,18 @@ export { type PeerTasksOutcome, type RunPeerTasksOptions, RESERVED_KWARGS, canon
 export { toContractJson } from './_json';
 export { couplerEnv, discoveryFromEnv, joinPeerGroup } from './peer';
 export {
+  type CsvOptions,
+  type CsvTable,
+  type NumericColumn,
+  type ReadCsvOptions,
+  DEFAULT_MAX_CSV_BYTES,
+  MAX_CSV_COLUMNS,
+  databaseFile,
+  numericColumn,
+  parseCsv,
+  readCsvFile,
+} from './data';
+export {
   CouplerError,
   ErrorCode,
   InvalidArgumentError,
@@ -138,5 +150,6 @@ export {
   TimeoutError,
   AbortedError,
   Vantage6Error,
+  ValueError,
   type ErrorCodeValue,
 } from '../errors';
