@@ -94,7 +94,9 @@ function checkSum(results: DemoResult[], n: number, length: number, protocol: st
 }
 
 describe('coupler simulate demo', () => {
-  const cases = PROTOCOLS.flatMap((p) => (['dns', 'static'] as const).map((d) => [p, d] as const));
+  // Every protocol once, the discoveries alternating (discovery is independent of the protocol),
+  // and secureSum with both: six runs instead of ten, for the CI time budget.
+  const cases = [...PROTOCOLS.map((p, i) => [p, i % 2 === 0 ? 'dns' : 'static'] as const), ['secureSum', 'static'] as const];
   test.each(cases)('--protocol %s --discovery %s, 3 parties', async (protocol, discovery) => {
     const dir = tempDir('coupler-cli-sim-');
     const length = 17;
@@ -163,7 +165,7 @@ describe('coupler simulate <module>', () => {
     const module = join(dir, 'algorithm.mjs');
     writeFileSync(
       module,
-      `import { readFile } from 'node:fs/promises';
+      `import { readFile, writeFile } from 'node:fs/promises';
 import { secureSum } from 'coupler';
 import { joinPeerGroup } from 'coupler/vantage6';
 
@@ -179,7 +181,15 @@ export async function partial(kwargs, ctx) {
   }
 }
 
-export async function wait() {
+export async function failFirst(kwargs, ctx) {
+  if (ctx.organizationId === '1') throw new Error('party 1 has no data');
+  const group = await joinPeerGroup(kwargs, ctx);
+  await group.close();
+  return 'joined';
+}
+
+export async function wait(kwargs, ctx) {
+  await writeFile(new URL('./started-' + ctx.organizationId, import.meta.url), '');
   await new Promise((r) => setTimeout(r, 60000));
   return 'late';
 }
@@ -230,10 +240,14 @@ export async function wait() {
     const kids = await waitForChildren(simPid, 3, 10_000);
     for (const k of kids) trackPid(k);
     expect(kids).toHaveLength(3);
+    // Every party is inside its method (it has written its first log line and a marker file).
+    const deadline0 = Date.now() + 10_000;
+    while (Date.now() < deadline0 && readdirSync(dir).filter((f) => f.startsWith('started-')).length < 3) await new Promise((res) => setTimeout(res, 50));
+    expect(readdirSync(dir).filter((f) => f.startsWith('started-'))).toHaveLength(3);
     process.kill(simPid, 'SIGTERM');
     const r = await running;
     expect(r.signal === 'SIGTERM' || r.code !== 0).toBe(true);
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 1500;
     while (Date.now() < deadline && kids.some(isAlive)) await new Promise((res) => setTimeout(res, 100));
     // Recorded for the report; the assertion below is what the brief asks of any CLI that spawns.
     orphansAfterSigterm = kids.filter(isAlive).length;
@@ -250,12 +264,15 @@ export async function wait() {
     expect(leftoverAfterSigterm).toBe(0);
   });
 
-  // Known bug (reported): when one party fails fast (here t = 5 > n = 3 is refused at once), the
-  // others wait for it until the mesh deadline (default 120 s) instead of the run stopping.
+  // Known bug (reported): when one party fails before joining (here: party 1 has no data), the
+  // others wait for it until the mesh deadline (default 120 s, here --timeout 3) although the
+  // simulator already knows the run cannot succeed.
   test.failing('a party that fails at once ends the run promptly, not at the deadline', async () => {
-    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--protocol', 'thresholdSum', '--t', '5', '--quiet', '--discovery', 'static', '--timeout', '3']);
+    const { dir, module } = userModule();
+    const r = await runCli(['simulate', module, '--method', 'failFirst', '--parties', '3', '--discovery', 'static', '--timeout', '3'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(2500);
+    expect(r.stdout).toContain('[party 1] error: Error: party 1 has no data');
+    expect(r.ms).toBeLessThan(2000);
   });
 });
 
