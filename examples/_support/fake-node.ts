@@ -42,6 +42,8 @@ export interface FakeCollaborationOptions {
   readonly root: string;
   /** Extra environment for every container (unencoded; encoded as the node does). */
   readonly env?: Record<string, string>;
+  /** Extra environment for the containers of one organization (e.g. its provisioned key files). */
+  readonly stationEnv?: ReadonlyMap<number, Record<string, string>>;
 }
 
 export interface FakeCollaboration {
@@ -102,6 +104,7 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
       API_PATH: '',
       ...(data === undefined ? {} : { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: data, DEFAULT_DATABASE_TYPE: 'csv' }),
       ...options.env,
+      ...options.stationEnv?.get(organizationId),
       ...extraEnv,
     };
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? options.root, PKG_NAME: options.algorithm };

@@ -21,6 +21,10 @@
  *   threshold       count values ≥ threshold (default 48)
  *   organizations   ids of the organizations to include (default: every organization of the
  *                   collaboration; at least 2)
+ *   keys            "subtask" (default: keys exchanged through a key subtask, so the roster
+ *                   travels through the server) or "provisioned" (each station's operator mounted
+ *                   an identity and the collaboration's roster: COUPLER_IDENTITY_FILE and
+ *                   COUPLER_ROSTER_FILE; no key subtask, the server is not trusted with the roster)
  *   pollIntervalMs  how often to ask the server for results (default: 1 s, doubling up to 15 s)
  * `partial` takes column and threshold, plus roster, sessionId and keyTaskId from runPeerTasks
  * (or, with operator-provisioned keys, from COUPLER_IDENTITY_FILE / COUPLER_ROSTER_FILE, which is
@@ -60,6 +64,8 @@ function organizationsKwarg(kwargs: Record<string, unknown>): number[] | undefin
 export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
   const column = stringKwarg(kwargs, 'column', 'hba1c');
   const threshold = numberKwarg(kwargs, 'threshold', 48)!;
+  const keys = stringKwarg(kwargs, 'keys', 'subtask');
+  if (keys !== 'subtask' && keys !== 'provisioned') throw new Error('kwarg "keys" must be "subtask" or "provisioned"');
   const pollIntervalMs = numberKwarg(kwargs, 'pollIntervalMs', undefined, 10);
   const organizations = organizationsKwarg(kwargs) ?? (await ctx.client.listOrganizations()).map((o) => o.id);
   ctx.logger.info(`starting the peer computation at organizations ${organizations.join(', ')}`);
@@ -70,6 +76,7 @@ export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmCon
     organizations,
     method: 'partial',
     kwargs: { column, threshold },
+    keys,
     ...(pollIntervalMs === undefined ? {} : { intervalMs: pollIntervalMs, maxIntervalMs: pollIntervalMs }),
   });
   return { ...outcome.result, tasks: { keys: outcome.keyTaskId, compute: outcome.computeTaskId } };

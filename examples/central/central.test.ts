@@ -9,6 +9,7 @@
  * Needs the built CLI (`npm run build`).
  */
 import { join } from 'node:path';
+import { createRoster, generateIdentity, rosterToJSON, saveIdentity } from '../../src/identity';
 import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles, tempDir, transpileLikeImage, writeText } from '../_support/harness';
 import { startFakeCollaboration, type FakeCollaboration } from '../_support/fake-node';
 
@@ -127,6 +128,25 @@ test('a station whose data lacks the column: the central container fails naming 
   expect(station2.stderr).toContain('the CSV has no column "hba1c" (columns: id, glucose)');
   expect(station2.stderr).not.toContain('5.4'); // no data value in the log
   for (const c of collab.containers.filter((x) => x.method === 'partial')) expect(c.exitCode).toBe(1);
+});
+
+test('central with operator-provisioned keys: no key subtask, the stations use their mounted identity and roster', async () => {
+  const ids = [1, 2, 3];
+  const identities = ids.map((id) => generateIdentity(String(id)));
+  const rosterFile = writeText(join(root, 'provisioned', 'roster.json'), rosterToJSON(createRoster(identities.map((x) => ({ id: x.id!, publicKey: x.publicKey })))));
+  const stationEnv = new Map<number, Record<string, string>>();
+  for (const [i, id] of ids.entries()) {
+    const identityFile = join(root, 'provisioned', `org-${id}.json`);
+    await saveIdentity(identityFile, identities[i]!);
+    stationEnv.set(id, { COUPLER_IDENTITY_FILE: identityFile, COUPLER_ROSTER_FILE: rosterFile });
+  }
+  collab = await startFakeCollaboration({ algorithm: image.module, root, data: new Map(DATA.map((f, i) => [i + 1, f])), stationEnv });
+  const { exitCode, output } = await collab.runCentral('central', { keys: 'provisioned', pollIntervalMs: 100 });
+  expect(exitCode).toBe(0);
+  expect(output).toMatchObject({ count: clear(48).count, atOrAbove: clear(48).atOrAbove, stations: ['1', '2', '3'], tasks: { compute: expect.any(Number) } });
+  expect([...collab.proxy.tasks.values()].map((t) => t.name)).toEqual(['coupler-partial']);
+  const computeKwargs = (collab.proxy.runsOf([...collab.proxy.tasks.keys()][0]!)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'sessionId', 'threshold']); // no roster through the server
 });
 
 test('the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async () => {
