@@ -1,0 +1,238 @@
+/**
+ * Static checks of Dockerfile.base and of every examples/<name>/Dockerfile that exists when the
+ * test runs (there is no Docker engine here: nothing is built). The Dockerfiles are parsed
+ * instruction by instruction (continuations, comments, stages) by ./_dockerfile.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import {
+  SECRET_FILE,
+  baseImageLayout,
+  documentedContext,
+  execForm,
+  expandSource,
+  finalStage,
+  last,
+  parseCopy,
+  parseDockerfile,
+  readDockerfile,
+  readDockerignore,
+  stageEnv,
+  stageLabels,
+  type Dockerfile,
+  type Stage,
+} from './_dockerfile';
+
+const ROOT = join(__dirname, '..', '..');
+const BASE = join(ROOT, 'Dockerfile.base');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+
+const NODE20 = /^node:20(?:\.\d+){0,2}-slim(?:@sha256:[0-9a-f]{64})?$/;
+const ROOT_USER = /^(root|0)(:.*)?$/;
+const SECRET_VARIABLE = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|_KEY$|^KEY$|NPM_AUTH|CREDENTIAL)/i;
+
+/** Check every COPY/ADD from the build context: the source exists there, is not excluded, holds no secret (and, for algorithm images, no data). */
+function checkContextCopies(df: Dockerfile, context: string, options: { noData: boolean }): string[] {
+  const ignore = readDockerignore(context);
+  const copied: string[] = [];
+  const stageNames = new Set<string>();
+  df.stages.forEach((stage, index) => {
+    for (const ins of stage.instructions) {
+      if (ins.keyword !== 'COPY' && ins.keyword !== 'ADD') continue;
+      const copy = parseCopy(ins);
+      const from = copy.flags.get('from');
+      if (from !== undefined) {
+        // From an earlier stage (by name or index), or an image.
+        const known = stageNames.has(from) || (/^\d+$/.test(from) && Number(from) < index) || from.includes(':') || from.includes('/');
+        expect({ line: ins.line, from, known }).toEqual({ line: ins.line, from, known: true });
+        continue;
+      }
+      expect({ line: ins.line, keyword: copy.keyword }).toEqual({ line: ins.line, keyword: 'COPY' }); // ADD fetches URLs and unpacks: not wanted
+      for (const source of copy.sources) {
+        expect({ line: ins.line, source, escapesContext: posix.normalize(source).startsWith('..') }).toEqual({ line: ins.line, source, escapesContext: false });
+        const files = expandSource(context, source, ignore);
+        expect({ line: ins.line, source, existsInContext: files.length > 0 }).toEqual({ line: ins.line, source, existsInContext: true });
+        for (const f of files) {
+          expect({ line: ins.line, file: f, secret: SECRET_FILE.test(f) }).toEqual({ line: ins.line, file: f, secret: false });
+          if (options.noData) expect({ line: ins.line, file: f, data: /\.(csv|tsv|parquet|xlsx?|sqlite|db)$/i.test(f) }).toEqual({ line: ins.line, file: f, data: false });
+        }
+        copied.push(...files);
+      }
+    }
+    if (stage.name !== undefined) stageNames.add(stage.name);
+  });
+  return copied;
+}
+
+function checkNoSecretVariables(df: Dockerfile): void {
+  for (const ins of df.instructions) {
+    if (ins.keyword !== 'ENV' && ins.keyword !== 'ARG') continue;
+    const name = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(ins.args)?.[1] ?? '';
+    expect({ line: ins.line, name, secretLooking: SECRET_VARIABLE.test(name) }).toEqual({ line: ins.line, name, secretLooking: false });
+  }
+}
+
+describe('the Dockerfile reader', () => {
+  test('continuations, comments inside them, directives, stages, exec forms', () => {
+    const df = parseDockerfile(
+      ['# syntax=docker/dockerfile:1', 'ARG BASE=node:20-slim', 'FROM ${BASE} AS build', 'RUN a \\', '  # a comment inside', '  && b \\', '', '  && c', 'FROM build', 'ENTRYPOINT ["x", "y z"]', 'LABEL p8888="coupler" other=1'].join('\n'),
+    );
+    expect(df.stages.map((s) => [s.image, s.name])).toEqual([
+      ['node:20-slim', 'build'],
+      ['build', undefined],
+    ]);
+    expect(df.stages[0]!.instructions).toEqual([{ keyword: 'RUN', args: 'a && b && c', line: 4 }]);
+    expect(execForm(last(df.stages[1]!, 'ENTRYPOINT')!.args)).toEqual(['x', 'y z']);
+    expect([...stageLabels(df.stages[1]!)]).toEqual([
+      ['p8888', 'coupler'],
+      ['other', '1'],
+    ]);
+  });
+
+  test('refuses what it cannot read', () => {
+    expect(() => parseDockerfile('FROM a\nRUN <<EOF\necho\nEOF\n')).toThrow(/heredoc/);
+    expect(() => parseDockerfile('# escape=`\nFROM a\n')).toThrow(/escape/);
+    expect(() => parseDockerfile('RUN x\n')).toThrow(/before the first FROM/);
+    expect(() => parseDockerfile('FROM a\nRUN x \\')).not.toThrow(); // a final continuation ends with the file
+  });
+});
+
+describe('Dockerfile.base', () => {
+  const df = (): Dockerfile => readDockerfile(BASE);
+  const stage = (): Stage => finalStage(df());
+
+  test('every stage is a Node 20 slim image; the runtime stage in particular', () => {
+    expect(stage().image).toMatch(NODE20);
+    for (const s of df().stages) if (!df().stages.some((o) => o.name === s.image)) expect(s.image).toMatch(NODE20);
+  });
+
+  test('runs as a non-root user: node (uid 1000), as the deploy manifests and the README assume', () => {
+    const user = last(stage(), 'USER')?.args;
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(ROOT_USER);
+    expect(['node', '1000', 'node:node', '1000:1000']).toContain(user);
+    // Nothing after USER switches back.
+    const s = stage();
+    const after = s.instructions.slice(s.instructions.indexOf(last(s, 'USER')!));
+    expect(after.filter((i) => i.keyword === 'USER')).toHaveLength(1);
+  });
+
+  test('EXPOSE 8888 and LABEL p8888="coupler" (the vantage6 v4 port-label convention)', () => {
+    const exposed = stage()
+      .instructions.filter((i) => i.keyword === 'EXPOSE')
+      .flatMap((i) => i.args.split(/\s+/))
+      .map((p) => p.replace(/\/tcp$/, ''));
+    expect(exposed).toContain('8888');
+    expect(stageLabels(stage()).get('p8888')).toBe('coupler');
+    // Written without spaces around "=": vantage6 reads the label key literally.
+    expect(stage().instructions.some((i) => i.keyword === 'LABEL' && /(^|\s)p8888="coupler"(\s|$)/.test(i.args))).toBe(true);
+  });
+
+  test('ENTRYPOINT ["coupler", "run"] in exec form, no CMD to append arguments', () => {
+    const entry = last(stage(), 'ENTRYPOINT');
+    expect(entry).toBeDefined();
+    expect(execForm(entry!.args)).toEqual(['coupler', 'run']);
+    expect(last(stage(), 'CMD')).toBeUndefined();
+  });
+
+  test('`coupler` is on PATH and is the package bin; /app/node_modules/coupler is the installed SDK', () => {
+    const layout = baseImageLayout(df());
+    expect(layout.entrypoint[0]).toBe(posix.basename(layout.bin.link));
+    expect(['/usr/local/bin', '/usr/bin', '/bin']).toContain(posix.dirname(layout.bin.link));
+    expect(layout.bin.target).toBe(posix.join(layout.installDir, pkg.bin.coupler!));
+    expect(layout.appLink).toEqual({ target: layout.installDir, link: posix.join(layout.appDir, 'node_modules', 'coupler') });
+    // The default PKG_NAME is a module in the app folder.
+    expect(layout.env.get('PKG_NAME')).toMatch(new RegExp(`^${layout.appDir}/[^/]+\\.(m|c)?js$`));
+    expect(layout.env.get('NODE_ENV')).toBe('production');
+  });
+
+  test('runtime dependencies only, pinned by the lockfile: npm ci --omit=dev where the packed package and its lockfile are', () => {
+    const d = df();
+    const layout = baseImageLayout(d);
+    const runs = stage().instructions.filter((i) => i.keyword === 'RUN');
+    const ci = runs.find((r) => /\bnpm\s+ci\b/.test(r.args));
+    expect(ci?.args).toMatch(/npm\s+ci\b[^&;]*--omit=dev/);
+    for (const r of runs) expect(r.args).not.toMatch(/\bnpm\s+(install|i|add)\b/);
+    // The install folder is copied from a build stage, which put package-lock.json into it.
+    const copyIn = stage()
+      .instructions.filter((i) => i.keyword === 'COPY')
+      .map(parseCopy)
+      .find((c) => c.dest.replace(/\/$/, '') === layout.installDir);
+    expect(copyIn).toBeDefined();
+    const from = copyIn!.flags.get('from');
+    const buildStage = d.stages.find((s) => s.name === from);
+    expect(buildStage).toBeDefined();
+    const packed = copyIn!.sources[0]!.replace(/\/$/, '');
+    const lockIntoPacked = buildStage!.instructions.some(
+      (i) => i.keyword === 'RUN' && new RegExp(`\\bcp\\s+(\\S*/)?package-lock\\.json\\s+${packed.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/?(\\s|$)`).test(i.args),
+    );
+    expect(lockIntoPacked).toBe(true);
+    // ... and the build stage has the lockfile from the repository.
+    const buildCopies = buildStage!.instructions.filter((i) => i.keyword === 'COPY').map(parseCopy);
+    expect(buildCopies.some((c) => c.flags.get('from') === undefined && c.sources.includes('package-lock.json'))).toBe(true);
+    expect(existsSync(join(ROOT, 'package-lock.json'))).toBe(true);
+  });
+
+  test('the build context (the repository root) has every COPY source; no key, identity, roster or env file is copied', () => {
+    const d = df();
+    const context = documentedContext(d, ROOT);
+    expect(context).toBe(ROOT); // "docker build -f Dockerfile.base -t coupler-base ." from the repository root
+    const copied = checkContextCopies(d, context!, { noData: false });
+    expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'tsup.config.ts', 'src/index.ts']));
+    checkNoSecretVariables(d);
+  });
+});
+
+describe('examples/*/Dockerfile (whatever exists when the test runs)', () => {
+  const examplesDir = join(ROOT, 'examples');
+  const exampleDirs = existsSync(examplesDir)
+    ? readdirSync(examplesDir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.'))
+        .map((e) => join(examplesDir, e.name))
+    : [];
+  const withModule = exampleDirs.filter((d) => readdirSync(d).some((f) => /^algorithm\.(m|c)?[jt]s$/.test(f)));
+  const dockerfiles = exampleDirs.map((d) => join(d, 'Dockerfile')).filter((f) => existsSync(f));
+
+  test('once examples with an algorithm module exist, at least one has a Dockerfile', () => {
+    if (withModule.length > 0) expect(dockerfiles.length).toBeGreaterThanOrEqual(1);
+  });
+
+  const cases = dockerfiles.map((f) => [posix.basename(dirname(f)), f] as const);
+  if (cases.length === 0) test('no example Dockerfile yet', () => expect(dockerfiles).toEqual([]));
+  describe.each(cases)('examples/%s/Dockerfile', (_name, file) => {
+    const df = (): Dockerfile => readDockerfile(file);
+
+    test('the runtime stage is FROM coupler-base and keeps its entry point and user', () => {
+      const stage = finalStage(df());
+      expect(stage.image).toMatch(/^coupler-base(:[\w.-]+)?$/);
+      expect(last(stage, 'ENTRYPOINT')).toBeUndefined();
+      expect(last(stage, 'CMD')).toBeUndefined();
+      const user = last(stage, 'USER')?.args;
+      if (user !== undefined) expect(user).not.toMatch(ROOT_USER);
+    });
+
+    test('sets PKG_NAME to a JavaScript module that a COPY in the runtime stage puts there', () => {
+      const stage = finalStage(df());
+      const pkgName = stageEnv(stage).get('PKG_NAME');
+      expect(pkgName).toBeDefined();
+      expect(pkgName).toMatch(/^\/.+\.(m|c)?js$/); // the base image runs plain Node: no .ts
+      const workdir = last(stage, 'WORKDIR')?.args ?? '/app';
+      const targets = stage.instructions
+        .filter((i) => i.keyword === 'COPY')
+        .map(parseCopy)
+        .flatMap((c) => {
+          const dest = posix.isAbsolute(c.dest) ? c.dest : posix.join(workdir, c.dest);
+          return c.dest.endsWith('/') || c.sources.length > 1 ? c.sources.map((s) => posix.join(dest, posix.basename(s))) : [dest];
+        });
+      expect(targets).toContain(pkgName);
+    });
+
+    test('every COPY source exists in its build context and is not excluded; no data, keys or env files go into the image', () => {
+      const d = df();
+      const context = documentedContext(d, ROOT) ?? dirname(file);
+      expect(existsSync(context)).toBe(true);
+      checkContextCopies(d, context, { noData: true });
+      checkNoSecretVariables(d);
+    });
+  });
+});
