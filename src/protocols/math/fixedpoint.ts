@@ -1,10 +1,12 @@
 /**
- * Fixed-point encoding of {@link SumInput}s into ring-2^64 vectors or GF(2^127 − 1) vectors, and
- * decoding of sums back into the inputs' structure.
+ * Fixed-point encoding of {@link SumInput}s into ring-2^64 vectors, GF(2^61 − 1) vectors or
+ * GF(2^127 − 1) vectors, and decoding of sums back into the inputs' structure.
  *
  * Encoding of one element x (f = fractional bits):
  * - float (`number`): X = round-half-even(x·2^f), computed with Number arithmetic only and
- *   written as a two's-complement 64-bit word pair (ring64) or reduced mod p (p127).
+ *   written as a two's-complement 64-bit word pair (ring64), as the word pair of X mod p (p61:
+ *   negative X becomes p + X, the centred lift, still with Number arithmetic only) or as a bigint
+ *   reduced mod p (p127).
  * - int (`bigint`): X = x exactly (not scaled: the shape says which entries are ints).
  * - decimal (string / BigNumber): X = x·10^d exactly (d = `decimalPlaces`, default 4), via
  *   bignumber.js; a decimal with more than d places is refused rather than rounded, so decimal
@@ -13,7 +15,9 @@
  * Safety inequality (§7 of the protocol design): every party's |x| ≤ B, so
  * |Σ X| ≤ n·B·S + n/2 with S = max(2^f, 10^d), which must stay below M/2 to decode the signed
  * representative. We require log2 M ≥ log2 n + log2 B + log2 S + 2, i.e. exactly n·B·S·4 ≤ M
- * (M = 2^64 or p), evaluated with exact integer arithmetic. With the default d = 4, S = 2^f for
+ * (M = 2^64, 2^61 − 1 or 2^127 − 1), evaluated with exact integer arithmetic ({@link fitsModulus}
+ * asks without throwing). Every int or decimal element is refused when |x| > B, so the inequality
+ * also keeps int and decimal sums exact in the smaller field. With the default d = 4, S = 2^f for
  * every f ≥ 14, so decimals cost nothing extra.
  *
  * Floats and 2^53: no extra limit is needed and there is no separate BigInt path. For a double x,
@@ -32,6 +36,7 @@ import { ErrorCode, InvalidArgumentError, ValueError } from '../../errors';
 import { MAX_VECTOR_LENGTH, _guard, _isF64, _isPlainArray, _isProxy, _describe } from './_checks';
 import { _checkR64, type Ring64Vector } from './ring64';
 import { P127, _checkElementVector } from './field';
+import { P61, _checkF61, type Field61Vector } from './field61';
 import {
   DEFAULT_MAX_ELEMENTS,
   _rawEntries,
@@ -56,8 +61,11 @@ export const MAX_DECIMAL_PLACES = 30;
 /** Largest accepted decimal string (characters). */
 export const MAX_DECIMAL_LENGTH = 1024;
 
-/** Which modulus a vector lives in: the ring Z_(2^64), or the field GF(2^127 − 1). */
-export type Modulus = 'ring64' | 'p127';
+/**
+ * Which modulus a vector lives in: the ring Z_(2^64), the field GF(2^61 − 1) (typed arrays, 8
+ * bytes per element), or the field GF(2^127 − 1) (bigint, 16 bytes per element).
+ */
+export type Modulus = 'ring64' | 'p61' | 'p127';
 
 /** Parameters of the fixed-point encoding. All parties must use the same values. */
 export interface EncodingParams {
@@ -121,8 +129,9 @@ function describeBound(B: number | bigint): string {
 
 /**
  * Check encoding parameters and fill in defaults. Refuses (exactly) when
- * log2 M < log2 n + log2 B + f + 2, i.e. when n·B·2^(f+2) > M, with M = 2^64 for `'ring64'` and
- * M = 2^127 − 1 for `'p127'`. Parameters are public, so the message includes them.
+ * log2 M < log2 n + log2 B + f + 2, i.e. when n·B·2^(f+2) > M, with M = 2^64 for `'ring64'`,
+ * M = 2^61 − 1 for `'p61'` and M = 2^127 − 1 for `'p127'`. Parameters are public, so the message
+ * includes them.
  * @param params - the parameters.
  * @returns the resolved parameters.
  * @throws {@link ValueError} with code `PARAMETERS_UNSAFE` for: f not an integer in 0..52, n not
@@ -135,6 +144,35 @@ function describeBound(B: number | bigint): string {
  * ```
  */
 export function checkParams(params: EncodingParams): ResolvedEncodingParams {
+  const resolved = resolveParams(params);
+  checkBudget(resolved, 1n << BigInt(resolved.fractionalBits), 'f', String(resolved.fractionalBits));
+  return resolved;
+}
+
+/**
+ * Whether the safety inequality n·B·S·4 ≤ M holds for `params.modulus` — the test
+ * {@link checkParams} applies, without throwing for it: with S = 2^f (floats and ints), and with
+ * S = 10^d too when `shape` has decimal entries or when no shape is given (any input). Used to
+ * pick the smallest safe field.
+ * @param params - the parameters (validated as by {@link checkParams}).
+ * @param shape - the input's shape, if known.
+ * @returns true when every input with |x| ≤ B (of that shape) sums without wrapping around.
+ * @throws {@link ValueError} `PARAMETERS_UNSAFE` for parameters {@link checkParams} refuses for any
+ * other reason than the size of the modulus (f, n, B, modulus, maxElements, decimalPlaces).
+ * @example
+ * ```ts
+ * fitsModulus({ parties: 5, modulus: 'p61' }); // true: 2.3 + 31 + 16 + 2 ≤ 61
+ * ```
+ */
+export function fitsModulus(params: EncodingParams, shape?: Shape): boolean {
+  const p = resolveParams(params);
+  if (!budgetHolds(p, 1n << BigInt(p.fractionalBits))) return false;
+  const decimals = shape === undefined || assertShape(shape, MAX_VECTOR_LENGTH).entries.some((e) => e.type === 'decimal');
+  return !decimals || budgetHolds(p, 10n ** BigInt(p.decimalPlaces));
+}
+
+/** Validate parameters and fill in defaults, everything but the budget. */
+function resolveParams(params: EncodingParams): ResolvedEncodingParams {
   if (typeof params !== 'object' || params === null || _isProxy(params)) {
     throw new InvalidArgumentError(`"params" expected an object, got ${_describe(params)}`);
   }
@@ -167,14 +205,21 @@ export function checkParams(params: EncodingParams): ResolvedEncodingParams {
     throw unsafe(`bound must be a number or bigint, got ${_describe(B)}`);
   }
   const modulus = raw.modulus;
-  if (modulus !== 'ring64' && modulus !== 'p127') throw unsafe(`modulus must be 'ring64' or 'p127', got ${_describe(modulus)}`);
+  if (modulus !== 'ring64' && modulus !== 'p61' && modulus !== 'p127') throw unsafe(`modulus must be 'ring64', 'p61' or 'p127', got ${_describe(modulus)}`);
   const maxElements = raw.maxElements === undefined ? DEFAULT_MAX_ELEMENTS : raw.maxElements;
   if (typeof maxElements !== 'number' || !Number.isSafeInteger(maxElements) || maxElements < 1 || maxElements > MAX_VECTOR_LENGTH) {
     throw unsafe(`maxElements must be an integer in [1, ${MAX_VECTOR_LENGTH}]`);
   }
-  const resolved = Object.freeze({ fractionalBits: f, bound: B, parties: n, modulus, maxElements, decimalPlaces: d });
-  checkBudget(resolved, 1n << BigInt(f), 'f', String(f));
-  return resolved;
+  return Object.freeze({ fractionalBits: f, bound: B, parties: n, modulus, maxElements, decimalPlaces: d });
+}
+
+/** Exact test of n·B·S·4 ≤ M with B = m·2^k. */
+function budgetHolds(p: ResolvedEncodingParams, S: bigint): boolean {
+  const { parties: n, bound: B, modulus } = p;
+  const M = modulus === 'ring64' ? TWO64 : modulus === 'p61' ? P61 : P127;
+  const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
+  const lhs = BigInt(n) * m * S * 4n;
+  return k >= 0 ? lhs << BigInt(k) <= M : lhs <= M << BigInt(-k);
 }
 
 /**
@@ -183,15 +228,11 @@ export function checkParams(params: EncodingParams): ResolvedEncodingParams {
  */
 function checkBudget(p: ResolvedEncodingParams, S: bigint, what: string, shown: string): void {
   const { parties: n, bound: B, modulus } = p;
-  const M = modulus === 'ring64' ? TWO64 : P127;
-  const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
-  const lhs = BigInt(n) * m * S * 4n;
-  const ok = k >= 0 ? lhs << BigInt(k) <= M : lhs <= M << BigInt(-k);
-  if (!ok) {
+  if (!budgetHolds(p, S)) {
     const lb = typeof B === 'bigint' ? Math.log2(Number(B)) : Math.log2(B);
     const ls = what === 'f' ? p.fractionalBits : p.decimalPlaces * Math.log2(10);
     const need = Math.log2(n) + lb + ls + 2;
-    const have = modulus === 'ring64' ? '64' : 'log2(2^127 − 1) ≈ 127';
+    const have = modulus === 'ring64' ? '64' : modulus === 'p61' ? 'log2(2^61 − 1) ≈ 61' : 'log2(2^127 − 1) ≈ 127';
     const term = what === 'f' ? 'f' : 'd·log2 10';
     throw unsafe(
       `modulus too small: need log2 M ≥ log2 n + log2 B + ${term} + 2 = ${Math.log2(n).toFixed(3)} + ${lb.toFixed(3)} + ${what === 'f' ? shown : ls.toFixed(3)} + 2 = ` +
@@ -424,6 +465,115 @@ export function encodeField(input: SumInput, params: EncodingParams): { shape: S
   });
 }
 
+const P61_HI = 0x1fffffff;
+const P61_LO = 0xffffffff;
+const P61_SIGN = 0x10000000; // high word ≥ 2^28 ⇔ element ≥ 2^60 ⇔ element > (p − 1)/2
+
+/**
+ * Write the float entry's X = round(x·2^f) mod p (p = 2^61 − 1) as word pairs starting at element
+ * `off`, Number arithmetic only. X is an integer-valued double with |X| < 2^59 (the budget), so
+ * hi = ⌊X·2^-32⌋ and lo = X − hi·2^32 ∈ [0, 2^32) are exact; for X < 0 (hi < 0, sign bit
+ * hi >>> 31 = 1), X + p = (lo − 1) + (hi + 2^29)·2^32, borrowing when lo = 0.
+ */
+function floatsToF61(entry: ShapeEntry, src: ArrayLike<unknown>, out: Uint32Array, off: number, ctx: Ctx): void {
+  const { scale, boundF } = ctx;
+  const L = entry.length;
+  if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  let w = 2 * off;
+  for (let i = 0; i < L; i++) {
+    const x = src[i];
+    if (typeof x !== 'number' || !(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
+    const r = roundHalfEven(x * scale);
+    let hi = Math.floor(r * INV_TWO32);
+    let lo = r - hi * TWO32;
+    const neg = hi >>> 31;
+    lo -= neg;
+    hi += neg * 0x20000000;
+    if (lo < 0) {
+      lo += TWO32;
+      hi -= 1;
+    }
+    out[w] = lo;
+    out[w + 1] = hi;
+    w += 2;
+  }
+}
+
+/** Specialised copy for Float64Array (keeps the hot loop monomorphic). */
+function f64ToF61(entry: ShapeEntry, src: Float64Array, out: Uint32Array, off: number, ctx: Ctx): void {
+  const { scale, boundF } = ctx;
+  const L = entry.length;
+  if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  let w = 2 * off;
+  for (let i = 0; i < L; i++) {
+    const x = src[i] as number;
+    if (!(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
+    const r = roundHalfEven(x * scale);
+    let hi = Math.floor(r * INV_TWO32);
+    let lo = r - hi * TWO32;
+    const neg = hi >>> 31;
+    lo -= neg;
+    hi += neg * 0x20000000;
+    if (lo < 0) {
+      lo += TWO32;
+      hi -= 1;
+    }
+    out[w] = lo;
+    out[w + 1] = hi;
+    w += 2;
+  }
+}
+
+/**
+ * Encode an input for GF(2^61 − 1) (Shamir sharing on typed arrays): the same fixed-point
+ * integers as {@link encodeRing64}, as canonical elements X mod p (negative X becomes p + X, the
+ * centred lift: values in (−p/2, p/2)). Floats use Number arithmetic only; ints and decimals are
+ * exact. The safety inequality with M = 2^61 − 1 ({@link checkParams}) guarantees that every
+ * element and every sum of n of them fits.
+ * @param input - a {@link SumInput}.
+ * @param params - encoding parameters with `modulus: 'p61'`.
+ * @returns the input's {@link Shape} and its encoding as a {@link Field61Vector}.
+ * @throws {@link ValueError} `VALUE_INVALID` for a bad input, `PARAMETERS_UNSAFE` for bad params
+ * (including a modulus too small for n, B, f, or d when the input has decimals).
+ * @example
+ * ```ts
+ * const { shape, elements } = encodeField61(new Float64Array([0.5, -2]), { parties: 5, modulus: 'p61' });
+ * ```
+ */
+export function encodeField61(input: SumInput, params: EncodingParams): { shape: Shape; elements: Field61Vector } {
+  const ctx = context(params, 'p61');
+  const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, shape);
+  return _guard('input', () => {
+    const total = raw.reduce((s, r) => s + r.entry.length, 0);
+    const out = new Uint32Array(2 * total);
+    let off = 0;
+    for (const { entry, value } of raw) {
+      if (entry.type === 'float') {
+        if (_isF64(value)) f64ToF61(entry, value, out, off, ctx);
+        else floatsToF61(entry, elementsOf(entry, value), out, off, ctx);
+      } else {
+        const src = elementsOf(entry, value);
+        if (src.length !== entry.length) throw badValue(entry, 0, 'changed length while being read');
+        for (let i = 0; i < entry.length; i++) {
+          const X = exactValue(entry, i, src[i], ctx); // |X| ≤ B·S < p/4
+          const A = X < 0n ? -X : X;
+          let lo = Number(A & 0xffffffffn);
+          let hi = Number(A >> 32n);
+          if (X < 0n) {
+            lo = P61_LO - lo; // p − A: the complement within 61 bits (A ≥ 1, so no borrow)
+            hi = P61_HI - hi;
+          }
+          out[2 * (off + i)] = lo;
+          out[2 * (off + i) + 1] = hi;
+        }
+      }
+      off += entry.length;
+    }
+    return { shape, elements: out };
+  });
+}
+
 function decodeDecimal(X: bigint, ctx: Ctx): string {
   return new BN(X.toString()).div(ctx.scaleD).toFixed();
 }
@@ -535,6 +685,61 @@ export function decodeField(shape: Shape, elems: readonly bigint[], params: Enco
     } else {
       const strs = Array.from({ length: L }, (_, i) => decodeDecimal(signed(i), ctx));
       field = e.kind === 'scalar' ? (strs[0] as string) : strs;
+    }
+    off += L;
+    return field;
+  });
+  return assemble(s, fields);
+}
+
+/**
+ * Decode a GF(2^61 − 1) sum (e.g. from {@link lagrangeAtZero61}): signed representative
+ * (v > (p − 1)/2 → v − p), then as {@link decodeRing64}. Float entries use Number arithmetic only
+ * (one correct rounding when the magnitude exceeds 2^53); ints and decimals are exact.
+ * @param shape - the agreed {@link Shape}.
+ * @param elems - the summed field elements, one per shape element.
+ * @param params - the encoding parameters used (`modulus: 'p61'`).
+ * @returns the decoded sum, with the inputs' structure.
+ * @throws {@link ValueError} for an invalid shape or params; {@link InvalidArgumentError} if
+ * `elems` has the wrong length or non-canonical elements.
+ * @example
+ * ```ts
+ * const sum = decodeField61(shape, lagrangeAtZero61(points), { parties: 5, modulus: 'p61' });
+ * ```
+ */
+export function decodeField61(shape: Shape, elems: Field61Vector, params: EncodingParams): SumOutput {
+  const ctx = context(params, 'p61');
+  const s = assertShape(shape, ctx.p.maxElements);
+  checkDecimalBudget(ctx.p, s);
+  const total = totalOf(s);
+  const v = _checkF61(elems, 'elems', ctx.p.maxElements);
+  if (v.length !== 2 * total) throw new InvalidArgumentError(`"elems" has ${v.length / 2} elements, the shape has ${total}`);
+  const inv = 1 / ctx.scale;
+  let off = 0;
+  const fields = s.entries.map((e): SumOutputField => {
+    const L = e.length;
+    let field: SumOutputField;
+    if (e.type === 'float') {
+      const out = new Float64Array(L);
+      for (let i = 0; i < L; i++) {
+        const lo = v[2 * (off + i)] as number;
+        const hi = v[2 * (off + i) + 1] as number;
+        // v − p = −((p_hi − hi)·2^32 + (p_lo − lo)): one rounding in the addition, exact scaling.
+        out[i] = (hi >= P61_SIGN ? -((P61_HI - hi) * TWO32 + (P61_LO - lo)) : hi * TWO32 + lo) * inv;
+      }
+      field = e.kind === 'scalar' ? (out[0] as number) : out;
+    } else {
+      const vals = new Array<bigint>(L);
+      for (let i = 0; i < L; i++) {
+        const lo = v[2 * (off + i)] as number;
+        const hi = v[2 * (off + i) + 1] as number;
+        vals[i] = hi >= P61_SIGN ? -((BigInt(P61_HI - hi) << 32n) | BigInt(P61_LO - lo)) : (BigInt(hi) << 32n) | BigInt(lo);
+      }
+      if (e.type === 'int') field = e.kind === 'scalar' ? (vals[0] as bigint) : vals;
+      else {
+        const strs = vals.map((X) => decodeDecimal(X, ctx));
+        field = e.kind === 'scalar' ? (strs[0] as string) : strs;
+      }
     }
     off += L;
     return field;

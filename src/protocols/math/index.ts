@@ -4,7 +4,9 @@
  * - `ring64`: vectors mod 2^64 on `Uint32Array` word pairs (additive sharing, masking).
  * - `prg`: seed expansion (HKDF-SHA256 + ChaCha20) into ring or field vectors.
  * - `field`: GF(2^127 − 1) on `bigint`.
- * - `shamir`: Shamir sharing, Lagrange reconstruction, degree check / Berlekamp–Welch.
+ * - `field61`: GF(2^61 − 1) on `Uint32Array` word pairs (no BigInt per element; 8 bytes per element).
+ * - `shamir`: Shamir sharing, Lagrange reconstruction, degree check / Berlekamp–Welch (GF(2^127 − 1)).
+ * - `shamir61`: the same over GF(2^61 − 1), on typed arrays.
  * - `values`, `fixedpoint`: the input model, shapes, and fixed-point encoding/decoding.
  * - `sharegraph`: the session-seeded segment graph of dk-secure sum and its collusion threshold.
  *
@@ -44,6 +46,27 @@ export {
   fVecSub,
   fVecScale,
 } from './field';
+export {
+  type Field61Vector,
+  P61,
+  isField61Element,
+  f61Zeros,
+  f61Random,
+  f61Length,
+  f61FromBigInts,
+  f61ToBigInts,
+  f61ToBytes,
+  f61FromBytes,
+  f61AddInPlace,
+  f61Add,
+  f61Sub,
+  f61Mul,
+  f61Scale,
+  f61MulAddInPlace,
+  f61Combine,
+  f61Equal,
+} from './field61';
+export { type Shamir61Point, shamirShare61, lagrangeAtZero61, checkDegree61 } from './shamir61';
 export {
   type ShamirPoint,
   type DegreeCheck,
@@ -87,10 +110,13 @@ export {
   MAX_FRACTIONAL_BITS,
   MAX_DECIMAL_LENGTH,
   checkParams,
+  fitsModulus,
   encodeRing64,
   decodeRing64,
   encodeField,
   decodeField,
+  encodeField61,
+  decodeField61,
 } from './fixedpoint';
 export {
   SHAREGRAPH_MAX_PARTIES,

@@ -9,7 +9,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../../errors';
-import { _checkElement, _checkElementVector, _inv, _mul, _randomElements, _reduce, _sub, FIELD_MAX_VECTOR_LENGTH } from './field';
+import { _add, _checkElement, _checkElementVector, _inv, _mul, _randomElements, _reduce, _sub, FIELD_MAX_VECTOR_LENGTH, P127 } from './field';
 import { _guardArg, _isPlainArray, _isProxy, _describe } from './_checks';
 
 /** Most evaluation points / shares / points accepted by the functions of this module. */
@@ -135,19 +135,37 @@ export function shamirShare(secret: readonly bigint[], t: number, xs: readonly b
   return shares;
 }
 
-/** λ_i = Π_{j≠i} (z − x_j)/(x_i − x_j): Lagrange basis at z for the nodes xs. */
-function lagrangeBasis(xs: readonly bigint[], z: bigint): bigint[] {
+/**
+ * Scalar arithmetic of a prime field on canonical bigints: what the per-element algorithms shared
+ * by GF(2^127 − 1) and GF(2^61 − 1) need (Lagrange bases, Berlekamp–Welch).
+ * @internal
+ */
+export interface _ScalarField {
+  readonly p: bigint;
+  add(a: bigint, b: bigint): bigint;
+  sub(a: bigint, b: bigint): bigint;
+  mul(a: bigint, b: bigint): bigint;
+  inv(a: bigint): bigint;
+}
+
+/** GF(2^127 − 1) as a {@link _ScalarField}. @internal */
+export const _F127: _ScalarField = Object.freeze({ p: P127, add: _add, sub: _sub, mul: _mul, inv: _inv });
+
+/** λ_i = Π_{j≠i} (z − x_j)/(x_i − x_j): Lagrange basis at z for the nodes xs. @internal */
+export function _lagrangeBasis(F: _ScalarField, xs: readonly bigint[], z: bigint): bigint[] {
   return xs.map((xi, i) => {
     let num = 1n;
     let den = 1n;
     xs.forEach((xj, j) => {
       if (j === i) return;
-      num = _mul(num, _sub(z, xj));
-      den = _mul(den, _sub(xi, xj));
+      num = F.mul(num, F.sub(z, xj));
+      den = F.mul(den, F.sub(xi, xj));
     });
-    return _mul(num, _inv(den));
+    return F.mul(num, F.inv(den));
   });
 }
+
+const lagrangeBasis = (xs: readonly bigint[], z: bigint): bigint[] => _lagrangeBasis(_F127, xs, z);
 
 /** Σ_i c_i · ys[idx[i]][e], with lazy reduction. */
 function combine(c: readonly bigint[], ys: readonly (readonly bigint[])[], idx: readonly number[], e: number): bigint {
@@ -209,8 +227,9 @@ class SubsetChecker {
  * Berlekamp–Welch for one element: find the polynomial P of degree < t agreeing with all but at
  * most e of the r points (r ≥ t + 2e), and return the indexes where it disagrees; undefined when
  * no such polynomial exists (more than e errors).
+ * @internal
  */
-function berlekampWelch(xs: readonly bigint[], y: readonly bigint[], t: number, e: number): number[] | undefined {
+export function _berlekampWelch(F: _ScalarField, xs: readonly bigint[], y: readonly bigint[], t: number, e: number): number[] | undefined {
   const r = xs.length;
   const nq = t + e; // Q has degree < t + e
   const m = nq + e; // unknowns: q_0..q_{nq-1}, a_0..a_{e-1} (E monic of degree e)
@@ -223,9 +242,9 @@ function berlekampWelch(xs: readonly bigint[], y: readonly bigint[], t: number, 
     let pw = 1n;
     for (let k = 0; k < nq; k++) {
       row[k] = pw;
-      if (k < e) row[nq + k] = _sub(0n, _mul(yi, pw));
-      if (k === e) row[m] = _mul(yi, pw);
-      pw = _mul(pw, x);
+      if (k < e) row[nq + k] = F.sub(0n, F.mul(yi, pw));
+      if (k === e) row[m] = F.mul(yi, pw);
+      pw = F.mul(pw, x);
     }
     rows.push(row);
   }
@@ -238,14 +257,14 @@ function berlekampWelch(xs: readonly bigint[], y: readonly bigint[], t: number, 
     if (p < 0) continue;
     [rows[rank], rows[p]] = [rows[p] as bigint[], rows[rank] as bigint[]];
     const pr = rows[rank] as bigint[];
-    const inv = _inv(pr[c] as bigint);
-    for (let k = c; k <= m; k++) pr[k] = _mul(pr[k] as bigint, inv);
+    const inv = F.inv(pr[c] as bigint);
+    for (let k = c; k <= m; k++) pr[k] = F.mul(pr[k] as bigint, inv);
     for (let i = 0; i < r; i++) {
       if (i === rank) continue;
       const row = rows[i] as bigint[];
       const f = row[c] as bigint;
       if (f === 0n) continue;
-      for (let k = c; k <= m; k++) row[k] = _sub(row[k] as bigint, _mul(f, pr[k] as bigint));
+      for (let k = c; k <= m; k++) row[k] = F.sub(row[k] as bigint, F.mul(f, pr[k] as bigint));
     }
     pivCol.push(c);
     rank++;
@@ -261,13 +280,13 @@ function berlekampWelch(xs: readonly bigint[], y: readonly bigint[], t: number, 
     const q = rem[d] as bigint;
     P[d - e] = q;
     if (q === 0n) continue;
-    for (let k = 0; k <= e; k++) rem[d - e + k] = _sub(rem[d - e + k] as bigint, _mul(q, E[k] as bigint));
+    for (let k = 0; k <= e; k++) rem[d - e + k] = F.sub(rem[d - e + k] as bigint, F.mul(q, E[k] as bigint));
   }
   if (rem.some((v) => v !== 0n)) return undefined;
   const bad: number[] = [];
   for (let i = 0; i < r; i++) {
     let acc = 0n;
-    for (let d = t - 1; d >= 0; d--) acc = _reduce(acc * (xs[i] as bigint) + (P[d] as bigint));
+    for (let d = t - 1; d >= 0; d--) acc = F.add(F.mul(acc, xs[i] as bigint), P[d] as bigint);
     if (acc !== y[i]) bad.push(i);
   }
   return bad.length <= e ? bad : undefined;
@@ -318,7 +337,7 @@ export function checkDegree(points: readonly ShamirPoint[], t: number): DegreeCh
   for (const e of dirty) {
     if (checker !== undefined && checker.consistent(e)) continue;
     const column = ys.map((y) => y[e] as bigint);
-    const bad = berlekampWelch(xs, column, t, maxErr);
+    const bad = _berlekampWelch(_F127, xs, column, t, maxErr);
     if (bad === undefined) return { ok: false };
     const before = suspects.size;
     for (const i of bad) suspects.add(i);
