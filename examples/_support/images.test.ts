@@ -17,12 +17,12 @@ const EXAMPLE_METHODS: Record<string, string[]> = {
 };
 
 let root: string;
-let cleanup: () => void;
+let cleanup: (() => void) | undefined;
 beforeAll(() => {
-  builtCli();
+  builtCli(); // fails every test with "run `npm run build`" when dist/ is missing
   ({ dir: root, cleanup } = tempDir('coupler-images-'));
 });
-afterAll(() => cleanup());
+afterAll(() => cleanup?.());
 
 describe.each(Object.keys(EXAMPLE_METHODS))('examples/%s/Dockerfile', (example) => {
   const dockerfile = (): string => readFileSync(join(EXAMPLES, example, 'Dockerfile'), 'utf8');

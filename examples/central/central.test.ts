@@ -43,7 +43,7 @@ function clear(threshold: number): Omit<Summary, 'column' | 'threshold' | 'stati
 let root: string;
 let cleanup: () => void;
 let collab: FakeCollaboration | undefined;
-let image: { module: string; cleanup: () => void };
+let image: { module: string; cleanup: () => void } | undefined;
 
 beforeAll(() => {
   builtCli();
@@ -52,7 +52,7 @@ beforeAll(() => {
   const dir = tempDir('coupler-central-image-');
   image = { module: transpileLikeImage('central', dir.dir), cleanup: dir.cleanup };
 });
-afterAll(() => image.cleanup());
+afterAll(() => image?.cleanup());
 beforeEach(() => {
   ({ dir: root, cleanup } = tempDir('coupler-central-'));
 });
@@ -62,8 +62,11 @@ afterEach(async () => {
   cleanup();
 });
 
+/** The transpiled module (set up in beforeAll). */
+const imageModule = (): string => image!.module;
+
 test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed result equal to the values in the clear', async () => {
-  collab = await startFakeCollaboration({ algorithm: image.module, root, data: new Map(DATA.map((f, i) => [i + 1, f])) });
+  collab = await startFakeCollaboration({ algorithm: imageModule(), root, data: new Map(DATA.map((f, i) => [i + 1, f])) });
   const { exitCode, output, stderr } = await collab.runCentral('central', { threshold: 48, pollIntervalMs: 100 });
   await collab.settle();
   expect({ exitCode, stderr: stderr.split('\n').filter((l) => l.includes('error')) }).toEqual({ exitCode: 0, stderr: [] });
@@ -109,7 +112,7 @@ test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed resul
 test('a station whose data lacks the column: the central container fails naming that organization, no result', async () => {
   const broken = writeText(join(root, 'broken.csv'), 'id,glucose\n1,5.4\n2,7.1\n');
   collab = await startFakeCollaboration({
-    algorithm: image.module,
+    algorithm: imageModule(),
     root,
     data: new Map([
       [1, DATA[0]!],
@@ -140,7 +143,7 @@ test('central with operator-provisioned keys: no key subtask, the stations use t
     await saveIdentity(identityFile, identities[i]!);
     stationEnv.set(id, { COUPLER_IDENTITY_FILE: identityFile, COUPLER_ROSTER_FILE: rosterFile });
   }
-  collab = await startFakeCollaboration({ algorithm: image.module, root, data: new Map(DATA.map((f, i) => [i + 1, f])), stationEnv });
+  collab = await startFakeCollaboration({ algorithm: imageModule(), root, data: new Map(DATA.map((f, i) => [i + 1, f])), stationEnv });
   const { exitCode, output } = await collab.runCentral('central', { keys: 'provisioned', pollIntervalMs: 100 });
   expect(exitCode).toBe(0);
   expect(output).toMatchObject({ count: clear(48).count, atOrAbove: clear(48).atOrAbove, stations: ['1', '2', '3'], tasks: { compute: expect.any(Number) } });
