@@ -136,8 +136,9 @@ export function _f61Split(cs: readonly bigint[]): Float64Array {
 /**
  * Store V = lo + hi·2^32 mod p at element position w (word index) of `out`. Requires integers
  * 0 ≤ lo < 2^53 and 0 ≤ hi < 2^53 − 2^22.
+ * @internal exported for tests
  */
-function put(out: Uint32Array, w: number, lo: number, hi: number): void {
+export function _f61Put(out: Uint32Array, w: number, lo: number, hi: number): void {
   let c = Math.floor(lo * INV32); // < 2^21
   lo -= c * TWO32;
   hi += c; // < 2^53
@@ -274,7 +275,7 @@ export function _f61MulAdd(
       t2 += add[aw + 1] as number;
     }
     carry(t0, a0 * c1 + a1 * c3x8, t2, a0 * c3 + a1 * c1, s);
-    put(dst, 2 * (dOff + i), s[0] as number, s[1] as number);
+    _f61Put(dst, 2 * (dOff + i), s[0] as number, s[1] as number);
   }
 }
 
@@ -295,14 +296,14 @@ export function _f61MulAddSmall(
   if (add === undefined) {
     for (let i = 0; i < m; i++) {
       const sw = 2 * (sOff + i);
-      put(dst, 2 * (dOff + i), (src[sw] as number) * x, (src[sw + 1] as number) * x);
+      _f61Put(dst, 2 * (dOff + i), (src[sw] as number) * x, (src[sw + 1] as number) * x);
     }
     return;
   }
   for (let i = 0; i < m; i++) {
     const sw = 2 * (sOff + i);
     const aw = 2 * (aOff + i);
-    put(dst, 2 * (dOff + i), (src[sw] as number) * x + (add[aw] as number), (src[sw + 1] as number) * x + (add[aw + 1] as number));
+    _f61Put(dst, 2 * (dOff + i), (src[sw] as number) * x + (add[aw] as number), (src[sw + 1] as number) * x + (add[aw + 1] as number));
   }
 }
 
@@ -351,7 +352,7 @@ export function _f61Combine(out: Uint32Array, oOff: number, cs: Float64Array, ys
       t1 = 0;
       t3 = 0;
     }
-    put(out, 2 * (oOff + e - from), s[0] as number, s[1] as number);
+    _f61Put(out, 2 * (oOff + e - from), s[0] as number, s[1] as number);
   }
 }
 
@@ -369,7 +370,7 @@ export function _f61MulInto(out: Uint32Array, a: Uint32Array, b: Uint32Array): v
     const c2 = bh & 0xffff;
     const c3 = bh >>> 16;
     carry(a0 * c0 + a1 * (8 * c2), a0 * c1 + a1 * (8 * c3), a0 * c2 + a1 * c0, a0 * c3 + a1 * c1, s);
-    put(out, w, s[0] as number, s[1] as number);
+    _f61Put(out, w, s[0] as number, s[1] as number);
   }
 }
 

@@ -38,6 +38,7 @@ import {
   type Shamir61Point,
   type SumInput,
 } from '../../../src/protocols/math/index';
+import { _f61Put } from '../../../src/protocols/math/field61';
 import { CouplerError, ErrorCode } from '../../../src/errors';
 
 const p = P61;
@@ -141,17 +142,50 @@ describe('GF(2^61 − 1) on typed arrays: exact against a BigInt reference', () 
     );
   });
 
-  test('linear combinations with lazy reduction: K = 1..20 terms (past the 8-term chunk), all at p − 1', () => {
-    for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 20]) {
-      const L = 5;
-      const cs = Array.from({ length: K }, () => p - 1n);
-      const ys = Array.from({ length: K }, () => V(new Array<bigint>(L).fill(p - 1n)));
-      const want = mod(BigInt(K) * (p - 1n) * (p - 1n));
-      expect(B(f61Combine(cs, ys))).toEqual(new Array<bigint>(L).fill(want));
+  test('the reduction core: any lo < 2^53, hi < 2^53 − 2^22 gives (lo + hi·2^32) mod p, every branch', () => {
+    const TOP_LO = 2 ** 53 - 1;
+    const TOP_HI = 2 ** 53 - 2 ** 22 - 1;
+    const crafted: [number, number][] = [
+      [0, 0],
+      [2 ** 32 - 1, 2 ** 29 - 1], // = p → 0
+      [2 ** 32 - 2, 2 ** 29 - 1], // p − 1
+      [2 ** 32 - 1, 2 ** 30 - 1], // folds to hi = 2^29 − 1, then lo overflows: hi = 2^29 (V' = 2^61)
+      [2 ** 32 - 5, 2 ** 29 * 5 - 1],
+      [2 ** 32, 2 ** 29 - 1], // lo carry into hi = 2^29
+      [2 ** 32 + 2 ** 32 - 1, 2 ** 29 - 2],
+      [TOP_LO, TOP_HI],
+      [TOP_LO, 0],
+      [0, TOP_HI],
+      [2 ** 52, 2 ** 52],
+    ];
+    const num = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 }), fc.double({ min: 0, max: 2 ** 53, noNaN: true }).map(Math.floor));
+    const samples = fc.sample(fc.tuple(num, num), 3000).map(([lo, hi]): [number, number] => [Math.min(lo, TOP_LO), Math.min(hi, TOP_HI)]);
+    const out = new Uint32Array(2);
+    for (const [lo, hi] of [...crafted, ...samples]) {
+      _f61Put(out, 0, lo, hi);
+      const got = (BigInt(out[1]!) << 32n) | BigInt(out[0]!);
+      const want = mod(BigInt(lo) + (BigInt(hi) << 32n));
+      if (got !== want) throw new Error(`put(${lo}, ${hi}) = ${got}, want ${want}`);
+    }
+  });
+
+  test('linear combinations with lazy reduction: K = 1..100 terms (past the 8-term chunks), near the top of the field', () => {
+    for (const K of [1, 2, 7, 8, 9, 15, 16, 17, 20, 33, 64, 100]) {
+      for (const [c, y] of [
+        [p - 1n, p - 1n],
+        [p - 2n, p - 2n],
+        [p - 2n, (1n << 32n) - 1n + ((1n << 29n) - 2n) * (1n << 32n)],
+      ] as const) {
+        const L = 3;
+        const cs = Array.from({ length: K }, () => c);
+        const ys = Array.from({ length: K }, () => V(new Array<bigint>(L).fill(y)));
+        const want = mod(BigInt(K) * c * y);
+        expect(B(f61Combine(cs, ys))).toEqual(new Array<bigint>(L).fill(want));
+      }
     }
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 20 }).chain((K) => fc.tuple(fc.array(el, { minLength: K, maxLength: K }), fc.array(vec(3), { minLength: K, maxLength: K }))),
+        fc.integer({ min: 1, max: 40 }).chain((K) => fc.tuple(fc.array(el, { minLength: K, maxLength: K }), fc.array(vec(3), { minLength: K, maxLength: K }))),
         ([cs, ys]) => {
           const want = [0, 1, 2].map((e) => mod(cs.reduce((s, c, k) => s + c * ys[k]![e]!, 0n)));
           expect(B(f61Combine(cs, ys.map(V)))).toEqual(want);
