@@ -16,10 +16,13 @@ import {
   P127,
   checkParams,
   encodeField,
+  encodeField61,
   encodeRing64,
+  f61FromBytes,
   r64FromBytes,
   shapeDigest,
   type EncodingParams,
+  type Field61Vector,
   type Modulus,
   type Ring64Vector,
   type Shape,
@@ -128,9 +131,17 @@ export async function prepareRun(
   protocol: string,
   input: SumInput,
   options: SumOptions,
+  modulus: 'p61',
+  extra?: Record<string, string | number>,
+): Promise<PreparedRun<Field61Vector>>;
+export async function prepareRun(
+  group: Group,
+  protocol: string,
+  input: SumInput,
+  options: SumOptions,
   modulus: Modulus,
   extra: Record<string, string | number> = {},
-): Promise<PreparedRun<Ring64Vector | bigint[]>> {
+): Promise<PreparedRun<Ring64Vector | Field61Vector | bigint[]>> {
   const startedAt = Date.now();
   const params: EncodingParams = {
     parties: group.parties.length,
@@ -142,13 +153,18 @@ export async function prepareRun(
   };
   const resolved = checkParams(params);
   let shape: Shape;
-  let encoded: Ring64Vector | bigint[];
+  let encoded: Ring64Vector | Field61Vector | bigint[];
   let length: number;
   if (modulus === 'ring64') {
     const e = encodeRing64(input, params);
     shape = e.shape;
     encoded = e.vector;
     length = e.vector.length / 2;
+  } else if (modulus === 'p61') {
+    const e = encodeField61(input, params);
+    shape = e.shape;
+    encoded = e.elements;
+    length = e.elements.length / 2;
   } else {
     const e = encodeField(input, params);
     shape = e.shape;
@@ -211,6 +227,22 @@ export function fieldFromBytes(bytes: Uint8Array, length: number, what: string, 
     out[i] = e;
   }
   return out;
+}
+
+/**
+ * Bytes to GF(2^61 − 1) elements (8 bytes little-endian each), checking the length and that every
+ * element is below p = 2^61 − 1.
+ * @throws {@link GroupError} `PROTOCOL_VIOLATION` naming `peer`.
+ */
+export function field61FromBytes(bytes: Uint8Array, length: number, what: string, peer: string): Field61Vector {
+  if (bytes.length !== length * 8) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `${what} from "${peer}" has ${bytes.length} bytes, expected ${length * 8}`, { peer });
+  }
+  try {
+    return f61FromBytes(bytes);
+  } catch {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `${what} from "${peer}" holds a value outside the field`, { peer });
+  }
 }
 
 /** A 32-byte seed every party derives alike from the session and run (for share graphs). */
