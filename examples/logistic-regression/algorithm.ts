@@ -25,8 +25,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { secureSum } from 'coupler';
-import { joinPeerGroup, type AlgorithmContext } from 'coupler/vantage6';
+import { checkParams, secureSum } from 'coupler';
+import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
 
 const DEFAULTS = {
   outcome: 'event',
@@ -236,6 +236,9 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   if (largestLocalSum(x) > bound) {
     throw new Error('this station\'s sums can exceed kwarg "bound": raise "bound" (and lower "fractionalBits" to keep log2 n + log2 bound + fractionalBits + 2 ≤ 64)');
   }
+  // Fixed point the ring cannot hold for this many stations (the roster's size) is refused here,
+  // not in the first round.
+  checkParams({ fractionalBits, bound, parties: (await loadPeerSession(kwargs, ctx)).roster.size, modulus: 'ring64' });
   const terms = ['intercept', ...features];
   const p = terms.length;
   ctx.logger.info(`${x.length} complete rows ready (${skipped} skipped); fitting ${p} coefficients (the rows stay here)`);

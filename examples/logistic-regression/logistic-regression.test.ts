@@ -188,6 +188,13 @@ test('an outcome that is not 0/1 is refused, naming the column and line, not the
   expect(lines.filter((l) => / error: Error: line 2: the outcome column "age" must be 0 or 1$/.test(l))).toHaveLength(3);
 });
 
+test('fixed-point parameters the ring cannot hold are refused at every station before joining', async () => {
+  const { exitCodes, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { fractionalBits: 40 } });
+  expect(exitCodes).toEqual([1, 1, 1]);
+  expect(lines.filter((l) => / error: COUPLER_ERR_PARAMETERS_UNSAFE: modulus too small: need log2 M ≥ log2 n \+ log2 B \+ f \+ 2/.test(l))).toHaveLength(3);
+  for (const p of outcome.parties) expect(p.traffic).toEqual([]);
+});
+
 test('one station with a different fixed-point setting: the first round aborts everywhere, naming it', async () => {
   const { exitCodes, results, lines } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, perParty: [{}, { fractionalBits: 30 }, {}] });
   expect(exitCodes).toEqual([1, 1, 1]);

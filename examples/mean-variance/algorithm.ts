@@ -15,8 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { secureSum } from 'coupler';
-import { joinPeerGroup, type AlgorithmContext } from 'coupler/vantage6';
+import { DEFAULT_BOUND, checkParams, secureSum } from 'coupler';
+import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
 
 /** A string kwarg: `fallback` when absent, else a non-empty string (the error names the kwarg, never its value). */
 function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback?: string): string | undefined {
@@ -110,6 +110,13 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
     sum += x;
     sumSquares += x * x;
   }
+  // The secure sum refuses values above the bound; say so before joining, naming the kwarg.
+  if (Math.max(Math.abs(sum), sumSquares, values.length + missing) > (bound ?? DEFAULT_BOUND)) {
+    throw new Error('this station\'s totals exceed kwarg "bound" (default 2^31): raise "bound" and lower "fractionalBits" so that log2 n + log2 bound + fractionalBits + 2 ≤ 64');
+  }
+  // Refuse fixed-point parameters the ring cannot hold for this many stations (the roster's size)
+  // here too, rather than in the first round.
+  checkParams({ fractionalBits, bound, parties: (await loadPeerSession(kwargs, ctx)).roster.size, modulus: 'ring64' });
   ctx.logger.info(`local totals ready for column "${column}" (the values stay here)`);
 
   const group = await joinPeerGroup(kwargs, ctx);
