@@ -1,0 +1,307 @@
+/**
+ * The base image's entry point run exactly as the image runs it, without Docker: the package as
+ * published (npm pack of the build), installed in an image-shaped root (see ./_image-root), an
+ * algorithm module at /app/algorithm.mjs importing 'coupler' and 'coupler/vantage6' by name,
+ * `coupler` found on PATH and started as `coupler run` from /app with PKG_NAME and the vantage6
+ * node's base32 environment — as the image's non-root user (uid 1000) when the tests run as root.
+ *
+ * Then a real 3-party secure sum through that installation: three `coupler run` containers with
+ * identities and a roster made by the packed CLI itself, static discovery on 127.0.0.2-4.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, cleanupAll, expectCleanFailure, runProcess, v6EncodeEnv } from '../cli/_cli';
+import { IMAGE_UID, buildImageRoot, runningAsRoot, runtimePackages, type ImageRoot } from './_image-root';
+
+const ALGORITHM = `
+import { createRequire } from 'node:module';
+import * as coupler from 'coupler';
+import * as v6 from 'coupler/vantage6';
+import { secureSum, CouplerError } from 'coupler';
+import { joinPeerGroup, readContainerEnv } from 'coupler/vantage6';
+
+const require = createRequire(import.meta.url);
+
+async function refused(spec) {
+  try {
+    await import(spec);
+    return 'imported';
+  } catch (err) {
+    return err.code ?? err.message;
+  }
+}
+
+export async function check(kwargs, ctx) {
+  const cjs = require('coupler');
+  const cjs6 = require('coupler/vantage6');
+  return {
+    kwargs,
+    version: ctx.contractVersion,
+    esm: { secureSum: typeof secureSum, CouplerError: typeof CouplerError, joinGroup: typeof coupler.joinGroup, dkSecureSum: typeof coupler.dkSecureSum, thresholdSum: typeof coupler.thresholdSum },
+    esmVantage6: { joinPeerGroup: typeof joinPeerGroup, readContainerEnv: typeof readContainerEnv, runAlgorithm: typeof v6.runAlgorithm, runPeerTasks: typeof v6.runPeerTasks },
+    cjs: { secureSum: typeof cjs.secureSum, joinGroup: typeof cjs.joinGroup, joinPeerGroup: typeof cjs6.joinPeerGroup },
+    resolved: {
+      esm: import.meta.resolve('coupler'),
+      esmVantage6: import.meta.resolve('coupler/vantage6'),
+      cjs: require.resolve('coupler'),
+      cjsVantage6: require.resolve('coupler/vantage6'),
+      packageJson: require.resolve('coupler/package.json'),
+    },
+    // A dev dependency is not installed next to the package (npm ci --omit=dev): not resolvable from it.
+    devDependency: (() => {
+      try {
+        createRequire(require.resolve('coupler')).resolve('fast-check');
+        return 'resolved';
+      } catch (err) {
+        return err.code;
+      }
+    })(),
+    notExported: { dist: await refused('coupler/dist/index.mjs'), src: await refused('coupler/src/index.ts'), cli: await refused('coupler/dist/cli.js') },
+    uid: process.getuid(),
+    cwd: process.cwd(),
+    nodeEnv: process.env.NODE_ENV,
+    temporaryFolder: ctx.temporaryFolder,
+  };
+}
+
+export async function fail() {
+  throw new CouplerError('COUPLER_ERR_VALUE_INVALID', 'the column holds no numbers');
+}
+
+export async function partial(kwargs, ctx) {
+  const group = await joinPeerGroup(kwargs, ctx);
+  try {
+    // bound 2^44 with 16 fractional bits: log2(3) + 44 + 16 + 2 <= 64, as the modulus check requires.
+    const result = await secureSum(group, { total: BigInt(kwargs.value), vector: kwargs.vector }, { bound: 2 ** 44 });
+    return { sum: result.sum, contributors: result.contributors, localId: group.localId, peers: group.peers, uid: process.getuid() };
+  } finally {
+    await group.close();
+  }
+}
+`;
+
+let image: ImageRoot;
+const TASK = '/mnt/data/task-000000001';
+
+beforeAll(async () => {
+  if (!runningAsRoot) {
+    // Not root: the children run as the current user (spawn cannot switch users without privileges).
+    process.stderr.write(`test/image: not running as root; the entry point runs as uid ${process.getuid?.()} instead of the image's uid ${IMAGE_UID}\n`);
+  }
+  image = await buildImageRoot();
+  writeFileSync(image.path('/app/algorithm.mjs'), ALGORITHM);
+  image.own(image.path('/app/algorithm.mjs'));
+}, 120_000);
+
+afterAll(() => {
+  cleanupAll();
+  if (image) rmSync(image.root, { recursive: true, force: true });
+});
+
+/** The files a vantage6 v4 node mounts for one task run, writable by the image user where the node must allow it. */
+function taskFiles(name: string, input: unknown): { input: string; output: string; tmp: string } {
+  const dir = image.path(`${TASK}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755);
+  const files = { input: join(dir, 'input'), output: join(dir, 'output'), tmp: image.path(`/mnt/tmp-${name}`) };
+  writeFileSync(files.input, typeof input === 'string' ? input : JSON.stringify(input));
+  writeFileSync(files.output, '');
+  mkdirSync(files.tmp);
+  image.own(files.output); // "the vantage6 node must leave OUTPUT_FILE and TEMPORARY_FOLDER writable for this user"
+  image.own(files.tmp);
+  return files;
+}
+
+/** The environment a v4 node gives the container: its values base32 with '!' for '=', on top of the image's own ENV (raw). */
+function nodeEnv(files: { input: string; output: string; tmp: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return image.env({
+    ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, TEMPORARY_FOLDER: files.tmp, HOST: 'http://proxyserver', PORT: '8080', API_PATH: '', ...extra }),
+    PKG_NAME: image.path('/app/algorithm.mjs'),
+  });
+}
+
+describe('the packed package in the image layout', () => {
+  test('npm pack shipped the entry points the exports map, main, module, types and bin name', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const targets = new Set<string>();
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') targets.add(v.replace(/^\.\//, ''));
+      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    };
+    collect(pkg.exports);
+    collect([pkg.main, pkg.module, pkg.types, pkg.bin]);
+    for (const t of targets) expect({ file: t, packed: image.packedFiles.includes(t) }).toEqual({ file: t, packed: true });
+  });
+
+  test('the lockfile installs exactly the runtime packages: npm ci --omit=dev (dry run, offline) in the installed package', async () => {
+    // What the image's `cd /opt/coupler && npm ci --omit=dev` does, minus the downloads: it fails
+    // if package.json and package-lock.json disagree, and lists the packages it would add. Run on
+    // the packed package.json and the lockfile the build stage copies next to it, in a folder
+    // without the node_modules this root links in (the image starts without one).
+    const dir = image.path('/ci-dry-run');
+    mkdirSync(dir);
+    for (const f of ['package.json', 'package-lock.json']) writeFileSync(join(dir, f), readFileSync(join(image.path(image.layout.installDir), f)));
+    const r = await runProcess('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--dry-run', '--offline'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+      timeoutMs: 60_000,
+    });
+    expect({ code: r.code, stderr: r.stderr.split('\n').filter((l) => /npm error/.test(l)) }).toEqual({ code: 0, stderr: [] });
+    const added = [...r.stdout.matchAll(/^add (\S+) \S+$/gm)].map((m) => m[1]!).sort();
+    const runtime = runtimePackages();
+    // Everything it adds is a runtime package of the lockfile (no dev dependency)...
+    for (const a of added) expect(runtime).toContain(a);
+    // ... and the direct dependencies are among them.
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const d of Object.keys(pkg.dependencies)) expect(added).toContain(d);
+  }, 60_000);
+});
+
+describe('coupler run, as the image runs it', () => {
+  test('exit 0, OUTPUT_FILE holds the result; the module imports coupler and coupler/vantage6 (ESM and CJS) from the installed package, through its exports map only', async () => {
+    const files = taskFiles('check', { method: 'check', args: [], kwargs: { column: 'age' } });
+    const r = await image.run(['run'], nodeEnv(files));
+    const where = `exit ${r.code}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    const out = JSON.parse(readFileSync(files.output, 'utf8')) as Record<string, any>;
+    expect(out.kwargs).toEqual({ column: 'age' });
+    expect(out.version).toBe('v4');
+    expect(out.esm).toEqual({ secureSum: 'function', CouplerError: 'function', joinGroup: 'function', dkSecureSum: 'function', thresholdSum: 'function' });
+    expect(out.esmVantage6).toEqual({ joinPeerGroup: 'function', readContainerEnv: 'function', runAlgorithm: 'function', runPeerTasks: 'function' });
+    expect(out.cjs).toEqual({ secureSum: 'function', joinGroup: 'function', joinPeerGroup: 'function' });
+    // Resolved inside the installed package (its real path), never from the repository.
+    const install = realpathSync(image.path(image.layout.installDir));
+    expect(out.resolved).toEqual({
+      esm: pathToFileURL(join(install, 'dist', 'index.mjs')).href,
+      esmVantage6: pathToFileURL(join(install, 'dist', 'vantage6.mjs')).href,
+      cjs: join(install, 'dist', 'index.js'),
+      cjsVantage6: join(install, 'dist', 'vantage6.js'),
+      packageJson: join(install, 'package.json'),
+    });
+    expect(out.devDependency).toBe('MODULE_NOT_FOUND');
+    expect(out.notExported).toEqual({ dist: 'ERR_PACKAGE_PATH_NOT_EXPORTED', src: 'ERR_PACKAGE_PATH_NOT_EXPORTED', cli: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+    expect(out.cwd).toBe(realpathSync(image.path(image.layout.appDir)));
+    expect(out.nodeEnv).toBe('production');
+    expect(out.temporaryFolder).toBe(files.tmp);
+    if (runningAsRoot) expect(out.uid).toBe(IMAGE_UID);
+    expect(r.stderr).toContain('[coupler] info: running method "check" (contract v4)');
+  });
+
+  test('the v5 shape (ALGORITHM_METHOD, the input file holds the kwargs) through the same entry point', async () => {
+    const files = taskFiles('check-v5', { column: 'bmi' });
+    const r = await image.run(['run'], nodeEnv(files, { ALGORITHM_METHOD: 'check', TASK_ID: '7', ORGANIZATION_ID: '2' }));
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.stringContaining('(contract v5)') });
+    expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ kwargs: { column: 'bmi' }, version: 'v5' });
+  });
+
+  test('a failing method: exit 1, one error line with its code, nothing written', async () => {
+    const files = taskFiles('fail', { method: 'fail' });
+    const r = await image.run(['run'], nodeEnv(files));
+    expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VALUE_INVALID', mentions: /the column holds no numbers/ });
+    expect(readFileSync(files.output, 'utf8')).toBe('');
+  });
+
+  test('the image default PKG_NAME with no module there: exit 1 naming it', async () => {
+    const files = taskFiles('default', { method: 'check' });
+    const env = nodeEnv(files);
+    env.PKG_NAME = image.env().PKG_NAME; // the Dockerfile's ENV PKG_NAME (mapped), which this root does not have
+    const r = await image.run(['run'], env);
+    expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot import the algorithm module/ });
+  });
+
+  if (runningAsRoot) {
+    test('as the image user, an OUTPUT_FILE the node left root-only is refused cleanly (the deploy README names this case)', async () => {
+      const files = taskFiles('readonly-output', { method: 'check' });
+      const { chownSync } = await import('node:fs');
+      chownSync(files.output, 0, 0);
+      chmodSync(files.output, 0o644);
+      const r = await image.run(['run'], nodeEnv(files));
+      expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write OUTPUT_FILE \(EACCES\)/ });
+    });
+  }
+});
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      srv.close(() => done(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+describe('a 3-party secure sum through the packed installation', () => {
+  test('identities and roster from the packed CLI, three coupler run containers, static discovery on 127.0.0.2-4: all agree on the exact sum', async () => {
+    const ids = ['1', '2', '3'];
+    // Keys: `coupler keygen` of the installed package, run as the image user, one secret per station.
+    const keys = new Map<string, { file: string; publicKey: string }>();
+    for (const id of ids) {
+      const dir = image.path(`/run/secrets/station-${id}`);
+      mkdirSync(dir, { recursive: true });
+      image.own(dir);
+      const file = join(dir, 'coupler-identity');
+      const r = await image.run(['keygen', '--out', file, '--id', id], image.env());
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      if (runningAsRoot) expect(statSync(file).uid).toBe(IMAGE_UID);
+      keys.set(id, { file, publicKey: /^public key: (\S+)$/m.exec(r.stdout)![1]! });
+    }
+    const rosterDir = image.path('/etc/coupler');
+    mkdirSync(rosterDir, { recursive: true });
+    image.own(rosterDir);
+    const roster = join(rosterDir, 'roster.json');
+    const rb = await image.run(['roster', 'build', '--out', roster, ...ids.map((id) => `${id}=${keys.get(id)!.file}`)], image.env());
+    expect({ code: rb.code, stderr: rb.stderr }).toEqual({ code: 0, stderr: '' });
+    const rc = await image.run(['roster', 'check', roster], image.env());
+    expect(rc.stdout).toContain('roster OK: 3 parties');
+
+    const port = await freePort('127.0.0.2');
+    const hosts = ids.map((_, i) => `127.0.0.${i + 2}`);
+    const sessionId = `image-test-${randomBytes(8).toString('hex')}`;
+    const values = [17_000_000_000_003n, 42n, -5_000_000_000_001n]; // bigint inputs, summed exactly
+    const vectors = [
+      [1.5, -2.25, 1e3],
+      [0.5, 0.25, -1e3],
+      [10, 20, 30.125],
+    ];
+    const runs = ids.map((id, i) => {
+      const files = taskFiles(`sum-${id}`, { method: 'partial', args: [], kwargs: { sessionId, value: values[i]!.toString(), vector: vectors[i] } });
+      const env = nodeEnv(files, {
+        ORGANIZATION_ID: id,
+        TASK_ID: `10${id}`,
+        COUPLER_IDENTITY_FILE: keys.get(id)!.file,
+        COUPLER_ROSTER_FILE: roster,
+        COUPLER_DISCOVERY: 'static',
+        COUPLER_PEERS: hosts.map((h) => `${h}:${port}`).join(','),
+        COUPLER_PORT: String(port),
+        COUPLER_LISTEN_HOST: hosts[i]!,
+        COUPLER_JOIN_TIMEOUT_MS: '20000',
+        COUPLER_ROUND_TIMEOUT_MS: '20000',
+      });
+      return image.run(['run'], env, { timeoutMs: 40_000 }).then((r) => ({ r, files }));
+    });
+    const done = await Promise.all(runs);
+    const results = done.map(({ r, files }, i) => {
+      const where = `party ${ids[i]}: exit ${r.code}\n${r.stderr}`;
+      expect({ code: r.code, where }).toEqual({ code: 0, where });
+      return JSON.parse(readFileSync(files.output, 'utf8')) as { sum: { total: number | string; vector: number[] }; contributors: string[]; localId: string; peers: string[]; uid: number };
+    });
+    // The total is written as a JSON integer with all its digits.
+    const total = values.reduce((a, b) => a + b, 0n);
+    for (const { files } of done) expect(readFileSync(files.output, 'utf8')).toContain(`"total":${total.toString()}`);
+    const expectedVector = [0, 1, 2].map((j) => vectors.reduce((a, v) => a + v[j]!, 0));
+    results.forEach((res, i) => {
+      expect(res.localId).toBe(ids[i]);
+      expect([...res.peers].sort()).toEqual(ids.filter((x) => x !== ids[i]));
+      expect([...res.contributors].sort()).toEqual(ids);
+      res.sum.vector.forEach((x, j) => expect(Math.abs(x - expectedVector[j]!)).toBeLessThanOrEqual(3 * 2 ** -16));
+      expect(res.sum).toEqual(results[0]!.sum);
+      if (runningAsRoot) expect(res.uid).toBe(IMAGE_UID);
+    });
+  }, 90_000);
+});
