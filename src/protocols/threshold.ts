@@ -1,6 +1,16 @@
 /**
- * `thresholdSum`: a dropout-tolerant sum by Shamir t-of-n sharing over GF(2^127 − 1)
- * (protocols.md §5).
+ * `thresholdSum`: a dropout-tolerant sum by Shamir t-of-n sharing over a prime field
+ * (protocols.md §5): GF(2^61 − 1) when the encoding fits it, else GF(2^127 − 1).
+ *
+ * Field. Both are Mersenne primes with cheap reduction. GF(2^61 − 1) runs on typed arrays (no
+ * BigInt per element) and puts 8 bytes per element on the wire; GF(2^127 − 1) uses one BigInt per
+ * element and 16 bytes. `field: 'auto'` (the default) takes p = 2^61 − 1 whenever the safety
+ * inequality of the encoding holds for it — log2 p ≥ log2 n + log2 B + f + 2, and with
+ * d·log2 10 for f when the input has decimal entries, evaluated exactly as n·B·S·4 ≤ p — so every
+ * sum decodes exactly (ints and decimals bit for bit); otherwise (a large bound B, many fractional
+ * bits, decimals with many places) it takes p = 2^127 − 1. With the defaults (B = 2^31, f = 16)
+ * p61 fits up to n = 2^11 parties. The field in use is agreed with the other parameters in the
+ * first (echo) round: parties that would use different fields abort with `SHAPE_MISMATCH`.
  *
  * 1. Deal: party i shares its encoded input with a fresh random polynomial f_i of degree t − 1,
  *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index).
@@ -31,8 +41,43 @@ import { expectArray, expectBytes, expectRecord, expectString } from '../wire/sh
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
 import { bytesEqual } from '../crypto/bytes.js';
-import { checkDegree, decodeField, evaluationPoints, fVecAddInPlace, lagrangeAtZero, shamirShare, type ShamirPoint, type SumInput } from './math/index.js';
-import { checkGroup, checkSumOptions, fieldFromBytes, fieldToBytes, prepareRun, roundOptions, type SumOptions, type SumResult } from './common.js';
+import {
+  checkDegree,
+  checkDegree61,
+  decodeField,
+  decodeField61,
+  describeShape,
+  evaluationPoints,
+  f61AddInPlace,
+  f61FromBigInts,
+  f61ToBigInts,
+  f61ToBytes,
+  f61Zeros,
+  fitsModulus,
+  fVecAddInPlace,
+  lagrangeAtZero,
+  lagrangeAtZero61,
+  shamirShare,
+  shamirShare61,
+  type DegreeCheck,
+  type EncodingParams,
+  type Field61Vector,
+  type Shape,
+  type SumInput,
+  type SumOutput,
+} from './math/index.js';
+import {
+  checkGroup,
+  checkSumOptions,
+  field61FromBytes,
+  fieldFromBytes,
+  fieldToBytes,
+  prepareRun,
+  roundOptions,
+  type PreparedRun,
+  type SumOptions,
+  type SumResult,
+} from './common.js';
 
 /** A dealer report signed by its author. */
 interface SignedReport {
@@ -83,6 +128,106 @@ function explainDealerSplit(group: Group, runId: string, peer: string, forwarded
 export interface ThresholdSumOptions extends SumOptions {
   /** Reconstruction threshold t, 2 ≤ t ≤ n. Default ⌊n/2⌋ + 1. All parties must agree. */
   readonly t?: number;
+  /**
+   * The prime field of the sharing. `'auto'` (default): GF(2^61 − 1) when the encoding is safe in
+   * it (n·B·2^f·4 ≤ 2^61 − 1, and n·B·10^d·4 ≤ 2^61 − 1 for decimal inputs — e.g. up to 2^11
+   * parties with the default B = 2^31, f = 16), else GF(2^127 − 1). `'p61'`: GF(2^61 − 1), typed
+   * arrays, 8-byte elements, about (n − 1)·16·L bytes sent per party (deal + publish); refused with
+   * `PARAMETERS_UNSAFE` (before anything is sent) when unsafe. `'p127'`: GF(2^127 − 1), one BigInt
+   * per element, 16-byte elements, about (n − 1)·32·L bytes per party and many times slower; it
+   * fits every bound the encoding accepts (log2 n + log2 B + f + 2 ≤ 127). Sums are exact in
+   * either field. The field actually used is agreed in the first round: parties that would use
+   * different fields abort with `SHAPE_MISMATCH`.
+   */
+  readonly field?: 'auto' | 'p61' | 'p127';
+}
+
+/** A point of a shared vector in either field. */
+interface Point<V> {
+  readonly x: bigint;
+  readonly y: V;
+}
+
+/**
+ * What thresholdSum needs of its field: sharing, byte codecs, vector addition, the degree check,
+ * reconstruction and decoding.
+ * @internal exported for the adversarial test fixture.
+ */
+export interface _ThresholdField<V> {
+  readonly name: 'p61' | 'p127';
+  share(secret: V, t: number, xs: readonly bigint[]): V[];
+  toBytes(v: V): Uint8Array;
+  fromBytes(bytes: Uint8Array, length: number, what: string, peer: string): V;
+  zeros(length: number): V;
+  addInPlace(acc: V, v: V): void;
+  checkDegree(points: readonly Point<V>[], t: number): DegreeCheck;
+  lagrangeAtZero(points: readonly Point<V>[]): V;
+  decode(shape: Shape, v: V, params: EncodingParams): SumOutput;
+  /** Slow conversions, for tests. */
+  toBigInts(v: V): bigint[];
+  fromBigInts(values: bigint[]): V;
+}
+
+/** GF(2^61 − 1) on typed arrays. @internal */
+export const _FIELD_P61: _ThresholdField<Field61Vector> = Object.freeze({
+  name: 'p61' as const,
+  share: shamirShare61,
+  toBytes: f61ToBytes,
+  fromBytes: field61FromBytes,
+  zeros: f61Zeros,
+  addInPlace: (acc: Field61Vector, v: Field61Vector) => void f61AddInPlace(acc, v),
+  checkDegree: checkDegree61,
+  lagrangeAtZero: lagrangeAtZero61,
+  decode: decodeField61,
+  toBigInts: f61ToBigInts,
+  fromBigInts: f61FromBigInts,
+});
+
+/** GF(2^127 − 1) on bigint. @internal */
+export const _FIELD_P127: _ThresholdField<bigint[]> = Object.freeze({
+  name: 'p127' as const,
+  share: shamirShare,
+  toBytes: fieldToBytes,
+  fromBytes: fieldFromBytes,
+  zeros: (length: number) => new Array<bigint>(length).fill(0n),
+  addInPlace: (acc: bigint[], v: bigint[]) => void fVecAddInPlace(acc, v),
+  checkDegree,
+  lagrangeAtZero,
+  decode: (shape: Shape, v: bigint[], params: EncodingParams) => decodeField(shape, v, params),
+  toBigInts: (v: bigint[]) => v.slice(),
+  fromBigInts: (values: bigint[]) => values.slice(),
+});
+
+/** A shape without decimal entries: {@link fitsModulus} then checks the 2^f budget only. */
+const FLOAT_SHAPE: Shape = Object.freeze({ kind: 'scalar', entries: Object.freeze([Object.freeze({ name: '', type: 'float', kind: 'scalar', length: 1 })]) });
+
+/**
+ * The field thresholdSum uses for these options and this input (every party computes the same
+ * from the agreed options and shape; the echo round checks it).
+ * @throws {@link InvalidArgumentError} for an unknown `field`; {@link ValueError} for parameters
+ *   refused whatever the field, or for an input whose shape is invalid (when the shape matters).
+ * @internal exported for the adversarial test fixture.
+ */
+export function _thresholdField(parties: number, input: SumInput, o: ThresholdSumOptions): 'p61' | 'p127' {
+  const requested: unknown = o.field ?? 'auto';
+  if (requested !== 'auto' && requested !== 'p61' && requested !== 'p127') {
+    throw new InvalidArgumentError('"field" must be "auto", "p61" or "p127"');
+  }
+  if (requested !== 'auto') return requested; // an unsafe 'p61' is refused by prepareRun
+  const params: EncodingParams = {
+    parties,
+    modulus: 'p61',
+    ...(o.fractionalBits === undefined ? {} : { fractionalBits: o.fractionalBits }),
+    ...(o.bound === undefined ? {} : { bound: o.bound }),
+    ...(o.maxElements === undefined ? {} : { maxElements: o.maxElements }),
+    ...(o.decimalPlaces === undefined ? {} : { decimalPlaces: o.decimalPlaces }),
+  };
+  // Safe for any input (floats, ints and decimals)? Otherwise it depends on whether this input
+  // has decimal entries (scaled by 10^d rather than 2^f): look at its shape.
+  if (fitsModulus(params)) return 'p61';
+  if (!fitsModulus(params, FLOAT_SHAPE)) return 'p127'; // unsafe even without decimals
+  const shape = describeShape(input, o.maxElements);
+  return fitsModulus(params, shape) ? 'p61' : 'p127';
 }
 
 async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData): Promise<void> {
@@ -94,13 +239,18 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
 /**
  * Dropout-tolerant secure sum (Shamir t-of-n). Completes as long as at least t parties remain
  * after dealing; detects tampered shares or partial sums when more than t points are available.
+ * Shares live in GF(2^61 − 1) (8-byte elements on typed arrays) whenever the encoding fits it,
+ * else in GF(2^127 − 1) (16-byte BigInt elements); see {@link ThresholdSumOptions.field}.
  *
  * @param group - the group from `joinGroup`.
  * @param input - the value to sum.
- * @param options - `t` and the common options; every party must pass the same `t`.
+ * @param options - `t`, `field` and the common options; every party must pass the same `t` and
+ *   encoding options (and end up in the same field).
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
  * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (culprits named when the redundancy
- *   allows); {@link ValueError} `TOO_FEW_PARTIES` when fewer than t remain.
+ *   allows); {@link ValueError} `TOO_FEW_PARTIES` when fewer than t remain, `PARAMETERS_UNSAFE`
+ *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
+ *   on the shape or parameters (field included).
  * @example
  * const { sum, contributors } = await thresholdSum(group, counts, { t: 3 });
  */
@@ -111,20 +261,27 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   const t = o.t ?? Math.floor(n / 2) + 1;
   if (typeof t !== 'number' || !Number.isSafeInteger(t)) throw new InvalidArgumentError('"t" must be an integer');
   if (t < 2 || t > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"t" must be in 2..${n} for ${n} parties (t = 1 gives no privacy), got ${t}`);
-  const run = await prepareRun(group, 'threshold', input, o, 'p127', { t });
+  const field = _thresholdField(n, input, o);
+  if (field === 'p61') return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p61', { t }), _FIELD_P61, t, o);
+  return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p127', { t }), _FIELD_P127, t, o);
+}
+
+/** Steps 1–4 of the protocol, in field F. */
+async function runThreshold<V>(group: Group, run: PreparedRun<V>, F: _ThresholdField<V>, t: number, o: ThresholdSumOptions): Promise<SumResult> {
+  const n = group.parties.length;
   const ro = roundOptions(o);
   const xs = evaluationPoints(n);
   const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
 
   // 1. Deal.
-  const shares = shamirShare(run.encoded, t, xs);
+  const shares = F.share(run.encoded, t, xs);
   const myIndex = group.parties.indexOf(group.localId);
-  const held = new Map<string, bigint[]>([[group.localId, shares[myIndex]!]]);
-  await sendTolerant(group, `${run.runId}/deal`, group.peers, (peer) => ({ y: fieldToBytes(shares[group.parties.indexOf(peer)]!) }));
+  const held = new Map<string, V>([[group.localId, shares[myIndex]!]]);
+  await sendTolerant(group, `${run.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
   const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, ro);
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };
-    held.set(peer, fieldFromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
+    held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
   }
 
   // 2. Agree on the dealers.
@@ -148,16 +305,17 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   if (Q.length === 0) throw new ValueError(ErrorCode.TOO_FEW_PARTIES, 'no dealer is held by every remaining party');
 
   // 3. Publish partial sums over Q.
-  const partial = new Array<bigint>(run.length).fill(0n);
-  for (const d of Q) fVecAddInPlace(partial, held.get(d)!);
+  const partial = F.zeros(run.length);
+  for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const myQ = qHash(Q);
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  await sendTolerant(group, `${run.runId}/partial`, reporters, () => ({ q: myQ, y: fieldToBytes(partial), rep: used }));
+  const partialBytes = F.toBytes(partial);
+  await sendTolerant(group, `${run.runId}/partial`, reporters, () => ({ q: myQ, y: partialBytes, rep: used }));
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: reporters });
 
   // 4. Check and reconstruct.
-  const points: ShamirPoint[] = [{ x: xOf.get(group.localId)!, y: partial }];
+  const points: Point<V>[] = [{ x: xOf.get(group.localId)!, y: partial }];
   const owners: string[] = [group.localId];
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
@@ -170,7 +328,7 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
         { description: 'partial sums computed over different agreed dealer sets; aborted so that honest parties cannot output different sums', statements: [] },
       );
     }
-    points.push({ x: xOf.get(peer)!, y: fieldFromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
+    points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
     owners.push(peer);
   }
   if (points.length < t) {
@@ -179,7 +337,7 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
     });
   }
   if (points.length > t) {
-    const check = checkDegree(points, t);
+    const check = F.checkDegree(points, t);
     if (!check.ok) {
       const culprits = (check.suspects ?? []).map((i) => owners[i]!);
       throw new CheatingDetectedError(
@@ -192,9 +350,9 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
       );
     }
   }
-  const sum = lagrangeAtZero(points.slice(0, Math.max(t, points.length)));
+  const sum = F.lagrangeAtZero(points.slice(0, Math.max(t, points.length)));
   return {
-    sum: decodeField(run.shape, sum, run.params),
+    sum: F.decode(run.shape, sum, run.params),
     protocol: 'thresholdSum',
     contributors: Q,
     runId: run.runId,
