@@ -52,7 +52,11 @@ export const ErrorCode = {
   EQUIVOCATION: 'COUPLER_ERR_EQUIVOCATION',
   /** A revealed value does not match its commitment. */
   COMMITMENT_MISMATCH: 'COUPLER_ERR_COMMITMENT_MISMATCH',
-  /** A share or partial sum is inconsistent with the others (Shamir degree check). */
+  /**
+   * A share, partial sum or aggregated sum is inconsistent with the others: Shamir degree check
+   * (thresholdSum), or a chunk sum of the aggregated opening that is not the sum of the committed
+   * partial sums, or a check that reported a failure the opened values contradict.
+   */
   TAMPERING_DETECTED: 'COUPLER_ERR_TAMPERING_DETECTED',
   /** An input value cannot be encoded (NaN, out of bound, shape mismatch ...). */
   VALUE_INVALID: 'COUPLER_ERR_VALUE_INVALID',

@@ -6,12 +6,20 @@
  *    32-byte seed s_ij whose ChaCha20 expansion is the share a_ij, sent to j; it keeps
  *    a_ii = x_i − Σ a_ij. (`shares: 'vector'` sends the share vectors themselves instead.)
  * 2. Party j adds what it holds: T_j = a_jj + Σ_i a_ij.
- * 3. T_j is committed (commitments echo-checked), then opened to everyone; S = Σ T_j.
+ * 3. T_j is committed (commitments echo-checked), then opened; S = Σ T_j. The T_j are public by
+ *    design; only their sum is needed, so there are two openings (`opening` option):
+ *    - `'broadcast'` (default): every T_j to every party, (n − 1)·8L bytes per party.
+ *    - `'aggregate'`: T_j is committed chunk by chunk; each of n chunks is summed by a primary
+ *      aggregator, which sends the chunk sum to everyone, and recomputed by a secondary, whose
+ *      hash everyone checks it against (see `aggregate.ts`). ≈ 8L·(3n − 4)/n < 3·8L bytes per
+ *      party, independent of n, in three more message rounds. Integrity holds unless both
+ *      aggregators of some chunk are corrupt (broadcast: against any coalition).
  *
  * Privacy: any coalition of up to n − 1 parties learns nothing beyond the sum (with seeds:
  * computationally, under ChaCha20 as a PRG; with vectors: information-theoretically). No dropout
  * tolerance: a party that vanishes aborts the run, naming it. Output identical at every honest
- * party that does not abort (commitments are binding and echo-checked).
+ * party that does not abort (commitments are binding and echo-checked; with `'aggregate'`, the
+ * acceptance verdict is echo-checked too).
  *
  * @module
  */
@@ -22,14 +30,41 @@ import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeRing64, expandSeed, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
 import { checkGroup, checkSumOptions, prepareRun, ringFromBytes, roundOptions, type SumOptions, type SumResult } from './common.js';
+import { openAggregated } from './aggregate.js';
 
 /** Domain of the PRG that expands share seeds. */
 export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
+
+/**
+ * How the committed partial sums are opened: `'broadcast'` sends every T_p to every party
+ * ((n − 1)·8L bytes per party); `'aggregate'` has each chunk summed by two aggregators and sends
+ * ≈ 8L·(3n − 4)/n < 24L bytes per party whatever n (integrity then needs one honest aggregator
+ * per chunk). See the module notes of `secureSum` and `aggregate.ts`.
+ */
+export type PartialsOpening = 'broadcast' | 'aggregate';
 
 /** Options of {@link secureSum}. */
 export interface SecureSumOptions extends SumOptions {
   /** Send 32-byte PRG seeds (default, O(n) bytes per party) or full share vectors. */
   readonly shares?: 'seed' | 'vector';
+  /**
+   * Opening of the partial sums (all parties must agree; a mismatch is refused like any other
+   * parameter mismatch). `secureSum` default: `'broadcast'`, (n − 1)·8L bytes per party;
+   * `'aggregate'` cuts that to ≈ 2·8L–3·8L bytes per party (8L·(3n − 4)/n) whatever n, in three
+   * more message rounds, and is sound unless both aggregators of some chunk are corrupt.
+   * `dkSecureSum` default: `'aggregate'` for n ≥ 4, else `'broadcast'`.
+   */
+  readonly opening?: PartialsOpening;
+}
+
+/**
+ * Check an `opening` option, with its default.
+ * @internal
+ */
+export function checkOpening(value: unknown, fallback: PartialsOpening): PartialsOpening {
+  if (value === undefined) return fallback;
+  if (value !== 'broadcast' && value !== 'aggregate') throw new InvalidArgumentError('"opening" must be "broadcast" or "aggregate"');
+  return value;
 }
 
 /**
@@ -77,10 +112,19 @@ export async function collectAdditive(
 }
 
 /**
- * Open the committed partial sums of all parties and add them.
+ * Open the committed partial sums of all parties and add them (broadcast: commit-then-open;
+ * aggregate: {@link openAggregated}).
  * @internal
  */
-export async function openPartials(group: Group, round: string, partial: Uint32Array, length: number, options: SumOptions): Promise<Uint32Array> {
+export async function openPartials(
+  group: Group,
+  round: string,
+  partial: Uint32Array,
+  length: number,
+  options: SumOptions,
+  opening: PartialsOpening = 'broadcast',
+): Promise<Uint32Array> {
+  if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options));
   const opened = await commitThenOpen(group, round, r64ToBytes(partial), roundOptions(options));
   const sum = r64Zeros(length);
   for (const [party, bytes] of opened) r64AddInPlace(sum, party === group.localId ? partial : ringFromBytes(bytes, length, 'partial sum', party));
@@ -93,23 +137,27 @@ export async function openPartials(group: Group, round: string, partial: Uint32A
  *
  * @param group - the group from `joinGroup`.
  * @param input - a number, bigint, decimal string/BigNumber, vector, or a record of those.
- * @param options - encoding and timing options; all parties must pass the same encoding options.
+ * @param options - encoding, `shares`, `opening` and timing options; all parties must pass the
+ *   same encoding options, `shares` and `opening`.
  * @returns the sum in the shape of the inputs.
  * @throws {@link ValueError} for bad inputs (before anything is sent) or shape mismatch;
- *   {@link CheatingDetectedError} for equivocation or commitment mismatch, naming the culprit;
+ *   {@link CheatingDetectedError} for equivocation, commitment mismatch or (with
+ *   `opening: 'aggregate'`) a tampered chunk sum, naming the culprit;
  *   {@link TimeoutError}/{@link GroupError} naming missing or lost parties.
  * @example
  * const { sum } = await secureSum(group, { total: 12.5, count: 3n });
+ * const big = await secureSum(group, histogram, { opening: 'aggregate' }); // bytes per party independent of n
  */
 export async function secureSum(group: Group, input: SumInput, options: SecureSumOptions = {}): Promise<SumResult> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as SecureSumOptions;
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const run = await prepareRun(group, 'sum', input, o, 'ring64', { shares: mode });
+  const opening = checkOpening(o.opening, 'broadcast');
+  const run = await prepareRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
   const own = await dealAdditive(group, `${run.runId}/share`, run.encoded, group.peers, mode);
   const partial = await collectAdditive(group, `${run.runId}/share`, own, group.peers, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o);
+  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'secureSum',

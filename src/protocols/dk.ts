@@ -7,19 +7,26 @@
  *    session-seeded permutation).
  * 2. Party p splits x_p into k segments (k − 1 as PRG seeds, sent to its receivers; it keeps the
  *    last one) and sums what it holds into T_p.
- * 3. T_p is committed, echo-checked, and opened to everyone; S = Σ T_p.
+ * 3. T_p is committed, echo-checked and opened; S = Σ T_p. Default for n ≥ 4 the aggregated
+ *    opening (`opening: 'aggregate'`, see `aggregate.ts`): each of n chunks of the T_p is summed
+ *    by a primary aggregator and checked by a secondary; below 4 parties, or with
+ *    `opening: 'broadcast'`, every T_p goes to every party.
  *
  * Collusion threshold: x_v stays hidden unless the coalition holds all of v's k − 1 receivers and
  * all of v's k − 1 senders; the smallest coalition that learns some party's input has
  * `collusionThreshold(n, k) = min(2(k − 1), n − 1)` members. k = n is additive n-out-of-n sharing.
- * Segment traffic per party is k − 1 seeds (constant in n); opening T_p costs (n − 1)·L elements.
+ * Bytes per party: segments k − 1 seeds (or k − 1 vectors with `shares: 'vector'`), constant in n;
+ * opening ≈ 8L·(3n − 4)/n < 24L with the aggregated opening, also constant in n (plus echo rounds
+ * of O(n²) small signed hashes), against (n − 1)·8L with `opening: 'broadcast'`. Integrity of the
+ * aggregated opening needs one honest aggregator per chunk; broadcast needs none.
+ *
  *
  * @module
  */
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput } from './math/index.js';
-import { collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
+import { checkOpening, collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
 import { checkGroup, checkSumOptions, prepareRun, runSeed, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
@@ -30,14 +37,18 @@ export interface DkSecureSumOptions extends SecureSumOptions {
 
 /**
  * dk-secure sum: each input is split into k segments spread over a session-seeded k-regular
- * graph. Bandwidth of the segment phase is constant in n; privacy holds against coalitions
- * smaller than `collusionThreshold(n, k)`.
+ * graph. Bytes per party are constant in n (segment phase: k − 1 seeds; opening: the aggregated
+ * opening, default for n ≥ 4); privacy holds against coalitions smaller than
+ * `collusionThreshold(n, k)`.
  *
  * @param group - the group from `joinGroup`.
  * @param input - the value to sum (see {@link secureSum}).
- * @param options - `k` and the common options; every party must pass the same `k`.
+ * @param options - `k`, `opening` and the common options; every party must pass the same `k`
+ *   and `opening` (default `'aggregate'` for n ≥ 4, `'broadcast'` below).
  * @returns the sum, identical at every honest party.
- * @throws as {@link secureSum}; {@link ValueError} `PARAMETERS_UNSAFE` for k outside 2..n.
+ * @throws as {@link secureSum} (with the aggregated opening, {@link CheatingDetectedError}
+ *   names an aggregator whose chunk sum is not the sum of the committed partial sums);
+ *   {@link ValueError} `PARAMETERS_UNSAFE` for k outside 2..n.
  * @example
  * const { sum } = await dkSecureSum(group, histogram, { k: 4 });
  */
@@ -50,13 +61,14 @@ export async function dkSecureSum(group: Group, input: SumInput, options: DkSecu
   if (k < 2 || k > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"k" must be in 2..${n} for ${n} parties, got ${k}`);
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k) });
+  const opening = checkOpening(o.opening, n >= 4 ? 'aggregate' : 'broadcast');
+  const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening });
   const graph = shareGraph(group.parties, k, runSeed(group, run.runId, 'dk share graph'));
   const to = receivers(graph, group.localId);
   const from = senders(graph, group.localId);
   const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
   const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o);
+  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'dkSecureSum',

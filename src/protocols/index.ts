@@ -3,7 +3,7 @@
  * @module
  */
 export { type SumOptions, type SumResult } from './common.js';
-export { secureSum, type SecureSumOptions, SHARE_PRG_DOMAIN } from './additive.js';
+export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN } from './additive.js';
 export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
 export { thresholdSum, type ThresholdSumOptions } from './threshold.js';
 export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } from './baselines.js';

@@ -9,7 +9,8 @@
  * protocol cannot detect something, the test documents the limit by asserting what does happen.
  */
 import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
-import { secureSum, thresholdSum, type SumResult } from '../../src/protocols';
+import { secureSum, dkSecureSum, thresholdSum, type SumResult } from '../../src/protocols';
+import { aggregateLayout, AGGREGATE_STATEMENT } from '../../src/protocols/aggregate';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import { decodeMessage } from '../../src/wire/codec';
 import { ed25519Verify } from '../../src/crypto/ed25519';
@@ -26,16 +27,18 @@ interface Outcome {
 }
 
 /**
- * Form an n-party group whose parties `processes` (id → scenario) are fixture processes and the
- * rest are honest parties here; run `honestRun` at every honest party; return what happened.
+ * Form an n-party group whose parties `scenarios` (id → scenario, or a function of the parties
+ * and session giving that map) are fixture processes and the rest are honest parties here; run
+ * `honestRun` at every honest party; return what happened.
  */
 async function runScenario(
   n: number,
-  processes: Record<string, Record<string, unknown>>,
+  scenarios: Record<string, Record<string, unknown>> | ((parties: TestParties) => Record<string, Record<string, unknown>>),
   honestRun: (g: Group, index: number) => Promise<SumResult>,
   roundTimeoutMs: number,
 ): Promise<Outcome> {
   const parties = makeParties(n);
+  const processes = typeof scenarios === 'function' ? scenarios(parties) : scenarios;
   const book = new AddressBook();
   const honest = parties.ids.filter((id) => !(id in processes));
   const children = new Map<string, FixtureProcess>();
@@ -288,5 +291,131 @@ describe('silence and crashes mid-protocol (after dealing)', () => {
     const o = await runScenario(5, { p3: { mode: 'crash-after-deal', protocol: 'threshold', input: 30, t: 3 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 10_000 }), 10_000);
     expectContributorsSum(o);
     expect(o.elapsedMs).toBeLessThan(8000); // well before the 10 s round deadline
+  }, 30_000);
+});
+
+describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; vectors of 10 elements)', () => {
+  const N = 5;
+  const vec = (i: number): number[] => Array.from({ length: 10 }, (_, j) => INPUTS[i]! + j);
+  const truth = Array.from({ length: 10 }, (_, j) => INPUTS.reduce((s, x) => s + x + j, 0));
+  const dk = (g: Group, i: number): Promise<SumResult> => dkSecureSum(g, vec(i), { roundTimeoutMs: 5000 });
+
+  /** The signed statements of a CheatingDetectedError: each valid under `culprit`'s roster key, of type `t`, for round dk.1/partial (or sum.1). */
+  function statements(o: Outcome, e: CheatingDetectedError, culprit: string, t: string, count: number): Record<string, unknown>[] {
+    expect(e.evidence.statements).toHaveLength(count);
+    const key = o.parties.roster.get(culprit)!.publicKey;
+    return e.evidence.statements.map((bytes) => {
+      const ev = decodeMessage(bytes, 1 << 16) as { signer: string; statement: Uint8Array; signature: Uint8Array };
+      expect(ev.signer).toBe(culprit);
+      expect(ed25519Verify(ev.statement, ev.signature, key)).toBe(true);
+      const body = decodeMessage(ev.statement, 1 << 16) as Record<string, unknown>;
+      expect(body).toMatchObject({ t, s: o.parties.sessionId, from: culprit });
+      expect(body.r).toMatch(/^(dk|sum)\.1\/partial$/);
+      return body;
+    });
+  }
+
+  test('(a) a primary aggregator adding 1 to one element of its chunk sum (to everyone) → TAMPERING_DETECTED naming it, its signed sum as evidence', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30 } }, dk, 5000);
+    for (const e of errors(o)) {
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p3']);
+      const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 1);
+      expect(body!.c).toBe(2); // p3 is the primary of chunk 2 (canonical order)
+    }
+  }, 30_000);
+
+  test('(a) the same with secureSum({ opening: "aggregate" })', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, protocol: 'sum' } }, (g, i) => secureSum(g, vec(i), { opening: 'aggregate', roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p3']);
+      statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 1);
+    }
+  }, 30_000);
+
+  test('(b) a primary aggregator sending different chunk sums to different parties → EQUIVOCATION naming it, with its two signed sums', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-equivocate-sum', input: 30 } }, dk, 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.EQUIVOCATION);
+      expect(e.peers).toEqual(['p3']);
+      const bodies = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 2);
+      expect(Buffer.from(bodies[0]!.h as Uint8Array).equals(Buffer.from(bodies[1]!.h as Uint8Array))).toBe(false);
+    }
+  }, 30_000);
+
+  test('(c) a party sending an aggregator a piece that is not its committed piece → COMMITMENT_MISMATCH naming it, its signed pieces statement as evidence', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-bad-piece', input: 30, victim: 'p1' } }, dk, 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
+      expect(e.peers).toEqual(['p3']);
+      const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.pieces, 1);
+      expect(body!.to).toBe('p1');
+    }
+  }, 30_000);
+
+  test('(d) a secondary aggregator reporting a wrong hash of its chunk → TAMPERING_DETECTED naming it, its signed check as evidence', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-false-secondary', input: 30 } }, dk, 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p3']);
+      statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.check, 1);
+    }
+  }, 30_000);
+
+  test('(d) a party reporting a failed check without cause → TAMPERING_DETECTED naming it; opening a wrong value in the dispute → COMMITMENT_MISMATCH', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30 } }, dk, 5000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect(e.peers).toEqual(['p3']);
+      const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.check, 1);
+      expect(body!.ok).toBe(false);
+    }
+    const o2 = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30, badOpening: true } }, dk, 5000);
+    for (const e of errors(o2)) {
+      expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
+      expect(e.peers).toEqual(['p3']);
+    }
+  }, 40_000);
+
+  test('(e) a silent aggregator (sends its pieces, then nothing) → TIMEOUT naming it at every honest party, within the deadlines', async () => {
+    const ROUND = 1500;
+    const o = await runScenario(N, { p3: { mode: 'agg-silent-sums', input: 30 } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: ROUND }), ROUND);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TIMEOUT);
+      expect(e.peers).toEqual(['p3']);
+    }
+    // Its secondary does not wait for its sum; it times out one round later, in the check echo.
+    expect(o.elapsedMs).toBeLessThan(2 * ROUND + 6000);
+  }, 30_000);
+
+  test('LIMIT — the primary AND the secondary of one chunk colluding: every honest party accepts the same wrong sum (integrity needs one honest aggregator per chunk)', async () => {
+    // The secondary of p3's chunk (chunk 2) depends on the session: derive it from the layout.
+    let partner = '';
+    const o = await runScenario(
+      N,
+      (parties) => {
+        const standIn = { parties: parties.ids, sessionId: parties.sessionId } as unknown as Group;
+        partner = aggregateLayout(standIn, 'dk.1/partial', 10).secondary[2]!;
+        return {
+          p3: { mode: 'agg-collude', input: 30, role: 'primary', delta: 65536 },
+          [partner]: { mode: 'agg-collude', input: INPUTS[Number(partner.slice(1)) - 1]!, role: 'secondary', delta: 65536 },
+        };
+      },
+      dk,
+      5000,
+    );
+    expect(partner).not.toBe('p3');
+    const chunk = aggregateLayout({ parties: o.parties.ids, sessionId: o.parties.sessionId } as unknown as Group, 'dk.1/partial', 10).start;
+    const sums = o.results.map((r) => {
+      expect(r.ok).toBe(true);
+      return Array.from((r as { value: SumResult }).value.sum as Float64Array);
+    });
+    for (const x of sums) expect(x).toEqual(sums[0]);
+    // Element chunk.start[2] is off by 65536 · 2^-16 = 1; every other element is right.
+    const want = truth.slice();
+    want[chunk[2]!]! += 1;
+    expect(sums[0]).toEqual(want);
   }, 30_000);
 });

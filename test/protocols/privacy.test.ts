@@ -249,7 +249,9 @@ describe('dk-secure sum', () => {
   test('shipped dkSecureSum, n = 4, k = 3 (threshold 3): coalition {p1, p3} never isolates p2 and its residual is indistinguishable under A and B', async () => {
     expect(collusionThreshold(4, 3)).toBe(3);
     log.length = 0;
-    const run = (g: Group, x: SumInput): Promise<SumResult> => dkSecureSum(g, x, { k: 3 });
+    // Broadcast opening: every T_v reaches the coalition, a superset of what the aggregated
+    // opening shows it (chunks of T_v and chunk sums of S; see the test after this one).
+    const run = (g: Group, x: SumInput): Promise<SumResult> => dkSecureSum(g, x, { k: 3, opening: 'broadcast' });
     const idsA = await experiment(run, A);
     const idsB = await experiment(run, B);
     for (const id of [...idsA, ...idsB]) {
@@ -266,7 +268,7 @@ describe('dk-secure sum', () => {
     // (probability 1/3 per run for a fixed pair), not impossible. collusionThreshold says so.
     expect(collusionThreshold(4, 2)).toBe(2);
     log.length = 0;
-    const ids = await experiment((g, x) => dkSecureSum(g, x, { k: 2 }), B, 60);
+    const ids = await experiment((g, x) => dkSecureSum(g, x, { k: 2, opening: 'broadcast' }), B, 60);
     let exposedRuns = 0;
     for (const id of ids) {
       const graph = shareGraph(h.ids, 2, runSeed(h.groups[0]!, id, 'dk share graph'));
