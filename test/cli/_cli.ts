@@ -7,7 +7,7 @@
  * (they fail with a message saying so) rather than skip.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -171,4 +171,26 @@ export function expectCleanFailure(run: Run, expected: { code?: number; errorCod
   const others = run.stderr.split('\n').filter((l) => l.trim() !== '' && l !== line);
   for (const l of others) expect(l).toMatch(/^(?:Run "coupler .*--help" for usage\.|\[coupler\] (?:info|warn): )/);
   return line;
+}
+
+/** The direct children of `pid` (from /proc), once there are `count` of them. */
+export async function childrenOf(pid: number, count: number, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let found: number[] = [];
+  while (Date.now() < deadline) {
+    found = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) found.push(Number(entry));
+      } catch {
+        /* gone */
+      }
+    }
+    if (found.length >= count) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return found;
 }

@@ -8,7 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoVector } from '../../src/cli/demo';
-import { ROOT, baseEnv, cleanupAll, isAlive, requireBuiltCli, runCli, tempDir, trackPid, type Run } from './_cli';
+import { ROOT, baseEnv, childrenOf, cleanupAll, isAlive, requireBuiltCli, runCli, tempDir, trackPid, type Run } from './_cli';
 
 beforeAll(() => requireBuiltCli());
 afterAll(() => cleanupAll());
@@ -237,7 +237,7 @@ export async function wait(kwargs, ctx) {
       timeoutMs: 20_000,
       onSpawn: (c) => (simPid = c.pid ?? 0),
     });
-    const kids = await waitForChildren(simPid, 3, 10_000);
+    const kids = await childrenOf(simPid, 3, 10_000);
     for (const k of kids) trackPid(k);
     expect(kids).toHaveLength(3);
     // Every party is inside its method (it has written its first log line and a marker file).
@@ -275,25 +275,3 @@ export async function wait(kwargs, ctx) {
     expect(r.ms).toBeLessThan(2000);
   });
 });
-
-/** The direct children of `pid` (from /proc), once there are `count` of them. */
-async function waitForChildren(pid: number, count: number, timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let found: number[] = [];
-  while (Date.now() < deadline) {
-    found = [];
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) found.push(Number(entry));
-      } catch {
-        /* gone */
-      }
-    }
-    if (found.length >= count) return found;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return found;
-}
