@@ -9,7 +9,7 @@
  * d·log2 10 for f when the input has decimal entries, evaluated exactly as n·B·S·4 ≤ p — so every
  * sum decodes exactly (ints and decimals bit for bit); otherwise (a large bound B, many fractional
  * bits, decimals with many places) it takes p = 2^127 − 1. With the defaults (B = 2^31, f = 16)
- * p61 fits up to n = 2^11 parties. The field in use is agreed with the other parameters in the
+ * p61 fits groups of up to 4095 parties. The field in use is agreed with the other parameters in the
  * first (echo) round: parties that would use different fields abort with `SHAPE_MISMATCH`.
  *
  * 1. Deal: party i shares its encoded input with a fresh random polynomial f_i of degree t − 1,
@@ -130,7 +130,7 @@ export interface ThresholdSumOptions extends SumOptions {
   readonly t?: number;
   /**
    * The prime field of the sharing. `'auto'` (default): GF(2^61 − 1) when the encoding is safe in
-   * it (n·B·2^f·4 ≤ 2^61 − 1, and n·B·10^d·4 ≤ 2^61 − 1 for decimal inputs — e.g. up to 2^11
+   * it (n·B·2^f·4 ≤ 2^61 − 1, and n·B·10^d·4 ≤ 2^61 − 1 for decimal inputs — e.g. up to 4095
    * parties with the default B = 2^31, f = 16), else GF(2^127 − 1). `'p61'`: GF(2^61 − 1), typed
    * arrays, 8-byte elements, about (n − 1)·16·L bytes sent per party (deal + publish); refused with
    * `PARAMETERS_UNSAFE` (before anything is sent) when unsafe. `'p127'`: GF(2^127 − 1), one BigInt

@@ -1,0 +1,287 @@
+/**
+ * thresholdSum in both of its fields, GF(2^61 − 1) (typed arrays) and GF(2^127 − 1) (bigint),
+ * over real channels (in-process parties on 127.0.0.1): the same sums as secureSum for random n, t
+ * and inputs; dropouts; the field agreed in the echo round; which field `auto` picks; peers named
+ * for out-of-field bytes.
+ */
+import fc from 'fast-check';
+import BigNumber from 'bignumber.js';
+import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { secureSum, thresholdSum, type SumResult, type ThresholdSumOptions } from '../../src/protocols';
+import { _thresholdField } from '../../src/protocols/threshold';
+import { field61FromBytes } from '../../src/protocols/common';
+import type { SumInput } from '../../src/protocols/math/index';
+import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
+import type { Group } from '../../src/group/group';
+
+const groups = new Map<number, TestGroups>();
+
+beforeAll(async () => {
+  for (const n of [3, 4, 5, 6]) groups.set(n, await createTestGroups(n));
+});
+afterAll(async () => {
+  await Promise.all([...groups.values()].map((g) => g.close()));
+});
+
+function sentBytes(g: Group): number {
+  return g.stats().reduce((s, p) => s + p.bytesSent, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs: floats (negative, fractional), bigints, decimals, vectors, records.
+
+const B = 2 ** 31;
+const BI = 2n ** 31n;
+type Kind = 'float' | 'int' | 'decimal';
+const element = (kind: Kind): fc.Arbitrary<number | bigint | string> => {
+  if (kind === 'float') return fc.oneof(fc.double({ min: -B, max: B, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true }), fc.constantFrom(-B, B, -0.5, 0));
+  if (kind === 'int') return fc.oneof(fc.bigInt({ min: -BI, max: BI }), fc.constantFrom(-BI, BI, -1n));
+  return fc.tuple(fc.bigInt({ min: -BI * 10_000n, max: BI * 10_000n }), fc.integer({ min: 0, max: 4 })).map(([m, places]) => {
+    const scaled = (m / 10n ** BigInt(4 - places)) * 10n ** BigInt(4 - places);
+    return new BigNumber(scaled.toString()).shiftedBy(-4).toFixed(places);
+  });
+};
+type Layout = { kind: 'scalar'; type: Kind } | { kind: 'vector'; type: Kind; length: number; f64: boolean } | { kind: 'record'; length: number };
+const layoutArb: fc.Arbitrary<Layout> = fc.oneof(
+  fc.record({ kind: fc.constant('scalar' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal') }),
+  fc.record({ kind: fc.constant('vector' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal'), length: fc.integer({ min: 1, max: 40 }), f64: fc.boolean() }),
+  fc.record({ kind: fc.constant('record' as const), length: fc.integer({ min: 1, max: 8 }) }),
+);
+function valueArb(layout: Layout): fc.Arbitrary<SumInput> {
+  if (layout.kind === 'scalar') return element(layout.type) as fc.Arbitrary<SumInput>;
+  if (layout.kind === 'vector') {
+    const arr = fc.array(element(layout.type), { minLength: layout.length, maxLength: layout.length });
+    return (layout.type === 'float' && layout.f64 ? arr.map((a) => Float64Array.from(a as number[])) : arr) as fc.Arbitrary<SumInput>;
+  }
+  return fc.record({
+    mean: element('float') as fc.Arbitrary<number>,
+    count: element('int') as fc.Arbitrary<bigint>,
+    total: element('decimal') as fc.Arbitrary<string>,
+    histogram: fc.array(element('float') as fc.Arbitrary<number>, { minLength: layout.length, maxLength: layout.length }),
+  }) as fc.Arbitrary<SumInput>;
+}
+
+/** The exact sum of ints / decimals, as a check independent of both protocols. */
+function exactOf(inputs: readonly SumInput[]): unknown {
+  const x0 = inputs[0];
+  if (typeof x0 === 'bigint') return (inputs as bigint[]).reduce((s, x) => s + x, 0n);
+  if (typeof x0 === 'string') return (inputs as string[]).reduce((s, x) => s.plus(x), new BigNumber(0)).toFixed();
+  return undefined;
+}
+
+async function runAll(h: TestGroups, inputs: readonly SumInput[], run: (g: Group, x: SumInput, i: number) => Promise<SumResult>): Promise<SumResult[]> {
+  return Promise.all(h.groups.map((g, i) => run(g, inputs[i]!, i)));
+}
+
+describe.each(['p61', 'p127', 'auto'] as const)('thresholdSum, field %s', (field) => {
+  test('the same sums as secureSum at every party, for random n ∈ 3..6, t, inputs (negative, fractional, ints, decimals, vectors, records)', async () => {
+    const sample = fc
+      .integer({ min: 3, max: 6 })
+      .chain((n) =>
+        fc.record({
+          n: fc.constant(n),
+          t: fc.integer({ min: 2, max: n }),
+          inputs: layoutArb.chain((layout) => fc.array(valueArb(layout), { minLength: n, maxLength: n })),
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(sample, async ({ n, t, inputs }) => {
+        const h = groups.get(n)!;
+        const got = await runAll(h, inputs, (g, x) => thresholdSum(g, x, { t, field }));
+        const want = await runAll(h, inputs, (g, x) => secureSum(g, x));
+        for (const r of got) {
+          expect(r.protocol).toBe('thresholdSum');
+          expect(r.contributors).toEqual(h.ids);
+          expect(r.sum).toEqual(want[0]!.sum);
+        }
+        const exact = exactOf(inputs);
+        if (typeof exact === 'bigint') expect(got[0]!.sum).toBe(exact);
+        if (typeof exact === 'string') expect(new BigNumber(got[0]!.sum as string).eq(exact)).toBe(true);
+      }),
+      { numRuns: 12, endOnFailure: true },
+    );
+  }, 120_000);
+
+  test('a long vector (L = 30 000, several dealing blocks) with n = 5, t = 3', async () => {
+    const h = groups.get(5)!;
+    const inputs = h.ids.map((_, i) => Float64Array.from({ length: 30_000 }, (_, e) => ((e * 7919 + i * 104729) % 20001) / 8 - 1250));
+    const got = await runAll(h, inputs, (g, x) => thresholdSum(g, x, { t: 3, field, bound: 1e4 }));
+    const want = inputs.reduce((acc, v) => acc.map((s, e) => s + v[e]!), new Float64Array(30_000));
+    for (const r of got) expect(r.sum).toEqual(want);
+  }, 60_000);
+});
+
+describe('dropouts: the sum completes with ≥ t parties', () => {
+  /** Make `g` crash right after dealing (its shares are out), or before dealing (`when: 'before'`). */
+  function crash(g: Group, when: 'after' | 'before'): void {
+    if (when === 'after') {
+      const orig = g.gatherSome.bind(g);
+      g.gatherSome = async (round, minimum, options) => {
+        if (round.endsWith('/deal')) {
+          await g.close();
+          throw new Error('crashed after dealing');
+        }
+        return orig(round, minimum, options);
+      };
+    } else {
+      const orig = g.send.bind(g);
+      g.send = async (peer, round, value) => {
+        if (round.endsWith('/deal')) {
+          await g.close();
+          throw new Error('crashed before dealing');
+        }
+        return orig(peer, round, value);
+      };
+    }
+  }
+
+  test.each([
+    ['p61', 'after', 5, 3, ['p4', 'p5']],
+    ['p127', 'after', 5, 3, ['p4', 'p5']],
+    ['p61', 'after', 6, 3, ['p6']],
+    ['p61', 'before', 5, 3, ['p5']],
+    ['p127', 'before', 5, 3, ['p5']],
+  ] as const)('field %s, crash %s dealing, n = %i, t = %i, dropping %j', async (field, when, n, t, dropped) => {
+    const h = await createTestGroups(n, { roundTimeoutMs: 4000 });
+    try {
+      const inputs = h.ids.map((_, i) => [i + 0.25, -(i * 1000) - 0.5, 3]);
+      for (const id of dropped) crash(h.byId.get(id)!, when);
+      const out = await settleAll(h.groups.map((g, i) => thresholdSum(g, inputs[i]!, { t, field })));
+      const survivors = h.ids.filter((id) => !(dropped as readonly string[]).includes(id));
+      const contributors = when === 'after' ? h.ids : survivors;
+      const want = [0, 1, 2].map((e) => h.ids.reduce((s, id, i) => (contributors.includes(id) ? s + inputs[i]![e]! : s), 0));
+      h.ids.forEach((id, i) => {
+        const o = out[i]!;
+        if (!survivors.includes(id)) {
+          expect(o.ok).toBe(false);
+          return;
+        }
+        expect(o.ok).toBe(true);
+        const r = (o as { value: SumResult }).value;
+        expect(r.contributors).toEqual(contributors);
+        expect(Array.from(r.sum as Float64Array)).toEqual(want);
+      });
+    } finally {
+      await h.close();
+    }
+  }, 30_000);
+});
+
+describe('the field is agreed in the echo round', () => {
+  test.each([
+    ['p61 vs p127', { field: 'p61' }, { field: 'p127' }],
+    ['auto (→ p61) vs p127', {}, { field: 'p127' }],
+    ['p127 vs auto (→ p61)', { field: 'p127' }, { field: 'auto' }],
+  ] as const)('%s at one party → SHAPE_MISMATCH naming it; nothing decoded', async (_label, common, odd) => {
+    const h = groups.get(4)!;
+    const out = await settleAll(h.groups.map((g, i) => thresholdSum(g, 5, { t: 3, ...(i === 3 ? odd : common) } as ThresholdSumOptions)));
+    for (const [i, o] of out.entries()) {
+      expect(o).toMatchObject({ ok: false, error: { code: ErrorCode.SHAPE_MISMATCH, peers: i === 3 ? ['p1', 'p2', 'p3'] : ['p4'] } });
+    }
+    // The group stays usable.
+    const r = await runAll(h, [1, 2, 3, 4], (g, x) => thresholdSum(g, x, { t: 3 }));
+    expect(r[0]!.sum).toBe(10);
+  });
+
+  test('an unknown field is refused locally', async () => {
+    const g = groups.get(4)!.groups[0]!;
+    const before = g.stats().reduce((s, p) => s + p.messagesSent, 0);
+    await expect(thresholdSum(g, 1, { field: 'p31' as 'p61' })).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    expect(g.stats().reduce((s, p) => s + p.messagesSent, 0)).toBe(before);
+  });
+});
+
+describe('which field auto picks', () => {
+  test('the rule: p61 when n·B·2^f·4 ≤ 2^61 − 1 (and n·B·10^d·4 for decimal inputs), else p127', () => {
+    expect(_thresholdField(5, 1, {})).toBe('p61'); // 2.3 + 31 + 16 + 2 = 51.3
+    expect(_thresholdField(1024, 1, {})).toBe('p61'); // 10 + 31 + 16 + 2 = 59
+    expect(_thresholdField(4095, 1, {})).toBe('p61'); // 4095·2^49 < 2^61 − 1
+    expect(_thresholdField(4096, 1, {})).toBe('p127'); // 2^12·2^49 = 2^61
+    expect(_thresholdField(5, 1, { bound: 2 ** 41 })).toBe('p127'); // 5·2^41·2^16·4 = 5·2^59 > 2^61 − 1
+    expect(_thresholdField(4, 1, { bound: 2 ** 41 - 1 })).toBe('p61'); // 4·(2^41 − 1)·2^18 ≤ 2^61 − 1
+    expect(_thresholdField(4, 1, { bound: 2 ** 41 })).toBe('p127'); // 4·2^41·2^18 = 2^61 > 2^61 − 1
+    expect(_thresholdField(5, 1, { fractionalBits: 40 })).toBe('p127');
+    expect(_thresholdField(5, 1n, { bound: 2n ** 60n })).toBe('p127');
+    expect(_thresholdField(5, 1, { field: 'p127' })).toBe('p127');
+    expect(_thresholdField(5, 1, { field: 'p61', bound: 2 ** 60 })).toBe('p61'); // refused later, by prepareRun
+    // Decimals scale by 10^d: with d = 12 they need 2.3 + 31 + 39.9 + 2 bits, floats only 51.3.
+    expect(_thresholdField(5, 1.5, { decimalPlaces: 12 })).toBe('p61');
+    expect(_thresholdField(5, '1.5', { decimalPlaces: 12 })).toBe('p127');
+    expect(_thresholdField(5, { a: 1.5, b: ['2.5'] }, { decimalPlaces: 12 })).toBe('p127');
+  });
+
+  test('a huge bound: auto runs in p127 (a party asking for p127 explicitly agrees), float sums correct', async () => {
+    const h = groups.get(4)!;
+    const big = 2 ** 90;
+    const inputs = [big, -big / 2, big / 4, 1.5];
+    const r = await runAll(h, inputs, (g, x, i) => thresholdSum(g, x, { t: 3, bound: 2 ** 100, ...(i === 0 ? { field: 'p127' as const } : {}) }));
+    for (const x of r) expect(x.sum).toBe(big - big / 2 + big / 4 + 1.5);
+  });
+
+  test('bigints beyond the p61 budget: auto runs in p127 and the sum is exact', async () => {
+    const h = groups.get(4)!;
+    const inputs = [2n ** 60n - 1n, 2n ** 60n - 3n, -(2n ** 59n), 2n ** 60n];
+    const r = await runAll(h, inputs, (g, x, i) => thresholdSum(g, x, { t: 2, bound: 2n ** 60n, ...(i === 2 ? { field: 'p127' as const } : {}) }));
+    for (const x of r) expect(x.sum).toBe(inputs.reduce((s, v) => s + v, 0n));
+  });
+
+  test('decimals with many places: auto runs in p127 and the sum is exact', async () => {
+    const h = groups.get(3)!;
+    const inputs = ['1234567.123456789012', '-0.000000000001', '99999999.999999999999'];
+    const r = await runAll(h, inputs, (g, x, i) => thresholdSum(g, x, { t: 2, decimalPlaces: 12, ...(i === 1 ? { field: 'p127' as const } : {}) }));
+    for (const x of r) expect(new BigNumber(x.sum as string).eq('101234567.12345678901')).toBe(true);
+  });
+
+  test("field 'p61' with an unsafe bound is refused locally with PARAMETERS_UNSAFE, before anything is sent", async () => {
+    const g = groups.get(5)!.groups[0]!;
+    const before = g.stats().reduce((s, p) => s + p.messagesSent, 0);
+    const e = await thresholdSum(g, 1n, { field: 'p61', bound: 2n ** 60n }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(CouplerError);
+    expect((e as CouplerError).code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+    expect((e as CouplerError).message).toMatch(/≈ 61/);
+    await expect(thresholdSum(g, '1.5', { field: 'p61', decimalPlaces: 12 })).rejects.toMatchObject({ code: ErrorCode.PARAMETERS_UNSAFE });
+    expect(g.stats().reduce((s, p) => s + p.messagesSent, 0)).toBe(before);
+  });
+
+  test('wire cost: p61 sends half the bytes of p127 (8- vs 16-byte elements)', async () => {
+    const h = groups.get(4)!;
+    const L = 20_000;
+    const inputs = h.ids.map((_, i) => new Float64Array(L).fill(i + 0.5));
+    const cost = async (field: 'p61' | 'p127'): Promise<number> => {
+      const before = h.groups.map(sentBytes);
+      await runAll(h, inputs, (g, x) => thresholdSum(g, x, { t: 3, field }));
+      return h.groups.map((g, i) => sentBytes(g) - before[i]!).reduce((a, b) => a + b, 0) / h.groups.length;
+    };
+    const p61 = await cost('p61');
+    const p127 = await cost('p127');
+    // Deal + publish: 2·(n − 1)·L elements per party.
+    expect(p61).toBeGreaterThan(2 * 3 * L * 8);
+    expect(p61).toBeLessThan(2 * 3 * L * 8 * 1.05);
+    expect(p127).toBeGreaterThan(2 * 3 * L * 16);
+    expect(p127 / p61).toBeGreaterThan(1.9);
+  });
+});
+
+test('bytes from a peer with an element ≥ 2^61 − 1 are a protocol violation naming the peer', () => {
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(0, 7n, true);
+  view.setBigUint64(8, (1n << 61n) - 1n, true);
+  for (const [b, len] of [
+    [bytes, 2],
+    [bytes.subarray(0, 8), 2],
+  ] as const) {
+    let err: unknown;
+    try {
+      field61FromBytes(b, len, 'Shamir share', 'p3');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GroupError);
+    expect((err as GroupError).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect((err as GroupError).peer).toBe('p3');
+    expect((err as GroupError).message).not.toMatch(/2305843009213693951/);
+  }
+  view.setBigUint64(8, (1n << 61n) - 2n, true);
+  expect(field61FromBytes(bytes, 2, 'Shamir share', 'p3').length).toBe(4);
+});
