@@ -50,7 +50,12 @@ beforeAll(() => {
   // The containers run what the image runs: algorithm.ts transpiled by the Dockerfile's esbuild
   // step, on plain Node, importing the built package (and they start faster than through tsx).
   const dir = tempDir('coupler-central-image-');
-  image = { module: transpileLikeImage('central', dir.dir), cleanup: dir.cleanup };
+  try {
+    image = { module: transpileLikeImage('central', dir.dir), cleanup: dir.cleanup };
+  } catch (err) {
+    dir.cleanup();
+    throw err;
+  }
 });
 afterAll(() => image?.cleanup());
 beforeEach(() => {
