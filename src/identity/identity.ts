@@ -14,7 +14,8 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { IdentityError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, decodeBase64Strict, encodeBase64, isBytes } from '../crypto/bytes.js';
 import { ed25519KeyPairFromSeed, ed25519PublicKeyFromSeed } from '../crypto/ed25519.js';
@@ -149,19 +150,36 @@ export async function saveIdentity(path: string, identity: Identity, options: { 
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('"path" must be a non-empty string');
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
   const text = serializeIdentity(identity);
+  if (options.overwrite !== true) {
+    await writeNewSecretFile(path, text, (code) => (code === 'EEXIST' ? 'identity file exists (pass overwrite / --force to replace it)' : `cannot create identity file (${code})`));
+    return;
+  }
+  // Replace: write a fresh 0600 file beside the target and rename it over the old one, so the
+  // secret never sits in a file with the old (possibly wider) permissions, even for a moment.
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeNewSecretFile(temp, text, (code) => `cannot create identity file (${code})`);
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw new IdentityError(`cannot replace identity file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+}
+
+/** Create `path` exclusively with mode 0600 (whatever the umask) and write `text` to it. */
+async function writeNewSecretFile(path: string, text: string, describe: (code: string) => string): Promise<void> {
   let handle;
   try {
-    handle = await open(path, options.overwrite === true ? 'w' : 'wx', 0o600);
+    handle = await open(path, 'wx', 0o600);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new IdentityError(`cannot create identity file (${code ?? 'error'})`, { cause: err });
+    throw new IdentityError(describe((err as NodeJS.ErrnoException).code ?? 'error'), { cause: err });
   }
   try {
+    await handle.chmod(0o600);
     await handle.writeFile(text, 'utf8');
   } finally {
     await handle.close();
   }
-  await chmod(path, 0o600);
 }
 
 /** Options of {@link loadIdentity}. */

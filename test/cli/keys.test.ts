@@ -73,7 +73,7 @@ describe('coupler keygen', () => {
     const first = await keygen(dir, 'id.json', '3');
     const before = readFileSync(first.file, 'utf8');
     const r = await runCli(['keygen', '--out', first.file, '--id', '3']);
-    expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_IDENTITY_INVALID', mentions: /EEXIST/ });
+    expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_IDENTITY_INVALID', mentions: /identity file exists \(pass overwrite \/ --force to replace it\)/ });
     expect(readFileSync(first.file, 'utf8')).toBe(before);
   });
 
@@ -168,10 +168,8 @@ describe('coupler roster', () => {
     expect(() => statSync(out)).toThrow();
   });
 
-  // Known bug (reported): a KEY that is neither base64 of 32 bytes nor a readable identity file is
-  // reported as "cannot read identity file (ENOENT)": neither the entry ("9=...") nor the fact that
-  // it is not a valid public key is named.
-  test.failing('a bad key is refused naming the entry', async () => {
+  // A KEY that is neither base64 of 32 bytes nor a readable identity file names the entry.
+  test('a bad key is refused naming the entry', async () => {
     const dir = tempDir();
     const a = await keygen(dir, 'a.json');
     const r = await runCli(['roster', 'build', '--out', join(dir, 'r.json'), `7=${a.file}`, '9=AAAA']);
