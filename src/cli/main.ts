@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { writeFile } from 'node:fs/promises';
-import { CouplerError } from '../errors.js';
+import { AbortedError, CouplerError, RosterError } from '../errors.js';
 import { fingerprint, encodePublicKey, generateIdentity, loadIdentity, saveIdentity, decodePublicKey } from '../identity/identity.js';
 import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
 import { runAlgorithm, runContainerMain } from '../vantage6/contract.js';
@@ -123,7 +123,12 @@ async function cmdRoster(args: string[]): Promise<number> {
       try {
         publicKey = decodePublicKey(key);
       } catch {
-        publicKey = (await loadIdentity(key)).publicKey;
+        try {
+          publicKey = (await loadIdentity(key)).publicKey;
+        } catch (err) {
+          const why = err instanceof CouplerError ? err.message : 'unreadable';
+          throw new RosterError(`entry "${id.slice(0, 40)}": KEY is neither a base64 Ed25519 public key (32 bytes) nor a readable identity file (${why})`, { entry: id.slice(0, 40), field: 'publicKey' });
+        }
       }
       entries.push(address === undefined ? { id, publicKey } : { id, publicKey, address });
     }
@@ -135,17 +140,54 @@ async function cmdRoster(args: string[]): Promise<number> {
   throw new UsageError(`unknown roster subcommand "${sub.slice(0, 40)}" (build, check)`);
 }
 
+/** How long `coupler run` waits after SIGTERM/SIGINT for the method to wind down before it exits anyway. */
+const TERMINATION_GRACE_MS = 2000;
+
+/**
+ * Run `body` with SIGTERM and SIGINT turned into an abort of its signal. In a container the entry
+ * point is PID 1, and the kernel drops signals that PID 1 does not handle: without this, `docker
+ * stop` or a pod deletion would wait out the grace period and SIGKILL. After the first signal the
+ * method gets `graceMs` (default {@link TERMINATION_GRACE_MS}) to stop (its group closes, its peers are told); then, or on
+ * a second signal, the process exits with 128 + the signal number.
+ */
+async function withTermination(body: (signal: AbortSignal) => Promise<number>, graceMs = TERMINATION_GRACE_MS): Promise<number> {
+  const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
+  const exitCode = (sig: NodeJS.Signals): number => (sig === 'SIGINT' ? 130 : 143);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (received !== undefined) process.exit(exitCode(sig));
+    received = sig;
+    process.stderr.write(`[coupler] warn: ${sig} received: stopping\n`);
+    controller.abort(new AbortedError(`stopped by ${sig}`));
+    setTimeout(() => process.exit(exitCode(sig)), graceMs).unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const code = await body(controller.signal);
+    return received === undefined ? code : exitCode(received);
+  } catch (err) {
+    if (received === undefined) throw err;
+    return exitCode(received); // stopped by the signal: the abort error is the expected outcome
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
 async function cmdRun(args: string[]): Promise<number> {
   const { values } = parse(args, { module: { type: 'string' } });
   if (values.help) return help('run');
   const env = { ...process.env };
   if (typeof values.module === 'string') env.PKG_NAME = values.module;
-  if (env.PKG_NAME === 'coupler:demo') {
-    const code = await runAlgorithm({ module: demo, env });
-    process.exitCode = code;
-    return code;
-  }
-  return runContainerMain(env);
+  return withTermination(async (signal) => {
+    if (env.PKG_NAME === 'coupler:demo') {
+      const code = await runAlgorithm({ module: demo, env, signal });
+      process.exitCode = code;
+      return code;
+    }
+    return runContainerMain(env, { signal });
+  });
 }
 
 async function cmdSimulate(args: string[]): Promise<number> {
@@ -176,22 +218,26 @@ async function cmdSimulate(args: string[]): Promise<number> {
   const length = num(values.length, '--length');
   const timeout = num(values.timeout, '--timeout');
   const dataFiles = ((values.data as string[] | undefined) ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter((d) => d.length > 0);
-  const outcome = await simulate({
-    algorithm: positionals[0]!,
-    parties: num(values.parties, '--parties') ?? (dataFiles.length > 0 ? dataFiles.length : 3),
-    ...(dataFiles.length > 0 ? { dataFiles } : {}),
-    ...(typeof values.method === 'string' ? { method: values.method } : {}),
-    ...(typeof values.input === 'string' ? { inputFile: values.input } : {}),
-    ...(typeof values.protocol === 'string' ? { protocol: values.protocol } : {}),
-    ...(length === undefined ? {} : { length }),
-    ...(k === undefined ? {} : { k }),
-    ...(t === undefined ? {} : { t }),
-    ...(discovery === undefined ? {} : { discovery }),
-    ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
-    keep: values.keep === true,
-    progress: values.quiet !== true,
-  });
-  return outcome.agreed && outcome.correct !== false ? 0 : 1;
+  const outcome = await withTermination(async (signal) => {
+    const o = await simulate({
+      signal,
+      algorithm: positionals[0]!,
+      parties: num(values.parties, '--parties') ?? (dataFiles.length > 0 ? dataFiles.length : 3),
+      ...(dataFiles.length > 0 ? { dataFiles } : {}),
+      ...(typeof values.method === 'string' ? { method: values.method } : {}),
+      ...(typeof values.input === 'string' ? { inputFile: values.input } : {}),
+      ...(typeof values.protocol === 'string' ? { protocol: values.protocol } : {}),
+      ...(length === undefined ? {} : { length }),
+      ...(k === undefined ? {} : { k }),
+      ...(t === undefined ? {} : { t }),
+      ...(discovery === undefined ? {} : { discovery }),
+      ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
+      keep: values.keep === true,
+      progress: values.quiet !== true,
+    });
+    return o.agreed && o.correct !== false ? 0 : 1;
+  }, 8000);
+  return outcome;
 }
 
 function help(topic: string): number {
