@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
 import { startDevDnsServer } from '../discovery/dev-dns-server.js';
-import { InvalidArgumentError } from '../errors.js';
+import { AbortedError, InvalidArgumentError, throwIfAborted } from '../errors.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 
 /** Options of {@link simulate}. */
@@ -55,6 +55,14 @@ export interface SimulateOptions {
    * process pass the built `dist/cli.js` (or `src/cli/main.ts`, run through tsx).
    */
   readonly cliPath?: string;
+  /** Stops the simulation: the parties are killed, the temporary folder removed, and `simulate` rejects with {@link AbortedError}. */
+  readonly signal?: AbortSignal;
+  /**
+   * After the first party fails, how long the others may take to finish on their own before they
+   * are stopped (SIGTERM, then SIGKILL). Default 1000 ms; the run cannot succeed any more, and
+   * parties still waiting for the failed one would otherwise wait until their deadline.
+   */
+  readonly failFastMs?: number;
 }
 
 /** What one party did. */
@@ -154,6 +162,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new InvalidArgumentError('--timeout must be a positive number of seconds');
   const length = options.length ?? 1000;
   if (!Number.isSafeInteger(length) || length < 1 || length > 1 << 24) throw new InvalidArgumentError('--length must be an integer in 1..16777216');
+  if (options.k !== undefined && (!Number.isSafeInteger(options.k) || options.k < 2 || options.k > n)) throw new InvalidArgumentError(`--k must be an integer in 2..${n} for ${n} parties`);
+  if (options.t !== undefined && (!Number.isSafeInteger(options.t) || options.t < 2 || options.t > n)) throw new InvalidArgumentError(`--t must be an integer in 2..${n} for ${n} parties`);
+  if (!demo) {
+    const st = await stat(resolve(options.algorithm)).catch(() => undefined);
+    if (st === undefined || !st.isFile()) throw new InvalidArgumentError(`the algorithm module ${resolve(options.algorithm)} does not exist (give "demo" or the path of a module)`);
+  }
+  throwIfAborted(options.signal);
 
   let common: Record<string, unknown> = {};
   let perParty: Record<string, unknown>[] = [];
@@ -189,6 +204,21 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'coupler-sim-'));
   const children: ChildProcess[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  let stopping = false;
+  /** Stop every party still running: SIGTERM (they close their groups and exit), SIGKILL after 3 s. */
+  const stopParties = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
+    print(`coupler simulate: ${why}; stopping the parties`);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    timers.push(setTimeout(() => {
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }, 3000));
+  };
+  const onAbort = (): void => stopParties('stopped');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const failFastMs = options.failFastMs ?? 1000;
   const dns = options.discovery === 'static' ? undefined : await startDevDnsServer({ host: '127.0.0.1', port: 0 });
   try {
     const ids = Array.from({ length: n }, (_, i) => String(i + 1));
@@ -217,7 +247,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       await mkdir(join(pdir, 'tmp'), { recursive: true, mode: 0o700 });
       await saveIdentity(join(pdir, 'identity.json'), identities[i]!);
       const kwargs: Record<string, unknown> = { ...common, ...(perParty[i] ?? {}), sessionId };
-      if (demo) Object.assign(kwargs, { protocol: options.protocol ?? 'secureSum', length, index: i, ...(options.k ? { k: options.k } : {}), ...(options.t ? { t: options.t } : {}) });
+      if (demo) Object.assign(kwargs, { protocol: options.protocol ?? 'secureSum', length, index: i, ...(options.k !== undefined ? { k: options.k } : {}), ...(options.t !== undefined ? { t: options.t } : {}) });
       await writeFile(join(pdir, 'input'), JSON.stringify({ method, args: [], kwargs }));
       await writeFile(join(pdir, 'output'), '');
       const raw: Record<string, string> = {
@@ -245,6 +275,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       const t0 = Date.now();
       const child = spawn(process.execPath, [...(needsTsx ? ['--import', 'tsx'] : []), cliPath, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });
       children.push(child);
+      if (stopping) child.kill('SIGTERM');
       const lines = createInterface({ input: child.stderr! });
       lines.on('line', (line) => {
         if (options.progress !== false) print(`  [party ${id}] ${line.replace(/^\[coupler\] /, '')}`);
@@ -253,6 +284,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) print(`  [party ${id}] ${l}`);
       });
       const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      if (exitCode !== 0 && !stopping) {
+        // The run cannot succeed any more; parties still waiting for this one would wait until
+        // their deadline. Give them a moment to finish (and report what they saw), then stop them.
+        timers.push(setTimeout(() => stopParties(`party ${id} failed`), failFastMs));
+      }
       let result: unknown;
       try {
         const text = await readFile(join(pdir, 'output'), 'utf8');
@@ -268,12 +304,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       }
       return { party: id, exitCode, result, elapsedMs: Date.now() - t0, traffic };
     });
-    const deadline = setTimeout(() => {
-      print(`coupler simulate: deadline of ${timeoutMs / 1000} s passed; stopping the parties`);
-      for (const c of children) c.kill('SIGKILL');
-    }, timeoutMs + 5000);
+    timers.push(setTimeout(() => stopParties(`deadline of ${timeoutMs / 1000} s passed`), timeoutMs + 5000));
     const parties = await Promise.all(outcomes);
-    clearTimeout(deadline);
+    if (options.signal?.aborted) throw new AbortedError('simulation stopped');
 
     const ok = parties.filter((p) => p.exitCode === 0 && p.result !== undefined);
     const agreed = ok.length === n && ok.every((p) => canonical(p.result) === canonical(ok[0]!.result));
@@ -284,8 +317,15 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         const v = demoVector(i, length);
         for (let j = 0; j < length; j++) expected[j]! += v[j]!;
       }
-      const r = ok[0]!.result as { head: number[] };
-      correct = r.head.every((h, j) => Math.abs(h - expected[j]!) <= n * 2 ** -15);
+      // Each input element is rounded to the fixed-point grid (2^-16) once: |error| ≤ n·2^-17 per
+      // element, so ≤ L·n·2^-17 for the total.
+      const r = ok[0]!.result as { head: number[]; total: number };
+      let expectedTotal = 0;
+      for (let j = 0; j < length; j++) expectedTotal += expected[j]!;
+      correct =
+        r.head.every((h, j) => Math.abs(h - expected[j]!) <= n * 2 ** -15) &&
+        typeof r.total === 'number' &&
+        Math.abs(r.total - expectedTotal) <= length * n * 2 ** -15 + Math.abs(expectedTotal) * 1e-12;
     }
 
     print('');
@@ -310,7 +350,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     if (options.keep) print(`files kept in ${dir}`);
     return { parties, agreed, correct, elapsedMs };
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    options.signal?.removeEventListener('abort', onAbort);
+    for (const t of timers) clearTimeout(t);
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await dns?.close();
     if (!options.keep) await rm(dir, { recursive: true, force: true });
   }
