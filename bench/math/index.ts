@@ -1,6 +1,6 @@
 /**
  * Math benchmark: the operations of `micro.ts` (ring-2^64 vectors, ChaCha20 seed expansion,
- * fixed-point encoding, the p127 field codec, Shamir sharing and reconstruction), run in a child
+ * fixed-point encoding, the p127 and p61 field codecs, Shamir sharing and reconstruction in both fields), run in a child
  * process, interleaved per repetition, reported as median (IQR) of ms per call.
  *
  * Flags (after `--`): `--reps=N`, `--ms=N` (minimum time per sample), `--ops=substring,…`
@@ -65,6 +65,6 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
 
 registerBenchmark({
   name: 'math',
-  description: 'math layer micro-benchmarks (ring64, ChaCha20 expansion, encoding, p127 codec, Shamir), single thread',
+  description: 'math layer micro-benchmarks (ring64, ChaCha20 expansion, encoding, p127 and p61 codecs, Shamir in both fields), single thread',
   run,
 });
