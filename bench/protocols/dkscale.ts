@@ -7,7 +7,10 @@
  * phase, which is exact because every phase's sends are awaited before the next phase starts.
  *
  * Phases: `agree` (rounds `<run>/shape/*`: the shape-and-parameters echo broadcast), `segment`
- * (`<run>/segment`: the k − 1 segments), `open` (`<run>/partial/*`: commitment echo + opening).
+ * (`<run>/segment`: the k − 1 segments), and the opening of the partial sums: `commit`
+ * (`<run>/partial/c/*`: commitment echo), `vectors` (broadcast: `<run>/partial/o`; aggregate:
+ * `<run>/partial/pieces` and `<run>/partial/sums`), `check` (`<run>/partial/check/*`: the aggregate
+ * check echo). Each mode fixes the segment transport (`shares`) and the `opening`.
  *
  * @module
  */
@@ -35,8 +38,10 @@ function phaseOf(round: string): Phase | undefined {
   const parts = round.split('/');
   if (parts[1] === 'shape') return 'agree';
   if (parts[1] === 'segment') return 'segment';
-  if (parts[1] === 'partial') return 'open';
-  return undefined;
+  if (parts[1] !== 'partial') return undefined;
+  if (parts[2] === 'c') return 'commit';
+  if (parts[2] === 'check') return 'check';
+  return 'vectors'; // o (broadcast), pieces, sums (aggregate); dispute never happens here
 }
 
 function sentTotal(g: Group): { bytes: number; messages: number } {
@@ -140,9 +145,9 @@ async function measure(n: number): Promise<DkScaleRow[]> {
         mode,
         joinMs,
         wallMs: [],
-        bytes: { agree: [], segment: [], open: [], total: [] },
-        bytesMax: { agree: [], segment: [], open: [], total: [] },
-        messages: { agree: [], segment: [], open: [] },
+        bytes: { agree: [], segment: [], commit: [], vectors: [], check: [], total: [] },
+        bytesMax: { agree: [], segment: [], commit: [], vectors: [], check: [], total: [] },
+        messages: { agree: [], segment: [], commit: [], vectors: [], check: [] },
         agreed: true,
       };
       for (let r = 0; r < cfg.warmup + cfg.reps; r++) {
@@ -150,7 +155,9 @@ async function measure(n: number): Promise<DkScaleRow[]> {
         for (const m of meters) m.reset();
         const before = groups.map(sentTotal);
         const start = performance.now();
-        const results = await Promise.all(groups.map((g, i) => dkSecureSum(g, inputs[i]!, { k: cfg.k, bound: BOUND, shares: mode, roundTimeoutMs: cfg.roundTimeoutMs })));
+        const results = await Promise.all(
+          groups.map((g, i) => dkSecureSum(g, inputs[i]!, { k: cfg.k, bound: BOUND, shares: mode.shares, opening: mode.opening, roundTimeoutMs: cfg.roundTimeoutMs })),
+        );
         const wall = performance.now() - start;
         const digests = new Set(results.map((x) => digestOf(x.sum as Float64Array)));
         if (digests.size !== 1) row.agreed = false;
@@ -158,7 +165,7 @@ async function measure(n: number): Promise<DkScaleRow[]> {
         row.wallMs.push(wall);
         const splits = groups.map((g, i) => meters[i]!.split(before[i]!, sentTotal(g)));
         for (const p of [...PHASES, 'total'] as const) {
-          const per = splits.map((s) => (p === 'total' ? s.agree.bytes + s.segment.bytes + s.open.bytes : s[p].bytes));
+          const per = splits.map((s) => (p === 'total' ? PHASES.reduce((a, q) => a + s[q].bytes, 0) : s[p].bytes));
           row.bytes[p].push(per.reduce((a, b) => a + b, 0) / n);
           row.bytesMax[p].push(Math.max(...per));
         }

@@ -8,11 +8,13 @@
  * the max over parties. Wire bytes per party are `group.stats()` deltas.
  *
  * Part `dk`: dkSecureSum with k = 4 and n up to 50, all parties in one child process, bytes split
- * into the agreement, segment and opening phases.
+ * into the agreement, segment and opening phases (commitment echo, vectors, check echo), with the
+ * default aggregated opening and, side by side, `opening: 'broadcast'`.
  *
  * Flags (after `--`): `--parts=mesh,dk`, `--ns=3,5,10`, `--lengths=1,1e3,1e5,1e6`, `--reps=N`
  * (every L), `--variants=plainSum,secureSum/seed,…`, `--threshold-1e6=auto|run|skip`,
- * `--dk-ns=5,10,20,30,50`, `--dk-length=1e4`, `--dk-reps=N`.
+ * `--dk-ns=5,10,20,30,50`, `--dk-length=1e4`, `--dk-reps=N`,
+ * `--dk-modes=seed/aggregate,seed/broadcast,vector/aggregate` (shares/opening).
  *
  * @module
  */
@@ -25,13 +27,19 @@ import { createRoster, rosterToJSON } from '../../src/identity/roster.js';
 import { spawnWorker, type Worker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
-import { VARIANTS, partyId, type DkScaleConfig, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { VARIANTS, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
 
 /** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
 const TARGET = { n: 5, L: 1_000_000, ratio: 3 };
 /** thresholdSum at L = 1e6 is skipped when one repetition is expected to take longer than this. */
 const THRESHOLD_SKIP_MS = 60_000;
 const ROUND_TIMEOUT_MS = 180_000;
+/** dk scaling modes (shares/opening): the default opening and, side by side, broadcast. */
+const DEFAULT_DK_MODES: DkScaleMode[] = [
+  { shares: 'seed', opening: 'aggregate' },
+  { shares: 'seed', opening: 'broadcast' },
+  { shares: 'vector', opening: 'aggregate' },
+];
 
 interface Plan {
   parts: Set<string>;
@@ -41,7 +49,7 @@ interface Plan {
   reps: (L: number, n: number) => number;
   warmup: (L: number) => number;
   threshold1e6: 'auto' | 'run' | 'skip';
-  dk: { ns: number[]; k: number; L: number; reps: number; warmup: number; modes: ('seed' | 'vector')[] };
+  dk: { ns: number[]; k: number; L: number; reps: number; warmup: number; modes: DkScaleMode[] };
 }
 
 function parseList(s: string): number[] {
@@ -66,7 +74,7 @@ function makePlan(opts: BenchOptions): Plan {
         reps: () => 2,
         warmup: () => 1,
         threshold1e6: 'auto',
-        dk: { ns: [5, 10], k: 4, L: 1e3, reps: 1, warmup: 0, modes: ['seed', 'vector'] },
+        dk: { ns: [5, 10], k: 4, L: 1e3, reps: 1, warmup: 0, modes: DEFAULT_DK_MODES },
       }
     : {
         parts: new Set(['mesh', 'dk']),
@@ -76,7 +84,7 @@ function makePlan(opts: BenchOptions): Plan {
         reps: (L, n) => (L <= 1e3 ? 15 : L <= 1e5 ? 5 : n <= 5 ? 5 : 3),
         warmup: (L) => (L <= 1e3 ? 3 : 1),
         threshold1e6: 'auto',
-        dk: { ns: [5, 10, 20, 30, 50], k: 4, L: 1e4, reps: 5, warmup: 1, modes: ['seed', 'vector'] },
+        dk: { ns: [5, 10, 20, 30, 50], k: 4, L: 1e4, reps: 5, warmup: 1, modes: DEFAULT_DK_MODES },
       };
   const parts = flag('parts');
   if (parts) plan.parts = new Set(parts.split(','));
@@ -107,6 +115,16 @@ function makePlan(opts: BenchOptions): Plan {
   if (dkL) plan.dk.L = parseList(dkL)[0]!;
   const dkReps = flag('dk-reps');
   if (dkReps) plan.dk.reps = Math.max(1, Number(dkReps));
+  const dkModes = flag('dk-modes');
+  if (dkModes) {
+    plan.dk.modes = dkModes.split(',').map((m) => {
+      const [shares, opening] = m.split('/');
+      if ((shares !== 'seed' && shares !== 'vector') || (opening !== 'aggregate' && opening !== 'broadcast')) {
+        throw new Error(`bad --dk-modes entry "${m}": expected seed|vector/aggregate|broadcast`);
+      }
+      return { shares, opening };
+    });
+  }
   return plan;
 }
 
@@ -321,7 +339,7 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
       rows: timeRows,
       notes: [
         'Separate processes on loopback, one group per n (formed once), all variants interleaved per repetition (ABC…, …CBA) on that group. Inputs: Float64Array, |x| ≤ 1000, bound 1e4, f = 16.',
-        'dkSecureSum: k = min(4, n); thresholdSum: t = ⌊n/2⌋ + 1; ringSecureSum: one pass (acknowledged baseline); plainSum: every party sends its encoded vector to every other (no privacy).',
+        'dkSecureSum: k = min(4, n), default opening (aggregated for n ≥ 4, broadcast for n = 3); dkSecureSum/broadcast: the same with opening: \'broadcast\'; thresholdSum: t = ⌊n/2⌋ + 1; ringSecureSum: one pass (acknowledged baseline); plainSum: every party sends its encoded vector to every other (no privacy).',
       ],
     },
     {
@@ -335,61 +353,92 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
       rows: byteRows,
       notes: [
         'Wire bytes: sealed channel frames (message + frame header + AEAD tag), as counted by the channel; TCP/WebSocket headers not included.',
-        'Expected at large L: plainSum ≈ (n−1)·8L; secureSum seed ≈ dk ≈ (n−1)·8L (only the opening of T_j is a vector); secureSum vector ≈ 2(n−1)·8L; thresholdSum ≈ 2(n−1)·16L (deal + publish, 16-byte field elements); ring: 8L per hop, the first party also sends the result to n−1.',
+        'Expected at large L: plainSum ≈ (n−1)·8L; secureSum seed ≈ dkSecureSum/broadcast ≈ (n−1)·8L (only the opening of T_j is a vector); dkSecureSum (aggregated opening, n ≥ 4) ≈ 8L·(3n−4)/n < 3·8L; secureSum vector ≈ 2(n−1)·8L; thresholdSum ≈ 2(n−1)·16L (deal + publish, 16-byte field elements); ring: 8L per hop, the first party also sends the result to n−1.',
       ],
     },
   ];
   return { tables, notes, summary };
 }
 
+const modeName = (m: DkScaleMode): string => `${m.shares}/${m.opening}`;
+
 async function dkPart(plan: Plan, opts: BenchOptions): Promise<{ rows: DkScaleRow[]; table: ReportTable; notes: string[] }> {
   const config: DkScaleConfig = { ns: plan.dk.ns, k: plan.dk.k, L: plan.dk.L, reps: plan.dk.reps, warmup: plan.dk.warmup, modes: plan.dk.modes, roundTimeoutMs: ROUND_TIMEOUT_MS };
-  const w = spawnWorker(join(__dirname, 'dkscale.ts'), config, { name: 'dkscale', root: opts.root, deadlineMs: (opts.quick ? 2 : 10) * 60_000 });
+  const w = spawnWorker(join(__dirname, 'dkscale.ts'), config, { name: 'dkscale', root: opts.root, deadlineMs: (opts.quick ? 2 : 20) * 60_000 });
   let rows: DkScaleRow[];
   try {
     await w.waitEvent('ready', 60_000);
-    opts.log(`protocols: dk scaling, k=${plan.dk.k}, L=${lengthName(plan.dk.L)}, n ∈ {${plan.dk.ns.join(', ')}}, modes ${plan.dk.modes.join('/')}, ${plan.dk.reps} reps + ${plan.dk.warmup} warm-up (in one process)`);
-    rows = await w.call<DkScaleRow[]>('scale', {}, (opts.quick ? 2 : 10) * 60_000);
+    opts.log(
+      `protocols: dk scaling, k=${plan.dk.k}, L=${lengthName(plan.dk.L)}, n ∈ {${plan.dk.ns.join(', ')}}, modes (shares/opening) ${plan.dk.modes.map(modeName).join(', ')}, ${plan.dk.reps} reps + ${plan.dk.warmup} warm-up (in one process)`,
+    );
+    rows = await w.call<DkScaleRow[]>('scale', {}, (opts.quick ? 2 : 20) * 60_000);
   } finally {
     await w.stop();
   }
   const med = (xs: number[]): number => summarize(xs).median;
   const L = plan.dk.L;
+  const open = (r: DkScaleRow): number => med(r.bytes.commit) + med(r.bytes.vectors) + med(r.bytes.check);
   const table: ReportTable = {
     title: `dkSecureSum scaling (k = ${plan.dk.k}, L = ${lengthName(L)}, all parties in one process): wire bytes sent per party by phase, wall time`,
-    columns: ['n', 'shares', 'agree (shape echo)', 'segment', 'segment msgs', 'open (commit echo + opening)', 'open / ((n−1)·8L)', 'total', 'wall ms: median (IQR)'],
+    columns: [
+      'n',
+      'shares',
+      'opening',
+      'agree (shape echo)',
+      'segment',
+      'open: commit echo',
+      'open: vectors',
+      'vectors / 8L',
+      'open: check echo',
+      'open total',
+      'open / ((n−1)·8L)',
+      'total',
+      'wall ms: median (IQR)',
+    ],
     rows: rows.map((r) => [
       r.n,
-      r.mode,
+      r.mode.shares,
+      r.mode.opening,
       bytesName(med(r.bytes.agree)),
       bytesName(med(r.bytes.segment)),
-      fmt(med(r.messages.segment)),
-      bytesName(med(r.bytes.open)),
-      fmt(med(r.bytes.open) / ((r.n - 1) * 8 * L)),
+      bytesName(med(r.bytes.commit)),
+      bytesName(med(r.bytes.vectors)),
+      fmt(med(r.bytes.vectors) / (8 * L)),
+      r.mode.opening === 'aggregate' ? bytesName(med(r.bytes.check)) : '—',
+      bytesName(open(r)),
+      fmt(open(r) / ((r.n - 1) * 8 * L)),
       bytesName(med(r.bytes.total)),
       cell(summarize(r.wallMs)),
     ]),
     notes: [
-      'Phases are split by the round a party sends on (wrappers around the group instance\'s send/sendToAll; totals from group.stats() snapshotted at each phase change). Means over parties; segment bytes are the same for every party (k − 1 messages each).',
-      'Wall time: all n parties share one thread here, so it grows with the total work of all parties (≈ n × per-party work), not with one party\'s latency; compare it across n only.',
+      "Phases are split by the round a party sends on (wrappers around the group instance's send/sendToAll; totals from group.stats() snapshotted at each phase change). Means over parties; segment bytes are the same for every party (k − 1 messages each).",
+      'Opening, broadcast: commitment echo, then every T_p to every party ((n − 1)·8L). Aggregate: commitment echo (Merkle roots), pieces to the primary and secondary aggregator of each chunk and chunk sums from the primaries (8L·(3n − 4)/n < 3·8L, plus nonces, Merkle proofs and signatures), then the check echo.',
+      "Wall time: all n parties share one thread here, so it grows with the total work of all parties (≈ n × per-party work), not with one party's latency; compare it across n only.",
     ],
   };
   const notes: string[] = [];
   for (const mode of plan.dk.modes) {
-    const rs = rows.filter((r) => r.mode === mode).sort((a, b) => a.n - b.n);
+    const rs = rows.filter((r) => modeName(r.mode) === modeName(mode)).sort((a, b) => a.n - b.n);
     if (rs.length < 2) continue;
     const first = rs[0]!;
     const last = rs[rs.length - 1]!;
-    const seg = (r: DkScaleRow): number => med(r.bytes.segment);
-    const open = (r: DkScaleRow): number => med(r.bytes.open);
-    const agree = (r: DkScaleRow): number => med(r.bytes.agree);
     const growth = (f: (r: DkScaleRow) => number): string => {
       const ratio = f(last) / f(first);
       const linear = (last.n - 1) / (first.n - 1);
       const kind = Math.abs(ratio - 1) < 0.05 ? 'constant in n' : ratio > linear * 1.25 ? 'grows faster than linearly in n' : ratio >= linear * 0.75 ? 'grows linearly in n' : 'grows, sublinearly in n';
       return `${bytesName(f(first))} at n=${first.n} → ${bytesName(f(last))} at n=${last.n} (×${fmt(ratio)}; n−1 grew ×${fmt(linear)}): ${kind}`;
     };
-    notes.push(`dk (${mode} shares): segment phase ${growth(seg)}; opening phase ${growth(open)}; agreement echo ${growth(agree)}.`);
+    const payload = (r: DkScaleRow): number => (8 * L * (3 * r.n - 4)) / r.n;
+    const extra = (r: DkScaleRow): number => med(r.bytes.vectors) - payload(r);
+    const bound =
+      mode.opening === 'aggregate'
+        ? ` (vectors / 8L ${fmt(med(first.bytes.vectors) / (8 * L))} at n=${first.n} → ${fmt(med(last.bytes.vectors) / (8 * L))} at n=${last.n}: the payload 8L·(3n − 4)/n ` +
+          `(${fmt(payload(first) / (8 * L))} → ${fmt(payload(last) / (8 * L))}, below 3 for every n) plus nonces, Merkle proofs and signatures, ` +
+          `${bytesName(extra(first))} → ${bytesName(extra(last))} per party, O(n log n))`
+        : '';
+    notes.push(
+      `dk (${modeName(mode)}): segment phase ${growth((r) => med(r.bytes.segment))}; opening vectors ${growth((r) => med(r.bytes.vectors))}${bound}; whole opening ${growth(open)}; agreement echo ${growth((r) => med(r.bytes.agree))}.`,
+    );
   }
   if (rows.some((r) => !r.agreed)) notes.push('SUM MISMATCH in the dk scaling run.');
   return { rows, table, notes };

@@ -47,7 +47,9 @@ function runProtocol(g: Group, variant: Variant, x: Float64Array): Promise<SumRe
     case 'secureSum/vector':
       return secureSum(g, x, { ...common, shares: 'vector' });
     case 'dkSecureSum':
-      return dkSecureSum(g, x, { ...common, k: Math.min(4, n) });
+      return dkSecureSum(g, x, { ...common, k: Math.min(4, n) }); // default opening: aggregate for n ≥ 4
+    case 'dkSecureSum/broadcast':
+      return dkSecureSum(g, x, { ...common, k: Math.min(4, n), opening: 'broadcast' });
     case 'thresholdSum':
       return thresholdSum(g, x, { ...common, t: Math.floor(n / 2) + 1 });
     case 'ringSecureSum':

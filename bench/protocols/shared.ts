@@ -8,8 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { Discovery, PeerAddress } from '../../src/discovery/types.js';
 
-/** The protocol variants measured side by side. */
-export const VARIANTS = ['secureSum/seed', 'secureSum/vector', 'dkSecureSum', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
+/**
+ * The protocol variants measured side by side. `dkSecureSum` runs with its default opening
+ * (aggregated for n ≥ 4), `dkSecureSum/broadcast` with `opening: 'broadcast'`.
+ */
+export const VARIANTS = ['secureSum/seed', 'secureSum/vector', 'dkSecureSum', 'dkSecureSum/broadcast', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 /** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
@@ -48,6 +51,12 @@ export interface RunSample {
   digest: string;
 }
 
+/** One dk scaling variant: how segments travel and how the partial sums are opened. */
+export interface DkScaleMode {
+  shares: 'seed' | 'vector';
+  opening: 'aggregate' | 'broadcast';
+}
+
 /** Config of the in-process dk scaling child. */
 export interface DkScaleConfig {
   ns: number[];
@@ -55,7 +64,7 @@ export interface DkScaleConfig {
   L: number;
   reps: number;
   warmup: number;
-  modes: ('seed' | 'vector')[];
+  modes: DkScaleMode[];
   roundTimeoutMs: number;
 }
 
@@ -86,14 +95,19 @@ export function hintedDiscovery(all: readonly PartyAddress[], self: string): Dis
   return { kind: 'static', discover: () => Promise.resolve(list.map((a) => ({ ...a }))) };
 }
 
-/** dk scaling phases: agreement echo, segment redistribution, commitment echo + opening. */
-export const DK_PHASES = ['agree', 'segment', 'open'] as const;
+/**
+ * dk scaling phases: agreement echo (`shape`), segment redistribution (`segment`), and the opening
+ * split into its commitment echo (`partial/c`), its vectors (broadcast: `partial/o`, every T_p to
+ * everyone; aggregate: `partial/pieces` + `partial/sums`) and the aggregate check echo
+ * (`partial/check`; none with broadcast).
+ */
+export const DK_PHASES = ['agree', 'segment', 'commit', 'vectors', 'check'] as const;
 export type DkPhase = (typeof DK_PHASES)[number];
 
 /** One (n, mode) row of the dk scaling run. */
 export interface DkScaleRow {
   n: number;
-  mode: 'seed' | 'vector';
+  mode: DkScaleMode;
   joinMs: number;
   wallMs: number[];
   /** Per rep: mean over parties of the wire bytes sent in each phase. */
