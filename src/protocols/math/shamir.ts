@@ -6,6 +6,9 @@
  * element e, a fresh random polynomial f_e of degree ≤ t − 1 with f_e(0) = s[e]; share j is the
  * vector (f_e(x_j))_e. Any t shares determine s; any t − 1 reveal nothing.
  *
+ * The same functions over GF(2^61 − 1), on typed arrays, are in `shamir61.ts`; both share the
+ * Lagrange bases and Berlekamp–Welch defined here (on bigint scalars, never per vector element).
+ *
  * @module
  */
 import { InvalidArgumentError } from '../../errors';
