@@ -24,7 +24,7 @@ import type { Discovery, PeerAddress } from '../discovery/types.js';
 import { connectChannel, listenChannels, type ChannelListener } from '../channel/transport.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
-import type { RefuseReason } from '../channel/handshake.js';
+import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
@@ -50,11 +50,17 @@ export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
 export type GroupEvent =
   | { type: 'listening'; host: string; port: number }
   | { type: 'dialing'; address: string }
-  | { type: 'dial-failed'; address: string; code: string; peer?: string; retryInMs: number }
-  | { type: 'refused'; remoteAddress?: string; code: string; peer?: string }
+  | { type: 'dial-failed'; address: string; code: string; peer?: string; retryInMs: number; reason?: RefuseReason }
+  /**
+   * An incoming connection was refused. `reason` says why when the handshake got far enough:
+   * `self` (this party reached its own address), `order` / `duplicate` (the pair is already
+   * connected, or the other side dials) are part of normal formation; anything else is not.
+   */
+  | { type: 'refused'; remoteAddress?: string; code: string; peer?: string; reason?: RefuseReason }
   | { type: 'connected'; peer: string; initiator: boolean; connected: number; expected: number }
   | { type: 'ready'; peers: number; elapsedMs: number }
-  | { type: 'peer-lost'; peer: string; code: string };
+  /** A channel ended. `graceful`: the peer closed it normally (e.g. it finished and closed its group). */
+  | { type: 'peer-lost'; peer: string; code: string; graceful?: boolean };
 
 /** Options of {@link joinGroup}. */
 export interface JoinGroupOptions extends ChannelLimits {
@@ -475,9 +481,11 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   let settle: (() => void) | undefined;
   const complete = new Promise<void>((r) => (settle = r));
   let failed: CouplerError | undefined;
+  let leftEarly: GroupError | undefined;
 
   const lower = (a: string, b: string): boolean => compareIds(a, b) < 0;
   const acceptPeer = (peer: string, stage: 'hello' | 'reply' | 'finish'): RefuseReason | undefined => {
+    if (peer === localId) return 'self';
     if (!mailboxes.has(peer)) return 'unknown-peer';
     if (channels.has(peer)) return 'duplicate';
     // The party whose id sorts first dials; the other accepts.
@@ -515,9 +523,16 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     });
     ch.onClose((error) => {
       if (group === undefined && failed === undefined && channels.get(ch.peerId) === ch) {
-        // Lost before the mesh was complete: forget it so the peer (restarted) can connect again.
         channels.delete(ch.peerId);
-        emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST });
+        emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
+        if (error === undefined) {
+          // An authenticated close frame: the peer closed its group on purpose (its algorithm
+          // failed right after joining, say). It will not come back; waiting for it until the join
+          // deadline would only delay the same failure.
+          leftEarly ??= new GroupError(ErrorCode.PEER_LOST, `peer "${ch.peerId}" closed its channel before the group was complete`, { peer: ch.peerId });
+          controller.abort();
+        }
+        // Otherwise lost (crash, network): forget it so the peer (restarted) can connect again.
         return;
       }
       if (group?._closing) return;
@@ -531,7 +546,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
         { peer: ch.peerId, cause: error },
       );
       mailbox.fail(err);
-      emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST });
+      emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
     });
     emit({ type: 'connected', peer: ch.peerId, initiator: ch.initiator, connected: channels.size, expected: peers.length });
     if (channels.size === peers.length) settle?.();
@@ -555,7 +570,13 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
       acceptPeer,
       onChannel: register,
       onHandshakeError: (err, remoteAddress) =>
-        emit({ type: 'refused', code: err.code, ...(remoteAddress === undefined ? {} : { remoteAddress }), ...(err.peer === undefined ? {} : { peer: err.peer }) }),
+        emit({
+          type: 'refused',
+          code: err.code,
+          ...(remoteAddress === undefined ? {} : { remoteAddress }),
+          ...(err.peer === undefined ? {} : { peer: err.peer }),
+          ...(refuseReasonOf(err) === undefined ? {} : { reason: refuseReasonOf(err)! }),
+        }),
     });
     emit({ type: 'listening', host: listener.host, port: listener.port });
   }
@@ -585,7 +606,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
       const delay = prev === undefined ? backoffInitial : Math.min(prev.delay * 2, backoffMax);
       const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
       backoff.set(key, { next: Date.now() + jittered, delay });
-      emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered });
+      const reason = refuseReasonOf(err);
+      emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
     } finally {
       inFlight.delete(key);
     }
@@ -617,6 +639,10 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const looping = discoveries.length > 0 ? loop() : Promise.resolve();
   try {
     await Promise.race([complete, new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }))]);
+    if (leftEarly !== undefined) {
+      failed = leftEarly;
+      throw failed;
+    }
     if (channels.size < peers.length) {
       const missing = peers.filter((p) => !channels.has(p));
       failed = options.signal?.aborted

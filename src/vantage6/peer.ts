@@ -115,8 +115,13 @@ export async function joinPeerGroup(
   const onEvent = (e: GroupEvent): void => {
     if (e.type === 'connected') ctx.logger.info(`connected to ${e.peer} (${e.connected}/${e.expected})`);
     else if (e.type === 'ready') ctx.logger.info(`mesh ready with ${e.peers} peers in ${e.elapsedMs} ms`);
+    else if (e.type === 'peer-lost' && e.graceful === true) ctx.logger.info(`peer ${e.peer} closed its channel`);
     else if (e.type === 'peer-lost') ctx.logger.warn(`lost peer ${e.peer} (${e.code})`);
-    else if (e.type === 'refused') ctx.logger.warn(`refused a connection${e.peer ? ` claiming to be ${e.peer}` : ''} (${e.code})`);
+    // Reaching one's own address (DNS lists every task) and the refused second connection of a
+    // pair that is already connected, or whose other side dials, are normal formation: not logged.
+    else if (e.type === 'refused' && !(e.reason === 'self' || e.reason === 'order' || e.reason === 'duplicate')) {
+      ctx.logger.warn(`refused a connection${e.peer ? ` claiming to be ${e.peer}` : ''} (${e.code}${e.reason ? `, ${e.reason}` : ''})`);
+    }
   };
   const group = await joinGroup({
     identity: session.identity,

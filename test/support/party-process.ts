@@ -48,6 +48,8 @@ export type PartyAction =
   | 'exchange'
   /** Join, report `ready`, wait for `go`, then `process.exit(137)` without closing anything. */
   | 'crash-after-join'
+  /** Join, report `ready`, close the group at once (an algorithm that fails right after joining). */
+  | 'close-after-join'
   /** Join, report `ready`, never send anything; close on `{"cmd":"exit"}`. */
   | 'silent'
   /** Not a party: listen (and dial discovered addresses) with a key that is not the roster's. */
