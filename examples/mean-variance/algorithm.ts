@@ -13,10 +13,8 @@
  *   kwargs.fractionalBits, kwargs.bound   fixed-point parameters of the secure sum (optional;
  *                       every station must pass the same values)
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { DEFAULT_BOUND, checkParams, secureSum } from 'coupler';
-import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
+import { databaseFile, joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, type AlgorithmContext } from 'coupler/vantage6';
 
 /** A string kwarg: `fallback` when absent, else a non-empty string (the error names the kwarg, never its value). */
 function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback?: string): string | undefined {
@@ -38,64 +36,7 @@ function numberKwarg(kwargs: Record<string, unknown>, name: string, integer = fa
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
 function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  const csv = stringKwarg(kwargs, 'csv');
-  if (csv !== undefined) return resolve(csv);
-  const label = stringKwarg(kwargs, 'database', 'default')!;
-  const db = ctx.databases.get(label);
-  if (db?.uri === undefined) throw new Error(`no data: pass kwarg "csv" or run with a database labelled "${label}"`);
-  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "${label}" is of type ${db.type}; this algorithm reads csv`);
-  return db.uri;
-}
-
-/** Split one CSV line at commas; a field in double quotes may contain commas ("" is a quote). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(field);
-      field = '';
-    } else field += c;
-  }
-  out.push(field);
-  return out.map((f) => f.trim());
-}
-
-/** The numeric values of `column`; empty cells are missing values and are skipped. */
-function readColumn(path: string, column: string): { values: number[]; missing: number } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = splitCsvLine(lines[0] ?? '');
-  const at = header.indexOf(column);
-  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
-  const values: number[] = [];
-  let missing = 0;
-  for (let row = 1; row < lines.length; row++) {
-    if (lines[row]!.trim() === '') continue;
-    const cell = splitCsvLine(lines[row]!)[at] ?? '';
-    if (cell === '' || cell.toUpperCase() === 'NA') {
-      missing++;
-      continue;
-    }
-    const x = Number(cell);
-    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
-    values.push(x);
-  }
-  return { values, missing };
+  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
 }
 
 export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
@@ -103,7 +44,8 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const column = stringKwarg(kwargs, 'column', 'age')!;
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', true);
   const bound = numberKwarg(kwargs, 'bound');
-  const { values, missing } = readColumn(csvPath(kwargs, ctx), column);
+  // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
+  const { values, missing } = numericColumn(await readCsvFile(csvPath(kwargs, ctx)), column);
   let sum = 0;
   let sumSquares = 0;
   for (const x of values) {

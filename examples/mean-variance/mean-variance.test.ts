@@ -10,8 +10,8 @@ const ALGORITHM = join(EXAMPLES, 'mean-variance', 'algorithm.ts');
 const DATA = stationFiles('mean-variance', 3);
 
 /** Mean and sample variance in the clear, two-pass, over every station's rows. */
-function clear(column: string): { count: number; missing: number; mean: number; variance: number } {
-  const cells = DATA.flatMap((f) => csvColumn(f, column));
+function clear(column: string, files: readonly string[] = DATA): { count: number; missing: number; mean: number; variance: number } {
+  const cells = files.flatMap((f) => csvColumn(f, column));
   const values = cells.filter((c) => c !== '' && c !== 'NA').map(Number);
   const mean = values.reduce((a, x) => a + x, 0) / values.length;
   const variance = values.reduce((a, x) => a + (x - mean) ** 2, 0) / (values.length - 1);
@@ -48,8 +48,23 @@ test('a column the CSV does not have: every station exits 1 with no result, the 
   expect(results).toEqual([undefined, undefined, undefined]);
   const errors = lines.filter((l) => / error: /.test(l));
   expect(errors).toHaveLength(3);
-  for (const e of errors) expect(e).toContain('the CSV has no column "weight"');
+  for (const e of errors) expect(e).toContain('the data has no column "weight"');
   expect(lines.join('\n')).not.toMatch(/S\d-\d{4}/); // no patient id (or any other cell) in the output
+});
+
+test('kwarg "csv" overrides the database; kwarg "database" picks another label, refused by name when the node has none', async () => {
+  const other = stationFiles('logistic-regression', 3); // another set of files with an age column
+  const overridden = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, perParty: other.map((csv) => ({ csv })) });
+  expect(overridden.exitCodes).toEqual([0, 0, 0]);
+  const expected = clear('age', other);
+  for (const r of overridden.results as { count: number; missing: number; mean: number }[]) {
+    expect(r).toMatchObject({ count: expected.count, missing: expected.missing });
+    expect(relErr(r.mean, expected.mean)).toBeLessThanOrEqual(1e-9);
+  }
+  const { exitCodes, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { database: 'visits' } });
+  expect(exitCodes).toEqual([1, 1, 1]);
+  expect(lines.filter((l) => l.includes('no database labelled "visits" (the node gave: default)'))).toHaveLength(3);
+  for (const p of outcome.parties) expect(p.traffic).toEqual([]);
 });
 
 test('a kwarg of the wrong type is refused by name before anything is sent', async () => {
