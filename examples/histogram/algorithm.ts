@@ -15,10 +15,8 @@
  *   kwargs.csv        optional path of the CSV file; default: the vantage6 database labelled
  *                     kwargs.database (default "default")
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { collusionThreshold, dkSecureSum } from 'coupler';
-import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
+import { databaseFile, joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, type AlgorithmContext } from 'coupler/vantage6';
 
 const DEFAULT_EDGES = [80, 100, 120, 140, 160, 180, 200];
 const MAX_BINS = 10_000;
@@ -53,64 +51,7 @@ function kKwarg(kwargs: Record<string, unknown>): number | undefined {
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
 function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  const csv = stringKwarg(kwargs, 'csv');
-  if (csv !== undefined) return resolve(csv);
-  const label = stringKwarg(kwargs, 'database', 'default')!;
-  const db = ctx.databases.get(label);
-  if (db?.uri === undefined) throw new Error(`no data: pass kwarg "csv" or run with a database labelled "${label}"`);
-  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "${label}" is of type ${db.type}; this algorithm reads csv`);
-  return db.uri;
-}
-
-/** Split one CSV line at commas; a field in double quotes may contain commas ("" is a quote). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(field);
-      field = '';
-    } else field += c;
-  }
-  out.push(field);
-  return out.map((f) => f.trim());
-}
-
-/** The numeric values of `column`; empty and NA cells are counted as missing. */
-function readColumn(path: string, column: string): { values: number[]; missing: number } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = splitCsvLine(lines[0] ?? '');
-  const at = header.indexOf(column);
-  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
-  const values: number[] = [];
-  let missing = 0;
-  for (let row = 1; row < lines.length; row++) {
-    if (lines[row]!.trim() === '') continue;
-    const cell = splitCsvLine(lines[row]!)[at] ?? '';
-    if (cell === '' || cell.toUpperCase() === 'NA') {
-      missing++;
-      continue;
-    }
-    const x = Number(cell);
-    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
-    values.push(x);
-  }
-  return { values, missing };
+  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
 }
 
 /** This station's counts: per bin, below the first edge, above the last. */
@@ -142,7 +83,8 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const column = stringKwarg(kwargs, 'column', 'systolic_bp')!;
   const edges = edgesKwarg(kwargs);
   const kWanted = kKwarg(kwargs);
-  const { values, missing } = readColumn(csvPath(kwargs, ctx), column);
+  // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
+  const { values, missing } = numericColumn(await readCsvFile(csvPath(kwargs, ctx)), column);
   const local = bin(values, edges);
   // The number of stations is the roster's size: check k against it before joining (a station
   // that gave up right after joining would leave the others waiting for it until their deadline).
