@@ -13,8 +13,9 @@
  * Method `partial` (run at every station):
  *   kwargs.outcome        the 0/1 outcome column (default "event")
  *   kwargs.features       the predictor columns (default ["age", "bmi", "systolic_bp", "smoker"]);
- *                         an intercept is always added. Rows with an empty or NA cell in the
- *                         outcome or a feature are left out (complete cases), counted as skipped.
+ *                         an intercept is always added. Rows with a missing cell (empty, NA, NaN
+ *                         or null) in the outcome or a feature are left out (complete cases),
+ *                         counted as skipped.
  *   kwargs.maxIterations  most Newton rounds (default 25, at most 100)
  *   kwargs.tolerance      stop once the Newton decrement g·H⁻¹g/2 — the log-likelihood the next
  *                         step would still gain — is at most this (default 1e-10)
@@ -23,10 +24,8 @@
  *                         per-station rounding ≤ 2^-33; |every local sum| ≤ bound; fits up to 64 stations)
  *   kwargs.csv / kwargs.database          where the station's CSV is (default: database "default")
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { checkParams, secureSum } from 'coupler';
-import { joinPeerGroup, loadPeerSession, type AlgorithmContext } from 'coupler/vantage6';
+import { databaseFile, joinPeerGroup, loadPeerSession, readCsvFile, type AlgorithmContext, type CsvTable } from 'coupler/vantage6';
 
 const DEFAULTS = {
   outcome: 'event',
@@ -74,72 +73,41 @@ function featuresKwarg(kwargs: Record<string, unknown>, outcome: string): string
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
 function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  const csv = stringKwarg(kwargs, 'csv');
-  if (csv !== undefined) return resolve(csv);
-  const label = stringKwarg(kwargs, 'database', 'default')!;
-  const db = ctx.databases.get(label);
-  if (db?.uri === undefined) throw new Error(`no data: pass kwarg "csv" or run with a database labelled "${label}"`);
-  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "${label}" is of type ${db.type}; this algorithm reads csv`);
-  return db.uri;
+  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
 }
 
-/** Split one CSV line at commas; a field in double quotes may contain commas ("" is a quote). */
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      out.push(field);
-      field = '';
-    } else field += c;
-  }
-  out.push(field);
-  return out.map((f) => f.trim());
-}
+/** Cells that mark a missing value (case-insensitive), the same as `numericColumn`'s default. */
+const MISSING = new Set(['', 'NA', 'NAN', 'NULL']);
 
-/** The design matrix (intercept first) and the 0/1 outcome of the complete rows. */
-function readRows(path: string, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = splitCsvLine(lines[0] ?? '');
-  const columns = [outcome, ...features].map((name) => {
-    const at = header.indexOf(name);
-    if (at < 0) throw new Error(`the CSV has no column "${name}" (columns: ${header.join(', ')})`);
+/**
+ * The design matrix (intercept first) and the 0/1 outcome of the complete rows: a row with a
+ * missing outcome or feature is left out and counted in `skipped`. Errors name the data row and
+ * the column, never a cell.
+ */
+function completeRows(table: CsvTable, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
+  const names = [outcome, ...features];
+  const columns = names.map((name) => {
+    const at = table.columns.indexOf(name);
+    if (at < 0) throw new Error(`the data has no column "${name}" (columns: ${table.columns.join(', ')})`);
     return at;
   });
   const x: number[][] = [];
   const y: number[] = [];
   let skipped = 0;
-  for (let row = 1; row < lines.length; row++) {
-    if (lines[row]!.trim() === '') continue;
-    const cells = splitCsvLine(lines[row]!);
-    const raw = columns.map((at) => cells[at] ?? '');
-    if (raw.some((c) => c === '' || c.toUpperCase() === 'NA')) {
+  table.rows.forEach((cells, i) => {
+    const raw = columns.map((at) => cells[at]!);
+    if (raw.some((c) => MISSING.has(c.toUpperCase()))) {
       skipped++;
-      continue;
+      return;
     }
     const values = raw.map(Number);
     values.forEach((v, j) => {
-      if (!Number.isFinite(v)) throw new Error(`line ${row + 1}: column "${j === 0 ? outcome : features[j - 1]}" is not a number`);
+      if (!Number.isFinite(v)) throw new Error(`data row ${i + 1}: column "${names[j]}" is not a number`);
     });
-    if (values[0] !== 0 && values[0] !== 1) throw new Error(`line ${row + 1}: the outcome column "${outcome}" must be 0 or 1`);
+    if (values[0] !== 0 && values[0] !== 1) throw new Error(`data row ${i + 1}: the outcome column "${outcome}" must be 0 or 1`);
     y.push(values[0]!);
     x.push([1, ...values.slice(1)]);
-  }
+  });
   return { x, y, skipped };
 }
 
@@ -232,7 +200,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const l2 = numberKwarg(kwargs, 'l2', DEFAULTS.l2, 0, 1e6);
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', DEFAULTS.fractionalBits, 0, 52, true);
   const bound = numberKwarg(kwargs, 'bound', DEFAULTS.bound, Number.MIN_VALUE, 2 ** 62);
-  const { x, y, skipped } = readRows(csvPath(kwargs, ctx), outcome, features);
+  const { x, y, skipped } = completeRows(await readCsvFile(csvPath(kwargs, ctx)), outcome, features);
   if (largestLocalSum(x) > bound) {
     throw new Error('this station\'s sums can exceed kwarg "bound": raise "bound" (and lower "fractionalBits" to keep log2 n + log2 bound + fractionalBits + 2 ≤ 64)');
   }

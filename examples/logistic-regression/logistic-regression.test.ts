@@ -177,15 +177,15 @@ test('a feature column the stations do not have: refused by name at every statio
   const { exitCodes, results, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { features: ['age', 'cholesterol'] } });
   expect(exitCodes).toEqual([1, 1, 1]);
   expect(results).toEqual([undefined, undefined, undefined]);
-  expect(lines.filter((l) => l.includes('the CSV has no column "cholesterol"'))).toHaveLength(3);
+  expect(lines.filter((l) => l.includes('the data has no column "cholesterol"'))).toHaveLength(3);
   for (const p of outcome.parties) expect(p.traffic).toEqual([]);
   expect(lines.join('\n')).not.toMatch(/P\d-\d{4}/); // no row id (or any other cell) in the output
 });
 
-test('an outcome that is not 0/1 is refused, naming the column and line, not the value', async () => {
+test('an outcome that is not 0/1 is refused, naming the column and data row, not the value', async () => {
   const { exitCodes, lines } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { outcome: 'age', features: ['bmi'] } });
   expect(exitCodes).toEqual([1, 1, 1]);
-  expect(lines.filter((l) => / error: Error: line 2: the outcome column "age" must be 0 or 1$/.test(l))).toHaveLength(3);
+  expect(lines.filter((l) => / error: Error: data row 1: the outcome column "age" must be 0 or 1$/.test(l))).toHaveLength(3);
 });
 
 test('fixed-point parameters the ring cannot hold are refused at every station before joining', async () => {
