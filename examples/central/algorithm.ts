@@ -30,9 +30,8 @@
  * (or, with operator-provisioned keys, from COUPLER_IDENTITY_FILE / COUPLER_ROSTER_FILE, which is
  * how `coupler simulate` runs it).
  */
-import { readFileSync } from 'node:fs';
 import { secureSum } from 'coupler';
-import { joinPeerGroup, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
+import { databaseFile, joinPeerGroup, numericColumn, readCsvFile, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
 
 // ---- kwargs (errors name the kwarg, never a value) ----------------------------------------------
 
@@ -84,41 +83,12 @@ export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 
 // ---- partial --------------------------------------------------------------------------------
 
-/** The numeric values of `column` in this station's CSV (database "default"); empty/NA cells are missing. */
-function readColumn(ctx: AlgorithmContext, column: string): { values: number[]; missing: number } {
-  const db = ctx.databases.get('default');
-  if (db?.uri === undefined) throw new Error('no data: this algorithm reads the database labelled "default"');
-  if (db.type !== undefined && db.type !== 'csv') throw new Error(`database "default" is of type ${db.type}; this algorithm reads csv`);
-  let text: string;
-  try {
-    text = readFileSync(db.uri, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  const at = header.indexOf(column);
-  if (at < 0) throw new Error(`the CSV has no column "${column}" (columns: ${header.join(', ')})`);
-  const values: number[] = [];
-  let missing = 0;
-  for (let row = 1; row < lines.length; row++) {
-    if (lines[row]!.trim() === '') continue;
-    const cell = (lines[row]!.split(',')[at] ?? '').trim();
-    if (cell === '' || cell.toUpperCase() === 'NA') {
-      missing++;
-      continue;
-    }
-    const x = Number(cell);
-    if (!Number.isFinite(x)) throw new Error(`line ${row + 1}: column "${column}" is not a number`);
-    values.push(x);
-  }
-  return { values, missing };
-}
-
 export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
   const column = stringKwarg(kwargs, 'column', 'hba1c');
   const threshold = numberKwarg(kwargs, 'threshold', 48)!;
-  const { values, missing } = readColumn(ctx, column); // before joining: a bad input fails at once
+  // This station's CSV, the database labelled "default"; empty, NA, NaN and null cells count as
+  // missing. Read before joining: a bad input fails at once.
+  const { values, missing } = numericColumn(await readCsvFile(databaseFile(ctx)), column);
 
   const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
   try {

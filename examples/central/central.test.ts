@@ -133,7 +133,7 @@ test('a station whose data lacks the column: the central container fails naming 
   await collab.settle();
   const station2 = collab.containers.find((c) => c.method === 'partial' && c.organizationId === 2)!;
   expect(station2.exitCode).toBe(1);
-  expect(station2.stderr).toContain('the CSV has no column "hba1c" (columns: id, glucose)');
+  expect(station2.stderr).toContain('COUPLER_ERR_VALUE_INVALID: the data has no column "hba1c" (columns: id, glucose)');
   expect(station2.stderr).not.toContain('5.4'); // no data value in the log
   for (const c of collab.containers.filter((x) => x.method === 'partial')) expect(c.exitCode).toBe(1);
 });
