@@ -63,9 +63,18 @@ async function sumAll(procs: NsProcess[], length: number, n: number, what: strin
   const bad = done.find((e) => e.event === 'error');
   if (bad) throw new Error(`${what}: ${JSON.stringify(bad)}`);
   const want = expectedChecksum(n, length);
-  if (!done.every((e) => e.checksum === want)) throw new Error(`${what}: wrong sum (${done.map((e) => String(e.checksum)).join(',')} vs ${want})`);
+  if (!done.every((e) => e.checksum === want)) {
+    const wrong = done.map((e, i) => (e.checksum === want ? undefined : i + 1)).filter((i) => i !== undefined);
+    // coupler must never be wrong: that aborts the benchmark. JIFF's wrong results are recorded as
+    // findings (the time is still what the sum took) so that one bad JIFF run does not lose the rest.
+    if (what !== 'jiff') throw new Error(`${what}: wrong sum (${done.map((e) => String(e.checksum)).join(',')} vs ${want})`);
+    wrongResults.push(`JIFF: n=${n}, L=${length}: party ${wrong.join(', ')} of ${n} output a wrong sum (checksum ${done.map((e) => String(e.checksum)).join(',')}, expected ${want})`);
+  }
   return ms;
 }
+
+/** Wrong sums JIFF returned during the run (reported in the notes). */
+const wrongResults: string[] = [];
 
 async function stopAll(procs: NsProcess[]): Promise<void> {
   for (const p of procs) p.send({ op: 'exit' });
@@ -179,7 +188,8 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       },
       { title: 'Setup (connect until every party is known), ms', columns: ['n', 'JIFF', 'coupler (joinGroup)'], rows: setupRows },
     ],
-    data: { cells, setup: setupRows },
+    data: { cells, setup: setupRows, wrongResults },
+    notes: wrongResults.length === 0 ? ['Every sum of both libraries matched the expected checksum.'] : [`coupler's sums all matched; JIFF returned wrong sums ${wrongResults.length} time(s):`, ...wrongResults],
   };
 }
 
