@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,6 +24,7 @@ import { dkSecureSum } from '../../src/protocols/index.js';
 import type { PlainData } from '../../src/wire/codec.js';
 import { emit, serve, workerConfig } from '../lib/worker.js';
 import { BOUND, DK_PHASES, digestOf, hintedDiscovery, partyId, partyInput, type DkPhase, type DkScaleConfig, type DkScaleRow, type PartyAddress } from './shared.js';
+import { freePort } from '../../src/cli/simulate';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -98,17 +98,6 @@ class PhaseMeter {
   }
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function measure(n: number): Promise<DkScaleRow[]> {
   const ids = Array.from({ length: n }, (_, i) => partyId(i));

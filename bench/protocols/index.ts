@@ -19,7 +19,6 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity, serializeIdentity } from '../../src/identity/identity.js';
@@ -28,6 +27,7 @@ import { spawnWorker, type Worker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
 import { VARIANTS, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { canBind, freePort } from '../../src/cli/simulate';
 
 /** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
 const TARGET = { n: 5, L: 1_000_000, ratio: 3 };
@@ -141,26 +141,7 @@ function bytesName(b: number): string {
   return `${fmt(b / 1e9)} GB`;
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-async function canBind(host: string): Promise<boolean> {
-  try {
-    await freePort(host);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Samples of one variant at one (n, L): per repetition, the max over parties and per-party data. */
 interface VariantSamples {

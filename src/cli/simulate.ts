@@ -104,7 +104,11 @@ export function encodeNodeEnvValue(value: string): string {
   return out;
 }
 
-async function freePort(host: string): Promise<number> {
+/**
+ * A TCP port that is free on `host` right now (bind to port 0, read it, close).
+ * @internal also used by the benchmarks.
+ */
+export async function freePort(host: string): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -116,7 +120,11 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
-async function canBind(host: string): Promise<boolean> {
+/**
+ * Whether this machine lets us bind `host` (e.g. 127.0.0.2: Linux routes all of 127/8 to loopback).
+ * @internal also used by the benchmarks.
+ */
+export async function canBind(host: string): Promise<boolean> {
   try {
     await freePort(host);
     return true;
