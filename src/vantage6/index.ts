@@ -151,5 +151,6 @@ export {
   AbortedError,
   Vantage6Error,
   ValueError,
+  IdentityError,
   type ErrorCodeValue,
 } from '../errors';
