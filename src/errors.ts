@@ -105,6 +105,7 @@ export class CouplerError extends Error {
     Object.defineProperty(this, BRAND, { value: true });
   }
 
+  /** The class name (`TimeoutError`, `CheatingDetectedError`, ...), also for subclasses. */
   override get name(): string {
     return this.constructor.name;
   }

@@ -49,9 +49,13 @@ export function isAbortSignal(value: unknown): value is AbortSignal {
 
 /** Byte and message counters of one channel (wire bytes include framing and tags). */
 export interface ChannelStats {
+  /** Wire bytes sent: sealed frames (header, ciphertext, tag), without WebSocket/TCP headers. */
   bytesSent: number;
+  /** Wire bytes received, counted like {@link ChannelStats.bytesSent}. */
   bytesReceived: number;
+  /** Messages sent (a chunked message counts once). */
   messagesSent: number;
+  /** Messages received and delivered. */
   messagesReceived: number;
 }
 
@@ -59,6 +63,7 @@ export interface ChannelStats {
 export interface ReceiveOptions {
   /** Give up after this many milliseconds with a {@link TimeoutError}. */
   readonly timeoutMs?: number;
+  /** Aborts the wait with {@link AbortedError}. */
   readonly signal?: AbortSignal;
 }
 

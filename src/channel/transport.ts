@@ -58,6 +58,7 @@ export interface ChannelOptions extends ChannelLimits {
 export interface ConnectOptions extends ChannelOptions {
   /** Refuse the connection unless this roster party answers. */
   readonly expectedPeer?: string;
+  /** Aborts connecting (and the handshake) with {@link AbortedError}. */
   readonly signal?: AbortSignal;
 }
 

@@ -68,9 +68,28 @@ export type DevRecordType = 'A' | 'AAAA' | 'SRV';
  * types (default: all).
  */
 export type DevDnsOverride =
-  | { readonly action: 'rcode'; readonly rcode: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED'; readonly types?: readonly DevRecordType[] }
-  | { readonly action: 'drop'; readonly types?: readonly DevRecordType[] }
-  | { readonly action: 'delay'; readonly ms: number; readonly types?: readonly DevRecordType[] };
+  | {
+      /** Answer with an error code instead of the records. */
+      readonly action: 'rcode';
+      /** The response code to answer with. */
+      readonly rcode: 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED';
+      /** Only for queries of these types (default: all). */
+      readonly types?: readonly DevRecordType[];
+    }
+  | {
+      /** Do not answer at all (the client times out). */
+      readonly action: 'drop';
+      /** Only for queries of these types (default: all). */
+      readonly types?: readonly DevRecordType[];
+    }
+  | {
+      /** Answer normally, `ms` milliseconds late. */
+      readonly action: 'delay';
+      /** The delay in milliseconds. */
+      readonly ms: number;
+      /** Only for queries of these types (default: all). */
+      readonly types?: readonly DevRecordType[];
+    };
 
 /** Counters, for tests and diagnostics. */
 export interface DevDnsStats {

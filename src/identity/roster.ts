@@ -87,7 +87,19 @@ export class Roster {
   }
 
   /** The roster in its JSON file format. */
-  toJSON(): { version: 1; parties: { id: string; publicKey: string; address?: string }[] } {
+  toJSON(): {
+    /** Format version, 1. */
+    version: 1;
+    /** The entries in canonical order. */
+    parties: {
+      /** Party id. */
+      id: string;
+      /** Ed25519 public key, base64. */
+      publicKey: string;
+      /** Address hint `host:port`, if any. */
+      address?: string;
+    }[];
+  } {
     return {
       version: 1,
       parties: this.entries().map((e) =>

@@ -194,7 +194,14 @@ export interface ProvisionedIdentityOptions {
  * @example
  * const { identity, roster, partyId } = await loadProvisionedIdentity();
  */
-export async function loadProvisionedIdentity(options: ProvisionedIdentityOptions = {}): Promise<{ partyId: string; identity: Identity; roster: Roster }> {
+export async function loadProvisionedIdentity(options: ProvisionedIdentityOptions = {}): Promise<{
+  /** This party's id (the identity's id, checked against the roster). */
+  partyId: string;
+  /** This party's identity (secret key included). */
+  identity: Identity;
+  /** The pinned roster of the task. */
+  roster: Roster;
+}> {
   const env = isContainerEnv(options.env) ? options.env : readContainerEnv((options.env as NodeJS.ProcessEnv | undefined) ?? process.env);
   const identityFile = options.identityFile ?? env.get(IDENTITY_FILE_VARIABLE);
   const rosterFile = options.rosterFile ?? env.get(ROSTER_FILE_VARIABLE);

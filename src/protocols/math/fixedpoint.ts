@@ -85,11 +85,17 @@ export interface EncodingParams {
 
 /** {@link EncodingParams} with defaults filled in and checked. */
 export interface ResolvedEncodingParams {
+  /** f: floats are scaled by 2^f and rounded half to even. */
   readonly fractionalBits: number;
+  /** B: every input element must satisfy |x| ≤ B. */
   readonly bound: number | bigint;
+  /** n: the number of parties whose inputs are added. */
   readonly parties: number;
+  /** The ring or field the encoded values live in. */
   readonly modulus: Modulus;
+  /** Largest total number of elements accepted in one input. */
   readonly maxElements: number;
+  /** d: exact decimals are scaled by 10^d. */
   readonly decimalPlaces: number;
 }
 
