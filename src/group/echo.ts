@@ -1,20 +1,58 @@
 /**
- * Echo broadcast (Goldwasser–Lindell): broadcast with abort over point-to-point channels.
+ * Echo broadcast (Goldwasser–Lindell) with a compact echo: broadcast with abort over
+ * point-to-point channels, O(n) bytes per party and round in the normal case.
  *
- * 1. Every party sends its value to every peer together with a signed statement
- *    `Sign(sk, {session, round, from, h = SHA-256(value bytes)})`.
- * 2. Every party sends every peer the list of signed statements it received (its own included).
- * 3. Each party compares: two validly signed statements of one sender with different hashes prove
- *    that sender equivocated (abort naming it, the two statements as evidence); a forwarded
- *    statement whose signature does not verify proves the forwarder lied (abort naming it, its
- *    signed echo as evidence).
+ * Rounds (sub-rounds of the caller's `round`):
  *
- * Everyone who completes without an error holds the same value from every party.
+ * 1. `<round>/v` — every party sends every peer its value with a signed statement
+ *    `S_p = Sign(sk_p, {session, round, from: p, h = SHA-256(value bytes)})`.
+ * 2. `<round>/d` — every party sends every peer ONE signed digest of its view:
+ *    `Sign(sk, {session, round, from, d})` with
+ *    `d = SHA-256(msgpack([[q, SHA-256(statement_q)] for q in canonical party order]))`, the
+ *    statements being those it received in round 1 (its own included). If every peer's digest
+ *    equals its own, the party is done.
+ * 3. `<round>/f` — only on a mismatch: a party sends its full signed list of round-1 statements
+ *    (`Sign(sk, {session, round, from, list: [{from, h, sig}…]})`) to exactly the peers whose
+ *    digests differ from its own, and waits for theirs. From each list it receives it names a
+ *    culprit: a list whose digest is not the one its sender signed in round 2 names that sender
+ *    (its signed digest and signed list as evidence); two validly signed statements of one sender
+ *    with different hashes name that sender (`EQUIVOCATION`, both statements as evidence); a
+ *    forwarded statement whose signature does not verify names the forwarder (its signed list as
+ *    evidence); a party that sends no list is named by a `TIMEOUT`.
+ *
+ * Why this is enough:
+ *
+ * - *Agreement of those who complete.* An honest party completes only if every signed digest it
+ *   received equals its own. An honest peer's digest is the digest of its own view, and the digest
+ *   binds the ordered list of (sender, statement hash) — hence, by collision resistance of SHA-256,
+ *   every value hash — so a completing party holds, from every party, the same value as every
+ *   honest peer holds (whether that peer completes or aborts). A party that received an equivocated
+ *   value has a different view from an honest party that received the other value: both see a
+ *   digest mismatch.
+ * - *Fallback is symmetric between honest parties.* Each honest party signs one digest and sends
+ *   it to everyone, so if honest P sees honest Q's digest differ from its own, Q sees P's differ
+ *   from its own: both enter round 3, both send each other their lists (before checking anything
+ *   else), and neither waits for a party that is not obliged to answer. So an honest party is
+ *   never named by the fallback's timeout.
+ * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
+ *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
+ *   entry; an honest P's entries carry valid signatures, so that entry is either a second valid
+ *   statement of its sender (equivocation) or a bad signature (the forwarder lied). A peer that
+ *   claimed a digest it cannot back with a list (lied in its digest) is named with its own two
+ *   signed, contradicting statements, or by the timeout if it sends nothing.
+ * - *What is not promised: unanimous abort.* A cheater can send a false digest to some parties
+ *   only; those abort naming it while the others complete (with values equal to the aborting
+ *   parties' views). No fixed number of rounds can prevent this — whoever speaks last can always
+ *   speak to some parties only (the Dolev–Strong lower bound) — and the two-round echo before it
+ *   did not prevent it either (a forged statement forwarded to one party only). Both guarantees
+ *   that matter hold: everyone who completes holds the same values, and whoever aborts because of
+ *   a mismatch names a cheater, with signed evidence unless the cheater went silent.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
+import { setMaxListeners } from 'node:events';
+import { AbortedError, CheatingDetectedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
@@ -30,17 +68,45 @@ export interface SignedStatement {
   readonly signature: Uint8Array;
 }
 
+/** Statement types (`t`) of the echo broadcast. */
+export const ECHO_STATEMENT = {
+  /** Round 1: `{t, s, r, from, h}` — `h` = SHA-256 of the value bytes. */
+  broadcast: 'coupler/1 broadcast',
+  /** Round 2: `{t, s, r, from, d}` — `d` = {@link echoDigest} of the sender's round-1 view. */
+  digest: 'coupler/1 echo digest',
+  /** Round 3 (fallback): `{t, s, r, from, list: [{from, h, sig}…]}` in canonical party order. */
+  list: 'coupler/1 echo',
+} as const;
+
 /** Bytes of a signed statement as kept in evidence: msgpack `{ signer, statement, signature }`. */
 export function encodeEvidence(s: SignedStatement): Uint8Array {
   return encodeMessage({ signer: s.signer, statement: s.statement, signature: s.signature });
 }
 
-function digest(bytes: Uint8Array): Uint8Array {
+function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
 function statementBytes(session: string, round: string, from: string, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: 'coupler/1 broadcast', s: session, r: round, from, h });
+  return encodeMessage({ t: ECHO_STATEMENT.broadcast, s: session, r: round, from, h });
+}
+
+function digestStatement(session: string, round: string, from: string, d: Uint8Array): Uint8Array {
+  return encodeMessage({ t: ECHO_STATEMENT.digest, s: session, r: round, from, d });
+}
+
+/**
+ * The round-2 digest of a view: `SHA-256(msgpack([[from, SHA-256(statement)] …]))` over the
+ * round-1 statements `{t, s: session, r: round, from, h}`, in the order given (canonical party
+ * order in the protocol).
+ *
+ * @param session - the session id.
+ * @param round - the echo round name.
+ * @param view - per sender, the value hash it signed.
+ * @returns the 32-byte digest.
+ */
+export function echoDigest(session: string, round: string, view: readonly { readonly from: string; readonly h: Uint8Array }[]): Uint8Array {
+  return sha256(encodeMessage(view.map((e) => [e.from, sha256(statementBytes(session, round, e.from, e.h))])));
 }
 
 /**
@@ -52,20 +118,84 @@ export function verifyStatement(group: Group, s: SignedStatement): boolean {
 }
 
 /**
+ * One message of `round` from each of `from`, each under the round deadline, tolerating failures:
+ * returns what arrived and, per peer, why nothing did. `onMessage` may throw to stop early (the
+ * error is rethrown and the other receives are cancelled).
+ */
+async function collect(
+  group: Group,
+  round: string,
+  from: readonly string[],
+  options: RoundOptions,
+  onMessage?: (peer: string, msg: PlainData) => void,
+): Promise<{ got: Map<string, PlainData>; failed: Map<string, CouplerError> }> {
+  const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onAbort = (): void => controller.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const got = new Map<string, PlainData>();
+  const failed = new Map<string, CouplerError>();
+  try {
+    if (options.signal?.aborted) throw new AbortedError();
+    await new Promise<void>((resolve, reject) => {
+      let pending = from.length;
+      const settle = (): void => {
+        if (--pending === 0) resolve();
+      };
+      if (pending === 0) resolve();
+      for (const peer of from) {
+        group.receive(peer, round, { timeoutMs, signal: controller.signal }).then(
+          (msg) => {
+            got.set(peer, msg);
+            try {
+              onMessage?.(peer, msg);
+            } catch (err) {
+              reject(err);
+            }
+            settle();
+          },
+          (err: unknown) => {
+            if (options.signal?.aborted) reject(new AbortedError());
+            failed.set(peer, err instanceof CouplerError ? err : new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}"`, { peer, cause: err }));
+            settle();
+          },
+        );
+      }
+    });
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    controller.abort();
+  }
+  return { got, failed };
+}
+
+/** The error to report for the peers that failed a round: a non-timeout failure first, else one timeout naming everyone missing. */
+function roundFailure(group: Group, round: string, failed: Map<string, CouplerError>, options: RoundOptions): CouplerError {
+  const order = group.parties.filter((p) => failed.has(p));
+  const other = order.map((p) => failed.get(p)!).find((e) => !(e instanceof TimeoutError));
+  if (other !== undefined) return other;
+  const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
+  return new TimeoutError(`round "${round}": no message from ${order.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: order });
+}
+
+/**
  * Broadcast `payload` to every party with an echo check.
  *
  * @param group - the group.
- * @param round - round name; sub-rounds `<round>/v` and `<round>/e` are used.
- * @param payload - this party's value.
+ * @param round - round name; sub-rounds `<round>/v` (values), `<round>/d` (signed digests) and,
+ *   only when some digests differ, `<round>/f` (full signed lists, between mismatching parties) are
+ *   used.
  * @returns every party's value (this party's included), by party id.
  * @throws {@link CheatingDetectedError} `EQUIVOCATION` naming the culprit with signed evidence;
  *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
  */
 export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: RoundOptions = {}): Promise<Map<string, PlainData>> {
+  const session = group.sessionId;
+  const sk = group.identity.secretKey;
   const valueBytes = encodeMessage(payload);
-  const myHash = digest(valueBytes);
-  const myStatement = statementBytes(group.sessionId, round, group.localId, myHash);
-  const mySig = ed25519Sign(myStatement, group.identity.secretKey);
+  const myHash = sha256(valueBytes);
+  const mySig = ed25519Sign(statementBytes(session, round, group.localId, myHash), sk);
   await group.sendToAll(`${round}/v`, { v: valueBytes, sig: mySig });
   const received = await group.gather(`${round}/v`, options);
 
@@ -78,63 +208,116 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
     const rec = expectRecord(msg, ctx, ['v', 'sig']);
     const v = expectBytes(rec.v, 'v', ctx);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const h = digest(v);
+    const h = sha256(v);
     const entry = group.roster.get(peer)!;
-    if (!ed25519Verify(statementBytes(group.sessionId, round, peer, h), sig, entry.publicKey)) {
+    if (!ed25519Verify(statementBytes(session, round, peer, h), sig, entry.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a broadcast with an invalid signature in round "${round}"`, { peer });
     }
     hashes.set(peer, { h, sig });
     values.set(peer, decodeMessage(v, group.maxMessageBytes, { peer }));
   }
 
-  const echoList = group.parties.map((p) => ({ from: p, h: hashes.get(p)!.h, sig: hashes.get(p)!.sig }));
-  const echoStatement = encodeMessage({ t: 'coupler/1 echo', s: group.sessionId, r: round, from: group.localId, list: echoList });
-  const echoSig = ed25519Sign(echoStatement, group.identity.secretKey);
-  await group.sendToAll(`${round}/e`, { stmt: echoStatement, sig: echoSig });
-  const echoes = await group.gather(`${round}/e`, options);
+  // Round 2: one signed digest of this party's view to every peer.
+  const myView = group.parties.map((p) => ({ from: p, h: hashes.get(p)!.h, sig: hashes.get(p)!.sig }));
+  const myDigest = echoDigest(session, round, myView);
+  await group.sendToAll(`${round}/d`, { d: myDigest, sig: ed25519Sign(digestStatement(session, round, group.localId, myDigest), sk) });
+  const digests = await collect(group, `${round}/d`, group.peers, options);
 
-  for (const [peer, msg] of echoes) {
-    const ctx = { what: `echo of round "${round}"`, peer };
-    const rec = expectRecord(msg, ctx, ['stmt', 'sig']);
-    const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 64 + group.parties.length * 256);
-    const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const forwarderEvidence: SignedStatement = { signer: peer, statement: stmt, signature: sig };
-    if (!verifyStatement(group, forwarderEvidence)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo with an invalid signature`, { peer });
-    }
-    const body = expectRecord(decodeMessage(stmt, 64 + group.parties.length * 256, { peer }), ctx, ['t', 's', 'r', 'from', 'list']);
-    if (body.t !== 'coupler/1 echo' || body.s !== group.sessionId || body.r !== round || body.from !== peer) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo for another round or session`, { peer });
-    }
-    const list = expectArray(body.list, 'list', ctx, group.parties.length);
-    if (list.length !== group.parties.length) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an incomplete echo`, { peer });
-    }
-    list.forEach((item, index) => {
-      const e = expectRecord(item, ctx, ['from', 'h', 'sig']);
-      const from = expectString(e.from, 'from', ctx, 64, PARTY_ID_PATTERN);
-      if (from !== group.parties[index]) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo out of order`, { peer });
-      const h = expectBytes(e.h, 'h', ctx, 32);
-      const s = expectBytes(e.sig, 'sig', ctx, 64);
-      const mine = hashes.get(from)!;
-      if (bytesEqual(h, mine.h)) return;
-      const theirs: SignedStatement = { signer: from, statement: statementBytes(group.sessionId, round, from, h), signature: s };
-      if (!verifyStatement(group, theirs)) {
-        throw new CheatingDetectedError(
-          ErrorCode.EQUIVOCATION,
-          `peer "${peer}" forwarded a statement of "${from}" that "${from}" never signed (round "${round}")`,
-          { description: 'echo carries a forged statement; the forwarder signed the echo', statements: [encodeEvidence(forwarderEvidence)] },
-          { peer },
-        );
+  const failed = new Map(digests.failed);
+  const mismatched = new Map<string, SignedStatement>();
+  for (const [peer, msg] of digests.got) {
+    try {
+      const ctx = { what: `echo digest of round "${round}"`, peer };
+      const rec = expectRecord(msg, ctx, ['d', 'sig']);
+      const d = expectBytes(rec.d, 'd', ctx, 32);
+      const signed: SignedStatement = { signer: peer, statement: digestStatement(session, round, peer, d), signature: expectBytes(rec.sig, 'sig', ctx, 64) };
+      if (!verifyStatement(group, signed)) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo digest with an invalid signature in round "${round}"`, { peer });
       }
-      const ours: SignedStatement = { signer: from, statement: statementBytes(group.sessionId, round, from, mine.h), signature: mine.sig };
+      if (!bytesEqual(d, myDigest)) mismatched.set(peer, signed);
+    } catch (err) {
+      failed.set(peer, err as CouplerError);
+    }
+  }
+  if (mismatched.size === 0 && failed.size === 0) return values;
+
+  // Round 3 (fallback): full lists, between the parties whose digests differ. Sent before any
+  // other check, so an honest mismatching peer is never left waiting for this party's list.
+  const against = group.parties.filter((p) => mismatched.has(p));
+  if (against.length > 0) {
+    const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, r: round, from: group.localId, list: myView });
+    const listSig = ed25519Sign(listStatement, sk);
+    await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig })));
+  }
+  if (failed.size > 0) throw roundFailure(group, `${round}/d`, failed, options);
+
+  const lists = await collect(group, `${round}/f`, against, options, (peer, msg) => checkList(group, round, hashes, peer, msg, mismatched.get(peer)!));
+  if (lists.failed.size > 0) throw roundFailure(group, `${round}/f`, lists.failed, options);
+  // Unreachable unless SHA-256 collides: a list that matches its signed digest differs from ours.
+  throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `echo digests differ in round "${round}" but no list shows why`, { peers: against });
+}
+
+/**
+ * Check the full list `msg` of `peer`, whose signed round-2 digest (`signedDigest`) differs from
+ * this party's. Throws naming a culprit (it always finds one unless SHA-256 collides).
+ */
+function checkList(
+  group: Group,
+  round: string,
+  hashes: Map<string, { h: Uint8Array; sig: Uint8Array }>,
+  peer: string,
+  msg: PlainData,
+  signedDigest: SignedStatement,
+): void {
+  const session = group.sessionId;
+  const n = group.parties.length;
+  const ctx = { what: `echo list of round "${round}"`, peer };
+  const rec = expectRecord(msg, ctx, ['stmt', 'sig']);
+  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 64 + n * 256);
+  const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+  const forwarderEvidence: SignedStatement = { signer: peer, statement: stmt, signature: sig };
+  if (!verifyStatement(group, forwarderEvidence)) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list with an invalid signature`, { peer });
+  }
+  const body = expectRecord(decodeMessage(stmt, 64 + n * 256, { peer }), ctx, ['t', 's', 'r', 'from', 'list']);
+  if (body.t !== ECHO_STATEMENT.list || body.s !== session || body.r !== round || body.from !== peer) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round or session`, { peer });
+  }
+  const list = expectArray(body.list, 'list', ctx, n);
+  if (list.length !== n) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an incomplete echo list`, { peer });
+  const entries = list.map((item, index) => {
+    const e = expectRecord(item, ctx, ['from', 'h', 'sig']);
+    const from = expectString(e.from, 'from', ctx, 64, PARTY_ID_PATTERN);
+    if (from !== group.parties[index]) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list out of order`, { peer });
+    return { from, h: expectBytes(e.h, 'h', ctx, 32), sig: expectBytes(e.sig, 'sig', ctx, 64) };
+  });
+  const claimed = decodeMessage(signedDigest.statement, 1024) as { d: Uint8Array };
+  if (!bytesEqual(echoDigest(session, round, entries), claimed.d)) {
+    throw new CheatingDetectedError(
+      ErrorCode.EQUIVOCATION,
+      `party "${peer}" signed an echo digest that does not match the echo list it presented (round "${round}")`,
+      { description: 'a signed echo digest and a signed echo list of the same party for the same round that contradict each other', statements: [encodeEvidence(signedDigest), encodeEvidence(forwarderEvidence)] },
+      { peer },
+    );
+  }
+  for (const { from, h, sig: s } of entries) {
+    const mine = hashes.get(from)!;
+    if (bytesEqual(h, mine.h)) continue;
+    const theirs: SignedStatement = { signer: from, statement: statementBytes(session, round, from, h), signature: s };
+    if (!verifyStatement(group, theirs)) {
       throw new CheatingDetectedError(
         ErrorCode.EQUIVOCATION,
-        `party "${from}" sent different values to different parties in round "${round}"`,
-        { description: 'two statements signed by the same party for the same round with different value hashes', statements: [encodeEvidence(ours), encodeEvidence(theirs)] },
-        { peer: from },
+        `peer "${peer}" forwarded a statement of "${from}" that "${from}" never signed (round "${round}")`,
+        { description: 'echo list carries a forged statement; the forwarder signed the list', statements: [encodeEvidence(forwarderEvidence)] },
+        { peer },
       );
-    });
+    }
+    const ours: SignedStatement = { signer: from, statement: statementBytes(session, round, from, mine.h), signature: mine.sig };
+    throw new CheatingDetectedError(
+      ErrorCode.EQUIVOCATION,
+      `party "${from}" sent different values to different parties in round "${round}"`,
+      { description: 'two statements signed by the same party for the same round with different value hashes', statements: [encodeEvidence(ours), encodeEvidence(theirs)] },
+      { peer: from },
+    );
   }
-  return values;
 }
