@@ -15,6 +15,7 @@ import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors
 import { decodeMessage } from '../../src/wire/codec';
 import { ed25519Verify } from '../../src/crypto/ed25519';
 import type { Group } from '../../src/group/group';
+import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
 
 const FIXTURE = 'test/protocols/fixtures/adversary.ts';
 
@@ -119,6 +120,39 @@ describe('equivocation (different signed values to different peers)', () => {
       expect(e.peers).toEqual(['p3']);
       checkEvidence(o, e as CheatingDetectedError, 'p3', /^sum\.1\/partial\/c$/);
     }
+  }, 30_000);
+});
+
+describe('compact echo: a party that lies in its round-2 digest', () => {
+  test('with its true list in the fallback round: EQUIVOCATION naming it, its signed digest and signed list (which contradict) as evidence', async () => {
+    const o = await runScenario(4, { p3: { mode: 'echo-false-digest', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+    const key = o.parties.roster.get('p3')!.publicKey;
+    for (const e of errors(o)) {
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e.code).toBe(ErrorCode.EQUIVOCATION);
+      expect(e.peers).toEqual(['p3']);
+      const bodies = (e as CheatingDetectedError).evidence.statements.map((bytes) => {
+        const ev = decodeMessage(bytes, 1 << 16) as { signer: string; statement: Uint8Array; signature: Uint8Array };
+        expect(ev.signer).toBe('p3');
+        expect(ed25519Verify(ev.statement, ev.signature, key)).toBe(true);
+        return decodeMessage(ev.statement, 1 << 16) as Record<string, unknown>;
+      });
+      expect(bodies).toHaveLength(2);
+      expect(bodies[0]).toMatchObject({ t: ECHO_STATEMENT.digest, s: o.parties.sessionId, r: 'sum.1/shape', from: 'p3' });
+      expect(bodies[1]).toMatchObject({ t: ECHO_STATEMENT.list, s: o.parties.sessionId, r: 'sum.1/shape', from: 'p3' });
+      // Anyone with the roster can check the contradiction.
+      expect(Buffer.from(echoDigest(o.parties.sessionId, 'sum.1/shape', bodies[1]!.list as { from: string; h: Uint8Array }[])).equals(Buffer.from(bodies[0]!.d as Uint8Array))).toBe(false);
+    }
+  }, 30_000);
+
+  test('silent in the fallback round: TIMEOUT naming it (and nobody else) within the round deadline', async () => {
+    const o = await runScenario(4, { p3: { mode: 'echo-false-digest', input: 30, silent: true } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 2000 }), 2000);
+    for (const e of errors(o)) {
+      expect(e.code).toBe(ErrorCode.TIMEOUT);
+      expect(e.peers).toEqual(['p3']);
+      expect(e.message).toContain('sum.1/shape/f');
+    }
+    expect(o.elapsedMs).toBeLessThan(2000 + 5000);
   }, 30_000);
 });
 

@@ -213,7 +213,7 @@ describe('bytes per party (dk, k = 4, aggregated opening, L = 2000): the vector 
     });
   }
 
-  test('n = 5, 10, 20: 8L·(3n−4)/n ≤ vector bytes ≤ that + O(n log n) overhead (< 24L + 40 kB); echo O(n²); broadcast (n−1)·8L', async () => {
+  test('n = 5, 10, 20: 8L·(3n−4)/n ≤ vector bytes ≤ that + O(n log n) overhead (< 24L + 40 kB); echo O(n); broadcast (n−1)·8L', async () => {
     const rows: string[] = [];
     const vectorMeans: number[] = [];
     for (const n of [5, 10, 20]) {
@@ -226,8 +226,9 @@ describe('bytes per party (dk, k = 4, aggregated opening, L = 2000): the vector 
         expect(p.vector).toBeGreaterThanOrEqual(payload);
         expect(p.vector).toBeLessThanOrEqual(payload + overhead);
         expect(p.vector).toBeLessThan(24 * L + 40_000);
-        // Commitment echo + check echo: O(n) values and an O(n²) echo list per echo.
-        expect(p.echo).toBeLessThanOrEqual(2 * ((n - 1) * (400 + 130 * n)));
+        // Commitment echo + check echo: per peer, one value and one signed 32-byte digest each
+        // (the compact echo of src/group/echo.ts) — linear in n, no O(n²) echo list.
+        expect(p.echo).toBeLessThanOrEqual(2 * (n - 1) * 500);
       }
       const mean = agg.reduce((s, p) => s + p.vector, 0) / n;
       vectorMeans.push(mean);
