@@ -62,9 +62,11 @@ import type { Group, RoundOptions } from './group.js';
 
 /** A statement signed by `signer`, verifiable by anyone holding the roster. */
 export interface SignedStatement {
+  /** The party whose roster key signed it. */
   readonly signer: string;
   /** msgpack of the statement. */
   readonly statement: Uint8Array;
+  /** Ed25519 signature over `statement`. */
   readonly signature: Uint8Array;
 }
 

@@ -48,19 +48,80 @@ export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
 
 /** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
 export type GroupEvent =
-  | { type: 'listening'; host: string; port: number }
-  | { type: 'dialing'; address: string }
-  | { type: 'dial-failed'; address: string; code: string; peer?: string; retryInMs: number; reason?: RefuseReason }
-  /**
-   * An incoming connection was refused. `reason` says why when the handshake got far enough:
-   * `self` (this party reached its own address), `order` / `duplicate` (the pair is already
-   * connected, or the other side dials) are part of normal formation; anything else is not.
-   */
-  | { type: 'refused'; remoteAddress?: string; code: string; peer?: string; reason?: RefuseReason }
-  | { type: 'connected'; peer: string; initiator: boolean; connected: number; expected: number }
-  | { type: 'ready'; peers: number; elapsedMs: number }
-  /** A channel ended. `graceful`: the peer closed it normally (e.g. it finished and closed its group). */
-  | { type: 'peer-lost'; peer: string; code: string; graceful?: boolean };
+  | {
+      /** The listener is up. */
+      type: 'listening';
+      /** Address it is bound to. */
+      host: string;
+      /** Port it is bound to (the real one when 0 was asked for). */
+      port: number;
+    }
+  | {
+      /** A dial to a discovered address started. */
+      type: 'dialing';
+      /** `host:port`. */
+      address: string;
+    }
+  | {
+      /** A dial failed; it is retried after `retryInMs`. */
+      type: 'dial-failed';
+      /** `host:port`. */
+      address: string;
+      /** The error code. */
+      code: string;
+      /** The party the far end claimed to be, when the handshake got that far. */
+      peer?: string;
+      /** Backoff before the next dial to this address. */
+      retryInMs: number;
+      /** Why the far end refused, when it said so (`order`, `duplicate`, `self` are normal). */
+      reason?: RefuseReason;
+    }
+  | {
+      /**
+       * An incoming connection was refused. `reason` says why when the handshake got far enough:
+       * `self` (this party reached its own address), `order` / `duplicate` (the pair is already
+       * connected, or the other side dials) are part of normal formation; anything else is not.
+       */
+      type: 'refused';
+      /** The remote socket address. */
+      remoteAddress?: string;
+      /** The error code. */
+      code: string;
+      /** The party the connection claimed to be, if it got that far. */
+      peer?: string;
+      /** Why it was refused. */
+      reason?: RefuseReason;
+    }
+  | {
+      /** An authenticated channel to a roster peer is up. */
+      type: 'connected';
+      /** The peer. */
+      peer: string;
+      /** Whether this party dialled. */
+      initiator: boolean;
+      /** Channels up so far. */
+      connected: number;
+      /** Channels needed (roster size − 1). */
+      expected: number;
+    }
+  | {
+      /** The mesh is complete; `joinGroup` resolves. */
+      type: 'ready';
+      /** Number of peers. */
+      peers: number;
+      /** Time since `joinGroup` was called. */
+      elapsedMs: number;
+    }
+  | {
+      /** A channel ended. */
+      type: 'peer-lost';
+      /** The peer. */
+      peer: string;
+      /** The error code (`PEER_LOST` for a clean close). */
+      code: string;
+      /** The peer closed it normally (e.g. it finished and closed its group). */
+      graceful?: boolean;
+    };
 
 /** Options of {@link joinGroup}. */
 export interface JoinGroupOptions extends ChannelLimits {
@@ -75,7 +136,14 @@ export interface JoinGroupOptions extends ChannelLimits {
   /** Where peers may be: one discovery method or several (their answers are merged). */
   readonly discovery?: Discovery | readonly Discovery[];
   /** Where to listen. Default `{ host: '0.0.0.0', port: 8888 }`; `false` to only dial. */
-  readonly listen?: { readonly host?: string; readonly port?: number } | false;
+  readonly listen?:
+    | {
+        /** Address to bind (default `0.0.0.0`). */
+        readonly host?: string;
+        /** Port to bind (default 8888; 0 picks a free one). */
+        readonly port?: number;
+      }
+    | false;
   /** Deadline to form the full mesh. Default {@link DEFAULT_JOIN_TIMEOUT_MS}. */
   readonly timeoutMs?: number;
   /** Default deadline of each round. Default {@link DEFAULT_ROUND_TIMEOUT_MS}. */
@@ -87,11 +155,21 @@ export interface JoinGroupOptions extends ChannelLimits {
   /** Handshake deadline per connection, ms. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
   /** Retry delays for addresses that failed. */
-  readonly dialBackoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  readonly dialBackoff?: {
+    /** First retry delay (default {@link DEFAULT_DIAL_INITIAL_BACKOFF_MS}). */
+    readonly initialMs?: number;
+    /** Largest retry delay (default {@link DEFAULT_DIAL_MAX_BACKOFF_MS}). */
+    readonly maxMs?: number;
+  };
   /** Time between discovery snapshots while incomplete. Default {@link DEFAULT_DISCOVERY_INTERVAL_MS}. */
   readonly discoveryIntervalMs?: number;
   /** Caps of undelivered messages per peer. */
-  readonly mailbox?: { readonly maxPendingBytes?: number; readonly maxPendingRounds?: number };
+  readonly mailbox?: {
+    /** Undelivered bytes per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}). */
+    readonly maxPendingBytes?: number;
+    /** Undelivered rounds per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_ROUNDS_PER_PEER}). */
+    readonly maxPendingRounds?: number;
+  };
   /** Progress callback. */
   readonly onEvent?: (event: GroupEvent) => void;
 }
@@ -100,15 +178,21 @@ export interface JoinGroupOptions extends ChannelLimits {
 export interface RoundOptions {
   /** Deadline, ms. Default: the group's `roundTimeoutMs`. */
   readonly timeoutMs?: number;
+  /** Aborts the wait with {@link AbortedError}. */
   readonly signal?: AbortSignal;
 }
 
 /** Traffic with one peer. */
 export interface PeerStats {
+  /** The peer. */
   readonly peer: string;
+  /** Wire bytes sent to it (sealed frames). */
   readonly bytesSent: number;
+  /** Wire bytes received from it. */
   readonly bytesReceived: number;
+  /** Messages sent to it. */
   readonly messagesSent: number;
+  /** Messages received from it. */
   readonly messagesReceived: number;
 }
 
