@@ -135,9 +135,13 @@ suite('netns testbed: mesh, discovery and faults', () => {
     } finally {
       px.kill();
     }
-    expect(capped).toBeGreaterThan(base);
-    // At least one message from p02 crosses the proxy: 200 ms is a hard floor.
-    expect(delayed).toBeGreaterThan(Math.max(base, 400));
+    // Floors that follow from the emulation itself, not comparisons between timed runs (machine
+    // load makes those flaky): p02 must push its partial sum, (n − 1)·8L = 320 kB, through a
+    // 1 Mbit/s (125 kB/s) link — at least 2.5 s; and every round trip to p02 crosses the proxy
+    // twice (2 × 200 ms), with several such rounds in a secureSum.
+    expect(base).toBeGreaterThan(0);
+    expect(capped).toBeGreaterThan(2000);
+    expect(delayed).toBeGreaterThan(400);
   }, 150_000);
 
   test('a party that starts late is found once DNS lists it', async () => {
