@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import BigNumber from 'bignumber.js';
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { sumInputs } from '../support/sum-arbitraries';
 import { secureSum, dkSecureSum, thresholdSum, ringSecureSum, plainSum, type SumResult } from '../../src/protocols';
 import type { SumInput, SumOutput } from '../../src/protocols/math/index';
 import { CouplerError, ErrorCode } from '../../src/errors';
@@ -47,38 +48,7 @@ const B = 2 ** 31; // the default bound
 const BI = 2n ** 31n;
 
 /** One element kind and how to draw it. */
-type Kind = 'float' | 'int' | 'decimal';
-const element = (kind: Kind): fc.Arbitrary<number | bigint | string> => {
-  if (kind === 'float') return fc.double({ min: -B, max: B, noNaN: true });
-  if (kind === 'int') return fc.bigInt({ min: -BI, max: BI });
-  // Decimals with 0..4 places (the default d = 4), |x| ≤ B.
-  return fc.tuple(fc.bigInt({ min: -BI * 10_000n, max: BI * 10_000n }), fc.integer({ min: 0, max: 4 })).map(([m, places]) => {
-    const scaled = (m / 10n ** BigInt(4 - places)) * 10n ** BigInt(4 - places);
-    return new BigNumber(scaled.toString()).shiftedBy(-4).toFixed(places);
-  });
-};
-
-/** A layout every party shares, and a generator of one party's value of that layout. */
-type Layout = { kind: 'scalar'; type: Kind } | { kind: 'vector'; type: Kind; length: number; f64: boolean } | { kind: 'record'; length: number };
-
-const layoutArb: fc.Arbitrary<Layout> = fc.oneof(
-  fc.record({ kind: fc.constant('scalar' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal') }),
-  fc.record({ kind: fc.constant('vector' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal'), length: fc.integer({ min: 1, max: 6 }), f64: fc.boolean() }),
-  fc.record({ kind: fc.constant('record' as const), length: fc.integer({ min: 1, max: 5 }) }),
-);
-
-function valueArb(layout: Layout): fc.Arbitrary<SumInput> {
-  if (layout.kind === 'scalar') return element(layout.type) as fc.Arbitrary<SumInput>;
-  if (layout.kind === 'vector') {
-    const arr = fc.array(element(layout.type), { minLength: layout.length, maxLength: layout.length });
-    return (layout.type === 'float' && layout.f64 ? arr.map((a) => Float64Array.from(a as number[])) : arr) as fc.Arbitrary<SumInput>;
-  }
-  return fc.record({
-    sum: element('float') as fc.Arbitrary<number>,
-    count: element('int') as fc.Arbitrary<bigint>,
-    histogram: fc.array(element('float') as fc.Arbitrary<number>, { minLength: layout.length, maxLength: layout.length }),
-  }) as fc.Arbitrary<SumInput>;
-}
+const ARB = { maxVectorLength: 6, maxRecordLength: 5 } as const;
 
 /** Check `out` against the inputs: floats within n·2^-f (+ float64 rounding), ints and decimals exactly. */
 function expectSum(out: SumOutput, inputs: readonly SumInput[], f: number): void {
@@ -155,7 +125,7 @@ describe.each(PROTOCOLS)('$name returns the exact sum at every party', (proto) =
           n: fc.constant(n),
           opts: proto.params(n),
           f: fc.constantFrom(8, 16, 24),
-          inputs: layoutArb.chain((layout) => fc.array(valueArb(layout), { minLength: n, maxLength: n })),
+          inputs: sumInputs(n, ARB),
         }),
       );
     await fc.assert(

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import BigNumber from 'bignumber.js';
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { sumInputs } from '../support/sum-arbitraries';
 import { secureSum, thresholdSum, type SumResult, type ThresholdSumOptions } from '../../src/protocols';
 import { _thresholdField } from '../../src/protocols/threshold';
 import { field61FromBytes } from '../../src/protocols/common';
@@ -30,36 +31,7 @@ function sentBytes(g: Group): number {
 // ---------------------------------------------------------------------------------------------
 // Inputs: floats (negative, fractional), bigints, decimals, vectors, records.
 
-const B = 2 ** 31;
-const BI = 2n ** 31n;
-type Kind = 'float' | 'int' | 'decimal';
-const element = (kind: Kind): fc.Arbitrary<number | bigint | string> => {
-  if (kind === 'float') return fc.oneof(fc.double({ min: -B, max: B, noNaN: true }), fc.double({ min: -1, max: 1, noNaN: true }), fc.constantFrom(-B, B, -0.5, 0));
-  if (kind === 'int') return fc.oneof(fc.bigInt({ min: -BI, max: BI }), fc.constantFrom(-BI, BI, -1n));
-  return fc.tuple(fc.bigInt({ min: -BI * 10_000n, max: BI * 10_000n }), fc.integer({ min: 0, max: 4 })).map(([m, places]) => {
-    const scaled = (m / 10n ** BigInt(4 - places)) * 10n ** BigInt(4 - places);
-    return new BigNumber(scaled.toString()).shiftedBy(-4).toFixed(places);
-  });
-};
-type Layout = { kind: 'scalar'; type: Kind } | { kind: 'vector'; type: Kind; length: number; f64: boolean } | { kind: 'record'; length: number };
-const layoutArb: fc.Arbitrary<Layout> = fc.oneof(
-  fc.record({ kind: fc.constant('scalar' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal') }),
-  fc.record({ kind: fc.constant('vector' as const), type: fc.constantFrom<Kind>('float', 'int', 'decimal'), length: fc.integer({ min: 1, max: 40 }), f64: fc.boolean() }),
-  fc.record({ kind: fc.constant('record' as const), length: fc.integer({ min: 1, max: 8 }) }),
-);
-function valueArb(layout: Layout): fc.Arbitrary<SumInput> {
-  if (layout.kind === 'scalar') return element(layout.type) as fc.Arbitrary<SumInput>;
-  if (layout.kind === 'vector') {
-    const arr = fc.array(element(layout.type), { minLength: layout.length, maxLength: layout.length });
-    return (layout.type === 'float' && layout.f64 ? arr.map((a) => Float64Array.from(a as number[])) : arr) as fc.Arbitrary<SumInput>;
-  }
-  return fc.record({
-    mean: element('float') as fc.Arbitrary<number>,
-    count: element('int') as fc.Arbitrary<bigint>,
-    total: element('decimal') as fc.Arbitrary<string>,
-    histogram: fc.array(element('float') as fc.Arbitrary<number>, { minLength: layout.length, maxLength: layout.length }),
-  }) as fc.Arbitrary<SumInput>;
-}
+const ARB = { maxVectorLength: 40, maxRecordLength: 8, edges: true, decimalInRecord: true } as const;
 
 /** The exact sum of ints / decimals, as a check independent of both protocols. */
 function exactOf(inputs: readonly SumInput[]): unknown {
@@ -81,7 +53,7 @@ describe.each(['p61', 'p127', 'auto'] as const)('thresholdSum, field %s', (field
         fc.record({
           n: fc.constant(n),
           t: fc.integer({ min: 2, max: n }),
-          inputs: layoutArb.chain((layout) => fc.array(valueArb(layout), { minLength: n, maxLength: n })),
+          inputs: sumInputs(n, ARB),
         }),
       );
     await fc.assert(
