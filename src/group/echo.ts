@@ -20,6 +20,13 @@
  *    forwarded statement whose signature does not verify names the forwarder (its signed list as
  *    evidence); a party that sends no list is named by a `TIMEOUT`.
  *
+ * Signatures are checked only where they serve as evidence. Every message already arrives over a
+ * channel that authenticates its sender, so in the normal case (all digests equal) no signature
+ * is verified: a party signs twice and verifies nothing. A peer's round-2 signature is verified
+ * when its digest differs (it becomes evidence); the round-1 signatures a party received are
+ * verified before it forwards them in its fallback list — an invalid one can only come from a
+ * cheating sender, and the party aborts naming it (`PROTOCOL_VIOLATION`) rather than forward it.
+ *
  * Why this is enough:
  *
  * - *Agreement of those who complete.* An honest party completes only if every signed digest it
@@ -31,9 +38,12 @@
  *   digest mismatch.
  * - *Fallback is symmetric between honest parties.* Each honest party signs one digest and sends
  *   it to everyone, so if honest P sees honest Q's digest differ from its own, Q sees P's differ
- *   from its own: both enter round 3, both send each other their lists (before checking anything
- *   else), and neither waits for a party that is not obliged to answer. So an honest party is
- *   never named by the fallback's timeout.
+ *   from its own: both enter round 3, both send each other their lists (before waiting for
+ *   anything), and neither waits for a party that is not obliged to answer. So an honest party is
+ *   never named by the fallback's timeout — unless a cheater sent it an invalidly signed round-1
+ *   statement: it then aborts naming the cheater instead of forwarding a statement that would
+ *   make it look like a forger, and its mismatching peers name it by the timeout. That misbehaviour
+ *   (garbage over an authenticated channel) is not transferable evidence for anyone else.
  * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
  *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
  *   entry; an honest P's entries carry valid signatures, so that entry is either a second valid
@@ -210,12 +220,9 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
     const rec = expectRecord(msg, ctx, ['v', 'sig']);
     const v = expectBytes(rec.v, 'v', ctx);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const h = sha256(v);
-    const entry = group.roster.get(peer)!;
-    if (!ed25519Verify(statementBytes(session, round, peer, h), sig, entry.publicKey)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a broadcast with an invalid signature in round "${round}"`, { peer });
-    }
-    hashes.set(peer, { h, sig });
+    // The signature is kept unverified: the channel already authenticates the sender, and the
+    // statement is only needed as evidence if the views differ (then `verifyView` checks it).
+    hashes.set(peer, { h: sha256(v), sig });
     values.set(peer, decodeMessage(v, group.maxMessageBytes, { peer }));
   }
 
@@ -233,10 +240,11 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
       const rec = expectRecord(msg, ctx, ['d', 'sig']);
       const d = expectBytes(rec.d, 'd', ctx, 32);
       const signed: SignedStatement = { signer: peer, statement: digestStatement(session, round, peer, d), signature: expectBytes(rec.sig, 'sig', ctx, 64) };
+      if (bytesEqual(d, myDigest)) continue; // authenticated by the channel; its signature is never evidence
       if (!verifyStatement(group, signed)) {
         throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo digest with an invalid signature in round "${round}"`, { peer });
       }
-      if (!bytesEqual(d, myDigest)) mismatched.set(peer, signed);
+      mismatched.set(peer, signed);
     } catch (err) {
       failed.set(peer, err as CouplerError);
     }
@@ -244,9 +252,11 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
   if (mismatched.size === 0 && failed.size === 0) return values;
 
   // Round 3 (fallback): full lists, between the parties whose digests differ. Sent before any
-  // other check, so an honest mismatching peer is never left waiting for this party's list.
+  // check that waits for anyone, so an honest mismatching peer is never left waiting for this
+  // party's list; only the round-1 signatures this party forwards are checked first (local work).
   const against = group.parties.filter((p) => mismatched.has(p));
   if (against.length > 0) {
+    verifyView(group, round, hashes);
     const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, r: round, from: group.localId, list: myView });
     const listSig = ed25519Sign(listStatement, sk);
     await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig })));
@@ -257,6 +267,21 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
   if (lists.failed.size > 0) throw roundFailure(group, `${round}/f`, lists.failed, options);
   // Unreachable unless SHA-256 collides: a list that matches its signed digest differs from ours.
   throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `echo digests differ in round "${round}" but no list shows why`, { peers: against });
+}
+
+/**
+ * Verify the round-1 signatures this party received (its view), before it forwards them in the
+ * fallback round. An invalid one can only come from a cheating sender (the channel authenticates
+ * who sent it); forwarding it would get this party named as a forger, so it aborts naming the
+ * sender instead.
+ */
+function verifyView(group: Group, round: string, hashes: Map<string, { h: Uint8Array; sig: Uint8Array }>): void {
+  for (const peer of group.peers) {
+    const { h, sig } = hashes.get(peer)!;
+    if (!ed25519Verify(statementBytes(group.sessionId, round, peer, h), sig, group.roster.get(peer)!.publicKey)) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a broadcast with an invalid signature in round "${round}"`, { peer });
+    }
+  }
 }
 
 /**

@@ -9,7 +9,9 @@
  *   fallback round), a false digest to one party only (that party names the liar with its two
  *   contradicting signed statements; the others complete with the same values), a false digest
  *   backed by a forged list (the forwarder is named), and silence in the fallback round (TIMEOUT
- *   naming the silent party, nobody else).
+ *   naming the silent party, nobody else); round-1 signatures are checked only when they become
+ *   evidence (an invalid one on a consistent value is harmless; on an equivocated value the
+ *   receiver names the sender instead of forwarding it).
  *
  * The same deviations as real processes are in test/protocols/adversarial.test.ts.
  */
@@ -77,6 +79,8 @@ interface Deviation {
   claimedView?: (peer: string, truth: Entry[]) => Entry[];
   /** Whether to send the claimed list in the fallback round to the peers it lied to. Default true. */
   answer?: boolean;
+  /** Round-1 signature sent to `peer` (default: the valid one). */
+  sig?: (peer: string, valid: Uint8Array) => Uint8Array;
   /** List sent in the fallback (default: the true view). */
   list?: (peer: string, truth: Entry[], claimed: Entry[]) => Entry[];
 }
@@ -88,7 +92,8 @@ async function deviantEcho(g: Group, round: string, dev: Deviation): Promise<voi
     g.peers.map((peer) => {
       const v = encodeMessage(dev.value(peer));
       const h = sha256(v);
-      const sig = ed25519Sign(broadcastStatement(g.sessionId, round, g.localId, h), sk);
+      const valid = ed25519Sign(broadcastStatement(g.sessionId, round, g.localId, h), sk);
+      const sig = dev.sig ? dev.sig(peer, valid) : valid;
       sent.set(peer, { from: g.localId, h, sig });
       return g.send(peer, `${round}/v`, { v, sig });
     }),
@@ -228,6 +233,44 @@ describe('adversarial parties (in-process, built from the group API)', () => {
       expect(e.peers).toEqual([culprit]);
       const [listBody] = evidence(p, e, culprit);
       expect(listBody).toMatchObject({ t: ECHO_STATEMENT.list, from: culprit, r: round });
+    }
+  });
+
+  test('an invalid round-1 signature on a value everyone got alike changes nothing: the channel authenticated it, all complete with the same values', async () => {
+    const { gs } = await groupsOf(4);
+    const round = 'is.1/c';
+    const culprit = gs[2]!.localId;
+    const o = await withAdversary(gs, 2, round, { value: () => ({ same: 'value' }), sig: (peer, valid) => (peer === gs[0]!.localId ? new Uint8Array(64).fill(1) : valid) });
+    const expected = new Map<string, PlainData>(gs.map((g) => [g.localId, (g.localId === culprit ? { same: 'value' } : { from: g.localId }) as PlainData]));
+    for (const r of o.results) {
+      expect(r.ok).toBe(true);
+      expect((r as { value: Map<string, PlainData> }).value).toEqual(expected);
+    }
+    for (const r of o.rounds) expect(r.has(`${round}/f`)).toBe(false);
+  });
+
+  test('equivocation with an invalidly signed value to one party: that party names the sender (PROTOCOL_VIOLATION) instead of forwarding it; its mismatching peers name it by TIMEOUT', async () => {
+    const roundTimeoutMs = 1500;
+    const { gs } = await groupsOf(4, roundTimeoutMs);
+    const round = 'iq.1/c';
+    const victim = gs[0]!.localId;
+    const culprit = gs[2]!.localId;
+    const o = await withAdversary(gs, 2, round, {
+      value: (peer) => (peer === victim ? { lie: 1 } : { lie: 2 }),
+      sig: (peer, valid) => (peer === victim ? new Uint8Array(64).fill(1) : valid),
+    });
+    const [victimResult, ...others] = o.results;
+    const e = (victimResult as { error: unknown }).error as CouplerError;
+    expect(e).toBeInstanceOf(CouplerError);
+    expect(e.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(e.peers).toEqual([culprit]);
+    expect(e.message).toContain('invalid signature');
+    // The victim forwarded nothing it could not vouch for: it sent no fallback list.
+    expect(o.rounds[0]!.has(`${round}/f`)).toBe(false);
+    for (const r of others) {
+      const err = (r as { error: unknown }).error as CouplerError;
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect(err.peers).toEqual([victim]);
     }
   });
 
