@@ -152,7 +152,7 @@ function main(): void {
     });
     writeFileSync(join(out, 'jiff-per-element.svg'), lineChart('secure sum: time per element (loopback)', 'vector length L (elements)', 'µs per element (median)', per));
     md.push(`## coupler vs JIFF (\`${jiff.file}\`)`, '', `Reproduce: \`npm run bench -- ${argv}\``, '');
-    md.push('| n | L | JIFF ms | coupler ms | JIFF µs/elem | coupler µs/elem | ratio (paired, min–max) | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    md.push('| n | L | JIFF ms | coupler ms | JIFF µs/elem | coupler µs/elem | ratio (paired; L ≥ 1e4: of medians; min–max) | command |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const c of cells) {
       md.push(
         `| ${c.n} | ${c.L} | ${f3(c.jiff.ms.median)} | ${f3(c.coupler.ms.median)} | ${f3((c.jiff.ms.median / c.L) * 1000)} | ${f3((c.coupler.ms.median / c.L) * 1000)} | ${f3(c.ratio.median)} (${f3(c.ratio.min)}–${f3(c.ratio.max)}) | \`npm run bench -- jiff --n=${c.n} --sizes=${c.L}\` |`,
