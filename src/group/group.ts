@@ -370,39 +370,25 @@ export class Group {
    *   {@link GroupError} `PEER_LOST` naming a peer that left (as soon as it is known).
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    checkRound(round);
-    const from = options.from ?? this.peers;
-    for (const p of from) this.#peerChannel(p);
-    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
-    const onAbort = (): void => controller.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const results = new Map<string, PlainData>();
-    const missing = new Set(from);
-    let timer: NodeJS.Timeout | undefined;
-    try {
+    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
+      const results = new Map<string, PlainData>();
+      const missing = new Set(from);
       const all = Promise.all(
         from.map(async (peer) => {
-          const value = await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, controller.signal);
-          results.set(peer, value);
+          results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
           missing.delete(peer);
         }),
       );
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
+        onTimer(() => {
           const names = [...missing];
           reject(new TimeoutError(`round "${round}": no message from ${names.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
-        }, timeoutMs);
+        });
       });
       if (options.signal?.aborted) throw new AbortedError();
       await Promise.race([all, deadline]);
       return new Map([...from].map((p) => [p, results.get(p)!]));
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      controller.abort();
-    }
+    });
   }
 
   /**
@@ -412,6 +398,39 @@ export class Group {
    * @throws {@link TimeoutError} naming the missing peers when fewer than `minimum` answered.
    */
   async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
+    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
+      const results = new Map<string, PlainData>();
+      const all = Promise.all(
+        from.map(async (peer) => {
+          try {
+            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
+          } catch (err) {
+            if (err instanceof AbortedError && options.signal?.aborted) throw err;
+          }
+        }),
+      );
+      await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
+      if (options.signal?.aborted) throw new AbortedError();
+      if (results.size < minimum) {
+        const missing = from.filter((p) => !results.has(p));
+        throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${missing.map((m) => `"${m}"`).join(', ')}`, {
+          peers: missing,
+        });
+      }
+      return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
+    });
+  }
+
+  /**
+   * The scope of one gather: checks the round and peers, links the caller's signal to an internal
+   * one that cancels every pending receive when `body` settles, and runs `onTimer`'s callback at
+   * the round deadline (cleared when `body` settles).
+   */
+  async #inRound<T>(
+    round: string,
+    options: RoundOptions & { from?: readonly string[] },
+    body: (from: readonly string[], timeoutMs: number, signal: AbortSignal, onTimer: (fire: () => void) => void) => Promise<T>,
+  ): Promise<T> {
     checkRound(round);
     const from = options.from ?? this.peers;
     for (const p of from) this.#peerChannel(p);
@@ -420,32 +439,16 @@ export class Group {
     setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
     const onAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const results = new Map<string, PlainData>();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const all = Promise.all(
-        from.map(async (peer) => {
-          try {
-            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, controller.signal));
-          } catch (err) {
-            if (err instanceof AbortedError && options.signal?.aborted) throw err;
-          }
-        }),
-      );
-      await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-      if (options.signal?.aborted) throw new AbortedError();
+      return await body(from, timeoutMs, controller.signal, (fire) => {
+        timer = setTimeout(fire, timeoutMs);
+      });
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       controller.abort();
     }
-    if (results.size < minimum) {
-      const missing = from.filter((p) => !results.has(p));
-      throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${missing.map((m) => `"${m}"`).join(', ')}`, {
-        peers: missing,
-      });
-    }
-    return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
   }
 
   /**
