@@ -97,7 +97,8 @@ async function main(): Promise<number> {
       if (busy) process.stderr.write(`bench: warning: load average ${machine.loadavg[0]!.toFixed(2)} on ${machine.cpus} CPUs — other work is running; absolute numbers will be noisy, paired ratios less so\n`);
       const report = await b.run(opts);
       const seconds = (Date.now() - started) / 1000;
-      const file = args.quick ? `${b.name}.quick` : b.name;
+      const base = report.resultsVariant === undefined ? b.name : `${b.name}.${report.resultsVariant}`;
+      const file = args.quick ? `${base}.quick` : base;
       const path = await writeResults(join(BENCH_DIR, 'results'), file, report, machine, { quick: args.quick, argv: process.argv.slice(2), seconds, loadavgAtEnd: loadavg() });
       process.stdout.write(`${markdownReport(b.name, report, machine, args.quick)}\n`);
       process.stderr.write(`bench: ${b.name} done in ${seconds.toFixed(1)} s -> ${path}\n`);

@@ -43,6 +43,11 @@ export interface BenchReport {
   readonly data: unknown;
   /** Observations printed after the tables (e.g. whether a target was met, measured not asserted). */
   readonly notes?: readonly string[];
+  /**
+   * Results file variant: written to `bench/results/<name>.<resultsVariant>.json` instead of
+   * `<name>.json`, so a run with a different setting (e.g. `relay --rtt=20`) keeps the default run's file.
+   */
+  readonly resultsVariant?: string;
 }
 
 /** A registered benchmark. */

@@ -14,11 +14,19 @@
  *   are a lower bound on the cost of the central path.
  *
  * Every host (the server too) has the same link: a tbf cap (default 100 Mbit/s) both ways.
+ *
+ * With `--rtt=MS` (this kernel has no netem) a WAN latency is emulated with the testbed's
+ * userspace delay forwarder, under the model "any two hosts are MS apart (round trip)": direct —
+ * a forwarder inside each party's own namespace delays everything to and from that party's
+ * listener by MS/2 each way (one connection per pair survives the tie-break, so every pair sees
+ * an RTT of MS; the bytes still cross only the two parties' links); relay — the server's forwarder
+ * delays each direction by MS (party → server → party crosses two such paths: RTT 2·MS). The
+ * forwarder terminates TCP, so TCP's congestion control sees the short hops, not the RTT.
  * Measured per sum: wall time (parent sends the command to every party → last result) and the
  * kernel byte counters of every link; reported: medians over repetitions, and the bytes through
  * the busiest link (largest single-direction count). Variants are interleaved per repetition.
  *
- * Flags: `--n=3,5,10`, `--sizes=1e3,1e5,1e6`, `--reps=3`, `--mbit=100`.
+ * Flags: `--n=3,5,10`, `--sizes=1e3,1e5,1e6`, `--reps=3`, `--mbit=100`, `--rtt=0` (ms).
  */
 import { registerBenchmark, type BenchOptions, type BenchReport } from '../lib/registry.js';
 import { fmt, interleave, pairedRatios, summarize } from '../lib/stats.js';
@@ -28,6 +36,8 @@ import { startBenchMesh, type BenchMesh, type SumSample } from '../netns/mesh';
 
 const RELAY_BASE_PORT = 9000;
 const RELAY_PARTY_PORT = 8889;
+/** Where a party's own delay forwarder listens (`--rtt`); it forwards to the party's listener on 127.0.0.1. */
+const DELAY_PORT = 8890;
 
 function flag(args: readonly string[], name: string): string | undefined {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -42,19 +52,32 @@ interface Cell {
   relay: SumSample[];
 }
 
-async function runN(tb: Testbed, n: number, sizes: number[], reps: number, log: (s: string) => void): Promise<Cell[]> {
+async function runN(tb: Testbed, n: number, sizes: number[], reps: number, rttMs: number, log: (s: string) => void): Promise<Cell[]> {
   const relayHost = tb.aux.relay!;
   const fwd = tb.run(relayHost, 'test/netns/forwarder.ts', {
-    CPL_FWD: JSON.stringify({ routes: tb.hosts.map((h, j) => ({ listenPort: RELAY_BASE_PORT + j, host: h.ip, port: RELAY_PARTY_PORT })) }),
+    CPL_FWD: JSON.stringify({ routes: tb.hosts.map((h, j) => ({ listenPort: RELAY_BASE_PORT + j, host: h.ip, port: RELAY_PARTY_PORT })), delayMs: rttMs }),
   }, 'relay');
-  await fwd.waitEvent('listening', 20_000);
+  const delays = rttMs > 0
+    ? tb.hosts.map((h, j) => tb.run(j, 'test/netns/forwarder.ts', { CPL_FWD: JSON.stringify({ routes: [{ listenPort: DELAY_PORT, host: '127.0.0.1', port: PARTY_PORT }], delayMs: rttMs / 2 }) }, `delay-${h.label}`))
+    : [];
+  await Promise.all([fwd, ...delays].map((p) => p.waitEvent('listening', 20_000)));
   await tb.setA('tasks.sum', tb.hosts.map((h) => h.ip));
   const measured = [...tb.hosts, relayHost];
   const roundTimeoutMs = 600_000;
   let direct: BenchMesh | undefined;
   let relay: BenchMesh | undefined;
   try {
-    direct = await startBenchMesh(tb, n, { port: PARTY_PORT, roundTimeoutMs, measured, discovery: () => ({ kind: 'dns', server: `${DNS_IP}:53`, names: ['tasks.sum'] }) });
+    direct = await startBenchMesh(tb, n, {
+      port: PARTY_PORT,
+      roundTimeoutMs,
+      measured,
+      // With a delay, peers are reached through their own delay forwarders (ip:DELAY_PORT) —
+      // DNS A records carry no port, so the list is static there.
+      discovery: (i) =>
+        rttMs > 0
+          ? { kind: 'static', list: tb.hosts.filter((_, j) => j !== i).map((h) => `${h.ip}:${DELAY_PORT}`) }
+          : { kind: 'dns', server: `${DNS_IP}:53`, names: ['tasks.sum'] },
+    });
     relay = await startBenchMesh(tb, n, {
       port: RELAY_PARTY_PORT,
       roundTimeoutMs,
@@ -79,6 +102,7 @@ async function runN(tb: Testbed, n: number, sizes: number[], reps: number, log: 
     await direct?.stop();
     await relay?.stop();
     fwd.kill();
+    for (const d of delays) d.kill();
   }
 }
 
@@ -92,11 +116,13 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const sizes = nums(flag(opts.args, 'sizes') ?? (opts.quick ? '1e3,1e5' : '1e3,1e5,1e6'));
   const reps = Number(flag(opts.args, 'reps') ?? (opts.quick ? 1 : 3));
   const mbit = Number(flag(opts.args, 'mbit') ?? 100);
+  const rttMs = Number(flag(opts.args, 'rtt') ?? 0);
+  if (!Number.isFinite(rttMs) || rttMs < 0 || rttMs > 10_000) throw new Error('--rtt must be a number of milliseconds in 0..10000');
   const cells: Cell[] = [];
   for (const n of ns) {
     const tb = await createTestbed({ n, bandwidthMbit: mbit, aux: { relay: 3 }, childDeadlineMs: 3_600_000 });
     try {
-      cells.push(...(await runN(tb, n, sizes, reps, opts.log)));
+      cells.push(...(await runN(tb, n, sizes, reps, rttMs, opts.log)));
     } finally {
       await tb.close();
     }
@@ -130,10 +156,19 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     };
   });
   return {
-    parameters: { n: ns, sizes, reps, mbitPerHost: mbit, protocol: 'secureSum (seed shares)', relay: 'TCP forwarder host, one port per destination party' },
+    parameters: {
+      n: ns,
+      sizes,
+      reps,
+      mbitPerHost: mbit,
+      rttMs,
+      protocol: 'secureSum (seed shares)',
+      relay: 'TCP forwarder host, one port per destination party',
+      ...(rttMs > 0 ? { latency: `userspace delay forwarders: direct pair RTT ${rttMs} ms, relay path RTT ${2 * rttMs} ms` } : {}),
+    },
     tables: [
       {
-        title: `Direct mesh vs relay through a central server (${mbit} Mbit/s per host, secureSum, medians over ${reps} reps)`,
+        title: `Direct mesh vs relay through a central server (${mbit} Mbit/s per host${rttMs > 0 ? `, ${rttMs} ms RTT between any two hosts (relay path ${2 * rttMs} ms)` : ''}, secureSum, medians over ${reps} reps)`,
         columns: ['n', 'L', 'direct ms', 'relay ms', 'relay/direct time (min–max)', 'direct busiest link MB', 'relay busiest link MB', 'relay busiest host', 'busiest-link bytes relay/direct', 'target ≥ 0.8·n (large L)'],
         rows: rows.map((r) => r.row),
         notes: [
@@ -142,6 +177,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
         ],
       },
     ],
+    ...(rttMs > 0 ? { resultsVariant: `rtt${rttMs}` } : {}),
     data: {
       cells: rows.map((r) => ({
         n: r.c.n,
