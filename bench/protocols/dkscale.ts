@@ -8,7 +8,8 @@
  *
  * Phases: `agree` (rounds `<run>/shape/*`: the shape-and-parameters echo broadcast), `segment`
  * (`<run>/segment`: the k − 1 segments), and the opening of the partial sums: `commit`
- * (`<run>/partial/c/*`: commitment echo), `vectors` (broadcast: `<run>/partial/o`; aggregate:
+ * (`<run>/partial/c/*`: commitment echo), `vectors` (broadcast: `<run>/partial/c/d`, the digests
+ * of the commitment echo, which carry the openings; aggregate:
  * `<run>/partial/pieces` and `<run>/partial/sums`), `check` (`<run>/partial/check/*`: the aggregate
  * check echo). Each mode fixes the segment transport (`shares`) and the `opening`.
  *
@@ -34,12 +35,13 @@ const cfg = workerConfig<DkScaleConfig>();
 type Phase = DkPhase;
 const PHASES = DK_PHASES;
 
-function phaseOf(round: string): Phase | undefined {
+function phaseOf(round: string, opening: 'broadcast' | 'aggregate'): Phase | undefined {
   const parts = round.split('/');
   if (parts[1] === 'shape') return 'agree';
   if (parts[1] === 'segment') return 'segment';
   if (parts[1] !== 'partial') return undefined;
-  if (parts[2] === 'c') return 'commit';
+  // Broadcast opening: the T_p ride on the commitment echo's digest round (`partial/c/d`).
+  if (parts[2] === 'c') return opening === 'broadcast' && parts[3] === 'd' ? 'vectors' : 'commit';
   if (parts[2] === 'check') return 'check';
   return 'vectors'; // o (broadcast), pieces, sums (aggregate); dispute never happens here
 }
@@ -57,6 +59,7 @@ function sentTotal(g: Group): { bytes: number; messages: number } {
 /** Per-party phase accounting, reset before each run. */
 class PhaseMeter {
   current: Phase | undefined;
+  opening: 'broadcast' | 'aggregate' = 'aggregate';
   marks: { phase: Phase; bytes: number; messages: number }[] = [];
   constructor(readonly g: Group) {
     const send = g.send.bind(g);
@@ -75,7 +78,7 @@ class PhaseMeter {
     this.marks = [];
   }
   see(round: string): void {
-    const p = phaseOf(round);
+    const p = phaseOf(round, this.opening);
     if (p === undefined || p === this.current) return;
     this.current = p;
     this.marks.push({ phase: p, ...sentTotal(this.g) });
@@ -141,7 +144,10 @@ async function measure(n: number): Promise<DkScaleRow[]> {
       };
       for (let r = 0; r < cfg.warmup + cfg.reps; r++) {
         gc();
-        for (const m of meters) m.reset();
+        for (const m of meters) {
+          m.reset();
+          m.opening = mode.opening;
+        }
         const before = groups.map(sentTotal);
         const start = performance.now();
         const results = await Promise.all(

@@ -97,8 +97,9 @@ export function hintedDiscovery(all: readonly PartyAddress[], self: string): Dis
 
 /**
  * dk scaling phases: agreement echo (`shape`), segment redistribution (`segment`), and the opening
- * split into its commitment echo (`partial/c`), its vectors (broadcast: `partial/o`, every T_p to
- * everyone; aggregate: `partial/pieces` + `partial/sums`) and the aggregate check echo
+ * split into its commitment echo (`partial/c`), its vectors (broadcast: `partial/c/d`, the
+ * commitment echo's digest round, which carries every T_p to everyone; aggregate:
+ * `partial/pieces` + `partial/sums`) and the aggregate check echo
  * (`partial/check`; none with broadcast).
  */
 export const DK_PHASES = ['agree', 'segment', 'commit', 'vectors', 'check'] as const;

@@ -3,18 +3,34 @@
  * all parties hold the same ones), then opens it. A party cannot choose its value after seeing the
  * others' (rushing), and cannot open different values to different parties.
  *
+ * Two message rounds: `<round>/c/v` carries the signed commitments; `<round>/c/d` carries each
+ * party's echo digest of the commitments it received **and its opening** (the opening is attached
+ * to the digest, see {@link echoBroadcastAttached}). Why opening in the digest round is safe:
+ *
+ * - *No rushing.* A party sends its opening only after it has received every party's commitment.
+ *   So the commitment a cheater sent to the first honest party to open was fixed before any honest
+ *   opening existed; to every other honest party the cheater must have sent the same commitment, or
+ *   the echo digests differ and every honest party that sees the difference aborts (naming it).
+ *   An opening chosen after seeing others' openings therefore fails the check against that
+ *   commitment (`COMMITMENT_MISMATCH`, naming it).
+ * - *What an abort reveals.* An honest party's opening may reach the others in a run that then
+ *   aborts at the echo check. Use it only for values that may be revealed anyway — as the partial
+ *   sums T_j, public by design, in `secureSum` — never to keep a value secret until the others are
+ *   bound. (A cheater can always withhold its own opening and abort after seeing the others'; no
+ *   protocol without an honest majority prevents that.)
+ *
  * Commitment: `SHA-256("coupler/1 commit" || session || round || party || nonce(32) || value)`,
  * binding by collision resistance and hiding by the 256-bit random nonce.
  *
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
-import { echoBroadcast } from './echo.js';
+import { echoBroadcastAttached } from './echo.js';
 
 /** The commitment to `value` by `party` under `nonce`. */
 export function commitment(session: string, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
@@ -26,7 +42,9 @@ export function commitment(session: string, round: string, party: string, nonce:
 }
 
 /**
- * Commit to `value`, echo-check the commitments, then open and verify every opening.
+ * Commit to `value`, echo-check the commitments, open (with the echo digest), and verify every
+ * opening. The opening leaves this party before the echo check completes: `value` must be one it
+ * may reveal even if the run then aborts (see the module notes).
  *
  * @param value - this party's value as bytes.
  * @returns every party's opened value (this party's included), by party id.
@@ -36,9 +54,7 @@ export function commitment(session: string, round: string, party: string, nonce:
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions = {}): Promise<Map<string, Uint8Array>> {
   const nonce = new Uint8Array(randomBytes(32));
   const mine = commitment(group.sessionId, round, group.localId, nonce, value);
-  const commitments = await echoBroadcast(group, `${round}/c`, mine, options);
-  await group.sendToAll(`${round}/o`, { v: value, n: nonce });
-  const openings = await group.gather(`${round}/o`, options);
+  const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);
   const out = new Map<string, Uint8Array>();
   for (const party of group.parties) {
     if (party === group.localId) {
@@ -46,7 +62,9 @@ export async function commitThenOpen(group: Group, round: string, value: Uint8Ar
       continue;
     }
     const ctx = { what: `opening of round "${round}"`, peer: party };
-    const rec = expectRecord(openings.get(party)!, ctx, ['v', 'n']);
+    const opening = openings.get(party);
+    if (opening === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" sent no opening in round "${round}"`, { peer: party });
+    const rec = expectRecord(opening, ctx, ['v', 'n']);
     const v = expectBytes(rec.v, 'v', ctx);
     const n = expectBytes(rec.n, 'n', ctx, 32);
     const committed = expectBytes(commitments.get(party)!, 'commitment', ctx, 32);

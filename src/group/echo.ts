@@ -203,6 +203,52 @@ function roundFailure(group: Group, round: string, failed: Map<string, CouplerEr
  *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
  */
 export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: RoundOptions = {}): Promise<Map<string, PlainData>> {
+  return (await echo(group, round, payload, options)).values;
+}
+
+/** What {@link echoBroadcastAttached} returns. */
+export interface EchoAttachedResult {
+  /** Every party's echo-checked value (this party's included), by party id. */
+  readonly values: Map<string, PlainData>;
+  /**
+   * Each peer's attachment, by peer id: NOT echo-checked (it travelled point to point with the
+   * peer's digest), and absent for a peer that sent none; the caller checks it, typically against
+   * the echo-checked values (as commit-then-open checks openings against commitments).
+   */
+  readonly attached: Map<string, PlainData>;
+}
+
+/**
+ * {@link echoBroadcast} that also sends an attachment with this party's round-2 digest, saving a
+ * message round for a value that must only be sent once every party's round-1 value is known
+ * (`attach` runs after round 1, before round 2): commit-then-open attaches the opening, so opening
+ * takes no round of its own. The attachments are returned only if the echo check passes.
+ *
+ * What attaching must not break: an attachment leaves this party before it knows whether the
+ * echo succeeds, so it must be a value this party may reveal even in a run that then aborts (an
+ * opening of a commitment to a value that is public by design, for instance).
+ *
+ * @param attach - computes the attachment from the round-1 values (may throw to abort before
+ *   round 2).
+ * @throws as {@link echoBroadcast}.
+ */
+export async function echoBroadcastAttached(
+  group: Group,
+  round: string,
+  payload: PlainData,
+  attach: (values: ReadonlyMap<string, PlainData>) => PlainData,
+  options: RoundOptions = {},
+): Promise<EchoAttachedResult> {
+  return echo(group, round, payload, options, attach);
+}
+
+async function echo(
+  group: Group,
+  round: string,
+  payload: PlainData,
+  options: RoundOptions,
+  attach?: (values: ReadonlyMap<string, PlainData>) => PlainData,
+): Promise<EchoAttachedResult> {
   const session = group.sessionId;
   const sk = group.identity.secretKey;
   const valueBytes = encodeMessage(payload);
@@ -229,15 +275,19 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
   // Round 2: one signed digest of this party's view to every peer.
   const myView = group.parties.map((p) => ({ from: p, h: hashes.get(p)!.h, sig: hashes.get(p)!.sig }));
   const myDigest = echoDigest(session, round, myView);
-  await group.sendToAll(`${round}/d`, { d: myDigest, sig: ed25519Sign(digestStatement(session, round, group.localId, myDigest), sk) });
+  const digestMsg: Record<string, PlainData> = { d: myDigest, sig: ed25519Sign(digestStatement(session, round, group.localId, myDigest), sk) };
+  if (attach !== undefined) digestMsg.x = attach(values);
+  await group.sendToAll(`${round}/d`, digestMsg);
   const digests = await collect(group, `${round}/d`, group.peers, options);
 
   const failed = new Map(digests.failed);
   const mismatched = new Map<string, SignedStatement>();
+  const attached = new Map<string, PlainData>();
   for (const [peer, msg] of digests.got) {
     try {
       const ctx = { what: `echo digest of round "${round}"`, peer };
-      const rec = expectRecord(msg, ctx, ['d', 'sig']);
+      const rec = expectRecord(msg, ctx, attach === undefined ? ['d', 'sig'] : ['d', 'sig', 'x']);
+      if (rec.x !== undefined) attached.set(peer, rec.x);
       const d = expectBytes(rec.d, 'd', ctx, 32);
       const signed: SignedStatement = { signer: peer, statement: digestStatement(session, round, peer, d), signature: expectBytes(rec.sig, 'sig', ctx, 64) };
       if (bytesEqual(d, myDigest)) continue; // authenticated by the channel; its signature is never evidence
@@ -249,7 +299,7 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
       failed.set(peer, err as CouplerError);
     }
   }
-  if (mismatched.size === 0 && failed.size === 0) return values;
+  if (mismatched.size === 0 && failed.size === 0) return { values, attached };
 
   // Round 3 (fallback): full lists, between the parties whose digests differ. Sent before any
   // check that waits for anyone, so an honest mismatching peer is never left waiting for this

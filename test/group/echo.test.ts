@@ -13,16 +13,20 @@
  *   evidence (an invalid one on a consistent value is harmless; on an equivocated value the
  *   receiver names the sender instead of forwarding it).
  *
+ * - attachments to the digest round (`echoBroadcastAttached`) and commit-then-open in two rounds:
+ *   the opening travels with the digest; a party that attaches no opening is named.
+ *
  * The same deviations as real processes are in test/protocols/adversarial.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AddressBook, joinLocal, settleAll, type TestParties } from '../support/group-harness';
 import { generateIdentity } from '../../src/identity/identity';
 import { createRoster } from '../../src/identity/roster';
-import { echoBroadcast, echoDigest, ECHO_STATEMENT } from '../../src/group/echo';
+import { echoBroadcast, echoBroadcastAttached, echoDigest, ECHO_STATEMENT } from '../../src/group/echo';
+import { commitThenOpen } from '../../src/group/commit';
 import { ed25519Sign, ed25519Verify } from '../../src/crypto/ed25519';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
-import { CheatingDetectedError, CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
+import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../../src/errors';
 import type { Group } from '../../src/group/group';
 
 jest.setTimeout(60_000);
@@ -169,6 +173,58 @@ describe('bytes per party', () => {
     expect(perPeer[2]! - perPeer[0]!).toBeLessThanOrEqual(8);
     console.log(`[echo bytes per peer, n = 5, 10, 20] ${perPeer.map((x) => x.toFixed(1)).join(', ')} (bound ${perPeerBound})`);
   }, 120_000);
+});
+
+describe('attachments to the digest round (commit-then-open in two rounds)', () => {
+  test('echoBroadcastAttached: the attachment is computed from the round-1 values and arrives with the digest; no extra round', async () => {
+    const { gs } = await groupsOf(4);
+    const rounds = gs.map(watchRounds);
+    const seen: number[] = [];
+    const out = await Promise.all(
+      gs.map((g, i) =>
+        echoBroadcastAttached(g, 'at.1', i * 10, (values) => {
+          seen.push(values.size);
+          return { from: g.localId, total: [...values.values()].reduce((a: number, b) => a + (b as number), 0) };
+        }),
+      ),
+    );
+    expect(seen).toEqual([4, 4, 4, 4]);
+    for (const [i, r] of out.entries()) {
+      expect([...r.values.entries()].sort()).toEqual(gs.map((g, j) => [g.localId, j * 10]).sort());
+      expect([...r.attached.keys()].sort()).toEqual(gs.filter((_, j) => j !== i).map((g) => g.localId).sort());
+      for (const [peer, x] of r.attached) expect(x).toEqual({ from: peer, total: 60 });
+    }
+    for (const r of rounds) expect([...r].sort()).toEqual(['at.1/d', 'at.1/v']);
+  });
+
+  test('commitThenOpen: two rounds; a party whose digest carries no opening is named (PROTOCOL_VIOLATION) once the echo check passed', async () => {
+    const { gs } = await groupsOf(4);
+    const honest = gs.slice(0, 3);
+    const rounds = honest.map(watchRounds);
+    const culprit = gs[3]!.localId;
+    const value = (g: Group): Uint8Array => new Uint8Array(16).fill(g.localId.charCodeAt(2));
+    const [results] = await Promise.all([
+      settleAll(honest.map((g) => commitThenOpen(g, 'co.1', value(g)))),
+      // The culprit takes part in the commitment echo honestly (a 32-byte commitment) but attaches no opening.
+      deviantEcho(gs[3]!, 'co.1/c', { value: () => new Uint8Array(32).fill(5) }),
+    ]);
+    for (const r of results) {
+      const e = (r as { error: unknown }).error as CouplerError;
+      expect(e).toBeInstanceOf(GroupError);
+      expect(e.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+      expect(e.peers).toEqual([culprit]);
+      expect(e.message).toContain('no opening');
+    }
+    for (const r of rounds) expect([...r].sort()).toEqual(['co.1/c/d', 'co.1/c/v']);
+  });
+
+  test('commitThenOpen among honest parties: every opening verified, in two rounds', async () => {
+    const { gs } = await groupsOf(3);
+    const rounds = gs.map(watchRounds);
+    const out = await Promise.all(gs.map((g, i) => commitThenOpen(g, 'co.2', new Uint8Array([i, i, i]))));
+    for (const m of out) expect([...m.entries()].map(([p, v]) => [p, Array.from(v)])).toEqual(gs.map((g, i) => [g.localId, [i, i, i]]));
+    for (const r of rounds) expect([...r].sort()).toEqual(['co.2/c/d', 'co.2/c/v']);
+  });
 });
 
 describe('adversarial parties (in-process, built from the group API)', () => {

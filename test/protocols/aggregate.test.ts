@@ -141,7 +141,9 @@ describe('option and defaults', () => {
       await sumAll(proto, gs, gs.map((_, i) => i + 1), {});
       const rounds = roundsOf(gs[0]!, from);
       expect(rounds.includes('partial/pieces')).toBe(want === 'aggregate');
-      expect(rounds.includes('partial/o')).toBe(want === 'broadcast');
+      // Broadcast opening: the T_p travel with the commitment echo's digests (`partial/c/d`); no chunk sums.
+      expect(rounds.includes('partial/sums')).toBe(want === 'aggregate');
+      expect(rounds.includes('partial/c/d')).toBe(true);
     }
   }, 30_000);
 
@@ -205,8 +207,9 @@ describe('bytes per party (dk, k = 4, aggregated opening, L = 2000): the vector 
       const tail = (r: string): string => r.split('/').slice(1).join('/');
       const sum = (f: (r: string) => boolean): number => log.slice(0, -1).reduce((s, x, j) => s + (f(tail(x.round)) ? log[j + 1]!.at - x.at : 0), 0);
       return {
-        vector: sum((r) => ['partial/pieces', 'partial/sums', 'partial/o'].includes(r)),
-        echo: sum((r) => /^partial\/(c|check)\//.test(r)),
+        // With the broadcast opening the vectors ride on the commitment echo's digest round.
+        vector: sum((r) => ['partial/pieces', 'partial/sums'].includes(r) || (opening === 'broadcast' && r === 'partial/c/d')),
+        echo: sum((r) => /^partial\/(c|check)\//.test(r) && !(opening === 'broadcast' && r === 'partial/c/d')),
         open: sum((r) => r.startsWith('partial/')),
         total: log[log.length - 1]!.at - log[0]!.at,
       };

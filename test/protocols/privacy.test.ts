@@ -30,6 +30,8 @@ import {
   chiSquareSurvival,
   chiSquareTwoSample,
   coalitionView,
+  openingBytes,
+  openingRound,
   recordTraffic,
   ringBytes,
   ringSum,
@@ -122,9 +124,9 @@ describe('secureSum (additive n-of-n), n = 4', () => {
     ] as const) {
       const S = ringSum(inputsFor(X).map(enc), L);
       for (const id of ids) {
-        const opened = new Map(view.filter((r) => r.dir === 'in' && r.round === `${id}/partial/o` && r.self === 'p1').map((r) => [r.peer, r64FromBytes(bytesOf(r.payload))]));
-        const own = view.find((r) => r.dir === 'out' && r.self === 'p1' && r.round === `${id}/partial/o`)!;
-        const others = ringSum([r64FromBytes(bytesOf(own.payload)), opened.get('p3')!, opened.get('p4')!], L);
+        const opened = new Map(view.filter((r) => r.dir === 'in' && r.round === openingRound(id) && r.self === 'p1').map((r) => [r.peer, r64FromBytes(openingBytes(r.payload))]));
+        const own = view.find((r) => r.dir === 'out' && r.self === 'p1' && r.round === openingRound(id))!;
+        const others = ringSum([r64FromBytes(openingBytes(own.payload)), opened.get('p3')!, opened.get('p4')!], L);
         expect(r64Equal(opened.get('p2')!, r64Sub(S, others))).toBe(true);
         // …and the coalition's residual is exactly x2 — which the output already reveals to n − 1 parties.
         expect(r64Equal(additiveResidual(view, id, 'share', 'p2', L), enc(X))).toBe(true);
