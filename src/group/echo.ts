@@ -10,7 +10,8 @@
  *    `Sign(sk, {session, round, from, d})` with
  *    `d = SHA-256(msgpack([[q, SHA-256(statement_q)] for q in canonical party order]))`, the
  *    statements being those it received in round 1 (its own included). If every peer's digest
- *    equals its own, the party is done.
+ *    equals its own, the party is done. With {@link echoBroadcastAttached} the same message also
+ *    carries an attachment (`x`, e.g. a commitment's opening), which is not part of the digest.
  * 3. `<round>/f` — only on a mismatch: a party sends its full signed list of round-1 statements
  *    (`Sign(sk, {session, round, from, list: [{from, h, sig}…]})`) to exactly the peers whose
  *    digests differ from its own, and waits for theirs. From each list it receives it names a
