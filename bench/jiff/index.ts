@@ -54,6 +54,16 @@ interface Side {
   stop(): Promise<void>;
 }
 
+/** Ratio a/b of two unpaired summaries: median over median; quartiles and range as the widest combinations. */
+function ratioOfMedians(a: Summary, b: Summary): Summary {
+  const q1 = a.q1 / b.q3;
+  const q3 = a.q3 / b.q1;
+  return { n: a.n, median: a.median / b.median, q1, q3, iqr: q3 - q1, p90: a.p90 / b.median, min: a.min / b.max, max: a.max / b.min };
+}
+
+/** Pause before every timed sum, ms (not part of the time). */
+const SETTLE_MS = 1000;
+
 let cmdId = 0;
 async function sumAll(procs: NsProcess[], length: number, n: number, what: string): Promise<number> {
   const id = ++cmdId;
@@ -151,20 +161,21 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       const sides = { jiff, coupler };
       for (const L of sizes) {
         const measure = async (v: 'jiff' | 'coupler', rep: number): Promise<number> => {
+          // Let the previous sum's processes go quiet first (JIFF's keep working after their
+          // result arrives: socket.io and GC), so neither side is timed while the other still runs.
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
           const ms = await sides[v].sum(L);
           opts.log(`jiff: n=${n} L=${L} ${v} rep ${rep}: ${ms.toFixed(1)} ms`);
           return ms;
         };
         // JIFF needs about a minute per sum at n = 5, L = 1e4: there it runs `largeReps` times
         // without warm-up, while coupler (well under a second) keeps its warm-up and `reps`
-        // repetitions, each right after a JIFF run where there is one; the ratio is then the ratio
+        // repetitions, each after a JIFF run where there is one; the ratio is then the ratio
         // of medians (range: slowest vs fastest sample of each), not paired.
         const big = L >= 1e4;
         let samples: Record<'jiff' | 'coupler', number[]>;
-        let ratio: Summary;
         if (!big) {
           samples = await interleave(['jiff', 'coupler'] as const, { warmup: 1, reps }, measure);
-          ratio = summarize(pairedRatios(samples.jiff, samples.coupler));
         } else {
           samples = { jiff: [], coupler: [] };
           await measure('coupler', -1); // warm-up
@@ -172,14 +183,10 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
             if (rep < largeReps) samples.jiff.push(await measure('jiff', rep));
             samples.coupler.push(await measure('coupler', rep));
           }
-          const j = summarize(samples.jiff);
-          const c = summarize(samples.coupler);
-          const q1 = j.q1 / c.q3;
-          const q3 = j.q3 / c.q1;
-          ratio = { n: j.n, median: j.median / c.median, q1, q3, iqr: q3 - q1, p90: j.p90 / c.median, min: j.min / c.max, max: j.max / c.min };
         }
         const j: Summary = summarize(samples.jiff);
         const c: Summary = summarize(samples.coupler);
+        const ratio: Summary = big ? ratioOfMedians(j, c) : summarize(pairedRatios(samples.jiff, samples.coupler));
         rows.push([
           n,
           L,

@@ -14,6 +14,9 @@
  *   are a lower bound on the cost of the central path.
  *
  * Every host (the server too) has the same link: a tbf cap (default 100 Mbit/s) both ways.
+ * Measured per sum: wall time (parent sends the command to every party → last result) and the
+ * kernel byte counters of every link; reported: medians over repetitions, and the bytes through
+ * the busiest link (largest single-direction count). Variants are interleaved per repetition.
  *
  * With `--rtt=MS` (this kernel has no netem) a WAN latency is emulated with the testbed's
  * userspace delay forwarder, under the model "any two hosts are MS apart (round trip)": direct —
@@ -22,9 +25,6 @@
  * an RTT of MS; the bytes still cross only the two parties' links); relay — the server's forwarder
  * delays each direction by MS (party → server → party crosses two such paths: RTT 2·MS). The
  * forwarder terminates TCP, so TCP's congestion control sees the short hops, not the RTT.
- * Measured per sum: wall time (parent sends the command to every party → last result) and the
- * kernel byte counters of every link; reported: medians over repetitions, and the bytes through
- * the busiest link (largest single-direction count). Variants are interleaved per repetition.
  *
  * Flags: `--n=3,5,10`, `--sizes=1e3,1e5,1e6`, `--reps=3`, `--mbit=100`, `--rtt=0` (ms).
  */
