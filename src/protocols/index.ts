@@ -5,7 +5,7 @@
 export { type SumOptions, type SumResult } from './common.js';
 export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN } from './additive.js';
 export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
-export { thresholdSum, type ThresholdSumOptions } from './threshold.js';
+export { thresholdSum, thresholdDealerFloor, thresholdQuorum, type ThresholdSumOptions } from './threshold.js';
 export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } from './baselines.js';
 export {
   type SumInput,

@@ -14,21 +14,38 @@
  *
  * 1. Deal: party i shares its encoded input with a fresh random polynomial f_i of degree t − 1,
  *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index).
- * 2. Agree on dealers: every party reports (to everyone still present) the set of dealers whose
- *    shares it holds; Q = the dealers held by every reporter. A party whose share set is not a
- *    superset of Q cannot contribute and says so.
- * 3. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) with a hash of Q and the signed dealer reports
- *    it computed Q from. A point computed over a different Q aborts the run, so honest parties can
- *    never output sums over different dealers: when two signed reports of the same party differ,
- *    that party is named (`EQUIVOCATION`, both reports as evidence); otherwise (a report lost to a
- *    crash) the abort names nobody (`TAMPERING_DETECTED`).
- * 4. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
+ * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
+ *    whose shares it holds; Q = the dealers held by every reporter.
+ * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
+ *    checked before anything depends on it. Then every party sends a hash of Q with the signed
+ *    dealer reports it computed Q from. A party goes on only if at least
+ *    m = ⌈(n + t) / 2⌉ parties (itself included) confirmed the same Q and nobody it heard from
+ *    confirmed another one. When two signed reports of one party differ, that party is named
+ *    (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a report
+ *    lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
+ * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
+ * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
  *    named (up to ⌊(r − t)/2⌋ of them). S = the polynomial at 0.
  *
- * Up to n − t parties may drop after dealing; the sum then covers the dealers in Q, which the
- * result lists. At most t − 1 colluders learn nothing about an honest input. With exactly t points
- * there is no redundancy: a tampered point cannot be detected.
+ * Privacy. A coalition of up to t − 1 parties learns nothing about honest inputs beyond the
+ * published sum over Q, and Q always holds at least two parties outside the coalition (or is
+ * everyone), because:
+ *
+ * - *The floor.* Whoever reports a small dealer set shrinks Q (Q is an intersection: a report
+ *   "I lack p's share" is believed — that is dropout tolerance). Without a floor one malicious
+ *   reporter could report `[victim]` and receive T_j = f_victim(j) from everyone: the victim's
+ *   input. With |Q| ≥ t + 1, at most t − 1 of Q are colluders, so at least two honest dealers are
+ *   in every published sum. (|Q| = n, everyone, is the plain sum of all inputs.)
+ * - *The quorum.* Partial sums over two different dealer sets Q ≠ Q' would let the coalition
+ *   subtract one sum from the other — a cheater that reports differently to two groups of honest
+ *   parties, while the network keeps the groups apart, would get that. An honest party confirms one
+ *   Q to everyone; two sets of m confirmations overlap in 2m − n ≥ t parties, more than the t − 1
+ *   colluders, so only one Q can ever gather a quorum: every published T_j covers the same Q.
+ *
+ * Liveness: up to n − max(m, minContributors) parties may drop (before dealing, or after it) and
+ * the sum still completes; it then covers the dealers in Q, which the result lists. With exactly t
+ * points there is no redundancy: a tampered point cannot be detected.
  *
  * @module
  */
@@ -140,6 +157,31 @@ export interface ThresholdSumOptions extends SumOptions {
    * different fields abort with `SHAPE_MISMATCH`.
    */
   readonly field?: 'auto' | 'p61' | 'p127';
+  /**
+   * The fewest dealers the sum may cover: the run aborts (`TOO_FEW_PARTIES`, before any partial
+   * sum is published) when fewer parties' shares reached every remaining party. At least
+   * min(n, t + 1) — the floor below which a coalition of t − 1 parties could isolate one honest
+   * input (refused with `PARAMETERS_UNSAFE`); at most n (no dropouts accepted). Default the floor.
+   * All parties must agree.
+   */
+  readonly minContributors?: number;
+}
+
+/**
+ * The least number of dealers a thresholdSum may sum over: min(n, t + 1). With up to t − 1
+ * colluders, t + 1 dealers leave at least two honest inputs in every published sum.
+ */
+export function thresholdDealerFloor(n: number, t: number): number {
+  return Math.min(n, t + 1);
+}
+
+/**
+ * How many parties (the party itself included) must confirm the same dealer set before a party
+ * publishes its partial sum: ⌈(n + t) / 2⌉, so that two confirming sets overlap in at least t
+ * parties — more than t − 1 colluders — and no two different dealer sets can both be confirmed.
+ */
+export function thresholdQuorum(n: number, t: number): number {
+  return Math.ceil((n + t) / 2);
 }
 
 /** A point of a shared vector in either field. */
@@ -248,7 +290,11 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  *   encoding options (and end up in the same field).
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
  * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (culprits named when the redundancy
- *   allows); {@link ValueError} `TOO_FEW_PARTIES` when fewer than t remain, `PARAMETERS_UNSAFE`
+ *   allows), `EQUIVOCATION` naming a party that reported different dealer sets to different
+ *   parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
+ *   fewer than `minContributors` dealers reached every remaining party or fewer than
+ *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
+ *   arrive), `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
  *   on the shape or parameters (field included).
  * @example
@@ -261,13 +307,31 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   const t = o.t ?? Math.floor(n / 2) + 1;
   if (typeof t !== 'number' || !Number.isSafeInteger(t)) throw new InvalidArgumentError('"t" must be an integer');
   if (t < 2 || t > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"t" must be in 2..${n} for ${n} parties (t = 1 gives no privacy), got ${t}`);
+  const floor = thresholdDealerFloor(n, t);
+  const minContributors = o.minContributors ?? floor;
+  if (typeof minContributors !== 'number' || !Number.isSafeInteger(minContributors)) throw new InvalidArgumentError('"minContributors" must be an integer');
+  if (minContributors < floor) {
+    throw new ValueError(
+      ErrorCode.PARAMETERS_UNSAFE,
+      `"minContributors" must be at least ${floor} for t = ${t} and ${n} parties (fewer dealers would let ${t - 1} colluders isolate one honest input), got ${minContributors}`,
+    );
+  }
+  if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
   const field = _thresholdField(n, input, o);
-  if (field === 'p61') return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p61', { t }), _FIELD_P61, t, o);
-  return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p127', { t }), _FIELD_P127, t, o);
+  const extra = { t, minContributors };
+  if (field === 'p61') return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p61', extra), _FIELD_P61, t, minContributors, o);
+  return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p127', extra), _FIELD_P127, t, minContributors, o);
 }
 
-/** Steps 1–4 of the protocol, in field F. */
-async function runThreshold<V>(group: Group, run: PreparedRun<V>, F: _ThresholdField<V>, t: number, o: ThresholdSumOptions): Promise<SumResult> {
+/** Steps 1–5 of the protocol, in field F. */
+async function runThreshold<V>(
+  group: Group,
+  run: PreparedRun<V>,
+  F: _ThresholdField<V>,
+  t: number,
+  minContributors: number,
+  o: ThresholdSumOptions,
+): Promise<SumResult> {
   const n = group.parties.length;
   const ro = roundOptions(o);
   const xs = evaluationPoints(n);
@@ -302,30 +366,62 @@ async function runThreshold<V>(group: Group, run: PreparedRun<V>, F: _ThresholdF
     q = new Set([...q].filter((d) => theirs.has(d)));
   }
   const Q = group.parties.filter((p) => q.has(p));
-  if (Q.length === 0) throw new ValueError(ErrorCode.TOO_FEW_PARTIES, 'no dealer is held by every remaining party');
+  // The floor comes before anything that depends on Q leaves this party.
+  if (Q.length < minContributors) {
+    throw new ValueError(
+      ErrorCode.TOO_FEW_PARTIES,
+      `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); nothing was published`,
+      { peers: group.parties.filter((p) => !q.has(p)) },
+    );
+  }
 
-  // 3. Publish partial sums over Q.
-  const partial = F.zeros(run.length);
-  for (const d of Q) F.addInPlace(partial, held.get(d)!);
+  // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.
   const myQ = qHash(Q);
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, reporters, () => ({ q: myQ, y: partialBytes, rep: used }));
-  const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: reporters });
-
-  // 4. Check and reconstruct.
-  const points: Point<V>[] = [{ x: xOf.get(group.localId)!, y: partial }];
-  const owners: string[] = [group.localId];
-  for (const [peer, msg] of published) {
-    const ctx = { what: 'partial sum', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'y', 'rep']);
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used }));
+  const quorum = thresholdQuorum(n, t);
+  const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
+  const confirmers: string[] = [];
+  for (const [peer, msg] of confirms) {
+    const ctx = { what: 'dealer-set confirmation', peer };
+    const rec = expectRecord(msg, ctx, ['q', 'rep']);
     if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
       explainDealerSplit(group, run.runId, peer, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" summed over a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost)`,
-        { description: 'partial sums computed over different agreed dealer sets; aborted so that honest parties cannot output different sums', statements: [] },
+        `"${peer}" agreed on a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost); nothing was published`,
+        { description: 'different agreed dealer sets; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
+      );
+    }
+    confirmers.push(peer);
+  }
+  if (confirmers.length + 1 < quorum) {
+    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${confirmers.length + 1} parties confirmed the dealer set, ${quorum} needed; nothing was published`, {
+      peers: group.parties.filter((p) => p !== group.localId && !confirmers.includes(p)),
+    });
+  }
+
+  // 4. Publish partial sums over Q to the parties that confirmed it.
+  const partial = F.zeros(run.length);
+  for (const d of Q) F.addInPlace(partial, held.get(d)!);
+  const partialBytes = F.toBytes(partial);
+  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }));
+  const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
+
+  // 5. Check and reconstruct.
+  const points: Point<V>[] = [{ x: xOf.get(group.localId)!, y: partial }];
+  const owners: string[] = [group.localId];
+  for (const [peer, msg] of published) {
+    const ctx = { what: 'partial sum', peer };
+    const rec = expectRecord(msg, ctx, ['q', 'y']);
+    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
+      // It confirmed this Q a round ago: a partial sum over another set is a lie of its own.
+      throw new CheatingDetectedError(
+        ErrorCode.TAMPERING_DETECTED,
+        `"${peer}" published a partial sum over another dealer set than the one it confirmed`,
+        { description: 'a partial sum labelled with a dealer set other than the confirmed one', statements: [] },
+        { peer },
       );
     }
     points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });

@@ -37,6 +37,8 @@ async function runScenario(
   scenarios: Record<string, Record<string, unknown>> | ((parties: TestParties) => Record<string, Record<string, unknown>>),
   honestRun: (g: Group, index: number) => Promise<SumResult>,
   roundTimeoutMs: number,
+  /** Awaited after the honest parties finished, before the fixture processes are told to exit. */
+  settle?: (children: ReadonlyMap<string, FixtureProcess>) => Promise<unknown>,
 ): Promise<Outcome> {
   const parties = makeParties(n);
   const processes = typeof scenarios === 'function' ? scenarios(parties) : scenarios;
@@ -60,7 +62,9 @@ async function runScenario(
     await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
     const t0 = Date.now();
     const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
-    return { parties, honest, results, elapsedMs: Date.now() - t0, children };
+    const elapsedMs = Date.now() - t0;
+    await settle?.(children);
+    return { parties, honest, results, elapsedMs, children };
   } finally {
     for (const c of children.values()) c.command({ cmd: 'exit' });
     await Promise.all(groups.map((g) => g.close()));
@@ -177,15 +181,14 @@ describe('thresholdSum, n = 5: tampering and the redundancy r − t', () => {
     }
   }, 30_000);
 
-  test('t = 2, r = 3 = t + 1 (two parties crashed after dealing): detected, but nobody can be named', async () => {
+  test('t = 3, r = 4 = t + 1 (one party crashed after dealing): detected, but nobody can be named', async () => {
     const o = await runScenario(
       n,
       {
-        p3: { mode: 'threshold-tamper-partial', input: 30, t: 2, delta: 12345 },
-        p4: { mode: 'crash-after-deal', protocol: 'threshold', input: 40, t: 2 },
-        p5: { mode: 'crash-after-deal', protocol: 'threshold', input: 50, t: 2 },
+        p3: { mode: 'threshold-tamper-partial', input: 30, t: 3, delta: 12345 },
+        p5: { mode: 'crash-after-deal', protocol: 'threshold', input: 50, t: 3 },
       },
-      (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }),
+      (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 5000 }),
       5000,
     );
     for (const e of errors(o)) {
@@ -259,6 +262,30 @@ test('thresholdSum n = 5, t = 2: an adversary reporting different dealer sets to
     expect(sets[0]).not.toBe(sets[1]);
   }
 }, 30_000);
+
+describe('thresholdSum: one malicious reporter shrinking the dealer set Q to isolate an honest input', () => {
+  // The attack (issue found by review): Q is the intersection of the dealer reports, so a party
+  // that reports "I hold only the victim's share" to everyone makes Q = [victim]. Before the floor
+  // every honest party then published T_j = f_victim(j); the attacker interpolated x_victim and
+  // everyone "succeeded" with sum = x_victim.
+  test.each([
+    ['Q = [victim]', []],
+    ['Q = [victim, attacker, one more honest dealer] (3 < t + 1 = 4)', ['p3', 'p4']],
+  ])('%s → every honest party aborts with TOO_FEW_PARTIES and no partial sum reaches the attacker', async (_name, alsoReport) => {
+    const o = await runScenario(
+      5,
+      { p3: { mode: 'threshold-isolate', input: 30, t: 3, victim: 'p1', alsoReport, waitMs: 4000 } },
+      (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 3000 }),
+      3000,
+      (children) => children.get('p3')!.waitFor('partials', 15_000),
+    );
+    const errs = errors(o);
+    expect(errs).toHaveLength(4);
+    for (const e of errs) expect(e.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+    const partials = o.children.get('p3')!.events.find((e) => e.type === 'partials')!;
+    expect(partials.count).toBe(0);
+  }, 40_000);
+});
 
 test('LIMIT — thresholdSum: one reporter can drop an honest dealer from Q (the intersection of all reports); the sum then excludes it, visibly in `contributors`', async () => {
   // Dropout tolerance means a report "I lack p5's share" is believed; a malicious party can say it

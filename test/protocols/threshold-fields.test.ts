@@ -83,7 +83,7 @@ describe.each(['p61', 'p127', 'auto'] as const)('thresholdSum, field %s', (field
   }, 60_000);
 });
 
-describe('dropouts: the sum completes with ≥ t parties', () => {
+describe('dropouts: the sum completes with enough parties (quorum ⌈(n + t)/2⌉, at least min(n, t + 1) dealers)', () => {
   /** Make `g` crash right after dealing (its shares are out), or before dealing (`when: 'before'`). */
   function crash(g: Group, when: 'after' | 'before'): void {
     if (when === 'after') {
@@ -108,8 +108,8 @@ describe('dropouts: the sum completes with ≥ t parties', () => {
   }
 
   test.each([
-    ['p61', 'after', 5, 3, ['p4', 'p5']],
-    ['p127', 'after', 5, 3, ['p4', 'p5']],
+    ['p61', 'after', 6, 2, ['p5', 'p6']],
+    ['p127', 'after', 5, 3, ['p5']],
     ['p61', 'after', 6, 3, ['p6']],
     ['p61', 'before', 5, 3, ['p5']],
     ['p127', 'before', 5, 3, ['p5']],
@@ -136,6 +136,61 @@ describe('dropouts: the sum completes with ≥ t parties', () => {
     } finally {
       await h.close();
     }
+  }, 30_000);
+
+  /** Run thresholdSum at every party with `dropped` crashing `when`; the survivors' outcomes. */
+  async function survivorsOf(n: number, t: number, dropped: readonly string[], when: 'after' | 'before', extra: ThresholdSumOptions = {}) {
+    const h = await createTestGroups(n, { roundTimeoutMs: 4000 });
+    try {
+      for (const id of dropped) crash(h.byId.get(id)!, when);
+      const sent = new Map<string, string[]>();
+      for (const g of h.groups) {
+        const orig = g.send.bind(g);
+        const log: string[] = [];
+        sent.set(g.localId, log);
+        g.send = async (peer, round, value) => {
+          log.push(round);
+          return orig(peer, round, value);
+        };
+      }
+      const out = await settleAll(h.groups.map((g, i) => thresholdSum(g, i + 1, { t, ...extra })));
+      return h.ids.flatMap((id, i) => (dropped.includes(id) ? [] : [{ id, outcome: out[i]!, sent: sent.get(id)! }]));
+    } finally {
+      await h.close();
+    }
+  }
+
+  test('natural dropouts that leave fewer than t + 1 dealers: every survivor aborts with TOO_FEW_PARTIES before publishing (n = 5, t = 2, three crash before dealing — the two left would otherwise learn each other’s input)', async () => {
+    const survivors = await survivorsOf(5, 2, ['p3', 'p4', 'p5'], 'before');
+    expect(survivors).toHaveLength(2);
+    for (const s of survivors) {
+      expect(s.outcome.ok).toBe(false);
+      const e = (s.outcome as { error: CouplerError }).error;
+      expect(e.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+      expect(s.sent.filter((r) => r.endsWith('/partial'))).toEqual([]);
+    }
+  }, 30_000);
+
+  test('dropouts after dealing that leave fewer than the quorum ⌈(n + t)/2⌉ = 4 of 5 (t = 3): TOO_FEW_PARTIES, nothing published', async () => {
+    const survivors = await survivorsOf(5, 3, ['p4', 'p5'], 'after');
+    for (const s of survivors) {
+      expect(s.outcome.ok).toBe(false);
+      expect((s.outcome as { error: CouplerError }).error.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+      expect(s.sent.filter((r) => r.endsWith('/partial'))).toEqual([]);
+    }
+  }, 30_000);
+
+  test('minContributors: the caller raises the floor (5 of 5: one dropout before dealing aborts); below the floor or above n is refused up front', async () => {
+    const survivors = await survivorsOf(5, 3, ['p5'], 'before', { minContributors: 5 });
+    for (const s of survivors) {
+      expect(s.outcome.ok).toBe(false);
+      expect((s.outcome as { error: CouplerError }).error.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+      expect(s.sent.filter((r) => r.endsWith('/partial'))).toEqual([]);
+    }
+    const g = groups.get(5)!.groups[0]!;
+    await expect(thresholdSum(g, 1, { t: 3, minContributors: 3 })).rejects.toMatchObject({ code: ErrorCode.PARAMETERS_UNSAFE });
+    await expect(thresholdSum(g, 1, { t: 3, minContributors: 6 })).rejects.toMatchObject({ code: ErrorCode.PARAMETERS_UNSAFE });
+    await expect(thresholdSum(g, 1, { t: 3, minContributors: 4.5 })).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
   }, 30_000);
 });
 
