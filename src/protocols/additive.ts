@@ -29,7 +29,7 @@ import { commitThenOpen } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeRing64, expandSeed, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
-import { checkGroup, checkSumOptions, prepareRun, ringFromBytes, roundOptions, type SumOptions, type SumResult } from './common.js';
+import { checkGroup, checkSumOptions, prepareRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
 
 /** Domain of the PRG that expands share seeds. */
@@ -122,9 +122,10 @@ export async function openPartials(
   partial: Uint32Array,
   length: number,
   options: SumOptions,
-  opening: PartialsOpening = 'broadcast',
+  opening: PartialsOpening,
+  runSeed: Uint8Array,
 ): Promise<Uint32Array> {
-  if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options));
+  if (opening === 'aggregate') return openAggregated(group, round, partial, length, runSeed, roundOptions(options));
   const opened = await commitThenOpen(group, round, r64ToBytes(partial), roundOptions(options));
   const sum = r64Zeros(length);
   for (const [party, bytes] of opened) r64AddInPlace(sum, party === group.localId ? partial : ringFromBytes(bytes, length, 'partial sum', party));
@@ -157,12 +158,13 @@ export async function secureSum(group: Group, input: SumInput, options: SecureSu
   const run = await prepareRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
   const own = await dealAdditive(group, `${run.runId}/share`, run.encoded, group.peers, mode);
   const partial = await collectAdditive(group, `${run.runId}/share`, own, group.peers, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
+  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'secureSum',
     contributors: group.parties,
     runId: run.runId,
+    seed: seedHex(run.seed),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

@@ -6,7 +6,7 @@
  *
  * The index range [0, L) is split into n contiguous chunks; chunk c has a primary aggregator
  * a(c) = parties[c] (canonical order) and a secondary b(c) = the successor of a(c) on a
- * session-seeded cycle of all parties (a derangement: b(c) ≠ a(c), and every party is the
+ * coin-tossed cycle of all parties (a derangement: b(c) ≠ a(c), and every party is the
  * secondary of exactly one chunk). Rounds (below `<round>`):
  *
  * 1. `c` (echo broadcast, 2 message rounds): each party commits to T_p chunk by chunk — a Merkle
@@ -67,7 +67,7 @@ import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
 import { r64AddInPlace, r64FromBytes, r64ToBytes, r64Zeros, shareGraph, type Ring64Vector } from './math/index.js';
-import { runSeed } from './common.js';
+import { seedFor } from './common.js';
 
 /** Statement types signed in the aggregated opening. */
 export const AGGREGATE_STATEMENT = {
@@ -119,14 +119,14 @@ export interface AggregateLayout {
 
 /**
  * The layout of the aggregated opening of `round`: chunk boundaries ⌊c·L/n⌋, primaries in
- * canonical order, secondaries = successors on a cycle seeded by the session and round.
+ * canonical order, secondaries = successors on a cycle seeded by the coin-tossed run seed and the round.
  * @internal
  */
-export function aggregateLayout(group: Group, round: string, length: number): AggregateLayout {
+export function aggregateLayout(group: Group, round: string, length: number, runSeed: Uint8Array): AggregateLayout {
   const parties = group.parties;
   const n = parties.length;
   const start = Array.from({ length: n + 1 }, (_, c) => Math.floor((c * length) / n));
-  const cycle = shareGraph(parties, 2, runSeed(group, round, 'aggregate roles'));
+  const cycle = shareGraph(parties, 2, seedFor(runSeed, `aggregate roles\0${round}`));
   const primary = [...parties];
   const secondary = primary.map((p) => cycle.get(p)![0]!);
   return {
@@ -297,10 +297,17 @@ interface Parsed {
  *   check; {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers.
  * @internal used by `openPartials`.
  */
-export async function openAggregated(group: Group, round: string, partial: Ring64Vector, length: number, options: RoundOptions = {}): Promise<Ring64Vector> {
+export async function openAggregated(
+  group: Group,
+  round: string,
+  partial: Ring64Vector,
+  length: number,
+  runSeed: Uint8Array,
+  options: RoundOptions = {},
+): Promise<Ring64Vector> {
   const me = group.localId;
   const session = group.sessionId;
-  const layout = aggregateLayout(group, round, length);
+  const layout = aggregateLayout(group, round, length, runSeed);
   const n = layout.n;
   const mine = r64ToBytes(partial);
   const commit = commitChunks(group, round, me, layout, mine, new Uint8Array(randomBytes(32)));

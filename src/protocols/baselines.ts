@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
-import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, type SumOptions, type SumResult } from './common.js';
+import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 
 /** Options of the baselines: the explicit acknowledgement is required. */
 export interface BaselineOptions extends SumOptions {
@@ -88,6 +88,7 @@ export async function ringSecureSum(group: Group, input: SumInput, options: Ring
     protocol: passes === 1 ? 'ringSecureSum' : `kSecureSum(k=${passes})`,
     contributors: group.parties,
     runId: run.runId,
+    seed: seedHex(run.seed),
     elapsedMs: Date.now() - run.startedAt,
   };
 }
@@ -116,6 +117,7 @@ export async function plainSum(group: Group, input: SumInput, options: BaselineO
     protocol: 'plainSum',
     contributors: group.parties,
     runId: run.runId,
+    seed: seedHex(run.seed),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

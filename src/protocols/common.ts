@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
-import { ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
 import { Group } from '../group/group.js';
-import { echoBroadcast } from '../group/echo.js';
-import { expectRecord, expectString } from '../wire/shape.js';
+import { echoBroadcastAttached } from '../group/echo.js';
+import { commitment } from '../group/commit.js';
+import { bytesEqual } from '../crypto/bytes.js';
+import { encodeMessage } from '../wire/codec.js';
+import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import {
   DEFAULT_BOUND,
   DEFAULT_FRACTIONAL_BITS,
@@ -61,6 +64,12 @@ export interface SumResult {
   readonly contributors: readonly string[];
   /** Label of this run within the group (rounds are named after it). */
   readonly runId: string;
+  /**
+   * The run seed, hex: a coin toss of every party's committed random contribution (see
+   * {@link prepareRun}); it fixed the share graph of `dkSecureSum` and the aggregator pairs of the
+   * aggregated opening. Identical at every party; for audit and reproducing those choices.
+   */
+  readonly seed: string;
   /** Wall time of the run, ms. */
   readonly elapsedMs: number;
 }
@@ -73,6 +82,8 @@ export interface PreparedRun<V> {
   readonly encoded: V;
   readonly length: number;
   readonly startedAt: number;
+  /** The coin-tossed run seed (32 bytes), identical at every party; see {@link prepareRun}. */
+  readonly seed: Uint8Array;
 }
 
 /** Check the group argument. */
@@ -104,7 +115,20 @@ export function roundOptions(o: SumOptions): { timeoutMs?: number; signal?: Abor
 
 /**
  * Encode the input locally (refusing NaN, ±Infinity, |x| > B, bad shapes, unsafe parameters before
- * anything is sent), then agree with every party on the shape and the parameters by echo broadcast.
+ * anything is sent), then agree with every party on the shape and the parameters by echo broadcast,
+ * and toss the run seed in the same two message rounds.
+ *
+ * The run seed decides who shares with whom in `dkSecureSum` and which party checks which
+ * aggregator in the aggregated opening, so no party may choose it. It used to be derived from the
+ * session id, which one party (the task creator) picks: grinding session ids put two chosen
+ * colluders into one aggregator pair, or around a chosen victim in the share graph, in a few
+ * thousand tries. Now every party commits to 32 random bytes in its echoed shape statement
+ * (`SHA-256(… session, round, party ‖ coin)`: hiding, as the coin is uniform, and binding) and
+ * opens it attached to its echo digest, i.e. only after it holds every commitment; the seed is
+ * SHA-256 over all coins in canonical party order. One honest coin makes the seed uniform. A party
+ * that opens something else is named (`COMMITMENT_MISMATCH`); a party that sees the others'
+ * coins first can only withhold its own, which aborts the run naming it (a timeout) — the one bit
+ * of influence no coin toss without an honest majority can take away.
  *
  * @param extra - protocol parameters that must be equal at every party (e.g. k, t).
  * @throws {@link ValueError} `VALUE_INVALID`/`PARAMETERS_UNSAFE` locally; `SHAPE_MISMATCH` naming
@@ -173,15 +197,19 @@ export async function prepareRun(
   }
   const runId = group.nextRunId(protocol);
   const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
-  const mine = { shape: shapeDigest(shape), params: descriptor };
-  const all = await echoBroadcast(group, `${runId}/shape`, mine, roundOptions(options));
+  const coin = new Uint8Array(randomBytes(32));
+  const round = `${runId}/shape`;
+  const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin) };
+  const { values: all, attached } = await echoBroadcastAttached(group, round, mine, () => ({ coin }), roundOptions(options));
   const disagree: string[] = [];
+  const commitments = new Map<string, Uint8Array>();
   for (const [party, value] of all) {
     if (party === group.localId) continue;
     const ctx = { what: 'shape agreement', peer: party };
-    const rec = expectRecord(value, ctx, ['shape', 'params']);
+    const rec = expectRecord(value, ctx, ['shape', 'params', 'c']);
     const s = expectString(rec.shape, 'shape', ctx, 128);
     const p = expectString(rec.params, 'params', ctx, 1024);
+    commitments.set(party, expectBytes(rec.c, 'c', ctx, 32));
     if (s !== mine.shape || p !== mine.params) disagree.push(party);
   }
   if (disagree.length > 0) {
@@ -191,7 +219,32 @@ export async function prepareRun(
       { peers: disagree },
     );
   }
-  return { runId, shape, params, encoded, length, startedAt };
+  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, runId]));
+  for (const party of group.parties) {
+    if (party === group.localId) {
+      seed.update(coin);
+      continue;
+    }
+    const ctx = { what: `run-seed opening of round "${round}"`, peer: party };
+    const opening = attached.get(party);
+    if (opening === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" sent no run-seed opening`, { peer: party });
+    const theirs = expectBytes(expectRecord(opening, ctx, ['coin']).coin, 'coin', ctx, 32);
+    if (!bytesEqual(coinCommitment(group, round, party, theirs), commitments.get(party)!)) {
+      throw new CheatingDetectedError(
+        ErrorCode.COMMITMENT_MISMATCH,
+        `party "${party}" opened a run-seed contribution that does not match its commitment`,
+        { description: 'the run-seed opening does not hash to the echo-checked commitment', statements: [] },
+        { peer: party },
+      );
+    }
+    seed.update(theirs);
+  }
+  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()) };
+}
+
+/** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */
+function coinCommitment(group: Group, round: string, party: string, coin: Uint8Array): Uint8Array {
+  return commitment(group.sessionId, `${round}/coin`, party, coin, new Uint8Array(0));
 }
 
 /** Decode ring bytes received from `peer`, checking the exact length. */
@@ -245,9 +298,17 @@ export function field61FromBytes(bytes: Uint8Array, length: number, what: string
   }
 }
 
-/** A 32-byte seed every party derives alike from the session and run (for share graphs). */
-export function runSeed(group: Group, runId: string, label: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(`coupler/1 ${label}\0${group.sessionId}\0${runId}`).digest());
+/**
+ * A 32-byte seed for one use (`label`, e.g. the dk share graph), derived from the coin-tossed run
+ * seed of {@link prepareRun}: every party derives the same, and no party chose it.
+ */
+export function seedFor(runSeed: Uint8Array, label: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`coupler/1 ${label}\0`).update(runSeed).digest());
+}
+
+/** Hex of a run seed, as reported in {@link SumResult.seed}. */
+export function seedHex(seed: Uint8Array): string {
+  return Buffer.from(seed).toString('hex');
 }
 
 /** Require the explicit acknowledgement of an insecure baseline. */

@@ -2,9 +2,9 @@
  * `dkSecureSum`: segment redistribution over a k-regular share graph, then committed and opened
  * partial sums (protocols.md §3, the form to ship; the paper's ring pass leaks and is not used).
  *
- * 1. Every party derives the same share graph from the session and run: each party sends
+ * 1. Every party derives the same share graph from the run seed: each party sends
  *    segments to k − 1 receivers and receives from k − 1 senders (ring offsets on a
- *    session-seeded permutation).
+ *    permutation seeded by the coin-tossed run seed, see `prepareRun`).
  * 2. Party p splits x_p into k segments (k − 1 as PRG seeds, sent to its receivers; it keeps the
  *    last one) and sums what it holds into T_p.
  * 3. T_p is committed, echo-checked and opened; S = Σ T_p. Default for n ≥ 4 the aggregated
@@ -27,7 +27,7 @@ import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput } from './math/index.js';
 import { checkOpening, collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
-import { checkGroup, checkSumOptions, prepareRun, runSeed, type SumResult } from './common.js';
+import { checkGroup, checkSumOptions, prepareRun, seedFor, seedHex, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
 export interface DkSecureSumOptions extends SecureSumOptions {
@@ -36,7 +36,7 @@ export interface DkSecureSumOptions extends SecureSumOptions {
 }
 
 /**
- * dk-secure sum: each input is split into k segments spread over a session-seeded k-regular
+ * dk-secure sum: each input is split into k segments spread over a coin-tossed k-regular
  * graph. Bytes per party are constant in n (segment phase: k − 1 seeds; opening: the aggregated
  * opening, default for n ≥ 4); privacy holds against coalitions smaller than
  * `collusionThreshold(n, k)`.
@@ -63,17 +63,18 @@ export async function dkSecureSum(group: Group, input: SumInput, options: DkSecu
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
   const opening = checkOpening(o.opening, n >= 4 ? 'aggregate' : 'broadcast');
   const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening });
-  const graph = shareGraph(group.parties, k, runSeed(group, run.runId, 'dk share graph'));
+  const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));
   const to = receivers(graph, group.localId);
   const from = senders(graph, group.localId);
   const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
   const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
+  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'dkSecureSum',
     contributors: group.parties,
     runId: run.runId,
+    seed: seedHex(run.seed),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

@@ -91,6 +91,7 @@ import {
   fieldToBytes,
   prepareRun,
   roundOptions,
+  seedHex,
   type PreparedRun,
   type SumOptions,
   type SumResult,
@@ -452,6 +453,7 @@ async function runThreshold<V>(
     protocol: 'thresholdSum',
     contributors: Q,
     runId: run.runId,
+    seed: seedHex(run.seed),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

@@ -10,7 +10,7 @@
  */
 import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
 import { secureSum, dkSecureSum, thresholdSum, type SumResult } from '../../src/protocols';
-import { aggregateLayout, AGGREGATE_STATEMENT } from '../../src/protocols/aggregate';
+import { AGGREGATE_STATEMENT } from '../../src/protocols/aggregate';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import { decodeMessage } from '../../src/wire/codec';
 import { ed25519Verify } from '../../src/crypto/ed25519';
@@ -358,7 +358,6 @@ describe('silence and crashes mid-protocol (after dealing)', () => {
 describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; vectors of 10 elements)', () => {
   const N = 5;
   const vec = (i: number): number[] => Array.from({ length: 10 }, (_, j) => INPUTS[i]! + j);
-  const truth = Array.from({ length: 10 }, (_, j) => INPUTS.reduce((s, x) => s + x + j, 0));
   const dk = (g: Group, i: number): Promise<SumResult> => dkSecureSum(g, vec(i), { roundTimeoutMs: 5000 });
 
   /** The signed statements of a CheatingDetectedError: each valid under `culprit`'s roster key, of type `t`, for round dk.1/partial (or sum.1). */
@@ -451,32 +450,42 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     expect(o.elapsedMs).toBeLessThan(2 * ROUND + 6000);
   }, 30_000);
 
-  test('LIMIT — the primary AND the secondary of one chunk colluding: every honest party accepts the same wrong sum (integrity needs one honest aggregator per chunk)', async () => {
-    // The secondary of p3's chunk (chunk 2) depends on the session: derive it from the layout.
-    let partner = '';
+  test('LIMIT — the primary AND the secondary of one chunk colluding: every honest party accepts the same wrong sum, but only in the runs where the coin toss paired them', async () => {
+    // n = 4, 24 runs in one group: p3 (primary of chunk 2) and p4 deviate only when the run seed —
+    // which neither chose — makes p4 the secondary of chunk 2 (probability 1/3 per run).
+    const RUNS = 24;
+    const n = 4;
+    const sums = new Map<string, number[][]>();
     const o = await runScenario(
-      N,
-      (parties) => {
-        const standIn = { parties: parties.ids, sessionId: parties.sessionId } as unknown as Group;
-        partner = aggregateLayout(standIn, 'dk.1/partial', 10).secondary[2]!;
-        return {
-          p3: { mode: 'agg-collude', input: 30, role: 'primary', delta: 65536 },
-          [partner]: { mode: 'agg-collude', input: INPUTS[Number(partner.slice(1)) - 1]!, role: 'secondary', delta: 65536 },
-        };
+      n,
+      {
+        p3: { mode: 'agg-collude', input: 30, role: 'primary', primary: 'p3', partner: 'p4', delta: 65536, runs: RUNS },
+        p4: { mode: 'agg-collude', input: 40, role: 'secondary', primary: 'p3', partner: 'p4', delta: 65536, runs: RUNS },
       },
-      dk,
+      async (g, i) => {
+        let last: SumResult | undefined;
+        const mine: number[][] = [];
+        sums.set(g.localId, mine);
+        for (let r = 0; r < RUNS; r++) {
+          last = await dkSecureSum(g, vec(i), { roundTimeoutMs: 5000, opening: 'aggregate' });
+          mine.push(Array.from(last.sum as Float64Array));
+        }
+        return last!;
+      },
       5000,
     );
-    expect(partner).not.toBe('p3');
-    const chunk = aggregateLayout({ parties: o.parties.ids, sessionId: o.parties.sessionId } as unknown as Group, 'dk.1/partial', 10).start;
-    const sums = o.results.map((r) => {
-      expect(r.ok).toBe(true);
-      return Array.from((r as { value: SumResult }).value.sum as Float64Array);
-    });
-    for (const x of sums) expect(x).toEqual(sums[0]);
-    // Element chunk.start[2] is off by 65536 · 2^-16 = 1; every other element is right.
-    const want = truth.slice();
-    want[chunk[2]!]! += 1;
-    expect(sums[0]).toEqual(want);
-  }, 30_000);
+    for (const r of o.results) expect(r.ok).toBe(true);
+    const colluded = new Set(o.children.get('p3')!.events.filter((e) => e.type === 'colluded').map((e) => e.run as number));
+    expect(new Set(o.children.get('p4')!.events.filter((e) => e.type === 'colluded').map((e) => e.run as number))).toEqual(colluded);
+    // P(never paired in 24 runs) = (2/3)^24 ≈ 6e-5; P(always) ≈ 4e-12.
+    expect(colluded.size).toBeGreaterThan(0);
+    expect(colluded.size).toBeLessThan(RUNS);
+    const right = Array.from({ length: 10 }, (_, j) => INPUTS.slice(0, n).reduce((s, x) => s + x + j, 0));
+    // Chunk 2 of 10 elements over 4 parties starts at ⌊2·10/4⌋ = 5; 65536 · 2^-16 = 1.
+    const wrong = right.slice();
+    wrong[5]! += 1;
+    for (let r = 0; r < RUNS; r++) {
+      for (const id of o.honest) expect(sums.get(id)![r]).toEqual(colluded.has(r) ? wrong : right);
+    }
+  }, 60_000);
 });

@@ -19,7 +19,7 @@
 import fc from 'fast-check';
 import { createTestGroups, type TestGroups } from '../support/group-harness';
 import { secureSum, dkSecureSum, ringSecureSum, plainSum, type SumResult } from '../../src/protocols';
-import { runSeed } from '../../src/protocols/common';
+import { seedFor } from '../../src/protocols/common';
 import { collusionThreshold, encodeRing64, exposedParties, r64AddInPlace, r64Equal, r64FromBytes, r64Random, r64Sub, r64SubInPlace, shareGraph } from '../../src/protocols/math/index';
 import type { Group } from '../../src/group/group';
 import type { SumInput } from '../../src/protocols/math/index';
@@ -66,6 +66,9 @@ function inputsFor(X: Float64Array): Float64Array[] {
 }
 
 /** Run the protocol `runs` times with victim input X; returns the run ids (identical at every party). */
+/** The coin-tossed run seed of each run, by run id (every party reported the same). */
+const seeds = new Map<string, Uint8Array>();
+
 async function experiment(run: (g: Group, input: SumInput) => Promise<SumResult>, X: Float64Array, runs = RUNS): Promise<string[]> {
   const ids: string[] = [];
   const inputs = inputsFor(X);
@@ -74,9 +77,11 @@ async function experiment(run: (g: Group, input: SumInput) => Promise<SumResult>
     const results = await Promise.all(h.groups.map((g, j) => run(g, inputs[j]!)));
     for (const r of results) {
       expect(r.runId).toBe(results[0]!.runId);
+      expect(r.seed).toBe(results[0]!.seed);
       expect(Array.from(r.sum as Float64Array)).toEqual(Array.from(expected));
     }
     ids.push(results[0]!.runId);
+    seeds.set(results[0]!.runId, Buffer.from(results[0]!.seed, 'hex'));
   }
   return ids;
 }
@@ -257,7 +262,7 @@ describe('dk-secure sum', () => {
     const idsA = await experiment(run, A);
     const idsB = await experiment(run, B);
     for (const id of [...idsA, ...idsB]) {
-      const graph = shareGraph(h.ids, 3, runSeed(h.groups[0]!, id, 'dk share graph'));
+      const graph = shareGraph(h.ids, 3, seedFor(seeds.get(id)!, 'dk share graph'));
       expect(exposedParties(graph, ['p1', 'p3'])).toEqual([]);
     }
     const a = residuals(idsA, ['p1', 'p3'], 'segment');
@@ -265,15 +270,15 @@ describe('dk-secure sum', () => {
     expect(bytesIndistinguishable(a, b).p).toBeGreaterThan(ALPHA);
   }, 60_000);
 
-  test('shipped dkSecureSum, n = 4, k = 2 (threshold 2, AT the coalition size): {p1, p3} learns x2 exactly in the runs whose session-seeded ring makes them p2’s neighbours, and only then', async () => {
-    // Documents the limit of k = 2: the session-seeded graph makes the exposure unpredictable
+  test('shipped dkSecureSum, n = 4, k = 2 (threshold 2, AT the coalition size): {p1, p3} learns x2 exactly in the runs whose coin-tossed ring makes them p2’s neighbours, and only then', async () => {
+    // Documents the limit of k = 2: the coin-tossed graph makes the exposure unpredictable
     // (probability 1/3 per run for a fixed pair), not impossible. collusionThreshold says so.
     expect(collusionThreshold(4, 2)).toBe(2);
     log.length = 0;
     const ids = await experiment((g, x) => dkSecureSum(g, x, { k: 2, opening: 'broadcast' }), B, 60);
     let exposedRuns = 0;
     for (const id of ids) {
-      const graph = shareGraph(h.ids, 2, runSeed(h.groups[0]!, id, 'dk share graph'));
+      const graph = shareGraph(h.ids, 2, seedFor(seeds.get(id)!, 'dk share graph'));
       const exposed = exposedParties(graph, ['p1', 'p3']).includes('p2');
       const R = additiveResidual(coalitionView(log, ['p1', 'p3']), id, 'segment', 'p2', L);
       expect(r64Equal(R, enc(B))).toBe(exposed);

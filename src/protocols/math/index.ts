@@ -8,7 +8,7 @@
  * - `shamir`: Shamir sharing, Lagrange reconstruction, degree check / Berlekamp–Welch (GF(2^127 − 1)).
  * - `shamir61`: the same over GF(2^61 − 1), on typed arrays.
  * - `values`, `fixedpoint`: the input model, shapes, and fixed-point encoding/decoding.
- * - `sharegraph`: the session-seeded segment graph of dk-secure sum and its collusion threshold.
+ * - `sharegraph`: the run-seeded segment graph of dk-secure sum and its collusion threshold.
  *
  * @packageDocumentation
  */
