@@ -333,13 +333,32 @@ export interface ImageLayout {
   readonly appDir: string;
   /** `/app/node_modules/coupler` -> `/opt/coupler`. */
   readonly appLink: { readonly link: string; readonly target: string };
-  /** USER of the final stage. */
+  /** USER of the final stage, `${ARG}` references resolved with the build args. */
   readonly user: string;
   readonly env: ReadonlyMap<string, string>;
   readonly entrypoint: readonly string[];
 }
 
-export function baseImageLayout(df: Dockerfile): ImageLayout {
+/** The ARG defaults declared in a stage (after its FROM), overridden by `buildArgs` (`--build-arg`). */
+export function stageArgs(stage: Stage, buildArgs: Readonly<Record<string, string>> = {}): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const ins of stage.instructions) {
+    if (ins.keyword !== 'ARG') continue;
+    const a = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(ins.args);
+    if (a) args.set(a[1]!, buildArgs[a[1]!] ?? unquote(a[2] ?? ''));
+  }
+  return args;
+}
+
+/** The USER of a stage with `${ARG}` references resolved (undefined: none, i.e. root). */
+export function stageUser(stage: Stage, buildArgs: Readonly<Record<string, string>> = {}): string | undefined {
+  const raw = last(stage, 'USER')?.args;
+  if (raw === undefined) return undefined;
+  const args = stageArgs(stage, buildArgs);
+  return raw.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, n: string) => args.get(n) ?? '');
+}
+
+export function baseImageLayout(df: Dockerfile, buildArgs: Readonly<Record<string, string>> = {}): ImageLayout {
   const stage = finalStage(df);
   const runs = stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
   const ciDir = runs.map((r) => /\bcd\s+(\S+)\s*&&[^;]*?\bnpm\s+ci\b/.exec(r)?.[1]).find((d) => d !== undefined);
@@ -348,7 +367,7 @@ export function baseImageLayout(df: Dockerfile): ImageLayout {
   const bin = links.find((l) => /\/bin\/coupler$/.test(l.link));
   const appLink = links.find((l) => /\/node_modules\/coupler$/.test(l.link));
   const workdir = last(stage, 'WORKDIR')?.args;
-  const user = last(stage, 'USER')?.args;
+  const user = stageUser(stage, buildArgs);
   const entry = last(stage, 'ENTRYPOINT');
   if (!bin || !appLink || !workdir || !user || !entry) throw new Error(`${df.path}: the final stage lacks the coupler link, the app link, WORKDIR, USER or ENTRYPOINT`);
   const entrypoint = execForm(entry.args);

@@ -10,7 +10,7 @@
  *   <root>/opt/coupler/node_modules/<dep>  runtime dependencies: see below
  *   <root>/usr/local/bin/coupler          -> <root>/opt/coupler/dist/cli.js (the package bin)
  *   <root>/app/node_modules/coupler       -> <root>/opt/coupler
- *   <root>/app                            owned by the image user (uid 1000), like `chown -R node:node /app`
+ *   <root>/app                            owned by node (uid 1000), like `chown -R node:node /app`
  *
  * Runtime dependencies: the image installs them with `npm ci --omit=dev` against the lockfile.
  * Here (no registry access) each runtime package the lockfile lists (entries not marked dev) is
@@ -25,20 +25,29 @@ import { dirname, join } from 'node:path';
 import { ROOT, requireBuiltCli, runProcess, type Run } from '../cli/_cli';
 import { baseImageLayout, readDockerfile, type ImageLayout } from './_dockerfile';
 
-/** uid/gid of the `node` user in the official Node images (and of `USER node` in Dockerfile.base). */
+/** uid/gid of the `node` user in the official Node images (the non-root variant of Dockerfile.base: `--build-arg COUPLER_USER=node`). */
 export const IMAGE_UID = 1000;
 export const IMAGE_GID = 1000;
+
+/** uid/gid a USER value of the image stands for. */
+function userIds(user: string): { uid: number; gid: number } {
+  if (/^(root|0)(:(root|0))?$/.test(user)) return { uid: 0, gid: 0 };
+  if (/^(node|1000)(:(node|1000))?$/.test(user)) return { uid: IMAGE_UID, gid: IMAGE_GID };
+  throw new Error(`test/image: unknown image user "${user}"`);
+}
 
 export interface ImageRoot {
   readonly root: string;
   readonly layout: ImageLayout;
   /** The host path of an image path. */
   path(imagePath: string): string;
-  /** The uid/gid children run as: the image user when the tests run as root, else undefined (the current user). */
+  /** The image's user (USER of the final stage with the build args applied): `root` or `node`. */
+  readonly user: string;
+  /** The uid/gid children run as when the tests run as root (0 for the root image), else undefined (the current user). */
   readonly runAs: { uid: number; gid: number } | undefined;
   /** The packed tarball's file list (as npm pack reported it). */
   readonly packedFiles: readonly string[];
-  /** Give a file or folder (recursively) to the image user, as `chown -R node:node` does. */
+  /** Give a file or folder (recursively) to the `node` user, as `chown -R node:node` does. */
   own(hostPath: string): void;
   /** The environment of a container of this image: PATH with the `coupler` command, the image's ENV (paths mapped), HOME. */
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
@@ -46,7 +55,7 @@ export interface ImageRoot {
   run(args: readonly string[], env: NodeJS.ProcessEnv, options?: { timeoutMs?: number; command?: string }): Promise<Run>;
 }
 
-/** Whether the tests run as root (CI does): then children run as the image's uid 1000. */
+/** Whether the tests run as root (CI does): then children run as the image's user (root by default, uid 1000 for the non-root variant). */
 export const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 async function must(what: string, r: Promise<Run>): Promise<Run> {
@@ -63,20 +72,24 @@ export function runtimePackages(): string[] {
     .map(([key]) => key.slice('node_modules/'.length));
 }
 
-/** Build the image root (pack, extract, link, own). */
-export async function buildImageRoot(): Promise<ImageRoot> {
+/**
+ * Build the image root (pack, extract, link, own).
+ * @param buildArgs - `--build-arg`s of the image (e.g. `{ COUPLER_USER: 'node' }` for the non-root variant).
+ */
+export async function buildImageRoot(buildArgs: Readonly<Record<string, string>> = {}): Promise<ImageRoot> {
   requireBuiltCli();
-  const layout = baseImageLayout(readDockerfile(join(ROOT, 'Dockerfile.base')));
+  const layout = baseImageLayout(readDockerfile(join(ROOT, 'Dockerfile.base')), buildArgs);
   const root = mkdtempSync(join(tmpdir(), 'coupler-image-'));
   chmodSync(root, 0o755);
   const path = (p: string): string => join(root, p);
-  const runAs = runningAsRoot ? { uid: IMAGE_UID, gid: IMAGE_GID } : undefined;
+  const runAs = runningAsRoot ? userIds(layout.user) : undefined;
+  // `chown -R node:node /app` in the Dockerfile, whichever user the entry point runs as.
   const own = (hostPath: string): void => {
-    if (!runAs) return;
+    if (!runningAsRoot) return;
     const walk = (p: string): void => {
       const st = lstatSync(p);
-      if (st.isSymbolicLink()) return lchownSync(p, runAs.uid, runAs.gid); // like chown -R: links themselves, not their targets
-      chownSync(p, runAs.uid, runAs.gid);
+      if (st.isSymbolicLink()) return lchownSync(p, IMAGE_UID, IMAGE_GID); // like chown -R: links themselves, not their targets
+      chownSync(p, IMAGE_UID, IMAGE_GID);
       if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
     };
     walk(hostPath);
@@ -138,6 +151,7 @@ export async function buildImageRoot(): Promise<ImageRoot> {
     root,
     layout,
     path,
+    user: layout.user,
     runAs,
     packedFiles,
     own,

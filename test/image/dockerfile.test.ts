@@ -17,8 +17,10 @@ import {
   parseDockerfile,
   readDockerfile,
   readDockerignore,
+  stageArgs,
   stageEnv,
   stageLabels,
+  stageUser,
   type Dockerfile,
   type Stage,
 } from './_dockerfile';
@@ -106,15 +108,18 @@ describe('Dockerfile.base', () => {
     for (const s of df().stages) if (!df().stages.some((o) => o.name === s.image)) expect(s.image).toMatch(NODE20);
   });
 
-  test('runs as a non-root user: node (uid 1000), as the deploy manifests and the README assume', () => {
-    const user = last(stage(), 'USER')?.args;
-    expect(user).toBeDefined();
-    expect(user).not.toMatch(ROOT_USER);
-    expect(['node', '1000', 'node:node', '1000:1000']).toContain(user);
-    // Nothing after USER switches back.
+  test('runs as root by default, as a stock vantage6 node needs; --build-arg COUPLER_USER=node gives the non-root variant (uid 1000) for Swarm/Kubernetes', () => {
+    // vantage6-node/vantage6/node/docker/task_manager.py (4.14): the node runs as root, creates
+    // OUTPUT_FILE with open(..., "wb") (root:root 0644) and mounts TEMPORARY_FOLDER root-owned;
+    // vantage6's own algorithm base image runs as root.
+    expect(stageUser(stage())).toMatch(ROOT_USER);
+    expect(stageArgs(stage()).get('COUPLER_USER')).toBe('root');
+    expect(stageUser(stage(), { COUPLER_USER: 'node' })).toBe('node');
+    // One USER, at the end of the runtime stage: nothing after it switches back.
     const s = stage();
-    const after = s.instructions.slice(s.instructions.indexOf(last(s, 'USER')!));
-    expect(after.filter((i) => i.keyword === 'USER')).toHaveLength(1);
+    expect(s.instructions.filter((i) => i.keyword === 'USER')).toHaveLength(1);
+    // The app folder belongs to node either way (the non-root variant must be able to use it).
+    expect(s.instructions.some((i) => i.keyword === 'RUN' && /chown -R node:node \/app/.test(i.args))).toBe(true);
   });
 
   test('EXPOSE 8888 and LABEL p8888="coupler" (the vantage6 v4 port-label convention)', () => {

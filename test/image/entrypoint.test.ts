@@ -3,14 +3,15 @@
  * published (npm pack of the build), installed in an image-shaped root (see ./_image-root), an
  * algorithm module at /app/algorithm.mjs importing 'coupler' and 'coupler/vantage6' by name,
  * `coupler` found on PATH and started as `coupler run` from /app with PKG_NAME and the vantage6
- * node's base32 environment — as the image's non-root user (uid 1000) when the tests run as root.
+ * node's base32 environment — as the image's user (root by default, as on a stock vantage6 node; uid 1000
+ * for the non-root variant) when the tests run as root.
  *
  * Then a real 3-party secure sum through that installation: three `coupler run` containers with
  * identities and a roster made by the packed CLI itself, static discovery on 127.0.0.2-4.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,7 +104,7 @@ const TASK = '/mnt/data/task-000000001';
 beforeAll(async () => {
   if (!runningAsRoot) {
     // Not root: the children run as the current user (spawn cannot switch users without privileges).
-    process.stderr.write(`test/image: not running as root; the entry point runs as uid ${process.getuid?.()} instead of the image's uid ${IMAGE_UID}\n`);
+    process.stderr.write(`test/image: not running as root; the entry point runs as uid ${process.getuid?.()} instead of the image's user\n`);
   }
   image = await buildImageRoot();
   writeFileSync(image.path('/app/algorithm.mjs'), ALGORITHM);
@@ -115,25 +116,30 @@ afterAll(() => {
   if (image) rmSync(image.root, { recursive: true, force: true });
 });
 
-/** The files a vantage6 v4 node mounts for one task run, writable by the image user where the node must allow it. */
-function taskFiles(name: string, input: unknown): { input: string; output: string; tmp: string } {
-  const dir = image.path(`${TASK}-${name}`);
+/**
+ * The files a stock vantage6 4.x node mounts for one task run, created as the node creates them
+ * (vantage6-node/vantage6/node/docker/task_manager.py, 4.14: the node runs as root, writes
+ * `input`, creates `output` with open(..., "wb") — root:root 0644 — and mounts the per-job
+ * TEMPORARY_FOLDER volume root-owned). When the tests run as root these files are root's.
+ */
+function taskFiles(name: string, input: unknown, root: ImageRoot = image): { input: string; output: string; tmp: string } {
+  const dir = root.path(`${TASK}-${name}`);
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
-  const files = { input: join(dir, 'input'), output: join(dir, 'output'), tmp: image.path(`/mnt/tmp-${name}`) };
+  const files = { input: join(dir, 'input'), output: join(dir, 'output'), tmp: root.path(`/mnt/tmp-${name}`) };
   writeFileSync(files.input, typeof input === 'string' ? input : JSON.stringify(input));
   writeFileSync(files.output, '');
+  chmodSync(files.output, 0o644);
   mkdirSync(files.tmp);
-  image.own(files.output); // "the vantage6 node must leave OUTPUT_FILE and TEMPORARY_FOLDER writable for this user"
-  image.own(files.tmp);
+  chmodSync(files.tmp, 0o755);
   return files;
 }
 
 /** The environment a v4 node gives the container: its values base32 with '!' for '=', on top of the image's own ENV (raw). */
-function nodeEnv(files: { input: string; output: string; tmp: string }, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return image.env({
+function nodeEnv(files: { input: string; output: string; tmp: string }, extra: Record<string, string> = {}, root: ImageRoot = image): NodeJS.ProcessEnv {
+  return root.env({
     ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, TEMPORARY_FOLDER: files.tmp, HOST: 'http://proxyserver', PORT: '8080', API_PATH: '', ...extra }),
-    PKG_NAME: image.path('/app/algorithm.mjs'),
+    PKG_NAME: root.path('/app/algorithm.mjs'),
   });
 }
 
@@ -200,7 +206,9 @@ describe('coupler run, as the image runs it', () => {
     expect(out.cwd).toBe(realpathSync(image.path(image.layout.appDir)));
     expect(out.nodeEnv).toBe('production');
     expect(out.temporaryFolder).toBe(files.tmp);
-    if (runningAsRoot) expect(out.uid).toBe(IMAGE_UID);
+    // The default image runs as root, like vantage6's own algorithm base image.
+    expect(image.user).toBe('root');
+    if (runningAsRoot) expect(out.uid).toBe(0);
     expect(r.stderr).toContain('[coupler] info: running method "check" (contract v4)');
   });
 
@@ -226,14 +234,49 @@ describe('coupler run, as the image runs it', () => {
     expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot import the algorithm module/ });
   });
 
+  test('the key subtask on a stock node: root-owned 0644 OUTPUT_FILE and root-owned TEMPORARY_FOLDER → exit 0, the result and a 0600 key file written', async () => {
+    const files = taskFiles('keys', { method: 'coupler_key_exchange', args: [], kwargs: {} });
+    if (runningAsRoot) {
+      expect(statSync(files.output).uid).toBe(0);
+      expect(statSync(files.tmp).uid).toBe(0);
+    }
+    const r = await image.run(['run'], nodeEnv(files, { TASK_ID: '41', ORGANIZATION_ID: '3' }));
+    const where = `exit ${r.code}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ type: 'coupler-public-key', organizationId: '3', keyTaskId: '41' });
+    const keyFiles = readdirSync(files.tmp);
+    expect(keyFiles).toHaveLength(1);
+    expect(statSync(join(files.tmp, keyFiles[0]!)).mode & 0o777).toBe(0o600);
+  });
+
   if (runningAsRoot) {
-    test('as the image user, an OUTPUT_FILE the node left root-only is refused cleanly (the deploy README names this case)', async () => {
-      const files = taskFiles('readonly-output', { method: 'check' });
-      const { chownSync } = await import('node:fs');
-      chownSync(files.output, 0, 0);
-      chmodSync(files.output, 0o644);
-      const r = await image.run(['run'], nodeEnv(files));
-      expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write OUTPUT_FILE \(EACCES\)/ });
+    describe('the non-root variant (--build-arg COUPLER_USER=node, for Swarm/Kubernetes)', () => {
+      let nonroot: ImageRoot;
+      beforeAll(async () => {
+        nonroot = await buildImageRoot({ COUPLER_USER: 'node' });
+        writeFileSync(nonroot.path('/app/algorithm.mjs'), ALGORITHM);
+        nonroot.own(nonroot.path('/app/algorithm.mjs'));
+      }, 120_000);
+      afterAll(() => {
+        if (nonroot) rmSync(nonroot.root, { recursive: true, force: true });
+      });
+
+      test('runs as uid 1000; on a stock node (OUTPUT_FILE root:root 0644) it is refused cleanly — why the default is root', async () => {
+        expect(nonroot.user).toBe('node');
+        expect(nonroot.runAs).toEqual({ uid: IMAGE_UID, gid: IMAGE_UID });
+        const files = taskFiles('readonly-output', { method: 'check' }, nonroot);
+        const r = await nonroot.run(['run'], nodeEnv(files, {}, nonroot));
+        expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write OUTPUT_FILE \(EACCES\)/ });
+      });
+
+      test('with OUTPUT_FILE and TEMPORARY_FOLDER given to uid 1000 (as an operator does on Swarm/Kubernetes): exit 0 as uid 1000', async () => {
+        const files = taskFiles('nonroot-ok', { method: 'check', args: [], kwargs: { column: 'age' } }, nonroot);
+        nonroot.own(files.output);
+        nonroot.own(files.tmp);
+        const r = await nonroot.run(['run'], nodeEnv(files, {}, nonroot));
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+        expect((JSON.parse(readFileSync(files.output, 'utf8')) as { uid: number }).uid).toBe(IMAGE_UID);
+      });
     });
   }
 });
@@ -262,7 +305,7 @@ describe('a 3-party secure sum through the packed installation', () => {
       const r = await image.run(['keygen', '--out', file, '--id', id], image.env());
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       expect(statSync(file).mode & 0o777).toBe(0o600);
-      if (runningAsRoot) expect(statSync(file).uid).toBe(IMAGE_UID);
+      if (runningAsRoot) expect(statSync(file).uid).toBe(image.runAs!.uid);
       keys.set(id, { file, publicKey: /^public key: (\S+)$/m.exec(r.stdout)![1]! });
     }
     const rosterDir = image.path('/etc/coupler');
@@ -315,7 +358,7 @@ describe('a 3-party secure sum through the packed installation', () => {
       expect([...res.contributors].sort()).toEqual(ids);
       res.sum.vector.forEach((x, j) => expect(Math.abs(x - expectedVector[j]!)).toBeLessThanOrEqual(3 * 2 ** -16));
       expect(res.sum).toEqual(results[0]!.sum);
-      if (runningAsRoot) expect(res.uid).toBe(IMAGE_UID);
+      if (runningAsRoot) expect(res.uid).toBe(image.runAs!.uid);
     });
   }, 90_000);
 });
