@@ -130,3 +130,48 @@ export function toContractJson(value: unknown, maxLength = Number.MAX_SAFE_INTEG
   walk(value, '$', 0);
   return parts.join('');
 }
+
+/** Marker of an integer literal too large for a double, while {@link parseContractJson} runs. */
+const BIG_MARK = '\u0000coupler-bigint:';
+
+/**
+ * Parse JSON text, keeping integers exact: an integer literal outside ±(2^53 − 1) becomes a
+ * `bigint` (with `JSON.parse` alone `12345678901234567890` turns into `12345678901234567000`);
+ * every other value is what `JSON.parse` gives. The counterpart of {@link toContractJson}, which
+ * writes bigints as integer literals with all their digits.
+ *
+ * @throws SyntaxError for text that is not JSON (as `JSON.parse`).
+ */
+export function parseContractJson(text: string): unknown {
+  let out = '';
+  let last = 0;
+  let big = false;
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < text.length && /[0-9eE.+-]/.test(text[j]!)) j++;
+      const token = text.slice(i, j);
+      if (/^-?(0|[1-9][0-9]*)$/.test(token) && !Number.isSafeInteger(Number(token))) {
+        out += `${text.slice(last, i)}"${BIG_MARK.replace('\u0000', '\\u0000')}${token}"`;
+        last = j;
+        big = true;
+      }
+      i = j;
+      continue;
+    }
+    i++;
+  }
+  if (!big) return JSON.parse(text);
+  // A string of the input that would read as a marker: refuse rather than turn it into a number.
+  if (/\\u0000coupler-bigint:/i.test(text)) throw new SyntaxError('JSON text holds a string reserved by coupler');
+  out += text.slice(last);
+  return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(BIG_MARK) ? BigInt(value.slice(BIG_MARK.length)) : value));
+}

@@ -65,6 +65,7 @@ export function canonicalJson(value: unknown): string {
     const keys = Object.keys(value).sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
+  if (typeof value === 'bigint') return value.toString();
   return value === undefined ? 'null' : JSON.stringify(value);
 }
 

@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
 import { readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
-import { toContractJson } from './_json';
+import { parseContractJson, toContractJson } from './_json';
 import { KEY_EXCHANGE_METHOD, keySubtask } from './keys';
 
 /** Largest `INPUT_FILE` accepted, in bytes (checked before parsing). */
@@ -159,7 +159,7 @@ export function parseInput(bytes: Uint8Array, version: ContractVersion, v5Method
   if (text.trim().length === 0) value = null;
   else {
     try {
-      value = JSON.parse(text);
+      value = parseContractJson(text);
     } catch {
       throw contractError('INPUT_FILE is not valid JSON (only JSON input is supported; pickled input from vantage6 < 4 is not)');
     }

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { decodeBase64Strict } from '../crypto/bytes';
 import { readContainerEnv, type ContainerEnv } from './env';
-import { toContractJson } from './_json';
+import { parseContractJson, toContractJson } from './_json';
 
 /** Deadline of one HTTP request to the proxy, in milliseconds. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -33,18 +33,38 @@ export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 /** Consecutive failed status polls tolerated by {@link NodeProxyClient.waitForResults}. */
 export const MAX_CONSECUTIVE_POLL_ERRORS = 3;
 
-/** Task statuses after which a task will not produce (more) results. */
-const FAILED_STATUSES: ReadonlySet<string> = new Set([
+/**
+ * Task and run statuses (lower-cased) in which work is still going on. Every other status but
+ * `completed` is a failure — the rule of vantage6's own `has_task_failed`
+ * (vantage6-common/vantage6/common/task_status.py, 4.14: pending, initializing, active) and of
+ * 5.0's `TaskStatus`/`RunStatus` (vantage6-common/vantage6/common/enum.py: task `awaiting`). So
+ * a failure status added by a later version fails fast too instead of polling to the deadline.
+ */
+const IN_PROGRESS_STATUSES: ReadonlySet<string> = new Set(['pending', 'initializing', 'active', 'awaiting']);
+/**
+ * The failure statuses of both versions, lower-cased, as their source spells them: 4.14 run/task
+ * statuses (task_status.py) and 5.0 `RunStatus` (enum.py). Documentation and tests; the rule is
+ * {@link isFailedStatus}.
+ * @internal
+ */
+export const KNOWN_FAILED_STATUSES: readonly string[] = Object.freeze([
   'failed',
   'start failed',
-  'no docker image',
+  'non-existing docker image',
   'crashed',
   'killed by user',
-  'killed',
   'not allowed',
   'unknown error',
+  'dataframe not found',
+  'depended on failed task',
+  'unexpected output',
 ]);
 const COMPLETED_STATUS = 'completed';
+
+/** Whether a (lower-cased) task or run status means it failed: neither completed nor in progress. */
+function isFailedStatus(status: string): boolean {
+  return status !== COMPLETED_STATUS && !IN_PROGRESS_STATUSES.has(status);
+}
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A failed HTTP exchange with the node proxy (`COUPLER_ERR_PROXY_REQUEST_FAILED`). */
@@ -374,7 +394,8 @@ function decodeResultField(value: unknown, runId: number, org: number | undefine
   const bytes = decodeBase64Strict(value);
   if (bytes === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not valid base64`);
   try {
-    return JSON.parse(UTF8.decode(bytes));
+    // Integers beyond 2^53 stay exact (bigint): coupler writes them with all their digits.
+    return parseContractJson(UTF8.decode(bytes));
   } catch {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
   }
@@ -617,13 +638,13 @@ class ProxyClient implements NodeProxyClient {
       if (status !== undefined) {
         lastStatus = status;
         if (status === COMPLETED_STATUS) return this.getResults(id, { signal });
-        if (FAILED_STATUSES.has(status)) {
+        if (isFailedStatus(status)) {
           let failed: string[] = [];
           try {
             const runs = await this.getRuns(id, { signal });
             const named = (keep: (s: string) => boolean): string[] =>
               runs.filter((r) => r.status !== undefined && keep(r.status) && r.organizationId !== undefined).map((r) => String(r.organizationId));
-            failed = named((s) => FAILED_STATUSES.has(s));
+            failed = named(isFailedStatus);
             if (failed.length === 0) failed = named((s) => s !== COMPLETED_STATUS);
           } catch {
             failed = [];

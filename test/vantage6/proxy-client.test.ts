@@ -10,6 +10,7 @@ import {
   type NodeProxyClient,
 } from '../../src/vantage6';
 import { CouplerError } from '../../src/errors';
+import { KNOWN_FAILED_STATUSES } from '../../src/vantage6/proxy-client';
 import { startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
 import { tempDir, v6EncodeEnv } from './helpers';
 
@@ -114,6 +115,46 @@ describe('NodeProxyClient against the fake node proxy', () => {
       peers: ['2'],
       message: `task ${task.id} ended with status "failed"; organizations that failed: 2`,
     });
+  });
+
+  // Every failure status of both versions, as their source spells them:
+  // vantage6-common/vantage6/common/task_status.py (4.14) and vantage6-common/vantage6/common/enum.py
+  // (5.0 RunStatus). Before: "non-existing Docker image" (and the 5.0 additions) polled to the deadline.
+  test.each([
+    'failed',
+    'start failed',
+    'non-existing Docker image',
+    'crashed',
+    'killed by user',
+    'not allowed',
+    'unknown error',
+    'dataframe not found',
+    'depended on failed task',
+    'unexpected output',
+  ])('waitForResults fails fast on the status "%s"', async (status) => {
+    expect(KNOWN_FAILED_STATUSES).toContain(status.toLowerCase());
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    proxy.tasks.get(task.id)!.status = status;
+    const t0 = Date.now();
+    await expect(client.waitForResults(task.id, { timeoutMs: 20_000, intervalMs: 20 })).rejects.toMatchObject({
+      code: 'COUPLER_ERR_VANTAGE6',
+      message: expect.stringContaining(`task ${task.id} ended with status "${status.toLowerCase()}"`),
+    });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  test.each(['pending', 'initializing', 'active', 'awaiting'])('the in-progress status "%s" keeps polling until the deadline', async (status) => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    proxy.tasks.get(task.id)!.status = status;
+    await expect(client.waitForResults(task.id, { timeoutMs: 200, intervalMs: 20 })).rejects.toMatchObject({ code: 'COUPLER_ERR_TIMEOUT' });
+  });
+
+  test('results keep integers beyond 2^53 exact (coupler writes them with all their digits)', async () => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
+    const [run] = proxy.runsOf(task.id);
+    proxy.completeRunRaw(run!.id, Buffer.from('{"total":12345678901234567890,"small":3,"neg":-9007199254740993,"f":0.5}', 'utf8').toString('base64'));
+    const [r] = await client.waitForResults(task.id, { timeoutMs: 2000, intervalMs: 20 });
+    expect(r!.result).toEqual({ total: 12345678901234567890n, small: 3, neg: -9007199254740993n, f: 0.5 });
   });
 
   test('waitForResults rides out a few 500s while polling, but not too many', async () => {
