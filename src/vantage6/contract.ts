@@ -70,6 +70,13 @@ export interface AlgorithmContext {
   readonly env: ContainerEnv;
   /** `TEMPORARY_FOLDER`: shared by this job's containers on this node. */
   readonly temporaryFolder: string | undefined;
+  /**
+   * Where coupler keeps state between the containers of one computation on this node (the key
+   * subtask's secret key): `TEMPORARY_FOLDER` under v4 (one volume per job, shared by the parent
+   * and its subtasks), `SESSION_FOLDER` under v5 (shared by the tasks of one session). Undefined
+   * when the node set neither.
+   */
+  readonly stateFolder: string | undefined;
   /** The databases the node made available, by label. */
   readonly databases: ReadonlyMap<string, DatabaseConfig>;
   /** This container's organization id (`ORGANIZATION_ID`, else the token's `organization_id`). */
@@ -338,6 +345,7 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
     args: Object.freeze([...parsed.args]),
     env,
     temporaryFolder: env.temporaryFolder,
+    stateFolder: env.contractVersion === 'v5' ? (env.sessionFolder ?? env.temporaryFolder) : (env.temporaryFolder ?? env.sessionFolder),
     databases: env.databases,
     hasToken: token !== undefined,
     logger,

@@ -124,8 +124,13 @@ export interface ContainerEnv {
   readonly outputFile: string | undefined;
   /** `TOKEN_FILE` (v4). */
   readonly tokenFile: string | undefined;
-  /** `TEMPORARY_FOLDER`: shared by the job's containers on this node. */
+  /** `TEMPORARY_FOLDER` (v4): shared by the job's containers on this node. */
   readonly temporaryFolder: string | undefined;
+  /**
+   * `SESSION_FOLDER` (v5): read-write, shared by the tasks of one session on this node
+   * (vantage6-node/vantage6/node/k8s/container_manager.py, 5.0). v5 has no `TEMPORARY_FOLDER`.
+   */
+  readonly sessionFolder: string | undefined;
   /** `HOST` of the node proxy, e.g. `http://proxyserver`. */
   readonly host: string | undefined;
   /** `PORT` of the node proxy, or the version's default when absent. */
@@ -256,6 +261,7 @@ export function readContainerEnv(env: NodeJS.ProcessEnv = process.env): Containe
     outputFile: nonEmpty('OUTPUT_FILE'),
     tokenFile: nonEmpty('TOKEN_FILE'),
     temporaryFolder: nonEmpty('TEMPORARY_FOLDER'),
+    sessionFolder: nonEmpty('SESSION_FOLDER'),
     host: nonEmpty('HOST'),
     port,
     apiPath: get('API_PATH') ?? '',

@@ -83,10 +83,10 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
 
 /**
  * The key subtask (option 2): create a fresh identity for this organization, save its secret to
- * `TEMPORARY_FOLDER` (mode 0600, file named with the task id, never overwritten) and return the
+ * the state folder (`TEMPORARY_FOLDER` on v4, `SESSION_FOLDER` on v5; mode 0600, file named with the task id, never overwritten) and return the
  * public key. Served as the built-in method `coupler_key_exchange`.
  *
- * @param ctx - the algorithm context (needs the organization id, the task id and `TEMPORARY_FOLDER`).
+ * @param ctx - the algorithm context (needs the organization id, the task id and its state folder).
  * @returns the announcement to return as the subtask's result.
  * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown;
  *   {@link IdentityError} when the key file cannot be created.
@@ -94,14 +94,14 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
  * export const coupler_key_exchange = (_kwargs, ctx) => keySubtask(ctx); // what the built-in does
  */
 export async function keySubtask(ctx: AlgorithmContext): Promise<PublicKeyAnnouncement> {
-  const { organizationId, taskId, temporaryFolder } = ctx;
+  const { organizationId, taskId, stateFolder } = ctx;
   if (organizationId === undefined || !isValidPartyId(organizationId)) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s organization id is unknown (no ORGANIZATION_ID, no token claim)');
   }
   if (taskId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s task id is unknown (no TASK_ID, no token claim)');
-  if (temporaryFolder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: TEMPORARY_FOLDER is not set');
+  if (stateFolder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: neither TEMPORARY_FOLDER (v4) nor SESSION_FOLDER (v5) is set');
   const identity = generateIdentity(organizationId);
-  await saveIdentity(identityPath(temporaryFolder, taskId), identity);
+  await saveIdentity(identityPath(stateFolder, taskId), identity);
   ctx.logger.info(`key exchange: created the identity of organization ${organizationId} for task ${taskId}`);
   return Object.freeze({
     type: 'coupler-public-key',
@@ -255,10 +255,10 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if (orgId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'this container\'s organization id is unknown');
   if (!roster.has(orgId)) throw new Vantage6Error(ErrorCode.VANTAGE6, `organization ${orgId} is not in the roster`);
   const keyTaskId = kwargs.keyTaskId;
-  if ((typeof keyTaskId !== 'string' && typeof keyTaskId !== 'number') || ctx.temporaryFolder === undefined) {
-    throw new Vantage6Error(ErrorCode.VANTAGE6, 'cannot find the key from the key subtask: input "keyTaskId" or TEMPORARY_FOLDER is missing');
+  if ((typeof keyTaskId !== 'string' && typeof keyTaskId !== 'number') || ctx.stateFolder === undefined) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'cannot find the key from the key subtask: input "keyTaskId" or the state folder (TEMPORARY_FOLDER on v4, SESSION_FOLDER on v5) is missing');
   }
-  const identity = await loadIdentity(identityPath(ctx.temporaryFolder, keyTaskId));
+  const identity = await loadIdentity(identityPath(ctx.stateFolder, keyTaskId));
   if (!roster.verify(orgId, identity.publicKey)) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `the saved key of organization ${orgId} is not its key in the roster`);
   }

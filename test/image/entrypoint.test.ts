@@ -249,6 +249,22 @@ describe('coupler run, as the image runs it', () => {
     expect(statSync(join(files.tmp, keyFiles[0]!)).mode & 0o777).toBe(0o600);
   });
 
+  test('the key subtask under v5: no TEMPORARY_FOLDER, the key goes to SESSION_FOLDER (vantage6-node/vantage6/node/k8s/container_manager.py, 5.0: SESSION_FOLDER, ALGORITHM_METHOD, TASK_ID, ORGANIZATION_ID)', async () => {
+    const files = taskFiles('keys-v5', {});
+    const session = image.path('/app/vantage6/task/session-keys-v5');
+    mkdirSync(session, { recursive: true });
+    const env = image.env({
+      ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, SESSION_FOLDER: session, ALGORITHM_METHOD: 'coupler_key_exchange', TASK_ID: '77', ORGANIZATION_ID: '4', HOST: 'http://proxy', PORT: '7654' }),
+      PKG_NAME: image.path('/app/algorithm.mjs'),
+    });
+    const r = await image.run(['run'], env);
+    const where = `exit ${r.code}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ type: 'coupler-public-key', organizationId: '4', keyTaskId: '77' });
+    expect(readdirSync(session)).toEqual(['coupler-identity-task-77.json']);
+    expect(readdirSync(files.tmp)).toEqual([]);
+  });
+
   if (runningAsRoot) {
     describe('the non-root variant (--build-arg COUPLER_USER=node, for Swarm/Kubernetes)', () => {
       let nonroot: ImageRoot;

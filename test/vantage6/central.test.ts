@@ -237,7 +237,7 @@ describe('provisioned keys (option 1) and loadPeerSession', () => {
   afterEach(() => cleanup());
 
   const ctxFor = (env: Record<string, string>, organizationId: string | undefined, taskId = '9'): AlgorithmContext =>
-    ({ organizationId, taskId, temporaryFolder: dir, env: readContainerEnv(env), logger: collectingLogger() }) as unknown as AlgorithmContext;
+    ({ organizationId, taskId, temporaryFolder: dir, stateFolder: dir, env: readContainerEnv(env), logger: collectingLogger() }) as unknown as AlgorithmContext;
 
   test('loads the mounted identity and roster, checks membership and party', async () => {
     const me = generateIdentity('2');
