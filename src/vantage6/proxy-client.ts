@@ -103,13 +103,21 @@ export interface ContainerClaims {
   readonly image: string | undefined;
   /** `databases`: the databases of this task, passed on to subtasks by default. */
   readonly databases: readonly unknown[];
+  /** `session_id` (v5): the session this task belongs to; subtasks must name it. */
+  readonly sessionId: number | undefined;
 }
 
 /** One organization's part of a new subtask. */
 export interface SubtaskOrganization {
   /** Organization id. */
   readonly id: number | string;
-  /** The input the organization's container reads from `INPUT_FILE` (serialized as JSON, then base64). For v4 algorithms: `{ method, args, kwargs }`. */
+  /**
+   * What the organization's container gets: `{ method, args, kwargs }` (the v4 input shape).
+   * Under v4 it is sent as is (`input`: base64 of its JSON; the proxy encrypts it); under v5 the
+   * task body carries `method` once and each organization gets `arguments` = base64 of the JSON of
+   * `kwargs` (the proxy encrypts `arguments`), so every organization must name the same method
+   * and pass no positional `args`.
+   */
   readonly input: unknown;
 }
 
@@ -233,6 +241,11 @@ export interface NodeProxyClientInit {
   readonly maxPages?: number;
   /** Collaboration id for {@link NodeProxyClient.listOrganizations} when the token has none (v5: `COLLABORATION_ID`). */
   readonly collaborationId?: number;
+  /**
+   * The vantage6 contract of the node (default `'v4'`; {@link nodeProxyClientFromEnv} takes it from
+   * the environment): decides the body of `POST /task` (see {@link NodeProxyClient.createSubtask}).
+   */
+  readonly contractVersion?: 'v4' | 'v5';
 }
 
 /** The node-proxy client. Create it with {@link createNodeProxyClient} or {@link nodeProxyClientFromEnv}. */
@@ -339,6 +352,7 @@ export function decodeTokenClaims(token: string): ContainerClaims {
     taskId: optionalId(sub.task_id),
     image: typeof sub.image === 'string' ? sub.image : undefined,
     databases: Object.freeze(Array.isArray(sub.databases) ? [...(sub.databases as unknown[])] : []),
+    sessionId: optionalId(sub.session_id),
   });
 }
 
@@ -407,6 +421,7 @@ function decodeResultField(value: unknown, runId: number, org: number | undefine
 class ProxyClient implements NodeProxyClient {
   readonly baseUrl: string;
   readonly #token: string;
+  readonly #contractVersion: 'v4' | 'v5';
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
   readonly #maxPages: number;
@@ -428,6 +443,10 @@ class ProxyClient implements NodeProxyClient {
     }
     this.baseUrl = init.baseUrl.replace(/\/+$/, '');
     this.#token = init.token;
+    if (init.contractVersion !== undefined && init.contractVersion !== 'v4' && init.contractVersion !== 'v5') {
+      throw new InvalidArgumentError('"contractVersion" must be "v4" or "v5"');
+    }
+    this.#contractVersion = init.contractVersion ?? 'v4';
     this.#timeoutMs = positiveIntOption('requestTimeoutMs', init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
     this.#maxBytes = positiveIntOption('maxResponseBytes', init.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES);
     this.#maxPages = positiveIntOption('maxPages', init.maxPages, DEFAULT_MAX_PAGES);
@@ -545,14 +564,27 @@ class ProxyClient implements NodeProxyClient {
     const orgs = options.organizations;
     if (!Array.isArray(orgs) || orgs.length === 0) throw new InvalidArgumentError('"organizations" must be a non-empty array');
     const seen = new Set<number>();
+    const v5 = this.#contractVersion === 'v5';
+    let v5Method: string | undefined;
     const organizations = orgs.map((o: unknown, i) => {
       if (!isRecord(o)) throw new InvalidArgumentError(`"organizations[${i}]" must be an object, got ${describeType(o)}`);
       const id = toId(`organizations[${i}].id`, o.id);
       if (seen.has(id)) throw new InvalidArgumentError(`"organizations" lists organization ${id} twice`);
       seen.add(id);
       if (o.input === undefined) throw new InvalidArgumentError(`"organizations[${i}].input" is required`);
-      const json = toContractJson(o.input);
-      return { id, input: Buffer.from(json, 'utf8').toString('base64') };
+      if (!v5) return { id, input: Buffer.from(toContractJson(o.input), 'utf8').toString('base64') };
+      // v5 (vantage6-algorithm-tools/vantage6/algorithm/client/__init__.py, Task.create, 5.0):
+      // one method per task, per-organization `arguments` = base64 of the kwargs' JSON.
+      const input = o.input;
+      if (!isRecord(input) || typeof input.method !== 'string' || input.method.length === 0) {
+        throw new InvalidArgumentError(`"organizations[${i}].input" must be { method, kwargs } under vantage6 5 (one method per task)`);
+      }
+      if (Array.isArray(input.args) && input.args.length > 0) throw new InvalidArgumentError(`"organizations[${i}].input.args": vantage6 5 passes keyword arguments only`);
+      if (v5Method !== undefined && input.method !== v5Method) throw new InvalidArgumentError('"organizations": vantage6 5 runs one method per task, but the inputs name different methods');
+      v5Method = input.method;
+      const kwargs = input.kwargs ?? {};
+      if (!isRecord(kwargs)) throw new InvalidArgumentError(`"organizations[${i}].input.kwargs" must be an object`);
+      return { id, arguments: Buffer.from(toContractJson(kwargs), 'utf8').toString('base64') };
     });
     if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError('"name" must be a string');
     if (options.description !== undefined && typeof options.description !== 'string') throw new InvalidArgumentError('"description" must be a string');
@@ -573,6 +605,16 @@ class ProxyClient implements NodeProxyClient {
     };
     if (claims.studyId !== undefined) body.study_id = claims.studyId;
     if (claims.storeId !== undefined) body.store_id = claims.storeId;
+    if (v5) {
+      // HQ's TaskInputSchema (vantage6-hq/vantage6/hq/resource/common/input_schema.py, 5.0)
+      // requires `method` and `session_id`; `databases` is a list of lists.
+      if (claims.sessionId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'no session id for the subtask: the container token has no "session_id" claim (vantage6 5 requires it)');
+      body.method = v5Method;
+      body.session_id = claims.sessionId;
+      body.action = 'federated_compute';
+      const dbs = body.databases as unknown[];
+      if (!dbs.every((d) => Array.isArray(d))) throw new InvalidArgumentError('"databases" must be a list of lists of databases under vantage6 5');
+    }
     const res = await this.request('POST', 'task', { body, signal: options.signal });
     const id = isRecord(res) ? optionalId(res.id) : undefined;
     if (!isRecord(res) || id === undefined) throw new ProxyRequestError('POST', 'task', 200, 'response has no task id');
@@ -759,7 +801,7 @@ export function nodeProxyClientFromEnv(
   const decoded = isContainerEnv(env) ? env : readContainerEnv(env as NodeJS.ProcessEnv);
   const collaborationId = options.collaborationId ?? optionalId(decoded.collaborationId);
   const token = readContainerToken(decoded);
-  return new ProxyClient({ ...options, collaborationId, baseUrl: proxyBaseUrl(decoded), token });
+  return new ProxyClient({ contractVersion: decoded.contractVersion, ...options, collaborationId, baseUrl: proxyBaseUrl(decoded), token });
 }
 
 /** @internal */

@@ -27,6 +27,8 @@ export interface FakeClaims {
   databases?: unknown[];
   study_id?: number;
   store_id?: number;
+  /** v5: the session of the task (HQ requires it on subtasks). */
+  session_id?: number;
 }
 
 /** A task created through the fake. */
@@ -81,7 +83,19 @@ export interface FakeNodeProxyOptions {
   resultsIncludeOrganization?: boolean;
   /** Called after a task is created (not awaited by the HTTP answer). */
   onTask?: (task: FakeTask, runs: FakeRun[], proxy: FakeNodeProxy) => void | Promise<void>;
+  /**
+   * The vantage6 version whose `POST /task` rules apply (default `'v4'`). `'v5'` validates bodies
+   * as HQ's TaskInputSchema does (vantage6-hq/vantage6/hq/resource/common/input_schema.py, 5.0:
+   * `image` and `method` required, `session_id` an integer ≥ 1, `organizations` a list of objects,
+   * `databases` a list of lists, `action` one of the algorithm step types) and, like the 5.0 proxy
+   * (vantage6-node/vantage6/node/proxy_server.py), encrypts each organization's `arguments`: a v4
+   * `input` field there makes it fail with HTTP 500.
+   */
+  version?: 'v4' | 'v5';
 }
+
+/** `AlgorithmStepType` values of vantage6 5.0 (vantage6-common/vantage6/common/enum.py). */
+const V5_ACTIONS = ['data_extraction', 'preprocessing', 'federated_compute', 'central_compute', 'postprocessing'];
 
 function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
@@ -308,14 +322,34 @@ export class FakeNodeProxy {
       body: b,
       runIds: [],
     };
+    const v5 = this.options.version === 'v5';
+    if (v5) {
+      // The proxy encrypts each organization's `arguments` before HQ sees the body.
+      for (const o of orgs) {
+        if (typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>).arguments !== 'string') {
+          return this.#json(res, 500, { msg: 'proxy: cannot encrypt the arguments of an organization' });
+        }
+      }
+      const bad = (msg: string): void => this.#json(res, 400, { msg });
+      if (typeof b.image !== 'string' || b.image.length === 0) return bad('image: Missing data for required field.');
+      if (typeof b.method !== 'string') return bad('method: Missing data for required field.');
+      if (typeof b.session_id !== 'number' || !Number.isInteger(b.session_id) || b.session_id < 1) return bad('session_id: Missing data for required field.');
+      if (b.action !== undefined && !V5_ACTIONS.includes(String(b.action))) return bad('action: Must be one of the algorithm step types.');
+      if (b.databases !== undefined && b.databases !== null && (!Array.isArray(b.databases) || !b.databases.every((d) => Array.isArray(d)))) return bad('databases: Not a valid list of lists.');
+      for (const o of orgs) {
+        if (typeof o !== 'object' || o === null) return bad('organizations: Not a valid list of dicts.');
+      }
+    }
     const runs: FakeRun[] = [];
     for (const o of orgs as Record<string, unknown>[]) {
-      const inputBase64 = String(o.input);
+      const inputBase64 = String(v5 ? o.arguments : o.input);
+      const decoded = JSON.parse(Buffer.from(inputBase64, 'base64').toString('utf8')) as unknown;
       const run: FakeRun = {
         id: this.#nextRun++,
         taskId: task.id,
         organizationId: Number(o.id),
-        input: JSON.parse(Buffer.from(inputBase64, 'base64').toString('utf8')),
+        // Always in the v4 shape, so hooks that play the organizations' containers serve both.
+        input: v5 ? { method: b.method, args: [], kwargs: decoded } : decoded,
         inputBase64,
         status: 'active',
         result: null,

@@ -157,6 +157,52 @@ describe('NodeProxyClient against the fake node proxy', () => {
     expect(r!.result).toEqual({ total: 12345678901234567890n, small: 3, neg: -9007199254740993n, f: 0.5 });
   });
 
+  describe('vantage6 5.x task bodies (HQ rules in the fake: vantage6-hq/vantage6/hq/resource/common/input_schema.py; client shape: vantage6-algorithm-tools/vantage6/algorithm/client/__init__.py Task.create, 5.0)', () => {
+    let v5: FakeNodeProxy;
+    beforeEach(async () => {
+      v5 = await startFakeNodeProxy({ version: 'v5' });
+    });
+    afterEach(async () => v5.close());
+    const claims = { node_id: 9, organization_id: 1, collaboration_id: 7, task_id: 50, image: 'harbor/algo:1', databases: [[{ label: 'default', type: 'dataframe' }]], session_id: 12 };
+
+    test('createSubtask sends method, session_id, action and per-organization arguments (base64 JSON of the kwargs); the fake HQ accepts it', async () => {
+      const c5 = createNodeProxyClient({ baseUrl: v5.url, token: v5.issueToken(claims), contractVersion: 'v5' });
+      const task = await c5.createSubtask({
+        organizations: [
+          { id: 2, input: { method: 'partial', kwargs: { column: 'age', big: 10n ** 20n } } },
+          { id: 3, input: { method: 'partial', args: [], kwargs: {} } },
+        ],
+      });
+      const body = v5.tasks.get(task.id)!.body;
+      expect(body).toMatchObject({ method: 'partial', session_id: 12, action: 'federated_compute', image: 'harbor/algo:1', collaboration_id: 7, databases: [[{ label: 'default', type: 'dataframe' }]] });
+      const orgs = body.organizations as Record<string, string>[];
+      expect(orgs.map((o) => Object.keys(o).sort())).toEqual([['arguments', 'id'], ['arguments', 'id']]);
+      expect(Buffer.from(orgs[0]!.arguments!, 'base64').toString('utf8')).toBe('{"column":"age","big":100000000000000000000}');
+    });
+
+    test('the v4 body on a v5 node fails (HTTP 500 from the proxy: no `arguments`) — what coupler sent before', async () => {
+      const c4 = createNodeProxyClient({ baseUrl: v5.url, token: v5.issueToken(claims) });
+      await expect(c4.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', args: [], kwargs: {} } }] })).rejects.toMatchObject({ code: 'COUPLER_ERR_PROXY_REQUEST_FAILED', status: 500 });
+    });
+
+    test('refused before sending: no session_id claim, different methods per organization, positional args, databases not a list of lists', async () => {
+      const noSession = createNodeProxyClient({ baseUrl: v5.url, token: v5.issueToken({ ...claims, session_id: undefined }), contractVersion: 'v5' });
+      await expect(noSession.createSubtask({ organizations: [{ id: 2, input: { method: 'm', kwargs: {} } }] })).rejects.toMatchObject({ code: 'COUPLER_ERR_VANTAGE6' });
+      const c5 = createNodeProxyClient({ baseUrl: v5.url, token: v5.issueToken(claims), contractVersion: 'v5' });
+      await expect(c5.createSubtask({ organizations: [{ id: 2, input: { method: 'a', kwargs: {} } }, { id: 3, input: { method: 'b', kwargs: {} } }] })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+      await expect(c5.createSubtask({ organizations: [{ id: 2, input: { method: 'a', args: [1], kwargs: {} } }] })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+      await expect(c5.createSubtask({ organizations: [{ id: 2, input: { method: 'a', kwargs: {} } }], databases: [{ label: 'x' }] })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+      expect(v5.tasks.size).toBe(0);
+    });
+
+    test('nodeProxyClientFromEnv picks the v5 body from the environment (ALGORITHM_METHOD, CONTAINER_TOKEN)', async () => {
+      const env = readContainerEnv(v6EncodeEnv({ ALGORITHM_METHOD: 'central', CONTAINER_TOKEN: v5.issueToken(claims), HOST: '127.0.0.1', PORT: String(v5.port) }));
+      const c = nodeProxyClientFromEnv(env);
+      const task = await c.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', kwargs: { x: 1 } } }] });
+      expect(v5.tasks.get(task.id)!.body).toMatchObject({ method: 'partial', session_id: 12 });
+    });
+  });
+
   test('waitForResults rides out a few 500s while polling, but not too many', async () => {
     const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
     proxy.completeRun(proxy.runsOf(task.id)[0]!.id, 'ok');
