@@ -60,6 +60,8 @@ export const KNOWN_FAILED_STATUSES: readonly string[] = Object.freeze([
   'unexpected output',
 ]);
 const COMPLETED_STATUS = 'completed';
+/** A blob UUID as vantage6 writes it (vantage6-common/vantage6/common/client/utils.py, is_uuid). */
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether a (lower-cased) task or run status means it failed: neither completed nor in progress. */
 function isFailedStatus(status: string): boolean {
@@ -479,13 +481,43 @@ class ProxyClient implements NodeProxyClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
     if (options.body !== undefined) {
       body = toContractJson(options.body);
       headers['content-type'] = 'application/json';
     }
+    const { status, bytes } = await this.#exchange(method, cleanPath, url, headers, body, signal, timeout, timeoutMs, options.signal);
+    if (bytes.length === 0) return null;
+    try {
+      return JSON.parse(UTF8.decode(bytes));
+    } catch {
+      throw new ProxyRequestError(method, cleanPath, status, 'response is not UTF-8 JSON');
+    }
+  }
+
+  /** A raw exchange of bytes (for `/blobstream`), with the same deadline, caps and errors as {@link request}. */
+  async #raw(method: 'GET' | 'POST', path: string, body: Uint8Array | undefined, extraHeaders: Record<string, string>, signal?: AbortSignal): Promise<Uint8Array> {
+    throwIfAborted(signal);
+    const url = new URL(`${this.baseUrl}/${path}`);
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, ...extraHeaders };
+    return (await this.#exchange(method, path, url, headers, body, both, timeout, this.#timeoutMs, signal)).bytes;
+  }
+
+  async #exchange(
+    method: string,
+    cleanPath: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string | Uint8Array | undefined,
+    signal: AbortSignal,
+    timeout: AbortSignal,
+    timeoutMs: number,
+    callerSignal: AbortSignal | undefined,
+  ): Promise<{ status: number; bytes: Uint8Array }> {
     const onAbort = (err: unknown): never => {
-      if (options.signal?.aborted) throw new AbortedError(`${method} /${cleanPath} aborted`);
+      if (callerSignal?.aborted) throw new AbortedError(`${method} /${cleanPath} aborted`);
       if (timeout.aborted) throw new TimeoutError(`${method} /${cleanPath}: no complete answer from the node proxy within ${timeoutMs} ms`);
       const code = ((err as { cause?: { code?: unknown } }).cause?.code ?? '') as string;
       throw new ProxyRequestError(method, cleanPath, undefined, `request failed${typeof code === 'string' && code !== '' ? ` (${code})` : ''}`);
@@ -506,12 +538,42 @@ class ProxyClient implements NodeProxyClient {
     if (response.status < 200 || response.status > 299) {
       throw new ProxyRequestError(method, cleanPath, response.status, `HTTP ${response.status}`);
     }
-    if (bytes.length === 0) return null;
+    return { status: response.status, bytes };
+  }
+
+  /**
+   * Whether the server keeps task inputs and results in its blob store (vantage6 4.13+
+   * `large_result_store`): `GET /blobstream/status` → `{blob_store_enabled}`; an error or an older
+   * server means no (vantage6-common/vantage6/common/client/blob_storage.py, check_if_blob_store_enabled).
+   */
+  async #blobStoreEnabled(signal?: AbortSignal): Promise<boolean> {
     try {
-      return JSON.parse(UTF8.decode(bytes));
-    } catch {
-      throw new ProxyRequestError(method, cleanPath, response.status, 'response is not UTF-8 JSON');
+      const res = await this.request('GET', 'blobstream/status', { signal });
+      return isRecord(res) && res.blob_store_enabled === true;
+    } catch (err) {
+      if (err instanceof AbortedError) throw err;
+      return false;
     }
+  }
+
+  /**
+   * Upload one organization's input to the blob store through the proxy, which encrypts it for
+   * that organization (`X-Public-Key`: the organization's key from `GET organization/<id>`);
+   * returns the blob's UUID, which then stands in the task body instead of the input.
+   */
+  async #uploadBlob(organizationId: number, data: Uint8Array, signal?: AbortSignal): Promise<string> {
+    const org = await this.request('GET', `organization/${organizationId}`, { signal });
+    const key = isRecord(org) ? org.public_key : undefined;
+    if (typeof key !== 'string' || key.length === 0) throw new ProxyRequestError('GET', `organization/${organizationId}`, 200, 'response has no public_key');
+    const bytes = await this.#raw('POST', 'blobstream', data, { 'content-type': 'application/octet-stream', 'x-public-key': key, accept: 'application/json' }, signal);
+    let uuid: unknown;
+    try {
+      uuid = (JSON.parse(UTF8.decode(bytes)) as Record<string, unknown>).uuid;
+    } catch {
+      uuid = undefined;
+    }
+    if (typeof uuid !== 'string' || !UUID_PATTERN.test(uuid)) throw new ProxyRequestError('POST', 'blobstream', 200, 'response has no blob uuid');
+    return uuid;
   }
 
   async #readCapped(response: Response, method: string, path: string): Promise<Uint8Array> {
@@ -615,6 +677,16 @@ class ProxyClient implements NodeProxyClient {
       const dbs = body.databases as unknown[];
       if (!dbs.every((d) => Array.isArray(d))) throw new InvalidArgumentError('"databases" must be a list of lists of databases under vantage6 5');
     }
+    if (await this.#blobStoreEnabled(options.signal)) {
+      // vantage6 4.13+/5 with a blob store: each input goes to /blobstream (encrypted by the
+      // proxy for its organization) and the body names its UUID, as vantage6's own client does
+      // (vantage6-algorithm-tools/vantage6/algorithm/client/__init__.py, Task.create).
+      for (const o of organizations as { id: number; input?: string; arguments?: string }[]) {
+        const field = v5 ? 'arguments' : 'input';
+        const data = Buffer.from(o[field]!, 'base64');
+        o[field] = await this.#uploadBlob(o.id, data, options.signal);
+      }
+    }
     const res = await this.request('POST', 'task', { body, signal: options.signal });
     const id = isRecord(res) ? optionalId(res.id) : undefined;
     if (!isRecord(res) || id === undefined) throw new ProxyRequestError('POST', 'task', 200, 'response has no task id');
@@ -643,7 +715,7 @@ class ProxyClient implements NodeProxyClient {
   async getResults(taskId: number, options: { signal?: AbortSignal } = {}): Promise<SubtaskResult[]> {
     const id = toId('taskId', taskId);
     const items = await this.#list('result', { task_id: id }, options.signal);
-    const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result }));
+    const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result, blob: item.blob_storage_used === true }));
     if (entries.some((e) => e.runId === undefined)) throw new ProxyRequestError('GET', 'result', 200, 'a result has no id');
     if (entries.some((e) => e.organizationId === undefined)) {
       // The result list does not say who produced what: the run list does (same ids).
@@ -651,7 +723,18 @@ class ProxyClient implements NodeProxyClient {
       const byRun = new Map(runs.map((r) => [r.id, r.organizationId]));
       for (const e of entries) e.organizationId ??= byRun.get(e.runId!);
     }
-    return entries.map((e) => Object.freeze({ runId: e.runId!, organizationId: e.organizationId, result: decodeResultField(e.raw, e.runId!, e.organizationId) }));
+    const out: SubtaskResult[] = [];
+    for (const e of entries) {
+      let raw = e.raw;
+      if (e.blob && raw !== null && raw !== undefined && raw !== '') {
+        // A result in the blob store (`blob_storage_used`): `result` is its UUID; the proxy
+        // streams and decrypts it from /blobstream/<uuid> (blob_storage.py, _download_run_data_from_server).
+        if (typeof raw !== 'string' || !UUID_PATTERN.test(raw)) throw new Vantage6Error(ErrorCode.VANTAGE6, `result of run ${e.runId} is marked as stored in the blob store but has no blob uuid`);
+        raw = Buffer.from(await this.#raw('GET', `blobstream/${raw}`, undefined, { accept: 'application/octet-stream' }, options.signal)).toString('base64');
+      }
+      out.push(Object.freeze({ runId: e.runId!, organizationId: e.organizationId, result: decodeResultField(raw, e.runId!, e.organizationId) }));
+    }
+    return out;
   }
 
   async waitForResults(taskId: number, options: WaitForResultsOptions = {}): Promise<SubtaskResult[]> {

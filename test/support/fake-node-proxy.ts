@@ -13,6 +13,7 @@
  * ({@link FakeNodeProxy.issueToken}); otherwise 401. Hooks: `failNext` (answer N times with a status),
  * `stallNext` (never answer), `oversizeNext` (a huge body), result completion at any time.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -60,6 +61,8 @@ export interface FakeRun {
   status: 'pending' | 'active' | 'completed' | 'crashed';
   /** base64 of the JSON result, once completed. */
   result: string | null;
+  /** The result is a blob UUID (`blob_storage_used`). */
+  blobStorageUsed?: boolean;
 }
 
 /** One logged request. */
@@ -92,6 +95,16 @@ export interface FakeNodeProxyOptions {
    * `input` field there makes it fail with HTTP 500.
    */
   version?: 'v4' | 'v5';
+  /**
+   * vantage6 4.13+ `large_result_store` (blob store): `GET /blobstream/status` says enabled,
+   * `POST /blobstream` (needs `X-Public-Key`, as the node proxy does) stores a blob and answers
+   * `{uuid}`, `GET /blobstream/<uuid>` streams it back; task inputs may then be blob UUIDs and
+   * {@link FakeNodeProxy.completeRunBlob} stores a result as a blob (`blob_storage_used`).
+   * Shapes from vantage6-node/vantage6/node/proxy_server.py and
+   * vantage6-common/vantage6/common/client/blob_storage.py (4.14). Default: no blob store (the
+   * status route answers 404, as servers before 4.13 do).
+   */
+  blobStore?: boolean;
 }
 
 /** `AlgorithmStepType` values of vantage6 5.0 (vantage6-common/vantage6/common/enum.py). */
@@ -121,6 +134,8 @@ export class FakeNodeProxy {
   readonly #failures: { match: string; status: number; times: number }[] = [];
   readonly #stalls: { match: string; times: number }[] = [];
   readonly #oversize: { match: string; bytes: number; times: number }[] = [];
+  /** Blobs of the fake blob store, by UUID. */
+  readonly blobs = new Map<string, Buffer>();
   #nextTask = 100;
   #nextRun = 1000;
 
@@ -190,6 +205,14 @@ export class FakeNodeProxy {
     run.result = base64;
   }
 
+  /** Complete a run with its result stored in the blob store (its `result` is then the blob's UUID). */
+  completeRunBlob(runId: number, result: unknown, rawJson?: string): void {
+    const uuid = randomUUID();
+    this.blobs.set(uuid, Buffer.from(rawJson ?? JSON.stringify(result), 'utf8'));
+    this.completeRunRaw(runId, uuid);
+    this.runs.get(runId)!.blobStorageUsed = true;
+  }
+
   /** Mark a run as crashed. */
   crashRun(runId: number): void {
     const run = this.runs.get(runId);
@@ -242,6 +265,7 @@ export class FakeNodeProxy {
       chunks.push(chunk as Buffer);
     }
     if (total === 0) return undefined;
+    if ((req.url ?? '').startsWith('/blobstream')) return Buffer.concat(chunks);
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   }
 
@@ -266,6 +290,24 @@ export class FakeNodeProxy {
     if (claims === undefined) return this.#json(res, 401, { msg: 'Unauthorized' });
 
     let m: RegExpMatchArray | null;
+    if (path === '/blobstream/status' && req.method === 'GET') {
+      if (this.options.blobStore === undefined) return this.#json(res, 404, { msg: 'not found' });
+      return this.#json(res, 200, { blob_store_enabled: this.options.blobStore });
+    }
+    if (this.options.blobStore === true && req.method === 'POST' && path === '/blobstream') {
+      const key = req.headers['x-public-key'];
+      if (typeof key !== 'string' || key === '') return this.#json(res, 400, { msg: 'Missing X-Public-Key header' });
+      const uuid = randomUUID();
+      this.blobs.set(uuid, Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+      return this.#json(res, 200, { uuid });
+    }
+    if (this.options.blobStore === true && req.method === 'GET' && (m = path.match(/^\/blobstream\/([0-9a-f-]{36})$/)) !== null) {
+      const blob = this.blobs.get(m[1]!);
+      if (blob === undefined) return this.#json(res, 404, { msg: 'no such blob' });
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(blob);
+      return;
+    }
     if (req.method === 'POST' && path === '/task') return this.#createTask(res, body, claims);
     if (req.method === 'GET' && (m = path.match(/^\/task\/(\d+)\/status$/)) !== null) {
       const task = this.tasks.get(Number(m[1]));
@@ -276,8 +318,8 @@ export class FakeNodeProxy {
       const taskId = Number(url.searchParams.get('task_id'));
       const items = this.runsOf(taskId).map((r) =>
         this.options.resultsIncludeOrganization === true
-          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId } }
-          : { id: r.id, result: r.result, task: { id: r.taskId } },
+          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) }
+          : { id: r.id, result: r.result, task: { id: r.taskId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) },
       );
       return this.#page(res, url.searchParams, items, '/result');
     }
@@ -294,7 +336,7 @@ export class FakeNodeProxy {
     if (req.method === 'GET' && (m = path.match(/^\/organization\/(\d+)$/)) !== null) {
       const org = this.organizations.find((o) => o.id === Number(m![1]));
       if (org === undefined) return this.#json(res, 404, { msg: 'no such organization' });
-      return this.#json(res, 200, { ...org, public_key: '' });
+      return this.#json(res, 200, { ...org, public_key: this.options.blobStore === true ? Buffer.from(`fake public key of ${org.id}`).toString('base64') : '' });
     }
     if (req.method === 'GET' && path === '/vpn/algorithm/addresses') {
       if (this.vpnBodyOverride !== undefined) return this.#json(res, 200, this.vpnBodyOverride);
@@ -342,7 +384,9 @@ export class FakeNodeProxy {
     }
     const runs: FakeRun[] = [];
     for (const o of orgs as Record<string, unknown>[]) {
-      const inputBase64 = String(v5 ? o.arguments : o.input);
+      let inputBase64 = String(v5 ? o.arguments : o.input);
+      const blob = this.options.blobStore === true ? this.blobs.get(inputBase64) : undefined;
+      if (blob !== undefined) inputBase64 = blob.toString('base64');
       const decoded = JSON.parse(Buffer.from(inputBase64, 'base64').toString('utf8')) as unknown;
       const run: FakeRun = {
         id: this.#nextRun++,

@@ -203,6 +203,45 @@ describe('NodeProxyClient against the fake node proxy', () => {
     });
   });
 
+  describe('large_result_store (vantage6 4.13+ blob store: vantage6-node/vantage6/node/proxy_server.py /blobstream, vantage6-common/vantage6/common/client/blob_storage.py)', () => {
+    let blob: FakeNodeProxy;
+    beforeEach(async () => {
+      blob = await startFakeNodeProxy({ blobStore: true });
+    });
+    afterEach(async () => blob.close());
+    const claims = { node_id: 9, organization_id: 1, collaboration_id: 7, task_id: 50, image: 'harbor/algo:1', databases: [{ label: 'default' }] };
+
+    test('createSubtask uploads each input to /blobstream with the organization key and sends the blob UUID', async () => {
+      const c = createNodeProxyClient({ baseUrl: blob.url, token: blob.issueToken(claims) });
+      const task = await c.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', args: [], kwargs: { big: 10n ** 20n } } }] });
+      const org = (blob.tasks.get(task.id)!.body.organizations as { input: string }[])[0]!;
+      expect(org.input).toMatch(/^[0-9a-f-]{36}$/);
+      expect(blob.blobs.get(org.input)!.toString('utf8')).toBe('{"method":"partial","args":[],"kwargs":{"big":100000000000000000000}}');
+      const upload = blob.requests.find((r) => r.method === 'POST' && r.path === '/blobstream');
+      expect(upload).toBeDefined();
+      expect(blob.runsOf(task.id)[0]!.input).toEqual({ method: 'partial', args: [], kwargs: { big: 100000000000000000000 } });
+    });
+
+    test('results stored as blobs (blob_storage_used) are fetched from /blobstream/<uuid>, integers exact', async () => {
+      const c = createNodeProxyClient({ baseUrl: blob.url, token: blob.issueToken(claims) });
+      const task = await c.createSubtask({ organizations: [{ id: 2, input: {} }, { id: 3, input: {} }] });
+      const [r2, r3] = blob.runsOf(task.id);
+      blob.completeRunBlob(r2!.id, undefined, '{"total":12345678901234567890}');
+      blob.completeRun(r3!.id, { total: 1 });
+      const results = await c.waitForResults(task.id, { timeoutMs: 3000, intervalMs: 20 });
+      expect(results.map((r) => r.result)).toEqual([{ total: 12345678901234567890n }, { total: 1 }]);
+    });
+
+    test('a blob result whose "uuid" is not a UUID: typed error, nothing fetched', async () => {
+      const c = createNodeProxyClient({ baseUrl: blob.url, token: blob.issueToken(claims) });
+      const task = await c.createSubtask({ organizations: [{ id: 2, input: {} }] });
+      const [r2] = blob.runsOf(task.id);
+      blob.completeRunRaw(r2!.id, '../../task');
+      r2!.blobStorageUsed = true;
+      await expect(c.getResults(task.id)).rejects.toMatchObject({ code: 'COUPLER_ERR_VANTAGE6' });
+    });
+  });
+
   test('waitForResults rides out a few 500s while polling, but not too many', async () => {
     const task = await client.createSubtask({ organizations: [{ id: 2, input: {} }] });
     proxy.completeRun(proxy.runsOf(task.id)[0]!.id, 'ok');
