@@ -403,6 +403,14 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
         logger.warn(`no usable container token: ${formatErrorLine(err)}`);
       }
     }
+    // vantage6 5 runs data-extraction and preprocessing steps with FUNCTION_ACTION set and expects
+    // Parquet in OUTPUT_FILE (vantage6-common/vantage6/common/enum.py AlgorithmStepType, 5.0).
+    // coupler serves compute steps only: refuse those before running anything, rather than write
+    // JSON the node cannot use.
+    const action = env.get('FUNCTION_ACTION');
+    if (action === 'data_extraction' || action === 'preprocessing') {
+      throw contractError(`FUNCTION_ACTION is "${action}": coupler runs compute steps only (data extraction and preprocessing must write Parquet; use vantage6's own algorithm tools for them)`);
+    }
     const parsed = parseInput(await readCapped(env.inputFile, maxInput), env.contractVersion, env.algorithmMethod);
     const mod = typeof options.module === 'string' ? await importAlgorithmModule(options.module) : options.module;
     if ((typeof mod !== 'object' && typeof mod !== 'function') || mod === null) {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, describeType } from '../errors';
+import { ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
 
 /** The contract a container runs under: `v4` (input file holds `{method, args, kwargs}`) or `v5` (`ALGORITHM_METHOD`). */
 export type ContractVersion = 'v4' | 'v5';
@@ -151,6 +151,12 @@ export interface ContainerEnv {
   readonly collaborationId: string | undefined;
   /** True when `CONTAINER_TOKEN` (v5, central containers only) is set. Read it with {@link ContainerEnv.containerToken}. */
   readonly hasContainerToken: boolean;
+  /**
+   * `USER_REQUESTED_DATAFRAMES` (v5 compute tasks): dataframe names, one group per argument of the
+   * method (`;` between groups, `,` within one). Each is a Parquet file in the session folder:
+   * see `dataframeFile`. Names are plain file names (no `/`, no `..`): others are refused.
+   */
+  readonly requestedDataframes: readonly (readonly string[])[];
   /** `USER_REQUESTED_DATABASE_LABELS` as a list. */
   readonly requestedDatabaseLabels: readonly string[];
   /** `DB_LABELS` as a list. */
@@ -272,6 +278,7 @@ export function readContainerEnv(env: NodeJS.ProcessEnv = process.env): Containe
     organizationId: nonEmpty('ORGANIZATION_ID'),
     collaborationId: nonEmpty('COLLABORATION_ID'),
     hasContainerToken: nonEmpty('CONTAINER_TOKEN') !== undefined,
+    requestedDataframes: parseDataframes(nonEmpty('USER_REQUESTED_DATAFRAMES')),
     requestedDatabaseLabels: Object.freeze(requestedDatabaseLabels),
     dbLabels: Object.freeze(dbLabels),
     databases,
@@ -279,4 +286,24 @@ export function readContainerEnv(env: NodeJS.ProcessEnv = process.env): Containe
   Object.defineProperty(result, 'get', { value: get, enumerable: false });
   Object.defineProperty(result, 'containerToken', { value: () => nonEmpty('CONTAINER_TOKEN')?.trim(), enumerable: false });
   return Object.freeze(result) as unknown as ContainerEnv;
+}
+
+/** Parse `USER_REQUESTED_DATAFRAMES`: groups split by `;`, names by `,`; names must be plain file names. */
+function parseDataframes(value: string | undefined): readonly (readonly string[])[] {
+  if (value === undefined) return Object.freeze([]);
+  const groups = value.split(';').map((g) =>
+    Object.freeze(
+      g
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '')
+        .map((n) => {
+          if (n.length > 255 || n === '.' || n === '..' || /[/\\\0]/.test(n)) {
+            throw new Vantage6Error(ErrorCode.VANTAGE6, 'USER_REQUESTED_DATAFRAMES names a dataframe that is not a plain file name');
+          }
+          return n;
+        }),
+    ),
+  );
+  return Object.freeze(groups.filter((g) => g.length > 0));
 }

@@ -132,15 +132,21 @@ export { toContractJson } from './_json';
 export { couplerEnv, discoveryFromEnv, joinPeerGroup } from './peer';
 export {
   type CsvOptions,
+  type Cell,
   type CsvTable,
+  type DataTable,
   type NumericColumn,
   type ReadCsvOptions,
+  type ReadParquetOptions,
   DEFAULT_MAX_CSV_BYTES,
+  DEFAULT_MAX_PARQUET_BYTES,
   MAX_CSV_COLUMNS,
   databaseFile,
+  dataframeFile,
   numericColumn,
   parseCsv,
   readCsvFile,
+  readParquetFile,
 } from './data';
 export {
   CouplerError,

@@ -103,6 +103,24 @@ describe('container contract, as real child processes', () => {
     expect(result).toMatchObject({ total: 30, method: 'sum', version: 'v5', args: [], organizationId: '4', taskId: '99', database: null });
   });
 
+  test.each(['data_extraction', 'preprocessing'])('v5 FUNCTION_ACTION=%s (its output must be Parquet): exit 1 with a clear message, the method never runs, nothing written', async (action) => {
+    writeFileSync(files.input, JSON.stringify({ values: [10, 20] }));
+    const out = await runChild({
+      ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, ALGORITHM_METHOD: 'sum', FUNCTION_ACTION: action, ORGANIZATION_ID: '4', TASK_ID: '99', HOST: 'http://127.0.0.1' }),
+      PKG_NAME: ALGORITHM,
+    });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`FUNCTION_ACTION is "${action}": coupler runs compute steps only`);
+    expect(readFileSync(files.output, 'utf8')).toBe('');
+  });
+
+  test('v4 input with an integer beyond 2^53 reaches the method exactly (bigint)', async () => {
+    writeFileSync(files.input, '{"method":"exact_input","args":[],"kwargs":{"n":12345678901234567890}}');
+    const out = await runChild(v4Env());
+    expect(out.code).toBe(0);
+    expect(readFileSync(files.output, 'utf8')).toBe('{"n":12345678901234567890,"type":"bigint"}');
+  });
+
   test('exact numbers: bigint digits, typed arrays as arrays', async () => {
     writeFileSync(files.input, JSON.stringify({ method: 'exact' }));
     const out = await runChild(v4Env());
@@ -114,7 +132,7 @@ describe('container contract, as real child processes', () => {
     writeFileSync(files.input, JSON.stringify({ method: 'nope', kwargs: {} }));
     const out = await runChild(v4Env());
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('COUPLER_ERR_VANTAGE6: unknown method "nope"; the algorithm module exports: exact, leak, nan, organizations, sum');
+    expect(out.stderr).toContain('COUPLER_ERR_VANTAGE6: unknown method "nope"; the algorithm module exports: exact, exact_input, leak, nan, organizations, sum');
     expect(out.stderr).not.toContain('notAFunction');
     expect(out.stderr).not.toMatch(/\n\s+at /); // no stack
     expect(readFileSync(files.output, 'utf8')).toBe('');
