@@ -25,7 +25,7 @@ import { connectChannel, listenChannels, type ChannelListener } from '../channel
 import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
-import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DEFAULT_MAX_VALUES, decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
 
@@ -481,6 +481,15 @@ export class Group {
     await Promise.all([...this.#channels.values()].map((ch) => ch.close()));
   }
 
+  /**
+   * @internal Send raw bytes as one message to a peer's channel, bypassing the encoder: for tests
+   * that play a hostile roster peer (malformed or oversized messages). Nothing a peer could not
+   * send anyway; it only saves a test from re-implementing the handshake.
+   */
+  async _sendRaw(peer: string, bytes: Uint8Array): Promise<void> {
+    await this.#peerChannel(peer).send(bytes);
+  }
+
   /** @internal drop a misbehaving peer. */
   _dropPeer(peer: string, error: CouplerError): void {
     this.#mailboxes.get(peer)?.fail(error);
@@ -584,6 +593,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     return undefined;
   };
 
+  // Values one round message may hold: the default, or more where lists grow with n² (dealer
+  // reports of thresholdSum: n reports of up to n dealers each). Bounds decoding memory.
+  const valueCap = Math.max(DEFAULT_MAX_VALUES, 16 * roster.size * roster.size);
   const register = (ch: SecureChannel): void => {
     reserved.delete(ch.peerId);
     if (channels.has(ch.peerId) || failed !== undefined) {
@@ -596,7 +608,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     const maxBytes = maxMessageBytes + 1024;
     ch.setMessageHandler((bytes) => {
       try {
-        const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
+        const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
         const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
         if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
         const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
