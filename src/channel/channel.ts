@@ -36,6 +36,12 @@ export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_RECEIVE_HIGH_WATER_BYTES = 64 * 1024 * 1024;
 /** How long {@link SecureChannel.close} waits for queued sends before cutting the connection. */
 export const CLOSE_FLUSH_TIMEOUT_MS = 5_000;
+/**
+ * How long {@link SecureChannel.close} waits for the peer's WebSocket close reply before it
+ * destroys the socket (ws waits 30 s by default: a peer whose host was cut off kept the process
+ * alive that long after the run had already failed on time).
+ */
+export const CLOSE_REPLY_TIMEOUT_MS = 1_000;
 
 /** Longest delay a Node timer honours; longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -378,6 +384,10 @@ export class SecureChannel {
       }
       this.#finish(undefined);
       this.#ws.close(1000);
+      // The socket, not this timer, keeps the process alive; the timer only ends a wait for a
+      // close reply that may never come (the peer's host is gone).
+      const ws = this.#ws;
+      setTimeout(() => ws.terminate(), CLOSE_REPLY_TIMEOUT_MS).unref();
     } else {
       this.#fail(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'closed before queued messages were sent', { peer: this.peerId }));
     }
