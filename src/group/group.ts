@@ -306,8 +306,11 @@ export class Group {
 
   #peerChannel(peer: string): SecureChannel {
     const ch = this.#channels.get(peer);
-    if (ch === undefined) throw new InvalidArgumentError(`"${String(peer).slice(0, 64)}" is not a peer of this group`);
-    return ch;
+    if (ch !== undefined) return ch;
+    const mailbox = typeof peer === 'string' && peer !== this.localId ? this.#mailboxes.get(peer) : undefined;
+    // A roster peer without a channel is a lost peer, never an argument error.
+    if (mailbox !== undefined) throw mailbox.error ?? new GroupError(ErrorCode.PEER_LOST, `no channel to peer "${peer}"`, { peer });
+    throw new InvalidArgumentError(`"${String(peer).slice(0, 64)}" is not a peer of this group`);
   }
 
   /** Peers whose channel is gone (crashed, closed, misbehaved). */
@@ -578,6 +581,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const complete = new Promise<void>((r) => (settle = r));
   let failed: CouplerError | undefined;
   let leftEarly: GroupError | undefined;
+  let meshComplete = false;
 
   const lower = (a: string, b: string): boolean => compareIds(a, b) < 0;
   const acceptPeer = (peer: string, stage: 'hello' | 'reply' | 'finish'): RefuseReason | undefined => {
@@ -621,7 +625,11 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
       }
     });
     ch.onClose((error) => {
-      if (group === undefined && failed === undefined && channels.get(ch.peerId) === ch) {
+      // While the mesh is still forming, a lost channel is forgotten so the peer can reconnect.
+      // Once it is complete (even before joinGroup returns), a loss is a loss: the channel stays
+      // in the map and the peer's mailbox fails, so sends and gathers report PEER_LOST. (Deleting
+      // it then made the group start without the peer and a send raise "not a peer of this group".)
+      if (group === undefined && !meshComplete && failed === undefined && channels.get(ch.peerId) === ch) {
         channels.delete(ch.peerId);
         emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
         if (error === undefined) {
@@ -749,6 +757,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
         : new TimeoutError(`mesh incomplete after ${timeoutMs} ms: no channel to ${missing.map((m) => `"${m}"`).join(', ')}`, { peers: missing });
       throw failed;
     }
+    meshComplete = true;
   } catch (err) {
     for (const ch of channels.values()) ch.destroy();
     throw err;
