@@ -31,6 +31,10 @@ export const CHANNEL_PATH = '/coupler/1';
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default cap on connections whose handshake is not finished yet. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+/** Default cap on silent pending connections (no handshake message yet) from one remote address. */
+export const DEFAULT_MAX_PENDING_PER_SOURCE = 8;
+/** Default deadline for the first handshake message (`hello`) after the WebSocket upgrade: 2 s. */
+export const DEFAULT_FIRST_MESSAGE_TIMEOUT_MS = 2_000;
 
 /** Options shared by {@link connectChannel} and {@link listenChannels}. */
 export interface ChannelOptions extends ChannelLimits {
@@ -68,8 +72,19 @@ export interface ListenOptions extends ChannelOptions {
   readonly host?: string;
   /** Port. Default 0 (any free port). */
   readonly port?: number;
-  /** Cap on unfinished handshakes; further connections are refused. Default 64. */
+  /**
+   * Cap on unfinished handshakes. Default 64. At the cap, a new connection evicts the oldest one
+   * that has not sent its first handshake message yet; it is refused (`busy`) only when every
+   * pending connection is already talking.
+   */
   readonly maxPendingHandshakes?: number;
+  /**
+   * Cap on silent connections (upgraded, no handshake message yet) from one remote address; the
+   * next one evicts that address's oldest silent connection. Default 8.
+   */
+  readonly maxPendingPerSource?: number;
+  /** Deadline for the first handshake message after the upgrade, ms. Default 2000. */
+  readonly firstMessageTimeoutMs?: number;
   /** Called with every authenticated channel. */
   readonly onChannel: (channel: SecureChannel) => void;
   /** Called when an incoming handshake fails (for logging; never with secrets). */
@@ -338,8 +353,24 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('"port" must be 0..65535');
   const maxPending = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
   if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new InvalidArgumentError('"maxPendingHandshakes" must be a positive integer');
-  let pending = 0;
-  const pendingSockets = new Set<WebSocket>();
+  const maxPerSource = options.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE;
+  if (!Number.isSafeInteger(maxPerSource) || maxPerSource < 1) throw new InvalidArgumentError('"maxPendingPerSource" must be a positive integer');
+  const firstMessageMs = options.firstMessageTimeoutMs ?? Math.min(DEFAULT_FIRST_MESSAGE_TIMEOUT_MS, timeoutMs);
+  if (!Number.isSafeInteger(firstMessageMs) || firstMessageMs < 1) throw new InvalidArgumentError('"firstMessageTimeoutMs" must be a positive integer');
+  // Unfinished handshakes in arrival order (a Map keeps insertion order: the first is the oldest).
+  // `silent`: nothing received yet — the cheapest thing for an attacker to hold open, so the
+  // first to go when room is needed.
+  const pendingSockets = new Map<WebSocket, { remote: string; silent: boolean }>();
+  const evictOldestSilent = (remote?: string): boolean => {
+    for (const [ws, entry] of pendingSockets) {
+      if (entry.silent && (remote === undefined || entry.remote === remote)) {
+        pendingSockets.delete(ws);
+        ws.terminate();
+        return true;
+      }
+    }
+    return false;
+  };
 
   // Our own HTTP server: closing the listener must stop accepting without waiting for the
   // established channels (net.Server.close waits for every accepted socket, upgraded ones included).
@@ -365,16 +396,29 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
       ws.terminate();
       return;
     }
-    if (pending >= maxPending) {
+    const source = remote ?? 'unknown';
+    // Per source, only silent connections count: parties sharing one address (several on one
+    // host, behind one NAT) dial many at once and each talks at once.
+    let fromSource = 0;
+    for (const e of pendingSockets.values()) if (e.remote === source && e.silent) fromSource++;
+    // Room per source, then globally: evict the oldest silent connection rather than refuse the
+    // newcomer, so idle sockets cannot keep real peers out.
+    if (fromSource >= maxPerSource && !evictOldestSilent(source)) {
       refuseAndClose(ws, 'busy');
       return;
     }
-    pending++;
-    pendingSockets.add(ws);
+    if (pendingSockets.size >= maxPending && !evictOldestSilent()) {
+      refuseAndClose(ws, 'busy');
+      return;
+    }
+    const entry = { remote: source, silent: true };
+    pendingSockets.set(ws, entry);
     const pump = new HandshakePump(ws, 2, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes));
     const responder = new Responder(cfg);
     const script = async (): Promise<SecureChannel> => {
-      const { reply, claimedPeer } = responder.onHello(await pump.next());
+      const hello = await withDeadline(pump.next(), firstMessageMs, () => new HandshakeError(ErrorCode.TIMEOUT, `no handshake message within ${firstMessageMs} ms of connecting`));
+      entry.silent = false;
+      const { reply, claimedPeer } = responder.onHello(hello);
       pump.peer = claimedPeer;
       const early = options.acceptPeer?.(claimedPeer, 'hello');
       if (early !== undefined) {
@@ -408,7 +452,6 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
         /* callbacks must not break the listener */
       }
     } finally {
-      pending--;
       pendingSockets.delete(ws);
     }
   };
@@ -431,7 +474,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     host: bound.address,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
-        for (const s of pendingSockets) s.terminate();
+        for (const s of pendingSockets.keys()) s.terminate();
         wss.close();
         server.close();
         resolve();

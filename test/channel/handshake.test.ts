@@ -289,10 +289,15 @@ describe('truncated and stalled handshakes', () => {
     expect(err.peer).toBe('a');
   });
 
-  it('busy: with maxPendingHandshakes 2, a third pending connection is refused; capacity returns afterwards', async () => {
+  it('busy: with maxPendingHandshakes 2 and both pending connections past their hello, a third is refused; capacity returns afterwards', async () => {
     const { ids, roster } = parties('a', 'b');
     const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 2, handshakeTimeoutMs: 1000 });
+    // Two connections that say hello and then stall: talking, so not evicted.
     const stalled = [await rawClient(cleanup, l.listener.port), await rawClient(cleanup, l.listener.port)];
+    for (const ws of stalled) {
+      ws.send(new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }).hello());
+      await nextMessage(ws); // the reply: the hello was taken
+    }
     const third = await rawClient(cleanup, l.listener.port);
     const refusal = await nextMessage(third);
     expect(decodeMessage(refusal, MAX_HANDSHAKE_MESSAGE)).toEqual({ t: 'refuse', reason: 'busy' });
@@ -310,6 +315,15 @@ describe('truncated and stalled handshakes', () => {
     await Promise.all(stalled.map(closedCode));
     const ok = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
     expect(ok.peerId).toBe('b');
+  });
+
+  it('at the cap, a new connection evicts the oldest SILENT one (no handshake message yet) instead of being refused', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 2 });
+    const silent = [await rawClient(cleanup, l.listener.port), await rawClient(cleanup, l.listener.port)];
+    const ok = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
+    expect(ok.peerId).toBe('b');
+    expect(silent[0]!.readyState === WebSocket.CLOSED || silent[0]!.readyState === WebSocket.CLOSING).toBe(true);
   });
 
   it('a connection without the coupler subprotocol is cut', async () => {
