@@ -265,3 +265,33 @@ describe('deploy/k8s-headless.yaml', () => {
     expect(docs().map((d) => d.kind as YamlValue).sort()).toEqual(['NetworkPolicy', 'Service', 'StatefulSet']);
   });
 });
+
+describe('vantage6 5.x manifests (against charts/node/templates/job-network-policy.yml, 5.0)', () => {
+  const ROOT_DIR = join(__dirname, '..', '..');
+  test('node values: only federated_compute egress, to one relay address on TCP 8889, plus DNS; no ingress', () => {
+    const values = asMap(parseYaml(readFileSync(join(ROOT_DIR, 'deploy', 'vantage6-v5-node-values.yaml'), 'utf8')), 'values');
+    const whitelist = asMap(at(values, 'node', 'whitelist'), 'whitelist');
+    expect(Object.keys(whitelist)).toEqual(['federated_compute']); // the step coupler runs as
+    expect(Object.keys(asMap(whitelist.federated_compute, 'step'))).toEqual(['egress']);
+    const egress = asList(at(whitelist, 'federated_compute', 'egress'), 'egress').map((e) => asMap(e, 'rule'));
+    expect(egress).toHaveLength(2);
+    expect(String(at(egress[0], 'ipBlock', 'cidr'))).toMatch(/\/32$/);
+    expect(asList(egress[0]!.ports, 'ports').map((p) => [at(p, 'protocol'), at(p, 'port')])).toEqual([['TCP', 8889]]);
+    expect(at(egress[1], 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name')).toBe('kube-system');
+    expect(asList(egress[1]!.ports, 'ports').map((p) => at(p, 'port'))).toEqual([53, 53]);
+  });
+
+  test('same-cluster mesh policy: role=federated_compute pods to each other on 8888 only (+ DNS)', () => {
+    const np = asMap(parseYaml(readFileSync(join(ROOT_DIR, 'deploy', 'vantage6-v5-task-mesh.yaml'), 'utf8')), 'policy');
+    expect(at(np, 'kind')).toBe('NetworkPolicy');
+    expect(at(np, 'spec', 'podSelector', 'matchLabels', 'role')).toBe('federated_compute');
+    const ingress = asList(at(np, 'spec', 'ingress'), 'ingress');
+    expect(ingress).toHaveLength(1);
+    expect(at(ingress[0], 'from', 0, 'podSelector', 'matchLabels', 'role')).toBe('federated_compute');
+    expect(at(ingress[0], 'ports', 0, 'port')).toBe(8888);
+    const egress = asList(at(np, 'spec', 'egress'), 'egress');
+    expect(at(egress[0], 'to', 0, 'podSelector', 'matchLabels', 'role')).toBe('federated_compute');
+    expect(at(egress[0], 'ports', 0, 'port')).toBe(8888);
+    expect(at(egress[1], 'to', 0, 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name')).toBe('kube-system');
+  });
+});
