@@ -4,6 +4,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { writeFile } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { basename, isAbsolute, join } from 'node:path';
 import { AbortedError, CouplerError, RosterError } from '../errors.js';
 import { fingerprint, encodePublicKey, generateIdentity, loadIdentity, saveIdentity, decodePublicKey } from '../identity/identity.js';
 import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
@@ -153,7 +155,7 @@ const TERMINATION_GRACE_MS = 2000;
 async function withTermination(body: (signal: AbortSignal) => Promise<number>, graceMs = TERMINATION_GRACE_MS): Promise<number> {
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
-  const exitCode = (sig: NodeJS.Signals): number => (sig === 'SIGINT' ? 130 : 143);
+  const exitCode = (sig: NodeJS.Signals): number => (sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143);
   const onSignal = (sig: NodeJS.Signals): void => {
     if (received !== undefined) process.exit(exitCode(sig));
     received = sig;
@@ -163,6 +165,9 @@ async function withTermination(body: (signal: AbortSignal) => Promise<number>, g
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Closing the terminal: stop and clean up like SIGTERM (the default would kill the process
+  // before any cleanup, leaving `simulate`'s key folder behind).
+  process.on('SIGHUP', onSignal);
   try {
     const code = await body(controller.signal);
     return received === undefined ? code : exitCode(received);
@@ -172,7 +177,34 @@ async function withTermination(body: (signal: AbortSignal) => Promise<number>, g
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onSignal);
   }
+}
+
+/**
+ * For parties started by `coupler simulate` (COUPLER_SIM_PARENT_PID set): exit when simulate is
+ * gone, even after SIGKILL (which simulate cannot clean up after): poll the parent pid; when this
+ * process has been re-parented, remove simulate's temporary folder (every party's key is in it)
+ * and exit 137.
+ */
+function exitWithSimulate(env: NodeJS.ProcessEnv): void {
+  const parent = Number(env.COUPLER_SIM_PARENT_PID);
+  if (!Number.isSafeInteger(parent) || parent <= 1) return;
+  const simDir = env.COUPLER_SIM_DIR;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    // Only a folder simulate made (name and contents), never an arbitrary path from the environment.
+    if (simDir !== undefined && isAbsolute(simDir) && /^coupler-sim-[A-Za-z0-9]{6}$/.test(basename(simDir)) && existsSync(join(simDir, 'roster.json'))) {
+      try {
+        rmSync(simDir, { recursive: true, force: true });
+      } catch {
+        /* another party removed it first */
+      }
+    }
+    process.stderr.write('[coupler] warn: coupler simulate is gone: stopping\n');
+    process.exit(137);
+  }, 250);
+  timer.unref();
 }
 
 async function cmdRun(args: string[]): Promise<number> {
@@ -180,6 +212,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (values.help) return help('run');
   const env = { ...process.env };
   if (typeof values.module === 'string') env.PKG_NAME = values.module;
+  exitWithSimulate(env);
   return withTermination(async (signal) => {
     if (env.PKG_NAME === 'coupler:demo') {
       const code = await runAlgorithm({ module: demo, env, signal });
@@ -218,9 +251,19 @@ async function cmdSimulate(args: string[]): Promise<number> {
   const length = num(values.length, '--length');
   const timeout = num(values.timeout, '--timeout');
   const dataFiles = ((values.data as string[] | undefined) ?? []).flatMap((d) => d.split(',')).map((d) => d.trim()).filter((d) => d.length > 0);
+  // `coupler simulate ... | head -2`: the reader goes away and every later write fails with EPIPE.
+  // Stop the run and clean up (parties, key folder) instead of dying on an unhandled error.
+  const stdoutGone = new AbortController();
+  const onStdoutError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') stdoutGone.abort(new AbortedError('standard output closed'));
+  };
+  process.stdout.on('error', onStdoutError);
   const outcome = await withTermination(async (signal) => {
     const o = await simulate({
-      signal,
+      signal: AbortSignal.any([signal, stdoutGone.signal]),
+      out: (line: string) => {
+        if (!stdoutGone.signal.aborted) process.stdout.write(`${line}\n`);
+      },
       algorithm: positionals[0]!,
       parties: num(values.parties, '--parties') ?? (dataFiles.length > 0 ? dataFiles.length : 3),
       ...(dataFiles.length > 0 ? { dataFiles } : {}),
@@ -236,8 +279,12 @@ async function cmdSimulate(args: string[]): Promise<number> {
       progress: values.quiet !== true,
     });
     return o.agreed && o.correct !== false ? 0 : 1;
-  }, 8000);
-  return outcome;
+  }, 8000).catch((err: unknown) => {
+    if (stdoutGone.signal.aborted) return 141; // 128 + SIGPIPE, as a shell pipeline expects
+    throw err;
+  });
+  process.stdout.off('error', onStdoutError);
+  return stdoutGone.signal.aborted ? 141 : outcome;
 }
 
 function help(topic: string): number {

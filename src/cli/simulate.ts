@@ -278,7 +278,14 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
           ? { COUPLER_DISCOVERY: 'dns', COUPLER_DNS_NAMES: service, COUPLER_DNS_SERVERS: `127.0.0.1:${dns.port}` }
           : { COUPLER_DISCOVERY: 'static', COUPLER_PEERS: ids.map((_, j) => `${hosts[j]}:${ports[j]}`).join(',') }),
       };
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, PKG_NAME: moduleSpec };
+      const env: NodeJS.ProcessEnv = {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? dir,
+        PKG_NAME: moduleSpec,
+        // The party exits (and removes this folder) if simulate disappears, even by SIGKILL.
+        COUPLER_SIM_PARENT_PID: String(process.pid),
+        COUPLER_SIM_DIR: dir,
+      };
       for (const [k, v] of Object.entries(raw)) env[k] = encodeNodeEnvValue(v);
       const t0 = Date.now();
       const child = spawn(process.execPath, [...(needsTsx ? ['--import', 'tsx'] : []), cliPath, 'run'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: process.cwd() });

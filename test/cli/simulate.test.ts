@@ -5,6 +5,7 @@
  * "correct", one traffic line per ordered pair with matching byte counts), and — with --keep —
  * every party's output file against the sum of the demo inputs computed here.
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoVector } from '../../src/cli/demo';
@@ -188,6 +189,15 @@ export async function failFirst(kwargs, ctx) {
   return 'joined';
 }
 
+export async function chatty(kwargs, ctx) {
+  await writeFile(new URL('./started-' + ctx.organizationId, import.meta.url), '');
+  for (let i = 0; i < 600; i++) {
+    ctx.logger.info('still waiting ' + i);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return 'late';
+}
+
 export async function wait(kwargs, ctx) {
   await writeFile(new URL('./started-' + ctx.organizationId, import.meta.url), '');
   await new Promise((r) => setTimeout(r, 60000));
@@ -262,6 +272,39 @@ export async function wait(kwargs, ctx) {
     expect(orphansAfterSigterm).toBe(0);
     expect(leftoverAfterSigterm).toBe(0);
   });
+
+  // Every other way simulate can end: the terminal closes (SIGHUP), it is killed outright (SIGKILL:
+  // it cannot clean up, so the parties notice they were re-parented, remove the folder and exit),
+  // or its reader goes away (`simulate ... | head -2`: EPIPE on the next write).
+  test.each(['SIGHUP', 'SIGKILL', 'EPIPE'] as const)('%s: no party process and no key folder is left', async (how) => {
+    const { dir, module } = userModule();
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    let sim: ChildProcess | undefined;
+    const method = how === 'EPIPE' ? 'chatty' : 'wait';
+    const running = runCli(['simulate', module, '--method', method, '--parties', '3', '--discovery', 'static', ...(how === 'EPIPE' ? [] : ['--quiet']), '--timeout', '90'], {
+      cwd: dir,
+      env: baseEnv({ TMPDIR: tmp }),
+      timeoutMs: 25_000,
+      onSpawn: (c) => (sim = c),
+    });
+    const kids = await childrenOf(sim!.pid!, 3, 10_000);
+    for (const k of kids) trackPid(k);
+    expect(kids).toHaveLength(3);
+    const deadline0 = Date.now() + 10_000;
+    while (Date.now() < deadline0 && readdirSync(dir).filter((f) => f.startsWith('started-')).length < 3) await new Promise((res) => setTimeout(res, 50));
+    expect(readdirSync(tmp)).toHaveLength(1); // the key folder exists while the run is on
+    if (how === 'EPIPE') sim!.stdout!.destroy();
+    else process.kill(sim!.pid!, how);
+    const r = await running;
+    expect(r.timedOut).toBe(false);
+    if (how === 'EPIPE') expect(r.code).toBe(141);
+    if (how === 'SIGHUP') expect(r.code).toBe(129);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (kids.some(isAlive) || readdirSync(tmp).length > 0)) await new Promise((res) => setTimeout(res, 100));
+    expect(kids.filter(isAlive)).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 40_000);
 
   // When one party fails before joining (here: party 1 has no data), the others would wait for it
   // until the mesh deadline (here 60 s): simulate stops them once the run cannot succeed.
