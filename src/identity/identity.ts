@@ -204,7 +204,7 @@ export async function loadIdentity(path: string, options: LoadIdentityOptions = 
   try {
     st = await stat(path);
   } catch (err) {
-    throw new IdentityError(`cannot read identity file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new IdentityError(`cannot read identity file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
   if (!st.isFile()) throw new IdentityError('identity path is not a regular file');
   if (st.size > MAX_IDENTITY_FILE_BYTES) throw new IdentityError('identity file is too large');
@@ -216,7 +216,27 @@ export async function loadIdentity(path: string, options: LoadIdentityOptions = 
         code: 'COUPLER_INSECURE_KEY_FILE',
       });
   }
-  return parseIdentity(await readFile(path, 'utf8'));
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new IdentityError(unreadableFile('identity file', path, err, st), { cause: err });
+  }
+  return parseIdentity(text);
+}
+
+/**
+ * The message for a file that exists but cannot be read: the path, the errno code and, for a
+ * permission error, who owns the file and who this process is (the usual cause in containers: a
+ * secret mounted for root while the image runs as another user). Never the file's content.
+ * @internal
+ */
+export function unreadableFile(what: string, path: string, err: unknown, st?: { uid: number; gid: number; mode: number }): string {
+  const code = (err as NodeJS.ErrnoException)?.code ?? 'error';
+  if ((code === 'EACCES' || code === 'EPERM') && st !== undefined && typeof process.getuid === 'function') {
+    return `cannot read ${what} ${path} (${code}: it is owned by uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o777).toString(8)}, and this process runs as uid ${process.getuid()}, gid ${process.getgid?.()}; give the file to this user, e.g. uid/gid on the secret or volume)`;
+  }
+  return `cannot read ${what} ${path} (${code})`;
 }
 
 /**

@@ -13,10 +13,10 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { RosterError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, isBytes } from '../crypto/bytes.js';
-import { PARTY_ID_PATTERN, decodePublicKey, encodePublicKey, isValidPartyId } from './identity.js';
+import { PARTY_ID_PATTERN, decodePublicKey, encodePublicKey, isValidPartyId, unreadableFile } from './identity.js';
 
 /** One party of a roster. */
 export interface RosterEntry {
@@ -220,7 +220,8 @@ export async function loadRoster(path: string): Promise<Roster> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new RosterError(`cannot read roster file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    const st = await stat(path).catch(() => undefined);
+    throw new RosterError(unreadableFile('roster file', path, err, st), { cause: err });
   }
   return parseRoster(text);
 }

@@ -141,6 +141,22 @@ describe('deploy/swarm-stack.yml', () => {
     expect(identitySources.size).toBe(svcs.length);
   });
 
+  test('ownership: each service runs as one non-root uid:gid and every secret and config is given to it (a root-owned 0400 secret is unreadable to uid 1000: the party exited with EACCES)', () => {
+    for (const [name, svc] of services()) {
+      const user = String(svc.user ?? '');
+      expect({ name, user }).toEqual({ name, user: expect.stringMatching(/^\d+:\d+$/) });
+      const [uid, gid] = user.split(':');
+      expect(uid).not.toBe('0');
+      const mounts = [...asList(svc.secrets, `${name}.secrets`), ...asList(svc.configs, `${name}.configs`)].map((x) => asMap(x, 'mount'));
+      for (const m of mounts) {
+        expect({ name, source: m.source, uid: String(m.uid), gid: String(m.gid) }).toEqual({ name, source: m.source, uid, gid });
+      }
+      const identity = asList(svc.secrets, `${name}.secrets`).map((x) => asMap(x, 'secret'))[0]!;
+      // The key stays private to that user (compose reads 0400 as octal; the mini parser keeps the digits).
+      expect(String(identity.mode)).toMatch(/^0?[0-7]00$/);
+    }
+  });
+
   test(`COUPLER_PEERS lists every station, on port ${PORT}, the same at every station`, () => {
     const svcs = services();
     const names = svcs.map(([n, svc]) => String(svc.hostname ?? n)).sort();
