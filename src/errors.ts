@@ -46,6 +46,11 @@ export const ErrorCode = {
   DISCOVERY_FAILED: 'COUPLER_ERR_DISCOVERY_FAILED',
   /** A peer left the group (crashed, closed, or its channel failed). */
   PEER_LOST: 'COUPLER_ERR_PEER_LOST',
+  /**
+   * A peer stopped the run on purpose and said why (an authenticated abort carrying its error
+   * code, e.g. it refused its own input, or it was told to stop). `peer` names it.
+   */
+  PEER_ABORTED: 'COUPLER_ERR_PEER_ABORTED',
   /** A peer sent a message that violates the protocol of the current round. */
   PROTOCOL_VIOLATION: 'COUPLER_ERR_PROTOCOL_VIOLATION',
   /** A peer sent different values to different parties (detected by the echo round). */

@@ -46,6 +46,15 @@ export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
 /** Round names: 1 to 128 printable ASCII characters. */
 export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
 
+/**
+ * The reserved "round" of an abort message (its space keeps it outside {@link ROUND_PATTERN}, so
+ * no user round can collide with it). Payload: `{ code }`, a `COUPLER_ERR_*` code and nothing else.
+ */
+const ABORT_ROUND = 'coupler abort';
+const ABORT_CODE_PATTERN = /^COUPLER_ERR_[A-Z0-9_]{1,48}$/;
+/** How long {@link Group.abort} waits for its abort messages to leave before closing, ms. */
+const ABORT_SEND_TIMEOUT_MS = 1_000;
+
 /** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
 export type GroupEvent =
   | {
@@ -270,6 +279,7 @@ export class Group {
   readonly #mailboxes: Map<string, Mailbox>;
   readonly #roundTimeoutMs: number;
   readonly #maxMessageBytes: number;
+  #localFailure: string | undefined;
   readonly #onEvent: ((e: GroupEvent) => void) | undefined;
   #closing = false;
   #runCounter = 0;
@@ -476,10 +486,46 @@ export class Group {
     return this.#maxMessageBytes;
   }
 
-  /** Close every channel cleanly (queued messages are flushed first). Idempotent. */
+  /**
+   * Stop: tell every connected peer why (an authenticated abort message carrying only the error
+   * code — never a message text, which may mention data), then {@link Group.close}. Each peer's
+   * pending and later receives from this party fail with `PEER_ABORTED` naming it and its code,
+   * at once instead of at their deadline. Idempotent with close.
+   *
+   * @param reason - the error that stopped this party, or its code.
+   */
+  async abort(reason: CouplerError | string): Promise<void> {
+    if (this.#closing) return;
+    const code = typeof reason === 'string' ? reason : reason?.code;
+    if (typeof code === 'string' && ABORT_CODE_PATTERN.test(code)) this.#localFailure = code;
+    await this.close();
+  }
+
+  /**
+   * @internal A protocol run refused this party's own input (nothing was sent): remembered until
+   * a later run starts cleanly, so that closing the group then tells the peers why.
+   */
+  _noteLocalFailure(code: string | undefined): void {
+    this.#localFailure = code;
+  }
+
+  /**
+   * Close every channel cleanly (queued messages are flushed first; idempotent). If this party's last protocol run failed on
+   * its own input, or {@link Group.abort} was called, each peer first gets an abort message with
+   * the error code, and reports `PEER_ABORTED` instead of a lost peer.
+   */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    const code = this.#localFailure;
+    if (code !== undefined) {
+      const bytes = encodeMessage({ r: ABORT_ROUND, p: { code } });
+      const live = this.peers.filter((p) => this.#mailboxes.get(p)!.error === undefined && this.#channels.has(p));
+      const sends = Promise.all(live.map((p) => this.#channels.get(p)!.send(bytes).catch(() => undefined)));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([sends, new Promise((r) => (timer = setTimeout(r, ABORT_SEND_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
     for (const mb of this.#mailboxes.values()) mb.fail(new GroupError(ErrorCode.CHANNEL_CLOSED, 'the group is closed'));
     await Promise.all([...this.#channels.values()].map((ch) => ch.close()));
   }
@@ -613,6 +659,18 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     ch.setMessageHandler((bytes) => {
       try {
         const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
+        if (rec.r === ABORT_ROUND) {
+          const ctx = { what: 'abort message', peer: ch.peerId };
+          const code = expectString(expectRecord(rec.p ?? null, ctx, ['code']).code, 'code', ctx, 64, ABORT_CODE_PATTERN);
+          const err = new GroupError(ErrorCode.PEER_ABORTED, `peer "${ch.peerId}" aborted the run (${code})`, { peer: ch.peerId });
+          mailbox.fail(err);
+          emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
+          if (group === undefined) {
+            leftEarly ??= err;
+            controller.abort();
+          }
+          return;
+        }
         const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
         if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
         const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
@@ -769,6 +827,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     await listener?.close();
   }
   group = new Group({ localId, sessionId: options.sessionId, roster, identity, channels, mailboxes, roundTimeoutMs, maxMessageBytes, onEvent: options.onEvent });
+  // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
+  const joined = group;
+  options.signal?.addEventListener('abort', () => void joined.abort(new AbortedError('stopped by the caller')), { once: true });
   emit({ type: 'ready', peers: peers.length, elapsedMs: Date.now() - start });
   return group;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
+import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
 import { Group } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
 import { commitment } from '../group/commit.js';
@@ -175,26 +175,20 @@ export async function prepareRun(
     ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
     ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
   };
-  const resolved = checkParams(params);
-  let shape: Shape;
-  let encoded: Ring64Vector | Field61Vector | bigint[];
-  let length: number;
-  if (modulus === 'ring64') {
-    const e = encodeRing64(input, params);
-    shape = e.shape;
-    encoded = e.vector;
-    length = e.vector.length / 2;
-  } else if (modulus === 'p61') {
-    const e = encodeField61(input, params);
-    shape = e.shape;
-    encoded = e.elements;
-    length = e.elements.length / 2;
-  } else {
-    const e = encodeField(input, params);
-    shape = e.shape;
-    encoded = e.elements;
-    length = e.elements.length;
+  let resolved: ReturnType<typeof checkParams>;
+  let local: ReturnType<typeof encodeLocal>;
+  try {
+    resolved = checkParams(params);
+    local = encodeLocal(input, params, modulus);
+  } catch (err) {
+    // This party refuses its own input (NaN, |x| > B, a bad shape, unsafe parameters): nothing is
+    // sent and the group stays in step (the caller may retry with good data). If it closes the
+    // group instead, the others learn why (an abort message with this code) rather than seeing a
+    // plain close.
+    if (err instanceof CouplerError) group._noteLocalFailure(err.code);
+    throw err;
   }
+  const { shape, encoded, length } = local;
   const runId = group.nextRunId(protocol);
   const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
   const coin = new Uint8Array(randomBytes(32));
@@ -239,12 +233,27 @@ export async function prepareRun(
     }
     seed.update(theirs);
   }
+  group._noteLocalFailure(undefined);
   return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()) };
 }
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */
 function coinCommitment(group: Group, round: string, party: string, coin: Uint8Array): Uint8Array {
   return commitment(group.sessionId, `${round}/coin`, party, coin, new Uint8Array(0));
+}
+
+/** Encode this party's input for the modulus (local: nothing is sent). */
+function encodeLocal(input: SumInput, params: EncodingParams, modulus: Modulus): { shape: Shape; encoded: Ring64Vector | Field61Vector | bigint[]; length: number } {
+  if (modulus === 'ring64') {
+    const e = encodeRing64(input, params);
+    return { shape: e.shape, encoded: e.vector, length: e.vector.length / 2 };
+  }
+  if (modulus === 'p61') {
+    const e = encodeField61(input, params);
+    return { shape: e.shape, encoded: e.elements, length: e.elements.length / 2 };
+  }
+  const e = encodeField(input, params);
+  return { shape: e.shape, encoded: e.elements, length: e.elements.length };
 }
 
 /** Decode ring bytes received from `peer`, checking the exact length. */

@@ -72,6 +72,8 @@ export interface JoinLocalOptions {
   readonly timeoutMs?: number;
   /** Called once every local party listens (before the mesh is complete): start child parties here. */
   readonly onListening?: () => void | Promise<void>;
+  /** The `signal` a party joins with (it stays in force after joining). */
+  readonly signalFor?: (id: string) => AbortSignal | undefined;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function joinLocal(parties: TestParties, local: readonly string[], 
       roundTimeoutMs: options.roundTimeoutMs ?? 10_000,
       discoveryIntervalMs: 20,
       dialBackoff: { initialMs: 20, maxMs: 200 },
+      ...(options.signalFor?.(id) === undefined ? {} : { signal: options.signalFor(id)! }),
       onEvent: (e: GroupEvent) => {
         if (e.type === 'listening') {
           book.add(id, e.port);
