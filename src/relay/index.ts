@@ -12,6 +12,7 @@ export {
   type RelayHooks,
 } from './server.js';
 export { relayChannel, type RelayChannelOptions, DEFAULT_PAIR_TIMEOUT_MS } from './client.js';
+export { transportFromEnv, checkTransport, channelPath, DEFAULT_AUTO_FALLBACK_MS, type Transport, type ChannelPath } from './mesh.js';
 export {
   RelayError,
   RELAY_PATH,
