@@ -41,6 +41,9 @@ class Pump {
   readonly #cap: number;
   #waiter: { resolve: (i: Item) => void; reject: (e: CouplerError) => void } | undefined;
   #error: CouplerError | undefined;
+  #onFail: ((e: CouplerError) => void) | undefined;
+  /** Rejects with the first failure (connection error, close, refusal). */
+  readonly failed: Promise<never> = new Promise<never>((_resolve, reject) => (this.#onFail = reject));
   closeInfo: { code: number; reason: string } | undefined;
   readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
     const item: Item = isBinary ? { kind: 'bin', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } : { kind: 'text', text: data.toString('utf8') };
@@ -69,6 +72,7 @@ class Pump {
   constructor(ws: WebSocket, cap: number, readonly peer: string) {
     this.#ws = ws;
     this.#cap = cap;
+    this.failed.catch(() => undefined);
     ws.on('message', this.#onMessage);
     ws.on('close', this.#onClose);
     ws.on('error', this.#onError);
@@ -95,6 +99,7 @@ class Pump {
   fail(err: CouplerError): void {
     if (this.#error) return;
     this.#error = err;
+    this.#onFail?.(err);
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.reject(err);
@@ -188,11 +193,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   let pairedAt = 0;
 
   const script = async (): Promise<SecureChannel> => {
-    await new Promise<void>((resolve, reject) => {
-      if (ws.readyState === WebSocket.OPEN) return resolve();
-      ws.once('open', () => resolve());
-      pump.next().catch(reject); // surfaces connection errors
-    });
+    await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), pump.failed]);
     ws.send(JSON.stringify({ v: 1, ...body, sig }));
     for (;;) {
       const i = await pump.next();

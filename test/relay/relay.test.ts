@@ -163,6 +163,19 @@ describe('admission', () => {
     expect((err as CouplerError).peer).toBe('p2');
   });
 
+  test('no relay listening: HANDSHAKE_FAILED naming the peer, at once', async () => {
+    const parties = makeParties(2);
+    const r = await startRelay({ rosters: [parties.roster] });
+    const url = urlOf(r);
+    await r.close();
+    const t0 = Date.now();
+    const err = await relayChannel(url, 'p2', { identity: parties.identities.get('p1')!, roster: parties.roster, sessionId: parties.sessionId }).catch((e: unknown) => e);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect((err as CouplerError).code).toBe(ErrorCode.HANDSHAKE_FAILED);
+    expect((err as CouplerError).peer).toBe('p2');
+    expect((err as CouplerError).message).toMatch(/relay/);
+  });
+
   test('COUPLER_TRANSPORT / COUPLER_RELAY_URL', () => {
     expect(transportFromEnv({})).toEqual({});
     expect(transportFromEnv({ COUPLER_TRANSPORT: 'relay', COUPLER_RELAY_URL: 'wss://r.example:443' })).toEqual({ transport: 'relay', relayUrl: 'wss://r.example:443' });
