@@ -51,7 +51,7 @@ describe('protocols through the relay', () => {
     const groups = await joinAll(parties, (id) => ({
       transport: 'auto',
       relayUrl: urlOf(r),
-      autoFallbackMs: 300,
+      autoFallbackMs: 1500,
       // p3 accepts no inbound connection (egress only).
       listen: id === 'p3' ? false : { host: '127.0.0.1', port: 0 },
     }));
