@@ -75,6 +75,8 @@ export const ErrorCode = {
   VANTAGE6: 'COUPLER_ERR_VANTAGE6',
   /** An HTTP request to the vantage6 node proxy failed. */
   PROXY_REQUEST_FAILED: 'COUPLER_ERR_PROXY_REQUEST_FAILED',
+  /** The relay refused a connection (not admitted, over a limit); `reason` on the error says why. */
+  RELAY_REFUSED: 'COUPLER_ERR_RELAY_REFUSED',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

@@ -16,3 +16,4 @@ export * from './channel/index.js';
 export * from './discovery/index.js';
 export * from './group/index.js';
 export * from './protocols/index.js';
+export * from './relay/index.js';

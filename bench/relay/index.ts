@@ -33,6 +33,7 @@ import { fmt, interleave, pairedRatios, summarize } from '../lib/stats.js';
 import { createTestbed, netnsAvailable, DNS_IP, type Testbed } from '../../test/netns/testbed';
 import { PARTY_PORT } from '../../test/netns/parties';
 import { startBenchMesh, type BenchMesh, type SumSample } from '../netns/mesh';
+import { runRelayE2e } from './e2e';
 
 const RELAY_BASE_PORT = 9000;
 const RELAY_PARTY_PORT = 8889;
@@ -191,3 +192,9 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
 }
 
 registerBenchmark({ name: 'relay', description: 'direct mesh vs relay through a central server on the netns testbed (wall time, busiest-link bytes)', run });
+
+registerBenchmark({
+  name: 'relay-e2e',
+  description: 'the real coupler relay (egress-only parties) vs the direct mesh on the netns testbed (wall time, busiest link, relay bytes and CPU)',
+  run: runRelayE2e,
+});

@@ -12,6 +12,7 @@ import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
 import { runAlgorithm, runContainerMain } from '../vantage6/contract.js';
 import * as demo from './demo.js';
 import { simulate } from './simulate.js';
+import { RELAY_HELP, relayCli } from '../relay/cli.js';
 
 const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ Commands:
   keygen                 create a party identity (key pair) file
   roster                 build or check a roster (the pinned public keys of a task)
   run                    the container entry point: run the algorithm module named by PKG_NAME
+  relay                  the egress-only relay that forwards end-to-end encrypted channels
 
 Run "coupler <command> --help" for a command's options.`,
   simulate: `Usage: coupler simulate <algorithm> [options]
@@ -63,6 +65,7 @@ The container entry point: reads the vantage6 environment (INPUT_FILE, OUTPUT_FI
 CONTAINER_TOKEN, ...), imports the algorithm module named by --module or PKG_NAME, calls the
 method the input names, writes the JSON result to OUTPUT_FILE and exits 1 on any error.
 PKG_NAME=coupler:demo runs the built-in demo algorithm.`,
+  relay: RELAY_HELP,
 };
 
 class UsageError extends Error {}
@@ -314,6 +317,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(rest);
       case 'simulate':
         return await cmdSimulate(rest);
+      case 'relay':
+        return await relayCli(rest);
       default:
         throw new UsageError(`unknown command "${command.slice(0, 40)}"`);
     }

@@ -20,6 +20,7 @@ import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
 import { Roster, compareIds } from '../identity/roster.js';
+import { channelPath, checkTransport, relayMesh, type ChannelPath, type Transport } from '../relay/mesh.js';
 import type { Discovery, PeerAddress } from '../discovery/types.js';
 import { connectChannel, listenChannels, type ChannelListener } from '../channel/transport.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
@@ -181,6 +182,16 @@ export interface JoinGroupOptions extends ChannelLimits {
   };
   /** Progress callback. */
   readonly onEvent?: (event: GroupEvent) => void;
+  /**
+   * How channels are opened: `direct` (default: listen and dial), `relay` (every pair through the
+   * relay at `relayUrl`; no listener unless `listen` is given) or `auto` (direct first, the relay
+   * for pairs still unconnected after `autoFallbackMs`). See src/relay.
+   */
+  readonly transport?: Transport;
+  /** The relay (`ws://` or `wss://`) for `transport: 'relay' | 'auto'`. */
+  readonly relayUrl?: string;
+  /** Grace period of `auto` before a pair falls back to the relay. Default 2000 ms. */
+  readonly autoFallbackMs?: number;
 }
 
 /** Options of one receive or gather. */
@@ -203,6 +214,8 @@ export interface PeerStats {
   readonly messagesSent: number;
   /** Messages received from it. */
   readonly messagesReceived: number;
+  /** Whether the channel runs direct or through the relay. */
+  readonly path: ChannelPath;
 }
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
@@ -477,7 +490,8 @@ export class Group {
   stats(): PeerStats[] {
     return this.peers.map((peer) => {
       const s = this.#channels.get(peer)!.stats;
-      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived };
+      const path = channelPath(this.#channels.get(peer)!);
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, path };
     });
   }
 
@@ -597,6 +611,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
   };
   const peers = roster.ids.filter((id) => id !== localId);
+  const { transport, relayUrl } = checkTransport(options.transport, options.relayUrl);
+  const autoFallbackMs = positiveInt(options.autoFallbackMs, 2_000, 'autoFallbackMs');
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const emit = (e: GroupEvent): void => {
     try {
@@ -726,7 +742,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   };
 
   let listener: ChannelListener | undefined;
-  const listenCfg = options.listen === undefined ? { host: '0.0.0.0', port: 8888 } : options.listen;
+  const listenCfg = options.listen === undefined ? (transport === 'relay' ? false : { host: '0.0.0.0', port: 8888 }) : options.listen;
   if (listenCfg !== false) {
     listener = await listenChannels({
       ...channelOptions,
@@ -801,7 +817,24 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   };
 
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const looping = discoveries.length > 0 ? loop() : Promise.resolve();
+  const looping = Promise.all([
+    transport === 'relay' || discoveries.length === 0 ? Promise.resolve() : loop(),
+    relayUrl === undefined || transport === 'direct'
+      ? Promise.resolve()
+      : relayMesh({
+          relayUrl,
+          transport,
+          fallbackMs: autoFallbackMs,
+          peers,
+          channelOptions,
+          acceptPeer,
+          has: (p) => channels.has(p),
+          register,
+          remainingMs: () => timeoutMs - (Date.now() - start),
+          signal: controller.signal,
+          onFailure: (peer, e, retryInMs) => emit({ type: 'dial-failed', address: `relay:${peer}`, code: e.code, peer, retryInMs }),
+        }),
+  ]);
   try {
     await Promise.race([complete, new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }))]);
     if (leftEarly !== undefined) {

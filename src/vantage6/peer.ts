@@ -13,9 +13,12 @@
  * | `COUPLER_JOIN_TIMEOUT_MS` | deadline to form the mesh | 300000 |
  * | `COUPLER_ROUND_TIMEOUT_MS` | deadline of each protocol round | 60000 |
  * | `COUPLER_STATS_FILE` | if set, per-peer traffic is written there as JSON when the group closes | — |
+ * | `COUPLER_TRANSPORT` | `direct`, `relay` (egress only: every pair through the relay) or `auto` (direct, relay per pair as fallback) | `direct` |
+ * | `COUPLER_RELAY_URL` | the relay for `relay`/`auto`, `ws://` or `wss://` | — |
  *
  * @module
  */
+import { transportFromEnv } from '../relay/mesh.js';
 import { writeFile } from 'node:fs/promises';
 import { ErrorCode, Vantage6Error } from '../errors.js';
 import type { Discovery } from '../discovery/types.js';
@@ -134,6 +137,7 @@ export async function joinPeerGroup(
     roundTimeoutMs: intVar(env, 'COUPLER_ROUND_TIMEOUT_MS', 60_000, 1, 86_400_000),
     onEvent,
     ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+    ...transportFromEnv(process.env),
     ...overrides,
   });
   const statsFile = env.COUPLER_STATS_FILE;
