@@ -49,6 +49,8 @@ export interface Logger {
   warn(message: string): void;
   /** The run failed. */
   error(message: string): void;
+  /** Detail for troubleshooting (normal but noisy events); optional. */
+  debug?(message: string): void;
 }
 
 /** A logger writing `[coupler] <level>: <message>` lines to stderr. */
@@ -56,6 +58,10 @@ export const stderrLogger: Logger = Object.freeze({
   info: (m: string) => void process.stderr.write(`[coupler] info: ${m}\n`),
   warn: (m: string) => void process.stderr.write(`[coupler] warn: ${m}\n`),
   error: (m: string) => void process.stderr.write(`[coupler] error: ${m}\n`),
+  /** Printed only with COUPLER_LOG_LEVEL=debug. */
+  debug: (m: string) => {
+    if (process.env.COUPLER_LOG_LEVEL === 'debug') process.stderr.write(`[coupler] debug: ${m}\n`);
+  },
 });
 
 /** What an algorithm method receives besides its keyword arguments. */

@@ -120,10 +120,18 @@ export async function joinPeerGroup(
     else if (e.type === 'ready') ctx.logger.info(`mesh ready with ${e.peers} peers in ${e.elapsedMs} ms`);
     else if (e.type === 'peer-lost' && e.graceful === true) ctx.logger.info(`peer ${e.peer} closed its channel`);
     else if (e.type === 'peer-lost') ctx.logger.warn(`lost peer ${e.peer} (${e.code})`);
-    // Reaching one's own address (DNS lists every task) and the refused second connection of a
-    // pair that is already connected, or whose other side dials, are normal formation: not logged.
-    else if (e.type === 'refused' && !(e.reason === 'self' || e.reason === 'order' || e.reason === 'duplicate')) {
-      ctx.logger.warn(`refused a connection${e.peer ? ` claiming to be ${e.peer}` : ''} (${e.code}${e.reason ? `, ${e.reason}` : ''})`);
+    // Reaching one's own address (DNS lists every task), the refused second connection of a pair
+    // that is already connected or whose other side dials, and a redundant dial that the other
+    // side closed before saying anything are normal formation: debug. Anything that got as far as
+    // a claim or a refusal reason (unknown key, bad signature, wrong session) is an attack or a
+    // misconfiguration: a warning with the address, the claimed id and the reason — on the
+    // accepting side (`refused`) and on the dialling side (`dial-failed`, e.g. an impostor
+    // answering at an address DNS gave).
+    else if (e.type === 'refused' || e.type === 'dial-failed') {
+      const where = e.type === 'refused' ? `from ${e.remoteAddress ?? 'an unknown address'}` : `to ${e.address}`;
+      const line = `${e.type === 'refused' ? 'refused a connection' : 'a dial failed'} ${where}${e.peer ? ` claiming to be ${e.peer}` : ''} (${e.code}${e.reason ? `, ${e.reason}` : ''})`;
+      if (_isBenignConnectionEvent(e)) ctx.logger.debug?.(line);
+      else ctx.logger.warn(line);
     }
   };
   const group = await joinGroup({
@@ -149,4 +157,18 @@ export async function joinPeerGroup(
     };
   }
   return group;
+}
+
+/**
+ * Whether a refused or failed connection is part of normal mesh formation: the tie-break
+ * (`self`, `order`, `duplicate`, `busy`), a connection closed or timed out before any claim was
+ * made (a redundant dial the other side dropped; a peer not listening yet), or a dial that found
+ * nobody. Everything else carries a claim or a refusal reason and is worth a warning.
+ * @internal exported for tests.
+ */
+export function _isBenignConnectionEvent(e: { code: string; peer?: string; reason?: string }): boolean {
+  if (e.reason === 'self' || e.reason === 'order' || e.reason === 'duplicate' || e.reason === 'busy') return true;
+  if (e.reason !== undefined) return false;
+  if (e.peer !== undefined) return false;
+  return e.code === ErrorCode.HANDSHAKE_FAILED || e.code === ErrorCode.TIMEOUT || e.code === ErrorCode.CHANNEL_CLOSED;
 }

@@ -74,6 +74,8 @@ export interface JoinLocalOptions {
   readonly onListening?: () => void | Promise<void>;
   /** The `signal` a party joins with (it stays in force after joining). */
   readonly signalFor?: (id: string) => AbortSignal | undefined;
+  /** Every group event of every party. */
+  readonly onEvent?: (e: GroupEvent) => void;
 }
 
 /**
@@ -97,6 +99,7 @@ export async function joinLocal(parties: TestParties, local: readonly string[], 
       dialBackoff: { initialMs: 20, maxMs: 200 },
       ...(options.signalFor?.(id) === undefined ? {} : { signal: options.signalFor(id)! }),
       onEvent: (e: GroupEvent) => {
+        options.onEvent?.(e);
         if (e.type === 'listening') {
           book.add(id, e.port);
           if (++listening === local.length) allListening();
