@@ -66,7 +66,7 @@ export interface SumResult {
   readonly runId: string;
   /**
    * The run seed, hex: a coin toss of every party's committed random contribution (see
-   * {@link prepareRun}); it fixed the share graph of `dkSecureSum` and the aggregator pairs of the
+   * the shape round of every run); it fixed the share graph of `dkSecureSum` and the aggregator pairs of the
    * aggregated opening. Identical at every party; for audit and reproducing those choices.
    */
   readonly seed: string;

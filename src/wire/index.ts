@@ -2,5 +2,5 @@
  * Wire format: the locked-down msgpack codec and shape checks for untrusted messages.
  * @module
  */
-export { type PlainData, MAX_DEPTH, encodeMessage, decodeMessage, assertPlainData } from './codec.js';
+export { type PlainData, type DecodeLimits, MAX_DEPTH, DEFAULT_MAX_VALUES, encodeMessage, decodeMessage, assertPlainData } from './codec.js';
 export { type ShapeContext, expectRecord, expectString, expectBytes, expectUint, expectArray, expectLiteral } from './shape.js';
