@@ -227,6 +227,23 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   const onAbort = (): void => stopParties('stopped');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const failFastMs = options.failFastMs ?? 1000;
+  // Parties whose entry point is up (it has printed its first line, so its signal handlers are
+  // installed) or that have exited. Fail-fast waits for all of them: a party still starting Node
+  // would otherwise be killed by the stop signal before it could even report its own error.
+  const up = new Set<string>();
+  let pendingStop: string | undefined;
+  const scheduleStop = (why: string): void => {
+    pendingStop ??= why;
+    if (up.size < n || stopping) return;
+    const reason = pendingStop;
+    timers.push(setTimeout(() => stopParties(reason), failFastMs));
+    pendingStop = undefined;
+  };
+  const markUp = (id: string): void => {
+    if (up.has(id)) return;
+    up.add(id);
+    if (pendingStop !== undefined) scheduleStop(pendingStop);
+  };
   const dns = options.discovery === 'static' ? undefined : await startDevDnsServer({ host: '127.0.0.1', port: 0 });
   try {
     const ids = Array.from({ length: n }, (_, i) => String(i + 1));
@@ -293,16 +310,18 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (stopping) child.kill('SIGTERM');
       const lines = createInterface({ input: child.stderr! });
       lines.on('line', (line) => {
+        markUp(id);
         if (options.progress !== false) print(`  [party ${id}] ${line.replace(/^\[coupler\] /, '')}`);
       });
       child.stdout!.on('data', (d: Buffer) => {
         if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) print(`  [party ${id}] ${l}`);
       });
       const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      markUp(id);
       if (exitCode !== 0 && !stopping) {
         // The run cannot succeed any more; parties still waiting for this one would wait until
         // their deadline. Give them a moment to finish (and report what they saw), then stop them.
-        timers.push(setTimeout(() => stopParties(`party ${id} failed`), failFastMs));
+        scheduleStop(`party ${id} failed`);
       }
       let result: unknown;
       try {

@@ -401,7 +401,23 @@ export class Group {
       const missing = new Set(from);
       const all = Promise.all(
         from.map(async (peer) => {
-          results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
+          try {
+            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
+          } catch (err) {
+            // A peer that closed its channel on purpose (it gave up first, e.g. on the same
+            // missing party) is not the only one this round lacks: name the others still missing
+            // too, so the party at fault is named whoever gives up first. (A crash, a channel
+            // error, names the crashed peer alone.)
+            const others = [...missing].filter((p) => p !== peer && !results.has(p));
+            if (err instanceof GroupError && err.code === ErrorCode.PEER_LOST && err.cause === undefined && others.length > 0) {
+              throw new GroupError(err.code, `${err.message}; round "${round}" still had no message from ${others.map((o) => `"${o}"`).join(', ')}`, {
+                peer,
+                peers: [peer, ...others],
+                cause: err,
+              });
+            }
+            throw err;
+          }
           missing.delete(peer);
         }),
       );
