@@ -27,4 +27,7 @@ export {
   loadRoster,
   rosterFromEnv,
   rosterToJSON,
+  rosterDigest,
+  rosterBoundSessionId,
+  sessionRosterDigest,
 } from './roster.js';

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { RosterError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, isBytes } from '../crypto/bytes.js';
@@ -251,4 +252,41 @@ export function rosterFromEnv(variable = 'COUPLER_ROSTER', env: NodeJS.ProcessEn
 export function rosterToJSON(roster: Roster): string {
   if (!(roster instanceof Roster)) throw new InvalidArgumentError(`"roster" must be a Roster, got ${describeType(roster)}`);
   return `${JSON.stringify(roster.toJSON(), null, 2)}\n`;
+}
+
+/**
+ * A digest of the roster's pinned keys: SHA-256 over `coupler-roster/1` and each party's id and
+ * public key in canonical order (address hints are left out: they are not trusted), lower-case hex.
+ * Two rosters with the same digest pin the same keys to the same ids.
+ */
+export function rosterDigest(roster: Roster): string {
+  if (!(roster instanceof Roster)) throw new InvalidArgumentError(`"roster" must be a Roster, got ${describeType(roster)}`);
+  const h = createHash('sha256').update('coupler-roster/1\n');
+  for (const e of roster.entries()) h.update(`${e.id}\n${Buffer.from(e.publicKey).toString('hex')}\n`);
+  return h.digest('hex');
+}
+
+/** The suffix that makes a session id roster-bound: `#` and the 64 hex digits of {@link rosterDigest}. */
+const ROSTER_BOUND_SUFFIX = /#([0-9a-f]{64})$/;
+
+/**
+ * A session id that commits to a roster: `<label>#<rosterDigest(roster)>`. A relay started with
+ * `rosterBoundSessions` admits the parties of such a session on the roster they present, after
+ * checking that it hashes to the digest in the id; nobody can take the session over with other
+ * keys. vantage6's central pattern (`runPeerTasks` with key subtasks) uses it.
+ *
+ * @param label - printable ASCII without spaces or `#`, at most 60 characters (e.g. a random id).
+ * @throws {@link InvalidArgumentError}
+ */
+export function rosterBoundSessionId(roster: Roster, label: string): string {
+  if (typeof label !== 'string' || !/^[\x21-\x22\x24-\x7e]{1,60}$/.test(label)) {
+    throw new InvalidArgumentError('"label" must be 1..60 printable ASCII characters without spaces or "#"');
+  }
+  return `${label}#${rosterDigest(roster)}`;
+}
+
+/** The roster digest a session id commits to ({@link rosterBoundSessionId}), or `undefined` for an unbound id. */
+export function sessionRosterDigest(sessionId: string): string | undefined {
+  if (typeof sessionId !== 'string') return undefined;
+  return ROSTER_BOUND_SUFFIX.exec(sessionId)?.[1];
 }

@@ -11,7 +11,7 @@ import { encodeBase64 } from '../crypto/bytes.js';
 import { ed25519Sign } from '../crypto/ed25519.js';
 import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError } from '../errors.js';
 import { assertIdentity, isValidPartyId } from '../identity/identity.js';
-import { Roster, compareIds } from '../identity/roster.js';
+import { Roster, compareIds, rosterDigest, sessionRosterDigest } from '../identity/roster.js';
 import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits } from '../channel/channel.js';
 import { Initiator, MAX_HANDSHAKE_MESSAGE, Responder, checkHandshakeConfig, type HandshakeConfig } from '../channel/handshake.js';
 import { getSuite } from '../channel/suite.js';
@@ -177,6 +177,14 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     throw new InvalidArgumentError((err as Error).message);
   }
   const initiator = options.initiator ?? compareIds(localId, peer) < 0;
+  // A roster-bound session id commits to the roster: present it (ids and keys only), after checking
+  // that it is the roster this party holds.
+  const boundDigest = sessionRosterDigest(cfg.sessionId);
+  if (boundDigest !== undefined && rosterDigest(options.roster) !== boundDigest) {
+    throw new InvalidArgumentError('the session id is bound to a different roster than the one given (its "#<digest>" suffix does not match)');
+  }
+  const rosterText =
+    boundDigest === undefined ? undefined : JSON.stringify({ version: 1, parties: options.roster.entries().map((e) => ({ id: e.id, publicKey: encodeBase64(e.publicKey) })) });
 
   const ts = Date.now();
   const nonce = randomBytes(16).toString('hex');
@@ -194,7 +202,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
 
   const script = async (): Promise<SecureChannel> => {
     await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), pump.failed]);
-    ws.send(JSON.stringify({ v: 1, ...body, sig }));
+    ws.send(JSON.stringify({ v: 1, ...body, sig, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
     for (;;) {
       const i = await pump.next();
       if (i.kind !== 'text') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent data before pairing', { peer });

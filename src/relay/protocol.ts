@@ -16,8 +16,8 @@ import { CouplerError, ErrorCode } from '../errors.js';
 export const RELAY_SUBPROTOCOL = 'coupler-relay.1';
 /** URL path of the relay endpoint. */
 export const RELAY_PATH = '/coupler-relay/1';
-/** Largest admission request the relay reads (bytes). */
-export const MAX_ADMISSION_BYTES = 2048;
+/** Largest admission request the relay reads (bytes; it may carry the roster of a roster-bound session). */
+export const MAX_ADMISSION_BYTES = 192 * 1024;
 /** How far an admission timestamp may be from the relay's clock (ms). */
 export const ADMISSION_SKEW_MS = 5 * 60_000;
 
@@ -28,6 +28,7 @@ export type RelayRefuseReason =
   | 'bad-signature'
   | 'stale'
   | 'session-roster'
+  | 'roster-digest'
   | 'duplicate'
   | 'session-limit'
   | 'source-limit'
@@ -42,6 +43,7 @@ export const RELAY_REFUSE_REASONS: readonly RelayRefuseReason[] = [
   'bad-signature',
   'stale',
   'session-roster',
+  'roster-digest',
   'duplicate',
   'session-limit',
   'source-limit',
@@ -76,6 +78,12 @@ export interface AdmissionRequest {
   readonly nonce: string;
   /** Ed25519 signature over {@link admissionTranscript}, base64. */
   readonly sig: string;
+  /**
+   * Roster-bound sessions only (a session id ending in `#<roster digest>`, see
+   * `rosterBoundSessionId`): the roster (ids and keys, JSON). The session id commits to it, and the
+   * signature covers the session id, so it needs no signature of its own.
+   */
+  readonly roster?: string;
 }
 
 /** Normalise a relay URL for signing: lower-case scheme and host, no trailing slash, no path. */

@@ -16,7 +16,7 @@ import { decodeBase64Strict } from '../crypto/bytes.js';
 import { ed25519Verify } from '../crypto/ed25519.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isValidPartyId } from '../identity/identity.js';
-import { Roster } from '../identity/roster.js';
+import { Roster, parseRoster, rosterDigest, sessionRosterDigest } from '../identity/roster.js';
 import { SESSION_ID_PATTERN } from '../channel/handshake.js';
 import { maxFrameBytes, DEFAULT_CHUNK_BYTES } from '../channel/channel.js';
 import {
@@ -38,6 +38,8 @@ export interface RelayLimits {
   readonly maxConnectionsPerSession?: number;
   /** Connections per source address. Default 1024. */
   readonly maxConnectionsPerSource?: number;
+  /** Live roster-bound sessions one source address may open (see `rosterBoundSessions`). Default 32. */
+  readonly maxBoundSessionsPerSource?: number;
   /** Bytes forwarded per session before further traffic is cut. Default 64 GiB. */
   readonly maxBytesPerSession?: number;
   /** How long an admitted connection waits for its partner (ms). Default 120 000. */
@@ -52,8 +54,18 @@ export interface RelayLimits {
 
 /** Options of {@link startRelay}. */
 export interface RelayOptions extends RelayLimits {
-  /** Rosters whose parties may use this relay (one per task, or one shared). */
+  /** Rosters whose parties may use this relay (one per task, or one shared). May be empty with `rosterBoundSessions`. */
   readonly rosters: readonly Roster[];
+  /**
+   * Also admit roster-bound sessions (a session id `<label>#<roster digest>`, from
+   * `rosterBoundSessionId`) on the roster the parties present, after checking its digest against
+   * the id: for tasks whose keys are made per task (vantage6 key subtasks), which no operator can
+   * list in advance. Nobody can join such a session without a key of its roster, or take its id
+   * over with another roster; but anyone who can reach the relay can make a roster of their own
+   * keys and relay between them, within the limits (`maxBoundSessionsPerSource`, bytes and
+   * connection caps). Default false.
+   */
+  readonly rosterBoundSessions?: boolean;
   /** Interface to bind. Default `127.0.0.1`. */
   readonly host?: string;
   /** Port. Default 0 (any free port). */
@@ -123,6 +135,8 @@ interface Session {
   roster: Roster;
   conns: number;
   bytes: number;
+  /** Roster-bound sessions: the source address that opened it (counted against its limit). */
+  boundBy: string | undefined;
 }
 
 function posInt(v: number | undefined, d: number, name: string): number {
@@ -142,12 +156,15 @@ const slotKey = (session: string, from: string, to: string): string => `${sessio
  */
 export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
-  if (!Array.isArray(options.rosters) || options.rosters.length === 0 || !options.rosters.every((r) => r instanceof Roster)) {
-    throw new InvalidArgumentError('"rosters" must be a non-empty array of Roster');
+  if (options.rosterBoundSessions !== undefined && typeof options.rosterBoundSessions !== 'boolean') throw new InvalidArgumentError('"rosterBoundSessions" must be a boolean');
+  const rosterBound = options.rosterBoundSessions === true;
+  if (!Array.isArray(options.rosters) || (options.rosters.length === 0 && !rosterBound) || !options.rosters.every((r) => r instanceof Roster)) {
+    throw new InvalidArgumentError('"rosters" must be a non-empty array of Roster (or empty with "rosterBoundSessions")');
   }
   const maxSessions = posInt(options.maxSessions, 256, 'maxSessions');
   const maxPerSession = posInt(options.maxConnectionsPerSession, 2 * 100 * 99, 'maxConnectionsPerSession');
   const maxPerSource = posInt(options.maxConnectionsPerSource, 1024, 'maxConnectionsPerSource');
+  const maxBoundPerSource = posInt(options.maxBoundSessionsPerSource, 32, 'maxBoundSessionsPerSource');
   const maxBytesPerSession = posInt(options.maxBytesPerSession, 64 * 2 ** 30, 'maxBytesPerSession');
   const pairTimeoutMs = posInt(options.pairTimeoutMs, 120_000, 'pairTimeoutMs');
   const admissionTimeoutMs = posInt(options.admissionTimeoutMs, 10_000, 'admissionTimeoutMs');
@@ -161,6 +178,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const live = new Set<Conn>();
   const sessions = new Map<string, Session>();
   const perSource = new Map<string, number>();
+  const boundPerSource = new Map<string, number>();
   const refused: Partial<Record<RelayRefuseReason, number>> = {};
   let bytesForwarded = 0;
   let messagesForwarded = 0;
@@ -205,7 +223,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     if (waiting.get(key) === c) waiting.delete(key);
     if (slots.get(key) === c) slots.delete(key);
     const s = sessions.get(c.session);
-    if (s && --s.conns === 0) sessions.delete(c.session);
+    if (s && --s.conns === 0) {
+      sessions.delete(c.session);
+      if (s.boundBy !== undefined) {
+        const b = (boundPerSource.get(s.boundBy) ?? 1) - 1;
+        if (b <= 0) boundPerSource.delete(s.boundBy);
+        else boundPerSource.set(s.boundBy, b);
+      }
+    }
     const n = (perSource.get(c.source) ?? 1) - 1;
     if (n <= 0) perSource.delete(c.source);
     else perSource.set(c.source, n);
@@ -272,7 +297,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       typeof r.nonce !== 'string' ||
       !/^[0-9a-f]{32}$/.test(r.nonce) ||
       typeof r.sig !== 'string' ||
-      r.sig.length > 128
+      r.sig.length > 128 ||
+      (r.roster !== undefined && typeof r.roster !== 'string')
     ) {
       refuse(ws, 'malformed', source);
       return;
@@ -287,7 +313,23 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return;
     }
     const existing = sessions.get(r.session);
-    const candidates = existing ? [existing.roster] : options.rosters.filter((ro) => ro.has(r.from) && ro.has(r.to));
+    // A roster-bound session (id `<label>#<digest>`) is admitted on the roster it presents, when
+    // that roster hashes to the digest the id commits to.
+    const boundDigest = sessionRosterDigest(r.session);
+    let presented: Roster | undefined;
+    if (!existing && rosterBound && boundDigest !== undefined && r.roster !== undefined) {
+      try {
+        presented = parseRoster(r.roster);
+      } catch {
+        refuse(ws, 'malformed', source);
+        return;
+      }
+      if (rosterDigest(presented) !== boundDigest) {
+        refuse(ws, 'roster-digest', source);
+        return;
+      }
+    }
+    const candidates = existing ? [existing.roster] : presented ? [presented].filter((ro) => ro.has(r.from) && ro.has(r.to)) : options.rosters.filter((ro) => ro.has(r.from) && ro.has(r.to));
     if (candidates.length === 0 || !candidates[0]!.has(r.from) || !candidates[0]!.has(r.to)) {
       refuse(ws, existing ? 'session-roster' : 'not-in-roster', source);
       return;
@@ -321,13 +363,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       refuse(ws, 'session-limit', source);
       return;
     }
-    if ((perSource.get(source) ?? 0) >= maxPerSource) {
+    if ((perSource.get(source) ?? 0) >= maxPerSource || (!existing && presented && (boundPerSource.get(source) ?? 0) >= maxBoundPerSource)) {
       refuse(ws, 'source-limit', source);
       return;
     }
     accepted.add(replayKey);
     if (accepted.size > 1_000_000) accepted = new Set([replayKey]); // bounded; `stale` covers older ones
-    const s = existing ?? { roster, conns: 0, bytes: 0 };
+    const s = existing ?? { roster, conns: 0, bytes: 0, boundBy: presented ? source : undefined };
+    if (!existing && s.boundBy !== undefined) boundPerSource.set(source, (boundPerSource.get(source) ?? 0) + 1);
     s.conns++;
     sessions.set(r.session, s);
     perSource.set(source, (perSource.get(source) ?? 0) + 1);

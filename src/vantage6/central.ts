@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
-import type { Roster } from '../identity';
+import { rosterBoundSessionId, type Roster } from '../identity';
 import { DEFAULT_WAIT_TIMEOUT_MS, toId, type NodeProxyClient, type SubtaskResult } from './proxy-client';
 import { KEY_EXCHANGE_METHOD, buildRosterFromResults } from './keys';
 
@@ -182,7 +182,9 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
   } catch {
     parentTask = 'x';
   }
-  const sessionId = `v6-${parentTask}-${randomBytes(16).toString('hex')}`;
+  if (!/^[0-9]{1,20}$/.test(parentTask)) parentTask = 'x';
+  const label = `v6-${parentTask}-${randomBytes(16).toString('hex')}`;
+  let sessionId = label;
 
   let roster: Roster | undefined;
   let keyTaskId: number | undefined;
@@ -198,6 +200,10 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
     keyTaskId = keyTask.id;
     const keyResults = await client.waitForResults(keyTask.id, { ...poll, timeoutMs: remaining() });
     roster = buildRosterFromResults(keyResults, { expectedOrganizations: orgs, keyTaskId: keyTask.id });
+    // The session id commits to the roster made for this task, so a relay can admit its parties
+    // without knowing the roster in advance (`coupler relay --roster-bound-sessions`).
+    sessionId = rosterBoundSessionId(roster, label);
+    extra.sessionId = sessionId;
     extra.roster = roster.toJSON();
     extra.keyTaskId = keyTask.id;
   }

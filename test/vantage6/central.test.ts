@@ -15,7 +15,7 @@ import {
   type AlgorithmModule,
   type SubtaskResult,
 } from '../../src/vantage6';
-import { encodePublicKey, generateIdentity, createRoster, saveIdentity, rosterToJSON } from '../../src/identity';
+import { encodePublicKey, generateIdentity, createRoster, saveIdentity, rosterToJSON, parseRoster, rosterDigest, sessionRosterDigest } from '../../src/identity';
 import { startFakeNodeProxy, type FakeNodeProxy, type FakeRun, type FakeTask } from '../support/fake-node-proxy';
 import { collectingLogger, tempDir, v6EncodeEnv } from './helpers';
 
@@ -125,7 +125,10 @@ describe('runPeerTasks: a full run against the fake node proxy', () => {
     expect(out.result.total).toBe(42);
     expect(out.result.parties).toEqual(['1', '2', '3']);
     expect(out.result.sessionId).toBe(out.sessionId);
-    expect(out.sessionId).toMatch(/^v6-50-[0-9a-f]{32}$/);
+    // The session id commits to the roster the key subtasks produced (a relay started with
+    // --roster-bound-sessions admits the parties on it).
+    expect(out.sessionId).toMatch(/^v6-50-[0-9a-f]{32}#[0-9a-f]{64}$/);
+    expect(sessionRosterDigest(out.sessionId)).toBe(rosterDigest(parseRoster(out.roster)));
     expect(out.roster.parties.map((p) => p.id)).toEqual(['1', '2', '3']);
 
     // two tasks: keys, then compute; both created by the central container
