@@ -13,7 +13,7 @@
  * | `COUPLER_JOIN_TIMEOUT_MS` | deadline to form the mesh | 300000 |
  * | `COUPLER_ROUND_TIMEOUT_MS` | deadline of each protocol round | 60000 |
  * | `COUPLER_STATS_FILE` | if set, per-peer traffic is written there as JSON when the group closes | — |
- * | `COUPLER_TRANSPORT` | `direct`, `relay` (egress only: every pair through the relay) or `auto` (direct, relay per pair as fallback) | `direct` |
+ * | `COUPLER_TRANSPORT` | `direct`, `relay` (egress only: every pair through the relay; no listener and no discovery unless `COUPLER_PORT` / `COUPLER_DISCOVERY` are set) or `auto` (direct, relay per pair as fallback) | `direct` |
  * | `COUPLER_RELAY_URL` | the relay for `relay`/`auto`, `ws://` or `wss://` | — |
  *
  * @module
@@ -134,18 +134,22 @@ export async function joinPeerGroup(
       else ctx.logger.warn(line);
     }
   };
+  // From the decoded environment: a node base32-encodes every value it sets, these too.
+  const transport = transportFromEnv(env);
+  // Egress only (COUPLER_TRANSPORT=relay): no listener and no discovery, unless asked for.
+  const relayOnly = transport.transport === 'relay';
   const group = await joinGroup({
     identity: session.identity,
     roster: session.roster,
     sessionId: session.sessionId,
     localId: session.partyId,
-    discovery: discoveryFromEnv(process.env, ctx),
-    listen: { host: env.COUPLER_LISTEN_HOST ?? '0.0.0.0', port: intVar(env, 'COUPLER_PORT', 8888, 1, 65535) },
+    discovery: relayOnly && env.COUPLER_DISCOVERY === undefined ? [] : discoveryFromEnv(process.env, ctx),
+    listen: relayOnly && env.COUPLER_PORT === undefined ? false : { host: env.COUPLER_LISTEN_HOST ?? '0.0.0.0', port: intVar(env, 'COUPLER_PORT', 8888, 1, 65535) },
     timeoutMs: intVar(env, 'COUPLER_JOIN_TIMEOUT_MS', 300_000, 1, 86_400_000),
     roundTimeoutMs: intVar(env, 'COUPLER_ROUND_TIMEOUT_MS', 60_000, 1, 86_400_000),
     onEvent,
     ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
-    ...transportFromEnv(process.env),
+    ...transport,
     ...overrides,
   });
   const statsFile = env.COUPLER_STATS_FILE;
@@ -162,13 +166,14 @@ export async function joinPeerGroup(
 /**
  * Whether a refused or failed connection is part of normal mesh formation: the tie-break
  * (`self`, `order`, `duplicate`, `busy`), a connection closed or timed out before any claim was
- * made (a redundant dial the other side dropped; a peer not listening yet), or a dial that found
- * nobody. Everything else carries a claim or a refusal reason and is worth a warning.
+ * made (a redundant dial the other side dropped; a peer not listening yet), a dial that found
+ * nobody, or one cancelled because the mesh completed. Everything else carries a claim or a refusal reason and is worth a warning.
  * @internal exported for tests.
  */
 export function _isBenignConnectionEvent(e: { code: string; peer?: string; reason?: string }): boolean {
   if (e.reason === 'self' || e.reason === 'order' || e.reason === 'duplicate' || e.reason === 'busy') return true;
   if (e.reason !== undefined) return false;
   if (e.peer !== undefined) return false;
-  return e.code === ErrorCode.HANDSHAKE_FAILED || e.code === ErrorCode.TIMEOUT || e.code === ErrorCode.CHANNEL_CLOSED;
+  // ABORTED: a dial still in flight when the mesh completed (or the join ended) is cancelled.
+  return e.code === ErrorCode.HANDSHAKE_FAILED || e.code === ErrorCode.TIMEOUT || e.code === ErrorCode.CHANNEL_CLOSED || e.code === ErrorCode.ABORTED;
 }

@@ -11,6 +11,7 @@ import { generateIdentity } from '../../src/identity/identity';
 import { createRoster } from '../../src/identity/roster';
 import { _isBenignConnectionEvent } from '../../src/vantage6/peer';
 import { AddressBook, joinLocal, makeParties } from '../support/group-harness';
+import { ErrorCode } from '../../src/errors';
 
 test('an impostor at a discovered address: the dialling party gets a dial-failed event that is logged as a warning, with the address', async () => {
   const parties = makeParties(2);
@@ -51,3 +52,10 @@ test('normal formation, 5 parties, 5 times: every refused or failed connection i
     expect(noisy).toEqual([]);
   }
 }, 60_000);
+
+test('a dial cancelled when the mesh completes (ABORTED, no claim) is benign; with a claimed peer it is not', () => {
+  // Seen in `coupler simulate` output as "warn: a dial failed to 127.0.0.2:… (COUPLER_ERR_ABORTED)".
+  expect(_isBenignConnectionEvent({ code: ErrorCode.ABORTED })).toBe(true);
+  expect(_isBenignConnectionEvent({ code: ErrorCode.ABORTED, peer: 'p2' })).toBe(false);
+  expect(_isBenignConnectionEvent({ code: ErrorCode.PEER_UNKNOWN })).toBe(false);
+});
