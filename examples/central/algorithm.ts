@@ -31,7 +31,7 @@
  * how `coupler simulate` runs it).
  */
 import { secureSum } from 'coupler';
-import { databaseFile, joinPeerGroup, numericColumn, readCsvFile, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
+import { joinPeerGroup, numericColumn, readStationTable, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
 
 // ---- kwargs (errors name the kwarg, never a value) ----------------------------------------------
 
@@ -88,7 +88,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const threshold = numberKwarg(kwargs, 'threshold', 48)!;
   // This station's CSV, the database labelled "default"; empty, NA, NaN and null cells count as
   // missing. Read before joining: a bad input fails at once.
-  const { values, missing } = numericColumn(await readCsvFile(databaseFile(ctx)), column);
+  const { values, missing } = numericColumn(await readStationTable(ctx), column);
 
   const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
   try {

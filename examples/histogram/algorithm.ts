@@ -16,7 +16,7 @@
  *                     kwargs.database (default "default")
  */
 import { collusionThreshold, dkSecureSum } from 'coupler';
-import { databaseFile, joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, type AlgorithmContext } from 'coupler/vantage6';
+import { joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, readStationTable, type AlgorithmContext, type DataTable } from 'coupler/vantage6';
 
 const DEFAULT_EDGES = [80, 100, 120, 140, 160, 180, 200];
 const MAX_BINS = 10_000;
@@ -50,8 +50,12 @@ function kKwarg(kwargs: Record<string, unknown>): number | undefined {
 }
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
-function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
+/** The station's table: kwarg "csv" (a path), else its data as the node gives it (vantage6 4: the CSV database "database"; 5: the Parquet dataframe). */
+function stationTable(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<DataTable> {
+  const csv = stringKwarg(kwargs, 'csv');
+  if (csv !== undefined) return readCsvFile(csv);
+  const database = stringKwarg(kwargs, 'database');
+  return readStationTable(ctx, database === undefined ? {} : { database });
 }
 
 /** This station's counts: per bin, below the first edge, above the last. */
@@ -84,7 +88,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const edges = edgesKwarg(kwargs);
   const kWanted = kKwarg(kwargs);
   // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
-  const { values, missing } = numericColumn(await readCsvFile(csvPath(kwargs, ctx)), column);
+  const { values, missing } = numericColumn(await stationTable(kwargs, ctx), column);
   const local = bin(values, edges);
   // The number of stations is the roster's size: check k against it before joining (a station
   // that gave up right after joining would leave the others waiting for it until their deadline).

@@ -25,7 +25,7 @@
  *   kwargs.csv / kwargs.database          where the station's CSV is (default: database "default")
  */
 import { checkParams, secureSum } from 'coupler';
-import { databaseFile, joinPeerGroup, loadPeerSession, readCsvFile, type AlgorithmContext, type CsvTable } from 'coupler/vantage6';
+import { joinPeerGroup, loadPeerSession, readCsvFile, readStationTable, type AlgorithmContext, type Cell, type DataTable } from 'coupler/vantage6';
 
 const DEFAULTS = {
   outcome: 'event',
@@ -72,19 +72,25 @@ function featuresKwarg(kwargs: Record<string, unknown>, outcome: string): string
 // ---- data -----------------------------------------------------------------------------------
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
-function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
+/** The station's table: kwarg "csv" (a path), else its data as the node gives it (vantage6 4: the CSV database "database"; 5: the Parquet dataframe). */
+function stationTable(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<DataTable> {
+  const csv = stringKwarg(kwargs, 'csv');
+  if (csv !== undefined) return readCsvFile(csv);
+  const database = stringKwarg(kwargs, 'database');
+  return readStationTable(ctx, database === undefined ? {} : { database });
 }
 
 /** Cells that mark a missing value (case-insensitive), the same as `numericColumn`'s default. */
 const MISSING = new Set(['', 'NA', 'NAN', 'NULL']);
+/** A missing cell: empty or NA-like text (CSV), null or NaN (Parquet). */
+const isMissing = (c: Cell): boolean => c === null || c === undefined || (typeof c === 'number' && Number.isNaN(c)) || (typeof c === 'string' && MISSING.has(c.trim().toUpperCase()));
 
 /**
  * The design matrix (intercept first) and the 0/1 outcome of the complete rows: a row with a
  * missing outcome or feature is left out and counted in `skipped`. Errors name the data row and
  * the column, never a cell.
  */
-function completeRows(table: CsvTable, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
+function completeRows(table: DataTable, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
   const names = [outcome, ...features];
   const columns = names.map((name) => {
     const at = table.columns.indexOf(name);
@@ -95,12 +101,12 @@ function completeRows(table: CsvTable, outcome: string, features: readonly strin
   const y: number[] = [];
   let skipped = 0;
   table.rows.forEach((cells, i) => {
-    const raw = columns.map((at) => cells[at]!);
-    if (raw.some((c) => MISSING.has(c.toUpperCase()))) {
+    const raw = columns.map((at) => cells[at]);
+    if (raw.some(isMissing)) {
       skipped++;
       return;
     }
-    const values = raw.map(Number);
+    const values = raw.map((c) => (typeof c === 'bigint' ? Number(c) : typeof c === 'number' || typeof c === 'string' ? Number(c) : Number.NaN));
     values.forEach((v, j) => {
       if (!Number.isFinite(v)) throw new Error(`data row ${i + 1}: column "${names[j]}" is not a number`);
     });
@@ -200,7 +206,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const l2 = numberKwarg(kwargs, 'l2', DEFAULTS.l2, 0, 1e6);
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', DEFAULTS.fractionalBits, 0, 52, true);
   const bound = numberKwarg(kwargs, 'bound', DEFAULTS.bound, Number.MIN_VALUE, 2 ** 62);
-  const { x, y, skipped } = completeRows(await readCsvFile(csvPath(kwargs, ctx)), outcome, features);
+  const { x, y, skipped } = completeRows(await stationTable(kwargs, ctx), outcome, features);
   if (largestLocalSum(x) > bound) {
     throw new Error('this station\'s sums can exceed kwarg "bound": raise "bound" (and lower "fractionalBits" to keep log2 n + log2 bound + fractionalBits + 2 ≤ 64)');
   }

@@ -14,7 +14,7 @@
  *                       every station must pass the same values)
  */
 import { DEFAULT_BOUND, checkParams, secureSum } from 'coupler';
-import { databaseFile, joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, type AlgorithmContext } from 'coupler/vantage6';
+import { joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, readStationTable, type AlgorithmContext, type DataTable } from 'coupler/vantage6';
 
 /** A string kwarg: `fallback` when absent, else a non-empty string (the error names the kwarg, never its value). */
 function stringKwarg(kwargs: Record<string, unknown>, name: string, fallback?: string): string | undefined {
@@ -35,8 +35,12 @@ function numberKwarg(kwargs: Record<string, unknown>, name: string, integer = fa
 }
 
 /** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
-function csvPath(kwargs: Record<string, unknown>, ctx: AlgorithmContext): string {
-  return stringKwarg(kwargs, 'csv') ?? databaseFile(ctx, stringKwarg(kwargs, 'database'));
+/** The station's table: kwarg "csv" (a path), else its data as the node gives it (vantage6 4: the CSV database "database"; 5: the Parquet dataframe). */
+function stationTable(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<DataTable> {
+  const csv = stringKwarg(kwargs, 'csv');
+  if (csv !== undefined) return readCsvFile(csv);
+  const database = stringKwarg(kwargs, 'database');
+  return readStationTable(ctx, database === undefined ? {} : { database });
 }
 
 export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
@@ -45,7 +49,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', true);
   const bound = numberKwarg(kwargs, 'bound');
   // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
-  const { values, missing } = numericColumn(await readCsvFile(csvPath(kwargs, ctx)), column);
+  const { values, missing } = numericColumn(await stationTable(kwargs, ctx), column);
   let sum = 0;
   let sumSquares = 0;
   for (const x of values) {

@@ -363,3 +363,42 @@ export function dataframeFile(ctx: Pick<AlgorithmContext, 'env'>, group = 0, ind
   if (folder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'SESSION_FOLDER is not set: the node gave no session folder to read dataframes from');
   return join(folder, `${name}.parquet`);
 }
+
+/** Options of {@link readStationTable}. */
+export interface ReadStationTableOptions {
+  /** vantage6 4.x: the database label (default `default`). */
+  readonly database?: string;
+  /** vantage6 5.x: which requested dataframe, `[group, index]` (default `[0, 0]`). */
+  readonly dataframe?: readonly [number, number];
+  /** Byte cap of the file (default: {@link DEFAULT_MAX_CSV_BYTES} for CSV, {@link DEFAULT_MAX_PARQUET_BYTES} for Parquet). */
+  readonly maxBytes?: number;
+}
+
+/**
+ * The station's data as a table, whichever vantage6 version runs the task, so one algorithm runs
+ * on both: under 5.x the requested dataframe (Parquet in `SESSION_FOLDER`, see
+ * {@link dataframeFile}); under 4.x the database labelled `database` (default `default`), read as
+ * CSV or Parquet by its `<LABEL>_DATABASE_TYPE` (CSV when the node gives no type).
+ * {@link numericColumn} reads either.
+ *
+ * @param ctx - the algorithm context.
+ * @returns the table.
+ * @throws {@link Vantage6Error} `VANTAGE6` when the task gives no such data, or a 4.x database is
+ *   of a type other than CSV or Parquet; {@link ValueError} `VALUE_INVALID` for an unreadable file.
+ * @example
+ * const { values, missing } = numericColumn(await readStationTable(ctx), 'age');
+ */
+export async function readStationTable(ctx: Pick<AlgorithmContext, 'env' | 'databases'>, options: ReadStationTableOptions = {}): Promise<DataTable> {
+  if (typeof ctx !== 'object' || ctx === null || typeof ctx.env !== 'object' || ctx.env === null) throw new InvalidArgumentError(`"ctx" must be the algorithm context, got ${describeType(ctx)}`);
+  const caps = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes };
+  if (ctx.env.contractVersion === 'v5' || (ctx.env.requestedDataframes.length > 0 && ctx.databases.size === 0)) {
+    const [group, index] = options.dataframe ?? [0, 0];
+    return readParquetFile(dataframeFile(ctx, group, index), caps);
+  }
+  const label = options.database ?? 'default';
+  const file = databaseFile(ctx, label, null);
+  const type = ctx.databases.get(label)?.type;
+  if (type === 'parquet') return readParquetFile(file, caps);
+  if (type === undefined || type === 'csv') return readCsvFile(file, caps);
+  throw new Vantage6Error(ErrorCode.VANTAGE6, `database "${label.slice(0, 64)}" is of type ${String(type).slice(0, 32)}; readStationTable reads csv and parquet`);
+}

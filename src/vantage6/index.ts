@@ -143,6 +143,8 @@ export {
   MAX_CSV_COLUMNS,
   databaseFile,
   dataframeFile,
+  readStationTable,
+  type ReadStationTableOptions,
   numericColumn,
   parseCsv,
   readCsvFile,
