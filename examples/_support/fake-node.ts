@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { encodeNodeEnvValue } from '../../src/cli/simulate';
+import { writeDataframe } from '../../src/cli/dataframes';
 import { startFakeNodeProxy, type FakeNodeProxy, type FakeRun, type FakeTask } from '../../test/support/fake-node-proxy';
 import { REPO, builtCli } from './harness';
 
@@ -44,6 +45,18 @@ export interface FakeCollaborationOptions {
   readonly env?: Record<string, string>;
   /** Extra environment for the containers of one organization (e.g. its provisioned key files). */
   readonly stationEnv?: ReadonlyMap<number, Record<string, string>>;
+  /**
+   * The vantage6 version the node plays (default `v4`). `v5`, as a 5.x node on Kubernetes runs
+   * containers (vantage6-node/vantage6/node/k8s/container_manager.py, 5.0): kwargs-only
+   * `INPUT_FILE`, `ALGORITHM_METHOD`, `FUNCTION_ACTION`, a `SESSION_FOLDER` per station shared by
+   * the session's tasks (no `TEMPORARY_FOLDER`, no `TOKEN_FILE`), `CONTAINER_TOKEN` for the central
+   * container only, the data as the Parquet dataframe `default` in the session folder, and no VPN:
+   * the compute containers reach each other through the relay at `relayUrl` only
+   * (`COUPLER_TRANSPORT=relay`), as deploy/vantage6-v5-node-values.yaml sets it up.
+   */
+  readonly version?: 'v4' | 'v5';
+  /** v5: the relay compute containers dial (required with `version: 'v5'`). */
+  readonly relayUrl?: string;
 }
 
 export interface FakeCollaboration {
@@ -72,6 +85,15 @@ async function freePort(): Promise<number> {
 /** Start the proxy and the executor. */
 export async function startFakeCollaboration(options: FakeCollaborationOptions): Promise<FakeCollaboration> {
   const cli = builtCli();
+  const v5 = options.version === 'v5';
+  if (v5 && options.relayUrl === undefined) throw new Error('a v5 collaboration needs relayUrl (5.x nodes have no VPN)');
+  // v5: each station's data as the Parquet dataframe "default" in its session folder.
+  if (v5) {
+    for (const [org, file] of options.data) {
+      mkdirSync(join(options.root, `node-${org}`, 'session'), { recursive: true, mode: 0o700 });
+      await writeDataframe(file, join(options.root, `node-${org}`, 'session', 'default.parquet'));
+    }
+  }
   const containers: ContainerRecord[] = [];
   const children = new Set<ChildProcess>();
   const exits: Promise<void>[] = [];
@@ -84,35 +106,58 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
     taskId: number,
     input: Buffer,
     extraEnv: Record<string, string>,
+    central = false,
   ): { record: ContainerRecord; done: Promise<{ exitCode: number | null; outputFile: string }> } => {
     const station = join(options.root, `node-${organizationId}`);
     const runDir = join(station, `task-${String(++seq).padStart(9, '0')}`);
-    mkdirSync(join(station, 'tmp'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(station, v5 ? 'session' : 'tmp'), { recursive: true, mode: 0o700 });
     mkdirSync(runDir, { recursive: true });
     const files = { input: join(runDir, 'input'), output: join(runDir, 'output'), token: join(runDir, 'token') };
-    writeFileSync(files.input, input);
+    const parsed = JSON.parse(input.toString('utf8')) as { method?: string; kwargs?: unknown };
+    // v5: the input file holds the kwargs only; the method comes in ALGORITHM_METHOD.
+    writeFileSync(files.input, v5 ? JSON.stringify(parsed.kwargs ?? {}) : input);
     writeFileSync(files.output, '');
-    writeFileSync(files.token, proxy.issueToken({ organization_id: organizationId, task_id: taskId, collaboration_id: proxy.collaborationId, image: IMAGE, node_id: 100 + organizationId }));
+    const claims = { organization_id: organizationId, task_id: taskId, collaboration_id: proxy.collaborationId, image: IMAGE, node_id: 100 + organizationId, ...(v5 ? { session_id: 7 } : {}) };
     const data = options.data.get(organizationId);
-    const raw: Record<string, string> = {
-      INPUT_FILE: files.input,
-      OUTPUT_FILE: files.output,
-      TOKEN_FILE: files.token,
-      TEMPORARY_FOLDER: join(station, 'tmp'),
-      HOST: 'http://127.0.0.1',
-      PORT: String(proxy.port),
-      API_PATH: '',
-      ...(data === undefined ? {} : { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: data, DEFAULT_DATABASE_TYPE: 'csv' }),
-      ...options.env,
-      ...options.stationEnv?.get(organizationId),
-      ...extraEnv,
-    };
+    const raw: Record<string, string> = v5
+      ? {
+          INPUT_FILE: files.input,
+          OUTPUT_FILE: files.output,
+          ALGORITHM_METHOD: parsed.method ?? '',
+          FUNCTION_ACTION: central ? 'central_compute' : 'federated_compute',
+          SESSION_FOLDER: join(station, 'session'),
+          TASK_ID: String(taskId),
+          NODE_ID: String(100 + organizationId),
+          ORGANIZATION_ID: String(organizationId),
+          COLLABORATION_ID: String(proxy.collaborationId),
+          ...(central ? { HOST: 'http://127.0.0.1', PORT: String(proxy.port) } : {}),
+          ...(data === undefined || central ? {} : { USER_REQUESTED_DATAFRAMES: 'default' }),
+          ...options.env,
+          ...options.stationEnv?.get(organizationId),
+          ...extraEnv,
+        }
+      : {
+          INPUT_FILE: files.input,
+          OUTPUT_FILE: files.output,
+          TOKEN_FILE: files.token,
+          TEMPORARY_FOLDER: join(station, 'tmp'),
+          HOST: 'http://127.0.0.1',
+          PORT: String(proxy.port),
+          API_PATH: '',
+          ...(data === undefined ? {} : { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: data, DEFAULT_DATABASE_TYPE: 'csv' }),
+          ...options.env,
+          ...options.stationEnv?.get(organizationId),
+          ...extraEnv,
+        };
+    if (!v5) writeFileSync(files.token, proxy.issueToken(claims));
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? options.root, PKG_NAME: options.algorithm };
     for (const [k, v] of Object.entries(raw)) env[k] = encodeNodeEnvValue(v);
+    // v5: the central container's token comes raw from a Kubernetes Secret.
+    if (v5 && central) env.CONTAINER_TOKEN = proxy.issueToken(claims);
     const tsx = options.algorithm.endsWith('.ts') ? ['--import', 'tsx'] : [];
     const child = spawn(process.execPath, [...tsx, cli, 'run'], { env, cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
     children.add(child);
-    const method = (JSON.parse(input.toString('utf8')) as { method?: string }).method ?? '?';
+    const method = parsed.method ?? '?';
     const record: ContainerRecord = { taskId, organizationId, method, exitCode: null, stderr: '' };
     containers.push(record);
     child.stderr!.on('data', (d: Buffer) => void (record.stderr += d.toString('utf8')));
@@ -130,10 +175,15 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
   const onTask = async (task: FakeTask, runs: FakeRun[], proxy: FakeNodeProxy): Promise<void> => {
     await Promise.all(
       runs.map(async (run) => {
-        const input = Buffer.from(run.inputBase64, 'base64');
+        // run.input is always in the v4 shape {method, args, kwargs}; startContainer writes each
+        // version's file from it.
+        const input = v5 ? Buffer.from(JSON.stringify(run.input)) : Buffer.from(run.inputBase64, 'base64');
         const compute = (run.input as { method?: string }).method !== 'coupler_key_exchange';
         let extra: Record<string, string> = {};
-        if (compute) {
+        if (compute && v5) {
+          // No VPN on 5.x: the task pods dial out to the relay (egress only).
+          extra = { COUPLER_TRANSPORT: 'relay', COUPLER_RELAY_URL: options.relayUrl! };
+        } else if (compute) {
           // The node would map a VPN port to the container's EXPOSEd 8888 and list it; here the
           // container listens on its own loopback port and the executor lists that.
           const port = await freePort();
@@ -148,13 +198,13 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
     );
   };
 
-  const proxy = await startFakeNodeProxy({ onTask });
+  const proxy = await startFakeNodeProxy({ onTask, ...(v5 ? { version: 'v5' as const } : {}) });
   return {
     proxy,
     containers,
     async runCentral(method, kwargs, organizationId = 1, taskId = 50) {
       const input = Buffer.from(JSON.stringify({ method, args: [], kwargs }));
-      const { record, done } = startContainer(proxy, organizationId, taskId, input, {});
+      const { record, done } = startContainer(proxy, organizationId, taskId, input, {}, true);
       const { exitCode, outputFile } = await done;
       const text = readFileSync(outputFile, 'utf8');
       return { exitCode, output: text.length > 0 ? (JSON.parse(text) as unknown) : undefined, stderr: record.stderr };

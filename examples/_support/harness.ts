@@ -52,6 +52,8 @@ export interface RunExampleOptions {
   readonly perParty?: readonly Record<string, unknown>[];
   /** Deadline of the whole run and of every wait inside it, seconds (default 20: a hang fails well inside the jest timeout). */
   readonly timeoutSeconds?: number;
+  /** The vantage6 contract the stations run under (default 4; 5: Parquet dataframes in SESSION_FOLDER). */
+  readonly vantage6?: 4 | 5;
 }
 
 /** What a run gave: the outcome, and every line the stations printed (for checking error messages). */
@@ -79,6 +81,7 @@ export async function runExample(options: RunExampleOptions): Promise<ExampleRun
       inputFile,
       cliPath,
       timeoutSeconds: options.timeoutSeconds ?? 20,
+      ...(options.vantage6 === undefined ? {} : { vantage6: options.vantage6 }),
       progress: true, // collected, not printed: the tests check the stations' error lines
       out: (line) => void lines.push(line),
     });

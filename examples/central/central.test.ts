@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createRoster, generateIdentity, rosterToJSON, saveIdentity } from '../../src/identity';
 import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles, tempDir, transpileLikeImage, writeText } from '../_support/harness';
 import { startFakeCollaboration, type FakeCollaboration } from '../_support/fake-node';
+import { startRelay } from '../../src/relay';
 
 const ALGORITHM = join(EXAMPLES, 'central', 'algorithm.ts');
 const DATA = stationFiles('central', 3);
@@ -114,6 +115,54 @@ test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed resul
   }
 });
 
+test('vantage6 5.x: the same central run with kwargs-only input, SESSION_FOLDER, Parquet dataframes, and the stations meeting only through a relay that was given no roster', async () => {
+  // 5.x has no VPN and the node denies ingress between task pods: the compute containers dial out
+  // to a relay. Their keys are made per task (key subtasks), so the relay admits them on the
+  // roster-bound session id the central container made (`--roster-bound-sessions`).
+  const relay = await startRelay({ rosters: [], rosterBoundSessions: true, host: '127.0.0.1', port: 0 });
+  try {
+    collab = await startFakeCollaboration({
+      algorithm: imageModule(),
+      root,
+      data: new Map(DATA.map((f, i) => [i + 1, f])),
+      version: 'v5',
+      relayUrl: `ws://127.0.0.1:${relay.port}`,
+    });
+    const { exitCode, output, stderr } = await collab.runCentral('central', { threshold: 48, pollIntervalMs: 100 });
+    await collab.settle();
+    if (exitCode !== 0) console.log(collab.containers.map((c) => `${c.method}@${c.organizationId}: ${c.stderr}`).join('\n'));
+    expect({ exitCode, stderr: stderr.split('\n').filter((l) => l.includes('error')) }).toEqual({ exitCode: 0, stderr: [] });
+    expect(collab.proxy.hookErrors).toEqual([]);
+    const out = output as Summary;
+    const expected = clear(48);
+    expect(out).toMatchObject({ column: 'hba1c', threshold: 48, stations: ['1', '2', '3'], count: expected.count, missing: expected.missing, atOrAbove: expected.atOrAbove });
+    expect(Math.abs(out.mean - expected.mean) / expected.mean).toBeLessThanOrEqual(1e-9);
+    // The subtasks went out in the 5.x body (HQ's rules, enforced by the fake v5 proxy), and the
+    // containers said they ran under the v5 contract.
+    const tasks = [...collab.proxy.tasks.values()];
+    expect(tasks.map((t) => t.body.method)).toEqual(['coupler_key_exchange', 'partial']);
+    expect(tasks.every((t) => t.body.session_id === 7 && t.body.action === 'federated_compute')).toBe(true);
+    expect(collab.containers.every((c) => c.stderr.includes('(contract v5)'))).toBe(true);
+    expect(collab.containers.map((c) => `${c.method}@${c.organizationId}:${c.exitCode}`).sort()).toEqual([
+      'central@1:0',
+      'coupler_key_exchange@1:0',
+      'coupler_key_exchange@2:0',
+      'coupler_key_exchange@3:0',
+      'partial@1:0',
+      'partial@2:0',
+      'partial@3:0',
+    ]);
+    // No VPN lookups; every pair went through the relay, admitted on the task's own roster.
+    expect(collab.proxy.requests.some((r) => r.path === '/vpn/algorithm/addresses')).toBe(false);
+    expect(relay.stats().bytesForwarded).toBeGreaterThan(0);
+    expect(relay.stats().refused).toEqual({});
+  } finally {
+    await collab?.close();
+    collab = undefined;
+    await relay.close();
+  }
+});
+
 test('a station whose data lacks the column: the central container fails naming that organization, no result', async () => {
   const broken = writeText(join(root, 'broken.csv'), 'id,glucose\n1,5.4\n2,7.1\n');
   collab = await startFakeCollaboration({
@@ -157,8 +206,8 @@ test('central with operator-provisioned keys: no key subtask, the stations use t
   expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'sessionId', 'threshold']); // no roster through the server
 });
 
-test('the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async () => {
-  const { outcome, results } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { threshold: 53 } });
+test.each([4, 5] as const)('vantage6 %i.x: the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async (vantage6) => {
+  const { outcome, results } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { threshold: 53 }, vantage6 });
   expect(outcome.agreed).toBe(true);
   const expected = clear(53);
   expect(results[0]).toMatchObject({ column: 'hba1c', threshold: 53, count: expected.count, atOrAbove: expected.atOrAbove, stations: ['1', '2', '3'] });

@@ -45,8 +45,8 @@ beforeAll(() => {
   builtCli();
 });
 
-test('default bins and k: every station gets the exact pooled counts', async () => {
-  const { outcome, results, exitCodes } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA });
+test.each([4, 5] as const)('vantage6 %i.x, default bins and k: every station gets the exact pooled counts', async (vantage6) => {
+  const { outcome, results, exitCodes } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, vantage6 });
   expect(exitCodes).toEqual([0, 0, 0, 0]);
   expect(outcome.agreed).toBe(true);
   const edges = [80, 100, 120, 140, 160, 180, 200];

@@ -24,8 +24,9 @@ beforeAll(() => {
   builtCli(); // a clear message when dist/ is missing
 });
 
-test('every station gets the pooled mean and variance of age, equal to the values in the clear', async () => {
-  const { outcome, results, exitCodes } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA });
+test.each([4, 5] as const)('vantage6 %i.x: every station gets the pooled mean and variance of age, equal to the values in the clear', async (vantage6) => {
+  // 5.x: the stations read their data as the Parquet dataframe in SESSION_FOLDER (converted from the same CSV).
+  const { outcome, results, exitCodes } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, vantage6 });
   expect(exitCodes).toEqual([0, 0, 0]);
   expect(outcome.agreed).toBe(true);
   const expected = clear('age');

@@ -3,15 +3,16 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { AbortedError, CouplerError, RosterError } from '../errors.js';
 import { fingerprint, encodePublicKey, generateIdentity, loadIdentity, saveIdentity, decodePublicKey } from '../identity/identity.js';
 import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
-import { runAlgorithm, runContainerMain } from '../vantage6/contract.js';
+import { importAlgorithmModule, listMethods, runAlgorithm, runContainerMain } from '../vantage6/contract.js';
+import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import * as demo from './demo.js';
-import { simulate } from './simulate.js';
+import { simulate, suggest } from './simulate.js';
 import { RELAY_HELP, relayCli } from '../relay/cli.js';
 
 const VERSION = '0.1.0';
@@ -45,8 +46,15 @@ Options:
   --k K, --t T         demo: dkSecureSum segments / thresholdSum threshold
   --discovery MODE     dns (embedded DNS server answering tasks.<service>, default) | static
   --timeout SECONDS    overall deadline (default 120)
+  --vantage6 4|5       the vantage6 container contract the parties run under (default 4); 5 gives
+                       kwargs-only input, ALGORITHM_METHOD, a SESSION_FOLDER, and --data as the
+                       Parquet dataframe "default" (CSV files are converted)
+  --transport MODE     direct (default) | relay (an embedded relay; no party listens) | auto
   --keep               keep the temporary folder (identities, inputs, outputs, stats)
-  --quiet              do not print the parties' progress lines
+  --no-progress        do not print the parties' log lines as they come (the report stays)
+  --quiet              print only each party's result ("<party> <JSON>"), nothing else
+  --json               print one JSON document: every party's full result, exit, signal, pid,
+                       traffic and paths, the agreement and the differences
 
 Example: npx coupler simulate demo --parties 5 --protocol secureSum --length 100000`,
   keygen: `Usage: coupler keygen --out FILE [--id PARTY_ID] [--force]
@@ -54,27 +62,35 @@ Example: npx coupler simulate demo --parties 5 --protocol secureSum --length 100
 Creates an Ed25519 identity and writes it to FILE with mode 0600. Prints the public key and its
 fingerprint (never the secret). Put the public key in the task's roster.`,
   roster: `Usage:
-  coupler roster build --out FILE ID=KEY [ID=KEY ...]
+  coupler roster build --out FILE [--force] ID=KEY ID=KEY [ID=KEY ...]
       KEY is a base64 public key or the path of an identity file (only its public key is used);
       append @host:port to give an address hint: 7=keys/org7.json@station7:8888
   coupler roster check FILE
       validates the roster and prints its parties with key fingerprints`,
-  run: `Usage: coupler run [--module PATH]
+  run: `Usage: coupler run [--module PATH] [--list-methods]
 
 The container entry point: reads the vantage6 environment (INPUT_FILE, OUTPUT_FILE, TOKEN_FILE or
 CONTAINER_TOKEN, ...), imports the algorithm module named by --module or PKG_NAME, calls the
 method the input names, writes the JSON result to OUTPUT_FILE and exits 1 on any error.
-PKG_NAME=coupler:demo runs the built-in demo algorithm.`,
+PKG_NAME=coupler:demo runs the built-in demo algorithm. --list-methods prints the methods the
+module offers (JSON) and exits.`,
   relay: RELAY_HELP,
 };
 
 class UsageError extends Error {}
 
 function parse(args: string[], options: ParseArgsConfig['options'], allowPositionals = false): ReturnType<typeof parseArgs> {
+  const all = { ...options, help: { type: 'boolean' as const, short: 'h' } };
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    return parseArgs({ args, options: all, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const e = err as NodeJS.ErrnoException;
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(--?[^'=]+)/.exec(e.message)?.[1] : undefined;
+    if (unknown !== undefined) {
+      const hint = suggest(unknown.replace(/^-+/, ''), Object.keys(all));
+      throw new UsageError(`unknown option ${unknown.slice(0, 40)}${hint === undefined ? '' : ` (did you mean --${hint}?)`}`);
+    }
+    throw new UsageError(e.message);
   }
 }
 
@@ -97,21 +113,26 @@ async function cmdKeygen(args: string[]): Promise<number> {
 
 async function cmdRoster(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === '--help' || sub === '-h') return help('roster');
+  if (sub === '--help' || sub === '-h') return help('roster');
+  if (sub === undefined) throw new UsageError('roster needs a subcommand: build or check');
   if (sub === 'check') {
     const { values, positionals } = parse(rest, {}, true);
     if (values.help) return help('roster');
     if (positionals.length !== 1) throw new UsageError('roster check takes one FILE');
+    if (await isIdentityFile(positionals[0]!)) {
+      throw new UsageError(`${positionals[0]!.slice(0, 200)} is an identity file (it holds a secret key), not a roster: build a roster from public keys with "coupler roster build", and keep the identity file private`);
+    }
     const roster = await loadRoster(positionals[0]!);
     process.stdout.write(`roster OK: ${roster.size} parties\n`);
     for (const e of roster.entries()) process.stdout.write(`  ${e.id.padEnd(12)} ${fingerprint(e.publicKey)}${e.address ? `  ${e.address}` : ''}\n`);
     return 0;
   }
   if (sub === 'build') {
-    const { values, positionals } = parse(rest, { out: { type: 'string' } }, true);
+    const { values, positionals } = parse(rest, { out: { type: 'string' }, force: { type: 'boolean' } }, true);
     if (values.help) return help('roster');
     if (typeof values.out !== 'string') throw new UsageError('--out FILE is required');
-    if (positionals.length === 0) throw new UsageError('give at least one ID=KEY');
+    if (positionals.length < 2) throw new UsageError(`a roster needs at least two parties (got ${positionals.length} ID=KEY)`);
+    if (values.force !== true && existsSync(values.out)) throw new UsageError(`${values.out.slice(0, 200)} exists; give --force to overwrite it`);
     const entries = [];
     for (const spec of positionals) {
       const eq = spec.indexOf('=');
@@ -142,7 +163,18 @@ async function cmdRoster(args: string[]): Promise<number> {
     process.stdout.write(`wrote ${values.out}: ${roster.size} parties\n`);
     return 0;
   }
-  throw new UsageError(`unknown roster subcommand "${sub.slice(0, 40)}" (build, check)`);
+  const hint = suggest(sub, ['build', 'check']);
+  throw new UsageError(`unknown roster subcommand "${sub.slice(0, 40)}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`} (build, check)`);
+}
+
+/** Whether a file is an identity file (JSON with a secret key) rather than a roster. */
+async function isIdentityFile(path: string): Promise<boolean> {
+  try {
+    const v = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) && ('secretSeed' in v || 'secretKey' in v);
+  } catch {
+    return false;
+  }
 }
 
 /** How long `coupler run` waits after SIGTERM/SIGINT for the method to wind down before it exits anyway. */
@@ -211,10 +243,16 @@ function exitWithSimulate(env: NodeJS.ProcessEnv): void {
 }
 
 async function cmdRun(args: string[]): Promise<number> {
-  const { values } = parse(args, { module: { type: 'string' } });
+  const { values } = parse(args, { module: { type: 'string' }, 'list-methods': { type: 'boolean' } });
   if (values.help) return help('run');
   const env = { ...process.env };
   if (typeof values.module === 'string') env.PKG_NAME = values.module;
+  if (values['list-methods'] === true) {
+    // Used by `simulate` to check --method before starting any party.
+    const mod = env.PKG_NAME === 'coupler:demo' ? demo : await importAlgorithmModule(env.PKG_NAME ?? '');
+    process.stdout.write(`${JSON.stringify([...listMethods(mod).keys(), KEY_EXCHANGE_METHOD].sort())}\n`);
+    return 0;
+  }
   exitWithSimulate(env);
   return withTermination(async (signal) => {
     if (env.PKG_NAME === 'coupler:demo') {
@@ -242,6 +280,10 @@ async function cmdSimulate(args: string[]): Promise<number> {
       timeout: { type: 'string' },
       keep: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      'no-progress': { type: 'boolean' },
+      json: { type: 'boolean' },
+      vantage6: { type: 'string' },
+      transport: { type: 'string' },
     },
     true,
   );
@@ -249,6 +291,11 @@ async function cmdSimulate(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('simulate takes one <algorithm>: "demo" or a module path');
   const discovery = values.discovery;
   if (discovery !== undefined && discovery !== 'dns' && discovery !== 'static') throw new UsageError('--discovery must be dns or static');
+  const v6 = values.vantage6;
+  if (v6 !== undefined && v6 !== '4' && v6 !== '5') throw new UsageError('--vantage6 must be 4 or 5');
+  const transport = values.transport;
+  if (transport !== undefined && transport !== 'direct' && transport !== 'relay' && transport !== 'auto') throw new UsageError('--transport must be direct, relay or auto');
+  if (values.json === true && values.quiet === true) throw new UsageError('give --json or --quiet, not both');
   const k = num(values.k, '--k');
   const t = num(values.t, '--t');
   const length = num(values.length, '--length');
@@ -279,7 +326,10 @@ async function cmdSimulate(args: string[]): Promise<number> {
       ...(discovery === undefined ? {} : { discovery }),
       ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
       keep: values.keep === true,
-      progress: values.quiet !== true,
+      progress: values.quiet !== true && values.json !== true && values['no-progress'] !== true,
+      report: values.json === true ? 'json' : values.quiet === true ? 'results' : 'full',
+      ...(v6 === undefined ? {} : { vantage6: v6 === '5' ? 5 : 4 }),
+      ...(transport === undefined ? {} : { transport }),
     });
     return o.agreed && o.correct !== false ? 0 : 1;
   }, 8000).catch((err: unknown) => {

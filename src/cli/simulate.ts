@@ -17,7 +17,9 @@ import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
 import { startDevDnsServer } from '../discovery/dev-dns-server.js';
 import { AbortedError, InvalidArgumentError, throwIfAborted } from '../errors.js';
+import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
+import { writeDataframe } from './dataframes.js';
 
 /** Options of {@link simulate}. */
 export interface SimulateOptions {
@@ -47,6 +49,28 @@ export interface SimulateOptions {
   readonly keep?: boolean;
   /** Print party log lines as they come. Default true. */
   readonly progress?: boolean;
+  /**
+   * What to print at the end: `full` (default: the table, traffic per peer, agreement, timing),
+   * `results` (only each party's result, one line `<party> <JSON>` each; failures on stderr-like
+   * lines starting with `#`), `json` (one JSON document with every party's full result, exit,
+   * signal, pid, traffic and paths, the agreement and the differences). `results` and `json`
+   * print nothing else (no header, no progress).
+   */
+  readonly report?: 'full' | 'results' | 'json';
+  /**
+   * The vantage6 contract the parties run under (default 4). 4: `{method, args, kwargs}` in
+   * `INPUT_FILE`, a `TEMPORARY_FOLDER`, data as the database `default` (`DEFAULT_DATABASE_URI`).
+   * 5: kwargs in `INPUT_FILE`, `ALGORITHM_METHOD`, `FUNCTION_ACTION=federated_compute`, a
+   * `SESSION_FOLDER` and no temporary folder, data as the Parquet dataframe `default` in the session
+   * folder (`USER_REQUESTED_DATAFRAMES`; CSV data files are converted).
+   */
+  readonly vantage6?: 4 | 5;
+  /**
+   * How the parties connect (default `direct`). `relay`: an embedded relay on 127.0.0.1 (given the
+   * roster) and every party with `COUPLER_TRANSPORT=relay` (no listener); `auto`: direct first,
+   * the embedded relay for pairs still unconnected after 2 s. The report names each pair's path.
+   */
+  readonly transport?: 'direct' | 'relay' | 'auto';
   /** Where to print (default process.stdout). */
   readonly out?: (line: string) => void;
   /**
@@ -68,16 +92,34 @@ export interface SimulateOptions {
 /** What one party did. */
 export interface PartyOutcome {
   readonly party: string;
+  /** The process id it ran as. */
+  readonly pid: number | undefined;
+  /** Its exit code, or `null` when a signal ended it. */
   readonly exitCode: number | null;
+  /** The signal that ended it (e.g. `SIGKILL`), or `null`. */
+  readonly signal: NodeJS.Signals | null;
   readonly result: unknown;
   readonly elapsedMs: number;
-  readonly traffic: { peer: string; bytesSent: number; bytesReceived: number }[];
+  /** Bytes per peer, and the path each channel took (`direct` or `relay`). */
+  readonly traffic: { peer: string; bytesSent: number; bytesReceived: number; path?: 'direct' | 'relay' }[];
+}
+
+/** Where the parties' results differ (see {@link SimulationOutcome.differences}). */
+export interface ResultDifference {
+  /** Top-level field of the result (`""` when the results are not objects or differ as a whole). */
+  readonly field: string;
+  /** The parties, grouped by the value they report for that field (each group in party order). */
+  readonly groups: readonly (readonly string[])[];
 }
 
 /** The outcome of a simulation. */
 export interface SimulationOutcome {
   readonly parties: PartyOutcome[];
   readonly agreed: boolean;
+  /** When parties that finished disagree: which fields differ and who reports what. */
+  readonly differences: readonly ResultDifference[];
+  /** Parties that failed or gave no result. */
+  readonly failed: readonly string[];
   /** For the demo: whether the sum matches the one computed in the clear by the simulator. */
   readonly correct: boolean | undefined;
   readonly elapsedMs: number;
@@ -152,12 +194,103 @@ function canonical(value: unknown): string {
   });
 }
 
+/** Which fields of the parties' results differ, and how the parties group by value. */
+export function resultDifferences(results: readonly { party: string; result: unknown }[]): ResultDifference[] {
+  const groupBy = (value: (r: unknown) => unknown): string[][] => {
+    const m = new Map<string, string[]>();
+    for (const r of results) {
+      const k = canonical(value(r.result)) ?? 'undefined';
+      m.set(k, [...(m.get(k) ?? []), r.party]);
+    }
+    return [...m.values()];
+  };
+  if (results.length < 2) return [];
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!results.every((r) => isRecord(r.result))) {
+    const groups = groupBy((v) => v);
+    return groups.length > 1 ? [{ field: '', groups }] : [];
+  }
+  const fields = [...new Set(results.flatMap((r) => Object.keys(r.result as object)))].filter((f) => f !== 'elapsedMs').sort();
+  const out: ResultDifference[] = [];
+  for (const f of fields) {
+    const groups = groupBy((v) => (v as Record<string, unknown>)[f]);
+    if (groups.length > 1) out.push({ field: f, groups });
+  }
+  return out;
+}
+
+function describeDifferences(diffs: readonly ResultDifference[]): string {
+  return diffs
+    .slice(0, 8)
+    .map((d) => `${d.field === '' ? 'the result' : `field "${d.field}"`}: ${d.groups.map((g) => `${g.length === 1 ? 'party' : 'parties'} ${g.join(', ')}`).join(' vs ')}`)
+    .join('; ');
+}
+
+/** "did you mean" for a name among candidates (edit distance ≤ 2, or a prefix). */
+export function suggest(name: string, candidates: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    return d[a.length]![b.length]!;
+  };
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dd = c.startsWith(name) || name.startsWith(c) ? 1 : dist(name.toLowerCase(), c.toLowerCase());
+    if (dd < bestD) {
+      best = c;
+      bestD = dd;
+    }
+  }
+  return bestD <= Math.max(1, Math.min(2, Math.floor(name.length / 3))) ? best : undefined;
+}
+
+/** The methods a module exports, asked of a `coupler run --list-methods` process (it loads the module as the parties will). */
+async function listMethods(cliPath: string, moduleSpec: string, needsTsx: boolean, signal?: AbortSignal): Promise<string[] | undefined> {
+  const child = spawn(process.execPath, [...(needsTsx ? ['--import', 'tsx'] : []), cliPath, 'run', '--list-methods', '--module', moduleSpec], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    ...(signal ? { signal } : {}),
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((r) => {
+    child.once('error', () => r(null));
+    child.once('exit', (c) => r(c));
+  });
+  clearTimeout(timer);
+  if (code !== 0) {
+    const line = err.split('\n').find((l) => l.trim() !== '') ?? `exit ${String(code)}`;
+    throw new InvalidArgumentError(`the algorithm module cannot be loaded: ${line.replace(/^coupler: /, '').slice(0, 300)}`);
+  }
+  try {
+    const v = JSON.parse(out) as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Run the simulation.
  * @throws {@link InvalidArgumentError} for bad options or input files.
  */
 export async function simulate(options: SimulateOptions): Promise<SimulationOutcome> {
-  const print = options.out ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const out = options.out ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const report = options.report ?? 'full';
+  if (report !== 'full' && report !== 'results' && report !== 'json') throw new InvalidArgumentError('"report" must be full, results or json');
+  // Everything but the final report goes through `print`, silent unless the report is the full one.
+  const print = report === 'full' ? out : (): void => undefined;
+  const version = options.vantage6 ?? 4;
+  if (version !== 4 && version !== 5) throw new InvalidArgumentError('--vantage6 must be 4 or 5');
+  const transport = options.transport ?? 'direct';
+  if (transport !== 'direct' && transport !== 'relay' && transport !== 'auto') throw new InvalidArgumentError('--transport must be direct, relay or auto');
   const n = options.parties;
   if (!Number.isSafeInteger(n) || n < 2 || n > 64) throw new InvalidArgumentError('--parties must be an integer in 2..64');
   const demo = options.algorithm === 'demo' || options.algorithm === 'coupler:demo';
@@ -181,23 +314,32 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   let common: Record<string, unknown> = {};
   let perParty: Record<string, unknown>[] = [];
   if (options.inputFile !== undefined) {
+    const where = `--input ${options.inputFile.slice(0, 300)}`;
+    let text: string;
+    try {
+      text = await readFile(options.inputFile, 'utf8');
+    } catch (err) {
+      throw new InvalidArgumentError(`${where}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(await readFile(options.inputFile, 'utf8'));
+      parsed = JSON.parse(text);
     } catch (err) {
-      throw new InvalidArgumentError(`--input: cannot read a JSON object from the file (${(err as NodeJS.ErrnoException).code ?? 'invalid JSON'})`);
+      throw new InvalidArgumentError(`${where}: not valid JSON (${(err as Error).message.slice(0, 120)})`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('--input: the file must hold a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`${where}: the file must hold a JSON object {"kwargs": {...}, "perParty": [...]}`);
     const p = parsed as { kwargs?: unknown; perParty?: unknown };
+    const unknownKeys = Object.keys(p).filter((k) => k !== 'kwargs' && k !== 'perParty');
+    if (unknownKeys.length > 0) throw new InvalidArgumentError(`${where}: unknown field "${unknownKeys[0]!.slice(0, 40)}" (the file holds "kwargs" and "perParty")`);
     if (p.kwargs !== undefined && (typeof p.kwargs !== 'object' || p.kwargs === null || Array.isArray(p.kwargs))) {
-      throw new InvalidArgumentError('--input: "kwargs" must be an object');
+      throw new InvalidArgumentError(`${where}: "kwargs" must be an object`);
     }
     if (p.perParty !== undefined && (!Array.isArray(p.perParty) || p.perParty.some((x) => typeof x !== 'object' || x === null || Array.isArray(x)))) {
-      throw new InvalidArgumentError('--input: "perParty" must be an array of objects');
+      throw new InvalidArgumentError(`${where}: "perParty" must be an array of objects`);
     }
     common = (p.kwargs as Record<string, unknown>) ?? {};
     perParty = (p.perParty as Record<string, unknown>[]) ?? [];
-    if (perParty.length > 0 && perParty.length !== n) throw new InvalidArgumentError(`--input: "perParty" has ${perParty.length} entries for ${n} parties`);
+    if (perParty.length > 0 && perParty.length !== n) throw new InvalidArgumentError(`${where}: "perParty" has ${perParty.length} entries for ${n} parties`);
   }
 
   const dataFiles = (options.dataFiles ?? []).map((f) => resolve(f));
@@ -208,6 +350,21 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (st === undefined || !st.isFile()) throw new InvalidArgumentError(`--data: ${f} is not a readable file`);
     }
   }
+
+  const cliPath = options.cliPath ?? process.argv[1] ?? '';
+  const moduleSpec = demo ? 'coupler:demo' : resolve(options.algorithm);
+  const needsTsx = cliPath.endsWith('.ts') || moduleSpec.endsWith('.ts') || moduleSpec.endsWith('.mts') || moduleSpec.endsWith('.cts');
+  if (!demo) {
+    // Check the method before starting any party: the module is loaded once, as the parties will.
+    const methods = await listMethods(cliPath, moduleSpec, needsTsx, options.signal);
+    if (methods !== undefined && !methods.includes(method)) {
+      const hint = suggest(method, methods);
+      throw new InvalidArgumentError(
+        `--method "${method.slice(0, 60)}" is not a function the module exports${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; it exports: ${methods.length > 0 ? methods.slice(0, 30).join(', ') : 'none'}`,
+      );
+    }
+  }
+  throwIfAborted(options.signal);
 
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'coupler-sim-'));
@@ -244,7 +401,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     up.add(id);
     if (pendingStop !== undefined) scheduleStop(pendingStop);
   };
-  const dns = options.discovery === 'static' ? undefined : await startDevDnsServer({ host: '127.0.0.1', port: 0 });
+  const dns = options.discovery === 'static' || transport === 'relay' ? undefined : await startDevDnsServer({ host: '127.0.0.1', port: 0 });
+  let relay: RelayServer | undefined;
   try {
     const ids = Array.from({ length: n }, (_, i) => String(i + 1));
     const identities = ids.map((id) => generateIdentity(id));
@@ -262,38 +420,54 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       dns.setA(service, hosts);
     }
     const sessionId = `sim-${randomBytes(12).toString('hex')}`;
-    const cliPath = options.cliPath ?? process.argv[1] ?? '';
-    const moduleSpec = demo ? 'coupler:demo' : resolve(options.algorithm);
-    const needsTsx = cliPath.endsWith('.ts') || moduleSpec.endsWith('.ts') || moduleSpec.endsWith('.mts');
-    print(`coupler simulate: ${n} parties, ${demo ? `demo (${options.protocol ?? 'secureSum'}, length ${length})` : moduleSpec} method "${method}", discovery ${dns ? `dns (${service} via 127.0.0.1:${dns.port})` : 'static'}`);
+    if (transport !== 'direct') relay = await startRelay({ rosters: [roster], host: '127.0.0.1', port: 0 });
+    const relayUrl = relay === undefined ? undefined : `ws://127.0.0.1:${relay.port}`;
+    print(
+      `coupler simulate: ${n} parties, ${demo ? `demo (${options.protocol ?? 'secureSum'}, length ${length})` : moduleSpec} method "${method}", vantage6 ${version}.x contract, ` +
+        (transport === 'relay' ? `every pair through the relay at ${relayUrl}` : `discovery ${dns ? `dns (${service} via 127.0.0.1:${dns.port})` : 'static'}${transport === 'auto' ? `, relay at ${relayUrl} for pairs without a direct path` : ''}`),
+    );
 
     const outcomes = ids.map(async (id, i): Promise<PartyOutcome> => {
       const pdir = join(dir, `party-${id}`);
-      await mkdir(join(pdir, 'tmp'), { recursive: true, mode: 0o700 });
+      // 4.x: a per-job TEMPORARY_FOLDER; 5.x: a SESSION_FOLDER (read-write, shared by the session's
+      // tasks on the node) holding the requested dataframes.
+      const stateDir = join(pdir, version === 5 ? 'session' : 'tmp');
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
       await saveIdentity(join(pdir, 'identity.json'), identities[i]!);
       const kwargs: Record<string, unknown> = { ...common, ...(perParty[i] ?? {}), sessionId };
       if (demo) Object.assign(kwargs, { protocol: options.protocol ?? 'secureSum', length, index: i, ...(options.k !== undefined ? { k: options.k } : {}), ...(options.t !== undefined ? { t: options.t } : {}) });
-      await writeFile(join(pdir, 'input'), JSON.stringify({ method, args: [], kwargs }));
+      await writeFile(join(pdir, 'input'), JSON.stringify(version === 5 ? kwargs : { method, args: [], kwargs }));
       await writeFile(join(pdir, 'output'), '');
+      let data: Record<string, string> = {};
+      if (dataFiles[i] !== undefined) {
+        if (version === 5) {
+          await writeDataframe(dataFiles[i]!, join(stateDir, 'default.parquet'));
+          data = { USER_REQUESTED_DATAFRAMES: 'default' };
+        } else {
+          data = { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) };
+        }
+      }
       const raw: Record<string, string> = {
         INPUT_FILE: join(pdir, 'input'),
         OUTPUT_FILE: join(pdir, 'output'),
-        TEMPORARY_FOLDER: join(pdir, 'tmp'),
+        ...(version === 5
+          ? { ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', SESSION_FOLDER: stateDir, NODE_ID: id, COLLABORATION_ID: '1' }
+          : { TEMPORARY_FOLDER: stateDir }),
         ORGANIZATION_ID: id,
         TASK_ID: '1',
         COUPLER_IDENTITY_FILE: join(pdir, 'identity.json'),
         COUPLER_ROSTER_FILE: rosterFile,
-        COUPLER_PORT: String(ports[i]),
-        COUPLER_LISTEN_HOST: hosts[i]!,
+        ...(transport === 'relay' ? {} : { COUPLER_PORT: String(ports[i]), COUPLER_LISTEN_HOST: hosts[i]! }),
         COUPLER_STATS_FILE: join(pdir, 'stats.json'),
-        ...(dataFiles[i] === undefined
-          ? {}
-          : { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) }),
+        ...data,
         COUPLER_JOIN_TIMEOUT_MS: String(timeoutMs),
         COUPLER_ROUND_TIMEOUT_MS: String(timeoutMs),
-        ...(dns
-          ? { COUPLER_DISCOVERY: 'dns', COUPLER_DNS_NAMES: service, COUPLER_DNS_SERVERS: `127.0.0.1:${dns.port}` }
-          : { COUPLER_DISCOVERY: 'static', COUPLER_PEERS: ids.map((_, j) => `${hosts[j]}:${ports[j]}`).join(',') }),
+        ...(transport === 'relay'
+          ? {}
+          : dns
+            ? { COUPLER_DISCOVERY: 'dns', COUPLER_DNS_NAMES: service, COUPLER_DNS_SERVERS: `127.0.0.1:${dns.port}` }
+            : { COUPLER_DISCOVERY: 'static', COUPLER_PEERS: ids.map((_, j) => `${hosts[j]}:${ports[j]}`).join(',') }),
+        ...(relayUrl === undefined ? {} : { COUPLER_TRANSPORT: transport, COUPLER_RELAY_URL: relayUrl }),
       };
       const env: NodeJS.ProcessEnv = {
         PATH: process.env.PATH ?? '',
@@ -316,7 +490,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       child.stdout!.on('data', (d: Buffer) => {
         if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) print(`  [party ${id}] ${l}`);
       });
-      const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
       markUp(id);
       if (exitCode !== 0 && !stopping) {
         // The run cannot succeed any more; parties still waiting for this one would wait until
@@ -336,14 +510,16 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       } catch {
         /* no stats: the party did not form a group */
       }
-      return { party: id, exitCode, result, elapsedMs: Date.now() - t0, traffic };
+      return { party: id, pid: child.pid, exitCode, signal, result, elapsedMs: Date.now() - t0, traffic };
     });
     timers.push(setTimeout(() => stopParties(`deadline of ${timeoutMs / 1000} s passed`), timeoutMs + 5000));
     const parties = await Promise.all(outcomes);
     if (options.signal?.aborted) throw new AbortedError('simulation stopped');
 
     const ok = parties.filter((p) => p.exitCode === 0 && p.result !== undefined);
+    const failed = parties.filter((p) => !ok.includes(p)).map((p) => p.party);
     const agreed = ok.length === n && ok.every((p) => canonical(p.result) === canonical(ok[0]!.result));
+    const differences = resultDifferences(ok);
     let correct: boolean | undefined;
     if (demo && ok.length > 0) {
       const expected = new Float64Array(length);
@@ -361,33 +537,54 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         typeof r.total === 'number' &&
         Math.abs(r.total - expectedTotal) <= length * n * 2 ** -15 + Math.abs(expectedTotal) * 1e-12;
     }
-
-    print('');
-    print('party  exit  time(ms)  sent(bytes)  received(bytes)  result');
-    for (const p of parties) {
-      const sent = p.traffic.reduce((a, t) => a + t.bytesSent, 0);
-      const recv = p.traffic.reduce((a, t) => a + t.bytesReceived, 0);
-      const res = p.result === undefined ? '(no result)' : JSON.stringify(p.result).slice(0, 110);
-      print(`${p.party.padStart(5)}  ${String(p.exitCode).padStart(4)}  ${String(p.elapsedMs).padStart(8)}  ${String(sent).padStart(11)}  ${String(recv).padStart(15)}  ${res}`);
-    }
-    const trafficLines = parties.flatMap((p) => p.traffic.map((t) => `  ${p.party} -> ${t.peer}: sent ${t.bytesSent} B, received ${t.bytesReceived} B`));
-    if (trafficLines.length > 0 && n <= 8) {
-      print('');
-      print('traffic per peer (wire bytes, including framing and authentication tags):');
-      for (const l of trafficLines) print(l);
-    }
-    print('');
-    print(`agreement: ${agreed ? `all ${n} parties report the same result` : 'FAILED: parties disagree or some failed'}`);
-    if (correct !== undefined) print(`check against the sum computed in the clear: ${correct ? 'correct' : 'WRONG'}`);
     const elapsedMs = Date.now() - started;
-    print(`total time: ${elapsedMs} ms`);
-    if (options.keep) print(`files kept in ${dir}`);
-    return { parties, agreed, correct, elapsedMs };
+    const ended = (p: PartyOutcome): string => (p.signal !== null ? p.signal : `exit ${String(p.exitCode)}`);
+    const pathCounts = { direct: 0, relay: 0 };
+    for (const p of parties) for (const t of p.traffic) pathCounts[t.path ?? 'direct']++;
+
+    if (report === 'json') {
+      out(JSON.stringify({ agreed, correct: correct ?? null, failed, differences, elapsedMs, vantage6: version, transport, parties }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+    } else if (report === 'results') {
+      for (const p of parties) out(p.result === undefined ? `# party ${p.party}: no result (${ended(p)})` : `${p.party} ${JSON.stringify(p.result)}`);
+      if (!agreed && failed.length === 0) out(`# the parties disagree: ${describeDifferences(differences)}`);
+    } else {
+      print('');
+      print('party      pid     exit  time(ms)  sent(bytes)  received(bytes)  result');
+      for (const p of parties) {
+        const sent = p.traffic.reduce((a, t) => a + t.bytesSent, 0);
+        const recv = p.traffic.reduce((a, t) => a + t.bytesReceived, 0);
+        const json = p.result === undefined ? '(no result)' : JSON.stringify(p.result);
+        const res = json.length > 100 ? `${json.slice(0, 99)}… (--json for all)` : json;
+        print(`${p.party.padStart(5)}  ${String(p.pid ?? '-').padStart(7)}  ${(p.signal ?? String(p.exitCode)).padStart(7)}  ${String(p.elapsedMs).padStart(8)}  ${String(sent).padStart(11)}  ${String(recv).padStart(15)}  ${res}`);
+      }
+      const trafficLines = parties.flatMap((p) => p.traffic.map((t) => `  ${p.party} -> ${t.peer}: sent ${t.bytesSent} B, received ${t.bytesReceived} B${t.path === 'relay' ? ', via the relay' : ''}`));
+      if (trafficLines.length > 0 && n <= 8) {
+        print('');
+        print('traffic per peer (wire bytes, including framing and authentication tags):');
+        for (const l of trafficLines) print(l);
+      }
+      if (pathCounts.direct + pathCounts.relay > 0) print(`paths: ${pathCounts.direct / 2} pair(s) direct, ${pathCounts.relay / 2} through the relay`);
+      print('');
+      if (agreed) print(`agreement: all ${n} parties report the same result`);
+      else {
+        const why = [
+          ...(failed.length > 0 ? [`${failed.length === 1 ? 'party' : 'parties'} ${failed.join(', ')} failed or gave no result (${parties.filter((p) => failed.includes(p.party)).map((p) => `${p.party}: ${ended(p)}`).join(', ')})`] : []),
+          ...(differences.length > 0 ? [`the results differ: ${describeDifferences(differences)}`] : []),
+        ];
+        print(`agreement: FAILED: ${why.join('; ')}`);
+      }
+      if (correct !== undefined) print(`check against the sum computed in the clear: ${correct ? 'correct' : 'WRONG'}`);
+      print(`total time: ${elapsedMs} ms`);
+      if (options.keep) print(`files kept in ${dir}`);
+    }
+    const outcome: SimulationOutcome = { parties, agreed, differences, failed, correct, elapsedMs };
+    return outcome;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     for (const t of timers) clearTimeout(t);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await dns?.close();
+    await relay?.close();
     if (!options.keep) await rm(dir, { recursive: true, force: true });
   }
 }

@@ -149,14 +149,14 @@ describe('coupler roster', () => {
   test('an invalid id is refused', async () => {
     const dir = tempDir();
     const a = await keygen(dir, 'a.json');
-    const r = await runCli(['roster', 'build', '--out', join(dir, 'r.json'), `org 7=${a.file}`]);
+    const r = await runCli(['roster', 'build', '--out', join(dir, 'r.json'), `org 7=${a.file}`, `8=${a.file}`]);
     expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_ROSTER_INVALID', mentions: /field "id" must match/ });
   });
 
   test('an argument that is not ID=KEY is a usage error', async () => {
     const dir = tempDir();
-    expectCleanFailure(await runCli(['roster', 'build', '--out', join(dir, 'r.json'), 'justakey']), { code: 2, mentions: /"justakey" is not ID=KEY/ });
-    expectCleanFailure(await runCli(['roster', 'build', '--out', join(dir, 'r.json')]), { code: 2, mentions: /at least one ID=KEY/ });
+    expectCleanFailure(await runCli(['roster', 'build', '--out', join(dir, 'r.json'), 'justakey', 'another']), { code: 2, mentions: /"justakey" is not ID=KEY/ });
+    expectCleanFailure(await runCli(['roster', 'build', '--out', join(dir, 'r.json')]), { code: 2, mentions: /at least two parties/ });
   });
 
   test('a bad key is refused and nothing is written', async () => {

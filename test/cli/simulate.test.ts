@@ -34,9 +34,10 @@ function checkReport(r: Run, n: number): Map<string, { sent: number; received: n
   expect(r.stdout).toContain('check against the sum computed in the clear: correct');
   expect(r.stdout).toMatch(/^total time: \d+ ms$/m);
   // One row per party, all exit 0.
-  const rows = r.stdout.split('\n').filter((l) => /^ +\d+ +-?\d+ +\d+ +\d+ +\d+ +\{/.test(l));
+  // Columns: party, pid, exit (code or signal), time, sent, received, result.
+  const rows = r.stdout.split('\n').filter((l) => /^ +\d+ +\d+ +\S+ +\d+ +\d+ +\d+ +\{/.test(l));
   expect(rows).toHaveLength(n);
-  for (const row of rows) expect(row.trim().split(/ +/)[1]).toBe('0');
+  for (const row of rows) expect(row.trim().split(/ +/)[2]).toBe('0');
   // Traffic per peer: every ordered pair once, bytes > 0, and what i sent to j is what j received from i.
   const traffic = new Map<string, { sent: number; received: number }>();
   for (const m of r.stdout.matchAll(/^ {2}(\d+) -> (\d+): sent (\d+) B, received (\d+) B$/gm)) {
@@ -107,7 +108,7 @@ describe('coupler simulate demo', () => {
     });
     checkReport(r, 3);
     expect(r.stdout).toMatch(
-      new RegExp(`^coupler simulate: 3 parties, demo \\(${protocol}, length ${length}\\) method "sum", discovery ${discovery === 'dns' ? 'dns \\(tasks\\.coupler-sim via 127\\.0\\.0\\.1:\\d+\\)' : 'static'}$`, 'm'),
+      new RegExp(`^coupler simulate: 3 parties, demo \\(${protocol}, length ${length}\\) method "sum", vantage6 4\\.x contract, discovery ${discovery === 'dns' ? 'dns \\(tasks\\.coupler-sim via 127\\.0\\.0\\.1:\\d+\\)' : 'static'}$`, 'm'),
     );
     // Progress lines of every party (not --quiet): each ran the method under the v4 contract.
     for (let i = 1; i <= 3; i++) expect(r.stdout).toContain(`[party ${i}] info: running method "sum" (contract v4)`);
@@ -132,18 +133,18 @@ describe('coupler simulate demo', () => {
   ])('README: "%s %s %s %s" with 5 parties', async (...flags) => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain(`\`${flags.join(' ')}\``);
-    const r = await runCli(['simulate', 'demo', '--parties', '5', '--length', '8', '--quiet', ...flags], { timeoutMs: 40_000 });
+    const r = await runCli(['simulate', 'demo', '--parties', '5', '--length', '8', '--no-progress', ...flags], { timeoutMs: 40_000 });
     checkReport(r, 5);
     expect(r.stdout).not.toContain('[party');
   });
 
-  test('--length 1 and --quiet', async () => {
+  test('--length 1 and --no-progress', async () => {
     const dir = tempDir('coupler-cli-sim-');
-    const r = await runCli(['simulate', 'demo', '-n', '2', '--length', '1', '--quiet', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
+    const r = await runCli(['simulate', 'demo', '-n', '2', '--length', '1', '--no-progress', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
     // Two parties: the demo refuses, since the sum would reveal the other input.
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/agreement: FAILED/);
-    const r3 = await runCli(['simulate', 'demo', '-n', '3', '--length', '1', '--quiet', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
+    const r3 = await runCli(['simulate', 'demo', '-n', '3', '--length', '1', '--no-progress', '--keep', '--discovery', 'static'], { env: baseEnv({ TMPDIR: dir }) });
     checkReport(r3, 3);
     expect(r3.stdout).not.toContain('[party');
     checkSum(keptResults(r3, dir, 3), 3, 1, 'secureSum');
@@ -151,7 +152,7 @@ describe('coupler simulate demo', () => {
 
   test('without --keep nothing is left in TMPDIR (identities hold secret keys)', async () => {
     const dir = tempDir('coupler-cli-sim-');
-    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--quiet'], { env: baseEnv({ TMPDIR: dir }) });
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--no-progress'], { env: baseEnv({ TMPDIR: dir }) });
     checkReport(r, 3);
     expect(readdirSync(dir)).toEqual([]);
   });
@@ -221,7 +222,7 @@ export async function wait(kwargs, ctx) {
     });
     const input = join(dir, 'input.json');
     writeFileSync(input, JSON.stringify({ kwargs: { scale: 2, label: 'all' }, perParty: [{}, { label: 'all' }, {}] }));
-    const r = await runCli(['simulate', module, '--method', 'partial', '--input', input, '--data', data.join(','), '--discovery', 'static', '--quiet'], { cwd: dir, timeoutMs: 40_000 });
+    const r = await runCli(['simulate', module, '--method', 'partial', '--input', input, '--data', data.join(','), '--discovery', 'static', '--no-progress'], { cwd: dir, timeoutMs: 40_000 });
     const where = `${r.stdout}\n${r.stderr}`;
     expect({ code: r.code, where }).toEqual({ code: 0, where });
     expect(r.stdout).toContain('coupler simulate: 3 parties'); // --parties defaults to the number of --data files
@@ -230,7 +231,7 @@ export async function wait(kwargs, ctx) {
     const expectedTotal = 2 * (1 + 2 + 3 + 10 + 20 + 100 + 200 + 300 + 400);
     const results = r.stdout
       .split('\n')
-      .filter((l) => /^ +\d+ +0 +\d+ +\d+ +\d+ +\{/.test(l))
+      .filter((l) => /^ +\d+ +\d+ +0 +\d+ +\d+ +\d+ +\{/.test(l))
       .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as unknown);
     expect(results).toHaveLength(3);
     for (const res of results) expect(res).toEqual({ sum: { total: expectedTotal, count: 9 }, label: 'all', type: 'csv' });

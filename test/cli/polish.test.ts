@@ -1,0 +1,182 @@
+/**
+ * The CLI as a user meets it (issue 12): simulate's report (pid and the signal that ended a party,
+ * which parties and fields differ, --json, --quiet, --vantage6 5, --transport relay), errors that
+ * point at the mistake before any party starts (--method, unknown flags with "did you mean",
+ * --input naming its file), and the roster subcommands' guards. Real `coupler` processes.
+ */
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, cleanupAll, expectCleanFailure, requireBuiltCli, runCli, tempDir } from './_cli';
+
+jest.setTimeout(60_000);
+beforeAll(() => requireBuiltCli());
+afterAll(() => cleanupAll());
+
+/** An algorithm module (plain ESM) in a fresh folder that resolves `coupler` to this package. */
+function moduleWith(source: string): { dir: string; module: string } {
+  const dir = tempDir('coupler-cli-polish-');
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'coupler'), 'dir');
+  const module = join(dir, 'algorithm.mjs');
+  writeFileSync(module, source);
+  return { dir, module };
+}
+
+const MODULE = `import { secureSum } from 'coupler';
+import { joinPeerGroup } from 'coupler/vantage6';
+
+export async function partial(kwargs, ctx) {
+  const group = await joinPeerGroup(kwargs, ctx);
+  try {
+    const { sum } = await secureSum(group, Number(ctx.organizationId));
+    // Party 3 reports one field differently: the report must name it and who differs.
+    return { sum, station: ctx.organizationId === '3' ? 'odd' : 'same', n: 3 };
+  } finally {
+    await group.close();
+  }
+}
+
+export async function killed(kwargs, ctx) {
+  if (ctx.organizationId === '2') process.kill(process.pid, 'SIGKILL');
+  return 'alive';
+}
+`;
+
+describe('coupler simulate: the report', () => {
+  test('when results differ, the agreement line names the field and which parties report what', async () => {
+    const { dir, module } = moduleWith(MODULE);
+    const r = await runCli(['simulate', module, '--method', 'partial', '--parties', '3', '--discovery', 'static', '--no-progress'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('agreement: FAILED: the results differ: field "station": parties 1, 2 vs party 3');
+    expect(r.stdout).not.toContain('field "sum"');
+  });
+
+  test('a party ended by a signal: its pid, and SIGKILL (not "exit null") in the table and the agreement line', async () => {
+    const { dir, module } = moduleWith(MODULE);
+    const r = await runCli(['simulate', module, '--method', 'killed', '--parties', '3', '--discovery', 'static', '--no-progress'], { cwd: dir });
+    expect(r.code).toBe(1);
+    const row = r.stdout.split('\n').find((l) => /^ +2 +\d+ +SIGKILL +\d+/.test(l));
+    expect(row).toBeDefined();
+    expect(r.stdout).not.toContain('null');
+    expect(r.stdout).toMatch(/agreement: FAILED: party 2 failed or gave no result \(2: SIGKILL\)/);
+  });
+
+  test('--json: one JSON document with full results, pids, exit codes, signals, traffic and paths', async () => {
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '300', '--discovery', 'static', '--json']);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as {
+      agreed: boolean;
+      correct: boolean;
+      vantage6: number;
+      parties: { party: string; pid: number; exitCode: number; signal: null; result: { head: number[]; length: number }; traffic: { peer: string; path: string }[] }[];
+    };
+    expect(doc).toMatchObject({ agreed: true, correct: true, vantage6: 4 });
+    expect(doc.parties.map((p) => p.party)).toEqual(['1', '2', '3']);
+    for (const p of doc.parties) {
+      expect(p).toMatchObject({ exitCode: 0, signal: null });
+      expect(p.pid).toBeGreaterThan(1);
+      expect(p.traffic.map((t) => t.path)).toEqual(['direct', 'direct']);
+    }
+    // The table cuts a long result; --json does not.
+    expect(JSON.stringify(doc.parties[0]!.result).length).toBeGreaterThan(120);
+  });
+
+  test('--quiet: only "<party> <JSON result>" lines', async () => {
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--discovery', 'static', '--quiet']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    lines.forEach((l, i) => {
+      expect(l.startsWith(`${i + 1} {`)).toBe(true);
+      expect(JSON.parse(l.slice(2))).toMatchObject({ protocol: 'secureSum', length: 4 });
+    });
+  });
+
+  test('--vantage6 5 --transport relay: the 5.x contract, every pair through the embedded relay, and the report says so', async () => {
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '16', '--vantage6', '5', '--transport', 'relay']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('vantage6 5.x contract');
+    expect(r.stdout.match(/\(contract v5\)/g)).toHaveLength(3);
+    expect(r.stdout).toContain('paths: 0 pair(s) direct, 3 through the relay');
+    expect(r.stdout.match(/, via the relay$/gm)).toHaveLength(6);
+    expect(r.stdout).toContain('check against the sum computed in the clear: correct');
+  });
+});
+
+describe('coupler simulate: mistakes caught before any party starts', () => {
+  test('--method the module does not export: refused with "did you mean", no party started', async () => {
+    const { dir, module } = moduleWith(MODULE);
+    const r = await runCli(['simulate', module, '--method', 'partal', '--parties', '3', '--discovery', 'static'], { cwd: dir });
+    const line = expectCleanFailure(r, { code: 1, mentions: /--method "partal" is not a function the module exports \(did you mean "partial"\?\); it exports: coupler_key_exchange, killed, partial/ });
+    expect(line).toBeDefined();
+    expect(r.stdout).not.toContain('[party');
+  });
+
+  test('a module that cannot be loaded: one clear line', async () => {
+    const { dir, module } = moduleWith('export const x = ;\n');
+    const r = await runCli(['simulate', module, '--method', 'partial', '--parties', '3'], { cwd: dir });
+    expectCleanFailure(r, { code: 1, mentions: /the algorithm module cannot be loaded/ });
+    expect(r.stdout).not.toContain('[party');
+  });
+
+  test('an unknown flag: "did you mean"', async () => {
+    expectCleanFailure(await runCli(['simulate', 'demo', '--lenght', '4']), { code: 2, mentions: /unknown option --lenght \(did you mean --length\?\)/ });
+    expectCleanFailure(await runCli(['simulate', 'demo', '--partys', '4']), { code: 2, mentions: /did you mean --parties\?/ });
+    expectCleanFailure(await runCli(['keygen', '--outt', 'x']), { code: 2, mentions: /did you mean --out\?/ });
+  });
+
+  test('--input errors name the file', async () => {
+    const dir = tempDir();
+    const missing = join(dir, 'nope.json');
+    expectCleanFailure(await runCli(['simulate', 'demo', '--input', missing]), { code: 1, mentions: new RegExp(`--input ${missing}: cannot read the file \\(ENOENT\\)`) });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"kwargs": ');
+    expectCleanFailure(await runCli(['simulate', 'demo', '--input', bad]), { code: 1, mentions: new RegExp(`--input ${bad}: not valid JSON`) });
+    const typo = join(dir, 'typo.json');
+    writeFileSync(typo, '{"kwarg": {}}');
+    expectCleanFailure(await runCli(['simulate', 'demo', '--input', typo]), { code: 1, mentions: /unknown field "kwarg"/ });
+  });
+
+  test('--vantage6, --transport, --json with --quiet: checked', async () => {
+    expectCleanFailure(await runCli(['simulate', 'demo', '--vantage6', '3']), { code: 2, mentions: /--vantage6 must be 4 or 5/ });
+    expectCleanFailure(await runCli(['simulate', 'demo', '--transport', 'carrier-pigeon']), { code: 2, mentions: /--transport must be direct, relay or auto/ });
+    expectCleanFailure(await runCli(['simulate', 'demo', '--json', '--quiet']), { code: 2, mentions: /--json or --quiet, not both/ });
+  });
+});
+
+describe('coupler roster: guards', () => {
+  async function keygen(dir: string, name: string): Promise<string> {
+    const file = join(dir, name);
+    const r = await runCli(['keygen', '--out', file]);
+    expect(r.code).toBe(0);
+    return file;
+  }
+
+  test('no subcommand is an error (exit 2), not the help with exit 0', async () => {
+    expectCleanFailure(await runCli(['roster']), { code: 2, mentions: /roster needs a subcommand: build or check/ });
+    expectCleanFailure(await runCli(['roster', 'chek', 'x']), { code: 2, mentions: /did you mean "check"\?/ });
+  });
+
+  test('roster check on an identity file says so, and prints no key', async () => {
+    const dir = tempDir();
+    const id = await keygen(dir, 'me.json');
+    const r = await runCli(['roster', 'check', id]);
+    expectCleanFailure(r, { code: 2, mentions: /is an identity file \(it holds a secret key\), not a roster/ });
+    const secret = (JSON.parse(readFileSync(id, 'utf8')) as { secretSeed: string }).secretSeed;
+    expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+
+  test('a one-party roster is refused; roster build does not overwrite without --force', async () => {
+    const dir = tempDir();
+    const a = await keygen(dir, 'a.json');
+    const b = await keygen(dir, 'b.json');
+    const out = join(dir, 'roster.json');
+    expectCleanFailure(await runCli(['roster', 'build', '--out', out, `1=${a}`]), { code: 2, mentions: /at least two parties \(got 1 ID=KEY\)/ });
+    expect((await runCli(['roster', 'build', '--out', out, `1=${a}`, `2=${b}`])).code).toBe(0);
+    const before = readFileSync(out, 'utf8');
+    expectCleanFailure(await runCli(['roster', 'build', '--out', out, `1=${b}`, `2=${a}`]), { code: 2, mentions: /exists; give --force to overwrite it/ });
+    expect(readFileSync(out, 'utf8')).toBe(before);
+    expect((await runCli(['roster', 'build', '--force', '--out', out, `1=${b}`, `2=${a}`])).code).toBe(0);
+    expect(readFileSync(out, 'utf8')).not.toBe(before);
+  });
+});
