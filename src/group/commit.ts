@@ -30,7 +30,7 @@ import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
-import { echoBroadcastAttached } from './echo.js';
+import { echoBroadcastAttached, type EchoOptions } from './echo.js';
 
 /** The commitment to `value` by `party` under `nonce`. */
 export function commitment(session: string, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
@@ -51,7 +51,7 @@ export function commitment(session: string, round: string, party: string, nonce:
  * @throws {@link CheatingDetectedError} `COMMITMENT_MISMATCH` naming a party whose opening does not
  *   match its commitment; `EQUIVOCATION` from the echo round; timeouts naming missing peers.
  */
-export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions = {}): Promise<Map<string, Uint8Array>> {
+export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
   const nonce = new Uint8Array(randomBytes(32));
   const mine = commitment(group.sessionId, round, group.localId, nonce, value);
   const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);

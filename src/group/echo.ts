@@ -207,6 +207,16 @@ export async function echoBroadcast(group: Group, round: string, payload: PlainD
   return (await echo(group, round, payload, options)).values;
 }
 
+/** Options of {@link echoBroadcastAttached}. */
+export interface EchoOptions extends RoundOptions {
+  /**
+   * Wait for this before sending the round-2 digest and its attachment (and give up, sending
+   * nothing more, if it rejects). Lets a caller run this echo's round 1 in the same message flight
+   * as another step, while keeping what round 2 reveals (an opening) behind that step's outcome.
+   */
+  readonly gate?: Promise<unknown>;
+}
+
 /** What {@link echoBroadcastAttached} returns. */
 export interface EchoAttachedResult {
   /** Every party's echo-checked value (this party's included), by party id. */
@@ -238,7 +248,7 @@ export async function echoBroadcastAttached(
   round: string,
   payload: PlainData,
   attach: (values: ReadonlyMap<string, PlainData>) => PlainData,
-  options: RoundOptions = {},
+  options: EchoOptions = {},
 ): Promise<EchoAttachedResult> {
   return echo(group, round, payload, options, attach);
 }
@@ -247,7 +257,7 @@ async function echo(
   group: Group,
   round: string,
   payload: PlainData,
-  options: RoundOptions,
+  options: EchoOptions,
   attach?: (values: ReadonlyMap<string, PlainData>) => PlainData,
 ): Promise<EchoAttachedResult> {
   const session = group.sessionId;
@@ -273,6 +283,7 @@ async function echo(
     values.set(peer, decodeMessage(v, group.maxMessageBytes, { peer }));
   }
 
+  if (options.gate !== undefined) await options.gate;
   // Round 2: one signed digest of this party's view to every peer.
   const myView = group.parties.map((p) => ({ from: p, h: hashes.get(p)!.h, sig: hashes.get(p)!.sig }));
   const myDigest = echoDigest(session, round, myView);

@@ -29,7 +29,7 @@ import { commitThenOpen } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
 import { decodeRing64, expandSeed, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
-import { checkGroup, checkSumOptions, prepareRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
+import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
 
 /** Domain of the PRG that expands share seeds. */
@@ -124,9 +124,10 @@ export async function openPartials(
   options: SumOptions,
   opening: PartialsOpening,
   runSeed: Uint8Array,
+  gate?: Promise<unknown>,
 ): Promise<Uint32Array> {
   if (opening === 'aggregate') return openAggregated(group, round, partial, length, runSeed, roundOptions(options));
-  const opened = await commitThenOpen(group, round, r64ToBytes(partial), roundOptions(options));
+  const opened = await commitThenOpen(group, round, r64ToBytes(partial), { ...roundOptions(options), ...(gate === undefined ? {} : { gate }) });
   const sum = r64Zeros(length);
   for (const [party, bytes] of opened) r64AddInPlace(sum, party === group.localId ? partial : ringFromBytes(bytes, length, 'partial sum', party));
   return sum;
@@ -155,10 +156,34 @@ export async function secureSum(group: Group, input: SumInput, options: SecureSu
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
   const opening = checkOpening(o.opening, 'broadcast');
-  const run = await prepareRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
-  const own = await dealAdditive(group, `${run.runId}/share`, run.encoded, group.peers, mode);
-  const partial = await collectAdditive(group, `${run.runId}/share`, own, group.peers, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
+  // Three message rounds (broadcast opening), each carrying what earlier versions sent in rounds of
+  // their own:
+  //  1. the shape statement (echo value, with the run-seed coin commitment) and the dealt shares;
+  //  2. the shape echo digest (with the coin opening) and the commitment to T_j (echo value);
+  //  3. the commitment echo digest, with the opening of T_j.
+  // Why each merge is safe: (1) shares are uniformly random whatever the input (seeds, or vectors
+  // drawn uniformly), so dealing them before the parties agree on the shape reveals nothing — a
+  // mismatch aborts in round 2 and the shares are discarded; (2) the commitment hides T_j and
+  // is only a commitment: a party that learns in round 2 that the shapes differ aborts before it
+  // opens anything; (3) the opening goes out only after the shape echo succeeded (the `gate`) and
+  // after every commitment arrived, exactly as in commit-then-open (see group/commit.ts).
+  const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
+  const shareRound = `${local.runId}/share`;
+  const dealt = dealAdditive(group, shareRound, local.encoded, group.peers, mode);
+  const agreement = agreeRun(group, local, o);
+  const summing = (async () => {
+    const partial = await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
+    // The aggregated opening needs the coin-tossed seed (aggregator pairs): after the agreement.
+    const seed = opening === 'aggregate' ? (await agreement).seed : new Uint8Array(0);
+    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, seed, agreement);
+  })();
+  // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
+  // report, whatever the concurrent share step ran into because of the same cause.
+  const [agreed, summed] = await Promise.allSettled([agreement, summing]);
+  if (agreed.status === 'rejected') throw agreed.reason;
+  if (summed.status === 'rejected') throw summed.reason;
+  const run = agreed.value;
+  const sum = summed.value;
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'secureSum',

@@ -166,6 +166,38 @@ export async function prepareRun(
   modulus: Modulus,
   extra: Record<string, string | number> = {},
 ): Promise<PreparedRun<Ring64Vector | Field61Vector | bigint[]>> {
+  return agreeRun(group, encodeRun(group, protocol, input, options, modulus as 'ring64', extra), options);
+}
+
+/** A run encoded locally, before the agreement round (see {@link encodeRun}). */
+export interface LocalRun<V> {
+  readonly runId: string;
+  readonly shape: Shape;
+  readonly params: EncodingParams;
+  readonly encoded: V;
+  readonly length: number;
+  readonly startedAt: number;
+  /** The parameters every party must state identically (protocol, modulus, f, d, B, extras). */
+  readonly descriptor: string;
+}
+
+/**
+ * The local half of {@link prepareRun}: check the parameters, encode the input (refusing NaN,
+ * ±Infinity, |x| > B, bad shapes, unsafe parameters before anything is sent) and take the run id.
+ * Nothing is sent. A protocol may send input-independent messages (random shares) after this and
+ * before {@link agreeRun} completes; see `secureSum`.
+ */
+export function encodeRun(group: Group, protocol: string, input: SumInput, options: SumOptions, modulus: 'ring64', extra?: Record<string, string | number>): LocalRun<Ring64Vector>;
+export function encodeRun(group: Group, protocol: string, input: SumInput, options: SumOptions, modulus: 'p127', extra?: Record<string, string | number>): LocalRun<bigint[]>;
+export function encodeRun(group: Group, protocol: string, input: SumInput, options: SumOptions, modulus: 'p61', extra?: Record<string, string | number>): LocalRun<Field61Vector>;
+export function encodeRun(
+  group: Group,
+  protocol: string,
+  input: SumInput,
+  options: SumOptions,
+  modulus: Modulus,
+  extra: Record<string, string | number> = {},
+): LocalRun<Ring64Vector | Field61Vector | bigint[]> {
   const startedAt = Date.now();
   const params: EncodingParams = {
     parties: group.parties.length,
@@ -191,6 +223,15 @@ export async function prepareRun(
   const { shape, encoded, length } = local;
   const runId = group.nextRunId(protocol);
   const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
+  return { runId, shape, params, encoded, length, startedAt, descriptor };
+}
+
+/**
+ * The agreement half of {@link prepareRun}: the echoed shape-and-parameters statement with the
+ * coin toss of the run seed (two message rounds).
+ */
+export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions): Promise<PreparedRun<V>> {
+  const { runId, shape, params, encoded, length, startedAt, descriptor } = local;
   const coin = new Uint8Array(randomBytes(32));
   const round = `${runId}/shape`;
   const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin) };
