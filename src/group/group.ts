@@ -27,7 +27,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } fro
 import type { SuiteName } from '../channel/suite.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { DEFAULT_MAX_VALUES, decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
-import { expectRecord, expectString } from '../wire/shape.js';
+import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
 
 /** Default deadline to form the mesh: 120 s (containers on vantage6 start minutes apart; raise it there). */
@@ -52,6 +52,18 @@ export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
  * no user round can collide with it). Payload: `{ code }`, a `COUPLER_ERR_*` code and nothing else.
  */
 const ABORT_ROUND = 'coupler abort';
+/**
+ * The reserved "round" of a batch: several small round messages to one peer, sent in the same
+ * event-loop turn, travel as one channel message `{r: BATCH_ROUND, p: [message bytes, ...]}`
+ * (one AEAD seal, one frame). At small L a protocol's cost is per message, not per byte: the
+ * shares and the shape statement of a secure sum, say, go out together. Each item is an encoded
+ * round message, decoded and checked like any other; a batch inside a batch is refused.
+ */
+const BATCH_ROUND = 'coupler batch';
+/** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
+const BATCH_ITEM_MAX_BYTES = 16 * 1024;
+/** Most messages in one batch. */
+const BATCH_MAX_ITEMS = 64;
 const ABORT_CODE_PATTERN = /^COUPLER_ERR_[A-Z0-9_]{1,48}$/;
 /** How long {@link Group.abort} waits for its abort messages to leave before closing, ms. */
 const ABORT_SEND_TIMEOUT_MS = 1_000;
@@ -296,6 +308,9 @@ export class Group {
   readonly #onEvent: ((e: GroupEvent) => void) | undefined;
   #closing = false;
   #runCounter = 0;
+  /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
+  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
+  #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
   constructor(init: {
@@ -350,12 +365,55 @@ export class Group {
     const ch = this.#peerChannel(peer);
     const lost = this.#mailboxes.get(peer)!.error;
     if (lost) throw lost;
-    const bytes = encodeMessage({ r: round, p: payload });
-    try {
-      await ch.send(bytes);
-    } catch (err) {
-      throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
+    await this.#post(peer, ch, encodeMessage({ r: round, p: payload }));
+  }
+
+  /**
+   * Send one encoded round message: small ones join the peer's batch of this event-loop turn,
+   * larger ones go at once (after the pending batch, so the order per peer is kept).
+   */
+  #post(peer: string, ch: SecureChannel, bytes: Uint8Array): Promise<void> {
+    if (bytes.length > BATCH_ITEM_MAX_BYTES) {
+      this.#flush(peer);
+      return ch.send(bytes).catch((err: unknown) => {
+        throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
+      });
     }
+    let box = this.#outbox.get(peer);
+    if (box === undefined) {
+      box = { items: [], waiters: [] };
+      this.#outbox.set(peer, box);
+    }
+    const b = box;
+    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+    b.items.push(bytes);
+    if (b.items.length >= BATCH_MAX_ITEMS) this.#flush(peer);
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        for (const p of [...this.#outbox.keys()]) this.#flush(p);
+      });
+    }
+    return done;
+  }
+
+  /** Send the peer's pending batch now (one message, or the single item as it is). */
+  #flush(peer: string): void {
+    const box = this.#outbox.get(peer);
+    if (box === undefined) return;
+    this.#outbox.delete(peer);
+    const ch = this.#channels.get(peer);
+    const lost = this.#mailboxes.get(peer)?.error;
+    const fail = (err: unknown): void => {
+      const e = lost ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
+      for (const w of box.waiters) w.reject(e);
+    };
+    if (ch === undefined || lost !== undefined) return fail(undefined);
+    const bytes = box.items.length === 1 ? box.items[0]! : encodeMessage({ r: BATCH_ROUND, p: box.items });
+    ch.send(bytes).then(() => {
+      for (const w of box.waiters) w.resolve();
+    }, fail);
   }
 
   /**
@@ -370,11 +428,7 @@ export class Group {
         const ch = this.#peerChannel(peer);
         const lost = this.#mailboxes.get(peer)!.error;
         if (lost) throw lost;
-        try {
-          await ch.send(bytes);
-        } catch (err) {
-          throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
-        }
+        await this.#post(peer, ch, bytes);
       }),
     );
   }
@@ -547,6 +601,7 @@ export class Group {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    for (const p of [...this.#outbox.keys()]) this.#flush(p);
     const code = this.#localFailure;
     if (code !== undefined) {
       const bytes = encodeMessage({ r: ABORT_ROUND, p: { code } });
@@ -688,25 +743,36 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     const mailbox = new Mailbox(ch.peerId, mailboxLimits);
     mailboxes.set(ch.peerId, mailbox);
     const maxBytes = maxMessageBytes + 1024;
+    /** Handle one round message; a batch is unpacked here (never nested). */
+    const deliver = (bytes: Uint8Array, inBatch: boolean): void => {
+      const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
+      if (rec.r === BATCH_ROUND && !inBatch) {
+        const ctx = { what: 'batch', peer: ch.peerId };
+        const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);
+        if (items.length < 2) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a batch of fewer than two messages`, { peer: ch.peerId });
+        for (const item of items) deliver(expectBytes(item, 'item', ctx, undefined, BATCH_ITEM_MAX_BYTES), true);
+        return;
+      }
+      if (rec.r === ABORT_ROUND) {
+        const ctx = { what: 'abort message', peer: ch.peerId };
+        const code = expectString(expectRecord(rec.p ?? null, ctx, ['code']).code, 'code', ctx, 64, ABORT_CODE_PATTERN);
+        const err = new GroupError(ErrorCode.PEER_ABORTED, `peer "${ch.peerId}" aborted the run (${code})`, { peer: ch.peerId });
+        mailbox.fail(err);
+        emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
+        if (group === undefined) {
+          leftEarly ??= err;
+          controller.abort();
+        }
+        return;
+      }
+      const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
+      if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
+      const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
+      if (violation) dropPeer(ch.peerId, violation);
+    };
     ch.setMessageHandler((bytes) => {
       try {
-        const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
-        if (rec.r === ABORT_ROUND) {
-          const ctx = { what: 'abort message', peer: ch.peerId };
-          const code = expectString(expectRecord(rec.p ?? null, ctx, ['code']).code, 'code', ctx, 64, ABORT_CODE_PATTERN);
-          const err = new GroupError(ErrorCode.PEER_ABORTED, `peer "${ch.peerId}" aborted the run (${code})`, { peer: ch.peerId });
-          mailbox.fail(err);
-          emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
-          if (group === undefined) {
-            leftEarly ??= err;
-            controller.abort();
-          }
-          return;
-        }
-        const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
-        if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
-        const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
-        if (violation) dropPeer(ch.peerId, violation);
+        deliver(bytes, false);
       } catch (err) {
         dropPeer(
           ch.peerId,
