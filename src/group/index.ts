@@ -18,5 +18,5 @@ export {
   DEFAULT_MAX_PENDING_ROUNDS_PER_PEER,
   ROUND_PATTERN,
 } from './group.js';
-export { echoBroadcast, echoBroadcastAttached, echoDigest, verifyStatement, encodeEvidence, ECHO_STATEMENT, type SignedStatement, type EchoAttachedResult } from './echo.js';
+export { echoBroadcast, echoBroadcastAttached, echoDigest, verifyStatement, encodeEvidence, ECHO_STATEMENT, type SignedStatement, type EchoAttachedResult, type EchoOptions } from './echo.js';
 export { commitThenOpen, commitment } from './commit.js';
