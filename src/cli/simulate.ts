@@ -20,6 +20,8 @@ import { AbortedError, InvalidArgumentError, throwIfAborted } from '../errors.js
 import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 import { writeDataframe } from './dataframes.js';
+import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
+import type { RunProgress } from '../group/group.js';
 
 /** Options of {@link simulate}. */
 export interface SimulateOptions {
@@ -47,8 +49,14 @@ export interface SimulateOptions {
   readonly timeoutSeconds?: number;
   /** Keep the temporary folder (identities, inputs, outputs) for inspection. */
   readonly keep?: boolean;
-  /** Print party log lines as they come. Default true. */
+  /**
+   * Print party log lines as they come (default true), and each sum's progress per party: on a
+   * terminal (`live`) one status line redrawn in place; otherwise a plain line when a party's
+   * run changes phase.
+   */
   readonly progress?: boolean;
+  /** Draw the progress as a live status line (default: when standard output is a terminal and `out` is not given). */
+  readonly live?: boolean;
   /**
    * What to print at the end: `full` (default: the table, traffic per peer, agreement, timing),
    * `results` (only each party's result, one line `<party> <JSON>` each; failures on stderr-like
@@ -217,6 +225,67 @@ export function resultDifferences(results: readonly { party: string; result: unk
     if (groups.length > 1) out.push({ field: f, groups });
   }
   return out;
+}
+
+/** The progress log line of a party (`COUPLER_PROGRESS=1`, see src/vantage6/peer.ts), after `[coupler] `. */
+const PROGRESS_LINE = `info: ${PROGRESS_LOG_PREFIX}`;
+
+/** Megabytes with one decimal. */
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+
+/**
+ * The parties' progress: on a terminal one status line, redrawn in place below the log lines
+ * (`party 1 open 12.3/40.1 MB · party 2 …`); otherwise a plain line whenever a party's run
+ * changes phase.
+ */
+class ProgressStatus {
+  readonly #state = new Map<string, RunProgress>();
+  #shown = false;
+  constructor(
+    readonly ids: readonly string[],
+    readonly emit: (line: string) => void,
+    readonly live: boolean,
+  ) {}
+
+  update(party: string, json: string): void {
+    let p: RunProgress;
+    try {
+      p = JSON.parse(json) as RunProgress;
+    } catch {
+      return;
+    }
+    if (typeof p !== 'object' || p === null || typeof p.phase !== 'string') return;
+    const before = this.#state.get(party);
+    this.#state.set(party, p);
+    if (this.live) this.#draw();
+    else if (before === undefined || before.phase !== p.phase || before.runId !== p.runId) {
+      this.emit(`  [party ${party}] ${p.protocol} ${p.runId}: ${p.phase}, sent ${mb(p.bytesSent)}, received ${mb(p.bytesReceived)}, ${(p.elapsedMs / 1000).toFixed(1)} s`);
+    }
+  }
+
+  /** Print a log line (above the status line on a terminal). */
+  print(line: string): void {
+    if (this.live && this.#shown) process.stdout.write('\r\x1b[K');
+    this.emit(line);
+    if (this.live && this.#shown) this.#draw();
+  }
+
+  #draw(): void {
+    const parts = this.ids.filter((id) => this.#state.has(id)).map((id) => {
+      const p = this.#state.get(id)!;
+      return `${id} ${p.phase} ${mb(p.bytesSent)}↑ ${mb(p.bytesReceived)}↓`;
+    });
+    if (parts.length === 0) return;
+    const cols = process.stdout.columns ?? 120;
+    process.stdout.write(`\r\x1b[K${`progress: ${parts.join(' · ')}`.slice(0, Math.max(20, cols - 1))}`);
+    this.#shown = true;
+  }
+
+  /** Remove the status line (before the report). */
+  clear(): void {
+    if (this.live && this.#shown) process.stdout.write('\r\x1b[K');
+    this.#shown = false;
+  }
 }
 
 function describeDifferences(diffs: readonly ResultDifference[]): string {
@@ -427,6 +496,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         (transport === 'relay' ? `every pair through the relay at ${relayUrl}` : `discovery ${dns ? `dns (${service} via 127.0.0.1:${dns.port})` : 'static'}${transport === 'auto' ? `, relay at ${relayUrl} for pairs without a direct path` : ''}`),
     );
 
+    const status = new ProgressStatus(ids, print, options.live ?? (options.out === undefined && process.stdout.isTTY === true));
     const outcomes = ids.map(async (id, i): Promise<PartyOutcome> => {
       const pdir = join(dir, `party-${id}`);
       // 4.x: a per-job TEMPORARY_FOLDER; 5.x: a SESSION_FOLDER (read-write, shared by the session's
@@ -459,6 +529,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         COUPLER_ROSTER_FILE: rosterFile,
         ...(transport === 'relay' ? {} : { COUPLER_PORT: String(ports[i]), COUPLER_LISTEN_HOST: hosts[i]! }),
         COUPLER_STATS_FILE: join(pdir, 'stats.json'),
+        ...(options.progress !== false && report === 'full' ? { COUPLER_PROGRESS: '1' } : {}),
         ...data,
         COUPLER_JOIN_TIMEOUT_MS: String(timeoutMs),
         COUPLER_ROUND_TIMEOUT_MS: String(timeoutMs),
@@ -485,10 +556,16 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       const lines = createInterface({ input: child.stderr! });
       lines.on('line', (line) => {
         markUp(id);
-        if (options.progress !== false) print(`  [party ${id}] ${line.replace(/^\[coupler\] /, '')}`);
+        if (options.progress === false) return;
+        const text = line.replace(/^\[coupler\] /, '');
+        if (text.startsWith(PROGRESS_LINE)) {
+          status.update(id, text.slice(PROGRESS_LINE.length));
+          return;
+        }
+        status.print(`  [party ${id}] ${text}`);
       });
       child.stdout!.on('data', (d: Buffer) => {
-        if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) print(`  [party ${id}] ${l}`);
+        if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) status.print(`  [party ${id}] ${l}`);
       });
       const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
       markUp(id);
@@ -514,6 +591,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     });
     timers.push(setTimeout(() => stopParties(`deadline of ${timeoutMs / 1000} s passed`), timeoutMs + 5000));
     const parties = await Promise.all(outcomes);
+    status.clear();
     if (options.signal?.aborted) throw new AbortedError('simulation stopped');
 
     const ok = parties.filter((p) => p.exitCode === 0 && p.result !== undefined);

@@ -192,8 +192,15 @@ export interface JoinGroupOptions extends ChannelLimits {
     /** Undelivered rounds per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_ROUNDS_PER_PEER}). */
     readonly maxPendingRounds?: number;
   };
-  /** Progress callback. */
+  /** Progress callback of the mesh formation and of lost peers. */
   readonly onEvent?: (event: GroupEvent) => void;
+  /**
+   * Progress of every secure-sum run on this group (phase, wire bytes so far), on each phase
+   * change and every `progressIntervalMs` while a run is on. Per call: the sum's own `onProgress`.
+   */
+  readonly onProgress?: (progress: RunProgress) => void;
+  /** How often a running sum reports progress, ms (default 1000). */
+  readonly progressIntervalMs?: number;
   /**
    * How channels are opened: `direct` (default: listen and dial), `relay` (every pair through the
    * relay at `relayUrl`; no listener unless `listen` is given) or `auto` (direct first, the relay
@@ -212,6 +219,25 @@ export interface RoundOptions {
   readonly timeoutMs?: number;
   /** Aborts the wait with {@link AbortedError}. */
   readonly signal?: AbortSignal;
+}
+
+/** Where a secure-sum run is (see `JoinGroupOptions.onProgress` and the sums' `onProgress`). */
+export interface RunProgress {
+  /** The run (rounds are named after it). */
+  readonly runId: string;
+  /** `secureSum`, `dkSecureSum`, `thresholdSum`, `plainSum`, `ringSecureSum`. */
+  readonly protocol: string;
+  /**
+   * `agree` (shape and parameters, run-seed coin toss), `share` (dealing and collecting shares),
+   * `open` (committing and opening partial sums), `done`, or `failed`.
+   */
+  readonly phase: 'agree' | 'share' | 'open' | 'done' | 'failed';
+  /** Wire bytes this party sent to all peers since the run started. */
+  readonly bytesSent: number;
+  /** Wire bytes this party received from all peers since the run started. */
+  readonly bytesReceived: number;
+  /** Milliseconds since the run started. */
+  readonly elapsedMs: number;
 }
 
 /** Traffic with one peer. */
@@ -306,6 +332,8 @@ export class Group {
   readonly #maxMessageBytes: number;
   #localFailure: string | undefined;
   readonly #onEvent: ((e: GroupEvent) => void) | undefined;
+  readonly #onProgress: ((p: RunProgress) => void) | undefined;
+  readonly #progressIntervalMs: number;
   #closing = false;
   #runCounter = 0;
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
@@ -323,6 +351,8 @@ export class Group {
     roundTimeoutMs: number;
     maxMessageBytes: number;
     onEvent: ((e: GroupEvent) => void) | undefined;
+    onProgress?: ((p: RunProgress) => void) | undefined;
+    progressIntervalMs?: number;
   }) {
     this.localId = init.localId;
     this.sessionId = init.sessionId;
@@ -335,6 +365,13 @@ export class Group {
     this.#roundTimeoutMs = init.roundTimeoutMs;
     this.#maxMessageBytes = init.maxMessageBytes;
     this.#onEvent = init.onEvent;
+    this.#onProgress = init.onProgress;
+    this.#progressIntervalMs = init.progressIntervalMs ?? 1000;
+  }
+
+  /** @internal the group's progress hook and interval (read by the protocols). */
+  get _progress(): { readonly hook: ((p: RunProgress) => void) | undefined; readonly intervalMs: number } {
+    return { hook: this.#onProgress, intervalMs: this.#progressIntervalMs };
   }
 
   /** Default deadline of a round, ms. */
@@ -684,6 +721,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const peers = roster.ids.filter((id) => id !== localId);
   const { transport, relayUrl } = checkTransport(options.transport, options.relayUrl);
   const autoFallbackMs = positiveInt(options.autoFallbackMs, 2_000, 'autoFallbackMs');
+  const progressIntervalMs = positiveInt(options.progressIntervalMs, 1000, 'progressIntervalMs');
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidArgumentError('"onProgress" must be a function');
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const emit = (e: GroupEvent): void => {
     try {
@@ -941,7 +980,19 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     await looping.catch(() => undefined);
     await listener?.close();
   }
-  group = new Group({ localId, sessionId: options.sessionId, roster, identity, channels, mailboxes, roundTimeoutMs, maxMessageBytes, onEvent: options.onEvent });
+  group = new Group({
+    localId,
+    sessionId: options.sessionId,
+    roster,
+    identity,
+    channels,
+    mailboxes,
+    roundTimeoutMs,
+    maxMessageBytes,
+    onEvent: options.onEvent,
+    onProgress: options.onProgress,
+    progressIntervalMs,
+  });
   // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
   const joined = group;
   options.signal?.addEventListener('abort', () => void joined.abort(new AbortedError('stopped by the caller')), { once: true });

@@ -8,6 +8,7 @@ export {
   type JoinGroupOptions,
   type RoundOptions,
   type GroupEvent,
+  type RunProgress,
   type PeerStats,
   DEFAULT_JOIN_TIMEOUT_MS,
   DEFAULT_ROUND_TIMEOUT_MS,

@@ -169,10 +169,12 @@ export async function secureSum(group: Group, input: SumInput, options: SecureSu
   // after every commitment arrived, exactly as in commit-then-open (see group/commit.ts).
   const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
   const shareRound = `${local.runId}/share`;
+  local.progress.phase('share');
   const dealt = dealAdditive(group, shareRound, local.encoded, group.peers, mode);
   const agreement = agreeRun(group, local, o);
   const summing = (async () => {
     const partial = await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
+    local.progress.phase('open');
     // The aggregated opening needs the coin-tossed seed (aggregator pairs): after the agreement.
     const seed = opening === 'aggregate' ? (await agreement).seed : new Uint8Array(0);
     return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, seed, agreement);
@@ -180,8 +182,10 @@ export async function secureSum(group: Group, input: SumInput, options: SecureSu
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.
   const [agreed, summed] = await Promise.allSettled([agreement, summing]);
+  if (agreed.status === 'rejected' || summed.status === 'rejected') local.progress.end('failed');
   if (agreed.status === 'rejected') throw agreed.reason;
   if (summed.status === 'rejected') throw summed.reason;
+  local.progress.end('done');
   const run = agreed.value;
   const sum = summed.value;
   return {

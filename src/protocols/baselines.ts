@@ -12,10 +12,11 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import type { PlainData } from '../wire/codec.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
-import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
+import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type PreparedRun, type SumOptions, type SumResult } from './common.js';
 
 /** Options of the baselines: the explicit acknowledgement is required. */
 export interface BaselineOptions extends SumOptions {
@@ -43,6 +44,11 @@ export async function ringSecureSum(group: Group, input: SumInput, options: Ring
   const passes = o.passes ?? 1;
   if (!Number.isSafeInteger(passes) || passes < 1 || passes > 64) throw new InvalidArgumentError('"passes" must be an integer in 1..64');
   const run = await prepareRun(group, 'ring', input, o, 'ring64', { passes });
+  return run.progress.around(() => ringPasses(group, run, o, passes));
+}
+
+async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSumOptions, passes: number): Promise<SumResult> {
+  run.progress.phase('share');
   const ro = roundOptions(o);
   const order = group.parties;
   const me = order.indexOf(group.localId);
@@ -104,8 +110,15 @@ export async function plainSum(group: Group, input: SumInput, options: BaselineO
   requireInsecureAck(options, 'plainSum');
   const o = checkSumOptions(group, options);
   const run = await prepareRun(group, 'plain', input, o, 'ring64');
-  await group.sendToAll(`${run.runId}/value`, { v: r64ToBytes(run.encoded) });
-  const got = await group.gather(`${run.runId}/value`, roundOptions(o));
+  return run.progress.around(async () => {
+    run.progress.phase('open');
+    await group.sendToAll(`${run.runId}/value`, { v: r64ToBytes(run.encoded) });
+    const got = await group.gather(`${run.runId}/value`, roundOptions(o));
+    return plainResult(group, run, got);
+  });
+}
+
+function plainResult(group: Group, run: PreparedRun<Uint32Array>, got: Map<string, PlainData>): SumResult {
   const sum = r64Zeros(run.length);
   r64AddInPlace(sum, run.encoded);
   for (const [peer, msg] of got) {

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
-import { Group } from '../group/group.js';
+import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
 import { commitment } from '../group/commit.js';
 import { bytesEqual } from '../crypto/bytes.js';
@@ -52,6 +52,95 @@ export interface SumOptions {
   readonly maxElements?: number;
   /** Decimal places d of decimal-string/BigNumber inputs (summed exactly at scale 10^d). Default 4. */
   readonly decimalPlaces?: number;
+  /**
+   * Progress of this run: on each phase change and every `progressIntervalMs` (the group's,
+   * default 1000 ms) while it runs. Also reported to the group's `onProgress`. A callback that
+   * throws is ignored.
+   */
+  readonly onProgress?: (progress: RunProgress) => void;
+}
+
+/**
+ * Reports one run's progress (see {@link SumOptions.onProgress}); a no-op without listeners.
+ * @internal
+ */
+export class ProgressReporter {
+  readonly #group: Group;
+  readonly #listeners: ((p: RunProgress) => void)[];
+  readonly #base: { sent: number; received: number };
+  readonly #startedAt: number;
+  #phase: RunProgress['phase'] = 'agree';
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(group: Group, readonly protocol: string, readonly runId: string, options: SumOptions, startedAt: number) {
+    this.#group = group;
+    this.#startedAt = startedAt;
+    const hook = group._progress;
+    this.#listeners = [options.onProgress, hook.hook].filter((f): f is (p: RunProgress) => void => typeof f === 'function');
+    this.#base = this.#listeners.length === 0 ? { sent: 0, received: 0 } : ProgressReporter.#totals(group);
+    if (this.#listeners.length > 0) {
+      this.#timer = setInterval(() => this.#emit(), hook.intervalMs);
+      this.#timer.unref();
+      this.#emit();
+    }
+  }
+
+  static #totals(group: Group): { sent: number; received: number } {
+    let sent = 0;
+    let received = 0;
+    for (const s of group.stats()) {
+      sent += s.bytesSent;
+      received += s.bytesReceived;
+    }
+    return { sent, received };
+  }
+
+  #emit(): void {
+    const t = ProgressReporter.#totals(this.#group);
+    const p: RunProgress = {
+      runId: this.runId,
+      protocol: this.protocol,
+      phase: this.#phase,
+      bytesSent: t.sent - this.#base.sent,
+      bytesReceived: t.received - this.#base.received,
+      elapsedMs: Date.now() - this.#startedAt,
+    };
+    for (const l of this.#listeners) {
+      try {
+        l(p);
+      } catch {
+        /* a progress callback must not break the run */
+      }
+    }
+  }
+
+  /** Enter a phase (reported at once). */
+  phase(phase: 'share' | 'open'): void {
+    if (this.#listeners.length === 0 || this.#phase === phase || this.#timer === undefined) return;
+    this.#phase = phase;
+    this.#emit();
+  }
+
+  /** The run ended (`done` or `failed`): the last report; stops the timer. */
+  end(phase: 'done' | 'failed'): void {
+    if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#phase = phase;
+    this.#emit();
+  }
+
+  /** Run `body`, then report `done`, or `failed` if it throws. */
+  async around<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      const out = await body();
+      this.end('done');
+      return out;
+    } catch (err) {
+      this.end('failed');
+      throw err;
+    }
+  }
 }
 
 /** The result of a secure sum. */
@@ -84,6 +173,8 @@ export interface PreparedRun<V> {
   readonly startedAt: number;
   /** The coin-tossed run seed (32 bytes), identical at every party; see {@link prepareRun}. */
   readonly seed: Uint8Array;
+  /** Progress reports of this run. */
+  readonly progress: ProgressReporter;
 }
 
 /** Check the group argument. */
@@ -179,6 +270,8 @@ export interface LocalRun<V> {
   readonly startedAt: number;
   /** The parameters every party must state identically (protocol, modulus, f, d, B, extras). */
   readonly descriptor: string;
+  /** Progress reports of this run (started in phase `agree`). */
+  readonly progress: ProgressReporter;
 }
 
 /**
@@ -223,7 +316,8 @@ export function encodeRun(
   const { shape, encoded, length } = local;
   const runId = group.nextRunId(protocol);
   const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
-  return { runId, shape, params, encoded, length, startedAt, descriptor };
+  const progress = new ProgressReporter(group, PROTOCOL_NAMES[protocol] ?? protocol, runId, options, startedAt);
+  return { runId, shape, params, encoded, length, startedAt, descriptor, progress };
 }
 
 /**
@@ -231,7 +325,16 @@ export function encodeRun(
  * coin toss of the run seed (two message rounds).
  */
 export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions): Promise<PreparedRun<V>> {
-  const { runId, shape, params, encoded, length, startedAt, descriptor } = local;
+  try {
+    return await agree(group, local, options);
+  } catch (err) {
+    local.progress.end('failed');
+    throw err;
+  }
+}
+
+async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): Promise<PreparedRun<V>> {
+  const { runId, shape, params, encoded, length, startedAt, descriptor, progress } = local;
   const coin = new Uint8Array(randomBytes(32));
   const round = `${runId}/shape`;
   const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin) };
@@ -275,13 +378,16 @@ export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: Sum
     seed.update(theirs);
   }
   group._noteLocalFailure(undefined);
-  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()) };
+  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress };
 }
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */
 function coinCommitment(group: Group, round: string, party: string, coin: Uint8Array): Uint8Array {
   return commitment(group.sessionId, `${round}/coin`, party, coin, new Uint8Array(0));
 }
+
+/** The protocol names runs report, by the run-id prefix each protocol uses. */
+const PROTOCOL_NAMES: Record<string, string> = { sum: 'secureSum', dk: 'dkSecureSum', threshold: 'thresholdSum', plain: 'plainSum', ring: 'ringSecureSum' };
 
 /** Encode this party's input for the modulus (local: nothing is sent). */
 function encodeLocal(input: SumInput, params: EncodingParams, modulus: Modulus): { shape: Shape; encoded: Ring64Vector | Field61Vector | bigint[]; length: number } {

@@ -63,12 +63,16 @@ export async function dkSecureSum(group: Group, input: SumInput, options: DkSecu
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
   const opening = checkOpening(o.opening, n >= 4 ? 'aggregate' : 'broadcast');
   const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening });
-  const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));
-  const to = receivers(graph, group.localId);
-  const from = senders(graph, group.localId);
-  const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
-  const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
-  const sum = await openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
+  const sum = await run.progress.around(async () => {
+    run.progress.phase('share');
+    const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));
+    const to = receivers(graph, group.localId);
+    const from = senders(graph, group.localId);
+    const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
+    const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
+    run.progress.phase('open');
+    return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
+  });
   return {
     sum: decodeRing64(run.shape, sum, run.params),
     protocol: 'dkSecureSum',

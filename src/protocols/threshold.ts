@@ -320,8 +320,12 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
   const field = _thresholdField(n, input, o);
   const extra = { t, minContributors };
-  if (field === 'p61') return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p61', extra), _FIELD_P61, t, minContributors, o);
-  return runThreshold(group, await prepareRun(group, 'threshold', input, o, 'p127', extra), _FIELD_P127, t, minContributors, o);
+  if (field === 'p61') {
+    const run = await prepareRun(group, 'threshold', input, o, 'p61', extra);
+    return run.progress.around(() => runThreshold(group, run, _FIELD_P61, t, minContributors, o));
+  }
+  const run = await prepareRun(group, 'threshold', input, o, 'p127', extra);
+  return run.progress.around(() => runThreshold(group, run, _FIELD_P127, t, minContributors, o));
 }
 
 /** Steps 1–5 of the protocol, in field F. */
@@ -339,6 +343,7 @@ async function runThreshold<V>(
   const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
 
   // 1. Deal.
+  run.progress.phase('share');
   const shares = F.share(run.encoded, t, xs);
   const myIndex = group.parties.indexOf(group.localId);
   const held = new Map<string, V>([[group.localId, shares[myIndex]!]]);
@@ -404,6 +409,7 @@ async function runThreshold<V>(
   }
 
   // 4. Publish partial sums over Q to the parties that confirmed it.
+  run.progress.phase('open');
   const partial = F.zeros(run.length);
   for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const partialBytes = F.toBytes(partial);

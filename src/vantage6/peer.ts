@@ -12,6 +12,7 @@
  * | `COUPLER_LISTEN_HOST` | interface to bind | `0.0.0.0` |
  * | `COUPLER_JOIN_TIMEOUT_MS` | deadline to form the mesh | 300000 |
  * | `COUPLER_ROUND_TIMEOUT_MS` | deadline of each protocol round | 60000 |
+ * | `COUPLER_PROGRESS` | `1`: log each sum's progress (phase, bytes) as `progress {json}` info lines | — |
  * | `COUPLER_STATS_FILE` | if set, per-peer traffic is written there as JSON when the group closes | — |
  * | `COUPLER_TRANSPORT` | `direct`, `relay` (egress only: every pair through the relay; no listener and no discovery unless `COUPLER_PORT` / `COUPLER_DISCOVERY` are set) or `auto` (direct, relay per pair as fallback) | `direct` |
  * | `COUPLER_RELAY_URL` | the relay for `relay`/`auto`, `ws://` or `wss://` | — |
@@ -25,7 +26,7 @@ import type { Discovery } from '../discovery/types.js';
 import { dnsDiscovery } from '../discovery/dns.js';
 import { envDiscovery } from '../discovery/env.js';
 import { staticDiscovery } from '../discovery/static.js';
-import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions } from '../group/group.js';
+import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions, type RunProgress } from '../group/group.js';
 import type { AlgorithmContext } from './contract.js';
 import { loadPeerSession } from './keys.js';
 import { vantage6VpnDiscovery } from './vpn-discovery.js';
@@ -148,6 +149,9 @@ export async function joinPeerGroup(
     timeoutMs: intVar(env, 'COUPLER_JOIN_TIMEOUT_MS', 300_000, 1, 86_400_000),
     roundTimeoutMs: intVar(env, 'COUPLER_ROUND_TIMEOUT_MS', 60_000, 1, 86_400_000),
     onEvent,
+    // COUPLER_PROGRESS=1 (coupler simulate sets it): every sum's progress as a log line that
+    // simulate turns into a live status per party.
+    ...(env.COUPLER_PROGRESS === '1' ? { onProgress: (p: RunProgress) => ctx.logger.info(`${PROGRESS_LOG_PREFIX}${JSON.stringify(p)}`) } : {}),
     ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
     ...transport,
     ...overrides,
@@ -162,6 +166,12 @@ export async function joinPeerGroup(
   }
   return group;
 }
+
+/**
+ * Prefix of the progress log lines of `COUPLER_PROGRESS=1` (followed by the RunProgress as JSON).
+ * @internal read by `coupler simulate`.
+ */
+export const PROGRESS_LOG_PREFIX = 'progress ';
 
 /**
  * Whether a refused or failed connection is part of normal mesh formation: the tie-break

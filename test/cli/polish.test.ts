@@ -61,6 +61,18 @@ describe('coupler simulate: the report', () => {
     expect(r.stdout).toMatch(/agreement: FAILED: party 2 failed or gave no result \(2: SIGKILL\)/);
   });
 
+  test('progress: each party\'s run reports its phases (plain lines when not on a terminal), with the bytes so far', async () => {
+    const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '50000', '--discovery', 'static']);
+    expect(r.code).toBe(0);
+    for (const party of ['1', '2', '3']) {
+      for (const phase of ['agree', 'share', 'open']) expect(r.stdout).toMatch(new RegExp(`\\[party ${party}\\] secureSum sum\\.1: ${phase}, sent [0-9.]+ MB, received [0-9.]+ MB, [0-9.]+ s`));
+      // done: at least the 2 · 8L bytes of the opening of T_j went out
+      const done = new RegExp(`\\[party ${party}\\] secureSum sum\\.1: done, sent ([0-9.]+) MB`).exec(r.stdout);
+      expect(Number(done![1])).toBeGreaterThanOrEqual(0.8);
+    }
+    expect(r.stdout).not.toContain('info: progress {');
+  });
+
   test('--json: one JSON document with full results, pids, exit codes, signals, traffic and paths', async () => {
     const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '300', '--discovery', 'static', '--json']);
     expect(r.code).toBe(0);

@@ -20,7 +20,7 @@ import { createInterface } from 'node:readline';
 import { generateIdentity, parseIdentity, serializeIdentity, type Identity } from '../../src/identity/identity';
 import { createRoster, parseRoster, rosterToJSON, type Roster } from '../../src/identity/roster';
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
-import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
+import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions } from '../../src/group/group';
 
 /** Identities and roster of one test task. */
 export interface TestParties {
@@ -76,6 +76,8 @@ export interface JoinLocalOptions {
   readonly signalFor?: (id: string) => AbortSignal | undefined;
   /** Every group event of every party. */
   readonly onEvent?: (e: GroupEvent) => void;
+  /** Extra join options per party (e.g. onProgress). */
+  readonly extra?: (id: string) => Partial<JoinGroupOptions>;
 }
 
 /**
@@ -98,6 +100,7 @@ export async function joinLocal(parties: TestParties, local: readonly string[], 
       discoveryIntervalMs: 20,
       dialBackoff: { initialMs: 20, maxMs: 200 },
       ...(options.signalFor?.(id) === undefined ? {} : { signal: options.signalFor(id)! }),
+      ...(options.extra?.(id) ?? {}),
       onEvent: (e: GroupEvent) => {
         options.onEvent?.(e);
         if (e.type === 'listening') {
