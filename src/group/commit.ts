@@ -80,3 +80,126 @@ export async function commitThenOpen(group: Group, round: string, value: Uint8Ar
   }
   return out;
 }
+
+/** Options of {@link commitThenOpenPieces}. */
+export interface PiecesOptions extends RoundOptions {
+  /** As in {@link EchoOptions.gate}: nothing is opened before it resolves. */
+  readonly gate?: Promise<unknown>;
+}
+
+/** Pieces a party may send ahead of the ones it has received from everyone (flow control). */
+const PIECE_WINDOW = 1;
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * Commit-then-open for a long value sent in `count` pieces, so that no party holds more than a few
+ * pieces of any peer's value at once: the value is committed as the hash of its piece hashes; the
+ * nonce and the piece hashes are opened with the echo digest (as in {@link commitThenOpen}); the
+ * pieces follow in the same flight, each a message of its own (`<round>/p<i>`). Flow control: a
+ * party sends piece i only once it has received and checked piece i − 2 from every peer, so the
+ * pieces in flight stay bounded whatever the speed of each party. Each received piece is checked
+ * against the opened hash list before `onPiece` sees it (every peer's piece i before any piece
+ * i + 1), and only after this party's own piece i has been handed to the channels (copied), so
+ * `onPiece` may overwrite this party's piece i in place.
+ *
+ * Same guarantees as {@link commitThenOpen}: no piece leaves before every commitment arrived, a
+ * piece that is not the committed one names its sender (`COMMITMENT_MISMATCH`), and nothing is
+ * accepted from a run whose commitments were not echo-consistent.
+ *
+ * @param pieceAt - this party's piece i.
+ * @param onPiece - called with each peer's verified piece i.
+ * @throws as {@link commitThenOpen}; `PROTOCOL_VIOLATION` naming a peer whose hash list is malformed.
+ */
+export async function commitThenOpenPieces(
+  group: Group,
+  round: string,
+  count: number,
+  pieceAt: (i: number) => Uint8Array,
+  onPiece: (party: string, i: number, bytes: Uint8Array) => void,
+  options: PiecesOptions = {},
+): Promise<void> {
+  const hashes = new Uint8Array(32 * count);
+  for (let i = 0; i < count; i++) hashes.set(createHash('sha256').update(pieceAt(i)).digest(), 32 * i);
+  const nonce = new Uint8Array(randomBytes(32));
+  const mine = commitment(group.sessionId, round, group.localId, nonce, hashes);
+  const { gate, ...roundOptions } = options;
+  const handedOff = Array.from({ length: count }, deferred);
+  const received = Array.from({ length: count }, deferred);
+  const failAll = (err: unknown): void => {
+    for (const d of [...handedOff, ...received]) d.reject(err);
+  };
+  let sending: Promise<void> = Promise.resolve();
+  const { values: commitments, attached } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ hs: hashes, n: nonce }), {
+    ...roundOptions,
+    ...(gate === undefined ? {} : { gate }),
+    afterDigest: () => {
+      sending = (async () => {
+        for (let i = 0; i < count; i++) {
+          if (i >= PIECE_WINDOW) await received[i - PIECE_WINDOW]!.promise;
+          // sendToAll encodes (copies) the piece before it returns its promise.
+          const sent = group.sendToAll(`${round}/p${i}`, pieceAt(i));
+          handedOff[i]!.resolve();
+          await sent;
+        }
+      })();
+      sending.catch(failAll);
+    },
+  });
+  try {
+    const lists = new Map<string, Uint8Array>();
+    for (const party of group.peers) {
+      const ctx = { what: `opening of round "${round}"`, peer: party };
+      const opening = attached.get(party);
+      if (opening === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" sent no opening in round "${round}"`, { peer: party });
+      const rec = expectRecord(opening, ctx, ['hs', 'n']);
+      const hs = expectBytes(rec.hs, 'hs', ctx, 32 * count);
+      const n = expectBytes(rec.n, 'n', ctx, 32);
+      if (!bytesEqual(commitment(group.sessionId, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
+        throw new CheatingDetectedError(
+          ErrorCode.COMMITMENT_MISMATCH,
+          `party "${party}" opened piece hashes that do not match its commitment in round "${round}"`,
+          { description: 'the opened piece hashes do not hash to the echo-checked commitment', statements: [] },
+          { peer: party },
+        );
+      }
+      lists.set(party, hs);
+    }
+    for (let i = 0; i < count; i++) {
+      const got = await group.gather(`${round}/p${i}`, roundOptions);
+      await handedOff[i]!.promise;
+      for (const [party, msg] of got) {
+        const ctx = { what: `piece ${i} of round "${round}"`, peer: party };
+        const bytes = expectBytes(msg, 'piece', ctx);
+        if (!bytesEqual(new Uint8Array(createHash('sha256').update(bytes).digest()), lists.get(party)!.subarray(32 * i, 32 * i + 32))) {
+          throw new CheatingDetectedError(
+            ErrorCode.COMMITMENT_MISMATCH,
+            `party "${party}" sent a piece that does not match its commitment in round "${round}"`,
+            { description: `piece ${i} does not hash to the committed piece hash`, statements: [] },
+            { peer: party },
+          );
+        }
+        onPiece(party, i, bytes);
+      }
+      received[i]!.resolve();
+    }
+    await sending;
+  } catch (err) {
+    failAll(err);
+    throw err;
+  }
+}

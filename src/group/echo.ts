@@ -215,6 +215,11 @@ export interface EchoOptions extends RoundOptions {
    * as another step, while keeping what round 2 reveals (an opening) behind that step's outcome.
    */
   readonly gate?: Promise<unknown>;
+  /**
+   * Called once this party's round-2 digest (and attachment) is on its way, before the echo check:
+   * to send what follows the attachment in the same flight (the pieces of a long opening).
+   */
+  readonly afterDigest?: () => void;
 }
 
 /** What {@link echoBroadcastAttached} returns. */
@@ -290,6 +295,7 @@ async function echo(
   const digestMsg: Record<string, PlainData> = { d: myDigest, sig: ed25519Sign(digestStatement(session, round, group.localId, myDigest), sk) };
   if (attach !== undefined) digestMsg.x = attach(values);
   await group.sendToAll(`${round}/d`, digestMsg);
+  options.afterDigest?.();
   const digests = await collect(group, `${round}/d`, group.peers, options);
 
   const failed = new Map(digests.failed);

@@ -25,12 +25,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Group } from '../group/group.js';
-import { commitThenOpen } from '../group/commit.js';
+import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
-import { decodeRing64, expandSeed, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
+import { applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
 import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
+
+/** Elements per piece when a partial sum is opened in pieces (2^19: 4 MiB); shorter vectors go in one message. */
+export const OPEN_PIECE_ELEMENTS = 1 << 17;
 
 /** Domain of the PRG that expands share seeds. */
 export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
@@ -68,16 +71,17 @@ export function checkOpening(value: unknown, fallback: PartialsOpening): Partial
 }
 
 /**
- * Split `x` into shares for `to` and send them; returns this party's own share (x minus the rest).
+ * Split `x` into shares for `to` and send them; returns this party's own share (x minus the rest),
+ * computed in place: `x` is consumed (the encoded input of a run, which nothing else reads).
  * @internal shared by the additive and dk protocols.
  */
 export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector'): Promise<Uint32Array> {
-  const own = x.slice();
+  const own = x;
   await Promise.all(
     to.map((peer) => {
       if (mode === 'seed') {
         const seed = new Uint8Array(randomBytes(32));
-        r64SubInPlace(own, expandSeed(seed, own.length / 2, SHARE_PRG_DOMAIN));
+        applySeedInPlace(own, seed, SHARE_PRG_DOMAIN, 'sub');
         return group.send(peer, round, { s: seed });
       }
       const share = r64Random(own.length / 2);
@@ -105,7 +109,7 @@ export async function collectAdditive(
   for (const [peer, msg] of received) {
     const ctx = { what: 'share', peer };
     const rec = expectRecord(msg, ctx, ['s', 'v']);
-    if (rec.s !== undefined) r64AddInPlace(total, expandSeed(expectBytes(rec.s, 's', ctx, 32), length, SHARE_PRG_DOMAIN));
+    if (rec.s !== undefined) applySeedInPlace(total, expectBytes(rec.s, 's', ctx, 32), SHARE_PRG_DOMAIN, 'add');
     else r64AddInPlace(total, ringFromBytes(expectBytes(rec.v, 'v', ctx), length, 'share', peer));
   }
   return total;
@@ -127,6 +131,29 @@ export async function openPartials(
   gate?: Promise<unknown>,
 ): Promise<Uint32Array> {
   if (opening === 'aggregate') return openAggregated(group, round, partial, length, runSeed, roundOptions(options));
+  if (length > OPEN_PIECE_ELEMENTS) {
+    // A long vector is opened in pieces, added up as they arrive: no party holds more than a few
+    // pieces of the others' partial sums at once (memory ≈ input + partial + sum, not n·8L).
+    const count = Math.ceil(length / OPEN_PIECE_ELEMENTS);
+    // The sum is accumulated in `partial` itself: each piece is added once this party's own piece
+    // has been copied out to the channels (see commitThenOpenPieces).
+    const sum = partial;
+    const bytes = r64ToBytes(partial);
+    const pieceBytes = OPEN_PIECE_ELEMENTS * 8;
+    await commitThenOpenPieces(
+      group,
+      round,
+      count,
+      (i) => bytes.subarray(i * pieceBytes, Math.min(bytes.length, (i + 1) * pieceBytes)),
+      (party, i, piece) => {
+        const at = i * OPEN_PIECE_ELEMENTS;
+        const n = Math.min(OPEN_PIECE_ELEMENTS, length - at);
+        r64AddInPlace(sum.subarray(2 * at, 2 * (at + n)), ringFromBytes(piece, n, 'partial sum piece', party));
+      },
+      { ...roundOptions(options), ...(gate === undefined ? {} : { gate }) },
+    );
+    return sum;
+  }
   const opened = await commitThenOpen(group, round, r64ToBytes(partial), { ...roundOptions(options), ...(gate === undefined ? {} : { gate }) });
   const sum = r64Zeros(length);
   for (const [party, bytes] of opened) r64AddInPlace(sum, party === group.localId ? partial : ringFromBytes(bytes, length, 'partial sum', party));
@@ -189,7 +216,7 @@ export async function secureSum(group: Group, input: SumInput, options: SecureSu
   const run = agreed.value;
   const sum = summed.value;
   return {
-    sum: decodeRing64(run.shape, sum, run.params),
+    sum: decodeRing64(run.shape, sum, run.params, true),
     protocol: 'secureSum',
     contributors: group.parties,
     runId: run.runId,

@@ -74,7 +74,7 @@ export async function dkSecureSum(group: Group, input: SumInput, options: DkSecu
     return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
   });
   return {
-    sum: decodeRing64(run.shape, sum, run.params),
+    sum: decodeRing64(run.shape, sum, run.params, true),
     protocol: 'dkSecureSum',
     contributors: group.parties,
     runId: run.runId,

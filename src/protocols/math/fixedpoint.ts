@@ -607,6 +607,8 @@ function totalOf(shape: Shape): number {
  * @param shape - the agreed {@link Shape} (validated again here).
  * @param vector - the summed vector, one element per shape element.
  * @param params - the encoding parameters used (`modulus: 'ring64'`).
+ * @param reuse - decode float entries in place, into `vector`'s memory (no new allocation); the
+ *   vector must not be used afterwards. Default false.
  * @returns the decoded sum.
  * @throws {@link ValueError} for an invalid shape or params; {@link InvalidArgumentError} if
  * `vector` is not a Ring64Vector of the shape's length.
@@ -615,7 +617,7 @@ function totalOf(shape: Shape): number {
  * const sum = decodeRing64(shape, total, { parties: 3, modulus: 'ring64' }) as Float64Array;
  * ```
  */
-export function decodeRing64(shape: Shape, vector: Ring64Vector, params: EncodingParams): SumOutput {
+export function decodeRing64(shape: Shape, vector: Ring64Vector, params: EncodingParams, reuse = false): SumOutput {
   const ctx = context(params, 'ring64');
   const s = assertShape(shape, ctx.p.maxElements);
   checkDecimalBudget(ctx.p, s);
@@ -628,7 +630,9 @@ export function decodeRing64(shape: Shape, vector: Ring64Vector, params: Encodin
     const L = e.length;
     let field: SumOutputField;
     if (e.type === 'float') {
-      const out = new Float64Array(L);
+      // `reuse`: decode in place, over the vector's own memory (element i's 8 bytes are read
+      // before they are overwritten by float i); the caller gives up the vector.
+      const out = reuse && (v.byteOffset + 8 * off) % 8 === 0 ? new Float64Array(v.buffer, v.byteOffset + 8 * off, L) : new Float64Array(L);
       for (let i = 0; i < L; i++) {
         const lo = v[2 * (off + i)] as number;
         const hi = v[2 * (off + i) + 1] as number;

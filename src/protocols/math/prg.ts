@@ -19,6 +19,8 @@
  */
 import { createCipheriv, hkdfSync, type Cipher } from 'node:crypto';
 import { MAX_VECTOR_LENGTH, _checkBytes, _checkCount, _checkString } from './_checks';
+import { InvalidArgumentError } from '../../errors';
+import { _r64AddInPlace, _r64SubInPlace } from './ring64';
 import type { Ring64Vector } from './ring64';
 import { P127 } from './field';
 
@@ -130,6 +132,37 @@ export function expandSeed(seed: Uint8Array, L: number, domain: string): Ring64V
     }
   }
   return out;
+}
+
+/**
+ * Add (`op: 'add'`) or subtract (`'sub'`) the expansion of a seed to `target` in place, mod 2^64:
+ * the same stream as {@link expandSeed} over `target`'s length, generated 64 KiB at a time, so no
+ * vector of the target's size is allocated (what keeps a party's memory a small multiple of its
+ * input when it deals or collects seeds).
+ * @param target - the ring vector to update.
+ * @param seed - 32 secret random bytes.
+ * @param domain - the same domain label as {@link expandSeed}.
+ * @returns `target`.
+ * @throws {@link InvalidArgumentError} for a bad seed or domain.
+ */
+export function applySeedInPlace(target: Ring64Vector, seed: Uint8Array, domain: string, op: 'add' | 'sub'): Ring64Vector {
+  _checkBytes(seed, 'seed', PRG_SEED_BYTES);
+  _checkString(domain, 'domain', PRG_MAX_DOMAIN_LENGTH);
+  if (!(target instanceof Uint32Array) || target.length % 2 !== 0) throw new InvalidArgumentError('"target" must be a ring vector (a Uint32Array of even length)');
+  if (target.length === 0) return target;
+  const cipher = createCipheriv('chacha20', deriveKey(seed, 'ring64', domain), ZERO_IV);
+  const words = CHUNK / 4;
+  const block = new Uint32Array(words);
+  const blockBytes = new Uint8Array(block.buffer);
+  for (let off = 0; off < target.length; off += words) {
+    const n = Math.min(words, target.length - off);
+    blockBytes.set(cipher.update(n === words ? ZEROS : ZEROS.subarray(0, n * 4)));
+    const t = target.subarray(off, off + n);
+    const b = n === words ? block : block.subarray(0, n);
+    if (op === 'add') _r64AddInPlace(t, b);
+    else _r64SubInPlace(t, b);
+  }
+  return target;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
-import { P127, expandSeed, expandSeedField, r64ToBytes } from '../../../src/protocols/math/index';
+import { P127, applySeedInPlace, expandSeed, expandSeedField, r64ToBytes } from '../../../src/protocols/math/index';
 import { CouplerError } from '../../../src/errors';
 import { _prgStream } from '../../../src/protocols/math/prg';
 
@@ -105,5 +105,20 @@ describe('internal keystream', () => {
       const u = a.uniform(bound);
       expect(u >= 0 && u < bound && Number.isInteger(u)).toBe(true);
     }
+  });
+});
+
+describe('applySeedInPlace (the streaming form used when dealing and collecting seeds)', () => {
+  test.each([1, 8191, 8192, 8193, 100_001])('L = %i: adding equals expandSeed; subtracting undoes it', (L) => {
+    const seed = new Uint8Array(32).fill(L & 0xff);
+    const target = new Uint32Array(2 * L);
+    applySeedInPlace(target, seed, 'test-domain', 'add');
+    expect(target).toEqual(expandSeed(seed, L, 'test-domain'));
+    applySeedInPlace(target, seed, 'test-domain', 'sub');
+    expect(target.every((w) => w === 0)).toBe(true);
+  });
+  test('bad arguments are refused', () => {
+    expect(() => applySeedInPlace(new Uint32Array(3), new Uint8Array(32), 'd', 'add')).toThrow(/ring vector/);
+    expect(() => applySeedInPlace(new Uint32Array(2), new Uint8Array(31), 'd', 'add')).toThrow();
   });
 });
