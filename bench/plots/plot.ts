@@ -6,7 +6,8 @@
  *
  * Reads `relay.json`, `relay.rtt20.json` (`relay --rtt=20`) and `jiff.json` (whichever exist;
  * `--quick` variants are used only when the full ones are missing) and writes `relay-time.svg`,
- * `relay-bytes.svg`, `relay-rtt20-time.svg`, `jiff-per-element.svg` and `results.md` into the
+ * `relay-bytes.svg`, `relay-rtt20-time.svg`, `relay-grid-<protocol>.svg` (from `relay-grid.json`),
+ * `jiff-per-element.svg` and `results.md` into the
  * output folder.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -138,6 +139,42 @@ function relaySection(dir: string, out: string, name: string, prefix: string, md
   md.push('', `![time](${prefix}-time.svg)`, '', ...(rtt === 0 ? [`![bytes](${prefix}-bytes.svg)`, ''] : []));
 }
 
+interface GridSample {
+  wallMs: number;
+}
+interface GridRowData {
+  n: number;
+  protocol: string;
+  L: number;
+  samples: Record<'direct' | 'relay' | 'auto', GridSample[]>;
+}
+
+const med = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** `relay-grid.json`: wall time by transport (direct, relay, auto), one chart per protocol. */
+function gridSection(dir: string, out: string, md: string[]): void {
+  const grid = load(dir, 'relay-grid');
+  if (!grid) return;
+  const rows = (grid.body.data as { rows: GridRowData[] }).rows;
+  const argv = (grid.body.argv as string[]).join(' ');
+  md.push(`## Direct vs relay vs auto (\`${grid.file}\`)`, '', `Reproduce: \`npm run bench -- ${argv}\` (root, iproute2; then \`node --import tsx bench/plots/plot.ts\`)`, '');
+  for (const protocol of [...new Set(rows.map((r) => r.protocol))]) {
+    const series: Series[] = [];
+    [...new Set(rows.map((r) => r.n))].forEach((n, i) => {
+      (['direct', 'relay', 'auto'] as const).forEach((m, k) => {
+        const rs = rows.filter((r) => r.protocol === protocol && r.n === n);
+        series.push({ label: `${m} n=${n}`, color: PALETTE[i * 3 + k]!, dash: m !== 'direct', points: rs.map((r) => ({ x: r.L, y: med(r.samples[m].map((s) => s.wallMs)) })) });
+      });
+    });
+    writeFileSync(join(out, `relay-grid-${protocol}.svg`), lineChart(`${protocol}: wall time by transport (100 Mbit/s per host)`, 'vector length L (elements)', 'ms (median)', series));
+    md.push(`![${protocol}](relay-grid-${protocol}.svg)`, '');
+  }
+}
+
 function main(): void {
   const arg = (k: string, d: string): string => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3) ?? d;
   const root = resolve(__dirname, '..', '..');
@@ -148,6 +185,7 @@ function main(): void {
 
   relaySection(dir, out, 'relay', 'relay', md);
   relaySection(dir, out, 'relay.rtt20', 'relay-rtt20', md);
+  gridSection(dir, out, md);
 
   const jiff = load(dir, 'jiff');
   if (jiff && (jiff.body.data as { cells?: unknown }).cells) {

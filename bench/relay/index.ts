@@ -34,6 +34,7 @@ import { createTestbed, netnsAvailable, DNS_IP, type Testbed } from '../../test/
 import { PARTY_PORT } from '../../test/netns/parties';
 import { startBenchMesh, type BenchMesh, type SumSample } from '../netns/mesh';
 import { runRelayE2e } from './e2e';
+import { runRelayGrid } from './grid';
 
 const RELAY_BASE_PORT = 9000;
 const RELAY_PARTY_PORT = 8889;
@@ -197,4 +198,10 @@ registerBenchmark({
   name: 'relay-e2e',
   description: 'the real coupler relay (egress-only parties) vs the direct mesh on the netns testbed (wall time, busiest link, relay bytes and CPU)',
   run: runRelayE2e,
+});
+
+registerBenchmark({
+  name: 'relay-grid',
+  description: 'direct vs relay vs auto side by side (secureSum, dkSecureSum; n = 5, 10; L = 1e3, 1e6; 100 Mbit/s per host) on the netns testbed',
+  run: runRelayGrid,
 });

@@ -27,10 +27,25 @@ export function dropInbound(host: Host): void {
     'match', 'ip', 'protocol', '6', '0xff', 'match', 'u8', '0x02', '0x12', 'at', '33', 'action', 'mirred', 'egress', 'redirect', 'dev', 'bh0']);
 }
 
-/** Start the relay on the `relay` aux host, serving `set`'s roster. */
-export function startRelayHost(tb: Testbed, set: PartySet): NsProcess {
+/** Start the relay on the `relay` aux host, serving the rosters of `sets`. */
+export function startRelayHost(tb: Testbed, ...sets: PartySet[]): NsProcess {
   const h = tb.aux.relay!;
-  return tb.run(h, 'test/netns/relay-host.ts', { CPL_RELAY: JSON.stringify({ roster: set.rosterJson, port: RELAY_PORT, publicUrl: `ws://${h.ip}:${RELAY_PORT}` }) }, 'relay');
+  return tb.run(h, 'test/netns/relay-host.ts', { CPL_RELAY: JSON.stringify({ rosters: sets.map((s) => s.rosterJson), port: RELAY_PORT, publicUrl: `ws://${h.ip}:${RELAY_PORT}` }) }, 'relay');
+}
+
+/**
+ * Drop inbound TCP connection attempts to one destination port on the host (as {@link dropInbound},
+ * matched on the TCP destination port too): the host stays reachable on its other ports.
+ */
+export function dropInboundPort(host: Host, port: number): void {
+  const run = (tool: string, args: string[]): void => void execFileSync(tool, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  run('ip', ['-n', host.ns, 'link', 'add', 'bh0', 'type', 'veth', 'peer', 'name', 'bh1']);
+  run('ip', ['-n', host.ns, 'link', 'set', 'bh0', 'up']);
+  run('tc', ['-n', host.ns, 'qdisc', 'add', 'dev', 'eth0', 'handle', 'ffff:', 'ingress']);
+  // TCP destination port: bytes 22–23 from the IP header (20 bytes, no options); flags at 33.
+  run('tc', ['-n', host.ns, 'filter', 'add', 'dev', 'eth0', 'parent', 'ffff:', 'protocol', 'ip', 'prio', '1', 'u32',
+    'match', 'ip', 'protocol', '6', '0xff', 'match', 'u16', `0x${port.toString(16)}`, '0xffff', 'at', '22', 'match', 'u8', '0x02', '0x12', 'at', '33',
+    'action', 'mirred', 'egress', 'redirect', 'dev', 'bh0']);
 }
 
 /** Start `set`'s parties on hosts 0..n-1 (default: transport relay, no listener). */
