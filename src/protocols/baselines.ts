@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput } from './math/index.js';
+import { _mirrorOutput, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput, type SumOutputOf } from './math/index.js';
 import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type PreparedRun, type SumOptions, type SumResult } from './common.js';
 
 /** Options of the baselines: the explicit acknowledgement is required. */
@@ -37,14 +37,15 @@ export interface RingSumOptions extends BaselineOptions {
  *
  * @throws {@link ValueError} `PARAMETERS_UNSAFE` unless `acknowledgeInsecure: true`.
  */
-export async function ringSecureSum(group: Group, input: SumInput, options: RingSumOptions): Promise<SumResult> {
+export async function ringSecureSum<I extends SumInput>(group: Group, input: I, options: RingSumOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   requireInsecureAck(options, 'ringSecureSum');
   const o = checkSumOptions(group, options) as RingSumOptions;
   const passes = o.passes ?? 1;
   if (!Number.isSafeInteger(passes) || passes < 1 || passes > 64) throw new InvalidArgumentError('"passes" must be an integer in 1..64');
   const run = await prepareRun(group, 'ring', input, o, 'ring64', { passes });
-  return run.progress.around(() => ringPasses(group, run, o, passes));
+  const r = await run.progress.around(() => ringPasses(group, run, o, passes));
+  return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
 }
 
 async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSumOptions, passes: number): Promise<SumResult> {
@@ -105,17 +106,18 @@ async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSu
  *
  * @throws {@link ValueError} `PARAMETERS_UNSAFE` unless `acknowledgeInsecure: true`.
  */
-export async function plainSum(group: Group, input: SumInput, options: BaselineOptions): Promise<SumResult> {
+export async function plainSum<I extends SumInput>(group: Group, input: I, options: BaselineOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   requireInsecureAck(options, 'plainSum');
   const o = checkSumOptions(group, options);
   const run = await prepareRun(group, 'plain', input, o, 'ring64');
-  return run.progress.around(async () => {
+  const r = await run.progress.around(async () => {
     run.progress.phase('open');
     await group.sendToAll(`${run.runId}/value`, { v: r64ToBytes(run.encoded) });
     const got = await group.gather(`${run.runId}/value`, roundOptions(o));
     return plainResult(group, run, got);
   });
+  return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
 }
 
 function plainResult(group: Group, run: PreparedRun<Uint32Array>, got: Map<string, PlainData>): SumResult {

@@ -143,10 +143,13 @@ export class ProgressReporter {
   }
 }
 
-/** The result of a secure sum. */
-export interface SumResult {
-  /** The sum, in the shape of the inputs (number, Float64Array, bigint, decimal string, record). */
-  readonly sum: SumOutput;
+/**
+ * The result of a secure sum. `T` is the type of the sum: the sum functions give
+ * `SumResult<SumOutputOf<I>>` for an input of type `I` (see {@link SumOutputOf}).
+ */
+export interface SumResult<T = SumOutput> {
+  /** The sum, in the shape of the inputs (number, Float64Array, bigint, decimal string or BigNumber, record). */
+  readonly sum: T;
   /** The protocol that produced it. */
   readonly protocol: string;
   /** Whose inputs the sum contains (all parties, except in the threshold sum after dropouts). */
@@ -175,6 +178,43 @@ export interface PreparedRun<V> {
   readonly seed: Uint8Array;
   /** Progress reports of this run. */
   readonly progress: ProgressReporter;
+}
+
+/** Options of {@link checkSumInput}: the encoding options of the sum the input is meant for. */
+export interface CheckSumInputOptions extends Pick<SumOptions, 'fractionalBits' | 'bound' | 'maxElements' | 'decimalPlaces'> {
+  /** The number of parties (default 2): with it, the parameters are checked for that group size too. */
+  readonly parties?: number;
+  /** The sum's modulus: `ring64` (secureSum, dkSecureSum, the baselines; default) or `field` (thresholdSum). */
+  readonly modulus?: 'ring64' | 'field';
+}
+
+/**
+ * Check a value against the encoding a sum will use, without a group: every element a number,
+ * bigint or decimal of the accepted kinds, no NaN or ±Infinity, |x| ≤ the bound, decimals within
+ * their decimal places, a shape the sums accept, and parameters that are safe for `parties`. What
+ * a sum would refuse at this party before sending anything — so an algorithm can refuse bad data
+ * before it joins the group, and the others are not kept waiting.
+ *
+ * @param input - the value this party will contribute.
+ * @returns its shape (field names, element types and lengths; never values).
+ * @throws {@link ValueError} `VALUE_INVALID` naming the field and element (never the value), or
+ *   `PARAMETERS_UNSAFE` for parameters the ring or field cannot hold.
+ * @example
+ * const mine = { total: values.reduce((a, x) => a + x, 0), count: BigInt(values.length) };
+ * checkSumInput(mine, { bound: 1e6 }); // throws before joining if a value is NaN or too large
+ */
+export function checkSumInput(input: SumInput, options: CheckSumInputOptions = {}): Shape {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+  const params: EncodingParams = {
+    parties: options.parties ?? 2,
+    modulus: options.modulus === 'field' ? 'p127' : 'ring64',
+    fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
+    bound: options.bound ?? DEFAULT_BOUND,
+    ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
+    ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
+  };
+  checkParams(params);
+  return encodeLocal(input, params, params.modulus).shape;
 }
 
 /** Check the group argument. */

@@ -25,7 +25,7 @@
  */
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
-import { collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput } from './math/index.js';
+import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput, type SumOutputOf } from './math/index.js';
 import { checkOpening, collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
 import { checkGroup, checkSumOptions, prepareRun, seedFor, seedHex, type SumResult } from './common.js';
 
@@ -52,7 +52,7 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  * @example
  * const { sum } = await dkSecureSum(group, histogram, { k: 4 });
  */
-export async function dkSecureSum(group: Group, input: SumInput, options: DkSecureSumOptions = {}): Promise<SumResult> {
+export async function dkSecureSum<I extends SumInput>(group: Group, input: I, options: DkSecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as DkSecureSumOptions;
   const n = group.parties.length;
@@ -74,7 +74,7 @@ export async function dkSecureSum(group: Group, input: SumInput, options: DkSecu
     return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
   });
   return {
-    sum: decodeRing64(run.shape, sum, run.params, true),
+    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
     protocol: 'dkSecureSum',
     contributors: group.parties,
     runId: run.runId,

@@ -2,7 +2,7 @@
  * The secure-sum family and its value encoding.
  * @module
  */
-export { type SumOptions, type SumResult } from './common.js';
+export { type SumOptions, type SumResult, checkSumInput, type CheckSumInputOptions } from './common.js';
 export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN } from './additive.js';
 export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
 export { thresholdSum, thresholdDealerFloor, thresholdQuorum, type ThresholdSumOptions } from './threshold.js';
@@ -10,6 +10,7 @@ export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } fr
 export {
   type SumInput,
   type SumOutput,
+  type SumOutputOf,
   type SumScalar,
   type SumVector,
   type SumField,

@@ -81,6 +81,8 @@ import {
   type Field61Vector,
   type Shape,
   type SumInput,
+  type SumOutputOf,
+  _mirrorOutput,
   type SumOutput,
 } from './math/index.js';
 import {
@@ -301,7 +303,7 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @example
  * const { sum, contributors } = await thresholdSum(group, counts, { t: 3 });
  */
-export async function thresholdSum(group: Group, input: SumInput, options: ThresholdSumOptions = {}): Promise<SumResult> {
+export async function thresholdSum<I extends SumInput>(group: Group, input: I, options: ThresholdSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as ThresholdSumOptions;
   const n = group.parties.length;
@@ -320,12 +322,15 @@ export async function thresholdSum(group: Group, input: SumInput, options: Thres
   if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
   const field = _thresholdField(n, input, o);
   const extra = { t, minContributors };
+  let r: SumResult;
   if (field === 'p61') {
     const run = await prepareRun(group, 'threshold', input, o, 'p61', extra);
-    return run.progress.around(() => runThreshold(group, run, _FIELD_P61, t, minContributors, o));
+    r = await run.progress.around(() => runThreshold(group, run, _FIELD_P61, t, minContributors, o));
+  } else {
+    const run = await prepareRun(group, 'threshold', input, o, 'p127', extra);
+    r = await run.progress.around(() => runThreshold(group, run, _FIELD_P127, t, minContributors, o));
   }
-  const run = await prepareRun(group, 'threshold', input, o, 'p127', extra);
-  return run.progress.around(() => runThreshold(group, run, _FIELD_P127, t, minContributors, o));
+  return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
 }
 
 /** Steps 1–5 of the protocol, in field F. */

@@ -51,6 +51,28 @@ export function _isProxy(value: unknown): boolean {
 }
 
 /** A genuine (non-Proxy) Array. */
+/**
+ * Typed arrays whose every element is a number that a float64 holds exactly (summed as the `float`
+ * element type, like a Float64Array): Float32Array and the integer arrays up to 32 bits.
+ */
+export function _isNumberTypedArray(value: unknown): value is Float32Array | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array {
+  return (
+    types.isFloat32Array(value) ||
+    types.isInt8Array(value) ||
+    types.isUint8Array(value) ||
+    types.isUint8ClampedArray(value) ||
+    types.isInt16Array(value) ||
+    types.isUint16Array(value) ||
+    types.isInt32Array(value) ||
+    types.isUint32Array(value)
+  );
+}
+
+/** BigInt64Array / BigUint64Array (summed exactly, as the `int` element type). */
+export function _isBigIntTypedArray(value: unknown): value is BigInt64Array | BigUint64Array {
+  return types.isBigInt64Array(value) || types.isBigUint64Array(value);
+}
+
 export function _isPlainArray(value: unknown): value is unknown[] {
   return Array.isArray(value) && !types.isProxy(value);
 }

@@ -33,7 +33,7 @@
  */
 import BigNumber from 'bignumber.js';
 import { ErrorCode, InvalidArgumentError, ValueError } from '../../errors';
-import { MAX_VECTOR_LENGTH, _guard, _isF64, _isPlainArray, _isProxy, _describe } from './_checks';
+import { MAX_VECTOR_LENGTH, _guard, _isBigIntTypedArray, _isF64, _isNumberTypedArray, _isPlainArray, _isProxy, _describe } from './_checks';
 import { _checkR64, type Ring64Vector } from './ring64';
 import { P127, _checkElementVector } from './field';
 import { P61, _checkF61, type Field61Vector } from './field61';
@@ -390,7 +390,7 @@ function exactValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigint 
 
 function elementsOf(entry: ShapeEntry, value: unknown): ArrayLike<unknown> {
   if (entry.kind === 'scalar') return [value];
-  if (_isF64(value) || _isPlainArray(value)) return value;
+  if (_isF64(value) || _isPlainArray(value) || _isNumberTypedArray(value) || _isBigIntTypedArray(value)) return value;
   throw badValue(entry, 0, 'changed type while being read');
 }
 

@@ -86,6 +86,8 @@ export {
   type SumOutputVector,
   type SumOutputField,
   type SumOutput,
+  type SumOutputOf,
+  _mirrorOutput,
   type ElementType,
   type ShapeEntry,
   type Shape,

@@ -21,12 +21,31 @@
 import { createHash } from 'node:crypto';
 import BigNumber from 'bignumber.js';
 import { ErrorCode, ValueError } from '../../errors';
-import { MAX_VECTOR_LENGTH, _guard, _isF64, _isPlainArray, _isProxy, _describe } from './_checks';
+import { MAX_VECTOR_LENGTH, _guard, _isBigIntTypedArray, _isF64, _isNumberTypedArray, _isPlainArray, _isProxy, _describe } from './_checks';
 
 /** A scalar input value. */
 export type SumScalar = number | bigint | string | BigNumber;
-/** A vector input value. */
-export type SumVector = number[] | Float64Array | bigint[] | (string | BigNumber)[];
+/**
+ * A vector input value. Numbers: `number[]`, `Float64Array`, or a typed array whose elements a
+ * float64 holds exactly (`Float32Array`, `Int8Array` … `Uint32Array`), all summed as floats in
+ * fixed point; integers: `bigint[]`, `BigInt64Array`, `BigUint64Array`, summed exactly; decimals:
+ * strings and `BigNumber`s. Arrays may be `readonly`.
+ */
+export type SumVector =
+  | readonly number[]
+  | Float64Array
+  | Float32Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | readonly bigint[]
+  | BigInt64Array
+  | BigUint64Array
+  | readonly (string | BigNumber)[];
 /** One field of a record input. */
 export type SumField = SumScalar | SumVector;
 /** A record input: named scalars and vectors, one level deep. */
@@ -34,14 +53,48 @@ export type SumRecord = { readonly [name: string]: SumField };
 /** Everything a party may contribute to a secure sum. */
 export type SumInput = SumField | SumRecord;
 
-/** A decoded scalar: number (float), bigint (int) or exact decimal string (decimal). */
-export type SumOutputScalar = number | bigint | string;
-/** A decoded vector: Float64Array (float, whatever array type the input used), bigint[] or string[]. */
-export type SumOutputVector = Float64Array | bigint[] | string[];
+/** A decoded scalar: number (float), bigint (int), exact decimal string or BigNumber (decimal, as the input was). */
+export type SumOutputScalar = number | bigint | string | BigNumber;
+/** A decoded vector: Float64Array (float, whatever array type the input used), bigint[], string[] or BigNumber[]. */
+export type SumOutputVector = Float64Array | bigint[] | string[] | BigNumber[];
 /** A decoded record field. */
 export type SumOutputField = SumOutputScalar | SumOutputVector;
 /** A decoded sum, with the structure of the inputs. */
 export type SumOutput = SumOutputField | { [name: string]: SumOutputField };
+
+/**
+ * The type of the sum of inputs of type `I`: the sum mirrors the input. `number` → `number`,
+ * `bigint` → `bigint`, a decimal string → an exact decimal string, a `BigNumber` → a `BigNumber`;
+ * every vector of numbers (`number[]`, `Float64Array`, `Float32Array`, integer typed arrays) →
+ * `Float64Array`; `bigint[]`, `BigInt64Array`, `BigUint64Array` → `bigint[]`; `BigNumber[]` →
+ * `BigNumber[]`, other decimal arrays → `string[]`; a record → the same record of mapped fields.
+ * @example
+ * ```ts
+ * const { sum } = await secureSum(group, { total: 12.5, count: 3n, hist: [1, 2, 3] });
+ * sum.total; // number
+ * sum.count; // bigint
+ * sum.hist[0]; // number (sum.hist is a Float64Array)
+ * ```
+ */
+export type SumOutputOf<I> = I extends number
+  ? number
+  : I extends bigint
+    ? bigint
+    : I extends string
+      ? string
+      : I extends BigNumber
+        ? BigNumber
+        : I extends Float64Array | Float32Array | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | readonly number[]
+          ? Float64Array
+          : I extends BigInt64Array | BigUint64Array | readonly bigint[]
+            ? bigint[]
+            : I extends readonly BigNumber[]
+              ? BigNumber[]
+              : I extends readonly (string | BigNumber)[]
+                ? string[]
+                : I extends SumRecord
+                  ? { -readonly [K in keyof I]: SumOutputOf<I[K]> }
+                  : SumOutput;
 
 /** Element type of an entry. */
 export type ElementType = 'float' | 'int' | 'decimal';
@@ -111,10 +164,10 @@ function classifyField(name: string, v: unknown, maxElements: number): ShapeEntr
   if (_isProxy(v)) throw shapeErr(`${where(name)} is a Proxy; pass plain values`);
   const st = scalarType(v);
   if (st !== undefined) return { name, type: st, kind: 'scalar', length: 1 };
-  if (_isF64(v)) {
+  if (_isF64(v) || _isNumberTypedArray(v) || _isBigIntTypedArray(v)) {
     if (v.length === 0) throw shapeErr(`${where(name)} is an empty vector`);
     if (v.length > maxElements) throw shapeErr(`${where(name)} has ${v.length} elements, more than the cap ${maxElements}`);
-    return { name, type: 'float', kind: 'vector', length: v.length };
+    return { name, type: _isBigIntTypedArray(v) ? 'int' : 'float', kind: 'vector', length: v.length };
   }
   if (_isPlainArray(v)) {
     const L = v.length;
@@ -130,7 +183,7 @@ function classifyField(name: string, v: unknown, maxElements: number): ShapeEntr
     }
     return { name, type, kind: 'vector', length: L };
   }
-  if (ArrayBuffer.isView(v)) throw shapeErr(`${where(name)} is a typed array other than Float64Array; convert it first`);
+  if (ArrayBuffer.isView(v)) throw shapeErr(`${where(name)} is a ${v.constructor.name}; numbers come as number[] or a numeric typed array (Float64Array, Float32Array, Int8…Uint32Array: exact as float64), integers as bigint[] or BigInt64Array/BigUint64Array`);
   throw shapeErr(`${where(name)} is ${_describe(v)}, expected a number, bigint, decimal string, BigNumber or a vector of them`);
 }
 
@@ -346,4 +399,28 @@ export function assertShapesEqual(expected: Shape, actual: Shape): void {
     if (x.kind !== y.kind) mismatch(`${label} is a ${x.kind} vs a ${y.kind}`);
     if (x.length !== y.length) mismatch(`${label} has length ${x.length} vs ${y.length}`);
   });
+}
+
+/**
+ * Give the decoded sum this party's own representation where the agreed shape cannot tell:
+ * decimals that came in as `BigNumber`s go back as `BigNumber`s (the wire carries exact decimal
+ * strings). Everything else is returned as decoded. See {@link SumOutputOf}.
+ * @internal
+ */
+export function _mirrorOutput(input: unknown, out: SumOutput): SumOutput {
+  const bn = (x: unknown): unknown => (typeof x === 'string' ? new BigNumber(x) : x);
+  const field = (inp: unknown, o: unknown): unknown => {
+    if (isBigNumberLike(inp)) return bn(o);
+    if (_isPlainArray(inp) && inp.length > 0 && inp.every(isBigNumberLike) && Array.isArray(o)) return o.map(bn);
+    return o;
+  };
+  if (isPlainRecord(input) && typeof out === 'object' && out !== null && !Array.isArray(out) && !ArrayBuffer.isView(out) && !isBigNumberLike(out)) {
+    const rec = out as Record<string, SumOutputField>;
+    for (const k of Object.keys(rec)) {
+      const d = Object.getOwnPropertyDescriptor(input, k);
+      if (d !== undefined && 'value' in d) rec[k] = field(d.value, rec[k]) as SumOutputField;
+    }
+    return rec;
+  }
+  return field(input, out) as SumOutput;
 }
