@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
 import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
 import { startDevDnsServer } from '../discovery/dev-dns-server.js';
@@ -317,6 +318,19 @@ export function suggest(name: string, candidates: readonly string[]): string | u
   return bestD <= Math.max(1, Math.min(2, Math.floor(name.length / 3))) ? best : undefined;
 }
 
+/** Whether `--import tsx` would work for the parties (tsx resolvable from the working directory or from coupler). */
+function tsxAvailable(): boolean {
+  for (const base of [join(process.cwd(), 'noop.js'), __filename]) {
+    try {
+      createRequire(base).resolve('tsx');
+      return true;
+    } catch {
+      /* try the next */
+    }
+  }
+  return false;
+}
+
 /** The methods a module exports, asked of a `coupler run --list-methods` process (it loads the module as the parties will). */
 async function listMethods(cliPath: string, moduleSpec: string, needsTsx: boolean, signal?: AbortSignal): Promise<string[] | undefined> {
   const child = spawn(process.execPath, [...(needsTsx ? ['--import', 'tsx'] : []), cliPath, 'run', '--list-methods', '--module', moduleSpec], {
@@ -423,6 +437,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   const cliPath = options.cliPath ?? process.argv[1] ?? '';
   const moduleSpec = demo ? 'coupler:demo' : resolve(options.algorithm);
   const needsTsx = cliPath.endsWith('.ts') || moduleSpec.endsWith('.ts') || moduleSpec.endsWith('.mts') || moduleSpec.endsWith('.cts');
+  if (needsTsx && !tsxAvailable()) {
+    throw new InvalidArgumentError(
+      'the algorithm module is TypeScript: install tsx where you run coupler (npm install --save-dev tsx), or compile the module to JavaScript (.js/.mjs) first',
+    );
+  }
   if (!demo) {
     // Check the method before starting any party: the module is loaded once, as the parties will.
     const methods = await listMethods(cliPath, moduleSpec, needsTsx, options.signal);

@@ -270,7 +270,10 @@ export async function importAlgorithmModule(spec: string): Promise<AlgorithmModu
     return (await import(url)) as AlgorithmModule;
   } catch (err) {
     const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
-    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot import the algorithm module ${JSON.stringify(target.slice(0, 200))}: ${first}`, { cause: err });
+    // A TypeScript module needs a loader (tsx) or a build step; say so instead of Node's message.
+    const ts = /\.[cm]?ts$/.test(target) && (err as NodeJS.ErrnoException)?.code === 'ERR_UNKNOWN_FILE_EXTENSION';
+    const hint = ts ? ' — a TypeScript module needs tsx (npm install --save-dev tsx; coupler simulate then runs it with --import tsx) or compile it to JavaScript first (the example Dockerfiles do, with esbuild)' : '';
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot import the algorithm module ${JSON.stringify(target.slice(0, 200))}: ${first}${hint}`, { cause: err });
   }
 }
 

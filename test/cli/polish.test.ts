@@ -131,6 +131,14 @@ describe('coupler simulate: mistakes caught before any party starts', () => {
     expect(r.stdout).not.toContain('[party');
   });
 
+  test('a TypeScript module without tsx: the error says to install tsx or compile it, not Node\'s bare message', async () => {
+    const dir = tempDir();
+    const mod = join(dir, 'algorithm.ts');
+    writeFileSync(mod, 'export async function partial(): Promise<number> { return 1; }\n');
+    const r = await runCli(['run', '--list-methods', '--module', mod], { cwd: dir });
+    expectCleanFailure(r, { code: 1, mentions: /a TypeScript module needs tsx \(npm install --save-dev tsx/ });
+  });
+
   test('an unknown flag: "did you mean"', async () => {
     expectCleanFailure(await runCli(['simulate', 'demo', '--lenght', '4']), { code: 2, mentions: /unknown option --lenght \(did you mean --length\?\)/ });
     expectCleanFailure(await runCli(['simulate', 'demo', '--partys', '4']), { code: 2, mentions: /did you mean --parties\?/ });

@@ -1,0 +1,129 @@
+/**
+ * The packed package as a user installs it (issue 12), offline: the tarball made the way
+ * `npm pack` makes it here (the `prepack` step strips the `prepare` build script; the test runs
+ * that step on a copy of the package, never on the repository's package.json), unpacked into a
+ * fresh project's node_modules next to the runtime dependencies only (no devDependencies: a type
+ * the published declarations need must be a dependency), then:
+ * - strict `tsc` (`skipLibCheck: false`) with `moduleResolution` node16 (ESM and CJS files) and
+ *   node10 (`coupler/vantage6` through `typesVersions`);
+ * - real ESM and CommonJS programs that import both entry points and run a check.
+ * Also: the tarball ships LICENSE and no "prepare" script.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { ROOT, cleanupAll, requireBuiltCli, tempDir } from '../cli/_cli';
+
+jest.setTimeout(180_000);
+
+let consumer = '';
+let packedManifest: Record<string, unknown> = {};
+let packedFiles: string[] = [];
+const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+beforeAll(() => {
+  requireBuiltCli();
+  const work = tempDir('coupler-tarball-');
+  // 1. Pack a copy of the package as `npm pack` does here: prepack (strip "prepare"), then pack.
+  const stage = join(work, 'stage');
+  mkdirSync(stage);
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'Dockerfile.base', 'dist', 'scripts']) cpSync(join(ROOT, f), join(stage, f), { recursive: true });
+  execFileSync(process.execPath, [join(stage, 'scripts', 'pack-manifest.mjs'), 'strip'], { stdio: 'pipe' });
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: stage, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const info = (JSON.parse(out) as { filename: string; files: { path: string }[] }[])[0]!;
+  packedFiles = info.files.map((f) => f.path);
+  // 2. A fresh project: the tarball unpacked as node_modules/coupler, the runtime dependencies only.
+  consumer = join(work, 'consumer');
+  mkdirSync(join(consumer, 'node_modules'), { recursive: true });
+  execFileSync('tar', ['-xzf', join(work, info.filename), '-C', join(consumer, 'node_modules')]);
+  renameSync(join(consumer, 'node_modules', 'package'), join(consumer, 'node_modules', 'coupler'));
+  packedManifest = JSON.parse(readFileSync(join(consumer, 'node_modules', 'coupler', 'package.json'), 'utf8')) as Record<string, unknown>;
+  const prod = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .map((p) => p.trim())
+    .filter((p) => p.startsWith(join(ROOT, 'node_modules') + '/'));
+  for (const p of prod) {
+    const rel = relative(join(ROOT, 'node_modules'), p);
+    if (rel.includes('/node_modules/')) continue; // nested copies come with their parent
+    const target = join(consumer, 'node_modules', rel);
+    if (existsSync(target)) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(p, target, 'dir');
+  }
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+});
+afterAll(() => cleanupAll());
+
+test('the tarball has LICENSE and no "prepare" script (npm would list it as an install script)', () => {
+  expect(packedFiles).toContain('LICENSE');
+  expect(readFileSync(join(consumer, 'node_modules', 'coupler', 'LICENSE'), 'utf8')).toContain('Apache License');
+  expect((packedManifest.scripts as Record<string, string>).prepare).toBeUndefined();
+  // The repository keeps it (the quick start builds dist/ on npm ci) and strips it when packing.
+  const repo = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  expect(repo.scripts.prepare).toBe('tsup');
+  expect(repo.scripts.prepack).toBe('node scripts/pack-manifest.mjs strip');
+  expect(repo.scripts.postpack).toBe('node scripts/pack-manifest.mjs restore');
+});
+
+const USE_TS = `
+import { checkSumInput, secureSum, type Group, type SumResult } from 'coupler';
+import { joinPeerGroup, readStationTable, type AlgorithmContext } from 'coupler/vantage6';
+export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<number> {
+  const table = await readStationTable(ctx);
+  const mine = { total: table.rows.length * 1.5, count: BigInt(table.rows.length) };
+  checkSumInput(mine);
+  const group: Group = await joinPeerGroup(kwargs, ctx);
+  const r: SumResult<{ total: number; count: bigint }> = await secureSum(group, mine);
+  await group.close();
+  return r.sum.total / Number(r.sum.count);
+}
+`;
+
+function tsc(config: Record<string, unknown>, files: Record<string, string>): void {
+  const dir = join(consumer, `ts-${Object.keys(files).join('-').replace(/[^a-z]/gi, '')}-${String(config.moduleResolution)}`);
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  writeFileSync(
+    join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', types: [], ...config }, files: Object.keys(files) }),
+  );
+  try {
+    execFileSync(process.execPath, [TSC, '-p', join(dir, 'tsconfig.json')], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`tsc failed (${JSON.stringify(config)}):\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+test('strict tsc, skipLibCheck false, node16 resolution: an ES module and a CommonJS module', () => {
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  tsc({ module: 'node16', moduleResolution: 'node16' }, { 'use.mts': USE_TS, 'use-cjs.cts': USE_TS });
+});
+
+test('strict tsc, skipLibCheck false, node10 resolution (coupler/vantage6 through typesVersions)', () => {
+  tsc({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, { 'use.ts': USE_TS });
+});
+
+test('an ES module and a CommonJS program import both entry points and run', () => {
+  writeFileSync(
+    join(consumer, 'esm.mjs'),
+    `import { checkSumInput, secureSum } from 'coupler';
+import { readStationTable, joinPeerGroup } from 'coupler/vantage6';
+const shape = checkSumInput({ total: 1.5, count: 3n });
+console.log(JSON.stringify({ fields: shape.entries.map((e) => e.name), fns: [typeof secureSum, typeof readStationTable, typeof joinPeerGroup] }));
+`,
+  );
+  writeFileSync(
+    join(consumer, 'cjs.cjs'),
+    `const { checkSumInput, secureSum } = require('coupler');
+const v6 = require('coupler/vantage6');
+let refused = '';
+try { checkSumInput([1, NaN]); } catch (e) { refused = e.code; }
+console.log(JSON.stringify({ refused, fns: [typeof secureSum, typeof v6.joinPeerGroup] }));
+`,
+  );
+  const esm = JSON.parse(execFileSync(process.execPath, ['esm.mjs'], { cwd: consumer, encoding: 'utf8' })) as unknown;
+  expect(esm).toEqual({ fields: ['count', 'total'], fns: ['function', 'function', 'function'] });
+  const cjs = JSON.parse(execFileSync(process.execPath, ['cjs.cjs'], { cwd: consumer, encoding: 'utf8' })) as unknown;
+  expect(cjs).toEqual({ refused: 'COUPLER_ERR_VALUE_INVALID', fns: ['function', 'function'] });
+});
