@@ -91,9 +91,11 @@ import {
   field61FromBytes,
   fieldFromBytes,
   fieldToBytes,
-  prepareRun,
+  agreeRun,
+  encodeRun,
   roundOptions,
   seedHex,
+  type LocalRun,
   type PreparedRun,
   type SumOptions,
   type SumResult,
@@ -322,15 +324,25 @@ export async function thresholdSum<I extends SumInput>(group: Group, input: I, o
   if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
   const field = _thresholdField(n, input, o);
   const extra = { t, minContributors };
-  let r: SumResult;
-  if (field === 'p61') {
-    const run = await prepareRun(group, 'threshold', input, o, 'p61', extra);
-    r = await run.progress.around(() => runThreshold(group, run, _FIELD_P61, t, minContributors, o));
-  } else {
-    const run = await prepareRun(group, 'threshold', input, o, 'p127', extra);
-    r = await run.progress.around(() => runThreshold(group, run, _FIELD_P127, t, minContributors, o));
-  }
+  const r = field === 'p61' ? await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p61', extra), _FIELD_P61, t, minContributors, o) : await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p127', extra), _FIELD_P127, t, minContributors, o);
   return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
+}
+
+/**
+ * Deal in the same message flight as the shape statement, then agree, then steps 2–5. Why dealing
+ * before the agreement is safe: each share is one point of a fresh random polynomial of degree
+ * t − 1 through this party's own input, with this party's own t; fewer than t of them reveal
+ * nothing, whether or not the run then aborts on a shape or parameter mismatch (and a peer gets
+ * exactly one share per dealer either way). It saves a message round: five instead of six.
+ */
+async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdField<V>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
+  const xs = evaluationPoints(group.parties.length);
+  local.progress.phase('share');
+  const shares = F.share(local.encoded, t, xs);
+  const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
+  const run = await agreeRun(group, local, o);
+  await dealing;
+  return run.progress.around(() => runThreshold(group, run, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!));
 }
 
 /** Steps 1–5 of the protocol, in field F. */
@@ -341,18 +353,15 @@ async function runThreshold<V>(
   t: number,
   minContributors: number,
   o: ThresholdSumOptions,
+  ownShare: V,
 ): Promise<SumResult> {
   const n = group.parties.length;
   const ro = roundOptions(o);
   const xs = evaluationPoints(n);
   const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
 
-  // 1. Deal.
-  run.progress.phase('share');
-  const shares = F.share(run.encoded, t, xs);
-  const myIndex = group.parties.indexOf(group.localId);
-  const held = new Map<string, V>([[group.localId, shares[myIndex]!]]);
-  await sendTolerant(group, `${run.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
+  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun).
+  const held = new Map<string, V>([[group.localId, ownShare]]);
   const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, ro);
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };

@@ -84,27 +84,28 @@ describe.each(['p61', 'p127', 'auto'] as const)('thresholdSum, field %s', (field
 });
 
 describe('dropouts: the sum completes with enough parties (quorum ⌈(n + t)/2⌉, at least min(n, t + 1) dealers)', () => {
-  /** Make `g` crash right after dealing (its shares are out), or before dealing (`when: 'before'`). */
+  /**
+   * Make `g` crash right after dealing (its shares are out), or before dealing (`when: 'before'`):
+   * its shares never arrive and it vanishes once the shape agreement is done. (The deal goes out in
+   * the same message flight as the shape statement, so a party that passed the agreement has dealt;
+   * "before" is a party whose deal messages are lost or withheld and which then crashes.)
+   */
   function crash(g: Group, when: 'after' | 'before'): void {
-    if (when === 'after') {
-      const orig = g.gatherSome.bind(g);
-      g.gatherSome = async (round, minimum, options) => {
-        if (round.endsWith('/deal')) {
-          await g.close();
-          throw new Error('crashed after dealing');
-        }
-        return orig(round, minimum, options);
-      };
-    } else {
-      const orig = g.send.bind(g);
+    if (when === 'before') {
+      const send = g.send.bind(g);
       g.send = async (peer, round, value) => {
-        if (round.endsWith('/deal')) {
-          await g.close();
-          throw new Error('crashed before dealing');
-        }
-        return orig(peer, round, value);
+        if (round.endsWith('/deal')) return; // never delivered
+        return send(peer, round, value);
       };
     }
+    const orig = g.gatherSome.bind(g);
+    g.gatherSome = async (round, minimum, options) => {
+      if (round.endsWith('/deal')) {
+        await g.close();
+        throw new Error(`crashed ${when} dealing`);
+      }
+      return orig(round, minimum, options);
+    };
   }
 
   test.each([
