@@ -26,21 +26,24 @@ function flag(args: readonly string[], name: string): string | undefined {
   return a?.slice(name.length + 3);
 }
 
-interface Sample {
+/** One measured sum. */
+export interface Sample {
   wallMs: number;
   busiestBytes: number;
   relayBytes: number;
   relayCpuMs: number;
 }
 
-async function relayStats(relay: NsProcess): Promise<{ bytes: number; cpuMs: number }> {
+/** The relay's forwarded bytes and CPU time so far. */
+export async function relayStats(relay: NsProcess): Promise<{ bytes: number; cpuMs: number }> {
   const id = nextId();
   relay.send({ op: 'stats', id });
   const e = await relay.waitEvent((x) => x.event === 'stats' && x.id === id, 10_000);
   return { bytes: (e.stats as { bytesForwarded: number }).bytesForwarded, cpuMs: Number(e.cpuMs) };
 }
 
-async function measure(tb: Testbed, ps: NsProcess[], n: number, protocol: string, L: number, measured: Host[], relay?: NsProcess): Promise<Sample> {
+/** One sum on every party of a mesh: wall time, busiest link, relay bytes and CPU (checked against the expected sum). */
+export async function measure(tb: Testbed, ps: NsProcess[], n: number, protocol: string, L: number, measured: Host[], relay?: NsProcess): Promise<Sample> {
   const id = nextId();
   const before = measured.map((h) => tb.counters(h));
   const r0 = relay ? await relayStats(relay) : { bytes: 0, cpuMs: 0 };

@@ -22,10 +22,10 @@
  */
 import type { BenchOptions, BenchReport, ReportTable } from '../lib/registry.js';
 import { fmt, summarize } from '../lib/stats.js';
-import { createTestbed, netnsAvailable, type Host, type NsProcess, type Testbed } from '../../test/netns/testbed';
+import { createTestbed, netnsAvailable, type NsProcess } from '../../test/netns/testbed';
 import { makeParties, type PartySet } from '../../test/netns/parties';
-import { expectedChecksum } from '../../test/netns/inputs';
-import { dropInboundPort, nextId, startRelayHost, startRelayParties, statsOf } from '../../test/netns/relay-parties';
+import { dropInboundPort, startRelayHost, startRelayParties, statsOf } from '../../test/netns/relay-parties';
+import { measure, type Sample } from './e2e';
 
 const AUTO_PORT = 8890;
 const MESHES = ['direct', 'relay', 'auto'] as const;
@@ -33,37 +33,6 @@ type Mesh = (typeof MESHES)[number];
 
 function flag(args: readonly string[], name: string): string | undefined {
   return args.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3);
-}
-
-interface Sample {
-  wallMs: number;
-  busiestBytes: number;
-  relayBytes: number;
-  relayCpuMs: number;
-}
-
-async function relayStats(relay: NsProcess): Promise<{ bytes: number; cpuMs: number }> {
-  const id = nextId();
-  relay.send({ op: 'stats', id });
-  const e = await relay.waitEvent((x) => x.event === 'stats' && x.id === id, 10_000);
-  return { bytes: (e.stats as { bytesForwarded: number }).bytesForwarded, cpuMs: Number(e.cpuMs) };
-}
-
-async function measure(tb: Testbed, ps: NsProcess[], n: number, protocol: string, L: number, measured: Host[], relay: NsProcess): Promise<Sample> {
-  const id = nextId();
-  const before = measured.map((h) => tb.counters(h));
-  const r0 = await relayStats(relay);
-  const t0 = performance.now();
-  for (const p of ps) p.send({ op: 'sum', protocol, length: L, id });
-  const done = await Promise.all(ps.map((p) => p.waitEvent((e) => (e.event === 'result' && e.id === id) || e.event === 'error', 900_000)));
-  const wallMs = performance.now() - t0;
-  const bad = done.find((e) => e.event === 'error');
-  if (bad) throw new Error(`sum failed: ${JSON.stringify(bad)}`);
-  if (!done.every((e) => e.checksum === expectedChecksum(n, L))) throw new Error(`${protocol} n=${n} L=${L}: wrong sum`);
-  const after = measured.map((h) => tb.counters(h));
-  const busiestBytes = Math.max(...measured.map((_, k) => Math.max(after[k]!.tx - before[k]!.tx, after[k]!.rx - before[k]!.rx)));
-  const r1 = await relayStats(relay);
-  return { wallMs, busiestBytes, relayBytes: r1.bytes - r0.bytes, relayCpuMs: r1.cpuMs - r0.cpuMs };
 }
 
 interface GridRow {

@@ -166,18 +166,10 @@ export interface SumResult<T = SumOutput> {
   readonly elapsedMs: number;
 }
 
-/** What {@link prepareRun} returns. */
-export interface PreparedRun<V> {
-  readonly runId: string;
-  readonly shape: Shape;
-  readonly params: EncodingParams;
-  readonly encoded: V;
-  readonly length: number;
-  readonly startedAt: number;
+/** What {@link prepareRun} returns: the locally encoded run, agreed, with its seed. */
+export interface PreparedRun<V> extends Omit<LocalRun<V>, 'descriptor'> {
   /** The coin-tossed run seed (32 bytes), identical at every party; see {@link prepareRun}. */
   readonly seed: Uint8Array;
-  /** Progress reports of this run. */
-  readonly progress: ProgressReporter;
 }
 
 /** Options of {@link checkSumInput}: the encoding options of the sum the input is meant for. */
@@ -205,16 +197,21 @@ export interface CheckSumInputOptions extends Pick<SumOptions, 'fractionalBits' 
  */
 export function checkSumInput(input: SumInput, options: CheckSumInputOptions = {}): Shape {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
-  const params: EncodingParams = {
-    parties: options.parties ?? 2,
-    modulus: options.modulus === 'field' ? 'p127' : 'ring64',
+  const params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
+  checkParams(params);
+  return encodeLocal(input, params, params.modulus).shape;
+}
+
+/** The encoding parameters of a sum from its options. */
+function encodingParams(parties: number, modulus: Modulus, options: Pick<SumOptions, 'fractionalBits' | 'bound' | 'maxElements' | 'decimalPlaces'>): EncodingParams {
+  return {
+    parties,
+    modulus,
     fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
     bound: options.bound ?? DEFAULT_BOUND,
     ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
     ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
   };
-  checkParams(params);
-  return encodeLocal(input, params, params.modulus).shape;
 }
 
 /** Check the group argument. */
@@ -332,14 +329,7 @@ export function encodeRun(
   extra: Record<string, string | number> = {},
 ): LocalRun<Ring64Vector | Field61Vector | bigint[]> {
   const startedAt = Date.now();
-  const params: EncodingParams = {
-    parties: group.parties.length,
-    modulus,
-    fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
-    bound: options.bound ?? DEFAULT_BOUND,
-    ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
-    ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
-  };
+  const params = encodingParams(group.parties.length, modulus, options);
   let resolved: ReturnType<typeof checkParams>;
   let local: ReturnType<typeof encodeLocal>;
   try {
