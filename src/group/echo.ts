@@ -203,7 +203,7 @@ function roundFailure(group: Group, round: string, failed: Map<string, CouplerEr
  * @throws {@link CheatingDetectedError} `EQUIVOCATION` naming the culprit with signed evidence;
  *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
  */
-export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: RoundOptions = {}): Promise<Map<string, PlainData>> {
+export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: EchoOptions = {}): Promise<Map<string, PlainData>> {
   return (await echo(group, round, payload, options)).values;
 }
 

@@ -12,7 +12,8 @@
  * 1. `c` (echo broadcast, 2 message rounds): each party commits to T_p chunk by chunk — a Merkle
  *    tree over the leaves `SHA-256(tag, session, round, p, c ‖ nonce_c ‖ T_p[c])`, nonce_c derived
  *    from a secret 32-byte master nonce — and echo-broadcasts the 32-byte root.
- * 2. `pieces` (1 round): p sends every peer q its pieces of q's primary and secondary chunk, each
+ * 2. `pieces` (no round of its own: sent right after p's echo digest of the roots, once every root
+ *    has arrived): p sends every peer q its pieces of q's primary and secondary chunk, each
  *    with its nonce and Merkle proof, under one Ed25519 signature over
  *    `{session, round, from, to, [(chunk, SHA-256(piece))]}`. q checks every piece against p's
  *    echoed root.
@@ -312,27 +313,41 @@ export async function openAggregated(
   const mine = r64ToBytes(partial);
   const commit = commitChunks(group, round, me, layout, mine, new Uint8Array(randomBytes(32)));
 
-  // 1. Commit: echo-broadcast the Merkle root.
-  const rootsRaw = await echoBroadcast(group, `${round}/c`, commit.root, options);
-  const roots = new Map<string, Uint8Array>();
-  for (const [p, v] of rootsRaw) roots.set(p, p === me ? commit.root : expectBytes(v, 'root', { what: `commitment of round "${round}"`, peer: p }, 32));
-
-  // 2. Pieces: to every peer its primary and secondary chunk of my value, signed.
+  // 1. Commit: echo-broadcast the Merkle root. 2. Pieces, in the same message flight as this
+  // party's echo digest of the roots (`afterDigest`): to every peer its primary and secondary
+  // chunk of my value, signed. Why that is safe: the pieces leave only after every party's root
+  // has arrived, so each root was fixed before any honest piece existed (no rushing), exactly as
+  // commit-then-open sends its opening with the echo digest; a root sent differently to different
+  // parties still fails the echo check, and the run aborts before any chunk sum is accepted. The
+  // pieces are chunks of T_p, public by design. It saves a message round.
   const alpha = layout.primaryChunk.get(me)!;
   const beta = layout.secondaryChunk.get(me)!;
-  await Promise.all(
-    group.peers.map((q) => {
-      const a = layout.primaryChunk.get(q)!;
-      const b = layout.secondaryChunk.get(q)!;
-      const pa = pieceOf(layout, mine, commit, a);
-      const pb = pieceOf(layout, mine, commit, b);
-      const st = piecesStatement(session, round, me, q, [
-        { c: a, h: pieceHash(a, pa) },
-        { c: b, h: pieceHash(b, pb) },
-      ]);
-      return group.send(q, `${round}/pieces`, { a: { v: pa.v, n: pa.n, pr: pa.pr }, b: { v: pb.v, n: pb.n, pr: pb.pr }, sig: ed25519Sign(st, group.identity.secretKey) });
-    }),
-  );
+  let piecesSent: Promise<unknown> = Promise.resolve();
+  const rootsRaw = await echoBroadcast(group, `${round}/c`, commit.root, {
+    ...options,
+    afterDigest: () => {
+      piecesSent = sendPieces();
+      piecesSent.catch(() => undefined); // awaited below
+    },
+  });
+  const roots = new Map<string, Uint8Array>();
+  for (const [p, v] of rootsRaw) roots.set(p, p === me ? commit.root : expectBytes(v, 'root', { what: `commitment of round "${round}"`, peer: p }, 32));
+  await piecesSent;
+  function sendPieces(): Promise<unknown> {
+    return Promise.all(
+      group.peers.map((q) => {
+        const a = layout.primaryChunk.get(q)!;
+        const b = layout.secondaryChunk.get(q)!;
+        const pa = pieceOf(layout, mine, commit, a);
+        const pb = pieceOf(layout, mine, commit, b);
+        const st = piecesStatement(session, round, me, q, [
+          { c: a, h: pieceHash(a, pa) },
+          { c: b, h: pieceHash(b, pb) },
+        ]);
+        return group.send(q, `${round}/pieces`, { a: { v: pa.v, n: pa.n, pr: pa.pr }, b: { v: pb.v, n: pb.n, pr: pb.pr }, sig: ed25519Sign(st, group.identity.secretKey) });
+      }),
+    );
+  }
   const received = await group.gather(`${round}/pieces`, options);
   let ok = true;
   const failedPieces: SignedStatement[] = [];
