@@ -40,7 +40,7 @@ test('an unreadable identity file: loadIdentity throws COUPLER_ERR_IDENTITY_INVA
 
 test('the CLI says the same, with its exit code and no stack trace', async () => {
   const f = await files();
-  const r = await runCli(['roster', 'build', '--out', join(f.dir, 'out.json'), `1=${f.identity}`], { ...other });
+  const r = await runCli(['roster', 'build', '--out', join(f.dir, 'out.json'), `1=${f.identity}`, `2=${f.identity}`], { ...other });
   expect(r.code).toBe(1);
   expect(r.stderr).toContain(f.identity);
   expect(r.stderr).toContain('EACCES: it is owned by uid');

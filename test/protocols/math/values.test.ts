@@ -24,7 +24,7 @@ function errorOf(fn: () => unknown): CouplerError {
 describe('describeShape', () => {
   test('scalars, vectors, records (sorted)', () => {
     expect(describeShape(1.5)).toEqual({ kind: 'scalar', entries: [{ name: '', type: 'float', kind: 'scalar', length: 1 }] });
-    expect(errorOf(() => describeShape(new DataView(new ArrayBuffer(8)) as unknown as SumInput)).message).toMatch(/is a DataView; numbers come as number\[\] or a numeric typed array/);
+    expect(describeShape(3n).entries[0]!.type).toBe('int');
     expect(describeShape('1.5').entries[0]!.type).toBe('decimal');
     expect(describeShape(new BigNumber(2)).entries[0]!.type).toBe('decimal');
     expect(describeShape(new Float64Array(4))).toEqual({ kind: 'vector', entries: [{ name: '', type: 'float', kind: 'vector', length: 4 }] });
@@ -47,7 +47,10 @@ describe('describeShape', () => {
     expect(errorOf(() => describeShape({})).message).toMatch(/empty record/);
     expect(errorOf(() => describeShape({ a: { b: 1 } } as unknown as SumInput)).message).toMatch(/field "a" is object/);
     expect(errorOf(() => describeShape(new Date() as unknown as SumInput)).message).toMatch(/expected a number/);
-    expect(errorOf(() => describeShape(new Int32Array(2) as unknown as SumInput)).message).toMatch(/typed array other than Float64Array/);
+    expect(errorOf(() => describeShape(new DataView(new ArrayBuffer(8)) as unknown as SumInput)).message).toMatch(/is a DataView; numbers come as number\[\] or a numeric typed array/);
+    // Numeric typed arrays are accepted: as floats, or exactly as ints (BigInt64Array).
+    expect(describeShape(new Int32Array(2)).entries[0]).toMatchObject({ type: 'float', length: 2 });
+    expect(describeShape(new BigUint64Array(3)).entries[0]).toMatchObject({ type: 'int', length: 3 });
     expect(errorOf(() => describeShape({ [Symbol('s')]: 1 } as unknown as SumInput)).message).toMatch(/names must be strings/);
     expect(errorOf(() => describeShape({ ['x'.repeat(300)]: 1 })).message).toMatch(/1\.\.256 characters/);
     const getter = Object.defineProperty({}, 'a', { get: () => 1, enumerable: true }) as SumInput;
