@@ -6,7 +6,7 @@
 import type { Group } from '../../src/group/group';
 import type { PlainData } from '../../src/wire/codec';
 import { commitThenOpenPieces } from '../../src/group/commit';
-import { secureSum, plainSum } from '../../src/protocols';
+import { secureSum } from '../../src/protocols';
 import { OPEN_PIECE_ELEMENTS } from '../../src/protocols/additive';
 import { CheatingDetectedError, ErrorCode } from '../../src/errors';
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
@@ -64,10 +64,15 @@ test('a piece that is not the committed one: COMMITMENT_MISMATCH naming the send
   }
 });
 
-test('secureSum of a vector longer than one piece equals plainSum, bit for bit', async () => {
+test('secureSum of a vector longer than one piece (three pieces, the last one short) is exact', async () => {
   const L = 2 * OPEN_PIECE_ELEMENTS + 12_345;
-  const inputs = h.groups.map((_, gi) => Float64Array.from({ length: L }, (_, j) => Math.sin(gi * 31 + j) * 1000));
+  // Integers and halves: exact in fixed point, so the expected sum is exact too.
+  const inputs = h.groups.map((_, gi) => Float64Array.from({ length: L }, (_, j) => ((j * 7 + gi * 13) % 2001) / 2 - 500));
+  const want = Float64Array.from({ length: L }, (_, j) => inputs.reduce((s, v) => s + v[j]!, 0));
   const secure = await Promise.all(h.groups.map((g, gi) => secureSum(g, inputs[gi]!, { bound: 1e4 })));
-  const plain = await Promise.all(h.groups.map((g, gi) => plainSum(g, inputs[gi]!, { bound: 1e4, acknowledgeInsecure: true })));
-  for (const s of secure) expect(s.sum).toEqual(plain[0]!.sum);
+  for (const s of secure) {
+    expect(s.sum).toHaveLength(L);
+    const firstDiff = s.sum.findIndex((x, j) => x !== want[j]);
+    expect(firstDiff).toBe(-1); // (toEqual on 274k elements is slow)
+  }
 });
