@@ -6,10 +6,14 @@
  * the published declarations need must be a dependency), then:
  * - strict `tsc` (`skipLibCheck: false`) with `moduleResolution` node16 (ESM and CJS files) and
  *   node10 (`coupler/vantage6` through `typesVersions`);
- * - real ESM and CommonJS programs that import both entry points and run a check.
+ * - real ESM and CommonJS programs that import both entry points and run a check;
+ * - the type test (test/types/sum-types.typecheck.ts) and the README's algorithm example compiled
+ *   against the published declarations, not the sources;
+ * - the installed CLI on a user's own modules: a `.ts` module without tsx is refused with a message
+ *   that says to install it; with tsx linked in, the README example runs under `coupler simulate`.
  * Also: the tarball ships LICENSE and no "prepare" script.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, cleanupAll, requireBuiltCli, tempDir } from '../cli/_cli';
@@ -126,4 +130,67 @@ console.log(JSON.stringify({ refused, fns: [typeof secureSum, typeof v6.joinPeer
   expect(esm).toEqual({ fields: ['count', 'total'], fns: ['function', 'function', 'function'] });
   const cjs = JSON.parse(execFileSync(process.execPath, ['cjs.cjs'], { cwd: consumer, encoding: 'utf8' })) as unknown;
   expect(cjs).toEqual({ refused: 'COUPLER_ERR_VALUE_INVALID', fns: ['function', 'function'] });
+});
+
+/** The type test, importing the published package instead of the sources. */
+function typeFixture(): string {
+  const text = readFileSync(join(ROOT, 'test', 'types', 'sum-types.typecheck.ts'), 'utf8');
+  const fixture = text.replace(/from '\.\.\/\.\.\/src'/, "from 'coupler'");
+  expect(fixture).not.toBe(text); // the import was rewritten (the fixture still imports ../../src)
+  return fixture;
+}
+
+/** The README's "Use it in an algorithm" block (test/examples keep it equal to examples/readme/algorithm.ts). */
+function readmeExample(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  return /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Use it in an algorithm')))![1]!;
+}
+
+test('the published declarations: sum results mirror their inputs (the type test, against the tarball), node16 ESM and CJS, node10', () => {
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  const fixture = typeFixture();
+  tsc({ module: 'node16', moduleResolution: 'node16' }, { 'types.mts': fixture, 'types-cjs.cts': fixture });
+  tsc({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, { 'types.ts': fixture });
+});
+
+test("the README's algorithm example type-checks against the published declarations (node16 ESM and CJS, node10)", () => {
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  const example = readmeExample();
+  tsc({ module: 'node16', moduleResolution: 'node16' }, { 'readme.mts': example, 'readme-cjs.cts': example });
+  tsc({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, { 'readme.ts': example });
+});
+
+test("the installed CLI: a .ts module without tsx is refused with a message that says to install it; with tsx, the README example runs", () => {
+  // A user's project of its own (the package installed in the consumer's node_modules above it).
+  const app = join(consumer, 'app');
+  mkdirSync(app, { recursive: true });
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+  writeFileSync(join(app, 'algorithm.ts'), readmeExample());
+  const cli = join(consumer, 'node_modules', 'coupler', 'dist', 'cli.js');
+  const data = [1, 2, 3].map((i) => join(ROOT, 'examples', 'mean-variance', 'data', `station-${i}.csv`));
+  const args = [cli, 'simulate', 'algorithm.ts', '--method', 'partial', '--data', data.join(','), '--quiet', '--no-progress', '--timeout', '60'];
+  const run = (): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, args, { cwd: app, encoding: 'utf8', timeout: 90_000, env: { ...process.env, NODE_PATH: '' } });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  // 1. No tsx anywhere the CLI looks: one clear error, before any party starts, no stack trace.
+  const bare = run();
+  expect(bare.code).not.toBe(0);
+  expect(bare.stderr).toMatch(/install tsx/);
+  expect(bare.stderr).not.toMatch(/\n\s+at /);
+  expect(bare.stdout).not.toContain('[party');
+  // 2. The user installs tsx (here: linked from this repository's node_modules): the example runs.
+  symlinkSync(join(ROOT, 'node_modules', 'tsx'), join(consumer, 'node_modules', 'tsx'), 'dir');
+  const ok = run();
+  expect({ code: ok.code, out: ok.code === 0 ? '' : ok.stdout + ok.stderr }).toEqual({ code: 0, out: '' });
+  const results = ok.stdout.trim().split('\n').map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { mean: number });
+  expect(results).toHaveLength(3);
+  // The pooled mean of the three stations' ages, computed in the clear.
+  const ages = data.flatMap((f) => {
+    const [head, ...rows] = readFileSync(f, 'utf8').trim().split('\n').map((l) => l.split(','));
+    const col = head!.indexOf('age');
+    return rows.map((r) => r[col]!).filter((c) => c !== '' && c !== 'NA').map(Number);
+  });
+  const mean = ages.reduce((a, x) => a + x, 0) / ages.length;
+  for (const r of results) expect(Math.abs(r.mean - mean)).toBeLessThan(1e-3);
 });
