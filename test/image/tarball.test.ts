@@ -1,7 +1,7 @@
 /**
- * The packed package as a user installs it (issue 12), offline: the tarball made the way
- * `npm pack` makes it here (the `prepack` step strips the `prepare` build script; the test runs
- * that step on a copy of the package, never on the repository's package.json), unpacked into a
+ * The packed package as a user installs it (issue 12), offline: the tarball made the way a
+ * maintainer makes it here (`npm run tarball`: a staged copy without the `prepare` build script; the
+ * repository's package.json is never edited), unpacked into a
  * fresh project's node_modules next to the runtime dependencies only (no devDependencies: a type
  * the published declarations need must be a dependency), then:
  * - strict `tsc` (`skipLibCheck: false`) with `moduleResolution` node16 (ESM and CJS files) and
@@ -11,10 +11,10 @@
  *   against the published declarations, not the sources;
  * - the installed CLI on a user's own modules: a `.ts` module without tsx is refused with a message
  *   that says to install it; with tsx linked in, the README example runs under `coupler simulate`.
- * Also: the tarball ships LICENSE and no "prepare" script.
+ * Also: the tarball ships LICENSE and no "prepare" script, and packing leaves package.json as it is.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, cleanupAll, requireBuiltCli, tempDir } from '../cli/_cli';
 
@@ -23,17 +23,22 @@ jest.setTimeout(180_000);
 let consumer = '';
 let packedManifest: Record<string, unknown> = {};
 let packedFiles: string[] = [];
+let manifestBefore = '';
+let manifestAfter = '';
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 beforeAll(() => {
   requireBuiltCli();
   const work = tempDir('coupler-tarball-');
-  // 1. Pack a copy of the package as `npm pack` does here: prepack (strip "prepare"), then pack.
-  const stage = join(work, 'stage');
-  mkdirSync(stage);
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'Dockerfile.base', 'dist', 'scripts']) cpSync(join(ROOT, f), join(stage, f), { recursive: true });
-  execFileSync(process.execPath, [join(stage, 'scripts', 'pack-manifest.mjs'), 'strip'], { stdio: 'pipe' });
-  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: stage, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // 1. Pack as a maintainer does (`npm run tarball` after the build): a staged copy, the repository's
+  // package.json untouched.
+  manifestBefore = readFileSync(join(ROOT, 'package.json'), 'utf8');
+  const out = execFileSync(process.execPath, [join(ROOT, 'scripts', 'pack-manifest.mjs'), 'pack', '--json', '--pack-destination', work], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  manifestAfter = readFileSync(join(ROOT, 'package.json'), 'utf8');
   const info = (JSON.parse(out) as { filename: string; files: { path: string }[] }[])[0]!;
   packedFiles = info.files.map((f) => f.path);
   // 2. A fresh project: the tarball unpacked as node_modules/coupler, the runtime dependencies only.
@@ -58,15 +63,29 @@ beforeAll(() => {
 });
 afterAll(() => cleanupAll());
 
-test('the tarball has LICENSE and no "prepare" script (npm would list it as an install script)', () => {
+test('the tarball has LICENSE, an executable CLI and none of the repository-only scripts ("prepare" would be an install script)', () => {
   expect(packedFiles).toContain('LICENSE');
   expect(readFileSync(join(consumer, 'node_modules', 'coupler', 'LICENSE'), 'utf8')).toContain('Apache License');
-  expect((packedManifest.scripts as Record<string, string>).prepare).toBeUndefined();
-  // The repository keeps it (the quick start builds dist/ on npm ci) and strips it when packing.
-  const repo = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  expect(statSync(join(consumer, 'node_modules', 'coupler', 'dist', 'cli.js')).mode & 0o111).not.toBe(0);
+  const scripts = packedManifest.scripts as Record<string, string>;
+  for (const s of ['prepare', 'prepack', 'postpack', 'tarball']) expect({ s, packed: scripts[s] }).toEqual({ s, packed: undefined });
+  // The rest of the manifest is the repository's.
+  const repo = JSON.parse(manifestBefore) as Record<string, unknown>;
+  expect({ ...packedManifest, scripts: undefined }).toEqual({ ...repo, scripts: undefined });
+});
+
+test("packing never edits the repository's package.json; it keeps \"prepare\" (npm ci builds dist/) and refuses a plain npm pack", () => {
+  expect(manifestAfter).toBe(manifestBefore);
+  const repo = JSON.parse(manifestBefore) as { scripts: Record<string, string> };
   expect(repo.scripts.prepare).toBe('tsup');
-  expect(repo.scripts.prepack).toBe('node scripts/pack-manifest.mjs strip');
-  expect(repo.scripts.postpack).toBe('node scripts/pack-manifest.mjs restore');
+  expect(repo.scripts.tarball).toBe('tsup && node scripts/pack-manifest.mjs pack');
+  // `npm pack`/`npm publish` here run "prepack" first (before "prepare"): it refuses and says what to run.
+  expect(repo.scripts.prepack).toBe('node scripts/pack-manifest.mjs check');
+  const check = (cwd: string) => spawnSync(process.execPath, [join(ROOT, 'scripts', 'pack-manifest.mjs'), 'check'], { cwd, encoding: 'utf8' });
+  const refused = check(ROOT);
+  expect(refused.status).toBe(1);
+  expect(refused.stderr).toContain('npm run tarball');
+  expect(check(join(consumer, 'node_modules', 'coupler')).status).toBe(0); // the packed manifest passes
 });
 
 const USE_TS = `
