@@ -28,7 +28,7 @@ import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
-import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
 
@@ -177,7 +177,7 @@ export async function openPartials(
  * const { sum } = await secureSum(group, { total: 12.5, count: 3n });
  * const big = await secureSum(group, histogram, { opening: 'aggregate' }); // bytes per party independent of n
  */
-export async function secureSum<I extends SumInput>(group: Group, input: I, options: SecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
+export async function secureSum<I extends SumInputLike<I>>(group: Group, input: I, options: SecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as SecureSumOptions;
   const mode = o.shares ?? 'seed';

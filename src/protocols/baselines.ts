@@ -15,7 +15,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { _mirrorOutput, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInput, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type PreparedRun, type SumOptions, type SumResult } from './common.js';
 
 /** Options of the baselines: the explicit acknowledgement is required. */
@@ -37,7 +37,7 @@ export interface RingSumOptions extends BaselineOptions {
  *
  * @throws {@link ValueError} `PARAMETERS_UNSAFE` unless `acknowledgeInsecure: true`.
  */
-export async function ringSecureSum<I extends SumInput>(group: Group, input: I, options: RingSumOptions): Promise<SumResult<SumOutputOf<I>>> {
+export async function ringSecureSum<I extends SumInputLike<I>>(group: Group, input: I, options: RingSumOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   requireInsecureAck(options, 'ringSecureSum');
   const o = checkSumOptions(group, options) as RingSumOptions;
@@ -106,7 +106,7 @@ async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSu
  *
  * @throws {@link ValueError} `PARAMETERS_UNSAFE` unless `acknowledgeInsecure: true`.
  */
-export async function plainSum<I extends SumInput>(group: Group, input: I, options: BaselineOptions): Promise<SumResult<SumOutputOf<I>>> {
+export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I, options: BaselineOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   requireInsecureAck(options, 'plainSum');
   const o = checkSumOptions(group, options);

@@ -30,6 +30,7 @@ import {
   type Ring64Vector,
   type Shape,
   type SumInput,
+  type SumInputLike,
   type SumOutput,
 } from './math/index.js';
 
@@ -195,7 +196,7 @@ export interface CheckSumInputOptions extends Pick<SumOptions, 'fractionalBits' 
  * const mine = { total: values.reduce((a, x) => a + x, 0), count: BigInt(values.length) };
  * checkSumInput(mine, { bound: 1e6 }); // throws before joining if a value is NaN or too large
  */
-export function checkSumInput(input: SumInput, options: CheckSumInputOptions = {}): Shape {
+export function checkSumInput<I extends SumInputLike<I>>(input: I, options: CheckSumInputOptions = {}): Shape {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
   const params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
   checkParams(params);

@@ -25,7 +25,7 @@
  */
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
-import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInput, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { checkOpening, collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
 import { checkGroup, checkSumOptions, prepareRun, seedFor, seedHex, type SumResult } from './common.js';
 
@@ -52,7 +52,7 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  * @example
  * const { sum } = await dkSecureSum(group, histogram, { k: 4 });
  */
-export async function dkSecureSum<I extends SumInput>(group: Group, input: I, options: DkSecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
+export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input: I, options: DkSecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as DkSecureSumOptions;
   const n = group.parties.length;

@@ -9,6 +9,7 @@ export { thresholdSum, thresholdDealerFloor, thresholdQuorum, type ThresholdSumO
 export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } from './baselines.js';
 export {
   type SumInput,
+  type SumInputLike,
   type SumOutput,
   type SumOutputOf,
   type SumScalar,

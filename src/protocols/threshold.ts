@@ -81,6 +81,7 @@ import {
   type Field61Vector,
   type Shape,
   type SumInput,
+  type SumInputLike,
   type SumOutputOf,
   _mirrorOutput,
   type SumOutput,
@@ -305,7 +306,7 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @example
  * const { sum, contributors } = await thresholdSum(group, counts, { t: 3 });
  */
-export async function thresholdSum<I extends SumInput>(group: Group, input: I, options: ThresholdSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
+export async function thresholdSum<I extends SumInputLike<I>>(group: Group, input: I, options: ThresholdSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
   const o = checkSumOptions(group, options) as ThresholdSumOptions;
   const n = group.parties.length;

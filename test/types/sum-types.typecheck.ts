@@ -4,7 +4,17 @@
  * asserts exact type equality; the `@ts-expect-error` lines must NOT compile.
  */
 import BigNumber from 'bignumber.js';
-import { dkSecureSum, plainSum, ringSecureSum, secureSum, thresholdSum, type Group, type SumInput, type SumOutput, type SumResult } from '../../src';
+import { checkSumInput, dkSecureSum, plainSum, ringSecureSum, secureSum, thresholdSum, type Group, type SumInput, type SumOutput, type SumResult } from '../../src';
+
+interface Stats {
+  total: number;
+  count: bigint;
+  readonly hist: readonly number[];
+}
+interface WithOptional {
+  total: number;
+  count?: bigint;
+}
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 function assertType<T extends true>(): T | undefined {
@@ -52,6 +62,20 @@ export async function typeChecks(g: Group): Promise<void> {
   const wrong: number = r.sum.count;
   // @ts-expect-error no such field
   void r.sum.missing;
+
+  // A record typed by an interface (no index signature) is a record too, and so is a const one.
+  const stats: Stats = { total: 12.5, count: 3n, hist: [1, 2] };
+  checkSumInput(stats);
+  const i1 = await secureSum(g, stats);
+  assertType<Equal<typeof i1.sum, { total: number; count: bigint; hist: Float64Array }>>();
+  const i2 = await thresholdSum(g, { n: 1, v: new Uint8Array([1]) } as const);
+  assertType<Equal<typeof i2.sum, { n: number; v: Float64Array }>>();
+  // @ts-expect-error a field that is not a sum field (a Date) is refused by the types, not only at run time
+  void secureSum(g, { when: new Date() });
+  // @ts-expect-error an interface with an optional field: undefined is not a sum field
+  void dkSecureSum(g, {} as WithOptional);
+  // @ts-expect-error a DataView is not a vector the sums accept
+  void secureSum(g, new DataView(new ArrayBuffer(8)));
 
   // Baselines too.
   const p = await plainSum(g, { n: 1n }, { acknowledgeInsecure: true });

@@ -82,6 +82,7 @@ export {
   type SumField,
   type SumRecord,
   type SumInput,
+  type SumInputLike,
   type SumOutputScalar,
   type SumOutputVector,
   type SumOutputField,

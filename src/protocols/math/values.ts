@@ -52,6 +52,19 @@ export type SumField = SumScalar | SumVector;
 export type SumRecord = { readonly [name: string]: SumField };
 /** Everything a party may contribute to a secure sum. */
 export type SumInput = SumField | SumRecord;
+/**
+ * What the sum functions accept as an input of type `I`: a {@link SumInput}, or a record whose
+ * type is an `interface` (TypeScript gives an interface no index signature, so it is not a
+ * {@link SumRecord}) with every field a {@link SumField} (none optional: every party sends the same
+ * fields).
+ * @example
+ * ```ts
+ * interface Stats { total: number; count: bigint }
+ * const stats: Stats = { total: 12.5, count: 3n };
+ * const { sum } = await secureSum(group, stats); // sum: { total: number; count: bigint }
+ * ```
+ */
+export type SumInputLike<I> = SumInput | { readonly [K in keyof I]-?: SumField };
 
 /** A decoded scalar: number (float), bigint (int), exact decimal string or BigNumber (decimal, as the input was). */
 export type SumOutputScalar = number | bigint | string | BigNumber;
@@ -67,7 +80,8 @@ export type SumOutput = SumOutputField | { [name: string]: SumOutputField };
  * `bigint` → `bigint`, a decimal string → an exact decimal string, a `BigNumber` → a `BigNumber`;
  * every vector of numbers (`number[]`, `Float64Array`, `Float32Array`, integer typed arrays) →
  * `Float64Array`; `bigint[]`, `BigInt64Array`, `BigUint64Array` → `bigint[]`; `BigNumber[]` →
- * `BigNumber[]`, other decimal arrays → `string[]`; a record → the same record of mapped fields.
+ * `BigNumber[]`, other decimal arrays → `string[]`; a record (a type or an interface) → the same
+ * record of mapped fields.
  * @example
  * ```ts
  * const { sum } = await secureSum(group, { total: 12.5, count: 3n, hist: [1, 2, 3] });
@@ -92,7 +106,7 @@ export type SumOutputOf<I> = I extends number
               ? BigNumber[]
               : I extends readonly (string | BigNumber)[]
                 ? string[]
-                : I extends SumRecord
+                : I extends object
                   ? { -readonly [K in keyof I]: SumOutputOf<I[K]> }
                   : SumOutput;
 
@@ -252,7 +266,7 @@ export function _rawEntries(input: unknown, maxElements: number): { shape: Shape
  * //                              { name: 'n', type: 'int', kind: 'scalar', length: 1 } ] }
  * ```
  */
-export function describeShape(input: SumInput, maxElements: number = DEFAULT_MAX_ELEMENTS): Shape {
+export function describeShape<I extends SumInputLike<I>>(input: I, maxElements: number = DEFAULT_MAX_ELEMENTS): Shape {
   return _rawEntries(input, checkCap(maxElements)).shape;
 }
 
