@@ -97,12 +97,15 @@ export async function buildImageRoot(buildArgs: Readonly<Record<string, string>>
 
   let packedFiles: string[] = [];
   try {
-    // npm pack of the built package. --ignore-scripts: without it npm runs "prepare" (tsup, which
-    // cleans dist/) and would rebuild dist/ under the feet of tests running in parallel; the
-    // Dockerfile packs with --ignore-scripts too.
+    // The built package packed as `npm run tarball` packs it (a staged copy without the "prepare"
+    // script, as the Dockerfile's build stage strips it), minus the build: npm pack runs with
+    // --ignore-scripts there, so tsup does not rebuild dist/ under the feet of parallel tests.
     const packDir = path('pack');
     mkdirSync(packDir);
-    const packed = await must('npm pack', runProcess('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT, timeoutMs: 60_000 }));
+    const packed = await must(
+      'npm pack',
+      runProcess(process.execPath, [join(ROOT, 'scripts', 'pack-manifest.mjs'), 'pack', '--json', '--pack-destination', packDir], { cwd: ROOT, timeoutMs: 60_000 }),
+    );
     const info = (JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[])[0]!;
     packedFiles = info.files.map((f) => f.path);
     await must('tar', runProcess('tar', ['-xzf', join(packDir, info.filename), '-C', packDir]));

@@ -123,6 +123,12 @@ test('strict tsc, skipLibCheck false, node16 resolution: an ES module and a Comm
   tsc({ module: 'node16', moduleResolution: 'node16' }, { 'use.mts': USE_TS, 'use-cjs.cts': USE_TS });
 });
 
+test('strict tsc, skipLibCheck false, nodenext and bundler resolution (the README names both)', () => {
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+  tsc({ module: 'nodenext', moduleResolution: 'nodenext' }, { 'use-next.mts': USE_TS });
+  tsc({ module: 'esnext', moduleResolution: 'bundler' }, { 'use-bundler.ts': USE_TS });
+});
+
 test('strict tsc, skipLibCheck false, node10 resolution (coupler/vantage6 through typesVersions)', () => {
   tsc({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, { 'use.ts': USE_TS });
 });
