@@ -32,6 +32,11 @@ import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
 import { echoBroadcastAttached, type EchoOptions } from './echo.js';
 
+/** `COMMITMENT_MISMATCH` naming `party` (`what` follows its name in the message). */
+function mismatch(party: string, what: string, description: string): CheatingDetectedError {
+  return new CheatingDetectedError(ErrorCode.COMMITMENT_MISMATCH, `party "${party}" ${what}`, { description, statements: [] }, { peer: party });
+}
+
 /** The commitment to `value` by `party` under `nonce`. */
 export function commitment(session: string, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
   const h = createHash('sha256');
@@ -69,12 +74,7 @@ export async function commitThenOpen(group: Group, round: string, value: Uint8Ar
     const n = expectBytes(rec.n, 'n', ctx, 32);
     const committed = expectBytes(commitments.get(party)!, 'commitment', ctx, 32);
     if (!bytesEqual(commitment(group.sessionId, round, party, n, v), committed)) {
-      throw new CheatingDetectedError(
-        ErrorCode.COMMITMENT_MISMATCH,
-        `party "${party}" opened a value that does not match its commitment in round "${round}"`,
-        { description: 'the opening does not hash to the echo-checked commitment', statements: [] },
-        { peer: party },
-      );
+      throw mismatch(party, `opened a value that does not match its commitment in round "${round}"`, 'the opening does not hash to the echo-checked commitment');
     }
     out.set(party, v);
   }
@@ -170,12 +170,7 @@ export async function commitThenOpenPieces(
       const hs = expectBytes(rec.hs, 'hs', ctx, 32 * count);
       const n = expectBytes(rec.n, 'n', ctx, 32);
       if (!bytesEqual(commitment(group.sessionId, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
-        throw new CheatingDetectedError(
-          ErrorCode.COMMITMENT_MISMATCH,
-          `party "${party}" opened piece hashes that do not match its commitment in round "${round}"`,
-          { description: 'the opened piece hashes do not hash to the echo-checked commitment', statements: [] },
-          { peer: party },
-        );
+        throw mismatch(party, `opened piece hashes that do not match its commitment in round "${round}"`, 'the opened piece hashes do not hash to the echo-checked commitment');
       }
       lists.set(party, hs);
     }
@@ -186,12 +181,7 @@ export async function commitThenOpenPieces(
         const ctx = { what: `piece ${i} of round "${round}"`, peer: party };
         const bytes = expectBytes(msg, 'piece', ctx);
         if (!bytesEqual(new Uint8Array(createHash('sha256').update(bytes).digest()), lists.get(party)!.subarray(32 * i, 32 * i + 32))) {
-          throw new CheatingDetectedError(
-            ErrorCode.COMMITMENT_MISMATCH,
-            `party "${party}" sent a piece that does not match its commitment in round "${round}"`,
-            { description: `piece ${i} does not hash to the committed piece hash`, statements: [] },
-            { peer: party },
-          );
+          throw mismatch(party, `sent a piece that does not match its commitment in round "${round}"`, `piece ${i} does not hash to the committed piece hash`);
         }
         onPiece(party, i, bytes);
       }
