@@ -1,7 +1,13 @@
 /**
  * WebSocket transport: dial a peer ({@link connectChannel}) or accept peers
- * ({@link listenChannels}), run the handshake under a deadline, and hand out
- * {@link SecureChannel}s. `ws` runs with compression off and `maxPayload` set to the frame cap.
+ * ({@link listenChannels}), run the handshake (the one driver in `driver.ts`) under a deadline, and
+ * hand out {@link SecureChannel}s. `ws` runs with compression off and `maxPayload` set to the frame cap.
+ *
+ * The listener treats every connection as hostile until its handshake completes: a silent
+ * connection must send its hello within `firstMessageTimeoutMs`, a talking one its finish within
+ * `finishTimeoutMs` of the reply; unfinished handshakes are capped per source address and in total,
+ * and when full the oldest unfinished one is evicted — from a source discovery never returned first
+ * (see `isKnownSource`), silent before talking — rather than the newcomer refused.
  *
  * @module
  */
@@ -11,19 +17,12 @@ import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentE
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity';
 import { Roster } from '../identity/roster';
 import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
-import {
-  Initiator,
-  MAX_HANDSHAKE_MESSAGE,
-  Responder,
-  checkHandshakeConfig,
-  encodeRefuse,
-  refuseReasonOf,
-  type HandshakeConfig,
-  type RefuseReason,
-} from './handshake';
-import { getSuite, type SuiteName } from './suite';
+import { checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from './handshake';
+import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from './driver';
+import { WsIO, refuseAndClose } from './ws-io';
+import type { SuiteName } from './suite';
 
-/** WebSocket subprotocol name of coupler channels. */
+/** WebSocket subprotocol of coupler channels (the handshake's `v` field carries the protocol version). */
 export const SUBPROTOCOL = 'coupler.1';
 /** URL path of coupler channels. */
 export const CHANNEL_PATH = '/coupler/1';
@@ -31,10 +30,14 @@ export const CHANNEL_PATH = '/coupler/1';
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Default cap on connections whose handshake is not finished yet. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
-/** Default cap on silent pending connections (no handshake message yet) from one remote address. */
+/** Default cap on unfinished handshakes from one remote address that discovery did not return. */
 export const DEFAULT_MAX_PENDING_PER_SOURCE = 8;
+/** Default cap on unfinished handshakes from one remote address that discovery returned (a known peer host). */
+export const DEFAULT_MAX_PENDING_PER_KNOWN_SOURCE = 32;
 /** Default deadline for the first handshake message (`hello`) after the WebSocket upgrade: 2 s. */
 export const DEFAULT_FIRST_MESSAGE_TIMEOUT_MS = 2_000;
+/** Default deadline for the initiator's `finish` after the reply was sent: 3 s. */
+export const DEFAULT_FINISH_TIMEOUT_MS = 3_000;
 
 /** Options shared by {@link connectChannel} and {@link listenChannels}. */
 export interface ChannelOptions extends ChannelLimits {
@@ -51,11 +54,11 @@ export interface ChannelOptions extends ChannelLimits {
   /** Handshake deadline in milliseconds. Default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}. */
   readonly handshakeTimeoutMs?: number;
   /**
-   * Decide whether to keep a connection with an authenticated peer. Called on the responder with
-   * the claimed id at `hello` (cheap early refusal) and with the proven id at `finish`; on the
-   * initiator with the proven id at `reply`. Return a reason to refuse, or undefined to accept.
+   * Decide whether to keep a connection with an authenticated peer: called on the initiator with
+   * the proven id at `reply`, and on the responder with the proven id at `finish` (identities are
+   * sealed, so nothing is known at `hello`). Return a reason to refuse, or undefined to accept.
    */
-  readonly acceptPeer?: (peerId: string, stage: 'hello' | 'reply' | 'finish') => RefuseReason | undefined;
+  readonly acceptPeer?: (peerId: string, stage: 'reply' | 'finish') => RefuseReason | undefined;
 }
 
 /** Options of {@link connectChannel}. */
@@ -64,6 +67,8 @@ export interface ConnectOptions extends ChannelOptions {
   readonly expectedPeer?: string;
   /** Aborts connecting (and the handshake) with {@link AbortedError}. */
   readonly signal?: AbortSignal;
+  /** Local address to dial from (so the far end sees this party's own address as the source). */
+  readonly localAddress?: string;
 }
 
 /** Options of {@link listenChannels}. */
@@ -73,22 +78,33 @@ export interface ListenOptions extends ChannelOptions {
   /** Port. Default 0 (any free port). */
   readonly port?: number;
   /**
-   * Cap on unfinished handshakes. Default 64. At the cap, a new connection evicts the oldest one
-   * that has not sent its first handshake message yet; it is refused (`busy`) only when every
-   * pending connection is already talking.
+   * Cap on unfinished handshakes. Default 64. At the cap, a new connection evicts the oldest
+   * unfinished one (from an unknown source first, silent before talking); it is refused (`busy`)
+   * only when nothing may be evicted for it.
    */
   readonly maxPendingHandshakes?: number;
   /**
-   * Cap on silent connections (upgraded, no handshake message yet) from one remote address; the
-   * next one evicts that address's oldest silent connection. Default 8.
+   * Cap on unfinished handshakes from one remote address that `isKnownSource` does not know; the
+   * next one evicts that address's oldest. Default 8.
    */
   readonly maxPendingPerSource?: number;
+  /** The same cap for a known source. Default 32. */
+  readonly maxPendingPerKnownSource?: number;
   /** Deadline for the first handshake message after the upgrade, ms. Default 2000. */
   readonly firstMessageTimeoutMs?: number;
+  /** Deadline for the initiator's finish after the reply was sent, ms. Default 3000. */
+  readonly finishTimeoutMs?: number;
+  /**
+   * Whether a remote address is one discovery returned (a peer's host): such connections are never
+   * evicted for connections from other addresses, and get the larger per-source cap.
+   */
+  readonly isKnownSource?: (address: string) => boolean;
   /** Called with every authenticated channel. */
   readonly onChannel: (channel: SecureChannel) => void;
   /** Called when an incoming handshake fails (for logging; never with secrets). */
   readonly onHandshakeError?: (error: CouplerError, remoteAddress: string | undefined) => void;
+  /** @internal the group's accept policy (takes precedence over `acceptPeer`). */
+  readonly _policy?: AcceptPolicy;
 }
 
 /** A listening endpoint. */
@@ -107,7 +123,8 @@ interface Prepared {
   timeoutMs: number;
 }
 
-function prepare(options: ChannelOptions): Prepared {
+/** Validate the options shared by every transport and derive the handshake configuration. @internal */
+export function prepareChannel(options: ChannelOptions): Prepared {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`options must be an object, got ${describeType(options)}`);
   const identity = assertIdentity(options.identity);
   if (!(options.roster instanceof Roster)) throw new InvalidArgumentError(`"roster" must be a Roster, got ${describeType(options.roster)}`);
@@ -129,130 +146,27 @@ function prepare(options: ChannelOptions): Prepared {
   return { cfg, limits, timeoutMs };
 }
 
-/** Collects the messages of a handshake in order, with a deadline. */
-class HandshakePump {
-  readonly #ws: WebSocket;
-  readonly #buffer: Uint8Array[] = [];
-  /** How many messages the handshake reads; later ones are channel frames sent right after it. */
-  readonly #handshakeMessages: number;
-  /** Cap on the bytes of such early frames held until the channel takes over. */
-  readonly #maxEarlyBytes: number;
-  #received = 0;
-  #earlyBytes = 0;
-  #waiter: { resolve: (m: Uint8Array) => void; reject: (e: CouplerError) => void } | undefined;
-  #error: CouplerError | undefined;
-  readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
-    const handshake = this.#received < this.#handshakeMessages;
-    this.#received++;
-    if (!isBinary || (handshake && data.length > MAX_HANDSHAKE_MESSAGE * 2)) {
-      this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', this.#peerOpt()));
-      return;
-    }
-    const m = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w.resolve(m);
-      return;
-    }
-    if (!handshake) {
-      // The peer may start sending frames as soon as it has sent its last handshake message;
-      // keep them in order for the channel (they are authenticated there), within a byte cap.
-      this.#earlyBytes += m.length;
-      if (this.#earlyBytes > this.#maxEarlyBytes) {
-        this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'too much data before the handshake completed', this.#peerOpt()));
-        return;
-      }
-    }
-    this.#buffer.push(m);
-  };
-  readonly #onClose = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection closed during the handshake', this.#peerOpt()));
-  readonly #onError = (): void => this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'connection error during the handshake', this.#peerOpt()));
-  peer: string | undefined;
-
-  constructor(ws: WebSocket, handshakeMessages: number, maxEarlyBytes: number, peer?: string) {
-    this.#ws = ws;
-    this.#handshakeMessages = handshakeMessages;
-    this.#maxEarlyBytes = maxEarlyBytes;
-    this.peer = peer;
-    ws.on('message', this.#onMessage);
-    ws.on('close', this.#onClose);
-    ws.on('error', this.#onError);
-  }
-
-  #peerOpt(): { peer?: string } {
-    return this.peer === undefined ? {} : { peer: this.peer };
-  }
-
-  next(): Promise<Uint8Array> {
-    if (this.#error) return Promise.reject(this.#error);
-    const m = this.#buffer.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
-  }
-
-  fail(err: CouplerError): void {
-    if (this.#error) return;
-    this.#error = err;
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.reject(err);
-  }
-
-  /** Detach and return any frames that arrived after the handshake. */
-  detach(): Uint8Array[] {
-    this.#ws.off('message', this.#onMessage);
-    this.#ws.off('close', this.#onClose);
-    this.#ws.off('error', this.#onError);
-    return this.#buffer.splice(0);
-  }
+/** The accept policy of a caller's `acceptPeer` function. @internal */
+export function policyOf(options: ChannelOptions & { _policy?: AcceptPolicy }): AcceptPolicy | undefined {
+  if (options._policy !== undefined) return options._policy;
+  const f = options.acceptPeer;
+  if (f === undefined) return undefined;
+  return { reply: (p) => f(p, 'reply'), finish: (p) => f(p, 'finish') };
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => CouplerError, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(onTimeout());
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new AbortedError('handshake aborted'));
-    };
-    if (signal?.aborted) {
-      onAbort();
-      return;
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function refuseAndClose(ws: WebSocket, reason: RefuseReason | undefined): void {
-  try {
-    if (reason !== undefined && ws.readyState === WebSocket.OPEN) ws.send(encodeRefuse(reason));
-  } catch {
-    /* best effort */
-  }
-  if (ws.readyState === WebSocket.OPEN) ws.close(1008);
-  else ws.terminate();
-  setTimeout(() => ws.terminate(), 1000).unref();
+/** Bytes a connection may hold before the channel reads them (early frames after the handshake). */
+export function maxHeldBytes(limits: ResolvedLimits): number {
+  return limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes);
 }
 
 function formatHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function positive(v: number | undefined, d: number, name: string): number {
+  if (v === undefined) return d;
+  if (!Number.isSafeInteger(v) || v < 1 || v > MAX_TIMER_MS) throw new InvalidArgumentError(`"${name}" must be a positive integer`);
+  return v;
 }
 
 /**
@@ -268,7 +182,7 @@ function formatHost(host: string): string {
  * await ch.send(new TextEncoder().encode('hello'));
  */
 export async function connectChannel(target: { host: string; port: number } | string, options: ConnectOptions): Promise<SecureChannel> {
-  const { cfg, limits, timeoutMs } = prepare(options);
+  const { cfg, limits, timeoutMs } = prepareChannel(options);
   let url: string;
   if (typeof target === 'string') {
     if (!/^wss?:\/\//.test(target)) throw new InvalidArgumentError('"target" URL must start with ws:// or wss://');
@@ -282,55 +196,49 @@ export async function connectChannel(target: { host: string; port: number } | st
   }
   if (options.expectedPeer !== undefined && !isValidPartyId(options.expectedPeer)) throw new InvalidArgumentError('"expectedPeer" must be a valid party id');
   if (options.signal !== undefined && !isAbortSignal(options.signal)) throw new InvalidArgumentError('"signal" must be an AbortSignal');
+  if (options.localAddress !== undefined && (typeof options.localAddress !== 'string' || options.localAddress.length === 0)) {
+    throw new InvalidArgumentError('"localAddress" must be a non-empty address');
+  }
   if (options.signal?.aborted) throw new AbortedError();
+  const started = Date.now();
   const ws = new WebSocket(url, SUBPROTOCOL, {
     perMessageDeflate: false,
     maxPayload: maxFrameBytes(limits.chunkBytes),
     handshakeTimeout: timeoutMs,
     followRedirects: false,
+    ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
   });
-  const pump = new HandshakePump(ws, 1, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes), options.expectedPeer);
-  const initiator = new Initiator(cfg, options.expectedPeer);
-  const script = async (): Promise<SecureChannel> => {
-    await new Promise<void>((resolve, reject) => {
-      const onOpen = (): void => {
-        ws.off('error', onError);
-        resolve();
-      };
-      const onError = (err: Error): void => {
-        ws.off('open', onOpen);
-        reject(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `cannot connect (${(err as NodeJS.ErrnoException).code ?? 'error'})`, pump.peer === undefined ? { cause: err } : { peer: pump.peer, cause: err }));
-      };
-      ws.once('open', onOpen);
-      ws.once('error', onError);
+  const io = new WsIO(ws, { maxHeldBytes: maxHeldBytes(limits), peer: options.expectedPeer });
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    io.failed.catch((e: unknown) => {
+      const code = ((e as CouplerError).cause as NodeJS.ErrnoException | undefined)?.code;
+      reject(code === undefined ? e : new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `cannot connect (${code})`, io.peer === undefined ? { cause: e } : { peer: io.peer, cause: e }));
     });
-    ws.send(initiator.hello());
-    const { finish, result } = initiator.onReply(await pump.next());
-    pump.peer = result.peerId;
-    const refuse = options.acceptPeer?.(result.peerId, 'reply');
-    if (refuse !== undefined) {
-      const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection to "${result.peerId}" not wanted (${refuse})`, { peer: result.peerId });
-      (err as { refuseReason?: RefuseReason }).refuseReason = refuse;
-      throw err;
-    }
-    ws.send(finish);
-    const leftover = pump.detach();
-    return new SecureChannel(ws, result, getSuite(cfg.suite), { localId: cfg.localId, sessionId: cfg.sessionId, initiator: true }, limits, leftover);
-  };
+  });
+  opened.catch(() => undefined);
+  const policy = policyOf(options);
   try {
-    return await withDeadline(
-      script(),
-      timeoutMs,
-      () => new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${timeoutMs} ms`, pump.peer === undefined ? {} : { peer: pump.peer }),
-      options.signal,
-    );
+    await withDeadline(opened, timeoutMs, () => new HandshakeError(ErrorCode.TIMEOUT, `cannot connect within ${timeoutMs} ms`, io.peer === undefined ? {} : { peer: io.peer }), options.signal);
   } catch (err) {
-    pump.fail(err instanceof CouplerError ? err : new AbortedError('handshake aborted'));
-    pump.detach();
-    refuseAndClose(ws, refuseReasonOf(err));
-    ws.on('error', () => undefined);
+    io.detach();
+    refuseAndClose(ws, undefined);
     throw err;
   }
+  return driveInitiator(io, {
+    cfg,
+    limits,
+    timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+    policy,
+    expectedPeer: options.expectedPeer,
+    signal: options.signal,
+  });
+}
+
+interface PendingEntry {
+  readonly source: string;
+  readonly known: boolean;
+  silent: boolean;
 }
 
 /**
@@ -343,33 +251,47 @@ export async function connectChannel(target: { host: string; port: number } | st
  *   onChannel: (ch) => console.log('peer', ch.peerId) });
  */
 export async function listenChannels(options: ListenOptions): Promise<ChannelListener> {
-  const { cfg, limits, timeoutMs } = prepare(options);
+  const { cfg, limits, timeoutMs } = prepareChannel(options);
   if (typeof options.onChannel !== 'function') throw new InvalidArgumentError('"onChannel" must be a function');
   if (options.onHandshakeError !== undefined && typeof options.onHandshakeError !== 'function') throw new InvalidArgumentError('"onHandshakeError" must be a function');
+  if (options.isKnownSource !== undefined && typeof options.isKnownSource !== 'function') throw new InvalidArgumentError('"isKnownSource" must be a function');
   const host = options.host ?? '127.0.0.1';
   // An empty host would make the server listen on every interface.
   if (typeof host !== 'string' || host.length === 0 || host.length > 255) throw new InvalidArgumentError('"host" must be a non-empty host name or address');
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('"port" must be 0..65535');
-  const maxPending = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-  if (!Number.isSafeInteger(maxPending) || maxPending < 1) throw new InvalidArgumentError('"maxPendingHandshakes" must be a positive integer');
-  const maxPerSource = options.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE;
-  if (!Number.isSafeInteger(maxPerSource) || maxPerSource < 1) throw new InvalidArgumentError('"maxPendingPerSource" must be a positive integer');
-  const firstMessageMs = options.firstMessageTimeoutMs ?? Math.min(DEFAULT_FIRST_MESSAGE_TIMEOUT_MS, timeoutMs);
-  if (!Number.isSafeInteger(firstMessageMs) || firstMessageMs < 1) throw new InvalidArgumentError('"firstMessageTimeoutMs" must be a positive integer');
+  const maxPending = positive(options.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 'maxPendingHandshakes');
+  const maxPerSource = positive(options.maxPendingPerSource, DEFAULT_MAX_PENDING_PER_SOURCE, 'maxPendingPerSource');
+  const maxPerKnown = positive(options.maxPendingPerKnownSource, DEFAULT_MAX_PENDING_PER_KNOWN_SOURCE, 'maxPendingPerKnownSource');
+  const firstMessageMs = positive(options.firstMessageTimeoutMs, Math.min(DEFAULT_FIRST_MESSAGE_TIMEOUT_MS, timeoutMs), 'firstMessageTimeoutMs');
+  const finishMs = positive(options.finishTimeoutMs, Math.min(DEFAULT_FINISH_TIMEOUT_MS, timeoutMs), 'finishTimeoutMs');
+  const policy = policyOf(options);
+  const isKnown = (source: string): boolean => {
+    try {
+      return options.isKnownSource?.(source) === true;
+    } catch {
+      return false;
+    }
+  };
   // Unfinished handshakes in arrival order (a Map keeps insertion order: the first is the oldest).
-  // `silent`: nothing received yet — the cheapest thing for an attacker to hold open, so the
-  // first to go when room is needed.
-  const pendingSockets = new Map<WebSocket, { remote: string; silent: boolean }>();
-  const evictOldestSilent = (remote?: string): boolean => {
-    for (const [ws, entry] of pendingSockets) {
-      if (entry.silent && (remote === undefined || entry.remote === remote)) {
-        pendingSockets.delete(ws);
-        ws.terminate();
-        return true;
+  const pending = new Map<WebSocket, PendingEntry>();
+  /** Evict the oldest entry matching `match`, silent ones first. */
+  const evict = (match: (e: PendingEntry) => boolean): boolean => {
+    for (const silentPass of [true, false]) {
+      for (const [ws, e] of pending) {
+        if (e.silent === silentPass && match(e)) {
+          pending.delete(ws);
+          ws.terminate();
+          return true;
+        }
       }
     }
     return false;
+  };
+  const countFrom = (source: string): number => {
+    let n = 0;
+    for (const e of pending.values()) if (e.source === source) n++;
+    return n;
   };
 
   // Our own HTTP server: closing the listener must stop accepting without waiting for the
@@ -377,8 +299,8 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('coupler channel endpoint: WebSocket required\n');
   });
-  server.headersTimeout = timeoutMs;
-  server.requestTimeout = timeoutMs;
+  server.headersTimeout = Math.min(timeoutMs, firstMessageMs + finishMs);
+  server.requestTimeout = server.headersTimeout;
   const wss = new WebSocketServer({
     server,
     path: CHANNEL_PATH,
@@ -389,6 +311,16 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   });
   wss.on('error', () => undefined);
 
+  const admit = (source: string, known: boolean): boolean => {
+    // Room for this source first: its own oldest goes (a source cannot crowd out others).
+    if (countFrom(source) >= (known ? maxPerKnown : maxPerSource) && !evict((e) => e.source === source)) return false;
+    if (pending.size < maxPending) return true;
+    // Full: evict the oldest from a source discovery did not return; a known source may also
+    // displace the oldest from another known source.
+    if (evict((e) => !e.known)) return true;
+    return known && evict((e) => e.source !== source);
+  };
+
   const handle = async (ws: WebSocket, req: IncomingMessage): Promise<void> => {
     const remote = req.socket.remoteAddress;
     ws.on('error', () => undefined);
@@ -397,54 +329,37 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
       return;
     }
     const source = remote ?? 'unknown';
-    // Per source, only silent connections count: parties sharing one address (several on one
-    // host, behind one NAT) dial many at once and each talks at once.
-    let fromSource = 0;
-    for (const e of pendingSockets.values()) if (e.remote === source && e.silent) fromSource++;
-    // Room per source, then globally: evict the oldest silent connection rather than refuse the
-    // newcomer, so idle sockets cannot keep real peers out.
-    if (fromSource >= maxPerSource && !evictOldestSilent(source)) {
+    const known = isKnown(source);
+    if (!admit(source, known)) {
       refuseAndClose(ws, 'busy');
       return;
     }
-    if (pendingSockets.size >= maxPending && !evictOldestSilent()) {
-      refuseAndClose(ws, 'busy');
-      return;
-    }
-    const entry = { remote: source, silent: true };
-    pendingSockets.set(ws, entry);
-    const pump = new HandshakePump(ws, 2, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes));
-    const responder = new Responder(cfg);
-    const script = async (): Promise<SecureChannel> => {
-      const hello = await withDeadline(pump.next(), firstMessageMs, () => new HandshakeError(ErrorCode.TIMEOUT, `no handshake message within ${firstMessageMs} ms of connecting`));
-      entry.silent = false;
-      const { reply, claimedPeer } = responder.onHello(hello);
-      pump.peer = claimedPeer;
-      const early = options.acceptPeer?.(claimedPeer, 'hello');
-      if (early !== undefined) {
-        const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection from "${claimedPeer}" not wanted (${early})`, { peer: claimedPeer });
-        (err as { refuseReason?: RefuseReason }).refuseReason = early;
-        throw err;
-      }
-      ws.send(reply);
-      const result = responder.onFinish(await pump.next());
-      const late = options.acceptPeer?.(result.peerId, 'finish');
-      if (late !== undefined) {
-        const err = new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `connection from "${result.peerId}" not wanted (${late})`, { peer: result.peerId });
-        (err as { refuseReason?: RefuseReason }).refuseReason = late;
-        throw err;
-      }
-      const leftover = pump.detach();
-      return new SecureChannel(ws, result, getSuite(cfg.suite), { localId: cfg.localId, sessionId: cfg.sessionId, initiator: false }, limits, leftover);
-    };
+    const entry: PendingEntry = { source, known, silent: true };
+    pending.set(ws, entry);
+    const io = new WsIO(ws, { maxHeldBytes: maxHeldBytes(limits) });
+    let finishTimer: NodeJS.Timeout | undefined;
     try {
-      const channel = await withDeadline(script(), timeoutMs, () =>
-        new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${timeoutMs} ms`, pump.peer === undefined ? {} : { peer: pump.peer }),
-      );
-      options.onChannel(channel);
+      await driveResponder(io, {
+        cfg,
+        limits,
+        timeoutMs,
+        policy,
+        firstMessageMs,
+        onFirstMessage: () => {
+          entry.silent = false;
+        },
+        onReplySent: () => {
+          finishTimer = setTimeout(
+            () => io.fail(new HandshakeError(ErrorCode.TIMEOUT, `no handshake finish within ${finishMs} ms of the reply`, io.peer === undefined ? {} : { peer: io.peer })),
+            finishMs,
+          );
+        },
+        onChannel: (channel) => {
+          pending.delete(ws);
+          options.onChannel(channel);
+        },
+      });
     } catch (err) {
-      pump.detach();
-      refuseAndClose(ws, refuseReasonOf(err));
       const error = err instanceof CouplerError ? err : new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'handshake failed', { cause: err });
       try {
         options.onHandshakeError?.(error, remote);
@@ -452,7 +367,8 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
         /* callbacks must not break the listener */
       }
     } finally {
-      pendingSockets.delete(ws);
+      if (finishTimer !== undefined) clearTimeout(finishTimer);
+      pending.delete(ws);
     }
   };
 
@@ -474,7 +390,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     host: bound.address,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
-        for (const s of pendingSockets.keys()) s.terminate();
+        for (const s of pending.keys()) s.terminate();
         wss.close();
         server.close();
         resolve();

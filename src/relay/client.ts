@@ -9,13 +9,13 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { encodeBase64 } from '../crypto/bytes.js';
 import { ed25519Sign } from '../crypto/ed25519.js';
-import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError } from '../errors.js';
+import { AbortedError, ErrorCode, HandshakeError, InvalidArgumentError } from '../errors.js';
 import { assertIdentity, isValidPartyId } from '../identity/identity.js';
 import { Roster, compareIds, rosterDigest, sessionRosterDigest } from '../identity/roster.js';
-import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits } from '../channel/channel.js';
-import { Initiator, MAX_HANDSHAKE_MESSAGE, Responder, checkHandshakeConfig, type HandshakeConfig } from '../channel/handshake.js';
-import { getSuite } from '../channel/suite.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, type ChannelOptions } from '../channel/transport.js';
+import { MAX_TIMER_MS, isAbortSignal, maxFrameBytes, type SecureChannel } from '../channel/channel.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, maxHeldBytes, policyOf, prepareChannel, type ChannelOptions } from '../channel/transport.js';
+import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from '../channel/driver.js';
+import { WsIO } from '../channel/ws-io.js';
 import { RELAY_PATH, RELAY_REFUSE_REASONS, RELAY_SUBPROTOCOL, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** Default wait for the peer to show up at the relay: 120 s. */
@@ -29,111 +29,6 @@ export interface RelayChannelOptions extends ChannelOptions {
   readonly pairTimeoutMs?: number;
   /** Aborts with {@link AbortedError}. */
   readonly signal?: AbortSignal;
-}
-
-type Item = { kind: 'bin'; data: Uint8Array } | { kind: 'text'; text: string };
-
-/** Ordered queue of a WebSocket's messages with one waiter and a sticky error. */
-class Pump {
-  readonly #ws: WebSocket;
-  readonly #items: Item[] = [];
-  #bytes = 0;
-  readonly #cap: number;
-  #waiter: { resolve: (i: Item) => void; reject: (e: CouplerError) => void } | undefined;
-  #error: CouplerError | undefined;
-  #onFail: ((e: CouplerError) => void) | undefined;
-  /** Rejects with the first failure (connection error, close, refusal). */
-  readonly failed: Promise<never> = new Promise<never>((_resolve, reject) => (this.#onFail = reject));
-  closeInfo: { code: number; reason: string } | undefined;
-  readonly #onMessage = (data: Buffer, isBinary: boolean): void => {
-    const item: Item = isBinary ? { kind: 'bin', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } : { kind: 'text', text: data.toString('utf8') };
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w.resolve(item);
-      return;
-    }
-    this.#bytes += data.length;
-    if (this.#bytes > this.#cap) {
-      this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'too much data before the handshake completed', { peer: this.peer }));
-      return;
-    }
-    this.#items.push(item);
-  };
-  readonly #onClose = (code: number, reason: Buffer): void => {
-    this.closeInfo = { code, reason: reason.toString('utf8') };
-    const r = this.closeInfo.reason as RelayRefuseReason;
-    if (code === 4403 && RELAY_REFUSE_REASONS.includes(r)) this.fail(new RelayError(r, `relay refused the connection to "${this.peer}" (${r})`, { peer: this.peer }));
-    else this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `relayed connection to "${this.peer}" closed before the handshake completed`, { peer: this.peer }));
-  };
-  readonly #onError = (err: Error): void =>
-    this.fail(new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `cannot reach the relay (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { peer: this.peer, cause: err }));
-
-  constructor(ws: WebSocket, cap: number, readonly peer: string) {
-    this.#ws = ws;
-    this.#cap = cap;
-    this.failed.catch(() => undefined);
-    ws.on('message', this.#onMessage);
-    ws.on('close', this.#onClose);
-    ws.on('error', this.#onError);
-  }
-
-  next(): Promise<Item> {
-    if (this.#error) return Promise.reject(this.#error);
-    const i = this.#items.shift();
-    if (i !== undefined) {
-      this.#bytes -= i.kind === 'bin' ? i.data.length : i.text.length;
-      return Promise.resolve(i);
-    }
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }));
-  }
-
-  async nextBinary(): Promise<Uint8Array> {
-    const i = await this.next();
-    if (i.kind !== 'bin' || i.data.length > MAX_HANDSHAKE_MESSAGE * 2) {
-      throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', { peer: this.peer });
-    }
-    return i.data;
-  }
-
-  fail(err: CouplerError): void {
-    if (this.#error) return;
-    this.#error = err;
-    this.#onFail?.(err);
-    const w = this.#waiter;
-    this.#waiter = undefined;
-    w?.reject(err);
-  }
-
-  /** Detach; return binary messages that arrived after the handshake (channel frames). */
-  detach(): Uint8Array[] {
-    this.#ws.off('message', this.#onMessage);
-    this.#ws.off('close', this.#onClose);
-    this.#ws.off('error', this.#onError);
-    const out: Uint8Array[] = [];
-    for (const i of this.#items.splice(0)) {
-      if (i.kind !== 'bin') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent a control message after pairing', { peer: this.peer });
-      out.push(i.data);
-    }
-    return out;
-  }
-}
-
-function deadline<T>(work: Promise<T>, ms: () => number, onTimeout: () => CouplerError, signal?: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      timer = setTimeout(() => reject(onTimeout()), Math.min(ms(), MAX_TIMER_MS));
-    };
-    arm();
-    const onAbort = (): void => reject(new AbortedError('relayed connection aborted'));
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    });
-  });
 }
 
 /**
@@ -161,21 +56,12 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   } catch {
     throw new InvalidArgumentError('"relayUrl" must be a ws:// or wss:// URL');
   }
-  const cfg: HandshakeConfig = { identity, localId, roster: options.roster, sessionId: options.sessionId, suite: options.suite ?? 'native' };
-  checkHandshakeConfig(cfg);
+  const { cfg, limits } = prepareChannel(options);
   const hsTimeout = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const pairTimeout = options.pairTimeoutMs ?? DEFAULT_PAIR_TIMEOUT_MS;
-  for (const [v, name] of [[hsTimeout, 'handshakeTimeoutMs'], [pairTimeout, 'pairTimeoutMs']] as const) {
-    if (!Number.isSafeInteger(v) || v <= 0 || v > MAX_TIMER_MS) throw new InvalidArgumentError(`"${name}" must be an integer in 1..${MAX_TIMER_MS}`);
-  }
+  if (!Number.isSafeInteger(pairTimeout) || pairTimeout <= 0 || pairTimeout > MAX_TIMER_MS) throw new InvalidArgumentError(`"pairTimeoutMs" must be an integer in 1..${MAX_TIMER_MS}`);
   if (options.signal !== undefined && !isAbortSignal(options.signal)) throw new InvalidArgumentError('"signal" must be an AbortSignal');
   if (options.signal?.aborted) throw new AbortedError();
-  let limits;
-  try {
-    limits = resolveLimits(options);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
   const initiator = options.initiator ?? compareIds(localId, peer) < 0;
   // A roster-bound session id commits to the roster: present it (ids and keys only), after checking
   // that it is the roster this party holds.
@@ -196,15 +82,26 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     handshakeTimeout: hsTimeout,
     followRedirects: false,
   });
-  const pump = new Pump(ws, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes), peer);
-  let paired = false;
-  let pairedAt = 0;
+  // The relay's close code, for the group: 1001 means the partner left the relay; anything else
+  // after pairing means the relay connection itself was lost.
+  ws.once('close', (code: number) => relayCloseCodes.set(ws, code));
+  const io = new WsIO(ws, {
+    maxHeldBytes: maxHeldBytes(limits),
+    peer,
+    closeError: (code, reason) => {
+      const r = reason as RelayRefuseReason;
+      if (code === RELAY_REFUSE_CLOSE_CODE && RELAY_REFUSE_REASONS.includes(r)) return new RelayError(r, `relay refused the connection to "${peer}" (${r})`, { peer });
+      return new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `relayed connection to "${peer}" closed before the handshake completed (close code ${code})`, { peer });
+    },
+    socketError: (err) => new RelayUnreachableError(base, (err as NodeJS.ErrnoException).code ?? 'error', peer, err),
+  });
 
-  const script = async (): Promise<SecureChannel> => {
-    await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), pump.failed]);
-    ws.send(JSON.stringify({ v: 1, ...body, sig, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
+  // Admission: wait for `paired` (the peer reached the relay), under the pair deadline.
+  const admission = async (): Promise<void> => {
+    await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), io.failed]);
+    io.send(JSON.stringify({ v: 1, ...body, sig, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
     for (;;) {
-      const i = await pump.next();
+      const i = await io.nextItem();
       if (i.kind !== 'text') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent data before pairing', { peer });
       let msg: { t?: unknown; reason?: unknown };
       try {
@@ -213,54 +110,67 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
         throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed relay message', { peer });
       }
       if (msg.t === 'admitted') continue;
-      if (msg.t === 'paired') break;
+      if (msg.t === 'paired') return;
       if (msg.t === 'refused' && RELAY_REFUSE_REASONS.includes(msg.reason as RelayRefuseReason)) {
         throw new RelayError(msg.reason as RelayRefuseReason, `relay refused the connection to "${peer}" (${String(msg.reason)})`, { peer });
       }
       throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed relay message', { peer });
     }
-    paired = true;
-    pairedAt = Date.now();
-    const info = { localId: cfg.localId, sessionId: cfg.sessionId, initiator };
-    const suite = getSuite(cfg.suite);
-    if (initiator) {
-      const hs = new Initiator(cfg, peer);
-      ws.send(hs.hello());
-      const { finish, result } = hs.onReply(await pump.nextBinary());
-      const refuse = options.acceptPeer?.(result.peerId, 'reply');
-      if (refuse !== undefined) throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `relayed connection to "${result.peerId}" not wanted (${refuse})`, { peer: result.peerId });
-      ws.send(finish);
-      return new SecureChannel(ws, result, suite, info, limits, pump.detach());
-    }
-    const hs = new Responder(cfg);
-    const { reply, claimedPeer } = hs.onHello(await pump.nextBinary());
-    if (claimedPeer !== peer) throw new HandshakeError(ErrorCode.PEER_UNKNOWN, `relay connected "${claimedPeer}" where "${peer}" was expected`, { peer });
-    const early = options.acceptPeer?.(claimedPeer, 'hello');
-    if (early !== undefined) throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `relayed connection from "${claimedPeer}" not wanted (${early})`, { peer });
-    ws.send(reply);
-    const result = hs.onFinish(await pump.nextBinary());
-    if (result.peerId !== peer) throw new HandshakeError(ErrorCode.PEER_UNKNOWN, `relay connected "${result.peerId}" where "${peer}" was expected`, { peer });
-    const late = options.acceptPeer?.(result.peerId, 'finish');
-    if (late !== undefined) throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, `relayed connection from "${peer}" not wanted (${late})`, { peer });
-    return new SecureChannel(ws, result, suite, info, limits, pump.detach());
   };
   try {
-    return await deadline(
-      script(),
-      () => (paired ? Math.max(1, hsTimeout - (Date.now() - pairedAt)) : pairTimeout + hsTimeout),
-      () =>
-        new HandshakeError(
-          ErrorCode.TIMEOUT,
-          paired ? `relayed handshake with "${peer}" did not complete within ${hsTimeout} ms` : `"${peer}" did not reach the relay within ${pairTimeout} ms`,
-          { peer },
-        ),
-      options.signal,
-    );
+    await withDeadline(admission(), pairTimeout + hsTimeout, () => new HandshakeError(ErrorCode.TIMEOUT, `"${peer}" did not reach the relay within ${pairTimeout} ms`, { peer }), options.signal);
   } catch (err) {
-    pump.fail(err instanceof CouplerError ? err : new AbortedError('relayed connection aborted'));
-    pump.detach();
+    io.detach();
     ws.on('error', () => undefined);
     ws.terminate();
     throw err;
+  }
+  const policy: AcceptPolicy | undefined = policyOf(options);
+  const drive = {
+    cfg,
+    limits,
+    timeoutMs: hsTimeout,
+    expectedPeer: peer,
+    signal: options.signal,
+    policy: {
+      ...policy,
+      // The relay pairs by (session, from, to): whoever answers must be the peer asked for.
+      finish: (p: string) => (p !== peer ? 'auth' : policy?.finish?.(p)),
+    },
+  } as const;
+  const channel = initiator ? await driveInitiator(io, drive) : await driveResponder(io, drive);
+  relayedChannels.set(channel, { url: base, closeCode: () => relayCloseCodes.get(ws) });
+  return channel;
+}
+
+/** The close code the relay sent when it parts a pair because the other side left. */
+export const RELAY_PARTNER_GONE_CLOSE_CODE = 1001;
+/** The close code of a relay refusal (with the reason as the close reason). */
+export const RELAY_REFUSE_CLOSE_CODE = 4403;
+
+const relayCloseCodes = new WeakMap<WebSocket, number>();
+const relayedChannels = new WeakMap<SecureChannel, { url: string; closeCode: () => number | undefined }>();
+
+/**
+ * For a channel opened through a relay: the relay's URL, and whether its connection to the relay was
+ * lost (closed by anything but the relay's "your partner left" close, 1001). Undefined for a direct channel.
+ */
+export function relayedChannelInfo(channel: SecureChannel): { url: string; relayLost: boolean } | undefined {
+  const info = relayedChannels.get(channel);
+  if (info === undefined) return undefined;
+  const code = info.closeCode();
+  return { url: info.url, relayLost: code !== undefined && code !== RELAY_PARTNER_GONE_CLOSE_CODE && code !== 1000 };
+}
+
+/** The relay could not be reached (connection refused, reset, DNS failure, TLS error). */
+export class RelayUnreachableError extends HandshakeError {
+  /** The relay's URL. */
+  readonly relayUrl: string;
+  /** The socket error code (`ECONNREFUSED`, …). */
+  readonly socketCode: string;
+  constructor(relayUrl: string, socketCode: string, peer: string | undefined, cause?: unknown) {
+    super(ErrorCode.HANDSHAKE_FAILED, `cannot reach the relay at ${relayUrl} (${socketCode})`, { ...(peer === undefined ? {} : { peer }), cause });
+    this.relayUrl = relayUrl;
+    this.socketCode = socketCode;
   }
 }

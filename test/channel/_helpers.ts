@@ -198,10 +198,14 @@ export async function exposedPair(
   const { reply } = res.onHello(await helloP);
   const replyP = nextMessage(clientWs);
   serverWs.send(reply);
-  const { finish, result: ir } = ini.onReply(await replyP);
+  const { finish } = ini.onReply(await replyP);
   const finishP = nextMessage(serverWs);
   clientWs.send(finish);
-  const rr = res.onFinish(await finishP);
+  res.onFinish(await finishP);
+  const { ok, result: rr } = res.accept();
+  const okP = nextMessage(clientWs);
+  serverWs.send(ok);
+  const ir = ini.onOk(await okP);
   const client = cleanup.channel(
     new SecureChannel(clientWs, ir, getSuite(suite), { localId: 'a', sessionId: SESSION, initiator: true }, resolveLimits(opts.clientLimits)),
   );

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { CouplerError } from '../../src/errors';
 import { encodeMessage, type PlainData } from '../../src/wire';
-import { Initiator, Responder, type HandshakeConfig } from '../../src/channel/handshake';
+import { Initiator, PROTOCOL_VERSION, Responder, sessionTag, type HandshakeConfig } from '../../src/channel/handshake';
 import { SUITES } from '../../src/channel';
 import { SESSION, parties } from './_helpers';
 
@@ -27,7 +27,8 @@ const anyPlain: fc.Arbitrary<PlainData> = fc.oneof(
   fc.integer({ min: -5, max: 300 }),
   fc.double(),
   fc.string({ maxLength: 70 }),
-  fc.constantFrom('a', 'b', 'c', SESSION, 'native', 'tweetnacl', 'hello', 'reply', 'finish', 'refuse', 'busy', 'self'),
+  fc.constantFrom('a', 'b', 'c', SESSION, 'native', 'tweetnacl', 'hello', 'reply', 'finish', 'ok', 'refuse', 'busy', 'self'),
+  fc.uint8Array({ minLength: 16, maxLength: 16 }),
   fc.uint8Array({ minLength: 0, maxLength: 70 }),
   fc.uint8Array({ minLength: 32, maxLength: 32 }),
   fc.uint8Array({ minLength: 64, maxLength: 64 }),
@@ -45,14 +46,14 @@ describe.each(SUITES)('%s', (suite) => {
 
   it('Responder.onHello(random fields) only throws CouplerErrors', () => {
     fc.assert(
-      fc.property(msgOf(['t', 'v', 'suite', 'session', 'from', 'eph', 'nonce', 'reason', 'extra']), (b) => onlyCoupler(() => new Responder(cfg('b', suite)).onHello(b))),
+      fc.property(msgOf(['t', 'v', 'suite', 'eph', 'nonce', 'st', 'reason', 'extra']), (b) => onlyCoupler(() => new Responder(cfg('b', suite)).onHello(b))),
       { numRuns: suite === 'native' ? 1500 : 300 },
     );
   });
 
   it('Initiator.onReply(random bytes / random fields) only throws CouplerErrors', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), msgOf(['t', 'from', 'eph', 'nonce', 'sig', 'reason'])), (b) => {
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), msgOf(['t', 'eph', 'nonce', 'box', 'reason'])), (b) => {
         const ini = new Initiator(cfg('a', suite), 'b');
         ini.hello();
         onlyCoupler(() => ini.onReply(b));
@@ -64,7 +65,7 @@ describe.each(SUITES)('%s', (suite) => {
   it('Responder.onFinish(random) after a real hello only throws CouplerErrors', () => {
     const hello = new Initiator(cfg('a', suite)).hello();
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), msgOf(['t', 'sig', 'reason'])), (b) => {
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), msgOf(['t', 'box', 'reason'])), (b) => {
         const r = new Responder(cfg('b', suite));
         r.onHello(hello);
         onlyCoupler(() => r.onFinish(b));
@@ -73,10 +74,32 @@ describe.each(SUITES)('%s', (suite) => {
     );
   });
 
-  it('a low-order (all-zero) ephemeral key is refused', () => {
+  it('Initiator.onOk(random) after a real reply only throws CouplerErrors', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), msgOf(['t', 'mac', 'reason'])), (b) => {
+        const ini = new Initiator(cfg('a', suite), 'b');
+        const r = new Responder(cfg('b', suite));
+        const { reply } = r.onHello(ini.hello());
+        ini.onReply(reply);
+        onlyCoupler(() => ini.onOk(b));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a low-order (all-zero) ephemeral key with a valid session tag is refused', () => {
     const r = new Responder(cfg('b', suite));
-    const hello = encodeMessage({ t: 'hello', v: 1, suite, session: SESSION, from: 'a', eph: new Uint8Array(32), nonce: new Uint8Array(randomBytes(32)) });
-    expect(() => r.onHello(hello)).toThrow(CouplerError);
+    const eph = new Uint8Array(32);
+    const nonce = new Uint8Array(randomBytes(32));
+    const hello = encodeMessage({ t: 'hello', v: PROTOCOL_VERSION, suite, eph, nonce, st: sessionTag(SESSION, eph, nonce) });
+    let err: unknown;
+    try {
+      r.onHello(hello);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CouplerError);
+    expect((err as Error).message).toMatch(/ephemeral key/);
   });
 });
 

@@ -77,7 +77,8 @@ describe('refusals', () => {
     expect(err.peer).toBe('c');
     const serverErr = await l.errors.next();
     expect(serverErr.code).toBe(ErrorCode.PEER_UNKNOWN);
-    expect(serverErr.peer).toBe('a');
+    // The initiator refused at the reply, before it revealed anything about itself.
+    expect(serverErr.peer).toBeUndefined();
   });
 
   it('key substitution, initiator side: mallory claims "b" with her own key', async () => {
@@ -129,7 +130,9 @@ describe('refusals', () => {
     expect(err.peer).toBe('b');
     const serverErr = await l.errors.next();
     expect(serverErr.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(serverErr.peer).toBe('a');
+    expect(refuseReason(serverErr)).toBe('session');
+    // Neither the session id nor the initiator's id is on the wire: the responder never learns who.
+    expect(serverErr.peer).toBeUndefined();
   });
 
   it('cipher suite mismatch', async () => {
@@ -144,7 +147,7 @@ describe('refusals', () => {
     expect(err.peer).toBe('b');
     const serverErr = await l.errors.next();
     expect(serverErr.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(serverErr.peer).toBe('a');
+    expect(serverErr.peer).toBeUndefined();
   });
 
   it('connecting to itself', async () => {
@@ -158,7 +161,8 @@ describe('refusals', () => {
     expect(refuseReason(err)).toBe('self');
     const serverErr = await l.errors.next();
     expect(serverErr.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(serverErr.peer).toBe('a');
+    // The initiator saw its own id in the sealed reply and stopped there.
+    expect(refuseReason(serverErr)).toBe('self');
   });
 
   it('a different roster party answers than expected', async () => {
@@ -175,10 +179,15 @@ describe('refusals', () => {
   it('acceptPeer can refuse at each stage', async () => {
     const { ids, roster } = parties('a', 'b');
     const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, acceptPeer: (_id, stage) => (stage === 'finish' ? 'duplicate' : undefined) });
-    // Refused at finish: the initiator already holds a channel, which the responder then closes.
-    const ch = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
-    const closeErr = await ch.closed;
-    expect(closeErr).toBeInstanceOf(CouplerError);
+    // Refused at finish: the responder never confirms, so the initiator never holds a channel and
+    // learns the reason.
+    const refused = await expectCoupler(
+      connectChannel({ host: HOST, port: l.listener.port }, { identity: ids.a!, roster, sessionId: SESSION }),
+      HandshakeError,
+      ErrorCode.HANDSHAKE_FAILED,
+    );
+    expect(refuseReason(refused)).toBe('duplicate');
+    expect(refused.peer).toBe('b');
     const serverErr = await l.errors.next();
     expect(serverErr.code).toBe(ErrorCode.HANDSHAKE_FAILED);
     expect(serverErr.peer).toBe('a');
@@ -217,7 +226,7 @@ describe('truncated and stalled handshakes', () => {
     expect(await code).toBe(1008);
   });
 
-  it('hello then close: HANDSHAKE_FAILED naming the claimed peer', async () => {
+  it('hello then close: HANDSHAKE_FAILED, and the responder never learned who it was', async () => {
     const { ids, roster } = parties('a', 'b');
     const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION });
     const ws = await rawClient(cleanup, l.listener.port);
@@ -228,7 +237,7 @@ describe('truncated and stalled handshakes', () => {
     const err = await l.errors.next();
     expect(err).toBeInstanceOf(HandshakeError);
     expect(err.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(err.peer).toBe('a');
+    expect(err.peer).toBeUndefined();
   });
 
   it('a text message or an oversized message during the handshake is refused', async () => {
@@ -279,25 +288,29 @@ describe('truncated and stalled handshakes', () => {
     await closedCode(ws);
   });
 
-  it('a raw client that sends hello and never finishes: TIMEOUT naming the claimed peer', async () => {
+  it('a raw client that sends hello and never finishes: TIMEOUT after finishTimeoutMs, however long the handshake deadline', async () => {
     const { ids, roster } = parties('a', 'b');
-    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, handshakeTimeoutMs: 300 });
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, handshakeTimeoutMs: 60_000, finishTimeoutMs: 300 });
     const ws = await rawClient(cleanup, l.listener.port);
     ws.send(new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }).hello());
     const err = await l.errors.next();
     expect(err.code).toBe(ErrorCode.TIMEOUT);
-    expect(err.peer).toBe('a');
+    expect(err.message).toMatch(/finish/);
+    expect(err.peer).toBeUndefined();
+    await closedCode(ws);
   });
 
-  it('busy: with maxPendingHandshakes 2 and both pending connections past their hello, a third is refused; capacity returns afterwards', async () => {
+  it('busy: with maxPendingHandshakes 2, both pending connections past their hello and from a known source, a third from an unknown source is refused; capacity returns afterwards', async () => {
     const { ids, roster } = parties('a', 'b');
-    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 2, handshakeTimeoutMs: 1000 });
+    let known = true;
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 2, handshakeTimeoutMs: 1000, isKnownSource: () => known });
     // Two connections that say hello and then stall: talking, so not evicted.
     const stalled = [await rawClient(cleanup, l.listener.port), await rawClient(cleanup, l.listener.port)];
     for (const ws of stalled) {
       ws.send(new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }).hello());
       await nextMessage(ws); // the reply: the hello was taken
     }
+    known = false;
     const third = await rawClient(cleanup, l.listener.port);
     const refusal = await nextMessage(third);
     expect(decodeMessage(refusal, MAX_HANDSHAKE_MESSAGE)).toEqual({ t: 'refuse', reason: 'busy' });
@@ -313,6 +326,7 @@ describe('truncated and stalled handshakes', () => {
     expect((await l.errors.next()).code).toBe(ErrorCode.TIMEOUT);
     expect((await l.errors.next()).code).toBe(ErrorCode.TIMEOUT);
     await Promise.all(stalled.map(closedCode));
+    known = true;
     const ok = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
     expect(ok.peerId).toBe('b');
   });
@@ -371,22 +385,42 @@ describe('on-path tampering with the handshake', () => {
     expect((clientErr as CouplerError).code).toBe(ErrorCode.HANDSHAKE_FAILED);
   });
 
-  it('a bit flipped in the reply signature', async () => {
+  it('a bit flipped in the sealed reply: the initiator refuses before revealing itself', async () => {
     const { clientErr, serverErr } = await tampered([{ direction: 's2c', index: 0, action: { type: 'flip', byte: -1, bit: 3 } }]);
     expect(clientErr).toBeInstanceOf(HandshakeError);
     expect((clientErr as CouplerError).code).toBe(ErrorCode.HANDSHAKE_FAILED);
     expect((clientErr as CouplerError).peer).toBe('b');
     expect(serverErr).toBeInstanceOf(HandshakeError);
-    expect(serverErr!.peer).toBe('a');
+    expect(refuseReason(serverErr)).toBe('auth');
+    expect(serverErr!.peer).toBeUndefined();
   });
 
-  it('a bit flipped in the finish signature: the responder refuses, the initiator channel closes', async () => {
+  it('a bit flipped in the sealed finish: the responder refuses, and the initiator never holds a channel', async () => {
     const { clientErr, serverErr } = await tampered([{ direction: 'c2s', index: 1, action: { type: 'flip', byte: -5, bit: 7 } }]);
     expect(serverErr).toBeInstanceOf(HandshakeError);
     expect(serverErr!.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(serverErr!.peer).toBe('a');
-    expect(clientErr).toBeInstanceOf(CouplerError);
+    expect(clientErr).toBeInstanceOf(HandshakeError);
+    expect(refuseReason(clientErr)).toBe('auth');
     expect((clientErr as CouplerError).peer).toBe('b');
+  });
+
+  it('a bit flipped in the confirmation: the initiator refuses it', async () => {
+    const { clientErr } = await tampered([{ direction: 's2c', index: 1, action: { type: 'flip', byte: -3, bit: 1 } }]);
+    expect(clientErr).toBeInstanceOf(HandshakeError);
+    expect((clientErr as CouplerError).code).toBe(ErrorCode.HANDSHAKE_FAILED);
+    expect((clientErr as CouplerError).peer).toBe('b');
+  });
+
+  it('no party id and no session id appear in cleartext on the wire', async () => {
+    const { ids, roster } = parties('alice-org', 'bob-org');
+    const l = await listen(cleanup, { identity: ids['bob-org']!, roster, sessionId: SESSION });
+    const proxy = await startProxy({ host: HOST, port: l.listener.port });
+    cleanup.add(() => proxy.close());
+    await connect(cleanup, proxy.port, { identity: ids['alice-org']!, roster, sessionId: SESSION });
+    await l.channels.next();
+    const rec = proxy.recorded[0]!;
+    const wire = Buffer.concat([...rec.c2s, ...rec.s2c].map((m) => Buffer.from(m)));
+    for (const secret of ['alice-org', 'bob-org', SESSION]) expect(wire.includes(Buffer.from(secret))).toBe(false);
   });
 
   it('a handshake replayed from an earlier session is refused (the old finish does not sign the new transcript)', async () => {
@@ -405,7 +439,8 @@ describe('on-path tampering with the handshake', () => {
     const err = await l.errors.next();
     expect(err).toBeInstanceOf(HandshakeError);
     expect(err.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    expect(err.peer).toBe('a');
+    // The old finish was sealed under the old handshake keys: it does not even open.
+    expect(refuseReason(err)).toBe('auth');
     expect(l.channels.items).toEqual([]);
     // flipBit is exported for tests that build their own tampering.
     expect(flipBit(new Uint8Array([1]), 0)[0]).toBe(0);

@@ -4,7 +4,8 @@
  * receives reject; later sends reject with CHANNEL_CLOSED.
  *
  * Proxy indices: c2s 0 hello, c2s 1 finish, c2s 2+k = a's frame with sequence k;
- * s2c 0 reply, s2c 1+k = b's frame with sequence k. Each test message fits in one frame.
+ * s2c 0 reply, s2c 1 ok (the confirmation), s2c 2+k = b's frame with sequence k. Each test message
+ * fits in one frame.
  */
 import { ChannelError, CouplerError, ErrorCode } from '../../src/errors';
 import { SUITES, type SecureChannel, type SuiteName } from '../../src/channel';
@@ -17,7 +18,7 @@ afterEach(() => cleanup.run());
 const N = 6;
 const msg = (i: number): Uint8Array => new Uint8Array(Buffer.from(`message number ${i}`));
 const C2S = (seq: number): number => 2 + seq;
-const S2C = (seq: number): number => 1 + seq;
+const S2C = (seq: number): number => 2 + seq;
 
 async function setup(rules: ProxyRule[], suite: SuiteName = 'native', proxyIn?: { ids: ReturnType<typeof parties> }) {
   const p = proxyIn?.ids ?? parties('a', 'b');
