@@ -77,6 +77,11 @@ export const ErrorCode = {
   PROXY_REQUEST_FAILED: 'COUPLER_ERR_PROXY_REQUEST_FAILED',
   /** The relay refused a connection (not admitted, over a limit); `reason` on the error says why. */
   RELAY_REFUSED: 'COUPLER_ERR_RELAY_REFUSED',
+  /**
+   * This party lost its connection to the relay (the relay stopped, or the network to it failed):
+   * every channel through it ended at once. Names no party; the message names the relay's URL.
+   */
+  RELAY_LOST: 'COUPLER_ERR_RELAY_LOST',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */

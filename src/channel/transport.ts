@@ -59,6 +59,8 @@ export interface ChannelOptions extends ChannelLimits {
    * sealed, so nothing is known at `hello`). Return a reason to refuse, or undefined to accept.
    */
   readonly acceptPeer?: (peerId: string, stage: 'reply' | 'finish') => RefuseReason | undefined;
+  /** @internal the group's accept policy (takes precedence over `acceptPeer`). */
+  readonly _policy?: AcceptPolicy;
 }
 
 /** Options of {@link connectChannel}. */
@@ -103,8 +105,6 @@ export interface ListenOptions extends ChannelOptions {
   readonly onChannel: (channel: SecureChannel) => void;
   /** Called when an incoming handshake fails (for logging; never with secrets). */
   readonly onHandshakeError?: (error: CouplerError, remoteAddress: string | undefined) => void;
-  /** @internal the group's accept policy (takes precedence over `acceptPeer`). */
-  readonly _policy?: AcceptPolicy;
 }
 
 /** A listening endpoint. */
@@ -147,7 +147,7 @@ export function prepareChannel(options: ChannelOptions): Prepared {
 }
 
 /** The accept policy of a caller's `acceptPeer` function. @internal */
-export function policyOf(options: ChannelOptions & { _policy?: AcceptPolicy }): AcceptPolicy | undefined {
+export function policyOf(options: ChannelOptions): AcceptPolicy | undefined {
   if (options._policy !== undefined) return options._policy;
   const f = options.acceptPeer;
   if (f === undefined) return undefined;

@@ -2,33 +2,36 @@
  * The group: the full mesh of authenticated channels among the roster parties of one task, and
  * round-based messaging over it.
  *
- * Formation ({@link joinGroup}): listen, then repeatedly take a snapshot of the discovered
- * addresses and dial each one not yet accounted for, with exponential backoff per address while
- * peers are still starting. Every address is only a hint: whoever answers must prove a roster key
- * in the handshake. Of each pair, the party whose id sorts first dials and the other accepts
- * (a deterministic tie-break: both sides can dial blindly, and exactly one channel per pair
- * survives). An impostor, a stale container from another session or a dead address fails its
- * handshake, is backed off and never blocks the real peer. The mesh is complete when there is one
- * channel per roster peer; then the listener closes.
+ * Formation ({@link joinGroup}) is the job of the {@link Mesh} (`mesh.ts`): listen, dial discovered
+ * addresses and/or the relay, authenticate every peer against the roster, keep one channel per pair.
  *
  * Messaging: every message names a round; each peer may send one message per round. `gather`
  * waits for one message per peer under a deadline and names the peers that are missing.
+ *
+ * Blame: a party that stops a run because of an error tells every peer at once (an authenticated
+ * abort notice with the error code and the parties it blames). A peer that gets one reports the root
+ * cause, and names a blamed party only if it observed that party failing too (its channel lost
+ * here, or its message missing here for at least half the round's deadline); it never names the
+ * party that explained itself, and it names nobody when the claim does not hold here.
  *
  * @module
  */
 import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
-import { Roster, compareIds } from '../identity/roster.js';
-import { channelPath, checkTransport, relayMesh, type ChannelPath, type Transport } from '../relay/mesh.js';
-import type { Discovery, PeerAddress } from '../discovery/types.js';
-import { connectChannel, listenChannels, type ChannelListener } from '../channel/transport.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
+import { Roster } from '../identity/roster.js';
+import { checkTransport, type ChannelPath, type Transport } from '../relay/mesh.js';
+import type { RelayRefuseReason } from '../relay/protocol.js';
+import type { Discovery } from '../discovery/types.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_TIMER_MS, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
-import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
-import { DEFAULT_MAX_VALUES, decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
-import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
-import { Mailbox } from './mailbox.js';
+import type { RefuseReason } from '../channel/handshake.js';
+import { DEFAULT_MAX_VALUES, encodeMessage, type PlainData } from '../wire/codec.js';
+import type { Mailbox } from './mailbox.js';
+import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, type AbortNotice } from './inbound.js';
+import { Mesh } from './mesh.js';
+
+export { ROUND_PATTERN } from './inbound.js';
 
 /** Default deadline to form the mesh: 120 s (containers on vantage6 start minutes apart; raise it there). */
 export const DEFAULT_JOIN_TIMEOUT_MS = 120_000;
@@ -44,30 +47,6 @@ export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
 export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
 /** Default cap of undelivered rounds per peer. */
 export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
-/** Round names: 1 to 128 printable ASCII characters. */
-export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
-
-/**
- * The reserved "round" of an abort message (its space keeps it outside {@link ROUND_PATTERN}, so
- * no user round can collide with it). Payload: `{ code }`, a `COUPLER_ERR_*` code and nothing else.
- */
-const ABORT_ROUND = 'coupler abort';
-/**
- * The reserved "round" of a batch: several small round messages to one peer, sent in the same
- * event-loop turn, travel as one channel message `{r: BATCH_ROUND, p: [message bytes, ...]}`
- * (one AEAD seal, one frame). At small L a protocol's cost is per message, not per byte: the
- * shares and the shape statement of a secure sum, say, go out together. Each item is an encoded
- * round message, decoded and checked like any other; a batch inside a batch is refused.
- */
-const BATCH_ROUND = 'coupler batch';
-/** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
-const BATCH_ITEM_MAX_BYTES = 16 * 1024;
-/** Most messages in one batch. */
-const BATCH_MAX_ITEMS = 64;
-const ABORT_CODE_PATTERN = /^COUPLER_ERR_[A-Z0-9_]{1,48}$/;
-/** How long {@link Group.abort} waits for its abort messages to leave before closing, ms. */
-const ABORT_SEND_TIMEOUT_MS = 1_000;
-
 /** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
 export type GroupEvent =
   | {
@@ -97,6 +76,8 @@ export type GroupEvent =
       retryInMs: number;
       /** Why the far end refused, when it said so (`order`, `duplicate`, `self` are normal). */
       reason?: RefuseReason;
+      /** Why the relay refused, for a relayed pair. */
+      relayReason?: RelayRefuseReason;
     }
   | {
       /**
@@ -256,9 +237,15 @@ export interface PeerStats {
   readonly path: ChannelPath;
 }
 
-function positiveInt(value: number | undefined, fallback: number, name: string): number {
+/**
+ * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
+ * would fire at once).
+ */
+function positiveInt(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) throw new InvalidArgumentError(`"${name}" must be a positive integer`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new InvalidArgumentError(`"${name}" must be a positive integer${max === MAX_TIMER_MS ? ` of at most ${MAX_TIMER_MS} ms` : ''}`);
+  }
   return value;
 }
 
@@ -269,16 +256,30 @@ function checkRound(round: unknown): string {
   return round;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** The abort notice behind a PEER_ABORTED error a mailbox delivered. */
+const noticeOf = new WeakMap<CouplerError, { peer: string; notice: AbortNotice }>();
+
+/** Codes whose error is this party's own doing (nobody else to blame). */
+const SELF_CAUSED: ReadonlySet<string> = new Set([
+  ErrorCode.ABORTED,
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.VALUE_INVALID,
+  ErrorCode.PARAMETERS_UNSAFE,
+  ErrorCode.RELAY_LOST,
+  ErrorCode.RELAY_REFUSED,
+  ErrorCode.CHANNEL_CLOSED,
+]);
+
+/**
+ * Whom an error blames, for this party's abort notice: its named parties, except where the cause
+ * is this party's own (a stop signal, its own input). A party that stopped because a peer stopped,
+ * and could not confirm that peer's claim, blames that peer (who explained itself).
+ */
+function blameOf(err: unknown, localId: string): string[] {
+  if (!(err instanceof CouplerError) || SELF_CAUSED.has(err.code)) return [];
+  if (err.code === ErrorCode.PEER_ABORTED && err.peers.length === 0 && err.peer !== undefined) return [err.peer];
+  return err.peers.filter((p) => p !== localId);
+}
 
 /**
  * A registry-wide brand on every Group, so a Group made by one copy of coupler (the ESM build,
@@ -326,8 +327,7 @@ export class Group {
   /** This party's identity (used for signed statements in echo rounds). */
   readonly identity: Identity;
 
-  readonly #channels: Map<string, SecureChannel>;
-  readonly #mailboxes: Map<string, Mailbox>;
+  readonly #mesh: Mesh;
   readonly #roundTimeoutMs: number;
   readonly #maxMessageBytes: number;
   #localFailure: string | undefined;
@@ -336,18 +336,19 @@ export class Group {
   readonly #progressIntervalMs: number;
   #closing = false;
   #runCounter = 0;
+  /** Runs this party stopped (its notice went out once). */
+  readonly #failedRuns = new Set<string>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
   readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
   constructor(init: {
+    mesh: Mesh;
     localId: string;
     sessionId: string;
     roster: Roster;
     identity: Identity;
-    channels: Map<string, SecureChannel>;
-    mailboxes: Map<string, Mailbox>;
     roundTimeoutMs: number;
     maxMessageBytes: number;
     onEvent: ((e: GroupEvent) => void) | undefined;
@@ -360,13 +361,19 @@ export class Group {
     this.identity = init.identity;
     this.parties = init.roster.ids;
     this.peers = init.roster.ids.filter((id) => id !== init.localId);
-    this.#channels = init.channels;
-    this.#mailboxes = init.mailboxes;
+    this.#mesh = init.mesh;
     this.#roundTimeoutMs = init.roundTimeoutMs;
     this.#maxMessageBytes = init.maxMessageBytes;
     this.#onEvent = init.onEvent;
     this.#onProgress = init.onProgress;
     this.#progressIntervalMs = init.progressIntervalMs ?? 1000;
+    const group = this;
+    init.mesh.join({
+      onAbort: (peer, notice) => this.#onAbortNotice(peer, notice),
+      get closing() {
+        return group.#closing;
+      },
+    });
   }
 
   /** @internal the group's progress hook and interval (read by the protocols). */
@@ -379,18 +386,22 @@ export class Group {
     return this.#roundTimeoutMs;
   }
 
+  #mailbox(peer: string): Mailbox {
+    return this.#mesh.mailboxes.get(peer)!;
+  }
+
   #peerChannel(peer: string): SecureChannel {
-    const ch = this.#channels.get(peer);
+    const ch = this.#mesh.channels.get(peer);
     if (ch !== undefined) return ch;
-    const mailbox = typeof peer === 'string' && peer !== this.localId ? this.#mailboxes.get(peer) : undefined;
+    const mailbox = typeof peer === 'string' && peer !== this.localId ? this.#mesh.mailboxes.get(peer) : undefined;
     // A roster peer without a channel is a lost peer, never an argument error.
     if (mailbox !== undefined) throw mailbox.error ?? new GroupError(ErrorCode.PEER_LOST, `no channel to peer "${peer}"`, { peer });
     throw new InvalidArgumentError(`"${String(peer).slice(0, 64)}" is not a peer of this group`);
   }
 
-  /** Peers whose channel is gone (crashed, closed, misbehaved). */
+  /** Peers whose channel is gone (crashed, closed, misbehaved, or left with an abort notice). */
   get lostPeers(): string[] {
-    return this.peers.filter((p) => this.#mailboxes.get(p)!.error !== undefined);
+    return this.peers.filter((p) => this.#mailbox(p).error !== undefined);
   }
 
   /**
@@ -400,7 +411,7 @@ export class Group {
   async send(peer: string, round: string, payload: PlainData): Promise<void> {
     checkRound(round);
     const ch = this.#peerChannel(peer);
-    const lost = this.#mailboxes.get(peer)!.error;
+    const lost = this.#mailbox(peer).error;
     if (lost) throw lost;
     await this.#post(peer, ch, encodeMessage({ r: round, p: payload }));
   }
@@ -440,8 +451,8 @@ export class Group {
     const box = this.#outbox.get(peer);
     if (box === undefined) return;
     this.#outbox.delete(peer);
-    const ch = this.#channels.get(peer);
-    const lost = this.#mailboxes.get(peer)?.error;
+    const ch = this.#mesh.channels.get(peer);
+    const lost = this.#mesh.mailboxes.get(peer)?.error;
     const fail = (err: unknown): void => {
       const e = lost ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
       for (const w of box.waiters) w.reject(e);
@@ -463,7 +474,7 @@ export class Group {
     await Promise.all(
       to.map(async (peer) => {
         const ch = this.#peerChannel(peer);
-        const lost = this.#mailboxes.get(peer)!.error;
+        const lost = this.#mailbox(peer).error;
         if (lost) throw lost;
         await this.#post(peer, ch, bytes);
       }),
@@ -472,63 +483,100 @@ export class Group {
 
   /**
    * The message of `round` from `peer`.
-   * @throws {@link TimeoutError} naming the peer; {@link GroupError} `PEER_LOST`/`PROTOCOL_VIOLATION`.
+   * @throws {@link TimeoutError} naming the peer; {@link GroupError} `PEER_LOST`/`PEER_ABORTED`/`PROTOCOL_VIOLATION`.
    */
   receive(peer: string, round: string, options: RoundOptions = {}): Promise<PlainData> {
     checkRound(round);
     this.#peerChannel(peer);
-    return this.#mailboxes.get(peer)!.take(round, options.timeoutMs ?? this.#roundTimeoutMs, options.signal);
+    const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
+    return this.#mailbox(peer).take(round, timeoutMs, options.signal);
+  }
+
+  /** Whether this party observed `party` failing: its channel ended here without an abort notice. */
+  #failedHere(party: string): boolean {
+    const mb = this.#mesh.mailboxes.get(party);
+    return mb?.error !== undefined && !this.#mesh.explained.has(party);
   }
 
   /**
    * One message of `round` from each of `from` (default: every peer), under one deadline.
    * @returns messages by peer id.
-   * @throws {@link TimeoutError} whose `peers` lists everyone still missing at the deadline;
-   *   {@link GroupError} `PEER_LOST` naming a peer that left (as soon as it is known).
+   * @throws {@link TimeoutError} whose `peers` lists everyone still missing at the deadline (never a
+   *   peer that explained why it stopped); {@link GroupError} `PEER_LOST` naming a peer whose channel
+   *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
+   *   here too, itself when it blamed nobody, else nobody), `RELAY_LOST`.
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
-      const results = new Map<string, PlainData>();
-      const missing = new Set(from);
-      const all = Promise.all(
-        from.map(async (peer) => {
-          try {
-            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
-          } catch (err) {
-            // A peer that closed its channel on purpose (it gave up first, e.g. on the same
-            // missing party) is not the only one this round lacks: name the others still missing
-            // too, so the party at fault is named whoever gives up first. (A crash, a channel
-            // error, names the crashed peer alone.)
-            const others = [...missing].filter((p) => p !== peer && !results.has(p));
-            if (err instanceof GroupError && err.code === ErrorCode.PEER_LOST && err.cause === undefined && others.length > 0) {
-              throw new GroupError(err.code, `${err.message}; round "${round}" still had no message from ${others.map((o) => `"${o}"`).join(', ')}`, {
-                peer,
-                peers: [peer, ...others],
-                cause: err,
-              });
-            }
-            throw err;
+    return this.#inRound(round, options, (from, timeoutMs, signal, onTimer, startedAt) =>
+      new Promise<Map<string, PlainData>>((resolve, reject) => {
+        const results = new Map<string, PlainData>();
+        const missing = new Set(from);
+        const aborters = new Map<string, AbortNotice>();
+        let done = false;
+        const finish = (err: unknown): void => {
+          if (done) return;
+          done = true;
+          if (err !== undefined) reject(err);
+          else resolve(new Map(from.map((p) => [p, results.get(p)!])));
+        };
+        const observed = (b: string): boolean => this.#failedHere(b) || (missing.has(b) && Date.now() - startedAt >= timeoutMs / 2);
+        /** A peer stopped the run: decide whom to name now, or wait for more evidence. */
+        const evaluate = (): void => {
+          if (done) return;
+          for (const [p, n] of aborters) {
+            const e = this.#mesh.explainAbort(p, n, observed);
+            if (e.peers.length > 0) return finish(e);
+            // Its claim does not hold here (every party it blamed delivered): stop, naming nobody.
+            if (n.code === ErrorCode.RELAY_LOST || n.blame.every((b) => b === this.localId || results.has(b))) return finish(e);
           }
-          missing.delete(peer);
-        }),
-      );
-      const deadline = new Promise<never>((_, reject) => {
+          if (missing.size === 0 && aborters.size === 0) finish(undefined);
+        };
+        for (const peer of from) {
+          this.#mailbox(peer)
+            .take(round, Math.min(timeoutMs + 1000, MAX_TIMER_MS), signal)
+            .then(
+              (value) => {
+                results.set(peer, value);
+                missing.delete(peer);
+                evaluate();
+              },
+              (err: unknown) => {
+                const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
+                if (why !== undefined) {
+                  missing.delete(peer);
+                  aborters.set(peer, why.notice);
+                  evaluate();
+                  return;
+                }
+                finish(err);
+              },
+            );
+        }
+        if (options.signal?.aborted) finish(new AbortedError());
+        // Half-way, a claim that a still-missing party failed can be confirmed.
+        const half = setTimeout(evaluate, Math.max(1, Math.ceil(timeoutMs / 2)));
         onTimer(() => {
+          clearTimeout(half);
+          evaluate();
+          if (done) return;
           const names = [...missing];
-          reject(new TimeoutError(`round "${round}": no message from ${names.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
+          if (names.length === 0) {
+            const [p, n] = [...aborters][0]!;
+            return finish(this.#mesh.explainAbort(p, n, () => false));
+          }
+          finish(new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
         });
-      });
-      if (options.signal?.aborted) throw new AbortedError();
-      await Promise.race([all, deadline]);
-      return new Map([...from].map((p) => [p, results.get(p)!]));
-    });
+        signal.addEventListener('abort', () => clearTimeout(half), { once: true });
+      }),
+    );
   }
 
   /**
    * Like {@link Group.gather}, but tolerates peers that are lost or silent: waits until every peer
    * in `from` has answered or is lost, or the deadline passes, and returns whoever answered.
    *
-   * @throws {@link TimeoutError} naming the missing peers when fewer than `minimum` answered.
+   * @throws {@link TimeoutError} naming the missing peers (never one that explained why it left)
+   *   when fewer than `minimum` answered.
    */
   async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
     return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
@@ -536,7 +584,7 @@ export class Group {
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
+            results.set(peer, await this.#mailbox(peer).take(round, Math.min(timeoutMs + 1000, MAX_TIMER_MS), signal));
           } catch (err) {
             if (err instanceof AbortedError && options.signal?.aborted) throw err;
           }
@@ -545,8 +593,8 @@ export class Group {
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
       if (options.signal?.aborted) throw new AbortedError();
       if (results.size < minimum) {
-        const missing = from.filter((p) => !results.has(p));
-        throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${missing.map((m) => `"${m}"`).join(', ')}`, {
+        const missing = from.filter((p) => !results.has(p) && !this.#mesh.explained.has(p));
+        throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
           peers: missing,
         });
       }
@@ -562,21 +610,27 @@ export class Group {
   async #inRound<T>(
     round: string,
     options: RoundOptions & { from?: readonly string[] },
-    body: (from: readonly string[], timeoutMs: number, signal: AbortSignal, onTimer: (fire: () => void) => void) => Promise<T>,
+    body: (from: readonly string[], timeoutMs: number, signal: AbortSignal, onTimer: (fire: () => void) => void, startedAt: number) => Promise<T>,
   ): Promise<T> {
     checkRound(round);
     const from = options.from ?? this.peers;
     for (const p of from) this.#peerChannel(p);
-    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
+    const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
     const controller = new AbortController();
     setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
     const onAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await body(from, timeoutMs, controller.signal, (fire) => {
-        timer = setTimeout(fire, timeoutMs);
-      });
+      return await body(
+        from,
+        timeoutMs,
+        controller.signal,
+        (fire) => {
+          timer = setTimeout(fire, timeoutMs);
+        },
+        Date.now(),
+      );
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
@@ -596,9 +650,8 @@ export class Group {
   /** Traffic per peer so far (wire bytes, including framing). */
   stats(): PeerStats[] {
     return this.peers.map((peer) => {
-      const s = this.#channels.get(peer)!.stats;
-      const path = channelPath(this.#channels.get(peer)!);
-      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, path };
+      const s = this.#mesh.channels.get(peer)!.stats;
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, path: this.#mesh.pathOf(peer) };
     });
   }
 
@@ -607,18 +660,46 @@ export class Group {
     return this.#maxMessageBytes;
   }
 
+  /** A peer's abort notice, after the group was formed. */
+  #onAbortNotice(peer: string, notice: AbortNotice): void {
+    // For a single receive: name what holds here now (gather re-evaluates as it learns more).
+    const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b));
+    noticeOf.set(err, { peer, notice });
+    const mailbox = this.#mailbox(peer);
+    if (notice.run === undefined) mailbox.fail(err);
+    else mailbox.failRun(notice.run, err);
+    this.#onEvent?.({ type: 'peer-lost', peer, code: ErrorCode.PEER_ABORTED, graceful: true });
+  }
+
   /**
-   * Stop: tell every connected peer why (an authenticated abort message carrying only the error
-   * code — never a message text, which may mention data), then {@link Group.close}. Each peer's
-   * pending and later receives from this party fail with `PEER_ABORTED` naming it and its code,
-   * at once instead of at their deadline. Idempotent with close.
+   * @internal A run failed at this party: tell every peer now (one abort notice per run, with the
+   * error code and whom this party blames), so that none of them waits for its deadline or blames
+   * this party for going silent. The group stays open (a later run may exclude a culprit).
+   */
+  _runFailed(runId: string, err: unknown): void {
+    if (this.#closing || this.#failedRuns.has(runId)) return;
+    this.#failedRuns.add(runId);
+    const code = err instanceof CouplerError ? err.code : ErrorCode.PROTOCOL_VIOLATION;
+    void this.#mesh.sendAbort({ code, blame: blameOf(err, this.localId), run: runId }).catch(() => undefined);
+  }
+
+  /**
+   * Stop: tell every connected peer why (an authenticated abort notice carrying the error code and
+   * whom this party blames — never a message text, which may mention data), then
+   * {@link Group.close}. Each peer's pending and later receives from this party fail with
+   * `PEER_ABORTED` at once instead of at their deadline. Idempotent with close.
    *
    * @param reason - the error that stopped this party, or its code.
    */
   async abort(reason: CouplerError | string): Promise<void> {
     if (this.#closing) return;
     const code = typeof reason === 'string' ? reason : reason?.code;
-    if (typeof code === 'string' && ABORT_CODE_PATTERN.test(code)) this.#localFailure = code;
+    if (typeof code === 'string' && /^COUPLER_ERR_[A-Z0-9_]{1,48}$/.test(code)) {
+      this.#closing = true;
+      for (const p of [...this.#outbox.keys()]) this.#flush(p);
+      await this.#mesh.sendAbort({ code, blame: typeof reason === 'string' ? [] : blameOf(reason, this.localId) });
+      this.#closing = false;
+    }
     await this.close();
   }
 
@@ -631,25 +712,18 @@ export class Group {
   }
 
   /**
-   * Close every channel cleanly (queued messages are flushed first; idempotent). If this party's last protocol run failed on
-   * its own input, or {@link Group.abort} was called, each peer first gets an abort message with
-   * the error code, and reports `PEER_ABORTED` instead of a lost peer.
+   * Close every channel cleanly (queued messages are flushed first; idempotent). If this party's
+   * last protocol run failed on its own input, each peer first gets an abort notice with the error
+   * code, and reports `PEER_ABORTED` instead of a lost peer.
    */
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
     for (const p of [...this.#outbox.keys()]) this.#flush(p);
     const code = this.#localFailure;
-    if (code !== undefined) {
-      const bytes = encodeMessage({ r: ABORT_ROUND, p: { code } });
-      const live = this.peers.filter((p) => this.#mailboxes.get(p)!.error === undefined && this.#channels.has(p));
-      const sends = Promise.all(live.map((p) => this.#channels.get(p)!.send(bytes).catch(() => undefined)));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([sends, new Promise((r) => (timer = setTimeout(r, ABORT_SEND_TIMEOUT_MS)))]);
-      clearTimeout(timer);
-    }
-    for (const mb of this.#mailboxes.values()) mb.fail(new GroupError(ErrorCode.CHANNEL_CLOSED, 'the group is closed'));
-    await Promise.all([...this.#channels.values()].map((ch) => ch.close()));
+    if (code !== undefined) await this.#mesh.sendAbort({ code, blame: [] });
+    for (const mb of this.#mesh.mailboxes.values()) mb.fail(new GroupError(ErrorCode.CHANNEL_CLOSED, 'the group is closed'));
+    await Promise.all([...this.#mesh.channels.values()].map((ch) => ch.close()));
   }
 
   /**
@@ -663,9 +737,7 @@ export class Group {
 
   /** @internal drop a misbehaving peer. */
   _dropPeer(peer: string, error: CouplerError): void {
-    this.#mailboxes.get(peer)?.fail(error);
-    this.#channels.get(peer)?.destroy(error);
-    this.#onEvent?.({ type: 'peer-lost', peer, code: error.code });
+    this.#mesh.drop(peer, error);
   }
 
   /** @internal whether close() was called. */
@@ -685,15 +757,15 @@ function normalizeDiscovery(d: JoinGroupOptions['discovery']): Discovery[] {
   return list;
 }
 
-const addressKey = (a: PeerAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-
 /**
  * Form the mesh of one task: listen, dial discovered addresses, authenticate every peer against
  * the roster, and resolve once there is exactly one channel per roster peer.
  *
  * @returns the {@link Group}.
  * @throws {@link TimeoutError} (`peers` = the parties still missing) when the deadline passes;
- *   {@link AbortedError}; {@link InvalidArgumentError} for bad options.
+ *   {@link AbortedError}; a {@link GroupError} (`PEER_ABORTED`, `PEER_LOST`) when a peer gave up
+ *   first; a `RelayError` when the relay refuses in a way retrying cannot fix;
+ *   {@link InvalidArgumentError} for bad options.
  * @example
  * const group = await joinGroup({
  *   identity, roster, sessionId: `task-${taskId}-${nonce}`,
@@ -709,20 +781,20 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const localId = options.localId ?? identity.id;
   if (!isValidPartyId(localId)) throw new InvalidArgumentError('"localId" (or identity.id) must be a valid party id');
   const discoveries = normalizeDiscovery(options.discovery);
-  const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_JOIN_TIMEOUT_MS, 'timeoutMs');
-  const roundTimeoutMs = positiveInt(options.roundTimeoutMs, DEFAULT_ROUND_TIMEOUT_MS, 'roundTimeoutMs');
-  const backoffInitial = positiveInt(options.dialBackoff?.initialMs, DEFAULT_DIAL_INITIAL_BACKOFF_MS, 'dialBackoff.initialMs');
-  const backoffMax = positiveInt(options.dialBackoff?.maxMs, DEFAULT_DIAL_MAX_BACKOFF_MS, 'dialBackoff.maxMs');
-  const interval = positiveInt(options.discoveryIntervalMs, DEFAULT_DISCOVERY_INTERVAL_MS, 'discoveryIntervalMs');
+  const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_JOIN_TIMEOUT_MS, 'timeoutMs', MAX_TIMER_MS);
+  const roundTimeoutMs = positiveInt(options.roundTimeoutMs, DEFAULT_ROUND_TIMEOUT_MS, 'roundTimeoutMs', MAX_TIMER_MS);
+  const backoffInitial = positiveInt(options.dialBackoff?.initialMs, DEFAULT_DIAL_INITIAL_BACKOFF_MS, 'dialBackoff.initialMs', MAX_TIMER_MS);
+  const backoffMax = positiveInt(options.dialBackoff?.maxMs, DEFAULT_DIAL_MAX_BACKOFF_MS, 'dialBackoff.maxMs', MAX_TIMER_MS);
+  const interval = positiveInt(options.discoveryIntervalMs, DEFAULT_DISCOVERY_INTERVAL_MS, 'discoveryIntervalMs', MAX_TIMER_MS);
   const mailboxLimits = {
     maxPendingBytes: positiveInt(options.mailbox?.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES_PER_PEER, 'mailbox.maxPendingBytes'),
     maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
   };
-  const peers = roster.ids.filter((id) => id !== localId);
   const { transport, relayUrl } = checkTransport(options.transport, options.relayUrl);
-  const autoFallbackMs = positiveInt(options.autoFallbackMs, 2_000, 'autoFallbackMs');
-  const progressIntervalMs = positiveInt(options.progressIntervalMs, 1000, 'progressIntervalMs');
+  const autoFallbackMs = positiveInt(options.autoFallbackMs, 2_000, 'autoFallbackMs', MAX_TIMER_MS);
+  const progressIntervalMs = positiveInt(options.progressIntervalMs, 1000, 'progressIntervalMs', MAX_TIMER_MS);
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidArgumentError('"onProgress" must be a function');
+  if (options.handshakeTimeoutMs !== undefined) positiveInt(options.handshakeTimeoutMs, 0, 'handshakeTimeoutMs', MAX_TIMER_MS);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const emit = (e: GroupEvent): void => {
     try {
@@ -731,262 +803,45 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
       /* a progress callback must not break formation */
     }
   };
-  const channelOptions = {
-    identity,
-    roster,
-    sessionId: options.sessionId,
-    localId,
-    suite: options.suite ?? 'native',
-    ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
-    ...(options.chunkBytes === undefined ? {} : { chunkBytes: options.chunkBytes }),
-    ...(options.sendHighWaterBytes === undefined ? {} : { sendHighWaterBytes: options.sendHighWaterBytes }),
-    ...(options.receiveHighWaterBytes === undefined ? {} : { receiveHighWaterBytes: options.receiveHighWaterBytes }),
-  };
-
-  const channels = new Map<string, SecureChannel>();
-  const mailboxes = new Map<string, Mailbox>(peers.map((p) => [p, new Mailbox(p, mailboxLimits)]));
-  const reserved = new Set<string>();
-  const start = Date.now();
-  let group: Group | undefined;
-  let settle: (() => void) | undefined;
-  const complete = new Promise<void>((r) => (settle = r));
-  let failed: CouplerError | undefined;
-  let leftEarly: GroupError | undefined;
-  let meshComplete = false;
-
-  const lower = (a: string, b: string): boolean => compareIds(a, b) < 0;
-  const acceptPeer = (peer: string, stage: 'hello' | 'reply' | 'finish'): RefuseReason | undefined => {
-    if (peer === localId) return 'self';
-    if (!mailboxes.has(peer)) return 'unknown-peer';
-    if (channels.has(peer)) return 'duplicate';
-    // The party whose id sorts first dials; the other accepts.
-    if (stage === 'reply') {
-      if (!lower(localId, peer)) return 'order';
-      if (reserved.has(peer)) return 'duplicate';
-      reserved.add(peer);
-    } else if (lower(localId, peer)) return 'order';
-    return undefined;
-  };
-
-  // Values one round message may hold: the default, or more where lists grow with n² (dealer
-  // reports of thresholdSum: n reports of up to n dealers each). Bounds decoding memory.
-  const valueCap = Math.max(DEFAULT_MAX_VALUES, 16 * roster.size * roster.size);
-  const register = (ch: SecureChannel): void => {
-    reserved.delete(ch.peerId);
-    if (channels.has(ch.peerId) || failed !== undefined) {
-      ch.destroy();
-      return;
-    }
-    channels.set(ch.peerId, ch);
-    const mailbox = new Mailbox(ch.peerId, mailboxLimits);
-    mailboxes.set(ch.peerId, mailbox);
-    const maxBytes = maxMessageBytes + 1024;
-    /** Handle one round message; a batch is unpacked here (never nested). */
-    const deliver = (bytes: Uint8Array, inBatch: boolean): void => {
-      const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
-      if (rec.r === BATCH_ROUND && !inBatch) {
-        const ctx = { what: 'batch', peer: ch.peerId };
-        const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);
-        if (items.length < 2) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a batch of fewer than two messages`, { peer: ch.peerId });
-        for (const item of items) deliver(expectBytes(item, 'item', ctx, undefined, BATCH_ITEM_MAX_BYTES), true);
-        return;
-      }
-      if (rec.r === ABORT_ROUND) {
-        const ctx = { what: 'abort message', peer: ch.peerId };
-        const code = expectString(expectRecord(rec.p ?? null, ctx, ['code']).code, 'code', ctx, 64, ABORT_CODE_PATTERN);
-        const err = new GroupError(ErrorCode.PEER_ABORTED, `peer "${ch.peerId}" aborted the run (${code})`, { peer: ch.peerId });
-        mailbox.fail(err);
-        emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
-        if (group === undefined) {
-          leftEarly ??= err;
-          controller.abort();
-        }
-        return;
-      }
-      const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
-      if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
-      const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
-      if (violation) dropPeer(ch.peerId, violation);
-    };
-    ch.setMessageHandler((bytes) => {
-      try {
-        deliver(bytes, false);
-      } catch (err) {
-        dropPeer(
-          ch.peerId,
-          err instanceof CouplerError ? err : new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a malformed message`, { peer: ch.peerId }),
-        );
-      }
-    });
-    ch.onClose((error) => {
-      // While the mesh is still forming, a lost channel is forgotten so the peer can reconnect.
-      // Once it is complete (even before joinGroup returns), a loss is a loss: the channel stays
-      // in the map and the peer's mailbox fails, so sends and gathers report PEER_LOST. (Deleting
-      // it then made the group start without the peer and a send raise "not a peer of this group".)
-      if (group === undefined && !meshComplete && failed === undefined && channels.get(ch.peerId) === ch) {
-        channels.delete(ch.peerId);
-        emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
-        if (error === undefined) {
-          // An authenticated close frame: the peer closed its group on purpose (its algorithm
-          // failed right after joining, say). It will not come back; waiting for it until the join
-          // deadline would only delay the same failure.
-          leftEarly ??= new GroupError(ErrorCode.PEER_LOST, `peer "${ch.peerId}" closed its channel before the group was complete`, { peer: ch.peerId });
-          controller.abort();
-        }
-        // Otherwise lost (crash, network): forget it so the peer (restarted) can connect again.
-        return;
-      }
-      if (group?._closing) return;
-      // Joining failed and closed its own channels: nobody was lost.
-      if (failed !== undefined) return;
-      // Dropped for misbehaviour: dropPeer already failed the mailbox and reported the loss.
-      if (mailbox.error !== undefined) return;
-      const err = new GroupError(
-        ErrorCode.PEER_LOST,
-        error === undefined ? `peer "${ch.peerId}" closed its channel` : `lost peer "${ch.peerId}": ${error.message}`,
-        { peer: ch.peerId, cause: error },
-      );
-      mailbox.fail(err);
-      emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
-    });
-    emit({ type: 'connected', peer: ch.peerId, initiator: ch.initiator, connected: channels.size, expected: peers.length });
-    if (channels.size === peers.length) settle?.();
-  };
-
-  const dropPeer = (peer: string, error: CouplerError): void => {
-    if (group) group._dropPeer(peer, error);
-    else {
-      mailboxes.get(peer)?.fail(error);
-      channels.get(peer)?.destroy(error);
-    }
-  };
-
-  let listener: ChannelListener | undefined;
   const listenCfg = options.listen === undefined ? (transport === 'relay' ? false : { host: '0.0.0.0', port: 8888 }) : options.listen;
-  if (listenCfg !== false) {
-    listener = await listenChannels({
-      ...channelOptions,
-      host: listenCfg.host ?? '0.0.0.0',
-      port: listenCfg.port ?? 8888,
-      acceptPeer,
-      onChannel: register,
-      onHandshakeError: (err, remoteAddress) =>
-        emit({
-          type: 'refused',
-          code: err.code,
-          ...(remoteAddress === undefined ? {} : { remoteAddress }),
-          ...(err.peer === undefined ? {} : { peer: err.peer }),
-          ...(refuseReasonOf(err) === undefined ? {} : { reason: refuseReasonOf(err)! }),
-        }),
-    });
-    emit({ type: 'listening', host: listener.host, port: listener.port });
-  }
-
-  const controller = new AbortController();
-  // One listener per dial in flight (one per discovered address) plus the lookup and the sleep:
-  // more than Node's default 10 once ten or so addresses are discovered.
-  setMaxListeners(0, controller.signal);
-  const onAbort = (): void => controller.abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  const backoff = new Map<string, { next: number; delay: number }>();
-  const inFlight = new Set<string>();
-  const settledAddresses = new Map<string, string>();
-
-  const dial = async (addr: PeerAddress): Promise<void> => {
-    const key = addressKey(addr);
-    inFlight.add(key);
-    emit({ type: 'dialing', address: key });
-    try {
-      const ch = await connectChannel({ host: addr.host, port: addr.port }, { ...channelOptions, acceptPeer, signal: controller.signal });
-      settledAddresses.set(key, ch.peerId);
-      register(ch);
-    } catch (err) {
-      const e = err instanceof CouplerError ? err : new GroupError(ErrorCode.HANDSHAKE_FAILED, 'dial failed', { cause: err });
-      if (e.peer !== undefined) reserved.delete(e.peer);
-      const prev = backoff.get(key);
-      const delay = prev === undefined ? backoffInitial : Math.min(prev.delay * 2, backoffMax);
-      const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
-      backoff.set(key, { next: Date.now() + jittered, delay });
-      const reason = refuseReasonOf(err);
-      emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
-    } finally {
-      inFlight.delete(key);
-    }
-  };
-
-  const loop = async (): Promise<void> => {
-    while (channels.size < peers.length && !controller.signal.aborted) {
-      const snapshots = await Promise.all(
-        discoveries.map((d) => d.discover({ signal: controller.signal }).catch(() => [] as PeerAddress[])),
-      );
-      const now = Date.now();
-      for (const addr of snapshots.flat()) {
-        const key = addressKey(addr);
-        if (inFlight.has(key)) continue;
-        const owner = settledAddresses.get(key);
-        if (owner !== undefined && channels.has(owner)) continue;
-        if (addr.partyHint !== undefined && addr.partyHint !== '' && roster.has(addr.partyHint)) {
-          if (addr.partyHint === localId || !lower(localId, addr.partyHint) || channels.has(addr.partyHint)) continue;
-        }
-        const b = backoff.get(key);
-        if (b !== undefined && b.next > now) continue;
-        void dial(addr);
-      }
-      await sleep(interval, controller.signal);
-    }
-  };
-
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const looping = Promise.all([
-    transport === 'relay' || discoveries.length === 0 ? Promise.resolve() : loop(),
-    relayUrl === undefined || transport === 'direct'
-      ? Promise.resolve()
-      : relayMesh({
-          relayUrl,
-          transport,
-          fallbackMs: autoFallbackMs,
-          peers,
-          channelOptions,
-          acceptPeer,
-          has: (p) => channels.has(p),
-          register,
-          remainingMs: () => timeoutMs - (Date.now() - start),
-          signal: controller.signal,
-          onFailure: (peer, e, retryInMs) => emit({ type: 'dial-failed', address: `relay:${peer}`, code: e.code, peer, retryInMs }),
-        }),
-  ]);
-  try {
-    await Promise.race([complete, new Promise<void>((r) => controller.signal.addEventListener('abort', () => r(), { once: true }))]);
-    if (leftEarly !== undefined) {
-      failed = leftEarly;
-      throw failed;
-    }
-    if (channels.size < peers.length) {
-      const missing = peers.filter((p) => !channels.has(p));
-      failed = options.signal?.aborted
-        ? new AbortedError('joining the group was aborted', { peers: missing })
-        : new TimeoutError(`mesh incomplete after ${timeoutMs} ms: no channel to ${missing.map((m) => `"${m}"`).join(', ')}`, { peers: missing });
-      throw failed;
-    }
-    meshComplete = true;
-  } catch (err) {
-    for (const ch of channels.values()) ch.destroy();
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-    options.signal?.removeEventListener('abort', onAbort);
-    await looping.catch(() => undefined);
-    await listener?.close();
-  }
-  group = new Group({
+  const mesh = new Mesh({
+    localId,
+    roster,
+    channelOptions: {
+      identity,
+      roster,
+      sessionId: options.sessionId,
+      localId,
+      suite: options.suite ?? 'native',
+      ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+      ...(options.chunkBytes === undefined ? {} : { chunkBytes: options.chunkBytes }),
+      ...(options.sendHighWaterBytes === undefined ? {} : { sendHighWaterBytes: options.sendHighWaterBytes }),
+      ...(options.receiveHighWaterBytes === undefined ? {} : { receiveHighWaterBytes: options.receiveHighWaterBytes }),
+    },
+    discoveries,
+    listen: listenCfg === false ? false : { host: listenCfg.host ?? '0.0.0.0', port: listenCfg.port ?? 8888 },
+    transport,
+    relayUrl,
+    autoFallbackMs,
+    timeoutMs,
+    backoffInitialMs: backoffInitial,
+    backoffMaxMs: backoffMax,
+    discoveryIntervalMs: interval,
+    mailboxLimits,
+    // Values one round message may hold: the default, or more where lists grow with n² (dealer
+    // reports of thresholdSum: n reports of up to n dealers each). Bounds decoding memory.
+    inbound: { maxBytes: maxMessageBytes + 1024, maxValues: Math.max(DEFAULT_MAX_VALUES, 16 * roster.size * roster.size), roster },
+    signal: options.signal,
+    emit,
+  });
+  await mesh.form();
+  const group = new Group({
+    mesh,
     localId,
     sessionId: options.sessionId,
     roster,
     identity,
-    channels,
-    mailboxes,
     roundTimeoutMs,
     maxMessageBytes,
     onEvent: options.onEvent,
@@ -994,8 +849,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     progressIntervalMs,
   });
   // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
-  const joined = group;
-  options.signal?.addEventListener('abort', () => void joined.abort(new AbortedError('stopped by the caller')), { once: true });
-  emit({ type: 'ready', peers: peers.length, elapsedMs: Date.now() - start });
+  options.signal?.addEventListener('abort', () => void group.abort(new AbortedError('stopped by the caller')), { once: true });
+  emit({ type: 'ready', peers: mesh.peers.length, elapsedMs: mesh.elapsedMs });
   return group;
 }

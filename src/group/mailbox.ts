@@ -6,6 +6,10 @@
  */
 import { CouplerError, ErrorCode, GroupError, TimeoutError, AbortedError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
+import { runOfRound } from './inbound.js';
+
+/** Most runs a mailbox remembers as stopped by its peer (older ones are forgotten first). */
+const MAX_FAILED_RUNS = 1024;
 
 interface Waiter {
   resolve(value: PlainData): void;
@@ -29,6 +33,8 @@ export class Mailbox {
   readonly #waiters = new Map<string, Waiter>();
   #pendingBytes = 0;
   #error: CouplerError | undefined;
+  /** Runs the peer stopped (an abort notice for that run): their rounds fail with this error. */
+  readonly #runErrors = new Map<string, CouplerError>();
 
   constructor(peer: string, limits: MailboxLimits) {
     this.peer = peer;
@@ -75,6 +81,8 @@ export class Mailbox {
       return Promise.resolve(ready.value);
     }
     if (this.#error) return Promise.reject(this.#error);
+    const runError = this.#runErrors.get(runOfRound(round));
+    if (runError !== undefined) return Promise.reject(runError);
     if (this.#seen.has(round)) {
       return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
     }
@@ -108,6 +116,17 @@ export class Mailbox {
         },
       });
     });
+  }
+
+  /**
+   * The peer stopped one run: fail every waiter for a round of that run now, and every later take
+   * of a round of that run not yet received. Other runs are not affected.
+   */
+  failRun(run: string, error: CouplerError): void {
+    if (this.#error || this.#runErrors.has(run)) return;
+    if (this.#runErrors.size >= MAX_FAILED_RUNS) this.#runErrors.delete(this.#runErrors.keys().next().value!);
+    this.#runErrors.set(run, error);
+    for (const [round, w] of [...this.#waiters]) if (runOfRound(round) === run) w.reject(error);
   }
 
   /** The peer is gone: fail all waiters now and every later take of a round not yet received. */

@@ -209,7 +209,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.
   const [agreed, summed] = await Promise.allSettled([agreement, summing]);
-  if (agreed.status === 'rejected' || summed.status === 'rejected') local.progress.end('failed');
+  if (agreed.status === 'rejected' || summed.status === 'rejected') local.progress.end('failed', agreed.status === 'rejected' ? agreed.reason : (summed as PromiseRejectedResult).reason);
   if (agreed.status === 'rejected') throw agreed.reason;
   if (summed.status === 'rejected') throw summed.reason;
   local.progress.end('done');

@@ -72,6 +72,7 @@ export class ProgressReporter {
   readonly #startedAt: number;
   #phase: RunProgress['phase'] = 'agree';
   #timer: NodeJS.Timeout | undefined;
+  #ended = false;
 
   constructor(group: Group, readonly protocol: string, readonly runId: string, options: SumOptions, startedAt: number) {
     this.#group = group;
@@ -122,8 +123,13 @@ export class ProgressReporter {
     this.#emit();
   }
 
-  /** The run ended (`done` or `failed`): the last report; stops the timer. */
-  end(phase: 'done' | 'failed'): void {
+  /**
+   * The run ended (`done` or `failed`): the last report; stops the timer. A failure is also told to
+   * every peer at once (the group's abort notice for this run, with whom `error` blames).
+   */
+  end(phase: 'done' | 'failed', error?: unknown): void {
+    if (phase === 'failed' && !this.#ended) this.#group._runFailed(this.runId, error);
+    this.#ended = true;
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
@@ -138,7 +144,7 @@ export class ProgressReporter {
       this.end('done');
       return out;
     } catch (err) {
-      this.end('failed');
+      this.end('failed', err);
       throw err;
     }
   }
@@ -359,7 +365,7 @@ export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: Sum
   try {
     return await agree(group, local, options);
   } catch (err) {
-    local.progress.end('failed');
+    local.progress.end('failed', err);
     throw err;
   }
 }

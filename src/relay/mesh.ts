@@ -7,10 +7,11 @@
  */
 import type { SecureChannel } from '../channel/channel.js';
 import type { ChannelOptions } from '../channel/transport.js';
-import type { RefuseReason } from '../channel/handshake.js';
+import { MAX_TIMER_MS } from '../channel/channel.js';
+import type { AcceptPolicy } from '../channel/driver.js';
 import { CouplerError, ErrorCode, InvalidArgumentError } from '../errors.js';
 import { relayChannel } from './client.js';
-import { RelayError, normalizeRelayUrl } from './protocol.js';
+import { RelayError, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** How a group's channels are opened. */
 export type Transport = 'direct' | 'relay' | 'auto';
@@ -62,14 +63,18 @@ export interface RelayMeshOptions {
   readonly fallbackMs?: number;
   readonly peers: readonly string[];
   readonly channelOptions: ChannelOptions;
-  readonly acceptPeer: (peer: string, stage: 'hello' | 'reply' | 'finish') => RefuseReason | undefined;
-  /** Whether the pair already has a channel. */
+  /** The group's accept policy (tie-break between two connections of one pair). */
+  readonly policy: AcceptPolicy;
+  /** Whether the pair has a channel now. */
   readonly has: (peer: string) => boolean;
   readonly register: (ch: SecureChannel) => void;
   /** Milliseconds left until the join deadline. */
   readonly remainingMs: () => number;
   readonly signal: AbortSignal;
+  /** A transient failure; the pair is retried after `retryInMs`. */
   readonly onFailure?: (peer: string, error: CouplerError, retryInMs: number) => void;
+  /** A refusal that will not change by retrying (see {@link isDeterministicRefusal}): formation should fail now. */
+  readonly onFatal: (error: CouplerError) => void;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -85,30 +90,59 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Open the missing channels of a group through the relay, retrying per pair until the signal aborts. */
+/** First retry delay of a relayed pair, ms. */
+export const RELAY_RETRY_INITIAL_MS = 100;
+/** Longest retry delay of a relayed pair, ms. */
+export const RELAY_RETRY_MAX_MS = 5_000;
+/** How often a pair with a channel checks that it still has one (a lost channel is re-opened), ms. */
+export const RELAY_RECHECK_MS = 100;
+
+/**
+ * Refusals that retrying cannot fix: the request itself is wrong for this relay (signature, roster,
+ * URL, clock), so the party should fail at once with the relay's reason instead of retrying until
+ * its deadline. Every other refusal (full, over a limit, the peer not there yet) is transient.
+ */
+export function isDeterministicRefusal(reason: RelayRefuseReason): boolean {
+  return DETERMINISTIC_REFUSALS.has(reason);
+}
+const DETERMINISTIC_REFUSALS: ReadonlySet<string> = new Set(['malformed', 'not-in-roster', 'bad-signature', 'stale', 'session-roster', 'roster-digest', 'bytes-limit', 'url-mismatch']);
+
+/**
+ * Open the missing channels of a group through the relay, per pair, until the signal aborts (the
+ * mesh is complete or formation failed): a pair whose channel is lost while the mesh is still
+ * forming is re-opened, with exponential backoff and jitter, exactly as the direct dialler retries.
+ */
 export async function relayMesh(o: RelayMeshOptions): Promise<void> {
   if (o.transport === 'auto') await sleep(o.fallbackMs ?? DEFAULT_AUTO_FALLBACK_MS, o.signal);
   await Promise.all(
     o.peers.map(async (peer) => {
-      let delay = 100;
-      while (!o.signal.aborted && !o.has(peer)) {
+      let delay = RELAY_RETRY_INITIAL_MS;
+      while (!o.signal.aborted) {
+        if (o.has(peer)) {
+          delay = RELAY_RETRY_INITIAL_MS;
+          await sleep(RELAY_RECHECK_MS, o.signal);
+          continue;
+        }
         try {
           const ch = await relayChannel(o.relayUrl, peer, {
             ...o.channelOptions,
-            acceptPeer: o.acceptPeer,
+            _policy: o.policy,
             signal: o.signal,
-            pairTimeoutMs: Math.max(1, o.remainingMs()),
+            pairTimeoutMs: Math.max(1, Math.min(o.remainingMs(), MAX_TIMER_MS)),
           });
           paths.set(ch, 'relay');
           o.register(ch);
-          return;
         } catch (err) {
           if (o.signal.aborted) return;
+          if ((err instanceof RelayError && isDeterministicRefusal(err.reason)) || err instanceof InvalidArgumentError) {
+            o.onFatal(err);
+            return;
+          }
           const e = err instanceof CouplerError ? err : new CouplerError(ErrorCode.HANDSHAKE_FAILED, 'relayed connection failed', { peer, cause: err });
-          // A relay that refuses admission will refuse again soon; back off harder.
-          delay = Math.min(e instanceof RelayError ? delay * 4 : delay * 2, 5_000);
-          o.onFailure?.(peer, e, delay);
-          await sleep(delay, o.signal);
+          delay = Math.min(e instanceof RelayError ? delay * 4 : delay * 2, RELAY_RETRY_MAX_MS);
+          const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
+          o.onFailure?.(peer, e, jittered);
+          await sleep(jittered, o.signal);
         }
       }
     }),

@@ -7,20 +7,38 @@
  * assembled exactly as joinGroup assembles it, minus that channel (the window itself is a race).
  */
 import { Group } from '../../src/group/group';
-import { Mailbox } from '../../src/group/mailbox';
+import { Mesh } from '../../src/group/mesh';
 import { ErrorCode } from '../../src/errors';
 import { makeParties } from '../support/group-harness';
 
 test('a roster peer without a channel: send and receive report PEER_LOST naming it; a stranger is still an argument error', async () => {
   const p = makeParties(3);
   const limits = { maxPendingBytes: 1 << 20, maxPendingRounds: 16 };
+  // A mesh that never formed: mailboxes for every roster peer, no channel.
+  const mesh = new Mesh({
+    localId: 'p1',
+    roster: p.roster,
+    channelOptions: { identity: p.identities.get('p1')!, roster: p.roster, sessionId: p.sessionId },
+    discoveries: [],
+    listen: false,
+    transport: 'direct',
+    relayUrl: undefined,
+    autoFallbackMs: 1000,
+    timeoutMs: 1000,
+    backoffInitialMs: 100,
+    backoffMaxMs: 1000,
+    discoveryIntervalMs: 100,
+    mailboxLimits: limits,
+    inbound: { maxBytes: 1 << 20, maxValues: 1 << 10, roster: p.roster },
+    signal: undefined,
+    emit: () => undefined,
+  });
   const group = new Group({
+    mesh,
     localId: 'p1',
     sessionId: p.sessionId,
     roster: p.roster,
     identity: p.identities.get('p1')!,
-    channels: new Map(),
-    mailboxes: new Map(['p2', 'p3'].map((id) => [id, new Mailbox(id, limits)])),
     roundTimeoutMs: 1000,
     maxMessageBytes: 1 << 20,
     onEvent: undefined,

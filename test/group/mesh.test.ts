@@ -43,8 +43,17 @@ function expectFullMesh(world: PartyWorld, parties: readonly PartyProcess[], rea
     // One channel per peer: each peer connected exactly once, to exactly the other roster parties.
     expect([...(r.connected as string[])].sort()).toEqual([...others].sort());
     expect(r.channels).toBe(others.length);
-    // The party whose id sorts first dials: i dialled exactly the parties after it.
-    expect([...(r.initiatorTo as string[])].sort()).toEqual(world.ids.slice(i + 1).sort());
+  });
+  // Both ends of every pair agree which side dialled the one channel that survived (both may dial;
+  // the accept policy keeps one connection per pair).
+  ready.forEach((r, i) => {
+    const id = world.ids[i]!;
+    for (const [j, other] of ready.entries()) {
+      if (j === i) continue;
+      const iDialled = (r.initiatorTo as string[]).includes(world.ids[j]!);
+      const jDialled = (other.initiatorTo as string[]).includes(id);
+      expect(iDialled !== jDialled).toBe(true);
+    }
   });
   rounds.forEach((r, i) => {
     const id = world.ids[i]!;

@@ -1,0 +1,131 @@
+/**
+ * What arrives on a group channel, decoded in one place: a round message (filed in the peer's
+ * mailbox), a batch of round messages (unpacked, never nested), or an abort notice (a peer stopping
+ * a run, or the whole group, and saying why). Used during formation and after it, so the rules
+ * cannot drift apart.
+ *
+ * @module
+ */
+import type { SecureChannel } from '../channel/channel.js';
+import { CouplerError, ErrorCode, GroupError } from '../errors.js';
+import { PARTY_ID_PATTERN } from '../identity/identity.js';
+import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
+import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
+
+/** Round names: 1 to 128 printable ASCII characters. */
+export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
+/** Run ids (the first segment of a run's round names): printable ASCII without `/`. */
+export const RUN_ID_PATTERN: RegExp = /^[\x21-\x2e\x30-\x7e]{1,128}$/;
+
+/**
+ * The reserved "round" of an abort notice (its space keeps it outside {@link ROUND_PATTERN}, so no
+ * user round can collide with it). Payload: {@link AbortNotice}.
+ */
+export const ABORT_ROUND = 'coupler abort';
+/**
+ * The reserved "round" of a batch: several small round messages to one peer, sent in the same
+ * event-loop turn, travel as one channel message `{r: BATCH_ROUND, p: [message bytes, ...]}`
+ * (one AEAD seal, one frame). Each item is an encoded round message, decoded and checked like any
+ * other; a batch inside a batch is refused.
+ */
+export const BATCH_ROUND = 'coupler batch';
+/** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
+export const BATCH_ITEM_MAX_BYTES = 16 * 1024;
+/** Most messages in one batch. */
+export const BATCH_MAX_ITEMS = 64;
+/** Error codes an abort notice may carry. */
+export const ABORT_CODE_PATTERN: RegExp = /^COUPLER_ERR_[A-Z0-9_]{1,48}$/;
+
+/**
+ * A peer's notice that it stopped: one run (`run`) or the whole group (no `run`), with the code of
+ * the error that stopped it and the parties it holds responsible (`blame`; empty when the cause is
+ * its own: its input was refused, it was told to stop). Authenticated by the channel; it is the
+ * sender's claim, which the receiver checks against what it observed itself before it names anyone.
+ */
+export interface AbortNotice {
+  /** The `COUPLER_ERR_*` code that stopped the sender (never a message text: it may mention data). */
+  readonly code: string;
+  /** The parties the sender blames (roster ids), possibly none. */
+  readonly blame: readonly string[];
+  /** The run it stopped, or undefined for the whole group. */
+  readonly run?: string | undefined;
+}
+
+/** Encode an abort notice as a channel message. */
+export function encodeAbort(notice: AbortNotice): Uint8Array {
+  const p: Record<string, PlainData> = { code: notice.code, blame: [...notice.blame] };
+  if (notice.run !== undefined) p.run = notice.run;
+  return encodeMessage({ r: ABORT_ROUND, p });
+}
+
+/** Where decoded messages of one channel go. */
+export interface InboundSink {
+  /** A round message (cost: wire bytes of the message). Returns a violation to drop the peer. */
+  round(round: string, payload: PlainData, bytes: number): CouplerError | undefined;
+  /** An abort notice. */
+  abort(notice: AbortNotice): void;
+  /** The peer broke the channel protocol: drop it. */
+  violation(error: CouplerError): void;
+}
+
+/** Limits of the decoder. */
+export interface InboundLimits {
+  /** Largest encoded message. */
+  readonly maxBytes: number;
+  /** Most values one message may hold (bounds decoding memory). */
+  readonly maxValues: number;
+  /** Parties an abort notice may blame (the roster). */
+  readonly roster: { has(id: string): boolean; readonly size: number };
+}
+
+/** Decode one channel message and hand it to `sink`; throws a {@link CouplerError} naming the peer when malformed. */
+function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: InboundLimits, sink: InboundSink): void {
+  const rec = expectRecord(decodeMessage(bytes, limits.maxBytes, { peer }, { maxValues: limits.maxValues }), { what: 'round message', peer }, ['r', 'p']);
+  if (rec.r === BATCH_ROUND && !inBatch) {
+    const ctx = { what: 'batch', peer };
+    const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);
+    if (items.length < 2) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a batch of fewer than two messages`, { peer });
+    for (const item of items) deliver(peer, expectBytes(item, 'item', ctx, undefined, BATCH_ITEM_MAX_BYTES), true, limits, sink);
+    return;
+  }
+  if (rec.r === ABORT_ROUND) {
+    sink.abort(parseAbort(peer, rec.p ?? null, limits));
+    return;
+  }
+  const round = expectString(rec.r, 'r', { what: 'round message', peer }, 128, ROUND_PATTERN);
+  if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a round message without payload`, { peer });
+  const violation = sink.round(round, rec.p as PlainData, bytes.length);
+  if (violation) sink.violation(violation);
+}
+
+function parseAbort(peer: string, value: PlainData, limits: InboundLimits): AbortNotice {
+  const ctx = { what: 'abort notice', peer };
+  const p = expectRecord(value, ctx, ['code', 'blame', 'run']);
+  const code = expectString(p.code, 'code', ctx, 64, ABORT_CODE_PATTERN);
+  const blame = p.blame === undefined ? [] : expectArray(p.blame, 'blame', ctx, limits.roster.size).map((b) => expectString(b, 'blame', ctx, 64, PARTY_ID_PATTERN));
+  for (const b of blame) {
+    if (!limits.roster.has(b)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" blamed a party that is not in the roster`, { peer });
+  }
+  const run = p.run === undefined ? undefined : expectString(p.run, 'run', ctx, 128, RUN_ID_PATTERN);
+  return { code, blame: [...new Set(blame)], run };
+}
+
+/**
+ * Route every message of `ch` to `sink` (decoded and checked); a malformed message drops the peer
+ * through `sink.violation` with a typed error naming it.
+ */
+export function attachInbound(ch: SecureChannel, limits: InboundLimits, sink: InboundSink): void {
+  ch.setMessageHandler((bytes) => {
+    try {
+      deliver(ch.peerId, bytes, false, limits, sink);
+    } catch (err) {
+      sink.violation(err instanceof CouplerError ? err : new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a malformed message`, { peer: ch.peerId }));
+    }
+  });
+}
+
+/** The run a round belongs to (the part before its first `/`). */
+export function runOfRound(round: string): string {
+  const i = round.indexOf('/');
+  return i < 0 ? round : round.slice(0, i);
+}

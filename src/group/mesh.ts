@@ -1,0 +1,447 @@
+/**
+ * Formation of the mesh of one task, and the life of its channels afterwards.
+ *
+ * {@link Mesh} holds one phase, in one variable:
+ *
+ * - `forming`: listen, dial discovered addresses (and/or the relay), authenticate every peer
+ *   against the roster. A channel lost now is forgotten and the pair is connected again.
+ * - `complete`: there is one channel per roster peer; the listener and the dialers stop.
+ * - `joined`: the {@link Group} owns the channels; a channel lost now is a lost peer.
+ * - `failed`: formation gave up (deadline, a peer that left, a refusal that retrying cannot fix);
+ *   every connected peer was told why (an abort notice naming whom this party blames) before its
+ *   channel was closed.
+ *
+ * Both parties of a pair may dial (a party whose resolver stalls is still reached by the other).
+ * The accept policy keeps exactly one channel per pair: an initiator goes on past the reply only
+ * if the pair has no channel; a responder keeps a connection only if the pair has no channel and,
+ * when its id sorts first, it has no dial of its own to that peer past the reply (simultaneous
+ * dials: the lower id's dial wins). The responder's confirmation (`ok`) is sent in the same turn
+ * as its decision, and the initiator holds a channel only after that confirmation, so both ends
+ * always agree which connection survived.
+ *
+ * @module
+ */
+import { setMaxListeners } from 'node:events';
+import { AbortedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
+import type { Roster } from '../identity/roster.js';
+import { compareIds } from '../identity/roster.js';
+import { channelPath, relayMesh, type Transport } from '../relay/mesh.js';
+import { relayedChannelInfo } from '../relay/client.js';
+import { RelayError } from '../relay/protocol.js';
+import type { Discovery, PeerAddress } from '../discovery/types.js';
+import { connectChannel, listenChannels, type ChannelListener, type ChannelOptions } from '../channel/transport.js';
+import type { AcceptPolicy } from '../channel/driver.js';
+import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
+import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
+import { Mailbox, type MailboxLimits } from './mailbox.js';
+import { attachInbound, encodeAbort, type AbortNotice, type InboundLimits } from './inbound.js';
+import type { GroupEvent } from './group.js';
+
+/** The phase of a mesh (see the module documentation). */
+export type MeshPhase = 'forming' | 'complete' | 'joined' | 'failed';
+
+/** How long a party waits for its abort notices to leave before it closes its channels, ms. */
+export const ABORT_SEND_TIMEOUT_MS = 1_000;
+
+/** Everything formation needs (validated by `joinGroup`). */
+export interface MeshConfig {
+  readonly localId: string;
+  readonly roster: Roster;
+  /** Channel options shared by every connection (without the accept policy, which the mesh supplies). */
+  readonly channelOptions: ChannelOptions;
+  readonly discoveries: readonly Discovery[];
+  readonly listen: { readonly host: string; readonly port: number } | false;
+  readonly transport: Transport;
+  readonly relayUrl: string | undefined;
+  readonly autoFallbackMs: number;
+  readonly timeoutMs: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly discoveryIntervalMs: number;
+  readonly mailboxLimits: MailboxLimits;
+  readonly inbound: InboundLimits;
+  readonly signal: AbortSignal | undefined;
+  readonly emit: (e: GroupEvent) => void;
+}
+
+/** What the owner of a joined mesh (the group) is told about its channels. */
+export interface MeshOwner {
+  /** A peer's abort notice arrived. */
+  onAbort(peer: string, notice: AbortNotice): void;
+  /** Whether the owner is closing (channel ends are then expected). */
+  readonly closing: boolean;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, Math.min(ms, MAX_TIMER_MS));
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const addressKey = (a: PeerAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/** The mesh of one task: formation, then the channels' lives (see the module documentation). */
+export class Mesh {
+  #phase: MeshPhase = 'forming';
+  readonly peers: readonly string[];
+  readonly channels = new Map<string, SecureChannel>();
+  readonly mailboxes: Map<string, Mailbox>;
+  /** Peers that sent an abort notice: their channel's end is explained, not a failure. */
+  readonly explained = new Set<string>();
+  readonly #cfg: MeshConfig;
+  readonly #started = Date.now();
+  /** Initiator attempts past the reply, per peer (the accept policy's reservations). */
+  readonly #outFlight = new Map<string, number>();
+  #owner: MeshOwner | undefined;
+  #failure: CouplerError | undefined;
+  #settle: (() => void) | undefined;
+  readonly #settled = new Promise<void>((r) => (this.#settle = r));
+  readonly #controller = new AbortController();
+  /** Hosts discovery returned (their connections are never evicted for strangers'). */
+  readonly #knownHosts = new Set<string>();
+  /** The last relay failure per peer (for the final error). */
+  readonly #lastRelayFailure = new Map<string, CouplerError>();
+
+  constructor(cfg: MeshConfig) {
+    this.#cfg = cfg;
+    this.peers = cfg.roster.ids.filter((id) => id !== cfg.localId);
+    this.mailboxes = new Map(this.peers.map((p) => [p, new Mailbox(p, cfg.mailboxLimits)]));
+    // One listener per dial in flight plus the lookups and sleeps: more than Node's default 10.
+    setMaxListeners(0, this.#controller.signal);
+  }
+
+  /** The current phase. */
+  get phase(): MeshPhase {
+    return this.#phase;
+  }
+
+  /** Milliseconds since formation started. */
+  get elapsedMs(): number {
+    return Date.now() - this.#started;
+  }
+
+  /** The accept policy (see the module documentation). */
+  readonly policy: AcceptPolicy = {
+    reply: (peer) => {
+      const no = this.#refuseBasic(peer);
+      if (no !== undefined) return no;
+      this.#outFlight.set(peer, (this.#outFlight.get(peer) ?? 0) + 1);
+      return undefined;
+    },
+    release: (peer) => this.#release(peer),
+    finish: (peer) => {
+      const no = this.#refuseBasic(peer);
+      if (no !== undefined) return no;
+      // Simultaneous dials: the dial of the party whose id sorts first wins.
+      if (compareIds(this.#cfg.localId, peer) < 0 && (this.#outFlight.get(peer) ?? 0) > 0) return 'order';
+      return undefined;
+    },
+  };
+
+  #refuseBasic(peer: string): RefuseReason | undefined {
+    if (peer === this.#cfg.localId) return 'self';
+    if (!this.mailboxes.has(peer)) return 'unknown-peer';
+    if (this.#phase !== 'forming' || this.channels.has(peer)) return 'duplicate';
+    return undefined;
+  }
+
+  #release(peer: string): void {
+    const n = (this.#outFlight.get(peer) ?? 0) - 1;
+    if (n <= 0) this.#outFlight.delete(peer);
+    else this.#outFlight.set(peer, n);
+  }
+
+  /** A finished channel, from the listener, a dial or the relay. */
+  register(ch: SecureChannel): void {
+    if (ch.initiator) this.#release(ch.peerId);
+    if (this.#phase !== 'forming' || this.channels.has(ch.peerId)) {
+      ch.destroy();
+      return;
+    }
+    this.channels.set(ch.peerId, ch);
+    const mailbox = new Mailbox(ch.peerId, this.#cfg.mailboxLimits);
+    this.mailboxes.set(ch.peerId, mailbox);
+    this.explained.delete(ch.peerId);
+    attachInbound(ch, this.#cfg.inbound, {
+      round: (round, payload, bytes) => mailbox.put(round, payload, bytes),
+      abort: (notice) => this.#onAbort(ch, mailbox, notice),
+      violation: (error) => this.drop(ch.peerId, error),
+    });
+    ch.onClose((error) => this.#onClose(ch, mailbox, error));
+    this.#cfg.emit({ type: 'connected', peer: ch.peerId, initiator: ch.initiator, connected: this.channels.size, expected: this.peers.length });
+    if (this.channels.size === this.peers.length) {
+      this.#phase = 'complete';
+      this.#settle?.();
+    }
+  }
+
+  #onAbort(ch: SecureChannel, mailbox: Mailbox, notice: AbortNotice): void {
+    this.explained.add(ch.peerId);
+    if (this.#phase === 'joined') {
+      this.#owner?.onAbort(ch.peerId, notice);
+      return;
+    }
+    // Before the group exists: the peer gave up on the group (only whole-group notices make sense).
+    const err = this.explainAbort(ch.peerId, notice, (b) => !this.channels.has(b) && this.elapsedMs >= this.#cfg.timeoutMs / 2);
+    mailbox.fail(err);
+    this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
+    this.#fail(err);
+  }
+
+  /**
+   * The error to report for a peer's abort notice: the root cause it gave, and whom this party
+   * names — the parties it blamed only where this party observed them failing too (`observed`),
+   * the sender itself when it blamed nobody (its own input, a stop signal), else nobody.
+   */
+  explainAbort(peer: string, notice: AbortNotice, observed: (party: string) => boolean): GroupError {
+    const what = notice.run === undefined ? 'left the group' : `stopped run "${notice.run}"`;
+    if (notice.code === ErrorCode.RELAY_LOST) {
+      return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what}: it lost its connection to the relay`, { peer, peers: [] });
+    }
+    if (notice.blame.length === 0) {
+      return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code})`, { peer, peers: [peer] });
+    }
+    const blamed = notice.blame.filter((b) => b !== this.#cfg.localId);
+    const list = notice.blame.map((b) => `"${b}"`).join(', ');
+    if (blamed.length > 0 && blamed.every(observed)) {
+      return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) because of ${list}, which failed here too`, { peer, peers: blamed });
+    }
+    return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) blaming ${list}; not confirmed here, so nobody is named`, { peer, peers: [] });
+  }
+
+  #onClose(ch: SecureChannel, mailbox: Mailbox, error: CouplerError | undefined): void {
+    if (this.channels.get(ch.peerId) !== ch) return;
+    if (this.#phase === 'forming') {
+      // Lost while forming: forget it, so the peer (restarted, or its relay back) can connect again.
+      this.channels.delete(ch.peerId);
+      this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
+      if (error === undefined && !this.explained.has(ch.peerId)) {
+        // An authenticated close without a notice: the peer closed its group on purpose and will
+        // not come back; waiting for it until the deadline would only delay the same failure.
+        this.#fail(new GroupError(ErrorCode.PEER_LOST, `peer "${ch.peerId}" closed its channel before the group was complete`, { peer: ch.peerId }));
+      }
+      return;
+    }
+    if (this.#phase === 'failed' || this.#owner?.closing) return;
+    if (mailbox.error !== undefined) return; // dropped for misbehaviour, or it left with a notice
+    mailbox.fail(this.lossError(ch, error));
+    this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
+  }
+
+  /** The error of a channel that ended without an abort notice. */
+  lossError(ch: SecureChannel, error: CouplerError | undefined): GroupError {
+    const relay = relayedChannelInfo(ch);
+    if (relay?.relayLost && error !== undefined) {
+      return new GroupError(ErrorCode.RELAY_LOST, `lost the connection to the relay ${relay.url} (the channel to "${ch.peerId}" ran through it)`, { peers: [], cause: error });
+    }
+    return new GroupError(
+      ErrorCode.PEER_LOST,
+      error === undefined ? `peer "${ch.peerId}" closed its channel` : `lost peer "${ch.peerId}": ${error.message}`,
+      { peer: ch.peerId, cause: error },
+    );
+  }
+
+  /** Drop a misbehaving peer: fail its mailbox, cut its channel. */
+  drop(peer: string, error: CouplerError): void {
+    this.mailboxes.get(peer)?.fail(error);
+    this.channels.get(peer)?.destroy(error);
+    if (this.#phase === 'joined') this.#cfg.emit({ type: 'peer-lost', peer, code: error.code });
+  }
+
+  /** Formation failed: remember the first reason and wake {@link Mesh.form}. */
+  #fail(error: CouplerError): void {
+    if (this.#phase !== 'forming') return;
+    this.#failure ??= error;
+    this.#controller.abort();
+  }
+
+  /** Hand the complete mesh to its owner (the group). */
+  join(owner: MeshOwner): void {
+    this.#owner = owner;
+    this.#phase = 'joined';
+  }
+
+  /**
+   * Tell every connected peer why this party stops (one abort notice each; the whole group when
+   * `run` is undefined), waiting at most {@link ABORT_SEND_TIMEOUT_MS} for them to leave.
+   */
+  async sendAbort(notice: AbortNotice, to: readonly string[] = this.peers): Promise<void> {
+    const bytes = encodeAbort(notice);
+    const live = to.filter((p) => this.channels.has(p) && !this.channels.get(p)!.isClosed);
+    const sends = Promise.all(live.map((p) => this.channels.get(p)!.send(bytes).catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([sends, new Promise((r) => (timer = setTimeout(r, ABORT_SEND_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Form the mesh: resolves when there is one channel per roster peer (phase `complete`), or throws
+   * after telling every connected peer why (phase `failed`).
+   *
+   * @throws {@link TimeoutError} naming the missing parties; {@link AbortedError}; the
+   *   {@link GroupError} of a peer that left; a {@link RelayError} that retrying cannot fix.
+   */
+  async form(): Promise<void> {
+    const cfg = this.#cfg;
+    const onCallerAbort = (): void => this.#fail(new AbortedError('joining the group was aborted', { peers: this.#missing() }));
+    if (cfg.signal?.aborted) onCallerAbort();
+    cfg.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timer = setTimeout(() => this.#fail(this.#timeoutError()), Math.min(cfg.timeoutMs, MAX_TIMER_MS));
+    let listener: ChannelListener | undefined;
+    let looping: Promise<unknown> = Promise.resolve();
+    try {
+      if (cfg.listen !== false) {
+        listener = await listenChannels({
+          ...cfg.channelOptions,
+          _policy: this.policy,
+          host: cfg.listen.host,
+          port: cfg.listen.port,
+          isKnownSource: (address) => this.#knownHosts.has(address) || this.#knownHosts.has(address.replace(/^::ffff:/, '')),
+          onChannel: (ch) => this.register(ch),
+          onHandshakeError: (err, remoteAddress) =>
+            cfg.emit({
+              type: 'refused',
+              code: err.code,
+              ...(remoteAddress === undefined ? {} : { remoteAddress }),
+              ...(err.peer === undefined ? {} : { peer: err.peer }),
+              ...(refuseReasonOf(err) === undefined ? {} : { reason: refuseReasonOf(err)! }),
+            }),
+        });
+        cfg.emit({ type: 'listening', host: listener.host, port: listener.port });
+      }
+      looping = Promise.all([
+        cfg.transport === 'relay' || cfg.discoveries.length === 0 ? Promise.resolve() : this.#dialLoop(),
+        cfg.relayUrl === undefined || cfg.transport === 'direct' ? Promise.resolve() : this.#relayLoop(cfg.transport, cfg.relayUrl),
+      ]);
+      await Promise.race([this.#settled, new Promise<void>((r) => this.#controller.signal.addEventListener('abort', () => r(), { once: true }))]);
+      if (this.#phase === 'complete') return;
+      throw (this.#failure ??= this.#timeoutError());
+    } catch (err) {
+      const error = err instanceof CouplerError ? err : new GroupError(ErrorCode.PEER_LOST, 'mesh formation failed', { cause: err });
+      this.#failure ??= error;
+      this.#phase = 'failed';
+      await this.#tellAndClose(this.#failure);
+      throw this.#failure;
+    } finally {
+      clearTimeout(timer);
+      cfg.signal?.removeEventListener('abort', onCallerAbort);
+      this.#controller.abort();
+      await looping.catch(() => undefined);
+      await listener?.close();
+    }
+  }
+
+  #missing(): string[] {
+    return this.peers.filter((p) => !this.channels.has(p));
+  }
+
+  #timeoutError(): CouplerError {
+    const missing = this.#missing();
+    const relay = missing.map((p) => this.#lastRelayFailure.get(p)).find((e) => e !== undefined);
+    const why = relay === undefined ? '' : `; last relay failure: ${relay.message}`;
+    return new TimeoutError(`mesh incomplete after ${this.#cfg.timeoutMs} ms: no channel to ${missing.map((m) => `"${m}"`).join(', ')}${why}`, {
+      peers: missing,
+      ...(relay === undefined ? {} : { cause: relay }),
+    });
+  }
+
+  /** Formation failed: every connected peer gets an abort notice with the reason, then the channels close. */
+  async #tellAndClose(error: CouplerError): Promise<void> {
+    const blame = error.code === ErrorCode.ABORTED || error.code === ErrorCode.RELAY_REFUSED ? [] : error.peers.filter((p) => p !== this.#cfg.localId);
+    await this.sendAbort({ code: error.code, blame });
+    await Promise.all([...this.channels.values()].map((ch) => ch.close().catch(() => undefined)));
+  }
+
+  async #dialLoop(): Promise<void> {
+    const cfg = this.#cfg;
+    const signal = this.#controller.signal;
+    const backoff = new Map<string, { next: number; delay: number }>();
+    const inFlight = new Set<string>();
+    const settledAddresses = new Map<string, string>();
+    const localAddress = cfg.listen !== false && !WILDCARD_HOSTS.has(cfg.listen.host) ? cfg.listen.host : undefined;
+    const dial = async (addr: PeerAddress): Promise<void> => {
+      const key = addressKey(addr);
+      inFlight.add(key);
+      cfg.emit({ type: 'dialing', address: key });
+      try {
+        const ch = await connectChannel(
+          { host: addr.host, port: addr.port },
+          { ...cfg.channelOptions, _policy: this.policy, signal, ...(localAddress === undefined ? {} : { localAddress }) },
+        );
+        settledAddresses.set(key, ch.peerId);
+        this.register(ch);
+      } catch (err) {
+        const e = err instanceof CouplerError ? err : new GroupError(ErrorCode.HANDSHAKE_FAILED, 'dial failed', { cause: err });
+        if (e instanceof AbortedError && signal.aborted) return;
+        if (e.peer !== undefined && e.peer !== cfg.localId) settledAddresses.set(key, e.peer);
+        const prev = backoff.get(key);
+        const delay = prev === undefined ? cfg.backoffInitialMs : Math.min(prev.delay * 2, cfg.backoffMaxMs);
+        const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
+        backoff.set(key, { next: Date.now() + jittered, delay });
+        const reason = refuseReasonOf(err);
+        cfg.emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
+      } finally {
+        inFlight.delete(key);
+      }
+    };
+    while (this.#phase === 'forming' && !signal.aborted) {
+      const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
+      const now = Date.now();
+      for (const addr of snapshots.flat()) {
+        this.#knownHosts.add(addr.host);
+        const key = addressKey(addr);
+        if (inFlight.has(key)) continue;
+        const owner = settledAddresses.get(key);
+        if (owner === cfg.localId) continue;
+        if (owner !== undefined && this.channels.has(owner)) continue;
+        const hint = addr.partyHint;
+        if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || this.channels.has(hint))) continue;
+        const b = backoff.get(key);
+        if (b !== undefined && b.next > now) continue;
+        void dial(addr);
+      }
+      await sleep(cfg.discoveryIntervalMs, signal);
+    }
+  }
+
+  async #relayLoop(transport: 'relay' | 'auto', relayUrl: string): Promise<void> {
+    const cfg = this.#cfg;
+    await relayMesh({
+      relayUrl,
+      transport,
+      fallbackMs: cfg.autoFallbackMs,
+      peers: this.peers,
+      channelOptions: cfg.channelOptions,
+      policy: this.policy,
+      has: (p) => this.channels.has(p),
+      register: (ch) => this.register(ch),
+      remainingMs: () => cfg.timeoutMs - this.elapsedMs,
+      signal: this.#controller.signal,
+      onFailure: (peer, e, retryInMs) => {
+        this.#lastRelayFailure.set(peer, e);
+        cfg.emit({
+          type: 'dial-failed',
+          address: `relay:${peer}`,
+          code: e.code,
+          peer,
+          retryInMs,
+          ...(e instanceof RelayError ? { relayReason: e.reason } : refuseReasonOf(e) === undefined ? {} : { reason: refuseReasonOf(e)! }),
+        });
+      },
+      onFatal: (e) => this.#fail(e),
+    });
+  }
+
+  /** The path of a peer's channel (`direct` or `relay`). */
+  pathOf(peer: string): 'direct' | 'relay' {
+    const ch = this.channels.get(peer);
+    return ch === undefined ? 'direct' : channelPath(ch);
+  }
+}
