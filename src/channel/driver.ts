@@ -102,6 +102,16 @@ export function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => C
   });
 }
 
+/** The error, naming `peer` when it names nobody yet (the transport knew whom it dialled). */
+function naming(err: unknown, peer: string | undefined): unknown {
+  if (peer === undefined || !(err instanceof HandshakeError) || err.peer !== undefined) return err;
+  const named = new HandshakeError(err.code as typeof ErrorCode.HANDSHAKE_FAILED, err.message, { peer, cause: err.cause });
+  const r = refuseReasonOf(err);
+  if (r !== undefined) (named as { refuseReason?: RefuseReason }).refuseReason = r;
+  if (isRefusedByPeer(err)) (named as { refusedByPeer?: boolean }).refusedByPeer = true;
+  return named;
+}
+
 function handshakeMessage(m: Uint8Array, io: HandshakeIO): Uint8Array {
   if (m.length > MAX_HANDSHAKE_MESSAGE * 2) {
     throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', io.peer === undefined ? {} : { peer: io.peer });
@@ -147,7 +157,7 @@ export async function driveInitiator(io: HandshakeIO, o: DriveOptions): Promise<
     io.detach();
     // A refusal that came FROM the other side needs no answer; one of ours is sent back.
     io.refuse(isRefusedByPeer(err) ? undefined : refuseReasonOf(err));
-    throw err;
+    throw naming(err, io.peer);
   }
 }
 
@@ -193,6 +203,6 @@ export async function driveResponder(io: HandshakeIO, o: DriveOptions): Promise<
     hs.dispose();
     io.detach();
     io.refuse(isRefusedByPeer(err) ? undefined : refuseReasonOf(err));
-    throw err;
+    throw naming(err, io.peer);
   }
 }

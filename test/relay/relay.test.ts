@@ -45,15 +45,16 @@ describe('protocols through the relay', () => {
     }
   });
 
-  test('auto: pairs with a reachable listener go direct, the party without one is relayed', async () => {
+  test('auto: pairs with a direct path go direct, a party with none is relayed', async () => {
     const parties = makeParties(3);
     const r = await relay({ rosters: [parties.roster] });
     const groups = await joinAll(parties, (id) => ({
       transport: 'auto',
       relayUrl: urlOf(r),
       autoFallbackMs: 1500,
-      // p3 accepts no inbound connection (egress only).
+      // p3 accepts no inbound connection and finds nobody to dial: no direct path at all.
       listen: id === 'p3' ? false : { host: '127.0.0.1', port: 0 },
+      ...(id === 'p3' ? { discovery: [] } : {}),
     }));
     try {
       const path = (a: number, b: string): string => groups[a]!.stats().find((s) => s.peer === b)!.path;
@@ -68,7 +69,26 @@ describe('protocols through the relay', () => {
     }
   });
 
-  test('relay killed mid-run: every party aborts with PEER_LOST naming the peers it lost, within the deadline', async () => {
+  test('auto: an egress-only party (no listener) that can dial out reaches the others directly', async () => {
+    const parties = makeParties(3);
+    const r = await relay({ rosters: [parties.roster] });
+    const groups = await joinAll(parties, (id) => ({
+      transport: 'auto',
+      relayUrl: urlOf(r),
+      autoFallbackMs: 5000,
+      listen: id === 'p3' ? false : { host: '127.0.0.1', port: 0 },
+    }));
+    try {
+      // Before, only the party whose id sorts first could dial, so p3 waited for the relay.
+      for (const g of groups) for (const s of g.stats()) expect(s.path).toBe('direct');
+      const out = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
+      for (const o of out) expect(o.sum).toBe(6);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  test('relay killed mid-run: every party aborts with RELAY_LOST naming the relay (not a random peer), within the deadline', async () => {
     const parties = makeParties(3);
     const r = await relay({ rosters: [parties.roster] });
     const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: urlOf(r) }));
@@ -84,9 +104,9 @@ describe('protocols through the relay', () => {
         expect(o.ok).toBe(false);
         const e = (o as { error: CouplerError }).error;
         expect(e).toBeInstanceOf(CouplerError);
-        expect(e.code).toBe(ErrorCode.PEER_LOST);
-        expect(e.peers.length).toBeGreaterThan(0);
-        for (const p of e.peers) expect(parties.ids).toContain(p);
+        expect(e.code).toBe(ErrorCode.RELAY_LOST);
+        expect(e.peers).toEqual([]);
+        expect(e.message).toContain(urlOf(r));
       }
     } finally {
       await Promise.all(groups.map((g) => g.close()));
