@@ -494,8 +494,7 @@ export class Group {
 
   /** Whether this party observed `party` failing: its channel ended here without an abort notice. */
   #failedHere(party: string): boolean {
-    const mb = this.#mesh.mailboxes.get(party);
-    return mb?.error !== undefined && !this.#mesh.explained.has(party);
+    return this.#mesh.failedHere(party);
   }
 
   /**
@@ -507,29 +506,17 @@ export class Group {
    *   here too, itself when it blamed nobody, else nobody), `RELAY_LOST`.
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, (from, timeoutMs, signal, onTimer, startedAt) =>
+    return this.#inRound(round, options, (from, timeoutMs, signal, onTimer) =>
       new Promise<Map<string, PlainData>>((resolve, reject) => {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
-        const aborters = new Map<string, AbortNotice>();
+        let judging = 0;
         let done = false;
         const finish = (err: unknown): void => {
           if (done) return;
           done = true;
           if (err !== undefined) reject(err);
           else resolve(new Map(from.map((p) => [p, results.get(p)!])));
-        };
-        const observed = (b: string): boolean => this.#failedHere(b) || (missing.has(b) && Date.now() - startedAt >= timeoutMs / 2);
-        /** A peer stopped the run: decide whom to name now, or wait for more evidence. */
-        const evaluate = (): void => {
-          if (done) return;
-          for (const [p, n] of aborters) {
-            const e = this.#mesh.explainAbort(p, n, observed);
-            if (e.peers.length > 0) return finish(e);
-            // Its claim does not hold here (every party it blamed delivered): stop, naming nobody.
-            if (n.code === ErrorCode.RELAY_LOST || n.blame.every((b) => b === this.localId || results.has(b))) return finish(e);
-          }
-          if (missing.size === 0 && aborters.size === 0) finish(undefined);
         };
         for (const peer of from) {
           this.#mailbox(peer)
@@ -538,35 +525,26 @@ export class Group {
               (value) => {
                 results.set(peer, value);
                 missing.delete(peer);
-                evaluate();
+                if (missing.size === 0 && judging === 0) finish(undefined);
               },
               (err: unknown) => {
                 const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
-                if (why !== undefined) {
-                  missing.delete(peer);
-                  aborters.set(peer, why.notice);
-                  evaluate();
-                  return;
-                }
-                finish(err);
+                if (why === undefined) return finish(err);
+                // The peer stopped the run and said why: this run cannot complete. Report its root
+                // cause, naming whom it blamed only where that holds here too (probed if need be).
+                missing.delete(peer);
+                judging++;
+                void this.#mesh.judgeAbort(peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2))).then(finish);
               },
             );
         }
         if (options.signal?.aborted) finish(new AbortedError());
-        // Half-way, a claim that a still-missing party failed can be confirmed.
-        const half = setTimeout(evaluate, Math.max(1, Math.ceil(timeoutMs / 2)));
         onTimer(() => {
-          clearTimeout(half);
-          evaluate();
-          if (done) return;
           const names = [...missing];
-          if (names.length === 0) {
-            const [p, n] = [...aborters][0]!;
-            return finish(this.#mesh.explainAbort(p, n, () => false));
-          }
+          // Only peers that explained themselves are missing: their judgement ends the gather.
+          if (names.length === 0) return;
           finish(new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
         });
-        signal.addEventListener('abort', () => clearTimeout(half), { once: true });
       }),
     );
   }
@@ -662,7 +640,7 @@ export class Group {
 
   /** A peer's abort notice, after the group was formed. */
   #onAbortNotice(peer: string, notice: AbortNotice): void {
-    // For a single receive: name what holds here now (gather re-evaluates as it learns more).
+    // For a single receive: name what holds here now (gather judges it, probing if need be).
     const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b));
     noticeOf.set(err, { peer, notice });
     const mailbox = this.#mailbox(peer);

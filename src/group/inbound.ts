@@ -29,6 +29,21 @@ export const ABORT_ROUND = 'coupler abort';
  * other; a batch inside a batch is refused.
  */
 export const BATCH_ROUND = 'coupler batch';
+/**
+ * The reserved "rounds" of a liveness probe: a party that is told another party failed, and cannot
+ * see it itself, asks that party directly (`{n: 16 random bytes}`); a live party echoes the bytes.
+ */
+export const PING_ROUND = 'coupler ping';
+/** The answer to {@link PING_ROUND}. */
+export const PONG_ROUND = 'coupler pong';
+/** Bytes of a probe's nonce. */
+export const PROBE_NONCE_BYTES = 16;
+
+/** Encode a probe (`ping`) or its answer (`pong`). */
+export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array): Uint8Array {
+  return encodeMessage({ r: kind === 'ping' ? PING_ROUND : PONG_ROUND, p: { n: nonce } });
+}
+
 /** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
 export const BATCH_ITEM_MAX_BYTES = 16 * 1024;
 /** Most messages in one batch. */
@@ -64,6 +79,8 @@ export interface InboundSink {
   round(round: string, payload: PlainData, bytes: number): CouplerError | undefined;
   /** An abort notice. */
   abort(notice: AbortNotice): void;
+  /** A liveness probe (answer it) or the answer to one of ours. */
+  probe(kind: 'ping' | 'pong', nonce: Uint8Array): void;
   /** The peer broke the channel protocol: drop it. */
   violation(error: CouplerError): void;
 }
@@ -90,6 +107,12 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
   }
   if (rec.r === ABORT_ROUND) {
     sink.abort(parseAbort(peer, rec.p ?? null, limits));
+    return;
+  }
+  if (rec.r === PING_ROUND || rec.r === PONG_ROUND) {
+    const ctx = { what: 'liveness probe', peer };
+    const n = expectBytes(expectRecord(rec.p ?? null, ctx, ['n']).n, 'n', ctx, PROBE_NONCE_BYTES);
+    sink.probe(rec.r === PING_ROUND ? 'ping' : 'pong', n);
     return;
   }
   const round = expectString(rec.r, 'r', { what: 'round message', peer }, 128, ROUND_PATTERN);

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import type { Roster } from '../identity/roster.js';
@@ -34,11 +35,17 @@ import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
-import { attachInbound, encodeAbort, type AbortNotice, type InboundLimits } from './inbound.js';
+import { PROBE_NONCE_BYTES, attachInbound, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
 
 /** The phase of a mesh (see the module documentation). */
 export type MeshPhase = 'forming' | 'complete' | 'joined' | 'failed';
+
+/** Pings one peer may have answered per second (more are ignored: the prober then sees no answer). */
+export const MAX_PONGS_PER_SECOND = 16;
+
+/** How long a forming party waits for a blamed party's answer to a liveness probe, ms. */
+export const FORMATION_PROBE_MS = 2_000;
 
 /** How long a party waits for its abort notices to leave before it closes its channels, ms. */
 export const ABORT_SEND_TIMEOUT_MS = 1_000;
@@ -108,6 +115,10 @@ export class Mesh {
   readonly #knownHosts = new Set<string>();
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
+  /** Probes in flight: nonce (hex) -> resolve. */
+  readonly #probes = new Map<string, { peer: string; resolve: (alive: boolean) => void }>();
+  /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
+  readonly #pongBudget = new Map<string, { second: number; count: number }>();
 
   constructor(cfg: MeshConfig) {
     this.#cfg = cfg;
@@ -172,6 +183,7 @@ export class Mesh {
     attachInbound(ch, this.#cfg.inbound, {
       round: (round, payload, bytes) => mailbox.put(round, payload, bytes),
       abort: (notice) => this.#onAbort(ch, mailbox, notice),
+      probe: (kind, nonce) => this.#onProbe(ch, kind, nonce),
       violation: (error) => this.drop(ch.peerId, error),
     });
     ch.onClose((error) => this.#onClose(ch, mailbox, error));
@@ -188,11 +200,84 @@ export class Mesh {
       this.#owner?.onAbort(ch.peerId, notice);
       return;
     }
-    // Before the group exists: the peer gave up on the group (only whole-group notices make sense).
-    const err = this.explainAbort(ch.peerId, notice, (b) => !this.channels.has(b) && this.elapsedMs >= this.#cfg.timeoutMs / 2);
-    mailbox.fail(err);
+    // Before the group exists: the peer gave up on the group. A blamed party with no channel here
+    // either, after half the join deadline, failed here too; one with a channel is asked directly.
+    mailbox.fail(this.explainAbort(ch.peerId, notice, () => false));
     this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
-    this.#fail(err);
+    const noChannelLong = (b: string): boolean => !this.channels.has(b) && this.elapsedMs >= this.#cfg.timeoutMs / 2;
+    void this.judgeAbort(ch.peerId, notice, FORMATION_PROBE_MS, noChannelLong).then((err) => this.#fail(err));
+  }
+
+  /**
+   * Judge a peer's abort notice: the error to report, naming each party the notice blames only if
+   * this party sees it failing too — its channel ended here without a notice, `alsoFailed` says so,
+   * or it does not answer a liveness probe within `probeMs` — else nobody (the claim does not hold
+   * here); naming the sender itself when it blamed nobody.
+   */
+  async judgeAbort(peer: string, notice: AbortNotice, probeMs: number, alsoFailed: (party: string) => boolean = () => false): Promise<GroupError> {
+    const blamed = notice.blame.filter((b) => b !== this.#cfg.localId && b !== peer);
+    const verdicts = await Promise.all(
+      blamed.map(async (b) => {
+        if (this.failedHere(b) || alsoFailed(b)) return true;
+        if (!this.channels.has(b)) return false;
+        return !(await this.probe(b, probeMs));
+      }),
+    );
+    return this.explainAbort(peer, notice, (b) => verdicts[blamed.indexOf(b)] === true);
+  }
+
+  /** Whether this party saw `party` fail: its channel ended here without an abort notice. */
+  failedHere(party: string): boolean {
+    const mb = this.mailboxes.get(party);
+    return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
+  }
+
+  #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array): void {
+    if (kind === 'pong') {
+      const key = Buffer.from(nonce).toString('hex');
+      const p = this.#probes.get(key);
+      if (p !== undefined && p.peer === ch.peerId) {
+        this.#probes.delete(key);
+        p.resolve(true);
+      }
+      return;
+    }
+    const second = Math.floor(Date.now() / 1000);
+    const b = this.#pongBudget.get(ch.peerId);
+    if (b !== undefined && b.second === second && b.count >= MAX_PONGS_PER_SECOND) return;
+    this.#pongBudget.set(ch.peerId, b !== undefined && b.second === second ? { second, count: b.count + 1 } : { second, count: 1 });
+    ch.send(encodeProbe('pong', nonce)).catch(() => undefined);
+  }
+
+  /**
+   * Ask `peer` directly whether it is alive (a `ping` it must echo): true when it answers within
+   * `ms`, false when it does not, or has no live channel here.
+   */
+  probe(peer: string, ms: number): Promise<boolean> {
+    const ch = this.channels.get(peer);
+    if (ch === undefined || ch.isClosed) return Promise.resolve(false);
+    const nonce = new Uint8Array(randomBytes(PROBE_NONCE_BYTES));
+    const key = Buffer.from(nonce).toString('hex');
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#probes.delete(key);
+        resolve(false);
+      }, Math.max(1, Math.min(ms, MAX_TIMER_MS)));
+      this.#probes.set(key, {
+        peer,
+        resolve: (alive) => {
+          clearTimeout(timer);
+          resolve(alive);
+        },
+      });
+      ch.send(encodeProbe('ping', nonce)).catch(() => undefined);
+      void ch.closed.then(() => {
+        if (this.#probes.delete(key)) {
+          clearTimeout(timer);
+          resolve(false);
+        }
+      });
+    });
   }
 
   /**
@@ -208,7 +293,7 @@ export class Mesh {
     if (notice.blame.length === 0) {
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code})`, { peer, peers: [peer] });
     }
-    const blamed = notice.blame.filter((b) => b !== this.#cfg.localId);
+    const blamed = notice.blame.filter((b) => b !== this.#cfg.localId && b !== peer);
     const list = notice.blame.map((b) => `"${b}"`).join(', ');
     if (blamed.length > 0 && blamed.every(observed)) {
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) because of ${list}, which failed here too`, { peer, peers: blamed });
