@@ -24,7 +24,11 @@ export const DEFAULT_MAX_CSV_BYTES = 256 * 1024 * 1024;
 /** Most columns a CSV table may have. */
 export const MAX_CSV_COLUMNS = 10_000;
 
-/** One cell of a {@link DataTable}: text from CSV; typed values from Parquet (`null` = missing). */
+/**
+ * One cell of a {@link DataTable}. From CSV: the cell's text (an empty cell is `''`). From Parquet:
+ * a typed value, `null` when missing (pyarrow writes pandas' NaN and None as null, and so does
+ * `coupler simulate --vantage6 5`).
+ */
 export type Cell = string | number | bigint | boolean | null | undefined | Date;
 
 /** A table of rows: the column names and the data rows (every row has `columns.length` cells). */
