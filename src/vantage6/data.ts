@@ -385,15 +385,21 @@ export function numericColumn(table: DataTable | ColumnTable, column: string, op
   checkTable(table);
   if (typeof column !== 'string') throw new InvalidArgumentError(`"column" must be a string, got ${describeType(column)}`);
   const { values: all, missing } = numbersOf(table, column, markerSet(options));
+  const n = all.length;
   if (!isColumnTable(table)) {
     const values: number[] = [];
-    for (const x of all) if (x === x) values.push(x);
+    for (let i = 0; i < n; i++) {
+      const x = all[i]!;
+      if (x === x) values.push(x);
+    }
     return { values, missing };
   }
   if (missing === 0) return { values: all.slice(), missing };
-  const values = new Float64Array(all.length - missing);
-  let k = 0;
-  for (const x of all) if (x === x) values[k++] = x;
+  const values = new Float64Array(n - missing);
+  for (let i = 0, k = 0; i < n; i++) {
+    const x = all[i]!;
+    if (x === x) values[k++] = x;
+  }
   return { values, missing };
 }
 

@@ -65,8 +65,14 @@ interface PageHeader {
   readonly type: string;
   readonly uncompressed_page_size: number;
   readonly compressed_page_size: number;
-  readonly data_page_header?: { readonly num_values: number; readonly encoding: string };
-  readonly data_page_header_v2?: { readonly num_values: number; readonly encoding: string };
+  readonly data_page_header?: { readonly num_values: number; readonly encoding: string; readonly definition_level_encoding?: string };
+  readonly data_page_header_v2?: {
+    readonly num_values: number;
+    readonly encoding: string;
+    readonly definition_levels_byte_length: number;
+    readonly repetition_levels_byte_length: number;
+    readonly is_compressed?: boolean;
+  };
   readonly dictionary_page_header?: { readonly num_values: number };
 }
 type Decompressor = (input: Uint8Array, outputLength: number) => Uint8Array;
@@ -101,10 +107,8 @@ interface Hyparquet {
 /** hyparquet's page functions (`hyparquet/src/*.js`), for the fast path. */
 interface PageFunctions {
   parquetHeader(reader: DataReader): PageHeader;
-  decompressPage(bytes: Uint8Array, size: number, codec: string, compressors: Record<string, Decompressor>): Uint8Array;
   readDataPage(bytes: Uint8Array, header: NonNullable<PageHeader['data_page_header']>, decoder: ColumnDecoder): DataPage;
   readDataPageV2(bytes: Uint8Array, header: PageHeader, decoder: ColumnDecoder): DataPage;
-  readPlain(reader: DataReader, type: string, count: number, fixedLength: number | undefined): Values;
 }
 
 let loaded: Promise<{ hp: Hyparquet; pages: PageFunctions | undefined }> | undefined;
@@ -116,12 +120,8 @@ function load(): Promise<{ hp: Hyparquet; pages: PageFunctions | undefined }> {
     const hp = (await import(spec)) as Hyparquet;
     let pages: PageFunctions | undefined;
     try {
-      const [column, datapage, plain] = (await Promise.all([import(`${spec}/src/column.js`), import(`${spec}/src/datapage.js`), import(`${spec}/src/plain.js`)])) as [
-        Partial<PageFunctions>,
-        Partial<PageFunctions>,
-        Partial<PageFunctions>,
-      ];
-      const candidate = { parquetHeader: column.parquetHeader, decompressPage: datapage.decompressPage, readDataPage: datapage.readDataPage, readDataPageV2: datapage.readDataPageV2, readPlain: plain.readPlain };
+      const [column, datapage] = (await Promise.all([import(`${spec}/src/column.js`), import(`${spec}/src/datapage.js`)])) as [Partial<PageFunctions>, Partial<PageFunctions>];
+      const candidate = { parquetHeader: column.parquetHeader, readDataPage: datapage.readDataPage, readDataPageV2: datapage.readDataPageV2 };
       if (Object.values(candidate).every((f) => typeof f === 'function')) pages = candidate as PageFunctions;
     } catch {
       pages = undefined;
@@ -322,18 +322,123 @@ function checkCodec(meta: ColumnMeta, codecs: Record<string, Decompressor>, name
   }
 }
 
-/** The fast path: a flat numeric column's pages straight into a Float64Array (NaN = missing). */
+/**
+ * Decode `count` values of the RLE / bit-packed hybrid encoding (parquet-format Encodings.md) of
+ * `bitWidth` bits from `bytes[pos, end)` into `out`; returns the position after the runs read.
+ */
+function readHybrid(bytes: Uint8Array, pos: number, end: number, bitWidth: number, out: Uint8Array | Uint32Array, count: number): number {
+  if (!(bitWidth >= 0 && bitWidth <= 32)) throw corrupt('a bit width above 32');
+  const byteWidth = (bitWidth + 7) >> 3;
+  const scale = 2 ** bitWidth;
+  const mask = bitWidth >= 32 ? 0xffffffff : (1 << bitWidth) - 1;
+  let i = 0;
+  while (i < count) {
+    let header = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (pos >= end || shift > 28) throw corrupt('run-length data ends early');
+      b = bytes[pos++]!;
+      header += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    const runs = Math.floor(header / 2);
+    if (header % 2 === 0) {
+      // a repeated value: `runs` copies of one little-endian value of byteWidth bytes
+      if (pos + byteWidth > end) throw corrupt('run-length data ends early');
+      let value = 0;
+      for (let k = 0; k < byteWidth; k++) value += bytes[pos + k]! * 2 ** (8 * k);
+      pos += byteWidth;
+      const stop = Math.min(count, i + runs);
+      out.fill(value, i, stop);
+      i = stop;
+    } else {
+      // bit-packed: `runs` groups of 8 values, least significant bit first
+      const length = runs * bitWidth;
+      if (pos + length > end) throw corrupt('bit-packed data ends early');
+      const values = runs * 8;
+      let p = pos;
+      if (bitWidth === 0) out.fill(0, i, Math.min(count, i + values));
+      else if (bitWidth <= 24) {
+        let acc = 0;
+        let bits = 0;
+        for (let k = 0; k < values && i < count; k++) {
+          while (bits < bitWidth) {
+            acc |= bytes[p++]! << bits;
+            bits += 8;
+          }
+          out[i++] = acc & mask;
+          acc >>>= bitWidth;
+          bits -= bitWidth;
+        }
+      } else {
+        let acc = 0;
+        let bits = 0;
+        for (let k = 0; k < values && i < count; k++) {
+          while (bits < bitWidth) {
+            acc += bytes[p++]! * 2 ** bits;
+            bits += 8;
+          }
+          out[i++] = acc % scale;
+          acc = Math.floor(acc / scale);
+          bits -= bitWidth;
+        }
+      }
+      i = Math.min(count, i);
+      pos += length;
+    }
+  }
+  return pos;
+}
+
+/** `count` PLAIN values of a numeric physical type from `bytes[pos, end)` as numbers; an INT64 beyond 2^53 stops the fast path. */
+function readPlainNumbers(bytes: Uint8Array, pos: number, end: number, type: string, count: number): Float64Array {
+  const width = type === 'DOUBLE' || type === 'INT64' ? 8 : 4;
+  if (pos + count * width > end) throw corrupt('a page has fewer values than its levels say');
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos, count * width);
+  const out = new Float64Array(count);
+  if (type === 'DOUBLE') for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
+  else if (type === 'FLOAT') for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  else if (type === 'INT32') for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true);
+  else {
+    for (let i = 0; i < count; i++) {
+      const hi = view.getInt32(i * 8 + 4, true);
+      if (hi >= 0x200000 || hi < -0x200000) throw new UnsafeInteger();
+      const v = hi * 4294967296 + view.getUint32(i * 8, true);
+      if (v > Number.MAX_SAFE_INTEGER || v < -Number.MAX_SAFE_INTEGER) throw new UnsafeInteger();
+      out[i] = v;
+    }
+  }
+  return out;
+}
+
+/** A page's definition levels (0 = null, 1 = a value) and the number of values, decoded here. */
+function presence(bytes: Uint8Array, pos: number, end: number, count: number): { levels: Uint8Array; present: number } {
+  const levels = new Uint8Array(count);
+  readHybrid(bytes, pos, end, 1, levels, count);
+  let present = 0;
+  for (let j = 0; j < count; j++) present += levels[j]!;
+  return { levels, present };
+}
+
+/**
+ * The fast path: a flat numeric column's pages straight into a Float64Array (NaN = missing).
+ * Version 1 and 2 data pages with PLAIN or dictionary encoding are decoded here (levels,
+ * dictionary indices and values into typed arrays); pages in any other encoding
+ * (BYTE_STREAM_SPLIT, DELTA_BINARY_PACKED) by hyparquet's page readers.
+ */
 async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaData, tree: SchemaTree, node: SchemaTree, rowCount: number, pages: PageFunctions, codecs: Record<string, Decompressor>): Promise<Column> {
   const { element } = node;
   const type = element.type!;
   const schemaPath = [tree, node];
-  const maxDefinition = element.repetition_type === 'REQUIRED' ? 0 : 1;
+  const nullable = element.repetition_type !== 'REQUIRED';
   const values = new Float64Array(rowCount);
   let missing = 0;
   let row = 0;
   const chunks = chunksOf(metadata, node, size);
   for (const [g, meta] of chunks.entries()) {
     checkCodec(meta, codecs, element.name);
+    const decompress = (input: Uint8Array, length: number): Uint8Array => (meta.codec === 'UNCOMPRESSED' ? input : codecs[meta.codec]!(input, length));
     const end = row + Number(metadata.row_groups[g]!.num_rows);
     const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
     const bytes = await readAt(handle, start, Number(meta.total_compressed_size));
@@ -350,43 +455,67 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
       }
       const compressed = new Uint8Array(bytes.buffer, bytes.byteOffset + reader.offset, pageLength);
       reader.offset += pageLength;
-      let page: DataPage;
-      let encoding: string;
-      let count: number;
+
       if (header.type === 'DICTIONARY_PAGE' && header.dictionary_page_header !== undefined) {
-        const plain = pages.decompressPage(compressed, header.uncompressed_page_size, meta.codec, codecs);
-        const entries = pages.readPlain({ view: new DataView(plain.buffer, plain.byteOffset, plain.byteLength), offset: 0 }, type, header.dictionary_page_header.num_values, element.type_length);
-        dictionary = new Float64Array(entries.length);
-        for (let i = 0; i < entries.length; i++) dictionary[i] = toNumber(entries[i]);
+        const plain = decompress(compressed, header.uncompressed_page_size);
+        const n = header.dictionary_page_header.num_values;
+        if (!Number.isSafeInteger(n) || n < 0) throw corrupt('a dictionary page');
+        dictionary = readPlainNumbers(plain, 0, plain.byteLength, type, n);
         continue;
-      } else if (header.type === 'DATA_PAGE' && header.data_page_header !== undefined) {
-        const plain = pages.decompressPage(compressed, header.uncompressed_page_size, meta.codec, codecs);
-        page = pages.readDataPage(plain, header.data_page_header, decoder);
-        ({ encoding, num_values: count } = header.data_page_header);
-      } else if (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2 !== undefined) {
-        page = pages.readDataPageV2(compressed, header, decoder);
-        ({ encoding, num_values: count } = header.data_page_header_v2);
-      } else continue; // index pages and the like carry no values
-      if (!Number.isSafeInteger(count) || count < 0 || row + count > end) throw corrupt('a page has more values than its row group');
-      const levels = page.definitionLevels;
-      const hasLevels = maxDefinition > 0 && levels !== undefined && levels.length > 0;
-      const src = page.dataPage;
-      const viaDictionary = encoding.endsWith('_DICTIONARY');
-      if (viaDictionary && dictionary === undefined) throw corrupt('a dictionary-encoded page without a dictionary');
-      let k = 0;
-      for (let j = 0; j < count; j++) {
-        if (hasLevels && levels[j] !== maxDefinition) {
-          values[row + j] = Number.NaN;
-          missing++;
-          continue;
+      }
+      let page: DecodedPage;
+      if (header.type === 'DATA_PAGE' && header.data_page_header !== undefined) {
+        const { num_values: count, encoding } = header.data_page_header;
+        checkCount(count, row, end);
+        const body = decompress(compressed, header.uncompressed_page_size);
+        const rleLevels = header.data_page_header.definition_level_encoding === undefined || header.data_page_header.definition_level_encoding === 'RLE';
+        if (!isSimple(encoding) || !rleLevels) page = viaHyparquet(pages.readDataPage(body, header.data_page_header, decoder), count, nullable);
+        else {
+          let at = 0;
+          let levels: Uint8Array | undefined;
+          let present = count;
+          if (nullable) {
+            if (body.byteLength < 4) throw corrupt('a page without its levels');
+            const length = new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true);
+            if (4 + length > body.byteLength) throw corrupt('levels run past their page');
+            ({ levels, present } = presence(body, 4, 4 + length, count));
+            at = 4 + length;
+          }
+          page = { count, levels, decoded: decodeValues(body, at, encoding, present, dictionary, type) };
         }
-        if (k >= src.length) throw corrupt('a page has fewer values than its levels say');
-        let x: number | undefined;
-        if (viaDictionary) x = dictionary![src[k++] as number];
-        else x = toNumber(src[k++]);
-        if (x === undefined) throw corrupt('a dictionary index out of range');
-        if (x !== x) missing++; // a NaN stored in the file: missing, as pandas reads it
-        values[row + j] = x;
+      } else if (header.type === 'DATA_PAGE_V2' && header.data_page_header_v2 !== undefined) {
+        const v2 = header.data_page_header_v2;
+        const { num_values: count, encoding } = v2;
+        checkCount(count, row, end);
+        if (!isSimple(encoding)) page = viaHyparquet(pages.readDataPageV2(compressed, header, decoder), count, nullable);
+        else {
+          const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
+          if (!(levelBytes >= 0 && levelBytes <= compressed.byteLength)) throw corrupt('levels run past their page');
+          let levels: Uint8Array | undefined;
+          let present = count;
+          if (nullable) ({ levels, present } = presence(compressed, v2.repetition_levels_byte_length, levelBytes, count));
+          const rest = compressed.subarray(levelBytes);
+          const body = v2.is_compressed === false ? rest : decompress(rest, header.uncompressed_page_size - levelBytes);
+          page = { count, levels, decoded: decodeValues(body, 0, encoding, present, dictionary, type) };
+        }
+      } else continue; // index pages carry no values
+
+      const { count, levels, decoded } = page;
+      if (levels === undefined) {
+        values.set(decoded.subarray(0, count), row);
+        for (let j = 0; j < count; j++) if (decoded[j] !== decoded[j]) missing++; // a NaN stored in the file
+      } else {
+        let k = 0;
+        for (let j = 0; j < count; j++) {
+          if (levels[j] === 1) {
+            const x = decoded[k++]!;
+            values[row + j] = x;
+            if (x !== x) missing++;
+          } else {
+            values[row + j] = Number.NaN;
+            missing++;
+          }
+        }
       }
       row += count;
     }
@@ -394,7 +523,62 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
   return { kind: 'number', values, missing };
 }
 
-/** A decoded primitive as a number; an INT64 beyond ±(2^53 − 1) stops the fast path. */
+/** A data page as the fast path needs it: its value count, presence (undefined: all present), and the present values. */
+interface DecodedPage {
+  readonly count: number;
+  readonly levels: Uint8Array | undefined;
+  readonly decoded: Float64Array;
+}
+
+function checkCount(count: number, row: number, end: number): void {
+  if (!Number.isSafeInteger(count) || count < 0 || row + count > end) throw corrupt('a page has more values than its row group');
+}
+
+/** Encodings decoded here; others go to hyparquet's page readers. */
+function isSimple(encoding: string): boolean {
+  return encoding === 'PLAIN' || encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY';
+}
+
+/** The `present` values of a page from `body[at..]`: PLAIN numbers, or dictionary indices resolved. */
+function decodeValues(body: Uint8Array, at: number, encoding: string, present: number, dictionary: Float64Array | undefined, type: string): Float64Array {
+  if (encoding === 'PLAIN') return readPlainNumbers(body, at, body.byteLength, type, present);
+  if (dictionary === undefined) throw corrupt('a dictionary-encoded page without a dictionary');
+  const decoded = new Float64Array(present);
+  if (present === 0) return decoded;
+  if (at >= body.byteLength) throw corrupt('dictionary indices missing');
+  const indices = new Uint32Array(present);
+  const bitWidth = body[at]!;
+  if (bitWidth > 0) readHybrid(body, at + 1, body.byteLength, bitWidth, indices, present); // width 0: every index is 0 (as hyparquet reads it)
+  const size = dictionary.length;
+  for (let k = 0; k < present; k++) {
+    const index = indices[k]!;
+    if (index >= size) throw corrupt('a dictionary index out of range');
+    decoded[k] = dictionary[index]!;
+  }
+  return decoded;
+}
+
+/** A page decoded by hyparquet's page readers (encodings other than plain and dictionary). */
+function viaHyparquet(page: DataPage, count: number, nullable: boolean): DecodedPage {
+  const src = page.dataPage;
+  const decoded = new Float64Array(src.length);
+  for (let k = 0; k < src.length; k++) decoded[k] = toNumber(src[k]);
+  let levels: Uint8Array | undefined;
+  let present = count;
+  const raw = page.definitionLevels;
+  if (nullable && raw !== undefined && raw.length > 0) {
+    levels = new Uint8Array(count);
+    present = 0;
+    for (let j = 0; j < count; j++) {
+      levels[j] = raw[j] === 1 ? 1 : 0;
+      present += levels[j]!;
+    }
+  }
+  if (decoded.length < present) throw corrupt('a page has fewer values than its levels say');
+  return { count, levels, decoded };
+}
+
+/** A value hyparquet decoded, as a number; an INT64 beyond ±(2^53 − 1) stops the fast path. */
 function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') {
