@@ -96,5 +96,20 @@ test('the v5 dataframe simulate writes holds nulls for missing cells, not NaN', 
   const column = (name: string): unknown[] => table.rows.map((r) => r[table.columns.indexOf(name)]);
   expect(column('hba1c')).toEqual([41.5, null, 52, 47.25]);
   expect(column('site')).toEqual(['north', 'south', null, 'north']);
-  expect(column('visits')).toEqual([3, null, 7, 1]);
+  expect(column('visits')).toEqual([3, null, 7, 1]); // integers with a missing cell: float64, as pandas reads them
+  expect(column('id')).toEqual([1n, 2n, 3n, 4n]); // integers without one: int64
+});
+
+test('simulate types CSV columns as pandas.read_csv does: int64, float64 (inf too), bool, object; pandas missing markers', async () => {
+  const dir = tempDir('coupler-data-df-');
+  const csv = join(dir, 'types.csv');
+  writeFileSync(csv, 'n,x,flag,code,label\n1,1.5,True,0x1A,a\n-2,inf,False,12,N/A\n+3,-Infinity,true,7,None\n');
+  const target = join(dir, 'default.parquet');
+  await writeDataframe(csv, target);
+  const table = await readParquetFile(target);
+  expect(table.rows).toEqual([
+    [1n, 1.5, true, '0x1A', 'a'],
+    [-2n, Number.POSITIVE_INFINITY, false, '12', null],
+    [3n, Number.NEGATIVE_INFINITY, true, '7', null],
+  ]);
 });
