@@ -66,6 +66,8 @@ export interface CsvOptions {
   readonly separator?: string;
   /** Most data rows accepted (default {@link DEFAULT_MAX_ROWS}). */
   readonly maxRows?: number;
+  /** Keep only these columns, in this order (default all): the other cells are dropped as each row is read. */
+  readonly columns?: readonly string[];
 }
 
 /** Options of {@link readCsvFile}. */
@@ -154,11 +156,11 @@ export interface NumericOptions {
  * Parse CSV text.
  *
  * @param text - the file's content.
- * @param options - separator and row cap.
- * @returns the header and the rows.
+ * @param options - separator, row cap, which columns to keep.
+ * @returns the header (or the columns kept) and the rows.
  * @throws {@link ValueError} `VALUE_INVALID` for an empty file, a duplicate or empty column name,
- *   an unterminated quote, a row with a different number of cells than the header, or too many
- *   rows/columns — naming the line, never the content.
+ *   an unterminated quote, a row with a different number of cells than the header, too many
+ *   rows/columns, or a requested column the header lacks — naming the line, never the content.
  */
 export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   if (typeof text !== 'string') throw new InvalidArgumentError(`CSV text must be a string, got ${describeType(text)}`);
@@ -169,7 +171,12 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   const maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
   if (!Number.isSafeInteger(maxRows) || maxRows < 0) throw new InvalidArgumentError('"maxRows" must be a non-negative integer');
 
-  const records: { cells: string[]; line: number }[] = [];
+  const only = checkColumnsOption(options.columns);
+
+  let header: string[] | undefined;
+  /** Which cells of a record to keep (undefined: all). */
+  let keep: number[] | undefined;
+  const rows: string[][] = [];
   let cells: string[] = [];
   let field = '';
   let quoted = false;
@@ -180,9 +187,25 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   const endRecord = (): void => {
     cells.push(fieldWasQuoted ? field : field.trim());
     const blank = cells.length === 1 && cells[0] === '' && !fieldWasQuoted;
-    if (!blank) {
-      if (records.length > maxRows) throw new ValueError(ErrorCode.VALUE_INVALID, `the CSV has more than ${maxRows} data rows`);
-      records.push({ cells, line: recordLine });
+    if (blank) {
+      // a blank line is skipped
+    } else if (header === undefined) {
+      header = cells;
+      const seen = new Set<string>();
+      header.forEach((name, i) => {
+        if (name === '') throw new ValueError(ErrorCode.VALUE_INVALID, `the header has an empty column name (column ${i + 1})`);
+        if (seen.has(name)) throw new ValueError(ErrorCode.VALUE_INVALID, `the header names column "${name.slice(0, 64)}" twice`);
+        seen.add(name);
+      });
+      keep = only?.map((name) => {
+        const at = header!.indexOf(name);
+        if (at < 0) throw noColumn({ columns: header!, rows: [] }, name);
+        return at;
+      });
+    } else {
+      if (rows.length >= maxRows) throw new ValueError(ErrorCode.VALUE_INVALID, `the CSV has more than ${maxRows} data rows`);
+      if (cells.length !== header.length) throw new ValueError(ErrorCode.VALUE_INVALID, `line ${recordLine}: ${cells.length} cells, the header has ${header.length}`);
+      rows.push(keep === undefined ? cells : keep.map((at) => cells[at]!));
     }
     cells = [];
     field = '';
@@ -222,21 +245,8 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   }
   if (quoted) throw new ValueError(ErrorCode.VALUE_INVALID, `line ${recordLine}: a quoted field is not closed`);
   if (field !== '' || fieldWasQuoted || cells.length > 0) endRecord();
-
-  const header = records.shift();
   if (header === undefined) throw new ValueError(ErrorCode.VALUE_INVALID, 'the CSV is empty (no header row)');
-  const seen = new Set<string>();
-  header.cells.forEach((name, i) => {
-    if (name === '') throw new ValueError(ErrorCode.VALUE_INVALID, `the header has an empty column name (column ${i + 1})`);
-    if (seen.has(name)) throw new ValueError(ErrorCode.VALUE_INVALID, `the header names column "${name.slice(0, 64)}" twice`);
-    seen.add(name);
-  });
-  for (const r of records) {
-    if (r.cells.length !== header.cells.length) {
-      throw new ValueError(ErrorCode.VALUE_INVALID, `line ${r.line}: ${r.cells.length} cells, the header has ${header.cells.length}`);
-    }
-  }
-  return { columns: header.cells, rows: records.map((r) => r.cells) };
+  return { columns: only === undefined ? header : Object.freeze([...only]), rows };
 }
 
 /**
@@ -638,7 +648,7 @@ export interface ReadStationTableOptions {
   readonly maxBytes?: number;
   /**
    * Only these columns, in this order (default: all; pandas' index columns left out). From
-   * Parquet only their column chunks are read; a CSV file is parsed whole and then cut down.
+   * Parquet only their column chunks are read; from a CSV file only their cells are kept.
    */
   readonly columns?: readonly string[];
 }
@@ -657,16 +667,6 @@ function stationSource(ctx: Pick<AlgorithmContext, 'env' | 'databases'>, options
   if (type === 'parquet') return { file, type: 'parquet' };
   if (type === undefined || type === 'csv') return { file, type: 'csv' };
   throw new Vantage6Error(ErrorCode.VANTAGE6, `database "${label.slice(0, 64)}" is of type ${String(type).slice(0, 32)}; the station readers read csv and parquet`);
-}
-
-/** A CSV table cut down to `columns` (in that order). */
-function selectColumns(table: CsvTable, columns: readonly string[]): CsvTable {
-  const at = columns.map((name) => {
-    const i = table.columns.indexOf(name);
-    if (i < 0) throw noColumn(table, name);
-    return i;
-  });
-  return { columns: Object.freeze([...columns]), rows: table.rows.map((r) => at.map((i) => r[i]!)) };
 }
 
 /**
@@ -691,8 +691,7 @@ export async function readStationTable(ctx: Pick<AlgorithmContext, 'env' | 'data
   const columns = checkColumnsOption(options.columns);
   const caps = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes };
   if (type === 'parquet') return readParquetFile(file, { ...caps, ...(columns === undefined ? {} : { columns }) });
-  const table = await readCsvFile(file, caps);
-  return columns === undefined ? table : selectColumns(table, columns);
+  return readCsvFile(file, { ...caps, ...(columns === undefined ? {} : { columns }) });
 }
 
 /**
@@ -715,5 +714,5 @@ export async function readStationColumns(ctx: Pick<AlgorithmContext, 'env' | 'da
   const columns = checkColumnsOption(options.columns);
   const caps = options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes };
   if (type === 'parquet') return readParquetColumns(file, { ...caps, ...(columns === undefined ? {} : { columns }) });
-  return toColumnTable(await readCsvFile(file, caps), columns);
+  return toColumnTable(await readCsvFile(file, { ...caps, ...(columns === undefined ? {} : { columns }) }));
 }
