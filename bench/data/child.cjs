@@ -40,6 +40,14 @@ async function main() {
       for (const x of values) s += x;
       sums[c] = { sum: s, count: values.length, missing };
     }
+  } else if (variant === 'csv' || variant === 'csv-columns') {
+    const table = await v6.readCsvFile(file, variant === 'csv-columns' ? { columns } : {});
+    for (const c of columns) {
+      const { values, missing } = v6.numericColumn(table, c);
+      let s = 0;
+      for (const x of values) s += x;
+      sums[c] = { sum: s, count: values.length, missing };
+    }
   } else if (variant !== 'idle') throw new Error(`unknown variant ${variant}`);
   const ms = performance.now() - t0;
   process.stdout.write(`${JSON.stringify({ ms, peakMb: peakRssMb(), sums })}\n`);

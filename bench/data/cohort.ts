@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { writeFileSync } from 'node:fs';
 import { writePandasParquet, type PandasColumn } from '../../test/vantage6/pandas-parquet.js';
 
 /** A small deterministic PRNG (mulberry32), so every run writes the same file. */
@@ -23,8 +24,23 @@ function prng(seed: number): () => number {
 /** The columns the benchmark sums (two of the seven). */
 export const SUMMED = ['bmi', 'hba1c'] as const;
 
-/** Write the cohort to `path`; returns its size in bytes and the expected sums of {@link SUMMED}. */
-export async function writeCohort(path: string, n: number, seed = 19): Promise<{ bytes: number; sums: Record<string, { sum: number; count: number; missing: number }> }> {
+/** The cohort as the CSV a vantage6 4.x node would hand over (pandas' `to_csv`: empty cell = missing, ISO dates). */
+function toCsv(columns: readonly PandasColumn[], n: number): string {
+  const text = (v: unknown, dtype: string): string => {
+    if (v === null || v === undefined) return '';
+    if (v instanceof Date) return dtype === 'date' ? v.toISOString().slice(0, 10) : v.toISOString().replace('T', ' ').replace('Z', '');
+    return String(v);
+  };
+  const lines = [columns.map((c) => c.name).join(',')];
+  for (let i = 0; i < n; i++) lines.push(columns.map((c) => text(c.data[i], c.dtype)).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Write the cohort to `path` (Parquet) and, when `csvPath` is given, the same rows as CSV; returns
+ * the Parquet file's size in bytes, the CSV's, and the expected sums of {@link SUMMED}.
+ */
+export async function writeCohort(path: string, n: number, csvPath?: string, seed = 19): Promise<{ bytes: number; csvBytes: number; sums: Record<string, { sum: number; count: number; missing: number }> }> {
   const r = prng(seed);
   const age = new BigInt64Array(n);
   const sex: string[] = new Array<string>(n);
@@ -71,5 +87,11 @@ export async function writeCohort(path: string, n: number, seed = 19): Promise<{
     sums[name] = { sum, count, missing: n - count };
   }
   const bytes = await writePandasParquet(path, columns, { kind: 'stored', data: index });
-  return { bytes, sums };
+  let csvBytes = 0;
+  if (csvPath !== undefined) {
+    const csv = toCsv(columns, n);
+    writeFileSync(csvPath, csv);
+    csvBytes = Buffer.byteLength(csv);
+  }
+  return { bytes, csvBytes, sums };
 }

@@ -8,7 +8,9 @@
  *
  * - `columns`: `readParquetColumns(file, { columns })` + `numericColumn` (the columnar path);
  * - `rows`: `readParquetFile(file, { columns })` (the row path, two columns);
- * - `rows-all`: `readParquetFile(file)`, every column (what `readStationTable(ctx)` did);
+ * - `rows-all`: `readParquetFile(file)`, every column (what `readStationTable(ctx)` does);
+ * - `csv`, `csv-columns`: the same rows as a CSV file (vantage6 4.x), `readCsvFile` of every
+ *   column and of the two (what `readStationColumns` does with a CSV database);
  * - `pandas`, `pandas-all`: `pandas.read_parquet` with and without `columns`, when pandas and a
  *   Parquet engine are installed (bench/data/pandas.py); the report says when they are not;
  * - `idle`: the package loaded, nothing read (the runtime's share of the peak memory).
@@ -18,7 +20,8 @@
  * (VmHWM, runtime included). Targets (issue 19, reported, never asserted): the columnar path ≤ 2 ×
  * pandas' time on the same file (without pandas here: the issue's 0.56 s) and ≤ 150 MB peak.
  *
- * Flags: `--rows=1e6`, `--reps=5`, `--variants=columns,rows,rows-all,idle`. Needs `npm run build`.
+ * Flags: `--rows=1e6`, `--reps=5`, `--variants=columns,rows,rows-all,csv,csv-columns,idle`.
+ * Needs `npm run build`.
  *
  * @module
  */
@@ -87,20 +90,23 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const rows = Number(flag(opts.args, 'rows') ?? (opts.quick ? 1e5 : 1e6));
   const reps = Number(flag(opts.args, 'reps') ?? (opts.quick ? 2 : 5));
   const pandas = pandasAvailable();
-  const wanted = (flag(opts.args, 'variants') ?? `columns,rows,rows-all,idle${pandas.ok ? ',pandas,pandas-all' : ''}`).split(',');
+  const wanted = (flag(opts.args, 'variants') ?? `columns,rows,rows-all,csv,csv-columns,idle${pandas.ok ? ',pandas,pandas-all' : ''}`).split(',');
   const dir = mkdtempSync(join(tmpdir(), 'coupler-bench-data-'));
   const load0 = loadavg();
   try {
     const file = join(dir, 'cohort.parquet');
     opts.log(`data: writing ${rows} rows × 7 columns (pyarrow-shaped) ...`);
-    const { bytes, sums: expected } = await writeCohort(file, rows);
+    const csvFile = join(dir, 'cohort.csv');
+    const { bytes, csvBytes, sums: expected } = await writeCohort(file, rows, wanted.some((v) => v.startsWith('csv')) ? csvFile : undefined);
     const child = join(opts.root, 'bench', 'data', 'child.cjs');
     const script = join(opts.root, 'bench', 'data', 'pandas.py');
     const columns = SUMMED.join(',');
     const peaks: Record<string, number[]> = Object.fromEntries(wanted.map((v) => [v, []]));
     const wrong: string[] = [];
     const times = await interleave(wanted, { warmup: 1, reps, onRep: (r, warm) => opts.log(`data: ${warm ? 'warm-up' : `rep ${r}/${reps}`}`) }, async (variant) => {
-      const s = variant.startsWith('pandas') ? await measureOnce('python3', [script, variant, file, columns]) : await measureOnce(process.execPath, [child, dist, variant, file, columns]);
+      const s = variant.startsWith('pandas')
+        ? await measureOnce('python3', [script, variant, file, columns])
+        : await measureOnce(process.execPath, [child, dist, variant, variant.startsWith('csv') ? csvFile : file, columns]);
       peaks[variant]!.push(s.peakMb);
       if (variant !== 'idle') {
         for (const c of SUMMED) {
@@ -124,7 +130,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     const pandasSeconds = pandas.ok && times.pandas ? median(times.pandas) / 1000 : undefined;
     const reference = pandasSeconds ?? ISSUE_PANDAS_SECONDS;
     const notes = [
-      `File: ${rows} rows × 7 columns + the stored index, ${(bytes / 2 ** 20).toFixed(1)} MiB (snappy, one row group of up to 1,048,576 rows, version 1 pages, as pyarrow writes); summed: ${SUMMED.join(', ')}.`,
+      `File: ${rows} rows × 7 columns + the stored index, ${(bytes / 2 ** 20).toFixed(1)} MiB (snappy, one row group of up to 1,048,576 rows, version 1 pages, as pyarrow writes); summed: ${SUMMED.join(', ')}.${csvBytes > 0 ? ` The same rows as CSV (csv variants): ${(csvBytes / 2 ** 20).toFixed(1)} MiB.` : ''}`,
       pandas.ok ? `pandas: ${pandas.engine} (engine, version, pandas version), same file, same sums.` : `pandas: not run — ${pandas.why}. Compared with the issue's measurement instead: pandas read its 1e6 × 7 file (14 MB) in ${ISSUE_PANDAS_SECONDS} s.`,
       ...(rows === TARGET_ROWS || pandasSeconds !== undefined
         ? [
@@ -136,7 +142,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       `Load average (1/5/15 min) at the start ${load0.map((x) => x.toFixed(2)).join(' ')}, at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
     ];
     return {
-      parameters: { rows, reps, warmup: 1, variants: wanted, summed: SUMMED, fileBytes: bytes, pandas: pandas.ok ? pandas.engine : pandas.why, node: process.version },
+      parameters: { rows, reps, warmup: 1, variants: wanted, summed: SUMMED, fileBytes: bytes, csvBytes, pandas: pandas.ok ? pandas.engine : pandas.why, node: process.version },
       tables: [
         {
           title: `Read ${SUMMED.length} of 7 columns of a ${rows}-row Parquet file and sum them (each repetition a fresh process; median (IQR))`,
