@@ -3,11 +3,14 @@
  * (src/vantage6/data.ts): only the requested columns' chunks are read from the file, one column
  * and one row group at a time, so memory follows the columns asked for, not the file.
  *
- * Two decoders, both hyparquet's:
+ * Two decoders:
  * - the fast path, for flat numeric columns (DOUBLE, FLOAT, signed INT32/INT64 without a date or
- *   time annotation): the column chunk's pages are decoded with hyparquet's page functions
- *   (`hyparquet/src/*.js`, public subpath exports) straight into a `Float64Array`, a missing
- *   value (null, or a NaN stored in the file) becoming NaN — no JavaScript array per value;
+ *   time annotation): the column chunk's pages (version 1 and 2, PLAIN or dictionary-encoded) are
+ *   decoded here — definition levels, dictionary indices and values into typed arrays, straight
+ *   into one `Float64Array`, a missing value (null, or a NaN stored in the file) becoming NaN, no
+ *   JavaScript value per row. Page headers are parsed, and pages in other encodings
+ *   (BYTE_STREAM_SPLIT, DELTA_BINARY_PACKED) decoded, by hyparquet's page functions
+ *   (`hyparquet/src/*.js`, public subpath exports; without them every column takes the general path);
  * - the general path, for every other column (strings, categoricals, dates, datetimes, booleans,
  *   decimals, nested columns) and for the row path: hyparquet's `parquetRead`, one row group at a
  *   time, giving cells (`null` = missing).
