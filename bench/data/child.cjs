@@ -2,7 +2,8 @@
  * One measured read for `npm run bench -- data`, in a fresh Node process that loads the built
  * package (dist/vantage6.js) as an algorithm image does. Prints one JSON line: the read's time
  * (including the sums), the process's peak resident memory (VmHWM, which includes the Node
- * runtime), and the sums, so the parent can check every variant read the same numbers.
+ * runtime), the CPU time of the read (user + system, all threads: less sensitive to other load
+ * than the wall time), and the sums, so the parent can check every variant read the same numbers.
  *
  *   node bench/data/child.cjs <dist/vantage6.js> <variant> <file> <column,column>
  *
@@ -23,6 +24,7 @@ async function main() {
   const v6 = require(dist);
   const columns = list.split(',');
   const sums = {};
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (variant === 'columns') {
     const table = await v6.readParquetColumns(file, { columns });
@@ -50,7 +52,8 @@ async function main() {
     }
   } else if (variant !== 'idle') throw new Error(`unknown variant ${variant}`);
   const ms = performance.now() - t0;
-  process.stdout.write(`${JSON.stringify({ ms, peakMb: peakRssMb(), sums })}\n`);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, peakMb: peakRssMb(), sums })}\n`);
 }
 
 main().catch((err) => {

@@ -49,6 +49,7 @@ function flag(args: readonly string[], name: string): string | undefined {
 
 interface Sample {
   ms: number;
+  cpuMs: number;
   peakMb: number;
   sums: Record<string, { sum: number; count: number; missing: number }>;
 }
@@ -102,12 +103,14 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     const script = join(opts.root, 'bench', 'data', 'pandas.py');
     const columns = SUMMED.join(',');
     const peaks: Record<string, number[]> = Object.fromEntries(wanted.map((v) => [v, []]));
+    const cpu: Record<string, number[]> = Object.fromEntries(wanted.map((v) => [v, []]));
     const wrong: string[] = [];
     const times = await interleave(wanted, { warmup: 1, reps, onRep: (r, warm) => opts.log(`data: ${warm ? 'warm-up' : `rep ${r}/${reps}`}`) }, async (variant) => {
       const s = variant.startsWith('pandas')
         ? await measureOnce('python3', [script, variant, file, columns])
         : await measureOnce(process.execPath, [child, dist, variant, variant.startsWith('csv') ? csvFile : file, columns]);
       peaks[variant]!.push(s.peakMb);
+      cpu[variant]!.push(s.cpuMs);
       if (variant !== 'idle') {
         for (const c of SUMMED) {
           const got = s.sums[c]!;
@@ -118,12 +121,16 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       return s.ms;
     });
     // interleave keeps the warm-up's peaks out of `times` only; drop them from `peaks` too
-    for (const v of wanted) peaks[v] = peaks[v]!.slice(peaks[v]!.length - reps);
+    for (const v of wanted) {
+      peaks[v] = peaks[v]!.slice(peaks[v]!.length - reps);
+      cpu[v] = cpu[v]!.slice(cpu[v]!.length - reps);
+    }
+    const seconds = (s: ReturnType<typeof summarize>): string => cell({ ...s, median: s.median / 1000, q1: s.q1 / 1000, q3: s.q3 / 1000 });
 
     const tableRows = wanted.map((v) => {
       const t = summarize(times[v]!);
       const p = summarize(peaks[v]!);
-      return [v, v === 'idle' ? '—' : cell({ ...t, median: t.median / 1000, q1: t.q1 / 1000, q3: t.q3 / 1000 }), cell(p), v === 'columns' || v === 'idle' ? '—' : fmt(median(pairedRatios(times[v]!, times.columns ?? times[v]!)))];
+      return [v, v === 'idle' ? '—' : seconds(t), v === 'idle' ? '—' : seconds(summarize(cpu[v]!)), cell(p), v === 'columns' || v === 'idle' ? '—' : fmt(median(pairedRatios(times[v]!, times.columns ?? times[v]!)))];
     });
     const columnsSeconds = median(times.columns ?? [Number.NaN]) / 1000;
     const columnsPeak = Math.max(...(peaks.columns ?? [Number.NaN]));
@@ -146,12 +153,14 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       tables: [
         {
           title: `Read ${SUMMED.length} of 7 columns of a ${rows}-row Parquet file and sum them (each repetition a fresh process; median (IQR))`,
-          columns: ['variant', 'read + sum, s', 'peak RSS, MB', 'time ÷ columns (paired)'],
+          columns: ['variant', 'read + sum, s', 'CPU, s', 'peak RSS, MB', 'time ÷ columns (paired)'],
           rows: tableRows,
-          notes: ['Peak RSS is the process\'s VmHWM (Node runtime and package included: see `idle`); pandas\' is ru_maxrss of the Python process.'],
+          notes: [
+            "Peak RSS is the process's VmHWM (Node runtime and package included: see `idle`); pandas' is ru_maxrss of the Python process. CPU is user + system time of the read in that process (every thread, the garbage collector's too): on a loaded machine it moves less than the wall time.",
+          ],
         },
       ],
-      data: { times, peaks, expected },
+      data: { times, cpu, peaks, expected },
       notes,
       ...(flag(opts.args, 'rows') === undefined ? {} : { resultsVariant: `rows${rows}` }),
     };
