@@ -137,7 +137,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     const pandasSeconds = pandas.ok && times.pandas ? median(times.pandas) / 1000 : undefined;
     const reference = pandasSeconds ?? ISSUE_PANDAS_SECONDS;
     const notes = [
-      `File: ${rows} rows × 7 columns + the stored index, ${(bytes / 2 ** 20).toFixed(1)} MiB (snappy, one row group of up to 1,048,576 rows, version 1 pages, as pyarrow writes); summed: ${SUMMED.join(', ')}.${csvBytes > 0 ? ` The same rows as CSV (csv variants): ${(csvBytes / 2 ** 20).toFixed(1)} MiB.` : ''}`,
+      `File: ${rows} rows × 7 columns + the stored index, ${(bytes / 2 ** 20).toFixed(1)} MiB (snappy, row groups of 1,048,576 rows, version 1 pages, as pyarrow writes); summed: ${SUMMED.join(', ')}.${csvBytes > 0 ? ` The same rows as CSV (csv variants): ${(csvBytes / 2 ** 20).toFixed(1)} MiB.` : ''}`,
       pandas.ok ? `pandas: ${pandas.engine} (engine, version, pandas version), same file, same sums.` : `pandas: not run — ${pandas.why}. Compared with the issue's measurement instead: pandas read its 1e6 × 7 file (14 MB) in ${ISSUE_PANDAS_SECONDS} s.`,
       ...(rows === TARGET_ROWS || pandasSeconds !== undefined
         ? [
