@@ -249,7 +249,7 @@ describe('completeRows', () => {
 });
 
 describe('readStationTable / readStationColumns with columns, under 4.x and 5.x', () => {
-  test('4.x CSV database and 5.x Parquet dataframe give the same columns', async () => {
+  test('4.x CSV and Parquet databases and the 5.x Parquet dataframe give the same columns', async () => {
     const dir = tempDir();
     const csv = join(dir, 'db.csv');
     writeFileSync(csv, 'id,age,bmi\n1,40,22\n2,,31\n3,55,NA\n');
@@ -265,8 +265,9 @@ describe('readStationTable / readStationColumns with columns, under 4.x and 5.x'
       { kind: 'stored', data: [0n, 1n, 5n] },
     );
     const v4 = { env: readContainerEnv(v6EncodeEnv({ INPUT_FILE: '/dev/null' })), databases: new Map<string, DatabaseConfig>([['default', { label: 'default', uri: csv, type: 'csv' } as DatabaseConfig]]) };
+    const v4Parquet = { env: v4.env, databases: new Map<string, DatabaseConfig>([['default', { label: 'default', uri: join(session, 'cohort.parquet'), type: 'parquet' } as DatabaseConfig]]) };
     const v5 = { env: readContainerEnv(v6EncodeEnv({ ALGORITHM_METHOD: 'partial', SESSION_FOLDER: session, USER_REQUESTED_DATAFRAMES: 'cohort' })), databases: new Map<string, DatabaseConfig>() };
-    for (const ctx of [v4, v5]) {
+    for (const ctx of [v4, v4Parquet, v5]) {
       const rows = await readStationTable(ctx, { columns: ['bmi', 'age'] });
       expect(rows.columns).toEqual(['bmi', 'age']);
       expect(numericColumn(rows, 'age')).toEqual({ values: [40, 55], missing: 1 });
