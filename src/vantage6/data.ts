@@ -36,6 +36,10 @@ export { MAX_PARQUET_PAGE_BYTES } from './parquet.js';
 export const DEFAULT_MAX_CSV_BYTES = 256 * 1024 * 1024;
 /** Most columns a CSV table may have. */
 export const MAX_CSV_COLUMNS = 10_000;
+/** Character codes the CSV parser looks for. */
+const QUOTE = 0x22;
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * One cell of a {@link DataTable}. From CSV: the cell's text (an empty cell is `''`). From Parquet:
@@ -211,37 +215,57 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
     field = '';
     fieldWasQuoted = false;
   };
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
+  // Runs of plain text and quoted text are taken as slices, not character by character.
+  const n = s.length;
+  const sepCode = sep.charCodeAt(0);
+  let i = 0;
+  while (i < n) {
     if (quoted) {
-      if (c === '"') {
-        if (s[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
+      const q = s.indexOf('"', i);
+      const stop = q < 0 ? n : q;
+      for (let k = i; k < stop; k++) if (s.charCodeAt(k) === LF) line++;
+      field += s.slice(i, stop);
+      if (q < 0) i = n;
+      else if (s.charCodeAt(q + 1) === QUOTE) {
+        field += '"';
+        i = q + 2;
       } else {
-        if (c === '\n') line++;
-        field += c;
+        quoted = false;
+        i = q + 1;
       }
       continue;
     }
-    if (c === '"' && field.trim() === '') {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE && field.trim() === '') {
       quoted = true;
       fieldWasQuoted = true;
       field = '';
-    } else if (c === sep) {
+      i++;
+    } else if (c === sepCode) {
       cells.push(fieldWasQuoted ? field : field.trim());
       if (cells.length > MAX_CSV_COLUMNS) throw new ValueError(ErrorCode.VALUE_INVALID, `line ${line}: more than ${MAX_CSV_COLUMNS} columns`);
       field = '';
       fieldWasQuoted = false;
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && s[i + 1] === '\n') i++;
+      i++;
+    } else if (c === LF || c === CR) {
+      i += c === CR && s.charCodeAt(i + 1) === LF ? 2 : 1;
       endRecord();
       line++;
       recordLine = line;
     } else if (fieldWasQuoted) {
-      if (c.trim() !== '') throw new ValueError(ErrorCode.VALUE_INVALID, `line ${line}: text after a closing quote`);
-    } else field += c;
+      if (s[i]!.trim() !== '') throw new ValueError(ErrorCode.VALUE_INVALID, `line ${line}: text after a closing quote`);
+      i++;
+    } else {
+      // plain text up to the next separator, line break or quote
+      let j = i + 1;
+      while (j < n) {
+        const d = s.charCodeAt(j);
+        if (d === sepCode || d === LF || d === CR || d === QUOTE) break;
+        j++;
+      }
+      field += s.slice(i, j);
+      i = j;
+    }
   }
   if (quoted) throw new ValueError(ErrorCode.VALUE_INVALID, `line ${recordLine}: a quoted field is not closed`);
   if (field !== '' || fieldWasQuoted || cells.length > 0) endRecord();
