@@ -22,10 +22,13 @@
  *   kwargs.l2             ridge penalty λ on the non-intercept coefficients (default 0)
  *   kwargs.fractionalBits, kwargs.bound   fixed point of the secure sums (default 32 and 2^24:
  *                         per-station rounding ≤ 2^-33; |every local sum| ≤ bound; fits up to 64 stations)
- *   kwargs.csv / kwargs.database          where the station's CSV is (default: database "default")
+ *   kwargs.csv / kwargs.database          a CSV file to read instead, or the node's database label
+ *                         (default: the station's data as the node gives it — vantage6 4: database
+ *                         "default"; 5: the requested dataframe, of which only the model's columns
+ *                         are read)
  */
 import { checkParams, secureSum } from 'coupler';
-import { joinPeerGroup, loadPeerSession, readCsvFile, readStationTable, type AlgorithmContext, type Cell, type DataTable } from 'coupler/vantage6';
+import { completeRows, joinPeerGroup, loadPeerSession, readCsvFile, readStationColumns, type AlgorithmContext, type ColumnTable, type DataTable } from 'coupler/vantage6';
 
 const DEFAULTS = {
   outcome: 'event',
@@ -71,49 +74,34 @@ function featuresKwarg(kwargs: Record<string, unknown>, outcome: string): string
 
 // ---- data -----------------------------------------------------------------------------------
 
-/** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
-/** The station's table: kwarg "csv" (a path), else its data as the node gives it (vantage6 4: the CSV database "database"; 5: the Parquet dataframe). */
-function stationTable(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<DataTable> {
+/**
+ * The station's data, only the columns the model needs: kwarg "csv" (a path), else the data as the
+ * node gives it (vantage6 4: the database "database", CSV or Parquet; 5: the Parquet dataframe,
+ * of which only these columns are read).
+ */
+function stationData(kwargs: Record<string, unknown>, ctx: AlgorithmContext, columns: readonly string[]): Promise<DataTable | ColumnTable> {
   const csv = stringKwarg(kwargs, 'csv');
   if (csv !== undefined) return readCsvFile(csv);
   const database = stringKwarg(kwargs, 'database');
-  return readStationTable(ctx, database === undefined ? {} : { database });
+  return readStationColumns(ctx, { columns, ...(database === undefined ? {} : { database }) });
 }
-
-/** Cells that mark a missing value (case-insensitive), the same as `numericColumn`'s default. */
-const MISSING = new Set(['', 'NA', 'NAN', 'NULL']);
-/** A missing cell: empty or NA-like text (CSV), null or NaN (Parquet). */
-const isMissing = (c: Cell): boolean => c === null || c === undefined || (typeof c === 'number' && Number.isNaN(c)) || (typeof c === 'string' && MISSING.has(c.trim().toUpperCase()));
 
 /**
  * The design matrix (intercept first) and the 0/1 outcome of the complete rows: a row with a
- * missing outcome or feature is left out and counted in `skipped`. Errors name the data row and
- * the column, never a cell.
+ * missing outcome or feature (empty, NA, NaN or null) is left out and counted in `skipped`
+ * (`completeRows`). Errors name the data row and the column, never a cell.
  */
-function completeRows(table: DataTable, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
-  const names = [outcome, ...features];
-  const columns = names.map((name) => {
-    const at = table.columns.indexOf(name);
-    if (at < 0) throw new Error(`the data has no column "${name}" (columns: ${table.columns.join(', ')})`);
-    return at;
-  });
+function designMatrix(table: DataTable | ColumnTable, outcome: string, features: readonly string[]): { x: number[][]; y: number[]; skipped: number } {
+  const { values, dataRows, count, skipped } = completeRows(table, [outcome, ...features]);
+  const [outcomes, ...columns] = values;
   const x: number[][] = [];
   const y: number[] = [];
-  let skipped = 0;
-  table.rows.forEach((cells, i) => {
-    const raw = columns.map((at) => cells[at]);
-    if (raw.some(isMissing)) {
-      skipped++;
-      return;
-    }
-    const values = raw.map((c) => (typeof c === 'bigint' ? Number(c) : typeof c === 'number' || typeof c === 'string' ? Number(c) : Number.NaN));
-    values.forEach((v, j) => {
-      if (!Number.isFinite(v)) throw new Error(`data row ${i + 1}: column "${names[j]}" is not a number`);
-    });
-    if (values[0] !== 0 && values[0] !== 1) throw new Error(`data row ${i + 1}: the outcome column "${outcome}" must be 0 or 1`);
-    y.push(values[0]!);
-    x.push([1, ...values.slice(1)]);
-  });
+  for (let i = 0; i < count; i++) {
+    const v = outcomes![i]!;
+    if (v !== 0 && v !== 1) throw new Error(`data row ${dataRows[i]! + 1}: the outcome column "${outcome}" must be 0 or 1`);
+    y.push(v);
+    x.push([1, ...columns.map((c) => c[i]!)]);
+  }
   return { x, y, skipped };
 }
 
@@ -206,7 +194,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const l2 = numberKwarg(kwargs, 'l2', DEFAULTS.l2, 0, 1e6);
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', DEFAULTS.fractionalBits, 0, 52, true);
   const bound = numberKwarg(kwargs, 'bound', DEFAULTS.bound, Number.MIN_VALUE, 2 ** 62);
-  const { x, y, skipped } = completeRows(await stationTable(kwargs, ctx), outcome, features);
+  const { x, y, skipped } = designMatrix(await stationData(kwargs, ctx, [outcome, ...features]), outcome, features);
   if (largestLocalSum(x) > bound) {
     throw new Error('this station\'s sums can exceed kwarg "bound": raise "bound" (and lower "fractionalBits" to keep log2 n + log2 bound + fractionalBits + 2 ≤ 64)');
   }

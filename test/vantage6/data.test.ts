@@ -63,6 +63,13 @@ describe('parseCsv', () => {
     expect(() => parseCsv('a\n1\n2\n3\n', { maxRows: 2 })).toThrow(ValueError);
   });
 
+  it('keeps only the requested columns, in their order, still checking every row', () => {
+    expect(parseCsv('a,b,c\n1,2,3\n4,5,6\n', { columns: ['c', 'a'] })).toEqual({ columns: ['c', 'a'], rows: [['3', '1'], ['6', '4']] });
+    expect(() => parseCsv('a,b\n1,2\n', { columns: ['z'] })).toThrow(/the data has no column "z" \(columns: a, b\)/);
+    expect(() => parseCsv('a,b\n1,2\n3\n', { columns: ['a'] })).toThrow(/line 3: 1 cells, the header has 2/);
+    for (const bad of ['a', ['a', 'a'], [1]]) expect(() => parseCsv('a\n1\n', { columns: bad as never })).toThrow(InvalidArgumentError);
+  });
+
   it('refuses hostile arguments with InvalidArgumentError', () => {
     for (const bad of [null, undefined, 1, {}, Buffer.from('a')]) expect(() => parseCsv(bad as never)).toThrow(InvalidArgumentError);
     for (const sep of ['', '"', '\n', ';;', 1]) expect(() => parseCsv('a', { separator: sep as never })).toThrow(InvalidArgumentError);

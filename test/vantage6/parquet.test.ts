@@ -3,8 +3,9 @@
  * within a group, `;` between groups) and read `<SESSION_FOLDER>/<name>.parquet`
  * (vantage6-algorithm-tools/vantage6/algorithm/decorator/data.py and
  * vantage6-node/vantage6/node/k8s/container_manager.py, 5.0). Parquet files here are written by
- * hyparquet-writer (no pyarrow on the test machines), with the column types pandas produces
- * (DOUBLE with NaN for missing floats, INT64, strings, nulls).
+ * hyparquet-writer (no pyarrow on the test machines): plain files, including a NaN stored in a
+ * DOUBLE column (pyarrow writes pandas' NaN as null, but other writers keep NaN; both read as
+ * missing). Files shaped as pandas + pyarrow write them are in columns.test.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
