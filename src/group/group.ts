@@ -391,8 +391,9 @@ export class Group {
   }
 
   #peerChannel(peer: string): SecureChannel {
-    const ch = this.#mesh.channels.get(peer);
-    if (ch !== undefined) return ch;
+    // A peer whose link is down still has its (closed) channel: the mailbox reports why.
+    const link = this.#mesh.links.get(peer);
+    if (link !== undefined) return link.channel;
     const mailbox = typeof peer === 'string' && peer !== this.localId ? this.#mesh.mailboxes.get(peer) : undefined;
     // A roster peer without a channel is a lost peer, never an argument error.
     if (mailbox !== undefined) throw mailbox.error ?? new GroupError(ErrorCode.PEER_LOST, `no channel to peer "${peer}"`, { peer });
@@ -410,20 +411,20 @@ export class Group {
    */
   async send(peer: string, round: string, payload: PlainData): Promise<void> {
     checkRound(round);
-    const ch = this.#peerChannel(peer);
+    this.#peerChannel(peer);
     const lost = this.#mailbox(peer).error;
     if (lost) throw lost;
-    await this.#post(peer, ch, encodeMessage({ r: round, p: payload }));
+    await this.#post(peer, encodeMessage({ r: round, p: payload }));
   }
 
   /**
    * Send one encoded round message: small ones join the peer's batch of this event-loop turn,
    * larger ones go at once (after the pending batch, so the order per peer is kept).
    */
-  #post(peer: string, ch: SecureChannel, bytes: Uint8Array): Promise<void> {
+  #post(peer: string, bytes: Uint8Array): Promise<void> {
     if (bytes.length > BATCH_ITEM_MAX_BYTES) {
       this.#flush(peer);
-      return ch.send(bytes).catch((err: unknown) => {
+      return this.#mesh.links.get(peer)!.send(bytes).catch((err: unknown) => {
         throw new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
       });
     }
@@ -451,15 +452,15 @@ export class Group {
     const box = this.#outbox.get(peer);
     if (box === undefined) return;
     this.#outbox.delete(peer);
-    const ch = this.#mesh.channels.get(peer);
+    const link = this.#mesh.links.get(peer);
     const lost = this.#mesh.mailboxes.get(peer)?.error;
     const fail = (err: unknown): void => {
       const e = lost ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
       for (const w of box.waiters) w.reject(e);
     };
-    if (ch === undefined || lost !== undefined) return fail(undefined);
+    if (link === undefined || lost !== undefined) return fail(undefined);
     const bytes = box.items.length === 1 ? box.items[0]! : encodeMessage({ r: BATCH_ROUND, p: box.items });
-    ch.send(bytes).then(() => {
+    link.send(bytes).then(() => {
       for (const w of box.waiters) w.resolve();
     }, fail);
   }
@@ -473,10 +474,10 @@ export class Group {
     const bytes = encodeMessage({ r: round, p: payload });
     await Promise.all(
       to.map(async (peer) => {
-        const ch = this.#peerChannel(peer);
+        this.#peerChannel(peer);
         const lost = this.#mailbox(peer).error;
         if (lost) throw lost;
-        await this.#post(peer, ch, bytes);
+        await this.#post(peer, bytes);
       }),
     );
   }
@@ -543,6 +544,15 @@ export class Group {
           const names = [...missing];
           // Only peers that explained themselves are missing: their judgement ends the gather.
           if (names.length === 0) return;
+          if (names.every((m) => this.#mesh.isResuming(m))) {
+            return finish(
+              new GroupError(
+                ErrorCode.RELAY_LOST,
+                `round "${round}": the relay ${this.#mesh.relayUrl ?? ''} is unreachable; the links to ${names.map((m) => `"${m}"`).join(', ')} did not come back within ${timeoutMs} ms`,
+                { peers: [] },
+              ),
+            );
+          }
           finish(new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
         });
       }),
@@ -628,7 +638,7 @@ export class Group {
   /** Traffic per peer so far (wire bytes, including framing). */
   stats(): PeerStats[] {
     return this.peers.map((peer) => {
-      const s = this.#mesh.channels.get(peer)!.stats;
+      const s = this.#mesh.links.get(peer)!.stats;
       return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, path: this.#mesh.pathOf(peer) };
     });
   }
@@ -700,6 +710,7 @@ export class Group {
     for (const p of [...this.#outbox.keys()]) this.#flush(p);
     const code = this.#localFailure;
     if (code !== undefined) await this.#mesh.sendAbort({ code, blame: [] });
+    this.#mesh.shutdown();
     for (const mb of this.#mesh.mailboxes.values()) mb.fail(new GroupError(ErrorCode.CHANNEL_CLOSED, 'the group is closed'));
     await Promise.all([...this.#mesh.channels.values()].map((ch) => ch.close()));
   }
@@ -710,7 +721,8 @@ export class Group {
    * send anyway; it only saves a test from re-implementing the handshake.
    */
   async _sendRaw(peer: string, bytes: Uint8Array): Promise<void> {
-    await this.#peerChannel(peer).send(bytes);
+    this.#peerChannel(peer);
+    await this.#mesh.links.get(peer)!.send(bytes);
   }
 
   /** @internal drop a misbehaving peer. */
@@ -803,6 +815,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     relayUrl,
     autoFallbackMs,
     timeoutMs,
+    resumeTimeoutMs: roundTimeoutMs,
     backoffInitialMs: backoffInitial,
     backoffMaxMs: backoffMax,
     discoveryIntervalMs: interval,

@@ -10,7 +10,7 @@ import type { SecureChannel } from '../channel/channel.js';
 import { CouplerError, ErrorCode, GroupError } from '../errors.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
-import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
+import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 
 /** Round names: 1 to 128 printable ASCII characters. */
 export const ROUND_PATTERN: RegExp = /^[\x21-\x7e]{1,128}$/;
@@ -38,6 +38,14 @@ export const PING_ROUND = 'coupler ping';
 export const PONG_ROUND = 'coupler pong';
 /** Bytes of a probe's nonce. */
 export const PROBE_NONCE_BYTES = 16;
+
+/**
+ * The reserved "round" of a resume: the first message on every channel of a link through the relay,
+ * `{link: the link's first transcript, n: counted messages received on the link so far}`.
+ */
+export const RESUME_ROUND = 'coupler resume';
+/** The reserved "round" of an acknowledgement on a link through the relay: `{n: counted messages received}`. */
+export const ACK_ROUND = 'coupler ack';
 
 /** Encode a probe (`ping`) or its answer (`pong`). */
 export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array): Uint8Array {
@@ -81,6 +89,12 @@ export interface InboundSink {
   abort(notice: AbortNotice): void;
   /** A liveness probe (answer it) or the answer to one of ours. */
   probe(kind: 'ping' | 'pong', nonce: Uint8Array): void;
+  /** A counted message (round, batch or abort notice) of `bytes` arrived; called before it is handled. */
+  counted?(bytes: number): void;
+  /** The peer's resume message (links through the relay). */
+  resume?(link: Uint8Array, n: number): void;
+  /** The peer acknowledged `n` counted messages (links through the relay). */
+  ack?(n: number): void;
   /** The peer broke the channel protocol: drop it. */
   violation(error: CouplerError): void;
 }
@@ -98,6 +112,22 @@ export interface InboundLimits {
 /** Decode one channel message and hand it to `sink`; throws a {@link CouplerError} naming the peer when malformed. */
 function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: InboundLimits, sink: InboundSink): void {
   const rec = expectRecord(decodeMessage(bytes, limits.maxBytes, { peer }, { maxValues: limits.maxValues }), { what: 'round message', peer }, ['r', 'p']);
+  if (!inBatch) {
+    if (rec.r === RESUME_ROUND || rec.r === ACK_ROUND) {
+      const ctx = { what: rec.r === RESUME_ROUND ? 'resume message' : 'acknowledgement', peer };
+      const p = expectRecord(rec.p ?? null, ctx, rec.r === RESUME_ROUND ? ['link', 'n'] : ['n']);
+      const n = expectUint(p.n, 'n', ctx);
+      if (rec.r === ACK_ROUND) {
+        if (sink.ack === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an acknowledgement on a link that takes none`, { peer });
+        sink.ack(n);
+      } else {
+        if (sink.resume === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a resume message on a link that cannot resume`, { peer });
+        sink.resume(expectBytes(p.link, 'link', ctx, 32), n);
+      }
+      return;
+    }
+    if (rec.r !== PING_ROUND && rec.r !== PONG_ROUND) sink.counted?.(bytes.length);
+  }
   if (rec.r === BATCH_ROUND && !inBatch) {
     const ctx = { what: 'batch', peer };
     const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);

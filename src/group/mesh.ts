@@ -26,8 +26,8 @@ import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import type { Roster } from '../identity/roster.js';
 import { compareIds } from '../identity/roster.js';
-import { channelPath, relayMesh, type Transport } from '../relay/mesh.js';
-import { relayedChannelInfo } from '../relay/client.js';
+import { RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, channelPath, isDeterministicRefusal, markRelayed, relayMesh, type Transport } from '../relay/mesh.js';
+import { relayChannel, relayedChannelInfo } from '../relay/client.js';
 import { RelayError } from '../relay/protocol.js';
 import type { Discovery, PeerAddress } from '../discovery/types.js';
 import { connectChannel, listenChannels, type ChannelListener, type ChannelOptions } from '../channel/transport.js';
@@ -35,6 +35,7 @@ import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
+import { PeerLink } from './link.js';
 import { PROBE_NONCE_BYTES, attachInbound, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
 
@@ -62,6 +63,8 @@ export interface MeshConfig {
   readonly relayUrl: string | undefined;
   readonly autoFallbackMs: number;
   readonly timeoutMs: number;
+  /** How long a link through the relay may take to come back after its channel was lost, ms. */
+  readonly resumeTimeoutMs: number;
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
   readonly discoveryIntervalMs: number;
@@ -99,6 +102,8 @@ export class Mesh {
   #phase: MeshPhase = 'forming';
   readonly peers: readonly string[];
   readonly channels = new Map<string, SecureChannel>();
+  /** The link to each connected peer (it outlives a lost channel through the relay). */
+  readonly links = new Map<string, PeerLink>();
   readonly mailboxes: Map<string, Mailbox>;
   /** Peers that sent an abort notice: their channel's end is explained, not a failure. */
   readonly explained = new Set<string>();
@@ -107,6 +112,8 @@ export class Mesh {
   /** Initiator attempts past the reply, per peer (the accept policy's reservations). */
   readonly #outFlight = new Map<string, number>();
   #owner: MeshOwner | undefined;
+  /** Stops the resume loops of links through the relay (the group closed). */
+  readonly #resumeController = new AbortController();
   #failure: CouplerError | undefined;
   #settle: (() => void) | undefined;
   readonly #settled = new Promise<void>((r) => (this.#settle = r));
@@ -159,7 +166,9 @@ export class Mesh {
   #refuseBasic(peer: string): RefuseReason | undefined {
     if (peer === this.#cfg.localId) return 'self';
     if (!this.mailboxes.has(peer)) return 'unknown-peer';
-    if (this.#phase !== 'forming' || this.channels.has(peer)) return 'duplicate';
+    if (this.channels.has(peer)) return 'duplicate';
+    // After formation only a link through the relay that lost its channel takes a new one.
+    if (this.#phase !== 'forming' && this.links.get(peer)?.state !== 'resuming') return 'duplicate';
     return undefined;
   }
 
@@ -172,26 +181,70 @@ export class Mesh {
   /** A finished channel, from the listener, a dial or the relay. */
   register(ch: SecureChannel): void {
     if (ch.initiator) this.#release(ch.peerId);
-    if (this.#phase !== 'forming' || this.channels.has(ch.peerId)) {
+    const peer = ch.peerId;
+    const resuming = this.links.get(peer)?.state === 'resuming';
+    if (this.channels.has(peer) || (this.#phase !== 'forming' && !(resuming && this.#phase === 'joined')) || (resuming && channelPath(ch) !== 'relay')) {
       ch.destroy();
       return;
     }
-    this.channels.set(ch.peerId, ch);
-    const mailbox = new Mailbox(ch.peerId, this.#cfg.mailboxLimits);
-    this.mailboxes.set(ch.peerId, mailbox);
-    this.explained.delete(ch.peerId);
+    this.channels.set(peer, ch);
+    let link = this.links.get(peer);
+    let mailbox = this.mailboxes.get(peer)!;
+    if (link !== undefined && resuming) {
+      link.attach(ch);
+    } else {
+      mailbox = new Mailbox(peer, this.#cfg.mailboxLimits);
+      this.mailboxes.set(peer, mailbox);
+      this.explained.delete(peer);
+      link = new PeerLink(peer, ch, channelPath(ch) === 'relay');
+      this.links.set(peer, link);
+      if (link.resumable) link.attach(ch);
+    }
+    const l = link;
+    const mb = mailbox;
     attachInbound(ch, this.#cfg.inbound, {
-      round: (round, payload, bytes) => mailbox.put(round, payload, bytes),
-      abort: (notice) => this.#onAbort(ch, mailbox, notice),
+      round: (round, payload, bytes) => (l.awaitingResume ? this.#early(peer) : mb.put(round, payload, bytes)),
+      abort: (notice) => (l.awaitingResume ? this.drop(peer, this.#early(peer)) : this.#onAbort(ch, mb, notice)),
       probe: (kind, nonce) => this.#onProbe(ch, kind, nonce),
-      violation: (error) => this.drop(ch.peerId, error),
+      counted: (bytes) => l.onCounted(bytes),
+      ...(l.resumable
+        ? {
+            resume: (id: Uint8Array, n: number) => this.#onResume(ch, l, id, n),
+            ack: (n: number) => {
+              const bad = l.onAck(n);
+              if (bad !== undefined) this.drop(peer, bad);
+            },
+          }
+        : {}),
+      violation: (error) => this.drop(peer, error),
     });
-    ch.onClose((error) => this.#onClose(ch, mailbox, error));
-    this.#cfg.emit({ type: 'connected', peer: ch.peerId, initiator: ch.initiator, connected: this.channels.size, expected: this.peers.length });
-    if (this.channels.size === this.peers.length) {
+    ch.onClose((error) => this.#onClose(ch, mb, error));
+    this.#cfg.emit({ type: 'connected', peer, initiator: ch.initiator, connected: this.channels.size, expected: this.peers.length });
+    if (this.channels.size === this.peers.length && this.#phase === 'forming') {
       this.#phase = 'complete';
       this.#settle?.();
     }
+  }
+
+  /** A counted message before the peer's resume: the peer broke the link protocol. */
+  #early(peer: string): CouplerError {
+    return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a message on a resumed link before its resume message`, { peer });
+  }
+
+  #onResume(ch: SecureChannel, link: PeerLink, id: Uint8Array, n: number): void {
+    const bad = link.onResume(id, n);
+    if (bad === undefined) return;
+    const fresh = Buffer.from(link.id).equals(Buffer.from(ch.transcript));
+    // The other side continues an older link while this one is new: it resets on our resume.
+    if (fresh && bad.code === ErrorCode.PEER_LOST) return;
+    if (this.#phase === 'forming' && bad.code === ErrorCode.PEER_LOST) {
+      // The peer restarted while the mesh was forming: start the link afresh on this channel.
+      this.channels.delete(ch.peerId);
+      this.links.delete(ch.peerId);
+      ch.destroy();
+      return;
+    }
+    this.drop(ch.peerId, bad);
   }
 
   #onAbort(ch: SecureChannel, mailbox: Mailbox, notice: AbortNotice): void {
@@ -303,9 +356,22 @@ export class Mesh {
 
   #onClose(ch: SecureChannel, mailbox: Mailbox, error: CouplerError | undefined): void {
     if (this.channels.get(ch.peerId) !== ch) return;
+    const link = this.links.get(ch.peerId);
+    const relayLost = relayedChannelInfo(ch)?.relayLost === true && error !== undefined;
+    if (link?.resumable && relayLost && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
+      // The relay went away, not the peer: keep the link (counts, unacknowledged messages,
+      // mailbox) and open a new channel through the relay. The forming dialers do it while
+      // forming; after that, the link's own resume loop.
+      this.channels.delete(ch.peerId);
+      link.suspend();
+      this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.RELAY_LOST, graceful: false });
+      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error);
+      return;
+    }
     if (this.#phase === 'forming') {
       // Lost while forming: forget it, so the peer (restarted, or its relay back) can connect again.
       this.channels.delete(ch.peerId);
+      this.links.delete(ch.peerId);
       this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
       if (error === undefined && !this.explained.has(ch.peerId)) {
         // An authenticated close without a notice: the peer closed its group on purpose and will
@@ -314,10 +380,72 @@ export class Mesh {
       }
       return;
     }
+    link?.down();
     if (this.#phase === 'failed' || this.#owner?.closing) return;
     if (mailbox.error !== undefined) return; // dropped for misbehaviour, or it left with a notice
     mailbox.fail(this.lossError(ch, error));
     this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
+  }
+
+  /**
+   * A joined link through the relay lost its channel: dial the relay for that peer again (both
+   * sides do) until a new channel resumes it or `resumeTimeoutMs` passes; then the peer is lost
+   * (RELAY_LOST: the relay, not the peer, went away).
+   */
+  async #resume(peer: string, link: PeerLink, mailbox: Mailbox, cause: CouplerError | undefined): Promise<void> {
+    const cfg = this.#cfg;
+    const url = cfg.relayUrl;
+    const deadline = Date.now() + cfg.resumeTimeoutMs;
+    const signal = this.#resumeController.signal;
+    let delay = RELAY_RETRY_INITIAL_MS;
+    let last: CouplerError | undefined;
+    while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
+      try {
+        const ch = await relayChannel(url, peer, {
+          ...cfg.channelOptions,
+          _policy: this.policy,
+          signal,
+          pairTimeoutMs: Math.max(1, Math.min(deadline - Date.now(), MAX_TIMER_MS)),
+        });
+        markRelayed(ch);
+        this.register(ch);
+        if (!this.channels.has(peer)) continue; // refused here (another channel won): try again
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        last = err instanceof CouplerError ? err : undefined;
+        if (err instanceof RelayError && isDeterministicRefusal(err.reason)) break;
+        delay = Math.min(delay * 2, RELAY_RETRY_MAX_MS);
+        await sleep(Math.round(delay * (0.75 + Math.random() * 0.5)), signal);
+      }
+    }
+    if (link.state !== 'resuming' || signal.aborted) return;
+    link.down();
+    if (mailbox.error !== undefined) return;
+    const why = last === undefined ? '' : ` (${last.message})`;
+    mailbox.fail(
+      new GroupError(ErrorCode.RELAY_LOST, `lost the connection to the relay ${url ?? ''} and could not resume the link to "${peer}" within ${cfg.resumeTimeoutMs} ms${why}`, {
+        peers: [],
+        cause: cause ?? last,
+      }),
+    );
+    cfg.emit({ type: 'peer-lost', peer, code: ErrorCode.RELAY_LOST });
+  }
+
+  /** The relay's URL, when the group uses one. */
+  get relayUrl(): string | undefined {
+    return this.#cfg.relayUrl;
+  }
+
+  /** Whether the link to `peer` is waiting for a new channel through the relay. */
+  isResuming(peer: string): boolean {
+    return this.links.get(peer)?.state === 'resuming';
+  }
+
+  /** Stop every resume loop and timer (the group closes). */
+  shutdown(): void {
+    this.#resumeController.abort();
+    for (const l of this.links.values()) l.dispose();
   }
 
   /** The error of a channel that ended without an abort notice. */
@@ -359,8 +487,8 @@ export class Mesh {
    */
   async sendAbort(notice: AbortNotice, to: readonly string[] = this.peers): Promise<void> {
     const bytes = encodeAbort(notice);
-    const live = to.filter((p) => this.channels.has(p) && !this.channels.get(p)!.isClosed);
-    const sends = Promise.all(live.map((p) => this.channels.get(p)!.send(bytes).catch(() => undefined)));
+    const live = to.filter((p) => this.links.get(p) !== undefined && this.links.get(p)!.state !== 'down' && this.mailboxes.get(p)?.error === undefined);
+    const sends = Promise.all(live.map((p) => this.links.get(p)!.send(bytes).catch(() => undefined)));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([sends, new Promise((r) => (timer = setTimeout(r, ABORT_SEND_TIMEOUT_MS)))]);
     clearTimeout(timer);

@@ -22,6 +22,11 @@ export const DEFAULT_AUTO_FALLBACK_MS = 2_000;
 
 const paths = new WeakMap<SecureChannel, ChannelPath>();
 
+/** Mark a channel as opened through the relay (see {@link channelPath}). */
+export function markRelayed(ch: SecureChannel): void {
+  paths.set(ch, 'relay');
+}
+
 /** The path a group channel took (`direct` unless it was opened through the relay). */
 export function channelPath(ch: SecureChannel): ChannelPath {
   return paths.get(ch) ?? 'direct';

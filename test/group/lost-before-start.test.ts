@@ -25,6 +25,7 @@ test('a roster peer without a channel: send and receive report PEER_LOST naming 
     relayUrl: undefined,
     autoFallbackMs: 1000,
     timeoutMs: 1000,
+    resumeTimeoutMs: 1000,
     backoffInitialMs: 100,
     backoffMaxMs: 1000,
     discoveryIntervalMs: 100,

@@ -4,7 +4,7 @@
  * faults injected in the kernel's network (link down, tbf bandwidth caps) or by a userspace delay
  * proxy. Needs root and iproute2; skips visibly otherwise.
  */
-import { createTestbed, netnsAvailable, type NsProcess, type Testbed } from './testbed';
+import { DNS_IP, createTestbed, netnsAvailable, type NsProcess, type Testbed } from './testbed';
 import { makeParties, startParties, startParty, PARTY_PORT } from './parties';
 import { expectedChecksum } from './inputs';
 
@@ -98,10 +98,15 @@ suite('netns testbed: mesh, discovery and faults', () => {
   test('a slow host (1 Mbit/s tbf cap, then +200 ms one-way delay proxy) completes correctly, just slower', async () => {
     const L = 20_000;
     const want = expectedChecksum(3, L);
-    const timeOne = async (label: string, tweak: () => Promise<void>): Promise<number> => {
+    const timeOne = async (label: string, tweak: () => Promise<void>, p02Names = ['tasks.sum']): Promise<number> => {
       const set = makeParties(3);
       await tweak();
-      const ps = startParties(tb, set, { length: L, iterations: 1, roundTimeoutMs: 20_000 });
+      const ps = startParties(tb, set, (i) => ({
+        length: L,
+        iterations: 1,
+        roundTimeoutMs: 20_000,
+        ...(i === 2 ? { discovery: { kind: 'dns' as const, server: `${DNS_IP}:53`, names: p02Names } } : {}),
+      }));
       try {
         const codes = await waitAll(ps, 45_000);
         expect(codes).toEqual([0, 0, 0]);
@@ -123,14 +128,15 @@ suite('netns testbed: mesh, discovery and faults', () => {
     } finally {
       tb.setBandwidth(2, 100);
     }
-    // p02 has the highest id, so every channel to it is dialed by the others: through the proxy.
+    // p02 finds nobody to dial (its name resolves to nothing), so every channel to it is dialed
+    // by the others: through the proxy.
     const px = tb.run(tb.aux.px!, 'test/netns/forwarder.ts', {
       CPL_FWD: JSON.stringify({ routes: [{ listenPort: PARTY_PORT, host: tb.hosts[2]!.ip, port: PARTY_PORT }], delayMs: 200 }),
     });
     let delayed: number;
     try {
       await px.waitEvent('listening', 20_000);
-      delayed = await timeOne('host 2 behind +200 ms one-way delay', () => tb.setA('tasks.sum', [ips[0]!, ips[1]!, tb.aux.px!.ip]));
+      delayed = await timeOne('host 2 behind +200 ms one-way delay', () => tb.setA('tasks.sum', [ips[0]!, ips[1]!, tb.aux.px!.ip]), ['tasks.nobody']);
       expect(px.events.filter((e) => e.event === 'connection').length).toBeGreaterThanOrEqual(2);
     } finally {
       px.kill();

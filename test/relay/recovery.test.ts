@@ -68,6 +68,39 @@ test('a relay that crashes while the mesh forms and is back 1 s later: the pairs
   }
 });
 
+test('a relay restarted between two runs of one group, and one restarted in the middle of a run: the links resume and both sums are right', async () => {
+  const parties = makeParties(3);
+  const first = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
+  const port = first.port;
+  const url = `ws://127.0.0.1:${port}`;
+  const groups = await Promise.all(parties.ids.map((id) => join(parties, id, url, 20_000)));
+  let relay: RelayServer = first;
+  const restart = async (): Promise<void> => {
+    await relay.close();
+    await new Promise((r) => setTimeout(r, 1_000));
+    relay = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port });
+  };
+  try {
+    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
+    for (const o of one) expect(o.sum).toBe(6);
+    // Between runs.
+    await restart();
+    const two = await Promise.all(groups.map((g, i) => secureSum(g, 10 * (i + 1))));
+    for (const o of two) expect(o.sum).toBe(60);
+    // During a run: p3 starts late, so p1 and p2 are inside the protocol when the relay goes.
+    const running = groups.slice(0, 2).map((g, i) => secureSum(g, 100 * (i + 1)));
+    await new Promise((r) => setTimeout(r, 200));
+    await restart();
+    const three = await Promise.all([...running, secureSum(groups[2]!, 300)]);
+    for (const o of three) expect(o.sum).toBe(600);
+    // Every link went through three channels (one per relay instance) and counted what it resent.
+    for (const g of groups) for (const s of g.stats()) expect(s.path).toBe('relay');
+  } finally {
+    await Promise.all(groups.map((g) => g.close()));
+    await relay.close();
+  }
+});
+
 test('a refusal that retrying cannot fix (the relay rejects the signature) ends the join at once with the relay reason', async () => {
   const parties = makeParties(3);
   // The relay's roster has another key for p2 than p2 holds.
