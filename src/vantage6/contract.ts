@@ -29,7 +29,7 @@ import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeT
 import { readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
 import { parseContractJson, toContractJson } from './_json';
-import { KEY_EXCHANGE_METHOD, keySubtask } from './keys';
+import { KEY_EXCHANGE_METHOD, deleteKeyFile, keyFileOfInput, keySubtask } from './keys';
 
 /** Largest `INPUT_FILE` accepted, in bytes (checked before parsing). */
 export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -335,6 +335,11 @@ export function formatErrorLine(err: unknown, secrets: readonly string[] = []): 
   return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}...` : line;
 }
 
+/** Where coupler keeps state between a computation's containers on this node (see {@link AlgorithmContext.stateFolder}). */
+function stateFolderOf(env: ContainerEnv): string | undefined {
+  return env.contractVersion === 'v5' ? (env.sessionFolder ?? env.temporaryFolder) : (env.temporaryFolder ?? env.sessionFolder);
+}
+
 function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, signal: AbortSignal | undefined, token: string | undefined): AlgorithmContext {
   let claims: ContainerClaims | undefined | null = null;
   const getClaims = (): ContainerClaims | undefined => {
@@ -354,7 +359,7 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
     args: Object.freeze([...parsed.args]),
     env,
     temporaryFolder: env.temporaryFolder,
-    stateFolder: env.contractVersion === 'v5' ? (env.sessionFolder ?? env.temporaryFolder) : (env.temporaryFolder ?? env.sessionFolder),
+    stateFolder: stateFolderOf(env),
     databases: env.databases,
     hasToken: token !== undefined,
     logger,
@@ -389,6 +394,10 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
  * It never throws: failures are reported as one line through the logger (no stack, token
  * redacted) and give exit code 1.
  *
+ * A compute subtask started by `runPeerTasks` (its kwargs name a `keyTaskId`) has its key file in
+ * the state folder deleted when it ends — on success, on error, and as soon as `signal` aborts —
+ * whether or not the method read it.
+ *
  * @param options - the module, environment, logger and limits.
  * @returns 0 on success, 1 on any failure.
  * @example
@@ -398,6 +407,17 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
 export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number> {
   const logger = options?.logger ?? stderrLogger;
   let token: string | undefined;
+  // A compute subtask's key file (option 2 key exchange): deleted when the subtask ends, however
+  // it ends, and at once when the run is aborted (SIGTERM may be followed by a hard exit).
+  let keyFile: string | undefined;
+  const discardKey = (): void => {
+    if (keyFile === undefined) return;
+    const kept = deleteKeyFile(keyFile);
+    if (kept !== undefined) logger.warn(`could not delete the key file ${keyFile} (${kept})`);
+    keyFile = undefined;
+  };
+  const signal = typeof options === 'object' && options !== null ? options.signal : undefined;
+  signal?.addEventListener('abort', discardKey, { once: true });
   try {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
     const maxInput = positiveInt('maxInputBytes', options.maxInputBytes, DEFAULT_MAX_INPUT_BYTES);
@@ -421,6 +441,8 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
       throw contractError(`FUNCTION_ACTION is "${action}": coupler runs compute steps only (data extraction and preprocessing must write Parquet; use vantage6's own algorithm tools for them)`);
     }
     const parsed = parseInput(await readCapped(env.inputFile, maxInput), env.contractVersion, env.algorithmMethod);
+    if (parsed.method !== KEY_EXCHANGE_METHOD) keyFile = keyFileOfInput(parsed.kwargs, stateFolderOf(env));
+    if (signal?.aborted === true) discardKey();
     const mod = typeof options.module === 'string' ? await importAlgorithmModule(options.module) : options.module;
     if ((typeof mod !== 'object' && typeof mod !== 'function') || mod === null) {
       throw new InvalidArgumentError(`"module" must be a module object or a module path, got ${describeType(mod)}`);
@@ -444,6 +466,9 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
   } catch (err) {
     logger.error(formatErrorLine(err, token === undefined ? [] : [token]));
     return 1;
+  } finally {
+    signal?.removeEventListener('abort', discardKey);
+    discardKey();
   }
 }
 

@@ -3,7 +3,7 @@
  * algorithm container: INPUT_FILE / OUTPUT_FILE / TEMPORARY_FOLDER (base32 with `!` for `=` as a
  * v4 node sets them, or raw), PKG_NAME naming a module, and the v5 shape with ALGORITHM_METHOD.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseEnv, cleanupAll, expectCleanFailure, requireBuiltCli, runCli, tempDir, v6Encode, v6EncodeEnv } from './_cli';
 
@@ -38,6 +38,10 @@ export function nan() {
   return { x: NaN };
 }
 export const notAFunction = 42;
+export async function waitForever(kwargs, ctx) {
+  // A peer that never comes (the timer keeps the process alive, as an open socket would): only a signal ends this.
+  await new Promise(() => setInterval(() => undefined, 1000));
+}
 `;
 
 interface Container {
@@ -218,5 +222,34 @@ describe('coupler run, v5 contract (ALGORITHM_METHOD)', () => {
     const c = container('[1]');
     const env = baseEnv({ PKG_NAME: c.module, ALGORITHM_METHOD: 'describe', INPUT_FILE: c.input, OUTPUT_FILE: c.output });
     expectCleanFailure(await runCli(['run'], { env }), { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /must hold a JSON object of keyword arguments/ });
+  });
+});
+
+describe('coupler run, the key file of a compute subtask (vantage6 5: SESSION_FOLDER, shared by the session)', () => {
+  test('SIGTERM while the method hangs: the key file is deleted before the process exits (143), though the method never returns', async () => {
+    const c = container('{}');
+    const session = join(c.dir, 'session');
+    mkdirSync(session);
+    const env = (method: string, taskId: string): NodeJS.ProcessEnv =>
+      baseEnv({ PKG_NAME: c.module, ...v6EncodeEnv({ ALGORITHM_METHOD: method, INPUT_FILE: c.input, OUTPUT_FILE: c.output, SESSION_FOLDER: session, ORGANIZATION_ID: '3', TASK_ID: taskId }) });
+    expect((await runCli(['run'], { env: env('coupler_key_exchange', '41') })).code).toBe(0);
+    expect(readdirSync(session)).toEqual(['coupler-identity-task-41.json']);
+    writeFileSync(c.input, JSON.stringify({ keyTaskId: 41, sessionId: 's', roster: { version: 1, parties: [] } }));
+    let sent = false;
+    const r = await runCli(['run'], {
+      env: env('waitForever', '42'),
+      timeoutMs: 20_000,
+      onSpawn: (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          if (!sent && d.toString().includes('running method "waitForever"')) {
+            sent = true;
+            child.kill('SIGTERM');
+          }
+        }),
+    });
+    expect({ code: r.code, signal: r.signal, timedOut: r.timedOut, stderr: r.stderr }).toEqual({ code: 143, signal: null, timedOut: false, stderr: expect.any(String) });
+    expect(r.stderr).toContain('SIGTERM received: stopping');
+    expect(existsSync(join(session, 'coupler-identity-task-41.json'))).toBe(false);
+    expect(readdirSync(session)).toEqual([]);
   });
 });
