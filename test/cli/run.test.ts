@@ -3,7 +3,7 @@
  * algorithm container: INPUT_FILE / OUTPUT_FILE / TEMPORARY_FOLDER (base32 with `!` for `=` as a
  * v4 node sets them, or raw), PKG_NAME naming a module, and the v5 shape with ALGORITHM_METHOD.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseEnv, cleanupAll, expectCleanFailure, requireBuiltCli, runCli, tempDir, v6Encode, v6EncodeEnv } from './_cli';
 
@@ -251,5 +251,37 @@ describe('coupler run, the key file of a compute subtask (vantage6 5: SESSION_FO
     expect(r.stderr).toContain('SIGTERM received: stopping');
     expect(existsSync(join(session, 'coupler-identity-task-41.json'))).toBe(false);
     expect(readdirSync(session)).toEqual([]);
+  });
+});
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+/** An unprivileged user that owns nothing here. */
+const NOBODY = 65534;
+
+(asRoot ? describe : describe.skip)('coupler run as a non-root user on files a stock node made for root (needs root to switch users)', () => {
+  /** A task folder as a stock 4.x node leaves it: root-owned, world-readable, OUTPUT_FILE root:root 0644, TEMPORARY_FOLDER root 0755. */
+  const rootOwnedTask = (input: unknown): Container => {
+    const c = container(JSON.stringify(input));
+    for (const p of [c.dir, c.tmp]) chmodSync(p, 0o755);
+    for (const p of [c.input, c.output, c.module]) chmodSync(p, 0o644);
+    return c;
+  };
+
+  test('OUTPUT_FILE root:root 0644: refused before the method runs, naming the owner and this user', async () => {
+    const c = rootOwnedTask({ method: 'describe', kwargs: {} });
+    const r = await runCli(['run'], { env: v4Env(c), cwd: c.dir, uid: NOBODY, gid: NOBODY });
+    const line = expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write OUTPUT_FILE \(EACCES\)/ });
+    expect(line).toContain(`it is owned by uid 0, gid 0, mode 644, and this process runs as uid ${NOBODY}, gid ${NOBODY}; checked before the method runs`);
+    expect(r.stderr).not.toContain('running method');
+  });
+
+  test('the key subtask with a root-owned TEMPORARY_FOLDER: refused before it makes a key', async () => {
+    const c = rootOwnedTask({ method: 'coupler_key_exchange', kwargs: {} });
+    chmodSync(c.output, 0o666);
+    const r = await runCli(['run'], { env: v4Env(c, { ORGANIZATION_ID: '3', TASK_ID: '41' }), cwd: c.dir, uid: NOBODY, gid: NOBODY });
+    const line = expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write the state folder TEMPORARY_FOLDER \(EACCES\)/ });
+    expect(line).toContain('the key subtask saves its secret key there');
+    expect(r.stderr).not.toContain('running method');
+    expect(readFileSync(c.output, 'utf8')).toBe('');
   });
 });
