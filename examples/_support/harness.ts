@@ -130,23 +130,24 @@ export function dockerfileBuildStep(example: string): DockerfileBuildStep {
 
 /**
  * Transpile an example the way its Dockerfile's build stage does (the same esbuild arguments,
- * run by the esbuild in node_modules), into an image-like layout: `<root>/app/algorithm.mjs` next
- * to `<root>/app/node_modules/coupler`, a link to this package (the base image links the
- * installed SDK there). So the module resolves `coupler` exactly as in the image: through the
- * package's exports to dist/, with nothing else on the resolution path.
+ * run by the esbuild in node_modules), into an image-like layout: `<root>/app/algorithm.mjs` with
+ * `<root>/node_modules/coupler`, a link to this package, above it (the base image links the
+ * installed SDK at /node_modules/coupler). So the module resolves `coupler` exactly as in the
+ * image: through the package's exports to dist/, with nothing else on the resolution path.
  */
 export function transpileLikeImage(example: string, root: string): string {
   const step = dockerfileBuildStep(example);
   const build = join(root, 'build');
   const app = join(root, 'app');
   mkdirSync(build, { recursive: true });
-  mkdirSync(join(app, 'node_modules'), { recursive: true });
+  mkdirSync(app, { recursive: true });
+  mkdirSync(join(root, 'node_modules'), { recursive: true });
   for (const src of step.copiedSources) copyFileSync(join(EXAMPLES, example, src), join(build, src));
   const esbuild = join(REPO, 'node_modules', '.bin', 'esbuild');
   const r = spawnSync(esbuild, step.esbuildArgs, { cwd: build, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`esbuild ${step.esbuildArgs.join(' ')} failed: ${r.stderr}`);
   copyFileSync(join(build, 'algorithm.mjs'), join(app, 'algorithm.mjs'));
-  symlinkSync(REPO, join(app, 'node_modules', 'coupler'), 'dir');
+  symlinkSync(REPO, join(root, 'node_modules', 'coupler'), 'dir');
   return join(app, 'algorithm.mjs');
 }
 
