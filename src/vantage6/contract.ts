@@ -27,7 +27,7 @@ import { access, open, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
-import { readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
+import { decodeEnvValue, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
 import { parseContractJson, toContractJson } from './_json';
 import { KEY_EXCHANGE_METHOD, deleteKeyFile, keyFileOfInput, keySubtask } from './keys';
@@ -59,9 +59,10 @@ export const stderrLogger: Logger = Object.freeze({
   info: (m: string) => void process.stderr.write(`[coupler] info: ${m}\n`),
   warn: (m: string) => void process.stderr.write(`[coupler] warn: ${m}\n`),
   error: (m: string) => void process.stderr.write(`[coupler] error: ${m}\n`),
-  /** Printed only with COUPLER_LOG_LEVEL=debug. */
+  /** Printed only with COUPLER_LOG_LEVEL=debug (raw, or base32 as a node sets every value it passes on, like the other COUPLER_* variables). */
   debug: (m: string) => {
-    if (process.env.COUPLER_LOG_LEVEL === 'debug') process.stderr.write(`[coupler] debug: ${m}\n`);
+    const level = process.env.COUPLER_LOG_LEVEL;
+    if (level !== undefined && decodeEnvValue(level).trim().toLowerCase() === 'debug') process.stderr.write(`[coupler] debug: ${m}\n`);
   },
 });
 

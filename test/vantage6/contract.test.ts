@@ -7,6 +7,7 @@ import {
   parseInput,
   resolveMethod,
   runAlgorithm,
+  stderrLogger,
   toContractJson,
   type AlgorithmContext,
 } from '../../src/vantage6';
@@ -298,6 +299,32 @@ describe('contract pieces, in process', () => {
     expect(formatErrorLine(new TypeError('secret-token-123 here'), ['secret-token-123'])).toBe('TypeError: [redacted] here');
     expect(formatErrorLine('str')).toBe('the algorithm threw a non-Error value (string)');
     expect(formatErrorLine(new Error('x'.repeat(2000))).length).toBeLessThanOrEqual(503);
+  });
+
+  test('stderrLogger.debug prints with COUPLER_LOG_LEVEL=debug set raw or base32-encoded as a node sets it, and only then', () => {
+    const written: string[] = [];
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const saved = process.env.COUPLER_LOG_LEVEL;
+    try {
+      for (const [value, printed] of [
+        [v6Encode('debug'), true],
+        ['debug', true],
+        [v6Encode('info'), false],
+        ['', false],
+      ] as const) {
+        process.env.COUPLER_LOG_LEVEL = value;
+        written.length = 0;
+        stderrLogger.debug!('dial to 10.0.0.2:8888 refused (order)');
+        expect({ value, written }).toEqual({ value, written: printed ? ['[coupler] debug: dial to 10.0.0.2:8888 refused (order)\n'] : [] });
+      }
+    } finally {
+      write.mockRestore();
+      if (saved === undefined) delete process.env.COUPLER_LOG_LEVEL;
+      else process.env.COUPLER_LOG_LEVEL = saved;
+    }
   });
 
   test('runAlgorithm in process: module object, missing env, logger lines', async () => {
