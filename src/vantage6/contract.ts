@@ -26,7 +26,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, open, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
 import { decodeEnvValue, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
 import { parseContractJson, toContractJson } from './_json';
@@ -540,7 +540,15 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
     logger.info(`method "${parsed.method}" finished; wrote ${bytes.length} bytes`);
     return 0;
   } catch (err) {
-    logger.error(formatErrorLine(err, token === undefined ? [] : [token]));
+    const secrets = token === undefined ? [] : [token];
+    if (signal?.aborted === true && err !== signal.reason) {
+      // Stopped (SIGTERM/SIGINT in `coupler run`): what the method threw is the consequence (its
+      // group closed under it: "the group is closed"); the first thing the line says is why.
+      const why = signal.reason instanceof Error && signal.reason.message !== '' ? signal.reason.message : 'stopped';
+      logger.error(formatErrorLine(new AbortedError(`${why}; the method ended with ${formatErrorLine(err, secrets)}`), secrets));
+    } else {
+      logger.error(formatErrorLine(err, secrets));
+    }
     return 1;
   } finally {
     signal?.removeEventListener('abort', discardKey);

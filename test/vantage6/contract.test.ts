@@ -11,7 +11,9 @@ import {
   toContractJson,
   type AlgorithmContext,
 } from '../../src/vantage6';
-import { Vantage6Error } from '../../src/errors';
+import { AbortedError, Vantage6Error } from '../../src/errors';
+import { secureSum } from '../../src/protocols';
+import { AddressBook, joinLocal, makeParties } from '../support/group-harness';
 import { startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
 import { collectingLogger, fakeJwt, tempDir, v6Encode, v6EncodeEnv } from './helpers';
 
@@ -324,6 +326,40 @@ describe('contract pieces, in process', () => {
       write.mockRestore();
       if (saved === undefined) delete process.env.COUPLER_LOG_LEVEL;
       else process.env.COUPLER_LOG_LEVEL = saved;
+    }
+  });
+
+  test('a run stopped while its sum waits on a peer (SIGTERM in coupler run aborts the signal) says it was stopped, not only that its group closed', async () => {
+    const { dir, cleanup } = tempDir();
+    const stop = new AbortController();
+    const parties = makeParties(2);
+    // Two real parties over loopback; p1's group closes when the run's signal aborts.
+    const [g1, g2] = await joinLocal(parties, parties.ids, new AddressBook(), { signalFor: (id) => (id === 'p1' ? stop.signal : undefined) });
+    try {
+      const input = join(dir, 'input');
+      writeFileSync(input, JSON.stringify({ method: 'partial', kwargs: {} }));
+      const logger = collectingLogger();
+      let waiting!: () => void;
+      const started = new Promise<void>((r) => (waiting = r));
+      const run = runAlgorithm({
+        module: {
+          partial: async () => {
+            const sum = secureSum(g1!, [1, 2, 3], { allowTwoParties: true }); // p2 never joins this sum
+            waiting();
+            return sum;
+          },
+        },
+        env: { INPUT_FILE: input, OUTPUT_FILE: join(dir, 'output') },
+        logger,
+        signal: stop.signal,
+      });
+      await started;
+      stop.abort(new AbortedError('stopped by SIGTERM'));
+      expect(await run).toBe(1);
+      expect(logger.lines.filter((l) => l.startsWith('error'))).toEqual(['error: COUPLER_ERR_ABORTED: stopped by SIGTERM; the method ended with COUPLER_ERR_CHANNEL_CLOSED: the group is closed']);
+    } finally {
+      await Promise.all([g1!.close(), g2!.close()]);
+      cleanup();
     }
   });
 
