@@ -26,12 +26,15 @@
  *                   an identity and the collaboration's roster: COUPLER_IDENTITY_FILE and
  *                   COUPLER_ROSTER_FILE; no key subtask, the server is not trusted with the roster)
  *   pollIntervalMs  how often to ask the server for results (default: 1 s, doubling up to 15 s)
+ *   couplerTransport, couplerRelayUrl   passed on to the stations: the relay to meet through
+ *                   when their nodes set no COUPLER_TRANSPORT / COUPLER_RELAY_URL (a node's own
+ *                   setting, its operator's algorithm_env, wins)
  * `partial` takes column and threshold, plus roster, sessionId and keyTaskId from runPeerTasks
  * (or, with operator-provisioned keys, from COUPLER_IDENTITY_FILE / COUPLER_ROSTER_FILE, which is
  * how `coupler simulate` runs it).
  */
 import { secureSum } from 'coupler';
-import { joinPeerGroup, numericColumn, readStationTable, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
+import { TRANSPORT_KWARGS, joinPeerGroup, numericColumn, readStationTable, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
 
 // ---- kwargs (errors name the kwarg, never a value) ----------------------------------------------
 
@@ -68,13 +71,16 @@ export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const pollIntervalMs = numberKwarg(kwargs, 'pollIntervalMs', undefined, 10);
   const organizations = organizationsKwarg(kwargs) ?? (await ctx.client.listOrganizations()).map((o) => o.id);
   ctx.logger.info(`starting the peer computation at organizations ${organizations.join(', ')}`);
+  // couplerTransport / couplerRelayUrl, if given, go on to the stations (joinPeerGroup reads them).
+  const transport: Record<string, unknown> = {};
+  for (const name of Object.values(TRANSPORT_KWARGS)) if (kwargs[name] !== undefined) transport[name] = kwargs[name];
 
   // Key subtasks, roster, compute subtasks, results, agreement check: one call.
   const outcome = await runPeerTasks<Record<string, unknown>>({
     client: ctx.client,
     organizations,
     method: 'partial',
-    kwargs: { column, threshold },
+    kwargs: { column, threshold, ...transport },
     keys,
     ...(pollIntervalMs === undefined ? {} : { intervalMs: pollIntervalMs, maxIntervalMs: pollIntervalMs }),
   });
