@@ -111,6 +111,34 @@ export interface PartyOutcome {
   readonly elapsedMs: number;
   /** Bytes per peer, and the path each channel took (`direct` or `relay`). */
   readonly traffic: { peer: string; bytesSent: number; bytesReceived: number; path?: 'direct' | 'relay' }[];
+  /**
+   * Why it failed, from the error line its entry point printed (`[coupler] error: <CODE>: <message>`):
+   * the `COUPLER_ERR_*` code (`undefined` for an error without one, e.g. `RangeError`) and the
+   * message. `undefined` when it printed none (it succeeded, or a signal ended it first).
+   */
+  readonly error: PartyError | undefined;
+}
+
+/** A failed party's error, as its entry point reported it (see {@link PartyOutcome.error}). */
+export interface PartyError {
+  /** The stable `COUPLER_ERR_*` code, or `undefined` for an error that has none. */
+  readonly code: string | undefined;
+  /** The message (for an error without a code, with its class name first, e.g. `RangeError: ...`). */
+  readonly message: string;
+}
+
+/** The error line `coupler run` prints (src/vantage6/contract.ts, runAlgorithm), after `[coupler] `. */
+const ERROR_LINE = 'error: ';
+
+/** Split an error line's text into its code and message. */
+function partyError(text: string): PartyError {
+  const m = /^(COUPLER_ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+  return m === null ? { code: undefined, message: text } : { code: m[1]!, message: m[2]! };
+}
+
+/** One line for a party's error: `CODE: message` or the message. */
+function describePartyError(e: PartyError): string {
+  return e.code === undefined ? e.message : `${e.code}: ${e.message}`;
 }
 
 /** Where the parties' results differ (see {@link SimulationOutcome.differences}). */
@@ -234,18 +262,25 @@ const PROGRESS_LINE = `info: ${PROGRESS_LOG_PREFIX}`;
 /** Megabytes with one decimal. */
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/** How often, at most, a plain (non-terminal) progress line shows every party's bytes so far, in ms. */
+export const PLAIN_PROGRESS_INTERVAL_MS = 1000;
+
 /**
  * The parties' progress: on a terminal one status line, redrawn in place below the log lines
  * (`party 1 open 12.3/40.1 MB · party 2 …`); otherwise a plain line whenever a party's run
- * changes phase.
+ * changes phase, and in between, at most every {@link PLAIN_PROGRESS_INTERVAL_MS}, one line with
+ * every party's phase and bytes (a long opening is not silent).
+ * @internal exported for tests.
  */
-class ProgressStatus {
+export class ProgressStatus {
   readonly #state = new Map<string, RunProgress>();
   #shown = false;
+  #lastPlain = -Infinity;
   constructor(
     readonly ids: readonly string[],
     readonly emit: (line: string) => void,
     readonly live: boolean,
+    readonly now: () => number = Date.now,
   ) {}
 
   update(party: string, json: string): void {
@@ -261,7 +296,20 @@ class ProgressStatus {
     if (this.live) this.#draw();
     else if (before === undefined || before.phase !== p.phase || before.runId !== p.runId) {
       this.emit(`  [party ${party}] ${p.protocol} ${p.runId}: ${p.phase}, sent ${mb(p.bytesSent)}, received ${mb(p.bytesReceived)}, ${(p.elapsedMs / 1000).toFixed(1)} s`);
+      this.#lastPlain = this.now();
+    } else if (this.now() - this.#lastPlain >= PLAIN_PROGRESS_INTERVAL_MS) {
+      this.emit(`  ${this.#summary()}`);
+      this.#lastPlain = this.now();
     }
+  }
+
+  /** `progress: 1 open 12.3 MB↑ 11.0 MB↓ · 2 …` for the parties that reported. */
+  #summary(): string {
+    const parts = this.ids.filter((id) => this.#state.has(id)).map((id) => {
+      const p = this.#state.get(id)!;
+      return `${id} ${p.phase} ${mb(p.bytesSent)}↑ ${mb(p.bytesReceived)}↓`;
+    });
+    return `progress: ${parts.join(' · ')}`;
   }
 
   /** Print a log line (above the status line on a terminal). */
@@ -272,13 +320,9 @@ class ProgressStatus {
   }
 
   #draw(): void {
-    const parts = this.ids.filter((id) => this.#state.has(id)).map((id) => {
-      const p = this.#state.get(id)!;
-      return `${id} ${p.phase} ${mb(p.bytesSent)}↑ ${mb(p.bytesReceived)}↓`;
-    });
-    if (parts.length === 0) return;
+    if (this.#state.size === 0) return;
     const cols = process.stdout.columns ?? 120;
-    process.stdout.write(`\r\x1b[K${`progress: ${parts.join(' · ')}`.slice(0, Math.max(20, cols - 1))}`);
+    process.stdout.write(`\r\x1b[K${this.#summary().slice(0, Math.max(20, cols - 1))}`);
     this.#shown = true;
   }
 
@@ -573,10 +617,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       children.push(child);
       if (stopping) child.kill('SIGTERM');
       const lines = createInterface({ input: child.stderr! });
+      let error: PartyError | undefined;
       lines.on('line', (line) => {
         markUp(id);
-        if (options.progress === false) return;
         const text = line.replace(/^\[coupler\] /, '');
+        // The entry point prints one error line when the method fails: kept for every report.
+        if (line.startsWith(`[coupler] ${ERROR_LINE}`)) error = partyError(text.slice(ERROR_LINE.length));
+        if (options.progress === false) return;
         if (text.startsWith(PROGRESS_LINE)) {
           status.update(id, text.slice(PROGRESS_LINE.length));
           return;
@@ -586,7 +633,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       child.stdout!.on('data', (d: Buffer) => {
         if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) status.print(`  [party ${id}] ${l}`);
       });
-      const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
+      // 'close', not 'exit': every stderr line (the error line included) has been read by then.
+      const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (code, sig) => r([code, sig])));
       markUp(id);
       if (exitCode !== 0 && !stopping) {
         // The run cannot succeed any more; parties still waiting for this one would wait until
@@ -606,7 +654,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       } catch {
         /* no stats: the party did not form a group */
       }
-      return { party: id, pid: child.pid, exitCode, signal, result, elapsedMs: Date.now() - t0, traffic };
+      return { party: id, pid: child.pid, exitCode, signal, result, elapsedMs: Date.now() - t0, traffic, error: exitCode === 0 ? undefined : error };
     });
     timers.push(setTimeout(() => stopParties(`deadline of ${timeoutMs / 1000} s passed`), timeoutMs + 5000));
     const parties = await Promise.all(outcomes);
@@ -619,6 +667,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     const differences = resultDifferences(ok);
     let correct: boolean | undefined;
     if (demo && ok.length > 0) {
+      print(`checking the result against the sum computed in the clear (${n} vectors of ${length})`);
       const expected = new Float64Array(length);
       for (let i = 0; i < n; i++) {
         const v = demoVector(i, length);
@@ -642,7 +691,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     if (report === 'json') {
       out(JSON.stringify({ agreed, correct: correct ?? null, failed, differences, elapsedMs, vantage6: version, transport, parties }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
     } else if (report === 'results') {
-      for (const p of parties) out(p.result === undefined ? `# party ${p.party}: no result (${ended(p)})` : `${p.party} ${JSON.stringify(p.result)}`);
+      for (const p of parties) {
+        out(p.result === undefined ? `# party ${p.party}: no result (${ended(p)})${p.error === undefined ? '' : `: ${describePartyError(p.error)}`}` : `${p.party} ${JSON.stringify(p.result)}`);
+      }
       if (!agreed && failed.length === 0) out(`# the parties disagree: ${describeDifferences(differences)}`);
     } else {
       print('');
@@ -665,7 +716,14 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (agreed) print(`agreement: all ${n} parties report the same result`);
       else {
         const why = [
-          ...(failed.length > 0 ? [`${failed.length === 1 ? 'party' : 'parties'} ${failed.join(', ')} failed or gave no result (${parties.filter((p) => failed.includes(p.party)).map((p) => `${p.party}: ${ended(p)}`).join(', ')})`] : []),
+          ...(failed.length > 0
+            ? [
+                `${failed.length === 1 ? 'party' : 'parties'} ${failed.join(', ')} failed or gave no result (${parties
+                  .filter((p) => failed.includes(p.party))
+                  .map((p) => `${p.party}: ${ended(p)}${p.error === undefined ? '' : `, ${describePartyError(p.error)}`}`)
+                  .join('; ')})`,
+              ]
+            : []),
           ...(differences.length > 0 ? [`the results differ: ${describeDifferences(differences)}`] : []),
         ];
         print(`agreement: FAILED: ${why.join('; ')}`);
