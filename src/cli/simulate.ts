@@ -22,6 +22,7 @@ import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 import { writeDataframe } from './dataframes.js';
 import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
+import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import type { RunProgress } from '../group/group.js';
 
 /** Options of {@link simulate}. */
@@ -340,20 +341,30 @@ function describeDifferences(diffs: readonly ResultDifference[]): string {
     .join('; ');
 }
 
-/** "did you mean" for a name among candidates (edit distance ≤ 2, or a prefix). */
+/** Shortest name that counts as a prefix match in {@link suggest} (a one-letter option such as `--t` must not swallow every name starting with t). */
+const MIN_PREFIX_CHARS = 3;
+
+/**
+ * "did you mean" for a name among candidates: edit distance ≤ 2 (a swap of two neighbouring
+ * letters counts as one edit), or one of them a prefix of the other (of at least 3 characters).
+ */
 export function suggest(name: string, candidates: readonly string[]): string | undefined {
   const dist = (a: string, b: string): number => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
     for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++) {
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      }
     }
     return d[a.length]![b.length]!;
   };
+  const prefix = (short: string, long: string): boolean => short.length >= MIN_PREFIX_CHARS && long.startsWith(short);
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const dd = c.startsWith(name) || name.startsWith(c) ? 1 : dist(name.toLowerCase(), c.toLowerCase());
+    const dd = prefix(name, c) || prefix(c, name) ? 1 : dist(name.toLowerCase(), c.toLowerCase());
     if (dd < bestD) {
       best = c;
       bestD = dd;
@@ -489,8 +500,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   if (!demo) {
     // Check the method before starting any party: the module is loaded once, as the parties will.
     const methods = await listMethods(cliPath, moduleSpec, needsTsx, options.signal);
-    if (methods !== undefined && !methods.includes(method)) {
-      const hint = suggest(method, methods);
+    // The runtime's built-in method runs too, but the module does not export it: not listed.
+    if (methods !== undefined && !methods.includes(method) && method !== KEY_EXCHANGE_METHOD) {
+      const hint = suggest(method, [...methods, KEY_EXCHANGE_METHOD]);
       throw new InvalidArgumentError(
         `--method "${method.slice(0, 60)}" is not a function the module exports${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; it exports: ${methods.length > 0 ? methods.slice(0, 30).join(', ') : 'none'}`,
       );
