@@ -59,7 +59,10 @@ export interface RunExampleOptions {
 /** What a run gave: the outcome, and every line the stations printed (for checking error messages). */
 export interface ExampleRun {
   readonly outcome: SimulationOutcome;
+  /** The stations' own log lines (`  [party <id>] ...`), in the order they came. */
   readonly lines: string[];
+  /** simulate's other lines: the header, progress summaries, the report. */
+  readonly report: string[];
   /** Every station's result (undefined where it failed). */
   readonly results: unknown[];
   readonly exitCodes: (number | null)[];
@@ -85,7 +88,14 @@ export async function runExample(options: RunExampleOptions): Promise<ExampleRun
       progress: true, // collected, not printed: the tests check the stations' error lines
       out: (line) => void lines.push(line),
     });
-    return { outcome, lines, results: outcome.parties.map((p) => p.result), exitCodes: outcome.parties.map((p) => p.exitCode) };
+    const station = (l: string): boolean => /^ {2}\[party [^\]]+\] /.test(l);
+    return {
+      outcome,
+      lines: lines.filter(station),
+      report: lines.filter((l) => !station(l)),
+      results: outcome.parties.map((p) => p.result),
+      exitCodes: outcome.parties.map((p) => p.exitCode),
+    };
   } finally {
     cleanup();
   }

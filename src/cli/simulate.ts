@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
 import { startDevDnsServer } from '../discovery/dev-dns-server.js';
-import { AbortedError, InvalidArgumentError, throwIfAborted } from '../errors.js';
+import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, throwIfAborted } from '../errors.js';
 import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 import { writeDataframe } from './dataframes.js';
@@ -563,6 +563,22 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (!perAddress) throw new InvalidArgumentError('DNS discovery needs per-party loopback addresses (127.0.0.2...); use --discovery static');
       dns.setA(service, hosts);
     }
+    // 5.x: every data file as a Parquet dataframe, converted before any party starts; an error
+    // names the file (the reader's own message names only the line).
+    const dataframes: string[] = [];
+    if (version === 5) {
+      for (const [i, f] of dataFiles.entries()) {
+        const target = join(dir, `dataframe-${i + 1}.parquet`);
+        try {
+          await writeDataframe(f, target);
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          const code = err instanceof CouplerError ? err.code : ErrorCode.INVALID_ARGUMENT;
+          throw new CouplerError(code, `--data ${f.slice(0, 300)}: cannot hand it over as a Parquet dataframe (--vantage6 5): ${why.slice(0, 300)}`, { cause: err });
+        }
+        dataframes.push(target);
+      }
+    }
     const sessionId = `sim-${randomBytes(12).toString('hex')}`;
     if (transport !== 'direct') relay = await startRelay({ rosters: [roster], host: '127.0.0.1', port: 0 });
     const relayUrl = relay === undefined ? undefined : `ws://127.0.0.1:${relay.port}`;
@@ -586,7 +602,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       let data: Record<string, string> = {};
       if (dataFiles[i] !== undefined) {
         if (version === 5) {
-          await writeDataframe(dataFiles[i]!, join(stateDir, 'default.parquet'));
+          await copyFile(dataframes[i]!, join(stateDir, 'default.parquet'));
           data = { USER_REQUESTED_DATAFRAMES: 'default' };
         } else {
           data = { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) };

@@ -196,6 +196,21 @@ describe('coupler simulate: mistakes caught before any party starts', () => {
     expectCleanFailure(await runCli(['simulate', 'demo', '--input', typo]), { code: 1, mentions: /unknown field "kwarg"/ });
   });
 
+  test('--vantage6 5 with a CSV that cannot be converted to a dataframe: the error names the file, and no party starts', async () => {
+    const dir = tempDir();
+    const good = join(dir, 'good.csv');
+    writeFileSync(good, 'age\n1\n');
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'age,name\n1,"unclosed\n');
+    const r = await runCli(['simulate', 'demo', '--vantage6', '5', '--data', `${good},${bad}`, '--length', '3']);
+    expectCleanFailure(r, {
+      code: 1,
+      errorCode: 'COUPLER_ERR_VALUE_INVALID',
+      mentions: new RegExp(`--data ${bad}: cannot hand it over as a Parquet dataframe \\(--vantage6 5\\): line 2: a quoted field is not closed`),
+    });
+    expect(r.stdout).not.toContain('[party');
+  });
+
   test('--vantage6, --transport, --json with --quiet: checked', async () => {
     expectCleanFailure(await runCli(['simulate', 'demo', '--vantage6', '3']), { code: 2, mentions: /--vantage6 must be 4 or 5/ });
     expectCleanFailure(await runCli(['simulate', 'demo', '--transport', 'carrier-pigeon']), { code: 2, mentions: /--transport must be direct, relay or auto/ });
