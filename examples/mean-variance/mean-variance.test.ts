@@ -85,7 +85,8 @@ test('one station with different fixed-point parameters: the run aborts everywhe
   expect(exitCodes).toEqual([1, 1, 1]);
   expect(results).toEqual([undefined, undefined, undefined]);
   const mismatch = (party: string): string | undefined => lines.find((l) => l.startsWith(`  [party ${party}] error: COUPLER_ERR_SHAPE_MISMATCH`));
-  expect(mismatch('1')).toContain('parties "3" disagree');
-  expect(mismatch('2')).toContain('parties "3" disagree');
-  expect(mismatch('3')).toContain('parties "1", "2" disagree');
+  // One party: "party"; the parameter that differs, with both values (they are public).
+  expect(mismatch('1')).toContain('party "3" disagrees with this party: fractionalBits is 16 here and 20 at party "3"');
+  expect(mismatch('2')).toContain('party "3" disagrees with this party: fractionalBits is 16 here and 20 at party "3"');
+  expect(mismatch('3')).toContain('parties "1", "2" disagree with this party: fractionalBits is 20 here and 16 at party "1"; fractionalBits is 20 here and 16 at party "2"');
 });
