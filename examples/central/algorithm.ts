@@ -98,13 +98,13 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 
   const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
   try {
-    const { sum, contributors } = await secureSum(group, {
+    // The sum has the input's type, { count: bigint; missing: bigint; atOrAbove: bigint; sum: number }: no cast.
+    const { sum: s, contributors } = await secureSum(group, {
       count: BigInt(values.length),
       missing: BigInt(missing),
       atOrAbove: BigInt(values.filter((x) => x >= threshold).length),
       sum: values.reduce((a, x) => a + x, 0),
     });
-    const s = sum as { count: bigint; missing: bigint; atOrAbove: bigint; sum: number };
     const count = Number(s.count);
     return {
       column,

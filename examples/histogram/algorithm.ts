@@ -100,8 +100,8 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const group = await joinPeerGroup(kwargs, ctx);
   try {
     // One dk-secure sum of a record of exact integers (bigint): nothing is rounded.
-    const { sum, contributors } = await dkSecureSum(group, { ...local, missing: BigInt(missing) }, { k });
-    const s = sum as { counts: bigint[]; below: bigint; above: bigint; missing: bigint };
+    // The sum has the input's type, { counts: bigint[]; below: bigint; above: bigint; missing: bigint }: no cast.
+    const { sum: s, contributors } = await dkSecureSum(group, { ...local, missing: BigInt(missing) }, { k });
     const counts = s.counts.map(Number);
     return {
       column,

@@ -68,12 +68,12 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const group = await joinPeerGroup(kwargs, ctx);
   try {
     // One secure sum of a record: the counts exactly (bigint), the two sums in fixed point.
-    const { sum: total, contributors } = await secureSum(
+    // The sum has the input's type, { count: bigint; missing: bigint; sum: number; sumSquares: number }: no cast.
+    const { sum: t, contributors } = await secureSum(
       group,
       { count: BigInt(values.length), missing: BigInt(missing), sum, sumSquares },
       { ...(fractionalBits === undefined ? {} : { fractionalBits }), ...(bound === undefined ? {} : { bound }) },
     );
-    const t = total as { count: bigint; missing: bigint; sum: number; sumSquares: number };
     const n = Number(t.count);
     const mean = n > 0 ? t.sum / n : null;
     // Sample variance from the pooled totals: (Σx² − (Σx)²/N) / (N − 1).
