@@ -95,7 +95,7 @@ test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed resul
   ]);
   expect(out.tasks).toEqual({ keys: tasks[0]!.id, compute: tasks[1]!.id });
   const computeKwargs = (collab.proxy.runsOf(tasks[1]!.id)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
-  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'keyTaskId', 'roster', 'sessionId', 'threshold']);
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'keyTaskId', 'minRows', 'roster', 'sessionId', 'threshold']);
   // seven containers, all exited cleanly: the central one, three key exchanges, three computes
   expect(collab.containers.map((c) => `${c.method}@${c.organizationId}:${c.exitCode}`).sort()).toEqual([
     'central@1:0',
@@ -259,7 +259,7 @@ test('central with operator-provisioned keys: no key subtask, the stations use t
   expect(output).toMatchObject({ count: clear(48).count, atOrAbove: clear(48).atOrAbove, stations: ['1', '2', '3'], tasks: { compute: expect.any(Number) } });
   expect([...collab.proxy.tasks.values()].map((t) => t.name)).toEqual(['coupler-partial']);
   const computeKwargs = (collab.proxy.runsOf([...collab.proxy.tasks.keys()][0]!)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
-  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'sessionId', 'threshold']); // no roster through the server
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'minRows', 'sessionId', 'threshold']); // no roster through the server
 });
 
 test.each([4, 5] as const)('vantage6 %i.x: the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async (vantage6) => {
