@@ -52,11 +52,21 @@ export interface FakeCollaborationOptions {
    * the session's tasks (no `TEMPORARY_FOLDER`, no `TOKEN_FILE`), `CONTAINER_TOKEN` for the central
    * container only, the data as the Parquet dataframe `default` in the session folder, and no VPN:
    * the compute containers reach each other through the relay at `relayUrl` only
-   * (`COUPLER_TRANSPORT=relay`), as deploy/vantage6-v5-node-values.yaml sets it up.
+   * (`COUPLER_TRANSPORT=relay` from the node's `algorithm_env`, see `transportFrom`), with the
+   * egress deploy/vantage6-v5-node-values.yaml opens.
    */
   readonly version?: 'v4' | 'v5';
   /** v5: the relay compute containers dial (required with `version: 'v5'`). */
   readonly relayUrl?: string;
+  /**
+   * v5: how the containers learn the relay. `algorithm_env` (default): the node's configuration
+   * `algorithm_env` holds `COUPLER_TRANSPORT=relay` and `COUPLER_RELAY_URL`, which the 5.x node
+   * adds to every algorithm container's environment, base32-encoded like the rest
+   * (vantage6-node/vantage6/node/k8s/container_manager.py, release/5.0: `self.ctx.config.get("algorithm_env")`).
+   * `none`: the node sets nothing (the researcher passes `couplerTransport`/`couplerRelayUrl` in
+   * the task's kwargs).
+   */
+  readonly transportFrom?: 'algorithm_env' | 'none';
 }
 
 export interface FakeCollaboration {
@@ -94,6 +104,8 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
       await writeDataframe(file, join(options.root, `node-${org}`, 'session', 'default.parquet'));
     }
   }
+  // v5: the operator's algorithm_env, given to every container the node starts.
+  const algorithmEnv: Record<string, string> = v5 && options.transportFrom !== 'none' ? { COUPLER_TRANSPORT: 'relay', COUPLER_RELAY_URL: options.relayUrl! } : {};
   const containers: ContainerRecord[] = [];
   const children = new Set<ChildProcess>();
   const exits: Promise<void>[] = [];
@@ -132,6 +144,7 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
           COLLABORATION_ID: String(proxy.collaborationId),
           ...(central ? { HOST: 'http://127.0.0.1', PORT: String(proxy.port) } : {}),
           ...(data === undefined || central ? {} : { USER_REQUESTED_DATAFRAMES: 'default' }),
+          ...algorithmEnv,
           ...options.env,
           ...options.stationEnv?.get(organizationId),
           ...extraEnv,
@@ -180,10 +193,9 @@ export async function startFakeCollaboration(options: FakeCollaborationOptions):
         const input = v5 ? Buffer.from(JSON.stringify(run.input)) : Buffer.from(run.inputBase64, 'base64');
         const compute = (run.input as { method?: string }).method !== 'coupler_key_exchange';
         let extra: Record<string, string> = {};
-        if (compute && v5) {
-          // No VPN on 5.x: the task pods dial out to the relay (egress only).
-          extra = { COUPLER_TRANSPORT: 'relay', COUPLER_RELAY_URL: options.relayUrl! };
-        } else if (compute) {
+        // No VPN on 5.x: the task pods dial out to the relay (egress only), as the node's
+        // algorithm_env (or the task's kwargs) says.
+        if (compute && !v5) {
           // The node would map a VPN port to the container's EXPOSEd 8888 and list it; here the
           // container listens on its own loopback port and the executor lists that.
           const port = await freePort();

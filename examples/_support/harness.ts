@@ -59,7 +59,10 @@ export interface RunExampleOptions {
 /** What a run gave: the outcome, and every line the stations printed (for checking error messages). */
 export interface ExampleRun {
   readonly outcome: SimulationOutcome;
+  /** The stations' own log lines (`  [party <id>] ...`), in the order they came. */
   readonly lines: string[];
+  /** simulate's other lines: the header, progress summaries, the report. */
+  readonly report: string[];
   /** Every station's result (undefined where it failed). */
   readonly results: unknown[];
   readonly exitCodes: (number | null)[];
@@ -85,7 +88,14 @@ export async function runExample(options: RunExampleOptions): Promise<ExampleRun
       progress: true, // collected, not printed: the tests check the stations' error lines
       out: (line) => void lines.push(line),
     });
-    return { outcome, lines, results: outcome.parties.map((p) => p.result), exitCodes: outcome.parties.map((p) => p.exitCode) };
+    const station = (l: string): boolean => /^ {2}\[party [^\]]+\] /.test(l);
+    return {
+      outcome,
+      lines: lines.filter(station),
+      report: lines.filter((l) => !station(l)),
+      results: outcome.parties.map((p) => p.result),
+      exitCodes: outcome.parties.map((p) => p.exitCode),
+    };
   } finally {
     cleanup();
   }
@@ -130,23 +140,24 @@ export function dockerfileBuildStep(example: string): DockerfileBuildStep {
 
 /**
  * Transpile an example the way its Dockerfile's build stage does (the same esbuild arguments,
- * run by the esbuild in node_modules), into an image-like layout: `<root>/app/algorithm.mjs` next
- * to `<root>/app/node_modules/coupler`, a link to this package (the base image links the
- * installed SDK there). So the module resolves `coupler` exactly as in the image: through the
- * package's exports to dist/, with nothing else on the resolution path.
+ * run by the esbuild in node_modules), into an image-like layout: `<root>/app/algorithm.mjs` with
+ * `<root>/node_modules/coupler`, a link to this package, above it (the base image links the
+ * installed SDK at /node_modules/coupler). So the module resolves `coupler` exactly as in the
+ * image: through the package's exports to dist/, with nothing else on the resolution path.
  */
 export function transpileLikeImage(example: string, root: string): string {
   const step = dockerfileBuildStep(example);
   const build = join(root, 'build');
   const app = join(root, 'app');
   mkdirSync(build, { recursive: true });
-  mkdirSync(join(app, 'node_modules'), { recursive: true });
+  mkdirSync(app, { recursive: true });
+  mkdirSync(join(root, 'node_modules'), { recursive: true });
   for (const src of step.copiedSources) copyFileSync(join(EXAMPLES, example, src), join(build, src));
   const esbuild = join(REPO, 'node_modules', '.bin', 'esbuild');
   const r = spawnSync(esbuild, step.esbuildArgs, { cwd: build, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`esbuild ${step.esbuildArgs.join(' ')} failed: ${r.stderr}`);
   copyFileSync(join(build, 'algorithm.mjs'), join(app, 'algorithm.mjs'));
-  symlinkSync(REPO, join(app, 'node_modules', 'coupler'), 'dir');
+  symlinkSync(REPO, join(root, 'node_modules', 'coupler'), 'dir');
   return join(app, 'algorithm.mjs');
 }
 

@@ -26,12 +26,18 @@
  *                   an identity and the collaboration's roster: COUPLER_IDENTITY_FILE and
  *                   COUPLER_ROSTER_FILE; no key subtask, the server is not trusted with the roster)
  *   pollIntervalMs  how often to ask the server for results (default: 1 s, doubling up to 15 s)
- * `partial` takes column and threshold, plus roster, sessionId and keyTaskId from runPeerTasks
+ *   couplerTransport, couplerRelayUrl   passed on to the stations: the relay to meet through
+ *                   when their nodes set no COUPLER_TRANSPORT / COUPLER_RELAY_URL (a node's own
+ *                   setting, its operator's algorithm_env, wins)
+ *   minRows         the fewest values in the column a station needs to take part (default 5):
+ *                   a station with fewer leaves before the sum and the run fails — with it in, the
+ *                   pooled totals minus one station's own would be (nearly) another station's
+ * `partial` takes column, threshold and minRows, plus roster, sessionId and keyTaskId from runPeerTasks
  * (or, with operator-provisioned keys, from COUPLER_IDENTITY_FILE / COUPLER_ROSTER_FILE, which is
  * how `coupler simulate` runs it).
  */
 import { secureSum } from 'coupler';
-import { joinPeerGroup, numericColumn, readStationTable, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
+import { TRANSPORT_KWARGS, joinPeerGroup, numericColumn, readStationTable, runPeerTasks, type AlgorithmContext } from 'coupler/vantage6';
 
 // ---- kwargs (errors name the kwarg, never a value) ----------------------------------------------
 
@@ -49,6 +55,9 @@ function numberKwarg(kwargs: Record<string, unknown>, name: string, fallback: nu
   return v;
 }
 
+/** Default of kwarg "minRows". */
+const DEFAULT_MIN_ROWS = 5;
+
 function organizationsKwarg(kwargs: Record<string, unknown>): number[] | undefined {
   const v = kwargs.organizations;
   if (v === undefined || v === null) return undefined;
@@ -63,18 +72,22 @@ function organizationsKwarg(kwargs: Record<string, unknown>): number[] | undefin
 export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
   const column = stringKwarg(kwargs, 'column', 'hba1c');
   const threshold = numberKwarg(kwargs, 'threshold', 48)!;
+  const minRows = numberKwarg(kwargs, 'minRows', DEFAULT_MIN_ROWS, 1)!;
   const keys = stringKwarg(kwargs, 'keys', 'subtask');
   if (keys !== 'subtask' && keys !== 'provisioned') throw new Error('kwarg "keys" must be "subtask" or "provisioned"');
   const pollIntervalMs = numberKwarg(kwargs, 'pollIntervalMs', undefined, 10);
   const organizations = organizationsKwarg(kwargs) ?? (await ctx.client.listOrganizations()).map((o) => o.id);
   ctx.logger.info(`starting the peer computation at organizations ${organizations.join(', ')}`);
+  // couplerTransport / couplerRelayUrl, if given, go on to the stations (joinPeerGroup reads them).
+  const transport: Record<string, unknown> = {};
+  for (const name of Object.values(TRANSPORT_KWARGS)) if (kwargs[name] !== undefined) transport[name] = kwargs[name];
 
   // Key subtasks, roster, compute subtasks, results, agreement check: one call.
   const outcome = await runPeerTasks<Record<string, unknown>>({
     client: ctx.client,
     organizations,
     method: 'partial',
-    kwargs: { column, threshold },
+    kwargs: { column, threshold, minRows, ...transport },
     keys,
     ...(pollIntervalMs === undefined ? {} : { intervalMs: pollIntervalMs, maxIntervalMs: pollIntervalMs }),
   });
@@ -86,19 +99,25 @@ export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<Record<string, unknown>> {
   const column = stringKwarg(kwargs, 'column', 'hba1c');
   const threshold = numberKwarg(kwargs, 'threshold', 48)!;
+  const minRows = numberKwarg(kwargs, 'minRows', DEFAULT_MIN_ROWS, 1)!;
   // This station's CSV, the database labelled "default"; empty, NA, NaN and null cells count as
   // missing. Read before joining: a bad input fails at once.
   const { values, missing } = numericColumn(await readStationTable(ctx), column);
 
   const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
   try {
-    const { sum, contributors } = await secureSum(group, {
+    // Too few values here: leave before the sum (the others' sum then fails at once, naming this
+    // station), rather than let the pooled totals give away the other stations' totals.
+    if (values.length < minRows) {
+      throw new Error(`this station has ${values.length} values in column "${column}", fewer than kwarg "minRows" (${minRows}): it does not take part`);
+    }
+    // The sum has the input's type, { count: bigint; missing: bigint; atOrAbove: bigint; sum: number }: no cast.
+    const { sum: s, contributors } = await secureSum(group, {
       count: BigInt(values.length),
       missing: BigInt(missing),
       atOrAbove: BigInt(values.filter((x) => x >= threshold).length),
       sum: values.reduce((a, x) => a + x, 0),
     });
-    const s = sum as { count: bigint; missing: bigint; atOrAbove: bigint; sum: number };
     const count = Number(s.count);
     return {
       column,

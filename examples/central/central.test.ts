@@ -95,7 +95,7 @@ test('central: key subtasks, roster, compute subtasks peer-to-peer, agreed resul
   ]);
   expect(out.tasks).toEqual({ keys: tasks[0]!.id, compute: tasks[1]!.id });
   const computeKwargs = (collab.proxy.runsOf(tasks[1]!.id)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
-  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'keyTaskId', 'roster', 'sessionId', 'threshold']);
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'keyTaskId', 'minRows', 'roster', 'sessionId', 'threshold']);
   // seven containers, all exited cleanly: the central one, three key exchanges, three computes
   expect(collab.containers.map((c) => `${c.method}@${c.organizationId}:${c.exitCode}`).sort()).toEqual([
     'central@1:0',
@@ -163,6 +163,62 @@ test('vantage6 5.x: the same central run with kwargs-only input, SESSION_FOLDER,
   }
 });
 
+test('vantage6 5.x, a node whose operator set no algorithm_env: the researcher names the relay in the task\'s kwargs (couplerTransport, couplerRelayUrl), and the stations meet through it', async () => {
+  const relay = await startRelay({ rosters: [], rosterBoundSessions: true, host: '127.0.0.1', port: 0 });
+  try {
+    collab = await startFakeCollaboration({
+      algorithm: imageModule(),
+      root,
+      data: new Map(DATA.map((f, i) => [i + 1, f])),
+      version: 'v5',
+      relayUrl: `ws://127.0.0.1:${relay.port}`,
+      transportFrom: 'none',
+    });
+    const { exitCode, output, stderr } = await collab.runCentral('central', { threshold: 48, pollIntervalMs: 100, couplerTransport: 'relay', couplerRelayUrl: `ws://127.0.0.1:${relay.port}` });
+    await collab.settle();
+    if (exitCode !== 0) console.log(collab.containers.map((c) => `${c.method}@${c.organizationId}: ${c.stderr}`).join('\n'));
+    expect({ exitCode, stderr: stderr.split('\n').filter((l) => l.includes('error')) }).toEqual({ exitCode: 0, stderr: [] });
+    expect((output as Summary).count).toBe(clear(48).count);
+    const partials = collab.containers.filter((c) => c.method === 'partial');
+    expect(partials).toHaveLength(3);
+    for (const c of partials) {
+      expect(c.stderr).toContain('COUPLER_TRANSPORT from input "couplerTransport" (the node sets none)');
+      expect(c.stderr).toContain('COUPLER_RELAY_URL from input "couplerRelayUrl" (the node sets none)');
+      expect(c.stderr).not.toContain(`127.0.0.1:${relay.port}`); // the URL is not logged
+    }
+    expect(relay.stats().bytesForwarded).toBeGreaterThan(0);
+  } finally {
+    await collab?.close();
+    collab = undefined;
+    await relay.close();
+  }
+});
+
+test('vantage6 5.x: the node\'s algorithm_env wins over the kwargs (a researcher cannot move the stations to another relay)', async () => {
+  const relay = await startRelay({ rosters: [], rosterBoundSessions: true, host: '127.0.0.1', port: 0 });
+  try {
+    collab = await startFakeCollaboration({
+      algorithm: imageModule(),
+      root,
+      data: new Map(DATA.map((f, i) => [i + 1, f])),
+      version: 'v5',
+      relayUrl: `ws://127.0.0.1:${relay.port}`,
+    });
+    // A relay address nobody listens on: were it used, the stations could not meet.
+    const { exitCode, stderr } = await collab.runCentral('central', { threshold: 48, pollIntervalMs: 100, couplerRelayUrl: 'ws://127.0.0.1:9' });
+    await collab.settle();
+    expect({ exitCode, stderr: stderr.split('\n').filter((l) => l.includes('error')) }).toEqual({ exitCode: 0, stderr: [] });
+    for (const c of collab.containers.filter((x) => x.method === 'partial')) {
+      expect(c.stderr).toContain('COUPLER_RELAY_URL is set by the node; input "couplerRelayUrl" is ignored (the operator\'s setting wins)');
+    }
+    expect(relay.stats().bytesForwarded).toBeGreaterThan(0);
+  } finally {
+    await collab?.close();
+    collab = undefined;
+    await relay.close();
+  }
+});
+
 test('a station whose data lacks the column: the central container fails naming that organization, no result', async () => {
   const broken = writeText(join(root, 'broken.csv'), 'id,glucose\n1,5.4\n2,7.1\n');
   collab = await startFakeCollaboration({
@@ -203,7 +259,7 @@ test('central with operator-provisioned keys: no key subtask, the stations use t
   expect(output).toMatchObject({ count: clear(48).count, atOrAbove: clear(48).atOrAbove, stations: ['1', '2', '3'], tasks: { compute: expect.any(Number) } });
   expect([...collab.proxy.tasks.values()].map((t) => t.name)).toEqual(['coupler-partial']);
   const computeKwargs = (collab.proxy.runsOf([...collab.proxy.tasks.keys()][0]!)[0]!.input as { kwargs: Record<string, unknown> }).kwargs;
-  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'sessionId', 'threshold']); // no roster through the server
+  expect(Object.keys(computeKwargs).sort()).toEqual(['column', 'minRows', 'sessionId', 'threshold']); // no roster through the server
 });
 
 test.each([4, 5] as const)('vantage6 %i.x: the same partial under coupler simulate (operator-provisioned keys instead of key subtasks)', async (vantage6) => {

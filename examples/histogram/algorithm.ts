@@ -14,6 +14,10 @@
  *   kwargs.k          segments per input of the dk-secure sum, 2..n (default min(4, n))
  *   kwargs.csv        optional path of the CSV file; default: the vantage6 database labelled
  *                     kwargs.database (default "default")
+ *   kwargs.minRows    the fewest values in the column a station needs to take part (default 5):
+ *                     a station with fewer leaves the group before the sum, so the run fails
+ *                     everywhere — with it in, the pooled counts minus one station's own would
+ *                     be (nearly) another station's counts
  */
 import { collusionThreshold, dkSecureSum } from 'coupler';
 import { joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, readStationTable, type AlgorithmContext, type DataTable } from 'coupler/vantage6';
@@ -39,6 +43,17 @@ function edgesKwarg(kwargs: Record<string, unknown>): number[] {
     if (i > 0 && !((v[i] as number) > (v[i - 1] as number))) throw new Error(`kwarg "edges" must be strictly increasing (element ${i} is not above element ${i - 1})`);
   }
   return v as number[];
+}
+
+/** Default of kwarg "minRows". */
+const DEFAULT_MIN_ROWS = 5;
+
+/** kwarg "minRows": a positive integer, default {@link DEFAULT_MIN_ROWS}. */
+function minRowsKwarg(kwargs: Record<string, unknown>): number {
+  const v = kwargs.minRows;
+  if (v === undefined || v === null) return DEFAULT_MIN_ROWS;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error('kwarg "minRows" must be an integer ≥ 1');
+  return v;
 }
 
 /** The optional `k`: an integer ≥ 2 (its upper limit, the number of stations, is checked after joining). */
@@ -87,6 +102,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const column = stringKwarg(kwargs, 'column', 'systolic_bp')!;
   const edges = edgesKwarg(kwargs);
   const kWanted = kKwarg(kwargs);
+  const minRows = minRowsKwarg(kwargs);
   // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
   const { values, missing } = numericColumn(await stationTable(kwargs, ctx), column);
   const local = bin(values, edges);
@@ -99,9 +115,15 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 
   const group = await joinPeerGroup(kwargs, ctx);
   try {
+    // Too few values here: leave before the sum (the others' sum then fails at once, naming this
+    // station), rather than let the pooled counts give away the other stations' counts. Checked
+    // after joining, so the others are not left waiting for this station until their deadline.
+    if (values.length < minRows) {
+      throw new Error(`this station has ${values.length} values in column "${column}", fewer than kwarg "minRows" (${minRows}): it does not take part`);
+    }
     // One dk-secure sum of a record of exact integers (bigint): nothing is rounded.
-    const { sum, contributors } = await dkSecureSum(group, { ...local, missing: BigInt(missing) }, { k });
-    const s = sum as { counts: bigint[]; below: bigint; above: bigint; missing: bigint };
+    // The sum has the input's type, { counts: bigint[]; below: bigint; above: bigint; missing: bigint }: no cast.
+    const { sum: s, contributors } = await dkSecureSum(group, { ...local, missing: BigInt(missing) }, { k });
     const counts = s.counts.map(Number);
     return {
       column,

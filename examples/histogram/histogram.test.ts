@@ -83,3 +83,13 @@ test('k larger than the number of stations (the roster size): refused by every s
   for (const p of outcome.parties) expect(p.traffic).toEqual([]);
   expect(lines.join('\n')).not.toMatch(/R\d{5}/); // no record id (or any other cell) in the output
 });
+
+test('kwarg "minRows" above one station\'s count of values: that station leaves before the sum and every station fails at once', async () => {
+  // station-4 has 38 rows; the others have 45 or more.
+  const { exitCodes, results, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { minRows: 40 } });
+  expect(exitCodes).toEqual([1, 1, 1, 1]);
+  expect(results).toEqual([undefined, undefined, undefined, undefined]);
+  expect(lines.filter((l) => l.includes('fewer than kwarg "minRows" (40): it does not take part')).map((l) => l.slice(0, 11))).toEqual(['  [party 4]']);
+  // The others lose a peer (station 4, or one that stopped because of it) instead of waiting.
+  for (const p of outcome.parties.slice(0, 3)) expect(p.error?.code).toBe('COUPLER_ERR_PEER_LOST');
+});

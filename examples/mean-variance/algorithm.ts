@@ -12,6 +12,10 @@
  *                       kwargs.database (default "default"), i.e. `<LABEL>_DATABASE_URI`
  *   kwargs.fractionalBits, kwargs.bound   fixed-point parameters of the secure sum (optional;
  *                       every station must pass the same values)
+ *   kwargs.minRows      the fewest values in the column a station needs to take part (default
+ *                       5): a station with fewer leaves the group before the sum, so the run
+ *                       fails everywhere — with it in, the pooled totals minus one station's own
+ *                       would be (nearly) another station's totals
  */
 import { DEFAULT_BOUND, checkParams, secureSum } from 'coupler';
 import { joinPeerGroup, loadPeerSession, numericColumn, readCsvFile, readStationTable, type AlgorithmContext, type DataTable } from 'coupler/vantage6';
@@ -34,7 +38,9 @@ function numberKwarg(kwargs: Record<string, unknown>, name: string, integer = fa
   return v;
 }
 
-/** The path of this station's CSV: `kwargs.csv`, else the node's database `kwargs.database` ("default"). */
+/** Default of kwarg "minRows". */
+const DEFAULT_MIN_ROWS = 5;
+
 /** The station's table: kwarg "csv" (a path), else its data as the node gives it (vantage6 4: the CSV database "database"; 5: the Parquet dataframe). */
 function stationTable(kwargs: Record<string, unknown>, ctx: AlgorithmContext): Promise<DataTable> {
   const csv = stringKwarg(kwargs, 'csv');
@@ -48,6 +54,8 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const column = stringKwarg(kwargs, 'column', 'age')!;
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', true);
   const bound = numberKwarg(kwargs, 'bound');
+  const minRows = numberKwarg(kwargs, 'minRows', true) ?? DEFAULT_MIN_ROWS;
+  if (minRows < 1) throw new Error('kwarg "minRows" must be at least 1');
   // Empty, NA, NaN and null cells count as missing; any other non-number is refused (naming the row).
   const { values, missing } = numericColumn(await stationTable(kwargs, ctx), column);
   let sum = 0;
@@ -67,13 +75,19 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 
   const group = await joinPeerGroup(kwargs, ctx);
   try {
+    // Too few values here: leave before the sum (the others' sum then fails at once, naming this
+    // station), rather than let the pooled totals give away the other stations' totals. Checked
+    // after joining, so the others are not left waiting for this station until their deadline.
+    if (values.length < minRows) {
+      throw new Error(`this station has ${values.length} values in column "${column}", fewer than kwarg "minRows" (${minRows}): it does not take part`);
+    }
     // One secure sum of a record: the counts exactly (bigint), the two sums in fixed point.
-    const { sum: total, contributors } = await secureSum(
+    // The sum has the input's type, { count: bigint; missing: bigint; sum: number; sumSquares: number }: no cast.
+    const { sum: t, contributors } = await secureSum(
       group,
       { count: BigInt(values.length), missing: BigInt(missing), sum, sumSquares },
       { ...(fractionalBits === undefined ? {} : { fractionalBits }), ...(bound === undefined ? {} : { bound }) },
     );
-    const t = total as { count: bigint; missing: bigint; sum: number; sumSquares: number };
     const n = Number(t.count);
     const mean = n > 0 ? t.sum / n : null;
     // Sample variance from the pooled totals: (Σx² − (Σx)²/N) / (N − 1).

@@ -3,8 +3,9 @@
  * find each other over the embedded DNS server, authenticate, and compute one secure sum.
  * Needs the built CLI (`npm run build`).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles } from '../_support/harness';
+import { EXAMPLES, builtCli, csvColumn, runExample, stationFiles, tempDir } from '../_support/harness';
 
 const ALGORITHM = join(EXAMPLES, 'mean-variance', 'algorithm.ts');
 const DATA = stationFiles('mean-variance', 3);
@@ -85,7 +86,37 @@ test('one station with different fixed-point parameters: the run aborts everywhe
   expect(exitCodes).toEqual([1, 1, 1]);
   expect(results).toEqual([undefined, undefined, undefined]);
   const mismatch = (party: string): string | undefined => lines.find((l) => l.startsWith(`  [party ${party}] error: COUPLER_ERR_SHAPE_MISMATCH`));
-  expect(mismatch('1')).toContain('parties "3" disagree');
-  expect(mismatch('2')).toContain('parties "3" disagree');
-  expect(mismatch('3')).toContain('parties "1", "2" disagree');
+  // One party: "party"; the parameter that differs, with both values (they are public).
+  expect(mismatch('1')).toContain('party "3" disagrees with this party: fractionalBits is 16 here and 20 at party "3"');
+  expect(mismatch('2')).toContain('party "3" disagrees with this party: fractionalBits is 16 here and 20 at party "3"');
+  expect(mismatch('3')).toContain('parties "1", "2" disagree with this party: fractionalBits is 20 here and 16 at party "1"; fractionalBits is 20 here and 16 at party "2"');
+});
+
+test('a station with no values (header only) does not take part: it leaves before the sum and every station fails at once (kwarg "minRows", default 5)', async () => {
+  const { dir, cleanup } = tempDir('coupler-mv-empty-');
+  try {
+    const empty = join(dir, 'empty.csv');
+    writeFileSync(empty, `${readFileSync(DATA[1]!, 'utf8').split('\n')[0]}\n`);
+    const { exitCodes, results, lines, outcome } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: [DATA[0]!, empty, DATA[2]!] });
+    expect(exitCodes).toEqual([1, 1, 1]);
+    expect(results).toEqual([undefined, undefined, undefined]);
+    expect(lines).toContain('  [party 2] error: Error: this station has 0 values in column "age", fewer than kwarg "minRows" (5): it does not take part');
+    // The others fail at once (not at their join deadline): they lose station 2 (or the one that
+    // stopped because of it).
+    for (const p of [outcome.parties[0]!, outcome.parties[2]!]) expect(p.error?.code).toBe('COUPLER_ERR_PEER_LOST');
+    // Nothing of the sum was sent: no pooled totals to subtract from.
+    for (const p of outcome.parties) for (const t of p.traffic) expect(t.bytesSent).toBeLessThan(20_000);
+  } finally {
+    cleanup();
+  }
+});
+
+test('kwarg "minRows" above a station\'s count: that station leaves; a bad minRows is refused by name', async () => {
+  const few = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { minRows: 40 } });
+  // station-2 has 35 rows (fewer than 40 values in "age"); stations 1 and 3 have more.
+  expect(few.exitCodes).toEqual([1, 1, 1]);
+  expect(few.lines.filter((l) => l.includes('fewer than kwarg "minRows" (40): it does not take part')).map((l) => l.slice(0, 11))).toEqual(['  [party 2]']);
+  const bad = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { minRows: 0 } });
+  expect(bad.exitCodes).toEqual([1, 1, 1]);
+  expect(bad.lines.filter((l) => l.includes('kwarg "minRows" must be at least 1'))).toHaveLength(3);
 });

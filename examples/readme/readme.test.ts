@@ -35,6 +35,11 @@ test("no 'as any' in the README or in any example a user copies (the sums' resul
   expect(casts).toEqual([]);
 });
 
+test.each(['mean-variance', 'histogram', 'central'])("examples/%s casts no sum result: the sum has its input's type", (example) => {
+  const source = readFileSync(join(EXAMPLES, example, 'algorithm.ts'), 'utf8');
+  expect(source.match(/\b(sum|total)\s+as\s+[{A-Za-z]/g) ?? []).toEqual([]);
+});
+
 test.each([4, 5] as const)('vantage6 %i.x: it runs and every station gets the pooled mean', async (vantage6) => {
   const { outcome, results } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, vantage6 });
   expect(outcome.agreed).toBe(true);

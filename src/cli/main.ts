@@ -73,7 +73,8 @@ The container entry point: reads the vantage6 environment (INPUT_FILE, OUTPUT_FI
 CONTAINER_TOKEN, ...), imports the algorithm module named by --module or PKG_NAME, calls the
 method the input names, writes the JSON result to OUTPUT_FILE and exits 1 on any error.
 PKG_NAME=coupler:demo runs the built-in demo algorithm. --list-methods prints the methods the
-module offers (JSON) and exits.`,
+module exports (JSON) and exits; the built-in method ${KEY_EXCHANGE_METHOD} (the key subtask of
+runPeerTasks) is always available besides them.`,
   relay: RELAY_HELP,
 };
 
@@ -250,7 +251,8 @@ async function cmdRun(args: string[]): Promise<number> {
   if (values['list-methods'] === true) {
     // Used by `simulate` to check --method before starting any party.
     const mod = env.PKG_NAME === 'coupler:demo' ? demo : await importAlgorithmModule(env.PKG_NAME ?? '');
-    process.stdout.write(`${JSON.stringify([...listMethods(mod).keys(), KEY_EXCHANGE_METHOD].sort())}\n`);
+    // What the module exports; the runtime's built-in coupler_key_exchange is not the module's.
+    process.stdout.write(`${JSON.stringify([...listMethods(mod).keys()].sort())}\n`);
     return 0;
   }
   exitWithSimulate(env);

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -17,11 +17,12 @@ import { createRequire } from 'node:module';
 import { generateIdentity, saveIdentity } from '../identity/identity.js';
 import { createRoster, rosterToJSON } from '../identity/roster.js';
 import { startDevDnsServer } from '../discovery/dev-dns-server.js';
-import { AbortedError, InvalidArgumentError, throwIfAborted } from '../errors.js';
+import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, throwIfAborted } from '../errors.js';
 import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 import { writeDataframe } from './dataframes.js';
 import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
+import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import type { RunProgress } from '../group/group.js';
 
 /** Options of {@link simulate}. */
@@ -111,6 +112,34 @@ export interface PartyOutcome {
   readonly elapsedMs: number;
   /** Bytes per peer, and the path each channel took (`direct` or `relay`). */
   readonly traffic: { peer: string; bytesSent: number; bytesReceived: number; path?: 'direct' | 'relay' }[];
+  /**
+   * Why it failed, from the error line its entry point printed (`[coupler] error: <CODE>: <message>`):
+   * the `COUPLER_ERR_*` code (`undefined` for an error without one, e.g. `RangeError`) and the
+   * message. `undefined` when it printed none (it succeeded, or a signal ended it first).
+   */
+  readonly error: PartyError | undefined;
+}
+
+/** A failed party's error, as its entry point reported it (see {@link PartyOutcome.error}). */
+export interface PartyError {
+  /** The stable `COUPLER_ERR_*` code, or `undefined` for an error that has none. */
+  readonly code: string | undefined;
+  /** The message (for an error without a code, with its class name first, e.g. `RangeError: ...`). */
+  readonly message: string;
+}
+
+/** The error line `coupler run` prints (src/vantage6/contract.ts, runAlgorithm), after `[coupler] `. */
+const ERROR_LINE = 'error: ';
+
+/** Split an error line's text into its code and message. */
+function partyError(text: string): PartyError {
+  const m = /^(COUPLER_ERR_[A-Z0-9_]+): ([\s\S]*)$/.exec(text);
+  return m === null ? { code: undefined, message: text } : { code: m[1]!, message: m[2]! };
+}
+
+/** One line for a party's error: `CODE: message` or the message. */
+function describePartyError(e: PartyError): string {
+  return e.code === undefined ? e.message : `${e.code}: ${e.message}`;
 }
 
 /** Where the parties' results differ (see {@link SimulationOutcome.differences}). */
@@ -234,18 +263,25 @@ const PROGRESS_LINE = `info: ${PROGRESS_LOG_PREFIX}`;
 /** Megabytes with one decimal. */
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/** How often, at most, a plain (non-terminal) progress line shows every party's bytes so far, in ms. */
+export const PLAIN_PROGRESS_INTERVAL_MS = 1000;
+
 /**
  * The parties' progress: on a terminal one status line, redrawn in place below the log lines
  * (`party 1 open 12.3/40.1 MB · party 2 …`); otherwise a plain line whenever a party's run
- * changes phase.
+ * changes phase, and in between, at most every {@link PLAIN_PROGRESS_INTERVAL_MS}, one line with
+ * every party's phase and bytes (a long opening is not silent).
+ * @internal exported for tests.
  */
-class ProgressStatus {
+export class ProgressStatus {
   readonly #state = new Map<string, RunProgress>();
   #shown = false;
+  #lastPlain = -Infinity;
   constructor(
     readonly ids: readonly string[],
     readonly emit: (line: string) => void,
     readonly live: boolean,
+    readonly now: () => number = Date.now,
   ) {}
 
   update(party: string, json: string): void {
@@ -261,7 +297,20 @@ class ProgressStatus {
     if (this.live) this.#draw();
     else if (before === undefined || before.phase !== p.phase || before.runId !== p.runId) {
       this.emit(`  [party ${party}] ${p.protocol} ${p.runId}: ${p.phase}, sent ${mb(p.bytesSent)}, received ${mb(p.bytesReceived)}, ${(p.elapsedMs / 1000).toFixed(1)} s`);
+      this.#lastPlain = this.now();
+    } else if (this.now() - this.#lastPlain >= PLAIN_PROGRESS_INTERVAL_MS) {
+      this.emit(`  ${this.#summary()}`);
+      this.#lastPlain = this.now();
     }
+  }
+
+  /** `progress: 1 open 12.3 MB↑ 11.0 MB↓ · 2 …` for the parties that reported. */
+  #summary(): string {
+    const parts = this.ids.filter((id) => this.#state.has(id)).map((id) => {
+      const p = this.#state.get(id)!;
+      return `${id} ${p.phase} ${mb(p.bytesSent)}↑ ${mb(p.bytesReceived)}↓`;
+    });
+    return `progress: ${parts.join(' · ')}`;
   }
 
   /** Print a log line (above the status line on a terminal). */
@@ -272,13 +321,9 @@ class ProgressStatus {
   }
 
   #draw(): void {
-    const parts = this.ids.filter((id) => this.#state.has(id)).map((id) => {
-      const p = this.#state.get(id)!;
-      return `${id} ${p.phase} ${mb(p.bytesSent)}↑ ${mb(p.bytesReceived)}↓`;
-    });
-    if (parts.length === 0) return;
+    if (this.#state.size === 0) return;
     const cols = process.stdout.columns ?? 120;
-    process.stdout.write(`\r\x1b[K${`progress: ${parts.join(' · ')}`.slice(0, Math.max(20, cols - 1))}`);
+    process.stdout.write(`\r\x1b[K${this.#summary().slice(0, Math.max(20, cols - 1))}`);
     this.#shown = true;
   }
 
@@ -296,20 +341,30 @@ function describeDifferences(diffs: readonly ResultDifference[]): string {
     .join('; ');
 }
 
-/** "did you mean" for a name among candidates (edit distance ≤ 2, or a prefix). */
+/** Shortest name that counts as a prefix match in {@link suggest} (a one-letter option such as `--t` must not swallow every name starting with t). */
+const MIN_PREFIX_CHARS = 3;
+
+/**
+ * "did you mean" for a name among candidates: edit distance ≤ 2 (a swap of two neighbouring
+ * letters counts as one edit), or one of them a prefix of the other (of at least 3 characters).
+ */
 export function suggest(name: string, candidates: readonly string[]): string | undefined {
   const dist = (a: string, b: string): number => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
     for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++) {
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      }
     }
     return d[a.length]![b.length]!;
   };
+  const prefix = (short: string, long: string): boolean => short.length >= MIN_PREFIX_CHARS && long.startsWith(short);
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const dd = c.startsWith(name) || name.startsWith(c) ? 1 : dist(name.toLowerCase(), c.toLowerCase());
+    const dd = prefix(name, c) || prefix(c, name) ? 1 : dist(name.toLowerCase(), c.toLowerCase());
     if (dd < bestD) {
       best = c;
       bestD = dd;
@@ -445,8 +500,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   if (!demo) {
     // Check the method before starting any party: the module is loaded once, as the parties will.
     const methods = await listMethods(cliPath, moduleSpec, needsTsx, options.signal);
-    if (methods !== undefined && !methods.includes(method)) {
-      const hint = suggest(method, methods);
+    // The runtime's built-in method runs too, but the module does not export it: not listed.
+    if (methods !== undefined && !methods.includes(method) && method !== KEY_EXCHANGE_METHOD) {
+      const hint = suggest(method, [...methods, KEY_EXCHANGE_METHOD]);
       throw new InvalidArgumentError(
         `--method "${method.slice(0, 60)}" is not a function the module exports${hint === undefined ? '' : ` (did you mean "${hint}"?)`}; it exports: ${methods.length > 0 ? methods.slice(0, 30).join(', ') : 'none'}`,
       );
@@ -507,6 +563,22 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (!perAddress) throw new InvalidArgumentError('DNS discovery needs per-party loopback addresses (127.0.0.2...); use --discovery static');
       dns.setA(service, hosts);
     }
+    // 5.x: every data file as a Parquet dataframe, converted before any party starts; an error
+    // names the file (the reader's own message names only the line).
+    const dataframes: string[] = [];
+    if (version === 5) {
+      for (const [i, f] of dataFiles.entries()) {
+        const target = join(dir, `dataframe-${i + 1}.parquet`);
+        try {
+          await writeDataframe(f, target);
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          const code = err instanceof CouplerError ? err.code : ErrorCode.INVALID_ARGUMENT;
+          throw new CouplerError(code, `--data ${f.slice(0, 300)}: cannot hand it over as a Parquet dataframe (--vantage6 5): ${why.slice(0, 300)}`, { cause: err });
+        }
+        dataframes.push(target);
+      }
+    }
     const sessionId = `sim-${randomBytes(12).toString('hex')}`;
     if (transport !== 'direct') relay = await startRelay({ rosters: [roster], host: '127.0.0.1', port: 0 });
     const relayUrl = relay === undefined ? undefined : `ws://127.0.0.1:${relay.port}`;
@@ -530,7 +602,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       let data: Record<string, string> = {};
       if (dataFiles[i] !== undefined) {
         if (version === 5) {
-          await writeDataframe(dataFiles[i]!, join(stateDir, 'default.parquet'));
+          await copyFile(dataframes[i]!, join(stateDir, 'default.parquet'));
           data = { USER_REQUESTED_DATAFRAMES: 'default' };
         } else {
           data = { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) };
@@ -573,10 +645,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       children.push(child);
       if (stopping) child.kill('SIGTERM');
       const lines = createInterface({ input: child.stderr! });
+      let error: PartyError | undefined;
       lines.on('line', (line) => {
         markUp(id);
-        if (options.progress === false) return;
         const text = line.replace(/^\[coupler\] /, '');
+        // The entry point prints one error line when the method fails: kept for every report.
+        if (line.startsWith(`[coupler] ${ERROR_LINE}`)) error = partyError(text.slice(ERROR_LINE.length));
+        if (options.progress === false) return;
         if (text.startsWith(PROGRESS_LINE)) {
           status.update(id, text.slice(PROGRESS_LINE.length));
           return;
@@ -586,7 +661,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       child.stdout!.on('data', (d: Buffer) => {
         if (options.progress !== false) for (const l of d.toString('utf8').split('\n')) if (l.trim()) status.print(`  [party ${id}] ${l}`);
       });
-      const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, sig) => r([code, sig])));
+      // 'close', not 'exit': every stderr line (the error line included) has been read by then.
+      const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('close', (code, sig) => r([code, sig])));
       markUp(id);
       if (exitCode !== 0 && !stopping) {
         // The run cannot succeed any more; parties still waiting for this one would wait until
@@ -606,7 +682,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       } catch {
         /* no stats: the party did not form a group */
       }
-      return { party: id, pid: child.pid, exitCode, signal, result, elapsedMs: Date.now() - t0, traffic };
+      return { party: id, pid: child.pid, exitCode, signal, result, elapsedMs: Date.now() - t0, traffic, error: exitCode === 0 ? undefined : error };
     });
     timers.push(setTimeout(() => stopParties(`deadline of ${timeoutMs / 1000} s passed`), timeoutMs + 5000));
     const parties = await Promise.all(outcomes);
@@ -619,6 +695,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     const differences = resultDifferences(ok);
     let correct: boolean | undefined;
     if (demo && ok.length > 0) {
+      print(`checking the result against the sum computed in the clear (${n} vectors of ${length})`);
       const expected = new Float64Array(length);
       for (let i = 0; i < n; i++) {
         const v = demoVector(i, length);
@@ -642,7 +719,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     if (report === 'json') {
       out(JSON.stringify({ agreed, correct: correct ?? null, failed, differences, elapsedMs, vantage6: version, transport, parties }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
     } else if (report === 'results') {
-      for (const p of parties) out(p.result === undefined ? `# party ${p.party}: no result (${ended(p)})` : `${p.party} ${JSON.stringify(p.result)}`);
+      for (const p of parties) {
+        out(p.result === undefined ? `# party ${p.party}: no result (${ended(p)})${p.error === undefined ? '' : `: ${describePartyError(p.error)}`}` : `${p.party} ${JSON.stringify(p.result)}`);
+      }
       if (!agreed && failed.length === 0) out(`# the parties disagree: ${describeDifferences(differences)}`);
     } else {
       print('');
@@ -665,7 +744,14 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       if (agreed) print(`agreement: all ${n} parties report the same result`);
       else {
         const why = [
-          ...(failed.length > 0 ? [`${failed.length === 1 ? 'party' : 'parties'} ${failed.join(', ')} failed or gave no result (${parties.filter((p) => failed.includes(p.party)).map((p) => `${p.party}: ${ended(p)}`).join(', ')})`] : []),
+          ...(failed.length > 0
+            ? [
+                `${failed.length === 1 ? 'party' : 'parties'} ${failed.join(', ')} failed or gave no result (${parties
+                  .filter((p) => failed.includes(p.party))
+                  .map((p) => `${p.party}: ${ended(p)}${p.error === undefined ? '' : `, ${describePartyError(p.error)}`}`)
+                  .join('; ')})`,
+              ]
+            : []),
           ...(differences.length > 0 ? [`the results differ: ${describeDifferences(differences)}`] : []),
         ];
         print(`agreement: FAILED: ${why.join('; ')}`);

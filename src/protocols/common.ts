@@ -357,6 +357,44 @@ export function encodeRun(
   return { runId, shape, params, encoded, length, startedAt, descriptor, progress };
 }
 
+/** Names of the run descriptor's fields (see {@link encodeRun}), as the options call them. */
+const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound' };
+
+/**
+ * Why a party's shape statement differs from this party's, for the SHAPE_MISMATCH message: the
+ * parameters that differ with both values (they are public), or this party's shape (public too;
+ * the other party sends only its digest). Never a value of the input.
+ */
+function mismatchReason(party: string, myShape: Shape | undefined, mine: string, theirs: string): string {
+  const parts: string[] = [];
+  if (myShape !== undefined) {
+    const fields = myShape.entries.map((e) => `${e.name === '' ? '' : `${e.name}: `}${e.type} ${e.kind}${e.kind === 'scalar' ? '' : ` of ${e.length}`}`);
+    parts.push(`the shape of the values differs (this party: ${myShape.kind === 'record' ? `{${fields.join(', ')}}` : fields[0]}; party "${party}" sends only a digest of its shape)`);
+  }
+  if (mine !== theirs) {
+    let a: Record<string, unknown> = {};
+    let b: Record<string, unknown> = {};
+    try {
+      a = JSON.parse(mine) as Record<string, unknown>;
+      const t = JSON.parse(theirs) as unknown;
+      if (typeof t === 'object' && t !== null && !Array.isArray(t)) b = t as Record<string, unknown>;
+    } catch {
+      b = {};
+    }
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    const shown = (v: unknown): string => (v === undefined ? 'none' : JSON.stringify(v).slice(0, 40));
+    parts.push(
+      keys.length === 0
+        ? 'the protocol parameters differ'
+        : keys
+            .slice(0, 6)
+            .map((k) => `${DESCRIPTOR_NAMES[k] ?? k.slice(0, 40)} is ${shown(a[k])} here and ${shown(b[k])} at party "${party}"`)
+            .join(', '),
+    );
+  }
+  return parts.join(', and ');
+}
+
 /**
  * The agreement half of {@link prepareRun}: the echoed shape-and-parameters statement with the
  * coin toss of the run seed (two message rounds).
@@ -377,6 +415,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
   const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin) };
   const { values: all, attached } = await echoBroadcastAttached(group, round, mine, () => ({ coin }), roundOptions(options));
   const disagree: string[] = [];
+  const why: string[] = [];
   const commitments = new Map<string, Uint8Array>();
   for (const [party, value] of all) {
     if (party === group.localId) continue;
@@ -385,14 +424,14 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
     const s = expectString(rec.shape, 'shape', ctx, 128);
     const p = expectString(rec.params, 'params', ctx, 1024);
     commitments.set(party, expectBytes(rec.c, 'c', ctx, 32));
-    if (s !== mine.shape || p !== mine.params) disagree.push(party);
+    if (s !== mine.shape || p !== mine.params) {
+      disagree.push(party);
+      why.push(mismatchReason(party, s !== mine.shape ? shape : undefined, mine.params, p));
+    }
   }
   if (disagree.length > 0) {
-    throw new ValueError(
-      ErrorCode.SHAPE_MISMATCH,
-      `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree with this party on the shape of the values or the protocol parameters`,
-      { peers: disagree },
-    );
+    const who = disagree.length === 1 ? `party "${disagree[0]}" disagrees` : `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree`;
+    throw new ValueError(ErrorCode.SHAPE_MISMATCH, `${who} with this party: ${why.slice(0, 8).join('; ')}`, { peers: disagree });
   }
   const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, runId]));
   for (const party of group.parties) {

@@ -22,14 +22,15 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { open, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { constants as fsConstants } from 'node:fs';
+import { access, open, stat, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
-import { readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
+import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { decodeEnvValue, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
 import { parseContractJson, toContractJson } from './_json';
-import { KEY_EXCHANGE_METHOD, keySubtask } from './keys';
+import { KEY_EXCHANGE_METHOD, deleteKeyFile, keyFileOfInput, keySubtask } from './keys';
 
 /** Largest `INPUT_FILE` accepted, in bytes (checked before parsing). */
 export const DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -58,9 +59,10 @@ export const stderrLogger: Logger = Object.freeze({
   info: (m: string) => void process.stderr.write(`[coupler] info: ${m}\n`),
   warn: (m: string) => void process.stderr.write(`[coupler] warn: ${m}\n`),
   error: (m: string) => void process.stderr.write(`[coupler] error: ${m}\n`),
-  /** Printed only with COUPLER_LOG_LEVEL=debug. */
+  /** Printed only with COUPLER_LOG_LEVEL=debug (raw, or base32 as a node sets every value it passes on, like the other COUPLER_* variables). */
   debug: (m: string) => {
-    if (process.env.COUPLER_LOG_LEVEL === 'debug') process.stderr.write(`[coupler] debug: ${m}\n`);
+    const level = process.env.COUPLER_LOG_LEVEL;
+    if (level !== undefined && decodeEnvValue(level).trim().toLowerCase() === 'debug') process.stderr.write(`[coupler] debug: ${m}\n`);
   },
 });
 
@@ -136,6 +138,21 @@ export interface ParsedInput {
   readonly args: readonly unknown[];
   /** Keyword arguments. */
   readonly kwargs: Record<string, unknown>;
+}
+
+/** The `FUNCTION_ACTION` values of the compute steps coupler serves (vantage6 5.0 `AlgorithmStepType.is_compute`). */
+const COMPUTE_ACTIONS: readonly string[] = ['central_compute', 'federated_compute'];
+
+/** Why a step other than a compute step is refused. */
+function refusedActionMessage(action: string): string {
+  const shown = JSON.stringify(action.slice(0, 40));
+  const why =
+    action === 'data_extraction' || action === 'preprocessing'
+      ? 'data extraction and preprocessing must write Parquet; use vantage6\'s own algorithm tools for them'
+      : action === 'postprocessing'
+        ? 'postprocessing is not a compute step; give the function the step type central_compute or federated_compute'
+        : 'not a step type coupler knows';
+  return `FUNCTION_ACTION is ${shown}: coupler runs compute steps only (central_compute, federated_compute): ${why}`;
 }
 
 function contractError(message: string): Vantage6Error {
@@ -335,6 +352,69 @@ export function formatErrorLine(err: unknown, secrets: readonly string[] = []): 
   return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}...` : line;
 }
 
+/** Where coupler keeps state between a computation's containers on this node (see {@link AlgorithmContext.stateFolder}). */
+function stateFolderOf(env: ContainerEnv): string | undefined {
+  return env.contractVersion === 'v5' ? (env.sessionFolder ?? env.temporaryFolder) : (env.temporaryFolder ?? env.sessionFolder);
+}
+
+/** The variable {@link stateFolderOf} took the folder from. */
+function stateFolderVariable(env: ContainerEnv): string {
+  const folder = stateFolderOf(env);
+  return folder !== undefined && folder === env.sessionFolder ? 'SESSION_FOLDER' : 'TEMPORARY_FOLDER';
+}
+
+/** For a permission error: who owns the path and who this process is (the usual cause: a file the node made for root). */
+async function ownership(path: string, code: string): Promise<string> {
+  if ((code !== 'EACCES' && code !== 'EPERM') || typeof process.getuid !== 'function') return '';
+  try {
+    const st = await stat(path);
+    return `: it is owned by uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o777).toString(8)}, and this process runs as uid ${process.getuid()}, gid ${process.getgid?.()}`;
+  } catch {
+    return '';
+  }
+}
+
+/** The advice for a task file or folder this user cannot write. */
+const NOT_WRITABLE_HINT = 'checked before the method runs; a stock vantage6 node creates the task files for root: run the image as root (the default) or give them to this user';
+
+/**
+ * Fail before the method runs (and before it joins a group for a long multi-party run) when its
+ * result could not be written: `OUTPUT_FILE` is opened for writing without truncating it, or, when
+ * the node did not create it, its folder must let this user create it.
+ */
+async function checkOutputWritable(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'r+');
+    await handle.close();
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    if (code !== 'ENOENT') throw contractError(`cannot write OUTPUT_FILE (${code})${await ownership(path, code)}; ${NOT_WRITABLE_HINT}`);
+  }
+  const folder = dirname(path);
+  try {
+    await access(folder, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw contractError(`cannot write OUTPUT_FILE (${code}): it does not exist and its folder cannot take it${await ownership(folder, code)}; ${NOT_WRITABLE_HINT}`);
+  }
+}
+
+/** The state folder must be a folder this user can create and delete files in (the key subtask's key file). */
+async function checkStateFolderWritable(env: ContainerEnv, why: string): Promise<void> {
+  const folder = stateFolderOf(env);
+  const name = stateFolderVariable(env);
+  if (folder === undefined) return; // the method says what is missing when it needs it
+  let code: string | undefined;
+  try {
+    if (!(await stat(folder)).isDirectory()) code = 'ENOTDIR';
+    else await access(folder, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+  if (code !== undefined) throw contractError(`cannot write the state folder ${name} (${code})${await ownership(folder, code)}: ${why}; ${NOT_WRITABLE_HINT}`);
+}
+
 function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, signal: AbortSignal | undefined, token: string | undefined): AlgorithmContext {
   let claims: ContainerClaims | undefined | null = null;
   const getClaims = (): ContainerClaims | undefined => {
@@ -354,7 +434,7 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
     args: Object.freeze([...parsed.args]),
     env,
     temporaryFolder: env.temporaryFolder,
-    stateFolder: env.contractVersion === 'v5' ? (env.sessionFolder ?? env.temporaryFolder) : (env.temporaryFolder ?? env.sessionFolder),
+    stateFolder: stateFolderOf(env),
     databases: env.databases,
     hasToken: token !== undefined,
     logger,
@@ -389,6 +469,10 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
  * It never throws: failures are reported as one line through the logger (no stack, token
  * redacted) and give exit code 1.
  *
+ * A compute subtask started by `runPeerTasks` (its kwargs name a `keyTaskId`) has its key file in
+ * the state folder deleted when it ends — on success, on error, and as soon as `signal` aborts —
+ * whether or not the method read it.
+ *
  * @param options - the module, environment, logger and limits.
  * @returns 0 on success, 1 on any failure.
  * @example
@@ -398,6 +482,17 @@ function createContext(env: ContainerEnv, parsed: ParsedInput, logger: Logger, s
 export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number> {
   const logger = options?.logger ?? stderrLogger;
   let token: string | undefined;
+  // A compute subtask's key file (option 2 key exchange): deleted when the subtask ends, however
+  // it ends, and at once when the run is aborted (SIGTERM may be followed by a hard exit).
+  let keyFile: string | undefined;
+  const discardKey = (): void => {
+    if (keyFile === undefined) return;
+    const kept = deleteKeyFile(keyFile);
+    if (kept !== undefined) logger.warn(`could not delete the key file ${keyFile} (${kept})`);
+    keyFile = undefined;
+  };
+  const signal = typeof options === 'object' && options !== null ? options.signal : undefined;
+  signal?.addEventListener('abort', discardKey, { once: true });
   try {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
     const maxInput = positiveInt('maxInputBytes', options.maxInputBytes, DEFAULT_MAX_INPUT_BYTES);
@@ -412,15 +507,15 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
         logger.warn(`no usable container token: ${formatErrorLine(err)}`);
       }
     }
-    // vantage6 5 runs data-extraction and preprocessing steps with FUNCTION_ACTION set and expects
-    // Parquet in OUTPUT_FILE (vantage6-common/vantage6/common/enum.py AlgorithmStepType, 5.0).
-    // coupler serves compute steps only: refuse those before running anything, rather than write
-    // JSON the node cannot use.
+    // vantage6 5 names the step in FUNCTION_ACTION (vantage6-common/vantage6/common/enum.py,
+    // AlgorithmStepType, 5.0): data extraction and preprocessing must write Parquet, and
+    // postprocessing is not a compute step either (AlgorithmStepType.is_compute). coupler serves
+    // the compute steps only: refuse every other before running anything.
     const action = env.get('FUNCTION_ACTION');
-    if (action === 'data_extraction' || action === 'preprocessing') {
-      throw contractError(`FUNCTION_ACTION is "${action}": coupler runs compute steps only (data extraction and preprocessing must write Parquet; use vantage6's own algorithm tools for them)`);
-    }
+    if (action !== undefined && action !== '' && !COMPUTE_ACTIONS.includes(action)) throw contractError(refusedActionMessage(action));
     const parsed = parseInput(await readCapped(env.inputFile, maxInput), env.contractVersion, env.algorithmMethod);
+    if (parsed.method !== KEY_EXCHANGE_METHOD) keyFile = keyFileOfInput(parsed.kwargs, stateFolderOf(env));
+    if (signal?.aborted === true) discardKey();
     const mod = typeof options.module === 'string' ? await importAlgorithmModule(options.module) : options.module;
     if ((typeof mod !== 'object' && typeof mod !== 'function') || mod === null) {
       throw new InvalidArgumentError(`"module" must be a module object or a module path, got ${describeType(mod)}`);
@@ -428,6 +523,9 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
     const builtins = new Map<string, AlgorithmFunction>();
     if (options.builtins !== false) builtins.set(KEY_EXCHANGE_METHOD, (_kwargs, ctx) => keySubtask(ctx));
     const fn = resolveMethod(mod, parsed.method, builtins);
+    await checkOutputWritable(env.outputFile);
+    if (parsed.method === KEY_EXCHANGE_METHOD) await checkStateFolderWritable(env, 'the key subtask saves its secret key there');
+    else if (keyFile !== undefined) await checkStateFolderWritable(env, 'the secret key of the key subtask must be deleted from it after use');
     const ctx = createContext(env, parsed, logger, options.signal, token);
     logger.info(`running method "${parsed.method}" (contract ${env.contractVersion})`);
     const result: unknown = await fn(parsed.kwargs, ctx);
@@ -442,8 +540,19 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
     logger.info(`method "${parsed.method}" finished; wrote ${bytes.length} bytes`);
     return 0;
   } catch (err) {
-    logger.error(formatErrorLine(err, token === undefined ? [] : [token]));
+    const secrets = token === undefined ? [] : [token];
+    if (signal?.aborted === true && err !== signal.reason) {
+      // Stopped (SIGTERM/SIGINT in `coupler run`): what the method threw is the consequence (its
+      // group closed under it: "the group is closed"); the first thing the line says is why.
+      const why = signal.reason instanceof Error && signal.reason.message !== '' ? signal.reason.message : 'stopped';
+      logger.error(formatErrorLine(new AbortedError(`${why}; the method ended with ${formatErrorLine(err, secrets)}`), secrets));
+    } else {
+      logger.error(formatErrorLine(err, secrets));
+    }
     return 1;
+  } finally {
+    signal?.removeEventListener('abort', discardKey);
+    discardKey();
   }
 }
 

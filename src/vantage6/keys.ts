@@ -10,10 +10,13 @@
  *   and returns the public key. The server attributes each result to its organization; the
  *   central container builds the roster with {@link buildRosterFromResults} and passes it to the
  *   compute subtasks in their (proxy-encrypted) input, where {@link loadPeerSession} picks it up.
- *   This trusts the vantage6 server to attribute results honestly.
+ *   This trusts the vantage6 server to attribute results honestly. The secret-key file serves one
+ *   compute subtask: it is deleted as soon as that subtask has read it, and `runAlgorithm` deletes
+ *   it when the compute subtask ends (success, error, or SIGTERM/SIGINT) if it was never read.
  *
  * @module
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Identity,
@@ -28,7 +31,7 @@ import {
   parseRoster,
   saveIdentity,
 } from '../identity';
-import { ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { ErrorCode, IdentityError, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
 import { readContainerEnv, type ContainerEnv } from './env';
 import { isContainerEnv, type SubtaskResult } from './proxy-client';
 import type { AlgorithmContext } from './contract';
@@ -110,6 +113,73 @@ export async function keySubtask(ctx: AlgorithmContext): Promise<PublicKeyAnnoun
     publicKey: encodePublicKey(identity.publicKey),
     keyTaskId: taskId,
   });
+}
+
+/**
+ * The key file a compute subtask's input points to (`kwargs.keyTaskId` in the state folder), or
+ * `undefined` when the input names none (or an id that is not one).
+ * @internal used by `runAlgorithm` to delete it when the subtask ends.
+ */
+export function keyFileOfInput(kwargs: Readonly<Record<string, unknown>>, stateFolder: string | undefined): string | undefined {
+  const id = kwargs.keyTaskId;
+  if (stateFolder === undefined || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
+  try {
+    return identityPath(stateFolder, id);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Delete a key file now. Synchronous, so a signal handler can call it before the process exits;
+ * a file that is already gone is fine.
+ * @returns `undefined` when the file is gone, else the errno code that kept it (e.g. `EROFS`).
+ * @internal
+ */
+export function deleteKeyFile(path: string): string | undefined {
+  try {
+    rmSync(path, { force: true });
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'error';
+  }
+}
+
+/**
+ * Identities a compute subtask has read from the state folder, per algorithm context and file:
+ * the file is deleted once read, and later calls with the same context (e.g. `loadPeerSession`
+ * and then `joinPeerGroup`) get the identity from here.
+ */
+const keysRead = new WeakMap<AlgorithmContext, Map<string, Identity>>();
+
+/** Read the key subtask's secret key once per context, then delete its file. */
+async function takeSubtaskKey(ctx: AlgorithmContext, keyTaskId: string | number): Promise<Identity> {
+  const path = identityPath(ctx.stateFolder!, keyTaskId);
+  let read = keysRead.get(ctx);
+  if (read === undefined) {
+    read = new Map();
+    keysRead.set(ctx, read);
+  }
+  const known = read.get(path);
+  if (known !== undefined) return known;
+  let identity: Identity;
+  try {
+    identity = await loadIdentity(path);
+  } catch (err) {
+    if (err instanceof IdentityError && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new Vantage6Error(
+        ErrorCode.VANTAGE6,
+        `no secret key of key subtask ${String(keyTaskId).slice(0, 40)} in the state folder: the key subtask did not run on this node, or another compute subtask already used it (a key serves one compute subtask and is deleted after it)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  read.set(path, identity);
+  // The key is in memory now; nothing secret stays in the folder the session's other tasks share.
+  const kept = deleteKeyFile(path);
+  if (kept !== undefined) ctx.logger.warn(`could not delete the key file ${path} after reading it (${kept})`);
+  return identity;
 }
 
 /** Options of {@link buildRosterFromResults}. */
@@ -221,6 +291,8 @@ export async function loadProvisionedIdentity(options: ProvisionedIdentityOption
  *
  * With `kwargs.roster` (option 2, created by `runPeerTasks`): parses the roster, loads the secret
  * key the key subtask saved (`kwargs.keyTaskId`) and checks it is this organization's roster key.
+ * The key file is deleted once read (later calls with the same `ctx` reuse the key in memory), so
+ * one key subtask serves one compute subtask.
  * Without it (option 1): {@link loadProvisionedIdentity}. The session id is `kwargs.sessionId`, or
  * for option 1 without one, `v6-task-<task id>`.
  *
@@ -258,7 +330,7 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if ((typeof keyTaskId !== 'string' && typeof keyTaskId !== 'number') || ctx.stateFolder === undefined) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, 'cannot find the key from the key subtask: input "keyTaskId" or the state folder (TEMPORARY_FOLDER on v4, SESSION_FOLDER on v5) is missing');
   }
-  const identity = await loadIdentity(identityPath(ctx.stateFolder, keyTaskId));
+  const identity = await takeSubtaskKey(ctx, keyTaskId);
   if (!roster.verify(orgId, identity.publicKey)) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `the saved key of organization ${orgId} is not its key in the roster`);
   }

@@ -17,6 +17,12 @@
  * | `COUPLER_TRANSPORT` | `direct`, `relay` (egress only: every pair through the relay; no listener and no discovery unless `COUPLER_PORT` / `COUPLER_DISCOVERY` are set) or `auto` (direct, relay per pair as fallback) | `direct` |
  * | `COUPLER_RELAY_URL` | the relay for `relay`/`auto`, `ws://` or `wss://` | — |
  *
+ * On vantage6 an operator sets these in the node's `algorithm_env` (4.x node configuration file;
+ * 5.x `node.algorithm_env`, the node's Helm values): the node hands them to every algorithm
+ * container, base32-encoded like all it sets. When the node sets no `COUPLER_TRANSPORT` or
+ * `COUPLER_RELAY_URL`, the compute subtask's kwargs `couplerTransport` / `couplerRelayUrl` are used
+ * instead ({@link TRANSPORT_KWARGS}); what the node sets always wins.
+ *
  * @module
  */
 import { transportFromEnv } from '../relay/mesh.js';
@@ -58,6 +64,41 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: num
 }
 
 /**
+ * The kwargs a researcher may pass in a compute subtask's input when the node does not set the
+ * variable: `couplerTransport` for `COUPLER_TRANSPORT`, `couplerRelayUrl` for `COUPLER_RELAY_URL`.
+ * The node's setting (its operator's `algorithm_env`) always wins.
+ */
+export const TRANSPORT_KWARGS: Readonly<Record<'COUPLER_TRANSPORT' | 'COUPLER_RELAY_URL', string>> = Object.freeze({
+  COUPLER_TRANSPORT: 'couplerTransport',
+  COUPLER_RELAY_URL: 'couplerRelayUrl',
+});
+
+/** Longest `couplerRelayUrl` / `couplerTransport` kwarg accepted, in characters. */
+const MAX_TRANSPORT_KWARG_CHARS = 2048;
+
+/**
+ * The decoded environment with {@link TRANSPORT_KWARGS} filled in from the kwargs where the node
+ * set nothing (an empty value counts as not set). Logs where each setting came from; never the URL.
+ */
+function withTransportKwargs(env: NodeJS.ProcessEnv, kwargs: Record<string, unknown>, ctx: AlgorithmContext): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const [variable, key] of Object.entries(TRANSPORT_KWARGS)) {
+    const given = kwargs[key];
+    if (given === undefined) continue;
+    if (typeof given !== 'string' || given.trim() === '' || given.length > MAX_TRANSPORT_KWARG_CHARS) {
+      throw new Vantage6Error(ErrorCode.VANTAGE6, `input "${key}" must be a non-empty string of at most ${MAX_TRANSPORT_KWARG_CHARS} characters`);
+    }
+    if ((env[variable] ?? '') !== '') {
+      ctx.logger.info(`${variable} is set by the node; input "${key}" is ignored (the operator's setting wins)`);
+      continue;
+    }
+    out[variable] = given.trim();
+    ctx.logger.info(`${variable} from input "${key}" (the node sets none)`);
+  }
+  return out;
+}
+
+/**
  * Build the discovery methods named by the environment (see the module table).
  *
  * @param rawEnv - the environment (default `process.env`); `COUPLER_*` values may be base32 as a node sets them.
@@ -94,7 +135,8 @@ export function discoveryFromEnv(rawEnv: NodeJS.ProcessEnv = process.env, ctx?: 
  * In a compute subtask: load this party's session (identity, roster, session id — see
  * `loadPeerSession`), discover the peers as the environment says, and form the group.
  *
- * @param kwargs - the method's keyword arguments (carry `roster`/`sessionId` under option 2).
+ * @param kwargs - the method's keyword arguments (carry `roster`/`sessionId` under option 2, and
+ *   optionally {@link TRANSPORT_KWARGS} for a node that sets no transport).
  * @param ctx - the algorithm context.
  * @param overrides - any {@link JoinGroupOptions} to set in code instead of the environment.
  * @returns the formed group; close it when done.
@@ -114,7 +156,9 @@ export async function joinPeerGroup(
   ctx: AlgorithmContext,
   overrides: Partial<JoinGroupOptions> = {},
 ): Promise<Group> {
-  const env = couplerEnv(process.env);
+  if (typeof kwargs !== 'object' || kwargs === null) throw new Vantage6Error(ErrorCode.VANTAGE6, '"kwargs" must be an object');
+  // COUPLER_TRANSPORT / COUPLER_RELAY_URL: the node's (operator's) values, else the input's.
+  const env = withTransportKwargs(couplerEnv(process.env), kwargs, ctx);
   const session = await loadPeerSession(kwargs, ctx);
   const onEvent = (e: GroupEvent): void => {
     if (e.type === 'connected') ctx.logger.info(`connected to ${e.peer} (${e.connected}/${e.expected})`);

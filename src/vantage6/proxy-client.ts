@@ -32,6 +32,11 @@ export const DEFAULT_MAX_POLL_INTERVAL_MS = 15_000;
 export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 /** Consecutive failed status polls tolerated by {@link NodeProxyClient.waitForResults}. */
 export const MAX_CONSECUTIVE_POLL_ERRORS = 3;
+/**
+ * Size of the chunks of a blob-store upload, in bytes: vantage6's `DEFAULT_CHUNK_SIZE`
+ * (vantage6-common/vantage6/common/globals.py, 1 MiB).
+ */
+export const BLOB_UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Task and run statuses (lower-cased) in which work is still going on. Every other status but
@@ -481,7 +486,7 @@ class ProxyClient implements NodeProxyClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
-    let body: string | Uint8Array | undefined;
+    let body: string | undefined;
     if (options.body !== undefined) {
       body = toContractJson(options.body);
       headers['content-type'] = 'application/json';
@@ -496,7 +501,7 @@ class ProxyClient implements NodeProxyClient {
   }
 
   /** A raw exchange of bytes (for `/blobstream`), with the same deadline, caps and errors as {@link request}. */
-  async #raw(method: 'GET' | 'POST', path: string, body: Uint8Array | undefined, extraHeaders: Record<string, string>, signal?: AbortSignal): Promise<Uint8Array> {
+  async #raw(method: 'GET' | 'POST', path: string, body: ReadableStream<Uint8Array> | undefined, extraHeaders: Record<string, string>, signal?: AbortSignal): Promise<Uint8Array> {
     throwIfAborted(signal);
     const url = new URL(`${this.baseUrl}/${path}`);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
@@ -510,7 +515,7 @@ class ProxyClient implements NodeProxyClient {
     cleanPath: string,
     url: URL,
     headers: Record<string, string>,
-    body: string | Uint8Array | undefined,
+    body: string | ReadableStream<Uint8Array> | undefined,
     signal: AbortSignal,
     timeout: AbortSignal,
     timeoutMs: number,
@@ -524,7 +529,8 @@ class ProxyClient implements NodeProxyClient {
     };
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body, signal, redirect: 'error' });
+      // A stream body goes out chunked, without Content-Length (`duplex: 'half'` is how fetch sends one).
+      response = await fetch(url, { method, headers, body, signal, redirect: 'error', ...(typeof body === 'object' ? { duplex: 'half' as const } : {}) });
     } catch (err) {
       return onAbort(err);
     }
@@ -560,12 +566,27 @@ class ProxyClient implements NodeProxyClient {
    * Upload one organization's input to the blob store through the proxy, which encrypts it for
    * that organization (`X-Public-Key`: the organization's key from `GET organization/<id>`);
    * returns the blob's UUID, which then stands in the task body instead of the input.
+   *
+   * The body is streamed in chunks without `Content-Length`, as vantage6's own client does
+   * (vantage6-common/vantage6/common/client/blob_storage.py, `_upload_run_data_to_server`): the
+   * proxy copies a `Content-Length` header onto its forwarded request but sends a longer,
+   * re-encrypted body under `Transfer-Encoding: chunked` (vantage6-node/vantage6/node/proxy_server.py,
+   * `stream_handler_post`), which the server cannot read (4.14: HTTP 500; 5.0 unencrypted: a hang).
    */
   async #uploadBlob(organizationId: number, data: Uint8Array, signal?: AbortSignal): Promise<string> {
     const org = await this.request('GET', `organization/${organizationId}`, { signal });
     const key = isRecord(org) ? org.public_key : undefined;
     if (typeof key !== 'string' || key.length === 0) throw new ProxyRequestError('GET', `organization/${organizationId}`, 200, 'response has no public_key');
-    const bytes = await this.#raw('POST', 'blobstream', data, { 'content-type': 'application/octet-stream', 'x-public-key': key, accept: 'application/json' }, signal);
+    let offset = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= data.length) return controller.close();
+        const end = Math.min(data.length, offset + BLOB_UPLOAD_CHUNK_BYTES);
+        controller.enqueue(data.subarray(offset, end));
+        offset = end;
+      },
+    });
+    const bytes = await this.#raw('POST', 'blobstream', stream, { 'content-type': 'application/octet-stream', 'x-public-key': key, accept: 'application/json' }, signal);
     let uuid: unknown;
     try {
       uuid = (JSON.parse(UTF8.decode(bytes)) as Record<string, unknown>).uuid;

@@ -22,7 +22,7 @@ function moduleWith(source: string): { dir: string; module: string } {
   return { dir, module };
 }
 
-const MODULE = `import { secureSum } from 'coupler';
+const MODULE = `import { CouplerError, secureSum } from 'coupler';
 import { joinPeerGroup } from 'coupler/vantage6';
 
 export async function partial(kwargs, ctx) {
@@ -34,6 +34,12 @@ export async function partial(kwargs, ctx) {
   } finally {
     await group.close();
   }
+}
+
+export async function fails(kwargs, ctx) {
+  if (ctx.organizationId === '2') throw new CouplerError('COUPLER_ERR_VALUE_INVALID', 'column "age" holds no numbers');
+  if (ctx.organizationId === '3') throw new RangeError('no rows at this station');
+  return 'ok';
 }
 
 export async function killed(kwargs, ctx) {
@@ -93,6 +99,30 @@ describe('coupler simulate: the report', () => {
     expect(JSON.stringify(doc.parties[0]!.result).length).toBeGreaterThan(120);
   });
 
+  test('why a party failed (its error code and message) is in --json, --quiet and the report, also without the live log lines', async () => {
+    const { dir, module } = moduleWith(MODULE);
+    const args = ['simulate', module, '--method', 'fails', '--parties', '3', '--discovery', 'static'];
+    const json = await runCli([...args, '--json'], { cwd: dir });
+    expect(json.code).toBe(1);
+    const doc = JSON.parse(json.stdout) as { failed: string[]; parties: { party: string; exitCode: number; error?: { code?: string; message: string } }[] };
+    expect(doc.failed).toEqual(['2', '3']);
+    expect(doc.parties.map((p) => [p.party, p.exitCode, p.error])).toEqual([
+      ['1', 0, undefined],
+      ['2', 1, { code: 'COUPLER_ERR_VALUE_INVALID', message: 'column "age" holds no numbers' }],
+      ['3', 1, { message: 'RangeError: no rows at this station' }],
+    ]);
+    const quiet = await runCli([...args, '--quiet'], { cwd: dir });
+    expect(quiet.stdout.trim().split('\n')).toEqual([
+      '1 "ok"',
+      '# party 2: no result (exit 1): COUPLER_ERR_VALUE_INVALID: column "age" holds no numbers',
+      '# party 3: no result (exit 1): RangeError: no rows at this station',
+    ]);
+    const plain = await runCli([...args, '--no-progress'], { cwd: dir });
+    expect(plain.stdout).toContain(
+      'agreement: FAILED: parties 2, 3 failed or gave no result (2: exit 1, COUPLER_ERR_VALUE_INVALID: column "age" holds no numbers; 3: exit 1, RangeError: no rows at this station)',
+    );
+  });
+
   test('--quiet: only "<party> <JSON result>" lines', async () => {
     const r = await runCli(['simulate', 'demo', '--parties', '3', '--length', '4', '--discovery', 'static', '--quiet']);
     expect(r.code).toBe(0);
@@ -119,7 +149,7 @@ describe('coupler simulate: mistakes caught before any party starts', () => {
   test('--method the module does not export: refused with "did you mean", no party started', async () => {
     const { dir, module } = moduleWith(MODULE);
     const r = await runCli(['simulate', module, '--method', 'partal', '--parties', '3', '--discovery', 'static'], { cwd: dir });
-    const line = expectCleanFailure(r, { code: 1, mentions: /--method "partal" is not a function the module exports \(did you mean "partial"\?\); it exports: coupler_key_exchange, killed, partial/ });
+    const line = expectCleanFailure(r, { code: 1, mentions: /--method "partal" is not a function the module exports \(did you mean "partial"\?\); it exports: fails, killed, partial/ });
     expect(line).toBeDefined();
     expect(r.stdout).not.toContain('[party');
   });
@@ -143,6 +173,15 @@ describe('coupler simulate: mistakes caught before any party starts', () => {
     expectCleanFailure(await runCli(['simulate', 'demo', '--lenght', '4']), { code: 2, mentions: /unknown option --lenght \(did you mean --length\?\)/ });
     expectCleanFailure(await runCli(['simulate', 'demo', '--partys', '4']), { code: 2, mentions: /did you mean --parties\?/ });
     expectCleanFailure(await runCli(['keygen', '--outt', 'x']), { code: 2, mentions: /did you mean --out\?/ });
+    // Two letters swapped; and a one-letter option (--t) is not a "prefix" of everything starting with t.
+    expectCleanFailure(await runCli(['simulate', 'demo', '--transprot', 'relay']), { code: 2, mentions: /unknown option --transprot \(did you mean --transport\?\)/ });
+    expectCleanFailure(await runCli(['simulate', 'demo', '--tiemout', '3']), { code: 2, mentions: /did you mean --timeout\?/ });
+  });
+
+  test('--list-methods lists what the module exports, not the runtime\'s built-in key exchange', async () => {
+    const { dir, module } = moduleWith(MODULE);
+    const r = await runCli(['run', '--list-methods', '--module', module], { cwd: dir });
+    expect({ code: r.code, methods: JSON.parse(r.stdout) as string[] }).toEqual({ code: 0, methods: ['fails', 'killed', 'partial'] });
   });
 
   test('--input errors name the file', async () => {
@@ -155,6 +194,21 @@ describe('coupler simulate: mistakes caught before any party starts', () => {
     const typo = join(dir, 'typo.json');
     writeFileSync(typo, '{"kwarg": {}}');
     expectCleanFailure(await runCli(['simulate', 'demo', '--input', typo]), { code: 1, mentions: /unknown field "kwarg"/ });
+  });
+
+  test('--vantage6 5 with a CSV that cannot be converted to a dataframe: the error names the file, and no party starts', async () => {
+    const dir = tempDir();
+    const good = join(dir, 'good.csv');
+    writeFileSync(good, 'age\n1\n');
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'age,name\n1,"unclosed\n');
+    const r = await runCli(['simulate', 'demo', '--vantage6', '5', '--data', `${good},${bad}`, '--length', '3']);
+    expectCleanFailure(r, {
+      code: 1,
+      errorCode: 'COUPLER_ERR_VALUE_INVALID',
+      mentions: new RegExp(`--data ${bad}: cannot hand it over as a Parquet dataframe \\(--vantage6 5\\): line 2: a quoted field is not closed`),
+    });
+    expect(r.stdout).not.toContain('[party');
   });
 
   test('--vantage6, --transport, --json with --quiet: checked', async () => {

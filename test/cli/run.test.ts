@@ -3,7 +3,7 @@
  * algorithm container: INPUT_FILE / OUTPUT_FILE / TEMPORARY_FOLDER (base32 with `!` for `=` as a
  * v4 node sets them, or raw), PKG_NAME naming a module, and the v5 shape with ALGORITHM_METHOD.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { baseEnv, cleanupAll, expectCleanFailure, requireBuiltCli, runCli, tempDir, v6Encode, v6EncodeEnv } from './_cli';
 
@@ -38,6 +38,10 @@ export function nan() {
   return { x: NaN };
 }
 export const notAFunction = 42;
+export async function waitForever(kwargs, ctx) {
+  // A peer that never comes (the timer keeps the process alive, as an open socket would): only a signal ends this.
+  await new Promise(() => setInterval(() => undefined, 1000));
+}
 `;
 
 interface Container {
@@ -218,5 +222,66 @@ describe('coupler run, v5 contract (ALGORITHM_METHOD)', () => {
     const c = container('[1]');
     const env = baseEnv({ PKG_NAME: c.module, ALGORITHM_METHOD: 'describe', INPUT_FILE: c.input, OUTPUT_FILE: c.output });
     expectCleanFailure(await runCli(['run'], { env }), { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /must hold a JSON object of keyword arguments/ });
+  });
+});
+
+describe('coupler run, the key file of a compute subtask (vantage6 5: SESSION_FOLDER, shared by the session)', () => {
+  test('SIGTERM while the method hangs: the key file is deleted before the process exits (143), though the method never returns', async () => {
+    const c = container('{}');
+    const session = join(c.dir, 'session');
+    mkdirSync(session);
+    const env = (method: string, taskId: string): NodeJS.ProcessEnv =>
+      baseEnv({ PKG_NAME: c.module, ...v6EncodeEnv({ ALGORITHM_METHOD: method, INPUT_FILE: c.input, OUTPUT_FILE: c.output, SESSION_FOLDER: session, ORGANIZATION_ID: '3', TASK_ID: taskId }) });
+    expect((await runCli(['run'], { env: env('coupler_key_exchange', '41') })).code).toBe(0);
+    expect(readdirSync(session)).toEqual(['coupler-identity-task-41.json']);
+    writeFileSync(c.input, JSON.stringify({ keyTaskId: 41, sessionId: 's', roster: { version: 1, parties: [] } }));
+    let sent = false;
+    const r = await runCli(['run'], {
+      env: env('waitForever', '42'),
+      timeoutMs: 20_000,
+      onSpawn: (child) =>
+        child.stderr!.on('data', (d: Buffer) => {
+          if (!sent && d.toString().includes('running method "waitForever"')) {
+            sent = true;
+            child.kill('SIGTERM');
+          }
+        }),
+    });
+    expect({ code: r.code, signal: r.signal, timedOut: r.timedOut, stderr: r.stderr }).toEqual({ code: 143, signal: null, timedOut: false, stderr: expect.any(String) });
+    expect(r.stderr).toContain('SIGTERM received: stopping');
+    expect(existsSync(join(session, 'coupler-identity-task-41.json'))).toBe(false);
+    expect(readdirSync(session)).toEqual([]);
+  });
+});
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+/** An unprivileged user that owns nothing here. */
+const NOBODY = 65534;
+
+(asRoot ? describe : describe.skip)('coupler run as a non-root user on files a stock node made for root (needs root to switch users)', () => {
+  /** A task folder as a stock 4.x node leaves it: root-owned, world-readable, OUTPUT_FILE root:root 0644, TEMPORARY_FOLDER root 0755. */
+  const rootOwnedTask = (input: unknown): Container => {
+    const c = container(JSON.stringify(input));
+    for (const p of [c.dir, c.tmp]) chmodSync(p, 0o755);
+    for (const p of [c.input, c.output, c.module]) chmodSync(p, 0o644);
+    return c;
+  };
+
+  test('OUTPUT_FILE root:root 0644: refused before the method runs, naming the owner and this user', async () => {
+    const c = rootOwnedTask({ method: 'describe', kwargs: {} });
+    const r = await runCli(['run'], { env: v4Env(c), cwd: c.dir, uid: NOBODY, gid: NOBODY });
+    const line = expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write OUTPUT_FILE \(EACCES\)/ });
+    expect(line).toContain(`it is owned by uid 0, gid 0, mode 644, and this process runs as uid ${NOBODY}, gid ${NOBODY}; checked before the method runs`);
+    expect(r.stderr).not.toContain('running method');
+  });
+
+  test('the key subtask with a root-owned TEMPORARY_FOLDER: refused before it makes a key', async () => {
+    const c = rootOwnedTask({ method: 'coupler_key_exchange', kwargs: {} });
+    chmodSync(c.output, 0o666);
+    const r = await runCli(['run'], { env: v4Env(c, { ORGANIZATION_ID: '3', TASK_ID: '41' }), cwd: c.dir, uid: NOBODY, gid: NOBODY });
+    const line = expectCleanFailure(r, { code: 1, errorCode: 'COUPLER_ERR_VANTAGE6', mentions: /cannot write the state folder TEMPORARY_FOLDER \(EACCES\)/ });
+    expect(line).toContain('the key subtask saves its secret key there');
+    expect(r.stderr).not.toContain('running method');
+    expect(readFileSync(c.output, 'utf8')).toBe('');
   });
 });

@@ -331,8 +331,10 @@ export interface ImageLayout {
   readonly bin: { readonly link: string; readonly target: string };
   /** WORKDIR of the final stage (`/app`). */
   readonly appDir: string;
-  /** `/app/node_modules/coupler` -> `/opt/coupler`. */
+  /** `/node_modules/coupler` -> `/opt/coupler`: where `import 'coupler'` resolves from any folder. */
   readonly appLink: { readonly link: string; readonly target: string };
+  /** The package.json the image writes into the app folder (`printf '%s\n' '<json>' > /app/package.json`), if any. */
+  readonly appPackageJson: { readonly path: string; readonly text: string } | undefined;
   /** USER of the final stage, `${ARG}` references resolved with the build args. */
   readonly user: string;
   readonly env: ReadonlyMap<string, string>;
@@ -372,5 +374,7 @@ export function baseImageLayout(df: Dockerfile, buildArgs: Readonly<Record<strin
   if (!bin || !appLink || !workdir || !user || !entry) throw new Error(`${df.path}: the final stage lacks the coupler link, the app link, WORKDIR, USER or ENTRYPOINT`);
   const entrypoint = execForm(entry.args);
   if (!entrypoint) throw new Error(`${df.path}:${entry.line}: ENTRYPOINT is not in exec form`);
-  return { installDir: ciDir, bin, appDir: workdir, appLink, user, env: stageEnv(stage), entrypoint };
+  const pj = runs.map((r) => /\bprintf\s+'%s\\n'\s+'([^']*)'\s*>\s*(\S+\/package\.json)/.exec(r)).find((m) => m !== null);
+  const appPackageJson = pj ? { path: pj[2]!, text: `${pj[1]!}\n` } : undefined;
+  return { installDir: ciDir, bin, appDir: workdir, appLink, appPackageJson, user, env: stageEnv(stage), entrypoint };
 }

@@ -9,8 +9,10 @@
  *   <root>/opt/coupler                    the extracted package (npm pack of this repository)
  *   <root>/opt/coupler/node_modules/<dep>  runtime dependencies: see below
  *   <root>/usr/local/bin/coupler          -> <root>/opt/coupler/dist/cli.js (the package bin)
- *   <root>/app/node_modules/coupler       -> <root>/opt/coupler
- *   <root>/app                            owned by node (uid 1000), like `chown -R node:node /app`
+ *   <root>/node_modules/coupler           -> <root>/opt/coupler (Node reaches <root>/node_modules from
+ *                                         every folder of the root, as it reaches /node_modules in the image)
+ *   <root>/app                            owned by node (uid 1000), like `chown -R node:node /app`,
+ *                                         with the package.json the image writes there
  *
  * Runtime dependencies: the image installs them with `npm ci --omit=dev` against the lockfile.
  * Here (no registry access) each runtime package the lockfile lists (entries not marked dev) is
@@ -126,10 +128,13 @@ export async function buildImageRoot(buildArgs: Readonly<Record<string, string>>
     const bin = path(layout.bin.link);
     mkdirSync(dirname(bin), { recursive: true });
     symlinkSync(path(layout.bin.target), bin);
-    // The app folder and its link to the SDK, owned by the image user.
-    const app = path(layout.appDir);
-    mkdirSync(join(app, 'node_modules'), { recursive: true });
+    // The link to the SDK, and the app folder (with the package.json the image writes there),
+    // owned by the image user.
+    mkdirSync(dirname(path(layout.appLink.link)), { recursive: true });
     symlinkSync(installDir, path(layout.appLink.link), 'dir');
+    const app = path(layout.appDir);
+    mkdirSync(app, { recursive: true });
+    if (layout.appPackageJson !== undefined) writeFileSync(path(layout.appPackageJson.path), layout.appPackageJson.text);
     own(app);
     const home = path('/home/node');
     mkdirSync(home, { recursive: true });

@@ -284,17 +284,59 @@ describe('deploy/k8s-headless.yaml', () => {
 
 describe('vantage6 5.x manifests (against charts/node/templates/job-network-policy.yml, 5.0)', () => {
   const ROOT_DIR = join(__dirname, '..', '..');
-  test('node values: only federated_compute egress, to one relay address on TCP 8889, plus DNS; no ingress', () => {
+  /**
+   * Fields of the Kubernetes objects a whitelist item can be (k8s.io/api networking/v1 types.go:
+   * NetworkPolicyPeer, IPBlock; k8s.io/apimachinery meta/v1 types.go: LabelSelector). An ipBlock
+   * peer has no other field ("If this field is set then neither of the other fields can be").
+   */
+  const PEER_FIELDS = ['ipBlock', 'namespaceSelector', 'podSelector'];
+  const IP_BLOCK_FIELDS = ['cidr', 'except'];
+  const LABEL_SELECTOR_FIELDS = ['matchLabels', 'matchExpressions'];
+  const checkPeer = (item: YamlValue, where: string): string[] => {
+    const errors: string[] = [];
+    const peer = asMap(item, where);
+    const keys = Object.keys(peer);
+    for (const k of keys) if (!PEER_FIELDS.includes(k)) errors.push(`${where}: unknown field "${k}" in V1NetworkPolicyPeer`);
+    if (keys.length === 0) errors.push(`${where}: an empty peer`);
+    if (peer.ipBlock !== undefined) {
+      if (keys.filter((k) => PEER_FIELDS.includes(k)).length > 1) errors.push(`${where}: ipBlock with other fields`);
+      const block = asMap(peer.ipBlock, `${where}.ipBlock`);
+      for (const k of Object.keys(block)) if (!IP_BLOCK_FIELDS.includes(k)) errors.push(`${where}.ipBlock: unknown field "${k}"`);
+      if (typeof block.cidr !== 'string') errors.push(`${where}.ipBlock: no cidr`);
+    }
+    for (const sel of ['namespaceSelector', 'podSelector']) {
+      if (peer[sel] === undefined) continue;
+      for (const k of Object.keys(asMap(peer[sel]!, `${where}.${sel}`))) if (!LABEL_SELECTOR_FIELDS.includes(k)) errors.push(`${where}.${sel}: unknown field "${k}"`);
+    }
+    return errors;
+  };
+
+  test('node values: the chart pastes node.whitelist.federated_compute.egress under `egress: - to:`, so every item must be a NetworkPolicyPeer (no `ports:`): the relay address and the cluster DNS pods, no ingress', () => {
     const values = asMap(parseYaml(readFileSync(join(ROOT_DIR, 'deploy', 'vantage6-v5-node-values.yaml'), 'utf8')), 'values');
     const whitelist = asMap(at(values, 'node', 'whitelist'), 'whitelist');
     expect(Object.keys(whitelist)).toEqual(['federated_compute']); // the step coupler runs as
     expect(Object.keys(asMap(whitelist.federated_compute, 'step'))).toEqual(['egress']);
-    const egress = asList(at(whitelist, 'federated_compute', 'egress'), 'egress').map((e) => asMap(e, 'rule'));
-    expect(egress).toHaveLength(2);
-    expect(String(at(egress[0], 'ipBlock', 'cidr'))).toMatch(/\/32$/);
-    expect(asList(egress[0]!.ports, 'ports').map((p) => [at(p, 'protocol'), at(p, 'port')])).toEqual([['TCP', 8889]]);
-    expect(at(egress[1], 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name')).toBe('kube-system');
-    expect(asList(egress[1]!.ports, 'ports').map((p) => at(p, 'port'))).toEqual([53, 53]);
+    const items = asList(at(whitelist, 'federated_compute', 'egress'), 'egress');
+    // The rule the chart renders (charts/node/templates/job-network-policy.yml, release/5.0,
+    // the federated_compute policy): one egress rule whose `to` is this list, no `ports`.
+    const rendered = { egress: [{ to: items }] };
+    expect(rendered.egress.flatMap((rule) => rule.to.flatMap((item, i) => checkPeer(item, `egress[0].to[${i}]`)))).toEqual([]);
+    expect(items).toHaveLength(2);
+    expect(String(at(items[0], 'ipBlock', 'cidr'))).toMatch(/\/32$/);
+    expect(at(items[1], 'namespaceSelector', 'matchLabels', 'kubernetes.io/metadata.name')).toBe('kube-system');
+    expect(at(items[1], 'podSelector', 'matchLabels', 'k8s-app')).toBe('kube-dns');
+  });
+
+  test('the peer check refuses what the API server refuses (the values file before this fix)', () => {
+    expect(checkPeer(parseYaml('ipBlock:\n  cidr: 203.0.113.10/32\nports:\n  - protocol: TCP\n    port: 8889\n'), 'to[0]')).toEqual(['to[0]: unknown field "ports" in V1NetworkPolicyPeer']);
+    expect(checkPeer(parseYaml('ipBlock:\n  cidr: 10.0.0.0/8\npodSelector:\n  matchLabels:\n    a: b\n'), 'to[0]')).toEqual(['to[0]: ipBlock with other fields']);
+    expect(checkPeer(parseYaml('podSelector:\n  matchLabel:\n    a: b\n'), 'to[0]')).toEqual(['to[0].podSelector: unknown field "matchLabel"']);
+  });
+
+  test('deploy/README.md says the chart knob cannot restrict ports and points to the standalone policy that can', () => {
+    const readme = readFileSync(join(ROOT_DIR, 'deploy', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(readme).toContain('cannot restrict ports');
+    expect(readme).toContain('relay-v6-networkpolicy.yaml');
   });
 
   test('same-cluster mesh policy: role=federated_compute pods to each other on 8888 only (+ DNS)', () => {

@@ -3,7 +3,9 @@
  * test runs (there is no Docker engine here: nothing is built). The Dockerfiles are parsed
  * instruction by instruction (continuations, comments, stages) by ./_dockerfile.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import {
   SECRET_FILE,
@@ -12,6 +14,7 @@ import {
   execForm,
   expandSource,
   finalStage,
+  isIgnored,
   last,
   parseCopy,
   parseDockerfile,
@@ -122,6 +125,46 @@ describe('Dockerfile.base', () => {
     expect(s.instructions.some((i) => i.keyword === 'RUN' && /chown -R node:node \/app/.test(i.args))).toBe(true);
   });
 
+  test('COUPLER_USER is declared before a RUN of the runtime stage, so it is part of that step\'s cache key (a build for the other user cannot reuse the cached image)', () => {
+    // Docker and buildah: an ARG is in the environment of every later RUN, and so in its cache
+    // key; an ARG used only by USER after the last RUN is in no step's key, and
+    // `--build-arg COUPLER_USER=node` after a root build got the cached root image.
+    const s = stage();
+    const argAt = s.instructions.findIndex((i) => i.keyword === 'ARG' && /^COUPLER_USER(=|$)/.test(i.args));
+    expect(argAt).toBeGreaterThanOrEqual(0);
+    const runsAfter = s.instructions.slice(argAt + 1).filter((i) => i.keyword === 'RUN');
+    expect(runsAfter.length).toBeGreaterThanOrEqual(1);
+    // That RUN checks that the user exists, so a misspelt user fails the build, not the container.
+    expect(runsAfter.some((r) => /\bid -u "\$\{COUPLER_USER\}"/.test(r.args))).toBe(true);
+  });
+
+  test('the production install leaves no empty folders of omitted dev packages (npm/cli#3975, #8014): the RUN that installs removes them, replayed here on such a folder', async () => {
+    const layout = baseImageLayout(df());
+    const install = stage().instructions.find((i) => i.keyword === 'RUN' && /\bnpm\s+ci\b/.test(i.args))!;
+    const steps = install.args.split(/\s*&&\s*/);
+    const ciAt = steps.findIndex((c) => /\bnpm\s+ci\b/.test(c));
+    const cleanup = steps.slice(ciAt + 1).find((c) => /^find\s/.test(c) && /-empty\b/.test(c) && /-delete\b/.test(c));
+    expect(cleanup).toBeDefined();
+    // Replay it on a node_modules as npm 10 leaves it: an empty scope folder of a dev package, an
+    // empty nested folder, next to installed packages (which must stay).
+    const root = mkdtempSync(join(tmpdir(), 'coupler-empty-dirs-'));
+    try {
+      const nm = join(root, layout.installDir, 'node_modules');
+      for (const d of ['@jest', '@types/jest', 'ws/lib']) mkdirSync(join(nm, d), { recursive: true });
+      writeFileSync(join(nm, 'ws', 'lib', 'websocket.js'), '');
+      mkdirSync(join(nm, '@types', 'node'), { recursive: true });
+      writeFileSync(join(nm, '@types', 'node', 'index.d.ts'), '');
+      const command = cleanup!.replaceAll(layout.installDir, join(root, layout.installDir));
+      const r = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(readdirSync(nm).sort()).toEqual(['@types', 'ws']);
+      expect(readdirSync(join(nm, '@types'))).toEqual(['node']);
+      expect(existsSync(nm)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('EXPOSE 8888 and LABEL p8888="coupler" (the vantage6 v4 port-label convention)', () => {
     const exposed = stage()
       .instructions.filter((i) => i.keyword === 'EXPOSE')
@@ -140,12 +183,16 @@ describe('Dockerfile.base', () => {
     expect(last(stage(), 'CMD')).toBeUndefined();
   });
 
-  test('`coupler` is on PATH and is the package bin; /app/node_modules/coupler is the installed SDK', () => {
+  test('`coupler` is on PATH and is the package bin; /node_modules/coupler (reached from every folder, outside /app too) is the installed SDK; /app is an npm project of its own', () => {
     const layout = baseImageLayout(df());
     expect(layout.entrypoint[0]).toBe(posix.basename(layout.bin.link));
     expect(['/usr/local/bin', '/usr/bin', '/bin']).toContain(posix.dirname(layout.bin.link));
     expect(layout.bin.target).toBe(posix.join(layout.installDir, pkg.bin.coupler!));
-    expect(layout.appLink).toEqual({ target: layout.installDir, link: posix.join(layout.appDir, 'node_modules', 'coupler') });
+    // Not in /app/node_modules, which `npm install` in /app prunes of what its package.json does not list.
+    expect(layout.appLink).toEqual({ target: layout.installDir, link: '/node_modules/coupler' });
+    // With a package.json, /app is npm's prefix there (not /, where it would prune /node_modules).
+    expect(layout.appPackageJson?.path).toBe(posix.join(layout.appDir, 'package.json'));
+    expect(JSON.parse(layout.appPackageJson!.text)).toEqual({ name: 'coupler-algorithm', private: true });
     // The default PKG_NAME is a module in the app folder.
     expect(layout.env.get('PKG_NAME')).toMatch(new RegExp(`^${layout.appDir}/[^/]+\\.(m|c)?js$`));
     expect(layout.env.get('NODE_ENV')).toBe('production');
@@ -176,6 +223,17 @@ describe('Dockerfile.base', () => {
     const buildCopies = buildStage!.instructions.filter((i) => i.keyword === 'COPY').map(parseCopy);
     expect(buildCopies.some((c) => c.flags.get('from') === undefined && c.sources.includes('package-lock.json'))).toBe(true);
     expect(existsSync(join(ROOT, 'package-lock.json'))).toBe(true);
+  });
+
+  test('.dockerignore sends only what the COPY lines use: no node_modules, dist, .git, tarballs, tests or keys', () => {
+    const ignore = readDockerignore(ROOT);
+    expect(ignore.length).toBeGreaterThan(0);
+    for (const path of ['node_modules/ws/index.js', 'dist/index.mjs', '.git/HEAD', 'coupler-0.1.0.tgz', 'test/vectors/party.key', 'examples/central/data/station-1.csv', 'bench/results/x.json', 'coverage/lcov.info', '.env', 'README.md']) {
+      expect({ path, ignored: isIgnored(path, ignore) }).toEqual({ path, ignored: true });
+    }
+    for (const path of ['package.json', 'package-lock.json', 'src/index.ts', 'src/vantage6/contract.ts', 'scripts/pack-manifest.mjs', 'LICENSE']) {
+      expect({ path, ignored: isIgnored(path, ignore) }).toEqual({ path, ignored: false });
+    }
   });
 
   test('the build context (the repository root) has every COPY source; no key, identity, roster or env file is copied', () => {

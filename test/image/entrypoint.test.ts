@@ -219,6 +219,52 @@ describe('coupler run, as the image runs it', () => {
     expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ kwargs: { column: 'bmi' }, version: 'v5' });
   });
 
+  test('a module outside /app (a package folder of its own, a mounted volume) imports coupler all the same', async () => {
+    const dir = image.path('/opt/algorithms/outside');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'algorithm.mjs'), ALGORITHM);
+    image.own(dir);
+    const files = taskFiles('outside', { method: 'check', args: [], kwargs: {} });
+    const env = { ...nodeEnv(files), PKG_NAME: join(dir, 'algorithm.mjs') };
+    const r = await image.run(['run'], env);
+    const where = `exit ${r.code}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    const out = JSON.parse(readFileSync(files.output, 'utf8')) as { resolved: { cjs: string; esm: string } };
+    const install = realpathSync(image.path(image.layout.installDir));
+    expect(out.resolved.cjs).toBe(join(install, 'dist', 'index.js'));
+    expect(out.resolved.esm).toBe(pathToFileURL(join(install, 'dist', 'index.mjs')).href);
+  });
+
+  test('an algorithm image adds a dependency with `npm install <lib>` in /app (replayed in the image root, offline, as the image user): coupler still resolves, and so does the library', async () => {
+    // A small library packed as the registry would serve it.
+    const lib = image.path('/tmp/tiny-lib');
+    mkdirSync(lib, { recursive: true });
+    writeFileSync(join(lib, 'package.json'), JSON.stringify({ name: 'tiny-lib', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(join(lib, 'index.js'), 'module.exports = { answer: 42 };\n');
+    const packed = await runProcess('npm', ['pack', '--pack-destination', image.path('/tmp')], { cwd: lib, env: image.env(), timeoutMs: 60_000 });
+    expect({ code: packed.code, stderr: packed.stderr.split('\n').filter((l) => /npm error/.test(l)) }).toEqual({ code: 0, stderr: [] });
+    const tarball = image.path('/tmp/tiny-lib-1.0.0.tgz');
+    chmodSync(image.path('/tmp'), 0o755);
+    chmodSync(tarball, 0o644);
+    // `RUN npm install <lib>` in a Dockerfile FROM the base image: WORKDIR /app, USER of the image.
+    const install = await image.run(['install', '--offline', '--no-audit', '--no-fund', '--omit=dev', tarball], image.env(), { command: 'npm', timeoutMs: 60_000 });
+    expect({ code: install.code, stderr: install.stderr.split('\n').filter((l) => /npm error/.test(l)) }).toEqual({ code: 0, stderr: [] });
+    expect(JSON.parse(readFileSync(image.path('/app/package.json'), 'utf8'))).toMatchObject({ dependencies: { 'tiny-lib': expect.any(String) } });
+    expect(existsSync(image.path(image.layout.appLink.link))).toBe(true);
+    writeFileSync(
+      image.path('/app/with-lib.mjs'),
+      ALGORITHM + `\nimport tiny from 'tiny-lib';\nexport async function withLib(kwargs, ctx) { return { answer: tiny.answer, ...(await check(kwargs, ctx)) }; }\n`,
+    );
+    image.own(image.path('/app/with-lib.mjs'));
+    const files = taskFiles('with-lib', { method: 'withLib', args: [], kwargs: {} });
+    const r = await image.run(['run'], { ...nodeEnv(files), PKG_NAME: image.path('/app/with-lib.mjs') });
+    const where = `exit ${r.code}\n${r.stderr}`;
+    expect({ code: r.code, where }).toEqual({ code: 0, where });
+    const out = JSON.parse(readFileSync(files.output, 'utf8')) as { answer: number; resolved: { cjs: string } };
+    expect(out.answer).toBe(42);
+    expect(out.resolved.cjs).toBe(join(realpathSync(image.path(image.layout.installDir)), 'dist', 'index.js'));
+  }, 90_000);
+
   test('a failing method: exit 1, one error line with its code, nothing written', async () => {
     const files = taskFiles('fail', { method: 'fail' });
     const r = await image.run(['run'], nodeEnv(files));

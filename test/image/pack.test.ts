@@ -88,3 +88,9 @@ test('no tests, sources, benchmarks, examples, docs, dependencies, key or secret
   // Only the files package.json's "files" names (npm adds package.json, README and LICENSE itself).
   for (const p of paths) expect(p).toMatch(/^(dist\/|README\.md$|Dockerfile\.base$|package\.json$|LICENSE)/);
 });
+
+test('the tarball `npm run tarball` writes in the repository (coupler-<version>.tgz) is ignored by git, so it is never committed', async () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  const r = await runProcess('git', ['check-ignore', '--no-index', `${pkg.name}-${pkg.version}.tgz`, 'examples/some-lib-1.0.0.tgz'], { cwd: ROOT, timeoutMs: 10_000 });
+  expect({ code: r.code, ignored: r.stdout.trim().split('\n') }).toEqual({ code: 0, ignored: [`${pkg.name}-${pkg.version}.tgz`, 'examples/some-lib-1.0.0.tgz'] });
+});

@@ -129,6 +129,21 @@ test('strict tsc, skipLibCheck false, nodenext and bundler resolution (the READM
   tsc({ module: 'esnext', moduleResolution: 'bundler' }, { 'use-bundler.ts': USE_TS });
 });
 
+test('node10 without esModuleInterop: the declarations need it (or allowSyntheticDefaultImports), as the README\'s Install section says', () => {
+  let failure = '';
+  try {
+    tsc({ module: 'commonjs', moduleResolution: 'node10' }, { 'use-no-interop.ts': USE_TS });
+  } catch (err) {
+    failure = (err as Error).message;
+  }
+  // When the declarations stop needing it, this fails: then drop the sentence from the README.
+  expect(failure).toContain('TS1259');
+  tsc({ module: 'commonjs', moduleResolution: 'node10', allowSyntheticDefaultImports: true }, { 'use-synthetic.ts': USE_TS });
+  const install = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n## ')[2]!;
+  expect(install.startsWith('Install')).toBe(true);
+  expect(install.replace(/\s+/g, ' ')).toContain('the declarations need `esModuleInterop` (or `allowSyntheticDefaultImports`)');
+});
+
 test('strict tsc, skipLibCheck false, node10 resolution (coupler/vantage6 through typesVersions)', () => {
   tsc({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, { 'use.ts': USE_TS });
 });

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 
 /** Claims put in an issued token's `sub`. */
 export interface FakeClaims {
@@ -44,6 +44,8 @@ export interface FakeTask {
   parentId: number | undefined;
   /** The POST body as received. */
   body: Record<string, unknown>;
+  /** Organization of the container that created it (from its token). */
+  creatorOrganizationId: number | undefined;
   runIds: number[];
   /** Forced status (else derived from the runs). */
   status?: string;
@@ -97,14 +99,58 @@ export interface FakeNodeProxyOptions {
   version?: 'v4' | 'v5';
   /**
    * vantage6 4.13+ `large_result_store` (blob store): `GET /blobstream/status` says enabled,
-   * `POST /blobstream` (needs `X-Public-Key`, as the node proxy does) stores a blob and answers
-   * `{uuid}`, `GET /blobstream/<uuid>` streams it back; task inputs may then be blob UUIDs and
+   * `POST /blobstream` (needs `X-Public-Key`, as the node proxy does) is forwarded the way the
+   * node proxy forwards it to a fake server that stores the blob and answers `201 {uuid}`,
+   * `GET /blobstream/<uuid>` streams it back decrypted; task inputs may then be blob UUIDs and
    * {@link FakeNodeProxy.completeRunBlob} stores a result as a blob (`blob_storage_used`).
-   * Shapes from vantage6-node/vantage6/node/proxy_server.py and
-   * vantage6-common/vantage6/common/client/blob_storage.py (4.14). Default: no blob store (the
-   * status route answers 404, as servers before 4.13 do).
+   * Shapes from vantage6-node/vantage6/node/proxy_server.py (`stream_handler_post`, 4.14.0 and
+   * release/5.0), vantage6-server/vantage6/server/resource/blobstream.py (`BlobStream.post`,
+   * 4.14.0) and vantage6-common/vantage6/common/client/blob_storage.py (4.14.0). Default: no blob
+   * store (the status route answers 404, as servers before 4.13 do).
    */
   blobStore?: boolean;
+}
+
+/** Largest request body the fake accepts, in bytes. */
+const MAX_FAKE_BODY_BYTES = 16 * 1024 * 1024;
+/** Separator of the fake blob cipher's header (vantage6-common/vantage6/common/encryption.py uses `$`). */
+const BLOB_SEPARATOR = '$';
+
+/**
+ * The fake proxy's stand-in for `cryptor.encrypt_stream` (vantage6-common/vantage6/common/encryption.py):
+ * a header naming the key, then the bytes base64-encoded in multiples of 3 as they arrive (what
+ * the unencrypted collaboration's `DummyCryptor.encrypt_stream` yields). Like the real streams,
+ * it is longer than its input and yields chunks of its own sizes.
+ */
+async function* fakeEncryptStream(source: AsyncIterable<Buffer>, publicKey: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(`${publicKey}${BLOB_SEPARATOR}`, 'utf8');
+  let pending = Buffer.alloc(0);
+  for await (const chunk of source) {
+    pending = Buffer.concat([pending, chunk]);
+    const whole = pending.length - (pending.length % 3);
+    if (whole === 0) continue;
+    yield Buffer.from(pending.subarray(0, whole).toString('base64'), 'utf8');
+    pending = pending.subarray(whole);
+  }
+  if (pending.length > 0) yield Buffer.from(pending.toString('base64'), 'utf8');
+}
+
+/** Encrypt a whole blob as {@link fakeEncryptStream} does. */
+function fakeEncrypt(bytes: Buffer, publicKey: string): Buffer {
+  return Buffer.from(`${publicKey}${BLOB_SEPARATOR}${bytes.toString('base64')}`, 'utf8');
+}
+
+/** Undo {@link fakeEncrypt}: the key the blob was encrypted for, and its bytes. */
+function fakeDecrypt(stored: Buffer): { publicKey: string; bytes: Buffer } {
+  const text = stored.toString('utf8');
+  const at = text.indexOf(BLOB_SEPARATOR);
+  if (at < 0) throw new Error('fake blob store: blob has no header');
+  return { publicKey: text.slice(0, at), bytes: Buffer.from(text.slice(at + 1), 'base64') };
+}
+
+/** The base64 public key the fake proxy hands out for an organization (`GET /organization/<id>`). */
+export function fakePublicKeyOf(organizationId: number): string {
+  return Buffer.from(`fake public key of ${organizationId}`).toString('base64');
 }
 
 /** `AlgorithmStepType` values of vantage6 5.0 (vantage6-common/vantage6/common/enum.py). */
@@ -134,8 +180,13 @@ export class FakeNodeProxy {
   readonly #failures: { match: string; status: number; times: number }[] = [];
   readonly #stalls: { match: string; times: number }[] = [];
   readonly #oversize: { match: string; bytes: number; times: number }[] = [];
-  /** Blobs of the fake blob store, by UUID. */
+  /** Blobs of the fake server's blob store, by UUID, as stored: encrypted by the proxy (see {@link FakeNodeProxy.blobPlaintext}). */
   readonly blobs = new Map<string, Buffer>();
+  /** Raw heads (request line and headers) of the `/blobstream` uploads the fake server received, in order. */
+  readonly blobUploadHeads: string[] = [];
+  /** The fake vantage6 server behind the proxy (only `/blobstream` uploads go through it). */
+  readonly #server: Server;
+  #serverPort = 0;
   #nextTask = 100;
   #nextRun = 1000;
 
@@ -154,20 +205,42 @@ export class FakeNodeProxy {
         if (!res.headersSent) this.#json(res, 500, { msg: 'fake proxy error' });
       });
     });
+    this.#server = createServer((req, res) => {
+      this.#serveBlobUpload(req, res).catch((err: unknown) => {
+        this.hookErrors.push(err);
+        if (!res.headersSent) this.#json(res, 500, { msg: 'Error uploading result!' });
+      });
+    });
+    // A body the server cannot parse (e.g. `Transfer-Encoding: chunked` over an unframed body):
+    // the real server's BlobStream.post catches the read error and answers 500.
+    this.#server.on('clientError', (_err, socket) => {
+      const text = JSON.stringify({ msg: 'Error uploading result!' });
+      socket.end(`HTTP/1.1 500 INTERNAL SERVER ERROR\r\ncontent-type: application/json\r\ncontent-length: ${text.length}\r\nconnection: close\r\n\r\n${text}`);
+    });
   }
 
-  /** Start listening on 127.0.0.1, port 0. */
+  /** Start listening on 127.0.0.1, port 0 (the proxy and, behind it, the fake server). */
   async listen(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
+    this.#serverPort = (this.#server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}`;
     return this;
   }
 
   /** Stop and drop every connection (including stalled ones). */
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of [this.server, this.#server]) {
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+  }
+
+  /** A stored blob decrypted: the public key the proxy encrypted it for, and its bytes. */
+  blobPlaintext(uuid: string): { publicKey: string; bytes: Buffer } | undefined {
+    const stored = this.blobs.get(uuid);
+    return stored === undefined ? undefined : fakeDecrypt(stored);
   }
 
   /** Create and register a container token (unsigned JWT) with these claims. */
@@ -208,7 +281,9 @@ export class FakeNodeProxy {
   /** Complete a run with its result stored in the blob store (its `result` is then the blob's UUID). */
   completeRunBlob(runId: number, result: unknown, rawJson?: string): void {
     const uuid = randomUUID();
-    this.blobs.set(uuid, Buffer.from(rawJson ?? JSON.stringify(result), 'utf8'));
+    const run = this.runs.get(runId);
+    const creator = run === undefined ? undefined : this.tasks.get(run.taskId)?.creatorOrganizationId;
+    this.blobs.set(uuid, fakeEncrypt(Buffer.from(rawJson ?? JSON.stringify(result), 'utf8'), fakePublicKeyOf(creator ?? 0)));
     this.completeRunRaw(runId, uuid);
     this.runs.get(runId)!.blobStorageUsed = true;
   }
@@ -256,17 +331,95 @@ export class FakeNodeProxy {
     this.#json(res, 200, { data, links });
   }
 
-  async #readBody(req: IncomingMessage): Promise<unknown> {
+  async #readBytes(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     for await (const chunk of req) {
       total += (chunk as Buffer).length;
-      if (total > 16 * 1024 * 1024) throw new Error('fake proxy: body too large');
+      if (total > MAX_FAKE_BODY_BYTES) throw new Error('fake proxy: body too large');
       chunks.push(chunk as Buffer);
     }
-    if (total === 0) return undefined;
-    if ((req.url ?? '').startsWith('/blobstream')) return Buffer.concat(chunks);
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return Buffer.concat(chunks, total);
+  }
+
+  async #readBody(req: IncomingMessage): Promise<unknown> {
+    const bytes = await this.#readBytes(req);
+    return bytes.length === 0 ? undefined : JSON.parse(bytes.toString('utf8'));
+  }
+
+  /** The body of a request, capped, as it streams in. */
+  async *#capped(req: IncomingMessage): AsyncGenerator<Buffer> {
+    let total = 0;
+    for await (const chunk of req) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_FAKE_BODY_BYTES) throw new Error('fake proxy: body too large');
+      yield chunk as Buffer;
+    }
+  }
+
+  /**
+   * Forward `POST /blobstream` as vantage6's node proxy does (vantage6-node/vantage6/node/proxy_server.py,
+   * `stream_handler_post`, 4.14.0 and release/5.0): copy `Authorization`, `Content-Type` and
+   * `Content-Length` from the container's request, and send `requests.post(url, headers=...,
+   * data=encrypt_stream(request.stream, key))`. requests (2.32+, models.py `prepare_body`) gives a
+   * generator body `Transfer-Encoding: chunked`; its adapter frames the chunks only when no
+   * `Content-Length` header is present (adapters.py `send`, urllib3 connection.py `request`):
+   * with a copied `Content-Length` the server gets both headers and an unframed body that is
+   * longer than the length says. Written here byte for byte as requests writes it, over a plain
+   * socket. The proxy answers with the server's status and body.
+   */
+  async #forwardBlobUpload(req: IncomingMessage, res: ServerResponse, publicKey: string): Promise<void> {
+    const head: string[] = [`POST /blobstream HTTP/1.1`, `Host: 127.0.0.1:${this.#serverPort}`, 'User-Agent: python-requests', 'Accept-Encoding: gzip, deflate', 'Accept: */*', 'Connection: close'];
+    for (const name of ['Authorization', 'Content-Type', 'Content-Length']) {
+      const value = req.headers[name.toLowerCase()];
+      if (typeof value === 'string') head.push(`${name}: ${value}`);
+    }
+    head.push('Transfer-Encoding: chunked');
+    const framed = req.headers['content-length'] === undefined;
+    const socket = connect(this.#serverPort, '127.0.0.1');
+    const answer = new Promise<Buffer>((resolve, reject) => {
+      const got: Buffer[] = [];
+      socket.on('data', (d: Buffer) => got.push(d));
+      socket.on('end', () => resolve(Buffer.concat(got)));
+      // The server may answer and close before the body is through (an EPIPE on our side).
+      socket.on('error', (err) => (got.length > 0 ? resolve(Buffer.concat(got)) : reject(err)));
+    });
+    answer.catch(() => undefined);
+    const write = (data: string | Buffer): Promise<void> =>
+      new Promise((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.write(data, () => resolve());
+      });
+    await write(`${head.join('\r\n')}\r\n\r\n`);
+    for await (const chunk of fakeEncryptStream(this.#capped(req), publicKey)) {
+      await write(framed ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]) : chunk);
+    }
+    if (framed) await write('0\r\n\r\n');
+    let raw: Buffer;
+    try {
+      raw = await answer;
+    } catch {
+      // requests raises ConnectionError; the Flask route does not catch it: 500.
+      return this.#json(res, 500, { msg: 'proxy: connection to the server failed' });
+    }
+    const split = raw.indexOf('\r\n\r\n');
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw.subarray(0, Math.max(0, split)).toString('latin1'))?.[1] ?? '502');
+    const body = split < 0 ? Buffer.alloc(0) : raw.subarray(split + 4);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  }
+
+  /** The fake server's `POST /blobstream` (vantage6-server/vantage6/server/resource/blobstream.py, `BlobStream.post`, 4.14.0). */
+  async #serveBlobUpload(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const names = req.rawHeaders.filter((_, i) => i % 2 === 0);
+    this.blobUploadHeads.push(`${req.method} ${req.url}\n${names.map((n) => `${n}: ${req.headers[n.toLowerCase()]}`).join('\n')}`);
+    const auth = req.headers.authorization ?? '';
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/blobstream') return this.#json(res, 404, { msg: 'not found' });
+    if (!this.#tokens.has(auth.startsWith('Bearer ') ? auth.slice(7) : '')) return this.#json(res, 401, { msg: 'Unauthorized' });
+    const stored = await this.#readBytes(req);
+    const uuid = randomUUID();
+    this.blobs.set(uuid, stored);
+    return this.#json(res, 201, { uuid });
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -275,7 +428,8 @@ export class FakeNodeProxy {
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     const claims = this.#tokens.get(token);
-    const body = req.method === 'POST' ? await this.#readBody(req) : undefined;
+    const blobUpload = req.method === 'POST' && path === '/blobstream' && this.options.blobStore === true;
+    const body = req.method === 'POST' && !blobUpload ? await this.#readBody(req) : undefined;
     this.requests.push({ method: req.method ?? 'GET', path, query: url.searchParams, authorized: claims !== undefined, body });
 
     if (this.#take(this.#stalls, path) !== undefined) return; // never answer
@@ -297,15 +451,14 @@ export class FakeNodeProxy {
     if (this.options.blobStore === true && req.method === 'POST' && path === '/blobstream') {
       const key = req.headers['x-public-key'];
       if (typeof key !== 'string' || key === '') return this.#json(res, 400, { msg: 'Missing X-Public-Key header' });
-      const uuid = randomUUID();
-      this.blobs.set(uuid, Buffer.isBuffer(body) ? body : Buffer.alloc(0));
-      return this.#json(res, 200, { uuid });
+      return this.#forwardBlobUpload(req, res, key);
     }
     if (this.options.blobStore === true && req.method === 'GET' && (m = path.match(/^\/blobstream\/([0-9a-f-]{36})$/)) !== null) {
-      const blob = this.blobs.get(m[1]!);
+      // The proxy streams the blob from the server and decrypts it (stream_handler, decrypt_stream).
+      const blob = this.blobPlaintext(m[1]!);
       if (blob === undefined) return this.#json(res, 404, { msg: 'no such blob' });
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end(blob);
+      res.end(blob.bytes);
       return;
     }
     if (req.method === 'POST' && path === '/task') return this.#createTask(res, body, claims);
@@ -336,7 +489,7 @@ export class FakeNodeProxy {
     if (req.method === 'GET' && (m = path.match(/^\/organization\/(\d+)$/)) !== null) {
       const org = this.organizations.find((o) => o.id === Number(m![1]));
       if (org === undefined) return this.#json(res, 404, { msg: 'no such organization' });
-      return this.#json(res, 200, { ...org, public_key: this.options.blobStore === true ? Buffer.from(`fake public key of ${org.id}`).toString('base64') : '' });
+      return this.#json(res, 200, { ...org, public_key: this.options.blobStore === true ? fakePublicKeyOf(org.id) : '' });
     }
     if (req.method === 'GET' && path === '/vpn/algorithm/addresses') {
       if (this.vpnBodyOverride !== undefined) return this.#json(res, 200, this.vpnBodyOverride);
@@ -362,6 +515,7 @@ export class FakeNodeProxy {
       databases: b.databases,
       parentId: claims.task_id,
       body: b,
+      creatorOrganizationId: claims.organization_id,
       runIds: [],
     };
     const v5 = this.options.version === 'v5';
@@ -385,8 +539,12 @@ export class FakeNodeProxy {
     const runs: FakeRun[] = [];
     for (const o of orgs as Record<string, unknown>[]) {
       let inputBase64 = String(v5 ? o.arguments : o.input);
-      const blob = this.options.blobStore === true ? this.blobs.get(inputBase64) : undefined;
-      if (blob !== undefined) inputBase64 = blob.toString('base64');
+      // The node of that organization downloads the blob and decrypts it with its own key.
+      const blob = this.options.blobStore === true ? this.blobPlaintext(inputBase64) : undefined;
+      if (blob !== undefined) {
+        if (blob.publicKey !== fakePublicKeyOf(Number(o.id))) return this.#json(res, 400, { msg: 'blob not encrypted for this organization' });
+        inputBase64 = blob.bytes.toString('base64');
+      }
       const decoded = JSON.parse(Buffer.from(inputBase64, 'base64').toString('utf8')) as unknown;
       const run: FakeRun = {
         id: this.#nextRun++,

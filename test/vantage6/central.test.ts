@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   buildRosterFromResults,
@@ -21,8 +21,15 @@ import { collectingLogger, tempDir, v6EncodeEnv } from './helpers';
 
 const IMAGE = 'harbor.example/coupler-test:1';
 
+/** What a station's compute container found in its state folder before it read its key. */
+interface KeyFileSeen {
+  mode: number;
+  publicKey: string;
+  file: string;
+}
+
 /** The algorithm every station and the central container run. */
-function algorithm(options: { disagree?: string } = {}): AlgorithmModule {
+function algorithm(options: { disagree?: string; seen?: Map<string, KeyFileSeen> } = {}): AlgorithmModule {
   return {
     async central(kwargs: Record<string, unknown>, ctx: AlgorithmContext) {
       const orgs = (await ctx.client.listOrganizations()).map((o) => o.id);
@@ -30,6 +37,10 @@ function algorithm(options: { disagree?: string } = {}): AlgorithmModule {
       return { result: outcome.result, roster: outcome.roster?.toJSON(), sessionId: outcome.sessionId, keyTaskId: outcome.keyTaskId };
     },
     async partial(kwargs: Record<string, unknown>, ctx: AlgorithmContext) {
+      if (options.seen !== undefined) {
+        const file = identityPath(ctx.stateFolder!, kwargs.keyTaskId as number);
+        options.seen.set(ctx.organizationId!, { file, mode: statSync(file).mode & 0o777, publicKey: (JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string }).publicKey });
+      }
       const session = await loadPeerSession(kwargs, ctx);
       if (ctx.organizationId === options.disagree) return { total: -1 };
       return { total: kwargs.total, parties: session.roster.ids, sessionId: session.sessionId, me: undefined };
@@ -115,8 +126,9 @@ describe('runPeerTasks: a full run against the fake node proxy', () => {
     cleanup();
   });
 
-  test('key subtasks -> roster -> compute subtasks -> agreed result', async () => {
-    await start(() => algorithm());
+  test('key subtasks -> roster -> compute subtasks -> agreed result; each key file is gone when its compute subtask ends', async () => {
+    const seen = new Map<string, KeyFileSeen>();
+    await start(() => algorithm({ seen }));
     const { code, output, logger } = await runCentral(algorithm());
     expect(logger.lines.filter((l) => l.startsWith('error'))).toEqual([]);
     expect(proxy.hookErrors).toEqual([]);
@@ -139,12 +151,13 @@ describe('runPeerTasks: a full run against the fake node proxy', () => {
     expect(computeInput.method).toBe('partial');
     expect(Object.keys(computeInput.kwargs).sort()).toEqual(['keyTaskId', 'roster', 'sessionId', 'total']);
 
-    // each station's secret stayed in its own temporary folder, mode 0600, and matches the roster
+    // each station's secret waited in its own temporary folder, mode 0600, matching the roster,
+    // until its compute subtask read it; then it was deleted
     for (const party of out.roster.parties) {
       const file = identityPath(stations.get(Number(party.id))!.tmp, out.keyTaskId);
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string };
-      expect(saved.publicKey).toBe(party.publicKey);
+      expect(seen.get(party.id)).toEqual({ file, mode: 0o600, publicKey: party.publicKey });
+      expect(existsSync(file)).toBe(false);
+      expect(readdirSync(stations.get(Number(party.id))!.tmp)).toEqual([]);
     }
     // secrets never travel: no task input or result holds a secret seed
     for (const run of proxy.runs.values()) {
@@ -271,5 +284,132 @@ describe('provisioned keys (option 1) and loadPeerSession', () => {
     await expect(loadPeerSession({ roster, sessionId: 's', keyTaskId: 77 }, ctxFor({}, '3'))).rejects.toThrow('organization 3 is not in the roster');
     await expect(loadPeerSession({ roster, keyTaskId: 77 }, ctxFor({}, '2'))).rejects.toThrow('no "sessionId"');
     expect(() => identityPath(dir, '../x')).toThrow('"keyTaskId"');
+  });
+});
+
+describe('the key file of a compute subtask (option 2) lives until the subtask has read it, and never beyond its end', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => cleanup());
+
+  /** One container run on a station whose state folder is `state`, as a node starts it (v4 or v5). */
+  const runOn = async (
+    state: string,
+    version: 'v4' | 'v5',
+    method: string,
+    kwargs: Record<string, unknown>,
+    mod: AlgorithmModule,
+    signal?: AbortSignal,
+  ): Promise<{ code: number; lines: string[] }> => {
+    const run = join(dir, `run-${Math.random().toString(36).slice(2)}`);
+    mkdirSync(run);
+    const files = { input: join(run, 'input'), output: join(run, 'output') };
+    writeFileSync(files.input, JSON.stringify(version === 'v4' ? { method, args: [], kwargs } : kwargs));
+    writeFileSync(files.output, '');
+    const common = { INPUT_FILE: files.input, OUTPUT_FILE: files.output, ORGANIZATION_ID: '2', TASK_ID: method === 'coupler_key_exchange' ? '77' : '78' };
+    const env = version === 'v4' ? { ...common, TEMPORARY_FOLDER: state } : { ...common, ALGORITHM_METHOD: method, SESSION_FOLDER: state };
+    const logger = collectingLogger();
+    const code = await runAlgorithm({ module: mod, env: v6EncodeEnv(env), logger, ...(signal === undefined ? {} : { signal }) });
+    return { code, lines: logger.lines };
+  };
+
+  /** Run the key subtask on the station; returns the roster input a compute subtask gets. */
+  const keyExchange = async (state: string, version: 'v4' | 'v5'): Promise<Record<string, unknown>> => {
+    const { code } = await runOn(state, version, 'coupler_key_exchange', {}, {});
+    expect(code).toBe(0);
+    const saved = JSON.parse(readFileSync(identityPath(state, 77), 'utf8')) as { publicKey: string };
+    const roster = createRoster([
+      { id: '1', publicKey: generateIdentity().publicKey },
+      { id: '2', publicKey: Buffer.from(saved.publicKey, 'base64') },
+    ]).toJSON();
+    return { roster, sessionId: 's', keyTaskId: 77 };
+  };
+
+  for (const version of ['v4', 'v5'] as const) {
+    test(`${version}: read twice in one subtask (loadPeerSession, then joinPeerGroup's own load), deleted after the first read`, async () => {
+      const state = join(dir, 'state');
+      mkdirSync(state);
+      const kwargs = await keyExchange(state, version);
+      const file = identityPath(state, 77);
+      const seen: unknown[] = [];
+      const { code, lines } = await runOn(state, version, 'partial', kwargs, {
+        async partial(kw: Record<string, unknown>, ctx: AlgorithmContext) {
+          const first = await loadPeerSession(kw, ctx);
+          seen.push(existsSync(file));
+          const second = await loadPeerSession(kw, ctx);
+          seen.push(encodePublicKey(second.identity.publicKey) === encodePublicKey(first.identity.publicKey));
+          // Another container (a fresh context) finds nothing to take.
+          await expect(loadPeerSession(kw, { ...ctx, logger: collectingLogger() } as AlgorithmContext)).rejects.toThrow(
+            'no secret key of key subtask 77 in the state folder: the key subtask did not run on this node, or another compute subtask already used it',
+          );
+          return 'ok';
+        },
+      });
+      expect({ code, lines: lines.filter((l) => !l.startsWith('info')) }).toEqual({ code: 0, lines: [] });
+      expect(seen).toEqual([false, true]);
+      expect(readdirSync(state)).toEqual([]);
+    });
+  }
+
+  test('a compute subtask that fails before reading its key still removes it; the key subtask keeps its own file', async () => {
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    const kwargs = await keyExchange(state, 'v4');
+    expect(readdirSync(state)).toEqual(['coupler-identity-task-77.json']);
+    const failing = await runOn(state, 'v4', 'partial', kwargs, {
+      partial() {
+        throw new Error('no rows');
+      },
+    });
+    expect(failing).toEqual({ code: 1, lines: expect.arrayContaining(['error: Error: no rows']) });
+    expect(readdirSync(state)).toEqual([]);
+
+    // The method was not even found: the subtask ended all the same.
+    await keyExchange(state, 'v5');
+    expect((await runOn(state, 'v5', 'parital', kwargs, { partial: () => 1 })).code).toBe(1);
+    expect(readdirSync(state)).toEqual([]);
+  });
+
+  test('on abort (SIGTERM/SIGINT in coupler run) the file goes at once, before the method has wound down', async () => {
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    const kwargs = await keyExchange(state, 'v5');
+    const file = identityPath(state, 77);
+    const ac = new AbortController();
+    let atAbort: boolean | undefined;
+    const { code } = await runOn(
+      state,
+      'v5',
+      'partial',
+      kwargs,
+      {
+        async partial(_kw: Record<string, unknown>, ctx: AlgorithmContext) {
+          // Still waiting for the peers when the container is stopped.
+          await new Promise<void>((resolve) => {
+            ctx.signal!.addEventListener('abort', () => {
+              atAbort = existsSync(file);
+              resolve();
+            });
+            setImmediate(() => ac.abort(new Error('stopped by SIGTERM')));
+          });
+          throw ctx.signal!.reason;
+        },
+      },
+      ac.signal,
+    );
+    expect(code).toBe(1);
+    expect(atAbort).toBe(false);
+    expect(readdirSync(state)).toEqual([]);
+  });
+
+  test('input that names no key subtask, or a key id that is not an id, deletes nothing', async () => {
+    const state = join(dir, 'state');
+    mkdirSync(state);
+    await keyExchange(state, 'v4');
+    writeFileSync(join(state, 'other.json'), '{}');
+    expect((await runOn(state, 'v4', 'partial', { keyTaskId: '../state/other.json' }, { partial: () => 1 })).code).toBe(0);
+    expect((await runOn(state, 'v4', 'partial', {}, { partial: () => 1 })).code).toBe(0);
+    expect(readdirSync(state).sort()).toEqual(['coupler-identity-task-77.json', 'other.json']);
   });
 });

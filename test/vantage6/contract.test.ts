@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   formatErrorLine,
@@ -7,10 +7,13 @@ import {
   parseInput,
   resolveMethod,
   runAlgorithm,
+  stderrLogger,
   toContractJson,
   type AlgorithmContext,
 } from '../../src/vantage6';
-import { Vantage6Error } from '../../src/errors';
+import { AbortedError, Vantage6Error } from '../../src/errors';
+import { secureSum } from '../../src/protocols';
+import { AddressBook, joinLocal, makeParties } from '../support/group-harness';
 import { startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
 import { collectingLogger, fakeJwt, tempDir, v6Encode, v6EncodeEnv } from './helpers';
 
@@ -103,15 +106,32 @@ describe('container contract, as real child processes', () => {
     expect(result).toMatchObject({ total: 30, method: 'sum', version: 'v5', args: [], organizationId: '4', taskId: '99', database: null });
   });
 
-  test.each(['data_extraction', 'preprocessing'])('v5 FUNCTION_ACTION=%s (its output must be Parquet): exit 1 with a clear message, the method never runs, nothing written', async (action) => {
+  test.each([
+    ['data_extraction', 'must write Parquet'],
+    ['preprocessing', 'must write Parquet'],
+    ['postprocessing', 'postprocessing is not a compute step; give the function the step type central_compute or federated_compute'],
+    ['a_later_step', 'not a step type coupler knows'],
+  ])('v5 FUNCTION_ACTION=%s (not a compute step): exit 1 with a clear message, the method never runs, nothing written', async (action, why) => {
     writeFileSync(files.input, JSON.stringify({ values: [10, 20] }));
     const out = await runChild({
       ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, ALGORITHM_METHOD: 'sum', FUNCTION_ACTION: action, ORGANIZATION_ID: '4', TASK_ID: '99', HOST: 'http://127.0.0.1' }),
       PKG_NAME: ALGORITHM,
     });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain(`FUNCTION_ACTION is "${action}": coupler runs compute steps only`);
+    expect(out.stderr).toContain(`FUNCTION_ACTION is "${action}": coupler runs compute steps only (central_compute, federated_compute): `);
+    expect(out.stderr).toContain(why);
+    expect(out.stderr).not.toContain('running method');
     expect(readFileSync(files.output, 'utf8')).toBe('');
+  });
+
+  test.each(['central_compute', 'federated_compute'])('v5 FUNCTION_ACTION=%s runs', async (action) => {
+    writeFileSync(files.input, JSON.stringify({ values: [1, 2] }));
+    const out = await runChild({
+      ...v6EncodeEnv({ INPUT_FILE: files.input, OUTPUT_FILE: files.output, ALGORITHM_METHOD: 'sum', FUNCTION_ACTION: action, ORGANIZATION_ID: '4', TASK_ID: '99', HOST: 'http://127.0.0.1' }),
+      PKG_NAME: ALGORITHM,
+    });
+    expect(out.code).toBe(0);
+    expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ total: 3 });
   });
 
   test('v4 input with an integer beyond 2^53 reaches the method exactly (bigint)', async () => {
@@ -283,6 +303,66 @@ describe('contract pieces, in process', () => {
     expect(formatErrorLine(new Error('x'.repeat(2000))).length).toBeLessThanOrEqual(503);
   });
 
+  test('stderrLogger.debug prints with COUPLER_LOG_LEVEL=debug set raw or base32-encoded as a node sets it, and only then', () => {
+    const written: string[] = [];
+    const write = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    const saved = process.env.COUPLER_LOG_LEVEL;
+    try {
+      for (const [value, printed] of [
+        [v6Encode('debug'), true],
+        ['debug', true],
+        [v6Encode('info'), false],
+        ['', false],
+      ] as const) {
+        process.env.COUPLER_LOG_LEVEL = value;
+        written.length = 0;
+        stderrLogger.debug!('dial to 10.0.0.2:8888 refused (order)');
+        expect({ value, written }).toEqual({ value, written: printed ? ['[coupler] debug: dial to 10.0.0.2:8888 refused (order)\n'] : [] });
+      }
+    } finally {
+      write.mockRestore();
+      if (saved === undefined) delete process.env.COUPLER_LOG_LEVEL;
+      else process.env.COUPLER_LOG_LEVEL = saved;
+    }
+  });
+
+  test('a run stopped while its sum waits on a peer (SIGTERM in coupler run aborts the signal) says it was stopped, not only that its group closed', async () => {
+    const { dir, cleanup } = tempDir();
+    const stop = new AbortController();
+    const parties = makeParties(2);
+    // Two real parties over loopback; p1's group closes when the run's signal aborts.
+    const [g1, g2] = await joinLocal(parties, parties.ids, new AddressBook(), { signalFor: (id) => (id === 'p1' ? stop.signal : undefined) });
+    try {
+      const input = join(dir, 'input');
+      writeFileSync(input, JSON.stringify({ method: 'partial', kwargs: {} }));
+      const logger = collectingLogger();
+      let waiting!: () => void;
+      const started = new Promise<void>((r) => (waiting = r));
+      const run = runAlgorithm({
+        module: {
+          partial: async () => {
+            const sum = secureSum(g1!, [1, 2, 3], { allowTwoParties: true }); // p2 never joins this sum
+            waiting();
+            return sum;
+          },
+        },
+        env: { INPUT_FILE: input, OUTPUT_FILE: join(dir, 'output') },
+        logger,
+        signal: stop.signal,
+      });
+      await started;
+      stop.abort(new AbortedError('stopped by SIGTERM'));
+      expect(await run).toBe(1);
+      expect(logger.lines.filter((l) => l.startsWith('error'))).toEqual(['error: COUPLER_ERR_ABORTED: stopped by SIGTERM; the method ended with COUPLER_ERR_CHANNEL_CLOSED: the group is closed']);
+    } finally {
+      await Promise.all([g1!.close(), g2!.close()]);
+      cleanup();
+    }
+  });
+
   test('runAlgorithm in process: module object, missing env, logger lines', async () => {
     const { dir, cleanup } = tempDir();
     try {
@@ -309,6 +389,40 @@ describe('contract pieces, in process', () => {
       const logger3 = collectingLogger();
       expect(await runAlgorithm({ module: mod, env: { INPUT_FILE: join(dir, 'missing'), OUTPUT_FILE: output }, logger: logger3 })).toBe(1);
       expect(logger3.lines).toEqual(['error: COUPLER_ERR_VANTAGE6: cannot open INPUT_FILE (ENOENT)']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('an OUTPUT_FILE or state folder that cannot be written is refused before the method runs (not after a whole multi-party run)', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const input = join(dir, 'input');
+      let ran = 0;
+      const mod = { partial: () => ++ran };
+      const run = async (env: Record<string, string>, method = 'partial'): Promise<string[]> => {
+        writeFileSync(input, JSON.stringify({ method, kwargs: {} }));
+        const logger = collectingLogger();
+        expect(await runAlgorithm({ module: mod, env: v6EncodeEnv({ INPUT_FILE: input, ORGANIZATION_ID: '2', TASK_ID: '5', ...env }), logger })).toBe(1);
+        return logger.lines.filter((l) => !l.startsWith('info'));
+      };
+      const hint = 'checked before the method runs; a stock vantage6 node creates the task files for root: run the image as root (the default) or give them to this user';
+      mkdirSync(join(dir, 'a-folder'));
+      expect(await run({ OUTPUT_FILE: join(dir, 'a-folder') })).toEqual([`error: COUPLER_ERR_VANTAGE6: cannot write OUTPUT_FILE (EISDIR); ${hint}`]);
+      expect(await run({ OUTPUT_FILE: join(dir, 'gone', 'output') })).toEqual([
+        `error: COUPLER_ERR_VANTAGE6: cannot write OUTPUT_FILE (ENOENT): it does not exist and its folder cannot take it; ${hint}`,
+      ]);
+      const output = join(dir, 'output');
+      writeFileSync(output, '');
+      writeFileSync(join(dir, 'a-file'), '');
+      expect(await run({ OUTPUT_FILE: output, TEMPORARY_FOLDER: join(dir, 'a-file') }, 'coupler_key_exchange')).toEqual([
+        `error: COUPLER_ERR_VANTAGE6: cannot write the state folder TEMPORARY_FOLDER (ENOTDIR): the key subtask saves its secret key there; ${hint}`,
+      ]);
+      expect(await run({ OUTPUT_FILE: output, ALGORITHM_METHOD: 'coupler_key_exchange', SESSION_FOLDER: join(dir, 'no-session') }, 'coupler_key_exchange')).toEqual([
+        `error: COUPLER_ERR_VANTAGE6: cannot write the state folder SESSION_FOLDER (ENOENT): the key subtask saves its secret key there; ${hint}`,
+      ]);
+      expect(ran).toBe(0);
+      expect(readFileSync(output, 'utf8')).toBe('');
     } finally {
       cleanup();
     }

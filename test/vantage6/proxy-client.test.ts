@@ -11,7 +11,7 @@ import {
 } from '../../src/vantage6';
 import { CouplerError } from '../../src/errors';
 import { KNOWN_FAILED_STATUSES } from '../../src/vantage6/proxy-client';
-import { startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
+import { fakePublicKeyOf, startFakeNodeProxy, type FakeNodeProxy } from '../support/fake-node-proxy';
 import { tempDir, v6EncodeEnv } from './helpers';
 
 describe('NodeProxyClient against the fake node proxy', () => {
@@ -216,10 +216,29 @@ describe('NodeProxyClient against the fake node proxy', () => {
       const task = await c.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', args: [], kwargs: { big: 10n ** 20n } } }] });
       const org = (blob.tasks.get(task.id)!.body.organizations as { input: string }[])[0]!;
       expect(org.input).toMatch(/^[0-9a-f-]{36}$/);
-      expect(blob.blobs.get(org.input)!.toString('utf8')).toBe('{"method":"partial","args":[],"kwargs":{"big":100000000000000000000}}');
+      expect(blob.blobPlaintext(org.input)).toEqual({
+        publicKey: fakePublicKeyOf(2),
+        bytes: Buffer.from('{"method":"partial","args":[],"kwargs":{"big":100000000000000000000}}'),
+      });
       const upload = blob.requests.find((r) => r.method === 'POST' && r.path === '/blobstream');
       expect(upload).toBeDefined();
       expect(blob.runsOf(task.id)[0]!.input).toEqual({ method: 'partial', args: [], kwargs: { big: 100000000000000000000 } });
+    });
+
+    test('the upload is streamed without Content-Length, so the proxy\'s forwarded request is chunked and framed (a length would reach the server next to Transfer-Encoding: chunked)', async () => {
+      const c = createNodeProxyClient({ baseUrl: blob.url, token: blob.issueToken(claims) });
+      const kwargs = { rows: Array.from({ length: 3000 }, (_, i) => i * 7) };
+      const task = await c.createSubtask({ organizations: [{ id: 2, input: { method: 'partial', args: [], kwargs } }, { id: 3, input: { method: 'partial', args: [], kwargs: {} } }] });
+      expect(blob.blobUploadHeads).toHaveLength(2);
+      for (const head of blob.blobUploadHeads) {
+        expect(head).toMatch(/^Transfer-Encoding: chunked$/m);
+        expect(head).not.toMatch(/^Content-Length:/im);
+        expect(head).toMatch(/^Content-Type: application\/octet-stream$/m);
+      }
+      expect(blob.runsOf(task.id).map((r) => r.input)).toEqual([
+        { method: 'partial', args: [], kwargs },
+        { method: 'partial', args: [], kwargs: {} },
+      ]);
     });
 
     test('results stored as blobs (blob_storage_used) are fetched from /blobstream/<uuid>, integers exact', async () => {
