@@ -22,6 +22,8 @@
  *   kwargs.l2             ridge penalty λ on the non-intercept coefficients (default 0)
  *   kwargs.fractionalBits, kwargs.bound   fixed point of the secure sums (default 32 and 2^24:
  *                         per-station rounding ≤ 2^-33; |every local sum| ≤ bound; fits up to 64 stations)
+ *   kwargs.minRows        the fewest complete rows a station needs to take part (default 5): with
+ *                         fewer, the pooled sums would give away the other stations' totals
  *   kwargs.csv / kwargs.database          a CSV file to read instead, or the node's database label
  *                         (default: the station's data as the node gives it — vantage6 4: database
  *                         "default"; 5: the requested dataframe, of which only the model's columns
@@ -38,6 +40,7 @@ const DEFAULTS = {
   l2: 0,
   fractionalBits: 32,
   bound: 2 ** 24,
+  minRows: 5,
 };
 
 // ---- kwargs ---------------------------------------------------------------------------------
@@ -194,6 +197,7 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const l2 = numberKwarg(kwargs, 'l2', DEFAULTS.l2, 0, 1e6);
   const fractionalBits = numberKwarg(kwargs, 'fractionalBits', DEFAULTS.fractionalBits, 0, 52, true);
   const bound = numberKwarg(kwargs, 'bound', DEFAULTS.bound, Number.MIN_VALUE, 2 ** 62);
+  const minRows = numberKwarg(kwargs, 'minRows', DEFAULTS.minRows, 1, Number.MAX_SAFE_INTEGER, true);
   const { x, y, skipped } = designMatrix(await stationData(kwargs, ctx, [outcome, ...features]), outcome, features);
   if (largestLocalSum(x) > bound) {
     throw new Error('this station\'s sums can exceed kwarg "bound": raise "bound" (and lower "fractionalBits" to keep log2 n + log2 bound + fractionalBits + 2 ≤ 64)');
@@ -207,6 +211,12 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
 
   const group = await joinPeerGroup(kwargs, ctx);
   try {
+    // Too few complete rows here: leave before the first sum (the others' sum then fails at once,
+    // naming this station), rather than let the pooled totals give away the other stations'.
+    // Checked after joining, so the others are not left waiting for this station until their deadline.
+    if (x.length < minRows) {
+      throw new Error(`this station has ${x.length} complete rows, fewer than kwarg "minRows" (${minRows}): it does not take part`);
+    }
     let beta = new Array<number>(p).fill(0);
     let iterations = 0;
     let converged = false;
@@ -220,7 +230,9 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
         { fractionalBits, bound },
       );
       iterations++;
-      const s = sum as { logLikelihood: number; gradient: Float64Array; hessian: Float64Array; count: bigint; skipped: bigint };
+      // The sum has the input's type ({ logLikelihood: number; gradient: Float64Array; hessian:
+      // Float64Array; count: bigint; skipped: bigint }): no cast.
+      const s = sum;
       // The ridge penalty is applied to the pooled values (it belongs to the model, not to a station).
       const gradient = Array.from(s.gradient, (g, j) => (j === 0 ? g : g - l2 * beta[j]!));
       const information = Array.from(s.hessian);

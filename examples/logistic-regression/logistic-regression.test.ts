@@ -199,6 +199,6 @@ test('one station with a different fixed-point setting: the first round aborts e
   const { exitCodes, results, lines } = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, perParty: [{}, { fractionalBits: 30 }, {}] });
   expect(exitCodes).toEqual([1, 1, 1]);
   expect(results).toEqual([undefined, undefined, undefined]);
-  expect(lines.find((l) => l.startsWith('  [party 1] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('parties "2" disagree');
-  expect(lines.find((l) => l.startsWith('  [party 3] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('parties "2" disagree');
+  expect(lines.find((l) => l.startsWith('  [party 1] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('party "2" disagrees');
+  expect(lines.find((l) => l.startsWith('  [party 3] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('party "2" disagrees');
 });
