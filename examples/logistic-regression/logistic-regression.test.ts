@@ -202,3 +202,16 @@ test('one station with a different fixed-point setting: the first round aborts e
   expect(lines.find((l) => l.startsWith('  [party 1] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('party "2" disagrees');
   expect(lines.find((l) => l.startsWith('  [party 3] error: COUPLER_ERR_SHAPE_MISMATCH'))).toContain('party "2" disagrees');
 });
+
+test('kwarg "minRows" above the stations\' complete rows: each leaves before the first sum; a bad minRows is refused by name', async () => {
+  const few = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { minRows: 1_000_000 } });
+  expect(few.exitCodes).toEqual([1, 1, 1]);
+  // Whoever gets there first refuses; a station still joining then loses it (it left on purpose).
+  const refusing = few.lines.filter((l) => l.includes('fewer than kwarg "minRows" (1000000): it does not take part'));
+  expect(refusing.length).toBeGreaterThan(0);
+  // Nothing of a sum was sent by anyone: the stations left before the first round.
+  for (const p of few.outcome.parties) for (const t of p.traffic) expect(t.bytesSent).toBeLessThan(20_000);
+  const bad = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { minRows: 0 } });
+  expect(bad.exitCodes).toEqual([1, 1, 1]);
+  expect(bad.lines.filter((l) => l.includes('"minRows"'))).toHaveLength(3);
+});
