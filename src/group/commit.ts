@@ -19,8 +19,10 @@
  *   bound. (A cheater can always withhold its own opening and abort after seeing the others'; no
  *   protocol without an honest majority prevents that.)
  *
- * Commitment: `SHA-256("coupler/1 commit" || session || round || party || nonce(32) || value)`,
- * binding by collision resistance and hiding by the 256-bit random nonce.
+ * Commitment: `SHA-256(msgpack["coupler/1 commit", session, epoch, round, party] || nonce(32) || value)`,
+ * binding by collision resistance and hiding by the 256-bit random nonce; the group's epoch (see
+ * `group/epoch.ts`) keeps a commitment of an earlier formation with the same session id and round
+ * name from opening in this one.
  *
  * @module
  */
@@ -37,10 +39,13 @@ function mismatch(party: string, what: string, description: string): CheatingDet
   return new CheatingDetectedError(ErrorCode.COMMITMENT_MISMATCH, `party "${party}" ${what}`, { description, statements: [] }, { peer: party });
 }
 
-/** The commitment to `value` by `party` under `nonce`. */
-export function commitment(session: string, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
+/**
+ * The commitment to `value` by `party` under `nonce`, in the group formation `epoch`
+ * ({@link Group.epoch}).
+ */
+export function commitment(session: string, epoch: Uint8Array, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
   const h = createHash('sha256');
-  h.update(encodeMessage(['coupler/1 commit', session, round, party]));
+  h.update(encodeMessage(['coupler/1 commit', session, epoch, round, party]));
   h.update(nonce);
   h.update(value);
   return new Uint8Array(h.digest());
@@ -58,7 +63,7 @@ export function commitment(session: string, round: string, party: string, nonce:
  */
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
   const nonce = new Uint8Array(randomBytes(32));
-  const mine = commitment(group.sessionId, round, group.localId, nonce, value);
+  const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, value);
   const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);
   const out = new Map<string, Uint8Array>();
   for (const party of group.parties) {
@@ -73,7 +78,7 @@ export async function commitThenOpen(group: Group, round: string, value: Uint8Ar
     const v = expectBytes(rec.v, 'v', ctx);
     const n = expectBytes(rec.n, 'n', ctx, 32);
     const committed = expectBytes(commitments.get(party)!, 'commitment', ctx, 32);
-    if (!bytesEqual(commitment(group.sessionId, round, party, n, v), committed)) {
+    if (!bytesEqual(commitment(group.sessionId, group.epoch, round, party, n, v), committed)) {
       throw mismatch(party, `opened a value that does not match its commitment in round "${round}"`, 'the opening does not hash to the echo-checked commitment');
     }
     out.set(party, v);
@@ -136,7 +141,7 @@ export async function commitThenOpenPieces(
   const hashes = new Uint8Array(32 * count);
   for (let i = 0; i < count; i++) hashes.set(createHash('sha256').update(pieceAt(i)).digest(), 32 * i);
   const nonce = new Uint8Array(randomBytes(32));
-  const mine = commitment(group.sessionId, round, group.localId, nonce, hashes);
+  const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, hashes);
   const { gate, ...roundOptions } = options;
   const handedOff = Array.from({ length: count }, deferred);
   const received = Array.from({ length: count }, deferred);
@@ -169,7 +174,7 @@ export async function commitThenOpenPieces(
       const rec = expectRecord(opening, ctx, ['hs', 'n']);
       const hs = expectBytes(rec.hs, 'hs', ctx, 32 * count);
       const n = expectBytes(rec.n, 'n', ctx, 32);
-      if (!bytesEqual(commitment(group.sessionId, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
+      if (!bytesEqual(commitment(group.sessionId, group.epoch, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
         throw mismatch(party, `opened piece hashes that do not match its commitment in round "${round}"`, 'the opened piece hashes do not hash to the echo-checked commitment');
       }
       lists.set(party, hs);

@@ -29,6 +29,7 @@ import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { DEFAULT_MAX_VALUES, decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
+import { joinEpoch } from './epoch.js';
 
 /** Default deadline to form the mesh: 120 s (containers on vantage6 start minutes apart; raise it there). */
 export const DEFAULT_JOIN_TIMEOUT_MS = 120_000;
@@ -336,6 +337,7 @@ export class Group {
   readonly #progressIntervalMs: number;
   #closing = false;
   #runCounter = 0;
+  #epoch: Uint8Array | undefined;
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
   readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
   #flushScheduled = false;
@@ -372,6 +374,21 @@ export class Group {
   /** @internal the group's progress hook and interval (read by the protocols). */
   get _progress(): { readonly hook: ((p: RunProgress) => void) | undefined; readonly intervalMs: number } {
     return { hook: this.#onProgress, intervalMs: this.#progressIntervalMs };
+  }
+
+  /**
+   * The epoch of this formation: 32 bytes every party agreed on when the group formed, fresh per
+   * formation, bound into every signed statement and commitment (see `group/epoch.ts`).
+   */
+  get epoch(): Uint8Array {
+    if (this.#epoch === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'the group has no epoch yet (use the group joinGroup returns)');
+    return Uint8Array.from(this.#epoch);
+  }
+
+  /** @internal set once by joinGroup, after the epoch agreement. */
+  _setEpoch(epoch: Uint8Array): void {
+    if (this.#epoch !== undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'the epoch is set once');
+    this.#epoch = Uint8Array.from(epoch);
   }
 
   /** Default deadline of a round, ms. */
@@ -996,6 +1013,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
   const joined = group;
   options.signal?.addEventListener('abort', () => void joined.abort(new AbortedError('stopped by the caller')), { once: true });
+  // The formation's epoch, bound into every signed statement (group/epoch.ts).
+  await joinEpoch(group, { remainingMs: timeoutMs - (Date.now() - start), signal: options.signal });
   emit({ type: 'ready', peers: peers.length, elapsedMs: Date.now() - start });
   return group;
 }

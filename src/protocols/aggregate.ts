@@ -154,9 +154,9 @@ export function chunkNonce(master: Uint8Array, c: number): Uint8Array {
   return sha256(NONCE_TAG, master, u32(c));
 }
 
-/** Leaf of chunk c of `party`'s value: SHA-256(msgpack[tag, session, round, party, c] ‖ nonce ‖ bytes). @internal */
-export function leafHash(session: string, round: string, party: string, c: number, nonce: Uint8Array, bytes: Uint8Array): Uint8Array {
-  return sha256(encodeMessage([LEAF_TAG, session, round, party, c]), nonce, bytes);
+/** Leaf of chunk c of `party`'s value: SHA-256(msgpack[tag, session, epoch, round, party, c] ‖ nonce ‖ bytes). @internal */
+export function leafHash(session: string, epoch: Uint8Array, round: string, party: string, c: number, nonce: Uint8Array, bytes: Uint8Array): Uint8Array {
+  return sha256(encodeMessage([LEAF_TAG, session, epoch, round, party, c]), nonce, bytes);
 }
 
 const nodeHash = (l: Uint8Array, r: Uint8Array): Uint8Array => sha256(NODE_TAG, l, r);
@@ -217,7 +217,8 @@ export interface ChunkCommitment {
 /** Commit to `bytes` (a party's T_p) chunk by chunk under `master`. @internal */
 export function commitChunks(group: Group, round: string, party: string, layout: AggregateLayout, bytes: Uint8Array, master: Uint8Array): ChunkCommitment {
   const nonces = Array.from({ length: layout.n }, (_, c) => chunkNonce(master, c));
-  const leaves = nonces.map((nonce, c) => leafHash(group.sessionId, round, party, c, nonce, chunkBytes(layout, bytes, c)));
+  const epoch = group.epoch;
+  const leaves = nonces.map((nonce, c) => leafHash(group.sessionId, epoch, round, party, c, nonce, chunkBytes(layout, bytes, c)));
   const levels = merkleLevels(leaves);
   return { master, nonces, levels, root: levels[levels.length - 1]![0]! };
 }
@@ -242,19 +243,19 @@ export function pieceHash(c: number, piece: Piece): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Signed statements.
 
-/** `{t, s, r, from, to, items}`: what a pieces message carries. @internal */
-export function piecesStatement(session: string, round: string, from: string, to: string, items: { c: number; h: Uint8Array }[]): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.pieces, s: session, r: round, from, to, items: items.map((i) => ({ c: i.c, h: i.h })) });
+/** `{t, s, e, r, from, to, items}`: what a pieces message carries. @internal */
+export function piecesStatement(session: string, epoch: Uint8Array, round: string, from: string, to: string, items: { c: number; h: Uint8Array }[]): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.pieces, s: session, e: epoch, r: round, from, to, items: items.map((i) => ({ c: i.c, h: i.h })) });
 }
 
-/** `{t, s, r, from, c, h}`: a primary's chunk sum. @internal */
-export function sumStatement(session: string, round: string, from: string, c: number, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.sum, s: session, r: round, from, c, h });
+/** `{t, s, e, r, from, c, h}`: a primary's chunk sum. @internal */
+export function sumStatement(session: string, epoch: Uint8Array, round: string, from: string, c: number, h: Uint8Array): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.sum, s: session, e: epoch, r: round, from, c, h });
 }
 
-/** `{t, s, r, from, ok, v, c, h}`: a party's check. @internal */
-export function checkStatement(session: string, round: string, from: string, ok: boolean, v: Uint8Array, c: number, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.check, s: session, r: round, from, ok, v, c, h });
+/** `{t, s, e, r, from, ok, v, c, h}`: a party's check. @internal */
+export function checkStatement(session: string, epoch: Uint8Array, round: string, from: string, ok: boolean, v: Uint8Array, c: number, h: Uint8Array): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.check, s: session, e: epoch, r: round, from, ok, v, c, h });
 }
 
 /** SHA-256 over the concatenated chunk hashes (the `v` of a check, and the reference). @internal */
@@ -308,6 +309,7 @@ export async function openAggregated(
 ): Promise<Ring64Vector> {
   const me = group.localId;
   const session = group.sessionId;
+  const epoch = group.epoch;
   const layout = aggregateLayout(group, round, length, runSeed);
   const n = layout.n;
   const mine = r64ToBytes(partial);
@@ -340,7 +342,7 @@ export async function openAggregated(
         const b = layout.secondaryChunk.get(q)!;
         const pa = pieceOf(layout, mine, commit, a);
         const pb = pieceOf(layout, mine, commit, b);
-        const st = piecesStatement(session, round, me, q, [
+        const st = piecesStatement(session, epoch, round, me, q, [
           { c: a, h: pieceHash(a, pa) },
           { c: b, h: pieceHash(b, pb) },
         ]);
@@ -359,7 +361,7 @@ export async function openAggregated(
     const pa = parsePiece(rec.a, ctx, n, group.maxMessageBytes);
     const pb = parsePiece(rec.b, ctx, n, group.maxMessageBytes);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = piecesStatement(session, round, p, me, [
+    const st = piecesStatement(session, epoch, round, p, me, [
       { c: alpha, h: pieceHash(alpha, pa) },
       { c: beta, h: pieceHash(beta, pb) },
     ]);
@@ -372,7 +374,7 @@ export async function openAggregated(
       [beta, pb, sumB],
     ] as const) {
       const expectedBytes = 8 * (layout.start[c + 1]! - layout.start[c]!);
-      const leaf = leafHash(session, round, p, c, piece.n, piece.v);
+      const leaf = leafHash(session, epoch, round, p, c, piece.n, piece.v);
       const root = piece.v.length === expectedBytes ? merkleRootFromProof(leaf, c, n, piece.pr) : undefined;
       if (root === undefined || !bytesEqual(root, roots.get(p)!)) {
         good = false;
@@ -390,7 +392,7 @@ export async function openAggregated(
   const sumABytes = r64ToBytes(sumA);
   const hA = sumHash(sumABytes);
   const hB = sumHash(r64ToBytes(sumB));
-  const sigA = ed25519Sign(sumStatement(session, round, me, alpha, hA), group.identity.secretKey);
+  const sigA = ed25519Sign(sumStatement(session, epoch, round, me, alpha, hA), group.identity.secretKey);
   const mySecondary = layout.secondary[alpha]!;
   await Promise.all([
     group.sendToAll(`${round}/sums`, { v: sumABytes, sig: sigA }, group.peers.filter((q) => q !== mySecondary)),
@@ -416,7 +418,7 @@ export async function openAggregated(
     const v = toSecondary ? undefined : expectBytes(rec.v, 'v', ctx);
     const h = v === undefined ? expectBytes(rec.h, 'h', ctx, 32) : sumHash(v);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = sumStatement(session, round, p, c, h);
+    const st = sumStatement(session, epoch, round, p, c, h);
     if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a chunk sum with an invalid signature in round "${round}"`, { peer: p });
     }
@@ -429,7 +431,7 @@ export async function openAggregated(
 
   // 4. Check: echo {ok, v, h} (signed); everyone derives the same verdict from the echoed data.
   const v = viewHash(Array.from({ length: n }, (_, c) => viewHashes.get(c)!));
-  const myCheck = checkStatement(session, round, me, ok, v, beta, hB);
+  const myCheck = checkStatement(session, epoch, round, me, ok, v, beta, hB);
   const checks = await echoBroadcast(group, `${round}/check`, { ok, v, h: hB, sig: ed25519Sign(myCheck, group.identity.secretKey) }, options);
   const checkOf = new Map<string, { ok: boolean; v: Uint8Array; h: Uint8Array; evidence: SignedStatement }>();
   for (const p of group.parties) {
@@ -439,7 +441,7 @@ export async function openAggregated(
     const cv = expectBytes(rec.v, 'v', ctx, 32);
     const ch = expectBytes(rec.h, 'h', ctx, 32);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = checkStatement(session, round, p, rec.ok, cv, layout.secondaryChunk.get(p)!, ch);
+    const st = checkStatement(session, epoch, round, p, rec.ok, cv, layout.secondaryChunk.get(p)!, ch);
     if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a check with an invalid signature in round "${round}"`, { peer: p });
     }
@@ -484,6 +486,7 @@ function resolveDispute(
 ): void {
   const me = group.localId;
   const session = group.sessionId;
+  const epoch = group.epoch;
   const n = layout.n;
   const L = layout.length;
 
@@ -531,9 +534,9 @@ function resolveDispute(
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that its signer never signed (round "${round}")`, { peer: presenter });
     }
     const ctx = { what: `statement presented by "${presenter}"`, peer: presenter };
-    const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'r', 'from', 'to', 'items', 'c', 'h']);
-    if (body.s !== session || body.r !== round || body.from !== s.signer) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round or signer`, { peer: presenter });
+    const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'e', 'r', 'from', 'to', 'items', 'c', 'h']);
+    if (body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== s.signer) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round, signer or group formation`, { peer: presenter });
     }
     statements.push({ ...s, body, presenter });
   };

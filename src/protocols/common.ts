@@ -388,7 +388,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
       { peers: disagree },
     );
   }
-  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, runId]));
+  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId]));
   for (const party of group.parties) {
     if (party === group.localId) {
       seed.update(coin);
@@ -414,7 +414,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */
 function coinCommitment(group: Group, round: string, party: string, coin: Uint8Array): Uint8Array {
-  return commitment(group.sessionId, `${round}/coin`, party, coin, new Uint8Array(0));
+  return commitment(group.sessionId, group.epoch, `${round}/coin`, party, coin, new Uint8Array(0));
 }
 
 /** The protocol names runs report, by the run-id prefix each protocol uses. */

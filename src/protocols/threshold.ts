@@ -109,8 +109,9 @@ interface SignedReport {
   readonly sig: Uint8Array;
 }
 
+/** A dealer report `{t, s, e, r, from, d}`: session, the group's epoch, run, author, dealers held. */
 function reportStatement(group: Group, runId: string, from: string, d: readonly string[]): Uint8Array {
-  return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, r: runId, from, d: [...d] });
+  return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, e: group.epoch, r: runId, from, d: [...d] });
 }
 
 /** Parse and verify a signed dealer report; undefined when the signature does not verify. */

@@ -145,7 +145,7 @@ describe('compact echo: a party that lies in its round-2 digest', () => {
       expect(bodies[0]).toMatchObject({ t: ECHO_STATEMENT.digest, s: o.parties.sessionId, r: 'sum.1/shape', from: 'p3' });
       expect(bodies[1]).toMatchObject({ t: ECHO_STATEMENT.list, s: o.parties.sessionId, r: 'sum.1/shape', from: 'p3' });
       // Anyone with the roster can check the contradiction.
-      expect(Buffer.from(echoDigest(o.parties.sessionId, 'sum.1/shape', bodies[1]!.list as { from: string; h: Uint8Array }[])).equals(Buffer.from(bodies[0]!.d as Uint8Array))).toBe(false);
+      expect(Buffer.from(echoDigest(o.parties.sessionId, bodies[1]!.e as Uint8Array, 'sum.1/shape', bodies[1]!.list as { from: string; h: Uint8Array }[])).equals(Buffer.from(bodies[0]!.d as Uint8Array))).toBe(false);
     }
   }, 30_000);
 
