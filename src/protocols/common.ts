@@ -159,8 +159,8 @@ export interface SumResult<T = SumOutput> {
   readonly runId: string;
   /**
    * The run seed, hex: a coin toss of every party's committed random contribution (see
-   * the shape round of every run); it fixed the share graph of `dkSecureSum` and the aggregator pairs of the
-   * aggregated opening. Identical at every party; for audit and reproducing those choices.
+   * the shape round of every run); it fixed the share graph of `dkSecureSum`. Identical at every
+   * party; for audit and reproducing that choice.
    */
   readonly seed: string;
   /** Wall time of the run, ms. */
@@ -247,8 +247,8 @@ export function roundOptions(o: SumOptions): { timeoutMs?: number; signal?: Abor
  * anything is sent), then agree with every party on the shape and the parameters by echo broadcast,
  * and toss the run seed in the same two message rounds.
  *
- * The run seed decides who shares with whom in `dkSecureSum` and which party checks which
- * aggregator in the aggregated opening, so no party may choose it. It used to be derived from the
+ * The run seed decides who shares with whom in `dkSecureSum` (and, before the masked aggregated
+ * opening, which party checked which aggregator), so no party may choose it. It used to be derived from the
  * session id, which one party (the task creator) picks: grinding session ids put two chosen
  * colluders into one aggregator pair, or around a chosen victim in the share graph, in a few
  * thousand tries. Now every party commits to 32 random bytes in its echoed shape statement
