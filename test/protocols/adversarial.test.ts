@@ -386,6 +386,23 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     }
   }, 30_000);
 
+  test('(a) retried without the party the error names (Group.without): the four honest parties get the sum of their inputs', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30 } }, async (g, i) => {
+      try {
+        return await dk(g, i);
+      } catch (err) {
+        if (!(err instanceof CheatingDetectedError) || err.peers.length === 0) throw err;
+        return dkSecureSum(g.without(err.peers), vec(i), { roundTimeoutMs: 5000 });
+      }
+    }, 5000);
+    const want = Array.from({ length: 10 }, (_, j) => [0, 1, 3, 4].reduce((s, i) => s + INPUTS[i]! + j, 0));
+    for (const r of o.results) {
+      expect(r.ok).toBe(true);
+      expect((r as { value: SumResult }).value.contributors).toEqual(['p1', 'p2', 'p4', 'p5']);
+      expect(Array.from((r as { value: SumResult }).value.sum as Float64Array)).toEqual(want);
+    }
+  }, 30_000);
+
   test('(a) the same with secureSum({ opening: "aggregate" })', async () => {
     const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, protocol: 'sum' } }, (g, i) => secureSum(g, vec(i), { opening: 'aggregate', roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
