@@ -20,9 +20,12 @@
  *    checked before anything depends on it. Then every party sends a hash of Q with the signed
  *    dealer reports it computed Q from. A party goes on only if at least
  *    m = ⌈(n + t) / 2⌉ parties (itself included) confirmed the same Q and nobody it heard from
- *    confirmed another one. When two signed reports of one party differ, that party is named
- *    (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a report
- *    lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
+ *    confirmed another one. Confirmations are signed and carry the signed reports behind them, so
+ *    a differing confirmation is explained: a confirmation that is not the intersection of its
+ *    author's own forwarded reports names its author (`TAMPERING_DETECTED`, its signed
+ *    confirmation and reports as evidence); two different signed reports of one party name that
+ *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
+ *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
  * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
@@ -114,6 +117,11 @@ function reportStatement(group: Group, runId: string, from: string, d: readonly 
   return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, e: group.epoch, r: runId, from, d: [...d] });
 }
 
+/** A dealer-set confirmation `{t, s, e, r, from, q}`: the hash of the dealer set its author agreed on. */
+function confirmStatement(group: Group, runId: string, from: string, q: Uint8Array): Uint8Array {
+  return encodeMessage({ t: 'coupler/1 dealer set', s: group.sessionId, e: group.epoch, r: runId, from, q });
+}
+
 /** Parse and verify a signed dealer report; undefined when the signature does not verify. */
 function parseReport(group: Group, runId: string, value: PlainData, ctx: { what: string; peer: string }): SignedReport | undefined {
   const rec = expectRecord(value, ctx, ['from', 'd', 'sig']);
@@ -126,17 +134,45 @@ function parseReport(group: Group, runId: string, value: PlainData, ctx: { what:
 }
 
 /**
- * A peer's partial sum covers another dealer set: find the party that signed two different
- * reports (one to this party, one to the peer) and name it with both as evidence.
- * @throws {@link CheatingDetectedError} `EQUIVOCATION`, or {@link GroupError} when the peer forwards a forged report.
+ * A peer confirmed another dealer set than this party. Name whoever is certainly at fault:
+ * the peer itself when its signed confirmation is not the hash of the intersection of the signed
+ * reports it forwarded (its own among them) — its own statements contradict each other, evidence
+ * anyone can check with the roster; else a party that signed two different reports (one to this
+ * party, one to the peer). Returns when neither holds: the reports reaching the two differed
+ * (a report lost to a crash), which nobody can be blamed for.
+ * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` / `EQUIVOCATION`, or
+ *   {@link GroupError} when the peer forwards a forged report or no report of its own.
  */
-function explainDealerSplit(group: Group, runId: string, peer: string, forwarded: PlainData[], mine: ReadonlyMap<string, SignedReport>): void {
+function explainDealerSplit(
+  group: Group,
+  runId: string,
+  peer: string,
+  confirmation: { readonly q: Uint8Array; readonly sig: Uint8Array },
+  forwarded: PlainData[],
+  mine: ReadonlyMap<string, SignedReport>,
+): void {
   const ctx = { what: 'forwarded dealer report', peer };
   const evidence = (r: SignedReport): Uint8Array =>
     encodeEvidence({ signer: r.from, statement: reportStatement(group, runId, r.from, r.d), signature: r.sig });
-  for (const item of forwarded) {
+  const reports = forwarded.map((item) => {
     const theirs = parseReport(group, runId, item, ctx);
     if (theirs === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a dealer report that its author never signed`, { peer });
+    return theirs;
+  });
+  const own = reports.find((r) => r.from === peer);
+  if (own === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" confirmed a dealer set without its own dealer report`, { peer });
+  let q = new Set(own.d);
+  for (const r of reports) q = new Set(r.d.filter((d) => q.has(d)));
+  if (!bytesEqual(qHash(group.parties.filter((p) => q.has(p))), confirmation.q)) {
+    const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q), signature: confirmation.sig });
+    throw new CheatingDetectedError(
+      ErrorCode.TAMPERING_DETECTED,
+      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; nothing was published`,
+      { description: 'a signed dealer-set confirmation whose hash differs from the intersection of the signed dealer reports its author forwarded with it', statements: [signed, ...reports.map(evidence)] },
+      { peer },
+    );
+  }
+  for (const theirs of reports) {
     const ours = mine.get(theirs.from);
     if (ours === undefined || JSON.stringify(ours.d) === JSON.stringify(theirs.d)) continue;
     throw new CheatingDetectedError(
@@ -401,19 +437,25 @@ async function runThreshold<V>(
   const myQ = qHash(Q);
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used }));
+  const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }));
   const quorum = thresholdQuorum(n, t);
   const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
   for (const [peer, msg] of confirms) {
     const ctx = { what: 'dealer-set confirmation', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'rep']);
-    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
-      explainDealerSplit(group, run.runId, peer, expectArray(rec.rep, 'rep', ctx, n), signedReports);
+    const rec = expectRecord(msg, ctx, ['q', 'rep', 'sig']);
+    const theirQ = expectBytes(rec.q, 'q', ctx, 32);
+    if (!bytesEqual(theirQ, myQ)) {
+      const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+      if (!ed25519Verify(confirmStatement(group, run.runId, peer, theirQ), sig, group.roster.get(peer)!.publicKey)) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer-set confirmation with an invalid signature`, { peer });
+      }
+      explainDealerSplit(group, run.runId, peer, { q: theirQ, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" agreed on a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost); nothing was published`,
-        { description: 'different agreed dealer sets; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
+        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); nothing was published`,
+        { description: 'different agreed dealer sets, each consistent with the signed reports its holder presented; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
       );
     }
     confirmers.push(peer);

@@ -263,6 +263,23 @@ test('thresholdSum n = 5, t = 2: an adversary reporting different dealer sets to
   }
 }, 30_000);
 
+test('thresholdSum n = 5: a confirmation of a dealer set that the confirmer’s own reports contradict → every honest party names it (TAMPERING_DETECTED), with its signed confirmation and reports; nothing published', async () => {
+  const o = await runScenario(5, { p3: { mode: 'threshold-false-confirm', input: 30, t: 3 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 5000 }), 5000);
+  const key = o.parties.roster.get('p3')!.publicKey;
+  for (const e of errors(o)) {
+    expect(e).toBeInstanceOf(CheatingDetectedError);
+    expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
+    expect(e.peers).toEqual(['p3']);
+    const ev = (e as CheatingDetectedError).evidence.statements.map((b) => decodeMessage(b, 1 << 16) as { signer: string; statement: Uint8Array; signature: Uint8Array });
+    // Its signed confirmation, then the signed reports it presented with it (its own included).
+    expect(ev[0]!.signer).toBe('p3');
+    expect(ed25519Verify(ev[0]!.statement, ev[0]!.signature, key)).toBe(true);
+    expect(decodeMessage(ev[0]!.statement, 1 << 16)).toMatchObject({ t: 'coupler/1 dealer set', s: o.parties.sessionId, from: 'p3' });
+    expect(ev.slice(1).map((x) => x.signer)).toContain('p3');
+    for (const x of ev.slice(1)) expect(ed25519Verify(x.statement, x.signature, o.parties.roster.get(x.signer)!.publicKey)).toBe(true);
+  }
+}, 30_000);
+
 describe('thresholdSum: one malicious reporter shrinking the dealer set Q to isolate an honest input', () => {
   // The attack (issue found by review): Q is the intersection of the dealer reports, so a party
   // that reports "I hold only the victim's share" to everyone makes Q = [victim]. Before the floor
