@@ -160,7 +160,9 @@ export interface SumResult<T = SumOutput> {
   /**
    * The run seed, hex: a coin toss of every party's committed random contribution (see
    * the shape round of every run); it fixed the share graph of `dkSecureSum`. Identical at every
-   * party; for audit and reproducing that choice.
+   * party; for audit and reproducing that choice. thresholdSum tosses no coin (it draws nothing at
+   * random beyond each party's own shares): its seed is a digest of the run and its agreed dealer
+   * set, identical at every party that returns.
    */
   readonly seed: string;
   /** Wall time of the run, ms. */

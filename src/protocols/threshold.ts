@@ -13,7 +13,10 @@
  * first (echo) round: parties that would use different fields abort with `SHAPE_MISMATCH`.
  *
  * 1. Deal: party i shares its encoded input with a fresh random polynomial f_i of degree t − 1,
- *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index).
+ *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index), in
+ *    the same flight as its shape-and-parameters statement, which every party compares with its
+ *    own ({@link _exchangeShapes}: no echo, tolerant of parties that vanish — a party whose
+ *    statement does not arrive is no dealer, as if it had dropped out before dealing).
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
  *    whose shares it holds; Q = the dealers held by every reporter.
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
@@ -95,15 +98,14 @@ import {
   field61FromBytes,
   fieldFromBytes,
   fieldToBytes,
-  agreeRun,
   encodeRun,
   roundOptions,
   seedHex,
   type LocalRun,
-  type PreparedRun,
   type SumOptions,
   type SumResult,
 } from './common.js';
+import { shapeDigest } from './math/index.js';
 
 /** A dealer report signed by its author. */
 interface SignedReport {
@@ -367,26 +369,71 @@ export async function thresholdSum<I extends SumInputLike<I>>(group: Group, inpu
 }
 
 /**
- * Deal in the same message flight as the shape statement, then agree, then steps 2–5. Why dealing
- * before the agreement is safe: each share is one point of a fresh random polynomial of degree
+ * Deal in the same message flight as the shape statement, then steps 1–5. Why dealing before the
+ * shapes are compared is safe: each share is one point of a fresh random polynomial of degree
  * t − 1 through this party's own input, with this party's own t; fewer than t of them reveal
  * nothing, whether or not the run then aborts on a shape or parameter mismatch (and a peer gets
- * exactly one share per dealer either way). It saves a message round: five instead of six.
+ * exactly one share per dealer either way).
  */
 async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdField<V>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
-  const xs = evaluationPoints(group.parties.length);
-  local.progress.phase('share');
-  const shares = F.share(local.encoded, t, xs);
-  const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
-  const run = await agreeRun(group, local, o);
-  await dealing;
-  return run.progress.around(() => runThreshold(group, run, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!));
+  return local.progress.around(async () => {
+    const xs = evaluationPoints(group.parties.length);
+    local.progress.phase('share');
+    const shares = F.share(local.encoded, t, xs);
+    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
+    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o));
+    await dealing;
+    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!);
+  });
 }
 
-/** Steps 1–5 of the protocol, in field F. */
+/**
+ * The shape agreement of thresholdSum, tolerant of parties that vanish (issue 17, item 5(b)):
+ * every party sends every peer its shape and parameter statement (in the flight of its deal) and
+ * compares what arrives with its own. A difference aborts naming the parties that differ
+ * (`SHAPE_MISMATCH`), as in the other sums. A party whose statement does not arrive (it vanished
+ * while dealing, or before) is not waited for past the round: it is a non-dealer here and its
+ * reports are not counted, and the dealer-set quorum of step 3 decides the run as for any dropout.
+ *
+ * Why no echo broadcast is needed (the other sums echo their shape statement): thresholdSum uses
+ * nobody's statement except to compare it with its own, and every party publishes only to
+ * parties it compared equal and that confirmed its dealer set; a party that sends different
+ * statements to different parties gains only a different shape for its own input. Without the
+ * echo there is no run-seed coin toss either — thresholdSum draws nothing from it; its
+ * `SumResult.seed` is a digest of the run and the agreed dealer set.
+ *
+ * @returns the parties this party compared equal (itself included), in canonical order.
+ * @throws {@link ValueError} `SHAPE_MISMATCH`; {@link TimeoutError} naming the missing parties when
+ *   fewer than `minimum` peers sent a statement in time.
+ * @internal exported for the adversarial test fixture.
+ */
+export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minimum: number, ro: { timeoutMs?: number; signal?: AbortSignal }): Promise<string[]> {
+  const round = `${local.runId}/shape`;
+  const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
+  await sendTolerant(group, round, group.peers, () => mine);
+  const got = await group.gatherSome(round, minimum, ro);
+  const disagree: string[] = [];
+  for (const [party, value] of got) {
+    const ctx = { what: 'shape agreement', peer: party };
+    const rec = expectRecord(value, ctx, ['shape', 'params']);
+    if (expectString(rec.shape, 'shape', ctx, 128) !== mine.shape || expectString(rec.params, 'params', ctx, 1024) !== mine.params) disagree.push(party);
+  }
+  if (disagree.length > 0) {
+    throw new ValueError(
+      ErrorCode.SHAPE_MISMATCH,
+      `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree with this party on the shape of the values or the protocol parameters`,
+      { peers: disagree },
+    );
+  }
+  group._noteLocalFailure(undefined);
+  return group.parties.filter((p) => p === group.localId || got.has(p));
+}
+
+/** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
 async function runThreshold<V>(
   group: Group,
-  run: PreparedRun<V>,
+  run: LocalRun<V>,
+  agreed: readonly string[],
   F: _ThresholdField<V>,
   t: number,
   minContributors: number,
@@ -398,16 +445,17 @@ async function runThreshold<V>(
   const xs = evaluationPoints(n);
   const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
 
-  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun).
+  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
+  // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
   const held = new Map<string, V>([[group.localId, ownShare]]);
-  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, ro);
+  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };
     held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
   }
 
   // 2. Agree on the dealers.
-  const present = group.peers.filter((p) => !group.lostPeers.includes(p));
+  const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
   const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
   await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }));
@@ -517,7 +565,7 @@ async function runThreshold<V>(
     protocol: 'thresholdSum',
     contributors: Q,
     runId: run.runId,
-    seed: seedHex(run.seed),
+    seed: seedHex(createHash('sha256').update(encodeMessage(['coupler/1 threshold run', group.sessionId, group.epoch, run.runId, Q])).digest()),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

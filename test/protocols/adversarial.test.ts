@@ -365,6 +365,14 @@ describe('silence and crashes mid-protocol (after dealing)', () => {
     expect(o.elapsedMs).toBeLessThan(ROUND * 2 + 6000);
   }, 30_000);
 
+  test('thresholdSum n = 5, t = 3, a party that vanishes WHILE dealing (its shares reached p1, p2 only): the others complete without it, as a non-dealer', async () => {
+    // The shape agreement used to be an echo broadcast among all parties, not dropout-tolerant:
+    // every survivor aborted with PEER_LOST naming it.
+    const o = await runScenario(5, { p3: { mode: 'crash-mid-deal', protocol: 'threshold', input: 30, t: 3, dealTo: ['p1', 'p2'] } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 10_000 }), 10_000);
+    expect(expectContributorsSum(o)).toEqual(['p1', 'p2', 'p4', 'p5']);
+    expect(o.elapsedMs).toBeLessThan(8000); // well before the 10 s round deadline
+  }, 30_000);
+
   test('thresholdSum n = 5, t = 3, crashed adversary: completes without it, faster than the deadline', async () => {
     const o = await runScenario(5, { p3: { mode: 'crash-after-deal', protocol: 'threshold', input: 30, t: 3 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 3, roundTimeoutMs: 10_000 }), 10_000);
     expectContributorsSum(o);
