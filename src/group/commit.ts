@@ -27,9 +27,9 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { bytesEqual } from '../crypto/bytes.js';
-import { encodeMessage } from '../wire/codec.js';
+import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
 import { echoBroadcastAttached, type EchoOptions } from './echo.js';
@@ -95,6 +95,16 @@ export interface PiecesOptions extends RoundOptions {
 /** Pieces a party may send ahead of the ones it has received from everyone (flow control). */
 const PIECE_WINDOW = 1;
 
+/**
+ * The slowest an opening in pieces may be, bytes of opened data received per second on average
+ * (1 MiB/s): {@link commitThenOpenPieces} gives the whole opening one deadline, the round
+ * deadline plus the time to receive every peer's pieces at this rate. A sender that drips its
+ * pieces — each in time for a per-piece deadline — no longer stretches a long opening to
+ * pieces × deadline (about 77 minutes at L = 10⁷ with the default 60 s); it is named by a timeout
+ * once the opening as a whole is late.
+ */
+export const MIN_OPENING_BYTES_PER_SECOND = 1024 * 1024;
+
 interface Deferred {
   readonly promise: Promise<void>;
   resolve(): void;
@@ -126,9 +136,16 @@ function deferred(): Deferred {
  * piece that is not the committed one names its sender (`COMMITMENT_MISMATCH`), and nothing is
  * accepted from a run whose commitments were not echo-consistent.
  *
+ * Deadline: the pieces share ONE deadline, set when the opening starts: the round deadline plus
+ * the time to receive (n − 1) × (this party's total piece bytes — the same for every party, the
+ * piece count and sizes follow from the agreed shape) at {@link MIN_OPENING_BYTES_PER_SECOND}. At
+ * that deadline the parties whose current piece is missing are named (`TIMEOUT`): with the flow
+ * control above, every honest party is held up by the same late sender.
+ *
  * @param pieceAt - this party's piece i.
  * @param onPiece - called with each peer's verified piece i.
- * @throws as {@link commitThenOpen}; `PROTOCOL_VIOLATION` naming a peer whose hash list is malformed.
+ * @throws as {@link commitThenOpen}; `PROTOCOL_VIOLATION` naming a peer whose hash list is
+ *   malformed; {@link TimeoutError} naming the peers whose pieces are late at the opening's deadline.
  */
 export async function commitThenOpenPieces(
   group: Group,
@@ -139,7 +156,15 @@ export async function commitThenOpenPieces(
   options: PiecesOptions = {},
 ): Promise<void> {
   const hashes = new Uint8Array(32 * count);
-  for (let i = 0; i < count; i++) hashes.set(createHash('sha256').update(pieceAt(i)).digest(), 32 * i);
+  let totalBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const piece = pieceAt(i);
+    totalBytes += piece.length;
+    hashes.set(createHash('sha256').update(piece).digest(), 32 * i);
+  }
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const openingMs = roundMs + Math.ceil((1000 * totalBytes * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
+  const deadline = Date.now() + openingMs;
   const nonce = new Uint8Array(randomBytes(32));
   const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, hashes);
   const { gate, ...roundOptions } = options;
@@ -180,7 +205,17 @@ export async function commitThenOpenPieces(
       lists.set(party, hs);
     }
     for (let i = 0; i < count; i++) {
-      const got = await group.gather(`${round}/p${i}`, roundOptions);
+      let got: Map<string, PlainData>;
+      try {
+        got = await group.gather(`${round}/p${i}`, { ...roundOptions, timeoutMs: Math.max(1, deadline - Date.now()) });
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const late = err.peers.length > 0 ? err.peers : group.peers;
+        throw new TimeoutError(
+          `opening of round "${round}": piece ${i} of ${count} from ${late.map((p) => `"${p}"`).join(', ')} missing at the opening's deadline (${openingMs} ms: the round deadline plus ${count} pieces from ${group.peers.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s)`,
+          { peers: late },
+        );
+      }
       await handedOff[i]!.promise;
       for (const [party, msg] of got) {
         const ctx = { what: `piece ${i} of round "${round}"`, peer: party };
