@@ -134,6 +134,9 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
   }
   if (failed.length > 0) throw failed[0]!;
   if (silent.length > 0) {
+    const lost = silent.filter((p) => group.lostPeers.includes(p));
+    // A lost peer's mailbox holds why (lost, aborted, dropped): report that, as a gather would.
+    if (lost.length > 0) throw await group.receive(lost[0]!, `${round}/h`, ro).then(() => new GroupError(ErrorCode.PEER_LOST, `lost peer "${lost[0]}"`, { peer: lost[0]! }), (e: unknown) => e);
     const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
     throw new TimeoutError(`round "${round}/h": no message from ${silent.map((p) => `"${p}"`).join(', ')} within ${timeoutMs} ms`, { peers: silent });
   }
