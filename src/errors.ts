@@ -93,6 +93,11 @@ export interface CouplerErrorOptions {
   peer?: string;
   /** Party ids involved (missing peers, culprits). */
   peers?: readonly string[];
+  /**
+   * Parties of which at least one misbehaved, when the evidence cannot say which (see
+   * {@link CouplerError.suspects}). Never the same as naming them.
+   */
+  suspects?: readonly string[];
   /** The underlying error. */
   cause?: unknown;
 }
@@ -108,12 +113,20 @@ export class CouplerError extends Error {
   readonly peer: string | undefined;
   /** Party ids involved (for timeouts: who was missing; for cheating: the culprits). */
   readonly peers: readonly string[];
+  /**
+   * Parties under suspicion that the evidence cannot decide between: at least one of them
+   * misbehaved, but an honest party may be among them, so they are not named in `peers`. Example:
+   * party k reports that party j sent it a different value than j sent this party — either j
+   * equivocated or k lies, and without signatures nobody can tell which. Empty when there is none.
+   */
+  readonly suspects: readonly string[];
 
   constructor(code: ErrorCodeValue, message: string, options: CouplerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.peer = options.peer;
     this.peers = options.peers ?? (options.peer === undefined ? [] : [options.peer]);
+    this.suspects = options.suspects ?? [];
     Object.defineProperty(this, BRAND, { value: true });
   }
 

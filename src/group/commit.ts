@@ -19,15 +19,17 @@
  *   bound. (A cheater can always withhold its own opening and abort after seeing the others'; no
  *   protocol without an honest majority prevents that.)
  *
- * Commitment: `SHA-256("coupler/1 commit" || session || round || party || nonce(32) || value)`,
- * binding by collision resistance and hiding by the 256-bit random nonce.
+ * Commitment: `SHA-256(msgpack["coupler/1 commit", session, epoch, round, party] || nonce(32) || value)`,
+ * binding by collision resistance and hiding by the 256-bit random nonce; the group's epoch (see
+ * `group/epoch.ts`) keeps a commitment of an earlier formation with the same session id and round
+ * name from opening in this one.
  *
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { bytesEqual } from '../crypto/bytes.js';
-import { encodeMessage } from '../wire/codec.js';
+import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
 import { echoBroadcastAttached, type EchoOptions } from './echo.js';
@@ -37,10 +39,13 @@ function mismatch(party: string, what: string, description: string): CheatingDet
   return new CheatingDetectedError(ErrorCode.COMMITMENT_MISMATCH, `party "${party}" ${what}`, { description, statements: [] }, { peer: party });
 }
 
-/** The commitment to `value` by `party` under `nonce`. */
-export function commitment(session: string, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
+/**
+ * The commitment to `value` by `party` under `nonce`, in the group formation `epoch`
+ * ({@link Group.epoch}).
+ */
+export function commitment(session: string, epoch: Uint8Array, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
   const h = createHash('sha256');
-  h.update(encodeMessage(['coupler/1 commit', session, round, party]));
+  h.update(encodeMessage(['coupler/1 commit', session, epoch, round, party]));
   h.update(nonce);
   h.update(value);
   return new Uint8Array(h.digest());
@@ -58,7 +63,7 @@ export function commitment(session: string, round: string, party: string, nonce:
  */
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
   const nonce = new Uint8Array(randomBytes(32));
-  const mine = commitment(group.sessionId, round, group.localId, nonce, value);
+  const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, value);
   const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);
   const out = new Map<string, Uint8Array>();
   for (const party of group.parties) {
@@ -73,7 +78,7 @@ export async function commitThenOpen(group: Group, round: string, value: Uint8Ar
     const v = expectBytes(rec.v, 'v', ctx);
     const n = expectBytes(rec.n, 'n', ctx, 32);
     const committed = expectBytes(commitments.get(party)!, 'commitment', ctx, 32);
-    if (!bytesEqual(commitment(group.sessionId, round, party, n, v), committed)) {
+    if (!bytesEqual(commitment(group.sessionId, group.epoch, round, party, n, v), committed)) {
       throw mismatch(party, `opened a value that does not match its commitment in round "${round}"`, 'the opening does not hash to the echo-checked commitment');
     }
     out.set(party, v);
@@ -89,6 +94,16 @@ export interface PiecesOptions extends RoundOptions {
 
 /** Pieces a party may send ahead of the ones it has received from everyone (flow control). */
 const PIECE_WINDOW = 1;
+
+/**
+ * The slowest an opening in pieces may be, bytes of opened data received per second on average
+ * (1 MiB/s): {@link commitThenOpenPieces} gives the whole opening one deadline, the round
+ * deadline plus the time to receive every peer's pieces at this rate. A sender that drips its
+ * pieces — each in time for a per-piece deadline — no longer stretches a long opening to
+ * pieces × deadline (about 77 minutes at L = 10⁷ with the default 60 s); it is named by a timeout
+ * once the opening as a whole is late.
+ */
+export const MIN_OPENING_BYTES_PER_SECOND = 1024 * 1024;
 
 interface Deferred {
   readonly promise: Promise<void>;
@@ -121,9 +136,16 @@ function deferred(): Deferred {
  * piece that is not the committed one names its sender (`COMMITMENT_MISMATCH`), and nothing is
  * accepted from a run whose commitments were not echo-consistent.
  *
+ * Deadline: the pieces share ONE deadline, set when the opening starts: the round deadline plus
+ * the time to receive (n − 1) × (this party's total piece bytes — the same for every party, the
+ * piece count and sizes follow from the agreed shape) at {@link MIN_OPENING_BYTES_PER_SECOND}. At
+ * that deadline the parties whose current piece is missing are named (`TIMEOUT`): with the flow
+ * control above, every honest party is held up by the same late sender.
+ *
  * @param pieceAt - this party's piece i.
  * @param onPiece - called with each peer's verified piece i.
- * @throws as {@link commitThenOpen}; `PROTOCOL_VIOLATION` naming a peer whose hash list is malformed.
+ * @throws as {@link commitThenOpen}; `PROTOCOL_VIOLATION` naming a peer whose hash list is
+ *   malformed; {@link TimeoutError} naming the peers whose pieces are late at the opening's deadline.
  */
 export async function commitThenOpenPieces(
   group: Group,
@@ -134,9 +156,17 @@ export async function commitThenOpenPieces(
   options: PiecesOptions = {},
 ): Promise<void> {
   const hashes = new Uint8Array(32 * count);
-  for (let i = 0; i < count; i++) hashes.set(createHash('sha256').update(pieceAt(i)).digest(), 32 * i);
+  let totalBytes = 0;
+  for (let i = 0; i < count; i++) {
+    const piece = pieceAt(i);
+    totalBytes += piece.length;
+    hashes.set(createHash('sha256').update(piece).digest(), 32 * i);
+  }
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const openingMs = roundMs + Math.ceil((1000 * totalBytes * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
+  const deadline = Date.now() + openingMs;
   const nonce = new Uint8Array(randomBytes(32));
-  const mine = commitment(group.sessionId, round, group.localId, nonce, hashes);
+  const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, hashes);
   const { gate, ...roundOptions } = options;
   const handedOff = Array.from({ length: count }, deferred);
   const received = Array.from({ length: count }, deferred);
@@ -169,13 +199,23 @@ export async function commitThenOpenPieces(
       const rec = expectRecord(opening, ctx, ['hs', 'n']);
       const hs = expectBytes(rec.hs, 'hs', ctx, 32 * count);
       const n = expectBytes(rec.n, 'n', ctx, 32);
-      if (!bytesEqual(commitment(group.sessionId, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
+      if (!bytesEqual(commitment(group.sessionId, group.epoch, round, party, n, hs), expectBytes(commitments.get(party)!, 'commitment', ctx, 32))) {
         throw mismatch(party, `opened piece hashes that do not match its commitment in round "${round}"`, 'the opened piece hashes do not hash to the echo-checked commitment');
       }
       lists.set(party, hs);
     }
     for (let i = 0; i < count; i++) {
-      const got = await group.gather(`${round}/p${i}`, roundOptions);
+      let got: Map<string, PlainData>;
+      try {
+        got = await group.gather(`${round}/p${i}`, { ...roundOptions, timeoutMs: Math.max(1, deadline - Date.now()) });
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const late = err.peers.length > 0 ? err.peers : group.peers;
+        throw new TimeoutError(
+          `opening of round "${round}": piece ${i} of ${count} from ${late.map((p) => `"${p}"`).join(', ')} missing at the opening's deadline (${openingMs} ms: the round deadline plus ${count} pieces from ${group.peers.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s)`,
+          { peers: late },
+        );
+      }
       await handedOff[i]!.promise;
       for (const [party, msg] of got) {
         const ctx = { what: `piece ${i} of round "${round}"`, peer: party };

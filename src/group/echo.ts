@@ -5,15 +5,17 @@
  * Rounds (sub-rounds of the caller's `round`):
  *
  * 1. `<round>/v` — every party sends every peer its value with a signed statement
- *    `S_p = Sign(sk_p, {session, round, from: p, h = SHA-256(value bytes)})`.
+ *    `S_p = Sign(sk_p, {session, epoch, round, from: p, h = SHA-256(value bytes)})` (the epoch of
+ *    the group's formation, see `group/epoch.ts`, so that no statement of an earlier formation
+ *    with the same session id and round name verifies in this one).
  * 2. `<round>/d` — every party sends every peer ONE signed digest of its view:
- *    `Sign(sk, {session, round, from, d})` with
+ *    `Sign(sk, {session, epoch, round, from, d})` with
  *    `d = SHA-256(msgpack([[q, SHA-256(statement_q)] for q in canonical party order]))`, the
  *    statements being those it received in round 1 (its own included). If every peer's digest
  *    equals its own, the party is done. With {@link echoBroadcastAttached} the same message also
  *    carries an attachment (`x`, e.g. a commitment's opening), which is not part of the digest.
  * 3. `<round>/f` — only on a mismatch: a party sends its full signed list of round-1 statements
- *    (`Sign(sk, {session, round, from, list: [{from, h, sig}…]})`) to exactly the peers whose
+ *    (`Sign(sk, {session, epoch, round, from, list: [{from, h, sig}…]})`) to exactly the peers whose
  *    digests differ from its own, and waits for theirs. From each list it receives it names a
  *    culprit: a list whose digest is not the one its sender signed in round 2 names that sender
  *    (its signed digest and signed list as evidence); two validly signed statements of one sender
@@ -83,11 +85,11 @@ export interface SignedStatement {
 
 /** Statement types (`t`) of the echo broadcast. */
 export const ECHO_STATEMENT = {
-  /** Round 1: `{t, s, r, from, h}` — `h` = SHA-256 of the value bytes. */
+  /** Round 1: `{t, s, e, r, from, h}` — `e` the group's epoch, `h` = SHA-256 of the value bytes. */
   broadcast: 'coupler/1 broadcast',
-  /** Round 2: `{t, s, r, from, d}` — `d` = {@link echoDigest} of the sender's round-1 view. */
+  /** Round 2: `{t, s, e, r, from, d}` — `d` = {@link echoDigest} of the sender's round-1 view. */
   digest: 'coupler/1 echo digest',
-  /** Round 3 (fallback): `{t, s, r, from, list: [{from, h, sig}…]}` in canonical party order. */
+  /** Round 3 (fallback): `{t, s, e, r, from, list: [{from, h, sig}…]}` in canonical party order. */
   list: 'coupler/1 echo',
 } as const;
 
@@ -100,26 +102,27 @@ function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
-function statementBytes(session: string, round: string, from: string, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: ECHO_STATEMENT.broadcast, s: session, r: round, from, h });
+function statementBytes(session: string, epoch: Uint8Array, round: string, from: string, h: Uint8Array): Uint8Array {
+  return encodeMessage({ t: ECHO_STATEMENT.broadcast, s: session, e: epoch, r: round, from, h });
 }
 
-function digestStatement(session: string, round: string, from: string, d: Uint8Array): Uint8Array {
-  return encodeMessage({ t: ECHO_STATEMENT.digest, s: session, r: round, from, d });
+function digestStatement(session: string, epoch: Uint8Array, round: string, from: string, d: Uint8Array): Uint8Array {
+  return encodeMessage({ t: ECHO_STATEMENT.digest, s: session, e: epoch, r: round, from, d });
 }
 
 /**
  * The round-2 digest of a view: `SHA-256(msgpack([[from, SHA-256(statement)] …]))` over the
- * round-1 statements `{t, s: session, r: round, from, h}`, in the order given (canonical party
- * order in the protocol).
+ * round-1 statements `{t, s: session, e: epoch, r: round, from, h}`, in the order given (canonical
+ * party order in the protocol).
  *
  * @param session - the session id.
+ * @param epoch - the group's epoch ({@link Group.epoch}).
  * @param round - the echo round name.
  * @param view - per sender, the value hash it signed.
  * @returns the 32-byte digest.
  */
-export function echoDigest(session: string, round: string, view: readonly { readonly from: string; readonly h: Uint8Array }[]): Uint8Array {
-  return sha256(encodeMessage(view.map((e) => [e.from, sha256(statementBytes(session, round, e.from, e.h))])));
+export function echoDigest(session: string, epoch: Uint8Array, round: string, view: readonly { readonly from: string; readonly h: Uint8Array }[]): Uint8Array {
+  return sha256(encodeMessage(view.map((e) => [e.from, sha256(statementBytes(session, epoch, round, e.from, e.h))])));
 }
 
 /**
@@ -266,10 +269,11 @@ async function echo(
   attach?: (values: ReadonlyMap<string, PlainData>) => PlainData,
 ): Promise<EchoAttachedResult> {
   const session = group.sessionId;
+  const epoch = group.epoch;
   const sk = group.identity.secretKey;
   const valueBytes = encodeMessage(payload);
   const myHash = sha256(valueBytes);
-  const mySig = ed25519Sign(statementBytes(session, round, group.localId, myHash), sk);
+  const mySig = ed25519Sign(statementBytes(session, epoch, round, group.localId, myHash), sk);
   await group.sendToAll(`${round}/v`, { v: valueBytes, sig: mySig });
   const received = await group.gather(`${round}/v`, options);
 
@@ -291,8 +295,8 @@ async function echo(
   if (options.gate !== undefined) await options.gate;
   // Round 2: one signed digest of this party's view to every peer.
   const myView = group.parties.map((p) => ({ from: p, h: hashes.get(p)!.h, sig: hashes.get(p)!.sig }));
-  const myDigest = echoDigest(session, round, myView);
-  const digestMsg: Record<string, PlainData> = { d: myDigest, sig: ed25519Sign(digestStatement(session, round, group.localId, myDigest), sk) };
+  const myDigest = echoDigest(session, epoch, round, myView);
+  const digestMsg: Record<string, PlainData> = { d: myDigest, sig: ed25519Sign(digestStatement(session, epoch, round, group.localId, myDigest), sk) };
   if (attach !== undefined) digestMsg.x = attach(values);
   await group.sendToAll(`${round}/d`, digestMsg);
   options.afterDigest?.();
@@ -307,7 +311,7 @@ async function echo(
       const rec = expectRecord(msg, ctx, attach === undefined ? ['d', 'sig'] : ['d', 'sig', 'x']);
       if (rec.x !== undefined) attached.set(peer, rec.x);
       const d = expectBytes(rec.d, 'd', ctx, 32);
-      const signed: SignedStatement = { signer: peer, statement: digestStatement(session, round, peer, d), signature: expectBytes(rec.sig, 'sig', ctx, 64) };
+      const signed: SignedStatement = { signer: peer, statement: digestStatement(session, epoch, round, peer, d), signature: expectBytes(rec.sig, 'sig', ctx, 64) };
       if (bytesEqual(d, myDigest)) continue; // authenticated by the channel; its signature is never evidence
       if (!verifyStatement(group, signed)) {
         throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo digest with an invalid signature in round "${round}"`, { peer });
@@ -325,7 +329,7 @@ async function echo(
   const against = group.parties.filter((p) => mismatched.has(p));
   if (against.length > 0) {
     verifyView(group, round, hashes);
-    const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, r: round, from: group.localId, list: myView });
+    const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, e: epoch, r: round, from: group.localId, list: myView });
     const listSig = ed25519Sign(listStatement, sk);
     await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig })));
   }
@@ -344,9 +348,10 @@ async function echo(
  * sender instead.
  */
 function verifyView(group: Group, round: string, hashes: Map<string, { h: Uint8Array; sig: Uint8Array }>): void {
+  const epoch = group.epoch;
   for (const peer of group.peers) {
     const { h, sig } = hashes.get(peer)!;
-    if (!ed25519Verify(statementBytes(group.sessionId, round, peer, h), sig, group.roster.get(peer)!.publicKey)) {
+    if (!ed25519Verify(statementBytes(group.sessionId, epoch, round, peer, h), sig, group.roster.get(peer)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a broadcast with an invalid signature in round "${round}"`, { peer });
     }
   }
@@ -365,18 +370,19 @@ function checkList(
   signedDigest: SignedStatement,
 ): void {
   const session = group.sessionId;
+  const epoch = group.epoch;
   const n = group.parties.length;
   const ctx = { what: `echo list of round "${round}"`, peer };
   const rec = expectRecord(msg, ctx, ['stmt', 'sig']);
-  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 64 + n * 256);
+  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 128 + n * 256);
   const sig = expectBytes(rec.sig, 'sig', ctx, 64);
   const forwarderEvidence: SignedStatement = { signer: peer, statement: stmt, signature: sig };
   if (!verifyStatement(group, forwarderEvidence)) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list with an invalid signature`, { peer });
   }
-  const body = expectRecord(decodeMessage(stmt, 64 + n * 256, { peer }), ctx, ['t', 's', 'r', 'from', 'list']);
-  if (body.t !== ECHO_STATEMENT.list || body.s !== session || body.r !== round || body.from !== peer) {
-    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round or session`, { peer });
+  const body = expectRecord(decodeMessage(stmt, 128 + n * 256, { peer }), ctx, ['t', 's', 'e', 'r', 'from', 'list']);
+  if (body.t !== ECHO_STATEMENT.list || body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== peer) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round, session or group formation`, { peer });
   }
   const list = expectArray(body.list, 'list', ctx, n);
   if (list.length !== n) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an incomplete echo list`, { peer });
@@ -387,7 +393,7 @@ function checkList(
     return { from, h: expectBytes(e.h, 'h', ctx, 32), sig: expectBytes(e.sig, 'sig', ctx, 64) };
   });
   const claimed = decodeMessage(signedDigest.statement, 1024) as { d: Uint8Array };
-  if (!bytesEqual(echoDigest(session, round, entries), claimed.d)) {
+  if (!bytesEqual(echoDigest(session, epoch, round, entries), claimed.d)) {
     throw new CheatingDetectedError(
       ErrorCode.EQUIVOCATION,
       `party "${peer}" signed an echo digest that does not match the echo list it presented (round "${round}")`,
@@ -398,7 +404,7 @@ function checkList(
   for (const { from, h, sig: s } of entries) {
     const mine = hashes.get(from)!;
     if (bytesEqual(h, mine.h)) continue;
-    const theirs: SignedStatement = { signer: from, statement: statementBytes(session, round, from, h), signature: s };
+    const theirs: SignedStatement = { signer: from, statement: statementBytes(session, epoch, round, from, h), signature: s };
     if (!verifyStatement(group, theirs)) {
       throw new CheatingDetectedError(
         ErrorCode.EQUIVOCATION,
@@ -407,7 +413,7 @@ function checkList(
         { peer },
       );
     }
-    const ours: SignedStatement = { signer: from, statement: statementBytes(session, round, from, mine.h), signature: mine.sig };
+    const ours: SignedStatement = { signer: from, statement: statementBytes(session, epoch, round, from, mine.h), signature: mine.sig };
     throw new CheatingDetectedError(
       ErrorCode.EQUIVOCATION,
       `party "${from}" sent different values to different parties in round "${round}"`,

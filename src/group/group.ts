@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
@@ -30,6 +31,7 @@ import { DEFAULT_MAX_VALUES, encodeMessage, type PlainData } from '../wire/codec
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
+import { joinEpoch } from './epoch.js';
 
 export { ROUND_PATTERN } from './inbound.js';
 
@@ -338,35 +340,37 @@ export class Group {
   #runCounter = 0;
   /** Runs this party stopped (its notice went out once). */
   readonly #failedRuns = new Set<string>();
+  #epoch: Uint8Array | undefined;
+  /** What this group was constructed from (a view is constructed from its root's, see `without`). */
+  readonly #init: GroupInit;
+  /** The joined group a view was made from; the group itself otherwise. */
+  readonly #root: Group;
+  /** Run-label infix of a view (`''` for the joined group). */
+  readonly #label: string;
+  /** Run counters of the views made from this (root) group, by label. */
+  readonly #viewRuns = new Map<string, number>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
   readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
-  constructor(init: {
-    mesh: Mesh;
-    localId: string;
-    sessionId: string;
-    roster: Roster;
-    identity: Identity;
-    roundTimeoutMs: number;
-    maxMessageBytes: number;
-    onEvent: ((e: GroupEvent) => void) | undefined;
-    onProgress?: ((p: RunProgress) => void) | undefined;
-    progressIntervalMs?: number;
-  }) {
+  constructor(init: GroupInit, view?: { readonly root: Group; readonly members: readonly string[]; readonly label: string }) {
     this.localId = init.localId;
     this.sessionId = init.sessionId;
     this.roster = init.roster;
     this.identity = init.identity;
-    this.parties = init.roster.ids;
-    this.peers = init.roster.ids.filter((id) => id !== init.localId);
+    this.parties = view?.members ?? init.roster.ids;
+    this.peers = this.parties.filter((id) => id !== init.localId);
+    this.#init = init;
+    this.#root = view?.root ?? this;
+    this.#label = view?.label ?? '';
     this.#mesh = init.mesh;
     this.#roundTimeoutMs = init.roundTimeoutMs;
     this.#maxMessageBytes = init.maxMessageBytes;
     this.#onEvent = init.onEvent;
     this.#onProgress = init.onProgress;
     this.#progressIntervalMs = init.progressIntervalMs ?? 1000;
+    if (view !== undefined) return;
     const group = this;
     init.mesh.join({
       onAbort: (peer, notice) => this.#onAbortNotice(peer, notice),
@@ -374,6 +378,21 @@ export class Group {
         return group.#closing;
       },
     });
+  }
+
+  /**
+   * The epoch of this formation: 32 bytes every party agreed on when the group formed, fresh per
+   * formation, bound into every signed statement and commitment (see `group/epoch.ts`).
+   */
+  get epoch(): Uint8Array {
+    if (this.#epoch === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'the group has no epoch yet (use the group joinGroup returns)');
+    return Uint8Array.from(this.#epoch);
+  }
+
+  /** @internal set once by joinGroup, after the epoch agreement. */
+  _setEpoch(epoch: Uint8Array): void {
+    if (this.#epoch !== undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'the epoch is set once');
+    this.#epoch = Uint8Array.from(epoch);
   }
 
   /** @internal the group's progress hook and interval (read by the protocols). */
@@ -391,6 +410,7 @@ export class Group {
   }
 
   #peerChannel(peer: string): SecureChannel {
+    if (this.#root !== this && !this.peers.includes(peer)) throw new InvalidArgumentError(`"${String(peer).slice(0, 64)}" is not a peer of this group`);
     // A peer whose link is down still has its (closed) channel: the mailbox reports why.
     const link = this.#mesh.links.get(peer);
     if (link !== undefined) return link.channel;
@@ -631,8 +651,58 @@ export class Group {
    * sequence of protocols in a group gets the same labels, so round names never repeat.
    */
   nextRunId(protocol: string): string {
+    if (this.#root !== this) return this.#root._nextViewRunId(protocol, this.#label);
     this.#runCounter++;
     return `${protocol}.${this.#runCounter}`;
+  }
+
+  /** @internal run labels of a view: `<protocol>.<label>.<k>`, counted per label on the root. */
+  _nextViewRunId(protocol: string, label: string): string {
+    const k = (this.#viewRuns.get(label) ?? 0) + 1;
+    this.#viewRuns.set(label, k);
+    return `${protocol}.${label}.${k}`;
+  }
+
+  /**
+   * The same group without `parties`: a view over the same channels and epoch whose runs involve
+   * only the other members — to retry a sum without a party an error named. Every remaining party
+   * must make the same view (same excluded parties, in any order) and run the same sequence on it;
+   * its runs are labelled apart from the group's and from other views', so they never collide with
+   * them. The excluded parties' channels stay open (close the group to close them); closing or
+   * aborting a view closes or aborts the whole group.
+   *
+   * When a retry without a party is safe (docs/design.md, "Retrying without a named party"): only
+   * without parties named with certainty — `peers` of a `CheatingDetectedError`, never its
+   * `suspects` — or without parties that failed before any value that depends on the inputs was
+   * opened. The sums of the two runs differ by the excluded parties' inputs: an honest party
+   * excluded after the first run revealed its sum to anyone (a last opener, a party that withheld
+   * its opening) has its input revealed by the difference.
+   *
+   * @param parties - members of this group to leave out (not this party).
+   * @returns the view.
+   * @throws {@link InvalidArgumentError} for an empty list, a non-member, or this party itself.
+   * @example
+   * try {
+   *   return await secureSum(group, x);
+   * } catch (err) {
+   *   if (err instanceof CheatingDetectedError && err.peers.length > 0) return await secureSum(group.without(err.peers), x);
+   *   throw err;
+   * }
+   */
+  without(parties: readonly string[]): Group {
+    if (!Array.isArray(parties) || parties.length === 0) throw new InvalidArgumentError('"parties" must be a non-empty array of party ids');
+    const out = new Set<string>();
+    for (const p of parties as unknown[]) {
+      if (typeof p !== 'string' || !this.parties.includes(p)) throw new InvalidArgumentError(`"${String(p).slice(0, 64)}" is not a member of this group`);
+      if (p === this.localId) throw new InvalidArgumentError('a party cannot leave itself out of a group view');
+      out.add(p);
+    }
+    const members = this.parties.filter((p) => !out.has(p));
+    const excluded = this.#root.parties.filter((p) => !members.includes(p));
+    const label = `w${createHash('sha256').update(excluded.join('\n')).digest('hex').slice(0, 12)}`;
+    const view = new Group(this.#init, { root: this.#root, members, label });
+    view.#epoch = this.#epoch;
+    return view;
   }
 
   /** Traffic per peer so far (wire bytes, including framing). */
@@ -665,6 +735,7 @@ export class Group {
    * this party for going silent. The group stays open (a later run may exclude a culprit).
    */
   _runFailed(runId: string, err: unknown): void {
+    if (this.#root !== this) return this.#root._runFailed(runId, err);
     if (this.#closing || this.#failedRuns.has(runId)) return;
     this.#failedRuns.add(runId);
     const code = err instanceof CouplerError ? err.code : ErrorCode.PROTOCOL_VIOLATION;
@@ -680,6 +751,7 @@ export class Group {
    * @param reason - the error that stopped this party, or its code.
    */
   async abort(reason: CouplerError | string): Promise<void> {
+    if (this.#root !== this) return this.#root.abort(reason);
     if (this.#closing) return;
     const code = typeof reason === 'string' ? reason : reason?.code;
     if (typeof code === 'string' && /^COUPLER_ERR_[A-Z0-9_]{1,48}$/.test(code)) {
@@ -696,6 +768,7 @@ export class Group {
    * a later run starts cleanly, so that closing the group then tells the peers why.
    */
   _noteLocalFailure(code: string | undefined): void {
+    if (this.#root !== this) return this.#root._noteLocalFailure(code);
     this.#localFailure = code;
   }
 
@@ -705,6 +778,7 @@ export class Group {
    * code, and reports `PEER_ABORTED` instead of a lost peer.
    */
   async close(): Promise<void> {
+    if (this.#root !== this) return this.#root.close();
     if (this.#closing) return;
     this.#closing = true;
     for (const p of [...this.#outbox.keys()]) this.#flush(p);
@@ -732,8 +806,22 @@ export class Group {
 
   /** @internal whether close() was called. */
   get _closing(): boolean {
-    return this.#closing;
+    return this.#root.#closing;
   }
+}
+
+/** @internal what a Group is constructed from (see joinGroup). */
+interface GroupInit {
+  readonly mesh: Mesh;
+  readonly localId: string;
+  readonly sessionId: string;
+  readonly roster: Roster;
+  readonly identity: Identity;
+  readonly roundTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly onEvent: ((e: GroupEvent) => void) | undefined;
+  readonly onProgress?: ((p: RunProgress) => void) | undefined;
+  readonly progressIntervalMs?: number;
 }
 
 function normalizeDiscovery(d: JoinGroupOptions['discovery']): Discovery[] {
@@ -841,6 +929,8 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   });
   // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
   options.signal?.addEventListener('abort', () => void group.abort(new AbortedError('stopped by the caller')), { once: true });
+  // The formation's epoch, bound into every signed statement (group/epoch.ts).
+  await joinEpoch(group, { remainingMs: timeoutMs - mesh.elapsedMs, signal: options.signal });
   emit({ type: 'ready', peers: mesh.peers.length, elapsedMs: mesh.elapsedMs });
   return group;
 }

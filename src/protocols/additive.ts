@@ -9,11 +9,13 @@
  * 3. T_j is committed (commitments echo-checked), then opened; S = Σ T_j. The T_j are public by
  *    design; only their sum is needed, so there are two openings (`opening` option):
  *    - `'broadcast'` (default): every T_j to every party, (n − 1)·8L bytes per party.
- *    - `'aggregate'`: T_j is committed chunk by chunk; each of n chunks is summed by a primary
- *      aggregator, which sends the chunk sum to everyone, and recomputed by a secondary, whose
- *      hash everyone checks it against (see `aggregate.ts`). ≈ 8L·(3n − 4)/n < 3·8L bytes per
- *      party, independent of n, in three more message rounds. Integrity holds unless both
- *      aggregators of some chunk are corrupt (broadcast: against any coalition).
+ *    - `'aggregate'`: T_j is masked and committed chunk by chunk; each of n chunks is summed by
+ *      one aggregator, which sends the masked chunk sum to everyone; the masks are opened only
+ *      after every answer is fixed, and a random linear fingerprint drawn then checks the answers
+ *      (see `aggregate.ts`, `sumcheck.ts`). ≈ 17L·(n − 1)/n bytes per party, independent of n, in
+ *      four more message rounds. Integrity does not depend on who aggregates: a coalition can
+ *      only shift the sum by an offset fixed before it could see anything, as by changing its own
+ *      input (broadcast: not even that beyond its own input).
  *
  * Privacy: any coalition of up to n − 1 parties learns nothing beyond the sum (with seeds:
  * computationally, under ChaCha20 as a PRG; with vectors: information-theoretically). No dropout
@@ -40,9 +42,9 @@ export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
 
 /**
  * How the committed partial sums are opened: `'broadcast'` sends every T_p to every party
- * ((n − 1)·8L bytes per party); `'aggregate'` has each chunk summed by two aggregators and sends
- * ≈ 8L·(3n − 4)/n < 24L bytes per party whatever n (integrity then needs one honest aggregator
- * per chunk). See the module notes of `secureSum` and `aggregate.ts`.
+ * ((n − 1)·8L bytes per party); `'aggregate'` has each chunk of the masked T_p summed by one
+ * aggregator and checked by a fingerprint drawn after the answers, ≈ 17L·(n − 1)/n < 17L bytes
+ * per party whatever n. See the module notes of `secureSum` and `aggregate.ts`.
  */
 export type PartialsOpening = 'broadcast' | 'aggregate';
 
@@ -53,8 +55,9 @@ export interface SecureSumOptions extends SumOptions {
   /**
    * Opening of the partial sums (all parties must agree; a mismatch is refused like any other
    * parameter mismatch). `secureSum` default: `'broadcast'`, (n − 1)·8L bytes per party;
-   * `'aggregate'` cuts that to ≈ 2·8L–3·8L bytes per party (8L·(3n − 4)/n) whatever n, in three
-   * more message rounds, and is sound unless both aggregators of some chunk are corrupt.
+   * `'aggregate'` cuts that to ≈ 17L·(n − 1)/n bytes per party whatever n, in four more message
+   * rounds and ≈ (n + 5) PRG expansions of L per party (masks and fingerprints); who aggregates
+   * does not matter for integrity (see `aggregate.ts`).
    * `dkSecureSum` default: `'aggregate'` for n ≥ 4, else `'broadcast'`.
    */
   readonly opening?: PartialsOpening;
@@ -127,10 +130,9 @@ export async function openPartials(
   length: number,
   options: SumOptions,
   opening: PartialsOpening,
-  runSeed: Uint8Array,
   gate?: Promise<unknown>,
 ): Promise<Uint32Array> {
-  if (opening === 'aggregate') return openAggregated(group, round, partial, length, runSeed, roundOptions(options));
+  if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options), gate);
   if (length > OPEN_PIECE_ELEMENTS) {
     // A long vector is opened in pieces, added up as they arrive: no party holds more than a few
     // pieces of the others' partial sums at once (memory ≈ input + partial + sum, not n·8L).
@@ -202,9 +204,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   const summing = (async () => {
     const partial = await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
     local.progress.phase('open');
-    // The aggregated opening needs the coin-tossed seed (aggregator pairs): after the agreement.
-    const seed = opening === 'aggregate' ? (await agreement).seed : new Uint8Array(0);
-    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, seed, agreement);
+    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, agreement);
   })();
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.

@@ -1,60 +1,60 @@
 /**
  * The aggregated opening of committed partial sums: every party ends with S = Σ_p T_p, as with
- * commit-then-open, but sends ≈ 3·8L bytes instead of (n − 1)·8L (L = vector length), so the
+ * commit-then-open, but sends ≈ 2·8L bytes instead of (n − 1)·8L (L = vector length), so the
  * bytes per party no longer grow with n. Used by `secureSum` and `dkSecureSum` with
  * `opening: 'aggregate'`.
  *
- * The index range [0, L) is split into n contiguous chunks; chunk c has a primary aggregator
- * a(c) = parties[c] (canonical order) and a secondary b(c) = the successor of a(c) on a
- * coin-tossed cycle of all parties (a derangement: b(c) ≠ a(c), and every party is the
- * secondary of exactly one chunk). Rounds (below `<round>`):
+ * The index range [0, L) is split into n contiguous chunks; chunk c is summed by one aggregator,
+ * a(c) = parties[c] (canonical order). Integrity does not rest on the aggregators: they sum
+ * MASKED values and are checked by a random linear fingerprint drawn after they answered
+ * (`sumcheck.ts` has the argument). Rounds (below `<round>`):
  *
- * 1. `c` (echo broadcast, 2 message rounds): each party commits to T_p chunk by chunk — a Merkle
- *    tree over the leaves `SHA-256(tag, session, round, p, c ‖ nonce_c ‖ T_p[c])`, nonce_c derived
- *    from a secret 32-byte master nonce — and echo-broadcasts the 32-byte root.
+ * 1. `c` (echo broadcast, 2 message rounds): p masks its partial sum, U_p = T_p + PRG(σ_p) with a
+ *    fresh secret σ_p, commits to U_p chunk by chunk — a Merkle tree over the leaves
+ *    `SHA-256(tag, session, epoch, round, p, c ‖ nonce_c ‖ U_p[c])`, nonce_c derived from a secret
+ *    32-byte master nonce — and echo-broadcasts the root with a commitment to σ_p.
  * 2. `pieces` (no round of its own: sent right after p's echo digest of the roots, once every root
- *    has arrived): p sends every peer q its pieces of q's primary and secondary chunk, each
- *    with its nonce and Merkle proof, under one Ed25519 signature over
- *    `{session, round, from, to, [(chunk, SHA-256(piece))]}`. q checks every piece against p's
- *    echoed root.
- * 3. `sums` (1 round): a(c) sums its chunk over all parties into S_c and sends S_c, with a
- *    signature over `{session, round, from, c, SHA-256(S_c)}`, to every party except b(c), which
- *    computes S_c itself and gets only the signed hash (so every party waits for every primary
- *    in this round, and a silent one is named by all).
- * 4. `check` (echo broadcast, 2 message rounds): each party broadcasts a signed statement
- *    `{ok, v, c, h}`: `ok` (every piece it received verified), `v` = SHA-256 of the hashes of the
- *    n chunks it holds, and, as secondary of chunk c, `h` = SHA-256(S_c) as it computed it.
- *    Every party derives the same verdict from the same echoed data: accept iff every `ok` holds
- *    and every `v` equals the hash of the secondaries' `h` list. Accepting parties return S.
- * 5. `dispute` (only after a rejection, 1 round, O(n·L) bytes per party): every party opens T_p
- *    (value + master nonce) to everyone, with the signed statements it holds (the chunk sums it
- *    received; the pieces that failed its check). Everyone recomputes every commitment and the
- *    true S_c, then names the first culprit in a fixed order: an opening that does not match its
- *    root (`COMMITMENT_MISMATCH`); a signed piece that is not the committed piece
- *    (`COMMITMENT_MISMATCH`, the signed statement as evidence); an aggregator that signed two
- *    different sums for its chunk (`EQUIVOCATION`, both statements) or a sum that is not the sum
- *    of the committed pieces (`TAMPERING_DETECTED`, its statement); a secondary whose `h` is
- *    wrong, or a party whose `ok`/`v` claims a failure the opened values contradict
- *    (`TAMPERING_DETECTED`, its check statement).
+ *    has arrived): p sends every peer q the piece U_p[a⁻¹(q)] of q's chunk, with its nonce and
+ *    Merkle proof, under an Ed25519 signature over `{session, epoch, round, from, to, [(chunk,
+ *    SHA-256(piece))]}`. q checks it against p's echoed root.
+ * 3. `sums` (1 round): a(c) adds its chunk over all parties as integers — Ŝ_c mod 2^64 and the
+ *    carries κ_c (1 byte per element for n ≤ 256) — and sends both to every peer, with a
+ *    signature over `{…, c, SHA-256(Ŝ_c ‖ κ_c)}`.
+ * 4. `mask` (1 round): once p holds every chunk's answer, it opens σ_p; everyone checks each
+ *    opening against its commitment and derives the fingerprint weights from all σ.
+ * 5. `check` (echo broadcast, 2 message rounds): p broadcasts a signed `{ok, v, f}`: `ok` (every
+ *    piece and answer it received was well formed and verified), `v` = SHA-256 of the hashes of
+ *    the n chunk answers it holds, `f` = F_w(U_p), the fingerprint of its committed masked value.
+ *    Everyone derives the same verdict from the echoed data and its (then identical) view: accept
+ *    iff every `ok` holds, every `v` is equal, and F_w(Ŝ + 2^64·κ) = Σ_p f_p. An accepting party
+ *    returns S = Ŝ − Σ_p PRG(σ_p).
+ * 6. `dispute` (only after a rejection, 1 round, O(n·L) bytes per party): every party opens U_p
+ *    (value + master nonce) to everyone, with the signed statements it holds (the chunk answers it
+ *    received; the pieces that failed its check). Everyone recomputes every commitment, every true
+ *    chunk answer and every fingerprint, then names the first culprit in a fixed order: an opening
+ *    that does not match its root (`COMMITMENT_MISMATCH`); a signed piece that is not the
+ *    committed piece (`COMMITMENT_MISMATCH`, the signed statement as evidence); an aggregator that
+ *    signed two different answers for its chunk (`EQUIVOCATION`, both statements) or an answer
+ *    that is not the sum of the committed pieces (`TAMPERING_DETECTED`, its statement); a party
+ *    whose signed `f` is not the fingerprint of its committed value, or whose `ok`/`v` claims a
+ *    failure the opened values contradict (`TAMPERING_DETECTED`, its check statement).
  *
- * Bytes sent per party: pieces 2·8L·(n−1)/n, sums 8L·(n−2)/n, i.e. 8L·(3n−4)/n < 24L, plus per
- * piece message 2·(32 + 32·⌈log2 n⌉) bytes of nonces and proofs and a 64-byte signature, plus the
- * two echo rounds (each O(n) small values and an O(n²)-byte echo list per party).
+ * Bytes sent per party: pieces 8L·(n−1)/n, answers 8L·(n−1)/n plus the carries, L·(n−1)/n for
+ * n ≤ 256: ≈ 17L·(n−1)/n < 17L (the earlier two-aggregator design sent 8L·(3n−4)/n < 24L), plus
+ * per piece message 32 + 32·⌈log2 n⌉ bytes of nonce and proof and a 64-byte signature, the mask
+ * openings (32 bytes per peer) and the two echo rounds. Message rounds: 6.
  *
- * Security (static adversary; SHA-256 collision resistance, Ed25519 unforgeability):
- * - Every piece is bound to the echoed root before any piece is revealed, so nobody can choose a
- *   piece after seeing others' (no rushing), and both aggregators of a chunk verify every piece.
- * - Accepting honest parties hold the same S: the verdict is a function of echoed data only, and
- *   accepting means every party's hash of its n chunk hashes equals the hash of the secondaries'
- *   list, so all hold chunks with identical hashes.
- * - That S is Σ_p T_p over the committed T_p, unless a(c) and b(c) are both corrupt for some
- *   chunk c: if either is honest, the hash every accepting party checked its chunk against is the
- *   hash of the true sum of the verified pieces. A coalition that holds both aggregators of a
- *   chunk can replace that chunk of the output undetected. (Broadcast opening has no such pair;
- *   see the `opening` option.) No probabilistic check is involved.
- * - A rejection leads to a named culprit with evidence, unless a party stops answering (a timeout
- *   naming it) or sends a malformed or unsigned message (aborts at the receiver, naming it; the
- *   others then time out naming the receiver, as in the other protocols).
+ * Security (static adversary; SHA-256 collision resistance, Ed25519 unforgeability, ChaCha20 as a
+ * PRG): every accepting honest party returns the same S, and S = Σ_p T_p + Δ where Δ is zero unless
+ * some party cheated, and is in any case fixed before anything about the honest inputs could be
+ * seen — so it is no more than what a party achieves by changing its own input. Whoever
+ * aggregates, and whatever the run seed: the earlier design, where a chunk's primary and secondary
+ * aggregator could together replace that chunk after seeing it, is gone (see `sumcheck.ts`). A
+ * change Δ ≠ 0 is detected (probability ≥ 1 − 2^-89) and its author named with signed evidence,
+ * unless a colluder covers it with a false fingerprint; a rejection names a culprit, unless a
+ * party stops answering (a timeout naming it) or sends a malformed or unsigned message (aborts at
+ * the receiver, naming it; the others then time out naming the receiver, as in the other
+ * protocols).
  *
  * @module
  */
@@ -67,16 +67,28 @@ import type { Group, RoundOptions } from '../group/group.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
-import { r64AddInPlace, r64FromBytes, r64ToBytes, r64Zeros, shareGraph, type Ring64Vector } from './math/index.js';
-import { seedFor } from './common.js';
+import { r64FromBytes, r64ToBytes, r64Zeros, type Ring64Vector } from './math/index.js';
+import {
+  carriesFromBytes,
+  carriesToBytes,
+  carriesZeros,
+  carryWidth,
+  fingerprintAdd,
+  fingerprintFromBytes,
+  fingerprintToBytes,
+  r64AddWithCarries,
+  r64Fingerprint,
+  type Carries,
+} from './math/fingerprint.js';
+import { MASK_SEED_BYTES, checkPoint, maskCommitment, maskInPlace, openMasks, unmaskInPlace } from './sumcheck.js';
 
 /** Statement types signed in the aggregated opening. */
 export const AGGREGATE_STATEMENT = {
-  /** A sender's pieces to one receiver: `{t, s, r, from, to, items: [{c, h}]}`. */
+  /** A sender's piece to one aggregator: `{t, s, e, r, from, to, items: [{c, h}]}`. */
   pieces: 'coupler/1 aggregate pieces',
-  /** A primary aggregator's chunk sum: `{t, s, r, from, c, h}`. */
+  /** An aggregator's chunk answer: `{t, s, e, r, from, c, h}`, h = {@link sumHash} of the sum and carries. */
   sum: 'coupler/1 aggregate sum',
-  /** A party's check: `{t, s, r, from, ok, v, c, h}` (c, h: its secondary chunk and hash). */
+  /** A party's check: `{t, s, e, r, from, ok, v, f}` (f: the fingerprint of its masked value). */
   check: 'coupler/1 aggregate check',
 } as const;
 
@@ -97,50 +109,6 @@ const u32 = (x: number): Uint8Array => {
   return b;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Layout: chunks and roles.
-
-/** Who aggregates which chunk of the index range, identical at every party. @internal */
-export interface AggregateLayout {
-  /** Number of parties (= chunks). */
-  readonly n: number;
-  /** Vector length L. */
-  readonly length: number;
-  /** Chunk c is [start[c], start[c + 1]); n + 1 entries. */
-  readonly start: readonly number[];
-  /** Primary aggregator of each chunk (canonical order: parties[c]). */
-  readonly primary: readonly string[];
-  /** Secondary aggregator of each chunk. */
-  readonly secondary: readonly string[];
-  /** The chunk each party is primary for. */
-  readonly primaryChunk: ReadonlyMap<string, number>;
-  /** The chunk each party is secondary for. */
-  readonly secondaryChunk: ReadonlyMap<string, number>;
-}
-
-/**
- * The layout of the aggregated opening of `round`: chunk boundaries ⌊c·L/n⌋, primaries in
- * canonical order, secondaries = successors on a cycle seeded by the coin-tossed run seed and the round.
- * @internal
- */
-export function aggregateLayout(group: Group, round: string, length: number, runSeed: Uint8Array): AggregateLayout {
-  const parties = group.parties;
-  const n = parties.length;
-  const start = Array.from({ length: n + 1 }, (_, c) => Math.floor((c * length) / n));
-  const cycle = shareGraph(parties, 2, seedFor(runSeed, `aggregate roles\0${round}`));
-  const primary = [...parties];
-  const secondary = primary.map((p) => cycle.get(p)![0]!);
-  return {
-    n,
-    length,
-    start,
-    primary,
-    secondary,
-    primaryChunk: new Map(primary.map((p, c) => [p, c])),
-    secondaryChunk: new Map(secondary.map((p, c) => [p, c])),
-  };
-}
-
 /** Bytes of chunk c of a ring vector's byte view. */
 function chunkBytes(layout: AggregateLayout, bytes: Uint8Array, c: number): Uint8Array {
   return bytes.subarray(8 * layout.start[c]!, 8 * layout.start[c + 1]!);
@@ -154,9 +122,9 @@ export function chunkNonce(master: Uint8Array, c: number): Uint8Array {
   return sha256(NONCE_TAG, master, u32(c));
 }
 
-/** Leaf of chunk c of `party`'s value: SHA-256(msgpack[tag, session, round, party, c] ‖ nonce ‖ bytes). @internal */
-export function leafHash(session: string, round: string, party: string, c: number, nonce: Uint8Array, bytes: Uint8Array): Uint8Array {
-  return sha256(encodeMessage([LEAF_TAG, session, round, party, c]), nonce, bytes);
+/** Leaf of chunk c of `party`'s value: SHA-256(msgpack[tag, session, epoch, round, party, c] ‖ nonce ‖ bytes). @internal */
+export function leafHash(session: string, epoch: Uint8Array, round: string, party: string, c: number, nonce: Uint8Array, bytes: Uint8Array): Uint8Array {
+  return sha256(encodeMessage([LEAF_TAG, session, epoch, round, party, c]), nonce, bytes);
 }
 
 const nodeHash = (l: Uint8Array, r: Uint8Array): Uint8Array => sha256(NODE_TAG, l, r);
@@ -217,7 +185,8 @@ export interface ChunkCommitment {
 /** Commit to `bytes` (a party's T_p) chunk by chunk under `master`. @internal */
 export function commitChunks(group: Group, round: string, party: string, layout: AggregateLayout, bytes: Uint8Array, master: Uint8Array): ChunkCommitment {
   const nonces = Array.from({ length: layout.n }, (_, c) => chunkNonce(master, c));
-  const leaves = nonces.map((nonce, c) => leafHash(group.sessionId, round, party, c, nonce, chunkBytes(layout, bytes, c)));
+  const epoch = group.epoch;
+  const leaves = nonces.map((nonce, c) => leafHash(group.sessionId, epoch, round, party, c, nonce, chunkBytes(layout, bytes, c)));
   const levels = merkleLevels(leaves);
   return { master, nonces, levels, root: levels[levels.length - 1]![0]! };
 }
@@ -239,32 +208,61 @@ export function pieceHash(c: number, piece: Piece): Uint8Array {
   return sha256(PIECE_TAG, u32(c), piece.n, u32(piece.pr.length), ...piece.pr, piece.v);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Layout: chunks and their aggregators.
+
+/** Who aggregates which chunk of the index range, identical at every party. @internal */
+export interface AggregateLayout {
+  /** Number of parties (= chunks). */
+  readonly n: number;
+  /** Vector length L. */
+  readonly length: number;
+  /** Chunk c is [start[c], start[c + 1]); n + 1 entries. */
+  readonly start: readonly number[];
+  /** The aggregator of each chunk (canonical order: parties[c]). */
+  readonly aggregator: readonly string[];
+  /** The chunk each party aggregates. */
+  readonly chunkOf: ReadonlyMap<string, number>;
+}
+
+/**
+ * The layout of the aggregated opening: chunk boundaries ⌊c·L/n⌋, aggregators in canonical order
+ * (who aggregates no longer matters for integrity, so nothing is drawn at random).
+ * @internal
+ */
+export function aggregateLayout(parties: readonly string[], length: number): AggregateLayout {
+  const n = parties.length;
+  const start = Array.from({ length: n + 1 }, (_, c) => Math.floor((c * length) / n));
+  return { n, length, start, aggregator: [...parties], chunkOf: new Map(parties.map((p, c) => [p, c])) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signed statements.
 
-/** `{t, s, r, from, to, items}`: what a pieces message carries. @internal */
-export function piecesStatement(session: string, round: string, from: string, to: string, items: { c: number; h: Uint8Array }[]): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.pieces, s: session, r: round, from, to, items: items.map((i) => ({ c: i.c, h: i.h })) });
+/** `{t, s, e, r, from, to, items}`: what a pieces message carries. @internal */
+export function piecesStatement(session: string, epoch: Uint8Array, round: string, from: string, to: string, items: { c: number; h: Uint8Array }[]): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.pieces, s: session, e: epoch, r: round, from, to, items: items.map((i) => ({ c: i.c, h: i.h })) });
 }
 
-/** `{t, s, r, from, c, h}`: a primary's chunk sum. @internal */
-export function sumStatement(session: string, round: string, from: string, c: number, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.sum, s: session, r: round, from, c, h });
+/** `{t, s, e, r, from, c, h}`: an aggregator's chunk answer. @internal */
+export function sumStatement(session: string, epoch: Uint8Array, round: string, from: string, c: number, h: Uint8Array): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.sum, s: session, e: epoch, r: round, from, c, h });
 }
 
-/** `{t, s, r, from, ok, v, c, h}`: a party's check. @internal */
-export function checkStatement(session: string, round: string, from: string, ok: boolean, v: Uint8Array, c: number, h: Uint8Array): Uint8Array {
-  return encodeMessage({ t: AGGREGATE_STATEMENT.check, s: session, r: round, from, ok, v, c, h });
+/** `{t, s, e, r, from, ok, v, f}`: a party's check. @internal */
+export function checkStatement(session: string, epoch: Uint8Array, round: string, from: string, ok: boolean, v: Uint8Array, f: Uint8Array): Uint8Array {
+  return encodeMessage({ t: AGGREGATE_STATEMENT.check, s: session, e: epoch, r: round, from, ok, v, f });
 }
 
-/** SHA-256 over the concatenated chunk hashes (the `v` of a check, and the reference). @internal */
+/** SHA-256 over the concatenated chunk-answer hashes (the `v` of a check). @internal */
 export function viewHash(hashes: readonly Uint8Array[]): Uint8Array {
   return sha256(...hashes);
 }
 
-/** SHA-256 of chunk-sum bytes. @internal */
-export function sumHash(bytes: Uint8Array): Uint8Array {
-  return sha256(bytes);
+/** SHA-256 of a chunk answer: the sum bytes and the carry bytes (lengths fixed by the layout). @internal */
+export function sumHash(sum: Uint8Array, carries: Uint8Array): Uint8Array {
+  return sha256(u32(sum.length), sum, carries);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,43 +285,54 @@ interface Parsed {
   readonly body: Record<string, PlainData>;
 }
 
+/** One party's echoed check. */
+interface Check {
+  readonly ok: boolean;
+  readonly v: Uint8Array;
+  readonly f: bigint;
+  readonly evidence: SignedStatement;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The protocol.
 
 /**
  * Aggregated opening of this party's committed partial sum `partial` (L = `length` elements):
  * returns S = Σ_p T_p, identical at every honest party that returns (see the module notes).
+ * `partial` is consumed: it is masked in place. Everything before the mask opening reveals
+ * nothing about `partial` (it is masked), so a caller may start this before its shape agreement
+ * completes and pass the agreement as `gate`: no mask is opened before it resolves (and none if it
+ * rejects).
  *
  * @throws {@link CheatingDetectedError} naming the culprit with signed evidence after a failed
- *   check; {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers.
+ *   check, `COMMITMENT_MISMATCH` naming a party whose mask opening does not match its commitment;
+ *   {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers.
  * @internal used by `openPartials`.
  */
-export async function openAggregated(
-  group: Group,
-  round: string,
-  partial: Ring64Vector,
-  length: number,
-  runSeed: Uint8Array,
-  options: RoundOptions = {},
-): Promise<Ring64Vector> {
+export async function openAggregated(group: Group, round: string, partial: Ring64Vector, length: number, options: RoundOptions = {}, gate?: Promise<unknown>): Promise<Ring64Vector> {
   const me = group.localId;
   const session = group.sessionId;
-  const layout = aggregateLayout(group, round, length, runSeed);
+  const epoch = group.epoch;
+  const sk = group.identity.secretKey;
+  const layout = aggregateLayout(group.parties, length);
   const n = layout.n;
+  const width = carryWidth(n);
+  const sigma = new Uint8Array(randomBytes(MASK_SEED_BYTES));
+  maskInPlace(partial, sigma);
   const mine = r64ToBytes(partial);
   const commit = commitChunks(group, round, me, layout, mine, new Uint8Array(randomBytes(32)));
+  const alpha = layout.chunkOf.get(me)!;
+  const span = (c: number): number => layout.start[c + 1]! - layout.start[c]!;
 
-  // 1. Commit: echo-broadcast the Merkle root. 2. Pieces, in the same message flight as this
-  // party's echo digest of the roots (`afterDigest`): to every peer its primary and secondary
-  // chunk of my value, signed. Why that is safe: the pieces leave only after every party's root
-  // has arrived, so each root was fixed before any honest piece existed (no rushing), exactly as
-  // commit-then-open sends its opening with the echo digest; a root sent differently to different
-  // parties still fails the echo check, and the run aborts before any chunk sum is accepted. The
-  // pieces are chunks of T_p, public by design. It saves a message round.
-  const alpha = layout.primaryChunk.get(me)!;
-  const beta = layout.secondaryChunk.get(me)!;
+  // 1. Commit: echo-broadcast the Merkle root of the masked value and the mask commitment.
+  // 2. Pieces, in the same message flight as this party's echo digest (`afterDigest`): to every
+  // peer its chunk of my masked value, signed. Why that is safe: the pieces leave only after
+  // every party's root has arrived, so each root was fixed before any honest piece existed (no
+  // rushing), exactly as commit-then-open sends its opening with the echo digest; a root sent
+  // differently to different parties still fails the echo check, and the run aborts before any
+  // answer is accepted. It saves a message round.
   let piecesSent: Promise<unknown> = Promise.resolve();
-  const rootsRaw = await echoBroadcast(group, `${round}/c`, commit.root, {
+  const committed = await echoBroadcast(group, `${round}/c`, { root: commit.root, k: maskCommitment(group, round, me, sigma) }, {
     ...options,
     afterDigest: () => {
       piecesSent = sendPieces();
@@ -331,20 +340,21 @@ export async function openAggregated(
     },
   });
   const roots = new Map<string, Uint8Array>();
-  for (const [p, v] of rootsRaw) roots.set(p, p === me ? commit.root : expectBytes(v, 'root', { what: `commitment of round "${round}"`, peer: p }, 32));
+  const maskCommitments = new Map<string, Uint8Array>();
+  for (const [p, value] of committed) {
+    const ctx = { what: `commitment of round "${round}"`, peer: p };
+    const rec = expectRecord(value, ctx, ['root', 'k']);
+    roots.set(p, expectBytes(rec.root, 'root', ctx, 32));
+    maskCommitments.set(p, expectBytes(rec.k, 'k', ctx, 32));
+  }
   await piecesSent;
   function sendPieces(): Promise<unknown> {
     return Promise.all(
       group.peers.map((q) => {
-        const a = layout.primaryChunk.get(q)!;
-        const b = layout.secondaryChunk.get(q)!;
-        const pa = pieceOf(layout, mine, commit, a);
-        const pb = pieceOf(layout, mine, commit, b);
-        const st = piecesStatement(session, round, me, q, [
-          { c: a, h: pieceHash(a, pa) },
-          { c: b, h: pieceHash(b, pb) },
-        ]);
-        return group.send(q, `${round}/pieces`, { a: { v: pa.v, n: pa.n, pr: pa.pr }, b: { v: pb.v, n: pb.n, pr: pb.pr }, sig: ed25519Sign(st, group.identity.secretKey) });
+        const c = layout.chunkOf.get(q)!;
+        const piece = pieceOf(layout, mine, commit, c);
+        const st = piecesStatement(session, epoch, round, me, q, [{ c, h: pieceHash(c, piece) }]);
+        return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig: ed25519Sign(st, sk) });
       }),
     );
   }
@@ -352,117 +362,107 @@ export async function openAggregated(
   let ok = true;
   const failedPieces: SignedStatement[] = [];
   const sumA = Uint32Array.from(partial.subarray(2 * layout.start[alpha]!, 2 * layout.start[alpha + 1]!));
-  const sumB = Uint32Array.from(partial.subarray(2 * layout.start[beta]!, 2 * layout.start[beta + 1]!));
+  const carriesA = carriesZeros(span(alpha), n);
   for (const [p, msg] of received) {
-    const ctx = { what: `pieces of round "${round}"`, peer: p };
-    const rec = expectRecord(msg, ctx, ['a', 'b', 'sig']);
-    const pa = parsePiece(rec.a, ctx, n, group.maxMessageBytes);
-    const pb = parsePiece(rec.b, ctx, n, group.maxMessageBytes);
+    const ctx = { what: `piece of round "${round}"`, peer: p };
+    const rec = expectRecord(msg, ctx, ['p', 'sig']);
+    const piece = parsePiece(rec.p, ctx, n, group.maxMessageBytes);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = piecesStatement(session, round, p, me, [
-      { c: alpha, h: pieceHash(alpha, pa) },
-      { c: beta, h: pieceHash(beta, pb) },
-    ]);
+    const st = piecesStatement(session, epoch, round, p, me, [{ c: alpha, h: pieceHash(alpha, piece) }]);
     if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent pieces with an invalid signature in round "${round}"`, { peer: p });
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a piece with an invalid signature in round "${round}"`, { peer: p });
     }
-    let good = true;
-    for (const [c, piece, acc] of [
-      [alpha, pa, sumA],
-      [beta, pb, sumB],
-    ] as const) {
-      const expectedBytes = 8 * (layout.start[c + 1]! - layout.start[c]!);
-      const leaf = leafHash(session, round, p, c, piece.n, piece.v);
-      const root = piece.v.length === expectedBytes ? merkleRootFromProof(leaf, c, n, piece.pr) : undefined;
-      if (root === undefined || !bytesEqual(root, roots.get(p)!)) {
-        good = false;
-        continue;
-      }
-      if (piece.v.length > 0) r64AddInPlace(acc, r64FromBytes(piece.v));
-    }
-    if (!good) {
+    const leaf = leafHash(session, epoch, round, p, alpha, piece.n, piece.v);
+    const root = piece.v.length === 8 * span(alpha) ? merkleRootFromProof(leaf, alpha, n, piece.pr) : undefined;
+    if (root === undefined || !bytesEqual(root, roots.get(p)!)) {
       ok = false;
       failedPieces.push({ signer: p, statement: st, signature: sig });
+      continue;
     }
+    if (piece.v.length > 0) r64AddWithCarries(sumA, carriesA, r64FromBytes(piece.v));
   }
 
-  // 3. Sums: the primary sends its chunk sum to everyone but the chunk's secondary.
+  // 3. Answers: every aggregator sends its chunk's masked sum and carries, signed, to everyone.
   const sumABytes = r64ToBytes(sumA);
-  const hA = sumHash(sumABytes);
-  const hB = sumHash(r64ToBytes(sumB));
-  const sigA = ed25519Sign(sumStatement(session, round, me, alpha, hA), group.identity.secretKey);
-  const mySecondary = layout.secondary[alpha]!;
-  await Promise.all([
-    group.sendToAll(`${round}/sums`, { v: sumABytes, sig: sigA }, group.peers.filter((q) => q !== mySecondary)),
-    // The secondary computes the sum itself; it gets the signed hash, so that it, too, waits for
-    // (and names, if silent) the primary in this round.
-    group.send(mySecondary, `${round}/sums`, { h: hA, sig: sigA }),
-  ]);
-  const sums = await group.gather(`${round}/sums`, options);
-  const view = new Map<number, Uint8Array>([
-    [alpha, sumABytes],
-    [beta, r64ToBytes(sumB)],
-  ]);
-  const viewHashes = new Map<number, Uint8Array>([
-    [alpha, hA],
-    [beta, hB],
-  ]);
+  const carryABytes = carriesToBytes(carriesA, width);
+  const hA = sumHash(sumABytes, carryABytes);
+  const sigA = ed25519Sign(sumStatement(session, epoch, round, me, alpha, hA), sk);
+  await group.sendToAll(`${round}/sums`, { v: sumABytes, k: carryABytes, sig: sigA });
+  const answers = await group.gather(`${round}/sums`, options);
+  const view = r64Zeros(length);
+  const viewBytes = r64ToBytes(view);
+  const viewCarries: Carries = carriesZeros(length, n);
+  viewBytes.set(sumABytes, 8 * layout.start[alpha]!);
+  viewCarries.set(carriesA, layout.start[alpha]!);
+  const hashes: Uint8Array[] = new Array<Uint8Array>(n);
+  hashes[alpha] = hA;
   const heldSums: SignedStatement[] = [];
-  for (const [p, msg] of sums) {
-    const ctx = { what: `chunk sum of round "${round}"`, peer: p };
-    const c = layout.primaryChunk.get(p)!;
-    const toSecondary = c === beta;
-    const rec = expectRecord(msg, ctx, toSecondary ? ['h', 'sig'] : ['v', 'sig']);
-    const v = toSecondary ? undefined : expectBytes(rec.v, 'v', ctx);
-    const h = v === undefined ? expectBytes(rec.h, 'h', ctx, 32) : sumHash(v);
-    const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = sumStatement(session, round, p, c, h);
-    if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a chunk sum with an invalid signature in round "${round}"`, { peer: p });
+  for (const [p, msg] of answers) {
+    const ctx = { what: `chunk answer of round "${round}"`, peer: p };
+    const c = layout.chunkOf.get(p)!;
+    const rec = expectRecord(msg, ctx, ['v', 'k', 'sig']);
+    const v = expectBytes(rec.v, 'v', ctx, undefined, group.maxMessageBytes);
+    const k = expectBytes(rec.k, 'k', ctx, undefined, group.maxMessageBytes);
+    const h = sumHash(v, k);
+    const st = sumStatement(session, epoch, round, p, c, h);
+    if (!ed25519Verify(st, expectBytes(rec.sig, 'sig', ctx, 64), group.roster.get(p)!.publicKey)) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a chunk answer with an invalid signature in round "${round}"`, { peer: p });
     }
-    heldSums.push({ signer: p, statement: st, signature: sig });
-    if (v === undefined) continue; // my secondary chunk: my own sum is my view
-    if (v.length !== 8 * (layout.start[c + 1]! - layout.start[c]!)) ok = false;
-    view.set(c, v);
-    viewHashes.set(c, h);
+    heldSums.push({ signer: p, statement: st, signature: rec.sig as Uint8Array });
+    hashes[c] = h;
+    // A malformed answer (length, a carry ≥ n) is not used; the verdict rejects and the dispute
+    // names its author by its signed statement.
+    if (v.length !== 8 * span(c) || carriesFromBytes(k, span(c), width, n - 1, viewCarries, layout.start[c]!) === undefined) {
+      ok = false;
+      continue;
+    }
+    viewBytes.set(v, 8 * layout.start[c]!);
   }
+  const v = viewHash(hashes);
 
-  // 4. Check: echo {ok, v, h} (signed); everyone derives the same verdict from the echoed data.
-  const v = viewHash(Array.from({ length: n }, (_, c) => viewHashes.get(c)!));
-  const myCheck = checkStatement(session, round, me, ok, v, beta, hB);
-  const checks = await echoBroadcast(group, `${round}/check`, { ok, v, h: hB, sig: ed25519Sign(myCheck, group.identity.secretKey) }, options);
-  const checkOf = new Map<string, { ok: boolean; v: Uint8Array; h: Uint8Array; evidence: SignedStatement }>();
+  // 4. Masks, opened only now that this party's view of every answer is fixed (and the caller's
+  // gate passed); the fingerprint weights come from all of them.
+  if (gate !== undefined) await gate;
+  const sigmas = await openMasks(group, `${round}/mask`, sigma, maskCommitments, round, options);
+  const point = checkPoint(group, round, sigmas);
+
+  // 5. Check: echo {ok, v, f} (signed); everyone derives the same verdict from the echoed data.
+  const fBytes = fingerprintToBytes(r64Fingerprint(point, partial));
+  const myCheck = checkStatement(session, epoch, round, me, ok, v, fBytes);
+  const echoed = await echoBroadcast(group, `${round}/check`, { ok, v, f: fBytes, sig: ed25519Sign(myCheck, sk) }, options);
+  const checkOf = new Map<string, Check>();
+  let claimed = 0n;
   for (const p of group.parties) {
     const ctx = { what: `check of round "${round}"`, peer: p };
-    const rec = expectRecord(checks.get(p)!, ctx, ['ok', 'v', 'h', 'sig']);
-    if (typeof rec.ok !== 'boolean') throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a malformed check in round "${round}"`, { peer: p });
+    const rec = expectRecord(echoed.get(p)!, ctx, ['ok', 'v', 'f', 'sig']);
     const cv = expectBytes(rec.v, 'v', ctx, 32);
-    const ch = expectBytes(rec.h, 'h', ctx, 32);
+    const cfBytes = expectBytes(rec.f, 'f', ctx);
+    const cf = fingerprintFromBytes(cfBytes);
     const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = checkStatement(session, round, p, rec.ok, cv, layout.secondaryChunk.get(p)!, ch);
+    if (typeof rec.ok !== 'boolean' || cf === undefined) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a malformed check in round "${round}"`, { peer: p });
+    }
+    const st = checkStatement(session, epoch, round, p, rec.ok, cv, cfBytes);
     if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a check with an invalid signature in round "${round}"`, { peer: p });
     }
-    checkOf.set(p, { ok: rec.ok, v: cv, h: ch, evidence: { signer: p, statement: st, signature: sig } });
+    checkOf.set(p, { ok: rec.ok, v: cv, f: cf, evidence: { signer: p, statement: st, signature: sig } });
+    claimed = fingerprintAdd(claimed, cf);
   }
-  const ref = viewHash(layout.secondary.map((s) => checkOf.get(s)!.h));
-  const accepted = [...checkOf.values()].every((x) => x.ok && bytesEqual(x.v, ref));
-  if (accepted) {
-    const out = r64Zeros(length);
-    const outBytes = r64ToBytes(out);
-    for (let c = 0; c < n; c++) outBytes.set(view.get(c)!, 8 * layout.start[c]!);
-    return out;
+  const agreed = [...checkOf.values()].every((x) => x.ok && bytesEqual(x.v, v));
+  if (agreed && r64Fingerprint(point, view, viewCarries) === claimed) {
+    return unmaskInPlace(view, group.parties.map((p) => sigmas.get(p)!));
   }
 
-  // 5. Dispute: open T_p to everyone with the statements held; name the culprit.
-  const evidence = [...heldSums, ...failedPieces].map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature }));
-  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: evidence });
+  // 6. Dispute: open U_p to everyone with the statements held; name the culprit.
+  const held = [...heldSums, ...failedPieces];
+  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) });
   const disputes = await group.gather(`${round}/dispute`, options);
-  resolveDispute(group, round, layout, roots, checkOf, ref, mine, commit.master, [...heldSums, ...failedPieces], disputes);
+  resolveDispute(group, round, layout, roots, checkOf, point, mine, commit.master, held, disputes);
   throw new CheatingDetectedError(
     ErrorCode.TAMPERING_DETECTED,
     `the aggregated opening of round "${round}" failed its check, but no culprit could be determined`,
-    { description: 'check rejected; every opening, piece and sum verified', statements: [] },
+    { description: 'check rejected; every opening, piece, answer and fingerprint verified', statements: [] },
   );
 }
 
@@ -475,8 +475,8 @@ function resolveDispute(
   round: string,
   layout: AggregateLayout,
   roots: ReadonlyMap<string, Uint8Array>,
-  checkOf: ReadonlyMap<string, { ok: boolean; v: Uint8Array; h: Uint8Array; evidence: SignedStatement }>,
-  ref: Uint8Array,
+  checkOf: ReadonlyMap<string, Check>,
+  point: Uint8Array,
   mine: Uint8Array,
   myMaster: Uint8Array,
   myEvidence: readonly SignedStatement[],
@@ -484,6 +484,7 @@ function resolveDispute(
 ): void {
   const me = group.localId;
   const session = group.sessionId;
+  const epoch = group.epoch;
   const n = layout.n;
   const L = layout.length;
 
@@ -515,12 +516,14 @@ function resolveDispute(
     opened.set(p, { bytes, commit });
   }
   const trueSums = Array.from({ length: n }, (_, c) => {
-    const acc = r64Zeros(layout.start[c + 1]! - layout.start[c]!);
+    const len = layout.start[c + 1]! - layout.start[c]!;
+    const acc = r64Zeros(len);
+    const carries = carriesZeros(len, n);
     for (const p of group.parties) {
       const b = chunkBytes(layout, opened.get(p)!.bytes, c);
-      if (b.length > 0) r64AddInPlace(acc, r64FromBytes(b));
+      if (b.length > 0) r64AddWithCarries(acc, carries, r64FromBytes(b));
     }
-    return sumHash(r64ToBytes(acc));
+    return sumHash(r64ToBytes(acc), carriesToBytes(carries, carryWidth(n)));
   });
 
   // The statements presented by everyone (mine included), signatures checked.
@@ -531,9 +534,9 @@ function resolveDispute(
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that its signer never signed (round "${round}")`, { peer: presenter });
     }
     const ctx = { what: `statement presented by "${presenter}"`, peer: presenter };
-    const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'r', 'from', 'to', 'items', 'c', 'h']);
-    if (body.s !== session || body.r !== round || body.from !== s.signer) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round or signer`, { peer: presenter });
+    const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'e', 'r', 'from', 'to', 'items', 'c', 'h']);
+    if (body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== s.signer) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round, signer or group formation`, { peer: presenter });
     }
     statements.push({ ...s, body, presenter });
   };
@@ -555,7 +558,7 @@ function resolveDispute(
     if (s.body.t !== AGGREGATE_STATEMENT.pieces) continue;
     const ctx = { what: `pieces statement presented by "${s.presenter}"`, peer: s.presenter };
     const o = opened.get(s.signer)!;
-    for (const item of expectArray(s.body.items, 'items', ctx, 2)) {
+    for (const item of expectArray(s.body.items, 'items', ctx, 1)) {
       const it = expectRecord(item, ctx, ['c', 'h']);
       const c = expectUint(it.c, 'c', ctx, n - 1);
       const h = expectBytes(it.h, 'h', ctx, 32);
@@ -570,9 +573,9 @@ function resolveDispute(
     }
   }
 
-  // Chunk sums: primaries' signed sums, then secondaries' signed hashes.
+  // Chunk answers: two different signed answers, or one that is not the sum.
   for (let c = 0; c < n; c++) {
-    const a = layout.primary[c]!;
+    const a = layout.aggregator[c]!;
     const byHash = new Map<string, Parsed>();
     for (const s of statements) {
       if (s.body.t !== AGGREGATE_STATEMENT.sum || s.signer !== a) continue;
@@ -598,26 +601,29 @@ function resolveDispute(
         { peer: a },
       );
     }
-    const b = layout.secondary[c]!;
-    const check = checkOf.get(b)!;
-    if (!bytesEqual(check.h, trueSums[c]!)) {
-      throw new CheatingDetectedError(
-        ErrorCode.TAMPERING_DETECTED,
-        `secondary aggregator "${b}" reported a wrong hash of chunk ${c} in round "${round}"`,
-        { description: 'a signed check statement whose chunk hash differs from the sum recomputed from the opened values', statements: [encodeEvidence(check.evidence)] },
-        { peer: b },
-      );
-    }
+  }
+
+  // Fingerprints that are not the fingerprint of the committed value.
+  for (const p of group.parties) {
+    const check = checkOf.get(p)!;
+    if (r64Fingerprint(point, r64FromBytes(opened.get(p)!.bytes)) === check.f) continue;
+    throw new CheatingDetectedError(
+      ErrorCode.TAMPERING_DETECTED,
+      `party "${p}" published a fingerprint that is not the fingerprint of its committed partial sum in round "${round}"`,
+      { description: 'a signed check statement whose fingerprint differs from the one recomputed from the opened value', statements: [encodeEvidence(check.evidence)] },
+      { peer: p },
+    );
   }
 
   // Everything verified: a party that reported a failure reported a false one.
+  const ref = viewHash(trueSums);
   for (const p of group.parties) {
     const check = checkOf.get(p)!;
     if (check.ok && bytesEqual(check.v, ref)) continue;
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
       `party "${p}" reported a failed check in round "${round}" that the opened values contradict`,
-      { description: 'a signed check statement reporting a failure, while every opening, piece and chunk sum verified', statements: [encodeEvidence(check.evidence)] },
+      { description: 'a signed check statement reporting a failure, while every opening, piece, answer and fingerprint verified', statements: [encodeEvidence(check.evidence)] },
       { peer: p },
     );
   }

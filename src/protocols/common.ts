@@ -165,8 +165,10 @@ export interface SumResult<T = SumOutput> {
   readonly runId: string;
   /**
    * The run seed, hex: a coin toss of every party's committed random contribution (see
-   * the shape round of every run); it fixed the share graph of `dkSecureSum` and the aggregator pairs of the
-   * aggregated opening. Identical at every party; for audit and reproducing those choices.
+   * the shape round of every run); it fixed the share graph of `dkSecureSum`. Identical at every
+   * party; for audit and reproducing that choice. thresholdSum tosses no coin (it draws nothing at
+   * random beyond each party's own shares): its seed is a digest of the run and its agreed dealer
+   * set, identical at every party that returns.
    */
   readonly seed: string;
   /** Wall time of the run, ms. */
@@ -253,8 +255,8 @@ export function roundOptions(o: SumOptions): { timeoutMs?: number; signal?: Abor
  * anything is sent), then agree with every party on the shape and the parameters by echo broadcast,
  * and toss the run seed in the same two message rounds.
  *
- * The run seed decides who shares with whom in `dkSecureSum` and which party checks which
- * aggregator in the aggregated opening, so no party may choose it. It used to be derived from the
+ * The run seed decides who shares with whom in `dkSecureSum` (and, before the masked aggregated
+ * opening, which party checked which aggregator), so no party may choose it. It used to be derived from the
  * session id, which one party (the task creator) picks: grinding session ids put two chosen
  * colluders into one aggregator pair, or around a chosen victim in the share graph, in a few
  * thousand tries. Now every party commits to 32 random bytes in its echoed shape statement
@@ -433,7 +435,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
     const who = disagree.length === 1 ? `party "${disagree[0]}" disagrees` : `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree`;
     throw new ValueError(ErrorCode.SHAPE_MISMATCH, `${who} with this party: ${why.slice(0, 8).join('; ')}`, { peers: disagree });
   }
-  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, runId]));
+  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId]));
   for (const party of group.parties) {
     if (party === group.localId) {
       seed.update(coin);
@@ -459,7 +461,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */
 function coinCommitment(group: Group, round: string, party: string, coin: Uint8Array): Uint8Array {
-  return commitment(group.sessionId, `${round}/coin`, party, coin, new Uint8Array(0));
+  return commitment(group.sessionId, group.epoch, `${round}/coin`, party, coin, new Uint8Array(0));
 }
 
 /** The protocol names runs report, by the run-id prefix each protocol uses. */

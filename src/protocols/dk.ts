@@ -8,19 +8,17 @@
  * 2. Party p splits x_p into k segments (k − 1 as PRG seeds, sent to its receivers; it keeps the
  *    last one) and sums what it holds into T_p.
  * 3. T_p is committed, echo-checked and opened; S = Σ T_p. Default for n ≥ 4 the aggregated
- *    opening (`opening: 'aggregate'`, see `aggregate.ts`): each of n chunks of the T_p is summed
- *    by a primary aggregator and checked by a secondary; below 4 parties, or with
- *    `opening: 'broadcast'`, every T_p goes to every party.
+ *    opening (`opening: 'aggregate'`, see `aggregate.ts`): each of n chunks of the masked T_p is
+ *    summed by one aggregator and checked by a fingerprint drawn after the answers; below 4
+ *    parties, or with `opening: 'broadcast'`, every T_p goes to every party.
  *
  * Collusion threshold: x_v stays hidden unless the coalition holds all of v's k − 1 receivers and
  * all of v's k − 1 senders; the smallest coalition that learns some party's input has
  * `collusionThreshold(n, k) = min(2(k − 1), n − 1)` members. k = n is additive n-out-of-n sharing.
  * Bytes per party: segments k − 1 seeds (or k − 1 vectors with `shares: 'vector'`), constant in n;
- * opening ≈ 8L·(3n − 4)/n < 24L with the aggregated opening, also constant in n (plus echo rounds
- * of O(n²) small signed hashes), against (n − 1)·8L with `opening: 'broadcast'`. Integrity of the
- * aggregated opening needs one honest aggregator per chunk; broadcast needs none.
- *
- *
+ * opening ≈ 17L·(n − 1)/n < 17L with the aggregated opening, also constant in n (plus echo
+ * rounds of O(n) small signed values per party), against (n − 1)·8L with `opening: 'broadcast'`.
+ * Integrity of the aggregated opening does not depend on who aggregates (see `sumcheck.ts`).
  * @module
  */
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
@@ -47,7 +45,8 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  *   and `opening` (default `'aggregate'` for n ≥ 4, `'broadcast'` below).
  * @returns the sum, identical at every honest party.
  * @throws as {@link secureSum} (with the aggregated opening, {@link CheatingDetectedError}
- *   names an aggregator whose chunk sum is not the sum of the committed partial sums);
+ *   names an aggregator whose chunk sum is not the sum of the committed partial sums, or a party
+ *   whose fingerprint is not that of its committed partial sum);
  *   {@link ValueError} `PARAMETERS_UNSAFE` for k outside 2..n.
  * @example
  * const { sum } = await dkSecureSum(group, histogram, { k: 4 });
@@ -71,7 +70,7 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
     const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
     const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
     run.progress.phase('open');
-    return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, run.seed);
+    return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
   });
   return {
     sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,

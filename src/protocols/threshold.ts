@@ -13,16 +13,22 @@
  * first (echo) round: parties that would use different fields abort with `SHAPE_MISMATCH`.
  *
  * 1. Deal: party i shares its encoded input with a fresh random polynomial f_i of degree t − 1,
- *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index).
+ *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index), in
+ *    the same flight as its shape-and-parameters statement, which every party compares with its
+ *    own ({@link _exchangeShapes}: no echo, tolerant of parties that vanish — a party whose
+ *    statement does not arrive is no dealer, as if it had dropped out before dealing).
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
  *    whose shares it holds; Q = the dealers held by every reporter.
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
  *    checked before anything depends on it. Then every party sends a hash of Q with the signed
  *    dealer reports it computed Q from. A party goes on only if at least
  *    m = ⌈(n + t) / 2⌉ parties (itself included) confirmed the same Q and nobody it heard from
- *    confirmed another one. When two signed reports of one party differ, that party is named
- *    (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a report
- *    lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
+ *    confirmed another one. Confirmations are signed and carry the signed reports behind them, so
+ *    a differing confirmation is explained: a confirmation that is not the intersection of its
+ *    author's own forwarded reports names its author (`TAMPERING_DETECTED`, its signed
+ *    confirmation and reports as evidence); two different signed reports of one party name that
+ *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
+ *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
  * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
@@ -92,15 +98,14 @@ import {
   field61FromBytes,
   fieldFromBytes,
   fieldToBytes,
-  agreeRun,
   encodeRun,
   roundOptions,
   seedHex,
   type LocalRun,
-  type PreparedRun,
   type SumOptions,
   type SumResult,
 } from './common.js';
+import { shapeDigest } from './math/index.js';
 
 /** A dealer report signed by its author. */
 interface SignedReport {
@@ -109,8 +114,14 @@ interface SignedReport {
   readonly sig: Uint8Array;
 }
 
+/** A dealer report `{t, s, e, r, from, d}`: session, the group's epoch, run, author, dealers held. */
 function reportStatement(group: Group, runId: string, from: string, d: readonly string[]): Uint8Array {
-  return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, r: runId, from, d: [...d] });
+  return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, e: group.epoch, r: runId, from, d: [...d] });
+}
+
+/** A dealer-set confirmation `{t, s, e, r, from, q}`: the hash of the dealer set its author agreed on. */
+function confirmStatement(group: Group, runId: string, from: string, q: Uint8Array): Uint8Array {
+  return encodeMessage({ t: 'coupler/1 dealer set', s: group.sessionId, e: group.epoch, r: runId, from, q });
 }
 
 /** Parse and verify a signed dealer report; undefined when the signature does not verify. */
@@ -125,17 +136,45 @@ function parseReport(group: Group, runId: string, value: PlainData, ctx: { what:
 }
 
 /**
- * A peer's partial sum covers another dealer set: find the party that signed two different
- * reports (one to this party, one to the peer) and name it with both as evidence.
- * @throws {@link CheatingDetectedError} `EQUIVOCATION`, or {@link GroupError} when the peer forwards a forged report.
+ * A peer confirmed another dealer set than this party. Name whoever is certainly at fault:
+ * the peer itself when its signed confirmation is not the hash of the intersection of the signed
+ * reports it forwarded (its own among them) — its own statements contradict each other, evidence
+ * anyone can check with the roster; else a party that signed two different reports (one to this
+ * party, one to the peer). Returns when neither holds: the reports reaching the two differed
+ * (a report lost to a crash), which nobody can be blamed for.
+ * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` / `EQUIVOCATION`, or
+ *   {@link GroupError} when the peer forwards a forged report or no report of its own.
  */
-function explainDealerSplit(group: Group, runId: string, peer: string, forwarded: PlainData[], mine: ReadonlyMap<string, SignedReport>): void {
+function explainDealerSplit(
+  group: Group,
+  runId: string,
+  peer: string,
+  confirmation: { readonly q: Uint8Array; readonly sig: Uint8Array },
+  forwarded: PlainData[],
+  mine: ReadonlyMap<string, SignedReport>,
+): void {
   const ctx = { what: 'forwarded dealer report', peer };
   const evidence = (r: SignedReport): Uint8Array =>
     encodeEvidence({ signer: r.from, statement: reportStatement(group, runId, r.from, r.d), signature: r.sig });
-  for (const item of forwarded) {
+  const reports = forwarded.map((item) => {
     const theirs = parseReport(group, runId, item, ctx);
     if (theirs === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a dealer report that its author never signed`, { peer });
+    return theirs;
+  });
+  const own = reports.find((r) => r.from === peer);
+  if (own === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" confirmed a dealer set without its own dealer report`, { peer });
+  let q = new Set(own.d);
+  for (const r of reports) q = new Set(r.d.filter((d) => q.has(d)));
+  if (!bytesEqual(qHash(group.parties.filter((p) => q.has(p))), confirmation.q)) {
+    const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q), signature: confirmation.sig });
+    throw new CheatingDetectedError(
+      ErrorCode.TAMPERING_DETECTED,
+      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; nothing was published`,
+      { description: 'a signed dealer-set confirmation whose hash differs from the intersection of the signed dealer reports its author forwarded with it', statements: [signed, ...reports.map(evidence)] },
+      { peer },
+    );
+  }
+  for (const theirs of reports) {
     const ours = mine.get(theirs.from);
     if (ours === undefined || JSON.stringify(ours.d) === JSON.stringify(theirs.d)) continue;
     throw new CheatingDetectedError(
@@ -330,26 +369,71 @@ export async function thresholdSum<I extends SumInputLike<I>>(group: Group, inpu
 }
 
 /**
- * Deal in the same message flight as the shape statement, then agree, then steps 2–5. Why dealing
- * before the agreement is safe: each share is one point of a fresh random polynomial of degree
+ * Deal in the same message flight as the shape statement, then steps 1–5. Why dealing before the
+ * shapes are compared is safe: each share is one point of a fresh random polynomial of degree
  * t − 1 through this party's own input, with this party's own t; fewer than t of them reveal
  * nothing, whether or not the run then aborts on a shape or parameter mismatch (and a peer gets
- * exactly one share per dealer either way). It saves a message round: five instead of six.
+ * exactly one share per dealer either way).
  */
 async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdField<V>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
-  const xs = evaluationPoints(group.parties.length);
-  local.progress.phase('share');
-  const shares = F.share(local.encoded, t, xs);
-  const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
-  const run = await agreeRun(group, local, o);
-  await dealing;
-  return run.progress.around(() => runThreshold(group, run, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!));
+  return local.progress.around(async () => {
+    const xs = evaluationPoints(group.parties.length);
+    local.progress.phase('share');
+    const shares = F.share(local.encoded, t, xs);
+    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
+    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o));
+    await dealing;
+    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!);
+  });
 }
 
-/** Steps 1–5 of the protocol, in field F. */
+/**
+ * The shape agreement of thresholdSum, tolerant of parties that vanish (issue 17, item 5(b)):
+ * every party sends every peer its shape and parameter statement (in the flight of its deal) and
+ * compares what arrives with its own. A difference aborts naming the parties that differ
+ * (`SHAPE_MISMATCH`), as in the other sums. A party whose statement does not arrive (it vanished
+ * while dealing, or before) is not waited for past the round: it is a non-dealer here and its
+ * reports are not counted, and the dealer-set quorum of step 3 decides the run as for any dropout.
+ *
+ * Why no echo broadcast is needed (the other sums echo their shape statement): thresholdSum uses
+ * nobody's statement except to compare it with its own, and every party publishes only to
+ * parties it compared equal and that confirmed its dealer set; a party that sends different
+ * statements to different parties gains only a different shape for its own input. Without the
+ * echo there is no run-seed coin toss either — thresholdSum draws nothing from it; its
+ * `SumResult.seed` is a digest of the run and the agreed dealer set.
+ *
+ * @returns the parties this party compared equal (itself included), in canonical order.
+ * @throws {@link ValueError} `SHAPE_MISMATCH`; {@link TimeoutError} naming the missing parties when
+ *   fewer than `minimum` peers sent a statement in time.
+ * @internal exported for the adversarial test fixture.
+ */
+export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minimum: number, ro: { timeoutMs?: number; signal?: AbortSignal }): Promise<string[]> {
+  const round = `${local.runId}/shape`;
+  const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
+  await sendTolerant(group, round, group.peers, () => mine);
+  const got = await group.gatherSome(round, minimum, ro);
+  const disagree: string[] = [];
+  for (const [party, value] of got) {
+    const ctx = { what: 'shape agreement', peer: party };
+    const rec = expectRecord(value, ctx, ['shape', 'params']);
+    if (expectString(rec.shape, 'shape', ctx, 128) !== mine.shape || expectString(rec.params, 'params', ctx, 1024) !== mine.params) disagree.push(party);
+  }
+  if (disagree.length > 0) {
+    throw new ValueError(
+      ErrorCode.SHAPE_MISMATCH,
+      `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree with this party on the shape of the values or the protocol parameters`,
+      { peers: disagree },
+    );
+  }
+  group._noteLocalFailure(undefined);
+  return group.parties.filter((p) => p === group.localId || got.has(p));
+}
+
+/** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
 async function runThreshold<V>(
   group: Group,
-  run: PreparedRun<V>,
+  run: LocalRun<V>,
+  agreed: readonly string[],
   F: _ThresholdField<V>,
   t: number,
   minContributors: number,
@@ -361,16 +445,17 @@ async function runThreshold<V>(
   const xs = evaluationPoints(n);
   const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
 
-  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun).
+  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
+  // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
   const held = new Map<string, V>([[group.localId, ownShare]]);
-  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, ro);
+  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };
     held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
   }
 
   // 2. Agree on the dealers.
-  const present = group.peers.filter((p) => !group.lostPeers.includes(p));
+  const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
   const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
   await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }));
@@ -400,19 +485,25 @@ async function runThreshold<V>(
   const myQ = qHash(Q);
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used }));
+  const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }));
   const quorum = thresholdQuorum(n, t);
   const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
   for (const [peer, msg] of confirms) {
     const ctx = { what: 'dealer-set confirmation', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'rep']);
-    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
-      explainDealerSplit(group, run.runId, peer, expectArray(rec.rep, 'rep', ctx, n), signedReports);
+    const rec = expectRecord(msg, ctx, ['q', 'rep', 'sig']);
+    const theirQ = expectBytes(rec.q, 'q', ctx, 32);
+    if (!bytesEqual(theirQ, myQ)) {
+      const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+      if (!ed25519Verify(confirmStatement(group, run.runId, peer, theirQ), sig, group.roster.get(peer)!.publicKey)) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer-set confirmation with an invalid signature`, { peer });
+      }
+      explainDealerSplit(group, run.runId, peer, { q: theirQ, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" agreed on a different set of dealers than this party: the dealer reports disagreed (a party reported different dealer sets to different parties, or a report was lost); nothing was published`,
-        { description: 'different agreed dealer sets; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
+        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); nothing was published`,
+        { description: 'different agreed dealer sets, each consistent with the signed reports its holder presented; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
       );
     }
     confirmers.push(peer);
@@ -474,7 +565,7 @@ async function runThreshold<V>(
     protocol: 'thresholdSum',
     contributors: Q,
     runId: run.runId,
-    seed: seedHex(run.seed),
+    seed: seedHex(createHash('sha256').update(encodeMessage(['coupler/1 threshold run', group.sessionId, group.epoch, run.runId, Q])).digest()),
     elapsedMs: Date.now() - run.startedAt,
   };
 }

@@ -72,8 +72,8 @@ function watchRounds(g: Group): Set<string> {
 // --- An adversarial party, from the group API and its own key (the statement layouts are the
 // --- documented ones of echo.ts).
 
-const broadcastStatement = (s: string, r: string, from: string, h: Uint8Array): Uint8Array => encodeMessage({ t: ECHO_STATEMENT.broadcast, s, r, from, h });
-const digestStatement = (s: string, r: string, from: string, d: Uint8Array): Uint8Array => encodeMessage({ t: ECHO_STATEMENT.digest, s, r, from, d });
+const broadcastStatement = (s: string, e: Uint8Array, r: string, from: string, h: Uint8Array): Uint8Array => encodeMessage({ t: ECHO_STATEMENT.broadcast, s, e, r, from, h });
+const digestStatement = (s: string, e: Uint8Array, r: string, from: string, d: Uint8Array): Uint8Array => encodeMessage({ t: ECHO_STATEMENT.digest, s, e, r, from, d });
 type Entry = { from: string; h: Uint8Array; sig: Uint8Array };
 
 interface Deviation {
@@ -87,6 +87,8 @@ interface Deviation {
   sig?: (peer: string, valid: Uint8Array) => Uint8Array;
   /** List sent in the fallback (default: the true view). */
   list?: (peer: string, truth: Entry[], claimed: Entry[]) => Entry[];
+  /** Sees the round-1 messages it received (what an adversary keeps for later). */
+  seen?: (received: ReadonlyMap<string, { v: Uint8Array; sig: Uint8Array }>) => void;
 }
 
 async function deviantEcho(g: Group, round: string, dev: Deviation): Promise<void> {
@@ -96,13 +98,14 @@ async function deviantEcho(g: Group, round: string, dev: Deviation): Promise<voi
     g.peers.map((peer) => {
       const v = encodeMessage(dev.value(peer));
       const h = sha256(v);
-      const valid = ed25519Sign(broadcastStatement(g.sessionId, round, g.localId, h), sk);
+      const valid = ed25519Sign(broadcastStatement(g.sessionId, g.epoch, round, g.localId, h), sk);
       const sig = dev.sig ? dev.sig(peer, valid) : valid;
       sent.set(peer, { from: g.localId, h, sig });
       return g.send(peer, `${round}/v`, { v, sig });
     }),
   );
   const got = await g.gather(`${round}/v`);
+  dev.seen?.(got as Map<string, { v: Uint8Array; sig: Uint8Array }>);
   const theirs = new Map([...got].map(([p, m]) => [p, { from: p, h: sha256((m as { v: Uint8Array }).v), sig: (m as { sig: Uint8Array }).sig }]));
   const truthOf = (peer: string): Entry[] => g.parties.map((p) => (p === g.localId ? sent.get(peer)! : theirs.get(p)!));
   const lied: string[] = [];
@@ -110,9 +113,9 @@ async function deviantEcho(g: Group, round: string, dev: Deviation): Promise<voi
     g.peers.map((peer) => {
       const truth = truthOf(peer);
       const claimed = dev.claimedView ? dev.claimedView(peer, truth) : truth;
-      const d = echoDigest(g.sessionId, round, claimed);
+      const d = echoDigest(g.sessionId, g.epoch, round, claimed);
       if (claimed !== truth) lied.push(peer);
-      return g.send(peer, `${round}/d`, { d, sig: ed25519Sign(digestStatement(g.sessionId, round, g.localId, d), sk) });
+      return g.send(peer, `${round}/d`, { d, sig: ed25519Sign(digestStatement(g.sessionId, g.epoch, round, g.localId, d), sk) });
     }),
   );
   await g.gatherSome(`${round}/d`, 0, { timeoutMs: 2000 });
@@ -121,7 +124,7 @@ async function deviantEcho(g: Group, round: string, dev: Deviation): Promise<voi
     lied.map((peer) => {
       const truth = truthOf(peer);
       const list = dev.list ? dev.list(peer, truth, dev.claimedView!(peer, truth)) : truth;
-      const stmt = encodeMessage({ t: ECHO_STATEMENT.list, s: g.sessionId, r: round, from: g.localId, list });
+      const stmt = encodeMessage({ t: ECHO_STATEMENT.list, s: g.sessionId, e: g.epoch, r: round, from: g.localId, list });
       return g.send(peer, `${round}/f`, { stmt, sig: ed25519Sign(stmt, sk) });
     }),
   );
@@ -266,7 +269,7 @@ describe('adversarial parties (in-process, built from the group API)', () => {
     expect(digestBody).toMatchObject({ t: ECHO_STATEMENT.digest, s: p.sessionId, r: round, from: culprit });
     expect(listBody).toMatchObject({ t: ECHO_STATEMENT.list, s: p.sessionId, r: round, from: culprit });
     // A third party can check the contradiction: the signed list does not hash to the signed digest.
-    expect(Buffer.from(echoDigest(p.sessionId, round, listBody!.list as Entry[])).equals(Buffer.from(digestBody!.d as Uint8Array))).toBe(false);
+    expect(Buffer.from(echoDigest(p.sessionId, listBody!.e as Uint8Array, round, listBody!.list as Entry[])).equals(Buffer.from(digestBody!.d as Uint8Array))).toBe(false);
     const expected = new Map<string, PlainData>(gs.map((g) => [g.localId, (g.localId === culprit ? { honest: 'value' } : { from: g.localId }) as PlainData]));
     for (const r of others) {
       expect(r.ok).toBe(true);
@@ -345,5 +348,55 @@ describe('adversarial parties (in-process, built from the group API)', () => {
     }
     expect(o.elapsedMs).toBeGreaterThanOrEqual(roundTimeoutMs - 50);
     expect(o.elapsedMs).toBeLessThan(2 * roundTimeoutMs + 3000);
+  });
+});
+
+describe('a new formation with the same session id (the epoch)', () => {
+  test('a signed statement kept from an earlier formation and replayed in a fallback list does not frame its honest signer: the forwarder is named', async () => {
+    // Run ids restart with every formation (`sum.1/shape` again), and the session id is reused
+    // (a re-join, or vantage6's default `v6-task-<id>` after a restart). Without the epoch in the
+    // statement, e02's old signed statement verified in the new formation, and e01 named e02 for
+    // EQUIVOCATION with two validly signed statements: transferable evidence against an honest party.
+    const p = parties(4);
+    const round = 'sum.1/shape';
+    let old: { v: Uint8Array; sig: Uint8Array } | undefined;
+    const first = await joinLocal(p, p.ids, new AddressBook());
+    open.push(first);
+    await Promise.all([
+      ...first.slice(0, 3).map((g) => echoBroadcast(g, round, { value: g.localId, formation: 1 })),
+      // e04 behaves honestly, and keeps what e02 signed.
+      deviantEcho(first[3]!, round, { value: () => ({ value: 'e04', formation: 1 }), seen: (got) => (old = got.get('e02')) }),
+    ]);
+    await Promise.all(open.splice(0).flat().map((g) => g.close()));
+    expect(old).toBeDefined();
+
+    const second = await joinLocal(p, p.ids, new AddressBook());
+    open.push(second);
+    expect(Buffer.from(second[0]!.epoch).equals(Buffer.from(first[0]!.epoch))).toBe(false);
+    const replayed = (truth: Entry[]): Entry[] => truth.map((e) => (e.from === 'e02' ? { from: 'e02', h: sha256(old!.v), sig: old!.sig } : e));
+    const o = await withAdversary(second, 3, round, {
+      value: () => ({ value: 'e04', formation: 2 }),
+      claimedView: (peer, truth) => (peer === 'e01' ? replayed(truth) : truth),
+      list: (_peer, _truth, claimed) => claimed,
+    });
+    const [victim, ...others] = o.results;
+    expect(victim!.ok).toBe(false);
+    const e = (victim as { error: unknown }).error as CheatingDetectedError;
+    expect(e).toBeInstanceOf(CheatingDetectedError);
+    expect(e.peers).toEqual(['e04']);
+    expect(e.message).toContain('never signed');
+    // The evidence is e04's own signed list; nothing in it is signed by e02.
+    for (const bytes of e.evidence.statements) expect((decodeMessage(bytes, 1 << 16) as { signer: string }).signer).toBe('e04');
+    for (const r of others) expect(r.ok).toBe(true);
+  });
+
+  test('every echo statement carries the epoch of the formation (evidence names the formation it belongs to)', async () => {
+    const { p, gs } = await groupsOf(4);
+    const round = 'ep.1/c';
+    const o = await withAdversary(gs, 2, round, { value: (peer) => (peer === gs[0]!.localId ? { lie: 1 } : { lie: 2 }) });
+    for (const r of o.results) {
+      const e = (r as { error: unknown }).error as CheatingDetectedError;
+      for (const body of evidence(p, e, gs[2]!.localId)) expect(Buffer.from(body.e as Uint8Array).equals(Buffer.from(gs[0]!.epoch))).toBe(true);
+    }
   });
 });

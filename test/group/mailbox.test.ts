@@ -1,10 +1,10 @@
 /**
  * Mailbox bounds over real channels (in this process): a roster party that uses the channel
  * directly to send two messages for one round, or more undelivered rounds than the cap, is dropped
- * with PROTOCOL_VIOLATION naming it, while the honest parties carry on among themselves.
+ * with PROTOCOL_VIOLATION naming it, while the honest parties carry on among themselves. (The
+ * rogue joins like any party — joinGroup now returns only once every party took part in the
+ * formation's epoch agreement — and then writes raw messages to its channels.)
  */
-import { connectChannel } from '../../src/channel/transport';
-import type { SecureChannel } from '../../src/channel/channel';
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { ErrorCode } from '../../src/errors';
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
@@ -23,7 +23,7 @@ const MAX_ROUNDS = 4;
 const ports = new Map<string, number>();
 const events = new Map<string, GroupEvent[]>(ids.map((id) => [id, []]));
 let groups: Group[] = [];
-const rogue: SecureChannel[] = [];
+let rogue: Group;
 
 /** Party 2 dials 3 once 3 listens. */
 const lazyDiscovery = (target: string): Discovery => ({
@@ -53,15 +53,20 @@ beforeAll(async () => {
     }),
   );
   while (ports.size < 2) await new Promise((r) => setTimeout(r, 10));
-  for (const id of ['2', '3']) {
-    rogue.push(await connectChannel({ host: '127.0.0.1', port: ports.get(id)! }, { identity: identities.get('1')!, roster, sessionId }));
-  }
-  groups = await Promise.all(joins);
+  const rogueJoin = joinGroup({
+    identity: identities.get('1')!,
+    roster,
+    sessionId,
+    discovery: { kind: 'test', discover: () => Promise.resolve(['2', '3'].map((id) => ({ host: '127.0.0.1', port: ports.get(id)!, source: 'test' }))) },
+    listen: false,
+    timeoutMs: 15_000,
+    discoveryIntervalMs: 20,
+  });
+  [rogue, ...groups] = await Promise.all([rogueJoin, ...joins]);
 });
 
 afterAll(async () => {
-  for (const ch of rogue) ch.destroy();
-  await Promise.all(groups.map((g) => g.close()));
+  await Promise.all([rogue, ...groups].map((g) => g.close()));
 });
 
 const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
@@ -74,9 +79,8 @@ const waitFor = async (pred: () => boolean, what: string): Promise<void> => {
 
 test('two messages for the same round: the sender is dropped with PROTOCOL_VIOLATION', async () => {
   const [g2] = groups as [Group, Group];
-  const ch = rogue[0]!;
-  await ch.send(encodeMessage({ r: 'dup', p: 1 }));
-  await ch.send(encodeMessage({ r: 'dup', p: 2 }));
+  await rogue._sendRaw('2', encodeMessage({ r: 'dup', p: 1 }));
+  await rogue._sendRaw('2', encodeMessage({ r: 'dup', p: 2 }));
   await waitFor(() => events.get('2')!.some((e) => e.type === 'peer-lost'), 'peer-lost at 2');
   expect(events.get('2')!.filter((e) => e.type === 'peer-lost')).toEqual([{ type: 'peer-lost', peer: '1', code: ErrorCode.PROTOCOL_VIOLATION }]);
   expect(g2.lostPeers).toEqual(['1']);
@@ -84,18 +88,17 @@ test('two messages for the same round: the sender is dropped with PROTOCOL_VIOLA
   await expect(g2.receive('1', 'next')).rejects.toMatchObject({ code: ErrorCode.PROTOCOL_VIOLATION, peer: '1' });
   await expect(g2.gather('next2')).rejects.toMatchObject({ code: ErrorCode.PROTOCOL_VIOLATION, peers: ['1'] });
   // Its channel is closed by the honest side.
-  await waitFor(() => ch.isClosed, 'rogue channel closed by 2');
+  await waitFor(() => rogue.lostPeers.includes('2'), 'rogue channel closed by 2');
 });
 
 test('more undelivered rounds than the cap: the sender is dropped with PROTOCOL_VIOLATION', async () => {
   const [, g3] = groups as [Group, Group];
-  const ch = rogue[1]!;
-  for (let i = 0; i <= MAX_ROUNDS; i++) await ch.send(encodeMessage({ r: `flood-${i}`, p: i }));
+  for (let i = 0; i <= MAX_ROUNDS; i++) await rogue._sendRaw('3', encodeMessage({ r: `flood-${i}`, p: i }));
   await waitFor(() => events.get('3')!.some((e) => e.type === 'peer-lost'), 'peer-lost at 3');
   expect(events.get('3')!.filter((e) => e.type === 'peer-lost')).toEqual([{ type: 'peer-lost', peer: '1', code: ErrorCode.PROTOCOL_VIOLATION }]);
   expect(g3.lostPeers).toEqual(['1']);
   await expect(g3.receive('1', 'later')).rejects.toMatchObject({ code: ErrorCode.PROTOCOL_VIOLATION, peer: '1' });
-  await waitFor(() => ch.isClosed, 'rogue channel closed by 3');
+  await waitFor(() => rogue.lostPeers.includes('3'), 'rogue channel closed by 3');
 });
 
 test('the honest parties still exchange among themselves', async () => {

@@ -214,22 +214,30 @@ describe('bad inputs are refused locally, before anything is sent', () => {
   test.each([
     ['secureSum', (g: Group, x: SumInput) => secureSum(g, x, { roundTimeoutMs: 800 })],
     ['thresholdSum', (g: Group, x: SumInput) => thresholdSum(g, x, { roundTimeoutMs: 800 })],
-  ] as const)('%s: the refusing party sends nothing; the others time out in the shape round naming it', async (_name, run) => {
+  ] as const)('%s: the refusing party sends nothing; the others name it (secureSum: a timeout in the shape round; thresholdSum, dropout-tolerant: too few dealers without it)', async (name, run) => {
     const h = await createTestGroups(3);
     try {
       const [g1] = h.groups as [Group, Group, Group];
       const sentBefore = sentBy(g1);
+      // What p1 sent while the group formed (the epoch agreement), before the run.
+      const receivedBefore = h.groups.slice(1).map((g) => receivedFrom(g, 'p1'));
       const out = await settleAll([run(h.groups[0]!, NaN), run(h.groups[1]!, 1), run(h.groups[2]!, 2)]);
       expect(out[0]).toMatchObject({ ok: false, error: { code: ErrorCode.VALUE_INVALID } });
       for (const o of out.slice(1)) {
         expect(o.ok).toBe(false);
         const e = (o as { error: CouplerError }).error;
-        expect(e.code).toBe(ErrorCode.TIMEOUT);
         expect(e.peers).toEqual(['p1']);
-        expect(e.message).toMatch(/\/shape\/v"/);
+        if (name === 'secureSum') {
+          expect(e.code).toBe(ErrorCode.TIMEOUT);
+          expect(e.message).toMatch(/\/shape\/v"/);
+        } else {
+          // The shape statements of p2 and p3 met; p1 is a non-dealer, and two dealers are below
+          // the floor of min(n, t + 1) = 3.
+          expect(e.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+        }
       }
       expect(sentBy(g1)).toBe(sentBefore);
-      for (const g of h.groups.slice(1)) expect(receivedFrom(g, 'p1')).toBe(0);
+      h.groups.slice(1).forEach((g, i) => expect(receivedFrom(g, 'p1')).toBe(receivedBefore[i]));
     } finally {
       await h.close();
     }
