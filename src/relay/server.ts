@@ -123,6 +123,7 @@ interface Conn {
   ws: WebSocket;
   source: string;
   session: string;
+  digest: string;
   from: string;
   to: string;
   partner: Conn | undefined;
@@ -145,7 +146,8 @@ function posInt(v: number | undefined, d: number, name: string): number {
   return v;
 }
 
-const slotKey = (session: string, from: string, to: string): string => `${session}\n${from}\n${to}`;
+const sessionKey = (session: string, digest: string): string => `${session}\n${digest}`;
+const slotKey = (sKey: string, from: string, to: string): string => `${sKey}\n${from}\n${to}`;
 
 /**
  * Start a relay.
@@ -179,6 +181,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const sessions = new Map<string, Session>();
   const perSource = new Map<string, number>();
   const boundPerSource = new Map<string, number>();
+  const digestOf = new Map(options.rosters.map((ro) => [ro, rosterDigest(ro)] as const));
   const refused: Partial<Record<RelayRefuseReason, number>> = {};
   let bytesForwarded = 0;
   let messagesForwarded = 0;
@@ -219,12 +222,13 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const release = (c: Conn): void => {
     if (!live.delete(c)) return;
     if (c.timer) clearTimeout(c.timer);
-    const key = slotKey(c.session, c.from, c.to);
+    const sKey = sessionKey(c.session, c.digest);
+    const key = slotKey(sKey, c.from, c.to);
     if (waiting.get(key) === c) waiting.delete(key);
     if (slots.get(key) === c) slots.delete(key);
-    const s = sessions.get(c.session);
+    const s = sessions.get(sKey);
     if (s && --s.conns === 0) {
-      sessions.delete(c.session);
+      sessions.delete(sKey);
       if (s.boundBy !== undefined) {
         const b = (boundPerSource.get(s.boundBy) ?? 1) - 1;
         if (b <= 0) boundPerSource.delete(s.boundBy);
@@ -248,7 +252,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const forward = (src: Conn, data: Buffer): void => {
     const dst = src.partner;
     if (!dst) return;
-    const s = sessions.get(src.session);
+    const s = sessions.get(sessionKey(src.session, src.digest));
     const out = hooks?.forward ? hooks.forward(src.session, src.from, src.to, new Uint8Array(data)) : [data];
     for (const m of out) {
       if (s) {
@@ -312,45 +316,64 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       refuse(ws, 'stale', source);
       return;
     }
-    const existing = sessions.get(r.session);
-    // A roster-bound session (id `<label>#<digest>`) is admitted on the roster it presents, when
-    // that roster hashes to the digest the id commits to.
+    // A session belongs to what its parties prove: the id and the roster they are admitted on,
+    // keyed together (`sessionKey`), so nobody can hold another task's id with another roster.
+    // A roster-bound id (`<label>#<digest>`) names its roster: it is admitted only on a roster with
+    // that digest, presented by the party (`rosterBoundSessions`) or listed at the relay.
     const boundDigest = sessionRosterDigest(r.session);
-    let presented: Roster | undefined;
-    if (!existing && rosterBound && boundDigest !== undefined && r.roster !== undefined) {
-      try {
-        presented = parseRoster(r.roster);
-      } catch {
-        refuse(ws, 'malformed', source);
-        return;
-      }
-      if (rosterDigest(presented) !== boundDigest) {
+    let candidates: readonly Roster[];
+    if (boundDigest !== undefined) {
+      const listed = options.rosters.filter((ro) => digestOf.get(ro) === boundDigest);
+      if (listed.length > 0) candidates = listed;
+      else if (r.roster === undefined) {
         refuse(ws, 'roster-digest', source);
         return;
+      } else if (!rosterBound) {
+        refuse(ws, 'not-in-roster', source);
+        return;
+      } else {
+        let presented: Roster;
+        try {
+          presented = parseRoster(r.roster);
+        } catch {
+          refuse(ws, 'malformed', source);
+          return;
+        }
+        if (rosterDigest(presented) !== boundDigest) {
+          refuse(ws, 'roster-digest', source);
+          return;
+        }
+        candidates = [presented];
       }
-    }
-    const candidates = existing ? [existing.roster] : presented ? [presented].filter((ro) => ro.has(r.from) && ro.has(r.to)) : options.rosters.filter((ro) => ro.has(r.from) && ro.has(r.to));
-    if (candidates.length === 0 || !candidates[0]!.has(r.from) || !candidates[0]!.has(r.to)) {
-      refuse(ws, existing ? 'session-roster' : 'not-in-roster', source);
+    } else candidates = options.rosters;
+    candidates = candidates.filter((ro) => ro.has(r.from) && ro.has(r.to));
+    if (candidates.length === 0) {
+      refuse(ws, 'not-in-roster', source);
       return;
     }
     let roster: Roster | undefined;
     for (const url of publicUrls) {
       const msg = admissionTranscript(url, r);
-      roster = candidates.find((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
+      const verified = candidates.filter((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
+      // Several rosters with the same key: join the live session of one of them, else the first.
+      roster = verified.find((ro) => sessions.has(sessionKey(r.session, digestOf.get(ro) ?? rosterDigest(ro)))) ?? verified[0];
       if (roster) break;
     }
     if (!roster) {
       refuse(ws, 'bad-signature', source);
       return;
     }
+    const digest = digestOf.get(roster) ?? rosterDigest(roster);
+    const sKey = sessionKey(r.session, digest);
+    const existing = sessions.get(sKey);
+    const presented = boundDigest !== undefined && !options.rosters.includes(roster);
     // A signed request is good for one connection only (a recorded one cannot be replayed).
     const replayKey = `${r.from}\n${r.nonce}`;
     if (accepted.has(replayKey)) {
       refuse(ws, 'duplicate', source);
       return;
     }
-    const key = slotKey(r.session, r.from, r.to);
+    const key = slotKey(sKey, r.from, r.to);
     if (slots.has(key)) {
       refuse(ws, 'duplicate', source);
       return;
@@ -372,9 +395,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const s = existing ?? { roster, conns: 0, bytes: 0, boundBy: presented ? source : undefined };
     if (!existing && s.boundBy !== undefined) boundPerSource.set(source, (boundPerSource.get(source) ?? 0) + 1);
     s.conns++;
-    sessions.set(r.session, s);
+    sessions.set(sKey, s);
     perSource.set(source, (perSource.get(source) ?? 0) + 1);
-    const c: Conn = { ws, source, session: r.session, from: r.from, to: r.to, partner: undefined, queued: 0, paused: false, timer: undefined };
+    const c: Conn = { ws, source, session: r.session, digest, from: r.from, to: r.to, partner: undefined, queued: 0, paused: false, timer: undefined };
     live.add(c);
     slots.set(key, c);
     ws.on('close', () => release(c));
@@ -388,9 +411,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     });
     ws.send(JSON.stringify({ t: 'admitted' }));
     const want = hooks?.partnerOf ? hooks.partnerOf(r.session, r.to, r.from) : { session: r.session, from: r.to, to: r.from };
-    const p = waiting.get(slotKey(want.session, want.from, want.to));
+    const p = waiting.get(slotKey(sessionKey(want.session, digest), want.from, want.to));
     if (p) {
-      waiting.delete(slotKey(p.session, p.from, p.to));
+      waiting.delete(slotKey(sessionKey(p.session, p.digest), p.from, p.to));
       if (p.timer) clearTimeout(p.timer);
       p.timer = undefined;
       p.partner = c;
