@@ -82,7 +82,7 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
     ...opt('maxSessions', int(values['max-sessions'], '--max-sessions')),
     ...opt('maxConnectionsPerSession', int(values['max-per-session'], '--max-per-session')),
     ...opt('maxConnectionsPerSource', int(values['max-per-source'], '--max-per-source')),
-    ...opt('maxBoundSessionsPerSource', int(values['max-bound-per-source'], '--max-bound-per-source')),
+    ...opt('maxSessionsPerSource', int(values['max-bound-per-source'], '--max-bound-per-source')),
     ...opt('maxBytesPerSession', int(values['max-bytes-per-session'], '--max-bytes-per-session')),
     ...opt('pairTimeoutMs', pairTimeout === undefined ? undefined : pairTimeout * 1000),
     onRefused: (reason, remote) => process.stderr.write(`[coupler relay] refused ${remote ?? '?'} (${reason})\n`),

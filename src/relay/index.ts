@@ -5,12 +5,47 @@
  */
 export {
   startRelay,
+  relaySourceKey,
+  DEFAULT_RELAY_HOST,
+  DEFAULT_RELAY_MAX_MESSAGE_BYTES,
+  RELAY_HEALTH_PATH,
+  RELAY_METRICS_PATH,
   type RelayOptions,
   type RelayLimits,
   type RelayServer,
   type RelayStats,
   type RelayHooks,
+  type RelayEvent,
+  type RelayTlsOptions,
 } from './server.js';
+export {
+  memoryBound,
+  resolveTableLimits,
+  DEFAULT_MAX_PENDING,
+  DEFAULT_MAX_PENDING_PER_SOURCE,
+  DEFAULT_ADMISSION_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  DEFAULT_MAX_CONNECTIONS_PER_SESSION,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_SOURCE,
+  DEFAULT_MAX_SESSIONS_PER_DIGEST,
+  DEFAULT_MAX_ROSTER_PARTIES,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_RELAY_PAIR_TIMEOUT_MS,
+  DEFAULT_MAX_BYTES_PER_SESSION,
+  DEFAULT_WINDOW_BYTES,
+  DEFAULT_MAX_NONCES,
+  DEFAULT_MAX_NONCES_PER_SOURCE,
+  SOCKET_READ_BYTES,
+  CONNECTION_OVERHEAD_BYTES,
+  NONCE_BYTES,
+  ROSTER_PARTY_BYTES,
+  type TableLimits,
+  type ResolvedTableLimits,
+  type MemoryBoundInputs,
+} from './table.js';
+export { relayMetrics, RELAY_METRIC_PREFIX } from './metrics.js';
 export { relayChannel, type RelayChannelOptions, DEFAULT_PAIR_TIMEOUT_MS } from './client.js';
 export { transportFromEnv, checkTransport, channelPath, DEFAULT_AUTO_FALLBACK_MS, type Transport, type ChannelPath } from './mesh.js';
 export {
@@ -18,10 +53,14 @@ export {
   RELAY_PATH,
   RELAY_SUBPROTOCOL,
   RELAY_REFUSE_REASONS,
+  RELAY_REFUSAL_CLASS,
+  isTransientRefusal,
+  parseAdmissionRequest,
   ADMISSION_SKEW_MS,
   MAX_ADMISSION_BYTES,
   admissionTranscript,
   normalizeRelayUrl,
   type AdmissionRequest,
   type RelayRefuseReason,
+  type RelayRefusalClass,
 } from './protocol.js';
