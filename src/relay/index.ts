@@ -46,6 +46,7 @@ export {
   type MemoryBoundInputs,
 } from './table.js';
 export { relayMetrics, RELAY_METRIC_PREFIX } from './metrics.js';
+export { relayLogger, DEFAULT_REFUSAL_LOG_INTERVAL_MS, MAX_REFUSAL_LOG_KEYS, type RelayLoggerOptions } from './log.js';
 export { relayChannel, type RelayChannelOptions, DEFAULT_PAIR_TIMEOUT_MS } from './client.js';
 export { transportFromEnv, checkTransport, channelPath, DEFAULT_AUTO_FALLBACK_MS, type Transport, type ChannelPath } from './mesh.js';
 export {
