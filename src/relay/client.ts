@@ -16,7 +16,8 @@ import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimit
 import { Initiator, MAX_HANDSHAKE_MESSAGE, Responder, checkHandshakeConfig, type HandshakeConfig } from '../channel/handshake.js';
 import { getSuite } from '../channel/suite.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, type ChannelOptions } from '../channel/transport.js';
-import { RELAY_PATH, RELAY_REFUSE_REASONS, RELAY_SUBPROTOCOL, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
+import { dialRelay } from './dial.js';
+import { RELAY_REFUSE_REASONS, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** Default wait for the peer to show up at the relay: 120 s. */
 export const DEFAULT_PAIR_TIMEOUT_MS = 120_000;
@@ -190,12 +191,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   const nonce = randomBytes(16).toString('hex');
   const body = { session: cfg.sessionId, from: localId, to: peer, ts, nonce };
   const sig = encodeBase64(ed25519Sign(admissionTranscript(base, body), identity.secretKey));
-  const ws = new WebSocket(`${base}${RELAY_PATH}`, RELAY_SUBPROTOCOL, {
-    perMessageDeflate: false,
-    maxPayload: maxFrameBytes(limits.chunkBytes),
-    handshakeTimeout: hsTimeout,
-    followRedirects: false,
-  });
+  const ws = dialRelay(base, { maxPayload: maxFrameBytes(limits.chunkBytes), handshakeTimeout: hsTimeout });
   const pump = new Pump(ws, limits.receiveHighWaterBytes + maxFrameBytes(limits.chunkBytes), peer);
   let paired = false;
   let pairedAt = 0;

@@ -45,6 +45,7 @@ export {
   type ResolvedTableLimits,
   type MemoryBoundInputs,
 } from './table.js';
+export { dialRelay, relayProxyFor, RELAY_CA_ENV, DEFAULT_RELAY_DIAL_TIMEOUT_MS, type RelayDialOptions } from './dial.js';
 export { relayMetrics, RELAY_METRIC_PREFIX } from './metrics.js';
 export { relayLogger, DEFAULT_REFUSAL_LOG_INTERVAL_MS, MAX_REFUSAL_LOG_KEYS, type RelayLoggerOptions } from './log.js';
 export { relayChannel, type RelayChannelOptions, DEFAULT_PAIR_TIMEOUT_MS } from './client.js';

@@ -268,7 +268,9 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const digestOf = new Map(options.rosters.map((ro) => [ro, rosterDigest(ro)] as const));
   const memoryBoundBytes = memoryBound({ limits: table.limits, maxMessageBytes, windowBytes });
   const refused: Partial<Record<RelayRefuseReason, number>> = {};
-  const links = new Map<Socket, Link>();
+  /** Live links by the TCP connection's remote address and port (the same for a TLS socket over it). */
+  const links = new Map<string, Link>();
+  const tcpKey = (sock: Socket): string => `${sock.remoteAddress ?? ''}|${sock.remotePort ?? ''}`;
   let bytesForwarded = 0;
   let messagesForwarded = 0;
   let queuedBytes = 0;
@@ -496,9 +498,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 
   server.on('connection', (socket: Socket) => {
     const link: Link = { socket, source: relaySourceKey(socket.remoteAddress), ws: undefined, conn: undefined, queued: 0, paused: false, ended: false };
-    links.set(socket, link);
+    const k = tcpKey(socket);
+    links.set(k, link);
     socket.once('close', () => {
-      links.delete(socket);
+      if (links.get(k) === link) links.delete(k);
       table.removePending(link);
       link.ended = true;
       if (link.conn !== undefined) drop(link.conn, undefined);
@@ -508,7 +511,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     ws.on('error', () => undefined);
-    const link = links.get(req.socket as Socket);
+    const link = links.get(tcpKey(req.socket as Socket));
     if (link === undefined || link.ended || !table.isPending(link) || ws.protocol !== RELAY_SUBPROTOCOL) {
       ws.terminate();
       return;
@@ -557,7 +560,13 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         clearInterval(sweep);
         for (const link of [...links.values()]) link.socket.destroy();
         wss.close();
-        server.close(() => resolve());
+        // Resolve once every socket is gone (or after the grace period, whichever is first).
+        const grace = setTimeout(resolve, CLOSE_GRACE_MS);
+        grace.unref();
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
         server.closeAllConnections();
       });
       return closing;
