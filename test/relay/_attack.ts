@@ -12,6 +12,8 @@ export interface RawAdmission {
   readonly ws: WebSocket;
   /** The relay's first answer (`{ t: 'admitted' }` or `{ t: 'refused', reason }`). */
   readonly answer: { t: string; reason?: string };
+  /** Every text message of the relay so far (`admitted`, `paired`, …), in order. */
+  readonly texts: string[];
 }
 
 /** Open a WebSocket to the relay from `localAddress` and send nothing. Resolves when open. */
@@ -29,12 +31,16 @@ export async function admitRaw(url: string, session: string, identity: Identity,
   ws.on('error', () => undefined);
   const body = { session, from, to, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
   const sig = encodeBase64(ed25519Sign(admissionTranscript(url, body), identity.secretKey));
+  const texts: string[] = [];
+  ws.on('message', (d: Buffer, isBinary: boolean) => {
+    if (!isBinary) texts.push(d.toString());
+  });
   const answer = await new Promise<{ t: string; reason?: string }>((resolve) => {
     ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()) as { t: string; reason?: string }));
     ws.once('close', (_code, reason) => resolve({ t: 'closed', reason: reason.toString() }));
     ws.send(JSON.stringify({ v: 1, ...body, sig, ...(roster === undefined ? {} : { roster: rosterToJSON(roster) }) }));
   });
-  return { ws, answer };
+  return { ws, answer, texts };
 }
 
 /** A roster of two fresh keys (`a`, `b`) and a session id bound to it: an outsider's own "task". */
