@@ -65,7 +65,7 @@ export const DEFAULT_MAX_NONCES = 32_768;
 /** Default cap on remembered admission nonces of one source address: 4 096. */
 export const DEFAULT_MAX_NONCES_PER_SOURCE = 4_096;
 
-/** Caps and deadlines of a {@link RelayTable}. Every field has a default (the `DEFAULT_*` constants). */
+/** Caps and deadlines of the relay's resource table. Every field has a default (the `DEFAULT_*` constants). */
 export interface TableLimits {
   /** Connections not admitted yet, in all. Default {@link DEFAULT_MAX_PENDING}. */
   readonly maxPending?: number;
