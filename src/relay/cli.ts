@@ -45,7 +45,7 @@ Options:
   --max-per-source N        admitted connections per source address (default 128)
   --max-per-session N       connections per session (default 19800)
   --max-pending N           connections not admitted yet, in all (default 64)
-  --max-pending-per-source N  the same per source address (default 8)
+  --max-pending-per-source N  the same per source address (default 16)
   --max-bytes-per-session N bytes forwarded per session (default 64 GiB)
   --admission-timeout SECONDS  deadline for the admission request (default 10)
   --pair-timeout SECONDS    how long an admitted connection waits for its peer (default 120)

@@ -31,8 +31,8 @@ import { ADMISSION_SKEW_MS, type RelayRefuseReason } from './protocol.js';
 
 /** Default global cap on connections not admitted yet: 64. */
 export const DEFAULT_MAX_PENDING = 64;
-/** Default cap on connections not admitted yet from one source address: 8. */
-export const DEFAULT_MAX_PENDING_PER_SOURCE = 8;
+/** Default cap on connections not admitted yet from one source address: 16 (room for one site's parties dialling all their peers at once). */
+export const DEFAULT_MAX_PENDING_PER_SOURCE = 16;
 /** Default deadline for a connection's admission request, from TCP accept (ms): 10 s. */
 export const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000;
 /** Default global cap on admitted connections: 256. */

@@ -46,7 +46,7 @@ async function realSum(p: TestParties, url: string): Promise<number[]> {
 const bound = (p: TestParties): TestParties => ({ ...p, sessionId: rosterBoundSessionId(p.roster, 'real-task') });
 
 /**
- * The default limits scaled down 8× (so that a test opens tens of connections, not hundreds; the
+ * The default limits scaled down 4–8× (so that a test opens tens of connections, not hundreds; the
  * benchmark `relay-attacks` runs the attacks at the defaults).
  */
 const SMALL = { maxSessions: 16, maxSessionsPerSource: 4, maxSessionsPerDigest: 4, maxConnections: 32, maxConnectionsPerSource: 16, maxPending: 8, maxPendingPerSource: 4 } as const;
