@@ -1,6 +1,7 @@
 /** `coupler relay` as a real process: parties form a group and sum through it; SIGTERM stops it cleanly. */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -88,4 +89,44 @@ test('coupler relay serves a group, prints counters and exits 0 on SIGTERM', asy
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('coupler relay --tls-cert/--tls-key serves wss:// and https /healthz; one without the other is refused', async () => {
+  const parties = makeParties(2);
+  const dir = mkdtempSync(join(tmpdir(), 'coupler-relay-tls-'));
+  const rosterFile = join(dir, 'roster.json');
+  writeFileSync(rosterFile, rosterToJSON(parties.roster));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=relay', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'relay', '--roster', rosterFile, '--host', '127.0.0.1', '--port', '0', '--tls-cert', cert, '--tls-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const line = await new Promise<string>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('relay did not start')), 30_000);
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        if (l.includes('listening')) {
+          clearTimeout(t);
+          res(l);
+        }
+      });
+    });
+    const port = Number(/127\.0\.0\.1:(\d+) \(TLS\) as wss:\/\/127\.0\.0\.1:\1/.exec(line)?.[1]);
+    expect(port).toBeGreaterThan(0);
+    const body = await new Promise<string>((res, rej) => {
+      httpsGet({ host: '127.0.0.1', port, path: '/healthz', ca: readFileSync(cert) }, (r) => {
+        let b = '';
+        r.on('data', (d: Buffer) => (b += d.toString()));
+        r.on('end', () => res(`${r.statusCode} ${b}`));
+      }).on('error', rej);
+    });
+    expect(body).toBe('200 ok\n');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const half = spawn(process.execPath, ['--import', 'tsx', cli, 'relay', '--roster', rosterFile, '--host', '127.0.0.1', '--tls-cert', cert], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  half.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  expect(await new Promise((r) => half.on('exit', r))).toBe(1);
+  expect(err).toMatch(/--tls-cert and --tls-key go together/);
+  rmSync(dir, { recursive: true, force: true });
 });
