@@ -35,7 +35,7 @@ import {
   type AdmissionRequest,
   type RelayRefuseReason,
 } from './protocol.js';
-import { DEFAULT_WINDOW_BYTES, RelayTable, memoryBound, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
+import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
 import { relayMetrics } from './metrics.js';
 
 /** Default interface of {@link startRelay}: loopback. */
@@ -63,7 +63,7 @@ export interface RelayLimits extends TableLimits {
   readonly maxMessageBytes?: number;
   /**
    * Bytes queued towards one connection beyond which the relay stops reading its partner (at
-   * least `maxMessageBytes`). Default {@link DEFAULT_WINDOW_BYTES}.
+   * least `maxMessageBytes`). Default {@link DEFAULT_RELAY_WINDOW_BYTES}.
    */
   readonly windowBytes?: number;
 }
@@ -239,7 +239,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   }
   const table = new RelayTable<Link>(options);
   const maxMessageBytes = positive(options.maxMessageBytes, DEFAULT_RELAY_MAX_MESSAGE_BYTES, 'maxMessageBytes');
-  const windowBytes = positive(options.windowBytes, Math.max(DEFAULT_WINDOW_BYTES, maxMessageBytes), 'windowBytes');
+  const windowBytes = positive(options.windowBytes, Math.max(DEFAULT_RELAY_WINDOW_BYTES, maxMessageBytes), 'windowBytes');
   if (windowBytes < maxMessageBytes) throw new InvalidArgumentError(`"windowBytes" (${windowBytes}) must be at least "maxMessageBytes" (${maxMessageBytes})`);
   const host = options.host ?? DEFAULT_RELAY_HOST;
   if (typeof host !== 'string') throw new InvalidArgumentError('"host" must be a string');

@@ -30,72 +30,72 @@ import type { Roster } from '../identity/roster.js';
 import { ADMISSION_SKEW_MS, type RelayRefuseReason } from './protocol.js';
 
 /** Default global cap on connections not admitted yet: 64. */
-export const DEFAULT_MAX_PENDING = 64;
+export const DEFAULT_RELAY_MAX_PENDING = 64;
 /** Default cap on connections not admitted yet from one source address: 16 (room for one site's parties dialling all their peers at once). */
-export const DEFAULT_MAX_PENDING_PER_SOURCE = 16;
+export const DEFAULT_RELAY_MAX_PENDING_PER_SOURCE = 16;
 /** Default deadline for a connection's admission request, from TCP accept (ms): 10 s. */
-export const DEFAULT_ADMISSION_TIMEOUT_MS = 10_000;
+export const DEFAULT_RELAY_ADMISSION_TIMEOUT_MS = 10_000;
 /** Default global cap on admitted connections: 256. */
-export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_RELAY_MAX_CONNECTIONS = 256;
 /** Default cap on admitted connections from one source address: 128. */
-export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 128;
+export const DEFAULT_RELAY_MAX_CONNECTIONS_PER_SOURCE = 128;
 /** Default cap on connections of one session (both directions of every pair count): 2·100·99. */
-export const DEFAULT_MAX_CONNECTIONS_PER_SESSION = 2 * 100 * 99;
+export const DEFAULT_RELAY_MAX_CONNECTIONS_PER_SESSION = 2 * 100 * 99;
 /** Default cap on live sessions: 128. */
-export const DEFAULT_MAX_SESSIONS = 128;
+export const DEFAULT_RELAY_MAX_SESSIONS = 128;
 /** Default cap on live sessions one source address opened: 16. */
-export const DEFAULT_MAX_SESSIONS_PER_SOURCE = 16;
+export const DEFAULT_RELAY_MAX_SESSIONS_PER_SOURCE = 16;
 /** Default cap on live sessions of one roster digest: 32. */
-export const DEFAULT_MAX_SESSIONS_PER_DIGEST = 32;
+export const DEFAULT_RELAY_MAX_SESSIONS_PER_DIGEST = 32;
 /** Default cap on the parties of a roster presented for a roster-bound session: 100. */
-export const DEFAULT_MAX_ROSTER_PARTIES = 100;
+export const DEFAULT_RELAY_MAX_ROSTER_PARTIES = 100;
 /** Default wait of an admitted connection for its partner at the relay (ms): 120 s (the parties wait as long, `DEFAULT_PAIR_TIMEOUT_MS`). */
 export const DEFAULT_RELAY_PAIR_TIMEOUT_MS = 120_000;
 /** Default deadline for a session that carries no traffic (ms): 10 min. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+export const DEFAULT_RELAY_IDLE_TIMEOUT_MS = 600_000;
 /** Default cap on bytes forwarded per session: 64 GiB. */
-export const DEFAULT_MAX_BYTES_PER_SESSION = 64 * 2 ** 30;
+export const DEFAULT_RELAY_MAX_BYTES_PER_SESSION = 64 * 2 ** 30;
 /**
  * Default window per connection: the most the relay queues towards it (288 KiB: one largest
  * channel frame plus 32 KiB; the kernel's socket buffers carry the rest of the flow).
  */
-export const DEFAULT_WINDOW_BYTES = 288 * 1024;
+export const DEFAULT_RELAY_WINDOW_BYTES = 288 * 1024;
 /** Default cap on remembered admission nonces: 32 768 (≈ 54 admissions/s sustained, as a nonce lives up to 2 × 5 min). */
-export const DEFAULT_MAX_NONCES = 32_768;
+export const DEFAULT_RELAY_MAX_NONCES = 32_768;
 /** Default cap on remembered admission nonces of one source address: 4 096. */
-export const DEFAULT_MAX_NONCES_PER_SOURCE = 4_096;
+export const DEFAULT_RELAY_MAX_NONCES_PER_SOURCE = 4_096;
 
 /** Caps and deadlines of the relay's resource table. Every field has a default (the `DEFAULT_*` constants). */
 export interface TableLimits {
-  /** Connections not admitted yet, in all. Default {@link DEFAULT_MAX_PENDING}. */
+  /** Connections not admitted yet, in all. Default {@link DEFAULT_RELAY_MAX_PENDING}. */
   readonly maxPending?: number;
-  /** Connections not admitted yet per source address. Default {@link DEFAULT_MAX_PENDING_PER_SOURCE}. */
+  /** Connections not admitted yet per source address. Default {@link DEFAULT_RELAY_MAX_PENDING_PER_SOURCE}. */
   readonly maxPendingPerSource?: number;
-  /** Admission deadline from TCP accept (ms). Default {@link DEFAULT_ADMISSION_TIMEOUT_MS}. */
+  /** Admission deadline from TCP accept (ms). Default {@link DEFAULT_RELAY_ADMISSION_TIMEOUT_MS}. */
   readonly admissionTimeoutMs?: number;
-  /** Admitted connections, in all. Default {@link DEFAULT_MAX_CONNECTIONS}. */
+  /** Admitted connections, in all. Default {@link DEFAULT_RELAY_MAX_CONNECTIONS}. */
   readonly maxConnections?: number;
-  /** Admitted connections per source address. Default {@link DEFAULT_MAX_CONNECTIONS_PER_SOURCE}. */
+  /** Admitted connections per source address. Default {@link DEFAULT_RELAY_MAX_CONNECTIONS_PER_SOURCE}. */
   readonly maxConnectionsPerSource?: number;
-  /** Connections per session. Default {@link DEFAULT_MAX_CONNECTIONS_PER_SESSION}. */
+  /** Connections per session. Default {@link DEFAULT_RELAY_MAX_CONNECTIONS_PER_SESSION}. */
   readonly maxConnectionsPerSession?: number;
-  /** Live sessions. Default {@link DEFAULT_MAX_SESSIONS}. */
+  /** Live sessions. Default {@link DEFAULT_RELAY_MAX_SESSIONS}. */
   readonly maxSessions?: number;
-  /** Live sessions opened by one source address. Default {@link DEFAULT_MAX_SESSIONS_PER_SOURCE}. */
+  /** Live sessions opened by one source address. Default {@link DEFAULT_RELAY_MAX_SESSIONS_PER_SOURCE}. */
   readonly maxSessionsPerSource?: number;
-  /** Live sessions of one roster digest. Default {@link DEFAULT_MAX_SESSIONS_PER_DIGEST}. */
+  /** Live sessions of one roster digest. Default {@link DEFAULT_RELAY_MAX_SESSIONS_PER_DIGEST}. */
   readonly maxSessionsPerDigest?: number;
-  /** Parties of a presented (roster-bound) roster. Default {@link DEFAULT_MAX_ROSTER_PARTIES}. */
+  /** Parties of a presented (roster-bound) roster. Default {@link DEFAULT_RELAY_MAX_ROSTER_PARTIES}. */
   readonly maxRosterParties?: number;
   /** Wait for the partner (ms). Default {@link DEFAULT_RELAY_PAIR_TIMEOUT_MS}. */
   readonly pairTimeoutMs?: number;
-  /** A session with no traffic for this long ends (ms). Default {@link DEFAULT_IDLE_TIMEOUT_MS}. */
+  /** A session with no traffic for this long ends (ms). Default {@link DEFAULT_RELAY_IDLE_TIMEOUT_MS}. */
   readonly idleTimeoutMs?: number;
-  /** Bytes forwarded per session. Default {@link DEFAULT_MAX_BYTES_PER_SESSION}. */
+  /** Bytes forwarded per session. Default {@link DEFAULT_RELAY_MAX_BYTES_PER_SESSION}. */
   readonly maxBytesPerSession?: number;
-  /** Remembered nonces. Default {@link DEFAULT_MAX_NONCES}. */
+  /** Remembered nonces. Default {@link DEFAULT_RELAY_MAX_NONCES}. */
   readonly maxNonces?: number;
-  /** Remembered nonces per source address. Default {@link DEFAULT_MAX_NONCES_PER_SOURCE}. */
+  /** Remembered nonces per source address. Default {@link DEFAULT_RELAY_MAX_NONCES_PER_SOURCE}. */
   readonly maxNoncesPerSource?: number;
 }
 
@@ -115,21 +115,21 @@ function limit(options: TableLimits, name: keyof TableLimits, fallback: number, 
 /** Check the limits field by field and fill in the defaults. @throws {@link InvalidArgumentError} naming the field. */
 export function resolveTableLimits(options: TableLimits): ResolvedTableLimits {
   return {
-    maxPending: limit(options, 'maxPending', DEFAULT_MAX_PENDING),
-    maxPendingPerSource: limit(options, 'maxPendingPerSource', DEFAULT_MAX_PENDING_PER_SOURCE),
-    admissionTimeoutMs: limit(options, 'admissionTimeoutMs', DEFAULT_ADMISSION_TIMEOUT_MS, MAX_TIMER_MS),
-    maxConnections: limit(options, 'maxConnections', DEFAULT_MAX_CONNECTIONS),
-    maxConnectionsPerSource: limit(options, 'maxConnectionsPerSource', DEFAULT_MAX_CONNECTIONS_PER_SOURCE),
-    maxConnectionsPerSession: limit(options, 'maxConnectionsPerSession', DEFAULT_MAX_CONNECTIONS_PER_SESSION),
-    maxSessions: limit(options, 'maxSessions', DEFAULT_MAX_SESSIONS),
-    maxSessionsPerSource: limit(options, 'maxSessionsPerSource', DEFAULT_MAX_SESSIONS_PER_SOURCE),
-    maxSessionsPerDigest: limit(options, 'maxSessionsPerDigest', DEFAULT_MAX_SESSIONS_PER_DIGEST),
-    maxRosterParties: limit(options, 'maxRosterParties', DEFAULT_MAX_ROSTER_PARTIES),
+    maxPending: limit(options, 'maxPending', DEFAULT_RELAY_MAX_PENDING),
+    maxPendingPerSource: limit(options, 'maxPendingPerSource', DEFAULT_RELAY_MAX_PENDING_PER_SOURCE),
+    admissionTimeoutMs: limit(options, 'admissionTimeoutMs', DEFAULT_RELAY_ADMISSION_TIMEOUT_MS, MAX_TIMER_MS),
+    maxConnections: limit(options, 'maxConnections', DEFAULT_RELAY_MAX_CONNECTIONS),
+    maxConnectionsPerSource: limit(options, 'maxConnectionsPerSource', DEFAULT_RELAY_MAX_CONNECTIONS_PER_SOURCE),
+    maxConnectionsPerSession: limit(options, 'maxConnectionsPerSession', DEFAULT_RELAY_MAX_CONNECTIONS_PER_SESSION),
+    maxSessions: limit(options, 'maxSessions', DEFAULT_RELAY_MAX_SESSIONS),
+    maxSessionsPerSource: limit(options, 'maxSessionsPerSource', DEFAULT_RELAY_MAX_SESSIONS_PER_SOURCE),
+    maxSessionsPerDigest: limit(options, 'maxSessionsPerDigest', DEFAULT_RELAY_MAX_SESSIONS_PER_DIGEST),
+    maxRosterParties: limit(options, 'maxRosterParties', DEFAULT_RELAY_MAX_ROSTER_PARTIES),
     pairTimeoutMs: limit(options, 'pairTimeoutMs', DEFAULT_RELAY_PAIR_TIMEOUT_MS, MAX_TIMER_MS),
-    idleTimeoutMs: limit(options, 'idleTimeoutMs', DEFAULT_IDLE_TIMEOUT_MS, MAX_TIMER_MS),
-    maxBytesPerSession: limit(options, 'maxBytesPerSession', DEFAULT_MAX_BYTES_PER_SESSION),
-    maxNonces: limit(options, 'maxNonces', DEFAULT_MAX_NONCES),
-    maxNoncesPerSource: limit(options, 'maxNoncesPerSource', DEFAULT_MAX_NONCES_PER_SOURCE),
+    idleTimeoutMs: limit(options, 'idleTimeoutMs', DEFAULT_RELAY_IDLE_TIMEOUT_MS, MAX_TIMER_MS),
+    maxBytesPerSession: limit(options, 'maxBytesPerSession', DEFAULT_RELAY_MAX_BYTES_PER_SESSION),
+    maxNonces: limit(options, 'maxNonces', DEFAULT_RELAY_MAX_NONCES),
+    maxNoncesPerSource: limit(options, 'maxNoncesPerSource', DEFAULT_RELAY_MAX_NONCES_PER_SOURCE),
   };
 }
 
