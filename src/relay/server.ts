@@ -357,7 +357,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const out = hooks?.forward ? hooks.forward(c.session.id, c.from, c.to, new Uint8Array(data)) : [data];
     for (const m of out) {
       if (!table.activity(c, m.length, Date.now())) {
-        drop(c, 'bytes-limit');
+        // The session's budget is spent: both directions of the pair learn why.
+        endReleased(table.release(c), 'bytes-limit');
         return;
       }
       bytesForwarded += m.length;

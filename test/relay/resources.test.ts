@@ -166,3 +166,18 @@ describe('deadlines', () => {
     expect(events).toContainEqual(expect.objectContaining({ type: 'session-end', reason: 'idle-timeout', bytes: 0, sources: ['127.0.0.2'] }));
   });
 });
+
+describe('bytes per session', () => {
+  test('past maxBytesPerSession both sides of the pair are cut with bytes-limit, and the session ends', async () => {
+    const events: unknown[] = [];
+    const { r, url } = await relay({ rosters: [], rosterBoundSessions: true, maxBytesPerSession: 100_000, onEvent: (e) => events.push(e) });
+    const [a, b] = keep(await selfPair(url, '127.0.0.2'));
+    await until(() => a!.texts.includes(JSON.stringify({ t: 'paired' })));
+    const reasons = Promise.all([a!, b!].map((x) => new Promise<string>((res) => x.ws.on('close', (_c, why) => res(why.toString())))));
+    for (let i = 0; i < 3; i++) a!.ws.send(Buffer.alloc(40_000));
+    // fails before this change: the writer's partner was closed without a reason (1001).
+    expect(await reasons).toEqual(['bytes-limit', 'bytes-limit']);
+    expect(r.stats().sessions).toBe(0);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'session-end', reason: 'bytes-limit' }));
+  });
+});
