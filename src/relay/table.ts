@@ -18,8 +18,9 @@
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
- *   window ({@link ADMISSION_SKEW_MS}); the set never resets. It is capped (globally and per
- *   source); a full set refuses `busy`.
+ *   window ({@link ADMISSION_SKEW_MS}); the set never resets. It is capped per source (`busy`
+ *   beyond) and globally; a full set gives way fairly (the oldest nonce of the source holding the
+ *   most, when that is more than the newcomer's), else refuses `busy`.
  *
  * Memory is bounded by the caps: see {@link memoryBound}.
  *
@@ -274,7 +275,8 @@ export class RelayTable<T> {
   /** Nonces by expiry: insertion order is not expiry order (timestamps differ), so a min-heap. */
   readonly #nonces = new Map<string, { expires: number; source: string }>();
   readonly #nonceHeap: { expires: number; key: string }[] = [];
-  readonly #noncesBySource = new Map<string, number>();
+  /** Each source's nonces in the order they were accepted (the oldest first, for fair-share eviction). */
+  readonly #noncesBySource = new Map<string, Set<string>>();
   #pairs = 0;
 
   /** @throws {@link InvalidArgumentError} naming a bad limit. */
@@ -336,7 +338,9 @@ export class RelayTable<T> {
     const key = keyOf(req.session, req.digest);
     const slot = slotOf(key, req.from, req.to);
     if (this.#slots.has(slot)) return { ok: false, reason: 'duplicate' };
-    if (this.#nonces.size >= L.maxNonces || (this.#noncesBySource.get(req.source) ?? 0) >= L.maxNoncesPerSource) return { ok: false, reason: 'busy' };
+    if ((this.#noncesBySource.get(req.source)?.size ?? 0) >= L.maxNoncesPerSource) return { ok: false, reason: 'busy' };
+    const nonceVictim = this.#nonces.size >= L.maxNonces ? this.#nonceVictim(req.source) : undefined;
+    if (this.#nonces.size >= L.maxNonces && nonceVictim === undefined) return { ok: false, reason: 'busy' };
     const existing = this.#sessions.get(key);
     if (existing !== undefined && existing.conns.size >= L.maxConnectionsPerSession) return { ok: false, reason: 'session-limit' };
     if ((this.#connsBySource.get(req.source) ?? 0) >= L.maxConnectionsPerSource) return { ok: false, reason: 'source-limit' };
@@ -360,11 +364,14 @@ export class RelayTable<T> {
     }
 
     this.removePending(req.handle);
+    if (nonceVictim !== undefined) this.#forgetNonce(nonceVictim);
     const expires = req.ts + ADMISSION_SKEW_MS;
     const nonceKey = `${req.from}\n${req.nonce}`;
     this.#nonces.set(nonceKey, { expires, source: req.source });
     this.#heapPush({ expires, key: nonceKey });
-    bump(this.#noncesBySource, req.source, 1);
+    let mine = this.#noncesBySource.get(req.source);
+    if (mine === undefined) this.#noncesBySource.set(req.source, (mine = new Set()));
+    mine.add(nonceKey);
 
     let s = this.#sessions.get(key);
     if (s === undefined) {
@@ -497,15 +504,35 @@ export class RelayTable<T> {
     return victim;
   }
 
+  /**
+   * A full replay set is shared fairly: the oldest nonce of the source holding the most, when it
+   * holds more than the newcomer's source would. Forgetting it makes that one request (sent from
+   * the heaviest source) replayable until its timestamp leaves the window: a replay gets the
+   * signer's slot at most, where it cannot complete the end-to-end handshake without the
+   * signer's key.
+   */
+  #nonceVictim(source: string): string | undefined {
+    const mine = (this.#noncesBySource.get(source)?.size ?? 0) + 1;
+    let heaviest: Set<string> | undefined;
+    for (const set of this.#noncesBySource.values()) if (heaviest === undefined || set.size > heaviest.size) heaviest = set;
+    return heaviest !== undefined && heaviest.size > mine ? (heaviest.values().next().value as string) : undefined;
+  }
+
+  #forgetNonce(key: string): void {
+    const e = this.#nonces.get(key);
+    if (e === undefined) return;
+    this.#nonces.delete(key);
+    const set = this.#noncesBySource.get(e.source)!;
+    set.delete(key);
+    if (set.size === 0) this.#noncesBySource.delete(e.source);
+  }
+
   #expireNonces(now: number): void {
     const h = this.#nonceHeap;
     while (h.length > 0 && h[0]!.expires < now) {
       const top = this.#heapPop()!;
       const e = this.#nonces.get(top.key);
-      if (e !== undefined && e.expires === top.expires) {
-        this.#nonces.delete(top.key);
-        bump(this.#noncesBySource, e.source, -1);
-      }
+      if (e !== undefined && e.expires === top.expires) this.#forgetNonce(top.key);
     }
   }
 

@@ -133,18 +133,24 @@ describe('(e) the replay set', () => {
     expect(t.counts().nonces).toBeLessThan(5_001);
   });
 
-  test('a full set refuses busy (globally and per source) and frees itself by time', () => {
-    const t = new RelayTable<string>({ maxNonces: 3, maxNoncesPerSource: 2 });
-    const admitRelease = (h: string, source: string, now: number): string => {
-      const x = t.admit(req(h, { session: h, source, ts: now }), now);
+  test('a full set: busy per source; globally it gives way to a lighter source (the heaviest source\'s oldest nonce), else busy; it frees itself by time', () => {
+    const t = new RelayTable<string>({ maxNonces: 4, maxNoncesPerSource: 3 });
+    const admitRelease = (h: string, source: string, now: number, nonce?: string): string => {
+      const x = t.admit(req(h, { session: h, source, ts: now, ...(nonce === undefined ? {} : { nonce }) }), now);
       if (!x.ok) return x.reason;
       t.release(x.conn);
       return 'admitted';
     };
-    expect(['a', 'b', 'c'].map((h) => admitRelease(h, 'A', T0))).toEqual(['admitted', 'admitted', 'busy']);
-    expect(admitRelease('d', 'B', T0)).toBe('admitted');
-    expect(admitRelease('e', 'C', T0)).toBe('busy');
-    expect(admitRelease('f', 'C', T0 + ADMISSION_SKEW_MS + 1)).toBe('admitted');
+    const first = 'a'.repeat(32);
+    expect([admitRelease('a', 'A', T0, first), admitRelease('b', 'A', T0), admitRelease('c', 'A', T0), admitRelease('d', 'A', T0)]).toEqual(['admitted', 'admitted', 'admitted', 'busy']);
+    expect(admitRelease('e', 'B', T0)).toBe('admitted'); // 4 of 4
+    // Full: C (0) displaces A's oldest (A holds 3 > 1); B (1 → 2) may not displace A (2).
+    expect(admitRelease('f', 'C', T0)).toBe('admitted');
+    expect(admitRelease('g', 'B', T0)).toBe('busy');
+    expect(t.counts().nonces).toBe(4);
+    // A's oldest request was forgotten (no longer a duplicate); A is at its fair share (busy).
+    expect(admitRelease('a2', 'A', T0, first)).toBe('busy');
+    expect(admitRelease('h', 'D', T0 + ADMISSION_SKEW_MS + 1)).toBe('admitted');
   });
 });
 
