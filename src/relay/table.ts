@@ -57,12 +57,12 @@ export const DEFAULT_RELAY_IDLE_TIMEOUT_MS = 600_000;
 /** Default cap on bytes forwarded per session: 64 GiB. */
 export const DEFAULT_RELAY_MAX_BYTES_PER_SESSION = 64 * 2 ** 30;
 /**
- * Default window per connection: the most the relay queues towards it (288 KiB: one largest
- * channel frame plus 32 KiB; the kernel's socket buffers carry the rest of the flow).
+ * Default window per connection: the most the relay queues towards it (272 KiB: one largest
+ * channel frame plus 16 KiB; the kernel's socket buffers carry the rest of the flow).
  */
-export const DEFAULT_RELAY_WINDOW_BYTES = 288 * 1024;
-/** Default cap on remembered admission nonces: 32 768 (≈ 54 admissions/s sustained, as a nonce lives up to 2 × 5 min). */
-export const DEFAULT_RELAY_MAX_NONCES = 32_768;
+export const DEFAULT_RELAY_WINDOW_BYTES = 272 * 1024;
+/** Default cap on remembered admission nonces: 16 384 (≈ 27 admissions/s sustained, as a nonce lives up to 2 × 5 min). */
+export const DEFAULT_RELAY_MAX_NONCES = 16_384;
 /** Default cap on remembered admission nonces of one source address: 4 096. */
 export const DEFAULT_RELAY_MAX_NONCES_PER_SOURCE = 4_096;
 
@@ -364,7 +364,12 @@ export class RelayTable<T> {
     }
 
     this.removePending(req.handle);
-    if (nonceVictim !== undefined) this.#forgetNonce(nonceVictim);
+    if (nonceVictim !== undefined) {
+      this.#forgetNonce(nonceVictim);
+      // A forgotten nonce leaves its heap entry behind until it expires; keep the heap within
+      // twice the cap by rebuilding it from the live nonces.
+      if (this.#nonceHeap.length >= 2 * L.maxNonces) this.#rebuildNonceHeap();
+    }
     const expires = req.ts + ADMISSION_SKEW_MS;
     const nonceKey = `${req.from}\n${req.nonce}`;
     this.#nonces.set(nonceKey, { expires, source: req.source });
@@ -527,6 +532,11 @@ export class RelayTable<T> {
     if (set.size === 0) this.#noncesBySource.delete(e.source);
   }
 
+  #rebuildNonceHeap(): void {
+    this.#nonceHeap.length = 0;
+    for (const [key, e] of this.#nonces) this.#heapPush({ expires: e.expires, key });
+  }
+
   #expireNonces(now: number): void {
     const h = this.#nonceHeap;
     while (h.length > 0 && h[0]!.expires < now) {
@@ -587,8 +597,12 @@ export const SOCKET_READ_BYTES = 64 * 1024;
  * measured (`relay-attacks` (a): 256 idle admitted connections), rounded up.
  */
 export const CONNECTION_OVERHEAD_BYTES = 24 * 1024;
-/** Cost of one remembered nonce (map and heap entries), bytes: ≈ 266 B measured (heap after GC, 32 768 nonces), rounded up. */
-export const NONCE_BYTES = 320;
+/**
+ * Cost of one remembered nonce (map, per-source set and heap entries), bytes: ≈ 266 B measured
+ * with one source, ≈ 656 B in the worst case (every nonce from another source, the heap at twice
+ * the cap after fair-share evictions; heap after GC, 32 768 nonces), rounded up.
+ */
+export const NONCE_BYTES = 704;
 /** Cost of one roster party kept for a session, bytes: ≈ 436 B measured (heap after GC, 128 rosters of 100), rounded up. */
 export const ROSTER_PARTY_BYTES = 512;
 

@@ -152,6 +152,17 @@ describe('(e) the replay set', () => {
     expect(admitRelease('a2', 'A', T0, first)).toBe('busy');
     expect(admitRelease('h', 'D', T0 + ADMISSION_SKEW_MS + 1)).toBe('admitted');
   });
+
+  test('fair-share churn keeps the set at its cap and the expiry order intact', () => {
+    const t = new RelayTable<string>({ maxNonces: 8, maxNoncesPerSource: 8, maxSessionsPerSource: 1000, maxSessionsPerDigest: 1000 });
+    for (let i = 0; i < 1000; i++) {
+      const x = t.admit(req(`x${i}`, { session: `x${i}`, source: i % 2 === 0 ? 'heavy' : `light${i}`, ts: T0 + i }), T0 + i);
+      if (x.ok) t.release(x.conn);
+    }
+    expect(t.counts().nonces).toBe(8);
+    t.expire(T0 + 999 + ADMISSION_SKEW_MS + 1);
+    expect(t.counts().nonces).toBe(0);
+  });
 });
 
 test('source keys: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
