@@ -35,6 +35,7 @@ import { PARTY_PORT } from '../../test/netns/parties';
 import { startBenchMesh, type BenchMesh, type SumSample } from '../netns/mesh';
 import { runRelayE2e } from './e2e';
 import { runRelayGrid } from './grid';
+import { runRelayAttacks } from './attacks';
 
 const RELAY_BASE_PORT = 9000;
 const RELAY_PARTY_PORT = 8889;
@@ -204,4 +205,10 @@ registerBenchmark({
   name: 'relay-grid',
   description: 'direct vs relay vs auto side by side (secureSum, dkSecureSum; n = 5, 10; L = 1e3, 1e6; 100 Mbit/s per host) on the netns testbed',
   run: runRelayGrid,
+});
+
+registerBenchmark({
+  name: 'relay-attacks',
+  description: 'relay RSS and a real 5-party mesh formation under each exhaustion attempt of issue 16 (a)-(e), default limits, on 127.0.0.x',
+  run: runRelayAttacks,
 });

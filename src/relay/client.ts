@@ -16,7 +16,8 @@ import { MAX_TIMER_MS, isAbortSignal, maxFrameBytes, type SecureChannel } from '
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, maxHeldBytes, policyOf, prepareChannel, type ChannelOptions } from '../channel/transport.js';
 import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from '../channel/driver.js';
 import { WsIO } from '../channel/ws-io.js';
-import { RELAY_PATH, RELAY_REFUSE_REASONS, RELAY_SUBPROTOCOL, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
+import { dialRelay } from './dial.js';
+import { RELAY_REFUSE_REASONS, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** Default wait for the peer to show up at the relay: 120 s. */
 export const DEFAULT_PAIR_TIMEOUT_MS = 120_000;
@@ -76,12 +77,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   const nonce = randomBytes(16).toString('hex');
   const body = { session: cfg.sessionId, from: localId, to: peer, ts, nonce };
   const sig = encodeBase64(ed25519Sign(admissionTranscript(base, body), identity.secretKey));
-  const ws = new WebSocket(`${base}${RELAY_PATH}`, RELAY_SUBPROTOCOL, {
-    perMessageDeflate: false,
-    maxPayload: maxFrameBytes(limits.chunkBytes),
-    handshakeTimeout: hsTimeout,
-    followRedirects: false,
-  });
+  const ws = dialRelay(base, { maxPayload: maxFrameBytes(limits.chunkBytes), handshakeTimeout: hsTimeout });
   // The relay's close code, for the group: 1001 means the partner left the relay; anything else
   // after pairing means the relay connection itself was lost.
   ws.once('close', (code: number) => relayCloseCodes.set(ws, code));
@@ -99,7 +95,9 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   // Admission: wait for `paired` (the peer reached the relay), under the pair deadline.
   const admission = async (): Promise<void> => {
     await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), io.failed]);
-    io.send(JSON.stringify({ v: 1, ...body, sig, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
+    // `url` (unsigned) tells the relay which URL this party signed, so a mismatch is answered
+    // `url-mismatch` rather than `bad-signature`.
+    io.send(JSON.stringify({ v: 1, ...body, sig, url: base, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
     for (;;) {
       const i = await io.nextItem();
       if (i.kind !== 'text') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent data before pairing', { peer });
@@ -140,8 +138,22 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   } as const;
   const channel = initiator ? await driveInitiator(io, drive) : await driveResponder(io, drive);
   relayedChannels.set(channel, { url: base, closeCode: () => relayCloseCodes.get(ws) });
+  // Keep the relay from ending an idle pair (a group between sums sends nothing): a WebSocket ping
+  // now and then counts as traffic there, and the relay's pong shows the path is alive.
+  const keepalive = setInterval(() => {
+    try {
+      ws.ping();
+    } catch {
+      /* closing */
+    }
+  }, RELAY_KEEPALIVE_MS);
+  keepalive.unref();
+  ws.once('close', () => clearInterval(keepalive));
   return channel;
 }
+
+/** How often a relayed channel pings the relay (well inside the relay's idle timeout), ms. */
+export const RELAY_KEEPALIVE_MS = 30_000;
 
 /** The close code the relay sent when it parts a pair because the other side left. */
 export const RELAY_PARTNER_GONE_CLOSE_CODE = 1001;

@@ -11,7 +11,7 @@ import { MAX_TIMER_MS } from '../channel/channel.js';
 import type { AcceptPolicy } from '../channel/driver.js';
 import { CouplerError, ErrorCode, InvalidArgumentError } from '../errors.js';
 import { relayChannel } from './client.js';
-import { RelayError, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
+import { RelayError, isTransientRefusal, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** How a group's channels are opened. */
 export type Transport = 'direct' | 'relay' | 'auto';
@@ -103,14 +103,13 @@ export const RELAY_RETRY_MAX_MS = 5_000;
 export const RELAY_RECHECK_MS = 100;
 
 /**
- * Refusals that retrying cannot fix: the request itself is wrong for this relay (signature, roster,
- * URL, clock), so the party should fail at once with the relay's reason instead of retrying until
- * its deadline. Every other refusal (full, over a limit, the peer not there yet) is transient.
+ * Refusals that retrying cannot fix (the request itself is wrong for this relay: signature, roster,
+ * URL, clock, budget — {@link RELAY_REFUSAL_CLASS}): the party fails at once with the relay's
+ * reason instead of retrying until its deadline. Every other refusal is transient.
  */
 export function isDeterministicRefusal(reason: RelayRefuseReason): boolean {
-  return DETERMINISTIC_REFUSALS.has(reason);
+  return !isTransientRefusal(reason);
 }
-const DETERMINISTIC_REFUSALS: ReadonlySet<string> = new Set(['malformed', 'not-in-roster', 'bad-signature', 'stale', 'session-roster', 'roster-digest', 'bytes-limit', 'url-mismatch']);
 
 /**
  * Open the missing channels of a group through the relay, per pair, until the signal aborts (the

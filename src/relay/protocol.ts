@@ -10,7 +10,9 @@
  *
  * @module
  */
-import { CouplerError, ErrorCode } from '../errors.js';
+import { CouplerError, ErrorCode, ProtocolError } from '../errors.js';
+import type { PlainData } from '../wire/codec.js';
+import { expectRecord, expectString, expectUint } from '../wire/shape.js';
 
 /** WebSocket subprotocol of the relay. */
 export const RELAY_SUBPROTOCOL = 'coupler-relay.1';
@@ -18,39 +20,80 @@ export const RELAY_SUBPROTOCOL = 'coupler-relay.1';
 export const RELAY_PATH = '/coupler-relay/1';
 /** Largest admission request the relay reads (bytes; it may carry the roster of a roster-bound session). */
 export const MAX_ADMISSION_BYTES = 192 * 1024;
-/** How far an admission timestamp may be from the relay's clock (ms). */
+/** How far an admission timestamp may be from the relay's clock (ms); a nonce is remembered until its timestamp leaves this window. */
 export const ADMISSION_SKEW_MS = 5 * 60_000;
 
-/** Why the relay refused a connection (stable strings, carried by {@link RelayError}). */
+/**
+ * Why the relay refused or ended a connection (stable strings, carried by {@link RelayError}). See
+ * {@link RELAY_REFUSAL_CLASS} for which ones a party should retry.
+ */
 export type RelayRefuseReason =
   | 'malformed'
   | 'not-in-roster'
   | 'bad-signature'
+  | 'url-mismatch'
   | 'stale'
   | 'session-roster'
   | 'roster-digest'
   | 'duplicate'
   | 'session-limit'
   | 'source-limit'
+  | 'roster-limit'
   | 'relay-full'
+  | 'busy'
+  | 'evicted'
   | 'bytes-limit'
-  | 'pair-timeout';
+  | 'admission-timeout'
+  | 'pair-timeout'
+  | 'idle-timeout';
+
+/**
+ * How a party should treat a refusal: `deterministic` ones will be answered the same way on every
+ * retry (fail fast with the reason), `transient` ones depend on load or timing (retry with
+ * backoff; report the last reason if the deadline passes).
+ */
+export type RelayRefusalClass = 'deterministic' | 'transient';
+
+/**
+ * The class of every {@link RelayRefuseReason}:
+ * - deterministic: `malformed` (the request does not parse), `not-in-roster` (no roster of this
+ *   relay holds both ids), `bad-signature` (no key/URL pair verifies), `url-mismatch` (signed for a
+ *   URL this relay does not serve), `stale` (the party's clock is off by more than
+ *   {@link ADMISSION_SKEW_MS}), `session-roster` (older relays: the id is held by another roster),
+ *   `roster-digest` (a roster-bound id and a roster that does not hash to it), `bytes-limit` (the
+ *   session used its byte budget);
+ * - transient: `duplicate` (the slot is still held, or a replayed nonce: a retry signs a fresh
+ *   one), `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
+ *   (load), `admission-timeout`, `pair-timeout`, `idle-timeout` (timing).
+ */
+export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusalClass>> = Object.freeze({
+  malformed: 'deterministic',
+  'not-in-roster': 'deterministic',
+  'bad-signature': 'deterministic',
+  'url-mismatch': 'deterministic',
+  stale: 'deterministic',
+  'session-roster': 'deterministic',
+  'roster-digest': 'deterministic',
+  'bytes-limit': 'deterministic',
+  duplicate: 'transient',
+  'session-limit': 'transient',
+  'source-limit': 'transient',
+  'roster-limit': 'transient',
+  'relay-full': 'transient',
+  busy: 'transient',
+  evicted: 'transient',
+  'admission-timeout': 'transient',
+  'pair-timeout': 'transient',
+  'idle-timeout': 'transient',
+});
 
 /** Every {@link RelayRefuseReason}. */
-export const RELAY_REFUSE_REASONS: readonly RelayRefuseReason[] = [
-  'malformed',
-  'not-in-roster',
-  'bad-signature',
-  'stale',
-  'session-roster',
-  'roster-digest',
-  'duplicate',
-  'session-limit',
-  'source-limit',
-  'relay-full',
-  'bytes-limit',
-  'pair-timeout',
-];
+export const RELAY_REFUSE_REASONS: readonly RelayRefuseReason[] = Object.freeze(Object.keys(RELAY_REFUSAL_CLASS) as RelayRefuseReason[]);
+
+/** Whether retrying after this refusal can succeed (see {@link RELAY_REFUSAL_CLASS}). */
+export function isTransientRefusal(reason: RelayRefuseReason): boolean {
+  return RELAY_REFUSAL_CLASS[reason] === 'transient';
+}
 
 /** The relay refused a connection; `reason` is stable, `peer` names the wanted peer when known. */
 export class RelayError extends CouplerError {
@@ -84,6 +127,48 @@ export interface AdmissionRequest {
    * signature covers the session id, so it needs no signature of its own.
    */
   readonly roster?: string;
+  /**
+   * Optional, unsigned: the relay URL the party signed (normalised). A relay that cannot verify
+   * the signature under any of its own URLs but can under this one answers `url-mismatch`
+   * instead of `bad-signature`, so the party learns that its relay URL is the problem.
+   */
+  readonly url?: string;
+}
+
+/** Longest session id, party id or URL hint the relay reads (characters). */
+const MAX_ADMISSION_FIELD = 256;
+/** Longest base64 Ed25519 signature (characters). */
+const MAX_SIGNATURE_CHARS = 128;
+const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'roster', 'url'] as const;
+
+/**
+ * Parse an admission request's text: JSON, exactly the known fields, each of its type and size.
+ * Session and party id syntax, the signature and the roster are checked by the relay.
+ *
+ * @throws {@link ProtocolError} (`FRAME_MALFORMED`) naming the field.
+ */
+export function parseAdmissionRequest(text: string): AdmissionRequest {
+  const ctx = { what: 'admission request' };
+  let value: PlainData;
+  try {
+    value = JSON.parse(text) as PlainData;
+  } catch {
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'admission request: not JSON');
+  }
+  const r = expectRecord(value, ctx, ADMISSION_FIELDS);
+  if (r.v !== 1) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'admission request: field "v" must be 1');
+  const out: AdmissionRequest = {
+    v: 1,
+    session: expectString(r.session, 'session', ctx, MAX_ADMISSION_FIELD),
+    from: expectString(r.from, 'from', ctx, MAX_ADMISSION_FIELD),
+    to: expectString(r.to, 'to', ctx, MAX_ADMISSION_FIELD),
+    ts: expectUint(r.ts, 'ts', ctx),
+    nonce: expectString(r.nonce, 'nonce', ctx, 32, /^[0-9a-f]{32}$/),
+    sig: expectString(r.sig, 'sig', ctx, MAX_SIGNATURE_CHARS),
+    ...(r.roster === undefined ? {} : { roster: expectString(r.roster, 'roster', ctx, MAX_ADMISSION_BYTES) }),
+    ...(r.url === undefined ? {} : { url: expectString(r.url, 'url', ctx, MAX_ADMISSION_FIELD) }),
+  };
+  return out;
 }
 
 /** Normalise a relay URL for signing: lower-case scheme and host, no trailing slash, no path. */
@@ -94,6 +179,6 @@ export function normalizeRelayUrl(url: string): string {
 }
 
 /** The bytes a party signs to be admitted: bound to the relay, the session and the pair. */
-export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v'>): Uint8Array {
+export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v' | 'roster' | 'url'>): Uint8Array {
   return new TextEncoder().encode(['coupler-relay/1 admission', normalizeRelayUrl(relayUrl), r.session, r.from, r.to, String(r.ts), r.nonce].join('\n'));
 }

@@ -1,16 +1,21 @@
 /**
  * The relay server (`coupler relay`): parties dial out to it; it admits a connection only with a
  * signature by a roster key bound to the session and the relay's public URL, pairs the two
- * directions of one channel by (session, from, to) and forwards binary messages between them
- * without looking inside. Stateless apart from live connections.
+ * directions of one channel by (session, roster digest, from, to) and forwards binary messages
+ * between them without looking inside. Stateless apart from live connections.
  *
  * What the relay can do to traffic (delay, drop, flip, replay, reorder, splice) the channel layer
  * detects end to end: the handshake binds session and both roster keys, and every frame is
  * AEAD-sealed with a per-direction counter.
  *
+ * Resources (who may hold what, for how long, and what is evicted when full) are the
+ * {@link RelayTable}'s; this file moves bytes and closes what the table says.
+ *
  * @module
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { decodeBase64Strict } from '../crypto/bytes.js';
 import { ed25519Verify } from '../crypto/ed25519.js';
@@ -26,30 +31,66 @@ import {
   RELAY_SUBPROTOCOL,
   admissionTranscript,
   normalizeRelayUrl,
+  parseAdmissionRequest,
   type AdmissionRequest,
   type RelayRefuseReason,
 } from './protocol.js';
+import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
+import { relayMetrics } from './metrics.js';
 
-/** Limits of a relay. Every one has a default. */
-export interface RelayLimits {
-  /** Live sessions at once. Default 256. */
-  readonly maxSessions?: number;
-  /** Connections per session (both directions of every pair count). Default 2·100·99. */
-  readonly maxConnectionsPerSession?: number;
-  /** Connections per source address. Default 1024. */
-  readonly maxConnectionsPerSource?: number;
-  /** Live roster-bound sessions one source address may open (see `rosterBoundSessions`). Default 32. */
-  readonly maxBoundSessionsPerSource?: number;
-  /** Bytes forwarded per session before further traffic is cut. Default 64 GiB. */
-  readonly maxBytesPerSession?: number;
-  /** How long an admitted connection waits for its partner (ms). Default 120 000. */
-  readonly pairTimeoutMs?: number;
-  /** Deadline for the admission request after the WebSocket opens (ms). Default 10 000. */
-  readonly admissionTimeoutMs?: number;
-  /** Largest forwarded message (bytes). Default: the channel's frame size at the default chunk. */
+/** Default interface of {@link startRelay}: loopback. */
+export const DEFAULT_RELAY_HOST = '127.0.0.1';
+/** Largest forwarded message by default: one channel frame at the default chunk size (bytes). */
+export const DEFAULT_RELAY_MAX_MESSAGE_BYTES = maxFrameBytes(DEFAULT_CHUNK_BYTES);
+/** How long a closed or refused connection may linger before it is cut (ms). */
+const CLOSE_GRACE_MS = 1_000;
+/** Slowest sweep of the table's deadlines (ms); faster when a deadline is shorter. */
+const MAX_SWEEP_INTERVAL_MS = 1_000;
+/** Fastest sweep (ms). */
+const MIN_SWEEP_INTERVAL_MS = 10;
+/** Close code of a refusal; the close reason is the {@link RelayRefuseReason}. */
+const REFUSE_CLOSE_CODE = 4403;
+/** Close code when the partner left or the relay stops. */
+const GOING_AWAY_CLOSE_CODE = 1001;
+/** URL path of the liveness probe. */
+export const RELAY_HEALTH_PATH = '/healthz';
+/** URL path of the Prometheus metrics. */
+export const RELAY_METRICS_PATH = '/metrics';
+
+/** Limits of a relay. Every one has a default (the `DEFAULT_*` constants of this module and of the table). */
+export interface RelayLimits extends TableLimits {
+  /** Largest forwarded message (bytes). Default {@link DEFAULT_RELAY_MAX_MESSAGE_BYTES}. */
   readonly maxMessageBytes?: number;
-  /** Bytes queued towards one side before the other side is paused. Default 8 MiB. */
-  readonly highWaterBytes?: number;
+  /**
+   * Bytes queued towards one connection beyond which the relay stops reading its partner (at
+   * least `maxMessageBytes`). Default {@link DEFAULT_RELAY_WINDOW_BYTES}.
+   */
+  readonly windowBytes?: number;
+}
+
+/** What the relay reports to {@link RelayOptions.onEvent} (for logs; never keys or payload). */
+export type RelayEvent =
+  | { readonly type: 'admitted'; readonly session: string; readonly digest: string; readonly from: string; readonly to: string; readonly source: string; readonly newSession: boolean }
+  | {
+      readonly type: 'session-end';
+      readonly session: string;
+      readonly digest: string;
+      /** Source addresses of its connections. */
+      readonly sources: readonly string[];
+      /** Payload bytes forwarded. */
+      readonly bytes: number;
+      readonly durationMs: number;
+      /** `closed` when its parties left, else the reason the relay ended it. */
+      readonly reason: 'closed' | RelayRefuseReason;
+    }
+  | { readonly type: 'refused'; readonly reason: RelayRefuseReason; readonly source: string };
+
+/** TLS material for a relay that serves `wss://` itself (PEM). */
+export interface RelayTlsOptions {
+  /** Certificate chain, PEM. */
+  readonly cert: string | Buffer;
+  /** Private key, PEM. */
+  readonly key: string | Buffer;
 }
 
 /** Options of {@link startRelay}. */
@@ -62,21 +103,25 @@ export interface RelayOptions extends RelayLimits {
    * the id: for tasks whose keys are made per task (vantage6 key subtasks), which no operator can
    * list in advance. Nobody can join such a session without a key of its roster, or take its id
    * over with another roster; but anyone who can reach the relay can make a roster of their own
-   * keys and relay between them, within the limits (`maxBoundSessionsPerSource`, bytes and
-   * connection caps). Default false.
+   * keys and relay between them, within the limits. Default false.
    */
   readonly rosterBoundSessions?: boolean;
-  /** Interface to bind. Default `127.0.0.1`. */
+  /** Interface to bind. Default {@link DEFAULT_RELAY_HOST}. */
   readonly host?: string;
   /** Port. Default 0 (any free port). */
   readonly port?: number;
   /**
    * URLs under which parties reach this relay (`ws://` or `wss://`, e.g. behind a TLS proxy); the
-   * admission signature must name one of them. Default: `ws://<host>:<bound port>`.
+   * admission signature must name one of them. Default: `ws://<host>:<bound port>` (`wss://` with
+   * `tls`). Required when `host` is a wildcard address (`0.0.0.0`, `::`), which no party can dial.
    */
   readonly publicUrls?: readonly string[];
+  /** Serve TLS (`wss://`) with this certificate and key. Default: plain `ws://`. */
+  readonly tls?: RelayTlsOptions;
   /** Called on every refusal (for logging; never with secrets). */
   readonly onRefused?: (reason: RelayRefuseReason, remoteAddress: string | undefined) => void;
+  /** Called on admissions, session ends and refusals (for logging; never with secrets). */
+  readonly onEvent?: (event: RelayEvent) => void;
   /** @internal test hooks (a deliberately malicious relay). */
   readonly _hooks?: RelayHooks;
 }
@@ -91,18 +136,30 @@ export interface RelayHooks {
 
 /** Counters of a relay. */
 export interface RelayStats {
-  /** Connections open now. */
+  /** Connections not admitted yet (TCP accepted, no admission yet). */
+  readonly pending: number;
+  /** Admitted connections open now. */
   readonly connections: number;
   /** Pairs currently forwarding. */
   readonly pairs: number;
-  /** Sessions with at least one connection. */
+  /** Live sessions. */
   readonly sessions: number;
+  /** Remembered admission nonces (the replay set). */
+  readonly nonces: number;
+  /** Admissions since start. */
+  readonly admitted: number;
+  /** Sessions ended since start. */
+  readonly sessionsEnded: number;
   /** Bytes forwarded since start (payload of binary messages). */
   readonly bytesForwarded: number;
   /** Messages forwarded since start. */
   readonly messagesForwarded: number;
+  /** Bytes the relay holds now on their way to a connection (at most `windowBytes` per connection). */
+  readonly queuedBytes: number;
   /** Refusals since start, by reason. */
   readonly refused: Readonly<Partial<Record<RelayRefuseReason, number>>>;
+  /** The most the relay's connections, sessions and nonces can hold at these limits (bytes, see `memoryBound`). */
+  readonly memoryBoundBytes: number;
 }
 
 /** A running relay. */
@@ -119,77 +176,128 @@ export interface RelayServer {
   close(): Promise<void>;
 }
 
-interface Conn {
-  ws: WebSocket;
-  source: string;
-  session: string;
-  from: string;
-  to: string;
-  partner: Conn | undefined;
+/** One TCP connection, from accept to close. */
+interface Link {
+  readonly socket: Socket;
+  readonly source: string;
+  ws: WebSocket | undefined;
+  conn: ConnEntry<Link> | undefined;
+  /** Bytes handed to `ws.send` towards this link and not yet written out. */
   queued: number;
+  /** Reading paused because the partner's queue is full. */
   paused: boolean;
-  timer: NodeJS.Timeout | undefined;
+  ended: boolean;
 }
 
-interface Session {
-  roster: Roster;
-  conns: number;
-  bytes: number;
-  /** Roster-bound sessions: the source address that opened it (counted against its limit). */
-  boundBy: string | undefined;
-}
+const RENAMED: Readonly<Record<string, string>> = {
+  maxBoundSessionsPerSource: '"maxBoundSessionsPerSource" is now "maxSessionsPerSource" (it counts every session a source opens)',
+  highWaterBytes: '"highWaterBytes" is now "windowBytes" (bytes queued towards one connection)',
+};
 
-function posInt(v: number | undefined, d: number, name: string): number {
+function positive(v: number | undefined, d: number, name: string): number {
   if (v === undefined) return d;
-  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`"${name}" must be a positive integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`"${name}" must be a positive integer, got ${String(v)}`);
   return v;
 }
 
-const slotKey = (session: string, from: string, to: string): string => `${session}\n${from}\n${to}`;
+/**
+ * The unit the per-source caps count: an IPv4 address, or an IPv6 /64 (one site's prefix: a host
+ * can take any number of addresses inside its /64, so counting addresses would not bound it).
+ */
+export function relaySourceKey(address: string | undefined): string {
+  if (address === undefined || address === '') return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  // Expand `::` and keep the first four groups.
+  const [head, tail = ''] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => (g.replace(/^0+/, '') || '0').toLowerCase()).join(':')}::/64`;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '';
+}
 
 /**
  * Start a relay.
  *
- * @throws {@link InvalidArgumentError} for bad options; a `net` error if the port cannot be bound.
+ * @throws {@link InvalidArgumentError} for bad options (checked before the port is bound); a `net`
+ *   error if the port cannot be bound.
  * @example
  * const relay = await startRelay({ rosters: [roster], host: '0.0.0.0', port: 8889, publicUrls: ['wss://relay.example.org'] });
  */
 export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object');
+  for (const [old, hint] of Object.entries(RENAMED)) if (old in options) throw new InvalidArgumentError(hint);
   if (options.rosterBoundSessions !== undefined && typeof options.rosterBoundSessions !== 'boolean') throw new InvalidArgumentError('"rosterBoundSessions" must be a boolean');
   const rosterBound = options.rosterBoundSessions === true;
   if (!Array.isArray(options.rosters) || (options.rosters.length === 0 && !rosterBound) || !options.rosters.every((r) => r instanceof Roster)) {
     throw new InvalidArgumentError('"rosters" must be a non-empty array of Roster (or empty with "rosterBoundSessions")');
   }
-  const maxSessions = posInt(options.maxSessions, 256, 'maxSessions');
-  const maxPerSession = posInt(options.maxConnectionsPerSession, 2 * 100 * 99, 'maxConnectionsPerSession');
-  const maxPerSource = posInt(options.maxConnectionsPerSource, 1024, 'maxConnectionsPerSource');
-  const maxBoundPerSource = posInt(options.maxBoundSessionsPerSource, 32, 'maxBoundSessionsPerSource');
-  const maxBytesPerSession = posInt(options.maxBytesPerSession, 64 * 2 ** 30, 'maxBytesPerSession');
-  const pairTimeoutMs = posInt(options.pairTimeoutMs, 120_000, 'pairTimeoutMs');
-  const admissionTimeoutMs = posInt(options.admissionTimeoutMs, 10_000, 'admissionTimeoutMs');
-  const maxMessageBytes = posInt(options.maxMessageBytes, maxFrameBytes(DEFAULT_CHUNK_BYTES), 'maxMessageBytes');
-  const highWater = posInt(options.highWaterBytes, 8 * 2 ** 20, 'highWaterBytes');
-  const host = options.host ?? '127.0.0.1';
+  const table = new RelayTable<Link>(options);
+  const maxMessageBytes = positive(options.maxMessageBytes, DEFAULT_RELAY_MAX_MESSAGE_BYTES, 'maxMessageBytes');
+  const windowBytes = positive(options.windowBytes, Math.max(DEFAULT_RELAY_WINDOW_BYTES, maxMessageBytes), 'windowBytes');
+  if (windowBytes < maxMessageBytes) throw new InvalidArgumentError(`"windowBytes" (${windowBytes}) must be at least "maxMessageBytes" (${maxMessageBytes})`);
+  const host = options.host ?? DEFAULT_RELAY_HOST;
+  if (typeof host !== 'string') throw new InvalidArgumentError('"host" must be a string');
+  const port = options.port ?? 0;
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError('"port" must be an integer in 0..65535');
+  const tls = options.tls;
+  if (tls !== undefined) {
+    const pem = (v: unknown): boolean => (typeof v === 'string' && v.length > 0) || Buffer.isBuffer(v);
+    if (typeof tls !== 'object' || tls === null || !pem(tls.cert) || !pem(tls.key)) throw new InvalidArgumentError('"tls" must be { cert, key } with PEM strings or Buffers');
+  }
+  // Public URLs are checked before anything is bound (a bad one must not leave a relay listening).
+  let givenUrls: string[] | undefined;
+  if (options.publicUrls !== undefined) {
+    if (!Array.isArray(options.publicUrls) || options.publicUrls.length === 0) throw new InvalidArgumentError('"publicUrls" must be a non-empty array of ws:// or wss:// URLs');
+    givenUrls = options.publicUrls.map((u: unknown) => {
+      try {
+        return normalizeRelayUrl(u as string);
+      } catch {
+        throw new InvalidArgumentError(`"publicUrls" must be ws:// or wss:// URLs, got ${JSON.stringify(String(u).slice(0, 100))}`);
+      }
+    });
+  } else if (isWildcard(host)) {
+    throw new InvalidArgumentError(`"publicUrls" is required when "host" is ${host}: parties sign the URL they dial, and no party can dial ${host}`);
+  }
   const hooks = options._hooks;
-
-  const waiting = new Map<string, Conn>();
-  const slots = new Map<string, Conn>();
-  const live = new Set<Conn>();
-  const sessions = new Map<string, Session>();
-  const perSource = new Map<string, number>();
-  const boundPerSource = new Map<string, number>();
+  const digestOf = new Map(options.rosters.map((ro) => [ro, rosterDigest(ro)] as const));
+  const memoryBoundBytes = memoryBound({ limits: table.limits, maxMessageBytes, windowBytes });
   const refused: Partial<Record<RelayRefuseReason, number>> = {};
+  /** Live links by the TCP connection's remote address and port (the same for a TLS socket over it). */
+  const links = new Map<string, Link>();
+  const tcpKey = (sock: Socket): string => `${sock.remoteAddress ?? ''}|${sock.remotePort ?? ''}`;
   let bytesForwarded = 0;
   let messagesForwarded = 0;
-  let pairs = 0;
-  let accepted: Set<string> = new Set();
+  let queuedBytes = 0;
+  let admitted = 0;
+  let sessionsEnded = 0;
+  let publicUrls: string[] = givenUrls ?? [];
 
-  const server = createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('coupler relay: WebSocket required\n');
-  });
-  server.headersTimeout = admissionTimeoutMs;
-  server.requestTimeout = admissionTimeoutMs;
+  const emit = (e: RelayEvent): void => {
+    try {
+      options.onEvent?.(e);
+      if (e.type === 'refused') options.onRefused?.(e.reason, e.source);
+    } catch {
+      /* logging must not break the relay */
+    }
+  };
+
+  const stats = (): RelayStats => ({ ...table.counts(), admitted, sessionsEnded, bytesForwarded, messagesForwarded, queuedBytes, refused: { ...refused }, memoryBoundBytes });
+
+  const onHttp = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === RELAY_HEALTH_PATH) res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    else if (req.method === 'GET' && path === RELAY_METRICS_PATH) res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(relayMetrics(stats()));
+    else res.writeHead(426, { 'content-type': 'text/plain' }).end('coupler relay: WebSocket required\n');
+  };
+  const server: Server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, onHttp) : createHttpServer(onHttp);
+  server.headersTimeout = table.limits.admissionTimeoutMs;
+  server.requestTimeout = table.limits.admissionTimeoutMs;
   const wss = new WebSocketServer({
     server,
     path: RELAY_PATH,
@@ -200,261 +308,267 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   });
   wss.on('error', () => undefined);
 
-  const refuse = (ws: WebSocket, reason: RelayRefuseReason, remote: string | undefined): void => {
-    refused[reason] = (refused[reason] ?? 0) + 1;
-    try {
-      options.onRefused?.(reason, remote);
-    } catch {
-      /* logging must not break the relay */
+  /** Cut a link: with a refusal reason (sent and used as close reason) or as "going away". */
+  const end = (link: Link, reason: RelayRefuseReason | undefined): void => {
+    if (link.ended) return;
+    link.ended = true;
+    if (reason !== undefined) {
+      refused[reason] = (refused[reason] ?? 0) + 1;
+      emit({ type: 'refused', reason, source: link.source });
     }
-    try {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'refused', reason }));
-    } catch {
-      /* best effort */
-    }
-    if (ws.readyState === WebSocket.OPEN) ws.close(4403, reason);
-    setTimeout(() => ws.terminate(), 1000).unref();
-  };
-
-  const release = (c: Conn): void => {
-    if (!live.delete(c)) return;
-    if (c.timer) clearTimeout(c.timer);
-    const key = slotKey(c.session, c.from, c.to);
-    if (waiting.get(key) === c) waiting.delete(key);
-    if (slots.get(key) === c) slots.delete(key);
-    const s = sessions.get(c.session);
-    if (s && --s.conns === 0) {
-      sessions.delete(c.session);
-      if (s.boundBy !== undefined) {
-        const b = (boundPerSource.get(s.boundBy) ?? 1) - 1;
-        if (b <= 0) boundPerSource.delete(s.boundBy);
-        else boundPerSource.set(s.boundBy, b);
+    const ws = link.ws;
+    if (ws !== undefined && ws.readyState === WebSocket.OPEN) {
+      try {
+        if (reason !== undefined) ws.send(JSON.stringify({ t: 'refused', reason }));
+        ws.close(reason === undefined ? GOING_AWAY_CLOSE_CODE : REFUSE_CLOSE_CODE, reason);
+      } catch {
+        /* best effort */
       }
-    }
-    const n = (perSource.get(c.source) ?? 1) - 1;
-    if (n <= 0) perSource.delete(c.source);
-    else perSource.set(c.source, n);
-    const p = c.partner;
-    if (p) {
-      pairs--;
-      c.partner = undefined;
-      p.partner = undefined;
-      // One side gone: the other learns it as a closed connection (the channel names the peer).
-      p.ws.close(1001);
-      setTimeout(() => p.ws.terminate(), 1000).unref();
-    }
+      setTimeout(() => link.socket.destroy(), CLOSE_GRACE_MS).unref();
+    } else link.socket.destroy();
   };
 
-  const forward = (src: Conn, data: Buffer): void => {
-    const dst = src.partner;
-    if (!dst) return;
-    const s = sessions.get(src.session);
-    const out = hooks?.forward ? hooks.forward(src.session, src.from, src.to, new Uint8Array(data)) : [data];
+  const sessionEnded = (s: SessionEntry<Link>, reason: 'closed' | RelayRefuseReason): void => {
+    sessionsEnded++;
+    emit({ type: 'session-end', session: s.id, digest: s.digest, sources: [...s.sources], bytes: s.bytes, durationMs: Date.now() - s.since, reason });
+  };
+
+  /** Release `conn` in the table and cut every link that ends with it (`reason` for `conn`'s own). */
+  const drop = (conn: ConnEntry<Link>, reason: RelayRefuseReason | undefined): void => {
+    const released = table.release(conn);
+    for (const c of released) end(c.handle, c === conn ? reason : undefined);
+    if (released.length > 0 && conn.session.conns.size === 0) sessionEnded(conn.session, reason ?? 'closed');
+  };
+
+  /** Several released connections (already out of the table) ending for one reason. */
+  const endReleased = (conns: readonly ConnEntry<Link>[], reason: RelayRefuseReason): void => {
+    const ended = new Set<SessionEntry<Link>>();
+    for (const c of conns) {
+      end(c.handle, reason);
+      if (c.session.conns.size === 0) ended.add(c.session);
+    }
+    for (const s of ended) sessionEnded(s, reason);
+  };
+
+  const forward = (src: Link, data: Buffer): void => {
+    const c = src.conn!;
+    const p = c.partner!;
+    const dst = p.handle;
+    const out = hooks?.forward ? hooks.forward(c.session.id, c.from, c.to, new Uint8Array(data)) : [data];
     for (const m of out) {
-      if (s) {
-        s.bytes += m.length;
-        if (s.bytes > maxBytesPerSession) {
-          refuse(src.ws, 'bytes-limit', src.source);
-          refuse(dst.ws, 'bytes-limit', dst.source);
-          return;
-        }
+      if (!table.activity(c, m.length, Date.now())) {
+        // The session's budget is spent: both directions of the pair learn why.
+        endReleased(table.release(c), 'bytes-limit');
+        return;
       }
       bytesForwarded += m.length;
       messagesForwarded++;
       dst.queued += m.length;
-      dst.ws.send(m, { binary: true }, () => {
+      queuedBytes += m.length;
+      dst.ws!.send(m, { binary: true }, () => {
         dst.queued -= m.length;
-        if (src.paused && dst.queued <= highWater / 2) {
+        queuedBytes -= m.length;
+        if (src.paused && dst.queued <= windowBytes - maxMessageBytes) {
           src.paused = false;
-          src.ws.resume();
+          src.ws!.resume();
         }
       });
     }
-    if (dst.queued > highWater && !src.paused) {
+    // Backpressure: stop reading this writer while its partner's queue could not take another
+    // full message within the window.
+    if (dst.queued > windowBytes - maxMessageBytes && !src.paused) {
       src.paused = true;
-      src.ws.pause();
+      src.ws!.pause();
     }
   };
 
-  const admit = (ws: WebSocket, source: string, text: string): void => {
+  const verify = (r: AdmissionRequest, sig: Uint8Array, candidates: readonly Roster[]): Roster | undefined => {
+    for (const url of publicUrls) {
+      const msg = admissionTranscript(url, r);
+      const verified = candidates.filter((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
+      // Several rosters with the same key: join the live session of one of them, else the first.
+      const live = new Set([...table.sessions()].map((s) => `${s.id}\n${s.digest}`));
+      const pick = verified.find((ro) => live.has(`${r.session}\n${digestOf.get(ro) ?? rosterDigest(ro)}`)) ?? verified[0];
+      if (pick) return pick;
+    }
+    return undefined;
+  };
+
+  /** The rosters a request may be admitted on, or the refusal. */
+  const rostersFor = (r: AdmissionRequest): readonly Roster[] | RelayRefuseReason => {
+    // A session belongs to what its parties prove: the id and the roster they are admitted on.
+    // A roster-bound id (`<label>#<digest>`) names its roster: it is admitted only on a roster
+    // with that digest, presented by the party (`rosterBoundSessions`) or listed at the relay.
+    const boundDigest = sessionRosterDigest(r.session);
+    if (boundDigest === undefined) return options.rosters;
+    const listed = options.rosters.filter((ro) => digestOf.get(ro) === boundDigest);
+    if (listed.length > 0) return listed;
+    if (r.roster === undefined) return 'roster-digest';
+    if (!rosterBound) return 'not-in-roster';
+    let presented: Roster;
+    try {
+      presented = parseRoster(r.roster);
+    } catch {
+      return 'malformed';
+    }
+    return rosterDigest(presented) === boundDigest ? [presented] : 'roster-digest';
+  };
+
+  const admit = (link: Link, text: string): void => {
     let r: AdmissionRequest;
     try {
-      r = JSON.parse(text) as AdmissionRequest;
+      r = parseAdmissionRequest(text);
     } catch {
-      refuse(ws, 'malformed', source);
-      return;
-    }
-    if (
-      typeof r !== 'object' ||
-      r === null ||
-      r.v !== 1 ||
-      typeof r.session !== 'string' ||
-      !SESSION_ID_PATTERN.test(r.session) ||
-      !isValidPartyId(r.from) ||
-      !isValidPartyId(r.to) ||
-      r.from === r.to ||
-      !Number.isSafeInteger(r.ts) ||
-      typeof r.nonce !== 'string' ||
-      !/^[0-9a-f]{32}$/.test(r.nonce) ||
-      typeof r.sig !== 'string' ||
-      r.sig.length > 128 ||
-      (r.roster !== undefined && typeof r.roster !== 'string')
-    ) {
-      refuse(ws, 'malformed', source);
+      end(link, 'malformed');
       return;
     }
     const sig = decodeBase64Strict(r.sig);
-    if (sig === undefined || sig.length !== 64) {
-      refuse(ws, 'malformed', source);
+    if (!SESSION_ID_PATTERN.test(r.session) || !isValidPartyId(r.from) || !isValidPartyId(r.to) || r.from === r.to || sig === undefined || sig.length !== 64) {
+      end(link, 'malformed');
       return;
     }
     if (Math.abs(Date.now() - r.ts) > ADMISSION_SKEW_MS) {
-      refuse(ws, 'stale', source);
+      end(link, 'stale');
       return;
     }
-    const existing = sessions.get(r.session);
-    // A roster-bound session (id `<label>#<digest>`) is admitted on the roster it presents, when
-    // that roster hashes to the digest the id commits to.
-    const boundDigest = sessionRosterDigest(r.session);
-    let presented: Roster | undefined;
-    if (!existing && rosterBound && boundDigest !== undefined && r.roster !== undefined) {
-      try {
-        presented = parseRoster(r.roster);
-      } catch {
-        refuse(ws, 'malformed', source);
-        return;
-      }
-      if (rosterDigest(presented) !== boundDigest) {
-        refuse(ws, 'roster-digest', source);
-        return;
-      }
-    }
-    const candidates = existing ? [existing.roster] : presented ? [presented].filter((ro) => ro.has(r.from) && ro.has(r.to)) : options.rosters.filter((ro) => ro.has(r.from) && ro.has(r.to));
-    if (candidates.length === 0 || !candidates[0]!.has(r.from) || !candidates[0]!.has(r.to)) {
-      refuse(ws, existing ? 'session-roster' : 'not-in-roster', source);
+    const found = rostersFor(r);
+    if (typeof found === 'string') {
+      end(link, found);
       return;
     }
-    let roster: Roster | undefined;
-    for (const url of publicUrls) {
-      const msg = admissionTranscript(url, r);
-      roster = candidates.find((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
-      if (roster) break;
+    const candidates = found.filter((ro) => ro.has(r.from) && ro.has(r.to));
+    if (candidates.length === 0) {
+      end(link, 'not-in-roster');
+      return;
     }
+    const roster = verify(r, sig, candidates);
     if (!roster) {
-      refuse(ws, 'bad-signature', source);
-      return;
-    }
-    // A signed request is good for one connection only (a recorded one cannot be replayed).
-    const replayKey = `${r.from}\n${r.nonce}`;
-    if (accepted.has(replayKey)) {
-      refuse(ws, 'duplicate', source);
-      return;
-    }
-    const key = slotKey(r.session, r.from, r.to);
-    if (slots.has(key)) {
-      refuse(ws, 'duplicate', source);
-      return;
-    }
-    if (!existing && sessions.size >= maxSessions) {
-      refuse(ws, 'relay-full', source);
-      return;
-    }
-    if ((existing?.conns ?? 0) >= maxPerSession) {
-      refuse(ws, 'session-limit', source);
-      return;
-    }
-    if ((perSource.get(source) ?? 0) >= maxPerSource || (!existing && presented && (boundPerSource.get(source) ?? 0) >= maxBoundPerSource)) {
-      refuse(ws, 'source-limit', source);
-      return;
-    }
-    accepted.add(replayKey);
-    if (accepted.size > 1_000_000) accepted = new Set([replayKey]); // bounded; `stale` covers older ones
-    const s = existing ?? { roster, conns: 0, bytes: 0, boundBy: presented ? source : undefined };
-    if (!existing && s.boundBy !== undefined) boundPerSource.set(source, (boundPerSource.get(source) ?? 0) + 1);
-    s.conns++;
-    sessions.set(r.session, s);
-    perSource.set(source, (perSource.get(source) ?? 0) + 1);
-    const c: Conn = { ws, source, session: r.session, from: r.from, to: r.to, partner: undefined, queued: 0, paused: false, timer: undefined };
-    live.add(c);
-    slots.set(key, c);
-    ws.on('close', () => release(c));
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary || !c.partner) {
-        // Only opaque binary frames after pairing; anything else ends the connection.
-        ws.terminate();
-        return;
+      // Signed for another URL? Say so, when the hint names a URL the signature verifies under.
+      let hinted: string | undefined;
+      try {
+        hinted = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
+      } catch {
+        hinted = undefined;
       }
-      forward(c, data);
+      const mismatch = hinted !== undefined && !publicUrls.includes(hinted) && candidates.some((ro) => ed25519Verify(admissionTranscript(hinted, r), sig, ro.get(r.from)!.publicKey));
+      end(link, mismatch ? 'url-mismatch' : 'bad-signature');
+      return;
+    }
+    const digest = digestOf.get(roster) ?? rosterDigest(roster);
+    const result = table.admit(
+      {
+        handle: link,
+        source: link.source,
+        session: r.session,
+        digest,
+        roster,
+        from: r.from,
+        to: r.to,
+        nonce: r.nonce,
+        ts: r.ts,
+        ...(hooks?.partnerOf ? { partnerSlot: hooks.partnerOf(r.session, r.to, r.from) } : {}),
+      },
+      Date.now(),
+    );
+    if (!result.ok) {
+      end(link, result.reason);
+      return;
+    }
+    endReleased(result.evicted, 'evicted');
+    admitted++;
+    const ws = link.ws!;
+    link.conn = result.conn;
+    emit({ type: 'admitted', session: r.session, digest, from: r.from, to: r.to, source: link.source, newSession: result.conn.session.conns.size === 1 });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const c = link.conn;
+      if (c === undefined || !table.isLive(c)) return;
+      // Only opaque binary frames after pairing; anything else ends the connection.
+      if (!isBinary || c.partner === undefined) drop(c, 'malformed');
+      else forward(link, data);
+    });
+    ws.on('ping', () => {
+      const c = link.conn;
+      if (c !== undefined && c.partner !== undefined && table.isLive(c)) table.activity(c, 0, Date.now());
     });
     ws.send(JSON.stringify({ t: 'admitted' }));
-    const want = hooks?.partnerOf ? hooks.partnerOf(r.session, r.to, r.from) : { session: r.session, from: r.to, to: r.from };
-    const p = waiting.get(slotKey(want.session, want.from, want.to));
-    if (p) {
-      waiting.delete(slotKey(p.session, p.from, p.to));
-      if (p.timer) clearTimeout(p.timer);
-      p.timer = undefined;
-      p.partner = c;
-      c.partner = p;
-      pairs++;
-      p.ws.send(JSON.stringify({ t: 'paired' }));
+    if (result.partner) {
+      result.partner.handle.ws!.send(JSON.stringify({ t: 'paired' }));
       ws.send(JSON.stringify({ t: 'paired' }));
-    } else {
-      waiting.set(key, c);
-      c.timer = setTimeout(() => {
-        if (!c.partner) refuse(ws, 'pair-timeout', source);
-      }, pairTimeoutMs);
-      c.timer.unref();
     }
   };
 
+  server.on('connection', (socket: Socket) => {
+    const link: Link = { socket, source: relaySourceKey(socket.remoteAddress), ws: undefined, conn: undefined, queued: 0, paused: false, ended: false };
+    const k = tcpKey(socket);
+    links.set(k, link);
+    socket.once('close', () => {
+      if (links.get(k) === link) links.delete(k);
+      table.removePending(link);
+      link.ended = true;
+      if (link.conn !== undefined) drop(link.conn, undefined);
+    });
+    for (const old of table.addPending(link, link.source, Date.now())) end(old, 'busy');
+  });
+
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const source = req.socket.remoteAddress ?? 'unknown';
     ws.on('error', () => undefined);
-    if (ws.protocol !== RELAY_SUBPROTOCOL) {
+    const link = links.get(tcpKey(req.socket as Socket));
+    if (link === undefined || link.ended || !table.isPending(link) || ws.protocol !== RELAY_SUBPROTOCOL) {
       ws.terminate();
       return;
     }
-    const timer = setTimeout(() => refuse(ws, 'malformed', source), admissionTimeoutMs);
+    link.ws = ws;
     ws.once('message', (data: Buffer, isBinary: boolean) => {
-      clearTimeout(timer);
-      if (isBinary || data.length > MAX_ADMISSION_BYTES) {
-        refuse(ws, 'malformed', source);
-        return;
-      }
-      admit(ws, source, data.toString('utf8'));
+      if (link.ended || !table.isPending(link)) return;
+      if (isBinary || data.length > MAX_ADMISSION_BYTES) end(link, 'malformed');
+      else admit(link, data.toString('utf8'));
     });
-    ws.once('close', () => clearTimeout(timer));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host);
-  });
+  const L = table.limits;
+  const sweepMs = Math.max(MIN_SWEEP_INTERVAL_MS, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(Math.min(L.admissionTimeoutMs, L.pairTimeoutMs, L.idleTimeoutMs) / 4)));
+  const sweep = setInterval(() => {
+    const x = table.expire(Date.now());
+    for (const link of x.pending) end(link, 'admission-timeout');
+    endReleased(x.unpaired, 'pair-timeout');
+    endReleased(x.idle, 'idle-timeout');
+  }, sweepMs);
+  sweep.unref();
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+      server.listen(port, host);
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    throw err;
+  }
   server.on('error', () => undefined);
   const addr = server.address();
-  const bound = typeof addr === 'object' && addr !== null ? addr : { port: options.port ?? 0, address: host };
+  const bound = typeof addr === 'object' && addr !== null ? addr : { port, address: host };
   const hostForUrl = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
-  const publicUrls = (options.publicUrls ?? [`ws://${hostForUrl}:${bound.port}`]).map((u) => {
-    try {
-      return normalizeRelayUrl(u);
-    } catch {
-      throw new InvalidArgumentError('"publicUrls" must be ws:// or wss:// URLs');
-    }
-  });
+  if (givenUrls === undefined) publicUrls = [normalizeRelayUrl(`${tls ? 'wss' : 'ws'}://${hostForUrl}:${bound.port}`)];
   let closing: Promise<void> | undefined;
   return {
     port: bound.port,
     host: bound.address,
     publicUrls,
-    stats: () => ({ connections: live.size, pairs, sessions: sessions.size, bytesForwarded, messagesForwarded, refused: { ...refused } }),
+    stats,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
-        for (const c of [...live]) c.ws.terminate();
+        clearInterval(sweep);
+        for (const link of [...links.values()]) link.socket.destroy();
         wss.close();
-        server.close();
+        // Resolve once every socket is gone (or after the grace period, whichever is first).
+        const grace = setTimeout(resolve, CLOSE_GRACE_MS);
+        grace.unref();
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
         server.closeAllConnections();
-        resolve();
       });
       return closing;
     },

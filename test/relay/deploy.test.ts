@@ -28,6 +28,12 @@ describe('deploy/relay-k8s.yaml', () => {
     expect(svc.spec.selector).toEqual(dep.spec.template.metadata.labels);
   });
 
+  test('liveness and readiness probe GET /healthz on the relay port; Prometheus scrapes /metrics there', () => {
+    for (const probe of [container.readinessProbe, container.livenessProbe]) expect(probe.httpGet).toEqual({ path: '/healthz', port: 8889 });
+    const ann = dep.spec.template.metadata.annotations as Obj;
+    expect([ann['prometheus.io/port'], ann['prometheus.io/path']]).toEqual(['8889', '/metrics']);
+  });
+
   test('the --public-url is the Service DNS name parties dial', () => {
     const url = (container.args as string[]).find((a) => a.startsWith('--public-url='))!.slice('--public-url='.length);
     expect(url).toBe(`ws://${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${svc.spec.ports[0].port}`);
@@ -61,6 +67,11 @@ describe('deploy/relay-swarm.yml', () => {
     expect(cmd).toContain(`--roster=${(s.configs as Obj[])[0]!.target as string}`);
     expect(cmd.some((c) => c.startsWith('--public-url='))).toBe(true);
     expect((s.ports as Obj[])[0]!.target).toBe(8889);
+  });
+
+  test('its healthcheck fetches /healthz on the relay port', () => {
+    const s = (parseYaml(read('relay-swarm.yml')) as Obj).services.relay as Obj;
+    expect(s.healthcheck.test.join(' ')).toContain("fetch('http://127.0.0.1:8889/healthz')");
   });
 });
 

@@ -128,7 +128,7 @@ describe('a relay with no roster, admitting roster-bound sessions', () => {
   });
 
   test('one source opens at most maxBoundSessionsPerSource live roster-bound sessions → source-limit', async () => {
-    const r = await relay({ maxBoundSessionsPerSource: 2 });
+    const r = await relay({ maxSessionsPerSource: 2 });
     const url = urlOf(r);
     const open: WebSocket[] = [];
     const admitOne = (p: TestParties): Promise<unknown> =>
