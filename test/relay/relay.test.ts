@@ -141,11 +141,16 @@ describe('admission', () => {
     expect(r.stats().connections).toBe(0);
   });
 
-  test('a signature bound to another relay URL is refused', async () => {
+  test('a signature bound to another relay URL is refused, and the party is told it is the URL (url-mismatch), at once, through joinGroup too', async () => {
     const parties = makeParties(2);
     const r = await relay({ rosters: [parties.roster], publicUrls: ['wss://relay.invalid'] });
     const err = await relayChannel(urlOf(r), 'p2', { identity: parties.identities.get('p1')!, roster: parties.roster, sessionId: parties.sessionId }).catch((e: unknown) => e);
-    expect((err as RelayError).reason).toBe('bad-signature');
+    expect((err as RelayError).reason).toBe('url-mismatch');
+    const t0 = Date.now();
+    const joinErr = await joinAll(parties, () => ({ transport: 'relay', relayUrl: urlOf(r) }), 30_000).catch((e: unknown) => e);
+    expect(joinErr).toBeInstanceOf(RelayError);
+    expect((joinErr as RelayError).reason).toBe('url-mismatch');
+    expect(Date.now() - t0).toBeLessThan(5_000);
   });
 
   test('limits: a second connection for the same slot is a duplicate; per-source and per-session caps', async () => {
