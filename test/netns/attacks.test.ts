@@ -13,7 +13,7 @@
  */
 import { generateIdentity, serializeIdentity } from '../../src/identity/identity';
 import { createRoster, parseRoster, rosterToJSON } from '../../src/identity/roster';
-import { createTestbed, netnsAvailable, type NsProcess, type Testbed } from './testbed';
+import { DNS_IP, createTestbed, netnsAvailable, type NsProcess, type Testbed } from './testbed';
 import { makeParties, startParties, PARTY_PORT } from './parties';
 import { expectedChecksum } from './inputs';
 
@@ -50,7 +50,17 @@ suite('netns testbed: attacks on the network', () => {
         await tb.setA('tasks.sum', [tb.hosts[0]!.ip, tb.hosts[1]!.ip, tb.aux.atk!.ip]);
         // A channel that fails before a party's mesh is complete may be re-dialed until the join
         // deadline (a restarted peer may come back), so the join deadline bounds those parties.
-        ps.push(...startParties(tb, set, { length: 1000, iterations: 1, roundTimeoutMs: 5000, joinTimeoutMs: 10_000 }));
+        // p02 finds nobody to dial (its name resolves to nothing), so its channels are the ones the
+        // others dial through the attacker.
+        ps.push(
+          ...startParties(tb, set, (i) => ({
+            length: 1000,
+            iterations: 1,
+            roundTimeoutMs: 5000,
+            joinTimeoutMs: 10_000,
+            ...(i === 2 ? { discovery: { kind: 'dns' as const, server: `${DNS_IP}:53`, names: ['tasks.nobody'] } } : {}),
+          })),
+        );
         const t0 = Date.now();
         const codes = await Promise.all(ps.map((p) => p.waitExit(25_000)));
         const elapsed = Date.now() - t0;
