@@ -26,7 +26,7 @@ import { connectChannel, listenChannels, type ChannelListener } from '../channel
 import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
-import { DEFAULT_MAX_VALUES, decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, decodeMessageCost, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
 
@@ -40,8 +40,18 @@ export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 export const DEFAULT_DIAL_MAX_BACKOFF_MS = 5_000;
 /** Default time between discovery snapshots while the mesh is incomplete: 250 ms. */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
-/** Default cap of undelivered bytes per peer: 512 MiB. */
+/** Default cap of undelivered decoded bytes (message bytes plus estimated heap) per peer: 512 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
+/**
+ * Default cap of the estimated heap of undelivered decoded values per peer: 8 MiB, raised in
+ * rosters above 68 parties to fit 16·n² byte strings (thresholdSum's dealer reports). Protocol
+ * messages carry vectors as byte strings and take at most a few kilobytes of heap at n = 5 (7.3 kB,
+ * thresholdSum's confirmation); many small values are what one peer could amplify (512 KiB of
+ * empty byte strings decode to 28 MiB of Buffer views). A message is refused before decoding when
+ * it would not fit, so this also caps the heap of one message (about 200 000 numbers or 75 000
+ * byte strings).
+ */
+export const DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER = 8 * 1024 * 1024;
 /** Default cap of undelivered rounds per peer. */
 export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
 /** Round names: 1 to 128 printable ASCII characters. */
@@ -187,8 +197,17 @@ export interface JoinGroupOptions extends ChannelLimits {
   readonly discoveryIntervalMs?: number;
   /** Caps of undelivered messages per peer. */
   readonly mailbox?: {
-    /** Undelivered bytes per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}). */
+    /**
+     * Undelivered decoded bytes per peer (message bytes plus the estimated heap of their values)
+     * before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}).
+     */
     readonly maxPendingBytes?: number;
+    /**
+     * Estimated heap of undelivered decoded values per peer before it is dropped (default
+     * {@link DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER}, more in rosters whose messages legitimately
+     * hold more values). One message is refused before decoding if it would exceed what is left.
+     */
+    readonly maxPendingHeapBytes?: number;
     /** Undelivered rounds per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_ROUNDS_PER_PEER}). */
     readonly maxPendingRounds?: number;
   };
@@ -717,6 +736,11 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const mailboxLimits = {
     maxPendingBytes: positiveInt(options.mailbox?.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES_PER_PEER, 'mailbox.maxPendingBytes'),
     maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
+    maxPendingHeapBytes: positiveInt(
+      options.mailbox?.maxPendingHeapBytes,
+      Math.max(DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER, 16 * roster.size * roster.size * DECODED_HEAP_BYTES.bytes),
+      'mailbox.maxPendingHeapBytes',
+    ),
   };
   const peers = roster.ids.filter((id) => id !== localId);
   const { transport, relayUrl } = checkTransport(options.transport, options.relayUrl);
@@ -784,7 +808,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     const maxBytes = maxMessageBytes + 1024;
     /** Handle one round message; a batch is unpacked here (never nested). */
     const deliver = (bytes: Uint8Array, inBatch: boolean): void => {
-      const rec = expectRecord(decodeMessage(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap }), { what: 'round message', peer: ch.peerId }, ['r', 'p']);
+      // At most what the peer's mailbox has room for: refused before msgpackr builds anything.
+      const { value, heapBytes } = decodeMessageCost(bytes, maxBytes, { peer: ch.peerId }, { maxValues: valueCap, maxHeapBytes: mailbox.heapRoom });
+      const rec = expectRecord(value, { what: 'round message', peer: ch.peerId }, ['r', 'p']);
       if (rec.r === BATCH_ROUND && !inBatch) {
         const ctx = { what: 'batch', peer: ch.peerId };
         const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);
@@ -806,7 +832,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
       }
       const round = expectString(rec.r, 'r', { what: 'round message', peer: ch.peerId }, 128, ROUND_PATTERN);
       if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${ch.peerId}" sent a round message without payload`, { peer: ch.peerId });
-      const violation = mailbox.put(round, rec.p as PlainData, bytes.length);
+      const violation = mailbox.put(round, rec.p as PlainData, { bytes: bytes.length, heapBytes });
       if (violation) dropPeer(ch.peerId, violation);
     };
     ch.setMessageHandler((bytes) => {
