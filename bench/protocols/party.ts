@@ -17,7 +17,8 @@ import { parseRoster } from '../../src/identity/roster.js';
 import { secureSum, dkSecureSum, thresholdSum, ringSecureSum, plainSum } from '../../src/protocols/index.js';
 import type { SumResult } from '../../src/protocols/common.js';
 import { emit, serve, workerConfig } from '../lib/worker.js';
-import { BOUND, digestOf, hintedDiscovery, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { BOUND, digestOf, hintedDiscovery, isProbe, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { PROBE_CHUNK_BYTES, Probe, type ProbeAddress } from './probe.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -25,6 +26,7 @@ const gc = runInNewContext('gc') as () => void;
 const cfg = workerConfig<PartyConfig>();
 let group: Group | undefined;
 const inputs = new Map<number, Float64Array>();
+const probe = new Probe(cfg.id);
 
 function totals(g: Group): { sent: number; received: number; messages: number } {
   let sent = 0;
@@ -98,6 +100,16 @@ serve({
     const x = inputs.get(params.L);
     if (x === undefined) throw new Error(`no input of length ${params.L} prepared`);
     gc();
+    if (isProbe(params.variant)) {
+      const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+      probe.expect(bytes.length, params.variant === 'probe/aead');
+      await barrier(g, params.seq);
+      const t0 = performance.now();
+      const written = await probe.exchange(bytes, cfg.roundTimeoutMs);
+      const ms = performance.now() - t0;
+      const peers = g.peers.length;
+      return { ms, bytesSent: written, bytesReceived: written, messagesSent: peers * Math.ceil(bytes.length / PROBE_CHUNK_BYTES), digest: 'probe' };
+    }
     await barrier(g, params.seq);
     const before = totals(g);
     const t0 = performance.now();
@@ -115,7 +127,18 @@ serve({
     };
   },
 
+  /** Listen for the probe's TCP links; returns the port. */
+  probeListen(): Promise<number> {
+    return probe.listen(cfg.listen.host);
+  },
+
+  /** Open the probe's links (one per pair) to every party. */
+  probeConnect(params: { all: ProbeAddress[]; key: string }): Promise<void> {
+    return probe.connect(params.all, params.key);
+  },
+
   async close(): Promise<void> {
+    probe.close();
     await group?.close();
     group = undefined;
   },

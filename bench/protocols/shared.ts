@@ -12,8 +12,27 @@ import type { Discovery, PeerAddress } from '../../src/discovery/types.js';
  * The protocol variants measured side by side. `dkSecureSum` runs with its default opening
  * (aggregated for n ≥ 4), `dkSecureSum/broadcast` with `opening: 'broadcast'`.
  */
-export const VARIANTS = ['secureSum/seed', 'secureSum/vector', 'dkSecureSum', 'dkSecureSum/broadcast', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
+export const VARIANTS = [
+  'secureSum/seed',
+  'secureSum/vector',
+  'dkSecureSum',
+  'dkSecureSum/broadcast',
+  'thresholdSum',
+  'ringSecureSum',
+  'plainSum',
+  'probe/tcp',
+  'probe/aead',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
+
+/**
+ * The physical-limit probes (issue 18): plainSum's all-to-all exchange of 8·L bytes per ordered
+ * pair over bare TCP, and over TCP with every 64 KiB chunk sealed and opened with
+ * ChaCha20-Poly1305 (node:crypto). No sum, no coupler code (see `probe.ts`).
+ */
+export const PROBE_VARIANTS: readonly Variant[] = ['probe/tcp', 'probe/aead'];
+/** Whether `v` is a probe rather than a protocol. */
+export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v);
 
 /** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
 export const INPUT_MAGNITUDE = 1000;
