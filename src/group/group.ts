@@ -506,13 +506,13 @@ export class Group {
    *   {@link GroupError} `PEER_LOST` naming a peer that left (as soon as it is known).
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
+    return this.#inRound(round, options, async (from, timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const missing = new Set(from);
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
+            results.set(peer, await wait(peer));
           } catch (err) {
             // A peer that closed its channel on purpose (it gave up first, e.g. on the same
             // missing party) is not the only one this round lacks: name the others still missing
@@ -537,7 +537,6 @@ export class Group {
           reject(new TimeoutError(`round "${round}": no message from ${names.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
         });
       });
-      if (options.signal?.aborted) throw new AbortedError();
       await Promise.race([all, deadline]);
       return new Map([...from].map((p) => [p, results.get(p)!]));
     });
@@ -550,19 +549,18 @@ export class Group {
    * @throws {@link TimeoutError} naming the missing peers when fewer than `minimum` answered.
    */
   async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
+    return this.#inRound(round, options, async (from, _timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await this.#mailboxes.get(peer)!.take(round, timeoutMs + 1000, signal));
-          } catch (err) {
-            if (err instanceof AbortedError && options.signal?.aborted) throw err;
+            results.set(peer, await wait(peer));
+          } catch {
+            /* lost or cancelled: not among those who answered */
           }
         }),
       );
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
-      if (options.signal?.aborted) throw new AbortedError();
       if (results.size < minimum) {
         const missing = from.filter((p) => !results.has(p));
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${missing.map((m) => `"${m}"`).join(', ')}`, {
@@ -574,32 +572,40 @@ export class Group {
   }
 
   /**
-   * The scope of one gather: checks the round and peers, links the caller's signal to an internal
-   * one that cancels every pending receive when `body` settles, and runs `onTimer`'s callback at
-   * the round deadline (cleared when `body` settles).
+   * The scope of one gather: checks the round and peers, gives `body` a wait per peer (no timer
+   * of its own) and runs `onTimer`'s callback at the round deadline; when `body` settles, or the
+   * caller's signal aborts (the gather then fails with {@link AbortedError}), the timer is cleared
+   * and the waits still pending are cancelled. One timer per round, and no AbortController: a
+   * round at small L is mostly this bookkeeping (an AbortController, a timer per peer and the
+   * DOMException of every abort() showed in profiles).
    */
   async #inRound<T>(
     round: string,
     options: RoundOptions & { from?: readonly string[] },
-    body: (from: readonly string[], timeoutMs: number, signal: AbortSignal, onTimer: (fire: () => void) => void) => Promise<T>,
+    body: (from: readonly string[], timeoutMs: number, wait: (peer: string) => Promise<PlainData>, onTimer: (fire: () => void) => void) => Promise<T>,
   ): Promise<T> {
     checkRound(round);
     const from = options.from ?? this.peers;
     for (const p of from) this.#peerChannel(p);
     const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
-    const onAbort = (): void => controller.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const signal = options.signal;
+    if (signal?.aborted) throw new AbortedError();
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      return await body(from, timeoutMs, controller.signal, (fire) => {
+      const work = body(from, timeoutMs, (peer) => this.#mailboxes.get(peer)!.wait(round), (fire) => {
         timer = setTimeout(fire, timeoutMs);
       });
+      if (signal === undefined) return await work;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortedError());
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      return await Promise.race([work, aborted]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      controller.abort();
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      for (const p of from) this.#mailboxes.get(p)!.cancel(round);
     }
   }
 

@@ -140,6 +140,37 @@ export class Mailbox {
     });
   }
 
+  /**
+   * {@link Mailbox.take} without a deadline or signal, for a caller that keeps one deadline for
+   * several peers (a gather): it ends a wait it no longer needs with {@link Mailbox.cancel}. No
+   * timer, no listener: a round at small L is mostly this bookkeeping.
+   */
+  wait(round: string): Promise<PlainData> {
+    const ready = this.#messages.get(round);
+    if (ready !== undefined) {
+      this.#messages.delete(round);
+      this.#pendingBytes -= ready.cost.bytes + ready.cost.heapBytes;
+      this.#pendingHeapBytes -= ready.cost.heapBytes;
+      return Promise.resolve(ready.value);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#seen.has(round)) {
+      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
+    }
+    if (this.#waiters.has(round)) {
+      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `round "${round}" of "${this.peer}" is already awaited`));
+    }
+    return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject }));
+  }
+
+  /** End a pending {@link Mailbox.wait} of `round` with {@link AbortedError} (nothing if none is pending). */
+  cancel(round: string): void {
+    const waiter = this.#waiters.get(round);
+    if (waiter === undefined) return;
+    this.#waiters.delete(round);
+    waiter.reject(new AbortedError());
+  }
+
   /** The peer is gone: fail all waiters now and every later take of a round not yet received. */
   fail(error: CouplerError): void {
     if (this.#error) return;

@@ -206,64 +206,18 @@ const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
  * @internal exported for tests.
  */
 export function scanMessage(bytes: Uint8Array, maxValues: number, options: CouplerErrorOptions = {}): number {
+  // One loop, no closures: this runs on every message, and a closure per helper per call showed up
+  // in profiles of small-message rounds.
   const C = DECODED_HEAP_BYTES;
-  const bad = (why: string): never => {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `message is not valid msgpack: ${why}`, options);
-  };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.length;
   // pending[d]: values still to read in the container open at depth d (the top level: 1).
   const pending: number[] = [1];
   // keyed[d]: -1 for an array (and the top level); for a map, 1 + the largest array-index key
   // charged so far (0: none).
   const keyed: number[] = [-1];
-  // The depth whose map key is being read, else -1.
-  let keyOf = -1;
   let pos = 0;
   let values = 0;
   let heap = 0;
-  const need = (n: number): void => {
-    if (n > end - pos) bad('a length runs past the end');
-  };
-  const skip = (n: number): void => {
-    need(n);
-    pos += n;
-  };
-  const str = (n: number): void => {
-    skip(n);
-    heap += C.string + C.perStringByte * n;
-    if (keyOf >= 0 && n <= 4) {
-      const index = smallArrayIndex(bytes, pos - n, n);
-      if (index >= 0) {
-        // An element, not a property: charged as the element storage up to it instead of an entry.
-        heap -= C.mapEntry;
-        if (index >= keyed[keyOf]!) {
-          heap += C.perIndexKey * (index + 1 - keyed[keyOf]!);
-          keyed[keyOf] = index + 1;
-        }
-      }
-    }
-  };
-  const bin = (n: number): void => {
-    skip(n);
-    heap += C.bytes;
-  };
-  const array = (items: number): void => {
-    heap += C.array;
-    open(items, -1);
-  };
-  const map = (entries: number): void => {
-    heap += C.map + C.mapEntry * entries;
-    open(2 * entries, 0);
-  };
-  const open = (items: number, keys: number): void => {
-    // Each item takes at least one byte: a count larger than what is left is a lie.
-    if (items > end - pos) bad('a container declares more items than bytes remain');
-    if (items === 0) return;
-    if (pending.length > MAX_DEPTH) bad(`nesting deeper than ${MAX_DEPTH}`);
-    pending.push(items);
-    keyed.push(keys);
-  };
   while (pending.length > 0) {
     const top = pending.length - 1;
     if (pending[top] === 0) {
@@ -272,105 +226,119 @@ export function scanMessage(bytes: Uint8Array, maxValues: number, options: Coupl
       continue;
     }
     // In a map, items alternate key, value: a key when an even number is left.
-    keyOf = keyed[top]! >= 0 && (pending[top]! & 1) === 0 ? top : -1;
+    const isKey = keyed[top]! >= 0 && (pending[top]! & 1) === 0;
     pending[top]!--;
-    if (++values > maxValues) bad(`more than ${maxValues} values`);
-    if (pos >= end) bad('truncated');
+    if (++values > maxValues) return scanFailed(`more than ${maxValues} values`, options);
+    if (pos >= end) return scanFailed('truncated', options);
     const b = bytes[pos++]!;
-    // msgpackr turns other keys into strings (a number key 500 into "500") or throws; plain data
-    // has string keys only.
-    if (keyOf >= 0 && !((b >= 0xa0 && b <= 0xbf) || b === 0xd9 || b === 0xda || b === 0xdb)) bad('a map key is not a string');
+    // What the type byte announces: a string or byte string of `len` bytes, `items` container
+    // items (a map's keys and values), or `len` bytes of a number.
+    let len = -1;
+    let kind: 'str' | 'bin' | 'array' | 'map' | 'fixed' | 'none' = 'none';
     if (b <= 0x7f || b >= 0xe0) {
       heap += C.slot; // fixint
-      continue;
-    }
-    if (b <= 0x8f) map(b & 0x0f); // fixmap
-    else if (b <= 0x9f) array(b & 0x0f); // fixarray
-    else if (b <= 0xbf) str(b & 0x1f); // fixstr
-    else {
+    } else if (b <= 0x8f) {
+      kind = 'map';
+      len = b & 0x0f;
+    } else if (b <= 0x9f) {
+      kind = 'array';
+      len = b & 0x0f;
+    } else if (b <= 0xbf) {
+      kind = 'str';
+      len = b & 0x1f;
+    } else {
       switch (b) {
         case 0xc0: // nil
         case 0xc2: // false
         case 0xc3: // true
           heap += C.slot;
           break;
-        case 0xc4: // bin 8
-          need(1);
-          bin(bytes[pos++]!);
+        case 0xc4: // bin 8, 16, 32
+        case 0xc5:
+        case 0xc6:
+        case 0xd9: // str 8, 16, 32
+        case 0xda:
+        case 0xdb:
+        case 0xdc: // array 16, 32
+        case 0xdd:
+        case 0xde: // map 16, 32
+        case 0xdf: {
+          const size = b === 0xc4 || b === 0xd9 ? 1 : b === 0xc5 || b === 0xda || b === 0xdc || b === 0xde ? 2 : 4;
+          if (size > end - pos) return scanFailed('a length runs past the end', options);
+          len = size === 1 ? bytes[pos]! : size === 2 ? (bytes[pos]! << 8) | bytes[pos + 1]! : ((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0;
+          pos += size;
+          kind = b <= 0xc6 ? 'bin' : b <= 0xdb ? 'str' : b <= 0xdd ? 'array' : 'map';
           break;
-        case 0xd9: // str 8
-          need(1);
-          str(bytes[pos++]!);
-          break;
-        case 0xc5: // bin 16
-          need(2);
-          pos += 2;
-          bin(view.getUint16(pos - 2));
-          break;
-        case 0xda: // str 16
-          need(2);
-          pos += 2;
-          str(view.getUint16(pos - 2));
-          break;
-        case 0xc6: // bin 32
-          need(4);
-          pos += 4;
-          bin(view.getUint32(pos - 4));
-          break;
-        case 0xdb: // str 32
-          need(4);
-          pos += 4;
-          str(view.getUint32(pos - 4));
-          break;
+        }
         case 0xca: // float 32
         case 0xce: // uint 32
         case 0xd2: // int 32
-          skip(4);
+          kind = 'fixed';
+          len = 4;
           heap += C.number;
           break;
         case 0xcb: // float 64
         case 0xcf: // uint 64
         case 0xd3: // int 64
-          skip(8);
+          kind = 'fixed';
+          len = 8;
           heap += C.number;
           break;
         case 0xcc: // uint 8
         case 0xd0: // int 8
-          skip(1);
+          kind = 'fixed';
+          len = 1;
           heap += C.slot;
           break;
         case 0xcd: // uint 16
         case 0xd1: // int 16
-          skip(2);
+          kind = 'fixed';
+          len = 2;
           heap += C.slot;
           break;
-        case 0xdc: // array 16
-          need(2);
-          pos += 2;
-          array(view.getUint16(pos - 2));
-          break;
-        case 0xdd: // array 32
-          need(4);
-          pos += 4;
-          array(view.getUint32(pos - 4));
-          break;
-        case 0xde: // map 16
-          need(2);
-          pos += 2;
-          map(view.getUint16(pos - 2));
-          break;
-        case 0xdf: // map 32
-          need(4);
-          pos += 4;
-          map(view.getUint32(pos - 4));
-          break;
         default: // 0xc1 (never used), ext and fixext types
-          bad(`type byte 0x${b.toString(16)} is not plain data`);
+          return scanFailed(`type byte 0x${b.toString(16)} is not plain data`, options);
+      }
+    }
+    // msgpackr turns other keys into strings (a number key 500 into "500") or throws; plain data
+    // has string keys only.
+    if (isKey && kind !== 'str') return scanFailed('a map key is not a string', options);
+    if (kind === 'str' || kind === 'bin' || kind === 'fixed') {
+      if (len > end - pos) return scanFailed('a length runs past the end', options);
+      pos += len;
+      if (kind === 'bin') heap += C.bytes;
+      else if (kind === 'str') {
+        heap += C.string + C.perStringByte * len;
+        if (isKey && len <= 4) {
+          const index = smallArrayIndex(bytes, pos - len, len);
+          if (index >= 0) {
+            // An element, not a property: charged as the element storage up to it instead of an entry.
+            heap -= C.mapEntry;
+            if (index >= keyed[top]!) {
+              heap += C.perIndexKey * (index + 1 - keyed[top]!);
+              keyed[top] = index + 1;
+            }
+          }
+        }
+      }
+    } else if (kind === 'array' || kind === 'map') {
+      const items = kind === 'map' ? 2 * len : len;
+      heap += kind === 'map' ? C.map + C.mapEntry * len : C.array;
+      // Each item takes at least one byte: a count larger than what is left is a lie.
+      if (items > end - pos) return scanFailed('a container declares more items than bytes remain', options);
+      if (items > 0) {
+        if (pending.length > MAX_DEPTH) return scanFailed(`nesting deeper than ${MAX_DEPTH}`, options);
+        pending.push(items);
+        keyed.push(kind === 'map' ? 0 : -1);
       }
     }
   }
-  if (pos !== end) bad('trailing bytes after the value');
+  if (pos !== end) return scanFailed('trailing bytes after the value', options);
   return heap;
+}
+
+function scanFailed(why: string, options: CouplerErrorOptions): never {
+  throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `message is not valid msgpack: ${why}`, options);
 }
 
 /**
@@ -386,28 +354,38 @@ export function assertPlainData(value: unknown, options: CouplerErrorOptions = {
  * writes them as maps). Allocates one frame per open container (at most {@link MAX_DEPTH}), not per
  * value: the path of a bad value is built only when one is found.
  */
+interface PlainFrame {
+  items: readonly unknown[] | Record<string, unknown>;
+  keys: string[] | undefined;
+  next: number;
+}
+
+/** The path of the value being checked, `$.key[3]`, from the frames of its containers. */
+function plainPath(frames: readonly PlainFrame[]): string {
+  return '$' + frames.map((f) => (f.keys === undefined ? `[${f.next - 1}]` : `.${f.keys[f.next - 1]!.slice(0, 32)}`)).join('');
+}
+
+function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerErrorOptions): never {
+  throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `${what} at ${plainPath(frames)}`, options);
+}
+
 function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): void {
-  const frames: { items: readonly unknown[] | Record<string, unknown>; keys: string[] | undefined; next: number }[] = [];
-  const path = (): string =>
-    '$' + frames.map((f) => (f.keys === undefined ? `[${f.next - 1}]` : `.${f.keys[f.next - 1]!.slice(0, 32)}`)).join('');
-  const bad = (what: string): never => {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `${what} at ${path()}`, options);
-  };
+  const frames: PlainFrame[] = [];
   let visited = 0;
   let v: unknown = value;
   for (;;) {
     if (++visited > 1_000_000) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message has too many values', options);
     if (!(v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'bigint' || typeof v === 'number')) {
-      if (frames.length >= MAX_DEPTH) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `message nests deeper than ${MAX_DEPTH} at ${path()}`, options);
+      if (frames.length >= MAX_DEPTH) notPlain(`message nests deeper than ${MAX_DEPTH}`, frames, options);
       if (v instanceof Uint8Array) {
-        if (Object.getPrototypeOf(v) !== Uint8Array.prototype && Object.getPrototypeOf(v) !== Buffer.prototype) bad('unexpected byte type');
+        if (Object.getPrototypeOf(v) !== Uint8Array.prototype && Object.getPrototypeOf(v) !== Buffer.prototype) notPlain('unexpected byte type', frames, options);
       } else if (Array.isArray(v)) {
-        if (Object.getPrototypeOf(v) !== Array.prototype) bad('unexpected array type');
+        if (Object.getPrototypeOf(v) !== Array.prototype) notPlain('unexpected array type', frames, options);
         if (v.length > 0) frames.push({ items: v, keys: undefined, next: 0 });
       } else if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || (nullPrototypeOk && Object.getPrototypeOf(v) === null))) {
         const keys = Object.keys(v);
         if (keys.length > 0) frames.push({ items: v as Record<string, unknown>, keys, next: 0 });
-      } else bad(`unexpected ${typeof v === 'object' ? 'object type' : typeof v}`);
+      } else notPlain(`unexpected ${typeof v === 'object' ? 'object type' : typeof v}`, frames, options);
     }
     // The next value: the following item of the innermost container not yet finished.
     for (;;) {
