@@ -110,6 +110,15 @@ serve({
       const peers = g.peers.length;
       return { ms, bytesSent: written, bytesReceived: written, messagesSent: peers * Math.ceil(bytes.length / PROBE_CHUNK_BYTES), digest: 'probe' };
     }
+    if (params.variant === 'round') {
+      await barrier(g, params.seq);
+      const before = totals(g);
+      const t0 = performance.now();
+      await barrier(g, -params.seq - 1);
+      const ms = performance.now() - t0;
+      const after = totals(g);
+      return { ms, bytesSent: after.sent - before.sent, bytesReceived: after.received - before.received, messagesSent: after.messages - before.messages, digest: 'round' };
+    }
     await barrier(g, params.seq);
     const before = totals(g);
     const t0 = performance.now();

@@ -22,6 +22,7 @@ export const VARIANTS = [
   'plainSum',
   'probe/tcp',
   'probe/aead',
+  'round',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -31,8 +32,8 @@ export type Variant = (typeof VARIANTS)[number];
  * ChaCha20-Poly1305 (node:crypto). No sum, no coupler code (see `probe.ts`).
  */
 export const PROBE_VARIANTS: readonly Variant[] = ['probe/tcp', 'probe/aead'];
-/** Whether `v` is a probe rather than a protocol. */
-export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v);
+/** Whether `v` computes no sum (a probe, or `round`: one coupler message round, `sendToAll` + `gather` of a small value). */
+export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v) || v === 'round';
 
 /** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
 export const INPUT_MAGNITUDE = 1000;
