@@ -27,7 +27,8 @@ import { spawnWorker, type Worker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
 import { probeAddresses } from './probe.js';
-import { VARIANTS, isProbe, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { MpycSession, mpycAvailable } from './mpyc.js';
+import { DEFAULT_VARIANTS, VARIANTS, isProbe, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
 import { canBind, freePort } from '../../src/cli/simulate';
 
 /** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
@@ -76,7 +77,7 @@ function makePlan(opts: BenchOptions): Plan {
         parts: new Set(['mesh', 'dk']),
         ns: [3],
         lengths: [1e3],
-        variants: [...VARIANTS],
+        variants: [...DEFAULT_VARIANTS],
         reps: () => 2,
         warmup: () => 1,
         threshold1e6: 'auto',
@@ -86,7 +87,7 @@ function makePlan(opts: BenchOptions): Plan {
         parts: new Set(['mesh', 'dk']),
         ns: [3, 5, 10],
         lengths: [1, 1e3, 1e5, 1e6],
-        variants: [...VARIANTS],
+        variants: [...DEFAULT_VARIANTS],
         reps: (L, n) => (L <= 1e3 ? 15 : L <= 1e5 ? 5 : n <= 5 ? 5 : 3),
         warmup: (L) => (L <= 1e3 ? 3 : 1),
         threshold1e6: 'auto',
@@ -242,18 +243,31 @@ async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: Mesh
         const reps = plan.reps(L, n);
         opts.log(`protocols: n=${n} L=${lengthName(L)}: ${variants.length} variants × (${reps} reps + ${warmup} warm-up), interleaved${skipped.length ? `; ${skipped.map((s) => `${s.variant} ${s.reason}`).join('; ')}` : ''}`);
         const started = Date.now();
-        await interleave(variants, { warmup, reps }, async (variant, rep) => {
-          const s = seq++;
-          const samples = await Promise.all(workers.map((w) => w.call<RunSample>('run', { variant, L, seq: s }, 6 * ROUND_TIMEOUT_MS)));
-          const wall = Math.max(...samples.map((s) => s.ms));
-          const d = new Set(samples.map((s) => s.digest));
-          (res.digests[variant] ??= []).push(...d);
-          if (rep >= warmup) {
-            res.samples[variant]!.wallMs.push(wall);
-            res.samples[variant]!.perParty.push(samples);
-          }
-          return wall;
-        });
+        let mpyc: MpycSession | undefined;
+        if (variants.includes('mpyc')) {
+          const found = mpycAvailable();
+          if (!found.ok) throw new Error(`variant mpyc: ${found.reason}`);
+          mpyc = await MpycSession.start(found.path, n, L, await freePort('127.0.0.1'), 120_000);
+        }
+        try {
+          await interleave(variants, { warmup, reps }, async (variant, rep) => {
+            const s = seq++;
+            const samples =
+              variant === 'mpyc'
+                ? (await mpyc!.run(s, 6 * ROUND_TIMEOUT_MS)).map(({ ms, cpuMs }): RunSample => ({ ms, cpuMs, sysMs: Number.NaN, bytesSent: Number.NaN, bytesReceived: Number.NaN, messagesSent: Number.NaN, digest: 'mpyc' }))
+                : await Promise.all(workers.map((w) => w.call<RunSample>('run', { variant, L, seq: s }, 6 * ROUND_TIMEOUT_MS)));
+            const wall = Math.max(...samples.map((s) => s.ms));
+            const d = new Set(samples.map((s) => s.digest));
+            (res.digests[variant] ??= []).push(...d);
+            if (rep >= warmup) {
+              res.samples[variant]!.wallMs.push(wall);
+              res.samples[variant]!.perParty.push(samples);
+            }
+            return wall;
+          });
+        } finally {
+          mpyc?.stop();
+        }
         for (const v of variants) res.digests[v] = [...new Set(res.digests[v])];
         if (L === 1e5 && res.samples.thresholdSum) thresholdAt1e5.push(...res.samples.thresholdSum.wallMs);
         opts.log(`protocols: n=${n} L=${lengthName(L)} done in ${fmt((Date.now() - started) / 1000)} s; load avg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -280,6 +294,7 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
   const timeRows: (string | number)[][] = [];
   const ratioRows: (string | number)[][] = [];
   const probeRows: (string | number)[][] = [];
+  const cpuRows: (string | number)[][] = [];
   const hasProbe = V.includes('probe/aead');
   const byteRows: (string | number)[][] = [];
   const notes: string[] = [];
@@ -311,6 +326,11 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
     }
     const bytes: Record<string, ReturnType<typeof meanBytes>> = {};
     for (const v of r.variants) bytes[v] = meanBytes(r.samples[v]!);
+    const cpu: Record<string, Summary> = {};
+    for (const v of r.variants) cpu[v] = summarize(r.samples[v]!.perParty.map((rep) => rep.reduce((a, x) => a + x.cpuMs, 0) / rep.length));
+    const sys: Record<string, Summary> = {};
+    for (const v of r.variants) sys[v] = summarize(r.samples[v]!.perParty.map((rep) => rep.reduce((a, x) => a + x.sysMs, 0) / rep.length));
+    cpuRows.push([r.n, lengthName(r.L), ...V.map((v) => (cpu[v] ? `${cell(cpu[v]!)}${Number.isFinite(sys[v]!.median) ? `; system ${fmt(sys[v]!.median)}` : ''}` : '—'))]);
     byteRows.push([
       r.n,
       lengthName(r.L),
@@ -329,7 +349,7 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
     for (const [v, d] of Object.entries(r.digests)) if (d.length !== 1) disagree.push(`${key} ${v}: parties or repetitions disagree (${d.length} distinct sums)`);
     if (allDigests.size > 1) disagree.push(`${key}: protocols give ${allDigests.size} distinct sums`);
     for (const s of r.skipped) notes.push(`n=${r.n} L=${lengthName(r.L)}: thresholdSum ${s.reason}.`);
-    summary[key] = { wallMs: wall, ratiosVsPlain: ratios, ...(hasProbe ? { ratiosVsProbeAead: toProbe } : {}), bytesSentPerParty: bytes };
+    summary[key] = { cpuMsPerParty: cpu, wallMs: wall, ratiosVsPlain: ratios, ...(hasProbe ? { ratiosVsProbeAead: toProbe } : {}), bytesSentPerParty: bytes };
     if (r.n === TARGET.n && r.L === TARGET.L && ratios['secureSum/seed']) {
       const m = ratios['secureSum/seed']!.median;
       notes.unshift(
@@ -368,6 +388,12 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
           },
         ]
       : []),
+    {
+      title: 'CPU time per party per run, ms: median (IQR) over repetitions of the mean over parties (process user + system time over the same span as the wall time; the system part after `;`)',
+      columns: ['n', 'L', ...V],
+      rows: cpuRows,
+      notes: ['With n processes on fewer cores, the wall time at small L is bounded below by about n × this ÷ cores.'],
+    },
     {
       title: 'Wire bytes sent per party per run (group.stats() delta; mean over parties, (min–max) when they differ)',
       columns: ['n', 'L', 'input (8·L)', ...V],

@@ -24,6 +24,8 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const cfg = workerConfig<PartyConfig>();
+/** Runs of at least this many elements start with a full GC. */
+const GC_BEFORE_RUN_MIN_LENGTH = 10_000;
 let group: Group | undefined;
 const inputs = new Map<number, Float64Array>();
 const probe = new Probe(cfg.id);
@@ -63,6 +65,12 @@ function runProtocol(g: Group, variant: Variant, x: Float64Array): Promise<SumRe
   }
 }
 
+/** CPU ms of this process since `start`: user + system, and system alone. */
+function cpuSince(start: NodeJS.CpuUsage): { cpuMs: number; sysMs: number } {
+  const d = process.cpuUsage(start);
+  return { cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000 };
+}
+
 async function barrier(g: Group, seq: number): Promise<void> {
   const round = `bench/barrier.${seq}`;
   await g.sendToAll(round, { b: seq });
@@ -99,36 +107,46 @@ serve({
     if (g === undefined) throw new Error('not joined');
     const x = inputs.get(params.L);
     if (x === undefined) throw new Error(`no input of length ${params.L} prepared`);
-    gc();
+    // A full GC before a long run, so one run's garbage is not charged to the next. Not before a
+    // short one: the forced GC leaves concurrent sweeping for the next milliseconds (counted in the
+    // run's CPU and competing for the cores), more than a short run's own garbage ever costs.
+    if (params.L >= GC_BEFORE_RUN_MIN_LENGTH) gc();
     if (isProbe(params.variant)) {
       const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
       probe.expect(bytes.length, params.variant === 'probe/aead');
       await barrier(g, params.seq);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const written = await probe.exchange(bytes, cfg.roundTimeoutMs);
       const ms = performance.now() - t0;
+      const cpu = cpuSince(c0);
       const peers = g.peers.length;
-      return { ms, bytesSent: written, bytesReceived: written, messagesSent: peers * Math.ceil(bytes.length / PROBE_CHUNK_BYTES), digest: 'probe' };
+      return { ms, ...cpu, bytesSent: written, bytesReceived: written, messagesSent: peers * Math.ceil(bytes.length / PROBE_CHUNK_BYTES), digest: 'probe' };
     }
     if (params.variant === 'round') {
       await barrier(g, params.seq);
       const before = totals(g);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await barrier(g, -params.seq - 1);
       const ms = performance.now() - t0;
+      const cpu = cpuSince(c0);
       const after = totals(g);
-      return { ms, bytesSent: after.sent - before.sent, bytesReceived: after.received - before.received, messagesSent: after.messages - before.messages, digest: 'round' };
+      return { ms, ...cpu, bytesSent: after.sent - before.sent, bytesReceived: after.received - before.received, messagesSent: after.messages - before.messages, digest: 'round' };
     }
     await barrier(g, params.seq);
     const before = totals(g);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const result = await runProtocol(g, params.variant, x);
     const ms = performance.now() - t0;
+    const cpu = cpuSince(c0);
     const after = totals(g);
     const sum = result.sum;
     if (!(sum instanceof Float64Array) || sum.length !== params.L) throw new Error(`${params.variant}: unexpected result shape`);
     return {
       ms,
+      ...cpu,
       bytesSent: after.sent - before.sent,
       bytesReceived: after.received - before.received,
       messagesSent: after.messages - before.messages,

@@ -23,6 +23,7 @@ export const VARIANTS = [
   'probe/tcp',
   'probe/aead',
   'round',
+  'mpyc',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 
@@ -32,8 +33,19 @@ export type Variant = (typeof VARIANTS)[number];
  * ChaCha20-Poly1305 (node:crypto). No sum, no coupler code (see `probe.ts`).
  */
 export const PROBE_VARIANTS: readonly Variant[] = ['probe/tcp', 'probe/aead'];
-/** Whether `v` computes no sum (a probe, or `round`: one coupler message round, `sendToAll` + `gather` of a small value). */
-export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v) || v === 'round';
+/**
+ * Variants run only when asked for with `--variants`: `mpyc`, a Python MPC framework's semi-honest
+ * sum (needs `MPYC_PATH`, see `mpyc.ts`).
+ */
+export const EXTERNAL_VARIANTS: readonly Variant[] = ['mpyc'];
+/** The variants of a default run. */
+export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS.filter((v) => !EXTERNAL_VARIANTS.includes(v));
+
+/**
+ * Whether `v` is not a coupler sum (no digest to compare): a probe, `round` (one coupler message
+ * round, `sendToAll` + `gather` of a small value) or `mpyc`.
+ */
+export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v) || v === 'round' || v === 'mpyc';
 
 /** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
 export const INPUT_MAGNITUDE = 1000;
@@ -67,6 +79,10 @@ export interface RunSample {
   bytesSent: number;
   bytesReceived: number;
   messagesSent: number;
+  /** CPU time (user + system) of this party's process over the same span, ms. */
+  cpuMs: number;
+  /** The system (kernel) part of `cpuMs`. */
+  sysMs: number;
   /** Digest of the decoded sum (all parties and all protocols must agree). */
   digest: string;
 }
