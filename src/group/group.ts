@@ -26,7 +26,7 @@ import { connectChannel, listenChannels, type ChannelListener } from '../channel
 import { DEFAULT_MAX_MESSAGE_BYTES, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
-import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, decodeMessageCost, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, decodeMessageCost, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { Mailbox } from './mailbox.js';
 
@@ -466,7 +466,7 @@ export class Group {
       for (const w of box.waiters) w.reject(e);
     };
     if (ch === undefined || lost !== undefined) return fail(undefined);
-    const bytes = box.items.length === 1 ? box.items[0]! : encodeMessage({ r: BATCH_ROUND, p: box.items });
+    const bytes = box.items.length === 1 ? box.items[0]! : encodeBytesList(BATCH_ROUND, box.items);
     ch.send(bytes).then(() => {
       for (const w of box.waiters) w.resolve();
     }, fail);

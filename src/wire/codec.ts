@@ -126,6 +126,57 @@ export function encodeMessage(value: PlainData): Uint8Array {
 }
 
 /**
+ * The msgpack of `{ r: round, p: [items as byte strings] }` written directly: what
+ * `encodeMessage({ r: round, p: items })` encodes, without walking and copying through msgpackr
+ * (the group sends one such batch per peer and event-loop turn).
+ * @throws {@link ProtocolError} `FRAME_MALFORMED` if `round` is longer than 31 bytes or an item is
+ *   not a Uint8Array.
+ * @internal
+ */
+export function encodeBytesList(round: string, items: readonly Uint8Array[]): Uint8Array {
+  const name = Buffer.from(round, 'utf8');
+  if (name.length > 31) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'batch round name too long');
+  let size = 1 + 2 + 1 + name.length + 2 + (items.length < 16 ? 1 : items.length < 65536 ? 3 : 5);
+  for (const item of items) {
+    if (!isBytes(item)) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'batch item is not a byte string');
+    size += item.length + (item.length < 256 ? 2 : item.length < 65536 ? 3 : 5);
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out[at++] = 0x82; // map of 2
+  out[at++] = 0xa1; // "r"
+  out[at++] = 0x72;
+  out[at++] = 0xa0 | name.length;
+  out.set(name, at);
+  at += name.length;
+  out[at++] = 0xa1; // "p"
+  out[at++] = 0x70;
+  if (items.length < 16) out[at++] = 0x90 | items.length;
+  else if (items.length < 65536) {
+    out[at++] = 0xdc;
+    at = out.writeUInt16BE(items.length, at);
+  } else {
+    out[at++] = 0xdd;
+    at = out.writeUInt32BE(items.length, at);
+  }
+  for (const item of items) {
+    if (item.length < 256) {
+      out[at++] = 0xc4;
+      out[at++] = item.length;
+    } else if (item.length < 65536) {
+      out[at++] = 0xc5;
+      at = out.writeUInt16BE(item.length, at);
+    } else {
+      out[at++] = 0xc6;
+      at = out.writeUInt32BE(item.length, at);
+    }
+    out.set(item, at);
+    at += item.length;
+  }
+  return out;
+}
+
+/**
  * Decode untrusted msgpack bytes: cap → decode → structural check.
  *
  * @param bytes - the bytes received.
