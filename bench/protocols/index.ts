@@ -27,7 +27,7 @@ import { spawnWorker, type Worker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
 import { probeAddresses } from './probe.js';
-import { MpycSession, mpycAvailable } from './mpyc.js';
+import { MPYC_MAX_LENGTH, MpycSession, mpycAvailable } from './mpyc.js';
 import { DEFAULT_VARIANTS, VARIANTS, isProbe, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
 import { canBind, freePort } from '../../src/cli/simulate';
 
@@ -237,6 +237,10 @@ async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: Mesh
             skipped.push({ variant: 'thresholdSum', reason });
           }
         }
+        if (variants.includes('mpyc') && L > MPYC_MAX_LENGTH) {
+          variants = variants.filter((v) => v !== 'mpyc');
+          skipped.push({ variant: 'mpyc', reason: `skipped above L = ${MPYC_MAX_LENGTH}: MPyC holds about 2.2 kB per element per party` });
+        }
         const res: MeshResult = { n, L, variants, skipped, samples: {}, digests: {}, ...(thresholdProbeMs === undefined ? {} : { thresholdProbeMs }) };
         for (const v of variants) res.samples[v] = { wallMs: [], perParty: [] };
         const warmup = plan.warmup(L);
@@ -348,7 +352,18 @@ function meshTables(plan: Plan, results: MeshResult[]): { tables: ReportTable[];
     );
     for (const [v, d] of Object.entries(r.digests)) if (d.length !== 1) disagree.push(`${key} ${v}: parties or repetitions disagree (${d.length} distinct sums)`);
     if (allDigests.size > 1) disagree.push(`${key}: protocols give ${allDigests.size} distinct sums`);
-    for (const s of r.skipped) notes.push(`n=${r.n} L=${lengthName(r.L)}: thresholdSum ${s.reason}.`);
+    for (const s of r.skipped) notes.push(`n=${r.n} L=${lengthName(r.L)}: ${s.variant} ${s.reason}.`);
+    for (const v of ['secureSum/seed', 'plainSum'] as const) {
+      const q = ratioOf(r, v, 'mpyc');
+      if (q === undefined) continue;
+      // Issue 18: at L = 1 no slower than the framework; at L ≥ 1e4 at least 10× faster per element.
+      const limit = r.L === 1 ? 1 : r.L >= 1e4 ? 0.1 : undefined;
+      if (limit !== undefined) {
+        notes.push(
+          `Target "n = ${r.n}, L = ${lengthName(r.L)}: ${v} ≤ ${limit === 1 ? '1×' : '0.1× (10× faster than)'} mpyc" (paired per repetition): ${fmt(q.median)}× (IQR ${fmt(q.q1)}–${fmt(q.q3)}) → ${q.median <= limit ? 'met' : 'NOT met'}.`,
+        );
+      }
+    }
     summary[key] = { cpuMsPerParty: cpu, wallMs: wall, ratiosVsPlain: ratios, ...(hasProbe ? { ratiosVsProbeAead: toProbe } : {}), bytesSentPerParty: bytes };
     if (r.n === TARGET.n && r.L === TARGET.L && ratios['secureSum/seed']) {
       const m = ratios['secureSum/seed']!.median;
