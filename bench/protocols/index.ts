@@ -27,7 +27,7 @@ import { spawnWorker, type Worker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
 import { probeAddresses } from './probe.js';
-import { MPYC_MAX_LENGTH, MpycSession, mpycAvailable } from './mpyc.js';
+import { MPYC_MAX_LENGTH, MpycSession, freePortRange, mpycAvailable } from './mpyc.js';
 import { DEFAULT_VARIANTS, VARIANTS, isProbe, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
 import { canBind, freePort } from '../../src/cli/simulate';
 
@@ -251,7 +251,7 @@ async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: Mesh
         if (variants.includes('mpyc')) {
           const found = mpycAvailable();
           if (!found.ok) throw new Error(`variant mpyc: ${found.reason}`);
-          mpyc = await MpycSession.start(found.path, n, L, await freePort('127.0.0.1'), 120_000);
+          mpyc = await MpycSession.start(found.path, n, L, await freePortRange(n), 120_000);
         }
         try {
           await interleave(variants, { warmup, reps }, async (variant, rep) => {

@@ -19,6 +19,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** Environment variable naming the directory that contains the `mpyc` package. */
@@ -87,6 +88,28 @@ function makeCertificates(dir: string, n: number): void {
   }
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port with `n` free ports from it on, on every address (MPyC's parties bind 0.0.0.0,
+ * port base + i; a coupler or probe listener on any 127.0.0.x would collide).
+ */
+export async function freePortRange(n: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
+    if (ok) return base;
+  }
+  throw new Error(`mpyc: no ${n} consecutive free ports found`);
+}
+
 /** n MPyC parties connected once, running one sum of L elements per {@link MpycSession.run}. */
 export class MpycSession {
   readonly #children: ChildProcess[];
@@ -112,6 +135,7 @@ export class MpycSession {
         stdio: ['pipe', 'pipe', 'inherit'],
         env: { ...process.env, PYTHONPATH: mpycPath, MPYC_BENCH_L: String(L) },
       });
+      child.stdin!.on('error', () => undefined); // a party that died: reported by the next read
       children.push(child);
       lines.push(createInterface({ input: child.stdout! })[Symbol.asyncIterator]());
     }

@@ -17,7 +17,7 @@ import { parseRoster } from '../../src/identity/roster.js';
 import { secureSum, dkSecureSum, thresholdSum, ringSecureSum, plainSum } from '../../src/protocols/index.js';
 import type { SumResult } from '../../src/protocols/common.js';
 import { emit, serve, workerConfig } from '../lib/worker.js';
-import { BOUND, digestOf, hintedDiscovery, isProbe, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { BOUND, PROBE_VARIANTS, digestOf, hintedDiscovery, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
 import { PROBE_CHUNK_BYTES, Probe, type ProbeAddress } from './probe.js';
 
 setFlagsFromString('--expose-gc');
@@ -111,7 +111,7 @@ serve({
     // short one: the forced GC leaves concurrent sweeping for the next milliseconds (counted in the
     // run's CPU and competing for the cores), more than a short run's own garbage ever costs.
     if (params.L >= GC_BEFORE_RUN_MIN_LENGTH) gc();
-    if (isProbe(params.variant)) {
+    if (PROBE_VARIANTS.includes(params.variant)) {
       const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
       probe.expect(bytes.length, params.variant === 'probe/aead');
       await barrier(g, params.seq);
