@@ -168,12 +168,19 @@ export class Worker {
 }
 
 /**
+ * Extra node flags for every benchmark child, space-separated (`BENCH_NODE_ARGS="--cpu-prof
+ * --cpu-prof-dir=/tmp/prof"` profiles each child; node refuses `--cpu-prof` in NODE_OPTIONS).
+ */
+export const NODE_ARGS_ENV = 'BENCH_NODE_ARGS';
+
+/**
  * Start `node --import tsx <file>` from the repository root with `config` as JSON in the
  * environment. The child must exit by itself after `deadlineMs`.
  */
 export function spawnWorker(file: string, config: unknown, options: { name: string; root: string; deadlineMs: number }): Worker {
   installExitHook();
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  const extra = (process.env[NODE_ARGS_ENV] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', file], {
     cwd: options.root,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, [CONFIG_ENV]: JSON.stringify(config), [DEADLINE_ENV]: String(options.deadlineMs) },

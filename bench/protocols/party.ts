@@ -17,14 +17,18 @@ import { parseRoster } from '../../src/identity/roster.js';
 import { secureSum, dkSecureSum, thresholdSum, ringSecureSum, plainSum } from '../../src/protocols/index.js';
 import type { SumResult } from '../../src/protocols/common.js';
 import { emit, serve, workerConfig } from '../lib/worker.js';
-import { BOUND, digestOf, hintedDiscovery, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { BOUND, PROBE_VARIANTS, digestOf, hintedDiscovery, partyInput, type PartyConfig, type RunSample, type Variant } from './shared.js';
+import { PROBE_CHUNK_BYTES, Probe, type ProbeAddress } from './probe.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const cfg = workerConfig<PartyConfig>();
+/** Runs of at least this many elements start with a full GC. */
+const GC_BEFORE_RUN_MIN_LENGTH = 10_000;
 let group: Group | undefined;
 const inputs = new Map<number, Float64Array>();
+const probe = new Probe(cfg.id);
 
 function totals(g: Group): { sent: number; received: number; messages: number } {
   let sent = 0;
@@ -59,6 +63,12 @@ function runProtocol(g: Group, variant: Variant, x: Float64Array): Promise<SumRe
     default:
       throw new Error(`unknown variant ${String(variant)}`);
   }
+}
+
+/** CPU ms of this process since `start`: user + system, and system alone. */
+function cpuSince(start: NodeJS.CpuUsage): { cpuMs: number; sysMs: number } {
+  const d = process.cpuUsage(start);
+  return { cpuMs: (d.user + d.system) / 1000, sysMs: d.system / 1000 };
 }
 
 async function barrier(g: Group, seq: number): Promise<void> {
@@ -97,17 +107,46 @@ serve({
     if (g === undefined) throw new Error('not joined');
     const x = inputs.get(params.L);
     if (x === undefined) throw new Error(`no input of length ${params.L} prepared`);
-    gc();
+    // A full GC before a long run, so one run's garbage is not charged to the next. Not before a
+    // short one: the forced GC leaves concurrent sweeping for the next milliseconds (counted in the
+    // run's CPU and competing for the cores), more than a short run's own garbage ever costs.
+    if (params.L >= GC_BEFORE_RUN_MIN_LENGTH) gc();
+    if (PROBE_VARIANTS.includes(params.variant)) {
+      const bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+      probe.expect(bytes.length, params.variant === 'probe/aead');
+      await barrier(g, params.seq);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const written = await probe.exchange(bytes, cfg.roundTimeoutMs);
+      const ms = performance.now() - t0;
+      const cpu = cpuSince(c0);
+      const peers = g.peers.length;
+      return { ms, ...cpu, bytesSent: written, bytesReceived: written, messagesSent: peers * Math.ceil(bytes.length / PROBE_CHUNK_BYTES), digest: 'probe' };
+    }
+    if (params.variant === 'round') {
+      await barrier(g, params.seq);
+      const before = totals(g);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await barrier(g, -params.seq - 1);
+      const ms = performance.now() - t0;
+      const cpu = cpuSince(c0);
+      const after = totals(g);
+      return { ms, ...cpu, bytesSent: after.sent - before.sent, bytesReceived: after.received - before.received, messagesSent: after.messages - before.messages, digest: 'round' };
+    }
     await barrier(g, params.seq);
     const before = totals(g);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const result = await runProtocol(g, params.variant, x);
     const ms = performance.now() - t0;
+    const cpu = cpuSince(c0);
     const after = totals(g);
     const sum = result.sum;
     if (!(sum instanceof Float64Array) || sum.length !== params.L) throw new Error(`${params.variant}: unexpected result shape`);
     return {
       ms,
+      ...cpu,
       bytesSent: after.sent - before.sent,
       bytesReceived: after.received - before.received,
       messagesSent: after.messages - before.messages,
@@ -115,7 +154,18 @@ serve({
     };
   },
 
+  /** Listen for the probe's TCP links; returns the port. */
+  probeListen(): Promise<number> {
+    return probe.listen(cfg.listen.host);
+  },
+
+  /** Open the probe's links (one per pair) to every party. */
+  probeConnect(params: { all: ProbeAddress[]; key: string }): Promise<void> {
+    return probe.connect(params.all, params.key);
+  },
+
   async close(): Promise<void> {
+    probe.close();
     await group?.close();
     group = undefined;
   },

@@ -12,8 +12,40 @@ import type { Discovery, PeerAddress } from '../../src/discovery/types.js';
  * The protocol variants measured side by side. `dkSecureSum` runs with its default opening
  * (aggregated for n ≥ 4), `dkSecureSum/broadcast` with `opening: 'broadcast'`.
  */
-export const VARIANTS = ['secureSum/seed', 'secureSum/vector', 'dkSecureSum', 'dkSecureSum/broadcast', 'thresholdSum', 'ringSecureSum', 'plainSum'] as const;
+export const VARIANTS = [
+  'secureSum/seed',
+  'secureSum/vector',
+  'dkSecureSum',
+  'dkSecureSum/broadcast',
+  'thresholdSum',
+  'ringSecureSum',
+  'plainSum',
+  'probe/tcp',
+  'probe/aead',
+  'round',
+  'mpyc',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
+
+/**
+ * The physical-limit probes (issue 18): plainSum's all-to-all exchange of 8·L bytes per ordered
+ * pair over bare TCP, and over TCP with every 64 KiB chunk sealed and opened with
+ * ChaCha20-Poly1305 (node:crypto). No sum, no coupler code (see `probe.ts`).
+ */
+export const PROBE_VARIANTS: readonly Variant[] = ['probe/tcp', 'probe/aead'];
+/**
+ * Variants run only when asked for with `--variants`: `mpyc`, a Python MPC framework's semi-honest
+ * sum (needs `MPYC_PATH`, see `mpyc.ts`).
+ */
+export const EXTERNAL_VARIANTS: readonly Variant[] = ['mpyc'];
+/** The variants of a default run. */
+export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS.filter((v) => !EXTERNAL_VARIANTS.includes(v));
+
+/**
+ * Whether `v` is not a coupler sum (no digest to compare): a probe, `round` (one coupler message
+ * round, `sendToAll` + `gather` of a small value) or `mpyc`.
+ */
+export const isProbe = (v: Variant): boolean => PROBE_VARIANTS.includes(v) || v === 'round' || v === 'mpyc';
 
 /** Every input element is in [-INPUT_MAGNITUDE, INPUT_MAGNITUDE]; the protocols get `bound: BOUND`. */
 export const INPUT_MAGNITUDE = 1000;
@@ -47,6 +79,10 @@ export interface RunSample {
   bytesSent: number;
   bytesReceived: number;
   messagesSent: number;
+  /** CPU time (user + system) of this party's process over the same span, ms. */
+  cpuMs: number;
+  /** The system (kernel) part of `cpuMs`. */
+  sysMs: number;
   /** Digest of the decoded sum (all parties and all protocols must agree). */
   digest: string;
 }

@@ -140,6 +140,8 @@ export class SecureChannel {
   #handler: ((message: Uint8Array) => void) | undefined;
   #closeHandlers: ((error: CouplerError | undefined) => void)[] = [];
   #sendChain: Promise<void> = Promise.resolve();
+  /** Messages in {@link SecureChannel.send}'s chain, not yet fully handed to the socket. */
+  #chained = 0;
   #closed = false;
   #closeError: CouplerError | undefined;
   #resolveClosed!: (error: CouplerError | undefined) => void;
@@ -200,7 +202,23 @@ export class SecureChannel {
         }),
       );
     }
-    const run = this.#sendChain.then(() => this.#sendNow(message));
+    if (this.#chained === 0 && message.length <= this.#limits.chunkBytes && this.#ws.bufferedAmount <= this.#limits.sendHighWaterBytes) {
+      // Nothing queued, one frame, socket not backed up: sealed and handed to the socket now (the
+      // order is kept, as every earlier message already went to the socket), without a turn
+      // through the chain.
+      if (this.#closed) return Promise.reject(this.#closedError());
+      let written: Promise<void>;
+      try {
+        written = this.#write(this.#seal(FrameType.LAST, message));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return written.then(() => {
+        this.stats.messagesSent++;
+      });
+    }
+    this.#chained++;
+    const run = this.#sendChain.then(() => this.#sendNow(message)).finally(() => this.#chained--);
     this.#sendChain = run.catch(() => undefined);
     return run;
   }

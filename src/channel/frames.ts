@@ -24,28 +24,38 @@ export const FRAME_HEADER = 9;
 /** Highest sequence number used; the next frame is refused (COUNTER_EXHAUSTED). */
 export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
-function header(type: number, seq: number): Uint8Array {
-  const h = new Uint8Array(FRAME_HEADER);
-  h[0] = type;
-  const view = new DataView(h.buffer);
-  view.setUint32(1, Math.floor(seq / 2 ** 32));
-  view.setUint32(5, seq >>> 0);
-  return h;
+/** Write `seq` as 8 bytes big-endian at `at`. */
+function putSequence(out: Uint8Array, at: number, seq: number): void {
+  const hi = Math.floor(seq / 2 ** 32);
+  const lo = seq >>> 0;
+  out[at] = hi >>> 24;
+  out[at + 1] = (hi >>> 16) & 0xff;
+  out[at + 2] = (hi >>> 8) & 0xff;
+  out[at + 3] = hi & 0xff;
+  out[at + 4] = lo >>> 24;
+  out[at + 5] = (lo >>> 16) & 0xff;
+  out[at + 6] = (lo >>> 8) & 0xff;
+  out[at + 7] = lo & 0xff;
 }
 
-function nonceOf(seq: number): Uint8Array {
-  const n = new Uint8Array(12);
-  const view = new DataView(n.buffer);
-  view.setUint32(4, Math.floor(seq / 2 ** 32));
-  view.setUint32(8, seq >>> 0);
-  return n;
-}
+/**
+ * The per-frame inputs of the AEAD, in buffers reused frame after frame (the suite copies both
+ * before it returns): nonce = 0x00000000 ‖ seq, aad = type ‖ seq ‖ binding.
+ */
+class FrameInputs {
+  readonly nonce = new Uint8Array(12);
+  readonly aad: Uint8Array;
 
-function aadOf(h: Uint8Array, binding: Uint8Array): Uint8Array {
-  const aad = new Uint8Array(h.length + binding.length);
-  aad.set(h, 0);
-  aad.set(binding, h.length);
-  return aad;
+  constructor(binding: Uint8Array) {
+    this.aad = new Uint8Array(FRAME_HEADER + binding.length);
+    this.aad.set(binding, FRAME_HEADER);
+  }
+
+  set(type: number, seq: number): void {
+    putSequence(this.nonce, 4, seq);
+    this.aad[0] = type;
+    putSequence(this.aad, 1, seq);
+  }
 }
 
 /** Seals outgoing frames for one direction. */
@@ -53,13 +63,13 @@ export class FrameSealer {
   #seq: number;
   readonly #suite: Suite;
   readonly #key: Uint8Array;
-  readonly #binding: Uint8Array;
+  readonly #inputs: FrameInputs;
   readonly #peer: string;
 
   constructor(suite: Suite, key: Uint8Array, binding: Uint8Array, peer: string, startSequence = 0) {
     this.#suite = suite;
     this.#key = key;
-    this.#binding = binding;
+    this.#inputs = new FrameInputs(binding);
     this.#peer = peer;
     this.#seq = startSequence;
   }
@@ -79,11 +89,12 @@ export class FrameSealer {
       throw new ChannelError(ErrorCode.COUNTER_EXHAUSTED, 'frame counter exhausted; open a new channel', { peer: this.#peer });
     }
     this.#seq = seq + 1;
-    const h = header(type, seq);
-    const sealed = this.#suite.seal(this.#key, nonceOf(seq), aadOf(h, this.#binding), chunk);
-    const frame = new Uint8Array(FRAME_HEADER + sealed.length);
-    frame.set(h, 0);
-    frame.set(sealed, FRAME_HEADER);
+    const inputs = this.#inputs;
+    inputs.set(type, seq);
+    // Header and sealed chunk written straight into the frame (one copy of the ciphertext).
+    const frame = Buffer.allocUnsafe(FRAME_HEADER + chunk.length + this.#suite.overhead);
+    frame.set(inputs.aad.subarray(0, FRAME_HEADER), 0);
+    this.#suite.sealInto(this.#key, inputs.nonce, inputs.aad, chunk, frame, FRAME_HEADER);
     return frame;
   }
 
@@ -104,14 +115,14 @@ export class FrameOpener {
   #expected = 0;
   readonly #suite: Suite;
   readonly #key: Uint8Array;
-  readonly #binding: Uint8Array;
+  readonly #inputs: FrameInputs;
   readonly #peer: string;
   readonly #maxFrame: number;
 
   constructor(suite: Suite, key: Uint8Array, binding: Uint8Array, peer: string, maxFrameBytes: number) {
     this.#suite = suite;
     this.#key = key;
-    this.#binding = binding;
+    this.#inputs = new FrameInputs(binding);
     this.#peer = peer;
     this.#maxFrame = maxFrameBytes;
   }
@@ -130,13 +141,15 @@ export class FrameOpener {
     if (type !== FrameType.MORE && type !== FrameType.LAST && type !== FrameType.CLOSE) {
       throw new ChannelError(ErrorCode.FRAME_MALFORMED, 'unknown frame type', { peer });
     }
-    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-    const seq = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+    const hi = ((frame[1]! << 24) | (frame[2]! << 16) | (frame[3]! << 8) | frame[4]!) >>> 0;
+    const seq = hi * 2 ** 32 + (((frame[5]! << 24) | (frame[6]! << 16) | (frame[7]! << 8) | frame[8]!) >>> 0);
     if (seq !== this.#expected) {
       const what = seq < this.#expected ? 'replayed or duplicated' : 'out of order (a frame was dropped or reordered)';
       throw new ChannelError(ErrorCode.FRAME_SEQUENCE, `frame ${what}: expected sequence ${this.#expected}, got ${seq}`, { peer });
     }
-    const chunk = this.#suite.open(this.#key, nonceOf(seq), aadOf(frame.subarray(0, FRAME_HEADER), this.#binding), frame.subarray(FRAME_HEADER));
+    const inputs = this.#inputs;
+    inputs.set(type, seq);
+    const chunk = this.#suite.open(this.#key, inputs.nonce, inputs.aad, frame.subarray(FRAME_HEADER));
     if (chunk === undefined) throw new ChannelError(ErrorCode.FRAME_AUTH_FAILED, 'frame failed authentication', { peer });
     this.#expected = seq + 1;
     return { type, chunk };

@@ -48,6 +48,11 @@ export interface Suite {
   verify(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean;
   /** Encrypt and authenticate; `nonce` is a 12-byte unique value, `aad` authenticated only. */
   seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * {@link Suite.seal} into `out` at `offset` (`plaintext.length + overhead` bytes): a frame is
+   * assembled with one copy of the ciphertext instead of two.
+   */
+  sealInto(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void;
   /** Authenticate then decrypt; undefined when authentication fails. */
   open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
@@ -82,14 +87,16 @@ const nativeSuite: Suite = {
   sign: (m, sk) => ed25519Sign(m, sk, 'native'),
   verify: (m, s, pk) => ed25519Verify(m, s, pk, 'native'),
   seal(key, nonce, aad, plaintext) {
+    const out = new Uint8Array(plaintext.length + TAG);
+    nativeSuite.sealInto(key, nonce, aad, plaintext, out, 0);
+    return out;
+  },
+  sealInto(key, nonce, aad, plaintext, out, offset) {
     const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
     c.setAAD(aad, { plaintextLength: plaintext.length });
-    const body = c.update(plaintext);
+    out.set(c.update(plaintext), offset);
     c.final();
-    const out = new Uint8Array(body.length + TAG);
-    out.set(body, 0);
-    out.set(c.getAuthTag(), body.length);
-    return out;
+    out.set(c.getAuthTag(), offset + plaintext.length);
   },
   open(key, nonce, aad, sealed) {
     if (sealed.length < TAG) return undefined;
@@ -127,6 +134,9 @@ const tweetnaclSuite: Suite = {
   sign: (m, sk) => ed25519Sign(m, sk, 'tweetnacl'),
   verify: (m, s, pk) => ed25519Verify(m, s, pk, 'tweetnacl'),
   seal: (key, nonce, aad, plaintext) => nacl.secretbox(plaintext, naclNonce(nonce, aad), key),
+  sealInto(key, nonce, aad, plaintext, out, offset) {
+    out.set(nacl.secretbox(plaintext, naclNonce(nonce, aad), key), offset);
+  },
   open(key, nonce, aad, sealed) {
     return nacl.secretbox.open(sealed, naclNonce(nonce, aad), key) ?? undefined;
   },

@@ -17,7 +17,6 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
 import { Roster } from '../identity/roster.js';
@@ -27,7 +26,7 @@ import type { Discovery } from '../discovery/types.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_TIMER_MS, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
-import { DEFAULT_MAX_VALUES, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
@@ -45,8 +44,18 @@ export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 export const DEFAULT_DIAL_MAX_BACKOFF_MS = 5_000;
 /** Default time between discovery snapshots while the mesh is incomplete: 250 ms. */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
-/** Default cap of undelivered bytes per peer: 512 MiB. */
+/** Default cap of undelivered decoded bytes (message bytes plus estimated heap) per peer: 512 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
+/**
+ * Default cap of the estimated heap of undelivered decoded values per peer: 8 MiB, raised in
+ * rosters above 68 parties to fit 16·n² byte strings (thresholdSum's dealer reports). Protocol
+ * messages carry vectors as byte strings and take at most a few kilobytes of heap at n = 5 (7.3 kB,
+ * thresholdSum's confirmation); many small values are what one peer could amplify (512 KiB of
+ * empty byte strings decode to 28 MiB of Buffer views). A message is refused before decoding when
+ * it would not fit, so this also caps the heap of one message (about 200 000 numbers or 75 000
+ * byte strings).
+ */
+export const DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER = 8 * 1024 * 1024;
 /** Default cap of undelivered rounds per peer. */
 export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
 /** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
@@ -170,8 +179,17 @@ export interface JoinGroupOptions extends ChannelLimits {
   readonly discoveryIntervalMs?: number;
   /** Caps of undelivered messages per peer. */
   readonly mailbox?: {
-    /** Undelivered bytes per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}). */
+    /**
+     * Undelivered decoded bytes per peer (message bytes plus the estimated heap of their values)
+     * before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}).
+     */
     readonly maxPendingBytes?: number;
+    /**
+     * Estimated heap of undelivered decoded values per peer before it is dropped (default
+     * {@link DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER}, more in rosters whose messages legitimately
+     * hold more values). One message is refused before decoding if it would exceed what is left.
+     */
+    readonly maxPendingHeapBytes?: number;
     /** Undelivered rounds per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_ROUNDS_PER_PEER}). */
     readonly maxPendingRounds?: number;
   };
@@ -479,7 +497,7 @@ export class Group {
       for (const w of box.waiters) w.reject(e);
     };
     if (link === undefined || lost !== undefined) return fail(undefined);
-    const bytes = box.items.length === 1 ? box.items[0]! : encodeMessage({ r: BATCH_ROUND, p: box.items });
+    const bytes = box.items.length === 1 ? box.items[0]! : encodeBytesList(BATCH_ROUND, box.items);
     link.send(bytes).then(() => {
       for (const w of box.waiters) w.resolve();
     }, fail);
@@ -527,7 +545,7 @@ export class Group {
    *   here too, itself when it blamed nobody, else nobody), `RELAY_LOST`.
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, (from, timeoutMs, signal, onTimer) =>
+    return this.#inRound(round, options, (from, timeoutMs, wait, onTimer) =>
       new Promise<Map<string, PlainData>>((resolve, reject) => {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
@@ -540,9 +558,7 @@ export class Group {
           else resolve(new Map(from.map((p) => [p, results.get(p)!])));
         };
         for (const peer of from) {
-          this.#mailbox(peer)
-            .take(round, Math.min(timeoutMs + 1000, MAX_TIMER_MS), signal)
-            .then(
+          wait(peer).then(
               (value) => {
                 results.set(peer, value);
                 missing.delete(peer);
@@ -559,7 +575,6 @@ export class Group {
               },
             );
         }
-        if (options.signal?.aborted) finish(new AbortedError());
         onTimer(() => {
           const names = [...missing];
           // Only peers that explained themselves are missing: their judgement ends the gather.
@@ -587,19 +602,18 @@ export class Group {
    *   when fewer than `minimum` answered.
    */
   async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, async (from, timeoutMs, signal, onTimer) => {
+    return this.#inRound(round, options, async (from, _timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await this.#mailbox(peer).take(round, Math.min(timeoutMs + 1000, MAX_TIMER_MS), signal));
-          } catch (err) {
-            if (err instanceof AbortedError && options.signal?.aborted) throw err;
+            results.set(peer, await wait(peer));
+          } catch {
+            /* lost, stopped or cancelled: not among those who answered */
           }
         }),
       );
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
-      if (options.signal?.aborted) throw new AbortedError();
       if (results.size < minimum) {
         const missing = from.filter((p) => !results.has(p) && !this.#mesh.explained.has(p));
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
@@ -611,38 +625,45 @@ export class Group {
   }
 
   /**
-   * The scope of one gather: checks the round and peers, links the caller's signal to an internal
-   * one that cancels every pending receive when `body` settles, and runs `onTimer`'s callback at
-   * the round deadline (cleared when `body` settles).
+   * The scope of one gather: checks the round and peers, gives `body` a wait per peer (no timer
+   * of its own) and runs `onTimer`'s callback at the round deadline; when `body` settles, or the
+   * caller's signal aborts (the gather then fails with {@link AbortedError}), the timer is cleared
+   * and the waits still pending are cancelled. One timer per round, and no AbortController: a
+   * round at small L is mostly this bookkeeping (an AbortController, a timer per peer and the
+   * DOMException of every abort() showed in profiles).
    */
   async #inRound<T>(
     round: string,
     options: RoundOptions & { from?: readonly string[] },
-    body: (from: readonly string[], timeoutMs: number, signal: AbortSignal, onTimer: (fire: () => void) => void, startedAt: number) => Promise<T>,
+    body: (from: readonly string[], timeoutMs: number, wait: (peer: string) => Promise<PlainData>, onTimer: (fire: () => void) => void) => Promise<T>,
   ): Promise<T> {
     checkRound(round);
     const from = options.from ?? this.peers;
     for (const p of from) this.#peerChannel(p);
     const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
-    const controller = new AbortController();
-    setMaxListeners(0, controller.signal); // one listener per peer: more than Node's default 10 in groups of 12+
-    const onAbort = (): void => controller.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const signal = options.signal;
+    if (signal?.aborted) throw new AbortedError();
     let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      return await body(
+      const work = body(
         from,
         timeoutMs,
-        controller.signal,
+        (peer) => this.#mailbox(peer).wait(round),
         (fire) => {
           timer = setTimeout(fire, timeoutMs);
         },
-        Date.now(),
       );
+      if (signal === undefined) return await work;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortedError());
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      return await Promise.race([work, aborted]);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      controller.abort();
+      if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+      for (const p of from) this.#mailbox(p).cancel(round);
     }
   }
 
@@ -867,6 +888,11 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const mailboxLimits = {
     maxPendingBytes: positiveInt(options.mailbox?.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES_PER_PEER, 'mailbox.maxPendingBytes'),
     maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
+    maxPendingHeapBytes: positiveInt(
+      options.mailbox?.maxPendingHeapBytes,
+      Math.max(DEFAULT_MAX_PENDING_HEAP_BYTES_PER_PEER, 16 * roster.size * roster.size * DECODED_HEAP_BYTES.bytes),
+      'mailbox.maxPendingHeapBytes',
+    ),
   };
   const { transport, relayUrl } = checkTransport(options.transport, options.relayUrl);
   const autoFallbackMs = positiveInt(options.autoFallbackMs, 2_000, 'autoFallbackMs', MAX_TIMER_MS);

@@ -9,7 +9,8 @@
 import type { SecureChannel } from '../channel/channel.js';
 import { CouplerError, ErrorCode, GroupError } from '../errors.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
-import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
+import { decodeMessageCost, encodeMessage, type PlainData } from '../wire/codec.js';
+import type { MessageCost } from './mailbox.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 
 /** Round names: 1 to 128 printable ASCII characters. */
@@ -83,8 +84,16 @@ export function encodeAbort(notice: AbortNotice): Uint8Array {
 
 /** Where decoded messages of one channel go. */
 export interface InboundSink {
-  /** A round message (cost: wire bytes of the message). Returns a violation to drop the peer. */
-  round(round: string, payload: PlainData, bytes: number): CouplerError | undefined;
+  /**
+   * A round message, with what holding it costs (its bytes and the estimated heap of its decoded
+   * values). Returns a violation to drop the peer.
+   */
+  round(round: string, payload: PlainData, cost: MessageCost): CouplerError | undefined;
+  /**
+   * Heap the peer's next message may take once decoded (what its mailbox has room for): a message
+   * that would take more is refused before anything is built.
+   */
+  heapRoom?(): number;
   /** An abort notice. */
   abort(notice: AbortNotice): void;
   /** A liveness probe (answer it) or the answer to one of ours. */
@@ -111,7 +120,9 @@ export interface InboundLimits {
 
 /** Decode one channel message and hand it to `sink`; throws a {@link CouplerError} naming the peer when malformed. */
 function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: InboundLimits, sink: InboundSink): void {
-  const rec = expectRecord(decodeMessage(bytes, limits.maxBytes, { peer }, { maxValues: limits.maxValues }), { what: 'round message', peer }, ['r', 'p']);
+  const room = sink.heapRoom?.();
+  const { value, heapBytes } = decodeMessageCost(bytes, limits.maxBytes, { peer }, { maxValues: limits.maxValues, ...(room === undefined ? {} : { maxHeapBytes: room }) });
+  const rec = expectRecord(value, { what: 'round message', peer }, ['r', 'p']);
   if (!inBatch) {
     if (rec.r === RESUME_ROUND || rec.r === ACK_ROUND) {
       const ctx = { what: rec.r === RESUME_ROUND ? 'resume message' : 'acknowledgement', peer };
@@ -147,7 +158,7 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
   }
   const round = expectString(rec.r, 'r', { what: 'round message', peer }, 128, ROUND_PATTERN);
   if (!('p' in rec)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a round message without payload`, { peer });
-  const violation = sink.round(round, rec.p as PlainData, bytes.length);
+  const violation = sink.round(round, rec.p as PlainData, { bytes: bytes.length, heapBytes });
   if (violation) sink.violation(violation);
 }
 

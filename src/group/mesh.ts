@@ -203,7 +203,8 @@ export class Mesh {
     const l = link;
     const mb = mailbox;
     attachInbound(ch, this.#cfg.inbound, {
-      round: (round, payload, bytes) => (l.awaitingResume ? this.#early(peer) : mb.put(round, payload, bytes)),
+      round: (round, payload, cost) => (l.awaitingResume ? this.#early(peer) : mb.put(round, payload, cost)),
+      heapRoom: () => mb.heapRoom,
       abort: (notice) => (l.awaitingResume ? this.drop(peer, this.#early(peer)) : this.#onAbort(ch, mb, notice)),
       probe: (kind, nonce) => this.#onProbe(ch, kind, nonce),
       counted: (bytes) => l.onCounted(bytes),

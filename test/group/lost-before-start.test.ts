@@ -13,7 +13,7 @@ import { makeParties } from '../support/group-harness';
 
 test('a roster peer without a channel: send and receive report PEER_LOST naming it; a stranger is still an argument error', async () => {
   const p = makeParties(3);
-  const limits = { maxPendingBytes: 1 << 20, maxPendingRounds: 16 };
+  const limits = { maxPendingBytes: 1 << 20, maxPendingRounds: 16, maxPendingHeapBytes: 1 << 20 };
   // A mesh that never formed: mailboxes for every roster peer, no channel.
   const mesh = new Mesh({
     localId: 'p1',

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { CouplerError, ErrorCode, ProtocolError } from '../../src/errors';
 import { MAX_DEPTH, assertPlainData, decodeMessage, encodeMessage, type PlainData } from '../../src/wire';
+import { encodeBytesList } from '../../src/wire/codec';
 import { expectArray, expectBytes, expectLiteral, expectRecord, expectString, expectUint } from '../../src/wire';
 
 const CAP = 1 << 20;
@@ -300,5 +301,23 @@ describe('shape helpers', () => {
     fails(() => expectArray({}, 'a', ctx, 1), /array/);
     expect(expectLiteral('x', 'l', ctx, ['x', 'y'])).toBe('x');
     fails(() => expectLiteral('z', 'l', ctx, ['x', 'y']), /one of/);
+  });
+});
+
+describe('encodeBytesList (the group batch, written without msgpackr)', () => {
+  it('gives the bytes encodeMessage gives for {r, p: [byte strings]} at every length boundary (but a fixmap header where msgpackr writes map 16)', () => {
+    const sizes = [0, 1, 255, 256, 65535, 65536];
+    for (const count of [0, 1, 2, 6, 15, 16, 300]) {
+      const items = Array.from({ length: count }, (_, i) => new Uint8Array(count === 300 ? i % 3 : sizes[i % sizes.length]!).fill(i & 0xff));
+      const direct = encodeBytesList('coupler batch', items);
+      const viaMsgpackr = encodeMessage({ r: 'coupler batch', p: items });
+      expect([direct[0], ...viaMsgpackr.subarray(0, 3)]).toEqual([0x82, 0xde, 0x00, 0x02]);
+      expect(Buffer.from(direct.subarray(1)).equals(Buffer.from(viaMsgpackr.subarray(3)))).toBe(true);
+      expect(decodeMessage(direct, direct.length, {}, { maxValues: 1 << 10 })).toEqual({ r: 'coupler batch', p: items });
+    }
+  });
+  it('refuses a long round name and an item that is not bytes', () => {
+    expect(() => encodeBytesList('x'.repeat(32), [])).toThrow(ProtocolError);
+    expect(() => encodeBytesList('b', ['no' as unknown as Uint8Array])).toThrow(/not a byte string/);
   });
 });
