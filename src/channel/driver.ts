@@ -112,6 +112,27 @@ function naming(err: unknown, peer: string | undefined): unknown {
   return named;
 }
 
+/**
+ * Run a side's script under the handshake deadline; on any failure `cleanup` runs, the connection
+ * is refused (with our reason; a refusal that came from the other side gets no answer) and the
+ * error is thrown naming the peer the transport asked for where it names nobody.
+ */
+async function underDeadline(io: HandshakeIO, o: DriveOptions, script: () => Promise<SecureChannel>, cleanup: () => void): Promise<SecureChannel> {
+  try {
+    return await withDeadline(
+      script(),
+      o.timeoutMs,
+      () => new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${o.timeoutMs} ms`, io.peer === undefined ? {} : { peer: io.peer }),
+      o.signal,
+    );
+  } catch (err) {
+    cleanup();
+    io.detach();
+    io.refuse(isRefusedByPeer(err) ? undefined : refuseReasonOf(err));
+    throw naming(err, io.peer);
+  }
+}
+
 function handshakeMessage(m: Uint8Array, io: HandshakeIO): Uint8Array {
   if (m.length > MAX_HANDSHAKE_MESSAGE * 2) {
     throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed handshake message', io.peer === undefined ? {} : { peer: io.peer });
@@ -143,22 +164,11 @@ export async function driveInitiator(io: HandshakeIO, o: DriveOptions): Promise<
     reserved = undefined;
     return channel;
   };
-  try {
-    return await withDeadline(
-      script(),
-      o.timeoutMs,
-      () => new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${o.timeoutMs} ms`, io.peer === undefined ? {} : { peer: io.peer }),
-      o.signal,
-    );
-  } catch (err) {
+  return underDeadline(io, o, script, () => {
     failed = true;
     hs.dispose();
     if (reserved !== undefined) o.policy?.release?.(reserved);
-    io.detach();
-    // A refusal that came FROM the other side needs no answer; one of ours is sent back.
-    io.refuse(isRefusedByPeer(err) ? undefined : refuseReasonOf(err));
-    throw naming(err, io.peer);
-  }
+  });
 }
 
 /**
@@ -191,18 +201,8 @@ export async function driveResponder(io: HandshakeIO, o: DriveOptions): Promise<
     o.onChannel?.(channel);
     return channel;
   };
-  try {
-    return await withDeadline(
-      script(),
-      o.timeoutMs,
-      () => new HandshakeError(ErrorCode.TIMEOUT, `handshake did not complete within ${o.timeoutMs} ms`, io.peer === undefined ? {} : { peer: io.peer }),
-      o.signal,
-    );
-  } catch (err) {
+  return underDeadline(io, o, script, () => {
     failed = true;
     hs.dispose();
-    io.detach();
-    io.refuse(isRefusedByPeer(err) ? undefined : refuseReasonOf(err));
-    throw naming(err, io.peer);
-  }
+  });
 }

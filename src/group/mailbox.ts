@@ -101,51 +101,28 @@ export class Mailbox {
     return undefined;
   }
 
-  /** Take the message of `round`, waiting up to `timeoutMs`. */
+  /** Take the message of `round`, waiting up to `timeoutMs` (and until `signal` aborts). */
   take(round: string, timeoutMs: number, signal?: AbortSignal): Promise<PlainData> {
-    const ready = this.#messages.get(round);
-    if (ready !== undefined) {
-      this.#messages.delete(round);
-      this.#pendingBytes -= ready.cost.bytes + ready.cost.heapBytes;
-      this.#pendingHeapBytes -= ready.cost.heapBytes;
-      return Promise.resolve(ready.value);
-    }
-    if (this.#error) return Promise.reject(this.#error);
-    const runError = this.#runErrors.get(runOfRound(round));
-    if (runError !== undefined) return Promise.reject(runError);
-    if (this.#seen.has(round)) {
-      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
-    }
-    if (this.#waiters.has(round)) {
-      return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `round "${round}" of "${this.peer}" is already awaited`));
-    }
-    if (signal?.aborted) return Promise.reject(new AbortedError());
-    return new Promise<PlainData>((resolve, reject) => {
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#waiters.delete(round);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer }));
-      }, timeoutMs);
-      const onAbort = (): void => {
-        cleanup();
-        reject(new AbortedError());
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.set(round, {
-        resolve: (v) => {
-          cleanup();
-          resolve(v);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      });
-    });
+    if (signal?.aborted && !this.#messages.has(round)) return Promise.reject(new AbortedError());
+    const pending = this.wait(round);
+    if (!this.#waiters.has(round)) return pending; // settled at once: ready, lost, or refused
+    const timer = setTimeout(() => this.#end(round, new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer })), timeoutMs);
+    const onAbort = (): void => this.#end(round, new AbortedError());
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    pending.then(cleanup, cleanup);
+    return pending;
+  }
+
+  /** End a pending wait of `round` with `error`. */
+  #end(round: string, error: CouplerError): void {
+    const waiter = this.#waiters.get(round);
+    if (waiter === undefined) return;
+    this.#waiters.delete(round);
+    waiter.reject(error);
   }
 
   /**
@@ -175,10 +152,7 @@ export class Mailbox {
 
   /** End a pending {@link Mailbox.wait} of `round` with {@link AbortedError} (nothing if none is pending). */
   cancel(round: string): void {
-    const waiter = this.#waiters.get(round);
-    if (waiter === undefined) return;
-    this.#waiters.delete(round);
-    waiter.reject(new AbortedError());
+    this.#end(round, new AbortedError());
   }
 
   /**
