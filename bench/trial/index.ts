@@ -16,13 +16,16 @@
  * The target of issue 17 item 1 is 0 wrong names over 20 runs per scenario; it is reported
  * (met / NOT met), never asserted. Runs are interleaved over the scenarios (run 1 of every
  * scenario, then run 2, ...), so machine load hits them alike. Every run that was not `correct`
- * keeps every party's event log (with times) in the JSON results.
+ * keeps every party's event log (with times) in the JSON results; `bench/results/trial.partial.json`
+ * is rewritten after every run, so an interrupted trial keeps what it found.
  *
  * Flags: `--runs=20`, `--faults=kill,term,partition`, `--transports=direct,relay`,
  * `--formation=0.2` (fraction of runs with the fault during formation), `--seed=N` (the choices of
  * faulty party, phase and delay; timing still varies), `--round-ms=6000`, `--join-ms=15000`,
  * `--length=1000`, `--protocols=secureSum,dkSecureSum`. `--quick`: one mid-run kill, direct.
  */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { registerBenchmark, type BenchOptions, type BenchReport } from '../lib/registry.js';
 import { netnsAvailable, type Testbed } from '../../test/netns/testbed';
 import {
@@ -80,6 +83,31 @@ function seeded(seed: number): () => number {
 const describeOutcome = (r: TrialRun): string =>
   r.honest.map((o) => `${o.id}: ${o.code === undefined ? `no error (exit ${String(o.exit)})` : `${o.code.replace('COUPLER_ERR_', '')} [${(o.peers ?? []).join(',')}]${o.peer === undefined ? '' : ` from ${o.peer}`}`}`).join('; ');
 
+/** The data of every run (full logs only where there is something to explain). */
+const runData = (all: readonly TrialRun[]): Record<string, unknown>[] =>
+  all.map((r, i) => ({
+    index: i,
+    fault: r.fault,
+    transport: r.transport,
+    phase: r.phase,
+    struck: r.struck,
+    faulty: r.faulty,
+    faultAt: r.faultAt,
+    verdict: r.verdict,
+    setupProblem: r.setupProblem,
+    honest: r.honest,
+    ...(r.verdict === 'correct' ? {} : { logs: r.logs }),
+  }));
+
+/** After every run: `bench/results/trial.partial.json` (so an interrupted trial keeps what it found). */
+async function writePartial(root: string, parameters: Record<string, unknown>, all: readonly TrialRun[]): Promise<void> {
+  const dir = join(root, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, 'trial.partial.json');
+  await writeFile(`${path}.tmp`, `${JSON.stringify({ parameters, runs: runData(all) }, null, 1)}\n`);
+  await rename(`${path}.tmp`, path);
+}
+
 async function run(opts: BenchOptions): Promise<BenchReport> {
   const avail = netnsAvailable();
   if (!avail.ok) {
@@ -116,6 +144,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
           const r = await runTrial(beds.get(transport)!, { fault, transport, phase, faulty, random, roundTimeoutMs, joinTimeoutMs, length, protocols, log: opts.log });
           opts.log(`trial:   ${r.verdict}${r.setupProblem === undefined ? '' : ` (${r.setupProblem.slice(0, 200)})`}: ${describeOutcome(r)}`);
           all.push(r);
+          await writePartial(opts.root, parameters, all);
         }
       }
     }
@@ -165,20 +194,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     ],
     data: {
       scenarios,
-      runs: all.map((r, i) => ({
-        index: i,
-        fault: r.fault,
-        transport: r.transport,
-        phase: r.phase,
-        struck: r.struck,
-        faulty: r.faulty,
-        faultAt: r.faultAt,
-        verdict: r.verdict,
-        setupProblem: r.setupProblem,
-        honest: r.honest,
-        // Full logs only where there is something to explain.
-        ...(r.verdict === 'correct' ? {} : { logs: r.logs }),
-      })),
+      runs: runData(all),
     },
     notes: [`Target (issue 17 item 1): 0 wrong names over ${injected} runs with a fault: ${wrong === 0 ? 'met' : `NOT met (${wrong} runs with a wrong name)`}.`],
   };

@@ -50,6 +50,11 @@ export const TRIAL_RUN_FAULT_MAX_DELAY_MS = 2_500;
 export const TRIAL_FORMATION_FAULT_MAX_DELAY_MS = 300;
 /** Grace beyond the deadlines for every honest party to report, ms. */
 const REPORT_GRACE_MS = 20_000;
+/**
+ * Hard deadline of the testbed's long-lived children (the DNS server lives as long as the testbed:
+ * a trial of 120 runs takes about an hour), ms. Parties get a deadline of their own run.
+ */
+const TESTBED_CHILD_DEADLINE_MS = 6 * 3600_000;
 
 /** Options of one run. */
 export interface TrialRunOptions {
@@ -104,7 +109,7 @@ export interface TrialRun {
 
 /** The testbed of one transport: n party hosts, DNS (`tasks.sum` lists them) and, for `relay`, a relay host and every party host dropping inbound SYNs. */
 export async function createTrialTestbed(transport: TrialTransport, n = TRIAL_PARTIES): Promise<Testbed> {
-  const tb = await createTestbed({ n, bandwidthMbit: 100, aux: transport === 'relay' ? { relay: 3 } : {}, childDeadlineMs: 180_000 });
+  const tb = await createTestbed({ n, bandwidthMbit: 100, aux: transport === 'relay' ? { relay: 3 } : {}, childDeadlineMs: TESTBED_CHILD_DEADLINE_MS });
   try {
     if (transport === 'relay') for (const h of tb.hosts) dropInbound(h);
     else await tb.setA('tasks.sum', tb.hosts.map((h) => h.ip));
@@ -157,6 +162,10 @@ export async function runTrial(tb: Testbed, o: TrialRunOptions): Promise<TrialRu
   let faultAt: number | undefined;
   let struck: TrialPhase | 'none' = 'none';
   let setupProblem: string | undefined;
+  // Startup of n node processes on a loaded machine takes seconds: allow it on top of the deadline.
+  const setupMs = joinTimeoutMs + 30_000;
+  const reportMs = joinTimeoutMs + 3 * roundTimeoutMs + REPORT_GRACE_MS;
+  const partyDeadlineMs = setupMs + TRIAL_RUN_FAULT_MAX_DELAY_MS + reportMs;
   try {
     if (relay) await relay.waitEvent('listening', 30_000);
     for (let i = 0; i < n; i++) {
@@ -175,11 +184,9 @@ export async function runTrial(tb: Testbed, o: TrialRunOptions): Promise<TrialRu
         transport: o.transport,
         ...(relay ? { relayUrl: `ws://${tb.aux.relay!.ip}:${RELAY_PORT}` } : {}),
       };
-      procs.push(tb.run(i, 'test/netns/trial-party.ts', { CPL_PARTY: JSON.stringify(cfg) }, set.ids[i]));
+      procs.push(tb.run(i, 'test/netns/trial-party.ts', { CPL_PARTY: JSON.stringify(cfg), CPL_DEADLINE_MS: String(partyDeadlineMs) }, set.ids[i]));
     }
     const faulty = procs[o.faulty]!;
-    // Startup of n node processes on a loaded machine takes seconds: allow it on top of the deadline.
-    const setupMs = joinTimeoutMs + 30_000;
     try {
       if (o.phase === 'formation') {
         await faulty.waitEvent((e) => e.event === 'group' && e.type === 'connected', setupMs);
@@ -208,7 +215,6 @@ export async function runTrial(tb: Testbed, o: TrialRunOptions): Promise<TrialRu
       }
       o.log?.(`  fault ${o.fault} at ${faultyId} (${struck}, after ${faulty.events.filter((e) => e.event === 'result').length} sums)`);
       const honestProcs = procs.filter((p) => p !== faulty);
-      const reportMs = joinTimeoutMs + 3 * roundTimeoutMs + REPORT_GRACE_MS;
       await Promise.all(honestProcs.map((p) => p.waitEvent('error', reportMs).catch(() => undefined)));
     }
   } finally {
