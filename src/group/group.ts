@@ -28,7 +28,7 @@ import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
 import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
-import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, type AbortNotice } from './inbound.js';
+import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, blameOf, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
 import { joinEpoch } from './epoch.js';
 
@@ -279,28 +279,6 @@ function checkRound(round: unknown): string {
 /** The abort notice behind a PEER_ABORTED error a mailbox delivered. */
 const noticeOf = new WeakMap<CouplerError, { peer: string; notice: AbortNotice }>();
 
-/** Codes whose error is this party's own doing (nobody else to blame). */
-const SELF_CAUSED: ReadonlySet<string> = new Set([
-  ErrorCode.ABORTED,
-  ErrorCode.INVALID_ARGUMENT,
-  ErrorCode.VALUE_INVALID,
-  ErrorCode.PARAMETERS_UNSAFE,
-  ErrorCode.RELAY_LOST,
-  ErrorCode.RELAY_REFUSED,
-  ErrorCode.CHANNEL_CLOSED,
-]);
-
-/**
- * Whom an error blames, for this party's abort notice: its named parties, except where the cause
- * is this party's own (a stop signal, its own input). A party that stopped because a peer stopped,
- * and could not confirm that peer's claim, blames that peer (who explained itself).
- */
-function blameOf(err: unknown, localId: string): string[] {
-  if (!(err instanceof CouplerError) || SELF_CAUSED.has(err.code)) return [];
-  if (err.code === ErrorCode.PEER_ABORTED && err.peers.length === 0 && err.peer !== undefined) return [err.peer];
-  return err.peers.filter((p) => p !== localId);
-}
-
 /**
  * A registry-wide brand on every Group, so a Group made by one copy of coupler (the ESM build,
  * say) is accepted by the protocols of another copy (the CJS build, or a second bundle) in the
@@ -528,7 +506,22 @@ export class Group {
     checkRound(round);
     this.#peerChannel(peer);
     const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
-    return this.#mailbox(peer).take(round, timeoutMs, options.signal);
+    return this.#mailbox(peer)
+      .take(round, timeoutMs, options.signal)
+      .catch(async (err: unknown) => {
+        throw await this.#judged(err, timeoutMs);
+      });
+  }
+
+  /**
+   * The error to report for a failed receive: a peer's abort notice judged now (as `gather` judges
+   * it: a blamed party not yet seen failing here is probed for half the round's deadline), any
+   * other error as it is.
+   */
+  async #judged(err: unknown, timeoutMs: number): Promise<unknown> {
+    const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
+    if (why === undefined) return err;
+    return this.#mesh.judgeAbort(why.peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2)));
   }
 
   /** Whether this party observed `party` failing: its channel ended here without an abort notice. */
@@ -565,13 +558,12 @@ export class Group {
                 if (missing.size === 0 && judging === 0) finish(undefined);
               },
               (err: unknown) => {
-                const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
-                if (why === undefined) return finish(err);
+                if (!(err instanceof CouplerError) || !noticeOf.has(err)) return finish(err);
                 // The peer stopped the run and said why: this run cannot complete. Report its root
                 // cause, naming whom it blamed only where that holds here too (probed if need be).
                 missing.delete(peer);
                 judging++;
-                void this.#mesh.judgeAbort(peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2))).then(finish);
+                void this.#judged(err, timeoutMs).then(finish);
               },
             );
         }
@@ -742,7 +734,7 @@ export class Group {
   /** A peer's abort notice, after the group was formed. */
   #onAbortNotice(peer: string, notice: AbortNotice): void {
     // For a single receive: name what holds here now (gather judges it, probing if need be).
-    const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b));
+    const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b) || this.#mesh.confessed(b, notice.run));
     noticeOf.set(err, { peer, notice });
     const mailbox = this.#mailbox(peer);
     if (notice.run === undefined) mailbox.fail(err);

@@ -193,3 +193,30 @@ export function runOfRound(round: string): string {
   const i = round.indexOf('/');
   return i < 0 ? round : round.slice(0, i);
 }
+
+/** Codes whose error is this party's own doing (nobody else to blame). */
+const SELF_CAUSED: ReadonlySet<string> = new Set([
+  ErrorCode.ABORTED,
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.VALUE_INVALID,
+  ErrorCode.PARAMETERS_UNSAFE,
+  ErrorCode.RELAY_LOST,
+  ErrorCode.RELAY_REFUSED,
+  ErrorCode.CHANNEL_CLOSED,
+]);
+
+/**
+ * Whom an error blames, for this party's abort notice (a run's, the group's, or formation's): its
+ * named parties, except where the cause is this party's own (a stop signal, its own input). A
+ * party that stopped because a peer stopped, and could not confirm that peer's claim, blames that
+ * peer (who explained itself), never nobody: a notice blaming nobody reads as "my own doing".
+ *
+ * @param err - the error that stopped this party.
+ * @param localId - this party's id (never blamed).
+ * @returns roster ids, possibly none.
+ */
+export function blameOf(err: unknown, localId: string): string[] {
+  if (!(err instanceof CouplerError) || SELF_CAUSED.has(err.code)) return [];
+  if (err.code === ErrorCode.PEER_ABORTED && err.peers.length === 0 && err.peer !== undefined) return [err.peer];
+  return err.peers.filter((p) => p !== localId);
+}

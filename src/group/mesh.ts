@@ -36,7 +36,7 @@ import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
 import { PeerLink } from './link.js';
-import { PROBE_NONCE_BYTES, attachInbound, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
+import { PROBE_NONCE_BYTES, attachInbound, blameOf, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
 
 /** The phase of a mesh (see the module documentation). */
@@ -107,6 +107,10 @@ export class Mesh {
   readonly mailboxes: Map<string, Mailbox>;
   /** Peers that sent an abort notice: their channel's end is explained, not a failure. */
   readonly explained = new Set<string>();
+  /** The last abort notice of each peer that sent one. */
+  readonly #notices = new Map<string, AbortNotice>();
+  /** Peers whose channel was lost here while forming (not closed after a notice), and not back since. */
+  readonly #lostForming = new Set<string>();
   readonly #cfg: MeshConfig;
   readonly #started = Date.now();
   /** Initiator attempts past the reply, per peer (the accept policy's reservations). */
@@ -196,6 +200,8 @@ export class Mesh {
       mailbox = new Mailbox(peer, this.#cfg.mailboxLimits);
       this.mailboxes.set(peer, mailbox);
       this.explained.delete(peer);
+      this.#notices.delete(peer);
+      this.#lostForming.delete(peer);
       link = new PeerLink(peer, ch, channelPath(ch) === 'relay');
       this.links.set(peer, link);
       if (link.resumable) link.attach(ch);
@@ -250,6 +256,7 @@ export class Mesh {
 
   #onAbort(ch: SecureChannel, mailbox: Mailbox, notice: AbortNotice): void {
     this.explained.add(ch.peerId);
+    this.#notices.set(ch.peerId, notice);
     if (this.#phase === 'joined') {
       this.#owner?.onAbort(ch.peerId, notice);
       return;
@@ -265,25 +272,40 @@ export class Mesh {
   /**
    * Judge a peer's abort notice: the error to report, naming each party the notice blames only if
    * this party sees it failing too — its channel ended here without a notice, `alsoFailed` says so,
-   * or it does not answer a liveness probe within `probeMs` — else nobody (the claim does not hold
-   * here); naming the sender itself when it blamed nobody.
+   * it told this party itself that it stopped on its own (a notice blaming nobody), or it does not
+   * answer a liveness probe within `probeMs` — else nobody (the claim does not hold here); naming
+   * the sender itself when it blamed nobody. A blamed party that explained why it stopped (and
+   * blamed others) is not probed: it left on purpose, and its silence proves nothing.
    */
   async judgeAbort(peer: string, notice: AbortNotice, probeMs: number, alsoFailed: (party: string) => boolean = () => false): Promise<GroupError> {
     const blamed = notice.blame.filter((b) => b !== this.#cfg.localId && b !== peer);
     const verdicts = await Promise.all(
       blamed.map(async (b) => {
-        if (this.failedHere(b) || alsoFailed(b)) return true;
-        if (!this.channels.has(b)) return false;
+        if (this.failedHere(b) || this.confessed(b, notice.run) || alsoFailed(b)) return true;
+        if (this.explained.has(b) || !this.channels.has(b)) return false;
         return !(await this.probe(b, probeMs));
       }),
     );
     return this.explainAbort(peer, notice, (b) => verdicts[blamed.indexOf(b)] === true);
   }
 
-  /** Whether this party saw `party` fail: its channel ended here without an abort notice. */
+  /**
+   * Whether this party saw `party` fail: its channel ended here without an abort notice (also a
+   * channel lost while the mesh was forming, until the party is connected again).
+   */
   failedHere(party: string): boolean {
+    if (this.#lostForming.has(party) && !this.channels.has(party)) return true;
     const mb = this.mailboxes.get(party);
     return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
+  }
+
+  /**
+   * Whether `party` told this party that it stopped on its own: an abort notice blaming nobody
+   * (not a lost relay connection), for the whole group or for `run`.
+   */
+  confessed(party: string, run: string | undefined): boolean {
+    const n = this.#notices.get(party);
+    return n !== undefined && n.blame.length === 0 && n.code !== ErrorCode.RELAY_LOST && (n.run === undefined || n.run === run);
   }
 
   #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array): void {
@@ -370,9 +392,11 @@ export class Mesh {
       return;
     }
     if (this.#phase === 'forming') {
-      // Lost while forming: forget it, so the peer (restarted, or its relay back) can connect again.
+      // Lost while forming: forget it, so the peer (restarted, or its relay back) can connect again;
+      // until it does, it counts as failed here (a notice blaming it is confirmed).
       this.channels.delete(ch.peerId);
       this.links.delete(ch.peerId);
+      if (error !== undefined && !this.explained.has(ch.peerId)) this.#lostForming.add(ch.peerId);
       this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
       if (error === undefined && !this.explained.has(ch.peerId)) {
         // An authenticated close without a notice: the peer closed its group on purpose and will
@@ -384,6 +408,13 @@ export class Mesh {
     link?.down();
     if (this.#phase === 'failed' || this.#owner?.closing) return;
     if (mailbox.error !== undefined) return; // dropped for misbehaviour, or it left with a notice
+    const notice = this.#notices.get(ch.peerId);
+    if (notice !== undefined && !relayLost && this.#owner !== undefined) {
+      // It stopped a run and said why, then left: its notice explains the end of its channel, for
+      // every later round too (a slower party reaching that run now must not name it for leaving).
+      this.#owner.onAbort(ch.peerId, { code: notice.code, blame: notice.blame });
+      return;
+    }
     mailbox.fail(this.lossError(ch, error));
     this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
   }
@@ -568,7 +599,7 @@ export class Mesh {
 
   /** Formation failed: every connected peer gets an abort notice with the reason, then the channels close. */
   async #tellAndClose(error: CouplerError): Promise<void> {
-    const blame = error.code === ErrorCode.ABORTED || error.code === ErrorCode.RELAY_REFUSED ? [] : error.peers.filter((p) => p !== this.#cfg.localId);
+    const blame = blameOf(error, this.#cfg.localId);
     await this.sendAbort({ code: error.code, blame });
     await Promise.all([...this.channels.values()].map((ch) => ch.close().catch(() => undefined)));
   }

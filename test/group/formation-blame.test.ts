@@ -1,0 +1,129 @@
+/**
+ * Blame while the mesh forms. Found by the blame trial (bench/trial, faults during formation):
+ *
+ * 1. A forming party that gives up because a peer's notice blamed parties it could not confirm
+ *    told its own peers it stopped with nobody to blame, which reads as "my own doing": they named
+ *    it, an honest party. Its notice now blames the party whose notice stopped it (as a run's
+ *    notice does), which the others judge in turn.
+ * 2. A forming party forgot a channel lost while forming (so the pair could connect again), and
+ *    with it that it had seen the party fail: told a moment later that this party failed, it
+ *    named nobody. A loss seen here counts until the party is connected again.
+ *
+ * In-process parties (and, for 2, one party as a real process that is killed), real channels on
+ * 127.0.0.1.
+ */
+import type { Discovery, PeerAddress } from '../../src/discovery/types';
+import { CouplerError, ErrorCode } from '../../src/errors';
+import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
+import { makeParties, type TestParties } from '../support/group-harness';
+import { freePort, startLoopbackParty } from '../netns/loopback';
+const until = async (cond: () => boolean, ms: number): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/** Where each party listens; each party is shown only the parties in `sees`. */
+function book(sees: Record<string, readonly string[]>): { ports: Map<string, number>; discoveryFor(id: string): Discovery } {
+  const ports = new Map<string, number>();
+  return {
+    ports,
+    discoveryFor: (id) => ({
+      kind: 'test',
+      discover: (): Promise<PeerAddress[]> =>
+        Promise.resolve((sees[id] ?? []).filter((p) => ports.has(p)).map((p) => ({ host: '127.0.0.1', port: ports.get(p)!, source: 'test', partyHint: p }))),
+    }),
+  };
+}
+
+function join(parties: TestParties, id: string, b: ReturnType<typeof book>, timeoutMs: number, events: GroupEvent[] = [], port = 0): Promise<Group> {
+  return joinGroup({
+    identity: parties.identities.get(id)!,
+    roster: parties.roster,
+    sessionId: parties.sessionId,
+    discovery: b.discoveryFor(id),
+    listen: { host: '127.0.0.1', port },
+    timeoutMs,
+    roundTimeoutMs: 5_000,
+    discoveryIntervalMs: 20,
+    dialBackoff: { initialMs: 20, maxMs: 200 },
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'listening') b.ports.set(id, e.port);
+    },
+  });
+}
+
+const failure = (p: Promise<Group>): Promise<CouplerError> =>
+  p.then(
+    async (g) => {
+      await g.close();
+      throw new Error(`joined, expected a failure: ${g.localId}`);
+    },
+    (e: unknown) => e as CouplerError,
+  );
+
+test('p1 gives up forming blaming p3 and p4; p2 cannot confirm (p3 answers it) and gives up too; p3 must not name p2', async () => {
+  // p1-p2 and p2-p3 connect; p1-p3 never do; p4 never starts. p1's deadline is short.
+  const parties = makeParties(4);
+  const b = book({ p1: ['p2'], p2: ['p1', 'p3'], p3: ['p2'] });
+  const p2Events: GroupEvent[] = [];
+  const j1 = failure(join(parties, 'p1', b, 2_000));
+  const j2 = failure(join(parties, 'p2', b, 30_000, p2Events));
+  const j3 = failure(join(parties, 'p3', b, 30_000));
+  const e1 = await j1;
+  expect({ code: e1.code, peers: e1.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3', 'p4'] });
+  const e2 = await j2;
+  // p2 was told by p1 (blaming p3, p4); p3 is alive here, so nobody is named.
+  expect({ code: e2.code, peer: e2.peer, peers: e2.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: [] });
+  const e3 = await j3;
+  expect(e3.code).toBe(ErrorCode.PEER_ABORTED);
+  expect(e3.peer).toBe('p2');
+  expect(e3.peers).not.toContain('p2');
+  expect(p2Events.some((e) => e.type === 'connected' && e.peer === 'p3')).toBe(true);
+}, 60_000);
+
+test('p2 (a real process) is killed while p3 still forms; p1, whose mesh was complete, gives up naming p2; p3, which saw p2\'s channel die, names p2 too', async () => {
+  // p1 connects to p3 and p4; p3 and p4 never connect (so p3 and p4 keep forming); p2 dials p1
+  // and p3. p1 has every channel once p2 is there: it waits for the others in the epoch
+  // agreement, sees p2's channel die, and gives up (telling p3 and p4, blaming p2).
+  const parties = makeParties(4);
+  const b = book({ p1: ['p3', 'p4'], p3: ['p1'], p4: ['p1'] });
+  const [port1, port3] = [await freePort(), await freePort()];
+  // p2 first (a process starts slowly on a loaded machine): it dials p1 and p3 until they listen.
+  const p2 = startLoopbackParty({
+    id: 'p2',
+    identity: parties.identities.get('p2')!,
+    roster: parties.roster,
+    sessionId: parties.sessionId,
+    dial: [port1, port3],
+    mode: 'auto',
+    joinTimeoutMs: 60_000,
+    roundTimeoutMs: 5_000,
+  });
+  let j1: Promise<CouplerError> | undefined;
+  let j3: Promise<CouplerError> | undefined;
+  let j4: Promise<CouplerError> | undefined;
+  try {
+    await p2.waitEvent((e) => e.event === 'group' && e.type === 'dial-failed', 30_000);
+    const p1Events: GroupEvent[] = [];
+    j1 = failure(join(parties, 'p1', b, 60_000, p1Events, port1));
+    // Long deadlines: a party with no channel counts as failed once half of it passed, which
+    // would hide the loss p3 forgot.
+    j3 = failure(join(parties, 'p3', b, 120_000, [], port3));
+    j4 = failure(join(parties, 'p4', b, 120_000));
+    await p2.waitEvent((e) => e.event === 'group' && e.type === 'connected' && e.connected === 2, 30_000);
+    await until(() => p1Events.filter((e) => e.type === 'connected').length === 3, 30_000);
+    p2.kill('SIGKILL');
+    const e1 = await j1;
+    expect({ code: e1.code, peers: e1.peers }).toEqual({ code: ErrorCode.PEER_LOST, peers: ['p2'] });
+    // p1's notice (blaming p2) reaches p3 while p3 still forms, after p3 saw p2's channel die.
+    const e3 = await j3;
+    expect({ code: e3.code, peer: e3.peer, peers: e3.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: ['p2'] });
+  } finally {
+    p2.kill('SIGKILL');
+    await Promise.all([j1, j3, j4]);
+  }
+}, 90_000);

@@ -1,0 +1,71 @@
+/**
+ * `Group.receive` judges a peer's abort notice as `gather` does: a party it blames that is not
+ * seen failing yet is asked directly (a liveness probe, half the round's deadline) before the
+ * notice's root cause is reported naming it or nobody. The echo broadcast's digest round collects
+ * with `receive`, so without this it reported the notice as judged on arrival: the blame trial
+ * (bench/trial, partition mid-run) had honest parties name nobody there while every party that
+ * judged the same notice in a gather named the cut-off party. Real channels on 127.0.0.1; the
+ * frozen party is a real process.
+ */
+import { createTestGroups, makeParties } from '../support/group-harness';
+import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
+import { joinGroup, type Group } from '../../src/group/group';
+import { staticDiscovery } from '../../src/discovery/static';
+import { freePort, startLoopbackParty } from '../netns/loopback';
+
+test('p1 leaves blaming p3, which froze (a real process, SIGSTOP: its channels stay open) just before: p2\'s pending receive names p3', async () => {
+  const parties = makeParties(3);
+  const [port1, port2] = [await freePort(), await freePort()];
+  // p3 first (a process starts slowly on a loaded machine): it dials p1 and p2 until they listen.
+  const p3 = startLoopbackParty({
+    id: 'p3',
+    identity: parties.identities.get('p3')!,
+    roster: parties.roster,
+    sessionId: parties.sessionId,
+    dial: [port1, port2],
+    mode: 'commands',
+    joinTimeoutMs: 60_000,
+    roundTimeoutMs: 10_000,
+  });
+  const groups: Group[] = [];
+  try {
+    await p3.waitEvent((e) => e.event === 'group' && e.type === 'dial-failed', 30_000);
+    const join = (id: string, port: number, other: number): Promise<Group> =>
+      joinGroup({
+        identity: parties.identities.get(id)!,
+        roster: parties.roster,
+        sessionId: parties.sessionId,
+        discovery: staticDiscovery([`127.0.0.1:${other}`]),
+        listen: { host: '127.0.0.1', port },
+        timeoutMs: 60_000,
+        roundTimeoutMs: 10_000,
+        discoveryIntervalMs: 20,
+        dialBackoff: { initialMs: 20, maxMs: 200 },
+      });
+    groups.push(...(await Promise.all([join('p1', port1, port2), join('p2', port2, port1)])));
+    const [p1, p2] = groups;
+    await p3.waitEvent('ready', 30_000);
+    const waiting = p2!.receive('p1', 'sum.1/x').then(() => undefined, (e: unknown) => e as CouplerError);
+    process.kill(p3.pid!, 'SIGSTOP');
+    await p1!.abort(new TimeoutError('round "sum.1/x": no message from "p3"', { peers: ['p3'] }));
+    const e = await waiting;
+    expect(e).toBeInstanceOf(CouplerError);
+    expect({ code: e!.code, peer: e!.peer, peers: e!.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: ['p3'] });
+  } finally {
+    p3.kill('SIGKILL');
+    await Promise.all(groups.map((g) => g.close()));
+  }
+}, 90_000);
+
+test('p1 leaves blaming p3, which stays alive and answers: p2\'s receive names nobody', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 2_000 });
+  try {
+    const [p1, p2] = h.groups;
+    const waiting = p2!.receive('p1', 'sum.1/x').then(() => undefined, (e: unknown) => e as CouplerError);
+    await p1!.abort(new TimeoutError('round "sum.1/x": no message from "p3"', { peers: ['p3'] }));
+    const e = await waiting;
+    expect({ code: e!.code, peer: e!.peer, peers: e!.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: [] });
+  } finally {
+    await h.close();
+  }
+}, 40_000);
