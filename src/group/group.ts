@@ -429,7 +429,7 @@ export class Group {
     checkRound(round);
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).error;
-    if (lost) throw lost;
+    if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
     await this.#post(peer, encodeMessage({ r: round, p: payload }));
   }
 
@@ -492,7 +492,7 @@ export class Group {
       to.map(async (peer) => {
         this.#peerChannel(peer);
         const lost = this.#mailbox(peer).error;
-        if (lost) throw lost;
+        if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
         await this.#post(peer, bytes);
       }),
     );
@@ -514,9 +514,9 @@ export class Group {
   }
 
   /**
-   * The error to report for a failed receive: a peer's abort notice judged now (as `gather` judges
-   * it: a blamed party not yet seen failing here is probed for half the round's deadline), any
-   * other error as it is.
+   * The error to report for a failed receive or send: a peer's abort notice judged now (as
+   * `gather` judges it: a blamed party not yet seen failing here is probed for half the round's
+   * deadline), any other error as it is.
    */
   async #judged(err: unknown, timeoutMs: number): Promise<unknown> {
     const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;

@@ -1,11 +1,12 @@
 /**
- * `Group.receive` judges a peer's abort notice as `gather` does: a party it blames that is not
- * seen failing yet is asked directly (a liveness probe, half the round's deadline) before the
- * notice's root cause is reported naming it or nobody. The echo broadcast's digest round collects
- * with `receive`, so without this it reported the notice as judged on arrival: the blame trial
- * (bench/trial, partition mid-run) had honest parties name nobody there while every party that
- * judged the same notice in a gather named the cut-off party. Real channels on 127.0.0.1; the
- * frozen party is a real process.
+ * `Group.receive` and `Group.send` judge a peer's abort notice as `gather` does: a party it blames
+ * that is not seen failing yet is asked directly (a liveness probe, half the round's deadline)
+ * before the notice's root cause is reported naming it or nobody. The echo broadcast's digest
+ * round collects with `receive`, so without this it reported the notice as judged on arrival: the
+ * blame trial (bench/trial, partition mid-run) had honest parties name nobody there while every
+ * party that judged the same notice in a gather named the cut-off party; a send to a party that
+ * left (a slower party starting the next round) threw the notice as judged on arrival too. Real
+ * channels on 127.0.0.1; the frozen party is a real process.
  */
 import { createTestGroups, makeParties } from '../support/group-harness';
 import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
@@ -51,6 +52,9 @@ test('p1 leaves blaming p3, which froze (a real process, SIGSTOP: its channels s
     const e = await waiting;
     expect(e).toBeInstanceOf(CouplerError);
     expect({ code: e!.code, peer: e!.peer, peers: e!.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: ['p3'] });
+    // A send to p1 now (a party that reaches the next round only after p1 left) judges it too.
+    const s = await p2!.send('p1', 'sum.1/y', 1).then(() => undefined, (err: unknown) => err as CouplerError);
+    expect({ code: s?.code, peer: s?.peer, peers: s?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: ['p3'] });
   } finally {
     p3.kill('SIGKILL');
     await Promise.all(groups.map((g) => g.close()));
