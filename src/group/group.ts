@@ -535,7 +535,8 @@ export class Group {
    * @throws {@link TimeoutError} whose `peers` lists everyone still missing at the deadline (never a
    *   peer that explained why it stopped); {@link GroupError} `PEER_LOST` naming a peer whose channel
    *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
-   *   here too, itself when it blamed nobody, else nobody), `RELAY_LOST`.
+   *   here too, itself when it blamed nobody, else nobody; a notice still being judged at the
+   *   deadline is waited for, and decides unless it names nobody), `RELAY_LOST`.
    */
   async gather(round: string, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
     return this.#inRound(round, options, (from, timeoutMs, wait, onTimer) =>
@@ -543,6 +544,8 @@ export class Group {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
         let judging = 0;
+        /** The deadline's timeout, held back while a peer's notice is judged (see onTimer). */
+        let late: CouplerError | undefined;
         let done = false;
         const finish = (err: unknown): void => {
           if (done) return;
@@ -558,12 +561,14 @@ export class Group {
                 if (missing.size === 0 && judging === 0) finish(undefined);
               },
               (err: unknown) => {
+                // Past the deadline, while a notice is judged: a receive's own deadline adds nothing.
+                if (late !== undefined && err instanceof TimeoutError) return;
                 if (!(err instanceof CouplerError) || !noticeOf.has(err)) return finish(err);
                 // The peer stopped the run and said why: this run cannot complete. Report its root
                 // cause, naming whom it blamed only where that holds here too (probed if need be).
                 missing.delete(peer);
                 judging++;
-                void this.#judged(err, timeoutMs).then(finish);
+                void this.#judged(err, timeoutMs).then((judged) => finish(late !== undefined && judged instanceof CouplerError && judged.peers.length === 0 ? late : judged));
               },
             );
         }
@@ -580,7 +585,12 @@ export class Group {
               ),
             );
           }
-          finish(new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names }));
+          const timeout = new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names });
+          // A peer's notice is being judged: the root cause it reported, where confirmed here,
+          // decides (a party still missing may be one that is behind, waiting for the culprit as
+          // the messenger did, and about to say so); the timeout stands if it confirms nobody.
+          if (judging > 0) late = timeout;
+          else finish(timeout);
         });
       }),
     );
