@@ -36,6 +36,16 @@ export { ROUND_PATTERN } from './inbound.js';
 
 /** Default deadline to form the mesh: 120 s (containers on vantage6 start minutes apart; raise it there). */
 export const DEFAULT_JOIN_TIMEOUT_MS = 120_000;
+/**
+ * How much longer than its join deadline a party whose mesh is complete waits for the others'
+ * epoch contributions: 10 % of the join deadline, at least 2 s and at most 30 s. Parties start at
+ * different times; one still forming gives up at its own deadline and tells its peers whom it
+ * waited for, and that notice should arrive before a complete party names it for being late.
+ */
+export function joinGraceMs(joinTimeoutMs: number): number {
+  return Math.min(30_000, Math.max(2_000, Math.round(joinTimeoutMs / 10)));
+}
+
 /** Default deadline of one round: 60 s. */
 export const DEFAULT_ROUND_TIMEOUT_MS = 60_000;
 /** Default first retry delay for an address that failed: 100 ms. */
@@ -958,7 +968,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   // The caller's signal keeps meaning "stop" after joining: abort the group, telling the peers.
   options.signal?.addEventListener('abort', () => void group.abort(new AbortedError('stopped by the caller')), { once: true });
   // The formation's epoch, bound into every signed statement (group/epoch.ts).
-  await joinEpoch(group, { remainingMs: timeoutMs - mesh.elapsedMs, signal: options.signal });
+  // A party still forming gives up at its own join deadline and says whom it waited for; give its
+  // notice time to arrive before this (complete) party names it for being late.
+  await joinEpoch(group, { remainingMs: timeoutMs - mesh.elapsedMs + joinGraceMs(timeoutMs), signal: options.signal });
   emit({ type: 'ready', peers: mesh.peers.length, elapsedMs: mesh.elapsedMs });
   return group;
 }

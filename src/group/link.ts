@@ -98,7 +98,10 @@ export class PeerLink {
     if (this.#state === 'down') return Promise.reject(new GroupError(ErrorCode.PEER_LOST, `cannot send to "${this.peer}": the link is down`, { peer: this.peer }));
     const n = ++this.#sent;
     if (this.resumable) {
-      const entry = { n, bytes, gen: this.#state === 'resuming' || this.#awaitingResume ? 0 : this.#generation };
+      // Held back only while there is something older to resend first: on a resumed channel until
+      // the peer's resume arrives. On the link's first channel nothing is older, so it goes at once
+      // (after our resume message, which went first) — a notice sent just before a close is not lost.
+      const entry = { n, bytes, gen: this.#state === 'resuming' || (this.#awaitingResume && this.#generation > 1) ? 0 : this.#generation };
       this.#retained.push(entry);
       this.#retainedBytes += bytes.length;
       while (this.#retainedBytes > MAX_RETAINED_BYTES && this.#retained.length > 1) {
