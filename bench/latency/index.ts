@@ -14,7 +14,8 @@
  * - `secureSum L=1`: a whole `secureSum` of one number (shape echo, share round, commitment echo,
  *   opening).
  *
- * Flags: `--ns=3,5,9` (at most 9: the test harness's party ids), `--reps=40`.
+ * Flags: `--ns=3,5,9` (at most 9: the test harness's party ids), `--reps=40`,
+ * `--variants=round,secureSum L=1` (a subset, e.g. to profile one with `node --cpu-prof`).
  *
  * @module
  */
@@ -52,15 +53,24 @@ function verifyAll(g: Group, round: string, value: Uint8Array): void {
 async function run(opts: BenchOptions): Promise<BenchReport> {
   const ns = (flag(opts.args, 'ns') ?? (opts.quick ? '3' : '3,5,9')).split(',').map(Number);
   const reps = Number(flag(opts.args, 'reps') ?? (opts.quick ? 10 : 40));
+  const picked = flag(opts.args, 'variants')?.split(',');
+  const unknown = picked?.filter((v) => !(VARIANTS as readonly string[]).includes(v)) ?? [];
+  if (unknown.length > 0) throw new Error(`latency: unknown variants ${unknown.join(', ')} (known: ${VARIANTS.join(', ')})`);
+  const variants = picked === undefined ? VARIANTS : VARIANTS.filter((v) => picked.includes(v));
   const value = new Uint8Array(32).fill(7);
   const rows: (string | number)[][] = [];
+  const cpuRows: (string | number)[][] = [];
   const data: unknown[] = [];
   for (const n of ns) {
     const tg = await createTestGroups(n, { roundTimeoutMs: 30_000 });
     let k = 0;
     try {
+      // CPU time of this process (user + system, all n parties) per operation, by variant and
+      // repetition: on a loaded machine the wall time also counts waiting for a core, this does not.
+      const cpu = new Map<Variant, number[]>(variants.map((v) => [v, []]));
       const once = async (v: Variant): Promise<number> => {
         const round = `lat.${++k}`;
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         await Promise.all(
           tg.groups.map(async (g) => {
@@ -77,13 +87,20 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
             }
           }),
         );
-        return performance.now() - t0;
+        const ms = performance.now() - t0;
+        const c = process.cpuUsage(c0);
+        cpu.get(v)!.push((c.user + c.system) / 1000);
+        return ms;
       };
-      const samples = await interleave(VARIANTS, { warmup: 3, reps }, (v) => once(v));
-      const summaries = Object.fromEntries(VARIANTS.map((v) => [v, summarize(samples[v])]));
-      const saving = summarize(pairedRatios(samples['echo + verify all'], samples.echo));
-      rows.push([n, ...VARIANTS.map((v) => cell(summaries[v]!)), `${fmt(saving.median)} (${fmt(saving.q1)}–${fmt(saving.q3)})`]);
-      data.push({ n, samples, summaries, echoVerifyAllOverEcho: saving });
+      const samples = await interleave(variants, { warmup: 3, reps }, (v) => once(v));
+      // The warm-up repetitions' CPU samples come first (one per variant and repetition).
+      const cpuSamples = Object.fromEntries(variants.map((v) => [v, cpu.get(v)!.slice(3)])) as Record<Variant, number[]>;
+      cpuRows.push([n, ...variants.map((v) => cell(summarize(cpuSamples[v])))]);
+      const summaries = Object.fromEntries(variants.map((v) => [v, summarize(samples[v])]));
+      const paired = samples['echo + verify all'] !== undefined && samples.echo !== undefined;
+      const saving = paired ? summarize(pairedRatios(samples['echo + verify all']!, samples.echo!)) : undefined;
+      rows.push([n, ...variants.map((v) => cell(summaries[v]!)), saving === undefined ? '–' : `${fmt(saving.median)} (${fmt(saving.q1)}–${fmt(saving.q3)})`]);
+      data.push({ n, samples, summaries, echoVerifyAllOverEcho: saving, cpuMs: cpuSamples });
       opts.log(`latency: n=${n} done`);
     } finally {
       await tg.close();
@@ -94,9 +111,15 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     tables: [
       {
         title: `Fixed cost per operation, all n parties in one process, ms (median (IQR) of ${reps})`,
-        columns: ['n', ...VARIANTS, '(echo + verify all) / echo, paired'],
+        columns: ['n', ...variants, '(echo + verify all) / echo, paired'],
         rows,
         notes: ['one operation = the same call at every party at once; time until the last party returns.'],
+      },
+      {
+        title: `CPU time per operation, all n parties together (this process, user + system), ms (median (IQR) of ${reps})`,
+        columns: ['n', ...variants],
+        rows: cpuRows,
+        notes: ['÷ n for the CPU one party spends; less sensitive to other load on the machine than the wall time.'],
       },
     ],
     data,

@@ -80,10 +80,12 @@ export function checkOpening(value: unknown, fallback: PartialsOpening): Partial
  */
 export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector'): Promise<Uint32Array> {
   const own = x;
+  // Every peer's seed from one draw of the system RNG (a draw per seed showed in small-sum profiles).
+  const seeds = mode === 'seed' ? new Uint8Array(randomBytes(32 * to.length)) : undefined;
   await Promise.all(
-    to.map((peer) => {
-      if (mode === 'seed') {
-        const seed = new Uint8Array(randomBytes(32));
+    to.map((peer, i) => {
+      if (seeds !== undefined) {
+        const seed = seeds.subarray(32 * i, 32 * (i + 1));
         applySeedInPlace(own, seed, SHARE_PRG_DOMAIN, 'sub');
         return group.send(peer, round, { s: seed });
       }
