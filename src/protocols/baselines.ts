@@ -168,7 +168,8 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
 
 function plainResult(group: Group, run: PreparedRun<Uint32Array>, sum: Uint32Array): SumResult {
   return {
-    sum: decodeRing64(run.shape, sum, run.params),
+    // The sum is this run's own (the encoded input or a fresh vector): decoded in place.
+    sum: decodeRing64(run.shape, sum, run.params, true),
     protocol: 'plainSum',
     contributors: group.parties,
     runId: run.runId,
