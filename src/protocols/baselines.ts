@@ -15,12 +15,13 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { _mirrorOutput, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import {
   PIECE_ELEMENTS,
   checkGroup,
   checkSumOptions,
   exchangePieces,
+  pieceBytes,
   pieceCount,
   prepareRun,
   requireInsecureAck,
@@ -134,7 +135,7 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
       // own piece has been copied out to the channels (see exchangePieces).
       const sum = run.encoded;
       const bytes = r64ToBytes(sum);
-      const pieceBytes = PIECE_ELEMENTS * 8;
+      const pieceLength = PIECE_ELEMENTS * 8;
       await exchangePieces(
         group,
         {
@@ -142,11 +143,12 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
           count: pieceCount(run.length),
           from: group.peers,
           bytesPerPeer: bytes.length,
-          send: (i) => group.sendToAll(`${round}/p${i}`, bytes.subarray(i * pieceBytes, Math.min(bytes.length, (i + 1) * pieceBytes))),
-          onPiece: (peer, i, piece) => {
+          send: (i) => group.sendToAll(`${round}/p${i}`, bytes.subarray(i * pieceLength, Math.min(bytes.length, (i + 1) * pieceLength))),
+          onPiece: (i, got) => {
             const at = i * PIECE_ELEMENTS;
             const n = Math.min(PIECE_ELEMENTS, run.length - at);
-            r64AddInPlace(sum.subarray(2 * at, 2 * (at + n)), ringFromBytes(piece, n, 'plain value piece', peer));
+            const target = sum.subarray(2 * at, 2 * (at + n));
+            for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'plain value piece', i, peer)));
           },
         },
         roundOptions(o),

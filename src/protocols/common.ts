@@ -587,14 +587,17 @@ export interface PiecesExchange {
    */
   send(i: number): Promise<void>;
   /**
-   * Piece i from `peer`, in order: every peer's piece i before any piece i + 1, and only after this
-   * party's own piece i was sent. The bytes are a view on the received message.
+   * Piece i from every peer (that is not dropped), in order — all of piece i before any of piece
+   * i + 1 — and only after this party's own piece i was sent. Unchecked: the messages as received
+   * (byte strings in them are views on the received bytes); see {@link pieceBytes}.
    */
-  onPiece(peer: string, i: number, bytes: Uint8Array): void;
+  onPiece(i: number, got: ReadonlyMap<string, PlainData>): void;
   /**
-   * Tolerate peers that fail (thresholdSum): a peer whose piece does not arrive is dropped (its
-   * later pieces are not waited for) and `onDrop` is told; the exchange fails only when fewer than
-   * `minimum` peers remain. Without it, any failure fails the exchange.
+   * Tolerate peers that fail (thresholdSum): a peer whose piece i does not arrive within the round
+   * deadline (or the exchange's, if that comes first), or whose channel is lost, is dropped — its
+   * later pieces are not waited for and `onDrop` is told — and the exchange's deadline moves by
+   * the time spent waiting for it, so the others keep their time. The exchange fails only when
+   * fewer than `minimum` peers remain. Without it, any failure fails the exchange.
    */
   readonly tolerant?: { readonly minimum: number; onDrop(peer: string, i: number): void };
 }
@@ -618,7 +621,7 @@ export interface PiecesExchange {
 export async function exchangePieces(group: Group, x: PiecesExchange, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const totalMs = roundMs + Math.ceil((1000 * x.bytesPerPeer * x.from.length) / MIN_OPENING_BYTES_PER_SECOND);
-  const deadline = Date.now() + totalMs;
+  let deadline = Date.now() + totalMs;
   const handedOff = Array.from({ length: x.count }, deferred);
   const received = Array.from({ length: x.count }, deferred);
   const failAll = (err: unknown): void => {
@@ -638,13 +641,14 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
   try {
     for (let i = 0; i < x.count; i++) {
       const round = `${x.round}/p${i}`;
-      const timeoutMs = Math.max(1, deadline - Date.now());
+      const waitFrom = Date.now();
+      const timeoutMs = Math.max(1, deadline - waitFrom);
       let got: Map<string, PlainData>;
       try {
         got =
           x.tolerant === undefined
             ? await group.gather(round, { ...options, from: alive, timeoutMs })
-            : await group.gatherSome(round, x.tolerant.minimum, { ...options, from: alive, timeoutMs });
+            : await group.gatherSome(round, x.tolerant.minimum, { ...options, from: alive, timeoutMs: Math.min(roundMs, timeoutMs) });
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
         const late = err.peers.length > 0 ? err.peers : alive;
@@ -656,9 +660,10 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
       if (x.tolerant !== undefined && got.size < alive.length) {
         for (const peer of alive) if (!got.has(peer)) x.tolerant.onDrop(peer, i);
         alive = alive.filter((p) => got.has(p));
+        deadline += Date.now() - waitFrom;
       }
       await handedOff[i]!.promise;
-      for (const [peer, msg] of got) x.onPiece(peer, i, expectBytes(msg, 'piece', { what: `piece ${i} of round "${x.round}"`, peer }));
+      x.onPiece(i, got);
       received[i]!.resolve();
     }
     await sending;
@@ -666,6 +671,19 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
     failAll(err);
     throw err;
   }
+}
+
+/**
+ * A piece that is a byte string of exactly `elements` 8-byte elements (a ring or GF(2^61 − 1)
+ * vector piece), as a view on the received bytes.
+ * @throws {@link GroupError} `PROTOCOL_VIOLATION` naming `peer` for anything else.
+ */
+export function pieceBytes(msg: PlainData, elements: number, what: string, i: number, peer: string): Uint8Array {
+  const bytes = expectBytes(msg, what, { what: `${what} ${i}`, peer });
+  if (bytes.length !== 8 * elements) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `${what} ${i} from "${peer}" has ${bytes.length} bytes, expected ${8 * elements}`, { peer });
+  }
+  return bytes;
 }
 
 interface Deferred {
