@@ -21,15 +21,13 @@
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { generateIdentity, serializeIdentity } from '../../src/identity/identity.js';
-import { createRoster, rosterToJSON } from '../../src/identity/roster.js';
-import { spawnWorker, type Worker } from '../lib/child.js';
+import { spawnWorker } from '../lib/child.js';
 import { registerBenchmark, type BenchOptions, type BenchReport, type ReportTable } from '../lib/registry.js';
 import { cell, fmt, interleave, pairedRatios, summarize, type Summary } from '../lib/stats.js';
 import { probeAddresses } from './probe.js';
 import { MPYC_MAX_LENGTH, MpycSession, freePortRange, mpycAvailable } from './mpyc.js';
-import { DEFAULT_VARIANTS, VARIANTS, isProbe, partyId, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type PartyAddress, type PartyConfig, type RunSample, type Variant } from './shared.js';
-import { canBind, freePort } from '../../src/cli/simulate';
+import { DEFAULT_VARIANTS, VARIANTS, isProbe, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type RunSample, type Variant } from './shared.js';
+import { startPartyGroup } from './parties.js';
 
 /** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
 const TARGET = { n: 5, L: 1_000_000, ratio: 3 };
@@ -170,37 +168,13 @@ interface MeshResult {
 async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: MeshResult[]; joins: Record<number, number[]>; hostsMode: string }> {
   const results: MeshResult[] = [];
   const joins: Record<number, number[]> = {};
-  const perAddress = await canBind('127.0.0.2');
-  const hostsMode = perAddress ? 'one 127.0.0.x address per party, same port' : '127.0.0.1, one port per party';
+  let hostsMode = '';
   for (const n of plan.ns) {
-    const ids = Array.from({ length: n }, (_, i) => partyId(i));
-    const identities = ids.map((id) => generateIdentity(id));
-    const roster = rosterToJSON(createRoster(identities.map((x) => ({ id: x.id!, publicKey: x.publicKey }))));
-    const samePort = perAddress ? await freePort('127.0.0.2') : 0;
-    const all: PartyAddress[] = [];
-    for (let i = 0; i < n; i++) {
-      all.push(perAddress ? { id: ids[i]!, host: `127.0.0.${i + 2}`, port: samePort } : { id: ids[i]!, host: '127.0.0.1', port: await freePort('127.0.0.1') });
-    }
-    const sessionId = `bench-protocols-${n}-${randomBytes(8).toString('hex')}`;
-    const deadlineMs = (opts.quick ? 3 : 20) * 60_000;
-    const workers: Worker[] = ids.map((id, i) => {
-      const config: PartyConfig = {
-        index: i,
-        id,
-        identity: serializeIdentity(identities[i]!),
-        roster,
-        sessionId,
-        listen: all[i]!,
-        all,
-        roundTimeoutMs: ROUND_TIMEOUT_MS,
-        joinTimeoutMs: 120_000,
-      };
-      return spawnWorker(join(__dirname, 'party.ts'), config, { name: `party-${id}`, root: opts.root, deadlineMs });
-    });
+    const party = await startPartyGroup(n, { root: opts.root, roundTimeoutMs: ROUND_TIMEOUT_MS, deadlineMs: (opts.quick ? 3 : 20) * 60_000, sessionLabel: 'bench-protocols' });
+    const { workers, all } = party;
+    hostsMode = party.hostsMode;
     try {
-      await Promise.all(workers.map((w) => w.waitEvent('ready', 120_000)));
-      const joined = await Promise.all(workers.map((w) => w.call<{ ms: number }>('join', {}, 150_000)));
-      joins[n] = joined.map((j) => j.ms);
+      joins[n] = party.joinMs;
       opts.log(`protocols: n=${n} mesh formed in ${fmt(Math.max(...joins[n]))} ms (${hostsMode})`);
       if (plan.variants.some(isProbe)) {
         const ports = await Promise.all(workers.map((w) => w.call<number>('probeListen', {}, 30_000)));
@@ -277,9 +251,8 @@ async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: Mesh
         opts.log(`protocols: n=${n} L=${lengthName(L)} done in ${fmt((Date.now() - started) / 1000)} s; load avg ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
         results.push(res);
       }
-      await Promise.all(workers.map((w) => w.call('close', {}, 30_000).catch(() => undefined)));
     } finally {
-      await Promise.all(workers.map((w) => w.stop()));
+      await party.close();
     }
   }
   return { results, joins, hostsMode };

@@ -24,6 +24,28 @@ export const FRAME_HEADER = 9;
 /** Highest sequence number used; the next frame is refused (COUNTER_EXHAUSTED). */
 export const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
+/**
+ * The `generateMask` option of every WebSocket this package dials (a channel's and the relay
+ * link's): an all-zero masking key, which ws recognises and then skips the masking pass (a copy
+ * of every frame it sends) and, at the receiver, the unmasking pass.
+ *
+ * Why leaving the frames unmasked is safe here: RFC 6455 masks client frames so that bytes an
+ * attacker chooses (a script in a browser) cannot appear verbatim on the wire and be read as an
+ * HTTP request by a transparent proxy that does not understand WebSockets (cache poisoning,
+ * Huang et al. 2011). Nothing an attacker chooses reaches the wire in clear on these sockets:
+ * channel frames are AEAD ciphertext under keys only the two parties hold, the channel handshake
+ * is random keys, nonces, MACs and ciphertext, and the relay admission message is JSON of the
+ * party's own configuration (JSON escapes every control character, so it holds no CR LF line).
+ * The frame header still says "masked" with a zero key, so peers and the relay (also ws) accept
+ * it unchanged.
+ *
+ * @param mask - the 4-byte key buffer ws fills before each frame.
+ * @internal
+ */
+export function zeroMaskKey(mask: Uint8Array): void {
+  mask.fill(0);
+}
+
 /** Write `seq` as 8 bytes big-endian at `at`. */
 function putSequence(out: Uint8Array, at: number, seq: number): void {
   const hi = Math.floor(seq / 2 ** 32);

@@ -21,6 +21,7 @@ import { checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from '.
 import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from './driver';
 import { WsIO, refuseAndClose } from './ws-io';
 import type { SuiteName } from './suite';
+import { zeroMaskKey } from './frames';
 
 /** WebSocket subprotocol of coupler channels (the handshake's `v` field carries the protocol version). */
 export const SUBPROTOCOL = 'coupler.1';
@@ -204,6 +205,8 @@ export async function connectChannel(target: { host: string; port: number } | st
   const ws = new WebSocket(url, SUBPROTOCOL, {
     perMessageDeflate: false,
     maxPayload: maxFrameBytes(limits.chunkBytes),
+    // Unmasked frames (a zero key): every payload is ciphertext or random; see zeroMaskKey.
+    generateMask: zeroMaskKey,
     handshakeTimeout: timeoutMs,
     followRedirects: false,
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),

@@ -4,7 +4,8 @@
  *
  * 1. Party i splits its encoded input x_i into n shares that sum to x_i: for every peer j a fresh
  *    32-byte seed s_ij whose ChaCha20 expansion is the share a_ij, sent to j; it keeps
- *    a_ii = x_i − Σ a_ij. (`shares: 'vector'` sends the share vectors themselves instead.)
+ *    a_ii = x_i − Σ a_ij. (`shares: 'vector'` sends the share vectors themselves instead; a long
+ *    one in pieces, once the parties agreed on the shape, so nobody holds a whole share vector.)
  * 2. Party j adds what it holds: T_j = a_jj + Σ_i a_ij.
  * 3. T_j is committed (commitments echo-checked), then opened; S = Σ T_j. The T_j are public by
  *    design; only their sum is needed, so there are two openings (`opening` option):
@@ -30,12 +31,26 @@ import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
-import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
+import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import {
+  PIECE_ELEMENTS,
+  agreeRun,
+  checkGroup,
+  checkSumOptions,
+  encodeRun,
+  exchangePieces,
+  pieceBytes,
+  pieceCount,
+  ringFromBytes,
+  roundOptions,
+  seedHex,
+  type SumOptions,
+  type SumResult,
+} from './common.js';
 import { openAggregated } from './aggregate.js';
 
-/** Elements per piece when a partial sum is opened in pieces (2^19: 4 MiB); shorter vectors go in one message. */
-export const OPEN_PIECE_ELEMENTS = 1 << 17;
+/** Elements per piece when a partial sum is opened in pieces (2^17: 1 MiB); shorter vectors go in one message. */
+export const OPEN_PIECE_ELEMENTS = PIECE_ELEMENTS;
 
 /** Domain of the PRG that expands share seeds. */
 export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
@@ -80,10 +95,12 @@ export function checkOpening(value: unknown, fallback: PartialsOpening): Partial
  */
 export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector'): Promise<Uint32Array> {
   const own = x;
+  // Every peer's seed from one draw of the system RNG (a draw per seed showed in small-sum profiles).
+  const seeds = mode === 'seed' ? new Uint8Array(randomBytes(32 * to.length)) : undefined;
   await Promise.all(
-    to.map((peer) => {
-      if (mode === 'seed') {
-        const seed = new Uint8Array(randomBytes(32));
+    to.map((peer, i) => {
+      if (seeds !== undefined) {
+        const seed = seeds.subarray(32 * i, 32 * (i + 1));
         applySeedInPlace(own, seed, SHARE_PRG_DOMAIN, 'sub');
         return group.send(peer, round, { s: seed });
       }
@@ -116,6 +133,55 @@ export async function collectAdditive(
     else r64AddInPlace(total, ringFromBytes(expectBytes(rec.v, 'v', ctx), length, 'share', peer));
   }
   return total;
+}
+
+/**
+ * Deal share vectors to `to` and collect those dealt by `from`, in pieces ({@link exchangePieces}):
+ * for each piece of `x`, a fresh uniformly random piece per receiver is subtracted from `x` and
+ * sent, and every piece received is added to `x`. Returns `x`, which then holds this party's
+ * partial sum T = x − Σ dealt + Σ received. No whole share vector is ever held, sent or received:
+ * memory ≈ the input plus a few pieces. For vectors longer than one piece; every party must have
+ * agreed on the length first (the number of pieces follows from it).
+ * @internal shared by the additive and dk protocols.
+ */
+export async function shareVectorPieces(
+  group: Group,
+  round: string,
+  x: Uint32Array,
+  to: readonly string[],
+  from: readonly string[],
+  length: number,
+  options: SumOptions,
+): Promise<Uint32Array> {
+  const bytesPerPeer = 8 * length;
+  await exchangePieces(
+    group,
+    {
+      round,
+      count: pieceCount(length),
+      from,
+      bytesPerPeer,
+      send: (i) => {
+        const at = i * PIECE_ELEMENTS;
+        const own = x.subarray(2 * at, 2 * Math.min(length, at + PIECE_ELEMENTS));
+        return Promise.all(
+          to.map((peer) => {
+            const share = r64Random(own.length / 2);
+            r64SubInPlace(own, share);
+            return group.send(peer, `${round}/p${i}`, r64ToBytes(share));
+          }),
+        ).then(() => undefined);
+      },
+      onPiece: (i, got) => {
+        const at = i * PIECE_ELEMENTS;
+        const n = Math.min(PIECE_ELEMENTS, length - at);
+        const target = x.subarray(2 * at, 2 * (at + n));
+        for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'share piece', i, peer)));
+      },
+    },
+    roundOptions(options),
+  );
+  return x;
 }
 
 /**
@@ -199,10 +265,17 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
   const shareRound = `${local.runId}/share`;
   local.progress.phase('share');
-  const dealt = dealAdditive(group, shareRound, local.encoded, group.peers, mode);
+  // Long share vectors go in pieces, after the agreement: the number of pieces follows from the
+  // agreed length (a peer with another shape would leave this party waiting for pieces it never
+  // sends). Seeds and short vectors go at once, in the flight of the shape statement.
+  const inPieces = mode === 'vector' && local.length > PIECE_ELEMENTS;
+  const dealt = inPieces ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode);
   const agreement = agreeRun(group, local, o);
   const summing = (async () => {
-    const partial = await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
+    const partial =
+      dealt === undefined
+        ? await shareVectorPieces(group, shareRound, (await agreement).encoded, group.peers, group.peers, local.length, o)
+        : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
     local.progress.phase('open');
     return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, agreement);
   })();

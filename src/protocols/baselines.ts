@@ -6,17 +6,32 @@
  *   with `passes: k`, the k-secure sum (Sheikh et al. 2009, §2): each input is split into k
  *   segments and the ring runs k times. Two neighbours of a party learn its input by subtracting;
  *   any party can add an undetectable offset.
- * - {@link plainSum}: no privacy at all — every party sends its encoded input to every other. The
- *   reference point for benchmarks over the same channels.
+ * - {@link plainSum}: no privacy at all — every party sends its encoded input to every other (a
+ *   long one in pieces, added up as they arrive). The reference point for benchmarks over the
+ *   same channels.
  *
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { PlainData } from '../wire/codec.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { _mirrorOutput, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { checkGroup, checkSumOptions, prepareRun, requireInsecureAck, ringFromBytes, roundOptions, seedHex, type PreparedRun, type SumOptions, type SumResult } from './common.js';
+import { _mirrorOutput, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import {
+  PIECE_ELEMENTS,
+  checkGroup,
+  checkSumOptions,
+  exchangePieces,
+  pieceBytes,
+  pieceCount,
+  prepareRun,
+  requireInsecureAck,
+  ringFromBytes,
+  roundOptions,
+  seedHex,
+  type PreparedRun,
+  type SumOptions,
+  type SumResult,
+} from './common.js';
 
 /** Options of the baselines: the explicit acknowledgement is required. */
 export interface BaselineOptions extends SumOptions {
@@ -113,22 +128,50 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
   const run = await prepareRun(group, 'plain', input, o, 'ring64');
   const r = await run.progress.around(async () => {
     run.progress.phase('open');
-    await group.sendToAll(`${run.runId}/value`, { v: r64ToBytes(run.encoded) });
-    const got = await group.gather(`${run.runId}/value`, roundOptions(o));
-    return plainResult(group, run, got);
+    const round = `${run.runId}/value`;
+    if (run.length > PIECE_ELEMENTS) {
+      // A long vector goes in pieces, added up as they arrive (memory ≈ input + sum, not n·8L).
+      // The sum is accumulated in the encoded input itself: each piece is added once this party's
+      // own piece has been copied out to the channels (see exchangePieces).
+      const sum = run.encoded;
+      const bytes = r64ToBytes(sum);
+      const pieceLength = PIECE_ELEMENTS * 8;
+      await exchangePieces(
+        group,
+        {
+          round,
+          count: pieceCount(run.length),
+          from: group.peers,
+          bytesPerPeer: bytes.length,
+          send: (i) => group.sendToAll(`${round}/p${i}`, bytes.subarray(i * pieceLength, Math.min(bytes.length, (i + 1) * pieceLength))),
+          onPiece: (i, got) => {
+            const at = i * PIECE_ELEMENTS;
+            const n = Math.min(PIECE_ELEMENTS, run.length - at);
+            const target = sum.subarray(2 * at, 2 * (at + n));
+            for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'plain value piece', i, peer)));
+          },
+        },
+        roundOptions(o),
+      );
+      return plainResult(group, run, sum);
+    }
+    await group.sendToAll(round, { v: r64ToBytes(run.encoded) });
+    const got = await group.gather(round, roundOptions(o));
+    const sum = r64Zeros(run.length);
+    r64AddInPlace(sum, run.encoded);
+    for (const [peer, msg] of got) {
+      const ctx = { what: 'plain value', peer };
+      r64AddInPlace(sum, ringFromBytes(expectBytes(expectRecord(msg, ctx, ['v']).v, 'v', ctx), run.length, 'plain value', peer));
+    }
+    return plainResult(group, run, sum);
   });
   return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
 }
 
-function plainResult(group: Group, run: PreparedRun<Uint32Array>, got: Map<string, PlainData>): SumResult {
-  const sum = r64Zeros(run.length);
-  r64AddInPlace(sum, run.encoded);
-  for (const [peer, msg] of got) {
-    const ctx = { what: 'plain value', peer };
-    r64AddInPlace(sum, ringFromBytes(expectBytes(expectRecord(msg, ctx, ['v']).v, 'v', ctx), run.length, 'plain value', peer));
-  }
+function plainResult(group: Group, run: PreparedRun<Uint32Array>, sum: Uint32Array): SumResult {
   return {
-    sum: decodeRing64(run.shape, sum, run.params),
+    // The sum is this run's own (the encoded input or a fresh vector): decoded in place.
+    sum: decodeRing64(run.shape, sum, run.params, true),
     protocol: 'plainSum',
     contributors: group.parties,
     runId: run.runId,

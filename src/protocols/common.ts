@@ -6,12 +6,12 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, ValueError, describeType } from '../errors.js';
+import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
-import { commitment } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, commitment } from '../group/commit.js';
 import { bytesEqual } from '../crypto/bytes.js';
-import { encodeMessage } from '../wire/codec.js';
+import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import {
   DEFAULT_BOUND,
@@ -554,4 +554,151 @@ export function requireInsecureAck(options: unknown, protocol: string): void {
       `${protocol} is a baseline that is insecure under collusion (or gives no privacy at all); pass acknowledgeInsecure: true to run it`,
     );
   }
+}
+
+/**
+ * Elements per piece when a long vector is exchanged in pieces (2^17: 1 MiB of 8-byte elements);
+ * vectors of at most this many elements go in one message.
+ */
+export const PIECE_ELEMENTS = 1 << 17;
+
+/** Pieces a party may send ahead of the ones it has received from everyone (flow control). */
+const PIECE_WINDOW = 1;
+
+/** The number of pieces of a vector of `length` elements ({@link PIECE_ELEMENTS} each, the last shorter). */
+export function pieceCount(length: number): number {
+  return Math.ceil(length / PIECE_ELEMENTS);
+}
+
+/** One exchange of pieces ({@link exchangePieces}). */
+export interface PiecesExchange {
+  /** Round name; piece i travels in sub-round `<round>/p<i>`. */
+  readonly round: string;
+  /** Pieces each party sends and receives. */
+  readonly count: number;
+  /** The peers whose pieces this party receives. */
+  readonly from: readonly string[];
+  /** Bytes of all the pieces one peer sends this party (sets the exchange's one deadline). */
+  readonly bytesPerPeer: number;
+  /**
+   * Send this party's piece i (to everyone it goes to). Must encode (copy) what it sends before it
+   * returns its promise, as `group.send` and `group.sendToAll` do: once it has returned, `onPiece`
+   * may overwrite the data piece i was taken from.
+   */
+  send(i: number): Promise<void>;
+  /**
+   * Piece i from every peer (that is not dropped), in order — all of piece i before any of piece
+   * i + 1 — and only after this party's own piece i was sent. Unchecked: the messages as received
+   * (byte strings in them are views on the received bytes); see {@link pieceBytes}.
+   */
+  onPiece(i: number, got: ReadonlyMap<string, PlainData>): void;
+  /**
+   * Tolerate peers that fail (thresholdSum): a peer whose piece i does not arrive within the round
+   * deadline (or the exchange's, if that comes first), or whose channel is lost, is dropped — its
+   * later pieces are not waited for and `onDrop` is told — and the exchange's deadline moves by
+   * the time spent waiting for it, so the others keep their time. The exchange fails only when
+   * fewer than `minimum` peers remain. Without it, any failure fails the exchange.
+   */
+  readonly tolerant?: { readonly minimum: number; onDrop(peer: string, i: number): void };
+}
+
+/**
+ * Exchange long vectors in pieces, so that a party holds at most a few pieces of each peer's vector
+ * at once (memory ≈ its own vectors plus O(pieces in flight), not (n − 1) whole vectors), added up
+ * or checked as they arrive. Flow control: a party sends piece i only once it has received piece
+ * i − 1 from every peer in `from`, so pieces in flight stay bounded whatever the speed of each
+ * party (and no party can run ahead: with everyone sending piece 0 at once, each piece i − 1
+ * arrives from everyone, by induction, for any send and receive graph).
+ *
+ * Deadline: ONE for the whole exchange, set when it starts: the round deadline plus the time to
+ * receive `bytesPerPeer` from every peer in `from` at `MIN_OPENING_BYTES_PER_SECOND` (as the
+ * opening in pieces, `commitThenOpenPieces`): a peer that drips its pieces is named by a timeout
+ * once the exchange as a whole is late, not after count × the round deadline.
+ *
+ * @throws {@link TimeoutError} naming the peers whose piece is late at the deadline (tolerant:
+ *   when fewer than `minimum` remain); whatever `send` or `onPiece` throw; the group's errors.
+ */
+export async function exchangePieces(group: Group, x: PiecesExchange, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const totalMs = roundMs + Math.ceil((1000 * x.bytesPerPeer * x.from.length) / MIN_OPENING_BYTES_PER_SECOND);
+  let deadline = Date.now() + totalMs;
+  const handedOff = Array.from({ length: x.count }, deferred);
+  const received = Array.from({ length: x.count }, deferred);
+  const failAll = (err: unknown): void => {
+    for (const d of handedOff) d.reject(err);
+    for (const d of received) d.reject(err);
+  };
+  const sending = (async () => {
+    for (let i = 0; i < x.count; i++) {
+      if (i >= PIECE_WINDOW) await received[i - PIECE_WINDOW]!.promise;
+      const sent = x.send(i);
+      handedOff[i]!.resolve();
+      await sent;
+    }
+  })();
+  sending.catch(failAll);
+  let alive = [...x.from];
+  try {
+    for (let i = 0; i < x.count; i++) {
+      const round = `${x.round}/p${i}`;
+      const waitFrom = Date.now();
+      const timeoutMs = Math.max(1, deadline - waitFrom);
+      let got: Map<string, PlainData>;
+      try {
+        got =
+          x.tolerant === undefined
+            ? await group.gather(round, { ...options, from: alive, timeoutMs })
+            : await group.gatherSome(round, x.tolerant.minimum, { ...options, from: alive, timeoutMs: Math.min(roundMs, timeoutMs) });
+      } catch (err) {
+        if (!(err instanceof TimeoutError)) throw err;
+        const late = err.peers.length > 0 ? err.peers : alive;
+        throw new TimeoutError(
+          `round "${x.round}": piece ${i} of ${x.count} from ${late.map((p) => `"${p}"`).join(', ')} missing at the exchange's deadline (${totalMs} ms: the round deadline plus ${x.count} pieces from ${x.from.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s)`,
+          { peers: late },
+        );
+      }
+      if (x.tolerant !== undefined && got.size < alive.length) {
+        for (const peer of alive) if (!got.has(peer)) x.tolerant.onDrop(peer, i);
+        alive = alive.filter((p) => got.has(p));
+        deadline += Date.now() - waitFrom;
+      }
+      await handedOff[i]!.promise;
+      x.onPiece(i, got);
+      received[i]!.resolve();
+    }
+    await sending;
+  } catch (err) {
+    failAll(err);
+    throw err;
+  }
+}
+
+/**
+ * A piece that is a byte string of exactly `elements` 8-byte elements (a ring or GF(2^61 − 1)
+ * vector piece), as a view on the received bytes.
+ * @throws {@link GroupError} `PROTOCOL_VIOLATION` naming `peer` for anything else.
+ */
+export function pieceBytes(msg: PlainData, elements: number, what: string, i: number, peer: string): Uint8Array {
+  const bytes = expectBytes(msg, what, { what: `${what} ${i}`, peer });
+  if (bytes.length !== 8 * elements) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `${what} ${i} from "${peer}" has ${bytes.length} bytes, expected ${8 * elements}`, { peer });
+  }
+  return bytes;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }

@@ -16,7 +16,9 @@
  *    f_i(0) = x_i, and sends f_i(j) to party j (evaluation point = 1 + j's canonical index), in
  *    the same flight as its shape-and-parameters statement, which every party compares with its
  *    own ({@link _exchangeShapes}: no echo, tolerant of parties that vanish — a party whose
- *    statement does not arrive is no dealer, as if it had dropped out before dealing).
+ *    statement does not arrive is no dealer, as if it had dropped out before dealing). A long
+ *    vector in GF(2^61 − 1) is dealt in pieces once the statements are compared, and published
+ *    and reconstructed in pieces (see `runInPieces`).
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
  *    whose shares it holds; Q = the dealers held by every reporter.
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
@@ -93,8 +95,12 @@ import {
   type SumOutput,
 } from './math/index.js';
 import {
+  PIECE_ELEMENTS,
   checkGroup,
   checkSumOptions,
+  exchangePieces,
+  pieceBytes,
+  pieceCount,
   field61FromBytes,
   fieldFromBytes,
   fieldToBytes,
@@ -379,6 +385,7 @@ async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdFiel
   return local.progress.around(async () => {
     const xs = evaluationPoints(group.parties.length);
     local.progress.phase('share');
+    if (F.name === 'p61' && local.length > PIECE_ELEMENTS) return runInPieces(group, local as unknown as LocalRun<Field61Vector>, t, minContributors, o);
     const shares = F.share(local.encoded, t, xs);
     const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
     const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o));
@@ -429,31 +436,22 @@ export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minim
   return group.parties.filter((p) => p === group.localId || got.has(p));
 }
 
-/** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
-async function runThreshold<V>(
+/**
+ * Steps 2 and 3 (see the module notes): report the dealers this party holds, intersect the signed
+ * reports into Q, enforce the floor, and confirm Q with a quorum before anything that depends on
+ * it is published.
+ * @returns Q (canonical order), its hash, and the peers that confirmed it.
+ */
+async function agreeDealers(
   group: Group,
-  run: LocalRun<V>,
+  run: LocalRun<unknown>,
   agreed: readonly string[],
-  F: _ThresholdField<V>,
+  held: ReadonlyMap<string, unknown>,
   t: number,
   minContributors: number,
-  o: ThresholdSumOptions,
-  ownShare: V,
-): Promise<SumResult> {
+  ro: { timeoutMs?: number; signal?: AbortSignal },
+): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[] }> {
   const n = group.parties.length;
-  const ro = roundOptions(o);
-  const xs = evaluationPoints(n);
-  const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
-
-  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
-  // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
-  const held = new Map<string, V>([[group.localId, ownShare]]);
-  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
-  for (const [peer, msg] of dealt) {
-    const ctx = { what: 'Shamir share', peer };
-    held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
-  }
-
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
@@ -514,6 +512,37 @@ async function runThreshold<V>(
     });
   }
 
+  return { Q, myQ, confirmers };
+}
+
+/** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
+async function runThreshold<V>(
+  group: Group,
+  run: LocalRun<V>,
+  agreed: readonly string[],
+  F: _ThresholdField<V>,
+  t: number,
+  minContributors: number,
+  o: ThresholdSumOptions,
+  ownShare: V,
+): Promise<SumResult> {
+  const n = group.parties.length;
+  const ro = roundOptions(o);
+  const xs = evaluationPoints(n);
+  const xOf = new Map(group.parties.map((p, i) => [p, xs[i]!]));
+
+  // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
+  // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
+  const held = new Map<string, V>([[group.localId, ownShare]]);
+  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
+  for (const [peer, msg] of dealt) {
+    const ctx = { what: 'Shamir share', peer };
+    held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
+  }
+
+  // 2–3. Agree on the dealers and confirm them.
+  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro);
+
   // 4. Publish partial sums over Q to the parties that confirmed it.
   run.progress.phase('open');
   const partial = F.zeros(run.length);
@@ -528,18 +557,33 @@ async function runThreshold<V>(
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
     const rec = expectRecord(msg, ctx, ['q', 'y']);
-    if (!bytesEqual(expectBytes(rec.q, 'q', ctx, 32), myQ)) {
-      // It confirmed this Q a round ago: a partial sum over another set is a lie of its own.
-      throw new CheatingDetectedError(
-        ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" published a partial sum over another dealer set than the one it confirmed`,
-        { description: 'a partial sum labelled with a dealer set other than the confirmed one', statements: [] },
-        { peer },
-      );
-    }
+    checkLabel(rec.q, myQ, ctx);
     points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
     owners.push(peer);
   }
+  const sum = reconstruct(group, F, points, owners, t);
+  return thresholdResult(group, run, F.decode(run.shape, sum, run.params), Q);
+}
+
+/** The partial sum's dealer-set label `q` must be the Q this party and its sender confirmed. */
+function checkLabel(q: PlainData | undefined, myQ: Uint8Array, ctx: { what: string; peer: string }): void {
+  if (!bytesEqual(expectBytes(q, 'q', ctx, 32), myQ)) {
+    // It confirmed this Q a round ago: a partial sum over another set is a lie of its own.
+    throw new CheatingDetectedError(
+      ErrorCode.TAMPERING_DETECTED,
+      `"${ctx.peer}" published a partial sum over another dealer set than the one it confirmed`,
+      { description: 'a partial sum labelled with a dealer set other than the confirmed one', statements: [] },
+      { peer: ctx.peer },
+    );
+  }
+}
+
+/**
+ * Step 5 on one set of points (the whole vectors, or one piece of each): at least t of them; with
+ * more than t, all must lie on one polynomial of degree t − 1 (inconsistent points named when the
+ * redundancy allows); the secret at 0.
+ */
+function reconstruct<V>(group: Group, F: _ThresholdField<V>, points: readonly Point<V>[], owners: readonly string[], t: number): V {
   if (points.length < t) {
     throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${points.length} consistent partial sums, ${t} needed`, {
       peers: group.parties.filter((p) => !owners.includes(p)),
@@ -559,13 +603,123 @@ async function runThreshold<V>(
       );
     }
   }
-  const sum = F.lagrangeAtZero(points.slice(0, Math.max(t, points.length)));
+  return F.lagrangeAtZero(points);
+}
+
+function thresholdResult(group: Group, run: LocalRun<unknown>, sum: SumOutput, Q: string[]): SumResult {
   return {
-    sum: F.decode(run.shape, sum, run.params),
+    sum,
     protocol: 'thresholdSum',
     contributors: Q,
     runId: run.runId,
     seed: seedHex(createHash('sha256').update(encodeMessage(['coupler/1 threshold run', group.sessionId, group.epoch, run.runId, Q])).digest()),
     elapsedMs: Date.now() - run.startedAt,
   };
+}
+
+/**
+ * thresholdSum of a long vector in GF(2^61 − 1), in pieces ({@link exchangePieces}): the same
+ * steps, with the vectors of steps 1, 4 and 5 exchanged 1 MiB at a time under flow control.
+ *
+ * 1. After the shape statements (the number of pieces follows from the agreed length; a long
+ *    vector is not dealt before they are compared, unlike a short one), each piece of the input is
+ *    shared on its own (a fresh polynomial per element, as in one message) and each agreed peer
+ *    gets its share piece; this party's own share overwrites its input piece. Every dealer's
+ *    share is kept whole until the dealer set is agreed (step 2 may drop a dealer whose share
+ *    reached this party but not another one: its share must then be left out of the partial sum,
+ *    so it cannot be added up as it arrives). A dealer whose piece does not arrive is dropped for
+ *    the rest of the deal and is no dealer here, as a dealer that vanished before dealing.
+ * 4. The partial sum over Q is computed in place of one share and published piece by piece, each
+ *    labelled with Q.
+ * 5. Each piece is checked and reconstructed from the points of the parties that published it
+ *    (a party that vanishes while publishing is not waited for in later pieces, as long as t
+ *    points remain), into the partial sum's own memory; a check that fails names the inconsistent
+ *    points of that piece.
+ *
+ * Memory per party ≈ the input, the encoded input (which becomes the own share, then the sum) and
+ * n − 1 received shares, plus pieces in flight: (n + 1)·8L, instead of about 4n·8L.
+ */
+async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
+  const ro = roundOptions(o);
+  const me = group.localId;
+  const L = local.length;
+  const count = pieceCount(L);
+  const evalPoints = evaluationPoints(group.parties.length);
+  const xOf = new Map(group.parties.map((p, i) => [p, evalPoints[i]!]));
+  const agreed = await _exchangeShapes(group, local, t - 1, ro);
+
+  // 1. Deal and collect, piece by piece.
+  const peers = agreed.filter((p) => p !== me);
+  const own = local.encoded;
+  const incoming = new Map<string, Field61Vector>(peers.map((p) => [p, new Uint32Array(2 * L)]));
+  const dealRound = `${local.runId}/deal`;
+  const xs = [me, ...peers].map((p) => xOf.get(p)!);
+  await exchangePieces(
+    group,
+    {
+      round: dealRound,
+      count,
+      from: peers,
+      bytesPerPeer: 8 * L,
+      send: (i) => {
+        const at = i * PIECE_ELEMENTS;
+        const m = Math.min(PIECE_ELEMENTS, L - at);
+        const shares = shamirShare61(own.subarray(2 * at, 2 * (at + m)), t, xs);
+        own.set(shares[0]!, 2 * at);
+        // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
+        // share of this party's input keeps this party in the peer's dealer set.
+        return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!));
+      },
+      onPiece: (i, got) => {
+        const at = i * PIECE_ELEMENTS;
+        const m = Math.min(PIECE_ELEMENTS, L - at);
+        for (const [peer, msg] of got) incoming.get(peer)!.set(field61FromBytes(pieceBytes(msg, m, 'Shamir share piece', i, peer), m, 'Shamir share piece', peer), 2 * at);
+      },
+      tolerant: { minimum: t - 1, onDrop: (peer) => incoming.delete(peer) },
+    },
+    ro,
+  );
+  const held = new Map<string, Field61Vector>([[me, own], ...incoming]);
+  incoming.clear();
+
+  // 2–3. Agree on the dealers and confirm them.
+  const { Q, myQ, confirmers } = await agreeDealers(group, local, agreed, held, t, minContributors, ro);
+
+  // 4. The partial sum over Q, in place of one share; the other shares are dropped.
+  local.progress.phase('open');
+  const partial = held.get(Q[0]!)!;
+  for (const d of Q.slice(1)) f61AddInPlace(partial, held.get(d)!);
+  held.clear();
+  const partialBytes = f61ToBytes(partial);
+  const publishRound = `${local.runId}/partial`;
+  await exchangePieces(
+    group,
+    {
+      round: publishRound,
+      count,
+      from: confirmers,
+      bytesPerPeer: 8 * L,
+      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) })),
+      // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
+      // has been sent when this runs).
+      onPiece: (i, got) => {
+        const at = i * PIECE_ELEMENTS;
+        const m = Math.min(PIECE_ELEMENTS, L - at);
+        const mine = partial.subarray(2 * at, 2 * (at + m));
+        const points: Point<Field61Vector>[] = [{ x: xOf.get(me)!, y: mine }];
+        const owners = [me];
+        for (const [peer, msg] of got) {
+          const ctx = { what: `partial sum piece ${i}`, peer };
+          const rec = expectRecord(msg, ctx, ['q', 'y']);
+          checkLabel(rec.q, myQ, ctx);
+          points.push({ x: xOf.get(peer)!, y: field61FromBytes(pieceBytes(rec.y ?? null, m, 'partial sum piece', i, peer), m, 'partial sum piece', peer) });
+          owners.push(peer);
+        }
+        mine.set(reconstruct(group, _FIELD_P61, points, owners, t));
+      },
+      tolerant: { minimum: t - 1, onDrop: () => undefined },
+    },
+    ro,
+  );
+  return thresholdResult(group, local, decodeField61(local.shape, partial, local.params, true), Q);
 }

@@ -15,6 +15,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import WebSocket from 'ws';
 import { InvalidArgumentError } from '../errors.js';
+import { zeroMaskKey } from '../channel/frames.js';
 import { RELAY_PATH, RELAY_SUBPROTOCOL, normalizeRelayUrl } from './protocol.js';
 
 /** Environment variable naming a PEM file of CA certificates trusted for `wss://` relays (in addition to the system's). */
@@ -92,6 +93,8 @@ export function dialRelay(relayUrl: string, options: RelayDialOptions): WebSocke
   return new WebSocket(`${base}${RELAY_PATH}`, RELAY_SUBPROTOCOL, {
     perMessageDeflate: false,
     maxPayload: options.maxPayload,
+    // Unmasked frames (a zero key): the link carries channel ciphertext and the admission JSON; see zeroMaskKey.
+    generateMask: zeroMaskKey,
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT_MS,
     followRedirects: false,
     ...(agent === undefined ? {} : { agent }),

@@ -709,6 +709,8 @@ export function decodeField(shape: Shape, elems: readonly bigint[], params: Enco
  * @param shape - the agreed {@link Shape}.
  * @param elems - the summed field elements, one per shape element.
  * @param params - the encoding parameters used (`modulus: 'p61'`).
+ * @param reuse - decode float entries in place, over `elems`' own memory (the caller gives up
+ *   `elems`), as {@link decodeRing64} does. Default false.
  * @returns the decoded sum, with the inputs' structure.
  * @throws {@link ValueError} for an invalid shape or params; {@link InvalidArgumentError} if
  * `elems` has the wrong length or non-canonical elements.
@@ -717,7 +719,7 @@ export function decodeField(shape: Shape, elems: readonly bigint[], params: Enco
  * const sum = decodeField61(shape, lagrangeAtZero61(points), { parties: 5, modulus: 'p61' });
  * ```
  */
-export function decodeField61(shape: Shape, elems: Field61Vector, params: EncodingParams): SumOutput {
+export function decodeField61(shape: Shape, elems: Field61Vector, params: EncodingParams, reuse = false): SumOutput {
   const ctx = context(params, 'p61');
   const s = assertShape(shape, ctx.p.maxElements);
   checkDecimalBudget(ctx.p, s);
@@ -730,7 +732,8 @@ export function decodeField61(shape: Shape, elems: Field61Vector, params: Encodi
     const L = e.length;
     let field: SumOutputField;
     if (e.type === 'float') {
-      const out = new Float64Array(L);
+      // `reuse`: element i's 8 bytes are read before float i overwrites them.
+      const out = reuse && (v.byteOffset + 8 * off) % 8 === 0 ? new Float64Array(v.buffer, v.byteOffset + 8 * off, L) : new Float64Array(L);
       for (let i = 0; i < L; i++) {
         const lo = v[2 * (off + i)] as number;
         const hi = v[2 * (off + i) + 1] as number;
