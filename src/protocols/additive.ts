@@ -33,6 +33,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
+import { openRelayed } from './relay-opening.js';
 
 /** Elements per piece when a partial sum is opened in pieces (2^19: 4 MiB); shorter vectors go in one message. */
 export const OPEN_PIECE_ELEMENTS = 1 << 17;
@@ -44,9 +45,11 @@ export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
  * How the committed partial sums are opened: `'broadcast'` sends every T_p to every party
  * ((n − 1)·8L bytes per party); `'aggregate'` has each chunk of the masked T_p summed by one
  * aggregator and checked by a fingerprint drawn after the answers, ≈ 17L·(n − 1)/n < 17L bytes
- * per party whatever n. See the module notes of `secureSum` and `aggregate.ts`.
+ * per party whatever n; `'relay'` has the group's relay sum the masked T_p (8L up, 9L down per
+ * party; needs every channel of the group through the relay). See the module notes of
+ * `secureSum`, `aggregate.ts` and `relay-opening.ts`.
  */
-export type PartialsOpening = 'broadcast' | 'aggregate';
+export type PartialsOpening = 'broadcast' | 'aggregate' | 'relay';
 
 /** Options of {@link secureSum}. */
 export interface SecureSumOptions extends SumOptions {
@@ -69,7 +72,7 @@ export interface SecureSumOptions extends SumOptions {
  */
 export function checkOpening(value: unknown, fallback: PartialsOpening): PartialsOpening {
   if (value === undefined) return fallback;
-  if (value !== 'broadcast' && value !== 'aggregate') throw new InvalidArgumentError('"opening" must be "broadcast" or "aggregate"');
+  if (value !== 'broadcast' && value !== 'aggregate' && value !== 'relay') throw new InvalidArgumentError('"opening" must be "broadcast", "aggregate" or "relay"');
   return value;
 }
 
@@ -133,6 +136,7 @@ export async function openPartials(
   gate?: Promise<unknown>,
 ): Promise<Uint32Array> {
   if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options), gate);
+  if (opening === 'relay') return openRelayed(group, round, partial, length, roundOptions(options), gate);
   if (length > OPEN_PIECE_ELEMENTS) {
     // A long vector is opened in pieces, added up as they arrive: no party holds more than a few
     // pieces of the others' partial sums at once (memory ≈ input + partial + sum, not n·8L).
