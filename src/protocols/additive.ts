@@ -33,7 +33,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { agreeRun, checkGroup, checkSumOptions, encodeRun, ringFromBytes, roundOptions, seedHex, type SumOptions, type SumResult } from './common.js';
 import { openAggregated } from './aggregate.js';
-import { openRelayed } from './relay-opening.js';
+import { allChannelsRelayed, openRelayed, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
+import type { PlainData } from '../wire/codec.js';
 
 /** Elements per piece when a partial sum is opened in pieces (2^19: 4 MiB); shorter vectors go in one message. */
 export const OPEN_PIECE_ELEMENTS = 1 << 17;
@@ -67,14 +68,46 @@ export interface SecureSumOptions extends SumOptions {
 }
 
 /**
- * Check an `opening` option, with its default.
+ * Check an explicit `opening` option (undefined: the default, resolved per run by
+ * {@link resolveOpening}).
+ * @throws {@link InvalidArgumentError} for another value, or `'relay'` in a group without a relay.
  * @internal
  */
-export function checkOpening(value: unknown, fallback: PartialsOpening): PartialsOpening {
-  if (value === undefined) return fallback;
+export function checkOpening(group: Group, value: unknown): PartialsOpening | undefined {
+  if (value === undefined) return undefined;
   if (value !== 'broadcast' && value !== 'aggregate' && value !== 'relay') throw new InvalidArgumentError('"opening" must be "broadcast", "aggregate" or "relay"');
+  if (value === 'relay' && group._relayUrl === undefined) throw new InvalidArgumentError('"opening" "relay" needs a group joined with a relay ("transport" "relay" or "auto" and "relayUrl")');
   return value;
 }
+
+/**
+ * This party's statement for the default opening (stated in the echoed shape agreement): 1 when
+ * every one of its channels runs through the relay and the vector has at least
+ * {@link RELAY_OPENING_MIN_ELEMENTS} elements. @internal
+ */
+export function relayHint(group: Group, length: number): { readonly rl: 0 | 1 } {
+  return { rl: length >= RELAY_OPENING_MIN_ELEMENTS && allChannelsRelayed(group) ? 1 : 0 };
+}
+
+/**
+ * The opening of a run: the explicit one; else `'relay'` when every party stated (echo-checked)
+ * that all its channels run through the relay and L is long enough, else `fallback`. The same at
+ * every honest party. A party that stated 0 knows the answer without waiting for the agreement.
+ * @internal
+ */
+export function resolveOpening(
+  requested: PartialsOpening | undefined,
+  hint: { readonly rl: 0 | 1 } | undefined,
+  fallback: PartialsOpening,
+  agreement: Promise<{ readonly hints: ReadonlyMap<string, PlainData | undefined> }>,
+): Promise<PartialsOpening> {
+  if (requested !== undefined) return Promise.resolve(requested);
+  if (hint?.rl !== 1) return Promise.resolve(fallback);
+  return agreement.then((run) => ([...run.hints.values()].every((h) => isRecordWith(h, 'rl', 1)) ? 'relay' : fallback));
+}
+
+const isRecordWith = (h: PlainData | undefined, key: string, value: number): boolean =>
+  typeof h === 'object' && h !== null && !Array.isArray(h) && !(h instanceof Uint8Array) && (h as Record<string, PlainData>)[key] === value;
 
 /**
  * Split `x` into shares for `to` and send them; returns this party's own share (x minus the rest),
@@ -188,7 +221,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   const o = checkSumOptions(group, options) as SecureSumOptions;
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const opening = checkOpening(o.opening, 'broadcast');
+  const requested = checkOpening(group, o.opening);
   // Three message rounds (broadcast opening), each carrying what earlier versions sent in rounds of
   // their own:
   //  1. the shape statement (echo value, with the run-seed coin commitment) and the dealt shares;
@@ -200,15 +233,21 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // is only a commitment: a party that learns in round 2 that the shapes differ aborts before it
   // opens anything; (3) the opening goes out only after the shape echo succeeded (the `gate`) and
   // after every commitment arrived, exactly as in commit-then-open (see group/commit.ts).
-  const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
+  // The default opening is resolved from every party's echoed hint: 'relay' when every channel of
+  // the group runs through the relay and L is long enough (see resolveOpening). The descriptor
+  // names the fallback, so a party that asks for it explicitly agrees with one that takes the
+  // default (it states no hint, which resolves the default to the fallback).
+  const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening: requested ?? 'broadcast' });
+  const hint = requested === undefined ? relayHint(group, local.length) : undefined;
   const shareRound = `${local.runId}/share`;
   local.progress.phase('share');
   const dealt = dealAdditive(group, shareRound, local.encoded, group.peers, mode);
-  const agreement = agreeRun(group, local, o);
+  const agreement = agreeRun(group, local, o, hint);
+  const opening = resolveOpening(requested, hint, 'broadcast', agreement);
   const summing = (async () => {
     const partial = await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
     local.progress.phase('open');
-    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, agreement);
+    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, await opening, agreement);
   })();
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.

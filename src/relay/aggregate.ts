@@ -66,6 +66,8 @@ export interface AggregateHooks {
   aggregateContribution?(ctx: { session: string; agg: string; from: string; i: number }, payload: Uint8Array): Uint8Array | null;
   /** Replace the answer chunk sent to one member. */
   aggregateAnswer?(ctx: { session: string; agg: string; to: string; i: number }, sum: Uint8Array, carries: Uint8Array): { sum: Uint8Array; carries: Uint8Array };
+  /** Replace the public key announced to one member at admission. */
+  aggregateKey?(ctx: { session: string; agg: string; to: string }, key: Uint8Array): Uint8Array;
   /** Replace the final text message sent to one member. */
   aggregateTrailer?(ctx: { session: string; agg: string; to: string }, text: string): string;
 }

@@ -660,7 +660,8 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       const c = link.conn;
       if (c !== undefined && table.isLive(c)) table.activity(c, 0, Date.now());
     });
-    const admittedMsg: AggregateAdmitted = { t: 'admitted', key: encodeBase64(signingKey.publicKey) };
+    const announced = hooks?.aggregateKey ? hooks.aggregateKey({ session: r.session, agg: r.agg, to: member }, Uint8Array.from(signingKey.publicKey)) : signingKey.publicKey;
+    const admittedMsg: AggregateAdmitted = { t: 'admitted', key: encodeBase64(announced) };
     ws.send(JSON.stringify(admittedMsg));
   };
 

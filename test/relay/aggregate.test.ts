@@ -68,3 +68,72 @@ describe('opening: relay — correct sums through the aggregating relay', () => 
     }
   });
 });
+
+describe('the default opening', () => {
+  const sumOf = (xs: Float64Array[]): number[] => Array.from({ length: xs[0]!.length }, (_, l) => xs.reduce((s, x) => s + x[l]!, 0));
+
+  test("every channel relayed and L ≥ 16 384: secureSum and dkSecureSum open through the relay; below 16 384 they don't", async () => {
+    const parties = makeParties(4);
+    const r = await startRelay({ rosters: [parties.roster] });
+    relays.push(r);
+    const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: urlOf(r) }));
+    try {
+      const long = inputs(4, 16_384);
+      for (const run of [secureSum, dkSecureSum]) {
+        const out = await Promise.all(groups.map((g, i) => run(g, long[i]!)));
+        for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(long));
+      }
+      expect(r.stats().aggregations.completed).toBe(2);
+      const short = inputs(4, 16_383);
+      const out = await Promise.all(groups.map((g, i) => secureSum(g, short[i]!)));
+      for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(short));
+      expect(r.stats().aggregations.completed).toBe(2);
+      // A party that asks for the broadcast explicitly agrees with the others' default (which then falls back).
+      const mixed = await Promise.all(groups.map((g, i) => secureSum(g, long[i]!, i === 0 ? { opening: 'broadcast' } : {})));
+      for (const o of mixed) expect(Array.from(o.sum)).toEqual(sumOf(long));
+      expect(r.stats().aggregations.completed).toBe(2);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  test('auto with some pairs direct: a party whose every channel is relayed still agrees on the broadcast', async () => {
+    const parties = makeParties(3);
+    const r = await startRelay({ rosters: [parties.roster] });
+    relays.push(r);
+    const groups = await joinAll(parties, (id) => ({
+      transport: 'auto',
+      relayUrl: urlOf(r),
+      autoFallbackMs: 1500,
+      // p3 accepts no inbound connection and finds nobody to dial: all its channels are relayed.
+      listen: id === 'p3' ? false : { host: '127.0.0.1', port: 0 },
+      ...(id === 'p3' ? { discovery: [] } : {}),
+    }));
+    try {
+      expect(groups[2]!.stats().every((s) => s.path === 'relay')).toBe(true);
+      expect(groups[0]!.stats().find((s) => s.peer === 'p2')!.path).toBe('direct');
+      const xs = inputs(3, 20_000);
+      const out = await Promise.all(groups.map((g, i) => secureSum(g, xs[i]!)));
+      for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(xs));
+      expect(r.stats().aggregations.completed).toBe(0);
+      // Asked for explicitly, the relayed opening works in such a group too.
+      const again = await Promise.all(groups.map((g, i) => secureSum(g, xs[i]!, { opening: 'relay' })));
+      for (const o of again) expect(Array.from(o.sum)).toEqual(sumOf(xs));
+      expect(r.stats().aggregations.completed).toBe(1);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+
+  test("opening: 'relay' in a group without a relay is refused before anything is sent", async () => {
+    const parties = makeParties(3);
+    const groups = await joinAll(parties, () => ({ listen: { host: '127.0.0.1', port: 0 } }));
+    try {
+      await expect(secureSum(groups[0]!, 1, { opening: 'relay' })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+      const out = await Promise.all(groups.map((g, i) => secureSum(g, i)));
+      for (const o of out) expect(o.sum).toBe(3);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+});
