@@ -58,11 +58,15 @@ export interface SecureSumOptions extends SumOptions {
   readonly shares?: 'seed' | 'vector';
   /**
    * Opening of the partial sums (all parties must agree; a mismatch is refused like any other
-   * parameter mismatch). `secureSum` default: `'broadcast'`, (n − 1)·8L bytes per party;
-   * `'aggregate'` cuts that to ≈ 17L·(n − 1)/n bytes per party whatever n, in four more message
-   * rounds and ≈ (n + 5) PRG expansions of L per party (masks and fingerprints); who aggregates
-   * does not matter for integrity (see `aggregate.ts`).
-   * `dkSecureSum` default: `'aggregate'` for n ≥ 4, else `'broadcast'`.
+   * parameter mismatch). `'broadcast'`: (n − 1)·8L bytes per party; `'aggregate'` cuts that to
+   * ≈ 17L·(n − 1)/n bytes per party whatever n, in four more message rounds and ≈ (n + 5) PRG
+   * expansions of L per party (masks and fingerprints); who aggregates does not matter for
+   * integrity (see `aggregate.ts`). `'relay'`: the group's relay adds the masked partial sums
+   * (8L up and 9L down per party, n·17L over the relay's link; the relay learns nothing and is
+   * named if it changes the sum, see `relay-opening.ts`); needs a group joined with a relay.
+   * Default: `'relay'` when every party's channels all run through the relay and L ≥
+   * {@link RELAY_OPENING_MIN_ELEMENTS} (each party states it in the echoed shape agreement), else
+   * `'broadcast'` (`secureSum`) or `'aggregate'` for n ≥ 4, `'broadcast'` below (`dkSecureSum`).
    */
   readonly opening?: PartialsOpening;
 }

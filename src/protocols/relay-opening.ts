@@ -45,6 +45,7 @@ import {
   uploadStatement,
 } from '../relay/aggregate-wire.js';
 import { openRelayAggregation, RelayOpeningError, type AggregateAnswer } from '../relay/aggregate-client.js';
+import { RelayError, isTransientRefusal } from '../relay/protocol.js';
 
 /** Statement types the parties sign in the relayed opening. */
 export const RELAY_OPENING_STATEMENT = {
@@ -161,7 +162,8 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
   let answerChain = answerChainStart(session, agg);
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const openingMs = roundMs + Math.ceil((1000 * 17 * length) / MIN_OPENING_BYTES_PER_SECOND);
-  const conn = await openRelayAggregation({
+  const openedAt = Date.now();
+  const conn = await admitRetrying(openedAt + openingMs, options.signal, {
     relayUrl,
     identity: group.identity,
     roster: group.roster,
@@ -375,6 +377,28 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     description: 'check rejected; every presented answer, opening and fingerprint verified',
     statements: [],
   });
+}
+
+/** First and longest wait between two admission attempts after a transient refusal (ms). */
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 2_000;
+
+/**
+ * Admission to the relay's aggregation, retried with backoff after a transient refusal (the relay
+ * is full, a slot is still held) until `deadlineAt`: a busy relay queues sums instead of failing them.
+ */
+async function admitRetrying(deadlineAt: number, signal: AbortSignal | undefined, o: Parameters<typeof openRelayAggregation>[0]): Promise<Awaited<ReturnType<typeof openRelayAggregation>>> {
+  let delay = RETRY_INITIAL_MS;
+  for (;;) {
+    try {
+      return await openRelayAggregation({ ...o, admissionTimeoutMs: Math.max(1, Math.min(o.admissionTimeoutMs, deadlineAt - Date.now())) });
+    } catch (err) {
+      const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
+      if (!(err instanceof RelayError) || !isTransientRefusal(err.reason) || Date.now() + wait >= deadlineAt || signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      delay = Math.min(2 * delay, RETRY_MAX_MS);
+    }
+  }
 }
 
 /**

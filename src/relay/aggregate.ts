@@ -42,8 +42,8 @@ import {
   type MemberFinal,
 } from './aggregate-wire.js';
 
-/** Chunks a member may run ahead of the oldest unfinished chunk before the relay stops reading it. */
-export const AGGREGATE_WINDOW_CHUNKS = 4;
+/** Chunks a member may run ahead of the oldest unfinished chunk before the relay stops reading it (its kernel socket buffers carry more). */
+export const AGGREGATE_WINDOW_CHUNKS = 2;
 /**
  * What one aggregation holds at most, bytes: ({@link AGGREGATE_WINDOW_CHUNKS} + 1) accumulators of
  * {@link AGGREGATE_CHUNK_ELEMENTS} × (8 + 4) bytes (sum and the widest carries), plus 64 KiB for

@@ -65,10 +65,14 @@ export const DEFAULT_RELAY_WINDOW_BYTES = 272 * 1024;
 export const DEFAULT_RELAY_MAX_NONCES = 16_384;
 /** Default cap on remembered admission nonces of one source address: 4 096. */
 export const DEFAULT_RELAY_MAX_NONCES_PER_SOURCE = 4_096;
-/** Default cap on live aggregations (relayed openings): 32. */
-export const DEFAULT_RELAY_MAX_AGGREGATIONS = 32;
-/** Default cap on live aggregations of one session: 4. */
-export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION = 4;
+/**
+ * Default cap on live aggregations (relayed openings): 4 (each holds up to
+ * `AGGREGATE_MEMORY_BYTES`, 640 KiB; at this default the bound stays within 256 MiB with the
+ * runtime). A member refused `relay-full` retries until its opening's deadline.
+ */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS = 4;
+/** Default cap on live aggregations of one session: 2. */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION = 2;
 /** Default cap on the elements of one aggregation's vectors: 2^24 (the sums' own default cap). */
 export const DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS = 2 ** 24;
 /**

@@ -137,3 +137,42 @@ describe('the default opening', () => {
     }
   });
 });
+
+describe("the relay's aggregation resources", () => {
+  test('a full relay (maxAggregations: 1) queues a second group’s relayed opening: it retries and completes', async () => {
+    const a = makeParties(3, 'a');
+    const b = makeParties(3, 'b');
+    const r = await startRelay({ rosters: [a.roster, b.roster], maxAggregations: 1 });
+    relays.push(r);
+    const [ga, gb] = await Promise.all([joinAll(a, () => ({ transport: 'relay', relayUrl: urlOf(r) })), joinAll(b, () => ({ transport: 'relay', relayUrl: urlOf(r) }))]);
+    try {
+      const xs = inputs(3, 200_000);
+      const expected = Array.from({ length: 200_000 }, (_, l) => xs.reduce((s, x) => s + x[l]!, 0));
+      const outs = await Promise.all([...ga, ...gb].map((g, i) => secureSum(g, xs[i % 3]!, { opening: 'relay' })));
+      for (const o of outs) expect(Array.from(o.sum)).toEqual(expected);
+      expect(r.stats().aggregations.completed).toBe(2);
+      expect(r.stats().refused['relay-full'] ?? 0).toBeGreaterThan(0);
+      expect(r.stats().aggregations.live).toBe(0);
+    } finally {
+      await Promise.all([...ga, ...gb].map((g) => g.close()));
+    }
+  });
+
+  test('vectors over maxAggregateElements are refused (aggregate-mismatch, deterministic) before anything is uploaded', async () => {
+    const parties = makeParties(3);
+    const r = await startRelay({ rosters: [parties.roster], maxAggregateElements: 1000 });
+    relays.push(r);
+    const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: urlOf(r) }));
+    try {
+      const xs = inputs(3, 1001);
+      const results = await Promise.allSettled(groups.map((g, i) => secureSum(g, xs[i]!, { opening: 'relay' })));
+      for (const res of results) {
+        expect(res.status).toBe('rejected');
+        expect((res as PromiseRejectedResult).reason).toMatchObject({ code: 'COUPLER_ERR_RELAY_REFUSED', reason: 'aggregate-mismatch' });
+      }
+      expect(r.stats().aggregations.bytes).toBe(0);
+    } finally {
+      await Promise.all(groups.map((g) => g.close()));
+    }
+  });
+});
