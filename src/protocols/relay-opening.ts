@@ -306,7 +306,12 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
       for (const p of parties) claimed = fingerprintAdd(claimed, checks.get(p)!.f[i]!);
       if (r64Fingerprint(chunkWeightSeed(point, i), view.subarray(2 * a, 2 * b), viewCarries.subarray(a, b)) !== claimed) failing = i;
     }
-    if (failing < 0) return unmaskInPlace(view, parties.map((p) => sigmas.get(p)!));
+    if (failing < 0) {
+      // The sum goes back in `partial`'s buffer (U_p is not needed any more): the caller decodes
+      // while only one L-vector of the opening is alive.
+      partial.set(unmaskInPlace(view, parties.map((p) => sigmas.get(p)!)));
+      return partial;
+    }
   }
 
   // 6. Dispute: present the relay's statement held, open the chunk hashes and the failing chunk.
