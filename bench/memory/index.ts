@@ -9,7 +9,9 @@
  * Target (issue 12, reported, never asserted): peak RSS per party ≤ 3 × input bytes + 100 MB at
  * L = 1e7 for secureSum.
  *
- * Flags: `--lengths=1e6,1e7`, `--n=5`, `--protocols=secureSum,dkSecureSum,plainSum`, `--reps=1`.
+ * Flags: `--lengths=1e6,1e7`, `--n=5`, `--protocols=secureSum,dkSecureSum,plainSum`, `--reps=1`,
+ * `--transport=direct|relay` (relay: the parties through `coupler simulate`'s embedded relay, so
+ * long sums open through it).
  *
  * @module
  */
@@ -55,9 +57,9 @@ interface Run {
   ok: boolean;
 }
 
-async function simulateOnce(cli: string, n: number, L: number, protocol: string): Promise<Run> {
+async function simulateOnce(cli: string, n: number, L: number, protocol: string, transport: string): Promise<Run> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [cli, 'simulate', 'demo', '--parties', String(n), '--length', String(L), '--protocol', protocol, '--discovery', 'static', '--quiet', '--timeout', '600'], {
+  const child = spawn(process.execPath, [cli, 'simulate', 'demo', '--parties', String(n), '--length', String(L), '--protocol', protocol, '--discovery', 'static', '--transport', transport, '--quiet', '--timeout', '600'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -83,6 +85,8 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const n = Number(flag(opts.args, 'n') ?? (opts.quick ? 3 : 5));
   const protocols = (flag(opts.args, 'protocols') ?? (opts.quick ? 'secureSum' : 'secureSum,dkSecureSum,plainSum')).split(',');
   const reps = Number(flag(opts.args, 'reps') ?? 1);
+  // `relay`: every party through an embedded relay, so the sums open through it (opening 'relay').
+  const transport = flag(opts.args, 'transport') ?? 'direct';
   const load0 = loadavg();
   const rows: (string | number)[][] = [];
   const data: Record<string, unknown> = {};
@@ -95,7 +99,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       let ok = true;
       for (let r = 0; r < reps; r++) {
         opts.log(`memory: ${protocol} n=${n} L=${L} rep ${r + 1}/${reps}`);
-        const res = await simulateOnce(cli, n, L, protocol);
+        const res = await simulateOnce(cli, n, L, protocol, transport);
         ok &&= res.ok;
         peaks.push(...res.peaksMb);
         walls.push(res.wallMs);
@@ -110,7 +114,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const load1 = loadavg();
   notes.push(`Load average (1/5/15 min) at the start ${load0.map((x) => x.toFixed(2)).join(' ')}, at the end ${load1.map((x) => x.toFixed(2)).join(' ')}.`);
   return {
-    parameters: { n, lengths, protocols, reps, sampleEveryMs: 50, input: 'Float64Array of L elements (the demo)' },
+    parameters: { n, lengths, protocols, reps, transport, sampleEveryMs: 50, input: 'Float64Array of L elements (the demo)' },
     tables: [
       {
         title: `Peak RSS per party process, MB (n = ${n}; every party a separate \`coupler run\` process under \`coupler simulate demo\`)`,
