@@ -15,7 +15,9 @@
  * L = 1e7 for every protocol.
  *
  * Flags: `--lengths=1e6,1e7`, `--n=5`,
- * `--protocols=secureSum,dkSecureSum,plainSum,thresholdSum,secureSum/vector`, `--reps=1`.
+ * `--protocols=secureSum,dkSecureSum,plainSum,thresholdSum,secureSum/vector`, `--reps=1`,
+ * `--transport=direct|relay` (relay: the demo's parties through `coupler simulate`'s embedded relay, so
+ * long sums open through it; party processes always connect directly).
  *
  * @module
  */
@@ -146,9 +148,9 @@ async function partiesOnce(opts: BenchOptions, n: number, L: number, variant: Va
   }
 }
 
-async function simulateOnce(cli: string, n: number, L: number, protocol: string): Promise<Run> {
+async function simulateOnce(cli: string, n: number, L: number, protocol: string, transport: string): Promise<Run> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [cli, 'simulate', 'demo', '--parties', String(n), '--length', String(L), '--protocol', protocol, '--discovery', 'static', '--quiet', '--timeout', '600'], {
+  const child = spawn(process.execPath, [cli, 'simulate', 'demo', '--parties', String(n), '--length', String(L), '--protocol', protocol, '--discovery', 'static', '--transport', transport, '--quiet', '--timeout', '600'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -173,6 +175,8 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   }
   if (protocols.some((p) => CLI_PROTOCOLS.includes(p)) && !existsSync(cli)) throw new Error('memory: dist/cli.js is missing; run `npm run build` first');
   const reps = Number(flag(opts.args, 'reps') ?? 1);
+  // `relay`: every party through an embedded relay, so the sums open through it (opening 'relay').
+  const transport = flag(opts.args, 'transport') ?? 'direct';
   const load0 = loadavg();
   const rows: (string | number)[][] = [];
   const data: Record<string, unknown> = {};
@@ -187,7 +191,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       let ok = true;
       for (let r = 0; r < reps; r++) {
         opts.log(`memory: ${protocol} n=${n} L=${L} rep ${r + 1}/${reps}${viaCli ? '' : ' (party processes)'}`);
-        const res = viaCli ? await simulateOnce(cli, n, L, protocol) : await partiesOnce(opts, n, L, protocol as Variant);
+        const res = viaCli ? await simulateOnce(cli, n, L, protocol, transport) : await partiesOnce(opts, n, L, protocol as Variant);
         ok &&= res.ok;
         peaks.push(...res.peaksMb);
         before.push(...(res.beforeMb ?? []));
@@ -216,7 +220,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const load1 = loadavg();
   notes.push(`Load average (1/5/15 min) at the start ${load0.map((x) => x.toFixed(2)).join(' ')}, at the end ${load1.map((x) => x.toFixed(2)).join(' ')}.`);
   return {
-    parameters: { n, lengths, protocols, reps, sampleEveryMs: 50, input: 'Float64Array of L elements (the demo)' },
+    parameters: { n, lengths, protocols, reps, transport, sampleEveryMs: 50, input: 'Float64Array of L elements (the demo)' },
     tables: [
       {
         title: `Peak RSS per party process, MiB (n = ${n}; every party a separate process: \`coupler simulate demo\`, or party.cjs on the built package)`,

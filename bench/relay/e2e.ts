@@ -10,7 +10,8 @@
  *
  * Measured per sum: wall time (parent sends the command to every party → last result), the
  * busiest link's bytes (kernel counters, largest single-direction count over all hosts incl. the
- * relay), the relay's forwarded bytes and its CPU time.
+ * relay), the bytes the relay moved (forwarded, and uploaded to or answered from its aggregations
+ * when the sum used the relayed opening) and its CPU time.
  *
  * Flags: `--n=5`, `--sizes=1e3,1e5`, `--reps=3`, `--mbit=100`, `--protocols=secureSum,dkSecureSum`.
  */
@@ -34,21 +35,22 @@ export interface Sample {
   relayCpuMs: number;
 }
 
-/** The relay's forwarded bytes and CPU time so far. */
+/** The bytes the relay moved so far (forwarded between channels, plus uploaded to and answered from its aggregations) and its CPU time. */
 export async function relayStats(relay: NsProcess): Promise<{ bytes: number; cpuMs: number }> {
   const id = nextId();
   relay.send({ op: 'stats', id });
   const e = await relay.waitEvent((x) => x.event === 'stats' && x.id === id, 10_000);
-  return { bytes: (e.stats as { bytesForwarded: number }).bytesForwarded, cpuMs: Number(e.cpuMs) };
+  const st = e.stats as { bytesForwarded: number; aggregations?: { bytes: number } };
+  return { bytes: st.bytesForwarded + (st.aggregations?.bytes ?? 0), cpuMs: Number(e.cpuMs) };
 }
 
 /** One sum on every party of a mesh: wall time, busiest link, relay bytes and CPU (checked against the expected sum). */
-export async function measure(tb: Testbed, ps: NsProcess[], n: number, protocol: string, L: number, measured: Host[], relay?: NsProcess): Promise<Sample> {
+export async function measure(tb: Testbed, ps: NsProcess[], n: number, protocol: string, L: number, measured: Host[], relay?: NsProcess, opening?: string): Promise<Sample> {
   const id = nextId();
   const before = measured.map((h) => tb.counters(h));
   const r0 = relay ? await relayStats(relay) : { bytes: 0, cpuMs: 0 };
   const t0 = performance.now();
-  for (const p of ps) p.send({ op: 'sum', protocol, length: L, id });
+  for (const p of ps) p.send({ op: 'sum', protocol, length: L, id, ...(opening === undefined ? {} : { opening }) });
   const done = await Promise.all(ps.map((p) => p.waitEvent((e) => (e.event === 'result' && e.id === id) || e.event === 'error', 600_000)));
   const wallMs = performance.now() - t0;
   const bad = done.find((e) => e.event === 'error');

@@ -401,6 +401,11 @@ export class Group {
     this.#epoch = Uint8Array.from(epoch);
   }
 
+  /** @internal the relay's URL when the group was joined with one (read by the relayed opening). */
+  get _relayUrl(): string | undefined {
+    return this.#mesh.relayUrl;
+  }
+
   /** @internal the group's progress hook and interval (read by the protocols). */
   get _progress(): { readonly hook: ((p: RunProgress) => void) | undefined; readonly intervalMs: number } {
     return { hook: this.#onProgress, intervalMs: this.#progressIntervalMs };

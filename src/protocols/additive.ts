@@ -48,6 +48,8 @@ import {
   type SumResult,
 } from './common.js';
 import { openAggregated } from './aggregate.js';
+import { allChannelsRelayed, openRelayed, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
+import type { PlainData } from '../wire/codec.js';
 
 /** Elements per piece when a partial sum is opened in pieces (2^17: 1 MiB); shorter vectors go in one message. */
 export const OPEN_PIECE_ELEMENTS = PIECE_ELEMENTS;
@@ -59,9 +61,11 @@ export const SHARE_PRG_DOMAIN = 'coupler/1 additive share';
  * How the committed partial sums are opened: `'broadcast'` sends every T_p to every party
  * ((n − 1)·8L bytes per party); `'aggregate'` has each chunk of the masked T_p summed by one
  * aggregator and checked by a fingerprint drawn after the answers, ≈ 17L·(n − 1)/n < 17L bytes
- * per party whatever n. See the module notes of `secureSum` and `aggregate.ts`.
+ * per party whatever n; `'relay'` has the group's relay sum the masked T_p (8L up, 9L down per
+ * party; needs every channel of the group through the relay). See the module notes of
+ * `secureSum`, `aggregate.ts` and `relay-opening.ts`.
  */
-export type PartialsOpening = 'broadcast' | 'aggregate';
+export type PartialsOpening = 'broadcast' | 'aggregate' | 'relay';
 
 /** Options of {@link secureSum}. */
 export interface SecureSumOptions extends SumOptions {
@@ -69,24 +73,60 @@ export interface SecureSumOptions extends SumOptions {
   readonly shares?: 'seed' | 'vector';
   /**
    * Opening of the partial sums (all parties must agree; a mismatch is refused like any other
-   * parameter mismatch). `secureSum` default: `'broadcast'`, (n − 1)·8L bytes per party;
-   * `'aggregate'` cuts that to ≈ 17L·(n − 1)/n bytes per party whatever n, in four more message
-   * rounds and ≈ (n + 5) PRG expansions of L per party (masks and fingerprints); who aggregates
-   * does not matter for integrity (see `aggregate.ts`).
-   * `dkSecureSum` default: `'aggregate'` for n ≥ 4, else `'broadcast'`.
+   * parameter mismatch). `'broadcast'`: (n − 1)·8L bytes per party; `'aggregate'` cuts that to
+   * ≈ 17L·(n − 1)/n bytes per party whatever n, in four more message rounds and ≈ (n + 5) PRG
+   * expansions of L per party (masks and fingerprints); who aggregates does not matter for
+   * integrity (see `aggregate.ts`). `'relay'`: the group's relay adds the masked partial sums
+   * (8L up and 9L down per party, n·17L over the relay's link; the relay learns nothing and is
+   * named if it changes the sum, see `relay-opening.ts`); needs a group joined with a relay.
+   * Default: `'relay'` when every party's channels all run through the relay and L ≥
+   * {@link RELAY_OPENING_MIN_ELEMENTS} (each party states it in the echoed shape agreement), else
+   * `'broadcast'` (`secureSum`) or `'aggregate'` for n ≥ 4, `'broadcast'` below (`dkSecureSum`).
    */
   readonly opening?: PartialsOpening;
 }
 
 /**
- * Check an `opening` option, with its default.
+ * Check an explicit `opening` option (undefined: the default, resolved per run by
+ * {@link resolveOpening}).
+ * @throws {@link InvalidArgumentError} for another value, or `'relay'` in a group without a relay.
  * @internal
  */
-export function checkOpening(value: unknown, fallback: PartialsOpening): PartialsOpening {
-  if (value === undefined) return fallback;
-  if (value !== 'broadcast' && value !== 'aggregate') throw new InvalidArgumentError('"opening" must be "broadcast" or "aggregate"');
+export function checkOpening(group: Group, value: unknown): PartialsOpening | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'broadcast' && value !== 'aggregate' && value !== 'relay') throw new InvalidArgumentError('"opening" must be "broadcast", "aggregate" or "relay"');
+  if (value === 'relay' && group._relayUrl === undefined) throw new InvalidArgumentError('"opening" "relay" needs a group joined with a relay ("transport" "relay" or "auto" and "relayUrl")');
   return value;
 }
+
+/**
+ * This party's statement for the default opening (stated in the echoed shape agreement): 1 when
+ * every one of its channels runs through the relay and the vector has at least
+ * {@link RELAY_OPENING_MIN_ELEMENTS} elements. @internal
+ */
+export function relayHint(group: Group, length: number): { readonly rl: 0 | 1 } {
+  return { rl: length >= RELAY_OPENING_MIN_ELEMENTS && allChannelsRelayed(group) ? 1 : 0 };
+}
+
+/**
+ * The opening of a run: the explicit one; else `'relay'` when every party stated (echo-checked)
+ * that all its channels run through the relay and L is long enough, else `fallback`. The same at
+ * every honest party. A party that stated 0 knows the answer without waiting for the agreement.
+ * @internal
+ */
+export function resolveOpening(
+  requested: PartialsOpening | undefined,
+  hint: { readonly rl: 0 | 1 } | undefined,
+  fallback: PartialsOpening,
+  agreement: Promise<{ readonly hints: ReadonlyMap<string, PlainData | undefined> }>,
+): Promise<PartialsOpening> {
+  if (requested !== undefined) return Promise.resolve(requested);
+  if (hint?.rl !== 1) return Promise.resolve(fallback);
+  return agreement.then((run) => ([...run.hints.values()].every((h) => isRecordWith(h, 'rl', 1)) ? 'relay' : fallback));
+}
+
+const isRecordWith = (h: PlainData | undefined, key: string, value: number): boolean =>
+  typeof h === 'object' && h !== null && !Array.isArray(h) && !(h instanceof Uint8Array) && (h as Record<string, PlainData>)[key] === value;
 
 /**
  * Split `x` into shares for `to` and send them; returns this party's own share (x minus the rest),
@@ -199,6 +239,7 @@ export async function openPartials(
   gate?: Promise<unknown>,
 ): Promise<Uint32Array> {
   if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options), gate);
+  if (opening === 'relay') return openRelayed(group, round, partial, length, roundOptions(options), gate);
   if (length > OPEN_PIECE_ELEMENTS) {
     // A long vector is opened in pieces, added up as they arrive: no party holds more than a few
     // pieces of the others' partial sums at once (memory ≈ input + partial + sum, not n·8L).
@@ -250,7 +291,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   const o = checkSumOptions(group, options) as SecureSumOptions;
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const opening = checkOpening(o.opening, 'broadcast');
+  const requested = checkOpening(group, o.opening);
   // Three message rounds (broadcast opening), each carrying what earlier versions sent in rounds of
   // their own:
   //  1. the shape statement (echo value, with the run-seed coin commitment) and the dealt shares;
@@ -262,7 +303,12 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // is only a commitment: a party that learns in round 2 that the shapes differ aborts before it
   // opens anything; (3) the opening goes out only after the shape echo succeeded (the `gate`) and
   // after every commitment arrived, exactly as in commit-then-open (see group/commit.ts).
-  const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening });
+  // The default opening is resolved from every party's echoed hint: 'relay' when every channel of
+  // the group runs through the relay and L is long enough (see resolveOpening). The descriptor
+  // names the fallback, so a party that asks for it explicitly agrees with one that takes the
+  // default (it states no hint, which resolves the default to the fallback).
+  const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening: requested ?? 'broadcast' });
+  const hint = requested === undefined ? relayHint(group, local.length) : undefined;
   const shareRound = `${local.runId}/share`;
   local.progress.phase('share');
   // Long share vectors go in pieces, after the agreement: the number of pieces follows from the
@@ -270,14 +316,15 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // sends). Seeds and short vectors go at once, in the flight of the shape statement.
   const inPieces = mode === 'vector' && local.length > PIECE_ELEMENTS;
   const dealt = inPieces ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode);
-  const agreement = agreeRun(group, local, o);
+  const agreement = agreeRun(group, local, o, hint);
+  const opening = resolveOpening(requested, hint, 'broadcast', agreement);
   const summing = (async () => {
     const partial =
       dealt === undefined
         ? await shareVectorPieces(group, shareRound, (await agreement).encoded, group.peers, group.peers, local.length, o)
         : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
     local.progress.phase('open');
-    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, opening, agreement);
+    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, await opening, agreement);
   })();
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.

@@ -58,12 +58,13 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
 import type { Group, RoundOptions } from '../group/group.js';
+import { MIN_OPENING_BYTES_PER_SECOND } from '../group/commit.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
@@ -266,6 +267,92 @@ export function sumHash(sum: Uint8Array, carries: Uint8Array): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Long chunks in parts.
+
+/**
+ * Elements per part when pieces and chunk answers are streamed (2^17: 1 MiB of ring elements).
+ * A layout whose largest chunk is at most this long sends each piece and answer as one message.
+ */
+export const AGGREGATE_PART_ELEMENTS = 1 << 17;
+/** Parts a party sends ahead of the ones it has received from every peer. */
+const PART_WINDOW = 2;
+
+/** Elements [x0, x1) of part `k` of a chunk of `span` elements (empty past its end). @internal */
+export function partRange(span: number, k: number): [number, number] {
+  const x0 = Math.min(span, k * AGGREGATE_PART_ELEMENTS);
+  return [x0, Math.min(span, x0 + AGGREGATE_PART_ELEMENTS)];
+}
+
+/** Part `k` of a chunk's bytes. */
+function partOf(bytes: Uint8Array, k: number): Uint8Array {
+  const [x0, x1] = partRange(bytes.length / 8, k);
+  return bytes.subarray(8 * x0, 8 * x1);
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * One message per peer under `<base>` (a header), then `parts` messages `<base>/<k>` per peer,
+ * with flow control: a party sends part k only once it has received part k − 2 from every peer, so
+ * no party holds more than a few parts of any peer's stream whatever the speeds (the rule of
+ * `commitThenOpenPieces`). Every wait shares the caller's deadline.
+ */
+class PartStream {
+  readonly #received: Deferred[];
+  constructor(
+    readonly group: Group,
+    readonly base: string,
+    readonly parts: number,
+  ) {
+    this.#received = Array.from({ length: parts }, deferred);
+  }
+
+  /** Send the header and the parts to every peer: per peer, or with `shared` the same to all (encoded once). */
+  async send(headerFor: (q: string) => PlainData, partFor: (q: string, k: number) => PlainData, shared = false): Promise<void> {
+    const g = this.group;
+    await Promise.all(g.peers.map((q) => g.send(q, this.base, headerFor(q))));
+    for (let k = 0; k < this.parts; k++) {
+      if (k >= PART_WINDOW) await this.#received[k - PART_WINDOW]!.promise;
+      if (shared) await g.sendToAll(`${this.base}/${k}`, partFor('', k));
+      else await Promise.all(g.peers.map((q) => g.send(q, `${this.base}/${k}`, partFor(q, k))));
+    }
+  }
+
+  /** Every peer's header. */
+  headers(options: RoundOptions, deadline: number): Promise<Map<string, PlainData>> {
+    return this.group.gather(this.base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+  }
+
+  /** Every peer's parts, in order (all peers' part k before any part k + 1). */
+  async receive(options: RoundOptions, deadline: number, onPart: (peer: string, k: number, msg: PlainData) => void): Promise<void> {
+    try {
+      for (let k = 0; k < this.parts; k++) {
+        const got = await this.group.gather(`${this.base}/${k}`, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+        for (const [p, msg] of got) onPart(p, k, msg);
+        this.#received[k]!.resolve();
+      }
+    } catch (err) {
+      for (const d of this.#received) d.reject(err);
+      throw err;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Parsing.
 
 function parsePiece(value: PlainData | undefined, ctx: { what: string; peer: string }, n: number, maxBytes: number): Piece {
@@ -323,6 +410,11 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   const commit = commitChunks(group, round, me, layout, mine, new Uint8Array(randomBytes(32)));
   const alpha = layout.chunkOf.get(me)!;
   const span = (c: number): number => layout.start[c + 1]! - layout.start[c]!;
+  // Long chunks travel in parts of AGGREGATE_PART_ELEMENTS under flow control (see streamPieces).
+  const maxSpan = Math.max(...layout.start.slice(1).map((_, c) => span(c)));
+  const parts = maxSpan > AGGREGATE_PART_ELEMENTS ? Math.ceil(maxSpan / AGGREGATE_PART_ELEMENTS) : 0;
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const deadline = Date.now() + roundMs + Math.ceil((1000 * 17 * length) / MIN_OPENING_BYTES_PER_SECOND);
 
   // 1. Commit: echo-broadcast the Merkle root of the masked value and the mask commitment.
   // 2. Pieces, in the same message flight as this party's echo digest (`afterDigest`): to every
@@ -331,6 +423,7 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   // rushing), exactly as commit-then-open sends its opening with the echo digest; a root sent
   // differently to different parties still fails the echo check, and the run aborts before any
   // answer is accepted. It saves a message round.
+  const stream = parts > 0 ? new PartStream(group, `${round}/pieces`, parts) : undefined;
   let piecesSent: Promise<unknown> = Promise.resolve();
   const committed = await echoBroadcast(group, `${round}/c`, { root: commit.root, k: maskCommitment(group, round, me, sigma) }, {
     ...options,
@@ -347,76 +440,166 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
     roots.set(p, expectBytes(rec.root, 'root', ctx, 32));
     maskCommitments.set(p, expectBytes(rec.k, 'k', ctx, 32));
   }
-  await piecesSent;
   function sendPieces(): Promise<unknown> {
-    return Promise.all(
-      group.peers.map((q) => {
-        const c = layout.chunkOf.get(q)!;
-        const piece = pieceOf(layout, mine, commit, c);
-        const st = piecesStatement(session, epoch, round, me, q, [{ c, h: pieceHash(c, piece) }]);
-        return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig: ed25519Sign(st, sk) });
-      }),
+    const signed = (q: string): { c: number; piece: Piece; sig: Uint8Array } => {
+      const c = layout.chunkOf.get(q)!;
+      const piece = pieceOf(layout, mine, commit, c);
+      return { c, piece, sig: ed25519Sign(piecesStatement(session, epoch, round, me, q, [{ c, h: pieceHash(c, piece) }]), sk) };
+    };
+    if (stream === undefined) {
+      return Promise.all(
+        group.peers.map((q) => {
+          const { piece, sig } = signed(q);
+          return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig });
+        }),
+      );
+    }
+    // Streamed: a header with nonce, proof and signature, then the piece's parts.
+    const pieces = new Map(group.peers.map((q) => [q, signed(q)]));
+    return stream.send(
+      (q) => {
+        const { piece, sig } = pieces.get(q)!;
+        return { p: { n: piece.n, pr: piece.pr }, sig };
+      },
+      (q, k) => partOf(pieces.get(q)!.piece.v, k),
     );
   }
-  const received = await group.gather(`${round}/pieces`, options);
   let ok = true;
   const failedPieces: SignedStatement[] = [];
-  const sumA = Uint32Array.from(partial.subarray(2 * layout.start[alpha]!, 2 * layout.start[alpha + 1]!));
-  const carriesA = carriesZeros(span(alpha), n);
-  for (const [p, msg] of received) {
-    const ctx = { what: `piece of round "${round}"`, peer: p };
-    const rec = expectRecord(msg, ctx, ['p', 'sig']);
-    const piece = parsePiece(rec.p, ctx, n, group.maxMessageBytes);
-    const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-    const st = piecesStatement(session, epoch, round, p, me, [{ c: alpha, h: pieceHash(alpha, piece) }]);
+  // The view of the sum: this party's chunk is summed in place, the others' answers land here.
+  const view = r64Zeros(length);
+  const viewBytes = r64ToBytes(view);
+  const viewCarries: Carries = carriesZeros(length, n);
+  const a0 = layout.start[alpha]!;
+  const a1 = layout.start[alpha + 1]!;
+  view.set(partial.subarray(2 * a0, 2 * a1), 2 * a0);
+  const sumA = view.subarray(2 * a0, 2 * a1);
+  const carriesA = viewCarries.subarray(a0, a1);
+  /** Verify a piece's signature (else throw naming its sender) and its Merkle proof (else ok = false, the statement kept); leaf undefined: a piece of the wrong length. */
+  const checkPiece = (p: string, pr: readonly Uint8Array[], h: Uint8Array, leaf: Uint8Array | undefined, sig: Uint8Array): boolean => {
+    const st = piecesStatement(session, epoch, round, p, me, [{ c: alpha, h }]);
     if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a piece with an invalid signature in round "${round}"`, { peer: p });
     }
-    const leaf = leafHash(session, epoch, round, p, alpha, piece.n, piece.v);
-    const root = piece.v.length === 8 * span(alpha) ? merkleRootFromProof(leaf, alpha, n, piece.pr) : undefined;
-    if (root === undefined || !bytesEqual(root, roots.get(p)!)) {
-      ok = false;
-      failedPieces.push({ signer: p, statement: st, signature: sig });
-      continue;
+    const root = leaf === undefined ? undefined : merkleRootFromProof(leaf, alpha, n, pr);
+    if (root !== undefined && bytesEqual(root, roots.get(p)!)) return true;
+    ok = false;
+    failedPieces.push({ signer: p, statement: st, signature: sig });
+    return false;
+  };
+  if (stream === undefined) {
+    const received = await group.gather(`${round}/pieces`, options);
+    for (const [p, msg] of received) {
+      const ctx = { what: `piece of round "${round}"`, peer: p };
+      const rec = expectRecord(msg, ctx, ['p', 'sig']);
+      const piece = parsePiece(rec.p, ctx, n, group.maxMessageBytes);
+      const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+      const leaf = piece.v.length === 8 * span(alpha) ? leafHash(session, epoch, round, p, alpha, piece.n, piece.v) : undefined;
+      // A piece that fails its proof is not added: the dispute names its sender by its signed statement.
+      if (checkPiece(p, piece.pr, pieceHash(alpha, piece), leaf, sig) && piece.v.length > 0) {
+        r64AddWithCarries(sumA, carriesA, r64FromBytes(piece.v));
+      }
     }
-    if (piece.v.length > 0) r64AddWithCarries(sumA, carriesA, r64FromBytes(piece.v));
+  } else {
+    // Each part is added as it arrives (a piece that then fails its proof was added too; the
+    // dispute names its sender by its signed statement before it looks at this party's answer).
+    const heads = await stream.headers(options, deadline);
+    const hashers = new Map<string, { piece: Hash; leaf: Hash; n: Uint8Array; pr: Uint8Array[]; sig: Uint8Array }>();
+    for (const [p, msg] of heads) {
+      const ctx = { what: `piece of round "${round}"`, peer: p };
+      const rec = expectRecord(msg, ctx, ['p', 'sig']);
+      const head = expectRecord(rec.p ?? null, ctx, ['n', 'pr']);
+      const nonce = expectBytes(head.n, 'n', ctx, 32);
+      const pr = expectArray(head.pr, 'pr', ctx, Math.ceil(Math.log2(Math.max(n, 1))) + 1).map((x) => expectBytes(x, 'pr', ctx, 32));
+      const piece = createHash('sha256').update(PIECE_TAG).update(u32(alpha)).update(nonce).update(u32(pr.length));
+      for (const x of pr) piece.update(x);
+      const leaf = createHash('sha256').update(encodeMessage([LEAF_TAG, session, epoch, round, p, alpha])).update(nonce);
+      hashers.set(p, { piece, leaf, n: nonce, pr, sig: expectBytes(rec.sig, 'sig', ctx, 64) });
+    }
+    await stream.receive(options, deadline, (p, k, msg) => {
+      const [x0, x1] = partRange(span(alpha), k);
+      const bytes = expectBytes(msg, 'part', { what: `piece part ${k} of round "${round}"`, peer: p }, 8 * (x1 - x0));
+      const h = hashers.get(p)!;
+      h.piece.update(bytes);
+      h.leaf.update(bytes);
+      if (bytes.length > 0) r64AddWithCarries(sumA.subarray(2 * x0, 2 * x1), carriesA.subarray(x0, x1), r64FromBytes(bytes));
+    });
+    for (const [p, h] of hashers) checkPiece(p, h.pr, new Uint8Array(h.piece.digest()), new Uint8Array(h.leaf.digest()), h.sig);
   }
+  await piecesSent;
 
   // 3. Answers: every aggregator sends its chunk's masked sum and carries, signed, to everyone.
   const sumABytes = r64ToBytes(sumA);
   const carryABytes = carriesToBytes(carriesA, width);
   const hA = sumHash(sumABytes, carryABytes);
   const sigA = ed25519Sign(sumStatement(session, epoch, round, me, alpha, hA), sk);
-  await group.sendToAll(`${round}/sums`, { v: sumABytes, k: carryABytes, sig: sigA });
-  const answers = await group.gather(`${round}/sums`, options);
-  const view = r64Zeros(length);
-  const viewBytes = r64ToBytes(view);
-  const viewCarries: Carries = carriesZeros(length, n);
-  viewBytes.set(sumABytes, 8 * layout.start[alpha]!);
-  viewCarries.set(carriesA, layout.start[alpha]!);
   const hashes: Uint8Array[] = new Array<Uint8Array>(n);
   hashes[alpha] = hA;
   const heldSums: SignedStatement[] = [];
-  for (const [p, msg] of answers) {
-    const ctx = { what: `chunk answer of round "${round}"`, peer: p };
-    const c = layout.chunkOf.get(p)!;
-    const rec = expectRecord(msg, ctx, ['v', 'k', 'sig']);
-    const v = expectBytes(rec.v, 'v', ctx, undefined, group.maxMessageBytes);
-    const k = expectBytes(rec.k, 'k', ctx, undefined, group.maxMessageBytes);
-    const h = sumHash(v, k);
+  const checkAnswer = (p: string, c: number, h: Uint8Array, sig: Uint8Array): void => {
     const st = sumStatement(session, epoch, round, p, c, h);
-    if (!ed25519Verify(st, expectBytes(rec.sig, 'sig', ctx, 64), group.roster.get(p)!.publicKey)) {
+    if (!ed25519Verify(st, sig, group.roster.get(p)!.publicKey)) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a chunk answer with an invalid signature in round "${round}"`, { peer: p });
     }
-    heldSums.push({ signer: p, statement: st, signature: rec.sig as Uint8Array });
+    heldSums.push({ signer: p, statement: st, signature: sig });
     hashes[c] = h;
-    // A malformed answer (length, a carry ≥ n) is not used; the verdict rejects and the dispute
-    // names its author by its signed statement.
-    if (v.length !== 8 * span(c) || carriesFromBytes(k, span(c), width, n - 1, viewCarries, layout.start[c]!) === undefined) {
-      ok = false;
-      continue;
+  };
+  if (stream === undefined) {
+    await group.sendToAll(`${round}/sums`, { v: sumABytes, k: carryABytes, sig: sigA });
+    const answers = await group.gather(`${round}/sums`, options);
+    for (const [p, msg] of answers) {
+      const ctx = { what: `chunk answer of round "${round}"`, peer: p };
+      const c = layout.chunkOf.get(p)!;
+      const rec = expectRecord(msg, ctx, ['v', 'k', 'sig']);
+      const v = expectBytes(rec.v, 'v', ctx, undefined, group.maxMessageBytes);
+      const k = expectBytes(rec.k, 'k', ctx, undefined, group.maxMessageBytes);
+      checkAnswer(p, c, sumHash(v, k), expectBytes(rec.sig, 'sig', ctx, 64));
+      // A malformed answer (length, a carry ≥ n) is not used; the verdict rejects and the dispute
+      // names its author by its signed statement.
+      if (v.length !== 8 * span(c) || carriesFromBytes(k, span(c), width, n - 1, viewCarries, layout.start[c]!) === undefined) {
+        ok = false;
+        continue;
+      }
+      viewBytes.set(v, 8 * layout.start[c]!);
     }
-    viewBytes.set(v, 8 * layout.start[c]!);
+  } else {
+    // Streamed: the parts land in the view as they arrive (carries as sent, checked after); the
+    // hash of the whole answer is taken from the view once every part is in.
+    const answers = new PartStream(group, `${round}/sums`, parts);
+    const sending = answers.send(
+      () => ({ sig: sigA }),
+      (_q, k) => {
+        const [x0, x1] = partRange(span(alpha), k);
+        return { v: sumABytes.subarray(8 * x0, 8 * x1), k: carryABytes.subarray(width * x0, width * x1) };
+      },
+      true,
+    );
+    sending.catch(() => undefined);
+    const heads = await answers.headers(options, deadline);
+    await answers.receive(options, deadline, (p, k, msg) => {
+      const c = layout.chunkOf.get(p)!;
+      const ctx = { what: `chunk answer part ${k} of round "${round}"`, peer: p };
+      const [x0, x1] = partRange(span(c), k);
+      const rec = expectRecord(msg, ctx, ['v', 'k']);
+      const at = layout.start[c]!;
+      viewBytes.set(expectBytes(rec.v, 'v', ctx, 8 * (x1 - x0)), 8 * (at + x0));
+      if (carriesFromBytes(expectBytes(rec.k, 'k', ctx, width * (x1 - x0)), x1 - x0, width, 2 ** (8 * width) - 1, viewCarries, at + x0) === undefined) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${p}" sent a malformed chunk answer in round "${round}"`, { peer: p });
+      }
+    });
+    await sending;
+    for (const [p, msg] of heads) {
+      const ctx = { what: `chunk answer of round "${round}"`, peer: p };
+      const c = layout.chunkOf.get(p)!;
+      const at = layout.start[c]!;
+      const region = viewCarries.subarray(at, at + span(c));
+      checkAnswer(p, c, sumHash(viewBytes.subarray(8 * at, 8 * (at + span(c))), carriesToBytes(region, width)), expectBytes(expectRecord(msg, ctx, ['sig']).sig, 'sig', ctx, 64));
+      // A carry ≥ n cannot be a sum of n values: the verdict rejects and the dispute names the author.
+      if (region.some((x) => x > n - 1)) {
+        ok = false;
+        region.fill(0);
+      }
+    }
   }
   const v = viewHash(hashes);
 
@@ -451,7 +634,10 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   }
   const agreed = [...checkOf.values()].every((x) => x.ok && bytesEqual(x.v, v));
   if (agreed && r64Fingerprint(point, view, viewCarries) === claimed) {
-    return unmaskInPlace(view, group.parties.map((p) => sigmas.get(p)!));
+    // The sum goes back in `partial`'s buffer (U_p is not needed any more), so the caller decodes
+    // while only one L-vector of the opening is alive.
+    partial.set(unmaskInPlace(view, group.parties.map((p) => sigmas.get(p)!)));
+    return partial;
   }
 
   // 6. Dispute: open U_p to everyone with the statements held; name the culprit.

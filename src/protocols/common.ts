@@ -179,6 +179,11 @@ export interface SumResult<T = SumOutput> {
 export interface PreparedRun<V> extends Omit<LocalRun<V>, 'descriptor'> {
   /** The coin-tossed run seed (32 bytes), identical at every party; see {@link prepareRun}. */
   readonly seed: Uint8Array;
+  /**
+   * What each party stated as its hint in the echoed statement (see {@link agreeRun}), undefined
+   * for a party that stated none: the same at every honest party.
+   */
+  readonly hints: ReadonlyMap<string, PlainData | undefined>;
 }
 
 /** Options of {@link checkSumInput}: the encoding options of the sum the input is meant for. */
@@ -278,6 +283,7 @@ export async function prepareRun(
   options: SumOptions,
   modulus: 'ring64',
   extra?: Record<string, string | number>,
+  hint?: PlainData,
 ): Promise<PreparedRun<Ring64Vector>>;
 export async function prepareRun(
   group: Group,
@@ -286,6 +292,7 @@ export async function prepareRun(
   options: SumOptions,
   modulus: 'p127',
   extra?: Record<string, string | number>,
+  hint?: PlainData,
 ): Promise<PreparedRun<bigint[]>>;
 export async function prepareRun(
   group: Group,
@@ -294,6 +301,7 @@ export async function prepareRun(
   options: SumOptions,
   modulus: 'p61',
   extra?: Record<string, string | number>,
+  hint?: PlainData,
 ): Promise<PreparedRun<Field61Vector>>;
 export async function prepareRun(
   group: Group,
@@ -302,8 +310,9 @@ export async function prepareRun(
   options: SumOptions,
   modulus: Modulus,
   extra: Record<string, string | number> = {},
+  hint?: PlainData,
 ): Promise<PreparedRun<Ring64Vector | Field61Vector | bigint[]>> {
-  return agreeRun(group, encodeRun(group, protocol, input, options, modulus as 'ring64', extra), options);
+  return agreeRun(group, encodeRun(group, protocol, input, options, modulus as 'ring64', extra), options, hint);
 }
 
 /** A run encoded locally, before the agreement round (see {@link encodeRun}). */
@@ -399,30 +408,34 @@ function mismatchReason(party: string, myShape: Shape | undefined, mine: string,
 
 /**
  * The agreement half of {@link prepareRun}: the echoed shape-and-parameters statement with the
- * coin toss of the run seed (two message rounds).
+ * coin toss of the run seed (two message rounds). `hint`: a small value this party states
+ * alongside, not compared (e.g. whether all its channels run through the relay); every party's
+ * hint comes back in {@link PreparedRun.hints}, echo-checked like the rest of the statement.
  */
-export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions): Promise<PreparedRun<V>> {
+export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint?: PlainData): Promise<PreparedRun<V>> {
   try {
-    return await agree(group, local, options);
+    return await agree(group, local, options, hint);
   } catch (err) {
     local.progress.end('failed', err);
     throw err;
   }
 }
 
-async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): Promise<PreparedRun<V>> {
+async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined): Promise<PreparedRun<V>> {
   const { runId, shape, params, encoded, length, startedAt, descriptor, progress } = local;
   const coin = new Uint8Array(randomBytes(32));
   const round = `${runId}/shape`;
-  const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin) };
+  const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin), ...(hint === undefined ? {} : { h: hint }) };
   const { values: all, attached } = await echoBroadcastAttached(group, round, mine, () => ({ coin }), roundOptions(options));
   const disagree: string[] = [];
   const why: string[] = [];
   const commitments = new Map<string, Uint8Array>();
+  const hints = new Map<string, PlainData | undefined>([[group.localId, hint]]);
   for (const [party, value] of all) {
     if (party === group.localId) continue;
     const ctx = { what: 'shape agreement', peer: party };
-    const rec = expectRecord(value, ctx, ['shape', 'params', 'c']);
+    const rec = expectRecord(value, ctx, ['shape', 'params', 'c', 'h']);
+    hints.set(party, rec.h);
     const s = expectString(rec.shape, 'shape', ctx, 128);
     const p = expectString(rec.params, 'params', ctx, 1024);
     commitments.set(party, expectBytes(rec.c, 'c', ctx, 32));
@@ -456,7 +469,7 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions): 
     seed.update(theirs);
   }
   group._noteLocalFailure(undefined);
-  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress };
+  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress, hints };
 }
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */

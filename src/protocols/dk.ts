@@ -24,8 +24,8 @@
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { checkOpening, collectAdditive, dealAdditive, openPartials, type SecureSumOptions } from './additive.js';
-import { checkGroup, checkSumOptions, prepareRun, seedFor, seedHex, type SumResult } from './common.js';
+import { checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, type SecureSumOptions } from './additive.js';
+import { agreeRun, checkGroup, checkSumOptions, encodeRun, seedFor, seedHex, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
 export interface DkSecureSumOptions extends SecureSumOptions {
@@ -60,8 +60,12 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
   if (k < 2 || k > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"k" must be in 2..${n} for ${n} parties, got ${k}`);
   const mode = o.shares ?? 'seed';
   if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const opening = checkOpening(o.opening, n >= 4 ? 'aggregate' : 'broadcast');
-  const run = await prepareRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening });
+  const requested = checkOpening(group, o.opening);
+  const fallback = n >= 4 ? 'aggregate' : 'broadcast';
+  const local = encodeRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening: requested ?? fallback });
+  const hint = requested === undefined ? relayHint(group, local.length) : undefined;
+  const run = await agreeRun(group, local, o, hint);
+  const opening = await resolveOpening(requested, hint, fallback, Promise.resolve(run));
   const sum = await run.progress.around(async () => {
     run.progress.phase('share');
     const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));

@@ -47,6 +47,10 @@ Options:
   --max-pending N           connections not admitted yet, in all (default 64)
   --max-pending-per-source N  the same per source address (default 16)
   --max-bytes-per-session N bytes forwarded per session (default 64 GiB)
+  --max-aggregations N      live relayed openings (opening 'relay': the relay adds the parties'
+                            masked vectors), 1 MiB each at most (default 4)
+  --max-aggregations-per-session N  the same per session (default 2)
+  --max-aggregate-elements N  elements of one relayed opening's vectors (default 16777216)
   --admission-timeout SECONDS  deadline for the admission request (default 10)
   --pair-timeout SECONDS    how long an admitted connection waits for its peer (default 120)
   --idle-timeout SECONDS    a session without traffic ends after (default 600)
@@ -91,6 +95,9 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
       'max-pending': { type: 'string' },
       'max-pending-per-source': { type: 'string' },
       'max-bytes-per-session': { type: 'string' },
+      'max-aggregations': { type: 'string' },
+      'max-aggregations-per-session': { type: 'string' },
+      'max-aggregate-elements': { type: 'string' },
       'admission-timeout': { type: 'string' },
       'pair-timeout': { type: 'string' },
       'idle-timeout': { type: 'string' },
@@ -141,6 +148,9 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
     maxPending: int(values['max-pending'], '--max-pending', 1),
     maxPendingPerSource: int(values['max-pending-per-source'], '--max-pending-per-source', 1),
     maxBytesPerSession: int(values['max-bytes-per-session'], '--max-bytes-per-session', 1),
+    maxAggregations: int(values['max-aggregations'], '--max-aggregations', 1),
+    maxAggregationsPerSession: int(values['max-aggregations-per-session'], '--max-aggregations-per-session', 1),
+    maxAggregateElements: int(values['max-aggregate-elements'], '--max-aggregate-elements', 1),
     admissionTimeoutMs: seconds('admission-timeout'),
     pairTimeoutMs: seconds('pair-timeout'),
     idleTimeoutMs: seconds('idle-timeout'),

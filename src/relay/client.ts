@@ -17,6 +17,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, maxHeldBytes, policyOf, prepareChannel, t
 import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from '../channel/driver.js';
 import { WsIO } from '../channel/ws-io.js';
 import { dialRelay } from './dial.js';
+import { rosterJson } from './aggregate-client.js';
 import { RELAY_REFUSE_REASONS, RelayError, admissionTranscript, normalizeRelayUrl, type RelayRefuseReason } from './protocol.js';
 
 /** Default wait for the peer to show up at the relay: 120 s. */
@@ -70,8 +71,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
   if (boundDigest !== undefined && rosterDigest(options.roster) !== boundDigest) {
     throw new InvalidArgumentError('the session id is bound to a different roster than the one given (its "#<digest>" suffix does not match)');
   }
-  const rosterText =
-    boundDigest === undefined ? undefined : JSON.stringify({ version: 1, parties: options.roster.entries().map((e) => ({ id: e.id, publicKey: encodeBase64(e.publicKey) })) });
+  const rosterText = boundDigest === undefined ? undefined : rosterJson(options.roster);
 
   const ts = Date.now();
   const nonce = randomBytes(16).toString('hex');

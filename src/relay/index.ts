@@ -37,6 +37,10 @@ export {
   DEFAULT_RELAY_WINDOW_BYTES,
   DEFAULT_RELAY_MAX_NONCES,
   DEFAULT_RELAY_MAX_NONCES_PER_SOURCE,
+  DEFAULT_RELAY_MAX_AGGREGATIONS,
+  DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION,
+  DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS,
+  AGGREGATE_MIN_BYTES_PER_SECOND,
   SOCKET_READ_BYTES,
   CONNECTION_OVERHEAD_BYTES,
   NONCE_BYTES,
@@ -49,6 +53,9 @@ export { dialRelay, relayProxyFor, RELAY_CA_ENV, DEFAULT_RELAY_DIAL_TIMEOUT_MS, 
 export { relayMetrics, RELAY_METRIC_PREFIX } from './metrics.js';
 export { relayLogger, DEFAULT_REFUSAL_LOG_INTERVAL_MS, MAX_REFUSAL_LOG_KEYS, type RelayLoggerOptions } from './log.js';
 export { relayChannel, type RelayChannelOptions, DEFAULT_PAIR_TIMEOUT_MS } from './client.js';
+export { RelayOpeningError } from './aggregate-client.js';
+export { AGGREGATE_CHUNK_ELEMENTS, AGGREGATE_ABORT_REASONS, type AggregateAbort, type AggregateAbortReason } from './aggregate-wire.js';
+export { AGGREGATE_WINDOW_CHUNKS, AGGREGATE_MEMORY_BYTES } from './aggregate.js';
 export { transportFromEnv, checkTransport, channelPath, DEFAULT_AUTO_FALLBACK_MS, type Transport, type ChannelPath } from './mesh.js';
 export {
   RelayError,

@@ -33,6 +33,10 @@ export function relayMetrics(stats: RelayStats): string {
   metric('sessions_ended_total', 'counter', 'Sessions ended.', stats.sessionsEnded);
   metric('forwarded_bytes_total', 'counter', 'Payload bytes forwarded.', stats.bytesForwarded);
   metric('forwarded_messages_total', 'counter', 'Messages forwarded.', stats.messagesForwarded);
+  metric('aggregations', 'gauge', 'Live aggregations (relayed openings).', stats.aggregations.live);
+  metric('aggregations_completed_total', 'counter', 'Aggregations answered.', stats.aggregations.completed);
+  metric('aggregations_failed_total', 'counter', 'Aggregations ended without an answer.', stats.aggregations.failed);
+  metric('aggregated_bytes_total', 'counter', 'Bytes uploaded to and answered from aggregations.', stats.aggregations.bytes);
   const name = `${RELAY_METRIC_PREFIX}refusals_total`;
   out.push(`# HELP ${name} Connections refused or ended by the relay, by reason.`, `# TYPE ${name} counter`);
   for (const reason of RELAY_REFUSE_REASONS) out.push(`${name}{reason="${reason}"} ${stats.refused[reason] ?? 0}`);

@@ -13,6 +13,7 @@
 import { CouplerError, ErrorCode, ProtocolError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
 import { expectRecord, expectString, expectUint } from '../wire/shape.js';
+import { parseAggregateRequest, type AggregateRequest } from './aggregate-wire.js';
 
 /** WebSocket subprotocol of the relay. */
 export const RELAY_SUBPROTOCOL = 'coupler-relay.1';
@@ -45,7 +46,9 @@ export type RelayRefuseReason =
   | 'bytes-limit'
   | 'admission-timeout'
   | 'pair-timeout'
-  | 'idle-timeout';
+  | 'idle-timeout'
+  | 'aggregate-mismatch'
+  | 'aggregate-timeout';
 
 /**
  * How a party should treat a refusal: `deterministic` ones will be answered the same way on every
@@ -61,10 +64,11 @@ export type RelayRefusalClass = 'deterministic' | 'transient';
  *   URL this relay does not serve), `stale` (the party's clock is off by more than
  *   {@link ADMISSION_SKEW_MS}), `session-roster` (older relays: the id is held by another roster),
  *   `roster-digest` (a roster-bound id and a roster that does not hash to it), `bytes-limit` (the
- *   session used its byte budget);
+ *   session used its byte budget), `aggregate-mismatch` (an aggregation member whose party list
+ *   or length differs from the first member's, or a length over the relay's cap);
  * - transient: `duplicate` (the slot is still held, or a replayed nonce: a retry signs a fresh
  *   one), `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
- *   (load), `admission-timeout`, `pair-timeout`, `idle-timeout` (timing).
+ *   (load), `admission-timeout`, `pair-timeout`, `idle-timeout`, `aggregate-timeout` (timing).
  */
 export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusalClass>> = Object.freeze({
   malformed: 'deterministic',
@@ -75,6 +79,7 @@ export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusa
   'session-roster': 'deterministic',
   'roster-digest': 'deterministic',
   'bytes-limit': 'deterministic',
+  'aggregate-mismatch': 'deterministic',
   duplicate: 'transient',
   'session-limit': 'transient',
   'source-limit': 'transient',
@@ -85,6 +90,7 @@ export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusa
   'admission-timeout': 'transient',
   'pair-timeout': 'transient',
   'idle-timeout': 'transient',
+  'aggregate-timeout': 'transient',
 });
 
 /** Every {@link RelayRefuseReason}. */
@@ -148,13 +154,33 @@ const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'r
  * @throws {@link ProtocolError} (`FRAME_MALFORMED`) naming the field.
  */
 export function parseAdmissionRequest(text: string): AdmissionRequest {
-  const ctx = { what: 'admission request' };
-  let value: PlainData;
+  return admissionFromRecord(parseRequestJson(text));
+}
+
+/** The JSON value of a request's text. @throws {@link ProtocolError} (`FRAME_MALFORMED`). */
+function parseRequestJson(text: string): PlainData {
   try {
-    value = JSON.parse(text) as PlainData;
+    return JSON.parse(text) as PlainData;
   } catch {
     throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'admission request: not JSON');
   }
+}
+
+/**
+ * Parse the first text message of a connection: a channel admission ({@link AdmissionRequest}) or,
+ * with `op: 'aggregate'`, an aggregation member's admission ({@link AggregateRequest}).
+ * @throws {@link ProtocolError} (`FRAME_MALFORMED`) naming the field.
+ */
+export function parseRelayRequest(text: string): { readonly kind: 'channel'; readonly req: AdmissionRequest } | { readonly kind: 'aggregate'; readonly req: AggregateRequest } {
+  const value = parseRequestJson(text);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && (value as Record<string, PlainData>).op !== undefined) {
+    return { kind: 'aggregate', req: parseAggregateRequest(value as Record<string, PlainData>, MAX_ADMISSION_BYTES) };
+  }
+  return { kind: 'channel', req: admissionFromRecord(value) };
+}
+
+function admissionFromRecord(value: PlainData): AdmissionRequest {
+  const ctx = { what: 'admission request' };
   const r = expectRecord(value, ctx, ADMISSION_FIELDS);
   if (r.v !== 1) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'admission request: field "v" must be 1');
   const out: AdmissionRequest = {

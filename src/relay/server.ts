@@ -17,8 +17,9 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { decodeBase64Strict } from '../crypto/bytes.js';
-import { ed25519Verify } from '../crypto/ed25519.js';
+import { randomBytes } from 'node:crypto';
+import { decodeBase64Strict, encodeBase64 } from '../crypto/bytes.js';
+import { ed25519KeyPairFromSeed, ed25519Verify } from '../crypto/ed25519.js';
 import { InvalidArgumentError } from '../errors.js';
 import { isValidPartyId } from '../identity/identity.js';
 import { Roster, parseRoster, rosterDigest, sessionRosterDigest } from '../identity/roster.js';
@@ -31,11 +32,13 @@ import {
   RELAY_SUBPROTOCOL,
   admissionTranscript,
   normalizeRelayUrl,
-  parseAdmissionRequest,
+  parseRelayRequest,
   type AdmissionRequest,
   type RelayRefuseReason,
 } from './protocol.js';
-import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
+import { aggregateTranscript, type AggregateRequest } from './aggregate-wire.js';
+import { AGGREGATE_MEMORY_BYTES, AGGREGATE_UPLOAD_MESSAGE_BYTES, RelayAggregation, type AggregateHooks } from './aggregate.js';
+import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type AggEntry, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
 import { relayMetrics } from './metrics.js';
 
 /** Default interface of {@link startRelay}: loopback. */
@@ -122,12 +125,19 @@ export interface RelayOptions extends RelayLimits {
   readonly onRefused?: (reason: RelayRefuseReason, remoteAddress: string | undefined) => void;
   /** Called on admissions, session ends and refusals (for logging; never with secrets). */
   readonly onEvent?: (event: RelayEvent) => void;
+  /**
+   * The relay's Ed25519 key pair (tweetnacl layout: 32-byte public key, 64-byte secret key), with
+   * which it signs the answers of relayed openings (`opening: 'relay'`). Default: a fresh key per
+   * start. The parties agree on the key each run (they echo the key they were given); giving one
+   * here only keeps it stable across restarts.
+   */
+  readonly signingKey?: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array };
   /** @internal test hooks (a deliberately malicious relay). */
   readonly _hooks?: RelayHooks;
 }
 
 /** @internal hooks that let tests turn the relay malicious. */
-export interface RelayHooks {
+export interface RelayHooks extends AggregateHooks {
   /** Map the slot a connection's partner is looked up under (cross-wiring). */
   partnerOf?(session: string, from: string, to: string): { session: string; from: string; to: string };
   /** Decide what to forward for one message: return the messages to send (none = drop). */
@@ -160,6 +170,8 @@ export interface RelayStats {
   readonly refused: Readonly<Partial<Record<RelayRefuseReason, number>>>;
   /** The most the relay's connections, sessions and nonces can hold at these limits (bytes, see `memoryBound`). */
   readonly memoryBoundBytes: number;
+  /** Relayed openings: live now, answered and failed since start, and the bytes they moved (uploads and answers). */
+  readonly aggregations: { readonly live: number; readonly completed: number; readonly failed: number; readonly bytes: number };
 }
 
 /** A running relay. */
@@ -170,6 +182,8 @@ export interface RelayServer {
   readonly host: string;
   /** The URLs admission signatures may name. */
   readonly publicUrls: readonly string[];
+  /** The relay's Ed25519 public key (it signs the answers of relayed openings). */
+  readonly publicKey: Uint8Array;
   /** Counters. */
   stats(): RelayStats;
   /** Stop: refuse new connections and drop every live one. */
@@ -187,6 +201,13 @@ interface Link {
   /** Reading paused because the partner's queue is full. */
   paused: boolean;
   ended: boolean;
+}
+
+/** The answer a relay gives an aggregation member once it is admitted (text message). */
+interface AggregateAdmitted {
+  readonly t: 'admitted';
+  /** The relay's public key, base64. */
+  readonly key: string;
 }
 
 const RENAMED: Readonly<Record<string, string>> = {
@@ -265,8 +286,19 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     throw new InvalidArgumentError(`"publicUrls" is required when "host" is ${host}: parties sign the URL they dial, and no party can dial ${host}`);
   }
   const hooks = options._hooks;
+  const signingKey = options.signingKey ?? ed25519KeyPairFromSeed(new Uint8Array(randomBytes(32)));
+  if (!(signingKey.publicKey instanceof Uint8Array) || signingKey.publicKey.length !== 32 || !(signingKey.secretKey instanceof Uint8Array) || signingKey.secretKey.length !== 64) {
+    throw new InvalidArgumentError('"signingKey" must be { publicKey: 32 bytes, secretKey: 64 bytes }');
+  }
+  // Aggregation uploads are single messages of one chunk each: a relay whose message cap is below
+  // that refuses aggregations (`aggregate-mismatch`) rather than cutting every member.
+  const aggregationsFit = maxMessageBytes >= AGGREGATE_UPLOAD_MESSAGE_BYTES;
+  const engines = new Map<AggEntry<Link>, RelayAggregation>();
+  let aggCompleted = 0;
+  let aggFailed = 0;
+  let aggBytes = 0;
   const digestOf = new Map(options.rosters.map((ro) => [ro, rosterDigest(ro)] as const));
-  const memoryBoundBytes = memoryBound({ limits: table.limits, maxMessageBytes, windowBytes });
+  const memoryBoundBytes = memoryBound({ limits: table.limits, maxMessageBytes, windowBytes, aggregationBytes: AGGREGATE_MEMORY_BYTES });
   const refused: Partial<Record<RelayRefuseReason, number>> = {};
   /** Live links by the TCP connection's remote address and port (the same for a TLS socket over it). */
   const links = new Map<string, Link>();
@@ -287,7 +319,20 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     }
   };
 
-  const stats = (): RelayStats => ({ ...table.counts(), admitted, sessionsEnded, bytesForwarded, messagesForwarded, queuedBytes, refused: { ...refused }, memoryBoundBytes });
+  const stats = (): RelayStats => {
+    const counts = table.counts();
+    return {
+      ...counts,
+      admitted,
+      sessionsEnded,
+      bytesForwarded,
+      messagesForwarded,
+      queuedBytes,
+      refused: { ...refused },
+      memoryBoundBytes,
+      aggregations: { live: counts.aggregations, completed: aggCompleted, failed: aggFailed, bytes: aggBytes },
+    };
+  };
 
   const onHttp = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
@@ -382,9 +427,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     }
   };
 
-  const verify = (r: AdmissionRequest, sig: Uint8Array, candidates: readonly Roster[]): Roster | undefined => {
+  const transcriptOf = (url: string, r: AdmissionRequest | AggregateRequest): Uint8Array => ('op' in r ? aggregateTranscript(url, r) : admissionTranscript(url, r));
+
+  const verify = (r: AdmissionRequest | AggregateRequest, sig: Uint8Array, candidates: readonly Roster[]): Roster | undefined => {
     for (const url of publicUrls) {
-      const msg = admissionTranscript(url, r);
+      const msg = transcriptOf(url, r);
       const verified = candidates.filter((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
       // Several rosters with the same key: join the live session of one of them, else the first.
       const live = new Set([...table.sessions()].map((s) => `${s.id}\n${s.digest}`));
@@ -395,7 +442,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   };
 
   /** The rosters a request may be admitted on, or the refusal. */
-  const rostersFor = (r: AdmissionRequest): readonly Roster[] | RelayRefuseReason => {
+  const rostersFor = (r: AdmissionRequest | AggregateRequest): readonly Roster[] | RelayRefuseReason => {
     // A session belongs to what its parties prove: the id and the roster they are admitted on.
     // A roster-bound id (`<label>#<digest>`) names its roster: it is admitted only on a roster
     // with that digest, presented by the party (`rosterBoundSessions`) or listed at the relay.
@@ -415,45 +462,26 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   };
 
   const admit = (link: Link, text: string): void => {
-    let r: AdmissionRequest;
+    let parsed: ReturnType<typeof parseRelayRequest>;
     try {
-      r = parseAdmissionRequest(text);
+      parsed = parseRelayRequest(text);
     } catch {
       end(link, 'malformed');
       return;
     }
+    if (parsed.kind === 'aggregate') {
+      admitMember(link, parsed.req);
+      return;
+    }
+    const r = parsed.req;
     const sig = decodeBase64Strict(r.sig);
     if (!SESSION_ID_PATTERN.test(r.session) || !isValidPartyId(r.from) || !isValidPartyId(r.to) || r.from === r.to || sig === undefined || sig.length !== 64) {
       end(link, 'malformed');
       return;
     }
-    if (Math.abs(Date.now() - r.ts) > ADMISSION_SKEW_MS) {
-      end(link, 'stale');
-      return;
-    }
-    const found = rostersFor(r);
-    if (typeof found === 'string') {
-      end(link, found);
-      return;
-    }
-    const candidates = found.filter((ro) => ro.has(r.from) && ro.has(r.to));
-    if (candidates.length === 0) {
-      end(link, 'not-in-roster');
-      return;
-    }
-    const roster = verify(r, sig, candidates);
-    if (!roster) {
-      // Signed for another URL? Say so, when the hint names a URL the signature verifies under.
-      let hinted: string | undefined;
-      try {
-        hinted = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
-      } catch {
-        hinted = undefined;
-      }
-      const mismatch = hinted !== undefined && !publicUrls.includes(hinted) && candidates.some((ro) => ed25519Verify(admissionTranscript(hinted, r), sig, ro.get(r.from)!.publicKey));
-      end(link, mismatch ? 'url-mismatch' : 'bad-signature');
-      return;
-    }
+    // Signed for another URL? checkSigned says so, when the hint names a URL the signature verifies under.
+    const roster = checkSigned(link, r, sig, [r.from, r.to]);
+    if (roster === undefined) return;
     const digest = digestOf.get(roster) ?? rosterDigest(roster);
     const result = table.admit(
       {
@@ -497,6 +525,146 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     }
   };
 
+  /** The signature, roster and URL checks every admission shares; the roster, or undefined after ending the link. */
+  const checkSigned = (link: Link, r: AdmissionRequest | AggregateRequest, sig: Uint8Array, ids: readonly string[]): Roster | undefined => {
+    if (Math.abs(Date.now() - r.ts) > ADMISSION_SKEW_MS) {
+      end(link, 'stale');
+      return undefined;
+    }
+    const found = rostersFor(r);
+    if (typeof found === 'string') {
+      end(link, found);
+      return undefined;
+    }
+    const candidates = found.filter((ro) => ids.every((id) => ro.has(id)));
+    if (candidates.length === 0) {
+      end(link, 'not-in-roster');
+      return undefined;
+    }
+    const roster = verify(r, sig, candidates);
+    if (roster) return roster;
+    let hinted: string | undefined;
+    try {
+      hinted = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
+    } catch {
+      hinted = undefined;
+    }
+    const mismatch = hinted !== undefined && !publicUrls.includes(hinted) && candidates.some((ro) => ed25519Verify(transcriptOf(hinted, r), sig, ro.get(r.from)!.publicKey));
+    end(link, mismatch ? 'url-mismatch' : 'bad-signature');
+    return undefined;
+  };
+
+  /** Admit a member of a relayed opening: the same checks as a channel, then the aggregation. */
+  const admitMember = (link: Link, r: AggregateRequest): void => {
+    const sig = decodeBase64Strict(r.sig);
+    const sorted = [...r.parties].sort();
+    const wellFormed =
+      SESSION_ID_PATTERN.test(r.session) &&
+      isValidPartyId(r.from) &&
+      r.parties.length >= 2 &&
+      r.parties.every((p) => isValidPartyId(p)) &&
+      new Set(r.parties).size === r.parties.length &&
+      r.parties.every((p, k) => p === sorted[k]) &&
+      r.parties.includes(r.from) &&
+      r.len >= 1 &&
+      sig !== undefined &&
+      sig.length === 64;
+    if (!wellFormed) {
+      end(link, 'malformed');
+      return;
+    }
+    const roster = checkSigned(link, r, sig, r.parties);
+    if (roster === undefined) return;
+    if (!aggregationsFit) {
+      end(link, 'aggregate-mismatch');
+      return;
+    }
+    const digest = digestOf.get(roster) ?? rosterDigest(roster);
+    const result = table.admit(
+      { handle: link, source: link.source, session: r.session, digest, roster, from: r.from, to: '', nonce: r.nonce, ts: r.ts, aggregate: { id: r.agg, parties: r.parties, length: r.len } },
+      Date.now(),
+    );
+    if (!result.ok) {
+      end(link, result.reason);
+      return;
+    }
+    endReleased(result.evicted, 'evicted');
+    admitted++;
+    const conn = result.conn;
+    const agg = conn.agg!;
+    link.conn = conn;
+    emit({ type: 'admitted', session: r.session, digest, from: r.from, to: `aggregation ${r.agg.slice(0, 16)}`, source: link.source, newSession: conn.session.conns.size === 1 });
+    let engine = engines.get(agg);
+    if (engine === undefined) {
+      const connOf = (p: string): ConnEntry<Link> | undefined => agg.members.get(p);
+      const e = new RelayAggregation({
+        session: r.session,
+        agg: r.agg,
+        parties: agg.parties,
+        length: agg.length,
+        keyOf: (p) => roster.get(p)!.publicKey,
+        secretKey: signingKey.secretKey,
+        windowBytes,
+        ...(hooks === undefined ? {} : { hooks }),
+        onBytes: (p, bytes) => {
+          const c = connOf(p);
+          aggBytes += bytes;
+          return c === undefined || table.activity(c, bytes, Date.now());
+        },
+        onDone: () => {
+          aggCompleted++;
+          table.aggregationDone(agg);
+          engines.delete(agg);
+          // The close frame follows the answer in each member's queue.
+          for (const c of agg.members.values()) c.handle.ws?.close(1000);
+        },
+        onAbort: (reason) => {
+          aggFailed++;
+          engines.delete(agg);
+          const first = agg.members.values().next().value as ConnEntry<Link> | undefined;
+          if (first === undefined) return;
+          const released = table.release(first);
+          if (reason === 'bytes-limit') endReleased(released, 'bytes-limit');
+          else for (const c of released) end(c.handle, undefined);
+          if (released.length > 0 && first.session.conns.size === 0) sessionEnded(first.session, 'closed');
+        },
+      });
+      engines.set(agg, e);
+      engine = e;
+    }
+    const ws = link.ws!;
+    const member = r.from;
+    const io = {
+      send: (data: Buffer | string, done: () => void): void => {
+        const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+        link.queued += size;
+        queuedBytes += size;
+        ws.send(data, { binary: typeof data !== 'string' }, () => {
+          link.queued -= size;
+          queuedBytes -= size;
+          done();
+        });
+      },
+      pause: () => ws.pause(),
+      resume: () => ws.resume(),
+    };
+    engine.attach(member, io);
+    const theEngine = engine;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const c = link.conn;
+      if (c === undefined || !table.isLive(c) || theEngine.ended) return;
+      if (!isBinary) theEngine.abort('upload-malformed', member);
+      else theEngine.onUpload(member, data);
+    });
+    ws.on('ping', () => {
+      const c = link.conn;
+      if (c !== undefined && table.isLive(c)) table.activity(c, 0, Date.now());
+    });
+    const announced = hooks?.aggregateKey ? hooks.aggregateKey({ session: r.session, agg: r.agg, to: member }, Uint8Array.from(signingKey.publicKey)) : signingKey.publicKey;
+    const admittedMsg: AggregateAdmitted = { t: 'admitted', key: encodeBase64(announced) };
+    ws.send(JSON.stringify(admittedMsg));
+  };
+
   server.on('connection', (socket: Socket) => {
     const link: Link = { socket, source: relaySourceKey(socket.remoteAddress), ws: undefined, conn: undefined, queued: 0, paused: false, ended: false };
     const k = tcpKey(socket);
@@ -530,7 +698,13 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   const sweep = setInterval(() => {
     const x = table.expire(Date.now());
     for (const link of x.pending) end(link, 'admission-timeout');
+    // Aggregations that expire learn why first (whom the relay waited for).
+    for (const c of [...x.unpaired, ...x.aggregates, ...x.idle]) {
+      const e = c.agg === undefined ? undefined : engines.get(c.agg);
+      if (e !== undefined) e.timeout();
+    }
     endReleased(x.unpaired, 'pair-timeout');
+    endReleased(x.aggregates, 'aggregate-timeout');
     endReleased(x.idle, 'idle-timeout');
   }, sweepMs);
   sweep.unref();
@@ -555,6 +729,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     port: bound.port,
     host: bound.address,
     publicUrls,
+    publicKey: Uint8Array.from(signingKey.publicKey),
     stats,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {

@@ -65,6 +65,23 @@ export const DEFAULT_RELAY_WINDOW_BYTES = 272 * 1024;
 export const DEFAULT_RELAY_MAX_NONCES = 16_384;
 /** Default cap on remembered admission nonces of one source address: 4 096. */
 export const DEFAULT_RELAY_MAX_NONCES_PER_SOURCE = 4_096;
+/**
+ * Default cap on live aggregations (relayed openings): 4 (each holds up to
+ * `AGGREGATE_MEMORY_BYTES`, 640 KiB; at this default the bound stays within 256 MiB with the
+ * runtime). A member refused `relay-full` retries until its opening's deadline.
+ */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS = 4;
+/** Default cap on live aggregations of one session: 2. */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION = 2;
+/** Default cap on the elements of one aggregation's vectors: 2^24 (the sums' own default cap). */
+export const DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS = 2 ** 24;
+/**
+ * Slowest average rate at which an aggregation's members must upload and download (bytes per
+ * second per member): its deadline is the pair timeout plus 17 bytes per element at this rate.
+ */
+export const AGGREGATE_MIN_BYTES_PER_SECOND = 1024 * 1024;
+/** Bytes per element one member moves in an aggregation at most: 8 up, 8 + 1 down (carries of ≤ 256 members); 4-byte carries are rounded into the deadline's slack. */
+const AGGREGATE_BYTES_PER_ELEMENT = 17;
 
 /** Caps and deadlines of the relay's resource table. Every field has a default (the `DEFAULT_*` constants). */
 export interface TableLimits {
@@ -98,6 +115,12 @@ export interface TableLimits {
   readonly maxNonces?: number;
   /** Remembered nonces per source address. Default {@link DEFAULT_RELAY_MAX_NONCES_PER_SOURCE}. */
   readonly maxNoncesPerSource?: number;
+  /** Live aggregations (relayed openings). Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS}. */
+  readonly maxAggregations?: number;
+  /** Live aggregations of one session. Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION}. */
+  readonly maxAggregationsPerSession?: number;
+  /** Elements of one aggregation's vectors. Default {@link DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS}. */
+  readonly maxAggregateElements?: number;
 }
 
 /** {@link TableLimits} with every default filled in. */
@@ -131,6 +154,9 @@ export function resolveTableLimits(options: TableLimits): ResolvedTableLimits {
     maxBytesPerSession: limit(options, 'maxBytesPerSession', DEFAULT_RELAY_MAX_BYTES_PER_SESSION),
     maxNonces: limit(options, 'maxNonces', DEFAULT_RELAY_MAX_NONCES),
     maxNoncesPerSource: limit(options, 'maxNoncesPerSource', DEFAULT_RELAY_MAX_NONCES_PER_SOURCE),
+    maxAggregations: limit(options, 'maxAggregations', DEFAULT_RELAY_MAX_AGGREGATIONS),
+    maxAggregationsPerSession: limit(options, 'maxAggregationsPerSession', DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION),
+    maxAggregateElements: limit(options, 'maxAggregateElements', DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS, 2 ** 30),
   };
 }
 
@@ -164,6 +190,28 @@ export interface SessionEntry<T> {
   lastActive: number;
   /** Source addresses of its connections (for the log). */
   readonly sources: Set<string>;
+  /** Its live aggregations. */
+  readonly aggs: Set<AggEntry<T>>;
+}
+
+/** A live aggregation (a relayed opening): the members of one sum, keyed by (session, digest, id). */
+export interface AggEntry<T> {
+  /** The aggregation id the members signed. */
+  readonly id: string;
+  /** Its session. */
+  readonly session: SessionEntry<T>;
+  /** Every member, in canonical order. */
+  readonly parties: readonly string[];
+  /** Elements of every member's vector. */
+  readonly length: number;
+  /** Admitted members by id. */
+  readonly members: Map<string, ConnEntry<T>>;
+  /** When its first member was admitted (ms). */
+  readonly since: number;
+  /** When it ends unless done (ms). */
+  readonly deadline: number;
+  /** Set once the answer went out: a member leaving then ends only its own connection. */
+  done: boolean;
 }
 
 /** An admitted connection: one direction of a channel (`from` → `to`). */
@@ -184,6 +232,8 @@ export interface ConnEntry<T> {
   partner: ConnEntry<T> | undefined;
   /** Last forwarded message or ping on this pair (ms). */
   lastActive: number;
+  /** The aggregation this connection is a member of (`to` is then empty). */
+  readonly agg: AggEntry<T> | undefined;
 }
 
 /** What {@link RelayTable.admit} is asked to admit (after the signature was checked). */
@@ -208,6 +258,8 @@ export interface AdmitRequest<T> {
   readonly ts: number;
   /** Where the partner is looked up (a test hook may cross-wire it): the partner's `from` and `to`, and its session id. */
   readonly partnerSlot?: { readonly session: string; readonly from: string; readonly to: string };
+  /** An aggregation member instead of one direction of a channel (`to` is ignored). */
+  readonly aggregate?: { readonly id: string; readonly parties: readonly string[]; readonly length: number };
 }
 
 /** The answer of {@link RelayTable.admit}. */
@@ -231,6 +283,8 @@ export interface Expired<T> {
   readonly unpaired: readonly ConnEntry<T>[];
   /** Connections of sessions that carried no traffic within the idle deadline. */
   readonly idle: readonly ConnEntry<T>[];
+  /** Members of aggregations past their deadline (or whose members did not all come within the pair deadline). */
+  readonly aggregates: readonly ConnEntry<T>[];
 }
 
 /** Counters of a table. */
@@ -245,6 +299,8 @@ export interface TableCounts {
   readonly sessions: number;
   /** Remembered nonces. */
   readonly nonces: number;
+  /** Live aggregations. */
+  readonly aggregations: number;
 }
 
 function bump(m: Map<string, number>, k: string, d: number): void {
@@ -255,6 +311,8 @@ function bump(m: Map<string, number>, k: string, d: number): void {
 
 const keyOf = (session: string, digest: string): string => `${session}\n${digest}`;
 const slotOf = (sessionKey: string, from: string, to: string): string => `${sessionKey}\n${from}\n${to}`;
+/** The `to` of an aggregation member's slot (no party id contains a NUL). */
+const aggTo = (id: string): string => `\0agg ${id}`;
 
 /**
  * The relay's table of connections, sessions and nonces with its caps, deadlines and fair-share
@@ -277,6 +335,7 @@ export class RelayTable<T> {
   readonly #nonceHeap: { expires: number; key: string }[] = [];
   /** Each source's nonces in the order they were accepted (the oldest first, for fair-share eviction). */
   readonly #noncesBySource = new Map<string, Set<string>>();
+  readonly #aggs = new Map<string, AggEntry<T>>();
   #pairs = 0;
 
   /** @throws {@link InvalidArgumentError} naming a bad limit. */
@@ -336,8 +395,19 @@ export class RelayTable<T> {
     if (this.#nonces.has(`${req.from}\n${req.nonce}`)) return { ok: false, reason: 'duplicate' };
     if (req.roster.size > L.maxRosterParties) return { ok: false, reason: 'session-limit' };
     const key = keyOf(req.session, req.digest);
-    const slot = slotOf(key, req.from, req.to);
+    const ag = req.aggregate;
+    const slot = slotOf(key, req.from, ag === undefined ? req.to : aggTo(ag.id));
     if (this.#slots.has(slot)) return { ok: false, reason: 'duplicate' };
+    const aggKey = ag === undefined ? undefined : `${key}\n${ag.id}`;
+    const liveAgg = aggKey === undefined ? undefined : this.#aggs.get(aggKey);
+    if (ag !== undefined) {
+      if (ag.length > L.maxAggregateElements || ag.parties.length > L.maxRosterParties || !ag.parties.includes(req.from)) return { ok: false, reason: 'aggregate-mismatch' };
+      if (liveAgg !== undefined && (liveAgg.done || liveAgg.length !== ag.length || liveAgg.parties.join('\n') !== ag.parties.join('\n'))) return { ok: false, reason: 'aggregate-mismatch' };
+      if (liveAgg === undefined) {
+        if (this.#aggs.size >= L.maxAggregations) return { ok: false, reason: 'relay-full' };
+        if ((this.#sessions.get(key)?.aggs.size ?? 0) >= L.maxAggregationsPerSession) return { ok: false, reason: 'session-limit' };
+      }
+    }
     if ((this.#noncesBySource.get(req.source)?.size ?? 0) >= L.maxNoncesPerSource) return { ok: false, reason: 'busy' };
     const nonceVictim = this.#nonces.size >= L.maxNonces ? this.#nonceVictim(req.source) : undefined;
     if (this.#nonces.size >= L.maxNonces && nonceVictim === undefined) return { ok: false, reason: 'busy' };
@@ -380,18 +450,33 @@ export class RelayTable<T> {
 
     let s = this.#sessions.get(key);
     if (s === undefined) {
-      s = { id: req.session, digest: req.digest, roster: req.roster, openedBy: req.source, since: now, conns: new Set(), bytes: 0, lastActive: now, sources: new Set() };
+      s = { id: req.session, digest: req.digest, roster: req.roster, openedBy: req.source, since: now, conns: new Set(), bytes: 0, lastActive: now, sources: new Set(), aggs: new Set() };
       this.#sessions.set(key, s);
       bump(this.#sessionsBySource, req.source, 1);
       bump(this.#sessionsByDigest, req.digest, 1);
     }
-    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: req.to, since: now, partner: undefined, lastActive: now };
+    let agg: AggEntry<T> | undefined;
+    if (ag !== undefined) {
+      // (A live aggregation of an evicted session was released with it above.)
+      agg = this.#aggs.get(aggKey!);
+      if (agg === undefined) {
+        const deadline = now + L.pairTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * ag.length) / AGGREGATE_MIN_BYTES_PER_SECOND);
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), since: now, deadline, done: false };
+        this.#aggs.set(aggKey!, agg);
+        s.aggs.add(agg);
+      }
+    }
+    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, agg };
     s.conns.add(conn);
     s.sources.add(req.source);
     s.lastActive = now;
     this.#conns.add(conn);
     bump(this.#connsBySource, req.source, 1);
     this.#slots.set(slot, conn);
+    if (agg !== undefined) {
+      agg.members.set(req.from, conn);
+      return { ok: true, conn, partner: undefined, evicted };
+    }
     const want = req.partnerSlot ?? { session: req.session, from: req.to, to: req.from };
     const wantKey = slotOf(keyOf(want.session, req.digest), want.from, want.to);
     const partner = this.#waiting.get(wantKey);
@@ -414,7 +499,7 @@ export class RelayTable<T> {
     if (!this.#conns.delete(conn)) return [];
     const s = conn.session;
     const key = keyOf(s.id, s.digest);
-    const slot = slotOf(key, conn.from, conn.to);
+    const slot = slotOf(key, conn.from, conn.agg === undefined ? conn.to : aggTo(conn.agg.id));
     if (this.#slots.get(slot) === conn) this.#slots.delete(slot);
     if (this.#waiting.get(slot) === conn) this.#waiting.delete(slot);
     bump(this.#connsBySource, conn.source, -1);
@@ -425,6 +510,16 @@ export class RelayTable<T> {
       bump(this.#sessionsByDigest, s.digest, -1);
     }
     const out: ConnEntry<T>[] = [conn];
+    const agg = conn.agg;
+    if (agg !== undefined && agg.members.get(conn.from) === conn) {
+      agg.members.delete(conn.from);
+      // An aggregation ends as a whole until its answer went out.
+      if (!agg.done) for (const m of [...agg.members.values()]) out.push(...this.release(m));
+      if (agg.members.size === 0 || !agg.done) {
+        this.#aggs.delete(`${key}\n${agg.id}`);
+        s.aggs.delete(agg);
+      }
+    }
     const p = conn.partner;
     if (p !== undefined) {
       conn.partner = undefined;
@@ -468,13 +563,21 @@ export class RelayTable<T> {
     for (const h of pending) this.removePending(h);
     const unpaired: ConnEntry<T>[] = [];
     for (const c of [...this.#waiting.values()]) if (now - c.since >= L.pairTimeoutMs) unpaired.push(...this.release(c));
+    const aggregates: ConnEntry<T>[] = [];
+    for (const a of [...this.#aggs.values()]) {
+      if (a.done) continue;
+      const incomplete = a.members.size < a.parties.length && now - a.since >= L.pairTimeoutMs;
+      if (!incomplete && now < a.deadline) continue;
+      const first = a.members.values().next().value as ConnEntry<T> | undefined;
+      if (first !== undefined) (incomplete ? unpaired : aggregates).push(...this.release(first));
+    }
     const idle: ConnEntry<T>[] = [];
     for (const s of [...this.#sessions.values()]) {
       if (now - s.lastActive < L.idleTimeoutMs) continue;
       for (const c of [...s.conns]) idle.push(...this.release(c));
     }
     this.#expireNonces(now);
-    return { pending, unpaired, idle };
+    return { pending, unpaired, idle, aggregates };
   }
 
   /** Live sessions (for metrics and logs). */
@@ -484,7 +587,15 @@ export class RelayTable<T> {
 
   /** Counters. */
   counts(): TableCounts {
-    return { pending: this.#pending.size, connections: this.#conns.size, pairs: this.#pairs, sessions: this.#sessions.size, nonces: this.#nonces.size };
+    return { pending: this.#pending.size, connections: this.#conns.size, pairs: this.#pairs, sessions: this.#sessions.size, nonces: this.#nonces.size, aggregations: this.#aggs.size };
+  }
+
+  /**
+   * Mark an aggregation answered: from now on a member that leaves ends only its own connection,
+   * and the aggregation is forgotten with its last member.
+   */
+  aggregationDone(agg: AggEntry<T>): void {
+    agg.done = true;
   }
 
   /** The longest-idle session of a source or digest that holds more sessions than the newcomer's would. */
@@ -588,6 +699,8 @@ export interface MemoryBoundInputs {
   readonly maxMessageBytes: number;
   /** Window per connection (bytes). */
   readonly windowBytes: number;
+  /** What one aggregation (relayed opening) holds at most (bytes; `AGGREGATE_MEMORY_BYTES`). Default 0 (none counted). */
+  readonly aggregationBytes?: number;
 }
 
 /** Bytes one socket read can add to a paused connection's receive buffer (Node's read size). */
@@ -612,9 +725,11 @@ export const ROSTER_PARTY_BYTES = 512;
  *   maxPending × (maxMessageBytes + overhead)
  * + maxConnections × (window + maxMessageBytes + SOCKET_READ_BYTES + overhead)
  * + maxNonces × NONCE_BYTES + maxSessions × maxRosterParties × ROSTER_PARTY_BYTES
+ * + maxAggregations × aggregationBytes
  *
  * An unadmitted connection can hold one partial message; an admitted one one partial message
- * inbound (plus one socket read after it is paused) and at most `window` queued towards it.
+ * inbound (plus one socket read after it is paused) and at most `window` queued towards it; an
+ * aggregation its open accumulators (its members are connections).
  */
 export function memoryBound(i: MemoryBoundInputs): number {
   const L = i.limits;
@@ -622,6 +737,7 @@ export function memoryBound(i: MemoryBoundInputs): number {
     L.maxPending * (i.maxMessageBytes + CONNECTION_OVERHEAD_BYTES) +
     L.maxConnections * (i.windowBytes + i.maxMessageBytes + SOCKET_READ_BYTES + CONNECTION_OVERHEAD_BYTES) +
     L.maxNonces * NONCE_BYTES +
-    L.maxSessions * L.maxRosterParties * ROSTER_PARTY_BYTES
+    L.maxSessions * L.maxRosterParties * ROSTER_PARTY_BYTES +
+    L.maxAggregations * (i.aggregationBytes ?? 0)
   );
 }

@@ -71,7 +71,8 @@ async function main(): Promise<void> {
     const length = Number(cmd.length);
     const protocol = String(cmd.protocol);
     const x = partyInput(index, length);
-    const opts = { roundTimeoutMs: cfg.roundTimeoutMs, maxElements: Math.max(length, 1) };
+    const opening = (['broadcast', 'aggregate', 'relay'] as const).find((o) => o === cmd.opening);
+    const opts = { roundTimeoutMs: cfg.roundTimeoutMs, maxElements: Math.max(length, 1), ...(opening === undefined ? {} : { opening }) };
     try {
       const s = performance.now();
       const r = protocol === 'dkSecureSum' ? await dkSecureSum(group, x, opts) : protocol === 'thresholdSum' ? await thresholdSum(group, x, opts) : await secureSum(group, x, opts);

@@ -9,6 +9,7 @@ import { ADMISSION_SKEW_MS } from '../../src/relay';
 import { InvalidArgumentError } from '../../src/errors';
 import { relaySourceKey, DEFAULT_RELAY_MAX_MESSAGE_BYTES } from '../../src/relay/server';
 import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, resolveTableLimits, type AdmitRequest } from '../../src/relay/table';
+import { AGGREGATE_MEMORY_BYTES } from '../../src/relay/aggregate';
 
 const roster = (n = 2): Roster => createRoster(Array.from({ length: n }, (_, i) => ({ id: `p${i + 1}`, publicKey: generateIdentity(`p${i + 1}`).publicKey })));
 const R = roster();
@@ -174,7 +175,7 @@ test('source keys: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 by /64', () => {
   expect(relaySourceKey(undefined)).toBe('unknown');
 });
 
-test('memory bound at the defaults is at most 256 MiB including a 64 MiB runtime', () => {
-  const bytes = memoryBound({ limits: resolveTableLimits({}), maxMessageBytes: DEFAULT_RELAY_MAX_MESSAGE_BYTES, windowBytes: DEFAULT_RELAY_WINDOW_BYTES });
+test('memory bound at the defaults (aggregations included) is at most 256 MiB including a 64 MiB runtime', () => {
+  const bytes = memoryBound({ limits: resolveTableLimits({}), maxMessageBytes: DEFAULT_RELAY_MAX_MESSAGE_BYTES, windowBytes: DEFAULT_RELAY_WINDOW_BYTES, aggregationBytes: AGGREGATE_MEMORY_BYTES });
   expect(bytes + 64 * 2 ** 20).toBeLessThanOrEqual(256 * 2 ** 20);
 });
