@@ -26,13 +26,14 @@ import { echoBroadcast, encodeEvidence } from '../group/echo.js';
 import type { Group, RoundOptions } from '../group/group.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from '../group/commit.js';
 import { withDeadline } from '../channel/driver.js';
-import { encodeMessage, type PlainData } from '../wire/codec.js';
+import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectUint } from '../wire/shape.js';
 import { r64FromBytes, r64ToBytes, r64Zeros, type Ring64Vector } from './math/index.js';
 import { carriesFromBytes, carriesToBytes, carriesZeros, carryWidth, fingerprintAdd, fingerprintFromBytes, fingerprintToBytes, r64AddWithCarries, r64Fingerprint, FINGERPRINT_BYTES } from './math/fingerprint.js';
 import { checkPoint, maskCommitment, maskInPlace, MASK_SEED_BYTES, openMasks, unmaskInPlace } from './sumcheck.js';
 import {
   AGGREGATE_CHUNK_ELEMENTS,
+  AGGREGATE_WIRE_STATEMENT,
   aggregateChunkCount,
   aggregateChunkLength,
   answerChainStart,
@@ -339,6 +340,16 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
       statements: [checks.get(p)!.evidence],
     }, { peer: p });
   }
+  // A party whose check names a statement the relay signed for another aggregation (an earlier
+  // run's answer, kept by any member): two such statements are no equivocation of the relay's.
+  for (const p of parties) {
+    const x = presented.get(p)!;
+    if (isAnswerOf(x.st, session, agg, parties, length)) continue;
+    throw new CheatingDetectedError(ErrorCode.TAMPERING_DETECTED, `party "${p}" claimed as this aggregation's answer a statement the relay signed for another aggregation, in round "${round}"`, {
+      description: "the party's signed check names a relay-signed answer statement of another session, aggregation, member list or length",
+      statements: [checks.get(p)!.evidence, relayEvidence(x.st, x.rs)],
+    }, { peer: p });
+  }
   // Two different answers, both signed by the relay.
   const other = parties.find((p) => !bytesEqual(presented.get(p)!.st, expected));
   if (other !== undefined) {
@@ -382,6 +393,28 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     description: 'check rejected; every presented answer, opening and fingerprint verified',
     statements: [],
   });
+}
+
+/** Whether `st` decodes as an answer statement of the aggregation (session, id, members, length). */
+function isAnswerOf(st: Uint8Array, session: string, agg: string, parties: readonly string[], length: number): boolean {
+  let body: PlainData;
+  try {
+    body = decodeMessage(st, st.length);
+  } catch {
+    return false;
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) return false;
+  const r = body as Record<string, PlainData>;
+  const ps = r.parties;
+  return (
+    r.t === AGGREGATE_WIRE_STATEMENT.answer &&
+    r.s === session &&
+    r.a === agg &&
+    r.len === length &&
+    Array.isArray(ps) &&
+    ps.length === parties.length &&
+    ps.every((q, k) => q === parties[k])
+  );
 }
 
 /** First and longest wait between two admission attempts after a transient refusal (ms). */

@@ -1,0 +1,122 @@
+/**
+ * Adversarial review of the aggregating relay (`opening: 'relay'`): attacks found in review, each a
+ * real relay on 127.0.0.1 and real groups over real WebSockets, one party (or the relay, through
+ * its test hooks) deviating. Companion of aggregate-attacks.test.ts.
+ */
+import { createHash } from 'node:crypto';
+import { secureSum, type SumResult } from '../../src/protocols';
+import { startRelay, type RelayHooks, type RelayServer } from '../../src/relay';
+import { CheatingDetectedError, ErrorCode } from '../../src/errors';
+import { RelayCheatingError, relayCheckStatement } from '../../src/protocols/relay-opening';
+import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
+import { decodeBase64Strict } from '../../src/crypto/bytes';
+import { ed25519Sign } from '../../src/crypto/ed25519';
+import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
+import type { Group } from '../../src/group/group';
+import { makeParties, settleAll } from '../support/group-harness';
+import { joinAll } from './_relay';
+
+jest.setTimeout(60_000);
+
+const relays: RelayServer[] = [];
+const groupsToClose: Group[][] = [];
+afterEach(async () => {
+  await Promise.all(groupsToClose.splice(0).flat().map((g) => g.close()));
+  await Promise.all(relays.splice(0).map((r) => r.close()));
+});
+
+const N = 4;
+/** Three chunks (16 384, 16 384, 7 232 elements). */
+const L = 40_000;
+const CHUNKS = 3;
+const inputOf = (p: number, run = 0): Float64Array => Float64Array.from({ length: L }, (_, l) => ((l * 3 + p * 11 + run) % 1001) - 500);
+const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+
+async function setup(hooks: RelayHooks = {}): Promise<{ groups: Group[]; relay: RelayServer; url: string }> {
+  const parties = makeParties(N);
+  const relay = await startRelay({ rosters: [parties.roster], _hooks: hooks });
+  relays.push(relay);
+  const url = `ws://127.0.0.1:${relay.port}`;
+  const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 8_000 }));
+  groupsToClose.push(groups);
+  return { groups, relay, url };
+}
+
+/**
+ * Turn `g` into a party that, in the relayed opening's check echo, publishes (validly signed, the
+ * same to everyone, echo-consistent) `v` = the hash of `st` instead of the hash of the answer it
+ * received, and then presents `st` with the relay's signature `rs` in the dispute. Its own run is
+ * held at its round-2 digest until `release` resolves (so it sends no abort notice meanwhile).
+ */
+function presentForeignAnswer(g: Group, st: Uint8Array, rs: Uint8Array, release: Promise<void>): void {
+  const sendToAll = g.sendToAll.bind(g);
+  const gather = g.gather.bind(g);
+  const me = g.localId;
+  let mine: Uint8Array | undefined;
+  const received = new Map<string, Uint8Array>();
+  g.gather = async (round, options) => {
+    const got = await gather(round, options);
+    if (round.endsWith('/check/v')) for (const [p, m] of got) received.set(p, (m as { v: Uint8Array }).v);
+    return got;
+  };
+  g.sendToAll = async (round: string, payload: PlainData, to?: readonly string[]): Promise<void> => {
+    if (round.endsWith('/check/v')) {
+      const echoRound = round.slice(0, -'/v'.length);
+      const run = echoRound.slice(0, -'/check'.length);
+      const honest = decodeMessage((payload as { v: Uint8Array }).v, 1 << 20) as { v: Uint8Array; f: Uint8Array };
+      const v = sha256(st);
+      const value = encodeMessage({ v, f: honest.f, sig: ed25519Sign(relayCheckStatement(g.sessionId, g.epoch, run, me, v, honest.f), g.identity.secretKey) });
+      mine = sha256(value);
+      const sig = ed25519Sign(encodeMessage({ t: ECHO_STATEMENT.broadcast, s: g.sessionId, e: g.epoch, r: echoRound, from: me, h: mine }), g.identity.secretKey);
+      return sendToAll(round, { v: value, sig }, to);
+    }
+    if (round.endsWith('/check/d')) {
+      const echoRound = round.slice(0, -'/d'.length);
+      const run = echoRound.slice(0, -'/check'.length);
+      const view = g.parties.map((p) => ({ from: p, h: p === me ? mine! : sha256(received.get(p)!) }));
+      const d = echoDigest(g.sessionId, g.epoch, echoRound, view);
+      const sig = ed25519Sign(encodeMessage({ t: ECHO_STATEMENT.digest, s: g.sessionId, e: g.epoch, r: echoRound, from: me, d }), g.identity.secretKey);
+      await sendToAll(round, { d, sig }, to);
+      await sendToAll(`${run}/dispute`, { st, rs, h: new Uint8Array(32 * CHUNKS), i: CHUNKS, u: new Uint8Array(0) });
+      await release;
+      return;
+    }
+    if (round.endsWith('/check/f')) return;
+    return sendToAll(round, payload, to);
+  };
+}
+
+describe('review: a malicious party cannot get the honest relay named', () => {
+  test("a party presents the relay's signed answer of an earlier run in the dispute → that party is named, not the relay", async () => {
+    // The relay is honest; the hook only records the answer message p3 received in run 0.
+    let recorded: { st: string; sig: string } | undefined;
+    const { groups } = await setup({
+      aggregateTrailer: (c, text) => {
+        if (c.to === 'p3') recorded = JSON.parse(text) as { st: string; sig: string };
+        return text;
+      },
+    });
+    for (const r of await settleAll(groups.map((g, i) => secureSum(g, inputOf(i, 0), { opening: 'relay' })))) expect(r.ok).toBe(true);
+    const oldSt = decodeBase64Strict(recorded!.st)!;
+    const oldSig = decodeBase64Strict(recorded!.sig)!;
+
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    presentForeignAnswer(groups[2]!, oldSt, oldSig, released);
+    const cheater = secureSum(groups[2]!, inputOf(2, 1), { opening: 'relay' });
+    cheater.catch(() => undefined);
+    const honest = await settleAll<SumResult<Float64Array>>([0, 1, 3].map((i) => secureSum(groups[i]!, inputOf(i, 1), { opening: 'relay' })));
+    release();
+    for (const r of honest) {
+      expect(r.ok).toBe(false);
+      const e = (r as { error: unknown }).error;
+      // On the old code: RelayCheatingError EQUIVOCATION ("the relay sent different answers"),
+      // with the run-0 statement as the "second answer" — and p3 not named.
+      expect(e).not.toBeInstanceOf(RelayCheatingError);
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect((e as CheatingDetectedError).code).toBe(ErrorCode.TAMPERING_DETECTED);
+      expect((e as CheatingDetectedError).peers).toEqual(['p3']);
+      expect((e as Error).message).toMatch(/another aggregation/);
+    }
+  });
+});
