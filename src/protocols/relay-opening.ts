@@ -208,13 +208,16 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
   const relayEvidence = (st: Uint8Array, sig: Uint8Array): Uint8Array => encodeEvidence({ signer: `relay ${encodeBase64(rk)}`, statement: st, signature: sig });
   const expected = answerStatement(session, agg, parties, length, answer.members, answerChain);
   if (!ed25519Verify(expected, answer.signature, rk)) {
-    if (ed25519Verify(answer.statement, answer.signature, rk)) {
+    // A signed statement of another aggregation is a replay by the relay for certain; one of this
+    // aggregation over other chunks than this party received may be the path's doing (on ws://
+    // the answer chunks are not authenticated before the relay's signature), so no proof.
+    if (ed25519Verify(answer.statement, answer.signature, rk) && !isAnswerOf(answer.statement, session, agg, parties, length)) {
       throw new RelayCheatingError(ErrorCode.TAMPERING_DETECTED, relayUrl, rk, `relayed opening of round "${round}": the relay answered with a statement it signed for another aggregation or another answer (a replay)`, {
         description: 'a relay-signed answer statement that is not the statement of this aggregation and of the chunks this party received',
         statements: [relayEvidence(answer.statement, answer.signature)],
       });
     }
-    throw new RelayOpeningError(ErrorCode.PROTOCOL_VIOLATION, relayUrl, `relayed opening of round "${round}": the relay's answer signature does not verify (relay ${relayUrl})`);
+    throw new RelayOpeningError(ErrorCode.PROTOCOL_VIOLATION, relayUrl, `relayed opening of round "${round}": the relay's signed answer is not over the answer chunks this party received — the relay or the path to it altered them (relay ${relayUrl})`);
   }
   const evidence = [relayEvidence(expected, answer.signature)];
   parties.forEach((q, idx) => {

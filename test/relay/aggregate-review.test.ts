@@ -4,6 +4,7 @@
  * its test hooks) deviating. Companion of aggregate-attacks.test.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import * as net from 'node:net';
 import { secureSum, type SumResult } from '../../src/protocols';
 import { startRelay, type RelayHooks, type RelayServer } from '../../src/relay';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
@@ -12,7 +13,7 @@ import { agreeRun, encodeRun } from '../../src/protocols/common';
 import { collectAdditive, dealAdditive } from '../../src/protocols/additive';
 import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
 import { decodeBase64Strict } from '../../src/crypto/bytes';
-import { openRelayAggregation } from '../../src/relay/aggregate-client';
+import { RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
@@ -243,6 +244,93 @@ describe('review: a malicious party at the relay is named', () => {
       }
     } finally {
       squat.close();
+    }
+  });
+});
+
+/**
+ * An on-path attacker between the parties and a `ws://` relay: a TCP forwarder on 127.0.0.1 that
+ * passes every byte through, except that on each aggregation connection (the relay's first frame
+ * is `{"t":"admitted","key":…}`) it flips one bit of the first answer chunk's sum, 1 000 bytes in.
+ */
+async function startAnswerFlipper(): Promise<{ port: number; target(port: number): void; fired(): number; close(): Promise<void> }> {
+  let targetPort = 0;
+  let fired = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    // s2c: the HTTP response, then the first frame (unmasked, short text), then the answer chunks.
+    let head = Buffer.alloc(0);
+    let at = 0;
+    let flipAt: number | undefined;
+    let decided = false;
+    upstream.on('data', (data: Buffer) => {
+      let out = data;
+      if (!decided) {
+        head = Buffer.concat([head, data]);
+        const h = head.indexOf('\r\n\r\n');
+        if (h >= 0 && head.length >= h + 4 + 2) {
+          const len = head[h + 5]! & 0x7f;
+          if (len < 126 && head.length >= h + 6 + len) {
+            decided = true;
+            const first = head.subarray(h + 6, h + 6 + len).toString('utf8');
+            // Frame header (2 + 8 bytes for a 147 KiB payload), index (4), then 1 000 bytes of sum.
+            if (first.includes('"key"')) flipAt = h + 6 + len + 10 + 4 + 1_000;
+          }
+        }
+      }
+      if (flipAt !== undefined && flipAt >= at && flipAt < at + data.length) {
+        out = Buffer.from(data);
+        out[flipAt - at]! ^= 0x01;
+        fired++;
+      }
+      at += data.length;
+      client.write(out);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    target: (p) => (targetPort = p),
+    fired: () => fired,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('review: the network cannot get the honest relay named as a cheat', () => {
+  test("an on-path attacker alters an answer chunk on its way (ws://) → the relay is not 'certainly' cheating (RelayOpeningError, not RelayCheatingError)", async () => {
+    const flipper = await startAnswerFlipper();
+    try {
+      const parties = makeParties(N);
+      const url = `ws://127.0.0.1:${flipper.port}`;
+      const relay = await startRelay({ rosters: [parties.roster], publicUrls: [url] });
+      relays.push(relay);
+      flipper.target(relay.port);
+      const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 8_000 }));
+      groupsToClose.push(groups);
+      const results = await settleAll(groups.map((g, i) => secureSum(g, inputOf(i), { opening: 'relay' })));
+      expect(flipper.fired()).toBe(N);
+      for (const r of results) {
+        expect(r.ok).toBe(false);
+        const e = (r as { error: unknown }).error;
+        // On main: RelayCheatingError TAMPERING_DETECTED ("the relay answered with a statement it
+        // signed for another aggregation or another answer (a replay)") at the parties that fail
+        // first — yet the relay signed exactly what it sent.
+        expect(e).not.toBeInstanceOf(RelayCheatingError);
+      }
+      expect(results.some((r) => (r as { error: unknown }).error instanceof RelayOpeningError)).toBe(true);
+    } finally {
+      await flipper.close();
     }
   });
 });
