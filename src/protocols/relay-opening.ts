@@ -212,8 +212,8 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     // aggregation over other chunks than this party received may be the path's doing (on ws://
     // the answer chunks are not authenticated before the relay's signature), so no proof.
     if (ed25519Verify(answer.statement, answer.signature, rk) && !isAnswerOf(answer.statement, session, agg, parties, length)) {
-      throw new RelayCheatingError(ErrorCode.TAMPERING_DETECTED, relayUrl, rk, `relayed opening of round "${round}": the relay answered with a statement it signed for another aggregation or another answer (a replay)`, {
-        description: 'a relay-signed answer statement that is not the statement of this aggregation and of the chunks this party received',
+      throw new RelayCheatingError(ErrorCode.TAMPERING_DETECTED, relayUrl, rk, `relayed opening of round "${round}": the relay answered with a statement it signed for another aggregation (a replay)`, {
+        description: 'a relay-signed answer statement of another session, aggregation, member list or length',
         statements: [relayEvidence(answer.statement, answer.signature)],
       });
     }
