@@ -27,7 +27,10 @@ const identity = parseIdentity(cfg.identity);
 const roster = parseRoster(cfg.roster);
 const sockets = new Set<WebSocket>();
 let k = 0;
+const parent = process.ppid;
 const timer = setInterval(() => {
+  // The bench died without stopping it (killed, crashed): stop too rather than attack on.
+  if (process.ppid !== parent) process.exit(0);
   for (const target of cfg.targets) {
     const ws = new WebSocket(`ws://${target.host}:${target.port}${CHANNEL_PATH}`, SUBPROTOCOL, { localAddress: cfg.sources[k++ % cfg.sources.length]!, perMessageDeflate: false });
     sockets.add(ws);
