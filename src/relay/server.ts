@@ -395,6 +395,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     for (const s of ended) sessionEnded(s, reason);
   };
 
+  /** Connections the table evicted to make room: cut them, and forget the aggregations that ended with them. */
+  const evict = (conns: readonly ConnEntry<Link>[]): void => {
+    for (const c of conns) {
+      if (c.agg !== undefined && engines.delete(c.agg)) aggFailed++;
+    }
+    endReleased(conns, 'evicted');
+  };
+
   const forward = (src: Link, data: Buffer): void => {
     const c = src.conn!;
     const p = c.partner!;
@@ -502,7 +510,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       end(link, result.reason);
       return;
     }
-    endReleased(result.evicted, 'evicted');
+    evict(result.evicted);
     admitted++;
     const ws = link.ws!;
     link.conn = result.conn;
@@ -588,7 +596,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       end(link, result.reason);
       return;
     }
-    endReleased(result.evicted, 'evicted');
+    evict(result.evicted);
     admitted++;
     const conn = result.conn;
     const agg = conn.agg!;
