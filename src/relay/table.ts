@@ -29,6 +29,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Roster } from '../identity/roster.js';
 import { ADMISSION_SKEW_MS, type RelayRefuseReason } from './protocol.js';
+import type { AggregateAdmissionEvidence } from './aggregate-wire.js';
 
 /** Default global cap on connections not admitted yet: 64. */
 export const DEFAULT_RELAY_MAX_PENDING = 64;
@@ -228,6 +229,8 @@ export interface AggEntry<T> {
   readonly members: Map<string, ConnEntry<T>>;
   /** The source address of its first member (the aggregation counts against it). */
   readonly openedBy: string;
+  /** Its first member's signed admission (what fixed its member list and length), when given. */
+  readonly admission: AggregateAdmissionEvidence | undefined;
   /** When its first member was admitted (ms). */
   readonly since: number;
   /** When it ends unless done (ms). */
@@ -280,13 +283,21 @@ export interface AdmitRequest<T> {
   readonly ts: number;
   /** Where the partner is looked up (a test hook may cross-wire it): the partner's `from` and `to`, and its session id. */
   readonly partnerSlot?: { readonly session: string; readonly from: string; readonly to: string };
-  /** An aggregation member instead of one direction of a channel (`to` is ignored). */
-  readonly aggregate?: { readonly id: string; readonly parties: readonly string[]; readonly length: number };
+  /**
+   * An aggregation member instead of one direction of a channel (`to` is ignored); `admission` is
+   * its signed request, kept if it opens the aggregation (evidence for a later `aggregate-mismatch`).
+   */
+  readonly aggregate?: { readonly id: string; readonly parties: readonly string[]; readonly length: number; readonly admission?: AggregateAdmissionEvidence };
 }
 
 /** The answer of {@link RelayTable.admit}. */
 export type AdmitResult<T> =
-  | { readonly ok: false; readonly reason: RelayRefuseReason }
+  | {
+      readonly ok: false;
+      readonly reason: RelayRefuseReason;
+      /** For `aggregate-mismatch` against a live aggregation: its first member's signed admission (another member list or length). */
+      readonly conflict?: AggregateAdmissionEvidence;
+    }
   | {
       readonly ok: true;
       /** The new connection. */
@@ -427,7 +438,10 @@ export class RelayTable<T> {
     let aggVictim: AggEntry<T> | undefined;
     if (ag !== undefined) {
       if (ag.length > L.maxAggregateElements || ag.parties.length > L.maxRosterParties || !ag.parties.includes(req.from)) return { ok: false, reason: 'aggregate-mismatch' };
-      if (liveAgg !== undefined && (liveAgg.done || liveAgg.length !== ag.length || liveAgg.parties.join('\n') !== ag.parties.join('\n'))) return { ok: false, reason: 'aggregate-mismatch' };
+      if (liveAgg !== undefined && (liveAgg.length !== ag.length || liveAgg.parties.join('\n') !== ag.parties.join('\n'))) {
+        return { ok: false, reason: 'aggregate-mismatch', ...(liveAgg.admission === undefined ? {} : { conflict: liveAgg.admission }) };
+      }
+      if (liveAgg?.done === true) return { ok: false, reason: 'aggregate-mismatch' };
       if (liveAgg === undefined) {
         if ((this.#sessions.get(key)?.aggs.size ?? 0) >= L.maxAggregationsPerSession) return { ok: false, reason: 'session-limit' };
         if ((this.#aggsByDigest.get(req.digest) ?? 0) >= L.maxAggregationsPerDigest) return { ok: false, reason: 'roster-limit' };
@@ -499,7 +513,7 @@ export class RelayTable<T> {
       agg = this.#aggs.get(aggKey!);
       if (agg === undefined) {
         const deadline = now + L.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * ag.length) / AGGREGATE_MIN_BYTES_PER_SECOND);
-        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, since: now, deadline, done: false };
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, deadline, done: false };
         this.#aggs.set(aggKey!, agg);
         s.aggs.add(agg);
         bump(this.#aggsBySource, req.source, 1);

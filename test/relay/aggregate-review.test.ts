@@ -16,7 +16,9 @@ import { agreeRun, encodeRun } from '../../src/protocols/common';
 import { collectAdditive, dealAdditive } from '../../src/protocols/additive';
 import { ECHO_STATEMENT, echoBroadcast, echoDigest } from '../../src/group/echo';
 import { decodeBase64Strict } from '../../src/crypto/bytes';
-import { RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
+import { RelayAggregateMismatchError, RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
+import { WebSocketServer } from 'ws';
+import { RELAY_SUBPROTOCOL } from '../../src/relay/protocol';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
@@ -268,16 +270,14 @@ describe('review: the relay’s aggregation slots', () => {
 });
 
 describe('review: a malicious party at the relay is named', () => {
-  // FLAW (not fixed here: the fix spans src/relay/table.ts, server.ts and aggregate-client.ts).
-  // The aggregation id depends only on session, epoch, round and members, so a member knows it
-  // before the run. p3 opens the aggregation first, with its own valid signature but another
-  // length, and otherwise runs secureSum honestly up to its partial sum. Every honest party is then
-  // refused `aggregate-mismatch` (deterministic: no retry) and fails with a RelayError naming
-  // nobody — not even a suspect — so `group.without(err.peers)` cannot exclude p3, which can do it
-  // again every run. Fix: the relay refuses with the first member's signed admission (a transcript
-  // naming this aggregation id and another length or member list) as evidence; a party that
-  // verifies that signature names its signer (the length is echo-agreed, the id is the run's).
-  test.skip('p3 opens the aggregation first with another length → the honest parties name p3', async () => {
+  // Was FLAW 5. The aggregation id depends only on session, epoch, round and members, so a member
+  // knows it before the run. p3 opens the aggregation first, with its own valid signature but
+  // another length, and otherwise runs secureSum honestly up to its partial sum. Every honest party
+  // was then refused `aggregate-mismatch` (deterministic: no retry) and failed with a RelayError
+  // naming nobody, so `group.without(err.peers)` could not exclude p3. Now the relay refuses with
+  // the first member's signed admission as evidence; a party that verifies it (and whose shape
+  // agreement passed: the length is echo-agreed, the id is the run's) names its signer.
+  test('p3 opens the aggregation first with another length → the honest parties name p3', async () => {
     const { groups, url } = await setup();
     const g3 = groups[2]!;
     const o = {};
@@ -307,11 +307,101 @@ describe('review: a malicious party at the relay is named', () => {
       const honest = await settleAll([0, 1, 3].map((i) => secureSum(groups[i]!, inputOf(i), { opening: 'relay' })));
       for (const r of honest) {
         expect(r.ok).toBe(false);
+        const e = (r as { error: unknown }).error;
         // On main: RelayError 'aggregate-mismatch', peers [] and suspects [].
-        expect(((r as { error: unknown }).error as CouplerError).peers).toEqual(['p3']);
+        expect(e).toBeInstanceOf(CheatingDetectedError);
+        expect((e as CheatingDetectedError).code).toBe(ErrorCode.TAMPERING_DETECTED);
+        expect((e as CouplerError).peers).toEqual(['p3']);
+        expect((e as CheatingDetectedError).evidence.statements).toHaveLength(1);
       }
     } finally {
       squat.close();
+    }
+  });
+});
+
+describe('review: a relay cannot get a party named with a mismatch refusal', () => {
+  /**
+   * A relay that refuses every aggregation admission `aggregate-mismatch` with `ev` as its
+   * evidence (what a lying relay can send: it holds no member's key).
+   */
+  async function lyingRelay(ev: (req: Record<string, unknown>) => unknown): Promise<{ url: string; close(): Promise<void> }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => RELAY_SUBPROTOCOL });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    wss.on('connection', (ws) => {
+      ws.once('message', (d: Buffer) => {
+        ws.send(JSON.stringify({ t: 'refused', reason: 'aggregate-mismatch', ev: ev(JSON.parse(d.toString()) as Record<string, unknown>) }));
+        ws.close(4403, 'aggregate-mismatch');
+      });
+    });
+    return {
+      url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+    };
+  }
+
+  const parties = makeParties(3);
+  const admission = (url: string): Promise<unknown> =>
+    openRelayAggregation({
+      relayUrl: url,
+      identity: parties.identities.get('p1')!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      localId: 'p1',
+      agg: 'ab'.repeat(32),
+      parties: parties.ids,
+      length: 100,
+      admissionTimeoutMs: 5_000,
+      onChunk: () => undefined,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  /** p3's admission to the same aggregation with `len`, signed by `key` (p3's own, or another). */
+  const signedBy = (key: Uint8Array, url: string, req: Record<string, unknown>, len: number): Record<string, unknown> => {
+    const body = { session: req.session as string, from: 'p3', agg: req.agg as string, parties: parties.ids, len, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
+    return { url, from: 'p3', parties: body.parties, len, ts: body.ts, nonce: body.nonce, sig: encodeBase64(ed25519Sign(aggregateTranscript(url, body), key)) };
+  };
+
+  test('evidence not signed by the member it names → names nobody, blames the relay (RelayOpeningError)', async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p2')!.secretKey, url, req, 101));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      // On main: a RelayError 'aggregate-mismatch' that ignores the evidence (no relay to blame).
+      expect(e).toBeInstanceOf(RelayOpeningError);
+      expect((e as RelayOpeningError).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+      expect((e as CouplerError).peers).toEqual([]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test("the member's genuine signed admission that agrees with this party → names nobody, blames the relay", async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p3')!.secretKey, url, req, 100));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      expect(e).toBeInstanceOf(RelayOpeningError);
+      expect((e as CouplerError).peers).toEqual([]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test("the member's genuine signed admission with another length → a mismatch error carrying it (named once the agreement passes)", async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p3')!.secretKey, url, req, 101));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      expect(e).toBeInstanceOf(RelayAggregateMismatchError);
+      expect((e as RelayAggregateMismatchError).reason).toBe('aggregate-mismatch');
+      expect((e as RelayAggregateMismatchError).conflict.signer).toBe('p3');
+    } finally {
+      await relay.close();
     }
   });
 });
