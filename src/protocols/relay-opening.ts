@@ -195,7 +195,7 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
       const st = uploadStatement(session, agg, me, i, payload.length, chains.subarray(32 * i, 32 * i + 32));
       return encodeUploadChunk(i, ed25519Sign(st, sk), payload);
     });
-    const answered = withDeadline(conn.answer, openingMs, () => new RelayOpeningError(ErrorCode.TIMEOUT, relayUrl, `relayed opening of round "${round}": no answer from the relay within ${openingMs} ms (relay ${relayUrl})`), options.signal);
+    const answered = withDeadline(conn.answer, openingMs, () => noAnswer(round, relayUrl, openingMs, conn.waiting()), options.signal);
     [committed, , answer] = await Promise.all([echo, upload, answered]);
   } catch (err) {
     conn.close();
@@ -446,6 +446,16 @@ async function admitRetrying(
       delay = Math.min(2 * delay, RETRY_MAX_MS);
     }
   }
+}
+
+/**
+ * The relay did not answer in time. When it said whom it waits for (a member not admitted, not
+ * uploading or not reading), those members are the suspects: the relay's word, which it could
+ * make up, so nobody is named for certain.
+ */
+function noAnswer(round: string, relayUrl: string, ms: number, waiting: readonly string[]): RelayOpeningError {
+  const who = waiting.length === 0 ? '' : `; the relay reported waiting for ${waiting.map((p) => `"${p}"`).join(', ')}`;
+  return new RelayOpeningError(ErrorCode.TIMEOUT, relayUrl, `relayed opening of round "${round}": no answer from the relay within ${ms} ms${who} (relay ${relayUrl})`, { suspects: [...waiting] });
 }
 
 /**

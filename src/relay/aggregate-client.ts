@@ -117,6 +117,11 @@ export interface RelayAggregationConnection {
   upload(messageOf: (i: number) => Buffer): Promise<void>;
   /** Resolves with the relay's answer once every chunk arrived; rejects with a {@link RelayOpeningError} or `RelayError`. */
   readonly answer: Promise<AggregateAnswer>;
+  /**
+   * The members the relay last said it waits for (its `waiting` notice after a stall; its word
+   * only), without this party; empty when it said nothing or made progress since.
+   */
+  waiting(): readonly string[];
   /** Close the connection (idempotent). */
   close(): void;
 }
@@ -198,6 +203,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
     }
   };
   let next = 0;
+  let waiting: readonly string[] = [];
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (settled) return;
@@ -212,6 +218,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       const sum = bytes.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + 8 * len);
       const carries = bytes.subarray(ANSWER_HEADER_BYTES + 8 * len);
       next++;
+      waiting = [];
       try {
         o.onChunk(i, sum, carries);
       } catch (err) {
@@ -244,6 +251,15 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       const who = abort.party === undefined ? '' : ` (party "${abort.party}", as the relay reports)`;
       const code = abort.reason === 'timeout' ? ErrorCode.TIMEOUT : ErrorCode.PROTOCOL_VIOLATION;
       return failWith(fail(code, `the relay ended the aggregation: ${abort.reason}${who}`, { abort, suspects: abort.party === undefined ? [] : [abort.party] }));
+    }
+    if (msg.t === 'waiting' && admittedKey === undefined) {
+      // Only members of this aggregation, in party order, each once; anything else is malformed.
+      const listed = msg.parties;
+      if (!Array.isArray(listed) || listed.length > n || !Number.isSafeInteger(msg.i) || !listed.every((p) => typeof p === 'string' && o.parties.includes(p))) {
+        return failWith(fail(ErrorCode.PROTOCOL_VIOLATION, 'the relay sent a malformed progress notice'));
+      }
+      waiting = o.parties.filter((p) => p !== o.localId && listed.includes(p));
+      return;
     }
     if (msg.t === 'answer' && admittedKey === undefined) {
       if (next !== count) return failWith(fail(ErrorCode.PROTOCOL_VIOLATION, `the relay answered after ${next} of ${count} chunks`));
@@ -294,6 +310,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       await Promise.all(inFlight);
       if (failure !== undefined) throw failure;
     },
+    waiting: () => waiting,
     close(): void {
       if (!settled) failWith(fail(ErrorCode.PROTOCOL_VIOLATION, 'closed by this party'));
       else ws.terminate();

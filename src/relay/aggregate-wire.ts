@@ -11,7 +11,9 @@
  * streams back, in order, one binary message per chunk `[u32 index][sum 8·len][carries w·len]`
  * ({@link encodeAnswerChunk}) once every member's chunk is in, then a text message
  * `{t: 'answer', st, sig, members}`: its signed {@link answerStatement}. A relay that gives up
- * sends `{t: 'abort', reason, party?, ev?}` ({@link AggregateAbort}) before it closes.
+ * sends `{t: 'abort', reason, party?, ev?}` ({@link AggregateAbort}) before it closes; one that
+ * makes no progress for a while says whom it waits for, `{t: 'waiting', i, parties}`
+ * ({@link AggregateWaiting}).
  *
  * @module
  */
@@ -165,6 +167,20 @@ export interface AggregateAbort {
   readonly party?: string;
   /** For `upload-size`: the member's signed chunk statement (fields and base64 signature). */
   readonly ev?: { readonly i: number; readonly len: number; readonly c: string; readonly sig: string };
+}
+
+/**
+ * The relay's notice that an aggregation is stalled (text message, sent to every admitted member
+ * at most once per stall): `parties` are the members it waits for — not admitted yet, or missing
+ * their upload of chunk `i` (the oldest unfinished one), or not reading the answer — as it
+ * reports them (its word: a party learns whom to suspect before its own deadline passes).
+ */
+export interface AggregateWaiting {
+  readonly t: 'waiting';
+  /** The oldest chunk not yet sent. */
+  readonly i: number;
+  /** The members it waits for, in party order. */
+  readonly parties: readonly string[];
 }
 
 /** The admission request of an aggregation member (first text message). */

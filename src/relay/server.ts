@@ -380,6 +380,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 
   /** Release `conn` in the table and cut every link that ends with it (`reason` for `conn`'s own). */
   const drop = (conn: ConnEntry<Link>, reason: RelayRefuseReason | undefined): void => {
+    // A member that leaves an unanswered aggregation ends it: the others learn who left, and the
+    // engine (its accumulators) goes with it.
+    const e = conn.agg === undefined || !table.isLive(conn) ? undefined : engines.get(conn.agg);
+    if (e !== undefined && !e.ended) e.abort('member-left', conn.from);
     const released = table.release(conn);
     for (const c of released) end(c.handle, c === conn ? reason : undefined);
     if (released.length > 0 && conn.session.conns.size === 0) sessionEnded(conn.session, reason ?? 'closed');
@@ -398,7 +402,12 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   /** Connections the table evicted to make room: cut them, and forget the aggregations that ended with them. */
   const evict = (conns: readonly ConnEntry<Link>[]): void => {
     for (const c of conns) {
-      if (c.agg !== undefined && engines.delete(c.agg)) aggFailed++;
+      const e = c.agg === undefined ? undefined : engines.get(c.agg);
+      if (e !== undefined) {
+        e.dispose();
+        engines.delete(c.agg!);
+        aggFailed++;
+      }
     }
     endReleased(conns, 'evicted');
   };

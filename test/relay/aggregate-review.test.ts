@@ -494,16 +494,13 @@ describe('review: the network cannot get the honest relay named as a cheat', () 
 });
 
 describe('review: a party that withholds its upload', () => {
-  // FLAW (not fixed here: needs the relay to tell the parties whom it waits for before their
-  // deadline — e.g. a status request the client sends at its opening deadline, or a relay-side
-  // deadline derived from the parties' round deadline instead of the pair timeout — in
-  // server.ts/aggregate-client.ts/table.ts). p3 runs secureSum honestly up to its partial sum,
-  // joins the aggregation and never uploads. The relay's own deadline for the aggregation is the
-  // pair timeout (120 s) + 17 B per element at 1 MiB/s, the parties' is their round deadline + the
-  // same: with any round deadline below the pair timeout every honest party gives up first with
-  // RelayOpeningError TIMEOUT naming only the relay — p3 is not even a suspect (and through the
-  // abort notices the parties that time out later may name the first honest party that did).
-  test.skip('p3 joins the aggregation and never uploads → the honest parties list p3 as a suspect', async () => {
+  // Was FLAW 6. p3 runs secureSum honestly up to its partial sum, joins the aggregation and never
+  // uploads. The relay's own deadline for the aggregation is long (join timeout + 17 B per element
+  // at 1 MiB/s), the parties' is their round deadline + the same: every honest party gave up first
+  // with RelayOpeningError TIMEOUT naming only the relay — p3 not even a suspect. Now a relay that
+  // makes no progress for AGGREGATE_STALL_NOTICE_MS tells every member whom it waits for, and a
+  // party whose deadline passes lists them as suspects (the relay's word: not `peers`).
+  test('p3 joins the aggregation and never uploads → the honest parties list p3 as a suspect', async () => {
     const { groups } = await setup({}, 3_000);
     const g3 = groups[2]!;
     const cheater = (async (): Promise<void> => {
@@ -546,5 +543,37 @@ describe('review: a party that withholds its upload', () => {
       // On main: RelayOpeningError TIMEOUT naming only the relay, peers [] and suspects [].
       expect(((r as { error: unknown }).error as CouplerError).suspects).toContain('p3');
     }
+  });
+
+  test('a member that leaves an unanswered aggregation ends it: the others learn who left', async () => {
+    const p = makeParties(3);
+    const relay = await startRelay({ rosters: [p.roster] });
+    relays.push(relay);
+    const url = `ws://127.0.0.1:${relay.port}`;
+    const agg = randomBytes(32).toString('hex');
+    const join = (member: string): Promise<{ ws: WebSocket; texts: string[] }> =>
+      openRaw(url, '127.0.0.1').then(async (ws) => {
+        ws.on('error', () => undefined);
+        const texts: string[] = [];
+        ws.on('message', (d: Buffer, isBinary: boolean) => {
+          if (!isBinary) texts.push(d.toString());
+        });
+        const body = { session: p.sessionId, from: member, agg, parties: p.ids, len: 100, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
+        const sig = encodeBase64(ed25519Sign(aggregateTranscript(url, body), p.identities.get(member)!.secretKey));
+        await new Promise<void>((resolve) => {
+          ws.once('message', () => resolve());
+          ws.send(JSON.stringify({ v: 1, op: 'aggregate', ...body, sig }));
+        });
+        return { ws, texts };
+      });
+    const a = await join('p1');
+    const b = await join('p2');
+    const closed = new Promise<void>((resolve) => a.ws.once('close', () => resolve()));
+    b.ws.terminate();
+    await closed;
+    // On main: p1 is cut without a word, and the relay keeps the aggregation's engine (and its
+    // accumulators) forever: it is never counted as failed.
+    expect(a.texts.map((t) => JSON.parse(t) as { t: string; reason?: string; party?: string }).find((m) => m.t === 'abort')).toEqual({ t: 'abort', reason: 'member-left', party: 'p2' });
+    expect(relay.stats().aggregations).toMatchObject({ live: 0, failed: 1 });
   });
 });
