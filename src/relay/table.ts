@@ -15,6 +15,10 @@
  *   than the newcomer's own (fair share); otherwise it is refused `relay-full`.
  * - **Admitted connections** count against their source, their session and a global cap; a full
  *   global cap is shared the same way (the longest-idle connection of a heavier source).
+ * - **Aggregations** (relayed openings) count against their session, their roster digest, the
+ *   source of their first member and a global cap; a full source or relay evicts the
+ *   longest-waiting aggregation still missing members of a heavier digest (or source), never a
+ *   complete one. One missing members ends after `aggregateJoinTimeoutMs`.
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
@@ -316,7 +320,7 @@ export interface Expired<T> {
   readonly unpaired: readonly ConnEntry<T>[];
   /** Connections of sessions that carried no traffic within the idle deadline. */
   readonly idle: readonly ConnEntry<T>[];
-  /** Members of aggregations past their deadline (or whose members did not all come within the pair deadline). */
+  /** Members of aggregations past their deadline (or whose members did not all come within the join deadline). */
   readonly aggregates: readonly ConnEntry<T>[];
 }
 
