@@ -45,7 +45,7 @@ import {
   encodeUploadChunk,
   uploadStatement,
 } from '../relay/aggregate-wire.js';
-import { openRelayAggregation, RelayOpeningError, type AggregateAnswer } from '../relay/aggregate-client.js';
+import { openRelayAggregation, RelayAggregateMismatchError, RelayOpeningError, type AggregateAnswer } from '../relay/aggregate-client.js';
 import { RelayError, isTransientRefusal } from '../relay/protocol.js';
 
 /** Statement types the parties sign in the relayed opening. */
@@ -164,7 +164,7 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const openingMs = roundMs + Math.ceil((1000 * 17 * length) / MIN_OPENING_BYTES_PER_SECOND);
   const openedAt = Date.now();
-  const conn = await admitRetrying(openedAt + openingMs, options.signal, {
+  const conn = await admitRetrying(openedAt + openingMs, options.signal, gate, {
     relayUrl,
     identity: group.identity,
     roster: group.roster,
@@ -195,7 +195,7 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
       const st = uploadStatement(session, agg, me, i, payload.length, chains.subarray(32 * i, 32 * i + 32));
       return encodeUploadChunk(i, ed25519Sign(st, sk), payload);
     });
-    const answered = withDeadline(conn.answer, openingMs, () => new RelayOpeningError(ErrorCode.TIMEOUT, relayUrl, `relayed opening of round "${round}": no answer from the relay within ${openingMs} ms (relay ${relayUrl})`), options.signal);
+    const answered = withDeadline(conn.answer, openingMs, () => noAnswer(round, relayUrl, openingMs, conn.waiting()), options.signal);
     [committed, , answer] = await Promise.all([echo, upload, answered]);
   } catch (err) {
     conn.close();
@@ -428,18 +428,55 @@ const RETRY_MAX_MS = 2_000;
  * Admission to the relay's aggregation, retried with backoff after a transient refusal (the relay
  * is full, a slot is still held) until `deadlineAt`: a busy relay queues sums instead of failing them.
  */
-async function admitRetrying(deadlineAt: number, signal: AbortSignal | undefined, o: Parameters<typeof openRelayAggregation>[0]): Promise<Awaited<ReturnType<typeof openRelayAggregation>>> {
+async function admitRetrying(
+  deadlineAt: number,
+  signal: AbortSignal | undefined,
+  gate: Promise<unknown> | undefined,
+  o: Parameters<typeof openRelayAggregation>[0],
+): Promise<Awaited<ReturnType<typeof openRelayAggregation>>> {
   let delay = RETRY_INITIAL_MS;
   for (;;) {
     try {
       return await openRelayAggregation({ ...o, admissionTimeoutMs: Math.max(1, Math.min(o.admissionTimeoutMs, deadlineAt - Date.now())) });
     } catch (err) {
+      if (err instanceof RelayAggregateMismatchError) throw await blameMismatch(err, gate, o.agg);
       const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
       if (!(err instanceof RelayError) || !isTransientRefusal(err.reason) || Date.now() + wait >= deadlineAt || signal?.aborted) throw err;
       await new Promise((resolve) => setTimeout(resolve, wait));
       delay = Math.min(2 * delay, RETRY_MAX_MS);
     }
   }
+}
+
+/**
+ * The relay did not answer in time. When it said whom it waits for (a member not admitted, not
+ * uploading or not reading), those members are the suspects: the relay's word, which it could
+ * make up, so nobody is named for certain.
+ */
+function noAnswer(round: string, relayUrl: string, ms: number, waiting: readonly string[]): RelayOpeningError {
+  const who = waiting.length === 0 ? '' : `; the relay reported waiting for ${waiting.map((p) => `"${p}"`).join(', ')}`;
+  return new RelayOpeningError(ErrorCode.TIMEOUT, relayUrl, `relayed opening of round "${round}": no answer from the relay within ${ms} ms${who} (relay ${relayUrl})`, { suspects: [...waiting] });
+}
+
+/**
+ * Another member opened the aggregation first with another member list or length, under its own
+ * signature (verified by the client). The id fixes the members; the length is this party's, which
+ * the shape agreement (`gate`, when still running) makes every honest party's: once it passes, an
+ * admission with another length or list is one no honest member signs, and names its signer. A
+ * failing agreement is the error to report instead (it is thrown from here).
+ */
+async function blameMismatch(err: RelayAggregateMismatchError, gate: Promise<unknown> | undefined, agg: string): Promise<CheatingDetectedError> {
+  if (gate !== undefined) await gate;
+  const q = err.conflict.signer;
+  return new CheatingDetectedError(
+    ErrorCode.TAMPERING_DETECTED,
+    `party "${q}" opened the relayed aggregation ${agg.slice(0, 16)} with another member list or length than the run agreed on (${err.message})`,
+    {
+      description: "the party's own signed admission request to this aggregation, naming another member list or length than the echo-agreed ones, as the relay refused this party with it",
+      statements: [encodeEvidence({ signer: q, statement: err.conflict.statement, signature: err.conflict.signature })],
+    },
+    { peer: q, cause: err },
+  );
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { decodeBase64Strict, encodeBase64 } from '../crypto/bytes.js';
-import { ed25519Sign } from '../crypto/ed25519.js';
+import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { CouplerError, ErrorCode, InvalidArgumentError, type CouplerErrorOptions } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import { Roster, rosterDigest, sessionRosterDigest } from '../identity/roster.js';
@@ -20,6 +20,7 @@ import {
   aggregateChunkCount,
   aggregateChunkLength,
   aggregateTranscript,
+  parseAdmissionEvidence,
   type AggregateAbort,
   type MemberFinal,
 } from './aggregate-wire.js';
@@ -50,6 +51,32 @@ export class RelayOpeningError extends CouplerError {
     super(code, message, options);
     this.relayUrl = relayUrl;
     this.abort = options.abort;
+  }
+}
+
+/** A member's signed statement, as the parties' evidence carries it. */
+export interface SignedStatement {
+  /** Who signed it (a roster id). */
+  readonly signer: string;
+  /** The signed bytes. */
+  readonly statement: Uint8Array;
+  /** The Ed25519 signature under the signer's roster key. */
+  readonly signature: Uint8Array;
+}
+
+/**
+ * The relay refused this member `aggregate-mismatch` because another member opened the
+ * aggregation first with another member list or length, and proved it: `conflict` is that
+ * member's signed admission request (verified under its roster key; its member list or length
+ * differs from this party's). Whether that names its signer depends on which list and length are
+ * right — the caller's agreed ones (`protocols/relay-opening.ts` waits for the shape agreement).
+ */
+export class RelayAggregateMismatchError extends RelayError {
+  /** The conflicting signed admission. */
+  readonly conflict: SignedStatement;
+  constructor(message: string, conflict: SignedStatement) {
+    super('aggregate-mismatch', message);
+    this.conflict = conflict;
   }
 }
 
@@ -90,6 +117,11 @@ export interface RelayAggregationConnection {
   upload(messageOf: (i: number) => Buffer): Promise<void>;
   /** Resolves with the relay's answer once every chunk arrived; rejects with a {@link RelayOpeningError} or `RelayError`. */
   readonly answer: Promise<AggregateAnswer>;
+  /**
+   * The members the relay last said it waits for (its `waiting` notice after a stall; its word
+   * only), without this party; empty when it said nothing or made progress since.
+   */
+  waiting(): readonly string[];
   /** Close the connection (idempotent). */
   close(): void;
 }
@@ -120,6 +152,32 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
   const fail = (code: typeof ErrorCode.PROTOCOL_VIOLATION | typeof ErrorCode.TIMEOUT | typeof ErrorCode.RELAY_LOST, message: string, extra: { abort?: AggregateAbort; suspects?: string[] } = {}): RelayOpeningError =>
     new RelayOpeningError(code, base, `relayed opening: ${message} (relay ${base})`, extra);
 
+  /**
+   * An `aggregate-mismatch` refusal with evidence: a member's admission to this aggregation with
+   * another member list or length, signed by its roster key — else the relay's word, and wrong.
+   */
+  const mismatchEvidence = (raw: unknown): RelayAggregateMismatchError | RelayOpeningError => {
+    const ev = parseAdmissionEvidence(raw);
+    const bad = (why: string): RelayOpeningError => fail(ErrorCode.PROTOCOL_VIOLATION, `the relay refused the aggregation as mismatched, with evidence that ${why}`);
+    if (ev === undefined) return bad('is malformed');
+    let url: string;
+    try {
+      url = normalizeRelayUrl(ev.url);
+    } catch {
+      return bad('names no relay URL');
+    }
+    const signed = { session: o.sessionId, from: ev.from, agg: o.agg, parties: ev.parties, len: ev.len, ts: ev.ts, nonce: ev.nonce };
+    const statement = aggregateTranscript(url, signed);
+    const signature = decodeBase64Strict(ev.sig);
+    const key = o.parties.includes(ev.from) && o.roster.has(ev.from) ? o.roster.get(ev.from)!.publicKey : undefined;
+    if (key === undefined || signature === undefined || signature.length !== 64 || !ed25519Verify(statement, signature, key)) return bad('no member of this aggregation signed');
+    if (ev.len === o.length && ev.parties.join('\n') === o.parties.join('\n')) return bad('agrees with this party (no mismatch)');
+    return new RelayAggregateMismatchError(
+      `relay refused the aggregation (aggregate-mismatch): "${ev.from}" opened it first, signing ${ev.len} elements and ${ev.parties.length} members (this party: ${o.length} and ${o.parties.length})`,
+      { signer: ev.from, statement, signature },
+    );
+  };
+
   const n = o.parties.length;
   const count = aggregateChunkCount(o.length);
   const width = widthOf(n);
@@ -145,6 +203,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
     }
   };
   let next = 0;
+  let waiting: readonly string[] = [];
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (settled) return;
@@ -159,6 +218,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       const sum = bytes.subarray(ANSWER_HEADER_BYTES, ANSWER_HEADER_BYTES + 8 * len);
       const carries = bytes.subarray(ANSWER_HEADER_BYTES + 8 * len);
       next++;
+      waiting = [];
       try {
         o.onChunk(i, sum, carries);
       } catch (err) {
@@ -183,6 +243,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       return;
     }
     if (msg.t === 'refused' && RELAY_REFUSE_REASONS.includes(msg.reason as RelayRefuseReason)) {
+      if (msg.reason === 'aggregate-mismatch' && msg.ev !== undefined) return failWith(mismatchEvidence(msg.ev));
       return failWith(new RelayError(msg.reason as RelayRefuseReason, `relay refused the aggregation (${String(msg.reason)})`));
     }
     if (msg.t === 'abort' && AGGREGATE_ABORT_REASONS.includes(msg.reason as AggregateAbort['reason'])) {
@@ -190,6 +251,15 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       const who = abort.party === undefined ? '' : ` (party "${abort.party}", as the relay reports)`;
       const code = abort.reason === 'timeout' ? ErrorCode.TIMEOUT : ErrorCode.PROTOCOL_VIOLATION;
       return failWith(fail(code, `the relay ended the aggregation: ${abort.reason}${who}`, { abort, suspects: abort.party === undefined ? [] : [abort.party] }));
+    }
+    if (msg.t === 'waiting' && admittedKey === undefined) {
+      // Only members of this aggregation, in party order, each once; anything else is malformed.
+      const listed = msg.parties;
+      if (!Array.isArray(listed) || listed.length > n || !Number.isSafeInteger(msg.i) || !listed.every((p) => typeof p === 'string' && o.parties.includes(p))) {
+        return failWith(fail(ErrorCode.PROTOCOL_VIOLATION, 'the relay sent a malformed progress notice'));
+      }
+      waiting = o.parties.filter((p) => p !== o.localId && listed.includes(p));
+      return;
     }
     if (msg.t === 'answer' && admittedKey === undefined) {
       if (next !== count) return failWith(fail(ErrorCode.PROTOCOL_VIOLATION, `the relay answered after ${next} of ${count} chunks`));
@@ -240,6 +310,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       await Promise.all(inFlight);
       if (failure !== undefined) throw failure;
     },
+    waiting: () => waiting,
     close(): void {
       if (!settled) failWith(fail(ErrorCode.PROTOCOL_VIOLATION, 'closed by this party'));
       else ws.terminate();

@@ -11,7 +11,9 @@
  * streams back, in order, one binary message per chunk `[u32 index][sum 8·len][carries w·len]`
  * ({@link encodeAnswerChunk}) once every member's chunk is in, then a text message
  * `{t: 'answer', st, sig, members}`: its signed {@link answerStatement}. A relay that gives up
- * sends `{t: 'abort', reason, party?, ev?}` ({@link AggregateAbort}) before it closes.
+ * sends `{t: 'abort', reason, party?, ev?}` ({@link AggregateAbort}) before it closes; one that
+ * makes no progress for a while says whom it waits for, `{t: 'waiting', i, parties}`
+ * ({@link AggregateWaiting}).
  *
  * @module
  */
@@ -167,6 +169,20 @@ export interface AggregateAbort {
   readonly ev?: { readonly i: number; readonly len: number; readonly c: string; readonly sig: string };
 }
 
+/**
+ * The relay's notice that an aggregation is stalled (text message, sent to every admitted member
+ * at most once per stall): `parties` are the members it waits for — not admitted yet, or missing
+ * their upload of chunk `i` (the oldest unfinished one), or not reading the answer — as it
+ * reports them (its word: a party learns whom to suspect before its own deadline passes).
+ */
+export interface AggregateWaiting {
+  readonly t: 'waiting';
+  /** The oldest chunk not yet sent. */
+  readonly i: number;
+  /** The members it waits for, in party order. */
+  readonly parties: readonly string[];
+}
+
 /** The admission request of an aggregation member (first text message). */
 export interface AggregateRequest {
   /** Format version, 1. */
@@ -200,6 +216,44 @@ export function aggregateTranscript(relayUrl: string, r: Omit<AggregateRequest, 
   return new TextEncoder().encode(
     ['coupler-relay/1 aggregate admission', normalizeRelayUrl(relayUrl), r.session, r.from, r.agg, r.parties.join(','), String(r.len), String(r.ts), r.nonce].join('\n'),
   );
+}
+
+/**
+ * A member's signed admission request, as the relay presents it when it refuses another member
+ * `aggregate-mismatch`: everything that member signed ({@link aggregateTranscript}) except the
+ * session and the aggregation id, which the refused member knows (they are its own). Since the
+ * aggregation id fixes the run and its members, an admission under this id with another member
+ * list or length is a statement no honest member signs: transferable evidence against its signer.
+ */
+export interface AggregateAdmissionEvidence {
+  /** The relay URL the member signed. */
+  readonly url: string;
+  /** The member. */
+  readonly from: string;
+  /** The member list it signed. */
+  readonly parties: readonly string[];
+  /** The length it signed. */
+  readonly len: number;
+  /** Its timestamp. */
+  readonly ts: number;
+  /** Its nonce (32 hex). */
+  readonly nonce: string;
+  /** Its signature, base64. */
+  readonly sig: string;
+}
+
+/**
+ * Check the shape of the evidence in an `aggregate-mismatch` refusal (untrusted: it comes from the
+ * relay); undefined when it is not one. Whether it verifies is the caller's.
+ */
+export function parseAdmissionEvidence(v: unknown): AggregateAdmissionEvidence | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const r = v as Record<string, unknown>;
+  const str = (x: unknown, max: number): x is string => typeof x === 'string' && x.length > 0 && x.length <= max;
+  if (!str(r.url, MAX_FIELD) || !str(r.from, MAX_FIELD) || !str(r.sig, 128) || !str(r.nonce, 32) || !/^[0-9a-f]{32}$/.test(r.nonce)) return undefined;
+  if (!Number.isSafeInteger(r.len) || (r.len as number) < 0 || !Number.isSafeInteger(r.ts) || (r.ts as number) < 0) return undefined;
+  if (!Array.isArray(r.parties) || r.parties.length > MAX_AGGREGATE_MEMBERS || !r.parties.every((p) => str(p, MAX_FIELD))) return undefined;
+  return { url: r.url, from: r.from, parties: [...(r.parties as string[])], len: r.len as number, ts: r.ts as number, nonce: r.nonce, sig: r.sig };
 }
 
 const AGGREGATE_FIELDS = ['v', 'op', 'session', 'from', 'agg', 'parties', 'len', 'ts', 'nonce', 'sig', 'roster', 'url'] as const;

@@ -39,6 +39,7 @@ import {
   uploadStatement,
   type AggregateAbort,
   type AggregateAbortReason,
+  type AggregateWaiting,
   type MemberFinal,
 } from './aggregate-wire.js';
 
@@ -50,6 +51,13 @@ export const AGGREGATE_WINDOW_CHUNKS = 2;
  * the members' chain state, last signed chunks and bookkeeping (≤ 100 members).
  */
 export const AGGREGATE_MEMORY_BYTES = (AGGREGATE_WINDOW_CHUNKS + 1) * AGGREGATE_CHUNK_ELEMENTS * 12 + 64 * 1024;
+
+/**
+ * How long an aggregation makes no progress (no member admitted, no chunk accepted or sent) before
+ * the relay tells its members whom it waits for (ms): 1 s. At most one notice per stall, so at most
+ * one per second per aggregation, of ≤ 100 member ids.
+ */
+export const AGGREGATE_STALL_NOTICE_MS = 1_000;
 
 /** What the engine needs of a member's connection. */
 export interface AggregateMemberIO {
@@ -126,6 +134,12 @@ export class RelayAggregation {
   /** Oldest chunk not yet sent. */
   #next = 0;
   #ended = false;
+  /** When the aggregation last made progress (ms). */
+  #progressAt = Date.now();
+  /** The stall check, armed while the aggregation lives. */
+  #stallTimer: NodeJS.Timeout | undefined;
+  /** Whether a notice went out since the last progress. */
+  #noticed = false;
 
   constructor(o: RelayAggregationOptions) {
     this.#o = o;
@@ -138,6 +152,18 @@ export class RelayAggregation {
     }
   }
 
+  #end(): void {
+    this.#ended = true;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  /** Forget it without a message (its members were cut for another reason, e.g. `evicted`). */
+  dispose(): void {
+    this.#end();
+    this.#acc.clear();
+  }
+
   /** Whether it finished or failed. */
   get ended(): boolean {
     return this.#ended;
@@ -148,6 +174,45 @@ export class RelayAggregation {
     const m = this.#members.get(party);
     if (m === undefined || this.#ended) return;
     m.io = io;
+    this.#progress();
+  }
+
+  /** Record progress and (re)arm the stall check. */
+  #progress(): void {
+    this.#progressAt = Date.now();
+    this.#noticed = false;
+    if (this.#stallTimer === undefined && !this.#ended) this.#armStall(AGGREGATE_STALL_NOTICE_MS);
+  }
+
+  #armStall(ms: number): void {
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#ended || this.#noticed) return;
+      const left = this.#progressAt + AGGREGATE_STALL_NOTICE_MS - Date.now();
+      if (left > 0) return this.#armStall(left);
+      this.#noticed = true;
+      const msg: AggregateWaiting = { t: 'waiting', i: this.#next, parties: this.waitingFor() };
+      const text = JSON.stringify(msg);
+      for (const m of this.#members.values()) if (m.io !== undefined) this.#send(m, text);
+    }, ms);
+    this.#stallTimer.unref();
+  }
+
+  /**
+   * The members the aggregation waits for, in party order: those not admitted yet; else those
+   * whose upload of the oldest unfinished chunk is missing; else those whose queue keeps that
+   * chunk from going out (slow readers).
+   */
+  waitingFor(): string[] {
+    const all = [...this.#members.values()];
+    const missing = all.filter((m) => m.io === undefined);
+    if (missing.length > 0) return missing.map((m) => m.id);
+    if (this.#next >= this.#count) return [];
+    const behind = all.filter((m) => m.next <= this.#next);
+    if (behind.length > 0) return behind.map((m) => m.id);
+    const acc = this.#acc.get(this.#next);
+    const size = acc === undefined ? 0 : 4 + acc.carries.length * (8 + this.#width);
+    return all.filter((m) => m.queued > 0 && m.queued + size > this.#o.windowBytes).map((m) => m.id);
   }
 
   /** A binary message from a member. */
@@ -168,6 +233,7 @@ export class RelayAggregation {
     if (!o.onBytes(party, data.length)) return this.#overBudget(party);
     m.chain = c;
     m.next++;
+    this.#progress();
     if (i === this.#count - 1) m.final = { i, len: payload.length, c, sig: Uint8Array.from(sig) };
     const len = payload.length / 8;
     let acc = this.#acc.get(i);
@@ -200,6 +266,7 @@ export class RelayAggregation {
       const shared = o.hooks?.aggregateAnswer ? undefined : { msg: encodeAnswerChunk(i, sum, carries), h: answerChunkHash(i, sum, carries) };
       this.#acc.delete(i);
       this.#next++;
+      this.#progress();
       for (const m of this.#members.values()) {
         let out = shared;
         if (out === undefined) {
@@ -232,7 +299,7 @@ export class RelayAggregation {
   /** Every chunk went out: sign the answer for each member (over what it was sent) and send it. */
   #finish(): void {
     const o = this.#o;
-    this.#ended = true;
+    this.#end();
     const finals = o.parties.map((p) => this.#members.get(p)!.final!);
     const members = finals.map((f) => ({ i: f.i, len: f.len, c: encodeBase64(f.c), sig: encodeBase64(f.sig) }));
     for (const m of this.#members.values()) {
@@ -246,7 +313,7 @@ export class RelayAggregation {
 
   #overBudget(party: string): void {
     if (this.#ended) return;
-    this.#ended = true;
+    this.#end();
     this.#o.onAbort('bytes-limit', party);
   }
 
@@ -267,7 +334,7 @@ export class RelayAggregation {
   /** End the aggregation: tell every member why (`party`: whom it concerns), then the caller closes. */
   abort(reason: AggregateAbortReason, party?: string, ev?: AggregateAbort['ev']): void {
     if (this.#ended) return;
-    this.#ended = true;
+    this.#end();
     this.#acc.clear();
     const msg: AggregateAbort = { t: 'abort', reason, ...(party === undefined ? {} : { party }), ...(ev === undefined ? {} : { ev }) };
     const text = JSON.stringify(msg);

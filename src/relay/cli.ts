@@ -50,6 +50,11 @@ Options:
   --max-aggregations N      live relayed openings (opening 'relay': the relay adds the parties'
                             masked vectors), 1 MiB each at most (default 4)
   --max-aggregations-per-session N  the same per session (default 2)
+  --max-aggregations-per-roster N  the same per roster digest (default 2)
+  --max-aggregations-per-source N  the same per source address of the first member (default 2);
+                            a full source or relay evicts one still missing members of a heavier
+                            roster (or source)
+  --aggregate-join-timeout SECONDS  wait for every member of a relayed opening (default 60)
   --max-aggregate-elements N  elements of one relayed opening's vectors (default 16777216)
   --admission-timeout SECONDS  deadline for the admission request (default 10)
   --pair-timeout SECONDS    how long an admitted connection waits for its peer (default 120)
@@ -97,6 +102,9 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
       'max-bytes-per-session': { type: 'string' },
       'max-aggregations': { type: 'string' },
       'max-aggregations-per-session': { type: 'string' },
+      'max-aggregations-per-roster': { type: 'string' },
+      'max-aggregations-per-source': { type: 'string' },
+      'aggregate-join-timeout': { type: 'string' },
       'max-aggregate-elements': { type: 'string' },
       'admission-timeout': { type: 'string' },
       'pair-timeout': { type: 'string' },
@@ -150,6 +158,9 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
     maxBytesPerSession: int(values['max-bytes-per-session'], '--max-bytes-per-session', 1),
     maxAggregations: int(values['max-aggregations'], '--max-aggregations', 1),
     maxAggregationsPerSession: int(values['max-aggregations-per-session'], '--max-aggregations-per-session', 1),
+    maxAggregationsPerDigest: int(values['max-aggregations-per-roster'], '--max-aggregations-per-roster', 1),
+    maxAggregationsPerSource: int(values['max-aggregations-per-source'], '--max-aggregations-per-source', 1),
+    aggregateJoinTimeoutMs: seconds('aggregate-join-timeout'),
     maxAggregateElements: int(values['max-aggregate-elements'], '--max-aggregate-elements', 1),
     admissionTimeoutMs: seconds('admission-timeout'),
     pairTimeoutMs: seconds('pair-timeout'),

@@ -36,7 +36,7 @@ import {
   type AdmissionRequest,
   type RelayRefuseReason,
 } from './protocol.js';
-import { aggregateTranscript, type AggregateRequest } from './aggregate-wire.js';
+import { aggregateTranscript, type AggregateAdmissionEvidence, type AggregateRequest } from './aggregate-wire.js';
 import { AGGREGATE_MEMORY_BYTES, AGGREGATE_UPLOAD_MESSAGE_BYTES, RelayAggregation, type AggregateHooks } from './aggregate.js';
 import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type AggEntry, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
 import { relayMetrics } from './metrics.js';
@@ -354,7 +354,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   wss.on('error', () => undefined);
 
   /** Cut a link: with a refusal reason (sent and used as close reason) or as "going away". */
-  const end = (link: Link, reason: RelayRefuseReason | undefined): void => {
+  const end = (link: Link, reason: RelayRefuseReason | undefined, ev?: AggregateAdmissionEvidence): void => {
     if (link.ended) return;
     link.ended = true;
     if (reason !== undefined) {
@@ -364,7 +364,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
     const ws = link.ws;
     if (ws !== undefined && ws.readyState === WebSocket.OPEN) {
       try {
-        if (reason !== undefined) ws.send(JSON.stringify({ t: 'refused', reason }));
+        if (reason !== undefined) ws.send(JSON.stringify({ t: 'refused', reason, ...(ev === undefined ? {} : { ev }) }));
         ws.close(reason === undefined ? GOING_AWAY_CLOSE_CODE : REFUSE_CLOSE_CODE, reason);
       } catch {
         /* best effort */
@@ -380,6 +380,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 
   /** Release `conn` in the table and cut every link that ends with it (`reason` for `conn`'s own). */
   const drop = (conn: ConnEntry<Link>, reason: RelayRefuseReason | undefined): void => {
+    // A member that leaves an unanswered aggregation ends it: the others learn who left, and the
+    // engine (its accumulators) goes with it.
+    const e = conn.agg === undefined || !table.isLive(conn) ? undefined : engines.get(conn.agg);
+    if (e !== undefined && !e.ended) e.abort('member-left', conn.from);
     const released = table.release(conn);
     for (const c of released) end(c.handle, c === conn ? reason : undefined);
     if (released.length > 0 && conn.session.conns.size === 0) sessionEnded(conn.session, reason ?? 'closed');
@@ -393,6 +397,19 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       if (c.session.conns.size === 0) ended.add(c.session);
     }
     for (const s of ended) sessionEnded(s, reason);
+  };
+
+  /** Connections the table evicted to make room: cut them, and forget the aggregations that ended with them. */
+  const evict = (conns: readonly ConnEntry<Link>[]): void => {
+    for (const c of conns) {
+      const e = c.agg === undefined ? undefined : engines.get(c.agg);
+      if (e !== undefined) {
+        e.dispose();
+        engines.delete(c.agg!);
+        aggFailed++;
+      }
+    }
+    endReleased(conns, 'evicted');
   };
 
   const forward = (src: Link, data: Buffer): void => {
@@ -502,7 +519,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       end(link, result.reason);
       return;
     }
-    endReleased(result.evicted, 'evicted');
+    evict(result.evicted);
     admitted++;
     const ws = link.ws!;
     link.conn = result.conn;
@@ -580,15 +597,20 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return;
     }
     const digest = digestOf.get(roster) ?? rosterDigest(roster);
+    // The URL it signed (one of ours: checkSigned verified it), kept with its request as the
+    // evidence a mismatching later member is refused with.
+    const key = roster.get(r.from)!.publicKey;
+    const url = publicUrls.length === 1 ? publicUrls[0]! : publicUrls.find((u) => ed25519Verify(aggregateTranscript(u, r), sig, key))!;
+    const admission: AggregateAdmissionEvidence = { url, from: r.from, parties: [...r.parties], len: r.len, ts: r.ts, nonce: r.nonce, sig: r.sig };
     const result = table.admit(
-      { handle: link, source: link.source, session: r.session, digest, roster, from: r.from, to: '', nonce: r.nonce, ts: r.ts, aggregate: { id: r.agg, parties: r.parties, length: r.len } },
+      { handle: link, source: link.source, session: r.session, digest, roster, from: r.from, to: '', nonce: r.nonce, ts: r.ts, aggregate: { id: r.agg, parties: r.parties, length: r.len, admission } },
       Date.now(),
     );
     if (!result.ok) {
-      end(link, result.reason);
+      end(link, result.reason, result.conflict);
       return;
     }
-    endReleased(result.evicted, 'evicted');
+    evict(result.evicted);
     admitted++;
     const conn = result.conn;
     const agg = conn.agg!;

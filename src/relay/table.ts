@@ -15,6 +15,10 @@
  *   than the newcomer's own (fair share); otherwise it is refused `relay-full`.
  * - **Admitted connections** count against their source, their session and a global cap; a full
  *   global cap is shared the same way (the longest-idle connection of a heavier source).
+ * - **Aggregations** (relayed openings) count against their session, their roster digest, the
+ *   source of their first member and a global cap; a full source or relay evicts the
+ *   longest-waiting aggregation still missing members of a heavier digest (or source), never a
+ *   complete one. One missing members ends after `aggregateJoinTimeoutMs`.
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
@@ -29,6 +33,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Roster } from '../identity/roster.js';
 import { ADMISSION_SKEW_MS, type RelayRefuseReason } from './protocol.js';
+import type { AggregateAdmissionEvidence } from './aggregate-wire.js';
 
 /** Default global cap on connections not admitted yet: 64. */
 export const DEFAULT_RELAY_MAX_PENDING = 64;
@@ -73,11 +78,22 @@ export const DEFAULT_RELAY_MAX_NONCES_PER_SOURCE = 4_096;
 export const DEFAULT_RELAY_MAX_AGGREGATIONS = 4;
 /** Default cap on live aggregations of one session: 2. */
 export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION = 2;
+/** Default cap on live aggregations of one roster digest: 2 (half the default global cap, so one roster never holds them all). */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_DIGEST = 2;
+/** Default cap on live aggregations whose first member came from one source address: 2 (half the default global cap). */
+export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SOURCE = 2;
+/**
+ * Default wait for every member of an aggregation, from its first member's admission (ms): 60 s,
+ * the parties' own default round deadline (`DEFAULT_ROUND_TIMEOUT_MS`) — a member later than that
+ * has already made the others time out on the commitments it owes them. An aggregation still
+ * waiting for members is what a full relay evicts first.
+ */
+export const DEFAULT_RELAY_AGGREGATE_JOIN_TIMEOUT_MS = 60_000;
 /** Default cap on the elements of one aggregation's vectors: 2^24 (the sums' own default cap). */
 export const DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS = 2 ** 24;
 /**
  * Slowest average rate at which an aggregation's members must upload and download (bytes per
- * second per member): its deadline is the pair timeout plus 17 bytes per element at this rate.
+ * second per member): its deadline is the join timeout plus 17 bytes per element at this rate.
  */
 export const AGGREGATE_MIN_BYTES_PER_SECOND = 1024 * 1024;
 /** Bytes per element one member moves in an aggregation at most: 8 up, 8 + 1 down (carries of ≤ 256 members); 4-byte carries are rounded into the deadline's slack. */
@@ -119,6 +135,12 @@ export interface TableLimits {
   readonly maxAggregations?: number;
   /** Live aggregations of one session. Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION}. */
   readonly maxAggregationsPerSession?: number;
+  /** Live aggregations of one roster digest. Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS_PER_DIGEST}. */
+  readonly maxAggregationsPerDigest?: number;
+  /** Live aggregations opened (first member) from one source address. Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SOURCE}. */
+  readonly maxAggregationsPerSource?: number;
+  /** Wait for every member of an aggregation, from the first one's admission (ms). Default {@link DEFAULT_RELAY_AGGREGATE_JOIN_TIMEOUT_MS}. */
+  readonly aggregateJoinTimeoutMs?: number;
   /** Elements of one aggregation's vectors. Default {@link DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS}. */
   readonly maxAggregateElements?: number;
 }
@@ -156,6 +178,9 @@ export function resolveTableLimits(options: TableLimits): ResolvedTableLimits {
     maxNoncesPerSource: limit(options, 'maxNoncesPerSource', DEFAULT_RELAY_MAX_NONCES_PER_SOURCE),
     maxAggregations: limit(options, 'maxAggregations', DEFAULT_RELAY_MAX_AGGREGATIONS),
     maxAggregationsPerSession: limit(options, 'maxAggregationsPerSession', DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SESSION),
+    maxAggregationsPerDigest: limit(options, 'maxAggregationsPerDigest', DEFAULT_RELAY_MAX_AGGREGATIONS_PER_DIGEST),
+    maxAggregationsPerSource: limit(options, 'maxAggregationsPerSource', DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SOURCE),
+    aggregateJoinTimeoutMs: limit(options, 'aggregateJoinTimeoutMs', DEFAULT_RELAY_AGGREGATE_JOIN_TIMEOUT_MS, MAX_TIMER_MS),
     maxAggregateElements: limit(options, 'maxAggregateElements', DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS, 2 ** 30),
   };
 }
@@ -206,6 +231,10 @@ export interface AggEntry<T> {
   readonly length: number;
   /** Admitted members by id. */
   readonly members: Map<string, ConnEntry<T>>;
+  /** The source address of its first member (the aggregation counts against it). */
+  readonly openedBy: string;
+  /** Its first member's signed admission (what fixed its member list and length), when given. */
+  readonly admission: AggregateAdmissionEvidence | undefined;
   /** When its first member was admitted (ms). */
   readonly since: number;
   /** When it ends unless done (ms). */
@@ -258,13 +287,21 @@ export interface AdmitRequest<T> {
   readonly ts: number;
   /** Where the partner is looked up (a test hook may cross-wire it): the partner's `from` and `to`, and its session id. */
   readonly partnerSlot?: { readonly session: string; readonly from: string; readonly to: string };
-  /** An aggregation member instead of one direction of a channel (`to` is ignored). */
-  readonly aggregate?: { readonly id: string; readonly parties: readonly string[]; readonly length: number };
+  /**
+   * An aggregation member instead of one direction of a channel (`to` is ignored); `admission` is
+   * its signed request, kept if it opens the aggregation (evidence for a later `aggregate-mismatch`).
+   */
+  readonly aggregate?: { readonly id: string; readonly parties: readonly string[]; readonly length: number; readonly admission?: AggregateAdmissionEvidence };
 }
 
 /** The answer of {@link RelayTable.admit}. */
 export type AdmitResult<T> =
-  | { readonly ok: false; readonly reason: RelayRefuseReason }
+  | {
+      readonly ok: false;
+      readonly reason: RelayRefuseReason;
+      /** For `aggregate-mismatch` against a live aggregation: its first member's signed admission (another member list or length). */
+      readonly conflict?: AggregateAdmissionEvidence;
+    }
   | {
       readonly ok: true;
       /** The new connection. */
@@ -283,7 +320,7 @@ export interface Expired<T> {
   readonly unpaired: readonly ConnEntry<T>[];
   /** Connections of sessions that carried no traffic within the idle deadline. */
   readonly idle: readonly ConnEntry<T>[];
-  /** Members of aggregations past their deadline (or whose members did not all come within the pair deadline). */
+  /** Members of aggregations past their deadline (or whose members did not all come within the join deadline). */
   readonly aggregates: readonly ConnEntry<T>[];
 }
 
@@ -336,6 +373,8 @@ export class RelayTable<T> {
   /** Each source's nonces in the order they were accepted (the oldest first, for fair-share eviction). */
   readonly #noncesBySource = new Map<string, Set<string>>();
   readonly #aggs = new Map<string, AggEntry<T>>();
+  readonly #aggsBySource = new Map<string, number>();
+  readonly #aggsByDigest = new Map<string, number>();
   #pairs = 0;
 
   /** @throws {@link InvalidArgumentError} naming a bad limit. */
@@ -400,12 +439,25 @@ export class RelayTable<T> {
     if (this.#slots.has(slot)) return { ok: false, reason: 'duplicate' };
     const aggKey = ag === undefined ? undefined : `${key}\n${ag.id}`;
     const liveAgg = aggKey === undefined ? undefined : this.#aggs.get(aggKey);
+    let aggVictim: AggEntry<T> | undefined;
     if (ag !== undefined) {
       if (ag.length > L.maxAggregateElements || ag.parties.length > L.maxRosterParties || !ag.parties.includes(req.from)) return { ok: false, reason: 'aggregate-mismatch' };
-      if (liveAgg !== undefined && (liveAgg.done || liveAgg.length !== ag.length || liveAgg.parties.join('\n') !== ag.parties.join('\n'))) return { ok: false, reason: 'aggregate-mismatch' };
+      if (liveAgg !== undefined && (liveAgg.length !== ag.length || liveAgg.parties.join('\n') !== ag.parties.join('\n'))) {
+        return { ok: false, reason: 'aggregate-mismatch', ...(liveAgg.admission === undefined ? {} : { conflict: liveAgg.admission }) };
+      }
+      if (liveAgg?.done === true) return { ok: false, reason: 'aggregate-mismatch' };
       if (liveAgg === undefined) {
-        if (this.#aggs.size >= L.maxAggregations) return { ok: false, reason: 'relay-full' };
         if ((this.#sessions.get(key)?.aggs.size ?? 0) >= L.maxAggregationsPerSession) return { ok: false, reason: 'session-limit' };
+        if ((this.#aggsByDigest.get(req.digest) ?? 0) >= L.maxAggregationsPerDigest) return { ok: false, reason: 'roster-limit' };
+        // A full source, or a full relay, is shared fairly (see #aggVictim); nothing is released
+        // before every refusal below has been ruled out.
+        if ((this.#aggsBySource.get(req.source) ?? 0) >= L.maxAggregationsPerSource) {
+          aggVictim = this.#aggVictim(key, req.source, req.digest, true);
+          if (aggVictim === undefined) return { ok: false, reason: 'source-limit' };
+        } else if (this.#aggs.size >= L.maxAggregations) {
+          aggVictim = this.#aggVictim(key, req.source, req.digest, false);
+          if (aggVictim === undefined) return { ok: false, reason: 'relay-full' };
+        }
       }
     }
     if ((this.#noncesBySource.get(req.source)?.size ?? 0) >= L.maxNoncesPerSource) return { ok: false, reason: 'busy' };
@@ -421,6 +473,10 @@ export class RelayTable<T> {
     // Room: a full table is shared fairly. A newcomer may displace the longest-idle entry of a
     // source (or digest) that holds more than its own source (or digest) would after admission.
     const evicted: ConnEntry<T>[] = [];
+    if (aggVictim !== undefined) {
+      const first = aggVictim.members.values().next().value as ConnEntry<T> | undefined;
+      if (first !== undefined) evicted.push(...this.release(first));
+    }
     if (existing === undefined && this.#sessions.size >= L.maxSessions) {
       const victim = this.#sessionVictim(req.source, req.digest);
       if (victim === undefined) return { ok: false, reason: 'relay-full' };
@@ -460,10 +516,12 @@ export class RelayTable<T> {
       // (A live aggregation of an evicted session was released with it above.)
       agg = this.#aggs.get(aggKey!);
       if (agg === undefined) {
-        const deadline = now + L.pairTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * ag.length) / AGGREGATE_MIN_BYTES_PER_SECOND);
-        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), since: now, deadline, done: false };
+        const deadline = now + L.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * ag.length) / AGGREGATE_MIN_BYTES_PER_SECOND);
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, deadline, done: false };
         this.#aggs.set(aggKey!, agg);
         s.aggs.add(agg);
+        bump(this.#aggsBySource, req.source, 1);
+        bump(this.#aggsByDigest, req.digest, 1);
       }
     }
     const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, agg };
@@ -515,9 +573,11 @@ export class RelayTable<T> {
       agg.members.delete(conn.from);
       // An aggregation ends as a whole until its answer went out.
       if (!agg.done) for (const m of [...agg.members.values()]) out.push(...this.release(m));
-      if (agg.members.size === 0 || !agg.done) {
+      if ((agg.members.size === 0 || !agg.done) && this.#aggs.get(`${key}\n${agg.id}`) === agg) {
         this.#aggs.delete(`${key}\n${agg.id}`);
         s.aggs.delete(agg);
+        bump(this.#aggsBySource, agg.openedBy, -1);
+        bump(this.#aggsByDigest, s.digest, -1);
       }
     }
     const p = conn.partner;
@@ -566,7 +626,7 @@ export class RelayTable<T> {
     const aggregates: ConnEntry<T>[] = [];
     for (const a of [...this.#aggs.values()]) {
       if (a.done) continue;
-      const incomplete = a.members.size < a.parties.length && now - a.since >= L.pairTimeoutMs;
+      const incomplete = a.members.size < a.parties.length && now - a.since >= L.aggregateJoinTimeoutMs;
       if (!incomplete && now < a.deadline) continue;
       const first = a.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) (incomplete ? unpaired : aggregates).push(...this.release(first));
@@ -606,6 +666,31 @@ export class RelayTable<T> {
     for (const s of this.#sessions.values()) {
       const heavier = (this.#sessionsBySource.get(s.openedBy) ?? 0) > mineBySource || (this.#sessionsByDigest.get(s.digest) ?? 0) > mineByDigest;
       if (heavier && (victim === undefined || s.lastActive < victim.lastActive)) victim = s;
+    }
+    return victim;
+  }
+
+  /**
+   * The aggregation a newcomer of (`source`, `digest`) may evict: one still waiting for members
+   * (one whose members all came is never evicted), of a roster digest — or, when the relay is
+   * full rather than the newcomer's source, of a source — that holds more aggregations than the
+   * newcomer's would after admission; of those, one of the digest holding the most, the
+   * longest-waiting first. `sameSource`: only aggregations opened from `source` (its cap is full).
+   * Never one of the newcomer's own session (`key`): within a session its own cap decides.
+   */
+  #aggVictim(key: string, source: string, digest: string, sameSource: boolean): AggEntry<T> | undefined {
+    const mineBySource = (this.#aggsBySource.get(source) ?? 0) + 1;
+    const mineByDigest = (this.#aggsByDigest.get(digest) ?? 0) + 1;
+    let victim: AggEntry<T> | undefined;
+    let victimHeld = 0;
+    for (const a of this.#aggs.values()) {
+      if (a.done || a.members.size >= a.parties.length || (sameSource && a.openedBy !== source) || keyOf(a.session.id, a.session.digest) === key) continue;
+      const held = this.#aggsByDigest.get(a.session.digest) ?? 0;
+      const heavier = held > mineByDigest || (!sameSource && (this.#aggsBySource.get(a.openedBy) ?? 0) > mineBySource);
+      if (heavier && (victim === undefined || held > victimHeld || (held === victimHeld && a.since < victim.since))) {
+        victim = a;
+        victimHeld = held;
+      }
     }
     return victim;
   }

@@ -16,12 +16,20 @@ import { agreeRun, encodeRun } from '../../src/protocols/common';
 import { collectAdditive, dealAdditive } from '../../src/protocols/additive';
 import { ECHO_STATEMENT, echoBroadcast, echoDigest } from '../../src/group/echo';
 import { decodeBase64Strict } from '../../src/crypto/bytes';
-import { RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
+import { RelayAggregateMismatchError, RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
+import { WebSocketServer } from 'ws';
+import { RELAY_SUBPROTOCOL } from '../../src/relay/protocol';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
-import { makeParties, settleAll } from '../support/group-harness';
+import { makeParties, settleAll, type TestParties } from '../support/group-harness';
 import { joinAll } from './_relay';
+import { openRaw } from './_attack';
+import type WebSocket from 'ws';
+import { encodeBase64 } from '../../src/crypto/bytes';
+import { rosterDigest, type Roster } from '../../src/identity/roster';
+import { aggregateTranscript } from '../../src/relay/aggregate-wire';
+import { RelayTable, type AdmitRequest, type TableLimits } from '../../src/relay/table';
 
 jest.setTimeout(60_000);
 
@@ -153,66 +161,123 @@ describe('review: a malicious relay cannot get an honest party named', () => {
   });
 });
 
+/** A hand-made aggregation admission of `member` from `localAddress`: the relay's first answer and the socket. */
+async function rawAggregation(url: string, p: TestParties, member: string, sessionId: string, localAddress: string, length = 2 ** 24): Promise<{ ws: WebSocket; answer: { t: string; reason?: string }; closed: Promise<string> }> {
+  const ws = await openRaw(url, localAddress);
+  ws.on('error', () => undefined);
+  const closed = new Promise<string>((resolve) => ws.once('close', (_code, reason) => resolve(reason.toString())));
+  const body = { session: sessionId, from: member, agg: randomBytes(32).toString('hex'), parties: p.ids, len: length, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
+  const sig = encodeBase64(ed25519Sign(aggregateTranscript(url, body), p.identities.get(member)!.secretKey));
+  const answer = await new Promise<{ t: string; reason?: string }>((resolve) => {
+    ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()) as { t: string; reason?: string }));
+    ws.once('close', (_code, reason) => resolve({ t: 'closed', reason: reason.toString() }));
+    ws.send(JSON.stringify({ v: 1, op: 'aggregate', ...body, sig }));
+  });
+  return { ws, answer, closed };
+}
+
 describe('review: the relay’s aggregation slots', () => {
-  // FLAW (not fixed here: the fix is in the relay's table, src/relay/table.ts admit). The live
-  // aggregations are capped in all (4) and per session (2), but not per roster digest or per
-  // source, and a held slot is never given up to a newcomer: ONE member of ANY roster the relay
-  // serves opens 2 sessions × 2 aggregations of 2^24 elements whose other members never come, and
-  // every other tenant's relayed sums are refused `relay-full` until their deadline (each squatted
-  // slot lives the pair timeout + 17·2^24 B at 1 MiB/s ≈ 6.5 min by default; then it opens new
-  // ones). Fix: a fair share as for sessions — a cap per digest (and per source), and a newcomer of
-  // another digest may evict the oldest aggregation of a digest over its share that has not all
-  // its members yet.
-  test.skip("a member of another roster holding every aggregation slot does not stop this group's relayed sum", async () => {
+  // Was FLAW 4: the live aggregations were capped in all (4) and per session (2), but not per
+  // roster digest or per source, and a held slot was never given up to a newcomer: one member of
+  // any roster the relay serves opened 2 sessions × 2 aggregations whose other members never came,
+  // and every other tenant's relayed sums were refused `relay-full` until their deadline. Now each
+  // digest and each source holds at most 2, and a full relay evicts the longest-waiting
+  // aggregation still missing members of the digest holding the most.
+  test("a member of another roster holding every aggregation slot does not stop this group's relayed sum", async () => {
     const victims = makeParties(N);
-    const squatter = makeParties(2, 'a');
-    const relay = await startRelay({ rosters: [victims.roster, squatter.roster] });
+    const squatterA = makeParties(2, 'a');
+    const squatterB = makeParties(2, 'b');
+    const relay = await startRelay({ rosters: [victims.roster, squatterA.roster, squatterB.roster] });
     relays.push(relay);
     const url = `ws://127.0.0.1:${relay.port}`;
     const groups = await joinAll(victims, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 3_000 }));
     groupsToClose.push(groups);
-    const held: { close(): void }[] = [];
+    const held: WebSocket[] = [];
     try {
-      for (let s = 0; s < 2; s++) {
-        const sessionId = `test-${randomBytes(8).toString('hex')}`;
-        for (let k = 0; k < 2; k++) {
-          held.push(
-            await openRelayAggregation({
-              relayUrl: url,
-              identity: squatter.identities.get('a1')!,
-              roster: squatter.roster,
-              sessionId,
-              localId: 'a1',
-              agg: randomBytes(32).toString('hex'),
-              parties: squatter.ids,
-              length: 2 ** 24,
-              admissionTimeoutMs: 5_000,
-              onChunk: () => undefined,
-            }),
-          );
-        }
+      // a1 (from 127.0.0.2) tries to hold three slots over two sessions: its roster's share is 2.
+      const sA = [`test-${randomBytes(8).toString('hex')}`, `test-${randomBytes(8).toString('hex')}`];
+      const a = [];
+      for (const s of [sA[0]!, sA[0]!, sA[1]!]) {
+        const x = await rawAggregation(url, squatterA, 'a1', s, '127.0.0.2');
+        held.push(x.ws);
+        a.push(x);
+      }
+      expect(a.map((x) => x.answer.reason ?? x.answer.t)).toEqual(['admitted', 'admitted', 'roster-limit']);
+      // b1 (another roster, from 127.0.0.3) takes the other two: every slot is held.
+      const sB = `test-${randomBytes(8).toString('hex')}`;
+      for (let k = 0; k < 2; k++) {
+        const x = await rawAggregation(url, squatterB, 'b1', sB, '127.0.0.3');
+        held.push(x.ws);
+        expect(x.answer.t).toBe('admitted');
       }
       expect(relay.stats().aggregations.live).toBe(4);
       const results = await settleAll(groups.map((g, i) => secureSum(g, inputOf(i), { opening: 'relay' })));
       // On main: every party fails with RelayError 'relay-full' once its opening's deadline passed.
       for (const r of results) expect(r.ok).toBe(true);
+      // The one given up: a1's first (the longest-waiting of a digest holding the most).
+      expect(await a[0]!.closed).toBe('evicted');
+      expect(relay.stats().refused.evicted).toBe(1);
     } finally {
-      for (const c of held) c.close();
+      for (const ws of held) ws.terminate();
     }
+  });
+
+  const table = (limits: TableLimits = {}): RelayTable<string> => new RelayTable<string>(limits);
+  const rosterOf = (p: TestParties): { roster: Roster; digest: string } => ({ roster: p.roster, digest: rosterDigest(p.roster) });
+  let tableNonce = 0;
+  const member = (handle: string, p: TestParties, source: string, agg: string, from = p.ids[0]!, session = `s-${agg}`): AdmitRequest<string> => ({
+    handle,
+    source,
+    session,
+    ...rosterOf(p),
+    from,
+    to: '',
+    nonce: (tableNonce++).toString(16).padStart(32, '0'),
+    ts: 1_000_000,
+    aggregate: { id: agg, parties: p.ids, length: 100 },
+  });
+
+  test('a source at its aggregation cap gives up one of a heavier roster, never a complete one', () => {
+    const [x, y, z] = [makeParties(2, 'x'), makeParties(2, 'y'), makeParties(2, 'z')];
+    const t = table({ maxAggregations: 10, maxAggregationsPerSource: 2, maxAggregationsPerDigest: 5 });
+    const T0 = 1_000_000;
+    expect(t.admit(member('x1', x, 'S', 'x1'), T0).ok).toBe(true);
+    expect(t.admit(member('x2', x, 'S', 'x2'), T0 + 1).ok).toBe(true);
+    // y from the same source: x holds 2 there, y would hold 1 → x's longest-waiting goes.
+    const y1 = t.admit(member('y1', y, 'S', 'y1'), T0 + 2);
+    expect(y1.ok && y1.evicted.map((c) => c.handle)).toEqual(['x1']);
+    // Now x and y hold 1 each: z is refused (fair share reached), and so is x again.
+    expect(t.admit(member('z1', z, 'S', 'z1'), T0 + 3)).toEqual({ ok: false, reason: 'source-limit' });
+    // Another source is not concerned.
+    expect(t.admit(member('z2', z, 'S2', 'z2'), T0 + 3).ok).toBe(true);
+    // An aggregation whose members all came is never evicted: complete y1 and x2, then a newcomer
+    // finds nothing to take at S.
+    expect(t.admit(member('y1b', y, 'S', 'y1', 'y2'), T0 + 4).ok).toBe(true);
+    expect(t.admit(member('x2b', x, 'S', 'x2', 'x2'), T0 + 4).ok).toBe(true);
+    expect(t.admit(member('z3', z, 'S', 'z3'), T0 + 5)).toEqual({ ok: false, reason: 'source-limit' });
+    expect(t.counts().aggregations).toBe(3);
+  });
+
+  test('an aggregation still missing members ends after the join timeout, not the pair timeout', () => {
+    const x = makeParties(2, 'x');
+    const t = table({ pairTimeoutMs: 120_000, aggregateJoinTimeoutMs: 5_000 });
+    const T0 = 1_000_000;
+    expect(t.admit(member('x1', x, 'S', 'agg1'), T0).ok).toBe(true);
+    expect(t.expire(T0 + 4_999).unpaired).toEqual([]);
+    expect(t.expire(T0 + 5_000).unpaired.map((c) => c.handle)).toEqual(['x1']);
+    expect(t.counts().aggregations).toBe(0);
   });
 });
 
 describe('review: a malicious party at the relay is named', () => {
-  // FLAW (not fixed here: the fix spans src/relay/table.ts, server.ts and aggregate-client.ts).
-  // The aggregation id depends only on session, epoch, round and members, so a member knows it
-  // before the run. p3 opens the aggregation first, with its own valid signature but another
-  // length, and otherwise runs secureSum honestly up to its partial sum. Every honest party is then
-  // refused `aggregate-mismatch` (deterministic: no retry) and fails with a RelayError naming
-  // nobody — not even a suspect — so `group.without(err.peers)` cannot exclude p3, which can do it
-  // again every run. Fix: the relay refuses with the first member's signed admission (a transcript
-  // naming this aggregation id and another length or member list) as evidence; a party that
-  // verifies that signature names its signer (the length is echo-agreed, the id is the run's).
-  test.skip('p3 opens the aggregation first with another length → the honest parties name p3', async () => {
+  // Was FLAW 5. The aggregation id depends only on session, epoch, round and members, so a member
+  // knows it before the run. p3 opens the aggregation first, with its own valid signature but
+  // another length, and otherwise runs secureSum honestly up to its partial sum. Every honest party
+  // was then refused `aggregate-mismatch` (deterministic: no retry) and failed with a RelayError
+  // naming nobody, so `group.without(err.peers)` could not exclude p3. Now the relay refuses with
+  // the first member's signed admission as evidence; a party that verifies it (and whose shape
+  // agreement passed: the length is echo-agreed, the id is the run's) names its signer.
+  test('p3 opens the aggregation first with another length → the honest parties name p3', async () => {
     const { groups, url } = await setup();
     const g3 = groups[2]!;
     const o = {};
@@ -242,11 +307,101 @@ describe('review: a malicious party at the relay is named', () => {
       const honest = await settleAll([0, 1, 3].map((i) => secureSum(groups[i]!, inputOf(i), { opening: 'relay' })));
       for (const r of honest) {
         expect(r.ok).toBe(false);
+        const e = (r as { error: unknown }).error;
         // On main: RelayError 'aggregate-mismatch', peers [] and suspects [].
-        expect(((r as { error: unknown }).error as CouplerError).peers).toEqual(['p3']);
+        expect(e).toBeInstanceOf(CheatingDetectedError);
+        expect((e as CheatingDetectedError).code).toBe(ErrorCode.TAMPERING_DETECTED);
+        expect((e as CouplerError).peers).toEqual(['p3']);
+        expect((e as CheatingDetectedError).evidence.statements).toHaveLength(1);
       }
     } finally {
       squat.close();
+    }
+  });
+});
+
+describe('review: a relay cannot get a party named with a mismatch refusal', () => {
+  /**
+   * A relay that refuses every aggregation admission `aggregate-mismatch` with `ev` as its
+   * evidence (what a lying relay can send: it holds no member's key).
+   */
+  async function lyingRelay(ev: (req: Record<string, unknown>) => unknown): Promise<{ url: string; close(): Promise<void> }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => RELAY_SUBPROTOCOL });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    wss.on('connection', (ws) => {
+      ws.once('message', (d: Buffer) => {
+        ws.send(JSON.stringify({ t: 'refused', reason: 'aggregate-mismatch', ev: ev(JSON.parse(d.toString()) as Record<string, unknown>) }));
+        ws.close(4403, 'aggregate-mismatch');
+      });
+    });
+    return {
+      url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+    };
+  }
+
+  const parties = makeParties(3);
+  const admission = (url: string): Promise<unknown> =>
+    openRelayAggregation({
+      relayUrl: url,
+      identity: parties.identities.get('p1')!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      localId: 'p1',
+      agg: 'ab'.repeat(32),
+      parties: parties.ids,
+      length: 100,
+      admissionTimeoutMs: 5_000,
+      onChunk: () => undefined,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  /** p3's admission to the same aggregation with `len`, signed by `key` (p3's own, or another). */
+  const signedBy = (key: Uint8Array, url: string, req: Record<string, unknown>, len: number): Record<string, unknown> => {
+    const body = { session: req.session as string, from: 'p3', agg: req.agg as string, parties: parties.ids, len, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
+    return { url, from: 'p3', parties: body.parties, len, ts: body.ts, nonce: body.nonce, sig: encodeBase64(ed25519Sign(aggregateTranscript(url, body), key)) };
+  };
+
+  test('evidence not signed by the member it names → names nobody, blames the relay (RelayOpeningError)', async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p2')!.secretKey, url, req, 101));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      // On main: a RelayError 'aggregate-mismatch' that ignores the evidence (no relay to blame).
+      expect(e).toBeInstanceOf(RelayOpeningError);
+      expect((e as RelayOpeningError).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+      expect((e as CouplerError).peers).toEqual([]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test("the member's genuine signed admission that agrees with this party → names nobody, blames the relay", async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p3')!.secretKey, url, req, 100));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      expect(e).toBeInstanceOf(RelayOpeningError);
+      expect((e as CouplerError).peers).toEqual([]);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  test("the member's genuine signed admission with another length → a mismatch error carrying it (named once the agreement passes)", async () => {
+    let url = '';
+    const relay = await lyingRelay((req) => signedBy(parties.identities.get('p3')!.secretKey, url, req, 101));
+    url = relay.url;
+    try {
+      const e = await admission(url);
+      expect(e).toBeInstanceOf(RelayAggregateMismatchError);
+      expect((e as RelayAggregateMismatchError).reason).toBe('aggregate-mismatch');
+      expect((e as RelayAggregateMismatchError).conflict.signer).toBe('p3');
+    } finally {
+      await relay.close();
     }
   });
 });
@@ -339,16 +494,13 @@ describe('review: the network cannot get the honest relay named as a cheat', () 
 });
 
 describe('review: a party that withholds its upload', () => {
-  // FLAW (not fixed here: needs the relay to tell the parties whom it waits for before their
-  // deadline — e.g. a status request the client sends at its opening deadline, or a relay-side
-  // deadline derived from the parties' round deadline instead of the pair timeout — in
-  // server.ts/aggregate-client.ts/table.ts). p3 runs secureSum honestly up to its partial sum,
-  // joins the aggregation and never uploads. The relay's own deadline for the aggregation is the
-  // pair timeout (120 s) + 17 B per element at 1 MiB/s, the parties' is their round deadline + the
-  // same: with any round deadline below the pair timeout every honest party gives up first with
-  // RelayOpeningError TIMEOUT naming only the relay — p3 is not even a suspect (and through the
-  // abort notices the parties that time out later may name the first honest party that did).
-  test.skip('p3 joins the aggregation and never uploads → the honest parties list p3 as a suspect', async () => {
+  // Was FLAW 6. p3 runs secureSum honestly up to its partial sum, joins the aggregation and never
+  // uploads. The relay's own deadline for the aggregation is long (join timeout + 17 B per element
+  // at 1 MiB/s), the parties' is their round deadline + the same: every honest party gave up first
+  // with RelayOpeningError TIMEOUT naming only the relay — p3 not even a suspect. Now a relay that
+  // makes no progress for AGGREGATE_STALL_NOTICE_MS tells every member whom it waits for, and a
+  // party whose deadline passes lists them as suspects (the relay's word: not `peers`).
+  test('p3 joins the aggregation and never uploads → the honest parties list p3 as a suspect', async () => {
     const { groups } = await setup({}, 3_000);
     const g3 = groups[2]!;
     const cheater = (async (): Promise<void> => {
@@ -391,5 +543,37 @@ describe('review: a party that withholds its upload', () => {
       // On main: RelayOpeningError TIMEOUT naming only the relay, peers [] and suspects [].
       expect(((r as { error: unknown }).error as CouplerError).suspects).toContain('p3');
     }
+  });
+
+  test('a member that leaves an unanswered aggregation ends it: the others learn who left', async () => {
+    const p = makeParties(3);
+    const relay = await startRelay({ rosters: [p.roster] });
+    relays.push(relay);
+    const url = `ws://127.0.0.1:${relay.port}`;
+    const agg = randomBytes(32).toString('hex');
+    const join = (member: string): Promise<{ ws: WebSocket; texts: string[] }> =>
+      openRaw(url, '127.0.0.1').then(async (ws) => {
+        ws.on('error', () => undefined);
+        const texts: string[] = [];
+        ws.on('message', (d: Buffer, isBinary: boolean) => {
+          if (!isBinary) texts.push(d.toString());
+        });
+        const body = { session: p.sessionId, from: member, agg, parties: p.ids, len: 100, ts: Date.now(), nonce: randomBytes(16).toString('hex') };
+        const sig = encodeBase64(ed25519Sign(aggregateTranscript(url, body), p.identities.get(member)!.secretKey));
+        await new Promise<void>((resolve) => {
+          ws.once('message', () => resolve());
+          ws.send(JSON.stringify({ v: 1, op: 'aggregate', ...body, sig }));
+        });
+        return { ws, texts };
+      });
+    const a = await join('p1');
+    const b = await join('p2');
+    const closed = new Promise<void>((resolve) => a.ws.once('close', () => resolve()));
+    b.ws.terminate();
+    await closed;
+    // On main: p1 is cut without a word, and the relay keeps the aggregation's engine (and its
+    // accumulators) forever: it is never counted as failed.
+    expect(a.texts.map((t) => JSON.parse(t) as { t: string; reason?: string; party?: string }).find((m) => m.t === 'abort')).toEqual({ t: 'abort', reason: 'member-left', party: 'p2' });
+    expect(relay.stats().aggregations).toMatchObject({ live: 0, failed: 1 });
   });
 });
