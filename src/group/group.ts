@@ -28,7 +28,7 @@ import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
 import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
-import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, blameOf, type AbortNotice } from './inbound.js';
+import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
 import { joinEpoch } from './epoch.js';
 
@@ -776,8 +776,7 @@ export class Group {
     if (this.#root !== this) return this.#root._runFailed(runId, err);
     if (this.#closing || this.#failedRuns.has(runId)) return;
     this.#failedRuns.add(runId);
-    const code = err instanceof CouplerError ? err.code : ErrorCode.PROTOCOL_VIOLATION;
-    void this.#mesh.sendAbort({ code, blame: blameOf(err, this.localId), run: runId }).catch(() => undefined);
+    void this.#mesh.sendAbort(abortNoticeFor(err, this.localId, runId)).catch(() => undefined);
   }
 
   /**
@@ -795,7 +794,7 @@ export class Group {
     if (typeof code === 'string' && /^COUPLER_ERR_[A-Z0-9_]{1,48}$/.test(code)) {
       this.#closing = true;
       for (const p of [...this.#outbox.keys()]) this.#flush(p);
-      await this.#mesh.sendAbort({ code, blame: typeof reason === 'string' ? [] : blameOf(reason, this.localId) });
+      await this.#mesh.sendAbort(typeof reason === 'string' ? { code, blame: [] } : abortNoticeFor(reason, this.localId));
       this.#closing = false;
     }
     await this.close();

@@ -73,12 +73,19 @@ export interface AbortNotice {
   readonly blame: readonly string[];
   /** The run it stopped, or undefined for the whole group. */
   readonly run?: string | undefined;
+  /**
+   * The sender stopped because of the relay (lost, refused, or its relayed opening failed or
+   * cheated as the sender saw it): it blames no party, and is not itself named either — a relay
+   * failing one party alone looks the same to the others as that party claiming so.
+   */
+  readonly relay?: boolean | undefined;
 }
 
 /** Encode an abort notice as a channel message. */
 export function encodeAbort(notice: AbortNotice): Uint8Array {
   const p: Record<string, PlainData> = { code: notice.code, blame: [...notice.blame] };
   if (notice.run !== undefined) p.run = notice.run;
+  if (notice.relay === true) p.relay = true;
   return encodeMessage({ r: ABORT_ROUND, p });
 }
 
@@ -164,14 +171,17 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
 
 function parseAbort(peer: string, value: PlainData, limits: InboundLimits): AbortNotice {
   const ctx = { what: 'abort notice', peer };
-  const p = expectRecord(value, ctx, ['code', 'blame', 'run']);
+  const p = expectRecord(value, ctx, ['code', 'blame', 'run', 'relay']);
   const code = expectString(p.code, 'code', ctx, 64, ABORT_CODE_PATTERN);
   const blame = p.blame === undefined ? [] : expectArray(p.blame, 'blame', ctx, limits.roster.size).map((b) => expectString(b, 'blame', ctx, 64, PARTY_ID_PATTERN));
   for (const b of blame) {
     if (!limits.roster.has(b)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" blamed a party that is not in the roster`, { peer });
   }
   const run = p.run === undefined ? undefined : expectString(p.run, 'run', ctx, 128, RUN_ID_PATTERN);
-  return { code, blame: [...new Set(blame)], run };
+  if (p.relay !== undefined && typeof p.relay !== 'boolean') throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an abort notice whose "relay" is not a boolean`, { peer });
+  const relay = p.relay === true;
+  // A notice that blames the relay blames no party as well.
+  return { code, blame: relay ? [] : [...new Set(blame)], run, relay };
 }
 
 /**
@@ -206,6 +216,28 @@ const SELF_CAUSED: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Whether the relay, not a party, caused `err`: this party lost it (`RELAY_LOST`), it refused this
+ * party (`RELAY_REFUSED`), or an error of the relayed opening names the relay (an error carrying
+ * the relay's URL and naming no party: the relay cheated, aborted, or cut the aggregation here).
+ */
+export function relayCaused(err: unknown): boolean {
+  if (!(err instanceof CouplerError)) return false;
+  if (err.code === ErrorCode.RELAY_LOST || err.code === ErrorCode.RELAY_REFUSED) return true;
+  return typeof (err as { relayUrl?: unknown }).relayUrl === 'string' && err.peers.length === 0;
+}
+
+/**
+ * The abort notice this party sends when `err` stops it (a run's when `run` is given, else the
+ * group's or formation's): the error's code, whom it blames ({@link blameOf}), and whether the
+ * relay caused it ({@link relayCaused}).
+ */
+export function abortNoticeFor(err: unknown, localId: string, run?: string): AbortNotice {
+  const code = err instanceof CouplerError ? err.code : ErrorCode.PROTOCOL_VIOLATION;
+  const relay = relayCaused(err);
+  return { code, blame: blameOf(err, localId), ...(run === undefined ? {} : { run }), ...(relay ? { relay } : {}) };
+}
+
+/**
  * Whom an error blames, for this party's abort notice (a run's, the group's, or formation's): its
  * named parties, except where the cause is this party's own (a stop signal, its own input). A
  * party that stopped because a peer stopped, and could not confirm that peer's claim, blames that
@@ -216,6 +248,7 @@ const SELF_CAUSED: ReadonlySet<string> = new Set([
  * @returns roster ids, possibly none.
  */
 export function blameOf(err: unknown, localId: string): string[] {
+  if (relayCaused(err)) return [];
   if (!(err instanceof CouplerError) || SELF_CAUSED.has(err.code)) return [];
   if (err.code === ErrorCode.PEER_ABORTED && err.peers.length === 0 && err.peer !== undefined) return [err.peer];
   return err.peers.filter((p) => p !== localId);

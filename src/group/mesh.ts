@@ -36,7 +36,7 @@ import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
 import { PeerLink } from './link.js';
-import { PROBE_NONCE_BYTES, attachInbound, blameOf, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
+import { PROBE_NONCE_BYTES, attachInbound, abortNoticeFor, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
 
 /** The phase of a mesh (see the module documentation). */
@@ -301,11 +301,12 @@ export class Mesh {
 
   /**
    * Whether `party` told this party that it stopped on its own: an abort notice blaming nobody
-   * (not a lost relay connection), for the whole group or for `run`.
+   * (not a lost relay connection, nor anything else the relay did to it), for the whole group or
+   * for `run`.
    */
   confessed(party: string, run: string | undefined): boolean {
     const n = this.#notices.get(party);
-    return n !== undefined && n.blame.length === 0 && n.code !== ErrorCode.RELAY_LOST && (n.run === undefined || n.run === run);
+    return n !== undefined && n.blame.length === 0 && n.code !== ErrorCode.RELAY_LOST && n.relay !== true && (n.run === undefined || n.run === run);
   }
 
   #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array): void {
@@ -365,6 +366,11 @@ export class Mesh {
     const what = notice.run === undefined ? 'left the group' : `stopped run "${notice.run}"`;
     if (notice.code === ErrorCode.RELAY_LOST) {
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what}: it lost its connection to the relay`, { peer, peers: [] });
+    }
+    if (notice.relay === true) {
+      // The relay failed it (refused, aborted or cheated in the relayed opening): indistinguishable
+      // here from the peer claiming so, and the relay is not a party — nobody is named.
+      return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) because of the relay; nobody is named`, { peer, peers: [] });
     }
     if (notice.blame.length === 0) {
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code})`, { peer, peers: [peer] });
@@ -599,8 +605,7 @@ export class Mesh {
 
   /** Formation failed: every connected peer gets an abort notice with the reason, then the channels close. */
   async #tellAndClose(error: CouplerError): Promise<void> {
-    const blame = blameOf(error, this.#cfg.localId);
-    await this.sendAbort({ code: error.code, blame });
+    await this.sendAbort(abortNoticeFor(error, this.#cfg.localId));
     await Promise.all([...this.channels.values()].map((ch) => ch.close().catch(() => undefined)));
   }
 

@@ -8,6 +8,7 @@ import { createTestGroups, makeParties, AddressBook, joinLocal } from '../suppor
 import { secureSum } from '../../src/protocols';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import { encodeMessage, type PlainData } from '../../src/wire/codec';
+import { abortNoticeFor, relayCaused } from '../../src/group/inbound';
 
 test('a party refuses its own input (NaN) and closes its group: the others fail with PEER_ABORTED naming it and VALUE_INVALID, before their deadline', async () => {
   const h = await createTestGroups(3, { roundTimeoutMs: 20_000 });
@@ -71,3 +72,43 @@ test('a hostile abort message (not an error code, or extra fields) is a protocol
     }
   }
 }, 40_000);
+
+test('a notice saying the relay stopped the sender names nobody, and blames nobody either; a non-boolean "relay" is a violation', async () => {
+  // Before: the field did not exist (an unknown field: FRAME_MALFORMED naming p2), and a relay
+  // failure at one party (a RelayOpeningError, peers empty) went out as a notice blaming nobody,
+  // which the others read as "my own doing" and named that honest party.
+  const h = await createTestGroups(2, { roundTimeoutMs: 5_000 });
+  try {
+    const [a, b] = h.groups;
+    await b!._sendRaw('p1', encodeMessage({ r: 'coupler abort', p: { code: ErrorCode.TIMEOUT, blame: ['p1'], relay: true } }));
+    const e = (await a!.receive('p2', 'never.1/x').catch((err: unknown) => err)) as CouplerError;
+    expect(e.code).toBe(ErrorCode.PEER_ABORTED);
+    expect(e.peers).toEqual([]);
+    expect(e.message).toMatch(/because of the relay/);
+  } finally {
+    await h.close();
+  }
+  const h2 = await createTestGroups(2, { roundTimeoutMs: 5_000 });
+  try {
+    const [a, b] = h2.groups;
+    await b!._sendRaw('p1', encodeMessage({ r: 'coupler abort', p: { code: ErrorCode.TIMEOUT, blame: [], relay: 'yes' } }));
+    const e = (await a!.receive('p2', 'never.1/x').catch((err: unknown) => err)) as CouplerError;
+    expect(e.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(e.peers).toEqual(['p2']);
+  } finally {
+    await h2.close();
+  }
+}, 40_000);
+
+test('relayCaused / abortNoticeFor: the relay lost, refusing, or named by a relayed-opening error (its URL, no party) — never an error naming a party', () => {
+  const relayed = Object.assign(new CouplerError(ErrorCode.TIMEOUT, 'the relay did not answer'), { relayUrl: 'ws://127.0.0.1:1' });
+  const relayedNamingParty = Object.assign(new CouplerError(ErrorCode.TAMPERING_DETECTED, 'p2 signed a wrong chunk', { peers: ['p2'] }), { relayUrl: 'ws://127.0.0.1:1' });
+  expect(relayCaused(new CouplerError(ErrorCode.RELAY_LOST, 'x'))).toBe(true);
+  expect(relayCaused(new CouplerError(ErrorCode.RELAY_REFUSED, 'x'))).toBe(true);
+  expect(relayCaused(relayed)).toBe(true);
+  expect(relayCaused(relayedNamingParty)).toBe(false);
+  expect(relayCaused(new CouplerError(ErrorCode.TIMEOUT, 'x', { peers: ['p3'] }))).toBe(false);
+  expect(relayCaused(new Error('x'))).toBe(false);
+  expect(abortNoticeFor(relayed, 'p1', 'r.1')).toEqual({ code: ErrorCode.TIMEOUT, blame: [], run: 'r.1', relay: true });
+  expect(abortNoticeFor(relayedNamingParty, 'p1')).toEqual({ code: ErrorCode.TAMPERING_DETECTED, blame: ['p2'] });
+});

@@ -137,16 +137,13 @@ describe('review: a malicious party cannot get the honest relay named', () => {
 });
 
 describe('review: a malicious relay cannot get an honest party named', () => {
-  // FLAW (not fixed here: the fix is in the group's abort notices, src/group/inbound.ts blameOf and
-  // src/group/mesh.ts explainAbort). A relay that fails the opening at ONE party only (an abort
-  // message, a cut, a wrong key, a replayed signed answer — anything that makes that party throw a
-  // RelayOpeningError or RelayCheatingError, whose `peers` is empty) makes that party send an abort
-  // notice blaming nobody; every other party, whose own opening is fine, then reports
-  // PEER_ABORTED with `peers` = [that honest party] ("a notice blaming nobody names its sender").
-  // Only RELAY_LOST notices are exempt. Fix: the notice must be able to say "the relay" (a field,
-  // or a code such as RELAY_LOST for every relay-caused failure), and explainAbort must then name
-  // nobody (reporting the relay), as it does for RELAY_LOST.
-  test.skip('the relay ends the aggregation for one party only → the others do not name that party', async () => {
+  // A relay that fails the opening at ONE party only (an abort message, a cut, a wrong key, a
+  // replayed signed answer — anything that makes that party throw a RelayOpeningError or
+  // RelayCheatingError, whose `peers` is empty) made that party send an abort notice blaming
+  // nobody, which the others read as "my own doing": every other party reported PEER_ABORTED with
+  // `peers` = [that honest party]. Now the notice says the relay caused it (`relay: true`,
+  // src/group/inbound.ts relayCaused), and the others name nobody.
+  test('the relay ends the aggregation for one party only → the others do not name that party', async () => {
     const { groups } = await setup({
       aggregateTrailer: (c, text) => (c.to === 'p1' ? JSON.stringify({ t: 'abort', reason: 'relay-closing' }) : text),
     });
