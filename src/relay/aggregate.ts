@@ -134,6 +134,8 @@ export class RelayAggregation {
   /** Oldest chunk not yet sent. */
   #next = 0;
   #ended = false;
+  /** Once every chunk went out: the members' final chunks and the members still owed their answer. */
+  #answering: { finals: MemberFinal[]; members: { i: number; len: number; c: string; sig: string }[]; pending: Set<string> } | undefined;
   /** When the aggregation last made progress (ms). */
   #progressAt = Date.now();
   /** The stall check, armed while the aggregation lives. */
@@ -296,18 +298,32 @@ export class RelayAggregation {
     });
   }
 
-  /** Every chunk went out: sign the answer for each member (over what it was sent) and send it. */
+  /**
+   * Every chunk went out: sign the answer for each member (over what it was sent) and send it —
+   * to each member once its queue has drained, so an answer (≈ 0.4 KB per member, i.e. O(n) each
+   * and O(n²) for all) never sits on top of a full window: what is queued towards a connection
+   * stays within its window as for every chunk, and the answers of members that do not read are
+   * never built (the aggregation's deadline names the slowest reader). Called again on every
+   * drain until every member has its answer; then the aggregation is done.
+   */
   #finish(): void {
     const o = this.#o;
-    this.#end();
-    const finals = o.parties.map((p) => this.#members.get(p)!.final!);
-    const members = finals.map((f) => ({ i: f.i, len: f.len, c: encodeBase64(f.c), sig: encodeBase64(f.sig) }));
-    for (const m of this.#members.values()) {
-      const st = answerStatement(o.session, o.agg, o.parties, o.length, finals, m.answerChain);
-      let text = JSON.stringify({ t: 'answer', st: encodeBase64(st), sig: encodeBase64(ed25519Sign(st, o.secretKey)), members });
+    if (this.#answering === undefined) {
+      const finals = o.parties.map((p) => this.#members.get(p)!.final!);
+      this.#answering = { finals, members: finals.map((f) => ({ i: f.i, len: f.len, c: encodeBase64(f.c), sig: encodeBase64(f.sig) })), pending: new Set(o.parties) };
+    }
+    const a = this.#answering;
+    for (const id of [...a.pending]) {
+      const m = this.#members.get(id)!;
+      if (m.queued > 0) continue;
+      a.pending.delete(id);
+      const st = answerStatement(o.session, o.agg, o.parties, o.length, a.finals, m.answerChain);
+      let text = JSON.stringify({ t: 'answer', st: encodeBase64(st), sig: encodeBase64(ed25519Sign(st, o.secretKey)), members: a.members });
       if (o.hooks?.aggregateTrailer) text = o.hooks.aggregateTrailer({ session: o.session, agg: o.agg, to: m.id }, text);
       this.#send(m, text);
     }
+    if (a.pending.size > 0) return;
+    this.#end();
     o.onDone();
   }
 
