@@ -48,12 +48,22 @@ test.each(shapes)('%s: the scan estimate is at least the heap decoding takes', (
   const bytes = make();
   // Once before measuring: the first run of a decoding path compiles code that stays on the heap.
   decodeMessageCost(bytes, bytes.length, {}, { maxValues: 1 << 20, maxHeapBytes: 1 << 30 });
-  collectGarbage();
-  const before = process.memoryUsage().heapUsed;
-  const { value, heapBytes } = decodeMessageCost(bytes, bytes.length, {}, { maxValues: 1 << 20, maxHeapBytes: 1 << 30 });
-  collectGarbage();
-  const used = process.memoryUsage().heapUsed - before;
-  expect(value).toBeDefined();
+  // The least of three readings: code the optimizing compiler installs between two readings (its
+  // timing varies with the machine's load) is not the decoded value's; an estimate below the
+  // truth shows in every reading.
+  let used = Infinity;
+  let heapBytes = 0;
+  const kept: unknown[] = []; // every decoded value stays alive until the end
+  for (let k = 0; k < 3; k++) {
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    const decoded = decodeMessageCost(bytes, bytes.length, {}, { maxValues: 1 << 20, maxHeapBytes: 1 << 30 });
+    kept.push(decoded.value);
+    collectGarbage();
+    used = Math.min(used, process.memoryUsage().heapUsed - before);
+    heapBytes = decoded.heapBytes;
+  }
+  expect(kept.every((v) => v !== undefined)).toBe(true);
   // Some slack for unrelated allocations between the two readings (jest, timers).
   expect(used).toBeLessThanOrEqual(heapBytes + 256 * 1024);
   // And not wildly above it: the budget must not refuse honest messages for nothing.
