@@ -650,7 +650,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         markUp(id);
         const text = line.replace(/^\[coupler\] /, '');
         // The entry point prints one error line when the method fails: kept for every report.
-        if (line.startsWith(`[coupler] ${ERROR_LINE}`)) error = partyError(text.slice(ERROR_LINE.length));
+        if (line.startsWith(`[coupler] ${ERROR_LINE}`)) {
+          error = partyError(text.slice(ERROR_LINE.length));
+          // Failed: a party whose formation failed because of a peer stays up (until its join
+          // deadline) to tell late parties why; here every party is started together, so stop
+          // the others after a moment, as when a party exits.
+          if (!stopping) scheduleStop(`party ${id} failed`);
+        }
         if (options.progress === false) return;
         if (text.startsWith(PROGRESS_LINE)) {
           status.update(id, text.slice(PROGRESS_LINE.length));

@@ -71,6 +71,14 @@ export const DEFAULT_MAX_PENDING_ROUNDS_PER_PEER = 256;
 /** Progress events of {@link joinGroup}, for logs and progress displays (never contain secrets). */
 export type GroupEvent =
   | {
+      /**
+       * Formation failed because of a peer, and this party, staying reachable until its join
+       * deadline, told a peer that connected afterwards why it left (an abort notice), then closed.
+       */
+      type: 'told';
+      peer: string;
+    }
+  | {
       /** The listener is up. */
       type: 'listening';
       /** Address it is bound to. */

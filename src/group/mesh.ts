@@ -97,6 +97,16 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 const addressKey = (a: PeerAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '']);
 
+/**
+ * Whether a failed formation lingers (see {@link Mesh.lingering}): when a peer caused it — it
+ * aborted, was lost, or is blamed — not for this party's own deadline, its caller's stop signal, or
+ * the relay.
+ */
+function lingers(failure: CouplerError): boolean {
+  if (failure.code === ErrorCode.TIMEOUT || failure.code === ErrorCode.ABORTED) return false;
+  return failure.code === ErrorCode.PEER_ABORTED || failure.code === ErrorCode.PEER_LOST || abortNoticeFor(failure, '').blame.length > 0;
+}
+
 /** The mesh of one task: formation, then the channels' lives (see the module documentation). */
 export class Mesh {
   #phase: MeshPhase = 'forming';
@@ -122,6 +132,20 @@ export class Mesh {
   #settle: (() => void) | undefined;
   readonly #settled = new Promise<void>((r) => (this.#settle = r));
   readonly #controller = new AbortController();
+  /**
+   * Stops the listener's use, the dialers and the relay loop: with {@link Mesh.form}'s end, or —
+   * when formation failed because of a peer — at the end of the linger (see {@link Mesh.lingering}).
+   */
+  readonly #loops = new AbortController();
+  /** While lingering: the notice each newly connected peer gets, and the peers told already. */
+  #linger: { notice: Uint8Array; told: Set<string> } | undefined;
+  /**
+   * Settles when a failed formation stops lingering: a party whose formation failed because of a
+   * peer stays reachable (listener, dialers, relay) until its own join deadline and tells every
+   * party that connects in that time why it left — the parties still forming learn the root cause
+   * instead of timing out on an honest party that left early. Undefined when it does not linger.
+   */
+  lingering: Promise<void> | undefined;
   /** Hosts discovery returned (their connections are never evicted for strangers'). */
   readonly #knownHosts = new Set<string>();
   /** The last relay failure per peer (for the final error). */
@@ -137,6 +161,7 @@ export class Mesh {
     this.mailboxes = new Map(this.peers.map((p) => [p, new Mailbox(p, cfg.mailboxLimits)]));
     // One listener per dial in flight plus the lookups and sleeps: more than Node's default 10.
     setMaxListeners(0, this.#controller.signal);
+    setMaxListeners(0, this.#loops.signal);
   }
 
   /** The current phase. */
@@ -171,6 +196,7 @@ export class Mesh {
     if (peer === this.#cfg.localId) return 'self';
     if (!this.mailboxes.has(peer)) return 'unknown-peer';
     if (this.channels.has(peer)) return 'duplicate';
+    if (this.#phase === 'failed') return this.#linger === undefined || this.#linger.told.has(peer) ? 'duplicate' : undefined;
     // After formation only a link through the relay that lost its channel takes a new one.
     if (this.#phase !== 'forming' && this.links.get(peer)?.state !== 'resuming') return 'duplicate';
     return undefined;
@@ -186,6 +212,16 @@ export class Mesh {
   register(ch: SecureChannel): void {
     if (ch.initiator) this.#release(ch.peerId);
     const peer = ch.peerId;
+    if (this.#phase === 'failed' && this.#linger !== undefined && !this.#linger.told.has(peer)) {
+      // Lingering after a failed formation: tell it why this party left, then close.
+      this.#linger.told.add(peer);
+      this.#cfg.emit({ type: 'told', peer });
+      ch.send(this.#linger.notice).then(
+        () => ch.close().catch(() => undefined),
+        () => ch.destroy(),
+      );
+      return;
+    }
     const resuming = this.links.get(peer)?.state === 'resuming';
     if (this.channels.has(peer) || (this.#phase !== 'forming' && !(resuming && this.#phase === 'joined')) || (resuming && channelPath(ch) !== 'relay')) {
       ch.destroy();
@@ -578,15 +614,49 @@ export class Mesh {
       const error = err instanceof CouplerError ? err : new GroupError(ErrorCode.PEER_LOST, 'mesh formation failed', { cause: err });
       this.#failure ??= error;
       this.#phase = 'failed';
+      const notice = abortNoticeFor(this.#failure, cfg.localId);
+      const remaining = cfg.timeoutMs - this.elapsedMs;
+      if (lingers(this.#failure) && remaining > 0 && cfg.signal?.aborted !== true) {
+        this.#linger = { notice: encodeAbort(notice), told: new Set(this.channels.keys()) };
+        this.lingering = this.#lingerFor(remaining, listener, looping);
+        listener = undefined;
+        looping = Promise.resolve();
+      }
       await this.#tellAndClose(this.#failure);
       throw this.#failure;
     } finally {
       clearTimeout(timer);
       cfg.signal?.removeEventListener('abort', onCallerAbort);
       this.#controller.abort();
+      if (this.#linger === undefined) this.#loops.abort();
       await looping.catch(() => undefined);
       await listener?.close();
     }
+  }
+
+  /**
+   * Stay reachable for `ms` (the rest of the join deadline) or until the caller's signal: the
+   * listener, dialers and relay loop keep running, and {@link Mesh.register} tells each newly
+   * connected peer why this party left. Then stop them.
+   */
+  async #lingerFor(ms: number, listener: ChannelListener | undefined, looping: Promise<unknown>): Promise<void> {
+    const stop = (): void => this.#loops.abort();
+    const timer = setTimeout(stop, Math.min(ms, MAX_TIMER_MS));
+    this.#cfg.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      if (!this.#loops.signal.aborted) await new Promise<void>((r) => this.#loops.signal.addEventListener('abort', () => r(), { once: true }));
+    } finally {
+      clearTimeout(timer);
+      this.#cfg.signal?.removeEventListener('abort', stop);
+      this.#linger = undefined;
+      await looping.catch(() => undefined);
+      await listener?.close();
+    }
+  }
+
+  /** Stop lingering now (the caller is done with this failed formation). */
+  stopLingering(): void {
+    this.#loops.abort();
   }
 
   #missing(): string[] {
@@ -611,7 +681,7 @@ export class Mesh {
 
   async #dialLoop(): Promise<void> {
     const cfg = this.#cfg;
-    const signal = this.#controller.signal;
+    const signal = this.#loops.signal;
     const backoff = new Map<string, { next: number; delay: number }>();
     const inFlight = new Set<string>();
     const settledAddresses = new Map<string, string>();
@@ -641,7 +711,8 @@ export class Mesh {
         inFlight.delete(key);
       }
     };
-    while (this.#phase === 'forming' && !signal.aborted) {
+    const done = (p: string): boolean => this.channels.has(p) || this.#linger?.told.has(p) === true;
+    while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
       const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
       const now = Date.now();
       for (const addr of snapshots.flat()) {
@@ -650,9 +721,9 @@ export class Mesh {
         if (inFlight.has(key)) continue;
         const owner = settledAddresses.get(key);
         if (owner === cfg.localId) continue;
-        if (owner !== undefined && this.channels.has(owner)) continue;
+        if (owner !== undefined && done(owner)) continue;
         const hint = addr.partyHint;
-        if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || this.channels.has(hint))) continue;
+        if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) continue;
         const b = backoff.get(key);
         if (b !== undefined && b.next > now) continue;
         void dial(addr);
@@ -670,10 +741,10 @@ export class Mesh {
       peers: this.peers,
       channelOptions: cfg.channelOptions,
       policy: this.policy,
-      has: (p) => this.channels.has(p),
+      has: (p) => this.channels.has(p) || this.#linger?.told.has(p) === true,
       register: (ch) => this.register(ch),
       remainingMs: () => cfg.timeoutMs - this.elapsedMs,
-      signal: this.#controller.signal,
+      signal: this.#loops.signal,
       onFailure: (peer, e, retryInMs) => {
         this.#lastRelayFailure.set(peer, e);
         cfg.emit({

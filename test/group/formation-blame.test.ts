@@ -9,6 +9,11 @@
  *    with it that it had seen the party fail: told a moment later that this party failed, it
  *    named nobody. A loss seen here counts until the party is connected again.
  *
+ * 3. A party that gave up forming because a peer stopped left at once, while other parties were
+ *    still starting: they never reached it, and at their deadline named it (trial run 61: p02
+ *    stopped 100 ms after p00 connected to it; p00 left; p03 timed out naming p00 and p02). It now
+ *    stays reachable until its own join deadline and tells each party that connects why it left.
+ *
  * In-process parties (and, for 2, one party as a real process that is killed), real channels on
  * 127.0.0.1.
  */
@@ -38,8 +43,9 @@ function book(sees: Record<string, readonly string[]>): { ports: Map<string, num
   };
 }
 
-function join(parties: TestParties, id: string, b: ReturnType<typeof book>, timeoutMs: number, events: GroupEvent[] = [], port = 0): Promise<Group> {
+function join(parties: TestParties, id: string, b: ReturnType<typeof book>, timeoutMs: number, events: GroupEvent[] = [], port = 0, signal?: AbortSignal): Promise<Group> {
   return joinGroup({
+    ...(signal === undefined ? {} : { signal }),
     identity: parties.identities.get(id)!,
     roster: parties.roster,
     sessionId: parties.sessionId,
@@ -127,3 +133,31 @@ test('p2 (a real process) is killed while p3 still forms; p1, whose mesh was com
     await Promise.all([j1, j3, j4]);
   }
 }, 90_000);
+
+test('p2 stops while p1 is the only one it met; p1 gives up but stays reachable, so p3 and p4, starting later, learn why instead of naming p1', async () => {
+  const parties = makeParties(4);
+  const all = { p1: ['p2', 'p3', 'p4'], p2: ['p1', 'p3', 'p4'], p3: ['p1', 'p2', 'p4'], p4: ['p1', 'p2', 'p3'] };
+  const b = book(all);
+  const stop2 = new AbortController();
+  const p1Events: GroupEvent[] = [];
+  const p2Events: GroupEvent[] = [];
+  const j1 = failure(join(parties, 'p1', b, 30_000, p1Events));
+  const j2 = failure(join(parties, 'p2', b, 30_000, p2Events, 0, stop2.signal));
+  await until(() => p2Events.some((e) => e.type === 'connected' && e.peer === 'p1'), 20_000);
+  stop2.abort();
+  const e1 = await j1;
+  expect({ code: e1.code, peers: e1.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: ['p2'] });
+  await j2;
+  // p3 and p4 start only now, with a short deadline (before: both timed out naming p1 and p2).
+  const [e3, e4] = await Promise.all([failure(join(parties, 'p3', b, 4_000)), failure(join(parties, 'p4', b, 4_000))]);
+  for (const e of [e3, e4]) {
+    expect(e.peers).not.toContain('p1');
+    expect(e.peers).not.toContain('p3');
+    expect(e.peers).not.toContain('p4');
+  }
+  // They learnt it from p1 (or from each other, once one of them heard it from p1).
+  for (const e of [e3, e4]) expect(e.code).toBe(ErrorCode.PEER_ABORTED);
+  const told = p1Events.filter((e) => e.type === 'told').map((e) => (e as { peer: string }).peer);
+  expect(told.length).toBeGreaterThan(0);
+  expect(told.every((p) => p === 'p3' || p === 'p4')).toBe(true);
+}, 60_000);
