@@ -176,7 +176,13 @@ export interface JoinGroupOptions extends ChannelLimits {
         readonly port?: number;
       }
     | false;
-  /** Deadline to form the full mesh. Default {@link DEFAULT_JOIN_TIMEOUT_MS}. */
+  /**
+   * Deadline to form the full mesh. Default {@link DEFAULT_JOIN_TIMEOUT_MS}. When formation fails
+   * because of a peer (it aborted, was lost, or is blamed), `joinGroup` rejects at once but this
+   * party stays reachable until this deadline (its listener, dialers and relay connections keep
+   * running, which keeps the process alive) and tells each party that connects why it left, so
+   * parties still starting learn the root cause instead of naming this one; `signal` stops it early.
+   */
   readonly timeoutMs?: number;
   /** Default deadline of each round. Default {@link DEFAULT_ROUND_TIMEOUT_MS}. */
   readonly roundTimeoutMs?: number;
