@@ -105,12 +105,14 @@ const PIECE_WINDOW = 1;
  */
 export const MIN_OPENING_BYTES_PER_SECOND = 1024 * 1024;
 
-interface Deferred {
+/** A promise with its resolve and reject at hand (a rejection nobody awaits is not unhandled). */
+export interface Deferred {
   readonly promise: Promise<void>;
   resolve(): void;
   reject(e: unknown): void;
 }
-function deferred(): Deferred {
+/** A new {@link Deferred}. */
+export function deferred(): Deferred {
   let resolve!: () => void;
   let reject!: (e: unknown) => void;
   const promise = new Promise<void>((res, rej) => {

@@ -64,7 +64,7 @@ import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
 import type { Group, RoundOptions } from '../group/group.js';
-import { MIN_OPENING_BYTES_PER_SECOND } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, deferred, type Deferred } from '../group/commit.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
@@ -287,22 +287,6 @@ export function partRange(span: number, k: number): [number, number] {
 function partOf(bytes: Uint8Array, k: number): Uint8Array {
   const [x0, x1] = partRange(bytes.length / 8, k);
   return bytes.subarray(8 * x0, 8 * x1);
-}
-
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 /**

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
-import { MIN_OPENING_BYTES_PER_SECOND, commitment } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred } from '../group/commit.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
@@ -699,19 +699,3 @@ export function pieceBytes(msg: PlainData, elements: number, what: string, i: nu
   return bytes;
 }
 
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
-}
