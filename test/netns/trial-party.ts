@@ -2,7 +2,8 @@
  * Testbed child: one party of a fault trial (bench/trial, test/netns/blame.test.ts). `CPL_PARTY` as
  * in party.ts plus `transport` (`direct`: DNS discovery and a listener; `relay`: every pair through
  * `relayUrl`, no listener). Forms the group, then runs secure sums of the deterministic test input
- * back to back (cycling through `protocols`) until one fails; reports that error and exits 3.
+ * back to back (cycling through `protocols`) until one fails; reports that error and exits 3. A
+ * formation error is reported and the process stays up while the group lingers (as `coupler run`).
  *
  * SIGTERM is handled as `coupler run` handles it in a container: the first SIGTERM aborts the
  * signal given to `joinGroup` (the group then tells its peers why it stops), and the process exits
@@ -79,7 +80,11 @@ async function main(): Promise<void> {
       },
     });
   } catch (err) {
-    process.exit(reportError(err, 'join'));
+    // As `coupler run`: no exit here. A party whose formation failed because of a peer stays
+    // reachable until its join deadline to tell parties still forming why it left (the group's
+    // linger); the trial stops every process once the honest ones reported.
+    process.exitCode = reportError(err, 'join');
+    return;
   }
   stamp('ready', { peers: group.peers });
   const protocols = cfg.protocols ?? ['secureSum'];
