@@ -216,7 +216,11 @@ export class Mesh {
       // Lingering after a failed formation: tell it why this party left, then close.
       this.#linger.told.add(peer);
       this.#cfg.emit({ type: 'told', peer });
-      ch.send(this.#linger.notice).then(
+      // Through the relay a link's first message is its resume (the peer drops anything before it):
+      // the notice goes as the first counted message of a fresh link.
+      const link = new PeerLink(peer, ch, channelPath(ch) === 'relay');
+      if (link.resumable) link.attach(ch);
+      link.send(this.#linger.notice).then(
         () => ch.close().catch(() => undefined),
         () => ch.destroy(),
       );

@@ -22,6 +22,7 @@ import { CouplerError, ErrorCode } from '../../src/errors';
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { makeParties, type TestParties } from '../support/group-harness';
 import { freePort, startLoopbackParty } from '../netns/loopback';
+import { startRelay } from '../../src/relay/server';
 const until = async (cond: () => boolean, ms: number): Promise<void> => {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -160,4 +161,49 @@ test('p2 stops while p1 is the only one it met; p1 gives up but stays reachable,
   const told = p1Events.filter((e) => e.type === 'told').map((e) => (e as { peer: string }).peer);
   expect(told.length).toBeGreaterThan(0);
   expect(told.every((p) => p === 'p3' || p === 'p4')).toBe(true);
+}, 60_000);
+
+test('the same through the relay: the lingering party\'s notice opens a fresh relayed link (resume first), so p3 and p4 read it instead of naming p1', async () => {
+  // Before (the trial's run 16, term/relay): the notice went out bare, the peer dropped it
+  // (a relayed link's first message must be its resume) and named p1 "closed its channel".
+  const parties = makeParties(4);
+  const relay = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
+  const relayUrl = `ws://127.0.0.1:${relay.port}`;
+  const viaRelay = (id: string, timeoutMs: number, events: GroupEvent[] = [], signal?: AbortSignal): Promise<Group> =>
+    joinGroup({
+      identity: parties.identities.get(id)!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      localId: id,
+      transport: 'relay',
+      relayUrl,
+      timeoutMs,
+      roundTimeoutMs: 5_000,
+      ...(signal === undefined ? {} : { signal }),
+      onEvent: (e) => events.push(e),
+    });
+  const stop1 = new AbortController();
+  try {
+    const stop2 = new AbortController();
+    const p1Events: GroupEvent[] = [];
+    const p2Events: GroupEvent[] = [];
+    const j1 = failure(viaRelay('p1', 30_000, p1Events, stop1.signal));
+    const j2 = failure(viaRelay('p2', 30_000, p2Events, stop2.signal));
+    await until(() => p2Events.some((e) => e.type === 'connected' && e.peer === 'p1'), 20_000);
+    stop2.abort();
+    const e1 = await j1;
+    expect({ code: e1.code, peers: e1.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: ['p2'] });
+    await j2;
+    const [e3, e4] = await Promise.all([failure(viaRelay('p3', 4_000)), failure(viaRelay('p4', 4_000))]);
+    for (const e of [e3, e4]) {
+      expect(e.code).toBe(ErrorCode.PEER_ABORTED);
+      expect(e.peers).not.toContain('p1');
+      expect(e.peers).not.toContain('p3');
+      expect(e.peers).not.toContain('p4');
+    }
+    expect(p1Events.some((e) => e.type === 'told')).toBe(true);
+  } finally {
+    stop1.abort(); // ends p1's linger
+    await relay.close();
+  }
 }, 60_000);
