@@ -304,16 +304,6 @@ function checkRound(round: unknown): string {
 const noticeOf = new WeakMap<CouplerError, { peer: string; notice: AbortNotice }>();
 
 /**
- * How long a gather that reached its deadline waits for abort notices already on their way before
- * it names the parties still missing: 5 % of the round deadline, 250 ms to 2 s. Parties that were
- * waiting for the same culprit time out a few milliseconds apart (the trial's run 98: a party one
- * round ahead timed out 6 ms after the two it waited for, and named them).
- */
-export function deadlineGraceMs(roundTimeoutMs: number): number {
-  return Math.min(2_000, Math.max(250, Math.round(roundTimeoutMs * 0.05)));
-}
-
-/**
  * A registry-wide brand on every Group, so a Group made by one copy of coupler (the ESM build,
  * say) is accepted by the protocols of another copy (the CJS build, or a second bundle) in the
  * same process: `instanceof` alone fails across copies (the dual-package hazard).
@@ -538,18 +528,15 @@ export class Group {
   }
 
   /**
-   * The message of `round` from `peer`, waiting up to the round deadline plus
-   * {@link deadlineGraceMs}.
+   * The message of `round` from `peer`.
    * @throws {@link TimeoutError} naming the peer; {@link GroupError} `PEER_LOST`/`PEER_ABORTED`/`PROTOCOL_VIOLATION`.
    */
   receive(peer: string, round: string, options: RoundOptions = {}): Promise<PlainData> {
     checkRound(round);
     this.#peerChannel(peer);
     const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
-    // The deadline plus the grace a gather gives (deadlineGraceMs): a peer that timed out a moment
-    // earlier, waiting for the same culprit, has its notice on the way and is not named.
     return this.#mailbox(peer)
-      .take(round, Math.min(MAX_TIMER_MS, timeoutMs + deadlineGraceMs(timeoutMs)), options.signal)
+      .take(round, timeoutMs, options.signal)
       .catch(async (err: unknown) => {
         throw await this.#judged(err, timeoutMs);
       });
@@ -586,21 +573,14 @@ export class Group {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
         let judging = 0;
-        /** The deadline passed (the timeout is then made from who is still missing when it is reported). */
-        let expired = false;
-        let grace: NodeJS.Timeout | undefined;
+        /** The deadline's timeout, held back while a peer's notice is judged (see onTimer). */
+        let late: CouplerError | undefined;
         let done = false;
         const finish = (err: unknown): void => {
           if (done) return;
           done = true;
-          clearTimeout(grace);
           if (err !== undefined) reject(err);
           else resolve(new Map(from.map((p) => [p, results.get(p)!])));
-        };
-        // Everyone still missing — never a peer whose notice (why it stopped) arrived meanwhile.
-        const timeout = (): CouplerError => {
-          const names = [...missing];
-          return new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names });
         };
         for (const peer of from) {
           wait(peer).then(
@@ -610,24 +590,21 @@ export class Group {
                 if (missing.size === 0 && judging === 0) finish(undefined);
               },
               (err: unknown) => {
-                // Past the deadline: a receive's own deadline adds nothing.
-                if (expired && err instanceof TimeoutError) return;
+                // Past the deadline, while a notice is judged: a receive's own deadline adds nothing.
+                if (late !== undefined && err instanceof TimeoutError) return;
                 if (!(err instanceof CouplerError) || !noticeOf.has(err)) return finish(err);
                 // The peer stopped the run and said why: this run cannot complete. Report its root
-                // cause, naming whom it blamed only where that holds here too (probed if need be);
-                // past the deadline the timeout stands if the notice confirms nobody.
+                // cause, naming whom it blamed only where that holds here too (probed if need be).
                 missing.delete(peer);
                 judging++;
-                void this.#judged(err, timeoutMs).then((judged) =>
-                  finish(expired && judged instanceof CouplerError && judged.peers.length === 0 && missing.size > 0 ? timeout() : judged),
-                );
+                void this.#judged(err, timeoutMs).then((judged) => finish(late !== undefined && judged instanceof CouplerError && judged.peers.length === 0 ? late : judged));
               },
             );
         }
         onTimer(() => {
-          // Only peers that explained themselves are missing: their judgement ends the gather.
-          if (missing.size === 0) return;
           const names = [...missing];
+          // Only peers that explained themselves are missing: their judgement ends the gather.
+          if (names.length === 0) return;
           if (names.every((m) => this.#mesh.isResuming(m))) {
             return finish(
               new GroupError(
@@ -637,16 +614,12 @@ export class Group {
               ),
             );
           }
-          expired = true;
+          const timeout = new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names });
           // A peer's notice is being judged: the root cause it reported, where confirmed here,
           // decides (a party still missing may be one that is behind, waiting for the culprit as
-          // the messenger did, and about to say so). Else a short grace: the notices of parties
-          // whose own deadline fired a moment before this one (they were waiting for the culprit)
-          // are on their way, and a party that explained itself is not named.
-          if (judging > 0) return;
-          grace = setTimeout(() => {
-            if (judging === 0) finish(timeout());
-          }, deadlineGraceMs(timeoutMs));
+          // the messenger did, and about to say so); the timeout stands if it confirms nobody.
+          if (judging > 0) late = timeout;
+          else finish(timeout);
         });
       }),
     );

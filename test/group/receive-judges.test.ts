@@ -120,22 +120,3 @@ test('gather: at the deadline, a notice still being judged decides over the time
     await Promise.all(groups.map((g) => g.close()));
   }
 }, 90_000);
-
-test('gather: a party that times out a moment before this one (waiting for the same silent party) is not named — its notice arrives within the deadline grace', async () => {
-  // The trial's run 98 (partition, mid-run): p00 was one round ahead and timed out 6 ms after p03
-  // and p04, which were waiting for the cut-off p02; it named p02, p03 and p04. Here p1 gathers
-  // from p2 (alive, silent) and p3; p3 gives up 50 ms after p1's deadline, blaming p2.
-  const h = await createTestGroups(3, { roundTimeoutMs: 4_000 });
-  try {
-    const [p1, , p3] = h.groups;
-    const gathering = p1!.gather('sum.1/x', { from: ['p2', 'p3'], timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e as CouplerError);
-    await new Promise((r) => setTimeout(r, 2_050));
-    await p3!.abort(new TimeoutError('round "sum.1/x": no message from "p2"', { peers: ['p2'] }));
-    const e = await gathering;
-    // p2 answers p1's probe (it is alive here), so p3's claim is not confirmed: the timeout
-    // stands, naming only the party still missing — p2, not p3, which explained itself.
-    expect({ code: e?.code, peers: e?.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
-  } finally {
-    await h.close();
-  }
-}, 40_000);
