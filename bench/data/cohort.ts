@@ -8,18 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { writePandasParquet, type PandasColumn } from '../../test/vantage6/pandas-parquet.js';
-
-/** A small deterministic PRNG (mulberry32), so every run writes the same file. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded as prng } from '../lib/random.js';
 
 /** The columns the benchmark sums (two of the seven). */
 export const SUMMED = ['bmi', 'hba1c'] as const;

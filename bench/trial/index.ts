@@ -27,6 +27,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { registerBenchmark, type BenchOptions, type BenchReport } from '../lib/registry.js';
+import { seeded } from '../lib/random.js';
 import { netnsAvailable, type Testbed } from '../../test/netns/testbed';
 import {
   TRIAL_FAULTS,
@@ -66,18 +67,6 @@ function intFlag(args: readonly string[], name: string, fallback: number, min: n
   const x = Number(v);
   if (!Number.isSafeInteger(x) || x < min || x > max) throw new Error(`--${name} must be an integer in ${min}..${max}`);
   return x;
-}
-
-/** mulberry32: a small seeded generator, so a trial's choices can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const describeOutcome = (r: TrialRun): string =>
