@@ -28,7 +28,7 @@ import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
 import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
-import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, type AbortNotice } from './inbound.js';
+import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
 import { joinEpoch } from './epoch.js';
 
@@ -48,6 +48,17 @@ export function joinGraceMs(joinTimeoutMs: number): number {
 
 /** Default deadline of one round: 60 s. */
 export const DEFAULT_ROUND_TIMEOUT_MS = 60_000;
+/**
+ * Longest a party whose round deadline passed spends asking the parties it waited for (and whom
+ * they wait for) whether they are alive, before it names anyone: half the round's deadline, at
+ * most this, ms.
+ */
+export const STALL_PROBE_MAX_MS = 10_000;
+
+/** How long to probe at a deadline of `timeoutMs`: half of it, at least 1 ms, at most {@link STALL_PROBE_MAX_MS}. */
+function stallProbeMs(timeoutMs: number): number {
+  return Math.max(1, Math.min(STALL_PROBE_MAX_MS, Math.floor(timeoutMs / 2)));
+}
 /** Default first retry delay for an address that failed: 100 ms. */
 export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 /** Default longest retry delay for an address: 5 s. */
@@ -277,6 +288,13 @@ export interface PeerStats {
   readonly messagesSent: number;
   /** Messages received from it. */
   readonly messagesReceived: number;
+  /**
+   * Of {@link PeerStats.messagesSent}, the liveness probes and probe answers (`coupler ping` /
+   * `coupler pong`: sent at a round deadline or to check a peer's abort notice, never run data).
+   */
+  readonly probesSent: number;
+  /** Of {@link PeerStats.messagesReceived}, the liveness probes and probe answers. */
+  readonly probesReceived: number;
   /** Whether the channel runs direct or through the relay. */
   readonly path: ChannelPath;
 }
@@ -529,7 +547,9 @@ export class Group {
 
   /**
    * The message of `round` from `peer`.
-   * @throws {@link TimeoutError} naming the peer; {@link GroupError} `PEER_LOST`/`PEER_ABORTED`/`PROTOCOL_VIOLATION`.
+   * @throws {@link TimeoutError} naming the peer, or, when the peer answers a liveness probe and
+   *   says it waits for a party that is silent here, that party (see {@link Group.gather});
+   *   {@link GroupError} `PEER_LOST`/`PEER_ABORTED`/`PROTOCOL_VIOLATION`.
    */
   receive(peer: string, round: string, options: RoundOptions = {}): Promise<PlainData> {
     checkRound(round);
@@ -538,8 +558,36 @@ export class Group {
     return this.#mailbox(peer)
       .take(round, timeoutMs, options.signal)
       .catch(async (err: unknown) => {
-        throw await this.#judged(err, timeoutMs);
+        if (!(err instanceof TimeoutError)) throw await this.#judged(err, timeoutMs);
+        // The deadline passed: the peer may be behind, waiting for the culprit as this party did,
+        // and about to say so. Ask it (and whom it waits for) before naming it; a notice it sends
+        // meanwhile decides where it names someone confirmed here.
+        const stalled = await this.#stalled(round, [peer], timeoutMs);
+        const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
+        if (notice === undefined) throw stalled;
+        const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs));
+        throw judged.peers.length > 0 ? judged : stalled;
       });
+  }
+
+  /**
+   * The error for a round whose deadline passed with `names` missing: a {@link TimeoutError}
+   * naming the parties that are silent here — probed, with whom each answering party says it
+   * waits for probed in turn ({@link Mesh.traceStall}, up to {@link stallProbeMs}) — or, when every
+   * party asked answers (a party that withholds while staying alive), naming `names`. So a party
+   * one round ahead, whose deadline passes just after those still behind gave up waiting for the
+   * culprit, names the culprit rather than them.
+   */
+  async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+    const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
+    const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
+    const one = names.length === 1 ? { peer: names[0]! } : {};
+    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs));
+    if (silent.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
+    const alive = names.filter((m) => waiting.has(m));
+    if (alive.length === 0) return new TimeoutError(base, { ...one, peers: silent });
+    const waitsFor = [...new Set(alive.flatMap((m) => waiting.get(m)!))];
+    return new TimeoutError(`${base}; ${list(alive)} answer a liveness probe and wait for ${waitsFor.length === 0 ? 'nobody' : list(waitsFor)}; ${list(silent)} do not answer here`, { peers: silent });
   }
 
   /**
@@ -561,8 +609,12 @@ export class Group {
   /**
    * One message of `round` from each of `from` (default: every peer), under one deadline.
    * @returns messages by peer id.
-   * @throws {@link TimeoutError} whose `peers` lists everyone still missing at the deadline (never a
-   *   peer that explained why it stopped); {@link GroupError} `PEER_LOST` naming a peer whose channel
+   * @throws {@link TimeoutError} naming, of the parties still missing at the deadline (never a peer
+   *   that explained why it stopped), those silent here: each is asked whether it is alive, and
+   *   whom it waits for in turn, for half the deadline (at most {@link STALL_PROBE_MAX_MS}); a party
+   *   behind that waits for a silent one is not named, the silent one is; when every party asked
+   *   answers, all the missing ones are named. No message is taken after the deadline.
+   *   {@link GroupError} `PEER_LOST` naming a peer whose channel
    *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
    *   here too, itself when it blamed nobody, else nobody; a notice still being judged at the
    *   deadline is waited for, and decides unless it names nobody), `RELAY_LOST`.
@@ -573,8 +625,8 @@ export class Group {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
         let judging = 0;
-        /** The deadline's timeout, held back while a peer's notice is judged (see onTimer). */
-        let late: CouplerError | undefined;
+        /** The deadline's verdict, being traced (see onTimer): set once the deadline has passed. */
+        let late: Promise<CouplerError> | undefined;
         let done = false;
         const finish = (err: unknown): void => {
           if (done) return;
@@ -585,19 +637,25 @@ export class Group {
         for (const peer of from) {
           wait(peer).then(
               (value) => {
+                // Past the deadline the round has failed here: a message arriving now is not taken
+                // (completing a round the others gave up on would put this party a round ahead).
+                if (late !== undefined) return;
                 results.set(peer, value);
                 missing.delete(peer);
                 if (missing.size === 0 && judging === 0) finish(undefined);
               },
               (err: unknown) => {
-                // Past the deadline, while a notice is judged: a receive's own deadline adds nothing.
-                if (late !== undefined && err instanceof TimeoutError) return;
                 if (!(err instanceof CouplerError) || !noticeOf.has(err)) return finish(err);
                 // The peer stopped the run and said why: this run cannot complete. Report its root
-                // cause, naming whom it blamed only where that holds here too (probed if need be).
+                // cause, naming whom it blamed only where that holds here too (probed if need be);
+                // past the deadline, a cause that names nobody leaves the traced verdict standing.
                 missing.delete(peer);
                 judging++;
-                void this.#judged(err, timeoutMs).then((judged) => finish(late !== undefined && judged instanceof CouplerError && judged.peers.length === 0 ? late : judged));
+                void this.#judged(err, timeoutMs).then((judged) => {
+                  judging--;
+                  if (late !== undefined && judged instanceof CouplerError && judged.peers.length === 0) void late.then(finish);
+                  else finish(judged);
+                });
               },
             );
         }
@@ -614,12 +672,13 @@ export class Group {
               ),
             );
           }
-          const timeout = new TimeoutError(`round "${round}": no message from ${names.map((m) => `"${m}"`).join(', ')} within ${timeoutMs} ms`, { peers: names });
-          // A peer's notice is being judged: the root cause it reported, where confirmed here,
-          // decides (a party still missing may be one that is behind, waiting for the culprit as
-          // the messenger did, and about to say so); the timeout stands if it confirms nobody.
-          if (judging > 0) late = timeout;
-          else finish(timeout);
+          // A party still missing may be one that is behind, waiting for the culprit as this party
+          // did, and about to say so: ask before naming (#stalled). A peer's notice being judged,
+          // or arriving meanwhile, decides where it confirms someone here.
+          late = this.#stalled(round, names, timeoutMs);
+          void late.then((timeout) => {
+            if (judging === 0) finish(timeout);
+          });
         });
       }),
     );
@@ -761,7 +820,8 @@ export class Group {
   stats(): PeerStats[] {
     return this.peers.map((peer) => {
       const s = this.#mesh.links.get(peer)!.stats;
-      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, path: this.#mesh.pathOf(peer) };
+      const probes = this.#mesh.probeCounts(peer);
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, probesSent: probes.sent, probesReceived: probes.received, path: this.#mesh.pathOf(peer) };
     });
   }
 

@@ -32,7 +32,8 @@ export const ABORT_ROUND = 'coupler abort';
 export const BATCH_ROUND = 'coupler batch';
 /**
  * The reserved "rounds" of a liveness probe: a party that is told another party failed, and cannot
- * see it itself, asks that party directly (`{n: 16 random bytes}`); a live party echoes the bytes.
+ * see it itself, or whose round deadline passed, asks that party directly (`{n: 16 random bytes}`);
+ * a live party echoes the bytes and says which parties it is waiting for itself (`{n, w: [ids]}`).
  */
 export const PING_ROUND = 'coupler ping';
 /** The answer to {@link PING_ROUND}. */
@@ -48,9 +49,12 @@ export const RESUME_ROUND = 'coupler resume';
 /** The reserved "round" of an acknowledgement on a link through the relay: `{n: counted messages received}`. */
 export const ACK_ROUND = 'coupler ack';
 
-/** Encode a probe (`ping`) or its answer (`pong`). */
-export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array): Uint8Array {
-  return encodeMessage({ r: kind === 'ping' ? PING_ROUND : PONG_ROUND, p: { n: nonce } });
+/**
+ * Encode a probe (`ping`) or its answer (`pong`, with the parties the answering party is waiting
+ * for right now: `waitingFor`, roster ids).
+ */
+export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[] = []): Uint8Array {
+  return encodeMessage(kind === 'ping' ? { r: PING_ROUND, p: { n: nonce } } : { r: PONG_ROUND, p: { n: nonce, w: [...waitingFor] } });
 }
 
 /** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
@@ -103,8 +107,11 @@ export interface InboundSink {
   heapRoom?(): number;
   /** An abort notice. */
   abort(notice: AbortNotice): void;
-  /** A liveness probe (answer it) or the answer to one of ours. */
-  probe(kind: 'ping' | 'pong', nonce: Uint8Array): void;
+  /**
+   * A liveness probe (answer it) or the answer to one of ours (`waitingFor`: the parties the peer
+   * says it is waiting for, roster ids without duplicates; empty for a ping).
+   */
+  probe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void;
   /** A counted message (round, batch or abort notice) of `bytes` arrived; called before it is handled. */
   counted?(bytes: number): void;
   /** The peer's resume message (links through the relay). */
@@ -159,8 +166,14 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
   }
   if (rec.r === PING_ROUND || rec.r === PONG_ROUND) {
     const ctx = { what: 'liveness probe', peer };
-    const n = expectBytes(expectRecord(rec.p ?? null, ctx, ['n']).n, 'n', ctx, PROBE_NONCE_BYTES);
-    sink.probe(rec.r === PING_ROUND ? 'ping' : 'pong', n);
+    const ping = rec.r === PING_ROUND;
+    const p = expectRecord(rec.p ?? null, ctx, ping ? ['n'] : ['n', 'w']);
+    const n = expectBytes(p.n, 'n', ctx, PROBE_NONCE_BYTES);
+    const w = p.w === undefined ? [] : expectArray(p.w, 'w', ctx, limits.roster.size).map((b) => expectString(b, 'w', ctx, 64, PARTY_ID_PATTERN));
+    if (w.some((b) => !limits.roster.has(b)) || new Set(w).size !== w.length) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" answered a liveness probe with a list that is not a set of roster ids`, { peer });
+    }
+    sink.probe(ping ? 'ping' : 'pong', n, w);
     return;
   }
   const round = expectString(rec.r, 'r', { what: 'round message', peer }, 128, ROUND_PATTERN);

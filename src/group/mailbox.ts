@@ -150,6 +150,11 @@ export class Mailbox {
     return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject }));
   }
 
+  /** Whether a round of this peer is being waited for right now (what a liveness probe's answer reports). */
+  get awaited(): boolean {
+    return this.#waiters.size > 0;
+  }
+
   /** End a pending {@link Mailbox.wait} of `round` with {@link AbortedError} (nothing if none is pending). */
   cancel(round: string): void {
     this.#end(round, new AbortedError());

@@ -151,7 +151,7 @@ export class Mesh {
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
-  readonly #probes = new Map<string, { peer: string; resolve: (alive: boolean) => void }>();
+  readonly #probes = new Map<string, { peer: string; resolve: (waitingFor: readonly string[] | undefined) => void }>();
   /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
   readonly #pongBudget = new Map<string, { second: number; count: number }>();
 
@@ -252,7 +252,7 @@ export class Mesh {
       round: (round, payload, cost) => (l.awaitingResume ? this.#early(peer) : mb.put(round, payload, cost)),
       heapRoom: () => mb.heapRoom,
       abort: (notice) => (l.awaitingResume ? this.drop(peer, this.#early(peer)) : this.#onAbort(ch, mb, notice)),
-      probe: (kind, nonce) => this.#onProbe(ch, kind, nonce),
+      probe: (kind, nonce, waitingFor) => this.#onProbe(ch, kind, nonce, waitingFor),
       counted: (bytes) => l.onCounted(bytes),
       ...(l.resumable
         ? {
@@ -339,6 +339,12 @@ export class Mesh {
     return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
   }
 
+  /** The abort notice `party` sent here for `run` (or for the whole group), if any. */
+  noticeFrom(party: string, run: string): AbortNotice | undefined {
+    const n = this.#notices.get(party);
+    return n !== undefined && (n.run === undefined || n.run === run) ? n : undefined;
+  }
+
   /**
    * Whether `party` told this party that it stopped on its own: an abort notice blaming nobody
    * (not a lost relay connection, nor anything else the relay did to it), for the whole group or
@@ -349,13 +355,28 @@ export class Mesh {
     return n !== undefined && n.blame.length === 0 && n.code !== ErrorCode.RELAY_LOST && n.relay !== true && (n.run === undefined || n.run === run);
   }
 
-  #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array): void {
+  /** Liveness probes and answers sent to and received from `peer` (see {@link Mesh.probeCounts}). */
+  readonly #probeCounts = new Map<string, { sent: number; received: number }>();
+
+  /** Liveness probes and probe answers sent to and received from `peer` so far. */
+  probeCounts(peer: string): { sent: number; received: number } {
+    return { ...(this.#probeCounts.get(peer) ?? { sent: 0, received: 0 }) };
+  }
+
+  #countProbe(peer: string, what: 'sent' | 'received'): void {
+    const c = this.#probeCounts.get(peer) ?? { sent: 0, received: 0 };
+    c[what]++;
+    this.#probeCounts.set(peer, c);
+  }
+
+  #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void {
+    this.#countProbe(ch.peerId, 'received');
     if (kind === 'pong') {
       const key = Buffer.from(nonce).toString('hex');
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {
         this.#probes.delete(key);
-        p.resolve(true);
+        p.resolve(waitingFor);
       }
       return;
     }
@@ -363,38 +384,93 @@ export class Mesh {
     const b = this.#pongBudget.get(ch.peerId);
     if (b !== undefined && b.second === second && b.count >= MAX_PONGS_PER_SECOND) return;
     this.#pongBudget.set(ch.peerId, b !== undefined && b.second === second ? { second, count: b.count + 1 } : { second, count: 1 });
-    ch.send(encodeProbe('pong', nonce)).catch(() => undefined);
+    this.#countProbe(ch.peerId, 'sent');
+    ch.send(encodeProbe('pong', nonce, this.waitingFor())).catch(() => undefined);
+  }
+
+  /** The peers this party is waiting for right now (a round of theirs is awaited here). */
+  waitingFor(): string[] {
+    const out: string[] = [];
+    for (const [peer, mb] of this.mailboxes) if (mb.awaited) out.push(peer);
+    return out;
   }
 
   /**
    * Ask `peer` directly whether it is alive (a `ping` it must echo): true when it answers within
    * `ms`, false when it does not, or has no live channel here.
    */
-  probe(peer: string, ms: number): Promise<boolean> {
+  async probe(peer: string, ms: number): Promise<boolean> {
+    return (await this.probeStatus(peer, ms)) !== undefined;
+  }
+
+  /**
+   * {@link Mesh.probe} with the answer's content: the parties `peer` says it is waiting for itself
+   * (roster ids, possibly none), or undefined when it does not answer within `ms`.
+   */
+  probeStatus(peer: string, ms: number): Promise<readonly string[] | undefined> {
     const ch = this.channels.get(peer);
-    if (ch === undefined || ch.isClosed) return Promise.resolve(false);
+    if (ch === undefined || ch.isClosed) return Promise.resolve(undefined);
     const nonce = new Uint8Array(randomBytes(PROBE_NONCE_BYTES));
     const key = Buffer.from(nonce).toString('hex');
-    return new Promise<boolean>((resolve) => {
+    return new Promise<readonly string[] | undefined>((resolve) => {
       const timer = setTimeout(() => {
         this.#probes.delete(key);
-        resolve(false);
+        resolve(undefined);
       }, Math.max(1, Math.min(ms, MAX_TIMER_MS)));
       this.#probes.set(key, {
         peer,
-        resolve: (alive) => {
+        resolve: (waitingFor) => {
           clearTimeout(timer);
-          resolve(alive);
+          resolve(waitingFor);
         },
       });
+      this.#countProbe(peer, 'sent');
       ch.send(encodeProbe('ping', nonce)).catch(() => undefined);
       void ch.closed.then(() => {
         if (this.#probes.delete(key)) {
           clearTimeout(timer);
-          resolve(false);
+          resolve(undefined);
         }
       });
     });
+  }
+
+  /**
+   * Why `missing` did not send in time, as far as this party can see within `ms`: each is asked
+   * directly (a liveness probe), and a party that answers says whom it is waiting for itself, who
+   * are asked in turn (each party once). Returns the parties that do not answer, or whose channel
+   * ended here without a notice (`silent`, in the order found), and what each party that answered
+   * is waiting for. A party that explained why it stopped (an abort notice) is neither silent nor
+   * followed: its notice speaks for it.
+   */
+  async traceStall(missing: readonly string[], ms: number): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+    const end = Date.now() + ms;
+    const seen = new Set<string>([this.#cfg.localId]);
+    const silent: string[] = [];
+    const waiting = new Map<string, readonly string[]>();
+    let wave = missing.filter((p) => !seen.has(p));
+    while (wave.length > 0) {
+      for (const p of wave) seen.add(p);
+      const answers = await Promise.all(
+        wave.map(async (p) => {
+          if (this.failedHere(p)) return undefined;
+          if (this.explained.has(p)) return [];
+          return this.probeStatus(p, Math.max(1, end - Date.now()));
+        }),
+      );
+      const next: string[] = [];
+      wave.forEach((p, i) => {
+        const w = answers[i];
+        if (w === undefined) {
+          silent.push(p);
+          return;
+        }
+        waiting.set(p, w);
+        for (const q of w) if (!seen.has(q) && !next.includes(q) && this.#cfg.roster.has(q)) next.push(q);
+      });
+      wave = Date.now() < end ? next : [];
+    }
+    return { silent, waiting };
   }
 
   /**
