@@ -48,6 +48,12 @@ export const MAX_PONGS_PER_SECOND = 16;
 /** How long a forming party waits for a blamed party's answer to a liveness probe, ms. */
 export const FORMATION_PROBE_MS = 2_000;
 
+/**
+ * How often a forming party that was told a party it has not reached failed looks again whether it
+ * has reached it (until half its join deadline, when no channel counts as failed here too), ms.
+ */
+export const FORMATION_NOTICE_POLL_MS = 100;
+
 /** How long a party waits for its abort notices to leave before it closes its channels, ms. */
 export const ABORT_SEND_TIMEOUT_MS = 1_000;
 
@@ -303,10 +309,21 @@ export class Mesh {
     }
     // Before the group exists: the peer gave up on the group. A blamed party with no channel here
     // either, after half the join deadline, failed here too; one with a channel is asked directly.
+    // A notice that comes earlier waits for that point (or for a channel to the blamed party, which
+    // is then asked): judged at once, a party that had not reached the blamed one yet named nobody
+    // (the blame trial's "nobody" verdicts in formation).
     mailbox.fail(this.explainAbort(ch.peerId, notice, () => false));
     this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.PEER_ABORTED, graceful: true });
-    const noChannelLong = (b: string): boolean => !this.channels.has(b) && this.elapsedMs >= this.#cfg.timeoutMs / 2;
-    void this.judgeAbort(ch.peerId, notice, FORMATION_PROBE_MS, noChannelLong).then((err) => this.#fail(err));
+    const halfMs = this.#cfg.timeoutMs / 2;
+    const noChannelLong = (b: string): boolean => !this.channels.has(b) && this.elapsedMs >= halfMs;
+    const unreached = notice.blame.filter((b) => b !== this.#cfg.localId && b !== ch.peerId && this.#cfg.roster.has(b));
+    void (async () => {
+      const signal = this.#controller.signal;
+      while (!signal.aborted && this.#phase === 'forming' && this.elapsedMs < halfMs && unreached.some((b) => !this.channels.has(b))) {
+        await sleep(Math.min(FORMATION_NOTICE_POLL_MS, Math.max(1, halfMs - this.elapsedMs)), signal);
+      }
+      return this.judgeAbort(ch.peerId, notice, FORMATION_PROBE_MS, noChannelLong);
+    })().then((err) => this.#fail(err));
   }
 
   /**

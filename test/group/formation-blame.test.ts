@@ -14,6 +14,10 @@
  *    stopped 100 ms after p00 connected to it; p00 left; p03 timed out naming p00 and p02). It now
  *    stays reachable until its own join deadline and tells each party that connects why it left.
  *
+ * 4. A forming party told early (before half its join deadline) that a party it has not reached yet
+ *    failed named nobody: "no channel here" counts as failed only from half the join deadline. It
+ *    now waits until then (or until it reaches that party, and asks it) before judging.
+ *
  * In-process parties (and, for 2, one party as a real process that is killed), real channels on
  * 127.0.0.1.
  */
@@ -156,8 +160,10 @@ test('p2 stops while p1 is the only one it met; p1 gives up but stays reachable,
     expect(e.peers).not.toContain('p3');
     expect(e.peers).not.toContain('p4');
   }
-  // They learnt it from p1 (or from each other, once one of them heard it from p1).
-  for (const e of [e3, e4]) expect(e.code).toBe(ErrorCode.PEER_ABORTED);
+  // They learnt it from p1 (or from each other, once one of them heard it from p1), and name p2:
+  // it has no channel to them at half their join deadline, which they wait for (before: told
+  // early, they judged at once and named nobody — the trial's "nobody" verdicts in formation).
+  for (const e of [e3, e4]) expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: ['p2'] });
   const told = p1Events.filter((e) => e.type === 'told').map((e) => (e as { peer: string }).peer);
   expect(told.length).toBeGreaterThan(0);
   expect(told.every((p) => p === 'p3' || p === 'p4')).toBe(true);
