@@ -199,13 +199,18 @@ async function collect(
   return { got, failed };
 }
 
-/** The error to report for the peers that failed a round: a non-timeout failure first, else one timeout naming everyone missing. */
+/**
+ * The error to report for the peers that failed a round: a non-timeout failure first, else one
+ * timeout naming whom the receives' timeouts named (each names the silent party behind its peer:
+ * see `Group.receive`).
+ */
 function roundFailure(group: Group, round: string, failed: Map<string, CouplerError>, options: RoundOptions): CouplerError {
   const order = group.parties.filter((p) => failed.has(p));
   const other = order.map((p) => failed.get(p)!).find((e) => !(e instanceof TimeoutError));
   if (other !== undefined) return other;
   const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
-  return new TimeoutError(`round "${round}": no message from ${order.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: order });
+  const named = new Set(order.flatMap((p) => (failed.get(p)!.peers.length > 0 ? failed.get(p)!.peers : [p])));
+  return new TimeoutError(`round "${round}": no message from ${order.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: group.parties.filter((p) => named.has(p)) });
 }
 
 /**

@@ -137,8 +137,8 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
     const lost = silent.filter((p) => group.lostPeers.includes(p));
     // A lost peer's mailbox holds why (lost, aborted, dropped): report that, as a gather would.
     if (lost.length > 0) throw await group.receive(lost[0]!, `${round}/h`, ro).then(() => new GroupError(ErrorCode.PEER_LOST, `lost peer "${lost[0]}"`, { peer: lost[0]! }), (e: unknown) => e);
-    const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
-    throw new TimeoutError(`round "${round}/h": no message from ${silent.map((p) => `"${p}"`).join(', ')} within ${timeoutMs} ms`, { peers: silent });
+    // Whom to name: the silent ones (a party still behind, waiting for the culprit, is not).
+    throw await group._stalled(`${round}/h`, silent, options.timeoutMs ?? group.roundTimeoutMs);
   }
   throwIfAborted(options.signal);
   const lists = await group.gatherSome(`${round}/l`, 0, { ...ro, from: mismatched });
@@ -161,8 +161,7 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
     );
   }
   if (missing.length > 0) {
-    const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
-    throw new TimeoutError(`round "${round}/l": no message from ${missing.map((p) => `"${p}"`).join(', ')} within ${timeoutMs} ms`, { peers: missing });
+    throw await group._stalled(`${round}/l`, missing, options.timeoutMs ?? group.roundTimeoutMs);
   }
   const undecided = group.parties.filter((p) => suspects.has(p));
   if (undecided.length > 0) {

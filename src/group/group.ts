@@ -579,6 +579,11 @@ export class Group {
    * culprit, names the culprit rather than them.
    */
   async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+    return this._stalled(round, names, timeoutMs);
+  }
+
+  /** @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo broadcast). */
+  async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
@@ -692,7 +697,7 @@ export class Group {
    *   when fewer than `minimum` answered.
    */
   async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
-    return this.#inRound(round, options, async (from, _timeoutMs, wait, onTimer) => {
+    return this.#inRound(round, options, async (from, timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const all = Promise.all(
         from.map(async (peer) => {
@@ -706,8 +711,10 @@ export class Group {
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
       if (results.size < minimum) {
         const missing = from.filter((p) => !results.has(p) && !this.#mesh.explained.has(p));
+        // Whom to name: the silent ones among them (#stalled), as a gather's deadline does.
+        const named = missing.length === 0 ? [] : (await this.#stalled(round, missing, timeoutMs)).peers;
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
-          peers: missing,
+          peers: named,
         });
       }
       return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));

@@ -425,6 +425,20 @@ export class Mesh {
    * (roster ids, possibly none), or undefined when it does not answer within `ms`.
    */
   probeStatus(peer: string, ms: number): Promise<readonly string[] | undefined> {
+    // Several waits reaching their deadline together (an echo round's receives) ask once: a peer
+    // answers at most MAX_PONGS_PER_SECOND pings a second from one party.
+    const inflight = this.#statusProbes.get(peer);
+    if (inflight !== undefined) return inflight;
+    const asked = this.#probeStatusOnce(peer, ms);
+    this.#statusProbes.set(peer, asked);
+    void asked.then(() => this.#statusProbes.delete(peer));
+    return asked;
+  }
+
+  /** Status probes in flight, by peer (see {@link Mesh.probeStatus}). */
+  readonly #statusProbes = new Map<string, Promise<readonly string[] | undefined>>();
+
+  #probeStatusOnce(peer: string, ms: number): Promise<readonly string[] | undefined> {
     const ch = this.channels.get(peer);
     if (ch === undefined || ch.isClosed) return Promise.resolve(undefined);
     const nonce = new Uint8Array(randomBytes(PROBE_NONCE_BYTES));

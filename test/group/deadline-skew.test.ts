@@ -13,6 +13,8 @@ import { createTestGroups, makeParties } from '../support/group-harness';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import { joinGroup, type Group } from '../../src/group/group';
 import { staticDiscovery } from '../../src/discovery/static';
+import { echoBroadcast } from '../../src/group/echo';
+import { agreeEpoch } from '../../src/group/epoch';
 import { freePort, startLoopbackParty } from '../netns/loopback';
 
 /** p1, p2, p3 in this process, p4 a separate process frozen once the group is formed. */
@@ -102,3 +104,18 @@ test('a message arriving while the deadline is being judged is not taken: the ro
     expect(outcome(await ahead)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
   });
 }, 90_000);
+
+test('the same for the group\'s other waits: gatherSome (dropout-tolerant rounds), an echo broadcast, the epoch agreement', async () => {
+  await withFrozenP4(async ([p1, p2, p3]) => {
+    const behind = [p2!, p3!].map((g) => g.gather('sum.1/a', { from: ['p4'], timeoutMs: 12_000 }).catch(() => undefined));
+    // (trial run 74: at a partition during formation, p00 waited for everyone's epoch digests while
+    // the others, behind, waited for the cut-off party's contribution; p00 named all four.)
+    const some = await p1!.gatherSome('sum.1/b', 3, { timeoutMs: 800 }).then(() => undefined, (e: unknown) => e as CouplerError);
+    expect(outcome(some)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
+    const echo = await echoBroadcast(p1!, 'sum.1/c', 1, { timeoutMs: 800 }).then(() => undefined, (e: unknown) => e as CouplerError);
+    expect(outcome(echo)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
+    const epoch = await agreeEpoch(p1!, { round: 'sum.1/e', timeoutMs: 800 }).then(() => undefined, (e: unknown) => e as CouplerError);
+    expect(outcome(epoch)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
+    await Promise.all(behind);
+  });
+}, 120_000);
