@@ -62,8 +62,17 @@ async function world(net: number): Promise<World> {
   return { ids, identities, roster, sessionId: `bench-${randomBytes(6).toString('hex')}`, hosts, port: await freePort(hosts[0]!) };
 }
 
-function join(w: World, dns: DevDnsServer, id: string, name: string, listen: boolean): Promise<Group> {
+/** Counts of one repetition's group events, by party class and kind (e.g. `late dial-failed busy`). */
+type Tally = Map<string, number>;
+
+function count(tally: Tally, key: string): void {
+  tally.set(key, (tally.get(key) ?? 0) + 1);
+}
+
+function join(w: World, dns: DevDnsServer, id: string, name: string, listen: boolean, tally: Tally, t0: number): Promise<Group> {
   const i = w.ids.indexOf(id);
+  const who = listen ? 'listener' : 'late';
+  const debug = process.env.BENCH_FORMATION_DEBUG === '1';
   return joinGroup({
     identity: w.identities.get(id)!,
     roster: w.roster,
@@ -73,7 +82,11 @@ function join(w: World, dns: DevDnsServer, id: string, name: string, listen: boo
     timeoutMs: 60_000,
     discoveryIntervalMs: 50,
     dialBackoff: { initialMs: 50, maxMs: 500 },
-    ...(process.env.BENCH_FORMATION_DEBUG === '1' && id === 'p1' ? { onEvent: (e: unknown) => process.stderr.write(`${Date.now() % 100000} ${JSON.stringify(e)}\n`) } : {}),
+    onEvent: (e) => {
+      if (e.type === 'dial-failed') count(tally, `${who} dial-failed ${e.reason ?? e.code}`);
+      if (e.type === 'refused') count(tally, `${who} refused ${e.remoteAddress === '127.0.0.1' ? 'late party' : 'other'} ${e.reason ?? e.code}`);
+      if (debug && (!listen || (e.type === 'refused' && e.remoteAddress === '127.0.0.1'))) process.stderr.write(`${(performance.now() - t0).toFixed(0).padStart(6)} ${id} ${JSON.stringify(e)}\n`);
+    },
   });
 }
 
@@ -105,21 +118,23 @@ async function slowloris(w: World, sources: readonly string[]): Promise<() => Pr
     });
 }
 
-/** One repetition of one variant: the late party's join time, ms. */
-async function lateJoin(dns: DevDnsServer, net: number, sources: number): Promise<number> {
+/** One repetition of one variant: the late party's join time, ms, and the group events counted. */
+async function lateJoin(dns: DevDnsServer, net: number, sources: number): Promise<{ ms: number; tally: Tally }> {
+  const tally: Tally = new Map();
+  const start = performance.now();
   const w = await world(net);
   const name = `tasks.f${net}`;
   dns.setA(name, w.hosts);
   const stop = sources === 0 ? undefined : await slowloris(w, Array.from({ length: sources }, (_, i) => `127.0.${net}.${100 + i}`));
   const groups: Group[] = [];
   try {
-    const first = w.ids.slice(1).map((id) => join(w, dns, id, name, true));
+    const first = w.ids.slice(1).map((id) => join(w, dns, id, name, true, tally, start));
     await new Promise((r) => setTimeout(r, LATE_START_MS));
     const t0 = performance.now();
-    const late = await join(w, dns, 'p1', name, false);
+    const late = await join(w, dns, 'p1', name, false, tally, start);
     const ms = performance.now() - t0;
     groups.push(late, ...(await Promise.all(first)));
-    return ms;
+    return { ms, tally };
   } finally {
     await stop?.();
     await Promise.all(groups.map((g) => g.close()));
@@ -163,6 +178,7 @@ registerBenchmark({
     ];
     const samples = new Map<string, number[]>(variants.map((v) => [v.label, []]));
     const ratios = new Map<string, number[]>(variants.slice(1).map((v) => [v.label, []]));
+    const tallies = new Map<string, Record<string, number>[]>(variants.map((v) => [v.label, []]));
     const refusals = { 'bad-signature': [] as number[], 'url-mismatch': [] as number[] };
     try {
       let net = 80;
@@ -171,10 +187,12 @@ registerBenchmark({
         const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
         const got = new Map<string, number>();
         for (const v of order) {
-          const ms = await lateJoin(dns, net++, v.sources);
+          const { ms, tally } = await lateJoin(dns, net++, v.sources);
           got.set(v.label, ms);
           samples.get(v.label)!.push(ms);
-          opts.log(`rep ${r + 1}/${reps} ${v.label}: ${ms.toFixed(0)} ms`);
+          tallies.get(v.label)!.push(Object.fromEntries(tally));
+          const counts = [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
+          opts.log(`rep ${r + 1}/${reps} ${v.label}: ${ms.toFixed(0)} ms${counts === '' ? '' : ` (${counts})`}`);
         }
         for (const v of variants.slice(1)) ratios.get(v.label)!.push(got.get(v.label)! / got.get('no attack')!);
         for (const kind of ['bad-signature', 'url-mismatch'] as const) refusals[kind].push(await refusal(kind));
@@ -193,7 +211,7 @@ registerBenchmark({
           rows: Object.entries(refusals).map(([k, v]) => [k, cell(summarize(v), 0)]),
         },
       ],
-      data: { samples: Object.fromEntries(samples), ratios: Object.fromEntries(ratios), refusals },
+      data: { samples: Object.fromEntries(samples), ratios: Object.fromEntries(ratios), events: Object.fromEntries(tallies), refusals },
     };
   },
 });
