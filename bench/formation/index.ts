@@ -106,7 +106,7 @@ function addEvents(into: Record<string, number>, from: Record<string, number>): 
  * Start the attacker process against every listener of `w`; resolves once it runs, with its stop.
  * A start that fails (it once hung while loading its modules) is retried once.
  */
-async function slowloris(w: World, sources: readonly string[]): Promise<() => Promise<void>> {
+async function slowloris(w: World, sources: readonly string[]): Promise<() => Promise<number | undefined>> {
   try {
     return await startAttacker(w, sources);
   } catch (err) {
@@ -115,7 +115,7 @@ async function slowloris(w: World, sources: readonly string[]): Promise<() => Pr
   }
 }
 
-async function startAttacker(w: World, sources: readonly string[]): Promise<() => Promise<void>> {
+async function startAttacker(w: World, sources: readonly string[]): Promise<() => Promise<number | undefined>> {
   const child = spawn(process.execPath, ['--import', 'tsx', joinPath(__dirname, 'attacker.ts')], {
     env: {
       ...process.env,
@@ -149,16 +149,20 @@ async function startAttacker(w: World, sources: readonly string[]): Promise<() =
   }
   // SIGTERM, then SIGKILL: an attacker process once sat blocked on a futex (not running its
   // signal handler) and the repetition waited for it forever.
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
   return async () => {
     child.kill('SIGTERM');
     const kill = setTimeout(() => child.kill('SIGKILL'), ATTACKER_STOP_GRACE_MS);
     await exited;
     clearTimeout(kill);
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    return line === undefined ? undefined : (JSON.parse(line) as { cpuShare: number }).cpuShare;
   };
 }
 
 /** One repetition of one variant: the late party's join time, ms, and the group events counted. */
-async function lateJoin(dns: DevDnsServer, net: number, sources: number, layout: Layout, root: string): Promise<JoinResult & { listenerCpuShare: number | undefined }> {
+async function lateJoin(dns: DevDnsServer, net: number, sources: number, layout: Layout, root: string): Promise<JoinResult & { listenerCpuShare: number | undefined; attackerCpuShare: number | undefined }> {
   const w = await world(net);
   const name = `tasks.f${net}`;
   dns.setA(name, w.hosts);
@@ -174,7 +178,7 @@ async function lateJoin(dns: DevDnsServer, net: number, sources: number, layout:
     groups.push(group);
     return result;
   };
-  let stop: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<number | undefined>) | undefined;
   try {
     await Promise.all(workers.map((wk) => wk.call('warm', {}, JOIN_TIMEOUT_MS)));
     stop = sources === 0 ? undefined : await slowloris(w, Array.from({ length: sources }, (_, i) => `127.0.${net}.${100 + i}`));
@@ -188,7 +192,10 @@ async function lateJoin(dns: DevDnsServer, net: number, sources: number, layout:
     }
     // A listener's share of one CPU over its join (from its start to the late party's arrival).
     const share = layout === 'processes' ? listeners.map((r) => r.cpuMs / r.joinMs) : [];
-    return { ...late, events, listenerCpuShare: share.length === 0 ? undefined : share.reduce((a, b) => a + b, 0) / share.length };
+    // Stopped here (not only in finally) to read its CPU share.
+    const attackerCpuShare = await stop?.();
+    stop = undefined;
+    return { ...late, events, attackerCpuShare, listenerCpuShare: share.length === 0 ? undefined : share.reduce((a, b) => a + b, 0) / share.length };
   } finally {
     await stop?.();
     await Promise.all(groups.map((g) => g.close()));
@@ -245,13 +252,13 @@ registerBenchmark({
         const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
         const got = new Map<string, number>();
         for (const v of order) {
-          const { joinMs: ms, cpuMs, events, listenerCpuShare } = await lateJoin(dns, net++, v.sources, layout, opts.root);
+          const { joinMs: ms, cpuMs, events, listenerCpuShare, attackerCpuShare } = await lateJoin(dns, net++, v.sources, layout, opts.root);
           got.set(v.label, ms);
           samples.get(v.label)!.push(ms);
           tallies.get(v.label)!.push(events);
           const counts = Object.entries(events).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}: ${n}`).join(', ');
           lateCpu.get(v.label)!.push(cpuMs);
-          opts.log(`rep ${r + 1}/${reps} ${v.label}: ${ms.toFixed(0)} ms (late party CPU ${cpuMs.toFixed(0)} ms${listenerCpuShare === undefined ? '' : `, listener CPU ${(listenerCpuShare * 100).toFixed(0)} % each`})${counts === '' ? '' : ` (${counts})`}`);
+          opts.log(`rep ${r + 1}/${reps} ${v.label}: ${ms.toFixed(0)} ms (late party CPU ${cpuMs.toFixed(0)} ms${listenerCpuShare === undefined ? '' : `, listener CPU ${(listenerCpuShare * 100).toFixed(0)} % each`}${attackerCpuShare === undefined ? '' : `, attacker CPU ${(attackerCpuShare * 100).toFixed(0)} %`})${counts === '' ? '' : ` (${counts})`}`);
         }
         for (const v of variants.slice(1)) ratios.get(v.label)!.push(got.get(v.label)! / got.get('no attack')!);
         for (const kind of ['bad-signature', 'url-mismatch'] as const) refusals[kind].push(await refusal(kind));
