@@ -1,7 +1,7 @@
 /**
  * The slowloris of `bench/formation`, in its own process (as an attacker elsewhere on the network
  * would be): every `1000 / perSecond` ms, one WebSocket to each target that sends one valid hello
- * and never finishes. Config: env `CPL_ATTACK` = JSON `{ targets: [{host, port}], sources: [ip],
+ * and never finishes; on SIGTERM it prints `{"cpuShare": …}` (its CPU time ÷ wall time) and exits. Config: env `CPL_ATTACK` = JSON `{ targets: [{host, port}], sources: [ip],
  * perSecond, hello: base64 of a roster party's identity JSON..., session, roster }`. Stops on SIGTERM.
  *
  * @module
@@ -39,9 +39,12 @@ const timer = setInterval(() => {
     ws.on('close', () => sockets.delete(ws));
   }
 }, Math.round(1000 / cfg.perSecond));
+const started = performance.now();
 process.on('SIGTERM', () => {
   clearInterval(timer);
   for (const s of sockets) s.terminate();
-  process.exit(0);
+  // The parent reports how much of a CPU the attack itself took on the shared machine.
+  const cpu = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ cpuShare: (cpu.user + cpu.system) / 1000 / (performance.now() - started) })}\n`, () => process.exit(0));
 });
 process.stdout.write('ready\n');

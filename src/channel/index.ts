@@ -28,6 +28,7 @@ export {
   DEFAULT_MAX_PENDING_PER_KNOWN_SOURCE,
   DEFAULT_FIRST_MESSAGE_TIMEOUT_MS,
   DEFAULT_FINISH_TIMEOUT_MS,
+  DEFAULT_SILENT_GRACE_MS,
 } from './transport.js';
 export { PROTOCOL_VERSION, SESSION_ID_PATTERN, type RefuseReason } from './handshake.js';
 export { type SuiteName, SUITES } from './suite.js';

@@ -7,7 +7,10 @@
  * connection must send its hello within `firstMessageTimeoutMs`, a talking one its finish within
  * `finishTimeoutMs` of the reply; unfinished handshakes are capped per source address and in total,
  * and when full the oldest unfinished one is evicted — from a source discovery never returned first
- * (see `isKnownSource`), silent before talking — rather than the newcomer refused.
+ * (see `isKnownSource`), one silent past `silentGraceMs` before one that talked — rather than the
+ * newcomer refused. A connection younger than the grace is never preferred for being silent: a real
+ * peer is silent between its upgrade and its hello, and under a flood of talking strangers
+ * "silent first" evicted exactly that peer at the next stranger's arrival.
  *
  * @module
  */
@@ -39,6 +42,11 @@ export const DEFAULT_MAX_PENDING_PER_KNOWN_SOURCE = 32;
 export const DEFAULT_FIRST_MESSAGE_TIMEOUT_MS = 2_000;
 /** Default deadline for the initiator's `finish` after the reply was sent: 3 s. */
 export const DEFAULT_FINISH_TIMEOUT_MS = 3_000;
+/**
+ * Default time a connection may be silent (no hello yet) before it is evicted ahead of talking
+ * ones: 500 ms, a generous round trip plus a loaded peer's hello (capped at the first-message deadline).
+ */
+export const DEFAULT_SILENT_GRACE_MS = 500;
 
 /** Options shared by {@link connectChannel} and {@link listenChannels}. */
 export interface ChannelOptions extends ChannelLimits {
@@ -97,6 +105,11 @@ export interface ListenOptions extends ChannelOptions {
   readonly firstMessageTimeoutMs?: number;
   /** Deadline for the initiator's finish after the reply was sent, ms. Default 3000. */
   readonly finishTimeoutMs?: number;
+  /**
+   * At the cap, a connection silent (no hello) for at least this long is evicted before any that
+   * sent its hello; a younger silent one only ranks by age. Default 500 ms (at most `firstMessageTimeoutMs`).
+   */
+  readonly silentGraceMs?: number;
   /**
    * Whether a remote address is one discovery returned (a peer's host): such connections are never
    * evicted for connections from other addresses, and get the larger per-source cap.
@@ -241,6 +254,8 @@ export async function connectChannel(target: { host: string; port: number } | st
 interface PendingEntry {
   readonly source: string;
   readonly known: boolean;
+  /** When the connection was admitted (`performance.now()`, ms). */
+  readonly since: number;
   silent: boolean;
 }
 
@@ -268,6 +283,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   const maxPerKnown = positive(options.maxPendingPerKnownSource, DEFAULT_MAX_PENDING_PER_KNOWN_SOURCE, 'maxPendingPerKnownSource');
   const firstMessageMs = positive(options.firstMessageTimeoutMs, Math.min(DEFAULT_FIRST_MESSAGE_TIMEOUT_MS, timeoutMs), 'firstMessageTimeoutMs');
   const finishMs = positive(options.finishTimeoutMs, Math.min(DEFAULT_FINISH_TIMEOUT_MS, timeoutMs), 'finishTimeoutMs');
+  const silentGraceMs = positive(options.silentGraceMs, Math.min(DEFAULT_SILENT_GRACE_MS, firstMessageMs), 'silentGraceMs');
   const policy = policyOf(options);
   const isKnown = (source: string): boolean => {
     try {
@@ -278,11 +294,12 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   };
   // Unfinished handshakes in arrival order (a Map keeps insertion order: the first is the oldest).
   const pending = new Map<WebSocket, PendingEntry>();
-  /** Evict the oldest entry matching `match`, silent ones first. */
+  /** Evict the oldest entry matching `match`: one silent past the grace first, else the oldest of all. */
   const evict = (match: (e: PendingEntry) => boolean): boolean => {
-    for (const silentPass of [true, false]) {
+    const staleBefore = performance.now() - silentGraceMs;
+    for (const stalePass of [true, false]) {
       for (const [ws, e] of pending) {
-        if (e.silent === silentPass && match(e)) {
+        if ((!stalePass || (e.silent && e.since <= staleBefore)) && match(e)) {
           pending.delete(ws);
           ws.terminate();
           return true;
@@ -337,7 +354,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
       refuseAndClose(ws, 'busy');
       return;
     }
-    const entry: PendingEntry = { source, known, silent: true };
+    const entry: PendingEntry = { source, known, since: performance.now(), silent: true };
     pending.set(ws, entry);
     const io = new WsIO(ws, { maxHeldBytes: maxHeldBytes(limits) });
     let finishTimer: NodeJS.Timeout | undefined;

@@ -136,9 +136,9 @@ export async function rawServer(cleanup: Cleanup): Promise<{ port: number; socke
   return { port: (wss.address() as { port: number }).port, sockets };
 }
 
-/** A raw client socket (coupler subprotocol) to the listener's channel path, opened. */
-export async function rawClient(cleanup: Cleanup, port: number, path = '/coupler/1'): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://${HOST}:${port}${path}`, SUBPROTOCOL, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+/** A raw client socket (coupler subprotocol) to the listener's channel path, opened; `localAddress` picks its source address. */
+export async function rawClient(cleanup: Cleanup, port: number, path = '/coupler/1', localAddress?: string): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://${HOST}:${port}${path}`, SUBPROTOCOL, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...(localAddress === undefined ? {} : { localAddress }) });
   ws.on('error', () => undefined);
   record(ws);
   cleanup.add(() => ws.terminate());

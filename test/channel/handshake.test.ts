@@ -16,6 +16,8 @@ afterEach(() => cleanup.run());
 
 const refuseReason = (err: unknown): unknown => (err as { refuseReason?: unknown }).refuseReason;
 const text = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+/** Listener deadlines far beyond a test's run: a connection closed in the test was evicted. */
+const NO_DEADLINES = { handshakeTimeoutMs: 60_000, firstMessageTimeoutMs: 60_000, finishTimeoutMs: 60_000 };
 
 describe.each(SUITES)('success (%s)', (suite) => {
   it('authenticates both sides, agrees on the transcript, and carries messages both ways', async () => {
@@ -338,6 +340,50 @@ describe('truncated and stalled handshakes', () => {
     const ok = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
     expect(ok.peerId).toBe('b');
     expect(silent[0]!.readyState === WebSocket.CLOSED || silent[0]!.readyState === WebSocket.CLOSING).toBe(true);
+  });
+
+  it('a talking flood from many sources fills the cap: a fresh connection is not evicted before it could say hello; the oldest stranger goes instead', async () => {
+    // Issue 17 item 3 (bench formation, 8 sources): strangers that send a valid hello and never
+    // finish hold every slot; each new one evicted the NEWEST connection when it was still silent —
+    // a real peer between its upgrade and its hello — so the peer lost every race it ran.
+    const { ids, roster } = parties('a', 'b');
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 3, maxPendingPerSource: 1, ...NO_DEADLINES, silentGraceMs: 60_000 });
+    const hello = (): Uint8Array => new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }).hello();
+    const stranger = async (source: string): Promise<WebSocket> => {
+      const ws = await rawClient(cleanup, l.listener.port, '/coupler/1', source);
+      ws.send(hello());
+      await nextMessage(ws); // the reply: it is talking, and holds its slot until evicted
+      return ws;
+    };
+    const strangers = [await stranger('127.0.0.21'), await stranger('127.0.0.22')];
+    const peer = await rawClient(cleanup, l.listener.port, '/coupler/1', '127.0.0.23'); // upgraded, hello not sent yet
+    const next = await stranger('127.0.0.24'); // the listener is full: someone goes
+    // Eviction is synchronous with the newcomer's admission, which precedes its reply.
+    expect(peer.readyState).toBe(WebSocket.OPEN);
+    expect(await closedCode(strangers[0]!)).not.toBe(0);
+    expect([strangers[1]!.readyState, next.readyState]).toEqual([WebSocket.OPEN, WebSocket.OPEN]);
+    // The peer is still there and completes its handshake.
+    const init = new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }, 'b');
+    peer.send(init.hello());
+    const { finish, peerId } = init.onReply(await nextMessage(peer));
+    expect(peerId).toBe('b');
+    peer.send(finish);
+    expect(init.onOk(await nextMessage(peer)).peerId).toBe('b');
+    expect((await l.channels.next(10_000, 'channel')).peerId).toBe('a');
+  });
+
+  it('a connection still silent after silentGraceMs is evicted before talking ones', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingHandshakes: 2, maxPendingPerSource: 1, ...NO_DEADLINES, silentGraceMs: 1 });
+    const talking = await rawClient(cleanup, l.listener.port, '/coupler/1', '127.0.0.21');
+    talking.send(new Initiator({ identity: ids.a!, localId: 'a', roster, sessionId: SESSION, suite: 'native' }).hello());
+    await nextMessage(talking);
+    const silent = await rawClient(cleanup, l.listener.port, '/coupler/1', '127.0.0.22');
+    await new Promise((r) => setTimeout(r, 20)); // past the 1 ms grace
+    const ok = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
+    expect(ok.peerId).toBe('b');
+    expect(await closedCode(silent)).not.toBe(0);
+    expect(talking.readyState).toBe(WebSocket.OPEN);
   });
 
   it('a connection without the coupler subprotocol is cut', async () => {

@@ -20,7 +20,7 @@ const CONNECT_FIELDS = [
 ] as const;
 const LISTEN_FIELDS = [
   'identity', 'roster', 'sessionId', 'localId', 'suite', 'handshakeTimeoutMs', 'acceptPeer', 'maxMessageBytes', 'chunkBytes',
-  'sendHighWaterBytes', 'receiveHighWaterBytes', 'host', 'port', 'maxPendingHandshakes', 'onChannel', 'onHandshakeError',
+  'sendHighWaterBytes', 'receiveHighWaterBytes', 'host', 'port', 'maxPendingHandshakes', 'silentGraceMs', 'onChannel', 'onHandshakeError',
 ] as const;
 
 const release = async (v: unknown): Promise<void> => {
