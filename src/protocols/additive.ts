@@ -31,7 +31,7 @@ import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
-import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import {
   PIECE_ELEMENTS,
   agreeRun,
@@ -216,7 +216,7 @@ export async function shareVectorPieces(
         const at = i * PIECE_ELEMENTS;
         const n = Math.min(PIECE_ELEMENTS, length - at);
         const target = x.subarray(2 * at, 2 * (at + n));
-        for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'share piece', i, peer)));
+        for (const [peer, piece] of got) r64AddBytesInPlace(target, pieceBytes(piece, n, 'share piece', i, peer));
       },
     },
     roundOptions(options),

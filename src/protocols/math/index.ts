@@ -17,6 +17,7 @@ export {
   r64Zeros,
   r64Random,
   r64AddInPlace,
+  r64AddBytesInPlace,
   r64SubInPlace,
   r64Add,
   r64Sub,

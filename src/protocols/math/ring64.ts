@@ -141,6 +141,46 @@ export function r64AddInPlace(a: Ring64Vector, b: Ring64Vector): Ring64Vector {
   return x;
 }
 
+/** Bytes of the aligned buffer {@link r64AddBytesInPlace} copies unaligned addends through: 64 KiB. */
+const ADD_SCRATCH_BYTES = 64 * 1024;
+let addScratch: Uint32Array | undefined;
+
+/**
+ * `a ← a + b (mod 2^64)` element-wise, in place, with `b` given as its little-endian bytes (8 per
+ * element) at any byte offset — a byte string as received, whose offset in the message need not be
+ * a multiple of 4. Aligned bytes are added through a view; unaligned ones are copied 64 KiB at a
+ * time into one reused aligned buffer and added from there (no allocation per call, where
+ * `r64AddInPlace(a, r64FromBytes(bytes))` allocates and copies the whole addend).
+ * @param a - accumulator, modified.
+ * @param bytes - exactly 8 bytes per element of `a`.
+ * @returns `a`.
+ * @throws {@link InvalidArgumentError} if `a` is not a Ring64Vector, `bytes` not a Uint8Array, or
+ * the lengths differ.
+ * @example
+ * ```ts
+ * r64AddBytesInPlace(total, piece); // piece: a byte string decoded from a message
+ * ```
+ */
+export function r64AddBytesInPlace(a: Ring64Vector, bytes: Uint8Array): Ring64Vector {
+  const x = _checkR64(a, 'a');
+  if (!_isU8(bytes)) throw new InvalidArgumentError(`"bytes" expected a Uint8Array, got ${_describe(bytes)}`);
+  if (bytes.length !== x.byteLength) {
+    throw new InvalidArgumentError(`"a" and "bytes" expected the same length, got ${x.length / 2} elements and ${bytes.length} bytes`);
+  }
+  if (bytes.byteOffset % 4 === 0) {
+    _r64AddInPlace(x, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
+    return x;
+  }
+  const scratch = (addScratch ??= new Uint32Array(ADD_SCRATCH_BYTES / 4));
+  const scratch8 = new Uint8Array(scratch.buffer);
+  for (let at = 0; at < bytes.length; at += ADD_SCRATCH_BYTES) {
+    const end = Math.min(bytes.length, at + ADD_SCRATCH_BYTES);
+    scratch8.set(bytes.subarray(at, end));
+    _r64AddInPlace(x.subarray(at / 4, end / 4), end - at === ADD_SCRATCH_BYTES ? scratch : scratch.subarray(0, (end - at) / 4));
+  }
+  return x;
+}
+
 /**
  * `a ← a − b (mod 2^64)` element-wise, in place.
  * @param a - minuend, modified.

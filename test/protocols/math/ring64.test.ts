@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   r64Add,
+  r64AddBytesInPlace,
   r64AddInPlace,
   r64Equal,
   r64FromBigInts,
@@ -60,6 +61,50 @@ describe('ring64', () => {
         expect(r64ToBigInts(un)).toEqual(a);
       }),
     );
+  });
+
+  test('r64AddBytesInPlace adds little-endian bytes at every byte offset, across its 64 KiB blocks', () => {
+    // 2 · 8192 + 3 elements: two whole 64 KiB blocks of the unaligned path and a short last one.
+    const L = 2 * 8192 + 3;
+    const a = Array.from({ length: L }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n + 0xffffffffn) % M);
+    const b = Array.from({ length: L }, (_, i) => (i % 5 === 0 ? M - 1n : (BigInt(i) * 0xc2b2ae3d27d4eb4fn) % M));
+    const want = a.map((x, i) => (x + b[i]!) % M);
+    const bBytes = new Uint8Array(new BigUint64Array(b).buffer);
+    for (let offset = 0; offset < 8; offset++) {
+      const buf = new Uint8Array(bBytes.length + 8);
+      buf.set(bBytes, offset);
+      const acc = r64FromBigInts(a);
+      expect(r64AddBytesInPlace(acc, buf.subarray(offset, offset + bBytes.length))).toBe(acc);
+      expect(r64ToBigInts(acc)).toEqual(want);
+      expect(Buffer.from(buf.subarray(offset, offset + bBytes.length)).equals(Buffer.from(bBytes))).toBe(true); // addend untouched
+    }
+    fc.assert(
+      fc.property(pair, fc.integer({ min: 0, max: 7 }), ([x, y], offset) => {
+        const buf = new Uint8Array(8 * y.length + 8);
+        buf.set(new Uint8Array(new BigUint64Array(y).buffer), offset);
+        const acc = r64FromBigInts(x);
+        r64AddBytesInPlace(acc, buf.subarray(offset, offset + 8 * y.length));
+        expect(r64ToBigInts(acc)).toEqual(x.map((v, i) => (v + y[i]!) % M));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('r64AddBytesInPlace refuses a wrong length or type (InvalidArgumentError), touching nothing', () => {
+    const acc = r64FromBigInts([1n, 2n]);
+    for (const bad of [new Uint8Array(8), new Uint8Array(18).subarray(1), new Uint8Array(24), new Uint32Array(4), 'x', null]) {
+      const e = (() => {
+        try {
+          r64AddBytesInPlace(acc, bad as Uint8Array);
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(e).toBeInstanceOf(CouplerError);
+      expect((e as CouplerError).code).toBe(ErrorCode.INVALID_ARGUMENT);
+    }
+    expect(r64ToBigInts(acc)).toEqual([1n, 2n]);
   });
 
   test('aligned bytes are a zero-copy view', () => {
