@@ -216,7 +216,7 @@ export async function shareVectorPieces(
         const at = i * PIECE_ELEMENTS;
         const n = Math.min(PIECE_ELEMENTS, length - at);
         const target = x.subarray(2 * at, 2 * (at + n));
-        for (const [peer, piece] of got) r64AddBytesInPlace(target, pieceBytes(piece, n, 'share piece', i, peer));
+        r64AddBytesInPlace(target, [...got].map(([peer, piece]) => pieceBytes(piece, n, 'share piece', i, peer)));
       },
     },
     roundOptions(options),

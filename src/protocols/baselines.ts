@@ -148,7 +148,7 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
             const at = i * PIECE_ELEMENTS;
             const n = Math.min(PIECE_ELEMENTS, run.length - at);
             const target = sum.subarray(2 * at, 2 * (at + n));
-            for (const [peer, piece] of got) r64AddBytesInPlace(target, pieceBytes(piece, n, 'plain value piece', i, peer));
+            r64AddBytesInPlace(target, [...got].map(([peer, piece]) => pieceBytes(piece, n, 'plain value piece', i, peer)));
           },
         },
         roundOptions(o),
