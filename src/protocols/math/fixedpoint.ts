@@ -645,10 +645,10 @@ export function decodeRing64(shape: Shape, vector: Ring64Vector, params: Encodin
       // `reuse`: decode in place, over the vector's own memory (element i's 8 bytes are read
       // before they are overwritten by float i); the caller gives up the vector.
       const out = reuse && (v.byteOffset + 8 * off) % 8 === 0 ? new Float64Array(v.buffer, v.byteOffset + 8 * off, L) : new Float64Array(L);
-      for (let i = 0; i < L; i++) {
-        const lo = v[2 * (off + i)] as number;
-        const hi = v[2 * (off + i) + 1] as number;
-        out[i] = ((hi >= 0x80000000 ? hi - TWO32 : hi) * TWO32 + lo) * inv;
+      // The high word read as int32 is the element's signed high half: no branch per element.
+      const signedHi = new Int32Array(v.buffer, v.byteOffset, v.length);
+      for (let i = 0, w = 2 * off; i < L; i++, w += 2) {
+        out[i] = ((signedHi[w + 1] as number) * TWO32 + (v[w] as number)) * inv;
       }
       field = e.kind === 'scalar' ? (out[0] as number) : out;
     } else {

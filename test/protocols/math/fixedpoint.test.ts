@@ -307,6 +307,15 @@ describe('records', () => {
     expect(sumField([a, b, c], { ...p, modulus: 'p127' })).toEqual(want);
   });
 
+  test('decoding in place (reuse) gives what a fresh decode gives, for every field of a record', () => {
+    const p: EncodingParams = { parties: 3, bound: 2 ** 40, fractionalBits: 16, modulus: 'ring64' };
+    const input = { a: new Float64Array([-(2 ** 40), -1.5, -(2 ** -16), 0, 2 ** 40 - 2 ** -16]), b: 7n, c: [3.25, -1e6, 1e-5], d: -0.5 };
+    const { shape, vector } = encodeRing64(input, p);
+    const fresh = decodeRing64(shape, vector, p);
+    expect(decodeRing64(shape, vector, p, true)).toEqual(fresh);
+    expect(fresh).toEqual({ a: Float64Array.from([-(2 ** 40), -1.5, -(2 ** -16), 0, 2 ** 40 - 2 ** -16]), b: 7n, c: Float64Array.from([3.25, -1e6, 2 ** -16]), d: -0.5 });
+  });
+
   test('decode refuses a vector of the wrong length', () => {
     const p: EncodingParams = { parties: 3, modulus: 'ring64' };
     const { shape } = encodeRing64([1, 2], p);
