@@ -148,7 +148,7 @@ export function r64AddInPlace(a: Ring64Vector, b: Ring64Vector): Ring64Vector {
  */
 const ADD_BLOCK_BYTES = 64 * 1024;
 /** Most addends {@link r64AddBytesInPlace} adds in one pass over the accumulator. */
-const ADD_MAX_PER_PASS = 4;
+export const ADD_MAX_PER_PASS = 4;
 /** 2^-32. */
 const INV_TWO32 = 1 / 4294967296;
 /** The aligned buffers unaligned addends are copied through (one per addend of a pass). */
@@ -165,6 +165,20 @@ export function _r64Add4InPlace(a: Uint32Array, b: Uint32Array, c: Uint32Array, 
     const lo = (a[i] as number) + (b[i] as number) + (c[i] as number) + (d[i] as number) + (e[i] as number);
     a[i] = lo;
     a[i + 1] = (a[i + 1] as number) + (b[i + 1] as number) + (c[i + 1] as number) + (d[i + 1] as number) + (e[i + 1] as number) + Math.floor(lo * INV_TWO32);
+  }
+}
+
+/**
+ * Core: a −= b + c + d + e, no checks, in one pass (the low words' difference is above −4 · 2^32,
+ * exact in a double; its borrow is at least −4; Uint32Array stores reduce mod 2^32).
+ * @internal
+ */
+export function _r64Sub4InPlace(a: Uint32Array, b: Uint32Array, c: Uint32Array, d: Uint32Array, e: Uint32Array): void {
+  const n = a.length;
+  for (let i = 0; i < n; i += 2) {
+    const lo = (a[i] as number) - (b[i] as number) - (c[i] as number) - (d[i] as number) - (e[i] as number);
+    a[i] = lo;
+    a[i + 1] = (a[i + 1] as number) - (b[i + 1] as number) - (c[i + 1] as number) - (d[i + 1] as number) - (e[i + 1] as number) + Math.floor(lo * INV_TWO32);
   }
 }
 
