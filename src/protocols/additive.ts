@@ -31,7 +31,7 @@ import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
-import { _mirrorOutput, applySeedInPlace, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, applySeedsInPlace, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import {
   PIECE_ELEMENTS,
   agreeRun,
@@ -137,13 +137,11 @@ export async function dealAdditive(group: Group, round: string, x: Uint32Array, 
   const own = x;
   // Every peer's seed from one draw of the system RNG (a draw per seed showed in small-sum profiles).
   const seeds = mode === 'seed' ? new Uint8Array(randomBytes(32 * to.length)) : undefined;
+  const seedFor = seeds === undefined ? undefined : to.map((_, i) => seeds.subarray(32 * i, 32 * (i + 1)));
+  if (seedFor !== undefined) applySeedsInPlace(own, seedFor, SHARE_PRG_DOMAIN, 'sub'); // one pass per four seeds
   await Promise.all(
     to.map((peer, i) => {
-      if (seeds !== undefined) {
-        const seed = seeds.subarray(32 * i, 32 * (i + 1));
-        applySeedInPlace(own, seed, SHARE_PRG_DOMAIN, 'sub');
-        return group.send(peer, round, { s: seed });
-      }
+      if (seedFor !== undefined) return group.send(peer, round, { s: seedFor[i]! });
       const share = r64Random(own.length / 2);
       r64SubInPlace(own, share);
       return group.send(peer, round, { v: r64ToBytes(share) });
@@ -166,12 +164,14 @@ export async function collectAdditive(
 ): Promise<Uint32Array> {
   const received = await group.gather(round, { ...roundOptions(options), from });
   const total = own;
+  const seeds: Uint8Array[] = [];
   for (const [peer, msg] of received) {
     const ctx = { what: 'share', peer };
     const rec = expectRecord(msg, ctx, ['s', 'v']);
-    if (rec.s !== undefined) applySeedInPlace(total, expectBytes(rec.s, 's', ctx, 32), SHARE_PRG_DOMAIN, 'add');
+    if (rec.s !== undefined) seeds.push(expectBytes(rec.s, 's', ctx, 32));
     else r64AddInPlace(total, ringFromBytes(expectBytes(rec.v, 'v', ctx), length, 'share', peer));
   }
+  applySeedsInPlace(total, seeds, SHARE_PRG_DOMAIN, 'add');
   return total;
 }
 
@@ -216,7 +216,7 @@ export async function shareVectorPieces(
         const at = i * PIECE_ELEMENTS;
         const n = Math.min(PIECE_ELEMENTS, length - at);
         const target = x.subarray(2 * at, 2 * (at + n));
-        for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'share piece', i, peer)));
+        r64AddBytesInPlace(target, [...got].map(([peer, piece]) => pieceBytes(piece, n, 'share piece', i, peer)));
       },
     },
     roundOptions(options),
@@ -248,16 +248,16 @@ export async function openPartials(
     // has been copied out to the channels (see commitThenOpenPieces).
     const sum = partial;
     const bytes = r64ToBytes(partial);
-    const pieceBytes = OPEN_PIECE_ELEMENTS * 8;
+    const pieceByteLength = OPEN_PIECE_ELEMENTS * 8;
     await commitThenOpenPieces(
       group,
       round,
       count,
-      (i) => bytes.subarray(i * pieceBytes, Math.min(bytes.length, (i + 1) * pieceBytes)),
+      (i) => bytes.subarray(i * pieceByteLength, Math.min(bytes.length, (i + 1) * pieceByteLength)),
       (party, i, piece) => {
         const at = i * OPEN_PIECE_ELEMENTS;
         const n = Math.min(OPEN_PIECE_ELEMENTS, length - at);
-        r64AddInPlace(sum.subarray(2 * at, 2 * (at + n)), ringFromBytes(piece, n, 'partial sum piece', party));
+        r64AddBytesInPlace(sum.subarray(2 * at, 2 * (at + n)), pieceBytes(piece, n, 'partial sum piece', i, party));
       },
       { ...roundOptions(options), ...(gate === undefined ? {} : { gate }) },
     );

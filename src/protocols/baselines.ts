@@ -15,7 +15,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { _mirrorOutput, decodeRing64, r64AddInPlace, r64FromBytes, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
+import { _mirrorOutput, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import {
   PIECE_ELEMENTS,
   checkGroup,
@@ -148,7 +148,7 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
             const at = i * PIECE_ELEMENTS;
             const n = Math.min(PIECE_ELEMENTS, run.length - at);
             const target = sum.subarray(2 * at, 2 * (at + n));
-            for (const [peer, piece] of got) r64AddInPlace(target, r64FromBytes(pieceBytes(piece, n, 'plain value piece', i, peer)));
+            r64AddBytesInPlace(target, [...got].map(([peer, piece]) => pieceBytes(piece, n, 'plain value piece', i, peer)));
           },
         },
         roundOptions(o),

@@ -101,6 +101,14 @@ export interface ResolvedEncodingParams {
 
 const TWO32 = 4294967296;
 const INV_TWO32 = 1 / TWO32;
+/**
+ * 1.5 · 2^52: for |y| ≤ 2^51, `(y + ROUND_MAGIC) − ROUND_MAGIC` is y rounded half to even (the sum
+ * lies in [2^52, 2^53), where doubles are exactly the integers, and IEEE addition rounds half to
+ * even; the subtraction is exact).
+ */
+const ROUND_MAGIC = 6755399441055744;
+/** Largest |x · 2^f| for which {@link ROUND_MAGIC} rounds exactly: 2^51. */
+const ROUND_MAGIC_LIMIT = 2 ** 51;
 const TWO64 = 1n << 64n;
 const HALF_P = (P127 - 1n) / 2n;
 
@@ -322,14 +330,17 @@ function floatsToR64(entry: ShapeEntry, src: ArrayLike<unknown>, out: Int32Array
   const { scale, boundF } = ctx;
   const L = entry.length;
   if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  // Every checked x has |x · 2^f| ≤ B · 2^f: within ROUND_MAGIC_LIMIT (any bound below 2^(51 − f))
+  // one addition and one subtraction round it, else the exact Math.floor-based rounding.
+  const magic = boundF * scale <= ROUND_MAGIC_LIMIT;
   let w = 2 * off;
   for (let i = 0; i < L; i++) {
     const x = src[i];
     if (typeof x !== 'number' || !(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
-    const r = roundHalfEven(x * scale);
-    const hi = Math.floor(r * INV_TWO32); // two's complement high word (exact: power-of-two scaling)
-    out[w] = (r - hi * TWO32) | 0; // low word in [0, 2^32), stored as int32 bits
-    out[w + 1] = hi | 0; // ToInt32: hi mod 2^32
+    const y = x * scale; // exact: power-of-two scaling
+    const r = magic ? y + ROUND_MAGIC - ROUND_MAGIC : roundHalfEven(y);
+    out[w] = r | 0; // ToInt32 of an integer: its low 32 bits (two's complement), exactly
+    out[w + 1] = Math.floor(r * INV_TWO32) | 0; // the high word, mod 2^32
     w += 2;
   }
 }
@@ -339,14 +350,15 @@ function f64ToR64(entry: ShapeEntry, src: Float64Array, out: Int32Array, off: nu
   const { scale, boundF } = ctx;
   const L = entry.length;
   if (src.length !== L) throw badValue(entry, 0, 'changed length while being read');
+  const magic = boundF * scale <= ROUND_MAGIC_LIMIT; // see floatsToR64
   let w = 2 * off;
   for (let i = 0; i < L; i++) {
     const x = src[i] as number;
     if (!(x <= boundF && x >= -boundF)) throw badValue(entry, i, floatProblem(x, ctx));
-    const r = roundHalfEven(x * scale);
-    const hi = Math.floor(r * INV_TWO32);
-    out[w] = (r - hi * TWO32) | 0;
-    out[w + 1] = hi | 0;
+    const y = x * scale;
+    const r = magic ? y + ROUND_MAGIC - ROUND_MAGIC : roundHalfEven(y);
+    out[w] = r | 0;
+    out[w + 1] = Math.floor(r * INV_TWO32) | 0;
     w += 2;
   }
 }
@@ -633,10 +645,10 @@ export function decodeRing64(shape: Shape, vector: Ring64Vector, params: Encodin
       // `reuse`: decode in place, over the vector's own memory (element i's 8 bytes are read
       // before they are overwritten by float i); the caller gives up the vector.
       const out = reuse && (v.byteOffset + 8 * off) % 8 === 0 ? new Float64Array(v.buffer, v.byteOffset + 8 * off, L) : new Float64Array(L);
-      for (let i = 0; i < L; i++) {
-        const lo = v[2 * (off + i)] as number;
-        const hi = v[2 * (off + i) + 1] as number;
-        out[i] = ((hi >= 0x80000000 ? hi - TWO32 : hi) * TWO32 + lo) * inv;
+      // The high word read as int32 is the element's signed high half: no branch per element.
+      const signedHi = new Int32Array(v.buffer, v.byteOffset, v.length);
+      for (let i = 0, w = 2 * off; i < L; i++, w += 2) {
+        out[i] = ((signedHi[w + 1] as number) * TWO32 + (v[w] as number)) * inv;
       }
       field = e.kind === 'scalar' ? (out[0] as number) : out;
     } else {

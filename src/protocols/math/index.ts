@@ -17,6 +17,7 @@ export {
   r64Zeros,
   r64Random,
   r64AddInPlace,
+  r64AddBytesInPlace,
   r64SubInPlace,
   r64Add,
   r64Sub,
@@ -28,7 +29,7 @@ export {
   r64Equal,
 } from './ring64';
 export { MAX_VECTOR_LENGTH } from './_checks';
-export { PRG_SEED_BYTES, PRG_MAX_DOMAIN_LENGTH, PRG_MAX_FIELD_COUNT, expandSeed, expandSeedField, applySeedInPlace } from './prg';
+export { PRG_SEED_BYTES, PRG_MAX_DOMAIN_LENGTH, PRG_MAX_FIELD_COUNT, expandSeed, expandSeedField, applySeedInPlace, applySeedsInPlace } from './prg';
 export {
   P127,
   FIELD_MAX_VECTOR_LENGTH,

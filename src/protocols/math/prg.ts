@@ -20,7 +20,7 @@
 import { createCipheriv, createHmac, type Cipher } from 'node:crypto';
 import { MAX_VECTOR_LENGTH, _checkBytes, _checkCount, _checkString } from './_checks';
 import { InvalidArgumentError } from '../../errors';
-import { _r64AddInPlace, _r64SubInPlace } from './ring64';
+import { ADD_MAX_PER_PASS, _r64Add4InPlace, _r64AddInPlace, _r64Sub4InPlace, _r64SubInPlace } from './ring64';
 import type { Ring64Vector } from './ring64';
 import { P127 } from './field';
 
@@ -147,7 +147,7 @@ export function expandSeed(seed: Uint8Array, L: number, domain: string): Ring64V
  * Add (`op: 'add'`) or subtract (`'sub'`) the expansion of a seed to `target` in place, mod 2^64:
  * the same stream as {@link expandSeed} over `target`'s length, generated 64 KiB at a time, so no
  * vector of the target's size is allocated (what keeps a party's memory a small multiple of its
- * input when it deals or collects seeds).
+ * input when it deals or collects seeds). {@link applySeedsInPlace} with one seed.
  * @param target - the ring vector to update.
  * @param seed - 32 secret random bytes.
  * @param domain - the same domain label as {@link expandSeed}.
@@ -156,22 +156,63 @@ export function expandSeed(seed: Uint8Array, L: number, domain: string): Ring64V
  */
 export function applySeedInPlace(target: Ring64Vector, seed: Uint8Array, domain: string, op: 'add' | 'sub'): Ring64Vector {
   _checkBytes(seed, 'seed', PRG_SEED_BYTES);
+  return applySeedsInPlace(target, [seed], domain, op);
+}
+
+/**
+ * Add (`op: 'add'`) or subtract (`'sub'`) the expansions of several seeds to `target` in place,
+ * mod 2^64: what {@link applySeedInPlace} gives seed after seed, in one pass over `target` per four
+ * seeds (64 KiB of every seed's stream at a time, added or subtracted together), so a party that
+ * deals or collects n − 1 seeds reads and writes its vector ⌈(n − 1)/4⌉ times instead of n − 1.
+ * @param target - the ring vector to update.
+ * @param seeds - 32 secret random bytes each.
+ * @param domain - the same domain label as {@link expandSeed}.
+ * @returns `target`.
+ * @throws {@link InvalidArgumentError} for a bad seed (naming its index) or domain; nothing is
+ *   changed then.
+ * @example
+ * ```ts
+ * applySeedsInPlace(own, seedsDealt, SHARE_DOMAIN, 'sub'); // own = x − Σ PRG(seed)
+ * ```
+ */
+export function applySeedsInPlace(target: Ring64Vector, seeds: readonly Uint8Array[], domain: string, op: 'add' | 'sub'): Ring64Vector {
+  if (!Array.isArray(seeds)) throw new InvalidArgumentError('"seeds" must be an array of 32-byte seeds');
+  seeds.forEach((seed: unknown, k) => _checkBytes(seed, `seeds[${k}]`, PRG_SEED_BYTES));
   _checkString(domain, 'domain', PRG_MAX_DOMAIN_LENGTH);
   if (!(target instanceof Uint32Array) || target.length % 2 !== 0) throw new InvalidArgumentError('"target" must be a ring vector (a Uint32Array of even length)');
-  if (target.length === 0) return target;
-  const cipher = createCipheriv('chacha20', deriveKey(seed, 'ring64', domain), ZERO_IV);
+  if (op !== 'add' && op !== 'sub') throw new InvalidArgumentError('"op" must be "add" or "sub"');
+  if (target.length === 0 || seeds.length === 0) return target;
+  const ciphers = seeds.map((seed) => createCipheriv('chacha20', deriveKey(seed, 'ring64', domain), ZERO_IV));
   // At most 64 KiB at a time, and no more than the target needs (a 64 KiB block for one element
   // cost more than the rest of the call).
   const words = Math.min(CHUNK / 4, target.length);
-  const block = new Uint32Array(words);
-  const blockBytes = new Uint8Array(block.buffer);
+  const blocks: Uint32Array[] = [];
+  const views = new Array<Uint32Array>(ADD_MAX_PER_PASS);
   for (let off = 0; off < target.length; off += words) {
     const n = Math.min(words, target.length - off);
-    blockBytes.set(cipher.update(n * 4 === CHUNK ? ZEROS : ZEROS.subarray(0, n * 4)));
     const t = target.subarray(off, off + n);
-    const b = n === words ? block : block.subarray(0, n);
-    if (op === 'add') _r64AddInPlace(t, b);
-    else _r64SubInPlace(t, b);
+    for (let k = 0; k < ciphers.length; k += ADD_MAX_PER_PASS) {
+      const m = Math.min(ADD_MAX_PER_PASS, ciphers.length - k);
+      for (let j = 0; j < m; j++) {
+        const stream = ciphers[k + j]!.update(n * 4 === CHUNK ? ZEROS : ZEROS.subarray(0, n * 4));
+        if (stream.byteOffset % 4 === 0) {
+          views[j] = new Uint32Array(stream.buffer, stream.byteOffset, n); // the keystream as it came
+        } else {
+          const block = (blocks[j] ??= new Uint32Array(words));
+          new Uint8Array(block.buffer, 0, 4 * n).set(stream);
+          views[j] = n === words ? block : block.subarray(0, n);
+        }
+      }
+      if (m === ADD_MAX_PER_PASS) {
+        if (op === 'add') _r64Add4InPlace(t, views[0]!, views[1]!, views[2]!, views[3]!);
+        else _r64Sub4InPlace(t, views[0]!, views[1]!, views[2]!, views[3]!);
+      } else {
+        for (let j = 0; j < m; j++) {
+          if (op === 'add') _r64AddInPlace(t, views[j]!);
+          else _r64SubInPlace(t, views[j]!);
+        }
+      }
+    }
   }
   return target;
 }

@@ -142,6 +142,99 @@ export function r64AddInPlace(a: Ring64Vector, b: Ring64Vector): Ring64Vector {
 }
 
 /**
+ * Bytes per block of {@link r64AddBytesInPlace}: every addend is added 64 KiB at a time (an
+ * unaligned one copied into an aligned buffer first), so the accumulator's block stays in cache
+ * across the addends.
+ */
+const ADD_BLOCK_BYTES = 64 * 1024;
+/** Most addends {@link r64AddBytesInPlace} adds in one pass over the accumulator. */
+export const ADD_MAX_PER_PASS = 4;
+/** 2^-32. */
+const INV_TWO32 = 1 / 4294967296;
+/** The aligned buffers unaligned addends are copied through (one per addend of a pass). */
+const addScratch: Uint32Array[] = [];
+
+/**
+ * Core: a += b + c + d + e, no checks, in one pass (the low words' sum is below 5 · 2^32, exact in
+ * a double; its carry is at most 4; Uint32Array stores reduce mod 2^32).
+ * @internal
+ */
+export function _r64Add4InPlace(a: Uint32Array, b: Uint32Array, c: Uint32Array, d: Uint32Array, e: Uint32Array): void {
+  const n = a.length;
+  for (let i = 0; i < n; i += 2) {
+    const lo = (a[i] as number) + (b[i] as number) + (c[i] as number) + (d[i] as number) + (e[i] as number);
+    a[i] = lo;
+    a[i + 1] = (a[i + 1] as number) + (b[i + 1] as number) + (c[i + 1] as number) + (d[i + 1] as number) + (e[i + 1] as number) + Math.floor(lo * INV_TWO32);
+  }
+}
+
+/**
+ * Core: a −= b + c + d + e, no checks, in one pass (the low words' difference is above −4 · 2^32,
+ * exact in a double; its borrow is at least −4; Uint32Array stores reduce mod 2^32).
+ * @internal
+ */
+export function _r64Sub4InPlace(a: Uint32Array, b: Uint32Array, c: Uint32Array, d: Uint32Array, e: Uint32Array): void {
+  const n = a.length;
+  for (let i = 0; i < n; i += 2) {
+    const lo = (a[i] as number) - (b[i] as number) - (c[i] as number) - (d[i] as number) - (e[i] as number);
+    a[i] = lo;
+    a[i + 1] = (a[i + 1] as number) - (b[i + 1] as number) - (c[i + 1] as number) - (d[i + 1] as number) - (e[i + 1] as number) + Math.floor(lo * INV_TWO32);
+  }
+}
+
+/**
+ * `a ← a + b₁ + b₂ + … (mod 2^64)` element-wise, in place, with every addend given as its
+ * little-endian bytes (8 per element) at any byte offset — byte strings as received, whose offset
+ * in their message need not be a multiple of 4. The addends are added 64 KiB at a time, four in one
+ * pass over the accumulator; an aligned one through a view, an unaligned one copied into a reused
+ * aligned buffer first (no allocation, where `r64AddInPlace(a, r64FromBytes(b))` allocates and
+ * copies each whole addend that is not aligned).
+ * @param a - accumulator, modified.
+ * @param addends - one byte string, or several, each of exactly 8 bytes per element of `a`.
+ * @returns `a`.
+ * @throws {@link InvalidArgumentError} if `a` is not a Ring64Vector, an addend is not a
+ * Uint8Array of the right length (naming its index); nothing is added then.
+ * @example
+ * ```ts
+ * r64AddBytesInPlace(total, [pieceFromA, pieceFromB]); // byte strings decoded from messages
+ * ```
+ */
+export function r64AddBytesInPlace(a: Ring64Vector, addends: Uint8Array | readonly Uint8Array[]): Ring64Vector {
+  const x = _checkR64(a, 'a');
+  const list: readonly unknown[] = _isU8(addends) ? [addends] : _isPlainArray(addends) ? (addends as readonly unknown[]) : [addends];
+  const bytes: Uint8Array[] = [];
+  for (let k = 0; k < list.length; k++) {
+    const b = list[k];
+    const name = _isU8(addends) ? '"addends"' : `"addends" element ${k}`;
+    if (!_isU8(b)) throw new InvalidArgumentError(`${name} expected a Uint8Array, got ${_describe(b)}`);
+    if (b.length !== x.byteLength) throw new InvalidArgumentError(`${name} expected ${x.byteLength} bytes (8 per element of "a"), got ${b.length}`);
+    bytes.push(b);
+  }
+  while (addScratch.length < ADD_MAX_PER_PASS) addScratch.push(new Uint32Array(ADD_BLOCK_BYTES / 4));
+  const views: Uint32Array[] = new Array<Uint32Array>(ADD_MAX_PER_PASS);
+  for (let at = 0; at < x.byteLength; at += ADD_BLOCK_BYTES) {
+    const end = Math.min(x.byteLength, at + ADD_BLOCK_BYTES);
+    const acc = x.subarray(at / 4, end / 4);
+    for (let k = 0; k < bytes.length; k += ADD_MAX_PER_PASS) {
+      const m = Math.min(ADD_MAX_PER_PASS, bytes.length - k);
+      for (let j = 0; j < m; j++) {
+        const b = bytes[k + j]!;
+        if ((b.byteOffset + at) % 4 === 0) {
+          views[j] = new Uint32Array(b.buffer, b.byteOffset + at, (end - at) / 4);
+        } else {
+          const scratch = addScratch[j]!;
+          new Uint8Array(scratch.buffer, 0, end - at).set(b.subarray(at, end));
+          views[j] = end - at === ADD_BLOCK_BYTES ? scratch : scratch.subarray(0, (end - at) / 4);
+        }
+      }
+      if (m === ADD_MAX_PER_PASS) _r64Add4InPlace(acc, views[0]!, views[1]!, views[2]!, views[3]!);
+      else for (let j = 0; j < m; j++) _r64AddInPlace(acc, views[j]!);
+    }
+  }
+  return x;
+}
+
+/**
  * `a ← a − b (mod 2^64)` element-wise, in place.
  * @param a - minuend, modified.
  * @param b - subtrahend, same length.

@@ -128,6 +128,23 @@ describe('float encoding', () => {
     );
   });
 
+  test('bounds with B·2^f ≤ 2^51 (rounded by one add and subtract) encode exactly, up to the limit', () => {
+    // Float64Array and number[] inputs take separate loops; both must match the exact reference.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 51 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -3, max: 3 }), (f, raw, k) => {
+        const B = 2 ** (51 - f);
+        const p: EncodingParams = { parties: 1, bound: B, fractionalBits: f, modulus: 'ring64' };
+        // raw folded into [−B, B], plus values at the limit and ties next to it
+        const folded = Math.abs(raw) <= B ? raw : (raw % B) || 0;
+        const xs = [folded, B, -B, B - 0.5 * 2 ** -f, -B + 0.5 * 2 ** -f, (k + 0.5) * 2 ** -f, B - (Math.abs(k) + 0.5) * 2 ** -f];
+        const want = xs.map((x) => BigInt.asUintN(64, refEncode(x, f)));
+        expect(r64ToBigInts(encodeRing64(Float64Array.from(xs), p).vector)).toEqual(want);
+        expect(r64ToBigInts(encodeRing64(xs, p).vector)).toEqual(want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('ties round to even', () => {
     const p: EncodingParams = { parties: 3, fractionalBits: 1, modulus: 'ring64' };
     const enc = (x: number) => BigInt.asIntN(64, r64ToBigInts(encodeRing64(x, p).vector)[0]!);
@@ -288,6 +305,15 @@ describe('records', () => {
     expect(out).toEqual(want);
     expect(Object.keys(out as object)).toEqual(Object.keys(want));
     expect(sumField([a, b, c], { ...p, modulus: 'p127' })).toEqual(want);
+  });
+
+  test('decoding in place (reuse) gives what a fresh decode gives, for every field of a record', () => {
+    const p: EncodingParams = { parties: 3, bound: 2 ** 40, fractionalBits: 16, modulus: 'ring64' };
+    const input = { a: new Float64Array([-(2 ** 40), -1.5, -(2 ** -16), 0, 2 ** 40 - 2 ** -16]), b: 7n, c: [3.25, -1e6, 1e-5], d: -0.5 };
+    const { shape, vector } = encodeRing64(input, p);
+    const fresh = decodeRing64(shape, vector, p);
+    expect(decodeRing64(shape, vector, p, true)).toEqual(fresh);
+    expect(fresh).toEqual({ a: Float64Array.from([-(2 ** 40), -1.5, -(2 ** -16), 0, 2 ** 40 - 2 ** -16]), b: 7n, c: Float64Array.from([3.25, -1e6, 2 ** -16]), d: -0.5 });
   });
 
   test('decode refuses a vector of the wrong length', () => {

@@ -1,6 +1,6 @@
 import { createCipheriv, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
-import { P127, applySeedInPlace, expandSeed, expandSeedField, r64ToBytes } from '../../../src/protocols/math/index';
+import { P127, applySeedInPlace, applySeedsInPlace, expandSeed, expandSeedField, r64Add, r64FromBigInts, r64Sub, r64ToBytes } from '../../../src/protocols/math/index';
 import { CouplerError } from '../../../src/errors';
 import { _prgStream } from '../../../src/protocols/math/prg';
 
@@ -120,5 +120,39 @@ describe('applySeedInPlace (the streaming form used when dealing and collecting 
   test('bad arguments are refused', () => {
     expect(() => applySeedInPlace(new Uint32Array(3), new Uint8Array(32), 'd', 'add')).toThrow(/ring vector/);
     expect(() => applySeedInPlace(new Uint32Array(2), new Uint8Array(31), 'd', 'add')).toThrow();
+  });
+});
+
+describe('applySeedsInPlace (several seeds, four per pass)', () => {
+  const seedsOf = (count: number, salt: number) => Array.from({ length: count }, (_, k) => Uint8Array.from({ length: 32 }, (_, i) => (i * 7 + k * 31 + salt) & 0xff));
+  test.each([
+    [1, 0],
+    [1, 4],
+    [8193, 3],
+    [8193, 4],
+    [20_000, 9],
+  ])('L = %i, %i seeds: equals adding (subtracting) every expandSeed, from a nonzero target', (L, count) => {
+    const seeds = seedsOf(count, L);
+    const start = r64FromBigInts(Array.from({ length: L }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n) & ((1n << 64n) - 1n)));
+    let wantAdd: Uint32Array = start.slice();
+    let wantSub: Uint32Array = start.slice();
+    for (const s of seeds) {
+      wantAdd = r64Add(wantAdd, expandSeed(s, L, 'test-domain'));
+      wantSub = r64Sub(wantSub, expandSeed(s, L, 'test-domain'));
+    }
+    const t = start.slice();
+    expect(applySeedsInPlace(t, seeds, 'test-domain', 'add')).toBe(t);
+    expect(t).toEqual(wantAdd);
+    const u = start.slice();
+    applySeedsInPlace(u, seeds, 'test-domain', 'sub');
+    expect(u).toEqual(wantSub);
+  });
+  test('bad arguments are refused before anything changes', () => {
+    const t = new Uint32Array(2).fill(5);
+    expect(() => applySeedsInPlace(t, [seed, new Uint8Array(31)], 'd', 'add')).toThrow(CouplerError);
+    expect(() => applySeedsInPlace(t, [seed, seed, seed, seed, 'x' as unknown as Uint8Array], 'd', 'sub')).toThrow(/seeds\[4\]/);
+    expect(() => applySeedsInPlace(t, seed as unknown as Uint8Array[], 'd', 'add')).toThrow(CouplerError);
+    expect(() => applySeedsInPlace(t, [seed], 'd', 'mul' as 'add')).toThrow(CouplerError);
+    expect(t.every((w) => w === 5)).toBe(true);
   });
 });

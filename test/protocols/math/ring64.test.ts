@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   r64Add,
+  r64AddBytesInPlace,
   r64AddInPlace,
   r64Equal,
   r64FromBigInts,
@@ -60,6 +61,74 @@ describe('ring64', () => {
         expect(r64ToBigInts(un)).toEqual(a);
       }),
     );
+  });
+
+  test('r64AddBytesInPlace adds little-endian bytes at every byte offset, across its 64 KiB blocks', () => {
+    // 2 · 8192 + 3 elements: two whole 64 KiB blocks and a short last one.
+    const L = 2 * 8192 + 3;
+    const a = Array.from({ length: L }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n + 0xffffffffn) % M);
+    const b = Array.from({ length: L }, (_, i) => (i % 5 === 0 ? M - 1n : (BigInt(i) * 0xc2b2ae3d27d4eb4fn) % M));
+    const want = a.map((x, i) => (x + b[i]!) % M);
+    const bBytes = new Uint8Array(new BigUint64Array(b).buffer);
+    for (let offset = 0; offset < 8; offset++) {
+      const buf = new Uint8Array(bBytes.length + 8);
+      buf.set(bBytes, offset);
+      const acc = r64FromBigInts(a);
+      expect(r64AddBytesInPlace(acc, buf.subarray(offset, offset + bBytes.length))).toBe(acc);
+      expect(r64ToBigInts(acc)).toEqual(want);
+      expect(Buffer.from(buf.subarray(offset, offset + bBytes.length)).equals(Buffer.from(bBytes))).toBe(true); // addend untouched
+    }
+  });
+
+  test('r64AddBytesInPlace adds 0 to 9 addends at mixed offsets (passes of four and the rest) like a BigInt reference', () => {
+    const L = 8192 + 5; // one whole block and a short one
+    const rows = (seed: bigint) => Array.from({ length: L }, (_, i) => (i % 7 === 0 ? M - 1n - BigInt(i % 3) : ((BigInt(i) + seed) * 0x9e3779b97f4a7c15n) % M));
+    const a = rows(1n);
+    for (let count = 0; count <= 9; count++) {
+      const addends = Array.from({ length: count }, (_, k) => rows(BigInt(k + 2)));
+      const want = a.map((x, i) => addends.reduce((s, y) => s + y[i]!, x) % M);
+      const bytes = addends.map((y, k) => {
+        const offset = (3 * k + count) % 8;
+        const buf = new Uint8Array(8 * L + 8);
+        buf.set(new Uint8Array(new BigUint64Array(y).buffer), offset);
+        return buf.subarray(offset, offset + 8 * L);
+      });
+      const acc = r64FromBigInts(a);
+      r64AddBytesInPlace(acc, bytes);
+      expect(r64ToBigInts(acc)).toEqual(want);
+    }
+    fc.assert(
+      fc.property(pair, fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 6 }), ([x, y], offsets) => {
+        const bytes = offsets.map((offset) => {
+          const buf = new Uint8Array(8 * y.length + 8);
+          buf.set(new Uint8Array(new BigUint64Array(y).buffer), offset);
+          return buf.subarray(offset, offset + 8 * y.length);
+        });
+        const acc = r64FromBigInts(x);
+        r64AddBytesInPlace(acc, bytes);
+        expect(r64ToBigInts(acc)).toEqual(x.map((v, i) => (v + BigInt(offsets.length) * y[i]!) % M));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('r64AddBytesInPlace refuses a wrong length or type (InvalidArgumentError), touching nothing', () => {
+    const acc = r64FromBigInts([1n, 2n]);
+    const good = new Uint8Array(16);
+    const bads: unknown[] = [new Uint8Array(8), new Uint8Array(18).subarray(1), new Uint8Array(24), new Uint32Array(4), 'x', null, [good, new Uint8Array(8)], [good, good, good, good, 'x']];
+    for (const bad of bads) {
+      const e = (() => {
+        try {
+          r64AddBytesInPlace(acc, bad as Uint8Array);
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })();
+      expect(e).toBeInstanceOf(CouplerError);
+      expect((e as CouplerError).code).toBe(ErrorCode.INVALID_ARGUMENT);
+    }
+    expect(r64ToBigInts(acc)).toEqual([1n, 2n]);
   });
 
   test('aligned bytes are a zero-copy view', () => {
