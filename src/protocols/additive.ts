@@ -328,7 +328,9 @@ export async function openPartials(
  * its own input; every party gets the same sum.
  *
  * @param group - the group from `joinGroup`.
- * @param input - a number, bigint, decimal string/BigNumber, vector, or a record of those.
+ * @param input - a number, bigint, decimal string/BigNumber, vector, or a record of those. Leave it
+ *   unchanged until the sum returns: the aggregated and relayed openings (with seed shares) read it
+ *   again instead of keeping a copy, and a changed input fails the run with `VALUE_INVALID`.
  * @param options - encoding, `shares`, `opening` and timing options; all parties must pass the
  *   same encoding options, `shares` and `opening`.
  * @returns the sum in the shape of the inputs.

@@ -40,7 +40,7 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  * `collusionThreshold(n, k)`.
  *
  * @param group - the group from `joinGroup`.
- * @param input - the value to sum (see {@link secureSum}).
+ * @param input - the value to sum (see {@link secureSum}; leave it unchanged until the sum returns).
  * @param options - `k`, `opening` and the common options; every party must pass the same `k`
  *   and `opening` (default `'aggregate'` for n ≥ 4, `'broadcast'` below).
  * @returns the sum, identical at every honest party.
