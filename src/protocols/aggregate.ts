@@ -421,11 +421,15 @@ function rebuildCommitted(
  * `partial` is consumed: it is masked in place. Everything before the mask opening reveals
  * nothing about `partial` (it is masked), so a caller may start this before its shape agreement
  * completes and pass the agreement as `gate`: no mask is opened before it resolves (and none if it
- * rejects).
+ * rejects). With `rebuild` (what `partial` was made of: the input and seed shares), the sum is
+ * received over `partial` itself and U_p is rebuilt block by block for the fingerprint (and a
+ * dispute), each chunk checked against its committed leaf: one L-vector instead of two.
  *
  * @throws {@link CheatingDetectedError} naming the culprit with signed evidence after a failed
  *   check, `COMMITMENT_MISMATCH` naming a party whose mask opening does not match its commitment;
- *   {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers.
+ *   {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers;
+ *   {@link ValueError} `VALUE_INVALID` when a rebuilt chunk is not the committed one (the caller's
+ *   input changed during the run).
  * @internal used by `openPartials`.
  */
 export async function openAggregated(

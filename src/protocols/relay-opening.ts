@@ -121,6 +121,11 @@ export function allChannelsRelayed(group: Group): boolean {
  * in place). Nothing before the mask opening depends on `partial` unmasked, so a caller may start
  * this before its shape agreement completes and pass the agreement as `gate`.
  *
+ * With `rebuild` (the input and seed shares `partial` was made of), the answer is received over
+ * `partial` itself and U_p is rebuilt chunk by chunk for the fingerprints (and a dispute), each
+ * chunk checked against the hash it was uploaded under; a rebuilt chunk that differs (the
+ * caller's input changed during the run) throws {@link ValueError} `VALUE_INVALID`.
+ *
  * @throws {@link RelayCheatingError} naming the relay (certain); {@link CheatingDetectedError}
  *   naming a party (certain, signed evidence); {@link RelayOpeningError} naming the relay when it
  *   failed without proof (a timeout, a cut, a malformed message, a key that differs between
