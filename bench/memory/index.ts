@@ -227,7 +227,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
         columns: ['L', 'protocol', 'run by', 'input MB (8L)', 'RSS before the sum', 'median peak', 'max peak', 'median ÷ input', 'target 3·input + 100', 'max vs target', 'wall s (whole run)'],
         rows,
         notes: [
-          "MB here are MiB. RSS includes the Node.js runtime (≈ 45–60 MB; party processes also load tsx) and the party's own input vector. Long vectors travel in 1 MiB pieces under flow control: secureSum's and dkSecureSum/broadcast's openings, plainSum's values, secureSum's vector shares and thresholdSum's partial sums; thresholdSum keeps every dealer's share until the dealer set is agreed (dropout tolerance), and the aggregated opening (dkSecureSum's default for n ≥ 4) is another module's.",
+          "MB here are MiB. RSS includes the Node.js runtime (≈ 45–60 MB; party processes also load tsx) and the party's own input vector. Long vectors travel in 1 MiB pieces under flow control: secureSum's and dkSecureSum/broadcast's openings, plainSum's values, secureSum's vector shares and thresholdSum's partial sums; thresholdSum keeps every dealer's share until the dealer set is agreed (dropout tolerance). The aggregated opening (dkSecureSum's default for n ≥ 4) and the relayed one (`--transport=relay`) write the received sum over the party's masked partial sum and rebuild that from the input and the seeds for its fingerprint (seed shares), so they hold the input and one more L-vector (plus 1 byte of carries per element).",
           'wall s: the whole run (process start, mesh formation, the sum); party processes: start, formation, input and the sum.',
         ],
       },

@@ -50,6 +50,9 @@ import {
 import { openAggregated } from './aggregate.js';
 import { allChannelsRelayed, openRelayed, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
 import type { PlainData } from '../wire/codec.js';
+import { _SeedStream } from './math/prg.js';
+import { _ring64Encoder } from './math/fixedpoint.js';
+import type { EncodingParams, Ring64Vector, SumInput } from './math/index.js';
 
 /** Elements per piece when a partial sum is opened in pieces (2^17: 1 MiB); shorter vectors go in one message. */
 export const OPEN_PIECE_ELEMENTS = PIECE_ELEMENTS;
@@ -133,7 +136,7 @@ const isRecordWith = (h: PlainData | undefined, key: string, value: number): boo
  * computed in place: `x` is consumed (the encoded input of a run, which nothing else reads).
  * @internal shared by the additive and dk protocols.
  */
-export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector'): Promise<Uint32Array> {
+export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector', source?: SeededPartial): Promise<Uint32Array> {
   const own = x;
   // Every peer's seed from one draw of the system RNG (a draw per seed showed in small-sum profiles).
   const seeds = mode === 'seed' ? new Uint8Array(randomBytes(32 * to.length)) : undefined;
@@ -141,7 +144,10 @@ export async function dealAdditive(group: Group, round: string, x: Uint32Array, 
   if (seedFor !== undefined) applySeedsInPlace(own, seedFor, SHARE_PRG_DOMAIN, 'sub'); // one pass per four seeds
   await Promise.all(
     to.map((peer, i) => {
-      if (seedFor !== undefined) return group.send(peer, round, { s: seedFor[i]! });
+      if (seedFor !== undefined) {
+        source?.dealt.push(Uint8Array.from(seedFor[i]!));
+        return group.send(peer, round, { s: seedFor[i]! });
+      }
       const share = r64Random(own.length / 2);
       r64SubInPlace(own, share);
       return group.send(peer, round, { v: r64ToBytes(share) });
@@ -161,6 +167,7 @@ export async function collectAdditive(
   from: readonly string[],
   length: number,
   options: SumOptions,
+  source?: SeededPartial,
 ): Promise<Uint32Array> {
   const received = await group.gather(round, { ...roundOptions(options), from });
   const total = own;
@@ -168,11 +175,57 @@ export async function collectAdditive(
   for (const [peer, msg] of received) {
     const ctx = { what: 'share', peer };
     const rec = expectRecord(msg, ctx, ['s', 'v']);
-    if (rec.s !== undefined) seeds.push(expectBytes(rec.s, 's', ctx, 32));
-    else r64AddInPlace(total, ringFromBytes(expectBytes(rec.v, 'v', ctx), length, 'share', peer));
+    if (rec.s !== undefined) {
+      const seed = expectBytes(rec.s, 's', ctx, 32);
+      seeds.push(seed);
+      source?.received.push(Uint8Array.from(seed));
+    } else {
+      r64AddInPlace(total, ringFromBytes(expectBytes(rec.v, 'v', ctx), length, 'share', peer));
+      // A share vector is not kept: the partial sum can no longer be rebuilt from seeds.
+      if (source !== undefined) source.complete = false;
+    }
   }
   applySeedsInPlace(total, seeds, SHARE_PRG_DOMAIN, 'add');
   return total;
+}
+
+/**
+ * What a party's partial sum T = x − Σ dealt seeds + Σ received seeds was made of, when every
+ * share is a seed: the input (re-encoded) and the seeds. {@link reader} rebuilds T block by block,
+ * so an opening may let T's own buffer go (the aggregated and relayed openings write the sum
+ * there) and still fingerprint T later. A rebuilt T is exactly the committed one only if the
+ * caller left its input unchanged: the openings check every rebuilt block against the commitment.
+ * @internal shared by the additive and dk protocols.
+ */
+export class SeededPartial {
+  /** Seeds dealt to peers (subtracted from x). */
+  readonly dealt: Uint8Array[] = [];
+  /** Seeds received from peers (added). */
+  readonly received: Uint8Array[] = [];
+  /** False once a share vector was dealt or received (not kept; nothing can be rebuilt). */
+  complete = true;
+  readonly #encodeInto: (from: number, out: Ring64Vector) => void;
+  /** Elements of T. */
+  readonly length: number;
+
+  constructor(input: SumInput, params: EncodingParams) {
+    const enc = _ring64Encoder(input, params);
+    this.#encodeInto = enc.encodeInto;
+    this.length = enc.length;
+  }
+
+  /** A reader of T from element 0: each call writes the next `out.length / 2` elements into `out`. */
+  reader(): (out: Ring64Vector) => void {
+    const minus = this.dealt.map((s) => new _SeedStream(s, SHARE_PRG_DOMAIN));
+    const plus = this.received.map((s) => new _SeedStream(s, SHARE_PRG_DOMAIN));
+    let at = 0;
+    return (out) => {
+      this.#encodeInto(at, out);
+      for (const m of minus) m.apply(out, 'sub');
+      for (const q of plus) q.apply(out, 'add');
+      at += out.length / 2;
+    };
+  }
 }
 
 /**
@@ -225,8 +278,22 @@ export async function shareVectorPieces(
 }
 
 /**
+ * Vectors at least this long (2^20 elements, 8 MiB) are rebuilt for the aggregated and relayed
+ * openings' fingerprints instead of kept (see {@link SeededPartial}): the rebuild repeats the
+ * share phase's PRG work, which below this length costs more time than the 8L bytes it saves.
+ */
+export const REBUILD_MIN_ELEMENTS = 2 ** 20;
+
+/**
+ * @internal The length from which the openings rebuild (tests lower it to exercise the rebuild on
+ * short vectors; the library never changes it).
+ */
+export const _rebuildPolicy: { minElements: number } = { minElements: REBUILD_MIN_ELEMENTS };
+
+/**
  * Open the committed partial sums of all parties and add them (broadcast: commit-then-open;
- * aggregate: {@link openAggregated}).
+ * aggregate: {@link openAggregated}; relay: {@link openRelayed}). `source`, when every share was a
+ * seed, lets the aggregated and relayed openings rebuild `partial` instead of keeping it.
  * @internal
  */
 export async function openPartials(
@@ -237,9 +304,11 @@ export async function openPartials(
   options: SumOptions,
   opening: PartialsOpening,
   gate?: Promise<unknown>,
+  source?: SeededPartial,
 ): Promise<Uint32Array> {
-  if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options), gate);
-  if (opening === 'relay') return openRelayed(group, round, partial, length, roundOptions(options), gate);
+  const rebuild = source?.complete === true && source.length === length && length >= _rebuildPolicy.minElements ? source : undefined;
+  if (opening === 'aggregate') return openAggregated(group, round, partial, length, roundOptions(options), gate, rebuild);
+  if (opening === 'relay') return openRelayed(group, round, partial, length, roundOptions(options), gate, rebuild);
   if (length > OPEN_PIECE_ELEMENTS) {
     // A long vector is opened in pieces, added up as they arrive: no party holds more than a few
     // pieces of the others' partial sums at once (memory ≈ input + partial + sum, not n·8L).
@@ -274,7 +343,9 @@ export async function openPartials(
  * its own input; every party gets the same sum.
  *
  * @param group - the group from `joinGroup`.
- * @param input - a number, bigint, decimal string/BigNumber, vector, or a record of those.
+ * @param input - a number, bigint, decimal string/BigNumber, vector, or a record of those. Leave it
+ *   unchanged until the sum returns: the aggregated and relayed openings (with seed shares) read it
+ *   again instead of keeping a copy, and a changed input fails the run with `VALUE_INVALID`.
  * @param options - encoding, `shares`, `opening` and timing options; all parties must pass the
  *   same encoding options, `shares` and `opening`.
  * @returns the sum in the shape of the inputs.
@@ -315,16 +386,19 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // agreed length (a peer with another shape would leave this party waiting for pieces it never
   // sends). Seeds and short vectors go at once, in the flight of the shape statement.
   const inPieces = mode === 'vector' && local.length > PIECE_ELEMENTS;
-  const dealt = inPieces ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode);
+  // Seeds only, and an opening that may keep the sum where the partial sum was: keep what the
+  // partial sum is made of, so that opening can rebuild it (see SeededPartial).
+  const source = mode === 'seed' && (requested ?? (hint?.rl === 1 ? 'relay' : 'broadcast')) !== 'broadcast' ? new SeededPartial(input, local.params) : undefined;
+  const dealt = inPieces ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source);
   const agreement = agreeRun(group, local, o, hint);
   const opening = resolveOpening(requested, hint, 'broadcast', agreement);
   const summing = (async () => {
     const partial =
       dealt === undefined
         ? await shareVectorPieces(group, shareRound, (await agreement).encoded, group.peers, group.peers, local.length, o)
-        : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o);
+        : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o, source);
     local.progress.phase('open');
-    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, await opening, agreement);
+    return openPartials(group, `${local.runId}/partial`, partial, local.length, o, await opening, agreement, source);
   })();
   // A failed agreement (shape mismatch, a coin that does not match its commitment) is the error to
   // report, whatever the concurrent share step ran into because of the same cause.

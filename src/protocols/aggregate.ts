@@ -59,7 +59,7 @@
  * @module
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
@@ -79,9 +79,12 @@ import {
   fingerprintToBytes,
   r64AddWithCarries,
   r64Fingerprint,
+  R64FingerprintStream,
   type Carries,
 } from './math/fingerprint.js';
-import { MASK_SEED_BYTES, checkPoint, maskCommitment, maskInPlace, openMasks, unmaskInPlace } from './sumcheck.js';
+import { _SeedStream } from './math/prg.js';
+import type { SeededPartial } from './additive.js';
+import { MASK_DOMAIN, MASK_SEED_BYTES, checkPoint, maskCommitment, maskInPlace, openMasks, unmaskInPlace } from './sumcheck.js';
 
 /** Statement types signed in the aggregated opening. */
 export const AGGREGATE_STATEMENT = {
@@ -365,6 +368,51 @@ interface Check {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rebuilding this party's committed value.
+
+/** Elements per block when a party's own masked value is rebuilt (2^16: 512 KiB). */
+const REBUILD_ELEMENTS = 1 << 16;
+
+/**
+ * Rebuild this party's committed masked value U = T + PRG(σ) block by block from what T was made
+ * of, checking each chunk against the leaf this party committed to, and hand each block to
+ * `onBlock(at, u)` (elements [at, at + u.length / 2); `u` is reused). The rebuilt value is
+ * exactly the committed one, or this throws.
+ * @throws {@link ValueError} `VALUE_INVALID` when a chunk differs from the committed one: the
+ *   caller changed its input while the sum ran (nothing depending on the rebuilt value has been
+ *   sent).
+ */
+function rebuildCommitted(
+  group: Group,
+  round: string,
+  layout: AggregateLayout,
+  source: SeededPartial,
+  sigma: Uint8Array,
+  commit: ChunkCommitment,
+  onBlock: (at: number, u: Ring64Vector) => void,
+): void {
+  const read = source.reader();
+  const mask = new _SeedStream(sigma, MASK_DOMAIN, REBUILD_ELEMENTS);
+  const block = r64Zeros(Math.min(REBUILD_ELEMENTS, Math.max(1, layout.length)));
+  for (let c = 0; c < layout.n; c++) {
+    const leaf = createHash('sha256').update(encodeMessage([LEAF_TAG, group.sessionId, group.epoch, round, group.localId, c])).update(commit.nonces[c]!);
+    for (let at = layout.start[c]!; at < layout.start[c + 1]!; at += REBUILD_ELEMENTS) {
+      const u = block.subarray(0, 2 * Math.min(REBUILD_ELEMENTS, layout.start[c + 1]! - at));
+      read(u);
+      mask.apply(u, 'add');
+      leaf.update(r64ToBytes(u));
+      onBlock(at, u);
+    }
+    if (!bytesEqual(new Uint8Array(leaf.digest()), commit.levels[0]![c]!)) {
+      throw new ValueError(
+        ErrorCode.VALUE_INVALID,
+        `input changed while round "${round}" ran: this party's partial sum, rebuilt from its input, no longer matches the one it committed to (leave the input unchanged until the sum returns)`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The protocol.
 
 /**
@@ -373,14 +421,26 @@ interface Check {
  * `partial` is consumed: it is masked in place. Everything before the mask opening reveals
  * nothing about `partial` (it is masked), so a caller may start this before its shape agreement
  * completes and pass the agreement as `gate`: no mask is opened before it resolves (and none if it
- * rejects).
+ * rejects). With `rebuild` (what `partial` was made of: the input and seed shares), the sum is
+ * received over `partial` itself and U_p is rebuilt block by block for the fingerprint (and a
+ * dispute), each chunk checked against its committed leaf: one L-vector instead of two.
  *
  * @throws {@link CheatingDetectedError} naming the culprit with signed evidence after a failed
  *   check, `COMMITMENT_MISMATCH` naming a party whose mask opening does not match its commitment;
- *   {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers.
+ *   {@link TimeoutError}/{@link GroupError} naming missing, lost or misbehaving peers;
+ *   {@link ValueError} `VALUE_INVALID` when a rebuilt chunk is not the committed one (the caller's
+ *   input changed during the run).
  * @internal used by `openPartials`.
  */
-export async function openAggregated(group: Group, round: string, partial: Ring64Vector, length: number, options: RoundOptions = {}, gate?: Promise<unknown>): Promise<Ring64Vector> {
+export async function openAggregated(
+  group: Group,
+  round: string,
+  partial: Ring64Vector,
+  length: number,
+  options: RoundOptions = {},
+  gate?: Promise<unknown>,
+  rebuild?: SeededPartial,
+): Promise<Ring64Vector> {
   const me = group.localId;
   const session = group.sessionId;
   const epoch = group.epoch;
@@ -390,7 +450,8 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   const width = carryWidth(n);
   const sigma = new Uint8Array(randomBytes(MASK_SEED_BYTES));
   maskInPlace(partial, sigma);
-  const mine = r64ToBytes(partial);
+  // This party's committed value U_p; with `rebuild`, only until its pieces are sent (see `view`).
+  let mine = r64ToBytes(partial);
   const commit = commitChunks(group, round, me, layout, mine, new Uint8Array(randomBytes(32)));
   const alpha = layout.chunkOf.get(me)!;
   const span = (c: number): number => layout.start[c + 1]! - layout.start[c]!;
@@ -451,12 +512,15 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   let ok = true;
   const failedPieces: SignedStatement[] = [];
   // The view of the sum: this party's chunk is summed in place, the others' answers land here.
-  const view = r64Zeros(length);
+  // With `rebuild`, the view is `partial` itself: a chunk of U_p is overwritten only once it has
+  // gone to its aggregator (the answers come after every piece is sent), and U_p is rebuilt from
+  // what it was made of for the fingerprint (and a dispute), so only one L-vector is held.
+  const view = rebuild === undefined ? r64Zeros(length) : partial;
   const viewBytes = r64ToBytes(view);
   const viewCarries: Carries = carriesZeros(length, n);
   const a0 = layout.start[alpha]!;
   const a1 = layout.start[alpha + 1]!;
-  view.set(partial.subarray(2 * a0, 2 * a1), 2 * a0);
+  if (view !== partial) view.set(partial.subarray(2 * a0, 2 * a1), 2 * a0);
   const sumA = view.subarray(2 * a0, 2 * a1);
   const carriesA = viewCarries.subarray(a0, a1);
   /** Verify a piece's signature (else throw naming its sender) and its Merkle proof (else ok = false, the statement kept); leaf undefined: a piece of the wrong length. */
@@ -594,7 +658,14 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   const point = checkPoint(group, round, sigmas);
 
   // 5. Check: echo {ok, v, f} (signed); everyone derives the same verdict from the echoed data.
-  const fBytes = fingerprintToBytes(r64Fingerprint(point, partial));
+  let fMine: bigint;
+  if (rebuild === undefined) fMine = r64Fingerprint(point, partial);
+  else {
+    const fp = new R64FingerprintStream(point);
+    rebuildCommitted(group, round, layout, rebuild, sigma, commit, (_at, u) => fp.update(u));
+    fMine = fp.digest();
+  }
+  const fBytes = fingerprintToBytes(fMine);
   const myCheck = checkStatement(session, epoch, round, me, ok, v, fBytes);
   const echoed = await echoBroadcast(group, `${round}/check`, { ok, v, f: fBytes, sig: ed25519Sign(myCheck, sk) }, options);
   const checkOf = new Map<string, Check>();
@@ -620,11 +691,17 @@ export async function openAggregated(group: Group, round: string, partial: Ring6
   if (agreed && r64Fingerprint(point, view, viewCarries) === claimed) {
     // The sum goes back in `partial`'s buffer (U_p is not needed any more), so the caller decodes
     // while only one L-vector of the opening is alive.
-    partial.set(unmaskInPlace(view, group.parties.map((p) => sigmas.get(p)!)));
+    unmaskInPlace(view, group.parties.map((p) => sigmas.get(p)!));
+    if (view !== partial) partial.set(view);
     return partial;
   }
 
-  // 6. Dispute: open U_p to everyone with the statements held; name the culprit.
+  // 6. Dispute: open U_p to everyone with the statements held; name the culprit. A rebuilt U_p is
+  // held whole only here.
+  if (rebuild !== undefined) {
+    mine = new Uint8Array(8 * length);
+    rebuildCommitted(group, round, layout, rebuild, sigma, commit, (at, u) => mine.set(r64ToBytes(u), 8 * at));
+  }
   const held = [...heldSums, ...failedPieces];
   await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) });
   const disputes = await group.gather(`${round}/dispute`, options);

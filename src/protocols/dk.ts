@@ -24,7 +24,7 @@
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, type SecureSumOptions } from './additive.js';
+import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, type SecureSumOptions } from './additive.js';
 import { agreeRun, checkGroup, checkSumOptions, encodeRun, seedFor, seedHex, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
@@ -40,7 +40,7 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  * `collusionThreshold(n, k)`.
  *
  * @param group - the group from `joinGroup`.
- * @param input - the value to sum (see {@link secureSum}).
+ * @param input - the value to sum (see {@link secureSum}; leave it unchanged until the sum returns).
  * @param options - `k`, `opening` and the common options; every party must pass the same `k`
  *   and `opening` (default `'aggregate'` for n ≥ 4, `'broadcast'` below).
  * @returns the sum, identical at every honest party.
@@ -71,10 +71,13 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
     const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));
     const to = receivers(graph, group.localId);
     const from = senders(graph, group.localId);
-    const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode);
-    const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o);
+    // Seeds only, and an opening that keeps the sum where the partial sum was: keep what the
+    // partial sum is made of, so the opening can rebuild it (see SeededPartial).
+    const source = mode === 'seed' && opening !== 'broadcast' ? new SeededPartial(input, run.params) : undefined;
+    const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode, source);
+    const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o, source);
     run.progress.phase('open');
-    return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening);
+    return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, undefined, source);
   });
   return {
     sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,

@@ -19,7 +19,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, type CheatingEvidence } from '../errors.js';
+import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError, type CheatingEvidence } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual, decodeBase64Strict, encodeBase64 } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence } from '../group/echo.js';
@@ -30,7 +30,9 @@ import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectUint } from '../wire/shape.js';
 import { r64FromBytes, r64ToBytes, r64Zeros, type Ring64Vector } from './math/index.js';
 import { carriesFromBytes, carriesToBytes, carriesZeros, carryWidth, fingerprintAdd, fingerprintFromBytes, fingerprintToBytes, r64AddWithCarries, r64Fingerprint, FINGERPRINT_BYTES } from './math/fingerprint.js';
-import { checkPoint, maskCommitment, maskInPlace, MASK_SEED_BYTES, openMasks, unmaskInPlace } from './sumcheck.js';
+import { checkPoint, maskCommitment, maskInPlace, MASK_DOMAIN, MASK_SEED_BYTES, openMasks, unmaskInPlace } from './sumcheck.js';
+import { _SeedStream } from './math/prg.js';
+import type { SeededPartial } from './additive.js';
 import {
   AGGREGATE_CHUNK_ELEMENTS,
   AGGREGATE_WIRE_STATEMENT,
@@ -119,6 +121,11 @@ export function allChannelsRelayed(group: Group): boolean {
  * in place). Nothing before the mask opening depends on `partial` unmasked, so a caller may start
  * this before its shape agreement completes and pass the agreement as `gate`.
  *
+ * With `rebuild` (the input and seed shares `partial` was made of), the answer is received over
+ * `partial` itself and U_p is rebuilt chunk by chunk for the fingerprints (and a dispute), each
+ * chunk checked against the hash it was uploaded under; a rebuilt chunk that differs (the
+ * caller's input changed during the run) throws {@link ValueError} `VALUE_INVALID`.
+ *
  * @throws {@link RelayCheatingError} naming the relay (certain); {@link CheatingDetectedError}
  *   naming a party (certain, signed evidence); {@link RelayOpeningError} naming the relay when it
  *   failed without proof (a timeout, a cut, a malformed message, a key that differs between
@@ -126,7 +133,15 @@ export function allChannelsRelayed(group: Group): boolean {
  *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
  * @internal used by `openPartials`.
  */
-export async function openRelayed(group: Group, round: string, partial: Ring64Vector, length: number, options: RoundOptions = {}, gate?: Promise<unknown>): Promise<Ring64Vector> {
+export async function openRelayed(
+  group: Group,
+  round: string,
+  partial: Ring64Vector,
+  length: number,
+  options: RoundOptions = {},
+  gate?: Promise<unknown>,
+  rebuild?: SeededPartial,
+): Promise<Ring64Vector> {
   const relayUrl = group._relayUrl;
   if (relayUrl === undefined) throw new InvalidArgumentError('opening "relay" needs a group joined with a relay (transport "relay")');
   const me = group.localId;
@@ -157,7 +172,11 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
   const cLast = c;
 
   // 2. The relay: admission, then upload and answer stream (into `view`), under one deadline.
-  const view = r64Zeros(length);
+  // With `rebuild`, the view is `partial` itself: answer chunk i overwrites U_p's chunk i, which
+  // has been copied into its upload message by then (the relay cannot sum chunk i before it), and
+  // U_p is rebuilt from what it was made of for the fingerprints (and a dispute).
+  const view = rebuild === undefined ? r64Zeros(length) : partial;
+  let uploaded = -1;
   const viewBytes = r64ToBytes(view);
   const viewCarries = carriesZeros(length, n);
   let answerChain = answerChainStart(session, agg);
@@ -177,6 +196,9 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     onChunk: (i, sum, carries) => {
       const at = i * AGGREGATE_CHUNK_ELEMENTS;
       const len = sum.length / 8;
+      if (view === partial && i > uploaded) {
+        throw new RelayOpeningError(ErrorCode.PROTOCOL_VIOLATION, relayUrl, `relayed opening: the relay sent the sum of chunk ${i} before this party uploaded that chunk (relay ${relayUrl})`);
+      }
       if (carriesFromBytes(carries, len, width, n - 1, viewCarries, at) === undefined) {
         throw new RelayOpeningError(ErrorCode.PROTOCOL_VIOLATION, relayUrl, `relayed opening: the relay sent a carry of ${n} or more in chunk ${i} (relay ${relayUrl})`);
       }
@@ -192,6 +214,7 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     const echo = echoBroadcast(group, `${round}/c`, { c: cLast, k, rk, sig: ed25519Sign(relayCommitStatement(session, epoch, round, me, cLast, k, rk), sk) }, options);
     const upload = conn.upload((i) => {
       const payload = chunkOf(mine, i);
+      uploaded = Math.max(uploaded, i);
       const st = uploadStatement(session, agg, me, i, payload.length, chains.subarray(32 * i, 32 * i + 32));
       return encodeUploadChunk(i, ed25519Sign(st, sk), payload);
     });
@@ -278,10 +301,13 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
   // 5. Check: echo {v, f} (signed); every party derives the same verdict from the echoed data.
   const span = (i: number): [number, number] => [i * AGGREGATE_CHUNK_ELEMENTS, Math.min(length, (i + 1) * AGGREGATE_CHUNK_ELEMENTS)];
   const f = new Uint8Array(FINGERPRINT_BYTES * count);
-  for (let i = 0; i < count; i++) {
-    const [a, b] = span(i);
-    f.set(fingerprintToBytes(r64Fingerprint(chunkWeightSeed(point, i), partial.subarray(2 * a, 2 * b))), FINGERPRINT_BYTES * i);
-  }
+  const fingerprintChunk = (i: number, u: Ring64Vector): void => f.set(fingerprintToBytes(r64Fingerprint(chunkWeightSeed(point, i), u)), FINGERPRINT_BYTES * i);
+  if (rebuild === undefined) {
+    for (let i = 0; i < count; i++) {
+      const [a, b] = span(i);
+      fingerprintChunk(i, partial.subarray(2 * a, 2 * b));
+    }
+  } else rebuildChunks(round, rebuild, sigma, length, count, hashes, fingerprintChunk);
   const v = sha256(expected);
   const echoed = await echoBroadcast(group, `${round}/check`, { v, f, sig: ed25519Sign(relayCheckStatement(session, epoch, round, me, v, f), sk) }, options);
   const checks = new Map<string, { v: Uint8Array; f: bigint[]; evidence: Uint8Array }>();
@@ -313,13 +339,20 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     if (failing < 0) {
       // The sum goes back in `partial`'s buffer (U_p is not needed any more): the caller decodes
       // while only one L-vector of the opening is alive.
-      partial.set(unmaskInPlace(view, parties.map((p) => sigmas.get(p)!)));
+      unmaskInPlace(view, parties.map((p) => sigmas.get(p)!));
+      if (view !== partial) partial.set(view);
       return partial;
     }
   }
 
   // 6. Dispute: present the relay's statement held, open the chunk hashes and the failing chunk.
-  const opened = failing < 0 ? new Uint8Array(0) : chunkOf(mine, failing);
+  let opened: Uint8Array = new Uint8Array(0);
+  if (failing >= 0 && rebuild === undefined) opened = chunkOf(mine, failing);
+  else if (failing >= 0 && rebuild !== undefined) {
+    rebuildChunks(round, rebuild, sigma, length, failing + 1, hashes, (i, u) => {
+      if (i === failing) opened = Uint8Array.from(r64ToBytes(u));
+    });
+  }
   await group.sendToAll(`${round}/dispute`, { st: expected, rs: answer.signature, h: hashes, i: failing < 0 ? count : failing, u: opened });
   const disputes = await group.gather(`${round}/dispute`, options);
   const presented = new Map<string, { st: Uint8Array; rs: Uint8Array; h: Uint8Array; u: Uint8Array }>([[me, { st: expected, rs: answer.signature, h: hashes, u: opened }]]);
@@ -396,6 +429,31 @@ export async function openRelayed(group: Group, round: string, partial: Ring64Ve
     description: 'check rejected; every presented answer, opening and fingerprint verified',
     statements: [],
   });
+}
+
+/**
+ * Rebuild this party's masked value U = T + PRG(σ) chunk by chunk (relay chunks, in order) from
+ * what T was made of, for chunks 0..`upTo` − 1, checking each against the chunk hash this party
+ * uploaded under, and hand each to `onChunk(i, u)` (`u` is reused).
+ * @throws {@link ValueError} `VALUE_INVALID` when a chunk differs from the uploaded one: the
+ *   caller changed its input while the sum ran (nothing depending on it has been sent).
+ */
+function rebuildChunks(round: string, source: SeededPartial, sigma: Uint8Array, length: number, upTo: number, hashes: Uint8Array, onChunk: (i: number, u: Ring64Vector) => void): void {
+  const read = source.reader();
+  const mask = new _SeedStream(sigma, MASK_DOMAIN, AGGREGATE_CHUNK_ELEMENTS);
+  const block = r64Zeros(Math.min(AGGREGATE_CHUNK_ELEMENTS, Math.max(1, length)));
+  for (let i = 0; i < upTo; i++) {
+    const u = block.subarray(0, 2 * aggregateChunkLength(length, i));
+    read(u);
+    mask.apply(u, 'add');
+    if (!bytesEqual(chunkHash(i, r64ToBytes(u)), hashes.subarray(32 * i, 32 * (i + 1)))) {
+      throw new ValueError(
+        ErrorCode.VALUE_INVALID,
+        `input changed while round "${round}" ran: this party's partial sum, rebuilt from its input, no longer matches the one it uploaded (leave the input unchanged until the sum returns)`,
+      );
+    }
+    onChunk(i, u);
+  }
 }
 
 /** Whether `st` decodes as an answer statement of the aggregation (session, id, members, length). */

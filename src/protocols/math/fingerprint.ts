@@ -56,77 +56,129 @@ const NORMALISE_EVERY = 6;
  *   length or out of range.
  */
 export function r64Fingerprint(seed: Uint8Array, v: Ring64Vector, carries?: Carries): bigint {
-  if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new InvalidArgumentError('"seed" must be 32 bytes');
-  const L = v.length / 2;
-  if (carries !== undefined && carries.length !== L) throw new InvalidArgumentError(`"carries" must have ${L} elements, got ${carries.length}`);
-  const stream = _prgStream(seed, DOMAIN);
-  const words = new Uint32Array(3 * Math.min(BLOCK, Math.max(L, 1)));
-  const bytes = new Uint8Array(words.buffer);
-  let c0 = 0;
-  let c1 = 0;
-  let c2 = 0;
-  let c3 = 0;
-  let c4 = 0;
-  let c5 = 0;
-  let c6 = 0;
-  let c7 = 0;
-  let since = 0;
-  for (let start = 0; start < L; start += BLOCK) {
-    const count = Math.min(BLOCK, L - start);
-    stream.fill(count * 3 === words.length ? bytes : bytes.subarray(0, count * 12));
-    for (let j = 0; j < count; j++) {
-      const a = words[3 * j]!;
-      const b = words[3 * j + 1]!;
-      const c = words[3 * j + 2]!;
-      const w0 = a & M24;
-      const w1 = (a >>> 24) | ((b & 0xffff) << 8);
-      const w2 = (b >>> 16) | ((c & 0xff) << 16);
-      const w3 = (c >>> 8) & 0x1ffff;
-      const i = start + j;
-      const lo = v[2 * i]!;
-      const hi = v[2 * i + 1]!;
-      const k = carries === undefined ? 0 : carries[i]!;
-      if (k > MAX_CARRY) throw new InvalidArgumentError(`carry of element ${i} is above ${MAX_CARRY}`);
-      const x0 = lo & M24;
-      const x1 = (lo >>> 24) | ((hi & 0xffff) << 8);
-      const x2 = (hi >>> 16) | ((k & 0xff) << 16);
-      const x3 = k >>> 8;
-      c0 += w0 * x0;
-      c1 += w0 * x1 + w1 * x0;
-      c2 += w0 * x2 + w1 * x1 + w2 * x0;
-      c3 += w0 * x3 + w1 * x2 + w2 * x1 + w3 * x0;
-      c4 += w1 * x3 + w2 * x2 + w3 * x1;
-      c5 += w2 * x3 + w3 * x2;
-      c6 += w3 * x3;
-      if (++since === NORMALISE_EVERY) {
-        since = 0;
-        let q = Math.floor(c0 / LIMB);
-        c0 -= q * LIMB;
-        c1 += q;
-        q = Math.floor(c1 / LIMB);
-        c1 -= q * LIMB;
-        c2 += q;
-        q = Math.floor(c2 / LIMB);
-        c2 -= q * LIMB;
-        c3 += q;
-        q = Math.floor(c3 / LIMB);
-        c3 -= q * LIMB;
-        c4 += q;
-        q = Math.floor(c4 / LIMB);
-        c4 -= q * LIMB;
-        c5 += q;
-        q = Math.floor(c5 / LIMB);
-        c5 -= q * LIMB;
-        c6 += q;
-        q = Math.floor(c6 / LIMB);
-        c6 -= q * LIMB;
-        c7 += q;
+  const f = new R64FingerprintStream(seed, Math.min(BLOCK, Math.max(v.length / 2, 1)));
+  f.update(v, carries);
+  return f.digest();
+}
+
+/**
+ * {@link r64Fingerprint} of a vector given in consecutive blocks, in order: `update` with
+ * elements [0, a), then [a, b), … gives the fingerprint of the whole vector, so the vector need
+ * not exist in one piece.
+ */
+export class R64FingerprintStream {
+  readonly #stream: ReturnType<typeof _prgStream>;
+  readonly #words: Uint32Array;
+  readonly #bytes: Uint8Array;
+  /** Column accumulators c0..c7 (24-bit limbs) and the elements since the last normalisation. */
+  readonly #c = new Float64Array(8);
+  #since = 0;
+  #done = false;
+
+  /**
+   * @param seed - 32 bytes nobody knew before the fingerprinted values were fixed.
+   * @param blockElements - elements of weights drawn at a time (at most 4096; fewer for short vectors).
+   * @throws {@link InvalidArgumentError} for a seed that is not 32 bytes.
+   */
+  constructor(seed: Uint8Array, blockElements: number = BLOCK) {
+    if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new InvalidArgumentError('"seed" must be 32 bytes');
+    this.#stream = _prgStream(seed, DOMAIN);
+    this.#words = new Uint32Array(3 * Math.max(1, Math.min(BLOCK, Math.floor(blockElements))));
+    this.#bytes = new Uint8Array(this.#words.buffer);
+  }
+
+  /**
+   * Add the next `v.length / 2` elements (with their carries, when given).
+   * @throws {@link InvalidArgumentError} for carries of another length or out of range, or after {@link digest}.
+   */
+  update(v: Ring64Vector, carries?: Carries): void {
+    if (this.#done) throw new InvalidArgumentError('fingerprint stream already digested');
+    const L = v.length / 2;
+    if (carries !== undefined && carries.length !== L) throw new InvalidArgumentError(`"carries" must have ${L} elements, got ${carries.length}`);
+    const words = this.#words;
+    const bytes = this.#bytes;
+    const per = words.length / 3;
+    const col = this.#c;
+    let c0 = col[0]!;
+    let c1 = col[1]!;
+    let c2 = col[2]!;
+    let c3 = col[3]!;
+    let c4 = col[4]!;
+    let c5 = col[5]!;
+    let c6 = col[6]!;
+    let c7 = col[7]!;
+    let since = this.#since;
+    for (let start = 0; start < L; start += per) {
+      const count = Math.min(per, L - start);
+      this.#stream.fill(count === per ? bytes : bytes.subarray(0, count * 12));
+      for (let j = 0; j < count; j++) {
+        const a = words[3 * j]!;
+        const b = words[3 * j + 1]!;
+        const c = words[3 * j + 2]!;
+        const w0 = a & M24;
+        const w1 = (a >>> 24) | ((b & 0xffff) << 8);
+        const w2 = (b >>> 16) | ((c & 0xff) << 16);
+        const w3 = (c >>> 8) & 0x1ffff;
+        const i = start + j;
+        const lo = v[2 * i]!;
+        const hi = v[2 * i + 1]!;
+        const k = carries === undefined ? 0 : carries[i]!;
+        if (k > MAX_CARRY) throw new InvalidArgumentError(`carry of element ${i} is above ${MAX_CARRY}`);
+        const x0 = lo & M24;
+        const x1 = (lo >>> 24) | ((hi & 0xffff) << 8);
+        const x2 = (hi >>> 16) | ((k & 0xff) << 16);
+        const x3 = k >>> 8;
+        c0 += w0 * x0;
+        c1 += w0 * x1 + w1 * x0;
+        c2 += w0 * x2 + w1 * x1 + w2 * x0;
+        c3 += w0 * x3 + w1 * x2 + w2 * x1 + w3 * x0;
+        c4 += w1 * x3 + w2 * x2 + w3 * x1;
+        c5 += w2 * x3 + w3 * x2;
+        c6 += w3 * x3;
+        if (++since === NORMALISE_EVERY) {
+          since = 0;
+          let q = Math.floor(c0 / LIMB);
+          c0 -= q * LIMB;
+          c1 += q;
+          q = Math.floor(c1 / LIMB);
+          c1 -= q * LIMB;
+          c2 += q;
+          q = Math.floor(c2 / LIMB);
+          c2 -= q * LIMB;
+          c3 += q;
+          q = Math.floor(c3 / LIMB);
+          c3 -= q * LIMB;
+          c4 += q;
+          q = Math.floor(c4 / LIMB);
+          c4 -= q * LIMB;
+          c5 += q;
+          q = Math.floor(c5 / LIMB);
+          c5 -= q * LIMB;
+          c6 += q;
+          q = Math.floor(c6 / LIMB);
+          c6 -= q * LIMB;
+          c7 += q;
+        }
       }
     }
+    col[0] = c0;
+    col[1] = c1;
+    col[2] = c2;
+    col[3] = c3;
+    col[4] = c4;
+    col[5] = c5;
+    col[6] = c6;
+    col[7] = c7;
+    this.#since = since;
   }
-  let total = 0n;
-  for (const col of [c7, c6, c5, c4, c3, c2, c1, c0]) total = (total << 24n) + BigInt(col);
-  return reduceP89(total);
+
+  /** The fingerprint of everything added, in [0, 2^89 − 1); the stream takes no more updates. */
+  digest(): bigint {
+    this.#done = true;
+    let total = 0n;
+    for (let i = 7; i >= 0; i--) total = (total << 24n) + BigInt(this.#c[i]!);
+    return reduceP89(total);
+  }
 }
 
 /** x mod 2^89 − 1 for x ≥ 0 (Mersenne folding). */

@@ -420,30 +420,61 @@ function elementsOf(entry: ShapeEntry, value: unknown): ArrayLike<unknown> {
  * ```
  */
 export function encodeRing64(input: SumInput, params: EncodingParams): { shape: Shape; vector: Ring64Vector } {
+  const { shape, length, encodeInto } = _ring64Encoder(input, params);
+  const out = new Uint32Array(2 * length);
+  encodeInto(0, out);
+  return { shape, vector: out };
+}
+
+/**
+ * An encoder of `input` for the ring Z_(2^64) that writes any range of the encoding:
+ * `encodeInto(from, out)` writes elements [from, from + out.length / 2) of what
+ * {@link encodeRing64} returns, so the encoding can be rebuilt block by block without holding it
+ * whole. It reads the input again on every call: an input changed in between gives another
+ * encoding (or a `VALUE_INVALID` error), which a caller that relies on the earlier one must check.
+ * @internal
+ */
+export function _ring64Encoder(input: SumInput, params: EncodingParams): { shape: Shape; length: number; encodeInto: (from: number, out: Ring64Vector) => void } {
   const ctx = context(params, 'ring64');
   const { shape, raw } = _rawEntries(input, ctx.p.maxElements);
   checkDecimalBudget(ctx.p, shape);
-  return _guard('input', () => {
-    const total = raw.reduce((s, r) => s + r.entry.length, 0);
-    const out = new Uint32Array(2 * total);
-    const out32 = new Int32Array(out.buffer); // same words, int32 stores stay on V8's fast path
-    let off = 0;
-    for (const { entry, value } of raw) {
-      if (entry.type === 'float') {
-        if (_isF64(value)) f64ToR64(entry, value, out32, off, ctx);
-        else floatsToR64(entry, elementsOf(entry, value), out32, off, ctx);
-      } else {
-        const src = elementsOf(entry, value);
-        for (let i = 0; i < entry.length; i++) {
-          const u = BigInt.asUintN(64, exactValue(entry, i, src[i], ctx));
-          out[2 * (off + i)] = Number(u & 0xffffffffn);
-          out[2 * (off + i) + 1] = Number(u >> 32n);
+  const length = raw.reduce((s, r) => s + r.entry.length, 0);
+  const encodeInto = (from: number, out: Ring64Vector): void =>
+    _guard('input', () => {
+      const to = from + out.length / 2;
+      if (!Number.isSafeInteger(from) || from < 0 || to > length) throw new InvalidArgumentError(`range [${from}, ${to}) is outside the ${length} elements of the encoding`);
+      const out32 = new Int32Array(out.buffer, out.byteOffset, out.length); // same words, int32 stores stay on V8's fast path
+      let at = 0;
+      for (const { entry, value } of raw) {
+        const a = Math.max(from, at);
+        const b = Math.min(to, at + entry.length);
+        if (a < b) {
+          // Elements [a − at, b − at) of this entry, written at a − from.
+          const part = a === at && b === at + entry.length ? entry : { ...entry, length: b - a };
+          if (entry.type === 'float') {
+            if (_isF64(value)) f64ToR64(part, part === entry ? value : sliceOf(entry, value, a - at, b - at), out32, a - from, ctx);
+            else floatsToR64(part, part === entry ? elementsOf(entry, value) : sliceOf(entry, value, a - at, b - at), out32, a - from, ctx);
+          } else {
+            const src = elementsOf(entry, value);
+            for (let i = a - at; i < b - at; i++) {
+              const u = BigInt.asUintN(64, exactValue(entry, i, src[i], ctx));
+              const o = a - from + (i - (a - at));
+              out[2 * o] = Number(u & 0xffffffffn);
+              out[2 * o + 1] = Number(u >> 32n);
+            }
+          }
         }
+        at += entry.length;
       }
-      off += entry.length;
-    }
-    return { shape, vector: out };
-  });
+    });
+  return { shape, length, encodeInto };
+}
+
+/** Elements [a, b) of a vector entry's value (a view of a typed array, a copy of a plain array). */
+function sliceOf(entry: ShapeEntry, value: unknown, a: number, b: number): Float64Array & ArrayLike<unknown> {
+  const src = elementsOf(entry, value) as ArrayLike<unknown> & { subarray?: (a: number, b: number) => unknown; slice?: (a: number, b: number) => unknown };
+  if (src.length !== entry.length) throw badValue(entry, 0, 'changed length while being read');
+  return (typeof src.subarray === 'function' ? src.subarray(a, b) : Array.prototype.slice.call(src, a, b)) as Float64Array & ArrayLike<unknown>;
 }
 
 /**

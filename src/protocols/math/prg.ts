@@ -218,6 +218,45 @@ export function applySeedsInPlace(target: Ring64Vector, seeds: readonly Uint8Arr
 }
 
 /**
+ * {@link applySeedInPlace} over a vector given in consecutive blocks, in order: `apply` to
+ * elements [0, a), then [a, b), … adds (or subtracts) the same expansion as one call over the
+ * whole vector would, so the vector need not exist in one piece. @internal
+ */
+export class _SeedStream {
+  readonly #cipher: Cipher;
+  readonly #block: Uint32Array;
+  readonly #blockBytes: Uint8Array;
+
+  /**
+   * @param maxElements - the most elements one {@link apply} call will be given (sizes the scratch; larger calls still work).
+   * @throws {@link InvalidArgumentError} for a seed that is not 32 bytes or a bad `domain`.
+   */
+  constructor(seed: Uint8Array, domain: string, maxElements: number = CHUNK / 8) {
+    _checkBytes(seed, 'seed', PRG_SEED_BYTES);
+    _checkString(domain, 'domain', PRG_MAX_DOMAIN_LENGTH);
+    this.#cipher = createCipheriv('chacha20', deriveKey(seed, 'ring64', domain), ZERO_IV);
+    // At most 64 KiB at a time, and no more than the target needs (a 64 KiB block for one element
+    // cost more than the rest of the call).
+    this.#block = new Uint32Array(Math.max(2, Math.min(CHUNK / 4, 2 * Math.floor(maxElements))));
+    this.#blockBytes = new Uint8Array(this.#block.buffer);
+  }
+
+  /** target ± the next `target.length / 2` elements of the expansion, in place. */
+  apply(target: Ring64Vector, op: 'add' | 'sub'): void {
+    if (!(target instanceof Uint32Array) || target.length % 2 !== 0) throw new InvalidArgumentError('"target" must be a ring vector (a Uint32Array of even length)');
+    const words = this.#block.length;
+    for (let off = 0; off < target.length; off += words) {
+      const n = Math.min(words, target.length - off);
+      this.#blockBytes.set(this.#cipher.update(n * 4 === CHUNK ? ZEROS : ZEROS.subarray(0, n * 4)));
+      const t = target.subarray(off, off + n);
+      const b = n === words ? this.#block : this.#block.subarray(0, n);
+      if (op === 'add') _r64AddInPlace(t, b);
+      else _r64SubInPlace(t, b);
+    }
+  }
+}
+
+/**
  * Expand a seed into `count` pseudo-random elements uniform mod p = 2^127 − 1 (rejection sampling,
  * see the module notes). Deterministic like {@link expandSeed}, and independent of it even for
  * the same domain.

@@ -16,6 +16,7 @@ import {
   fingerprintToBytes,
   r64AddWithCarries,
   r64Fingerprint,
+  R64FingerprintStream,
 } from '../../../src/protocols/math/fingerprint';
 import { _prgStream } from '../../../src/protocols/math/prg';
 import { r64FromBigInts, r64Zeros } from '../../../src/protocols/math/ring64';
@@ -52,6 +53,31 @@ test('matches the BigInt definition, with and without carries, for every length 
     }),
     { numRuns: 200 },
   );
+});
+
+test('R64FingerprintStream: the same vector in blocks of any sizes gives the fingerprint of the whole (property)', () => {
+  fc.assert(
+    fc.property(fc.array(u64, { maxLength: 60 }), fc.array(fc.integer({ min: 0, max: 13 }), { maxLength: 8 }), fc.integer({ min: 1, max: 7 }), (values, cuts, per) => {
+      const seed = new Uint8Array(randomBytes(32));
+      const v = r64FromBigInts(values);
+      const carries = Uint8Array.from(values, (_, i) => (i * 37) % 251);
+      // Block ends from the cuts (any sizes, empty blocks too), and weights drawn `per` at a time.
+      const f = new R64FingerprintStream(seed, per);
+      let at = 0;
+      for (const c of [...cuts, values.length]) {
+        const end = Math.min(values.length, at + c);
+        f.update(v.subarray(2 * at, 2 * end), carries.subarray(at, end));
+        at = end;
+      }
+      if (at < values.length) f.update(v.subarray(2 * at), carries.subarray(at));
+      expect(f.digest()).toBe(reference(seed, values, [...carries]));
+    }),
+    { numRuns: 200 },
+  );
+  // A digested stream takes no more values.
+  const f = new R64FingerprintStream(new Uint8Array(32));
+  f.digest();
+  expect(() => f.update(r64Zeros(1))).toThrow('already digested');
 });
 
 test('extreme values over many elements (every limb at its maximum): exact', () => {

@@ -15,6 +15,7 @@ import {
   type SumInput,
 } from '../../../src/protocols/math/index';
 import { CouplerError, ErrorCode } from '../../../src/errors';
+import { _ring64Encoder } from '../../../src/protocols/math/fixedpoint';
 
 const BN64 = BigNumber.clone({ DECIMAL_PLACES: 64 });
 
@@ -321,5 +322,45 @@ describe('records', () => {
     const { shape } = encodeRing64([1, 2], p);
     expect(errorOf(() => decodeRing64(shape, r64Zeros(3), p)).code).toBe(ErrorCode.INVALID_ARGUMENT);
     expect(errorOf(() => decodeField(shape, [1n], { ...p, modulus: 'p127' })).code).toBe(ErrorCode.INVALID_ARGUMENT);
+  });
+});
+
+describe('_ring64Encoder: any range of the encoding, block by block', () => {
+  const params = { parties: 3, modulus: 'ring64' as const };
+  test('every split of a mixed record into blocks rebuilds exactly what encodeRing64 returns (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e4, max: 1e4, noNaN: true }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }),
+        (floats, ints, sizes) => {
+          const input = { a: Float64Array.from(floats), b: floats.map((x) => x / 2), c: ints.map((x) => BigInt(x)), d: 1.5, e: floats.map((x) => x.toFixed(2)) };
+          const whole = encodeRing64(input, params).vector;
+          const enc = _ring64Encoder(input, params);
+          expect(enc.length).toBe(whole.length / 2);
+          const rebuilt = new Uint32Array(whole.length);
+          for (let at = 0, k = 0; at < enc.length; k++) {
+            const n = Math.min(sizes[k % sizes.length]!, enc.length - at);
+            enc.encodeInto(at, rebuilt.subarray(2 * at, 2 * (at + n)));
+            at += n;
+          }
+          expect(rebuilt).toEqual(whole);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+  test('a range outside the encoding is refused; a changed input gives another encoding or VALUE_INVALID', () => {
+    const x = Float64Array.from([1, 2, 3]);
+    const enc = _ring64Encoder(x, params);
+    expect(() => enc.encodeInto(2, new Uint32Array(4))).toThrow('outside');
+    const before = new Uint32Array(6);
+    enc.encodeInto(0, before);
+    x[1] = 7;
+    const after = new Uint32Array(6);
+    enc.encodeInto(0, after);
+    expect(after).not.toEqual(before);
+    x[1] = Number.NaN;
+    expect(() => enc.encodeInto(1, new Uint32Array(2))).toThrow(expect.objectContaining({ code: ErrorCode.VALUE_INVALID }));
   });
 });
