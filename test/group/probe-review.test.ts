@@ -96,3 +96,27 @@ test('a withholding party that answers its probe just before the window ends, cl
     expect(outcome(e)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
   });
 }, 90_000);
+
+test('a deadline whose probes coincide with a shorter probe in flight (another round) still gives each party its whole window', async () => {
+  await withP4(async ([p1], p4) => {
+    // Malicious p2 withholds in two runs and says it waits for p4. p1's round B (4 s deadline, 2 s
+    // window) times out while round A's trace (1 s deadline, 0.5 s window, started 0.2 s earlier)
+    // is asking p4; p4 has a hiccup (frozen 1.1 s) across A's window but answers within B's. Before:
+    // B took A's unanswered probe of p4 as its own and named p4 instead of p2.
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
+      return send.call(this, m.r === PONG_ROUND ? encodeProbe('pong', m.p!.n!, ['p4']) : message);
+    });
+    const b = failure(p1!.gather('sum.1/b', { from: ['p2'], timeoutMs: 4_000 }));
+    await sleep(2_800);
+    const a = failure(p1!.gather('sum.2/a', { from: ['p2'], timeoutMs: 1_000 }));
+    await sleep(900);
+    process.kill(p4.pid!, 'SIGSTOP');
+    await sleep(1_100);
+    process.kill(p4.pid!, 'SIGCONT');
+    expect((await a)?.code).toBe(ErrorCode.TIMEOUT);
+    expect(outcome(await b)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
+  });
+}, 90_000);
