@@ -587,7 +587,7 @@ export class Group {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
-    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs));
+    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
     if (silent.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
     const alive = names.filter((m) => waiting.has(m));
     if (alive.length === 0) return new TimeoutError(base, { ...one, peers: silent });

@@ -491,11 +491,14 @@ export class Mesh {
    * that answer came, it had what was left of the window: a withholding party that answered just
    * before the end, saying it waits for an honest one, had that one named in its place.) While the
    * trace runs, this party's own probe answers say it waits for `missing` ({@link Mesh.waitingFor}).
+   *
+   * Only the parties of the round (`scope`: a view's members) are asked or followed: a party that
+   * says it waits for one outside the round (a party a retry left out) speaks of another run.
    */
-  async traceStall(missing: readonly string[], ms: number): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
     for (const p of missing) this.#tracing.set(p, (this.#tracing.get(p) ?? 0) + 1);
     try {
-      const asked = new Map(this.peers.map((p) => [p, this.probeStatus(p, ms)]));
+      const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms)]));
       const seen = new Set<string>([this.#cfg.localId]);
       const silent: string[] = [];
       const waiting = new Map<string, readonly string[]>();
@@ -519,7 +522,7 @@ export class Mesh {
             return;
           }
           waiting.set(p, w);
-          for (const q of w) if (!seen.has(q) && !next.includes(q) && this.#cfg.roster.has(q)) next.push(q);
+          for (const q of w) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
         });
         wave = next;
       }

@@ -120,3 +120,27 @@ test('a deadline whose probes coincide with a shorter probe in flight (another r
     expect(outcome(await b)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
   });
 }, 90_000);
+
+test('in a view without a crashed party, a withholding party that claims to wait for it is named, not the party outside the run', async () => {
+  await withP4(async ([p1, p2, p3], p4) => {
+    // p4 is gone (frozen: silent here); the retry runs without it. Malicious p2 withholds in the
+    // retry and says it waits for p4 — a party that is not in this run. Before: p1 named p4 (again),
+    // and p2 could stall every retry without ever being named.
+    process.kill(p4.pid!, 'SIGSTOP');
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
+      return send.call(this, m.r === PONG_ROUND ? encodeProbe('pong', m.p!.n!, ['p4']) : message);
+    });
+    const [v1, , v3] = [p1!, p2!, p3!].map((g) => g.without(['p4']));
+    await v3!.send('p1', 'sum.w.1/a', 3);
+    await v3!.send('p1', 'sum.w.1/c', 3);
+    const e = await failure(v1!.gather('sum.w.1/a', { timeoutMs: 1_000 }));
+    expect(outcome(e)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
+    // The same through the view's receive and gatherSome.
+    expect(outcome(await failure(v1!.receive('p2', 'sum.w.1/b', { timeoutMs: 1_000 })))).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
+    const some = await failure(v1!.gatherSome('sum.w.1/c', 2, { timeoutMs: 1_000 }));
+    expect(outcome(some)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
+  });
+}, 90_000);
