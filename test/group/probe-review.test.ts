@@ -144,3 +144,18 @@ test('in a view without a crashed party, a withholding party that claims to wait
     expect(outcome(some)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
   });
 }, 90_000);
+
+test('a receive whose deadline passed ends with AbortedError when its signal aborts while it probes, as a gather does', async () => {
+  await withP4(async ([p1], p4) => {
+    process.kill(p4.pid!, 'SIGSTOP');
+    // p4 is silent: past the 2 s deadline p1 probes it for up to 1 s. The caller aborts 0.1 s into
+    // that window. Before: receive ignored its signal there and ended with the TimeoutError.
+    const ac = new AbortController();
+    const r = failure(p1!.receive('p4', 'sum.1/a', { timeoutMs: 2_000, signal: ac.signal }));
+    const g = failure(p1!.gather('sum.1/b', { from: ['p4'], timeoutMs: 2_000, signal: ac.signal }));
+    await sleep(2_100);
+    ac.abort();
+    expect((await g)?.code).toBe(ErrorCode.ABORTED);
+    expect((await r)?.code).toBe(ErrorCode.ABORTED);
+  });
+}, 90_000);
