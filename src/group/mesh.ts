@@ -301,6 +301,9 @@ export class Mesh {
   }
 
   #onAbort(ch: SecureChannel, mailbox: Mailbox, notice: AbortNotice): void {
+    // Before the group exists a peer gives up once: a notice repeated on the same channel is not
+    // judged again (each started a loop polling until half the join deadline, and an event).
+    if (this.#phase !== 'joined' && this.#notices.has(ch.peerId)) return;
     this.explained.add(ch.peerId);
     this.#notices.set(ch.peerId, notice);
     if (this.#phase === 'joined') {

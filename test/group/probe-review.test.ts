@@ -7,11 +7,11 @@
  */
 import { makeParties } from '../support/group-harness';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import { joinGroup, type Group } from '../../src/group/group';
+import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { staticDiscovery } from '../../src/discovery/static';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
-import { PONG_ROUND, encodeProbe } from '../../src/group/inbound';
+import { ABORT_ROUND, PONG_ROUND, encodeProbe } from '../../src/group/inbound';
 import { freePort, startLoopbackParty } from '../netns/loopback';
 import type { NsProcess } from '../netns/testbed';
 
@@ -159,3 +159,44 @@ test('a receive whose deadline passed ends with AbortedError when its signal abo
     expect((await r)?.code).toBe(ErrorCode.ABORTED);
   });
 }, 90_000);
+
+test('a forming party told the same abort notice again and again acts on it once (each started a loop polling until half its join deadline)', async () => {
+  // p1 and p2 form, p3 never starts. p2 gives up first (its join deadline is short, blaming p3) and
+  // its notice to p1 is repeated 2000 times, as a hostile p2 could. Before: p1 started a polling
+  // loop (every 100 ms until half its join deadline) and reported a peer-lost event per copy.
+  const parties = makeParties(3);
+  const ports: Record<string, number> = { p1: await freePort(), p2: await freePort() };
+  const send = SecureChannel.prototype.send;
+  jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+    if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+    const m = decodeMessage(message, message.length) as { r?: PlainData };
+    if (m.r !== ABORT_ROUND) return send.call(this, message);
+    return Promise.all(Array.from({ length: 2_000 }, () => send.call(this, message))).then(() => undefined);
+  });
+  const events: GroupEvent[] = [];
+  const stop = new AbortController(); // ends the parties' lingering after they gave up
+  const join = (id: string, timeoutMs: number): Promise<CouplerError> =>
+    joinGroup({
+      signal: stop.signal,
+      identity: parties.identities.get(id)!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      discovery: staticDiscovery(Object.entries(ports).filter(([p]) => p !== id).map(([, port]) => `127.0.0.1:${port}`)),
+      listen: { host: '127.0.0.1', port: ports[id]! },
+      timeoutMs,
+      discoveryIntervalMs: 20,
+      dialBackoff: { initialMs: 20, maxMs: 200 },
+      ...(id === 'p1' ? { onEvent: (e: GroupEvent) => void events.push(e) } : {}),
+    }).then(
+      async (g) => {
+        await g.close();
+        throw new Error(`${id} joined`);
+      },
+      (e: unknown) => e as CouplerError,
+    );
+  const [e1, e2] = await Promise.all([join('p1', 6_000), join('p2', 1_500)]);
+  expect(outcome(e2)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+  expect(outcome(e1)).toEqual({ code: ErrorCode.PEER_ABORTED, peers: ['p3'] });
+  stop.abort();
+  expect(events.filter((e) => e.type === 'peer-lost' && e.peer === 'p2' && e.code === ErrorCode.PEER_ABORTED).length).toBe(1);
+}, 60_000);
