@@ -59,6 +59,18 @@ export const STALL_PROBE_MAX_MS = 10_000;
 function stallProbeMs(timeoutMs: number): number {
   return Math.max(1, Math.min(STALL_PROBE_MAX_MS, Math.floor(timeoutMs / 2)));
 }
+/** `work`'s result, or {@link AbortedError} once `signal` aborts first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => signal.removeEventListener('abort', onAbort);
+    work.then((v) => (done(), resolve(v)), (e: unknown) => (done(), reject(e)));
+  });
+}
+
 /** Default first retry delay for an address that failed: 100 ms. */
 export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 /** Default longest retry delay for an address: 5 s. */
@@ -561,12 +573,18 @@ export class Group {
         if (!(err instanceof TimeoutError)) throw await this.#judged(err, timeoutMs);
         // The deadline passed: the peer may be behind, waiting for the culprit as this party did,
         // and about to say so. Ask it (and whom it waits for) before naming it; a notice it sends
-        // meanwhile decides where it names someone confirmed here.
-        const stalled = await this.#stalled(round, [peer], timeoutMs);
-        const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
-        if (notice === undefined) throw stalled;
-        const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs));
-        throw judged.peers.length > 0 ? judged : stalled;
+        // meanwhile decides where it names someone confirmed here. The caller's signal still ends
+        // the wait (AbortedError), as it ends a gather's.
+        throw await untilAborted(
+          (async () => {
+            const stalled = await this.#stalled(round, [peer], timeoutMs);
+            const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
+            if (notice === undefined) return stalled;
+            const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs));
+            return judged.peers.length > 0 ? judged : stalled;
+          })(),
+          options.signal,
+        );
       });
   }
 
@@ -587,7 +605,7 @@ export class Group {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
-    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs));
+    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
     if (silent.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
     const alive = names.filter((m) => waiting.has(m));
     if (alive.length === 0) return new TimeoutError(base, { ...one, peers: silent });

@@ -301,6 +301,9 @@ export class Mesh {
   }
 
   #onAbort(ch: SecureChannel, mailbox: Mailbox, notice: AbortNotice): void {
+    // Before the group exists a peer gives up once: a notice repeated on the same channel is not
+    // judged again (each started a loop polling until half the join deadline, and an event).
+    if (this.#phase !== 'joined' && this.#notices.has(ch.peerId)) return;
     this.explained.add(ch.peerId);
     this.#notices.set(ch.peerId, notice);
     if (this.#phase === 'joined') {
@@ -405,12 +408,19 @@ export class Mesh {
     ch.send(encodeProbe('pong', nonce, this.waitingFor())).catch(() => undefined);
   }
 
-  /** The peers this party is waiting for right now (a round of theirs is awaited here). */
+  /**
+   * The peers this party is waiting for right now: a round of theirs is awaited here, or a round
+   * deadline passed without it and this party is still asking why ({@link Mesh.traceStall}; a
+   * receive's wait has ended by then, yet a party asked meanwhile must hear whom it waited for).
+   */
   waitingFor(): string[] {
     const out: string[] = [];
-    for (const [peer, mb] of this.mailboxes) if (mb.awaited) out.push(peer);
+    for (const [peer, mb] of this.mailboxes) if (mb.awaited || this.#tracing.has(peer)) out.push(peer);
     return out;
   }
+
+  /** Parties a {@link Mesh.traceStall} in progress was started for, with how many such traces. */
+  readonly #tracing = new Map<string, number>();
 
   /**
    * Ask `peer` directly whether it is alive (a `ping` it must echo): true when it answers within
@@ -426,9 +436,14 @@ export class Mesh {
    */
   probeStatus(peer: string, ms: number): Promise<readonly string[] | undefined> {
     // Several waits reaching their deadline together (an echo round's receives) ask once: a peer
-    // answers at most MAX_PONGS_PER_SECOND pings a second from one party.
+    // answers at most MAX_PONGS_PER_SECOND pings a second from one party. A probe in flight that
+    // ends unanswered before this caller's own window does not decide for it: it asks again for
+    // the rest (else a short probe, e.g. of another round's deadline, made a party silent here).
     const inflight = this.#statusProbes.get(peer);
-    if (inflight !== undefined) return inflight;
+    if (inflight !== undefined) {
+      const until = Date.now() + ms;
+      return inflight.then((w) => (w !== undefined || until - Date.now() < 1 ? w : this.probeStatus(peer, until - Date.now())));
+    }
     const asked = this.#probeStatusOnce(peer, ms);
     this.#statusProbes.set(peer, asked);
     void asked.then(() => this.#statusProbes.delete(peer));
@@ -469,39 +484,59 @@ export class Mesh {
   /**
    * Why `missing` did not send in time, as far as this party can see within `ms`: each is asked
    * directly (a liveness probe), and a party that answers says whom it is waiting for itself, who
-   * are asked in turn (each party once). Returns the parties that do not answer, or whose channel
+   * are followed in turn (each party once). Returns the parties that do not answer, or whose channel
    * ended here without a notice (`silent`, in the order found), and what each party that answered
    * is waiting for. A party that explained why it stopped (an abort notice) is neither silent nor
    * followed: its notice speaks for it.
+   *
+   * Every peer is asked at once, at the start, and each gets the whole `ms`: a party reached only
+   * through another party's answer has had as long to answer as those asked first. (Asked only once
+   * that answer came, it had what was left of the window: a withholding party that answered just
+   * before the end, saying it waits for an honest one, had that one named in its place.) While the
+   * trace runs, this party's own probe answers say it waits for `missing` ({@link Mesh.waitingFor}).
+   *
+   * Only the parties of the round (`scope`: a view's members) are asked or followed: a party that
+   * says it waits for one outside the round (a party a retry left out) speaks of another run.
    */
-  async traceStall(missing: readonly string[], ms: number): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
-    const end = Date.now() + ms;
-    const seen = new Set<string>([this.#cfg.localId]);
-    const silent: string[] = [];
-    const waiting = new Map<string, readonly string[]>();
-    let wave = missing.filter((p) => !seen.has(p));
-    while (wave.length > 0) {
-      for (const p of wave) seen.add(p);
-      const answers = await Promise.all(
-        wave.map(async (p) => {
-          if (this.failedHere(p)) return undefined;
-          if (this.explained.has(p)) return [];
-          return this.probeStatus(p, Math.max(1, end - Date.now()));
-        }),
-      );
-      const next: string[] = [];
-      wave.forEach((p, i) => {
-        const w = answers[i];
-        if (w === undefined) {
-          silent.push(p);
-          return;
-        }
-        waiting.set(p, w);
-        for (const q of w) if (!seen.has(q) && !next.includes(q) && this.#cfg.roster.has(q)) next.push(q);
-      });
-      wave = Date.now() < end ? next : [];
+  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+    for (const p of missing) this.#tracing.set(p, (this.#tracing.get(p) ?? 0) + 1);
+    try {
+      const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms)]));
+      const seen = new Set<string>([this.#cfg.localId]);
+      const silent: string[] = [];
+      const waiting = new Map<string, readonly string[]>();
+      let wave = missing.filter((p) => !seen.has(p));
+      while (wave.length > 0) {
+        for (const p of wave) seen.add(p);
+        const answers = await Promise.all(
+          wave.map(async (p) => {
+            // (Checked before and after its answer: a notice or a lost channel may come meanwhile.)
+            const answer = this.failedHere(p) || this.explained.has(p) ? undefined : await (asked.get(p) ?? Promise.resolve(undefined));
+            if (this.failedHere(p)) return undefined;
+            if (this.explained.has(p)) return [];
+            return answer;
+          }),
+        );
+        const next: string[] = [];
+        wave.forEach((p, i) => {
+          const w = answers[i];
+          if (w === undefined) {
+            silent.push(p);
+            return;
+          }
+          waiting.set(p, w);
+          for (const q of w) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
+        });
+        wave = next;
+      }
+      return { silent, waiting };
+    } finally {
+      for (const p of missing) {
+        const k = this.#tracing.get(p)! - 1;
+        if (k === 0) this.#tracing.delete(p);
+        else this.#tracing.set(p, k);
+      }
     }
-    return { silent, waiting };
   }
 
   /**
