@@ -322,7 +322,13 @@ export class Mesh {
     const unreached = notice.blame.filter((b) => b !== this.#cfg.localId && b !== ch.peerId && this.#cfg.roster.has(b));
     void (async () => {
       const signal = this.#controller.signal;
-      while (!signal.aborted && this.#phase === 'forming' && this.elapsedMs < halfMs && unreached.some((b) => !this.channels.has(b))) {
+      // (A party already seen failing here, or that told this party it stopped, needs no wait.)
+      const pending = (b: string): boolean => !this.channels.has(b) && !this.failedHere(b) && !this.explained.has(b);
+      // Nor does a notice of which one blamed party answers here: naming needs every blamed party
+      // confirmed, so it names nobody whatever the others do.
+      const reached = unreached.filter((b) => this.channels.has(b) && !this.failedHere(b) && !this.explained.has(b));
+      const oneAlive = reached.length > 0 && unreached.some(pending) && (await Promise.all(reached.map((b) => this.probe(b, FORMATION_PROBE_MS)))).some((alive) => alive);
+      while (!oneAlive && !signal.aborted && this.#phase === 'forming' && this.elapsedMs < halfMs && unreached.some(pending)) {
         await sleep(Math.min(FORMATION_NOTICE_POLL_MS, Math.max(1, halfMs - this.elapsedMs)), signal);
       }
       return this.judgeAbort(ch.peerId, notice, FORMATION_PROBE_MS, noChannelLong);
