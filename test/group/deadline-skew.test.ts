@@ -9,52 +9,19 @@
  * a real process frozen with SIGSTOP (its channels stay open, it answers nothing), as a partition.
  * The deadlines differ per party here to make the skew deterministic.
  */
-import { createTestGroups, makeParties } from '../support/group-harness';
+import { createTestGroups } from '../support/group-harness';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import { joinGroup, type Group } from '../../src/group/group';
-import { staticDiscovery } from '../../src/discovery/static';
+import type { Group } from '../../src/group/group';
 import { echoBroadcast } from '../../src/group/echo';
 import { agreeEpoch } from '../../src/group/epoch';
-import { freePort, startLoopbackParty } from '../netns/loopback';
+import { withLoopbackP4 } from '../support/loopback-fourth';
 
 /** p1, p2, p3 in this process, p4 a separate process frozen once the group is formed. */
-async function withFrozenP4(body: (groups: Group[]) => Promise<void>): Promise<void> {
-  const parties = makeParties(4);
-  const ports: Record<string, number> = { p1: await freePort(), p2: await freePort(), p3: await freePort() };
-  const p4 = startLoopbackParty({
-    id: 'p4',
-    identity: parties.identities.get('p4')!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    dial: Object.values(ports),
-    mode: 'commands',
-    joinTimeoutMs: 60_000,
-    roundTimeoutMs: 20_000,
-  });
-  const groups: Group[] = [];
-  try {
-    await p4.waitEvent((e) => e.event === 'group' && e.type === 'dial-failed', 30_000);
-    const join = (id: string): Promise<Group> =>
-      joinGroup({
-        identity: parties.identities.get(id)!,
-        roster: parties.roster,
-        sessionId: parties.sessionId,
-        discovery: staticDiscovery(Object.entries(ports).filter(([p]) => p !== id).map(([, port]) => `127.0.0.1:${port}`)),
-        listen: { host: '127.0.0.1', port: ports[id]! },
-        timeoutMs: 60_000,
-        roundTimeoutMs: 20_000,
-        discoveryIntervalMs: 20,
-        dialBackoff: { initialMs: 20, maxMs: 200 },
-      });
-    groups.push(...(await Promise.all(['p1', 'p2', 'p3'].map(join))));
-    await p4.waitEvent('ready', 30_000);
+const withFrozenP4 = (body: (groups: Group[]) => Promise<void>): Promise<void> =>
+  withLoopbackP4(async (groups, p4) => {
     process.kill(p4.pid!, 'SIGSTOP');
     await body(groups);
-  } finally {
-    p4.kill('SIGKILL');
-    await Promise.all(groups.map((g) => g.close()));
-  }
-}
+  });
 
 const outcome = (e: CouplerError | undefined): { code?: string; peers?: readonly string[] } => ({ code: e?.code, peers: e?.peers });
 

@@ -12,46 +12,12 @@ import { staticDiscovery } from '../../src/discovery/static';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
 import { ABORT_ROUND, PONG_ROUND, encodeProbe } from '../../src/group/inbound';
-import { freePort, startLoopbackParty } from '../netns/loopback';
+import { withLoopbackP4 } from '../support/loopback-fourth';
+import { freePort } from '../netns/loopback';
 import type { NsProcess } from '../netns/testbed';
 
 /** p1, p2, p3 in this process; p4 a separate process (`body` freezes and thaws it). */
-async function withP4(body: (groups: Group[], p4: NsProcess) => Promise<void>): Promise<void> {
-  const parties = makeParties(4);
-  const ports: Record<string, number> = { p1: await freePort(), p2: await freePort(), p3: await freePort() };
-  const p4 = startLoopbackParty({
-    id: 'p4',
-    identity: parties.identities.get('p4')!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    dial: Object.values(ports),
-    mode: 'commands',
-    joinTimeoutMs: 60_000,
-    roundTimeoutMs: 20_000,
-  });
-  const groups: Group[] = [];
-  try {
-    await p4.waitEvent((e) => e.event === 'group' && e.type === 'dial-failed', 30_000);
-    const join = (id: string): Promise<Group> =>
-      joinGroup({
-        identity: parties.identities.get(id)!,
-        roster: parties.roster,
-        sessionId: parties.sessionId,
-        discovery: staticDiscovery(Object.entries(ports).filter(([p]) => p !== id).map(([, port]) => `127.0.0.1:${port}`)),
-        listen: { host: '127.0.0.1', port: ports[id]! },
-        timeoutMs: 60_000,
-        roundTimeoutMs: 20_000,
-        discoveryIntervalMs: 20,
-        dialBackoff: { initialMs: 20, maxMs: 200 },
-      });
-    groups.push(...(await Promise.all(['p1', 'p2', 'p3'].map(join))));
-    await p4.waitEvent('ready', 30_000);
-    await body(groups, p4);
-  } finally {
-    p4.kill('SIGKILL');
-    await Promise.all(groups.map((g) => g.close()));
-  }
-}
+const withP4 = (body: (groups: Group[], p4: NsProcess) => Promise<void>): Promise<void> => withLoopbackP4(body);
 
 const outcome = (e: CouplerError | undefined): { code?: string; peers?: readonly string[] } => ({ code: e?.code, peers: e?.peers });
 const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);

@@ -13,6 +13,7 @@ import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import { joinGroup, type Group } from '../../src/group/group';
 import { staticDiscovery } from '../../src/discovery/static';
 import { freePort, startLoopbackParty } from '../netns/loopback';
+import { withLoopbackP4 } from '../support/loopback-fourth';
 
 test('p1 leaves blaming p3, which froze (a real process, SIGSTOP: its channels stay open) just before: p2\'s pending receive names p3', async () => {
   const parties = makeParties(3);
@@ -75,37 +76,7 @@ test('p1 leaves blaming p3, which stays alive and answers: p2\'s receive names n
 }, 40_000);
 
 test('gather: at the deadline, a notice still being judged decides over the timeout — p3 is behind (silent), p2 reported p4 (frozen), the gather names p4 only', async () => {
-  const parties = makeParties(4);
-  const [port1, port2, port3] = [await freePort(), await freePort(), await freePort()];
-  const p4 = startLoopbackParty({
-    id: 'p4',
-    identity: parties.identities.get('p4')!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    dial: [port1, port2, port3],
-    mode: 'commands',
-    joinTimeoutMs: 60_000,
-    roundTimeoutMs: 10_000,
-  });
-  const groups: Group[] = [];
-  try {
-    await p4.waitEvent((e) => e.event === 'group' && e.type === 'dial-failed', 30_000);
-    const ports: Record<string, number> = { p1: port1, p2: port2, p3: port3 };
-    const join = (id: string): Promise<Group> =>
-      joinGroup({
-        identity: parties.identities.get(id)!,
-        roster: parties.roster,
-        sessionId: parties.sessionId,
-        discovery: staticDiscovery(Object.entries(ports).filter(([p]) => p !== id).map(([, port]) => `127.0.0.1:${port}`)),
-        listen: { host: '127.0.0.1', port: ports[id]! },
-        timeoutMs: 60_000,
-        roundTimeoutMs: 10_000,
-        discoveryIntervalMs: 20,
-        dialBackoff: { initialMs: 20, maxMs: 200 },
-      });
-    groups.push(...(await Promise.all(['p1', 'p2', 'p3'].map(join))));
-    const [p1, p2] = groups;
-    await p4.waitEvent('ready', 30_000);
+  await withLoopbackP4(async ([p1, p2], p4) => {
     // p1 waits 8 s for everyone; p3 never sends (it is behind). After 5 s p4 freezes and p2 leaves
     // blaming it: p1 probes p4 for 4 s (half its deadline), so the judgement is still open at the
     // deadline (the delay only has to land between 4 and 8 s).
@@ -115,8 +86,5 @@ test('gather: at the deadline, a notice still being judged decides over the time
     await p2!.abort(new TimeoutError('round "sum.1/y": no message from "p4"', { peers: ['p4'] }));
     const e = await gathering;
     expect({ code: e?.code, peer: e?.peer, peers: e?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p2', peers: ['p4'] });
-  } finally {
-    p4.kill('SIGKILL');
-    await Promise.all(groups.map((g) => g.close()));
-  }
+  }, 10_000);
 }, 90_000);
