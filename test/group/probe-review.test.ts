@@ -5,12 +5,12 @@
  * frozen (SIGSTOP: channels open, answers nothing) for as long as a test needs it silent or slow.
  * A malicious p2 is played by rewriting the liveness-probe answers its own channels send.
  */
-import { makeParties } from '../support/group-harness';
+import { createTestGroups, makeParties } from '../support/group-harness';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { staticDiscovery } from '../../src/discovery/static';
 import { SecureChannel } from '../../src/channel/channel';
-import { decodeMessage, type PlainData } from '../../src/wire/codec';
+import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import { ABORT_ROUND, PONG_ROUND, encodeProbe } from '../../src/group/inbound';
 import { withLoopbackP4 } from '../support/loopback-fourth';
 import { freePort } from '../netns/loopback';
@@ -166,3 +166,28 @@ test('a forming party told the same abort notice again and again acts on it once
   stop.abort();
   expect(events.filter((e) => e.type === 'peer-lost' && e.peer === 'p2' && e.code === ErrorCode.PEER_ABORTED).length).toBe(1);
 }, 60_000);
+
+test.each([
+  ['a duplicate', ['p3', 'p3']],
+  ['a party outside the roster', ['mallory']],
+  ['more entries than the roster has', Array.from({ length: 1_000 }, (_, i) => `p${i}`)],
+  ['a non-string entry', [7]],
+] as const)('a probe answer whose wait list holds %s is a typed violation naming its sender, never a lead to another party', async (_what, w) => {
+  const h = await createTestGroups(3);
+  try {
+    const [p1] = h.groups;
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
+      return send.call(this, m.r === PONG_ROUND ? encodeMessage({ r: PONG_ROUND, p: { n: m.p!.n!, w: [...w] } }) : message);
+    });
+    // p2 withholds and answers p1's probe with a hostile list: p1 drops p2 and names it.
+    const e = await failure(p1!.gather('sum.1/a', { from: ['p2'], timeoutMs: 500 }));
+    // (FRAME_MALFORMED for a list of the wrong shape, PROTOCOL_VIOLATION for ids that are not a roster set.)
+    expect([ErrorCode.PROTOCOL_VIOLATION, ErrorCode.FRAME_MALFORMED]).toContain(e?.code);
+    expect(e?.peer).toBe('p2');
+  } finally {
+    await h.close();
+  }
+}, 40_000);
