@@ -131,6 +131,7 @@ export class SecureChannel {
   readonly #sealer: FrameSealer;
   readonly #opener: FrameOpener;
   readonly #limits: ResolvedLimits;
+  readonly #exporter: Uint8Array;
   #parts: Uint8Array[] = [];
   #partBytes = 0;
   #queue: Uint8Array[] = [];
@@ -164,6 +165,7 @@ export class SecureChannel {
     this.initiator = info.initiator;
     this.transcript = hs.transcript;
     this.#limits = limits;
+    this.#exporter = Uint8Array.from(hs.exporter);
     this.#sealer = new FrameSealer(suite, hs.sendKey, hs.sendBinding, hs.peerId);
     this.#opener = new FrameOpener(suite, hs.receiveKey, hs.receiveBinding, hs.peerId, maxFrameBytes(limits.chunkBytes));
     this.closed = new Promise((resolve) => {
@@ -173,6 +175,14 @@ export class SecureChannel {
     ws.on('close', () => this.#finish(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'connection lost', { peer: this.peerId })));
     ws.on('error', (err) => this.#finish(new ChannelError(ErrorCode.CHANNEL_CLOSED, 'connection error', { peer: this.peerId, cause: err })));
     for (const frame of leftover) this.#onFrame(Buffer.from(frame), true);
+  }
+
+  /**
+   * @internal A copy of the channel's exporter secret (see `HandshakeResult.exporter`), for the
+   * group's link; all zeros once the channel has closed.
+   */
+  _exporter(): Uint8Array {
+    return Uint8Array.from(this.#exporter);
   }
 
   /** True once the channel has closed (cleanly or not). */
@@ -429,6 +439,7 @@ export class SecureChannel {
     this.#closeError = error;
     this.#sealer.destroy();
     this.#opener.destroy();
+    this.#exporter.fill(0);
     this.#parts = [];
     const pendingError = error ?? new ChannelError(ErrorCode.CHANNEL_CLOSED, 'channel closed by peer', { peer: this.peerId });
     for (const w of this.#waiters.splice(0)) w.reject(pendingError);

@@ -67,6 +67,7 @@ const LABEL_CONFIRM = 'coupler/2 confirm';
 const LABEL_SESSION_TAG = 'coupler/2 session tag';
 const LABEL_KEYS = 'coupler/1 keys';
 const LABEL_BIND = 'coupler/1 frame binding';
+const LABEL_EXPORTER = 'coupler/1 exporter';
 /** Every handshake box is sealed once under its own key: a fixed nonce is safe. */
 const BOX_NONCE = new Uint8Array(12);
 
@@ -98,6 +99,12 @@ export interface HandshakeResult {
   readonly receiveBinding: Uint8Array;
   /** The transcript hash: a unique id of this channel. */
   readonly transcript: Uint8Array;
+  /**
+   * A secret both ends of this channel hold and nobody else (derived from the ephemeral key
+   * exchange and the transcript, independent of the frame keys): the root of the pair's
+   * per-run secrets (see `PeerLink.pairwiseSeed`).
+   */
+  readonly exporter: Uint8Array;
 }
 
 /**
@@ -176,6 +183,7 @@ function confirmMac(key: Uint8Array, th: Uint8Array): Uint8Array {
 
 function deriveKeys(shared: Uint8Array, th: Uint8Array, initiator: boolean): Omit<HandshakeResult, 'peerId'> {
   const okm = new Uint8Array(hkdfSync('sha256', shared, th, LABEL_KEYS, 64));
+  const exporter = new Uint8Array(hkdfSync('sha256', shared, th, LABEL_EXPORTER, 32));
   shared.fill(0);
   const i2r = okm.slice(0, 32);
   const r2i = okm.slice(32, 64);
@@ -184,8 +192,8 @@ function deriveKeys(shared: Uint8Array, th: Uint8Array, initiator: boolean): Omi
   const bI2R = bind('i2r');
   const bR2I = bind('r2i');
   return initiator
-    ? { sendKey: i2r, receiveKey: r2i, sendBinding: bI2R, receiveBinding: bR2I, transcript: th }
-    : { sendKey: r2i, receiveKey: i2r, sendBinding: bR2I, receiveBinding: bI2R, transcript: th };
+    ? { sendKey: i2r, receiveKey: r2i, sendBinding: bI2R, receiveBinding: bR2I, transcript: th, exporter }
+    : { sendKey: r2i, receiveKey: i2r, sendBinding: bR2I, receiveBinding: bI2R, transcript: th, exporter };
 }
 
 /** Encode a `refuse` message. */

@@ -16,10 +16,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { AbortedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, describeType } from '../errors.js';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity.js';
-import { Roster } from '../identity/roster.js';
+import { Roster, compareIds } from '../identity/roster.js';
 import { checkTransport, type ChannelPath, type Transport } from '../relay/mesh.js';
 import type { RelayRefuseReason } from '../relay/protocol.js';
 import type { Discovery } from '../discovery/types.js';
@@ -395,6 +395,8 @@ export class Group {
   readonly #init: GroupInit;
   /** The joined group a view was made from; the group itself otherwise. */
   readonly #root: Group;
+  /** Run ids (with purpose) whose pairwise secrets were derived (on the root). */
+  readonly #pairwiseClaimed = new Set<string>();
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -790,6 +792,39 @@ export class Group {
     if (this.#root !== this) return this.#root._nextViewRunId(protocol, this.#label);
     this.#runCounter++;
     return `${protocol}.${this.#runCounter}`;
+  }
+
+  /**
+   * @internal One secret per peer for run `runId`, which only this party and that peer can
+   * compute (see `PeerLink.pairwiseSeed`): HKDF of the pair's link secret, salted with the
+   * formation's epoch, for the session, the run and the pair (ids in canonical order) under
+   * `purpose`. A run id is claimed once per group formation (views included): a second request
+   * for the same run and purpose throws, so a secret is never used for two runs.
+   * For a peer whose link is gone, a random secret (see the code).
+   * @throws {@link GroupError} `PROTOCOL_VIOLATION` for a run id already used.
+   */
+  _pairwiseSeeds(runId: string, purpose: string): Map<string, Uint8Array> {
+    this.#root._claimPairwise(`${purpose}\n${runId}`);
+    const out = new Map<string, Uint8Array>();
+    for (const peer of this.peers) {
+      const link = this.#mesh.links.get(peer);
+      if (link === undefined || link.state === 'down') {
+        // A lost peer: the run fails in its first round, which reports the peer as every round
+        // does (lost, or the reason it gave). Its secret is never used: nothing is opened before
+        // that peer's statement arrives, and it cannot arrive any more.
+        out.set(peer, new Uint8Array(randomBytes(32)));
+        continue;
+      }
+      const [a, b] = [this.localId, peer].sort(compareIds);
+      out.set(peer, link.pairwiseSeed(this.epoch, encodeMessage(['coupler/1 pairwise', purpose, this.sessionId, runId, a!, b!])));
+    }
+    return out;
+  }
+
+  /** @internal see {@link Group._pairwiseSeeds}. */
+  _claimPairwise(key: string): void {
+    if (this.#pairwiseClaimed.has(key)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'a pairwise secret was requested twice for one run', { peers: [] });
+    this.#pairwiseClaimed.add(key);
   }
 
   /** @internal run labels of a view: `<protocol>.<label>.<k>`, counted per label on the root. */

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { hkdfSync } from 'node:crypto';
 import type { SecureChannel } from '../channel/channel.js';
 import { CouplerError, ErrorCode, GroupError } from '../errors.js';
 import { encodeMessage } from '../wire/codec.js';
@@ -35,6 +36,8 @@ export class PeerLink {
   readonly resumable: boolean;
   /** The transcript of the link's first channel: both ends hold the same, a restarted peer another. */
   readonly id: Uint8Array;
+  /** The exporter secret of the link's first channel: both ends hold the same (see {@link PeerLink.pairwiseSeed}). */
+  readonly #secret: Uint8Array;
   #channel: SecureChannel;
   #state: LinkState = 'up';
   #sent = 0;
@@ -62,6 +65,19 @@ export class PeerLink {
     this.#channel = channel;
     this.resumable = resumable;
     this.id = channel.transcript;
+    this.#secret = channel._exporter();
+  }
+
+  /**
+   * A 32-byte secret only the two ends of this link can compute, for `info` (which must name the
+   * purpose and be unique per use): HKDF-SHA256 of the exporter secret of the link's first
+   * channel. Both ends derive it from the same channel — the mesh keeps exactly one channel per
+   * pair and a link keeps its first channel's identity across resumes (a peer that comes back as
+   * a new process gets a new link) — so both get the same bytes. Forward secret: the exporter
+   * comes from the channel's ephemeral key exchange.
+   */
+  pairwiseSeed(salt: Uint8Array, info: Uint8Array): Uint8Array {
+    return new Uint8Array(hkdfSync('sha256', this.#secret, salt, info, 32));
   }
 
   /** Traffic over every channel the link has had. */
@@ -162,6 +178,7 @@ export class PeerLink {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     this.#state = 'down';
+    this.#secret.fill(0);
     this.#retained.length = 0;
     this.#retainedBytes = 0;
   }
@@ -215,6 +232,7 @@ export class PeerLink {
   dispose(): void {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
+    this.#secret.fill(0);
   }
 }
 

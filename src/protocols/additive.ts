@@ -28,7 +28,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Group } from '../group/group.js';
-import { commitThenOpen, commitThenOpenPieces } from '../group/commit.js';
+import { commitThenOpen, commitThenOpenPieces, commitment } from '../group/commit.js';
+import { compareIds } from '../identity/roster.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { InvalidArgumentError } from '../errors.js';
 import { _mirrorOutput, applySeedsInPlace, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
@@ -46,6 +47,7 @@ import {
   seedHex,
   type SumOptions,
   type SumResult,
+  type LocalRun,
 } from './common.js';
 import { openAggregated } from './aggregate.js';
 import { allChannelsRelayed, openRelayed, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
@@ -339,6 +341,81 @@ export async function openPartials(
 }
 
 /**
+ * Vectors shorter than this (the shortest the relayed opening takes, so the default opening of
+ * such a run is always the broadcast) run secureSum's fused two-round form with seed shares and
+ * the broadcast opening; see {@link fusedSecureSum}.
+ */
+export const FUSED_MAX_ELEMENTS = RELAY_OPENING_MIN_ELEMENTS;
+
+/** Domain of the PRG that expands the pairwise masks of the fused secureSum. */
+export const PAIRWISE_PRG_DOMAIN = 'coupler/1 pairwise mask';
+
+/**
+ * secureSum in two message rounds (short vectors, seed shares, broadcast opening — the default
+ * at small L, where the rounds are the cost):
+ *
+ * 1. Party j masks its encoded input with one pairwise mask per peer p, the ChaCha20 expansion of
+ *    a secret only j and p can compute (`Group._pairwiseSeeds`: from their link's key exchange,
+ *    for this session, formation and run): y_j = x_j + Σ_{p > j} m_jp − Σ_{p < j} m_pj (ids in
+ *    canonical order), so Σ_j y_j = Σ_j x_j. This replaces dealing seeds: no share message, and
+ *    y_j — the partial sum T_j of the dealt form — is known before anything is received, so its
+ *    commitment rides in the echoed shape statement.
+ * 2. With its round-2 echo digest, j opens y_j, if every statement it received states its own
+ *    shape and parameters (otherwise it withholds the opening and fails with SHAPE_MISMATCH like
+ *    every other party). After the echo check, every opening is checked against its commitment.
+ *
+ * Same promises as the three-round form. Privacy: y_j hides x_j behind the mask of every pair
+ * (j, p) with p honest, unknown to any coalition without p; a coalition of n − 1 learns x_j,
+ * which the sum tells it anyway. No rushing: an opening leaves only after every commitment
+ * arrived, and a party that equivocates its statement is caught by the echo (EQUIVOCATION, with
+ * its two signed statements) before any opening is used. An opening that is not the committed
+ * value names its sender (COMMITMENT_MISMATCH). A party that deviates from its masks shifts the
+ * sum by an offset fixed in its commitment before it saw anything — what changing its own input
+ * does. An honest opening may reach a cheater in a run that then aborts; it reveals nothing the
+ * sum would not (as in commit-then-open, see `group/commit.ts`).
+ */
+async function fusedSecureSum<I extends SumInputLike<I>>(
+  group: Group,
+  input: I,
+  local: LocalRun<Ring64Vector>,
+  o: SecureSumOptions,
+  hint: PlainData | undefined,
+): Promise<SumResult<SumOutputOf<I>>> {
+  local.progress.phase('share');
+  const y = local.encoded;
+  let seeds: Map<string, Uint8Array>;
+  try {
+    seeds = group._pairwiseSeeds(local.runId, 'secureSum mask');
+  } catch (err) {
+    local.progress.end('failed', err);
+    throw err;
+  }
+  const up: Uint8Array[] = [];
+  const down: Uint8Array[] = [];
+  for (const [peer, seed] of seeds) (compareIds(group.localId, peer) < 0 ? up : down).push(seed);
+  applySeedsInPlace(y, up, PAIRWISE_PRG_DOMAIN, 'add');
+  applySeedsInPlace(y, down, PAIRWISE_PRG_DOMAIN, 'sub');
+  for (const seed of seeds.values()) seed.fill(0);
+  const value = r64ToBytes(y);
+  const nonce = new Uint8Array(randomBytes(32));
+  const round = `${local.runId}/partial`;
+  const fused = { commitment: commitment(group.sessionId, group.epoch, round, group.localId, nonce, value), round, value, nonce };
+  const run = await agreeRun(group, local, o, hint, fused);
+  local.progress.phase('open');
+  const sum = r64Zeros(local.length);
+  for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
+  local.progress.end('done');
+  return {
+    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
+    protocol: 'secureSum',
+    contributors: group.parties,
+    runId: run.runId,
+    seed: seedHex(run.seed),
+    elapsedMs: Date.now() - run.startedAt,
+  };
+}
+
+/**
  * The k-party secure sum (additive n-out-of-n sharing). Every party of the group calls it with
  * its own input; every party gets the same sum.
  *
@@ -380,6 +457,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // default (it states no hint, which resolves the default to the fallback).
   const local = encodeRun(group, 'sum', input, o, 'ring64', { shares: mode, opening: requested ?? 'broadcast' });
   const hint = requested === undefined ? relayHint(group, local.length) : undefined;
+  if (mode === 'seed' && (requested ?? 'broadcast') === 'broadcast' && local.length < FUSED_MAX_ELEMENTS) return fusedSecureSum(group, input, local, o, hint);
   const shareRound = `${local.runId}/share`;
   local.progress.phase('share');
   // Long share vectors go in pieces, after the agreement: the number of pieces follows from the

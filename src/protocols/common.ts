@@ -407,58 +407,142 @@ function mismatchReason(party: string, myShape: Shape | undefined, mine: string,
 }
 
 /**
+ * A commitment that rides in the echoed statement of {@link agreeRun}, opened with the agreement's
+ * second round (the fused two-round secureSum): `commitment` goes into this party's statement
+ * (echo-checked like the shape); `opening` is attached to this party's round-2 digest only when
+ * every statement it received states its own shape and parameters — a party that sees a mismatch
+ * sends its digest without the opening and then fails with `SHAPE_MISMATCH` like everyone else.
+ * The opening may reach the others in a run that then aborts at the echo check (as with
+ * `commitThenOpen`): it must be a value this party may reveal once the shapes agree.
+ * @internal
+ */
+export interface FusedCommitment {
+  /** 32 bytes: `commitment(session, epoch, round, party, nonce, value)` for the run's `round`. */
+  readonly commitment: Uint8Array;
+  /** The round name the commitment binds. */
+  readonly round: string;
+  /** The committed value and its 32-byte nonce. */
+  readonly value: Uint8Array;
+  readonly nonce: Uint8Array;
+}
+
+/** What {@link agreeRun} returns with a {@link FusedCommitment}: every party's checked opening. */
+export interface FusedPreparedRun<V> extends PreparedRun<V> {
+  /** Every party's opened value (this party's included), each checked against its echo-checked commitment. */
+  readonly opened: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
  * The agreement half of {@link prepareRun}: the echoed shape-and-parameters statement with the
  * coin toss of the run seed (two message rounds). `hint`: a small value this party states
  * alongside, not compared (e.g. whether all its channels run through the relay); every party's
  * hint comes back in {@link PreparedRun.hints}, echo-checked like the rest of the statement.
+ * `fused`: a commitment stated alongside and opened with the second round (see
+ * {@link FusedCommitment}); every party of the run must pass one (it follows from the agreed
+ * parameters), or none.
  */
-export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint?: PlainData): Promise<PreparedRun<V>> {
+export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint?: PlainData): Promise<PreparedRun<V>>;
+export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined, fused: FusedCommitment): Promise<FusedPreparedRun<V>>;
+export async function agreeRun<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint?: PlainData, fused?: FusedCommitment): Promise<PreparedRun<V>> {
   try {
-    return await agree(group, local, options, hint);
+    return await agree(group, local, options, hint, fused);
   } catch (err) {
     local.progress.end('failed', err);
     throw err;
   }
 }
 
-async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined): Promise<PreparedRun<V>> {
+/** One peer's parsed statement of the agreement round. */
+interface Statement {
+  readonly shape: string;
+  readonly params: string;
+  readonly c: Uint8Array;
+  readonly h: PlainData | undefined;
+  readonly t: Uint8Array | undefined;
+}
+
+function parseStatement(value: PlainData, party: string): Statement {
+  const ctx = { what: 'shape agreement', peer: party };
+  const rec = expectRecord(value, ctx, ['shape', 'params', 'c', 'h', 't']);
+  const t = rec.t === undefined ? undefined : expectBytes(rec.t, 't', ctx, 32);
+  return { shape: expectString(rec.shape, 'shape', ctx, 128), params: expectString(rec.params, 'params', ctx, 1024), c: expectBytes(rec.c, 'c', ctx, 32), h: rec.h, t };
+}
+
+async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined, fused: FusedCommitment | undefined): Promise<PreparedRun<V> | FusedPreparedRun<V>> {
   const { runId, shape, params, encoded, length, startedAt, descriptor, progress } = local;
   const coin = new Uint8Array(randomBytes(32));
   const round = `${runId}/shape`;
-  const mine = { shape: shapeDigest(shape), params: descriptor, c: coinCommitment(group, round, group.localId, coin), ...(hint === undefined ? {} : { h: hint }) };
-  const { values: all, attached } = await echoBroadcastAttached(group, round, mine, () => ({ coin }), roundOptions(options));
-  const disagree: string[] = [];
-  const why: string[] = [];
-  const commitments = new Map<string, Uint8Array>();
-  const hints = new Map<string, PlainData | undefined>([[group.localId, hint]]);
-  for (const [party, value] of all) {
-    if (party === group.localId) continue;
-    const ctx = { what: 'shape agreement', peer: party };
-    const rec = expectRecord(value, ctx, ['shape', 'params', 'c', 'h']);
-    hints.set(party, rec.h);
-    const s = expectString(rec.shape, 'shape', ctx, 128);
-    const p = expectString(rec.params, 'params', ctx, 1024);
-    commitments.set(party, expectBytes(rec.c, 'c', ctx, 32));
-    if (s !== mine.shape || p !== mine.params) {
-      disagree.push(party);
-      why.push(mismatchReason(party, s !== mine.shape ? shape : undefined, mine.params, p));
+  const mine = {
+    shape: shapeDigest(shape),
+    params: descriptor,
+    c: coinCommitment(group, round, group.localId, coin),
+    ...(hint === undefined ? {} : { h: hint }),
+    ...(fused === undefined ? {} : { t: fused.commitment }),
+  };
+  /** The parties whose statement differs from this party's, with why (public parameters only). */
+  const compare = (all: ReadonlyMap<string, PlainData>): { disagree: string[]; why: string[]; statements: Map<string, Statement> } => {
+    const disagree: string[] = [];
+    const why: string[] = [];
+    const statements = new Map<string, Statement>();
+    for (const [party, value] of all) {
+      if (party === group.localId) continue;
+      const st = parseStatement(value, party);
+      statements.set(party, st);
+      if (st.shape !== mine.shape || st.params !== mine.params) {
+        disagree.push(party);
+        why.push(mismatchReason(party, st.shape !== mine.shape ? shape : undefined, mine.params, st.params));
+      }
     }
-  }
+    return { disagree, why, statements };
+  };
+  const { values: all, attached } = await echoBroadcastAttached(
+    group,
+    round,
+    mine,
+    (values): PlainData => {
+      // The fused opening leaves only when every statement received states this party's shape and
+      // parameters. A malformed statement withholds it too, without failing here: the digest still
+      // goes out (a party that sent none would be named by the others' deadlines), and the check
+      // after the echo names the sender.
+      if (fused === undefined) return { coin };
+      let agreed = false;
+      try {
+        agreed = compare(values).disagree.length === 0;
+      } catch {
+        agreed = false;
+      }
+      return agreed ? { coin, o: { v: fused.value, n: fused.nonce } } : { coin };
+    },
+    roundOptions(options),
+  );
+  const { disagree, why, statements } = compare(all);
+  const hints = new Map<string, PlainData | undefined>([[group.localId, hint]]);
+  for (const [party, st] of statements) hints.set(party, st.h);
   if (disagree.length > 0) {
     const who = disagree.length === 1 ? `party "${disagree[0]}" disagrees` : `parties ${disagree.map((d) => `"${d}"`).join(', ')} disagree`;
     throw new ValueError(ErrorCode.SHAPE_MISMATCH, `${who} with this party: ${why.slice(0, 8).join('; ')}`, { peers: disagree });
   }
+  // Same shape and parameters: every party took the same path (fused or not), so a commitment
+  // present or missing against this party's own is a violation by its sender.
+  for (const [party, st] of statements) {
+    if ((st.t === undefined) !== (fused === undefined)) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" ${fused === undefined ? 'stated' : 'did not state'} a commitment in the shape agreement of round "${round}"`, { peer: party });
+    }
+  }
   const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId]));
+  const opened = new Map<string, Uint8Array>();
   for (const party of group.parties) {
     if (party === group.localId) {
       seed.update(coin);
+      if (fused !== undefined) opened.set(party, fused.value);
       continue;
     }
     const ctx = { what: `run-seed opening of round "${round}"`, peer: party };
     const opening = attached.get(party);
     if (opening === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" sent no run-seed opening`, { peer: party });
-    const theirs = expectBytes(expectRecord(opening, ctx, ['coin']).coin, 'coin', ctx, 32);
-    if (!bytesEqual(coinCommitment(group, round, party, theirs), commitments.get(party)!)) {
+    const rec = expectRecord(opening, ctx, fused === undefined ? ['coin'] : ['coin', 'o']);
+    const theirs = expectBytes(rec.coin, 'coin', ctx, 32);
+    if (!bytesEqual(coinCommitment(group, round, party, theirs), statements.get(party)!.c)) {
       throw new CheatingDetectedError(
         ErrorCode.COMMITMENT_MISMATCH,
         `party "${party}" opened a run-seed contribution that does not match its commitment`,
@@ -467,9 +551,31 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
       );
     }
     seed.update(theirs);
+    if (fused !== undefined) opened.set(party, checkFusedOpening(group, fused.round, party, rec.o, statements.get(party)!.t!));
   }
   group._noteLocalFailure(undefined);
-  return { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress, hints };
+  const run = { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress, hints };
+  return fused === undefined ? run : { ...run, opened };
+}
+
+/** A fused opening checked against `party`'s echo-checked commitment `t` (see {@link FusedCommitment}). */
+function checkFusedOpening(group: Group, round: string, party: string, o: PlainData | undefined, t: Uint8Array): Uint8Array {
+  const ctx = { what: `opening of round "${round}"`, peer: party };
+  // Every statement agreed (checked by the caller), and the echo check passed, so this party's
+  // view is the sender's: an honest sender attached its opening.
+  if (o === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" sent no opening in round "${round}"`, { peer: party });
+  const rec = expectRecord(o, ctx, ['v', 'n']);
+  const v = expectBytes(rec.v, 'v', ctx);
+  const n = expectBytes(rec.n, 'n', ctx, 32);
+  if (!bytesEqual(commitment(group.sessionId, group.epoch, round, party, n, v), t)) {
+    throw new CheatingDetectedError(
+      ErrorCode.COMMITMENT_MISMATCH,
+      `party "${party}" opened a value that does not match its commitment in round "${round}"`,
+      { description: 'the opening does not hash to the echo-checked commitment', statements: [] },
+      { peer: party },
+    );
+  }
+  return v;
 }
 
 /** The commitment to a run-seed contribution (the 32 uniform bytes hide themselves: no nonce). */

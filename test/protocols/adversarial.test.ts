@@ -117,12 +117,12 @@ describe('equivocation (different signed values to different peers)', () => {
     }
   }, 30_000);
 
-  test('in the commitment round of secureSum: EQUIVOCATION naming the adversary, with evidence', async () => {
+  test('in the commitment of secureSum (it rides in the shape statement): EQUIVOCATION naming the adversary, with evidence', async () => {
     const o = await runScenario(4, { p3: { mode: 'equivocate-commit', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.EQUIVOCATION);
       expect(e.peers).toEqual(['p3']);
-      checkEvidence(o, e as CheatingDetectedError, 'p3', /^sum\.1\/partial\/c$/);
+      checkEvidence(o, e as CheatingDetectedError, 'p3', /^sum\.1\/shape$/);
     }
   }, 30_000);
 });

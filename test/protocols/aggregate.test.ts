@@ -141,9 +141,11 @@ describe('option and defaults', () => {
       await sumAll(proto, gs, gs.map((_, i) => i + 1), {});
       const rounds = roundsOf(gs[0]!, from);
       expect(rounds.includes('partial/pieces')).toBe(want === 'aggregate');
-      // Broadcast opening: the T_p travel with the commitment echo's digests (`partial/c/d`); no chunk sums.
+      // Broadcast opening: the T_p travel with the commitment echo's digests (`partial/c/d`) — for
+      // secureSum's fused form (short vectors) with the shape digests (`shape/d`); no chunk sums.
       expect(rounds.includes('partial/sums')).toBe(want === 'aggregate');
-      expect(rounds.includes('partial/c/d')).toBe(true);
+      expect(rounds.includes('partial/c/d')).toBe(proto === 'dkSecureSum');
+      expect(rounds.includes('shape/d')).toBe(true);
     }
   }, 30_000);
 

@@ -30,8 +30,10 @@ import {
   chiSquareSurvival,
   chiSquareTwoSample,
   coalitionView,
-  openingBytes,
-  openingRound,
+  fusedOpeningBytes,
+  fusedOpeningRound,
+  fusedResidual,
+  recordPairwise,
   recordTraffic,
   ringBytes,
   ringSum,
@@ -92,18 +94,22 @@ function residuals(ids: readonly string[], coalition: readonly string[], shareRo
   return ids.map((id) => ringBytes(additiveResidual(view, id, shareRound, 'p2', L)));
 }
 
-describe('secureSum (additive n-of-n), n = 4', () => {
+describe('secureSum (additive n-of-n, the fused two-round form with pairwise masks), n = 4', () => {
   let idsA: string[];
   let idsB: string[];
+  const keys = new Map<string, Uint8Array>();
   beforeAll(async () => {
     log.length = 0;
+    for (const g of h.groups) recordPairwise(g, keys);
     idsA = await experiment((g, x) => secureSum(g, x), A);
     idsB = await experiment((g, x) => secureSum(g, x), B);
   }, 60_000);
 
   test('a coalition of 2 (p1, p3) learns nothing about x2 beyond the sum: its residual is indistinguishable under x2 = A and x2 = B', () => {
-    const a = residuals(idsA, ['p1', 'p3'], 'share');
-    const b = residuals(idsB, ['p1', 'p3'], 'share');
+    const C = ['p1', 'p3'];
+    const view = coalitionView(log, C);
+    const a = idsA.map((id) => ringBytes(fusedResidual(view, keys, id, 'p2', C, L)));
+    const b = idsB.map((id) => ringBytes(fusedResidual(view, keys, id, 'p2', C, L)));
     // Sanity: the residual is never the input itself.
     expect(a.some((r) => r.every((x) => x === 0))).toBe(false);
     const t = bytesIndistinguishable(a, b);
@@ -111,30 +117,23 @@ describe('secureSum (additive n-of-n), n = 4', () => {
     expect(t.p).toBeGreaterThan(ALPHA);
   });
 
-  test('a coalition of n − 1 = 3 (p1, p3, p4) sees nothing beyond what the output implies: uniform seeds from p2, and T_2 fixed by the output', () => {
+  test('a coalition of n − 1 = 3 (p1, p3, p4) sees nothing beyond what the output implies: p2 sends only its statement and its digest, and its opened y_2 is fixed by the output', () => {
     const C = ['p1', 'p3', 'p4'];
     const view = coalitionView(log, C);
-    const seeds = (ids: readonly string[]): Uint8Array[] =>
-      ids.flatMap((id) => view.filter((r) => r.dir === 'in' && r.peer === 'p2' && r.round === `${id}/share`).map((r) => bytesOf(r.payload, 's')));
-    const sa = seeds(idsA);
-    const sb = seeds(idsB);
-    expect(sa).toHaveLength(RUNS * 3);
-    expect(sa.every((s) => s.length === 32)).toBe(true);
-    expect(bytesIndistinguishable(sa, sb).p).toBeGreaterThan(ALPHA);
-    // The only other message of p2, its opened partial sum T_2, is a function of the output and of
-    // what the coalition holds: T_2 = S − Σ_{c ∈ C} T_c. So the view is simulatable from the output.
     for (const [ids, X] of [
       [idsA, A],
       [idsB, B],
     ] as const) {
       const S = ringSum(inputsFor(X).map(enc), L);
       for (const id of ids) {
-        const opened = new Map(view.filter((r) => r.dir === 'in' && r.round === openingRound(id) && r.self === 'p1').map((r) => [r.peer, r64FromBytes(openingBytes(r.payload))]));
-        const own = view.find((r) => r.dir === 'out' && r.self === 'p1' && r.round === openingRound(id))!;
-        const others = ringSum([r64FromBytes(openingBytes(own.payload)), opened.get('p3')!, opened.get('p4')!], L);
+        // Only the two echo messages come from p2 (no share, no separate opening round).
+        expect(new Set(view.filter((r) => r.dir === 'in' && r.peer === 'p2' && r.round.startsWith(`${id}/`)).map((r) => r.round))).toEqual(new Set([`${id}/shape/v`, fusedOpeningRound(id)]));
+        const opened = new Map(view.filter((r) => r.dir === 'in' && r.round === fusedOpeningRound(id) && r.self === 'p1').map((r) => [r.peer, r64FromBytes(fusedOpeningBytes(r.payload))]));
+        const own = view.find((r) => r.dir === 'out' && r.self === 'p1' && r.round === fusedOpeningRound(id))!;
+        const others = ringSum([r64FromBytes(fusedOpeningBytes(own.payload)), opened.get('p3')!, opened.get('p4')!], L);
         expect(r64Equal(opened.get('p2')!, r64Sub(S, others))).toBe(true);
         // …and the coalition's residual is exactly x2 — which the output already reveals to n − 1 parties.
-        expect(r64Equal(additiveResidual(view, id, 'share', 'p2', L), enc(X))).toBe(true);
+        expect(r64Equal(fusedResidual(view, keys, id, 'p2', C, L), enc(X))).toBe(true);
       }
     }
   });

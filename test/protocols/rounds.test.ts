@@ -3,11 +3,14 @@
  * sender at the time it was sent (1 + the deepest message the sender had received), so the
  * deepest message of a run is the number of message rounds its latency pays — whatever the number
  * of messages. At small L the rounds are the cost (issue 12): secureSum's broadcast opening takes
- * 3 (it took 5: shape echo 2, shares 1, commit-then-open 2).
+ * 2 at short lengths (its fused form: the commitment rides in the shape statement, the opening with
+ * the shape digest; issue 18) and 3 with share vectors or long vectors (it took 5: shape echo 2,
+ * shares 1, commit-then-open 2).
  */
 import type { Group } from '../../src/group/group';
 import type { PlainData } from '../../src/wire/codec';
 import { dkSecureSum, plainSum, secureSum, thresholdSum } from '../../src/protocols';
+import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
 import { createTestGroups, type TestGroups } from '../support/group-harness';
 
 jest.setTimeout(30_000);
@@ -84,9 +87,14 @@ async function rounds(run: (g: Group, i: number) => Promise<{ sum: unknown }>): 
   return meter.depth();
 }
 
-test('secureSum (broadcast opening): 3 message rounds — shape + shares, digest + commitment, digest + opening', async () => {
-  expect(await rounds((g, i) => secureSum(g, i + 1))).toBe(3);
+test('secureSum (broadcast opening, seeds, L below the fused limit): 2 message rounds — shape + commitment, digest + opening', async () => {
+  expect(await rounds((g, i) => secureSum(g, i + 1))).toBe(2);
+  expect(await rounds((g, i) => secureSum(g, Float64Array.from({ length: FUSED_MAX_ELEMENTS - 1 }, () => i)))).toBe(2);
+});
+
+test('secureSum with share vectors, or from the fused limit on: 3 message rounds — shape + shares, digest + commitment, digest + opening', async () => {
   expect(await rounds((g, i) => secureSum(g, [i, 2 * i], { shares: 'vector' }))).toBe(3);
+  expect(await rounds((g, i) => secureSum(g, Float64Array.from({ length: FUSED_MAX_ELEMENTS }, () => i), { opening: 'broadcast' }))).toBe(3);
 });
 
 test('secureSum with the aggregated opening: the shares ride with the shape statement too', async () => {

@@ -1,0 +1,99 @@
+/**
+ * secureSum's fused two-round form (src/protocols/additive.ts, `fusedSecureSum`): pairwise masks
+ * from the pair's link secret instead of dealt seeds, the commitment in the shape statement, the
+ * opening with the shape digest. What the form must keep: both ends of a pair derive the same mask
+ * and nobody else can; a secret is never derived twice for one run; a party opens nothing when a
+ * statement it received disagrees with its own; parties on different forms (an honest shape
+ * mismatch across the fused limit) fail with SHAPE_MISMATCH, not a violation or a timeout.
+ */
+import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { secureSum } from '../../src/protocols';
+import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
+import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
+import type { PlainData } from '../../src/wire/codec';
+
+let h: TestGroups;
+beforeAll(async () => {
+  h = await createTestGroups(4, { roundTimeoutMs: 10_000 });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+test('both ends of every pair derive the same secret; it differs per pair, run and purpose; a run is claimed once', () => {
+  const [p1, p2, p3] = h.groups;
+  const s1 = p1!._pairwiseSeeds('test.1', 'unit');
+  const s2 = p2!._pairwiseSeeds('test.1', 'unit');
+  const s3 = p3!._pairwiseSeeds('test.1', 'unit');
+  expect(hex(s1.get('p2')!)).toBe(hex(s2.get('p1')!));
+  expect(hex(s1.get('p3')!)).toBe(hex(s3.get('p1')!));
+  expect(hex(s2.get('p3')!)).toBe(hex(s3.get('p2')!));
+  const all = [...s1.values(), ...s2.values(), ...s3.values()].map(hex);
+  // 3 parties × 3 peers = 9 values, 6 distinct pairs among p1..p4 seen from these three (p4's pairs once).
+  expect(new Set(all).size).toBe(6);
+  const other = p1!._pairwiseSeeds('test.2', 'unit');
+  const otherPurpose = p1!._pairwiseSeeds('test.1', 'another');
+  expect(hex(other.get('p2')!)).not.toBe(hex(s1.get('p2')!));
+  expect(hex(otherPurpose.get('p2')!)).not.toBe(hex(s1.get('p2')!));
+  let e: unknown;
+  try {
+    p1!._pairwiseSeeds('test.1', 'unit');
+  } catch (err) {
+    e = err;
+  }
+  expect(e).toBeInstanceOf(GroupError);
+  expect((e as GroupError).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+});
+
+/** Record the round-2 digest messages every party sends (`<run>/shape/d`). */
+function recordDigests(): { payload: PlainData; from: string }[] {
+  const sent: { payload: PlainData; from: string }[] = [];
+  for (const g of h.groups) {
+    const sendToAll = g.sendToAll.bind(g);
+    g.sendToAll = (round: string, payload: PlainData, to?: readonly string[]) => {
+      if (round.endsWith('/shape/d')) sent.push({ payload, from: g.localId });
+      return sendToAll(round, payload, to);
+    };
+  }
+  return sent;
+}
+
+const hasOpening = (payload: PlainData): boolean => {
+  const x = (payload as { x?: Record<string, unknown> }).x;
+  return x !== undefined && x.o !== undefined;
+};
+
+test('a shape mismatch: every party fails with SHAPE_MISMATCH, and no party opens its masked input', async () => {
+  const sent = recordDigests();
+  const out = await settleAll(h.groups.map((g, i) => secureSum(g, i === 2 ? [1, 2] : [1])));
+  for (const o of out) {
+    expect(o.ok).toBe(false);
+    expect((o as { error: CouplerError }).error.code).toBe(ErrorCode.SHAPE_MISMATCH);
+  }
+  // Every party sent its digest (so nobody is named for silence), none with an opening.
+  expect(sent.map((s) => s.from).sort()).toEqual(['p1', 'p2', 'p3', 'p4']);
+  expect(sent.filter((s) => hasOpening(s.payload))).toEqual([]);
+  // The group stays usable, and an agreeing run opens at every party.
+  sent.length = 0;
+  const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
+  expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
+  expect(sent.filter((s) => hasOpening(s.payload)).length).toBe(4);
+}, 30_000);
+
+test('one party across the fused limit (three-round form) and the others below it: SHAPE_MISMATCH at every party, naming the other side', async () => {
+  const long = Float64Array.from({ length: FUSED_MAX_ELEMENTS }, () => 1);
+  const short = Float64Array.from({ length: FUSED_MAX_ELEMENTS - 1 }, () => 1);
+  const t0 = Date.now();
+  const out = await settleAll(h.groups.map((g, i) => secureSum(g, i === 3 ? long : short, { opening: 'broadcast' })));
+  expect(Date.now() - t0).toBeLessThan(10_000); // no round deadline ran out
+  out.forEach((o, i) => {
+    expect(o.ok).toBe(false);
+    const e = (o as { error: CouplerError }).error;
+    expect(e.code).toBe(ErrorCode.SHAPE_MISMATCH);
+    expect(e.peers).toEqual(i === 3 ? ['p1', 'p2', 'p3'] : ['p4']);
+  });
+  const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
+  expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
+}, 30_000);
