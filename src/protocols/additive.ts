@@ -381,7 +381,10 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   o: SecureSumOptions,
   hint: PlainData | undefined,
 ): Promise<SumResult<SumOutputOf<I>>> {
-  local.progress.phase('share');
+  // The opening travels with the agreement's second round: from here on, a run that fails may
+  // have shown a party's opening to a peer (what the `open` phase tells a caller deciding whether
+  // a retry without the named parties is safe, see the README).
+  local.progress.phase('open');
   const y = local.encoded;
   let seeds: Map<string, Uint8Array>;
   try {
@@ -401,7 +404,6 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   const round = `${local.runId}/partial`;
   const fused = { commitment: commitment(group.sessionId, group.epoch, round, group.localId, nonce, value), round, value, nonce };
   const run = await agreeRun(group, local, o, hint, fused);
-  local.progress.phase('open');
   const sum = r64Zeros(local.length);
   for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
   local.progress.end('done');

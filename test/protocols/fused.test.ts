@@ -97,3 +97,9 @@ test('one party across the fused limit (three-round form) and the others below i
   const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
   expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
 }, 30_000);
+
+test('progress: agree → open → done (the opening travels with the agreement, so there is no share phase)', async () => {
+  const seen = new Map<string, string[]>();
+  await Promise.all(h.groups.map((g, i) => secureSum(g, i, { onProgress: (p) => seen.set(g.localId, [...(seen.get(g.localId) ?? []), p.phase]) })));
+  for (const g of h.groups) expect(seen.get(g.localId)!.filter((ph, i, a) => i === 0 || a[i - 1] !== ph)).toEqual(['agree', 'open', 'done']);
+});
