@@ -10,12 +10,15 @@
  *
  * @module
  */
-import { hkdfSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { SecureChannel } from '../channel/channel.js';
 import { CouplerError, ErrorCode, GroupError } from '../errors.js';
 import { encodeMessage } from '../wire/codec.js';
 import { ACK_ROUND, RESUME_ROUND } from './inbound.js';
 import { MAX_TIMER_MS } from '../channel/channel.js';
+
+/** HKDF-Expand's block counter for the first (only) block. */
+const ONE = Uint8Array.of(1);
 
 /** A receiver acknowledges after this many unacknowledged messages… */
 export const ACK_EVERY_MESSAGES = 32;
@@ -38,6 +41,9 @@ export class PeerLink {
   readonly id: Uint8Array;
   /** The exporter secret of the link's first channel: both ends hold the same (see {@link PeerLink.pairwiseSeed}). */
   readonly #secret: Uint8Array;
+  /** HKDF's extracted key for {@link PeerLink.pairwiseSeed}, and the salt it was extracted with. */
+  #prk: Buffer | undefined;
+  #prkSalt: Uint8Array | undefined;
   #channel: SecureChannel;
   #state: LinkState = 'up';
   #sent = 0;
@@ -77,7 +83,15 @@ export class PeerLink {
    * comes from the channel's ephemeral key exchange.
    */
   pairwiseSeed(salt: Uint8Array, info: Uint8Array): Uint8Array {
-    return new Uint8Array(hkdfSync('sha256', this.#secret, salt, info, 32));
+    // HKDF-SHA256 (RFC 5869) for one 32-byte block, written out: node's hkdfSync builds key
+    // objects per call and cost more than the rest of a small sum's masking. The extracted key
+    // is kept for the salt (the formation's epoch: one per link).
+    if (this.#prk === undefined || !Buffer.from(this.#prkSalt!).equals(Buffer.from(salt))) {
+      this.#prk?.fill(0);
+      this.#prk = createHmac('sha256', salt).update(this.#secret).digest();
+      this.#prkSalt = Uint8Array.from(salt);
+    }
+    return new Uint8Array(createHmac('sha256', this.#prk).update(info).update(ONE).digest());
   }
 
   /** Traffic over every channel the link has had. */
@@ -179,6 +193,7 @@ export class PeerLink {
     this.#ackTimer = undefined;
     this.#state = 'down';
     this.#secret.fill(0);
+    this.#prk?.fill(0);
     this.#retained.length = 0;
     this.#retainedBytes = 0;
   }
@@ -233,6 +248,7 @@ export class PeerLink {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     this.#secret.fill(0);
+    this.#prk?.fill(0);
   }
 }
 

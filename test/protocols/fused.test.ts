@@ -11,6 +11,9 @@ import { secureSum } from '../../src/protocols';
 import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
 import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
 import type { PlainData } from '../../src/wire/codec';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { PeerLink } from '../../src/group/link';
+import type { SecureChannel } from '../../src/channel/channel';
 
 let h: TestGroups;
 beforeAll(async () => {
@@ -102,4 +105,17 @@ test('progress: agree → open → done (the opening travels with the agreement,
   const seen = new Map<string, string[]>();
   await Promise.all(h.groups.map((g, i) => secureSum(g, i, { onProgress: (p) => seen.set(g.localId, [...(seen.get(g.localId) ?? []), p.phase]) })));
   for (const g of h.groups) expect(seen.get(g.localId)!.filter((ph, i, a) => i === 0 || a[i - 1] !== ph)).toEqual(['agree', 'open', 'done']);
+});
+
+test('the pair secret is HKDF-SHA256 (RFC 5869) of the link secret: the written-out form equals node:crypto hkdfSync, for one salt and after a change of salt', () => {
+  const secret = new Uint8Array(randomBytes(32));
+  const channel = { transcript: new Uint8Array(32), _exporter: () => Uint8Array.from(secret) } as unknown as SecureChannel;
+  const link = new PeerLink('p2', channel, false);
+  for (const salt of [randomBytes(32), randomBytes(32)]) {
+    for (const len of [0, 5, 64, 300]) {
+      const info = randomBytes(len);
+      expect(hex(link.pairwiseSeed(salt, info))).toBe(hex(new Uint8Array(hkdfSync('sha256', secret, salt, info, 32))));
+    }
+  }
+  link.dispose();
 });
