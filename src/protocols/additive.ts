@@ -2,11 +2,18 @@
  * `secureSum`: additive n-out-of-n secret sharing over Z_2^64 (protocols.md §4) — the default
  * k-party secure sum.
  *
- * 1. Party i splits its encoded input x_i into n shares that sum to x_i: for every peer j a fresh
- *    32-byte seed s_ij whose ChaCha20 expansion is the share a_ij, sent to j; it keeps
- *    a_ii = x_i − Σ a_ij. (`shares: 'vector'` sends the share vectors themselves instead; a long
- *    one in pieces, once the parties agreed on the shape, so nobody holds a whole share vector.)
- * 2. Party j adds what it holds: T_j = a_jj + Σ_i a_ij.
+ * 1. Party j masks its encoded input x_j with one mask per peer p, the ChaCha20 expansion of a
+ *    32-byte secret only j and p can compute (derived from their link's key exchange for this
+ *    session, formation and run; see {@link maskPairwise}), added when j's id sorts first in the
+ *    pair and subtracted otherwise: T_j = x_j + Σ_{p > j} m_jp − Σ_{p < j} m_pj, and the masks
+ *    cancel in Σ_j T_j. Nothing is dealt, and each party expands n − 1 masks (dealing seeds cost a
+ *    dealer n − 1 expansions and each receiver n − 1 more). `shares: 'vector'` deals uniformly
+ *    random share vectors instead (a_ij to j, keeping a_ii = x_i − Σ a_ij; a long one in pieces,
+ *    once the parties agreed on the shape, so nobody holds a whole share vector), and party j
+ *    adds what it holds: T_j = a_jj + Σ_i a_ij.
+ * 2. Below {@link FUSED_MAX_ELEMENTS} with masks and the broadcast opening, T_j's commitment rides
+ *    in the echoed shape statement and its opening with the shape digest: two message rounds in
+ *    all (see {@link fusedSecureSum}). Otherwise:
  * 3. T_j is committed (commitments echo-checked), then opened; S = Σ T_j. The T_j are public by
  *    design; only their sum is needed, so there are two openings (`opening` option):
  *    - `'broadcast'` (default): every T_j to every party, (n − 1)·8L bytes per party.
@@ -18,8 +25,9 @@
  *      only shift the sum by an offset fixed before it could see anything, as by changing its own
  *      input (broadcast: not even that beyond its own input).
  *
- * Privacy: any coalition of up to n − 1 parties learns nothing beyond the sum (with seeds:
- * computationally, under ChaCha20 as a PRG; with vectors: information-theoretically). No dropout
+ * Privacy: any coalition of up to n − 1 parties learns nothing beyond the sum (with masks:
+ * computationally, under ChaCha20 as a PRG and HKDF-SHA256 as a PRF; with vectors:
+ * information-theoretically). No dropout
  * tolerance: a party that vanishes aborts the run, naming it. Output identical at every honest
  * party that does not abort (commitments are binding and echo-checked; with `'aggregate'`, the
  * acceptance verdict is echo-checked too).
@@ -74,7 +82,11 @@ export type PartialsOpening = 'broadcast' | 'aggregate' | 'relay';
 
 /** Options of {@link secureSum}. */
 export interface SecureSumOptions extends SumOptions {
-  /** Send 32-byte PRG seeds (default, O(n) bytes per party) or full share vectors. */
+  /**
+   * `'seed'` (default): pairwise masks expanded from 32-byte secrets each pair derives from its
+   * channel — no share on the wire at all. `'vector'`: uniformly random share vectors dealt to
+   * every peer ((n − 1)·8L more bytes per party; privacy then holds information-theoretically).
+   */
   readonly shares?: 'seed' | 'vector';
   /**
    * Opening of the partial sums (all parties must agree; a mismatch is refused like any other
@@ -158,6 +170,35 @@ export async function dealAdditive(group: Group, round: string, x: Uint32Array, 
   return own;
 }
 
+/** The purpose under which secureSum derives its pairwise secrets (see `Group._pairwiseSeeds`). */
+const PAIRWISE_PURPOSE = 'secureSum mask';
+
+/**
+ * Mask `x` in place with one pairwise mask per peer of the group: the ChaCha20 expansion (domain
+ * {@link PAIRWISE_PRG_DOMAIN}) of a secret only this party and that peer can compute
+ * (`Group._pairwiseSeeds` for run `runId`), added when this party's id sorts first in the pair
+ * and subtracted otherwise, so the masks of all parties cancel in the sum: T_j = x_j + Σ_{p > j}
+ * m_jp − Σ_{p < j} m_pj. Nothing is sent. Each party expands n − 1 masks, where dealing seeds cost
+ * a dealer n − 1 expansions and a receiver n − 1 more. `source` (when the opening may rebuild T)
+ * keeps the secrets and their domain; the copies here are wiped.
+ * @internal shared by secureSum's two forms and the tests' simulated parties.
+ */
+export function maskPairwise(group: Group, runId: string, x: Uint32Array, source?: SeededPartial): Uint32Array {
+  const seeds = group._pairwiseSeeds(runId, PAIRWISE_PURPOSE);
+  const up: Uint8Array[] = [];
+  const down: Uint8Array[] = [];
+  for (const [peer, seed] of seeds) (compareIds(group.localId, peer) < 0 ? up : down).push(seed);
+  applySeedsInPlace(x, up, PAIRWISE_PRG_DOMAIN, 'add');
+  applySeedsInPlace(x, down, PAIRWISE_PRG_DOMAIN, 'sub');
+  if (source !== undefined) {
+    source.domain = PAIRWISE_PRG_DOMAIN;
+    for (const seed of up) source.received.push(Uint8Array.from(seed));
+    for (const seed of down) source.dealt.push(Uint8Array.from(seed));
+  }
+  for (const seed of seeds.values()) seed.fill(0);
+  return x;
+}
+
 /**
  * Receive the shares dealt to this party in `round` from `from` and add them to `own`.
  * @internal shared by the additive and dk protocols.
@@ -200,12 +241,14 @@ export async function collectAdditive(
  * @internal shared by the additive and dk protocols.
  */
 export class SeededPartial {
-  /** Seeds dealt to peers (subtracted from x). */
+  /** Seeds dealt to peers, or masks of pairs where this party's id sorts last (subtracted from x). */
   readonly dealt: Uint8Array[] = [];
-  /** Seeds received from peers (added). */
+  /** Seeds received from peers, or masks of pairs where this party's id sorts first (added). */
   readonly received: Uint8Array[] = [];
   /** False once a share vector was dealt or received (not kept; nothing can be rebuilt). */
   complete = true;
+  /** The PRG domain the seeds expand in (dealt shares, or pairwise masks: {@link maskPairwise}). */
+  domain: string = SHARE_PRG_DOMAIN;
   readonly #encodeInto: (from: number, out: Ring64Vector) => void;
   /** Elements of T. */
   readonly length: number;
@@ -218,8 +261,8 @@ export class SeededPartial {
 
   /** A reader of T from element 0: each call writes the next `out.length / 2` elements into `out`. */
   reader(): (out: Ring64Vector) => void {
-    const minus = this.dealt.map((s) => new _SeedStream(s, SHARE_PRG_DOMAIN));
-    const plus = this.received.map((s) => new _SeedStream(s, SHARE_PRG_DOMAIN));
+    const minus = this.dealt.map((s) => new _SeedStream(s, this.domain));
+    const plus = this.received.map((s) => new _SeedStream(s, this.domain));
     let at = 0;
     return (out) => {
       this.#encodeInto(at, out);
@@ -385,20 +428,13 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   // have shown a party's opening to a peer (what the `open` phase tells a caller deciding whether
   // a retry without the named parties is safe, see the README).
   local.progress.phase('open');
-  const y = local.encoded;
-  let seeds: Map<string, Uint8Array>;
+  let y: Uint32Array;
   try {
-    seeds = group._pairwiseSeeds(local.runId, 'secureSum mask');
+    y = maskPairwise(group, local.runId, local.encoded);
   } catch (err) {
     local.progress.end('failed', err);
     throw err;
   }
-  const up: Uint8Array[] = [];
-  const down: Uint8Array[] = [];
-  for (const [peer, seed] of seeds) (compareIds(group.localId, peer) < 0 ? up : down).push(seed);
-  applySeedsInPlace(y, up, PAIRWISE_PRG_DOMAIN, 'add');
-  applySeedsInPlace(y, down, PAIRWISE_PRG_DOMAIN, 'sub');
-  for (const seed of seeds.values()) seed.fill(0);
   const value = r64ToBytes(y);
   const nonce = new Uint8Array(randomBytes(32));
   const round = `${local.runId}/partial`;
@@ -469,14 +505,27 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   // Seeds only, and an opening that may keep the sum where the partial sum was: keep what the
   // partial sum is made of, so that opening can rebuild it (see SeededPartial).
   const source = mode === 'seed' && (requested ?? (hint?.rl === 1 ? 'relay' : 'broadcast')) !== 'broadcast' ? new SeededPartial(input, local.params) : undefined;
-  const dealt = inPieces ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source);
+  // Seeds: pairwise masks, nothing dealt (see maskPairwise). Short share vectors go with the
+  // statement; long ones in pieces after it.
+  let masked: Uint32Array | undefined;
+  if (mode === 'seed') {
+    try {
+      masked = maskPairwise(group, local.runId, local.encoded, source);
+    } catch (err) {
+      local.progress.end('failed', err);
+      throw err;
+    }
+  }
+  const dealt = inPieces || masked !== undefined ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source);
   const agreement = agreeRun(group, local, o, hint);
   const opening = resolveOpening(requested, hint, 'broadcast', agreement);
   const summing = (async () => {
     const partial =
-      dealt === undefined
-        ? await shareVectorPieces(group, shareRound, (await agreement).encoded, group.peers, group.peers, local.length, o)
-        : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o, source);
+      masked !== undefined
+        ? masked
+        : dealt === undefined
+          ? await shareVectorPieces(group, shareRound, (await agreement).encoded, group.peers, group.peers, local.length, o)
+          : await collectAdditive(group, shareRound, await dealt, group.peers, local.length, o, source);
     local.progress.phase('open');
     return openPartials(group, `${local.runId}/partial`, partial, local.length, o, await opening, agreement, source);
   })();

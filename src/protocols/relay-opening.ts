@@ -205,6 +205,10 @@ export async function openRelayed(
       viewBytes.set(sum, 8 * at);
       answerChain = chainNext(answerChain, answerChunkHash(i, sum, carries));
     },
+  }).catch((err: unknown) => {
+    // A member that comes after the aggregation ended gets the relay's abort at admission, with
+    // the same evidence the others got (a party's signed upload of the wrong size names it).
+    throw blameUpload(group, err, agg, length, count);
   });
   const rk = conn.relayKey;
   let answer: AggregateAnswer;

@@ -97,8 +97,11 @@ export interface RelayAggregationOptions {
   readonly onBytes: (member: string, bytes: number) => boolean;
   /** The answer went out to every member. */
   readonly onDone: () => void;
-  /** The aggregation failed (the abort message was queued to every member). */
-  readonly onAbort: (reason: AggregateAbortReason | 'bytes-limit', party: string | undefined) => void;
+  /**
+   * The aggregation failed (the abort message was queued to every member that had joined): with
+   * that message's text, for members that join later (none for `bytes-limit`).
+   */
+  readonly onAbort: (reason: AggregateAbortReason | 'bytes-limit', party: string | undefined, text?: string) => void;
 }
 
 interface Member {
@@ -355,7 +358,7 @@ export class RelayAggregation {
     const msg: AggregateAbort = { t: 'abort', reason, ...(party === undefined ? {} : { party }), ...(ev === undefined ? {} : { ev }) };
     const text = JSON.stringify(msg);
     for (const m of this.#members.values()) if (m.io !== undefined) m.io.send(text, () => undefined);
-    this.#o.onAbort(reason, party);
+    this.#o.onAbort(reason, party, text);
   }
 }
 

@@ -203,6 +203,16 @@ interface Link {
   ended: boolean;
 }
 
+/** Most aborted aggregations a relay remembers for members that come late (see `aborted` in {@link startRelay}). */
+export const ABORTED_AGGREGATIONS_MAX = 1024;
+/** How long a relay remembers an aborted aggregation for members that come late, ms. */
+export const ABORTED_AGGREGATION_TTL_MS = 5 * 60_000;
+
+/** Key of an aborted aggregation: session, roster digest and aggregation id. */
+function abortedKey(session: string, digest: string, agg: string): string {
+  return `${session}\n${digest}\n${agg}`;
+}
+
 /** The answer a relay gives an aggregation member once it is admitted (text message). */
 interface AggregateAdmitted {
   readonly t: 'admitted';
@@ -294,6 +304,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   // that refuses aggregations (`aggregate-mismatch`) rather than cutting every member.
   const aggregationsFit = maxMessageBytes >= AGGREGATE_UPLOAD_MESSAGE_BYTES;
   const engines = new Map<AggEntry<Link>, RelayAggregation>();
+  /**
+   * Aggregations that aborted, by session, roster digest and aggregation id, with the abort
+   * message and when: a member that comes after the abort gets the same message (the evidence
+   * naming the culprit) instead of a fresh aggregation that waits for members who already left —
+   * which made a late honest party fail naming nobody when a cheater uploaded early. Bounded
+   * ({@link ABORTED_AGGREGATIONS_MAX}, oldest first) and kept {@link ABORTED_AGGREGATION_TTL_MS}.
+   */
+  const aborted = new Map<string, { text: string; at: number }>();
   let aggCompleted = 0;
   let aggFailed = 0;
   let aggBytes = 0;
@@ -597,6 +615,14 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return;
     }
     const digest = digestOf.get(roster) ?? rosterDigest(roster);
+    const gone = aborted.get(abortedKey(r.session, digest, r.agg));
+    if (gone !== undefined && Date.now() - gone.at <= ABORTED_AGGREGATION_TTL_MS) {
+      // The aggregation already ended: this member gets the abort the others got.
+      const ws = link.ws;
+      if (ws !== undefined && ws.readyState === WebSocket.OPEN) ws.send(gone.text, () => end(link, undefined));
+      else end(link, undefined);
+      return;
+    }
     // The URL it signed (one of ours: checkSigned verified it), kept with its request as the
     // evidence a mismatching later member is refused with.
     const key = roster.get(r.from)!.publicKey;
@@ -640,9 +666,15 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
           // The close frame follows the answer in each member's queue.
           for (const c of agg.members.values()) c.handle.ws?.close(1000);
         },
-        onAbort: (reason) => {
+        onAbort: (reason, _party, text) => {
           aggFailed++;
           engines.delete(agg);
+          if (text !== undefined) {
+            const k = abortedKey(r.session, digest, r.agg);
+            aborted.delete(k);
+            aborted.set(k, { text, at: Date.now() });
+            while (aborted.size > ABORTED_AGGREGATIONS_MAX) aborted.delete(aborted.keys().next().value as string);
+          }
           const first = agg.members.values().next().value as ConnEntry<Link> | undefined;
           if (first === undefined) return;
           const released = table.release(first);

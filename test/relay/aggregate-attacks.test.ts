@@ -13,7 +13,7 @@ import { aggregationId } from '../../src/protocols/relay-opening';
 import { RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
 import { chainNext, chainStart, chunkHash, encodeUploadChunk, uploadStatement } from '../../src/relay/aggregate-wire';
 import { agreeRun, encodeRun } from '../../src/protocols/common';
-import { collectAdditive, dealAdditive } from '../../src/protocols/additive';
+import { maskPairwise } from '../../src/protocols/additive';
 import { maskInPlace } from '../../src/protocols/sumcheck';
 import { r64ToBytes } from '../../src/protocols/math/index';
 import { ed25519Sign } from '../../src/crypto/ed25519';
@@ -152,11 +152,9 @@ describe('a malicious relay is detected and named, no party is', () => {
 async function cheat(g: Group, input: Float64Array, deviate: 'size' | 'signature'): Promise<void> {
   const o = {};
   const local = encodeRun(g, 'sum', input, o, 'ring64', { shares: 'seed', opening: 'relay' });
-  const shareRound = `${local.runId}/share`;
-  const dealt = await dealAdditive(g, shareRound, local.encoded, g.peers, 'seed');
+  const partial = maskPairwise(g, local.runId, local.encoded);
   const agreement = agreeRun(g, local, o);
   agreement.catch(() => undefined);
-  const partial = await collectAdditive(g, shareRound, dealt, g.peers, local.length, o);
   const agg = aggregationId(g, `${local.runId}/partial`);
   maskInPlace(partial, new Uint8Array(32).fill(3));
   const bytes = r64ToBytes(partial);
@@ -186,6 +184,37 @@ async function cheat(g: Group, input: Float64Array, deviate: 'size' | 'signature
 }
 
 describe('a party that cheats at the relay', () => {
+  test('a member that comes after the aggregation ended gets the same abort, with the evidence — not a fresh aggregation that waits until its deadline', async () => {
+    const { groups } = await setup();
+    const g3 = groups[2]!;
+    const g1 = groups[0]!;
+    // p3 alone opens the aggregation and uploads a wrong-size chunk: the relay ends it.
+    const local = encodeRun(g3, 'sum', inputOf(2), {}, 'ring64', { shares: 'seed', opening: 'relay' });
+    const agg = aggregationId(g3, `${local.runId}/partial`);
+    const partial = maskPairwise(g3, local.runId, local.encoded);
+    const bytes = r64ToBytes(partial);
+    const conn = await openRelayAggregation({ relayUrl: g3._relayUrl!, identity: g3.identity, roster: g3.roster, sessionId: g3.sessionId, localId: 'p3', agg, parties: g3.parties, length: L, admissionTimeoutMs: 5_000, onChunk: () => undefined });
+    let c = chainStart(g3.sessionId, agg, 'p3', L, g3.parties);
+    await conn
+      .upload((i) => {
+        const payload = bytes.subarray(8 * 16_384 * i, Math.min(bytes.length, 8 * 16_384 * (i + 1))).subarray(0, i === 1 ? 8 * 16_383 : undefined);
+        c = chainNext(c, chunkHash(i, payload));
+        return encodeUploadChunk(i, ed25519Sign(uploadStatement(g3.sessionId, agg, 'p3', i, payload.length, c), g3.identity.secretKey), payload);
+      })
+      .catch(() => undefined);
+    await conn.answer.catch(() => undefined);
+    // p1 comes late, to the same aggregation: it gets the abort naming p3 with p3's signature.
+    const t0 = Date.now();
+    const late = await openRelayAggregation({ relayUrl: g1._relayUrl!, identity: g1.identity, roster: g1.roster, sessionId: g1.sessionId, localId: 'p1', agg, parties: g1.parties, length: L, admissionTimeoutMs: 20_000, onChunk: () => undefined }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(late).toBeInstanceOf(RelayOpeningError);
+    expect((late as RelayOpeningError).abort).toMatchObject({ reason: 'upload-size', party: 'p3' });
+    expect((late as RelayOpeningError).abort!.ev).toBeDefined();
+  });
+
   test('a signed upload chunk of the wrong size → every honest party names it, with its signature as evidence', async () => {
     const { groups } = await setup();
     const results = await settleAll<unknown>(groups.map((g, i) => (g.localId === 'p3' ? cheat(g, inputOf(i), 'size') : secureSum(g, inputOf(i), { opening: 'relay' }))));

@@ -13,7 +13,7 @@ import { maskCommitment, maskInPlace } from '../../src/protocols/sumcheck';
 import { r64ToBytes } from '../../src/protocols/math/index';
 import { chainNext, chainStart, chunkHash } from '../../src/relay/aggregate-wire';
 import { agreeRun, encodeRun } from '../../src/protocols/common';
-import { collectAdditive, dealAdditive } from '../../src/protocols/additive';
+import { maskPairwise } from '../../src/protocols/additive';
 import { ECHO_STATEMENT, echoBroadcast, echoDigest } from '../../src/group/echo';
 import { decodeBase64Strict } from '../../src/crypto/bytes';
 import { RelayAggregateMismatchError, RelayOpeningError, openRelayAggregation } from '../../src/relay/aggregate-client';
@@ -292,11 +292,9 @@ describe('review: a malicious party at the relay is named', () => {
       onChunk: () => undefined,
     });
     const cheater = (async (): Promise<void> => {
-      const shareRound = `${local.runId}/share`;
-      const dealt = await dealAdditive(g3, shareRound, local.encoded, g3.peers, 'seed');
+      maskPairwise(g3, local.runId, local.encoded);
       const agreement = agreeRun(g3, local, o);
       agreement.catch(() => undefined);
-      await collectAdditive(g3, shareRound, dealt, g3.peers, local.length, o);
       await agreement;
     })();
     cheater.catch(() => undefined);
@@ -503,11 +501,9 @@ describe('review: a party that withholds its upload', () => {
     const cheater = (async (): Promise<void> => {
       const o = {};
       const local = encodeRun(g3, 'sum', inputOf(2), o, 'ring64', { shares: 'seed', opening: 'relay' });
-      const shareRound = `${local.runId}/share`;
-      const dealt = await dealAdditive(g3, shareRound, local.encoded, g3.peers, 'seed');
+      const partial = maskPairwise(g3, local.runId, local.encoded);
       const agreement = agreeRun(g3, local, o);
       agreement.catch(() => undefined);
-      const partial = await collectAdditive(g3, shareRound, dealt, g3.peers, local.length, o);
       const round = `${local.runId}/partial`;
       const agg = aggregationId(g3, round);
       const conn = await openRelayAggregation({
