@@ -205,12 +205,15 @@ describe.each(REBUILD_MODES)('$mode', ({ rebuild }) => {
       });
       // Run 0 records; the inputs of runs 1 and 2 differ, so the old answer is a wrong one.
       for (const r of await sumAll(groups, 0)) expect(r.ok).toBe(true);
+      expectRebuilds(N);
       mode = 'replay-signed';
       const replayed = await sumAll(groups, 1);
       expectRelayNamed(replayed, ErrorCode.TAMPERING_DETECTED, url);
       for (const r of replayed) expect(((r as { error: unknown }).error as Error).message).toMatch(/another aggregation|replay/);
+      expectRebuilds(N); // named before any mask is opened
       mode = 'replay-resigned';
       expectRelayNamed(await sumAll(groups, 2), ErrorCode.TAMPERING_DETECTED, url);
+      expectRebuilds(N + 2 * N);
     });
 
     test('it gives one party another key → the run stops before any mask is opened, the relay and that party suspects', async () => {
@@ -228,6 +231,7 @@ describe.each(REBUILD_MODES)('$mode', ({ rebuild }) => {
         expect(e.peers).toEqual([]);
         expect(e.suspects).toEqual(['p4']);
       }
+      expectRebuilds(0);
     });
   });
 

@@ -24,6 +24,7 @@ import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/cod
 import type { Group } from '../../src/group/group';
 import { makeParties, settleAll, type TestParties } from '../support/group-harness';
 import { joinAll } from './_relay';
+import { REBUILD_MODES, rebuildMode } from '../support/rebuild';
 import { openRaw } from './_attack';
 import type WebSocket from 'ws';
 import { encodeBase64 } from '../../src/crypto/bytes';
@@ -101,7 +102,9 @@ function presentForeignAnswer(g: Group, st: Uint8Array, rs: Uint8Array, release:
   };
 }
 
-describe('review: a malicious party cannot get the honest relay named', () => {
+describe.each(REBUILD_MODES)('review ($mode): a malicious party cannot get the honest relay named', ({ rebuild }) => {
+  const rebuilds = rebuildMode(rebuild);
+
   test("a party presents the relay's signed answer of an earlier run in the dispute → that party is named, not the relay", async () => {
     // The relay is honest; the hook only records the answer message p3 received in run 0.
     let recorded: { st: string; sig: string } | undefined;
@@ -133,10 +136,15 @@ describe('review: a malicious party cannot get the honest relay named', () => {
       expect((e as CheatingDetectedError).peers).toEqual(['p3']);
       expect((e as Error).message).toMatch(/another aggregation/);
     }
+    // Run 0 and run 1 each fingerprint at every party (p3's run is the honest code with its sends
+    // rewritten); the views differ, so the dispute opens no chunk.
+    expect(rebuilds.count()).toBe(rebuild ? 2 * N : 0);
   });
 });
 
-describe('review: a malicious relay cannot get an honest party named', () => {
+describe.each(REBUILD_MODES)('review ($mode): a malicious relay cannot get an honest party named', ({ rebuild }) => {
+  rebuildMode(rebuild);
+
   // A relay that fails the opening at ONE party only (an abort message, a cut, a wrong key, a
   // replayed signed answer — anything that makes that party throw a RelayOpeningError or
   // RelayCheatingError, whose `peers` is empty) made that party send an abort notice blaming
@@ -266,6 +274,8 @@ describe('review: the relay’s aggregation slots', () => {
   });
 });
 
+// Not run with the partial sum rebuilt (test/support/rebuild.ts): the squatter is refused at
+// admission, before the opening holds anything of U_p, so both modes run the same code.
 describe('review: a malicious party at the relay is named', () => {
   // Was FLAW 5. The aggregation id depends only on session, epoch, round and members, so a member
   // knows it before the run. p3 opens the aggregation first, with its own valid signature but
@@ -462,7 +472,9 @@ async function startAnswerFlipper(): Promise<{ port: number; target(port: number
   };
 }
 
-describe('review: the network cannot get the honest relay named as a cheat', () => {
+describe.each(REBUILD_MODES)('review ($mode): the network cannot get the honest relay named as a cheat', ({ rebuild }) => {
+  rebuildMode(rebuild);
+
   test("an on-path attacker alters an answer chunk on its way (ws://) → the relay is not 'certainly' cheating (RelayOpeningError, not RelayCheatingError)", async () => {
     const flipper = await startAnswerFlipper();
     try {
@@ -490,6 +502,8 @@ describe('review: the network cannot get the honest relay named as a cheat', () 
   });
 });
 
+// Not run with the partial sum rebuilt: no answer chunk ever arrives and no mask is opened, so
+// both modes run the same code (and this case costs its 3 s deadline).
 describe('review: a party that withholds its upload', () => {
   // Was FLAW 6. p3 runs secureSum honestly up to its partial sum, joins the aggregation and never
   // uploads. The relay's own deadline for the aggregation is long (join timeout + 17 B per element
