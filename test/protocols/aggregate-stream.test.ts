@@ -3,8 +3,8 @@
  * travel in 1 MiB parts under flow control and are summed and placed as they arrive (issue 18
  * item 4: bounded memory). Correct sums, bytes per party still ≈ 17L(n − 1)/n, a part that is
  * not what its sender signed names the sender, and a streamed answer that is not the sum goes to a
- * dispute that names its aggregator — with the partial sum kept, and rebuilt (as every opening of
- * 2^20 elements or more does; at 2^20 its chunks stream for n < 8).
+ * dispute that names its aggregator, with the partial sum rebuilt (as every opening of 2^20
+ * elements or more does; at 2^20 its chunks stream for n < 8).
  */
 import { secureSum, dkSecureSum } from '../../src/protocols';
 import { AGGREGATE_PART_ELEMENTS, AGGREGATE_STATEMENT, sumHash, sumStatement } from '../../src/protocols/aggregate';
@@ -13,7 +13,7 @@ import { ed25519Sign } from '../../src/crypto/ed25519';
 import type { Group } from '../../src/group/group';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import { createTestGroups, settleAll } from '../support/group-harness';
-import { REBUILD_MODES, rebuildMode } from '../support/rebuild';
+import { rebuildMode } from '../support/rebuild';
 
 jest.setTimeout(60_000);
 
@@ -118,8 +118,10 @@ function tamperStreamedAnswer(g: Group, parts: number): void {
   };
 }
 
-describe.each(REBUILD_MODES)('streamed chunk answers, $mode', ({ rebuild }) => {
-  const rebuilds = rebuildMode(rebuild);
+// Run with the partial sum rebuilt only (the mode of every vector long enough to stream at n < 8);
+// the same attack on a kept partial sum costs another ~3 s of CI and passes too.
+describe('streamed chunk answers, partial sum rebuilt (_rebuildPolicy.minElements = 1)', () => {
+  const rebuilds = rebuildMode(true);
 
   // Chunks of 131 073 elements: two parts, and three rebuild blocks (2^16) each.
   test('an aggregator that streams a changed answer, signed → every party names it (TAMPERING_DETECTED, its signed sum), after a dispute over whole chunks', async () => {
@@ -142,7 +144,7 @@ describe.each(REBUILD_MODES)('streamed chunk answers, $mode', ({ rebuild }) => {
         expect(decodeMessage(ev.statement, 1 << 16)).toMatchObject({ t: AGGREGATE_STATEMENT.sum, from: 'p3', c: 2 });
       }
       // Every party fingerprinted and opened its rebuilt U_p in the dispute (p3's own code is honest).
-      expect(rebuilds.count()).toBe(rebuild ? 2 * n : 0);
+      expect(rebuilds.count()).toBe(2 * n);
     } finally {
       await Promise.all(t.groups.map((g) => g.close()));
     }
