@@ -3,7 +3,9 @@
  * parties that cheat at it (a real group member in this process running the relayed opening with
  * one deviation). Every case: no honest party returns a wrong sum; the relay is named when it
  * cheated (`RelayCheatingError`, `peers` empty — no party is named); a cheating party is named with
- * its own signature as evidence, or listed as a suspect when only the relay's word says so.
+ * its own signature as evidence, or listed as a suspect when only the relay's word says so. Every
+ * attack runs twice (test/support/rebuild.ts): with the parties' masked partial sums kept, and
+ * rebuilt from input and seeds as from 2^20 elements (the answer then lands over U_p).
  */
 import { secureSum, type SumResult } from '../../src/protocols';
 import { startRelay, type RelayHooks, type RelayServer } from '../../src/relay';
