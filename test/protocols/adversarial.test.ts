@@ -16,6 +16,7 @@ import { decodeMessage } from '../../src/wire/codec';
 import { ed25519Verify } from '../../src/crypto/ed25519';
 import type { Group } from '../../src/group/group';
 import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
+import { REBUILD_MODES, rebuildMode } from '../support/rebuild';
 
 const FIXTURE = 'test/protocols/fixtures/adversary.ts';
 
@@ -380,9 +381,25 @@ describe('silence and crashes mid-protocol (after dealing)', () => {
   }, 30_000);
 });
 
-describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; vectors of 10 elements)', () => {
+/**
+ * Both ways the honest parties (this process) hold their masked partial sum in the opening
+ * (test/support/rebuild.ts): kept, on vectors of 10 elements; rebuilt from input and seeds (forced
+ * below 2^20 elements), on vectors of 2 000 — every dispute then recomputes U_p chunk by chunk.
+ */
+const AGGREGATE_MODES = REBUILD_MODES.map((m) => ({ ...m, length: m.rebuild ? 2000 : 10 }));
+
+describe.each(AGGREGATE_MODES)('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; $mode, vectors of $length elements)', ({ rebuild, length }) => {
   const N = 5;
-  const vec = (i: number): number[] => Array.from({ length: 10 }, (_, j) => INPUTS[i]! + j);
+  const vec = (i: number): number[] => Array.from({ length }, (_, j) => INPUTS[i]! + j);
+  const rebuilds = rebuildMode(rebuild);
+  /** The rebuilds of this test so far: `perHonest` per honest party in the rebuild mode (1: the fingerprint; 2: and the dispute opening), none otherwise. */
+  const expectRebuilds = (o: Outcome, perHonest: number): void => expect(rebuilds.count()).toBe(rebuild ? perHonest * o.honest.length : 0);
+  /**
+   * Registered only with the partial sum kept (each case says why): the ones that end before the
+   * opening's fingerprint (a timeout, a mask opening), where both modes run the same code, and two
+   * that add no rebuild path to the others (an honest retry, an accepted offset).
+   */
+  const keptOnly = rebuild ? (): void => undefined : test;
   const dk = (g: Group, i: number): Promise<SumResult> => dkSecureSum(g, vec(i), { roundTimeoutMs: 5000 });
 
   /** The signed statements of a CheatingDetectedError: each valid under `culprit`'s roster key, of type `t`, for round dk.1/partial (or sum.1). */
@@ -401,7 +418,7 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
   }
 
   test('(a) a primary aggregator adding 1 to one element of its chunk sum (to everyone) → TAMPERING_DETECTED naming it, its signed sum as evidence', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30 } }, dk, 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, length } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e).toBeInstanceOf(CheatingDetectedError);
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
@@ -409,10 +426,12 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
       const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 1);
       expect(body!.c).toBe(2); // p3 is the primary of chunk 2 (canonical order)
     }
+    expectRebuilds(o, 2);
   }, 30_000);
 
-  test('(a) retried without the party the error names (Group.without): the four honest parties get the sum of their inputs', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30 } }, async (g, i) => {
+  // The retry is an honest run (aggregate-rebuild.test.ts covers that path); its failed first run is (a).
+  keptOnly('(a) retried without the party the error names (Group.without): the four honest parties get the sum of their inputs', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, length } }, async (g, i) => {
       try {
         return await dk(g, i);
       } catch (err) {
@@ -420,7 +439,7 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
         return dkSecureSum(g.without(err.peers), vec(i), { roundTimeoutMs: 5000 });
       }
     }, 5000);
-    const want = Array.from({ length: 10 }, (_, j) => [0, 1, 3, 4].reduce((s, i) => s + INPUTS[i]! + j, 0));
+    const want = Array.from({ length }, (_, j) => [0, 1, 3, 4].reduce((s, i) => s + INPUTS[i]! + j, 0));
     for (const r of o.results) {
       expect(r.ok).toBe(true);
       expect((r as { value: SumResult }).value.contributors).toEqual(['p1', 'p2', 'p4', 'p5']);
@@ -429,36 +448,39 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
   }, 30_000);
 
   test('(a) the same with secureSum({ opening: "aggregate" })', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, protocol: 'sum' } }, (g, i) => secureSum(g, vec(i), { opening: 'aggregate', roundTimeoutMs: 5000 }), 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-tamper-sum', input: 30, length, protocol: 'sum' } }, (g, i) => secureSum(g, vec(i), { opening: 'aggregate', roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
       expect(e.peers).toEqual(['p3']);
       statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 1);
     }
+    expectRebuilds(o, 2);
   }, 30_000);
 
   test('(b) a primary aggregator sending different chunk sums to different parties → EQUIVOCATION naming it, with its two signed sums', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-equivocate-sum', input: 30 } }, dk, 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-equivocate-sum', input: 30, length } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.EQUIVOCATION);
       expect(e.peers).toEqual(['p3']);
       const bodies = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.sum, 2);
       expect(Buffer.from(bodies[0]!.h as Uint8Array).equals(Buffer.from(bodies[1]!.h as Uint8Array))).toBe(false);
     }
+    expectRebuilds(o, 2);
   }, 30_000);
 
   test('(c) a party sending an aggregator a piece that is not its committed piece → COMMITMENT_MISMATCH naming it, its signed pieces statement as evidence', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-bad-piece', input: 30, victim: 'p1' } }, dk, 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-bad-piece', input: 30, length, victim: 'p1' } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
       expect(e.peers).toEqual(['p3']);
       const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.pieces, 1);
       expect(body!.to).toBe('p1');
     }
+    expectRebuilds(o, 2);
   }, 30_000);
 
   test('(d) a party publishing a false fingerprint of its committed value → TAMPERING_DETECTED naming it, its signed check as evidence', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-false-fingerprint', input: 30 } }, dk, 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-false-fingerprint', input: 30, length } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
       expect(e.peers).toEqual(['p3']);
@@ -466,26 +488,29 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
       const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.check, 1);
       expect(body!.f).toBeInstanceOf(Uint8Array);
     }
+    expectRebuilds(o, 2);
   }, 30_000);
 
   test('(d) a party reporting a failed check without cause → TAMPERING_DETECTED naming it; opening a wrong value in the dispute → COMMITMENT_MISMATCH', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30 } }, dk, 5000);
+    const o = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30, length } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
       expect(e.peers).toEqual(['p3']);
       const [body] = statements(o, e as CheatingDetectedError, 'p3', AGGREGATE_STATEMENT.check, 1);
       expect(body!.ok).toBe(false);
     }
-    const o2 = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30, badOpening: true } }, dk, 5000);
+    expectRebuilds(o, 2);
+    const o2 = await runScenario(N, { p3: { mode: 'agg-false-alarm', input: 30, length, badOpening: true } }, dk, 5000);
     for (const e of errors(o2)) {
       expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
       expect(e.peers).toEqual(['p3']);
     }
+    expectRebuilds(o2, 2 + 2); // both runs: fingerprint and dispute opening
   }, 40_000);
 
-  test('(e) a silent aggregator (sends its pieces, then nothing) → TIMEOUT naming it at every honest party, within the deadlines', async () => {
+  keptOnly('(e) a silent aggregator (sends its pieces, then nothing) → TIMEOUT naming it at every honest party, within the deadlines', async () => {
     const ROUND = 1500;
-    const o = await runScenario(N, { p3: { mode: 'agg-silent-sums', input: 30 } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: ROUND }), ROUND);
+    const o = await runScenario(N, { p3: { mode: 'agg-silent-sums', input: 30, length } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: ROUND }), ROUND);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TIMEOUT);
       expect(e.peers).toEqual(['p3']);
@@ -494,15 +519,15 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     expect(o.elapsedMs).toBeLessThan(2 * ROUND + 6000);
   }, 30_000);
 
-  test('(f) a mask seed that does not open its commitment → COMMITMENT_MISMATCH naming it; a withheld one → TIMEOUT naming it', async () => {
-    const o = await runScenario(N, { p3: { mode: 'agg-bad-mask', input: 30 } }, dk, 5000);
+  keptOnly('(f) a mask seed that does not open its commitment → COMMITMENT_MISMATCH naming it; a withheld one → TIMEOUT naming it', async () => {
+    const o = await runScenario(N, { p3: { mode: 'agg-bad-mask', input: 30, length } }, dk, 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
       expect(e.peers).toEqual(['p3']);
       expect(e.message).toContain('mask seed');
     }
     const ROUND = 1500;
-    const o2 = await runScenario(N, { p3: { mode: 'agg-withhold-mask', input: 30 } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: ROUND }), ROUND);
+    const o2 = await runScenario(N, { p3: { mode: 'agg-withhold-mask', input: 30, length } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: ROUND }), ROUND);
     for (const e of errors(o2)) {
       expect(e.code).toBe(ErrorCode.TIMEOUT);
       expect(e.peers).toEqual(['p3']);
@@ -510,8 +535,11 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     }
   }, 40_000);
 
-  // Chunk 2 of 10 elements over 5 parties is [4, 6), aggregated by p3.
-  const right = Array.from({ length: 10 }, (_, j) => INPUTS.reduce((sum, x) => sum + x + j, 0));
+  // Chunk 2 over 5 parties starts at ⌊2·length/5⌋ (10 elements: [4, 6)), aggregated by p3; the
+  // colluders replace its second element, or shift its first (what agg-tamper-sum shifts).
+  const right = Array.from({ length }, (_, j) => INPUTS.reduce((sum, x) => sum + x + j, 0));
+  const chunk2 = Math.floor((2 * length) / N);
+  const index = chunk2 + 1;
 
   test('two colluders, one the aggregator of a chunk, replacing an element by a chosen value (what the two-aggregator opening accepted whenever the toss paired them): every honest party accepts — the partner covers the check — but the element holds target − mask, not the target', async () => {
     // Before this design the same pair (primary and secondary of chunk 2) made every honest party
@@ -522,8 +550,8 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     const o = await runScenario(
       N,
       {
-        p3: { mode: 'agg-collude', input: 30, role: 'aggregator', partner: 'p4', index: 5, target },
-        p4: { mode: 'agg-collude', input: 40, role: 'cover', partner: 'p3', index: 5 },
+        p3: { mode: 'agg-collude', input: 30, length, role: 'aggregator', partner: 'p4', index, target },
+        p4: { mode: 'agg-collude', input: 40, length, role: 'cover', partner: 'p3', index },
       },
       dk,
       5000,
@@ -534,24 +562,27 @@ describe('aggregated opening (dkSecureSum, n = 5, k = 4: the default opening; ve
     });
     for (const sum of sums) {
       expect(sum).toEqual(sums[0]);
-      expect(sum[5]).not.toBe(TARGET);
-      sum.forEach((x, j) => (j === 5 ? undefined : expect(x).toBe(right[j])));
+      expect(sum[index]).not.toBe(TARGET);
+      sum.forEach((x, j) => (j === index ? undefined : expect(x).toBe(right[j])));
     }
     expect(o.children.get('p3')!.events.some((e) => e.type === 'replaced')).toBe(true);
+    expectRebuilds(o, 1); // accepted: the fingerprint only
   }, 30_000);
 
-  test('LIMIT — the same pair adding an offset fixed in advance: accepted (S + offset), which is what either could do to its own input; no output can be steered after seeing it', async () => {
+  // Kept only as well: an accepted offset, detected by nobody in either mode; the replacement above
+  // already runs the colluders' accepted check through the rebuild.
+  keptOnly('LIMIT — the same pair adding an offset fixed in advance: accepted (S + offset), which is what either could do to its own input; no output can be steered after seeing it', async () => {
     const o = await runScenario(
       N,
       {
-        p3: { mode: 'agg-tamper-sum', input: 30, delta: 65536 },
-        p4: { mode: 'agg-collude', input: 40, role: 'cover', partner: 'p3', index: 4, delta: '65536' },
+        p3: { mode: 'agg-tamper-sum', input: 30, length, delta: 65536 },
+        p4: { mode: 'agg-collude', input: 40, length, role: 'cover', partner: 'p3', index: chunk2, delta: '65536' },
       },
       dk,
       5000,
     );
     const shifted = right.slice();
-    shifted[4]! += 1; // 65536 · 2^-16
+    shifted[chunk2]! += 1; // 65536 · 2^-16
     for (const r of o.results) {
       expect(r.ok).toBe(true);
       expect(Array.from((r as { value: SumResult }).value.sum as Float64Array)).toEqual(shifted);
