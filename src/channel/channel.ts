@@ -43,6 +43,9 @@ export const CLOSE_FLUSH_TIMEOUT_MS = 5_000;
  */
 export const CLOSE_REPLY_TIMEOUT_MS = 1_000;
 
+/** What every frame is sent with (one object, not one per frame: ws only reads it). */
+const SEND_OPTIONS = { binary: true, compress: false } as const;
+
 /** Longest delay a Node timer honours; longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -217,15 +220,14 @@ export class SecureChannel {
       // order is kept, as every earlier message already went to the socket), without a turn
       // through the chain.
       if (this.#closed) return Promise.reject(this.#closedError());
-      let written: Promise<void>;
+      let frame: Uint8Array;
       try {
-        written = this.#write(this.#seal(FrameType.LAST, message));
+        frame = this.#seal(FrameType.LAST, message);
       } catch (err) {
         return Promise.reject(err);
       }
-      return written.then(() => {
-        this.stats.messagesSent++;
-      });
+      // The message is counted in the socket's callback itself: no second promise per message.
+      return this.#write(frame, true);
     }
     this.#chained++;
     const run = this.#sendChain.then(() => this.#sendNow(message)).finally(() => this.#chained--);
@@ -256,12 +258,16 @@ export class SecureChannel {
     return this.#sealer.seal(type, chunk);
   }
 
-  #write(frame: Uint8Array): Promise<void> {
+  /** Hand `frame` to the socket; resolves once it took it (and counts a message then when `lastOfMessage`). */
+  #write(frame: Uint8Array, lastOfMessage = false): Promise<void> {
     this.stats.bytesSent += frame.length;
     return new Promise((resolve, reject) => {
-      this.#ws.send(frame, { binary: true, compress: false }, (err) => {
+      this.#ws.send(frame, SEND_OPTIONS, (err) => {
         if (err) reject(this.#closedError(err));
-        else resolve();
+        else {
+          if (lastOfMessage) this.stats.messagesSent++;
+          resolve();
+        }
       });
     });
   }

@@ -549,14 +549,19 @@ export class Group {
   async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers): Promise<void> {
     checkRound(round);
     const bytes = encodeMessage({ r: round, p: payload });
-    await Promise.all(
-      to.map(async (peer) => {
+    // Every peer is tried (a refused one does not stop the others), as one async function per
+    // peer did, without one: a round at small L is mostly this bookkeeping.
+    const posts: Promise<void>[] = [];
+    for (const peer of to) {
+      try {
         this.#peerChannel(peer);
         const lost = this.#mailbox(peer).error;
-        if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
-        await this.#post(peer, bytes);
-      }),
-    );
+        posts.push(lost ? this.#judged(lost, this.#roundTimeoutMs).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes));
+      } catch (err) {
+        posts.push(Promise.reject(err));
+      }
+    }
+    await Promise.all(posts);
   }
 
   /**
@@ -657,7 +662,11 @@ export class Group {
           if (done) return;
           done = true;
           if (err !== undefined) reject(err);
-          else resolve(new Map(from.map((p) => [p, results.get(p)!])));
+          else {
+            const ordered = new Map<string, PlainData>();
+            for (const p of from) ordered.set(p, results.get(p)!);
+            resolve(ordered);
+          }
         };
         for (const peer of from) {
           wait(peer).then(

@@ -135,7 +135,7 @@ export interface InboundLimits {
 /** Decode one channel message and hand it to `sink`; throws a {@link CouplerError} naming the peer when malformed. */
 function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: InboundLimits, sink: InboundSink): void {
   const room = sink.heapRoom?.();
-  const { value, heapBytes } = decodeMessageCost(bytes, limits.maxBytes, { peer }, { maxValues: limits.maxValues, ...(room === undefined ? {} : { maxHeapBytes: room }) });
+  const { value, heapBytes } = decodeMessageCost(bytes, limits.maxBytes, { peer }, room === undefined ? { maxValues: limits.maxValues } : { maxValues: limits.maxValues, maxHeapBytes: room });
   const rec = expectRecord(value, { what: 'round message', peer }, ['r', 'p']);
   if (!inBatch) {
     if (rec.r === RESUME_ROUND || rec.r === ACK_ROUND) {

@@ -145,7 +145,7 @@ export class Mailbox {
       return Promise.resolve(ready.value);
     }
     if (this.#error) return Promise.reject(this.#error);
-    const runError = this.#runErrors.get(runOfRound(round));
+    const runError = this.#runErrors.size === 0 ? undefined : this.#runErrors.get(runOfRound(round));
     if (runError !== undefined) return Promise.reject(runError);
     if (this.#seen.has(round)) {
       return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
