@@ -295,10 +295,17 @@ export class SecureChannel {
           peer: this.peerId,
         });
       }
+      if (type === FrameType.LAST && this.#parts.length === 0) {
+        // A message of one frame (nearly all of them): the opened chunk as it is, a Uint8Array
+        // of its own, without the parts list.
+        this.stats.messagesReceived++;
+        this.#deliver(chunk);
+        return;
+      }
       this.#parts.push(chunk);
       this.#partBytes += chunk.length;
       if (type === FrameType.LAST) {
-        const message = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partBytes);
+        const message = Buffer.concat(this.#parts, this.#partBytes);
         this.#parts = [];
         this.#partBytes = 0;
         this.stats.messagesReceived++;
