@@ -406,14 +406,25 @@ export function assertPlainData(value: unknown, options: CouplerErrorOptions = {
  * value: the path of a bad value is built only when one is found.
  */
 interface PlainFrame {
-  items: readonly unknown[] | Record<string, unknown>;
-  keys: string[] | undefined;
+  /** The container's values: the array itself, or a map's `Object.values` (one builtin call, then plain indexed reads). */
+  items: readonly unknown[];
+  /** The map, for the path of a bad value (its keys are read only then); undefined for an array. */
+  map: object | undefined;
   next: number;
 }
 
 /** The path of the value being checked, `$.key[3]`, from the frames of its containers. */
 function plainPath(frames: readonly PlainFrame[]): string {
-  return '$' + frames.map((f) => (f.keys === undefined ? `[${f.next - 1}]` : `.${f.keys[f.next - 1]!.slice(0, 32)}`)).join('');
+  return '$' + frames.map((f) => (f.map === undefined ? `[${f.next - 1}]` : `.${mapKey(f.map, f.next - 1).slice(0, 32)}`)).join('');
+}
+
+/** The `i`-th own enumerable key of `map` (the order of `Object.values`), or `?` if it cannot be read. */
+function mapKey(map: object, i: number): string {
+  try {
+    return Object.keys(map)[i] ?? '?';
+  } catch {
+    return '?';
+  }
 }
 
 function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerErrorOptions): never {
@@ -432,24 +443,20 @@ function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeO
         if (Object.getPrototypeOf(v) !== Uint8Array.prototype && Object.getPrototypeOf(v) !== Buffer.prototype) notPlain('unexpected byte type', frames, options);
       } else if (Array.isArray(v)) {
         if (Object.getPrototypeOf(v) !== Array.prototype) notPlain('unexpected array type', frames, options);
-        if (v.length > 0) frames.push({ items: v, keys: undefined, next: 0 });
+        if (v.length > 0) frames.push({ items: v, map: undefined, next: 0 });
       } else if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || (nullPrototypeOk && Object.getPrototypeOf(v) === null))) {
-        const keys = Object.keys(v);
-        if (keys.length > 0) frames.push({ items: v as Record<string, unknown>, keys, next: 0 });
+        // Values, not keys then a keyed read per key: maps of many shapes made that read
+        // megamorphic (a generic lookup per value on every message).
+        const values = Object.values(v);
+        if (values.length > 0) frames.push({ items: values, map: v, next: 0 });
       } else notPlain(`unexpected ${typeof v === 'object' ? 'object type' : typeof v}`, frames, options);
     }
     // The next value: the following item of the innermost container not yet finished.
     for (;;) {
       const f = frames[frames.length - 1];
       if (f === undefined) return;
-      if (f.keys === undefined) {
-        const items = f.items as readonly unknown[];
-        if (f.next < items.length) {
-          v = items[f.next++];
-          break;
-        }
-      } else if (f.next < f.keys.length) {
-        v = (f.items as Record<string, unknown>)[f.keys[f.next++]!];
+      if (f.next < f.items.length) {
+        v = f.items[f.next++];
         break;
       }
       frames.pop();
