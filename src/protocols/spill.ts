@@ -47,6 +47,10 @@ export interface SpillState {
   readonly onDisk: boolean;
   /** Bytes written to the file so far (ciphertext and tags). */
   readonly bytesWritten: number;
+  /** Pieces read back (from the file or memory). */
+  readonly piecesRead: number;
+  /** True once closed: every piece forgotten, the file gone. */
+  readonly closed: boolean;
   /** Why the file was given up (no path, no key: the error's code and message), if it was. */
   readonly fallback?: string;
 }
@@ -64,6 +68,8 @@ export class ShareSpill {
   #end = 0;
   #nonce = 0;
   #fallback: string | undefined;
+  #read = 0;
+  #closed = false;
   readonly #records = new Map<string, SpillRecord[]>();
 
   /**
@@ -90,7 +96,7 @@ export class ShareSpill {
 
   /** The state of the file (for tests and diagnostics). */
   get state(): SpillState {
-    return { onDisk: this.#fd !== undefined, bytesWritten: this.#end, ...(this.#fallback === undefined ? {} : { fallback: this.#fallback }) };
+    return { onDisk: this.#fd !== undefined, bytesWritten: this.#end, piecesRead: this.#read, closed: this.#closed, ...(this.#fallback === undefined ? {} : { fallback: this.#fallback }) };
   }
 
   /** Pieces stored for `dealer` (numbered 0, 1, … in the order they were put). */
@@ -100,6 +106,7 @@ export class ShareSpill {
 
   /** Store the next piece of `dealer` (its pieces are numbered in the order they are put). */
   put(dealer: string, bytes: Uint8Array): void {
+    if (this.#closed) throw new RangeError('the spill is closed');
     let list = this.#records.get(dealer);
     if (list === undefined) this.#records.set(dealer, (list = []));
     if (this.#fd !== undefined) {
@@ -123,6 +130,7 @@ export class ShareSpill {
   read(dealer: string, i: number): Uint8Array {
     const rec = this.#records.get(dealer)?.[i];
     if (rec === undefined) throw new RangeError(`no piece ${i} of this dealer in the spill`);
+    this.#read++;
     if ('copy' in rec) return rec.copy;
     const sealed = Buffer.allocUnsafe(rec.bytes + TAG_BYTES);
     let done = 0;
@@ -143,6 +151,7 @@ export class ShareSpill {
 
   /** Forget every piece and remove the file. Idempotent. */
   close(): void {
+    this.#closed = true;
     const fd = this.#fd ?? this.#readFdOrUndefined;
     this.#fd = undefined;
     this.#readFdOrUndefined = undefined;
