@@ -112,12 +112,13 @@ export class ShareSpill {
     if (this.#fd !== undefined) {
       const nonce = this.#nonce++;
       const cipher = createCipheriv(AEAD, this.#key!, nonceBytes(nonce), { authTagLength: TAG_BYTES });
-      const sealed = Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
+      const body = cipher.update(bytes);
+      cipher.final();
       try {
-        let done = 0;
-        while (done < sealed.length) done += writeSync(this.#fd, sealed, done, sealed.length - done, this.#end + done);
+        writeAll(this.#fd, body, this.#end);
+        writeAll(this.#fd, cipher.getAuthTag(), this.#end + body.length);
         list.push({ offset: this.#end, bytes: bytes.length, nonce });
-        this.#end += sealed.length;
+        this.#end += body.length + TAG_BYTES;
         return;
       } catch (err) {
         this.#giveUp(err, 'cannot write the spill file');
@@ -193,6 +194,12 @@ export class ShareSpill {
     }
     process.emitWarning(`thresholdSum: ${this.#fallback}; keeping the received shares in memory instead`, { code: 'COUPLER_SPILL_FALLBACK' });
   }
+}
+
+/** Write all of `bytes` at `position`. */
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
 }
 
 /** The 12-byte nonce of record `n`. */
