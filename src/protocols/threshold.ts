@@ -112,6 +112,8 @@ import {
   type SumResult,
 } from './common.js';
 import { shapeDigest } from './math/index.js';
+import { _f61AddInto, _f61SubInto, f61FromBytes } from './math/field61.js';
+import { ShareSpill, type SpillTarget } from './spill.js';
 
 /** A dealer report signed by its author. */
 interface SignedReport {
@@ -216,7 +218,33 @@ export interface ThresholdSumOptions extends SumOptions {
    * All parties must agree.
    */
   readonly minContributors?: number;
+  /**
+   * Where this party keeps the shares it receives until the dealer set is agreed, for a vector of
+   * at least {@link SPILL_MIN_ELEMENTS} elements (shorter ones stay in memory). Every received
+   * piece is added to a running sum as it arrives and also kept, so that a dealer left out of the
+   * dealer set can be subtracted again. A directory (default: the OS temporary directory): a
+   * temporary file there, encrypted under a key drawn for the run and held only in memory
+   * (ChaCha20-Poly1305), unlinked as soon as it is opened — about n·8L bytes written, read back
+   * only for a dealer left out. `false`: in memory, (n·8L bytes more than the file). A directory
+   * that cannot hold the file, or a write that fails (disk full), falls back to memory with a
+   * warning (`process.emitWarning`, code `COUPLER_SPILL_FALLBACK`). Local to this party.
+   */
+  readonly spill?: SpillTarget;
 }
+
+/**
+ * Vectors at least this long (2^20 elements, 8 MiB per share) keep their received shares in a
+ * spill file ({@link ThresholdSumOptions.spill}); shorter ones in memory, where the file would save
+ * little and cost a file and its writes.
+ */
+export const SPILL_MIN_ELEMENTS = 2 ** 20;
+
+/**
+ * @internal The length from which thresholdSum spills, and an observer of each run's spill (tests
+ * lower the length to exercise the file on short vectors and watch it; the library never changes
+ * either).
+ */
+export const _spillPolicy: { minElements: number; onSpill?: ((spill: ShareSpill, party: string) => void) | undefined } = { minElements: SPILL_MIN_ELEMENTS };
 
 /**
  * The least number of dealers a thresholdSum may sum over: min(n, t + 1). With up to t − 1
@@ -368,6 +396,9 @@ export async function thresholdSum<I extends SumInputLike<I>>(group: Group, inpu
     );
   }
   if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
+  if (o.spill !== undefined && o.spill !== false && (typeof o.spill !== 'string' || o.spill.length === 0)) {
+    throw new InvalidArgumentError('"spill" must be a directory path or false');
+  }
   const field = _thresholdField(n, input, o);
   const extra = { t, minContributors };
   const r = field === 'p61' ? await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p61', extra), _FIELD_P61, t, minContributors, o) : await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p127', extra), _FIELD_P127, t, minContributors, o);
@@ -446,7 +477,7 @@ async function agreeDealers(
   group: Group,
   run: LocalRun<unknown>,
   agreed: readonly string[],
-  held: ReadonlyMap<string, unknown>,
+  held: { has(dealer: string): boolean },
   t: number,
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
@@ -624,20 +655,23 @@ function thresholdResult(group: Group, run: LocalRun<unknown>, sum: SumOutput, Q
  * 1. After the shape statements (the number of pieces follows from the agreed length; a long
  *    vector is not dealt before they are compared, unlike a short one), each piece of the input is
  *    shared on its own (a fresh polynomial per element, as in one message) and each agreed peer
- *    gets its share piece; this party's own share overwrites its input piece. Every dealer's
- *    share is kept whole until the dealer set is agreed (step 2 may drop a dealer whose share
- *    reached this party but not another one: its share must then be left out of the partial sum,
- *    so it cannot be added up as it arrives). A dealer whose piece does not arrive is dropped for
- *    the rest of the deal and is no dealer here, as a dealer that vanished before dealing.
- * 4. The partial sum over Q is computed in place of one share and published piece by piece, each
- *    labelled with Q.
+ *    gets its share piece; this party's own share overwrites its input piece. Every piece received
+ *    is checked and added to that running sum at once, and kept (this party's own share piece
+ *    too) in a {@link ShareSpill} — an encrypted temporary file for long vectors, else memory —
+ *    until the dealer set is agreed: step 2 may drop a dealer whose share reached this party but
+ *    not another one (or this party itself), and its share must then be left out of the partial
+ *    sum. A dealer whose piece does not arrive is dropped for the rest of the deal and is no dealer
+ *    here, as a dealer that vanished before dealing.
+ * 4. The partial sum over Q is the running sum less the pieces of every dealer outside Q, read
+ *    back from the spill (only after a dropout or a lost share); the spill is then closed, its file
+ *    gone. It is published piece by piece, each labelled with Q.
  * 5. Each piece is checked and reconstructed from the points of the parties that published it
  *    (a party that vanishes while publishing is not waited for in later pieces, as long as t
  *    points remain), into the partial sum's own memory; a check that fails names the inconsistent
  *    points of that piece.
  *
- * Memory per party ≈ the input, the encoded input (which becomes the own share, then the sum) and
- * n − 1 received shares, plus pieces in flight: (n + 1)·8L, instead of about 4n·8L.
+ * Memory per party ≈ the input and the encoded input (which becomes the running sum, then the
+ * partial sum, then the sum), plus pieces in flight: 2·8L (with the spill in memory, n·8L more).
  */
 async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
   const ro = roundOptions(o);
@@ -648,48 +682,71 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   const xOf = new Map(group.parties.map((p, i) => [p, evalPoints[i]!]));
   const agreed = await _exchangeShapes(group, local, t - 1, ro);
 
-  // 1. Deal and collect, piece by piece.
+  // 1. Deal and collect, piece by piece: every piece received (and this party's own share piece)
+  // is added to the running sum in `own` and kept in the spill, until Q is known.
   const peers = agreed.filter((p) => p !== me);
   const own = local.encoded;
-  const incoming = new Map<string, Field61Vector>(peers.map((p) => [p, new Uint32Array(2 * L)]));
-  const dealRound = `${local.runId}/deal`;
-  const xs = [me, ...peers].map((p) => xOf.get(p)!);
-  await exchangePieces(
-    group,
-    {
-      round: dealRound,
-      count,
-      from: peers,
-      bytesPerPeer: 8 * L,
-      send: (i) => {
-        const at = i * PIECE_ELEMENTS;
-        const m = Math.min(PIECE_ELEMENTS, L - at);
-        const shares = shamirShare61(own.subarray(2 * at, 2 * (at + m)), t, xs);
-        own.set(shares[0]!, 2 * at);
-        // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
-        // share of this party's input keeps this party in the peer's dealer set.
-        return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!));
+  const spill = new ShareSpill(L >= _spillPolicy.minElements ? o.spill : false);
+  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[] };
+  try {
+    _spillPolicy.onSpill?.(spill, me);
+    const dropped = new Set<string>();
+    const dealRound = `${local.runId}/deal`;
+    const xs = [me, ...peers].map((p) => xOf.get(p)!);
+    await exchangePieces(
+      group,
+      {
+        round: dealRound,
+        count,
+        from: peers,
+        bytesPerPeer: 8 * L,
+        send: (i) => {
+          const at = i * PIECE_ELEMENTS;
+          const m = Math.min(PIECE_ELEMENTS, L - at);
+          const shares = shamirShare61(own.subarray(2 * at, 2 * (at + m)), t, xs);
+          own.set(shares[0]!, 2 * at);
+          // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
+          // share of this party's input keeps this party in the peer's dealer set.
+          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!));
+        },
+        onPiece: (i, got) => {
+          const at = i * PIECE_ELEMENTS;
+          const m = Math.min(PIECE_ELEMENTS, L - at);
+          const sum = own.subarray(2 * at, 2 * (at + m));
+          // Every piece is checked before any of them is added or kept.
+          const pieces = [...got].map(([peer, msg]) => [peer, field61FromBytes(pieceBytes(msg, m, 'Shamir share piece', i, peer), m, 'Shamir share piece', peer)] as const);
+          spill.put(me, f61ToBytes(sum));
+          for (const [peer, piece] of pieces) {
+            spill.put(peer, f61ToBytes(piece));
+            _f61AddInto(sum, sum, piece);
+          }
+        },
+        tolerant: { minimum: t - 1, onDrop: (peer) => dropped.add(peer) },
       },
-      onPiece: (i, got) => {
+      ro,
+    );
+    const held = new Set([me, ...peers.filter((p) => !dropped.has(p))]);
+
+    // 2–3. Agree on the dealers and confirm them.
+    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro);
+
+    // 4. The partial sum over Q: the running sum less every dealer it holds pieces of outside Q
+    // (one this party dropped mid-deal, or whose share did not reach another reporter).
+    local.progress.phase('open');
+    const inQ = new Set(dealers.Q);
+    for (const d of [me, ...peers]) {
+      if (inQ.has(d)) continue;
+      for (let i = 0; i < spill.count(d); i++) {
         const at = i * PIECE_ELEMENTS;
-        const m = Math.min(PIECE_ELEMENTS, L - at);
-        for (const [peer, msg] of got) incoming.get(peer)!.set(field61FromBytes(pieceBytes(msg, m, 'Shamir share piece', i, peer), m, 'Shamir share piece', peer), 2 * at);
-      },
-      tolerant: { minimum: t - 1, onDrop: (peer) => incoming.delete(peer) },
-    },
-    ro,
-  );
-  const held = new Map<string, Field61Vector>([[me, own], ...incoming]);
-  incoming.clear();
-
-  // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers } = await agreeDealers(group, local, agreed, held, t, minContributors, ro);
-
-  // 4. The partial sum over Q, in place of one share; the other shares are dropped.
-  local.progress.phase('open');
-  const partial = held.get(Q[0]!)!;
-  for (const d of Q.slice(1)) f61AddInPlace(partial, held.get(d)!);
-  held.clear();
+        const sum = own.subarray(2 * at, 2 * Math.min(L, at + PIECE_ELEMENTS));
+        _f61SubInto(sum, sum, f61FromBytes(spill.read(d, i)));
+      }
+    }
+  } finally {
+    spill.close();
+  }
+  const { Q, myQ, confirmers } = dealers;
+  const partial = own;
   const partialBytes = f61ToBytes(partial);
   const publishRound = `${local.runId}/partial`;
   await exchangePieces(
