@@ -349,7 +349,12 @@ export class Mesh {
       blamed.map(async (b) => {
         if (this.failedHere(b) || this.confessed(b, notice.run) || alsoFailed(b)) return true;
         if (this.explained.has(b) || !this.channels.has(b)) return false;
-        return !(await this.probe(b, probeMs));
+        const answered = await this.probe(b, probeMs);
+        // Checked again after the probe: the blamed party's own notice ("I stopped on my own") or
+        // the loss of its channel may have come meanwhile — a party stopping on SIGTERM tells
+        // everyone, then still answers pings until it exits (found by the blame trial).
+        if (this.failedHere(b) || this.confessed(b, notice.run) || alsoFailed(b)) return true;
+        return !answered;
       }),
     );
     return this.explainAbort(peer, notice, (b) => verdicts[blamed.indexOf(b)] === true);
