@@ -61,7 +61,10 @@ export interface SpillState {
  * caller may overwrite its bytes right after.
  */
 export class ShareSpill {
+  /** The file's descriptor while pieces are written to it. */
   #fd: number | undefined;
+  /** The descriptor kept for reading after writing failed. */
+  #readFdOrUndefined: number | undefined;
   /** The file's path while it still has a name (only where it could not be unlinked at once). */
   #path: string | undefined;
   #key: Buffer | undefined;
@@ -133,20 +136,20 @@ export class ShareSpill {
     if (rec === undefined) throw new RangeError(`no piece ${i} of this dealer in the spill`);
     this.#read++;
     if ('copy' in rec) return rec.copy;
+    const fd = this.#readFd();
     const sealed = Buffer.allocUnsafe(rec.bytes + TAG_BYTES);
-    let done = 0;
-    while (done < sealed.length) {
-      const got = readSync(this.#readFd(), sealed, done, sealed.length - done, rec.offset + done);
-      if (got === 0) break;
-      done += got;
-    }
     try {
-      if (done !== sealed.length) throw new Error('short read');
+      let done = 0;
+      while (done < sealed.length) {
+        const got = readSync(fd, sealed, done, sealed.length - done, rec.offset + done);
+        if (got === 0) throw new Error('short read');
+        done += got;
+      }
       const decipher = createDecipheriv(AEAD, this.#key!, nonceBytes(rec.nonce), { authTagLength: TAG_BYTES });
       decipher.setAuthTag(sealed.subarray(rec.bytes));
       return new Uint8Array(Buffer.concat([decipher.update(sealed.subarray(0, rec.bytes)), decipher.final()]));
     } catch {
-      throw new ValueError(ErrorCode.VALUE_INVALID, 'a share piece kept in the spill file did not read back intact (the file was changed or truncated)');
+      throw new ValueError(ErrorCode.VALUE_INVALID, 'a share piece kept in the spill file did not read back intact (the file was changed, truncated or unreadable)');
     }
   }
 
@@ -174,9 +177,6 @@ export class ShareSpill {
       this.#path = undefined;
     }
   }
-
-  /** The descriptor kept for reading after writing failed. */
-  #readFdOrUndefined: number | undefined;
 
   #readFd(): number {
     const fd = this.#fd ?? this.#readFdOrUndefined;
