@@ -6,7 +6,8 @@ export { type SumOptions, type SumResult, checkSumInput, type CheckSumInputOptio
 export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN } from './additive.js';
 export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
 export { RelayCheatingError, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
-export { thresholdSum, thresholdDealerFloor, thresholdQuorum, type ThresholdSumOptions } from './threshold.js';
+export { thresholdSum, thresholdDealerFloor, thresholdQuorum, SPILL_MIN_ELEMENTS, type ThresholdSumOptions } from './threshold.js';
+export { type SpillTarget } from './spill.js';
 export { ringSecureSum, plainSum, type BaselineOptions, type RingSumOptions } from './baselines.js';
 export {
   type SumInput,
