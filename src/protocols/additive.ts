@@ -56,6 +56,7 @@ import {
   type SumOptions,
   type SumResult,
   type LocalRun,
+  type PreparedRun,
 } from './common.js';
 import { openAggregated } from './aggregate.js';
 import { allChannelsRelayed, openRelayed, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
@@ -384,6 +385,28 @@ export async function openPartials(
 }
 
 /**
+ * The result of an additive run over Z_2^64: `sum` decoded in the agreed shape (mirroring the
+ * input's types), every party a contributor.
+ * @internal shared by secureSum's two forms and dkSecureSum.
+ */
+export function ring64Result<I extends SumInputLike<I>>(
+  group: Group,
+  input: I,
+  run: { readonly shape: PreparedRun<Ring64Vector>['shape']; readonly params: EncodingParams; readonly runId: string; readonly seed: Uint8Array; readonly startedAt: number },
+  sum: Ring64Vector,
+  protocol: 'secureSum' | 'dkSecureSum',
+): SumResult<SumOutputOf<I>> {
+  return {
+    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
+    protocol,
+    contributors: group.parties,
+    runId: run.runId,
+    seed: seedHex(run.seed),
+    elapsedMs: Date.now() - run.startedAt,
+  };
+}
+
+/**
  * Vectors shorter than this (the shortest the relayed opening takes, so the default opening of
  * such a run is always the broadcast) run secureSum's fused two-round form with seed shares and
  * the broadcast opening; see {@link fusedSecureSum}.
@@ -443,14 +466,7 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   const sum = r64Zeros(local.length);
   for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
   local.progress.end('done');
-  return {
-    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
-    protocol: 'secureSum',
-    contributors: group.parties,
-    runId: run.runId,
-    seed: seedHex(run.seed),
-    elapsedMs: Date.now() - run.startedAt,
-  };
+  return ring64Result(group, input, run, sum, 'secureSum');
 }
 
 /**
@@ -538,12 +554,5 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   local.progress.end('done');
   const run = agreed.value;
   const sum = summed.value;
-  return {
-    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
-    protocol: 'secureSum',
-    contributors: group.parties,
-    runId: run.runId,
-    seed: seedHex(run.seed),
-    elapsedMs: Date.now() - run.startedAt,
-  };
+  return ring64Result(group, input, run, sum, 'secureSum');
 }

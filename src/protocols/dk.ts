@@ -23,9 +23,9 @@
  */
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
-import { _mirrorOutput, collusionThreshold, decodeRing64, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, type SecureSumOptions } from './additive.js';
-import { agreeRun, checkGroup, checkSumOptions, encodeRun, seedFor, seedHex, type SumResult } from './common.js';
+import { collusionThreshold, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
+import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, ring64Result, type SecureSumOptions } from './additive.js';
+import { agreeRun, checkGroup, checkSumOptions, encodeRun, seedFor, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
 export interface DkSecureSumOptions extends SecureSumOptions {
@@ -79,12 +79,5 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
     run.progress.phase('open');
     return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, undefined, source);
   });
-  return {
-    sum: _mirrorOutput(input, decodeRing64(run.shape, sum, run.params, true)) as SumOutputOf<I>,
-    protocol: 'dkSecureSum',
-    contributors: group.parties,
-    runId: run.runId,
-    seed: seedHex(run.seed),
-    elapsedMs: Date.now() - run.startedAt,
-  };
+  return ring64Result(group, input, run, sum, 'dkSecureSum');
 }

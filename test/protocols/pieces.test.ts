@@ -9,7 +9,7 @@ import { plainSum, secureSum, thresholdSum } from '../../src/protocols';
 import { OPEN_PIECE_ELEMENTS } from '../../src/protocols/additive';
 import { CheatingDetectedError, CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import type { PlainData } from '../../src/wire/codec';
-import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { createTestGroups, quitAtDealPiece1, settleAll, type TestGroups } from '../support/group-harness';
 
 jest.setTimeout(60_000);
 
@@ -135,15 +135,7 @@ describe('thresholdSum of a long vector (GF(2^61 − 1), in pieces)', () => {
   });
   test('a dealer that vanishes in the middle of its deal is left out; the others get the exact sum of their inputs, with every message below one vector', async () => {
     const xs = inputsOf(4);
-    const quitter = c.groups[3]!;
-    const send = quitter.send.bind(quitter);
-    quitter.send = (peer: string, round: string, payload: PlainData) => {
-      if (round.endsWith('/deal/p1')) {
-        void quitter.close();
-        return Promise.reject(new Error('gone'));
-      }
-      return send(peer, round, payload);
-    };
+    quitAtDealPiece1(c.groups[3]!);
     const r = await settleAll(c.groups.map((g, gi) => thresholdSum(g, xs[gi]!, { bound: 1e4, t: 2 })));
     const want = sumOf(xs.slice(0, 3));
     for (const gi of [0, 1, 2]) {

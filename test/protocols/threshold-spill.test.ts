@@ -14,7 +14,7 @@ import { ShareSpill } from '../../src/protocols/spill';
 import { PIECE_ELEMENTS } from '../../src/protocols/common';
 import { CouplerError, ErrorCode, InvalidArgumentError } from '../../src/errors';
 import type { PlainData } from '../../src/wire/codec';
-import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { createTestGroups, quitAtDealPiece1, settleAll, type TestGroups } from '../support/group-harness';
 
 jest.setTimeout(120_000);
 
@@ -108,15 +108,7 @@ describe('thresholdSum with its shares spilled to an encrypted file', () => {
 
   test('a run that fails after the deal (too few dealers for minContributors) closes its spill: nothing left in the directory', async () => {
     const xs = inputsOf(4);
-    const quitter = c.groups[3]!;
-    const send = quitter.send.bind(quitter);
-    quitter.send = (peer: string, round: string, payload: PlainData) => {
-      if (round.endsWith('/deal/p1')) {
-        void quitter.close();
-        return Promise.reject(new Error('gone'));
-      }
-      return send(peer, round, payload);
-    };
+    quitAtDealPiece1(c.groups[3]!);
     const r = await settleAll(c.groups.map((g, gi) => thresholdSum(g, xs[gi]!, { bound: 1e4, t: 2, minContributors: 4, spill: dir })));
     for (const gi of [0, 1, 2]) {
       expect(r[gi]!.ok).toBe(false);

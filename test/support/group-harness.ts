@@ -21,6 +21,7 @@ import { generateIdentity, parseIdentity, serializeIdentity, type Identity } fro
 import { createRoster, parseRoster, rosterToJSON, type Roster } from '../../src/identity/roster';
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions } from '../../src/group/group';
+import type { PlainData } from '../../src/wire/codec';
 
 /** Identities and roster of one test task. */
 export interface TestParties {
@@ -297,5 +298,20 @@ export function fixtureCommands(): () => Promise<Record<string, unknown> | undef
     if (c !== undefined) return Promise.resolve(c);
     if (closed) return Promise.resolve(undefined);
     return new Promise((r) => waiting.push(r));
+  };
+}
+
+/**
+ * Make `group` vanish in the middle of a thresholdSum deal: its first send of piece 1 of a deal
+ * closes the group instead (pieces 0 went out to everyone).
+ */
+export function quitAtDealPiece1(group: Group): void {
+  const send = group.send.bind(group);
+  group.send = (peer: string, round: string, payload: PlainData) => {
+    if (round.endsWith('/deal/p1')) {
+      void group.close();
+      return Promise.reject(new Error('gone'));
+    }
+    return send(peer, round, payload);
   };
 }
