@@ -10,8 +10,11 @@ import { createTestGroups, settleAll, type TestGroups } from '../support/group-h
 import { secureSum } from '../../src/protocols';
 import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
 import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
-import type { PlainData } from '../../src/wire/codec';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { ed25519Sign } from '../../src/crypto/ed25519';
+import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
+import type { Group } from '../../src/group/group';
 import { PeerLink } from '../../src/group/link';
 import type { SecureChannel } from '../../src/channel/channel';
 
@@ -118,4 +121,77 @@ test('the pair secret is HKDF-SHA256 (RFC 5869) of the link secret: the written-
     }
   }
   link.dispose();
+});
+
+/**
+ * Make p3 deviate in secureSum's fused form, consistently (as a real adversary would: its round-2
+ * digest covers the statement it actually sent, so the echo check passes): `statement` rewrites
+ * its echoed statement (validly re-signed with p3's roster key, the same to every peer),
+ * `opening` its round-2 attachment.
+ */
+function deviate(g: Group, change: { statement?: (st: Record<string, PlainData>) => void; opening?: (x: Record<string, PlainData>) => void }): () => void {
+  const { sendToAll, gather } = { sendToAll: g.sendToAll.bind(g), gather: g.gather.bind(g) };
+  const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+  const sign = (body: Record<string, PlainData>): Uint8Array => ed25519Sign(encodeMessage(body), g.identity.secretKey);
+  let sent: { h: Uint8Array; sig: Uint8Array } | undefined;
+  let received = new Map<string, PlainData>();
+  g.gather = async (round: string, options?: Parameters<Group['gather']>[1]) => {
+    const got = await gather(round, options);
+    if (round.endsWith('/shape/v')) received = got;
+    return got;
+  };
+  g.sendToAll = (round: string, payload: PlainData, to?: readonly string[]) => {
+    const msg = payload as Record<string, PlainData>;
+    const r = round.slice(0, -2);
+    if (round.endsWith('/shape/v') && change.statement) {
+      const st = decodeMessage(msg.v as Uint8Array, 1 << 20) as Record<string, PlainData>;
+      change.statement(st);
+      const v = encodeMessage(st);
+      const h = sha(v);
+      sent = { h, sig: sign({ t: ECHO_STATEMENT.broadcast, s: g.sessionId, e: g.epoch, r, from: g.localId, h }) };
+      return sendToAll(round, { v, sig: sent.sig }, to);
+    }
+    if (round.endsWith('/shape/d')) {
+      const out = { ...msg };
+      if (sent !== undefined) {
+        const view = g.parties.map((p) => (p === g.localId ? { from: p, ...sent! } : { from: p, h: sha((received.get(p) as { v: Uint8Array }).v), sig: (received.get(p) as { sig: Uint8Array }).sig }));
+        out.d = echoDigest(g.sessionId, g.epoch, r, view);
+        out.sig = sign({ t: ECHO_STATEMENT.digest, s: g.sessionId, e: g.epoch, r, from: g.localId, d: out.d });
+      }
+      if (change.opening && out.x !== undefined) change.opening(out.x as Record<string, PlainData>);
+      return sendToAll(round, out, to);
+    }
+    return sendToAll(round, payload, to);
+  };
+  return () => {
+    g.sendToAll = sendToAll;
+    g.gather = gather;
+  };
+}
+
+describe('what a party sends in the fused form, and what it may send instead: typed errors naming it, never a sum', () => {
+  const cases: [string, Parameters<typeof deviate>[1], string][] = [
+    ['a statement without the commitment (the same shape)', { statement: (st) => void delete st.t }, ErrorCode.PROTOCOL_VIOLATION],
+    ['a commitment of the wrong size', { statement: (st) => void (st.t = new Uint8Array(1000)) }, ErrorCode.FRAME_MALFORMED],
+    ['no opening although every statement agreed', { opening: (x) => void delete x.o }, ErrorCode.PROTOCOL_VIOLATION],
+    ['an opening of another value', { opening: (x) => void ((x.o as Record<string, PlainData>).v = new Uint8Array(8)) }, ErrorCode.COMMITMENT_MISMATCH],
+    ['a huge opening (1 MiB, not the committed one)', { opening: (x) => void ((x.o as Record<string, PlainData>).v = new Uint8Array(1 << 20)) }, ErrorCode.COMMITMENT_MISMATCH],
+  ];
+  test.each(cases)('%s', async (_what, change, code) => {
+    const restore = deviate(h.groups[2]!, change);
+    try {
+      const out = await settleAll(h.groups.map((g, i) => secureSum(g, i, { roundTimeoutMs: 5_000 })));
+      for (const i of [0, 1, 3]) {
+        expect(out[i]!.ok).toBe(false);
+        const e = (out[i] as { error: CouplerError }).error;
+        expect(e.code).toBe(code);
+        expect(e.peers).toEqual(['p3']);
+      }
+    } finally {
+      restore();
+    }
+    // The group stays usable.
+    const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
+    expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
+  }, 30_000);
 });
