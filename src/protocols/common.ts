@@ -480,7 +480,11 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
     ...(fused === undefined ? {} : { t: fused.commitment }),
   };
   /** The parties whose statement differs from this party's, with why (public parameters only). */
+  // The fused form compares before its opening leaves and again after the echo, over the same
+  // values (the echo returns the map it gave `attach`): parsed once.
+  let compared: { of: ReadonlyMap<string, PlainData>; result: { disagree: string[]; why: string[]; statements: Map<string, Statement> } } | undefined;
   const compare = (all: ReadonlyMap<string, PlainData>): { disagree: string[]; why: string[]; statements: Map<string, Statement> } => {
+    if (compared?.of === all) return compared.result;
     const disagree: string[] = [];
     const why: string[] = [];
     const statements = new Map<string, Statement>();
@@ -493,7 +497,8 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
         why.push(mismatchReason(party, st.shape !== mine.shape ? shape : undefined, mine.params, st.params));
       }
     }
-    return { disagree, why, statements };
+    compared = { of: all, result: { disagree, why, statements } };
+    return compared.result;
   };
   const { values: all, attached } = await echoBroadcastAttached(
     group,
