@@ -102,6 +102,14 @@ function makePlan(opts: BenchOptions): Plan {
     const r = Math.max(1, Number(reps));
     plan.reps = () => r;
   }
+  // A long warm-up measures the steady state of a long-lived group (V8 has compiled the message
+  // path by then: about 300 small runs in; the default 3 measure the first runs of a process).
+  const warmup = flag('warmup');
+  if (warmup) {
+    const w = Number(warmup);
+    if (!Number.isSafeInteger(w) || w < 0) throw new Error(`bad --warmup "${warmup}"`);
+    plan.warmup = () => w;
+  }
   const variants = flag('variants');
   if (variants) {
     const list = variants.split(',');

@@ -77,6 +77,15 @@ export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 export const DEFAULT_DIAL_MAX_BACKOFF_MS = 5_000;
 /** Default time between discovery snapshots while the mesh is incomplete: 250 ms. */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
+/** Most runs a group remembers per kind of record (failed here, pairwise secrets derived). */
+const MAX_REMEMBERED_RUNS = 4096;
+
+/** Add `key` to an insertion-ordered set of at most {@link MAX_REMEMBERED_RUNS}, forgetting the oldest. */
+function rememberBounded(set: Set<string>, key: string): void {
+  if (set.size >= MAX_REMEMBERED_RUNS) set.delete(set.keys().next().value!);
+  set.add(key);
+}
+
 /** Default cap of undelivered decoded bytes (message bytes plus estimated heap) per peer: 512 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
 /**
@@ -833,7 +842,9 @@ export class Group {
   /** @internal see {@link Group._pairwiseSeeds}. */
   _claimPairwise(key: string): void {
     if (this.#pairwiseClaimed.has(key)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, 'a pairwise secret was requested twice for one run', { peers: [] });
-    this.#pairwiseClaimed.add(key);
+    // Bounded: run ids come from counters that never repeat (`nextRunId`), so the record guards
+    // against a second derivation within a run, which happens right after the first if at all.
+    rememberBounded(this.#pairwiseClaimed, key);
   }
 
   /** @internal run labels of a view: `<protocol>.<label>.<k>`, counted per label on the root. */
@@ -918,8 +929,19 @@ export class Group {
   _runFailed(runId: string, err: unknown): void {
     if (this.#root !== this) return this.#root._runFailed(runId, err);
     if (this.#closing || this.#failedRuns.has(runId)) return;
-    this.#failedRuns.add(runId);
+    rememberBounded(this.#failedRuns, runId);
     void this.#mesh.sendAbort(abortNoticeFor(err, this.localId, runId)).catch(() => undefined);
+  }
+
+  /**
+   * @internal Run `runId` ended at this party, done or failed (its last step, after any abort
+   * notice): every peer's mailbox releases what it holds for the run and drops the run's later
+   * messages (see `Mailbox.closeRun`), so a long-lived group holds nothing per finished run beyond
+   * a bounded record of the latest ones.
+   */
+  _runEnded(runId: string): void {
+    if (this.#root !== this) return this.#root._runEnded(runId);
+    for (const mailbox of this.#mesh.mailboxes.values()) mailbox.closeRun(runId);
   }
 
   /**

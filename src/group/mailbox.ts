@@ -17,6 +17,15 @@ const newAborted = (): CouplerError => new AbortedError();
 /** Most runs a mailbox remembers as stopped by its peer (older ones are forgotten first). */
 const MAX_FAILED_RUNS = 1024;
 
+/**
+ * Most runs a mailbox remembers as ended here (older ones are forgotten first). A message of an
+ * ended run is dropped; one of a run forgotten since is filed like any other and counts against
+ * its sender's caps until the group ends — thousands of runs after that run ended, no honest
+ * message is still in flight, so only a peer that sends for long-finished runs can fill its own
+ * mailbox that way.
+ */
+export const MAX_CLOSED_RUNS = 4096;
+
 interface Waiter {
   resolve(value: PlainData): void;
   reject(err: CouplerError): void;
@@ -47,7 +56,10 @@ export class Mailbox {
   readonly peer: string;
   readonly #limits: MailboxLimits;
   readonly #messages = new Map<string, { value: PlainData; cost: MessageCost }>();
+  /** Rounds of runs not ended here that this peer sent (a second message for one is a violation). */
   readonly #seen = new Set<string>();
+  /** Runs ended here (see {@link Mailbox.closeRun}), oldest first, at most {@link MAX_CLOSED_RUNS}. */
+  readonly #closed = new Set<string>();
   readonly #waiters = new Map<string, Waiter>();
   #pendingBytes = 0;
   #pendingHeapBytes = 0;
@@ -79,6 +91,9 @@ export class Mailbox {
    */
   put(round: string, value: PlainData, cost: MessageCost): CouplerError | undefined {
     if (this.#error) return undefined;
+    // A run that ended here takes nothing more: a late message of it (a peer that went on with a
+    // run this party's caller aborted, say) is dropped, not held against the peer's caps.
+    if (this.#closed.size !== 0 && this.#closed.has(runOfRound(round))) return undefined;
     if (this.#seen.has(round)) {
       return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent two messages for round "${round}"`, { peer: this.peer });
     }
@@ -150,6 +165,8 @@ export class Mailbox {
       return Promise.resolve(ready.value);
     }
     if (this.#error) return Promise.reject(this.#error);
+    // A wait of a run that already ended here would only run into its deadline and name the peer.
+    if (this.#closed.size !== 0 && this.#closed.has(runOfRound(round))) return Promise.reject(new AbortedError());
     const runError = this.#runErrors.size === 0 ? undefined : this.#runErrors.get(runOfRound(round));
     if (runError !== undefined) return Promise.reject(runError);
     if (this.#seen.has(round)) {
@@ -185,6 +202,34 @@ export class Mailbox {
       w.reject(error);
       w.settled?.();
     }
+  }
+
+  /**
+   * Run `run` ended at this party (done or failed): release what this mailbox holds for it — the
+   * messages of its rounds not taken (a peer's statement that arrived after the caller aborted
+   * the run, the rest of a gather that settled early), the record of its rounds received, and any
+   * wait of it still pending (ended with `ABORTED`) — and drop its later messages. Without this,
+   * every run that ended with a message unread left it filed for good, counted against that
+   * peer's caps, until an honest peer was dropped for "more undelivered data than the mailbox
+   * allows".
+   */
+  closeRun(run: string): void {
+    if (this.#closed.has(run)) return;
+    if (this.#closed.size >= MAX_CLOSED_RUNS) this.#closed.delete(this.#closed.keys().next().value!);
+    this.#closed.add(run);
+    for (const [round, m] of this.#messages) {
+      if (runOfRound(round) !== run) continue;
+      this.#messages.delete(round);
+      this.#pendingBytes -= m.cost.bytes + m.cost.heapBytes;
+      this.#pendingHeapBytes -= m.cost.heapBytes;
+    }
+    for (const round of this.#seen) if (runOfRound(round) === run) this.#seen.delete(round);
+    for (const round of [...this.#waiters.keys()]) if (runOfRound(round) === run) this.#end(round, newAborted);
+  }
+
+  /** @internal Sizes of the bookkeeping, for tests of its bounds. */
+  _sizes(): { pending: number; seen: number; closed: number; waiters: number } {
+    return { pending: this.#messages.size, seen: this.#seen.size, closed: this.#closed.size, waiters: this.#waiters.size };
   }
 
   /** The peer is gone: fail all waiters now and every later take of a round not yet received. */

@@ -464,7 +464,12 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   const fused = { commitment: commitment(group.sessionId, group.epoch, round, group.localId, nonce, value), round, value, nonce };
   const run = await agreeRun(group, local, o, hint, fused);
   const sum = r64Zeros(local.length);
-  for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
+  try {
+    for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
+  } catch (err) {
+    local.progress.end('failed', err);
+    throw err;
+  }
   local.progress.end('done');
   return ring64Result(group, input, run, sum, 'secureSum');
 }

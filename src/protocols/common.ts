@@ -125,11 +125,15 @@ export class ProgressReporter {
 
   /**
    * The run ended (`done` or `failed`): the last report; stops the timer. A failure is also told to
-   * every peer at once (the group's abort notice for this run, with whom `error` blames).
+   * every peer at once (the group's abort notice for this run, with whom `error` blames). The
+   * first call also releases what the mailboxes hold for the run (`Group._runEnded`).
    */
   end(phase: 'done' | 'failed', error?: unknown): void {
-    if (phase === 'failed' && !this.#ended) this.#group._runFailed(this.runId, error);
-    this.#ended = true;
+    if (!this.#ended) {
+      this.#ended = true;
+      if (phase === 'failed') this.#group._runFailed(this.runId, error);
+      this.#group._runEnded(this.runId);
+    }
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;

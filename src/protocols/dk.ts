@@ -65,8 +65,8 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
   const local = encodeRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening: requested ?? fallback });
   const hint = requested === undefined ? relayHint(group, local.length) : undefined;
   const run = await agreeRun(group, local, o, hint);
-  const opening = await resolveOpening(requested, hint, fallback, Promise.resolve(run));
   const sum = await run.progress.around(async () => {
+    const opening = await resolveOpening(requested, hint, fallback, Promise.resolve(run));
     run.progress.phase('share');
     const graph = shareGraph(group.parties, k, seedFor(run.seed, 'dk share graph'));
     const to = receivers(graph, group.localId);
