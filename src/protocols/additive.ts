@@ -465,6 +465,8 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
   const run = await agreeRun(group, local, o, hint, fused);
   const sum = r64Zeros(local.length);
   try {
+    // An opening that matches its commitment can still be of the wrong length (its sender
+    // committed to it): that names the sender here, and the run ends as failed like any other.
     for (const [party, bytes] of run.opened) r64AddInPlace(sum, party === group.localId ? y : ringFromBytes(bytes, local.length, 'partial sum', party));
   } catch (err) {
     local.progress.end('failed', err);

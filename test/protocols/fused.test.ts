@@ -16,6 +16,7 @@ import { ed25519Sign } from '../../src/crypto/ed25519';
 import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
 import type { Group } from '../../src/group/group';
 import { PeerLink } from '../../src/group/link';
+import { commitment } from '../../src/group/commit';
 import type { SecureChannel } from '../../src/channel/channel';
 
 let h: TestGroups;
@@ -129,7 +130,7 @@ test('the pair secret is HKDF-SHA256 (RFC 5869) of the link secret: the written-
  * its echoed statement (validly re-signed with p3's roster key, the same to every peer),
  * `opening` its round-2 attachment.
  */
-function deviate(g: Group, change: { statement?: (st: Record<string, PlainData>) => void; opening?: (x: Record<string, PlainData>) => void }): () => void {
+function deviate(g: Group, change: { statement?: (st: Record<string, PlainData>, round: string) => void; opening?: (x: Record<string, PlainData>, round: string) => void }): () => void {
   const { sendToAll, gather } = { sendToAll: g.sendToAll.bind(g), gather: g.gather.bind(g) };
   const sha = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
   const sign = (body: Record<string, PlainData>): Uint8Array => ed25519Sign(encodeMessage(body), g.identity.secretKey);
@@ -145,7 +146,7 @@ function deviate(g: Group, change: { statement?: (st: Record<string, PlainData>)
     const r = round.slice(0, -2);
     if (round.endsWith('/shape/v') && change.statement) {
       const st = decodeMessage(msg.v as Uint8Array, 1 << 20) as Record<string, PlainData>;
-      change.statement(st);
+      change.statement(st, r);
       const v = encodeMessage(st);
       const h = sha(v);
       sent = { h, sig: sign({ t: ECHO_STATEMENT.broadcast, s: g.sessionId, e: g.epoch, r, from: g.localId, h }) };
@@ -158,7 +159,7 @@ function deviate(g: Group, change: { statement?: (st: Record<string, PlainData>)
         out.d = echoDigest(g.sessionId, g.epoch, r, view);
         out.sig = sign({ t: ECHO_STATEMENT.digest, s: g.sessionId, e: g.epoch, r, from: g.localId, d: out.d });
       }
-      if (change.opening && out.x !== undefined) change.opening(out.x as Record<string, PlainData>);
+      if (change.opening && out.x !== undefined) change.opening(out.x as Record<string, PlainData>, r);
       return sendToAll(round, out, to);
     }
     return sendToAll(round, payload, to);
@@ -195,3 +196,29 @@ describe('what a party sends in the fused form, and what it may send instead: ty
     expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
   }, 30_000);
 });
+
+test('a committed opening of the wrong length (p3 commits to 16 bytes at L = 1 and opens them): every honest party fails naming p3 and its run ends as failed (progress and abort notice), not left open', async () => {
+  const g3 = h.groups[2]!;
+  const v = new Uint8Array(randomBytes(16));
+  const n = new Uint8Array(randomBytes(32));
+  const restore = deviate(g3, {
+    statement: (st, round) => void (st.t = commitment(g3.sessionId, g3.epoch, `${round.slice(0, -'/shape'.length)}/partial`, g3.localId, n, v)),
+    opening: (x) => void (x.o = { v, n }),
+  });
+  const last = new Map<string, string>();
+  try {
+    const out = await settleAll(h.groups.map((g, i) => secureSum(g, i, { roundTimeoutMs: 5_000, onProgress: (p) => last.set(g.localId, p.phase) })));
+    for (const i of [0, 1, 3]) {
+      expect(out[i]!.ok).toBe(false);
+      const e = (out[i] as { error: CouplerError }).error;
+      expect(e.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+      expect(e.peers).toEqual(['p3']);
+      // The run ended: its last report says so (before the fix it stayed 'open', its timer running).
+      expect(last.get(h.groups[i]!.localId)).toBe('failed');
+    }
+  } finally {
+    restore();
+  }
+  const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
+  expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
+}, 30_000);
