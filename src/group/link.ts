@@ -44,6 +44,8 @@ export class PeerLink {
   /** HKDF's extracted key for {@link PeerLink.pairwiseSeed}, and the salt it was extracted with. */
   #prk: Buffer | undefined;
   #prkSalt: Uint8Array | undefined;
+  /** Set once the secret is wiped (down, disposed), or when the channel had closed before the link was made. */
+  #wiped: boolean;
   #channel: SecureChannel;
   #state: LinkState = 'up';
   #sent = 0;
@@ -72,6 +74,8 @@ export class PeerLink {
     this.resumable = resumable;
     this.id = channel.transcript;
     this.#secret = channel._exporter();
+    // A channel that closed before the link was made hands over zeros (it wipes its copy on close).
+    this.#wiped = this.#secret.every((b) => b === 0);
   }
 
   /**
@@ -83,6 +87,9 @@ export class PeerLink {
    * comes from the channel's ephemeral key exchange.
    */
   pairwiseSeed(salt: Uint8Array, info: Uint8Array): Uint8Array {
+    // A wiped secret (and the zeroed extracted key cached with it) would give a mask anyone who
+    // knows the run's public info could compute: refuse rather than derive.
+    if (this.#wiped) throw new GroupError(ErrorCode.CHANNEL_CLOSED, `no pair secret with "${this.peer}": the link is closed`, { peer: this.peer });
     // HKDF-SHA256 (RFC 5869) for one 32-byte block, written out: node's hkdfSync builds key
     // objects per call and cost more than the rest of a small sum's masking. The extracted key
     // is kept for the salt (the formation's epoch: one per link).
@@ -192,6 +199,7 @@ export class PeerLink {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
     this.#state = 'down';
+    this.#wiped = true;
     this.#secret.fill(0);
     this.#prk?.fill(0);
     this.#retained.length = 0;
@@ -247,6 +255,7 @@ export class PeerLink {
   dispose(): void {
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
     this.#ackTimer = undefined;
+    this.#wiped = true;
     this.#secret.fill(0);
     this.#prk?.fill(0);
   }

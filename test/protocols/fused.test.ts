@@ -11,7 +11,7 @@ import { secureSum } from '../../src/protocols';
 import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
 import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
-import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { ECHO_STATEMENT, echoDigest } from '../../src/group/echo';
 import type { Group } from '../../src/group/group';
@@ -222,3 +222,56 @@ test('a committed opening of the wrong length (p3 commits to 16 bytes at L = 1 a
   const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
   expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
 }, 30_000);
+
+describe('a wiped pair secret is never used', () => {
+  /** HMAC-SHA256 under an all-zero key of info ‖ 0x01: what a wiped extracted key gives — no secret in it. */
+  const publicMask = (info: Uint8Array): string => hex(new Uint8Array(createHmac('sha256', Buffer.alloc(32)).update(info).update(Uint8Array.of(1)).digest()));
+
+  test('a disposed link (its group closed) refuses to derive instead of deriving from zeros', () => {
+    const channel = { transcript: new Uint8Array(32), _exporter: () => new Uint8Array(randomBytes(32)) } as unknown as SecureChannel;
+    const link = new PeerLink('p2', channel, false);
+    const salt = randomBytes(32);
+    const info = randomBytes(40);
+    link.pairwiseSeed(salt, info); // extracts and caches the key for this salt
+    link.dispose();
+    let got: string | undefined;
+    let e: unknown;
+    try {
+      got = hex(link.pairwiseSeed(salt, info));
+    } catch (err) {
+      e = err;
+    }
+    expect(got === undefined ? undefined : got === publicMask(info)).toBeUndefined();
+    expect(e).toBeInstanceOf(GroupError);
+  });
+
+  test('a link made on a channel that had already closed (all-zero exporter) refuses to derive', () => {
+    const channel = { transcript: new Uint8Array(32), _exporter: () => new Uint8Array(32) } as unknown as SecureChannel;
+    const link = new PeerLink('p2', channel, false);
+    expect(() => link.pairwiseSeed(randomBytes(32), randomBytes(8))).toThrow(GroupError);
+    link.dispose();
+  });
+
+  test('a group that is closing: a run started now gets no mask anyone could compute (the links are disposed, not yet down)', async () => {
+    const g2 = await createTestGroups(2, { roundTimeoutMs: 5_000 });
+    const [a] = g2.groups;
+    a!._pairwiseSeeds('sum.98', 'secureSum mask'); // a run before: the link's extracted key is cached
+    const closing = g2.close(); // synchronously up to its first await: links disposed, channels still closing
+    let seeds: Map<string, Uint8Array> | undefined;
+    let e: unknown;
+    try {
+      seeds = a!._pairwiseSeeds('sum.99', 'secureSum mask');
+    } catch (err) {
+      e = err;
+    }
+    await closing;
+    if (seeds !== undefined) {
+      const info = encodeMessage(['coupler/1 pairwise', 'secureSum mask', a!.sessionId, 'sum.99', 'p1', 'p2']);
+      // Neither the all-zero extracted key nor an all-zero link secret under the epoch (which every member knows).
+      expect(hex(seeds.get('p2')!)).not.toBe(publicMask(info));
+      expect(hex(seeds.get('p2')!)).not.toBe(hex(new Uint8Array(hkdfSync('sha256', new Uint8Array(32), a!.epoch, info, 32))));
+    } else {
+      expect(e).toBeInstanceOf(CouplerError);
+    }
+  });
+});
