@@ -135,6 +135,8 @@ export class Mesh {
   /** Stops the resume loops of links through the relay (the group closed). */
   readonly #resumeController = new AbortController();
   #failure: CouplerError | undefined;
+  /** Peers' notices received while forming whose verdict is still out (the mesh does not complete meanwhile). */
+  #judging = 0;
   #settle: (() => void) | undefined;
   readonly #settled = new Promise<void>((r) => (this.#settle = r));
   readonly #controller = new AbortController();
@@ -273,7 +275,12 @@ export class Mesh {
     });
     ch.onClose((error) => this.#onClose(ch, mb, error));
     this.#cfg.emit({ type: 'connected', peer, initiator: ch.initiator, connected: this.channels.size, expected: this.peers.length });
-    if (this.channels.size === this.peers.length && this.#phase === 'forming') {
+    // Not while a peer's notice is being judged: that peer gave up on the group, and completing
+    // would hand its mailbox, failed with the notice unjudged, to the group's first step, which
+    // then reported nobody (the blame trial: a party killed right after its last handshake,
+    // blamed by a notice that came with the channel completing this mesh). The verdict ends the
+    // formation instead (see #onAbort).
+    if (this.channels.size === this.peers.length && this.#phase === 'forming' && this.#judging === 0) {
       this.#phase = 'complete';
       this.#settle?.();
     }
@@ -320,6 +327,7 @@ export class Mesh {
     const halfMs = this.#cfg.timeoutMs / 2;
     const noChannelLong = (b: string): boolean => !this.channels.has(b) && this.elapsedMs >= halfMs;
     const unreached = notice.blame.filter((b) => b !== this.#cfg.localId && b !== ch.peerId && this.#cfg.roster.has(b));
+    this.#judging++;
     void (async () => {
       const signal = this.#controller.signal;
       // (A party already seen failing here, or that told this party it stopped, needs no wait.)
@@ -332,7 +340,10 @@ export class Mesh {
         await sleep(Math.min(FORMATION_NOTICE_POLL_MS, Math.max(1, halfMs - this.elapsedMs)), signal);
       }
       return this.judgeAbort(ch.peerId, notice, FORMATION_PROBE_MS, noChannelLong);
-    })().then((err) => this.#fail(err));
+    })().then((err) => {
+      this.#judging--;
+      this.#fail(err);
+    });
   }
 
   /**

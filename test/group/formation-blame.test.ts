@@ -18,8 +18,14 @@
  *    failed named nobody: "no channel here" counts as failed only from half the join deadline. It
  *    now waits until then (or until it reaches that party, and asks it) before judging.
  *
- * In-process parties (and, for 2, one party as a real process that is killed), real channels on
- * 127.0.0.1.
+ * 5. A notice that came with the channel completing a forming party's mesh was never judged: the
+ *    mesh counted as complete, the group's first step failed on the sender's mailbox (failed with
+ *    the notice unjudged) and the party named nobody (trial: p01 killed right after its last
+ *    handshakes; p04 completed its mesh with p00's channel, which brought p00's notice blaming
+ *    p01). A forming mesh now does not complete while a notice is being judged; the verdict ends it.
+ *
+ * In-process parties (and, for 2, one party as a real process that is killed; for 5, a userspace
+ * TCP forwarder that freezes one path), real channels on 127.0.0.1.
  */
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { CouplerError, ErrorCode } from '../../src/errors';
@@ -214,3 +220,98 @@ test('the same through the relay: the lingering party\'s notice opens a fresh re
     await relay.close();
   }
 }, 60_000);
+
+/**
+ * A TCP forwarder on 127.0.0.1 to `target`. `freeze()` stops it: no byte moves either way and
+ * neither side's end is passed on, so a party behind it looks like a frozen process (its socket
+ * open, nothing answered).
+ */
+async function forwarder(target: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
+  const { createServer, connect } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  let frozen = false;
+  const server = createServer((a) => {
+    const b = connect(target, '127.0.0.1');
+    sockets.push(a, b);
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      from.on('data', (d) => {
+        if (!frozen) to.write(d);
+      });
+      from.on('error', () => undefined);
+      from.on('close', () => {
+        if (!frozen) to.destroy();
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    freeze: () => {
+      frozen = true;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+test('a notice that comes with the channel completing the mesh is judged, not reported unjudged: p2 names the frozen p3 (the trial\'s "nobody" in formation)', async () => {
+  // p3 reaches p1 directly and p2 through a forwarder; p1 and p2 do not see each other yet. The
+  // forwarder freezes and p3 stops: p1 gets p3's notice and gives up naming p3 (and lingers); p2
+  // hears nothing. Then p2 finds p1: the channel to p1 completes p2's mesh and p1's notice
+  // (blaming p3) comes with it. Before, p2 counted its mesh complete, the group's first step
+  // failed on p1's mailbox, and p2 reported the notice unjudged: nobody named. Now the notice is
+  // judged: p3 is asked and does not answer.
+  const parties = makeParties(3);
+  const ports = new Map<string, number>();
+  const listening = (id: string, events: GroupEvent[]) => (e: GroupEvent) => {
+    events.push(e);
+    if (e.type === 'listening') ports.set(id, e.port);
+  };
+  const p1Events: GroupEvent[] = [];
+  const p2Events: GroupEvent[] = [];
+  const p3Events: GroupEvent[] = [];
+  const joinWith = (id: string, discover: () => PeerAddress[], events: GroupEvent[], signal?: AbortSignal): Promise<Group> =>
+    joinGroup({
+      ...(signal === undefined ? {} : { signal }),
+      identity: parties.identities.get(id)!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      discovery: { kind: 'test', discover: () => Promise.resolve(discover()) },
+      listen: { host: '127.0.0.1', port: 0 },
+      timeoutMs: 60_000,
+      roundTimeoutMs: 5_000,
+      discoveryIntervalMs: 20,
+      dialBackoff: { initialMs: 20, maxMs: 200 },
+      onEvent: listening(id, events),
+    });
+  const stop1 = new AbortController();
+  const stop3 = new AbortController();
+  const j3 = failure(joinWith('p3', () => [], p3Events, stop3.signal));
+  await until(() => ports.has('p3'), 10_000);
+  const via = await forwarder(ports.get('p3')!);
+  const at = (port: number, party: string): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
+  let p2SeesP1 = false;
+  const j1 = failure(joinWith('p1', () => [at(ports.get('p3')!, 'p3')], p1Events, stop1.signal));
+  const j2 = failure(joinWith('p2', () => [at(via.port, 'p3'), ...(p2SeesP1 && ports.has('p1') ? [at(ports.get('p1')!, 'p1')] : [])], p2Events));
+  try {
+    await until(() => [p1Events, p2Events].every((ev) => ev.some((e) => e.type === 'connected' && e.peer === 'p3')), 20_000);
+    via.freeze();
+    stop3.abort();
+    const e1 = await j1;
+    expect({ code: e1.code, peers: e1.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: ['p3'] });
+    p2SeesP1 = true;
+    const e2 = await j2;
+    expect(p2Events.some((e) => e.type === 'connected' && e.peer === 'p1')).toBe(true);
+    expect({ code: e2.code, peer: e2.peer, peers: e2.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p1', peers: ['p3'] });
+  } finally {
+    stop1.abort();
+    stop3.abort();
+    await via.close();
+    await Promise.all([j1, j2, j3]);
+  }
+}, 90_000);
