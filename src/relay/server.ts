@@ -40,6 +40,7 @@ import { aggregateTranscript, type AggregateAdmissionEvidence, type AggregateReq
 import { AGGREGATE_MEMORY_BYTES, AGGREGATE_UPLOAD_MESSAGE_BYTES, RelayAggregation, type AggregateHooks } from './aggregate.js';
 import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, type AggEntry, type ConnEntry, type SessionEntry, type TableLimits } from './table.js';
 import { relayMetrics } from './metrics.js';
+import { AbortedAggregations } from './aborted.js';
 
 /** Default interface of {@link startRelay}: loopback. */
 export const DEFAULT_RELAY_HOST = '127.0.0.1';
@@ -203,10 +204,7 @@ interface Link {
   ended: boolean;
 }
 
-/** Most aborted aggregations a relay remembers for members that come late (see `aborted` in {@link startRelay}). */
-export const ABORTED_AGGREGATIONS_MAX = 1024;
-/** How long a relay remembers an aborted aggregation for members that come late, ms. */
-export const ABORTED_AGGREGATION_TTL_MS = 5 * 60_000;
+export { ABORTED_AGGREGATIONS_MAX, ABORTED_PER_SOURCE_MAX, ABORTED_AGGREGATION_TTL_MS } from './aborted.js';
 
 /** Key of an aborted aggregation: session, roster digest and aggregation id. */
 function abortedKey(session: string, digest: string, agg: string): string {
@@ -308,10 +306,10 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
    * Aggregations that aborted, by session, roster digest and aggregation id, with the abort
    * message and when: a member that comes after the abort gets the same message (the evidence
    * naming the culprit) instead of a fresh aggregation that waits for members who already left —
-   * which made a late honest party fail naming nobody when a cheater uploaded early. Bounded
-   * ({@link ABORTED_AGGREGATIONS_MAX}, oldest first) and kept {@link ABORTED_AGGREGATION_TTL_MS}.
+   * which made a late honest party fail naming nobody when a cheater uploaded early. Bounded,
+   * with a quota per source (see `relay/aborted.ts`).
    */
-  const aborted = new Map<string, { text: string; at: number }>();
+  const aborted = new AbortedAggregations();
   let aggCompleted = 0;
   let aggFailed = 0;
   let aggBytes = 0;
@@ -615,11 +613,11 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       return;
     }
     const digest = digestOf.get(roster) ?? rosterDigest(roster);
-    const gone = aborted.get(abortedKey(r.session, digest, r.agg));
-    if (gone !== undefined && Date.now() - gone.at <= ABORTED_AGGREGATION_TTL_MS) {
+    const gone = aborted.get(abortedKey(r.session, digest, r.agg), Date.now());
+    if (gone !== undefined) {
       // The aggregation already ended: this member gets the abort the others got.
       const ws = link.ws;
-      if (ws !== undefined && ws.readyState === WebSocket.OPEN) ws.send(gone.text, () => end(link, undefined));
+      if (ws !== undefined && ws.readyState === WebSocket.OPEN) ws.send(gone, () => end(link, undefined));
       else end(link, undefined);
       return;
     }
@@ -669,12 +667,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
         onAbort: (reason, _party, text) => {
           aggFailed++;
           engines.delete(agg);
-          if (text !== undefined) {
-            const k = abortedKey(r.session, digest, r.agg);
-            aborted.delete(k);
-            aborted.set(k, { text, at: Date.now() });
-            while (aborted.size > ABORTED_AGGREGATIONS_MAX) aborted.delete(aborted.keys().next().value as string);
-          }
+          if (text !== undefined) aborted.add(abortedKey(r.session, digest, r.agg), text, [...agg.members.values()].map((c) => c.source), Date.now());
           const first = agg.members.values().next().value as ConnEntry<Link> | undefined;
           if (first === undefined) return;
           const released = table.release(first);
