@@ -367,13 +367,23 @@ export function encodeRun(
   }
   const { shape, encoded, length } = local;
   const runId = group.nextRunId(protocol);
-  const descriptor = JSON.stringify({ protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
+  const descriptor = JSON.stringify({ rev: PROTOCOL_REVISION, protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
   const progress = new ProgressReporter(group, PROTOCOL_NAMES[protocol] ?? protocol, runId, options, startedAt);
   return { runId, shape, params, encoded, length, startedAt, descriptor, progress };
 }
 
+/**
+ * Revision of the sum protocols' messages, stated in every run's parameters: parties of releases
+ * whose messages differ (2: secureSum's fused two-round form, with its commitment in the shape
+ * statement) then fail with `SHAPE_MISMATCH` naming nobody, because the parameters are compared
+ * before the rest of a statement is parsed. (Against a release before revision 2, which states no
+ * revision and rejects the fused statement's unknown field, this side reports the mismatch; that
+ * side names this one.)
+ */
+export const PROTOCOL_REVISION = 2;
+
 /** Names of the run descriptor's fields (see {@link encodeRun}), as the options call them. */
-const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound' };
+const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound', rev: 'protocol revision' };
 
 /**
  * Why a party's shape statement differs from this party's, for the SHAPE_MISMATCH message: the
@@ -465,6 +475,13 @@ interface Statement {
   readonly t: Uint8Array | undefined;
 }
 
+/** The `params` a statement states, if it is a record with a string of at most 1 024 characters there. */
+function statedParams(value: PlainData): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return undefined;
+  const p = (value as Record<string, PlainData>).params;
+  return typeof p === 'string' && p.length <= 1024 ? p : undefined;
+}
+
 function parseStatement(value: PlainData, party: string): Statement {
   const ctx = { what: 'shape agreement', peer: party };
   const rec = expectRecord(value, ctx, ['shape', 'params', 'c', 'h', 't']);
@@ -494,6 +511,14 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
     const statements = new Map<string, Statement>();
     for (const [party, value] of all) {
       if (party === group.localId) continue;
+      // Parameters first: another release states other ones (its revision is among them) and may
+      // send fields this one does not know — a mismatch, not a malformed statement to name it for.
+      const params = statedParams(value);
+      if (params !== undefined && params !== mine.params) {
+        disagree.push(party);
+        why.push(mismatchReason(party, undefined, mine.params, params));
+        continue;
+      }
       const st = parseStatement(value, party);
       statements.set(party, st);
       if (st.shape !== mine.shape || st.params !== mine.params) {

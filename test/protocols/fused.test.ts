@@ -9,6 +9,7 @@
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
 import { secureSum } from '../../src/protocols';
 import { FUSED_MAX_ELEMENTS } from '../../src/protocols/additive';
+import { PROTOCOL_REVISION } from '../../src/protocols/common';
 import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire/codec';
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
@@ -196,6 +197,31 @@ describe('what a party sends in the fused form, and what it may send instead: ty
     expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
   }, 30_000);
 });
+
+test('a party of another release (other protocol revision in its parameters, a field this release does not know): SHAPE_MISMATCH, not a malformed statement naming it', async () => {
+  // Before, the statement was parsed strictly first: FRAME_MALFORMED naming p3 (review finding:
+  // two releases named each other instead of reporting a mismatch). p3's own side is not what a
+  // real other release would do (it still believes its old parameters), so only the others count.
+  const restore = deviate(h.groups[2]!, {
+    statement: (st) => {
+      st.params = JSON.stringify({ ...(JSON.parse(st.params as string) as Record<string, unknown>), rev: PROTOCOL_REVISION + 1 });
+      st.later = 'a field of a later release';
+    },
+  });
+  try {
+    const out = await settleAll(h.groups.map((g, i) => secureSum(g, i, { roundTimeoutMs: 5_000 })));
+    for (const i of [0, 1, 3]) {
+      const e = (out[i] as { error: CouplerError }).error;
+      expect(e.code).toBe(ErrorCode.SHAPE_MISMATCH);
+      expect(e.peers).toEqual(['p3']);
+      expect(e.message).toContain('protocol revision is 2 here and 3 at party "p3"');
+    }
+  } finally {
+    restore();
+  }
+  const ok = await Promise.all(h.groups.map((g, i) => secureSum(g, i)));
+  expect(ok.map((r) => r.sum)).toEqual([6, 6, 6, 6]);
+}, 30_000);
 
 test('a committed opening of the wrong length (p3 commits to 16 bytes at L = 1 and opens them): every honest party fails naming p3 and its run ends as failed (progress and abort notice), not left open', async () => {
   const g3 = h.groups[2]!;
