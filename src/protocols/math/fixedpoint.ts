@@ -278,9 +278,28 @@ function nextDown(x: number): number {
   return dv.getFloat64(0);
 }
 
+/**
+ * Contexts by resolved parameters: every run of a group encodes and decodes with the same few
+ * parameter sets, and building one (BigNumber parsing and powers) cost as much as encoding a
+ * small input. A context is immutable (frozen; BigNumber values are never modified in place).
+ */
+const CONTEXTS = new Map<string, Ctx>();
+const CONTEXTS_MAX = 64;
+
 function context(params: EncodingParams, modulus: Modulus): Ctx {
   const p = checkParams(params);
   if (p.modulus !== modulus) throw unsafe(`params.modulus is '${p.modulus}', this function encodes for '${modulus}'`);
+  const key = `${p.modulus} ${p.fractionalBits} ${p.decimalPlaces} ${p.parties} ${p.maxElements} ${typeof p.bound} ${String(p.bound)}`;
+  let ctx = CONTEXTS.get(key);
+  if (ctx === undefined) {
+    ctx = buildContext(p);
+    if (CONTEXTS.size >= CONTEXTS_MAX) CONTEXTS.clear();
+    CONTEXTS.set(key, ctx);
+  }
+  return ctx;
+}
+
+function buildContext(p: ResolvedEncodingParams): Ctx {
   const B = p.bound;
   let boundF: number;
   let boundI: bigint;
@@ -295,7 +314,7 @@ function context(params: EncodingParams, modulus: Modulus): Ctx {
   const { m, k } = typeof B === 'bigint' ? { m: B, k: 0 } : dyadic(B);
   const boundM = new BN(m.toString());
   const boundShift = new BN(2).pow(-k); // k ≤ 0: an exact integer power
-  return { p, scale: 2 ** p.fractionalBits, boundF, boundI, boundM, boundShift, scaleD: new BN(10).pow(p.decimalPlaces) };
+  return Object.freeze({ p, scale: 2 ** p.fractionalBits, boundF, boundI, boundM, boundShift, scaleD: new BN(10).pow(p.decimalPlaces) });
 }
 
 function label(entry: ShapeEntry, i: number): string {

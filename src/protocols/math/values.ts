@@ -223,6 +223,17 @@ export function _checkFieldName(name: unknown): string {
 }
 
 /**
+ * Shapes {@link assertShape} accepted, with their element count: its own outputs, and the shapes
+ * {@link _rawEntries} built ({@link OWN_SHAPES}) once validated. Both are frozen objects of frozen
+ * entries this module created — nobody can change them — so a later call with the same object
+ * (a run validates its shape several times: the digest, the agreement, the decoding) returns
+ * the answer it got the first time. Held weakly: nothing is kept alive by it.
+ */
+const VALIDATED = new WeakMap<object, { readonly shape: Shape; readonly total: number }>();
+/** Shapes built by {@link _rawEntries} (deeply frozen, created here). */
+const OWN_SHAPES = new WeakSet<object>();
+
+/**
  * Split an input into entries with their raw values, in canonical order. Checks structure and
  * element types; element values (NaN, bounds, decimal syntax) are checked by the encoders.
  * @internal
@@ -245,10 +256,14 @@ export function _rawEntries(input: unknown, maxElements: number): { shape: Shape
         if (total > maxElements) throw shapeErr(`input has more than ${maxElements} elements in total`);
         raw.push({ entry, value: d.value });
       }
-      return { shape: Object.freeze({ kind: 'record', entries: Object.freeze(raw.map((r) => Object.freeze(r.entry))) }), raw };
+      const shape: Shape = Object.freeze({ kind: 'record', entries: Object.freeze(raw.map((r) => Object.freeze(r.entry))) });
+      OWN_SHAPES.add(shape);
+      return { shape, raw };
     }
     const entry = Object.freeze(classifyField('', input, maxElements));
-    return { shape: Object.freeze({ kind: entry.kind, entries: Object.freeze([entry]) }), raw: [{ entry, value: input }] };
+    const shape: Shape = Object.freeze({ kind: entry.kind, entries: Object.freeze([entry]) });
+    OWN_SHAPES.add(shape);
+    return { shape, raw: [{ entry, value: input }] };
   });
 }
 
@@ -312,7 +327,8 @@ function readExact(obj: unknown, what: string, fields: readonly string[]): Recor
  * entry count ≤ 4096 and total elements ≤ `maxElements`.
  * @param value - anything (e.g. a decoded msgpack object).
  * @param maxElements - cap on the total number of elements (default 2^24).
- * @returns a canonical {@link Shape}, sharing nothing with `value`.
+ * @returns a canonical {@link Shape}, sharing nothing with `value` — or `value` itself when it is
+ *   a shape an earlier call returned (deeply frozen, so sharing it is harmless).
  * @throws {@link ValueError} (`VALUE_INVALID`) naming the first problem found.
  * @example
  * ```ts
@@ -322,7 +338,10 @@ function readExact(obj: unknown, what: string, fields: readonly string[]): Recor
  */
 export function assertShape(value: unknown, maxElements: number = DEFAULT_MAX_ELEMENTS): Shape {
   const cap = checkCap(maxElements);
-  return _guard('shape', () => {
+  const known = typeof value === 'object' && value !== null ? VALIDATED.get(value) : undefined;
+  // Validated before and deeply frozen (so unchanged): the same answer without walking it again.
+  if (known !== undefined && known.total <= cap) return known.shape;
+  const shape = _guard('shape', () => {
     const top = readExact(value, 'shape', ['kind', 'entries']);
     const kind = top['kind'];
     if (kind !== 'scalar' && kind !== 'vector' && kind !== 'record') throw shapeErr('shape.kind must be scalar, vector or record');
@@ -360,6 +379,10 @@ export function assertShape(value: unknown, maxElements: number = DEFAULT_MAX_EL
     }
     return Object.freeze({ kind, entries: Object.freeze(entries) });
   });
+  const total = shape.entries.reduce((t, e) => t + e.length, 0);
+  VALIDATED.set(shape, { shape, total });
+  if (OWN_SHAPES.has(value as object)) VALIDATED.set(value as object, { shape, total });
+  return shape;
 }
 
 /**

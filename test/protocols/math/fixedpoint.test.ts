@@ -364,3 +364,48 @@ describe('_ring64Encoder: any range of the encoding, block by block', () => {
     expect(() => enc.encodeInto(1, new Uint32Array(2))).toThrow(expect.objectContaining({ code: ErrorCode.VALUE_INVALID }));
   });
 });
+
+describe('contexts are kept per parameter set: interleaved parameters never borrow each other\'s', () => {
+  test('±B, just past B, bigint vs number bounds, negative zero, decimals at several d, in alternation', () => {
+    const num: EncodingParams = { parties: 3, bound: 2.5, modulus: 'ring64' };
+    const big: EncodingParams = { parties: 3, bound: 2n, modulus: 'ring64' };
+    const d2: EncodingParams = { parties: 3, bound: 100, modulus: 'ring64', decimalPlaces: 2 };
+    const d4: EncodingParams = { parties: 3, bound: 100, modulus: 'ring64', decimalPlaces: 4 };
+    const f0: EncodingParams = { parties: 3, bound: 100, modulus: 'ring64', fractionalBits: 0, decimalPlaces: 2 };
+    for (let round = 0; round < 3; round++) {
+      // number bound 2.5: ±2.5 accepted, the next double past it refused
+      expect(sumRing([2.5, -2.5, 2.5], num).out).toBe(2.5);
+      expect(errorOf(() => encodeRing64(2.5 + 2 ** -50, num)).message).toBe('value exceeds the bound |x| ≤ 2.5');
+      expect(errorOf(() => encodeRing64(-(2.5 + 2 ** -50), num)).message).toBe('value exceeds the bound |x| ≤ 2.5');
+      // bigint bound 2n, the same parties and modulus: 2.5 refused, ±2n and ±2 accepted
+      expect(errorOf(() => encodeRing64(2.5, big)).message).toBe('value exceeds the bound |x| ≤ 2n');
+      expect(sumRing([2n, -2n, 2n], big).out).toBe(2n);
+      expect(errorOf(() => encodeRing64(-3n, big)).message).toBe('value exceeds the bound |x| ≤ 2n');
+      expect(sumRing([-2, 2, -2], big).out).toBe(-2);
+      // negative zero encodes as zero, and the sum decodes to zero
+      expect(r64ToBigInts(encodeRing64(-0, num).vector)).toEqual([0n]);
+      expect(Object.is(sumRing([-0, -0, -0], num).out, 0)).toBe(true);
+      // decimals: d = 2 refuses a third place that d = 4 takes; decoding scales by each one's 10^d
+      expect(errorOf(() => encodeRing64('1.234', d2)).message).toBe('value has more than 2 decimal places (raise decimalPlaces)');
+      expect(sumRing(['1.234', '-0.0001', '100'], d4).out).toBe('101.2339');
+      expect(sumRing(['0.01', '0.01', '-100'], d2).out).toBe('-99.98');
+      expect(sumRing(['-100', '100', '-0'], f0).out).toBe('0');
+      expect(sumRing([1.5, 1.5, 1.5], f0).out).toBe(6); // f = 0: each 1.5 rounds half to even, to 2
+      expect(sumRing([1.5, 1.5, 1.5], d2).out).toBe(4.5);
+    }
+  });
+
+  test('maxElements and parties are part of the parameter set', () => {
+    const wide: EncodingParams = { parties: 3, modulus: 'ring64', maxElements: 3 };
+    const narrow: EncodingParams = { parties: 3, modulus: 'ring64', maxElements: 2 };
+    for (let round = 0; round < 2; round++) {
+      const { shape, vector } = encodeRing64([1, 2, 3], wide);
+      expect(errorOf(() => encodeRing64([1, 2, 3], narrow)).code).toBe(ErrorCode.VALUE_INVALID);
+      expect(errorOf(() => decodeRing64(shape, vector, narrow)).code).toBe(ErrorCode.VALUE_INVALID);
+      expect(decodeRing64(shape, vector, wide)).toEqual(Float64Array.from([1, 2, 3]));
+      // B = 2^31, f = 16: 2^(31 + 16 + 2) · n ≤ 2^64 holds for n = 2^15, not for n = 2^15 + 1
+      expect(() => encodeRing64(1, { parties: 2 ** 15, modulus: 'ring64' })).not.toThrow();
+      expect(errorOf(() => encodeRing64(1, { parties: 2 ** 15 + 1, modulus: 'ring64' })).code).toBe(ErrorCode.PARAMETERS_UNSAFE);
+    }
+  });
+});

@@ -137,3 +137,33 @@ describe('shapes on the wire', () => {
     }
   });
 });
+
+describe('assertShape remembers only the shapes it made (deeply frozen)', () => {
+  test('its own output comes back as is; a caller\'s object is checked again every time, also after a change', () => {
+    const mine = { kind: 'vector', entries: [{ name: '', type: 'float', kind: 'vector', length: 2 }] };
+    const out = assertShape(mine);
+    expect(out).not.toBe(mine);
+    expect(Object.isFrozen(out) && Object.isFrozen(out.entries) && Object.isFrozen(out.entries[0])).toBe(true);
+    expect(assertShape(out)).toBe(out);
+    mine.entries[0]!.length = 0;
+    expect(() => assertShape(mine)).toThrow(/length must be an integer/);
+    mine.entries[0]!.length = 3;
+    expect(assertShape(mine).entries[0]!.length).toBe(3);
+  });
+
+  test('a remembered shape is still refused under a smaller cap, with the same message as the first time', () => {
+    const out = assertShape({ kind: 'vector', entries: [{ name: '', type: 'int', kind: 'vector', length: 5 }] }, 10);
+    const fresh = (): unknown => ({ kind: 'vector', entries: [{ name: '', type: 'int', kind: 'vector', length: 5 }] });
+    const msg = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(msg(() => assertShape(out, 4))).toBe(msg(() => assertShape(fresh(), 4)));
+    expect(msg(() => assertShape(out, 4))).toMatch(/length must be an integer in \[1, 4\]/);
+    expect(assertShape(out, 5)).toBe(out);
+  });
+});
