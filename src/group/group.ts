@@ -544,7 +544,16 @@ export class Group {
       const e = lost ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
       for (const w of box.waiters) w.reject(e);
     };
-    if (link === undefined || lost !== undefined) return fail(undefined);
+    if (lost !== undefined) {
+      // The peer stopped between these sends and their batch (its notice was read in between):
+      // they fail with the notice's verdict, as a send after it does (send, sendToAll) — not with
+      // the notice as first filed, which names nobody unless confirmed at once (blame trial).
+      void this.#judged(lost, this.#roundTimeoutMs).then((judged) => {
+        for (const w of box.waiters) w.reject(judged);
+      });
+      return;
+    }
+    if (link === undefined) return fail(undefined);
     const bytes = box.items.length === 1 ? box.items[0]! : encodeBytesList(BATCH_ROUND, box.items);
     link.send(bytes).then(() => {
       for (const w of box.waiters) w.resolve();

@@ -30,6 +30,7 @@
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
+import { forwarder } from '../support/forwarder';
 import { makeParties, type TestParties } from '../support/group-harness';
 import { freePort, startLoopbackParty } from '../netns/loopback';
 import { startRelay } from '../../src/relay/server';
@@ -220,44 +221,6 @@ test('the same through the relay: the lingering party\'s notice opens a fresh re
     await relay.close();
   }
 }, 60_000);
-
-/**
- * A TCP forwarder on 127.0.0.1 to `target`. `freeze()` stops it: no byte moves either way and
- * neither side's end is passed on, so a party behind it looks like a frozen process (its socket
- * open, nothing answered).
- */
-async function forwarder(target: number): Promise<{ port: number; freeze(): void; close(): Promise<void> }> {
-  const { createServer, connect } = await import('node:net');
-  const sockets: import('node:net').Socket[] = [];
-  let frozen = false;
-  const server = createServer((a) => {
-    const b = connect(target, '127.0.0.1');
-    sockets.push(a, b);
-    for (const [from, to] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      from.on('data', (d) => {
-        if (!frozen) to.write(d);
-      });
-      from.on('error', () => undefined);
-      from.on('close', () => {
-        if (!frozen) to.destroy();
-      });
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as import('node:net').AddressInfo).port,
-    freeze: () => {
-      frozen = true;
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
 
 test('a notice that comes with the channel completing the mesh is judged, not reported unjudged: p2 names the frozen p3 (the trial\'s "nobody" in formation)', async () => {
   // p3 reaches p1 directly and p2 through a forwarder; p1 and p2 do not see each other yet. The
