@@ -56,8 +56,12 @@ export class Mailbox {
   readonly peer: string;
   readonly #limits: MailboxLimits;
   readonly #messages = new Map<string, { value: PlainData; cost: MessageCost }>();
-  /** Rounds of runs not ended here that this peer sent (a second message for one is a violation). */
-  readonly #seen = new Set<string>();
+  /**
+   * Rounds this peer sent, by run, for runs not ended here (a second message for one is a
+   * violation). By run, so that ending a run forgets its rounds without a pass over the others
+   * (rounds outside coupler's runs — a caller's own names — stay, as before).
+   */
+  readonly #seen = new Map<string, Set<string>>();
   /** Runs ended here (see {@link Mailbox.closeRun}), oldest first, at most {@link MAX_CLOSED_RUNS}. */
   readonly #closed = new Set<string>();
   readonly #waiters = new Map<string, Waiter>();
@@ -93,11 +97,14 @@ export class Mailbox {
     if (this.#error) return undefined;
     // A run that ended here takes nothing more: a late message of it (a peer that went on with a
     // run this party's caller aborted, say) is dropped, not held against the peer's caps.
-    if (this.#closed.size !== 0 && this.#closed.has(runOfRound(round))) return undefined;
-    if (this.#seen.has(round)) {
+    const run = runOfRound(round);
+    if (this.#closed.size !== 0 && this.#closed.has(run)) return undefined;
+    const seen = this.#seen.get(run);
+    if (seen?.has(round)) {
       return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent two messages for round "${round}"`, { peer: this.peer });
     }
-    this.#seen.add(round);
+    if (seen === undefined) this.#seen.set(run, new Set([round]));
+    else seen.add(round);
     const waiter = this.#waiters.get(round);
     if (waiter !== undefined) {
       this.#waiters.delete(round);
@@ -166,10 +173,11 @@ export class Mailbox {
     }
     if (this.#error) return Promise.reject(this.#error);
     // A wait of a run that already ended here would only run into its deadline and name the peer.
-    if (this.#closed.size !== 0 && this.#closed.has(runOfRound(round))) return Promise.reject(new AbortedError());
-    const runError = this.#runErrors.size === 0 ? undefined : this.#runErrors.get(runOfRound(round));
+    const run = runOfRound(round);
+    if (this.#closed.size !== 0 && this.#closed.has(run)) return Promise.reject(new AbortedError());
+    const runError = this.#runErrors.size === 0 ? undefined : this.#runErrors.get(run);
     if (runError !== undefined) return Promise.reject(runError);
-    if (this.#seen.has(round)) {
+    if (this.#seen.get(run)?.has(round) === true) {
       return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `message of round "${round}" from "${this.peer}" was already taken`));
     }
     if (this.#waiters.has(round)) {
@@ -223,13 +231,13 @@ export class Mailbox {
       this.#pendingBytes -= m.cost.bytes + m.cost.heapBytes;
       this.#pendingHeapBytes -= m.cost.heapBytes;
     }
-    for (const round of this.#seen) if (runOfRound(round) === run) this.#seen.delete(round);
+    this.#seen.delete(run);
     for (const round of [...this.#waiters.keys()]) if (runOfRound(round) === run) this.#end(round, newAborted);
   }
 
   /** @internal Sizes of the bookkeeping, for tests of its bounds. */
   _sizes(): { pending: number; seen: number; closed: number; waiters: number } {
-    return { pending: this.#messages.size, seen: this.#seen.size, closed: this.#closed.size, waiters: this.#waiters.size };
+    return { pending: this.#messages.size, seen: [...this.#seen.values()].reduce((k, s) => k + s.size, 0), closed: this.#closed.size, waiters: this.#waiters.size };
   }
 
   /** The peer is gone: fail all waiters now and every later take of a round not yet received. */
