@@ -139,6 +139,9 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
         const ms = performance.now() - t0;
         const c = process.cpuUsage(c0);
         cpu.get(label)!.push((c.user + c.system) / 1000);
+        // The round and echo variants are exchanges of the bench's own (the protocols end their
+        // runs themselves); a baseline tree older than Group.endRun keeps their record.
+        if (v === 'round' || v.startsWith('echo')) for (const g of groups[tree]!) (g as { endRun?: (run: string) => void }).endRun?.(round);
         return ms;
       };
       const samples = await interleave(labels, { warmup: 3, reps }, (l) => once(l));

@@ -72,9 +72,10 @@ function cpuSince(start: NodeJS.CpuUsage): { cpuMs: number; sysMs: number } {
 }
 
 async function barrier(g: Group, seq: number): Promise<void> {
-  const round = `bench/barrier.${seq}`;
-  await g.sendToAll(round, { b: seq });
-  await g.gather(round, { timeoutMs: cfg.roundTimeoutMs });
+  const run = `bench.barrier.${seq}`;
+  await g.sendToAll(`${run}/b`, { b: seq });
+  await g.gather(`${run}/b`, { timeoutMs: cfg.roundTimeoutMs });
+  g.endRun(run);
 }
 
 serve({

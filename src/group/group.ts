@@ -954,6 +954,34 @@ export class Group {
   }
 
   /**
+   * End the caller's own exchange `run`: the rounds named `run` or `run/<anything>` that it sent
+   * and gathered with {@link Group.sendToAll}, {@link Group.send}, {@link Group.gather} and
+   * {@link Group.receive}. Every peer's mailbox releases what it holds for them — messages not
+   * taken, the record of which rounds each peer sent (kept so that a second message for a round
+   * is refused) — any receive of them still pending ends with `ABORTED`, and their later messages
+   * are dropped. The protocols do this for their own runs; a long-lived group that runs its own
+   * rounds should too, naming each exchange apart ({@link Group.nextRunId} gives names every
+   * party agrees on), or the record of those rounds grows with every exchange.
+   *
+   * Only this party's bookkeeping changes: nothing is sent. Peers still sending for `run` lose
+   * those messages here. The latest 4096 ended runs are remembered (older ones are forgotten);
+   * do not reuse a name once ended.
+   *
+   * @param run - the exchange's name: 1 to 128 printable ASCII characters, no spaces, no `/`.
+   * @throws {@link InvalidArgumentError} for a malformed name.
+   * @example
+   * const run = group.nextRunId('census'); // "census.7" at every party
+   * await group.sendToAll(`${run}/counts`, { n: myCount });
+   * const counts = await group.gather(`${run}/counts`);
+   * group.endRun(run);
+   */
+  endRun(run: string): void {
+    checkRound(run);
+    if (run.includes('/')) throw new InvalidArgumentError('"run" is the part of a round name before its first "/" and cannot contain one');
+    this._runEnded(run);
+  }
+
+  /**
    * Stop: tell every connected peer why (an authenticated abort notice carrying the error code and
    * whom this party blames — never a message text, which may mention data), then
    * {@link Group.close}. Each peer's pending and later receives from this party fail with
