@@ -33,8 +33,10 @@
  *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
  * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
- *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
- *    named (up to ⌊(r − t)/2⌋ of them). S = the polynomial at 0.
+ *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the owners of the
+ *    inconsistent points (up to ⌊(r − t)/2⌋ of them) are reported as `suspects`, never named in
+ *    `peers`: a point is off when its owner tampered with its partial sum or when a dealer dealt
+ *    its owner a bad share, which nothing here tells apart. S = the polynomial at 0.
  *
  * Privacy. A coalition of up to t − 1 parties learns nothing about honest inputs beyond the
  * published sum over Q, and Q always holds at least two parties outside the coalition (or is
@@ -368,8 +370,9 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @param options - `t`, `field` and the common options; every party must pass the same `t` and
  *   encoding options (and end up in the same field).
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
- * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (culprits named when the redundancy
- *   allows), `EQUIVOCATION` naming a party that reported different dealer sets to different
+ * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (from the degree check: the owners
+ *   of the inconsistent points as `suspects` when the redundancy allows, nobody in `peers`; from
+ *   a false confirmation or a mislabelled partial sum: its author named), `EQUIVOCATION` naming a party that reported different dealer sets to different
  *   parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
@@ -623,14 +626,19 @@ function reconstruct<V>(group: Group, F: _ThresholdField<V>, points: readonly Po
   if (points.length > t) {
     const check = F.checkDegree(points, t);
     if (!check.ok) {
-      const culprits = (check.suspects ?? []).map((i) => owners[i]!);
+      // Suspects, never named: a point off the polynomial is its owner's tampered partial sum or
+      // a bad share some dealer dealt that owner, and nothing here tells which (no verifiable
+      // secret sharing). Named in `peers`, the receiver of a bad share would be left out of the
+      // documented retry (group.without(err.peers)) — after every partial sum was published, to
+      // the dealer too: the two sums it then holds differ by the receiver's input.
+      const suspects = (check.suspects ?? []).map((i) => owners[i]!);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        culprits.length > 0
-          ? `inconsistent partial sums from ${culprits.map((c) => `"${c}"`).join(', ')} (a tampered share or partial sum)`
+        suspects.length > 0
+          ? `inconsistent partial sums from ${suspects.map((c) => `"${c}"`).join(', ')} (a partial sum tampered by its sender, or a share tampered by a dealer of that sender: suspects, nobody named)`
           : 'the partial sums do not lie on one polynomial (a tampered share or partial sum); too little redundancy to name the culprit',
         { description: `Shamir degree check failed over ${points.length} points with t = ${t}`, statements: [] },
-        { peers: culprits },
+        { peers: [], suspects },
       );
     }
   }
