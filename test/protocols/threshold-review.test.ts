@@ -103,3 +103,32 @@ test('thresholdSum n = 5, t = 2: a dealer that deals p1 a bad share never gets p
     expect(e.suspects).toEqual(['p1']);
   }
 }, 30_000);
+
+test('thresholdSum n = 4, t = 2, a long vector: a party that freezes after stating its shape (socket open, nothing read) is a dropout — the others complete without it, within their deadlines', async () => {
+  // The honest parties deal their pieces to it too (it stated its shape): once the kernel buffers
+  // toward it are full (a few MiB on loopback), a send to it never completes. thresholdSum awaited
+  // every send of a flight before the next one, so each honest party stopped dealing to everyone,
+  // the others dropped it, and the run failed naming honest parties — or, with the flight of a
+  // single message, hung with no deadline at all.
+  const ROUND = 1000;
+  const L = 5 * 2 ** 17; // 5 pieces of 1 MiB per share
+  const vec = (i: number): Float64Array => Float64Array.from({ length: L }, (_, j) => INPUTS[i]! + (j % 7));
+  const guard = (p: Promise<SumResult>): Promise<SumResult> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still running after 20 s')), 20_000).unref())]);
+  const o = await runScenario(
+    4,
+    { p4: { mode: 'threshold-state-then-freeze', input: 40, t: 2, length: L } },
+    (g, i) => guard(thresholdSum(g, vec(i), { t: 2, roundTimeoutMs: ROUND })),
+    ROUND,
+    async (children) => children.get('p4')!.kill(),
+  );
+  expect(o.children.get('p4')!.events.some((e) => e.type === 'stated')).toBe(true);
+  for (const r of o.results) {
+    if (!r.ok) throw r.error;
+    expect(r.value.contributors).toEqual(['p1', 'p2', 'p3']);
+    const sum = r.value.sum as Float64Array;
+    expect(sum[0]).toBe(10 + 20 + 30);
+    expect(sum[L - 1]).toBe(10 + 20 + 30 + 3 * ((L - 1) % 7));
+  }
+  expect(o.elapsedMs).toBeLessThan(10 * ROUND);
+}, 40_000);
