@@ -353,8 +353,48 @@ export function _thresholdField(parties: number, input: SumInput, o: ThresholdSu
   return fitsModulus(params, shape) ? 'p61' : 'p127';
 }
 
-async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData): Promise<void> {
-  await Promise.all(to.map((peer) => group.send(peer, round, payload(peer)).catch(() => undefined)));
+/**
+ * The peers of one run that did not take a message in time (see {@link sendTolerant}), and how
+ * long a send may take: half the round deadline.
+ */
+interface StuckPeers {
+  readonly peers: Set<string>;
+  readonly ms: number;
+}
+
+/** A run's record of stuck peers, empty, with half the deadline of its rounds. */
+function stuckPeers(group: Group, ro: { timeoutMs?: number }): StuckPeers {
+  return { peers: new Set(), ms: Math.max(1, Math.floor((ro.timeoutMs ?? group.roundTimeoutMs) / 2)) };
+}
+
+/**
+ * Send `payload(peer)` to each of `to`, tolerating peers that fail: a send that fails (a lost
+ * peer) is ignored, and one not complete within half the round deadline is no longer waited for —
+ * its peer is `stuck` for the rest of the run and sent nothing more. A send completes only once
+ * the socket took the bytes: to a party that is frozen (SIGSTOP, a paused VM, a path cut without a
+ * reset) it never does once the kernel buffers toward it are full, a few MiB, and waiting for it
+ * stopped this party's flights to everyone — the others dropped this party, and a flight of one
+ * message (the deal of a short vector) hung without any deadline. Half the deadline, so that the
+ * next flight still reaches the others within theirs. A peer that takes no bytes for that long
+ * cannot take this run's messages in time anyway (its receiver gives up on them at its own round
+ * deadline): the run goes on as if it had dropped out.
+ */
+async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData, stuck: StuckPeers): Promise<void> {
+  const pending = new Set<string>();
+  const sends = to
+    .filter((peer) => !stuck.peers.has(peer))
+    .map((peer) => {
+      pending.add(peer);
+      return group
+        .send(peer, round, payload(peer))
+        .catch(() => undefined)
+        .then(() => void pending.delete(peer));
+    });
+  if (sends.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(sends), new Promise<void>((resolve) => (timer = setTimeout(resolve, stuck.ms)))]);
+  clearTimeout(timer);
+  for (const peer of pending) stuck.peers.add(peer);
 }
 
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
@@ -419,12 +459,13 @@ async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdFiel
   return local.progress.around(async () => {
     const xs = evaluationPoints(group.parties.length);
     local.progress.phase('share');
-    if (F.name === 'p61' && local.length > PIECE_ELEMENTS) return runInPieces(group, local as unknown as LocalRun<Field61Vector>, t, minContributors, o);
+    if (F.name === 'p61' && local.length > PIECE_ELEMENTS) return runInPieces(group, local as unknown as LocalRun<Field61Vector>, t, minContributors, o, stuckPeers(group, roundOptions(o)));
     const shares = F.share(local.encoded, t, xs);
-    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
-    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o));
+    const stuck = stuckPeers(group, roundOptions(o));
+    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }), stuck);
+    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o), stuck);
     await dealing;
-    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!);
+    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!, stuck);
   });
 }
 
@@ -448,10 +489,16 @@ async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdFiel
  *   fewer than `minimum` peers sent a statement in time.
  * @internal exported for the adversarial test fixture.
  */
-export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minimum: number, ro: { timeoutMs?: number; signal?: AbortSignal }): Promise<string[]> {
+export async function _exchangeShapes<V>(
+  group: Group,
+  local: LocalRun<V>,
+  minimum: number,
+  ro: { timeoutMs?: number; signal?: AbortSignal },
+  stuck: StuckPeers = stuckPeers(group, ro),
+): Promise<string[]> {
   const round = `${local.runId}/shape`;
   const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
-  await sendTolerant(group, round, group.peers, () => mine);
+  await sendTolerant(group, round, group.peers, () => mine, stuck);
   const got = await group.gatherSome(round, minimum, ro);
   const disagree: string[] = [];
   for (const [party, value] of got) {
@@ -484,13 +531,14 @@ async function agreeDealers(
   t: number,
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
+  stuck: StuckPeers,
 ): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[] }> {
   const n = group.parties.length;
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
   const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
-  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }));
+  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }), stuck);
   const reports = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
   let q = new Set(mySet);
@@ -518,7 +566,7 @@ async function agreeDealers(
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
   const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
-  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }));
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
   const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
@@ -559,6 +607,7 @@ async function runThreshold<V>(
   minContributors: number,
   o: ThresholdSumOptions,
   ownShare: V,
+  stuck: StuckPeers,
 ): Promise<SumResult> {
   const n = group.parties.length;
   const ro = roundOptions(o);
@@ -575,14 +624,14 @@ async function runThreshold<V>(
   }
 
   // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro);
+  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
 
   // 4. Publish partial sums over Q to the parties that confirmed it.
   run.progress.phase('open');
   const partial = F.zeros(run.length);
   for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }));
+  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }), stuck);
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
 
   // 5. Check and reconstruct.
@@ -681,14 +730,14 @@ function thresholdResult(group: Group, run: LocalRun<unknown>, sum: SumOutput, Q
  * Memory per party ≈ the input and the encoded input (which becomes the running sum, then the
  * partial sum, then the sum), plus pieces in flight: 2·8L (with the spill in memory, n·8L more).
  */
-async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
+async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions, stuck: StuckPeers): Promise<SumResult> {
   const ro = roundOptions(o);
   const me = group.localId;
   const L = local.length;
   const count = pieceCount(L);
   const evalPoints = evaluationPoints(group.parties.length);
   const xOf = new Map(group.parties.map((p, i) => [p, evalPoints[i]!]));
-  const agreed = await _exchangeShapes(group, local, t - 1, ro);
+  const agreed = await _exchangeShapes(group, local, t - 1, ro, stuck);
 
   // 1. Deal and collect, piece by piece: every piece received (and this party's own share piece)
   // is added to the running sum in `own` and kept in the spill, until Q is known.
@@ -715,7 +764,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
           own.set(shares[0]!, 2 * at);
           // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
           // share of this party's input keeps this party in the peer's dealer set.
-          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!));
+          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!), stuck);
         },
         onPiece: (i, got) => {
           const at = i * PIECE_ELEMENTS;
@@ -736,7 +785,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
     const held = new Set([me, ...peers.filter((p) => !dropped.has(p))]);
 
     // 2–3. Agree on the dealers and confirm them.
-    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro);
+    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro, stuck);
 
     // 4. The partial sum over Q: the running sum less every dealer it holds pieces of outside Q
     // (one this party dropped mid-deal, or whose share did not reach another reporter).
@@ -764,7 +813,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
       count,
       from: confirmers,
       bytesPerPeer: 8 * L,
-      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) })),
+      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }), stuck),
       // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
       // has been sent when this runs).
       onPiece: (i, got) => {

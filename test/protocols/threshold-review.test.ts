@@ -129,8 +129,8 @@ test('thresholdSum n = 4, t = 2, a long vector: a party that freezes after stati
   );
   expect(o.children.get('p4')!.events.some((e) => e.type === 'stated')).toBe(true);
   const want = { contributors: ['p1', 'p2', 'p3'], first: 10 + 20 + 30, last: 10 + 20 + 30 + 3 * ((L - 1) % 7) };
-  const [mine] = o.results;
-  if (!mine!.ok) throw mine!.error;
+  const mine = o.results[0]!;
+  if (!mine.ok) throw mine.error;
   const sum = mine.value.sum as Float64Array;
   expect({ contributors: mine.value.contributors, first: sum[0], last: sum[L - 1] }).toEqual(want);
   for (const id of ['p2', 'p3']) {
