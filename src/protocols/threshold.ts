@@ -354,47 +354,56 @@ export function _thresholdField(parties: number, input: SumInput, o: ThresholdSu
 }
 
 /**
- * The peers of one run that did not take a message in time (see {@link sendTolerant}), and how
- * long a send may take: half the round deadline.
+ * Sends of one run not complete yet, per peer: when each started (oldest first; a peer's sends
+ * complete in order). See {@link sendTolerant}.
  */
 interface StuckPeers {
-  readonly peers: Set<string>;
-  readonly ms: number;
+  readonly pending: Map<string, number[]>;
+  /** How long a flight waits for its sends: half the round deadline. */
+  readonly waitMs: number;
+  /** A peer whose oldest pending send is this old (the round deadline) is sent nothing more. */
+  readonly skipMs: number;
 }
 
-/** A run's record of stuck peers, empty, with half the deadline of its rounds. */
+/** A run's record of pending sends, empty, for the deadline of its rounds. */
 function stuckPeers(group: Group, ro: { timeoutMs?: number }): StuckPeers {
-  return { peers: new Set(), ms: Math.max(1, Math.floor((ro.timeoutMs ?? group.roundTimeoutMs) / 2)) };
+  const ms = ro.timeoutMs ?? group.roundTimeoutMs;
+  return { pending: new Map(), waitMs: Math.max(1, Math.floor(ms / 2)), skipMs: ms };
 }
 
 /**
  * Send `payload(peer)` to each of `to`, tolerating peers that fail: a send that fails (a lost
- * peer) is ignored, and one not complete within half the round deadline is no longer waited for —
- * its peer is `stuck` for the rest of the run and sent nothing more. A send completes only once
- * the socket took the bytes: to a party that is frozen (SIGSTOP, a paused VM, a path cut without a
- * reset) it never does once the kernel buffers toward it are full, a few MiB, and waiting for it
- * stopped this party's flights to everyone — the others dropped this party, and a flight of one
- * message (the deal of a short vector) hung without any deadline. Half the deadline, so that the
- * next flight still reaches the others within theirs. A peer that takes no bytes for that long
- * cannot take this run's messages in time anyway (its receiver gives up on them at its own round
- * deadline): the run goes on as if it had dropped out.
+ * peer) is ignored, and the flight waits for its sends for half the round deadline at most. A send
+ * completes only once the socket took the bytes: to a party that is frozen (SIGSTOP, a paused VM,
+ * a path cut without a reset) it never does once the kernel buffers toward it are full, a few MiB,
+ * and waiting for it stopped this party's flights to everyone — the others dropped this party, and
+ * a flight of one message (the deal of a short vector) hung without any deadline. Half the
+ * deadline, so that the next flight still reaches the others within theirs. A peer behind still
+ * gets the next flights (queued: a slow party may still take them in time), until a send to it has
+ * been pending for a whole round deadline: from then on it is sent nothing more in the run, as if
+ * it had dropped out (it could not take this run's messages in time), and what stays queued for it
+ * is what this party sent it within one round deadline.
  */
 async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData, stuck: StuckPeers): Promise<void> {
-  const pending = new Set<string>();
-  const sends = to
-    .filter((peer) => !stuck.peers.has(peer))
-    .map((peer) => {
-      pending.add(peer);
-      return group
+  const now = Date.now();
+  const sends: Promise<void>[] = [];
+  for (const peer of to) {
+    let started = stuck.pending.get(peer);
+    if (started === undefined) stuck.pending.set(peer, (started = []));
+    if (started.length > 0 && now - started[0]! >= stuck.skipMs) continue;
+    started.push(now);
+    const queue = started;
+    sends.push(
+      group
         .send(peer, round, payload(peer))
         .catch(() => undefined)
-        .then(() => void pending.delete(peer));
-    });
+        .then(() => void queue.shift()),
+    );
+  }
   if (sends.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(sends), new Promise<void>((resolve) => (timer = setTimeout(resolve, stuck.ms)))]);
+  await Promise.race([Promise.all(sends), new Promise<void>((resolve) => (timer = setTimeout(resolve, stuck.waitMs)))]);
   clearTimeout(timer);
-  for (const peer of pending) stuck.peers.add(peer);
 }
 
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
