@@ -54,7 +54,9 @@
  *   colluders, so only one Q can ever gather a quorum: every published T_j covers the same Q.
  *
  * Liveness: up to n − max(m, minContributors) parties may drop (before dealing, or after it) and
- * the sum still completes; it then covers the dealers in Q, which the result lists. With exactly t
+ * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
+ * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
+ * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`). With exactly t
  * points there is no redundancy: a tampered point cannot be detected.
  *
  * @module
