@@ -56,8 +56,8 @@
  * Liveness: up to n − max(m, minContributors) parties may drop (before dealing, or after it) and
  * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
- * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`). With exactly t
- * points there is no redundancy: a tampered point cannot be detected.
+ * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
+ * With exactly t points there is no redundancy: a tampered point cannot be detected.
  *
  * @module
  */
@@ -423,8 +423,8 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
  * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (from the degree check: the owners
  *   of the inconsistent points as `suspects` when the redundancy allows, nobody in `peers`; from
- *   a false confirmation or a mislabelled partial sum: its author named), `EQUIVOCATION` naming a party that reported different dealer sets to different
- *   parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
+ *   a false confirmation or a mislabelled partial sum: its author named), `EQUIVOCATION` naming a
+ *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
  *   arrive), `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
