@@ -33,8 +33,10 @@
  *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
  * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
- *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the inconsistent points are
- *    named (up to ⌊(r − t)/2⌋ of them). S = the polynomial at 0.
+ *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the owners of the
+ *    inconsistent points (up to ⌊(r − t)/2⌋ of them) are reported as `suspects`, never named in
+ *    `peers`: a point is off when its owner tampered with its partial sum or when a dealer dealt
+ *    its owner a bad share, which nothing here tells apart. S = the polynomial at 0.
  *
  * Privacy. A coalition of up to t − 1 parties learns nothing about honest inputs beyond the
  * published sum over Q, and Q always holds at least two parties outside the coalition (or is
@@ -52,8 +54,10 @@
  *   colluders, so only one Q can ever gather a quorum: every published T_j covers the same Q.
  *
  * Liveness: up to n − max(m, minContributors) parties may drop (before dealing, or after it) and
- * the sum still completes; it then covers the dealers in Q, which the result lists. With exactly t
- * points there is no redundancy: a tampered point cannot be detected.
+ * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
+ * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
+ * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
+ * With exactly t points there is no redundancy: a tampered point cannot be detected.
  *
  * @module
  */
@@ -351,8 +355,57 @@ export function _thresholdField(parties: number, input: SumInput, o: ThresholdSu
   return fitsModulus(params, shape) ? 'p61' : 'p127';
 }
 
-async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData): Promise<void> {
-  await Promise.all(to.map((peer) => group.send(peer, round, payload(peer)).catch(() => undefined)));
+/**
+ * Sends of one run not complete yet, per peer: when each started (oldest first; a peer's sends
+ * complete in order). See {@link sendTolerant}.
+ */
+interface StuckPeers {
+  readonly pending: Map<string, number[]>;
+  /** How long a flight waits for its sends: half the round deadline. */
+  readonly waitMs: number;
+  /** A peer whose oldest pending send is this old (the round deadline) is sent nothing more. */
+  readonly skipMs: number;
+}
+
+/** A run's record of pending sends, empty, for the deadline of its rounds. */
+function stuckPeers(group: Group, ro: { timeoutMs?: number }): StuckPeers {
+  const ms = ro.timeoutMs ?? group.roundTimeoutMs;
+  return { pending: new Map(), waitMs: Math.max(1, Math.floor(ms / 2)), skipMs: ms };
+}
+
+/**
+ * Send `payload(peer)` to each of `to`, tolerating peers that fail: a send that fails (a lost
+ * peer) is ignored, and the flight waits for its sends for half the round deadline at most. A send
+ * completes only once the socket took the bytes: to a party that is frozen (SIGSTOP, a paused VM,
+ * a path cut without a reset) it never does once the kernel buffers toward it are full, a few MiB,
+ * and waiting for it stopped this party's flights to everyone — the others dropped this party, and
+ * a flight of one message (the deal of a short vector) hung without any deadline. Half the
+ * deadline, so that the next flight still reaches the others within theirs. A peer behind still
+ * gets the next flights (queued: a slow party may still take them in time), until a send to it has
+ * been pending for a whole round deadline: from then on it is sent nothing more in the run, as if
+ * it had dropped out (it could not take this run's messages in time), and what stays queued for it
+ * is what this party sent it within one round deadline.
+ */
+async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData, stuck: StuckPeers): Promise<void> {
+  const now = Date.now();
+  const sends: Promise<void>[] = [];
+  for (const peer of to) {
+    let started = stuck.pending.get(peer);
+    if (started === undefined) stuck.pending.set(peer, (started = []));
+    if (started.length > 0 && now - started[0]! >= stuck.skipMs) continue;
+    started.push(now);
+    const queue = started;
+    sends.push(
+      group
+        .send(peer, round, payload(peer))
+        .catch(() => undefined)
+        .then(() => void queue.shift()),
+    );
+  }
+  if (sends.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(sends), new Promise<void>((resolve) => (timer = setTimeout(resolve, stuck.waitMs)))]);
+  clearTimeout(timer);
 }
 
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
@@ -368,9 +421,10 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @param options - `t`, `field` and the common options; every party must pass the same `t` and
  *   encoding options (and end up in the same field).
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
- * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (culprits named when the redundancy
- *   allows), `EQUIVOCATION` naming a party that reported different dealer sets to different
- *   parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
+ * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (from the degree check: the owners
+ *   of the inconsistent points as `suspects` when the redundancy allows, nobody in `peers`; from
+ *   a false confirmation or a mislabelled partial sum: its author named), `EQUIVOCATION` naming a
+ *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
  *   arrive), `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
@@ -416,12 +470,13 @@ async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdFiel
   return local.progress.around(async () => {
     const xs = evaluationPoints(group.parties.length);
     local.progress.phase('share');
-    if (F.name === 'p61' && local.length > PIECE_ELEMENTS) return runInPieces(group, local as unknown as LocalRun<Field61Vector>, t, minContributors, o);
+    if (F.name === 'p61' && local.length > PIECE_ELEMENTS) return runInPieces(group, local as unknown as LocalRun<Field61Vector>, t, minContributors, o, stuckPeers(group, roundOptions(o)));
     const shares = F.share(local.encoded, t, xs);
-    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }));
-    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o));
+    const stuck = stuckPeers(group, roundOptions(o));
+    const dealing = sendTolerant(group, `${local.runId}/deal`, group.peers, (peer) => ({ y: F.toBytes(shares[group.parties.indexOf(peer)]!) }), stuck);
+    const agreed = await _exchangeShapes(group, local, t - 1, roundOptions(o), stuck);
     await dealing;
-    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!);
+    return runThreshold(group, local, agreed, F, t, minContributors, o, shares[group.parties.indexOf(group.localId)]!, stuck);
   });
 }
 
@@ -445,10 +500,16 @@ async function dealAndRun<V>(group: Group, local: LocalRun<V>, F: _ThresholdFiel
  *   fewer than `minimum` peers sent a statement in time.
  * @internal exported for the adversarial test fixture.
  */
-export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minimum: number, ro: { timeoutMs?: number; signal?: AbortSignal }): Promise<string[]> {
+export async function _exchangeShapes<V>(
+  group: Group,
+  local: LocalRun<V>,
+  minimum: number,
+  ro: { timeoutMs?: number; signal?: AbortSignal },
+  stuck: StuckPeers = stuckPeers(group, ro),
+): Promise<string[]> {
   const round = `${local.runId}/shape`;
   const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
-  await sendTolerant(group, round, group.peers, () => mine);
+  await sendTolerant(group, round, group.peers, () => mine, stuck);
   const got = await group.gatherSome(round, minimum, ro);
   const disagree: string[] = [];
   for (const [party, value] of got) {
@@ -481,13 +542,14 @@ async function agreeDealers(
   t: number,
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
+  stuck: StuckPeers,
 ): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[] }> {
   const n = group.parties.length;
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
   const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
-  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }));
+  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }), stuck);
   const reports = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
   let q = new Set(mySet);
@@ -515,7 +577,7 @@ async function agreeDealers(
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
   const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
-  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }));
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
   const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
@@ -556,6 +618,7 @@ async function runThreshold<V>(
   minContributors: number,
   o: ThresholdSumOptions,
   ownShare: V,
+  stuck: StuckPeers,
 ): Promise<SumResult> {
   const n = group.parties.length;
   const ro = roundOptions(o);
@@ -572,14 +635,14 @@ async function runThreshold<V>(
   }
 
   // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro);
+  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
 
   // 4. Publish partial sums over Q to the parties that confirmed it.
   run.progress.phase('open');
   const partial = F.zeros(run.length);
   for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }));
+  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }), stuck);
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
 
   // 5. Check and reconstruct.
@@ -623,14 +686,19 @@ function reconstruct<V>(group: Group, F: _ThresholdField<V>, points: readonly Po
   if (points.length > t) {
     const check = F.checkDegree(points, t);
     if (!check.ok) {
-      const culprits = (check.suspects ?? []).map((i) => owners[i]!);
+      // Suspects, never named: a point off the polynomial is its owner's tampered partial sum or
+      // a bad share some dealer dealt that owner, and nothing here tells which (no verifiable
+      // secret sharing). Named in `peers`, the receiver of a bad share would be left out of the
+      // documented retry (group.without(err.peers)) — after every partial sum was published, to
+      // the dealer too: the two sums it then holds differ by the receiver's input.
+      const suspects = (check.suspects ?? []).map((i) => owners[i]!);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        culprits.length > 0
-          ? `inconsistent partial sums from ${culprits.map((c) => `"${c}"`).join(', ')} (a tampered share or partial sum)`
+        suspects.length > 0
+          ? `inconsistent partial sums from ${suspects.map((c) => `"${c}"`).join(', ')} (a partial sum tampered by its sender, or a share tampered by a dealer of that sender: suspects, nobody named)`
           : 'the partial sums do not lie on one polynomial (a tampered share or partial sum); too little redundancy to name the culprit',
         { description: `Shamir degree check failed over ${points.length} points with t = ${t}`, statements: [] },
-        { peers: culprits },
+        { peers: [], suspects },
       );
     }
   }
@@ -673,14 +741,14 @@ function thresholdResult(group: Group, run: LocalRun<unknown>, sum: SumOutput, Q
  * Memory per party ≈ the input and the encoded input (which becomes the running sum, then the
  * partial sum, then the sum), plus pieces in flight: 2·8L (with the spill in memory, n·8L more).
  */
-async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions): Promise<SumResult> {
+async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: number, minContributors: number, o: ThresholdSumOptions, stuck: StuckPeers): Promise<SumResult> {
   const ro = roundOptions(o);
   const me = group.localId;
   const L = local.length;
   const count = pieceCount(L);
   const evalPoints = evaluationPoints(group.parties.length);
   const xOf = new Map(group.parties.map((p, i) => [p, evalPoints[i]!]));
-  const agreed = await _exchangeShapes(group, local, t - 1, ro);
+  const agreed = await _exchangeShapes(group, local, t - 1, ro, stuck);
 
   // 1. Deal and collect, piece by piece: every piece received (and this party's own share piece)
   // is added to the running sum in `own` and kept in the spill, until Q is known.
@@ -707,7 +775,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
           own.set(shares[0]!, 2 * at);
           // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
           // share of this party's input keeps this party in the peer's dealer set.
-          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!));
+          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!), stuck);
         },
         onPiece: (i, got) => {
           const at = i * PIECE_ELEMENTS;
@@ -728,7 +796,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
     const held = new Set([me, ...peers.filter((p) => !dropped.has(p))]);
 
     // 2–3. Agree on the dealers and confirm them.
-    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro);
+    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro, stuck);
 
     // 4. The partial sum over Q: the running sum less every dealer it holds pieces of outside Q
     // (one this party dropped mid-deal, or whose share did not reach another reporter).
@@ -756,7 +824,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
       count,
       from: confirmers,
       bytesPerPeer: 8 * L,
-      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) })),
+      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }), stuck),
       // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
       // has been sent when this runs).
       onPiece: (i, got) => {

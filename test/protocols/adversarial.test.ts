@@ -174,11 +174,12 @@ describe('thresholdSum, n = 5: tampering and the redundancy r − t', () => {
   const n = 5;
   const truth = INPUTS.reduce((s, x) => s + x, 0);
 
-  test('t = 2, r = 5 ≥ t + 2: a tampered partial sum → TAMPERING_DETECTED naming the adversary', async () => {
+  test('t = 2, r = 5 ≥ t + 2: a tampered partial sum → TAMPERING_DETECTED with the adversary as the suspect (not named: a bad share dealt to it would look the same)', async () => {
     const o = await runScenario(n, { p3: { mode: 'threshold-tamper-partial', input: 30, t: 2, delta: 12345 } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
-      expect(e.peers).toEqual(['p3']);
+      expect(e.peers).toEqual([]);
+      expect(e.suspects).toEqual(['p3']);
     }
   }, 30_000);
 
@@ -216,13 +217,15 @@ describe('thresholdSum, n = 5: tampering and the redundancy r − t', () => {
     expect(sums[0]).not.toBe(truth); // documented: undetectable without redundancy (protocols.md §6)
   }, 30_000);
 
-  test('LIMIT — a tampered SHARE dealt to p1 is detected (t = 2, r = 5), but the inconsistent point is p1’s: the honest receiver is named, not the dealer', async () => {
+  test('LIMIT — a tampered SHARE dealt to p1 is detected (t = 2, r = 5), but the inconsistent point is p1’s: the honest receiver is the suspect, not the dealer (and nobody is named)', async () => {
     // Without verifiable secret sharing the degree check only sees which partial sum is off the
-    // polynomial; a bad share dealt to p1 makes p1's partial sum the odd one out.
+    // polynomial; a bad share dealt to p1 makes p1's partial sum the odd one out. Named, p1 would
+    // be left out of a retry that leaks its input (threshold-review.test.ts).
     const o = await runScenario(n, { p3: { mode: 'threshold-tamper-share', input: 30, t: 2, victim: 'p1' } }, (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
-      expect(e.peers).toEqual(['p1']);
+      expect(e.peers).toEqual([]);
+      expect(e.suspects).toEqual(['p1']);
     }
   }, 30_000);
 });
