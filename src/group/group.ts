@@ -339,6 +339,9 @@ function checkRound(round: unknown): string {
   return round;
 }
 
+/** A send still pending at its deadline (see Group.#sent). */
+const PENDING: unique symbol = Symbol('pending');
+
 /** The abort notice behind a PEER_ABORTED error a mailbox delivered. */
 const noticeOf = new WeakMap<CouplerError, { peer: string; notice: AbortNotice }>();
 
@@ -500,7 +503,40 @@ export class Group {
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).error;
     if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
-    await this.#post(peer, encodeMessage({ r: round, p: payload }));
+    await this.#sent(round, [peer], [this.#post(peer, encodeMessage({ r: round, p: payload }))], this.#roundTimeoutMs);
+  }
+
+  /**
+   * Wait for the sends `posts` (to `peers`, in the same order) of `round`, within `timeoutMs`. A
+   * send completes when its bytes are handed to the socket: toward a peer that stopped reading (a
+   * stopped process, a paused VM, a path cut without a reset) that stops happening once the
+   * kernel's buffers and the channel's are full, and a protocol step that awaited its sends before
+   * its gather waited for ever. Past the deadline this fails as a gather does for the peers whose
+   * send is still pending: a {@link TimeoutError} naming those of them that do not answer a liveness
+   * probe (a probe travels behind the bytes that do not leave, so a peer that stopped reading is
+   * silent), or all of them. One timer per call, no work per peer until it fires.
+   */
+  async #sent(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), timeoutMs)));
+    const all = Promise.all(posts);
+    try {
+      if ((await Promise.race([all, late])) !== PENDING) return;
+    } finally {
+      clearTimeout(timer);
+    }
+    all.catch(() => undefined);
+    // Which sends are still pending: racing a settled promise against an already resolved one
+    // yields the settled one's outcome (its reaction was queued first).
+    const pending: string[] = [];
+    for (let i = 0; i < posts.length; i++) {
+      if ((await Promise.race([posts[i]!, Promise.resolve(PENDING)])) === PENDING) pending.push(peers[i]!);
+    }
+    if (pending.length === 0) {
+      await all;
+      return;
+    }
+    throw await this.#stalled(round, pending, timeoutMs);
   }
 
   /**
@@ -579,7 +615,7 @@ export class Group {
         posts.push(Promise.reject(err));
       }
     }
-    await Promise.all(posts);
+    await this.#sent(round, to, posts, this.#roundTimeoutMs);
   }
 
   /**

@@ -12,6 +12,12 @@ export interface Forwarder {
   readonly port: number;
   /** Stop moving bytes and passing on closes, both ways, for every connection. */
   freeze(): void;
+  /**
+   * Stop reading, both ways, for every connection (bytes stay in the kernel's buffers): a party
+   * behind it looks like a stopped process (SIGSTOP, a paused VM) — once the buffers toward it are
+   * full, a sender's writes to it no longer complete.
+   */
+  stall(): void;
   /** Destroy every connection and stop listening. */
   close(): Promise<void>;
 }
@@ -41,6 +47,10 @@ export async function forwarder(target: number): Promise<Forwarder> {
     port: (server.address() as AddressInfo).port,
     freeze: () => {
       frozen = true;
+    },
+    stall: () => {
+      frozen = true;
+      for (const s of sockets) s.pause();
     },
     close: async () => {
       for (const s of sockets) s.destroy();

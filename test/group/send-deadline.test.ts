@@ -1,0 +1,73 @@
+/**
+ * A send to a peer that stopped reading (a stopped process, a paused VM, a path cut without a
+ * reset: its socket open, nothing taken) completes only once the bytes are handed to the socket,
+ * and once the kernel's buffers toward that peer and the channel's own are full, never. Every
+ * protocol step that awaited its sends before its gather hung there, past every deadline (the echo
+ * broadcast's first round, commit-then-open, the deal of a share vector). A send now has the
+ * round's deadline, as a gather does: past it the send fails with a TimeoutError naming the peer
+ * (asked first, as a gather asks a silent peer). In-process parties, real channels; p3 is made to
+ * stop reading p1's connection by a userspace TCP forwarder that stops reading both ways.
+ */
+import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
+import { CouplerError, ErrorCode } from '../../src/errors';
+import type { PeerAddress } from '../../src/discovery/types';
+import { forwarder } from '../support/forwarder';
+import { makeParties } from '../support/group-harness';
+
+const ROUND_MS = 1_500;
+
+test('a send that the socket does not take within the round deadline fails naming the peer, instead of hanging', async () => {
+  const parties = makeParties(3);
+  const ports = new Map<string, number>();
+  const at = (party: string, port: number): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
+  let via: Awaited<ReturnType<typeof forwarder>> | undefined;
+  const sees: Record<string, () => PeerAddress[]> = {
+    p1: () => (via === undefined ? [] : [at('p3', via.port)]),
+    p2: () => ['p1', 'p3'].filter((p) => ports.has(p)).map((p) => at(p, ports.get(p)!)),
+    p3: () => [],
+  };
+  const join = (id: string): Promise<Group> =>
+    joinGroup({
+      identity: parties.identities.get(id)!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      discovery: { kind: 'test', discover: () => Promise.resolve(sees[id]!()) },
+      listen: { host: '127.0.0.1', port: 0 },
+      timeoutMs: 30_000,
+      roundTimeoutMs: ROUND_MS,
+      discoveryIntervalMs: 20,
+      dialBackoff: { initialMs: 20, maxMs: 200 },
+      onEvent: (e: GroupEvent) => {
+        if (e.type === 'listening') ports.set(id, e.port);
+      },
+    });
+  const j3 = join('p3');
+  while (!ports.has('p3')) await new Promise((r) => setTimeout(r, 5));
+  via = await forwarder(ports.get('p3')!);
+  const [g1, g3, g2] = (await Promise.all([join('p1'), j3, join('p2')])) as [Group, Group, Group];
+  try {
+    via.stall(); // p3 stops reading what p1 sends (and p1 what p3 sends)
+    // Enough to fill the kernel's buffers on both sides of the forwarder and the channel's own.
+    const fills = Array.from({ length: 12 }, (_, i) => g1.send('p3', `fill.1/x${i}`, new Uint8Array(4 << 20)).then(() => 'sent', (e: unknown) => e));
+    const t0 = Date.now();
+    const small = g1.sendToAll('x.1/r', 1).then(() => 'sent', (e: unknown) => e);
+    const hung = new Promise((r) => setTimeout(() => r('hung'), 6 * ROUND_MS));
+    const outcome = await Promise.race([small, hung]);
+    // Before: 'hung' (the send to p3 waits behind bytes that never leave).
+    expect(outcome).toBeInstanceOf(CouplerError);
+    const e = outcome as CouplerError;
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+    expect(Date.now() - t0).toBeLessThan(3 * ROUND_MS);
+    // The big sends that could not leave fail the same way; the ones the buffers took are sent.
+    const results = await Promise.race([Promise.all(fills), new Promise((r) => setTimeout(() => r('hung'), 6 * ROUND_MS))]);
+    expect(results).not.toBe('hung');
+    const failed = (results as unknown[]).filter((r) => r !== 'sent') as CouplerError[];
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect({ code: f.code, peers: f.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+    // p2 is not affected.
+    await g1.send('p2', 'x.2/r', 2);
+  } finally {
+    await via.close();
+    await Promise.all([g1, g2, g3].map((g) => g.close()));
+  }
+}, 60_000);
