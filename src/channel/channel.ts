@@ -129,6 +129,12 @@ export class SecureChannel {
   readonly initiator: boolean;
   /** Counters. */
   readonly stats: ChannelStats = { bytesSent: 0, bytesReceived: 0, messagesSent: 0, messagesReceived: 0 };
+  /**
+   * @internal When the socket last took a frame of this channel (`Date.now()`; when the channel
+   * was made, before any): a send still pending long after it is held by a peer that stopped
+   * reading, one pending while this moves only by a slow link (see the group's send deadline).
+   */
+  tookAt = Date.now();
 
   readonly #ws: WebSocket;
   readonly #sealer: FrameSealer;
@@ -265,6 +271,7 @@ export class SecureChannel {
       this.#ws.send(frame, SEND_OPTIONS, (err) => {
         if (err) reject(this.#closedError(err));
         else {
+          this.tookAt = Date.now();
           if (lastOfMessage) this.stats.messagesSent++;
           resolve();
         }

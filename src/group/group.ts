@@ -507,36 +507,49 @@ export class Group {
   }
 
   /**
-   * Wait for the sends `posts` (to `peers`, in the same order) of `round`, within `timeoutMs`. A
-   * send completes when its bytes are handed to the socket: toward a peer that stopped reading (a
-   * stopped process, a paused VM, a path cut without a reset) that stops happening once the
-   * kernel's buffers and the channel's are full, and a protocol step that awaited its sends before
-   * its gather waited for ever. Past the deadline this fails as a gather does for the peers whose
-   * send is still pending: a {@link TimeoutError} naming those of them that do not answer a liveness
-   * probe (a probe travels behind the bytes that do not leave, so a peer that stopped reading is
-   * silent), or all of them. One timer per call, no work per peer until it fires.
+   * Wait for the sends `posts` (to `peers`, in the same order) of `round`. A send completes when
+   * its bytes are handed to the socket: toward a peer that stopped reading (a stopped process, a
+   * paused VM, a path cut without a reset) that stops happening once the kernel's buffers and the
+   * channel's are full, and a protocol step that awaited its sends before its gather waited for
+   * ever. So a send fails once its peer's socket has taken none of this party's bytes for
+   * `timeoutMs` (a slow link that still moves bytes is waited for, as the pieces exchanges' longer
+   * deadlines expect), as a gather fails for a silent peer: a {@link TimeoutError} naming those of
+   * the stalled peers that do not answer a liveness probe (a probe travels behind the bytes that do
+   * not leave, so a peer that stopped reading is silent), or all of them. One timer per call and no
+   * work per peer until it fires.
    */
   async #sent(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), timeoutMs)));
     const all = Promise.all(posts);
-    try {
-      if ((await Promise.race([all, late])) !== PENDING) return;
-    } finally {
-      clearTimeout(timer);
+    let waitMs = timeoutMs;
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), waitMs)));
+      try {
+        if ((await Promise.race([all, late])) !== PENDING) return;
+      } finally {
+        clearTimeout(timer);
+      }
+      // Which sends are still pending: racing a settled promise against an already resolved one
+      // yields the settled one's outcome (its reaction was queued first).
+      const now = Date.now();
+      const stalled: string[] = [];
+      let nextMs = Infinity;
+      for (let i = 0; i < posts.length; i++) {
+        if ((await Promise.race([posts[i]!, Promise.resolve(PENDING)])) !== PENDING) continue;
+        const tookAt = this.#mesh.links.get(peers[i]!)?.channel.tookAt ?? -Infinity;
+        if (now - tookAt >= timeoutMs) stalled.push(peers[i]!);
+        else nextMs = Math.min(nextMs, tookAt + timeoutMs - now);
+      }
+      if (stalled.length > 0) {
+        all.catch(() => undefined);
+        throw await this.#stalled(round, stalled, timeoutMs);
+      }
+      if (nextMs === Infinity) {
+        await all;
+        return;
+      }
+      waitMs = Math.max(1, nextMs);
     }
-    all.catch(() => undefined);
-    // Which sends are still pending: racing a settled promise against an already resolved one
-    // yields the settled one's outcome (its reaction was queued first).
-    const pending: string[] = [];
-    for (let i = 0; i < posts.length; i++) {
-      if ((await Promise.race([posts[i]!, Promise.resolve(PENDING)])) === PENDING) pending.push(peers[i]!);
-    }
-    if (pending.length === 0) {
-      await all;
-      return;
-    }
-    throw await this.#stalled(round, pending, timeoutMs);
   }
 
   /**

@@ -11,16 +11,16 @@
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import type { PeerAddress } from '../../src/discovery/types';
-import { forwarder } from '../support/forwarder';
+import { forwarder, type Forwarder } from '../support/forwarder';
 import { makeParties } from '../support/group-harness';
 
 const ROUND_MS = 1_500;
 
-test('a send that the socket does not take within the round deadline fails naming the peer, instead of hanging', async () => {
+async function threeParties(sendHighWaterBytes?: number): Promise<{ g1: Group; g2: Group; g3: Group; via: Forwarder; close(): Promise<void> }> {
   const parties = makeParties(3);
   const ports = new Map<string, number>();
   const at = (party: string, port: number): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
-  let via: Awaited<ReturnType<typeof forwarder>> | undefined;
+  let via: Forwarder | undefined;
   const sees: Record<string, () => PeerAddress[]> = {
     p1: () => (via === undefined ? [] : [at('p3', via.port)]),
     p2: () => ['p1', 'p3'].filter((p) => ports.has(p)).map((p) => at(p, ports.get(p)!)),
@@ -35,6 +35,7 @@ test('a send that the socket does not take within the round deadline fails namin
       listen: { host: '127.0.0.1', port: 0 },
       timeoutMs: 30_000,
       roundTimeoutMs: ROUND_MS,
+      ...(sendHighWaterBytes === undefined ? {} : { sendHighWaterBytes }),
       discoveryIntervalMs: 20,
       dialBackoff: { initialMs: 20, maxMs: 200 },
       onEvent: (e: GroupEvent) => {
@@ -44,7 +45,22 @@ test('a send that the socket does not take within the round deadline fails namin
   const j3 = join('p3');
   while (!ports.has('p3')) await new Promise((r) => setTimeout(r, 5));
   via = await forwarder(ports.get('p3')!);
+  const v = via;
   const [g1, g3, g2] = (await Promise.all([join('p1'), j3, join('p2')])) as [Group, Group, Group];
+  return {
+    g1,
+    g2,
+    g3,
+    via: v,
+    close: async () => {
+      await v.close();
+      await Promise.all([g1, g2, g3].map((g) => g.close()));
+    },
+  };
+}
+
+test('a send that the socket does not take within the round deadline fails naming the peer, instead of hanging', async () => {
+  const { g1, via, close } = await threeParties();
   try {
     via.stall(); // p3 stops reading what p1 sends (and p1 what p3 sends)
     // Enough to fill the kernel's buffers on both sides of the forwarder and the channel's own.
@@ -67,7 +83,25 @@ test('a send that the socket does not take within the round deadline fails namin
     // p2 is not affected.
     await g1.send('p2', 'x.2/r', 2);
   } finally {
-    await via.close();
-    await Promise.all([g1, g2, g3].map((g) => g.close()));
+    await close();
+  }
+}, 60_000);
+
+test('a send over a slow link that still moves bytes is waited for past the round deadline', async () => {
+  // The socket's callbacks, which tell that bytes left, come once per batch of queued frames (up
+  // to sendHighWaterBytes): a link is seen moving at the granularity of that batch. 512 KiB at
+  // 2 MiB/s: a sign of progress every quarter second or so, well within the round deadline.
+  const { g1, g3, via, close } = await threeParties(512 << 10);
+  try {
+    via.throttle(2 << 20); // 2 MiB/s each way between p1 and p3
+    const t0 = Date.now();
+    // 8 MiB: about 4 s through the throttle, well past the 1.5 s round deadline.
+    const sent = await g1.send('p3', 'slow.1/x', new Uint8Array(8 << 20)).then(() => 'sent', (e: unknown) => e);
+    expect(sent).toBe('sent');
+    expect(Date.now() - t0).toBeGreaterThan(ROUND_MS);
+    const got = (await g3.receive('p1', 'slow.1/x', { timeoutMs: 30_000 })) as Uint8Array;
+    expect(got.length).toBe(8 << 20);
+  } finally {
+    await close();
   }
 }, 60_000);

@@ -18,6 +18,8 @@ export interface Forwarder {
    * full, a sender's writes to it no longer complete.
    */
   stall(): void;
+  /** Move at most `bytesPerSecond` per connection and direction (a slow link that still moves bytes); 0 lifts it. */
+  throttle(bytesPerSecond: number): void;
   /** Destroy every connection and stop listening. */
   close(): Promise<void>;
 }
@@ -26,6 +28,7 @@ export interface Forwarder {
 export async function forwarder(target: number): Promise<Forwarder> {
   const sockets: Socket[] = [];
   let frozen = false;
+  let rate = 0;
   const server = createServer((a) => {
     const b = connect(target, '127.0.0.1');
     sockets.push(a, b);
@@ -34,7 +37,14 @@ export async function forwarder(target: number): Promise<Forwarder> {
       [b, a],
     ] as const) {
       from.on('data', (d) => {
-        if (!frozen) to.write(d);
+        if (frozen) return;
+        to.write(d);
+        if (rate > 0) {
+          from.pause();
+          setTimeout(() => {
+            if (!frozen) from.resume();
+          }, Math.ceil((1000 * d.length) / rate));
+        }
       });
       from.on('error', () => undefined);
       from.on('close', () => {
@@ -47,6 +57,9 @@ export async function forwarder(target: number): Promise<Forwarder> {
     port: (server.address() as AddressInfo).port,
     freeze: () => {
       frozen = true;
+    },
+    throttle: (bytesPerSecond: number) => {
+      rate = bytesPerSecond;
     },
     stall: () => {
       frozen = true;
