@@ -411,7 +411,7 @@ export class Group {
   /** Run counters of the views made from this (root) group, by label. */
   readonly #viewRuns = new Map<string, number>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
-  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
+  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void; options: RoundOptions }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
@@ -493,21 +493,33 @@ export class Group {
 
   /**
    * Send `payload` for `round` to one peer.
+   * @param options - the round's deadline and signal: a peer that left with a notice blaming
+   *   another party fails the send with the notice's verdict, for which that party is asked for
+   *   half this deadline (default: the group's); the signal ends that wait with {@link AbortedError}.
    * @throws {@link GroupError} `PEER_LOST` if the peer is gone; {@link InvalidArgumentError}.
    */
-  async send(peer: string, round: string, payload: PlainData): Promise<void> {
+  async send(peer: string, round: string, payload: PlainData, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).error;
-    if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
-    await this.#post(peer, encodeMessage({ r: round, p: payload }));
+    if (lost) throw await this.#judgedFor(lost, options);
+    await this.#post(peer, encodeMessage({ r: round, p: payload }), options);
+  }
+
+  /**
+   * {@link Group.#judged} for a send: within the round's deadline (`options.timeoutMs`, else the
+   * group's), ended by its signal ({@link AbortedError}). Resolves with the error to report.
+   */
+  #judgedFor(err: unknown, options: RoundOptions): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
+    return untilAborted(this.#judged(err, timeoutMs), options.signal).catch((e: unknown) => e);
   }
 
   /**
    * Send one encoded round message: small ones join the peer's batch of this event-loop turn,
    * larger ones go at once (after the pending batch, so the order per peer is kept).
    */
-  #post(peer: string, bytes: Uint8Array): Promise<void> {
+  #post(peer: string, bytes: Uint8Array, options: RoundOptions): Promise<void> {
     if (bytes.length > BATCH_ITEM_MAX_BYTES) {
       this.#flush(peer);
       return this.#mesh.links.get(peer)!.send(bytes).catch((err: unknown) => {
@@ -520,7 +532,7 @@ export class Group {
       this.#outbox.set(peer, box);
     }
     const b = box;
-    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject, options }));
     b.items.push(bytes);
     if (b.items.length >= BATCH_MAX_ITEMS) this.#flush(peer);
     else if (!this.#flushScheduled) {
@@ -548,9 +560,8 @@ export class Group {
       // The peer stopped between these sends and their batch (its notice was read in between):
       // they fail with the notice's verdict, as a send after it does (send, sendToAll) — not with
       // the notice as first filed, which names nobody unless confirmed at once (blame trial).
-      void this.#judged(lost, this.#roundTimeoutMs).then((judged) => {
-        for (const w of box.waiters) w.reject(judged);
-      });
+      // Each within its own round's deadline and signal.
+      for (const w of box.waiters) void this.#judgedFor(lost, w.options).then(w.reject);
       return;
     }
     if (link === undefined) return fail(undefined);
@@ -563,8 +574,9 @@ export class Group {
   /**
    * Send the same payload for `round` to every peer (or to `to`). Encodes once.
    * Not a broadcast channel: a dishonest sender could send different values; see {@link echoBroadcast}.
+   * `options`: the round's deadline and signal, as for {@link Group.send}.
    */
-  async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers): Promise<void> {
+  async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     const bytes = encodeMessage({ r: round, p: payload });
     // Every peer is tried (a refused one does not stop the others), as one async function per
@@ -574,7 +586,7 @@ export class Group {
       try {
         this.#peerChannel(peer);
         const lost = this.#mailbox(peer).error;
-        posts.push(lost ? this.#judged(lost, this.#roundTimeoutMs).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes));
+        posts.push(lost ? this.#judgedFor(lost, options).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes, options));
       } catch (err) {
         posts.push(Promise.reject(err));
       }
