@@ -88,3 +88,22 @@ test('a run\'s own round deadline bounds that wait, and the verdict still names 
     await Promise.all([g1, g2, g3].map((g) => g.close()));
   }
 }, 30_000);
+
+test('the signal of a receive ends its wait for the verdict on the peer\'s notice too', async () => {
+  const { g1, g2, g3, via } = await setup();
+  try {
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 300);
+    const started = Date.now();
+    const e = (await g1.receive('p2', 'x.1/r', { timeoutMs: 8_000, signal: stop.signal }).then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as CouplerError;
+    expect(e.code).toBe(ErrorCode.ABORTED);
+    // Before: about 4 000 ms (half the receive's deadline), the signal ignored.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  } finally {
+    await via.close();
+    await Promise.all([g1, g2, g3].map((g) => g.close()));
+  }
+}, 30_000);
