@@ -607,7 +607,8 @@ export class Group {
     return this.#mailbox(peer)
       .take(round, timeoutMs, options.signal)
       .catch(async (err: unknown) => {
-        if (!(err instanceof TimeoutError)) throw await this.#judged(err, timeoutMs);
+        // (The caller's signal ends the verdict's wait too, as it ends the wait at a deadline below.)
+        if (!(err instanceof TimeoutError)) throw await this.#judgedFor(err, options.signal === undefined ? { timeoutMs } : { timeoutMs, signal: options.signal });
         // The deadline passed: the peer may be behind, waiting for the culprit as this party did,
         // and about to say so. Ask it (and whom it waits for) before naming it; a notice it sends
         // meanwhile decides where it names someone confirmed here. The caller's signal still ends
