@@ -475,8 +475,11 @@ interface Statement {
   readonly t: Uint8Array | undefined;
 }
 
-/** The `params` a statement states, if it is a record with a string of at most 1 024 characters there. */
-function statedParams(value: PlainData): string | undefined {
+/**
+ * The `params` a statement states, if it is a record with a string of at most 1 024 characters there.
+ * @internal also thresholdSum's shape exchange: parameters are compared before the rest is parsed.
+ */
+export function statedParams(value: PlainData): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return undefined;
   const p = (value as Record<string, PlainData>).params;
   return typeof p === 'string' && p.length <= 1024 ? p : undefined;

@@ -106,6 +106,7 @@ import {
   fieldToBytes,
   encodeRun,
   roundOptions,
+  statedParams,
   seedHex,
   type LocalRun,
   type SumOptions,
@@ -452,6 +453,13 @@ export async function _exchangeShapes<V>(group: Group, local: LocalRun<V>, minim
   const got = await group.gatherSome(round, minimum, ro);
   const disagree: string[] = [];
   for (const [party, value] of got) {
+    // Parameters first (the protocol revision is among them), as in the echoed agreement: another
+    // release is a mismatch, not a malformed statement.
+    const params = statedParams(value);
+    if (params !== undefined && params !== mine.params) {
+      disagree.push(party);
+      continue;
+    }
     const ctx = { what: 'shape agreement', peer: party };
     const rec = expectRecord(value, ctx, ['shape', 'params']);
     if (expectString(rec.shape, 'shape', ctx, 128) !== mine.shape || expectString(rec.params, 'params', ctx, 1024) !== mine.params) disagree.push(party);
