@@ -375,7 +375,8 @@ export function encodeRun(
 /**
  * Revision of the sum protocols' messages, stated in every run's parameters: parties of releases
  * whose messages differ (2: secureSum's fused two-round form, with its commitment in the shape
- * statement) then fail with `SHAPE_MISMATCH` naming nobody, because the parameters are compared
+ * statement) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
+ * parameter mismatch does), not with a malformed statement, because the parameters are compared
  * before the rest of a statement is parsed. (Against a release before revision 2, which states no
  * revision and rejects the fused statement's unknown field, this side reports the mismatch; that
  * side names this one.)
