@@ -352,8 +352,14 @@ export function _thresholdField(parties: number, input: SumInput, o: ThresholdSu
   return fitsModulus(params, shape) ? 'p61' : 'p127';
 }
 
+/**
+ * Send to each of `to`, ignoring failures (a party that left is a dropout). A peer already known
+ * to have left is skipped: a send to it fails only after its notice's verdict, asking the party
+ * the notice blames for half the group's round deadline, for an error thrown away here.
+ */
 async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData): Promise<void> {
-  await Promise.all(to.map((peer) => group.send(peer, round, payload(peer)).catch(() => undefined)));
+  const lost = group.lostPeers;
+  await Promise.all(to.map((peer) => (lost.includes(peer) ? undefined : group.send(peer, round, payload(peer)).catch(() => undefined))));
 }
 
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
