@@ -307,7 +307,7 @@ export async function shareVectorPieces(
           to.map((peer) => {
             const share = r64Random(own.length / 2);
             r64SubInPlace(own, share);
-            return group.send(peer, `${round}/p${i}`, r64ToBytes(share));
+            return group.send(peer, `${round}/p${i}`, r64ToBytes(share), roundOptions(options));
           }),
         ).then(() => undefined);
       },
