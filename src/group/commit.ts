@@ -184,7 +184,7 @@ export async function commitThenOpenPieces(
         for (let i = 0; i < count; i++) {
           if (i >= PIECE_WINDOW) await received[i - PIECE_WINDOW]!.promise;
           // sendToAll encodes (copies) the piece before it returns its promise.
-          const sent = group.sendToAll(`${round}/p${i}`, pieceAt(i));
+          const sent = group.sendToAll(`${round}/p${i}`, pieceAt(i), group.peers, roundOptions);
           handedOff[i]!.resolve();
           await sent;
         }

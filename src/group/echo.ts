@@ -292,7 +292,7 @@ async function echo(
   const valueBytes = encodeMessage(payload);
   const myHash = sha256(valueBytes);
   const mySig = ed25519Sign(statementBytes(session, epoch, round, group.localId, myHash), sk);
-  await group.sendToAll(`${round}/v`, { v: valueBytes, sig: mySig });
+  await group.sendToAll(`${round}/v`, { v: valueBytes, sig: mySig }, group.peers, options);
   const received = await group.gather(`${round}/v`, options);
 
   const values = new Map<string, PlainData>();
@@ -316,7 +316,7 @@ async function echo(
   const myDigest = echoDigest(session, epoch, round, myView);
   const digestMsg: Record<string, PlainData> = { d: myDigest, sig: ed25519Sign(digestStatement(session, epoch, round, group.localId, myDigest), sk) };
   if (attach !== undefined) digestMsg.x = attach(values);
-  await group.sendToAll(`${round}/d`, digestMsg);
+  await group.sendToAll(`${round}/d`, digestMsg, group.peers, options);
   options.afterDigest?.();
   const digests = await collect(group, `${round}/d`, group.peers, options);
 
@@ -350,7 +350,7 @@ async function echo(
     verifyView(group, round, hashes);
     const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, e: epoch, r: round, from: group.localId, list: myView });
     const listSig = ed25519Sign(listStatement, sk);
-    await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig })));
+    await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig }, options)));
   }
   if (failed.size > 0) throw roundFailure(group, `${round}/d`, failed, options);
 

@@ -414,7 +414,7 @@ export class Group {
   /** Run counters of the views made from this (root) group, by label. */
   readonly #viewRuns = new Map<string, number>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
-  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void }[] }>();
+  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void; options: RoundOptions }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
@@ -496,14 +496,26 @@ export class Group {
 
   /**
    * Send `payload` for `round` to one peer.
+   * @param options - the round's deadline and signal: a peer that left with a notice blaming
+   *   another party fails the send with the notice's verdict, for which that party is asked for
+   *   half this deadline (default: the group's); the signal ends that wait with {@link AbortedError}.
    * @throws {@link GroupError} `PEER_LOST` if the peer is gone; {@link InvalidArgumentError}.
    */
-  async send(peer: string, round: string, payload: PlainData): Promise<void> {
+  async send(peer: string, round: string, payload: PlainData, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).error;
-    if (lost) throw await this.#judged(lost, this.#roundTimeoutMs);
-    await this.#sent(round, [peer], [this.#post(peer, encodeMessage({ r: round, p: payload }))], this.#roundTimeoutMs);
+    if (lost) throw await this.#judgedFor(lost, options);
+    await this.#sent(round, [peer], [this.#post(peer, encodeMessage({ r: round, p: payload }), options)], options);
+  }
+
+  /**
+   * {@link Group.#judged} for a send: within the round's deadline (`options.timeoutMs`, else the
+   * group's), ended by its signal ({@link AbortedError}). Resolves with the error to report.
+   */
+  #judgedFor(err: unknown, options: RoundOptions): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? this.#roundTimeoutMs;
+    return untilAborted(this.#judged(err, timeoutMs), options.signal).catch((e: unknown) => e);
   }
 
   /**
@@ -512,13 +524,17 @@ export class Group {
    * paused VM, a path cut without a reset) that stops happening once the kernel's buffers and the
    * channel's are full, and a protocol step that awaited its sends before its gather waited for
    * ever. So a send fails once its peer's socket has taken none of this party's bytes for
-   * `timeoutMs` (a slow link that still moves bytes is waited for, as the pieces exchanges' longer
+   * the round's deadline (`options.timeoutMs`, else the group's; a slow link that still moves bytes is waited for, as the pieces exchanges' longer
    * deadlines expect), as a gather fails for a silent peer: a {@link TimeoutError} naming those of
    * the stalled peers that do not answer a liveness probe (a probe travels behind the bytes that do
-   * not leave, so a peer that stopped reading is silent), or all of them. One timer per call and no
-   * work per peer until it fires.
+   * not leave, so a peer that stopped reading is silent), or all of them; the round's signal ends
+   * the wait ({@link AbortedError}). One timer per call and no work per peer until it fires.
    */
-  async #sent(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
+  #sent(round: string, peers: readonly string[], posts: Promise<void>[], options: RoundOptions): Promise<void> {
+    return untilAborted(this.#sentWithin(round, peers, posts, options.timeoutMs ?? this.#roundTimeoutMs), options.signal);
+  }
+
+  async #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
     const all = Promise.all(posts);
     let waitMs = timeoutMs;
     for (;;) {
@@ -556,7 +572,7 @@ export class Group {
    * Send one encoded round message: small ones join the peer's batch of this event-loop turn,
    * larger ones go at once (after the pending batch, so the order per peer is kept).
    */
-  #post(peer: string, bytes: Uint8Array): Promise<void> {
+  #post(peer: string, bytes: Uint8Array, options: RoundOptions): Promise<void> {
     if (bytes.length > BATCH_ITEM_MAX_BYTES) {
       this.#flush(peer);
       return this.#mesh.links.get(peer)!.send(bytes).catch((err: unknown) => {
@@ -569,7 +585,7 @@ export class Group {
       this.#outbox.set(peer, box);
     }
     const b = box;
-    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject, options }));
     b.items.push(bytes);
     if (b.items.length >= BATCH_MAX_ITEMS) this.#flush(peer);
     else if (!this.#flushScheduled) {
@@ -597,9 +613,8 @@ export class Group {
       // The peer stopped between these sends and their batch (its notice was read in between):
       // they fail with the notice's verdict, as a send after it does (send, sendToAll) — not with
       // the notice as first filed, which names nobody unless confirmed at once (blame trial).
-      void this.#judged(lost, this.#roundTimeoutMs).then((judged) => {
-        for (const w of box.waiters) w.reject(judged);
-      });
+      // Each within its own round's deadline and signal.
+      for (const w of box.waiters) void this.#judgedFor(lost, w.options).then(w.reject);
       return;
     }
     if (link === undefined) return fail(undefined);
@@ -612,8 +627,9 @@ export class Group {
   /**
    * Send the same payload for `round` to every peer (or to `to`). Encodes once.
    * Not a broadcast channel: a dishonest sender could send different values; see {@link echoBroadcast}.
+   * `options`: the round's deadline and signal, as for {@link Group.send}.
    */
-  async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers): Promise<void> {
+  async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     const bytes = encodeMessage({ r: round, p: payload });
     // Every peer is tried (a refused one does not stop the others), as one async function per
@@ -623,12 +639,12 @@ export class Group {
       try {
         this.#peerChannel(peer);
         const lost = this.#mailbox(peer).error;
-        posts.push(lost ? this.#judged(lost, this.#roundTimeoutMs).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes));
+        posts.push(lost ? this.#judgedFor(lost, options).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes, options));
       } catch (err) {
         posts.push(Promise.reject(err));
       }
     }
-    await this.#sent(round, to, posts, this.#roundTimeoutMs);
+    await this.#sent(round, to, posts, options);
   }
 
   /**
@@ -644,7 +660,8 @@ export class Group {
     return this.#mailbox(peer)
       .take(round, timeoutMs, options.signal)
       .catch(async (err: unknown) => {
-        if (!(err instanceof TimeoutError)) throw await this.#judged(err, timeoutMs);
+        // (The caller's signal ends the verdict's wait too, as it ends the wait at a deadline below.)
+        if (!(err instanceof TimeoutError)) throw await this.#judgedFor(err, options.signal === undefined ? { timeoutMs } : { timeoutMs, signal: options.signal });
         // The deadline passed: the peer may be behind, waiting for the culprit as this party did,
         // and about to say so. Ask it (and whom it waits for) before naming it; a notice it sends
         // meanwhile decides where it names someone confirmed here. The caller's signal still ends

@@ -137,6 +137,11 @@ export class Mesh {
   #failure: CouplerError | undefined;
   /** Peers' notices received while forming whose verdict is still out (the mesh does not complete meanwhile). */
   #judging = 0;
+  /**
+   * Notices read after the mesh completed and before the group took it over (phase `complete`):
+   * handed to the group when it joins, which judges them as any later notice (see {@link Mesh.join}).
+   */
+  readonly #held: { peer: string; notice: AbortNotice }[] = [];
   #settle: (() => void) | undefined;
   readonly #settled = new Promise<void>((r) => (this.#settle = r));
   readonly #controller = new AbortController();
@@ -315,6 +320,13 @@ export class Mesh {
     this.#notices.set(ch.peerId, notice);
     if (this.#phase === 'joined') {
       this.#owner?.onAbort(ch.peerId, notice);
+      return;
+    }
+    if (this.#phase === 'complete') {
+      // Formation is over but the group does not own the mesh yet (form() still stops its loops):
+      // filed here the notice went unjudged to the group's first step, which named nobody. The
+      // group judges it when it joins, as it judges every notice after.
+      this.#held.push({ peer: ch.peerId, notice });
       return;
     }
     // Before the group exists: the peer gave up on the group. A blamed party with no channel here
@@ -625,6 +637,8 @@ export class Mesh {
       this.#owner.onAbort(ch.peerId, { code: notice.code, blame: notice.blame });
       return;
     }
+    // Its notice is held for the group (read in phase `complete`): it explains this end too.
+    if (notice !== undefined && !relayLost && this.#held.some((h) => h.peer === ch.peerId)) return;
     mailbox.fail(this.lossError(ch, error));
     this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: error?.code ?? ErrorCode.PEER_LOST, graceful: error === undefined });
   }
@@ -721,6 +735,7 @@ export class Mesh {
   join(owner: MeshOwner): void {
     this.#owner = owner;
     this.#phase = 'joined';
+    for (const { peer, notice } of this.#held.splice(0)) owner.onAbort(peer, notice);
   }
 
   /**

@@ -307,7 +307,7 @@ export async function shareVectorPieces(
           to.map((peer) => {
             const share = r64Random(own.length / 2);
             r64SubInPlace(own, share);
-            return group.send(peer, `${round}/p${i}`, r64ToBytes(share));
+            return group.send(peer, `${round}/p${i}`, r64ToBytes(share), roundOptions(options));
           }),
         ).then(() => undefined);
       },
@@ -542,6 +542,10 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
   const dealt = inPieces || masked !== undefined ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source);
   const agreement = agreeRun(group, local, o, hint);
   const opening = resolveOpening(requested, hint, 'broadcast', agreement);
+  // It rejects with the agreement (reported below) and is awaited only once the shares are in: a
+  // failed agreement (a peer stating other parameters and dealing nothing) must not leave it
+  // unhandled, which ends a Node process by default.
+  opening.catch(() => undefined);
   const summing = (async () => {
     const partial =
       masked !== undefined

@@ -593,7 +593,7 @@ export async function openAggregated(
     hashes[c] = h;
   };
   if (stream === undefined) {
-    await group.sendToAll(`${round}/sums`, { v: sumABytes, k: carryABytes, sig: sigA });
+    await group.sendToAll(`${round}/sums`, { v: sumABytes, k: carryABytes, sig: sigA }, group.peers, options);
     const answers = await group.gather(`${round}/sums`, options);
     for (const [p, msg] of answers) {
       const ctx = { what: `chunk answer of round "${round}"`, peer: p };
@@ -703,7 +703,7 @@ export async function openAggregated(
     rebuildCommitted(group, round, layout, rebuild, sigma, commit, (at, u) => mine.set(r64ToBytes(u), 8 * at));
   }
   const held = [...heldSums, ...failedPieces];
-  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) });
+  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) }, group.peers, options);
   const disputes = await group.gather(`${round}/dispute`, options);
   resolveDispute(group, round, layout, roots, checkOf, point, mine, commit.master, held, disputes);
   throw new CheatingDetectedError(

@@ -85,20 +85,20 @@ async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSu
     let v = r.slice();
     for (let p = 0; p < passes; p++) {
       r64AddInPlace(v, segments[p]!);
-      await group.send(next, `${run.runId}/pass${p}`, { v: r64ToBytes(v) });
+      await group.send(next, `${run.runId}/pass${p}`, { v: r64ToBytes(v) }, ro);
       const msg = await group.receive(prev, `${run.runId}/pass${p}`, ro);
       const ctx = { what: 'ring value', peer: prev };
       v = ringFromBytes(expectBytes(expectRecord(msg, ctx, ['v']).v, 'v', ctx), run.length, 'ring value', prev).slice();
     }
     sum = r64SubInPlace(v, r);
-    await group.sendToAll(`${run.runId}/result`, { v: r64ToBytes(sum) });
+    await group.sendToAll(`${run.runId}/result`, { v: r64ToBytes(sum) }, group.peers, ro);
   } else {
     for (let p = 0; p < passes; p++) {
       const msg = await group.receive(prev, `${run.runId}/pass${p}`, ro);
       const ctx = { what: 'ring value', peer: prev };
       const v = ringFromBytes(expectBytes(expectRecord(msg, ctx, ['v']).v, 'v', ctx), run.length, 'ring value', prev).slice();
       r64AddInPlace(v, segments[p]!);
-      await group.send(next, `${run.runId}/pass${p}`, { v: r64ToBytes(v) });
+      await group.send(next, `${run.runId}/pass${p}`, { v: r64ToBytes(v) }, ro);
     }
     const first = order[0]!;
     const msg = await group.receive(first, `${run.runId}/result`, ro);
@@ -155,7 +155,7 @@ export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I
       );
       return plainResult(group, run, sum);
     }
-    await group.sendToAll(round, { v: r64ToBytes(run.encoded) });
+    await group.sendToAll(round, { v: r64ToBytes(run.encoded) }, group.peers, roundOptions(o));
     const got = await group.gather(round, roundOptions(o));
     const sum = r64Zeros(run.length);
     r64AddInPlace(sum, run.encoded);

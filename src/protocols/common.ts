@@ -375,7 +375,8 @@ export function encodeRun(
 /**
  * Revision of the sum protocols' messages, stated in every run's parameters: parties of releases
  * whose messages differ (2: secureSum's fused two-round form, with its commitment in the shape
- * statement) then fail with `SHAPE_MISMATCH` naming nobody, because the parameters are compared
+ * statement) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
+ * parameter mismatch does), not with a malformed statement, because the parameters are compared
  * before the rest of a statement is parsed. (Against a release before revision 2, which states no
  * revision and rejects the fused statement's unknown field, this side reports the mismatch; that
  * side names this one.)
@@ -475,8 +476,11 @@ interface Statement {
   readonly t: Uint8Array | undefined;
 }
 
-/** The `params` a statement states, if it is a record with a string of at most 1 024 characters there. */
-function statedParams(value: PlainData): string | undefined {
+/**
+ * The `params` a statement states, if it is a record with a string of at most 1 024 characters there.
+ * @internal also thresholdSum's shape exchange: parameters are compared before the rest is parsed.
+ */
+export function statedParams(value: PlainData): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return undefined;
   const p = (value as Record<string, PlainData>).params;
   return typeof p === 'string' && p.length <= 1024 ? p : undefined;

@@ -357,7 +357,7 @@ export async function openRelayed(
       if (i === failing) opened = Uint8Array.from(r64ToBytes(u));
     });
   }
-  await group.sendToAll(`${round}/dispute`, { st: expected, rs: answer.signature, h: hashes, i: failing < 0 ? count : failing, u: opened });
+  await group.sendToAll(`${round}/dispute`, { st: expected, rs: answer.signature, h: hashes, i: failing < 0 ? count : failing, u: opened }, group.peers, options);
   const disputes = await group.gather(`${round}/dispute`, options);
   const presented = new Map<string, { st: Uint8Array; rs: Uint8Array; h: Uint8Array; u: Uint8Array }>([[me, { st: expected, rs: answer.signature, h: hashes, u: opened }]]);
   for (const [p, msg] of disputes) {

@@ -115,7 +115,7 @@ export async function openMasks(
   commitRound: string,
   options: RoundOptions,
 ): Promise<Map<string, Uint8Array>> {
-  await group.sendToAll(round, sigma);
+  await group.sendToAll(round, sigma, group.peers, options);
   const got = await group.gather(round, options);
   const out = new Map<string, Uint8Array>([[group.localId, sigma]]);
   for (const [peer, msg] of got) {

@@ -110,6 +110,7 @@ import {
   fieldToBytes,
   encodeRun,
   roundOptions,
+  statedParams,
   seedHex,
   type LocalRun,
   type SumOptions,
@@ -384,12 +385,16 @@ function stuckPeers(group: Group, ro: { timeoutMs?: number }): StuckPeers {
  * gets the next flights (queued: a slow party may still take them in time), until a send to it has
  * been pending for a whole round deadline: from then on it is sent nothing more in the run, as if
  * it had dropped out (it could not take this run's messages in time), and what stays queued for it
- * is what this party sent it within one round deadline.
+ * is what this party sent it within one round deadline. A peer already known to have left is
+ * skipped: a send to it fails only after its notice's verdict (asking the party the notice blames,
+ * up to half the round deadline), for an error thrown away here.
  */
 async function sendTolerant(group: Group, round: string, to: readonly string[], payload: (peer: string) => PlainData, stuck: StuckPeers): Promise<void> {
   const now = Date.now();
   const sends: Promise<void>[] = [];
+  const lost = group.lostPeers;
   for (const peer of to) {
+    if (lost.includes(peer)) continue;
     let started = stuck.pending.get(peer);
     if (started === undefined) stuck.pending.set(peer, (started = []));
     if (started.length > 0 && now - started[0]! >= stuck.skipMs) continue;
@@ -513,6 +518,13 @@ export async function _exchangeShapes<V>(
   const got = await group.gatherSome(round, minimum, ro);
   const disagree: string[] = [];
   for (const [party, value] of got) {
+    // Parameters first (the protocol revision is among them), as in the echoed agreement: another
+    // release is a mismatch, not a malformed statement.
+    const params = statedParams(value);
+    if (params !== undefined && params !== mine.params) {
+      disagree.push(party);
+      continue;
+    }
     const ctx = { what: 'shape agreement', peer: party };
     const rec = expectRecord(value, ctx, ['shape', 'params']);
     if (expectString(rec.shape, 'shape', ctx, 128) !== mine.shape || expectString(rec.params, 'params', ctx, 1024) !== mine.params) disagree.push(party);
