@@ -19,7 +19,7 @@
  * keeps every party's event log (with times) in the JSON results; `bench/results/trial.partial.json`
  * is rewritten after every run, so an interrupted trial keeps what it found.
  *
- * Flags: `--runs=20`, `--faults=kill,term,partition`, `--transports=direct,relay`,
+ * Flags: `--runs=20`, `--faults=kill,term,stop,partition`, `--transports=direct,relay`,
  * `--formation=0.2` (fraction of runs with the fault during formation), `--seed=N` (the choices of
  * faulty party, phase and delay; timing still varies), `--round-ms=6000`, `--join-ms=15000`,
  * `--length=1000`, `--protocols=secureSum,dkSecureSum`. `--quick`: one mid-run kill, direct.
@@ -150,7 +150,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       const struckFormation = rs.filter((r) => r.struck === 'formation').length;
       const row = { fault, transport, runs: rs.length, correct: count('correct'), wrong: count('wrong'), nobody: count('nobody'), setup: count('setup'), struckFormation };
       scenarios.push(row);
-      rows.push([fault === 'kill' ? 'kill -9' : fault === 'term' ? 'SIGTERM' : 'partition', transport, rs.length, row.correct, row.wrong, row.nobody, row.setup, struckFormation]);
+      rows.push([fault === 'kill' ? 'kill -9' : fault === 'term' ? 'SIGTERM' : fault === 'stop' ? 'SIGSTOP' : 'partition', transport, rs.length, row.correct, row.wrong, row.nobody, row.setup, struckFormation]);
     }
   }
   const wrong = all.filter((r) => r.verdict === 'wrong').length;

@@ -1,7 +1,7 @@
 /**
  * Parent side of the blame trial (issue 17 item 1): n parties form a group on the netns testbed
  * and run secure sums back to back (test/netns/trial-party.ts); one fault hits ONE party (kill -9,
- * SIGTERM, or its link going down), during formation or mid-run; then every honest party's final
+ * SIGTERM, SIGSTOP — frozen with its sockets open — or its link going down), during formation or mid-run; then every honest party's final
  * error is collected and judged: did it name exactly the faulty party (`peers` equal to [faulty])?
  *
  * Used by `npm run bench -- trial` (bench/trial, 20 runs per scenario) and by
@@ -18,7 +18,7 @@ import { RELAY_PORT, dropInbound, startRelayHost } from './relay-parties';
 import type { TrialPartyConfig } from './trial-party';
 
 /** How the faulty party fails. */
-export type TrialFault = 'kill' | 'term' | 'partition';
+export type TrialFault = 'kill' | 'term' | 'stop' | 'partition';
 /** How the parties reach each other: `direct` (DNS discovery, listeners) or `relay` (every host drops inbound SYNs). */
 export type TrialTransport = 'direct' | 'relay';
 /** When the fault hits: while the mesh forms (after the faulty party's first channel) or while sums run. */
@@ -32,7 +32,7 @@ export type TrialPhase = 'formation' | 'run';
 export type TrialVerdict = 'correct' | 'wrong' | 'nobody' | 'setup';
 
 /** Every fault, in table order. */
-export const TRIAL_FAULTS: readonly TrialFault[] = ['kill', 'term', 'partition'];
+export const TRIAL_FAULTS: readonly TrialFault[] = ['kill', 'term', 'stop', 'partition'];
 /** Every transport, in table order. */
 export const TRIAL_TRANSPORTS: readonly TrialTransport[] = ['direct', 'relay'];
 
@@ -209,6 +209,8 @@ export async function runTrial(tb: Testbed, o: TrialRunOptions): Promise<TrialRu
       faultAt = Date.now();
       if (o.fault === 'kill') faulty.kill('SIGKILL');
       else if (o.fault === 'term') faulty.kill('SIGTERM');
+      // Frozen: its sockets stay open and nothing is read or answered (a stopped process, a paused VM).
+      else if (o.fault === 'stop') faulty.kill('SIGSTOP');
       else {
         tb.partition(o.faulty);
         partitioned = true;

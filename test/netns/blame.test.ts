@@ -1,7 +1,8 @@
 /**
  * Whom the honest parties name after a fault (issue 17 item 1), once per scenario: 5 parties run
  * secure sums back to back on the netns testbed, then ONE party is killed (SIGKILL), stopped
- * (SIGTERM, handled as `coupler run` handles it) or cut off (its link goes down), directly and
+ * (SIGTERM, handled as `coupler run` handles it), frozen (SIGSTOP: its sockets stay open and
+ * nothing is read or answered) or cut off (its link goes down), directly and
  * through a relay (every party host drops inbound SYNs). Every honest party must end with a typed
  * error, and none may name an honest party. The 20-run version with formation faults is
  * `npm run bench -- trial`. Needs root and iproute2; skips visibly otherwise.
@@ -20,8 +21,8 @@ const JOIN_TIMEOUT_MS = 20_000;
 
 /** Which party each scenario hits: a different one each time (lowest, middle, highest id). */
 const FAULTY: Record<TrialTransport, Record<TrialFault, number>> = {
-  direct: { kill: 1, term: 3, partition: 4 },
-  relay: { kill: 2, term: 0, partition: 3 },
+  direct: { kill: 1, term: 3, stop: 0, partition: 4 },
+  relay: { kill: 2, term: 0, stop: 4, partition: 3 },
 };
 
 /** Every name an honest party gave that is not the faulty party, as "who named whom (code)". */
@@ -53,8 +54,8 @@ suite('netns testbed: blame after one faulty party', () => {
         await tb?.close();
       });
 
-      for (const fault of ['kill', 'term', 'partition'] as const) {
-        test(`${fault === 'kill' ? 'kill -9' : fault === 'term' ? 'SIGTERM' : 'partition'} of one party mid-run (${transport}): no honest party is named`, async () => {
+      for (const fault of ['kill', 'term', 'stop', 'partition'] as const) {
+        test(`${fault === 'kill' ? 'kill -9' : fault === 'term' ? 'SIGTERM' : fault === 'stop' ? 'SIGSTOP' : 'partition'} of one party mid-run (${transport}): no honest party is named`, async () => {
           const r = await runTrial(tb, {
             fault,
             transport,
