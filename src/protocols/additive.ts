@@ -151,7 +151,15 @@ const isRecordWith = (h: PlainData | undefined, key: string, value: number): boo
  * computed in place: `x` is consumed (the encoded input of a run, which nothing else reads).
  * @internal shared by the additive and dk protocols.
  */
-export async function dealAdditive(group: Group, round: string, x: Uint32Array, to: readonly string[], mode: 'seed' | 'vector', source?: SeededPartial): Promise<Uint32Array> {
+export async function dealAdditive(
+  group: Group,
+  round: string,
+  x: Uint32Array,
+  to: readonly string[],
+  mode: 'seed' | 'vector',
+  source?: SeededPartial,
+  ro: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<Uint32Array> {
   const own = x;
   // Every peer's seed from one draw of the system RNG (a draw per seed showed in small-sum profiles).
   const seeds = mode === 'seed' ? new Uint8Array(randomBytes(32 * to.length)) : undefined;
@@ -161,11 +169,11 @@ export async function dealAdditive(group: Group, round: string, x: Uint32Array, 
     to.map((peer, i) => {
       if (seedFor !== undefined) {
         source?.dealt.push(Uint8Array.from(seedFor[i]!));
-        return group.send(peer, round, { s: seedFor[i]! });
+        return group.send(peer, round, { s: seedFor[i]! }, ro);
       }
       const share = r64Random(own.length / 2);
       r64SubInPlace(own, share);
-      return group.send(peer, round, { v: r64ToBytes(share) });
+      return group.send(peer, round, { v: r64ToBytes(share) }, ro);
     }),
   );
   return own;
@@ -539,7 +547,7 @@ export async function secureSum<I extends SumInputLike<I>>(group: Group, input: 
       throw err;
     }
   }
-  const dealt = inPieces || masked !== undefined ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source);
+  const dealt = inPieces || masked !== undefined ? undefined : dealAdditive(group, shareRound, local.encoded, group.peers, mode, source, roundOptions(o));
   const agreement = agreeRun(group, local, o, hint);
   const opening = resolveOpening(requested, hint, 'broadcast', agreement);
   // It rejects with the agreement (reported below) and is awaited only once the shares are in: a
