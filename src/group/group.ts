@@ -940,7 +940,8 @@ export class Group {
    * When a retry without a party is safe (docs/design.md, "Retrying without a named party"): only
    * without parties named with certainty — `peers` of a `CheatingDetectedError`, never its
    * `suspects` — or without parties that failed before any value that depends on the inputs was
-   * opened. The sums of the two runs differ by the excluded parties' inputs: an honest party
+   * opened (for `thresholdSum`, which goes on without dropouts, only the former: the others may
+   * have published their partial sums while this party had not). The sums of the two runs differ by the excluded parties' inputs: an honest party
    * excluded after the first run revealed its sum to anyone (a last opener, a party that withheld
    * its opening) has its input revealed by the difference.
    *
