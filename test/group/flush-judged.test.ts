@@ -7,41 +7,11 @@
  * of `trial --runs=10`: an honest party named nobody). In-process parties, real channels; the
  * blamed party is made unresponsive to p1 by a userspace TCP forwarder that stops moving bytes.
  */
-import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { CouplerError, ErrorCode, GroupError } from '../../src/errors';
-import type { PeerAddress } from '../../src/discovery/types';
-import { forwarder } from '../support/forwarder';
-import { makeParties } from '../support/group-harness';
+import { threeViaForwarder } from '../support/three-via-forwarder';
 
 test('a send queued before a peer’s notice is read fails with the judged verdict: p1 names p3, which p2 blamed and which does not answer p1', async () => {
-  const parties = makeParties(3);
-  const ports = new Map<string, number>();
-  const at = (party: string, port: number): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
-  let via: Awaited<ReturnType<typeof forwarder>> | undefined;
-  const sees: Record<string, () => PeerAddress[]> = {
-    p1: () => (via === undefined ? [] : [at('p3', via.port)]),
-    p2: () => ['p1', 'p3'].filter((p) => ports.has(p)).map((p) => at(p, ports.get(p)!)),
-    p3: () => [],
-  };
-  const join = (id: string): Promise<Group> =>
-    joinGroup({
-      identity: parties.identities.get(id)!,
-      roster: parties.roster,
-      sessionId: parties.sessionId,
-      discovery: { kind: 'test', discover: () => Promise.resolve(sees[id]!()) },
-      listen: { host: '127.0.0.1', port: 0 },
-      timeoutMs: 30_000,
-      roundTimeoutMs: 2_000,
-      discoveryIntervalMs: 20,
-      dialBackoff: { initialMs: 20, maxMs: 200 },
-      onEvent: (e: GroupEvent) => {
-        if (e.type === 'listening') ports.set(id, e.port);
-      },
-    });
-  const j3 = join('p3');
-  while (!ports.has('p3')) await new Promise((r) => setTimeout(r, 5));
-  via = await forwarder(ports.get('p3')!);
-  const [g1, g3, g2] = (await Promise.all([join('p1'), j3, join('p2')])) as [Group, Group, Group];
+  const { g1, g2, via, close } = await threeViaForwarder({ roundTimeoutMs: 2_000 });
   try {
     via.freeze(); // p3 no longer answers p1 (nor hears it)
     // In one check-phase turn: p2 stops blaming p3 (its notice is written to the socket at once),
@@ -64,7 +34,6 @@ test('a send queued before a peer’s notice is read fails with the judged verdi
     // Before the fix: PEER_ABORTED naming nobody ("blaming p3; not confirmed here"), every time.
     expect({ code: e.code, peer: e.peer, peers: e.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peer: 'p2', peers: ['p3'] });
   } finally {
-    await via.close();
-    await Promise.all([g1, g2, g3].map((g) => g.close()));
+    await close();
   }
 }, 60_000);

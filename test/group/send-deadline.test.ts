@@ -8,59 +8,13 @@
  * (asked first, as a gather asks a silent peer). In-process parties, real channels; p3 is made to
  * stop reading p1's connection by a userspace TCP forwarder that stops reading both ways.
  */
-import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import type { PeerAddress } from '../../src/discovery/types';
-import { forwarder, type Forwarder } from '../support/forwarder';
-import { makeParties } from '../support/group-harness';
+import { threeViaForwarder } from '../support/three-via-forwarder';
 
 const ROUND_MS = 1_500;
 
-async function threeParties(sendHighWaterBytes?: number): Promise<{ g1: Group; g2: Group; g3: Group; via: Forwarder; close(): Promise<void> }> {
-  const parties = makeParties(3);
-  const ports = new Map<string, number>();
-  const at = (party: string, port: number): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
-  let via: Forwarder | undefined;
-  const sees: Record<string, () => PeerAddress[]> = {
-    p1: () => (via === undefined ? [] : [at('p3', via.port)]),
-    p2: () => ['p1', 'p3'].filter((p) => ports.has(p)).map((p) => at(p, ports.get(p)!)),
-    p3: () => [],
-  };
-  const join = (id: string): Promise<Group> =>
-    joinGroup({
-      identity: parties.identities.get(id)!,
-      roster: parties.roster,
-      sessionId: parties.sessionId,
-      discovery: { kind: 'test', discover: () => Promise.resolve(sees[id]!()) },
-      listen: { host: '127.0.0.1', port: 0 },
-      timeoutMs: 30_000,
-      roundTimeoutMs: ROUND_MS,
-      ...(sendHighWaterBytes === undefined ? {} : { sendHighWaterBytes }),
-      discoveryIntervalMs: 20,
-      dialBackoff: { initialMs: 20, maxMs: 200 },
-      onEvent: (e: GroupEvent) => {
-        if (e.type === 'listening') ports.set(id, e.port);
-      },
-    });
-  const j3 = join('p3');
-  while (!ports.has('p3')) await new Promise((r) => setTimeout(r, 5));
-  via = await forwarder(ports.get('p3')!);
-  const v = via;
-  const [g1, g3, g2] = (await Promise.all([join('p1'), j3, join('p2')])) as [Group, Group, Group];
-  return {
-    g1,
-    g2,
-    g3,
-    via: v,
-    close: async () => {
-      await v.close();
-      await Promise.all([g1, g2, g3].map((g) => g.close()));
-    },
-  };
-}
-
 test('a send that the socket does not take within the round deadline fails naming the peer, instead of hanging', async () => {
-  const { g1, via, close } = await threeParties();
+  const { g1, via, close } = await threeViaForwarder({ roundTimeoutMs: ROUND_MS });
   try {
     via.stall(); // p3 stops reading what p1 sends (and p1 what p3 sends)
     // Enough to fill the kernel's buffers on both sides of the forwarder and the channel's own.
@@ -91,7 +45,7 @@ test('a send over a slow link that still moves bytes is waited for past the roun
   // The socket's callbacks, which tell that bytes left, come once per batch of queued frames (up
   // to sendHighWaterBytes): a link is seen moving at the granularity of that batch. 512 KiB at
   // 2 MiB/s: a sign of progress every quarter second or so, well within the round deadline.
-  const { g1, g3, via, close } = await threeParties(512 << 10);
+  const { g1, g3, via, close } = await threeViaForwarder({ roundTimeoutMs: ROUND_MS, sendHighWaterBytes: 512 << 10 });
   try {
     via.throttle(2 << 20); // 2 MiB/s each way between p1 and p3
     const t0 = Date.now();
