@@ -152,9 +152,12 @@ function parseReportShape(group: Group, value: PlainData, ctx: { what: string; p
   return { from, d, sig };
 }
 
-/** True when `report` is signed by its author, a roster member, for this run. */
+/**
+ * True when `report` is signed by its author, a party of this group (or view: a roster member left
+ * out of it deals nothing here and reports nothing), for this run.
+ */
 function verifyReport(group: Group, runId: string, report: SignedReport): boolean {
-  const entry = group.roster.get(report.from);
+  const entry = group.parties.includes(report.from) ? group.roster.get(report.from) : undefined;
   return entry !== undefined && ed25519Verify(reportStatement(group, runId, report.from, report.d), report.sig, entry.publicKey);
 }
 
