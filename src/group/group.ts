@@ -697,7 +697,24 @@ export class Group {
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
     const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
-    if (silent.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
+    if (silent.length === 0) {
+      // Every party asked answers. A missing party that waits for nobody (or only for this party,
+      // whose messages went before its probe on the same ordered channel) withholds: it is named.
+      // One that says it waits for another live party of the round may be honest and kept waiting
+      // by that party (which withholds from it alone), or lying about it: nothing here tells which,
+      // so neither is named — both are suspects. (Naming it named the honest party kept waiting,
+      // whenever a party ahead reached its deadline first: review of the aggregated opening.)
+      const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== this.localId && this.peers.includes(q));
+      const certain = names.filter((m) => claims(m).length === 0);
+      const unsure = names.filter((m) => claims(m).length > 0);
+      if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
+      const suspects = [...new Set([...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
+      const said = unsure.map((m) => `${list([m])} says it waits for ${list(claims(m))}`).join('; ');
+      return new TimeoutError(
+        `${base}; each answers a liveness probe; ${said}, which answers too — either may withhold, so ${certain.length === 0 ? 'nobody is named' : `only ${list(certain)} is named`} (suspects: ${list(suspects)})`,
+        { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain, suspects },
+      );
+    }
     const alive = names.filter((m) => waiting.has(m));
     if (alive.length === 0) return new TimeoutError(base, { ...one, peers: silent });
     const waitsFor = [...new Set(alive.flatMap((m) => waiting.get(m)!))];

@@ -83,6 +83,14 @@ export interface AbortNotice {
    * failing one party alone looks the same to the others as that party claiming so.
    */
   readonly relay?: boolean | undefined;
+  /**
+   * The sender stopped because of other parties but could name none of them with certainty (a
+   * timeout whose missing party says it waits for another live party, a contradiction nothing here
+   * attributes): it blames nobody, and this is not its own doing either — its receivers name
+   * nobody rather than the sender. (A notice blaming nobody without it reads as "my own doing": a
+   * stop signal, its own input.)
+   */
+  readonly nobody?: boolean | undefined;
 }
 
 /** Encode an abort notice as a channel message. */
@@ -90,6 +98,7 @@ export function encodeAbort(notice: AbortNotice): Uint8Array {
   const p: Record<string, PlainData> = { code: notice.code, blame: [...notice.blame] };
   if (notice.run !== undefined) p.run = notice.run;
   if (notice.relay === true) p.relay = true;
+  if (notice.nobody === true && notice.blame.length === 0) p.nobody = true;
   return encodeMessage({ r: ABORT_ROUND, p });
 }
 
@@ -184,7 +193,7 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
 
 function parseAbort(peer: string, value: PlainData, limits: InboundLimits): AbortNotice {
   const ctx = { what: 'abort notice', peer };
-  const p = expectRecord(value, ctx, ['code', 'blame', 'run', 'relay']);
+  const p = expectRecord(value, ctx, ['code', 'blame', 'run', 'relay', 'nobody']);
   const code = expectString(p.code, 'code', ctx, 64, ABORT_CODE_PATTERN);
   const blame = p.blame === undefined ? [] : expectArray(p.blame, 'blame', ctx, limits.roster.size).map((b) => expectString(b, 'blame', ctx, 64, PARTY_ID_PATTERN));
   for (const b of blame) {
@@ -193,8 +202,10 @@ function parseAbort(peer: string, value: PlainData, limits: InboundLimits): Abor
   const run = p.run === undefined ? undefined : expectString(p.run, 'run', ctx, 128, RUN_ID_PATTERN);
   if (p.relay !== undefined && typeof p.relay !== 'boolean') throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an abort notice whose "relay" is not a boolean`, { peer });
   const relay = p.relay === true;
-  // A notice that blames the relay blames no party as well.
-  return { code, blame: relay ? [] : [...new Set(blame)], run, relay };
+  if (p.nobody !== undefined && typeof p.nobody !== 'boolean') throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an abort notice whose "nobody" is not a boolean`, { peer });
+  // A notice that blames the relay blames no party as well; "nobody" holds only with no blame.
+  const blamed = relay ? [] : [...new Set(blame)];
+  return { code, blame: blamed, run, relay, ...(p.nobody === true && blamed.length === 0 ? { nobody: true } : {}) };
 }
 
 /**
@@ -247,7 +258,11 @@ export function relayCaused(err: unknown): boolean {
 export function abortNoticeFor(err: unknown, localId: string, run?: string): AbortNotice {
   const code = err instanceof CouplerError ? err.code : ErrorCode.PROTOCOL_VIOLATION;
   const relay = relayCaused(err);
-  return { code, blame: blameOf(err, localId), ...(run === undefined ? {} : { run }), ...(relay ? { relay } : {}) };
+  const blame = blameOf(err, localId);
+  // Stopped by others, none of them named with certainty: say so, or the receivers would read the
+  // empty blame as this party's own doing and name it.
+  const nobody = !relay && blame.length === 0 && err instanceof CouplerError && !SELF_CAUSED.has(err.code);
+  return { code, blame, ...(run === undefined ? {} : { run }), ...(relay ? { relay } : {}), ...(nobody ? { nobody } : {}) };
 }
 
 /**

@@ -576,7 +576,8 @@ export class Mesh {
   /**
    * The error to report for a peer's abort notice: the root cause it gave, and whom this party
    * names — the parties it blamed only where this party observed them failing too (`observed`),
-   * the sender itself when it blamed nobody (its own input, a stop signal), else nobody.
+   * the sender itself when it blamed nobody (its own input, a stop signal) unless it said it could
+   * name nobody with certainty ({@link AbortNotice.nobody}), else nobody.
    */
   explainAbort(peer: string, notice: AbortNotice, observed: (party: string) => boolean): GroupError {
     const what = notice.run === undefined ? 'left the group' : `stopped run "${notice.run}"`;
@@ -587,6 +588,12 @@ export class Mesh {
       // The relay failed it (refused, aborted or cheated in the relayed opening): indistinguishable
       // here from the peer claiming so, and the relay is not a party — nobody is named.
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) because of the relay; nobody is named`, { peer, peers: [] });
+    }
+    if (notice.blame.length === 0 && notice.nobody === true) {
+      // It stopped because of others it could not name with certainty: naming it would name a
+      // party that may be as honest as this one (what a malicious sender gains by saying so, it
+      // already had by blaming a live party: nobody named).
+      return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code}) naming nobody with certainty; nobody is named`, { peer, peers: [] });
     }
     if (notice.blame.length === 0) {
       return new GroupError(ErrorCode.PEER_ABORTED, `peer "${peer}" ${what} (${notice.code})`, { peer, peers: [peer] });

@@ -44,7 +44,7 @@ test('receive: p1 waits for p2 alone, p2 waits for p4 (cut off): p1 names p4', a
   });
 }, 90_000);
 
-test('a party that withholds but answers probes is still named; so is one that claims to wait for a party that answers', async () => {
+test('a party that withholds but answers probes is still named; one that says it waits for a party that answers is not, nor is that party (both suspects)', async () => {
   const h = await createTestGroups(3, { roundTimeoutMs: 2_000 });
   try {
     const [p1, p2] = h.groups;
@@ -52,10 +52,14 @@ test('a party that withholds but answers probes is still named; so is one that c
     const e1 = await p1!.gather('sum.1/a', { from: ['p2'], timeoutMs: 500 }).then(() => undefined, (e: unknown) => e as CouplerError);
     expect(outcome(e1)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
     expect(e1!.message).toContain('each answers a liveness probe');
-    // p2 waits for p3, which is alive (and waits for nobody): p1 still names p2, not p3.
+    // p2 waits for p3, which is alive (and waits for nobody): p2 may be kept waiting by p3 (which
+    // would then withhold from p2 alone) or lie about it — nothing at p1 tells which, so p1 names
+    // neither, and lists both as suspects. (Before: p1 named p2 — here an honest party behind.)
     const p2waits = p2!.receive('p3', 'sum.1/c', { timeoutMs: 5_000 }).catch(() => undefined);
     const e2 = await p1!.receive('p2', 'sum.1/b', { timeoutMs: 500 }).then(() => undefined, (e: unknown) => e as CouplerError);
-    expect(outcome(e2)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
+    expect(outcome(e2)).toEqual({ code: ErrorCode.TIMEOUT, peers: [] });
+    expect(e2!.peer).toBeUndefined();
+    expect(e2!.suspects).toEqual(['p2', 'p3']);
     await p2waits;
   } finally {
     await h.close();
