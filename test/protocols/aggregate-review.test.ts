@@ -1,0 +1,107 @@
+/**
+ * Review 4 of the aggregated opening (src/protocols/aggregate.ts, sumcheck.ts): a malicious party
+ * as a REAL PROCESS (test/protocols/fixtures/adversary.ts, `agg-*` modes) against honest parties
+ * running the unmodified protocols in this process, on 127.0.0.1 only. Each case states the claim
+ * it checks.
+ */
+import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
+import { dkSecureSum, type SumResult } from '../../src/protocols';
+import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
+import type { Group, JoinGroupOptions } from '../../src/group/group';
+
+const FIXTURE = 'test/protocols/fixtures/adversary.ts';
+
+interface Outcome {
+  readonly parties: TestParties;
+  readonly honest: string[];
+  readonly results: ({ ok: true; value: SumResult } | { ok: false; error: unknown })[];
+  readonly children: Map<string, FixtureProcess>;
+}
+
+/** An n-party group: `scenarios` (id → scenario) are fixture processes, the rest honest parties here running `honestRun`. */
+async function runScenario(
+  n: number,
+  scenarios: Record<string, Record<string, unknown>>,
+  honestRun: (g: Group, index: number) => Promise<SumResult>,
+  roundTimeoutMs: number,
+  extra: Partial<JoinGroupOptions> = {},
+): Promise<Outcome> {
+  const parties = makeParties(n);
+  const book = new AddressBook();
+  const honest = parties.ids.filter((id) => !(id in scenarios));
+  const children = new Map<string, FixtureProcess>();
+  let groups: Group[] = [];
+  try {
+    groups = await joinLocal(parties, honest, book, {
+      roundTimeoutMs,
+      extra: () => extra,
+      onListening: async () => {
+        for (const [id, scenario] of Object.entries(scenarios).sort(([a], [b]) => (a < b ? 1 : -1))) {
+          const child = spawnParty(FIXTURE, parties, id, book, scenario, roundTimeoutMs);
+          children.set(id, child);
+          await child.waitFor('listening');
+        }
+      },
+    });
+    await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
+    const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
+    return { parties, honest, results, children };
+  } finally {
+    for (const c of children.values()) c.command({ cmd: 'exit' });
+    await Promise.all(groups.map((g) => g.close()));
+    await Promise.all(
+      [...children.values()].map(async (c) => {
+        const timer = setTimeout(() => c.kill(), 3000);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+/** Every honest party's error (none may complete), by party id. */
+function errorsById(o: Outcome): Map<string, CouplerError> {
+  return new Map(
+    o.results.map((r, i) => {
+      if (r.ok) throw new Error(`honest party ${o.honest[i]} completed; it should have aborted`);
+      expect(r.error).toBeInstanceOf(CouplerError);
+      return [o.honest[i]!, r.error as CouplerError];
+    }),
+  );
+}
+
+const N = 5;
+const INPUTS = [10, 20, 30, 40, 50];
+
+describe('aggregated opening under review 4', () => {
+  test('F3: a piece under an invalid signature to ONE honest party: that party names the sender; no honest party names an honest one', async () => {
+    const length = 10;
+    const vec = (i: number): number[] => Array.from({ length }, (_, j) => INPUTS[i]! + j);
+    const o = await runScenario(N, { p3: { mode: 'agg-bad-sig-piece', input: 30, length, victim: 'p1' } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: 3000 }), 3000);
+    const errs = errorsById(o);
+    expect(errs.get('p1')!.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(errs.get('p1')!.peers).toEqual(['p3']);
+    for (const e of errs.values()) for (const p of e.peers) expect(p).toBe('p3');
+  }, 60_000);
+
+  test('F1: a dispute forced by a false fingerprint, with vectors longer than maxMessageBytes / 8: every honest party names the cheater (CheatingDetectedError)', async () => {
+    // 2^18 elements: the opening's pieces and answers (≈ L/5 elements each) fit in one message of
+    // 1.5 MiB, a whole partial sum (2 MiB) does not.
+    const length = 1 << 18;
+    const maxMessageBytes = 1.5 * 1024 * 1024;
+    const vec = (i: number): Float64Array => Float64Array.from({ length }, (_, j) => INPUTS[i]! + (j % 7));
+    const o = await runScenario(
+      N,
+      { p3: { mode: 'agg-false-fingerprint', input: 30, length, maxMessageBytes } },
+      (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: 10_000 }),
+      10_000,
+      { maxMessageBytes },
+    );
+    const errs = errorsById(o);
+    for (const [id, e] of errs) {
+      expect([id, e.code, e.message]).toEqual([id, ErrorCode.TAMPERING_DETECTED, expect.stringContaining('fingerprint')]);
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e.peers).toEqual(['p3']);
+    }
+  }, 120_000);
+});
