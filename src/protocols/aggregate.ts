@@ -30,7 +30,10 @@
  *    returns S = Ŝ − Σ_p PRG(σ_p).
  * 6. `dispute` (only after a rejection, 1 round, O(n·L) bytes per party): every party opens U_p
  *    (value + master nonce) to everyone, with the signed statements it holds (the chunk answers it
- *    received; the pieces that failed its check). Everyone recomputes every commitment, every true
+ *    received; the pieces that failed its check) — for long vectors as a header and parts of
+ *    {@link AGGREGATE_PART_ELEMENTS} (`disputeParts`), under one deadline for its 8L·(n − 1) bytes
+ *    (as one message it exceeded `maxMessageBytes` beyond L = 2^25 and failed every honest
+ *    sender). A receiver holds every opening: n·8L bytes. Everyone recomputes every commitment, every true
  *    chunk answer and every fingerprint, then names the first culprit in a fixed order: an opening
  *    that does not match its root (`COMMITMENT_MISMATCH`); a signed piece that is not the
  *    committed piece (`COMMITMENT_MISMATCH`, the signed statement as evidence); an aggregator that
@@ -304,6 +307,8 @@ class PartStream {
     readonly group: Group,
     readonly base: string,
     readonly parts: number,
+    /** The run's options: every send is bound by its deadline and signal. */
+    readonly options: RoundOptions = {},
   ) {
     this.#received = Array.from({ length: parts }, deferred);
   }
@@ -311,11 +316,12 @@ class PartStream {
   /** Send the header and the parts to every peer: per peer, or with `shared` the same to all (encoded once). */
   async send(headerFor: (q: string) => PlainData, partFor: (q: string, k: number) => PlainData, shared = false): Promise<void> {
     const g = this.group;
-    await Promise.all(g.peers.map((q) => g.send(q, this.base, headerFor(q))));
+    const o = this.options;
+    await Promise.all(g.peers.map((q) => g.send(q, this.base, headerFor(q), o)));
     for (let k = 0; k < this.parts; k++) {
       if (k >= PART_WINDOW) await this.#received[k - PART_WINDOW]!.promise;
-      if (shared) await g.sendToAll(`${this.base}/${k}`, partFor('', k));
-      else await Promise.all(g.peers.map((q) => g.send(q, `${this.base}/${k}`, partFor(q, k))));
+      if (shared) await g.sendToAll(`${this.base}/${k}`, partFor('', k), g.peers, o);
+      else await Promise.all(g.peers.map((q) => g.send(q, `${this.base}/${k}`, partFor(q, k), o)));
     }
   }
 
@@ -468,7 +474,7 @@ export async function openAggregated(
   // rushing), exactly as commit-then-open sends its opening with the echo digest; a root sent
   // differently to different parties still fails the echo check, and the run aborts before any
   // answer is accepted. It saves a message round.
-  const stream = parts > 0 ? new PartStream(group, `${round}/pieces`, parts) : undefined;
+  const stream = parts > 0 ? new PartStream(group, `${round}/pieces`, parts, options) : undefined;
   let piecesSent: Promise<unknown> = Promise.resolve();
   const committed = await echoBroadcast(group, `${round}/c`, { root: commit.root, k: maskCommitment(group, round, me, sigma) }, {
     ...options,
@@ -495,7 +501,7 @@ export async function openAggregated(
       return Promise.all(
         group.peers.map((q) => {
           const { piece, sig } = signed(q);
-          return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig });
+          return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig }, options);
         }),
       );
     }
@@ -613,7 +619,7 @@ export async function openAggregated(
   } else {
     // Streamed: the parts land in the view as they arrive (carries as sent, checked after); the
     // hash of the whole answer is taken from the view once every part is in.
-    const answers = new PartStream(group, `${round}/sums`, parts);
+    const answers = new PartStream(group, `${round}/sums`, parts, options);
     const sending = answers.send(
       () => ({ sig: sigA }),
       (_q, k) => {
@@ -703,14 +709,69 @@ export async function openAggregated(
     rebuildCommitted(group, round, layout, rebuild, sigma, commit, (at, u) => mine.set(r64ToBytes(u), 8 * at));
   }
   const held = [...heldSums, ...failedPieces];
-  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) }, group.peers, options);
-  const disputes = await group.gather(`${round}/dispute`, options);
+  const disputes = await exchangeDisputes(group, round, length, mine, commit.master, held, options);
   resolveDispute(group, round, layout, roots, checkOf, point, mine, commit.master, held, disputes);
   throw new CheatingDetectedError(
     ErrorCode.TAMPERING_DETECTED,
     `the aggregated opening of round "${round}" failed its check, but no culprit could be determined`,
     { description: 'check rejected; every opening, piece, answer and fingerprint verified', statements: [] },
   );
+}
+
+/**
+ * Parts of a dispute opening (the whole masked partial sum, L elements): 0 — one message — when
+ * it fits in one part of {@link AGGREGATE_PART_ELEMENTS}, else one header `{m, ev}` and
+ * ⌈L / AGGREGATE_PART_ELEMENTS⌉ parts `<round>/dispute/<k>` (bytes of elements
+ * {@link partRange}(L, k)). A dispute carries 8L bytes to every peer: as one message it could
+ * exceed `maxMessageBytes` (L > 2^25 at the defaults) and fail every honest sender, naming honest
+ * recipients instead of the party that caused the dispute. @internal
+ */
+export function disputeParts(length: number): number {
+  return length > AGGREGATE_PART_ELEMENTS ? Math.ceil(length / AGGREGATE_PART_ELEMENTS) : 0;
+}
+
+/**
+ * The dispute round: send this party's opening (`mine`, its master nonce and the statements it
+ * holds) to every peer and receive theirs, as `{t, m, ev}` records by peer (`t` reassembled from
+ * its parts). One deadline for the whole exchange: the round deadline plus the time to receive
+ * (n − 1) openings of 8L bytes at {@link MIN_OPENING_BYTES_PER_SECOND} — as the opening's own
+ * pieces and `commitThenOpenPieces` — so a long dispute is not cut off at the plain round
+ * deadline, naming honest parties still sending.
+ */
+async function exchangeDisputes(
+  group: Group,
+  round: string,
+  length: number,
+  mine: Uint8Array,
+  master: Uint8Array,
+  held: readonly SignedStatement[],
+  options: RoundOptions,
+): Promise<Map<string, PlainData>> {
+  const base = `${round}/dispute`;
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const deadline = Date.now() + roundMs + Math.ceil((1000 * 8 * length * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
+  const ev = held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature }));
+  const parts = disputeParts(length);
+  if (parts === 0) {
+    await group.sendToAll(base, { t: mine, m: master, ev }, group.peers, options);
+    return group.gather(base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+  }
+  const stream = new PartStream(group, base, parts, options);
+  const sending = stream.send(() => ({ m: master, ev }), (_q, k) => partOf(mine, k), true);
+  sending.catch(() => undefined); // awaited below
+  const heads = await stream.headers(options, deadline);
+  const openings = new Map(group.peers.map((p) => [p, new Uint8Array(8 * length)]));
+  await stream.receive(options, deadline, (p, k, msg) => {
+    const [x0, x1] = partRange(length, k);
+    openings.get(p)!.set(expectBytes(msg, 't', { what: `dispute opening part ${k} of round "${round}"`, peer: p }, 8 * (x1 - x0)), 8 * x0);
+  });
+  await sending;
+  const out = new Map<string, PlainData>();
+  for (const [p, head] of heads) {
+    const rec = expectRecord(head, { what: `dispute opening of round "${round}"`, peer: p }, ['m', 'ev']);
+    out.set(p, { m: rec.m ?? null, ev: rec.ev ?? null, t: openings.get(p)! });
+  }
+  return out;
 }
 
 /**
