@@ -54,10 +54,13 @@
  * aggregates, and whatever the run seed: the earlier design, where a chunk's primary and secondary
  * aggregator could together replace that chunk after seeing it, is gone (see `sumcheck.ts`). A
  * change Δ ≠ 0 is detected (probability ≥ 1 − 2^-89) and its author named with signed evidence,
- * unless a colluder covers it with a false fingerprint; a rejection names a culprit, unless a
- * party stops answering (a timeout naming it) or sends a malformed or unsigned message (aborts at
- * the receiver, naming it; the others then time out naming the receiver, as in the other
- * protocols).
+ * unless a false fingerprint covers it — the aggregator's own (an aggregator alone can shift the
+ * sum by a blind offset, as by changing its input) or a colluder's; a rejection names a culprit,
+ * unless a party stops answering (a timeout naming it) or sends a malformed or unsigned message
+ * (aborts at the receiver, naming it; the others get that party's abort notice and name nobody,
+ * as the sender still answers them). The last mask opener sees every other σ first, so a
+ * cheater knows whether the check will catch it and can take one of these exits instead of the
+ * evidence (README, what is not protected).
  *
  * @module
  */

@@ -104,4 +104,16 @@ describe('aggregated opening under review 4', () => {
       expect(e.peers).toEqual(['p3']);
     }
   }, 120_000);
+
+  test('LIMIT — an aggregator ALONE changes its chunk by an offset fixed blind and covers it with its own false fingerprint: every party accepts S + offset (what it could do to its own input; the docs said a colluder was needed)', async () => {
+    const length = 10;
+    const vec = (i: number): number[] => Array.from({ length }, (_, j) => INPUTS[i]! + j);
+    const o = await runScenario(N, { p3: { mode: 'agg-self-cover', input: 30, length, delta: 65536 } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: 5000 }), 5000);
+    const want = Array.from({ length }, (_, j) => INPUTS.reduce((s, x) => s + x + j, 0));
+    want[4]! += 1; // p3 aggregates chunk 2 = [4, 6); 65536 · 2^-16
+    for (const r of o.results) {
+      expect(r.ok).toBe(true);
+      expect(Array.from((r as { value: SumResult }).value.sum as Float64Array)).toEqual(want);
+    }
+  }, 60_000);
 });
