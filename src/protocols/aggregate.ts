@@ -712,8 +712,7 @@ export async function openAggregated(
     rebuildCommitted(group, round, layout, rebuild, sigma, commit, (at, u) => mine.set(r64ToBytes(u), 8 * at));
   }
   const held = [...heldSums, ...failedPieces];
-  const disputes = await exchangeDisputes(group, round, length, mine, commit.master, held, options);
-  resolveDispute(group, round, layout, roots, checkOf, point, mine, commit.master, held, disputes);
+  resolveDispute(group, round, layout, roots, checkOf, await disputeRound(group, round, layout, point, mine, commit.master, held, options), held);
   throw new CheatingDetectedError(
     ErrorCode.TAMPERING_DETECTED,
     `the aggregated opening of round "${round}" failed its check, but no culprit could be determined`,
@@ -733,48 +732,184 @@ export function disputeParts(length: number): number {
   return length > AGGREGATE_PART_ELEMENTS ? Math.ceil(length / AGGREGATE_PART_ELEMENTS) : 0;
 }
 
+/** One party's opened U_p as a dispute needs it (never the value itself, see {@link OpeningDigest}). */
+interface Opened {
+  readonly root: Uint8Array;
+  readonly levels: Uint8Array[][];
+  readonly nonces: Uint8Array[];
+  /** F_w(U_p) under the run's check point. */
+  readonly f: bigint;
+  /** The chunks a presented pieces statement of this party refers to. */
+  readonly kept: ReadonlyMap<number, Uint8Array>;
+}
+
+/**
+ * One party's dispute opening taken in as it arrives (consecutive elements, in order): its chunk
+ * leaves, its fingerprint, its share of the true chunk sums (added into `sum`), and only the
+ * chunks in `keep` (those a presented pieces statement of the party refers to). So a dispute holds
+ * one L-vector of sums and carries, not every party's opening (n·8L bytes, which a cheater could
+ * make every honest party allocate by forcing a dispute).
+ */
+class OpeningDigest {
+  readonly #layout: AggregateLayout;
+  readonly #nonces: Uint8Array[];
+  readonly #leaves: Hash[];
+  readonly #fp: R64FingerprintStream;
+  readonly #kept = new Map<number, Uint8Array>();
+  readonly #sum: { readonly acc: Ring64Vector; readonly carries: Carries };
+  #at = 0;
+
+  constructor(
+    group: Group,
+    round: string,
+    party: string,
+    layout: AggregateLayout,
+    master: Uint8Array,
+    point: Uint8Array,
+    keep: ReadonlySet<number>,
+    sum: { readonly acc: Ring64Vector; readonly carries: Carries },
+  ) {
+    this.#layout = layout;
+    this.#sum = sum;
+    this.#nonces = Array.from({ length: layout.n }, (_, c) => chunkNonce(master, c));
+    this.#leaves = this.#nonces.map((nonce, c) => createHash('sha256').update(encodeMessage([LEAF_TAG, group.sessionId, group.epoch, round, party, c])).update(nonce));
+    this.#fp = new R64FingerprintStream(point);
+    for (const c of keep) this.#kept.set(c, new Uint8Array(8 * (layout.start[c + 1]! - layout.start[c]!)));
+  }
+
+  /** The next elements of the opening (`bytes`: a multiple of 8, the caller checks the total). */
+  update(bytes: Uint8Array): void {
+    const at = this.#at;
+    const end = at + bytes.length / 8;
+    if (end === at) return;
+    const v = r64FromBytes(bytes);
+    this.#fp.update(v);
+    r64AddWithCarries(this.#sum.acc.subarray(2 * at, 2 * end), this.#sum.carries.subarray(at, end), v);
+    const { start, n } = this.#layout;
+    for (let c = 0; c < n; c++) {
+      const x0 = Math.max(at, start[c]!);
+      const x1 = Math.min(end, start[c + 1]!);
+      if (x0 >= x1) continue;
+      const part = bytes.subarray(8 * (x0 - at), 8 * (x1 - at));
+      this.#leaves[c]!.update(part);
+      this.#kept.get(c)?.set(part, 8 * (x0 - start[c]!));
+    }
+    this.#at = end;
+  }
+
+  finish(): Opened {
+    const levels = merkleLevels(this.#leaves.map((h) => new Uint8Array(h.digest())));
+    return { root: levels[levels.length - 1]![0]!, levels, nonces: this.#nonces, f: this.#fp.digest(), kept: this.#kept };
+  }
+}
+
+/** What the dispute round gives the verdict. */
+interface DisputeViews {
+  /** Every party's opening (undefined: one of the wrong length). */
+  readonly opened: ReadonlyMap<string, Opened | undefined>;
+  /** The evidence each peer presented (unchecked). */
+  readonly presented: readonly { presenter: string; items: PlainData[] }[];
+  /** {@link sumHash} of every chunk's true sum, from the openings. */
+  readonly trueSums: Uint8Array[];
+}
+
+/**
+ * The chunks of each signer that the pieces statements among `statements` refer to (read
+ * leniently: what is malformed is judged, in order, by the verdict).
+ */
+function piecesReferred(n: number, parties: readonly string[], statements: Iterable<{ signer: unknown; statement: unknown }>): Map<string, Set<number>> {
+  const keep = new Map(parties.map((p) => [p, new Set<number>()]));
+  for (const { signer, statement } of statements) {
+    const mine = typeof signer === 'string' ? keep.get(signer) : undefined;
+    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096) continue;
+    try {
+      const body = decodeMessage(statement, 4096) as Record<string, unknown> | null;
+      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || !Array.isArray(body.items)) continue;
+      for (const item of body.items as unknown[]) {
+        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
+        if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 && c < n) mine.add(c);
+      }
+    } catch {
+      /* malformed: the verdict names its presenter */
+    }
+  }
+  return keep;
+}
+
 /**
  * The dispute round: send this party's opening (`mine`, its master nonce and the statements it
- * holds) to every peer and receive theirs, as `{t, m, ev}` records by peer (`t` reassembled from
- * its parts). One deadline for the whole exchange: the round deadline plus the time to receive
- * (n − 1) openings of 8L bytes at {@link MIN_OPENING_BYTES_PER_SECOND} — as the opening's own
- * pieces and `commitThenOpenPieces` — so a long dispute is not cut off at the plain round
- * deadline, naming honest parties still sending.
+ * holds) to every peer and take in theirs, each through an {@link OpeningDigest} as it arrives.
+ * One deadline for the whole exchange: the round deadline plus the time to receive (n − 1)
+ * openings of 8L bytes at {@link MIN_OPENING_BYTES_PER_SECOND} — as the opening's own pieces and
+ * `commitThenOpenPieces` — so a long dispute is not cut off at the plain round deadline, naming
+ * honest parties still sending.
  */
-async function exchangeDisputes(
+async function disputeRound(
   group: Group,
   round: string,
-  length: number,
+  layout: AggregateLayout,
+  point: Uint8Array,
   mine: Uint8Array,
   master: Uint8Array,
   held: readonly SignedStatement[],
   options: RoundOptions,
-): Promise<Map<string, PlainData>> {
+): Promise<DisputeViews> {
+  const length = layout.length;
+  const n = layout.n;
   const base = `${round}/dispute`;
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const deadline = Date.now() + roundMs + Math.ceil((1000 * 8 * length * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
   const ev = held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature }));
   const parts = disputeParts(length);
+  let heads: Map<string, PlainData>;
+  let stream: PartStream | undefined;
+  let sending: Promise<void> = Promise.resolve();
   if (parts === 0) {
     await group.sendToAll(base, { t: mine, m: master, ev }, group.peers, options);
-    return group.gather(base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    heads = await group.gather(base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+  } else {
+    stream = new PartStream(group, base, parts, options);
+    sending = stream.send(() => ({ m: master, ev }), (_q, k) => partOf(mine, k), true);
+    sending.catch(() => undefined); // awaited below
+    heads = await stream.headers(options, deadline);
   }
-  const stream = new PartStream(group, base, parts, options);
-  const sending = stream.send(() => ({ m: master, ev }), (_q, k) => partOf(mine, k), true);
-  sending.catch(() => undefined); // awaited below
-  const heads = await stream.headers(options, deadline);
-  const openings = new Map(group.peers.map((p) => [p, new Uint8Array(8 * length)]));
-  await stream.receive(options, deadline, (p, k, msg) => {
-    const [x0, x1] = partRange(length, k);
-    openings.get(p)!.set(expectBytes(msg, 't', { what: `dispute opening part ${k} of round "${round}"`, peer: p }, 8 * (x1 - x0)), 8 * x0);
-  });
-  await sending;
-  const out = new Map<string, PlainData>();
-  for (const [p, head] of heads) {
-    const rec = expectRecord(head, { what: `dispute opening of round "${round}"`, peer: p }, ['m', 'ev']);
-    out.set(p, { m: rec.m ?? null, ev: rec.ev ?? null, t: openings.get(p)! });
+  // Every header, in canonical order: the master nonce, the evidence (checked by the verdict).
+  const masters = new Map<string, Uint8Array>([[group.localId, master]]);
+  const inline = new Map<string, Uint8Array>();
+  const presented: { presenter: string; items: PlainData[] }[] = [];
+  for (const p of group.peers) {
+    const ctx = { what: `dispute opening of round "${round}"`, peer: p };
+    const rec = expectRecord(heads.get(p)!, ctx, parts === 0 ? ['t', 'm', 'ev'] : ['m', 'ev']);
+    if (parts === 0) inline.set(p, expectBytes(rec.t, 't', ctx));
+    masters.set(p, expectBytes(rec.m, 'm', ctx, 32));
+    presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
   }
-  return out;
+  const referred = piecesReferred(n, group.parties, [
+    ...held,
+    ...presented.flatMap(({ items }) => items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st } : { signer: undefined, statement: undefined }))),
+  ]);
+  const sum = { acc: r64Zeros(length), carries: carriesZeros(length, n) };
+  const digests = new Map(group.parties.map((p) => [p, new OpeningDigest(group, round, p, layout, masters.get(p)!, point, referred.get(p)!, sum)]));
+  const wrongLength = new Set<string>();
+  digests.get(group.localId)!.update(mine);
+  if (stream === undefined) {
+    for (const [p, t] of inline) {
+      if (t.length === 8 * length) digests.get(p)!.update(t);
+      else wrongLength.add(p);
+    }
+  } else {
+    await stream.receive(options, deadline, (p, k, msg) => {
+      const [x0, x1] = partRange(length, k);
+      digests.get(p)!.update(expectBytes(msg, 't', { what: `dispute opening part ${k} of round "${round}"`, peer: p }, 8 * (x1 - x0)));
+    });
+    await sending;
+  }
+  const opened = new Map<string, Opened | undefined>(group.parties.map((p) => [p, wrongLength.has(p) ? undefined : digests.get(p)!.finish()]));
+  const width = carryWidth(n);
+  const trueSums = Array.from({ length: n }, (_, c) =>
+    sumHash(r64ToBytes(sum.acc.subarray(2 * layout.start[c]!, 2 * layout.start[c + 1]!)), carriesToBytes(sum.carries.subarray(layout.start[c]!, layout.start[c + 1]!), width)),
+  );
+  return { opened, presented, trueSums };
 }
 
 /**
@@ -787,36 +922,20 @@ function resolveDispute(
   layout: AggregateLayout,
   roots: ReadonlyMap<string, Uint8Array>,
   checkOf: ReadonlyMap<string, Check>,
-  point: Uint8Array,
-  mine: Uint8Array,
-  myMaster: Uint8Array,
+  views: DisputeViews,
   myEvidence: readonly SignedStatement[],
-  disputes: ReadonlyMap<string, PlainData>,
 ): void {
   const me = group.localId;
   const session = group.sessionId;
   const epoch = group.epoch;
   const n = layout.n;
-  const L = layout.length;
+  const { presented, trueSums } = views;
 
   // Openings against the commitments.
-  const opened = new Map<string, { bytes: Uint8Array; commit: ChunkCommitment }>();
-  const presented: { presenter: string; items: PlainData[] }[] = [];
+  const opened = new Map<string, Opened>();
   for (const p of group.parties) {
-    let bytes: Uint8Array;
-    let master: Uint8Array;
-    if (p === me) {
-      bytes = mine;
-      master = myMaster;
-    } else {
-      const ctx = { what: `dispute opening of round "${round}"`, peer: p };
-      const rec = expectRecord(disputes.get(p)!, ctx, ['t', 'm', 'ev']);
-      bytes = expectBytes(rec.t, 't', ctx);
-      master = expectBytes(rec.m, 'm', ctx, 32);
-      presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
-    }
-    const commit = bytes.length === 8 * L ? commitChunks(group, round, p, layout, bytes, master) : undefined;
-    if (commit === undefined || !bytesEqual(commit.root, roots.get(p)!)) {
+    const o = views.opened.get(p);
+    if (o === undefined || !bytesEqual(o.root, roots.get(p)!)) {
       throw new CheatingDetectedError(
         ErrorCode.COMMITMENT_MISMATCH,
         `party "${p}" opened a partial sum that does not match its commitment in round "${round}"`,
@@ -824,18 +943,8 @@ function resolveDispute(
         { peer: p },
       );
     }
-    opened.set(p, { bytes, commit });
+    opened.set(p, o);
   }
-  const trueSums = Array.from({ length: n }, (_, c) => {
-    const len = layout.start[c + 1]! - layout.start[c]!;
-    const acc = r64Zeros(len);
-    const carries = carriesZeros(len, n);
-    for (const p of group.parties) {
-      const b = chunkBytes(layout, opened.get(p)!.bytes, c);
-      if (b.length > 0) r64AddWithCarries(acc, carries, r64FromBytes(b));
-    }
-    return sumHash(r64ToBytes(acc), carriesToBytes(carries, carryWidth(n)));
-  });
 
   // The statements presented by everyone (mine included), signatures checked.
   const statements: (Parsed & { presenter: string })[] = [];
@@ -873,7 +982,9 @@ function resolveDispute(
       const it = expectRecord(item, ctx, ['c', 'h']);
       const c = expectUint(it.c, 'c', ctx, n - 1);
       const h = expectBytes(it.h, 'h', ctx, 32);
-      if (!bytesEqual(h, pieceHash(c, pieceOf(layout, o.bytes, o.commit, c)))) {
+      const v = o.kept.get(c);
+      if (v === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${s.presenter}" presented a malformed pieces statement in round "${round}"`, { peer: s.presenter });
+      if (!bytesEqual(h, pieceHash(c, { v, n: o.nonces[c]!, pr: merkleProof(o.levels, c) }))) {
         throw new CheatingDetectedError(
           ErrorCode.COMMITMENT_MISMATCH,
           `party "${s.signer}" sent an aggregator a piece of chunk ${c} that is not the piece it committed to in round "${round}"`,
@@ -917,7 +1028,7 @@ function resolveDispute(
   // Fingerprints that are not the fingerprint of the committed value.
   for (const p of group.parties) {
     const check = checkOf.get(p)!;
-    if (r64Fingerprint(point, r64FromBytes(opened.get(p)!.bytes)) === check.f) continue;
+    if (opened.get(p)!.f === check.f) continue;
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
       `party "${p}" published a fingerprint that is not the fingerprint of its committed partial sum in round "${round}"`,
