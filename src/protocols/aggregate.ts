@@ -33,7 +33,8 @@
  *    received; the pieces that failed its check) — for long vectors as a header and parts of
  *    {@link AGGREGATE_PART_ELEMENTS} (`disputeParts`), under one deadline for its 8L·(n − 1) bytes
  *    (as one message it exceeded `maxMessageBytes` beyond L = 2^25 and failed every honest
- *    sender). A receiver holds every opening: n·8L bytes. Everyone recomputes every commitment, every true
+ *    sender). Each opening is taken in as it arrives (leaves, fingerprint, its share of the true
+ *    chunk sums): a receiver holds one L-vector of sums, not n openings. Everyone recomputes every commitment, every true
  *    chunk answer and every fingerprint, then names the first culprit in a fixed order: an opening
  *    that does not match its root (`COMMITMENT_MISMATCH`); a signed piece that is not the
  *    committed piece (`COMMITMENT_MISMATCH`, the signed statement as evidence); an aggregator that
