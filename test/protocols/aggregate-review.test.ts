@@ -8,6 +8,7 @@ import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type Fixtur
 import { dkSecureSum, type SumResult } from '../../src/protocols';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import type { Group, JoinGroupOptions } from '../../src/group/group';
+import { serializeIdentity } from '../../src/identity/identity';
 
 const FIXTURE = 'test/protocols/fixtures/adversary.ts';
 
@@ -25,8 +26,11 @@ async function runScenario(
   honestRun: (g: Group, index: number) => Promise<SumResult>,
   roundTimeoutMs: number,
   extra: Partial<JoinGroupOptions> = {},
+  /** Scenarios that need the parties (keys), replacing `scenarios`. */
+  withParties?: (parties: TestParties) => Record<string, Record<string, unknown>>,
 ): Promise<Outcome> {
   const parties = makeParties(n);
+  if (withParties !== undefined) scenarios = withParties(parties);
   const book = new AddressBook();
   const honest = parties.ids.filter((id) => !(id in scenarios));
   const children = new Map<string, FixtureProcess>();
@@ -150,5 +154,26 @@ describe('aggregated opening under review 4', () => {
     const seen = [...errs].map(([id, e]) => `${id}: ${e.code} [${e.peers.join(',')}] ${e.message}`);
     expect([seen, errs.get('p1')!.peers]).toEqual([seen, ['p3']]);
     for (const [, e] of errs) expect([seen, e.peers.filter((p) => p !== 'p3')]).toEqual([seen, []]);
+  }, 60_000);
+
+  test('F7: in a view (Group.without), a dispute where a party presents a statement signed by a roster party OUTSIDE the view: a typed error naming the presenter, never a crash', async () => {
+    const length = 10;
+    const vec = (i: number): number[] => Array.from({ length }, (_, j) => INPUTS[i]! + j);
+    const parties = { p3: { mode: 'agg-present-outsider', input: 30, length, outsider: 'p5' } };
+    const o = await runScenario(
+      N,
+      parties,
+      // p5 stays in the mesh but outside the view; p1, p2, p4 sum in the view without it.
+      (g, i) => (g.localId === 'p5' ? Promise.resolve({} as SumResult) : dkSecureSum(g.without(['p5']), vec(i), { roundTimeoutMs: 5000 })),
+      5000,
+      {},
+      (ps) => ({ p3: { ...parties.p3, outsiderIdentity: serializeIdentity(ps.identities.get('p5')!) } }),
+    );
+    const errs = new Map([...errorsById({ ...o, results: o.results.filter((_, i) => o.honest[i] !== 'p5'), honest: o.honest.filter((p) => p !== 'p5') })]);
+    expect(errs.size).toBe(3);
+    for (const [id, e] of errs) {
+      expect([id, e instanceof CouplerError, e.message]).toEqual([id, true, expect.any(String)]);
+      expect([id, e.code, e.peers]).toEqual([id, ErrorCode.PROTOCOL_VIOLATION, ['p3']]);
+    }
   }, 60_000);
 });
