@@ -950,9 +950,12 @@ function resolveDispute(
   // The statements presented by everyone (mine included), signatures checked.
   const statements: (Parsed & { presenter: string })[] = [];
   const parseStatement = (presenter: string, s: SignedStatement): void => {
-    const entry = group.roster.get(s.signer);
+    // Only the run's parties sign its statements: a view (`Group.without`) keeps the whole roster,
+    // and a statement of a roster party outside the view is not evidence here (it made the verdict
+    // look up an opening that does not exist).
+    const entry = group.parties.includes(s.signer) ? group.roster.get(s.signer) : undefined;
     if (entry === undefined || !ed25519Verify(s.statement, s.signature, entry.publicKey)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that its signer never signed (round "${round}")`, { peer: presenter });
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that no party of round "${round}" signed`, { peer: presenter });
     }
     const ctx = { what: `statement presented by "${presenter}"`, peer: presenter };
     const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'e', 'r', 'from', 'to', 'items', 'c', 'h']);
