@@ -687,17 +687,41 @@ export class Group {
    * one round ahead, whose deadline passes just after those still behind gave up waiting for the
    * culprit, names the culprit rather than them.
    */
-  async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+  async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     return this._stalled(round, names, timeoutMs);
   }
 
-  /** @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo broadcast). */
-  async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+  /**
+   * @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo
+   * broadcast). When every party asked answers, a missing party that says it waits for a live
+   * party other than this one may be honest — held up by a withholder that answers probes too, a
+   * round behind, its own deadline passing about now — so it gets the probe window to send its
+   * abort notice; one that does is not named (its notice, judged here, is the error), the others
+   * are. Before, it was named at once, and an honest party stuck behind a selective withholder was
+   * named by the parties ahead (test/protocols/aggregate-review.test.ts F5).
+   */
+  async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
     const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
-    if (silent.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
+    if (silent.length === 0) {
+      const run = runOfRound(round);
+      const claimants = names.filter((m) => {
+        const w = waiting.get(m) ?? [];
+        return w.length > 0 && !w.includes(this.localId);
+      });
+      const until = Date.now() + stallProbeMs(timeoutMs);
+      while (claimants.some((m) => this.#mesh.noticeFrom(m, run) === undefined) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, Math.max(1, Math.min(20, until - Date.now()))));
+      }
+      const named = names.filter((m) => !claimants.includes(m) || this.#mesh.noticeFrom(m, run) === undefined);
+      if (named.length === 0) {
+        const m = claimants[0]!;
+        return this.#mesh.judgeAbort(m, this.#mesh.noticeFrom(m, run)!, stallProbeMs(timeoutMs));
+      }
+      return new TimeoutError(`${base}; each answers a liveness probe`, { ...(named.length === 1 ? { peer: named[0]! } : {}), peers: named });
+    }
     const alive = names.filter((m) => waiting.has(m));
     if (alive.length === 0) return new TimeoutError(base, { ...one, peers: silent });
     const waitsFor = [...new Set(alive.flatMap((m) => waiting.get(m)!))];
@@ -727,7 +751,8 @@ export class Group {
    *   that explained why it stopped), those silent here: each is asked whether it is alive, and
    *   whom it waits for in turn, for half the deadline (at most {@link STALL_PROBE_MAX_MS}); a party
    *   behind that waits for a silent one is not named, the silent one is; when every party asked
-   *   answers, all the missing ones are named. No message is taken after the deadline.
+   *   answers, all the missing ones are named, except those that say they wait for another live
+   *   party and send their abort notice within the probe window (see {@link Group._stalled}). No message is taken after the deadline.
    *   {@link GroupError} `PEER_LOST` naming a peer whose channel
    *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
    *   here too, itself when it blamed nobody, else nobody; a notice still being judged at the

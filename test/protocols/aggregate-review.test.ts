@@ -121,17 +121,12 @@ describe('aggregated opening under review 4', () => {
     }
   }, 60_000);
 
-  // NOT FIXED — why: the cause is the group's deadline verdict (src/group/group.ts `_stalled`, used
-  // by every round of every protocol): when every party asked answers its liveness probe, the
-  // missing ones are named, even one that says it waits for a live party other than the judge —
-  // exactly what an honest party held up by a withholder that stays alive looks like. Here the
-  // victim's flow control holds its own parts back, and the shared stream deadline, set when each
-  // party STARTED the opening, passes FIRST at the parties ahead: p4 (and often p2) name the
-  // honest p1 (TIMEOUT [p1]) before p1 times out on p3. Telling the two apart needs the judge to
-  // hold such a verdict until the claimed chain explains itself, and a notice that can carry
-  // suspects — a group-level change to every round's blame, too big to do safely in this review.
-  // README "what is not protected" says so.
-  test.skip('F5: a piece stream withheld from ONE honest party (sent whole to the others, withholder alive): no honest party names an honest one', async () => {
+  // The victim's flow control holds its own parts back, and the shared stream deadline, fixed when
+  // each party STARTED the opening, passes first at the parties ahead. Before the fix in
+  // src/group/group.ts (`_stalled`), they named the honest p1 (TIMEOUT [p1]) — everyone asked
+  // answered its probe — before p1 timed out on p3; now p1, which says it waits for p3, gets the
+  // probe window to send its notice.
+  test('F5: a piece stream withheld from ONE honest party (sent whole to the others, withholder alive): no honest party names an honest one', async () => {
     // 4 parties, chunks of 2^18 + 1 elements: 3 parts each, so the victim's flow control holds its
     // own part 2 back (it waits for the withholder's part 0) and the others wait for it.
     const length = 4 * (2 * (1 << 17) + 1);
@@ -143,10 +138,10 @@ describe('aggregated opening under review 4', () => {
     for (const [, e] of errs) expect([seen, e.peers.filter((p) => p !== 'p3')]).toEqual([seen, []]);
   }, 120_000);
 
-  // NOT FIXED — the same cause as above, without streams: the party ahead waits for the victim in
-  // the next round under a deadline that ends a few ms after the victim's; it fails in about one
-  // run of three (a race with the victim's abort notice).
-  test.skip('F5: a piece withheld from ONE honest party (short vectors, one message per piece; withholder alive): no honest party names an honest one', async () => {
+  // The same without streams: the party ahead waits for the victim in the next round under a
+  // deadline that ends a few ms after the victim's; before the fix it named p1 in about one run
+  // of three (a race with the victim's abort notice).
+  test('F5: a piece withheld from ONE honest party (short vectors, one message per piece; withholder alive): no honest party names an honest one', async () => {
     const length = 10;
     const vec = (i: number): number[] => Array.from({ length }, (_, j) => INPUTS[i]! + j);
     const o = await runScenario(4, { p3: { mode: 'agg-withhold-piece', input: 30, length, victim: 'p1' } }, (g, i) => dkSecureSum(g, vec(i), { roundTimeoutMs: 2000 }), 2000);
