@@ -715,9 +715,10 @@ export class Group {
       while (claimants.some((m) => this.#mesh.noticeFrom(m, run) === undefined) && Date.now() < until) {
         await new Promise((r) => setTimeout(r, Math.max(1, Math.min(20, until - Date.now()))));
       }
-      const named = names.filter((m) => !claimants.includes(m) || this.#mesh.noticeFrom(m, run) === undefined);
+      // Never one that explained why it stopped (its notice, judged here, decides).
+      const named = names.filter((m) => this.#mesh.noticeFrom(m, run) === undefined);
       if (named.length === 0) {
-        const m = claimants[0]!;
+        const m = names[0]!;
         return this.#mesh.judgeAbort(m, this.#mesh.noticeFrom(m, run)!, stallProbeMs(timeoutMs));
       }
       return new TimeoutError(`${base}; each answers a liveness probe`, { ...(named.length === 1 ? { peer: named[0]! } : {}), peers: named });
