@@ -687,27 +687,39 @@ export class Group {
    * one round ahead, whose deadline passes just after those still behind gave up waiting for the
    * culprit, names the culprit rather than them.
    */
-  async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+  async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     return this._stalled(round, names, timeoutMs);
   }
 
-  /** @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo broadcast). */
-  async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<TimeoutError> {
+  /**
+   * @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo
+   * broadcast). When every party asked answers, a missing party that says it waits for another
+   * live party of the round is not named (it may be honest, held up by a withholder that answers
+   * probes too): it and the parties it names are `suspects`; one whose abort notice for the run
+   * arrived meanwhile is not named either (its notice, judged here, is the error when all have one).
+   */
+  async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
     const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
     if (silent.length === 0) {
-      // Every party asked answers. A missing party that waits for nobody (or only for this party,
-      // whose messages went before its probe on the same ordered channel) withholds: it is named.
-      // One that says it waits for another live party of the round may be honest and kept waiting
-      // by that party (which withholds from it alone), or lying about it: nothing here tells which,
-      // so neither is named — both are suspects. (Naming it named the honest party kept waiting,
-      // whenever a party ahead reached its deadline first: review of the aggregated opening.)
+      // Every party asked answers. A missing party that sent its abort notice for the run meanwhile
+      // is not named: its notice, judged here, speaks for it. A missing party that waits for nobody
+      // (or only for this party, whose messages went before its probe on the same ordered channel)
+      // withholds: it is named. One that says it waits for another live party of the round may be
+      // honest and kept waiting by that party (which withholds from it alone), or lying about it:
+      // nothing here tells which, so neither is named — both are suspects. (Naming it named the
+      // honest party kept waiting whenever a party ahead reached its deadline first:
+      // test/protocols/aggregate-review.test.ts F5, test/group/deadline-skew.test.ts.)
+      const run = runOfRound(round);
+      const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
+      if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs));
+      const open = names.filter((m) => !explained.includes(m));
       const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== this.localId && this.peers.includes(q));
-      const certain = names.filter((m) => claims(m).length === 0);
-      const unsure = names.filter((m) => claims(m).length > 0);
-      if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...one, peers: [...names] });
+      const certain = open.filter((m) => claims(m).length === 0);
+      const unsure = open.filter((m) => claims(m).length > 0);
+      if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain });
       const suspects = [...new Set([...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
       const said = unsure.map((m) => `${list([m])} says it waits for ${list(claims(m))}`).join('; ');
       return new TimeoutError(
@@ -744,7 +756,9 @@ export class Group {
    *   that explained why it stopped), those silent here: each is asked whether it is alive, and
    *   whom it waits for in turn, for half the deadline (at most {@link STALL_PROBE_MAX_MS}); a party
    *   behind that waits for a silent one is not named, the silent one is; when every party asked
-   *   answers, all the missing ones are named. No message is taken after the deadline.
+   *   answers, the missing ones that wait for nobody are named, and one that says it waits for
+   *   another live party is only a suspect, with that party (see {@link Group._stalled}). No
+   *   message is taken after the deadline.
    *   {@link GroupError} `PEER_LOST` naming a peer whose channel
    *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
    *   here too, itself when it blamed nobody, else nobody; a notice still being judged at the

@@ -30,7 +30,11 @@
  *    returns S = Ŝ − Σ_p PRG(σ_p).
  * 6. `dispute` (only after a rejection, 1 round, O(n·L) bytes per party): every party opens U_p
  *    (value + master nonce) to everyone, with the signed statements it holds (the chunk answers it
- *    received; the pieces that failed its check). Everyone recomputes every commitment, every true
+ *    received; the pieces that failed its check) — for long vectors as a header and parts of
+ *    {@link AGGREGATE_PART_ELEMENTS} (`disputeParts`), under one deadline for its 8L·(n − 1) bytes
+ *    (as one message it exceeded `maxMessageBytes` beyond L = 2^25 and failed every honest
+ *    sender). Each opening is taken in as it arrives (leaves, fingerprint, its share of the true
+ *    chunk sums): a receiver holds one L-vector of sums, not n openings. Everyone recomputes every commitment, every true
  *    chunk answer and every fingerprint, then names the first culprit in a fixed order: an opening
  *    that does not match its root (`COMMITMENT_MISMATCH`); a signed piece that is not the
  *    committed piece (`COMMITMENT_MISMATCH`, the signed statement as evidence); an aggregator that
@@ -51,10 +55,13 @@
  * aggregates, and whatever the run seed: the earlier design, where a chunk's primary and secondary
  * aggregator could together replace that chunk after seeing it, is gone (see `sumcheck.ts`). A
  * change Δ ≠ 0 is detected (probability ≥ 1 − 2^-89) and its author named with signed evidence,
- * unless a colluder covers it with a false fingerprint; a rejection names a culprit, unless a
- * party stops answering (a timeout naming it) or sends a malformed or unsigned message (aborts at
- * the receiver, naming it; the others then time out naming the receiver, as in the other
- * protocols).
+ * unless a false fingerprint covers it — the aggregator's own (an aggregator alone can shift the
+ * sum by a blind offset, as by changing its input) or a colluder's; a rejection names a culprit,
+ * unless a party stops answering (a timeout naming it) or sends a malformed or unsigned message
+ * (aborts at the receiver, naming it; the others get that party's abort notice and name nobody,
+ * as the sender still answers them). The last mask opener sees every other σ first, so a
+ * cheater knows whether the check will catch it and can take one of these exits instead of the
+ * evidence (README, what is not protected).
  *
  * @module
  */
@@ -304,6 +311,8 @@ class PartStream {
     readonly group: Group,
     readonly base: string,
     readonly parts: number,
+    /** The run's options: every send is bound by its deadline and signal. */
+    readonly options: RoundOptions = {},
   ) {
     this.#received = Array.from({ length: parts }, deferred);
   }
@@ -311,11 +320,12 @@ class PartStream {
   /** Send the header and the parts to every peer: per peer, or with `shared` the same to all (encoded once). */
   async send(headerFor: (q: string) => PlainData, partFor: (q: string, k: number) => PlainData, shared = false): Promise<void> {
     const g = this.group;
-    await Promise.all(g.peers.map((q) => g.send(q, this.base, headerFor(q))));
+    const o = this.options;
+    await Promise.all(g.peers.map((q) => g.send(q, this.base, headerFor(q), o)));
     for (let k = 0; k < this.parts; k++) {
       if (k >= PART_WINDOW) await this.#received[k - PART_WINDOW]!.promise;
-      if (shared) await g.sendToAll(`${this.base}/${k}`, partFor('', k));
-      else await Promise.all(g.peers.map((q) => g.send(q, `${this.base}/${k}`, partFor(q, k))));
+      if (shared) await g.sendToAll(`${this.base}/${k}`, partFor('', k), g.peers, o);
+      else await Promise.all(g.peers.map((q) => g.send(q, `${this.base}/${k}`, partFor(q, k), o)));
     }
   }
 
@@ -468,7 +478,7 @@ export async function openAggregated(
   // rushing), exactly as commit-then-open sends its opening with the echo digest; a root sent
   // differently to different parties still fails the echo check, and the run aborts before any
   // answer is accepted. It saves a message round.
-  const stream = parts > 0 ? new PartStream(group, `${round}/pieces`, parts) : undefined;
+  const stream = parts > 0 ? new PartStream(group, `${round}/pieces`, parts, options) : undefined;
   let piecesSent: Promise<unknown> = Promise.resolve();
   const committed = await echoBroadcast(group, `${round}/c`, { root: commit.root, k: maskCommitment(group, round, me, sigma) }, {
     ...options,
@@ -495,7 +505,7 @@ export async function openAggregated(
       return Promise.all(
         group.peers.map((q) => {
           const { piece, sig } = signed(q);
-          return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig });
+          return group.send(q, `${round}/pieces`, { p: { v: piece.v, n: piece.n, pr: piece.pr }, sig }, options);
         }),
       );
     }
@@ -613,7 +623,7 @@ export async function openAggregated(
   } else {
     // Streamed: the parts land in the view as they arrive (carries as sent, checked after); the
     // hash of the whole answer is taken from the view once every part is in.
-    const answers = new PartStream(group, `${round}/sums`, parts);
+    const answers = new PartStream(group, `${round}/sums`, parts, options);
     const sending = answers.send(
       () => ({ sig: sigA }),
       (_q, k) => {
@@ -703,14 +713,204 @@ export async function openAggregated(
     rebuildCommitted(group, round, layout, rebuild, sigma, commit, (at, u) => mine.set(r64ToBytes(u), 8 * at));
   }
   const held = [...heldSums, ...failedPieces];
-  await group.sendToAll(`${round}/dispute`, { t: mine, m: commit.master, ev: held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature })) }, group.peers, options);
-  const disputes = await group.gather(`${round}/dispute`, options);
-  resolveDispute(group, round, layout, roots, checkOf, point, mine, commit.master, held, disputes);
+  resolveDispute(group, round, layout, roots, checkOf, await disputeRound(group, round, layout, point, mine, commit.master, held, options), held);
   throw new CheatingDetectedError(
     ErrorCode.TAMPERING_DETECTED,
     `the aggregated opening of round "${round}" failed its check, but no culprit could be determined`,
     { description: 'check rejected; every opening, piece, answer and fingerprint verified', statements: [] },
   );
+}
+
+/**
+ * Parts of a dispute opening (the whole masked partial sum, L elements): 0 — one message — when
+ * it fits in one part of {@link AGGREGATE_PART_ELEMENTS}, else one header `{m, ev}` and
+ * ⌈L / AGGREGATE_PART_ELEMENTS⌉ parts `<round>/dispute/<k>` (bytes of elements
+ * {@link partRange}(L, k)). A dispute carries 8L bytes to every peer: as one message it could
+ * exceed `maxMessageBytes` (L > 2^25 at the defaults) and fail every honest sender, naming honest
+ * recipients instead of the party that caused the dispute. @internal
+ */
+export function disputeParts(length: number): number {
+  return length > AGGREGATE_PART_ELEMENTS ? Math.ceil(length / AGGREGATE_PART_ELEMENTS) : 0;
+}
+
+/** One party's opened U_p as a dispute needs it (never the value itself, see {@link OpeningDigest}). */
+interface Opened {
+  readonly root: Uint8Array;
+  readonly levels: Uint8Array[][];
+  readonly nonces: Uint8Array[];
+  /** F_w(U_p) under the run's check point. */
+  readonly f: bigint;
+  /** The chunks a presented pieces statement of this party refers to. */
+  readonly kept: ReadonlyMap<number, Uint8Array>;
+}
+
+/**
+ * One party's dispute opening taken in as it arrives (consecutive elements, in order): its chunk
+ * leaves, its fingerprint, its share of the true chunk sums (added into `sum`), and only the
+ * chunks in `keep` (those a presented pieces statement of the party refers to). So a dispute holds
+ * one L-vector of sums and carries, not every party's opening (n·8L bytes, which a cheater could
+ * make every honest party allocate by forcing a dispute).
+ */
+class OpeningDigest {
+  readonly #layout: AggregateLayout;
+  readonly #nonces: Uint8Array[];
+  readonly #leaves: Hash[];
+  readonly #fp: R64FingerprintStream;
+  readonly #kept = new Map<number, Uint8Array>();
+  readonly #sum: { readonly acc: Ring64Vector; readonly carries: Carries };
+  #at = 0;
+
+  constructor(
+    group: Group,
+    round: string,
+    party: string,
+    layout: AggregateLayout,
+    master: Uint8Array,
+    point: Uint8Array,
+    keep: ReadonlySet<number>,
+    sum: { readonly acc: Ring64Vector; readonly carries: Carries },
+  ) {
+    this.#layout = layout;
+    this.#sum = sum;
+    this.#nonces = Array.from({ length: layout.n }, (_, c) => chunkNonce(master, c));
+    this.#leaves = this.#nonces.map((nonce, c) => createHash('sha256').update(encodeMessage([LEAF_TAG, group.sessionId, group.epoch, round, party, c])).update(nonce));
+    this.#fp = new R64FingerprintStream(point);
+    for (const c of keep) this.#kept.set(c, new Uint8Array(8 * (layout.start[c + 1]! - layout.start[c]!)));
+  }
+
+  /** The next elements of the opening (`bytes`: a multiple of 8, the caller checks the total). */
+  update(bytes: Uint8Array): void {
+    const at = this.#at;
+    const end = at + bytes.length / 8;
+    if (end === at) return;
+    const v = r64FromBytes(bytes);
+    this.#fp.update(v);
+    r64AddWithCarries(this.#sum.acc.subarray(2 * at, 2 * end), this.#sum.carries.subarray(at, end), v);
+    const { start, n } = this.#layout;
+    for (let c = 0; c < n; c++) {
+      const x0 = Math.max(at, start[c]!);
+      const x1 = Math.min(end, start[c + 1]!);
+      if (x0 >= x1) continue;
+      const part = bytes.subarray(8 * (x0 - at), 8 * (x1 - at));
+      this.#leaves[c]!.update(part);
+      this.#kept.get(c)?.set(part, 8 * (x0 - start[c]!));
+    }
+    this.#at = end;
+  }
+
+  finish(): Opened {
+    const levels = merkleLevels(this.#leaves.map((h) => new Uint8Array(h.digest())));
+    return { root: levels[levels.length - 1]![0]!, levels, nonces: this.#nonces, f: this.#fp.digest(), kept: this.#kept };
+  }
+}
+
+/** What the dispute round gives the verdict. */
+interface DisputeViews {
+  /** Every party's opening (undefined: one of the wrong length). */
+  readonly opened: ReadonlyMap<string, Opened | undefined>;
+  /** The evidence each peer presented (unchecked). */
+  readonly presented: readonly { presenter: string; items: PlainData[] }[];
+  /** {@link sumHash} of every chunk's true sum, from the openings. */
+  readonly trueSums: Uint8Array[];
+}
+
+/**
+ * The chunks of each signer that the pieces statements among `statements` refer to (read
+ * leniently: what is malformed is judged, in order, by the verdict).
+ */
+function piecesReferred(n: number, parties: readonly string[], statements: Iterable<{ signer: unknown; statement: unknown }>): Map<string, Set<number>> {
+  const keep = new Map(parties.map((p) => [p, new Set<number>()]));
+  for (const { signer, statement } of statements) {
+    const mine = typeof signer === 'string' ? keep.get(signer) : undefined;
+    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096) continue;
+    try {
+      const body = decodeMessage(statement, 4096) as Record<string, unknown> | null;
+      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || !Array.isArray(body.items)) continue;
+      for (const item of body.items as unknown[]) {
+        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
+        if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 && c < n) mine.add(c);
+      }
+    } catch {
+      /* malformed: the verdict names its presenter */
+    }
+  }
+  return keep;
+}
+
+/**
+ * The dispute round: send this party's opening (`mine`, its master nonce and the statements it
+ * holds) to every peer and take in theirs, each through an {@link OpeningDigest} as it arrives.
+ * One deadline for the whole exchange: the round deadline plus the time to receive (n − 1)
+ * openings of 8L bytes at {@link MIN_OPENING_BYTES_PER_SECOND} — as the opening's own pieces and
+ * `commitThenOpenPieces` — so a long dispute is not cut off at the plain round deadline, naming
+ * honest parties still sending.
+ */
+async function disputeRound(
+  group: Group,
+  round: string,
+  layout: AggregateLayout,
+  point: Uint8Array,
+  mine: Uint8Array,
+  master: Uint8Array,
+  held: readonly SignedStatement[],
+  options: RoundOptions,
+): Promise<DisputeViews> {
+  const length = layout.length;
+  const n = layout.n;
+  const base = `${round}/dispute`;
+  const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const deadline = Date.now() + roundMs + Math.ceil((1000 * 8 * length * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
+  const ev = held.map((s) => ({ sg: s.signer, st: s.statement, sig: s.signature }));
+  const parts = disputeParts(length);
+  let heads: Map<string, PlainData>;
+  let stream: PartStream | undefined;
+  let sending: Promise<void> = Promise.resolve();
+  if (parts === 0) {
+    await group.sendToAll(base, { t: mine, m: master, ev }, group.peers, options);
+    heads = await group.gather(base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+  } else {
+    stream = new PartStream(group, base, parts, options);
+    sending = stream.send(() => ({ m: master, ev }), (_q, k) => partOf(mine, k), true);
+    sending.catch(() => undefined); // awaited below
+    heads = await stream.headers(options, deadline);
+  }
+  // Every header, in canonical order: the master nonce, the evidence (checked by the verdict).
+  const masters = new Map<string, Uint8Array>([[group.localId, master]]);
+  const inline = new Map<string, Uint8Array>();
+  const presented: { presenter: string; items: PlainData[] }[] = [];
+  for (const p of group.peers) {
+    const ctx = { what: `dispute opening of round "${round}"`, peer: p };
+    const rec = expectRecord(heads.get(p)!, ctx, parts === 0 ? ['t', 'm', 'ev'] : ['m', 'ev']);
+    if (parts === 0) inline.set(p, expectBytes(rec.t, 't', ctx));
+    masters.set(p, expectBytes(rec.m, 'm', ctx, 32));
+    presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
+  }
+  const referred = piecesReferred(n, group.parties, [
+    ...held,
+    ...presented.flatMap(({ items }) => items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st } : { signer: undefined, statement: undefined }))),
+  ]);
+  const sum = { acc: r64Zeros(length), carries: carriesZeros(length, n) };
+  const digests = new Map(group.parties.map((p) => [p, new OpeningDigest(group, round, p, layout, masters.get(p)!, point, referred.get(p)!, sum)]));
+  const wrongLength = new Set<string>();
+  digests.get(group.localId)!.update(mine);
+  if (stream === undefined) {
+    for (const [p, t] of inline) {
+      if (t.length === 8 * length) digests.get(p)!.update(t);
+      else wrongLength.add(p);
+    }
+  } else {
+    await stream.receive(options, deadline, (p, k, msg) => {
+      const [x0, x1] = partRange(length, k);
+      digests.get(p)!.update(expectBytes(msg, 't', { what: `dispute opening part ${k} of round "${round}"`, peer: p }, 8 * (x1 - x0)));
+    });
+    await sending;
+  }
+  const opened = new Map<string, Opened | undefined>(group.parties.map((p) => [p, wrongLength.has(p) ? undefined : digests.get(p)!.finish()]));
+  const width = carryWidth(n);
+  const trueSums = Array.from({ length: n }, (_, c) =>
+    sumHash(r64ToBytes(sum.acc.subarray(2 * layout.start[c]!, 2 * layout.start[c + 1]!)), carriesToBytes(sum.carries.subarray(layout.start[c]!, layout.start[c + 1]!), width)),
+  );
+  return { opened, presented, trueSums };
 }
 
 /**
@@ -723,36 +923,20 @@ function resolveDispute(
   layout: AggregateLayout,
   roots: ReadonlyMap<string, Uint8Array>,
   checkOf: ReadonlyMap<string, Check>,
-  point: Uint8Array,
-  mine: Uint8Array,
-  myMaster: Uint8Array,
+  views: DisputeViews,
   myEvidence: readonly SignedStatement[],
-  disputes: ReadonlyMap<string, PlainData>,
 ): void {
   const me = group.localId;
   const session = group.sessionId;
   const epoch = group.epoch;
   const n = layout.n;
-  const L = layout.length;
+  const { presented, trueSums } = views;
 
   // Openings against the commitments.
-  const opened = new Map<string, { bytes: Uint8Array; commit: ChunkCommitment }>();
-  const presented: { presenter: string; items: PlainData[] }[] = [];
+  const opened = new Map<string, Opened>();
   for (const p of group.parties) {
-    let bytes: Uint8Array;
-    let master: Uint8Array;
-    if (p === me) {
-      bytes = mine;
-      master = myMaster;
-    } else {
-      const ctx = { what: `dispute opening of round "${round}"`, peer: p };
-      const rec = expectRecord(disputes.get(p)!, ctx, ['t', 'm', 'ev']);
-      bytes = expectBytes(rec.t, 't', ctx);
-      master = expectBytes(rec.m, 'm', ctx, 32);
-      presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
-    }
-    const commit = bytes.length === 8 * L ? commitChunks(group, round, p, layout, bytes, master) : undefined;
-    if (commit === undefined || !bytesEqual(commit.root, roots.get(p)!)) {
+    const o = views.opened.get(p);
+    if (o === undefined || !bytesEqual(o.root, roots.get(p)!)) {
       throw new CheatingDetectedError(
         ErrorCode.COMMITMENT_MISMATCH,
         `party "${p}" opened a partial sum that does not match its commitment in round "${round}"`,
@@ -760,25 +944,18 @@ function resolveDispute(
         { peer: p },
       );
     }
-    opened.set(p, { bytes, commit });
+    opened.set(p, o);
   }
-  const trueSums = Array.from({ length: n }, (_, c) => {
-    const len = layout.start[c + 1]! - layout.start[c]!;
-    const acc = r64Zeros(len);
-    const carries = carriesZeros(len, n);
-    for (const p of group.parties) {
-      const b = chunkBytes(layout, opened.get(p)!.bytes, c);
-      if (b.length > 0) r64AddWithCarries(acc, carries, r64FromBytes(b));
-    }
-    return sumHash(r64ToBytes(acc), carriesToBytes(carries, carryWidth(n)));
-  });
 
   // The statements presented by everyone (mine included), signatures checked.
   const statements: (Parsed & { presenter: string })[] = [];
   const parseStatement = (presenter: string, s: SignedStatement): void => {
-    const entry = group.roster.get(s.signer);
+    // Only the run's parties sign its statements: a view (`Group.without`) keeps the whole roster,
+    // and a statement of a roster party outside the view is not evidence here (it made the verdict
+    // look up an opening that does not exist).
+    const entry = group.parties.includes(s.signer) ? group.roster.get(s.signer) : undefined;
     if (entry === undefined || !ed25519Verify(s.statement, s.signature, entry.publicKey)) {
-      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that its signer never signed (round "${round}")`, { peer: presenter });
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that no party of round "${round}" signed`, { peer: presenter });
     }
     const ctx = { what: `statement presented by "${presenter}"`, peer: presenter };
     const body = expectRecord(decodeMessage(s.statement, 4096, { peer: presenter }), ctx, ['t', 's', 'e', 'r', 'from', 'to', 'items', 'c', 'h']);
@@ -809,7 +986,9 @@ function resolveDispute(
       const it = expectRecord(item, ctx, ['c', 'h']);
       const c = expectUint(it.c, 'c', ctx, n - 1);
       const h = expectBytes(it.h, 'h', ctx, 32);
-      if (!bytesEqual(h, pieceHash(c, pieceOf(layout, o.bytes, o.commit, c)))) {
+      const v = o.kept.get(c);
+      if (v === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${s.presenter}" presented a malformed pieces statement in round "${round}"`, { peer: s.presenter });
+      if (!bytesEqual(h, pieceHash(c, { v, n: o.nonces[c]!, pr: merkleProof(o.levels, c) }))) {
         throw new CheatingDetectedError(
           ErrorCode.COMMITMENT_MISMATCH,
           `party "${s.signer}" sent an aggregator a piece of chunk ${c} that is not the piece it committed to in round "${round}"`,
@@ -853,7 +1032,7 @@ function resolveDispute(
   // Fingerprints that are not the fingerprint of the committed value.
   for (const p of group.parties) {
     const check = checkOf.get(p)!;
-    if (r64Fingerprint(point, r64FromBytes(opened.get(p)!.bytes)) === check.f) continue;
+    if (opened.get(p)!.f === check.f) continue;
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
       `party "${p}" published a fingerprint that is not the fingerprint of its committed partial sum in round "${round}"`,

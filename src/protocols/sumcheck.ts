@@ -36,8 +36,8 @@
  *   probability 2^-89 (the weights are drawn after Δ is fixed; the field exceeds every value).
  *   A failed check leads the protocol to open the U_p and name the culprit with signed evidence:
  *   an aggregator whose signed answer is not the sum, or a party whose signed f_p is not the
- *   fingerprint of its committed U_p. The only way to pass with Δ ≠ 0 is a colluder's false f_p,
- *   chosen after the weights are known — which gives the coalition nothing beyond the blind
+ *   fingerprint of its committed U_p. The only way to pass with Δ ≠ 0 is a false f_p — the
+ *   aggregator's own or a colluder's — chosen after the weights are known — which gives the coalition nothing beyond the blind
  *   offset above.
  * - *Why masks are needed, not only the fingerprint.* Without masks the aggregator sees S, and a
  *   colluder's false f_p covers any change it makes after seeing S: the fingerprint alone only
