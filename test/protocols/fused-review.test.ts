@@ -1,0 +1,88 @@
+/**
+ * Adversarial review of secureSum's fused two-round form (review5): a malicious party as a REAL
+ * PROCESS (test/protocols/fixtures/adversary.ts, modes `review5-*`) against honest parties running
+ * the unmodified protocol in this process, over real WebSockets on 127.0.0.1.
+ *
+ * What must hold: every honest party either gets the correct sum or aborts with a typed error
+ * (a CouplerError with a stable code) naming the misbehaving party, never an honest one.
+ */
+import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
+import { secureSum, type SumResult } from '../../src/protocols';
+import { CouplerError, ErrorCode } from '../../src/errors';
+import type { Group } from '../../src/group/group';
+
+const FIXTURE = 'test/protocols/fixtures/adversary.ts';
+
+interface Outcome {
+  readonly parties: TestParties;
+  readonly honest: string[];
+  readonly results: ({ ok: true; value: SumResult } | { ok: false; error: unknown })[];
+  readonly children: Map<string, FixtureProcess>;
+}
+
+/**
+ * An n-party group whose parties in `scenarios` (id → fixture scenario) are fixture processes and
+ * the rest honest parties here; `honestRun` at every honest party (as adversarial.test.ts).
+ */
+async function runScenario(
+  n: number,
+  scenarios: Record<string, Record<string, unknown>>,
+  honestRun: (g: Group, index: number) => Promise<SumResult>,
+  roundTimeoutMs: number,
+): Promise<Outcome> {
+  const parties = makeParties(n);
+  const book = new AddressBook();
+  const honest = parties.ids.filter((id) => !(id in scenarios));
+  const children = new Map<string, FixtureProcess>();
+  let groups: Group[] = [];
+  try {
+    groups = await joinLocal(parties, honest, book, {
+      roundTimeoutMs,
+      onListening: async () => {
+        for (const [id, scenario] of Object.entries(scenarios).sort(([a], [b]) => (a < b ? 1 : -1))) {
+          const child = spawnParty(FIXTURE, parties, id, book, scenario, roundTimeoutMs);
+          children.set(id, child);
+          await child.waitFor('listening');
+        }
+      },
+    });
+    await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
+    const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
+    return { parties, honest, results, children };
+  } finally {
+    for (const c of children.values()) c.command({ cmd: 'exit' });
+    await Promise.all(groups.map((g) => g.close()));
+    await Promise.all(
+      [...children.values()].map(async (c) => {
+        const timer = setTimeout(() => c.kill(), 3000);
+        await c.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+/** Every honest party's error (failing the test if one completed). */
+function errors(o: Outcome): unknown[] {
+  return o.results.map((r, i) => {
+    if (r.ok) throw new Error(`honest party ${o.honest[i]} completed with ${String(r.value.sum)}; it should have aborted`);
+    return r.error;
+  });
+}
+
+const INPUTS = [10, 20, 30, 40, 50];
+
+describe('F1: parameters from the network are compared as data, never looked up on Object.prototype', () => {
+  // Before the fix: `mismatchReason` read `a[k]` for a key k of the peer's parameters, so a key
+  // such as "toString" found Object.prototype.toString; JSON.stringify of a function is undefined
+  // and `.slice` on it threw a TypeError out of agreeRun at every honest party — an untyped error,
+  // the stating party named by nobody (and the honest parties' abort notices blamed nobody).
+  test.each(['toString', 'constructor', 'hasOwnProperty'])('a peer stating parameters with an extra key "%s": SHAPE_MISMATCH naming it at every honest party', async (key) => {
+    const o = await runScenario(4, { p3: { mode: 'review5-params-key', input: 30, key } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+    for (const e of errors(o)) {
+      expect(e).toBeInstanceOf(CouplerError);
+      expect((e as CouplerError).code).toBe(ErrorCode.SHAPE_MISMATCH);
+      expect((e as CouplerError).peers).toEqual(['p3']);
+    }
+  }, 30_000);
+});
