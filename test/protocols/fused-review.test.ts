@@ -86,3 +86,30 @@ describe('F1: parameters from the network are compared as data, never looked up 
     }
   }, 30_000);
 });
+
+/** What each honest party got: its sum, or its error's code and the parties it named. */
+function outcomes(o: Outcome): Record<string, unknown> {
+  return Object.fromEntries(
+    o.results.map((r, i) => [o.honest[i], r.ok ? { sum: r.value.sum } : r.error instanceof CouplerError ? { code: r.error.code, peers: [...r.error.peers] } : { thrown: String(r.error) }]),
+  );
+}
+
+describe('blame when the adversary deviates in round 2 or toward one party only', () => {
+  test('an opening sent to one party only (the others get nothing, the adversary answers probes): that party gets the right sum, every other names exactly the adversary', async () => {
+    const o = await runScenario(4, { p3: { mode: 'review5-open-to-first', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 3000 }), 3000);
+    const got = outcomes(o);
+    expect(got.p1).toEqual({ sum: 100 });
+    for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+  }, 30_000);
+
+  test('validly signed bytes that are no message, to one party only: nobody names an honest party', async () => {
+    const o = await runScenario(4, { p3: { mode: 'review5-garbage-to-first', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 3000 }), 3000);
+    const got = outcomes(o);
+    process.stdout.write(`garbage-to-first: ${JSON.stringify(got)}\n`);
+    for (const p of o.honest) {
+      const e = got[p] as { code?: string; peers?: string[] };
+      expect(e.code).toBeDefined();
+      for (const named of e.peers ?? []) expect(named).toBe('p3');
+    }
+  }, 30_000);
+});
