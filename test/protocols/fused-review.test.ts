@@ -77,7 +77,7 @@ describe('F1: parameters from the network are compared as data, never looked up 
   // such as "toString" found Object.prototype.toString; JSON.stringify of a function is undefined
   // and `.slice` on it threw a TypeError out of agreeRun at every honest party — an untyped error,
   // the stating party named by nobody (and the honest parties' abort notices blamed nobody).
-  test.each(['toString', 'constructor', 'hasOwnProperty'])('a peer stating parameters with an extra key "%s": SHAPE_MISMATCH naming it at every honest party', async (key) => {
+  test.each(['toString', 'constructor', 'hasOwnProperty', '__proto__'])('a peer stating parameters with an extra key "%s": SHAPE_MISMATCH naming it at every honest party', async (key) => {
     const o = await runScenario(4, { p3: { mode: 'review5-params-key', input: 30, key } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
     for (const e of errors(o)) {
       expect(e).toBeInstanceOf(CouplerError);
