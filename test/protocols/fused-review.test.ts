@@ -132,3 +132,18 @@ test.skip('O3 (the property one might expect): a party that stops a run by blami
   const o = await runScenario(4, { p3: { mode: 'review5-false-blame', input: 30, blame: 'p1' } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
   for (const e of errors(o)) expect((e as CouplerError).peers).toEqual(['p3']);
 }, 30_000);
+
+describe('F2: the echo fallback between honest parties when one of them still waits out its round-2 deadline', () => {
+  // p3 equivocates its statement (p1 gets another commitment than p2 and p4) and withholds its
+  // round-2 digest from p1 only. p2 and p4 see p1's digest differ, send p1 their lists and wait
+  // one round deadline for p1's list; p1 sends its list only after its own round 2 ends, one round
+  // deadline after it started plus the liveness probe of p3 — later than p2's and p4's deadline.
+  // Before the fix p2 and p4 named p1 (TIMEOUT, peers ["p1"]) in 3 runs of 3, and p3 went unnamed
+  // there; the echo now sends a list as soon as a differing digest arrives.
+  test('no honest party is named: p1 names p3 (TIMEOUT), p2 and p4 name p3 with the evidence p1\'s list carries (EQUIVOCATION)', async () => {
+    const o = await runScenario(4, { p3: { mode: 'review5-equivocate-withhold', input: 30 } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 3000 }), 3000);
+    const got = outcomes(o);
+    expect(got.p1).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+    for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.EQUIVOCATION, peers: ['p3'] });
+  }, 30_000);
+});
