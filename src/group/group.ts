@@ -806,16 +806,27 @@ export class Group {
    * Like {@link Group.gather}, but tolerates peers that are lost or silent: waits until every peer
    * in `from` has answered or is lost, or the deadline passes, and returns whoever answered.
    *
+   * `options.onMessage` sees each message as it is taken (before the round ends).
    * @throws {@link TimeoutError} naming the missing peers (never one that explained why it left)
    *   when fewer than `minimum` answered.
    */
-  async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
+  async gatherSome(
+    round: string,
+    minimum: number,
+    options: RoundOptions & { from?: readonly string[]; onMessage?: (peer: string, msg: PlainData) => void } = {},
+  ): Promise<Map<string, PlainData>> {
     return this.#inRound(round, options, async (from, timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await wait(peer));
+            const msg = await wait(peer);
+            results.set(peer, msg);
+            try {
+              options.onMessage?.(peer, msg);
+            } catch {
+              /* an observer's failure is its own business: the message was taken */
+            }
           } catch {
             /* lost, stopped or cancelled: not among those who answered */
           }

@@ -10,13 +10,14 @@ import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type Fixtur
 import { secureSum, type SumResult } from '../../src/protocols';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import type { Group } from '../../src/group/group';
+import { agreeEpoch } from '../../src/group/epoch';
 
 const FIXTURE = 'test/protocols/fixtures/adversary.ts';
 
-interface Outcome {
+interface Outcome<T = SumResult> {
   readonly parties: TestParties;
   readonly honest: string[];
-  readonly results: ({ ok: true; value: SumResult } | { ok: false; error: unknown })[];
+  readonly results: ({ ok: true; value: T } | { ok: false; error: unknown })[];
   readonly children: Map<string, FixtureProcess>;
 }
 
@@ -24,12 +25,12 @@ interface Outcome {
  * An n-party group whose parties in `scenarios` (id → fixture scenario) are fixture processes and
  * the rest honest parties here; `honestRun` at every honest party (as adversarial.test.ts).
  */
-async function runScenario(
+async function runScenario<T = SumResult>(
   n: number,
   scenarios: Record<string, Record<string, unknown>>,
-  honestRun: (g: Group, index: number) => Promise<SumResult>,
+  honestRun: (g: Group, index: number) => Promise<T>,
   roundTimeoutMs: number,
-): Promise<Outcome> {
+): Promise<Outcome<T>> {
   const parties = makeParties(n);
   const book = new AddressBook();
   const honest = parties.ids.filter((id) => !(id in scenarios));
@@ -88,9 +89,9 @@ describe('F1: parameters from the network are compared as data, never looked up 
 });
 
 /** What each honest party got: its sum, or its error's code and the parties it named. */
-function outcomes(o: Outcome): Record<string, unknown> {
+function outcomes(o: Outcome<unknown>): Record<string, unknown> {
   return Object.fromEntries(
-    o.results.map((r, i) => [o.honest[i], r.ok ? { sum: r.value.sum } : r.error instanceof CouplerError ? { code: r.error.code, peers: [...r.error.peers] } : { thrown: String(r.error) }]),
+    o.results.map((r, i) => [o.honest[i], r.ok ? { sum: (r.value as SumResult).sum } : r.error instanceof CouplerError ? { code: r.error.code, peers: [...r.error.peers] } : { thrown: String(r.error) }]),
   );
 }
 
@@ -145,5 +146,20 @@ describe('F2: the echo fallback between honest parties when one of them still wa
     const got = outcomes(o);
     expect(got.p1).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
     for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.EQUIVOCATION, peers: ['p3'] });
+  }, 30_000);
+});
+
+describe('F2 in the epoch agreement (the same fallback, src/group/epoch.ts)', () => {
+  // p3 sends p1 another contribution than p2 and p4, and withholds its digest from p1 only. Before
+  // the fix p1 sent its list only after its round ended (a deadline plus the probe of p3), and p2
+  // and p4, waiting one deadline for it, named the honest p1 (TIMEOUT).
+  test('p1 names p3 (TIMEOUT); p2 and p4 see the conflicting contributions (unsigned: nobody named, p1 and p3 suspects) — never p1 in peers', async () => {
+    const round = 'review5:epoch';
+    const o = await runScenario(4, { p3: { mode: 'review5-epoch-split-withhold', input: 0, round } }, (g) => agreeEpoch(g, { round, timeoutMs: 3000 }), 3000);
+    const got = Object.fromEntries(
+      o.results.map((r, i) => [o.honest[i], r.ok ? { ok: true } : r.error instanceof CouplerError ? { code: r.error.code, peers: [...r.error.peers], suspects: [...r.error.suspects] } : { thrown: String(r.error) }]),
+    );
+    expect(got.p1).toMatchObject({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+    for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.EQUIVOCATION, peers: [], suspects: ['p1', 'p3'] });
   }, 30_000);
 });
