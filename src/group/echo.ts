@@ -46,9 +46,10 @@
  *   digest from one of them could stretch to a whole deadline and a probe, past the other's
  *   deadline for the list — and neither waits for a party that is not obliged to answer. So an honest party is
  *   never named by the fallback's timeout — unless a cheater sent it an invalidly signed round-1
- *   statement: it then aborts naming the cheater instead of forwarding a statement that would
- *   make it look like a forger, and its mismatching peers name it by the timeout. That misbehaviour
- *   (garbage over an authenticated channel) is not transferable evidence for anyone else.
+ *   statement: it then aborts naming the cheater (at the first differing digest) instead of
+ *   forwarding a statement that would make it look like a forger; its mismatching peers, told by
+ *   its abort notice while they wait for its list, name nobody. That misbehaviour (garbage over an
+ *   authenticated channel) is not transferable evidence for anyone else.
  * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
  *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
  *   entry; an honest P's entries carry valid signatures, so that entry is either a second valid
@@ -178,8 +179,10 @@ async function collect(
         group.receive(peer, round, signal === undefined ? { timeoutMs } : { timeoutMs, signal }).then(
           (msg) => {
             got.set(peer, msg);
-            observe?.(peer, msg);
             try {
+              // An observer that throws ends the wait at once (without a controller of its own the
+              // other receives run on, unobserved, until the run ends or their deadline).
+              observe?.(peer, msg);
               onMessage?.(peer, msg);
             } catch (err) {
               reject(err);
@@ -363,19 +366,23 @@ async function echo(
         throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo digest with an invalid signature in round "${round}"`, { peer });
       }
       mismatched.set(peer, signed);
-      sendList(peer);
     } catch (err) {
       failed.set(peer, err as CouplerError);
+      return;
     }
+    sendList(peer);
+    // This party cannot forward its view (a forged round-1 signature in it): it stops now, and its
+    // notice tells the peers waiting for its list at once — rather than after the rest of the
+    // round, which a cheater could stretch past their deadline for the list.
+    if (viewError !== undefined) throw viewError;
   };
   const digests = await collect(group, `${round}/d`, group.peers, options, undefined, judgeDigest);
   for (const [peer, err] of digests.failed) failed.set(peer, err);
   if (mismatched.size === 0 && failed.size === 0) return { values, attached };
 
   // Round 3 (fallback): full lists, between the parties whose digests differ (sent above, as each
-  // differing digest arrived). A forwarded round-1 signature that does not verify can only come
-  // from a cheating sender: this party aborts naming it rather than forward it.
-  if (viewError !== undefined) throw viewError;
+  // differing digest arrived; a forwarded round-1 signature that does not verify, which can only
+  // come from a cheating sender, stopped this party above, naming it).
   const against = group.parties.filter((p) => mismatched.has(p));
   await Promise.allSettled(listSends);
   if (failed.size > 0) throw roundFailure(group, `${round}/d`, failed, options);

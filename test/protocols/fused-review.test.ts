@@ -163,3 +163,17 @@ describe('F2 in the epoch agreement (the same fallback, src/group/epoch.ts)', ()
     for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.EQUIVOCATION, peers: [], suspects: ['p1', 'p3'] });
   }, 30_000);
 });
+
+describe('F2 with a forged signature: the party that cannot forward its view stops at once', () => {
+  // As F2, but p1's copy of p3's statement carries a signature that does not verify, so p1 cannot
+  // forward it in a list (it would look like the forger). Before the fix p1 noticed only after its
+  // round 2 ended (a deadline plus the probe of p3, whose digest it never got): p2 and p4 had
+  // given up on p1's list and named p1 (TIMEOUT). Now p1 stops when the first differing digest
+  // arrives, and its notice reaches p2 and p4 while they wait.
+  test('p1 names p3 (PROTOCOL_VIOLATION); p2 and p4 name nobody — never p1', async () => {
+    const o = await runScenario(4, { p3: { mode: 'review5-equivocate-withhold', input: 30, badSig: true } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 3000 }), 3000);
+    const got = outcomes(o);
+    expect(got.p1).toEqual({ code: ErrorCode.PROTOCOL_VIOLATION, peers: ['p3'] });
+    for (const p of ['p2', 'p4']) expect(got[p]).toEqual({ code: ErrorCode.PEER_ABORTED, peers: [] });
+  }, 30_000);
+});
