@@ -414,7 +414,7 @@ function mismatchReason(party: string, myShape: Shape | undefined, mine: string,
     const json = (v: unknown): string | undefined => (v === undefined ? undefined : (JSON.stringify(v) as string | undefined));
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => json(own(a, k)) !== json(own(b, k)));
     const shown = (v: unknown): string => json(v)?.slice(0, 40) ?? 'none';
-    const named = (k: string): string => (Object.hasOwn(DESCRIPTOR_NAMES, k) ? DESCRIPTOR_NAMES[k]! : k.slice(0, 40));
+    const named = (k: string): string => (Object.hasOwn(DESCRIPTOR_NAMES, k) ? DESCRIPTOR_NAMES[k]! : JSON.stringify(k.slice(0, 40)));
     parts.push(
       keys.length === 0
         ? 'the protocol parameters differ'

@@ -192,3 +192,13 @@ describe('O4: a withholder makes an honest party late for everyone else', () => 
     for (const p of ['p2', 'p4']) expect([JSON.stringify({ code: ErrorCode.PEER_ABORTED, peers: [] }), JSON.stringify({ code: ErrorCode.TIMEOUT, peers: ['p1'] })]).toContain(JSON.stringify(got[p]));
   }, 30_000);
 });
+
+test('F1 (text): a key chosen by a peer reaches the SHAPE_MISMATCH message escaped, never raw (no line breaks or terminal escapes from the network)', async () => {
+  const key = 'x\n\u001b[31mFORGED LOG LINE';
+  const o = await runScenario(4, { p3: { mode: 'review5-params-key', input: 30, key } }, (g, i) => secureSum(g, INPUTS[i]!, { roundTimeoutMs: 5000 }), 5000);
+  for (const e of errors(o)) {
+    expect((e as CouplerError).code).toBe(ErrorCode.SHAPE_MISMATCH);
+    expect((e as CouplerError).message).not.toMatch(/[\n\u001b]/);
+    expect((e as CouplerError).message).toContain('\\n\\u001b[31mFORGED');
+  }
+}, 30_000);
