@@ -954,7 +954,10 @@ export class Group {
    * opened (for `thresholdSum`, which goes on without dropouts, only the former: the others may
    * have published their partial sums while this party had not). The sums of the two runs differ by the excluded parties' inputs: an honest party
    * excluded after the first run revealed its sum to anyone (a last opener, a party that withheld
-   * its opening) has its input revealed by the difference.
+   * its opening) has its input revealed by the difference. A party named by a timeout may be an
+   * honest one that a live cheater kept waiting (it withheld its message from that party alone):
+   * leave such a party out at most once per sum, or retries can be steered to drop honest parties
+   * one by one (README, "What is not protected").
    *
    * @param parties - members of this group to leave out (not this party).
    * @returns the view.
