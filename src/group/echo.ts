@@ -41,12 +41,15 @@
  *   digest mismatch.
  * - *Fallback is symmetric between honest parties.* Each honest party signs one digest and sends
  *   it to everyone, so if honest P sees honest Q's digest differ from its own, Q sees P's differ
- *   from its own: both enter round 3, both send each other their lists (before waiting for
- *   anything), and neither waits for a party that is not obliged to answer. So an honest party is
+ *   from its own: both enter round 3, each sends the other its list as soon as the other's
+ *   differing digest arrives — not after the rest of round 2, which a cheater withholding its
+ *   digest from one of them could stretch to a whole deadline and a probe, past the other's
+ *   deadline for the list — and neither waits for a party that is not obliged to answer. So an honest party is
  *   never named by the fallback's timeout — unless a cheater sent it an invalidly signed round-1
- *   statement: it then aborts naming the cheater instead of forwarding a statement that would
- *   make it look like a forger, and its mismatching peers name it by the timeout. That misbehaviour
- *   (garbage over an authenticated channel) is not transferable evidence for anyone else.
+ *   statement: it then aborts naming the cheater (at the first differing digest) instead of
+ *   forwarding a statement that would make it look like a forger; its mismatching peers, told by
+ *   its abort notice while they wait for its list, name nobody. That misbehaviour (garbage over an
+ *   authenticated channel) is not transferable evidence for anyone else.
  * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
  *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
  *   entry; an honest P's entries carry valid signatures, so that entry is either a second valid
@@ -151,6 +154,7 @@ async function collect(
   from: readonly string[],
   options: RoundOptions,
   onMessage?: (peer: string, msg: PlainData) => void,
+  observe?: (peer: string, msg: PlainData) => void,
 ): Promise<{ got: Map<string, PlainData>; failed: Map<string, CouplerError> }> {
   const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
   const outer = options.signal;
@@ -176,6 +180,9 @@ async function collect(
           (msg) => {
             got.set(peer, msg);
             try {
+              // An observer that throws ends the wait at once (without a controller of its own the
+              // other receives run on, unobserved, until the run ends or their deadline).
+              observe?.(peer, msg);
               onMessage?.(peer, msg);
             } catch (err) {
               reject(err);
@@ -318,19 +325,42 @@ async function echo(
   if (attach !== undefined) digestMsg.x = attach(values);
   await group.sendToAll(`${round}/d`, digestMsg, group.peers, options);
   options.afterDigest?.();
-  const digests = await collect(group, `${round}/d`, group.peers, options);
 
-  const failed = new Map(digests.failed);
+  // Each digest is judged as it arrives, and a peer whose signed digest differs from this party's
+  // gets this party's list (round 3) at once — not once every digest is in. A cheater that
+  // withholds its digest from this party alone would otherwise hold this party's list back by a
+  // whole round deadline (and the liveness probe after it), past the deadline of the honest peers
+  // waiting for it: they named this party by a timeout, and the cheater's equivocation, which this
+  // list proves, went unnamed (review5 F2, test/protocols/fused-review.test.ts).
+  const failed = new Map<string, CouplerError>();
   const mismatched = new Map<string, SignedStatement>();
   const attached = new Map<string, PlainData>();
-  for (const [peer, msg] of digests.got) {
+  const listSends: Promise<unknown>[] = [];
+  let list: { stmt: Uint8Array; sig: Uint8Array } | undefined;
+  let viewError: unknown;
+  const sendList = (peer: string): void => {
+    if (viewError !== undefined) return;
+    if (list === undefined) {
+      // Only the round-1 signatures this party forwards are checked first (local work).
+      try {
+        verifyView(group, round, hashes);
+      } catch (err) {
+        viewError = err;
+        return;
+      }
+      const stmt = encodeMessage({ t: ECHO_STATEMENT.list, s: session, e: epoch, r: round, from: group.localId, list: myView });
+      list = { stmt, sig: ed25519Sign(stmt, sk) };
+    }
+    listSends.push(group.send(peer, `${round}/f`, list, options).catch(() => undefined));
+  };
+  const judgeDigest = (peer: string, msg: PlainData): void => {
     try {
       const ctx = { what: `echo digest of round "${round}"`, peer };
       const rec = expectRecord(msg, ctx, attach === undefined ? ['d', 'sig'] : ['d', 'sig', 'x']);
       if (rec.x !== undefined) attached.set(peer, rec.x);
       const d = expectBytes(rec.d, 'd', ctx, 32);
       const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-      if (bytesEqual(d, myDigest)) continue; // authenticated by the channel; its signature is never evidence
+      if (bytesEqual(d, myDigest)) return; // authenticated by the channel; its signature is never evidence
       const signed: SignedStatement = { signer: peer, statement: digestStatement(session, epoch, round, peer, d), signature: sig };
       if (!verifyStatement(group, signed)) {
         throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo digest with an invalid signature in round "${round}"`, { peer });
@@ -338,20 +368,23 @@ async function echo(
       mismatched.set(peer, signed);
     } catch (err) {
       failed.set(peer, err as CouplerError);
+      return;
     }
-  }
+    sendList(peer);
+    // This party cannot forward its view (a forged round-1 signature in it): it stops now, and its
+    // notice tells the peers waiting for its list at once — rather than after the rest of the
+    // round, which a cheater could stretch past their deadline for the list.
+    if (viewError !== undefined) throw viewError;
+  };
+  const digests = await collect(group, `${round}/d`, group.peers, options, undefined, judgeDigest);
+  for (const [peer, err] of digests.failed) failed.set(peer, err);
   if (mismatched.size === 0 && failed.size === 0) return { values, attached };
 
-  // Round 3 (fallback): full lists, between the parties whose digests differ. Sent before any
-  // check that waits for anyone, so an honest mismatching peer is never left waiting for this
-  // party's list; only the round-1 signatures this party forwards are checked first (local work).
+  // Round 3 (fallback): full lists, between the parties whose digests differ (sent above, as each
+  // differing digest arrived; a forwarded round-1 signature that does not verify, which can only
+  // come from a cheating sender, stopped this party above, naming it).
   const against = group.parties.filter((p) => mismatched.has(p));
-  if (against.length > 0) {
-    verifyView(group, round, hashes);
-    const listStatement = encodeMessage({ t: ECHO_STATEMENT.list, s: session, e: epoch, r: round, from: group.localId, list: myView });
-    const listSig = ed25519Sign(listStatement, sk);
-    await Promise.allSettled(against.map((peer) => group.send(peer, `${round}/f`, { stmt: listStatement, sig: listSig }, options)));
-  }
+  await Promise.allSettled(listSends);
   if (failed.size > 0) throw roundFailure(group, `${round}/d`, failed, options);
 
   const lists = await collect(group, `${round}/f`, against, options, (peer, msg) => checkList(group, round, hashes, peer, msg, mismatched.get(peer)!));

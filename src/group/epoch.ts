@@ -106,7 +106,20 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
   const digest = epochDigest(session, contributions);
   await group.sendToAll(`${round}/h`, digest);
   throwIfAborted(options.signal);
-  const digests = await group.gatherSome(`${round}/h`, 0, ro);
+  // A peer whose digest differs gets this party's list at once, as its digest arrives — not after
+  // the rest of the round: a cheater withholding its digest from this party alone would hold the
+  // list back by a whole deadline and a probe, past the deadline of the honest peers waiting for
+  // it, and they would name this party (review5 F2, as in the echo broadcast).
+  const listed = new Map<string, Promise<unknown>>();
+  const sendList = (p: string): void => {
+    if (!listed.has(p)) listed.set(p, group.send(p, `${round}/l`, contributions.map(([, r]) => r)).catch(() => undefined));
+  };
+  const digests = await group.gatherSome(`${round}/h`, 0, {
+    ...ro,
+    onMessage: (peer, msg) => {
+      if (msg instanceof Uint8Array && msg.length === EPOCH_BYTES && !bytesEqual(msg, digest)) sendList(peer);
+    },
+  });
 
   const mismatched: string[] = [];
   const failed: CouplerError[] = [];
@@ -125,13 +138,8 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
 
   // Fallback: lists between the parties whose digests differ, sent before anything here can
   // abort, so an honest mismatching peer never waits for this party in vain.
-  if (mismatched.length > 0) {
-    await Promise.all(
-      mismatched.map((p) =>
-        group.send(p, `${round}/l`, contributions.map(([, r]) => r)).catch(() => undefined),
-      ),
-    );
-  }
+  for (const p of mismatched) sendList(p);
+  await Promise.all(listed.values());
   if (failed.length > 0) throw failed[0]!;
   if (silent.length > 0) {
     const lost = silent.filter((p) => group.lostPeers.includes(p));

@@ -837,16 +837,27 @@ export class Group {
    * Like {@link Group.gather}, but tolerates peers that are lost or silent: waits until every peer
    * in `from` has answered or is lost, or the deadline passes, and returns whoever answered.
    *
+   * `options.onMessage` sees each message as it is taken (before the round ends).
    * @throws {@link TimeoutError} naming the missing peers (never one that explained why it left)
    *   when fewer than `minimum` answered.
    */
-  async gatherSome(round: string, minimum: number, options: RoundOptions & { from?: readonly string[] } = {}): Promise<Map<string, PlainData>> {
+  async gatherSome(
+    round: string,
+    minimum: number,
+    options: RoundOptions & { from?: readonly string[]; onMessage?: (peer: string, msg: PlainData) => void } = {},
+  ): Promise<Map<string, PlainData>> {
     return this.#inRound(round, options, async (from, timeoutMs, wait, onTimer) => {
       const results = new Map<string, PlainData>();
       const all = Promise.all(
         from.map(async (peer) => {
           try {
-            results.set(peer, await wait(peer));
+            const msg = await wait(peer);
+            results.set(peer, msg);
+            try {
+              options.onMessage?.(peer, msg);
+            } catch {
+              /* an observer's failure is its own business: the message was taken */
+            }
           } catch {
             /* lost, stopped or cancelled: not among those who answered */
           }
@@ -974,7 +985,10 @@ export class Group {
    * opened (for `thresholdSum`, which goes on without dropouts, only the former: the others may
    * have published their partial sums while this party had not). The sums of the two runs differ by the excluded parties' inputs: an honest party
    * excluded after the first run revealed its sum to anyone (a last opener, a party that withheld
-   * its opening) has its input revealed by the difference.
+   * its opening) has its input revealed by the difference. A party named by a timeout may be an
+   * honest one whose path from this party alone is cut (one that says it waits for another live
+   * party is only a suspect, never named): leave a timed-out party out at most once per sum, or
+   * retries could be steered to drop honest parties one by one (README, "What is not protected").
    *
    * @param parties - members of this group to leave out (not this party).
    * @returns the view.

@@ -407,14 +407,20 @@ function mismatchReason(party: string, myShape: Shape | undefined, mine: string,
     } catch {
       b = {};
     }
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    const shown = (v: unknown): string => (v === undefined ? 'none' : JSON.stringify(v).slice(0, 40));
+    // The peer chose the keys: read own properties only (a key such as "toString" must not find
+    // Object.prototype's member, whose JSON is undefined — that threw a TypeError out of the
+    // agreement at every honest party, naming nobody), and never let the text itself throw.
+    const own = (o: Record<string, unknown>, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+    const json = (v: unknown): string | undefined => (v === undefined ? undefined : (JSON.stringify(v) as string | undefined));
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => json(own(a, k)) !== json(own(b, k)));
+    const shown = (v: unknown): string => json(v)?.slice(0, 40) ?? 'none';
+    const named = (k: string): string => (Object.hasOwn(DESCRIPTOR_NAMES, k) ? DESCRIPTOR_NAMES[k]! : JSON.stringify(k.slice(0, 40)));
     parts.push(
       keys.length === 0
         ? 'the protocol parameters differ'
         : keys
             .slice(0, 6)
-            .map((k) => `${DESCRIPTOR_NAMES[k] ?? k.slice(0, 40)} is ${shown(a[k])} here and ${shown(b[k])} at party "${party}"`)
+            .map((k) => `${named(k)} is ${shown(own(a, k))} here and ${shown(own(b, k))} at party "${party}"`)
             .join(', '),
     );
   }

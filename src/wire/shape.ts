@@ -20,7 +20,7 @@ function fail(ctx: ShapeContext, message: string): never {
 /** The value as a plain object with exactly the allowed keys (unknown keys refused). */
 export function expectRecord(value: PlainData, ctx: ShapeContext, allowed: readonly string[]): Record<string, PlainData> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) fail(ctx, 'expected a map');
-  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(ctx, `unexpected field "${key.slice(0, 32)}"`);
+  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(ctx, `unexpected field ${JSON.stringify(key.slice(0, 32))}`);
   return value as Record<string, PlainData>;
 }
 
