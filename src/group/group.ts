@@ -757,7 +757,7 @@ export class Group {
    *   whom it waits for in turn, for half the deadline (at most {@link STALL_PROBE_MAX_MS}); a party
    *   behind that waits for a silent one is not named, the silent one is; when every party asked
    *   answers, the missing ones that wait for nobody are named, and one that says it waits for
-   *   another live party is only a suspect, with that party (see {@link Group._stalled}). No
+   *   another live party is only a suspect, with that party (see `_stalled`). No
    *   message is taken after the deadline.
    *   {@link GroupError} `PEER_LOST` naming a peer whose channel
    *   ended, `PEER_ABORTED` when a peer stopped the run (naming the parties it blamed that failed
