@@ -4,64 +4,24 @@
  * running the unmodified protocols in this process, on 127.0.0.1 only. Each case states the claim
  * it checks.
  */
-import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
+import type { TestParties } from '../support/group-harness';
+import { runFixtureScenario, type ScenarioOutcome } from '../support/fixture-scenario';
 import { dkSecureSum, type SumResult } from '../../src/protocols';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import type { Group, JoinGroupOptions } from '../../src/group/group';
 import { serializeIdentity } from '../../src/identity/identity';
 
-const FIXTURE = 'test/protocols/fixtures/adversary.ts';
+type Outcome = ScenarioOutcome;
 
-interface Outcome {
-  readonly parties: TestParties;
-  readonly honest: string[];
-  readonly results: ({ ok: true; value: SumResult } | { ok: false; error: unknown })[];
-  readonly children: Map<string, FixtureProcess>;
-}
-
-/** An n-party group: `scenarios` (id → scenario) are fixture processes, the rest honest parties here running `honestRun`. */
-async function runScenario(
+/** An n-party group: `scenarios` (id → scenario) are fixture processes, the rest honest parties here running `honestRun`; `withParties` replaces `scenarios` for scenarios that need the parties' keys. */
+const runScenario = (
   n: number,
   scenarios: Record<string, Record<string, unknown>>,
   honestRun: (g: Group, index: number) => Promise<SumResult>,
   roundTimeoutMs: number,
   extra: Partial<JoinGroupOptions> = {},
-  /** Scenarios that need the parties (keys), replacing `scenarios`. */
   withParties?: (parties: TestParties) => Record<string, Record<string, unknown>>,
-): Promise<Outcome> {
-  const parties = makeParties(n);
-  if (withParties !== undefined) scenarios = withParties(parties);
-  const book = new AddressBook();
-  const honest = parties.ids.filter((id) => !(id in scenarios));
-  const children = new Map<string, FixtureProcess>();
-  let groups: Group[] = [];
-  try {
-    groups = await joinLocal(parties, honest, book, {
-      roundTimeoutMs,
-      extra: () => extra,
-      onListening: async () => {
-        for (const [id, scenario] of Object.entries(scenarios).sort(([a], [b]) => (a < b ? 1 : -1))) {
-          const child = spawnParty(FIXTURE, parties, id, book, scenario, roundTimeoutMs);
-          children.set(id, child);
-          await child.waitFor('listening');
-        }
-      },
-    });
-    await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
-    const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
-    return { parties, honest, results, children };
-  } finally {
-    for (const c of children.values()) c.command({ cmd: 'exit' });
-    await Promise.all(groups.map((g) => g.close()));
-    await Promise.all(
-      [...children.values()].map(async (c) => {
-        const timer = setTimeout(() => c.kill(), 3000);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
-  }
-}
+): Promise<Outcome> => runFixtureScenario(n, withParties ?? scenarios, honestRun, roundTimeoutMs, extra);
 
 /** Every honest party's error (none may complete), by party id. */
 function errorsById(o: Outcome): Map<string, CouplerError> {

@@ -6,62 +6,15 @@
  * What must hold: every honest party either gets the correct sum or aborts with a typed error
  * (a CouplerError with a stable code) naming the misbehaving party, never an honest one.
  */
-import { AddressBook, joinLocal, makeParties, settleAll, spawnParty, type FixtureProcess, type TestParties } from '../support/group-harness';
+import { runFixtureScenario, type ScenarioOutcome } from '../support/fixture-scenario';
 import { secureSum, type SumResult } from '../../src/protocols';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import type { Group } from '../../src/group/group';
 import { agreeEpoch } from '../../src/group/epoch';
 
-const FIXTURE = 'test/protocols/fixtures/adversary.ts';
+type Outcome<T = SumResult> = ScenarioOutcome<T>;
 
-interface Outcome<T = SumResult> {
-  readonly parties: TestParties;
-  readonly honest: string[];
-  readonly results: ({ ok: true; value: T } | { ok: false; error: unknown })[];
-  readonly children: Map<string, FixtureProcess>;
-}
-
-/**
- * An n-party group whose parties in `scenarios` (id → fixture scenario) are fixture processes and
- * the rest honest parties here; `honestRun` at every honest party (as adversarial.test.ts).
- */
-async function runScenario<T = SumResult>(
-  n: number,
-  scenarios: Record<string, Record<string, unknown>>,
-  honestRun: (g: Group, index: number) => Promise<T>,
-  roundTimeoutMs: number,
-): Promise<Outcome<T>> {
-  const parties = makeParties(n);
-  const book = new AddressBook();
-  const honest = parties.ids.filter((id) => !(id in scenarios));
-  const children = new Map<string, FixtureProcess>();
-  let groups: Group[] = [];
-  try {
-    groups = await joinLocal(parties, honest, book, {
-      roundTimeoutMs,
-      onListening: async () => {
-        for (const [id, scenario] of Object.entries(scenarios).sort(([a], [b]) => (a < b ? 1 : -1))) {
-          const child = spawnParty(FIXTURE, parties, id, book, scenario, roundTimeoutMs);
-          children.set(id, child);
-          await child.waitFor('listening');
-        }
-      },
-    });
-    await Promise.all([...children.values()].map((c) => c.waitFor('joined')));
-    const results = await settleAll(groups.map((g) => honestRun(g, parties.ids.indexOf(g.localId))));
-    return { parties, honest, results, children };
-  } finally {
-    for (const c of children.values()) c.command({ cmd: 'exit' });
-    await Promise.all(groups.map((g) => g.close()));
-    await Promise.all(
-      [...children.values()].map(async (c) => {
-        const timer = setTimeout(() => c.kill(), 3000);
-        await c.exited;
-        clearTimeout(timer);
-      }),
-    );
-  }
-}
+/** An n-party group: `scenarios` (id → scenario) are fixture processes, the rest honest parties here running `honestRun`. */
+const runScenario = runFixtureScenario;
 
 /** Every honest party's error (failing the test if one completed). */
 function errors(o: Outcome): unknown[] {
