@@ -1,0 +1,76 @@
+/**
+ * Review 6 (everything that goes through the relay): adversarial cases found in review, each
+ * failing on the code before its fix. Real relays on 127.0.0.1, real WebSockets.
+ */
+import { randomBytes } from 'node:crypto';
+import { startRelay, type RelayServer } from '../../src/relay';
+import { openRelayAggregation, RelayOpeningError } from '../../src/relay/aggregate-client';
+import { AGGREGATE_CHUNK_ELEMENTS, aggregateChunkCount, aggregateChunkLength, chainNext, chainStart, chunkHash, encodeUploadChunk, uploadStatement } from '../../src/relay/aggregate-wire';
+import { ed25519Sign } from '../../src/crypto/ed25519';
+import { makeParties } from '../support/group-harness';
+
+jest.setTimeout(60_000);
+
+const relays: RelayServer[] = [];
+afterEach(async () => {
+  await Promise.all(relays.splice(0).map((r) => r.close()));
+});
+
+/** An honest member's upload messages of `bytes` (its masked vector), as `openRelayed` makes them. */
+function uploadMessages(session: string, agg: string, me: string, parties: readonly string[], length: number, bytes: Uint8Array, sk: Uint8Array): (i: number) => Buffer {
+  const count = aggregateChunkCount(length);
+  const chains: Uint8Array[] = [];
+  let c = chainStart(session, agg, me, length, parties);
+  const chunk = (i: number): Uint8Array => bytes.subarray(8 * i * AGGREGATE_CHUNK_ELEMENTS, 8 * (i * AGGREGATE_CHUNK_ELEMENTS + aggregateChunkLength(length, i)));
+  for (let i = 0; i < count; i++) chains.push((c = chainNext(c, chunkHash(i, chunk(i)))));
+  return (i) => encodeUploadChunk(i, ed25519Sign(uploadStatement(session, agg, me, i, chunk(i).length, chains[i]!), sk), chunk(i));
+}
+
+describe('R6-0 (guard): an honest member that uploads ahead of a slower one is not reported malformed', () => {
+  // The relay stops reading a member two chunks ahead of the slowest (ws.pause()), but `ws` still
+  // emits every message already in the socket read it is parsing: the tail of the chunk in
+  // flight and, when the vector's last chunk is short, that whole last chunk too. The relay took
+  // the second for a member breaking the window and ended the aggregation `upload-malformed`,
+  // naming the honest member as the suspect — no attacker needed, only a slower member.
+  test.each([1, 100, 4_000])('L = 3 chunks + %d elements: the fast member waits; both get the sum', async (tail) => {
+    const p = makeParties(2);
+    const relay = await startRelay({ rosters: [p.roster] });
+    relays.push(relay);
+    const url = `ws://127.0.0.1:${relay.port}`;
+    const length = 3 * AGGREGATE_CHUNK_ELEMENTS + tail;
+    const agg = randomBytes(32).toString('hex');
+    const vectors = new Map(p.ids.map((id) => [id, new Uint8Array(randomBytes(8 * length))]));
+    const sums = new Map<string, Uint8Array>();
+    const open = (me: string) => {
+      const got = new Uint8Array(8 * length);
+      sums.set(me, got);
+      return openRelayAggregation({
+        relayUrl: url,
+        identity: p.identities.get(me)!,
+        roster: p.roster,
+        sessionId: p.sessionId,
+        localId: me,
+        agg,
+        parties: p.ids,
+        length,
+        admissionTimeoutMs: 5_000,
+        onChunk: (i, sum) => got.set(sum, 8 * i * AGGREGATE_CHUNK_ELEMENTS),
+      });
+    };
+    const fast = await open('p1');
+    const slow = await open('p2');
+    const msgs = (me: string) => uploadMessages(p.sessionId, agg, me, p.ids, length, vectors.get(me)!, p.identities.get(me)!.secretKey);
+    // p1 uploads everything at once; p2 only after p1's bytes have all reached the relay.
+    const fastUpload = fast.upload(msgs('p1'));
+    fastUpload.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const slowUpload = slow.upload(msgs('p2'));
+    slowUpload.catch(() => undefined);
+    const answers = await Promise.allSettled([fast.answer, slow.answer]);
+    for (const a of answers) {
+      // On the code before the fix: RelayOpeningError PROTOCOL_VIOLATION, "upload-malformed (party "p1")".
+      if (a.status === 'rejected') throw a.reason as RelayOpeningError;
+    }
+    expect(Buffer.from(sums.get('p1')!).equals(Buffer.from(sums.get('p2')!))).toBe(true);
+  });
+});
