@@ -472,22 +472,31 @@ export class RelayTable<T> {
     }
     // Room: a full table is shared fairly. A newcomer may displace the longest-idle entry of a
     // source (or digest) that holds more than its own source (or digest) would after admission.
+    // Every victim is chosen before any is released: a refusal must leave the table as it was (a
+    // victim released for a newcomer that is then refused would be out of the table yet never
+    // returned as `evicted`, so never closed or told, its aggregation engine kept for ever).
+    let sessionVictim: SessionEntry<T> | undefined;
+    if (existing === undefined && this.#sessions.size >= L.maxSessions) {
+      // Evicting the aggregation ends its session too when it holds nothing else.
+      const freesSession = aggVictim !== undefined && [...aggVictim.session.conns].every((c) => c.agg === aggVictim);
+      if (!freesSession) {
+        sessionVictim = this.#sessionVictim(req.source, req.digest);
+        if (sessionVictim === undefined) return { ok: false, reason: 'relay-full' };
+      }
+    }
+    // An evicted aggregation or session frees at least one connection (neither lives without one).
+    let connVictim: ConnEntry<T> | undefined;
+    if (this.#conns.size >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
+      connVictim = this.#connVictim(req.source);
+      if (connVictim === undefined) return { ok: false, reason: 'relay-full' };
+    }
     const evicted: ConnEntry<T>[] = [];
     if (aggVictim !== undefined) {
       const first = aggVictim.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) evicted.push(...this.release(first));
     }
-    if (existing === undefined && this.#sessions.size >= L.maxSessions) {
-      const victim = this.#sessionVictim(req.source, req.digest);
-      if (victim === undefined) return { ok: false, reason: 'relay-full' };
-      for (const c of [...victim.conns]) evicted.push(...this.release(c));
-    }
-    if (this.#conns.size >= L.maxConnections) {
-      // (Not reached after a session was evicted above: that freed at least one connection.)
-      const victim = this.#connVictim(req.source);
-      if (victim === undefined) return { ok: false, reason: 'relay-full' };
-      evicted.push(...this.release(victim));
-    }
+    if (sessionVictim !== undefined) for (const c of [...sessionVictim.conns]) evicted.push(...this.release(c));
+    if (connVictim !== undefined) evicted.push(...this.release(connVictim));
 
     this.removePending(req.handle);
     if (nonceVictim !== undefined) {

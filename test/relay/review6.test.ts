@@ -7,7 +7,9 @@ import { startRelay, type RelayServer } from '../../src/relay';
 import { openRelayAggregation, RelayOpeningError } from '../../src/relay/aggregate-client';
 import { AGGREGATE_CHUNK_ELEMENTS, aggregateChunkCount, aggregateChunkLength, chainNext, chainStart, chunkHash, encodeUploadChunk, uploadStatement } from '../../src/relay/aggregate-wire';
 import { ed25519Sign } from '../../src/crypto/ed25519';
-import { makeParties } from '../support/group-harness';
+import { makeParties, type TestParties } from '../support/group-harness';
+import { rosterDigest } from '../../src/identity/roster';
+import { RelayTable, type AdmitRequest, type TableLimits } from '../../src/relay/table';
 
 jest.setTimeout(60_000);
 
@@ -72,5 +74,45 @@ describe('R6-0 (guard): an honest member that uploads ahead of a slower one is n
       if (a.status === 'rejected') throw a.reason as RelayOpeningError;
     }
     expect(Buffer.from(sums.get('p1')!).equals(Buffer.from(sums.get('p2')!))).toBe(true);
+  });
+});
+
+describe('R6-1: a refused admission evicts nothing', () => {
+  // `RelayTable.admit` released the aggregation it chose to evict (fair share of a full relay or
+  // source) before the session cap was checked; when that check then refused the newcomer
+  // (`relay-full`) the victim's members were already out of the table, yet never returned as
+  // `evicted`: the server never closed or told them (they waited to their deadline), their engine
+  // and accumulators stayed in its map for ever, and their connections counted against no cap.
+  let nonce = 0;
+  const req = (handle: string, p: TestParties, source: string, session: string, agg?: string, from = p.ids[0]!): AdmitRequest<string> => ({
+    handle,
+    source,
+    session,
+    roster: p.roster,
+    digest: rosterDigest(p.roster),
+    from,
+    to: agg === undefined ? p.ids[1]! : '',
+    nonce: (nonce++).toString(16).padStart(32, '0'),
+    ts: 1_000_000,
+    ...(agg === undefined ? {} : { aggregate: { id: agg, parties: p.ids, length: 100 } }),
+  });
+
+  test('an aggregation victim chosen for a newcomer the session cap then refuses stays live', () => {
+    const [x, y, z] = [makeParties(2, 'x'), makeParties(2, 'y'), makeParties(2, 'z')];
+    const limits: TableLimits = { maxSessions: 2, maxAggregations: 2 };
+    const t = new RelayTable<string>(limits);
+    const T0 = 1_000_000;
+    // x (source A) holds both aggregation slots, each still missing a member, in one session.
+    expect(t.admit(req('x1', x, 'A', 'sx', 'a'.repeat(64)), T0).ok).toBe(true);
+    expect(t.admit(req('x2', x, 'A', 'sx', 'b'.repeat(64)), T0 + 1).ok).toBe(true);
+    // z (source C) holds the other session slot with a channel.
+    expect(t.admit(req('z1', z, 'C', 'sz'), T0 + 2).ok).toBe(true);
+    // y (source B) opens a new session with an aggregation: x's digest holds more aggregations
+    // (an aggregation victim exists), but no session is heavier than y's would be → relay-full.
+    const r = t.admit(req('y1', y, 'B', 'sy', 'c'.repeat(64)), T0 + 3);
+    expect(r).toEqual({ ok: false, reason: 'relay-full' });
+    // On the code before the fix: x1 was released (isLive false, 1 aggregation counted) and
+    // returned to nobody.
+    expect(t.counts()).toMatchObject({ aggregations: 2, connections: 3, sessions: 2 });
   });
 });
