@@ -3,7 +3,19 @@
  * failing on the code before its fix. Real relays on 127.0.0.1, real WebSockets.
  */
 import { randomBytes } from 'node:crypto';
-import { startRelay, type RelayServer } from '../../src/relay';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as net from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { secureSum } from '../../src/protocols';
+import { RelayCheatingError } from '../../src/protocols/relay-opening';
+import { RELAY_PATH, RELAY_SUBPROTOCOL } from '../../src/relay/protocol';
+import type { Group } from '../../src/group/group';
+import { settleAll } from '../support/group-harness';
+import { joinAll } from './_relay';
+import { startRelay, type RelayHooks, type RelayServer } from '../../src/relay';
 import { openRelayAggregation, RelayOpeningError } from '../../src/relay/aggregate-client';
 import { AGGREGATE_CHUNK_ELEMENTS, aggregateChunkCount, aggregateChunkLength, chainNext, chainStart, chunkHash, encodeUploadChunk, uploadStatement } from '../../src/relay/aggregate-wire';
 import { ed25519Sign } from '../../src/crypto/ed25519';
@@ -14,7 +26,9 @@ import { RelayTable, type AdmitRequest, type TableLimits } from '../../src/relay
 jest.setTimeout(60_000);
 
 const relays: RelayServer[] = [];
+const groupsToClose: Group[][] = [];
 afterEach(async () => {
+  await Promise.all(groupsToClose.splice(0).flat().map((g) => g.close()));
   await Promise.all(relays.splice(0).map((r) => r.close()));
 });
 
@@ -114,5 +128,145 @@ describe('R6-1: a refused admission evicts nothing', () => {
     // On the code before the fix: x1 was released (isLive false, 1 aggregation counted) and
     // returned to nobody.
     expect(t.counts()).toMatchObject({ aggregations: 2, connections: 3, sessions: 2 });
+  });
+});
+
+/**
+ * An on-path attacker between the parties and a `ws://` relay, at the WebSocket level: it passes
+ * every message through, and `s2c(first, text)` may replace a text message the relay sends on a
+ * connection whose first message (the admission request) was `first`.
+ */
+async function startMitm(s2c: (first: Record<string, unknown>, text: string) => string): Promise<{ port: number; target(port: number): void; close(): Promise<void> }> {
+  let targetPort = 0;
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => RELAY_SUBPROTOCOL });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const sockets = new Set<WebSocket>();
+  const closeCode = (code: number): number | undefined => (code === 1000 || code === 1001 || (code >= 4000 && code < 5000) ? code : undefined);
+  wss.on('connection', (client) => {
+    const up = new WebSocket(`ws://127.0.0.1:${targetPort}${RELAY_PATH}`, RELAY_SUBPROTOCOL);
+    sockets.add(client).add(up);
+    client.on('error', () => undefined);
+    up.on('error', () => undefined);
+    let first: Record<string, unknown> | undefined;
+    const queued: [Buffer, boolean][] = [];
+    client.on('message', (d: Buffer, isBinary: boolean) => {
+      if (first === undefined && !isBinary) first = JSON.parse(d.toString()) as Record<string, unknown>;
+      if (up.readyState === WebSocket.OPEN) up.send(d, { binary: isBinary });
+      else queued.push([d, isBinary]);
+    });
+    up.on('open', () => {
+      for (const [d, b] of queued.splice(0)) up.send(d, { binary: b });
+    });
+    up.on('message', (d: Buffer, isBinary: boolean) => {
+      if (client.readyState !== WebSocket.OPEN) return;
+      client.send(isBinary ? d : s2c(first ?? {}, d.toString()), { binary: isBinary });
+    });
+    up.on('close', (code, reason) => {
+      const c = closeCode(code);
+      if (c === undefined) client.terminate();
+      else client.close(c, reason);
+    });
+    client.on('close', () => up.terminate());
+  });
+  return {
+    port: (wss.address() as net.AddressInfo).port,
+    target: (port) => (targetPort = port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+describe('R6-2: the network cannot get the honest relay convicted with a replayed answer', () => {
+  // On `ws://` nothing authenticates what the relay sends a party but the relay's signature on its
+  // final answer. A relay-signed answer statement of *another* aggregation (any earlier run of
+  // this relay, read off the wire) replayed by an on-path attacker in place of this run's made
+  // the party throw `RelayCheatingError` (certain: "the relay answered with a statement it signed
+  // for another aggregation (a replay)") against a relay that signed exactly what it sent.
+  test('an earlier answer, replayed on the wire to p1 in the next run → p1 does not convict the relay', async () => {
+    let recorded: string | undefined;
+    let replayed = 0;
+    const mitm = await startMitm((first, text) => {
+      if (first.op !== 'aggregate' || first.from !== 'p1' || !text.includes('"t":"answer"')) return text;
+      if (recorded === undefined) {
+        recorded = text;
+        return text;
+      }
+      replayed++;
+      return recorded;
+    });
+    try {
+      const parties = makeParties(3);
+      const url = `ws://127.0.0.1:${mitm.port}`;
+      const relay = await startRelay({ rosters: [parties.roster], publicUrls: [url] });
+      relays.push(relay);
+      mitm.target(relay.port);
+      const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 8_000 }));
+      groupsToClose.push(groups);
+      const L = 20_000;
+      const input = (i: number): Float64Array => Float64Array.from({ length: L }, (_, l) => ((l + i * 7) % 101) - 50);
+      for (const r of await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })))) expect(r.ok).toBe(true);
+      const second = await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })));
+      expect(replayed).toBe(1);
+      const e = (second[0] as { ok: false; error: unknown }).error;
+      expect(second[0]!.ok).toBe(false);
+      // On the code before the fix: RelayCheatingError TAMPERING_DETECTED at p1.
+      expect(e).not.toBeInstanceOf(RelayCheatingError);
+      expect(e).toBeInstanceOf(RelayOpeningError);
+      for (const r of second) if (!r.ok) expect((r.error as { peers?: readonly string[] }).peers ?? []).toEqual([]);
+    } finally {
+      await mitm.close();
+    }
+  });
+});
+
+describe('R6-2 (the other side): over wss:// a replayed answer is the relay’s for certain', () => {
+  // TLS authenticates the relay's end of the connection: nobody on the path can replay into it,
+  // so an answer signed for another aggregation convicts the relay (RelayCheatingError).
+  let dir: string;
+  let cert: Buffer;
+  let key: Buffer;
+  const savedCa = process.env.COUPLER_RELAY_CA;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'coupler-r6-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=coupler test relay', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    cert = readFileSync(join(dir, 'cert.pem'));
+    key = readFileSync(join(dir, 'key.pem'));
+    process.env.COUPLER_RELAY_CA = join(dir, 'cert.pem');
+  });
+  afterAll(() => {
+    if (savedCa === undefined) delete process.env.COUPLER_RELAY_CA;
+    else process.env.COUPLER_RELAY_CA = savedCa;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the relay replays its earlier signed answer → RelayCheatingError TAMPERING_DETECTED naming it, no party', async () => {
+    let recorded: string | undefined;
+    let replay = false;
+    const hooks: RelayHooks = {
+      aggregateTrailer: (c, text) => {
+        if (c.to !== 'p1') return text;
+        if (!replay) recorded = text;
+        return replay ? recorded! : text;
+      },
+    };
+    const parties = makeParties(3);
+    const relay = await startRelay({ rosters: [parties.roster], tls: { cert, key }, _hooks: hooks });
+    relays.push(relay);
+    const url = `wss://127.0.0.1:${relay.port}`;
+    const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 8_000 }));
+    groupsToClose.push(groups);
+    const L = 20_000;
+    const input = (i: number): Float64Array => Float64Array.from({ length: L }, (_, l) => ((l + i * 7) % 101) - 50);
+    for (const r of await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })))) expect(r.ok).toBe(true);
+    replay = true;
+    const second = await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })));
+    const e = (second[0] as { ok: false; error: unknown }).error;
+    expect(e).toBeInstanceOf(RelayCheatingError);
+    expect((e as RelayCheatingError).code).toBe('COUPLER_ERR_TAMPERING_DETECTED');
+    expect((e as RelayCheatingError).peers).toEqual([]);
+    for (const r of second) if (!r.ok) expect((r.error as { peers?: readonly string[] }).peers ?? []).toEqual([]);
   });
 });
