@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type * as net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { secureSum } from '../../src/protocols';
-import { RelayCheatingError } from '../../src/protocols/relay-opening';
+import { RelayCheatingError, aggregationId } from '../../src/protocols/relay-opening';
 import { RELAY_PATH, RELAY_SUBPROTOCOL } from '../../src/relay/protocol';
 import type { Group } from '../../src/group/group';
 import { settleAll } from '../support/group-harness';
@@ -268,5 +268,46 @@ describe('R6-2 (the other side): over wss:// a replayed answer is the relay’s 
     expect((e as RelayCheatingError).code).toBe('COUPLER_ERR_TAMPERING_DETECTED');
     expect((e as RelayCheatingError).peers).toEqual([]);
     for (const r of second) if (!r.ok) expect((r.error as { peers?: readonly string[] }).peers ?? []).toEqual([]);
+  });
+});
+
+describe('R6-3: the member that opens an aggregation first does not set the others’ clocks', () => {
+  // The aggregation id is known as soon as the mesh has formed (session, epoch, round, members).
+  // A member that opened it early started its join clock (and its finish deadline) alone: the
+  // honest members, arriving at the run, found it timed out, and the relay served them the
+  // remembered abort — `timeout`, naming the first honest member as the one missing. Every honest
+  // party failed (RelayOpeningError TIMEOUT) with an honest party as the suspect; the early
+  // opener, whose own code then ran honestly, was not suspected at all.
+  test('p3 opens the next run’s aggregation early and lets it time out → the run still completes', async () => {
+    const parties = makeParties(3);
+    const relay = await startRelay({ rosters: [parties.roster], aggregateJoinTimeoutMs: 1_000 });
+    relays.push(relay);
+    const url = `ws://127.0.0.1:${relay.port}`;
+    const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: 8_000 }));
+    groupsToClose.push(groups);
+    const g3 = groups[2]!;
+    const L = 20_000;
+    const early = await openRelayAggregation({
+      relayUrl: url,
+      identity: g3.identity,
+      roster: g3.roster,
+      sessionId: g3.sessionId,
+      localId: g3.localId,
+      agg: aggregationId(g3, 'sum.1/partial'),
+      parties: g3.parties,
+      length: L,
+      admissionTimeoutMs: 5_000,
+      onChunk: () => undefined,
+    });
+    const timedOut = await early.answer.then(
+      () => undefined,
+      (e: unknown) => e as RelayOpeningError,
+    );
+    expect(timedOut?.abort).toMatchObject({ reason: 'timeout', party: 'p1' });
+    const input = (i: number): Float64Array => Float64Array.from({ length: L }, (_, l) => ((l + i * 7) % 101) - 50);
+    const results = await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })));
+    // On the code before the fix: every party failed with RelayOpeningError TIMEOUT ("the relay
+    // ended the aggregation: timeout (party "p1", as the relay reports)"), suspects ["p1"].
+    for (const r of results) if (!r.ok) throw r.error;
   });
 });
