@@ -70,6 +70,8 @@ const WEIGHT_TAG = Buffer.from('coupler/1 relay opening chunk weights\0', 'utf8'
  * aggregation) or `EQUIVOCATION` (two different signed answers). `peers` is empty — the relay is
  * not a party; `relayUrl` and `relayKey` name it, and `evidence.statements` holds its signed
  * answers (`{signer: 'relay', statement, signature}` encoded as the parties' evidence is).
+ * (An answer signed for another aggregation convicts the relay only over `wss://`: over `ws://`
+ * the path can replay one, and it is a {@link RelayOpeningError}.)
  */
 export class RelayCheatingError extends CheatingDetectedError {
   /** The relay's URL. */
@@ -235,10 +237,21 @@ export async function openRelayed(
   const relayEvidence = (st: Uint8Array, sig: Uint8Array): Uint8Array => encodeEvidence({ signer: `relay ${encodeBase64(rk)}`, statement: st, signature: sig });
   const expected = answerStatement(session, agg, parties, length, answer.members, answerChain);
   if (!ed25519Verify(expected, answer.signature, rk)) {
-    // A signed statement of another aggregation is a replay by the relay for certain; one of this
-    // aggregation over other chunks than this party received may be the path's doing (on ws://
-    // the answer chunks are not authenticated before the relay's signature), so no proof.
-    if (ed25519Verify(answer.statement, answer.signature, rk) && !isAnswerOf(answer.statement, session, agg, parties, length)) {
+    // A signed statement of another aggregation is a replay. Over wss:// only the relay can have
+    // sent it (TLS authenticates the relay's end), so it is the relay's for certain; over ws://
+    // anyone on the path can replay a statement the relay signed for an earlier aggregation (every
+    // answer crosses the network in clear), so it proves nothing against the relay. One of this
+    // aggregation over other chunks than this party received may be the path's doing as well (the
+    // answer chunks are not authenticated before the relay's signature): no proof either.
+    const replay = ed25519Verify(answer.statement, answer.signature, rk) && !isAnswerOf(answer.statement, session, agg, parties, length);
+    if (replay && !/^wss:/i.test(relayUrl)) {
+      throw new RelayOpeningError(
+        ErrorCode.PROTOCOL_VIOLATION,
+        relayUrl,
+        `relayed opening of round "${round}": the answer is one the relay signed for another aggregation — replayed by the relay or, over ws://, by the path to it (relay ${relayUrl})`,
+      );
+    }
+    if (replay) {
       throw new RelayCheatingError(ErrorCode.TAMPERING_DETECTED, relayUrl, rk, `relayed opening of round "${round}": the relay answered with a statement it signed for another aggregation (a replay)`, {
         description: 'a relay-signed answer statement of another session, aggregation, member list or length',
         statements: [relayEvidence(answer.statement, answer.signature)],

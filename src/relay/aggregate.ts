@@ -347,18 +347,27 @@ export class RelayAggregation {
     const behind = all.reduce((a, b) => (b.next < a.next ? b : a));
     const slow = all.reduce((a, b) => (b.queued > a.queued ? b : a));
     const party = missing?.id ?? (behind.next < this.#count ? behind.id : slow.id);
-    this.abort('timeout', party);
+    // A member that never came is told nothing by a remembered abort when it comes late: the abort
+    // is about it, and the clock that ran out was started by the others (an early opener could
+    // otherwise fail the run for everyone, pointing at the first honest member it was missing).
+    // It gets a fresh aggregation instead; the members that were here learn whom the relay missed.
+    this.#abort('timeout', party, undefined, missing === undefined);
   }
 
   /** End the aggregation: tell every member why (`party`: whom it concerns), then the caller closes. */
   abort(reason: AggregateAbortReason, party?: string, ev?: AggregateAbort['ev']): void {
+    this.#abort(reason, party, ev, true);
+  }
+
+  /** {@link abort}; `remember`: hand the message to `onAbort` for members that join later. */
+  #abort(reason: AggregateAbortReason, party: string | undefined, ev: AggregateAbort['ev'] | undefined, remember: boolean): void {
     if (this.#ended) return;
     this.#end();
     this.#acc.clear();
     const msg: AggregateAbort = { t: 'abort', reason, ...(party === undefined ? {} : { party }), ...(ev === undefined ? {} : { ev }) };
     const text = JSON.stringify(msg);
     for (const m of this.#members.values()) if (m.io !== undefined) m.io.send(text, () => undefined);
-    this.#o.onAbort(reason, party, text);
+    this.#o.onAbort(reason, party, remember ? text : undefined);
   }
 }
 

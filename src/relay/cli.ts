@@ -54,7 +54,7 @@ Options:
   --max-aggregations-per-source N  the same per source address of the first member (default 2);
                             a full source or relay evicts one still missing members of a heavier
                             roster (or source)
-  --aggregate-join-timeout SECONDS  wait for every member of a relayed opening (default 60)
+  --aggregate-join-timeout SECONDS  wait for the next member of a relayed opening (default 60)
   --max-aggregate-elements N  elements of one relayed opening's vectors (default 16777216)
   --admission-timeout SECONDS  deadline for the admission request (default 10)
   --pair-timeout SECONDS    how long an admitted connection waits for its peer (default 120)

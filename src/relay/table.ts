@@ -18,7 +18,7 @@
  * - **Aggregations** (relayed openings) count against their session, their roster digest, the
  *   source of their first member and a global cap; a full source or relay evicts the
  *   longest-waiting aggregation still missing members of a heavier digest (or source), never a
- *   complete one. One missing members ends after `aggregateJoinTimeoutMs`.
+ *   complete one. One missing members ends `aggregateJoinTimeoutMs` after its latest member came.
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
@@ -83,7 +83,7 @@ export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_DIGEST = 2;
 /** Default cap on live aggregations whose first member came from one source address: 2 (half the default global cap). */
 export const DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SOURCE = 2;
 /**
- * Default wait for every member of an aggregation, from its first member's admission (ms): 60 s,
+ * Default wait for the next member of an aggregation, from its latest member's admission (ms): 60 s,
  * the parties' own default round deadline (`DEFAULT_ROUND_TIMEOUT_MS`) — a member later than that
  * has already made the others time out on the commitments it owes them. An aggregation still
  * waiting for members is what a full relay evicts first.
@@ -139,7 +139,7 @@ export interface TableLimits {
   readonly maxAggregationsPerDigest?: number;
   /** Live aggregations opened (first member) from one source address. Default {@link DEFAULT_RELAY_MAX_AGGREGATIONS_PER_SOURCE}. */
   readonly maxAggregationsPerSource?: number;
-  /** Wait for every member of an aggregation, from the first one's admission (ms). Default {@link DEFAULT_RELAY_AGGREGATE_JOIN_TIMEOUT_MS}. */
+  /** Wait for the next member of an aggregation, from the latest one's admission (ms). Default {@link DEFAULT_RELAY_AGGREGATE_JOIN_TIMEOUT_MS}. */
   readonly aggregateJoinTimeoutMs?: number;
   /** Elements of one aggregation's vectors. Default {@link DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS}. */
   readonly maxAggregateElements?: number;
@@ -237,8 +237,18 @@ export interface AggEntry<T> {
   readonly admission: AggregateAdmissionEvidence | undefined;
   /** When its first member was admitted (ms). */
   readonly since: number;
-  /** When it ends unless done (ms). */
-  readonly deadline: number;
+  /**
+   * When its latest member was admitted (ms): the join timeout counts from here, so a member that
+   * opens the aggregation early (its id is known once the mesh has formed) cannot make it time out
+   * before the others come.
+   */
+  joinedAt: number;
+  /**
+   * When it ends unless done (ms): the join timeout plus the transfer allowance, from the first
+   * admission and again from the admission that completes it (so the first member does not
+   * shorten the others' time either).
+   */
+  deadline: number;
   /** Set once the answer went out: a member leaving then ends only its own connection. */
   done: boolean;
 }
@@ -472,22 +482,31 @@ export class RelayTable<T> {
     }
     // Room: a full table is shared fairly. A newcomer may displace the longest-idle entry of a
     // source (or digest) that holds more than its own source (or digest) would after admission.
+    // Every victim is chosen before any is released: a refusal must leave the table as it was (a
+    // victim released for a newcomer that is then refused would be out of the table yet never
+    // returned as `evicted`, so never closed or told, its aggregation engine kept for ever).
+    let sessionVictim: SessionEntry<T> | undefined;
+    if (existing === undefined && this.#sessions.size >= L.maxSessions) {
+      // Evicting the aggregation ends its session too when it holds nothing else.
+      const freesSession = aggVictim !== undefined && [...aggVictim.session.conns].every((c) => c.agg === aggVictim);
+      if (!freesSession) {
+        sessionVictim = this.#sessionVictim(req.source, req.digest);
+        if (sessionVictim === undefined) return { ok: false, reason: 'relay-full' };
+      }
+    }
+    // An evicted aggregation or session frees at least one connection (neither lives without one).
+    let connVictim: ConnEntry<T> | undefined;
+    if (this.#conns.size >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
+      connVictim = this.#connVictim(req.source);
+      if (connVictim === undefined) return { ok: false, reason: 'relay-full' };
+    }
     const evicted: ConnEntry<T>[] = [];
     if (aggVictim !== undefined) {
       const first = aggVictim.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) evicted.push(...this.release(first));
     }
-    if (existing === undefined && this.#sessions.size >= L.maxSessions) {
-      const victim = this.#sessionVictim(req.source, req.digest);
-      if (victim === undefined) return { ok: false, reason: 'relay-full' };
-      for (const c of [...victim.conns]) evicted.push(...this.release(c));
-    }
-    if (this.#conns.size >= L.maxConnections) {
-      // (Not reached after a session was evicted above: that freed at least one connection.)
-      const victim = this.#connVictim(req.source);
-      if (victim === undefined) return { ok: false, reason: 'relay-full' };
-      evicted.push(...this.release(victim));
-    }
+    if (sessionVictim !== undefined) for (const c of [...sessionVictim.conns]) evicted.push(...this.release(c));
+    if (connVictim !== undefined) evicted.push(...this.release(connVictim));
 
     this.removePending(req.handle);
     if (nonceVictim !== undefined) {
@@ -516,8 +535,7 @@ export class RelayTable<T> {
       // (A live aggregation of an evicted session was released with it above.)
       agg = this.#aggs.get(aggKey!);
       if (agg === undefined) {
-        const deadline = now + L.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * ag.length) / AGGREGATE_MIN_BYTES_PER_SECOND);
-        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, deadline, done: false };
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, joinedAt: now, deadline: this.#aggDeadline(now, ag.length), done: false };
         this.#aggs.set(aggKey!, agg);
         s.aggs.add(agg);
         bump(this.#aggsBySource, req.source, 1);
@@ -533,6 +551,8 @@ export class RelayTable<T> {
     this.#slots.set(slot, conn);
     if (agg !== undefined) {
       agg.members.set(req.from, conn);
+      agg.joinedAt = now;
+      if (agg.members.size === agg.parties.length) agg.deadline = Math.max(agg.deadline, this.#aggDeadline(now, agg.length));
       return { ok: true, conn, partner: undefined, evicted };
     }
     const want = req.partnerSlot ?? { session: req.session, from: req.to, to: req.from };
@@ -626,7 +646,7 @@ export class RelayTable<T> {
     const aggregates: ConnEntry<T>[] = [];
     for (const a of [...this.#aggs.values()]) {
       if (a.done) continue;
-      const incomplete = a.members.size < a.parties.length && now - a.since >= L.aggregateJoinTimeoutMs;
+      const incomplete = a.members.size < a.parties.length && now - a.joinedAt >= L.aggregateJoinTimeoutMs;
       if (!incomplete && now < a.deadline) continue;
       const first = a.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) (incomplete ? unpaired : aggregates).push(...this.release(first));
@@ -656,6 +676,11 @@ export class RelayTable<T> {
    */
   aggregationDone(agg: AggEntry<T>): void {
     agg.done = true;
+  }
+
+  /** An aggregation's deadline counted from `now`: the join timeout plus 17 bytes per element at the slowest allowed rate. */
+  #aggDeadline(now: number, length: number): number {
+    return now + this.limits.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * length) / AGGREGATE_MIN_BYTES_PER_SECOND);
   }
 
   /** The longest-idle session of a source or digest that holds more sessions than the newcomer's would. */
