@@ -395,6 +395,35 @@ export class Initiator {
   }
 }
 
+/** Hellos a {@link HelloReplayGuard} remembers by default. */
+export const HELLO_REPLAY_MEMORY = 4096;
+
+/**
+ * The hellos one listener has answered, by session tag: a hello is never sent twice (every
+ * {@link Initiator.hello} draws a fresh ephemeral key and nonce), so a second one with the same tag
+ * is a replay — an eavesdropper who captured a hello of this session. It is refused before the
+ * responder's public-key work (a key pair, an X25519, a signature), which the session tag alone
+ * cannot stop: a captured hello carries a valid tag. Remembers the last `capacity` tags (only
+ * hellos that passed the tag check are recorded, so only this session's real hellos fill it).
+ */
+export class HelloReplayGuard {
+  readonly #seen = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity = HELLO_REPLAY_MEMORY) {
+    this.#capacity = capacity;
+  }
+
+  /** Record `tag`; false if it was seen before (a replay). */
+  admit(tag: Uint8Array): boolean {
+    const key = Buffer.from(tag).toString('base64');
+    if (this.#seen.has(key)) return false;
+    this.#seen.add(key);
+    if (this.#seen.size > this.#capacity) this.#seen.delete(this.#seen.values().next().value as string);
+    return true;
+  }
+}
+
 /**
  * Responder side: {@link Responder.onHello} (returns the reply), then {@link Responder.onFinish}
  * (returns the proven initiator), then — if its accept policy keeps the connection —
@@ -406,9 +435,13 @@ export class Responder {
   #pending: { h1: Uint8Array; shared: Uint8Array; keys: HandshakeKeys } | undefined;
   #proven: { th: Uint8Array; shared: Uint8Array; peerId: string; confirm: Uint8Array } | undefined;
 
-  constructor(cfg: HandshakeConfig) {
+  readonly #replays: HelloReplayGuard | undefined;
+
+  /** @param replays - the listener's memory of answered hellos (see {@link HelloReplayGuard}). */
+  constructor(cfg: HandshakeConfig, replays?: HelloReplayGuard) {
     this.#cfg = cfg;
     this.#suite = getSuite(cfg.suite);
+    this.#replays = replays;
   }
 
   /**
@@ -431,6 +464,7 @@ export class Responder {
     if (suite !== this.#cfg.suite) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator uses another cipher suite', 'suite');
     if (peerEph.length !== 32 || peerNonce.length !== 32 || st.length !== SESSION_TAG_BYTES) failure(ErrorCode.HANDSHAKE_FAILED, 'handshake hello: a field has the wrong length', 'malformed');
     if (!timingSafeEqual(st, sessionTag(this.#cfg.sessionId, peerEph, peerNonce))) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator is in another session', 'session');
+    if (this.#replays !== undefined && !this.#replays.admit(st)) failure(ErrorCode.HANDSHAKE_FAILED, 'a hello this listener answered before (a replay)', 'auth');
     const eph = this.#suite.ephemeral();
     const shared = this.#suite.dh(eph, peerEph);
     if (shared === undefined) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator sent an invalid ephemeral key', 'auth');

@@ -20,7 +20,7 @@ import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentE
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity';
 import { Roster } from '../identity/roster';
 import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
-import { checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from './handshake';
+import { HelloReplayGuard, checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from './handshake';
 import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from './driver';
 import { WsIO, refuseAndClose } from './ws-io';
 import type { SuiteName } from './suite';
@@ -292,6 +292,8 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
       return false;
     }
   };
+  // Hellos answered here: a replayed one (captured on the overlay) costs no public-key work.
+  const replays = new HelloReplayGuard();
   // Unfinished handshakes in arrival order (a Map keeps insertion order: the first is the oldest).
   const pending = new Map<WebSocket, PendingEntry>();
   /** Evict the oldest entry matching `match`: one silent past the grace first, else the oldest of all. */
@@ -364,6 +366,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
         limits,
         timeoutMs,
         policy,
+        replays,
         firstMessageMs,
         onFirstMessage: () => {
           entry.silent = false;
