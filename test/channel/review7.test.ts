@@ -2,9 +2,10 @@
  * review7: the channel handshake and the listener under a network attacker. Real WebSockets on
  * 127.0.0.1 (test/channel/_helpers.ts).
  */
+import { connect as connectTcp, type Socket } from 'node:net';
 import { Initiator, type HandshakeConfig } from '../../src/channel/handshake';
 import { decodeMessage } from '../../src/wire/codec';
-import { Cleanup, SESSION, closedCode, listen, nextMessage, parties, rawClient } from './_helpers';
+import { Cleanup, SESSION, closedCode, connect, listen, nextMessage, parties, rawClient } from './_helpers';
 
 jest.setTimeout(30_000);
 
@@ -34,5 +35,47 @@ describe('A1: a replayed hello', () => {
     // The real party still connects (its own hellos are fresh).
     const err = await l.errors.next(5_000, 'handshake error');
     expect(err.code).toBe('COUPLER_ERR_HANDSHAKE_FAILED');
+  });
+});
+
+describe('A4: TCP connections that never complete the WebSocket upgrade', () => {
+  const openRaw = (port: number, trickle: boolean): { socket: Socket; closed: Promise<number> } => {
+    const t0 = Date.now();
+    const socket = connectTcp(port, '127.0.0.1', () => {
+      if (trickle) socket.write('GET /coupler/1 HTTP/1.1\r\nHost: x\r\n');
+    });
+    socket.on('error', () => undefined);
+    const iv = trickle ? setInterval(() => socket.write('X-a: b\r\n'), 200) : undefined;
+    const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - t0)));
+    void closed.then(() => clearInterval(iv));
+    cleanup.add(() => {
+      clearInterval(iv);
+      socket.destroy();
+    });
+    return { socket, closed };
+  };
+  const within = <T>(p: Promise<T>, ms: number): Promise<T | 'open'> => Promise.race([p, new Promise<'open'>((r) => setTimeout(() => r('open'), ms))]);
+
+  it('an idle socket and one trickling headers are closed by the first-message deadline (before: idle ones never, trickling ones after ~30 s)', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, firstMessageTimeoutMs: 500 });
+    const idle = openRaw(l.listener.port, false);
+    const trickle = openRaw(l.listener.port, true);
+    expect(await within(idle.closed, 4_000)).not.toBe('open');
+    expect(await within(trickle.closed, 4_000)).not.toBe('open');
+  });
+
+  it('sockets not yet upgraded are capped per source: a flood of them leaves at most the cap open, and a real peer still connects', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION, maxPendingPerSource: 4, firstMessageTimeoutMs: 10_000 });
+    const flood = Array.from({ length: 40 }, () => openRaw(l.listener.port, false));
+    await new Promise((r) => setTimeout(r, 500));
+    const open = flood.filter((f) => !f.socket.destroyed && f.socket.readyState === 'open');
+    // (The client side sees the close a moment later; allow for that with a second look.)
+    await new Promise((r) => setTimeout(r, 300));
+    const stillOpen = flood.filter((f) => f.socket.readyState === 'open' && !f.socket.destroyed).length;
+    expect(Math.min(open.length, stillOpen)).toBeLessThanOrEqual(4);
+    const ch = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
+    expect(ch.peerId).toBe('b');
   });
 });
