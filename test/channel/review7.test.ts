@@ -3,9 +3,11 @@
  * 127.0.0.1 (test/channel/_helpers.ts).
  */
 import { connect as connectTcp, type Socket } from 'node:net';
-import { Initiator, type HandshakeConfig } from '../../src/channel/handshake';
+import { Initiator, Responder, type HandshakeConfig } from '../../src/channel/handshake';
+import { connectChannel } from '../../src/channel';
+import { CouplerError } from '../../src/errors';
 import { decodeMessage } from '../../src/wire/codec';
-import { Cleanup, SESSION, closedCode, connect, listen, nextMessage, parties, rawClient } from './_helpers';
+import { Cleanup, SESSION, closedCode, connect, listen, nextMessage, parties, rawClient, rawServer } from './_helpers';
 
 jest.setTimeout(30_000);
 
@@ -77,5 +79,40 @@ describe('A4: TCP connections that never complete the WebSocket upgrade', () => 
     expect(Math.min(open.length, stillOpen)).toBeLessThanOrEqual(4);
     const ch = await connect(cleanup, l.listener.port, { identity: ids.a!, roster, sessionId: SESSION });
     expect(ch.peerId).toBe('b');
+  });
+});
+
+describe('A5: an impostor claiming a roster id', () => {
+  it('is not reported as that roster party (the claimed id is unproven: no `peer`, no `peers`)', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const evil = parties('b').ids.b!; // the id "b", but not b's roster key
+    const server = await rawServer(cleanup);
+    void (async () => {
+      const ws = await server.sockets.next();
+      const hs = new Responder({ identity: evil, localId: 'b', roster, sessionId: SESSION, suite: 'native' });
+      ws.send(hs.onHello(await nextMessage(ws)).reply);
+    })();
+    const err = await connectChannel({ host: '127.0.0.1', port: server.port }, { identity: ids.a!, roster, sessionId: SESSION, handshakeTimeoutMs: 5_000 }).then(
+      () => undefined,
+      (e: unknown) => e as CouplerError,
+    );
+    expect(err).toBeInstanceOf(CouplerError);
+    expect(err!.code).toBe('COUPLER_ERR_HANDSHAKE_FAILED');
+    expect(err!.peer).toBeUndefined();
+    expect(err!.peers).toEqual([]);
+  });
+
+  it('on the responder side neither (a finish signed with another key than the claimed id\'s)', async () => {
+    const { ids, roster } = parties('a', 'b');
+    const evil = parties('a').ids.a!;
+    const l = await listen(cleanup, { identity: ids.b!, roster, sessionId: SESSION });
+    const ws = await rawClient(cleanup, l.listener.port);
+    const hs = new Initiator({ identity: evil, localId: 'a', roster, sessionId: SESSION, suite: 'native' });
+    ws.send(hs.hello());
+    ws.send(hs.onReply(await nextMessage(ws)).finish);
+    const err = await l.errors.next(5_000, 'handshake error');
+    expect(err.code).toBe('COUPLER_ERR_HANDSHAKE_FAILED');
+    expect(err.peer).toBeUndefined();
+    expect(err.peers).toEqual([]);
   });
 });
