@@ -280,7 +280,7 @@ function openBox(suite: Suite, key: Uint8Array, aad: Uint8Array, box: Uint8Array
   if (plain === undefined) failure(ErrorCode.HANDSHAKE_FAILED, `${ctx.what}: the sealed identity failed authentication`, refuse, ctx.peer);
   const rec = expectRecord(decodeMessage(plain, MAX_HANDSHAKE_MESSAGE, ctx), ctx, ['from', 'sig']);
   const from = expectString(rec.from, 'from', ctx, 64, PARTY_ID_PATTERN);
-  const sig = expectBytes(rec.sig, 'sig', { ...ctx, peer: from }, 64);
+  const sig = expectBytes(rec.sig, 'sig', ctx, 64);
   return { from, sig };
 }
 
@@ -342,10 +342,12 @@ export class Initiator {
       if (from === this.#cfg.localId) failure(ErrorCode.HANDSHAKE_FAILED, 'connected to itself', 'self', from);
       const entry = this.#cfg.roster.get(from);
       if (entry === undefined) failure(ErrorCode.PEER_UNKNOWN, `peer "${from}" is not in the roster`, 'unknown-peer', from);
-      if (hint !== undefined && from !== hint) failure(ErrorCode.HANDSHAKE_FAILED, `expected party "${hint}" but "${from}" answered`, 'auth', from);
+      // The id in the box is only a claim until its signature verifies: an error names it (as
+      // `peer`) only once proven — an impostor must not be reported as the party it claims to be.
       if (!this.#suite.verify(signed(LABEL_RESPONDER, responderHash(h1, from, entry.publicKey)), sig, entry.publicKey)) {
-        failure(ErrorCode.HANDSHAKE_FAILED, `peer "${from}" failed to prove possession of its roster key`, 'auth', from);
+        failure(ErrorCode.HANDSHAKE_FAILED, `a responder claiming to be "${from}" failed to prove possession of its roster key`, 'auth', hint);
       }
+      if (hint !== undefined && from !== hint) failure(ErrorCode.HANDSHAKE_FAILED, `expected party "${hint}" but "${from}" answered`, 'auth', from);
       const th = fullTranscript(h1, this.#cfg.localId, from, this.#cfg.identity.publicKey, entry.publicKey);
       const mySig = this.#suite.sign(signed(LABEL_INITIATOR, th), this.#cfg.identity.secretKey);
       const myBox = this.#suite.seal(keys.boxI, BOX_NONCE, h1, encodeMessage({ from: this.#cfg.localId, sig: mySig }));
@@ -500,7 +502,7 @@ export class Responder {
       if (entry === undefined) failure(ErrorCode.PEER_UNKNOWN, `peer "${from}" is not in the roster`, 'unknown-peer', from);
       const th = fullTranscript(p.h1, from, this.#cfg.localId, entry.publicKey, this.#cfg.identity.publicKey);
       if (!this.#suite.verify(signed(LABEL_INITIATOR, th), sig, entry.publicKey)) {
-        failure(ErrorCode.HANDSHAKE_FAILED, `peer "${from}" failed to prove possession of its roster key`, 'auth', from);
+        failure(ErrorCode.HANDSHAKE_FAILED, `an initiator claiming to be "${from}" failed to prove possession of its roster key`, 'auth');
       }
       this.#proven = { th, shared: p.shared, peerId: from, confirm: p.keys.confirm.slice() };
       return { peerId: from };
