@@ -9,7 +9,7 @@
 import type WebSocket from 'ws';
 import { AbortedError, CouplerError, ErrorCode, HandshakeError } from '../errors.js';
 import { MAX_TIMER_MS, SecureChannel, type ResolvedLimits } from './channel.js';
-import { Initiator, MAX_HANDSHAKE_MESSAGE, Responder, isRefusedByPeer, refusal, refuseReasonOf, type HandshakeConfig, type RefuseReason } from './handshake.js';
+import { Initiator, MAX_HANDSHAKE_MESSAGE, Responder, isRefusedByPeer, refusal, refuseReasonOf, type HandshakeConfig, type HelloReplayGuard, type RefuseReason } from './handshake.js';
 import { getSuite } from './suite.js';
 
 /**
@@ -64,6 +64,8 @@ export interface DriveOptions {
   readonly onFirstMessage?: () => void;
   /** Responder: called with the time the finish must arrive by, once the reply is sent. */
   readonly onReplySent?: () => void;
+  /** Responder: the listener's memory of answered hellos; a replayed hello is refused before any public-key work. */
+  readonly replays?: HelloReplayGuard;
   /** How the finished channel is told apart in stats (e.g. the relay path). */
   readonly onChannel?: (channel: SecureChannel) => void;
 }
@@ -179,7 +181,7 @@ export async function driveInitiator(io: HandshakeIO, o: DriveOptions): Promise<
  *   connection is refused/closed.
  */
 export async function driveResponder(io: HandshakeIO, o: DriveOptions): Promise<SecureChannel> {
-  const hs = new Responder(o.cfg);
+  const hs = new Responder(o.cfg, o.replays);
   let failed = false;
   const script = async (): Promise<SecureChannel> => {
     const first = o.firstMessageMs === undefined

@@ -280,7 +280,7 @@ function openBox(suite: Suite, key: Uint8Array, aad: Uint8Array, box: Uint8Array
   if (plain === undefined) failure(ErrorCode.HANDSHAKE_FAILED, `${ctx.what}: the sealed identity failed authentication`, refuse, ctx.peer);
   const rec = expectRecord(decodeMessage(plain, MAX_HANDSHAKE_MESSAGE, ctx), ctx, ['from', 'sig']);
   const from = expectString(rec.from, 'from', ctx, 64, PARTY_ID_PATTERN);
-  const sig = expectBytes(rec.sig, 'sig', { ...ctx, peer: from }, 64);
+  const sig = expectBytes(rec.sig, 'sig', ctx, 64);
   return { from, sig };
 }
 
@@ -342,10 +342,12 @@ export class Initiator {
       if (from === this.#cfg.localId) failure(ErrorCode.HANDSHAKE_FAILED, 'connected to itself', 'self', from);
       const entry = this.#cfg.roster.get(from);
       if (entry === undefined) failure(ErrorCode.PEER_UNKNOWN, `peer "${from}" is not in the roster`, 'unknown-peer', from);
-      if (hint !== undefined && from !== hint) failure(ErrorCode.HANDSHAKE_FAILED, `expected party "${hint}" but "${from}" answered`, 'auth', from);
+      // The id in the box is only a claim until its signature verifies: an error names it (as
+      // `peer`) only once proven — an impostor must not be reported as the party it claims to be.
       if (!this.#suite.verify(signed(LABEL_RESPONDER, responderHash(h1, from, entry.publicKey)), sig, entry.publicKey)) {
-        failure(ErrorCode.HANDSHAKE_FAILED, `peer "${from}" failed to prove possession of its roster key`, 'auth', from);
+        failure(ErrorCode.HANDSHAKE_FAILED, `a responder claiming to be "${from}" failed to prove possession of its roster key`, 'auth', hint);
       }
+      if (hint !== undefined && from !== hint) failure(ErrorCode.HANDSHAKE_FAILED, `expected party "${hint}" but "${from}" answered`, 'auth', from);
       const th = fullTranscript(h1, this.#cfg.localId, from, this.#cfg.identity.publicKey, entry.publicKey);
       const mySig = this.#suite.sign(signed(LABEL_INITIATOR, th), this.#cfg.identity.secretKey);
       const myBox = this.#suite.seal(keys.boxI, BOX_NONCE, h1, encodeMessage({ from: this.#cfg.localId, sig: mySig }));
@@ -395,6 +397,35 @@ export class Initiator {
   }
 }
 
+/** Hellos a {@link HelloReplayGuard} remembers by default. */
+export const HELLO_REPLAY_MEMORY = 4096;
+
+/**
+ * The hellos one listener has answered, by session tag: a hello is never sent twice (every
+ * {@link Initiator.hello} draws a fresh ephemeral key and nonce), so a second one with the same tag
+ * is a replay — an eavesdropper who captured a hello of this session. It is refused before the
+ * responder's public-key work (a key pair, an X25519, a signature), which the session tag alone
+ * cannot stop: a captured hello carries a valid tag. Remembers the last `capacity` tags (only
+ * hellos that passed the tag check are recorded, so only this session's real hellos fill it).
+ */
+export class HelloReplayGuard {
+  readonly #seen = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity = HELLO_REPLAY_MEMORY) {
+    this.#capacity = capacity;
+  }
+
+  /** Record `tag`; false if it was seen before (a replay). */
+  admit(tag: Uint8Array): boolean {
+    const key = Buffer.from(tag).toString('base64');
+    if (this.#seen.has(key)) return false;
+    this.#seen.add(key);
+    if (this.#seen.size > this.#capacity) this.#seen.delete(this.#seen.values().next().value as string);
+    return true;
+  }
+}
+
 /**
  * Responder side: {@link Responder.onHello} (returns the reply), then {@link Responder.onFinish}
  * (returns the proven initiator), then — if its accept policy keeps the connection —
@@ -406,9 +437,13 @@ export class Responder {
   #pending: { h1: Uint8Array; shared: Uint8Array; keys: HandshakeKeys } | undefined;
   #proven: { th: Uint8Array; shared: Uint8Array; peerId: string; confirm: Uint8Array } | undefined;
 
-  constructor(cfg: HandshakeConfig) {
+  readonly #replays: HelloReplayGuard | undefined;
+
+  /** @param replays - the listener's memory of answered hellos (see {@link HelloReplayGuard}). */
+  constructor(cfg: HandshakeConfig, replays?: HelloReplayGuard) {
     this.#cfg = cfg;
     this.#suite = getSuite(cfg.suite);
+    this.#replays = replays;
   }
 
   /**
@@ -431,6 +466,7 @@ export class Responder {
     if (suite !== this.#cfg.suite) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator uses another cipher suite', 'suite');
     if (peerEph.length !== 32 || peerNonce.length !== 32 || st.length !== SESSION_TAG_BYTES) failure(ErrorCode.HANDSHAKE_FAILED, 'handshake hello: a field has the wrong length', 'malformed');
     if (!timingSafeEqual(st, sessionTag(this.#cfg.sessionId, peerEph, peerNonce))) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator is in another session', 'session');
+    if (this.#replays !== undefined && !this.#replays.admit(st)) failure(ErrorCode.HANDSHAKE_FAILED, 'a hello this listener answered before (a replay)', 'auth');
     const eph = this.#suite.ephemeral();
     const shared = this.#suite.dh(eph, peerEph);
     if (shared === undefined) failure(ErrorCode.HANDSHAKE_FAILED, 'the initiator sent an invalid ephemeral key', 'auth');
@@ -466,7 +502,7 @@ export class Responder {
       if (entry === undefined) failure(ErrorCode.PEER_UNKNOWN, `peer "${from}" is not in the roster`, 'unknown-peer', from);
       const th = fullTranscript(p.h1, from, this.#cfg.localId, entry.publicKey, this.#cfg.identity.publicKey);
       if (!this.#suite.verify(signed(LABEL_INITIATOR, th), sig, entry.publicKey)) {
-        failure(ErrorCode.HANDSHAKE_FAILED, `peer "${from}" failed to prove possession of its roster key`, 'auth', from);
+        failure(ErrorCode.HANDSHAKE_FAILED, `an initiator claiming to be "${from}" failed to prove possession of its roster key`, 'auth');
       }
       this.#proven = { th, shared: p.shared, peerId: from, confirm: p.keys.confirm.slice() };
       return { peerId: from };

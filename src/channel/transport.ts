@@ -15,12 +15,13 @@
  * @module
  */
 import { createServer, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { AbortedError, CouplerError, ErrorCode, HandshakeError, InvalidArgumentError, describeType } from '../errors';
 import { assertIdentity, isValidPartyId, type Identity } from '../identity/identity';
 import { Roster } from '../identity/roster';
 import { MAX_TIMER_MS, SecureChannel, isAbortSignal, maxFrameBytes, resolveLimits, type ChannelLimits, type ResolvedLimits } from './channel';
-import { checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from './handshake';
+import { HelloReplayGuard, checkHandshakeConfig, type HandshakeConfig, type RefuseReason } from './handshake';
 import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from './driver';
 import { WsIO, refuseAndClose } from './ws-io';
 import type { SuiteName } from './suite';
@@ -292,6 +293,8 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
       return false;
     }
   };
+  // Hellos answered here: a replayed one (captured on the overlay) costs no public-key work.
+  const replays = new HelloReplayGuard();
   // Unfinished handshakes in arrival order (a Map keeps insertion order: the first is the oldest).
   const pending = new Map<WebSocket, PendingEntry>();
   /** Evict the oldest entry matching `match`: one silent past the grace first, else the oldest of all. */
@@ -331,6 +334,45 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   });
   wss.on('error', () => undefined);
 
+  // TCP connections not upgraded yet: a peer's WebSocket upgrade is the first thing it sends, so
+  // each must upgrade within the first-message deadline, and they are capped per source and in
+  // total as unfinished handshakes are (the oldest goes first). Node's HTTP server closed an idle
+  // socket never, and one trickling header lines only at its 30 s check: an outsider could hold
+  // any number of them (file descriptors, memory) without a byte of the handshake.
+  const raw = new Map<Socket, { readonly source: string; readonly known: boolean; readonly timer: NodeJS.Timeout }>();
+  const forgetRaw = (socket: Socket): void => {
+    const e = raw.get(socket);
+    if (e === undefined) return;
+    clearTimeout(e.timer);
+    raw.delete(socket);
+  };
+  const evictRaw = (match: (e: { source: string; known: boolean }) => boolean): boolean => {
+    for (const [socket, e] of raw) {
+      if (!match(e)) continue;
+      forgetRaw(socket);
+      socket.destroy();
+      return true;
+    }
+    return false;
+  };
+  server.on('connection', (socket: Socket) => {
+    const source = socket.remoteAddress ?? 'unknown';
+    const known = isKnown(source);
+    let fromSource = 0;
+    for (const e of raw.values()) if (e.source === source) fromSource++;
+    if (fromSource >= (known ? maxPerKnown : maxPerSource)) evictRaw((e) => e.source === source);
+    if (raw.size >= maxPending && !evictRaw((e) => !e.known) && !(known && evictRaw((e) => e.source !== source))) {
+      socket.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      raw.delete(socket);
+      socket.destroy();
+    }, firstMessageMs);
+    raw.set(socket, { source, known, timer });
+    socket.once('close', () => forgetRaw(socket));
+  });
+
   const admit = (source: string, known: boolean): boolean => {
     // Room for this source first: its own oldest goes (a source cannot crowd out others).
     if (countFrom(source) >= (known ? maxPerKnown : maxPerSource) && !evict((e) => e.source === source)) return false;
@@ -342,6 +384,8 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
   };
 
   const handle = async (ws: WebSocket, req: IncomingMessage): Promise<void> => {
+    // Upgraded: from here the unfinished-handshake caps and deadlines apply.
+    forgetRaw(req.socket);
     const remote = req.socket.remoteAddress;
     ws.on('error', () => undefined);
     if (ws.protocol !== SUBPROTOCOL) {
@@ -364,6 +408,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
         limits,
         timeoutMs,
         policy,
+        replays,
         firstMessageMs,
         onFirstMessage: () => {
           entry.silent = false;
@@ -411,6 +456,10 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         for (const s of pending.keys()) s.terminate();
+        for (const socket of [...raw.keys()]) {
+          forgetRaw(socket);
+          socket.destroy();
+        }
         wss.close();
         server.close();
         resolve();

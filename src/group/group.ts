@@ -414,7 +414,7 @@ export class Group {
   /** Run counters of the views made from this (root) group, by label. */
   readonly #viewRuns = new Map<string, number>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
-  readonly #outbox = new Map<string, { items: Uint8Array[]; waiters: { resolve: () => void; reject: (e: unknown) => void; options: RoundOptions }[] }>();
+  readonly #outbox = new Map<string, { items: Uint8Array[]; bytes: number; waiters: { resolve: () => void; reject: (e: unknown) => void; options: RoundOptions }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
@@ -573,6 +573,9 @@ export class Group {
    * larger ones go at once (after the pending batch, so the order per peer is kept).
    */
   #post(peer: string, bytes: Uint8Array, options: RoundOptions): Promise<void> {
+    // Over the cap: this party's own message, refused before anything is counted or sent — not a
+    // lost peer (it was reported as PEER_LOST naming the receiver, an honest party).
+    if (bytes.length > this.#maxMessageBytes) return Promise.reject(this.#tooLarge(bytes.length));
     if (bytes.length > BATCH_ITEM_MAX_BYTES) {
       this.#flush(peer);
       return this.#mesh.links.get(peer)!.send(bytes).catch((err: unknown) => {
@@ -581,12 +584,19 @@ export class Group {
     }
     let box = this.#outbox.get(peer);
     if (box === undefined) {
-      box = { items: [], waiters: [] };
+      box = { items: [], waiters: [], bytes: 0 };
+      this.#outbox.set(peer, box);
+    }
+    // A batch stays within the cap (each item costs at most 5 bytes of framing, the header 64).
+    if (box.items.length > 0 && box.bytes + bytes.length + 5 + 64 > this.#maxMessageBytes) {
+      this.#flush(peer);
+      box = { items: [], waiters: [], bytes: 0 };
       this.#outbox.set(peer, box);
     }
     const b = box;
     const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject, options }));
     b.items.push(bytes);
+    b.bytes += bytes.length + 5;
     if (b.items.length >= BATCH_MAX_ITEMS) this.#flush(peer);
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -596,6 +606,14 @@ export class Group {
       });
     }
     return done;
+  }
+
+  /**
+   * A message of this party's own over `maxMessageBytes`: its own failure (the peer is not lost,
+   * the channel stays open, nothing was sent), naming nobody.
+   */
+  #tooLarge(bytes: number): CouplerError {
+    return new CouplerError(ErrorCode.MESSAGE_TOO_LARGE, `a message of ${bytes} bytes exceeds maxMessageBytes ${this.#maxMessageBytes}`, { peers: [] });
   }
 
   /** Send the peer's pending batch now (one message, or the single item as it is). */

@@ -24,8 +24,8 @@
 import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { collusionThreshold, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
-import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, ring64Result, type SecureSumOptions } from './additive.js';
-import { agreeRun, checkGroup, checkSumOptions, encodeRun, roundOptions, seedFor, type SumResult } from './common.js';
+import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, ring64Result, shareVectorPieces, type SecureSumOptions } from './additive.js';
+import { PIECE_ELEMENTS, agreeRun, checkGroup, checkSumOptions, encodeRun, roundOptions, seedFor, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
 export interface DkSecureSumOptions extends SecureSumOptions {
@@ -74,8 +74,12 @@ export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input
     // Seeds only, and an opening that keeps the sum where the partial sum was: keep what the
     // partial sum is made of, so the opening can rebuild it (see SeededPartial).
     const source = mode === 'seed' && opening !== 'broadcast' ? new SeededPartial(input, run.params) : undefined;
-    const own = await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode, source, roundOptions(o));
-    const partial = await collectAdditive(group, `${run.runId}/segment`, own, from, run.length, o, source);
+    // Long share vectors go in pieces, as secureSum's: one message of 8L bytes passed
+    // maxMessageBytes (L > 2^25 at the defaults) and failed every honest dealer.
+    const partial =
+      mode === 'vector' && run.length > PIECE_ELEMENTS
+        ? await shareVectorPieces(group, `${run.runId}/segment`, run.encoded, to, from, run.length, o)
+        : await collectAdditive(group, `${run.runId}/segment`, await dealAdditive(group, `${run.runId}/segment`, run.encoded, to, mode, source, roundOptions(o)), from, run.length, o, source);
     run.progress.phase('open');
     return openPartials(group, `${run.runId}/partial`, partial, run.length, o, opening, undefined, source);
   });

@@ -97,9 +97,11 @@ describe('refusals', () => {
     const serverErr = await l.errors.next();
     expect(serverErr).toBeInstanceOf(HandshakeError);
     expect(serverErr.code).toBe(ErrorCode.HANDSHAKE_FAILED);
-    // The pinned keys are in the transcript, so mallory's own check of the reply fails first and
-    // she refuses; either way a's listener names "b" and never hands out a channel.
-    expect(serverErr.peer).toBe('b');
+    // Mallory's signature does not verify under b's pinned key: a's listener never hands out a
+    // channel, and does not name "b" either — the id is mallory's unproven claim (review7 A5;
+    // before, the error named the impersonated party).
+    expect(serverErr.peer).toBeUndefined();
+    expect(serverErr.message).toContain('claiming to be "b"');
     expect(l.channels.items).toEqual([]);
   });
 
