@@ -1,0 +1,114 @@
+/**
+ * Review 8: who gets named when a round does not complete. Each test is a schedule in which an
+ * honest party was named at another honest party while a cheater (or only a slow link) was
+ * present. Real groups over real channels on 127.0.0.1; a cheater is played by not sending, by
+ * sending raw abort notices, or by rewriting what its own channels send (as probe-review does).
+ * Assertions hold for every interleaving: each accepts every outcome the rules allow, and only
+ * forbids naming the honest party.
+ */
+import { createTestGroups } from '../support/group-harness';
+import { threeViaForwarder } from '../support/three-via-forwarder';
+import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
+import { SecureChannel } from '../../src/channel/channel';
+import { decodeMessage, type PlainData } from '../../src/wire/codec';
+import { PONG_ROUND, encodeAbort } from '../../src/group/inbound';
+
+const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+afterEach(() => jest.restoreAllMocks());
+
+test('R8-1: an honest party blocked in a send that moves slowly (a cheater reading slowly, or a slow link) is not named by the party ahead', async () => {
+  // p1 honest, sending its round-a message to everyone; the p1–p3 path moves 1 MiB/s, so its send
+  // to p3 takes about 8 s (bytes keep moving, so p1's own send deadline does not pass). p2 got p1's
+  // and p3's round-a messages and waits in round b for p1. Before: p1 answered p2's probe "waiting
+  // for nobody" (it awaited no round message, only its send), and p2 named p1.
+  const { g1, g2, g3, via, close } = await threeViaForwarder({ roundTimeoutMs: 1_500, sendHighWaterBytes: 256 << 10 });
+  try {
+    via.throttle(1 << 20);
+    const sending = failure(g1.sendToAll('sum.1/a', new Uint8Array(8 << 20)));
+    await g3.sendToAll('sum.1/a', 3, ['p2']);
+    await g2.gather('sum.1/a', { from: ['p1', 'p3'], timeoutMs: 30_000 });
+    const e = await failure(g2.gather('sum.1/b', { from: ['p1'], timeoutMs: 1_500 }));
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect(e!.peers).not.toContain('p1');
+    // p1 waits for p3 (its send), which answers p2's probe: nobody is certain, both are suspects.
+    expect({ peers: e!.peers, suspects: e!.suspects }).toEqual({ peers: [], suspects: ['p1', 'p3'] });
+    via.throttle(0);
+    await sending;
+  } finally {
+    await close();
+  }
+}, 60_000);
+
+test('R8-2: an honest party judging a cheater\'s abort notice (probing the party it blames, a colluder that ignores it) is not named by the party ahead', async () => {
+  const h = await createTestGroups(4, { roundTimeoutMs: 8_000 });
+  try {
+    const [p1, p2, p3] = h.groups;
+    // p4 (colluding with p3) does not answer p2's liveness probes; it answers everyone else's.
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId === 'p4' && this.peerId === 'p2') {
+        const m = decodeMessage(message, message.length) as { r?: PlainData };
+        if (m.r === PONG_ROUND) return Promise.resolve();
+      }
+      return send.call(this, message);
+    });
+    // p2 waits in round a for p3, which withholds from p2 alone; p1 has p3's message and waits in
+    // round b for p2's.
+    const behind = failure(p2!.gather('sum.1/a', { from: ['p3'], timeoutMs: 8_000 }));
+    const ahead = failure(p1!.gather('sum.1/b', { from: ['p2'], timeoutMs: 1_200 }));
+    await sleep(200);
+    // p3 tells p2 (only) that it stopped the run because of p4: p2 probes p4 for 4 s, unanswered.
+    await p3!._sendRaw('p2', encodeAbort({ code: ErrorCode.TIMEOUT, blame: ['p4'], run: 'sum.1' }));
+    const b = await behind;
+    // p2 stops the run as a protocol would, telling the others (possibly after p1's verdict).
+    p2!._runFailed('sum.1', b);
+    const e = await ahead;
+    expect(e).toBeInstanceOf(CouplerError);
+    // Before: TIMEOUT naming p2 (it answered p1's probe "waiting for nobody" while it judged).
+    expect(e!.peers).not.toContain('p2');
+  } finally {
+    await h.close();
+  }
+}, 60_000);
+
+test('R8-3: a party that sent an abort notice for an earlier run is probed like any other in a later run, not named unasked', async () => {
+  const h = await createTestGroups(4, { roundTimeoutMs: 8_000 });
+  try {
+    const [p1, , p3] = h.groups;
+    // Run sum.1: p3 stopped it (its reason does not matter here) and told everyone.
+    const told = failure(p1!.receive('p3', 'sum.1/a'));
+    p3!._runFailed('sum.1', new TimeoutError('no message from "p4"', { peers: ['p4'] }));
+    await told;
+    // Run sum.2: p4 withholds from p3 alone; p1, a round ahead, waits for p3.
+    const behind = failure(p3!.gather('sum.2/a', { from: ['p4'], timeoutMs: 8_000 }));
+    const e = await failure(p1!.gather('sum.2/b', { from: ['p3'], timeoutMs: 1_000 }));
+    // Before: TIMEOUT naming p3 — never probed (it "explained" itself, for another run).
+    expect(e).toBeInstanceOf(TimeoutError);
+    expect({ peers: e!.peers, suspects: e!.suspects }).toEqual({ peers: [], suspects: ['p3', 'p4'] });
+    await behind;
+  } finally {
+    await h.close();
+  }
+}, 60_000);
+
+test('R8-4: a party that stopped a run naming nobody with certainty, then closed its group, is not named by a slower party still in that run', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 5_000 });
+  try {
+    const [p1, , p3] = h.groups;
+    const first = failure(p3!.receive('p1', 'sum.1/a'));
+    p1!._runFailed('sum.1', new TimeoutError('"p2" says it waits for "p3", which answers too', { peers: [], suspects: ['p2', 'p3'] }));
+    expect((await first)?.peers).toEqual([]);
+    await p1!.close();
+    while (!p3!.lostPeers.includes('p1')) await sleep(20);
+    // p3, slower, reaches the next round of sum.1 after p1's channel ended.
+    const later = await failure(p3!.receive('p1', 'sum.1/b'));
+    // Before: PEER_ABORTED naming p1 (the notice, reapplied at the channel's end, lost "nobody").
+    expect({ code: later?.code, peers: later?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: [] });
+    const gathered = await failure(p3!.gather('sum.1/c', { from: ['p1'] }));
+    expect(gathered?.peers).toEqual([]);
+  } finally {
+    await h.close();
+  }
+}, 30_000);
