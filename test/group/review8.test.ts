@@ -112,3 +112,26 @@ test('R8-4: a party that stopped a run naming nobody with certainty, then closed
     await h.close();
   }
 }, 30_000);
+
+test('R8-5: a notice blaming a party whose own notice named nobody with certainty does not confirm that party (a "nobody" notice is no confession)', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 5_000 });
+  try {
+    const [p1, p2, p3] = h.groups;
+    // p1 stops run sum.1 naming nobody with certainty (its missing party said it waits for a live
+    // one). Every party is told.
+    const at2 = failure(p2!.receive('p1', 'sum.1/x'));
+    const at3 = failure(p3!.receive('p1', 'sum.1/a'));
+    p1!._runFailed('sum.1', new TimeoutError('"p2" says it waits for "p3", which answers too', { peers: [], suspects: ['p2', 'p3'] }));
+    expect((await at2)?.peers).toEqual([]);
+    const e3 = await at3;
+    expect(e3?.peers).toEqual([]);
+    // p3 stops too, blaming p1 (it could not confirm p1's claim: blameOf names the notice's sender).
+    const at2again = failure(p2!.receive('p3', 'sum.1/b'));
+    p3!._runFailed('sum.1', e3);
+    const e2 = await at2again;
+    // Before: PEER_ABORTED naming p1 — its "nobody" notice counted as a confession.
+    expect({ code: e2?.code, peers: e2?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: [] });
+  } finally {
+    await h.close();
+  }
+}, 30_000);
