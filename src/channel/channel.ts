@@ -199,6 +199,15 @@ export class SecureChannel {
     return this.#closed;
   }
 
+  /**
+   * @internal Whether bytes of this party's messages wait to leave toward the peer: a message queued
+   * behind others, or frames the socket has not taken yet (what a liveness probe's answer counts as
+   * waiting for the peer — a party blocked in a send to a peer that reads slowly is not idle).
+   */
+  get sending(): boolean {
+    return !this.#closed && (this.#chained > 0 || this.#ws.bufferedAmount > 0);
+  }
+
   /** The error that closed the channel, if it did not close cleanly. */
   get closeError(): CouplerError | undefined {
     return this.#closeError;

@@ -702,7 +702,8 @@ export class Group {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
-    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
+    const run = runOfRound(round);
+    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers, run);
     if (silent.length === 0) {
       // Every party asked answers. A missing party that sent its abort notice for the run meanwhile
       // is not named: its notice, judged here, speaks for it. A missing party that waits for nobody
@@ -712,7 +713,6 @@ export class Group {
       // nothing here tells which, so neither is named — both are suspects. (Naming it named the
       // honest party kept waiting whenever a party ahead reached its deadline first:
       // test/protocols/aggregate-review.test.ts F5, test/group/deadline-skew.test.ts.)
-      const run = runOfRound(round);
       const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
       if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs));
       const open = names.filter((m) => !explained.includes(m));
@@ -865,7 +865,7 @@ export class Group {
       );
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
       if (results.size < minimum) {
-        const missing = from.filter((p) => !results.has(p) && !this.#mesh.explained.has(p));
+        const missing = from.filter((p) => !results.has(p) && !this.#mesh.explainedFor(p, runOfRound(round)));
         // Whom to name: the silent ones among them (#stalled), as a gather's deadline does.
         const named = missing.length === 0 ? [] : (await this.#stalled(round, missing, timeoutMs)).peers;
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
