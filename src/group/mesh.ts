@@ -493,9 +493,12 @@ export class Mesh {
   }
 
   /**
-   * The peers this party is waiting for right now: a round of theirs is awaited here, or a round
+   * The peers this party is waiting for right now: a round of theirs is awaited here; a round
    * deadline passed without it and this party is still asking why ({@link Mesh.traceStall}; a
-   * receive's wait has ended by then, yet a party asked meanwhile must hear whom it waited for).
+   * receive's wait has ended by then, yet a party asked meanwhile must hear whom it waited for);
+   * a send of this party to them has not left yet (a peer reading slowly holds it in the send);
+   * or this party is asking them about a notice that blames them ({@link Mesh.judgeAbort}). An
+   * honest party held up by others never answers "nobody" (review8 R8-1, R8-2).
    */
   waitingFor(): string[] {
     const out: string[] = [];
