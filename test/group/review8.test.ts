@@ -11,7 +11,7 @@ import { threeViaForwarder } from '../support/three-via-forwarder';
 import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
-import { PONG_ROUND, encodeAbort } from '../../src/group/inbound';
+import { PONG_ROUND, encodeAbort, encodeProbe } from '../../src/group/inbound';
 
 const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -19,13 +19,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 afterEach(() => jest.restoreAllMocks());
 
 test('R8-1: an honest party blocked in a send that moves slowly (a cheater reading slowly, or a slow link) is not named by the party ahead', async () => {
-  // p1 honest, sending its round-a message to everyone; the p1–p3 path moves 1 MiB/s, so its send
-  // to p3 takes about 8 s (bytes keep moving, so p1's own send deadline does not pass). p2 got p1's
+  // p1 honest, sending its round-a message to everyone; the p1–p3 path moves 512 KiB/s, so its send
+  // to p3 takes about 16 s (bytes keep moving, so p1's own send deadline does not pass). p2 got p1's
   // and p3's round-a messages and waits in round b for p1. Before: p1 answered p2's probe "waiting
   // for nobody" (it awaited no round message, only its send), and p2 named p1.
   const { g1, g2, g3, via, close } = await threeViaForwarder({ roundTimeoutMs: 1_500, sendHighWaterBytes: 256 << 10 });
   try {
-    via.throttle(1 << 20);
+    via.throttle(512 << 10);
     const sending = failure(g1.sendToAll('sum.1/a', new Uint8Array(8 << 20)));
     await g3.sendToAll('sum.1/a', 3, ['p2']);
     await g2.gather('sum.1/a', { from: ['p1', 'p3'], timeoutMs: 30_000 });
@@ -131,6 +131,26 @@ test('R8-5: a notice blaming a party whose own notice named nobody with certaint
     const e2 = await at2again;
     // Before: PEER_ABORTED naming p1 — its "nobody" notice counted as a confession.
     expect({ code: e2?.code, peers: e2?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: [] });
+  } finally {
+    await h.close();
+  }
+}, 30_000);
+
+test('R8-6: a withholder that says it waits for itself waits for nobody: it is named', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 5_000 });
+  try {
+    const [p1] = h.groups;
+    // Malicious p2 withholds and answers p1's probes "I wait for p2".
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
+      if (m.r !== PONG_ROUND) return send.call(this, message);
+      return send.call(this, encodeProbe('pong', m.p!.n!, ['p2']));
+    });
+    const e = await failure(p1!.gather('sum.1/a', { from: ['p2'], timeoutMs: 800 }));
+    // Before: nobody named, p2 the only suspect.
+    expect({ code: e?.code, peers: e?.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
   } finally {
     await h.close();
   }
