@@ -716,7 +716,8 @@ export class Group {
       const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
       if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs));
       const open = names.filter((m) => !explained.includes(m));
-      const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== this.localId && this.peers.includes(q));
+      // (A party that says it waits for itself, or for this party, waits for nobody else.)
+      const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== m && q !== this.localId && this.peers.includes(q));
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
       if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain });
