@@ -12,6 +12,11 @@ import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
 import { PONG_ROUND, encodeAbort, encodeProbe } from '../../src/group/inbound';
+import { makeParties, settleAll } from '../support/group-harness';
+import { joinAll } from '../relay/_relay';
+import { startRelay } from '../../src/relay';
+import { secureSum } from '../../src/protocols';
+import WebSocket from 'ws';
 
 const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -155,3 +160,46 @@ test('R8-6: a withholder that says it waits for itself waits for nobody: it is n
     await h.close();
   }
 }, 30_000);
+
+test('R8-7: a relay that delays its answer of the relayed opening to one party does not get that party named by the others', async () => {
+  // The relayed opening: every party uploads to the relay and waits for its answer, then opens its
+  // mask (round "mask"). The relay answers p2 late (held here on p2's side of the socket, as a
+  // relay delaying it or a slow path to it would): p2's wait for the relay has the size-based
+  // opening deadline (round deadline + 17·L / 1 MiB/s), the others' mask round only the round
+  // deadline. Before: p2, waiting for the relay alone, answered the others' probes "waiting for
+  // nobody", and they named it by TIMEOUT (the relay "cannot get a party named").
+  const ROUND_MS = 3_000;
+  const L = 200_000; // size term ≈ 3.2 s
+  const parties = makeParties(4);
+  const relay = await startRelay({ rosters: [parties.roster] });
+  const url = `ws://127.0.0.1:${relay.port}`;
+  const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url, roundTimeoutMs: ROUND_MS }));
+  try {
+    const held = new WeakSet<object>();
+    const send = WebSocket.prototype.send;
+    jest.spyOn(WebSocket.prototype, 'send').mockImplementation(function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      if (typeof data === 'string' && data.includes('"op":"aggregate"') && data.includes('"from":"p2"')) held.add(this);
+      return (send as (...a: unknown[]) => void).call(this, data, ...rest);
+    });
+    const emit = WebSocket.prototype.emit;
+    jest.spyOn(WebSocket.prototype, 'emit').mockImplementation(function (this: WebSocket, event: string | symbol, ...args: unknown[]): boolean {
+      const [data, isBinary] = args as [Buffer, boolean];
+      const late = event === 'close' || (event === 'message' && (isBinary || !data.toString().includes('"t":"admitted"')));
+      if (held.has(this) && late) {
+        setTimeout(() => emit.call(this, event, ...args), 3 * ROUND_MS + 4_000);
+        return true;
+      }
+      return emit.call(this, event, ...args);
+    });
+    const input = (i: number): Float64Array => Float64Array.from({ length: L }, (_, l) => ((l + i) % 7) - 3);
+    const results = await settleAll(groups.map((g, i) => secureSum(g, input(i), { opening: 'relay' })));
+    for (const [i, r] of results.entries()) {
+      // Every party is honest: whatever fails, nobody may be named.
+      expect({ party: parties.ids[i], peers: r.ok ? [] : (r.error as CouplerError).peers }).toEqual({ party: parties.ids[i], peers: [] });
+    }
+  } finally {
+    jest.restoreAllMocks();
+    await Promise.all(groups.map((g) => g.close()));
+    await relay.close();
+  }
+}, 90_000);
