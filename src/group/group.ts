@@ -1156,6 +1156,16 @@ export class Group {
     this.#mesh.drop(peer, error);
   }
 
+  /**
+   * @internal `work`, during which this party's probe answers say it waits for `parties` (see
+   * `Mesh.waitingFor`): for a wait that is on no peer's round message — the relayed opening waits
+   * for the relay, whose answer needs every member's upload. A party held up that way answered
+   * "waiting for nobody" and the parties ahead named it (review8 R8-7).
+   */
+  _waitingOn<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
+    return this.#mesh.waitingWhile(parties.filter((p) => p !== this.localId && this.#root.peers.includes(p)), work);
+  }
+
   /** @internal whether close() was called. */
   get _closing(): boolean {
     return this.#root.#closing;

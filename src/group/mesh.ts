@@ -516,6 +516,10 @@ export class Mesh {
   readonly #tracing = new Map<string, number>();
 
   /** `work`, with `parties` reported as waited for (see {@link Mesh.waitingFor}) until it settles. */
+  waitingWhile<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
+    return this.#waitingWhile(parties, work);
+  }
+
   async #waitingWhile<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
     for (const p of parties) this.#tracing.set(p, (this.#tracing.get(p) ?? 0) + 1);
     try {
