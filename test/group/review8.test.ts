@@ -203,3 +203,26 @@ test('R8-7: a relay that delays its answer of the relayed opening to one party d
     await relay.close();
   }
 }, 90_000);
+
+test('R8-8: in a view without a party, a notice blaming that (failed) party does not name it — it is not in the run, and `view.without(err.peers)` would throw', async () => {
+  const h = await createTestGroups(4, { roundTimeoutMs: 4_000 });
+  try {
+    const [p1, p2, p3, p4] = h.groups;
+    // p4 fails (its channel ends without a notice); the others retry without it.
+    await p4!.close();
+    while (!p1!.lostPeers.includes('p4')) await sleep(20);
+    const [v1, v2, v3] = [p1!, p2!, p3!].map((g) => g.without(['p4']));
+    // A cheater in the view (p3) stops the view's run blaming p4, which failed here — but not in
+    // this run. Before: PEER_ABORTED naming p4 at p1, and the retry guidance's
+    // `view.without(err.peers)` threw (p4 is no member of the view).
+    const wait = failure(v1!.gather('r.1/a', { from: ['p3'] }));
+    await p3!._sendRaw('p1', encodeAbort({ code: ErrorCode.TIMEOUT, blame: ['p4'], run: 'r.1' }));
+    const e = await wait;
+    expect({ code: e?.code, peers: e?.peers }).toEqual({ code: ErrorCode.PEER_ABORTED, peers: [] });
+    for (const p of e!.peers) expect(v1!.parties).toContain(p);
+    void v2;
+    void v3;
+  } finally {
+    await h.close();
+  }
+}, 30_000);
