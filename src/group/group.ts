@@ -671,7 +671,7 @@ export class Group {
             const stalled = await this.#stalled(round, [peer], timeoutMs);
             const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
             if (notice === undefined) return stalled;
-            const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs));
+            const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs), undefined, this.parties);
             return judged.peers.length > 0 ? judged : stalled;
           })(),
           options.signal,
@@ -714,7 +714,7 @@ export class Group {
       // honest party kept waiting whenever a party ahead reached its deadline first:
       // test/protocols/aggregate-review.test.ts F5, test/group/deadline-skew.test.ts.)
       const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
-      if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs));
+      if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs), undefined, this.parties);
       const open = names.filter((m) => !explained.includes(m));
       // (A party that says it waits for itself, or for this party, waits for nobody else.)
       const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== m && q !== this.localId && this.peers.includes(q));
@@ -742,7 +742,8 @@ export class Group {
   async #judged(err: unknown, timeoutMs: number): Promise<unknown> {
     const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
     if (why === undefined) return err;
-    return this.#mesh.judgeAbort(why.peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2)));
+    // Only parties of this group (a view's members) can be confirmed: the run is theirs.
+    return this.#mesh.judgeAbort(why.peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2)), undefined, this.parties);
   }
 
   /** Whether this party observed `party` failing: its channel ended here without an abort notice. */

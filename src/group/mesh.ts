@@ -380,10 +380,20 @@ export class Mesh {
    * the sender itself when it blamed nobody. A blamed party that explained why it stopped (and
    * blamed others) is not probed: it left on purpose, and its silence proves nothing.
    */
-  async judgeAbort(peer: string, notice: AbortNotice, probeMs: number, alsoFailed: (party: string) => boolean = () => false): Promise<GroupError> {
+  async judgeAbort(
+    peer: string,
+    notice: AbortNotice,
+    probeMs: number,
+    alsoFailed: (party: string) => boolean = () => false,
+    scope?: readonly string[],
+  ): Promise<GroupError> {
     const blamed = notice.blame.filter((b) => b !== this.#cfg.localId && b !== peer);
     const verdicts = await Promise.all(
       blamed.map(async (b) => {
+        // A party outside the run (a `Group.without` view's left-out party) did not stop it,
+        // whatever it did before: never confirmed (review8 R8-8: it was named, and the retry
+        // guidance's `view.without(err.peers)` threw).
+        if (scope !== undefined && !scope.includes(b)) return false;
         if (this.failedHere(b) || this.confessed(b, notice.run) || alsoFailed(b)) return true;
         // (A notice of b for another run says nothing about this one: b is asked.)
         if (this.explainedFor(b, notice.run) || !this.channels.has(b)) return false;
