@@ -226,3 +226,24 @@ test('R8-8: in a view without a party, a notice blaming that (failed) party does
     await h.close();
   }
 }, 30_000);
+
+test('R8-9: a peer that reads just fast enough to keep a send moving cannot hold an honest party in that send for ever', async () => {
+  // p3 takes p1's bytes at 512 KiB/s: with 256 KiB send batches (sendHighWaterBytes; the socket
+  // reports progress once per batch, and the kernel wakes the writer once a part of its buffer is
+  // free) that is progress every few seconds, within the 5 s round deadline each time, so "no
+  // progress for a round deadline" never fires. Before: a 24 MiB send waited for all of it (41 s
+  // here, 8 deadlines; S / batch × deadline in general) — past every deadline of the run. Now a send also
+  // fails once it is slower on average than MIN_OPENING_BYTES_PER_SECOND beyond the round
+  // deadline, naming the peer that does not take its bytes.
+  const { g1, via, close } = await threeViaForwarder({ roundTimeoutMs: 5_000, sendHighWaterBytes: 256 << 10 });
+  try {
+    via.throttle(512 << 10);
+    const outcome = await g1.send('p3', 'drip.1/x', new Uint8Array(24 << 20)).then(() => 'sent', (e: unknown) => e);
+    expect(outcome).toBeInstanceOf(CouplerError);
+    const e = outcome as CouplerError;
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p3'] });
+  } finally {
+    via.throttle(0);
+    await close();
+  }
+}, 90_000);
