@@ -135,6 +135,8 @@ export class SecureChannel {
    * reading, one pending while this moves only by a slow link (see the group's send deadline).
    */
   tookAt = Date.now();
+  /** @internal Bytes of frames the socket has taken so far (see {@link SecureChannel.tookAt}). */
+  takenBytes = 0;
 
   readonly #ws: WebSocket;
   readonly #sealer: FrameSealer;
@@ -281,6 +283,7 @@ export class SecureChannel {
         if (err) reject(this.#closedError(err));
         else {
           this.tookAt = Date.now();
+          this.takenBytes += frame.length;
           if (lastOfMessage) this.stats.messagesSent++;
           resolve();
         }

@@ -30,6 +30,7 @@ import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage,
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
+import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
 export { ROUND_PATTERN } from './inbound.js';
@@ -524,7 +525,7 @@ export class Group {
    * paused VM, a path cut without a reset) that stops happening once the kernel's buffers and the
    * channel's are full, and a protocol step that awaited its sends before its gather waited for
    * ever. So a send fails once its peer's socket has taken none of this party's bytes for
-   * the round's deadline (`options.timeoutMs`, else the group's; a slow link that still moves bytes is waited for, as the pieces exchanges' longer
+   * the round's deadline (`options.timeoutMs`, else the group's; a slow link that still moves bytes at 1 MiB/s on average is waited for, as the pieces exchanges' longer
    * deadlines expect), as a gather fails for a silent peer: a {@link TimeoutError} naming those of
    * the stalled peers that do not answer a liveness probe (a probe travels behind the bytes that do
    * not leave, so a peer that stopped reading is silent), or all of them; the round's signal ends
@@ -536,6 +537,13 @@ export class Group {
 
   async #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
     const all = Promise.all(posts);
+    // Besides "no progress for the deadline": from the first deadline on, each peer's channel must
+    // take bytes at MIN_OPENING_BYTES_PER_SECOND on average, after one more deadline of grace
+    // (whatever message they belong to: a send queued behind a long one on a fast link is not
+    // late). A peer that took the bytes just often enough to show progress each deadline held the
+    // sender in the send for (size / send batch) deadlines (review8 R8-9). Measured from the first
+    // timer, so nothing per peer is done before it fires.
+    let from: { at: number; ch: SecureChannel | undefined; n: number }[] | undefined;
     let waitMs = timeoutMs;
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
@@ -548,13 +556,21 @@ export class Group {
       // Which sends are still pending: racing a settled promise against an already resolved one
       // yields the settled one's outcome (its reaction was queued first).
       const now = Date.now();
+      from ??= peers.map((p) => {
+        const ch = this.#mesh.links.get(p)?.channel;
+        return { at: now, ch, n: ch?.takenBytes ?? 0 };
+      });
       const stalled: string[] = [];
       let nextMs = Infinity;
       for (let i = 0; i < posts.length; i++) {
         if ((await Promise.race([posts[i]!, Promise.resolve(PENDING)])) !== PENDING) continue;
-        const tookAt = this.#mesh.links.get(peers[i]!)?.channel.tookAt ?? -Infinity;
-        if (now - tookAt >= timeoutMs) stalled.push(peers[i]!);
-        else nextMs = Math.min(nextMs, tookAt + timeoutMs - now);
+        const ch = this.#mesh.links.get(peers[i]!)?.channel;
+        const tookAt = ch?.tookAt ?? -Infinity;
+        const base = from[i]!;
+        const moved = ch === undefined ? 0 : ch === base.ch ? ch.takenBytes - base.n : ch.takenBytes;
+        const floorAt = base.at + timeoutMs + (1000 * moved) / MIN_OPENING_BYTES_PER_SECOND;
+        if (now - tookAt >= timeoutMs || now >= floorAt) stalled.push(peers[i]!);
+        else nextMs = Math.min(nextMs, tookAt + timeoutMs - now, floorAt - now);
       }
       if (stalled.length > 0) {
         all.catch(() => undefined);
