@@ -1007,8 +1007,8 @@ export class Group {
    * honest one whose path from this party alone is cut (one that says it waits for another live
    * party is only a suspect, never named): leave a timed-out party out at most once per sum, or
    * retries could be steered to drop honest parties one by one (README, "What is not protected").
-   * A view's errors name only its members: a notice blaming a left-out party is never confirmed in
-   * it (so `view.without(err.peers)` never throws for a non-member).
+   * A view's round errors (timeouts, losses, notices) name only its members: a notice blaming a
+   * left-out party is never confirmed in it.
    *
    * @param parties - members of this group to leave out (not this party).
    * @returns the view.
