@@ -12,6 +12,7 @@ import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
 import { PONG_ROUND, encodeAbort, encodeProbe } from '../../src/group/inbound';
+import { echoBroadcast } from '../../src/group/echo';
 import { makeParties, settleAll } from '../support/group-harness';
 import { joinAll } from '../relay/_relay';
 import { startRelay } from '../../src/relay';
@@ -247,3 +248,32 @@ test('R8-9: a peer that reads just fast enough to keep a send moving cannot hold
     await close();
   }
 }, 90_000);
+
+test('R8-10: an echo round whose missing party is only a suspect (it waits for a live withholder) does not name it', async () => {
+  // p4 withholds everything from p2 alone (and answers every probe). p2 waits in round 1 of the
+  // echo for p4's value; p1 and p3, a round ahead, wait for p2's digest. Their receive of it ends
+  // naming nobody (p2 says it waits for p4, which answers: both suspects) — and before, the echo's
+  // round failure turned "nobody" into naming the missing party: TIMEOUT naming the honest p2.
+  // (test/protocols/fused-review.test.ts O4 failed the same way under load.)
+  const h = await createTestGroups(4, { roundTimeoutMs: 8_000 });
+  try {
+    const [p1, p2, p3, p4] = h.groups;
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId === 'p4' && this.peerId === 'p2') {
+        const m = decodeMessage(message, message.length) as { r?: PlainData };
+        if (m.r !== PONG_ROUND) return Promise.resolve();
+      }
+      return send.call(this, message);
+    });
+    const slow = [p2!, p4!].map((g) => failure(echoBroadcast(g, 'r.1/x', g.localId, { timeoutMs: 8_000 })));
+    const ahead = await Promise.all([p1!, p3!].map((g) => failure(echoBroadcast(g, 'r.1/x', g.localId, { timeoutMs: 1_500 }))));
+    for (const e of ahead) {
+      expect(e).toBeInstanceOf(CouplerError);
+      expect(e!.peers).not.toContain('p2');
+    }
+    await Promise.all(slow);
+  } finally {
+    await h.close();
+  }
+}, 60_000);
