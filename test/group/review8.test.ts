@@ -13,6 +13,7 @@ import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
 import { PONG_ROUND, encodeAbort, encodeProbe } from '../../src/group/inbound';
 import { echoBroadcast } from '../../src/group/echo';
+import { commitThenOpenPieces } from '../../src/group/commit';
 import { makeParties, settleAll } from '../support/group-harness';
 import { joinAll } from '../relay/_relay';
 import { startRelay } from '../../src/relay';
@@ -273,6 +274,31 @@ test('R8-10: an echo round whose missing party is only a suspect (it waits for a
       expect(e!.peers).not.toContain('p2');
     }
     await Promise.all(slow);
+  } finally {
+    await h.close();
+  }
+}, 60_000);
+
+test('R8-10 (pieces): a piece exchange whose gather named nobody (suspects only) does not name every peer', async () => {
+  // p2 withholds its piece 1 from p1 and tells p1's probes it waits for p3 (which answers): p1's
+  // gather of piece 1 names nobody (p2 and p3 suspects). Before: the opening re-wrapped that
+  // timeout naming every peer — p3 and p4, honest, included.
+  const h = await createTestGroups(4, { roundTimeoutMs: 10_000 });
+  try {
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
+      if (m.r === 'pc.2/open/p1') return Promise.resolve();
+      if (m.r === PONG_ROUND) return send.call(this, encodeProbe('pong', m.p!.n!, ['p3']));
+      return send.call(this, message);
+    });
+    const piece = (party: number, i: number): Uint8Array => new Uint8Array(20_000).fill((party * 16 + i) & 0xff); // alone, never batched
+    const runs = h.groups.map((g, gi) => failure(commitThenOpenPieces(g, 'pc.2/open', 3, (i) => piece(gi, i), () => undefined, { timeoutMs: g.localId === 'p1' ? 1_500 : 6_000 })));
+    const e1 = await runs[0]!;
+    expect(e1).toBeInstanceOf(CouplerError);
+    for (const p of ['p3', 'p4']) expect(e1!.peers).not.toContain(p);
+    await Promise.all(runs);
   } finally {
     await h.close();
   }
