@@ -135,6 +135,8 @@ export class SecureChannel {
    * reading, one pending while this moves only by a slow link (see the group's send deadline).
    */
   tookAt = Date.now();
+  /** @internal Bytes of frames the socket has taken so far (see {@link SecureChannel.tookAt}). */
+  takenBytes = 0;
 
   readonly #ws: WebSocket;
   readonly #sealer: FrameSealer;
@@ -197,6 +199,15 @@ export class SecureChannel {
   /** True once the channel has closed (cleanly or not). */
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * @internal Whether bytes of this party's messages wait to leave toward the peer: a message queued
+   * behind others, or frames the socket has not taken yet (what a liveness probe's answer counts as
+   * waiting for the peer — a party blocked in a send to a peer that reads slowly is not idle).
+   */
+  get sending(): boolean {
+    return !this.#closed && (this.#chained > 0 || this.#ws.bufferedAmount > 0);
   }
 
   /** The error that closed the channel, if it did not close cleanly. */
@@ -272,6 +283,7 @@ export class SecureChannel {
         if (err) reject(this.#closedError(err));
         else {
           this.tookAt = Date.now();
+          this.takenBytes += frame.length;
           if (lastOfMessage) this.stats.messagesSent++;
           resolve();
         }

@@ -212,10 +212,10 @@ export async function commitThenOpenPieces(
         got = await group.gather(`${round}/p${i}`, { ...roundOptions, timeoutMs: Math.max(1, deadline - Date.now()) });
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
-        const late = err.peers.length > 0 ? err.peers : group.peers;
+        // Whom the gather named — possibly nobody (suspects only): never every peer (review8 R8-10).
         throw new TimeoutError(
-          `opening of round "${round}": piece ${i} of ${count} from ${late.map((p) => `"${p}"`).join(', ')} missing at the opening's deadline (${openingMs} ms: the round deadline plus ${count} pieces from ${group.peers.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s)`,
-          { peers: late },
+          `opening of round "${round}": piece ${i} of ${count} missing at the opening's deadline (${openingMs} ms: the round deadline plus ${count} pieces from ${group.peers.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s): ${err.message}`,
+          { peers: err.peers, suspects: err.suspects, cause: err },
         );
       }
       await handedOff[i]!.promise;

@@ -208,16 +208,22 @@ async function collect(
 
 /**
  * The error to report for the peers that failed a round: a non-timeout failure first, else one
- * timeout naming whom the receives' timeouts named (each names the silent party behind its peer:
- * see `Group.receive`).
+ * timeout naming whom the receives' timeouts named (each names the silent party behind its peer,
+ * or nobody — its peer and whom it waits for only suspects: see `Group.receive`). A receive that
+ * named nobody names nobody here too (before, its peer was named: an honest party kept waiting by
+ * a withholder, review8 R8-10).
  */
 function roundFailure(group: Group, round: string, failed: Map<string, CouplerError>, options: RoundOptions): CouplerError {
   const order = group.parties.filter((p) => failed.has(p));
   const other = order.map((p) => failed.get(p)!).find((e) => !(e instanceof TimeoutError));
   if (other !== undefined) return other;
   const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
-  const named = new Set(order.flatMap((p) => (failed.get(p)!.peers.length > 0 ? failed.get(p)!.peers : [p])));
-  return new TimeoutError(`round "${round}": no message from ${order.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms`, { peers: group.parties.filter((p) => named.has(p)) });
+  const named = new Set(order.flatMap((p) => failed.get(p)!.peers));
+  const suspected = new Set(order.flatMap((p) => failed.get(p)!.suspects));
+  const peers = group.parties.filter((p) => named.has(p));
+  const suspects = group.parties.filter((p) => suspected.has(p) && !named.has(p));
+  const why = order.map((p) => failed.get(p)!.message).join('; ');
+  return new TimeoutError(`round "${round}": no message from ${order.map((n) => `"${n}"`).join(', ')} within ${timeoutMs} ms (${why})`, { peers, suspects });
 }
 
 /**

@@ -30,6 +30,7 @@ import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage,
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh } from './mesh.js';
+import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
 export { ROUND_PATTERN } from './inbound.js';
@@ -524,7 +525,7 @@ export class Group {
    * paused VM, a path cut without a reset) that stops happening once the kernel's buffers and the
    * channel's are full, and a protocol step that awaited its sends before its gather waited for
    * ever. So a send fails once its peer's socket has taken none of this party's bytes for
-   * the round's deadline (`options.timeoutMs`, else the group's; a slow link that still moves bytes is waited for, as the pieces exchanges' longer
+   * the round's deadline (`options.timeoutMs`, else the group's; a slow link that still moves bytes at 1 MiB/s on average is waited for, as the pieces exchanges' longer
    * deadlines expect), as a gather fails for a silent peer: a {@link TimeoutError} naming those of
    * the stalled peers that do not answer a liveness probe (a probe travels behind the bytes that do
    * not leave, so a peer that stopped reading is silent), or all of them; the round's signal ends
@@ -536,6 +537,13 @@ export class Group {
 
   async #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
     const all = Promise.all(posts);
+    // Besides "no progress for the deadline": from the first deadline on, each peer's channel must
+    // take bytes at MIN_OPENING_BYTES_PER_SECOND on average, after one more deadline of grace
+    // (whatever message they belong to: a send queued behind a long one on a fast link is not
+    // late). A peer that took the bytes just often enough to show progress each deadline held the
+    // sender in the send for (size / send batch) deadlines (review8 R8-9). Measured from the first
+    // timer, so nothing per peer is done before it fires.
+    let from: { at: number; ch: SecureChannel | undefined; n: number }[] | undefined;
     let waitMs = timeoutMs;
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
@@ -548,13 +556,21 @@ export class Group {
       // Which sends are still pending: racing a settled promise against an already resolved one
       // yields the settled one's outcome (its reaction was queued first).
       const now = Date.now();
+      from ??= peers.map((p) => {
+        const ch = this.#mesh.links.get(p)?.channel;
+        return { at: now, ch, n: ch?.takenBytes ?? 0 };
+      });
       const stalled: string[] = [];
       let nextMs = Infinity;
       for (let i = 0; i < posts.length; i++) {
         if ((await Promise.race([posts[i]!, Promise.resolve(PENDING)])) !== PENDING) continue;
-        const tookAt = this.#mesh.links.get(peers[i]!)?.channel.tookAt ?? -Infinity;
-        if (now - tookAt >= timeoutMs) stalled.push(peers[i]!);
-        else nextMs = Math.min(nextMs, tookAt + timeoutMs - now);
+        const ch = this.#mesh.links.get(peers[i]!)?.channel;
+        const tookAt = ch?.tookAt ?? -Infinity;
+        const base = from[i]!;
+        const moved = ch === undefined ? 0 : ch === base.ch ? ch.takenBytes - base.n : ch.takenBytes;
+        const floorAt = base.at + timeoutMs + (1000 * moved) / MIN_OPENING_BYTES_PER_SECOND;
+        if (now - tookAt >= timeoutMs || now >= floorAt) stalled.push(peers[i]!);
+        else nextMs = Math.min(nextMs, tookAt + timeoutMs - now, floorAt - now);
       }
       if (stalled.length > 0) {
         all.catch(() => undefined);
@@ -689,7 +705,7 @@ export class Group {
             const stalled = await this.#stalled(round, [peer], timeoutMs);
             const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
             if (notice === undefined) return stalled;
-            const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs));
+            const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs), undefined, this.parties);
             return judged.peers.length > 0 ? judged : stalled;
           })(),
           options.signal,
@@ -720,7 +736,8 @@ export class Group {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
-    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers);
+    const run = runOfRound(round);
+    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers, run);
     if (silent.length === 0) {
       // Every party asked answers. A missing party that sent its abort notice for the run meanwhile
       // is not named: its notice, judged here, speaks for it. A missing party that waits for nobody
@@ -730,11 +747,11 @@ export class Group {
       // nothing here tells which, so neither is named — both are suspects. (Naming it named the
       // honest party kept waiting whenever a party ahead reached its deadline first:
       // test/protocols/aggregate-review.test.ts F5, test/group/deadline-skew.test.ts.)
-      const run = runOfRound(round);
       const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
-      if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs));
+      if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs), undefined, this.parties);
       const open = names.filter((m) => !explained.includes(m));
-      const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== this.localId && this.peers.includes(q));
+      // (A party that says it waits for itself, or for this party, waits for nobody else.)
+      const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== m && q !== this.localId && this.peers.includes(q));
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
       if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain });
@@ -759,7 +776,8 @@ export class Group {
   async #judged(err: unknown, timeoutMs: number): Promise<unknown> {
     const why = err instanceof CouplerError ? noticeOf.get(err) : undefined;
     if (why === undefined) return err;
-    return this.#mesh.judgeAbort(why.peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2)));
+    // Only parties of this group (a view's members) can be confirmed: the run is theirs.
+    return this.#mesh.judgeAbort(why.peer, why.notice, Math.max(1, Math.floor(timeoutMs / 2)), undefined, this.parties);
   }
 
   /** Whether this party observed `party` failing: its channel ended here without an abort notice. */
@@ -883,7 +901,7 @@ export class Group {
       );
       await Promise.race([all, new Promise<void>((resolve) => onTimer(resolve))]);
       if (results.size < minimum) {
-        const missing = from.filter((p) => !results.has(p) && !this.#mesh.explained.has(p));
+        const missing = from.filter((p) => !results.has(p) && !this.#mesh.explainedFor(p, runOfRound(round)));
         // Whom to name: the silent ones among them (#stalled), as a gather's deadline does.
         const named = missing.length === 0 ? [] : (await this.#stalled(round, missing, timeoutMs)).peers;
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
@@ -1007,6 +1025,8 @@ export class Group {
    * honest one whose path from this party alone is cut (one that says it waits for another live
    * party is only a suspect, never named): leave a timed-out party out at most once per sum, or
    * retries could be steered to drop honest parties one by one (README, "What is not protected").
+   * A view's round errors (timeouts, losses, notices) name only its members: a notice blaming a
+   * left-out party is never confirmed in it.
    *
    * @param parties - members of this group to leave out (not this party).
    * @returns the view.
@@ -1171,6 +1191,16 @@ export class Group {
   /** @internal drop a misbehaving peer. */
   _dropPeer(peer: string, error: CouplerError): void {
     this.#mesh.drop(peer, error);
+  }
+
+  /**
+   * @internal `work`, during which this party's probe answers say it waits for `parties` (see
+   * `Mesh.waitingFor`): for a wait that is on no peer's round message — the relayed opening waits
+   * for the relay, whose answer needs every member's upload. A party held up that way answered
+   * "waiting for nobody" and the parties ahead named it (review8 R8-7).
+   */
+  _waitingOn<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
+    return this.#mesh.waitingWhile(parties.filter((p) => p !== this.localId && this.#root.peers.includes(p)), work);
   }
 
   /** @internal whether close() was called. */

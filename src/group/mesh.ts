@@ -57,6 +57,17 @@ export const FORMATION_NOTICE_POLL_MS = 100;
 /** How long a party waits for its abort notices to leave before it closes its channels, ms. */
 export const ABORT_SEND_TIMEOUT_MS = 1_000;
 
+/** Most runs whose abort notice is remembered per peer (older ones are forgotten first). */
+export const MAX_NOTICE_RUNS_PER_PEER = 1024;
+
+/** A peer's abort notices: the one for the whole group, if any, and one per run. */
+interface NoticeRecord {
+  group: AbortNotice | undefined;
+  readonly runs: Map<string, AbortNotice>;
+  /** The latest notice, whichever. */
+  last: AbortNotice;
+}
+
 /** Everything formation needs (validated by `joinGroup`). */
 export interface MeshConfig {
   readonly localId: string;
@@ -121,10 +132,13 @@ export class Mesh {
   /** The link to each connected peer (it outlives a lost channel through the relay). */
   readonly links = new Map<string, PeerLink>();
   readonly mailboxes: Map<string, Mailbox>;
-  /** Peers that sent an abort notice: their channel's end is explained, not a failure. */
+  /**
+   * Peers that sent an abort notice (for any run, or the group): their channel's end is explained,
+   * not a failure. Whether a party explained itself for one run is {@link Mesh.explainedFor}.
+   */
   readonly explained = new Set<string>();
-  /** The last abort notice of each peer that sent one. */
-  readonly #notices = new Map<string, AbortNotice>();
+  /** The abort notices of each peer that sent one (by run; see {@link Mesh.noticeFrom}). */
+  readonly #notices = new Map<string, NoticeRecord>();
   /** Peers whose channel was lost here while forming (not closed after a notice), and not back since. */
   readonly #lostForming = new Set<string>();
   readonly #cfg: MeshConfig;
@@ -317,7 +331,7 @@ export class Mesh {
     // judged again (each started a loop polling until half the join deadline, and an event).
     if (this.#phase !== 'joined' && this.#notices.has(ch.peerId)) return;
     this.explained.add(ch.peerId);
-    this.#notices.set(ch.peerId, notice);
+    this.#record(ch.peerId, notice);
     if (this.#phase === 'joined') {
       this.#owner?.onAbort(ch.peerId, notice);
       return;
@@ -366,13 +380,27 @@ export class Mesh {
    * the sender itself when it blamed nobody. A blamed party that explained why it stopped (and
    * blamed others) is not probed: it left on purpose, and its silence proves nothing.
    */
-  async judgeAbort(peer: string, notice: AbortNotice, probeMs: number, alsoFailed: (party: string) => boolean = () => false): Promise<GroupError> {
+  async judgeAbort(
+    peer: string,
+    notice: AbortNotice,
+    probeMs: number,
+    alsoFailed: (party: string) => boolean = () => false,
+    scope?: readonly string[],
+  ): Promise<GroupError> {
     const blamed = notice.blame.filter((b) => b !== this.#cfg.localId && b !== peer);
     const verdicts = await Promise.all(
       blamed.map(async (b) => {
+        // A party outside the run (a `Group.without` view's left-out party) did not stop it,
+        // whatever it did before: never confirmed (review8 R8-8: it was named, and the retry
+        // guidance's `view.without(err.peers)` threw).
+        if (scope !== undefined && !scope.includes(b)) return false;
         if (this.failedHere(b) || this.confessed(b, notice.run) || alsoFailed(b)) return true;
-        if (this.explained.has(b) || !this.channels.has(b)) return false;
-        const answered = await this.probe(b, probeMs);
+        // (A notice of b for another run says nothing about this one: b is asked.)
+        if (this.explainedFor(b, notice.run) || !this.channels.has(b)) return false;
+        // While this party asks, it waits for b: a party ahead that asks it meanwhile must hear
+        // so (an honest party judging a notice awaits no round message — it answered "nobody" and
+        // was named, review8 R8-2).
+        const answered = await this.#waitingWhile([b], this.probe(b, probeMs));
         // Checked again after the probe: the blamed party's own notice ("I stopped on my own") or
         // the loss of its channel may have come meanwhile — a party stopping on SIGTERM tells
         // everyone, then still answers pings until it exits (found by the blame trial).
@@ -393,10 +421,42 @@ export class Mesh {
     return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
   }
 
-  /** The abort notice `party` sent here for `run` (or for the whole group), if any. */
-  noticeFrom(party: string, run: string): AbortNotice | undefined {
-    const n = this.#notices.get(party);
-    return n !== undefined && (n.run === undefined || n.run === run) ? n : undefined;
+  /** File a peer's notice (bounded per peer: the latest {@link MAX_NOTICE_RUNS_PER_PEER} runs). */
+  #record(party: string, notice: AbortNotice): void {
+    let rec = this.#notices.get(party);
+    if (rec === undefined) {
+      rec = { group: undefined, runs: new Map(), last: notice };
+      this.#notices.set(party, rec);
+    }
+    rec.last = notice;
+    if (notice.run === undefined) {
+      rec.group = notice;
+      return;
+    }
+    rec.runs.delete(notice.run);
+    if (rec.runs.size >= MAX_NOTICE_RUNS_PER_PEER) rec.runs.delete(rec.runs.keys().next().value!);
+    rec.runs.set(notice.run, notice);
+  }
+
+  /**
+   * The abort notice `party` sent here for `run` (else the one for the whole group), if any; with
+   * `run` undefined, only the whole group's. (Before, only a peer's latest notice was kept: a
+   * notice for another run hid the one for this run.)
+   */
+  noticeFrom(party: string, run: string | undefined): AbortNotice | undefined {
+    const rec = this.#notices.get(party);
+    if (rec === undefined) return undefined;
+    return (run === undefined ? undefined : rec.runs.get(run)) ?? rec.group;
+  }
+
+  /**
+   * Whether `party` explained why it stopped `run` (or left the group): its notice speaks for it
+   * there, and its silence proves nothing. A notice for another run does not: a party that stopped
+   * an earlier run is asked in this one like any other (review8 R8-3: it was never asked, counted
+   * as waiting for nobody, and named).
+   */
+  explainedFor(party: string, run: string | undefined): boolean {
+    return this.noticeFrom(party, run) !== undefined;
   }
 
   /**
@@ -405,8 +465,8 @@ export class Mesh {
    * for `run`.
    */
   confessed(party: string, run: string | undefined): boolean {
-    const n = this.#notices.get(party);
-    return n !== undefined && n.blame.length === 0 && n.code !== ErrorCode.RELAY_LOST && n.relay !== true && (n.run === undefined || n.run === run);
+    const n = this.noticeFrom(party, run);
+    return n !== undefined && n.blame.length === 0 && n.nobody !== true && n.code !== ErrorCode.RELAY_LOST && n.relay !== true;
   }
 
   /** Liveness probes and answers sent to and received from `peer` (see {@link Mesh.probeCounts}). */
@@ -443,18 +503,45 @@ export class Mesh {
   }
 
   /**
-   * The peers this party is waiting for right now: a round of theirs is awaited here, or a round
+   * The peers this party is waiting for right now: a round of theirs is awaited here; a round
    * deadline passed without it and this party is still asking why ({@link Mesh.traceStall}; a
-   * receive's wait has ended by then, yet a party asked meanwhile must hear whom it waited for).
+   * receive's wait has ended by then, yet a party asked meanwhile must hear whom it waited for);
+   * a send of this party to them has not left yet (a peer reading slowly holds it in the send);
+   * or this party is asking them about a notice that blames them ({@link Mesh.judgeAbort}). An
+   * honest party held up by others never answers "nobody" (review8 R8-1, R8-2).
    */
   waitingFor(): string[] {
     const out: string[] = [];
-    for (const [peer, mb] of this.mailboxes) if (mb.awaited || this.#tracing.has(peer)) out.push(peer);
+    for (const [peer, mb] of this.mailboxes) {
+      if (mb.awaited || this.#tracing.has(peer) || this.links.get(peer)?.channel.sending === true) out.push(peer);
+    }
     return out;
   }
 
-  /** Parties a {@link Mesh.traceStall} in progress was started for, with how many such traces. */
+  /**
+   * Parties this party waits for beyond its mailboxes, with how many reasons each: a
+   * {@link Mesh.traceStall} in progress was started for them, or a notice's verdict asks them
+   * ({@link Mesh.judgeAbort}). (Sends still pending toward a peer count too: {@link Mesh.waitingFor}.)
+   */
   readonly #tracing = new Map<string, number>();
+
+  /** `work`, with `parties` reported as waited for (see {@link Mesh.waitingFor}) until it settles. */
+  waitingWhile<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
+    return this.#waitingWhile(parties, work);
+  }
+
+  async #waitingWhile<T>(parties: readonly string[], work: Promise<T>): Promise<T> {
+    for (const p of parties) this.#tracing.set(p, (this.#tracing.get(p) ?? 0) + 1);
+    try {
+      return await work;
+    } finally {
+      for (const p of parties) {
+        const k = this.#tracing.get(p)! - 1;
+        if (k === 0) this.#tracing.delete(p);
+        else this.#tracing.set(p, k);
+      }
+    }
+  }
 
   /**
    * Ask `peer` directly whether it is alive (a `ping` it must echo): true when it answers within
@@ -532,45 +619,43 @@ export class Mesh {
    * Only the parties of the round (`scope`: a view's members) are asked or followed: a party that
    * says it waits for one outside the round (a party a retry left out) speaks of another run.
    */
-  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
-    for (const p of missing) this.#tracing.set(p, (this.#tracing.get(p) ?? 0) + 1);
-    try {
-      const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms)]));
-      const seen = new Set<string>([this.#cfg.localId]);
-      const silent: string[] = [];
-      const waiting = new Map<string, readonly string[]>();
-      let wave = missing.filter((p) => !seen.has(p));
-      while (wave.length > 0) {
-        for (const p of wave) seen.add(p);
-        const answers = await Promise.all(
-          wave.map(async (p) => {
-            // (Checked before and after its answer: a notice or a lost channel may come meanwhile.)
-            const answer = this.failedHere(p) || this.explained.has(p) ? undefined : await (asked.get(p) ?? Promise.resolve(undefined));
-            if (this.failedHere(p)) return undefined;
-            if (this.explained.has(p)) return [];
-            return answer;
-          }),
-        );
-        const next: string[] = [];
-        wave.forEach((p, i) => {
-          const w = answers[i];
-          if (w === undefined) {
-            silent.push(p);
-            return;
-          }
-          waiting.set(p, w);
-          for (const q of w) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
-        });
-        wave = next;
-      }
-      return { silent, waiting };
-    } finally {
-      for (const p of missing) {
-        const k = this.#tracing.get(p)! - 1;
-        if (k === 0) this.#tracing.delete(p);
-        else this.#tracing.set(p, k);
-      }
+  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers, run?: string): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+    return this.#waitingWhile(missing, this.#trace(missing, ms, scope, run));
+  }
+
+  async #trace(missing: readonly string[], ms: number, scope: readonly string[], run: string | undefined): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+    // A party explained for this run (or the group) speaks by its notice; one that stopped another
+    // run is asked like any other (review8 R8-3). Without a run, any notice counts, as before.
+    const explained = (p: string): boolean => (run === undefined ? this.explained.has(p) : this.explainedFor(p, run));
+    const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms)]));
+    const seen = new Set<string>([this.#cfg.localId]);
+    const silent: string[] = [];
+    const waiting = new Map<string, readonly string[]>();
+    let wave = missing.filter((p) => !seen.has(p));
+    while (wave.length > 0) {
+      for (const p of wave) seen.add(p);
+      const answers = await Promise.all(
+        wave.map(async (p) => {
+          // (Checked before and after its answer: a notice or a lost channel may come meanwhile.)
+          const answer = this.failedHere(p) || explained(p) ? undefined : await (asked.get(p) ?? Promise.resolve(undefined));
+          if (this.failedHere(p)) return undefined;
+          if (explained(p)) return [];
+          return answer;
+        }),
+      );
+      const next: string[] = [];
+      wave.forEach((p, i) => {
+        const w = answers[i];
+        if (w === undefined) {
+          silent.push(p);
+          return;
+        }
+        waiting.set(p, w);
+        for (const q of w) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
+      });
+      wave = next;
     }
+    return { silent, waiting };
   }
 
   /**
@@ -637,11 +722,15 @@ export class Mesh {
     link?.down();
     if (this.#phase === 'failed' || this.#owner?.closing) return;
     if (mailbox.error !== undefined) return; // dropped for misbehaviour, or it left with a notice
-    const notice = this.#notices.get(ch.peerId);
+    const notice = this.#notices.get(ch.peerId)?.last;
     if (notice !== undefined && !relayLost && this.#owner !== undefined) {
       // It stopped a run and said why, then left: its notice explains the end of its channel, for
       // every later round too (a slower party reaching that run now must not name it for leaving).
-      this.#owner.onAbort(ch.peerId, { code: notice.code, blame: notice.blame });
+      // It keeps its meaning: one that named nobody with certainty (`nobody`), or was stopped by
+      // the relay, is not read as "my own doing" now (review8 R8-4: it was, and named the sender).
+      const { run: _run, ...left } = notice;
+      this.#record(ch.peerId, left);
+      this.#owner.onAbort(ch.peerId, left);
       return;
     }
     // Its notice is held for the group (read in phase `complete`): it explains this end too.

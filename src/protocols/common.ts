@@ -814,10 +814,10 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
             : await group.gatherSome(round, x.tolerant.minimum, { ...options, from: alive, timeoutMs: Math.min(roundMs, timeoutMs) });
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
-        const late = err.peers.length > 0 ? err.peers : alive;
+        // Whom the gather named — possibly nobody (suspects only): never every peer (review8 R8-10).
         throw new TimeoutError(
-          `round "${x.round}": piece ${i} of ${x.count} from ${late.map((p) => `"${p}"`).join(', ')} missing at the exchange's deadline (${totalMs} ms: the round deadline plus ${x.count} pieces from ${x.from.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s)`,
-          { peers: late },
+          `round "${x.round}": piece ${i} of ${x.count} missing at the exchange's deadline (${totalMs} ms: the round deadline plus ${x.count} pieces from ${x.from.length} peers at ${MIN_OPENING_BYTES_PER_SECOND} bytes/s): ${err.message}`,
+          { peers: err.peers, suspects: err.suspects, cause: err },
         );
       }
       if (x.tolerant !== undefined && got.size < alive.length) {

@@ -185,7 +185,11 @@ export async function openRelayed(
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const openingMs = roundMs + Math.ceil((1000 * 17 * length) / MIN_OPENING_BYTES_PER_SECOND);
   const openedAt = Date.now();
-  const conn = await admitRetrying(openedAt + openingMs, options.signal, gate, {
+  // While it waits for the relay (admission, then the answer), this party waits for the other
+  // members' uploads: its probe answers say so, or a relay that answers it late got it named by
+  // the members ahead, whose mask round has only the round deadline (review8 R8-7).
+  const others = parties.filter((p) => p !== me);
+  const conn = await group._waitingOn(others, admitRetrying(openedAt + openingMs, options.signal, gate, {
     relayUrl,
     identity: group.identity,
     roster: group.roster,
@@ -207,7 +211,7 @@ export async function openRelayed(
       viewBytes.set(sum, 8 * at);
       answerChain = chainNext(answerChain, answerChunkHash(i, sum, carries));
     },
-  }).catch((err: unknown) => {
+  })).catch((err: unknown) => {
     // A member that comes after the aggregation ended gets the relay's abort at admission, with
     // the same evidence the others got (a party's signed upload of the wrong size names it).
     throw blameUpload(group, err, agg, length, count);
@@ -224,7 +228,7 @@ export async function openRelayed(
       const st = uploadStatement(session, agg, me, i, payload.length, chains.subarray(32 * i, 32 * i + 32));
       return encodeUploadChunk(i, ed25519Sign(st, sk), payload);
     });
-    const answered = withDeadline(conn.answer, openingMs, () => noAnswer(round, relayUrl, openingMs, conn.waiting()), options.signal);
+    const answered = group._waitingOn(others, withDeadline(conn.answer, openingMs, () => noAnswer(round, relayUrl, openingMs, conn.waiting()), options.signal));
     [committed, , answer] = await Promise.all([echo, upload, answered]);
   } catch (err) {
     conn.close();
