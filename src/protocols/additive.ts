@@ -96,9 +96,11 @@ export interface SecureSumOptions extends SumOptions {
    * expansions of L per party (masks and fingerprints); who aggregates does not matter for
    * integrity (see `aggregate.ts`). `'relay'`: the group's relay adds the masked partial sums
    * (8L up and 9L down per party, n·17L over the relay's link; the relay learns nothing and is
-   * named if it changes the sum, see `relay-opening.ts`); needs a group joined with a relay.
-   * Default: `'relay'` when every party's channels all run through the relay and L ≥
-   * {@link RELAY_OPENING_MIN_ELEMENTS} (each party states it in the echoed shape agreement), else
+   * named if it changes the sum, see `relay-opening.ts`); needs a group joined with a relay and at
+   * least {@link RELAY_OPENING_MIN_PARTIES} parties in the run.
+   * Default: `'relay'` when every party's channels all run through the relay, L ≥
+   * {@link RELAY_OPENING_MIN_ELEMENTS} and n ≥ {@link RELAY_OPENING_MIN_PARTIES} (each party states
+   * it in the echoed shape agreement), else
    * `'broadcast'` (`secureSum`) or `'aggregate'` for n ≥ 4, `'broadcast'` below (`dkSecureSum`).
    */
   readonly opening?: PartialsOpening;
@@ -107,24 +109,39 @@ export interface SecureSumOptions extends SumOptions {
 /**
  * Check an explicit `opening` option (undefined: the default, resolved per run by
  * {@link resolveOpening}).
- * @throws {@link InvalidArgumentError} for another value, or `'relay'` in a group without a relay.
+ * @throws {@link InvalidArgumentError} for another value, or `'relay'` in a group without a relay
+ *   or in a run of fewer than {@link RELAY_OPENING_MIN_PARTIES} parties.
  * @internal
  */
 export function checkOpening(group: Group, value: unknown): PartialsOpening | undefined {
   if (value === undefined) return undefined;
   if (value !== 'broadcast' && value !== 'aggregate' && value !== 'relay') throw new InvalidArgumentError('"opening" must be "broadcast", "aggregate" or "relay"');
   if (value === 'relay' && group._relayUrl === undefined) throw new InvalidArgumentError('"opening" "relay" needs a group joined with a relay ("transport" "relay" or "auto" and "relayUrl")');
+  // With two parties the relayed opening carries more than the broadcast one (8L up and 9L down per
+  // party against 8L each way), and a party the relay answers late could only say it waits for
+  // the other member — the party asking, whose claim the deadline rule discards — so it was named
+  // (review8 R8-7). Refused before the run takes its id: the group stays in step.
+  if (value === 'relay' && group.parties.length < RELAY_OPENING_MIN_PARTIES) {
+    throw new InvalidArgumentError(`"opening" "relay" needs at least ${RELAY_OPENING_MIN_PARTIES} parties (this run has ${group.parties.length}); use "broadcast"`);
+  }
   return value;
 }
 
 /**
  * This party's statement for the default opening (stated in the echoed shape agreement): 1 when
- * every one of its channels runs through the relay and the vector has at least
- * {@link RELAY_OPENING_MIN_ELEMENTS} elements. @internal
+ * every one of its channels runs through the relay, the vector has at least
+ * {@link RELAY_OPENING_MIN_ELEMENTS} elements and the run has at least
+ * {@link RELAY_OPENING_MIN_PARTIES} parties. @internal
  */
 export function relayHint(group: Group, length: number): { readonly rl: 0 | 1 } {
-  return { rl: length >= RELAY_OPENING_MIN_ELEMENTS && allChannelsRelayed(group) ? 1 : 0 };
+  return { rl: length >= RELAY_OPENING_MIN_ELEMENTS && group.parties.length >= RELAY_OPENING_MIN_PARTIES && allChannelsRelayed(group) ? 1 : 0 };
 }
+
+/**
+ * Fewest parties of a run with the relayed opening: below it, `opening: 'relay'` is refused and
+ * the default is the broadcast opening (see {@link checkOpening}).
+ */
+export const RELAY_OPENING_MIN_PARTIES = 3;
 
 /**
  * The opening of a run: the explicit one; else `'relay'` when every party stated (echo-checked)

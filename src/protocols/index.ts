@@ -3,7 +3,7 @@
  * @module
  */
 export { type SumOptions, type SumResult, checkSumInput, type CheckSumInputOptions } from './common.js';
-export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN } from './additive.js';
+export { secureSum, type SecureSumOptions, type PartialsOpening, SHARE_PRG_DOMAIN, RELAY_OPENING_MIN_PARTIES } from './additive.js';
 export { dkSecureSum, type DkSecureSumOptions } from './dk.js';
 export { RelayCheatingError, RELAY_OPENING_MIN_ELEMENTS } from './relay-opening.js';
 export { thresholdSum, thresholdDealerFloor, thresholdQuorum, SPILL_MIN_ELEMENTS, type ThresholdSumOptions } from './threshold.js';
