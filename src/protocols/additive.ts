@@ -138,8 +138,10 @@ export function relayHint(group: Group, length: number): { readonly rl: 0 | 1 } 
 }
 
 /**
- * Fewest parties of a run with the relayed opening: below it, `opening: 'relay'` is refused and
- * the default is the broadcast opening (see {@link checkOpening}).
+ * Fewest parties of a run with the relayed opening: below it, `opening: 'relay'` is refused
+ * (`INVALID_ARGUMENT`, before the run) and the default is the broadcast opening. With two parties
+ * the relayed opening carried more than the broadcast one, and a party the relay answered late
+ * was named by the other.
  */
 export const RELAY_OPENING_MIN_PARTIES = 3;
 
