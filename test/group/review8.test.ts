@@ -7,11 +7,12 @@
  * forbids naming the honest party.
  */
 import { createTestGroups } from '../support/group-harness';
+import { withhold } from '../support/withhold';
 import { threeViaForwarder } from '../support/three-via-forwarder';
 import { CouplerError, ErrorCode, TimeoutError } from '../../src/errors';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
-import { PONG_ROUND, encodeAbort, encodeProbe } from '../../src/group/inbound';
+import { PONG_ROUND, encodeAbort } from '../../src/group/inbound';
 import { echoBroadcast } from '../../src/group/echo';
 import { commitThenOpenPieces } from '../../src/group/commit';
 import { makeParties, settleAll } from '../support/group-harness';
@@ -148,13 +149,7 @@ test('R8-6: a withholder that says it waits for itself waits for nobody: it is n
   try {
     const [p1] = h.groups;
     // Malicious p2 withholds and answers p1's probes "I wait for p2".
-    const send = SecureChannel.prototype.send;
-    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
-      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
-      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
-      if (m.r !== PONG_ROUND) return send.call(this, message);
-      return send.call(this, encodeProbe('pong', m.p!.n!, ['p2']));
-    });
+    withhold({ from: 'p2', to: 'p1', claims: ['p2'] });
     const e = await failure(p1!.gather('sum.1/a', { from: ['p2'], timeoutMs: 800 }));
     // Before: nobody named, p2 the only suspect.
     expect({ code: e?.code, peers: e?.peers }).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p2'] });
@@ -285,14 +280,7 @@ test('R8-10 (pieces): a piece exchange whose gather named nobody (suspects only)
   // timeout naming every peer — p3 and p4, honest, included.
   const h = await createTestGroups(4, { roundTimeoutMs: 10_000 });
   try {
-    const send = SecureChannel.prototype.send;
-    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
-      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
-      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
-      if (m.r === 'pc.2/open/p1') return Promise.resolve();
-      if (m.r === PONG_ROUND) return send.call(this, encodeProbe('pong', m.p!.n!, ['p3']));
-      return send.call(this, message);
-    });
+    withhold({ from: 'p2', to: 'p1', drop: (r) => r === 'pc.2/open/p1', claims: ['p3'] });
     const piece = (party: number, i: number): Uint8Array => new Uint8Array(20_000).fill((party * 16 + i) & 0xff); // alone, never batched
     const runs = h.groups.map((g, gi) => failure(commitThenOpenPieces(g, 'pc.2/open', 3, (i) => piece(gi, i), () => undefined, { timeoutMs: g.localId === 'p1' ? 1_500 : 6_000 })));
     const e1 = await runs[0]!;

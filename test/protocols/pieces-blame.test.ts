@@ -11,9 +11,7 @@
  */
 import { createTestGroups } from '../support/group-harness';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import { SecureChannel } from '../../src/channel/channel';
-import { decodeMessage, type PlainData } from '../../src/wire/codec';
-import { PONG_ROUND, encodeProbe } from '../../src/group/inbound';
+import { withhold } from '../support/withhold';
 import { exchangePieces } from '../../src/protocols/common';
 
 const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);
@@ -23,14 +21,8 @@ afterEach(() => jest.restoreAllMocks());
 test('a piece exchange whose gather named nobody (suspects only) names nobody — never every peer', async () => {
   const h = await createTestGroups(4, { roundTimeoutMs: 10_000 });
   try {
-    const send = SecureChannel.prototype.send;
-    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
-      if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
-      const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array } };
-      if (m.r === 'ex.1/v/p1') return Promise.resolve(); // piece 1, to p1 only, never leaves
-      if (m.r === PONG_ROUND) return send.call(this, encodeProbe('pong', m.p!.n!, ['p3'])); // "I wait for p3"
-      return send.call(this, message);
-    });
+    // p2 → p1: piece 1 never leaves; every probe answer says "I wait for p3".
+    withhold({ from: 'p2', to: 'p1', drop: (r) => r === 'ex.1/v/p1', claims: ['p3'] });
     // 20 000 bytes per piece: each goes alone, never in a batch with another message.
     const piece = (party: number, i: number): Uint8Array => new Uint8Array(20_000).fill((party * 16 + i) & 0xff);
     const pieces = new Map<string, number>();
