@@ -415,7 +415,7 @@ export class Group {
   /** Run counters of the views made from this (root) group, by label. */
   readonly #viewRuns = new Map<string, number>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
-  readonly #outbox = new Map<string, { items: Uint8Array[]; bytes: number; waiters: { resolve: () => void; reject: (e: unknown) => void; options: RoundOptions }[] }>();
+  readonly #outbox = new Map<string, { items: Uint8Array[]; bytes: number; waiters: { resolve: () => void; reject: (e: unknown) => void; run: string; options: RoundOptions }[] }>();
   #flushScheduled = false;
 
   /** @internal use {@link joinGroup}. */
@@ -505,9 +505,9 @@ export class Group {
   async send(peer: string, round: string, payload: PlainData, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     this.#peerChannel(peer);
-    const lost = this.#mailbox(peer).error;
+    const lost = this.#mailbox(peer).errorFor(runOfRound(round));
     if (lost) throw await this.#judgedFor(lost, options);
-    await this.#sent(round, [peer], [this.#post(peer, encodeMessage({ r: round, p: payload }), options)], options);
+    await this.#sent(round, [peer], [this.#post(peer, runOfRound(round), encodeMessage({ r: round, p: payload }), options)], options);
   }
 
   /**
@@ -588,7 +588,7 @@ export class Group {
    * Send one encoded round message: small ones join the peer's batch of this event-loop turn,
    * larger ones go at once (after the pending batch, so the order per peer is kept).
    */
-  #post(peer: string, bytes: Uint8Array, options: RoundOptions): Promise<void> {
+  #post(peer: string, run: string, bytes: Uint8Array, options: RoundOptions): Promise<void> {
     // Over the cap: this party's own message, refused before anything is counted or sent — not a
     // lost peer (it was reported as PEER_LOST naming the receiver, an honest party).
     if (bytes.length > this.#maxMessageBytes) return Promise.reject(this.#tooLarge(bytes.length));
@@ -610,7 +610,7 @@ export class Group {
       this.#outbox.set(peer, box);
     }
     const b = box;
-    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject, options }));
+    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject, run, options }));
     b.items.push(bytes);
     b.bytes += bytes.length + 5;
     if (b.items.length >= BATCH_MAX_ITEMS) this.#flush(peer);
@@ -638,17 +638,16 @@ export class Group {
     if (box === undefined) return;
     this.#outbox.delete(peer);
     const link = this.#mesh.links.get(peer);
-    const lost = this.#mesh.mailboxes.get(peer)?.error;
+    const mailbox = this.#mesh.mailboxes.get(peer);
     const fail = (err: unknown): void => {
-      const e = lost ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err });
-      for (const w of box.waiters) w.reject(e);
+      for (const w of box.waiters) w.reject(mailbox?.errorFor(w.run) ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err }));
     };
-    if (lost !== undefined) {
+    if (mailbox?.error !== undefined) {
       // The peer stopped between these sends and their batch (its notice was read in between):
       // they fail with the notice's verdict, as a send after it does (send, sendToAll) — not with
       // the notice as first filed, which names nobody unless confirmed at once (blame trial).
-      // Each within its own round's deadline and signal.
-      for (const w of box.waiters) void this.#judgedFor(lost, w.options).then(w.reject);
+      // Each within its own round's deadline and signal, and by its own run's notice.
+      for (const w of box.waiters) void this.#judgedFor(mailbox.errorFor(w.run), w.options).then(w.reject);
       return;
     }
     if (link === undefined) return fail(undefined);
@@ -666,14 +665,15 @@ export class Group {
   async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
     const bytes = encodeMessage({ r: round, p: payload });
+    const run = runOfRound(round);
     // Every peer is tried (a refused one does not stop the others), as one async function per
     // peer did, without one: a round at small L is mostly this bookkeeping.
     const posts: Promise<void>[] = [];
     for (const peer of to) {
       try {
         this.#peerChannel(peer);
-        const lost = this.#mailbox(peer).error;
-        posts.push(lost ? this.#judgedFor(lost, options).then((judged) => Promise.reject(judged)) : this.#post(peer, bytes, options));
+        const lost = this.#mailbox(peer).errorFor(run);
+        posts.push(lost ? this.#judgedFor(lost, options).then((judged) => Promise.reject(judged)) : this.#post(peer, run, bytes, options));
       } catch (err) {
         posts.push(Promise.reject(err));
       }
@@ -1075,7 +1075,7 @@ export class Group {
     const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b) || this.#mesh.confessed(b, notice.run));
     noticeOf.set(err, { peer, notice });
     const mailbox = this.#mailbox(peer);
-    if (notice.run === undefined) mailbox.fail(err);
+    if (notice.run === undefined) mailbox.fail(err, true);
     else mailbox.failRun(notice.run, err);
     this.#onEvent?.({ type: 'peer-lost', peer, code: ErrorCode.PEER_ABORTED, graceful: true });
   }

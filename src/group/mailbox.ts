@@ -68,6 +68,12 @@ export class Mailbox {
   #pendingBytes = 0;
   #pendingHeapBytes = 0;
   #error: CouplerError | undefined;
+  /**
+   * Whether {@link Mailbox.error} comes from the peer's own abort notice (it left the group, or
+   * its channel ended after a notice): then a run it stopped with a notice of its own is still
+   * judged by that run's notice (see {@link Mailbox.errorFor}).
+   */
+  #errorExplained = false;
   /** Runs the peer stopped (an abort notice for that run): their rounds fail with this error. */
   readonly #runErrors = new Map<string, CouplerError>();
 
@@ -79,6 +85,22 @@ export class Mailbox {
   /** The error that ended this peer's participation, if any. */
   get error(): CouplerError | undefined {
     return this.#error;
+  }
+
+  /**
+   * The error a round of `run` fails with because of this peer, if any: {@link Mailbox.error}, but
+   * where the peer stopped `run` with a notice of its own ({@link Mailbox.failRun}) and then left
+   * with a notice (or its channel ended after one), that run's notice. A party that stopped two
+   * runs for different reasons and then closed its group had its latest notice, re-filed for the
+   * whole group at its channel's end, decide every run — a slower peer then judged the earlier run
+   * by the later run's reason (its own doing) and named the honest sender. A peer dropped for
+   * misbehaviour or lost without a notice fails every run with that, as before. Undefined while
+   * the peer is connected (a run it stopped fails that run's waits, not sends).
+   */
+  errorFor(run: string): CouplerError | undefined {
+    if (this.#error === undefined) return undefined;
+    if (!this.#errorExplained || this.#runErrors.size === 0) return this.#error;
+    return this.#runErrors.get(run) ?? this.#error;
   }
 
   /**
@@ -171,9 +193,9 @@ export class Mailbox {
       this.#pendingHeapBytes -= ready.cost.heapBytes;
       return Promise.resolve(ready.value);
     }
-    if (this.#error) return Promise.reject(this.#error);
-    // A wait of a run that already ended here would only run into its deadline and name the peer.
     const run = runOfRound(round);
+    if (this.#error) return Promise.reject(this.errorFor(run));
+    // A wait of a run that already ended here would only run into its deadline and name the peer.
     if (this.#closed.size !== 0 && this.#closed.has(run)) return Promise.reject(new AbortedError());
     const runError = this.#runErrors.size === 0 ? undefined : this.#runErrors.get(run);
     if (runError !== undefined) return Promise.reject(runError);
@@ -240,10 +262,15 @@ export class Mailbox {
     return { pending: this.#messages.size, seen: [...this.#seen.values()].reduce((k, s) => k + s.size, 0), closed: this.#closed.size, waiters: this.#waiters.size };
   }
 
-  /** The peer is gone: fail all waiters now and every later take of a round not yet received. */
-  fail(error: CouplerError): void {
+  /**
+   * The peer is gone: fail all waiters now and every later take of a round not yet received.
+   * `explained`: the error is the verdict of the peer's own abort notice for the whole group (see
+   * {@link Mailbox.errorFor}).
+   */
+  fail(error: CouplerError, explained = false): void {
     if (this.#error) return;
     this.#error = error;
+    this.#errorExplained = explained;
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
     for (const w of waiters) {
