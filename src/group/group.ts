@@ -903,9 +903,12 @@ export class Group {
       if (results.size < minimum) {
         const missing = from.filter((p) => !results.has(p) && !this.#mesh.explainedFor(p, runOfRound(round)));
         // Whom to name: the silent ones among them (#stalled), as a gather's deadline does.
-        const named = missing.length === 0 ? [] : (await this.#stalled(round, missing, timeoutMs)).peers;
+        const traced = missing.length === 0 ? undefined : await this.#stalled(round, missing, timeoutMs);
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
-          peers: named,
+          peers: traced?.peers ?? [],
+          // The trace's suspects (a missing party that says it waits for another live one, with
+          // that party) were dropped here: a tolerant piece exchange always reported none.
+          ...(traced !== undefined && traced.suspects.length > 0 ? { suspects: traced.suspects } : {}),
         });
       }
       return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
@@ -1018,8 +1021,10 @@ export class Group {
    * When a retry without a party is safe (docs/design.md, "Retrying without a named party"): only
    * without parties named with certainty — `peers` of a `CheatingDetectedError`, never its
    * `suspects` — or without parties that failed before any value that depends on the inputs was
-   * opened (for `thresholdSum`, which goes on without dropouts, only the former: the others may
-   * have published their partial sums while this party had not). The sums of the two runs differ by the excluded parties' inputs: an honest party
+   * opened. Never for `thresholdSum`, with any `peers`: a party that stops is only a dropout to
+   * the others, who may publish and complete without it and then sit out the retry, which
+   * completes without them too — two sums over dealer sets a coalition can steer (review9 P1; its
+   * dropout tolerance is its retry). The sums of the two runs differ by the excluded parties' inputs: an honest party
    * excluded after the first run revealed its sum to anyone (a last opener, a party that withheld
    * its opening) has its input revealed by the difference. A party named by a timeout may be an
    * honest one whose path from this party alone is cut (one that says it waits for another live
