@@ -1,0 +1,134 @@
+/**
+ * review9: thresholdSum's dropout path against review 8's blame rules (docs/reviews/review9-threshold.md).
+ *
+ * Every party is a real group on 127.0.0.1 in this process. A cheater runs the real thresholdSum
+ * with its own `Group.send` replaced: it rewrites (re-signing with its own key) or delays its OWN
+ * messages — what any roster peer can put on its own channel. Honest parties are unmodified.
+ */
+import { createHash } from 'node:crypto';
+import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { thresholdSum, type SumResult } from '../../src/protocols';
+import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
+import { ed25519Sign } from '../../src/crypto/ed25519';
+import { encodeMessage, type PlainData } from '../../src/wire/codec';
+import type { Group } from '../../src/group/group';
+
+type Send = (peer: string, round: string, payload: PlainData) => Promise<void>;
+
+/** Replace `g.send` by `rewrite`, which gets the original send. */
+function cheat(g: Group, rewrite: (send: Send, peer: string, round: string, payload: PlainData) => Promise<void>): void {
+  const send: Send = g.send.bind(g) as Send;
+  (g as { send: Send }).send = (peer, round, payload) => rewrite(send, peer, round, payload);
+}
+
+/** The cheater's signed dealer report over `d` (what thresholdSum signs: session, epoch, run, author, dealers). */
+function signedReport(c: TestGroups, g: Group, run: string, d: string[]): { d: string[]; sig: Uint8Array } {
+  const statement = encodeMessage({ t: 'coupler/1 dealers', s: g.sessionId, e: g.epoch, r: run, from: g.localId, d });
+  return { d, sig: ed25519Sign(statement, c.identities.get(g.localId)!.secretKey) };
+}
+
+/** The cheater's signed confirmation of the dealer-set hash `q`. */
+function signedConfirmation(c: TestGroups, g: Group, run: string, q: Uint8Array): Uint8Array {
+  return ed25519Sign(encodeMessage({ t: 'coupler/1 dealer set', s: g.sessionId, e: g.epoch, r: run, from: g.localId, q }), c.identities.get(g.localId)!.secretKey);
+}
+
+const runOf = (round: string): string => round.slice(0, round.indexOf('/'));
+
+test('W1 — thresholdSum n = 5, t = 3: a reporter claiming it lacks two honest dealers’ shares (Q below the floor) gets nobody honest named: TOO_FEW_PARTIES must not put p2, p3 in `peers`', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 3000 });
+  try {
+    const m = c.byId.get('p5')!;
+    cheat(m, (send, peer, round, payload) => (round.endsWith('/dealers') ? send(peer, round, signedReport(c, m, runOf(round), ['p1', 'p4', 'p5'])) : send(peer, round, payload)));
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 3, roundTimeoutMs: 3000 })));
+    for (const id of ['p1', 'p2', 'p3', 'p4']) {
+      const r = out[c.ids.indexOf(id)]!;
+      expect(r.ok).toBe(false);
+      const e = (r as { error: CouplerError }).error;
+      expect(e.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+      // The floor held (nothing published); the claim "I lack p2's and p3's shares" is p5's word.
+      // Before: peers = ['p2', 'p3'] at every honest party (and its abort notice blamed them).
+      expect(e.peers.filter((p) => p !== 'p5')).toEqual([]);
+    }
+  } finally {
+    await c.close();
+  }
+}, 30_000);
+
+test('W2 — thresholdSum n = 5, t = 2: a party a live peer holds a deadline behind (its shape, then its deal to p1 come late) is dropped by the others, who complete; p1 then must not name them', async () => {
+  const D = 1000;
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const m = c.byId.get('p5')!;
+    // p5 is otherwise honest: it states, deals, reports and publishes to everyone, only late to p1.
+    cheat(m, (send, peer, round, payload) => {
+      const delay = peer !== 'p1' ? 0 : round.endsWith('/shape') ? 0.9 * D : round.endsWith('/deal') ? 1.8 * D : 0;
+      if (delay === 0) return send(peer, round, payload);
+      setTimeout(() => void send(peer, round, payload).catch(() => undefined), delay);
+      return Promise.resolve();
+    });
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 2, roundTimeoutMs: D })));
+    // The others went on without p1 (its dealer report came after their deadline): that is the
+    // dropout tolerance, and they are right.
+    for (const id of ['p2', 'p3', 'p4', 'p5']) {
+      const r = out[c.ids.indexOf(id)]!;
+      expect(r.ok).toBe(true);
+      expect((r as { value: SumResult }).value.sum).toBe(150);
+    }
+    // p1 cannot complete; whatever it reports, it must not name the honest parties that dropped
+    // it (they are done and answer "waiting for nobody"). Before: TOO_FEW_PARTIES naming p2..p5.
+    const r1 = out[0]!;
+    expect(r1.ok).toBe(false);
+    const e = (r1 as { error: CouplerError }).error;
+    expect(e.peers.filter((p) => p !== 'p5')).toEqual([]);
+  } finally {
+    await c.close();
+  }
+}, 30_000);
+
+test('P1 — thresholdSum n = 6, t = 3, coalition {p5, p6}: the documented retry without the `peers` of a CheatingDetectedError must not give the coalition an honest input', async () => {
+  const D = 1500;
+  const c = await createTestGroups(6, { roundTimeoutMs: D });
+  const x = [10, 20, 30, 40, 50, 60];
+  try {
+    const m = c.byId.get('p5')!;
+    // p5: an otherwise honest run, except that p1, p2, p3 get a validly signed confirmation of
+    // another dealer set — its own forwarded reports contradict it, so they name p5 with
+    // certainty (TAMPERING_DETECTED). p4 and p6 get the true one.
+    cheat(m, (send, peer, round, payload) => {
+      if (!round.endsWith('/confirm') || !['p1', 'p2', 'p3'].includes(peer)) return send(peer, round, payload);
+      const q = new Uint8Array(createHash('sha256').update(JSON.stringify(['p1', 'p2', 'p3', 'p5'])).digest());
+      return send(peer, round, { q, rep: (payload as { rep: PlainData }).rep, sig: signedConfirmation(c, m, runOf(round), q) });
+    });
+    const retried = new Map<string, SumResult>();
+    // Honest parties (p1..p4) follow the README: retry only without the peers of a CheatingDetectedError.
+    const honest = (g: Group, i: number): Promise<SumResult> =>
+      thresholdSum(g, x[i]!, { t: 3, roundTimeoutMs: D }).catch((err: unknown) => {
+        if (err instanceof CheatingDetectedError && err.peers.length > 0 && !err.peers.includes(g.localId)) return thresholdSum(g.without(err.peers), x[i]!, { t: 3, roundTimeoutMs: D });
+        throw err;
+      });
+    const g6 = c.byId.get('p6')!;
+    const runs = [
+      ...['p1', 'p2', 'p3', 'p4'].map((id) => honest(c.byId.get(id)!, c.ids.indexOf(id))),
+      thresholdSum(m, x[4]!, { t: 3, roundTimeoutMs: D }),
+      // p6, p5's colluder: its own run honestly, then it joins the retry of the parties that named p5.
+      thresholdSum(g6, x[5]!, { t: 3, roundTimeoutMs: D }).then(async (r) => {
+        try {
+          retried.set('p6', await thresholdSum(g6.without(['p5']), x[5]!, { t: 3, roundTimeoutMs: D }));
+        } catch {
+          /* no retry sum */
+        }
+        return r;
+      }),
+    ];
+    const out = await settleAll(runs);
+    const first = out[4]!.ok ? (out[4] as { value: SumResult }).value : undefined;
+    const retry = retried.get('p6');
+    // What the coalition holds: the first run's sum (p5 reconstructs it from p4's partial sum and
+    // its own and p6's points) and the retry's sum (p6 takes part). Their difference less x5:
+    const learned = first !== undefined && retry !== undefined ? (first.sum as number) - (retry.sum as number) - x[4]! : undefined;
+    // Before: 40 — p4's input (p4 completed the first run and is not in the retry).
+    expect(learned).toBeUndefined();
+  } finally {
+    await c.close();
+  }
+}, 60_000);
