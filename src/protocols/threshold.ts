@@ -415,6 +415,20 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
   clearTimeout(timer);
 }
 
+/**
+ * `TOO_FEW_PARTIES` in a dropout-tolerant run names nobody for what it did not observe itself
+ * (review9 W1, W2; the floor check still names a dealer silent here). Whom this party misses
+ * are parties the others may have dropped as late, or that dropped this party (it is late at
+ * them: they completed without it and answer probes "waiting for nobody"), or whose absence is
+ * only another party's claim (a report "I lack its share", which dropout tolerance believes): none
+ * of it is a fault this party observed. They are listed in the message (ids only), never in
+ * `peers`, which would blame them in this party's abort notice and in the error callers act on.
+ */
+function tooFew(message: string, what: string, missing: readonly string[]): ValueError {
+  const list = missing.length === 0 ? '' : `; ${what} ${missing.slice(0, 16).map((p) => `"${p}"`).join(', ')}${missing.length > 16 ? ', …' : ''} (not named: a dropout, or dropped by the others, or another party's claim)`;
+  return new ValueError(ErrorCode.TOO_FEW_PARTIES, `${message}${list}`, { peers: [] });
+}
+
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
 
 /**
@@ -434,7 +448,8 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
- *   arrive), `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
+ *   arrive) — naming in `peers` only dealers whose share never reached this party, never a party
+ *   that another's report left out or that went on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
  *   on the shape or parameters (field included).
  * @example
@@ -579,11 +594,17 @@ async function agreeDealers(
   const Q = group.parties.filter((p) => q.has(p));
   // The floor comes before anything that depends on Q leaves this party.
   if (Q.length < minContributors) {
-    throw new ValueError(
-      ErrorCode.TOO_FEW_PARTIES,
-      `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); nothing was published`,
-      { peers: group.parties.filter((p) => !q.has(p)) },
+    // Named: only the dealers whose share never reached this party (silent here through the share
+    // phase, as before). A dealer left out only because another party reported lacking its share
+    // is that party's claim, which dropout tolerance believes and nothing here can check: naming
+    // the dealer let one reporter get honest parties named at every honest party (review9 W1).
+    const silentHere = group.parties.filter((p) => !held.has(p));
+    const err = tooFew(
+      `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); this party published nothing`,
+      'left out on another party\'s report:',
+      group.parties.filter((p) => !q.has(p) && held.has(p)),
     );
+    throw silentHere.length === 0 ? err : new ValueError(ErrorCode.TOO_FEW_PARTIES, `${err.message}; no share from ${silentHere.map((p) => `"${p}"`).join(', ')}`, { peers: silentHere });
   }
 
   // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.
@@ -614,9 +635,11 @@ async function agreeDealers(
     confirmers.push(peer);
   }
   if (confirmers.length + 1 < quorum) {
-    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${confirmers.length + 1} parties confirmed the dealer set, ${quorum} needed; nothing was published`, {
-      peers: group.parties.filter((p) => p !== group.localId && !confirmers.includes(p)),
-    });
+    throw tooFew(
+      `only ${confirmers.length + 1} parties confirmed the dealer set to this party, ${quorum} needed; this party published nothing`,
+      'no confirmation from',
+      group.parties.filter((p) => p !== group.localId && !confirmers.includes(p)),
+    );
   }
 
   return { Q, myQ, confirmers };
@@ -693,9 +716,7 @@ function checkLabel(q: PlainData | undefined, myQ: Uint8Array, ctx: { what: stri
  */
 function reconstruct<V>(group: Group, F: _ThresholdField<V>, points: readonly Point<V>[], owners: readonly string[], t: number): V {
   if (points.length < t) {
-    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${points.length} consistent partial sums, ${t} needed`, {
-      peers: group.parties.filter((p) => !owners.includes(p)),
-    });
+    throw tooFew(`only ${points.length} partial sums, ${t} needed`, 'no partial sum from', group.parties.filter((p) => !owners.includes(p)));
   }
   if (points.length > t) {
     const check = F.checkDegree(points, t);
