@@ -59,6 +59,14 @@
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
  * With exactly t points there is no redundancy: a tampered point cannot be detected.
  *
+ * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
+ * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
+ * dropout to the others, who may confirm, publish and complete without it (a cheater that sends a
+ * false confirmation to some parties only is named by them while the others publish to it); they
+ * then take no part in a retry, which, being dropout-tolerant, completes without them — and any
+ * run's dealer set can be shrunk by a colluder's report down to its floor. The coalition then
+ * holds two sums whose difference is an honest input. Dropout tolerance is this protocol's retry.
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -184,7 +192,7 @@ function explainDealerSplit(
     const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q), signature: confirmation.sig });
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
-      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; nothing was published`,
+      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; this party published nothing (parties it sent a true confirmation to may have: to them this party is a dropout)`,
       { description: 'a signed dealer-set confirmation whose hash differs from the intersection of the signed dealer reports its author forwarded with it', statements: [signed, ...reports.map(evidence)] },
       { peer },
     );
@@ -452,6 +460,10 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  *   that another's report left out or that went on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
  *   on the shape or parameters (field included).
+ *
+ * Do not retry a failed run with the same inputs (not even on `group.without(err.peers)` of a
+ * `CheatingDetectedError`): the others may have completed it without this party, and the two
+ * sums can differ by one honest input (see the module notes, "Retry").
  * @example
  * const { sum, contributors } = await thresholdSum(group, counts, { t: 3 });
  */
@@ -628,7 +640,7 @@ async function agreeDealers(
       explainDealerSplit(group, run.runId, peer, { q: theirQ, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); nothing was published`,
+        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); this party published nothing (the others may have: to them this party is a dropout)`,
         { description: 'different agreed dealer sets, each consistent with the signed reports its holder presented; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
       );
     }
