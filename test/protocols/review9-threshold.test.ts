@@ -12,6 +12,7 @@ import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { encodeMessage, type PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
+import { f61FromBigInts, f61FromBytes, f61ToBigInts, f61ToBytes } from '../../src/protocols/math/field61';
 
 type Send = (peer: string, round: string, payload: PlainData) => Promise<void>;
 
@@ -139,3 +140,42 @@ test('LIMIT (P1) — thresholdSum n = 6, t = 3, coalition {p5, p6}: a retry with
     await c.close();
   }
 }, 60_000);
+
+test('I1 — thresholdSum n = 5, t = 3, coalition {p4, p5} (t − 1): with p3 held a deadline behind (dropped by the others, as in W2), the coalition makes p1 and p2 accept different wrong sums, every degree check passing, nobody named', async () => {
+  const D = 1000;
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const [m, col] = [c.byId.get('p4')!, c.byId.get('p5')!];
+    // Points are x = 1 + index. A shift g(x) = a·(x − 1)(x − 2) vanishes at p1's and p2's points,
+    // so p1, p2, p4 + g(4), p5 + g(5) lie on one polynomial of degree t − 1 = 2 whose value at 0
+    // is the sum + 2a (fixed point: 2^16 units per 1). p1 gets a shift of 1000, p2 one of 2000.
+    const a = (to: string): bigint => (to === 'p1' ? 1000n : 2000n) * 2n ** 15n;
+    const g = (to: string, x: bigint): bigint => a(to) * (x - 1n) * (x - 2n);
+    const shifted = (send: Send, peer: string, round: string, payload: PlainData, x: bigint): Promise<void> => {
+      if (!round.endsWith('/partial') || (peer !== 'p1' && peer !== 'p2')) return send(peer, round, payload);
+      const { q, y } = payload as { q: Uint8Array; y: Uint8Array };
+      const v = f61ToBigInts(f61FromBytes(Uint8Array.from(y))).map((e) => (e + g(peer, x)) % (2n ** 61n - 1n));
+      return send(peer, round, { q, y: f61ToBytes(f61FromBigInts(v)) });
+    };
+    cheat(m, (send, peer, round, payload) => {
+      // W2's schedule against p3: its shape and deal reach p3 late, so p3's dealer report comes after everyone's deadline.
+      const delay = peer !== 'p3' ? 0 : round.endsWith('/shape') ? 0.9 * D : round.endsWith('/deal') ? 1.8 * D : 0;
+      if (delay > 0) {
+        setTimeout(() => void send(peer, round, payload).catch(() => undefined), delay);
+        return Promise.resolve();
+      }
+      return shifted(send, peer, round, payload, 4n);
+    });
+    cheat(col, (send, peer, round, payload) => shifted(send, peer, round, payload, 5n));
+    const out = await settleAll(c.groups.map((gr, i) => thresholdSum(gr, 10 * (i + 1), { t: 3, roundTimeoutMs: D })));
+    const sums = ['p1', 'p2'].map((id) => {
+      const r = out[c.ids.indexOf(id)]!;
+      return r.ok ? (r.value as SumResult).sum : (r.error as CouplerError).code;
+    });
+    // Allowed: the true sum (150), or an abort. Before: p1 returned 1150 and p2 2150, contributors
+    // all five, no error anywhere but at p3 (TOO_FEW_PARTIES).
+    for (const s of sums) expect(s === 150 || typeof s === 'string').toBe(true);
+  } finally {
+    await c.close();
+  }
+}, 30_000);
