@@ -32,8 +32,12 @@
  *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
  *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
- * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
- *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the owners of the
+ * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (a
+ *    tampered share or partial sum breaks it when r > t and fewer than r − t + 1 of the r points
+ *    are the coalition's — partial sums are not committed, so colluders holding that many send
+ *    theirs after seeing the honest ones, possibly different ones to different parties, and pass;
+ *    they can bring r down by holding one honest party a deadline behind: review9 I1); with
+ *    r ≥ t + 2 the owners of the
  *    inconsistent points (up to ⌊(r − t)/2⌋ of them) are reported as `suspects`, never named in
  *    `peers`: a point is off when its owner tampered with its partial sum or when a dealer dealt
  *    its owner a bad share, which nothing here tells apart. S = the polynomial at 0.
