@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
 import { thresholdSum, type SumResult } from '../../src/protocols';
+import { PIECE_ELEMENTS } from '../../src/protocols/common';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { encodeMessage, type PlainData } from '../../src/wire/codec';
@@ -54,6 +55,23 @@ test('W1 — thresholdSum n = 5, t = 3: a reporter claiming it lacks two honest 
     await c.close();
   }
 }, 30_000);
+
+test('W1, a long vector (pieces, GF(2^61 − 1)): the same claim gets nobody honest named', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 5000 });
+  try {
+    const m = c.byId.get('p5')!;
+    cheat(m, (send, peer, round, payload) => (round.endsWith('/dealers') ? send(peer, round, signedReport(c, m, runOf(round), ['p1', 'p4', 'p5'])) : send(peer, round, payload)));
+    const L = PIECE_ELEMENTS + 1;
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, new Float64Array(L).fill(i + 1), { t: 3, roundTimeoutMs: 5000 })));
+    for (const id of ['p1', 'p2', 'p3', 'p4']) {
+      const e = (out[c.ids.indexOf(id)] as { error: CouplerError }).error;
+      expect(e.code).toBe(ErrorCode.TOO_FEW_PARTIES);
+      expect(e.peers.filter((p) => p !== 'p5')).toEqual([]);
+    }
+  } finally {
+    await c.close();
+  }
+}, 60_000);
 
 test('W2 — thresholdSum n = 5, t = 2: a party a live peer holds a deadline behind (its shape, then its deal to p1 come late) is dropped by the others, who complete; p1 then must not name them', async () => {
   const D = 1000;
