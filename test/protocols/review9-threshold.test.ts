@@ -6,7 +6,10 @@
  * messages — what any roster peer can put on its own channel. Honest parties are unmodified.
  */
 import { createHash } from 'node:crypto';
-import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { createTestGroups, makeParties, settleAll, type TestGroups } from '../support/group-harness';
+import { joinGroup, type GroupEvent } from '../../src/group/group';
+import type { PeerAddress } from '../../src/discovery/types';
 import { thresholdSum, type SumResult } from '../../src/protocols';
 import { PIECE_ELEMENTS } from '../../src/protocols/common';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
@@ -201,3 +204,93 @@ test('LIMIT (I1) — thresholdSum n = 5, t = 3, coalition {p4, p5} (t − 1): wi
     await c.close();
   }
 }, 30_000);
+
+/**
+ * A TCP proxy on 127.0.0.1 to `target` whose client→server direction can be held: bytes are kept
+ * (in order, none lost) while held and passed on when released — a network path that delays one
+ * party's traffic (the threat model's network attacker), with nothing in the channel changed.
+ */
+async function delayingProxy(target: number): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const conns: { held: Buffer[]; to: Socket }[] = [];
+  let holding = false;
+  const server = createServer((a) => {
+    const b = connect(target, '127.0.0.1');
+    sockets.push(a, b);
+    const c = { held: [] as Buffer[], to: b };
+    conns.push(c);
+    a.on('data', (d: Buffer) => (holding ? c.held.push(d) : b.write(d)));
+    b.on('data', (d: Buffer) => a.write(d));
+    for (const s of [a, b]) s.on('error', () => undefined);
+    a.on('close', () => b.destroy());
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const c of conns) for (const d of c.held.splice(0)) c.to.write(d);
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+test('W2b — thresholdSum n = 4, t = 2: a party whose confirmation reaches the others late (its report on time) gets no partial sums; it must not name the honest parties that went on without it (they are done and answer "waiting for nobody")', async () => {
+  const D = 1000;
+  const parties = makeParties(4);
+  const ports = new Map<string, number>();
+  const proxies = new Map<string, Awaited<ReturnType<typeof delayingProxy>>>();
+  const at = (party: string, port: number): PeerAddress => ({ host: '127.0.0.1', port, source: 'test', partyHint: party });
+  // p1 sorts first, so it dials everyone: through the proxies. The others dial the higher ids directly.
+  const sees = (id: string): PeerAddress[] =>
+    parties.ids
+      .filter((p) => p > id)
+      .flatMap((p) => (id === 'p1' ? (proxies.has(p) ? [at(p, proxies.get(p)!.port)] : []) : ports.has(p) ? [at(p, ports.get(p)!)] : []));
+  const join = (id: string): Promise<Group> =>
+    joinGroup({
+      identity: parties.identities.get(id)!,
+      roster: parties.roster,
+      sessionId: parties.sessionId,
+      discovery: { kind: 'test', discover: () => Promise.resolve(sees(id)) },
+      listen: { host: '127.0.0.1', port: 0 },
+      timeoutMs: 20_000,
+      roundTimeoutMs: D,
+      discoveryIntervalMs: 20,
+      dialBackoff: { initialMs: 20, maxMs: 200 },
+      onEvent: (e: GroupEvent) => {
+        if (e.type === 'listening') ports.set(id, e.port);
+      },
+    });
+  const others = ['p2', 'p3', 'p4'].map(join);
+  while (!['p2', 'p3', 'p4'].every((p) => ports.has(p))) await new Promise((r) => setTimeout(r, 5));
+  for (const p of ['p2', 'p3', 'p4']) proxies.set(p, await delayingProxy(ports.get(p)!));
+  const groups = [await join('p1'), ...(await Promise.all(others))];
+  try {
+    const m = groups[3]!;
+    // p4 (live) withholds its dealer report from p1 alone: p1 waits for it until its deadline, so
+    // its confirmation leaves about one deadline after its report. The path from p1 is held from
+    // half a deadline in (after p1's report went) until 2.2 deadlines: p1's confirmation reaches
+    // the others after their confirm deadline. Nothing is lost or changed.
+    cheat(m, (send, peer, round, payload) => (peer === 'p1' && round.endsWith('/dealers') ? Promise.resolve() : send(peer, round, payload)));
+    setTimeout(() => proxies.forEach((x) => x.hold()), 0.5 * D);
+    setTimeout(() => proxies.forEach((x) => x.release()), 2.2 * D);
+    const out = await settleAll(groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 2, roundTimeoutMs: D })));
+    // The others go on without p1's confirmation (dropout tolerance) and complete over all four dealers.
+    for (const i of [1, 2, 3]) expect(out[i]).toMatchObject({ ok: true, value: { sum: 100 } });
+    // p1 cannot complete. Before: TIMEOUT naming p2 and p3 (done, "waiting for nobody").
+    const r1 = out[0]!;
+    expect(r1.ok).toBe(false);
+    const e1 = (r1 as { error: CouplerError }).error;
+    expect(e1.peers.filter((p) => p !== 'p4')).toEqual([]);
+  } finally {
+    await Promise.all(groups.map((g) => g.close()));
+    await Promise.all([...proxies.values()].map((x) => x.close()));
+  }
+}, 40_000);
