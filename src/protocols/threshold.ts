@@ -588,7 +588,7 @@ async function agreeDealers(
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
   stuck: StuckPeers,
-): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[] }> {
+): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] }> {
   const n = group.parties.length;
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
@@ -658,7 +658,28 @@ async function agreeDealers(
     );
   }
 
-  return { Q, myQ, confirmers };
+  // Parties this party sent its confirmation to whose own did not reach it in time: they may
+  // count this party as a confirmer and wait for its partial sum; they get the note instead.
+  return { Q, myQ, confirmers, late: reporters.filter((p) => !confirmers.includes(p)) };
+}
+
+/**
+ * The note a party sends, in place of its partial sum, to a party that confirmed the dealer set to
+ * it too late to be counted (review9 W2b): "I went on without you". Without it that party waited
+ * for partial sums that never came and named, by `TIMEOUT`, the parties that completed without it
+ * (they answer probes "waiting for nobody"). A note is not a point; a party left with fewer than t
+ * points ends with `TOO_FEW_PARTIES` naming nobody. (A cheater can send the note instead of its
+ * partial sum and go unnamed — as it can by withholding its report or confirmation, F3.)
+ */
+const WENT_ON = { out: true } as const;
+
+/** Whether a partial-sum message is the {@link WENT_ON} note (checked: `out` is `true` alone, or absent). */
+function wentOn(rec: Record<string, PlainData>, ctx: { what: string; peer: string }): boolean {
+  if (rec.out === undefined) return false;
+  if (rec.out !== true || Object.keys(rec).length !== 1) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${ctx.peer}" sent a malformed ${ctx.what}`, { peer: ctx.peer });
+  }
+  return true;
 }
 
 /** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
@@ -688,14 +709,14 @@ async function runThreshold<V>(
   }
 
   // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
+  const { Q, myQ, confirmers, late } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
 
   // 4. Publish partial sums over Q to the parties that confirmed it.
   run.progress.phase('open');
   const partial = F.zeros(run.length);
   for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }), stuck);
+  await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes }), stuck);
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
 
   // 5. Check and reconstruct.
@@ -703,7 +724,8 @@ async function runThreshold<V>(
   const owners: string[] = [group.localId];
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'y']);
+    const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+    if (wentOn(rec, ctx)) continue;
     checkLabel(rec.q, myQ, ctx);
     points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
     owners.push(peer);
@@ -806,7 +828,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   const peers = agreed.filter((p) => p !== me);
   const own = local.encoded;
   const spill = new ShareSpill(L >= _spillPolicy.minElements ? o.spill : false);
-  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[] };
+  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] };
   try {
     _spillPolicy.onSpill?.(spill, me);
     const dropped = new Set<string>();
@@ -864,7 +886,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   } finally {
     spill.close();
   }
-  const { Q, myQ, confirmers } = dealers;
+  const { Q, myQ, confirmers, late } = dealers;
   const partial = own;
   const partialBytes = f61ToBytes(partial);
   const publishRound = `${local.runId}/partial`;
@@ -875,7 +897,15 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
       count,
       from: confirmers,
       bytesPerPeer: 8 * L,
-      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }), stuck),
+      // (The parties that confirmed too late get the note with piece 0, and nothing after it.)
+      send: (i) =>
+        sendTolerant(
+          group,
+          `${publishRound}/p${i}`,
+          i === 0 ? [...confirmers, ...late] : confirmers,
+          (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }),
+          stuck,
+        ),
       // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
       // has been sent when this runs).
       onPiece: (i, got) => {
@@ -884,14 +914,21 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
         const mine = partial.subarray(2 * at, 2 * (at + m));
         const points: Point<Field61Vector>[] = [{ x: xOf.get(me)!, y: mine }];
         const owners = [me];
+        const wentOnWithout: string[] = [];
         for (const [peer, msg] of got) {
           const ctx = { what: `partial sum piece ${i}`, peer };
-          const rec = expectRecord(msg, ctx, ['q', 'y']);
+          const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+          // Only as piece 0: a party that published piece 0 to this one has counted it.
+          if (i === 0 && wentOn(rec, ctx)) {
+            wentOnWithout.push(peer);
+            continue;
+          }
           checkLabel(rec.q, myQ, ctx);
           points.push({ x: xOf.get(peer)!, y: field61FromBytes(pieceBytes(rec.y ?? null, m, 'partial sum piece', i, peer), m, 'partial sum piece', peer) });
           owners.push(peer);
         }
         mine.set(reconstruct(group, _FIELD_P61, points, owners, t));
+        return wentOnWithout;
       },
       tolerant: { minimum: t - 1, onDrop: () => undefined },
     },
