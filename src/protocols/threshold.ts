@@ -429,7 +429,8 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
 
 /**
  * `TOO_FEW_PARTIES` in a dropout-tolerant run names nobody for what it did not observe itself
- * (review9 W1, W2; the floor check still names a dealer silent here). Whom this party misses
+ * (review9 W1, W2; the floor check still names, after probing, a party absent from the whole run
+ * here). Whom this party misses
  * are parties the others may have dropped as late, or that dropped this party (it is late at
  * them: they completed without it and answer probes "waiting for nobody"), or whose absence is
  * only another party's claim (a report "I lack its share", which dropout tolerance believes): none
@@ -460,8 +461,9 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
- *   arrive) — naming in `peers` only dealers whose share never reached this party, never a party
- *   that another's report left out or that went on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
+ *   arrive) — naming in `peers` only a party whose shape statement never reached this party (probed
+ *   as at a deadline), never a party that another's report left out, that was late, or that went
+ *   on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
  *   on the shape or parameters (field included).
  *
@@ -610,17 +612,25 @@ async function agreeDealers(
   const Q = group.parties.filter((p) => q.has(p));
   // The floor comes before anything that depends on Q leaves this party.
   if (Q.length < minContributors) {
-    // Named: only the dealers whose share never reached this party (silent here through the share
-    // phase, as before). A dealer left out only because another party reported lacking its share
-    // is that party's claim, which dropout tolerance believes and nothing here can check: naming
-    // the dealer let one reporter get honest parties named at every honest party (review9 W1).
-    const silentHere = group.parties.filter((p) => !held.has(p));
+    // Named: only parties whose shape statement never reached this party (absent from the whole
+    // run here), and only as a deadline names a missing party — probed, and not when it says it
+    // waits for another live party. A dealer left out because another party reported lacking its
+    // share is that party's claim, which dropout tolerance believes and nothing here can check
+    // (naming it let one reporter get honest dealers named at every honest party: review9 W1); a
+    // dealer whose share or piece came late is a dropout, not a fault seen here (under load the
+    // late pieces of honest dealers got them named).
     const err = tooFew(
       `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); this party published nothing`,
-      'left out on another party\'s report:',
-      group.parties.filter((p) => !q.has(p) && held.has(p)),
+      'not in the dealer set:',
+      group.parties.filter((p) => !q.has(p)),
     );
-    throw silentHere.length === 0 ? err : new ValueError(ErrorCode.TOO_FEW_PARTIES, `${err.message}; no share from ${silentHere.map((p) => `"${p}"`).join(', ')}`, { peers: silentHere });
+    const absent = group.parties.filter((p) => !agreed.includes(p));
+    if (absent.length === 0) throw err;
+    const stalled = await group._stalled(`${run.runId}/shape`, absent, ro.timeoutMs ?? group.roundTimeoutMs);
+    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `${err.message}; no shape statement from ${absent.map((p) => `"${p}"`).join(', ')} (${stalled.message})`, {
+      peers: stalled.peers,
+      suspects: stalled.suspects,
+    });
   }
 
   // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.

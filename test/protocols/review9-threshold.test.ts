@@ -244,7 +244,7 @@ async function delayingProxy(target: number): Promise<{ port: number; hold(): vo
 
 test.each([
   ['a number', 1, 1000],
-  ['a long vector (pieces)', PIECE_ELEMENTS + 1, 1500],
+  ['a long vector (pieces)', PIECE_ELEMENTS + 1, 3000],
 ])('W2b — thresholdSum n = 4, t = 2, %s: a party whose confirmation reaches the others late (its report on time) gets no partial sums; it must not name the honest parties that went on without it (they are done and answer "waiting for nobody")', async (_what, L, D) => {
   const parties = makeParties(4);
   const ports = new Map<string, number>();
