@@ -375,13 +375,13 @@ export function encodeRun(
 /**
  * Revision of the sum protocols' messages, stated in every run's parameters: parties of releases
  * whose messages differ (2: secureSum's fused two-round form, with its commitment in the shape
- * statement) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
+ * statement; 3: thresholdSum's "went on without you" note in place of a partial sum) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
  * parameter mismatch does), not with a malformed statement, because the parameters are compared
  * before the rest of a statement is parsed. (Against a release before revision 2, which states no
  * revision and rejects the fused statement's unknown field, this side reports the mismatch; that
  * side names this one.)
  */
-export const PROTOCOL_REVISION = 2;
+export const PROTOCOL_REVISION = 3;
 
 /** Names of the run descriptor's fields (see {@link encodeRun}), as the options call them. */
 const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound', rev: 'protocol revision' };
@@ -752,9 +752,11 @@ export interface PiecesExchange {
   /**
    * Piece i from every peer (that is not dropped), in order — all of piece i before any of piece
    * i + 1 — and only after this party's own piece i was sent. Unchecked: the messages as received
-   * (byte strings in them are views on the received bytes); see {@link pieceBytes}.
+   * (byte strings in them are views on the received bytes); see {@link pieceBytes}. Tolerant
+   * exchanges: it may return peers whose later pieces are not to be waited for (their message
+   * said they send none: thresholdSum's "went on without you" note), dropped as a late peer is.
    */
-  onPiece(i: number, got: ReadonlyMap<string, PlainData>): void;
+  onPiece(i: number, got: ReadonlyMap<string, PlainData>): void | readonly string[];
   /**
    * Tolerate peers that fail (thresholdSum): a peer whose piece i does not arrive within the round
    * deadline (or the exchange's, if that comes first), or whose channel is lost, is dropped — its
@@ -826,7 +828,11 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
         deadline += Date.now() - waitFrom;
       }
       await handedOff[i]!.promise;
-      x.onPiece(i, got);
+      const gone = x.onPiece(i, got);
+      if (x.tolerant !== undefined && gone !== undefined && gone.length > 0) {
+        for (const peer of gone) if (alive.includes(peer)) x.tolerant.onDrop(peer, i);
+        alive = alive.filter((p) => !gone.includes(p));
+      }
       received[i]!.resolve();
     }
     await sending;

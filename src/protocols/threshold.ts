@@ -32,8 +32,12 @@
  *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
  *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
  * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
- * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (any
- *    tampered share or partial sum breaks it when r > t); with r ≥ t + 2 the owners of the
+ * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (a
+ *    tampered share or partial sum breaks it when r > t and fewer than r − t + 1 of the r points
+ *    are the coalition's — partial sums are not committed, so colluders holding that many send
+ *    theirs after seeing the honest ones, possibly different ones to different parties, and pass;
+ *    they can bring r down by holding one honest party a deadline behind: review9 I1); with
+ *    r ≥ t + 2 the owners of the
  *    inconsistent points (up to ⌊(r − t)/2⌋ of them) are reported as `suspects`, never named in
  *    `peers`: a point is off when its owner tampered with its partial sum or when a dealer dealt
  *    its owner a bad share, which nothing here tells apart. S = the polynomial at 0.
@@ -58,6 +62,14 @@
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
  * With exactly t points there is no redundancy: a tampered point cannot be detected.
+ *
+ * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
+ * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
+ * dropout to the others, who may confirm, publish and complete without it (a cheater that sends a
+ * false confirmation to some parties only is named by them while the others publish to it); they
+ * then take no part in a retry, which, being dropout-tolerant, completes without them — and any
+ * run's dealer set can be shrunk by a colluder's report down to its floor. The coalition then
+ * holds two sums whose difference is an honest input. Dropout tolerance is this protocol's retry.
  *
  * @module
  */
@@ -184,7 +196,7 @@ function explainDealerSplit(
     const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q), signature: confirmation.sig });
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
-      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; nothing was published`,
+      `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; this party published nothing (parties it sent a true confirmation to may have: to them this party is a dropout)`,
       { description: 'a signed dealer-set confirmation whose hash differs from the intersection of the signed dealer reports its author forwarded with it', statements: [signed, ...reports.map(evidence)] },
       { peer },
     );
@@ -415,6 +427,21 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
   clearTimeout(timer);
 }
 
+/**
+ * `TOO_FEW_PARTIES` in a dropout-tolerant run names nobody for what it did not observe itself
+ * (review9 W1, W2; the floor check still names, after probing, a party absent from the whole run
+ * here). Whom this party misses
+ * are parties the others may have dropped as late, or that dropped this party (it is late at
+ * them: they completed without it and answer probes "waiting for nobody"), or whose absence is
+ * only another party's claim (a report "I lack its share", which dropout tolerance believes): none
+ * of it is a fault this party observed. They are listed in the message (ids only), never in
+ * `peers`, which would blame them in this party's abort notice and in the error callers act on.
+ */
+function tooFew(message: string, what: string, missing: readonly string[]): ValueError {
+  const list = missing.length === 0 ? '' : `; ${what} ${missing.slice(0, 16).map((p) => `"${p}"`).join(', ')}${missing.length > 16 ? ', …' : ''} (not named: a dropout, or dropped by the others, or another party's claim)`;
+  return new ValueError(ErrorCode.TOO_FEW_PARTIES, `${message}${list}`, { peers: [] });
+}
+
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
 
 /**
@@ -434,9 +461,15 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
  *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
- *   arrive), `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
+ *   arrive) — naming in `peers` only a party whose shape statement never reached this party (probed
+ *   as at a deadline), never a party that another's report left out, that was late, or that went
+ *   on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
  *   on the shape or parameters (field included).
+ *
+ * Do not retry a failed run with the same inputs (not even on `group.without(err.peers)` of a
+ * `CheatingDetectedError`): the others may have completed it without this party, and the two
+ * sums can differ by one honest input (see the module notes, "Retry").
  * @example
  * const { sum, contributors } = await thresholdSum(group, counts, { t: 3 });
  */
@@ -557,7 +590,7 @@ async function agreeDealers(
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
   stuck: StuckPeers,
-): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[] }> {
+): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] }> {
   const n = group.parties.length;
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
@@ -579,11 +612,25 @@ async function agreeDealers(
   const Q = group.parties.filter((p) => q.has(p));
   // The floor comes before anything that depends on Q leaves this party.
   if (Q.length < minContributors) {
-    throw new ValueError(
-      ErrorCode.TOO_FEW_PARTIES,
-      `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); nothing was published`,
-      { peers: group.parties.filter((p) => !q.has(p)) },
+    // Named: only parties whose shape statement never reached this party (absent from the whole
+    // run here), and only as a deadline names a missing party — probed, and not when it says it
+    // waits for another live party. A dealer left out because another party reported lacking its
+    // share is that party's claim, which dropout tolerance believes and nothing here can check
+    // (naming it let one reporter get honest dealers named at every honest party: review9 W1); a
+    // dealer whose share or piece came late is a dropout, not a fault seen here (under load the
+    // late pieces of honest dealers got them named).
+    const err = tooFew(
+      `only ${Q.length} dealers are held by every remaining party, ${minContributors} needed (minContributors); this party published nothing`,
+      'not in the dealer set:',
+      group.parties.filter((p) => !q.has(p)),
     );
+    const absent = group.parties.filter((p) => !agreed.includes(p));
+    if (absent.length === 0) throw err;
+    const stalled = await group._stalled(`${run.runId}/shape`, absent, ro.timeoutMs ?? group.roundTimeoutMs);
+    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `${err.message}; no shape statement from ${absent.map((p) => `"${p}"`).join(', ')} (${stalled.message})`, {
+      peers: stalled.peers,
+      suspects: stalled.suspects,
+    });
   }
 
   // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.
@@ -607,19 +654,42 @@ async function agreeDealers(
       explainDealerSplit(group, run.runId, peer, { q: theirQ, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
-        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); nothing was published`,
+        `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); this party published nothing (the others may have: to them this party is a dropout)`,
         { description: 'different agreed dealer sets, each consistent with the signed reports its holder presented; aborted before publishing so that no two partial sums over different dealer sets exist', statements: [] },
       );
     }
     confirmers.push(peer);
   }
   if (confirmers.length + 1 < quorum) {
-    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${confirmers.length + 1} parties confirmed the dealer set, ${quorum} needed; nothing was published`, {
-      peers: group.parties.filter((p) => p !== group.localId && !confirmers.includes(p)),
-    });
+    throw tooFew(
+      `only ${confirmers.length + 1} parties confirmed the dealer set to this party, ${quorum} needed; this party published nothing`,
+      'no confirmation from',
+      group.parties.filter((p) => p !== group.localId && !confirmers.includes(p)),
+    );
   }
 
-  return { Q, myQ, confirmers };
+  // Parties this party sent its confirmation to whose own did not reach it in time: they may
+  // count this party as a confirmer and wait for its partial sum; they get the note instead.
+  return { Q, myQ, confirmers, late: reporters.filter((p) => !confirmers.includes(p)) };
+}
+
+/**
+ * The note a party sends, in place of its partial sum, to a party that confirmed the dealer set to
+ * it too late to be counted (review9 W2b): "I went on without you". Without it that party waited
+ * for partial sums that never came and named, by `TIMEOUT`, the parties that completed without it
+ * (they answer probes "waiting for nobody"). A note is not a point; a party left with fewer than t
+ * points ends with `TOO_FEW_PARTIES` naming nobody. (A cheater can send the note instead of its
+ * partial sum and go unnamed — as it can by withholding its report or confirmation, F3.)
+ */
+const WENT_ON = { out: true } as const;
+
+/** Whether a partial-sum message is the {@link WENT_ON} note (checked: `out` is `true` alone, or absent). */
+function wentOn(rec: Record<string, PlainData>, ctx: { what: string; peer: string }): boolean {
+  if (rec.out === undefined) return false;
+  if (rec.out !== true || Object.keys(rec).length !== 1) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${ctx.peer}" sent a malformed ${ctx.what}`, { peer: ctx.peer });
+  }
+  return true;
 }
 
 /** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
@@ -649,14 +719,14 @@ async function runThreshold<V>(
   }
 
   // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
+  const { Q, myQ, confirmers, late } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
 
   // 4. Publish partial sums over Q to the parties that confirmed it.
   run.progress.phase('open');
   const partial = F.zeros(run.length);
   for (const d of Q) F.addInPlace(partial, held.get(d)!);
   const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, confirmers, () => ({ q: myQ, y: partialBytes }), stuck);
+  await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes }), stuck);
   const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
 
   // 5. Check and reconstruct.
@@ -664,7 +734,8 @@ async function runThreshold<V>(
   const owners: string[] = [group.localId];
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'y']);
+    const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+    if (wentOn(rec, ctx)) continue;
     checkLabel(rec.q, myQ, ctx);
     points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
     owners.push(peer);
@@ -693,9 +764,7 @@ function checkLabel(q: PlainData | undefined, myQ: Uint8Array, ctx: { what: stri
  */
 function reconstruct<V>(group: Group, F: _ThresholdField<V>, points: readonly Point<V>[], owners: readonly string[], t: number): V {
   if (points.length < t) {
-    throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `only ${points.length} consistent partial sums, ${t} needed`, {
-      peers: group.parties.filter((p) => !owners.includes(p)),
-    });
+    throw tooFew(`only ${points.length} partial sums, ${t} needed`, 'no partial sum from', group.parties.filter((p) => !owners.includes(p)));
   }
   if (points.length > t) {
     const check = F.checkDegree(points, t);
@@ -769,7 +838,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   const peers = agreed.filter((p) => p !== me);
   const own = local.encoded;
   const spill = new ShareSpill(L >= _spillPolicy.minElements ? o.spill : false);
-  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[] };
+  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] };
   try {
     _spillPolicy.onSpill?.(spill, me);
     const dropped = new Set<string>();
@@ -827,7 +896,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   } finally {
     spill.close();
   }
-  const { Q, myQ, confirmers } = dealers;
+  const { Q, myQ, confirmers, late } = dealers;
   const partial = own;
   const partialBytes = f61ToBytes(partial);
   const publishRound = `${local.runId}/partial`;
@@ -838,7 +907,15 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
       count,
       from: confirmers,
       bytesPerPeer: 8 * L,
-      send: (i) => sendTolerant(group, `${publishRound}/p${i}`, confirmers, () => ({ q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }), stuck),
+      // (The parties that confirmed too late get the note with piece 0, and nothing after it.)
+      send: (i) =>
+        sendTolerant(
+          group,
+          `${publishRound}/p${i}`,
+          i === 0 ? [...confirmers, ...late] : confirmers,
+          (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }),
+          stuck,
+        ),
       // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
       // has been sent when this runs).
       onPiece: (i, got) => {
@@ -847,14 +924,21 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
         const mine = partial.subarray(2 * at, 2 * (at + m));
         const points: Point<Field61Vector>[] = [{ x: xOf.get(me)!, y: mine }];
         const owners = [me];
+        const wentOnWithout: string[] = [];
         for (const [peer, msg] of got) {
           const ctx = { what: `partial sum piece ${i}`, peer };
-          const rec = expectRecord(msg, ctx, ['q', 'y']);
+          const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+          // Only as piece 0: a party that published piece 0 to this one has counted it.
+          if (i === 0 && wentOn(rec, ctx)) {
+            wentOnWithout.push(peer);
+            continue;
+          }
           checkLabel(rec.q, myQ, ctx);
           points.push({ x: xOf.get(peer)!, y: field61FromBytes(pieceBytes(rec.y ?? null, m, 'partial sum piece', i, peer), m, 'partial sum piece', peer) });
           owners.push(peer);
         }
         mine.set(reconstruct(group, _FIELD_P61, points, owners, t));
+        return wentOnWithout;
       },
       tolerant: { minimum: t - 1, onDrop: () => undefined },
     },

@@ -214,7 +214,7 @@ test('a party of another release (other protocol revision in its parameters, a f
       const e = (out[i] as { error: CouplerError }).error;
       expect(e.code).toBe(ErrorCode.SHAPE_MISMATCH);
       expect(e.peers).toEqual(['p3']);
-      expect(e.message).toContain('protocol revision is 2 here and 3 at party "p3"');
+      expect(e.message).toContain(`protocol revision is ${PROTOCOL_REVISION} here and ${PROTOCOL_REVISION + 1} at party "p3"`);
     }
   } finally {
     restore();
