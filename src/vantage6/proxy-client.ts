@@ -22,6 +22,12 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Most pages followed for one paginated list. */
 export const DEFAULT_MAX_PAGES = 100;
+/**
+ * Largest paginated list accepted, in bytes: every page together (and, for results, the blobs they
+ * name). The server answers each page (the proxy forwards it as is), so without a total a hostile
+ * one could make a container hold {@link DEFAULT_MAX_PAGES} × {@link DEFAULT_MAX_RESPONSE_BYTES}.
+ */
+export const DEFAULT_MAX_LIST_BYTES = 256 * 1024 * 1024;
 /** Default deadline of {@link NodeProxyClient.waitForResults}, in milliseconds. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10 * 60_000;
 /** First polling interval of {@link NodeProxyClient.waitForResults}, in milliseconds. */
@@ -246,6 +252,8 @@ export interface NodeProxyClientInit {
   readonly maxResponseBytes?: number;
   /** Most pages of one list (default {@link DEFAULT_MAX_PAGES}). */
   readonly maxPages?: number;
+  /** Largest list in bytes, all pages together (default {@link DEFAULT_MAX_LIST_BYTES}). */
+  readonly maxListBytes?: number;
   /** Collaboration id for {@link NodeProxyClient.listOrganizations} when the token has none (v5: `COLLABORATION_ID`). */
   readonly collaborationId?: number;
   /**
@@ -432,6 +440,7 @@ class ProxyClient implements NodeProxyClient {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
   readonly #maxPages: number;
+  readonly #maxListBytes: number;
   readonly #collaborationId: number | undefined;
   #claims: ContainerClaims | undefined;
 
@@ -457,6 +466,7 @@ class ProxyClient implements NodeProxyClient {
     this.#timeoutMs = positiveIntOption('requestTimeoutMs', init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
     this.#maxBytes = positiveIntOption('maxResponseBytes', init.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES);
     this.#maxPages = positiveIntOption('maxPages', init.maxPages, DEFAULT_MAX_PAGES);
+    this.#maxListBytes = positiveIntOption('maxListBytes', init.maxListBytes, DEFAULT_MAX_LIST_BYTES);
     this.#collaborationId = init.collaborationId === undefined ? undefined : toId('collaborationId', init.collaborationId);
   }
 
@@ -475,6 +485,11 @@ class ProxyClient implements NodeProxyClient {
   }
 
   async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions = {}): Promise<unknown> {
+    return (await this.#jsonRequest(method, path, options)).value;
+  }
+
+  /** {@link request}, also giving the size of the response body in bytes. */
+  async #jsonRequest(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions): Promise<{ value: unknown; size: number }> {
     if (typeof path !== 'string' || path.includes('?') || path.includes('#') || path.includes('..')) {
       throw new InvalidArgumentError('"path" must be a path without query, fragment or ".."');
     }
@@ -492,9 +507,9 @@ class ProxyClient implements NodeProxyClient {
       headers['content-type'] = 'application/json';
     }
     const { status, bytes } = await this.#exchange(method, cleanPath, url, headers, body, signal, timeout, timeoutMs, options.signal);
-    if (bytes.length === 0) return null;
+    if (bytes.length === 0) return { value: null, size: 0 };
     try {
-      return JSON.parse(UTF8.decode(bytes));
+      return { value: JSON.parse(UTF8.decode(bytes)), size: bytes.length };
     } catch {
       throw new ProxyRequestError(method, cleanPath, status, 'response is not UTF-8 JSON');
     }
@@ -620,14 +635,23 @@ class ProxyClient implements NodeProxyClient {
     return Buffer.concat(chunks, total);
   }
 
-  /** Follow `?page=` while `links.next` is set, up to the page cap. */
-  async #list(path: string, query: Record<string, string | number | undefined>, signal: AbortSignal | undefined): Promise<Record<string, unknown>[]> {
+  /** Count `size` more bytes of one list against {@link DEFAULT_MAX_LIST_BYTES}. */
+  #countListBytes(budget: { used: number }, size: number, path: string): void {
+    budget.used += size;
+    if (budget.used > this.#maxListBytes) {
+      throw new ProxyRequestError('GET', path, undefined, `list larger than ${this.#maxListBytes} bytes in all; refusing to read further`);
+    }
+  }
+
+  /** Follow `?page=` while `links.next` is set, up to the page cap and the list's byte cap. */
+  async #list(path: string, query: Record<string, string | number | undefined>, signal: AbortSignal | undefined, budget: { used: number } = { used: 0 }): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     for (let page = 1; ; page++) {
       if (page > this.#maxPages) {
         throw new ProxyRequestError('GET', path, undefined, `more than ${this.#maxPages} pages; refusing to follow further`);
       }
-      const body = await this.request('GET', path, { query: { ...query, page }, signal });
+      const { value: body, size } = await this.#jsonRequest('GET', path, { query: { ...query, page }, signal });
+      this.#countListBytes(budget, size, path);
       let data: unknown;
       let next = false;
       if (Array.isArray(body)) data = body;
@@ -735,7 +759,8 @@ class ProxyClient implements NodeProxyClient {
 
   async getResults(taskId: number, options: { signal?: AbortSignal } = {}): Promise<SubtaskResult[]> {
     const id = toId('taskId', taskId);
-    const items = await this.#list('result', { task_id: id }, options.signal);
+    const budget = { used: 0 };
+    const items = await this.#list('result', { task_id: id }, options.signal, budget);
     const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result, blob: item.blob_storage_used === true }));
     if (entries.some((e) => e.runId === undefined)) throw new ProxyRequestError('GET', 'result', 200, 'a result has no id');
     if (entries.some((e) => e.organizationId === undefined)) {
@@ -751,7 +776,9 @@ class ProxyClient implements NodeProxyClient {
         // A result in the blob store (`blob_storage_used`): `result` is its UUID; the proxy
         // streams and decrypts it from /blobstream/<uuid> (blob_storage.py, _download_run_data_from_server).
         if (typeof raw !== 'string' || !UUID_PATTERN.test(raw)) throw new Vantage6Error(ErrorCode.VANTAGE6, `result of run ${e.runId} is marked as stored in the blob store but has no blob uuid`);
-        raw = Buffer.from(await this.#raw('GET', `blobstream/${raw}`, undefined, { accept: 'application/octet-stream' }, options.signal)).toString('base64');
+        const blob = await this.#raw('GET', `blobstream/${raw}`, undefined, { accept: 'application/octet-stream' }, options.signal);
+        this.#countListBytes(budget, blob.length, 'result');
+        raw = Buffer.from(blob).toString('base64');
       }
       out.push(Object.freeze({ runId: e.runId!, organizationId: e.organizationId, result: decodeResultField(raw, e.runId!, e.organizationId) }));
     }
