@@ -98,7 +98,11 @@ export class ProxyRequestError extends Vantage6Error {
 
 /** What the container token says about the container (the JWT's `sub` claim, read without verifying). */
 export interface ContainerClaims {
-  /** `client_type`, `container` for algorithm containers. */
+  /**
+   * `container` for algorithm containers: the claim `client_type` under 4.x
+   * (vantage6-server/vantage6/server/resource/token.py, 4.14), `vantage6_client_type` under 5.x
+   * (vantage6-hq/vantage6/hq/resource/token.py, 5.0).
+   */
   readonly clientType: string | undefined;
   /** `node_id`. */
   readonly nodeId: number | undefined;
@@ -358,7 +362,7 @@ export function decodeTokenClaims(token: string): ContainerClaims {
   }
   if (!isRecord(sub)) throw new Vantage6Error(ErrorCode.VANTAGE6, 'container token has no "sub" object with the container identity');
   return Object.freeze({
-    clientType: typeof sub.client_type === 'string' ? sub.client_type : undefined,
+    clientType: typeof sub.client_type === 'string' ? sub.client_type : typeof sub.vantage6_client_type === 'string' ? sub.vantage6_client_type : undefined,
     nodeId: optionalId(sub.node_id),
     organizationId: optionalId(sub.organization_id),
     collaborationId: optionalId(sub.collaboration_id),

@@ -1,13 +1,24 @@
 /**
  * A fake vantage6 node proxy for tests: a real HTTP server on 127.0.0.1, port 0.
  *
- * Endpoints (shapes as documented in design/vantage6.md):
+ * Endpoints, with the vantage6 source each shape was checked against (tag version/4.14.0 unless
+ * named; review10 corrected the token claim, the creation status and `blob_storage_used`):
  * - `POST /task` `{name, image, collaboration_id, description, organizations: [{id, input: base64}], databases}`
- *   → `{id, ...}`; one run per organization. The `onTask` hook executes the runs.
- * - `GET /task/<id>/status` → `{status}` (`active` until every run completed, `failed` if one failed).
- * - `GET /result?task_id=` and `GET /run?task_id=` → paginated `{data, links}`; results are base64 JSON.
- * - `GET /organization?collaboration_id=` → paginated organizations; `GET /organization/<id>`.
- * - `GET /vpn/algorithm/addresses` → `{addresses: [...]}` (filtered by `label`).
+ *   → 201 `{id, ...}` (vantage6-algorithm-tools/vantage6/algorithm/client/__init__.py `Task.create`;
+ *   vantage6-node/vantage6/node/proxy_server.py `proxy_task`; vantage6-server/vantage6/server/resource/task.py:876);
+ *   one run per organization. The `onTask` hook executes the runs.
+ * - `GET /task/<id>/status` → `{status}` (resource/task.py `TaskStatus.get`; statuses
+ *   vantage6-common/vantage6/common/task_status.py): `active` until every run completed, `failed` if one failed.
+ * - `GET /result?task_id=` → paginated `{data, links}` of `{id, result, task, blob_storage_used}`, no
+ *   organization (resource/common/output_schema.py `ResultSchema` excludes it; model/run.py has
+ *   `blob_storage_used`); results are base64 JSON (proxy_server.py `decrypt_result`).
+ *   `GET /run?task_id=` → `{id, status, task, organization: {id}}` (output_schema.py `RunSchema`).
+ *   Paging: vantage6-backend-common/vantage6/backend/common/resource/pagination.py (`links.next`).
+ * - `GET /organization?collaboration_id=` → paginated organizations; `GET /organization/<id>` with
+ *   `public_key` (resource/organization.py).
+ * - `GET /vpn/algorithm/addresses` → `{addresses: [{port, label, ip, organization_id, task_id, parent_id}]}`
+ *   filtered by `label` (resource/port.py `VPNAddress.get`).
+ * - container tokens: `sub` = resource/token.py:335-351 (4.14.0), vantage6-hq/vantage6/hq/resource/token.py:178-193 (5.0.0rc2).
  *
  * Every request must carry `Authorization: Bearer <token>` with a token the proxy issued
  * ({@link FakeNodeProxy.issueToken}); otherwise 401. Hooks: `failNext` (answer N times with a status),
@@ -243,9 +254,14 @@ export class FakeNodeProxy {
     return stored === undefined ? undefined : fakeDecrypt(stored);
   }
 
-  /** Create and register a container token (unsigned JWT) with these claims. */
+  /**
+   * Create and register a container token (unsigned JWT) with these claims, under the claim name
+   * of the fake's version: `client_type` (vantage6-server/vantage6/server/resource/token.py:335-351,
+   * 4.14.0) or `vantage6_client_type` (vantage6-hq/vantage6/hq/resource/token.py:178-193, 5.0.0rc2).
+   */
   issueToken(claims: FakeClaims): string {
-    const token = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: { client_type: 'container', ...claims }, iat: 0 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+    const kind = this.options.version === 'v5' ? { vantage6_client_type: 'container' } : { client_type: 'container' };
+    const token = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: { ...kind, ...claims }, iat: 0 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
     this.#tokens.set(token, claims);
     return token;
   }
@@ -471,8 +487,8 @@ export class FakeNodeProxy {
       const taskId = Number(url.searchParams.get('task_id'));
       const items = this.runsOf(taskId).map((r) =>
         this.options.resultsIncludeOrganization === true
-          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) }
-          : { id: r.id, result: r.result, task: { id: r.taskId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) },
+          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId }, blob_storage_used: r.blobStorageUsed === true }
+          : { id: r.id, result: r.result, task: { id: r.taskId }, blob_storage_used: r.blobStorageUsed === true },
       );
       return this.#page(res, url.searchParams, items, '/result');
     }
@@ -561,7 +577,8 @@ export class FakeNodeProxy {
       runs.push(run);
     }
     this.tasks.set(task.id, task);
-    this.#json(res, 200, { id: task.id, name: task.name, image: task.image, status: 'active' });
+    // 201, as the server answers a created task (vantage6-server/vantage6/server/resource/task.py:876, 4.14.0).
+    this.#json(res, 201, { id: task.id, name: task.name, image: task.image, status: 'active' });
     if (this.options.onTask !== undefined) {
       Promise.resolve()
         .then(() => this.options.onTask!(task, runs, this))
