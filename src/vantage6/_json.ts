@@ -131,6 +131,28 @@ export function toContractJson(value: unknown, maxLength = Number.MAX_SAFE_INTEG
   return parts.join('');
 }
 
+/**
+ * Whether JSON text nests arrays and objects deeper than `maxDepth`: a scan that skips strings
+ * (the text need not be valid JSON). `JSON.parse` takes any depth, but every recursive walk of the
+ * value afterwards (`canonicalJson`, `toContractJson`, a user's own) overflows the stack on a
+ * value nested a few thousand levels deep.
+ */
+export function jsonNestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Marker of an integer literal too large for a double, while {@link parseContractJson} runs. */
 const BIG_MARK = '\u0000coupler-bigint:';
 

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { decodeBase64Strict } from '../crypto/bytes';
 import { readContainerEnv, type ContainerEnv } from './env';
-import { parseContractJson, toContractJson } from './_json';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan, parseContractJson, toContractJson } from './_json';
 
 /** Deadline of one HTTP request to the proxy, in milliseconds. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -426,9 +426,18 @@ function decodeResultField(value: unknown, runId: number, org: number | undefine
   if (typeof value !== 'string') throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not a base64 string`);
   const bytes = decodeBase64Strict(value);
   if (bytes === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not valid base64`);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
+  }
+  // The depth toContractJson writes at most: deeper would overflow the stack of every recursive
+  // walk after parsing (checkAgreement's canonicalJson first).
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is nested deeper than ${MAX_JSON_DEPTH}`);
   try {
     // Integers beyond 2^53 stay exact (bigint): coupler writes them with all their digits.
-    return parseContractJson(UTF8.decode(bytes));
+    return parseContractJson(text);
   } catch {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
   }
