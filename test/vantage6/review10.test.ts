@@ -191,3 +191,34 @@ describe('R10-5: a deeply nested result is a typed error naming the run, not a s
     expect((err as Error).message).toMatch(/result of run \d+ \(organization 2\) is nested deeper than 256/);
   });
 });
+
+/**
+ * R10-6. `waitForResults`' `timeoutMs` is documented as the overall deadline; once the task status
+ * says `completed` (vantage6-server/vantage6/server/resource/task.py `TaskStatus.get`, 4.14.0) the
+ * results are read from `GET /result?task_id=` page by page (paging: pagination.py), each page with
+ * the client's per-request deadline only. A proxy that stalls there kept the caller waiting past
+ * its deadline (one request deadline per page).
+ */
+describe('R10-6: waitForResults keeps its deadline while it reads the results', () => {
+  let proxy: FakeNodeProxy;
+  afterEach(async () => proxy.close());
+
+  test('a stalled /result ends at the wait deadline, as a TimeoutError', async () => {
+    proxy = await startFakeNodeProxy({
+      onTask: (_task, runs, p) => {
+        for (const r of runs) p.completeRun(r.id, { sum: 1 });
+      },
+    });
+    const client = createNodeProxyClient({ baseUrl: proxy.url, token: proxy.issueToken({ organization_id: 1, collaboration_id: 7, task_id: 50, image: 'img' }), requestTimeoutMs: 20_000 });
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: { method: 'm' } }] });
+    proxy.stallNext('/result', 10);
+    const started = Date.now();
+    const err = await client.waitForResults(task.id, { intervalMs: 10, timeoutMs: 1500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(err).toMatchObject({ code: 'COUPLER_ERR_TIMEOUT' });
+    expect((err as Error).message).toMatch(/1500 ms/);
+  }, 30_000);
+});
