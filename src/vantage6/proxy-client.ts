@@ -823,11 +823,22 @@ class ProxyClient implements NodeProxyClient {
       }
       if (status !== undefined) {
         lastStatus = status;
-        if (status === COMPLETED_STATUS) return this.getResults(id, { signal });
+        if (status === COMPLETED_STATUS) {
+          // Reading the results keeps the wait's deadline too (every page and blob under it).
+          const cut = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+          try {
+            return await this.getResults(id, { signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
+          } catch (err) {
+            if (cut.aborted && signal?.aborted !== true) throw new TimeoutError(`task ${id} completed, but its results did not arrive within ${timeoutMs} ms`);
+            throw err;
+          }
+        }
         if (isFailedStatus(status)) {
           let failed: string[] = [];
           try {
-            const runs = await this.getRuns(id, { signal });
+            // Only to name who failed: within what is left of the deadline (at least one second).
+            const cut = AbortSignal.timeout(Math.max(1000, deadline - Date.now()));
+            const runs = await this.getRuns(id, { signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
             const named = (keep: (s: string) => boolean): string[] =>
               runs.filter((r) => r.status !== undefined && keep(r.status) && r.organizationId !== undefined).map((r) => String(r.organizationId));
             failed = named(isFailedStatus);
