@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import {
   createNodeProxyClient,
   decodeTokenClaims,
+  runPeerTasks,
   discoveryFromEnv,
   vantage6VpnDiscovery,
   ProxyRequestError,
@@ -214,6 +215,31 @@ describe('R10-6: waitForResults keeps its deadline while it reads the results', 
     proxy.stallNext('/result', 10);
     const started = Date.now();
     const err = await client.waitForResults(task.id, { intervalMs: 10, timeoutMs: 1500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(6000);
+    expect(err).toMatchObject({ code: 'COUPLER_ERR_TIMEOUT' });
+    expect((err as Error).message).toMatch(/1500 ms/);
+  }, 30_000);
+});
+
+/**
+ * R10-7. `runPeerTasks`' `timeoutMs` is "overall deadline in ms for everything"; creating each
+ * subtask goes through the proxy's `POST /task` (vantage6-node/vantage6/node/proxy_server.py
+ * `proxy_task`, 4.14.0: one `GET organization/<id>` per organization, then up to RETRY = 3 tries
+ * at the server, with no timeout of its own), under the client's per-request deadline only.
+ */
+describe('R10-7: runPeerTasks keeps its deadline while it creates subtasks', () => {
+  let proxy: FakeNodeProxy;
+  afterEach(async () => proxy.close());
+
+  test('a stalled POST /task ends at the deadline, as a TimeoutError', async () => {
+    proxy = await startFakeNodeProxy();
+    const client = createNodeProxyClient({ baseUrl: proxy.url, token: proxy.issueToken({ organization_id: 1, collaboration_id: 7, task_id: 50, image: 'img' }), requestTimeoutMs: 20_000 });
+    proxy.stallNext('/task', 10);
+    const started = Date.now();
+    const err = await runPeerTasks({ client, organizations: [2, 3], method: 'partial', timeoutMs: 1500 }).then(
       () => undefined,
       (e: unknown) => e,
     );
