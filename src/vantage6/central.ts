@@ -175,6 +175,16 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
     return left;
   };
   const poll = { intervalMs: options.intervalMs, maxIntervalMs: options.maxIntervalMs, signal };
+  /** Create a subtask within what is left of the deadline (the proxy's POST /task may stall). */
+  const create = async (spec: Omit<Parameters<NodeProxyClient['createSubtask']>[0], 'signal'>): Promise<{ id: number }> => {
+    const cut = AbortSignal.timeout(remaining());
+    try {
+      return await client.createSubtask({ ...spec, signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
+    } catch (err) {
+      if (cut.aborted && signal?.aborted !== true) throw new TimeoutError(`runPeerTasks did not finish within ${timeoutMs} ms (creating subtask "${spec.name ?? ''}")`, { peers: orgs.map(String) });
+      throw err;
+    }
+  };
 
   let parentTask = 'x';
   try {
@@ -191,11 +201,10 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
   const extra: Record<string, unknown> = { sessionId };
   if (keys === 'subtask') {
     throwIfAborted(signal);
-    const keyTask = await client.createSubtask({
+    const keyTask = await create({
       name: `${name}-keys`,
       description: 'coupler key exchange',
       organizations: orgs.map((id) => ({ id, input: v4Input(KEY_EXCHANGE_METHOD, {}) })),
-      signal,
     });
     keyTaskId = keyTask.id;
     const keyResults = await client.waitForResults(keyTask.id, { ...poll, timeoutMs: remaining() });
@@ -210,11 +219,10 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
 
   throwIfAborted(signal);
   remaining();
-  const computeTask = await client.createSubtask({
+  const computeTask = await create({
     name: `${name}-${options.method}`.slice(0, 100),
     description: `coupler peer computation (session ${sessionId})`,
     organizations: orgs.map((id) => ({ id, input: v4Input(options.method, { ...kwargs, ...extra }) })),
-    signal,
   });
   const results = await client.waitForResults(computeTask.id, { ...poll, timeoutMs: remaining() });
   const result = checkAgreement<T>(results, orgs);
