@@ -316,12 +316,20 @@ export class FakeNodeProxy {
     return (this.tasks.get(taskId)?.runIds ?? []).map((id) => this.runs.get(id)!);
   }
 
+  /**
+   * The task's status from its runs' as vantage6 derives it (vantage6-server/vantage6/server/model/task.py,
+   * `Task.status`, 4.14.0): a failure first — the failed runs' status when they all failed the same
+   * way (one crashed run: `crashed`), else `failed` — then `active`, `initializing`, `pending`,
+   * else `completed`.
+   */
   taskStatus(task: FakeTask): string {
     if (task.status !== undefined) return task.status;
     const runs = this.runsOf(task.id);
-    if (runs.some((r) => r.status === 'crashed')) return 'failed';
-    if (runs.length > 0 && runs.every((r) => r.status === 'completed')) return 'completed';
-    return runs.some((r) => r.status === 'active') ? 'active' : 'pending';
+    const failed = new Set(runs.filter((r) => r.status === 'crashed').map((r) => r.status));
+    if (failed.size > 0) return failed.size === 1 ? [...failed][0]! : 'failed';
+    if (runs.some((r) => r.status === 'active')) return 'active';
+    if (runs.some((r) => r.status === 'pending')) return 'pending';
+    return 'completed';
   }
 
   #take<T extends { match: string; times: number }>(list: T[], path: string): T | undefined {

@@ -182,7 +182,7 @@ describe('runPeerTasks: a full run against the fake node proxy', () => {
     }));
     const { code, logger } = await runCentral(algorithm());
     expect(code).toBe(1);
-    expect(logger.lines.at(-1)).toMatch(/ended with status "failed"; organizations that failed: 2$/);
+    expect(logger.lines.at(-1)).toMatch(/ended with status "crashed"; organizations that failed: 2$/);
   });
 
   test('runPeerTasks validates its options', async () => {
