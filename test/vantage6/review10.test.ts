@@ -9,6 +9,7 @@ import {
   createNodeProxyClient,
   decodeTokenClaims,
   runPeerTasks,
+  parseInput,
   discoveryFromEnv,
   vantage6VpnDiscovery,
   ProxyRequestError,
@@ -247,4 +248,27 @@ describe('R10-7: runPeerTasks keeps its deadline while it creates subtasks', () 
     expect(err).toMatchObject({ code: 'COUPLER_ERR_TIMEOUT' });
     expect((err as Error).message).toMatch(/1500 ms/);
   }, 30_000);
+});
+
+/**
+ * R10-8. A task's input as vantage6's Python client writes it: vantage6-common/vantage6/common/serialization.py
+ * `serialize` = `json.dumps(data)` (4.14.0; 5.0.0rc2 the same, used by vantage6-client/vantage6/client/__init__.py
+ * `Task.create`), whose default `allow_nan=True` writes `NaN`, `Infinity`, `-Infinity`; vantage6's wrapper
+ * reads them back with `json.load` (vantage6-algorithm-tools/vantage6/algorithm/tools/wrap.py `load_input`).
+ */
+describe("R10-8: input with the non-finite literals Python's json writes", () => {
+  test('v4 and v5 inputs with NaN / Infinity / -Infinity are read as those numbers', () => {
+    const text = '{"method": "central", "args": [NaN], "kwargs": {"a": NaN, "b": Infinity, "c": -Infinity, "s": "NaN Infinity", "n": [1, -2.5e3]}}';
+    const v4 = parseInput(Buffer.from(text, 'utf8'), 'v4');
+    expect(v4.args).toEqual([NaN]);
+    expect(v4.kwargs).toEqual({ a: NaN, b: Infinity, c: -Infinity, s: 'NaN Infinity', n: [1, -2500] });
+    const v5 = parseInput(Buffer.from('{"x": -Infinity, "big": 12345678901234567890}', 'utf8'), 'v5', 'partial');
+    expect(v5.kwargs).toEqual({ x: -Infinity, big: 12345678901234567890n });
+  });
+
+  test('what Python\'s json does not write stays invalid', () => {
+    for (const bad of ['{"a": nan}', '{"a": inf}', '{"a": +Infinity}', '{"a": NaNa}', '{"a": -NaN}', '{"a": Infinityx}']) {
+      expect(() => parseInput(Buffer.from(`{"method":"m","kwargs":${bad}}`, 'utf8'), 'v4')).toThrow(/not valid JSON/);
+    }
+  });
 });
