@@ -272,3 +272,40 @@ describe("R10-8: input with the non-finite literals Python's json writes", () =>
     }
   });
 });
+
+/**
+ * R10-9. The server validates a task's `name` (vantage6-backend-common/vantage6/backend/common/resource/input_schema.py
+ * `validate_name`: not empty, not numeric, at most MAX_LEN_NAME = 128 characters; 4.14.0 and
+ * 5.0.0rc2) and `description` (at most MAX_LEN_STR_LONG = 1024: vantage6-server/.../resource/common/input_schema.py
+ * `TaskInputSchema`, 4.14.0; vantage6-hq/.../resource/common/input_schema.py, 5.0.0rc2) and answers
+ * 400 — which the client reports as "HTTP 400" only (it never repeats a response body).
+ */
+describe('R10-9: task names and descriptions the server refuses are refused before sending', () => {
+  let proxy: FakeNodeProxy;
+  let client: NodeProxyClient;
+  beforeEach(async () => {
+    proxy = await startFakeNodeProxy();
+    client = createNodeProxyClient({ baseUrl: proxy.url, token: proxy.issueToken({ organization_id: 1, collaboration_id: 7, task_id: 50, image: 'img' }) });
+  });
+  afterEach(async () => proxy.close());
+
+  test.each([
+    ['a name of 129 characters', { name: 'x'.repeat(129) }, /"name"/],
+    ['an empty name', { name: '' }, /"name"/],
+    ['a numeric name', { name: '2024' }, /"name"/],
+    ['a description of 1025 characters', { description: 'd'.repeat(1025) }, /"description"/],
+  ])('createSubtask: %s', async (_why, extra, message) => {
+    await expect(client.createSubtask({ organizations: [{ id: 2, input: { method: 'm' } }], ...extra })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT', message: expect.stringMatching(message) });
+    expect(proxy.requests.filter((r) => r.path === '/task')).toEqual([]);
+  });
+
+  test('runPeerTasks: a name prefix that makes a subtask name longer than 128 characters', async () => {
+    await expect(runPeerTasks({ client, organizations: [2, 3], method: 'partial', name: 'n'.repeat(125) })).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/"name"/) });
+    expect(proxy.requests.filter((r) => r.path === '/task')).toEqual([]);
+  });
+
+  test('the longest allowed name and description go through', async () => {
+    const task = await client.createSubtask({ organizations: [{ id: 2, input: { method: 'm' } }], name: 'x'.repeat(128), description: 'd'.repeat(1024) });
+    expect(proxy.tasks.get(task.id)!.name).toBe('x'.repeat(128));
+  });
+});
