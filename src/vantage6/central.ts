@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { rosterBoundSessionId, type Roster } from '../identity';
-import { DEFAULT_WAIT_TIMEOUT_MS, toId, type NodeProxyClient, type SubtaskResult } from './proxy-client';
+import { DEFAULT_WAIT_TIMEOUT_MS, MAX_TASK_NAME_LENGTH, toId, type NodeProxyClient, type SubtaskResult } from './proxy-client';
 import { KEY_EXCHANGE_METHOD, buildRosterFromResults } from './keys';
 
 /** Input names `runPeerTasks` adds to the compute subtasks' kwargs. */
@@ -168,6 +168,11 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidArgumentError('"timeoutMs" must be a positive integer');
   const name = options.name ?? 'coupler';
+  // The subtasks are named `<name>-keys` and `<name>-<method>` (cut to 100 characters); the server
+  // refuses names over MAX_TASK_NAME_LENGTH.
+  if (typeof name !== 'string' || name.length + '-keys'.length > MAX_TASK_NAME_LENGTH) {
+    throw new InvalidArgumentError(`"name" must be a string of at most ${MAX_TASK_NAME_LENGTH - '-keys'.length} characters (subtask names have at most ${MAX_TASK_NAME_LENGTH})`);
+  }
   const deadline = Date.now() + timeoutMs;
   const remaining = (): number => {
     const left = deadline - Date.now();

@@ -106,6 +106,8 @@ export {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
+  MAX_TASK_DESCRIPTION_LENGTH,
+  MAX_TASK_NAME_LENGTH,
   ProxyRequestError,
   createNodeProxyClient,
   decodeTokenClaims,

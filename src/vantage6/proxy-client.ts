@@ -36,6 +36,28 @@ export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 export const DEFAULT_MAX_POLL_INTERVAL_MS = 15_000;
 /** Largest token file accepted, in bytes. */
 export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+/**
+ * Longest task name the server accepts: `MAX_LEN_NAME` of vantage6's `validate_name`
+ * (vantage6-backend-common/vantage6/backend/common/resource/input_schema.py, 4.14 and 5.0), which
+ * also refuses an empty or numeric name.
+ */
+export const MAX_TASK_NAME_LENGTH = 128;
+/** Longest task description the server accepts (`MAX_LEN_STR_LONG`, same file). */
+export const MAX_TASK_DESCRIPTION_LENGTH = 1024;
+
+/**
+ * Check a task name as the server will (so the caller gets a reason, not a bare HTTP 400).
+ * @throws {@link InvalidArgumentError}
+ * @internal
+ */
+export function checkTaskName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string') throw new InvalidArgumentError(`"${field}" must be a string, got ${describeType(name)}`);
+  if (name.length === 0 || name.length > MAX_TASK_NAME_LENGTH) throw new InvalidArgumentError(`"${field}" must have 1 to ${MAX_TASK_NAME_LENGTH} characters (the server's limit), got ${name.length}`);
+  // Python's str.isnumeric(): every character a numeric one.
+  if (/^\p{N}+$/u.test(name)) throw new InvalidArgumentError(`"${field}" must not be a number (the server refuses numeric task names)`);
+  return name;
+}
+
 /** Consecutive failed status polls tolerated by {@link NodeProxyClient.waitForResults}. */
 export const MAX_CONSECUTIVE_POLL_ERRORS = 3;
 /**
@@ -706,8 +728,11 @@ class ProxyClient implements NodeProxyClient {
       if (!isRecord(kwargs)) throw new InvalidArgumentError(`"organizations[${i}].input.kwargs" must be an object`);
       return { id, arguments: Buffer.from(toContractJson(kwargs), 'utf8').toString('base64') };
     });
-    if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError('"name" must be a string');
+    if (options.name !== undefined) checkTaskName(options.name);
     if (options.description !== undefined && typeof options.description !== 'string') throw new InvalidArgumentError('"description" must be a string');
+    if (options.description !== undefined && options.description.length > MAX_TASK_DESCRIPTION_LENGTH) {
+      throw new InvalidArgumentError(`"description" must have at most ${MAX_TASK_DESCRIPTION_LENGTH} characters (the server's limit), got ${options.description.length}`);
+    }
     if (options.databases !== undefined && !Array.isArray(options.databases)) throw new InvalidArgumentError('"databases" must be an array');
     const claims = this.tokenClaims();
     const image = options.image ?? claims.image;

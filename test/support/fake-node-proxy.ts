@@ -530,6 +530,12 @@ export class FakeNodeProxy {
     const orgs = b.organizations;
     if (!Array.isArray(orgs) || orgs.length === 0) return this.#json(res, 400, { msg: 'Organizations missing from input' });
     if (claims.image !== undefined && b.image !== claims.image) return this.#json(res, 400, { msg: 'image mismatch' });
+    // validate_name (vantage6-backend-common/vantage6/backend/common/resource/input_schema.py) and the
+    // description's Length(max=MAX_LEN_STR_LONG) of TaskInputSchema, both versions.
+    if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length === 0 || b.name.length > 128 || /^\p{N}+$/u.test(b.name))) {
+      return this.#json(res, 400, { msg: 'Request body is incorrect', errors: { name: ['invalid name'] } });
+    }
+    if (typeof b.description === 'string' && b.description.length > 1024) return this.#json(res, 400, { msg: 'Request body is incorrect', errors: { description: ['Longer than maximum length 1024.'] } });
     const task: FakeTask = {
       id: this.#nextTask++,
       name: String(b.name),
