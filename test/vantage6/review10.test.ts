@@ -64,6 +64,25 @@ describe('R10-1: VPN discovery against a hostile address list', () => {
     expect(found).toEqual([{ host: '10.76.0.2', port: 51002, source: 'vantage6-vpn', partyHint: '2' }]);
   });
 
+  test('ports outside 1..65535 or not integers, and wrong ids, are dropped or carry no hint (typed, no crash)', async () => {
+    proxy.vpnAddresses = [
+      entry('10.76.0.2', 0, 2),
+      entry('10.76.0.3', 65536, 3),
+      entry('10.76.0.4', -1, 4),
+      entry('10.76.0.5', 51005.5, 5),
+      entry('10.76.0.6', null, 6),
+      entry('10.76.0.7', '51007', 7), // a decimal string: read as the port
+      { ip: '10.76.0.8', port: 51008, label: 'coupler', organization_id: -3, task_id: 60, parent_id: 50 }, // no usable id: no hint
+      { ip: '10.76.0.9', port: 51009, label: 'coupler', organization_id: { id: 9 }, task_id: 60, parent_id: 50 },
+    ];
+    const found = await vantage6VpnDiscovery({ client }).discover();
+    expect(found).toEqual([
+      { host: '10.76.0.7', port: 51007, source: 'vantage6-vpn', partyHint: '7' },
+      { host: '10.76.0.8', port: 51008, source: 'vantage6-vpn' },
+      { host: '10.76.0.9', port: 51009, source: 'vantage6-vpn' },
+    ]);
+  });
+
   test('one address written two ways is one address (canonical IPv6)', async () => {
     proxy.vpnAddresses = [entry('2001:DB8::1', 51002, 2), entry('2001:db8:0:0::1', 51002, 2), entry('[2001:db8::1]', 51002, 2)];
     const found = await vantage6VpnDiscovery({ client }).discover();
