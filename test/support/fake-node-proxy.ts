@@ -346,7 +346,10 @@ export class FakeNodeProxy {
 
   #page(res: ServerResponse, query: URLSearchParams, items: unknown[], path: string): void {
     const page = Math.max(1, Number(query.get('page') ?? '1') || 1);
-    const per = this.pageSize;
+    // `per_page` as pagination.py `_get_per_page` reads it (default DEFAULT_PAGE_SIZE, 10, in
+    // vantage6-backend-common/vantage6/backend/common/globals.py; here the fake's pageSize).
+    const askedPer = Number(query.get('per_page'));
+    const per = Number.isInteger(askedPer) && askedPer >= 1 ? askedPer : this.pageSize;
     const data = items.slice((page - 1) * per, page * per);
     const last = Math.max(1, Math.ceil(items.length / per));
     const links: Record<string, string> = { first: `${path}?page=1`, self: `${path}?page=${page}`, last: `${path}?page=${last}` };

@@ -328,3 +328,33 @@ describe('R10-9: task names and descriptions the server refuses are refused befo
     expect(proxy.tasks.get(task.id)!.name).toBe('x'.repeat(128));
   });
 });
+
+/**
+ * R10-10. `GET /result?task_id=` pages hold DEFAULT_PAGE_SIZE = 10 results unless `per_page` says
+ * otherwise (vantage6-backend-common/vantage6/backend/common/globals.py, resource/pagination.py
+ * `_get_per_page`, 4.14.0 and 5.0.0rc2), each result base64 of its JSON. Reading ten results in one
+ * response capped at maxResponseBytes (64 MiB by default) fails for results far below the output
+ * cap (DEFAULT_MAX_OUTPUT_BYTES, 256 MiB): three stations returning a 10^6-element sum (~24 MB of
+ * base64 each) could not be collected.
+ */
+describe('R10-10: results are read one per page, so the per-response cap bounds one result, not ten', () => {
+  let proxy: FakeNodeProxy;
+  afterEach(async () => proxy.close());
+
+  test('three results of ~1 MiB each with a 2 MiB response cap', async () => {
+    const big = 'v'.repeat(750 * 1024);
+    proxy = await startFakeNodeProxy({
+      onTask: (_task, runs, p) => {
+        for (const r of runs) p.completeRun(r.id, { big });
+      },
+    });
+    const client = createNodeProxyClient({ baseUrl: proxy.url, token: proxy.issueToken({ organization_id: 1, collaboration_id: 7, task_id: 50, image: 'img' }), maxResponseBytes: 2 * 1024 * 1024 });
+    const task = await client.createSubtask({ organizations: [2, 3, 4].map((id) => ({ id, input: { method: 'm' } })) });
+    const results = await client.waitForResults(task.id, { intervalMs: 10, timeoutMs: 10_000 });
+    expect(results.map((r) => [r.organizationId, (r.result as { big: string }).big.length])).toEqual([
+      [2, big.length],
+      [3, big.length],
+      [4, big.length],
+    ]);
+  });
+});
