@@ -26,8 +26,16 @@ export const DEFAULT_MAX_PAGES = 100;
  * Largest paginated list accepted, in bytes: every page together (and, for results, the blobs they
  * name). The server answers each page (the proxy forwards it as is), so without a total a hostile
  * one could make a container hold {@link DEFAULT_MAX_PAGES} × {@link DEFAULT_MAX_RESPONSE_BYTES}.
+ * 1 GiB: the results of, say, 40 stations that each return a sum of 10^6 numbers (~24 MB of base64).
  */
-export const DEFAULT_MAX_LIST_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_LIST_BYTES = 1024 * 1024 * 1024;
+/**
+ * vantage6's page size when a request names none (`DEFAULT_PAGE_SIZE`,
+ * vantage6-backend-common/vantage6/backend/common/globals.py, 4.14 and 5.0). Results are read one
+ * per page instead (`per_page=1`), so that {@link DEFAULT_MAX_RESPONSE_BYTES} bounds one result,
+ * and up to this many times the page cap.
+ */
+const VANTAGE6_PAGE_SIZE = 10;
 /** Default deadline of {@link NodeProxyClient.waitForResults}, in milliseconds. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10 * 60_000;
 /** First polling interval of {@link NodeProxyClient.waitForResults}, in milliseconds. */
@@ -679,11 +687,17 @@ class ProxyClient implements NodeProxyClient {
   }
 
   /** Follow `?page=` while `links.next` is set, up to the page cap and the list's byte cap. */
-  async #list(path: string, query: Record<string, string | number | undefined>, signal: AbortSignal | undefined, budget: { used: number } = { used: 0 }): Promise<Record<string, unknown>[]> {
+  async #list(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    signal: AbortSignal | undefined,
+    budget: { used: number } = { used: 0 },
+    maxPages: number = this.#maxPages,
+  ): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     for (let page = 1; ; page++) {
-      if (page > this.#maxPages) {
-        throw new ProxyRequestError('GET', path, undefined, `more than ${this.#maxPages} pages; refusing to follow further`);
+      if (page > maxPages) {
+        throw new ProxyRequestError('GET', path, undefined, `more than ${maxPages} pages; refusing to follow further`);
       }
       const { value: body, size } = await this.#jsonRequest('GET', path, { query: { ...query, page }, signal });
       this.#countListBytes(budget, size, path);
@@ -798,7 +812,9 @@ class ProxyClient implements NodeProxyClient {
   async getResults(taskId: number, options: { signal?: AbortSignal } = {}): Promise<SubtaskResult[]> {
     const id = toId('taskId', taskId);
     const budget = { used: 0 };
-    const items = await this.#list('result', { task_id: id }, options.signal, budget);
+    // One result per page: a page of ten (vantage6's default) would have to fit ten results in one
+    // response; the page cap grows by the same factor so as many results can be read as before.
+    const items = await this.#list('result', { task_id: id, per_page: 1 }, options.signal, budget, this.#maxPages * VANTAGE6_PAGE_SIZE);
     const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result, blob: item.blob_storage_used === true }));
     if (entries.some((e) => e.runId === undefined)) throw new ProxyRequestError('GET', 'result', 200, 'a result has no id');
     if (entries.some((e) => e.organizationId === undefined)) {
