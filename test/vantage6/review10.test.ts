@@ -10,6 +10,7 @@ import {
   decodeTokenClaims,
   runPeerTasks,
   parseInput,
+  checkAgreement,
   discoveryFromEnv,
   vantage6VpnDiscovery,
   ProxyRequestError,
@@ -356,5 +357,27 @@ describe('R10-10: results are read one per page, so the per-response cap bounds 
       [3, big.length],
       [4, big.length],
     ]);
+  });
+});
+
+/**
+ * R10-12. Since R10-8 a result may hold NaN / Infinity (read as Python's json writes them:
+ * vantage6-common/vantage6/common/serialization.py); checkAgreement compared results by
+ * canonical JSON text, in which NaN, Infinity and null are all "null".
+ */
+describe('R10-12: checkAgreement tells NaN, Infinity and null apart', () => {
+  test('one station answering NaN where the others answer null is the odd one out', () => {
+    const results = [
+      { runId: 1, organizationId: 1, result: { a: NaN } },
+      { runId: 2, organizationId: 2, result: { a: null } },
+      { runId: 3, organizationId: 3, result: { a: null } },
+    ];
+    expect(() => checkAgreement(results, [1, 2, 3])).toThrow(expect.objectContaining({ code: 'COUPLER_ERR_PROTOCOL_VIOLATION', peers: ['1'] }));
+    const inf = [
+      { runId: 1, organizationId: 1, result: [Infinity] },
+      { runId: 2, organizationId: 2, result: [-Infinity] },
+      { runId: 3, organizationId: 3, result: [-Infinity] },
+    ];
+    expect(() => checkAgreement(inf, [1, 2, 3])).toThrow(expect.objectContaining({ peers: ['1'] }));
   });
 });
