@@ -58,7 +58,7 @@ export interface PeerTasksOutcome<T = unknown> {
   readonly results: readonly SubtaskResult[];
 }
 
-/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results. */
+/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results; `NaN`, `Infinity` and `-Infinity` are written as such (not as `null`), so they differ from `null` and from each other. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
@@ -66,6 +66,8 @@ export function canonicalJson(value: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   if (typeof value === 'bigint') return value.toString();
+  // JSON has no NaN or ±Infinity (JSON.stringify writes null): keep them apart from null and each other.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return value === undefined ? 'null' : JSON.stringify(value);
 }
 
