@@ -2,7 +2,7 @@
  * IP literal helpers: parse IPv4/IPv6 text to bytes, format IPv6 canonically (RFC 5952), and
  * normalise host strings so that equal addresses compare equal.
  *
- * Internal to the discovery module.
+ * Internal to coupler: the discovery module and the vantage6 VPN discovery (src/vantage6/vpn-discovery.ts), which shares its address checks.
  *
  * @module
  */

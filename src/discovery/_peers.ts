@@ -2,7 +2,7 @@
  * Shared helpers for every discovery method: port and host-name checks, deduplication and the
  * stable output order.
  *
- * Internal to the discovery module.
+ * Internal to coupler: the discovery module and the vantage6 VPN discovery (src/vantage6/vpn-discovery.ts), which shares its address checks.
  *
  * @module
  */

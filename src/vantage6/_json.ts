@@ -131,8 +131,34 @@ export function toContractJson(value: unknown, maxLength = Number.MAX_SAFE_INTEG
   return parts.join('');
 }
 
+/**
+ * Whether JSON text nests arrays and objects deeper than `maxDepth`: a scan that skips strings
+ * (the text need not be valid JSON). `JSON.parse` takes any depth, but every recursive walk of the
+ * value afterwards (`canonicalJson`, `toContractJson`, a user's own) overflows the stack on a
+ * value nested a few thousand levels deep.
+ */
+export function jsonNestsDeeperThan(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /** Marker of an integer literal too large for a double, while {@link parseContractJson} runs. */
 const BIG_MARK = '\u0000coupler-bigint:';
+/** Marker of a `NaN`, `Infinity` or `-Infinity` literal, while {@link parseContractJson} runs. */
+const NUM_MARK = '\u0000coupler-number:';
+/** The non-JSON literals Python's `json.dumps` writes by default (`allow_nan=True`) and `json.load` reads. */
+const NON_FINITE_LITERALS: readonly string[] = ['-Infinity', 'Infinity', 'NaN'];
 
 /**
  * Parse JSON text, keeping integers exact: an integer literal outside ±(2^53 − 1) becomes a
@@ -140,12 +166,18 @@ const BIG_MARK = '\u0000coupler-bigint:';
  * every other value is what `JSON.parse` gives. The counterpart of {@link toContractJson}, which
  * writes bigints as integer literals with all their digits.
  *
+ * It also reads the literals `NaN`, `Infinity` and `-Infinity` (outside strings) as those numbers:
+ * vantage6's Python client writes task input with `json.dumps` (vantage6-common/vantage6/common/serialization.py),
+ * which emits them for non-finite floats, and vantage6's own wrapper reads them back. coupler never
+ * writes them ({@link toContractJson} refuses non-finite numbers).
+ *
  * @throws SyntaxError for text that is not JSON (as `JSON.parse`).
  */
 export function parseContractJson(text: string): unknown {
   let out = '';
   let last = 0;
   let big = false;
+  let special = false;
   for (let i = 0; i < text.length; ) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
@@ -154,6 +186,17 @@ export function parseContractJson(text: string): unknown {
       while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
       i++;
       continue;
+    }
+    if (c === 0x4e || c === 0x49 || c === 0x2d) {
+      // N(aN), I(nfinity), -(Infinity): outside a string no JSON token starts with N or I.
+      const lit = NON_FINITE_LITERALS.find((l) => text.startsWith(l, i));
+      if (lit !== undefined) {
+        out += `${text.slice(last, i)}"${NUM_MARK.replace('\u0000', '\\u0000')}${lit}"`;
+        i += lit.length;
+        last = i;
+        special = true;
+        continue;
+      }
     }
     if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let j = i + 1;
@@ -169,9 +212,16 @@ export function parseContractJson(text: string): unknown {
     }
     i++;
   }
-  if (!big) return JSON.parse(text);
+  if (!big && !special) return JSON.parse(text);
   // A string of the input that would read as a marker: refuse rather than turn it into a number.
-  if (/\\u0000coupler-bigint:/i.test(text)) throw new SyntaxError('JSON text holds a string reserved by coupler');
+  if (/\\u0000coupler-(?:bigint|number):/i.test(text)) throw new SyntaxError('JSON text holds a string reserved by coupler');
   out += text.slice(last);
-  return JSON.parse(out, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(BIG_MARK) ? BigInt(value.slice(BIG_MARK.length)) : value));
+  return JSON.parse(out, (key, value: unknown) => {
+    // A marker can only stand where a value stood: as an object key it was a bare literal there.
+    if (key.startsWith(BIG_MARK) || key.startsWith(NUM_MARK)) throw new SyntaxError('JSON text has a number where a key belongs');
+    if (typeof value !== 'string') return value;
+    if (value.startsWith(BIG_MARK)) return BigInt(value.slice(BIG_MARK.length));
+    if (value.startsWith(NUM_MARK)) return Number(value.slice(NUM_MARK.length));
+    return value;
+  });
 }

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { rosterBoundSessionId, type Roster } from '../identity';
-import { DEFAULT_WAIT_TIMEOUT_MS, toId, type NodeProxyClient, type SubtaskResult } from './proxy-client';
+import { DEFAULT_WAIT_TIMEOUT_MS, MAX_TASK_NAME_LENGTH, toId, type NodeProxyClient, type SubtaskResult } from './proxy-client';
 import { KEY_EXCHANGE_METHOD, buildRosterFromResults } from './keys';
 
 /** Input names `runPeerTasks` adds to the compute subtasks' kwargs. */
@@ -58,7 +58,7 @@ export interface PeerTasksOutcome<T = unknown> {
   readonly results: readonly SubtaskResult[];
 }
 
-/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results. */
+/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results; `NaN`, `Infinity` and `-Infinity` are written as such (not as `null`), so they differ from `null` and from each other. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
@@ -66,6 +66,8 @@ export function canonicalJson(value: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   if (typeof value === 'bigint') return value.toString();
+  // JSON has no NaN or ±Infinity (JSON.stringify writes null): keep them apart from null and each other.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return value === undefined ? 'null' : JSON.stringify(value);
 }
 
@@ -168,6 +170,11 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw new InvalidArgumentError('"timeoutMs" must be a positive integer');
   const name = options.name ?? 'coupler';
+  // The subtasks are named `<name>-keys` and `<name>-<method>` (cut to 100 characters); the server
+  // refuses names over MAX_TASK_NAME_LENGTH.
+  if (typeof name !== 'string' || name.length + '-keys'.length > MAX_TASK_NAME_LENGTH) {
+    throw new InvalidArgumentError(`"name" must be a string of at most ${MAX_TASK_NAME_LENGTH - '-keys'.length} characters (subtask names have at most ${MAX_TASK_NAME_LENGTH})`);
+  }
   const deadline = Date.now() + timeoutMs;
   const remaining = (): number => {
     const left = deadline - Date.now();
@@ -175,6 +182,16 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
     return left;
   };
   const poll = { intervalMs: options.intervalMs, maxIntervalMs: options.maxIntervalMs, signal };
+  /** Create a subtask within what is left of the deadline (the proxy's POST /task may stall). */
+  const create = async (spec: Omit<Parameters<NodeProxyClient['createSubtask']>[0], 'signal'>): Promise<{ id: number }> => {
+    const cut = AbortSignal.timeout(remaining());
+    try {
+      return await client.createSubtask({ ...spec, signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
+    } catch (err) {
+      if (cut.aborted && signal?.aborted !== true) throw new TimeoutError(`runPeerTasks did not finish within ${timeoutMs} ms (creating subtask "${spec.name ?? ''}")`, { peers: orgs.map(String) });
+      throw err;
+    }
+  };
 
   let parentTask = 'x';
   try {
@@ -191,11 +208,10 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
   const extra: Record<string, unknown> = { sessionId };
   if (keys === 'subtask') {
     throwIfAborted(signal);
-    const keyTask = await client.createSubtask({
+    const keyTask = await create({
       name: `${name}-keys`,
       description: 'coupler key exchange',
       organizations: orgs.map((id) => ({ id, input: v4Input(KEY_EXCHANGE_METHOD, {}) })),
-      signal,
     });
     keyTaskId = keyTask.id;
     const keyResults = await client.waitForResults(keyTask.id, { ...poll, timeoutMs: remaining() });
@@ -210,11 +226,10 @@ export async function runPeerTasks<T = unknown>(options: RunPeerTasksOptions): P
 
   throwIfAborted(signal);
   remaining();
-  const computeTask = await client.createSubtask({
+  const computeTask = await create({
     name: `${name}-${options.method}`.slice(0, 100),
     description: `coupler peer computation (session ${sessionId})`,
     organizations: orgs.map((id) => ({ id, input: v4Input(options.method, { ...kwargs, ...extra }) })),
-    signal,
   });
   const results = await client.waitForResults(computeTask.id, { ...poll, timeoutMs: remaining() });
   const result = checkAgreement<T>(results, orgs);

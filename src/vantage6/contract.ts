@@ -11,7 +11,9 @@
  * ```
  *
  * - `kwargs` is the keyword-argument object: `input.kwargs` under v4, the whole input file under v5.
- *   It is always a fresh plain object (never `undefined`).
+ *   It is always a fresh plain object (never `undefined`). The input is JSON as vantage6's Python
+ *   client writes it: `NaN`, `Infinity` and `-Infinity` literals read as those numbers, integers
+ *   beyond 2^53 as `bigint`.
  * - `ctx` is the {@link AlgorithmContext}: the contract version, the method name, v4 positional
  *   arguments (`ctx.args`, empty under v5), the decoded environment, the databases, the temporary
  *   folder, the organization and task ids, and `ctx.client` (the node-proxy client).

@@ -4,7 +4,7 @@
  *
  * | variable | meaning | default |
  * | --- | --- | --- |
- * | `COUPLER_DISCOVERY` | `dns`, `static`, `env` or `vantage6-vpn` (comma list to combine) | `dns` if `COUPLER_DNS_NAMES` is set, else `env` if `COUPLER_PEERS` is set, else `vantage6-vpn` |
+ * | `COUPLER_DISCOVERY` | `dns`, `static`, `env` or `vantage6-vpn` (comma list to combine) | `dns` if `COUPLER_DNS_NAMES` is set, else `env` if `COUPLER_PEERS` is set, else `vantage6-vpn` under vantage6 4.x (5.x has no VPN: `vantage6-vpn` and no discovery at all are refused there, with what to set) |
  * | `COUPLER_DNS_NAMES` | comma list, e.g. `tasks.sum` | — |
  * | `COUPLER_DNS_SERVERS` | comma list of `ip[:port]` | the system resolvers |
  * | `COUPLER_PEERS` | comma list of `host:port` | — |
@@ -36,7 +36,7 @@ import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions, type Run
 import type { AlgorithmContext } from './contract.js';
 import { loadPeerSession } from './keys.js';
 import { vantage6VpnDiscovery } from './vpn-discovery.js';
-import { decodeEnvValue } from './env.js';
+import { decodeEnvValue, detectContractVersion } from './env.js';
 
 /**
  * The environment with every `COUPLER_*` value decoded like the values a vantage6 node sets
@@ -108,8 +108,19 @@ function withTransportKwargs(env: NodeJS.ProcessEnv, kwargs: Record<string, unkn
 export function discoveryFromEnv(rawEnv: NodeJS.ProcessEnv = process.env, ctx?: AlgorithmContext): Discovery[] {
   const env = couplerEnv(rawEnv);
   const port = intVar(env, 'COUPLER_PORT', 8888, 1, 65535);
+  // vantage6 5 removed the VPN: HQ has no /vpn/algorithm/addresses (vantage6-hq/vantage6/hq/resource/,
+  // 5.0) and a federated container has no token to ask the proxy with (CONTAINER_TOKEN goes to
+  // central_compute only: vantage6-node/vantage6/node/k8s/container_manager.py, 5.0).
+  const v5 = (ctx?.contractVersion ?? detectContractVersion(rawEnv)) === 'v5';
   let kinds = list(env.COUPLER_DISCOVERY);
-  if (kinds.length === 0) kinds = env.COUPLER_DNS_NAMES ? ['dns'] : env.COUPLER_PEERS ? ['env'] : ['vantage6-vpn'];
+  if (kinds.length === 0) kinds = env.COUPLER_DNS_NAMES ? ['dns'] : env.COUPLER_PEERS ? ['env'] : v5 ? [] : ['vantage6-vpn'];
+  if (v5 && (kinds.length === 0 || kinds.includes('vantage6-vpn'))) {
+    throw new Vantage6Error(
+      ErrorCode.VANTAGE6,
+      `vantage6 5 has no VPN to find peers through${kinds.length === 0 ? ' and no discovery is configured' : ' (COUPLER_DISCOVERY names vantage6-vpn)'}: ` +
+        'set COUPLER_DISCOVERY (dns, static or env) with COUPLER_DNS_NAMES or COUPLER_PEERS, or COUPLER_TRANSPORT=relay with COUPLER_RELAY_URL (see deploy/README.md)',
+    );
+  }
   return kinds.map((kind): Discovery => {
     switch (kind) {
       case 'dns': {

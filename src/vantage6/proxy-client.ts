@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { decodeBase64Strict } from '../crypto/bytes';
 import { readContainerEnv, type ContainerEnv } from './env';
-import { parseContractJson, toContractJson } from './_json';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan, parseContractJson, toContractJson } from './_json';
 
 /** Deadline of one HTTP request to the proxy, in milliseconds. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -22,6 +22,20 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Most pages followed for one paginated list. */
 export const DEFAULT_MAX_PAGES = 100;
+/**
+ * Largest paginated list accepted, in bytes: every page together (and, for results, the blobs they
+ * name). The server answers each page (the proxy forwards it as is), so without a total a hostile
+ * one could make a container hold {@link DEFAULT_MAX_PAGES} × {@link DEFAULT_MAX_RESPONSE_BYTES}.
+ * 1 GiB: the results of, say, 40 stations that each return a sum of 10^6 numbers (~24 MB of base64).
+ */
+export const DEFAULT_MAX_LIST_BYTES = 1024 * 1024 * 1024;
+/**
+ * vantage6's page size when a request names none (`DEFAULT_PAGE_SIZE`,
+ * vantage6-backend-common/vantage6/backend/common/globals.py, 4.14 and 5.0). Results are read one
+ * per page instead (`per_page=1`), so that {@link DEFAULT_MAX_RESPONSE_BYTES} bounds one result,
+ * and up to this many times the page cap.
+ */
+const VANTAGE6_PAGE_SIZE = 10;
 /** Default deadline of {@link NodeProxyClient.waitForResults}, in milliseconds. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10 * 60_000;
 /** First polling interval of {@link NodeProxyClient.waitForResults}, in milliseconds. */
@@ -30,6 +44,28 @@ export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 export const DEFAULT_MAX_POLL_INTERVAL_MS = 15_000;
 /** Largest token file accepted, in bytes. */
 export const MAX_TOKEN_FILE_BYTES = 64 * 1024;
+/**
+ * Longest task name the server accepts: `MAX_LEN_NAME` of vantage6's `validate_name`
+ * (vantage6-backend-common/vantage6/backend/common/resource/input_schema.py, 4.14 and 5.0), which
+ * also refuses an empty or numeric name.
+ */
+export const MAX_TASK_NAME_LENGTH = 128;
+/** Longest task description the server accepts (`MAX_LEN_STR_LONG`, same file). */
+export const MAX_TASK_DESCRIPTION_LENGTH = 1024;
+
+/**
+ * Check a task name as the server will (so the caller gets a reason, not a bare HTTP 400).
+ * @throws {@link InvalidArgumentError}
+ * @internal
+ */
+export function checkTaskName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string') throw new InvalidArgumentError(`"${field}" must be a string, got ${describeType(name)}`);
+  if (name.length === 0 || name.length > MAX_TASK_NAME_LENGTH) throw new InvalidArgumentError(`"${field}" must have 1 to ${MAX_TASK_NAME_LENGTH} characters (the server's limit), got ${name.length}`);
+  // Python's str.isnumeric(): every character a numeric one.
+  if (/^\p{N}+$/u.test(name)) throw new InvalidArgumentError(`"${field}" must not be a number (the server refuses numeric task names)`);
+  return name;
+}
+
 /** Consecutive failed status polls tolerated by {@link NodeProxyClient.waitForResults}. */
 export const MAX_CONSECUTIVE_POLL_ERRORS = 3;
 /**
@@ -92,7 +128,11 @@ export class ProxyRequestError extends Vantage6Error {
 
 /** What the container token says about the container (the JWT's `sub` claim, read without verifying). */
 export interface ContainerClaims {
-  /** `client_type`, `container` for algorithm containers. */
+  /**
+   * `container` for algorithm containers: the claim `client_type` under 4.x
+   * (vantage6-server/vantage6/server/resource/token.py, 4.14), `vantage6_client_type` under 5.x
+   * (vantage6-hq/vantage6/hq/resource/token.py, 5.0).
+   */
   readonly clientType: string | undefined;
   /** `node_id`. */
   readonly nodeId: number | undefined;
@@ -246,6 +286,8 @@ export interface NodeProxyClientInit {
   readonly maxResponseBytes?: number;
   /** Most pages of one list (default {@link DEFAULT_MAX_PAGES}). */
   readonly maxPages?: number;
+  /** Largest list in bytes, all pages together (default {@link DEFAULT_MAX_LIST_BYTES}). */
+  readonly maxListBytes?: number;
   /** Collaboration id for {@link NodeProxyClient.listOrganizations} when the token has none (v5: `COLLABORATION_ID`). */
   readonly collaborationId?: number;
   /**
@@ -350,7 +392,7 @@ export function decodeTokenClaims(token: string): ContainerClaims {
   }
   if (!isRecord(sub)) throw new Vantage6Error(ErrorCode.VANTAGE6, 'container token has no "sub" object with the container identity');
   return Object.freeze({
-    clientType: typeof sub.client_type === 'string' ? sub.client_type : undefined,
+    clientType: typeof sub.client_type === 'string' ? sub.client_type : typeof sub.vantage6_client_type === 'string' ? sub.vantage6_client_type : undefined,
     nodeId: optionalId(sub.node_id),
     organizationId: optionalId(sub.organization_id),
     collaborationId: optionalId(sub.collaboration_id),
@@ -414,9 +456,18 @@ function decodeResultField(value: unknown, runId: number, org: number | undefine
   if (typeof value !== 'string') throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not a base64 string`);
   const bytes = decodeBase64Strict(value);
   if (bytes === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not valid base64`);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
+  }
+  // The depth toContractJson writes at most: deeper would overflow the stack of every recursive
+  // walk after parsing (checkAgreement's canonicalJson first).
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is nested deeper than ${MAX_JSON_DEPTH}`);
   try {
     // Integers beyond 2^53 stay exact (bigint): coupler writes them with all their digits.
-    return parseContractJson(UTF8.decode(bytes));
+    return parseContractJson(text);
   } catch {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `${where} is not UTF-8 JSON`);
   }
@@ -432,6 +483,7 @@ class ProxyClient implements NodeProxyClient {
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
   readonly #maxPages: number;
+  readonly #maxListBytes: number;
   readonly #collaborationId: number | undefined;
   #claims: ContainerClaims | undefined;
 
@@ -457,6 +509,7 @@ class ProxyClient implements NodeProxyClient {
     this.#timeoutMs = positiveIntOption('requestTimeoutMs', init.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
     this.#maxBytes = positiveIntOption('maxResponseBytes', init.maxResponseBytes, DEFAULT_MAX_RESPONSE_BYTES);
     this.#maxPages = positiveIntOption('maxPages', init.maxPages, DEFAULT_MAX_PAGES);
+    this.#maxListBytes = positiveIntOption('maxListBytes', init.maxListBytes, DEFAULT_MAX_LIST_BYTES);
     this.#collaborationId = init.collaborationId === undefined ? undefined : toId('collaborationId', init.collaborationId);
   }
 
@@ -475,6 +528,11 @@ class ProxyClient implements NodeProxyClient {
   }
 
   async request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions = {}): Promise<unknown> {
+    return (await this.#jsonRequest(method, path, options)).value;
+  }
+
+  /** {@link request}, also giving the size of the response body in bytes. */
+  async #jsonRequest(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions): Promise<{ value: unknown; size: number }> {
     if (typeof path !== 'string' || path.includes('?') || path.includes('#') || path.includes('..')) {
       throw new InvalidArgumentError('"path" must be a path without query, fragment or ".."');
     }
@@ -492,9 +550,9 @@ class ProxyClient implements NodeProxyClient {
       headers['content-type'] = 'application/json';
     }
     const { status, bytes } = await this.#exchange(method, cleanPath, url, headers, body, signal, timeout, timeoutMs, options.signal);
-    if (bytes.length === 0) return null;
+    if (bytes.length === 0) return { value: null, size: 0 };
     try {
-      return JSON.parse(UTF8.decode(bytes));
+      return { value: JSON.parse(UTF8.decode(bytes)), size: bytes.length };
     } catch {
       throw new ProxyRequestError(method, cleanPath, status, 'response is not UTF-8 JSON');
     }
@@ -620,14 +678,29 @@ class ProxyClient implements NodeProxyClient {
     return Buffer.concat(chunks, total);
   }
 
-  /** Follow `?page=` while `links.next` is set, up to the page cap. */
-  async #list(path: string, query: Record<string, string | number | undefined>, signal: AbortSignal | undefined): Promise<Record<string, unknown>[]> {
+  /** Count `size` more bytes of one list against {@link DEFAULT_MAX_LIST_BYTES}. */
+  #countListBytes(budget: { used: number }, size: number, path: string): void {
+    budget.used += size;
+    if (budget.used > this.#maxListBytes) {
+      throw new ProxyRequestError('GET', path, undefined, `list larger than ${this.#maxListBytes} bytes in all; refusing to read further`);
+    }
+  }
+
+  /** Follow `?page=` while `links.next` is set, up to the page cap and the list's byte cap. */
+  async #list(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    signal: AbortSignal | undefined,
+    budget: { used: number } = { used: 0 },
+    maxPages: number = this.#maxPages,
+  ): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     for (let page = 1; ; page++) {
-      if (page > this.#maxPages) {
-        throw new ProxyRequestError('GET', path, undefined, `more than ${this.#maxPages} pages; refusing to follow further`);
+      if (page > maxPages) {
+        throw new ProxyRequestError('GET', path, undefined, `more than ${maxPages} pages; refusing to follow further`);
       }
-      const body = await this.request('GET', path, { query: { ...query, page }, signal });
+      const { value: body, size } = await this.#jsonRequest('GET', path, { query: { ...query, page }, signal });
+      this.#countListBytes(budget, size, path);
       let data: unknown;
       let next = false;
       if (Array.isArray(body)) data = body;
@@ -669,8 +742,11 @@ class ProxyClient implements NodeProxyClient {
       if (!isRecord(kwargs)) throw new InvalidArgumentError(`"organizations[${i}].input.kwargs" must be an object`);
       return { id, arguments: Buffer.from(toContractJson(kwargs), 'utf8').toString('base64') };
     });
-    if (options.name !== undefined && typeof options.name !== 'string') throw new InvalidArgumentError('"name" must be a string');
+    if (options.name !== undefined) checkTaskName(options.name);
     if (options.description !== undefined && typeof options.description !== 'string') throw new InvalidArgumentError('"description" must be a string');
+    if (options.description !== undefined && options.description.length > MAX_TASK_DESCRIPTION_LENGTH) {
+      throw new InvalidArgumentError(`"description" must have at most ${MAX_TASK_DESCRIPTION_LENGTH} characters (the server's limit), got ${options.description.length}`);
+    }
     if (options.databases !== undefined && !Array.isArray(options.databases)) throw new InvalidArgumentError('"databases" must be an array');
     const claims = this.tokenClaims();
     const image = options.image ?? claims.image;
@@ -735,7 +811,10 @@ class ProxyClient implements NodeProxyClient {
 
   async getResults(taskId: number, options: { signal?: AbortSignal } = {}): Promise<SubtaskResult[]> {
     const id = toId('taskId', taskId);
-    const items = await this.#list('result', { task_id: id }, options.signal);
+    const budget = { used: 0 };
+    // One result per page: a page of ten (vantage6's default) would have to fit ten results in one
+    // response; the page cap grows by the same factor so as many results can be read as before.
+    const items = await this.#list('result', { task_id: id, per_page: 1 }, options.signal, budget, this.#maxPages * VANTAGE6_PAGE_SIZE);
     const entries = items.map((item) => ({ runId: optionalId(item.id), organizationId: orgOf(item), raw: item.result, blob: item.blob_storage_used === true }));
     if (entries.some((e) => e.runId === undefined)) throw new ProxyRequestError('GET', 'result', 200, 'a result has no id');
     if (entries.some((e) => e.organizationId === undefined)) {
@@ -751,7 +830,9 @@ class ProxyClient implements NodeProxyClient {
         // A result in the blob store (`blob_storage_used`): `result` is its UUID; the proxy
         // streams and decrypts it from /blobstream/<uuid> (blob_storage.py, _download_run_data_from_server).
         if (typeof raw !== 'string' || !UUID_PATTERN.test(raw)) throw new Vantage6Error(ErrorCode.VANTAGE6, `result of run ${e.runId} is marked as stored in the blob store but has no blob uuid`);
-        raw = Buffer.from(await this.#raw('GET', `blobstream/${raw}`, undefined, { accept: 'application/octet-stream' }, options.signal)).toString('base64');
+        const blob = await this.#raw('GET', `blobstream/${raw}`, undefined, { accept: 'application/octet-stream' }, options.signal);
+        this.#countListBytes(budget, blob.length, 'result');
+        raw = Buffer.from(blob).toString('base64');
       }
       out.push(Object.freeze({ runId: e.runId!, organizationId: e.organizationId, result: decodeResultField(raw, e.runId!, e.organizationId) }));
     }
@@ -783,11 +864,22 @@ class ProxyClient implements NodeProxyClient {
       }
       if (status !== undefined) {
         lastStatus = status;
-        if (status === COMPLETED_STATUS) return this.getResults(id, { signal });
+        if (status === COMPLETED_STATUS) {
+          // Reading the results keeps the wait's deadline too (every page and blob under it).
+          const cut = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+          try {
+            return await this.getResults(id, { signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
+          } catch (err) {
+            if (cut.aborted && signal?.aborted !== true) throw new TimeoutError(`task ${id} completed, but its results did not arrive within ${timeoutMs} ms`);
+            throw err;
+          }
+        }
         if (isFailedStatus(status)) {
           let failed: string[] = [];
           try {
-            const runs = await this.getRuns(id, { signal });
+            // Only to name who failed: within what is left of the deadline (at least one second).
+            const cut = AbortSignal.timeout(Math.max(1000, deadline - Date.now()));
+            const runs = await this.getRuns(id, { signal: signal === undefined ? cut : AbortSignal.any([signal, cut]) });
             const named = (keep: (s: string) => boolean): string[] =>
               runs.filter((r) => r.status !== undefined && keep(r.status) && r.organizationId !== undefined).map((r) => String(r.organizationId));
             failed = named(isFailedStatus);

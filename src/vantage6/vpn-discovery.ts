@@ -9,11 +9,15 @@
  * @module
  */
 import type { Discovery, DiscoverOptions, PeerAddress } from '../discovery/types';
+import { ipFamily } from '../discovery/_ip';
+import { finalizePeers, makePeer } from '../discovery/_peers';
 import { AbortedError, DiscoveryError, InvalidArgumentError, describeType, throwIfAborted } from '../errors';
 import type { NodeProxyClient, VpnAddressQuery } from './proxy-client';
 
 /** Default port label: images built on coupler's base image declare `LABEL p8888="coupler"`. */
 export const DEFAULT_VPN_LABEL = 'coupler';
+/** Most entries of one answer considered (after filtering) before deduplication; the result is then capped at `MAX_PEERS_PER_LOOKUP`. */
+const MAX_VPN_ENTRIES_SCANNED = 65_536;
 /** Deadline of one lookup in ms. */
 export const DEFAULT_VPN_LOOKUP_TIMEOUT_MS = 10_000;
 
@@ -42,6 +46,12 @@ export interface Vantage6VpnDiscoveryInit {
  * `discover()`, filtered by label and task, mapped to `{host: ip, port, source, partyHint:
  * organization id}`, sorted by host and port. `ip:port` is the VPN side, not the container's own port. An empty answer
  * (peers still starting) gives `[]`; callers poll.
+ *
+ * The answer is untrusted (a hostile server writes what it likes): an `ip` that is not an IPv4 or
+ * IPv6 literal is dropped (vantage6 lists the node's VPN address there:
+ * vantage6-server/vantage6/server/resource/port.py, `VPNAddress.get`, 4.14), hosts are
+ * canonicalized before duplicates are dropped, and at most `MAX_PEERS_PER_LOOKUP` addresses are
+ * returned (each one becomes a dial).
  *
  * @param init - client, label, task filter.
  * @returns the discovery.
@@ -96,23 +106,19 @@ export function vantage6VpnDiscovery(init: Vantage6VpnDiscoveryInit): Discovery 
         if (timeout.aborted) throw new DiscoveryError(`vantage6 VPN address lookup got no answer within ${timeoutMs} ms`, { cause: err });
         throw new DiscoveryError(`vantage6 VPN address lookup failed: ${err instanceof Error ? err.message : 'unknown error'}`, { cause: err });
       }
-      const seen = new Set<string>();
       const out: PeerAddress[] = [];
       for (const a of addresses) {
         if (a.label !== undefined && a.label !== label) continue;
         if (taskFilter !== undefined && a.taskId !== taskFilter) continue;
         if (excludeSelf && own.organizationId !== undefined && a.organizationId === own.organizationId && (own.taskId === undefined || a.taskId === own.taskId)) continue;
-        const key = `${a.ip}|${a.port}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
         const host = a.ip.startsWith('[') && a.ip.endsWith(']') ? a.ip.slice(1, -1) : a.ip;
-        out.push(
-          a.organizationId === undefined
-            ? { host, port: a.port, source: 'vantage6-vpn' }
-            : { host, port: a.port, source: 'vantage6-vpn', partyHint: String(a.organizationId) },
-        );
+        // An IP literal without a zone id: the node's VPN address. Anything else (a name, a URL, text
+        // with a port or a path) is not what vantage6 sends and would be dialled as given.
+        if (ipFamily(host) === 0 || host.includes('%')) continue;
+        out.push(makePeer(host, a.port, 'vantage6-vpn', a.organizationId === undefined ? undefined : String(a.organizationId)));
+        if (out.length >= MAX_VPN_ENTRIES_SCANNED) break;
       }
-      return out.sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : x.port - y.port));
+      return finalizePeers(out);
     },
   });
 }

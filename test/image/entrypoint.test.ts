@@ -286,7 +286,15 @@ describe('coupler run, as the image runs it', () => {
       expect(statSync(files.output).uid).toBe(0);
       expect(statSync(files.tmp).uid).toBe(0);
     }
-    const r = await image.run(['run'], nodeEnv(files, { TASK_ID: '41', ORGANIZATION_ID: '3' }));
+    // A 4.x node sets no ORGANIZATION_ID or TASK_ID: the organization and the task are claims of the
+    // token it writes next to the input (vantage6-node/vantage6/node/docker/task_manager.py:476-480,
+    // 540-548, 4.14.0; claims: vantage6-server/vantage6/server/resource/token.py:335-351).
+    const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const sub = { client_type: 'container', node_id: 13, organization_id: 3, collaboration_id: 1, study_id: null, store_id: null, task_id: 41, image: 'coupler-algo:1', databases: [] };
+    const token = join(files.input, '..', 'token');
+    writeFileSync(token, `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, fresh: false, type: 'access' })}.c2ln`, 'ascii');
+    chmodSync(token, 0o644);
+    const r = await image.run(['run'], nodeEnv(files, { TOKEN_FILE: token }));
     const where = `exit ${r.code}\n${r.stderr}`;
     expect({ code: r.code, where }).toEqual({ code: 0, where });
     expect(JSON.parse(readFileSync(files.output, 'utf8'))).toMatchObject({ type: 'coupler-public-key', organizationId: '3', keyTaskId: '41' });

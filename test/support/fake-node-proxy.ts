@@ -1,13 +1,24 @@
 /**
  * A fake vantage6 node proxy for tests: a real HTTP server on 127.0.0.1, port 0.
  *
- * Endpoints (shapes as documented in design/vantage6.md):
+ * Endpoints, with the vantage6 source each shape was checked against (tag version/4.14.0 unless
+ * named; review10 corrected the token claim, the creation status and `blob_storage_used`):
  * - `POST /task` `{name, image, collaboration_id, description, organizations: [{id, input: base64}], databases}`
- *   → `{id, ...}`; one run per organization. The `onTask` hook executes the runs.
- * - `GET /task/<id>/status` → `{status}` (`active` until every run completed, `failed` if one failed).
- * - `GET /result?task_id=` and `GET /run?task_id=` → paginated `{data, links}`; results are base64 JSON.
- * - `GET /organization?collaboration_id=` → paginated organizations; `GET /organization/<id>`.
- * - `GET /vpn/algorithm/addresses` → `{addresses: [...]}` (filtered by `label`).
+ *   → 201 `{id, ...}` (vantage6-algorithm-tools/vantage6/algorithm/client/__init__.py `Task.create`;
+ *   vantage6-node/vantage6/node/proxy_server.py `proxy_task`; vantage6-server/vantage6/server/resource/task.py:876);
+ *   one run per organization. The `onTask` hook executes the runs.
+ * - `GET /task/<id>/status` → `{status}` (resource/task.py `TaskStatus.get`; statuses
+ *   vantage6-common/vantage6/common/task_status.py): `active` until every run completed, `failed` if one failed.
+ * - `GET /result?task_id=` → paginated `{data, links}` of `{id, result, task, blob_storage_used}`, no
+ *   organization (resource/common/output_schema.py `ResultSchema` excludes it; model/run.py has
+ *   `blob_storage_used`); results are base64 JSON (proxy_server.py `decrypt_result`).
+ *   `GET /run?task_id=` → `{id, status, task, organization: {id}}` (output_schema.py `RunSchema`).
+ *   Paging: vantage6-backend-common/vantage6/backend/common/resource/pagination.py (`links.next`).
+ * - `GET /organization?collaboration_id=` → paginated organizations; `GET /organization/<id>` with
+ *   `public_key` (resource/organization.py).
+ * - `GET /vpn/algorithm/addresses` → `{addresses: [{port, label, ip, organization_id, task_id, parent_id}]}`
+ *   filtered by `label` (resource/port.py `VPNAddress.get`).
+ * - container tokens: `sub` = resource/token.py:335-351 (4.14.0), vantage6-hq/vantage6/hq/resource/token.py:178-193 (5.0.0rc2).
  *
  * Every request must carry `Authorization: Bearer <token>` with a token the proxy issued
  * ({@link FakeNodeProxy.issueToken}); otherwise 401. Hooks: `failNext` (answer N times with a status),
@@ -243,9 +254,14 @@ export class FakeNodeProxy {
     return stored === undefined ? undefined : fakeDecrypt(stored);
   }
 
-  /** Create and register a container token (unsigned JWT) with these claims. */
+  /**
+   * Create and register a container token (unsigned JWT) with these claims, under the claim name
+   * of the fake's version: `client_type` (vantage6-server/vantage6/server/resource/token.py:335-351,
+   * 4.14.0) or `vantage6_client_type` (vantage6-hq/vantage6/hq/resource/token.py:178-193, 5.0.0rc2).
+   */
   issueToken(claims: FakeClaims): string {
-    const token = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: { client_type: 'container', ...claims }, iat: 0 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+    const kind = this.options.version === 'v5' ? { vantage6_client_type: 'container' } : { client_type: 'container' };
+    const token = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: { ...kind, ...claims }, iat: 0 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
     this.#tokens.set(token, claims);
     return token;
   }
@@ -300,12 +316,20 @@ export class FakeNodeProxy {
     return (this.tasks.get(taskId)?.runIds ?? []).map((id) => this.runs.get(id)!);
   }
 
+  /**
+   * The task's status from its runs' as vantage6 derives it (vantage6-server/vantage6/server/model/task.py,
+   * `Task.status`, 4.14.0): a failure first — the failed runs' status when they all failed the same
+   * way (one crashed run: `crashed`), else `failed` — then `active`, `initializing`, `pending`,
+   * else `completed`.
+   */
   taskStatus(task: FakeTask): string {
     if (task.status !== undefined) return task.status;
     const runs = this.runsOf(task.id);
-    if (runs.some((r) => r.status === 'crashed')) return 'failed';
-    if (runs.length > 0 && runs.every((r) => r.status === 'completed')) return 'completed';
-    return runs.some((r) => r.status === 'active') ? 'active' : 'pending';
+    const failed = new Set(runs.filter((r) => r.status === 'crashed').map((r) => r.status));
+    if (failed.size > 0) return failed.size === 1 ? [...failed][0]! : 'failed';
+    if (runs.some((r) => r.status === 'active')) return 'active';
+    if (runs.some((r) => r.status === 'pending')) return 'pending';
+    return 'completed';
   }
 
   #take<T extends { match: string; times: number }>(list: T[], path: string): T | undefined {
@@ -322,7 +346,10 @@ export class FakeNodeProxy {
 
   #page(res: ServerResponse, query: URLSearchParams, items: unknown[], path: string): void {
     const page = Math.max(1, Number(query.get('page') ?? '1') || 1);
-    const per = this.pageSize;
+    // `per_page` as pagination.py `_get_per_page` reads it (default DEFAULT_PAGE_SIZE, 10, in
+    // vantage6-backend-common/vantage6/backend/common/globals.py; here the fake's pageSize).
+    const askedPer = Number(query.get('per_page'));
+    const per = Number.isInteger(askedPer) && askedPer >= 1 ? askedPer : this.pageSize;
     const data = items.slice((page - 1) * per, page * per);
     const last = Math.max(1, Math.ceil(items.length / per));
     const links: Record<string, string> = { first: `${path}?page=1`, self: `${path}?page=${page}`, last: `${path}?page=${last}` };
@@ -471,8 +498,8 @@ export class FakeNodeProxy {
       const taskId = Number(url.searchParams.get('task_id'));
       const items = this.runsOf(taskId).map((r) =>
         this.options.resultsIncludeOrganization === true
-          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) }
-          : { id: r.id, result: r.result, task: { id: r.taskId }, ...(r.blobStorageUsed ? { blob_storage_used: true } : {}) },
+          ? { id: r.id, result: r.result, task: { id: r.taskId }, organization: { id: r.organizationId }, blob_storage_used: r.blobStorageUsed === true }
+          : { id: r.id, result: r.result, task: { id: r.taskId }, blob_storage_used: r.blobStorageUsed === true },
       );
       return this.#page(res, url.searchParams, items, '/result');
     }
@@ -506,6 +533,12 @@ export class FakeNodeProxy {
     const orgs = b.organizations;
     if (!Array.isArray(orgs) || orgs.length === 0) return this.#json(res, 400, { msg: 'Organizations missing from input' });
     if (claims.image !== undefined && b.image !== claims.image) return this.#json(res, 400, { msg: 'image mismatch' });
+    // validate_name (vantage6-backend-common/vantage6/backend/common/resource/input_schema.py) and the
+    // description's Length(max=MAX_LEN_STR_LONG) of TaskInputSchema, both versions.
+    if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length === 0 || b.name.length > 128 || /^\p{N}+$/u.test(b.name))) {
+      return this.#json(res, 400, { msg: 'Request body is incorrect', errors: { name: ['invalid name'] } });
+    }
+    if (typeof b.description === 'string' && b.description.length > 1024) return this.#json(res, 400, { msg: 'Request body is incorrect', errors: { description: ['Longer than maximum length 1024.'] } });
     const task: FakeTask = {
       id: this.#nextTask++,
       name: String(b.name),
@@ -561,7 +594,8 @@ export class FakeNodeProxy {
       runs.push(run);
     }
     this.tasks.set(task.id, task);
-    this.#json(res, 200, { id: task.id, name: task.name, image: task.image, status: 'active' });
+    // 201, as the server answers a created task (vantage6-server/vantage6/server/resource/task.py:876, 4.14.0).
+    this.#json(res, 201, { id: task.id, name: task.name, image: task.image, status: 'active' });
     if (this.options.onTask !== undefined) {
       Promise.resolve()
         .then(() => this.options.onTask!(task, runs, this))

@@ -17,7 +17,7 @@ import {
 } from '../../src/vantage6';
 import { encodePublicKey, generateIdentity, createRoster, saveIdentity, rosterToJSON, parseRoster, rosterDigest, sessionRosterDigest } from '../../src/identity';
 import { startFakeNodeProxy, type FakeNodeProxy, type FakeRun, type FakeTask } from '../support/fake-node-proxy';
-import { collectingLogger, tempDir, v6EncodeEnv } from './helpers';
+import { collectingLogger, fakeJwt, tempDir, v6EncodeEnv } from './helpers';
 
 const IMAGE = 'harbor.example/coupler-test:1';
 
@@ -182,7 +182,7 @@ describe('runPeerTasks: a full run against the fake node proxy', () => {
     }));
     const { code, logger } = await runCentral(algorithm());
     expect(code).toBe(1);
-    expect(logger.lines.at(-1)).toMatch(/ended with status "failed"; organizations that failed: 2$/);
+    expect(logger.lines.at(-1)).toMatch(/ended with status "crashed"; organizations that failed: 2$/);
   });
 
   test('runPeerTasks validates its options', async () => {
@@ -304,11 +304,20 @@ describe('the key file of a compute subtask (option 2) lives until the subtask h
   ): Promise<{ code: number; lines: string[] }> => {
     const run = join(dir, `run-${Math.random().toString(36).slice(2)}`);
     mkdirSync(run);
-    const files = { input: join(run, 'input'), output: join(run, 'output') };
+    const files = { input: join(run, 'input'), output: join(run, 'output'), token: join(run, 'token') };
     writeFileSync(files.input, JSON.stringify(version === 'v4' ? { method, args: [], kwargs } : kwargs));
     writeFileSync(files.output, '');
-    const common = { INPUT_FILE: files.input, OUTPUT_FILE: files.output, ORGANIZATION_ID: '2', TASK_ID: method === 'coupler_key_exchange' ? '77' : '78' };
-    const env = version === 'v4' ? { ...common, TEMPORARY_FOLDER: state } : { ...common, ALGORITHM_METHOD: method, SESSION_FOLDER: state };
+    const taskId = method === 'coupler_key_exchange' ? 77 : 78;
+    // 4.x: no ORGANIZATION_ID / TASK_ID variables; both are claims of the token in TOKEN_FILE
+    // (vantage6-node/vantage6/node/docker/task_manager.py:476-480 and 540-548, 4.14.0; claims:
+    // vantage6-server/vantage6/server/resource/token.py:335-351). 5.x sets the variables
+    // (vantage6-node/vantage6/node/k8s/container_manager.py:442-449, 5.0.0rc2).
+    if (version === 'v4') writeFileSync(files.token, fakeJwt({ client_type: 'container', node_id: 12, organization_id: 2, collaboration_id: 1, task_id: taskId, image: 'img', databases: [] }));
+    const common = { INPUT_FILE: files.input, OUTPUT_FILE: files.output };
+    const env =
+      version === 'v4'
+        ? { ...common, TOKEN_FILE: files.token, TEMPORARY_FOLDER: state, HOST: 'http://proxyserver', PORT: '8080', API_PATH: '' }
+        : { ...common, ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', SESSION_FOLDER: state, ORGANIZATION_ID: '2', TASK_ID: String(taskId) };
     const logger = collectingLogger();
     const code = await runAlgorithm({ module: mod, env: v6EncodeEnv(env), logger, ...(signal === undefined ? {} : { signal }) });
     return { code, lines: logger.lines };

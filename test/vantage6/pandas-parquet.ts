@@ -13,6 +13,12 @@
  * version 1 data pages (pyarrow's default `data_page_version="1.0"`: hyparquet-writer writes
  * version 2 pages, {@link toDataPageV1} rewrites them).
  * Not copied: the `ARROW:schema` entry (hyparquet does not read it), statistics and page indexes.
+ *
+ * Why pandas + pyarrow: a vantage6 5 session dataframe is what the extraction or preprocessing
+ * function returned, converted with `pa.Table.from_pandas` (vantage6-algorithm-tools/vantage6/algorithm/decorator/action.py
+ * `_convert_to_parquet`, 5.0.0rc2) and written by the node with `pq.write_table` and pyarrow's
+ * defaults (vantage6-node/vantage6/node/k8s/session_manager.py `write_dataframe_file`, 5.0.0rc2)
+ * to `<session folder>/<name>.parquet` (checked by review10).
  */
 import { writeFileSync } from 'node:fs';
 

@@ -113,7 +113,7 @@ describe('NodeProxyClient against the fake node proxy', () => {
     await expect(client.waitForResults(task.id, { timeoutMs: 2000, intervalMs: 20 })).rejects.toMatchObject({
       code: 'COUPLER_ERR_VANTAGE6',
       peers: ['2'],
-      message: `task ${task.id} ended with status "failed"; organizations that failed: 2`,
+      message: `task ${task.id} ended with status "crashed"; organizations that failed: 2`,
     });
   });
 
