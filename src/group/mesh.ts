@@ -54,6 +54,11 @@ export const FORMATION_PROBE_MS = 2_000;
  */
 export const FORMATION_NOTICE_POLL_MS = 100;
 
+/** Fewest dials a forming party keeps in flight at once (else twice the roster's size). */
+export const MIN_DIALS_IN_FLIGHT = 8;
+/** Most addresses whose dial outcome (owner, backoff) a forming party remembers. */
+export const MAX_DIAL_RECORDS = 16_384;
+
 /** How long a party waits for its abort notices to leave before it closes its channels, ms. */
 export const ABORT_SEND_TIMEOUT_MS = 1_000;
 
@@ -964,6 +969,16 @@ export class Mesh {
     const backoff = new Map<string, { next: number; delay: number }>();
     const inFlight = new Set<string>();
     const settledAddresses = new Map<string, string>();
+    // Discovery is hostile input (DNS, a vantage6 server's address list): a lookup of thousands of
+    // addresses opened as many connections at once, and new addresses every lookup grew the
+    // per-address records for the whole join deadline (review10). Dials in flight are capped, the
+    // rest wait for a later pass; the records keep the latest MAX_DIAL_RECORDS addresses.
+    const maxInFlight = Math.max(MIN_DIALS_IN_FLIGHT, 2 * cfg.roster.size);
+    const remember = <V>(map: Map<string, V>, key: string, value: V): void => {
+      map.delete(key);
+      map.set(key, value);
+      if (map.size > MAX_DIAL_RECORDS) map.delete(map.keys().next().value!);
+    };
     const localAddress = cfg.listen !== false && !WILDCARD_HOSTS.has(cfg.listen.host) ? cfg.listen.host : undefined;
     const dial = async (addr: PeerAddress): Promise<void> => {
       const key = addressKey(addr);
@@ -974,16 +989,16 @@ export class Mesh {
           { host: addr.host, port: addr.port },
           { ...cfg.channelOptions, _policy: this.policy, signal, ...(localAddress === undefined ? {} : { localAddress }) },
         );
-        settledAddresses.set(key, ch.peerId);
+        remember(settledAddresses, key, ch.peerId);
         this.register(ch);
       } catch (err) {
         const e = err instanceof CouplerError ? err : new GroupError(ErrorCode.HANDSHAKE_FAILED, 'dial failed', { cause: err });
         if (e instanceof AbortedError && signal.aborted) return;
-        if (e.peer !== undefined && e.peer !== cfg.localId) settledAddresses.set(key, e.peer);
+        if (e.peer !== undefined && e.peer !== cfg.localId) remember(settledAddresses, key, e.peer);
         const prev = backoff.get(key);
         const delay = prev === undefined ? cfg.backoffInitialMs : Math.min(prev.delay * 2, cfg.backoffMaxMs);
         const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
-        backoff.set(key, { next: Date.now() + jittered, delay });
+        remember(backoff, key, { next: Date.now() + jittered, delay });
         const reason = refuseReasonOf(err);
         cfg.emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
       } finally {
@@ -1005,6 +1020,7 @@ export class Mesh {
         if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) continue;
         const b = backoff.get(key);
         if (b !== undefined && b.next > now) continue;
+        if (inFlight.size >= maxInFlight) break;
         void dial(addr);
       }
       await sleep(cfg.discoveryIntervalMs, signal);
