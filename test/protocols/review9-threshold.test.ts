@@ -418,3 +418,28 @@ test.each([
     await Promise.all([...proxies.values()].map((x) => x.close()));
   }
 }, 40_000);
+
+test('I1, pieces — thresholdSum n = 4, t = 2, a long vector: a publisher whose piece 1 is not the committed one is named (COMMITMENT_MISMATCH) by every honest party', async () => {
+  const D = 6000;
+  const c = await createTestGroups(4, { roundTimeoutMs: D });
+  try {
+    const m = c.byId.get('p4')!;
+    cheat(m, (send, peer, round, payload) => {
+      if (!round.endsWith('/partial/p1')) return send(peer, round, payload);
+      const rec = payload as Record<string, PlainData>;
+      const y = Uint8Array.from(rec.y as Uint8Array);
+      y[0] = y[0]! ^ 1;
+      return send(peer, round, { ...rec, y });
+    });
+    const L = PIECE_ELEMENTS + 10;
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, new Array<number>(L).fill(i + 1), { t: 2, roundTimeoutMs: D })));
+    for (const id of ['p1', 'p2', 'p3']) {
+      const r = out[c.ids.indexOf(id)]!;
+      expect(r.ok).toBe(false);
+      const e = (r as { error: CouplerError }).error;
+      expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.COMMITMENT_MISMATCH, peers: ['p4'] });
+    }
+  } finally {
+    await c.close();
+  }
+}, 60_000);
