@@ -22,22 +22,25 @@
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
  *    whose shares it holds; Q = the dealers held by every reporter.
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
- *    checked before anything depends on it. Then every party sends a hash of Q with the signed
- *    dealer reports it computed Q from. A party goes on only if at least
- *    m = ⌈(n + t) / 2⌉ parties (itself included) confirmed the same Q and nobody it heard from
- *    confirmed another one. Confirmations are signed and carry the signed reports behind them, so
- *    a differing confirmation is explained: a confirmation that is not the intersection of its
- *    author's own forwarded reports names its author (`TAMPERING_DETECTED`, its signed
- *    confirmation and reports as evidence); two different signed reports of one party name that
- *    party (`EQUIVOCATION`, both reports as evidence); a difference nobody can be blamed for (a
- *    report lost to a crash) aborts naming nobody (`TAMPERING_DETECTED`).
- * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q.
- * 5. Reconstruct: with r ≥ t points, check that all lie on one polynomial of degree t − 1 (a
- *    tampered share or partial sum breaks it when r > t and fewer than r − t + 1 of the r points
- *    are the coalition's — partial sums are not committed, so colluders holding that many send
- *    theirs after seeing the honest ones, possibly different ones to different parties, and pass;
- *    they can bring r down by holding one honest party a deadline behind: review9 I1); with
- *    r ≥ t + 2 the owners of the
+ *    checked before anything depends on it. Then every party sends a hash of Q and a commitment to
+ *    its partial sum over Q (see step 4), signed, with the signed dealer reports it computed Q
+ *    from. A party goes on only if at least m = ⌈(n + t) / 2⌉ parties (itself included) confirmed
+ *    the same Q and nobody it heard from confirmed another one. A differing confirmation is
+ *    explained: one that is not the intersection of its author's own forwarded reports names its
+ *    author (`TAMPERING_DETECTED`, its signed confirmation and reports as evidence); two different
+ *    signed reports of one party name that party (`EQUIVOCATION`, both reports as evidence); a
+ *    difference nobody can be blamed for (a report lost to a crash) aborts naming nobody
+ *    (`TAMPERING_DETECTED`).
+ * 4. Publish: party j sends T_j = Σ_{i∈Q} f_i(j) to the parties that confirmed Q, with the opening
+ *    of its commitment and the signed confirmations it counted.
+ * 5. Reconstruct: each publication must open its author's commitment (`COMMITMENT_MISMATCH`
+ *    otherwise), and every forwarded confirmation must be the one this party holds of that party
+ *    (`EQUIVOCATION` otherwise, both signed confirmations as evidence); then only publishers that
+ *    all counted each other's confirmations are used, at least m of them ({@link PublishChecks}:
+ *    why every honest party that completes has the same sum, review9 I1). With r ≥ m > t points,
+ *    check that all lie on one polynomial of degree t − 1 (a tampered share or partial sum breaks
+ *    it when at least t of the points are honest; colluders holding more points can shift the sum
+ *    only by an offset they committed to blind); with r ≥ t + 2 the owners of the
  *    inconsistent points (up to ⌊(r − t)/2⌋ of them) are reported as `suspects`, never named in
  *    `peers`: a point is off when its owner tampered with its partial sum or when a dealer dealt
  *    its owner a bad share, which nothing here tells apart. S = the polynomial at 0.
@@ -61,7 +64,8 @@
  * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
- * With exactly t points there is no redundancy: a tampered point cannot be detected.
+ * Reconstruction needs m publishers (more than t), so there is always redundancy for the degree
+ * check.
  *
  * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
  * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
@@ -73,7 +77,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeEvidence } from '../group/echo.js';
@@ -144,9 +148,54 @@ function reportStatement(group: Group, runId: string, from: string, d: readonly 
   return encodeMessage({ t: 'coupler/1 dealers', s: group.sessionId, e: group.epoch, r: runId, from, d: [...d] });
 }
 
-/** A dealer-set confirmation `{t, s, e, r, from, q}`: the hash of the dealer set its author agreed on. */
-function confirmStatement(group: Group, runId: string, from: string, q: Uint8Array): Uint8Array {
-  return encodeMessage({ t: 'coupler/1 dealer set', s: group.sessionId, e: group.epoch, r: runId, from, q });
+/**
+ * A dealer-set confirmation `{t, s, e, r, from, q, c}`: the hash of the dealer set its author
+ * agreed on, and its commitment to the partial sum it will publish over that set (see
+ * {@link partialCommitment}).
+ */
+function confirmStatement(group: Group, runId: string, from: string, q: Uint8Array, c: Uint8Array): Uint8Array {
+  return encodeMessage({ t: 'coupler/1 dealer set', s: group.sessionId, e: group.epoch, r: runId, from, q, c });
+}
+
+/** A signed confirmation as received (directly, or forwarded with a partial sum). */
+interface SignedConfirmation {
+  readonly from: string;
+  readonly q: Uint8Array;
+  readonly c: Uint8Array;
+  readonly sig: Uint8Array;
+}
+
+/** The SHA-256 of `bytes`. */
+function sha256(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+/**
+ * The commitment to a partial sum, in the author's signed confirmation: SHA-256 over the session,
+ * epoch, run, author, a fresh 32-byte nonce and the SHA-256 of each piece of the partial sum's
+ * bytes (one piece for a short vector; {@link PIECE_ELEMENTS} elements each in the pieces path, so
+ * that every piece is checked as it arrives, also from a party that stops publishing midway).
+ */
+function partialCommitment(group: Group, runId: string, from: string, nonce: Uint8Array, pieceHashes: readonly Uint8Array[]): Uint8Array {
+  return sha256(encodeMessage({ t: 'coupler/1 partial sum', s: group.sessionId, e: group.epoch, r: runId, from, n: nonce, h: [...pieceHashes] }));
+}
+
+/** @internal The wire statements of thresholdSum's confirmations and commitments (adversary fixtures build them by hand). */
+export const _thresholdStatements = { confirmStatement, partialCommitment } as const;
+
+/** This party's partial sum, committed: what its confirmation states and its publication opens. */
+interface CommittedPartial {
+  readonly c: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly pieceHashes: Uint8Array[];
+}
+
+/** Commit to `bytes` (the partial sum), cut into pieces of `pieceBytes` bytes. */
+function commitPartial(group: Group, runId: string, bytes: Uint8Array, pieceBytesEach: number): CommittedPartial {
+  const pieceHashes: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length || pieceHashes.length === 0; at += pieceBytesEach) pieceHashes.push(sha256(bytes.subarray(at, Math.min(bytes.length, at + pieceBytesEach))));
+  const nonce = new Uint8Array(randomBytes(32));
+  return { c: partialCommitment(group, runId, group.localId, nonce, pieceHashes), nonce, pieceHashes };
 }
 
 /** Parse and verify a signed dealer report; undefined when the signature does not verify. */
@@ -176,7 +225,7 @@ function explainDealerSplit(
   group: Group,
   runId: string,
   peer: string,
-  confirmation: { readonly q: Uint8Array; readonly sig: Uint8Array },
+  confirmation: { readonly q: Uint8Array; readonly c: Uint8Array; readonly sig: Uint8Array },
   forwarded: PlainData[],
   mine: ReadonlyMap<string, SignedReport>,
 ): void {
@@ -193,7 +242,7 @@ function explainDealerSplit(
   let q = new Set(own.d);
   for (const r of reports) q = new Set(r.d.filter((d) => q.has(d)));
   if (!bytesEqual(qHash(group.parties.filter((p) => q.has(p))), confirmation.q)) {
-    const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q), signature: confirmation.sig });
+    const signed = encodeEvidence({ signer: peer, statement: confirmStatement(group, runId, peer, confirmation.q, confirmation.c), signature: confirmation.sig });
     throw new CheatingDetectedError(
       ErrorCode.TAMPERING_DETECTED,
       `party "${peer}" confirmed a dealer set that is not the intersection of the dealer reports it presented; this party published nothing (parties it sent a true confirmation to may have: to them this party is a dropout)`,
@@ -590,7 +639,8 @@ async function agreeDealers(
   minContributors: number,
   ro: { timeoutMs?: number; signal?: AbortSignal },
   stuck: StuckPeers,
-): Promise<{ Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] }> {
+  commitTo: (Q: readonly string[]) => CommittedPartial,
+): Promise<AgreedDealers> {
   const n = group.parties.length;
   // 2. Agree on the dealers.
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
@@ -633,25 +683,31 @@ async function agreeDealers(
     });
   }
 
-  // 3. Confirm Q: a quorum of identical confirmations, and no conflicting one, before publishing.
+  // 3. Confirm Q, with the commitment to this party's partial sum over it: a quorum of identical
+  // dealer sets, and no conflicting one, before publishing.
   const myQ = qHash(Q);
+  const committed = commitTo(Q);
   const reporters = [...reports.keys()];
   const used = [...signedReports.values()].map((r) => ({ from: r.from, d: r.d, sig: r.sig }));
-  const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ), group.identity.secretKey);
-  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, rep: used, sig: myConfirmation }), stuck);
+  const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ, committed.c), group.identity.secretKey);
+  await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, c: committed.c, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
   const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
   const confirmers: string[] = [];
+  const confirmations = new Map<string, SignedConfirmation>([[group.localId, { from: group.localId, q: myQ, c: committed.c, sig: myConfirmation }]]);
   for (const [peer, msg] of confirms) {
     const ctx = { what: 'dealer-set confirmation', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'rep', 'sig']);
+    const rec = expectRecord(msg, ctx, ['q', 'c', 'rep', 'sig']);
     const theirQ = expectBytes(rec.q, 'q', ctx, 32);
+    const c = expectBytes(rec.c, 'c', ctx, 32);
+    const sig = expectBytes(rec.sig, 'sig', ctx, 64);
+    // Every confirmation is verified: the commitment in it is what the peer's partial sum is
+    // checked against, and it is forwarded to the others as the peer's own signed statement.
+    if (!ed25519Verify(confirmStatement(group, run.runId, peer, theirQ, c), sig, group.roster.get(peer)!.publicKey)) {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer-set confirmation with an invalid signature`, { peer });
+    }
     if (!bytesEqual(theirQ, myQ)) {
-      const sig = expectBytes(rec.sig, 'sig', ctx, 64);
-      if (!ed25519Verify(confirmStatement(group, run.runId, peer, theirQ), sig, group.roster.get(peer)!.publicKey)) {
-        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer-set confirmation with an invalid signature`, { peer });
-      }
-      explainDealerSplit(group, run.runId, peer, { q: theirQ, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
+      explainDealerSplit(group, run.runId, peer, { q: theirQ, c, sig }, expectArray(rec.rep, 'rep', ctx, n), signedReports);
       throw new CheatingDetectedError(
         ErrorCode.TAMPERING_DETECTED,
         `"${peer}" agreed on a different set of dealers than this party: different dealer reports reached the two (a report lost to a crash); this party published nothing (the others may have: to them this party is a dropout)`,
@@ -659,6 +715,7 @@ async function agreeDealers(
       );
     }
     confirmers.push(peer);
+    confirmations.set(peer, { from: peer, q: theirQ, c, sig });
   }
   if (confirmers.length + 1 < quorum) {
     throw tooFew(
@@ -670,7 +727,23 @@ async function agreeDealers(
 
   // Parties this party sent its confirmation to whose own did not reach it in time: they may
   // count this party as a confirmer and wait for its partial sum; they get the note instead.
-  return { Q, myQ, confirmers, late: reporters.filter((p) => !confirmers.includes(p)) };
+  return { Q, myQ, confirmers, late: reporters.filter((p) => !confirmers.includes(p)), confirmations, committed };
+}
+
+/** What steps 2–3 agreed (see {@link agreeDealers}). */
+interface AgreedDealers {
+  /** The dealer set, in canonical order. */
+  readonly Q: string[];
+  /** Its hash. */
+  readonly myQ: Uint8Array;
+  /** The peers that confirmed Q to this party in time. */
+  readonly confirmers: string[];
+  /** The peers this party confirmed to whose confirmation came too late (they get the note). */
+  readonly late: string[];
+  /** The signed confirmations counted: this party's own and each confirmer's. */
+  readonly confirmations: ReadonlyMap<string, SignedConfirmation>;
+  /** This party's committed partial sum. */
+  readonly committed: CommittedPartial;
 }
 
 /**
@@ -718,30 +791,195 @@ async function runThreshold<V>(
     held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
   }
 
-  // 2–3. Agree on the dealers and confirm them.
-  const { Q, myQ, confirmers, late } = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck);
+  // 2–3. Agree on the dealers and confirm them, with a commitment to the partial sum over them.
+  let partial: V | undefined;
+  let partialBytes: Uint8Array | undefined;
+  const agreement = await agreeDealers(group, run, agreed, held, t, minContributors, ro, stuck, (Q) => {
+    partial = F.zeros(run.length);
+    for (const d of Q) F.addInPlace(partial, held.get(d)!);
+    partialBytes = F.toBytes(partial);
+    return commitPartial(group, run.runId, partialBytes, Infinity);
+  });
+  const { Q, myQ, confirmers, late } = agreement;
 
-  // 4. Publish partial sums over Q to the parties that confirmed it.
+  // 4. Publish partial sums over Q to the parties that confirmed it, opening the commitment.
   run.progress.phase('open');
-  const partial = F.zeros(run.length);
-  for (const d of Q) F.addInPlace(partial, held.get(d)!);
-  const partialBytes = F.toBytes(partial);
-  await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes }), stuck);
-  const published = await group.gatherSome(`${run.runId}/partial`, t - 1, { ...ro, from: confirmers });
+  const publication = { q: myQ, y: partialBytes!, ...PublishChecks.opening(agreement, group.localId) };
+  await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : publication), stuck);
+  const quorum = thresholdQuorum(n, t);
+  const published = await group.gatherSome(`${run.runId}/partial`, quorum - 1, { ...ro, from: confirmers });
 
-  // 5. Check and reconstruct.
-  const points: Point<V>[] = [{ x: xOf.get(group.localId)!, y: partial }];
-  const owners: string[] = [group.localId];
+  // 5. Check (commitments, forwarded confirmations) and reconstruct.
+  const checks = new PublishChecks(group, run.runId, agreement, 1, t);
+  const pointOf = new Map<string, Point<V>>([[group.localId, { x: xOf.get(group.localId)!, y: partial! }]]);
   for (const [peer, msg] of published) {
     const ctx = { what: 'partial sum', peer };
-    const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+    const rec = expectRecord(msg, ctx, ['q', 'y', 'out', 'n', 'h', 'cf']);
     if (wentOn(rec, ctx)) continue;
     checkLabel(rec.q, myQ, ctx);
-    points.push({ x: xOf.get(peer)!, y: F.fromBytes(expectBytes(rec.y, 'y', ctx), run.length, 'partial sum', peer) });
-    owners.push(peer);
+    checks.opening(peer, rec, ctx);
+    const y = expectBytes(rec.y, 'y', ctx);
+    checks.piece(peer, 0, y);
+    pointOf.set(peer, { x: xOf.get(peer)!, y: F.fromBytes(y, run.length, 'partial sum', peer) });
   }
-  const sum = reconstruct(group, F, points, owners, t);
+  const owners = checks.usable([...pointOf.keys()]);
+  const sum = reconstruct(group, F, owners.map((p) => pointOf.get(p)!), owners, t);
   return thresholdResult(group, run, F.decode(run.shape, sum, run.params), Q);
+}
+
+/**
+ * The checks of step 5 that make every honest party that completes reach the same sum (review9
+ * I1). Before them, colluders holding several of the points a party reconstructed from sent
+ * theirs after the honest ones, chosen to pass the degree check, and different ones to different
+ * honest parties: two honest parties accepted different wrong sums, nobody named. Now:
+ *
+ * - Each party commits to its partial sum in its signed confirmation ({@link partialCommitment})
+ *   and opens it when it publishes: a partial sum (or a piece of one) that is not the committed
+ *   one names its sender (`COMMITMENT_MISMATCH`, its signed confirmation as evidence). So a
+ *   colluder fixes its point before any honest partial sum is published.
+ * - Each publication forwards the signed confirmations its sender counted; a party that signed two
+ *   different confirmations for the run is named (`EQUIVOCATION`, both as evidence). So no party
+ *   gives two honest parties different points where either sees the other's view.
+ * - A party reconstructs only from publishers that each counted all the others' confirmations
+ *   (the set is pruned until that holds), and only from at least m = {@link thresholdQuorum} of
+ *   them. Then any two honest parties that complete share at least 2m − n ≥ t points, among them
+ *   an honest publisher h that counted every point of both sets: both checked each shared point's
+ *   commitment against h's forwarded copy, so the shared points are the same at both, and two
+ *   polynomials of degree t − 1 that agree on t points are one. A colluder's point is fixed before
+ *   it saw the honest ones: what it can shift the sum by is what changing its own input does.
+ *
+ * Cost: liveness needs m publishers after the confirmations (before: t) — the dropouts tolerated
+ * in all stay n − m; a publication carries the counted confirmations (about 170 bytes each).
+ */
+class PublishChecks {
+  readonly #group: Group;
+  readonly #runId: string;
+  readonly #agreed: AgreedDealers;
+  readonly #count: number;
+  readonly #quorum: number;
+  /** A signed confirmation per party, as first known here (counted ones first, then forwarded). */
+  readonly #known = new Map<string, SignedConfirmation>();
+  /** Each publisher's committed piece hashes. */
+  readonly #hashes = new Map<string, readonly Uint8Array[]>();
+  /** Each publisher's counted confirmers, as it forwarded them. */
+  readonly #counted = new Map<string, ReadonlySet<string>>();
+
+  constructor(group: Group, runId: string, agreed: AgreedDealers, count: number, t: number) {
+    this.#group = group;
+    this.#runId = runId;
+    this.#agreed = agreed;
+    this.#count = count;
+    this.#quorum = thresholdQuorum(group.parties.length, t);
+    for (const [p, c] of agreed.confirmations) this.#known.set(p, c);
+  }
+
+  /** What this party sends with its publication (piece 0): its opening and the confirmations it counted. */
+  static opening(agreed: AgreedDealers, me: string): { n: Uint8Array; h: Uint8Array[]; cf: PlainData[] } {
+    const cf = [...agreed.confirmations.values()].filter((c) => c.from !== me).map((c) => ({ from: c.from, q: c.q, c: c.c, sig: c.sig }));
+    return { n: agreed.committed.nonce, h: agreed.committed.pieceHashes, cf };
+  }
+
+  #evidence(c: SignedConfirmation): Uint8Array {
+    return encodeEvidence({ signer: c.from, statement: confirmStatement(this.#group, this.#runId, c.from, c.q, c.c), signature: c.sig });
+  }
+
+  #mismatch(peer: string, what: string): CheatingDetectedError {
+    return new CheatingDetectedError(
+      ErrorCode.COMMITMENT_MISMATCH,
+      `"${peer}" published ${what} that is not the one it committed to in its signed confirmation`,
+      { description: 'a signed dealer-set confirmation whose partial-sum commitment the published partial sum does not open', statements: [this.#evidence(this.#agreed.confirmations.get(peer)!)] },
+      { peer },
+    );
+  }
+
+  /** The first message of `peer`'s publication: check its opening, and the confirmations it forwards. */
+  opening(peer: string, rec: Record<string, PlainData>, ctx: { what: string; peer: string }): void {
+    const group = this.#group;
+    const nonce = expectBytes(rec.n, 'n', ctx, 32);
+    const list = expectArray(rec.h, 'h', ctx, this.#count);
+    if (list.length !== this.#count) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a malformed ${ctx.what}: ${list.length} piece hashes, ${this.#count} expected`, { peer });
+    const hashes = list.map((h) => expectBytes(h, 'h', ctx, 32));
+    if (!bytesEqual(partialCommitment(group, this.#runId, peer, nonce, hashes), this.#agreed.confirmations.get(peer)!.c)) throw this.#mismatch(peer, 'a partial sum');
+    const forwarded = expectArray(rec.cf, 'cf', ctx, group.parties.length);
+    const counted = new Set<string>();
+    const fctx = { what: 'forwarded dealer-set confirmation', peer };
+    for (const item of forwarded) {
+      const e = expectRecord(item, fctx, ['from', 'q', 'c', 'sig']);
+      const from = expectString(e.from, 'from', fctx, 128);
+      if (from === peer || counted.has(from) || !group.parties.includes(from)) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a malformed list of the confirmations it counted`, { peer });
+      }
+      const c: SignedConfirmation = { from, q: expectBytes(e.q, 'q', fctx, 32), c: expectBytes(e.c, 'c', fctx, 32), sig: expectBytes(e.sig, 'sig', fctx, 64) };
+      const known = this.#known.get(from);
+      // A copy of a statement already verified here needs no second verification.
+      const same = known !== undefined && bytesEqual(known.q, c.q) && bytesEqual(known.c, c.c) && bytesEqual(known.sig, c.sig);
+      if (!same && !ed25519Verify(confirmStatement(group, this.#runId, from, c.q, c.c), c.sig, group.roster.get(from)!.publicKey)) {
+        throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" forwarded a dealer-set confirmation that "${from}" never signed`, { peer });
+      }
+      // It counted only confirmations of the set it confirmed itself (its label says which).
+      if (!bytesEqual(c.q, this.#agreed.myQ)) {
+        throw new CheatingDetectedError(
+          ErrorCode.TAMPERING_DETECTED,
+          `"${peer}" forwarded as counted a confirmation of another dealer set than the one it confirmed`,
+          { description: 'a publication forwarding a signed confirmation of another dealer set as counted', statements: [this.#evidence(c)] },
+          { peer },
+        );
+      }
+      counted.add(from);
+      if (known === undefined) this.#known.set(from, c);
+      else if (!same && !bytesEqual(known.c, c.c)) {
+        throw new CheatingDetectedError(
+          ErrorCode.EQUIVOCATION,
+          `"${from}" signed two different confirmations for this run (different partial-sum commitments to different parties)`,
+          { description: 'two dealer-set confirmations signed by the same party for the same run, with different partial-sum commitments', statements: [this.#evidence(known), this.#evidence(c)] },
+          { peer: from },
+        );
+      }
+    }
+    this.#hashes.set(peer, hashes);
+    this.#counted.set(peer, counted);
+  }
+
+  /** Piece `i` of `peer`'s partial sum must be the committed one (its opening came first). */
+  piece(peer: string, i: number, bytes: Uint8Array): void {
+    const h = this.#hashes.get(peer)?.[i];
+    if (h === undefined || !bytesEqual(sha256(bytes), h)) throw this.#mismatch(peer, i === 0 && this.#count === 1 ? 'a partial sum' : `piece ${i} of its partial sum`);
+  }
+
+  /**
+   * The publishers (this party first, then `owners`' order) whose points may be used together:
+   * each publisher must have counted every other one's confirmation; the one missing most is left
+   * out until that holds (ties: the last in canonical order). At least the quorum must remain.
+   * @throws {@link ValueError} `TOO_FEW_PARTIES` naming nobody.
+   */
+  usable(owners: readonly string[]): string[] {
+    const me = this.#group.localId;
+    let U = [...owners];
+    for (;;) {
+      let worst: string | undefined;
+      let most = 0;
+      for (const y of U) {
+        if (y === me) continue;
+        const k = this.#counted.get(y)!;
+        let missing = 0;
+        for (const x of U) if (x !== y && !k.has(x)) missing++;
+        if (missing > most || (missing === most && missing > 0 && worst !== undefined && this.#group.parties.indexOf(y) > this.#group.parties.indexOf(worst))) {
+          most = missing;
+          worst = y;
+        }
+      }
+      if (worst === undefined) break;
+      U = U.filter((x) => x !== worst);
+    }
+    if (U.length < this.#quorum) {
+      throw tooFew(
+        `only ${U.length} partial sums from parties that all counted each other's confirmations, ${this.#quorum} needed (so that every party that completes has the same sum)`,
+        'no usable partial sum from',
+        this.#group.parties.filter((p) => !U.includes(p)),
+      );
+    }
+    return U;
+  }
 }
 
 /** The partial sum's dealer-set label `q` must be the Q this party and its sender confirmed. */
@@ -838,7 +1076,8 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   const peers = agreed.filter((p) => p !== me);
   const own = local.encoded;
   const spill = new ShareSpill(L >= _spillPolicy.minElements ? o.spill : false);
-  let dealers: { Q: string[]; myQ: Uint8Array; confirmers: string[]; late: string[] };
+  let dealers: AgreedDealers;
+  let partialBytes: Uint8Array | undefined;
   try {
     _spillPolicy.onSpill?.(spill, me);
     const dropped = new Set<string>();
@@ -878,28 +1117,32 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
     );
     const held = new Set([me, ...peers.filter((p) => !dropped.has(p))]);
 
-    // 2–3. Agree on the dealers and confirm them.
-    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro, stuck);
-
-    // 4. The partial sum over Q: the running sum less every dealer it holds pieces of outside Q
-    // (one this party dropped mid-deal, or whose share did not reach another reporter).
-    local.progress.phase('open');
-    const inQ = new Set(dealers.Q);
-    for (const d of [me, ...peers]) {
-      if (inQ.has(d)) continue;
-      for (let i = 0; i < spill.count(d); i++) {
-        const at = i * PIECE_ELEMENTS;
-        const sum = own.subarray(2 * at, 2 * Math.min(L, at + PIECE_ELEMENTS));
-        _f61SubInto(sum, sum, f61FromBytes(spill.read(d, i)));
+    // 2–3. Agree on the dealers and confirm them, with a commitment to the partial sum over them:
+    // the running sum less every dealer it holds pieces of outside Q (one this party dropped
+    // mid-deal, or whose share did not reach another reporter).
+    dealers = await agreeDealers(group, local, agreed, held, t, minContributors, ro, stuck, (Q) => {
+      const inQ = new Set(Q);
+      for (const d of [me, ...peers]) {
+        if (inQ.has(d)) continue;
+        for (let i = 0; i < spill.count(d); i++) {
+          const at = i * PIECE_ELEMENTS;
+          const sum = own.subarray(2 * at, 2 * Math.min(L, at + PIECE_ELEMENTS));
+          _f61SubInto(sum, sum, f61FromBytes(spill.read(d, i)));
+        }
       }
-    }
+      partialBytes = f61ToBytes(own);
+      return commitPartial(group, local.runId, partialBytes, 8 * PIECE_ELEMENTS);
+    });
+    local.progress.phase('open');
   } finally {
     spill.close();
   }
   const { Q, myQ, confirmers, late } = dealers;
   const partial = own;
-  const partialBytes = f61ToBytes(partial);
   const publishRound = `${local.runId}/partial`;
+  const checks = new PublishChecks(group, local.runId, dealers, count, t);
+  const opening = PublishChecks.opening(dealers, me);
+  const quorum = thresholdQuorum(group.parties.length, t);
   await exchangePieces(
     group,
     {
@@ -913,7 +1156,12 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
           group,
           `${publishRound}/p${i}`,
           i === 0 ? [...confirmers, ...late] : confirmers,
-          (peer) => (late.includes(peer) ? WENT_ON : { q: myQ, y: partialBytes.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS)) }),
+          (peer) => {
+            if (late.includes(peer)) return WENT_ON;
+            const y = partialBytes!.subarray(8 * i * PIECE_ELEMENTS, 8 * Math.min(L, (i + 1) * PIECE_ELEMENTS));
+            // Piece 0 opens the commitment and forwards the confirmations this party counted.
+            return i === 0 ? { q: myQ, y, ...opening } : { q: myQ, y };
+          },
           stuck,
         ),
       // 5. Check and reconstruct each piece into the partial sum's memory (this party's own piece i
@@ -922,25 +1170,27 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
         const at = i * PIECE_ELEMENTS;
         const m = Math.min(PIECE_ELEMENTS, L - at);
         const mine = partial.subarray(2 * at, 2 * (at + m));
-        const points: Point<Field61Vector>[] = [{ x: xOf.get(me)!, y: mine }];
-        const owners = [me];
+        const pointOf = new Map<string, Point<Field61Vector>>([[me, { x: xOf.get(me)!, y: mine }]]);
         const wentOnWithout: string[] = [];
         for (const [peer, msg] of got) {
           const ctx = { what: `partial sum piece ${i}`, peer };
-          const rec = expectRecord(msg, ctx, ['q', 'y', 'out']);
+          const rec = expectRecord(msg, ctx, i === 0 ? ['q', 'y', 'out', 'n', 'h', 'cf'] : ['q', 'y']);
           // Only as piece 0: a party that published piece 0 to this one has counted it.
           if (i === 0 && wentOn(rec, ctx)) {
             wentOnWithout.push(peer);
             continue;
           }
           checkLabel(rec.q, myQ, ctx);
-          points.push({ x: xOf.get(peer)!, y: field61FromBytes(pieceBytes(rec.y ?? null, m, 'partial sum piece', i, peer), m, 'partial sum piece', peer) });
-          owners.push(peer);
+          if (i === 0) checks.opening(peer, rec, ctx);
+          const y = pieceBytes(rec.y ?? null, m, 'partial sum piece', i, peer);
+          checks.piece(peer, i, y);
+          pointOf.set(peer, { x: xOf.get(peer)!, y: field61FromBytes(y, m, 'partial sum piece', peer) });
         }
-        mine.set(reconstruct(group, _FIELD_P61, points, owners, t));
+        const owners = checks.usable([...pointOf.keys()]);
+        mine.set(reconstruct(group, _FIELD_P61, owners.map((p) => pointOf.get(p)!), owners, t));
         return wentOnWithout;
       },
-      tolerant: { minimum: t - 1, onDrop: () => undefined },
+      tolerant: { minimum: quorum - 1, onDrop: () => undefined },
     },
     ro,
   );

@@ -11,6 +11,7 @@ import { createTestGroups, makeParties, settleAll, type TestGroups } from '../su
 import { joinGroup, type GroupEvent } from '../../src/group/group';
 import type { PeerAddress } from '../../src/discovery/types';
 import { thresholdSum, type SumResult } from '../../src/protocols';
+import { _thresholdStatements } from '../../src/protocols/threshold';
 import { PIECE_ELEMENTS } from '../../src/protocols/common';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
 import { ed25519Sign } from '../../src/crypto/ed25519';
@@ -32,9 +33,9 @@ function signedReport(c: TestGroups, g: Group, run: string, d: string[]): { d: s
   return { d, sig: ed25519Sign(statement, c.identities.get(g.localId)!.secretKey) };
 }
 
-/** The cheater's signed confirmation of the dealer-set hash `q`. */
-function signedConfirmation(c: TestGroups, g: Group, run: string, q: Uint8Array): Uint8Array {
-  return ed25519Sign(encodeMessage({ t: 'coupler/1 dealer set', s: g.sessionId, e: g.epoch, r: run, from: g.localId, q }), c.identities.get(g.localId)!.secretKey);
+/** The cheater's signed confirmation of the dealer-set hash `q` with the partial-sum commitment `commit`. */
+function signedConfirmation(c: TestGroups, g: Group, run: string, q: Uint8Array, commit: Uint8Array): Uint8Array {
+  return ed25519Sign(_thresholdStatements.confirmStatement(g, run, g.localId, q, commit), c.identities.get(g.localId)!.secretKey);
 }
 
 const runOf = (round: string): string => round.slice(0, round.indexOf('/'));
@@ -122,10 +123,22 @@ test('LIMIT (P1) — thresholdSum n = 6, t = 3, coalition {p5, p6}: a retry with
     // p5: an otherwise honest run, except that p1, p2, p3 get a validly signed confirmation of
     // another dealer set — its own forwarded reports contradict it, so they name p5 with
     // certainty (TAMPERING_DETECTED). p4 and p6 get the true one.
+    // The partial sums the coalition receives or sends (p4's reaches p5 and p6; observed on p4's
+    // side, unchanged).
+    const partials = new Map<string, Uint8Array>();
+    const observe = (g: Group): void =>
+      cheat(g, (send, peer, round, payload) => {
+        if (round.endsWith('/partial') && (peer === 'p5' || peer === 'p6') && (payload as { y?: Uint8Array }).y !== undefined) partials.set(g.localId, (payload as { y: Uint8Array }).y);
+        return send(peer, round, payload);
+      });
+    observe(c.byId.get('p4')!);
+    observe(c.byId.get('p6')!);
     cheat(m, (send, peer, round, payload) => {
+      if (round.endsWith('/partial') && (payload as { y?: Uint8Array }).y !== undefined) partials.set('p5', (payload as { y: Uint8Array }).y);
       if (!round.endsWith('/confirm') || !['p1', 'p2', 'p3'].includes(peer)) return send(peer, round, payload);
       const q = new Uint8Array(createHash('sha256').update(JSON.stringify(['p1', 'p2', 'p3', 'p5'])).digest());
-      return send(peer, round, { q, rep: (payload as { rep: PlainData }).rep, sig: signedConfirmation(c, m, runOf(round), q) });
+      const commit = (payload as { c: Uint8Array }).c;
+      return send(peer, round, { q, c: commit, rep: (payload as { rep: PlainData }).rep, sig: signedConfirmation(c, m, runOf(round), q, commit) });
     });
     const retried = new Map<string, SumResult>();
     // Honest parties (p1..p4) follow the README: retry only without the peers of a CheatingDetectedError.
@@ -139,67 +152,160 @@ test('LIMIT (P1) — thresholdSum n = 6, t = 3, coalition {p5, p6}: a retry with
       ...['p1', 'p2', 'p3', 'p4'].map((id) => honest(c.byId.get(id)!, c.ids.indexOf(id))),
       thresholdSum(m, x[4]!, { t: 3, roundTimeoutMs: D }),
       // p6, p5's colluder: its own run honestly, then it joins the retry of the parties that named p5.
-      thresholdSum(g6, x[5]!, { t: 3, roundTimeoutMs: D }).then(async (r) => {
+      // (Whether or not its own run completed: since revision 4 it does not.)
+      thresholdSum(g6, x[5]!, { t: 3, roundTimeoutMs: D }).finally(async () => {
         try {
           retried.set('p6', await thresholdSum(g6.without(['p5']), x[5]!, { t: 3, roundTimeoutMs: D }));
         } catch {
           /* no retry sum */
         }
-        return r;
       }),
     ];
     const out = await settleAll(runs);
-    const first = out[4]!.ok ? (out[4] as { value: SumResult }).value : undefined;
+    // Since revision 4 no party completes the first run (p4 and the coalition's own runs see 3
+    // publishers that counted each other, 5 needed) — but p4 published its partial sum to p5 and
+    // p6, and with their own that is t = 3 points: the coalition interpolates the first run's sum
+    // itself.
+    expect(out[3]!.ok).toBe(false);
+    expect((out[3] as { error: CouplerError }).error.peers.filter((p) => p !== 'p5' && p !== 'p6')).toEqual([]);
+    const first = interpolate61(['p4', 'p5', 'p6'].map((id) => ({ x: BigInt(1 + c.ids.indexOf(id)), y: partials.get(id) })));
     const retry = retried.get('p6');
-    // What the coalition holds: the first run's sum (p5 reconstructs it from p4's partial sum and
-    // its own and p6's points) and the retry's sum (p6 takes part). Their difference less x5:
-    const learned = first !== undefined && retry !== undefined ? (first.sum as number) - (retry.sum as number) - x[4]! : undefined;
-    // p4's input: p4 completed the first run (p5's false confirmation went to p1..p3 only) and is
-    // not in the retry, which completes without it.
+    // What the coalition holds: the first run's sum and the retry's sum (p6 takes part). Their
+    // difference less x5:
+    const learned = first !== undefined && retry !== undefined ? first - (retry.sum as number) - x[4]! : undefined;
+    // p4's input: p4 published in the first run (p5's false confirmation went to p1..p3 only) and
+    // is not in the retry, which completes without it.
     expect(learned).toBe(x[3]);
   } finally {
     await c.close();
   }
 }, 60_000);
 
-// I1 is not fixed (README, "What is not protected", the degree-check limit): the fix needs
-// commitments to the partial sums inside the signed confirmations and a cross-check of them
-// with the partial sums — a change of both message formats (and of the adversary fixture's).
-// Before the README said so this test asserted "the true sum or an abort" and failed with
-// [1150, 2150]; it now shows the documented limit.
-test('LIMIT (I1) — thresholdSum n = 5, t = 3, coalition {p4, p5} (t − 1): with p3 held a deadline behind (dropped by the others, as in W2), the coalition makes p1 and p2 accept different wrong sums, every degree check passing, nobody named', async () => {
+/** The integer at 0 of the points' polynomial over GF(2^61 − 1) (one element each; fixed point, 16 fractional bits), or undefined when a point is missing. */
+function interpolate61(points: { x: bigint; y: Uint8Array | undefined }[]): number | undefined {
+  const P = 2n ** 61n - 1n;
+  const mod = (a: bigint): bigint => ((a % P) + P) % P;
+  const inv = (a: bigint): bigint => {
+    let [r, e, b] = [1n, P - 2n, mod(a)];
+    for (; e > 0n; e >>= 1n, b = (b * b) % P) if (e & 1n) r = (r * b) % P;
+    return r;
+  };
+  if (points.some((p) => p.y === undefined)) return undefined;
+  let s = 0n;
+  for (const { x, y } of points) {
+    let l = 1n;
+    for (const o of points) if (o.x !== x) l = mod(l * o.x * inv(o.x - x));
+    s = mod(s + l * f61ToBigInts(f61FromBytes(Uint8Array.from(y!)))[0]!);
+  }
+  return Number(s > P / 2n ? s - P : s) / 2 ** 16;
+}
+
+// I1: t − 1 colluders whose points pass the degree check at two honest parties, shifted
+// differently for each (a(x − 1)(x − 2) vanishes at p1's and p2's points), with p3 dropped by
+// timing. Before protocol revision 4 p1 returned 1150 and p2 2150 for a sum of 150, nobody named
+// (this test asserted that as a LIMIT). Now partial sums are committed in the signed
+// confirmations, publications forward the confirmations counted, and a party reconstructs only
+// from a quorum of publishers that all counted each other.
+
+/** W2's schedule against p3 (its shape and deal reach p3 late: p3's report comes after everyone's deadline), then `rest`. */
+function holdingP3(D: number, rest: (send: Send, peer: string, round: string, payload: PlainData) => Promise<void>) {
+  return (send: Send, peer: string, round: string, payload: PlainData): Promise<void> => {
+    const delay = peer !== 'p3' ? 0 : round.endsWith('/shape') ? 0.9 * D : round.endsWith('/deal') ? 1.8 * D : 0;
+    if (delay > 0) {
+      setTimeout(() => void send(peer, round, payload).catch(() => undefined), delay);
+      return Promise.resolve();
+    }
+    return rest(send, peer, round, payload);
+  };
+}
+
+/** a(to)·(x − 1)(x − 2) added to every element of a partial sum's bytes (field 2^61 − 1). */
+function shiftedBytes(y: Uint8Array, to: string, x: bigint): Uint8Array {
+  const a = (to === 'p1' ? 1000n : 2000n) * 2n ** 15n;
+  const g = a * (x - 1n) * (x - 2n);
+  return f61ToBytes(f61FromBigInts(f61ToBigInts(f61FromBytes(Uint8Array.from(y))).map((e) => (e + g) % (2n ** 61n - 1n))));
+}
+
+/** p1's and p2's outcomes: a sum each, or an error. */
+async function i1Outcomes(c: TestGroups, D: number): Promise<{ sums: (number | undefined)[]; errors: (CouplerError | undefined)[] }> {
+  const out = await settleAll(c.groups.map((gr, i) => thresholdSum(gr, 10 * (i + 1), { t: 3, roundTimeoutMs: D })));
+  const rs = ['p1', 'p2'].map((id) => out[c.ids.indexOf(id)]!);
+  return {
+    sums: rs.map((r) => (r.ok ? ((r.value as SumResult).sum as number) : undefined)),
+    errors: rs.map((r) => (r.ok ? undefined : (r.error as CouplerError))),
+  };
+}
+
+/** What must hold at p1 and p2: the same sum if both complete, and nobody honest named. */
+function expectAgreement(o: { sums: (number | undefined)[]; errors: (CouplerError | undefined)[] }): void {
+  if (o.sums[0] !== undefined && o.sums[1] !== undefined) expect(o.sums[0]).toBe(o.sums[1]);
+  for (const e of o.errors) if (e !== undefined) expect(e.peers.filter((p) => !['p4', 'p5'].includes(p))).toEqual([]);
+}
+
+test('I1 — thresholdSum n = 5, t = 3, coalition {p4, p5}, p3 dropped by timing: partial sums shifted per receiver after committing honestly → COMMITMENT_MISMATCH naming the shifter; no two honest parties accept different sums', async () => {
   const D = 1000;
   const c = await createTestGroups(5, { roundTimeoutMs: D });
   try {
     const [m, col] = [c.byId.get('p4')!, c.byId.get('p5')!];
-    // Points are x = 1 + index. A shift g(x) = a·(x − 1)(x − 2) vanishes at p1's and p2's points,
-    // so p1, p2, p4 + g(4), p5 + g(5) lie on one polynomial of degree t − 1 = 2 whose value at 0
-    // is the sum + 2a (fixed point: 2^16 units per 1). p1 gets a shift of 1000, p2 one of 2000.
-    const a = (to: string): bigint => (to === 'p1' ? 1000n : 2000n) * 2n ** 15n;
-    const g = (to: string, x: bigint): bigint => a(to) * (x - 1n) * (x - 2n);
-    const shifted = (send: Send, peer: string, round: string, payload: PlainData, x: bigint): Promise<void> => {
+    const shifted = (x: bigint) => (send: Send, peer: string, round: string, payload: PlainData): Promise<void> => {
       if (!round.endsWith('/partial') || (peer !== 'p1' && peer !== 'p2')) return send(peer, round, payload);
-      const { q, y } = payload as { q: Uint8Array; y: Uint8Array };
-      const v = f61ToBigInts(f61FromBytes(Uint8Array.from(y))).map((e) => (e + g(peer, x)) % (2n ** 61n - 1n));
-      return send(peer, round, { q, y: f61ToBytes(f61FromBigInts(v)) });
+      const rec = payload as Record<string, PlainData>;
+      return send(peer, round, { ...rec, y: shiftedBytes(rec.y as Uint8Array, peer, x) });
     };
-    cheat(m, (send, peer, round, payload) => {
-      // W2's schedule against p3: its shape and deal reach p3 late, so p3's dealer report comes after everyone's deadline.
-      const delay = peer !== 'p3' ? 0 : round.endsWith('/shape') ? 0.9 * D : round.endsWith('/deal') ? 1.8 * D : 0;
-      if (delay > 0) {
-        setTimeout(() => void send(peer, round, payload).catch(() => undefined), delay);
-        return Promise.resolve();
-      }
-      return shifted(send, peer, round, payload, 4n);
-    });
-    cheat(col, (send, peer, round, payload) => shifted(send, peer, round, payload, 5n));
-    const out = await settleAll(c.groups.map((gr, i) => thresholdSum(gr, 10 * (i + 1), { t: 3, roundTimeoutMs: D })));
-    const sums = ['p1', 'p2'].map((id) => {
-      const r = out[c.ids.indexOf(id)]!;
-      return r.ok ? (r.value as SumResult).sum : (r.error as CouplerError).code;
-    });
-    // What should hold (the true sum, or an abort) does not: p1 returns 1150 and p2 2150.
-    expect(sums).toEqual([1150, 2150]);
+    cheat(m, holdingP3(D, shifted(4n)));
+    cheat(col, shifted(5n));
+    const o = await i1Outcomes(c, D);
+    // Before: [1150, 2150].
+    expectAgreement(o);
+    expect(o.errors.map((e) => e?.code)).toEqual([ErrorCode.COMMITMENT_MISMATCH, ErrorCode.COMMITMENT_MISMATCH]);
+    for (const e of o.errors) {
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e!.peers.length).toBe(1);
+    }
+  } finally {
+    await c.close();
+  }
+}, 30_000);
+
+test('I1 — the same coalition committing to each receiver its own shifted partial sum (a confirmation re-signed per receiver) → EQUIVOCATION naming a colluder, with its two signed confirmations; no two honest parties accept different sums', async () => {
+  const D = 1000;
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const [m, col] = [c.byId.get('p4')!, c.byId.get('p5')!];
+    // The confirmation waits until the partial sum is known (it is sent a moment later than an
+    // honest one), then goes out committing to the receiver's shifted partial sum, re-signed.
+    const perReceiver = (g: Group, x: bigint) => {
+      const held = new Map<string, { round: string; payload: Record<string, PlainData> }>();
+      return (send: Send, peer: string, round: string, payload: PlainData): Promise<void> => {
+        // (To its colluder at once: two held confirmations would wait for each other.)
+        if (round.endsWith('/confirm') && (peer === 'p1' || peer === 'p2')) {
+          held.set(peer, { round, payload: payload as Record<string, PlainData> });
+          return Promise.resolve();
+        }
+        if (!round.endsWith('/partial')) return send(peer, round, payload);
+        const rec = payload as Record<string, PlainData>;
+        const y = peer === 'p1' || peer === 'p2' ? shiftedBytes(rec.y as Uint8Array, peer, x) : (rec.y as Uint8Array);
+        const n = new Uint8Array(32).fill(peer.charCodeAt(1));
+        const h = [new Uint8Array(createHash('sha256').update(y).digest())];
+        const run = runOf(round);
+        const commit = _thresholdStatements.partialCommitment(g, run, g.localId, n, h);
+        const conf = held.get(peer);
+        if (conf === undefined) return send(peer, round, payload);
+        const q = conf.payload.q as Uint8Array;
+        return send(peer, conf.round, { ...conf.payload, c: commit, sig: signedConfirmation(c, g, run, q, commit) }).then(() => send(peer, round, { ...rec, y, n, h }));
+      };
+    };
+    cheat(m, holdingP3(D, perReceiver(m, 4n)));
+    cheat(col, perReceiver(col, 5n));
+    const o = await i1Outcomes(c, D);
+    expectAgreement(o);
+    // p1 and p2 each hold a confirmation of each colluder and see the other's copy forwarded.
+    for (const e of o.errors) {
+      expect(e).toBeInstanceOf(CheatingDetectedError);
+      expect(e!.code).toBe(ErrorCode.EQUIVOCATION);
+      expect(e!.peers.length).toBe(1);
+      expect((e as CheatingDetectedError).evidence.statements).toHaveLength(2);
+    }
   } finally {
     await c.close();
   }
@@ -314,3 +420,28 @@ test.each([
     await Promise.all([...proxies.values()].map((x) => x.close()));
   }
 }, 90_000);
+
+test('I1, pieces — thresholdSum n = 4, t = 2, a long vector: a publisher whose piece 1 is not the committed one is named (COMMITMENT_MISMATCH) by every honest party', async () => {
+  const D = 6000;
+  const c = await createTestGroups(4, { roundTimeoutMs: D });
+  try {
+    const m = c.byId.get('p4')!;
+    cheat(m, (send, peer, round, payload) => {
+      if (!round.endsWith('/partial/p1')) return send(peer, round, payload);
+      const rec = payload as Record<string, PlainData>;
+      const y = Uint8Array.from(rec.y as Uint8Array);
+      y[0] = y[0]! ^ 1;
+      return send(peer, round, { ...rec, y });
+    });
+    const L = PIECE_ELEMENTS + 10;
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, new Array<number>(L).fill(i + 1), { t: 2, roundTimeoutMs: D })));
+    for (const id of ['p1', 'p2', 'p3']) {
+      const r = out[c.ids.indexOf(id)]!;
+      expect(r.ok).toBe(false);
+      const e = (r as { error: CouplerError }).error;
+      expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.COMMITMENT_MISMATCH, peers: ['p4'] });
+    }
+  } finally {
+    await c.close();
+  }
+}, 60_000);
