@@ -494,8 +494,12 @@ function tooFew(message: string, what: string, missing: readonly string[]): Valu
 const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('sha256').update(JSON.stringify(q)).digest());
 
 /**
- * Dropout-tolerant secure sum (Shamir t-of-n). Completes as long as at least t parties remain
- * after dealing; detects tampered shares or partial sums when more than t points are available.
+ * Dropout-tolerant secure sum (Shamir t-of-n). Completes as long as at least
+ * max(⌈(n + t)/2⌉, `minContributors`) parties remain; every honest party that completes gets the
+ * same sum (partial sums are committed before any is published and cross-checked, see the module
+ * notes); a tampered share or partial sum is detected when at least t of the points used are
+ * honest, and a colluding majority of the points can shift the sum only by an offset it chose
+ * blind.
  * Shares live in GF(2^61 − 1) (8-byte elements on typed arrays) whenever the encoding fits it,
  * else in GF(2^127 − 1) (16-byte BigInt elements); see {@link ThresholdSumOptions.field}.
  *
@@ -506,11 +510,13 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  * @returns the sum of the inputs of `contributors` (the agreed dealers).
  * @throws {@link CheatingDetectedError} `TAMPERING_DETECTED` (from the degree check: the owners
  *   of the inconsistent points as `suspects` when the redundancy allows, nobody in `peers`; from
- *   a false confirmation or a mislabelled partial sum: its author named), `EQUIVOCATION` naming a
- *   party that reported different dealer sets to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
+ *   a false confirmation or a mislabelled partial sum: its author named), `COMMITMENT_MISMATCH`
+ *   naming a party whose published partial sum is not the one it committed to, `EQUIVOCATION`
+ *   naming a party that reported different dealer sets, or committed to different partial sums,
+ *   to different parties; {@link ValueError} `TOO_FEW_PARTIES` — before any partial sum is published — when
  *   fewer than `minContributors` dealers reached every remaining party or fewer than
- *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than t partial sums
- *   arrive) — naming in `peers` only a party whose shape statement never reached this party (probed
+ *   {@link thresholdQuorum} parties confirmed the dealer set (and when fewer than that many
+ *   publishers that counted each other's confirmations arrive) — naming in `peers` only a party whose shape statement never reached this party (probed
  *   as at a deadline), never a party that another's report left out, that was late, or that went
  *   on without this party —, `PARAMETERS_UNSAFE` for `minContributors` below {@link thresholdDealerFloor}, and
  *   for `field: 'p61'` with parameters it cannot hold, `SHAPE_MISMATCH` when the parties disagree
