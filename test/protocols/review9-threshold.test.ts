@@ -75,7 +75,7 @@ test('W1, a long vector (pieces, GF(2^61 − 1)): the same claim gets nobody hon
   } finally {
     await c.close();
   }
-}, 60_000);
+}, 90_000);
 
 test('W2 — thresholdSum n = 5, t = 2: a party a live peer holds a deadline behind (its shape, then its deal to p1 come late) is dropped by the others, who complete; p1 then must not name them', async () => {
   const D = 1000;
@@ -179,7 +179,7 @@ test('LIMIT (P1) — thresholdSum n = 6, t = 3, coalition {p5, p6}: a retry with
   } finally {
     await c.close();
   }
-}, 60_000);
+}, 90_000);
 
 /** The integer at 0 of the points' polynomial over GF(2^61 − 1) (one element each; fixed point, 16 fractional bits), or undefined when a point is missing. */
 function interpolate61(points: { x: bigint; y: Uint8Array | undefined }[]): number | undefined {
@@ -422,7 +422,7 @@ test.each([
 }, 90_000);
 
 test('I1, pieces — thresholdSum n = 4, t = 2, a long vector: a publisher whose piece 1 is not the committed one is named (COMMITMENT_MISMATCH) by every honest party', async () => {
-  const D = 6000;
+  const D = 15_000;
   const c = await createTestGroups(4, { roundTimeoutMs: D });
   try {
     const m = c.byId.get('p4')!;
@@ -444,4 +444,4 @@ test('I1, pieces — thresholdSum n = 4, t = 2, a long vector: a publisher whose
   } finally {
     await c.close();
   }
-}, 60_000);
+}, 90_000);
