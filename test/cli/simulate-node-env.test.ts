@@ -15,10 +15,10 @@
  *   databases}` (databases: the task's `parameters` with `label`), passed to `create_access_token`,
  *   which puts it in the `sub` claim (Flask-JWT-Extended 4.7.1 `JWT_IDENTITY_CLAIM` default;
  *   vantage6-server/vantage6/server/__init__.py:326-330 turns off the string check on `sub` for
- *   exactly this); `additional_claims_loader` (__init__.py:555-588) adds `client_type: "container"`
+ *   exactly this); `additional_claims_loader` (__init__.py:555-590) adds `client_type: "container"`
  *   and `roles: []` at the top level; no `exp` (`expires_delta=False`).
  *
- * vantage6 5.0 (tag version/5.0.0rc2): vantage6-node/vantage6/node/k8s/container_manager.py:442-454
+ * vantage6 5.0 (tag version/5.0.0rc2): vantage6-node/vantage6/node/k8s/container_manager.py:442-452
  * sets `TASK_ID`, `NODE_ID`, `ORGANIZATION_ID`, `COLLABORATION_ID`, `ALGORITHM_METHOD`; a token only
  * for central steps (:429-430). Unchanged here, checked so that it stays so.
  *
@@ -196,7 +196,7 @@ describe('simulate --vantage6 4: the environment of a vantage6 4.14 node (task_m
   });
 });
 
-describe('simulate --vantage6 5: unchanged (k8s/container_manager.py:429-454)', () => {
+describe('simulate --vantage6 5: unchanged (k8s/container_manager.py:429-452)', () => {
   test('ORGANIZATION_ID, TASK_ID, NODE_ID, COLLABORATION_ID set; no token for a federated step', async () => {
     const { probes } = await probeParties(5, false);
     for (const [i, p] of probes.entries()) {
