@@ -46,9 +46,12 @@ Options:
   --k K, --t T         demo: dkSecureSum segments / thresholdSum threshold
   --discovery MODE     dns (embedded DNS server answering tasks.<service>, default) | static
   --timeout SECONDS    overall deadline (default 120)
-  --vantage6 4|5       the vantage6 container contract the parties run under (default 4); 5 gives
-                       kwargs-only input, ALGORITHM_METHOD, a SESSION_FOLDER, and --data as the
-                       Parquet dataframe "default" (CSV files are converted)
+  --vantage6 4|5       the vantage6 container contract the parties run under (default 4), with
+                       the environment a node of that version gives: 4 gives a TOKEN_FILE whose
+                       claims carry organization and task (no ORGANIZATION_ID/TASK_ID) and a node
+                       proxy that answers every call with HTTP 501; 5 gives kwargs-only input,
+                       ALGORITHM_METHOD, ORGANIZATION_ID/TASK_ID, a SESSION_FOLDER, and --data as
+                       the Parquet dataframe "default" (CSV files are converted)
   --transport MODE     direct (default) | relay (an embedded relay; no party listens) | auto
   --keep               keep the temporary folder (identities, inputs, outputs, stats)
   --no-progress        do not print the parties' log lines as they come (the report stays)

@@ -1,7 +1,8 @@
 /**
  * `coupler simulate`: run N parties of an algorithm as separate processes on this machine, each
  * started exactly as a vantage6 node starts an algorithm container (`coupler run` with base32
- * environment values, input/output files, a temporary folder), with generated identities, a
+ * environment values, input/output files, a temporary folder; under 4.x a token file and the
+ * node proxy's address, not the ids as variables), with generated identities, a
  * roster, and an embedded DNS server that answers `tasks.<service>` like Docker Swarm's.
  *
  * @module
@@ -9,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
@@ -23,6 +25,7 @@ import { DEMO_PROTOCOLS, demoVector } from './demo.js';
 import { writeDataframe } from './dataframes.js';
 import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
 import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
+import { decodeTokenClaims, simulatedV4ContainerToken } from '../vantage6/proxy-client.js';
 import type { RunProgress } from '../group/group.js';
 
 /** Options of {@link simulate}. */
@@ -68,11 +71,17 @@ export interface SimulateOptions {
    */
   readonly report?: 'full' | 'results' | 'json';
   /**
-   * The vantage6 contract the parties run under (default 4). 4: `{method, args, kwargs}` in
-   * `INPUT_FILE`, a `TEMPORARY_FOLDER`, data as the database `default` (`DEFAULT_DATABASE_URI`).
-   * 5: kwargs in `INPUT_FILE`, `ALGORITHM_METHOD`, `FUNCTION_ACTION=federated_compute`, a
-   * `SESSION_FOLDER` and no temporary folder, data as the Parquet dataframe `default` in the session
-   * folder (`USER_REQUESTED_DATAFRAMES`; CSV data files are converted).
+   * The vantage6 contract the parties run under (default 4), with the environment a node of that
+   * version gives a container. 4 (as vantage6 4.14's docker/task_manager.py): `{method, args,
+   * kwargs}` in `INPUT_FILE`, a `TEMPORARY_FOLDER`, a `TOKEN_FILE` (mode 0600, a JWT shaped as a
+   * 4.14 server issues it, whose claims carry the organization id `1`…`n` and task id `1`; no
+   * `ORGANIZATION_ID`/`TASK_ID` variables), `HOST`/`PORT`/`API_PATH` of a stand-in node proxy on
+   * 127.0.0.1 that answers every request with HTTP 501 (there is no vantage6 server), data as
+   * the database `default` (`DEFAULT_DATABASE_URI`, `USER_REQUESTED_DATABASE_LABELS`, `DB_LABELS`).
+   * 5: kwargs in `INPUT_FILE`, `ALGORITHM_METHOD`, `FUNCTION_ACTION=federated_compute`,
+   * `ORGANIZATION_ID`, `TASK_ID`, `NODE_ID`, `COLLABORATION_ID`, a `SESSION_FOLDER` and no
+   * temporary folder and no token (a federated step gets none), data as the Parquet dataframe
+   * `default` in the session folder (`USER_REQUESTED_DATAFRAMES`; CSV data files are converted).
    */
   readonly vantage6?: 4 | 5;
   /**
@@ -211,6 +220,46 @@ export async function canBind(host: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The `image` claim of a simulated 4.x container token (there is no image: the parties run on this machine). */
+const SIMULATED_IMAGE = 'coupler-simulate';
+
+/** What the stand-in node proxy answers: simulate runs no vantage6 server. */
+const NO_SERVER_STATUS = 501;
+
+/**
+ * The stand-in for a 4.x node proxy (`HOST`/`PORT` of the simulated parties): every request is
+ * answered {@link NO_SERVER_STATUS} with a JSON `msg`, the way the proxy reports errors; `onCall`
+ * hears of each with the caller's organization (from its bearer token) when it has one.
+ */
+async function startNoServerProxy(onCall: (organizationId: number | undefined, method: string, path: string) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const server: HttpServer = createHttpServer((req, res) => {
+    req.resume();
+    const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    let org: number | undefined;
+    try {
+      org = bearer === undefined ? undefined : decodeTokenClaims(bearer).organizationId;
+    } catch {
+      org = undefined;
+    }
+    onCall(org, req.method ?? '?', (req.url ?? '/').split('?')[0]!.slice(0, 100));
+    res.writeHead(NO_SERVER_STATUS, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ msg: 'coupler simulate runs no vantage6 server: this node proxy answers nothing' }));
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : 0,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** `<LABEL>_DATABASE_TYPE` for a data file, from its extension (as a node operator would configure it). */
@@ -547,6 +596,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
   };
   const dns = options.discovery === 'static' || transport === 'relay' ? undefined : await startDevDnsServer({ host: '127.0.0.1', port: 0 });
   let relay: RelayServer | undefined;
+  let nodeProxy: { port: number; close(): Promise<void> } | undefined;
   try {
     const ids = Array.from({ length: n }, (_, i) => String(i + 1));
     const identities = ids.map((id) => generateIdentity(id));
@@ -588,6 +638,18 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     );
 
     const status = new ProgressStatus(ids, print, options.live ?? (options.out === undefined && process.stdout.isTTY === true));
+    // 4.x: every container gets a token and the node proxy's address (task_manager.py, 4.14); the
+    // proxy here is a stand-in that refuses every call, and the tokens are signed with a key no
+    // server knows.
+    const tokenKey = randomBytes(32);
+    if (version === 4) {
+      const called = new Set<number | undefined>();
+      nodeProxy = await startNoServerProxy((org, method, path) => {
+        if (called.has(org) || options.progress === false) return;
+        called.add(org);
+        status.print(`  [${org === undefined ? 'a party' : `party ${org}`}] node proxy: ${method} ${path} answered ${NO_SERVER_STATUS} (coupler simulate runs no vantage6 server)`);
+      });
+    }
     const outcomes = ids.map(async (id, i): Promise<PartyOutcome> => {
       const pdir = join(dir, `party-${id}`);
       // 4.x: a per-job TEMPORARY_FOLDER; 5.x: a SESSION_FOLDER (read-write, shared by the session's
@@ -600,22 +662,36 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       await writeFile(join(pdir, 'input'), JSON.stringify(version === 5 ? kwargs : { method, args: [], kwargs }));
       await writeFile(join(pdir, 'output'), '');
       let data: Record<string, string> = {};
-      if (dataFiles[i] !== undefined) {
-        if (version === 5) {
+      if (version === 5) {
+        if (dataFiles[i] !== undefined) {
           await copyFile(dataframes[i]!, join(stateDir, 'default.parquet'));
           data = { USER_REQUESTED_DATAFRAMES: 'default' };
-        } else {
-          data = { USER_REQUESTED_DATABASE_LABELS: 'default', DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) };
         }
+      } else {
+        // task_manager.py:582-640 (4.14): both lists always set (empty without databases), and
+        // each node database's URI and type.
+        const labels = dataFiles[i] === undefined ? '' : 'default';
+        data = {
+          USER_REQUESTED_DATABASE_LABELS: labels,
+          DB_LABELS: labels,
+          ...(dataFiles[i] === undefined ? {} : { DEFAULT_DATABASE_URI: dataFiles[i]!, DEFAULT_DATABASE_TYPE: databaseType(dataFiles[i]!) }),
+        };
+        // task_manager.py:476-480: the token next to input and output, ASCII. Its claims carry
+        // what a 4.x container knows of itself (resource/token.py:335-351, 4.14).
+        const token = simulatedV4ContainerToken(
+          { nodeId: i + 1, organizationId: i + 1, collaborationId: 1, taskId: 1, image: SIMULATED_IMAGE, databases: dataFiles[i] === undefined ? [] : [{ label: 'default' }] },
+          tokenKey,
+        );
+        await writeFile(join(pdir, 'token'), token, { encoding: 'ascii', mode: 0o600 });
       }
       const raw: Record<string, string> = {
         INPUT_FILE: join(pdir, 'input'),
         OUTPUT_FILE: join(pdir, 'output'),
         ...(version === 5
-          ? { ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', SESSION_FOLDER: stateDir, NODE_ID: id, COLLABORATION_ID: '1' }
-          : { TEMPORARY_FOLDER: stateDir }),
-        ORGANIZATION_ID: id,
-        TASK_ID: '1',
+          ? // container_manager.py:442-452 (5.0): the ids as variables; no token for a federated step.
+            { ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', SESSION_FOLDER: stateDir, NODE_ID: id, COLLABORATION_ID: '1', ORGANIZATION_ID: id, TASK_ID: '1' }
+          : // task_manager.py:540-548 (4.14): no ORGANIZATION_ID/TASK_ID, the ids are claims of the token.
+            { TOKEN_FILE: join(pdir, 'token'), TEMPORARY_FOLDER: stateDir, HOST: 'http://127.0.0.1', PORT: String(nodeProxy!.port), API_PATH: '' }),
         COUPLER_IDENTITY_FILE: join(pdir, 'identity.json'),
         COUPLER_ROSTER_FILE: rosterFile,
         ...(transport === 'relay' ? {} : { COUPLER_PORT: String(ports[i]), COUPLER_LISTEN_HOST: hosts[i]! }),
@@ -774,6 +850,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await dns?.close();
     await relay?.close();
+    await nodeProxy?.close();
     if (!options.keep) await rm(dir, { recursive: true, force: true });
   }
 }

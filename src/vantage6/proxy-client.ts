@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
@@ -403,6 +404,56 @@ export function decodeTokenClaims(token: string): ContainerClaims {
     databases: Object.freeze(Array.isArray(sub.databases) ? [...(sub.databases as unknown[])] : []),
     sessionId: optionalId(sub.session_id),
   });
+}
+
+/**
+ * The container identity a vantage6 4.x server puts in a container token (the inverse of
+ * {@link decodeTokenClaims} for 4.x).
+ * @internal for `coupler simulate`.
+ */
+export interface V4ContainerIdentity {
+  readonly nodeId: number;
+  readonly organizationId: number;
+  readonly collaborationId: number;
+  readonly taskId: number;
+  readonly image: string;
+  /** The task's databases, each `{label, ...parameters}`. */
+  readonly databases: readonly Readonly<Record<string, unknown>>[];
+  readonly studyId?: number | null;
+  readonly storeId?: number | null;
+}
+
+/**
+ * A container token shaped as a vantage6 4.14 server issues it, for `coupler simulate`. The
+ * identity goes in `sub` in the order of vantage6-server/vantage6/server/resource/token.py:335-351
+ * (`create_access_token(container, expires_delta=False)`: Flask-JWT-Extended 4.7.1 puts it in its
+ * identity claim `sub`, adds `fresh`, `iat`, `jti`, `type`, `nbf`, `csrf` and no `exp`);
+ * vantage6-server/vantage6/server/__init__.py `additional_claims_loader` adds `client_type` and
+ * `roles`. Signed HS256 with `key`, a key no server knows: a well-formed JWT that nothing can
+ * verify, which is all a simulation needs (containers read the claims without verifying).
+ *
+ * @param identity - the container identity.
+ * @param key - the HMAC key (random bytes; never a real server's secret).
+ * @param nowSeconds - `iat` and `nbf`, in seconds.
+ * @returns the JWT, ASCII.
+ * @internal for `coupler simulate`; tests build their tokens independently.
+ */
+export function simulatedV4ContainerToken(identity: V4ContainerIdentity, key: Uint8Array, nowSeconds: number = Math.floor(Date.now() / 1000)): string {
+  const sub = {
+    client_type: 'container',
+    node_id: identity.nodeId,
+    organization_id: identity.organizationId,
+    collaboration_id: identity.collaborationId,
+    study_id: identity.studyId ?? null,
+    store_id: identity.storeId ?? null,
+    task_id: identity.taskId,
+    image: identity.image,
+    databases: identity.databases,
+  };
+  const payload = { fresh: false, iat: nowSeconds, jti: randomUUID(), type: 'access', sub, nbf: nowSeconds, csrf: randomUUID(), client_type: 'container', roles: [] };
+  const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+  const signingInput = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
+  return `${signingInput}.${createHmac('sha256', key).update(signingInput).digest('base64url')}`;
 }
 
 /**
