@@ -869,6 +869,8 @@ class PublishChecks {
   readonly #hashes = new Map<string, readonly Uint8Array[]>();
   /** Each publisher's counted confirmers, as it forwarded them. */
   readonly #counted = new Map<string, ReadonlySet<string>>();
+  /** The last {@link PublishChecks.usable} answer, by its owners. */
+  #lastUsable: { key: string; U: string[] } | undefined;
 
   constructor(group: Group, runId: string, agreed: AgreedDealers, count: number, t: number) {
     this.#group = group;
@@ -959,24 +961,43 @@ class PublishChecks {
    * @throws {@link ValueError} `TOO_FEW_PARTIES` naming nobody.
    */
   usable(owners: readonly string[]): string[] {
+    // The same owners piece after piece (the pieces path): computed once.
+    const key = owners.join('\n');
+    if (this.#lastUsable?.key === key) return this.#lastUsable.U;
     const me = this.#group.localId;
-    let U = [...owners];
+    const order = new Map(this.#group.parties.map((p, i) => [p, i]));
+    const alive = new Set(owners);
+    // missing[y]: how many others in the set y's forwarded list lacks; lacking[x]: who lacks x.
+    // Counted once and updated per removal: O(r²) in all, not per pass.
+    const missing = new Map<string, number>();
+    const lacking = new Map<string, string[]>(owners.map((x) => [x, []]));
+    for (const y of owners) {
+      if (y === me) continue;
+      const k = this.#counted.get(y)!;
+      let m = 0;
+      for (const x of owners) {
+        if (x !== y && !k.has(x)) {
+          m++;
+          lacking.get(x)!.push(y);
+        }
+      }
+      missing.set(y, m);
+    }
     for (;;) {
       let worst: string | undefined;
       let most = 0;
-      for (const y of U) {
-        if (y === me) continue;
-        const k = this.#counted.get(y)!;
-        let missing = 0;
-        for (const x of U) if (x !== y && !k.has(x)) missing++;
-        if (missing > most || (missing === most && missing > 0 && worst !== undefined && this.#group.parties.indexOf(y) > this.#group.parties.indexOf(worst))) {
-          most = missing;
+      for (const [y, m] of missing) {
+        if (!alive.has(y) || m === 0) continue;
+        if (m > most || (m === most && order.get(y)! > order.get(worst!)!)) {
+          most = m;
           worst = y;
         }
       }
       if (worst === undefined) break;
-      U = U.filter((x) => x !== worst);
+      alive.delete(worst);
+      for (const y of lacking.get(worst)!) missing.set(y, missing.get(y)! - 1);
     }
+    const U = owners.filter((p) => alive.has(p));
     if (U.length < this.#quorum) {
       throw tooFew(
         `only ${U.length} partial sums from parties that all counted each other's confirmations, ${this.#quorum} needed (so that every party that completes has the same sum)`,
@@ -984,6 +1005,7 @@ class PublishChecks {
         this.#group.parties.filter((p) => !U.includes(p)),
       );
     }
+    this.#lastUsable = { key, U };
     return U;
   }
 }

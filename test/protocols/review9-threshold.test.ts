@@ -445,3 +445,20 @@ test('I1, pieces — thresholdSum n = 4, t = 2, a long vector: a publisher whose
     await c.close();
   }
 }, 90_000);
+
+test('I1, pruning — a publisher that forwards no counted confirmations is left out of the reconstruction (it did not count the others), and the others complete with the true sum when a quorum remains', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 3000 });
+  try {
+    const m = c.byId.get('p5')!;
+    cheat(m, (send, peer, round, payload) => (round.endsWith('/partial') ? send(peer, round, { ...(payload as Record<string, PlainData>), cf: [] }) : send(peer, round, payload)));
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 2, roundTimeoutMs: 3000 })));
+    for (const id of ['p1', 'p2', 'p3', 'p4']) {
+      const r = out[c.ids.indexOf(id)]!;
+      expect(r.ok).toBe(true);
+      // p5 dealt (its input is in the sum); only its point is left out: 4 points remain, m = 4.
+      expect((r as { value: SumResult }).value.sum).toBe(150);
+    }
+  } finally {
+    await c.close();
+  }
+}, 30_000);
