@@ -35,7 +35,17 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
 interface Writer {
-  parquetWriteBuffer(o: { columnData: { name: string; data: unknown[]; type: string; nullable: boolean }[]; kvMetadata: { key: string; value: string }[] }): ArrayBuffer;
+  parquetWriteBuffer(o: {
+    columnData: { name: string; data: unknown[]; type?: string; nullable?: boolean }[];
+    schema?: Record<string, unknown>[];
+    kvMetadata: { key: string; value: string }[];
+  }): ArrayBuffer;
+}
+
+/** hyparquet-writer, loaded when first needed (an optional part of the CLI). */
+async function parquetWriter(): Promise<Writer> {
+  const specifier = 'hyparquet-writer';
+  return (await import(specifier)) as Writer;
 }
 
 /** One CSV column as pandas would type it: the Parquet type, the values (null = missing) and pandas' dtype name. */
@@ -71,11 +81,55 @@ export async function writeDataframe(source: string, target: string): Promise<vo
     creator: { library: 'coupler simulate', version: '1' },
     pandas_version: '2.2.3',
   };
-  const specifier = 'hyparquet-writer';
-  const hw = (await import(specifier)) as Writer;
+  const hw = await parquetWriter();
   const buffer = hw.parquetWriteBuffer({
     columnData: typed.map((t) => ({ name: t.name, type: t.type, data: t.data, nullable: true })),
     kvMetadata: [{ key: 'pandas', value: JSON.stringify(pandas) }],
+  });
+  await writeFile(target, Buffer.from(buffer));
+}
+
+/** The file name of a 5.x session's state file in the session folder (vantage6-common globals.py:65 `SESSION_STATE_FILENAME`, session_manager.py:36). */
+export const SESSION_STATE_FILE = 'session_state.parquet';
+
+/**
+ * Write the session state file a vantage6 5.0 node keeps in each session folder and names in
+ * `SESSION_FILE` (vantage6-node/vantage6/node/k8s/session_manager.py, tag version/5.0.0rc2): the
+ * row `_create_session_state_file` writes when the session is created (:136-160), then one row
+ * per dataframe a data-extraction step wrote, as `update_state_file` adds it (run_io.py:239-244).
+ * Columns `action`, `file`, `timestamp` (the node's local time, a timestamp without time zone in
+ * microseconds), `message`, `dataframe`. Once a dataframe row is added the node has read and
+ * rewritten the file through pandas, so the file then carries a `pandas` entry (a RangeIndex);
+ * the timestamp unit pandas writes back depends on its and pyarrow's versions.
+ */
+export async function writeSessionStateFile(target: string, dataframes: readonly string[]): Promise<void> {
+  const now = (): Date => {
+    const d = new Date();
+    // datetime.datetime.now(): the local wall-clock time, stored as it reads, without a zone.
+    return new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  };
+  const rows = [
+    { action: '', file: SESSION_STATE_FILE, timestamp: now(), message: 'Created this session file.', dataframe: '' },
+    ...dataframes.map((df) => ({ action: 'data_extraction', file: `${df}.parquet`, timestamp: now(), message: 'Session updated.', dataframe: df })),
+  ];
+  const names = ['action', 'file', 'timestamp', 'message', 'dataframe'] as const;
+  const text = (name: string): Record<string, unknown> => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' });
+  const schema = [
+    { name: 'schema', num_children: names.length },
+    ...names.map((name) => (name === 'timestamp' ? { name, type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' }, repetition_type: 'OPTIONAL' } : text(name))),
+  ];
+  const pandas = {
+    index_columns: [{ kind: 'range', name: null, start: 0, stop: rows.length, step: 1 }],
+    column_indexes: [{ name: null, field_name: null, pandas_type: 'unicode', numpy_type: 'object', metadata: { encoding: 'UTF-8' } }],
+    columns: names.map((name) => ({ name, field_name: name, pandas_type: name === 'timestamp' ? 'datetime' : 'unicode', numpy_type: name === 'timestamp' ? 'datetime64[us]' : 'object', metadata: null })),
+    creator: { library: 'coupler simulate', version: '1' },
+    pandas_version: '2.2.3',
+  };
+  const hw = await parquetWriter();
+  const buffer = hw.parquetWriteBuffer({
+    columnData: names.map((name) => ({ name, data: rows.map((r) => r[name]) })),
+    schema,
+    kvMetadata: dataframes.length > 0 ? [{ key: 'pandas', value: JSON.stringify(pandas) }] : [],
   });
   await writeFile(target, Buffer.from(buffer));
 }

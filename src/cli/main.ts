@@ -50,8 +50,10 @@ Options:
                        the environment a node of that version gives: 4 gives a TOKEN_FILE whose
                        claims carry organization and task (no ORGANIZATION_ID/TASK_ID) and a node
                        proxy that answers every call with HTTP 501; 5 gives kwargs-only input,
-                       ALGORITHM_METHOD, ORGANIZATION_ID/TASK_ID, a SESSION_FOLDER, and --data as
-                       the Parquet dataframe "default" (CSV files are converted)
+                       ALGORITHM_METHOD, ORGANIZATION_ID/TASK_ID, HOST/PORT/API_PATH of that
+                       proxy (no token), a SESSION_FOLDER with its SESSION_FILE, and --data as
+                       the Parquet dataframe "default" (CSV files are converted;
+                       USER_REQUESTED_DATAFRAMES is set, empty, without --data)
   --transport MODE     direct (default) | relay (an embedded relay; no party listens) | auto
   --keep               keep the temporary folder (identities, inputs, outputs, stats)
   --no-progress        do not print the parties' log lines as they come (the report stays)

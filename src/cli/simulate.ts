@@ -1,8 +1,9 @@
 /**
  * `coupler simulate`: run N parties of an algorithm as separate processes on this machine, each
  * started exactly as a vantage6 node starts an algorithm container (`coupler run` with base32
- * environment values, input/output files, a temporary folder; under 4.x a token file and the
- * node proxy's address, not the ids as variables), with generated identities, a
+ * environment values, input/output files, the node proxy's address; under 4.x a temporary folder
+ * and a token file, not the ids as variables; under 5.x a session folder with its state file and
+ * the ids as variables), with generated identities, a
  * roster, and an embedded DNS server that answers `tasks.<service>` like Docker Swarm's.
  *
  * @module
@@ -22,7 +23,7 @@ import { startDevDnsServer } from '../discovery/dev-dns-server.js';
 import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, throwIfAborted } from '../errors.js';
 import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
-import { writeDataframe } from './dataframes.js';
+import { SESSION_STATE_FILE, writeDataframe, writeSessionStateFile } from './dataframes.js';
 import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
 import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import { decodeTokenClaims, simulatedV4ContainerToken } from '../vantage6/proxy-client.js';
@@ -78,10 +79,13 @@ export interface SimulateOptions {
    * `ORGANIZATION_ID`/`TASK_ID` variables), `HOST`/`PORT`/`API_PATH` of a stand-in node proxy on
    * 127.0.0.1 that answers every request with HTTP 501 (there is no vantage6 server), data as
    * the database `default` (`DEFAULT_DATABASE_URI`, `USER_REQUESTED_DATABASE_LABELS`, `DB_LABELS`).
-   * 5: kwargs in `INPUT_FILE`, `ALGORITHM_METHOD`, `FUNCTION_ACTION=federated_compute`,
-   * `ORGANIZATION_ID`, `TASK_ID`, `NODE_ID`, `COLLABORATION_ID`, a `SESSION_FOLDER` and no
-   * temporary folder and no token (a federated step gets none), data as the Parquet dataframe
-   * `default` in the session folder (`USER_REQUESTED_DATAFRAMES`; CSV data files are converted).
+   * 5 (as vantage6 5.0's k8s/container_manager.py): kwargs in `INPUT_FILE`, `ALGORITHM_METHOD`,
+   * `FUNCTION_ACTION=federated_compute`, `ORGANIZATION_ID`, `TASK_ID`, `NODE_ID`,
+   * `COLLABORATION_ID`, `HOST`/`PORT`/`API_PATH` of the same stand-in proxy (a 5.0 node gives
+   * every container its proxy's address), a `SESSION_FOLDER` and `SESSION_FILE` (the session's
+   * `session_state.parquet` in it, as a node writes it), `USER_REQUESTED_DATAFRAMES` always (`""`
+   * without data), no temporary folder and no token (a federated step gets none), data as the
+   * Parquet dataframe `default` in the session folder (CSV data files are converted).
    */
   readonly vantage6?: 4 | 5;
   /**
@@ -229,7 +233,7 @@ const SIMULATED_IMAGE = 'coupler-simulate';
 const NO_SERVER_STATUS = 501;
 
 /**
- * The stand-in for a 4.x node proxy (`HOST`/`PORT` of the simulated parties): every request is
+ * The stand-in for the node proxy (`HOST`/`PORT` of the simulated parties, 4.x and 5.x): every request is
  * answered {@link NO_SERVER_STATUS} with a JSON `msg`, the way the proxy reports errors; `onCall`
  * hears of each with the caller's organization (from its bearer token) when it has one.
  */
@@ -638,18 +642,18 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     );
 
     const status = new ProgressStatus(ids, print, options.live ?? (options.out === undefined && process.stdout.isTTY === true));
-    // 4.x: every container gets a token and the node proxy's address (task_manager.py, 4.14); the
-    // proxy here is a stand-in that refuses every call, and the tokens are signed with a key no
-    // server knows.
+    // Every container gets the node proxy's address (4.14 task_manager.py:540-548; 5.0
+    // k8s/container_manager.py:424-427, 440, whatever the step); under 4.x every container also
+    // gets a token, under 5.x a federated step none. The proxy here is a stand-in that refuses
+    // every call, and the tokens are signed with a key no server knows.
     const tokenKey = randomBytes(32);
-    if (version === 4) {
-      const called = new Set<number | undefined>();
-      nodeProxy = await startNoServerProxy((org, method, path) => {
-        if (called.has(org) || options.progress === false) return;
-        called.add(org);
-        status.print(`  [${org === undefined ? 'a party' : `party ${org}`}] node proxy: ${method} ${path} answered ${NO_SERVER_STATUS} (coupler simulate runs no vantage6 server)`);
-      });
-    }
+    const called = new Set<number | undefined>();
+    nodeProxy = await startNoServerProxy((org, method, path) => {
+      if (called.has(org) || options.progress === false) return;
+      called.add(org);
+      status.print(`  [${org === undefined ? 'a party' : `party ${org}`}] node proxy: ${method} ${path} answered ${NO_SERVER_STATUS} (coupler simulate runs no vantage6 server)`);
+    });
+    const proxyAddress = { HOST: 'http://127.0.0.1', PORT: String(nodeProxy.port), API_PATH: '' };
     const outcomes = ids.map(async (id, i): Promise<PartyOutcome> => {
       const pdir = join(dir, `party-${id}`);
       // 4.x: a per-job TEMPORARY_FOLDER; 5.x: a SESSION_FOLDER (read-write, shared by the session's
@@ -663,10 +667,14 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
       await writeFile(join(pdir, 'output'), '');
       let data: Record<string, string> = {};
       if (version === 5) {
-        if (dataFiles[i] !== undefined) {
-          await copyFile(dataframes[i]!, join(stateDir, 'default.parquet'));
-          data = { USER_REQUESTED_DATAFRAMES: 'default' };
-        }
+        // container_manager.py:1004-1029 (5.0): every step but data extraction gets the requested
+        // dataframes, `""` when the task requests none. The session folder holds the dataframe
+        // the extraction step wrote and the session's state file (session_manager.py:136-160,
+        // run_io.py:239-244), named in SESSION_FILE.
+        const requested = dataFiles[i] === undefined ? [] : ['default'];
+        if (dataFiles[i] !== undefined) await copyFile(dataframes[i]!, join(stateDir, 'default.parquet'));
+        await writeSessionStateFile(join(stateDir, SESSION_STATE_FILE), requested);
+        data = { USER_REQUESTED_DATAFRAMES: requested.join(',') };
       } else {
         // task_manager.py:582-640 (4.14): both lists always set (empty without databases), and
         // each node database's URI and type.
@@ -688,10 +696,12 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         INPUT_FILE: join(pdir, 'input'),
         OUTPUT_FILE: join(pdir, 'output'),
         ...(version === 5
-          ? // container_manager.py:442-452 (5.0): the ids as variables; no token for a federated step.
-            { ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', SESSION_FOLDER: stateDir, NODE_ID: id, COLLABORATION_ID: '1', ORGANIZATION_ID: id, TASK_ID: '1' }
+          ? // container_manager.py (5.0): :954-963 the session folder and its state file; :424-427,
+            // 440 the proxy's address; :442-452 the ids as variables; no token for a federated
+            // step (:429-430).
+            { SESSION_FOLDER: stateDir, SESSION_FILE: join(stateDir, SESSION_STATE_FILE), ...proxyAddress, ALGORITHM_METHOD: method, FUNCTION_ACTION: 'federated_compute', TASK_ID: '1', NODE_ID: id, ORGANIZATION_ID: id, COLLABORATION_ID: '1' }
           : // task_manager.py:540-548 (4.14): no ORGANIZATION_ID/TASK_ID, the ids are claims of the token.
-            { TOKEN_FILE: join(pdir, 'token'), TEMPORARY_FOLDER: stateDir, HOST: 'http://127.0.0.1', PORT: String(nodeProxy!.port), API_PATH: '' }),
+            { TOKEN_FILE: join(pdir, 'token'), TEMPORARY_FOLDER: stateDir, ...proxyAddress }),
         COUPLER_IDENTITY_FILE: join(pdir, 'identity.json'),
         COUPLER_ROSTER_FILE: rosterFile,
         ...(transport === 'relay' ? {} : { COUPLER_PORT: String(ports[i]), COUPLER_LISTEN_HOST: hosts[i]! }),

@@ -18,9 +18,25 @@
  *   exactly this); `additional_claims_loader` (__init__.py:555-590) adds `client_type: "container"`
  *   and `roles: []` at the top level; no `exp` (`expires_delta=False`).
  *
- * vantage6 5.0 (tag version/5.0.0rc2): vantage6-node/vantage6/node/k8s/container_manager.py:442-452
- * sets `TASK_ID`, `NODE_ID`, `ORGANIZATION_ID`, `COLLABORATION_ID`, `ALGORITHM_METHOD`; a token only
- * for central steps (:429-430). Unchanged here, checked so that it stays so.
+ * vantage6 5.0 (tag version/5.0.0rc2), vantage6-node/vantage6/node/k8s/container_manager.py:
+ * - :424-427 and :440 set `HOST` (`V6_PROXY_HOST`, `http://<proxy service>` in
+ *   charts/node/templates/node-deployment.yml:34-35), `PORT` and `API_PATH` (`""`) for every
+ *   container, whatever its step; only :429-430, the `CONTAINER_TOKEN` secret, is for
+ *   `central_compute` alone;
+ * - :442-452 set `ALGORITHM_METHOD`, `FUNCTION_ACTION`, `TASK_ID`, `NODE_ID`, `ORGANIZATION_ID`,
+ *   `COLLABORATION_ID`;
+ * - :954-963 set `OUTPUT_FILE`, `INPUT_FILE`, `SESSION_FOLDER` and `SESSION_FILE`, the session's
+ *   state file `<SESSION_FOLDER>/session_state.parquet` (k8s/session_manager.py:36, 48-53: created
+ *   with the session, `_create_session_state_file` :136-160 writes one row
+ *   `{action: "", file: "session_state.parquet", timestamp, message: "Created this session file.",
+ *   dataframe: ""}`; k8s/run_io.py:239-244 adds `{action: "data_extraction", file:
+ *   "<df>.parquet", message: "Session updated.", dataframe: "<df>"}` when an extraction step writes
+ *   a dataframe);
+ * - :1004-1029: every step but data extraction gets `USER_REQUESTED_DATAFRAMES`, the requested
+ *   dataframes joined by `,` and `;` (vantage6-common/vantage6/common/globals.py:55-56): `""`
+ *   when the task names none;
+ * - no `TOKEN_FILE`, `TEMPORARY_FOLDER`, `DB_LABELS`, `USER_REQUESTED_DATABASE_LABELS`,
+ *   `<LABEL>_DATABASE_URI` (4.x variables).
  *
  * Runs the built CLI (`npm run build`) with a user's module next to node_modules/coupler.
  */
@@ -37,7 +53,12 @@ const VARS = [
   'NODE_ID',
   'COLLABORATION_ID',
   'ALGORITHM_METHOD',
+  'FUNCTION_ACTION',
   'INPUT_FILE',
+  'OUTPUT_FILE',
+  'SESSION_FOLDER',
+  'SESSION_FILE',
+  'USER_REQUESTED_DATAFRAMES',
   'TOKEN_FILE',
   'TEMPORARY_FOLDER',
   'HOST',
@@ -58,6 +79,10 @@ interface Probe {
   clientClaims: Record<string, unknown> | null;
   token: { mode: string; text: string } | null;
   proxy: { name?: string; code?: string; status?: number } | string;
+  /** What a plain HTTP GET of `HOST:PORT` + `API_PATH` + `/organization/1` answered (status), or why it failed; null without HOST. */
+  http: number | string | null;
+  /** The file SESSION_FILE names, read as Parquet; null without SESSION_FILE. */
+  sessionFile: { columns: string[]; rows: unknown[][]; magic: string } | { error: string } | null;
 }
 
 /** A module whose method reports what its container was given: variables (decoded), token file, context, proxy. */
@@ -69,6 +94,7 @@ function userModule(): { dir: string; module: string } {
   writeFileSync(
     module,
     `import { readFileSync, statSync } from 'node:fs';
+import { readParquetFile } from 'coupler/vantage6';
 
 const VARS = ${JSON.stringify(VARS)};
 const plain = (v) => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
@@ -88,7 +114,34 @@ export async function probe(kwargs, ctx) {
   } catch (e) {
     proxy = { name: e.name, code: e.code, status: e.status ?? null };
   }
+  let http = null;
+  if (process.env.HOST !== undefined) {
+    try {
+      const res = await fetch(ctx.env.get('HOST') + ':' + ctx.env.get('PORT') + (ctx.env.get('API_PATH') ?? '') + '/organization/1', { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      http = res.status;
+    } catch (e) {
+      http = String(e);
+    }
+  }
+  let sessionFile = null;
+  if (process.env.SESSION_FILE !== undefined) {
+    try {
+      const path = ctx.env.get('SESSION_FILE');
+      const bytes = readFileSync(path);
+      const table = await readParquetFile(path);
+      sessionFile = {
+        magic: bytes.subarray(0, 4).toString('latin1') + bytes.subarray(-4).toString('latin1'),
+        columns: table.columns,
+        rows: table.rows.map((r) => r.map((c) => (c instanceof Date ? 'Date' : typeof c === 'bigint' ? 'bigint' : c))),
+      };
+    } catch (e) {
+      sessionFile = { error: String(e) };
+    }
+  }
   return {
+    http,
+    sessionFile,
     vars: Object.fromEntries(VARS.map((n) => [n, n in process.env ? ctx.env.get(n) : null])),
     organizationId: ctx.organizationId ?? null,
     taskId: ctx.taskId ?? null,
@@ -196,12 +249,43 @@ describe('simulate --vantage6 4: the environment of a vantage6 4.14 node (task_m
   });
 });
 
-describe('simulate --vantage6 5: unchanged (k8s/container_manager.py:429-452)', () => {
-  test('ORGANIZATION_ID, TASK_ID, NODE_ID, COLLABORATION_ID set; no token for a federated step', async () => {
-    const { probes } = await probeParties(5, false);
+describe('simulate --vantage6 5: the environment of a vantage6 5.0 node (k8s/container_manager.py)', () => {
+  test.each([
+    ['with --data', true],
+    ['without data', false],
+  ] as const)('%s: the ids, HOST/PORT/API_PATH for every container, SESSION_FILE, USER_REQUESTED_DATAFRAMES always; no token for a federated step', async (_name, withData) => {
+    const { probes } = await probeParties(5, withData);
     for (const [i, p] of probes.entries()) {
       const org = String(i + 1);
-      expect(p.vars).toMatchObject({ ORGANIZATION_ID: org, TASK_ID: '1', NODE_ID: org, COLLABORATION_ID: '1', ALGORITHM_METHOD: 'probe', TOKEN_FILE: null, TEMPORARY_FOLDER: null });
+      const where = `party ${org}: ${JSON.stringify(p)}`;
+      // :442-452
+      expect({ where, ...p.vars }).toMatchObject({ where, ORGANIZATION_ID: org, TASK_ID: '1', NODE_ID: org, COLLABORATION_ID: '1', ALGORITHM_METHOD: 'probe', FUNCTION_ACTION: 'federated_compute' });
+      // 4.x variables a 5.0 node does not set.
+      expect({ where, ...p.vars }).toMatchObject({ where, TOKEN_FILE: null, TEMPORARY_FOLDER: null, USER_REQUESTED_DATABASE_LABELS: null, DB_LABELS: null, DEFAULT_DATABASE_URI: null, DEFAULT_DATABASE_TYPE: null });
+      // :424-427, 440: the node proxy's address for every container, not only those with a token.
+      expect({ where, HOST: p.vars.HOST, PORT: p.vars.PORT, API_PATH: p.vars.API_PATH }).toEqual({ where, HOST: 'http://127.0.0.1', PORT: expect.stringMatching(/^[1-9][0-9]{0,4}$/), API_PATH: '' });
+      // ... and there is something there: the stand-in proxy, which answers 501 (no vantage6 server).
+      expect({ where, http: p.http }).toEqual({ where, http: 501 });
+      // :954-963: input, output, the session folder and its state file.
+      expect(p.vars.INPUT_FILE).toEqual(expect.any(String));
+      expect(p.vars.OUTPUT_FILE).toEqual(expect.any(String));
+      expect(p.vars.SESSION_FOLDER).toEqual(expect.any(String));
+      expect({ where, SESSION_FILE: p.vars.SESSION_FILE }).toEqual({ where, SESSION_FILE: join(p.vars.SESSION_FOLDER!, 'session_state.parquet') });
+      // session_manager.py:136-160 (and run_io.py:239-244 for the extracted dataframe `default`).
+      expect({ where, sessionFile: p.sessionFile }).toEqual({
+        where,
+        sessionFile: {
+          magic: 'PAR1PAR1',
+          columns: ['action', 'file', 'timestamp', 'message', 'dataframe'],
+          rows: [
+            ['', 'session_state.parquet', 'Date', 'Created this session file.', ''],
+            ...(withData ? [['data_extraction', 'default.parquet', 'Date', 'Session updated.', 'default']] : []),
+          ],
+        },
+      });
+      // :1004-1029: set for every step but data extraction, empty when no dataframe is requested.
+      expect({ where, USER_REQUESTED_DATAFRAMES: p.vars.USER_REQUESTED_DATAFRAMES }).toEqual({ where, USER_REQUESTED_DATAFRAMES: withData ? 'default' : '' });
+      // :429-430: a federated step gets no token, so ctx.client cannot call the proxy.
       expect({ organizationId: p.organizationId, taskId: p.taskId, hasToken: p.hasToken, token: p.token }).toEqual({ organizationId: org, taskId: '1', hasToken: false, token: null });
       expect(p.proxy).toMatchObject({ code: 'COUPLER_ERR_VANTAGE6' });
     }
