@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { CouplerError } from '../../src/errors';
-import { generateIdentity, createRoster, type Identity, type Roster } from '../../src/identity';
+import { createRoster, type Identity, type Roster } from '../../src/identity';
+import { testIdentity } from '../support/identity';
 import {
   connectChannel,
   listenChannels,
@@ -28,7 +29,7 @@ export const SESSION = 'task-42.nonce-7f3a';
 /** Identities for the given ids and one roster of all of them. */
 export function parties(...ids: string[]): { ids: Record<string, Identity>; roster: Roster } {
   const out: Record<string, Identity> = {};
-  for (const id of ids) out[id] = generateIdentity(id);
+  for (const id of ids) out[id] = testIdentity(id);
   return { ids: out, roster: rosterOf(out) };
 }
 

@@ -60,7 +60,7 @@ test('a party that withholds but answers probes is still named; one that says it
     expect(outcome(e2)).toEqual({ code: ErrorCode.TIMEOUT, peers: [] });
     expect(e2!.peer).toBeUndefined();
     expect(e2!.suspects).toEqual(['p2', 'p3']);
-    await p2waits;
+    void p2waits; // its outcome is not asserted: closing the groups ends it (it waited out its 5 s deadline)
   } finally {
     await h.close();
   }
@@ -87,6 +87,8 @@ test('the same for the group\'s other waits: gatherSome (dropout-tolerant rounds
     expect(outcome(echo)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
     const epoch = await agreeEpoch(p1!, { round: 'sum.1/e', timeoutMs: 800 }).then(() => undefined, (e: unknown) => e as CouplerError);
     expect(outcome(epoch)).toEqual({ code: ErrorCode.TIMEOUT, peers: ['p4'] });
-    await Promise.all(behind);
+    // p2 and p3 only had to be still waiting up to here; their outcome is not asserted, and closing
+    // the groups ends their waits (the test waited out their 12 s deadline).
+    void behind;
   });
 }, 120_000);

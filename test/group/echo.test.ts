@@ -20,7 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { AddressBook, joinLocal, settleAll, type TestParties } from '../support/group-harness';
-import { generateIdentity } from '../../src/identity/identity';
+import { testIdentity } from '../support/identity';
 import { createRoster } from '../../src/identity/roster';
 import { echoBroadcast, echoBroadcastAttached, echoDigest, ECHO_STATEMENT } from '../../src/group/echo';
 import { commitThenOpen } from '../../src/group/commit';
@@ -34,7 +34,7 @@ jest.setTimeout(60_000);
 /** Parties e01..eNN (zero-padded: canonical order = index order). */
 function parties(n: number): TestParties {
   const ids = Array.from({ length: n }, (_, i) => `e${String(i + 1).padStart(2, '0')}`);
-  const identities = new Map(ids.map((id) => [id, generateIdentity(id)]));
+  const identities = new Map(ids.map((id) => [id, testIdentity(id)]));
   const roster = createRoster(ids.map((id) => ({ id, publicKey: identities.get(id)!.publicKey })));
   return { ids, identities, roster, sessionId: `test-echo-${randomBytes(8).toString('hex')}` };
 }

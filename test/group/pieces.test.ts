@@ -10,6 +10,7 @@ import { secureSum } from '../../src/protocols';
 import { OPEN_PIECE_ELEMENTS } from '../../src/protocols/additive';
 import { CheatingDetectedError, ErrorCode } from '../../src/errors';
 import { createTestGroups, settleAll, type TestGroups } from '../support/group-harness';
+import { expectSameNumbers } from '../support/same-numbers';
 
 jest.setTimeout(60_000);
 
@@ -29,7 +30,7 @@ test('every peer\'s pieces arrive checked and in piece order; each party may ove
       const mine = Array.from({ length: count }, (_, i) => pieceOf(gi, i));
       return commitThenOpenPieces(g, 'pc.1/open', count, (i) => mine[i]!, (party, i, bytes) => {
         const pi = h.ids.indexOf(party);
-        expect(bytes).toEqual(pieceOf(pi, i));
+        expectSameNumbers(bytes, pieceOf(pi, i));
         seen[gi]!.push(`${i}:${party}`);
         mine[i]!.fill(0); // the piece was copied out before any piece i arrived
       });

@@ -95,7 +95,7 @@ test('R8-3: a party that sent an abort notice for an earlier run is probed like 
     // Before: TIMEOUT naming p3 — never probed (it "explained" itself, for another run).
     expect(e).toBeInstanceOf(TimeoutError);
     expect({ peers: e!.peers, suspects: e!.suspects }).toEqual({ peers: [], suspects: ['p3', 'p4'] });
-    await behind;
+    void behind; // its outcome is not asserted: closing the groups ends it (it waited out its 8 s deadline)
   } finally {
     await h.close();
   }
@@ -268,7 +268,7 @@ test('R8-10: an echo round whose missing party is only a suspect (it waits for a
       expect(e).toBeInstanceOf(CouplerError);
       expect(e!.peers).not.toContain('p2');
     }
-    await Promise.all(slow);
+    void slow; // their outcome is not asserted: closing the groups ends them (they waited out their 8 s deadline)
   } finally {
     await h.close();
   }
@@ -286,7 +286,7 @@ test('R8-10 (pieces): a piece exchange whose gather named nobody (suspects only)
     const e1 = await runs[0]!;
     expect(e1).toBeInstanceOf(CouplerError);
     for (const p of ['p3', 'p4']) expect(e1!.peers).not.toContain(p);
-    await Promise.all(runs);
+    void runs; // the others' outcome is not asserted: closing the groups ends them (they waited out their 6 s deadline)
   } finally {
     await h.close();
   }

@@ -20,6 +20,7 @@ import {
   type Identity,
 } from '../../src/identity';
 import { ed25519KeyPairFromSeed } from '../../src/crypto/ed25519';
+import { testIdentity } from '../support/identity';
 
 let dir: string;
 beforeEach(async () => {
@@ -65,6 +66,22 @@ describe('generateIdentity', () => {
       expect(err).toBeInstanceOf(InvalidArgumentError);
       expect((err as CouplerError).code).toBe(ErrorCode.INVALID_ARGUMENT);
     }
+  });
+});
+
+describe('testIdentity (test/support/identity.ts, the other suites\' parties)', () => {
+  it('is the key pair generateIdentity derives (tweetnacl) from the same seed, and a valid identity', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (seed) => {
+        const t = testIdentity('p1', seed);
+        const kp = ed25519KeyPairFromSeed(seed);
+        expect(Buffer.from(t.publicKey).equals(Buffer.from(kp.publicKey))).toBe(true);
+        expect(Buffer.from(t.secretKey).equals(Buffer.from(kp.secretKey))).toBe(true);
+        expect(assertIdentity(t)).toBe(t);
+      }),
+      { numRuns: 20 },
+    );
+    expect(Buffer.from(testIdentity('p1').publicKey).equals(Buffer.from(testIdentity('p1').publicKey))).toBe(false);
   });
 });
 

@@ -5,7 +5,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { generateIdentity, serializeIdentity } from '../../src/identity/identity';
+import { serializeIdentity } from '../../src/identity/identity';
+import { testIdentity } from '../support/identity';
 import { createRoster, rosterToJSON, type Roster } from '../../src/identity/roster';
 import type { NsProcess, Testbed } from './testbed';
 import { DNS_IP } from './testbed';
@@ -32,7 +33,7 @@ export function makeParties(n: number): PartySet {
   const entries: { id: string; publicKey: Uint8Array }[] = [];
   for (let i = 0; i < n; i++) {
     const id = partyId(i);
-    const ident = generateIdentity(id);
+    const ident = testIdentity(id);
     ids.push(id);
     identities.push(serializeIdentity(ident));
     entries.push({ id, publicKey: ident.publicKey });

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AddressBook, joinLocal, settleAll, type TestParties } from '../support/group-harness';
-import { generateIdentity } from '../../src/identity/identity';
+import { testIdentity } from '../support/identity';
 import { createRoster } from '../../src/identity/roster';
 import { dkSecureSum } from '../../src/protocols';
 import { CheatingDetectedError, CouplerError, ErrorCode } from '../../src/errors';
@@ -21,7 +21,7 @@ beforeAll(() => {
 
 function parties(n: number): TestParties {
   const ids = Array.from({ length: n }, (_, i) => `r${i + 1}`);
-  const identities = new Map(ids.map((id) => [id, generateIdentity(id)]));
+  const identities = new Map(ids.map((id) => [id, testIdentity(id)]));
   const roster = createRoster(ids.map((id) => ({ id, publicKey: identities.get(id)!.publicKey })));
   return { ids, identities, roster, sessionId: `test-rebuild-${randomBytes(8).toString('hex')}` };
 }

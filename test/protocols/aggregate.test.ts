@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { AddressBook, joinLocal, settleAll, type TestParties } from '../support/group-harness';
-import { generateIdentity } from '../../src/identity/identity';
+import { testIdentity } from '../support/identity';
 import { createRoster } from '../../src/identity/roster';
 import { secureSum, dkSecureSum, type SumResult } from '../../src/protocols';
 import { merkleLevels, merkleProof, merkleRootFromProof } from '../../src/protocols/aggregate';
@@ -23,7 +23,7 @@ import type { PlainData } from '../../src/wire/codec';
 /** Parties a01..aNN (zero-padded, so the canonical order is the index order for n up to 99). */
 function parties(n: number): TestParties {
   const ids = Array.from({ length: n }, (_, i) => `a${String(i + 1).padStart(2, '0')}`);
-  const identities = new Map(ids.map((id) => [id, generateIdentity(id)]));
+  const identities = new Map(ids.map((id) => [id, testIdentity(id)]));
   const roster = createRoster(ids.map((id) => ({ id, publicKey: identities.get(id)!.publicKey })));
   return { ids, identities, roster, sessionId: `test-agg-${randomBytes(8).toString('hex')}` };
 }

@@ -55,7 +55,7 @@ test('a piece exchange whose gather named nobody (suspects only) names nobody â€
     expect(e1!.suspects).toEqual(expect.arrayContaining(['p2', 'p3']));
     // p1 held piece 0 from everyone before it stopped (the exchange went on until piece 1).
     for (const peer of ['p2', 'p3', 'p4']) expect(pieces.get(`p1<${peer}`)).toBe(0);
-    await Promise.all(runs);
+    void runs; // the others' outcome is not asserted: closing the groups ends them (they waited out their 6 s deadline)
   } finally {
     await h.close();
   }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { encodeBase64 } from '../../src/crypto/bytes';
 import { ed25519Sign } from '../../src/crypto/ed25519';
-import { generateIdentity, type Identity } from '../../src/identity/identity';
+import { type Identity } from '../../src/identity/identity';
+import { testIdentity } from '../support/identity';
 import { createRoster, rosterBoundSessionId, rosterToJSON, type Roster } from '../../src/identity/roster';
 import { RELAY_PATH, RELAY_SUBPROTOCOL, admissionTranscript } from '../../src/relay';
 
@@ -45,8 +46,8 @@ export async function admitRaw(url: string, session: string, identity: Identity,
 
 /** A roster of two fresh keys (`a`, `b`) and a session id bound to it: an outsider's own "task". */
 export function ownPair(): { roster: Roster; a: Identity; b: Identity; session: string } {
-  const a = generateIdentity('a');
-  const b = generateIdentity('b');
+  const a = testIdentity('a');
+  const b = testIdentity('b');
   const roster = createRoster([
     { id: 'a', publicKey: a.publicKey },
     { id: 'b', publicKey: b.publicKey },

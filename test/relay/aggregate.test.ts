@@ -8,6 +8,7 @@ import { secureSum, dkSecureSum } from '../../src/protocols';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { makeParties } from '../support/group-harness';
 import { joinAll } from './_relay';
+import { expectSameNumbers } from '../support/same-numbers';
 
 jest.setTimeout(60_000);
 
@@ -37,7 +38,7 @@ describe('opening: relay — correct sums through the aggregating relay', () => 
       const expected = Float64Array.from({ length: L }, (_, l) => xs.reduce((s, x) => s + x[l]!, 0));
       const before = r.stats();
       const out = await Promise.all(groups.map((g, i) => secureSum(g, xs[i]!, { opening: 'relay' })));
-      for (const o of out) expect(Array.from(o.sum)).toEqual(Array.from(expected));
+      for (const o of out) expectSameNumbers(Array.from(o.sum), Array.from(expected));
       const after = r.stats();
       expect(after.aggregations.completed - before.aggregations.completed).toBe(1);
       // The relay summed: uploads n·8L in, answers n·9L out (plus small control traffic through
@@ -60,7 +61,7 @@ describe('opening: relay — correct sums through the aggregating relay', () => 
         const xs = inputs(4, 20_000 + run);
         const expected = Float64Array.from({ length: xs[0]!.length }, (_, l) => xs.reduce((s, x) => s + x[l]!, 0));
         const out = await Promise.all(groups.map((g, i) => dkSecureSum(g, xs[i]!, { opening: 'relay' })));
-        for (const o of out) expect(Array.from(o.sum)).toEqual(Array.from(expected));
+        for (const o of out) expectSameNumbers(Array.from(o.sum), Array.from(expected));
       }
       expect(r.stats().aggregations.completed).toBe(2);
     } finally {
@@ -81,16 +82,16 @@ describe('the default opening', () => {
       const long = inputs(4, 16_384);
       for (const run of [secureSum, dkSecureSum]) {
         const out = await Promise.all(groups.map((g, i) => run(g, long[i]!)));
-        for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(long));
+        for (const o of out) expectSameNumbers(Array.from(o.sum), sumOf(long));
       }
       expect(r.stats().aggregations.completed).toBe(2);
       const short = inputs(4, 16_383);
       const out = await Promise.all(groups.map((g, i) => secureSum(g, short[i]!)));
-      for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(short));
+      for (const o of out) expectSameNumbers(Array.from(o.sum), sumOf(short));
       expect(r.stats().aggregations.completed).toBe(2);
       // A party that asks for the broadcast explicitly agrees with the others' default (which then falls back).
       const mixed = await Promise.all(groups.map((g, i) => secureSum(g, long[i]!, i === 0 ? { opening: 'broadcast' } : {})));
-      for (const o of mixed) expect(Array.from(o.sum)).toEqual(sumOf(long));
+      for (const o of mixed) expectSameNumbers(Array.from(o.sum), sumOf(long));
       expect(r.stats().aggregations.completed).toBe(2);
     } finally {
       await Promise.all(groups.map((g) => g.close()));
@@ -114,11 +115,11 @@ describe('the default opening', () => {
       expect(groups[0]!.stats().find((s) => s.peer === 'p2')!.path).toBe('direct');
       const xs = inputs(3, 20_000);
       const out = await Promise.all(groups.map((g, i) => secureSum(g, xs[i]!)));
-      for (const o of out) expect(Array.from(o.sum)).toEqual(sumOf(xs));
+      for (const o of out) expectSameNumbers(Array.from(o.sum), sumOf(xs));
       expect(r.stats().aggregations.completed).toBe(0);
       // Asked for explicitly, the relayed opening works in such a group too.
       const again = await Promise.all(groups.map((g, i) => secureSum(g, xs[i]!, { opening: 'relay' })));
-      for (const o of again) expect(Array.from(o.sum)).toEqual(sumOf(xs));
+      for (const o of again) expectSameNumbers(Array.from(o.sum), sumOf(xs));
       expect(r.stats().aggregations.completed).toBe(1);
     } finally {
       await Promise.all(groups.map((g) => g.close()));
@@ -149,7 +150,7 @@ describe("the relay's aggregation resources", () => {
       const xs = inputs(3, 200_000);
       const expected = Array.from({ length: 200_000 }, (_, l) => xs.reduce((s, x) => s + x[l]!, 0));
       const outs = await Promise.all([...ga, ...gb].map((g, i) => secureSum(g, xs[i % 3]!, { opening: 'relay' })));
-      for (const o of outs) expect(Array.from(o.sum)).toEqual(expected);
+      for (const o of outs) expectSameNumbers(Array.from(o.sum), expected);
       expect(r.stats().aggregations.completed).toBe(2);
       expect(r.stats().refused['relay-full'] ?? 0).toBeGreaterThan(0);
       expect(r.stats().aggregations.live).toBe(0);

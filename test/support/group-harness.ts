@@ -17,7 +17,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { generateIdentity, parseIdentity, serializeIdentity, type Identity } from '../../src/identity/identity';
+import { parseIdentity, serializeIdentity, type Identity } from '../../src/identity/identity';
+import { testIdentity } from './identity';
 import { createRoster, parseRoster, rosterToJSON, type Roster } from '../../src/identity/roster';
 import type { Discovery, PeerAddress } from '../../src/discovery/types';
 import { joinGroup, type Group, type GroupEvent, type JoinGroupOptions } from '../../src/group/group';
@@ -35,7 +36,7 @@ export interface TestParties {
 export function makeParties(n: number, prefix = 'p'): TestParties {
   if (n > 9) throw new Error('makeParties: ids p1..p9 keep the canonical order equal to the index order; use at most 9');
   const ids = Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
-  const identities = new Map(ids.map((id) => [id, generateIdentity(id)]));
+  const identities = new Map(ids.map((id) => [id, testIdentity(id)]));
   const roster = createRoster(ids.map((id) => ({ id, publicKey: identities.get(id)!.publicKey })));
   return { ids, identities, roster, sessionId: `test-${randomBytes(8).toString('hex')}` };
 }

@@ -19,7 +19,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
-import { generateIdentity, serializeIdentity, type Identity } from '../../src/identity/identity';
+import { serializeIdentity, type Identity } from '../../src/identity/identity';
+import { testIdentity } from './identity';
 import { createRoster, rosterToJSON, type Roster } from '../../src/identity/roster';
 
 /** Environment variable with the fixture's JSON config. */
@@ -253,7 +254,7 @@ export class PartyWorld {
     this.#net = net;
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), 'coupler-party-'));
-    const identities = new Map(ids.map((id) => [id, generateIdentity(id)]));
+    const identities = new Map(ids.map((id) => [id, testIdentity(id)]));
     this.identities = identities;
     this.roster = createRoster(ids.map((id) => ({ id, publicKey: identities.get(id)!.publicKey })));
     this.rosterFile = join(this.dir, 'roster.json');
