@@ -904,8 +904,13 @@ export class Group {
         const missing = from.filter((p) => !results.has(p) && !this.#mesh.explainedFor(p, runOfRound(round)));
         // Whom to name: the silent ones among them (#stalled), as a gather's deadline does.
         const traced = missing.length === 0 ? undefined : await this.#stalled(round, missing, timeoutMs);
+        // Messages that came while the probe was out count: enough of them, and the round is
+        // complete after all; and a party whose message came is never named (review11 R11-2: a
+        // party whose deadline had started before the others' was named by the one it waited for,
+        // whose message arrived during the probe).
+        if (results.size >= minimum) return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
-          peers: traced?.peers ?? [],
+          peers: (traced?.peers ?? []).filter((p) => !results.has(p)),
           // The trace's suspects (a missing party that says it waits for another live one, with
           // that party) were dropped here: a tolerant piece exchange always reported none.
           ...(traced !== undefined && traced.suspects.length > 0 ? { suspects: traced.suspects } : {}),

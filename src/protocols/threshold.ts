@@ -82,6 +82,7 @@ import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, Val
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeEvidence } from '../group/echo.js';
 import type { Group } from '../group/group.js';
+import { MAX_TIMER_MS } from '../channel/channel.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
@@ -813,7 +814,7 @@ async function runThreshold<V>(
   const publication = { q: myQ, y: partialBytes!, ...PublishChecks.opening(agreement, group.localId) };
   await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : publication), stuck);
   const quorum = thresholdQuorum(n, t);
-  const published = await group.gatherSome(`${run.runId}/partial`, quorum - 1, { ...ro, from: confirmers });
+  const published = await group.gatherSome(`${run.runId}/partial`, quorum - 1, { ...ro, ...publishDeadline(group, ro), from: confirmers });
 
   // 5. Check (commitments, forwarded confirmations) and reconstruct.
   const checks = new PublishChecks(group, run.runId, agreement, 1, t);
@@ -956,8 +957,9 @@ class PublishChecks {
 
   /**
    * The publishers (this party first, then `owners`' order) whose points may be used together:
-   * each publisher must have counted every other one's confirmation; the one missing most is left
-   * out until that holds (ties: the last in canonical order). At least the quorum must remain.
+   * each publisher must have counted every other one's confirmation; the one in most conflicts
+   * (pairs where either did not count the other) is left out until none remain (ties: the last in
+   * canonical order). At least the quorum must remain.
    * @throws {@link ValueError} `TOO_FEW_PARTIES` naming nobody.
    */
   usable(owners: readonly string[]): string[] {
@@ -967,27 +969,28 @@ class PublishChecks {
     const me = this.#group.localId;
     const order = new Map(this.#group.parties.map((p, i) => [p, i]));
     const alive = new Set(owners);
-    // missing[y]: how many others in the set y's forwarded list lacks; lacking[x]: who lacks x.
-    // Counted once and updated per removal: O(r²) in all, not per pass.
-    const missing = new Map<string, number>();
-    const lacking = new Map<string, string[]>(owners.map((x) => [x, []]));
-    for (const y of owners) {
-      if (y === me) continue;
-      const k = this.#counted.get(y)!;
-      let m = 0;
-      for (const x of owners) {
-        if (x !== y && !k.has(x)) {
-          m++;
-          lacking.get(x)!.push(y);
+    // A conflict between x and y: one of them did not count the other's confirmation. It is
+    // charged to both ends, and the party in most conflicts is left out first (never this party,
+    // which counted every publisher it gathered from). Charged to the party that lacked the other
+    // alone, one party confirming to this party only (withholding from the rest, or late to them)
+    // got every other publisher left out instead of itself (review11 R11-1). O(r²) in all.
+    const conflicts = new Map<string, string[]>(owners.map((x) => [x, []]));
+    const lacks = (y: string, x: string): boolean => y !== me && !this.#counted.get(y)!.has(x);
+    for (let i = 0; i < owners.length; i++) {
+      for (let j = i + 1; j < owners.length; j++) {
+        const [x, y] = [owners[i]!, owners[j]!];
+        if (lacks(x, y) || lacks(y, x)) {
+          conflicts.get(x)!.push(y);
+          conflicts.get(y)!.push(x);
         }
       }
-      missing.set(y, m);
     }
+    const count = new Map(owners.map((x) => [x, conflicts.get(x)!.length]));
     for (;;) {
       let worst: string | undefined;
       let most = 0;
-      for (const [y, m] of missing) {
-        if (!alive.has(y) || m === 0) continue;
+      for (const [y, m] of count) {
+        if (y === me || !alive.has(y) || m === 0) continue;
         if (m > most || (m === most && order.get(y)! > order.get(worst!)!)) {
           most = m;
           worst = y;
@@ -995,7 +998,7 @@ class PublishChecks {
       }
       if (worst === undefined) break;
       alive.delete(worst);
-      for (const y of lacking.get(worst)!) missing.set(y, missing.get(y)! - 1);
+      for (const y of conflicts.get(worst)!) count.set(y, count.get(y)! - 1);
     }
     const U = owners.filter((p) => alive.has(p));
     if (U.length < this.#quorum) {
@@ -1008,6 +1011,16 @@ class PublishChecks {
     this.#lastUsable = { key, U };
     return U;
   }
+}
+
+/**
+ * The deadline of the partial-sum round: two round deadlines. A party that had every confirmation
+ * at once starts waiting for partial sums while parties that missed one wait out the confirmation
+ * round's whole deadline before they publish; with one deadline it timed out just as they
+ * published and named them, done and honest (review11 R11-2).
+ */
+function publishDeadline(group: Group, ro: { timeoutMs?: number }): { timeoutMs: number } {
+  return { timeoutMs: Math.min(2 * (ro.timeoutMs ?? group.roundTimeoutMs), MAX_TIMER_MS) };
 }
 
 /** The partial sum's dealer-set label `q` must be the Q this party and its sender confirmed. */
@@ -1220,7 +1233,7 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
       },
       tolerant: { minimum: quorum - 1, onDrop: () => undefined },
     },
-    ro,
+    { ...ro, ...publishDeadline(group, ro) },
   );
   return thresholdResult(group, local, decodeField61(local.shape, partial, local.params, true), Q);
 }
