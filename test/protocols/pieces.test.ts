@@ -106,56 +106,50 @@ describe('thresholdSum of a long vector (GF(2^61 − 1), in pieces)', () => {
   const inputsOf = (k: number): Float64Array[] => Array.from({ length: k }, (_, gi) => Float64Array.from({ length: L }, (_, j) => ((j * 5 + gi * 11) % 2001) / 2 - 500));
   const sumOf = (xs: readonly Float64Array[]): Float64Array => Float64Array.from({ length: L }, (_, j) => xs.reduce((s, v) => s + v[j]!, 0));
 
-  test('a tampered piece of a published partial sum names its sender: it is not the piece it committed to (COMMITMENT_MISMATCH; before protocol revision 4, only the degree check saw it: TAMPERING_DETECTED with the sender a suspect, nobody named)', async () => {
+  /** Flip the low bit of element 1 (it stays below p) of a piece's bytes. */
+  const flipped = (bytes: Uint8Array): Uint8Array => {
+    const y = new Uint8Array(bytes);
+    y[8] = y[8]! ^ 1;
+    return y;
+  };
+  /**
+   * One thresholdSum of every party, with p3 sending what `rewrite` makes of each of its messages
+   * (its own link only; restored after the run); the honest parties' errors.
+   */
+  const honestErrorsWithCheater = async (rewrite: (peer: string, round: string, payload: PlainData) => PlainData): Promise<CouplerError[]> => {
     const xs = inputsOf(4);
     const cheater = c.groups[2]!;
     const send = cheater.send.bind(cheater);
-    cheater.send = (peer: string, round: string, payload: PlainData) => {
-      if (round.endsWith('/partial/p1')) {
-        const rec = payload as { q: Uint8Array; y: Uint8Array };
-        const y = new Uint8Array(rec.y);
-        y[8] = y[8]! ^ 1; // element 1 stays below p (its low bit flips)
-        return send(peer, round, { ...rec, y });
-      }
-      return send(peer, round, payload);
-    };
+    cheater.send = (peer: string, round: string, payload: PlainData) => send(peer, round, rewrite(peer, round, payload));
     let r;
     try {
       r = await settleAll(c.groups.map((g, gi) => thresholdSum(g, xs[gi]!, { bound: 1e4, t: 2 })));
     } finally {
       cheater.send = send as typeof cheater.send;
     }
-    for (const gi of [0, 1, 3]) {
+    return [0, 1, 3].map((gi) => {
       expect(r[gi]!.ok).toBe(false);
       const e = (r[gi] as { error: CouplerError }).error;
       expect(e).toBeInstanceOf(CheatingDetectedError);
+      return e;
+    });
+  };
+
+  test('a tampered piece of a published partial sum names its sender: it is not the piece it committed to (COMMITMENT_MISMATCH; before protocol revision 4, only the degree check saw it: TAMPERING_DETECTED with the sender a suspect, nobody named)', async () => {
+    const errors = await honestErrorsWithCheater((_peer, round, payload) => {
+      if (!round.endsWith('/partial/p1')) return payload;
+      const rec = payload as { q: Uint8Array; y: Uint8Array };
+      return { ...rec, y: flipped(rec.y) };
+    });
+    for (const e of errors) {
       expect(e.code).toBe(ErrorCode.COMMITMENT_MISMATCH);
       expect(e.peers).toEqual([c.ids[2]]);
     }
   });
   test('a dealer that deals one party a tampered share piece puts that party\'s committed point off the polynomial: the degree check of that piece detects it, the receiver is the suspect, nobody is named', async () => {
-    const xs = inputsOf(4);
-    const cheater = c.groups[2]!;
     const victim = c.ids[0]!;
-    const send = cheater.send.bind(cheater);
-    cheater.send = (peer: string, round: string, payload: PlainData) => {
-      if (peer === victim && round.endsWith('/deal/p1')) {
-        const y = new Uint8Array(payload as Uint8Array);
-        y[8] = y[8]! ^ 1; // element 1 stays below p (its low bit flips)
-        return send(peer, round, y);
-      }
-      return send(peer, round, payload);
-    };
-    let r;
-    try {
-      r = await settleAll(c.groups.map((g, gi) => thresholdSum(g, xs[gi]!, { bound: 1e4, t: 2 })));
-    } finally {
-      cheater.send = send as typeof cheater.send;
-    }
-    for (const gi of [0, 1, 3]) {
-      expect(r[gi]!.ok).toBe(false);
-      const e = (r[gi] as { error: CouplerError }).error;
-      expect(e).toBeInstanceOf(CheatingDetectedError);
+    const errors = await honestErrorsWithCheater((peer, round, payload) => (peer === victim && round.endsWith('/deal/p1') ? flipped(payload as Uint8Array) : payload));
+    for (const e of errors) {
       expect(e.code).toBe(ErrorCode.TAMPERING_DETECTED);
       expect(e.peers).toEqual([]);
       expect(e.suspects).toEqual([victim]);

@@ -6,18 +6,19 @@
  * with its own `Group.send` replaced: it drops or rewrites its OWN messages only. Honest parties
  * are unmodified.
  */
+import { cheat } from '../support/cheat';
 import { createTestGroups, settleAll } from '../support/group-harness';
 import { thresholdSum, type SumResult } from '../../src/protocols';
 import type { CouplerError } from '../../src/errors';
-import type { PlainData } from '../../src/wire/codec';
-import type { Group } from '../../src/group/group';
 
-type Send = (peer: string, round: string, payload: PlainData) => Promise<void>;
 
-/** Replace `g.send` by `rewrite`, which gets the original send. */
-function cheat(g: Group, rewrite: (send: Send, peer: string, round: string, payload: PlainData) => Promise<void>): void {
-  const send: Send = g.send.bind(g) as Send;
-  (g as { send: Send }).send = (peer, round, payload) => rewrite(send, peer, round, payload);
+/** Each of `ids` completed with `sum` (a failure is reported with its code, peers and message). */
+function expectSums(c: { ids: readonly string[] }, out: readonly ({ ok: true; value: unknown } | { ok: false; error: unknown })[], ids: readonly string[], sum: number): void {
+  for (const id of ids) {
+    const r = out[c.ids.indexOf(id)]!;
+    if (!r.ok) throw new Error(`${id} failed: ${(r.error as CouplerError).code} peers=${JSON.stringify((r.error as CouplerError).peers)}: ${(r.error as CouplerError).message}`);
+    expect((r.value as SumResult).sum).toBe(sum);
+  }
 }
 
 // R11-1: `PublishChecks.usable` removes, among publishers that do not all count each other, the one
@@ -36,17 +37,10 @@ test('R11-1 — thresholdSum n = 5, t = 3: p5 confirms to p1 only; p1 must prune
     // only its confirmation goes to p1 alone.
     cheat(m, (send, peer, round, payload) => (round.endsWith('/confirm') && peer !== 'p1' ? Promise.resolve() : send(peer, round, payload)));
     const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 3, roundTimeoutMs: D })));
-    // p2..p4 complete over all five dealers (p5 dealt): 150.
-    for (const id of ['p2', 'p3', 'p4']) {
-      const r = out[c.ids.indexOf(id)]!;
-      expect(r.ok).toBe(true);
-      expect((r as { value: SumResult }).value.sum).toBe(150);
-    }
-    // p1 holds m = 4 mutually counting points (its own, p2's, p3's, p4's). Before (this code):
-    // TOO_FEW_PARTIES "only 2 partial sums from parties that all counted each other's confirmations".
-    const r1 = out[0]!;
-    if (!r1.ok) throw new Error(`p1 failed: ${(r1.error as CouplerError).code} peers=${JSON.stringify((r1.error as CouplerError).peers)}: ${(r1.error as CouplerError).message}`);
-    expect((r1 as { value: SumResult }).value.sum).toBe(150);
+    // p2..p4 complete over all five dealers (p5 dealt): 150. p1 holds m = 4 mutually counting points
+    // (its own, p2's, p3's, p4's). Before: TOO_FEW_PARTIES "only 2 partial sums from parties that
+    // all counted each other's confirmations".
+    expectSums(c, out, ['p2', 'p3', 'p4', 'p1'], 150);
   } finally {
     await c.close();
   }
@@ -66,14 +60,7 @@ test('R11-1, no cheater — p5’s confirmation delayed past p2..p4’s deadline
       return Promise.resolve();
     });
     const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, 10 * (i + 1), { t: 3, roundTimeoutMs: D })));
-    for (const id of ['p2', 'p3', 'p4']) {
-      const r = out[c.ids.indexOf(id)]!;
-      expect(r.ok).toBe(true);
-      expect((r as { value: SumResult }).value.sum).toBe(150);
-    }
-    const r1 = out[0]!;
-    if (!r1.ok) throw new Error(`p1 failed: ${(r1.error as CouplerError).code} peers=${JSON.stringify((r1.error as CouplerError).peers)}: ${(r1.error as CouplerError).message}`);
-    expect((r1 as { value: SumResult }).value.sum).toBe(150);
+    expectSums(c, out, ['p2', 'p3', 'p4', 'p1'], 150);
   } finally {
     await c.close();
   }

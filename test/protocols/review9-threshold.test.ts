@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { cheat, type Send } from '../support/cheat';
 import { createTestGroups, makeParties, settleAll, type TestGroups } from '../support/group-harness';
 import { joinGroup, type GroupEvent } from '../../src/group/group';
 import type { PeerAddress } from '../../src/discovery/types';
@@ -19,13 +20,6 @@ import { encodeMessage, type PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
 import { f61FromBigInts, f61FromBytes, f61ToBigInts, f61ToBytes } from '../../src/protocols/math/field61';
 
-type Send = (peer: string, round: string, payload: PlainData) => Promise<void>;
-
-/** Replace `g.send` by `rewrite`, which gets the original send. */
-function cheat(g: Group, rewrite: (send: Send, peer: string, round: string, payload: PlainData) => Promise<void>): void {
-  const send: Send = g.send.bind(g) as Send;
-  (g as { send: Send }).send = (peer, round, payload) => rewrite(send, peer, round, payload);
-}
 
 /** The cheater's signed dealer report over `d` (what thresholdSum signs: session, epoch, run, author, dealers). */
 function signedReport(c: TestGroups, g: Group, run: string, d: string[]): { d: string[]; sig: Uint8Array } {
