@@ -17,7 +17,11 @@ export interface PeerAddress {
   readonly port: number;
   /** Where this address came from, for diagnostics, e.g. `dns:tasks.sum`, `static`, `env:COUPLER_PEERS`. */
   readonly source: string;
-  /** A party id this address is claimed to belong to (a hint only: never trusted). */
+  /**
+   * A party id this address is claimed to belong to (a hint only: never trusted). A forming group
+   * dials addresses labelled with a party it is already connected to after the others, but still
+   * once: only the handshake tells who is there.
+   */
   readonly partyHint?: string;
 }
 

@@ -1009,6 +1009,13 @@ export class Mesh {
     while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
       const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
       const now = Date.now();
+      // A party hint is discovery's claim, hostile input like the address: it orders the dials
+      // (addresses labelled with a party already connected, or with this party, go last), never
+      // suppresses one. Only a dial settles who is at an address. Skipping every address labelled
+      // with a connected party let a hostile discovery hide a real peer's address behind another
+      // party's id: the pair never formed, and every honest party named another (review10;
+      // test/group/hint-no-skip.test.ts).
+      const later: PeerAddress[] = [];
       for (const addr of snapshots.flat()) {
         this.#knownHosts.add(addr.host);
         const key = addressKey(addr);
@@ -1016,12 +1023,19 @@ export class Mesh {
         const owner = settledAddresses.get(key);
         if (owner === cfg.localId) continue;
         if (owner !== undefined && done(owner)) continue;
-        const hint = addr.partyHint;
-        if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) continue;
         const b = backoff.get(key);
         if (b !== undefined && b.next > now) continue;
+        const hint = addr.partyHint;
+        if (owner === undefined && hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) {
+          later.push(addr);
+          continue;
+        }
         if (inFlight.size >= maxInFlight) break;
         void dial(addr);
+      }
+      for (const addr of later) {
+        if (inFlight.size >= maxInFlight) break;
+        if (!inFlight.has(addressKey(addr))) void dial(addr);
       }
       await sleep(cfg.discoveryIntervalMs, signal);
     }
