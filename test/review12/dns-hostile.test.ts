@@ -224,7 +224,6 @@ describe.each(cases)('hostile resolver: %s', (_name, respond, check) => {
   afterAll(() => h.close());
   test('settles within the deadline with a typed outcome', async () => {
     const r = await lookup(h);
-    process.stdout.write(`R12DNS : ${JSON.stringify(r)} queries=${h.queries}\n`);
     expect(r.ms).toBeLessThanOrEqual(DEADLINE + GRACE + 200);
     if (r.code !== undefined) expect(r.code).toBe(ErrorCode.DISCOVERY_FAILED);
     check(r);
