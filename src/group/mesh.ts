@@ -56,6 +56,17 @@ export const FORMATION_NOTICE_POLL_MS = 100;
 
 /** Fewest dials a forming party keeps in flight at once (else twice the roster's size). */
 export const MIN_DIALS_IN_FLIGHT = 8;
+/**
+ * How long a dial holds one of the in-flight slots ({@link MIN_DIALS_IN_FLIGHT}), ms. An honest peer
+ * answers within a few round trips; a dial still unanswered after this (an address that accepts and
+ * never answers, a black hole) gives its slot to the next address and stays open, under
+ * {@link MAX_DIALS_OPEN}, until its handshake deadline. Before, such addresses listed ahead of the
+ * real ones held every slot for the whole 10 s deadline each, and the real peers were dialled only
+ * after all of them (review12 R12-2).
+ */
+export const DIAL_SLOT_MS = 500;
+/** Most dials a forming party has open at once, holding a slot or not (sockets). */
+export const MAX_DIALS_OPEN = 256;
 /** Most addresses whose dial outcome (owner, backoff) a forming party remembers. */
 export const MAX_DIAL_RECORDS = 16_384;
 
@@ -967,13 +978,17 @@ export class Mesh {
     const cfg = this.#cfg;
     const signal = this.#loops.signal;
     const backoff = new Map<string, { next: number; delay: number }>();
+    /** Every dial open (by address key); `slotted`: those younger than DIAL_SLOT_MS. */
     const inFlight = new Set<string>();
+    const slotted = new Set<string>();
     const settledAddresses = new Map<string, string>();
     // Discovery is hostile input (DNS, a vantage6 server's address list): a lookup of thousands of
     // addresses opened as many connections at once, and new addresses every lookup grew the
-    // per-address records for the whole join deadline (review10). Dials in flight are capped, the
-    // rest wait for a later pass; the records keep the latest MAX_DIAL_RECORDS addresses.
+    // per-address records for the whole join deadline (review10). New dials are capped (a slot each
+    // for DIAL_SLOT_MS), open ones too (MAX_DIALS_OPEN), the rest wait for a later pass; the records
+    // keep the latest MAX_DIAL_RECORDS addresses.
     const maxInFlight = Math.max(MIN_DIALS_IN_FLIGHT, 2 * cfg.roster.size);
+    const maxOpen = Math.max(MAX_DIALS_OPEN, maxInFlight);
     const remember = <V>(map: Map<string, V>, key: string, value: V): void => {
       map.delete(key);
       map.set(key, value);
@@ -983,6 +998,8 @@ export class Mesh {
     const dial = async (addr: PeerAddress): Promise<void> => {
       const key = addressKey(addr);
       inFlight.add(key);
+      slotted.add(key);
+      const slot = setTimeout(() => slotted.delete(key), DIAL_SLOT_MS);
       cfg.emit({ type: 'dialing', address: key });
       try {
         const ch = await connectChannel(
@@ -1002,6 +1019,8 @@ export class Mesh {
         const reason = refuseReasonOf(err);
         cfg.emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
       } finally {
+        clearTimeout(slot);
+        slotted.delete(key);
         inFlight.delete(key);
       }
     };
@@ -1020,7 +1039,7 @@ export class Mesh {
         if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) continue;
         const b = backoff.get(key);
         if (b !== undefined && b.next > now) continue;
-        if (inFlight.size >= maxInFlight) break;
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
         void dial(addr);
       }
       await sleep(cfg.discoveryIntervalMs, signal);
