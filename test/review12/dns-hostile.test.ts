@@ -294,3 +294,16 @@ test('R12-3: SRV with 256 targets, each a name with 1 000 A records: the lookup 
     await h.close();
   }
 }, 30_000);
+
+test('R12-6: a DNS answer of unspecified, broadcast, multicast and reserved addresses keeps only the unicast one', async () => {
+  const ip = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
+  const h = await hostileDns((q) =>
+    answer(q, questionOf(q).type === 1 ? ['0.0.0.0', '0.9.9.9', '255.255.255.255', '224.0.0.1', '240.1.2.3', '10.0.0.5'].map((s) => rr(PTR_Q, 1, 1, ip(s))) : []),
+  );
+  try {
+    const d = dnsDiscovery({ names: [NAME], port: 7000, servers: [`127.0.0.1:${h.port}`], family: 4, timeoutMs: DEADLINE });
+    expect((await d.discover()).map((p) => p.host)).toEqual(['10.0.0.5']);
+  } finally {
+    await h.close();
+  }
+});
