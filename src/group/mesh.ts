@@ -30,6 +30,7 @@ import { RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, channelPath, isDeterministi
 import { relayChannel, relayedChannelInfo } from '../relay/client.js';
 import { RelayError } from '../relay/protocol.js';
 import type { Discovery, PeerAddress } from '../discovery/types.js';
+import { isUnicastHost } from '../discovery/_ip.js';
 import { connectChannel, listenChannels, type ChannelListener, type ChannelOptions } from '../channel/transport.js';
 import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
@@ -1029,6 +1030,9 @@ export class Mesh {
       const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
       const now = Date.now();
       for (const addr of snapshots.flat()) {
+        // Any discovery may be a caller's own: an address that is never a peer's (0.0.0.0 dials
+        // this host) is dropped here too, as the built-in discoveries drop it (review12 R12-6).
+        if (typeof addr?.host !== 'string' || !isUnicastHost(addr.host)) continue;
         this.#knownHosts.add(addr.host);
         const key = addressKey(addr);
         if (inFlight.has(key)) continue;
