@@ -307,3 +307,35 @@ test('R12-6: a DNS answer of unspecified, broadcast, multicast and reserved addr
     await h.close();
   }
 });
+
+test('TC over UDP, then a TCP answer trickled one byte every 100 ms forever: the lookup fails at its deadline', async () => {
+  const udp: Socket = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const port = udp.address().port;
+  udp.on('message', (q, rinfo) => udp.send(answer(q, [], 0x8780), rinfo.port, rinfo.address));
+  const timers: NodeJS.Timeout[] = [];
+  const conns: import('node:net').Socket[] = [];
+  const tcp = createServer((s) => {
+    conns.push(s);
+    s.on('error', () => undefined);
+    s.once('data', () => {
+      s.write(Buffer.from([0xff, 0xff]));
+      timers.push(setInterval(() => s.write(Buffer.from([0])), 100));
+    });
+  });
+  const listening = await new Promise<boolean>((r) => {
+    tcp.once('error', () => r(false));
+    tcp.listen(port, '127.0.0.1', () => r(true));
+  });
+  try {
+    if (!listening) return; // the UDP port's TCP twin was taken: nothing to test this run
+    const r = await lookup({ port, queries: 0, close: async () => undefined });
+    expect(r.code).toBe(ErrorCode.DISCOVERY_FAILED);
+    expect(r.ms).toBeLessThanOrEqual(DEADLINE + GRACE + 200);
+  } finally {
+    for (const t of timers) clearInterval(t);
+    for (const c of conns) c.destroy();
+    udp.close();
+    await new Promise<void>((r) => tcp.close(() => r()));
+  }
+});
