@@ -190,8 +190,18 @@ export class Mesh {
    * instead of timing out on an honest party that left early. Undefined when it does not linger.
    */
   lingering: Promise<void> | undefined;
-  /** Hosts discovery returned (their connections are never evicted for strangers'). */
+  /**
+   * Hosts discovery returned (their connections are never evicted for strangers'), the latest
+   * {@link MAX_DIAL_RECORDS}: every pass refreshes the hosts it sees, so a host discovery keeps
+   * returning stays however many others a hostile answer adds.
+   */
   readonly #knownHosts = new Set<string>();
+
+  #rememberHost(host: string): void {
+    this.#knownHosts.delete(host);
+    this.#knownHosts.add(host);
+    if (this.#knownHosts.size > MAX_DIAL_RECORDS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
+  }
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
@@ -1029,12 +1039,22 @@ export class Mesh {
     while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
       const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
       const now = Date.now();
+      // The order of an answer is the answerer's choice, so it is not the dial order (review12
+      // R12-2): addresses never dialled, shuffled, alternate with retries whose backoff has passed,
+      // longest-waiting first. In answer order, silent addresses listed first took every slot, and
+      // once they failed their short backoff put them first again, ahead of the untried real peers.
+      const fresh: PeerAddress[] = [];
+      const retries: { addr: PeerAddress; next: number }[] = [];
+      const considered = new Set<string>();
       for (const addr of snapshots.flat()) {
+        if (considered.size >= MAX_DIAL_RECORDS) break;
         // Any discovery may be a caller's own: an address that is never a peer's (0.0.0.0 dials
         // this host) is dropped here too, as the built-in discoveries drop it (review12 R12-6).
         if (typeof addr?.host !== 'string' || !isUnicastHost(addr.host)) continue;
-        this.#knownHosts.add(addr.host);
         const key = addressKey(addr);
+        if (considered.has(key)) continue;
+        considered.add(key);
+        this.#rememberHost(addr.host);
         if (inFlight.has(key)) continue;
         const owner = settledAddresses.get(key);
         if (owner === cfg.localId) continue;
@@ -1042,9 +1062,21 @@ export class Mesh {
         const hint = addr.partyHint;
         if (hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) continue;
         const b = backoff.get(key);
-        if (b !== undefined && b.next > now) continue;
+        if (b === undefined) fresh.push(addr);
+        else if (b.next <= now) retries.push({ addr, next: b.next });
+      }
+      for (let i = fresh.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [fresh[i], fresh[j]] = [fresh[j]!, fresh[i]!];
+      }
+      retries.sort((x, y) => x.next - y.next);
+      for (let i = 0; i < fresh.length || i < retries.length; i++) {
         if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
-        void dial(addr);
+        const retry = retries[i]?.addr;
+        if (retry !== undefined) void dial(retry);
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
+        const first = fresh[i];
+        if (first !== undefined) void dial(first);
       }
       await sleep(cfg.discoveryIntervalMs, signal);
     }

@@ -66,6 +66,6 @@ test('R12-2: 40 silent addresses listed before the real ones: the 3-party mesh s
  * × 10 s), the first ones fail, come out of their short backoff and — first in the answer's order
  * again — take every slot before the untried addresses behind them: the real peers starve for good.
  */
-test('R12-2b: 200 silent addresses listed first: addresses never tried go before retries, and the mesh forms', async () => {
+test('R12-2b: 200 silent addresses listed first: untried addresses (shuffled) alternate with retries, and the mesh forms', async () => {
   expect(await formBehindJunk(200, 25_000)).toEqual({ groups: 3 });
 }, 60_000);
