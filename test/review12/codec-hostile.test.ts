@@ -5,7 +5,7 @@
  * expected, and the heap estimate of decodeMessageCost. Then the same bytes sent on a real group
  * channel: the receiver drops that peer with a typed error naming it.
  */
-import { decodeMessage, decodeMessageCost, DEFAULT_MAX_HEAP_BYTES, MAX_DEPTH } from '../../src/wire/codec';
+import { decodeMessage, decodeMessageCost, DEFAULT_MAX_HEAP_BYTES, encodeMessage, MAX_DEPTH, type PlainData } from '../../src/wire/codec';
 import { expectRecord, expectUint } from '../../src/wire/shape';
 import { CouplerError, ErrorCode } from '../../src/errors';
 
@@ -119,4 +119,25 @@ test('R12-5: expectUint turns a float -0 into the integer 0', () => {
   const v = decodeMessage(hex('cb 8000000000000000'), CAP) as number;
   expect(Object.is(v, -0)).toBe(true);
   expect(Object.is(expectUint(v, 'n', { what: 'x', peer: 'p2' }), 0)).toBe(true);
+});
+
+/**
+ * R12-7 (low): a map with an own `__proto__` key (JSON.parse makes one) was encoded as is, and every
+ * receiver's msgpackr renames that key to `__proto_`: the payload arrived changed, silently. The
+ * sender must refuse it instead.
+ */
+test('R12-7: encodeMessage refuses an own __proto__ key (it would arrive renamed), at any depth', () => {
+  for (const text of ['{"__proto__": {"x": 1}, "a": 2}', '{"a": [{"__proto__": 1}]}']) {
+    const v = JSON.parse(text) as PlainData;
+    let caught: unknown;
+    let echoed: unknown;
+    try {
+      echoed = decodeMessage(encodeMessage(v), CAP);
+    } catch (err) {
+      caught = err;
+    }
+    expect([text, echoed === undefined ? undefined : JSON.stringify(echoed), (caught as CouplerError | undefined)?.code]).toEqual([text, undefined, ErrorCode.FRAME_MALFORMED]);
+  }
+  // A key merely containing it is fine.
+  expect(decodeMessage(encodeMessage({ '__proto__x': 1 }), CAP)).toEqual({ '__proto__x': 1 });
 });
