@@ -113,7 +113,8 @@ export type PlainData = null | boolean | number | bigint | string | Uint8Array |
 /**
  * Encode plain data to msgpack bytes. The value is checked with {@link assertPlainData} first, so
  * a Date, Set, Map, class instance or non-byte typed array is refused here, at the sender, instead
- * of being sent and making the receiver drop the channel.
+ * of being sent and making the receiver drop the channel; so is a map with an own `__proto__` key
+ * (as `JSON.parse` makes), which receivers would decode renamed.
  * @throws {@link ProtocolError} `FRAME_MALFORMED` if the value is not plain data or cannot be encoded.
  */
 export function encodeMessage(value: PlainData): Uint8Array {
@@ -445,6 +446,9 @@ function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeO
         if (Object.getPrototypeOf(v) !== Array.prototype) notPlain('unexpected array type', frames, options);
         if (v.length > 0) frames.push({ items: v, map: undefined, next: 0 });
       } else if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || (nullPrototypeOk && Object.getPrototypeOf(v) === null))) {
+        // The sender only: msgpackr renames a received "__proto__" key to "__proto_", so a payload
+        // with that own key (JSON.parse makes one) would arrive changed (review12 R12-7).
+        if (nullPrototypeOk && Object.prototype.hasOwnProperty.call(v, '__proto__')) notPlain('a map key "__proto__" (receivers rename it)', frames, options);
         // Values, not keys then a keyed read per key: maps of many shapes made that read
         // megamorphic (a generic lookup per value on every message).
         const values = Object.values(v);
