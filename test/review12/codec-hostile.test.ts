@@ -141,3 +141,16 @@ test('R12-7: encodeMessage refuses an own __proto__ key (it would arrive renamed
   // A key merely containing it is fine.
   expect(decodeMessage(encodeMessage({ '__proto__x': 1 }), CAP)).toEqual({ '__proto__x': 1 });
 });
+
+/**
+ * R12-7b (low), the same class: a string with a lone surrogate (not valid Unicode) is encoded as
+ * UTF-8 with U+FFFD in its place, so the receiver gets another string, silently — as a value or as
+ * a map key. The sender must refuse it.
+ */
+test('R12-7b: encodeMessage refuses strings and map keys that are not well-formed Unicode', () => {
+  for (const v of ['\ud800', 'a\udc00b', { k: ['x', '\ud83d'] }, { ['\udfff']: 1 }] as PlainData[]) {
+    expect(codeOf(() => encodeMessage(v))).toBe(ErrorCode.FRAME_MALFORMED);
+  }
+  // Well-formed astral characters are fine and arrive unchanged.
+  expect(decodeMessage(encodeMessage({ '\ud83d\ude00': '\ud83d\ude00' }), CAP)).toEqual({ '\ud83d\ude00': '\ud83d\ude00' });
+});
