@@ -49,7 +49,44 @@ export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array, backend:
   return new Uint8Array(nodeSign(null, message, nativePrivate(secretKey)));
 }
 
-/** Verify a 64-byte detached signature. Returns false (never throws) for any malformed input. */
+/** The field prime of Curve25519, 2^255 - 19. */
+const FIELD_P = 2n ** 255n - 19n;
+/** The y coordinate of two of the four points of order 8 (the other two have p - Y8). */
+const ORDER8_Y = 2707385501144840649318225287225658788936804267575313519463743609750303402022n;
+
+function yEncodingHex(y: bigint): string {
+  const out = Buffer.alloc(32);
+  for (let i = 0; i < 32; i++) out[i] = Number((y >> BigInt(8 * i)) & 0xffn);
+  return out.toString('hex');
+}
+
+/**
+ * The encodings (sign bit cleared) of the eight points of small order, by their y coordinate: 1
+ * (the identity, order 1), p - 1 (order 2), 0 (order 4), ±Y8 (order 8).
+ */
+const SMALL_ORDER_Y = new Set([1n, FIELD_P - 1n, 0n, ORDER8_Y, FIELD_P - ORDER8_Y].map(yEncodingHex));
+
+/**
+ * True for a public key nobody needs a secret for: a point of small order (for the identity
+ * point, `R = identity, S = 0` verifies for every message, and for the others a forgery succeeds
+ * for a fixed share of messages) or a non-canonical encoding (y ≥ p: an alias of another point,
+ * which byte comparison would count as a different key). A key derived from a seed is never weak.
+ */
+export function isWeakEd25519PublicKey(publicKey: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return true;
+  const y = Buffer.from(publicKey);
+  y[31] = y[31]! & 0x7f;
+  // y >= p = 2^255 - 19: bytes 1..30 all 0xff, the top byte 0x7f and the lowest at least 0xed.
+  let high = y[31] === 0x7f;
+  for (let i = 1; high && i < 31; i++) high = y[i] === 0xff;
+  if (high && y[0]! >= 0xed) return true;
+  return SMALL_ORDER_Y.has(y.toString('hex'));
+}
+
+/**
+ * Verify a 64-byte detached signature. Returns false (never throws) for any malformed input, and
+ * for a weak public key ({@link isWeakEd25519PublicKey}): such a key proves nothing.
+ */
 export function ed25519Verify(
   message: Uint8Array,
   signature: Uint8Array,
@@ -58,6 +95,7 @@ export function ed25519Verify(
 ): boolean {
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false;
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false;
+  if (isWeakEd25519PublicKey(publicKey)) return false;
   try {
     if (backend === 'tweetnacl') return nacl.sign.detached.verify(message, signature, publicKey);
     return nodeVerify(null, message, nativePublic(publicKey), signature);

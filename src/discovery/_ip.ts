@@ -100,3 +100,27 @@ export function ipFamily(host: string): 0 | 4 | 6 {
   if (isIPv6(host)) return 6;
   return 0;
 }
+
+/**
+ * False for an IP literal that is never a peer's address: unspecified (0.0.0.0/8, `::`), multicast
+ * (224.0.0.0/4, ff00::/8), reserved and broadcast (240.0.0.0/4, 255.255.255.255), also as an
+ * IPv4-mapped IPv6 address. Connecting to 0.0.0.0 or `::` reaches this very host; the others are
+ * not one host. True for every other literal and for host names.
+ */
+export function isUnicastHost(host: string): boolean {
+  const zoneAt = host.indexOf('%');
+  const addr = zoneAt === -1 ? host : host.slice(0, zoneAt);
+  let v4 = parseIPv4(addr);
+  if (v4 === undefined) {
+    const v6 = parseIPv6(addr);
+    if (v6 === undefined) return true;
+    if (v6[0] === 0xff) return false;
+    let zeros = 0;
+    while (zeros < 16 && v6[zeros] === 0) zeros++;
+    if (zeros === 16) return false;
+    if (zeros >= 10 && v6[10] === 0xff && v6[11] === 0xff) v4 = v6.subarray(12, 16);
+    else return true;
+  }
+  const first = v4[0] ?? 0;
+  return first !== 0 && first < 224;
+}

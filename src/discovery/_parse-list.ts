@@ -8,6 +8,7 @@
  */
 import { describeType, InvalidArgumentError } from '../errors';
 import { isIPv4, isIPv6 } from 'node:net';
+import { isUnicastHost } from './_ip';
 import { isValidHostname, makePeer } from './_peers';
 import type { PeerAddress } from './types';
 
@@ -17,6 +18,7 @@ export const MAX_PEER_LIST_LENGTH = 65_536;
 export const MAX_PEER_LIST_ENTRIES = 4096;
 
 const PORT_RE = /^[0-9]{1,5}$/;
+const NOT_UNICAST = 'not a unicast address (unspecified, broadcast, multicast or reserved: never a peer)';
 
 /** Quote a piece of untrusted input for an error message, shortened to a readable length. */
 function quote(text: string): string {
@@ -42,7 +44,8 @@ function parsePort(what: string, index: number, entry: string, text: string): nu
  * @param index - its position, for error messages
  * @param what - who is parsing, for error messages (e.g. `staticDiscovery`)
  * @param source - the `source` to put into the result
- * @throws {@link InvalidArgumentError} naming the entry index and what is wrong
+ * @throws {@link InvalidArgumentError} naming the entry index and what is wrong (also for an
+ *   address that is never a peer's: unspecified, broadcast, multicast, reserved)
  */
 export function parsePeerEntry(entry: string, index: number, what: string, source: string): PeerAddress {
   if (entry === '') fail(what, index, entry, 'empty entry');
@@ -52,6 +55,7 @@ export function parsePeerEntry(entry: string, index: number, what: string, sourc
     const host = entry.slice(1, close);
     if (!isIPv6(host)) fail(what, index, entry, 'not a valid IPv6 address inside "[...]"');
     if (entry[close + 1] !== ':') fail(what, index, entry, 'missing ":port" after "]"');
+    if (!isUnicastHost(host)) fail(what, index, entry, NOT_UNICAST);
     return makePeer(host, parsePort(what, index, entry, entry.slice(close + 2)), source);
   }
   const colon = entry.lastIndexOf(':');
@@ -62,6 +66,7 @@ export function parsePeerEntry(entry: string, index: number, what: string, sourc
   if (!isIPv4(host) && (!isValidHostname(host) || /^[0-9.]+$/.test(host))) {
     fail(what, index, entry, 'host is neither an IPv4 address nor a valid host name');
   }
+  if (!isUnicastHost(host)) fail(what, index, entry, NOT_UNICAST);
   return makePeer(host, parsePort(what, index, entry, entry.slice(colon + 1)), source);
 }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { canonicalHost, ipFamily, parseIPv4, parseIPv6 } from './_ip';
+import { canonicalHost, ipFamily, isUnicastHost, parseIPv4, parseIPv6 } from './_ip';
 import type { PeerAddress } from './types';
 
 /** Largest number of addresses one lookup returns; anything beyond is dropped. */
@@ -78,13 +78,15 @@ export function comparePeers(a: PeerAddress, b: PeerAddress): number {
 }
 
 /**
- * Deduplicate by (canonical host, port), keeping the first occurrence, cap the count at
+ * Drop addresses that are never a peer's ({@link isUnicastHost}: unspecified, broadcast, multicast,
+ * reserved), deduplicate by (canonical host, port), keeping the first occurrence, cap the count at
  * {@link MAX_PEERS_PER_LOOKUP}, and sort with {@link comparePeers}. Returns a new array.
  */
 export function finalizePeers(peers: Iterable<PeerAddress>): PeerAddress[] {
   const seen = new Map<string, PeerAddress>();
   for (const peer of peers) {
     if (seen.size >= MAX_PEERS_PER_LOOKUP) break;
+    if (!isUnicastHost(peer.host)) continue;
     const key = peerKey(peer);
     if (!seen.has(key)) seen.set(key, peer);
   }

@@ -8,7 +8,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { AbortedError, describeType, DiscoveryError, InvalidArgumentError, throwIfAborted } from '../errors';
 import { ipFamily } from './_ip';
-import { finalizePeers, isValidHostname, isValidPort, makePeer } from './_peers';
+import { finalizePeers, isValidHostname, isValidPort, makePeer, MAX_PEERS_PER_LOOKUP, peerKey } from './_peers';
 import type { DiscoverOptions, Discovery, PeerAddress } from './types';
 
 /** Default time budget of one lookup (all names, all record types), in milliseconds. */
@@ -43,7 +43,22 @@ export interface DnsDiscoveryInit {
   readonly timeoutMs?: number;
 }
 
-type Outcome = { kind: 'ok'; peers: PeerAddress[] } | { kind: 'empty' } | { kind: 'failed'; what: string; error: unknown };
+/** SRV targets resolved at once (and the step at which a lookup stops once it holds enough addresses). */
+const SRV_TARGET_BATCH = 8;
+/** Most addresses examined (duplicates included) when a lookup's answers are turned into peers. */
+const MAX_EXAMINED = 4 * MAX_PEERS_PER_LOOKUP;
+
+/**
+ * Addresses as the resolver returned them, not yet checked or canonicalised: a hostile answer
+ * holds thousands, and only the first {@link MAX_PEERS_PER_LOOKUP} distinct ones are kept.
+ */
+interface Found {
+  readonly hosts: readonly string[];
+  readonly port: number;
+  readonly source: string;
+}
+
+type Outcome = { kind: 'ok'; found: Found[] } | { kind: 'empty' } | { kind: 'failed'; what: string; error: unknown };
 
 function fail(message: string): never {
   throw new InvalidArgumentError(`dnsDiscovery: ${message}`);
@@ -83,6 +98,24 @@ function checkNames(field: string, value: unknown): readonly string[] {
     if (!isValidHostname(name)) fail(`"${field}" entry ${i} expected a DNS name, got ${describeType(name)}`);
   });
   return value as readonly string[];
+}
+
+/**
+ * The first {@link MAX_PEERS_PER_LOOKUP} distinct addresses of `found`, in order, as peers: only
+ * what is kept is checked and canonicalised (at most {@link MAX_EXAMINED} entries are looked at).
+ */
+function toPeers(found: readonly Found[]): PeerAddress[] {
+  const seen = new Map<string, PeerAddress>();
+  let examined = 0;
+  for (const f of found) {
+    for (const host of f.hosts) {
+      if (seen.size >= MAX_PEERS_PER_LOOKUP || ++examined > MAX_EXAMINED) return finalizePeers(seen.values());
+      const peer = makePeer(host, f.port, f.source);
+      const key = peerKey(peer);
+      if (!seen.has(key)) seen.set(key, peer);
+    }
+  }
+  return finalizePeers(seen.values());
 }
 
 function errorCode(err: unknown): string {
@@ -158,44 +191,55 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
     }, timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const settle = async (what: string, query: () => Promise<PeerAddress[]>): Promise<Outcome> => {
+    const settle = async (what: string, query: () => Promise<Found[]>): Promise<Outcome> => {
       try {
-        const peers = await query();
-        return peers.length === 0 ? { kind: 'empty' } : { kind: 'ok', peers };
+        const found = (await query()).filter((f) => f.hosts.length > 0);
+        return found.length === 0 ? { kind: 'empty' } : { kind: 'ok', found };
       } catch (error) {
         return NOT_YET_CODES.has(errorCode(error)) ? { kind: 'empty' } : { kind: 'failed', what, error };
       }
     };
-    const addresses = async (name: string, p: number, source: string): Promise<PeerAddress[]> => {
+    const addresses = async (name: string, p: number, source: string): Promise<Found[]> => {
       const settled = await Promise.allSettled([
         family === 6 ? [] : resolver.resolve4(name),
         family === 4 ? [] : resolver.resolve6(name),
       ]);
-      return settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : [])).map((ip) => makePeer(ip, p, source));
+      return settled.flatMap((r) => (r.status === 'fulfilled' && r.value.length > 0 ? [{ hosts: r.value, port: p, source }] : []));
     };
 
     const jobs: Promise<Outcome>[] = [];
     for (const name of names) {
       const source = `dns:${name}`;
-      if (family !== 6) jobs.push(settle(`${name} A`, async () => (await resolver.resolve4(name)).map((ip) => makePeer(ip, port as number, source))));
-      if (family !== 4) jobs.push(settle(`${name} AAAA`, async () => (await resolver.resolve6(name)).map((ip) => makePeer(ip, port as number, source))));
+      if (family !== 6) jobs.push(settle(`${name} A`, async () => [{ hosts: await resolver.resolve4(name), port: port as number, source }]));
+      if (family !== 4) jobs.push(settle(`${name} AAAA`, async () => [{ hosts: await resolver.resolve6(name), port: port as number, source }]));
     }
     for (const name of srvNames) {
       const source = `dns-srv:${name}`;
       jobs.push(
         settle(`${name} SRV`, async () => {
           const records = (await resolver.resolveSrv(name)).slice(0, MAX_SRV_TARGETS);
-          const resolved = await Promise.all(
-            records.map(async (rec): Promise<PeerAddress[]> => {
-              if (!isValidPort(rec.port)) return [];
-              if (ipFamily(rec.name) !== 0) return [makePeer(rec.name, rec.port, source)];
-              if (!isValidHostname(rec.name)) return [];
-              // A target that does not resolve (yet) is kept as a name: a dialer may still reach it.
-              const viaAddresses = await addresses(rec.name, rec.port, source);
-              return viaAddresses.length > 0 ? viaAddresses : [makePeer(rec.name, rec.port, source)];
-            }),
-          );
-          return resolved.flat();
+          // Targets in batches, in record order, until this name holds enough addresses: each
+          // target's answer may hold thousands, and all 256 at once were ~1 M addresses and 512
+          // parallel queries (review12 R12-3).
+          const found: Found[] = [];
+          let held = 0;
+          for (let i = 0; i < records.length && held < MAX_PEERS_PER_LOOKUP; i += SRV_TARGET_BATCH) {
+            const batch = await Promise.all(
+              records.slice(i, i + SRV_TARGET_BATCH).map(async (rec): Promise<Found[]> => {
+                if (!isValidPort(rec.port)) return [];
+                if (ipFamily(rec.name) !== 0) return [{ hosts: [rec.name], port: rec.port, source }];
+                if (!isValidHostname(rec.name)) return [];
+                // A target that does not resolve (yet) is kept as a name: a dialer may still reach it.
+                const viaAddresses = await addresses(rec.name, rec.port, source);
+                return viaAddresses.length > 0 ? viaAddresses : [{ hosts: [rec.name], port: rec.port, source }];
+              }),
+            );
+            for (const f of batch.flat()) {
+              found.push(f);
+              held += f.hosts.length;
+            }
+          }
+          return found;
         }),
       );
     }
@@ -218,7 +262,7 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
     if (outcomes === undefined) {
       throw new DiscoveryError(`dns lookup via ${serverText}: no answer within ${timeoutMs} ms`);
     }
-    const found = outcomes.flatMap((o) => (o.kind === 'ok' ? o.peers : []));
+    const found = toPeers(outcomes.flatMap((o) => (o.kind === 'ok' ? o.found : [])));
     const failures = outcomes.filter((o): o is Extract<Outcome, { kind: 'failed' }> => o.kind === 'failed');
     if (failures.length === outcomes.length) {
       const first = failures[0];
@@ -228,7 +272,7 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
         { cause: first?.error },
       );
     }
-    return finalizePeers(found);
+    return found;
   }
 
   return {

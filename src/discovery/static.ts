@@ -19,7 +19,8 @@ import type { DiscoverOptions, Discovery, PeerAddress } from './types';
  * @returns a {@link Discovery} of kind `static` whose addresses have `source: "static"`
  * @throws {@link InvalidArgumentError} (`COUPLER_ERR_INVALID_ARGUMENT`) when the list is not a
  *   string or array of strings, is empty, or an entry is malformed (the message names the entry
- *   index and the problem: missing port, port out of 1..65535, unbracketed IPv6, ...)
+ *   index and the problem: missing port, port out of 1..65535, unbracketed IPv6, an address that
+ *   is never a peer's — unspecified, broadcast, multicast, reserved —, ...)
  * @example
  * ```ts
  * const discovery = staticDiscovery('10.0.0.2:7000,10.0.0.3:7000,[fd00::4]:7000');

@@ -30,6 +30,7 @@ import { RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, channelPath, isDeterministi
 import { relayChannel, relayedChannelInfo } from '../relay/client.js';
 import { RelayError } from '../relay/protocol.js';
 import type { Discovery, PeerAddress } from '../discovery/types.js';
+import { isUnicastHost } from '../discovery/_ip.js';
 import { connectChannel, listenChannels, type ChannelListener, type ChannelOptions } from '../channel/transport.js';
 import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
@@ -56,6 +57,17 @@ export const FORMATION_NOTICE_POLL_MS = 100;
 
 /** Fewest dials a forming party keeps in flight at once (else twice the roster's size). */
 export const MIN_DIALS_IN_FLIGHT = 8;
+/**
+ * How long a dial holds one of the in-flight slots ({@link MIN_DIALS_IN_FLIGHT}), ms. An honest peer
+ * answers within a few round trips; a dial still unanswered after this (an address that accepts and
+ * never answers, a black hole) gives its slot to the next address and stays open, under
+ * {@link MAX_DIALS_OPEN}, until its handshake deadline. Before, such addresses listed ahead of the
+ * real ones held every slot for the whole 10 s deadline each, and the real peers were dialled only
+ * after all of them (review12 R12-2).
+ */
+export const DIAL_SLOT_MS = 500;
+/** Most dials a forming party has open at once, holding a slot or not (sockets). */
+export const MAX_DIALS_OPEN = 256;
 /** Most addresses whose dial outcome (owner, backoff) a forming party remembers. */
 export const MAX_DIAL_RECORDS = 16_384;
 
@@ -178,8 +190,18 @@ export class Mesh {
    * instead of timing out on an honest party that left early. Undefined when it does not linger.
    */
   lingering: Promise<void> | undefined;
-  /** Hosts discovery returned (their connections are never evicted for strangers'). */
+  /**
+   * Hosts discovery returned (their connections are never evicted for strangers'), the latest
+   * {@link MAX_DIAL_RECORDS}: every pass refreshes the hosts it sees, so a host discovery keeps
+   * returning stays however many others a hostile answer adds.
+   */
   readonly #knownHosts = new Set<string>();
+
+  #rememberHost(host: string): void {
+    this.#knownHosts.delete(host);
+    this.#knownHosts.add(host);
+    if (this.#knownHosts.size > MAX_DIAL_RECORDS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
+  }
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
@@ -967,13 +989,17 @@ export class Mesh {
     const cfg = this.#cfg;
     const signal = this.#loops.signal;
     const backoff = new Map<string, { next: number; delay: number }>();
+    /** Every dial open (by address key); `slotted`: those younger than DIAL_SLOT_MS. */
     const inFlight = new Set<string>();
+    const slotted = new Set<string>();
     const settledAddresses = new Map<string, string>();
     // Discovery is hostile input (DNS, a vantage6 server's address list): a lookup of thousands of
     // addresses opened as many connections at once, and new addresses every lookup grew the
-    // per-address records for the whole join deadline (review10). Dials in flight are capped, the
-    // rest wait for a later pass; the records keep the latest MAX_DIAL_RECORDS addresses.
+    // per-address records for the whole join deadline (review10). New dials are capped (a slot each
+    // for DIAL_SLOT_MS), open ones too (MAX_DIALS_OPEN), the rest wait for a later pass; the records
+    // keep the latest MAX_DIAL_RECORDS addresses.
     const maxInFlight = Math.max(MIN_DIALS_IN_FLIGHT, 2 * cfg.roster.size);
+    const maxOpen = Math.max(MAX_DIALS_OPEN, maxInFlight);
     const remember = <V>(map: Map<string, V>, key: string, value: V): void => {
       map.delete(key);
       map.set(key, value);
@@ -983,6 +1009,8 @@ export class Mesh {
     const dial = async (addr: PeerAddress): Promise<void> => {
       const key = addressKey(addr);
       inFlight.add(key);
+      slotted.add(key);
+      const slot = setTimeout(() => slotted.delete(key), DIAL_SLOT_MS);
       cfg.emit({ type: 'dialing', address: key });
       try {
         const ch = await connectChannel(
@@ -1002,6 +1030,8 @@ export class Mesh {
         const reason = refuseReasonOf(err);
         cfg.emit({ type: 'dial-failed', address: key, code: e.code, ...(e.peer === undefined ? {} : { peer: e.peer }), retryInMs: jittered, ...(reason === undefined ? {} : { reason }) });
       } finally {
+        clearTimeout(slot);
+        slotted.delete(key);
         inFlight.delete(key);
       }
     };
@@ -1009,16 +1039,29 @@ export class Mesh {
     while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
       const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
       const now = Date.now();
+      // The order of an answer is the answerer's choice, so it is not the dial order (review12
+      // R12-2): addresses never dialled, shuffled, alternate with retries whose backoff has passed,
+      // longest-waiting first. In answer order, silent addresses listed first took every slot, and
+      // once they failed their short backoff put them first again, ahead of the untried real peers.
       // A party hint is discovery's claim, hostile input like the address: it orders the dials
       // (addresses labelled with a party already connected, or with this party, go last), never
       // suppresses one. Only a dial settles who is at an address. Skipping every address labelled
       // with a connected party let a hostile discovery hide a real peer's address behind another
       // party's id: the pair never formed, and every honest party named another (review10;
       // test/group/hint-no-skip.test.ts).
+      const fresh: PeerAddress[] = [];
+      const retries: { addr: PeerAddress; next: number }[] = [];
       const later: PeerAddress[] = [];
+      const considered = new Set<string>();
       for (const addr of snapshots.flat()) {
-        this.#knownHosts.add(addr.host);
+        if (considered.size >= MAX_DIAL_RECORDS) break;
+        // Any discovery may be a caller's own: an address that is never a peer's (0.0.0.0 dials
+        // this host) is dropped here too, as the built-in discoveries drop it (review12 R12-6).
+        if (typeof addr?.host !== 'string' || !isUnicastHost(addr.host)) continue;
         const key = addressKey(addr);
+        if (considered.has(key)) continue;
+        considered.add(key);
+        this.#rememberHost(addr.host);
         if (inFlight.has(key)) continue;
         const owner = settledAddresses.get(key);
         if (owner === cfg.localId) continue;
@@ -1026,16 +1069,26 @@ export class Mesh {
         const b = backoff.get(key);
         if (b !== undefined && b.next > now) continue;
         const hint = addr.partyHint;
-        if (owner === undefined && hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) {
-          later.push(addr);
-          continue;
-        }
-        if (inFlight.size >= maxInFlight) break;
-        void dial(addr);
+        if (owner === undefined && hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) later.push(addr);
+        else if (b === undefined) fresh.push(addr);
+        else retries.push({ addr, next: b.next });
+      }
+      for (let i = fresh.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [fresh[i], fresh[j]] = [fresh[j]!, fresh[i]!];
+      }
+      retries.sort((x, y) => x.next - y.next);
+      for (let i = 0; i < fresh.length || i < retries.length; i++) {
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
+        const retry = retries[i]?.addr;
+        if (retry !== undefined) void dial(retry);
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
+        const first = fresh[i];
+        if (first !== undefined) void dial(first);
       }
       for (const addr of later) {
-        if (inFlight.size >= maxInFlight) break;
-        if (!inFlight.has(addressKey(addr))) void dial(addr);
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
+        void dial(addr);
       }
       await sleep(cfg.discoveryIntervalMs, signal);
     }

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { RosterError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, isBytes } from '../crypto/bytes.js';
+import { isWeakEd25519PublicKey } from '../crypto/ed25519.js';
 import { PARTY_ID_PATTERN, decodePublicKey, encodePublicKey, isValidPartyId, unreadableFile } from './identity.js';
 
 /** One party of a roster. */
@@ -34,7 +35,8 @@ export const MAX_ROSTER_PARTIES = 1000;
 const MAX_ROSTER_TEXT = 1024 * 1024;
 
 /**
- * An immutable, validated roster. Ids are unique, keys are unique and 32 bytes.
+ * An immutable, validated roster. Ids are unique, keys are unique, 32 bytes, and not weak
+ * (no point of small order, no non-canonical encoding: see `isWeakEd25519PublicKey`).
  * `ids` is sorted (byte order), which gives every party the same canonical order.
  */
 export class Roster {
@@ -162,6 +164,12 @@ function validateEntries(raw: readonly unknown[]): RosterEntry[] {
       }
     } else {
       throw new RosterError(`${named}: field "publicKey" must be a base64 string, got ${describeType(o.publicKey)}`, { entry: id, field: 'publicKey' });
+    }
+    if (isWeakEd25519PublicKey(publicKey)) {
+      throw new RosterError(`${named}: field "publicKey" is a weak key (a point of small order or a non-canonical encoding): anyone could sign for it`, {
+        entry: id,
+        field: 'publicKey',
+      });
     }
     const hex = Buffer.from(publicKey).toString('hex');
     const other = seenKeys.get(hex);

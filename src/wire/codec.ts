@@ -113,7 +113,9 @@ export type PlainData = null | boolean | number | bigint | string | Uint8Array |
 /**
  * Encode plain data to msgpack bytes. The value is checked with {@link assertPlainData} first, so
  * a Date, Set, Map, class instance or non-byte typed array is refused here, at the sender, instead
- * of being sent and making the receiver drop the channel.
+ * of being sent and making the receiver drop the channel; so are a map with an own `__proto__` key
+ * (as `JSON.parse` makes), which receivers would decode renamed, and a string or key with a lone
+ * surrogate, which UTF-8 cannot carry.
  * @throws {@link ProtocolError} `FRAME_MALFORMED` if the value is not plain data or cannot be encoded.
  */
 export function encodeMessage(value: PlainData): Uint8Array {
@@ -431,12 +433,18 @@ function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerE
   throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `${what} at ${plainPath(frames)}`, options);
 }
 
+/** Whether `s` has no lone surrogate (`String.prototype.isWellFormed`, Node 20+). */
+const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
 function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): void {
   const frames: PlainFrame[] = [];
   let visited = 0;
   let v: unknown = value;
   for (;;) {
     if (++visited > 1_000_000) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message has too many values', options);
+    // The sender only: UTF-8 has no lone surrogates, so msgpackr writes U+FFFD instead and the
+    // receiver would get another string (review12 R12-7b).
+    if (nullPrototypeOk && typeof v === 'string' && !isWellFormed(v)) notPlain('a string that is not well-formed Unicode (a lone surrogate)', frames, options);
     if (!(v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'bigint' || typeof v === 'number')) {
       if (frames.length >= MAX_DEPTH) notPlain(`message nests deeper than ${MAX_DEPTH}`, frames, options);
       if (v instanceof Uint8Array) {
@@ -445,6 +453,12 @@ function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeO
         if (Object.getPrototypeOf(v) !== Array.prototype) notPlain('unexpected array type', frames, options);
         if (v.length > 0) frames.push({ items: v, map: undefined, next: 0 });
       } else if (typeof v === 'object' && (Object.getPrototypeOf(v) === Object.prototype || (nullPrototypeOk && Object.getPrototypeOf(v) === null))) {
+        // The sender only: msgpackr renames a received "__proto__" key to "__proto_", so a payload
+        // with that own key (JSON.parse makes one) would arrive changed (review12 R12-7).
+        if (nullPrototypeOk) {
+          if (Object.prototype.hasOwnProperty.call(v, '__proto__')) notPlain('a map key "__proto__" (receivers rename it)', frames, options);
+          for (const key of Object.keys(v)) if (!isWellFormed(key)) notPlain('a map key that is not well-formed Unicode (a lone surrogate)', frames, options);
+        }
         // Values, not keys then a keyed read per key: maps of many shapes made that read
         // megamorphic (a generic lookup per value on every message).
         const values = Object.values(v);

@@ -40,11 +40,12 @@ export function expectBytes(value: PlainData | undefined, field: string, ctx: Sh
   return value;
 }
 
-/** A non-negative safe integer field, at most `max`. */
+/** A non-negative safe integer field, at most `max` (a float `-0` reads as `0`). */
 export function expectUint(value: PlainData | undefined, field: string, ctx: ShapeContext, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value === 'bigint' && value >= 0n && value <= BigInt(max)) return Number(value);
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) fail(ctx, `field "${field}" must be an integer in 0..${max}`);
-  return value;
+  // -0 passes every check above (it is a safe integer, not below 0) but is not the value 0.
+  return value === 0 ? 0 : value;
 }
 
 /** An array field of at most `maxLength` items. */

@@ -160,10 +160,10 @@ describe('errors name the entry and field', () => {
     const many = Array.from({ length: MAX_ROSTER_PARTIES + 1 }, (_, i) => ({ id: String(i), publicKey: k(0) }));
     const e = rosterError(() => parseRoster(many));
     expect(e.message).toMatch(/1001/);
-    // Exactly the maximum is fine (distinct keys).
+    // Exactly the maximum is fine (distinct keys; not the all-zero encoding, a point of small order: review12 R12-1).
     const ok = Array.from({ length: MAX_ROSTER_PARTIES }, (_, i) => {
       const pk = new Uint8Array(32);
-      new DataView(pk.buffer).setUint32(0, i);
+      new DataView(pk.buffer).setUint32(0, i + 1);
       return { id: String(i), publicKey: pk };
     });
     expect(createRoster(ok).size).toBe(MAX_ROSTER_PARTIES);
