@@ -104,6 +104,12 @@ export interface MeshOwner {
   readonly closing: boolean;
 }
 
+/**
+ * Channel errors that, on a channel through a relay, the relay or a path to it can cause as well as
+ * the peer: a frame that fails authentication, arrives out of sequence, or is not a frame at all.
+ */
+const RELAY_DOABLE_CHANNEL_ERRORS: ReadonlySet<string> = new Set([ErrorCode.FRAME_AUTH_FAILED, ErrorCode.FRAME_SEQUENCE, ErrorCode.FRAME_MALFORMED, ErrorCode.FRAME_TOO_LARGE]);
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -699,15 +705,23 @@ export class Mesh {
   #onClose(ch: SecureChannel, mailbox: Mailbox, error: CouplerError | undefined): void {
     if (this.channels.get(ch.peerId) !== ch) return;
     const link = this.links.get(ch.peerId);
-    const relayLost = relayedChannelInfo(ch)?.relayLost === true && error !== undefined;
-    if (link?.resumable && relayLost && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
-      // The relay went away, not the peer: keep the link (counts, unacknowledged messages,
-      // mailbox) and open a new channel through the relay. The forming dialers do it while
-      // forming; after that, the link's own resume loop.
+    const info = relayedChannelInfo(ch);
+    const relayLost = info?.relayLost === true && error !== undefined;
+    // A joined link through the relay whose channel ended without a word from the peer (no close
+    // frame, no notice) resumes whatever ended it, when the relay or a path to it could have:
+    // the relay's "partner left" (1001: the peer's own connection to the relay ended — a cut on
+    // its path resumes from its side too), or a frame that fails the channel's checks (a flipped,
+    // dropped or foreign message: the relay and both paths to it can do that as well as the peer).
+    // Before, both were read as the peer's doing and named it (review13 R13-2, R13-3).
+    const resumable =
+      relayLost || (this.#phase === 'joined' && error !== undefined && info !== undefined && (info.partnerGone || RELAY_DOABLE_CHANNEL_ERRORS.has(error.code)));
+    if (link?.resumable && resumable && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
+      // Keep the link (counts, unacknowledged messages, mailbox) and open a new channel through
+      // the relay. The forming dialers do it while forming; after that, the link's own resume loop.
       this.channels.delete(ch.peerId);
       link.suspend();
       this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.RELAY_LOST, graceful: false });
-      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error);
+      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error, !relayLost && info?.partnerGone === true);
       return;
     }
     if (this.#phase === 'forming') {
@@ -749,7 +763,7 @@ export class Mesh {
    * sides do) until a new channel resumes it or `resumeTimeoutMs` passes; then the peer is lost
    * (RELAY_LOST: the relay, not the peer, went away).
    */
-  async #resume(peer: string, link: PeerLink, mailbox: Mailbox, cause: CouplerError | undefined): Promise<void> {
+  async #resume(peer: string, link: PeerLink, mailbox: Mailbox, cause: CouplerError | undefined, partnerGone = false): Promise<void> {
     const cfg = this.#cfg;
     const url = cfg.relayUrl;
     const deadline = Date.now() + cfg.resumeTimeoutMs;
@@ -780,6 +794,13 @@ export class Mesh {
     link.down();
     if (mailbox.error !== undefined) return;
     const why = last === undefined ? '' : ` (${last.message})`;
+    if (partnerGone) {
+      // The relay said the peer's connection ended and it did not come back for the whole window
+      // (a crash, or its path cut for that long): observed missing here, as a direct peer would be.
+      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": its connection to the relay ended and it did not come back within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
+      cfg.emit({ type: 'peer-lost', peer, code: ErrorCode.PEER_LOST });
+      return;
+    }
     mailbox.fail(
       new GroupError(ErrorCode.RELAY_LOST, `lost the connection to the relay ${url ?? ''} and could not resume the link to "${peer}" within ${cfg.resumeTimeoutMs} ms${why}`, {
         peers: [],
