@@ -96,6 +96,15 @@ export const DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS = 2 ** 24;
  * second per member): its deadline is the join timeout plus 17 bytes per element at this rate.
  */
 export const AGGREGATE_MIN_BYTES_PER_SECOND = 1024 * 1024;
+/**
+ * How long after its last traffic (a forwarded message, an upload or a WebSocket ping; parties ping
+ * every 30 s) a paired connection or aggregation member counts as in use (ms): 60 s. Fair share
+ * (a full table) displaces only connections and sessions not in use — unpaired, or silent for
+ * longer — and never a member of an aggregation whose members all came: an admission proves no
+ * more than a key, and an outsider with keys of its own spread over many source addresses is always
+ * the "lighter" source (review13 R13-1: it displaced a running task's pairs).
+ */
+export const RELAY_IN_USE_MS = 60_000;
 /** Bytes per element one member moves in an aggregation at most: 8 up, 8 + 1 down (carries of ≤ 256 members); 4-byte carries are rounded into the deadline's slack. */
 const AGGREGATE_BYTES_PER_ELEMENT = 17;
 
@@ -271,6 +280,12 @@ export interface ConnEntry<T> {
   partner: ConnEntry<T> | undefined;
   /** Last forwarded message or ping on this pair (ms). */
   lastActive: number;
+  /**
+   * Last forwarded message, upload or ping on this pair or aggregation member (ms); undefined until
+   * the first. A connection with traffic within {@link RELAY_IN_USE_MS} is in use: fair share never
+   * displaces it.
+   */
+  lastTraffic: number | undefined;
   /** The aggregation this connection is a member of (`to` is then empty). */
   readonly agg: AggEntry<T> | undefined;
 }
@@ -490,14 +505,14 @@ export class RelayTable<T> {
       // Evicting the aggregation ends its session too when it holds nothing else.
       const freesSession = aggVictim !== undefined && [...aggVictim.session.conns].every((c) => c.agg === aggVictim);
       if (!freesSession) {
-        sessionVictim = this.#sessionVictim(req.source, req.digest);
+        sessionVictim = this.#sessionVictim(req.source, req.digest, now);
         if (sessionVictim === undefined) return { ok: false, reason: 'relay-full' };
       }
     }
     // An evicted aggregation or session frees at least one connection (neither lives without one).
     let connVictim: ConnEntry<T> | undefined;
     if (this.#conns.size >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
-      connVictim = this.#connVictim(req.source);
+      connVictim = this.#connVictim(req.source, now);
       if (connVictim === undefined) return { ok: false, reason: 'relay-full' };
     }
     const evicted: ConnEntry<T>[] = [];
@@ -542,7 +557,7 @@ export class RelayTable<T> {
         bump(this.#aggsByDigest, req.digest, 1);
       }
     }
-    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, agg };
+    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, lastTraffic: undefined, agg };
     s.conns.add(conn);
     s.sources.add(req.source);
     s.lastActive = now;
@@ -623,7 +638,11 @@ export class RelayTable<T> {
     const s = conn.session;
     s.lastActive = now;
     conn.lastActive = now;
-    if (conn.partner) conn.partner.lastActive = now;
+    conn.lastTraffic = now;
+    if (conn.partner) {
+      conn.partner.lastActive = now;
+      conn.partner.lastTraffic = now;
+    }
     s.bytes += bytes;
     return s.bytes <= this.limits.maxBytesPerSession;
   }
@@ -683,12 +702,23 @@ export class RelayTable<T> {
     return now + this.limits.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * length) / AGGREGATE_MIN_BYTES_PER_SECOND);
   }
 
-  /** The longest-idle session of a source or digest that holds more sessions than the newcomer's would. */
-  #sessionVictim(source: string, digest: string): SessionEntry<T> | undefined {
+  /**
+   * Whether `c` is in use at `now` (fair share never displaces it): a paired connection or an
+   * aggregation member with traffic within {@link RELAY_IN_USE_MS}, or a member of an aggregation
+   * whose members all came.
+   */
+  #inUse(c: ConnEntry<T>, now: number): boolean {
+    if (c.agg !== undefined && (c.agg.done || c.agg.members.size >= c.agg.parties.length)) return true;
+    return (c.partner !== undefined || c.agg !== undefined) && c.lastTraffic !== undefined && now - c.lastTraffic < RELAY_IN_USE_MS;
+  }
+
+  /** The longest-idle session not in use (no connection of it in use) of a source or digest that holds more sessions than the newcomer's would. */
+  #sessionVictim(source: string, digest: string, now: number): SessionEntry<T> | undefined {
     const mineBySource = (this.#sessionsBySource.get(source) ?? 0) + 1;
     const mineByDigest = (this.#sessionsByDigest.get(digest) ?? 0) + 1;
     let victim: SessionEntry<T> | undefined;
     for (const s of this.#sessions.values()) {
+      if ([...s.conns].some((c) => this.#inUse(c, now))) continue;
       const heavier = (this.#sessionsBySource.get(s.openedBy) ?? 0) > mineBySource || (this.#sessionsByDigest.get(s.digest) ?? 0) > mineByDigest;
       if (heavier && (victim === undefined || s.lastActive < victim.lastActive)) victim = s;
     }
@@ -720,11 +750,12 @@ export class RelayTable<T> {
     return victim;
   }
 
-  /** The longest-idle connection of a source that holds more connections than the newcomer's would. */
-  #connVictim(source: string): ConnEntry<T> | undefined {
+  /** The longest-idle connection not in use of a source that holds more connections than the newcomer's would. */
+  #connVictim(source: string, now: number): ConnEntry<T> | undefined {
     const mine = (this.#connsBySource.get(source) ?? 0) + 1;
     let victim: ConnEntry<T> | undefined;
     for (const c of this.#conns) {
+      if (this.#inUse(c, now)) continue;
       if ((this.#connsBySource.get(c.source) ?? 0) > mine && (victim === undefined || c.lastActive < victim.lastActive)) victim = c;
     }
     return victim;
