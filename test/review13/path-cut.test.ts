@@ -94,3 +94,27 @@ test('R13-2 — p1 loses its own connections to an honest relay for a moment: th
     await path.close();
   }
 });
+
+test('R13-2 guard — p1 cut off from the relay for good (a partition, or a crash): p2 and p3 still name p1, p1 names nobody', async () => {
+  const parties = makeParties(3);
+  const port = await freePort();
+  const path = await cuttablePath(port);
+  const direct = `ws://127.0.0.1:${port}`;
+  const viaPath = `ws://127.0.0.1:${path.port}`;
+  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port, publicUrls: [direct, viaPath] });
+  let groups: Group[] = [];
+  try {
+    groups = await Promise.all(parties.ids.map((id) => join(parties, id, id === 'p1' ? viaPath : direct)));
+    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
+    for (const o of one) expect(o.sum).toBe(6);
+    // p1's only path to the relay goes away and stays away.
+    await path.close();
+    const two = await Promise.allSettled(groups.map((g, i) => secureSum(g, 10 * (i + 1))));
+    const outcome = two.map((r) => (r.status === 'fulfilled' ? { sum: r.value.sum } : { peers: [...(r.reason as CouplerError).peers] }));
+    // Before the fix of this guard, the resumed links made p2 and p3 report RELAY_LOST naming nobody.
+    expect(outcome).toEqual([{ peers: [] }, { peers: ['p1'] }, { peers: ['p1'] }]);
+  } finally {
+    await Promise.all(groups.map((g) => g.close()));
+    await relay.close();
+  }
+});
