@@ -152,6 +152,8 @@ export class Mesh {
   readonly #notices = new Map<string, NoticeRecord>();
   /** Peers whose channel was lost here while forming (not closed after a notice), and not back since. */
   readonly #lostForming = new Set<string>();
+  /** Peers whose link resumes because the relay said their connection ended (1001): missing here, not the relay's failure, until they are back. */
+  readonly #goneAtRelay = new Set<string>();
   readonly #cfg: MeshConfig;
   readonly #started = Date.now();
   /** Initiator attempts past the reply, per peer (the accept policy's reservations). */
@@ -273,6 +275,7 @@ export class Mesh {
     let link = this.links.get(peer);
     let mailbox = this.mailboxes.get(peer)!;
     if (link !== undefined && resuming) {
+      this.#goneAtRelay.delete(peer);
       link.attach(ch);
     } else {
       mailbox = new Mailbox(peer, this.#cfg.mailboxLimits);
@@ -721,7 +724,9 @@ export class Mesh {
       this.channels.delete(ch.peerId);
       link.suspend();
       this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.RELAY_LOST, graceful: false });
-      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error, !relayLost && info?.partnerGone === true);
+      const gone = !relayLost && info?.partnerGone === true;
+      if (gone) this.#goneAtRelay.add(ch.peerId);
+      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error, gone);
       return;
     }
     if (this.#phase === 'forming') {
@@ -791,6 +796,7 @@ export class Mesh {
       }
     }
     if (link.state !== 'resuming' || signal.aborted) return;
+    this.#goneAtRelay.delete(peer);
     link.down();
     if (mailbox.error !== undefined) return;
     const why = last === undefined ? '' : ` (${last.message})`;
@@ -815,9 +821,14 @@ export class Mesh {
     return this.#cfg.relayUrl;
   }
 
-  /** Whether the link to `peer` is waiting for a new channel through the relay. */
+  /**
+   * Whether the link to `peer` is waiting for a new channel through the relay because this party
+   * lost the relay (or the relay or a path to it broke the channel) — not because the relay said
+   * the peer's own connection ended: such a peer is missing here like a lost direct peer (a round
+   * deadline probes it and names it if it stays silent), so a crashed peer is still named.
+   */
   isResuming(peer: string): boolean {
-    return this.links.get(peer)?.state === 'resuming';
+    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer);
   }
 
   /** Stop every resume loop and timer (the group closes). */
