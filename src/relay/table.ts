@@ -11,14 +11,18 @@
  *   source, or overall) is evicted. Each has an admission deadline.
  * - **Sessions** are keyed by (session id, roster digest). Each counts against the source that
  *   opened it and against its roster digest (static and roster-bound alike). When the table is
- *   full a newcomer may displace the longest-idle session of a source or digest that holds more
- *   than the newcomer's own (fair share); otherwise it is refused `relay-full`.
+ *   full a newcomer may displace the longest-idle session not in use (see {@link RELAY_IN_USE_MS})
+ *   of a source or digest that holds more than the newcomer's own (fair share); otherwise it is
+ *   refused `relay-full`.
  * - **Admitted connections** count against their source, their session and a global cap; a full
- *   global cap is shared the same way (the longest-idle connection of a heavier source).
+ *   global cap is shared the same way (the longest-idle connection not in use of a heavier source).
+ *   A pair or aggregation member that carried traffic within {@link RELAY_IN_USE_MS} is in use and
+ *   never displaced: counts per source prove nothing (an outsider spreads over many addresses).
  * - **Aggregations** (relayed openings) count against their session, their roster digest, the
  *   source of their first member and a global cap; a full source or relay evicts the
- *   longest-waiting aggregation still missing members of a heavier digest (or source), never a
- *   complete one. One missing members ends `aggregateJoinTimeoutMs` after its latest member came.
+ *   longest-waiting aggregation still missing members — or complete but behind the slowest
+ *   allowed pace ({@link AGGREGATE_STALL_GRACE_MS}) — of a heavier digest (or source), never one
+ *   keeping the pace. One missing members ends `aggregateJoinTimeoutMs` after its latest member came.
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
@@ -105,6 +109,15 @@ export const AGGREGATE_MIN_BYTES_PER_SECOND = 1024 * 1024;
  * the "lighter" source (review13 R13-1: it displaced a running task's pairs).
  */
 export const RELAY_IN_USE_MS = 60_000;
+/**
+ * How long after its last member came an aggregation may move nothing before fair share may give
+ * its slot to a newcomer (ms): 10 s. After that it must keep the pace its deadline assumes
+ * ({@link AGGREGATE_MIN_BYTES_PER_SECOND} per member), or a newcomer of a lighter source or digest
+ * may displace it when the relay is full. Before, an aggregation whose members all came was never
+ * displaced: an outsider admitting both members of aggregations of its own, from two addresses,
+ * held every slot for their whole deadline, uploading nothing (review13 R13-5).
+ */
+export const AGGREGATE_STALL_GRACE_MS = 10_000;
 /** Bytes per element one member moves in an aggregation at most: 8 up, 8 + 1 down (carries of ≤ 256 members); 4-byte carries are rounded into the deadline's slack. */
 const AGGREGATE_BYTES_PER_ELEMENT = 17;
 
@@ -260,6 +273,10 @@ export interface AggEntry<T> {
   deadline: number;
   /** Set once the answer went out: a member leaving then ends only its own connection. */
   done: boolean;
+  /** When its last member came (ms), once all did. */
+  completedAt: number | undefined;
+  /** Bytes its members uploaded and were answered so far. */
+  bytes: number;
 }
 
 /** An admitted connection: one direction of a channel (`from` → `to`). */
@@ -477,10 +494,10 @@ export class RelayTable<T> {
         // A full source, or a full relay, is shared fairly (see #aggVictim); nothing is released
         // before every refusal below has been ruled out.
         if ((this.#aggsBySource.get(req.source) ?? 0) >= L.maxAggregationsPerSource) {
-          aggVictim = this.#aggVictim(key, req.source, req.digest, true);
+          aggVictim = this.#aggVictim(key, req.source, req.digest, true, now);
           if (aggVictim === undefined) return { ok: false, reason: 'source-limit' };
         } else if (this.#aggs.size >= L.maxAggregations) {
-          aggVictim = this.#aggVictim(key, req.source, req.digest, false);
+          aggVictim = this.#aggVictim(key, req.source, req.digest, false, now);
           if (aggVictim === undefined) return { ok: false, reason: 'relay-full' };
         }
       }
@@ -550,7 +567,7 @@ export class RelayTable<T> {
       // (A live aggregation of an evicted session was released with it above.)
       agg = this.#aggs.get(aggKey!);
       if (agg === undefined) {
-        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, joinedAt: now, deadline: this.#aggDeadline(now, ag.length), done: false };
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, joinedAt: now, deadline: this.#aggDeadline(now, ag.length), done: false, completedAt: undefined, bytes: 0 };
         this.#aggs.set(aggKey!, agg);
         s.aggs.add(agg);
         bump(this.#aggsBySource, req.source, 1);
@@ -567,7 +584,10 @@ export class RelayTable<T> {
     if (agg !== undefined) {
       agg.members.set(req.from, conn);
       agg.joinedAt = now;
-      if (agg.members.size === agg.parties.length) agg.deadline = Math.max(agg.deadline, this.#aggDeadline(now, agg.length));
+      if (agg.members.size === agg.parties.length) {
+        agg.deadline = Math.max(agg.deadline, this.#aggDeadline(now, agg.length));
+        agg.completedAt = now;
+      }
       return { ok: true, conn, partner: undefined, evicted };
     }
     const want = req.partnerSlot ?? { session: req.session, from: req.to, to: req.from };
@@ -639,6 +659,7 @@ export class RelayTable<T> {
     s.lastActive = now;
     conn.lastActive = now;
     conn.lastTraffic = now;
+    if (conn.agg !== undefined) conn.agg.bytes += bytes;
     if (conn.partner) {
       conn.partner.lastActive = now;
       conn.partner.lastTraffic = now;
@@ -708,8 +729,19 @@ export class RelayTable<T> {
    * whose members all came.
    */
   #inUse(c: ConnEntry<T>, now: number): boolean {
-    if (c.agg !== undefined && (c.agg.done || c.agg.members.size >= c.agg.parties.length)) return true;
+    if (c.agg !== undefined && (c.agg.done || (c.agg.completedAt !== undefined && !this.#aggStalled(c.agg, now)))) return true;
     return (c.partner !== undefined || c.agg !== undefined) && c.lastTraffic !== undefined && now - c.lastTraffic < RELAY_IN_USE_MS;
+  }
+
+  /**
+   * Whether a complete, unanswered aggregation is behind the slowest allowed pace at `now`: more
+   * than {@link AGGREGATE_STALL_GRACE_MS} after its last member came, its members have moved less
+   * than {@link AGGREGATE_MIN_BYTES_PER_SECOND} each since then (the pace its deadline assumes).
+   */
+  #aggStalled(a: AggEntry<T>, now: number): boolean {
+    if (a.done || a.completedAt === undefined) return false;
+    const late = now - a.completedAt - AGGREGATE_STALL_GRACE_MS;
+    return late > 0 && a.bytes < (AGGREGATE_MIN_BYTES_PER_SECOND * a.parties.length * late) / 1000;
   }
 
   /** The longest-idle session not in use (no connection of it in use) of a source or digest that holds more sessions than the newcomer's would. */
@@ -726,20 +758,21 @@ export class RelayTable<T> {
   }
 
   /**
-   * The aggregation a newcomer of (`source`, `digest`) may evict: one still waiting for members
-   * (one whose members all came is never evicted), of a roster digest — or, when the relay is
+   * The aggregation a newcomer of (`source`, `digest`) may evict: one still waiting for members,
+   * or one whose members all came but that is behind the slowest allowed pace (see
+   * {@link AGGREGATE_STALL_GRACE_MS}; one that keeps the pace, or has answered, is never evicted), of a roster digest — or, when the relay is
    * full rather than the newcomer's source, of a source — that holds more aggregations than the
    * newcomer's would after admission; of those, one of the digest holding the most, the
    * longest-waiting first. `sameSource`: only aggregations opened from `source` (its cap is full).
    * Never one of the newcomer's own session (`key`): within a session its own cap decides.
    */
-  #aggVictim(key: string, source: string, digest: string, sameSource: boolean): AggEntry<T> | undefined {
+  #aggVictim(key: string, source: string, digest: string, sameSource: boolean, now: number): AggEntry<T> | undefined {
     const mineBySource = (this.#aggsBySource.get(source) ?? 0) + 1;
     const mineByDigest = (this.#aggsByDigest.get(digest) ?? 0) + 1;
     let victim: AggEntry<T> | undefined;
     let victimHeld = 0;
     for (const a of this.#aggs.values()) {
-      if (a.done || a.members.size >= a.parties.length || (sameSource && a.openedBy !== source) || keyOf(a.session.id, a.session.digest) === key) continue;
+      if (a.done || (a.completedAt !== undefined && !this.#aggStalled(a, now)) || (sameSource && a.openedBy !== source) || keyOf(a.session.id, a.session.digest) === key) continue;
       const held = this.#aggsByDigest.get(a.session.digest) ?? 0;
       const heavier = held > mineByDigest || (!sameSource && (this.#aggsBySource.get(a.openedBy) ?? 0) > mineBySource);
       if (heavier && (victim === undefined || held > victimHeld || (held === victimHeld && a.since < victim.since))) {
