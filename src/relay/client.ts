@@ -97,7 +97,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), io.failed]);
     // `url` (unsigned) tells the relay which URL this party signed, so a mismatch is answered
     // `url-mismatch` rather than `bad-signature`.
-    io.send(JSON.stringify({ v: 1, ...body, sig, url: base, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
+    io.send(JSON.stringify({ v: 1, ...body, sig, url: base, digest: rosterDigest(options.roster), ...(rosterText === undefined ? {} : { roster: rosterText }) }));
     for (;;) {
       const i = await io.nextItem();
       if (i.kind !== 'text') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent data before pairing', { peer });

@@ -139,13 +139,22 @@ export interface AdmissionRequest {
    * instead of `bad-signature`, so the party learns that its relay URL is the problem.
    */
   readonly url?: string;
+  /**
+   * Optional, unsigned: the digest of the roster the party uses (64 hex, `rosterDigest`). When
+   * several rosters of the relay hold the signer's key, the relay admits the party on this one;
+   * without it the relay guesses, and a member of another roster holding the same key could make
+   * it file the two directions of one pair under different sessions (review13 R13-6).
+   */
+  readonly digest?: string;
 }
 
 /** Longest session id, party id or URL hint the relay reads (characters). */
 const MAX_ADMISSION_FIELD = 256;
 /** Longest base64 Ed25519 signature (characters). */
 const MAX_SIGNATURE_CHARS = 128;
-const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'roster', 'url'] as const;
+const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'roster', 'url', 'digest'] as const;
+/** A roster digest hint: 64 lower-case hex digits. */
+export const ROSTER_DIGEST_HINT_PATTERN = /^[0-9a-f]{64}$/;
 
 /**
  * Parse an admission request's text: JSON, exactly the known fields, each of its type and size.
@@ -193,6 +202,7 @@ function admissionFromRecord(value: PlainData): AdmissionRequest {
     sig: expectString(r.sig, 'sig', ctx, MAX_SIGNATURE_CHARS),
     ...(r.roster === undefined ? {} : { roster: expectString(r.roster, 'roster', ctx, MAX_ADMISSION_BYTES) }),
     ...(r.url === undefined ? {} : { url: expectString(r.url, 'url', ctx, MAX_ADMISSION_FIELD) }),
+    ...(r.digest === undefined ? {} : { digest: expectString(r.digest, 'digest', ctx, 64, ROSTER_DIGEST_HINT_PATTERN) }),
   };
   return out;
 }
@@ -205,6 +215,6 @@ export function normalizeRelayUrl(url: string): string {
 }
 
 /** The bytes a party signs to be admitted: bound to the relay, the session and the pair. */
-export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v' | 'roster' | 'url'>): Uint8Array {
+export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v' | 'roster' | 'url' | 'digest'>): Uint8Array {
   return new TextEncoder().encode(['coupler-relay/1 admission', normalizeRelayUrl(relayUrl), r.session, r.from, r.to, String(r.ts), r.nonce].join('\n'));
 }

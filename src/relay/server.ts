@@ -585,20 +585,25 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       end(link, found);
       return undefined;
     }
-    const candidates = found.filter((ro) => ids.every((id) => ro.has(id)));
+    const holding = found.filter((ro) => ids.every((id) => ro.has(id)));
+    // The party said which roster it uses (an unsigned hint): only that one, when the relay has it
+    // and it holds the ids. Several rosters may hold the signer's key, and a guess let a member of
+    // another of them split one pair across two sessions (review13 R13-6).
+    const hinted = r.digest === undefined ? [] : holding.filter((ro) => (digestOf.get(ro) ?? rosterDigest(ro)) === r.digest);
+    const candidates = hinted.length > 0 ? hinted : holding;
     if (candidates.length === 0) {
       end(link, 'not-in-roster');
       return undefined;
     }
     const roster = verify(r, sig, candidates);
     if (roster) return roster;
-    let hinted: string | undefined;
+    let hintedUrl: string | undefined;
     try {
-      hinted = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
+      hintedUrl = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
     } catch {
-      hinted = undefined;
+      hintedUrl = undefined;
     }
-    const mismatch = hinted !== undefined && !publicUrls.includes(hinted) && verifiedUnder(transcriptOf(hinted, r), sig, candidates, r.from).length > 0;
+    const mismatch = hintedUrl !== undefined && !publicUrls.includes(hintedUrl) && verifiedUnder(transcriptOf(hintedUrl, r), sig, candidates, r.from).length > 0;
     end(link, mismatch ? 'url-mismatch' : 'bad-signature');
     return undefined;
   };

@@ -60,3 +60,14 @@ test('R13-6 — a member of another roster sharing two of the task\'s keys opens
     await relay.close();
   }
 });
+
+test('R13-6 — the digest hint is parsed strictly (64 lower-case hex) in both request kinds', () => {
+  // Imported lazily to keep the test above independent of the parser's module.
+  const { parseRelayRequest } = jest.requireActual<typeof import('../../src/relay/protocol')>('../../src/relay/protocol');
+  const base = { v: 1, session: 's', from: 'p1', to: 'p2', ts: 1, nonce: '0'.repeat(32), sig: 'AA==' };
+  expect(parseRelayRequest(JSON.stringify({ ...base, digest: 'a'.repeat(64) }))).toMatchObject({ kind: 'channel', req: { digest: 'a'.repeat(64) } });
+  for (const bad of ['A'.repeat(64), 'a'.repeat(63), 7]) expect(() => parseRelayRequest(JSON.stringify({ ...base, digest: bad }))).toThrow(/digest/);
+  const agg = { v: 1, op: 'aggregate', session: 's', from: 'p1', agg: 'b'.repeat(64), parties: ['p1', 'p2'], len: 1, ts: 1, nonce: '0'.repeat(32), sig: 'AA==' };
+  expect(parseRelayRequest(JSON.stringify({ ...agg, digest: 'c'.repeat(64) }))).toMatchObject({ kind: 'aggregate', req: { digest: 'c'.repeat(64) } });
+  expect(() => parseRelayRequest(JSON.stringify({ ...agg, digest: 'x' }))).toThrow(/digest/);
+});
