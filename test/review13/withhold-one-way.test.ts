@@ -29,7 +29,7 @@ function join(parties: TestParties, id: string, relayUrl: string): Promise<Group
   });
 }
 
-// OPEN (review13 R13-7): needs corroborated silence — a silent peer on a relayed link named only when another party hears it silent too (a new probe kind); see docs/reviews/review13-relay.md.
+// OPEN (review13 R13-7): a design choice — passes only if silence on a relayed link names nobody; see docs/reviews/review13-relay.md.
 test.skip('R13-7 — the relay withholds p2 → p3 from mid-run on: no honest party names p2 (or anyone)', async () => {
   const parties = makeParties(3);
   let armed = false;
