@@ -118,3 +118,33 @@ test('R13-2 guard — p1 cut off from the relay for good (a partition, or a cras
     await relay.close();
   }
 });
+
+test('R13-2 (forming) — p1\'s path to an honest relay is reset while the mesh forms: the mesh forms, the sum is right, nobody is named', async () => {
+  const parties = makeParties(3);
+  const port = await freePort();
+  const path = await cuttablePath(port);
+  const direct = `ws://127.0.0.1:${port}`;
+  const viaPath = `ws://127.0.0.1:${path.port}`;
+  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port, publicUrls: [direct, viaPath] });
+  let groups: Group[] = [];
+  try {
+    // p1 and p2 start; p3 comes 1.5 s later, so p1–p2 is formed and the mesh is still forming.
+    const early = ['p1', 'p2'].map((id) => join(parties, id, id === 'p1' ? viaPath : direct));
+    await new Promise((r) => setTimeout(r, 1_000));
+    path.cut();
+    await new Promise((r) => setTimeout(r, 500));
+    const settled = await Promise.allSettled([...early, join(parties, 'p3', direct)]);
+    const failed = settled.filter((r) => r.status === 'rejected').map((r) => {
+      const e = (r as PromiseRejectedResult).reason as CouplerError;
+      return { code: e.code, peers: [...e.peers], message: e.message };
+    });
+    groups = settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<Group>).value);
+    expect(failed).toEqual([]);
+    const out = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
+    for (const o of out) expect(o.sum).toBe(6);
+  } finally {
+    await Promise.all(groups.map((g) => g.close()));
+    await relay.close();
+    await path.close();
+  }
+});
