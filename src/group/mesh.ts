@@ -715,9 +715,16 @@ export class Mesh {
     // the relay's "partner left" (1001: the peer's own connection to the relay ended — a cut on
     // its path resumes from its side too), or a frame that fails the channel's checks (a flipped,
     // dropped or foreign message: the relay and both paths to it can do that as well as the peer).
-    // Before, both were read as the peer's doing and named it (review13 R13-2, R13-3).
+    // Before, both were read as the peer's doing and named it (review13 R13-2, R13-3). A peer that
+    // sent an abort notice first has said why it stopped: its notice speaks for it (below).
     const resumable =
-      relayLost || (this.#phase === 'joined' && error !== undefined && info !== undefined && (info.partnerGone || RELAY_DOABLE_CHANNEL_ERRORS.has(error.code)));
+      relayLost ||
+      (this.#phase === 'joined' &&
+        error !== undefined &&
+        info !== undefined &&
+        (info.partnerGone || RELAY_DOABLE_CHANNEL_ERRORS.has(error.code)) &&
+        this.#notices.get(ch.peerId)?.last === undefined &&
+        !this.#held.some((h) => h.peer === ch.peerId));
     if (link?.resumable && resumable && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
       // Keep the link (counts, unacknowledged messages, mailbox) and open a new channel through
       // the relay. The forming dialers do it while forming; after that, the link's own resume loop.
