@@ -427,10 +427,14 @@ export class Mesh {
 
   /**
    * Whether this party saw `party` fail: its channel ended here without an abort notice (also a
-   * channel lost while the mesh was forming, until the party is connected again).
+   * channel lost while the mesh was forming, or one the relay said the party's connection ended
+   * for, until the party is connected again).
    */
   failedHere(party: string): boolean {
     if (this.#lostForming.has(party) && !this.channels.has(party)) return true;
+    // The relay said its connection ended and its link has not come back: observed failing here
+    // as a lost channel is, until it does (before its link resumed on that, its mailbox failed).
+    if (this.#goneAtRelay.has(party) && !this.channels.has(party)) return true;
     const mb = this.mailboxes.get(party);
     return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
   }
