@@ -66,9 +66,12 @@ export type RelayRefusalClass = 'deterministic' | 'transient';
  *   `roster-digest` (a roster-bound id and a roster that does not hash to it), `bytes-limit` (the
  *   session used its byte budget), `aggregate-mismatch` (an aggregation member whose party list
  *   or length differs from the first member's, or a length over the relay's cap);
- * - transient: `duplicate` (the slot is still held, or a replayed nonce: a retry signs a fresh
- *   one), `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
- *   (load), `admission-timeout`, `pair-timeout`, `idle-timeout`, `aggregate-timeout` (timing).
+ * - transient: `duplicate` (a replayed nonce, a request signed no later than the one holding its
+ *   slot, or an aggregation member's slot still held: a retry signs a fresh one — a channel
+ *   request signed later takes its slot over, and the connection that held it is `evicted`),
+ *   `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
+ *   (load, or taken over), `admission-timeout`, `pair-timeout`, `idle-timeout`,
+ *   `aggregate-timeout` (timing).
  */
 export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusalClass>> = Object.freeze({
   malformed: 'deterministic',

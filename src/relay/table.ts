@@ -293,6 +293,8 @@ export interface ConnEntry<T> {
   readonly to: string;
   /** When it was admitted (ms). */
   readonly since: number;
+  /** The signed timestamp of its admission request (ms, the sender's clock). */
+  readonly ts: number;
   /** The other direction, once paired. */
   partner: ConnEntry<T> | undefined;
   /** Last forwarded message or ping on this pair (ms). */
@@ -478,7 +480,19 @@ export class RelayTable<T> {
     const key = keyOf(req.session, req.digest);
     const ag = req.aggregate;
     const slot = slotOf(key, req.from, ag === undefined ? req.to : aggTo(ag.id));
-    if (this.#slots.has(slot)) return { ok: false, reason: 'duplicate' };
+    // The slot is held: for a channel, by an earlier connection of this same signer for this same
+    // peer — one it has given up on (its path died; the relay's side may be half-open for minutes,
+    // kept from idling by the partner's pings). A fresh signed request (its nonce is new) proves the
+    // signer is here now: the new connection takes the slot, the old one and its partner are closed
+    // (the partner resumes). Before, every re-dial was `duplicate` until the party's resume window
+    // ended and the others named it (review13 R13-8). An aggregation member's slot stays its own:
+    // its uploads are bound to that connection.
+    // Only a request signed later than the held one's takes over: a replay of an older request (its
+    // nonce forgotten by the replay set's fair share) cannot push the signer out.
+    const held = this.#slots.get(slot);
+    if (held !== undefined && (ag !== undefined || req.ts <= held.ts)) return { ok: false, reason: 'duplicate' };
+    const takeover = held === undefined ? [] : [held, ...(held.partner === undefined ? [] : [held.partner])];
+    const freed = (where: (c: ConnEntry<T>) => boolean): number => takeover.filter(where).length;
     const aggKey = ag === undefined ? undefined : `${key}\n${ag.id}`;
     const liveAgg = aggKey === undefined ? undefined : this.#aggs.get(aggKey);
     let aggVictim: AggEntry<T> | undefined;
@@ -506,8 +520,8 @@ export class RelayTable<T> {
     const nonceVictim = this.#nonces.size >= L.maxNonces ? this.#nonceVictim(req.source) : undefined;
     if (this.#nonces.size >= L.maxNonces && nonceVictim === undefined) return { ok: false, reason: 'busy' };
     const existing = this.#sessions.get(key);
-    if (existing !== undefined && existing.conns.size >= L.maxConnectionsPerSession) return { ok: false, reason: 'session-limit' };
-    if ((this.#connsBySource.get(req.source) ?? 0) >= L.maxConnectionsPerSource) return { ok: false, reason: 'source-limit' };
+    if (existing !== undefined && existing.conns.size - takeover.length >= L.maxConnectionsPerSession) return { ok: false, reason: 'session-limit' };
+    if ((this.#connsBySource.get(req.source) ?? 0) - freed((c) => c.source === req.source) >= L.maxConnectionsPerSource) return { ok: false, reason: 'source-limit' };
     if (existing === undefined) {
       if ((this.#sessionsBySource.get(req.source) ?? 0) >= L.maxSessionsPerSource) return { ok: false, reason: 'source-limit' };
       if ((this.#sessionsByDigest.get(req.digest) ?? 0) >= L.maxSessionsPerDigest) return { ok: false, reason: 'roster-limit' };
@@ -528,11 +542,12 @@ export class RelayTable<T> {
     }
     // An evicted aggregation or session frees at least one connection (neither lives without one).
     let connVictim: ConnEntry<T> | undefined;
-    if (this.#conns.size >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
+    if (this.#conns.size - takeover.length >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
       connVictim = this.#connVictim(req.source, now);
       if (connVictim === undefined) return { ok: false, reason: 'relay-full' };
     }
     const evicted: ConnEntry<T>[] = [];
+    if (held !== undefined) evicted.push(...this.release(held));
     if (aggVictim !== undefined) {
       const first = aggVictim.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) evicted.push(...this.release(first));
@@ -574,7 +589,7 @@ export class RelayTable<T> {
         bump(this.#aggsByDigest, req.digest, 1);
       }
     }
-    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, lastTraffic: undefined, agg };
+    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, ts: req.ts, partner: undefined, lastActive: now, lastTraffic: undefined, agg };
     s.conns.add(conn);
     s.sources.add(req.source);
     s.lastActive = now;
