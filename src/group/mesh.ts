@@ -116,6 +116,12 @@ export interface MeshOwner {
   readonly closing: boolean;
 }
 
+/**
+ * Channel errors that, on a channel through a relay, the relay or a path to it can cause as well as
+ * the peer: a frame that fails authentication, arrives out of sequence, or is not a frame at all.
+ */
+const RELAY_DOABLE_CHANNEL_ERRORS: ReadonlySet<string> = new Set([ErrorCode.FRAME_AUTH_FAILED, ErrorCode.FRAME_SEQUENCE, ErrorCode.FRAME_MALFORMED, ErrorCode.FRAME_TOO_LARGE]);
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -158,6 +164,8 @@ export class Mesh {
   readonly #notices = new Map<string, NoticeRecord>();
   /** Peers whose channel was lost here while forming (not closed after a notice), and not back since. */
   readonly #lostForming = new Set<string>();
+  /** Peers whose link resumes because the relay said their connection ended (1001): missing here, not the relay's failure, until they are back. */
+  readonly #goneAtRelay = new Set<string>();
   readonly #cfg: MeshConfig;
   readonly #started = Date.now();
   /** Initiator attempts past the reply, per peer (the accept policy's reservations). */
@@ -289,6 +297,7 @@ export class Mesh {
     let link = this.links.get(peer);
     let mailbox = this.mailboxes.get(peer)!;
     if (link !== undefined && resuming) {
+      this.#goneAtRelay.delete(peer);
       link.attach(ch);
     } else {
       mailbox = new Mailbox(peer, this.#cfg.mailboxLimits);
@@ -440,10 +449,14 @@ export class Mesh {
 
   /**
    * Whether this party saw `party` fail: its channel ended here without an abort notice (also a
-   * channel lost while the mesh was forming, until the party is connected again).
+   * channel lost while the mesh was forming, or one the relay said the party's connection ended
+   * for, until the party is connected again).
    */
   failedHere(party: string): boolean {
     if (this.#lostForming.has(party) && !this.channels.has(party)) return true;
+    // The relay said its connection ended and its link has not come back: observed failing here
+    // as a lost channel is, until it does (before its link resumed on that, its mailbox failed).
+    if (this.#goneAtRelay.has(party) && !this.channels.has(party)) return true;
     const mb = this.mailboxes.get(party);
     return mb?.error !== undefined && !this.explained.has(party) && (this.#phase === 'joined' || this.#phase === 'complete');
   }
@@ -721,15 +734,32 @@ export class Mesh {
   #onClose(ch: SecureChannel, mailbox: Mailbox, error: CouplerError | undefined): void {
     if (this.channels.get(ch.peerId) !== ch) return;
     const link = this.links.get(ch.peerId);
-    const relayLost = relayedChannelInfo(ch)?.relayLost === true && error !== undefined;
-    if (link?.resumable && relayLost && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
-      // The relay went away, not the peer: keep the link (counts, unacknowledged messages,
-      // mailbox) and open a new channel through the relay. The forming dialers do it while
-      // forming; after that, the link's own resume loop.
+    const info = relayedChannelInfo(ch);
+    const relayLost = info?.relayLost === true && error !== undefined;
+    // A joined link through the relay whose channel ended without a word from the peer (no close
+    // frame, no notice) resumes whatever ended it, when the relay or a path to it could have:
+    // the relay's "partner left" (1001: the peer's own connection to the relay ended — a cut on
+    // its path resumes from its side too), or a frame that fails the channel's checks (a flipped,
+    // dropped or foreign message: the relay and both paths to it can do that as well as the peer).
+    // Before, both were read as the peer's doing and named it (review13 R13-2, R13-3). A peer that
+    // sent an abort notice first has said why it stopped: its notice speaks for it (below).
+    const resumable =
+      relayLost ||
+      (this.#phase === 'joined' &&
+        error !== undefined &&
+        info !== undefined &&
+        (info.partnerGone || RELAY_DOABLE_CHANNEL_ERRORS.has(error.code)) &&
+        this.#notices.get(ch.peerId)?.last === undefined &&
+        !this.#held.some((h) => h.peer === ch.peerId));
+    if (link?.resumable && resumable && mailbox.error === undefined && (this.#phase === 'forming' || this.#phase === 'joined') && !this.#owner?.closing) {
+      // Keep the link (counts, unacknowledged messages, mailbox) and open a new channel through
+      // the relay. The forming dialers do it while forming; after that, the link's own resume loop.
       this.channels.delete(ch.peerId);
       link.suspend();
       this.#cfg.emit({ type: 'peer-lost', peer: ch.peerId, code: ErrorCode.RELAY_LOST, graceful: false });
-      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error);
+      const gone = !relayLost && info?.partnerGone === true;
+      if (gone) this.#goneAtRelay.add(ch.peerId);
+      if (this.#phase === 'joined') void this.#resume(ch.peerId, link, mailbox, error, gone);
       return;
     }
     if (this.#phase === 'forming') {
@@ -771,7 +801,7 @@ export class Mesh {
    * sides do) until a new channel resumes it or `resumeTimeoutMs` passes; then the peer is lost
    * (RELAY_LOST: the relay, not the peer, went away).
    */
-  async #resume(peer: string, link: PeerLink, mailbox: Mailbox, cause: CouplerError | undefined): Promise<void> {
+  async #resume(peer: string, link: PeerLink, mailbox: Mailbox, cause: CouplerError | undefined, partnerGone = false): Promise<void> {
     const cfg = this.#cfg;
     const url = cfg.relayUrl;
     const deadline = Date.now() + cfg.resumeTimeoutMs;
@@ -799,9 +829,17 @@ export class Mesh {
       }
     }
     if (link.state !== 'resuming' || signal.aborted) return;
+    this.#goneAtRelay.delete(peer);
     link.down();
     if (mailbox.error !== undefined) return;
     const why = last === undefined ? '' : ` (${last.message})`;
+    if (partnerGone) {
+      // The relay said the peer's connection ended and it did not come back for the whole window
+      // (a crash, or its path cut for that long): observed missing here, as a direct peer would be.
+      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": its connection to the relay ended and it did not come back within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
+      cfg.emit({ type: 'peer-lost', peer, code: ErrorCode.PEER_LOST });
+      return;
+    }
     mailbox.fail(
       new GroupError(ErrorCode.RELAY_LOST, `lost the connection to the relay ${url ?? ''} and could not resume the link to "${peer}" within ${cfg.resumeTimeoutMs} ms${why}`, {
         peers: [],
@@ -816,9 +854,14 @@ export class Mesh {
     return this.#cfg.relayUrl;
   }
 
-  /** Whether the link to `peer` is waiting for a new channel through the relay. */
+  /**
+   * Whether the link to `peer` is waiting for a new channel through the relay because this party
+   * lost the relay (or the relay or a path to it broke the channel) — not because the relay said
+   * the peer's own connection ended: such a peer is missing here like a lost direct peer (a round
+   * deadline probes it and names it if it stays silent), so a crashed peer is still named.
+   */
   isResuming(peer: string): boolean {
-    return this.links.get(peer)?.state === 'resuming';
+    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer);
   }
 
   /** Stop every resume loop and timer (the group closes). */

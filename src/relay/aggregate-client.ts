@@ -288,7 +288,7 @@ export async function openRelayAggregation(o: RelayAggregationOptions): Promise<
       clearTimeout(timer);
       reject(e);
     });
-    ws.once('open', () => ws.send(JSON.stringify({ v: 1, op: 'aggregate', ...body, sig, url: base, ...(rosterText === undefined ? {} : { roster: rosterText }) })));
+    ws.once('open', () => ws.send(JSON.stringify({ v: 1, op: 'aggregate', ...body, sig, url: base, digest: rosterDigest(o.roster), ...(rosterText === undefined ? {} : { roster: rosterText }) })));
   });
 
   return {

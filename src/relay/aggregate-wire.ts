@@ -209,10 +209,12 @@ export interface AggregateRequest {
   readonly roster?: string;
   /** Optional, unsigned: the relay URL the party signed. */
   readonly url?: string;
+  /** Optional, unsigned: the digest of the roster the party uses (as for a channel admission, `AdmissionRequest.digest`). */
+  readonly digest?: string;
 }
 
 /** The bytes a member signs to be admitted to an aggregation: bound to the relay, session, aggregation, members and length. */
-export function aggregateTranscript(relayUrl: string, r: Omit<AggregateRequest, 'sig' | 'v' | 'op' | 'roster' | 'url'>): Uint8Array {
+export function aggregateTranscript(relayUrl: string, r: Omit<AggregateRequest, 'sig' | 'v' | 'op' | 'roster' | 'url' | 'digest'>): Uint8Array {
   return new TextEncoder().encode(
     ['coupler-relay/1 aggregate admission', normalizeRelayUrl(relayUrl), r.session, r.from, r.agg, r.parties.join(','), String(r.len), String(r.ts), r.nonce].join('\n'),
   );
@@ -256,7 +258,7 @@ export function parseAdmissionEvidence(v: unknown): AggregateAdmissionEvidence |
   return { url: r.url, from: r.from, parties: [...(r.parties as string[])], len: r.len as number, ts: r.ts as number, nonce: r.nonce, sig: r.sig };
 }
 
-const AGGREGATE_FIELDS = ['v', 'op', 'session', 'from', 'agg', 'parties', 'len', 'ts', 'nonce', 'sig', 'roster', 'url'] as const;
+const AGGREGATE_FIELDS = ['v', 'op', 'session', 'from', 'agg', 'parties', 'len', 'ts', 'nonce', 'sig', 'roster', 'url', 'digest'] as const;
 /** Longest session id, party id or URL hint read (characters). */
 const MAX_FIELD = 256;
 /** Most members of one aggregation the wire format admits (the relay's roster cap applies too). */
@@ -286,5 +288,6 @@ export function parseAggregateRequest(r: Record<string, PlainData>, maxAdmission
     sig: expectString(r.sig, 'sig', ctx, 128),
     ...(r.roster === undefined ? {} : { roster: expectString(r.roster, 'roster', ctx, maxAdmissionBytes) }),
     ...(r.url === undefined ? {} : { url: expectString(r.url, 'url', ctx, MAX_FIELD) }),
+    ...(r.digest === undefined ? {} : { digest: expectString(r.digest, 'digest', ctx, 64, /^[0-9a-f]{64}$/) }),
   };
 }

@@ -97,7 +97,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     await Promise.race([new Promise<void>((resolve) => ws.once('open', () => resolve())), io.failed]);
     // `url` (unsigned) tells the relay which URL this party signed, so a mismatch is answered
     // `url-mismatch` rather than `bad-signature`.
-    io.send(JSON.stringify({ v: 1, ...body, sig, url: base, ...(rosterText === undefined ? {} : { roster: rosterText }) }));
+    io.send(JSON.stringify({ v: 1, ...body, sig, url: base, digest: rosterDigest(options.roster), ...(rosterText === undefined ? {} : { roster: rosterText }) }));
     for (;;) {
       const i = await io.nextItem();
       if (i.kind !== 'text') throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'relay sent data before pairing', { peer });
@@ -123,6 +123,21 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     ws.terminate();
     throw err;
   }
+  // From here on the relay speaks only to end a pair (`refused` with its reason, then 4403 — e.g.
+  // `bytes-limit`, `evicted`, `idle-timeout`). The channel reads any text message as a malformed
+  // frame; registered before the channel's own listener, this one notes first that the relay, not
+  // the peer, ended the pair (review13 R13-3: the peer was named for it).
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary || relayRefusals.has(ws)) return;
+    let reason: RelayRefuseReason | 'unknown' = 'unknown';
+    try {
+      const msg = JSON.parse(data.toString('utf8')) as { t?: unknown; reason?: unknown };
+      if (msg.t === 'refused' && RELAY_REFUSE_REASONS.includes(msg.reason as RelayRefuseReason)) reason = msg.reason as RelayRefuseReason;
+    } catch {
+      /* not the relay's JSON: still nothing the peer sent (its frames are binary) */
+    }
+    relayRefusals.set(ws, reason);
+  });
   const policy: AcceptPolicy | undefined = policyOf(options);
   const drive = {
     cfg,
@@ -137,7 +152,7 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
     },
   } as const;
   const channel = initiator ? await driveInitiator(io, drive) : await driveResponder(io, drive);
-  relayedChannels.set(channel, { url: base, closeCode: () => relayCloseCodes.get(ws) });
+  relayedChannels.set(channel, { url: base, closeCode: () => relayCloseCodes.get(ws), refused: () => relayRefusals.get(ws) });
   // Keep the relay from ending an idle pair (a group between sums sends nothing): a WebSocket ping
   // now and then counts as traffic there, and the relay's pong shows the path is alive.
   const keepalive = setInterval(() => {
@@ -161,17 +176,37 @@ export const RELAY_PARTNER_GONE_CLOSE_CODE = 1001;
 export const RELAY_REFUSE_CLOSE_CODE = 4403;
 
 const relayCloseCodes = new WeakMap<WebSocket, number>();
-const relayedChannels = new WeakMap<SecureChannel, { url: string; closeCode: () => number | undefined }>();
+/** A text message from the relay after pairing: its refusal reason (`unknown` when it gave none). */
+const relayRefusals = new WeakMap<WebSocket, RelayRefuseReason | 'unknown'>();
+const relayedChannels = new WeakMap<SecureChannel, { url: string; closeCode: () => number | undefined; refused: () => RelayRefuseReason | 'unknown' | undefined }>();
 
-/**
- * For a channel opened through a relay: the relay's URL, and whether its connection to the relay was
- * lost (closed by anything but the relay's "your partner left" close, 1001). Undefined for a direct channel.
- */
-export function relayedChannelInfo(channel: SecureChannel): { url: string; relayLost: boolean } | undefined {
+/** What {@link relayedChannelInfo} says about a channel through a relay. */
+export interface RelayedChannelInfo {
+  /** The relay's URL (normalised). */
+  readonly url: string;
+  /**
+   * Whether its connection to the relay was lost: closed by anything but the relay's "your partner
+   * left" close (1001) or a clean close (1000), or ended by a relay refusal after pairing.
+   */
+  readonly relayLost: boolean;
+  /** Whether the relay closed it saying the partner's connection ended (1001). */
+  readonly partnerGone: boolean;
+  /** The relay's refusal reason, when it ended the pair with one after pairing. */
+  readonly refused: RelayRefuseReason | 'unknown' | undefined;
+}
+
+/** For a channel opened through a relay, what is known of its relay connection (see {@link RelayedChannelInfo}); undefined for a direct channel. */
+export function relayedChannelInfo(channel: SecureChannel): RelayedChannelInfo | undefined {
   const info = relayedChannels.get(channel);
   if (info === undefined) return undefined;
   const code = info.closeCode();
-  return { url: info.url, relayLost: code !== undefined && code !== RELAY_PARTNER_GONE_CLOSE_CODE && code !== 1000 };
+  const refused = info.refused();
+  return {
+    url: info.url,
+    relayLost: refused !== undefined || (code !== undefined && code !== RELAY_PARTNER_GONE_CLOSE_CODE && code !== 1000),
+    partnerGone: refused === undefined && code === RELAY_PARTNER_GONE_CLOSE_CODE,
+    refused,
+  };
 }
 
 /** The relay could not be reached (connection refused, reset, DNS failure, TLS error). */

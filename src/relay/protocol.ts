@@ -66,9 +66,12 @@ export type RelayRefusalClass = 'deterministic' | 'transient';
  *   `roster-digest` (a roster-bound id and a roster that does not hash to it), `bytes-limit` (the
  *   session used its byte budget), `aggregate-mismatch` (an aggregation member whose party list
  *   or length differs from the first member's, or a length over the relay's cap);
- * - transient: `duplicate` (the slot is still held, or a replayed nonce: a retry signs a fresh
- *   one), `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
- *   (load), `admission-timeout`, `pair-timeout`, `idle-timeout`, `aggregate-timeout` (timing).
+ * - transient: `duplicate` (a replayed nonce, a request signed no later than the one holding its
+ *   slot, or an aggregation member's slot still held: a retry signs a fresh one — a channel
+ *   request signed later takes its slot over, and the connection that held it is `evicted`),
+ *   `session-limit`, `source-limit`, `roster-limit`, `relay-full`, `busy`, `evicted`
+ *   (load, or taken over), `admission-timeout`, `pair-timeout`, `idle-timeout`,
+ *   `aggregate-timeout` (timing).
  */
 export const RELAY_REFUSAL_CLASS: Readonly<Record<RelayRefuseReason, RelayRefusalClass>> = Object.freeze({
   malformed: 'deterministic',
@@ -139,13 +142,22 @@ export interface AdmissionRequest {
    * instead of `bad-signature`, so the party learns that its relay URL is the problem.
    */
   readonly url?: string;
+  /**
+   * Optional, unsigned: the digest of the roster the party uses (64 hex, `rosterDigest`). When
+   * several rosters of the relay hold the signer's key, the relay admits the party on this one;
+   * without it the relay guesses, and a member of another roster holding the same key could make
+   * it file the two directions of one pair under different sessions (review13 R13-6).
+   */
+  readonly digest?: string;
 }
 
 /** Longest session id, party id or URL hint the relay reads (characters). */
 const MAX_ADMISSION_FIELD = 256;
 /** Longest base64 Ed25519 signature (characters). */
 const MAX_SIGNATURE_CHARS = 128;
-const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'roster', 'url'] as const;
+const ADMISSION_FIELDS = ['v', 'session', 'from', 'to', 'ts', 'nonce', 'sig', 'roster', 'url', 'digest'] as const;
+/** A roster digest hint: 64 lower-case hex digits. */
+export const ROSTER_DIGEST_HINT_PATTERN = /^[0-9a-f]{64}$/;
 
 /**
  * Parse an admission request's text: JSON, exactly the known fields, each of its type and size.
@@ -193,6 +205,7 @@ function admissionFromRecord(value: PlainData): AdmissionRequest {
     sig: expectString(r.sig, 'sig', ctx, MAX_SIGNATURE_CHARS),
     ...(r.roster === undefined ? {} : { roster: expectString(r.roster, 'roster', ctx, MAX_ADMISSION_BYTES) }),
     ...(r.url === undefined ? {} : { url: expectString(r.url, 'url', ctx, MAX_ADMISSION_FIELD) }),
+    ...(r.digest === undefined ? {} : { digest: expectString(r.digest, 'digest', ctx, 64, ROSTER_DIGEST_HINT_PATTERN) }),
   };
   return out;
 }
@@ -205,6 +218,6 @@ export function normalizeRelayUrl(url: string): string {
 }
 
 /** The bytes a party signs to be admitted: bound to the relay, the session and the pair. */
-export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v' | 'roster' | 'url'>): Uint8Array {
+export function admissionTranscript(relayUrl: string, r: Omit<AdmissionRequest, 'sig' | 'v' | 'roster' | 'url' | 'digest'>): Uint8Array {
   return new TextEncoder().encode(['coupler-relay/1 admission', normalizeRelayUrl(relayUrl), r.session, r.from, r.to, String(r.ts), r.nonce].join('\n'));
 }

@@ -462,14 +462,30 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
 
   const transcriptOf = (url: string, r: AdmissionRequest | AggregateRequest): Uint8Array => ('op' in r ? aggregateTranscript(url, r) : admissionTranscript(url, r));
 
+  /**
+   * The candidates under whose key for `from` the signature verifies over `msg`. Each distinct key
+   * is checked once: rosters of several tasks often hold the same key for a party, and an
+   * unauthenticated request must not cost one signature check per roster (review13 R13-4).
+   */
+  const verifiedUnder = (msg: Uint8Array, sig: Uint8Array, candidates: readonly Roster[], from: string): Roster[] => {
+    const byKey = new Map<string, boolean>();
+    return candidates.filter((ro) => {
+      const key = ro.get(from)!.publicKey;
+      const hex = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('hex');
+      let ok = byKey.get(hex);
+      if (ok === undefined) byKey.set(hex, (ok = ed25519Verify(msg, sig, key)));
+      return ok;
+    });
+  };
+
   const verify = (r: AdmissionRequest | AggregateRequest, sig: Uint8Array, candidates: readonly Roster[]): Roster | undefined => {
     for (const url of publicUrls) {
-      const msg = transcriptOf(url, r);
-      const verified = candidates.filter((ro) => ed25519Verify(msg, sig, ro.get(r.from)!.publicKey));
+      const verified = verifiedUnder(transcriptOf(url, r), sig, candidates, r.from);
+      if (verified.length === 0) continue;
+      if (verified.length === 1) return verified[0];
       // Several rosters with the same key: join the live session of one of them, else the first.
       const live = new Set([...table.sessions()].map((s) => `${s.id}\n${s.digest}`));
-      const pick = verified.find((ro) => live.has(`${r.session}\n${digestOf.get(ro) ?? rosterDigest(ro)}`)) ?? verified[0];
-      if (pick) return pick;
+      return verified.find((ro) => live.has(`${r.session}\n${digestOf.get(ro) ?? rosterDigest(ro)}`)) ?? verified[0];
     }
     return undefined;
   };
@@ -569,20 +585,25 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       end(link, found);
       return undefined;
     }
-    const candidates = found.filter((ro) => ids.every((id) => ro.has(id)));
+    const holding = found.filter((ro) => ids.every((id) => ro.has(id)));
+    // The party said which roster it uses (an unsigned hint): only that one, when the relay has it
+    // and it holds the ids. Several rosters may hold the signer's key, and a guess let a member of
+    // another of them split one pair across two sessions (review13 R13-6).
+    const hinted = r.digest === undefined ? [] : holding.filter((ro) => (digestOf.get(ro) ?? rosterDigest(ro)) === r.digest);
+    const candidates = hinted.length > 0 ? hinted : holding;
     if (candidates.length === 0) {
       end(link, 'not-in-roster');
       return undefined;
     }
     const roster = verify(r, sig, candidates);
     if (roster) return roster;
-    let hinted: string | undefined;
+    let hintedUrl: string | undefined;
     try {
-      hinted = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
+      hintedUrl = r.url === undefined ? undefined : normalizeRelayUrl(r.url);
     } catch {
-      hinted = undefined;
+      hintedUrl = undefined;
     }
-    const mismatch = hinted !== undefined && !publicUrls.includes(hinted) && candidates.some((ro) => ed25519Verify(transcriptOf(hinted, r), sig, ro.get(r.from)!.publicKey));
+    const mismatch = hintedUrl !== undefined && !publicUrls.includes(hintedUrl) && verifiedUnder(transcriptOf(hintedUrl, r), sig, candidates, r.from).length > 0;
     end(link, mismatch ? 'url-mismatch' : 'bad-signature');
     return undefined;
   };

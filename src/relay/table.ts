@@ -11,14 +11,18 @@
  *   source, or overall) is evicted. Each has an admission deadline.
  * - **Sessions** are keyed by (session id, roster digest). Each counts against the source that
  *   opened it and against its roster digest (static and roster-bound alike). When the table is
- *   full a newcomer may displace the longest-idle session of a source or digest that holds more
- *   than the newcomer's own (fair share); otherwise it is refused `relay-full`.
+ *   full a newcomer may displace the longest-idle session not in use (see {@link RELAY_IN_USE_MS})
+ *   of a source or digest that holds more than the newcomer's own (fair share); otherwise it is
+ *   refused `relay-full`.
  * - **Admitted connections** count against their source, their session and a global cap; a full
- *   global cap is shared the same way (the longest-idle connection of a heavier source).
+ *   global cap is shared the same way (the longest-idle connection not in use of a heavier source).
+ *   A pair or aggregation member that carried traffic within {@link RELAY_IN_USE_MS} is in use and
+ *   never displaced: counts per source prove nothing (an outsider spreads over many addresses).
  * - **Aggregations** (relayed openings) count against their session, their roster digest, the
  *   source of their first member and a global cap; a full source or relay evicts the
- *   longest-waiting aggregation still missing members of a heavier digest (or source), never a
- *   complete one. One missing members ends `aggregateJoinTimeoutMs` after its latest member came.
+ *   longest-waiting aggregation still missing members — or complete but behind the slowest
+ *   allowed pace ({@link AGGREGATE_STALL_GRACE_MS}) — of a heavier digest (or source), never one
+ *   keeping the pace. One missing members ends `aggregateJoinTimeoutMs` after its latest member came.
  * - **Deadlines**: an admitted connection waits `pairTimeoutMs` for its partner; a session that
  *   carries no traffic (no forwarded message, no WebSocket ping) for `idleTimeoutMs` ends.
  * - **Replays**: an accepted request's nonce is kept until its timestamp leaves the admission
@@ -96,6 +100,24 @@ export const DEFAULT_RELAY_MAX_AGGREGATE_ELEMENTS = 2 ** 24;
  * second per member): its deadline is the join timeout plus 17 bytes per element at this rate.
  */
 export const AGGREGATE_MIN_BYTES_PER_SECOND = 1024 * 1024;
+/**
+ * How long after its last traffic (a forwarded message, an upload or a WebSocket ping; parties ping
+ * every 30 s) a paired connection or aggregation member counts as in use (ms): 60 s. Fair share
+ * (a full table) displaces only connections and sessions not in use — unpaired, or silent for
+ * longer — and never a member of an aggregation whose members all came: an admission proves no
+ * more than a key, and an outsider with keys of its own spread over many source addresses is always
+ * the "lighter" source (review13 R13-1: it displaced a running task's pairs).
+ */
+export const RELAY_IN_USE_MS = 60_000;
+/**
+ * How long after its last member came an aggregation may move nothing before fair share may give
+ * its slot to a newcomer (ms): 10 s. After that it must keep the pace its deadline assumes
+ * ({@link AGGREGATE_MIN_BYTES_PER_SECOND} per member), or a newcomer of a lighter source or digest
+ * may displace it when the relay is full. Before, an aggregation whose members all came was never
+ * displaced: an outsider admitting both members of aggregations of its own, from two addresses,
+ * held every slot for their whole deadline, uploading nothing (review13 R13-5).
+ */
+export const AGGREGATE_STALL_GRACE_MS = 10_000;
 /** Bytes per element one member moves in an aggregation at most: 8 up, 8 + 1 down (carries of ≤ 256 members); 4-byte carries are rounded into the deadline's slack. */
 const AGGREGATE_BYTES_PER_ELEMENT = 17;
 
@@ -251,6 +273,10 @@ export interface AggEntry<T> {
   deadline: number;
   /** Set once the answer went out: a member leaving then ends only its own connection. */
   done: boolean;
+  /** When its last member came (ms), once all did. */
+  completedAt: number | undefined;
+  /** Bytes its members uploaded and were answered so far. */
+  bytes: number;
 }
 
 /** An admitted connection: one direction of a channel (`from` → `to`). */
@@ -267,10 +293,18 @@ export interface ConnEntry<T> {
   readonly to: string;
   /** When it was admitted (ms). */
   readonly since: number;
+  /** The signed timestamp of its admission request (ms, the sender's clock). */
+  readonly ts: number;
   /** The other direction, once paired. */
   partner: ConnEntry<T> | undefined;
   /** Last forwarded message or ping on this pair (ms). */
   lastActive: number;
+  /**
+   * Last forwarded message, upload or ping on this pair or aggregation member (ms); undefined until
+   * the first. A connection with traffic within {@link RELAY_IN_USE_MS} is in use: fair share never
+   * displaces it.
+   */
+  lastTraffic: number | undefined;
   /** The aggregation this connection is a member of (`to` is then empty). */
   readonly agg: AggEntry<T> | undefined;
 }
@@ -446,7 +480,19 @@ export class RelayTable<T> {
     const key = keyOf(req.session, req.digest);
     const ag = req.aggregate;
     const slot = slotOf(key, req.from, ag === undefined ? req.to : aggTo(ag.id));
-    if (this.#slots.has(slot)) return { ok: false, reason: 'duplicate' };
+    // The slot is held: for a channel, by an earlier connection of this same signer for this same
+    // peer — one it has given up on (its path died; the relay's side may be half-open for minutes,
+    // kept from idling by the partner's pings). A fresh signed request (its nonce is new) proves the
+    // signer is here now: the new connection takes the slot, the old one and its partner are closed
+    // (the partner resumes). Before, every re-dial was `duplicate` until the party's resume window
+    // ended and the others named it (review13 R13-8). An aggregation member's slot stays its own:
+    // its uploads are bound to that connection.
+    // Only a request signed later than the held one's takes over: a replay of an older request (its
+    // nonce forgotten by the replay set's fair share) cannot push the signer out.
+    const held = this.#slots.get(slot);
+    if (held !== undefined && (ag !== undefined || req.ts <= held.ts)) return { ok: false, reason: 'duplicate' };
+    const takeover = held === undefined ? [] : [held, ...(held.partner === undefined ? [] : [held.partner])];
+    const freed = (where: (c: ConnEntry<T>) => boolean): number => takeover.filter(where).length;
     const aggKey = ag === undefined ? undefined : `${key}\n${ag.id}`;
     const liveAgg = aggKey === undefined ? undefined : this.#aggs.get(aggKey);
     let aggVictim: AggEntry<T> | undefined;
@@ -462,10 +508,10 @@ export class RelayTable<T> {
         // A full source, or a full relay, is shared fairly (see #aggVictim); nothing is released
         // before every refusal below has been ruled out.
         if ((this.#aggsBySource.get(req.source) ?? 0) >= L.maxAggregationsPerSource) {
-          aggVictim = this.#aggVictim(key, req.source, req.digest, true);
+          aggVictim = this.#aggVictim(key, req.source, req.digest, true, now);
           if (aggVictim === undefined) return { ok: false, reason: 'source-limit' };
         } else if (this.#aggs.size >= L.maxAggregations) {
-          aggVictim = this.#aggVictim(key, req.source, req.digest, false);
+          aggVictim = this.#aggVictim(key, req.source, req.digest, false, now);
           if (aggVictim === undefined) return { ok: false, reason: 'relay-full' };
         }
       }
@@ -474,8 +520,8 @@ export class RelayTable<T> {
     const nonceVictim = this.#nonces.size >= L.maxNonces ? this.#nonceVictim(req.source) : undefined;
     if (this.#nonces.size >= L.maxNonces && nonceVictim === undefined) return { ok: false, reason: 'busy' };
     const existing = this.#sessions.get(key);
-    if (existing !== undefined && existing.conns.size >= L.maxConnectionsPerSession) return { ok: false, reason: 'session-limit' };
-    if ((this.#connsBySource.get(req.source) ?? 0) >= L.maxConnectionsPerSource) return { ok: false, reason: 'source-limit' };
+    if (existing !== undefined && existing.conns.size - takeover.length >= L.maxConnectionsPerSession) return { ok: false, reason: 'session-limit' };
+    if ((this.#connsBySource.get(req.source) ?? 0) - freed((c) => c.source === req.source) >= L.maxConnectionsPerSource) return { ok: false, reason: 'source-limit' };
     if (existing === undefined) {
       if ((this.#sessionsBySource.get(req.source) ?? 0) >= L.maxSessionsPerSource) return { ok: false, reason: 'source-limit' };
       if ((this.#sessionsByDigest.get(req.digest) ?? 0) >= L.maxSessionsPerDigest) return { ok: false, reason: 'roster-limit' };
@@ -490,17 +536,18 @@ export class RelayTable<T> {
       // Evicting the aggregation ends its session too when it holds nothing else.
       const freesSession = aggVictim !== undefined && [...aggVictim.session.conns].every((c) => c.agg === aggVictim);
       if (!freesSession) {
-        sessionVictim = this.#sessionVictim(req.source, req.digest);
+        sessionVictim = this.#sessionVictim(req.source, req.digest, now);
         if (sessionVictim === undefined) return { ok: false, reason: 'relay-full' };
       }
     }
     // An evicted aggregation or session frees at least one connection (neither lives without one).
     let connVictim: ConnEntry<T> | undefined;
-    if (this.#conns.size >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
-      connVictim = this.#connVictim(req.source);
+    if (this.#conns.size - takeover.length >= L.maxConnections && aggVictim === undefined && sessionVictim === undefined) {
+      connVictim = this.#connVictim(req.source, now);
       if (connVictim === undefined) return { ok: false, reason: 'relay-full' };
     }
     const evicted: ConnEntry<T>[] = [];
+    if (held !== undefined) evicted.push(...this.release(held));
     if (aggVictim !== undefined) {
       const first = aggVictim.members.values().next().value as ConnEntry<T> | undefined;
       if (first !== undefined) evicted.push(...this.release(first));
@@ -535,14 +582,14 @@ export class RelayTable<T> {
       // (A live aggregation of an evicted session was released with it above.)
       agg = this.#aggs.get(aggKey!);
       if (agg === undefined) {
-        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, joinedAt: now, deadline: this.#aggDeadline(now, ag.length), done: false };
+        agg = { id: ag.id, session: s, parties: [...ag.parties], length: ag.length, members: new Map(), openedBy: req.source, admission: ag.admission, since: now, joinedAt: now, deadline: this.#aggDeadline(now, ag.length), done: false, completedAt: undefined, bytes: 0 };
         this.#aggs.set(aggKey!, agg);
         s.aggs.add(agg);
         bump(this.#aggsBySource, req.source, 1);
         bump(this.#aggsByDigest, req.digest, 1);
       }
     }
-    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, partner: undefined, lastActive: now, agg };
+    const conn: ConnEntry<T> = { handle: req.handle, source: req.source, session: s, from: req.from, to: ag === undefined ? req.to : '', since: now, ts: req.ts, partner: undefined, lastActive: now, lastTraffic: undefined, agg };
     s.conns.add(conn);
     s.sources.add(req.source);
     s.lastActive = now;
@@ -552,7 +599,10 @@ export class RelayTable<T> {
     if (agg !== undefined) {
       agg.members.set(req.from, conn);
       agg.joinedAt = now;
-      if (agg.members.size === agg.parties.length) agg.deadline = Math.max(agg.deadline, this.#aggDeadline(now, agg.length));
+      if (agg.members.size === agg.parties.length) {
+        agg.deadline = Math.max(agg.deadline, this.#aggDeadline(now, agg.length));
+        agg.completedAt = now;
+      }
       return { ok: true, conn, partner: undefined, evicted };
     }
     const want = req.partnerSlot ?? { session: req.session, from: req.to, to: req.from };
@@ -623,7 +673,12 @@ export class RelayTable<T> {
     const s = conn.session;
     s.lastActive = now;
     conn.lastActive = now;
-    if (conn.partner) conn.partner.lastActive = now;
+    conn.lastTraffic = now;
+    if (conn.agg !== undefined) conn.agg.bytes += bytes;
+    if (conn.partner) {
+      conn.partner.lastActive = now;
+      conn.partner.lastTraffic = now;
+    }
     s.bytes += bytes;
     return s.bytes <= this.limits.maxBytesPerSession;
   }
@@ -683,12 +738,34 @@ export class RelayTable<T> {
     return now + this.limits.aggregateJoinTimeoutMs + Math.ceil((1000 * AGGREGATE_BYTES_PER_ELEMENT * length) / AGGREGATE_MIN_BYTES_PER_SECOND);
   }
 
-  /** The longest-idle session of a source or digest that holds more sessions than the newcomer's would. */
-  #sessionVictim(source: string, digest: string): SessionEntry<T> | undefined {
+  /**
+   * Whether `c` is in use at `now` (fair share never displaces it): a paired connection or an
+   * aggregation member with traffic within {@link RELAY_IN_USE_MS}, or a member of an aggregation
+   * whose members all came.
+   */
+  #inUse(c: ConnEntry<T>, now: number): boolean {
+    if (c.agg !== undefined && (c.agg.done || (c.agg.completedAt !== undefined && !this.#aggStalled(c.agg, now)))) return true;
+    return (c.partner !== undefined || c.agg !== undefined) && c.lastTraffic !== undefined && now - c.lastTraffic < RELAY_IN_USE_MS;
+  }
+
+  /**
+   * Whether a complete, unanswered aggregation is behind the slowest allowed pace at `now`: more
+   * than {@link AGGREGATE_STALL_GRACE_MS} after its last member came, its members have moved less
+   * than {@link AGGREGATE_MIN_BYTES_PER_SECOND} each since then (the pace its deadline assumes).
+   */
+  #aggStalled(a: AggEntry<T>, now: number): boolean {
+    if (a.done || a.completedAt === undefined) return false;
+    const late = now - a.completedAt - AGGREGATE_STALL_GRACE_MS;
+    return late > 0 && a.bytes < (AGGREGATE_MIN_BYTES_PER_SECOND * a.parties.length * late) / 1000;
+  }
+
+  /** The longest-idle session not in use (no connection of it in use) of a source or digest that holds more sessions than the newcomer's would. */
+  #sessionVictim(source: string, digest: string, now: number): SessionEntry<T> | undefined {
     const mineBySource = (this.#sessionsBySource.get(source) ?? 0) + 1;
     const mineByDigest = (this.#sessionsByDigest.get(digest) ?? 0) + 1;
     let victim: SessionEntry<T> | undefined;
     for (const s of this.#sessions.values()) {
+      if ([...s.conns].some((c) => this.#inUse(c, now))) continue;
       const heavier = (this.#sessionsBySource.get(s.openedBy) ?? 0) > mineBySource || (this.#sessionsByDigest.get(s.digest) ?? 0) > mineByDigest;
       if (heavier && (victim === undefined || s.lastActive < victim.lastActive)) victim = s;
     }
@@ -696,20 +773,21 @@ export class RelayTable<T> {
   }
 
   /**
-   * The aggregation a newcomer of (`source`, `digest`) may evict: one still waiting for members
-   * (one whose members all came is never evicted), of a roster digest — or, when the relay is
+   * The aggregation a newcomer of (`source`, `digest`) may evict: one still waiting for members,
+   * or one whose members all came but that is behind the slowest allowed pace (see
+   * {@link AGGREGATE_STALL_GRACE_MS}; one that keeps the pace, or has answered, is never evicted), of a roster digest — or, when the relay is
    * full rather than the newcomer's source, of a source — that holds more aggregations than the
    * newcomer's would after admission; of those, one of the digest holding the most, the
    * longest-waiting first. `sameSource`: only aggregations opened from `source` (its cap is full).
    * Never one of the newcomer's own session (`key`): within a session its own cap decides.
    */
-  #aggVictim(key: string, source: string, digest: string, sameSource: boolean): AggEntry<T> | undefined {
+  #aggVictim(key: string, source: string, digest: string, sameSource: boolean, now: number): AggEntry<T> | undefined {
     const mineBySource = (this.#aggsBySource.get(source) ?? 0) + 1;
     const mineByDigest = (this.#aggsByDigest.get(digest) ?? 0) + 1;
     let victim: AggEntry<T> | undefined;
     let victimHeld = 0;
     for (const a of this.#aggs.values()) {
-      if (a.done || a.members.size >= a.parties.length || (sameSource && a.openedBy !== source) || keyOf(a.session.id, a.session.digest) === key) continue;
+      if (a.done || (a.completedAt !== undefined && !this.#aggStalled(a, now)) || (sameSource && a.openedBy !== source) || keyOf(a.session.id, a.session.digest) === key) continue;
       const held = this.#aggsByDigest.get(a.session.digest) ?? 0;
       const heavier = held > mineByDigest || (!sameSource && (this.#aggsBySource.get(a.openedBy) ?? 0) > mineBySource);
       if (heavier && (victim === undefined || held > victimHeld || (held === victimHeld && a.since < victim.since))) {
@@ -720,11 +798,12 @@ export class RelayTable<T> {
     return victim;
   }
 
-  /** The longest-idle connection of a source that holds more connections than the newcomer's would. */
-  #connVictim(source: string): ConnEntry<T> | undefined {
+  /** The longest-idle connection not in use of a source that holds more connections than the newcomer's would. */
+  #connVictim(source: string, now: number): ConnEntry<T> | undefined {
     const mine = (this.#connsBySource.get(source) ?? 0) + 1;
     let victim: ConnEntry<T> | undefined;
     for (const c of this.#conns) {
+      if (this.#inUse(c, now)) continue;
       if ((this.#connsBySource.get(c.source) ?? 0) > mine && (victim === undefined || c.lastActive < victim.lastActive)) victim = c;
     }
     return victim;

@@ -157,7 +157,7 @@ describe('malicious relay, pairing', () => {
 });
 
 describe('malicious relay, whole protocol', () => {
-  test('a bit flipped mid-secureSum: typed errors, never a wrong sum', async () => {
+  test('a bit flipped mid-secureSum: the link resumes, never a wrong sum, nobody named', async () => {
     const parties = makeParties(3);
     let n = 0;
     let armed = false;
@@ -178,17 +178,11 @@ describe('malicious relay, whole protocol', () => {
       armed = true;
       const out = await settleAll(groups.map((g, i) => secureSum(g, i + 1, { roundTimeoutMs: 3_000 })));
       expect(n).toBeGreaterThan(1);
-      // The flipped frame is p2's last message to p3 (secureSum's two-round form: its digest with
-      // its opening), so p3 aborts; p1 and p2 had every message they need and may finish — with
-      // the right sum (security with abort: some honest parties may abort, none outputs a wrong sum).
-      for (const o of out) {
-        if (o.ok) expect(o.value.sum).toBe(1 + 2 + 3);
-        else expect(o.error).toBeInstanceOf(CouplerError);
-      }
-      expect(out[2]!.ok).toBe(false);
-      const p3 = (out[2] as { error: CouplerError }).error;
-      expect([ErrorCode.PEER_LOST, ErrorCode.FRAME_AUTH_FAILED]).toContain(p3.code);
-      expect(p3.peers).toContain('p2');
+      // The flipped frame fails p3's channel from p2 (AEAD). Through a relay that proves only that
+      // the frame is not p2's as sealed — the relay or a path to it may have changed it — so the
+      // link resumes over a new channel, p2 resends what p3 lacks, and every party finishes with
+      // the right sum; nobody is named (review13 R13-3: before, p3 failed naming the honest p2).
+      for (const o of out) expect(o.ok && o.value.sum).toBe(1 + 2 + 3);
     } finally {
       await Promise.all(groups.map((g) => g.close()));
     }
