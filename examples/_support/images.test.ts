@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NODE_LINE } from '../../test/image/_dockerfile';
 import { EXAMPLES, REPO, builtCli, csvColumn, dockerfileBuildStep, exportedFunctions, runExample, stationFiles, tempDir, transpileLikeImage } from './harness';
 
 const EXAMPLE_METHODS: Record<string, string[]> = {
@@ -30,14 +31,14 @@ describe.each(Object.keys(EXAMPLE_METHODS))('examples/%s/Dockerfile', (example) 
   test('builds FROM coupler-base with a pinned esbuild stage, copies only the module, bakes in no data', () => {
     const text = dockerfile();
     const froms = [...text.matchAll(/^FROM\s+(.+)$/gm)].map((m) => m[1]!.trim());
-    expect(froms).toEqual(['node:20-slim AS build', 'coupler-base']);
+    expect(froms).toEqual([`node:${NODE_LINE}-slim AS build`, 'coupler-base']);
     expect(text).toMatch(/^COPY --from=build --chown=node:node \/build\/algorithm\.mjs \/app\/algorithm\.mjs$/m);
     expect(text).toMatch(/^ENV PKG_NAME=\/app\/algorithm\.mjs$/m);
     const step = dockerfileBuildStep(example);
     const installed = (JSON.parse(readFileSync(join(REPO, 'node_modules', 'esbuild', 'package.json'), 'utf8')) as { version: string }).version;
     // the image test below runs the esbuild in node_modules: the Dockerfile must pin that version
     expect(`esbuild@${step.esbuildVersion}`).toBe(`esbuild@${installed}`);
-    expect(step.esbuildArgs).toEqual(expect.arrayContaining(['algorithm.ts', '--format=esm', '--platform=node', '--outfile=algorithm.mjs']));
+    expect(step.esbuildArgs).toEqual(expect.arrayContaining(['algorithm.ts', '--format=esm', '--platform=node', `--target=node${NODE_LINE}`, '--outfile=algorithm.mjs']));
     expect(step.esbuildArgs.some((a) => a.startsWith('--bundle'))).toBe(false);
     expect(step.copiedSources).toEqual(['algorithm.ts']);
     const ignored = readFileSync(join(EXAMPLES, example, '.dockerignore'), 'utf8').split('\n');

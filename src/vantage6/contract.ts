@@ -266,6 +266,18 @@ function isPathLike(spec: string): boolean {
 }
 
 /**
+ * Node's error codes for a TypeScript module it cannot run itself (tsx or a build step would):
+ * no type stripping at all (Node 20), syntax that needs transforming (enums, namespaces, parameter
+ * properties), a .ts file under node_modules, a Node built without its TypeScript support.
+ */
+const TS_LOADER_NEEDED: ReadonlySet<string> = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+  'ERR_NO_TYPESCRIPT',
+]);
+
+/**
  * Import an algorithm module: a path (absolute or relative to the working directory) or a
  * package name (resolved from the working directory first, then from coupler's location).
  *
@@ -289,8 +301,11 @@ export async function importAlgorithmModule(spec: string): Promise<AlgorithmModu
     return (await import(url)) as AlgorithmModule;
   } catch (err) {
     const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
-    // A TypeScript module needs a loader (tsx) or a build step; say so instead of Node's message.
-    const ts = /\.[cm]?ts$/.test(target) && (err as NodeJS.ErrnoException)?.code === 'ERR_UNKNOWN_FILE_EXTENSION';
+    // A TypeScript module Node cannot run by itself needs a loader (tsx) or a build step; say so
+    // instead of Node's message. Node 20 refuses every .ts (ERR_UNKNOWN_FILE_EXTENSION); Node
+    // >= 22.18 / 23.6 strips erasable types itself and refuses the rest with codes of its own.
+    const code = (err as NodeJS.ErrnoException)?.code;
+    const ts = (/\.[cm]?ts$/.test(target) || /\.[cm]?ts$/.test(url)) && code !== undefined && TS_LOADER_NEEDED.has(code);
     const hint = ts ? ' — a TypeScript module needs tsx (npm install --save-dev tsx; coupler simulate then runs it with --import tsx) or compile it to JavaScript first (the example Dockerfiles do, with esbuild)' : '';
     throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot import the algorithm module ${JSON.stringify(target.slice(0, 200))}: ${first}${hint}`, { cause: err });
   }

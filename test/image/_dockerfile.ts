@@ -9,6 +9,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix, relative, sep } from 'node:path';
 
+/**
+ * The Node.js release line the base image and the examples' build stages pin: 26, the active LTS
+ * line (end of life April 2029). Node 20 reached end of life in April 2026; 22 (April 2027) and 24
+ * (April 2028) are in maintenance. Move it before the line's end of life (docs/reviews/node-lts.md).
+ */
+export const NODE_LINE = 26;
+
+/** An image of {@link NODE_LINE}, slim variant: `node:26-slim`, `node:26.1.2-slim`, optionally pinned by digest. */
+export const NODE_IMAGE = new RegExp(`^node:${NODE_LINE}(?:\\.\\d+){0,2}-slim(?:@sha256:[0-9a-f]{64})?$`);
+
 /** One instruction. */
 export interface Instruction {
   /** Upper case: FROM, RUN, COPY, ... */
@@ -21,7 +31,7 @@ export interface Instruction {
 
 /** One build stage. */
 export interface Stage {
-  /** The image after ARG substitution (`node:20-slim`). */
+  /** The image after ARG substitution (`node:26-slim`). */
   readonly image: string;
   /** `AS name`, if any. */
   readonly name: string | undefined;

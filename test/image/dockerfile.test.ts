@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import {
+  NODE_IMAGE,
+  NODE_LINE,
   SECRET_FILE,
   baseImageLayout,
   documentedContext,
@@ -32,7 +34,6 @@ const ROOT = join(__dirname, '..', '..');
 const BASE = join(ROOT, 'Dockerfile.base');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 
-const NODE20 = /^node:20(?:\.\d+){0,2}-slim(?:@sha256:[0-9a-f]{64})?$/;
 const ROOT_USER = /^(root|0)(:.*)?$/;
 const SECRET_VARIABLE = /(TOKEN|SECRET|PASSWORD|PASSWD|PRIVATE|_KEY$|^KEY$|NPM_AUTH|CREDENTIAL)/i;
 
@@ -80,10 +81,10 @@ function checkNoSecretVariables(df: Dockerfile): void {
 describe('the Dockerfile reader', () => {
   test('continuations, comments inside them, directives, stages, exec forms', () => {
     const df = parseDockerfile(
-      ['# syntax=docker/dockerfile:1', 'ARG BASE=node:20-slim', 'FROM ${BASE} AS build', 'RUN a \\', '  # a comment inside', '  && b \\', '', '  && c', 'FROM build', 'ENTRYPOINT ["x", "y z"]', 'LABEL p8888="coupler" other=1'].join('\n'),
+      ['# syntax=docker/dockerfile:1', 'ARG BASE=node:26-slim', 'FROM ${BASE} AS build', 'RUN a \\', '  # a comment inside', '  && b \\', '', '  && c', 'FROM build', 'ENTRYPOINT ["x", "y z"]', 'LABEL p8888="coupler" other=1'].join('\n'),
     );
     expect(df.stages.map((s) => [s.image, s.name])).toEqual([
-      ['node:20-slim', 'build'],
+      ['node:26-slim', 'build'],
       ['build', undefined],
     ]);
     expect(df.stages[0]!.instructions).toEqual([{ keyword: 'RUN', args: 'a && b && c', line: 4 }]);
@@ -106,9 +107,13 @@ describe('Dockerfile.base', () => {
   const df = (): Dockerfile => readDockerfile(BASE);
   const stage = (): Stage => finalStage(df());
 
-  test('every stage is a Node 20 slim image; the runtime stage in particular', () => {
-    expect(stage().image).toMatch(NODE20);
-    for (const s of df().stages) if (!df().stages.some((o) => o.name === s.image)) expect(s.image).toMatch(NODE20);
+  test(`every stage is a Node ${NODE_LINE} slim image (a supported LTS line, not end-of-life Node 20); the runtime stage in particular`, () => {
+    expect(stage().image).toMatch(NODE_IMAGE);
+    for (const s of df().stages) if (!df().stages.some((o) => o.name === s.image)) expect(s.image).toMatch(NODE_IMAGE);
+    // The image pattern itself: the line and nothing else.
+    expect(`node:${NODE_LINE}-slim`).toMatch(NODE_IMAGE);
+    expect(`node:${NODE_LINE}.3.1-slim@sha256:${'a'.repeat(64)}`).toMatch(NODE_IMAGE);
+    for (const other of ['node:20-slim', `node:${NODE_LINE}`, `node:${NODE_LINE}-alpine`, `node:${NODE_LINE}0-slim`, `node:${NODE_LINE - 1}-slim`]) expect(other).not.toMatch(NODE_IMAGE);
   });
 
   test('runs as root by default, as a stock vantage6 node needs; --build-arg COUPLER_USER=node gives the non-root variant (uid 1000) for Swarm/Kubernetes', () => {
@@ -264,6 +269,14 @@ describe('examples/*/Dockerfile (whatever exists when the test runs)', () => {
   if (cases.length === 0) test('no example Dockerfile yet', () => expect(dockerfiles).toEqual([]));
   describe.each(cases)('examples/%s/Dockerfile', (_name, file) => {
     const df = (): Dockerfile => readDockerfile(file);
+
+    test(`every stage that is not coupler-base is a Node ${NODE_LINE} slim image, and esbuild targets node${NODE_LINE}`, () => {
+      const d = df();
+      const others = d.stages.filter((s) => !/^coupler-base(:[\w.-]+)?$/.test(s.image) && !d.stages.some((o) => o.name === s.image));
+      for (const s of others) expect({ line: s.from.line, image: s.image }).toEqual({ line: s.from.line, image: expect.stringMatching(NODE_IMAGE) });
+      const targets = d.instructions.filter((i) => i.keyword === 'RUN' && /\besbuild\s/.test(i.args)).flatMap((i) => [...i.args.matchAll(/--target=(\S+)/g)].map((m) => m[1]));
+      for (const t of targets) expect(t).toBe(`node${NODE_LINE}`);
+    });
 
     test('the runtime stage is FROM coupler-base and keeps its entry point and user', () => {
       const stage = finalStage(df());
