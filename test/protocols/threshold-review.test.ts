@@ -131,7 +131,10 @@ test('thresholdSum n = 4, t = 2, a long vector: a party that freezes after stati
     expect(events.find((e) => e.type === 'failed')).toBeUndefined();
     const r = events.find((e) => e.type === 'result')!;
     expect({ contributors: r.contributors, first: r.first, last: r.last }).toEqual(want);
-    expect(r.elapsedMs).toBeLessThan(6 * ROUND);
+    // Not hung: the run's own waits for the frozen party (its pieces: one deadline and a probe;
+    // the partial-sum round: two deadlines and a probe, review11 R11-2) plus the GF(2^61 − 1) work
+    // on a loaded 2-core machine stay well inside 10 deadlines; the old code never finished.
+    expect(r.elapsedMs).toBeLessThan(10 * ROUND);
   }
 }, 40_000);
 
