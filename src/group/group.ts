@@ -1198,6 +1198,15 @@ export class Group {
     await this.#mesh.links.get(peer)!.send(bytes);
   }
 
+  /**
+   * @internal The id of the link to `peer` (its first channel's transcript, which the peer holds
+   * too): for tests that play a hostile roster peer speaking the link protocol (`coupler resume`).
+   */
+  _linkId(peer: string): Uint8Array | undefined {
+    const id = this.#mesh.links.get(peer)?.id;
+    return id === undefined ? undefined : Uint8Array.from(id);
+  }
+
   /** @internal drop a misbehaving peer. */
   _dropPeer(peer: string, error: CouplerError): void {
     this.#mesh.drop(peer, error);
