@@ -44,7 +44,7 @@ function join(parties: TestParties, id: string, relayUrl: string): Promise<Group
 const outcomeOf = (r: PromiseSettledResult<{ sum: unknown }>): unknown =>
   r.status === 'fulfilled' ? { sum: r.value.sum } : { code: (r.reason as CouplerError).code, peers: [...(r.reason as CouplerError).peers].sort() };
 
-async function run(fault: boolean): Promise<unknown[]> {
+async function run(fault: boolean, delayMs = 0): Promise<unknown[]> {
   const parties = makeParties(3);
   const port = await freePort();
   let flips = 0;
@@ -74,6 +74,7 @@ async function run(fault: boolean): Promise<unknown[]> {
     const [g1, g2, g3] = groups as [Group, Group, Group];
     // p1 and p2 start the next sum; p3 withholds its part.
     const two = Promise.allSettled([secureSum(g1, 10), secureSum(g2, 20)]);
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     if (fault) {
       armed = true;
       await g3._sendRaw('p1', encodeMessage({ r: 'r14.junk', p: 1 }));
@@ -101,5 +102,10 @@ test('R14-1 control — p3 only withholds its part (its path silent): p1 and p2 
 
 test('R14-1 — p3 makes its frames to p1 and p2 fail the channel check, then never resumes: p1 and p2 name p3, not the relay', async () => {
   const out = await run(true);
+  for (const o of out) expect(o).toMatchObject({ peers: ['p3'] });
+});
+
+test('R14-1 — the same, done 0.8 s before the round deadline (the honest parties\' resume dials are still young at it): p1 and p2 name p3', async () => {
+  const out = await run(true, 3_200);
   for (const o of out) expect(o).toMatchObject({ peers: ['p3'] });
 });
