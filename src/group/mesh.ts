@@ -122,6 +122,13 @@ export interface MeshOwner {
  */
 const RELAY_DOABLE_CHANNEL_ERRORS: ReadonlySet<string> = new Set([ErrorCode.FRAME_AUTH_FAILED, ErrorCode.FRAME_SEQUENCE, ErrorCode.FRAME_MALFORMED, ErrorCode.FRAME_TOO_LARGE]);
 
+/**
+ * How long a resuming link's dial, once the relay admitted it, waits for the peer before the peer
+ * counts as missing here (at most half the resume window): the longest backoff of a peer's own
+ * resume loop (RELAY_RETRY_MAX_MS, +25 % jitter) and a margin for its handshake.
+ */
+export const RELAY_PEER_GRACE_MS = Math.ceil(RELAY_RETRY_MAX_MS * 1.25) + 1_000;
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -808,21 +815,56 @@ export class Mesh {
     const signal = this.#resumeController.signal;
     let delay = RELAY_RETRY_INITIAL_MS;
     let last: CouplerError | undefined;
+    // Whether the relay admitted this party's latest dial and the peer did not come to it: the
+    // relay is up and serving this party, the peer is the one missing — as when the relay says the
+    // peer's connection ended (1001). Before, a link resumed after a channel check failed waited
+    // for the peer as if the relay were gone: a roster peer that broke its own channels (it holds
+    // their keys) and never came back had every honest party report RELAY_LOST "the relay is
+    // unreachable", nobody named (review14 R14-1). A relay that admits and never pairs can get the
+    // peer named that way, as it can with 1001 (README: through a relay, silence is the relay's to
+    // define; review13 R13-7).
+    // The peer gets a grace first: after a relay restart both sides dial again on their own backoff
+    // (up to RELAY_RETRY_MAX_MS, jittered), so the first one admitted may wait that long for the other.
+    const missing = partnerGone;
+    const grace = Math.min(RELAY_PEER_GRACE_MS, Math.floor(cfg.resumeTimeoutMs / 2));
+    let admittedAt: number | undefined;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const onAdmitted = (): void => {
+      admittedAt = Date.now();
+      this.#resumeDials.set(peer, 'admitted');
+      graceTimer = setTimeout(() => {
+        if (link.state === 'resuming' && !signal.aborted) this.#goneAtRelay.add(peer);
+      }, grace);
+      graceTimer.unref();
+    };
     while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
+      admittedAt = undefined;
+      this.#resumeDials.set(peer, 'dialing');
       try {
         const ch = await relayChannel(url, peer, {
           ...cfg.channelOptions,
           _policy: this.policy,
           signal,
           pairTimeoutMs: Math.max(1, Math.min(deadline - Date.now(), MAX_TIMER_MS)),
+          _onAdmitted: onAdmitted,
         });
+        clearTimeout(graceTimer);
+        this.#resumeDials.delete(peer);
         markRelayed(ch);
         this.register(ch);
         if (!this.channels.has(peer)) continue; // refused here (another channel won): try again
         return;
       } catch (err) {
+        clearTimeout(graceTimer);
+        this.#resumeDials.delete(peer);
         if (signal.aborted) return;
         last = err instanceof CouplerError ? err : undefined;
+        // Admitted, then the pair deadline (ours or the relay's) passed: the peer did not come.
+        // Anything else (the relay unreachable, refusing, or gone after admitting) is the relay's.
+        const waited = admittedAt !== undefined && Date.now() - admittedAt >= grace;
+        const peerAbsent = waited && (last?.code === ErrorCode.TIMEOUT || (err instanceof RelayError && err.reason === 'pair-timeout'));
+        partnerGone = missing || peerAbsent;
+        if (!partnerGone) this.#goneAtRelay.delete(peer);
         if (err instanceof RelayError && isDeterministicRefusal(err.reason)) break;
         delay = Math.min(delay * 2, RELAY_RETRY_MAX_MS);
         await sleep(Math.round(delay * (0.75 + Math.random() * 0.5)), signal);
@@ -834,9 +876,12 @@ export class Mesh {
     if (mailbox.error !== undefined) return;
     const why = last === undefined ? '' : ` (${last.message})`;
     if (partnerGone) {
-      // The relay said the peer's connection ended and it did not come back for the whole window
-      // (a crash, or its path cut for that long): observed missing here, as a direct peer would be.
-      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": its connection to the relay ended and it did not come back within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
+      // The relay said the peer's connection ended, or admitted this party while the peer never
+      // came, and it did not come back for the whole window (a crash, its path cut for that long,
+      // or a peer that broke its channels and stays away): observed missing here, as a direct peer
+      // would be.
+      const what = missing ? 'its connection to the relay ended and it did not come back' : 'the relay admitted this party and it did not come to the relay';
+      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": ${what} within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
       cfg.emit({ type: 'peer-lost', peer, code: ErrorCode.PEER_LOST });
       return;
     }
@@ -862,6 +907,22 @@ export class Mesh {
    */
   isResuming(peer: string): boolean {
     return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer);
+  }
+
+  /** Resume dials in flight, by peer: `admitted` once the relay admitted it (the peer not there yet). */
+  readonly #resumeDials = new Map<string, 'dialing' | 'admitted'>();
+
+  /**
+   * Wait until each of `peers` whose link is resuming is decided here: back, counted missing (the
+   * relay admitted this party's dial and the peer did not come within the grace), or with no dial
+   * of this party at the relay in flight — at most the grace and a second. A round deadline that
+   * finds only resuming links waits for this before it blames the relay: a peer that broke its own
+   * channels just before the deadline was otherwise still "resuming" at it (review14 R14-1).
+   */
+  async resumeSettled(peers: readonly string[]): Promise<void> {
+    const until = Date.now() + Math.min(RELAY_PEER_GRACE_MS, Math.floor(this.#cfg.resumeTimeoutMs / 2)) + 1_000;
+    const open = (): boolean => peers.some((p) => this.isResuming(p) && this.#resumeDials.has(p));
+    while (open() && Date.now() < until && !this.#resumeController.signal.aborted) await sleep(Math.min(50, Math.max(1, until - Date.now())), this.#resumeController.signal);
   }
 
   /** Stop every resume loop and timer (the group closes). */
