@@ -902,11 +902,16 @@ export class Mesh {
   /**
    * Whether the link to `peer` is waiting for a new channel through the relay because this party
    * lost the relay (or the relay or a path to it broke the channel) — not because the relay said
-   * the peer's own connection ended: such a peer is missing here like a lost direct peer (a round
-   * deadline probes it and names it if it stays silent), so a crashed peer is still named.
+   * the peer's own connection ended, or admitted this party's dial while the peer did not come:
+   * such a peer is missing here like a lost direct peer (a round deadline probes it and names it
+   * if it stays silent), so a crashed peer is still named. Not once the link has a channel again.
    */
   isResuming(peer: string): boolean {
-    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer);
+    // A link with a channel again is not waiting for the relay: the relay paired the peer and the
+    // handshake proved it; only its resume message is missing, and the peer alone can send it. Such
+    // a link stayed "resuming" for as long as the peer kept quiet, and every round deadline blamed
+    // the relay, nobody named (review14 R14-1b): the peer is asked like any other.
+    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer) && !this.channels.has(peer);
   }
 
   /** Resume dials in flight, by peer: `admitted` once the relay admitted it (the peer not there yet). */
