@@ -129,6 +129,12 @@ const RELAY_DOABLE_CHANNEL_ERRORS: ReadonlySet<string> = new Set([ErrorCode.FRAM
  */
 export const RELAY_PEER_GRACE_MS = Math.ceil(RELAY_RETRY_MAX_MS * 1.25) + 1_000;
 
+/**
+ * A relayed link whose channel breaks again within this long of resuming waits before it dials
+ * (100 ms doubling to RELAY_RETRY_MAX_MS); one that stayed up this long resumes at once, ms.
+ */
+export const RESUME_STABLE_MS = 30_000;
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -837,6 +843,19 @@ export class Mesh {
       }, grace);
       graceTimer.unref();
     };
+    // A link that breaks again soon after it resumed waits before it dials, doubling each time (as
+    // any re-dial backs off): a peer that completes each handshake and breaks the channel again
+    // (it holds the keys) drove this party's admissions at the relay — ~74 a second, each a nonce
+    // the relay keeps for up to 10 min, 4 096 per source — with no wait at all (review14 R14-3b).
+    const streak = this.#resumeStreaks.get(peer);
+    const again = streak !== undefined && streak.upAt !== undefined && Date.now() - streak.upAt < RESUME_STABLE_MS;
+    const pause = again ? Math.min(streak.pause * 2, RELAY_RETRY_MAX_MS) : 0;
+    this.#resumeStreaks.set(peer, { pause, upAt: undefined });
+    if (pause > 0) {
+      this.#resumeDials.set(peer, 'dialing');
+      await sleep(Math.round(pause * (0.75 + Math.random() * 0.5)), signal);
+      this.#resumeDials.delete(peer);
+    }
     while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
       admittedAt = undefined;
       this.#resumeDials.set(peer, 'dialing');
@@ -853,6 +872,7 @@ export class Mesh {
         markRelayed(ch);
         this.register(ch);
         if (!this.channels.has(peer)) continue; // refused here (another channel won): try again
+        this.#resumeStreaks.set(peer, { pause: Math.max(pause, RELAY_RETRY_INITIAL_MS / 2), upAt: Date.now() });
         return;
       } catch (err) {
         clearTimeout(graceTimer);
@@ -914,18 +934,21 @@ export class Mesh {
     return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer) && !this.channels.has(peer);
   }
 
-  /** Resume dials in flight, by peer: `admitted` once the relay admitted it (the peer not there yet). */
+  /** Resume dials in flight (or waiting to dial), by peer: `admitted` once the relay admitted one (the peer not there yet). */
   readonly #resumeDials = new Map<string, 'dialing' | 'admitted'>();
+  /** Per peer: the pause before its link's latest resume dialled, and when that resume succeeded (see {@link RESUME_STABLE_MS}). */
+  readonly #resumeStreaks = new Map<string, { pause: number; upAt: number | undefined }>();
 
   /**
    * Wait until each of `peers` whose link is resuming is decided here: back, counted missing (the
    * relay admitted this party's dial and the peer did not come within the grace), or with no dial
-   * of this party at the relay in flight — at most the grace and a second. A round deadline that
+   * of this party at the relay in flight or waiting — at most the grace, the longest re-dial pause
+   * and a second. A round deadline that
    * finds only resuming links waits for this before it blames the relay: a peer that broke its own
    * channels just before the deadline was otherwise still "resuming" at it (review14 R14-1).
    */
   async resumeSettled(peers: readonly string[]): Promise<void> {
-    const until = Date.now() + Math.min(RELAY_PEER_GRACE_MS, Math.floor(this.#cfg.resumeTimeoutMs / 2)) + 1_000;
+    const until = Date.now() + Math.min(RELAY_PEER_GRACE_MS, Math.floor(this.#cfg.resumeTimeoutMs / 2)) + Math.ceil(RELAY_RETRY_MAX_MS * 1.25) + 1_000;
     const open = (): boolean => peers.some((p) => this.isResuming(p) && this.#resumeDials.has(p));
     while (open() && Date.now() < until && !this.#resumeController.signal.aborted) await sleep(Math.min(50, Math.max(1, until - Date.now())), this.#resumeController.signal);
   }
