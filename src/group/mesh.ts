@@ -831,13 +831,20 @@ export class Mesh {
     // define; review13 R13-7).
     // The peer gets a grace first: after a relay restart both sides dial again on their own backoff
     // (up to RELAY_RETRY_MAX_MS, jittered), so the first one admitted may wait that long for the other.
+    // The grace runs from the first admission of this resume and goes on across dials the relay
+    // admitted and that then failed (evicted, the peer's handshake stalled, the pair deadline): a
+    // peer that took over its own slot again and again evicted each admitted dial, and a grace
+    // per dial never ended (review14 R14-1e). Only a dial the relay did not admit starts it again.
     const missing = partnerGone;
     const grace = Math.min(RELAY_PEER_GRACE_MS, Math.floor(cfg.resumeTimeoutMs / 2));
-    let admittedAt: number | undefined;
+    let admittedSince: number | undefined;
+    let admittedNow = false;
     let graceTimer: NodeJS.Timeout | undefined;
     const onAdmitted = (): void => {
-      admittedAt = Date.now();
+      admittedNow = true;
       this.#resumeDials.set(peer, 'admitted');
+      if (admittedSince !== undefined) return;
+      admittedSince = Date.now();
       graceTimer = setTimeout(() => {
         if (link.state === 'resuming' && !signal.aborted) this.#goneAtRelay.add(peer);
       }, grace);
@@ -857,7 +864,7 @@ export class Mesh {
       this.#resumeDials.delete(peer);
     }
     while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
-      admittedAt = undefined;
+      admittedNow = false;
       this.#resumeDials.set(peer, 'dialing');
       try {
         const ch = await relayChannel(url, peer, {
@@ -868,6 +875,7 @@ export class Mesh {
           _onAdmitted: onAdmitted,
         });
         clearTimeout(graceTimer);
+        admittedSince = undefined;
         this.#resumeDials.delete(peer);
         markRelayed(ch);
         this.register(ch);
@@ -875,16 +883,21 @@ export class Mesh {
         this.#resumeStreaks.set(peer, { pause: Math.max(pause, RELAY_RETRY_INITIAL_MS / 2), upAt: Date.now() });
         return;
       } catch (err) {
-        clearTimeout(graceTimer);
         this.#resumeDials.delete(peer);
-        if (signal.aborted) return;
+        if (signal.aborted) {
+          clearTimeout(graceTimer);
+          return;
+        }
         last = err instanceof CouplerError ? err : undefined;
-        // Admitted, then the pair deadline (ours or the relay's) passed: the peer did not come.
-        // Anything else (the relay unreachable, refusing, or gone after admitting) is the relay's.
-        const waited = admittedAt !== undefined && Date.now() - admittedAt >= grace;
-        const peerAbsent = waited && (last?.code === ErrorCode.TIMEOUT || (err instanceof RelayError && err.reason === 'pair-timeout'));
+        if (!admittedNow) {
+          // Not admitted (the relay unreachable, or refusing this party): the relay's, not the peer's.
+          clearTimeout(graceTimer);
+          admittedSince = undefined;
+        }
+        // Admitted throughout the grace and still no channel: the peer did not come (or stalled).
+        const peerAbsent = admittedSince !== undefined && Date.now() - admittedSince >= grace;
         partnerGone = missing || peerAbsent;
-        if (!partnerGone) this.#goneAtRelay.delete(peer);
+        if (!partnerGone && admittedSince === undefined) this.#goneAtRelay.delete(peer);
         if (err instanceof RelayError && isDeterministicRefusal(err.reason)) break;
         delay = Math.min(delay * 2, RELAY_RETRY_MAX_MS);
         await sleep(Math.round(delay * (0.75 + Math.random() * 0.5)), signal);
