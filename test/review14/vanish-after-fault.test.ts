@@ -81,7 +81,8 @@ async function run(fault: boolean, delayMs = 0): Promise<unknown[]> {
       await g3._sendRaw('p2', encodeMessage({ r: 'r14.junk', p: 1 }));
       const until = Date.now() + 5_000;
       while (flips < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-      expect(flips).toBe(2);
+      // (Also any ack or ping p3 sends meanwhile: under load the first sum's last acks come late.)
+      expect(flips).toBeGreaterThanOrEqual(2);
     }
     // From here on p3's path carries nothing: it never resumes.
     path.freeze();
