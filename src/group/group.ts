@@ -848,19 +848,26 @@ export class Group {
           const names = [...missing];
           // Only peers that explained themselves are missing: their judgement ends the gather.
           if (names.length === 0) return;
-          if (names.every((m) => this.#mesh.isResuming(m))) {
-            return finish(
-              new GroupError(
-                ErrorCode.RELAY_LOST,
-                `round "${round}": the relay ${this.#mesh.relayUrl ?? ''} is unreachable; the links to ${names.map((m) => `"${m}"`).join(', ')} did not come back within ${timeoutMs} ms`,
-                { peers: [] },
-              ),
-            );
-          }
+          // Only links resuming through the relay are missing: the relay is gone, unless it admits
+          // this party's dials and a peer does not come to it (that peer is then missing here and
+          // is asked like any other). Decided after the dials in flight settle (bounded): a peer
+          // that broke its own channels just before the deadline was still "resuming" at it, and
+          // the relay was blamed (review14 R14-1).
+          const relayGone = (): GroupError | undefined =>
+            names.every((m) => this.#mesh.isResuming(m))
+              ? new GroupError(
+                  ErrorCode.RELAY_LOST,
+                  `round "${round}": the relay ${this.#mesh.relayUrl ?? ''} is unreachable; the links to ${names.map((m) => `"${m}"`).join(', ')} did not come back within ${timeoutMs} ms`,
+                  { peers: [] },
+                )
+              : undefined;
           // A party still missing may be one that is behind, waiting for the culprit as this party
           // did, and about to say so: ask before naming (#stalled). A peer's notice being judged,
           // or arriving meanwhile, decides where it confirms someone here.
-          late = this.#stalled(round, names, timeoutMs);
+          late =
+            relayGone() === undefined
+              ? this.#stalled(round, names, timeoutMs)
+              : this.#mesh.resumeSettled(names).then(() => relayGone() ?? this.#stalled(round, names, timeoutMs));
           void late.then((timeout) => {
             if (judging === 0) finish(timeout);
           });
@@ -1196,6 +1203,15 @@ export class Group {
   async _sendRaw(peer: string, bytes: Uint8Array): Promise<void> {
     this.#peerChannel(peer);
     await this.#mesh.links.get(peer)!.send(bytes);
+  }
+
+  /**
+   * @internal The id of the link to `peer` (its first channel's transcript, which the peer holds
+   * too): for tests that play a hostile roster peer speaking the link protocol (`coupler resume`).
+   */
+  _linkId(peer: string): Uint8Array | undefined {
+    const id = this.#mesh.links.get(peer)?.id;
+    return id === undefined ? undefined : Uint8Array.from(id);
   }
 
   /** @internal drop a misbehaving peer. */

@@ -49,6 +49,8 @@ export class PeerLink {
   #channel: SecureChannel;
   #state: LinkState = 'up';
   #sent = 0;
+  /** The most messages the peer has said it holds (acknowledgement or resume): it can never hold fewer. */
+  #acked = 0;
   #received = 0;
   #unackedCount = 0;
   #unackedBytes = 0;
@@ -183,6 +185,7 @@ export class PeerLink {
    */
   onAck(n: number): CouplerError | undefined {
     if (n > this.#sent) return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" acknowledged more messages than were sent to it`, { peer: this.peer });
+    if (n > this.#acked) this.#acked = n;
     while (this.#retained.length > 0 && this.#retained[0]!.n <= n) this.#retainedBytes -= this.#retained.shift()!.bytes.length;
     return undefined;
   }
@@ -231,11 +234,20 @@ export class PeerLink {
    * @returns an error when this link cannot resume (another link, or messages no longer held).
    */
   onResume(link: Uint8Array, n: number): CouplerError | undefined {
+    // A resume is the first message of each channel, once. A second one on a live channel (sealed
+    // end to end: only the peer can send it) claiming fewer messages than the peer acknowledged
+    // made this link give up with "no longer held" — RELAY_LOST, nobody named: a peer stopped the
+    // run at once and the relay was blamed (review14 R14-2).
+    if (!this.#awaitingResume) {
+      return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent a second resume message on one channel`, { peer: this.peer });
+    }
     this.#awaitingResume = false;
     if (!Buffer.from(link).equals(Buffer.from(this.id))) {
       return new GroupError(ErrorCode.PEER_LOST, `peer "${this.peer}" came back as a new process (its link is not this one)`, { peer: this.peer });
     }
     if (n > this.#sent) return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" claims more messages than were sent to it`, { peer: this.peer });
+    // Its count only grows (it acknowledges what it received): fewer than it acknowledged is a lie.
+    if (n < this.#acked) return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" claims fewer messages than it acknowledged`, { peer: this.peer });
     const first = this.#retained[0]?.n ?? this.#sent + 1;
     if (n + 1 < first && (this.#overflowed || n < this.#sent)) {
       return new GroupError(ErrorCode.RELAY_LOST, `cannot resume the link to "${this.peer}": messages it lacks are no longer held`, { peers: [] });

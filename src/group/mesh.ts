@@ -122,6 +122,19 @@ export interface MeshOwner {
  */
 const RELAY_DOABLE_CHANNEL_ERRORS: ReadonlySet<string> = new Set([ErrorCode.FRAME_AUTH_FAILED, ErrorCode.FRAME_SEQUENCE, ErrorCode.FRAME_MALFORMED, ErrorCode.FRAME_TOO_LARGE]);
 
+/**
+ * How long a resuming link's dial, once the relay admitted it, waits for the peer before the peer
+ * counts as missing here (at most half the resume window): the longest backoff of a peer's own
+ * resume loop (RELAY_RETRY_MAX_MS, +25 % jitter) and a margin for its handshake.
+ */
+export const RELAY_PEER_GRACE_MS = Math.ceil(RELAY_RETRY_MAX_MS * 1.25) + 1_000;
+
+/**
+ * A relayed link whose channel breaks again within this long of resuming waits before it dials
+ * (100 ms doubling to RELAY_RETRY_MAX_MS); one that stayed up this long resumes at once, ms.
+ */
+export const RESUME_STABLE_MS = 30_000;
+
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -808,21 +821,83 @@ export class Mesh {
     const signal = this.#resumeController.signal;
     let delay = RELAY_RETRY_INITIAL_MS;
     let last: CouplerError | undefined;
+    // Whether the relay admitted this party's latest dial and the peer did not come to it: the
+    // relay is up and serving this party, the peer is the one missing — as when the relay says the
+    // peer's connection ended (1001). Before, a link resumed after a channel check failed waited
+    // for the peer as if the relay were gone: a roster peer that broke its own channels (it holds
+    // their keys) and never came back had every honest party report RELAY_LOST "the relay is
+    // unreachable", nobody named (review14 R14-1). A relay that admits and never pairs can get the
+    // peer named that way, as it can with 1001 (README: through a relay, silence is the relay's to
+    // define; review13 R13-7).
+    // The peer gets a grace first: after a relay restart both sides dial again on their own backoff
+    // (up to RELAY_RETRY_MAX_MS, jittered), so the first one admitted may wait that long for the other.
+    // The grace runs from the first admission of this resume and goes on across dials the relay
+    // admitted and that then failed (evicted, the peer's handshake stalled, the pair deadline): a
+    // peer that took over its own slot again and again evicted each admitted dial, and a grace
+    // per dial never ended (review14 R14-1e). Only a dial the relay did not admit starts it again.
+    const missing = partnerGone;
+    const grace = Math.min(RELAY_PEER_GRACE_MS, Math.floor(cfg.resumeTimeoutMs / 2));
+    let admittedSince: number | undefined;
+    let admittedNow = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const onAdmitted = (): void => {
+      admittedNow = true;
+      this.#resumeDials.set(peer, 'admitted');
+      if (admittedSince !== undefined) return;
+      admittedSince = Date.now();
+      graceTimer = setTimeout(() => {
+        if (link.state === 'resuming' && !signal.aborted) this.#goneAtRelay.add(peer);
+      }, grace);
+      graceTimer.unref();
+    };
+    // A link that breaks again soon after it resumed waits before it dials, doubling each time (as
+    // any re-dial backs off): a peer that completes each handshake and breaks the channel again
+    // (it holds the keys) drove this party's admissions at the relay — ~74 a second, each a nonce
+    // the relay keeps for up to 10 min, 4 096 per source — with no wait at all (review14 R14-3b).
+    const streak = this.#resumeStreaks.get(peer);
+    const again = streak !== undefined && streak.upAt !== undefined && Date.now() - streak.upAt < RESUME_STABLE_MS;
+    const pause = again ? Math.min(streak.pause * 2, RELAY_RETRY_MAX_MS) : 0;
+    this.#resumeStreaks.set(peer, { pause, upAt: undefined });
+    if (pause > 0) {
+      this.#resumeDials.set(peer, 'dialing');
+      await sleep(Math.round(pause * (0.75 + Math.random() * 0.5)), signal);
+      this.#resumeDials.delete(peer);
+    }
     while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
+      admittedNow = false;
+      this.#resumeDials.set(peer, 'dialing');
       try {
         const ch = await relayChannel(url, peer, {
           ...cfg.channelOptions,
           _policy: this.policy,
           signal,
           pairTimeoutMs: Math.max(1, Math.min(deadline - Date.now(), MAX_TIMER_MS)),
+          _onAdmitted: onAdmitted,
         });
+        clearTimeout(graceTimer);
+        admittedSince = undefined;
+        this.#resumeDials.delete(peer);
         markRelayed(ch);
         this.register(ch);
         if (!this.channels.has(peer)) continue; // refused here (another channel won): try again
+        this.#resumeStreaks.set(peer, { pause: Math.max(pause, RELAY_RETRY_INITIAL_MS / 2), upAt: Date.now() });
         return;
       } catch (err) {
-        if (signal.aborted) return;
+        this.#resumeDials.delete(peer);
+        if (signal.aborted) {
+          clearTimeout(graceTimer);
+          return;
+        }
         last = err instanceof CouplerError ? err : undefined;
+        if (!admittedNow) {
+          // Not admitted (the relay unreachable, or refusing this party): the relay's, not the peer's.
+          clearTimeout(graceTimer);
+          admittedSince = undefined;
+        }
+        // Admitted throughout the grace and still no channel: the peer did not come (or stalled).
+        const peerAbsent = admittedSince !== undefined && Date.now() - admittedSince >= grace;
+        partnerGone = missing || peerAbsent;
+        if (!partnerGone && admittedSince === undefined) this.#goneAtRelay.delete(peer);
         if (err instanceof RelayError && isDeterministicRefusal(err.reason)) break;
         delay = Math.min(delay * 2, RELAY_RETRY_MAX_MS);
         await sleep(Math.round(delay * (0.75 + Math.random() * 0.5)), signal);
@@ -834,9 +909,12 @@ export class Mesh {
     if (mailbox.error !== undefined) return;
     const why = last === undefined ? '' : ` (${last.message})`;
     if (partnerGone) {
-      // The relay said the peer's connection ended and it did not come back for the whole window
-      // (a crash, or its path cut for that long): observed missing here, as a direct peer would be.
-      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": its connection to the relay ended and it did not come back within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
+      // The relay said the peer's connection ended, or admitted this party while the peer never
+      // came, and it did not come back for the whole window (a crash, its path cut for that long,
+      // or a peer that broke its channels and stays away): observed missing here, as a direct peer
+      // would be.
+      const what = missing ? 'its connection to the relay ended and it did not come back' : 'the relay admitted this party and it did not come to the relay';
+      mailbox.fail(new GroupError(ErrorCode.PEER_LOST, `lost peer "${peer}": ${what} within ${cfg.resumeTimeoutMs} ms${why}`, { peer, cause: cause ?? last }));
       cfg.emit({ type: 'peer-lost', peer, code: ErrorCode.PEER_LOST });
       return;
     }
@@ -857,11 +935,35 @@ export class Mesh {
   /**
    * Whether the link to `peer` is waiting for a new channel through the relay because this party
    * lost the relay (or the relay or a path to it broke the channel) — not because the relay said
-   * the peer's own connection ended: such a peer is missing here like a lost direct peer (a round
-   * deadline probes it and names it if it stays silent), so a crashed peer is still named.
+   * the peer's own connection ended, or admitted this party's dial while the peer did not come:
+   * such a peer is missing here like a lost direct peer (a round deadline probes it and names it
+   * if it stays silent), so a crashed peer is still named. Not once the link has a channel again.
    */
   isResuming(peer: string): boolean {
-    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer);
+    // A link with a channel again is not waiting for the relay: the relay paired the peer and the
+    // handshake proved it; only its resume message is missing, and the peer alone can send it. Such
+    // a link stayed "resuming" for as long as the peer kept quiet, and every round deadline blamed
+    // the relay, nobody named (review14 R14-1b): the peer is asked like any other.
+    return this.links.get(peer)?.state === 'resuming' && !this.#goneAtRelay.has(peer) && !this.channels.has(peer);
+  }
+
+  /** Resume dials in flight (or waiting to dial), by peer: `admitted` once the relay admitted one (the peer not there yet). */
+  readonly #resumeDials = new Map<string, 'dialing' | 'admitted'>();
+  /** Per peer: the pause before its link's latest resume dialled, and when that resume succeeded (see {@link RESUME_STABLE_MS}). */
+  readonly #resumeStreaks = new Map<string, { pause: number; upAt: number | undefined }>();
+
+  /**
+   * Wait until each of `peers` whose link is resuming is decided here: back, counted missing (the
+   * relay admitted this party's dial and the peer did not come within the grace), or with no dial
+   * of this party at the relay in flight or waiting — at most the grace, the longest re-dial pause
+   * and a second. A round deadline that
+   * finds only resuming links waits for this before it blames the relay: a peer that broke its own
+   * channels just before the deadline was otherwise still "resuming" at it (review14 R14-1).
+   */
+  async resumeSettled(peers: readonly string[]): Promise<void> {
+    const until = Date.now() + Math.min(RELAY_PEER_GRACE_MS, Math.floor(this.#cfg.resumeTimeoutMs / 2)) + Math.ceil(RELAY_RETRY_MAX_MS * 1.25) + 1_000;
+    const open = (): boolean => peers.some((p) => this.isResuming(p) && this.#resumeDials.has(p));
+    while (open() && Date.now() < until && !this.#resumeController.signal.aborted) await sleep(Math.min(50, Math.max(1, until - Date.now())), this.#resumeController.signal);
   }
 
   /** Stop every resume loop and timer (the group closes). */

@@ -31,6 +31,11 @@ export interface RelayChannelOptions extends ChannelOptions {
   readonly pairTimeoutMs?: number;
   /** Aborts with {@link AbortedError}. */
   readonly signal?: AbortSignal;
+  /**
+   * @internal Called when the relay admits this connection (it is up, reachable and holds the
+   * slot; the peer has not reached it yet unless `paired` follows at once).
+   */
+  readonly _onAdmitted?: () => void;
 }
 
 /**
@@ -107,7 +112,10 @@ export async function relayChannel(relayUrl: string, peer: string, options: Rela
       } catch {
         throw new HandshakeError(ErrorCode.HANDSHAKE_FAILED, 'malformed relay message', { peer });
       }
-      if (msg.t === 'admitted') continue;
+      if (msg.t === 'admitted') {
+        options._onAdmitted?.();
+        continue;
+      }
       if (msg.t === 'paired') return;
       if (msg.t === 'refused' && RELAY_REFUSE_REASONS.includes(msg.reason as RelayRefuseReason)) {
         throw new RelayError(msg.reason as RelayRefuseReason, `relay refused the connection to "${peer}" (${String(msg.reason)})`, { peer });
