@@ -815,21 +815,28 @@ interface DisputeViews {
 }
 
 /**
- * The chunks of each signer that the pieces statements among `statements` refer to (read
- * leniently: what is malformed is judged, in order, by the verdict).
+ * The chunks of each signer that the pieces statements among `statements` refer to: only
+ * statements of this round that their signer signed count (what else is malformed is judged, in
+ * order, by the verdict, which accepts nothing this skips). The signatures are checked here, before
+ * anything is kept: a forged statement listing every chunk of every party made each receiver keep
+ * every opening whole (n·8L bytes, review15 R15-1). Genuine statements refer to the chunk of the
+ * aggregator they went to, so what is kept is at most the chunks of the parties whose pieces an
+ * aggregator presents: ≈ 8L per presenting aggregator, in practice only for pieces that failed.
  */
-function piecesReferred(n: number, parties: readonly string[], statements: Iterable<{ signer: unknown; statement: unknown }>): Map<string, Set<number>> {
-  const keep = new Map(parties.map((p) => [p, new Set<number>()]));
-  for (const { signer, statement } of statements) {
+function piecesReferred(group: Group, round: string, statements: Iterable<{ signer: unknown; statement: unknown; signature: unknown }>): Map<string, Set<number>> {
+  const n = group.parties.length;
+  const keep = new Map(group.parties.map((p) => [p, new Set<number>()]));
+  for (const { signer, statement, signature } of statements) {
     const mine = typeof signer === 'string' ? keep.get(signer) : undefined;
-    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096) continue;
+    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096 || !(signature instanceof Uint8Array) || signature.length !== 64) continue;
     try {
       const body = decodeMessage(statement, 4096) as Record<string, unknown> | null;
-      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || !Array.isArray(body.items)) continue;
-      for (const item of body.items as unknown[]) {
-        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
-        if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 && c < n) mine.add(c);
-      }
+      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || body.s !== group.sessionId || body.r !== round || body.from !== signer) continue;
+      if (!(body.e instanceof Uint8Array) || !bytesEqual(body.e, group.epoch) || !Array.isArray(body.items) || body.items.length !== 1) continue;
+      const item = body.items[0] as unknown;
+      const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
+      if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0 || c >= n || mine.has(c)) continue;
+      if (ed25519Verify(statement, signature, group.roster.get(signer as string)!.publicKey)) mine.add(c);
     } catch {
       /* malformed: the verdict names its presenter */
     }
@@ -885,9 +892,11 @@ async function disputeRound(
     masters.set(p, expectBytes(rec.m, 'm', ctx, 32));
     presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
   }
-  const referred = piecesReferred(n, group.parties, [
+  const referred = piecesReferred(group, round, [
     ...held,
-    ...presented.flatMap(({ items }) => items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st } : { signer: undefined, statement: undefined }))),
+    ...presented.flatMap(({ items }) =>
+      items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st, signature: x.sig } : { signer: undefined, statement: undefined, signature: undefined })),
+    ),
   ]);
   const sum = { acc: r64Zeros(length), carries: carriesZeros(length, n) };
   const digests = new Map(group.parties.map((p) => [p, new OpeningDigest(group, round, p, layout, masters.get(p)!, point, referred.get(p)!, sum)]));
