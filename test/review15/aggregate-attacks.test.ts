@@ -5,7 +5,7 @@
  */
 import { cheatAll, describe_, honestNamed, type Settled } from './support';
 import { createTestGroups, settleAll } from '../support/group-harness';
-import { dkSecureSum, type SumResult } from '../../src/protocols';
+import { dkSecureSum, secureSum, type SumResult } from '../../src/protocols';
 import { _rebuildPolicy } from '../../src/protocols/additive';
 import { aggregateLayout, sumHash, sumStatement, AGGREGATE_PART_ELEMENTS } from '../../src/protocols/aggregate';
 import { ed25519Sign } from '../../src/crypto/ed25519';
@@ -108,6 +108,22 @@ describe('a changed chunk answer, with the partial sum rebuilt from seeds (_rebu
       await c.close();
     }
   }, 60_000);
+});
+
+describe('secureSum with opening: aggregate (pairwise masks rebuilt from their secrets)', () => {
+  test('a changed answer to everyone: TAMPERING_DETECTED naming the aggregator; to p1 only: EQUIVOCATION', async () => {
+    _rebuildPolicy.minElements = 1;
+    for (const [victims, code] of [[N5, ErrorCode.TAMPERING_DETECTED], [['p1'], ErrorCode.EQUIVOCATION]] as const) {
+      const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+      try {
+        changeAnswer(c.byId.get('p3')!, 50, victims);
+        const out = await settleAll(c.groups.map((g, i) => secureSum(g, vec(i, 50), { opening: 'aggregate' })));
+        expectAllNamed(c.ids, out, 'p3', code);
+      } finally {
+        await c.close();
+      }
+    }
+  }, 30_000);
 });
 
 describe('long vectors: streamed chunk answers (partial sums kept)', () => {
