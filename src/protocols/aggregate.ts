@@ -66,7 +66,7 @@
  * @module
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, ValueError } from '../errors.js';
+import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
@@ -974,15 +974,27 @@ function resolveDispute(
     statements.push({ ...s, body, presenter });
   };
   for (const s of myEvidence) parseStatement(me, s);
+  // A presented item that is malformed or not signed is left out, and its presenter named only if
+  // the valid evidence proves nothing else: before, the first one stopped the verdict, so a
+  // cheater whose wrong answer every honest party holds signed escaped TAMPERING_DETECTED by
+  // presenting one forged statement (PROTOCOL_VIOLATION instead; review15 R15-3). Only a cheater
+  // presents such an item (an honest party presents statements it verified), and what is left
+  // out is only evidence: every culprit below is still proven by a valid signature or the echo.
+  let forged: CouplerError | undefined;
   for (const { presenter, items } of presented) {
     for (const item of items) {
-      const ctx = { what: `evidence of round "${round}"`, peer: presenter };
-      const rec = expectRecord(item, ctx, ['sg', 'st', 'sig']);
-      parseStatement(presenter, {
-        signer: expectString(rec.sg, 'sg', ctx, 64, PARTY_ID_PATTERN),
-        statement: expectBytes(rec.st, 'st', ctx, undefined, 4096),
-        signature: expectBytes(rec.sig, 'sig', ctx, 64),
-      });
+      try {
+        const ctx = { what: `evidence of round "${round}"`, peer: presenter };
+        const rec = expectRecord(item, ctx, ['sg', 'st', 'sig']);
+        parseStatement(presenter, {
+          signer: expectString(rec.sg, 'sg', ctx, 64, PARTY_ID_PATTERN),
+          statement: expectBytes(rec.st, 'st', ctx, undefined, 4096),
+          signature: expectBytes(rec.sig, 'sig', ctx, 64),
+        });
+      } catch (err) {
+        if (!(err instanceof CouplerError)) throw err;
+        forged ??= err;
+      }
     }
   }
 
@@ -1049,6 +1061,9 @@ function resolveDispute(
       { peer: p },
     );
   }
+
+  // Nothing proven from the valid evidence: a presenter of an invalid item is named for it.
+  if (forged !== undefined) throw forged;
 
   // Everything verified: a party that reported a failure reported a false one.
   const ref = viewHash(trueSums);
