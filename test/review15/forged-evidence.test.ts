@@ -53,3 +53,41 @@ test('R15-3 — a changed answer to everyone, plus one forged statement in the c
     await c.close();
   }
 }, 30_000);
+
+// The same, with a statement the cheater DID sign (its own key, this round) but malformed: a chunk
+// answer for chunk 99. Its signature verifies, so it passed the evidence check; the answer rule
+// then stopped at its chunk index, naming the presenter PROTOCOL_VIOLATION before the cheater's
+// real answer was judged.
+test('R15-3b — a changed answer to everyone, plus a self-signed malformed statement (chunk 99): every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+  try {
+    const g = c.byId.get('p3')!;
+    const chunk = g.parties.indexOf(g.localId);
+    cheatAll(g, (send, peer, round, payload) => {
+      if (round.endsWith('/partial/sums')) {
+        const base = round.slice(0, -'/sums'.length);
+        const a = payload as { v: Uint8Array; k: Uint8Array };
+        const v = Uint8Array.from(a.v);
+        v[0]! ^= 1;
+        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
+      }
+      if (round.endsWith('/partial/dispute')) {
+        const base = round.slice(0, -'/dispute'.length);
+        const d = payload as { ev: PlainData[] } & Record<string, PlainData>;
+        const st = sumStatement(g.sessionId, g.epoch, base, g.localId, 99, new Uint8Array(32));
+        return send(peer, round, { ...d, ev: [...d.ev, { sg: g.localId, st, sig: ed25519Sign(st, g.identity.secretKey) }] });
+      }
+      return send(peer, round, payload);
+    });
+    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
+    const seen = describe_(c.ids, out);
+    c.ids.forEach((id, i) => {
+      if (id === 'p3') return;
+      const r = out[i]!;
+      const e = (r as { error: CheatingDetectedError }).error;
+      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
+    });
+  } finally {
+    await c.close();
+  }
+}, 30_000);
