@@ -971,6 +971,20 @@ function resolveDispute(
     if (body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== s.signer) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round, signer or group formation`, { peer: presenter });
     }
+    // Its fields too, here, so that a malformed statement — even one its signer did sign — is left
+    // out with the forged ones instead of stopping a rule below (review15 R15-3b).
+    if (body.t === AGGREGATE_STATEMENT.pieces) {
+      for (const item of expectArray(body.items, 'items', ctx, 1)) {
+        const it = expectRecord(item, ctx, ['c', 'h']);
+        expectUint(it.c, 'c', ctx, n - 1);
+        expectBytes(it.h, 'h', ctx, 32);
+      }
+    } else if (body.t === AGGREGATE_STATEMENT.sum) {
+      expectUint(body.c, 'c', ctx, n - 1);
+      expectBytes(body.h, 'h', ctx, 32);
+    } else {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that is neither a piece nor a chunk answer of round "${round}"`, { peer: presenter });
+    }
     statements.push({ ...s, body, presenter });
   };
   for (const s of myEvidence) parseStatement(me, s);
