@@ -91,3 +91,36 @@ test('R15-3b — a changed answer to everyone, plus a self-signed malformed stat
     await c.close();
   }
 }, 30_000);
+
+// The same, with the evidence list itself malformed (a string where the list goes): the dispute
+// round stopped at it, naming the presenter PROTOCOL_VIOLATION, before any opening was taken in.
+test('R15-3c — a changed answer to everyone, plus a malformed evidence list in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+  try {
+    const g = c.byId.get('p3')!;
+    const chunk = g.parties.indexOf(g.localId);
+    cheatAll(g, (send, peer, round, payload) => {
+      if (round.endsWith('/partial/sums')) {
+        const base = round.slice(0, -'/sums'.length);
+        const a = payload as { v: Uint8Array; k: Uint8Array };
+        const v = Uint8Array.from(a.v);
+        v[0]! ^= 1;
+        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
+      }
+      if (round.endsWith('/partial/dispute')) {
+        return send(peer, round, { ...(payload as Record<string, PlainData>), ev: 'none' });
+      }
+      return send(peer, round, payload);
+    });
+    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
+    const seen = describe_(c.ids, out);
+    c.ids.forEach((id, i) => {
+      if (id === 'p3') return;
+      const r = out[i]!;
+      const e = (r as { error: CheatingDetectedError }).error;
+      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
+    });
+  } finally {
+    await c.close();
+  }
+}, 30_000);
