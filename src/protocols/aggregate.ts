@@ -809,7 +809,7 @@ interface DisputeViews {
   /** Every party's opening (undefined: one of the wrong length). */
   readonly opened: ReadonlyMap<string, Opened | undefined>;
   /** The evidence each peer presented (unchecked). */
-  readonly presented: readonly { presenter: string; items: PlainData[] }[];
+  readonly presented: readonly { presenter: string; items: PlainData[]; malformed?: CouplerError }[];
   /** {@link sumHash} of every chunk's true sum, from the openings. */
   readonly trueSums: Uint8Array[];
 }
@@ -884,13 +884,20 @@ async function disputeRound(
   // Every header, in canonical order: the master nonce, the evidence (checked by the verdict).
   const masters = new Map<string, Uint8Array>([[group.localId, master]]);
   const inline = new Map<string, Uint8Array>();
-  const presented: { presenter: string; items: PlainData[] }[] = [];
+  const presented: { presenter: string; items: PlainData[]; malformed?: CouplerError }[] = [];
   for (const p of group.peers) {
     const ctx = { what: `dispute opening of round "${round}"`, peer: p };
     const rec = expectRecord(heads.get(p)!, ctx, parts === 0 ? ['t', 'm', 'ev'] : ['m', 'ev']);
     if (parts === 0) inline.set(p, expectBytes(rec.t, 't', ctx));
     masters.set(p, expectBytes(rec.m, 'm', ctx, 32));
-    presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
+    // A malformed evidence list counts as no evidence, its sender named only if nothing else is
+    // proven (see resolveDispute): the opening itself is still taken in (review15 R15-3c).
+    try {
+      presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
+    } catch (err) {
+      if (!(err instanceof CouplerError)) throw err;
+      presented.push({ presenter: p, items: [], malformed: err });
+    }
   }
   const referred = piecesReferred(group, round, [
     ...held,
@@ -995,7 +1002,8 @@ function resolveDispute(
   // presents such an item (an honest party presents statements it verified), and what is left
   // out is only evidence: every culprit below is still proven by a valid signature or the echo.
   let forged: CouplerError | undefined;
-  for (const { presenter, items } of presented) {
+  for (const { presenter, items, malformed } of presented) {
+    forged ??= malformed;
     for (const item of items) {
       try {
         const ctx = { what: `evidence of round "${round}"`, peer: presenter };
