@@ -14,10 +14,17 @@ const want = Array.from({ length: L }, (_, j) => 150 + 5 * j);
 // Sub-rounds of run "dk.1": shape agreement + coin (echo), segments, then the aggregated opening.
 const ROUNDS = ['/shape/v', '/shape/d', '/segment', '/partial/c/v', '/partial/c/d', '/partial/pieces', '/partial/sums', '/partial/mask', '/partial/check/v', '/partial/check/d'];
 
-test.each(ROUNDS)('p3 withholds %s from p1 only: no honest party named, no wrong sum accepted', async (suffix) => {
+test.each(ROUNDS)('p3 withholds %s from one honest party only (p1; for segments its first receiver): no honest party named, no wrong sum accepted', async (suffix) => {
   const c = await createTestGroups(5, { roundTimeoutMs: 1200 });
   try {
-    cheatAll(c.byId.get('p3')!, (send, peer, round, payload) => (peer === 'p1' && round.endsWith(suffix) ? Promise.resolve() : send(peer, round, payload)));
+    // p1, or for the segments (p3 deals only to its k − 1 receivers on the coin-tossed graph) the
+    // first receiver p3 deals to.
+    let victim = suffix === '/segment' ? undefined : 'p1';
+    cheatAll(c.byId.get('p3')!, (send, peer, round, payload) => {
+      if (!round.endsWith(suffix)) return send(peer, round, payload);
+      victim ??= peer;
+      return peer === victim ? Promise.resolve() : send(peer, round, payload);
+    });
     const out = await settleAll(c.groups.map((g, i) => dkSecureSum(g, vec(i), { k: 3 })));
     const seen = describe_(c.ids, out);
     if (process.env.R15_DEBUG) console.log(suffix, seen);
