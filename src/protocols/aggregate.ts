@@ -66,7 +66,7 @@
  * @module
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, ValueError } from '../errors.js';
+import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
@@ -809,27 +809,34 @@ interface DisputeViews {
   /** Every party's opening (undefined: one of the wrong length). */
   readonly opened: ReadonlyMap<string, Opened | undefined>;
   /** The evidence each peer presented (unchecked). */
-  readonly presented: readonly { presenter: string; items: PlainData[] }[];
+  readonly presented: readonly { presenter: string; items: PlainData[]; malformed?: CouplerError }[];
   /** {@link sumHash} of every chunk's true sum, from the openings. */
   readonly trueSums: Uint8Array[];
 }
 
 /**
- * The chunks of each signer that the pieces statements among `statements` refer to (read
- * leniently: what is malformed is judged, in order, by the verdict).
+ * The chunks of each signer that the pieces statements among `statements` refer to: only
+ * statements of this round that their signer signed count (what else is malformed is judged, in
+ * order, by the verdict, which accepts nothing this skips). The signatures are checked here, before
+ * anything is kept: a forged statement listing every chunk of every party made each receiver keep
+ * every opening whole (n·8L bytes, review15 R15-1). Genuine statements refer to the chunk of the
+ * aggregator they went to, so what is kept is at most the chunks of the parties whose pieces an
+ * aggregator presents: ≈ 8L per presenting aggregator, in practice only for pieces that failed.
  */
-function piecesReferred(n: number, parties: readonly string[], statements: Iterable<{ signer: unknown; statement: unknown }>): Map<string, Set<number>> {
-  const keep = new Map(parties.map((p) => [p, new Set<number>()]));
-  for (const { signer, statement } of statements) {
+function piecesReferred(group: Group, round: string, statements: Iterable<{ signer: unknown; statement: unknown; signature: unknown }>): Map<string, Set<number>> {
+  const n = group.parties.length;
+  const keep = new Map(group.parties.map((p) => [p, new Set<number>()]));
+  for (const { signer, statement, signature } of statements) {
     const mine = typeof signer === 'string' ? keep.get(signer) : undefined;
-    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096) continue;
+    if (mine === undefined || !(statement instanceof Uint8Array) || statement.length > 4096 || !(signature instanceof Uint8Array) || signature.length !== 64) continue;
     try {
       const body = decodeMessage(statement, 4096) as Record<string, unknown> | null;
-      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || !Array.isArray(body.items)) continue;
-      for (const item of body.items as unknown[]) {
-        const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
-        if (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 && c < n) mine.add(c);
-      }
+      if (body === null || typeof body !== 'object' || body.t !== AGGREGATE_STATEMENT.pieces || body.s !== group.sessionId || body.r !== round || body.from !== signer) continue;
+      if (!(body.e instanceof Uint8Array) || !bytesEqual(body.e, group.epoch) || !Array.isArray(body.items) || body.items.length !== 1) continue;
+      const item = body.items[0] as unknown;
+      const c = item !== null && typeof item === 'object' ? (item as Record<string, unknown>).c : undefined;
+      if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0 || c >= n || mine.has(c)) continue;
+      if (ed25519Verify(statement, signature, group.roster.get(signer as string)!.publicKey)) mine.add(c);
     } catch {
       /* malformed: the verdict names its presenter */
     }
@@ -877,17 +884,26 @@ async function disputeRound(
   // Every header, in canonical order: the master nonce, the evidence (checked by the verdict).
   const masters = new Map<string, Uint8Array>([[group.localId, master]]);
   const inline = new Map<string, Uint8Array>();
-  const presented: { presenter: string; items: PlainData[] }[] = [];
+  const presented: { presenter: string; items: PlainData[]; malformed?: CouplerError }[] = [];
   for (const p of group.peers) {
     const ctx = { what: `dispute opening of round "${round}"`, peer: p };
     const rec = expectRecord(heads.get(p)!, ctx, parts === 0 ? ['t', 'm', 'ev'] : ['m', 'ev']);
     if (parts === 0) inline.set(p, expectBytes(rec.t, 't', ctx));
     masters.set(p, expectBytes(rec.m, 'm', ctx, 32));
-    presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
+    // A malformed evidence list counts as no evidence, its sender named only if nothing else is
+    // proven (see resolveDispute): the opening itself is still taken in (review15 R15-3c).
+    try {
+      presented.push({ presenter: p, items: expectArray(rec.ev, 'ev', ctx, 4 * n) });
+    } catch (err) {
+      if (!(err instanceof CouplerError)) throw err;
+      presented.push({ presenter: p, items: [], malformed: err });
+    }
   }
-  const referred = piecesReferred(n, group.parties, [
+  const referred = piecesReferred(group, round, [
     ...held,
-    ...presented.flatMap(({ items }) => items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st } : { signer: undefined, statement: undefined }))),
+    ...presented.flatMap(({ items }) =>
+      items.map((x) => (x !== null && typeof x === 'object' && !(x instanceof Uint8Array) && !Array.isArray(x) ? { signer: x.sg, statement: x.st, signature: x.sig } : { signer: undefined, statement: undefined, signature: undefined })),
+    ),
   ]);
   const sum = { acc: r64Zeros(length), carries: carriesZeros(length, n) };
   const digests = new Map(group.parties.map((p) => [p, new OpeningDigest(group, round, p, layout, masters.get(p)!, point, referred.get(p)!, sum)]));
@@ -962,18 +978,45 @@ function resolveDispute(
     if (body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== s.signer) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement of another round, signer or group formation`, { peer: presenter });
     }
+    // Its fields too, here, so that a malformed statement — even one its signer did sign — is left
+    // out with the forged ones instead of stopping a rule below (review15 R15-3b).
+    if (body.t === AGGREGATE_STATEMENT.pieces) {
+      for (const item of expectArray(body.items, 'items', ctx, 1)) {
+        const it = expectRecord(item, ctx, ['c', 'h']);
+        expectUint(it.c, 'c', ctx, n - 1);
+        expectBytes(it.h, 'h', ctx, 32);
+      }
+    } else if (body.t === AGGREGATE_STATEMENT.sum) {
+      expectUint(body.c, 'c', ctx, n - 1);
+      expectBytes(body.h, 'h', ctx, 32);
+    } else {
+      throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${presenter}" presented a statement that is neither a piece nor a chunk answer of round "${round}"`, { peer: presenter });
+    }
     statements.push({ ...s, body, presenter });
   };
   for (const s of myEvidence) parseStatement(me, s);
-  for (const { presenter, items } of presented) {
+  // A presented item that is malformed or not signed is left out, and its presenter named only if
+  // the valid evidence proves nothing else: before, the first one stopped the verdict, so a
+  // cheater whose wrong answer every honest party holds signed escaped TAMPERING_DETECTED by
+  // presenting one forged statement (PROTOCOL_VIOLATION instead; review15 R15-3). Only a cheater
+  // presents such an item (an honest party presents statements it verified), and what is left
+  // out is only evidence: every culprit below is still proven by a valid signature or the echo.
+  let forged: CouplerError | undefined;
+  for (const { presenter, items, malformed } of presented) {
+    forged ??= malformed;
     for (const item of items) {
-      const ctx = { what: `evidence of round "${round}"`, peer: presenter };
-      const rec = expectRecord(item, ctx, ['sg', 'st', 'sig']);
-      parseStatement(presenter, {
-        signer: expectString(rec.sg, 'sg', ctx, 64, PARTY_ID_PATTERN),
-        statement: expectBytes(rec.st, 'st', ctx, undefined, 4096),
-        signature: expectBytes(rec.sig, 'sig', ctx, 64),
-      });
+      try {
+        const ctx = { what: `evidence of round "${round}"`, peer: presenter };
+        const rec = expectRecord(item, ctx, ['sg', 'st', 'sig']);
+        parseStatement(presenter, {
+          signer: expectString(rec.sg, 'sg', ctx, 64, PARTY_ID_PATTERN),
+          statement: expectBytes(rec.st, 'st', ctx, undefined, 4096),
+          signature: expectBytes(rec.sig, 'sig', ctx, 64),
+        });
+      } catch (err) {
+        if (!(err instanceof CouplerError)) throw err;
+        forged ??= err;
+      }
     }
   }
 
@@ -1040,6 +1083,9 @@ function resolveDispute(
       { peer: p },
     );
   }
+
+  // Nothing proven from the valid evidence: a presenter of an invalid item is named for it.
+  if (forged !== undefined) throw forged;
 
   // Everything verified: a party that reported a failure reported a false one.
   const ref = viewHash(trueSums);

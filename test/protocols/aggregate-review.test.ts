@@ -126,7 +126,10 @@ describe('aggregated opening under review 4', () => {
     expect(errs.size).toBe(3);
     for (const [id, e] of errs) {
       expect([id, e instanceof CouplerError, e.message]).toEqual([id, true, expect.any(String)]);
-      expect([id, e.code, e.peers]).toEqual([id, ErrorCode.PROTOCOL_VIOLATION, ['p3']]);
+      // The outsider's statement is left out of the verdict, which then proves p3's false
+      // fingerprint from the echoed check (review15 R15-3; before: PROTOCOL_VIOLATION for the
+      // statement, which shielded the proven cheat).
+      expect([id, e.code, e.peers]).toEqual([id, ErrorCode.TAMPERING_DETECTED, ['p3']]);
     }
   }, 60_000);
 });

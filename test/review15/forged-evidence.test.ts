@@ -1,0 +1,126 @@
+/**
+ * review15 R15-3 — a cheater whose tampering every honest party can prove with what it holds
+ * itself escapes conviction by presenting one forged statement in the dispute.
+ *
+ * p3, as aggregator, sends everyone a changed chunk answer signed with its own key: every honest
+ * party holds that signed answer, and the dispute's opened values show it is not the sum
+ * (`TAMPERING_DETECTED`, a {@link CheatingDetectedError} — the README's outcome for a wrong chunk
+ * sum). Before the verdict looks at it, it checks every presented statement and stops at the first
+ * one that does not verify, naming its presenter `PROTOCOL_VIOLATION` (a GroupError): one garbage
+ * statement in p3's own dispute header turns its conviction into a protocol violation, which the
+ * retry rule does not let the others leave out. Forged evidence should be ignored (and named only
+ * when nothing else is proven), not shield what the valid evidence proves.
+ */
+import { cheatAll, describe_ } from './support';
+import { createTestGroups, settleAll } from '../support/group-harness';
+import { dkSecureSum } from '../../src/protocols';
+import { sumHash, sumStatement } from '../../src/protocols/aggregate';
+import { ed25519Sign } from '../../src/crypto/ed25519';
+import { encodeMessage, type PlainData } from '../../src/wire/codec';
+import { CheatingDetectedError, ErrorCode } from '../../src/errors';
+
+const vec = (i: number): number[] => Array.from({ length: 40 }, (_, j) => 10 * (i + 1) + j);
+
+test('R15-3 — a changed answer to everyone, plus one forged statement in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+  try {
+    const g = c.byId.get('p3')!;
+    const chunk = g.parties.indexOf(g.localId);
+    cheatAll(g, (send, peer, round, payload) => {
+      if (round.endsWith('/partial/sums')) {
+        const base = round.slice(0, -'/sums'.length);
+        const a = payload as { v: Uint8Array; k: Uint8Array };
+        const v = Uint8Array.from(a.v);
+        v[0]! ^= 1;
+        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
+      }
+      if (round.endsWith('/partial/dispute')) {
+        const d = payload as { ev: PlainData[] } & Record<string, PlainData>;
+        const forged = { sg: 'p1', st: encodeMessage({ t: 'coupler/1 aggregate sum', c: 0, h: new Uint8Array(32) }), sig: new Uint8Array(64) };
+        return send(peer, round, { ...d, ev: [forged, ...d.ev] });
+      }
+      return send(peer, round, payload);
+    });
+    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
+    const seen = describe_(c.ids, out);
+    c.ids.forEach((id, i) => {
+      if (id === 'p3') return;
+      const r = out[i]!;
+      const e = (r as { error: CheatingDetectedError }).error;
+      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
+    });
+  } finally {
+    await c.close();
+  }
+}, 30_000);
+
+// The same, with a statement the cheater DID sign (its own key, this round) but malformed: a chunk
+// answer for chunk 99. Its signature verifies, so it passed the evidence check; the answer rule
+// then stopped at its chunk index, naming the presenter PROTOCOL_VIOLATION before the cheater's
+// real answer was judged.
+test('R15-3b — a changed answer to everyone, plus a self-signed malformed statement (chunk 99): every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+  try {
+    const g = c.byId.get('p3')!;
+    const chunk = g.parties.indexOf(g.localId);
+    cheatAll(g, (send, peer, round, payload) => {
+      if (round.endsWith('/partial/sums')) {
+        const base = round.slice(0, -'/sums'.length);
+        const a = payload as { v: Uint8Array; k: Uint8Array };
+        const v = Uint8Array.from(a.v);
+        v[0]! ^= 1;
+        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
+      }
+      if (round.endsWith('/partial/dispute')) {
+        const base = round.slice(0, -'/dispute'.length);
+        const d = payload as { ev: PlainData[] } & Record<string, PlainData>;
+        const st = sumStatement(g.sessionId, g.epoch, base, g.localId, 99, new Uint8Array(32));
+        return send(peer, round, { ...d, ev: [...d.ev, { sg: g.localId, st, sig: ed25519Sign(st, g.identity.secretKey) }] });
+      }
+      return send(peer, round, payload);
+    });
+    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
+    const seen = describe_(c.ids, out);
+    c.ids.forEach((id, i) => {
+      if (id === 'p3') return;
+      const r = out[i]!;
+      const e = (r as { error: CheatingDetectedError }).error;
+      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
+    });
+  } finally {
+    await c.close();
+  }
+}, 30_000);
+
+// The same, with the evidence list itself malformed (a string where the list goes): the dispute
+// round stopped at it, naming the presenter PROTOCOL_VIOLATION, before any opening was taken in.
+test('R15-3c — a changed answer to everyone, plus a malformed evidence list in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
+  try {
+    const g = c.byId.get('p3')!;
+    const chunk = g.parties.indexOf(g.localId);
+    cheatAll(g, (send, peer, round, payload) => {
+      if (round.endsWith('/partial/sums')) {
+        const base = round.slice(0, -'/sums'.length);
+        const a = payload as { v: Uint8Array; k: Uint8Array };
+        const v = Uint8Array.from(a.v);
+        v[0]! ^= 1;
+        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
+      }
+      if (round.endsWith('/partial/dispute')) {
+        return send(peer, round, { ...(payload as Record<string, PlainData>), ev: 'none' });
+      }
+      return send(peer, round, payload);
+    });
+    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
+    const seen = describe_(c.ids, out);
+    c.ids.forEach((id, i) => {
+      if (id === 'p3') return;
+      const r = out[i]!;
+      const e = (r as { error: CheatingDetectedError }).error;
+      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
+    });
+  } finally {
+    await c.close();
+  }
+}, 30_000);
