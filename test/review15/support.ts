@@ -1,32 +1,18 @@
 /**
- * review15 helpers: a cheater that rewrites only its OWN messages — `send` AND `sendToAll` (which
- * does not go through `send`, so `test/support/cheat.ts` alone misses every broadcast) — and
- * outcome checks.
+ * review15 helpers: a cheater that rewrites only its OWN messages (`send` and `sendToAll`, as
+ * `test/support/cheat.ts` does since review15 found it missed every broadcast) and outcome checks.
  */
-import type { Group, RoundOptions } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
+import { cheat, type Send } from '../support/cheat';
 import { aggregateLayout, sumHash, sumStatement, AGGREGATE_PART_ELEMENTS } from '../../src/protocols/aggregate';
 import { ed25519Sign } from '../../src/crypto/ed25519';
-import type { PlainData } from '../../src/wire/codec';
 import { CheatingDetectedError, CouplerError } from '../../src/errors';
 
 /** The cheater's original per-peer send. */
-export type RawSend = (peer: string, round: string, payload: PlainData) => Promise<void>;
+export type RawSend = Send;
 
-/** Route every message `g` sends (send and sendToAll) through `rewrite`, per peer. */
-export function cheatAll(g: Group, rewrite: (send: RawSend, peer: string, round: string, payload: PlainData) => Promise<void>): void {
-  const orig = g.send.bind(g) as (peer: string, round: string, payload: PlainData, options?: RoundOptions) => Promise<void>;
-  const send = (peer: string, round: string, payload: PlainData, options?: RoundOptions): Promise<void> =>
-    rewrite((p, r, x) => orig(p, r, x, options), peer, round, payload);
-  (g as { send: typeof send }).send = send;
-  (g as unknown as { sendToAll: (round: string, payload: PlainData, to?: readonly string[], options?: RoundOptions) => Promise<void> }).sendToAll = async (
-    round,
-    payload,
-    to = g.peers,
-    options,
-  ) => {
-    await Promise.all(to.map((p) => send(p, round, payload, options)));
-  };
-}
+/** Route every message `g` sends (send and sendToAll) through `rewrite`, per peer (test/support/cheat.ts). */
+export const cheatAll = cheat;
 
 /** A settled outcome. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
