@@ -734,6 +734,24 @@ export class Group {
    */
   async _stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     const list = (xs: readonly string[]): string => xs.map((m) => `"${m}"`).join(', ');
+    // Only links resuming through the relay are missing: the relay is gone, unless it admits this
+    // party's dials and a peer does not come to it (that peer is then missing here and is asked
+    // like any other). Decided after the dials in flight settle (bounded): a peer that broke its
+    // own channels just before the deadline was still "resuming" at it, and the relay was blamed
+    // (review14 R14-1). Here for every deadline — a receive, a send, a tolerant gather, the echo —
+    // not only gather's: the others probed the peer over no channel and named it for the relay's
+    // absence (test/group/relay-gone-receive.test.ts).
+    const relayGone = (): GroupError | undefined =>
+      names.length > 0 && names.every((m) => this.#mesh.isResuming(m))
+        ? new GroupError(ErrorCode.RELAY_LOST, `round "${round}": the relay ${this.#mesh.relayUrl ?? ''} is unreachable; the links to ${list(names)} did not come back within ${timeoutMs} ms`, {
+            peers: [],
+          })
+        : undefined;
+    if (relayGone() !== undefined) {
+      await this.#mesh.resumeSettled(names);
+      const gone = relayGone();
+      if (gone !== undefined) return gone;
+    }
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
     const run = runOfRound(round);
@@ -848,26 +866,11 @@ export class Group {
           const names = [...missing];
           // Only peers that explained themselves are missing: their judgement ends the gather.
           if (names.length === 0) return;
-          // Only links resuming through the relay are missing: the relay is gone, unless it admits
-          // this party's dials and a peer does not come to it (that peer is then missing here and
-          // is asked like any other). Decided after the dials in flight settle (bounded): a peer
-          // that broke its own channels just before the deadline was still "resuming" at it, and
-          // the relay was blamed (review14 R14-1).
-          const relayGone = (): GroupError | undefined =>
-            names.every((m) => this.#mesh.isResuming(m))
-              ? new GroupError(
-                  ErrorCode.RELAY_LOST,
-                  `round "${round}": the relay ${this.#mesh.relayUrl ?? ''} is unreachable; the links to ${names.map((m) => `"${m}"`).join(', ')} did not come back within ${timeoutMs} ms`,
-                  { peers: [] },
-                )
-              : undefined;
           // A party still missing may be one that is behind, waiting for the culprit as this party
-          // did, and about to say so: ask before naming (#stalled). A peer's notice being judged,
-          // or arriving meanwhile, decides where it confirms someone here.
-          late =
-            relayGone() === undefined
-              ? this.#stalled(round, names, timeoutMs)
-              : this.#mesh.resumeSettled(names).then(() => relayGone() ?? this.#stalled(round, names, timeoutMs));
+          // did, and about to say so: ask before naming (#stalled; links resuming through a relay
+          // that is gone end it with RELAY_LOST). A peer's notice being judged, or arriving
+          // meanwhile, decides where it confirms someone here.
+          late = this.#stalled(round, names, timeoutMs);
           void late.then((timeout) => {
             if (judging === 0) finish(timeout);
           });
@@ -916,6 +919,8 @@ export class Group {
         // party whose deadline had started before the others' was named by the one it waited for,
         // whose message arrived during the probe).
         if (results.size >= minimum) return new Map(from.filter((p) => results.has(p)).map((p) => [p, results.get(p)!]));
+        // The missing links are all resuming through a relay that is gone: say so, naming nobody.
+        if (traced?.code === ErrorCode.RELAY_LOST) throw traced;
         throw new TimeoutError(`round "${round}": only ${results.size} of the ${minimum} needed answers; missing ${from.filter((p) => !results.has(p)).map((m) => `"${m}"`).join(', ')}`, {
           peers: (traced?.peers ?? []).filter((p) => !results.has(p)),
           // The trace's suspects (a missing party that says it waits for another live one, with
