@@ -9,7 +9,9 @@
  *   "parties": [ { "id": "1", "publicKey": "<base64, 32 bytes>", "address": "station-a:8888" } ] }
  * ```
  *
- * A bare array of party entries is accepted too. `address` is an optional hint for discovery.
+ * A bare array of party entries is accepted too. `address` is an optional note of where the party
+ * may listen: it is kept, written back and shown (`coupler roster show`), but `joinGroup` does not
+ * dial it by itself — pass the addresses to a discovery (e.g. `staticDiscovery`) to use them.
  *
  * @module
  */
@@ -26,7 +28,10 @@ export interface RosterEntry {
   readonly id: string;
   /** The party's pinned Ed25519 public key, 32 bytes. */
   readonly publicKey: Uint8Array;
-  /** Optional `host:port` hint where the party may listen. */
+  /**
+   * Optional `host:port` note of where the party may listen. Not dialled by `joinGroup` by itself:
+   * give it to a discovery (`staticDiscovery`) to use it.
+   */
   readonly address?: string;
 }
 
