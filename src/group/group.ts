@@ -22,14 +22,15 @@ import { assertIdentity, isValidPartyId, type Identity } from '../identity/ident
 import { Roster, compareIds } from '../identity/roster.js';
 import { checkTransport, type ChannelPath, type Transport } from '../relay/mesh.js';
 import type { RelayRefuseReason } from '../relay/protocol.js';
-import type { Discovery } from '../discovery/types.js';
+import type { Discovery, PeerAddress } from '../discovery/types.js';
+import { parsePeerEntry } from '../discovery/_parse-list.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_TIMER_MS, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
 import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
-import { Mesh } from './mesh.js';
+import { Mesh, ROSTER_SOURCE } from './mesh.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
@@ -198,7 +199,10 @@ export interface JoinGroupOptions extends ChannelLimits {
   readonly sessionId: string;
   /** This party's roster id. Default `identity.id`. */
   readonly localId?: string;
-  /** Where peers may be: one discovery method or several (their answers are merged). */
+  /**
+   * Where peers may be: one discovery method or several (their answers are merged). The roster's
+   * own addresses (an entry's `address`) are dialled too, before any discovery's.
+   */
   readonly discovery?: Discovery | readonly Discovery[];
   /** Where to listen. Default `{ host: '0.0.0.0', port: 8888 }`; `false` to only dial. */
   readonly listen?:
@@ -1254,6 +1258,22 @@ interface GroupInit {
   readonly progressIntervalMs?: number;
 }
 
+/**
+ * The other parties' roster addresses (`address` of an entry: `coupler roster build … 3=<key>@host:port`),
+ * each labelled with its entry's id and `source` `"roster"`, as a discovery the dial loop serves
+ * first (see `Mesh`). Undefined when the roster has none.
+ * @throws {@link InvalidArgumentError} naming the entry whose address is not `host:port` / `[v6]:port`
+ *   or not a unicast address.
+ */
+function rosterDiscovery(roster: Roster, localId: string): Discovery | undefined {
+  const found: PeerAddress[] = [];
+  for (const e of roster.entries()) {
+    if (e.id === localId || e.address === undefined) continue;
+    found.push({ ...parsePeerEntry(e.address, found.length, `roster entry "${e.id}" address`, ROSTER_SOURCE), partyHint: e.id });
+  }
+  return found.length === 0 ? undefined : { kind: 'roster', discover: () => Promise.resolve([...found]) };
+}
+
 function normalizeDiscovery(d: JoinGroupOptions['discovery']): Discovery[] {
   if (d === undefined) return [];
   const list = Array.isArray(d) ? (d as Discovery[]) : [d as Discovery];
@@ -1288,7 +1308,9 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const roster = options.roster;
   const localId = options.localId ?? identity.id;
   if (!isValidPartyId(localId)) throw new InvalidArgumentError('"localId" (or identity.id) must be a valid party id');
-  const discoveries = normalizeDiscovery(options.discovery);
+  const given = normalizeDiscovery(options.discovery);
+  const fromRoster = rosterDiscovery(roster, localId);
+  const discoveries = fromRoster === undefined ? given : [...given, fromRoster];
   const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_JOIN_TIMEOUT_MS, 'timeoutMs', MAX_TIMER_MS);
   const roundTimeoutMs = positiveInt(options.roundTimeoutMs, DEFAULT_ROUND_TIMEOUT_MS, 'roundTimeoutMs', MAX_TIMER_MS);
   const backoffInitial = positiveInt(options.dialBackoff?.initialMs, DEFAULT_DIAL_INITIAL_BACKOFF_MS, 'dialBackoff.initialMs', MAX_TIMER_MS);

@@ -68,6 +68,11 @@ export const MIN_DIALS_IN_FLIGHT = 8;
 export const DIAL_SLOT_MS = 500;
 /** Most dials a forming party has open at once, holding a slot or not (sockets). */
 export const MAX_DIALS_OPEN = 256;
+/**
+ * `source` of the addresses a roster gives (an entry's `address`): a forming party dials them before
+ * anything a discovery returns (they are the same trusted configuration as the keys).
+ */
+export const ROSTER_SOURCE = 'roster';
 /** Most addresses whose dial outcome (owner, backoff) a forming party remembers. */
 export const MAX_DIAL_RECORDS = 16_384;
 
@@ -1194,6 +1199,10 @@ export class Mesh {
       // with a connected party let a hostile discovery hide a real peer's address behind another
       // party's id: the pair never formed, and every honest party named another (review10;
       // test/group/hint-no-skip.test.ts).
+      // The roster's own addresses (source "roster": the same trusted configuration as the keys)
+      // go first, before anything a discovery answer lists: junk in an answer (review12 R12-2)
+      // cannot hold back a peer the roster locates.
+      const first: PeerAddress[] = [];
       const fresh: PeerAddress[] = [];
       const retries: { addr: PeerAddress; next: number }[] = [];
       const later: PeerAddress[] = [];
@@ -1215,6 +1224,7 @@ export class Mesh {
         if (b !== undefined && b.next > now) continue;
         const hint = addr.partyHint;
         if (owner === undefined && hint !== undefined && hint !== '' && cfg.roster.has(hint) && (hint === cfg.localId || done(hint))) later.push(addr);
+        else if (addr.source === ROSTER_SOURCE) first.push(addr);
         else if (b === undefined) fresh.push(addr);
         else retries.push({ addr, next: b.next });
       }
@@ -1223,6 +1233,10 @@ export class Mesh {
         [fresh[i], fresh[j]] = [fresh[j]!, fresh[i]!];
       }
       retries.sort((x, y) => x.next - y.next);
+      for (const addr of first) {
+        if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
+        void dial(addr);
+      }
       for (let i = 0; i < fresh.length || i < retries.length; i++) {
         if (slotted.size >= maxInFlight || inFlight.size >= maxOpen) break;
         const retry = retries[i]?.addr;

@@ -9,9 +9,9 @@
  *   "parties": [ { "id": "1", "publicKey": "<base64, 32 bytes>", "address": "station-a:8888" } ] }
  * ```
  *
- * A bare array of party entries is accepted too. `address` is an optional note of where the party
- * may listen: it is kept, written back and shown (`coupler roster show`), but `joinGroup` does not
- * dial it by itself — pass the addresses to a discovery (e.g. `staticDiscovery`) to use them.
+ * A bare array of party entries is accepted too. `address` is an optional `host:port` (or
+ * `[v6]:port`) where the party listens: `joinGroup` dials the other parties' roster addresses before
+ * anything a discovery returns (the handshake still decides who is there).
  *
  * @module
  */
@@ -29,8 +29,8 @@ export interface RosterEntry {
   /** The party's pinned Ed25519 public key, 32 bytes. */
   readonly publicKey: Uint8Array;
   /**
-   * Optional `host:port` note of where the party may listen. Not dialled by `joinGroup` by itself:
-   * give it to a discovery (`staticDiscovery`) to use it.
+   * Optional `host:port` where the party listens; `joinGroup` dials it before any discovery's
+   * addresses (a malformed one fails the join with `INVALID_ARGUMENT` naming the entry).
    */
   readonly address?: string;
 }
