@@ -69,11 +69,15 @@ const nativeSuite: Suite = {
   name: 'native',
   overhead: TAG,
   ephemeral() {
-    const { publicKey, privateKey } = generateKeyPairSync('x25519');
     // JWK, not DER: OpenSSL 3's encoders and decoders cost about 100 µs per key, the raw-key
     // path of a JWK 3–14 µs — half of a responder's CPU per handshake, which an outsider who
-    // opens connections spends at will (bench formation).
-    const x = publicKey.export({ format: 'jwk' }).x;
+    // opens connections spends at will (bench formation). Encoded by the generation job itself,
+    // while it is alive: on Node 20, `publicKey.export({ format: 'jwk' })` afterwards deadlocks
+    // when a garbage collection during the export runs the finished job's destructor, which
+    // takes the key's lock the export holds (the process hangs for good;
+    // test/channel/ephemeral-deadlock.test.ts).
+    const { publicKey, privateKey } = generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } });
+    const x = (publicKey as { x?: string }).x;
     return { publicKey: new Uint8Array(Buffer.from(x ?? '', 'base64url')), secret: privateKey };
   },
   dh(own, peerPublic) {
