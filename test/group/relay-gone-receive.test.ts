@@ -7,25 +7,10 @@
  * Three parties through a real relay on 127.0.0.1; the relay is closed for good while p1 waits in
  * a `receive` from p2 (and in a `gatherSome`) that p2 never sends.
  */
-import { joinGroup, type Group } from '../../src/group/group';
 import { CouplerError, ErrorCode } from '../../src/errors';
-import { startRelay, type RelayServer } from '../../src/relay';
-import { makeParties, type TestParties } from '../support/group-harness';
+import { withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(30_000);
-
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 15_000,
-    roundTimeoutMs: 3_000,
-  });
-}
 
 const outcome = (p: Promise<unknown>): Promise<{ code: string; peers: string[] } | 'ok'> =>
   p.then(
@@ -34,25 +19,16 @@ const outcome = (p: Promise<unknown>): Promise<{ code: string; peers: string[] }
   );
 
 test('the relay goes away for good while p1 waits in receive(p2) and gatherSome: RELAY_LOST naming nobody, not TIMEOUT naming p2', async () => {
-  const parties = makeParties(3);
-  let relay: RelayServer | undefined = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
-  const url = `ws://127.0.0.1:${relay.port}`;
-  let groups: Group[] = [];
-  try {
-    groups = await Promise.all(parties.ids.map((id) => join(parties, id, url)));
+  await withRelayGroup({ roundTimeoutMs: 3_000 }, async ({ relay, groups }) => {
     const p1 = groups[0]!;
     const run = p1.nextRunId('probe');
     for (const g of groups.slice(1)) g.nextRunId('probe');
     const one = outcome(p1.receive('p2', `${run}/x`));
     const some = outcome(p1.gatherSome(`${run}/y`, 2));
-    await relay.close();
-    relay = undefined;
+    await relay.close(); // for good (closing it again afterwards does nothing)
     // Before: the receive failed TIMEOUT naming p2 (an honest party, silent only because the relay
     // it reaches p1 through is gone).
     expect(await one).toEqual({ code: ErrorCode.RELAY_LOST, peers: [] });
     expect(await some).toEqual({ code: ErrorCode.RELAY_LOST, peers: [] });
-  } finally {
-    await Promise.all(groups.map((g) => g.close()));
-    await relay?.close();
-  }
+  });
 });

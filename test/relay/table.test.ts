@@ -3,30 +3,15 @@
  * deadlines, the replay set that expires by time and never resets (issue 16, item 3 (e)), and the
  * memory bound at the defaults.
  */
-import { generateIdentity } from '../../src/identity/identity';
-import { createRoster, rosterDigest, type Roster } from '../../src/identity/roster';
+import { rosterDigest } from '../../src/identity/roster';
 import { ADMISSION_SKEW_MS } from '../../src/relay';
 import { InvalidArgumentError } from '../../src/errors';
 import { relaySourceKey, DEFAULT_RELAY_MAX_MESSAGE_BYTES } from '../../src/relay/server';
-import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, resolveTableLimits, type AdmitRequest } from '../../src/relay/table';
+import { DEFAULT_RELAY_WINDOW_BYTES, RelayTable, memoryBound, resolveTableLimits } from '../../src/relay/table';
 import { AGGREGATE_MEMORY_BYTES } from '../../src/relay/aggregate';
+import { tableRequests, tableRoster } from './_table';
 
-const roster = (n = 2): Roster => createRoster(Array.from({ length: n }, (_, i) => ({ id: `p${i + 1}`, publicKey: generateIdentity(`p${i + 1}`).publicKey })));
-const R = roster();
-const D = rosterDigest(R);
-let nonce = 0;
-const req = (handle: string, over: Partial<AdmitRequest<string>> = {}): AdmitRequest<string> => ({
-  handle,
-  source: '10.0.0.1',
-  session: 's',
-  digest: D,
-  roster: R,
-  from: 'p1',
-  to: 'p2',
-  nonce: (nonce++).toString(16).padStart(32, '0'),
-  ts: 1_000_000,
-  ...over,
-});
+const req = tableRequests(tableRoster(2), { source: '10.0.0.1', ts: 1_000_000 });
 const T0 = 1_000_000;
 
 test('limits are checked field by field', () => {
@@ -62,7 +47,7 @@ test('pairing, release of a pair as a whole, and the session ends with its last 
 
 test('sessions are keyed by (id, digest): the same id on another roster is another session', () => {
   const t = new RelayTable<string>();
-  const other = roster();
+  const other = tableRoster(2);
   expect(t.admit(req('a'), T0).ok).toBe(true);
   expect(t.admit(req('b', { roster: other, digest: rosterDigest(other) }), T0).ok).toBe(true);
   expect(t.counts().sessions).toBe(2);

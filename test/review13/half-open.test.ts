@@ -10,11 +10,7 @@
  * resume and the sum is right.
  */
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
-import { joinGroup, type Group } from '../../src/group/group';
-import { secureSum } from '../../src/protocols';
-import { CouplerError } from '../../src/errors';
-import { startRelay, type RelayServer } from '../../src/relay';
-import { makeParties, type TestParties } from '../support/group-harness';
+import { settleSums, sleep, sumEach, sumOutcome, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(30_000);
 
@@ -49,48 +45,13 @@ async function natPath(target: number): Promise<{ port: number; dropClientSide()
   };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 15_000,
-    roundTimeoutMs: 5_000,
-  });
-}
-
 test('R13-8 — p1\'s side of its relay connections is reset while the relay\'s side stays half-open: p1\'s fresh admissions take over its slots, the sum is right, nobody is named', async () => {
-  const parties = makeParties(3);
-  const port = await freePort();
-  const path = await natPath(port);
-  const direct = `ws://127.0.0.1:${port}`;
-  const viaPath = `ws://127.0.0.1:${path.port}`;
-  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port, publicUrls: [direct, viaPath] });
-  let groups: Group[] = [];
-  try {
-    groups = await Promise.all(parties.ids.map((id) => join(parties, id, id === 'p1' ? viaPath : direct)));
-    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
-    for (const o of one) expect(o.sum).toBe(6);
+  await withRelayGroup({ roundTimeoutMs: 5_000, path: { via: 'p1', open: natPath } }, async ({ relay, groups, path }) => {
+    for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
     path.dropClientSide();
-    await new Promise((r) => setTimeout(r, 300));
-    const two = await Promise.allSettled(groups.map((g, i) => secureSum(g, 10 * (i + 1))));
-    const outcome = two.map((r) => (r.status === 'fulfilled' ? { sum: r.value.sum } : { code: (r.reason as CouplerError).code, peers: [...(r.reason as CouplerError).peers] }));
+    await sleep(300);
+    const outcome = (await settleSums(groups, 10)).map((r) => sumOutcome(r));
     if (process.env.R13_DEBUG) console.log(JSON.stringify(outcome), JSON.stringify(relay.stats().refused));
     expect(outcome).toEqual([{ sum: 60 }, { sum: 60 }, { sum: 60 }]);
-  } finally {
-    await Promise.all(groups.map((g) => g.close()));
-    await relay.close();
-    await path.close();
-  }
+  });
 });

@@ -4,27 +4,11 @@
  * later (a replay whose nonce the replay set forgot) and an aggregation member's slot stay
  * `duplicate`.
  */
-import { generateIdentity } from '../../src/identity/identity';
-import { createRoster, rosterDigest, type Roster } from '../../src/identity/roster';
-import { RelayTable, type AdmitRequest } from '../../src/relay/table';
+import { RelayTable } from '../../src/relay/table';
+import { tableRequests, tableRoster } from '../relay/_table';
 
-const roster = (n = 3): Roster => createRoster(Array.from({ length: n }, (_, i) => ({ id: `p${i + 1}`, publicKey: generateIdentity(`p${i + 1}`).publicKey })));
-const R = roster();
-const D = rosterDigest(R);
-let nonce = 0;
 const T0 = 1_000_000;
-const req = (handle: string, over: Partial<AdmitRequest<string>> = {}): AdmitRequest<string> => ({
-  handle,
-  source: 'X',
-  session: 's',
-  digest: D,
-  roster: R,
-  from: 'p1',
-  to: 'p2',
-  nonce: (nonce++).toString(16).padStart(32, '0'),
-  ts: T0,
-  ...over,
-});
+const req = tableRequests(tableRoster(3), { source: 'X', ts: T0 });
 
 test('R13-8 — a later-signed request of the same signer takes over its held slot; the old pair is released', () => {
   const t = new RelayTable<string>({ maxConnections: 2, maxConnectionsPerSource: 2 });

@@ -11,21 +11,10 @@
  */
 import { createServer, connect, type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { joinGroup, type Group } from '../../src/group/group';
-import { secureSum } from '../../src/protocols';
-import { startRelay, type RelayServer } from '../../src/relay';
 import { RELAY_PATH, RELAY_SUBPROTOCOL } from '../../src/relay/protocol';
-import { makeParties, type TestParties } from '../support/group-harness';
+import { sumEach, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(30_000);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A TCP path to 127.0.0.1:`target` that records the first WebSocket text message of each connection (client to relay). */
 async function recordingPath(target: number): Promise<{ port: number; captured: string[]; resetAll(): void; close(): Promise<void> }> {
@@ -107,31 +96,9 @@ function replay(url: string, request: string): Promise<{ t?: string; reason?: st
   });
 }
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 15_000,
-    roundTimeoutMs: 5_000,
-  });
-}
-
 test('R14-4 — admission requests captured on p1\'s ws:// path and replayed (while p1 holds its slots, and after it resumed with fresh ones): each refused duplicate, nothing evicted, the sums right', async () => {
-  const parties = makeParties(3);
-  const port = await freePort();
-  const path = await recordingPath(port);
-  const direct = `ws://127.0.0.1:${port}`;
-  const viaPath = `ws://127.0.0.1:${path.port}`;
-  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port, publicUrls: [direct, viaPath] });
-  let groups: Group[] = [];
-  try {
-    groups = await Promise.all(parties.ids.map((id) => join(parties, id, id === 'p1' ? viaPath : direct)));
-    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
-    for (const o of one) expect(o.sum).toBe(6);
+  await withRelayGroup({ roundTimeoutMs: 5_000, path: { via: 'p1', open: recordingPath } }, async ({ relay, url: direct, groups, path }) => {
+    for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
     const first = [...path.captured];
     expect(first.length).toBeGreaterThanOrEqual(2);
     for (const r of first) expect(JSON.parse(r)).toMatchObject({ from: 'p1' });
@@ -139,17 +106,13 @@ test('R14-4 — admission requests captured on p1\'s ws:// path and replayed (wh
     for (const r of first) expect(await replay(direct, r)).toMatchObject({ t: 'refused', reason: 'duplicate' });
     // p1's path is reset: its links resume with fresh requests; then the old and the new ones are replayed.
     path.resetAll();
-    const two = await Promise.all(groups.map((g, i) => secureSum(g, 10 * (i + 1))));
+    const two = await sumEach(groups, 10);
     for (const o of two) expect(o.sum).toBe(60);
     const all = [...path.captured];
     expect(all.length).toBeGreaterThan(first.length);
     for (const r of all) expect(await replay(direct, r)).toMatchObject({ t: 'refused', reason: 'duplicate' });
     expect(relay.stats().refused.evicted ?? 0).toBe(0);
-    const three = await Promise.all(groups.map((g, i) => secureSum(g, 100 * (i + 1))));
+    const three = await sumEach(groups, 100);
     for (const o of three) expect(o.sum).toBe(600);
-  } finally {
-    await Promise.all(groups.map((g) => g.close()));
-    await relay.close();
-    await path.close();
-  }
+  });
 });

@@ -6,53 +6,26 @@
  * to end; a relay cannot make one). Honest outcome: p1 and p2 name p3 (a protocol violation), not
  * "cannot resume … no longer held" (`RELAY_LOST`, nobody named).
  */
-import { joinGroup, type Group } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
-import { CouplerError } from '../../src/errors';
 import { encodeMessage } from '../../src/wire/codec';
 import { RESUME_ROUND } from '../../src/group/inbound';
-import { startRelay, type RelayServer } from '../../src/relay';
-import { makeParties, type TestParties } from '../support/group-harness';
+import { sleep, sumEach, sumOutcome, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(30_000);
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 15_000,
-    roundTimeoutMs: 4_000,
-  });
-}
-
-const outcomeOf = (r: PromiseSettledResult<{ sum: unknown }>): unknown =>
-  r.status === 'fulfilled' ? { sum: r.value.sum } : { code: (r.reason as CouplerError).code, peers: [...(r.reason as CouplerError).peers].sort() };
-
 test('R14-2 — p3 sends a second resume on its live relayed links to p1 and p2, claiming none of their messages (fewer than it acknowledged): p1 and p2 name p3', async () => {
-  const parties = makeParties(3);
-  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
-  const url = `ws://127.0.0.1:${relay.port}`;
-  let groups: Group[] = [];
-  try {
-    groups = await Promise.all(parties.ids.map((id) => join(parties, id, url)));
-    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
-    for (const o of one) expect(o.sum).toBe(6);
-    await new Promise((r) => setTimeout(r, 300)); // the acknowledgements of the first sum are in
+  await withRelayGroup({ roundTimeoutMs: 4_000 }, async ({ groups }) => {
+    for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
+    await sleep(300); // the acknowledgements of the first sum are in
     const [g1, g2, g3] = groups as [Group, Group, Group];
     const two = Promise.allSettled([secureSum(g1, 10), secureSum(g2, 20), secureSum(g3, 30)]);
     for (const p of ['p1', 'p2']) {
       await g3._sendRaw(p, encodeMessage({ r: RESUME_ROUND, p: { link: g3._linkId(p)!, n: 0 } }));
     }
-    const out = (await two).map(outcomeOf);
+    const out = (await two).map((r) => sumOutcome(r, { sortPeers: true }));
     if (process.env.R14_DEBUG) console.log(JSON.stringify(out));
     expect(out[0]).toMatchObject({ peers: ['p3'] });
     expect(out[1]).toMatchObject({ peers: ['p3'] });
-  } finally {
-    await Promise.all(groups.map((g) => g.close()));
-    await relay.close();
-  }
+  });
 });

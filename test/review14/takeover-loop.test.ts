@@ -7,73 +7,51 @@
  * and then says nothing. p3 also withholds its part of the sum. Honest outcome: p1 and p2 name
  * p3 at the round deadline, never "the relay is unreachable" with nobody named.
  */
-import { joinGroup, type Group } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
-import { CouplerError } from '../../src/errors';
-import { startRelay, relayChannel, type RelayServer } from '../../src/relay';
+import { relayChannel } from '../../src/relay';
 import type { SecureChannel } from '../../src/channel/channel';
-import { makeParties, type TestParties } from '../support/group-harness';
+import { sleep, sumEach, sumOutcome, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(40_000);
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 15_000,
-    roundTimeoutMs: 4_000,
-  });
-}
-
 test('R14-1d — p3 takes over its own relay slots toward p1 and p2 every 300 ms during a sum it withholds: p1 and p2 name p3', async () => {
-  const parties = makeParties(3);
-  const relay: RelayServer = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
-  const url = `ws://127.0.0.1:${relay.port}`;
-  let groups: Group[] = [];
-  const stop = new AbortController();
-  const held: SecureChannel[] = [];
-  let loops: Promise<void>[] = [];
-  try {
-    groups = await Promise.all(parties.ids.map((id) => join(parties, id, url)));
-    const one = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
-    for (const o of one) expect(o.sum).toBe(6);
-    const [g1, g2] = groups as [Group, Group, Group];
-    const two = Promise.allSettled([secureSum(g1, 10), secureSum(g2, 20)]);
-    let takeovers = 0;
-    loops = ['p1', 'p2'].map(async (peer) => {
-      while (!stop.signal.aborted) {
-        try {
-          const ch = await relayChannel(url, peer, {
-            identity: parties.identities.get('p3')!,
-            roster: parties.roster,
-            sessionId: parties.sessionId,
-            localId: 'p3',
-            pairTimeoutMs: 300,
-            signal: stop.signal,
-          });
-          held.push(ch); // paired and authenticated: it says nothing
-        } catch {
-          /* not paired within 300 ms, or evicted by the next takeover */
+  await withRelayGroup({ roundTimeoutMs: 4_000 }, async ({ parties, relay, url, groups }) => {
+    const stop = new AbortController();
+    const held: SecureChannel[] = [];
+    let loops: Promise<void>[] = [];
+    try {
+      for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
+      const [g1, g2] = groups as [Group, Group, Group];
+      const two = Promise.allSettled([secureSum(g1, 10), secureSum(g2, 20)]);
+      let takeovers = 0;
+      loops = ['p1', 'p2'].map(async (peer) => {
+        while (!stop.signal.aborted) {
+          try {
+            const ch = await relayChannel(url, peer, {
+              identity: parties.identities.get('p3')!,
+              roster: parties.roster,
+              sessionId: parties.sessionId,
+              localId: 'p3',
+              pairTimeoutMs: 300,
+              signal: stop.signal,
+            });
+            held.push(ch); // paired and authenticated: it says nothing
+          } catch {
+            /* not paired within 300 ms, or evicted by the next takeover */
+          }
+          takeovers++;
+          await sleep(300);
         }
-        takeovers++;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    });
-    const out = (await two).map((r) =>
-      r.status === 'fulfilled' ? { sum: r.value.sum } : { code: (r.reason as CouplerError).code, peers: [...(r.reason as CouplerError).peers] },
-    );
-    if (process.env.R14_DEBUG) console.log(JSON.stringify(out), takeovers, held.length, JSON.stringify(relay.stats().refused));
-    expect(relay.stats().refused.evicted ?? 0).toBeGreaterThan(2);
-    for (const o of out) expect(o).toMatchObject({ peers: ['p3'] });
-  } finally {
-    stop.abort();
-    await Promise.allSettled(loops);
-    for (const ch of held) ch.destroy();
-    await Promise.all(groups.map((g) => g.close()));
-    await relay.close();
-  }
+      });
+      const out = (await two).map((r) => sumOutcome(r));
+      if (process.env.R14_DEBUG) console.log(JSON.stringify(out), takeovers, held.length, JSON.stringify(relay.stats().refused));
+      expect(relay.stats().refused.evicted ?? 0).toBeGreaterThan(2);
+      for (const o of out) expect(o).toMatchObject({ peers: ['p3'] });
+    } finally {
+      stop.abort();
+      await Promise.allSettled(loops);
+      for (const ch of held) ch.destroy();
+    }
+  });
 });

@@ -13,11 +13,10 @@
  * Allocations are counted deterministically: `Uint8Array` is wrapped for the run, and every
  * allocation of at least 1 KiB made inside `OpeningDigest` is summed.
  */
-import { cheatAll } from './support';
+import { changeAnswer } from './support';
 import { createTestGroups, settleAll } from '../support/group-harness';
 import { dkSecureSum } from '../../src/protocols';
-import { AGGREGATE_STATEMENT, sumHash, sumStatement } from '../../src/protocols/aggregate';
-import { ed25519Sign } from '../../src/crypto/ed25519';
+import { AGGREGATE_STATEMENT } from '../../src/protocols/aggregate';
 import { encodeMessage, type PlainData } from '../../src/wire/codec';
 import { CouplerError } from '../../src/errors';
 import type { Group } from '../../src/group/group';
@@ -47,15 +46,7 @@ async function countDigestBytes(run: () => Promise<unknown>): Promise<number> {
 
 /** p3 as aggregator: a flipped first element in its (re-signed) answer to everyone — forces a dispute. With `forge`, its dispute evidence adds one unsigned pieces statement per party listing every chunk. */
 function cheater(g: Group, forge: boolean): void {
-  const chunk = g.parties.indexOf(g.localId);
-  cheatAll(g, (send, peer, round, payload) => {
-    if (round.endsWith('/partial/sums')) {
-      const base = round.slice(0, -'/sums'.length);
-      const a = payload as { v: Uint8Array; k: Uint8Array };
-      const v = Uint8Array.from(a.v);
-      v[0]! ^= 1;
-      return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
-    }
+  changeAnswer(g, L, g.peers, (send, peer, round, payload) => {
     if (forge && round.endsWith('/partial/dispute')) {
       const d = payload as { t: Uint8Array; m: Uint8Array; ev: PlainData[] };
       const items = Array.from({ length: n }, (_, c) => ({ c, h: new Uint8Array(32) }));

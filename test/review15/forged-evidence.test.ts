@@ -11,47 +11,46 @@
  * retry rule does not let the others leave out. Forged evidence should be ignored (and named only
  * when nothing else is proven), not shield what the valid evidence proves.
  */
-import { cheatAll, describe_ } from './support';
+import { changeAnswer, expectAllNamed } from './support';
 import { createTestGroups, settleAll } from '../support/group-harness';
 import { dkSecureSum } from '../../src/protocols';
-import { sumHash, sumStatement } from '../../src/protocols/aggregate';
+import { sumStatement } from '../../src/protocols/aggregate';
 import { ed25519Sign } from '../../src/crypto/ed25519';
 import { encodeMessage, type PlainData } from '../../src/wire/codec';
-import { CheatingDetectedError, ErrorCode } from '../../src/errors';
+import { ErrorCode } from '../../src/errors';
+import type { Group } from '../../src/group/group';
 
-const vec = (i: number): number[] => Array.from({ length: 40 }, (_, j) => 10 * (i + 1) + j);
+const L = 40;
+const vec = (i: number): number[] => Array.from({ length: L }, (_, j) => 10 * (i + 1) + j);
 
-test('R15-3 — a changed answer to everyone, plus one forged statement in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+/** p3's dispute header (a record with the evidence list `ev`) as `rewrite` makes it; `base` is the round without `/dispute`. */
+type DisputeRewrite = (g: Group, base: string, d: { ev: PlainData[] } & Record<string, PlainData>) => PlainData;
+
+/**
+ * Five parties; p3 sends everyone a changed chunk answer signed with its own key (support.ts
+ * `changeAnswer`) and sends its dispute header as `rewrite` makes it. Every honest party must
+ * still convict p3 (TAMPERING_DETECTED).
+ */
+async function expectConvictedDespite(rewrite: DisputeRewrite): Promise<void> {
   const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
   try {
     const g = c.byId.get('p3')!;
-    const chunk = g.parties.indexOf(g.localId);
-    cheatAll(g, (send, peer, round, payload) => {
-      if (round.endsWith('/partial/sums')) {
-        const base = round.slice(0, -'/sums'.length);
-        const a = payload as { v: Uint8Array; k: Uint8Array };
-        const v = Uint8Array.from(a.v);
-        v[0]! ^= 1;
-        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
-      }
-      if (round.endsWith('/partial/dispute')) {
-        const d = payload as { ev: PlainData[] } & Record<string, PlainData>;
-        const forged = { sg: 'p1', st: encodeMessage({ t: 'coupler/1 aggregate sum', c: 0, h: new Uint8Array(32) }), sig: new Uint8Array(64) };
-        return send(peer, round, { ...d, ev: [forged, ...d.ev] });
-      }
-      return send(peer, round, payload);
+    changeAnswer(g, L, g.peers, (send, peer, round, payload) => {
+      if (!round.endsWith('/partial/dispute')) return send(peer, round, payload);
+      return send(peer, round, rewrite(g, round.slice(0, -'/dispute'.length), payload as { ev: PlainData[] } & Record<string, PlainData>));
     });
     const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
-    const seen = describe_(c.ids, out);
-    c.ids.forEach((id, i) => {
-      if (id === 'p3') return;
-      const r = out[i]!;
-      const e = (r as { error: CheatingDetectedError }).error;
-      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
-    });
+    expectAllNamed(c.ids, out, 'p3', ErrorCode.TAMPERING_DETECTED);
   } finally {
     await c.close();
   }
+}
+
+test('R15-3 — a changed answer to everyone, plus one forged statement in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
+  await expectConvictedDespite((_g, _base, d) => {
+    const forged = { sg: 'p1', st: encodeMessage({ t: 'coupler/1 aggregate sum', c: 0, h: new Uint8Array(32) }), sig: new Uint8Array(64) };
+    return { ...d, ev: [forged, ...d.ev] };
+  });
 }, 30_000);
 
 // The same, with a statement the cheater DID sign (its own key, this round) but malformed: a chunk
@@ -59,68 +58,14 @@ test('R15-3 — a changed answer to everyone, plus one forged statement in the c
 // then stopped at its chunk index, naming the presenter PROTOCOL_VIOLATION before the cheater's
 // real answer was judged.
 test('R15-3b — a changed answer to everyone, plus a self-signed malformed statement (chunk 99): every honest party still convicts it (TAMPERING_DETECTED)', async () => {
-  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
-  try {
-    const g = c.byId.get('p3')!;
-    const chunk = g.parties.indexOf(g.localId);
-    cheatAll(g, (send, peer, round, payload) => {
-      if (round.endsWith('/partial/sums')) {
-        const base = round.slice(0, -'/sums'.length);
-        const a = payload as { v: Uint8Array; k: Uint8Array };
-        const v = Uint8Array.from(a.v);
-        v[0]! ^= 1;
-        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
-      }
-      if (round.endsWith('/partial/dispute')) {
-        const base = round.slice(0, -'/dispute'.length);
-        const d = payload as { ev: PlainData[] } & Record<string, PlainData>;
-        const st = sumStatement(g.sessionId, g.epoch, base, g.localId, 99, new Uint8Array(32));
-        return send(peer, round, { ...d, ev: [...d.ev, { sg: g.localId, st, sig: ed25519Sign(st, g.identity.secretKey) }] });
-      }
-      return send(peer, round, payload);
-    });
-    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
-    const seen = describe_(c.ids, out);
-    c.ids.forEach((id, i) => {
-      if (id === 'p3') return;
-      const r = out[i]!;
-      const e = (r as { error: CheatingDetectedError }).error;
-      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
-    });
-  } finally {
-    await c.close();
-  }
+  await expectConvictedDespite((g, base, d) => {
+    const st = sumStatement(g.sessionId, g.epoch, base, g.localId, 99, new Uint8Array(32));
+    return { ...d, ev: [...d.ev, { sg: g.localId, st, sig: ed25519Sign(st, g.identity.secretKey) }] };
+  });
 }, 30_000);
 
 // The same, with the evidence list itself malformed (a string where the list goes): the dispute
 // round stopped at it, naming the presenter PROTOCOL_VIOLATION, before any opening was taken in.
 test('R15-3c — a changed answer to everyone, plus a malformed evidence list in the cheater’s dispute header: every honest party still convicts it (TAMPERING_DETECTED)', async () => {
-  const c = await createTestGroups(5, { roundTimeoutMs: 4000 });
-  try {
-    const g = c.byId.get('p3')!;
-    const chunk = g.parties.indexOf(g.localId);
-    cheatAll(g, (send, peer, round, payload) => {
-      if (round.endsWith('/partial/sums')) {
-        const base = round.slice(0, -'/sums'.length);
-        const a = payload as { v: Uint8Array; k: Uint8Array };
-        const v = Uint8Array.from(a.v);
-        v[0]! ^= 1;
-        return send(peer, round, { v, k: a.k, sig: ed25519Sign(sumStatement(g.sessionId, g.epoch, base, g.localId, chunk, sumHash(v, a.k)), g.identity.secretKey) });
-      }
-      if (round.endsWith('/partial/dispute')) {
-        return send(peer, round, { ...(payload as Record<string, PlainData>), ev: 'none' });
-      }
-      return send(peer, round, payload);
-    });
-    const out = await settleAll(c.groups.map((gg, i) => dkSecureSum(gg, vec(i))));
-    const seen = describe_(c.ids, out);
-    c.ids.forEach((id, i) => {
-      if (id === 'p3') return;
-      const r = out[i]!;
-      const e = (r as { error: CheatingDetectedError }).error;
-      expect([seen, r.ok, e instanceof CheatingDetectedError, e?.code, e?.peers]).toEqual([seen, false, true, ErrorCode.TAMPERING_DETECTED, ['p3']]);
-    });
-  } finally {
-    await c.close();
-  }
+  await expectConvictedDespite((_g, _base, d) => ({ ...d, ev: 'none' }));
 }, 30_000);

@@ -14,6 +14,12 @@ export type RawSend = Send;
 /** Route every message `g` sends (send and sendToAll) through `rewrite`, per peer (test/support/cheat.ts). */
 export const cheatAll = cheat;
 
+/** A cheater's rewrite of one message to one peer (see {@link cheatAll}). */
+export type Rewrite = Parameters<typeof cheat>[1];
+
+/** Send the message unchanged. */
+const unchanged: Rewrite = (send, peer, round, payload) => send(peer, round, payload);
+
 /** A settled outcome. */
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -56,8 +62,10 @@ export function expectAllNamed(ids: readonly string[], out: readonly Settled<unk
  * The cheater, as aggregator of its chunk, sends `victims` an answer whose first element is flipped,
  * signed with its own key (one message, or for long vectors a header and parts — the header, whose
  * signature covers the whole answer, goes once every part is out). The rest get the true answer.
+ * Every other message goes through `otherwise` (default: unchanged), for a cheater that also
+ * rewrites, e.g., its dispute header. `L` is the vector's length (it decides the parts).
  */
-export function changeAnswer(g: Group, L: number, victims: readonly string[]): void {
+export function changeAnswer(g: Group, L: number, victims: readonly string[], otherwise: Rewrite = unchanged): void {
   const layout = aggregateLayout(g.parties, L);
   const chunk = g.parties.indexOf(g.localId);
   const span = layout.start[chunk + 1]! - layout.start[chunk]!;
@@ -67,7 +75,7 @@ export function changeAnswer(g: Group, L: number, victims: readonly string[]): v
   const streams = new Map<string, { v: Uint8Array; k: Uint8Array[]; seen: number }>();
   cheatAll(g, (send, peer, round, payload) => {
     const m = /^(.*\/partial)\/sums(?:\/(\d+))?$/.exec(round);
-    if (m === null || !victims.includes(peer)) return send(peer, round, payload);
+    if (m === null || !victims.includes(peer)) return otherwise(send, peer, round, payload);
     const base = m[1]!;
     if (parts === 0) {
       const a = payload as { v: Uint8Array; k: Uint8Array };
