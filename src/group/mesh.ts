@@ -865,7 +865,14 @@ export class Mesh {
     this.#resumeStreaks.set(peer, { pause, upAt: undefined });
     if (pause > 0) {
       this.#resumeDials.set(peer, 'dialing');
-      await sleep(Math.round(pause * (0.75 + Math.random() * 0.5)), signal);
+      // Never more than a quarter of the resume window: the window is for the relay to come back,
+      // and a pause that outlasted it ended the link in the pause with no dial made — RELAY_LOST,
+      // nobody named, while the relay admitted every dial and the peer broke each channel (a peer
+      // taking over its own slot every 300 ms grew the pause to 5 s against a 2 s window:
+      // test/group/resume-pause-window.test.ts). What is left of the window after the pause is more
+      // than the grace (half of it), so a dial the relay admits while the peer stays away still
+      // counts the peer missing here.
+      await sleep(Math.min(Math.round(pause * (0.75 + Math.random() * 0.5)), Math.floor(cfg.resumeTimeoutMs / 4)), signal);
       this.#resumeDials.delete(peer);
     }
     while (url !== undefined && link.state === 'resuming' && !signal.aborted && Date.now() < deadline) {
