@@ -232,8 +232,14 @@ export function decodeMessageCost(bytes: Uint8Array, maxBytes: number, options: 
   } catch (err) {
     throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
   }
-  assertPlainData(value, options);
-  return { value, heapBytes };
+  // msgpackr keeps the last value of a key that a map holds twice (other decoders the first): such
+  // a map reads two ways, and a signed statement in it would be evidence that says two things
+  // (review17 R17-6). The walk counts the keys the decoded maps kept; the scan, the keys the bytes
+  // declared: any difference is a duplicate. No honest encoder writes one.
+  if (checkPlain(value, options, false) !== scanned.mapEntries) {
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack: a map holds a key twice', options);
+  }
+  return { value: value as PlainData, heapBytes };
 }
 
 /** The array index (0 to {@link ELEMENTS_GAP} − 1) that the `n` bytes at `at` spell in decimal, else −1. */
@@ -271,6 +277,8 @@ export function scanMessage(bytes: Uint8Array, maxValues: number, options: Coupl
   let pos = 0;
   let values = 0;
   let heap = 0;
+  let mapEntries = 0;
+  scanned.mapEntries = -1;
   while (pending.length > 0) {
     const top = pending.length - 1;
     if (pending[top] === 0) {
@@ -377,6 +385,7 @@ export function scanMessage(bytes: Uint8Array, maxValues: number, options: Coupl
     } else if (kind === 'array' || kind === 'map') {
       const items = kind === 'map' ? 2 * len : len;
       heap += kind === 'map' ? C.map + C.mapEntry * len : C.array;
+      if (kind === 'map') mapEntries += len;
       // Each item takes at least one byte: a count larger than what is left is a lie.
       if (items > end - pos) return scanFailed('a container declares more items than bytes remain', options);
       if (items > 0) {
@@ -387,8 +396,16 @@ export function scanMessage(bytes: Uint8Array, maxValues: number, options: Coupl
     }
   }
   if (pos !== end) return scanFailed('trailing bytes after the value', options);
+  scanned.mapEntries = mapEntries;
   return heap;
 }
+
+/**
+ * What the latest {@link scanMessage} counted besides the heap: the entries its maps declared
+ * (−1 while a scan runs or after one failed). Read right after the scan, with nothing in between
+ * that could scan again (everything here is synchronous): one object, not one per message.
+ */
+const scanned = { mapEntries: -1 };
 
 function scanFailed(why: string, options: CouplerErrorOptions): never {
   throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `message is not valid msgpack: ${why}`, options);
@@ -436,9 +453,11 @@ function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerE
 /** Whether `s` has no lone surrogate (`String.prototype.isWellFormed`, Node 20+). */
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
-function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): void {
+/** @returns the entries of every map walked (the keys they hold), for the duplicate-key check. */
+function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): number {
   const frames: PlainFrame[] = [];
   let visited = 0;
+  let entries = 0;
   let v: unknown = value;
   for (;;) {
     if (++visited > 1_000_000) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message has too many values', options);
@@ -462,13 +481,14 @@ function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeO
         // Values, not keys then a keyed read per key: maps of many shapes made that read
         // megamorphic (a generic lookup per value on every message).
         const values = Object.values(v);
+        entries += values.length;
         if (values.length > 0) frames.push({ items: values, map: v, next: 0 });
       } else notPlain(`unexpected ${typeof v === 'object' ? 'object type' : typeof v}`, frames, options);
     }
     // The next value: the following item of the innermost container not yet finished.
     for (;;) {
       const f = frames[frames.length - 1];
-      if (f === undefined) return;
+      if (f === undefined) return entries;
       if (f.next < f.items.length) {
         v = f.items[f.next++];
         break;

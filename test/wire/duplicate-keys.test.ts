@@ -8,7 +8,7 @@
  * a duplicate key (a JavaScript object has none), so refusing one costs an honest peer nothing.
  */
 import { ErrorCode, ProtocolError } from '../../src/errors';
-import { decodeMessage, encodeMessage } from '../../src/wire';
+import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire';
 import { decodeMessageCost } from '../../src/wire/codec';
 
 const str = (s: string): number[] => [0xa0 + s.length, ...Buffer.from(s)];
@@ -45,7 +45,7 @@ describe('a map with a duplicated key is refused, at any depth', () => {
 });
 
 test('the same keys in different maps, and every honest encoding, still decode', () => {
-  const v = { r: 'sum.1/shape/v', p: { a: 1, b: [{ a: 2 }, { a: 3, b: { a: 4 } }], c: new Uint8Array([1, 2]) }, a: 'x' };
+  const v: { r: string; p: { [k: string]: PlainData }; a: string } = { r: 'sum.1/shape/v', p: { a: 1, b: [{ a: 2 }, { a: 3, b: { a: 4 } }], c: new Uint8Array([1, 2]) }, a: 'x' };
   expect(decodeMessage(encodeMessage(v), 1 << 20)).toEqual({ ...v, p: { ...v.p, c: Buffer.from([1, 2]) } });
   const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key${i}`, i]));
   expect(decodeMessage(encodeMessage(wide), 1 << 20)).toEqual(wide);
