@@ -416,6 +416,19 @@ function verifyView(group: Group, round: string, hashes: Map<string, { h: Uint8A
 }
 
 /**
+ * The largest signed echo list an honest party of `n` sends in `round` (bytes of its msgpack
+ * statement): the header — the fixed keys and type, the 32-byte epoch, the session id, the round
+ * name and the sender's id (≤ 64 characters), with their msgpack headers: under 192 bytes beside
+ * the session id and the round name — plus n entries `{from, h, sig}` of at most 178 bytes each.
+ * The cap was `128 + 256·n`, which an honest list of valid long names exceeds at n = 3 (ids of 64
+ * characters, a session id of 128 and a round of 120: 935 bytes > 896), and its honest sender was
+ * named (review17 R17-1).
+ */
+function maxListBytes(session: string, round: string, n: number): number {
+  return 256 + Buffer.byteLength(session) + Buffer.byteLength(round) + n * 256;
+}
+
+/**
  * Check the full list `msg` of `peer`, whose signed round-2 digest (`signedDigest`) differs from
  * this party's. Throws naming a culprit (it always finds one unless SHA-256 collides).
  */
@@ -432,13 +445,14 @@ function checkList(
   const n = group.parties.length;
   const ctx = { what: `echo list of round "${round}"`, peer };
   const rec = expectRecord(msg, ctx, ['stmt', 'sig']);
-  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 128 + n * 256);
+  const maxBytes = maxListBytes(session, round, n);
+  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, maxBytes);
   const sig = expectBytes(rec.sig, 'sig', ctx, 64);
   const forwarderEvidence: SignedStatement = { signer: peer, statement: stmt, signature: sig };
   if (!verifyStatement(group, forwarderEvidence)) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list with an invalid signature`, { peer });
   }
-  const body = expectRecord(decodeMessage(stmt, 128 + n * 256, { peer }), ctx, ['t', 's', 'e', 'r', 'from', 'list']);
+  const body = expectRecord(decodeMessage(stmt, maxBytes, { peer }), ctx, ['t', 's', 'e', 'r', 'from', 'list']);
   if (body.t !== ECHO_STATEMENT.list || body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== peer) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round, session or group formation`, { peer });
   }
