@@ -48,7 +48,10 @@
  *   never named by the fallback's timeout — unless a cheater sent it an invalidly signed round-1
  *   statement: it then aborts naming the cheater (at the first differing digest) instead of
  *   forwarding a statement that would make it look like a forger; its mismatching peers, told by
- *   its abort notice while they wait for its list, name nobody. That misbehaviour (garbage over an
+ *   its abort notice while they wait for its list, name nobody. (The notice of its run: the
+ *   protocols send it when a run fails; a caller of this function sends it with
+ *   `group.endRun(run, err)` — without it the peers find this party alive and waiting for nobody
+ *   at their deadline, and name it: review17 R17-2.) That misbehaviour (garbage over an
  *   authenticated channel) is not transferable evidence for anyone else.
  * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
  *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
@@ -235,7 +238,10 @@ function roundFailure(group: Group, round: string, failed: Map<string, CouplerEr
  *   used.
  * @returns every party's value (this party's included), by party id.
  * @throws {@link CheatingDetectedError} `EQUIVOCATION` naming the culprit with signed evidence;
- *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
+ *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers. A caller that stops its
+ *   exchange on such an error tells its peers with `group.endRun(run, err)` (`run`: the part of
+ *   `round` before its first `/`), as the protocols do for their runs, or the peers still waiting
+ *   for this party's messages name it at their deadline.
  */
 export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: EchoOptions = {}): Promise<Map<string, PlainData>> {
   return (await echo(group, round, payload, options)).values;

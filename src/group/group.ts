@@ -1139,21 +1139,36 @@ export class Group {
    * rounds should too, naming each exchange apart ({@link Group.nextRunId} gives names every
    * party agrees on), or the record of those rounds grows with every exchange.
    *
-   * Only this party's bookkeeping changes: nothing is sent. Peers still sending for `run` lose
-   * those messages here. The latest 4096 ended runs are remembered (older ones are forgotten);
-   * do not reuse a name once ended.
+   * Without `error` only this party's bookkeeping changes: nothing is sent. Peers still sending
+   * for `run` lose those messages here. The latest 4096 ended runs are remembered (older ones are
+   * forgotten); do not reuse a name once ended.
+   *
+   * With `error` (the exchange failed here: a round, an `echoBroadcast` or
+   * `commitThenOpen` of it threw), every peer is first told, as the protocols tell it for
+   * their runs: an abort notice for `run` with the error's code and whom it names (never its
+   * message text). Their waits for this party's messages of the run end at once with
+   * `PEER_ABORTED`, judged as the README's blame rules say — instead of running into their
+   * deadline, finding this party alive and waiting for nobody, and naming it (`TIMEOUT`): an
+   * honest party stopped by a cheater was named that way (review17 R17-2). Once per run.
    *
    * @param run - the exchange's name: 1 to 128 printable ASCII characters, no spaces, no `/`.
+   * @param error - why the exchange failed here, if it did (typically the error a round threw).
    * @throws {@link InvalidArgumentError} for a malformed name.
    * @example
    * const run = group.nextRunId('census'); // "census.7" at every party
-   * await group.sendToAll(`${run}/counts`, { n: myCount });
-   * const counts = await group.gather(`${run}/counts`);
-   * group.endRun(run);
+   * try {
+   *   await group.sendToAll(`${run}/counts`, { n: myCount });
+   *   const counts = await echoBroadcast(group, `${run}/total`, sum(await group.gather(`${run}/counts`)));
+   *   group.endRun(run);
+   * } catch (err) {
+   *   group.endRun(run, err); // the peers learn why, and do not name this party for its silence
+   *   throw err;
+   * }
    */
-  endRun(run: string): void {
+  endRun(run: string, error?: unknown): void {
     checkRound(run);
     if (run.includes('/')) throw new InvalidArgumentError('"run" is the part of a round name before its first "/" and cannot contain one');
+    if (error !== undefined) this._runFailed(run, error);
     this._runEnded(run);
   }
 
