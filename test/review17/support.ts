@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { AddressBook, joinLocal, type TestParties } from '../support/group-harness';
+import { AddressBook, joinLocal, type JoinLocalOptions, type TestParties } from '../support/group-harness';
 import { testIdentity } from '../support/identity';
 import { createRoster } from '../../src/identity/roster';
 import type { Group } from '../../src/group/group';
@@ -20,8 +20,8 @@ export function partiesWith(ids: readonly string[], sessionId = `r17-${randomByt
 const open: Group[][] = [];
 
 /** Join every party in this process; closed by {@link closeAll}. */
-export async function join(p: TestParties, roundTimeoutMs = 8_000): Promise<Group[]> {
-  const gs = await joinLocal(p, p.ids, new AddressBook(), { roundTimeoutMs });
+export async function join(p: TestParties, roundTimeoutMs = 8_000, extra?: JoinLocalOptions['extra']): Promise<Group[]> {
+  const gs = await joinLocal(p, p.ids, new AddressBook(), { roundTimeoutMs, ...(extra === undefined ? {} : { extra }) });
   open.push(gs);
   return gs;
 }
