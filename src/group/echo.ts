@@ -210,7 +210,8 @@ async function collect(
 }
 
 /**
- * The error to report for the peers that failed a round: a non-timeout failure first, else one
+ * The error to report for the peers that failed a round: a non-timeout failure first (one that
+ * names someone before one that names nobody), else one
  * timeout naming whom the receives' timeouts named (each names the silent party behind its peer,
  * or nobody — its peer and whom it waits for only suspects: see `Group.receive`). A receive that
  * named nobody names nobody here too (before, its peer was named: an honest party kept waiting by
@@ -218,7 +219,11 @@ async function collect(
  */
 function roundFailure(group: Group, round: string, failed: Map<string, CouplerError>, options: RoundOptions): CouplerError {
   const order = group.parties.filter((p) => failed.has(p));
-  const other = order.map((p) => failed.get(p)!).find((e) => !(e instanceof TimeoutError));
+  // A failure that names someone first (each is already a verdict: a violation seen here, a loss,
+  // a notice confirmed here): a peer's notice that names nobody hid a malformed digest seen here,
+  // and its sender went unnamed (review17 R17-4).
+  const others = order.map((p) => failed.get(p)!).filter((e) => !(e instanceof TimeoutError));
+  const other = others.find((e) => e.peers.length > 0) ?? others[0];
   if (other !== undefined) return other;
   const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
   const named = new Set(order.flatMap((p) => failed.get(p)!.peers));
