@@ -463,7 +463,21 @@ function checkList(
   if (!verifyStatement(group, forwarderEvidence)) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list with an invalid signature`, { peer });
   }
-  const body = expectRecord(decodeMessage(stmt, maxBytes, { peer }), ctx, ['t', 's', 'e', 'r', 'from', 'list']);
+  const decoded = decodeMessage(stmt, maxBytes, { peer });
+  // Kept as evidence as signed: it must read the same under any msgpack decoder. A duplicated key
+  // (`r` another round's name, then this round's) was read last-key-wins here and kept, evidence a
+  // first-key-wins verifier reads as a statement about another round (review17 R17-6). Honest
+  // parties sign `encodeMessage` output, which re-encodes to itself.
+  let canonical: boolean;
+  try {
+    canonical = bytesEqual(encodeMessage(decoded), stmt);
+  } catch {
+    canonical = false; // nothing encodeMessage would write
+  }
+  if (!canonical) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list that is not in canonical form`, { peer });
+  }
+  const body = expectRecord(decoded, ctx, ['t', 's', 'e', 'r', 'from', 'list']);
   if (body.t !== ECHO_STATEMENT.list || body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== peer) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round, session or group formation`, { peer });
   }
