@@ -4,11 +4,11 @@
  * `TIMEOUT`, here by `agreeEpoch`'s own probe of the parties missing at its tolerant gather's
  * deadline.
  *
- * Schedule (real groups on 127.0.0.1, D = 2 s; `agreeEpoch` run again on formed groups under a
- * round name of its own): the cheater e3 delivers its contribution to e2 at 0.8 D (e2's strict
+ * Schedule (real groups on 127.0.0.1, D = 4 s; `agreeEpoch` run again on formed groups under a
+ * round name of its own): the cheater e3 delivers its contribution to e2 at 0.9 D (e2's strict
  * gather is still in time); e1 had everything at once and waits for the digests until D. From
- * 0.25 D on, e2's path to e1 is slow one way (0.3 D, in order, a delay line): e2's digest reaches
- * e1 at 1.1 D, inside e1's probe (D .. 1.5 D); e2's answer to the probe (e2 done) after it.
+ * 0.25 D on, e2's path to e1 is slow one way (0.35 D, in order, a delay line): e2's digest reaches
+ * e1 at 1.25 D, inside e1's probe (D .. 1.5 D); e2's answer to the probe (e2 done) after it.
  */
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { partiesWith } from './support';
@@ -21,7 +21,7 @@ import type { Discovery, PeerAddress } from '../../src/discovery/types';
 
 jest.setTimeout(60_000);
 
-const D = 2000;
+const D = 4000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function delayLine(target: () => number): Promise<{ port: number; delay(ms: number): void; close(): Promise<void> }> {
@@ -74,10 +74,10 @@ test('agreeEpoch: a party whose digest arrived during the probe at the deadline 
   const [me, late, cheater] = groups as [Group, Group, Group];
   const round = 'again';
   cheat(cheater, async (send, peer, r, payload) => {
-    if (r === `${round}/r` && peer === late.localId) await sleep(0.8 * D);
+    if (r === `${round}/r` && peer === late.localId) await sleep(0.9 * D);
     return send(peer, r, payload);
   });
-  void sleep(0.25 * D).then(() => line!.delay(0.3 * D));
+  void sleep(0.25 * D).then(() => line!.delay(0.35 * D));
   const results = await settleAll(groups.map((g) => agreeEpoch(g, { round, timeoutMs: D })));
   expect(results[0]!.ok).toBe(false);
   const error = (results[0] as { error: unknown }).error as CouplerError;

@@ -5,14 +5,14 @@
  * named `TIMEOUT`. review11 R11-2 fixed exactly this in the tolerant `gatherSome` ("a party whose
  * message came is never named"); the strict rounds kept it.
  *
- * Schedule (real groups on 127.0.0.1, deadline D = 2 s): a tolerant round A in which the cheater
- * f3 withholds its message from f2 only (f2 waits out its deadline for A, 0.8 D, then goes on, as
+ * Schedule (real groups on 127.0.0.1, deadline D = 4 s): a tolerant round A in which the cheater
+ * f3 withholds its message from f2 only (f2 waits out its deadline for A, 0.9 D, then goes on, as
  * the tolerant round allows), then a strict round B. f1 has all of A at once and waits for B from
  * then on (deadline at D); from then on, f2's path to f1 is slow one way: everything f2 sends f1
- * takes 0.3 D (a delay line in a userspace forwarder, in order; f1's probe reaches f2 at once).
- * f2's message of B reaches f1 at 1.1 D, inside f1's probe (D .. 1.5 D), and f2's answer to the
- * probe (sent at D, f2 done, waiting for nobody) at 1.3 D, after it. f1 must not name f2: its
- * message came.
+ * takes 0.35 D (a delay line in a userspace forwarder, in order; f1's probe reaches f2 at once).
+ * f2's message of B reaches f1 at 1.25 D, inside f1's probe (D .. 1.5 D), and f2's answer to the
+ * probe (sent at D, f2 done, waiting for nobody) at 1.35 D, after it. f1 must not name f2: its
+ * message came. (Margins of D/4 on either side, for a loaded machine.)
  */
 import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
 import { partiesWith } from './support';
@@ -24,7 +24,7 @@ import type { Discovery, PeerAddress } from '../../src/discovery/types';
 
 jest.setTimeout(60_000);
 
-const D = 2000;
+const D = 4000;
 
 /** A TCP forwarder to 127.0.0.1:`target` whose dialer-to-target direction can be delayed (in order). */
 async function delayLine(target: () => number): Promise<{ port: number; delay(ms: number): void; close(): Promise<void> }> {
@@ -86,14 +86,14 @@ async function schedule(strict: (g: Group, round: string, from: string) => Promi
     await g.sendToAll(`${run}/b`, g.localId);
   };
   // f1 has all of A at once (t ≈ 0), then the path from f2 slows: f1's deadline for B is at D.
-  // f2 waits for f3's A until 0.8 D, then sends B: it reaches f1 at 1.1 D, during f1's probe
-  // (D .. 1.5 D); f2's answer to that probe (sent at D, when f2 is done) reaches f1 at 1.3 D.
+  // f2 waits for f3's A until 0.9 D, then sends B: it reaches f1 at 1.25 D, during f1's probe
+  // (D .. 1.5 D); f2's answer to that probe (sent at D, when f2 is done) reaches f1 at 1.35 D.
   const results = await settleAll([
     (async () => {
-      await step(me, D, () => line!.delay(0.3 * D));
+      await step(me, D, () => line!.delay(0.35 * D));
       await strict(me, `${run}/b`, late.localId);
     })(),
-    step(late, 0.8 * D),
+    step(late, 0.9 * D),
     step(cheater, D),
   ]);
   expect(results[0]!.ok).toBe(false);
