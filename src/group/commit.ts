@@ -59,7 +59,9 @@ export function commitment(session: string, epoch: Uint8Array, round: string, pa
  * @param value - this party's value as bytes.
  * @returns every party's opened value (this party's included), by party id.
  * @throws {@link CheatingDetectedError} `COMMITMENT_MISMATCH` naming a party whose opening does not
- *   match its commitment; `EQUIVOCATION` from the echo round; timeouts naming missing peers.
+ *   match its commitment; `EQUIVOCATION` from the echo round; timeouts naming missing peers. A
+ *   caller that stops on such an error tells its peers with `group.endRun(run, err)`, as for
+ *   `echoBroadcast`.
  */
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
   const nonce = new Uint8Array(randomBytes(32));

@@ -48,7 +48,10 @@
  *   never named by the fallback's timeout — unless a cheater sent it an invalidly signed round-1
  *   statement: it then aborts naming the cheater (at the first differing digest) instead of
  *   forwarding a statement that would make it look like a forger; its mismatching peers, told by
- *   its abort notice while they wait for its list, name nobody. That misbehaviour (garbage over an
+ *   its abort notice while they wait for its list, name nobody. (The notice of its run: the
+ *   protocols send it when a run fails; a caller of this function sends it with
+ *   `group.endRun(run, err)` — without it the peers find this party alive and waiting for nobody
+ *   at their deadline, and name it: review17 R17-2.) That misbehaviour (garbage over an
  *   authenticated channel) is not transferable evidence for anyone else.
  * - *Every fallback names a cheater.* P waits only for the lists of peers whose signed digest
  *   differs from P's. A peer's list that matches its signed digest differs from P's list in some
@@ -207,7 +210,8 @@ async function collect(
 }
 
 /**
- * The error to report for the peers that failed a round: a non-timeout failure first, else one
+ * The error to report for the peers that failed a round: a non-timeout failure first (one that
+ * names someone before one that names nobody), else one
  * timeout naming whom the receives' timeouts named (each names the silent party behind its peer,
  * or nobody — its peer and whom it waits for only suspects: see `Group.receive`). A receive that
  * named nobody names nobody here too (before, its peer was named: an honest party kept waiting by
@@ -215,7 +219,11 @@ async function collect(
  */
 function roundFailure(group: Group, round: string, failed: Map<string, CouplerError>, options: RoundOptions): CouplerError {
   const order = group.parties.filter((p) => failed.has(p));
-  const other = order.map((p) => failed.get(p)!).find((e) => !(e instanceof TimeoutError));
+  // A failure that names someone first (each is already a verdict: a violation seen here, a loss,
+  // a notice confirmed here): a peer's notice that names nobody hid a malformed digest seen here,
+  // and its sender went unnamed (review17 R17-4).
+  const others = order.map((p) => failed.get(p)!).filter((e) => !(e instanceof TimeoutError));
+  const other = others.find((e) => e.peers.length > 0) ?? others[0];
   if (other !== undefined) return other;
   const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
   const named = new Set(order.flatMap((p) => failed.get(p)!.peers));
@@ -235,7 +243,10 @@ function roundFailure(group: Group, round: string, failed: Map<string, CouplerEr
  *   used.
  * @returns every party's value (this party's included), by party id.
  * @throws {@link CheatingDetectedError} `EQUIVOCATION` naming the culprit with signed evidence;
- *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers.
+ *   {@link TimeoutError}/{@link GroupError} naming missing or lost peers. A caller that stops its
+ *   exchange on such an error tells its peers with `group.endRun(run, err)` (`run`: the part of
+ *   `round` before its first `/`), as the protocols do for their runs, or the peers still waiting
+ *   for this party's messages name it at their deadline.
  */
 export async function echoBroadcast(group: Group, round: string, payload: PlainData, options: EchoOptions = {}): Promise<Map<string, PlainData>> {
   return (await echo(group, round, payload, options)).values;
@@ -416,6 +427,19 @@ function verifyView(group: Group, round: string, hashes: Map<string, { h: Uint8A
 }
 
 /**
+ * The largest signed echo list an honest party of `n` sends in `round` (bytes of its msgpack
+ * statement): the header — the fixed keys and type, the 32-byte epoch, the session id, the round
+ * name and the sender's id (≤ 64 characters), with their msgpack headers: under 192 bytes beside
+ * the session id and the round name — plus n entries `{from, h, sig}` of at most 178 bytes each.
+ * The cap was `128 + 256·n`, which an honest list of valid long names exceeds at n = 3 (ids of 64
+ * characters, a session id of 128 and a round of 120: 935 bytes > 896), and its honest sender was
+ * named (review17 R17-1).
+ */
+function maxListBytes(session: string, round: string, n: number): number {
+  return 256 + Buffer.byteLength(session) + Buffer.byteLength(round) + n * 256;
+}
+
+/**
  * Check the full list `msg` of `peer`, whose signed round-2 digest (`signedDigest`) differs from
  * this party's. Throws naming a culprit (it always finds one unless SHA-256 collides).
  */
@@ -432,13 +456,28 @@ function checkList(
   const n = group.parties.length;
   const ctx = { what: `echo list of round "${round}"`, peer };
   const rec = expectRecord(msg, ctx, ['stmt', 'sig']);
-  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, 128 + n * 256);
+  const maxBytes = maxListBytes(session, round, n);
+  const stmt = expectBytes(rec.stmt, 'stmt', ctx, undefined, maxBytes);
   const sig = expectBytes(rec.sig, 'sig', ctx, 64);
   const forwarderEvidence: SignedStatement = { signer: peer, statement: stmt, signature: sig };
   if (!verifyStatement(group, forwarderEvidence)) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list with an invalid signature`, { peer });
   }
-  const body = expectRecord(decodeMessage(stmt, 128 + n * 256, { peer }), ctx, ['t', 's', 'e', 'r', 'from', 'list']);
+  const decoded = decodeMessage(stmt, maxBytes, { peer });
+  // Kept as evidence as signed: it must read the same under any msgpack decoder. A duplicated key
+  // (`r` another round's name, then this round's) was read last-key-wins here and kept, evidence a
+  // first-key-wins verifier reads as a statement about another round (review17 R17-6). Honest
+  // parties sign `encodeMessage` output, which re-encodes to itself.
+  let canonical: boolean;
+  try {
+    canonical = bytesEqual(encodeMessage(decoded), stmt);
+  } catch {
+    canonical = false; // nothing encodeMessage would write
+  }
+  if (!canonical) {
+    throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list that is not in canonical form`, { peer });
+  }
+  const body = expectRecord(decoded, ctx, ['t', 's', 'e', 'r', 'from', 'list']);
   if (body.t !== ECHO_STATEMENT.list || body.s !== session || !(body.e instanceof Uint8Array) || !bytesEqual(body.e, epoch) || body.r !== round || body.from !== peer) {
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent an echo list for another round, session or group formation`, { peer });
   }

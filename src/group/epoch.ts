@@ -146,7 +146,8 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
     // A lost peer's mailbox holds why (lost, aborted, dropped): report that, as a gather would.
     if (lost.length > 0) throw await group.receive(lost[0]!, `${round}/h`, ro).then(() => new GroupError(ErrorCode.PEER_LOST, `lost peer "${lost[0]}"`, { peer: lost[0]! }), (e: unknown) => e);
     // Whom to name: the silent ones (a party still behind, waiting for the culprit, is not).
-    throw await group._stalled(`${round}/h`, silent, options.timeoutMs ?? group.roundTimeoutMs);
+    // (A digest that came during the probe names nobody: its sender is not silent, review17 R17-5.)
+    throw group._spareArrived(await group._stalled(`${round}/h`, silent, options.timeoutMs ?? group.roundTimeoutMs), `${round}/h`);
   }
   throwIfAborted(options.signal);
   const lists = await group.gatherSome(`${round}/l`, 0, { ...ro, from: mismatched });
@@ -169,7 +170,7 @@ export async function agreeEpoch(group: Group, options: AgreeEpochOptions = {}):
     );
   }
   if (missing.length > 0) {
-    throw await group._stalled(`${round}/l`, missing, options.timeoutMs ?? group.roundTimeoutMs);
+    throw group._spareArrived(await group._stalled(`${round}/l`, missing, options.timeoutMs ?? group.roundTimeoutMs), `${round}/l`);
   }
   const undecided = group.parties.filter((p) => suspects.has(p));
   if (undecided.length > 0) {

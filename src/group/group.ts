@@ -73,6 +73,25 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
   });
 }
 
+/**
+ * A deadline's verdict without the parties whose message came while it was being reached — after
+ * the deadline, during the liveness probe: they are not silent, and a party that is done answers
+ * the probe waiting for nobody, which named it (review17 R17-5; review11 R11-2 for `gatherSome`).
+ * Not named, not made suspects either: the round still fails here (its deadline passed).
+ */
+function spareArrived(err: CouplerError, arrived: (party: string) => boolean): CouplerError {
+  if (!(err instanceof TimeoutError)) return err;
+  const came = err.peers.filter(arrived);
+  if (came.length === 0) return err;
+  const peers = err.peers.filter((p) => !came.includes(p));
+  return new TimeoutError(`${err.message}; ${came.map((p) => `"${p}"`).join(', ')} sent ${came.length === 1 ? 'its message' : 'their messages'} after the deadline, during the probe: not named`, {
+    ...(peers.length === 1 ? { peer: peers[0]! } : {}),
+    peers,
+    suspects: err.suspects.filter((p) => !came.includes(p)),
+    cause: err,
+  });
+}
+
 /** Default first retry delay for an address that failed: 100 ms. */
 export const DEFAULT_DIAL_INITIAL_BACKOFF_MS = 100;
 /** Default longest retry delay for an address: 5 s. */
@@ -706,7 +725,8 @@ export class Group {
         // the wait (AbortedError), as it ends a gather's.
         throw await untilAborted(
           (async () => {
-            const stalled = await this.#stalled(round, [peer], timeoutMs);
+            // A message that came during the probe is filed (the wait had ended): its sender is not silent.
+            const stalled = spareArrived(await this.#stalled(round, [peer], timeoutMs), () => this.#mailbox(peer).has(round));
             const notice = this.#mesh.noticeFrom(peer, runOfRound(round));
             if (notice === undefined) return stalled;
             const judged = await this.#mesh.judgeAbort(peer, notice, stallProbeMs(timeoutMs), undefined, this.parties);
@@ -727,6 +747,15 @@ export class Group {
    */
   async #stalled(round: string, names: readonly string[], timeoutMs: number): Promise<CouplerError> {
     return this._stalled(round, names, timeoutMs);
+  }
+
+  /**
+   * @internal `err` (a deadline's verdict for `round`) without the parties whose message of
+   * `round` has come since the wait for it ended — during the probe (see `spareArrived`): for the
+   * group's own round helpers that probe after a tolerant gather (the epoch agreement).
+   */
+  _spareArrived(err: CouplerError, round: string): CouplerError {
+    return spareArrived(err, (p) => this.#mesh.mailboxes.get(p)?.has(round) === true);
   }
 
   /**
@@ -827,6 +856,8 @@ export class Group {
       new Promise<Map<string, PlainData>>((resolve, reject) => {
         const results = new Map<string, PlainData>();
         const missing = new Set(from);
+        /** Parties whose message came after the deadline, while its verdict was being traced. */
+        const cameLate = new Set<string>();
         let judging = 0;
         /** The deadline's verdict, being traced (see onTimer): set once the deadline has passed. */
         let late: Promise<CouplerError> | undefined;
@@ -845,8 +876,12 @@ export class Group {
           wait(peer).then(
               (value) => {
                 // Past the deadline the round has failed here: a message arriving now is not taken
-                // (completing a round the others gave up on would put this party a round ahead).
-                if (late !== undefined) return;
+                // (completing a round the others gave up on would put this party a round ahead),
+                // but its sender is not named for silence (spareArrived).
+                if (late !== undefined) {
+                  cameLate.add(peer);
+                  return;
+                }
                 results.set(peer, value);
                 missing.delete(peer);
                 if (missing.size === 0 && judging === 0) finish(undefined);
@@ -874,7 +909,7 @@ export class Group {
           // did, and about to say so: ask before naming (#stalled; links resuming through a relay
           // that is gone end it with RELAY_LOST). A peer's notice being judged, or arriving
           // meanwhile, decides where it confirms someone here.
-          late = this.#stalled(round, names, timeoutMs);
+          late = this.#stalled(round, names, timeoutMs).then((verdict) => spareArrived(verdict, (p) => cameLate.has(p)));
           void late.then((timeout) => {
             if (judging === 0) finish(timeout);
           });
@@ -1139,21 +1174,36 @@ export class Group {
    * rounds should too, naming each exchange apart ({@link Group.nextRunId} gives names every
    * party agrees on), or the record of those rounds grows with every exchange.
    *
-   * Only this party's bookkeeping changes: nothing is sent. Peers still sending for `run` lose
-   * those messages here. The latest 4096 ended runs are remembered (older ones are forgotten);
-   * do not reuse a name once ended.
+   * Without `error` only this party's bookkeeping changes: nothing is sent. Peers still sending
+   * for `run` lose those messages here. The latest 4096 ended runs are remembered (older ones are
+   * forgotten); do not reuse a name once ended.
+   *
+   * With `error` (the exchange failed here: a round, an `echoBroadcast` or
+   * `commitThenOpen` of it threw), every peer is first told, as the protocols tell it for
+   * their runs: an abort notice for `run` with the error's code and whom it names (never its
+   * message text). Their waits for this party's messages of the run end at once with
+   * `PEER_ABORTED`, judged as the README's blame rules say — instead of running into their
+   * deadline, finding this party alive and waiting for nobody, and naming it (`TIMEOUT`): an
+   * honest party stopped by a cheater was named that way (review17 R17-2). Once per run.
    *
    * @param run - the exchange's name: 1 to 128 printable ASCII characters, no spaces, no `/`.
+   * @param error - why the exchange failed here, if it did (typically the error a round threw).
    * @throws {@link InvalidArgumentError} for a malformed name.
    * @example
    * const run = group.nextRunId('census'); // "census.7" at every party
-   * await group.sendToAll(`${run}/counts`, { n: myCount });
-   * const counts = await group.gather(`${run}/counts`);
-   * group.endRun(run);
+   * try {
+   *   await group.sendToAll(`${run}/counts`, { n: myCount });
+   *   const counts = await echoBroadcast(group, `${run}/total`, sum(await group.gather(`${run}/counts`)));
+   *   group.endRun(run);
+   * } catch (err) {
+   *   group.endRun(run, err); // the peers learn why, and do not name this party for its silence
+   *   throw err;
+   * }
    */
-  endRun(run: string): void {
+  endRun(run: string, error?: unknown): void {
     checkRound(run);
     if (run.includes('/')) throw new InvalidArgumentError('"run" is the part of a round name before its first "/" and cannot contain one');
+    if (error !== undefined) this._runFailed(run, error);
     this._runEnded(run);
   }
 

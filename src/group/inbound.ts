@@ -166,7 +166,11 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
     const ctx = { what: 'batch', peer };
     const items = expectArray(rec.p ?? null, 'p', ctx, BATCH_MAX_ITEMS);
     if (items.length < 2) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" sent a batch of fewer than two messages`, { peer });
-    for (const item of items) deliver(peer, expectBytes(item, 'item', ctx, undefined, BATCH_ITEM_MAX_BYTES), true, limits, sink);
+    // Each item decoded from a copy of its own: decoded byte strings are views on the bytes they
+    // came from, and a message filed for later is charged its own bytes — decoded from a view on the
+    // batch, a one-byte message held the whole batch (up to 64 items of 16 KiB), the items the
+    // mailbox dropped included: 100 of them held 96 MiB at a 4 MiB maxPendingBytes (review17 R17-3).
+    for (const item of items) deliver(peer, new Uint8Array(expectBytes(item, 'item', ctx, undefined, BATCH_ITEM_MAX_BYTES)), true, limits, sink);
     return;
   }
   if (rec.r === ABORT_ROUND) {

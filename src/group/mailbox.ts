@@ -208,6 +208,11 @@ export class Mailbox {
     return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject }));
   }
 
+  /** Whether the message of `round` is here, not taken yet (it came after its wait ended). */
+  has(round: string): boolean {
+    return this.#messages.has(round);
+  }
+
   /** Whether a round of this peer is being waited for right now (what a liveness probe's answer reports). */
   get awaited(): boolean {
     return this.#waiters.size > 0;

@@ -326,6 +326,9 @@ describe('adversarial parties (in-process, built from the group API)', () => {
     expect(e.message).toContain('invalid signature');
     // The victim forwarded nothing it could not vouch for: it sent no fallback list.
     expect(o.rounds[0]!.has(`${round}/f`)).toBe(false);
+    // The victim's caller does not report its failed exchange here (no `endRun(run, err)`), so
+    // the others find it alive and waiting for nobody, and name it: what a caller avoids by
+    // reporting it (test/review17/echo-victim-notice.test.ts; the protocols do it for their runs).
     for (const r of others) {
       const err = (r as { error: unknown }).error as CouplerError;
       expect(err).toBeInstanceOf(TimeoutError);
