@@ -683,7 +683,9 @@ async function agreeDealers(
     );
     const absent = group.parties.filter((p) => !agreed.includes(p));
     if (absent.length === 0) throw err;
-    const stalled = await group._stalled(`${run.runId}/shape`, absent, ro.timeoutMs ?? group.roundTimeoutMs);
+    // A statement that reached this party after the tolerant gather (filed, not taken), up to the
+    // end of the probe, is not "absent from the whole run": its sender is not named (review17 R17-5).
+    const stalled = group._spareArrived(await group._stalled(`${run.runId}/shape`, absent, ro.timeoutMs ?? group.roundTimeoutMs), `${run.runId}/shape`);
     throw new ValueError(ErrorCode.TOO_FEW_PARTIES, `${err.message}; no shape statement from ${absent.map((p) => `"${p}"`).join(', ')} (${stalled.message})`, {
       peers: stalled.peers,
       suspects: stalled.suspects,
