@@ -324,6 +324,7 @@ export class Mesh {
       this.#notices.delete(peer);
       this.#lostForming.delete(peer);
       link = new PeerLink(peer, ch, channelPath(ch) === 'relay');
+      link.onCheckSent = () => this.#countProbe(peer, 'sent');
       this.links.set(peer, link);
       if (link.resumable) link.attach(ch);
     }
@@ -544,6 +545,15 @@ export class Mesh {
   #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void {
     this.#countProbe(ch.peerId, 'received');
     if (kind === 'pong') {
+      // The answer to a link's acknowledgement check (review14 R14-3): a peer that read four
+      // windows and acknowledged none of them is named.
+      const link = this.links.get(ch.peerId);
+      const verdict = link === undefined ? 'not-ours' : link.onPong(ch, nonce);
+      if (verdict instanceof CouplerError) {
+        this.drop(ch.peerId, verdict);
+        return;
+      }
+      if (verdict === 'ok') return;
       const key = Buffer.from(nonce).toString('hex');
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {

@@ -47,7 +47,7 @@ function join(parties: TestParties, id: string, relayUrl: string): Promise<Group
     transport: 'relay',
     relayUrl,
     timeoutMs: 20_000,
-    roundTimeoutMs: 20_000,
+    roundTimeoutMs: 8_000,
   });
 }
 
