@@ -19,8 +19,8 @@
  * sent before the ping are still unacknowledged read them and did not acknowledge: it is named
  * (`PROTOCOL_VIOLATION`). Nothing here depends on time or speed: a slow peer answers late and
  * acknowledges first. A peer that answers no ping proves nothing (a slow path looks the same): the
- * sender keeps at most {@link retainCap} for it (32 MiB, or twice the link's largest message, at
- * most {@link MAX_RETAINED_BYTES}), dropping the oldest beyond it — the link then cannot resume
+ * sender keeps at most {@link retainCap} of what left it for that peer (32 MiB, or twice the
+ * link's largest message, at most {@link MAX_RETAINED_BYTES}), dropping the oldest beyond it — the link then cannot resume
  * past them (`RELAY_LOST` if it must), nobody named. A retained message is a compact copy when
  * its encoding shares a larger buffer (the encoder's: a small message could pin a large one).
  *
@@ -76,6 +76,22 @@ function compact(bytes: Uint8Array): Uint8Array {
   return copy;
 }
 
+/** A message kept for resending. */
+interface Retained {
+  /** Its number on the link. */
+  readonly n: number;
+  /** Its bytes (see `compact`). */
+  readonly bytes: Uint8Array;
+  /** The channel generation it went out on (0: not sent yet, waiting for the resume). */
+  gen: number;
+  /** The memory it holds (its buffer). */
+  readonly cost: number;
+  /** Whether a socket took it (it left this party). */
+  written: boolean;
+  /** Whether it is no longer kept (acknowledged, dropped, or the link ended). */
+  gone: boolean;
+}
+
 /** What a check's answer says (see {@link PeerLink.onPong}). */
 export type PongVerdict = 'not-ours' | 'ok' | CouplerError;
 
@@ -109,13 +125,15 @@ export class PeerLink {
    * Sent and not yet acknowledged, in order (numbers are contiguous), with the channel generation
    * each went out on (0: not sent yet, waiting for the resume).
    */
-  readonly #retained: { n: number; bytes: Uint8Array; gen: number; cost: number }[] = [];
+  readonly #retained: Retained[] = [];
   /** Channels the link has had (the first is 1). */
   #generation = 1;
   /** Memory the retained messages hold (their buffers). */
   #retainedBytes = 0;
   /** Their message bytes (what the receiver's acknowledgement policy counts). */
   #retainedMessageBytes = 0;
+  /** Memory of the retained messages the socket has taken (what {@link retainCap} bounds). */
+  #writtenBytes = 0;
   /** The largest message sent on the link (its kept size). */
   #largest = 0;
   /** The acknowledgement check in flight: its ping's nonce, the messages sent before it, its channel. */
@@ -209,25 +227,57 @@ export class PeerLink {
       // the peer's resume arrives. On the link's first channel nothing is older, so it goes at once
       // (after our resume message, which went first) — a notice sent just before a close is not lost.
       const kept = compact(bytes);
-      const entry = { n, bytes: kept, gen: this.#state === 'resuming' || (this.#awaitingResume && this.#generation > 1) ? 0 : this.#generation, cost: kept.buffer.byteLength };
+      const gen = this.#state === 'resuming' || (this.#awaitingResume && this.#generation > 1) ? 0 : this.#generation;
+      const entry: Retained = { n, bytes: kept, gen, cost: kept.buffer.byteLength, written: false, gone: false };
       this.#retained.push(entry);
       this.#retainedBytes += entry.cost;
       this.#retainedMessageBytes += bytes.length;
       if (entry.cost > this.#largest) this.#largest = entry.cost;
-      const cap = retainCap(this.#largest);
-      while (this.#retainedBytes > cap && this.#retained.length > 1) {
-        const dropped = this.#retained.shift()!;
-        this.#retainedBytes -= dropped.cost;
-        this.#retainedMessageBytes -= dropped.bytes.length;
-        this.#overflowed = true;
-      }
       if (entry.gen === 0) return Promise.resolve();
       // A send on a channel that dies is resent after the resume: not an error here.
-      const sent = this.#channel.send(bytes).catch(() => undefined);
+      const sent = this.#channel.send(bytes).then(
+        () => this.#onWritten(entry),
+        () => undefined,
+      );
       this.#maybeCheck();
       return sent;
     }
     return this.#channel.send(bytes);
+  }
+
+  /**
+   * A socket took a retained message: it is now kept for the peer alone. Beyond {@link retainCap}
+   * of such messages the oldest are dropped (the link can then not resume past them). Messages
+   * still waiting in this party's own send queue do not count: they are held by the send anyway,
+   * and an honest bulk sender's backlog must not cost it the resume.
+   */
+  #onWritten(entry: Retained): void {
+    if (entry.gone || entry.written) return;
+    entry.written = true;
+    this.#writtenBytes += entry.cost;
+    const cap = retainCap(this.#largest);
+    while (this.#writtenBytes > cap && this.#retained.length > 1 && this.#retained[0]!.written) {
+      this.#shift();
+      this.#overflowed = true;
+    }
+  }
+
+  /** Stop keeping the oldest retained message. */
+  #shift(): void {
+    const m = this.#retained.shift()!;
+    m.gone = true;
+    this.#retainedBytes -= m.cost;
+    this.#retainedMessageBytes -= m.bytes.length;
+    if (m.written) this.#writtenBytes -= m.cost;
+  }
+
+  /** Keep nothing (the link is down, or the group closed). */
+  #clear(): void {
+    for (const m of this.#retained) m.gone = true;
+    this.#retained.length = 0;
+    this.#retainedBytes = 0;
+    this.#retainedMessageBytes = 0;
+    this.#writtenBytes = 0;
   }
 
   /**
@@ -321,11 +371,7 @@ export class PeerLink {
   onAck(n: number): CouplerError | undefined {
     if (n > this.#sent) return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" acknowledged more messages than were sent to it`, { peer: this.peer });
     if (n > this.#acked) this.#acked = n;
-    while (this.#retained.length > 0 && this.#retained[0]!.n <= n) {
-      const m = this.#retained.shift()!;
-      this.#retainedBytes -= m.cost;
-      this.#retainedMessageBytes -= m.bytes.length;
-    }
+    while (this.#retained.length > 0 && this.#retained[0]!.n <= n) this.#shift();
     return undefined;
   }
 
@@ -346,9 +392,7 @@ export class PeerLink {
     this.#wiped = true;
     this.#secret.fill(0);
     this.#prk?.fill(0);
-    this.#retained.length = 0;
-    this.#retainedBytes = 0;
-    this.#retainedMessageBytes = 0;
+    this.#clear();
   }
 
   /** A new channel for a resuming link: say how many messages arrived here (first message on it). */
@@ -400,7 +444,10 @@ export class PeerLink {
     for (const m of this.#retained) {
       if (m.gen === this.#generation) continue;
       m.gen = this.#generation;
-      this.#channel.send(m.bytes).catch(() => undefined);
+      this.#channel.send(m.bytes).then(
+        () => this.#onWritten(m),
+        () => undefined,
+      );
     }
     this.#maybeCheck();
     return undefined;
@@ -415,9 +462,7 @@ export class PeerLink {
     this.#wiped = true;
     this.#secret.fill(0);
     this.#prk?.fill(0);
-    this.#retained.length = 0;
-    this.#retainedBytes = 0;
-    this.#retainedMessageBytes = 0;
+    this.#clear();
   }
 }
 
