@@ -378,6 +378,18 @@ export class Mesh {
       ch.destroy();
       return;
     }
+    if (bad.code === ErrorCode.RELAY_LOST) {
+      // This side no longer holds messages the peer lacks (dropped beyond the link's cap while
+      // the relay or a path held them, review14 R14-3): nobody can tell whose doing that is. Say
+      // so on the new channel — a notice marked as the relay's — and close it: dropped without a
+      // word, the peer waited for this party and named it at its round deadline.
+      const peer = ch.peerId;
+      this.mailboxes.get(peer)?.fail(bad);
+      ch.send(encodeAbort({ code: bad.code, blame: [], relay: true })).catch(() => undefined);
+      void ch.close().catch(() => undefined);
+      if (this.#phase === 'joined') this.#cfg.emit({ type: 'peer-lost', peer, code: bad.code });
+      return;
+    }
     this.drop(ch.peerId, bad);
   }
 

@@ -60,7 +60,7 @@ test('R14-3 — a relay withholds 48 MiB p1 sends p3 (p1 drops beyond its cap), 
     const sends = Array.from({ length: count }, (_, k) => g1.send('p3', `bulk/${k}`, new Uint8Array(2 ** 20).fill(k + 1)));
     const got = Array.from({ length: count }, (_, k) => g3.receive('p1', `bulk/${k}`));
     const until = Date.now() + 20_000;
-    while (withheld < 40 * 2 ** 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (withheld < count * 2 ** 20 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     const kept = g1.stats().find((s) => s.peer === 'p3')!.retainedBytes;
     await relay.close();
     await new Promise((r) => setTimeout(r, 500));
@@ -70,6 +70,10 @@ test('R14-3 — a relay withholds 48 MiB p1 sends p3 (p1 drops beyond its cap), 
     const p3 = [...new Set(atP3.map((r) => JSON.stringify(verdict(r))))];
     console.log(`R14-3 overflow: withheld ${(withheld / 2 ** 20).toFixed(1)} MiB, p1 kept ${(kept / 2 ** 20).toFixed(1)} MiB; p1's sends: ${JSON.stringify([...new Set(atP1.map((r) => JSON.stringify(verdict(r))))])}; p3's receives: ${JSON.stringify(p3)}`);
     expect(kept).toBeLessThanOrEqual(33 * 2 ** 20);
+    // p1: the relay's, nobody named.
+    const atP1After = await g1.receive('p3', 'after/0').then(() => undefined, (err: unknown) => err);
+    expect(atP1After).toBeInstanceOf(CouplerError);
+    expect({ code: (atP1After as CouplerError).code, peers: [...(atP1After as CouplerError).peers] }).toEqual({ code: 'COUPLER_ERR_RELAY_LOST', peers: [] });
     for (const r of atP3) {
       expect(r.status).toBe('rejected');
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(CouplerError);
