@@ -52,8 +52,10 @@ export const ACK_CHECK_MESSAGES = 4 * ACK_EVERY_MESSAGES;
 export const ACK_CHECK_BYTES = 4 * ACK_EVERY_BYTES;
 /** Checks of one link are this far apart at least, ms (a peer answers at most 16 pings a second from one party). */
 export const ACK_CHECK_INTERVAL_MS = 1_000;
-/** A check unanswered this long is replaced by a new one, ms (a ping can go unanswered honestly: the answer budget). */
+/** A check unanswered this long is followed by a new one, ms (a ping can go unanswered honestly: the answer budget). */
 export const ACK_CHECK_RETRY_MS = 5_000;
+/** Checks of one link in flight at most (the oldest is forgotten beyond). */
+const MAX_CHECKS_IN_FLIGHT = 4;
 
 /**
  * Bytes a link keeps for resending: {@link RETAIN_FLOOR_BYTES}, or twice the largest message it
@@ -136,8 +138,12 @@ export class PeerLink {
   #writtenBytes = 0;
   /** The largest message sent on the link (its kept size). */
   #largest = 0;
-  /** The acknowledgement check in flight: its ping's nonce, the messages sent before it, its channel. */
-  #check: { nonce: Buffer; upTo: number; gen: number; at: number } | undefined;
+  /**
+   * Acknowledgement checks in flight, oldest first (at most {@link MAX_CHECKS_IN_FLIGHT}): each
+   * ping's nonce, the messages sent before it, its channel, when it went. A late answer still
+   * counts (the evidence does not age), so answering after the retry delay escapes nothing.
+   */
+  readonly #checks: { nonce: Buffer; upTo: number; gen: number; at: number }[] = [];
   #lastCheckAt = 0;
   #checkTimer: NodeJS.Timeout | undefined;
   /** Set once the group closed: nothing is kept for resending any more. */
@@ -289,7 +295,8 @@ export class PeerLink {
     if (this.#state !== 'up' || this.#disposed || (this.#awaitingResume && this.#generation > 1)) return;
     if (this.#retained.length < ACK_CHECK_MESSAGES && this.#retainedMessageBytes < ACK_CHECK_BYTES) return;
     const now = Date.now();
-    if (this.#check !== undefined && this.#check.gen === this.#generation && now - this.#check.at < ACK_CHECK_RETRY_MS) return;
+    const last = this.#checks[this.#checks.length - 1];
+    if (last !== undefined && now - last.at < ACK_CHECK_RETRY_MS) return;
     const wait = this.#lastCheckAt + ACK_CHECK_INTERVAL_MS - now;
     if (wait > 0) {
       this.#checkTimer ??= setTimeout(() => {
@@ -299,7 +306,8 @@ export class PeerLink {
       return;
     }
     const nonce = randomBytes(PROBE_NONCE_BYTES);
-    this.#check = { nonce, upTo: this.#sent, gen: this.#generation, at: now };
+    this.#checks.push({ nonce, upTo: this.#sent, gen: this.#generation, at: now });
+    if (this.#checks.length > MAX_CHECKS_IN_FLIGHT) this.#checks.shift();
     this.#lastCheckAt = now;
     this.onCheckSent?.();
     this.#channel.send(encodeProbe('ping', nonce)).catch(() => undefined);
@@ -312,9 +320,11 @@ export class PeerLink {
    * them; an honest peer leaves less than one window unacknowledged, this allows four.
    */
   onPong(channel: SecureChannel, nonce: Uint8Array): PongVerdict {
-    const c = this.#check;
-    if (c === undefined || !c.nonce.equals(nonce)) return 'not-ours';
-    this.#check = undefined;
+    const i = this.#checks.findIndex((k) => k.nonce.equals(nonce));
+    if (i < 0) return 'not-ours';
+    const c = this.#checks[i]!;
+    // Earlier checks are answered too (one ordered channel): this one says more.
+    this.#checks.splice(0, i + 1);
     if (channel !== this.#channel || c.gen !== this.#generation || this.#state !== 'up') return 'ok';
     let count = 0;
     let bytes = 0;
@@ -337,7 +347,7 @@ export class PeerLink {
   #stopCheck(): void {
     if (this.#checkTimer !== undefined) clearTimeout(this.#checkTimer);
     this.#checkTimer = undefined;
-    this.#check = undefined;
+    this.#checks.length = 0;
   }
 
   /** Send an uncounted control message (probe) on the current channel, best effort. */
