@@ -288,8 +288,9 @@ export class PeerLink {
 
   /**
    * Ask the peer to prove it acknowledges (see the module documentation): when four windows are
-   * unacknowledged, no check is in flight (or the one in flight is old) and the last was a second
-   * ago or more, a ping on the current channel after everything sent on it.
+   * unacknowledged and the last check went {@link ACK_CHECK_RETRY_MS} ago unanswered (or was
+   * answered, at least {@link ACK_CHECK_INTERVAL_MS} ago), a ping on the current channel after
+   * everything sent on it.
    */
   #maybeCheck(): void {
     if (this.#state !== 'up' || this.#disposed || (this.#awaitingResume && this.#generation > 1)) return;
