@@ -335,13 +335,20 @@ export interface PeerStats {
   readonly messagesReceived: number;
   /**
    * Of {@link PeerStats.messagesSent}, the liveness probes and probe answers (`coupler ping` /
-   * `coupler pong`: sent at a round deadline or to check a peer's abort notice, never run data).
+   * `coupler pong`: sent at a round deadline, to check a peer's abort notice, or, through the
+   * relay, to check that it acknowledges what it reads; never run data).
    */
   readonly probesSent: number;
   /** Of {@link PeerStats.messagesReceived}, the liveness probes and probe answers. */
   readonly probesReceived: number;
   /** Whether the channel runs direct or through the relay. */
   readonly path: ChannelPath;
+  /**
+   * Bytes kept for resending to it: messages it has not acknowledged yet, through the relay only
+   * (0 on a direct link). At most `retainCap` (32 MiB, or twice the largest message sent to it,
+   * at most 256 MiB); a peer that reads and does not acknowledge is named (review14 R14-3).
+   */
+  readonly retainedBytes: number;
 }
 
 /**
@@ -1119,9 +1126,10 @@ export class Group {
   /** Traffic per peer so far (wire bytes, including framing). */
   stats(): PeerStats[] {
     return this.peers.map((peer) => {
-      const s = this.#mesh.links.get(peer)!.stats;
+      const link = this.#mesh.links.get(peer)!;
+      const s = link.stats;
       const probes = this.#mesh.probeCounts(peer);
-      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, probesSent: probes.sent, probesReceived: probes.received, path: this.#mesh.pathOf(peer) };
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, probesSent: probes.sent, probesReceived: probes.received, path: this.#mesh.pathOf(peer), retainedBytes: link.retainedBytes };
     });
   }
 

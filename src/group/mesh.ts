@@ -324,6 +324,7 @@ export class Mesh {
       this.#notices.delete(peer);
       this.#lostForming.delete(peer);
       link = new PeerLink(peer, ch, channelPath(ch) === 'relay');
+      link.onCheckSent = () => this.#countProbe(peer, 'sent');
       this.links.set(peer, link);
       if (link.resumable) link.attach(ch);
     }
@@ -375,6 +376,18 @@ export class Mesh {
       this.channels.delete(ch.peerId);
       this.links.delete(ch.peerId);
       ch.destroy();
+      return;
+    }
+    if (bad.code === ErrorCode.RELAY_LOST) {
+      // This side no longer holds messages the peer lacks (dropped beyond the link's cap while
+      // the relay or a path held them, review14 R14-3): nobody can tell whose doing that is. Say
+      // so on the new channel — a notice marked as the relay's — and close it: dropped without a
+      // word, the peer waited for this party and named it at its round deadline.
+      const peer = ch.peerId;
+      this.mailboxes.get(peer)?.fail(bad);
+      ch.send(encodeAbort({ code: bad.code, blame: [], relay: true })).catch(() => undefined);
+      void ch.close().catch(() => undefined);
+      if (this.#phase === 'joined') this.#cfg.emit({ type: 'peer-lost', peer, code: bad.code });
       return;
     }
     this.drop(ch.peerId, bad);
@@ -544,6 +557,15 @@ export class Mesh {
   #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void {
     this.#countProbe(ch.peerId, 'received');
     if (kind === 'pong') {
+      // The answer to a link's acknowledgement check (review14 R14-3): a peer that read four
+      // windows and acknowledged none of them is named.
+      const link = this.links.get(ch.peerId);
+      const verdict = link === undefined ? 'not-ours' : link.onPong(ch, nonce);
+      if (verdict instanceof CouplerError) {
+        this.drop(ch.peerId, verdict);
+        return;
+      }
+      if (verdict === 'ok') return;
       const key = Buffer.from(nonce).toString('hex');
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {
