@@ -414,6 +414,12 @@ export class Group {
   readonly #root: Group;
   /** Run ids (with purpose) whose pairwise secrets were derived (on the root). */
   readonly #pairwiseClaimed = new Set<string>();
+  /**
+   * The run this party refused before taking its id (its own input, see {@link Group._noteRefusedRun}),
+   * on the root: the view label (undefined: the joined group), the counter then, and the id the
+   * others gave that run.
+   */
+  #refused: { readonly label: string | undefined; readonly at: number; readonly id: string } | undefined;
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -985,8 +991,49 @@ export class Group {
    */
   nextRunId(protocol: string): string {
     if (this.#root !== this) return this.#root._nextViewRunId(protocol, this.#label);
+    this.#skipRefusedRun(undefined);
     this.#runCounter++;
     return `${protocol}.${this.#runCounter}`;
+  }
+
+  /**
+   * @internal A protocol run refused this party's own input before it took a run id (nothing was
+   * sent): remember the id the run would have had. A party that carries on alone stays in step
+   * (it took no id). But when the others entered that run, they took its id, failed it (naming
+   * this party by a timeout) and told this party with an abort notice for that id; then the next
+   * run of this party skips that id, so that a retry of every party with good data is in step
+   * again. Before, the refusing party took the id the others had already used: it failed at once
+   * on their notices and they named it by a timeout, in that run and every later one (review16
+   * R16-1). A notice that has not arrived yet when the next run starts (the others still wait)
+   * leaves the id to that run, which then meets theirs.
+   */
+  _noteRefusedRun(protocol: string): void {
+    const label = this.#root === this ? undefined : this.#label;
+    if (this.#root !== this) return this.#root.#noteRefused(protocol, label);
+    this.#noteRefused(protocol, label);
+  }
+
+  #noteRefused(protocol: string, label: string | undefined): void {
+    this.#skipRefusedRun(label);
+    const at = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
+    this.#refused = { label, at, id: label === undefined ? `${protocol}.${at + 1}` : `${protocol}.${label}.${at + 1}` };
+  }
+
+  /** On the root, before a run of `label` takes its id: skip the refused run's id if the others ran it (see {@link Group._noteRefusedRun}). */
+  #skipRefusedRun(label: string | undefined): void {
+    const r = this.#refused;
+    if (r === undefined || r.label !== label) return;
+    const now = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
+    if (now !== r.at) {
+      this.#refused = undefined;
+      return;
+    }
+    if (![...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(r.id))) return;
+    this.#refused = undefined;
+    if (label === undefined) this.#runCounter++;
+    else this.#viewRuns.set(label, now + 1);
+    // What the others sent for it (their statements) is released; their notices stay remembered.
+    this._runEnded(r.id);
   }
 
   /**
@@ -1026,6 +1073,7 @@ export class Group {
 
   /** @internal run labels of a view: `<protocol>.<label>.<k>`, counted per label on the root. */
   _nextViewRunId(protocol: string, label: string): string {
+    this.#skipRefusedRun(label);
     const k = (this.#viewRuns.get(label) ?? 0) + 1;
     this.#viewRuns.set(label, k);
     return `${protocol}.${label}.${k}`;

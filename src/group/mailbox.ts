@@ -234,6 +234,11 @@ export class Mailbox {
     }
   }
 
+  /** Whether the peer stopped run `run` (its abort notice for that run arrived and is remembered). */
+  stoppedRun(run: string): boolean {
+    return this.#runErrors.has(run);
+  }
+
   /**
    * Run `run` ended at this party (done or failed): release what this mailbox holds for it — the
    * messages of its rounds not taken (a peer's statement that arrived after the caller aborted

@@ -359,10 +359,14 @@ export function encodeRun(
     local = encodeLocal(input, params, modulus);
   } catch (err) {
     // This party refuses its own input (NaN, |x| > B, a bad shape, unsafe parameters): nothing is
-    // sent and the group stays in step (the caller may retry with good data). If it closes the
+    // sent and the group stays in step (the caller may retry with good data, alone or with the
+    // others). If it closes the
     // group instead, the others learn why (an abort message with this code) rather than seeing a
     // plain close.
     if (err instanceof CouplerError) group._noteLocalFailure(err.code);
+    // No run id is taken; but if the others entered this run, the next run here skips its id
+    // (see Group._noteRefusedRun: review16 R16-1).
+    group._noteRefusedRun(protocol);
     throw err;
   }
   const { shape, encoded, length } = local;

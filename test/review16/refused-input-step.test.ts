@@ -51,3 +51,17 @@ test('the same with an empty vector (refused locally) at the third party', async
     await h.close();
   }
 });
+
+test('in a view (group.without): a refusal there skips only the view\'s run, and the joined group stays in step', async () => {
+  const h = await createTestGroups(4, { roundTimeoutMs: 1500 });
+  try {
+    const views = h.groups.slice(0, 3).map((g) => g.without(['p4']));
+    const first = await settleAll(views.map((v, i) => secureSum(v, i === 1 ? Number.POSITIVE_INFINITY : i + 1)));
+    expect(summary(first)[1]).toEqual({ code: ErrorCode.VALUE_INVALID, peers: [] });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(summary(await settleAll(views.map((v, i) => secureSum(v, i + 1))))).toEqual([{ sum: 6 }, { sum: 6 }, { sum: 6 }]);
+    expect(summary(await settleAll(h.groups.map((g, i) => secureSum(g, i + 1))))).toEqual([{ sum: 10 }, { sum: 10 }, { sum: 10 }, { sum: 10 }]);
+  } finally {
+    await h.close();
+  }
+});
