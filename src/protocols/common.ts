@@ -9,7 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
-import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred, timeUntil } from '../group/commit.js';
+import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
@@ -243,8 +244,10 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
   const o = options as SumOptions;
-  if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0)) {
-    throw new InvalidArgumentError('"roundTimeoutMs" must be a positive integer');
+  // At most the timer's limit, as every wait checks: a longer one was refused only by the first
+  // wait of the run, after the statement had gone out (review16 R16-2).
+  if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0 || o.roundTimeoutMs > MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(`"roundTimeoutMs" must be a positive integer of at most ${MAX_TIMER_MS} ms`);
   }
   const n = group.parties.length;
   if (n < 2) throw new ValueError(ErrorCode.TOO_FEW_PARTIES, 'a secure sum needs at least two parties');
@@ -812,7 +815,7 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
     for (let i = 0; i < x.count; i++) {
       const round = `${x.round}/p${i}`;
       const waitFrom = Date.now();
-      const timeoutMs = Math.max(1, deadline - waitFrom);
+      const timeoutMs = timeUntil(deadline);
       let got: Map<string, PlainData>;
       try {
         got =
