@@ -419,7 +419,7 @@ export class Group {
    * on the root: the view label (undefined: the joined group), the counter then, and the id the
    * others gave that run.
    */
-  #refused: { readonly label: string | undefined; readonly at: number; readonly id: string } | undefined;
+  #refused: { readonly label: string | undefined; readonly at: number; readonly id: string; sameTurn: boolean } | undefined;
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -1006,6 +1006,13 @@ export class Group {
    * on their notices and they named it by a timeout, in that run and every later one (review16
    * R16-1). A notice that has not arrived yet when the next run starts (the others still wait)
    * leaves the id to that run, which then meets theirs.
+   *
+   * A run started in the same turn of the event loop as the refusal (sums started together:
+   * `Promise.all(stats.map((s) => secureSum(group, s)))`) is not a retry of it — its caller cannot
+   * have seen the refusal yet — but the next of the calls the others make too: it skips the refused
+   * id at once. Before, it took that id, met the others' refused call, and every party accepted
+   * the sum of two different calls' inputs (review16 R16-3). A call started in a later turn while
+   * the others still wait in the refused run cannot be told from a retry: it takes that id.
    */
   _noteRefusedRun(protocol: string): void {
     const label = this.#root === this ? undefined : this.#label;
@@ -1016,10 +1023,19 @@ export class Group {
   #noteRefused(protocol: string, label: string | undefined): void {
     this.#skipRefusedRun(label);
     const at = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
-    this.#refused = { label, at, id: label === undefined ? `${protocol}.${at + 1}` : `${protocol}.${label}.${at + 1}` };
+    const refused = { label, at, id: label === undefined ? `${protocol}.${at + 1}` : `${protocol}.${label}.${at + 1}`, sameTurn: true };
+    this.#refused = refused;
+    // Runs before the caller's own reaction to the refusal (queued later, when the call's promise
+    // rejects): a call after this is one that could have seen it.
+    queueMicrotask(() => {
+      refused.sameTurn = false;
+    });
   }
 
-  /** On the root, before a run of `label` takes its id: skip the refused run's id if the others ran it (see {@link Group._noteRefusedRun}). */
+  /**
+   * On the root, before a run of `label` takes its id: skip the refused run's id if the others ran
+   * it, or if this run started in the refusal's turn (see {@link Group._noteRefusedRun}).
+   */
   #skipRefusedRun(label: string | undefined): void {
     const r = this.#refused;
     if (r === undefined || r.label !== label) return;
@@ -1028,7 +1044,7 @@ export class Group {
       this.#refused = undefined;
       return;
     }
-    if (![...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(r.id))) return;
+    if (!r.sameTurn && ![...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(r.id))) return;
     this.#refused = undefined;
     if (label === undefined) this.#runCounter++;
     else this.#viewRuns.set(label, now + 1);
