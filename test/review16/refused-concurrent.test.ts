@@ -56,6 +56,20 @@ test('three sums started together, the middle one refused at p2 and the first tw
   }
 });
 
+test('the same when the first call is refused for its options at one party ("shares" misspelt there): no mixture', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1500 });
+  try {
+    const out = await Promise.all(h.groups.map((g, i) => settleAll([secureSum(g, 1, (i === 0 ? { shares: 'vectors' } : {}) as never), secureSum(g, 1000)])));
+    for (const [i, [first, second]] of out.entries()) {
+      expect(first!.ok).toBe(false);
+      if (i === 0) expect((first as { error: CouplerError }).error.code).toBe(ErrorCode.INVALID_ARGUMENT);
+      if (second!.ok) expect((second as { value: { sum: number } }).value.sum).toBe(3000);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
 // OPEN (R16-3, the rest): a call started in a LATER turn than the refusal — sums started from
 // asynchronous steps (`stats.map(async (s) => secureSum(group, await load(s)))`) — while the others
 // still wait in the refused run cannot be told from the refusing party's retry of that run, which
