@@ -524,10 +524,20 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
  */
 export async function secureSum<I extends SumInputLike<I>>(group: Group, input: I, options: SecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  const o = checkSumOptions(group, options) as SecureSumOptions;
-  const mode = o.shares ?? 'seed';
-  if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const requested = checkOpening(group, o.opening);
+  let o: SecureSumOptions;
+  let mode: 'seed' | 'vector';
+  let requested: PartialsOpening | undefined;
+  try {
+    o = checkSumOptions(group, options) as SecureSumOptions;
+    mode = o.shares ?? 'seed';
+    if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
+    requested = checkOpening(group, o.opening);
+  } catch (err) {
+    // Refused before the run takes its id, like a refused input (see encodeRun): a sum started
+    // together with this one must not take this one's id (review16 R16-3).
+    group._noteRefusedRun('sum');
+    throw err;
+  }
   // Three message rounds (broadcast opening), each carrying what earlier versions sent in rounds of
   // their own:
   //  1. the shape statement (echo value, with the run-seed coin commitment) and the dealt shares;
