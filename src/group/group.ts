@@ -329,6 +329,11 @@ export interface PeerStats {
  * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
  * would fire at once).
  */
+/** The id of run `k` of `protocol` in the joined group (label undefined) or a view. */
+function runIdOf(protocol: string, label: string | undefined, k: number): string {
+  return label === undefined ? `${protocol}.${k}` : `${protocol}.${label}.${k}`;
+}
+
 function positiveInt(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
@@ -416,10 +421,10 @@ export class Group {
   readonly #pairwiseClaimed = new Set<string>();
   /**
    * The run this party refused before taking its id (its own input, see {@link Group._noteRefusedRun}),
-   * on the root: the view label (undefined: the joined group), the counter then, and the id the
-   * others gave that run.
+   * on the root: the view label (undefined: the joined group), the counter then, and the ids the
+   * others gave the refused calls (several when they were refused in one turn).
    */
-  #refused: { readonly label: string | undefined; readonly at: number; readonly id: string; sameTurn: boolean } | undefined;
+  #refused: { readonly label: string | undefined; readonly at: number; readonly ids: string[]; sameTurn: boolean } | undefined;
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -1011,8 +1016,10 @@ export class Group {
    * `Promise.all(stats.map((s) => secureSum(group, s)))`) is not a retry of it — its caller cannot
    * have seen the refusal yet — but the next of the calls the others make too: it skips the refused
    * id at once. Before, it took that id, met the others' refused call, and every party accepted
-   * the sum of two different calls' inputs (review16 R16-3). A call started in a later turn while
-   * the others still wait in the refused run cannot be told from a retry: it takes that id.
+   * the sum of two different calls' inputs (review16 R16-3). Several refusals in one turn are
+   * skipped together by a run started after them in that turn, and not at all without one (a
+   * party that tries several bad values alone stays in step). A call started in a later turn
+   * while the others still wait in the refused run cannot be told from a retry: it takes that id.
    */
   _noteRefusedRun(protocol: string): void {
     const label = this.#root === this ? undefined : this.#label;
@@ -1021,9 +1028,17 @@ export class Group {
   }
 
   #noteRefused(protocol: string, label: string | undefined): void {
-    this.#skipRefusedRun(label);
+    const now = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
+    const r = this.#refused;
+    // Several refusals in one turn: each is the next of the calls (see above), skipped together
+    // only if a run of the same turn follows them.
+    if (r !== undefined && r.sameTurn && r.label === label && r.at === now) {
+      r.ids.push(runIdOf(protocol, label, now + r.ids.length + 1));
+      return;
+    }
+    this.#skipNoticed(label);
     const at = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
-    const refused = { label, at, id: label === undefined ? `${protocol}.${at + 1}` : `${protocol}.${label}.${at + 1}`, sameTurn: true };
+    const refused = { label, at, ids: [runIdOf(protocol, label, at + 1)], sameTurn: true };
     this.#refused = refused;
     // Runs before the caller's own reaction to the refusal (queued later, when the call's promise
     // rejects): a call after this is one that could have seen it.
@@ -1033,23 +1048,39 @@ export class Group {
   }
 
   /**
-   * On the root, before a run of `label` takes its id: skip the refused run's id if the others ran
-   * it, or if this run started in the refusal's turn (see {@link Group._noteRefusedRun}).
+   * On the root, before a run of `label` takes its id: skip the refused runs' ids if this run
+   * started in their turn, else those the others ran (see {@link Group._noteRefusedRun}).
    */
   #skipRefusedRun(label: string | undefined): void {
     const r = this.#refused;
     if (r === undefined || r.label !== label) return;
-    const now = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
+    if (r.sameTurn) this.#skip(r, r.ids.length);
+    else this.#skipNoticed(label);
+  }
+
+  /** Skip the refused runs' ids that a peer's abort notice shows the others ran (in order). */
+  #skipNoticed(label: string | undefined): void {
+    const r = this.#refused;
+    if (r === undefined || r.label !== label) return;
+    const stopped = (id: string): boolean => [...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(id));
+    let k = 0;
+    while (k < r.ids.length && stopped(r.ids[k]!)) k++;
+    this.#skip(r, k);
+  }
+
+  /** Skip the first `count` ids of refused record `r` (if the counter is still where it was). */
+  #skip(r: { readonly label: string | undefined; readonly at: number; readonly ids: string[] }, count: number): void {
+    const now = r.label === undefined ? this.#runCounter : (this.#viewRuns.get(r.label) ?? 0);
     if (now !== r.at) {
       this.#refused = undefined;
       return;
     }
-    if (!r.sameTurn && ![...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(r.id))) return;
+    if (count === 0) return;
     this.#refused = undefined;
-    if (label === undefined) this.#runCounter++;
-    else this.#viewRuns.set(label, now + 1);
-    // What the others sent for it (their statements) is released; their notices stay remembered.
-    this._runEnded(r.id);
+    if (r.label === undefined) this.#runCounter += count;
+    else this.#viewRuns.set(r.label, now + count);
+    // What the others sent for them (their statements) is released; their notices stay remembered.
+    for (const id of r.ids.slice(0, count)) this._runEnded(id);
   }
 
   /**
