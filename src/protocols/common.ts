@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { types } from 'node:util';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
@@ -243,7 +244,26 @@ export function checkGroup(group: unknown): Group {
 export function checkSumOptions(group: Group, options: unknown): SumOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+  // A Proxy runs code on every read (as the encoding's parameters refuse it); a getter that throws
+  // let its foreign error out untyped (review16 R16-4). Every common option is read once here.
+  if (types.isProxy(options)) throw new InvalidArgumentError('"options" must be a plain object, not a Proxy');
   const o = options as SumOptions;
+  let signal: unknown;
+  try {
+    void o.roundTimeoutMs;
+    void o.allowTwoParties;
+    void o.fractionalBits;
+    void o.bound;
+    void o.maxElements;
+    void o.decimalPlaces;
+    void o.onProgress;
+    signal = o.signal;
+  } catch (err) {
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
+  // Not an AbortSignal: it threw a TypeError from the run's first wait, after the statement went
+  // out (review16 R16-4).
+  if (signal !== undefined && !isAbortSignal(signal)) throw new InvalidArgumentError(`"signal" must be an AbortSignal, got ${describeType(signal)}`);
   // At most the timer's limit, as every wait checks: a longer one was refused only by the first
   // wait of the run, after the statement had gone out (review16 R16-2).
   if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0 || o.roundTimeoutMs > MAX_TIMER_MS)) {
@@ -255,6 +275,13 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
     throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, 'with two parties the sum reveals the other input; pass allowTwoParties: true to run anyway');
   }
   return o;
+}
+
+/** An AbortSignal, or something that behaves as one where the rounds use it. */
+function isAbortSignal(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
+  return typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function';
 }
 
 /** Round options derived from sum options. */
