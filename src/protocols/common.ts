@@ -217,7 +217,14 @@ export interface CheckSumInputOptions extends Pick<SumOptions, 'fractionalBits' 
  */
 export function checkSumInput<I extends SumInputLike<I>>(input: I, options: CheckSumInputOptions = {}): Shape {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
-  const params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
+  // As the sums' options (checkSumOptions): no Proxy, and a getter that throws is a typed error.
+  if (types.isProxy(options)) throw new InvalidArgumentError('"options" must be a plain object, not a Proxy');
+  let params: EncodingParams;
+  try {
+    params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
+  } catch (err) {
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
   checkParams(params);
   return encodeLocal(input, params, params.modulus).shape;
 }
