@@ -65,3 +65,37 @@ test('in a view (group.without): a refusal there skips only the view\'s run, and
     await h.close();
   }
 });
+
+test('p1\'s input is refused twice in a row while the others run both times (no pause for their notices); then everyone retries: in step', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1000 });
+  try {
+    for (let k = 0; k < 2; k++) {
+      const bad = await settleAll(h.groups.map((g, i) => secureSum(g, i === 0 ? Number.NaN : i + 1)));
+      expect(summary(bad)[0]).toEqual({ code: ErrorCode.VALUE_INVALID, peers: [] });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await settleAll(h.groups.map((g, i) => secureSum(g, i + 1)));
+    expect(summary(again)).toEqual([{ sum: 6 }, { sum: 6 }, { sum: 6 }]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('p1 refuses twice at once (its two calls, in separate turns, before the others\' notices) while the others run two runs; then everyone retries: in step', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1000 });
+  try {
+    const p1 = h.groups[0]!;
+    const first = await settleAll([secureSum(p1, Number.NaN)]);
+    const second = await settleAll([secureSum(p1, Number.NaN)]);
+    expect([...summary(first), ...summary(second)]).toEqual([{ code: ErrorCode.VALUE_INVALID, peers: [] }, { code: ErrorCode.VALUE_INVALID, peers: [] }]);
+    for (let k = 0; k < 2; k++) {
+      const out = await settleAll(h.groups.slice(1).map((g, i) => secureSum(g, i + 2)));
+      expect(summary(out)).toEqual([{ code: ErrorCode.TIMEOUT, peers: ['p1'] }, { code: ErrorCode.TIMEOUT, peers: ['p1'] }]);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await settleAll(h.groups.map((g, i) => secureSum(g, i + 1)));
+    expect(summary(again)).toEqual([{ sum: 6 }, { sum: 6 }, { sum: 6 }]);
+  } finally {
+    await h.close();
+  }
+});
