@@ -329,6 +329,18 @@ export interface PeerStats {
  * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
  * would fire at once).
  */
+/**
+ * Calls a party refused before they took a run id, since its run counter was `at`: their protocols
+ * in order, where the latest turn's refusals start, and whether that turn is still running (see
+ * `Group._noteRefusedRun`).
+ */
+interface RefusedCalls {
+  readonly at: number;
+  readonly protocols: string[];
+  turnStart: number;
+  sameTurn: boolean;
+}
+
 /** The id of run `k` of `protocol` in the joined group (label undefined) or a view. */
 function runIdOf(protocol: string, label: string | undefined, k: number): string {
   return label === undefined ? `${protocol}.${k}` : `${protocol}.${label}.${k}`;
@@ -420,11 +432,11 @@ export class Group {
   /** Run ids (with purpose) whose pairwise secrets were derived (on the root). */
   readonly #pairwiseClaimed = new Set<string>();
   /**
-   * The run this party refused before taking its id (its own input, see {@link Group._noteRefusedRun}),
-   * on the root: the view label (undefined: the joined group), the counter then, and the ids the
-   * others gave the refused calls (several when they were refused in one turn).
+   * Calls this party refused before they took a run id (its own input or options, see
+   * {@link Group._noteRefusedRun}) since its run counter last moved, by view label ('' for the
+   * joined group), on the root.
    */
-  #refused: { readonly label: string | undefined; readonly at: number; readonly ids: string[]; sameTurn: boolean } | undefined;
+  readonly #refused = new Map<string, RefusedCalls>();
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -1002,85 +1014,83 @@ export class Group {
   }
 
   /**
-   * @internal A protocol run refused this party's own input before it took a run id (nothing was
-   * sent): remember the id the run would have had. A party that carries on alone stays in step
-   * (it took no id). But when the others entered that run, they took its id, failed it (naming
-   * this party by a timeout) and told this party with an abort notice for that id; then the next
-   * run of this party skips that id, so that a retry of every party with good data is in step
-   * again. Before, the refusing party took the id the others had already used: it failed at once
-   * on their notices and they named it by a timeout, in that run and every later one (review16
-   * R16-1). A notice that has not arrived yet when the next run starts (the others still wait)
-   * leaves the id to that run, which then meets theirs.
+   * @internal A call of a sum protocol was refused here before it took a run id (this party's own
+   * input or options; nothing was sent). It takes no id, so that a party may fix its input and
+   * retry — alone, or while the others wait in that run. But the others may have made the call
+   * too: they took its id, failed it (naming this party by a timeout) and told this party with an
+   * abort notice for that id. So the next run here skips the ids of refused calls the others ran —
+   * the i-th refused call since the counter last moved would have had position counter + i, and
+   * ids are skipped while a notice for each has arrived — and a retry of every party is in step.
+   * Before, the refusing party took the id the others had used: it failed at once on their
+   * notices and they named it by a timeout, in that run and every later one (review16 R16-1). A
+   * notice that has not arrived when the next run starts (the others still wait) leaves the id to
+   * that run, which then meets theirs; refused calls that were retries of one another are not
+   * skipped past what the others ran.
    *
-   * A run started in the same turn of the event loop as the refusal (sums started together:
-   * `Promise.all(stats.map((s) => secureSum(group, s)))`) is not a retry of it — its caller cannot
-   * have seen the refusal yet — but the next of the calls the others make too: it skips the refused
-   * id at once. Before, it took that id, met the others' refused call, and every party accepted
-   * the sum of two different calls' inputs (review16 R16-3). Several refusals in one turn are
-   * skipped together by a run started after them in that turn, and not at all without one (a
-   * party that tries several bad values alone stays in step). A call started in a later turn
-   * while the others still wait in the refused run cannot be told from a retry: it takes that id.
+   * A run started in the same turn of the event loop as refusals (sums started together:
+   * `Promise.all(stats.map((s) => secureSum(group, s)))`) is not a retry of them — its caller
+   * cannot have seen them yet — but the next of the calls the others make too: it skips those
+   * ids at once. Before, it took the refused id, met the others' refused call, and every party
+   * accepted the sum of two different calls' inputs (review16 R16-3). Refusals with no run after
+   * them in their turn skip nothing by themselves (a party that tries several bad values alone
+   * stays in step). A call started in a later turn while the others still wait in the refused run
+   * cannot be told from a retry: it takes that id.
    */
   _noteRefusedRun(protocol: string): void {
-    const label = this.#root === this ? undefined : this.#label;
-    if (this.#root !== this) return this.#root.#noteRefused(protocol, label);
-    this.#noteRefused(protocol, label);
+    if (this.#root !== this) return this.#root.#noteRefused(protocol, this.#label);
+    this.#noteRefused(protocol, undefined);
+  }
+
+  #counterOf(label: string | undefined): number {
+    return label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
   }
 
   #noteRefused(protocol: string, label: string | undefined): void {
-    const now = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
-    const r = this.#refused;
-    // Several refusals in one turn: each is the next of the calls (see above), skipped together
-    // only if a run of the same turn follows them.
-    if (r !== undefined && r.sameTurn && r.label === label && r.at === now) {
-      r.ids.push(runIdOf(protocol, label, now + r.ids.length + 1));
-      return;
+    const now = this.#counterOf(label);
+    let r = this.#refused.get(label ?? '');
+    if (r === undefined || r.at !== now) {
+      r = { at: now, protocols: [], turnStart: 0, sameTurn: false };
+      this.#refused.set(label ?? '', r);
     }
-    this.#skipNoticed(label);
-    const at = label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
-    const refused = { label, at, ids: [runIdOf(protocol, label, at + 1)], sameTurn: true };
-    this.#refused = refused;
-    // Runs before the caller's own reaction to the refusal (queued later, when the call's promise
-    // rejects): a call after this is one that could have seen it.
-    queueMicrotask(() => {
-      refused.sameTurn = false;
-    });
+    if (!r.sameTurn) {
+      // A new turn: its refusals are new calls to each other, but the first may retry the last one
+      // of an earlier turn.
+      r.turnStart = r.protocols.length;
+      r.sameTurn = true;
+      const calls = r;
+      // Runs before the caller's own reaction to the refusal (queued later, when the call's
+      // promise rejects): a call after this is one that could have seen it.
+      queueMicrotask(() => {
+        calls.sameTurn = false;
+      });
+    }
+    r.protocols.push(protocol);
   }
 
   /**
-   * On the root, before a run of `label` takes its id: skip the refused runs' ids if this run
-   * started in their turn, else those the others ran (see {@link Group._noteRefusedRun}).
+   * On the root, before a run of `label` takes its id: skip the ids of refused calls the others
+   * ran (an abort notice for the id of the i-th refused call, position counter + i, for each call
+   * before it), and, if this run starts in the turn of the latest refusals, those too (see
+   * {@link Group._noteRefusedRun}).
    */
   #skipRefusedRun(label: string | undefined): void {
-    const r = this.#refused;
-    if (r === undefined || r.label !== label) return;
-    if (r.sameTurn) this.#skip(r, r.ids.length);
-    else this.#skipNoticed(label);
-  }
-
-  /** Skip the refused runs' ids that a peer's abort notice shows the others ran (in order). */
-  #skipNoticed(label: string | undefined): void {
-    const r = this.#refused;
-    if (r === undefined || r.label !== label) return;
+    const key = label ?? '';
+    const r = this.#refused.get(key);
+    if (r === undefined) return;
+    this.#refused.delete(key);
+    if (r.at !== this.#counterOf(label)) return;
+    const earlier = r.sameTurn ? r.turnStart : r.protocols.length;
     const stopped = (id: string): boolean => [...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(id));
-    let k = 0;
-    while (k < r.ids.length && stopped(r.ids[k]!)) k++;
-    this.#skip(r, k);
-  }
-
-  /** Skip the first `count` ids of refused record `r` (if the counter is still where it was). */
-  #skip(r: { readonly label: string | undefined; readonly at: number; readonly ids: string[] }, count: number): void {
-    const now = r.label === undefined ? this.#runCounter : (this.#viewRuns.get(r.label) ?? 0);
-    if (now !== r.at) {
-      this.#refused = undefined;
-      return;
+    const skipped: string[] = [];
+    while (skipped.length < earlier && stopped(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1))) {
+      skipped.push(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1));
     }
-    if (count === 0) return;
-    this.#refused = undefined;
-    if (r.label === undefined) this.#runCounter += count;
-    else this.#viewRuns.set(r.label, now + count);
+    if (r.sameTurn) for (const protocol of r.protocols.slice(r.turnStart)) skipped.push(runIdOf(protocol, label, r.at + skipped.length + 1));
+    if (skipped.length === 0) return;
+    if (label === undefined) this.#runCounter += skipped.length;
+    else this.#viewRuns.set(label, r.at + skipped.length);
     // What the others sent for them (their statements) is released; their notices stay remembered.
-    for (const id of r.ids.slice(0, count)) this._runEnded(id);
+    for (const id of skipped) this._runEnded(id);
   }
 
   /**
