@@ -337,6 +337,8 @@ export interface PeerStats {
 interface RefusedCalls {
   readonly at: number;
   readonly protocols: string[];
+  /** Per call: whether the others may complete its run without this party (thresholdSum). */
+  readonly tolerant: boolean[];
   turnStart: number;
   sameTurn: boolean;
 }
@@ -1036,20 +1038,20 @@ export class Group {
    * stays in step). A call started in a later turn while the others still wait in the refused run
    * cannot be told from a retry: it takes that id.
    */
-  _noteRefusedRun(protocol: string): void {
-    if (this.#root !== this) return this.#root.#noteRefused(protocol, this.#label);
-    this.#noteRefused(protocol, undefined);
+  _noteRefusedRun(protocol: string, othersMayComplete = false): void {
+    if (this.#root !== this) return this.#root.#noteRefused(protocol, this.#label, othersMayComplete);
+    this.#noteRefused(protocol, undefined, othersMayComplete);
   }
 
   #counterOf(label: string | undefined): number {
     return label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
   }
 
-  #noteRefused(protocol: string, label: string | undefined): void {
+  #noteRefused(protocol: string, label: string | undefined, othersMayComplete: boolean): void {
     const now = this.#counterOf(label);
     let r = this.#refused.get(label ?? '');
     if (r === undefined || r.at !== now) {
-      r = { at: now, protocols: [], turnStart: 0, sameTurn: false };
+      r = { at: now, protocols: [], tolerant: [], turnStart: 0, sameTurn: false };
       this.#refused.set(label ?? '', r);
     }
     if (!r.sameTurn) {
@@ -1065,6 +1067,7 @@ export class Group {
       });
     }
     r.protocols.push(protocol);
+    r.tolerant.push(othersMayComplete);
   }
 
   /**
@@ -1080,11 +1083,17 @@ export class Group {
     this.#refused.delete(key);
     if (r.at !== this.#counterOf(label)) return;
     const earlier = r.sameTurn ? r.turnStart : r.protocols.length;
-    const stopped = (id: string): boolean => [...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(id));
+    // The others ran a refused call's id if one stopped it (an abort notice), or — for a protocol
+    // that completes without a party that never stated its shape (thresholdSum) — if one sent
+    // anything for it: they may have completed it without this party and send no notice then
+    // (review16 R16-5). A secure sum cannot complete without this party: its peers still wait
+    // in it until they stop it, and a retry joins them.
+    const ran = (k: number): boolean => {
+      const id = runIdOf(r.protocols[k]!, label, r.at + k + 1);
+      return [...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(id) || (r.tolerant[k] === true && m.sentFor(id)));
+    };
     const skipped: string[] = [];
-    while (skipped.length < earlier && stopped(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1))) {
-      skipped.push(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1));
-    }
+    while (skipped.length < earlier && ran(skipped.length)) skipped.push(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1));
     if (r.sameTurn) for (const protocol of r.protocols.slice(r.turnStart)) skipped.push(runIdOf(protocol, label, r.at + skipped.length + 1));
     if (skipped.length === 0) return;
     if (label === undefined) this.#runCounter += skipped.length;

@@ -234,6 +234,11 @@ export class Mailbox {
     }
   }
 
+  /** Whether the peer sent anything for run `run` that this party has not ended (taken or not). */
+  sentFor(run: string): boolean {
+    return this.#seen.has(run);
+  }
+
   /** Whether the peer stopped run `run` (its abort notice for that run arrived and is remembered). */
   stoppedRun(run: string): boolean {
     return this.#runErrors.has(run);

@@ -401,9 +401,10 @@ export function encodeRun(
     // group instead, the others learn why (an abort message with this code) rather than seeing a
     // plain close.
     if (err instanceof CouplerError) group._noteLocalFailure(err.code);
-    // No run id is taken; but if the others entered this run, the next run here skips its id
-    // (see Group._noteRefusedRun: review16 R16-1).
-    group._noteRefusedRun(protocol);
+    // No run id is taken; but if the others ran this call, the next run here skips its id (see
+    // Group._noteRefusedRun: review16 R16-1, R16-3). thresholdSum tolerates dropouts: the others
+    // may complete its run without this party, and then send no abort notice (R16-5).
+    group._noteRefusedRun(protocol, protocol === 'threshold');
     throw err;
   }
   const { shape, encoded, length } = local;
