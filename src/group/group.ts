@@ -326,10 +326,6 @@ export interface PeerStats {
 }
 
 /**
- * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
- * would fire at once).
- */
-/**
  * Calls a party refused before they took a run id, since its run counter was `at`: their protocols
  * in order, where the latest turn's refusals start, and whether that turn is still running (see
  * `Group._noteRefusedRun`).
@@ -348,6 +344,10 @@ function runIdOf(protocol: string, label: string | undefined, k: number): string
   return label === undefined ? `${protocol}.${k}` : `${protocol}.${label}.${k}`;
 }
 
+/**
+ * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
+ * would fire at once).
+ */
 function positiveInt(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0 || value > max) {
