@@ -28,6 +28,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
+import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
@@ -106,6 +107,17 @@ const PIECE_WINDOW = 1;
  * once the opening as a whole is late.
  */
 export const MIN_OPENING_BYTES_PER_SECOND = 1024 * 1024;
+
+/**
+ * The wait left until `deadline` (ms since the epoch) as a round's `timeoutMs`: at least 1 ms, at
+ * most the timer's limit. A deadline that adds the time to move the bytes to the round deadline
+ * passes that limit when the round deadline is near it (joinGroup accepts up to 2^31 − 1 ms), and
+ * `gather` refuses a longer wait: every opening in pieces then failed with INVALID_ARGUMENT
+ * (review16 R16-2). A wait cut to the limit (24.8 days) ends early only for such a deadline.
+ */
+export function timeUntil(deadline: number): number {
+  return Math.max(1, Math.min(deadline - Date.now(), MAX_TIMER_MS));
+}
 
 /** A promise with its resolve and reject at hand (a rejection nobody awaits is not unhandled). */
 export interface Deferred {
@@ -211,7 +223,7 @@ export async function commitThenOpenPieces(
     for (let i = 0; i < count; i++) {
       let got: Map<string, PlainData>;
       try {
-        got = await group.gather(`${round}/p${i}`, { ...roundOptions, timeoutMs: Math.max(1, deadline - Date.now()) });
+        got = await group.gather(`${round}/p${i}`, { ...roundOptions, timeoutMs: timeUntil(deadline) });
       } catch (err) {
         if (!(err instanceof TimeoutError)) throw err;
         // Whom the gather named — possibly nobody (suspects only): never every peer (review8 R8-10).

@@ -352,6 +352,25 @@ export interface PeerStats {
 }
 
 /**
+ * Calls a party refused before they took a run id, since its run counter was `at`: their protocols
+ * in order, where the latest turn's refusals start, and whether that turn is still running (see
+ * `Group._noteRefusedRun`).
+ */
+interface RefusedCalls {
+  readonly at: number;
+  readonly protocols: string[];
+  /** Per call: whether the others may complete its run without this party (thresholdSum). */
+  readonly tolerant: boolean[];
+  turnStart: number;
+  sameTurn: boolean;
+}
+
+/** The id of run `k` of `protocol` in the joined group (label undefined) or a view. */
+function runIdOf(protocol: string, label: string | undefined, k: number): string {
+  return label === undefined ? `${protocol}.${k}` : `${protocol}.${label}.${k}`;
+}
+
+/**
  * A timer option: a positive integer no larger than Node honours (2^31 − 1 ms; a larger delay
  * would fire at once).
  */
@@ -440,6 +459,12 @@ export class Group {
   readonly #root: Group;
   /** Run ids (with purpose) whose pairwise secrets were derived (on the root). */
   readonly #pairwiseClaimed = new Set<string>();
+  /**
+   * Calls this party refused before they took a run id (its own input or options, see
+   * {@link Group._noteRefusedRun}) since its run counter last moved, by view label ('' for the
+   * joined group), on the root.
+   */
+  readonly #refused = new Map<string, RefusedCalls>();
   /** Run-label infix of a view (`''` for the joined group). */
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
@@ -1027,8 +1052,96 @@ export class Group {
    */
   nextRunId(protocol: string): string {
     if (this.#root !== this) return this.#root._nextViewRunId(protocol, this.#label);
+    this.#skipRefusedRun(undefined);
     this.#runCounter++;
     return `${protocol}.${this.#runCounter}`;
+  }
+
+  /**
+   * @internal A call of a sum protocol was refused here before it took a run id (this party's own
+   * input or options; nothing was sent). It takes no id, so that a party may fix its input and
+   * retry — alone, or while the others wait in that run. But the others may have made the call
+   * too: they took its id, failed it (naming this party by a timeout) and told this party with an
+   * abort notice for that id. So the next run here skips the ids of refused calls the others ran —
+   * the i-th refused call since the counter last moved would have had position counter + i, and
+   * ids are skipped while a notice for each has arrived — and a retry of every party is in step.
+   * Before, the refusing party took the id the others had used: it failed at once on their
+   * notices and they named it by a timeout, in that run and every later one (review16 R16-1). A
+   * notice that has not arrived when the next run starts (the others still wait) leaves the id to
+   * that run, which then meets theirs; refused calls that were retries of one another are not
+   * skipped past what the others ran.
+   *
+   * A run started in the same turn of the event loop as refusals (sums started together:
+   * `Promise.all(stats.map((s) => secureSum(group, s)))`) is not a retry of them — its caller
+   * cannot have seen them yet — but the next of the calls the others make too: it skips those
+   * ids at once. Before, it took the refused id, met the others' refused call, and every party
+   * accepted the sum of two different calls' inputs (review16 R16-3). Refusals with no run after
+   * them in their turn skip nothing by themselves (a party that tries several bad values alone
+   * stays in step). A call started in a later turn while the others still wait in the refused run
+   * cannot be told from a retry: it takes that id.
+   */
+  _noteRefusedRun(protocol: string, othersMayComplete = false): void {
+    if (this.#root !== this) return this.#root.#noteRefused(protocol, this.#label, othersMayComplete);
+    this.#noteRefused(protocol, undefined, othersMayComplete);
+  }
+
+  #counterOf(label: string | undefined): number {
+    return label === undefined ? this.#runCounter : (this.#viewRuns.get(label) ?? 0);
+  }
+
+  #noteRefused(protocol: string, label: string | undefined, othersMayComplete: boolean): void {
+    const now = this.#counterOf(label);
+    let r = this.#refused.get(label ?? '');
+    if (r === undefined || r.at !== now) {
+      r = { at: now, protocols: [], tolerant: [], turnStart: 0, sameTurn: false };
+      this.#refused.set(label ?? '', r);
+    }
+    if (!r.sameTurn) {
+      // A new turn: its refusals are new calls to each other, but the first may retry the last one
+      // of an earlier turn.
+      r.turnStart = r.protocols.length;
+      r.sameTurn = true;
+      const calls = r;
+      // Runs before the caller's own reaction to the refusal (queued later, when the call's
+      // promise rejects): a call after this is one that could have seen it.
+      queueMicrotask(() => {
+        calls.sameTurn = false;
+      });
+    }
+    r.protocols.push(protocol);
+    r.tolerant.push(othersMayComplete);
+  }
+
+  /**
+   * On the root, before a run of `label` takes its id: skip the ids of refused calls the others
+   * ran (an abort notice for the id of the i-th refused call, position counter + i, for each call
+   * before it), and, if this run starts in the turn of the latest refusals, those too (see
+   * {@link Group._noteRefusedRun}).
+   */
+  #skipRefusedRun(label: string | undefined): void {
+    const key = label ?? '';
+    const r = this.#refused.get(key);
+    if (r === undefined) return;
+    this.#refused.delete(key);
+    if (r.at !== this.#counterOf(label)) return;
+    const earlier = r.sameTurn ? r.turnStart : r.protocols.length;
+    // The others ran a refused call's id if one stopped it (an abort notice), or — for a protocol
+    // that completes without a party that never stated its shape (thresholdSum) — if one sent
+    // anything for it: they may have completed it without this party and send no notice then
+    // (review16 R16-5). A secure sum cannot complete without this party: its peers still wait
+    // in it until they stop it, and a retry joins them.
+    const ran = (k: number): boolean => {
+      const id = runIdOf(r.protocols[k]!, label, r.at + k + 1);
+      return [...this.#mesh.mailboxes.values()].some((m) => m.stoppedRun(id) || (r.tolerant[k] === true && m.sentFor(id)));
+    };
+    const skipped: string[] = [];
+    while (skipped.length < earlier && ran(skipped.length)) skipped.push(runIdOf(r.protocols[skipped.length]!, label, r.at + skipped.length + 1));
+    if (r.sameTurn) for (const protocol of r.protocols.slice(r.turnStart)) skipped.push(runIdOf(protocol, label, r.at + skipped.length + 1));
+    if (skipped.length === 0) return;
+    if (label === undefined) this.#runCounter += skipped.length;
+    else this.#viewRuns.set(label, r.at + skipped.length);
+    // What the others sent for them (their statements) is released; their notices stay remembered.
+    for (const id of skipped) this._runEnded(id);
   }
 
   /**
@@ -1068,6 +1181,7 @@ export class Group {
 
   /** @internal run labels of a view: `<protocol>.<label>.<k>`, counted per label on the root. */
   _nextViewRunId(protocol: string, label: string): string {
+    this.#skipRefusedRun(label);
     const k = (this.#viewRuns.get(label) ?? 0) + 1;
     this.#viewRuns.set(label, k);
     return `${protocol}.${label}.${k}`;

@@ -239,6 +239,16 @@ export class Mailbox {
     }
   }
 
+  /** Whether the peer sent anything for run `run` that this party has not ended (taken or not). */
+  sentFor(run: string): boolean {
+    return this.#seen.has(run);
+  }
+
+  /** Whether the peer stopped run `run` (its abort notice for that run arrived and is remembered). */
+  stoppedRun(run: string): boolean {
+    return this.#runErrors.has(run);
+  }
+
   /**
    * Run `run` ended at this party (done or failed): release what this mailbox holds for it — the
    * messages of its rounds not taken (a peer's statement that arrived after the caller aborted

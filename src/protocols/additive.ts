@@ -39,7 +39,7 @@ import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces, commitment } from '../group/commit.js';
 import { compareIds } from '../identity/roster.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
-import { InvalidArgumentError } from '../errors.js';
+import { CouplerError, InvalidArgumentError } from '../errors.js';
 import { _mirrorOutput, applySeedsInPlace, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
 import {
   PIECE_ELEMENTS,
@@ -524,10 +524,21 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
  */
 export async function secureSum<I extends SumInputLike<I>>(group: Group, input: I, options: SecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  const o = checkSumOptions(group, options) as SecureSumOptions;
-  const mode = o.shares ?? 'seed';
-  if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const requested = checkOpening(group, o.opening);
+  let o: SecureSumOptions;
+  let mode: 'seed' | 'vector';
+  let requested: PartialsOpening | undefined;
+  try {
+    o = checkSumOptions(group, options) as SecureSumOptions;
+    mode = o.shares ?? 'seed';
+    if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
+    requested = checkOpening(group, o.opening);
+  } catch (err) {
+    // Refused before the run takes its id, like a refused input (see encodeRun): a sum started
+    // together with this one must not take this one's id (review16 R16-3).
+    group._noteRefusedRun('sum');
+    if (err instanceof CouplerError) throw err;
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
   // Three message rounds (broadcast opening), each carrying what earlier versions sent in rounds of
   // their own:
   //  1. the shape statement (echo value, with the run-seed coin commitment) and the dealt shares;

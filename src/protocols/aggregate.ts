@@ -71,7 +71,7 @@ import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { echoBroadcast, encodeEvidence, type SignedStatement } from '../group/echo.js';
 import type { Group, RoundOptions } from '../group/group.js';
-import { MIN_OPENING_BYTES_PER_SECOND, deferred, type Deferred } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, deferred, timeUntil, type Deferred } from '../group/commit.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
@@ -331,14 +331,14 @@ class PartStream {
 
   /** Every peer's header. */
   headers(options: RoundOptions, deadline: number): Promise<Map<string, PlainData>> {
-    return this.group.gather(this.base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    return this.group.gather(this.base, { ...options, timeoutMs: timeUntil(deadline) });
   }
 
   /** Every peer's parts, in order (all peers' part k before any part k + 1). */
   async receive(options: RoundOptions, deadline: number, onPart: (peer: string, k: number, msg: PlainData) => void): Promise<void> {
     try {
       for (let k = 0; k < this.parts; k++) {
-        const got = await this.group.gather(`${this.base}/${k}`, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+        const got = await this.group.gather(`${this.base}/${k}`, { ...options, timeoutMs: timeUntil(deadline) });
         for (const [p, msg] of got) onPart(p, k, msg);
         this.#received[k]!.resolve();
       }
@@ -874,7 +874,7 @@ async function disputeRound(
   let sending: Promise<void> = Promise.resolve();
   if (parts === 0) {
     await group.sendToAll(base, { t: mine, m: master, ev }, group.peers, options);
-    heads = await group.gather(base, { ...options, timeoutMs: Math.max(1, deadline - Date.now()) });
+    heads = await group.gather(base, { ...options, timeoutMs: timeUntil(deadline) });
   } else {
     stream = new PartStream(group, base, parts, options);
     sending = stream.send(() => ({ m: master, ev }), (_q, k) => partOf(mine, k), true);

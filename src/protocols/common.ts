@@ -6,10 +6,12 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { types } from 'node:util';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
 import { echoBroadcastAttached } from '../group/echo.js';
-import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred } from '../group/commit.js';
+import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred, timeUntil } from '../group/commit.js';
+import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
@@ -215,7 +217,14 @@ export interface CheckSumInputOptions extends Pick<SumOptions, 'fractionalBits' 
  */
 export function checkSumInput<I extends SumInputLike<I>>(input: I, options: CheckSumInputOptions = {}): Shape {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
-  const params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
+  // As the sums' options (checkSumOptions): no Proxy, and a getter that throws is a typed error.
+  if (types.isProxy(options)) throw new InvalidArgumentError('"options" must be a plain object, not a Proxy');
+  let params: EncodingParams;
+  try {
+    params = encodingParams(options.parties ?? 2, options.modulus === 'field' ? 'p127' : 'ring64', options);
+  } catch (err) {
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
   checkParams(params);
   return encodeLocal(input, params, params.modulus).shape;
 }
@@ -242,9 +251,30 @@ export function checkGroup(group: unknown): Group {
 export function checkSumOptions(group: Group, options: unknown): SumOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+  // A Proxy runs code on every read (as the encoding's parameters refuse it); a getter that throws
+  // let its foreign error out untyped (review16 R16-4). Every common option is read once here.
+  if (types.isProxy(options)) throw new InvalidArgumentError('"options" must be a plain object, not a Proxy');
   const o = options as SumOptions;
-  if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0)) {
-    throw new InvalidArgumentError('"roundTimeoutMs" must be a positive integer');
+  let signal: unknown;
+  try {
+    void o.roundTimeoutMs;
+    void o.allowTwoParties;
+    void o.fractionalBits;
+    void o.bound;
+    void o.maxElements;
+    void o.decimalPlaces;
+    void o.onProgress;
+    signal = o.signal;
+  } catch (err) {
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
+  // Not an AbortSignal: it threw a TypeError from the run's first wait, after the statement went
+  // out (review16 R16-4).
+  if (signal !== undefined && !isAbortSignal(signal)) throw new InvalidArgumentError(`"signal" must be an AbortSignal, got ${describeType(signal)}`);
+  // At most the timer's limit, as every wait checks: a longer one was refused only by the first
+  // wait of the run, after the statement had gone out (review16 R16-2).
+  if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0 || o.roundTimeoutMs > MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(`"roundTimeoutMs" must be a positive integer of at most ${MAX_TIMER_MS} ms`);
   }
   const n = group.parties.length;
   if (n < 2) throw new ValueError(ErrorCode.TOO_FEW_PARTIES, 'a secure sum needs at least two parties');
@@ -252,6 +282,13 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
     throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, 'with two parties the sum reveals the other input; pass allowTwoParties: true to run anyway');
   }
   return o;
+}
+
+/** An AbortSignal, or something that behaves as one where the rounds use it. */
+function isAbortSignal(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as { aborted?: unknown; addEventListener?: unknown; removeEventListener?: unknown };
+  return typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function';
 }
 
 /** Round options derived from sum options. */
@@ -359,10 +396,15 @@ export function encodeRun(
     local = encodeLocal(input, params, modulus);
   } catch (err) {
     // This party refuses its own input (NaN, |x| > B, a bad shape, unsafe parameters): nothing is
-    // sent and the group stays in step (the caller may retry with good data). If it closes the
+    // sent and the group stays in step (the caller may retry with good data, alone or with the
+    // others). If it closes the
     // group instead, the others learn why (an abort message with this code) rather than seeing a
     // plain close.
     if (err instanceof CouplerError) group._noteLocalFailure(err.code);
+    // No run id is taken; but if the others ran this call, the next run here skips its id (see
+    // Group._noteRefusedRun: review16 R16-1, R16-3). thresholdSum tolerates dropouts: the others
+    // may complete its run without this party, and then send no abort notice (R16-5).
+    group._noteRefusedRun(protocol, protocol === 'threshold');
     throw err;
   }
   const { shape, encoded, length } = local;
@@ -808,7 +850,7 @@ export async function exchangePieces(group: Group, x: PiecesExchange, options: {
     for (let i = 0; i < x.count; i++) {
       const round = `${x.round}/p${i}`;
       const waitFrom = Date.now();
-      const timeoutMs = Math.max(1, deadline - waitFrom);
+      const timeoutMs = timeUntil(deadline);
       let got: Map<string, PlainData>;
       try {
         got =
