@@ -61,7 +61,19 @@ export interface SumOptions {
    * throws is ignored.
    */
   readonly onProgress?: (progress: RunProgress) => void;
+  /**
+   * What this sum is, the same at every party (e.g. `'mean-age'`): 1 to 64 printable ASCII
+   * characters, stated in the run's parameters and compared like them. Runs are matched by call
+   * order at each party, so a call that meets another call's run — a sum one party started from a
+   * later asynchronous step while the others still wait in a run it refused (review16 R16-3) —
+   * would add different statistics together; with a label it aborts with `SHAPE_MISMATCH` naming
+   * the party whose label differs instead. Public to the group: never put data in it.
+   */
+  readonly label?: string;
 }
+
+/** A {@link SumOptions.label}: 1 to 64 printable ASCII characters. */
+const LABEL_PATTERN = /^[\x20-\x7e]{1,64}$/;
 
 /**
  * Reports one run's progress (see {@link SumOptions.onProgress}); a no-op without listeners.
@@ -256,6 +268,7 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
   if (types.isProxy(options)) throw new InvalidArgumentError('"options" must be a plain object, not a Proxy');
   const o = options as SumOptions;
   let signal: unknown;
+  let label: unknown;
   try {
     void o.roundTimeoutMs;
     void o.allowTwoParties;
@@ -264,6 +277,7 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
     void o.maxElements;
     void o.decimalPlaces;
     void o.onProgress;
+    label = o.label;
     signal = o.signal;
   } catch (err) {
     throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
@@ -271,6 +285,9 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
   // Not an AbortSignal: it threw a TypeError from the run's first wait, after the statement went
   // out (review16 R16-4).
   if (signal !== undefined && !isAbortSignal(signal)) throw new InvalidArgumentError(`"signal" must be an AbortSignal, got ${describeType(signal)}`);
+  if (label !== undefined && (typeof label !== 'string' || !LABEL_PATTERN.test(label))) {
+    throw new InvalidArgumentError(`"label" must be 1 to 64 printable ASCII characters, got ${typeof label === 'string' ? `a string of ${label.length}` : describeType(label)}`);
+  }
   // At most the timer's limit, as every wait checks: a longer one was refused only by the first
   // wait of the run, after the statement had gone out (review16 R16-2).
   if (o.roundTimeoutMs !== undefined && (!Number.isSafeInteger(o.roundTimeoutMs) || o.roundTimeoutMs <= 0 || o.roundTimeoutMs > MAX_TIMER_MS)) {
@@ -409,7 +426,10 @@ export function encodeRun(
   }
   const { shape, encoded, length } = local;
   const runId = group.nextRunId(protocol);
-  const descriptor = JSON.stringify({ rev: PROTOCOL_REVISION, protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...extra });
+  // The label (checked by checkSumOptions) only when given: parties that use none state the same
+  // parameters as before it existed.
+  const label = options.label === undefined ? {} : { l: options.label };
+  const descriptor = JSON.stringify({ rev: PROTOCOL_REVISION, protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...label, ...extra });
   const progress = new ProgressReporter(group, PROTOCOL_NAMES[protocol] ?? protocol, runId, options, startedAt);
   return { runId, shape, params, encoded, length, startedAt, descriptor, progress };
 }
@@ -427,7 +447,7 @@ export function encodeRun(
 export const PROTOCOL_REVISION = 4;
 
 /** Names of the run descriptor's fields (see {@link encodeRun}), as the options call them. */
-const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound', rev: 'protocol revision' };
+const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound', rev: 'protocol revision', l: 'label' };
 
 /**
  * Why a party's shape statement differs from this party's, for the SHAPE_MISMATCH message: the
