@@ -227,7 +227,9 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
       const { sum } = await secureSum(
         group,
         { ...local, count: BigInt(x.length), skipped: BigInt(skipped) },
-        { fractionalBits, bound },
+        // The label says which statistic this is at every station: a station one iteration off
+        // (its previous sum refused and retried later) fails SHAPE_MISMATCH instead of mixing.
+        { fractionalBits, bound, label: `newton-${iterations + 1}` },
       );
       iterations++;
       // The sum has the input's type ({ logLikelihood: number; gradient: Float64Array; hessian:
