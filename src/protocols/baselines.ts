@@ -24,6 +24,7 @@ import {
   pieceBytes,
   pieceCount,
   prepareRun,
+  refusedBeforeRun,
   requireInsecureAck,
   ringFromBytes,
   roundOptions,
@@ -54,10 +55,13 @@ export interface RingSumOptions extends BaselineOptions {
  */
 export async function ringSecureSum<I extends SumInputLike<I>>(group: Group, input: I, options: RingSumOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  requireInsecureAck(options, 'ringSecureSum');
-  const o = checkSumOptions(group, options) as RingSumOptions;
-  const passes = o.passes ?? 1;
-  if (!Number.isSafeInteger(passes) || passes < 1 || passes > 64) throw new InvalidArgumentError('"passes" must be an integer in 1..64');
+  const { o, passes } = refusedBeforeRun(group, 'ring', () => {
+    requireInsecureAck(options, 'ringSecureSum');
+    const o = checkSumOptions(group, options) as RingSumOptions;
+    const passes = o.passes ?? 1;
+    if (!Number.isSafeInteger(passes) || passes < 1 || passes > 64) throw new InvalidArgumentError('"passes" must be an integer in 1..64');
+    return { o, passes };
+  });
   const run = await prepareRun(group, 'ring', input, o, 'ring64', { passes });
   const r = await run.progress.around(() => ringPasses(group, run, o, passes));
   return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
@@ -123,8 +127,10 @@ async function ringPasses(group: Group, run: PreparedRun<Uint32Array>, o: RingSu
  */
 export async function plainSum<I extends SumInputLike<I>>(group: Group, input: I, options: BaselineOptions): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  requireInsecureAck(options, 'plainSum');
-  const o = checkSumOptions(group, options);
+  const o = refusedBeforeRun(group, 'plain', () => {
+    requireInsecureAck(options, 'plainSum');
+    return checkSumOptions(group, options);
+  });
   const run = await prepareRun(group, 'plain', input, o, 'ring64');
   const r = await run.progress.around(async () => {
     run.progress.phase('open');

@@ -301,6 +301,23 @@ export function checkSumOptions(group: Group, options: unknown): SumOptions {
   return o;
 }
 
+/**
+ * `checks()` — a protocol's own option checks, before its run takes an id — with a refusal noted
+ * as a refused input is (see `encodeRun`): a sum started in the same turn must not take the
+ * refused call's run id and meet the others' refused call (review16 R16-3; secureSum did this for
+ * its options, the other protocols did not). A getter that throws is `INVALID_ARGUMENT`.
+ * @internal
+ */
+export function refusedBeforeRun<T>(group: Group, protocol: string, checks: () => T): T {
+  try {
+    return checks();
+  } catch (err) {
+    group._noteRefusedRun(protocol, protocol === 'threshold');
+    if (err instanceof CouplerError) throw err;
+    throw new InvalidArgumentError('"options" could not be read (a getter threw)', { cause: err });
+  }
+}
+
 /** An AbortSignal, or something that behaves as one where the rounds use it. */
 function isAbortSignal(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false;

@@ -25,7 +25,7 @@ import { InvalidArgumentError, ValueError, ErrorCode } from '../errors.js';
 import type { Group } from '../group/group.js';
 import { collusionThreshold, receivers, senders, shareGraph, type SumInputLike, type SumOutputOf } from './math/index.js';
 import { SeededPartial, checkOpening, collectAdditive, dealAdditive, openPartials, relayHint, resolveOpening, ring64Result, shareVectorPieces, type SecureSumOptions } from './additive.js';
-import { PIECE_ELEMENTS, agreeRun, checkGroup, checkSumOptions, encodeRun, roundOptions, seedFor, type SumResult } from './common.js';
+import { PIECE_ELEMENTS, agreeRun, checkGroup, checkSumOptions, encodeRun, refusedBeforeRun, roundOptions, seedFor, type SumResult } from './common.js';
 
 /** Options of {@link dkSecureSum}. */
 export interface DkSecureSumOptions extends SecureSumOptions {
@@ -53,14 +53,16 @@ export interface DkSecureSumOptions extends SecureSumOptions {
  */
 export async function dkSecureSum<I extends SumInputLike<I>>(group: Group, input: I, options: DkSecureSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  const o = checkSumOptions(group, options) as DkSecureSumOptions;
   const n = group.parties.length;
-  const k = o.k ?? Math.min(n, 4);
-  if (typeof k !== 'number' || !Number.isSafeInteger(k)) throw new InvalidArgumentError('"k" must be an integer');
-  if (k < 2 || k > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"k" must be in 2..${n} for ${n} parties, got ${k}`);
-  const mode = o.shares ?? 'seed';
-  if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
-  const requested = checkOpening(group, o.opening);
+  const { o, k, mode, requested } = refusedBeforeRun(group, 'dk', () => {
+    const o = checkSumOptions(group, options) as DkSecureSumOptions;
+    const k = o.k ?? Math.min(n, 4);
+    if (typeof k !== 'number' || !Number.isSafeInteger(k)) throw new InvalidArgumentError('"k" must be an integer');
+    if (k < 2 || k > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"k" must be in 2..${n} for ${n} parties, got ${k}`);
+    const mode = o.shares ?? 'seed';
+    if (mode !== 'seed' && mode !== 'vector') throw new InvalidArgumentError('"shares" must be "seed" or "vector"');
+    return { o, k, mode, requested: checkOpening(group, o.opening) };
+  });
   const fallback = n >= 4 ? 'aggregate' : 'broadcast';
   const local = encodeRun(group, 'dk', input, o, 'ring64', { k, shares: mode, threshold: collusionThreshold(n, k), opening: requested ?? fallback });
   const hint = requested === undefined ? relayHint(group, local.length) : undefined;

@@ -126,6 +126,7 @@ import {
   fieldFromBytes,
   fieldToBytes,
   encodeRun,
+  refusedBeforeRun,
   roundOptions,
   statedParams,
   seedHex,
@@ -531,25 +532,27 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
  */
 export async function thresholdSum<I extends SumInputLike<I>>(group: Group, input: I, options: ThresholdSumOptions = {}): Promise<SumResult<SumOutputOf<I>>> {
   checkGroup(group);
-  const o = checkSumOptions(group, options) as ThresholdSumOptions;
   const n = group.parties.length;
-  const t = o.t ?? Math.floor(n / 2) + 1;
-  if (typeof t !== 'number' || !Number.isSafeInteger(t)) throw new InvalidArgumentError('"t" must be an integer');
-  if (t < 2 || t > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"t" must be in 2..${n} for ${n} parties (t = 1 gives no privacy), got ${t}`);
-  const floor = thresholdDealerFloor(n, t);
-  const minContributors = o.minContributors ?? floor;
-  if (typeof minContributors !== 'number' || !Number.isSafeInteger(minContributors)) throw new InvalidArgumentError('"minContributors" must be an integer');
-  if (minContributors < floor) {
-    throw new ValueError(
-      ErrorCode.PARAMETERS_UNSAFE,
-      `"minContributors" must be at least ${floor} for t = ${t} and ${n} parties (fewer dealers would let ${t - 1} colluders isolate one honest input), got ${minContributors}`,
-    );
-  }
-  if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
-  if (o.spill !== undefined && o.spill !== false && (typeof o.spill !== 'string' || o.spill.length === 0)) {
-    throw new InvalidArgumentError('"spill" must be a directory path or false');
-  }
-  const field = _thresholdField(n, input, o);
+  const { o, t, minContributors, field } = refusedBeforeRun(group, 'threshold', () => {
+    const o = checkSumOptions(group, options) as ThresholdSumOptions;
+    const t = o.t ?? Math.floor(n / 2) + 1;
+    if (typeof t !== 'number' || !Number.isSafeInteger(t)) throw new InvalidArgumentError('"t" must be an integer');
+    if (t < 2 || t > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"t" must be in 2..${n} for ${n} parties (t = 1 gives no privacy), got ${t}`);
+    const floor = thresholdDealerFloor(n, t);
+    const minContributors = o.minContributors ?? floor;
+    if (typeof minContributors !== 'number' || !Number.isSafeInteger(minContributors)) throw new InvalidArgumentError('"minContributors" must be an integer');
+    if (minContributors < floor) {
+      throw new ValueError(
+        ErrorCode.PARAMETERS_UNSAFE,
+        `"minContributors" must be at least ${floor} for t = ${t} and ${n} parties (fewer dealers would let ${t - 1} colluders isolate one honest input), got ${minContributors}`,
+      );
+    }
+    if (minContributors > n) throw new ValueError(ErrorCode.PARAMETERS_UNSAFE, `"minContributors" must be at most ${n} (the number of parties), got ${minContributors}`);
+    if (o.spill !== undefined && o.spill !== false && (typeof o.spill !== 'string' || o.spill.length === 0)) {
+      throw new InvalidArgumentError('"spill" must be a directory path or false');
+    }
+    return { o, t, minContributors, field: _thresholdField(n, input, o) };
+  });
   const extra = { t, minContributors };
   const r = field === 'p61' ? await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p61', extra), _FIELD_P61, t, minContributors, o) : await dealAndRun(group, encodeRun(group, 'threshold', input, o, 'p127', extra), _FIELD_P127, t, minContributors, o);
   return { ...r, sum: _mirrorOutput(input, r.sum) as SumOutputOf<I> };
