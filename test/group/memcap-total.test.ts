@@ -38,7 +38,8 @@ test('three colluders each filling their per-peer allowance with messages for a 
   const p = partiesWith(['m1', 'm2', 'm3', 'm4', 'm5']);
   // Built apart so the option is accepted by the type checker of the code before the cap existed.
   const mailbox = { maxTotalPendingBytes: TOTAL } as Record<string, number>;
-  const [victim, ...peers] = await join(p, 5000, (id) => (id === 'm1' ? { mailbox } : {}));
+  const [v, ...peers] = await join(p, 5000, (id) => (id === 'm1' ? { mailbox } : {}));
+  const victim = v!;
   const colluders = peers.slice(0, 3);
   const honest = peers[3]!;
   const rounds = Array.from({ length: FLOOD }, (_, i) => `never.3/x${i}`);
