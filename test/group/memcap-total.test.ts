@@ -12,7 +12,8 @@
  * Real groups over real WebSockets on 127.0.0.1; the colluders use the public `send`.
  */
 import { partiesWith, join, closeAll } from '../review17/support';
-import type { Group } from '../../src/group/group';
+import { joinGroup, type Group } from '../../src/group/group';
+import { ErrorCode } from '../../src/errors';
 
 jest.setTimeout(60_000);
 afterEach(closeAll);
@@ -62,4 +63,13 @@ test('three colluders each filling their per-peer allowance with messages for a 
   expect(fromHonest).toBe(MiB);
   expect(victim.lostPeers).not.toContain('m5');
   expect(total).toBeLessThanOrEqual(TOTAL);
+});
+
+test('a cap across peers that is not a positive integer, or leaves a peer no byte, is refused before anything starts (INVALID_ARGUMENT)', async () => {
+  const p = partiesWith(['v1', 'v2', 'v3']);
+  for (const mailbox of [{ maxTotalPendingBytes: 0 }, { maxTotalPendingBytes: 1.5 }, { maxTotalPendingBytes: 1 }, { maxRunsAhead: -1 }]) {
+    await expect(
+      joinGroup({ identity: p.identities.get('v1')!, roster: p.roster, sessionId: p.sessionId, listen: false, timeoutMs: 1000, mailbox }),
+    ).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+  }
 });
