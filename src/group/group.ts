@@ -31,6 +31,7 @@ import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage,
 import type { Mailbox } from './mailbox.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh, ROSTER_SOURCE } from './mesh.js';
+import { DEFAULT_MAX_RUNS_AHEAD, RunWindow } from './runs.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
@@ -100,6 +101,8 @@ export const DEFAULT_DIAL_MAX_BACKOFF_MS = 5_000;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 250;
 /** Most runs a group remembers per kind of record (failed here, pairwise secrets derived). */
 const MAX_REMEMBERED_RUNS = 4096;
+/** Per peer, most runs not running here whose abort notice emitted an event and that are not started or ended here since. */
+const MAX_UNSTARTED_NOTICE_EVENTS = 16;
 
 /** Add `key` to an insertion-ordered set of at most {@link MAX_REMEMBERED_RUNS}, forgetting the oldest. */
 function rememberBounded(set: Set<string>, key: string): void {
@@ -107,7 +110,24 @@ function rememberBounded(set: Set<string>, key: string): void {
   set.add(key);
 }
 
-/** Default cap of undelivered decoded bytes (message bytes plus estimated heap) per peer: 512 MiB. */
+/**
+ * Default cap of undelivered decoded bytes (message bytes plus estimated heap) across all peers
+ * together: 512 MiB, raised above 65 parties so that each peer's share stays at least
+ * {@link MIN_DEFAULT_PENDING_SHARE_BYTES}. Each peer's share is this / (n − 1) (per-peer caps, so
+ * one peer's flood never pushes out another's messages); k hostile peers pin at most k / (n − 1)
+ * of it.
+ */
+export const DEFAULT_MAX_TOTAL_PENDING_BYTES = 512 * 1024 * 1024;
+/**
+ * Smallest default share of one peer: 8 MiB. The sums exchange long vectors in pieces of 1 MiB, a
+ * piece ahead at most, so a peer's honest early messages take a few MiB whatever the length.
+ */
+export const MIN_DEFAULT_PENDING_SHARE_BYTES = 8 * 1024 * 1024;
+/**
+ * The old default cap per peer (512 MiB), now the default across all peers
+ * ({@link DEFAULT_MAX_TOTAL_PENDING_BYTES}): a peer's default share is that / (n − 1).
+ * @deprecated the default share is {@link DEFAULT_MAX_TOTAL_PENDING_BYTES} / (n − 1).
+ */
 export const DEFAULT_MAX_PENDING_BYTES_PER_PEER = 512 * 1024 * 1024;
 /**
  * Default cap of the estimated heap of undelivered decoded values per peer: 8 MiB, raised in
@@ -198,7 +218,12 @@ export type GroupEvent =
       elapsedMs: number;
     }
   | {
-      /** A channel ended. */
+      /**
+       * A channel ended, or a peer said it stopped (an abort notice: for the whole group, once;
+       * for one run, once per run, and for runs not running here at most 16 per peer until this
+       * party starts or ends them — a peer making up run ids cannot make this party emit an
+       * event per notice).
+       */
       type: 'peer-lost';
       /** The peer. */
       peer: string;
@@ -257,11 +282,20 @@ export interface JoinGroupOptions extends ChannelLimits {
   };
   /** Time between discovery snapshots while incomplete. Default {@link DEFAULT_DISCOVERY_INTERVAL_MS}. */
   readonly discoveryIntervalMs?: number;
-  /** Caps of undelivered messages per peer. */
+  /** Caps of undelivered messages (what arrived before this party waited for it). */
   readonly mailbox?: {
     /**
-     * Undelivered decoded bytes per peer (message bytes plus the estimated heap of their values)
-     * before it is dropped (default {@link DEFAULT_MAX_PENDING_BYTES_PER_PEER}).
+     * Undelivered decoded bytes (message bytes plus the estimated heap of their values) across all
+     * peers together (default {@link DEFAULT_MAX_TOTAL_PENDING_BYTES}: 512 MiB, or
+     * {@link MIN_DEFAULT_PENDING_SHARE_BYTES} × (n − 1) if more). Each peer's share is this / (n − 1):
+     * a peer past its share is dropped (`PROTOCOL_VIOLATION` naming it), and no peer can take
+     * another's share.
+     */
+    readonly maxTotalPendingBytes?: number;
+    /**
+     * Undelivered decoded bytes per peer before it is dropped. Default: its share of
+     * `maxTotalPendingBytes`. Given alone, it sets each peer's share (the total is then n − 1 times
+     * it, as before); given with `maxTotalPendingBytes`, the smaller of the two.
      */
     readonly maxPendingBytes?: number;
     /**
@@ -272,6 +306,13 @@ export interface JoinGroupOptions extends ChannelLimits {
     readonly maxPendingHeapBytes?: number;
     /** Undelivered rounds per peer before it is dropped (default {@link DEFAULT_MAX_PENDING_ROUNDS_PER_PEER}). */
     readonly maxPendingRounds?: number;
+    /**
+     * Runs ahead of this party's own (run ids of `nextRunId`, `<name>.<counter>`) whose early
+     * messages are kept (default {@link DEFAULT_MAX_RUNS_AHEAD}: an honest peer is at most a run or
+     * two ahead of a party that is not a straggler). A message of a run further ahead, or of a run
+     * whose counter this party already gave to another run, is dropped — not filed, nobody named.
+     */
+    readonly maxRunsAhead?: number;
   };
   /** Progress callback of the mesh formation and of lost peers. */
   readonly onEvent?: (event: GroupEvent) => void;
@@ -349,6 +390,11 @@ export interface PeerStats {
    * at most 256 MiB); a peer that reads and does not acknowledge is named (review14 R14-3).
    */
   readonly retainedBytes: number;
+  /**
+   * Round messages from it dropped unread because their run cannot start here any more or is
+   * further ahead than `mailbox.maxRunsAhead` (not counted against its caps).
+   */
+  readonly messagesDropped: number;
 }
 
 /**
@@ -469,6 +515,13 @@ export class Group {
   readonly #label: string;
   /** Run counters of the views made from this (root) group, by label. */
   readonly #viewRuns = new Map<string, number>();
+  /** Which runs early messages are kept for (shared with the mesh's mailboxes). */
+  readonly #runs: RunWindow;
+  /**
+   * Per peer, runs not running here whose abort notice emitted a `peer-lost` event (at most
+   * {@link MAX_UNSTARTED_NOTICE_EVENTS}; a run leaves when it is issued or ended here).
+   */
+  readonly #noticedUnstarted = new Map<string, Set<string>>();
   /** Small messages waiting for the end of this event-loop turn, per peer (see BATCH_ROUND). */
   readonly #outbox = new Map<string, { items: Uint8Array[]; bytes: number; waiters: { resolve: () => void; reject: (e: unknown) => void; run: string; options: RoundOptions }[] }>();
   #flushScheduled = false;
@@ -490,7 +543,11 @@ export class Group {
     this.#onEvent = init.onEvent;
     this.#onProgress = init.onProgress;
     this.#progressIntervalMs = init.progressIntervalMs ?? 1000;
+    this.#runs = view === undefined ? (init.runs ?? new RunWindow()) : view.root.#runs;
     if (view !== undefined) return;
+    this.#runs.onIssue((run) => {
+      for (const set of this.#noticedUnstarted.values()) set.delete(run);
+    });
     const group = this;
     init.mesh.join({
       onAbort: (peer, notice) => this.#onAbortNotice(peer, notice),
@@ -1054,7 +1111,9 @@ export class Group {
     if (this.#root !== this) return this.#root._nextViewRunId(protocol, this.#label);
     this.#skipRefusedRun(undefined);
     this.#runCounter++;
-    return `${protocol}.${this.#runCounter}`;
+    const run = `${protocol}.${this.#runCounter}`;
+    this.#runs.issued(run, protocol, this.#runCounter);
+    return run;
   }
 
   /**
@@ -1184,7 +1243,9 @@ export class Group {
     this.#skipRefusedRun(label);
     const k = (this.#viewRuns.get(label) ?? 0) + 1;
     this.#viewRuns.set(label, k);
-    return `${protocol}.${label}.${k}`;
+    const run = `${protocol}.${label}.${k}`;
+    this.#runs.issued(run, protocol, k, label);
+    return run;
   }
 
   /**
@@ -1243,7 +1304,8 @@ export class Group {
       const link = this.#mesh.links.get(peer)!;
       const s = link.stats;
       const probes = this.#mesh.probeCounts(peer);
-      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, probesSent: probes.sent, probesReceived: probes.received, path: this.#mesh.pathOf(peer), retainedBytes: link.retainedBytes };
+      const messagesDropped = this.#mesh.mailboxes.get(peer)?.dropped ?? 0;
+      return { peer, bytesSent: s.bytesSent, bytesReceived: s.bytesReceived, messagesSent: s.messagesSent, messagesReceived: s.messagesReceived, probesSent: probes.sent, probesReceived: probes.received, path: this.#mesh.pathOf(peer), retainedBytes: link.retainedBytes, messagesDropped };
     });
   }
 
@@ -1258,9 +1320,27 @@ export class Group {
     const err = this.#mesh.explainAbort(peer, notice, (b) => this.#failedHere(b) || this.#mesh.confessed(b, notice.run));
     noticeOf.set(err, { peer, notice });
     const mailbox = this.#mailbox(peer);
-    if (notice.run === undefined) mailbox.fail(err, true);
-    else mailbox.failRun(notice.run, err);
+    if (notice.run === undefined) {
+      const first = mailbox.error === undefined;
+      mailbox.fail(err, true);
+      if (first) this.#onEvent?.({ type: 'peer-lost', peer, code: ErrorCode.PEER_ABORTED, graceful: true });
+      return;
+    }
+    // One event per run, and for runs not running here (made up, or not started yet) at most
+    // MAX_UNSTARTED_NOTICE_EVENTS outstanding per peer: one per notice let a peer make this party
+    // emit (and log) an event for every run id it made up.
+    if (!mailbox.failRun(notice.run, err) || !this.#noticeEventDue(peer, notice.run)) return;
     this.#onEvent?.({ type: 'peer-lost', peer, code: ErrorCode.PEER_ABORTED, graceful: true });
+  }
+
+  /** Whether a run notice of `peer` for `run` still gets its event (see #onAbortNotice). */
+  #noticeEventDue(peer: string, run: string): boolean {
+    if (this.#runs.running(run)) return true;
+    let set = this.#noticedUnstarted.get(peer);
+    if (set === undefined) this.#noticedUnstarted.set(peer, (set = new Set()));
+    if (set.size >= MAX_UNSTARTED_NOTICE_EVENTS) return false;
+    set.add(run);
+    return true;
   }
 
   /**
@@ -1284,6 +1364,8 @@ export class Group {
   _runEnded(runId: string): void {
     if (this.#root !== this) return this.#root._runEnded(runId);
     for (const mailbox of this.#mesh.mailboxes.values()) mailbox.closeRun(runId);
+    this.#runs.ended(runId);
+    for (const set of this.#noticedUnstarted.values()) set.delete(runId);
   }
 
   /**
@@ -1426,6 +1508,8 @@ interface GroupInit {
   readonly roundTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly onEvent: ((e: GroupEvent) => void) | undefined;
+  /** The run window the mesh's mailboxes use (a fresh one, gating nothing of the mesh, if not given). */
+  readonly runs?: RunWindow | undefined;
   readonly onProgress?: ((p: RunProgress) => void) | undefined;
   readonly progressIntervalMs?: number;
 }
@@ -1488,8 +1572,16 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
   const backoffInitial = positiveInt(options.dialBackoff?.initialMs, DEFAULT_DIAL_INITIAL_BACKOFF_MS, 'dialBackoff.initialMs', MAX_TIMER_MS);
   const backoffMax = positiveInt(options.dialBackoff?.maxMs, DEFAULT_DIAL_MAX_BACKOFF_MS, 'dialBackoff.maxMs', MAX_TIMER_MS);
   const interval = positiveInt(options.discoveryIntervalMs, DEFAULT_DISCOVERY_INTERVAL_MS, 'discoveryIntervalMs', MAX_TIMER_MS);
+  // Undelivered bytes: a share per peer of a total across peers (see JoinGroupOptions.mailbox).
+  const peerCount = Math.max(1, roster.size - 1);
+  const perPeerGiven = options.mailbox?.maxPendingBytes === undefined ? undefined : positiveInt(options.mailbox.maxPendingBytes, 0, 'mailbox.maxPendingBytes');
+  const totalGiven = options.mailbox?.maxTotalPendingBytes === undefined ? undefined : positiveInt(options.mailbox.maxTotalPendingBytes, 0, 'mailbox.maxTotalPendingBytes');
+  const total = totalGiven ?? (perPeerGiven === undefined ? Math.max(DEFAULT_MAX_TOTAL_PENDING_BYTES, MIN_DEFAULT_PENDING_SHARE_BYTES * peerCount) : undefined);
+  const share = total === undefined ? perPeerGiven! : Math.min(perPeerGiven ?? Infinity, Math.floor(total / peerCount));
+  if (share < 1) throw new InvalidArgumentError('"mailbox.maxTotalPendingBytes" must leave each peer at least one byte');
+  const runs = new RunWindow(positiveInt(options.mailbox?.maxRunsAhead, DEFAULT_MAX_RUNS_AHEAD, 'mailbox.maxRunsAhead'));
   const mailboxLimits = {
-    maxPendingBytes: positiveInt(options.mailbox?.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES_PER_PEER, 'mailbox.maxPendingBytes'),
+    maxPendingBytes: share,
     maxPendingRounds: positiveInt(options.mailbox?.maxPendingRounds, DEFAULT_MAX_PENDING_ROUNDS_PER_PEER, 'mailbox.maxPendingRounds'),
     maxPendingHeapBytes: positiveInt(
       options.mailbox?.maxPendingHeapBytes,
@@ -1537,6 +1629,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     backoffMaxMs: backoffMax,
     discoveryIntervalMs: interval,
     mailboxLimits,
+    runs,
     // Values one round message may hold: the default, or more where lists grow with n² (dealer
     // reports of thresholdSum: n reports of up to n dealers each). Bounds decoding memory.
     inbound: { maxBytes: maxMessageBytes + 1024, maxValues: Math.max(DEFAULT_MAX_VALUES, 16 * roster.size * roster.size), roster },
@@ -1553,6 +1646,7 @@ export async function joinGroup(options: JoinGroupOptions): Promise<Group> {
     roundTimeoutMs,
     maxMessageBytes,
     onEvent: options.onEvent,
+    runs,
     onProgress: options.onProgress,
     progressIntervalMs,
   });

@@ -19,10 +19,11 @@ const MAX_FAILED_RUNS = 1024;
 
 /**
  * Most runs a mailbox remembers as ended here (older ones are forgotten first). A message of an
- * ended run is dropped; one of a run forgotten since is filed like any other and counts against
- * its sender's caps until the group ends — thousands of runs after that run ended, no honest
- * message is still in flight, so only a peer that sends for long-finished runs can fill its own
- * mailbox that way.
+ * ended run is dropped; one of a run forgotten since is dropped too if its id is of the group's
+ * run window (`RunWindow`: its counter passed), else filed like any other and counted against its
+ * sender's share until the group ends — thousands of runs after that run ended, no honest message
+ * is still in flight, so only a peer that sends for long-finished runs can fill its own share that
+ * way.
  */
 export const MAX_CLOSED_RUNS = 4096;
 
@@ -77,9 +78,20 @@ export class Mailbox {
   /** Runs the peer stopped (an abort notice for that run): their rounds fail with this error. */
   readonly #runErrors = new Map<string, CouplerError>();
 
-  constructor(peer: string, limits: MailboxLimits) {
+  /** Whether an early message of a run is kept (see `RunWindow.admits`); all are without one. */
+  readonly #admits: ((run: string) => boolean) | undefined;
+  /** Messages dropped because their run cannot start here (see `RunWindow`), and their bytes. */
+  #dropped = 0;
+
+  constructor(peer: string, limits: MailboxLimits, admits?: (run: string) => boolean) {
     this.peer = peer;
     this.#limits = limits;
+    this.#admits = admits;
+  }
+
+  /** Messages of this peer dropped, not filed, because their run cannot start here (or was released). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** The error that ended this peer's participation, if any. */
@@ -121,6 +133,12 @@ export class Mailbox {
     // run this party's caller aborted, say) is dropped, not held against the peer's caps.
     const run = runOfRound(round);
     if (this.#closed.size !== 0 && this.#closed.has(run)) return undefined;
+    // A run of coupler's run-id namespace that cannot start here any more, or is further ahead
+    // than an honest peer gets: dropped unless someone waits for it (names nobody; see RunWindow).
+    if (this.#admits !== undefined && !this.#waiters.has(round) && !this.#admits(run)) {
+      this.#dropped++;
+      return undefined;
+    }
     const seen = this.#seen.get(run);
     if (seen?.has(round)) {
       return new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${this.peer}" sent two messages for round "${round}"`, { peer: this.peer });
@@ -227,8 +245,8 @@ export class Mailbox {
    * The peer stopped one run: fail every waiter for a round of that run now, and every later take
    * of a round of that run not yet received. Other runs are not affected.
    */
-  failRun(run: string, error: CouplerError): void {
-    if (this.#error || this.#runErrors.has(run)) return;
+  failRun(run: string, error: CouplerError): boolean {
+    if (this.#error || this.#runErrors.has(run)) return false;
     if (this.#runErrors.size >= MAX_FAILED_RUNS) this.#runErrors.delete(this.#runErrors.keys().next().value!);
     this.#runErrors.set(run, error);
     for (const [round, w] of [...this.#waiters]) {
@@ -237,6 +255,23 @@ export class Mailbox {
       w.reject(error);
       w.settled?.();
     }
+    return true;
+  }
+
+  /**
+   * Release what is filed for the runs `gone` says can no longer start here (this party issued
+   * their counter to another run): their messages, and the record of their rounds received. Their
+   * later messages are dropped by the run window, not by the closed-run record.
+   */
+  releaseWhere(gone: (run: string) => boolean): void {
+    for (const [round, m] of this.#messages) {
+      if (!gone(runOfRound(round))) continue;
+      this.#messages.delete(round);
+      this.#pendingBytes -= m.cost.bytes + m.cost.heapBytes;
+      this.#pendingHeapBytes -= m.cost.heapBytes;
+      this.#dropped++;
+    }
+    for (const run of [...this.#seen.keys()]) if (gone(run)) this.#seen.delete(run);
   }
 
   /** Whether the peer sent anything for run `run` that this party has not ended (taken or not). */

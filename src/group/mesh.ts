@@ -36,6 +36,7 @@ import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
+import type { RunWindow } from './runs.js';
 import { PeerLink } from './link.js';
 import { PROBE_NONCE_BYTES, attachInbound, abortNoticeFor, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
@@ -108,6 +109,8 @@ export interface MeshConfig {
   readonly backoffMaxMs: number;
   readonly discoveryIntervalMs: number;
   readonly mailboxLimits: MailboxLimits;
+  /** Which runs early messages are kept for (see `RunWindow`); every run without one. */
+  readonly runs?: RunWindow | undefined;
   readonly inbound: InboundLimits;
   readonly signal: AbortSignal | undefined;
   readonly emit: (e: GroupEvent) => void;
@@ -238,10 +241,23 @@ export class Mesh {
   constructor(cfg: MeshConfig) {
     this.#cfg = cfg;
     this.peers = cfg.roster.ids.filter((id) => id !== cfg.localId);
-    this.mailboxes = new Map(this.peers.map((p) => [p, new Mailbox(p, cfg.mailboxLimits)]));
+    this.mailboxes = new Map(this.peers.map((p) => [p, this.#newMailbox(p)]));
+    // A run issued here: what was filed for runs that can no longer start is released.
+    const runs = cfg.runs;
+    if (runs !== undefined) {
+      const gone = (run: string): boolean => !runs.admits(run);
+      runs.onIssue(() => {
+        for (const mb of this.mailboxes.values()) mb.releaseWhere(gone);
+      });
+    }
     // One listener per dial in flight plus the lookups and sleeps: more than Node's default 10.
     setMaxListeners(0, this.#controller.signal);
     setMaxListeners(0, this.#loops.signal);
+  }
+
+  #newMailbox(peer: string): Mailbox {
+    const runs = this.#cfg.runs;
+    return new Mailbox(peer, this.#cfg.mailboxLimits, runs === undefined ? undefined : (run) => runs.admits(run));
   }
 
   /** The current phase. */
@@ -318,7 +334,7 @@ export class Mesh {
       this.#goneAtRelay.delete(peer);
       link.attach(ch);
     } else {
-      mailbox = new Mailbox(peer, this.#cfg.mailboxLimits);
+      mailbox = this.#newMailbox(peer);
       this.mailboxes.set(peer, mailbox);
       this.explained.delete(peer);
       this.#notices.delete(peer);

@@ -1,0 +1,149 @@
+/**
+ * Which runs a party keeps early messages for: the run-id window.
+ *
+ * Run ids of {@link Group.nextRunId} are `<name>.<k>`: one counter k per group, shared by every
+ * protocol and every name (a view's are `<name>.<label>.<k>`, counted per view label). Every party
+ * that runs the same sequence gets the same ids. So, for a name in this namespace (coupler's own
+ * protocol names, and any name this party passed to `nextRunId`), two kinds of run are not ones
+ * this party will ever start, and a message of them is dropped, not filed (nor held against any
+ * cap, nor held for the life of the group):
+ *
+ * - `<name>.<k>` with k at or below the counter this party has reached, not running here: this
+ *   party issued counter k to another run (or ran this one and ended it). When this party issues
+ *   counter k, what its mailboxes filed for other runs at counters up to k is released.
+ * - `<name>.<k>` more than {@link DEFAULT_MAX_RUNS_AHEAD} (`mailbox.maxRunsAhead`) counters ahead.
+ *   How far ahead is an honest peer? A run completes only with this party's messages of it, so a
+ *   peer is at most one run ahead of this party in the runs that need it — two with a run that
+ *   failed at the peer before this party started it; a tolerant run (thresholdSum) goes on
+ *   without a party that is late, so a peer can be further ahead only of a party that is already
+ *   a straggler (a dropout of those runs). Hence a drop, never a violation: dropping names nobody,
+ *   and a peer far ahead is not refused, only not buffered for.
+ *
+ * Run ids outside the namespace (a caller's own names, `run/…` rounds of `sendToAll`/`gather`) are
+ * filed as before: held until `endRun(run)` or the group ends, within the sender's share of the
+ * mailbox caps. A name that merely looks like `<name>.<k>` with an unknown name counts as a
+ * caller's: a caller counting its own exchanges (`job.5`) must never have a message dropped that
+ * it is about to wait for.
+ *
+ * @module
+ */
+
+/** Default of `mailbox.maxRunsAhead`: counters ahead of this party's whose early messages are kept. */
+export const DEFAULT_MAX_RUNS_AHEAD = 16;
+
+/**
+ * Coupler's own protocol names (the `protocol` its sums pass to `nextRunId`: src/protocols). A peer
+ * may be ahead in a protocol this party has not run yet, so these are in the namespace from the
+ * start; a name that changes there only loses the drop (its runs are then filed as a caller's).
+ */
+const PROTOCOL_NAMES: readonly string[] = ['sum', 'dk', 'threshold', 'ring', 'plain'];
+
+/** Most runs remembered as running here (issued, not ended; the oldest forgotten first). */
+const MAX_LIVE_RUNS = 4096;
+/** Most names remembered as passed to `nextRunId` here (they come from the caller's code). */
+const MAX_NAMES = 1024;
+/** A view label (`w` + 12 hex digits, see `Group.without`). */
+const VIEW_LABEL = /^w[0-9a-f]{12}$/;
+
+/** A run id of the counter namespace, parsed. */
+interface Parsed {
+  /** The name (protocol). */
+  readonly name: string;
+  /** The view label, or undefined for the group's own runs. */
+  readonly label: string | undefined;
+  /** The counter. */
+  readonly k: number;
+}
+
+/** The run window of one group (shared by its views). */
+export class RunWindow {
+  /** Counters ahead of this party's whose early messages are kept. */
+  readonly ahead: number;
+  /** The group's counter (the last `<name>.<k>` issued). */
+  #counter = 0;
+  /** The views' counters, by label. */
+  readonly #views = new Map<string, number>();
+  /** Names in the namespace. */
+  readonly #names = new Set<string>(PROTOCOL_NAMES);
+  /** Runs issued here and not ended. */
+  readonly #live = new Set<string>();
+  /** Told when this party issues a run (mailboxes release what can no longer start). */
+  readonly #onIssue: ((run: string) => void)[] = [];
+
+  constructor(ahead = DEFAULT_MAX_RUNS_AHEAD) {
+    this.ahead = ahead;
+  }
+
+  /** Call `f` each time a run is issued here. */
+  onIssue(f: (run: string) => void): void {
+    this.#onIssue.push(f);
+  }
+
+  /** This party issued `run` = `<name>.<k>` (label undefined) or `<name>.<label>.<k>`. */
+  issued(run: string, name: string, k: number, label?: string): void {
+    if (label === undefined) this.#counter = Math.max(this.#counter, k);
+    else this.#views.set(label, Math.max(this.#views.get(label) ?? 0, k));
+    if (!this.#names.has(name)) {
+      if (this.#names.size >= MAX_NAMES + PROTOCOL_NAMES.length) {
+        // Forget the oldest caller name (never coupler's own).
+        for (const n of this.#names) {
+          if (!PROTOCOL_NAMES.includes(n)) {
+            this.#names.delete(n);
+            break;
+          }
+        }
+      }
+      this.#names.add(name);
+    }
+    if (this.#live.size >= MAX_LIVE_RUNS) this.#live.delete(this.#live.keys().next().value!);
+    this.#live.add(run);
+    for (const f of this.#onIssue) f(run);
+  }
+
+  /** Run `run` ended here. */
+  ended(run: string): void {
+    this.#live.delete(run);
+  }
+
+  /** Whether `run` was issued here and has not ended. */
+  running(run: string): boolean {
+    return this.#live.has(run);
+  }
+
+  /**
+   * Whether a run id is in the counter namespace (a name of coupler's or one this party passed to
+   * `nextRunId`); undefined if not.
+   */
+  #parse(run: string): Parsed[] | undefined {
+    const dot = run.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const digits = run.slice(dot + 1);
+    if (!/^[1-9][0-9]{0,14}$/.test(digits)) return undefined;
+    const k = Number(digits);
+    const prefix = run.slice(0, dot);
+    const out: Parsed[] = [];
+    if (this.#names.has(prefix)) out.push({ name: prefix, label: undefined, k });
+    const inner = prefix.lastIndexOf('.');
+    if (inner > 0) {
+      const name = prefix.slice(0, inner);
+      const label = prefix.slice(inner + 1);
+      if (VIEW_LABEL.test(label) && this.#names.has(name)) out.push({ name, label, k });
+    }
+    return out.length === 0 ? undefined : out;
+  }
+
+  /**
+   * Whether an early message of `run` (one nobody waits for yet) is kept: false for a run of the
+   * namespace that cannot start here any more or is too far ahead (see the module notes). Where a
+   * run id reads two ways (a name that itself ends in a view label), it is kept if either keeps it.
+   */
+  admits(run: string): boolean {
+    if (this.#live.size !== 0 && this.#live.has(run)) return true;
+    const parsed = this.#parse(run);
+    if (parsed === undefined) return true;
+    return parsed.some(({ label, k }) => {
+      const at = label === undefined ? this.#counter : (this.#views.get(label) ?? 0);
+      return k > at && k <= at + this.ahead;
+    });
+  }
+}
