@@ -29,6 +29,7 @@ import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
 import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
+import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh, ROSTER_SOURCE } from './mesh.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
@@ -539,8 +540,34 @@ export class Group {
     return untilAborted(this.#sentWithin(round, peers, posts, options.timeoutMs ?? this.#roundTimeoutMs), options.signal);
   }
 
-  async #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
-    const all = Promise.all(posts);
+  #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
+    const all = posts.length === 1 ? posts[0]! : Promise.all(posts);
+    // Nearly every send is handed to the socket within the event-loop turn: wait for that under a
+    // deadline in the group's queue (deadlines.ts: no Node timer, race or extra promise per send),
+    // and only past it look at each peer's progress (#stallCheck).
+    return new Promise<void>((resolve, reject) => {
+      let late = false;
+      const deadline = addDeadline(timeoutMs, () => {
+        late = true;
+        this.#stallCheck(round, peers, posts, all, timeoutMs).then(resolve, reject);
+      });
+      all.then(
+        () => {
+          if (late) return;
+          cancelDeadline(deadline);
+          resolve();
+        },
+        (err: unknown) => {
+          if (late) return;
+          cancelDeadline(deadline);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** {@link Group.#sentWithin} once its first deadline passed with `all` (the sends `posts`) still pending. */
+  async #stallCheck(round: string, peers: readonly string[], posts: Promise<void>[], all: Promise<unknown>, timeoutMs: number): Promise<void> {
     // Besides "no progress for the deadline": from the first deadline on, each peer's channel must
     // take bytes at MIN_OPENING_BYTES_PER_SECOND on average, after one more deadline of grace
     // (whatever message they belong to: a send queued behind a long one on a fast link is not
@@ -549,13 +576,15 @@ export class Group {
     // timer, so nothing per peer is done before it fires.
     let from: { at: number; ch: SecureChannel | undefined; n: number }[] | undefined;
     let waitMs = timeoutMs;
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), waitMs)));
-      try {
-        if ((await Promise.race([all, late])) !== PENDING) return;
-      } finally {
-        clearTimeout(timer);
+    for (let first = true; ; first = false) {
+      if (!first) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), waitMs)));
+        try {
+          if ((await Promise.race([all, late])) !== PENDING) return;
+        } finally {
+          clearTimeout(timer);
+        }
       }
       // Which sends are still pending: racing a settled promise against an already resolved one
       // yields the settled one's outcome (its reaction was queued first).
@@ -955,7 +984,7 @@ export class Group {
     const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
     const signal = options.signal;
     if (signal?.aborted) throw new AbortedError();
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
       const work = body(
@@ -963,7 +992,7 @@ export class Group {
         timeoutMs,
         (peer) => this.#mailbox(peer).wait(round),
         (fire) => {
-          timer = setTimeout(fire, timeoutMs);
+          deadline = addDeadline(timeoutMs, fire);
         },
       );
       if (signal === undefined) return await work;
@@ -973,7 +1002,7 @@ export class Group {
       });
       return await Promise.race([work, aborted]);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      if (deadline !== undefined) cancelDeadline(deadline);
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       for (const p of from) this.#mailbox(p).cancel(round);
     }

@@ -11,6 +11,7 @@
 import { CouplerError, ErrorCode, GroupError, TimeoutError, AbortedError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
 import { runOfRound } from './inbound.js';
+import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 
 const newAborted = (): CouplerError => new AbortedError();
 
@@ -29,8 +30,17 @@ export const MAX_CLOSED_RUNS = 4096;
 interface Waiter {
   resolve(value: PlainData): void;
   reject(err: CouplerError): void;
-  /** Runs right after the wait settles, either way (take's deadline timer and abort listener). */
-  settled?: () => void;
+  /** take's deadline, cancelled where the wait settles, either way. */
+  deadline: Deadline | undefined;
+  /** take's signal and its listener, removed where the wait settles. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** What a waiter holds besides its promise (take's deadline and abort listener), released once it settled. */
+function release(w: Waiter): void {
+  if (w.deadline !== undefined) cancelDeadline(w.deadline);
+  if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
 }
 
 /** Caps of one peer's mailbox. */
@@ -131,7 +141,7 @@ export class Mailbox {
     if (waiter !== undefined) {
       this.#waiters.delete(round);
       waiter.resolve(value);
-      waiter.settled?.();
+      release(waiter);
       return undefined;
     }
     const bytes = cost.bytes + cost.heapBytes;
@@ -156,14 +166,15 @@ export class Mailbox {
     const pending = this.wait(round);
     const waiter = this.#waiters.get(round);
     if (waiter === undefined) return pending; // settled at once: ready, lost, or refused
-    const timer = setTimeout(() => this.#end(round, () => new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer })), timeoutMs);
-    const onAbort = (): void => this.#end(round, newAborted);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // Cleared where the wait settles, not in a reaction to its promise (one promise less per take).
-    waiter.settled = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
+    // One deadline in the group's queue (see deadlines.ts), not a Node timer per take; released
+    // where the wait settles, not in a reaction to its promise (one promise less per take).
+    waiter.deadline = addDeadline(timeoutMs, () => this.#end(round, () => new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer })));
+    if (signal !== undefined) {
+      const onAbort = (): void => this.#end(round, newAborted);
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiter.signal = signal;
+      waiter.onAbort = onAbort;
+    }
     return pending;
   }
 
@@ -177,7 +188,7 @@ export class Mailbox {
     if (waiter === undefined) return;
     this.#waiters.delete(round);
     waiter.reject(why());
-    waiter.settled?.();
+    release(waiter);
   }
 
   /**
@@ -205,7 +216,8 @@ export class Mailbox {
     if (this.#waiters.has(round)) {
       return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `round "${round}" of "${this.peer}" is already awaited`));
     }
-    return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject }));
+    // Every field set at once: one object shape for every waiter.
+    return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject, deadline: undefined, signal: undefined, onAbort: undefined }));
   }
 
   /** Whether a round of this peer is being waited for right now (what a liveness probe's answer reports). */
@@ -230,7 +242,7 @@ export class Mailbox {
       if (runOfRound(round) !== run) continue;
       this.#waiters.delete(round);
       w.reject(error);
-      w.settled?.();
+      release(w);
     }
   }
 
@@ -275,7 +287,7 @@ export class Mailbox {
     this.#waiters.clear();
     for (const w of waiters) {
       w.reject(error);
-      w.settled?.();
+      release(w);
     }
   }
 }
