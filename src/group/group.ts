@@ -27,7 +27,7 @@ import { parsePeerEntry } from '../discovery/_parse-list.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_TIMER_MS, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
-import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, encodeRoundMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
 import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
@@ -512,7 +512,7 @@ export class Group {
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).errorFor(runOfRound(round));
     if (lost) throw await this.#judgedFor(lost, options);
-    await this.#sent(round, [peer], [this.#post(peer, runOfRound(round), encodeMessage({ r: round, p: payload }), options)], options);
+    await this.#sent(round, [peer], [this.#post(peer, runOfRound(round), encodeRoundMessage(round, payload), options)], options);
   }
 
   /**
@@ -697,7 +697,7 @@ export class Group {
    */
   async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
-    const bytes = encodeMessage({ r: round, p: payload });
+    const bytes = encodeRoundMessage(round, payload);
     const run = runOfRound(round);
     // Every peer is tried (a refused one does not stop the others), as one async function per
     // peer did, without one: a round at small L is mostly this bookkeeping.
