@@ -136,11 +136,48 @@ export function encodeMessage(value: PlainData): Uint8Array {
  */
 export function encodeRoundMessage(round: string, payload: PlainData): Uint8Array {
   checkPlain(payload, {}, true, true);
+  // A byte string under a short name (the floor's messages, vectors, pieces): msgpackr's exact
+  // bytes written here, without its map and string machinery.
+  if (payload instanceof Uint8Array && round.length <= 31) return encodeBytesMessage(round, payload);
   try {
     return packr.pack({ r: round, p: payload });
   } catch (err) {
     throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'value cannot be encoded', { cause: err });
   }
+}
+
+/**
+ * What msgpackr writes for `{ r: round, p: bytes }` with this codec's options (map 16 of two
+ * entries, fixstr keys and name, bin 8/16/32), for a name of at most 31 ASCII characters (the
+ * caller checked it).
+ */
+function encodeBytesMessage(round: string, bytes: Uint8Array): Uint8Array {
+  const n = round.length;
+  const len = bytes.length;
+  const head = len < 256 ? 2 : len < 65536 ? 3 : 5;
+  const out = Buffer.allocUnsafe(3 + 2 + 1 + n + 2 + head + len);
+  out[0] = 0xde; // map 16: two entries
+  out[1] = 0;
+  out[2] = 2;
+  out[3] = 0xa1; // "r"
+  out[4] = 0x72;
+  out[5] = 0xa0 | n;
+  for (let i = 0; i < n; i++) out[6 + i] = round.charCodeAt(i);
+  let at = 6 + n;
+  out[at++] = 0xa1; // "p"
+  out[at++] = 0x70;
+  if (head === 2) {
+    out[at++] = 0xc4;
+    out[at++] = len;
+  } else if (head === 3) {
+    out[at++] = 0xc5;
+    at = out.writeUInt16BE(len, at);
+  } else {
+    out[at++] = 0xc6;
+    at = out.writeUInt32BE(len, at);
+  }
+  out.set(bytes, at);
+  return out;
 }
 
 /**

@@ -50,6 +50,20 @@ test('encodeRoundMessage writes and refuses exactly what encodeMessage({ r, p })
   );
 });
 
+test('encodeRoundMessage writes byte strings of every length class as msgpackr does (bin 8, 16, 32)', () => {
+  for (const len of [0, 1, 255, 256, 65535, 65536, 200_000]) {
+    for (const round of ['x', 'x.1/r', 'a'.repeat(31), 'a'.repeat(32)]) {
+      for (const p of [new Uint8Array(len).fill(len & 255), Buffer.alloc(len, 3)]) {
+        expect(Buffer.from(encodeRoundMessage(round, p)).equals(Buffer.from(encodeMessage({ r: round, p })))).toBe(true);
+      }
+    }
+  }
+  // A view into a larger buffer: its own bytes only.
+  const big = new Uint8Array(100).map((_, i) => i);
+  const view = big.subarray(10, 20);
+  expect(Buffer.from(encodeRoundMessage('x.1/r', view)).equals(Buffer.from(encodeMessage({ r: 'x.1/r', p: view })))).toBe(true);
+});
+
 test('encodeRoundMessage refuses the payloads encodeMessage refuses, with the same error (depth, non-plain values)', () => {
   let deep: PlainData = 1;
   for (let i = 0; i < MAX_DEPTH + 1; i++) {
