@@ -19,11 +19,19 @@
  * Flags: `--layers=tcp,ws,channel,group`, `--placements=inproc,cross`, `--reps=N`, `--trips=N`,
  * `--warm=N`, `--size=300`. `--quick`: 3 repetitions of 500 round trips.
  *
+ * `--baseline=<dir>` (with the `group` layer): also the group layer of another source tree (a
+ * checkout of the commit before a change, `node_modules` linked), as one more variant
+ * `group@base`, interleaved with this tree's in every repetition (its own pair of parties; across
+ * processes its own echo child started from that tree): the paired ratios this tree ÷ baseline
+ * show a change of a few percent that separate runs on a loaded machine cannot.
+ *
  * @module
  */
-import { join } from 'node:path';
-import { serializeIdentity } from '../../src/identity/identity.js';
-import { rosterToJSON } from '../../src/identity/roster.js';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { serializeIdentity, type parseIdentity as parseIdentityHere } from '../../src/identity/identity.js';
+import { rosterToJSON, type parseRoster as parseRosterHere } from '../../src/identity/roster.js';
 import type { Group } from '../../src/group/group.js';
 import { secureSum } from '../../src/protocols/additive.js';
 import { AddressBook, createTestGroups, joinLocal, makeParties, type TestParties } from '../../test/support/group-harness.js';
@@ -39,6 +47,24 @@ export const PLACEMENTS = ['inproc', 'cross'] as const;
 export type Placement = (typeof PLACEMENTS)[number];
 
 const ROUND_TIMEOUT_MS = 60_000;
+
+/** A row of the tables: a layer of this tree, or the group layer of the `--baseline` tree. */
+type Row = Layer | 'group@base';
+const BASE_ROW = 'group@base' as const;
+
+/** The group harness of the `--baseline` tree (its own module instances), and `parties` rebuilt with that tree's identity classes. */
+async function baselineHarness(dir: string, parties: TestParties): Promise<{ joinLocal: typeof joinLocal; AddressBook: typeof AddressBook; parties: TestParties }> {
+  const at = (f: string): string => {
+    if (!existsSync(join(dir, f))) throw new Error(`floor: --baseline tree ${dir} has no ${f}`);
+    return pathToFileURL(join(dir, f)).href;
+  };
+  at('bench/floor/echo.ts');
+  const harness = (await import(at('test/support/group-harness.ts'))) as { joinLocal: typeof joinLocal; AddressBook: typeof AddressBook };
+  const { parseIdentity } = (await import(at('src/identity/identity.ts'))) as { parseIdentity: typeof parseIdentityHere };
+  const { parseRoster } = (await import(at('src/identity/roster.ts'))) as { parseRoster: typeof parseRosterHere };
+  const identities = new Map([...parties.identities].map(([id, ident]) => [id, parseIdentity(serializeIdentity(ident))]));
+  return { ...harness, parties: { ...parties, identities, roster: parseRoster(rosterToJSON(parties.roster)) } };
+}
 /** The protocol whose message count is reported: `protocols --ns=5 --lengths=1 --variants=secureSum/seed`. */
 const COUNT_N = 5;
 
@@ -51,6 +77,8 @@ interface Plan {
   warm: number;
   size: number;
   countRuns: number;
+  /** The `--baseline` tree, resolved. */
+  baseline: string | undefined;
 }
 
 function makePlan(opts: BenchOptions): Plan {
@@ -83,18 +111,19 @@ function makePlan(opts: BenchOptions): Plan {
     warm: num('warm', Math.max(50, Math.round(trips / 10))),
     size: num('size', 300),
     countRuns: opts.quick ? 2 : 5,
+    baseline: flag('baseline') === undefined || flag('baseline') === '' ? undefined : resolve(flag('baseline')!),
   };
 }
 
 /** The ends of one placement: a pinging end per layer here, the echoing ends here or in the child. */
 interface Setup {
-  ping: Map<Layer, PingEnd>;
+  ping: Map<Row, PingEnd>;
   /** Announce `count` round trips of `run` to the echoing end (group round names). */
-  expect(layer: Layer, run: string, count: number): Promise<void>;
-  /** Start counting the echoing process's CPU (cross only). */
-  mark(): Promise<void>;
-  /** The echoing process's CPU since {@link Setup.mark}, µs (0 in process: counted with ours). */
-  since(): Promise<number>;
+  expect(layer: Row, run: string, count: number): Promise<void>;
+  /** Start counting the CPU of the process echoing `layer` (cross only). */
+  mark(layer: Row): Promise<void>;
+  /** That process's CPU since {@link Setup.mark}, µs (0 in process: counted with ours). */
+  since(layer: Row): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -106,8 +135,8 @@ function pair(): TestParties {
 async function inproc(plan: Plan): Promise<Setup> {
   const parties = pair();
   const [pingId, echoId] = parties.ids as [string, string];
-  const echo = new Map<Layer, EchoEnd>();
-  const ping = new Map<Layer, PingEnd>();
+  const echo = new Map<Row, EchoEnd>();
+  const ping = new Map<Row, PingEnd>();
   const groupFailed = (err: unknown): void => {
     process.stderr.write(`floor: in-process group echo failed: ${String((err as Error)?.stack ?? err)}\n`);
   };
@@ -129,6 +158,12 @@ async function inproc(plan: Plan): Promise<Setup> {
       const groups = await joinLocal(parties, parties.ids, new AddressBook(), { roundTimeoutMs: ROUND_TIMEOUT_MS });
       echo.set(layer, groupEcho(groups[1]!, groupFailed));
       ping.set(layer, groupPing(groups[0]!, plan.size));
+      if (plan.baseline !== undefined) {
+        const b = await baselineHarness(plan.baseline, parties);
+        const bg = (await b.joinLocal(b.parties, parties.ids, new b.AddressBook(), { roundTimeoutMs: ROUND_TIMEOUT_MS })) as Group[];
+        echo.set(BASE_ROW, groupEcho(bg[1]!, groupFailed));
+        ping.set(BASE_ROW, groupPing(bg[0]!, plan.size));
+      }
     }
   }
   return {
@@ -156,7 +191,30 @@ async function cross(plan: Plan, opts: BenchOptions): Promise<Setup> {
     roundTimeoutMs: ROUND_TIMEOUT_MS,
   };
   const child: Worker = spawnWorker(join(opts.root, 'bench', 'floor', 'echo.ts'), config, { name: 'floor-echo', root: opts.root, deadlineMs: 30 * 60_000 });
-  const ping = new Map<Layer, PingEnd>();
+  // The baseline tree's group echo: a child started from that tree (group layer only).
+  const baseChild: Worker | undefined =
+    plan.baseline !== undefined && plan.layers.includes('group')
+      ? spawnWorker(join(plan.baseline, 'bench', 'floor', 'echo.ts'), { ...config, layers: ['group'] }, { name: 'floor-echo-base', root: plan.baseline, deadlineMs: 30 * 60_000 })
+      : undefined;
+  const childOf = (layer: Row): Worker => (layer === BASE_ROW ? baseChild! : child);
+  const ping = new Map<Row, PingEnd>();
+  /** Form the two-party group with the echo party in `w`, this party's end made by `harness`. */
+  const formGroup = async (w: Worker, harness: { joinLocal: typeof joinLocal; AddressBook: typeof AddressBook; parties: TestParties }): Promise<Group> => {
+    const book = new harness.AddressBook();
+    book.add(echoId, await w.call<number>('groupListen'));
+    let myPort = 0;
+    const [g] = await harness.joinLocal(harness.parties, [pingId], book, {
+      roundTimeoutMs: ROUND_TIMEOUT_MS,
+      onEvent: (e) => {
+        if (e.type === 'listening') myPort = e.port;
+      },
+      onListening: async () => {
+        await w.call('groupPeer', { port: myPort });
+      },
+    });
+    await w.call('groupReady', {}, 60_000);
+    return g as Group;
+  };
   try {
     await child.waitEvent('ready', 60_000);
     const ports = await child.call<Partial<Record<Layer, number>>>('start');
@@ -166,40 +224,34 @@ async function cross(plan: Plan, opts: BenchOptions): Promise<Setup> {
       else if (layer === 'ws') ping.set(layer, await wsPing(ports.ws!, plan.size));
       else if (layer === 'channel') ping.set(layer, await channelPing(ports.channel!, plan.size, { identity: parties.identities.get(pingId)!, peer: echoId, ...common }));
       else {
-        const book = new AddressBook();
-        book.add(echoId, await child.call<number>('groupListen'));
-        let myPort = 0;
-        const [g] = await joinLocal(parties, [pingId], book, {
-          roundTimeoutMs: ROUND_TIMEOUT_MS,
-          onEvent: (e) => {
-            if (e.type === 'listening') myPort = e.port;
-          },
-          onListening: async () => {
-            await child.call('groupPeer', { port: myPort });
-          },
-        });
-        await child.call('groupReady', {}, 60_000);
-        ping.set(layer, groupPing(g as Group, plan.size));
+        ping.set(layer, groupPing(await formGroup(child, { joinLocal, AddressBook, parties }), plan.size));
+        if (baseChild !== undefined) {
+          await baseChild.waitEvent('ready', 60_000);
+          ping.set(BASE_ROW, groupPing(await formGroup(baseChild, await baselineHarness(plan.baseline!, parties)), plan.size));
+        }
       }
     }
   } catch (err) {
     for (const p of ping.values()) await p.close().catch(() => undefined);
     await child.stop();
+    await baseChild?.stop();
     throw err;
   }
   return {
     ping,
     expect: async (layer, run, count) => {
-      await child.call('expect', { layer, run, count });
+      await childOf(layer).call('expect', { layer: layer === BASE_ROW ? 'group' : layer, run, count });
     },
-    mark: async () => {
-      await child.call('mark');
+    mark: async (layer) => {
+      await childOf(layer).call('mark');
     },
-    since: () => child.call<number>('since'),
+    since: (layer) => childOf(layer).call<number>('since'),
     close: async () => {
       for (const p of ping.values()) await p.close().catch(() => undefined);
-      await child.call('close').catch(() => undefined);
-      await child.stop();
+      for (const w of baseChild === undefined ? [child] : [child, baseChild]) {
+        await w.call('close').catch(() => undefined);
+        await w.stop();
+      }
     },
   };
 }
@@ -217,19 +269,19 @@ interface Sample {
 
 let runSeq = 0;
 
-async function once(setup: Setup, layer: Layer, plan: Plan): Promise<Sample> {
+async function once(setup: Setup, layer: Row, plan: Plan): Promise<Sample> {
   const ping = setup.ping.get(layer)!;
   const run = `floor.${++runSeq}`;
   await setup.expect(layer, run, plan.warm + plan.trips);
   let i = 0;
   for (; i < plan.warm; i++) await ping.trip(run, i);
-  await setup.mark();
+  await setup.mark(layer);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (; i < plan.warm + plan.trips; i++) await ping.trip(run, i);
   const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  const echoCpu = await setup.since();
+  const echoCpu = await setup.since(layer);
   ping.endRun(run);
   const pingCpu = c.user + c.system;
   return { wall: (ms * 1000) / plan.trips, cpu: (pingCpu + echoCpu) / plan.trips, cpuPing: pingCpu / plan.trips, cpuEcho: echoCpu / plan.trips };
@@ -287,25 +339,27 @@ async function countMessages(runs: number): Promise<Record<'secureSum' | 'round'
 }
 
 const us = (s: Summary): string => cell(s, 3);
-const key = (p: Placement, l: Layer): string => `${p}/${l}`;
+const key = (p: Placement, l: Row): string => `${p}/${l}`;
 
 async function run(opts: BenchOptions): Promise<BenchReport> {
   const plan = makePlan(opts);
   const setups = new Map<Placement, Setup>();
   const samples = new Map<string, Sample[]>();
+  const withBase = plan.baseline !== undefined && plan.layers.includes('group');
+  const rowsRun: Row[] = withBase ? [...plan.layers, BASE_ROW] : plan.layers;
   try {
     for (const p of plan.placements) {
       opts.log(`floor: setting up ${p} (${plan.layers.join(', ')})`);
       setups.set(p, p === 'inproc' ? await inproc(plan) : await cross(plan, opts));
     }
-    const variants = plan.placements.flatMap((p) => plan.layers.map((l) => key(p, l)));
+    const variants = plan.placements.flatMap((p) => rowsRun.map((l) => key(p, l)));
     for (const v of variants) samples.set(v, []);
     opts.log(`floor: ${variants.length} variants × (${plan.reps} reps + ${plan.warmupReps} warm-up), ${plan.warm} + ${plan.trips} round trips of ${plan.size} B each`);
     await interleave(
       variants,
       { warmup: plan.warmupReps, reps: plan.reps, onRep: (r, warm) => opts.log(`floor: repetition ${r + 1}/${plan.reps + plan.warmupReps}${warm ? ' (warm-up)' : ''}`) },
       async (v, r) => {
-        const [p, l] = v.split('/') as [Placement, Layer];
+        const [p, l] = v.split('/') as [Placement, Row];
         const s = await once(setups.get(p)!, l, plan);
         if (r >= plan.warmupReps) samples.get(v)!.push(s);
         return s.wall;
@@ -317,7 +371,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   opts.log(`floor: counting messages of a ${COUNT_N}-party secureSum L=1 (${plan.countRuns} runs)`);
   const counts = await countMessages(plan.countRuns);
 
-  const get = (p: Placement, l: Layer, f: keyof Sample): number[] => samples.get(key(p, l))!.map((s) => s[f]);
+  const get = (p: Placement, l: Row, f: keyof Sample): number[] => samples.get(key(p, l))!.map((s) => s[f]);
   const diff = (a: number[], b: number[]): number[] => a.map((x, i) => x - b[i]!);
   const summaries: Record<string, Record<keyof Sample, Summary>> = {};
   for (const [v, ss] of samples) summaries[v] = { wall: summarize(ss.map((s) => s.wall)), cpu: summarize(ss.map((s) => s.cpu)), cpuPing: summarize(ss.map((s) => s.cpuPing)), cpuEcho: summarize(ss.map((s) => s.cpuEcho)) };
@@ -329,7 +383,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   for (const p of plan.placements) columns.push(`${p} wall µs`, `${p} CPU µs (both ends)`);
   if (has('cross')) columns.push('cross CPU: pinger / echo µs');
   if (both) columns.push('cross ÷ inproc wall', 'cross ÷ inproc CPU');
-  const rows = plan.layers.map((l) => {
+  const rows = rowsRun.map((l) => {
     const row: (string | number)[] = [l];
     for (const p of plan.placements) row.push(us(summaries[key(p, l)]!.wall), us(summaries[key(p, l)]!.cpu));
     if (has('cross')) row.push(`${fmt(summaries[key('cross', l)]!.cpuPing.median)} / ${fmt(summaries[key('cross', l)]!.cpuEcho.median)}`);
@@ -375,6 +429,26 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     return row;
   });
 
+  // Table 4 (--baseline): this tree's group layer ÷ the baseline tree's, paired per repetition.
+  const baseColumns = ['placement', 'CPU this ÷ baseline', 'wall this ÷ baseline', 'CPU µs this / baseline'];
+  if (plan.layers.includes('channel')) baseColumns.push('group − channel CPU µs this / baseline', '(group − channel) this ÷ baseline, CPU');
+  const baseRows = withBase
+    ? plan.placements.map((p) => {
+        const row: (string | number)[] = [
+          p,
+          cell(summarize(pairedRatios(get(p, 'group', 'cpu'), get(p, BASE_ROW, 'cpu'))), 3),
+          cell(summarize(pairedRatios(get(p, 'group', 'wall'), get(p, BASE_ROW, 'wall'))), 3),
+          `${fmt(summaries[key(p, 'group')]!.cpu.median)} / ${fmt(summaries[key(p, BASE_ROW)]!.cpu.median)}`,
+        ];
+        if (plan.layers.includes('channel')) {
+          const mine = diff(get(p, 'group', 'cpu'), get(p, 'channel', 'cpu'));
+          const theirs = diff(get(p, BASE_ROW, 'cpu'), get(p, 'channel', 'cpu'));
+          row.push(`${fmt(median(mine))} / ${fmt(median(theirs))}`, cell(summarize(pairedRatios(mine, theirs)), 3));
+        }
+        return row;
+      })
+    : [];
+
   const tables: ReportTable[] = [
     {
       title: `Per round trip of one ${plan.size}-byte message, µs: median (IQR) of ${plan.reps} repetitions × ${plan.trips} round trips`,
@@ -402,6 +476,16 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
         'For all n parties in one process (the latency bench), multiply by n.',
       ],
     },
+    ...(withBase
+      ? [
+          {
+            title: `This tree's group layer ÷ the baseline's (${plan.baseline}), paired per repetition: median (IQR)`,
+            columns: baseColumns,
+            rows: baseRows,
+            notes: ['Both trees in every repetition, interleaved with the other variants; the baseline group runs on its own pair of parties (across processes: its own echo child started from that tree).'],
+          },
+        ]
+      : []),
   ];
   return {
     parameters: { ...plan, transport: 'loopback 127.0.0.1', countN: COUNT_N },

@@ -27,8 +27,9 @@ import { parsePeerEntry } from '../discovery/_parse-list.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_TIMER_MS, type SecureChannel, type ChannelLimits } from '../channel/channel.js';
 import type { SuiteName } from '../channel/suite.js';
 import type { RefuseReason } from '../channel/handshake.js';
-import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, type PlainData } from '../wire/codec.js';
+import { DECODED_HEAP_BYTES, DEFAULT_MAX_VALUES, encodeBytesList, encodeMessage, encodeRoundMessage, type PlainData } from '../wire/codec.js';
 import type { Mailbox } from './mailbox.js';
+import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh, ROSTER_SOURCE } from './mesh.js';
 import { DEFAULT_MAX_RUNS_AHEAD, RunWindow } from './runs.js';
@@ -435,6 +436,11 @@ function checkRound(round: unknown): string {
   return round;
 }
 
+/** Fail the sends of a batch to `peer` whose channel failed: with the peer's error for each one's run, if it has one. */
+function failBatch(waiters: readonly { reject: (e: unknown) => void; run: string }[], peer: string, mailbox: Mailbox | undefined, err: unknown): void {
+  for (const w of waiters) w.reject(mailbox?.errorFor(w.run) ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err }));
+}
+
 /** A send still pending at its deadline (see Group.#sent). */
 const PENDING: unique symbol = Symbol('pending');
 
@@ -619,7 +625,7 @@ export class Group {
     this.#peerChannel(peer);
     const lost = this.#mailbox(peer).errorFor(runOfRound(round));
     if (lost) throw await this.#judgedFor(lost, options);
-    await this.#sent(round, [peer], [this.#post(peer, runOfRound(round), encodeMessage({ r: round, p: payload }), options)], options);
+    await this.#sent(round, [peer], [this.#post(peer, runOfRound(round), encodeRoundMessage(round, payload), options)], options);
   }
 
   /**
@@ -647,8 +653,34 @@ export class Group {
     return untilAborted(this.#sentWithin(round, peers, posts, options.timeoutMs ?? this.#roundTimeoutMs), options.signal);
   }
 
-  async #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
-    const all = Promise.all(posts);
+  #sentWithin(round: string, peers: readonly string[], posts: Promise<void>[], timeoutMs: number): Promise<void> {
+    const all = posts.length === 1 ? posts[0]! : Promise.all(posts);
+    // Nearly every send is handed to the socket within the event-loop turn: wait for that under a
+    // deadline in the group's queue (deadlines.ts: no Node timer, race or extra promise per send),
+    // and only past it look at each peer's progress (#stallCheck).
+    return new Promise<void>((resolve, reject) => {
+      let late = false;
+      const deadline = addDeadline(timeoutMs, () => {
+        late = true;
+        this.#stallCheck(round, peers, posts, all, timeoutMs).then(resolve, reject);
+      });
+      all.then(
+        () => {
+          if (late) return;
+          cancelDeadline(deadline);
+          resolve();
+        },
+        (err: unknown) => {
+          if (late) return;
+          cancelDeadline(deadline);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** {@link Group.#sentWithin} once its first deadline passed with `all` (the sends `posts`) still pending. */
+  async #stallCheck(round: string, peers: readonly string[], posts: Promise<void>[], all: Promise<unknown>, timeoutMs: number): Promise<void> {
     // Besides "no progress for the deadline": from the first deadline on, each peer's channel must
     // take bytes at MIN_OPENING_BYTES_PER_SECOND on average, after one more deadline of grace
     // (whatever message they belong to: a send queued behind a long one on a fast link is not
@@ -657,13 +689,15 @@ export class Group {
     // timer, so nothing per peer is done before it fires.
     let from: { at: number; ch: SecureChannel | undefined; n: number }[] | undefined;
     let waitMs = timeoutMs;
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), waitMs)));
-      try {
-        if ((await Promise.race([all, late])) !== PENDING) return;
-      } finally {
-        clearTimeout(timer);
+    for (let first = true; ; first = false) {
+      if (!first) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(() => resolve(PENDING), waitMs)));
+        try {
+          if ((await Promise.race([all, late])) !== PENDING) return;
+        } finally {
+          clearTimeout(timer);
+        }
       }
       // Which sends are still pending: racing a settled promise against an already resolved one
       // yields the settled one's outcome (its reaction was queued first).
@@ -751,9 +785,6 @@ export class Group {
     this.#outbox.delete(peer);
     const link = this.#mesh.links.get(peer);
     const mailbox = this.#mesh.mailboxes.get(peer);
-    const fail = (err: unknown): void => {
-      for (const w of box.waiters) w.reject(mailbox?.errorFor(w.run) ?? new GroupError(ErrorCode.PEER_LOST, `cannot send to "${peer}": channel closed`, { peer, cause: err }));
-    };
     if (mailbox?.error !== undefined) {
       // The peer stopped between these sends and their batch (its notice was read in between):
       // they fail with the notice's verdict, as a send after it does (send, sendToAll) — not with
@@ -762,11 +793,17 @@ export class Group {
       for (const w of box.waiters) void this.#judgedFor(mailbox.errorFor(w.run), w.options).then(w.reject);
       return;
     }
-    if (link === undefined) return fail(undefined);
+    if (link === undefined) return failBatch(box.waiters, peer, mailbox, undefined);
     const bytes = box.items.length === 1 ? box.items[0]! : encodeBytesList(BATCH_ROUND, box.items);
-    link.send(bytes).then(() => {
-      for (const w of box.waiters) w.resolve();
-    }, fail);
+    // No named closure per flush (a `const fail = …` cost an allocation, and under tsx — every
+    // benchmark — esbuild's keepNames made it a defineProperty on a fresh function: 2–6 µs per
+    // message in profiles of the floor bench).
+    link.send(bytes).then(
+      () => {
+        for (const w of box.waiters) w.resolve();
+      },
+      (err: unknown) => failBatch(box.waiters, peer, mailbox, err),
+    );
   }
 
   /**
@@ -776,7 +813,7 @@ export class Group {
    */
   async sendToAll(round: string, payload: PlainData, to: readonly string[] = this.peers, options: RoundOptions = {}): Promise<void> {
     checkRound(round);
-    const bytes = encodeMessage({ r: round, p: payload });
+    const bytes = encodeRoundMessage(round, payload);
     const run = runOfRound(round);
     // Every peer is tried (a refused one does not stop the others), as one async function per
     // peer did, without one: a round at small L is mostly this bookkeeping.
@@ -1079,7 +1116,7 @@ export class Group {
     const timeoutMs = positiveInt(options.timeoutMs, this.#roundTimeoutMs, 'timeoutMs', MAX_TIMER_MS);
     const signal = options.signal;
     if (signal?.aborted) throw new AbortedError();
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: Deadline | undefined;
     let onAbort: (() => void) | undefined;
     try {
       const work = body(
@@ -1087,7 +1124,7 @@ export class Group {
         timeoutMs,
         (peer) => this.#mailbox(peer).wait(round),
         (fire) => {
-          timer = setTimeout(fire, timeoutMs);
+          deadline = addDeadline(timeoutMs, fire);
         },
       );
       if (signal === undefined) return await work;
@@ -1097,7 +1134,7 @@ export class Group {
       });
       return await Promise.race([work, aborted]);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      if (deadline !== undefined) cancelDeadline(deadline);
       if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
       for (const p of from) this.#mailbox(p).cancel(round);
     }

@@ -9,7 +9,7 @@
 import type { SecureChannel } from '../channel/channel.js';
 import { CouplerError, ErrorCode, GroupError } from '../errors.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
-import { decodeMessageCost, encodeMessage, type PlainData } from '../wire/codec.js';
+import { decodeMessageCost, decodeRoundMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import type { MessageCost } from './mailbox.js';
 import { expectArray, expectBytes, expectRecord, expectString, expectUint } from '../wire/shape.js';
 
@@ -144,7 +144,18 @@ export interface InboundLimits {
 /** Decode one channel message and hand it to `sink`; throws a {@link CouplerError} naming the peer when malformed. */
 function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: InboundLimits, sink: InboundSink): void {
   const room = sink.heapRoom?.();
-  const { value, heapBytes } = decodeMessageCost(bytes, limits.maxBytes, { peer }, room === undefined ? { maxValues: limits.maxValues } : { maxValues: limits.maxValues, maxHeapBytes: room });
+  const decodeLimits = room === undefined ? { maxValues: limits.maxValues } : { maxValues: limits.maxValues, maxHeapBytes: room };
+  // Nearly every message: a round message of a name up to 31 characters, read with every check of
+  // the general path below (its name has no space: never a reserved round) but without decoding
+  // the envelope through msgpackr and checking its fields one by one.
+  const fast = decodeRoundMessage(bytes, limits.maxBytes, { peer }, decodeLimits);
+  if (fast !== undefined) {
+    if (!inBatch) sink.counted?.(bytes.length);
+    const violation = sink.round(fast.round, fast.payload, { bytes: bytes.length, heapBytes: fast.heapBytes });
+    if (violation) sink.violation(violation);
+    return;
+  }
+  const { value, heapBytes } = decodeMessageCost(bytes, limits.maxBytes, { peer }, decodeLimits);
   const rec = expectRecord(value, { what: 'round message', peer }, ['r', 'p']);
   if (!inBatch) {
     if (rec.r === RESUME_ROUND || rec.r === ACK_ROUND) {

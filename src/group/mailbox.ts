@@ -11,6 +11,7 @@
 import { CouplerError, ErrorCode, GroupError, TimeoutError, AbortedError } from '../errors.js';
 import type { PlainData } from '../wire/codec.js';
 import { runOfRound } from './inbound.js';
+import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 
 const newAborted = (): CouplerError => new AbortedError();
 
@@ -30,8 +31,17 @@ export const MAX_CLOSED_RUNS = 4096;
 interface Waiter {
   resolve(value: PlainData): void;
   reject(err: CouplerError): void;
-  /** Runs right after the wait settles, either way (take's deadline timer and abort listener). */
-  settled?: () => void;
+  /** take's deadline, cancelled where the wait settles, either way. */
+  deadline: Deadline | undefined;
+  /** take's signal and its listener, removed where the wait settles. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** What a waiter holds besides its promise (take's deadline and abort listener), released once it settled. */
+function release(w: Waiter): void {
+  if (w.deadline !== undefined) cancelDeadline(w.deadline);
+  if (w.onAbort !== undefined) w.signal!.removeEventListener('abort', w.onAbort);
 }
 
 /** Caps of one peer's mailbox. */
@@ -149,7 +159,7 @@ export class Mailbox {
     if (waiter !== undefined) {
       this.#waiters.delete(round);
       waiter.resolve(value);
-      waiter.settled?.();
+      release(waiter);
       return undefined;
     }
     const bytes = cost.bytes + cost.heapBytes;
@@ -174,14 +184,15 @@ export class Mailbox {
     const pending = this.wait(round);
     const waiter = this.#waiters.get(round);
     if (waiter === undefined) return pending; // settled at once: ready, lost, or refused
-    const timer = setTimeout(() => this.#end(round, () => new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer })), timeoutMs);
-    const onAbort = (): void => this.#end(round, newAborted);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    // Cleared where the wait settles, not in a reaction to its promise (one promise less per take).
-    waiter.settled = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
+    // One deadline in the group's queue (see deadlines.ts), not a Node timer per take; released
+    // where the wait settles, not in a reaction to its promise (one promise less per take).
+    waiter.deadline = addDeadline(timeoutMs, () => this.#end(round, () => new TimeoutError(`no message for round "${round}" from "${this.peer}" within ${timeoutMs} ms`, { peer: this.peer })));
+    if (signal !== undefined) {
+      const onAbort = (): void => this.#end(round, newAborted);
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiter.signal = signal;
+      waiter.onAbort = onAbort;
+    }
     return pending;
   }
 
@@ -195,7 +206,7 @@ export class Mailbox {
     if (waiter === undefined) return;
     this.#waiters.delete(round);
     waiter.reject(why());
-    waiter.settled?.();
+    release(waiter);
   }
 
   /**
@@ -223,7 +234,8 @@ export class Mailbox {
     if (this.#waiters.has(round)) {
       return Promise.reject(new GroupError(ErrorCode.PROTOCOL_VIOLATION, `round "${round}" of "${this.peer}" is already awaited`));
     }
-    return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject }));
+    // Every field set at once: one object shape for every waiter.
+    return new Promise<PlainData>((resolve, reject) => this.#waiters.set(round, { resolve, reject, deadline: undefined, signal: undefined, onAbort: undefined }));
   }
 
   /** Whether the message of `round` is here, not taken yet (it came after its wait ended). */
@@ -253,7 +265,7 @@ export class Mailbox {
       if (runOfRound(round) !== run) continue;
       this.#waiters.delete(round);
       w.reject(error);
-      w.settled?.();
+      release(w);
     }
     return true;
   }
@@ -325,7 +337,7 @@ export class Mailbox {
     this.#waiters.clear();
     for (const w of waiters) {
       w.reject(error);
-      w.settled?.();
+      release(w);
     }
   }
 }

@@ -128,6 +128,59 @@ export function encodeMessage(value: PlainData): Uint8Array {
 }
 
 /**
+ * `encodeMessage({ r: round, p: payload })` for a round name the caller has checked already (1 to
+ * 128 printable ASCII characters, so well-formed): the same bytes, with only the payload walked by
+ * the plain-data check (the envelope's two constant keys and the checked name need no walk).
+ * @throws {@link ProtocolError} `FRAME_MALFORMED` if the payload is not plain data or cannot be encoded.
+ * @internal
+ */
+export function encodeRoundMessage(round: string, payload: PlainData): Uint8Array {
+  checkPlain(payload, {}, true, true);
+  // A byte string under a short name (the floor's messages, vectors, pieces): msgpackr's exact
+  // bytes written here, without its map and string machinery.
+  if (payload instanceof Uint8Array && round.length <= 31) return encodeBytesMessage(round, payload);
+  try {
+    return packr.pack({ r: round, p: payload });
+  } catch (err) {
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'value cannot be encoded', { cause: err });
+  }
+}
+
+/**
+ * What msgpackr writes for `{ r: round, p: bytes }` with this codec's options (map 16 of two
+ * entries, fixstr keys and name, bin 8/16/32), for a name of at most 31 ASCII characters (the
+ * caller checked it).
+ */
+function encodeBytesMessage(round: string, bytes: Uint8Array): Uint8Array {
+  const n = round.length;
+  const len = bytes.length;
+  const head = len < 256 ? 2 : len < 65536 ? 3 : 5;
+  const out = Buffer.allocUnsafe(3 + 2 + 1 + n + 2 + head + len);
+  out[0] = 0xde; // map 16: two entries
+  out[1] = 0;
+  out[2] = 2;
+  out[3] = 0xa1; // "r"
+  out[4] = 0x72;
+  out[5] = 0xa0 | n;
+  for (let i = 0; i < n; i++) out[6 + i] = round.charCodeAt(i);
+  let at = 6 + n;
+  out[at++] = 0xa1; // "p"
+  out[at++] = 0x70;
+  if (head === 2) {
+    out[at++] = 0xc4;
+    out[at++] = len;
+  } else if (head === 3) {
+    out[at++] = 0xc5;
+    at = out.writeUInt16BE(len, at);
+  } else {
+    out[at++] = 0xc6;
+    at = out.writeUInt32BE(len, at);
+  }
+  out.set(bytes, at);
+  return out;
+}
+
+/**
  * The msgpack of `{ r: round, p: [items as byte strings] }` written directly: what
  * `encodeMessage({ r: round, p: items })` encodes, without walking and copying through msgpackr
  * (the group sends one such batch per peer and event-loop turn).
@@ -202,9 +255,90 @@ export function decodeMessage(bytes: Uint8Array, maxBytes: number, options: Coup
  * @throws {@link ProtocolError} `FRAME_TOO_LARGE` (bytes or estimated heap over the cap) or `FRAME_MALFORMED`.
  */
 export function decodeMessageCost(bytes: Uint8Array, maxBytes: number, options: CouplerErrorOptions = {}, limits: DecodeLimits = {}): DecodedMessage {
+  if (typeof options !== 'object' || options === null) options = {};
+  const heapBytes = checkMessage(bytes, maxBytes, options, limits);
+  let value: unknown;
+  try {
+    value = unpackr.unpack(bytes);
+  } catch (err) {
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
+  }
+  // msgpackr keeps the last value of a key that a map holds twice (other decoders the first): such
+  // a map reads two ways, and a signed statement in it would be evidence that says two things
+  // (review17 R17-6). The walk counts the keys the decoded maps kept; the scan, the keys the bytes
+  // declared: any difference is a duplicate. No honest encoder writes one.
+  if (checkPlain(value, options, false) !== scanned.mapEntries) throw duplicateKey(options);
+  return { value: value as PlainData, heapBytes };
+}
+
+function duplicateKey(options: CouplerErrorOptions): ProtocolError {
+  return new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack: a map holds a key twice', options);
+}
+
+/** A round message as {@link decodeRoundMessage} reads it. */
+export interface DecodedRoundMessage {
+  /** The round name: 1 to 31 printable ASCII characters, no space. */
+  readonly round: string;
+  /** The payload, plain data. */
+  readonly payload: PlainData;
+  /** As {@link DecodedMessage.heapBytes}, of the whole message. */
+  readonly heapBytes: number;
+}
+
+/**
+ * A round message in the shape this library's encoder writes it — a map of two entries (map 16 or
+ * fixmap), `r` then `p`, the round name a string of 1 to 31 printable ASCII characters without space — decoded with
+ * every check of {@link decodeMessageCost} (size cap, the structural scan of the whole message,
+ * values and heap caps, plain data), but the envelope read here: msgpackr decodes the payload
+ * only (no envelope object, no round string through msgpackr's native string extractor, which
+ * it calls for every message of 140 bytes or more), and only the payload is walked by the
+ * plain-data check. Undefined when the message has another shape (reserved rounds, which have a
+ * space, batches, longer names, other key orders): decode it with {@link decodeMessageCost}.
+ *
+ * @param bytes - the bytes received.
+ * @param maxBytes - refuse (without decoding) anything longer.
+ * @param options - the peer to name in errors.
+ * @param limits - caps on values and decoded heap.
+ * @throws {@link ProtocolError} `FRAME_TOO_LARGE` or `FRAME_MALFORMED`, as {@link decodeMessageCost}.
+ * @internal
+ */
+export function decodeRoundMessage(bytes: Uint8Array, maxBytes: number, options: CouplerErrorOptions = {}, limits: DecodeLimits = {}): DecodedRoundMessage | undefined {
+  if (!isBytes(bytes) || bytes.length < 7) return undefined;
+  // A map of two entries: map 16 (msgpackr writes every map so) or a fixmap; then the key "r".
+  const r = bytes[0] === 0xde && bytes[1] === 0 && bytes[2] === 2 ? 3 : bytes[0] === 0x82 ? 1 : -1;
+  if (r < 0 || bytes[r] !== 0xa1 || bytes[r + 1] !== 0x72) return undefined;
+  const n = bytes[r + 2]! - 0xa0;
+  if (n < 1 || n > 31) return undefined;
+  const name = r + 3;
+  const at = name + n; // the key "p"
+  if (at + 2 >= bytes.length || bytes[at] !== 0xa1 || bytes[at + 1] !== 0x70) return undefined;
+  for (let i = name; i < at; i++) {
+    const c = bytes[i]!;
+    if (c < 0x21 || c > 0x7e) return undefined;
+  }
+  if (typeof options !== 'object' || options === null) options = {};
+  // The whole message, as decodeMessageCost checks it: then the payload is exactly one value.
+  const heapBytes = checkMessage(bytes, maxBytes, options, limits);
+  let payload: unknown;
+  try {
+    payload = unpackr.unpack(bytes.subarray(at + 2));
+  } catch (err) {
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
+  }
+  // As the payload of an envelope: the same paths in errors as the general path's.
+  // The envelope's two keys are in the scan's count (as in decodeMessageCost's duplicate check).
+  if (checkPlain(payload, options, false, true) + 2 !== scanned.mapEntries) throw duplicateKey(options);
+  return { round: String.fromCharCode.apply(null, bytes.subarray(name, at) as unknown as number[]), payload: payload as PlainData, heapBytes };
+}
+
+/**
+ * Every check of {@link decodeMessageCost} before msgpackr runs: arguments, the size cap, the
+ * structural scan, the heap cap.
+ * @returns the estimated heap of the decoded value.
+ */
+function checkMessage(bytes: Uint8Array, maxBytes: number, options: CouplerErrorOptions, limits: DecodeLimits): number {
   // A cap that is not a number would make the size check below silently pass.
   if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) throw new InvalidArgumentError('"maxBytes" must be a non-negative number');
-  if (typeof options !== 'object' || options === null) options = {};
   if (!isBytes(bytes)) throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not a byte string', options);
   if (bytes.length > maxBytes) {
     throw new ProtocolError(ErrorCode.FRAME_TOO_LARGE, `message of ${bytes.length} bytes exceeds the cap of ${maxBytes}`, options);
@@ -226,20 +360,7 @@ export function decodeMessageCost(bytes: Uint8Array, maxBytes: number, options: 
       options,
     );
   }
-  let value: unknown;
-  try {
-    value = unpackr.unpack(bytes);
-  } catch (err) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
-  }
-  // msgpackr keeps the last value of a key that a map holds twice (other decoders the first): such
-  // a map reads two ways, and a signed statement in it would be evidence that says two things
-  // (review17 R17-6). The walk counts the keys the decoded maps kept; the scan, the keys the bytes
-  // declared: any difference is a duplicate. No honest encoder writes one.
-  if (checkPlain(value, options, false) !== scanned.mapEntries) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack: a map holds a key twice', options);
-  }
-  return { value: value as PlainData, heapBytes };
+  return heapBytes;
 }
 
 /** The array index (0 to {@link ELEMENTS_GAP} − 1) that the `n` bytes at `at` spell in decimal, else −1. */
@@ -453,10 +574,19 @@ function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerE
 /** Whether `s` has no lone surrogate (`String.prototype.isWellFormed`, Node 20+). */
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
+/**
+ * The frame of the envelope `{ r, p }` with its payload being checked (see
+ * {@link encodeRoundMessage}): counted in the depth, named in the path (`$.p…`), never advanced
+ * (no items left in it).
+ */
+const ENVELOPE_FRAME: PlainFrame = Object.freeze({ items: Object.freeze([]) as readonly unknown[], map: Object.freeze({ r: 0, p: 0 }), next: 2 });
+
 /** @returns the entries of every map walked (the keys they hold), for the duplicate-key check. */
-function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean): number {
-  const frames: PlainFrame[] = [];
-  let visited = 0;
+function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeOk: boolean, inEnvelope = false): number {
+  // In an envelope: as if the walk had come from `{ r: <checked name>, p: value }` (two values
+  // visited, one level deep), so the same payloads pass and fail, with the same paths.
+  const frames: PlainFrame[] = inEnvelope ? [ENVELOPE_FRAME] : [];
+  let visited = inEnvelope ? 2 : 0;
   let entries = 0;
   let v: unknown = value;
   for (;;) {

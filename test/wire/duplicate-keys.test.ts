@@ -9,7 +9,7 @@
  */
 import { ErrorCode, ProtocolError } from '../../src/errors';
 import { decodeMessage, encodeMessage, type PlainData } from '../../src/wire';
-import { decodeMessageCost } from '../../src/wire/codec';
+import { decodeMessageCost, decodeRoundMessage } from '../../src/wire/codec';
 
 const str = (s: string): number[] => [0xa0 + s.length, ...Buffer.from(s)];
 
@@ -23,6 +23,16 @@ function refused(bytes: number[]): void {
     expect((err as ProtocolError).code).toBe(ErrorCode.FRAME_MALFORMED);
     expect((err as ProtocolError).peers).toEqual(['p2']);
     expect((err as Error).message).toMatch(/key/);
+    // The group's fast path for round messages ({r, p}) refuses it too, or leaves it to the above.
+    let fast: unknown;
+    try {
+      fast = decodeRoundMessage(b, 1 << 20, { peer: 'p2' });
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProtocolError);
+      expect((e as ProtocolError).code).toBe(ErrorCode.FRAME_MALFORMED);
+      return;
+    }
+    expect(fast).toBeUndefined();
     return;
   }
   throw new Error('accepted');
@@ -42,6 +52,13 @@ describe('a map with a duplicated key is refused, at any depth', () => {
     refused([0x82, ...str('r'), ...str('a'), ...str('p'), 0x82, ...str('x'), 1, ...str('x'), 2]);
   });
   test('"__proto__" beside "__proto_" (msgpackr renames the first to the second)', () => refused([0x82, ...str('__proto_'), 1, ...str('__proto__'), 2]));
+});
+
+test('a round message whose payload holds a key twice is refused by the fast path itself', () => {
+  const b = Uint8Array.from([0x82, ...str('r'), ...str('sum.1/x'), ...str('p'), 0x82, ...str('k'), 1, ...str('k'), 2]);
+  expect(() => decodeRoundMessage(b, 1 << 20, { peer: 'p2' })).toThrow(/key twice/);
+  const ok = Uint8Array.from([0x82, ...str('r'), ...str('sum.1/x'), ...str('p'), 0x82, ...str('k'), 1, ...str('j'), 2]);
+  expect(decodeRoundMessage(ok, 1 << 20)).toMatchObject({ round: 'sum.1/x', payload: { k: 1, j: 2 } });
 });
 
 test('the same keys in different maps, and every honest encoding, still decode', () => {
