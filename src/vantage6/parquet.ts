@@ -36,7 +36,8 @@ interface SchemaElement {
   readonly repetition_type?: string;
   readonly num_children?: number;
   readonly converted_type?: string;
-  readonly logical_type?: { readonly type: string; readonly isSigned?: boolean };
+  readonly logical_type?: { readonly type: string; readonly isSigned?: boolean; readonly scale?: number };
+  readonly scale?: number;
 }
 interface SchemaTree {
   readonly element: SchemaElement;
@@ -103,6 +104,7 @@ interface Hyparquet {
     rowStart: number;
     rowEnd: number;
     compressors: Record<string, Decompressor>;
+    utf8?: boolean;
     onChunk(chunk: { columnName: string; columnData: Values; rowStart: number; rowEnd: number }): void;
   }): Promise<void>;
   snappyUncompress(input: Uint8Array, output: Uint8Array): void;
@@ -591,18 +593,58 @@ function toNumber(v: unknown): number {
   throw corrupt('a value of an unexpected type in a numeric column');
 }
 
+/** A DECIMAL column (by its converted type, or by its logical type alone). */
+function isDecimal(element: SchemaElement): boolean {
+  return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
+}
+
+/**
+ * The file's metadata with `element`'s annotations removed, so that hyparquet returns a DECIMAL
+ * column's unscaled values as stored (INT32 numbers, INT64 bigints, byte arrays): its own
+ * conversion, `unscaled * 10 ** -scale`, is not the double nearest the decimal (115 at scale 2
+ * gives 1.1500000000000001), rounds an unscaled value beyond 2^53 with no error, and is skipped
+ * for a DECIMAL with only its logical type (the unscaled integer would be read as the value).
+ */
+function unannotated(metadata: FileMetaData, element: SchemaElement): FileMetaData {
+  const { converted_type: _c, logical_type: _l, ...bare } = element;
+  return { ...metadata, schema: metadata.schema.map((e) => (e === element ? bare : e)) };
+}
+
+/** Signals a DECIMAL value a double cannot hold (thrown after the read: hyparquet does not pass on an error thrown in `onChunk`). */
+const INEXACT = Symbol('inexact decimal');
+
+/** One stored DECIMAL value as a cell: the number nearest the decimal; an integer (scale 0) beyond 2^53 as an exact bigint; otherwise {@link INEXACT}. */
+function decimalCell(raw: unknown, scale: number): Cell | typeof INEXACT {
+  if (raw === null || raw === undefined) return null;
+  let unscaled: bigint;
+  if (typeof raw === 'bigint') unscaled = raw;
+  else if (typeof raw === 'number' && Number.isSafeInteger(raw)) unscaled = BigInt(raw);
+  else if (raw instanceof Uint8Array) {
+    unscaled = 0n;
+    for (const b of raw) unscaled = (unscaled << 8n) | BigInt(b);
+    if (raw.length > 0 && raw[0]! >= 0x80) unscaled -= 1n << BigInt(8 * raw.length); // two's complement, big-endian
+  } else return INEXACT;
+  if (unscaled <= MAX_SAFE && unscaled >= -MAX_SAFE) return Number(`${unscaled}e-${scale}`); // correctly rounded
+  return scale === 0 ? unscaled : INEXACT;
+}
+
 /** The general path: hyparquet's parquetRead, one row group at a time; numbers as a Float64Array when the column is numeric and every value fits. */
 async function generalColumn(hp: Hyparquet, file: AsyncBuffer, metadata: FileMetaData, node: SchemaTree, groups: readonly number[], rowCount: number, codecs: Record<string, Decompressor>, cellsOnly: boolean): Promise<Column> {
   const name = node.element.name;
+  const decimal = isFlat(node) && isDecimal(node.element);
+  const scale = node.element.scale ?? node.element.logical_type?.scale ?? 0;
+  if (decimal && !(Number.isSafeInteger(scale) && scale >= 0 && scale <= 1000)) throw corrupt('a DECIMAL scale');
   for (const meta of metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data).filter((m) => m !== undefined && m.path_in_schema[0] === name))) checkCodec(meta!, codecs, name);
   const cells = new Array<Cell>(rowCount);
+  let inexact = -1; // the first data row of a DECIMAL no double holds
   let groupStart = 0;
   for (const groupRows of groups) {
     const groupEnd = groupStart + groupRows;
     let filled = 0;
     await hp.parquetRead({
       file,
-      metadata,
+      metadata: decimal ? unannotated(metadata, node.element) : metadata,
+      ...(decimal ? { utf8: false } : {}),
       columns: [name],
       rowStart: groupStart,
       rowEnd: groupEnd,
@@ -612,11 +654,18 @@ async function generalColumn(hp: Hyparquet, file: AsyncBuffer, metadata: FileMet
         const to = Math.min(groupEnd, rowStart + columnData.length);
         for (let i = from; i < to; i++) {
           const v = columnData[i - rowStart];
-          cells[i] = v === undefined ? null : (v as Cell);
+          if (decimal) {
+            const cell = decimalCell(v, scale);
+            if (cell === INEXACT) {
+              if (inexact < 0) inexact = i;
+              cells[i] = null;
+            } else cells[i] = cell;
+          } else cells[i] = v === undefined ? null : (v as Cell);
         }
         if (to > from) filled += to - from;
       },
     });
+    if (inexact >= 0) throw new ValueError(ErrorCode.VALUE_INVALID, `data row ${inexact + 1}: column "${name.slice(0, 64)}" holds a decimal of more than 2^53 units of its last digit, not exact as a number`);
     if (filled !== groupRows) throw corrupt('a column chunk has fewer values than its row group');
     groupStart = groupEnd;
   }
