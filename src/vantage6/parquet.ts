@@ -637,23 +637,28 @@ async function generalColumn(hp: Hyparquet, file: AsyncBuffer, metadata: FileMet
   for (const meta of metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data).filter((m) => m !== undefined && m.path_in_schema[0] === name))) checkCodec(meta!, codecs, name);
   const cells = new Array<Cell>(rowCount);
   let inexact = -1; // the first data row of a DECIMAL no double holds
+  const read = decimal ? unannotated(metadata, node.element) : metadata;
   let groupStart = 0;
-  for (const groupRows of groups) {
+  for (const [g, groupRows] of groups.entries()) {
     const groupEnd = groupStart + groupRows;
     let filled = 0;
+    // hyparquet plans a read over every row group of the metadata it is given: given the whole
+    // file's for each group, reading G groups cost O(G²) (20,000 one-row groups: minutes). One group's.
+    const group: FileMetaData = { ...read, row_groups: [read.row_groups[g]!], num_rows: BigInt(groupRows) };
     await hp.parquetRead({
       file,
-      metadata: decimal ? unannotated(metadata, node.element) : metadata,
+      metadata: group,
       ...(decimal ? { utf8: false } : {}),
       columns: [name],
-      rowStart: groupStart,
-      rowEnd: groupEnd,
+      rowStart: 0,
+      rowEnd: groupRows,
       compressors: codecs,
       onChunk: ({ columnData, rowStart }) => {
-        const from = Math.max(groupStart, rowStart);
-        const to = Math.min(groupEnd, rowStart + columnData.length);
-        for (let i = from; i < to; i++) {
-          const v = columnData[i - rowStart];
+        const from = Math.max(0, rowStart);
+        const to = Math.min(groupRows, rowStart + columnData.length);
+        for (let j = from; j < to; j++) {
+          const v = columnData[j - rowStart];
+          const i = groupStart + j;
           if (decimal) {
             const cell = decimalCell(v, scale);
             if (cell === INEXACT) {
