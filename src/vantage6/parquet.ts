@@ -310,12 +310,17 @@ export async function readColumns(path: string, options: ReadColumnsOptions): Pr
   }
 }
 
+/** Where a column chunk's pages begin: its dictionary page, else its first data page (a dictionary offset of 0 is the file's magic, not a page: read as absent, as hyparquet reads it). */
+function chunkStart(meta: ColumnMeta): number {
+  return Number(meta.dictionary_page_offset || meta.data_page_offset);
+}
+
 /** The chunk of `node` in every row group, checked against the file. */
 function chunksOf(metadata: FileMetaData, node: SchemaTree, size: number): ColumnMeta[] {
   return metadata.row_groups.map((g) => {
     const meta = g.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === node.element.name)?.meta_data;
     if (meta === undefined) throw corrupt('a row group lacks a column chunk');
-    const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    const start = chunkStart(meta);
     const length = Number(meta.total_compressed_size);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > size) throw corrupt('a column chunk lies outside the file');
     return meta;
@@ -438,7 +443,7 @@ async function checkChunks(file: AsyncBuffer, metadata: FileMetaData, tree: Sche
       maxDef: path.slice(1).filter((p) => p.element.repetition_type !== 'REQUIRED').length,
     };
     const flat = path.length === 2 && levels.maxRep === 0;
-    const start = Number(meta.dictionary_page_offset || meta.data_page_offset); // as hyparquet's plan reads it
+    const start = chunkStart(meta); // as hyparquet's plan reads it
     const length = Number(meta.total_compressed_size);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > file.byteLength) throw corrupt('a column chunk lies outside the file');
     const want = Number(meta.num_values ?? BigInt(groupRows));
@@ -581,7 +586,7 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
     checkCodec(meta, codecs, element.name);
     const decompress = (input: Uint8Array, length: number): Uint8Array => (meta.codec === 'UNCOMPRESSED' ? input : codecs[meta.codec]!(input, length));
     const end = row + Number(metadata.row_groups[g]!.num_rows);
-    const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    const start = chunkStart(meta);
     const bytes = await readAt(handle, start, Number(meta.total_compressed_size));
     const reader: DataReader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     const decoder: ColumnDecoder = { type, element, schemaPath, codec: meta.codec, compressors: codecs };
