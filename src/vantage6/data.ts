@@ -303,6 +303,10 @@ export async function readCsvFile(path: string, options: ReadCsvOptions = {}): P
 const DEFAULT_MISSING: readonly string[] = ['', 'NA', 'NaN', 'null'];
 /** Text that pandas reads as an infinity. */
 const INFINITE_TEXT = /^[+-]?(?:inf|infinity)$/i;
+/** A decimal number as pandas' CSV reader reads one: digits, an optional point and exponent; no 0x/0b/0o, no `_`. */
+const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** An integer written without point or exponent (pandas: int64, exact). */
+const INTEGER_TEXT = /^[+-]?\d+$/;
 /** Most columns {@link completeRows} takes. */
 const MAX_COMPLETE_COLUMNS = 10_000;
 
@@ -346,8 +350,13 @@ function cellNumber(cell: Cell, markers: ReadonlySet<string>, row: number, colum
   else if (typeof cell === 'string') {
     if (markers.has(cell.toUpperCase())) return undefined;
     const text = cell.trim();
-    x = INFINITE_TEXT.test(text) ? Number.POSITIVE_INFINITY : text === '' ? Number.NaN : Number(text);
-    if (Number.isNaN(x)) throw new ValueError(ErrorCode.VALUE_INVALID, `${where()} is not a number`);
+    if (INFINITE_TEXT.test(text)) x = Number.POSITIVE_INFINITY;
+    else if (!DECIMAL_TEXT.test(text)) throw new ValueError(ErrorCode.VALUE_INVALID, `${where()} is not a number`); // "0x10", "0b11": JavaScript reads them, pandas does not
+    else {
+      x = Number(text);
+      // pandas reads an integer column as exact int64; a double holds integers exactly only within ±(2^53 − 1)
+      if (INTEGER_TEXT.test(text) && !Number.isSafeInteger(x)) throw new ValueError(ErrorCode.VALUE_INVALID, `${where()} holds an integer beyond 2^53, not exact as a number`);
+    }
   } else if (typeof cell === 'bigint') {
     // Parquet INT64: exact only within ±(2^53 − 1).
     if (cell > BigInt(Number.MAX_SAFE_INTEGER) || cell < -BigInt(Number.MAX_SAFE_INTEGER)) throw new ValueError(ErrorCode.VALUE_INVALID, `${where()} holds an integer beyond 2^53, not exact as a number`);

@@ -36,7 +36,8 @@ interface SchemaElement {
   readonly repetition_type?: string;
   readonly num_children?: number;
   readonly converted_type?: string;
-  readonly logical_type?: { readonly type: string; readonly isSigned?: boolean };
+  readonly logical_type?: { readonly type: string; readonly isSigned?: boolean; readonly scale?: number };
+  readonly scale?: number;
 }
 interface SchemaTree {
   readonly element: SchemaElement;
@@ -47,6 +48,7 @@ interface ColumnMeta {
   readonly path_in_schema: readonly string[];
   readonly codec: string;
   readonly total_compressed_size: bigint;
+  readonly num_values?: bigint;
   readonly data_page_offset: bigint;
   readonly dictionary_page_offset?: bigint;
 }
@@ -71,6 +73,7 @@ interface PageHeader {
   readonly data_page_header?: { readonly num_values: number; readonly encoding: string; readonly definition_level_encoding?: string };
   readonly data_page_header_v2?: {
     readonly num_values: number;
+    readonly num_nulls?: number;
     readonly encoding: string;
     readonly definition_levels_byte_length: number;
     readonly repetition_levels_byte_length: number;
@@ -103,6 +106,7 @@ interface Hyparquet {
     rowStart: number;
     rowEnd: number;
     compressors: Record<string, Decompressor>;
+    utf8?: boolean;
     onChunk(chunk: { columnName: string; columnData: Values; rowStart: number; rowEnd: number }): void;
   }): Promise<void>;
   snappyUncompress(input: Uint8Array, output: Uint8Array): void;
@@ -294,7 +298,7 @@ export async function readColumns(path: string, options: ReadColumnsOptions): Pr
           if (!(err instanceof UnsafeInteger)) throw err;
         }
       }
-      column ??= await generalColumn(hp, file, metadata, node, groups, rowCount, codecs, options.cellsOnly);
+      column ??= await generalColumn(hp, pages, file, metadata, tree, node, groups, rowCount, codecs, options.cellsOnly);
       data.set(name, column);
     }
     return { columns: Object.freeze(names), rowCount, data };
@@ -306,12 +310,17 @@ export async function readColumns(path: string, options: ReadColumnsOptions): Pr
   }
 }
 
+/** Where a column chunk's pages begin: its dictionary page, else its first data page (a dictionary offset of 0 is the file's magic, not a page: read as absent, as hyparquet reads it). */
+function chunkStart(meta: ColumnMeta): number {
+  return Number(meta.dictionary_page_offset || meta.data_page_offset);
+}
+
 /** The chunk of `node` in every row group, checked against the file. */
 function chunksOf(metadata: FileMetaData, node: SchemaTree, size: number): ColumnMeta[] {
   return metadata.row_groups.map((g) => {
     const meta = g.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === node.element.name)?.meta_data;
     if (meta === undefined) throw corrupt('a row group lacks a column chunk');
-    const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    const start = chunkStart(meta);
     const length = Number(meta.total_compressed_size);
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > size) throw corrupt('a column chunk lies outside the file');
     return meta;
@@ -322,6 +331,140 @@ function chunksOf(metadata: FileMetaData, node: SchemaTree, size: number): Colum
 function checkCodec(meta: ColumnMeta, codecs: Record<string, Decompressor>, name: string): void {
   if (meta.codec !== 'UNCOMPRESSED' && codecs[meta.codec] === undefined) {
     throw new ValueError(ErrorCode.VALUE_INVALID, `column "${name.slice(0, 64)}" of the data file is compressed with ${String(meta.codec).slice(0, 16)}, which this reader cannot decompress (snappy, gzip, brotli${codecs.ZSTD ? ', zstd' : ''} or none)`);
+  }
+}
+
+/** Most values a page of a nested column may declare (a flat column's pages are held to their row group's rows). */
+const MAX_NESTED_PAGE_VALUES = 1 << 26;
+
+/**
+ * Check an RLE / bit-packed hybrid stream the way hyparquet's decoder (`readRleBitPackedHybrid`)
+ * will read it — its varint, its run arithmetic, its byte use — without decoding. hyparquet writes
+ * an RLE run's `count` copies with no bound and loops a bit-packed run `(header >> 1) << 3` times:
+ * a run of 2^28 grew an array until V8 aborted the process, and a width-0 run whose count is
+ * negative never ended. Refused here: a run past `limit` values (an RLE run; a bit-packed run by
+ * more than its padding of 7), a negative count, a bit width above 32. A stream that merely ends
+ * early is left to hyparquet (it throws, and the caller types the error).
+ */
+function checkHybrid(bytes: Uint8Array, pos: number, end: number, bitWidth: number, limit: number): void {
+  if (!(bitWidth >= 0 && bitWidth <= 32)) throw corrupt('a bit width above 32');
+  const byteWidth = (bitWidth + 7) >> 3;
+  let seen = 0;
+  while (seen < limit && pos < end) {
+    let header = 0;
+    let shift = 0;
+    let b: number;
+    do {
+      if (pos >= end) return;
+      b = bytes[pos++]!;
+      header |= (b & 0x7f) << shift; // as hyparquet's readVarInt: 32-bit, the shift taken mod 32
+      shift += 7;
+    } while (b & 0x80);
+    if (header & 1) {
+      const count = (header >> 1) << 3;
+      if (count < 0 || seen + count > limit + 7) throw corrupt('a bit-packed run longer than its page');
+      pos += bitWidth === 0 ? 1 : (count / 8) * bitWidth; // hyparquet reads one byte of a width-0 run
+      seen += count;
+    } else {
+      const count = header >>> 1;
+      if (seen + count > limit) throw corrupt('a run longer than its page');
+      pos += byteWidth;
+      seen += count;
+    }
+  }
+}
+
+/** The levels of a column: the largest repetition and definition levels of its schema path. */
+interface Levels {
+  readonly maxRep: number;
+  readonly maxDef: number;
+}
+/** Bits of a level or index, as hyparquet counts them. */
+const widthOf = (max: number): number => 32 - Math.clz32(max);
+
+/**
+ * Check a data page's hybrid streams (levels; RLE booleans; dictionary indices) and counts before
+ * hyparquet decodes it: see {@link checkHybrid}. `limit`: most values the page may hold. `body`:
+ * the decompressed page (version 1) when the caller has it.
+ */
+function checkDataPage(header: PageHeader, compressed: Uint8Array, decompress: (input: Uint8Array, length: number) => Uint8Array, type: string, levels: Levels, limit: number, body?: Uint8Array): void {
+  const v1 = header.data_page_header;
+  const v2 = header.data_page_header_v2;
+  const indexed = (encoding: string): boolean => encoding === 'RLE' || encoding === 'PLAIN_DICTIONARY' || encoding === 'RLE_DICTIONARY';
+  if (header.type === 'DATA_PAGE' && v1 !== undefined) {
+    const n = v1.num_values;
+    if (!Number.isSafeInteger(n) || n < 0 || n > limit) throw corrupt('a page has more values than its row group');
+    const page = body ?? decompress(compressed, header.uncompressed_page_size);
+    let pos = 0;
+    for (const max of [levels.maxRep, levels.maxDef]) {
+      if (max === 0) continue;
+      if (pos + 4 > page.byteLength) throw corrupt('a page without its levels');
+      const length = new DataView(page.buffer, page.byteOffset + pos, 4).getUint32(0, true);
+      checkHybrid(page, pos + 4, page.byteLength, widthOf(max), n); // hyparquet reads on past `length` until it has n levels
+      pos += 4 + length;
+    }
+    if (!indexed(v1.encoding) || pos >= page.byteLength) return;
+    if (type === 'BOOLEAN') checkHybrid(page, pos + 4, page.byteLength, 1, n);
+    else if (page[pos]! > 0) checkHybrid(page, pos + 1, page.byteLength, page[pos]!, n);
+  } else if (header.type === 'DATA_PAGE_V2' && v2 !== undefined) {
+    const n = v2.num_values;
+    const nulls = v2.num_nulls ?? 0;
+    if (!Number.isSafeInteger(n) || n < 0 || n > limit) throw corrupt('a page has more values than its row group');
+    if (!Number.isSafeInteger(nulls) || nulls < 0 || nulls > n) throw corrupt('a page has more nulls than values');
+    const rep = v2.repetition_levels_byte_length;
+    const levelBytes = rep + v2.definition_levels_byte_length;
+    if (!(rep >= 0 && levelBytes >= rep && levelBytes <= compressed.byteLength)) throw corrupt('levels run past their page');
+    if (levels.maxRep > 0) checkHybrid(compressed, 0, compressed.byteLength, widthOf(levels.maxRep), n);
+    if (levels.maxDef > 0) checkHybrid(compressed, rep, compressed.byteLength, widthOf(levels.maxDef), n);
+    if (!indexed(v2.encoding)) return;
+    const rest = compressed.subarray(levelBytes);
+    const page = v2.is_compressed === false ? rest : decompress(rest, header.uncompressed_page_size - levelBytes);
+    if (v2.encoding === 'RLE') checkHybrid(page, 4, page.byteLength, 1, n);
+    else if (page.byteLength > 0) checkHybrid(page, 1, page.byteLength, page[0]!, n); // width 0 too: hyparquet decodes it
+  }
+}
+
+/**
+ * Check every data page of the column chunks of `node` in row group `g` (the bytes hyparquet will
+ * read: from the dictionary page, or the first data page) before hyparquet's parquetRead decodes them.
+ */
+async function checkChunks(file: AsyncBuffer, metadata: FileMetaData, tree: SchemaTree, node: SchemaTree, g: number, groupRows: number, pages: PageFunctions, codecs: Record<string, Decompressor>): Promise<void> {
+  for (const column of metadata.row_groups[g]!.columns) {
+    const meta = column.meta_data;
+    if (meta === undefined || meta.path_in_schema[0] !== node.element.name) continue;
+    const path: SchemaTree[] = [tree];
+    for (const part of meta.path_in_schema) {
+      const child = path[path.length - 1]!.children.find((c) => c.element.name === part);
+      if (child === undefined) throw corrupt('a column chunk of no column');
+      path.push(child);
+    }
+    const levels: Levels = {
+      maxRep: path.filter((p) => p.element.repetition_type === 'REPEATED').length,
+      maxDef: path.slice(1).filter((p) => p.element.repetition_type !== 'REQUIRED').length,
+    };
+    const flat = path.length === 2 && levels.maxRep === 0;
+    const start = chunkStart(meta); // as hyparquet's plan reads it
+    const length = Number(meta.total_compressed_size);
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > file.byteLength) throw corrupt('a column chunk lies outside the file');
+    const want = Number(meta.num_values ?? BigInt(groupRows));
+    const bytes = new Uint8Array(await file.slice(start, start + length));
+    const reader: DataReader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+    const decompress = (input: Uint8Array, size: number): Uint8Array => (meta.codec === 'UNCOMPRESSED' ? input : codecs[meta.codec]!(input, size));
+    let seen = 0;
+    while (reader.offset < bytes.byteLength && seen < want) {
+      const header = pages.parquetHeader(reader);
+      const pageLength = header.compressed_page_size;
+      if (!Number.isSafeInteger(pageLength) || pageLength < 0 || reader.offset + pageLength > bytes.byteLength) throw corrupt('a page runs past its column chunk');
+      if (!(header.uncompressed_page_size >= 0 && header.uncompressed_page_size <= MAX_PARQUET_PAGE_BYTES)) {
+        throw new ValueError(ErrorCode.VALUE_INVALID, `a page of the data file claims ${String(header.uncompressed_page_size)} bytes, more than the cap of ${MAX_PARQUET_PAGE_BYTES}`);
+      }
+      const compressed = bytes.subarray(reader.offset, reader.offset + pageLength);
+      reader.offset += pageLength;
+      const count = header.data_page_header?.num_values ?? header.data_page_header_v2?.num_values;
+      if (count === undefined) continue; // dictionary and index pages: no runs
+      checkDataPage(header, compressed, decompress, meta.type, levels, flat ? groupRows - seen : MAX_NESTED_PAGE_VALUES);
+      seen += count;
+    }
   }
 }
 
@@ -443,7 +586,7 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
     checkCodec(meta, codecs, element.name);
     const decompress = (input: Uint8Array, length: number): Uint8Array => (meta.codec === 'UNCOMPRESSED' ? input : codecs[meta.codec]!(input, length));
     const end = row + Number(metadata.row_groups[g]!.num_rows);
-    const start = Number(meta.dictionary_page_offset ?? meta.data_page_offset);
+    const start = chunkStart(meta);
     const bytes = await readAt(handle, start, Number(meta.total_compressed_size));
     const reader: DataReader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
     const decoder: ColumnDecoder = { type, element, schemaPath, codec: meta.codec, compressors: codecs };
@@ -472,7 +615,10 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
         checkCount(count, row, end);
         const body = decompress(compressed, header.uncompressed_page_size);
         const rleLevels = header.data_page_header.definition_level_encoding === undefined || header.data_page_header.definition_level_encoding === 'RLE';
-        if (!isSimple(encoding) || !rleLevels) page = viaHyparquet(pages.readDataPage(body, header.data_page_header, decoder), count, nullable);
+        if (!isSimple(encoding) || !rleLevels) {
+          checkDataPage(header, compressed, decompress, type, { maxRep: 0, maxDef: nullable ? 1 : 0 }, end - row, body);
+          page = viaHyparquet(pages.readDataPage(body, header.data_page_header, decoder), count, nullable);
+        }
         else {
           let at = 0;
           let levels: Uint8Array | undefined;
@@ -490,7 +636,10 @@ async function fastNumbers(handle: FileHandle, size: number, metadata: FileMetaD
         const v2 = header.data_page_header_v2;
         const { num_values: count, encoding } = v2;
         checkCount(count, row, end);
-        if (!isSimple(encoding)) page = viaHyparquet(pages.readDataPageV2(compressed, header, decoder), count, nullable);
+        if (!isSimple(encoding)) {
+          checkDataPage(header, compressed, decompress, type, { maxRep: 0, maxDef: nullable ? 1 : 0 }, end - row);
+          page = viaHyparquet(pages.readDataPageV2(compressed, header, decoder), count, nullable);
+        }
         else {
           const levelBytes = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
           if (!(levelBytes >= 0 && levelBytes <= compressed.byteLength)) throw corrupt('levels run past their page');
@@ -591,32 +740,85 @@ function toNumber(v: unknown): number {
   throw corrupt('a value of an unexpected type in a numeric column');
 }
 
+/** A DECIMAL column (by its converted type, or by its logical type alone). */
+function isDecimal(element: SchemaElement): boolean {
+  return element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL';
+}
+
+/**
+ * The file's metadata with `element`'s annotations removed, so that hyparquet returns a DECIMAL
+ * column's unscaled values as stored (INT32 numbers, INT64 bigints, byte arrays): its own
+ * conversion, `unscaled * 10 ** -scale`, is not the double nearest the decimal (115 at scale 2
+ * gives 1.1500000000000001), rounds an unscaled value beyond 2^53 with no error, and is skipped
+ * for a DECIMAL with only its logical type (the unscaled integer would be read as the value).
+ */
+function unannotated(metadata: FileMetaData, element: SchemaElement): FileMetaData {
+  const { converted_type: _c, logical_type: _l, ...bare } = element;
+  return { ...metadata, schema: metadata.schema.map((e) => (e === element ? bare : e)) };
+}
+
+/** Signals a DECIMAL value a double cannot hold (thrown after the read: hyparquet does not pass on an error thrown in `onChunk`). */
+const INEXACT = Symbol('inexact decimal');
+
+/** One stored DECIMAL value as a cell: the number nearest the decimal; an integer (scale 0) beyond 2^53 as an exact bigint; otherwise {@link INEXACT}. */
+function decimalCell(raw: unknown, scale: number): Cell | typeof INEXACT {
+  if (raw === null || raw === undefined) return null;
+  let unscaled: bigint;
+  if (typeof raw === 'bigint') unscaled = raw;
+  else if (typeof raw === 'number' && Number.isSafeInteger(raw)) unscaled = BigInt(raw);
+  else if (raw instanceof Uint8Array) {
+    unscaled = 0n;
+    for (const b of raw) unscaled = (unscaled << 8n) | BigInt(b);
+    if (raw.length > 0 && raw[0]! >= 0x80) unscaled -= 1n << BigInt(8 * raw.length); // two's complement, big-endian
+  } else return INEXACT;
+  if (unscaled <= MAX_SAFE && unscaled >= -MAX_SAFE) return Number(`${unscaled}e-${scale}`); // correctly rounded
+  return scale === 0 ? unscaled : INEXACT;
+}
+
 /** The general path: hyparquet's parquetRead, one row group at a time; numbers as a Float64Array when the column is numeric and every value fits. */
-async function generalColumn(hp: Hyparquet, file: AsyncBuffer, metadata: FileMetaData, node: SchemaTree, groups: readonly number[], rowCount: number, codecs: Record<string, Decompressor>, cellsOnly: boolean): Promise<Column> {
+async function generalColumn(hp: Hyparquet, pages: PageFunctions | undefined, file: AsyncBuffer, metadata: FileMetaData, tree: SchemaTree, node: SchemaTree, groups: readonly number[], rowCount: number, codecs: Record<string, Decompressor>, cellsOnly: boolean): Promise<Column> {
   const name = node.element.name;
+  const decimal = isFlat(node) && isDecimal(node.element);
+  const scale = node.element.scale ?? node.element.logical_type?.scale ?? 0;
+  if (decimal && !(Number.isSafeInteger(scale) && scale >= 0 && scale <= 1000)) throw corrupt('a DECIMAL scale');
   for (const meta of metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data).filter((m) => m !== undefined && m.path_in_schema[0] === name))) checkCodec(meta!, codecs, name);
   const cells = new Array<Cell>(rowCount);
+  let inexact = -1; // the first data row of a DECIMAL no double holds
+  const read = decimal ? unannotated(metadata, node.element) : metadata;
   let groupStart = 0;
-  for (const groupRows of groups) {
+  for (const [g, groupRows] of groups.entries()) {
     const groupEnd = groupStart + groupRows;
     let filled = 0;
+    // hyparquet plans a read over every row group of the metadata it is given: given the whole
+    // file's for each group, reading G groups cost O(G²) (20,000 one-row groups: minutes). One group's.
+    const group: FileMetaData = { ...read, row_groups: [read.row_groups[g]!], num_rows: BigInt(groupRows) };
+    if (pages !== undefined) await checkChunks(file, metadata, tree, node, g, groupRows, pages, codecs);
     await hp.parquetRead({
       file,
-      metadata,
+      metadata: group,
+      ...(decimal ? { utf8: false } : {}),
       columns: [name],
-      rowStart: groupStart,
-      rowEnd: groupEnd,
+      rowStart: 0,
+      rowEnd: groupRows,
       compressors: codecs,
       onChunk: ({ columnData, rowStart }) => {
-        const from = Math.max(groupStart, rowStart);
-        const to = Math.min(groupEnd, rowStart + columnData.length);
-        for (let i = from; i < to; i++) {
-          const v = columnData[i - rowStart];
-          cells[i] = v === undefined ? null : (v as Cell);
+        const from = Math.max(0, rowStart);
+        const to = Math.min(groupRows, rowStart + columnData.length);
+        for (let j = from; j < to; j++) {
+          const v = columnData[j - rowStart];
+          const i = groupStart + j;
+          if (decimal) {
+            const cell = decimalCell(v, scale);
+            if (cell === INEXACT) {
+              if (inexact < 0) inexact = i;
+              cells[i] = null;
+            } else cells[i] = cell;
+          } else cells[i] = v === undefined ? null : (v as Cell);
         }
         if (to > from) filled += to - from;
       },
     });
+    if (inexact >= 0) throw new ValueError(ErrorCode.VALUE_INVALID, `data row ${inexact + 1}: column "${name.slice(0, 64)}" holds a decimal of more than 2^53 units of its last digit, not exact as a number`);
     if (filled !== groupRows) throw corrupt('a column chunk has fewer values than its row group');
     groupStart = groupEnd;
   }
