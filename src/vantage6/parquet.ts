@@ -775,15 +775,45 @@ function decimalCell(raw: unknown, scale: number): Cell | typeof INEXACT {
   return scale === 0 ? unscaled : INEXACT;
 }
 
+/**
+ * Digits after the second of a TIME column's unit (3, 6 or 9), or undefined if `element` is not a
+ * time of day (TIME_MILLIS, TIME_MICROS, or the logical TIME with its unit).
+ */
+function timeDigits(element: SchemaElement): 3 | 6 | 9 | undefined {
+  const lt = element.logical_type as { type?: string; unit?: string } | undefined;
+  if (lt?.type === 'TIME') return lt.unit === 'NANOS' ? 9 : lt.unit === 'MICROS' ? 6 : 3;
+  if (element.converted_type === 'TIME_MILLIS') return 3;
+  if (element.converted_type === 'TIME_MICROS') return 6;
+  return undefined;
+}
+
+/**
+ * A time of day stored as a count of `digits`-decimal fractions of a second since midnight, as
+ * its text `HH:MM:SS.fff…` (pandas gives `datetime.time`): a cell `numericColumn` refuses, not a
+ * number it would sum. Undefined for a count outside one day (not a time of day: the caller
+ * refuses the file after the read — hyparquet does not pass on an error thrown in `onChunk`).
+ */
+function timeCell(raw: unknown, digits: 3 | 6 | 9): Cell | undefined {
+  if (raw === null || raw === undefined) return null;
+  const count = typeof raw === 'bigint' ? raw : typeof raw === 'number' && Number.isSafeInteger(raw) ? BigInt(raw) : undefined;
+  const perSecond = 10n ** BigInt(digits);
+  if (count === undefined || count < 0n || count >= 86_400n * perSecond) return undefined;
+  const seconds = count / perSecond;
+  const two = (x: bigint): string => x.toString().padStart(2, '0');
+  return `${two(seconds / 3600n)}:${two((seconds / 60n) % 60n)}:${two(seconds % 60n)}.${(count % perSecond).toString().padStart(digits, '0')}`;
+}
+
 /** The general path: hyparquet's parquetRead, one row group at a time; numbers as a Float64Array when the column is numeric and every value fits. */
 async function generalColumn(hp: Hyparquet, pages: PageFunctions | undefined, file: AsyncBuffer, metadata: FileMetaData, tree: SchemaTree, node: SchemaTree, groups: readonly number[], rowCount: number, codecs: Record<string, Decompressor>, cellsOnly: boolean): Promise<Column> {
   const name = node.element.name;
   const decimal = isFlat(node) && isDecimal(node.element);
+  const time = isFlat(node) ? timeDigits(node.element) : undefined;
   const scale = node.element.scale ?? node.element.logical_type?.scale ?? 0;
   if (decimal && !(Number.isSafeInteger(scale) && scale >= 0 && scale <= 1000)) throw corrupt('a DECIMAL scale');
   for (const meta of metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data).filter((m) => m !== undefined && m.path_in_schema[0] === name))) checkCodec(meta!, codecs, name);
   const cells = new Array<Cell>(rowCount);
   let inexact = -1; // the first data row of a DECIMAL no double holds
+  let badTime = false; // a TIME value outside one day
   const read = decimal ? unannotated(metadata, node.element) : metadata;
   let groupStart = 0;
   for (const [g, groupRows] of groups.entries()) {
@@ -813,12 +843,17 @@ async function generalColumn(hp: Hyparquet, pages: PageFunctions | undefined, fi
               if (inexact < 0) inexact = i;
               cells[i] = null;
             } else cells[i] = cell;
+          } else if (time !== undefined) {
+            const cell = timeCell(v, time);
+            if (cell === undefined) badTime = true;
+            cells[i] = cell ?? null;
           } else cells[i] = v === undefined ? null : (v as Cell);
         }
         if (to > from) filled += to - from;
       },
     });
     if (inexact >= 0) throw new ValueError(ErrorCode.VALUE_INVALID, `data row ${inexact + 1}: column "${name.slice(0, 64)}" holds a decimal of more than 2^53 units of its last digit, not exact as a number`);
+    if (badTime) throw corrupt('a TIME value outside one day');
     if (filled !== groupRows) throw corrupt('a column chunk has fewer values than its row group');
     groupStart = groupEnd;
   }

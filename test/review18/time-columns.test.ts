@@ -41,3 +41,9 @@ describe.each(cases)('%s', (name, element, data, text) => {
     expect(() => numericColumn(rows, 't')).toThrow(expect.objectContaining({ code: ErrorCode.VALUE_INVALID }));
   });
 });
+
+it('a TIME value outside one day is a corrupt file (typed), not a time', async () => {
+  const file = await write('time-out-of-day', { type: 'INT32', converted_type: 'TIME_MILLIS' }, [MS, 86_400_000]);
+  await expect(readParquetFile(file)).rejects.toMatchObject({ code: expect.stringMatching(/^COUPLER_ERR_/) });
+  await expect(readParquetColumns(file)).rejects.toMatchObject({ code: expect.stringMatching(/^COUPLER_ERR_/) });
+});
