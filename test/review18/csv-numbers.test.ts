@@ -9,7 +9,7 @@
  * is 3, "0o17" is 15; pandas reads such a column as text and refuses to sum it. Expected:
  * "is not a number".
  */
-import { completeRows, numericColumn, parseCsv, toColumnTable } from '../../src/vantage6';
+import { MAX_CSV_COLUMNS, completeRows, numericColumn, parseCsv, toColumnTable } from '../../src/vantage6';
 import { ErrorCode, ValueError } from '../../src/errors';
 
 function refusal(csv: string, column = 'x'): ValueError | undefined {
@@ -59,4 +59,11 @@ describe('R18-4: JavaScript-only number literals are not numbers', () => {
     const { values } = numericColumn(parseCsv('x\n.5\n5.\n+3\n-0\n007\n1e-3\n-2.5E+2\n3\n'), 'x');
     expect(values).toEqual([0.5, 5, 3, -0, 7, 0.001, -250, 3]);
   });
+});
+
+test('a record of MAX_CSV_COLUMNS + 1 cells is refused, as more are (the cap was checked at separators only: off by one)', () => {
+  const row = (k: number): string => Array.from({ length: k }, (_, i) => `c${i}`).join(',');
+  expect(() => parseCsv(`${row(MAX_CSV_COLUMNS)}\n${row(MAX_CSV_COLUMNS)}\n`)).not.toThrow();
+  expect(() => parseCsv(`${row(MAX_CSV_COLUMNS + 1)}\n`)).toThrow(expect.objectContaining({ code: ErrorCode.VALUE_INVALID }));
+  expect(() => parseCsv(`${row(MAX_CSV_COLUMNS + 1)}`)).toThrow(expect.objectContaining({ code: ErrorCode.VALUE_INVALID }));
 });
