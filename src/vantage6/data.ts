@@ -190,6 +190,8 @@ export function parseCsv(text: string, options: CsvOptions = {}): CsvTable {
   const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const endRecord = (): void => {
     cells.push(fieldWasQuoted ? field : field.trim());
+    // Also here: the separators alone let a record of exactly MAX_CSV_COLUMNS + 1 cells through.
+    if (cells.length > MAX_CSV_COLUMNS) throw new ValueError(ErrorCode.VALUE_INVALID, `line ${recordLine}: more than ${MAX_CSV_COLUMNS} columns`);
     const blank = cells.length === 1 && cells[0] === '' && !fieldWasQuoted;
     if (blank) {
       // a blank line is skipped
