@@ -12,9 +12,8 @@
  */
 import type { Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
-import { relayChannel } from '../../src/relay';
 import type { SecureChannel } from '../../src/channel/channel';
-import { sleep, sumEach, sumOutcome, withRelayGroup } from '../support/relay-group';
+import { sleep, sumEach, sumOutcome, takeOverSlot, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(60_000);
 
@@ -22,29 +21,11 @@ test('p3 breaks its relayed channel to p1 again and again until p1 paces its re-
   await withRelayGroup({ roundTimeoutMs: 2_000 }, async ({ parties, relay, url, groups }) => {
     const stop = new AbortController();
     const held: SecureChannel[] = [];
-    let loop: Promise<void> | undefined;
+    let loop: Promise<number> | undefined;
     try {
       for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
       const [g1, g2] = groups as [Group, Group, Group];
-      loop = (async () => {
-        while (!stop.signal.aborted) {
-          try {
-            held.push(
-              await relayChannel(url, 'p1', {
-                identity: parties.identities.get('p3')!,
-                roster: parties.roster,
-                sessionId: parties.sessionId,
-                localId: 'p3',
-                pairTimeoutMs: 300,
-                signal: stop.signal,
-              }),
-            );
-          } catch {
-            /* not paired within 300 ms, or evicted by the next takeover */
-          }
-          await sleep(300);
-        }
-      })();
+      loop = takeOverSlot(parties, url, 'p3', 'p1', stop.signal, held);
       // 100 + 200 + … + 3 200 ms of pauses (and the breaks between them): p1's next pause is then
       // at least 2 400 ms (3 200 × 0.75), beyond its 2 s resume window.
       await sleep(12_000);

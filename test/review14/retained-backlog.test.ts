@@ -9,35 +9,17 @@
  * p1's own queued messages (they are held by its send queue anyway) drops the oldest ones while p3
  * still lacks them, and the resume fails (`RELAY_LOST` "no longer held").
  */
-import { createServer, type AddressInfo } from 'node:net';
-import { joinGroup, type Group } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { CouplerError } from '../../src/errors';
 import { makeParties, type TestParties } from '../support/group-harness';
+import { freePort, joinViaRelay } from '../support/relay-group';
 import { forwarder, type Forwarder } from '../support/forwarder';
 
 jest.setTimeout(120_000);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 30_000,
-    roundTimeoutMs: 30_000,
-  });
-}
+const join = (parties: TestParties, id: string, relayUrl: string): Promise<Group> => joinViaRelay(parties, id, relayUrl, 30_000, 30_000);
 
 const describeErr = (err: unknown): unknown => (err instanceof CouplerError ? { code: err.code, peers: [...err.peers], message: err.message } : String(err));
 

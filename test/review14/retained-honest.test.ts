@@ -13,35 +13,17 @@
  * - After each, once the acknowledgement delay has passed, no sender keeps anything for anybody;
  *   after close, nothing either.
  */
-import { createServer, type AddressInfo } from 'node:net';
-import { joinGroup, type Group } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { makeParties, type TestParties } from '../support/group-harness';
+import { freePort, joinViaRelay } from '../support/relay-group';
 import { forwarder, type Forwarder } from '../support/forwarder';
 
 jest.setTimeout(300_000);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 30_000,
-    roundTimeoutMs: 120_000,
-  });
-}
+const join = (parties: TestParties, id: string, relayUrl: string): Promise<Group> => joinViaRelay(parties, id, relayUrl, 120_000, 30_000);
 
 /** Every pair's kept bytes, `from>to: bytes`, for the ones that keep any. */
 function kept(groups: readonly Group[]): Record<string, number> {

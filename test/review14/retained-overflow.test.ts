@@ -10,25 +10,15 @@
  * not name p1 — before, p1 dropped the new channel without a word and p3 waited for it and named
  * it `TIMEOUT` at its round deadline.
  */
-import { joinGroup, type Group } from '../../src/group/group';
+import type { Group } from '../../src/group/group';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { CouplerError } from '../../src/errors';
 import { makeParties, type TestParties } from '../support/group-harness';
+import { joinViaRelay } from '../support/relay-group';
 
 jest.setTimeout(90_000);
 
-function join(parties: TestParties, id: string, relayUrl: string): Promise<Group> {
-  return joinGroup({
-    identity: parties.identities.get(id)!,
-    roster: parties.roster,
-    sessionId: parties.sessionId,
-    localId: id,
-    transport: 'relay',
-    relayUrl,
-    timeoutMs: 30_000,
-    roundTimeoutMs: 10_000,
-  });
-}
+const join = (parties: TestParties, id: string, relayUrl: string): Promise<Group> => joinViaRelay(parties, id, relayUrl, 10_000, 30_000);
 
 const verdict = (r: PromiseSettledResult<unknown>): unknown =>
   r.status === 'fulfilled' ? 'ok' : r.reason instanceof CouplerError ? { code: r.reason.code, peers: [...r.reason.peers].sort() } : String(r.reason);

@@ -9,9 +9,8 @@
  */
 import type { Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
-import { relayChannel } from '../../src/relay';
 import type { SecureChannel } from '../../src/channel/channel';
-import { sleep, sumEach, sumOutcome, withRelayGroup } from '../support/relay-group';
+import { sumEach, sumOutcome, takeOverSlot, withRelayGroup } from '../support/relay-group';
 
 jest.setTimeout(40_000);
 
@@ -19,33 +18,14 @@ test('R14-1d — p3 takes over its own relay slots toward p1 and p2 every 300 ms
   await withRelayGroup({ roundTimeoutMs: 4_000 }, async ({ parties, relay, url, groups }) => {
     const stop = new AbortController();
     const held: SecureChannel[] = [];
-    let loops: Promise<void>[] = [];
+    let loops: Promise<number>[] = [];
     try {
       for (const o of await sumEach(groups)) expect(o.sum).toBe(6);
       const [g1, g2] = groups as [Group, Group, Group];
       const two = Promise.allSettled([secureSum(g1, 10), secureSum(g2, 20)]);
-      let takeovers = 0;
-      loops = ['p1', 'p2'].map(async (peer) => {
-        while (!stop.signal.aborted) {
-          try {
-            const ch = await relayChannel(url, peer, {
-              identity: parties.identities.get('p3')!,
-              roster: parties.roster,
-              sessionId: parties.sessionId,
-              localId: 'p3',
-              pairTimeoutMs: 300,
-              signal: stop.signal,
-            });
-            held.push(ch); // paired and authenticated: it says nothing
-          } catch {
-            /* not paired within 300 ms, or evicted by the next takeover */
-          }
-          takeovers++;
-          await sleep(300);
-        }
-      });
+      loops = ['p1', 'p2'].map((peer) => takeOverSlot(parties, url, 'p3', peer, stop.signal, held));
       const out = (await two).map((r) => sumOutcome(r));
-      if (process.env.R14_DEBUG) console.log(JSON.stringify(out), takeovers, held.length, JSON.stringify(relay.stats().refused));
+      if (process.env.R14_DEBUG) console.log(JSON.stringify(out), held.length, JSON.stringify(relay.stats().refused));
       expect(relay.stats().refused.evicted ?? 0).toBeGreaterThan(2);
       for (const o of out) expect(o).toMatchObject({ peers: ['p3'] });
     } finally {

@@ -10,8 +10,7 @@
  * 0.25 D on, e2's path to e1 is slow one way (0.35 D, in order, a delay line): e2's digest reaches
  * e1 at 1.25 D, inside e1's probe (D .. 1.5 D); e2's answer to the probe (e2 done) after it.
  */
-import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
-import { partiesWith } from './support';
+import { delayLine, partiesWith } from './support';
 import { AddressBook, joinLocal, settleAll } from '../support/group-harness';
 import { cheat } from '../support/cheat';
 import { agreeEpoch } from '../../src/group/epoch';
@@ -24,28 +23,6 @@ jest.setTimeout(60_000);
 const D = 4000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function delayLine(target: () => number): Promise<{ port: number; delay(ms: number): void; close(): Promise<void> }> {
-  const sockets: Socket[] = [];
-  let delayMs = 0;
-  const server = createServer((a) => {
-    const b = connect(target(), '127.0.0.1');
-    sockets.push(a, b);
-    a.on('data', (d) => (delayMs === 0 ? b.write(d) : setTimeout(() => b.write(d), delayMs)));
-    b.on('data', (d) => a.write(d));
-    for (const s of [a, b]) s.on('error', () => undefined);
-    a.on('close', () => setTimeout(() => b.destroy(), delayMs));
-    b.on('close', () => a.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    delay: (ms) => (delayMs = ms),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 let groups: Group[] = [];
 let line: Awaited<ReturnType<typeof delayLine>> | undefined;

@@ -14,8 +14,7 @@
  * probe (sent at D, f2 done, waiting for nobody) at 1.35 D, after it. f1 must not name f2: its
  * message came. (Margins of D/4 on either side, for a loaded machine.)
  */
-import { createServer, connect, type Socket, type AddressInfo } from 'node:net';
-import { partiesWith } from './support';
+import { delayLine, partiesWith } from './support';
 import { AddressBook, joinLocal, settleAll } from '../support/group-harness';
 import { cheat } from '../support/cheat';
 import { CouplerError } from '../../src/errors';
@@ -26,29 +25,6 @@ jest.setTimeout(60_000);
 
 const D = 4000;
 
-/** A TCP forwarder to 127.0.0.1:`target` whose dialer-to-target direction can be delayed (in order). */
-async function delayLine(target: () => number): Promise<{ port: number; delay(ms: number): void; close(): Promise<void> }> {
-  const sockets: Socket[] = [];
-  let delayMs = 0;
-  const server = createServer((a) => {
-    const b = connect(target(), '127.0.0.1');
-    sockets.push(a, b);
-    a.on('data', (d) => (delayMs === 0 ? b.write(d) : setTimeout(() => b.write(d), delayMs)));
-    b.on('data', (d) => a.write(d));
-    for (const s of [a, b]) s.on('error', () => undefined);
-    a.on('close', () => setTimeout(() => b.destroy(), delayMs));
-    b.on('close', () => a.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as AddressInfo).port,
-    delay: (ms) => (delayMs = ms),
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 let groups: Group[] = [];
 let line: Awaited<ReturnType<typeof delayLine>> | undefined;

@@ -3,6 +3,7 @@
  * makeParties fixes both), joined in this process over real channels on 127.0.0.1.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { AddressBook, joinLocal, type JoinLocalOptions, type TestParties } from '../support/group-harness';
 import { testIdentity } from '../support/identity';
@@ -32,3 +33,30 @@ export async function closeAll(): Promise<void> {
 }
 
 export const sha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest());
+
+/**
+ * A TCP forwarder on 127.0.0.1 to the port `target()` names when a connection arrives, whose
+ * dialer-to-target direction can be delayed (`delay(ms)`, in order; the other direction at once).
+ */
+export async function delayLine(target: () => number): Promise<{ port: number; delay(ms: number): void; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  let delayMs = 0;
+  const server = createServer((a) => {
+    const b = connect(target(), '127.0.0.1');
+    sockets.push(a, b);
+    a.on('data', (d) => (delayMs === 0 ? b.write(d) : setTimeout(() => b.write(d), delayMs)));
+    b.on('data', (d) => a.write(d));
+    for (const s of [a, b]) s.on('error', () => undefined);
+    a.on('close', () => setTimeout(() => b.destroy(), delayMs));
+    b.on('close', () => a.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    delay: (ms) => (delayMs = ms),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -20,7 +20,8 @@ import { joinGroup, type Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
 import { CouplerError } from '../../src/errors';
 import { encodeMessage } from '../../src/wire/codec';
-import { startRelay, type RelayOptions, type RelayServer } from '../../src/relay';
+import { relayChannel, startRelay, type RelayOptions, type RelayServer } from '../../src/relay';
+import type { SecureChannel } from '../../src/channel/channel';
 import { makeParties, type TestParties } from './group-harness';
 
 /** `ws://127.0.0.1:<port>`. */
@@ -44,9 +45,9 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * Join party `id` of `parties` through the relay at `url`: `transport: 'relay'`, mesh deadline
- * 15 s, round deadline `roundTimeoutMs`, the library's defaults for everything else.
+ * `timeoutMs` (15 s), round deadline `roundTimeoutMs`, the library's defaults for everything else.
  */
-export function joinViaRelay(parties: TestParties, id: string, url: string, roundTimeoutMs: number): Promise<Group> {
+export function joinViaRelay(parties: TestParties, id: string, url: string, roundTimeoutMs: number, timeoutMs = 15_000): Promise<Group> {
   return joinGroup({
     identity: parties.identities.get(id)!,
     roster: parties.roster,
@@ -54,7 +55,7 @@ export function joinViaRelay(parties: TestParties, id: string, url: string, roun
     localId: id,
     transport: 'relay',
     relayUrl: url,
-    timeoutMs: 15_000,
+    timeoutMs,
     roundTimeoutMs,
   });
 }
@@ -189,4 +190,33 @@ export function sumOutcome(r: PromiseSettledResult<{ sum: unknown }>, options: {
   const peers = [...e.peers];
   if (options.sortPeers === true) peers.sort();
   return options.message === true ? { code: e.code, peers, message: (r.reason as Error).message } : { code: e.code, peers };
+}
+
+/**
+ * review14 R14-1d's cheater: party `from` dials the relay afresh for its slot toward `peer` every
+ * 300 ms with its own key, until `signal` aborts — each takeover evicts `peer`'s side of the pair,
+ * whose link resumes; a fresh connection that pairs completes its handshake and is kept in `held`,
+ * silent (destroy them afterwards). Resolves with the number of takeovers tried.
+ */
+export async function takeOverSlot(parties: TestParties, url: string, from: string, peer: string, signal: AbortSignal, held: SecureChannel[]): Promise<number> {
+  let takeovers = 0;
+  while (!signal.aborted) {
+    try {
+      held.push(
+        await relayChannel(url, peer, {
+          identity: parties.identities.get(from)!,
+          roster: parties.roster,
+          sessionId: parties.sessionId,
+          localId: from,
+          pairTimeoutMs: 300,
+          signal,
+        }),
+      );
+    } catch {
+      /* not paired within 300 ms, or evicted by the next takeover */
+    }
+    takeovers++;
+    await sleep(300);
+  }
+  return takeovers;
 }
