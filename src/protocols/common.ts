@@ -72,6 +72,16 @@ export interface SumOptions {
   readonly label?: string;
 }
 
+/**
+ * The bound as the run's parameters state it: an integer as its exact decimal digits whatever its
+ * type (`String(1e21)` is "1e+21", `String(10n ** 21n)` all 22 digits: one bound written two ways
+ * was a parameter mismatch between parties that agreed), any other number as `String` gives it
+ * (the shortest text of that double, the same at every party).
+ */
+function boundText(bound: number | bigint): string {
+  return typeof bound === 'number' && Number.isInteger(bound) ? BigInt(bound).toString() : String(bound);
+}
+
 /** A {@link SumOptions.label}: 1 to 64 printable ASCII characters. */
 const LABEL_PATTERN = /^[\x20-\x7e]{1,64}$/;
 
@@ -446,7 +456,7 @@ export function encodeRun(
   // The label (checked by checkSumOptions) only when given: parties that use none state the same
   // parameters as before it existed.
   const label = options.label === undefined ? {} : { l: options.label };
-  const descriptor = JSON.stringify({ rev: PROTOCOL_REVISION, protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: String(resolved.bound), ...label, ...extra });
+  const descriptor = JSON.stringify({ rev: PROTOCOL_REVISION, protocol, modulus, f: resolved.fractionalBits, d: resolved.decimalPlaces, B: boundText(resolved.bound), ...label, ...extra });
   const progress = new ProgressReporter(group, PROTOCOL_NAMES[protocol] ?? protocol, runId, options, startedAt);
   return { runId, shape, params, encoded, length, startedAt, descriptor, progress };
 }
