@@ -563,7 +563,13 @@ function presence(bytes: Uint8Array, pos: number, end: number, count: number): {
   const levels = new Uint8Array(count);
   readHybrid(bytes, pos, end, 1, levels, count);
   let present = 0;
-  for (let j = 0; j < count; j++) present += levels[j]!;
+  for (let j = 0; j < count; j++) {
+    const level = levels[j]!;
+    // A flat column's levels are 0 (missing) or 1: an RLE run can hold any byte. Added up, a 2 next
+    // to a 0 kept the count of present values and shifted every later value one row up.
+    if (level > 1) throw corrupt('a definition level above 1 in a flat column');
+    present += level;
+  }
   return { levels, present };
 }
 
