@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { createServer } from 'node:net';
+import { freePort } from '../../src/cli/ports.js';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { join as joinPath } from 'node:path';
@@ -59,17 +59,6 @@ interface World {
   sessionId: string;
   hosts: string[];
   port: number;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function world(net: number): Promise<World> {

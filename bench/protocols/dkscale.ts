@@ -25,7 +25,7 @@ import { dkSecureSum } from '../../src/protocols/index.js';
 import type { PlainData } from '../../src/wire/codec.js';
 import { emit, serve, workerConfig } from '../lib/worker.js';
 import { BOUND, DK_PHASES, digestOf, hintedDiscovery, partyId, partyInput, type DkPhase, type DkScaleConfig, type DkScaleRow, type PartyAddress } from './shared.js';
-import { freePort } from '../../src/cli/simulate';
+import { freePort } from '../../src/cli/ports';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

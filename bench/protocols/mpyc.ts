@@ -19,7 +19,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/cli/ports.js';
 import { createInterface } from 'node:readline';
 
 /** Environment variable naming the directory that contains the `mpyc` package. */
@@ -88,26 +88,12 @@ function makeCertificates(dir: string, n: number): void {
   }
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
-}
-
 /**
  * A base port with `n` free ports from it on, on every address (MPyC's parties bind 0.0.0.0,
  * port base + i; a coupler or probe listener on any 127.0.0.x would collide).
  */
-export async function freePortRange(n: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    let ok = true;
-    for (let i = 0; i < n && ok; i++) ok = await portFree(base + i);
-    if (ok) return base;
-  }
-  throw new Error(`mpyc: no ${n} consecutive free ports found`);
+export function freePortRange(n: number): Promise<number> {
+  return freePort('0.0.0.0', n);
 }
 
 /** n MPyC parties connected once, running one sum of L elements per {@link MpycSession.run}. */

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateIdentity, serializeIdentity } from '../../src/identity/identity.js';
 import { createRoster, rosterToJSON } from '../../src/identity/roster.js';
-import { canBind, freePort } from '../../src/cli/simulate';
+import { canBind, freePort } from '../../src/cli/ports';
 import { spawnWorker, type Worker } from '../lib/child.js';
 import { partyId, type PartyAddress, type PartyConfig } from './shared.js';
 

@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort as freePortOn } from '../../src/cli/ports';
 import { join } from 'node:path';
 import { encodeNodeEnvValue } from '../../src/cli/simulate';
 import { writeDataframe } from '../../src/cli/dataframes';
@@ -80,16 +80,8 @@ export interface FakeCollaboration {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
+function freePort(): Promise<number> {
+  return freePortOn('127.0.0.1');
 }
 
 /** Start the proxy and the executor. */

@@ -12,7 +12,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +22,7 @@ import { startDevDnsServer } from '../discovery/dev-dns-server.js';
 import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, throwIfAborted } from '../errors.js';
 import { startRelay, type RelayServer } from '../relay/server.js';
 import { DEMO_PROTOCOLS, demoVector } from './demo.js';
+import { canBind, freePort } from './ports.js';
 import { SESSION_STATE_FILE, writeDataframe, writeSessionStateFile } from './dataframes.js';
 import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
 import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
@@ -195,35 +195,6 @@ export function encodeNodeEnvValue(value: string): string {
   if (bits > 0) out += BASE32[(acc << (5 - bits)) & 31];
   while (out.length % 8 !== 0) out += '!';
   return out;
-}
-
-/**
- * A TCP port that is free on `host` right now (bind to port 0, read it, close).
- * @internal also used by the benchmarks.
- */
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-/**
- * Whether this machine lets us bind `host` (e.g. 127.0.0.2: Linux routes all of 127/8 to loopback).
- * @internal also used by the benchmarks.
- */
-export async function canBind(host: string): Promise<boolean> {
-  try {
-    await freePort(host);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The `image` claim of a simulated 4.x container token (there is no image: the parties run on this machine). */

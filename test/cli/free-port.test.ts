@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { freePort } from '../../src/cli/simulate';
+import { freePort } from '../../src/cli/ports';
 
 function ephemeralRange(): [number, number] | undefined {
   try {

@@ -17,7 +17,7 @@ import { dnsDiscovery } from '../../src/discovery/dns';
 import { joinGroup, type Group, type GroupEvent } from '../../src/group/group';
 import { Initiator } from '../../src/channel/handshake';
 import { CHANNEL_PATH, SUBPROTOCOL } from '../../src/channel/transport';
-import { freePort } from '../../src/cli/simulate';
+import { freePort } from '../../src/cli/ports';
 import { makeParties, type TestParties } from '../support/group-harness';
 
 jest.setTimeout(60_000);

@@ -10,21 +10,13 @@
  *
  * In-process parties, real channels on 127.0.0.1. Every party listens on a port picked here.
  */
-import { createServer } from 'node:net';
+import { freePort as freePortOn } from '../../src/cli/ports';
 import { ErrorCode, type CouplerError } from '../../src/errors';
 import { joinGroup, type Group } from '../../src/group/group';
 import { createRoster } from '../../src/identity/roster';
 import { makeParties } from '../support/group-harness';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
 test('three parties with no discovery at all find each other through the roster addresses', async () => {
   const parties = makeParties(3);

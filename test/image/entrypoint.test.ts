@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/cli/ports';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, childrenOf, cleanupAll, expectCleanFailure, isAlive, runProcess, trackPid, v6EncodeEnv, type Run } from '../cli/_cli';
@@ -350,17 +350,6 @@ describe('coupler run, as the image runs it', () => {
     });
   }
 });
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      srv.close(() => done(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 describe('a 3-party secure sum through the packed installation', () => {
   test('identities and roster from the packed CLI, three coupler run containers, static discovery on 127.0.0.2-4: all agree on the exact sum', async () => {

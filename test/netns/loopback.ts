@@ -5,21 +5,14 @@
  *
  * @module
  */
-import { createServer } from 'node:net';
+import { freePort as freePortOn } from '../../src/cli/ports';
 import { serializeIdentity, type Identity } from '../../src/identity/identity';
 import { rosterToJSON, type Roster } from '../../src/identity/roster';
 import { runLocal, type NsProcess } from './testbed';
 
-/** A port on 127.0.0.1 that was free a moment ago (for a party that must be dialled before it listens). */
+/** A free port on 127.0.0.1 for a party that must be dialled before it listens (see src/cli/ports.ts). */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
+  return freePortOn('127.0.0.1');
 }
 
 /** What {@link startLoopbackParty} needs. */

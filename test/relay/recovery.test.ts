@@ -15,6 +15,7 @@ import { secureSum } from '../../src/protocols';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import { startRelay, RelayError, type RelayServer } from '../../src/relay';
 import { makeParties, type TestParties } from '../support/group-harness';
+import { freePort } from '../../src/cli/ports';
 
 jest.setTimeout(45_000);
 
@@ -39,8 +40,10 @@ function join(parties: TestParties, id: string, relayUrl: string, timeoutMs: num
 
 test('a relay that crashes while the mesh forms and is back 1 s later: the pairs are re-opened and the mesh forms', async () => {
   const parties = makeParties(3);
-  const first = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
-  const port = first.port;
+  // A port outside the ephemeral range: while the relay is down, no other socket (nor a party's own
+  // re-dial, connected to itself) can take it before the relay comes back.
+  const port = await freePort('127.0.0.1');
+  const first = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port });
   const url = `ws://127.0.0.1:${port}`;
   const events: GroupEvent[] = [];
   // p1 and p2 start and connect to each other through the relay; p3 is late.
@@ -70,8 +73,10 @@ test('a relay that crashes while the mesh forms and is back 1 s later: the pairs
 
 test('a relay restarted between two runs of one group, and one restarted in the middle of a run: the links resume and both sums are right', async () => {
   const parties = makeParties(3);
-  const first = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port: 0 });
-  const port = first.port;
+  // A port outside the ephemeral range: while the relay is down, no other socket (nor a party's own
+  // re-dial, connected to itself) can take it before the relay comes back.
+  const port = await freePort('127.0.0.1');
+  const first = await startRelay({ rosters: [parties.roster], host: '127.0.0.1', port });
   const url = `ws://127.0.0.1:${port}`;
   const groups = await Promise.all(parties.ids.map((id) => join(parties, id, url, 20_000)));
   let relay: RelayServer = first;

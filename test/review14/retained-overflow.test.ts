@@ -14,7 +14,7 @@ import type { Group } from '../../src/group/group';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { CouplerError } from '../../src/errors';
 import { makeParties, type TestParties } from '../support/group-harness';
-import { joinViaRelay } from '../support/relay-group';
+import { freePort, joinViaRelay } from '../support/relay-group';
 
 jest.setTimeout(90_000);
 
@@ -27,10 +27,11 @@ test('R14-3 — a relay withholds 48 MiB p1 sends p3 (p1 drops beyond its cap), 
   const parties = makeParties(3);
   let withhold = false;
   let withheld = 0;
+  const port = await freePort(); // restarted on it below: outside the ephemeral range, nothing takes it meanwhile
   let relay: RelayServer = await startRelay({
     rosters: [parties.roster],
     host: '127.0.0.1',
-    port: 0,
+    port,
     _hooks: {
       forward: (_s, from, to, data) => {
         if (!withhold || from !== 'p1' || to !== 'p3') return [data];
@@ -39,7 +40,6 @@ test('R14-3 — a relay withholds 48 MiB p1 sends p3 (p1 drops beyond its cap), 
       },
     },
   });
-  const port = relay.port;
   const url = `ws://127.0.0.1:${port}`;
   let groups: Group[] = [];
   try {

@@ -15,7 +15,7 @@
  *   exactly what p3 could send).
  * - {@link sumEach}, {@link settleSums}, {@link sumOutcome}: the sums the tests run and what they compare.
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort as freePortOn } from '../../src/cli/ports';
 import { joinGroup, type Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
 import { CouplerError } from '../../src/errors';
@@ -29,13 +29,9 @@ export function relayUrl(port: number): string {
   return `ws://127.0.0.1:${port}`;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for a relay that must know its port before it starts). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+/** A free port on 127.0.0.1 for a relay that must know its port before it starts (see src/cli/ports.ts). */
+export function freePort(): Promise<number> {
+  return freePortOn('127.0.0.1');
 }
 
 /** Resolves after `ms` milliseconds. */
