@@ -7,6 +7,10 @@
  * writes:
  *
  * - every non-missing cell an integer in int64 and none missing → INT64 (pandas int64);
+ * - every cell an integer, none missing, none negative, some beyond int64 but all within uint64 →
+ *   INT64 annotated unsigned (pandas uint64);
+ * - every cell an integer, none missing, but no 64-bit integer type holds them all (a negative with
+ *   one beyond int64, or one beyond uint64) → STRING (pandas keeps them as text: object);
  * - every non-missing cell a number (integers with missing cells included) → DOUBLE (float64);
  * - every cell `True`/`False` (any case pandas accepts) and none missing → BOOLEAN;
  * - anything else → STRING (object).
@@ -33,6 +37,7 @@ const TRUE_TEXT = new Set(['True', 'TRUE', 'true']);
 const FALSE_TEXT = new Set(['False', 'FALSE', 'false']);
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
 interface Writer {
   parquetWriteBuffer(o: {
@@ -48,13 +53,19 @@ async function parquetWriter(): Promise<Writer> {
   return (await import(specifier)) as Writer;
 }
 
+/** A column's Parquet type as {@link writeDataframe} writes it: a physical type, or uint64. */
+type ColumnType = 'INT64' | 'UINT64' | 'DOUBLE' | 'BOOLEAN' | 'STRING';
+
 /** One CSV column as pandas would type it: the Parquet type, the values (null = missing) and pandas' dtype name. */
-function typeColumn(cells: readonly string[]): { type: string; data: unknown[]; dtype: string } {
+function typeColumn(cells: readonly string[]): { type: ColumnType; data: unknown[]; dtype: string } {
   const present = cells.filter((x) => !PANDAS_NA.has(x));
   const hasMissing = present.length < cells.length;
-  const isInt64 = (x: string): boolean => INT_TEXT.test(x) && BigInt(x) >= INT64_MIN && BigInt(x) <= INT64_MAX;
-  if (present.length > 0 && !hasMissing && present.every(isInt64)) {
-    return { type: 'INT64', dtype: 'int64', data: cells.map((x) => BigInt(x)) };
+  if (present.length > 0 && !hasMissing && present.every((x) => INT_TEXT.test(x))) {
+    // pandas' C parser: int64, else uint64, else (no 64-bit integer type holds them all) text.
+    const values = present.map((x) => BigInt(x));
+    if (values.every((v) => v >= INT64_MIN && v <= INT64_MAX)) return { type: 'INT64', dtype: 'int64', data: values };
+    if (values.every((v) => v >= 0n && v <= UINT64_MAX)) return { type: 'UINT64', dtype: 'uint64', data: values };
+    return { type: 'STRING', dtype: 'object', data: [...cells] };
   }
   if (present.every((x) => FLOAT_TEXT.test(x))) {
     const parse = (x: string): number => (/inf/i.test(x) ? (x.startsWith('-') ? -Infinity : Infinity) : Number(x));
@@ -64,6 +75,18 @@ function typeColumn(cells: readonly string[]): { type: string; data: unknown[]; 
     return { type: 'BOOLEAN', dtype: 'bool', data: cells.map((x) => TRUE_TEXT.has(x)) };
   }
   return { type: 'STRING', dtype: 'object', data: cells.map((x) => (PANDAS_NA.has(x) ? null : x)) };
+}
+
+/** The schema element pyarrow writes for a column of this type (nullable, as pandas columns are). */
+function schemaElement(name: string, type: ColumnType): Record<string, unknown> {
+  switch (type) {
+    case 'UINT64':
+      return { name, type: 'INT64', converted_type: 'UINT_64', logical_type: { type: 'INTEGER', bitWidth: 64, isSigned: false }, repetition_type: 'OPTIONAL' };
+    case 'STRING':
+      return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' };
+    default:
+      return { name, type, repetition_type: 'OPTIONAL' };
+  }
 }
 
 /** Write `source` (CSV or Parquet) as the Parquet dataframe `target`. */
@@ -83,7 +106,8 @@ export async function writeDataframe(source: string, target: string): Promise<vo
   };
   const hw = await parquetWriter();
   const buffer = hw.parquetWriteBuffer({
-    columnData: typed.map((t) => ({ name: t.name, type: t.type, data: t.data, nullable: true })),
+    columnData: typed.map((t) => ({ name: t.name, data: t.data })),
+    schema: [{ name: 'schema', num_children: typed.length }, ...typed.map((t) => schemaElement(t.name, t.type))],
     kvMetadata: [{ key: 'pandas', value: JSON.stringify(pandas) }],
   });
   await writeFile(target, Buffer.from(buffer));
