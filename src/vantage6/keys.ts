@@ -3,7 +3,8 @@
  *
  * - Option 1, provisioned: the station operator mounts a key file and the collaboration's roster
  *   file into the container ({@link loadProvisionedIdentity}, `COUPLER_IDENTITY_FILE`,
- *   `COUPLER_ROSTER_FILE`). Trusts no server.
+ *   `COUPLER_ROSTER_FILE`). Trusts no server, nor whoever writes a task's input: where either
+ *   variable is set, a compute input's `roster` is refused and the key subtask makes no key.
  * - Option 2, exchanged through vantage6: a first subtask at every station runs
  *   {@link keySubtask} (the built-in method `coupler_key_exchange`), which creates a key pair,
  *   keeps the secret in the job's `TEMPORARY_FOLDER` (shared by the job's containers on that node)
@@ -84,6 +85,13 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
   return join(temporaryFolder, `coupler-identity-task-${id}.json`);
 }
 
+/** The option-1 variables this container's node sets (non-empty), in a fixed order. */
+function provisionedVariables(ctx: AlgorithmContext): string[] {
+  const env = ctx.env;
+  if (env === undefined || typeof env.get !== 'function') return [];
+  return [IDENTITY_FILE_VARIABLE, ROSTER_FILE_VARIABLE].filter((name) => (env.get(name) ?? '') !== '');
+}
+
 /**
  * The key subtask (option 2): create a fresh identity for this organization, save its secret to
  * the state folder (`TEMPORARY_FOLDER` on v4, `SESSION_FOLDER` on v5; mode 0600, file named with the task id, never overwritten) and return the
@@ -91,7 +99,8 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
  *
  * @param ctx - the algorithm context (needs the organization id, the task id and its state folder).
  * @returns the announcement to return as the subtask's result.
- * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown;
+ * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown,
+ *   or the station is provisioned (`COUPLER_IDENTITY_FILE` / `COUPLER_ROSTER_FILE` set);
  *   {@link IdentityError} when the key file cannot be created.
  * @example
  * export const coupler_key_exchange = (_kwargs, ctx) => keySubtask(ctx); // what the built-in does
@@ -103,6 +112,12 @@ export async function keySubtask(ctx: AlgorithmContext): Promise<PublicKeyAnnoun
   }
   if (taskId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s task id is unknown (no TASK_ID, no token claim)');
   if (stateFolder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: neither TEMPORARY_FOLDER (v4) nor SESSION_FOLDER (v5) is set');
+  // A provisioned station takes no roster from an input (loadPeerSession), so a key made here
+  // could serve nobody but would wait in the state folder: make none (review20 R20-1).
+  const provisioned = provisionedVariables(ctx);
+  if (provisioned.length > 0) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: this station's operator provisioned ${provisioned.join(' and ')}; it makes no keys for rosters from task inputs (run the task with keys: 'provisioned')`);
+  }
   const identity = generateIdentity(organizationId);
   await saveIdentity(identityPath(stateFolder, taskId), identity);
   ctx.logger.info(`key exchange: created the identity of organization ${organizationId} for task ${taskId}`);
@@ -294,12 +309,15 @@ export async function loadProvisionedIdentity(options: ProvisionedIdentityOption
  * The key file is deleted once read (later calls with the same `ctx` reuse the key in memory), so
  * one key subtask serves one compute subtask.
  * Without it (option 1): {@link loadProvisionedIdentity}. The session id is `kwargs.sessionId`, or
- * for option 1 without one, `v6-task-<task id>`.
+ * for option 1 without one, `v6-task-<task id>`. A station whose node sets `COUPLER_IDENTITY_FILE`
+ * or `COUPLER_ROSTER_FILE` refuses an input with a `roster`: the operator's roster decides who
+ * takes part, not the task's creator or the server.
  *
  * @param kwargs - the method's keyword arguments.
  * @param ctx - the algorithm context.
  * @returns the session.
- * @throws {@link Vantage6Error} when something is missing or the key does not match the roster.
+ * @throws {@link Vantage6Error} when something is missing, the key does not match the roster, or
+ *   the input carries a roster at a provisioned station.
  * @example
  * export async function partial(kwargs, ctx) {
  *   const { identity, roster, sessionId } = await loadPeerSession(kwargs, ctx);
@@ -312,6 +330,16 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   let sessionId = kwargs.sessionId;
   if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 200)) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "sessionId" must be a non-empty string of at most 200 characters');
+  }
+  // An operator who provisioned this station's identity or roster (option 1) decided who may take
+  // part; whoever writes a task's input (any researcher, or the server) must not replace that
+  // roster with one of its own choosing (review20 R20-1).
+  const provisioned = provisionedVariables(ctx);
+  if (kwargs.roster !== undefined && provisioned.length > 0) {
+    throw new Vantage6Error(
+      ErrorCode.VANTAGE6,
+      `the input carries a "roster", but this station's operator provisioned ${provisioned.join(' and ')}: only the provisioned roster is used here (run the task with keys: 'provisioned', or unset the variables to take rosters from key subtasks)`,
+    );
   }
   if (kwargs.roster === undefined) {
     const p = await loadProvisionedIdentity({ env: ctx.env, partyId: orgId });

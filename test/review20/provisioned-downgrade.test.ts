@@ -24,7 +24,7 @@ import { CouplerError } from '../../src/errors';
 import { createRoster, generateIdentity, rosterBoundSessionId, rosterToJSON, saveIdentity, type Identity, type Roster } from '../../src/identity';
 import { joinGroup, type Group } from '../../src/group/group';
 import { secureSum } from '../../src/protocols';
-import { keySubtask, loadPeerSession, readContainerEnv, type AlgorithmContext } from '../../src/vantage6';
+import { identityPath, keySubtask, loadPeerSession, readContainerEnv, type AlgorithmContext } from '../../src/vantage6';
 import { AddressBook } from '../support/group-harness';
 import { collectingLogger, tempDir, v6EncodeEnv } from '../vantage6/helpers';
 
@@ -37,7 +37,7 @@ describe('R20-1: a provisioned station (option 1) ignores nobody\'s roster but i
   afterEach(() => cleanup());
 
   /** Station 2, provisioned by its operator with the collaboration's roster {1, 2, 3}. */
-  async function provisionedStation(): Promise<{ ctxFor: (taskId: string) => AlgorithmContext; me: Identity }> {
+  async function provisionedStation(): Promise<{ ctxFor: (taskId: string) => AlgorithmContext; me: Identity; tmp: string }> {
     const me = generateIdentity('2');
     await saveIdentity(join(dir, 'identity.json'), me);
     const roster = createRoster([
@@ -54,13 +54,33 @@ describe('R20-1: a provisioned station (option 1) ignores nobody\'s roster but i
     );
     const ctxFor = (taskId: string): AlgorithmContext =>
       ({ organizationId: '2', taskId, temporaryFolder: tmp, stateFolder: tmp, env, logger: collectingLogger() }) as unknown as AlgorithmContext;
-    return { ctxFor, me };
+    return { ctxFor, me, tmp };
   }
 
-  test('a compute input with its own roster is refused (typed VANTAGE6), not used', async () => {
+  /**
+   * A fresh key of the station in its state folder and its public key, as a key subtask leaves
+   * them: by `keySubtask` where it still runs, else written as it writes it (a key subtask run
+   * before the operator provisioned the station, or on 5.x another task of the session).
+   */
+  async function stationKey(ctx: AlgorithmContext, tmp: string): Promise<string> {
+    try {
+      return (await keySubtask(ctx)).publicKey;
+    } catch {
+      const key = generateIdentity('2');
+      await saveIdentity(identityPath(tmp, ctx.taskId!), key);
+      return Buffer.from(key.publicKey).toString('base64');
+    }
+  }
+
+  test('the key subtask is refused at a provisioned station (typed VANTAGE6)', async () => {
     const { ctxFor } = await provisionedStation();
-    // The attacker's key subtask at the station: the station makes a fresh key and announces it.
-    const announced = await keySubtask(ctxFor('41'));
+    await expect(keySubtask(ctxFor('31'))).rejects.toMatchObject({ code: 'COUPLER_ERR_VANTAGE6' });
+  });
+
+  test('a compute input with its own roster is refused (typed VANTAGE6), not used', async () => {
+    const { ctxFor, tmp } = await provisionedStation();
+    // The attacker's key subtask at the station: a fresh key, announced.
+    const announced = { publicKey: await stationKey(ctxFor('41'), tmp) };
     const mallory = [generateIdentity('8'), generateIdentity('9')];
     const roster = createRoster([{ id: '2', publicKey: announced.publicKey }, ...mallory.map((m) => ({ id: m.id!, publicKey: m.publicKey }))]);
     const kwargs = { roster: roster.toJSON(), sessionId: rosterBoundSessionId(roster, 'v6-42-attacker'), keyTaskId: '41' };
@@ -74,8 +94,8 @@ describe('R20-1: a provisioned station (option 1) ignores nobody\'s roster but i
   });
 
   test('end to end: the attacker does not learn the station\'s input', async () => {
-    const { ctxFor } = await provisionedStation();
-    const announced = await keySubtask(ctxFor('51'));
+    const { ctxFor, tmp } = await provisionedStation();
+    const announced = { publicKey: await stationKey(ctxFor('51'), tmp) };
     const mallory = [generateIdentity('8'), generateIdentity('9')];
     const roster: Roster = createRoster([{ id: '2', publicKey: announced.publicKey }, ...mallory.map((m) => ({ id: m.id!, publicKey: m.publicKey }))]);
     const kwargs = { roster: roster.toJSON(), sessionId: rosterBoundSessionId(roster, 'v6-52-attacker'), keyTaskId: '51' };
