@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import {
   type Identity,
   Roster,
+  compareIds,
   createRoster,
   encodePublicKey,
   decodePublicKey,
@@ -32,7 +33,8 @@ import {
   parseRoster,
   saveIdentity,
 } from '../identity';
-import { ErrorCode, IdentityError, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { ErrorCode, IdentityError, InvalidArgumentError, RosterError, Vantage6Error, describeType } from '../errors';
+import { isWeakEd25519PublicKey } from '../crypto/ed25519';
 import { readContainerEnv, type ContainerEnv } from './env';
 import { isContainerEnv, type SubtaskResult } from './proxy-client';
 import type { AlgorithmContext } from './contract';
@@ -213,13 +215,15 @@ export interface BuildRosterOptions {
  * @param options - the expected organizations and key task id.
  * @returns the roster (ids are organization ids as strings).
  * @throws {@link Vantage6Error} naming the organizations at fault (`peers`): unattributed, duplicate,
- *   malformed, mismatched, missing or unexpected; {@link RosterError} for duplicate keys.
+ *   malformed, weak, mismatched, missing or unexpected; {@link RosterError} for the same key from
+ *   two organizations, naming nobody: both are `suspects` (either may have copied the other's).
  * @example
  * const roster = buildRosterFromResults(await client.waitForResults(keyTask.id), { expectedOrganizations: [1, 2, 3] });
  */
 export function buildRosterFromResults(results: readonly SubtaskResult[], options: BuildRosterOptions = {}): Roster {
   if (!Array.isArray(results)) throw new InvalidArgumentError(`"results" must be an array, got ${describeType(results)}`);
   const entries = new Map<string, Uint8Array>();
+  const byKey = new Map<string, string>();
   const fault = (org: string, why: string): never => {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: organization ${org} ${why}`, { peer: org });
   };
@@ -239,6 +243,20 @@ export function buildRosterFromResults(results: readonly SubtaskResult[], option
     } catch {
       return fault(org, 'returned a malformed public key');
     }
+    // A weak key (a point of small order, a non-canonical encoding) is its announcer's doing, as
+    // a malformed one is: named here, not left to the roster's check (which names no organisation).
+    if (isWeakEd25519PublicKey(key)) fault(org, 'returned a weak public key (anyone could sign for it)');
+    // The same key from two organisations: announcements are public (a station's key subtask may
+    // read the other runs of the key task: VIEW of scope collaboration is assigned to containers),
+    // so either may have copied the other's, and the order of the results (the central's order of
+    // the organisations) says nothing about which. Both are suspects; nobody is named.
+    const hex = Buffer.from(key).toString('hex');
+    const holder = byKey.get(hex);
+    if (holder !== undefined) {
+      const pair = [holder, org].sort(compareIds);
+      throw new RosterError(`key exchange: organizations ${pair.join(' and ')} returned the same public key (one of them copied the other's; which cannot be told here)`, { suspects: pair, field: 'publicKey' });
+    }
+    byKey.set(hex, org);
     entries.set(org, key);
   }
   if (options.expectedOrganizations !== undefined) {
