@@ -31,7 +31,9 @@ import {
   loadIdentity,
   loadRoster,
   parseRoster,
+  rosterDigest,
   saveIdentity,
+  sessionRosterDigest,
 } from '../identity';
 import { ErrorCode, IdentityError, InvalidArgumentError, RosterError, Vantage6Error, describeType } from '../errors';
 import { isWeakEd25519PublicKey } from '../crypto/ed25519';
@@ -325,7 +327,9 @@ export async function loadProvisionedIdentity(options: ProvisionedIdentityOption
  * With `kwargs.roster` (option 2, created by `runPeerTasks`): parses the roster, loads the secret
  * key the key subtask saved (`kwargs.keyTaskId`) and checks it is this organization's roster key.
  * The key file is deleted once read (later calls with the same `ctx` reuse the key in memory), so
- * one key subtask serves one compute subtask.
+ * one key subtask serves one compute subtask. A roster-bound session id (`<label>#<digest>`, as
+ * `runPeerTasks` makes) must commit to the input's roster, so two stations that meet in one session
+ * hold the same roster.
  * Without it (option 1): {@link loadProvisionedIdentity}. The session id is `kwargs.sessionId`, or
  * for option 1 without one, `v6-task-<task id>`. A station whose node sets `COUPLER_IDENTITY_FILE`
  * or `COUPLER_ROSTER_FILE` refuses an input with a `roster`: the operator's roster decides who
@@ -370,6 +374,13 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if (sessionId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input has a "roster" but no "sessionId"');
   if (typeof kwargs.roster !== 'object' || kwargs.roster === null) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" must be a roster object');
   const roster = parseRoster(kwargs.roster);
+  // A roster-bound session id (runPeerTasks makes one) commits to the roster: a party whose input
+  // roster is another one (a view the server split) must not join. The relay client refuses this
+  // too; the direct mesh had no such check, so parties with different rosters shared one session.
+  const bound = sessionRosterDigest(sessionId as string);
+  if (bound !== undefined && bound !== rosterDigest(roster)) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" is not the roster the input "sessionId" commits to (its "#<digest>" suffix): the stations were given different rosters');
+  }
   if (orgId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'this container\'s organization id is unknown');
   if (!roster.has(orgId)) throw new Vantage6Error(ErrorCode.VANTAGE6, `organization ${orgId} is not in the roster`);
   const keyTaskId = kwargs.keyTaskId;
