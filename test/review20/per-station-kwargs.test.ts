@@ -1,7 +1,8 @@
 /**
  * Review 20, R20-5: every station's kwargs come separately from whoever creates the task — one
  * task may give each organization its own input (4.14 `POST /task` `organizations: [{id, input}]`,
- * `vantage6-server/vantage6/server/resource/task.py`; 5.0 `[{id, arguments}]`) — and a compute
+ * one run per organization with its own input: `vantage6-server/vantage6/server/resource/task.py:834-850`;
+ * 5.0.0rc2 `[{id, arguments}]`: `vantage6-hq/vantage6/hq/resource/common/task_post_base.py:451-456`) — and a compute
  * subtask did nothing to check that the stations compute the same statistic. The central example's
  * `partial` takes `threshold` from its kwargs: a researcher who gives two stations a threshold no
  * value reaches and the third the real one reads that third station's own count from the "pooled"
