@@ -34,3 +34,12 @@ test('R20-5: stations given different thresholds do not give away one station\'s
   expect(results.every((r) => r === undefined)).toBe(true);
   expect(lines.join('\n')).toMatch(/different/);
 });
+
+test('R20-5: agreeOn is checked before anything else (typed)', async () => {
+  const { joinPeerGroup } = await import('../../src/vantage6');
+  const ctx = { logger: { info() {}, warn() {}, error() {} }, env: undefined } as never;
+  for (const agreeOn of ['column', [''], [5], Array.from({ length: 257 }, (_, i) => `k${i}`), ['x'.repeat(129)]]) {
+    await expect(joinPeerGroup({}, ctx, {}, { agreeOn } as never)).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+  }
+  await expect(joinPeerGroup({}, ctx, {}, null as never)).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
+});
