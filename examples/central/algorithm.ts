@@ -104,7 +104,10 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   // missing. Read before joining: a bad input fails at once.
   const { values, missing } = numericColumn(await readStationTable(ctx), column);
 
-  const group = await joinPeerGroup(kwargs, ctx); // roster and session from runPeerTasks (or provisioned)
+  // Roster and session from runPeerTasks (or provisioned). A task may give each station its own
+  // input: agree on what defines the statistic, or a threshold no value reaches at all stations
+  // but one would make the pooled count that station's own (the run stops, SHAPE_MISMATCH).
+  const group = await joinPeerGroup({ ...kwargs, column, threshold, minRows }, ctx, {}, { agreeOn: ['column', 'threshold', 'minRows'] });
   try {
     // Too few values here: leave before the sum (the others' sum then fails at once, naming this
     // station), rather than let the pooled totals give away the other stations' totals.

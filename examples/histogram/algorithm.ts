@@ -113,7 +113,9 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   if (k > n) throw new Error(`kwarg "k" must be at most the number of stations (${n})`);
   ctx.logger.info(`local counts ready for column "${column}" in ${edges.length - 1} bins (the counts stay here)`);
 
-  const group = await joinPeerGroup(kwargs, ctx);
+  // A task may give each station its own input: agree on what defines the histogram, or edges no
+  // value falls in at all stations but one would make the pooled counts that station's own.
+  const group = await joinPeerGroup({ ...kwargs, column, edges, minRows }, ctx, {}, { agreeOn: ['column', 'edges', 'minRows'] });
   try {
     // Too few values here: leave before the sum (the others' sum then fails at once, naming this
     // station), rather than let the pooled counts give away the other stations' counts. Checked

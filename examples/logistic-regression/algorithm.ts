@@ -209,7 +209,11 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const p = terms.length;
   ctx.logger.info(`${x.length} complete rows ready (${skipped} skipped); fitting ${p} coefficients (the rows stay here)`);
 
-  const group = await joinPeerGroup(kwargs, ctx);
+  // A task may give each station its own input: agree on the model (fractionalBits and bound are
+  // the sums' own parameters, compared by each sum).
+  const group = await joinPeerGroup({ ...kwargs, outcome, features, maxIterations, tolerance, l2, minRows }, ctx, {}, {
+    agreeOn: ['outcome', 'features', 'maxIterations', 'tolerance', 'l2', 'minRows'],
+  });
   try {
     // Too few complete rows here: leave before the first sum (the others' sum then fails at once,
     // naming this station), rather than let the pooled totals give away the other stations'.

@@ -73,7 +73,9 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   checkParams({ fractionalBits, bound, parties: (await loadPeerSession(kwargs, ctx)).roster.size, modulus: 'ring64' });
   ctx.logger.info(`local totals ready for column "${column}" (the values stay here)`);
 
-  const group = await joinPeerGroup(kwargs, ctx);
+  // A task may give each station its own input: agree on the column and minRows (fractionalBits
+  // and bound are the sum's own parameters, compared by the sum).
+  const group = await joinPeerGroup({ ...kwargs, column, minRows }, ctx, {}, { agreeOn: ['column', 'minRows'] });
   try {
     // Too few values here: leave before the sum (the others' sum then fails at once, naming this
     // station), rather than let the pooled totals give away the other stations' totals. Checked

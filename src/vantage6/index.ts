@@ -132,7 +132,7 @@ export {
 } from './keys';
 export { type PeerTasksOutcome, type RunPeerTasksOptions, RESERVED_KWARGS, canonicalJson, checkAgreement, runPeerTasks } from './central';
 export { toContractJson } from './_json';
-export { TRANSPORT_KWARGS, couplerEnv, discoveryFromEnv, joinPeerGroup } from './peer';
+export { TRANSPORT_KWARGS, couplerEnv, discoveryFromEnv, joinPeerGroup, type JoinPeerGroupOptions } from './peer';
 export {
   type CsvOptions,
   type Cell,

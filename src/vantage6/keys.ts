@@ -3,7 +3,8 @@
  *
  * - Option 1, provisioned: the station operator mounts a key file and the collaboration's roster
  *   file into the container ({@link loadProvisionedIdentity}, `COUPLER_IDENTITY_FILE`,
- *   `COUPLER_ROSTER_FILE`). Trusts no server.
+ *   `COUPLER_ROSTER_FILE`). Trusts no server, nor whoever writes a task's input: where either
+ *   variable is set, a compute input's `roster` is refused and the key subtask makes no key.
  * - Option 2, exchanged through vantage6: a first subtask at every station runs
  *   {@link keySubtask} (the built-in method `coupler_key_exchange`), which creates a key pair,
  *   keeps the secret in the job's `TEMPORARY_FOLDER` (shared by the job's containers on that node)
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import {
   type Identity,
   Roster,
+  compareIds,
   createRoster,
   encodePublicKey,
   decodePublicKey,
@@ -29,9 +31,12 @@ import {
   loadIdentity,
   loadRoster,
   parseRoster,
+  rosterDigest,
   saveIdentity,
+  sessionRosterDigest,
 } from '../identity';
-import { ErrorCode, IdentityError, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
+import { ErrorCode, IdentityError, InvalidArgumentError, RosterError, Vantage6Error, describeType } from '../errors';
+import { isWeakEd25519PublicKey } from '../crypto/ed25519';
 import { readContainerEnv, type ContainerEnv } from './env';
 import { isContainerEnv, type SubtaskResult } from './proxy-client';
 import type { AlgorithmContext } from './contract';
@@ -84,6 +89,13 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
   return join(temporaryFolder, `coupler-identity-task-${id}.json`);
 }
 
+/** The option-1 variables this container's node sets (non-empty), in a fixed order. */
+function provisionedVariables(ctx: AlgorithmContext): string[] {
+  const env = ctx.env;
+  if (env === undefined || typeof env.get !== 'function') return [];
+  return [IDENTITY_FILE_VARIABLE, ROSTER_FILE_VARIABLE].filter((name) => (env.get(name) ?? '') !== '');
+}
+
 /**
  * The key subtask (option 2): create a fresh identity for this organization, save its secret to
  * the state folder (`TEMPORARY_FOLDER` on v4, `SESSION_FOLDER` on v5; mode 0600, file named with the task id, never overwritten) and return the
@@ -91,7 +103,8 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
  *
  * @param ctx - the algorithm context (needs the organization id, the task id and its state folder).
  * @returns the announcement to return as the subtask's result.
- * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown;
+ * @throws {@link Vantage6Error} when the organization id, task id or temporary folder is unknown,
+ *   or the station is provisioned (`COUPLER_IDENTITY_FILE` / `COUPLER_ROSTER_FILE` set);
  *   {@link IdentityError} when the key file cannot be created.
  * @example
  * export const coupler_key_exchange = (_kwargs, ctx) => keySubtask(ctx); // what the built-in does
@@ -103,6 +116,12 @@ export async function keySubtask(ctx: AlgorithmContext): Promise<PublicKeyAnnoun
   }
   if (taskId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: this container\'s task id is unknown (no TASK_ID, no token claim)');
   if (stateFolder === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'key exchange: neither TEMPORARY_FOLDER (v4) nor SESSION_FOLDER (v5) is set');
+  // A provisioned station takes no roster from an input (loadPeerSession), so a key made here
+  // could serve nobody but would wait in the state folder: make none (review20 R20-1).
+  const provisioned = provisionedVariables(ctx);
+  if (provisioned.length > 0) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: this station's operator provisioned ${provisioned.join(' and ')}; it makes no keys for rosters from task inputs (run the task with keys: 'provisioned')`);
+  }
   const identity = generateIdentity(organizationId);
   await saveIdentity(identityPath(stateFolder, taskId), identity);
   ctx.logger.info(`key exchange: created the identity of organization ${organizationId} for task ${taskId}`);
@@ -198,13 +217,15 @@ export interface BuildRosterOptions {
  * @param options - the expected organizations and key task id.
  * @returns the roster (ids are organization ids as strings).
  * @throws {@link Vantage6Error} naming the organizations at fault (`peers`): unattributed, duplicate,
- *   malformed, mismatched, missing or unexpected; {@link RosterError} for duplicate keys.
+ *   malformed, weak, mismatched, missing or unexpected; {@link RosterError} for the same key from
+ *   two organizations, naming nobody: both are `suspects` (either may have copied the other's).
  * @example
  * const roster = buildRosterFromResults(await client.waitForResults(keyTask.id), { expectedOrganizations: [1, 2, 3] });
  */
 export function buildRosterFromResults(results: readonly SubtaskResult[], options: BuildRosterOptions = {}): Roster {
   if (!Array.isArray(results)) throw new InvalidArgumentError(`"results" must be an array, got ${describeType(results)}`);
   const entries = new Map<string, Uint8Array>();
+  const byKey = new Map<string, string>();
   const fault = (org: string, why: string): never => {
     throw new Vantage6Error(ErrorCode.VANTAGE6, `key exchange: organization ${org} ${why}`, { peer: org });
   };
@@ -224,6 +245,20 @@ export function buildRosterFromResults(results: readonly SubtaskResult[], option
     } catch {
       return fault(org, 'returned a malformed public key');
     }
+    // A weak key (a point of small order, a non-canonical encoding) is its announcer's doing, as
+    // a malformed one is: named here, not left to the roster's check (which names no organisation).
+    if (isWeakEd25519PublicKey(key)) fault(org, 'returned a weak public key (anyone could sign for it)');
+    // The same key from two organisations: announcements are public (a station's key subtask may
+    // read the other runs of the key task: VIEW of scope collaboration is assigned to containers),
+    // so either may have copied the other's, and the order of the results (the central's order of
+    // the organisations) says nothing about which. Both are suspects; nobody is named.
+    const hex = Buffer.from(key).toString('hex');
+    const holder = byKey.get(hex);
+    if (holder !== undefined) {
+      const pair = [holder, org].sort(compareIds);
+      throw new RosterError(`key exchange: organizations ${pair.join(' and ')} returned the same public key (one of them copied the other's; which cannot be told here)`, { suspects: pair, field: 'publicKey' });
+    }
+    byKey.set(hex, org);
     entries.set(org, key);
   }
   if (options.expectedOrganizations !== undefined) {
@@ -292,14 +327,19 @@ export async function loadProvisionedIdentity(options: ProvisionedIdentityOption
  * With `kwargs.roster` (option 2, created by `runPeerTasks`): parses the roster, loads the secret
  * key the key subtask saved (`kwargs.keyTaskId`) and checks it is this organization's roster key.
  * The key file is deleted once read (later calls with the same `ctx` reuse the key in memory), so
- * one key subtask serves one compute subtask.
+ * one key subtask serves one compute subtask. A roster-bound session id (`<label>#<digest>`, as
+ * `runPeerTasks` makes) must commit to the input's roster, so two stations that meet in one session
+ * hold the same roster.
  * Without it (option 1): {@link loadProvisionedIdentity}. The session id is `kwargs.sessionId`, or
- * for option 1 without one, `v6-task-<task id>`.
+ * for option 1 without one, `v6-task-<task id>`. A station whose node sets `COUPLER_IDENTITY_FILE`
+ * or `COUPLER_ROSTER_FILE` refuses an input with a `roster`: the operator's roster decides who
+ * takes part, not the task's creator or the server.
  *
  * @param kwargs - the method's keyword arguments.
  * @param ctx - the algorithm context.
  * @returns the session.
- * @throws {@link Vantage6Error} when something is missing or the key does not match the roster.
+ * @throws {@link Vantage6Error} when something is missing, the key does not match the roster, or
+ *   the input carries a roster at a provisioned station.
  * @example
  * export async function partial(kwargs, ctx) {
  *   const { identity, roster, sessionId } = await loadPeerSession(kwargs, ctx);
@@ -313,6 +353,16 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 200)) {
     throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "sessionId" must be a non-empty string of at most 200 characters');
   }
+  // An operator who provisioned this station's identity or roster (option 1) decided who may take
+  // part; whoever writes a task's input (any researcher, or the server) must not replace that
+  // roster with one of its own choosing (review20 R20-1).
+  const provisioned = provisionedVariables(ctx);
+  if (kwargs.roster !== undefined && provisioned.length > 0) {
+    throw new Vantage6Error(
+      ErrorCode.VANTAGE6,
+      `the input carries a "roster", but this station's operator provisioned ${provisioned.join(' and ')}: only the provisioned roster is used here (run the task with keys: 'provisioned', or unset the variables to take rosters from key subtasks)`,
+    );
+  }
   if (kwargs.roster === undefined) {
     const p = await loadProvisionedIdentity({ env: ctx.env, partyId: orgId });
     if (sessionId === undefined) {
@@ -324,6 +374,13 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if (sessionId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input has a "roster" but no "sessionId"');
   if (typeof kwargs.roster !== 'object' || kwargs.roster === null) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" must be a roster object');
   const roster = parseRoster(kwargs.roster);
+  // A roster-bound session id (runPeerTasks makes one) commits to the roster: a party whose input
+  // roster is another one (a view the server split) must not join. The relay client refuses this
+  // too; the direct mesh had no such check, so parties with different rosters shared one session.
+  const bound = sessionRosterDigest(sessionId as string);
+  if (bound !== undefined && bound !== rosterDigest(roster)) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" is not the roster the input "sessionId" commits to (its "#<digest>" suffix): the stations were given different rosters');
+  }
   if (orgId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'this container\'s organization id is unknown');
   if (!roster.has(orgId)) throw new Vantage6Error(ErrorCode.VANTAGE6, `organization ${orgId} is not in the roster`);
   const keyTaskId = kwargs.keyTaskId;

@@ -26,8 +26,12 @@
  * @module
  */
 import { transportFromEnv } from '../relay/mesh.js';
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, Vantage6Error } from '../errors.js';
+import { ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors.js';
+import { echoBroadcast } from '../group/echo.js';
+import { compareIds } from '../identity/roster.js';
+import { canonicalJson } from './central.js';
 import type { Discovery } from '../discovery/types.js';
 import { dnsDiscovery } from '../discovery/dns.js';
 import { envDiscovery } from '../discovery/env.js';
@@ -142,6 +146,75 @@ export function discoveryFromEnv(rawEnv: NodeJS.ProcessEnv = process.env, ctx?: 
   });
 }
 
+/** Options of {@link joinPeerGroup} that are not the group's own. */
+export interface JoinPeerGroupOptions {
+  /**
+   * Names of the kwargs that define what the stations compute (a column, a threshold, bin edges):
+   * every station must have been given the same values, checked with one echo round once the
+   * group has formed. A vantage6 task gives each organization its own input, and whoever creates
+   * it (any researcher, or the server) may give them different ones — a threshold no value reaches
+   * at all stations but one makes the "pooled" count that one station's own (review20 R20-5).
+   * The same list at every station (it is part of what is compared). Leave out what may differ per
+   * station (a file path). A mismatch closes the group and throws `SHAPE_MISMATCH` naming nobody:
+   * the input's author did it, or a station that claims so (which any live station can do to stop a run anyway).
+   */
+  readonly agreeOn?: readonly string[];
+}
+
+/** Most names in {@link JoinPeerGroupOptions.agreeOn}. */
+const MAX_AGREED_KWARGS = 256;
+
+/** The digest every station compares: the names, and the values of those present, as canonical JSON. */
+function inputDigest(kwargs: Record<string, unknown>, names: readonly string[]): Uint8Array {
+  const present: Record<string, unknown> = {};
+  for (const n of names) if (Object.prototype.hasOwnProperty.call(kwargs, n) && kwargs[n] !== undefined) present[n] = kwargs[n];
+  return new Uint8Array(createHash('sha256').update('coupler-v6-input/1\n').update(canonicalJson({ names, present })).digest());
+}
+
+function checkAgreeOn(agreeOn: unknown): string[] {
+  if (agreeOn === undefined) return [];
+  if (!Array.isArray(agreeOn) || agreeOn.length > MAX_AGREED_KWARGS || agreeOn.some((n) => typeof n !== 'string' || n.length === 0 || n.length > 128)) {
+    throw new InvalidArgumentError(`"agreeOn" must be a list of at most ${MAX_AGREED_KWARGS} kwarg names (1 to 128 characters), got ${describeType(agreeOn)}`);
+  }
+  return [...new Set(agreeOn as string[])].sort();
+}
+
+/**
+ * One echo round over the digest of the agreed kwargs; every station sees the same digests (echo
+ * checked), so all stop together when they differ. Closes the group on any failure.
+ */
+async function agreeOnInput(group: Group, names: readonly string[], digest: Uint8Array): Promise<void> {
+  const run = group.nextRunId('v6-input');
+  let values: Map<string, unknown>;
+  try {
+    values = await echoBroadcast(group, `${run}/d`, digest);
+    group.endRun(run);
+  } catch (err) {
+    group.endRun(run, err);
+    await group.close();
+    throw err;
+  }
+  const byDigest = new Map<string, string[]>();
+  for (const [party, v] of values) {
+    const key = v instanceof Uint8Array && v.length === 32 ? Buffer.from(v).toString('hex') : 'malformed';
+    const parties = byDigest.get(key);
+    if (parties === undefined) byDigest.set(key, [party]);
+    else parties.push(party);
+  }
+  if (byDigest.size === 1 && !byDigest.has('malformed')) return;
+  await group.close();
+  const sets = [...byDigest.values()]
+    .map((ps) => ps.sort(compareIds))
+    .sort((a, b) => compareIds(a[0]!, b[0]!))
+    .map((ps) => `{${ps.join(', ')}}`)
+    .join(' vs ');
+  throw new Vantage6Error(
+    ErrorCode.SHAPE_MISMATCH,
+    `the stations were given different values of input ${names.map((n) => `"${n.slice(0, 40)}"`).join(', ')}: ${sets}; nothing was computed (the task gave the organizations different inputs, or a station claims so)`,
+    { peers: [] },
+  );
+}
+
 /**
  * In a compute subtask: load this party's session (identity, roster, session id — see
  * `loadPeerSession`), discover the peers as the environment says, and form the group.
@@ -150,7 +223,10 @@ export function discoveryFromEnv(rawEnv: NodeJS.ProcessEnv = process.env, ctx?: 
  *   optionally {@link TRANSPORT_KWARGS} for a node that sets no transport).
  * @param ctx - the algorithm context.
  * @param overrides - any {@link JoinGroupOptions} to set in code instead of the environment.
+ * @param options - {@link JoinPeerGroupOptions}: `agreeOn`, the kwargs every station must share.
  * @returns the formed group; close it when done.
+ * @throws {@link Vantage6Error} `SHAPE_MISMATCH` (nobody named) when the stations' `agreeOn`
+ *   kwargs differ; what `loadPeerSession` and `joinGroup` throw.
  * @example
  * export async function partial(kwargs, ctx) {
  *   const group = await joinPeerGroup(kwargs, ctx);
@@ -166,8 +242,12 @@ export async function joinPeerGroup(
   kwargs: Record<string, unknown>,
   ctx: AlgorithmContext,
   overrides: Partial<JoinGroupOptions> = {},
+  options: JoinPeerGroupOptions = {},
 ): Promise<Group> {
   if (typeof kwargs !== 'object' || kwargs === null) throw new Vantage6Error(ErrorCode.VANTAGE6, '"kwargs" must be an object');
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`"options" must be an object, got ${describeType(options)}`);
+  const agreed = checkAgreeOn(options.agreeOn);
+  const digest = agreed.length > 0 ? inputDigest(kwargs, agreed) : undefined;
   // COUPLER_TRANSPORT / COUPLER_RELAY_URL: the node's (operator's) values, else the input's.
   const env = withTransportKwargs(couplerEnv(process.env), kwargs, ctx);
   const session = await loadPeerSession(kwargs, ctx);
@@ -211,6 +291,7 @@ export async function joinPeerGroup(
     ...transport,
     ...overrides,
   });
+  if (digest !== undefined) await agreeOnInput(group, agreed, digest);
   const statsFile = env.COUPLER_STATS_FILE;
   if (statsFile !== undefined && statsFile !== '') {
     const close = group.close.bind(group);
