@@ -24,7 +24,7 @@ export interface ChannelLimits {
   readonly sendHighWaterBytes?: number;
   /**
    * Socket is paused while more than this many received bytes wait for the application (each
-   * message counted as its bytes plus {@link QUEUED_MESSAGE_COST}). Default 64 MiB.
+   * message counted as its bytes, at least {@link QUEUED_MESSAGE_COST}). Default 64 MiB.
    */
   readonly receiveHighWaterBytes?: number;
 }
@@ -39,9 +39,9 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
  */
 export const MIN_CHUNK_BYTES = 1024;
 /**
- * What a message waiting in the receive queue is charged beside its bytes (the heap of the queued
- * object, measured ~190 bytes on Node 20): empty messages counted as 0 bytes never paused the
- * socket (review19 R19-2).
+ * The least a message waiting in the receive queue is counted, whatever its length (the heap of
+ * the queued object, measured ~190 bytes on Node 20): empty messages counted as 0 bytes never
+ * paused the socket (review19 R19-2).
  */
 export const QUEUED_MESSAGE_COST = 256;
 /** Default plaintext bytes per frame: 256 KiB. */
@@ -367,7 +367,7 @@ export class SecureChannel {
       return;
     }
     this.#queue.push(message);
-    this.#queuedBytes += message.length + QUEUED_MESSAGE_COST;
+    this.#queuedBytes += Math.max(message.length, QUEUED_MESSAGE_COST);
     if (!this.#paused && this.#queuedBytes > this.#limits.receiveHighWaterBytes) {
       this.#paused = true;
       this.#ws.pause();
@@ -377,7 +377,7 @@ export class SecureChannel {
   #dequeue(): Uint8Array | undefined {
     const message = this.#queue.shift();
     if (message === undefined) return undefined;
-    this.#queuedBytes -= message.length + QUEUED_MESSAGE_COST;
+    this.#queuedBytes -= Math.max(message.length, QUEUED_MESSAGE_COST);
     if (this.#paused && this.#queuedBytes <= this.#limits.receiveHighWaterBytes / 2) {
       this.#paused = false;
       this.#ws.resume();
