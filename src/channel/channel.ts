@@ -18,16 +18,32 @@ import type { Suite } from './suite.js';
 export interface ChannelLimits {
   /** Largest message accepted or sent, bytes. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
   readonly maxMessageBytes?: number;
-  /** Plaintext bytes per frame. Default {@link DEFAULT_CHUNK_BYTES}. */
+  /** Plaintext bytes per frame, at least {@link MIN_CHUNK_BYTES}. Default {@link DEFAULT_CHUNK_BYTES}. */
   readonly chunkBytes?: number;
   /** Sender waits while more than this many bytes are buffered in the socket. Default 8 MiB. */
   readonly sendHighWaterBytes?: number;
-  /** Socket is paused while more than this many received bytes wait for the application. Default 64 MiB. */
+  /**
+   * Socket is paused while more than this many received bytes wait for the application (each
+   * message counted as its bytes, at least {@link QUEUED_MESSAGE_COST}). Default 64 MiB.
+   */
   readonly receiveHighWaterBytes?: number;
 }
 
 /** Default largest message: 256 MiB (a vector of 32M ring elements). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/**
+ * Smallest `chunkBytes`: every frame of a message but its last carries exactly the sender's
+ * `chunkBytes`, so a receiver refuses a non-last frame with fewer bytes — each part of a message
+ * is held as an object of its own (~200 bytes of heap), and parts of 0 or 1 bytes let a peer grow
+ * a channel's memory without bound within `maxMessageBytes` (review19 R19-1).
+ */
+export const MIN_CHUNK_BYTES = 1024;
+/**
+ * The least a message waiting in the receive queue is counted, whatever its length (the heap of
+ * the queued object, measured ~190 bytes on Node 20): empty messages counted as 0 bytes never
+ * paused the socket (review19 R19-2).
+ */
+export const QUEUED_MESSAGE_COST = 256;
 /** Default plaintext bytes per frame: 256 KiB. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** Default send buffer high-water mark: 8 MiB. */
@@ -98,7 +114,7 @@ export function resolveLimits(limits: ChannelLimits = {}): ResolvedLimits {
     }
     return v;
   };
-  const chunkBytes = pick(limits.chunkBytes, DEFAULT_CHUNK_BYTES, 'chunkBytes', 1024);
+  const chunkBytes = pick(limits.chunkBytes, DEFAULT_CHUNK_BYTES, 'chunkBytes', MIN_CHUNK_BYTES);
   return {
     maxMessageBytes: pick(limits.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes', 1),
     chunkBytes,
@@ -309,6 +325,11 @@ export class SecureChannel {
         this.#ws.close(1000);
         return;
       }
+      // An honest sender fills every frame of a message but the last (its chunkBytes, at least
+      // MIN_CHUNK_BYTES): shorter ones only make this side hold one part per frame (R19-1).
+      if (type === FrameType.MORE && chunk.length < MIN_CHUNK_BYTES) {
+        throw new ChannelError(ErrorCode.FRAME_MALFORMED, `a frame that does not end its message carries ${chunk.length} bytes, fewer than ${MIN_CHUNK_BYTES}`, { peer: this.peerId });
+      }
       if (this.#partBytes + chunk.length > this.#limits.maxMessageBytes) {
         throw new ChannelError(ErrorCode.MESSAGE_TOO_LARGE, `incoming message exceeds maxMessageBytes ${this.#limits.maxMessageBytes}`, {
           peer: this.peerId,
@@ -346,7 +367,7 @@ export class SecureChannel {
       return;
     }
     this.#queue.push(message);
-    this.#queuedBytes += message.length;
+    this.#queuedBytes += Math.max(message.length, QUEUED_MESSAGE_COST);
     if (!this.#paused && this.#queuedBytes > this.#limits.receiveHighWaterBytes) {
       this.#paused = true;
       this.#ws.pause();
@@ -356,7 +377,7 @@ export class SecureChannel {
   #dequeue(): Uint8Array | undefined {
     const message = this.#queue.shift();
     if (message === undefined) return undefined;
-    this.#queuedBytes -= message.length;
+    this.#queuedBytes -= Math.max(message.length, QUEUED_MESSAGE_COST);
     if (this.#paused && this.#queuedBytes <= this.#limits.receiveHighWaterBytes / 2) {
       this.#paused = false;
       this.#ws.resume();

@@ -122,9 +122,19 @@ export function encodeMessage(value: PlainData): Uint8Array {
   checkPlain(value, {}, true);
   try {
     return packr.pack(value);
-  } catch (err) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'value cannot be encoded', { cause: err });
+  } catch {
+    throw cannotEncode();
   }
+}
+
+/**
+ * The error of a value msgpackr could not write, without msgpackr's error as its cause: that text
+ * may hold the value itself ("123…890 was too large to fit…"), and a cause is printed with the
+ * error (review19 R19-3). The plain-data walk refuses every case known to reach here first, with a
+ * path instead of a value.
+ */
+function cannotEncode(): ProtocolError {
+  return new ProtocolError(ErrorCode.FRAME_MALFORMED, 'value cannot be encoded');
 }
 
 /**
@@ -141,8 +151,8 @@ export function encodeRoundMessage(round: string, payload: PlainData): Uint8Arra
   if (payload instanceof Uint8Array && round.length <= 31) return encodeBytesMessage(round, payload);
   try {
     return packr.pack({ r: round, p: payload });
-  } catch (err) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'value cannot be encoded', { cause: err });
+  } catch {
+    throw cannotEncode();
   }
 }
 
@@ -260,8 +270,9 @@ export function decodeMessageCost(bytes: Uint8Array, maxBytes: number, options: 
   let value: unknown;
   try {
     value = unpackr.unpack(bytes);
-  } catch (err) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
+  } catch {
+    // Without msgpackr's error as the cause: its text may quote the decoded value (R19-3).
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', options);
   }
   // msgpackr keeps the last value of a key that a map holds twice (other decoders the first): such
   // a map reads two ways, and a signed statement in it would be evidence that says two things
@@ -322,8 +333,9 @@ export function decodeRoundMessage(bytes: Uint8Array, maxBytes: number, options:
   let payload: unknown;
   try {
     payload = unpackr.unpack(bytes.subarray(at + 2));
-  } catch (err) {
-    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', { ...options, cause: err });
+  } catch {
+    // Without msgpackr's error as the cause: its text may quote the decoded value (R19-3).
+    throw new ProtocolError(ErrorCode.FRAME_MALFORMED, 'message is not valid msgpack', options);
   }
   // As the payload of an envelope: the same paths in errors as the general path's.
   // The envelope's two keys are in the scan's count (as in decodeMessageCost's duplicate check).
@@ -571,6 +583,10 @@ function notPlain(what: string, frames: readonly PlainFrame[], options: CouplerE
   throw new ProtocolError(ErrorCode.FRAME_MALFORMED, `${what} at ${plainPath(frames)}`, options);
 }
 
+/** The range of msgpack's integers (int 64, uint 64). */
+const MIN_INT64 = -(2n ** 63n);
+const MAX_UINT64 = 2n ** 64n - 1n;
+
 /** Whether `s` has no lone surrogate (`String.prototype.isWellFormed`, Node 20+). */
 const isWellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 
@@ -594,6 +610,8 @@ function checkPlain(value: unknown, options: CouplerErrorOptions, nullPrototypeO
     // The sender only: UTF-8 has no lone surrogates, so msgpackr writes U+FFFD instead and the
     // receiver would get another string (review12 R12-7b).
     if (nullPrototypeOk && typeof v === 'string' && !isWellFormed(v)) notPlain('a string that is not well-formed Unicode (a lone surrogate)', frames, options);
+    // The sender only: msgpack integers are 64-bit; msgpackr's refusal quotes the value (R19-3).
+    if (nullPrototypeOk && typeof v === 'bigint' && (v < MIN_INT64 || v > MAX_UINT64)) notPlain('a bigint outside the 64-bit range msgpack carries', frames, options);
     if (!(v === null || typeof v === 'boolean' || typeof v === 'string' || typeof v === 'bigint' || typeof v === 'number')) {
       if (frames.length >= MAX_DEPTH) notPlain(`message nests deeper than ${MAX_DEPTH}`, frames, options);
       if (v instanceof Uint8Array) {
