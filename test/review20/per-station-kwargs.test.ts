@@ -12,6 +12,7 @@
  * vantage6 4.x environment, real processes on 127.0.0.1. Needs the built CLI (`dist/cli.js`).
  */
 import { join } from 'node:path';
+import { joinPeerGroup } from '../../src/vantage6';
 import { EXAMPLES, csvColumn, runExample, stationFiles } from '../../examples/_support/harness';
 
 jest.setTimeout(120_000);
@@ -36,7 +37,6 @@ test('R20-5: stations given different thresholds do not give away one station\'s
 });
 
 test('R20-5: agreeOn is checked before anything else (typed)', async () => {
-  const { joinPeerGroup } = await import('../../src/vantage6');
   const ctx = { logger: { info() {}, warn() {}, error() {} }, env: undefined } as never;
   for (const agreeOn of ['column', [''], [5], Array.from({ length: 257 }, (_, i) => `k${i}`), ['x'.repeat(129)]]) {
     await expect(joinPeerGroup({}, ctx, {}, { agreeOn } as never)).rejects.toMatchObject({ code: 'COUPLER_ERR_INVALID_ARGUMENT' });
