@@ -35,6 +35,7 @@ import {
   saveIdentity,
   sessionRosterDigest,
 } from '../identity';
+import { SESSION_ID_PATTERN } from '../channel/handshake';
 import { ErrorCode, IdentityError, InvalidArgumentError, RosterError, Vantage6Error, describeType } from '../errors';
 import { isWeakEd25519PublicKey } from '../crypto/ed25519';
 import { readContainerEnv, type ContainerEnv } from './env';
@@ -87,6 +88,13 @@ export function identityPath(temporaryFolder: string, keyTaskId: string | number
   if (typeof temporaryFolder !== 'string' || temporaryFolder.length === 0) throw new InvalidArgumentError('"temporaryFolder" must be a non-empty string');
   if (!isValidPartyId(id) || id.startsWith('.')) throw new InvalidArgumentError(`"keyTaskId" must be an id, got ${describeType(keyTaskId)}`);
   return join(temporaryFolder, `coupler-identity-task-${id}.json`);
+}
+
+/** The roster without its entries' address hints (the digest, which leaves them out, is the same). */
+function withoutAddresses(roster: Roster): Roster {
+  const entries = roster.entries();
+  if (entries.every((e) => e.address === undefined)) return roster;
+  return createRoster(entries.map((e) => ({ id: e.id, publicKey: e.publicKey })));
 }
 
 /** The option-1 variables this container's node sets (non-empty), in a fixed order. */
@@ -350,8 +358,9 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   if (typeof kwargs !== 'object' || kwargs === null) throw new InvalidArgumentError(`"kwargs" must be an object, got ${describeType(kwargs)}`);
   const orgId = ctx.organizationId;
   let sessionId = kwargs.sessionId;
-  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 200)) {
-    throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "sessionId" must be a non-empty string of at most 200 characters');
+  // The handshake's own rule, checked before anything is spent (the key file is read once).
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || !SESSION_ID_PATTERN.test(sessionId))) {
+    throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "sessionId" must be 1 to 128 printable ASCII characters without spaces');
   }
   // An operator who provisioned this station's identity or roster (option 1) decided who may take
   // part; whoever writes a task's input (any researcher, or the server) must not replace that
@@ -373,7 +382,10 @@ export async function loadPeerSession(kwargs: Record<string, unknown>, ctx: Algo
   }
   if (sessionId === undefined) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input has a "roster" but no "sessionId"');
   if (typeof kwargs.roster !== 'object' || kwargs.roster === null) throw new Vantage6Error(ErrorCode.VANTAGE6, 'input "roster" must be a roster object');
-  const roster = parseRoster(kwargs.roster);
+  // Address hints are dropped: joinGroup dials a roster's addresses first, as configuration as
+  // trusted as the keys, and here they are whoever wrote the input's choice of hosts inside the
+  // station's network. runPeerTasks sets none; the node's discovery finds the peers.
+  const roster = withoutAddresses(parseRoster(kwargs.roster));
   // A roster-bound session id (runPeerTasks makes one) commits to the roster: a party whose input
   // roster is another one (a view the server split) must not join. The relay client refuses this
   // too; the direct mesh had no such check, so parties with different rosters shared one session.
