@@ -14,7 +14,8 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { readBoundedFile } from '../files.js';
 import { basename, dirname, join } from 'node:path';
 import { IdentityError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, decodeBase64Strict, encodeBase64, isBytes } from '../crypto/bytes.js';
@@ -200,14 +201,19 @@ export async function loadIdentity(path: string, options: LoadIdentityOptions = 
   if (options.onInsecurePermissions !== undefined && typeof options.onInsecurePermissions !== 'function') {
     throw new InvalidArgumentError('"onInsecurePermissions" must be a function');
   }
-  let st;
+  // One descriptor for the checks and the read: a FIFO or a larger file swapped in after a check by
+  // path made the read wait for ever or read without end.
+  let file;
   try {
-    st = await stat(path);
+    file = await readBoundedFile(path, MAX_IDENTITY_FILE_BYTES);
   } catch (err) {
-    throw new IdentityError(`cannot read identity file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTREG') throw new IdentityError('identity path is not a regular file');
+    if (code === 'EFBIG' || code === 'ECHANGED') throw new IdentityError('identity file is too large');
+    if (code === 'EACCES' || code === 'EPERM') throw new IdentityError(unreadableFile('identity file', path, err, await stat(path).catch(() => undefined)), { cause: err });
+    throw new IdentityError(`cannot read identity file ${path} (${code ?? 'error'})`, { cause: err });
   }
-  if (!st.isFile()) throw new IdentityError('identity path is not a regular file');
-  if (st.size > MAX_IDENTITY_FILE_BYTES) throw new IdentityError('identity file is too large');
+  const st = file.stat;
   if ((st.mode & 0o077) !== 0) {
     const mode = st.mode & 0o777;
     if (options.onInsecurePermissions) options.onInsecurePermissions(path, mode);
@@ -216,13 +222,7 @@ export async function loadIdentity(path: string, options: LoadIdentityOptions = 
         code: 'COUPLER_INSECURE_KEY_FILE',
       });
   }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new IdentityError(unreadableFile('identity file', path, err, st), { cause: err });
-  }
-  return parseIdentity(text);
+  return parseIdentity(file.bytes.toString('utf8'));
 }
 
 /**

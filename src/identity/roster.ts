@@ -16,7 +16,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readBoundedFile } from '../files.js';
 import { RosterError, InvalidArgumentError, describeType } from '../errors.js';
 import { bytesEqual, isBytes } from '../crypto/bytes.js';
 import { isWeakEd25519PublicKey } from '../crypto/ed25519.js';
@@ -232,8 +233,12 @@ export async function loadRoster(path: string): Promise<Roster> {
   if (typeof path !== 'string' || path.length === 0) throw new InvalidArgumentError('"path" must be a non-empty string');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // At most 4 bytes per character of the largest roster text parseRoster accepts.
+    text = (await readBoundedFile(path, 4 * MAX_ROSTER_TEXT)).bytes.toString('utf8');
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTREG') throw new RosterError(`roster path ${path} is not a regular file`);
+    if (code === 'EFBIG' || code === 'ECHANGED') throw new RosterError(`roster file ${path} is larger than a roster can be`);
     const st = await stat(path).catch(() => undefined);
     throw new RosterError(unreadableFile('roster file', path, err, st), { cause: err });
   }

@@ -2,7 +2,8 @@
  * `coupler relay`: run the relay until SIGTERM/SIGINT.
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readBoundedFile } from '../files.js';
+import { MAX_PEM_FILE_BYTES } from './dial.js';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.js';
 import { loadRoster } from '../identity/roster.js';
@@ -135,7 +136,7 @@ export async function relayCli(args: string[], env: NodeJS.ProcessEnv = process.
   if ((certFile === undefined) !== (keyFile === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together');
   const pem = async (file: string, flag: string): Promise<Buffer> => {
     try {
-      return await readFile(file);
+      return (await readBoundedFile(file, MAX_PEM_FILE_BYTES)).bytes;
     } catch (err) {
       throw new InvalidArgumentError(`${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }

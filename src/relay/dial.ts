@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedFileSync } from '../files.js';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import WebSocket from 'ws';
@@ -22,6 +22,8 @@ import { RELAY_PATH, RELAY_SUBPROTOCOL, normalizeRelayUrl } from './protocol.js'
 export const RELAY_CA_ENV = 'COUPLER_RELAY_CA';
 /** Default deadline of the WebSocket opening handshake (ms), when the caller gives none. */
 export const DEFAULT_RELAY_DIAL_TIMEOUT_MS = 10_000;
+/** Largest CA, certificate or key file read (PEM): 1 MiB. */
+export const MAX_PEM_FILE_BYTES = 1024 * 1024;
 
 /** Options of {@link dialRelay}. */
 export interface RelayDialOptions {
@@ -48,7 +50,8 @@ function caFrom(options: RelayDialOptions): string | Buffer | undefined {
   const file = (options.env ?? process.env)[RELAY_CA_ENV];
   if (file === undefined || file === '') return undefined;
   try {
-    return readFileSync(file);
+    // Read on every dial, synchronously: never a FIFO's endless wait (the event loop would stop).
+    return readBoundedFileSync(file, MAX_PEM_FILE_BYTES).bytes;
   } catch (err) {
     throw new InvalidArgumentError(`${RELAY_CA_ENV}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }

@@ -24,11 +24,11 @@
  *
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readBoundedFile } from '../files.js';
 import { join } from 'node:path';
 import { ErrorCode, InvalidArgumentError, ValueError, Vantage6Error, describeType } from '../errors.js';
 import type { AlgorithmContext } from './contract.js';
-import { readColumns } from './parquet.js';
+import { dataFileError, readColumns } from './parquet.js';
 
 export { MAX_PARQUET_PAGE_BYTES } from './parquet.js';
 
@@ -290,13 +290,9 @@ export async function readCsvFile(path: string, options: ReadCsvOptions = {}): P
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new InvalidArgumentError('"maxBytes" must be a non-negative integer');
   let text: string;
   try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new ValueError(ErrorCode.VALUE_INVALID, 'the data path is not a regular file');
-    if (st.size > maxBytes) throw new ValueError(ErrorCode.VALUE_INVALID, `the data file has ${st.size} bytes, more than the cap of ${maxBytes}`);
-    text = await readFile(path, 'utf8');
+    text = (await readBoundedFile(path, maxBytes)).bytes.toString('utf8');
   } catch (err) {
-    if (err instanceof ValueError) throw err;
-    throw new ValueError(ErrorCode.VALUE_INVALID, `cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw dataFileError(err, maxBytes);
   }
   return parseCsv(text, options);
 }

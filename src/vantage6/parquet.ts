@@ -21,7 +21,8 @@
  * @module
  * @internal
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { openRegularFile, type FileReadError } from '../files.js';
 import * as zlib from 'node:zlib';
 import { ErrorCode, ValueError } from '../errors.js';
 import type { Cell, Column, ColumnTable } from './data.js';
@@ -217,6 +218,18 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Signals that an INT64 column holds a value a double cannot hold exactly. */
 class UnsafeInteger extends Error {}
 
+/**
+ * The typed error for a station data file that could not be opened or read (see src/files.ts).
+ * @internal also used by the CSV reader.
+ */
+export function dataFileError(err: unknown, maxBytes: number): ValueError {
+  const e = err as FileReadError;
+  if (e?.code === 'ENOTREG') return new ValueError(ErrorCode.VALUE_INVALID, 'the data path is not a regular file');
+  if (e?.code === 'EFBIG') return new ValueError(ErrorCode.VALUE_INVALID, `the data file has ${e.size} bytes, more than the cap of ${maxBytes}`);
+  if (e?.code === 'ECHANGED') return new ValueError(ErrorCode.VALUE_INVALID, 'the data file grew while it was read');
+  return new ValueError(ErrorCode.VALUE_INVALID, `cannot read the data file (${e?.code ?? 'error'})`, { cause: err });
+}
+
 const corrupt = (what: string): ValueError => new ValueError(ErrorCode.VALUE_INVALID, `the data file is not valid Parquet (${what})`);
 
 /** Options of {@link readColumns}. */
@@ -236,15 +249,12 @@ export async function readColumns(path: string, options: ReadColumnsOptions): Pr
   let handle: FileHandle;
   let size: number;
   try {
-    handle = await open(path, 'r');
+    // Opened without blocking and checked on the descriptor: a FIFO at the path waited for ever.
+    ({ handle, stat: { size } } = await openRegularFile(path, options.maxBytes));
   } catch (err) {
-    throw new ValueError(ErrorCode.VALUE_INVALID, `cannot read the data file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw dataFileError(err, options.maxBytes);
   }
   try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new ValueError(ErrorCode.VALUE_INVALID, 'the data path is not a regular file');
-    if (st.size > options.maxBytes) throw new ValueError(ErrorCode.VALUE_INVALID, `the data file has ${st.size} bytes, more than the cap of ${options.maxBytes}`);
-    size = st.size;
     const { hp, pages } = await load();
     const file: AsyncBuffer = {
       byteLength: size,

@@ -10,7 +10,7 @@
  * @module
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readBoundedFileSync } from '../files';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, InvalidArgumentError, TimeoutError, Vantage6Error, describeType, throwIfAborted } from '../errors';
 import { decodeBase64Strict } from '../crypto/bytes';
@@ -489,13 +489,12 @@ export function readContainerToken(env: ContainerEnv): string {
   }
   let text: string;
   try {
-    const st = statSync(env.tokenFile);
-    if (!st.isFile()) throw new Vantage6Error(ErrorCode.VANTAGE6, 'TOKEN_FILE is not a regular file');
-    if (st.size > MAX_TOKEN_FILE_BYTES) throw new Vantage6Error(ErrorCode.VANTAGE6, `TOKEN_FILE is larger than ${MAX_TOKEN_FILE_BYTES} bytes`);
-    text = readFileSync(env.tokenFile, 'ascii').trim();
+    text = readBoundedFileSync(env.tokenFile, MAX_TOKEN_FILE_BYTES).bytes.toString('ascii').trim();
   } catch (err) {
-    if (err instanceof Vantage6Error) throw err;
-    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot read TOKEN_FILE (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTREG') throw new Vantage6Error(ErrorCode.VANTAGE6, 'TOKEN_FILE is not a regular file');
+    if (code === 'EFBIG' || code === 'ECHANGED') throw new Vantage6Error(ErrorCode.VANTAGE6, `TOKEN_FILE is larger than ${MAX_TOKEN_FILE_BYTES} bytes`);
+    throw new Vantage6Error(ErrorCode.VANTAGE6, `cannot read TOKEN_FILE (${code ?? 'error'})`);
   }
   if (text.length === 0) throw new Vantage6Error(ErrorCode.VANTAGE6, 'TOKEN_FILE is empty');
   return text;

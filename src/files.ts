@@ -1,0 +1,93 @@
+/**
+ * Reading a file named by a path someone else controls (an identity, a roster, the relay's CA or
+ * TLS files, a container token, a station's data) without waiting for ever or reading without end:
+ * the file is opened without blocking (a FIFO with no writer opens at once instead of waiting for
+ * one), checked on the open descriptor (a regular file, within the cap: no window in which a FIFO
+ * or a larger file can be swapped in between the check and the read), and read from that same
+ * descriptor, at most the cap.
+ *
+ * Failures are plain errors with a `code`: the system's (`ENOENT`, `EACCES`, ...), or
+ * `ENOTREG` (not a regular file), `EFBIG` (larger than the cap), `ECHANGED` (it grew while read).
+ * Callers turn them into their own typed errors.
+ *
+ * @module
+ * @internal
+ */
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+
+/** What {@link readBoundedFile} returns. */
+export interface BoundedFile {
+  /** The file's bytes (at most the cap). */
+  readonly bytes: Buffer;
+  /** The descriptor's status when it was checked (mode, owner, size). */
+  readonly stat: Stats;
+}
+
+const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+/** A failure of this module: `code` as described above; `size` the file's size for `EFBIG`. */
+export type FileReadError = NodeJS.ErrnoException & { size?: number };
+
+function fileError(code: 'ENOTREG' | 'EFBIG' | 'ECHANGED', message: string, size?: number): FileReadError {
+  return Object.assign(new Error(message), size === undefined ? { code } : { code, size });
+}
+
+function check(st: Stats, maxBytes: number): void {
+  if (!st.isFile()) throw fileError('ENOTREG', 'not a regular file');
+  if (st.size > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, st.size);
+}
+
+/**
+ * Open `path` for reading as a regular file of at most `maxBytes` (checked on the descriptor).
+ * The caller closes the handle.
+ */
+export async function openRegularFile(path: string, maxBytes: number): Promise<{ handle: FileHandle; stat: Stats }> {
+  const handle = await open(path, FLAGS);
+  try {
+    const stat = await handle.stat();
+    check(stat, maxBytes);
+    return { handle, stat };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Read a regular file of at most `maxBytes` (see the module's description). */
+export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedFile> {
+  const { handle, stat } = await openRegularFile(path, maxBytes);
+  try {
+    const buffer = Buffer.alloc(stat.size + 1);
+    let filled = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > stat.size) throw fileError('ECHANGED', 'the file grew while it was read');
+    }
+    return { bytes: buffer.subarray(0, filled), stat };
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+/** {@link readBoundedFile}, synchronously (for paths read inside a synchronous call). */
+export function readBoundedFileSync(path: string, maxBytes: number): BoundedFile {
+  const fd = openSync(path, FLAGS);
+  try {
+    const stat = fstatSync(fd);
+    check(stat, maxBytes);
+    const buffer = Buffer.alloc(stat.size + 1);
+    let filled = 0;
+    for (;;) {
+      const bytesRead = readSync(fd, buffer, filled, buffer.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+      if (filled > stat.size) throw fileError('ECHANGED', 'the file grew while it was read');
+    }
+    return { bytes: buffer.subarray(0, filled), stat };
+  } finally {
+    closeSync(fd);
+  }
+}
