@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { types } from 'node:util';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
@@ -13,6 +13,7 @@ import { echoBroadcastAttached } from '../group/echo.js';
 import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred, timeUntil } from '../group/commit.js';
 import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/hash.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import {
@@ -663,11 +664,12 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" ${fused === undefined ? 'stated' : 'did not state'} a commitment in the shape agreement of round "${round}"`, { peer: party });
     }
   }
-  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId]));
+  // SHA-256 over the prefix and every coin in canonical party order.
+  const seed: Uint8Array[] = [encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId])];
   const opened = new Map<string, Uint8Array>();
   for (const party of group.parties) {
     if (party === group.localId) {
-      seed.update(coin);
+      seed.push(coin);
       if (fused !== undefined) opened.set(party, fused.value);
       continue;
     }
@@ -684,11 +686,11 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
         { peer: party },
       );
     }
-    seed.update(theirs);
+    seed.push(theirs);
     if (fused !== undefined) opened.set(party, checkFusedOpening(group, fused.round, party, rec.o, statements.get(party)!.t!));
   }
   group._noteLocalFailure(undefined);
-  const run = { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress, hints };
+  const run = { runId, shape, params, encoded, length, startedAt, seed: sha256(...seed), progress, hints };
   return fused === undefined ? run : { ...run, opened };
 }
 
@@ -790,7 +792,7 @@ export function field61FromBytes(bytes: Uint8Array, length: number, what: string
  * seed of {@link prepareRun}: every party derives the same, and no party chose it.
  */
 export function seedFor(runSeed: Uint8Array, label: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(`coupler/1 ${label}\0`).update(runSeed).digest());
+  return sha256(`coupler/1 ${label}\0`, runSeed);
 }
 
 /** Hex of a run seed, as reported in {@link SumResult.seed}. */
