@@ -26,11 +26,11 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { CheatingDetectedError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/hash.js';
+import { random32 } from '../crypto/random.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
@@ -62,7 +62,7 @@ export function commitment(session: string, epoch: Uint8Array, round: string, pa
  *   `echoBroadcast`.
  */
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
-  const nonce = new Uint8Array(randomBytes(32));
+  const nonce = random32();
   const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, value);
   const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);
   const out = new Map<string, Uint8Array>();
@@ -178,7 +178,7 @@ export async function commitThenOpenPieces(
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const openingMs = roundMs + Math.ceil((1000 * totalBytes * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
   const deadline = Date.now() + openingMs;
-  const nonce = new Uint8Array(randomBytes(32));
+  const nonce = random32();
   const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, hashes);
   const { gate, ...roundOptions } = options;
   const handedOff = Array.from({ length: count }, deferred);

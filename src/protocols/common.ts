@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { types } from 'node:util';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
@@ -14,6 +13,7 @@ import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred, timeUntil } from '.
 import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/hash.js';
+import { random32 } from '../crypto/random.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import {
@@ -592,7 +592,7 @@ function parseStatement(value: PlainData, party: string): Statement {
 
 async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined, fused: FusedCommitment | undefined): Promise<PreparedRun<V> | FusedPreparedRun<V>> {
   const { runId, shape, params, encoded, length, startedAt, descriptor, progress } = local;
-  const coin = new Uint8Array(randomBytes(32));
+  const coin = random32();
   const round = `${runId}/shape`;
   const mine = {
     shape: shapeDigest(shape),
