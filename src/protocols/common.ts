@@ -36,6 +36,7 @@ import {
   type SumInputLike,
   type SumOutput,
 } from './math/index.js';
+import { _trustedParams } from './math/fixedpoint.js';
 
 /** Options every secure-sum protocol accepts. */
 export interface SumOptions {
@@ -252,17 +253,45 @@ export function checkSumInput<I extends SumInputLike<I>>(input: I, options: Chec
   return encodeLocal(input, params, params.modulus).shape;
 }
 
-/** The encoding parameters of a sum from its options. */
+/**
+ * The encoding parameters of a sum from its options. Options of plain numbers (the usual case) give
+ * the same frozen object on every call with the same values, which `checkParams` checks once for
+ * all runs (see `_trustedParams`); anything else a fresh object, checked every time as before.
+ */
 function encodingParams(parties: number, modulus: Modulus, options: Pick<SumOptions, 'fractionalBits' | 'bound' | 'maxElements' | 'decimalPlaces'>): EncodingParams {
-  return {
+  const f = options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS;
+  const B = options.bound ?? DEFAULT_BOUND;
+  const maxElements = options.maxElements;
+  const d = options.decimalPlaces;
+  const params = {
     parties,
     modulus,
-    fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
-    bound: options.bound ?? DEFAULT_BOUND,
-    ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
-    ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
+    fractionalBits: f,
+    bound: B,
+    ...(maxElements === undefined ? {} : { maxElements }),
+    ...(d === undefined ? {} : { decimalPlaces: d }),
   };
+  if (!(typeof parties === 'number' && plainOption(f) && plainOption(B) && plainOption(maxElements) && plainOption(d))) return params;
+  // typeof and String tell apart every value checkParams treats differently (String(-0) is "0",
+  // which it treats as 0).
+  const key = `${parties} ${String(modulus)} ${typeof f} ${String(f)} ${typeof B} ${String(B)} ${typeof maxElements} ${String(maxElements)} ${typeof d} ${String(d)}`;
+  let known = PARAMS.get(key);
+  if (known === undefined) {
+    known = _trustedParams(params);
+    if (PARAMS.size >= PARAMS_MAX) PARAMS.clear();
+    PARAMS.set(key, known);
+  }
+  return known;
 }
+
+/** An option value whose typeof and String identify it: undefined, a number or a bigint. */
+function plainOption(v: unknown): boolean {
+  return v === undefined || typeof v === 'number' || typeof v === 'bigint';
+}
+
+/** Encoding parameters by their values (see {@link encodingParams}); bounded like the encoder's contexts. */
+const PARAMS = new Map<string, EncodingParams>();
+const PARAMS_MAX = 64;
 
 /** Check the group argument. */
 export function checkGroup(group: unknown): Group {
