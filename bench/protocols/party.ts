@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -29,6 +30,17 @@ const GC_BEFORE_RUN_MIN_LENGTH = 10_000;
 let group: Group | undefined;
 const inputs = new Map<number, Float64Array>();
 const probe = new Probe(cfg.id);
+/**
+ * `BENCH_PARTY_WINDOWS=<dir>`: append each timed span (`<variant> <L> <start µs> <end µs>`, on the
+ * monotonic clock that `--cpu-prof` timestamps use) to `<dir>/windows.<pid>.txt`, after the span, so
+ * `bench/protocols/profile-runs.cjs` can keep a child's profile samples inside the timed runs only
+ * (not the barrier, the group's formation or the parent's requests).
+ */
+const WINDOWS_DIR = process.env.BENCH_PARTY_WINDOWS;
+function noteWindow(variant: string, L: number, from: bigint): void {
+  if (WINDOWS_DIR === undefined) return;
+  appendFileSync(`${WINDOWS_DIR}/windows.${process.pid}.txt`, `${variant} ${L} ${from / 1000n} ${process.hrtime.bigint() / 1000n}\n`);
+}
 
 function totals(g: Group): { sent: number; received: number; messages: number } {
   let sent = 0;
@@ -137,11 +149,13 @@ serve({
     }
     await barrier(g, params.seq);
     const before = totals(g);
+    const h0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const result = await runProtocol(g, params.variant, x);
     const ms = performance.now() - t0;
     const cpu = cpuSince(c0);
+    noteWindow(params.variant, params.L, h0);
     const after = totals(g);
     const sum = result.sum;
     if (!(sum instanceof Float64Array) || sum.length !== params.L) throw new Error(`${params.variant}: unexpected result shape`);

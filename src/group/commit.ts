@@ -26,10 +26,11 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { CheatingDetectedError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/hash.js';
+import { random32 } from '../crypto/random.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import type { Group, RoundOptions } from './group.js';
@@ -45,11 +46,7 @@ function mismatch(party: string, what: string, description: string): CheatingDet
  * ({@link Group.epoch}).
  */
 export function commitment(session: string, epoch: Uint8Array, round: string, party: string, nonce: Uint8Array, value: Uint8Array): Uint8Array {
-  const h = createHash('sha256');
-  h.update(encodeMessage(['coupler/1 commit', session, epoch, round, party]));
-  h.update(nonce);
-  h.update(value);
-  return new Uint8Array(h.digest());
+  return sha256(encodeMessage(['coupler/1 commit', session, epoch, round, party]), nonce, value);
 }
 
 /**
@@ -65,7 +62,7 @@ export function commitment(session: string, epoch: Uint8Array, round: string, pa
  *   `echoBroadcast`.
  */
 export async function commitThenOpen(group: Group, round: string, value: Uint8Array, options: RoundOptions & Pick<EchoOptions, 'gate'> = {}): Promise<Map<string, Uint8Array>> {
-  const nonce = new Uint8Array(randomBytes(32));
+  const nonce = random32();
   const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, value);
   const { values: commitments, attached: openings } = await echoBroadcastAttached(group, `${round}/c`, mine, () => ({ v: value, n: nonce }), options);
   const out = new Map<string, Uint8Array>();
@@ -176,12 +173,12 @@ export async function commitThenOpenPieces(
   for (let i = 0; i < count; i++) {
     const piece = pieceAt(i);
     totalBytes += piece.length;
-    hashes.set(createHash('sha256').update(piece).digest(), 32 * i);
+    hashes.set(sha256(piece), 32 * i);
   }
   const roundMs = options.timeoutMs ?? group.roundTimeoutMs;
   const openingMs = roundMs + Math.ceil((1000 * totalBytes * group.peers.length) / MIN_OPENING_BYTES_PER_SECOND);
   const deadline = Date.now() + openingMs;
-  const nonce = new Uint8Array(randomBytes(32));
+  const nonce = random32();
   const mine = commitment(group.sessionId, group.epoch, round, group.localId, nonce, hashes);
   const { gate, ...roundOptions } = options;
   const handedOff = Array.from({ length: count }, deferred);
@@ -236,7 +233,7 @@ export async function commitThenOpenPieces(
       for (const [party, msg] of got) {
         const ctx = { what: `piece ${i} of round "${round}"`, peer: party };
         const bytes = expectBytes(msg, 'piece', ctx);
-        if (!bytesEqual(new Uint8Array(createHash('sha256').update(bytes).digest()), lists.get(party)!.subarray(32 * i, 32 * i + 32))) {
+        if (!bytesEqual(sha256(bytes), lists.get(party)!.subarray(32 * i, 32 * i + 32))) {
           throw mismatch(party, `sent a piece that does not match its commitment in round "${round}"`, `piece ${i} does not hash to the committed piece hash`);
         }
         onPiece(party, i, bytes);

@@ -69,11 +69,11 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { AbortedError, CheatingDetectedError, CouplerError, ErrorCode, GroupError, TimeoutError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { bytesEqual } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/hash.js';
 import { decodeMessage, encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectArray, expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import { PARTY_ID_PATTERN } from '../identity/identity.js';
@@ -102,10 +102,6 @@ export const ECHO_STATEMENT = {
 /** Bytes of a signed statement as kept in evidence: msgpack `{ signer, statement, signature }`. */
 export function encodeEvidence(s: SignedStatement): Uint8Array {
   return encodeMessage({ signer: s.signer, statement: s.statement, signature: s.signature });
-}
-
-function sha256(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
 function statementBytes(session: string, epoch: Uint8Array, round: string, from: string, h: Uint8Array): Uint8Array {

@@ -38,6 +38,7 @@ import { randomBytes } from 'node:crypto';
 import type { Group } from '../group/group.js';
 import { commitThenOpen, commitThenOpenPieces, commitment } from '../group/commit.js';
 import { compareIds } from '../identity/roster.js';
+import { random32 } from '../crypto/random.js';
 import { expectBytes, expectRecord } from '../wire/shape.js';
 import { CouplerError, InvalidArgumentError } from '../errors.js';
 import { _mirrorOutput, applySeedsInPlace, decodeRing64, r64AddBytesInPlace, r64AddInPlace, r64Random, r64SubInPlace, r64ToBytes, r64Zeros, type SumInputLike, type SumOutputOf } from './math/index.js';
@@ -486,7 +487,7 @@ async function fusedSecureSum<I extends SumInputLike<I>>(
     throw err;
   }
   const value = r64ToBytes(y);
-  const nonce = new Uint8Array(randomBytes(32));
+  const nonce = random32();
   const round = `${local.runId}/partial`;
   const fused = { commitment: commitment(group.sessionId, group.epoch, round, group.localId, nonce, value), round, value, nonce };
   const run = await agreeRun(group, local, o, hint, fused);

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { types } from 'node:util';
 import { CheatingDetectedError, CouplerError, ErrorCode, GroupError, InvalidArgumentError, TimeoutError, ValueError, describeType } from '../errors.js';
 import { Group, type RunProgress } from '../group/group.js';
@@ -13,6 +12,8 @@ import { echoBroadcastAttached } from '../group/echo.js';
 import { MIN_OPENING_BYTES_PER_SECOND, commitment, deferred, timeUntil } from '../group/commit.js';
 import { MAX_TIMER_MS } from '../channel/channel.js';
 import { bytesEqual } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/hash.js';
+import { random32 } from '../crypto/random.js';
 import { encodeMessage, type PlainData } from '../wire/codec.js';
 import { expectBytes, expectRecord, expectString } from '../wire/shape.js';
 import {
@@ -35,6 +36,7 @@ import {
   type SumInputLike,
   type SumOutput,
 } from './math/index.js';
+import { _trustedParams } from './math/fixedpoint.js';
 
 /** Options every secure-sum protocol accepts. */
 export interface SumOptions {
@@ -251,17 +253,45 @@ export function checkSumInput<I extends SumInputLike<I>>(input: I, options: Chec
   return encodeLocal(input, params, params.modulus).shape;
 }
 
-/** The encoding parameters of a sum from its options. */
+/**
+ * The encoding parameters of a sum from its options. Options of plain numbers (the usual case) give
+ * the same frozen object on every call with the same values, which `checkParams` checks once for
+ * all runs (see `_trustedParams`); anything else a fresh object, checked every time as before.
+ */
 function encodingParams(parties: number, modulus: Modulus, options: Pick<SumOptions, 'fractionalBits' | 'bound' | 'maxElements' | 'decimalPlaces'>): EncodingParams {
-  return {
+  const f = options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS;
+  const B = options.bound ?? DEFAULT_BOUND;
+  const maxElements = options.maxElements;
+  const d = options.decimalPlaces;
+  const params = {
     parties,
     modulus,
-    fractionalBits: options.fractionalBits ?? DEFAULT_FRACTIONAL_BITS,
-    bound: options.bound ?? DEFAULT_BOUND,
-    ...(options.maxElements === undefined ? {} : { maxElements: options.maxElements }),
-    ...(options.decimalPlaces === undefined ? {} : { decimalPlaces: options.decimalPlaces }),
+    fractionalBits: f,
+    bound: B,
+    ...(maxElements === undefined ? {} : { maxElements }),
+    ...(d === undefined ? {} : { decimalPlaces: d }),
   };
+  if (!(typeof parties === 'number' && plainOption(f) && plainOption(B) && plainOption(maxElements) && plainOption(d))) return params;
+  // typeof and String tell apart every value checkParams treats differently (String(-0) is "0",
+  // which it treats as 0).
+  const key = `${parties} ${String(modulus)} ${typeof f} ${String(f)} ${typeof B} ${String(B)} ${typeof maxElements} ${String(maxElements)} ${typeof d} ${String(d)}`;
+  let known = PARAMS.get(key);
+  if (known === undefined) {
+    known = _trustedParams(params);
+    if (PARAMS.size >= PARAMS_MAX) PARAMS.clear();
+    PARAMS.set(key, known);
+  }
+  return known;
 }
+
+/** An option value whose typeof and String identify it: undefined, a number or a bigint. */
+function plainOption(v: unknown): boolean {
+  return v === undefined || typeof v === 'number' || typeof v === 'bigint';
+}
+
+/** Encoding parameters by their values (see {@link encodingParams}); bounded like the encoder's contexts. */
+const PARAMS = new Map<string, EncodingParams>();
+const PARAMS_MAX = 64;
 
 /** Check the group argument. */
 export function checkGroup(group: unknown): Group {
@@ -591,7 +621,7 @@ function parseStatement(value: PlainData, party: string): Statement {
 
 async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, hint: PlainData | undefined, fused: FusedCommitment | undefined): Promise<PreparedRun<V> | FusedPreparedRun<V>> {
   const { runId, shape, params, encoded, length, startedAt, descriptor, progress } = local;
-  const coin = new Uint8Array(randomBytes(32));
+  const coin = random32();
   const round = `${runId}/shape`;
   const mine = {
     shape: shapeDigest(shape),
@@ -663,11 +693,12 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `party "${party}" ${fused === undefined ? 'stated' : 'did not state'} a commitment in the shape agreement of round "${round}"`, { peer: party });
     }
   }
-  const seed = createHash('sha256').update(encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId]));
+  // SHA-256 over the prefix and every coin in canonical party order.
+  const seed: Uint8Array[] = [encodeMessage(['coupler/1 run seed', group.sessionId, group.epoch, runId])];
   const opened = new Map<string, Uint8Array>();
   for (const party of group.parties) {
     if (party === group.localId) {
-      seed.update(coin);
+      seed.push(coin);
       if (fused !== undefined) opened.set(party, fused.value);
       continue;
     }
@@ -684,11 +715,11 @@ async function agree<V>(group: Group, local: LocalRun<V>, options: SumOptions, h
         { peer: party },
       );
     }
-    seed.update(theirs);
+    seed.push(theirs);
     if (fused !== undefined) opened.set(party, checkFusedOpening(group, fused.round, party, rec.o, statements.get(party)!.t!));
   }
   group._noteLocalFailure(undefined);
-  const run = { runId, shape, params, encoded, length, startedAt, seed: new Uint8Array(seed.digest()), progress, hints };
+  const run = { runId, shape, params, encoded, length, startedAt, seed: sha256(...seed), progress, hints };
   return fused === undefined ? run : { ...run, opened };
 }
 
@@ -790,7 +821,7 @@ export function field61FromBytes(bytes: Uint8Array, length: number, what: string
  * seed of {@link prepareRun}: every party derives the same, and no party chose it.
  */
 export function seedFor(runSeed: Uint8Array, label: string): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(`coupler/1 ${label}\0`).update(runSeed).digest());
+  return sha256(`coupler/1 ${label}\0`, runSeed);
 }
 
 /** Hex of a run seed, as reported in {@link SumResult.seed}. */

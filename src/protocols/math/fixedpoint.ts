@@ -158,9 +158,34 @@ function describeBound(B: number | bigint): string {
  * ```
  */
 export function checkParams(params: EncodingParams): ResolvedEncodingParams {
+  // Only parameter objects of _trustedParams are ever in CHECKED (a WeakMap lookup runs no code of
+  // the argument's, whatever it is).
+  const checked = CHECKED.get(params);
+  if (checked !== undefined) return checked;
   const resolved = resolveParams(params);
   checkBudget(resolved, 1n << BigInt(resolved.fractionalBits), 'f', String(resolved.fractionalBits));
+  if (TRUSTED.has(params)) CHECKED.set(params, resolved);
   return resolved;
+}
+
+/**
+ * Parameter objects the library built itself (frozen, plain data properties, see
+ * {@link _trustedParams}), and what {@link checkParams} resolved for each: a run checks its
+ * parameters three times (its own check, the encoder's and the decoder's context), and the sums
+ * reuse one object for every run with the same options, so the check — BigInt arithmetic, a
+ * Proxy test, guarded reads — runs once per parameter set instead of three times per run.
+ */
+const TRUSTED = new WeakSet<object>();
+const CHECKED = new WeakMap<object, ResolvedEncodingParams>();
+
+/**
+ * @internal Freeze `params` — a plain object of data properties the caller built itself — and
+ * let {@link checkParams} remember what it resolves for it (a refused one is checked, and refused,
+ * every time). Never for a caller's object: a getter could answer differently later.
+ */
+export function _trustedParams<P extends EncodingParams>(params: P): Readonly<P> {
+  TRUSTED.add(Object.freeze(params));
+  return params;
 }
 
 /**
@@ -289,6 +314,9 @@ const CONTEXTS_MAX = 64;
 function context(params: EncodingParams, modulus: Modulus): Ctx {
   const p = checkParams(params);
   if (p.modulus !== modulus) throw unsafe(`params.modulus is '${p.modulus}', this function encodes for '${modulus}'`);
+  // Resolved parameters of a trusted object are the same object on every call (see CHECKED).
+  const known = CONTEXT_OF.get(p);
+  if (known !== undefined) return known;
   const key = `${p.modulus} ${p.fractionalBits} ${p.decimalPlaces} ${p.parties} ${p.maxElements} ${typeof p.bound} ${String(p.bound)}`;
   let ctx = CONTEXTS.get(key);
   if (ctx === undefined) {
@@ -296,8 +324,12 @@ function context(params: EncodingParams, modulus: Modulus): Ctx {
     if (CONTEXTS.size >= CONTEXTS_MAX) CONTEXTS.clear();
     CONTEXTS.set(key, ctx);
   }
+  if (CHECKED.get(params) === p) CONTEXT_OF.set(p, ctx);
   return ctx;
 }
+
+/** The context of resolved parameters that {@link checkParams} remembers (see CHECKED). */
+const CONTEXT_OF = new WeakMap<ResolvedEncodingParams, Ctx>();
 
 function buildContext(p: ResolvedEncodingParams): Ctx {
   const B = p.bound;

@@ -18,9 +18,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import BigNumber from 'bignumber.js';
 import { ErrorCode, ValueError } from '../../errors';
+import { sha256 } from '../../crypto/hash';
 import { MAX_VECTOR_LENGTH, _guard, _isBigIntTypedArray, _isF64, _isNumberTypedArray, _isPlainArray, _isProxy, _describe } from './_checks';
 
 /** A scalar input value. */
@@ -406,7 +406,7 @@ export function _canonicalShape(shape: Shape): string {
  */
 export function shapeDigest(shape: Shape): string {
   const s = assertShape(shape, MAX_VECTOR_LENGTH);
-  return createHash('sha256').update(_canonicalShape(s), 'utf8').digest('hex');
+  return Buffer.from(sha256(_canonicalShape(s)).buffer).toString('hex');
 }
 
 /**
