@@ -120,3 +120,14 @@ test('R21-4 held: a station without agreeOn (older image) names no other station
   );
   for (const o of out) expect(o.ok ? [] : (o.error as { peers?: string[] }).peers ?? []).toEqual([]);
 });
+
+test('R21-6: a kwarg named "__proto__" in agreeOn is compared like any other', async () => {
+  // JSON.parse makes "__proto__" an own property (an input may carry it); the digest's record
+  // took it as its prototype instead, so different values gave one digest.
+  const s = await stations(3);
+  const given = [1, 2, 1].map((v) => ({ sessionId: s.sessionId, ...(JSON.parse(`{"__proto__": {"t": ${v}}}`) as object) }));
+  const groups: Group[] = [];
+  const out = await settleAll(given.map((k, i) => joinPeerGroup(k, s.ctx(i) as never, s.overrides(i), { agreeOn: ['__proto__'] }).then((g) => void groups.push(g))));
+  await Promise.all(groups.map((g) => g.close()));
+  expect(out.map(summary)).toEqual(['COUPLER_ERR_SHAPE_MISMATCH []', 'COUPLER_ERR_SHAPE_MISMATCH []', 'COUPLER_ERR_SHAPE_MISMATCH []']);
+});
