@@ -168,7 +168,8 @@ const MAX_AGREED_KWARGS = 256;
 
 /** The digest every station compares: the names, and the values of those present, as canonical JSON. */
 function inputDigest(kwargs: Record<string, unknown>, names: readonly string[]): Uint8Array {
-  const present: Record<string, unknown> = {};
+  // No prototype: a kwarg named "__proto__" (an own property of a parsed input) is a key like any other.
+  const present = Object.create(null) as Record<string, unknown>;
   for (const n of names) if (Object.prototype.hasOwnProperty.call(kwargs, n) && kwargs[n] !== undefined) present[n] = kwargs[n];
   return new Uint8Array(createHash('sha256').update('coupler-v6-input/1\n').update(canonicalJson({ names, present })).digest());
 }
