@@ -8,6 +8,8 @@
  *
  * Failures are plain errors with a `code`: the system's (`ENOENT`, `EACCES`, ...), or
  * `ENOTREG` (not a regular file), `EFBIG` (larger than the cap), `ECHANGED` (it grew while read).
+ * A file whose size reads 0 (procfs, sysfs: the size is not known before the read) is read in
+ * pieces up to the cap.
  * Callers turn them into their own typed errors.
  *
  * @module
@@ -25,6 +27,8 @@ export interface BoundedFile {
 }
 
 const FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+/** Bytes read at a time from a file whose size reads 0 (see {@link readBoundedFile}). */
+const PSEUDO_PIECE = 64 * 1024;
 
 /** A failure of this module: `code` as described above; `size` the file's size for `EFBIG`. */
 export type FileReadError = NodeJS.ErrnoException & { size?: number };
@@ -58,6 +62,20 @@ export async function openRegularFile(path: string, maxBytes: number): Promise<{
 export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedFile> {
   const { handle, stat } = await openRegularFile(path, maxBytes);
   try {
+    if (stat.size === 0) {
+      // Sized 0 by the kernel yet maybe not empty (procfs, sysfs, some FUSE mounts): read in pieces, to the cap.
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const piece = Buffer.alloc(Math.min(PSEUDO_PIECE, maxBytes + 1 - total));
+        const { bytesRead } = await handle.read(piece, 0, piece.length, total);
+        if (bytesRead === 0) break;
+        parts.push(piece.subarray(0, bytesRead));
+        total += bytesRead;
+        if (total > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, total);
+      }
+      return { bytes: Buffer.concat(parts, total), stat };
+    }
     const buffer = Buffer.alloc(stat.size + 1);
     let filled = 0;
     for (;;) {
@@ -78,6 +96,20 @@ export function readBoundedFileSync(path: string, maxBytes: number): BoundedFile
   try {
     const stat = fstatSync(fd);
     check(stat, maxBytes);
+    if (stat.size === 0) {
+      // As readBoundedFile: a file sized 0 may have content; read in pieces, to the cap.
+      const parts: Buffer[] = [];
+      let total = 0;
+      for (;;) {
+        const piece = Buffer.alloc(Math.min(PSEUDO_PIECE, maxBytes + 1 - total));
+        const bytesRead = readSync(fd, piece, 0, piece.length, total);
+        if (bytesRead === 0) break;
+        parts.push(piece.subarray(0, bytesRead));
+        total += bytesRead;
+        if (total > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, total);
+      }
+      return { bytes: Buffer.concat(parts, total), stat };
+    }
     const buffer = Buffer.alloc(stat.size + 1);
     let filled = 0;
     for (;;) {

@@ -114,8 +114,10 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   ctx.logger.info(`local counts ready for column "${column}" in ${edges.length - 1} bins (the counts stay here)`);
 
   // A task may give each station its own input: agree on what defines the histogram, or edges no
-  // value falls in at all stations but one would make the pooled counts that station's own.
-  const group = await joinPeerGroup({ ...kwargs, column, edges, minRows }, ctx, {}, { agreeOn: ['column', 'edges', 'minRows'] });
+  // value falls in at all stations but one would make the pooled counts that station's own; and
+  // on what picks the data (csv, database), or data the task's author knows at all stations but
+  // one would do the same.
+  const group = await joinPeerGroup({ ...kwargs, column, edges, minRows }, ctx, {}, { agreeOn: ['column', 'edges', 'minRows', 'csv', 'database'] });
   try {
     // Too few values here: leave before the sum (the others' sum then fails at once, naming this
     // station), rather than let the pooled counts give away the other stations' counts. Checked

@@ -209,10 +209,12 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   const p = terms.length;
   ctx.logger.info(`${x.length} complete rows ready (${skipped} skipped); fitting ${p} coefficients (the rows stay here)`);
 
-  // A task may give each station its own input: agree on the model (fractionalBits and bound are
-  // the sums' own parameters, compared by each sum).
+  // A task may give each station its own input: agree on the model and on what picks the data
+  // (csv, database: data the task's author knows at all stations but one would make the pooled
+  // statistics that one's own). fractionalBits and bound are the sums' own parameters, compared
+  // by each sum.
   const group = await joinPeerGroup({ ...kwargs, outcome, features, maxIterations, tolerance, l2, minRows }, ctx, {}, {
-    agreeOn: ['outcome', 'features', 'maxIterations', 'tolerance', 'l2', 'minRows'],
+    agreeOn: ['outcome', 'features', 'maxIterations', 'tolerance', 'l2', 'minRows', 'csv', 'database'],
   });
   try {
     // Too few complete rows here: leave before the first sum (the others' sum then fails at once,

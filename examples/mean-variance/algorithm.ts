@@ -73,9 +73,11 @@ export async function partial(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   checkParams({ fractionalBits, bound, parties: (await loadPeerSession(kwargs, ctx)).roster.size, modulus: 'ring64' });
   ctx.logger.info(`local totals ready for column "${column}" (the values stay here)`);
 
-  // A task may give each station its own input: agree on the column and minRows (fractionalBits
-  // and bound are the sum's own parameters, compared by the sum).
-  const group = await joinPeerGroup({ ...kwargs, column, minRows }, ctx, {}, { agreeOn: ['column', 'minRows'] });
+  // A task may give each station its own input: agree on the column and minRows, and on what
+  // picks the data (csv, database: stations pointed at data the task's author knows, but one,
+  // would make the pooled totals that one's own). fractionalBits and bound are the sum's own
+  // parameters, compared by the sum.
+  const group = await joinPeerGroup({ ...kwargs, column, minRows }, ctx, {}, { agreeOn: ['column', 'minRows', 'csv', 'database'] });
   try {
     // Too few values here: leave before the sum (the others' sum then fails at once, naming this
     // station), rather than let the pooled totals give away the other stations' totals. Checked

@@ -55,10 +55,12 @@ test('a column the CSV does not have: every station exits 1 with no result, the 
 });
 
 test('kwarg "csv" overrides the database; kwarg "database" picks another label, refused by name when the node has none', async () => {
-  const other = stationFiles('logistic-regression', 3); // another set of files with an age column
-  const overridden = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, perParty: other.map((csv) => ({ csv })) });
+  // One path for every station: "csv" picks the data, so the stations agree on it (review21
+  // R21-3). In a deployment each station's container has its own file there; here they share one.
+  const file = stationFiles('logistic-regression', 1)[0]!; // another file with an age column
+  const overridden = await runExample({ algorithm: ALGORITHM, method: 'partial', dataFiles: DATA, kwargs: { csv: file } });
   expect(overridden.exitCodes).toEqual([0, 0, 0]);
-  const expected = clear('age', other);
+  const expected = clear('age', [file, file, file]);
   for (const r of overridden.results as { count: number; missing: number; mean: number }[]) {
     expect(r).toMatchObject({ count: expected.count, missing: expected.missing });
     expect(relErr(r.mean, expected.mean)).toBeLessThanOrEqual(1e-9);

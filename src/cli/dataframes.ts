@@ -7,16 +7,19 @@
  * writes:
  *
  * - every non-missing cell an integer in int64 and none missing → INT64 (pandas int64);
- * - every cell an integer, none missing, none negative, some beyond int64 but all within uint64 →
- *   INT64 annotated unsigned (pandas uint64);
- * - every cell an integer, none missing, but no 64-bit integer type holds them all (a negative with
- *   one beyond int64, or one beyond uint64) → STRING (pandas keeps them as text: object);
- * - every non-missing cell a number (integers with missing cells included) → DOUBLE (float64);
+ * - every cell an integer, none missing, none negative (no '-' at all, "-0" included), some beyond
+ *   int64 but all within uint64 → INT64 annotated unsigned (pandas uint64);
+ * - every non-missing cell an integer, some beyond int64, but no 64-bit integer type holds them all
+ *   → STRING (pandas keeps them as text: object): with one beyond int64 within uint64 and a
+ *   negative or a missing cell, every cell as read (a missing cell stays its text, as `""`);
+ *   with one beyond uint64 or below int64, missing cells null;
+ * - every non-missing cell a number (integers within int64 with missing cells included) → DOUBLE (float64);
  * - every cell `True`/`False` (any case pandas accepts) and none missing → BOOLEAN;
  * - anything else → STRING (object).
  *
  * A missing cell (one of pandas' default `na_values`, e.g. empty, `NA`, `NaN`, `null`) is written
- * as a Parquet null in every column type, as pyarrow writes pandas' NaN/None: never as a NaN. The
+ * as a Parquet null in every column type, as pyarrow writes pandas' NaN/None: never as a NaN (but
+ * for the text pandas leaves as read, above). The
  * file carries a `pandas` key-value entry (a RangeIndex, not stored as a column), as pyarrow writes.
  *
  * @module
@@ -60,12 +63,23 @@ type ColumnType = 'INT64' | 'UINT64' | 'DOUBLE' | 'BOOLEAN' | 'STRING';
 function typeColumn(cells: readonly string[]): { type: ColumnType; data: unknown[]; dtype: string } {
   const present = cells.filter((x) => !PANDAS_NA.has(x));
   const hasMissing = present.length < cells.length;
-  if (present.length > 0 && !hasMissing && present.every((x) => INT_TEXT.test(x))) {
-    // pandas' C parser: int64, else uint64, else (no 64-bit integer type holds them all) text.
+  if (present.length > 0 && present.every((x) => INT_TEXT.test(x))) {
+    // pandas' C parser (parsers.pyx, _convert_tokens): int64 (with a missing cell: float64, below);
+    // past int64, _try_uint64 over every cell, where any leading '-' (even "-0") counts as signed.
     const values = present.map((x) => BigInt(x));
-    if (values.every((v) => v >= INT64_MIN && v <= INT64_MAX)) return { type: 'INT64', dtype: 'int64', data: values };
-    if (values.every((v) => v >= 0n && v <= UINT64_MAX)) return { type: 'UINT64', dtype: 'uint64', data: values };
-    return { type: 'STRING', dtype: 'object', data: [...cells] };
+    if (values.every((v) => v >= INT64_MIN && v <= INT64_MAX)) {
+      if (!hasMissing) return { type: 'INT64', dtype: 'int64', data: values };
+    } else {
+      const pastUint64 = values.some((v) => v > UINT64_MAX);
+      const signed = present.some((x) => x.startsWith('-'));
+      const unsigned = values.some((v) => v > INT64_MAX);
+      // A uint64 with a signed value or a missing cell: ValueError, the column kept as read, its
+      // missing cells as the text they were (pandas test_na_values_uint64, gh-14983).
+      if (!pastUint64 && unsigned && (signed || hasMissing)) return { type: 'STRING', dtype: 'object', data: [...cells] };
+      // Past uint64, or below int64: OverflowError, text with missing cells missing.
+      if (pastUint64 || signed) return { type: 'STRING', dtype: 'object', data: cells.map((x) => (PANDAS_NA.has(x) ? null : x)) };
+      return { type: 'UINT64', dtype: 'uint64', data: values };
+    }
   }
   if (present.every((x) => FLOAT_TEXT.test(x))) {
     const parse = (x: string): number => (/inf/i.test(x) ? (x.startsWith('-') ? -Infinity : Infinity) : Number(x));

@@ -58,12 +58,22 @@ export interface PeerTasksOutcome<T = unknown> {
   readonly results: readonly SubtaskResult[];
 }
 
-/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results; `NaN`, `Infinity` and `-Infinity` are written as such (not as `null`), so they differ from `null` and from each other. */
+/** Deepest nesting {@link canonicalJson} walks (above MAX_JSON_DEPTH, which parsed values keep to). */
+const MAX_CANONICAL_DEPTH = 1024;
+
+/** Canonical JSON (object keys sorted) of a decoded JSON value, for comparing results; `NaN`, `Infinity` and `-Infinity` are written as such (not as `null`), so they differ from `null` and from each other. A value nested deeper than 1024 throws {@link InvalidArgumentError}. */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  return canonical(value, 0);
+}
+
+function canonical(value: unknown, depth: number): string {
+  // Recursive: a value nested thousands deep would overflow the stack (a bare RangeError).
+  // Parsed inputs and results nest at most MAX_JSON_DEPTH; a caller's own value may not.
+  if (depth > MAX_CANONICAL_DEPTH) throw new InvalidArgumentError(`value nested deeper than ${MAX_CANONICAL_DEPTH}`);
+  if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const keys = Object.keys(value).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k], depth + 1)}`).join(',')}}`;
   }
   if (typeof value === 'bigint') return value.toString();
   // JSON has no NaN or ±Infinity (JSON.stringify writes null): keep them apart from null and each other.

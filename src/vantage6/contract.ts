@@ -31,7 +31,7 @@ import { pathToFileURL } from 'node:url';
 import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
 import { decodeEnvValue, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
-import { parseContractJson, toContractJson } from './_json';
+import { MAX_JSON_DEPTH, jsonNestsDeeperThan, parseContractJson, toContractJson } from './_json';
 import { KEY_EXCHANGE_METHOD, deleteKeyFile, keyFileOfInput, keySubtask } from './keys';
 
 /** Largest `INPUT_FILE` accepted, in bytes (checked before parsing). */
@@ -190,6 +190,9 @@ export function parseInput(bytes: Uint8Array, version: ContractVersion, v5Method
   let value: unknown;
   if (text.trim().length === 0) value = null;
   else {
+    // As results are (decodeResultField): deeper would overflow every recursive walk of the
+    // kwargs after parsing (joinPeerGroup's agreeOn digest, canonicalJson, the algorithm's own).
+    if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw contractError(`INPUT_FILE is nested deeper than ${MAX_JSON_DEPTH}`);
     try {
       value = parseContractJson(text);
     } catch {

@@ -154,8 +154,10 @@ export interface JoinPeerGroupOptions {
    * group has formed. A vantage6 task gives each organization its own input, and whoever creates
    * it (any researcher, or the server) may give them different ones — a threshold no value reaches
    * at all stations but one makes the "pooled" count that one station's own (review20 R20-5).
-   * The same list at every station (it is part of what is compared). Leave out what may differ per
-   * station (a file path). A mismatch closes the group and throws `SHAPE_MISMATCH` naming nobody:
+   * The same list at every station (it is part of what is compared). Include the kwargs that pick
+   * the data (a database label, a file path): stations pointed at data the input's author knows,
+   * all but one, make the pooled result that one station's own just as well (review21 R21-3).
+   * A mismatch closes the group and throws `SHAPE_MISMATCH` naming nobody:
    * the input's author did it, or a station that claims so (which any live station can do to stop a run anyway).
    */
   readonly agreeOn?: readonly string[];
@@ -166,7 +168,8 @@ const MAX_AGREED_KWARGS = 256;
 
 /** The digest every station compares: the names, and the values of those present, as canonical JSON. */
 function inputDigest(kwargs: Record<string, unknown>, names: readonly string[]): Uint8Array {
-  const present: Record<string, unknown> = {};
+  // No prototype: a kwarg named "__proto__" (an own property of a parsed input) is a key like any other.
+  const present = Object.create(null) as Record<string, unknown>;
   for (const n of names) if (Object.prototype.hasOwnProperty.call(kwargs, n) && kwargs[n] !== undefined) present[n] = kwargs[n];
   return new Uint8Array(createHash('sha256').update('coupler-v6-input/1\n').update(canonicalJson({ names, present })).digest());
 }
