@@ -406,7 +406,8 @@ export function _canonicalShape(shape: Shape): string {
  */
 export function shapeDigest(shape: Shape): string {
   const s = assertShape(shape, MAX_VECTOR_LENGTH);
-  return Buffer.from(sha256(_canonicalShape(s)).buffer).toString('hex');
+  const d = sha256(_canonicalShape(s));
+  return Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('hex'); // the view's bytes, wherever it lies
 }
 
 /**
