@@ -58,33 +58,47 @@ export async function openRegularFile(path: string, maxBytes: number): Promise<{
   }
 }
 
+/** One read: into `buffer` at `offset`, `length` bytes from file position `position`. */
+type ReadRequest = readonly [buffer: Buffer, offset: number, length: number, position: number];
+
+/**
+ * The reads of a checked file, as requests answered with the bytes each read (so the synchronous
+ * and the asynchronous reader share them); returns the file's bytes.
+ */
+function* reads(stat: Stats, maxBytes: number): Generator<ReadRequest, Buffer, number> {
+  if (stat.size === 0) {
+    // Sized 0 by the kernel yet maybe not empty (procfs, sysfs, some FUSE mounts): read in pieces, to the cap.
+    const parts: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const piece = Buffer.alloc(Math.min(PSEUDO_PIECE, maxBytes + 1 - total));
+      const bytesRead = yield [piece, 0, piece.length, total];
+      if (bytesRead === 0) break;
+      parts.push(piece.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, total);
+    }
+    return Buffer.concat(parts, total);
+  }
+  const buffer = Buffer.alloc(stat.size + 1);
+  let filled = 0;
+  for (;;) {
+    const bytesRead = yield [buffer, filled, buffer.length - filled, filled];
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+    if (filled > stat.size) throw fileError('ECHANGED', 'the file grew while it was read');
+  }
+  return buffer.subarray(0, filled);
+}
+
 /** Read a regular file of at most `maxBytes` (see the module's description). */
 export async function readBoundedFile(path: string, maxBytes: number): Promise<BoundedFile> {
   const { handle, stat } = await openRegularFile(path, maxBytes);
   try {
-    if (stat.size === 0) {
-      // Sized 0 by the kernel yet maybe not empty (procfs, sysfs, some FUSE mounts): read in pieces, to the cap.
-      const parts: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        const piece = Buffer.alloc(Math.min(PSEUDO_PIECE, maxBytes + 1 - total));
-        const { bytesRead } = await handle.read(piece, 0, piece.length, total);
-        if (bytesRead === 0) break;
-        parts.push(piece.subarray(0, bytesRead));
-        total += bytesRead;
-        if (total > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, total);
-      }
-      return { bytes: Buffer.concat(parts, total), stat };
-    }
-    const buffer = Buffer.alloc(stat.size + 1);
-    let filled = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-      if (filled > stat.size) throw fileError('ECHANGED', 'the file grew while it was read');
-    }
-    return { bytes: buffer.subarray(0, filled), stat };
+    const plan = reads(stat, maxBytes);
+    let step = plan.next();
+    while (!step.done) step = plan.next((await handle.read(...step.value)).bytesRead);
+    return { bytes: step.value, stat };
   } finally {
     await handle.close().catch(() => undefined);
   }
@@ -96,29 +110,10 @@ export function readBoundedFileSync(path: string, maxBytes: number): BoundedFile
   try {
     const stat = fstatSync(fd);
     check(stat, maxBytes);
-    if (stat.size === 0) {
-      // As readBoundedFile: a file sized 0 may have content; read in pieces, to the cap.
-      const parts: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        const piece = Buffer.alloc(Math.min(PSEUDO_PIECE, maxBytes + 1 - total));
-        const bytesRead = readSync(fd, piece, 0, piece.length, total);
-        if (bytesRead === 0) break;
-        parts.push(piece.subarray(0, bytesRead));
-        total += bytesRead;
-        if (total > maxBytes) throw fileError('EFBIG', `larger than ${maxBytes} bytes`, total);
-      }
-      return { bytes: Buffer.concat(parts, total), stat };
-    }
-    const buffer = Buffer.alloc(stat.size + 1);
-    let filled = 0;
-    for (;;) {
-      const bytesRead = readSync(fd, buffer, filled, buffer.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-      if (filled > stat.size) throw fileError('ECHANGED', 'the file grew while it was read');
-    }
-    return { bytes: buffer.subarray(0, filled), stat };
+    const plan = reads(stat, maxBytes);
+    let step = plan.next();
+    while (!step.done) step = plan.next(readSync(fd, ...step.value));
+    return { bytes: step.value, stat };
   } finally {
     closeSync(fd);
   }
