@@ -28,7 +28,7 @@
 import { transportFromEnv } from '../relay/mesh.js';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors.js';
+import { CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors.js';
 import { echoBroadcast } from '../group/echo.js';
 import { compareIds } from '../identity/roster.js';
 import { canonicalJson } from './central.js';
@@ -194,7 +194,10 @@ async function agreeOnInput(group: Group, names: readonly string[], digest: Uint
     group.endRun(run);
   } catch (err) {
     group.endRun(run, err);
-    await group.close();
+    // A group-wide notice, not only the run's: a station that never started this round (an image
+    // without agreeOn) gave this run's counter to another run, drops this run's notice, and would
+    // name this station for leaving in the middle of its own run (review21 R21-4).
+    await group.abort(err instanceof CouplerError ? err : ErrorCode.PROTOCOL_VIOLATION);
     throw err;
   }
   const byDigest = new Map<string, string[]>();
@@ -205,17 +208,18 @@ async function agreeOnInput(group: Group, names: readonly string[], digest: Uint
     else parties.push(party);
   }
   if (byDigest.size === 1 && !byDigest.has('malformed')) return;
-  await group.close();
   const sets = [...byDigest.values()]
     .map((ps) => ps.sort(compareIds))
     .sort((a, b) => compareIds(a[0]!, b[0]!))
     .map((ps) => `{${ps.join(', ')}}`)
     .join(' vs ');
-  throw new Vantage6Error(
+  const error = new Vantage6Error(
     ErrorCode.SHAPE_MISMATCH,
     `the stations were given different values of input ${names.map((n) => `"${n.slice(0, 40)}"`).join(', ')}: ${sets}; nothing was computed (the task gave the organizations different inputs, or a station claims so)`,
     { peers: [] },
   );
+  await group.abort(error);
+  throw error;
 }
 
 /**
