@@ -914,7 +914,7 @@ export class Group {
     const base = `round "${round}": no message from ${list(names)} within ${timeoutMs} ms`;
     const one = names.length === 1 ? { peer: names[0]! } : {};
     const run = runOfRound(round);
-    const { silent, waiting } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers, run);
+    const { silent, waiting, elsewhere } = await this.#mesh.traceStall(names, stallProbeMs(timeoutMs), this.peers, run);
     if (silent.length === 0) {
       // Every party asked answers. A missing party that sent its abort notice for the run meanwhile
       // is not named: its notice, judged here, speaks for it. A missing party that waits for nobody
@@ -926,11 +926,25 @@ export class Group {
       // test/protocols/aggregate-review.test.ts F5, test/group/deadline-skew.test.ts.)
       const explained = names.filter((m) => this.#mesh.noticeFrom(m, run) !== undefined);
       if (explained.length === names.length) return this.#mesh.judgeAbort(explained[0]!, this.#mesh.noticeFrom(explained[0]!, run)!, stallProbeMs(timeoutMs), undefined, this.parties);
-      const open = names.filter((m) => !explained.includes(m));
+      // A missing party that gave this run's counter to another run of its own runs other code (an
+      // image that takes another sequence of runs): it will never send this run's messages, and
+      // whom it waits for concerns its own run. Which side runs the "right" code nothing here can
+      // tell: it is not named, only a suspect (claiming so gains a withholder no more than saying
+      // it waits for another live party does; review21 R21-4).
+      const skewed = names.filter((m) => !explained.includes(m) && elsewhere.has(m));
+      const open = names.filter((m) => !explained.includes(m) && !skewed.includes(m));
       // (A party that says it waits for itself, or for this party, waits for nobody else.)
       const claims = (m: string): string[] => (waiting.get(m) ?? []).filter((q) => q !== m && q !== this.localId && this.peers.includes(q));
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
+      if (skewed.length > 0) {
+        const differ = skewed.map((m) => `${list([m])} took this run's counter for its run ${list([elsewhere.get(m)!])}`).join('; ');
+        const suspects = [...new Set([...skewed, ...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
+        return new TimeoutError(
+          `${base}; each answers a liveness probe; ${differ} — the parties run different sequences of runs (different code?), so ${certain.length === 0 ? 'nobody is named' : `only ${list(certain)} is named`} (suspects: ${list(suspects)})`,
+          { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain, suspects },
+        );
+      }
       if (unsure.length === 0) return new TimeoutError(`${base}; each answers a liveness probe`, { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain });
       const suspects = [...new Set([...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
       const said = unsure.map((m) => `${list([m])} says it waits for ${list(claims(m))}`).join('; ');

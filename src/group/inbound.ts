@@ -32,12 +32,16 @@ export const ABORT_ROUND = 'coupler abort';
 export const BATCH_ROUND = 'coupler batch';
 /**
  * The reserved "rounds" of a liveness probe: a party that is told another party failed, and cannot
- * see it itself, or whose round deadline passed, asks that party directly (`{n: 16 random bytes}`);
- * a live party echoes the bytes and says which parties it is waiting for itself (`{n, w: [ids]}`).
+ * see it itself, or whose round deadline passed, asks that party directly (`{n: 16 random bytes}`,
+ * and `r`: the run it asks about, when it asks about one); a live party echoes the bytes and says
+ * which parties it is waiting for itself (`{n, w: [ids]}`), and, when it gave that run's counter to
+ * another run of its own (its code runs another sequence of runs), which one (`x`: run id).
  */
 export const PING_ROUND = 'coupler ping';
 /** The answer to {@link PING_ROUND}. */
 export const PONG_ROUND = 'coupler pong';
+/** A run id a probe asks about or answers with: a round name ending in `.<counter>`. */
+const PROBE_RUN_PATTERN = /^[\x21-\x7e]{1,112}\.[1-9][0-9]{0,14}$/;
 /** Bytes of a probe's nonce. */
 export const PROBE_NONCE_BYTES = 16;
 
@@ -50,11 +54,13 @@ export const RESUME_ROUND = 'coupler resume';
 export const ACK_ROUND = 'coupler ack';
 
 /**
- * Encode a probe (`ping`) or its answer (`pong`, with the parties the answering party is waiting
- * for right now: `waitingFor`, roster ids).
+ * Encode a probe (`ping`, about run `run` when given) or its answer (`pong`, with the parties the
+ * answering party is waiting for right now: `waitingFor`, roster ids; and `run`, when given: the
+ * answering party's own run at the counter of the run asked about).
  */
-export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[] = []): Uint8Array {
-  return encodeMessage(kind === 'ping' ? { r: PING_ROUND, p: { n: nonce } } : { r: PONG_ROUND, p: { n: nonce, w: [...waitingFor] } });
+export function encodeProbe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[] = [], run?: string): Uint8Array {
+  if (kind === 'ping') return encodeMessage({ r: PING_ROUND, p: run === undefined ? { n: nonce } : { n: nonce, r: run } });
+  return encodeMessage({ r: PONG_ROUND, p: run === undefined ? { n: nonce, w: [...waitingFor] } : { n: nonce, w: [...waitingFor], x: run } });
 }
 
 /** Messages up to this size (encoded) wait for company until the end of the event-loop turn. */
@@ -118,9 +124,10 @@ export interface InboundSink {
   abort(notice: AbortNotice): void;
   /**
    * A liveness probe (answer it) or the answer to one of ours (`waitingFor`: the parties the peer
-   * says it is waiting for, roster ids without duplicates; empty for a ping).
+   * says it is waiting for, roster ids without duplicates; empty for a ping). `run`: for a ping, the
+   * run it asks about; for an answer, the peer's own run at that run's counter (see {@link PING_ROUND}).
    */
-  probe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void;
+  probe(kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[], run?: string): void;
   /** A counted message (round, batch or abort notice) of `bytes` arrived; called before it is handled. */
   counted?(bytes: number): void;
   /** The peer's resume message (links through the relay). */
@@ -191,13 +198,15 @@ function deliver(peer: string, bytes: Uint8Array, inBatch: boolean, limits: Inbo
   if (rec.r === PING_ROUND || rec.r === PONG_ROUND) {
     const ctx = { what: 'liveness probe', peer };
     const ping = rec.r === PING_ROUND;
-    const p = expectRecord(rec.p ?? null, ctx, ping ? ['n'] : ['n', 'w']);
+    const p = expectRecord(rec.p ?? null, ctx, ping ? ['n', 'r'] : ['n', 'w', 'x']);
     const n = expectBytes(p.n, 'n', ctx, PROBE_NONCE_BYTES);
+    const about = ping ? p.r : p.x;
+    const run = about === undefined ? undefined : expectString(about, ping ? 'r' : 'x', ctx, 128, PROBE_RUN_PATTERN);
     const w = p.w === undefined ? [] : expectArray(p.w, 'w', ctx, limits.roster.size).map((b) => expectString(b, 'w', ctx, 64, PARTY_ID_PATTERN));
     if (w.some((b) => !limits.roster.has(b)) || new Set(w).size !== w.length) {
       throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `peer "${peer}" answered a liveness probe with a list that is not a set of roster ids`, { peer });
     }
-    sink.probe(ping ? 'ping' : 'pong', n, w);
+    sink.probe(ping ? 'ping' : 'pong', n, w, run);
     return;
   }
   const round = expectString(rec.r, 'r', { what: 'round message', peer }, 128, ROUND_PATTERN);

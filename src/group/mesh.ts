@@ -42,6 +42,24 @@ import { PROBE_NONCE_BYTES, attachInbound, abortNoticeFor, encodeAbort, encodePr
 import type { GroupEvent } from './group.js';
 
 /** The phase of a mesh (see the module documentation). */
+/** A liveness probe's answer (see {@link Mesh.probeStatus}). */
+export interface ProbeAnswer {
+  /** The parties the peer says it is waiting for (roster ids, possibly none). */
+  readonly waitingFor: readonly string[];
+  /** Asked about a run: the peer's own run at that run's counter, when it is another run. */
+  readonly elsewhere?: string;
+}
+
+/** What {@link Mesh.traceStall} found. */
+export interface StallTrace {
+  /** Parties that do not answer, or whose channel ended here without a notice, in the order found. */
+  readonly silent: string[];
+  /** What each party that answered says it waits for. */
+  readonly waiting: Map<string, readonly string[]>;
+  /** Parties that answered that they gave the run's counter to another run of theirs, with that run. */
+  readonly elsewhere: Map<string, string>;
+}
+
 export type MeshPhase = 'forming' | 'complete' | 'joined' | 'failed';
 
 /** Pings one peer may have answered per second (more are ignored: the prober then sees no answer). */
@@ -234,7 +252,7 @@ export class Mesh {
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
-  readonly #probes = new Map<string, { peer: string; resolve: (waitingFor: readonly string[] | undefined) => void }>();
+  readonly #probes = new Map<string, { peer: string; resolve: (answer: ProbeAnswer | undefined) => void }>();
   /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
   readonly #pongBudget = new Map<string, { second: number; count: number }>();
 
@@ -350,7 +368,7 @@ export class Mesh {
       round: (round, payload, cost) => (l.awaitingResume ? this.#early(peer) : mb.put(round, payload, cost)),
       heapRoom: () => mb.heapRoom,
       abort: (notice) => (l.awaitingResume ? this.drop(peer, this.#early(peer)) : this.#onAbort(ch, mb, notice)),
-      probe: (kind, nonce, waitingFor) => this.#onProbe(ch, kind, nonce, waitingFor),
+      probe: (kind, nonce, waitingFor, run) => this.#onProbe(ch, kind, nonce, waitingFor, run),
       counted: (bytes) => l.onCounted(bytes),
       ...(l.resumable
         ? {
@@ -570,7 +588,7 @@ export class Mesh {
     this.#probeCounts.set(peer, c);
   }
 
-  #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[]): void {
+  #onProbe(ch: SecureChannel, kind: 'ping' | 'pong', nonce: Uint8Array, waitingFor: readonly string[], run: string | undefined): void {
     this.#countProbe(ch.peerId, 'received');
     if (kind === 'pong') {
       // The answer to a link's acknowledgement check (review14 R14-3): a peer that read four
@@ -586,7 +604,7 @@ export class Mesh {
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {
         this.#probes.delete(key);
-        p.resolve(waitingFor);
+        p.resolve(run === undefined ? { waitingFor } : { waitingFor, elsewhere: run });
       }
       return;
     }
@@ -595,7 +613,9 @@ export class Mesh {
     if (b !== undefined && b.second === second && b.count >= MAX_PONGS_PER_SECOND) return;
     this.#pongBudget.set(ch.peerId, b !== undefined && b.second === second ? { second, count: b.count + 1 } : { second, count: 1 });
     this.#countProbe(ch.peerId, 'sent');
-    ch.send(encodeProbe('pong', nonce, this.waitingFor())).catch(() => undefined);
+    // Asked about a run whose counter this party gave to another run of its own, it says which:
+    // it will never start the asker's run, and its waits (about its own run) say nothing of it.
+    ch.send(encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run))).catch(() => undefined);
   }
 
   /**
@@ -649,46 +669,49 @@ export class Mesh {
 
   /**
    * {@link Mesh.probe} with the answer's content: the parties `peer` says it is waiting for itself
-   * (roster ids, possibly none), or undefined when it does not answer within `ms`.
+   * (roster ids, possibly none) and, asked about `run`, the run it gave that run's counter to
+   * instead if it did; undefined when it does not answer within `ms`.
    */
-  probeStatus(peer: string, ms: number): Promise<readonly string[] | undefined> {
+  probeStatus(peer: string, ms: number, run?: string): Promise<ProbeAnswer | undefined> {
     // Several waits reaching their deadline together (an echo round's receives) ask once: a peer
     // answers at most MAX_PONGS_PER_SECOND pings a second from one party. A probe in flight that
     // ends unanswered before this caller's own window does not decide for it: it asks again for
     // the rest (else a short probe, e.g. of another round's deadline, made a party silent here).
-    const inflight = this.#statusProbes.get(peer);
+    // (One in flight per peer and run asked about: the answer about one run is not the other's.)
+    const key = run === undefined ? peer : `${peer}\n${run}`;
+    const inflight = this.#statusProbes.get(key);
     if (inflight !== undefined) {
       const until = Date.now() + ms;
-      return inflight.then((w) => (w !== undefined || until - Date.now() < 1 ? w : this.probeStatus(peer, until - Date.now())));
+      return inflight.then((w) => (w !== undefined || until - Date.now() < 1 ? w : this.probeStatus(peer, until - Date.now(), run)));
     }
-    const asked = this.#probeStatusOnce(peer, ms);
-    this.#statusProbes.set(peer, asked);
-    void asked.then(() => this.#statusProbes.delete(peer));
+    const asked = this.#probeStatusOnce(peer, ms, run);
+    this.#statusProbes.set(key, asked);
+    void asked.then(() => this.#statusProbes.delete(key));
     return asked;
   }
 
-  /** Status probes in flight, by peer (see {@link Mesh.probeStatus}). */
-  readonly #statusProbes = new Map<string, Promise<readonly string[] | undefined>>();
+  /** Status probes in flight, by peer (and run asked about; see {@link Mesh.probeStatus}). */
+  readonly #statusProbes = new Map<string, Promise<ProbeAnswer | undefined>>();
 
-  #probeStatusOnce(peer: string, ms: number): Promise<readonly string[] | undefined> {
+  #probeStatusOnce(peer: string, ms: number, run: string | undefined): Promise<ProbeAnswer | undefined> {
     const ch = this.channels.get(peer);
     if (ch === undefined || ch.isClosed) return Promise.resolve(undefined);
     const nonce = new Uint8Array(randomBytes(PROBE_NONCE_BYTES));
     const key = Buffer.from(nonce).toString('hex');
-    return new Promise<readonly string[] | undefined>((resolve) => {
+    return new Promise<ProbeAnswer | undefined>((resolve) => {
       const timer = setTimeout(() => {
         this.#probes.delete(key);
         resolve(undefined);
       }, Math.max(1, Math.min(ms, MAX_TIMER_MS)));
       this.#probes.set(key, {
         peer,
-        resolve: (waitingFor) => {
+        resolve: (answer) => {
           clearTimeout(timer);
-          resolve(waitingFor);
+          resolve(answer);
         },
       });
       this.#countProbe(peer, 'sent');
-      ch.send(encodeProbe('ping', nonce)).catch(() => undefined);
+      ch.send(encodeProbe('ping', nonce, [], run)).catch(() => undefined);
       void ch.closed.then(() => {
         if (this.#probes.delete(key)) {
           clearTimeout(timer);
@@ -714,19 +737,28 @@ export class Mesh {
    *
    * Only the parties of the round (`scope`: a view's members) are asked or followed: a party that
    * says it waits for one outside the round (a party a retry left out) speaks of another run.
+   *
+   * Asked about `run` (one this party took from its counter and is running), a party that gave
+   * that counter to another run of its own says which (`elsewhere`): its code runs another sequence
+   * of runs, and whether it waits for anyone says nothing about this run (review21 R21-4).
    */
-  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers, run?: string): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+  async traceStall(missing: readonly string[], ms: number, scope: readonly string[] = this.peers, run?: string): Promise<StallTrace> {
     return this.#waitingWhile(missing, this.#trace(missing, ms, scope, run));
   }
 
-  async #trace(missing: readonly string[], ms: number, scope: readonly string[], run: string | undefined): Promise<{ silent: string[]; waiting: Map<string, readonly string[]> }> {
+  async #trace(missing: readonly string[], ms: number, scope: readonly string[], run: string | undefined): Promise<StallTrace> {
     // A party explained for this run (or the group) speaks by its notice; one that stopped another
     // run is asked like any other (review8 R8-3). Without a run, any notice counts, as before.
     const explained = (p: string): boolean => (run === undefined ? this.explained.has(p) : this.explainedFor(p, run));
-    const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms)]));
+    // Only a run of this party's counter is asked about: a caller's own name that merely looks like
+    // one (`job.1`, counted by the caller) would read as "another run" at a party whose counter 1
+    // went to a sum, and a withholding party would go unnamed.
+    const about = run !== undefined && this.#cfg.runs?.running(run) === true ? run : undefined;
+    const asked = new Map(scope.filter((p) => p !== this.#cfg.localId).map((p) => [p, this.probeStatus(p, ms, about)]));
     const seen = new Set<string>([this.#cfg.localId]);
     const silent: string[] = [];
     const waiting = new Map<string, readonly string[]>();
+    const elsewhere = new Map<string, string>();
     let wave = missing.filter((p) => !seen.has(p));
     while (wave.length > 0) {
       for (const p of wave) seen.add(p);
@@ -735,23 +767,24 @@ export class Mesh {
           // (Checked before and after its answer: a notice or a lost channel may come meanwhile.)
           const answer = this.failedHere(p) || explained(p) ? undefined : await (asked.get(p) ?? Promise.resolve(undefined));
           if (this.failedHere(p)) return undefined;
-          if (explained(p)) return [];
+          if (explained(p)) return { waitingFor: [] };
           return answer;
         }),
       );
       const next: string[] = [];
       wave.forEach((p, i) => {
-        const w = answers[i];
-        if (w === undefined) {
+        const a = answers[i];
+        if (a === undefined) {
           silent.push(p);
           return;
         }
-        waiting.set(p, w);
-        for (const q of w) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
+        waiting.set(p, a.waitingFor);
+        if (a.elsewhere !== undefined) elsewhere.set(p, a.elsewhere);
+        for (const q of a.waitingFor) if (!seen.has(q) && !next.includes(q) && asked.has(q)) next.push(q);
       });
       wave = next;
     }
-    return { silent, waiting };
+    return { silent, waiting, elsewhere };
   }
 
   /**

@@ -67,6 +67,8 @@ export class RunWindow {
   readonly #names = new Set<string>(PROTOCOL_NAMES);
   /** Runs issued here and not ended. */
   readonly #live = new Set<string>();
+  /** The run issued here at each counter (key: view label or '', `#`, counter), the newest kept. */
+  readonly #slots = new Map<string, string>();
   /** Told when this party issues a run (mailboxes release what can no longer start). */
   readonly #onIssue: ((run: string) => void)[] = [];
 
@@ -97,6 +99,10 @@ export class RunWindow {
     }
     if (this.#live.size >= MAX_LIVE_RUNS) this.#live.delete(this.#live.keys().next().value!);
     this.#live.add(run);
+    const slot = `${label ?? ''}#${k}`;
+    this.#slots.delete(slot);
+    if (this.#slots.size >= MAX_LIVE_RUNS) this.#slots.delete(this.#slots.keys().next().value!);
+    this.#slots.set(slot, run);
     for (const f of this.#onIssue) f(run);
   }
 
@@ -111,25 +117,35 @@ export class RunWindow {
   }
 
   /**
+   * The run this party issued at `run`'s counter, when that is another run: a peer asks about a
+   * run of its own (a liveness probe, see `Mesh.traceStall`) that this party will never start,
+   * because its code took that counter for something else (images whose sequences of runs differ).
+   * Undefined when this party issued `run` itself, has not reached its counter, skipped the counter,
+   * forgot it (the newest {@link MAX_LIVE_RUNS} are kept), or `run` is not a counter's id at all.
+   * Any `<name>.<k>` (or `<name>.<view label>.<k>`) is read here, whatever the name: the asker
+   * only asks about runs it took from its counter, and a name this party never used is exactly
+   * what differing code looks like. Where the id reads two ways, only when both readings agree.
+   */
+  elsewhere(run: string): string | undefined {
+    if (this.#live.has(run)) return undefined;
+    const readings = parseRunId(run, () => true);
+    if (readings === undefined) return undefined;
+    let other: string | undefined;
+    for (const { label, k } of readings) {
+      const at = label === undefined ? this.#counter : (this.#views.get(label) ?? 0);
+      const mine = k <= at ? this.#slots.get(`${label ?? ''}#${k}`) : undefined;
+      if (mine === undefined || mine === run) return undefined;
+      other ??= mine;
+    }
+    return other;
+  }
+
+  /**
    * Whether a run id is in the counter namespace (a name of coupler's or one this party passed to
    * `nextRunId`); undefined if not.
    */
   #parse(run: string): Parsed[] | undefined {
-    const dot = run.lastIndexOf('.');
-    if (dot <= 0) return undefined;
-    const digits = run.slice(dot + 1);
-    if (!/^[1-9][0-9]{0,14}$/.test(digits)) return undefined;
-    const k = Number(digits);
-    const prefix = run.slice(0, dot);
-    const out: Parsed[] = [];
-    if (this.#names.has(prefix)) out.push({ name: prefix, label: undefined, k });
-    const inner = prefix.lastIndexOf('.');
-    if (inner > 0) {
-      const name = prefix.slice(0, inner);
-      const label = prefix.slice(inner + 1);
-      if (VIEW_LABEL.test(label) && this.#names.has(name)) out.push({ name, label, k });
-    }
-    return out.length === 0 ? undefined : out;
+    return parseRunId(run, (name) => this.#names.has(name));
   }
 
   /**
@@ -146,4 +162,26 @@ export class RunWindow {
       return k > at && k <= at + this.ahead;
     });
   }
+}
+
+/**
+ * The readings of a run id as `<name>.<k>` and as `<name>.<view label>.<k>`, keeping those whose
+ * name `known` accepts; undefined when none.
+ */
+function parseRunId(run: string, known: (name: string) => boolean): Parsed[] | undefined {
+  const dot = run.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const digits = run.slice(dot + 1);
+  if (!/^[1-9][0-9]{0,14}$/.test(digits)) return undefined;
+  const k = Number(digits);
+  const prefix = run.slice(0, dot);
+  const out: Parsed[] = [];
+  if (known(prefix)) out.push({ name: prefix, label: undefined, k });
+  const inner = prefix.lastIndexOf('.');
+  if (inner > 0) {
+    const name = prefix.slice(0, inner);
+    const label = prefix.slice(inner + 1);
+    if (VIEW_LABEL.test(label) && known(name)) out.push({ name, label, k });
+  }
+  return out.length === 0 ? undefined : out;
 }
