@@ -1231,8 +1231,31 @@ export class Mesh {
       }
     };
     const done = (p: string): boolean => this.channels.has(p) || this.#linger?.told.has(p) === true;
+    // Each discovery's latest answer, and its lookup in flight. A pass waits for the lookups at most
+    // one discovery interval, then dials with what it has (a lookup still running keeps its last
+    // answer): waiting for every lookup held every dial, the roster's own addresses included, for
+    // the slowest lookup's deadline — a DNS server that never answers (dnsDiscovery allows 60 s, the
+    // vantage6 VPN discovery 10 s) made every party fail TIMEOUT naming honest peers (review22 R22-2).
+    const latest: unknown[] = cfg.discoveries.map(() => []);
+    const running: (Promise<void> | undefined)[] = cfg.discoveries.map(() => undefined);
+    const lookups = (): Promise<void>[] =>
+      cfg.discoveries.map((d, i) =>
+        (running[i] ??= Promise.resolve()
+          .then(() => d.discover({ signal }))
+          .then(
+            (found) => void (latest[i] = found),
+            () => void (latest[i] = []),
+          )
+          .finally(() => {
+            running[i] = undefined;
+          })),
+      );
     while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
-      const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(lookups()), new Promise<void>((r) => (bound = setTimeout(r, Math.min(cfg.discoveryIntervalMs, MAX_TIMER_MS))))]);
+      clearTimeout(bound);
+      if (!((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted)) break;
+      const snapshots = latest.map((found) => (Array.isArray(found) ? (found as PeerAddress[]) : []));
       const now = Date.now();
       // The order of an answer is the answerer's choice, so it is not the dial order (review12
       // R12-2): addresses never dialled, shuffled, alternate with retries whose backoff has passed,
