@@ -1244,7 +1244,13 @@ export class Mesh {
           .then(() => d.discover({ signal }))
           .then(
             (found) => void (latest[i] = found),
-            () => void (latest[i] = []),
+            (err: unknown) => {
+              latest[i] = [];
+              // A malformed configuration (a discovery refusing its own input, e.g. COUPLER_PEERS
+              // with a bad entry) is not "no peers yet": taken as such, the party ran to its
+              // deadline and named every other party (review22 R22-6). waitForPeers throws it too.
+              if (err instanceof CouplerError && err.code === ErrorCode.INVALID_ARGUMENT) this.#fail(err);
+            },
           )
           .finally(() => {
             running[i] = undefined;
