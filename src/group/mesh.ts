@@ -1325,6 +1325,9 @@ export class Mesh {
       }
       await sleep(cfg.discoveryIntervalMs, signal);
     }
+    // As before R22-2, the loop ends only once its lookups did (they are given the aborted signal):
+    // formation's end still waits for a lookup in flight, not dialling.
+    await Promise.all(running);
   }
 
   async #relayLoop(transport: 'relay' | 'auto', relayUrl: string): Promise<void> {
