@@ -311,6 +311,22 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     }
     return false;
   };
+  // Connections that failed their handshake (or were refused `busy`) are closed with a grace
+  // (refuseAndClose: up to 1 s for the close handshake) in which `ws` still reads and buffers up
+  // to `maxPayload` of a frame. They had left `pending`, so no cap counted them: a stranger whose
+  // every connection failed at once held as many sockets as it could open in a second, each with
+  // ~256 KiB (review22 R22-1). They are capped as unfinished handshakes are; the oldest goes first.
+  const closingSockets = new Set<WebSocket>();
+  const trackClosing = (ws: WebSocket): void => {
+    if (ws.readyState === WebSocket.CLOSED || closingSockets.has(ws)) return;
+    closingSockets.add(ws);
+    ws.once('close', () => closingSockets.delete(ws));
+    while (closingSockets.size > maxPending) {
+      const oldest = closingSockets.values().next().value as WebSocket;
+      closingSockets.delete(oldest);
+      oldest.terminate();
+    }
+  };
   const countFrom = (source: string): number => {
     let n = 0;
     for (const e of pending.values()) if (e.source === source) n++;
@@ -396,12 +412,14 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     const known = isKnown(source);
     if (!admit(source, known)) {
       refuseAndClose(ws, 'busy');
+      trackClosing(ws);
       return;
     }
     const entry: PendingEntry = { source, known, since: performance.now(), silent: true };
     pending.set(ws, entry);
     const io = new WsIO(ws, { maxHeldBytes: maxHeldBytes(limits) });
     let finishTimer: NodeJS.Timeout | undefined;
+    let handedOut = false;
     try {
       await driveResponder(io, {
         cfg,
@@ -421,6 +439,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
         },
         onChannel: (channel) => {
           pending.delete(ws);
+          handedOut = true;
           options.onChannel(channel);
         },
       });
@@ -434,6 +453,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     } finally {
       if (finishTimer !== undefined) clearTimeout(finishTimer);
       pending.delete(ws);
+      if (!handedOut) trackClosing(ws);
     }
   };
 
@@ -456,6 +476,7 @@ export async function listenChannels(options: ListenOptions): Promise<ChannelLis
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         for (const s of pending.keys()) s.terminate();
+        for (const s of closingSockets) s.terminate();
         for (const socket of [...raw.keys()]) {
           forgetRaw(socket);
           socket.destroy();

@@ -3,7 +3,8 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readBoundedFile } from '../files.js';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, isAbsolute, join } from 'node:path';
 import { AbortedError, CouplerError, RosterError } from '../errors.js';
@@ -173,10 +174,18 @@ async function cmdRoster(args: string[]): Promise<number> {
   throw new UsageError(`unknown roster subcommand "${sub.slice(0, 40)}"${hint === undefined ? '' : ` (did you mean "${hint}"?)`} (build, check)`);
 }
 
-/** Whether a file is an identity file (JSON with a secret key) rather than a roster. */
+/** Bytes {@link isIdentityFile} reads at most: a roster's own cap (loadRoster refuses anything larger). */
+const MAX_CHECKED_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Whether a file is an identity file (JSON with a secret key) rather than a roster. Read as the
+ * roster is (readBoundedFile): a plain readFile blocked for ever on a FIFO with no writer and read
+ * /dev/zero up to 2 GiB (review22 R22-3); anything that is not a small regular file is left to
+ * loadRoster, which refuses it with a typed error.
+ */
 async function isIdentityFile(path: string): Promise<boolean> {
   try {
-    const v = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    const v = JSON.parse((await readBoundedFile(path, MAX_CHECKED_FILE_BYTES)).bytes.toString('utf8')) as unknown;
     return typeof v === 'object' && v !== null && !Array.isArray(v) && ('secretSeed' in v || 'secretKey' in v);
   } catch {
     return false;

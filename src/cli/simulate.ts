@@ -28,6 +28,8 @@ import { PROGRESS_LOG_PREFIX } from '../vantage6/peer.js';
 import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import { decodeTokenClaims, simulatedV4ContainerToken } from '../vantage6/proxy-client.js';
 import type { RunProgress } from '../group/group.js';
+import { readBoundedFile } from '../files.js';
+import { DEFAULT_MAX_INPUT_BYTES } from '../vantage6/contract.js';
 
 /** Options of {@link simulate}. */
 export interface SimulateOptions {
@@ -479,9 +481,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
     const where = `--input ${options.inputFile.slice(0, 300)}`;
     let text: string;
     try {
-      text = await readFile(options.inputFile, 'utf8');
+      // Bounded, and never waiting on a FIFO with no writer (review22 R22-3): the cap a party's
+      // INPUT_FILE has (the input is written to one per party).
+      text = (await readBoundedFile(options.inputFile, DEFAULT_MAX_INPUT_BYTES)).bytes.toString('utf8');
     } catch (err) {
-      throw new InvalidArgumentError(`${where}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOTREG' ? 'not a regular file' : code === 'EFBIG' ? `larger than ${DEFAULT_MAX_INPUT_BYTES} bytes` : (code ?? 'error');
+      throw new InvalidArgumentError(`${where}: cannot read the file (${why})`);
     }
     let parsed: unknown;
     try {

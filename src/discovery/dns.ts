@@ -7,7 +7,7 @@
  */
 import { promises as dnsPromises } from 'node:dns';
 import { AbortedError, describeType, DiscoveryError, InvalidArgumentError, throwIfAborted } from '../errors';
-import { ipFamily } from './_ip';
+import { canonicalHost, ipFamily } from './_ip';
 import { finalizePeers, isValidHostname, isValidPort, makePeer, MAX_PEERS_PER_LOOKUP, peerKey } from './_peers';
 import type { DiscoverOptions, Discovery, PeerAddress } from './types';
 
@@ -223,6 +223,19 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
           // parallel queries (review12 R12-3).
           const found: Found[] = [];
           let held = 0;
+          // One resolution per target name, however many records (ports, spellings of case, a
+          // trailing dot) name it: 256 records naming one target in 256 spellings made 512
+          // queries (review22).
+          const byTarget = new Map<string, Promise<readonly string[][]>>();
+          const resolveTarget = (name: string): Promise<readonly string[][]> => {
+            const key = canonicalHost(name);
+            let p = byTarget.get(key);
+            if (p === undefined) {
+              p = addresses(name, 0, source).then((fs) => fs.map((f) => f.hosts as string[]));
+              byTarget.set(key, p);
+            }
+            return p;
+          };
           for (let i = 0; i < records.length && held < MAX_PEERS_PER_LOOKUP; i += SRV_TARGET_BATCH) {
             const batch = await Promise.all(
               records.slice(i, i + SRV_TARGET_BATCH).map(async (rec): Promise<Found[]> => {
@@ -230,7 +243,7 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
                 if (ipFamily(rec.name) !== 0) return [{ hosts: [rec.name], port: rec.port, source }];
                 if (!isValidHostname(rec.name)) return [];
                 // A target that does not resolve (yet) is kept as a name: a dialer may still reach it.
-                const viaAddresses = await addresses(rec.name, rec.port, source);
+                const viaAddresses = (await resolveTarget(rec.name)).map((hosts) => ({ hosts, port: rec.port, source }));
                 return viaAddresses.length > 0 ? viaAddresses : [{ hosts: [rec.name], port: rec.port, source }];
               }),
             );

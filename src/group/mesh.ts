@@ -1264,8 +1264,37 @@ export class Mesh {
       }
     };
     const done = (p: string): boolean => this.channels.has(p) || this.#linger?.told.has(p) === true;
+    // Each discovery's latest answer, and its lookup in flight. A pass waits for the lookups at most
+    // one discovery interval, then dials with what it has (a lookup still running keeps its last
+    // answer): waiting for every lookup held every dial, the roster's own addresses included, for
+    // the slowest lookup's deadline — a DNS server that never answers (dnsDiscovery allows 60 s, the
+    // vantage6 VPN discovery 10 s) made every party fail TIMEOUT naming honest peers (review22 R22-2).
+    const latest: unknown[] = cfg.discoveries.map(() => []);
+    const running: (Promise<void> | undefined)[] = cfg.discoveries.map(() => undefined);
+    const lookups = (): Promise<void>[] =>
+      cfg.discoveries.map((d, i) =>
+        (running[i] ??= Promise.resolve()
+          .then(() => d.discover({ signal }))
+          .then(
+            (found) => void (latest[i] = found),
+            (err: unknown) => {
+              latest[i] = [];
+              // A malformed configuration (a discovery refusing its own input, e.g. COUPLER_PEERS
+              // with a bad entry) is not "no peers yet": taken as such, the party ran to its
+              // deadline and named every other party (review22 R22-6). waitForPeers throws it too.
+              if (err instanceof CouplerError && err.code === ErrorCode.INVALID_ARGUMENT) this.#fail(err);
+            },
+          )
+          .finally(() => {
+            running[i] = undefined;
+          })),
+      );
     while ((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted) {
-      const snapshots = await Promise.all(cfg.discoveries.map((d) => d.discover({ signal }).catch(() => [] as PeerAddress[])));
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(lookups()), new Promise<void>((r) => (bound = setTimeout(r, Math.min(cfg.discoveryIntervalMs, MAX_TIMER_MS))))]);
+      clearTimeout(bound);
+      if (!((this.#phase === 'forming' || this.#linger !== undefined) && !signal.aborted)) break;
+      const snapshots = latest.map((found) => (Array.isArray(found) ? (found as PeerAddress[]) : []));
       const now = Date.now();
       // The order of an answer is the answerer's choice, so it is not the dial order (review12
       // R12-2): addresses never dialled, shuffled, alternate with retries whose backoff has passed,
@@ -1329,6 +1358,9 @@ export class Mesh {
       }
       await sleep(cfg.discoveryIntervalMs, signal);
     }
+    // As before R22-2, the loop ends only once its lookups did (they are given the aborted signal):
+    // formation's end still waits for a lookup in flight, not dialling.
+    await Promise.all(running);
   }
 
   async #relayLoop(transport: 'relay' | 'auto', relayUrl: string): Promise<void> {

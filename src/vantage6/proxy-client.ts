@@ -21,6 +21,11 @@ import { MAX_JSON_DEPTH, jsonNestsDeeperThan, parseContractJson, toContractJson 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Largest response body accepted from the proxy, in bytes. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest `/vpn/algorithm/addresses` answer in bytes: 65 536 entries (what the VPN discovery
+ * scans at most) of 128 bytes; a real entry is ~100 bytes and a task lists a few per organization.
+ */
+export const MAX_VPN_ADDRESSES_BYTES = 8 * 1024 * 1024;
 /** Most pages followed for one paginated list. */
 export const DEFAULT_MAX_PAGES = 100;
 /**
@@ -582,7 +587,7 @@ class ProxyClient implements NodeProxyClient {
   }
 
   /** {@link request}, also giving the size of the response body in bytes. */
-  async #jsonRequest(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions): Promise<{ value: unknown; size: number }> {
+  async #jsonRequest(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: ProxyRequestOptions, maxBytes = this.#maxBytes): Promise<{ value: unknown; size: number }> {
     if (typeof path !== 'string' || path.includes('?') || path.includes('#') || path.includes('..')) {
       throw new InvalidArgumentError('"path" must be a path without query, fragment or ".."');
     }
@@ -599,7 +604,7 @@ class ProxyClient implements NodeProxyClient {
       body = toContractJson(options.body);
       headers['content-type'] = 'application/json';
     }
-    const { status, bytes } = await this.#exchange(method, cleanPath, url, headers, body, signal, timeout, timeoutMs, options.signal);
+    const { status, bytes } = await this.#exchange(method, cleanPath, url, headers, body, signal, timeout, timeoutMs, options.signal, maxBytes);
     if (bytes.length === 0) return { value: null, size: 0 };
     try {
       return { value: JSON.parse(UTF8.decode(bytes)), size: bytes.length };
@@ -615,7 +620,7 @@ class ProxyClient implements NodeProxyClient {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, ...extraHeaders };
-    return (await this.#exchange(method, path, url, headers, body, both, timeout, this.#timeoutMs, signal)).bytes;
+    return (await this.#exchange(method, path, url, headers, body, both, timeout, this.#timeoutMs, signal, this.#maxBytes)).bytes;
   }
 
   async #exchange(
@@ -628,6 +633,7 @@ class ProxyClient implements NodeProxyClient {
     timeout: AbortSignal,
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
+    maxBytes: number,
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const onAbort = (err: unknown): never => {
       if (callerSignal?.aborted) throw new AbortedError(`${method} /${cleanPath} aborted`);
@@ -644,7 +650,7 @@ class ProxyClient implements NodeProxyClient {
     }
     let bytes: Uint8Array;
     try {
-      bytes = await this.#readCapped(response, method, cleanPath);
+      bytes = await this.#readCapped(response, method, cleanPath, maxBytes);
     } catch (err) {
       if (err instanceof ProxyRequestError) throw err;
       return onAbort(err);
@@ -705,11 +711,11 @@ class ProxyClient implements NodeProxyClient {
     return uuid;
   }
 
-  async #readCapped(response: Response, method: string, path: string): Promise<Uint8Array> {
+  async #readCapped(response: Response, method: string, path: string, maxBytes: number): Promise<Uint8Array> {
     const declared = response.headers.get('content-length');
-    if (declared !== null && Number(declared) > this.#maxBytes) {
+    if (declared !== null && Number(declared) > maxBytes) {
       await response.body?.cancel().catch(() => undefined);
-      throw new ProxyRequestError(method, path, response.status, `response larger than ${this.#maxBytes} bytes`);
+      throw new ProxyRequestError(method, path, response.status, `response larger than ${maxBytes} bytes`);
     }
     if (response.body === null) return new Uint8Array(0);
     const reader = response.body.getReader();
@@ -719,9 +725,9 @@ class ProxyClient implements NodeProxyClient {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.byteLength;
-      if (total > this.#maxBytes) {
+      if (total > maxBytes) {
         await reader.cancel().catch(() => undefined);
-        throw new ProxyRequestError(method, path, response.status, `response larger than ${this.#maxBytes} bytes`);
+        throw new ProxyRequestError(method, path, response.status, `response larger than ${maxBytes} bytes`);
       }
       chunks.push(value);
     }
@@ -989,7 +995,10 @@ class ProxyClient implements NodeProxyClient {
     }
     if (query.includeChildren === true) params.include_children = 1;
     if (query.includeParent === true) params.include_parent = 1;
-    const res = await this.request('GET', 'vpn/algorithm/addresses', { query: params, signal: query.signal });
+    // Its own cap: the lookup runs at every dial-loop pass, and the general cap (sized for results
+    // and blobs, 64 MiB) let one answer cost ~0.7 s of event loop and ~190 MiB of heap, every pass
+    // (review22 R22-4); the discovery keeps at most 65 536 entries anyway.
+    const { value: res } = await this.#jsonRequest('GET', 'vpn/algorithm/addresses', { query: params, signal: query.signal }, Math.min(this.#maxBytes, MAX_VPN_ADDRESSES_BYTES));
     if (!isRecord(res) || !Array.isArray(res.addresses)) {
       throw new ProxyRequestError('GET', 'vpn/algorithm/addresses', 200, 'response has no "addresses" list (is the node connected to the VPN?)');
     }
