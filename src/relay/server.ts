@@ -369,6 +369,24 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
   });
   wss.on('error', () => undefined);
 
+  // Links ended with a close grace (their refusal, or "going away", is sent and the socket kept up
+  // to CLOSE_GRACE_MS for the close handshake), in which `ws` still reads and buffers up to
+  // maxMessageBytes of a frame. They have left the pending table, so no admission cap counts them:
+  // a stranger whose every connection was refused at once held as many sockets, each with a cut
+  // frame, as it could open in a second (242 of 300 at once; review22 R22-1 at the party's
+  // listener). At most maxPending of them linger; beyond that the oldest is destroyed now.
+  const lingering = new Set<Link>();
+  const linger = (link: Link): void => {
+    lingering.add(link);
+    link.socket.once('close', () => lingering.delete(link));
+    while (lingering.size > table.limits.maxPending) {
+      const oldest = lingering.values().next().value as Link;
+      lingering.delete(oldest);
+      oldest.socket.destroy();
+    }
+    setTimeout(() => link.socket.destroy(), CLOSE_GRACE_MS).unref();
+  };
+
   /** Cut a link: with a refusal reason (sent and used as close reason) or as "going away". */
   const end = (link: Link, reason: RelayRefuseReason | undefined, ev?: AggregateAdmissionEvidence): void => {
     if (link.ended) return;
@@ -385,7 +403,7 @@ export async function startRelay(options: RelayOptions): Promise<RelayServer> {
       } catch {
         /* best effort */
       }
-      setTimeout(() => link.socket.destroy(), CLOSE_GRACE_MS).unref();
+      linger(link);
     } else link.socket.destroy();
   };
 
