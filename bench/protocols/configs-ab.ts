@@ -29,7 +29,7 @@ interface Config {
 
 interface Sample {
   wallMs: number[];
-  perParty: { cpuMs: number }[][];
+  perParty: { cpuMs: number; mainMs?: number }[][];
 }
 
 const argv = process.argv.slice(2);
@@ -51,10 +51,12 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const cpuPerParty = (s: Sample): number => median(s.perParty.map((rep) => rep.reduce((a, x) => a + x.cpuMs, 0) / rep.length));
+/** The main thread's share of the process CPU (Node ≥ 23.9 parties), median over repetitions. */
+const mainShare = (s: Sample): number => median(s.perParty.map((rep) => rep.reduce((a, x) => a + (x.mainMs ?? Number.NaN), 0) / rep.reduce((a, x) => a + x.cpuMs, 0)));
 const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '—');
 
 /** per config name → n → list over rounds of { ss, plain, mpyc, ratio } */
-type Row = { ss: number; plain: number; mpyc: number; ratio: number; load: string };
+type Row = { ss: number; main: number; plain: number; mpyc: number; ratio: number; load: string };
 const got = new Map<string, Map<number, Row[]>>();
 
 for (let r = 0; r < rounds; r++) {
@@ -82,6 +84,7 @@ for (let r = 0; r < rounds; r++) {
       const mp = m.samples['mpyc'];
       const row: Row = {
         ss: ss ? cpuPerParty(ss) : Number.NaN,
+        main: ss ? mainShare(ss) : Number.NaN,
         plain: pl ? cpuPerParty(pl) : Number.NaN,
         mpyc: mp ? cpuPerParty(mp) : Number.NaN,
         ratio: ss && mp ? median(ss.wallMs.map((w, i) => w / mp.wallMs[i]!)) : Number.NaN,
@@ -92,7 +95,7 @@ for (let r = 0; r < rounds; r++) {
       const list = byN.get(m.n) ?? [];
       byN.set(m.n, list);
       list[r] = row;
-      parts.push(`n=${m.n} ss ${fmt(row.ss)} plain ${fmt(row.plain)} mpyc ${fmt(row.mpyc)} ss/mpyc ${fmt(row.ratio)}`);
+      parts.push(`n=${m.n} ss ${fmt(row.ss)}${Number.isFinite(row.main) ? ` (main thread ${fmt(100 * row.main, 0)} %)` : ''} plain ${fmt(row.plain)} mpyc ${fmt(row.mpyc)} ss/mpyc ${fmt(row.ratio)}`);
     }
     process.stdout.write(`round ${r} ${c.name} (${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load0}→${load1}): ${parts.join('; ')}\n`);
   }
