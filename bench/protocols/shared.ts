@@ -85,7 +85,9 @@ export interface RunSample {
   sysMs: number;
   /**
    * The main thread's part of `cpuMs` (Node ≥ 23.9, `process.threadCpuUsage()`; absent before): the
-   * rest is V8's and libuv's background threads — optimizing compilers, concurrent GC.
+   * rest is V8's and libuv's background threads — optimizing compilers, concurrent GC. The two
+   * clocks are not on one scale (a warm or `--single-threaded` party reads 105–110 %): compare
+   * shares between configurations.
    */
   mainMs?: number;
   /** Digest of the decoded sum (all parties and all protocols must agree). */
