@@ -175,12 +175,13 @@ export const NODE_ARGS_ENV = 'BENCH_NODE_ARGS';
 
 /**
  * Start `node --import tsx <file>` from the repository root with `config` as JSON in the
- * environment. The child must exit by itself after `deadlineMs`.
+ * environment (`tsx: false`: plain `node <file>`, for a JavaScript file). The child must exit by
+ * itself after `deadlineMs`.
  */
-export function spawnWorker(file: string, config: unknown, options: { name: string; root: string; deadlineMs: number }): Worker {
+export function spawnWorker(file: string, config: unknown, options: { name: string; root: string; deadlineMs: number; tsx?: boolean }): Worker {
   installExitHook();
   const extra = (process.env[NODE_ARGS_ENV] ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', file], {
+  const child = spawn(process.execPath, [...extra, ...(options.tsx === false ? [] : ['--import', 'tsx']), file], {
     cwd: options.root,
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: { ...process.env, [CONFIG_ENV]: JSON.stringify(config), [DEADLINE_ENV]: String(options.deadlineMs) },

@@ -14,7 +14,10 @@
  * Flags (after `--`): `--parts=mesh,dk`, `--ns=3,5,10`, `--lengths=1,1e3,1e5,1e6`, `--reps=N`
  * (every L), `--variants=plainSum,secureSum/seed,…`, `--threshold-1e6=auto|run|skip`,
  * `--dk-ns=5,10,20,30,50`, `--dk-length=1e4`, `--dk-reps=N`,
- * `--dk-modes=seed/aggregate,seed/broadcast,vector/aggregate` (shares/opening).
+ * `--dk-modes=seed/aggregate,seed/broadcast,vector/aggregate` (shares/opening), `--from=dist|src`
+ * (mesh parties: the built package under plain node, as users run it — the default, needs a fresh
+ * `npm run build` — or the sources under tsx; `--quick` falls back to the sources when dist/ is
+ * missing or stale).
  *
  * @module
  */
@@ -28,6 +31,7 @@ import { probeAddresses } from './probe.js';
 import { MPYC_MAX_LENGTH, MpycSession, freePortRange, mpycAvailable } from './mpyc.js';
 import { DEFAULT_VARIANTS, VARIANTS, isProbe, type DkScaleConfig, type DkScaleMode, type DkScaleRow, type RunSample, type Variant } from './shared.js';
 import { startPartyGroup } from './parties.js';
+import { buildDistParty, distProblem } from './dist-party.js';
 
 /** The issue's target, reported (never asserted): 5 parties × 1M float64, secureSum ≤ 3× plainSum. */
 const TARGET = { n: 5, L: 1_000_000, ratio: 3 };
@@ -54,6 +58,8 @@ interface Plan {
   reps: (L: number, n: number) => number;
   warmup: (L: number) => number;
   threshold1e6: 'auto' | 'run' | 'skip';
+  /** Mesh parties run the built package (`dist/`, plain node) or the sources (`src/`, tsx). */
+  from: 'dist' | 'src';
   dk: { ns: number[]; k: number; L: number; reps: number; warmup: number; modes: DkScaleMode[] };
 }
 
@@ -79,6 +85,7 @@ function makePlan(opts: BenchOptions): Plan {
         reps: () => 2,
         warmup: () => 1,
         threshold1e6: 'auto',
+        from: 'dist',
         dk: { ns: [5, 10], k: 4, L: 1e3, reps: 1, warmup: 0, modes: DEFAULT_DK_MODES },
       }
     : {
@@ -89,6 +96,7 @@ function makePlan(opts: BenchOptions): Plan {
         reps: (L, n) => (L <= 1e3 ? 15 : L <= 1e5 ? 5 : n <= 5 ? 5 : 3),
         warmup: (L) => (L <= 1e3 ? 3 : 1),
         threshold1e6: 'auto',
+        from: 'dist',
         dk: { ns: [5, 10, 20, 30, 50], k: 4, L: 1e4, reps: 5, warmup: 1, modes: DEFAULT_DK_MODES },
       };
   const parts = flag('parts');
@@ -121,6 +129,11 @@ function makePlan(opts: BenchOptions): Plan {
   if (t6 !== undefined) {
     if (t6 !== 'auto' && t6 !== 'run' && t6 !== 'skip') throw new Error('--threshold-1e6 must be auto, run or skip');
     plan.threshold1e6 = t6;
+  }
+  const from = flag('from');
+  if (from !== undefined) {
+    if (from !== 'dist' && from !== 'src') throw new Error('--from must be dist or src');
+    plan.from = from;
   }
   const dkNs = flag('dk-ns');
   if (dkNs) plan.dk.ns = parseList(dkNs);
@@ -173,12 +186,30 @@ interface MeshResult {
   thresholdProbeMs?: number;
 }
 
-async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: MeshResult[]; joins: Record<number, number[]>; hostsMode: string }> {
+async function meshPart(plan: Plan, opts: BenchOptions): Promise<{ results: MeshResult[]; joins: Record<number, number[]>; hostsMode: string; parties: string }> {
+  if (plan.from === 'dist' && opts.quick) {
+    const problem = distProblem(opts.root);
+    if (problem !== undefined) {
+      opts.log(`protocols: --quick: ${problem}; the parties run the sources under tsx instead`);
+      plan.from = 'src';
+    }
+  }
+  const dist = plan.from === 'dist' ? await buildDistParty(opts.root) : undefined;
+  const parties = dist ? `the built package (dist/, built ${dist.builtAt}) under plain node` : 'the sources (src/) under tsx';
+  opts.log(`protocols: mesh parties run ${parties}`);
+  try {
+    return { ...(await meshRuns(plan, opts, dist?.file)), parties };
+  } finally {
+    dist?.dispose();
+  }
+}
+
+async function meshRuns(plan: Plan, opts: BenchOptions, entry: string | undefined): Promise<{ results: MeshResult[]; joins: Record<number, number[]>; hostsMode: string }> {
   const results: MeshResult[] = [];
   const joins: Record<number, number[]> = {};
   let hostsMode = '';
   for (const n of plan.ns) {
-    const party = await startPartyGroup(n, { root: opts.root, roundTimeoutMs: ROUND_TIMEOUT_MS, deadlineMs: (opts.quick ? 3 : 20) * 60_000, sessionLabel: 'bench-protocols' });
+    const party = await startPartyGroup(n, { root: opts.root, roundTimeoutMs: ROUND_TIMEOUT_MS, deadlineMs: (opts.quick ? 3 : 20) * 60_000, sessionLabel: 'bench-protocols', ...(entry === undefined ? {} : { entry }) });
     const { workers, all } = party;
     hostsMode = party.hostsMode;
     try {
@@ -497,8 +528,8 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
     const mesh = await meshPart(plan, opts);
     const t = meshTables(plan, mesh.results);
     tables.push(...t.tables);
-    notes.push(...t.notes);
-    data.mesh = { hosts: mesh.hostsMode, joinMs: mesh.joins, results: mesh.results, summary: t.summary };
+    notes.push(...t.notes, `Mesh parties ran ${mesh.parties}.`);
+    data.mesh = { parties: mesh.parties, hosts: mesh.hostsMode, joinMs: mesh.joins, results: mesh.results, summary: t.summary };
   }
   if (plan.parts.has('dk')) {
     const dk = await dkPart(plan, opts);
@@ -516,6 +547,7 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
       reps: Object.fromEntries(plan.lengths.flatMap((L) => plan.ns.map((n) => [`n=${n} L=${L}`, plan.reps(L, n)]))),
       warmup: Object.fromEntries(plan.lengths.map((L) => [String(L), plan.warmup(L)])),
       threshold1e6: plan.threshold1e6,
+      from: plan.from,
       thresholdSkipMs: THRESHOLD_SKIP_MS,
       roundTimeoutMs: ROUND_TIMEOUT_MS,
       dk: plan.dk,

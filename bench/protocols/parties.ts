@@ -59,12 +59,15 @@ export async function setUpParties(n: number, sessionLabel: string): Promise<Par
  * Start n parties and form their group.
  * @param options.roundTimeoutMs - the group's round deadline.
  * @param options.deadlineMs - each process exits on its own after this.
+ * @param options.entry - a JavaScript party entry to run under plain node (`dist-party.ts`);
+ *   default: `party.ts` (the sources) under tsx.
  */
-export async function startPartyGroup(n: number, options: { root: string; roundTimeoutMs: number; deadlineMs: number; sessionLabel: string }): Promise<PartyGroup> {
+export async function startPartyGroup(n: number, options: { root: string; roundTimeoutMs: number; deadlineMs: number; sessionLabel: string; entry?: string }): Promise<PartyGroup> {
   const { configs, all, hostsMode } = await setUpParties(n, options.sessionLabel);
   const workers: Worker[] = configs.map((c) => {
     const config: PartyConfig = { ...c, roundTimeoutMs: options.roundTimeoutMs, joinTimeoutMs: 120_000 };
-    return spawnWorker(join(__dirname, 'party.ts'), config, { name: `party-${c.id}`, root: options.root, deadlineMs: options.deadlineMs });
+    const file = options.entry ?? join(__dirname, 'party.ts');
+    return spawnWorker(file, config, { name: `party-${c.id}`, root: options.root, deadlineMs: options.deadlineMs, tsx: options.entry === undefined });
   });
   const stop = async (): Promise<void> => {
     await Promise.all(workers.map((w) => w.stop()));

@@ -7,7 +7,7 @@
 // --variants='secureSum L=1'`), RUNS=<runs × parties> divides every main-thread sample of $D.
 // Keeps only the samples inside the timed runs (the windows party.ts writes with
 // BENCH_PARTY_WINDOWS; `variant` picks one), skipping the first `SKIP` runs of each party (env,
-// default 0), and prints busy µs per run and party by category: the innermost frame that matches a
+// default 0) and keeping the next `TAKE` (env, default all), and prints busy µs per run and party by category: the innermost frame that matches a
 // rule decides (so a hash inside a commitment is "commitments", a socket write below the group is
 // "channel …"). OTHER=1 lists the largest unattributed leaf frames; SELF=1 the top self times.
 const fs = require('fs'), path = require('path');
@@ -47,7 +47,7 @@ const windowsByPid = new Map();
 for (const f of all.filter((f) => /windows\.\d+\.txt$/.test(f))) {
   const pid = f.match(/windows\.(\d+)\.txt$/)[1];
   const ws = fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => l.split(' ')).filter((w) => variant === undefined || w[0] === variant).map((w) => [Number(w[2]), Number(w[3])]);
-  windowsByPid.set(pid, ws.slice(SKIP));
+  windowsByPid.set(pid, ws.slice(SKIP, process.env.TAKE === undefined ? undefined : SKIP + Number(process.env.TAKE)));
 }
 const cat = new Map(), selfT = new Map(), other = new Map();
 let runs = 0, busy = 0, idle = 0, wall = 0;
@@ -61,7 +61,7 @@ for (const f of all.filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))) {
   for (const [a, b] of ws) wall += b - a;
   const byId = new Map(p.nodes.map((n) => [n.id, n])); const parent = new Map();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (n) => `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules|bench|test)\//, '$1/')}`;
+  const name = (n) => `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.replace(/^.*\/(src|dist|node_modules|bench|test)\//, '$1/')}`;
   const memo = new Map();
   let t = p.startTime, w = 0;
   for (let i = 0; i < p.samples.length; i++) {

@@ -83,6 +83,13 @@ export interface RunSample {
   cpuMs: number;
   /** The system (kernel) part of `cpuMs`. */
   sysMs: number;
+  /**
+   * The main thread's part of `cpuMs` (Node ≥ 23.9, `process.threadCpuUsage()`; absent before): the
+   * rest is V8's and libuv's background threads — optimizing compilers, concurrent GC. The two
+   * clocks are not on one scale (a warm or `--single-threaded` party reads 105–110 %): compare
+   * shares between configurations.
+   */
+  mainMs?: number;
   /** Digest of the decoded sum (all parties and all protocols must agree). */
   digest: string;
 }

@@ -17,6 +17,7 @@ import {
   expandSource,
   finalStage,
   isIgnored,
+  keyValues,
   last,
   parseCopy,
   parseDockerfile,
@@ -168,6 +169,37 @@ describe('Dockerfile.base', () => {
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  test("Node's compile cache: NODE_COMPILE_CACHE is a folder the entry point's user owns, filled after USER (Node keys the cache by uid) with the CLI, the CommonJS and the ES builds", () => {
+    const s = stage();
+    const dir = stageEnv(s).get('NODE_COMPILE_CACHE');
+    expect(dir).toMatch(/^\/[^\s]+$/);
+    const userAt = s.instructions.findIndex((i) => i.keyword === 'USER');
+    const envAt = s.instructions.findIndex((i) => i.keyword === 'ENV' && keyValues(i.args).has('NODE_COMPILE_CACHE'));
+    const runs = s.instructions.map((ins, at) => ({ ins, at })).filter(({ ins }) => ins.keyword === 'RUN');
+    // Before USER (as root): a parent of the folder is made and given to the entry point's user.
+    const parentIn = (args: string): string | undefined =>
+      args
+        .split(/\s*&&\s*/)
+        .filter((c) => /^mkdir -p \S+$/.test(c))
+        .map((c) => c.split(/\s+/)[2]!.replace(/\/$/, ''))
+        .find((p) => dir!.startsWith(`${p}/`));
+    const made = runs.find(({ ins, at }) => at < userAt && parentIn(ins.args) !== undefined);
+    expect(made).toBeDefined();
+    const parent = parentIn(made!.ins.args)!;
+    expect(made!.ins.args).toContain(`chown "\${COUPLER_USER}" ${parent}`);
+    // After USER and after the ENV: the step that fills it, so it runs as that user with the variable set.
+    const fill = runs.filter(({ at }) => at > userAt && at > envAt).map(({ ins }) => ins.args);
+    expect(fill).toHaveLength(1);
+    expect(fill[0]).toMatch(/(^|&&\s*)coupler --help\b/);
+    for (const spec of ['coupler', 'coupler/vantage6']) {
+      expect(fill[0]).toContain(`require('${spec}')`);
+      expect(fill[0]).toContain(`await import('${spec}')`);
+    }
+    expect(fill[0]).toContain('--input-type=module');
+    // It is the last RUN: the ENTRYPOINT follows without another build step after it.
+    expect(runs[runs.length - 1]!.at).toBeGreaterThan(userAt);
   });
 
   test('EXPOSE 8888 and LABEL p8888="coupler" (the vantage6 v4 port-label convention)', () => {
