@@ -220,8 +220,8 @@ const cases: [string, { names?: string[]; srv?: string[]; family?: 4 | 6 | 'any'
     'an SRV record whose target is the SRV name itself',
     { srv: ['_c._tcp.sum'] },
     (q) => (questionOf(q).type === SRV ? answer(q, [rr(encodeName(questionOf(q).name), SRV, srvData(7001, questionOf(q).name))]) : answer(q, [], 0x8583)),
-    // An unresolved target is kept as a name (a dialler may still reach it).
-    (r) => expect(hosts(r)).toEqual(['_c._tcp.sum']),
+    // An unresolved target is left out (names are not handed to the system resolver: R22-7).
+    (r) => expect(hosts(r)).toEqual([]),
   ],
   [
     '256 SRV records naming one target in 256 spellings of case',
