@@ -37,7 +37,11 @@ export interface DnsDiscoveryInit {
   readonly servers?: readonly string[];
   /** Which address records to ask for: `4` (A), `6` (AAAA) or `'any'` (both). Default `'any'`. */
   readonly family?: 4 | 6 | 'any';
-  /** SRV names, e.g. `_coupler._tcp.sum`; each record's target is resolved (same family) and its port used. */
+  /**
+   * SRV names, e.g. `_coupler._tcp.sum`; each record's target is resolved (same family, same
+   * servers) and its port used. A target that does not resolve is left out until it does: host
+   * names are never handed on to the dialler's system resolver.
+   */
   readonly srv?: readonly string[];
   /** Time budget of one whole lookup, milliseconds. Default {@link DNS_LOOKUP_TIMEOUT}. */
   readonly timeoutMs?: number;
@@ -242,9 +246,13 @@ export function dnsDiscovery(init: DnsDiscoveryInit): Discovery {
                 if (!isValidPort(rec.port)) return [];
                 if (ipFamily(rec.name) !== 0) return [{ hosts: [rec.name], port: rec.port, source }];
                 if (!isValidHostname(rec.name)) return [];
-                // A target that does not resolve (yet) is kept as a name: a dialer may still reach it.
-                const viaAddresses = (await resolveTarget(rec.name)).map((hosts) => ({ hosts, port: rec.port, source }));
-                return viaAddresses.length > 0 ? viaAddresses : [{ hosts: [rec.name], port: rec.port, source }];
+                // A target that does not resolve (yet) is left out; the next lookup asks again. Kept
+                // as a name, it went to the system resolver at the dial (getaddrinfo: two lookups at
+                // a time on libuv's pool, ~10 s each against a silent server, not cancellable), so a
+                // DNS that named targets it never answers starved every name lookup of the process —
+                // dials, the relay's host, the vantage6 proxy's (review22 R22-7). The same servers
+                // resolve it here, so only a name known to /etc/hosts alone is no longer dialled.
+                return (await resolveTarget(rec.name)).map((hosts) => ({ hosts, port: rec.port, source }));
               }),
             );
             for (const f of batch.flat()) {
