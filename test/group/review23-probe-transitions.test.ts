@@ -1,0 +1,66 @@
+/**
+ * Review 23: windows in which an honest party answers a liveness probe so that the asker names it
+ * although it is not withholding (docs/reviews/review23-probe-transitions.md). In-process parties,
+ * real channels on 127.0.0.1; schedules are made deterministic by spying on the public methods a
+ * probe answer goes through (the moment a party posts, what its probe answer says), never by
+ * replacing the channels.
+ */
+import { createTestGroups } from '../support/group-harness';
+import { ErrorCode, type CouplerError } from '../../src/errors';
+import { Mesh } from '../../src/group/mesh';
+import { SecureChannel } from '../../src/channel/channel';
+import { decodeMessage, type PlainData } from '../../src/wire/codec';
+import { PONG_ROUND } from '../../src/group/inbound';
+
+jest.setTimeout(60_000);
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.then(() => undefined, (e: unknown) => e as CouplerError);
+
+afterEach(() => jest.restoreAllMocks());
+
+test('W1: a late party that posts its (small, batched) round message in the turn a ping is read is not named: its probe answer does not overtake the message', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1_000 });
+  try {
+    const [p1, p2] = h.groups;
+    const run = p1!.nextRunId('x');
+    p2!.nextRunId('x');
+    h.groups[2]!.nextRunId('x');
+    // p2 is late (held up elsewhere): its message of `${run}/a` is posted in the very event-loop turn
+    // in which p1's liveness probe is read at p2 — here, as p2 works out its answer. A small
+    // message waits in the group's batch until the end of the turn (setImmediate); before the
+    // fix, the answer ("waiting for nobody") went to the channel at once, ahead of the message, and
+    // p1 — its deadline's verdict decided on that answer before the message arrived — named p2.
+    //
+    // In one process every party shares the event loop, so p1 reads both frames in one go; p2 as a
+    // process of its own goes on with its turn (other peers' messages, its own work) after the
+    // answer left, and its batch leaves at the end of that turn. That is played by holding what p2
+    // sends p1 from the first round message on for 150 ms, in order (a channel is ordered: what
+    // p2 sends after it waits behind it).
+    let posted = false;
+    let chain: Promise<void> | undefined;
+    const send = SecureChannel.prototype.send;
+    jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+      if (!posted || this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+      if (chain !== undefined) return (chain = chain.then(() => send.call(this, message)));
+      const m = decodeMessage(message, message.length) as { r?: PlainData };
+      if (m.r === PONG_ROUND) return send.call(this, message);
+      return (chain = sleep(150).then(() => send.call(this, message)));
+    });
+    const waitingFor = Mesh.prototype.waitingFor;
+    jest.spyOn(Mesh.prototype, 'waitingFor').mockImplementation(function (this: Mesh): string[] {
+      if (!posted && !this.peers.includes('p2')) {
+        posted = true;
+        void p2!.send('p1', `${run}/a`, 42).catch(() => undefined);
+      }
+      return waitingFor.call(this);
+    });
+    const e = await failure(p1!.gather(`${run}/a`, { from: ['p2'], timeoutMs: 1_000 }));
+    expect(posted).toBe(true);
+    // The message came during the probe (R17-5): the round fails, nobody is named.
+    expect(e?.code).toBe(ErrorCode.TIMEOUT);
+    expect(e?.peers).toEqual([]);
+  } finally {
+    await h.close();
+  }
+});
