@@ -560,6 +560,7 @@ export class Group {
       get closing() {
         return group.#closing;
       },
+      flush: (peer) => this.#flush(peer),
     });
   }
 

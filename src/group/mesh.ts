@@ -140,6 +140,12 @@ export interface MeshOwner {
   onAbort(peer: string, notice: AbortNotice): void;
   /** Whether the owner is closing (channel ends are then expected). */
   readonly closing: boolean;
+  /**
+   * Hand what the owner holds for `peer` (its batch of small round messages, sent at the end of
+   * the event-loop turn) to the channel now: a probe answer is about to go, and must not overtake
+   * a message posted before it (review23 W1).
+   */
+  flush(peer: string): void;
 }
 
 /**
@@ -615,7 +621,13 @@ export class Mesh {
     this.#countProbe(ch.peerId, 'sent');
     // Asked about a run whose counter this party gave to another run of its own, it says which:
     // it will never start the asker's run, and its waits (about its own run) say nothing of it.
-    ch.send(encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run))).catch(() => undefined);
+    const answer = encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run));
+    // Every message posted before the answer leaves before it: a round message still in the
+    // turn's batch went after an answer that no longer waits for anything, and the asker — its
+    // deadline judged on that answer before the message came — named a party whose message was
+    // on its way (review23 W1; the R17-5 case, decided by which of two writes left first).
+    this.#owner?.flush(ch.peerId);
+    ch.send(answer).catch(() => undefined);
   }
 
   /**
