@@ -10,7 +10,7 @@ import { ErrorCode, type CouplerError } from '../../src/errors';
 import { Mesh } from '../../src/group/mesh';
 import { SecureChannel } from '../../src/channel/channel';
 import { decodeMessage, type PlainData } from '../../src/wire/codec';
-import { PONG_ROUND } from '../../src/group/inbound';
+import { PONG_ROUND, encodeProbe } from '../../src/group/inbound';
 
 jest.setTimeout(60_000);
 
@@ -60,6 +60,52 @@ test('W1: a late party that posts its (small, batched) round message in the turn
     // The message came during the probe (R17-5): the round fails, nobody is named.
     expect(e?.code).toBe(ErrorCode.TIMEOUT);
     expect(e?.peers).toEqual([]);
+  } finally {
+    await h.close();
+  }
+});
+
+/** p2's channel to p1 rewrites its probe answers: the same waits, `x` = `x(asked)`. */
+function forgeX(x: (nonce: Uint8Array) => string): void {
+  const send = SecureChannel.prototype.send;
+  jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
+    if (this.localId !== 'p2' || this.peerId !== 'p1') return send.call(this, message);
+    const m = decodeMessage(message, message.length) as { r?: PlainData; p?: { n?: Uint8Array; w?: string[] } };
+    return send.call(this, m.r === PONG_ROUND ? encodeProbe('pong', m.p!.n!, m.p!.w ?? [], x(m.p!.n!)) : message);
+  });
+}
+
+test.each([
+  ['the asked run itself', (run: string) => run],
+  ['a run at another counter', () => 'other.7'],
+])('W9: a withholder whose probe answer claims its counter went to %s — what no honest party answers — is named', async (_what, x) => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1_000 });
+  try {
+    const [p1, p2, p3] = h.groups;
+    for (const g of [p1, p2, p3]) expect(g!.nextRunId('sum')).toBe('sum.1');
+    // p2 took sum.1 too, withholds, waits for nobody, and answers p1's probe about sum.1 with an
+    // `x` that cannot be true: an honest party's `x` is another run at the asked run's counter.
+    forgeX(() => x('sum.1'));
+    await p3!.send('p1', 'sum.1/a', 3);
+    const e = await failure(p1!.gather('sum.1/a', { from: ['p2', 'p3'] }));
+    expect(e?.code).toBe(ErrorCode.TIMEOUT);
+    expect(e?.peers).toEqual(['p2']);
+  } finally {
+    await h.close();
+  }
+});
+
+test('W9: a withholder that answers a probe about no run (a caller\'s own round names) with an `x` is named', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 1_000 });
+  try {
+    const [p1, , p3] = h.groups;
+    // `job.1` is the caller's own name (not from nextRunId): p1's probe asks about no run, and an
+    // honest party never answers such a probe with an `x`.
+    forgeX(() => 'other.1');
+    await p3!.send('p1', 'job.1/a', 3);
+    const e = await failure(p1!.gather('job.1/a', { from: ['p2', 'p3'] }));
+    expect(e?.code).toBe(ErrorCode.TIMEOUT);
+    expect(e?.peers).toEqual(['p2']);
   } finally {
     await h.close();
   }
