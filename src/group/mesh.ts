@@ -50,6 +50,11 @@ export interface ProbeAnswer {
   readonly elsewhere?: string;
 }
 
+/** The counter of a run id `<name>.<k>` (or `<name>.<view label>.<k>`): its `.<k>` ending. */
+function counterOf(run: string): string {
+  return run.slice(run.lastIndexOf('.'));
+}
+
 /** What {@link Mesh.traceStall} found. */
 export interface StallTrace {
   /** Parties that do not answer, or whose channel ended here without a notice, in the order found. */
@@ -258,7 +263,7 @@ export class Mesh {
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
-  readonly #probes = new Map<string, { peer: string; resolve: (answer: ProbeAnswer | undefined) => void }>();
+  readonly #probes = new Map<string, { peer: string; run: string | undefined; resolve: (answer: ProbeAnswer | undefined) => void }>();
   /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
   readonly #pongBudget = new Map<string, { second: number; count: number }>();
 
@@ -610,7 +615,12 @@ export class Mesh {
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {
         this.#probes.delete(key);
-        p.resolve(run === undefined ? { waitingFor } : { waitingFor, elsewhere: run });
+        // An honest party's other run is at the counter asked about, and is not the run asked
+        // about (`RunWindow.elsewhere`); it names none when asked about none. Any other `x` is
+        // untrue: it claims nothing, and the answer is judged by its waits (it made a withholder a
+        // mere suspect, review23 W9).
+        const other = run !== undefined && p.run !== undefined && run !== p.run && counterOf(run) === counterOf(p.run) ? run : undefined;
+        p.resolve(other === undefined ? { waitingFor } : { waitingFor, elsewhere: other });
       }
       return;
     }
@@ -717,6 +727,7 @@ export class Mesh {
       }, Math.max(1, Math.min(ms, MAX_TIMER_MS)));
       this.#probes.set(key, {
         peer,
+        run,
         resolve: (answer) => {
           clearTimeout(timer);
           resolve(answer);
