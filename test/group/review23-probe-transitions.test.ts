@@ -151,13 +151,20 @@ test('W10: an honest party held up in many runs at once is not named for the pro
   try {
     const [p1, p2, p3] = h.groups;
     // 20 runs at once (sums started together, as `Promise.all(columns.map((c) => secureSum(group, c)))`
-    // does). p3 withholds from p2 alone in each; p2, honest, waits for p3; p1, a round ahead,
-    // waits for p2. p1's deadlines pass together while p2 is still tracing its own: p1 asks p2
-    // (and p3) about each of its 20 runs. Before: a probe names its run, so the 20 were 20 pings
-    // in the same second — p2 answers 16 a second from one party, and in 4 runs p2 was silent
-    // at p1 and named.
+    // does). p3 withholds from p2 alone in each; p2, honest, waits for p3 (a longer deadline, and
+    // it tells the others when a run fails, as the protocols do); p1, a round ahead, waits for p2.
+    // p1's deadlines pass together while p2 still waits: p1 asks p2 (and p3) about each of its 20
+    // runs. A probe names its run (R21-4), so these are 20 pings in the same second — p2 answered
+    // 16 a second from one party, and in the other runs p2 was silent at p1 and named.
     const runs = Array.from({ length: 20 }, () => [p1!.nextRunId('sum'), p2!.nextRunId('sum'), p3!.nextRunId('sum')][0]!);
-    const behind = runs.map((run) => failure(p2!.gather(`${run}/a`, { from: ['p3'], timeoutMs: 1_000 })));
+    const behind = runs.map((run) =>
+      failure(
+        p2!.gather(`${run}/a`, { from: ['p3'], timeoutMs: 3_000 }).catch((e: unknown) => {
+          p2!.endRun(run, e);
+          throw e;
+        }),
+      ),
+    );
     const ahead = await Promise.all(runs.map((run) => failure(p1!.gather(`${run}/b`, { from: ['p2'], timeoutMs: 1_200 }))));
     await Promise.all(behind);
     for (const e of ahead) {
