@@ -265,7 +265,7 @@ export class Mesh {
   /** Probes in flight: nonce (hex) -> resolve. */
   readonly #probes = new Map<string, { peer: string; run: string | undefined; resolve: (answer: ProbeAnswer | undefined) => void }>();
   /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
-  readonly #pongBudget = new Map<string, { second: number; count: number }>();
+  readonly #pongBudget = new Map<string, { second: number; count: number; runs: Set<string> | undefined }>();
 
   constructor(cfg: MeshConfig) {
     this.#cfg = cfg;
@@ -625,9 +625,16 @@ export class Mesh {
       return;
     }
     const second = Math.floor(Date.now() / 1000);
-    const b = this.#pongBudget.get(ch.peerId);
-    if (b !== undefined && b.second === second && b.count >= MAX_PONGS_PER_SECOND) return;
-    this.#pongBudget.set(ch.peerId, b !== undefined && b.second === second ? { second, count: b.count + 1 } : { second, count: 1 });
+    let b = this.#pongBudget.get(ch.peerId);
+    if (b === undefined || b.second !== second) this.#pongBudget.set(ch.peerId, (b = { second, count: 0, runs: undefined }));
+    if (b.count >= MAX_PONGS_PER_SECOND) {
+      // Over the budget, a ping about a run that is running here still gets its answer, once per
+      // run and second: a probe names its run (R21-4), so an honest asker's deadlines in many runs
+      // at once (sums started together) are as many pings, and the ones over the budget found this
+      // party silent and named it (review23 W10). Bounded by the runs this party runs.
+      if (run === undefined || this.#cfg.runs?.running(run) !== true || b.runs?.has(run) === true) return;
+      (b.runs ??= new Set()).add(run);
+    } else b.count++;
     this.#countProbe(ch.peerId, 'sent');
     // Asked about a run whose counter this party gave to another run of its own, it says which:
     // it will never start the asker's run, and its waits (about its own run) say nothing of it.
