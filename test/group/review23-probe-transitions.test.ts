@@ -20,7 +20,7 @@ const failure = (p: Promise<unknown>): Promise<CouplerError | undefined> => p.th
 afterEach(() => jest.restoreAllMocks());
 
 test('W1: a late party that posts its (small, batched) round message in the turn a ping is read is not named: its probe answer does not overtake the message', async () => {
-  const h = await createTestGroups(3, { roundTimeoutMs: 1_000 });
+  const h = await createTestGroups(3, { roundTimeoutMs: 2_000 });
   try {
     const [p1, p2] = h.groups;
     const run = p1!.nextRunId('x');
@@ -55,7 +55,8 @@ test('W1: a late party that posts its (small, batched) round message in the turn
       }
       return waitingFor.call(this);
     });
-    const e = await failure(p1!.gather(`${run}/a`, { from: ['p2'], timeoutMs: 1_000 }));
+    // (A 2 s deadline: p1's probe window, 1 s, leaves room for the 150 ms on a loaded machine.)
+    const e = await failure(p1!.gather(`${run}/a`, { from: ['p2'], timeoutMs: 2_000 }));
     expect(posted).toBe(true);
     // The message came during the probe (R17-5): the round fails, nobody is named.
     expect(e?.code).toBe(ErrorCode.TIMEOUT);
