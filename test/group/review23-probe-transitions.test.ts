@@ -66,7 +66,7 @@ test('W1: a late party that posts its (small, batched) round message in the turn
   }
 });
 
-/** p2's channel to p1 rewrites its probe answers: the same waits, `x` = `x(asked)`. */
+/** p2's channel to p1 rewrites its probe answers: the same waits, and `x` as `x` gives it. */
 function forgeX(x: (nonce: Uint8Array) => string): void {
   const send = SecureChannel.prototype.send;
   jest.spyOn(SecureChannel.prototype, 'send').mockImplementation(function (this: SecureChannel, message: Uint8Array): Promise<void> {
