@@ -560,6 +560,7 @@ export class Group {
       get closing() {
         return group.#closing;
       },
+      flush: (peer) => this.#flush(peer),
     });
   }
 
@@ -907,7 +908,10 @@ export class Group {
           })
         : undefined;
     if (relayGone() !== undefined) {
-      await this.#mesh.resumeSettled(names);
+      // This party still waits for them meanwhile (the trace has not started, a receive's wait has
+      // ended): a party ahead that asks now must hear so — before, it heard "nobody" for up to the
+      // peer's grace and named this party (review23 W2).
+      await this.#mesh.waitingWhile(names, this.#mesh.resumeSettled(names));
       const gone = relayGone();
       if (gone !== undefined) return gone;
     }

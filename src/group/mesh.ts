@@ -50,6 +50,11 @@ export interface ProbeAnswer {
   readonly elsewhere?: string;
 }
 
+/** The counter of a run id `<name>.<k>` (or `<name>.<view label>.<k>`): its `.<k>` ending. */
+function counterOf(run: string): string {
+  return run.slice(run.lastIndexOf('.'));
+}
+
 /** What {@link Mesh.traceStall} found. */
 export interface StallTrace {
   /** Parties that do not answer, or whose channel ended here without a notice, in the order found. */
@@ -140,6 +145,12 @@ export interface MeshOwner {
   onAbort(peer: string, notice: AbortNotice): void;
   /** Whether the owner is closing (channel ends are then expected). */
   readonly closing: boolean;
+  /**
+   * Hand what the owner holds for `peer` (its batch of small round messages, sent at the end of
+   * the event-loop turn) to the channel now: a probe answer is about to go, and must not overtake
+   * a message posted before it (review23 W1).
+   */
+  flush(peer: string): void;
 }
 
 /**
@@ -252,9 +263,9 @@ export class Mesh {
   /** The last relay failure per peer (for the final error). */
   readonly #lastRelayFailure = new Map<string, CouplerError>();
   /** Probes in flight: nonce (hex) -> resolve. */
-  readonly #probes = new Map<string, { peer: string; resolve: (answer: ProbeAnswer | undefined) => void }>();
+  readonly #probes = new Map<string, { peer: string; run: string | undefined; resolve: (answer: ProbeAnswer | undefined) => void }>();
   /** Answered pings per peer within the current second (a peer cannot make us echo without bound). */
-  readonly #pongBudget = new Map<string, { second: number; count: number }>();
+  readonly #pongBudget = new Map<string, { second: number; count: number; runs: Set<string> | undefined }>();
 
   constructor(cfg: MeshConfig) {
     this.#cfg = cfg;
@@ -604,18 +615,36 @@ export class Mesh {
       const p = this.#probes.get(key);
       if (p !== undefined && p.peer === ch.peerId) {
         this.#probes.delete(key);
-        p.resolve(run === undefined ? { waitingFor } : { waitingFor, elsewhere: run });
+        // An honest party's other run is at the counter asked about, and is not the run asked
+        // about (`RunWindow.elsewhere`); it names none when asked about none. Any other `x` is
+        // untrue: it claims nothing, and the answer is judged by its waits (it made a withholder a
+        // mere suspect, review23 W9).
+        const other = run !== undefined && p.run !== undefined && run !== p.run && counterOf(run) === counterOf(p.run) ? run : undefined;
+        p.resolve(other === undefined ? { waitingFor } : { waitingFor, elsewhere: other });
       }
       return;
     }
     const second = Math.floor(Date.now() / 1000);
-    const b = this.#pongBudget.get(ch.peerId);
-    if (b !== undefined && b.second === second && b.count >= MAX_PONGS_PER_SECOND) return;
-    this.#pongBudget.set(ch.peerId, b !== undefined && b.second === second ? { second, count: b.count + 1 } : { second, count: 1 });
+    let b = this.#pongBudget.get(ch.peerId);
+    if (b === undefined || b.second !== second) this.#pongBudget.set(ch.peerId, (b = { second, count: 0, runs: undefined }));
+    if (b.count >= MAX_PONGS_PER_SECOND) {
+      // Over the budget, a ping about a run that is running here still gets its answer, once per
+      // run and second: a probe names its run (R21-4), so an honest asker's deadlines in many runs
+      // at once (sums started together) are as many pings, and the ones over the budget found this
+      // party silent and named it (review23 W10). Bounded by the runs this party runs.
+      if (run === undefined || this.#cfg.runs?.running(run) !== true || b.runs?.has(run) === true) return;
+      (b.runs ??= new Set()).add(run);
+    } else b.count++;
     this.#countProbe(ch.peerId, 'sent');
     // Asked about a run whose counter this party gave to another run of its own, it says which:
     // it will never start the asker's run, and its waits (about its own run) say nothing of it.
-    ch.send(encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run))).catch(() => undefined);
+    const answer = encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run));
+    // Every message posted before the answer leaves before it: a round message still in the
+    // turn's batch went after an answer that no longer waits for anything, and the asker — its
+    // deadline judged on that answer before the message came — named a party whose message was
+    // on its way (review23 W1; the R17-5 case, decided by which of two writes left first).
+    this.#owner?.flush(ch.peerId);
+    ch.send(answer).catch(() => undefined);
   }
 
   /**
@@ -705,6 +734,7 @@ export class Mesh {
       }, Math.max(1, Math.min(ms, MAX_TIMER_MS)));
       this.#probes.set(key, {
         peer,
+        run,
         resolve: (answer) => {
           clearTimeout(timer);
           resolve(answer);
