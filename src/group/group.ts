@@ -32,7 +32,7 @@ import type { Mailbox } from './mailbox.js';
 import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh, ROSTER_SOURCE } from './mesh.js';
-import { DEFAULT_MAX_RUNS_AHEAD, RunWindow } from './runs.js';
+import { DEFAULT_MAX_RUNS_AHEAD, RunWindow, runCounterOf } from './runs.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
@@ -942,7 +942,14 @@ export class Group {
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
       if (skewed.length > 0) {
-        const differ = skewed.map((m) => `${list([m])} took this run's counter for its run ${list([elsewhere.get(m)!])}`).join('; ');
+        const differ = skewed
+          .map((m) => {
+            const x = elsewhere.get(m)!;
+            return runCounterOf(x)?.k === runCounterOf(run ?? '')?.k && runCounterOf(x)?.space === runCounterOf(run ?? '')?.space
+              ? `${list([m])} took this run's counter for its run ${list([x])}`
+              : `${list([m])} has not reached this run and is in its run ${list([x])}, which this party is not running`;
+          })
+          .join('; ');
         const suspects = [...new Set([...skewed, ...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
         return new TimeoutError(
           `${base}; each answers a liveness probe; ${differ} — the parties run different sequences of runs (different code?), so ${certain.length === 0 ? 'nobody is named' : `only ${list(certain)} is named`} (suspects: ${list(suspects)})`,

@@ -36,7 +36,7 @@ import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
 import { refuseReasonOf, type RefuseReason } from '../channel/handshake.js';
 import { Mailbox, type MailboxLimits } from './mailbox.js';
-import type { RunWindow } from './runs.js';
+import { runCounterOf, type RunWindow } from './runs.js';
 import { PeerLink } from './link.js';
 import { PROBE_NONCE_BYTES, attachInbound, abortNoticeFor, encodeAbort, encodeProbe, type AbortNotice, type InboundLimits } from './inbound.js';
 import type { GroupEvent } from './group.js';
@@ -619,7 +619,11 @@ export class Mesh {
         // about (`RunWindow.elsewhere`); it names none when asked about none. Any other `x` is
         // untrue: it claims nothing, and the answer is judged by its waits (it made a withholder a
         // mere suspect, review23 W9).
-        const other = run !== undefined && p.run !== undefined && run !== p.run && counterOf(run) === counterOf(p.run) ? run : undefined;
+        // Or it is busy in a run of another counter namespace (a view's, or the group's own) that
+        // this party is not running, not having reached the run asked about (RunWindow.busyElsewhere,
+        // review23 W7).
+        const other =
+          run !== undefined && p.run !== undefined && run !== p.run && (counterOf(run) === counterOf(p.run) || this.#busyElsewhereClaim(run, p.run)) ? run : undefined;
         p.resolve(other === undefined ? { waitingFor } : { waitingFor, elsewhere: other });
       }
       return;
@@ -638,13 +642,24 @@ export class Mesh {
     this.#countProbe(ch.peerId, 'sent');
     // Asked about a run whose counter this party gave to another run of its own, it says which:
     // it will never start the asker's run, and its waits (about its own run) say nothing of it.
-    const answer = encodeProbe('pong', nonce, this.waitingFor(), run === undefined ? undefined : this.#cfg.runs?.elsewhere(run));
+    const runs = this.#cfg.runs;
+    const answer = encodeProbe('pong', nonce, this.waitingFor(), run === undefined || runs === undefined ? undefined : (runs.elsewhere(run) ?? runs.busyElsewhere(run)));
     // Every message posted before the answer leaves before it: a round message still in the
     // turn's batch went after an answer that no longer waits for anything, and the asker — its
     // deadline judged on that answer before the message came — named a party whose message was
     // on its way (review23 W1; the R17-5 case, decided by which of two writes left first).
     this.#owner?.flush(ch.peerId);
     ch.send(answer).catch(() => undefined);
+  }
+
+  /**
+   * Whether a probe answer's `x` can be an honest "busy in another run": a run of another counter
+   * namespace than `asked`, which this party is not running (so the two sequences diverged).
+   */
+  #busyElsewhereClaim(x: string, asked: string): boolean {
+    const a = runCounterOf(asked);
+    const b = runCounterOf(x);
+    return a !== undefined && b !== undefined && a.space !== b.space && this.#cfg.runs?.running(x) !== true;
   }
 
   /**

@@ -141,6 +141,29 @@ export class RunWindow {
   }
 
   /**
+   * A run running here in another counter namespace (the group's own counter, or a view's), when
+   * `run` is one this party has not reached: its caller is busy in that run and has not called
+   * `run` yet. Two honest parties whose sequences diverged at run time — one retries a failed run
+   * in a view (`group.without`), the other, where that run completed, goes on to its next sum —
+   * each wait for the other in a run the other never starts; without this, each answered like a
+   * party whose caller has not called at all, and each named the other (review23 W7). Undefined
+   * when `run` is not a counter's id, was reached here, or nothing runs here in another namespace.
+   */
+  busyElsewhere(run: string): string | undefined {
+    if (this.#live.has(run)) return undefined;
+    const at = runCounterOf(run);
+    if (at === undefined) return undefined;
+    const reached = at.space === '' ? this.#counter : (this.#views.get(at.space) ?? 0);
+    if (at.k <= reached) return undefined;
+    const live = [...this.#live];
+    for (let i = live.length - 1; i >= 0; i--) {
+      const other = runCounterOf(live[i]!);
+      if (other !== undefined && other.space !== at.space) return live[i];
+    }
+    return undefined;
+  }
+
+  /**
    * Whether a run id is in the counter namespace (a name of coupler's or one this party passed to
    * `nextRunId`); undefined if not.
    */
@@ -184,4 +207,20 @@ function parseRunId(run: string, known: (name: string) => boolean): Parsed[] | u
     if (VIEW_LABEL.test(label) && known(name)) out.push({ name, label, k });
   }
   return out.length === 0 ? undefined : out;
+}
+
+/**
+ * The counter of a run id and its namespace: `''` for the group's own (`<name>.<k>`), the view
+ * label for a view's (`<name>.<view label>.<k>`, the segment before the counter a view label);
+ * undefined when the id does not end in a counter.
+ */
+export function runCounterOf(run: string): { space: string; k: number } | undefined {
+  const dot = run.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const digits = run.slice(dot + 1);
+  if (!/^[1-9][0-9]{0,14}$/.test(digits)) return undefined;
+  const prefix = run.slice(0, dot);
+  const inner = prefix.lastIndexOf('.');
+  const label = inner > 0 ? prefix.slice(inner + 1) : '';
+  return { space: VIEW_LABEL.test(label) ? label : '', k: Number(digits) };
 }

@@ -112,19 +112,16 @@ test('W9: a withholder that answers a probe about no run (a caller\'s own round 
   }
 });
 
-// OPEN (review23 W7), skipped: the run sequences of two honest parties diverge when one run failed
-// at one of them and completed at the other — a cheater that sends its wrong opening to p1 alone
-// (p1: COMMITMENT_MISMATCH naming p3; p2 completes), and p1's caller retries without p3 as the
-// README's retry guidance allows (`group.without(err.peers)` for a CheatingDetectedError), while
-// p2's caller goes on to its next sum. Each then waits for the other in a run the other will
-// never start, and each answers the other's probe waiting only for the asker: p1 names p2 and p2
-// names p1 (TIMEOUT), two honest parties. Asked about a run it has not reached (a view label it
-// never made, a counter beyond its own), an honest party answers like one whose caller has not
-// called yet — which the README promises to name (a party that refused its own input is named by
-// the others, R16-1). Telling "not started, idle" (named) from "not started, busy in another live
-// run of mine" (a suspect) would need a third kind of probe answer; left to the lead (a design
-// decision: it also lets a withholder in a concurrent run claim to be busy).
-test.skip('W7 (open): two honest parties whose sequences diverged after a one-sided failure do not name each other', async () => {
+// review23 W7: the run sequences of two honest parties diverge when one run failed at one of them
+// and completed at the other — a cheater that sends its wrong opening to p1 alone (p1:
+// COMMITMENT_MISMATCH naming p3; p2 completes), and p1's caller retries without p3 as the README's
+// retry guidance allows (`group.without(err.peers)` for a CheatingDetectedError), while p2's
+// caller goes on to its next sum. Each then waits for the other in a run the other will never
+// start. Asked about a run it had not reached, each answered like a party whose caller has not
+// called yet, and each named the other (TIMEOUT), two honest parties. Now a party that has not
+// reached the run and runs one of another counter namespace says which (`x`), and the asker, not
+// running that run, names nobody (a party that runs nothing else is still named, R16-1).
+test('W7: two honest parties whose sequences diverged after a one-sided failure do not name each other', async () => {
   const h = await createTestGroups(3, { roundTimeoutMs: 1_000 });
   try {
     const [p1, p2, p3] = h.groups;
