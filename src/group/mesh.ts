@@ -635,9 +635,15 @@ export class Mesh {
       // Over the budget, a ping about a run that is running here still gets its answer, once per
       // run and second: a probe names its run (R21-4), so an honest asker's deadlines in many runs
       // at once (sums started together) are as many pings, and the ones over the budget found this
-      // party silent and named it (review23 W10). Bounded by the runs this party runs.
-      if (run === undefined || this.#cfg.runs?.running(run) !== true || b.runs?.has(run) === true) return;
-      (b.runs ??= new Set()).add(run);
+      // party silent and named it (review23 W10). Not only a run running here: one this party has
+      // not reached yet (it is still held up in the runs before — an asker one batch of
+      // concurrent runs ahead asks about each of its next batch) or gave its counter to another
+      // run; there too a silent party was named, and the withholder that held it up was not
+      // (review24 B1). Once per counter slot and second, bounded by the slots this party holds
+      // and `ahead` counters past each counter it keeps (`RunWindow.probeSlot`).
+      const slot = run === undefined ? undefined : this.#cfg.runs?.probeSlot(run);
+      if (slot === undefined || b.runs?.has(slot) === true) return;
+      (b.runs ??= new Set()).add(slot);
     } else b.count++;
     this.#countProbe(ch.peerId, 'sent');
     // Asked about a run whose counter this party gave to another run of its own, it says which:
