@@ -942,17 +942,28 @@ export class Group {
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
       if (skewed.length > 0) {
+        const sameCounter = (m: string): boolean => {
+          const x = runCounterOf(elsewhere.get(m)!);
+          const here = runCounterOf(run ?? '');
+          return x?.k === here?.k && x?.space === here?.space;
+        };
+        // A party that has not reached this run, busy in a run of another namespace, may simply be
+        // one run behind (the same code: a group run, then a view run) and held up there by whom it
+        // waits for — as before b850e70 those are suspects too; dropping them let the withholder
+        // that held it up out of the suspects (review24 B2). One that took this run's counter for
+        // another run waits in that run: its waits say nothing of this one (R21-4).
+        const behind = skewed.filter((m) => !sameCounter(m));
         const differ = skewed
-          .map((m) => {
-            const x = elsewhere.get(m)!;
-            return runCounterOf(x)?.k === runCounterOf(run ?? '')?.k && runCounterOf(x)?.space === runCounterOf(run ?? '')?.space
-              ? `${list([m])} took this run's counter for its run ${list([x])}`
-              : `${list([m])} has not reached this run and is in its run ${list([x])}, which this party is not running`;
-          })
+          .map((m) =>
+            sameCounter(m)
+              ? `${list([m])} took this run's counter for its run ${list([elsewhere.get(m)!])}`
+              : `${list([m])} has not reached this run and is in its run ${list([elsewhere.get(m)!])}, which this party is not running${claims(m).length > 0 ? `, and says it waits for ${list(claims(m))}` : ''}`,
+          )
           .join('; ');
-        const suspects = [...new Set([...skewed, ...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
+        const suspects = [...new Set([...skewed, ...behind.flatMap(claims), ...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));
+        const why = behind.length === skewed.length ? 'the parties are at different runs (one behind, or running different sequences of runs)' : 'the parties run different sequences of runs (different code?)';
         return new TimeoutError(
-          `${base}; each answers a liveness probe; ${differ} — the parties run different sequences of runs (different code?), so ${certain.length === 0 ? 'nobody is named' : `only ${list(certain)} is named`} (suspects: ${list(suspects)})`,
+          `${base}; each answers a liveness probe; ${differ} — ${why}, so ${certain.length === 0 ? 'nobody is named' : `only ${list(certain)} is named`} (suspects: ${list(suspects)})`,
           { ...(certain.length === 1 ? { peer: certain[0]! } : {}), peers: certain, suspects },
         );
       }
