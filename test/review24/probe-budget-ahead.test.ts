@@ -40,3 +40,24 @@ test('B1: an honest party still held up in the previous batch of concurrent runs
     await h.close();
   }
 });
+
+test('B1b: a party that ended its runs is not named, over its answer budget, when a withholder says it waits for it', async () => {
+  const h = await createTestGroups(3, { roundTimeoutMs: 2_000 });
+  try {
+    const [p1, p2, p3] = h.groups;
+    // 20 runs at once. p2 is done with each (ended it). p3 withholds from p1 in each and, asked,
+    // says it waits for p2 (here: it waits for p2 in an exchange of its own, which a probe answer
+    // does not tell apart). p1 follows the claim and asks p2 about each of its 20 runs: over the
+    // budget only runs running at p2 were answered (W10), so p2 was silent at p1 in 4 runs and
+    // named — the honest party, not the withholder.
+    const runs = Array.from({ length: 20 }, () => [p1!.nextRunId('sum'), p2!.nextRunId('sum'), p3!.nextRunId('sum')][0]!);
+    for (const run of runs) p2!.endRun(run);
+    const held = failure(p3!.gather('own/x', { from: ['p2'], timeoutMs: 4_000 }));
+    const errs = await Promise.all(runs.map((run) => failure(p1!.gather(`${run}/a`, { from: ['p3'], timeoutMs: 1_200 }))));
+    await held;
+    for (const e of errs) expect(e?.code).toBe(ErrorCode.TIMEOUT);
+    expect(errs.filter((e) => e?.peers?.includes('p2') === true).length).toBe(0);
+  } finally {
+    await h.close();
+  }
+});
