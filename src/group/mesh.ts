@@ -639,8 +639,8 @@ export class Mesh {
       // not reached yet (it is still held up in the runs before — an asker one batch of
       // concurrent runs ahead asks about each of its next batch) or gave its counter to another
       // run; there too a silent party was named, and the withholder that held it up was not
-      // (review24 B1). Once per counter slot and second, bounded by the slots this party holds
-      // and `ahead` counters past each counter it keeps (`RunWindow.probeSlot`).
+      // (review24 B1). Once per counter slot and second, bounded by the runs running here and
+      // `ahead` counters either side of each counter this party keeps (`RunWindow.probeSlot`).
       const slot = run === undefined ? undefined : this.#cfg.runs?.probeSlot(run);
       if (slot === undefined || b.runs?.has(slot) === true) return;
       (b.runs ??= new Set()).add(slot);

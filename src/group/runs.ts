@@ -165,21 +165,22 @@ export class RunWindow {
 
   /**
    * The counter slot (`<view label or ''>#<k>`) of `run` when a peer may honestly be waiting in it
-   * for this party — it runs here, this party issued a run at its counter (ended, or another run),
-   * or it is at most `ahead` counters past this party's counter of a namespace it keeps (the
-   * group's own, or a view's it issued runs in): a party a batch of concurrent runs ahead asks about
-   * each. Undefined otherwise. A liveness probe about such a run is answered over the per-peer
-   * budget, once per slot and second (review24 B1): at most the slots kept ({@link MAX_LIVE_RUNS})
-   * plus `ahead` per namespace kept, whatever names a peer puts in front of the counters.
+   * for this party: it runs here, or its counter is within `ahead` of this party's counter of a
+   * namespace it keeps (the group's own, or a view's it issued runs in) — a run this party ended
+   * or gave to another run (R21-4) a little behind, or one it has not reached yet (a party a batch
+   * of concurrent runs ahead asks about each). Undefined otherwise. A liveness probe about such a
+   * run is answered over the per-peer budget, once per slot and second (review24 B1): at most the
+   * runs running here plus 2 × `ahead` per namespace kept, whatever names a peer puts in front of
+   * the counters.
    */
   probeSlot(run: string): string | undefined {
     const at = runCounterOf(run);
     if (at === undefined) return undefined;
     const slot = `${at.space}#${at.k}`;
-    if (this.#live.has(run) || this.#slots.has(slot)) return slot;
+    if (this.#live.has(run)) return slot;
     const reached = at.space === '' ? this.#counter : this.#views.get(at.space);
     if (reached === undefined) return undefined;
-    return at.k > reached && at.k <= reached + this.ahead ? slot : undefined;
+    return at.k > reached - this.ahead && at.k <= reached + this.ahead ? slot : undefined;
   }
 
   /**
