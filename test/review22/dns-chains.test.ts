@@ -7,19 +7,10 @@
  * the documented 250 ms grace) with addresses, an empty snapshot, or a DiscoveryError — never a
  * crash, a hang, or more than the answer holds.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { createServer, type Server } from 'node:net';
 import { dnsDiscovery } from '../../src/discovery/dns';
+import { hostileDns, type HostileDns as Hostile, type Responder } from '../support/hostile-dns';
 import { CouplerError, ErrorCode } from '../../src/errors';
 import type { PeerAddress } from '../../src/discovery/types';
-
-type Responder = (query: Buffer, via: 'udp' | 'tcp') => Buffer | undefined;
-
-interface Hostile {
-  port: number;
-  queries: string[];
-  close(): Promise<void>;
-}
 
 /** The question (name in the case the client sent, type) and where the question section ends. */
 function questionOf(q: Buffer): { name: string; type: number; end: number; bytes: Buffer } {
@@ -33,53 +24,6 @@ function questionOf(q: Buffer): { name: string; type: number; end: number; bytes
   return { name: labels.join('.'), type: q.readUInt16BE(at + 1), end, bytes: q.subarray(12, end) };
 }
 
-async function hostileDns(respond: Responder): Promise<Hostile> {
-  for (let attempt = 0; ; attempt++) {
-    const udp: Socket = createSocket('udp4');
-    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-    const port = udp.address().port;
-    const tcp: Server = createServer((s) => {
-      s.on('error', () => undefined);
-      let buf = Buffer.alloc(0);
-      s.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-          const q = Buffer.from(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-          buf = buf.subarray(2 + q.length);
-          hostile.queries.push(`tcp ${questionOf(q).name}/${questionOf(q).type}`);
-          const m = respond(q, 'tcp');
-          if (m === undefined) continue;
-          const len = Buffer.alloc(2);
-          len.writeUInt16BE(Math.min(m.length, 65535));
-          s.write(Buffer.concat([len, m.subarray(0, 65535)]));
-        }
-      });
-    });
-    const ok = await new Promise<boolean>((r) => {
-      tcp.once('error', () => r(false));
-      tcp.listen(port, '127.0.0.1', () => r(true));
-    });
-    if (!ok) {
-      udp.close();
-      if (attempt > 20) throw new Error('no free port pair');
-      continue;
-    }
-    const hostile: Hostile = {
-      port,
-      queries: [],
-      close: async () => {
-        udp.close();
-        await new Promise<void>((r) => tcp.close(() => r()));
-      },
-    };
-    udp.on('message', (q, rinfo) => {
-      hostile.queries.push(`udp ${questionOf(q).name}/${questionOf(q).type}`);
-      const m = respond(q, 'udp');
-      if (m !== undefined) udp.send(m, rinfo.port, rinfo.address);
-    });
-    return hostile;
-  }
-}
 
 function encodeName(name: string): Buffer {
   const parts = name.split('.').filter((l) => l.length > 0);
