@@ -1425,6 +1425,9 @@ export class Group {
     if (this.#root !== this) return this.#root._runFailed(runId, err);
     if (this.#closing || this.#failedRuns.has(runId)) return;
     rememberBounded(this.#failedRuns, runId);
+    // What this party posted before (the turn's batch of small round messages) leaves first, as in
+    // abort(): sent after the notice, a message the peer needed only failed its round instead.
+    for (const p of [...this.#outbox.keys()]) this.#flush(p);
     void this.#mesh.sendAbort(abortNoticeFor(err, this.localId, runId)).catch(() => undefined);
   }
 
