@@ -32,7 +32,7 @@ import type { Mailbox } from './mailbox.js';
 import { addDeadline, cancelDeadline, type Deadline } from './deadlines.js';
 import { BATCH_ITEM_MAX_BYTES, BATCH_MAX_ITEMS, BATCH_ROUND, ROUND_PATTERN, abortNoticeFor, runOfRound, type AbortNotice } from './inbound.js';
 import { Mesh, ROSTER_SOURCE } from './mesh.js';
-import { DEFAULT_MAX_RUNS_AHEAD, RunWindow, runCounterOf } from './runs.js';
+import { DEFAULT_MAX_RUNS_AHEAD, RunWindow } from './runs.js';
 import { MIN_OPENING_BYTES_PER_SECOND } from './commit.js';
 import { joinEpoch } from './epoch.js';
 
@@ -942,11 +942,7 @@ export class Group {
       const certain = open.filter((m) => claims(m).length === 0);
       const unsure = open.filter((m) => claims(m).length > 0);
       if (skewed.length > 0) {
-        const sameCounter = (m: string): boolean => {
-          const x = runCounterOf(elsewhere.get(m)!);
-          const here = runCounterOf(run ?? '');
-          return x?.k === here?.k && x?.space === here?.space;
-        };
+        const sameCounter = (m: string): boolean => elsewhere.get(m)!.tookCounter;
         // A party that has not reached this run, busy in a run of another namespace, may simply be
         // one run behind (the same code: a group run, then a view run) and held up there by whom it
         // waits for — as before b850e70 those are suspects too; dropping them let the withholder
@@ -956,8 +952,8 @@ export class Group {
         const differ = skewed
           .map((m) =>
             sameCounter(m)
-              ? `${list([m])} took this run's counter for its run ${list([elsewhere.get(m)!])}`
-              : `${list([m])} has not reached this run and is in its run ${list([elsewhere.get(m)!])}, which this party is not running${claims(m).length > 0 ? `, and says it waits for ${list(claims(m))}` : ''}`,
+              ? `${list([m])} took this run's counter for its run ${list([elsewhere.get(m)!.run])}`
+              : `${list([m])} has not reached this run and is in its run ${list([elsewhere.get(m)!.run])}, which this party is not running${claims(m).length > 0 ? `, and says it waits for ${list(claims(m))}` : ''}`,
           )
           .join('; ');
         const suspects = [...new Set([...skewed, ...behind.flatMap(claims), ...unsure, ...unsure.flatMap(claims)])].filter((q) => !certain.includes(q));

@@ -46,13 +46,20 @@ import type { GroupEvent } from './group.js';
 export interface ProbeAnswer {
   /** The parties the peer says it is waiting for (roster ids, possibly none). */
   readonly waitingFor: readonly string[];
-  /** Asked about a run: the peer's own run at that run's counter, when it is another run. */
-  readonly elsewhere?: string;
+  /** Asked about a run: the peer's own run instead, when its claim is one an honest party makes. */
+  readonly elsewhere?: OtherRun;
 }
 
-/** The counter of a run id `<name>.<k>` (or `<name>.<view label>.<k>`): its `.<k>` ending. */
-function counterOf(run: string): string {
-  return run.slice(run.lastIndexOf('.'));
+/** A peer's claim, answering a probe about a run, that it is in another run. */
+export interface OtherRun {
+  /** The peer's run. */
+  readonly run: string;
+  /**
+   * True: the peer gave the asked run's counter to this run (its code runs another sequence of
+   * runs, R21-4). False: it has not reached the asked run and is in this run of another counter
+   * namespace, which the asker is not running (review23 W7).
+   */
+  readonly tookCounter: boolean;
 }
 
 /** What {@link Mesh.traceStall} found. */
@@ -61,8 +68,8 @@ export interface StallTrace {
   readonly silent: string[];
   /** What each party that answered says it waits for. */
   readonly waiting: Map<string, readonly string[]>;
-  /** Parties that answered that they gave the run's counter to another run of theirs, with that run. */
-  readonly elsewhere: Map<string, string>;
+  /** Parties that answered that they are in another run (see {@link OtherRun}), with that claim. */
+  readonly elsewhere: Map<string, OtherRun>;
 }
 
 export type MeshPhase = 'forming' | 'complete' | 'joined' | 'failed';
@@ -622,8 +629,7 @@ export class Mesh {
         // Or it is busy in a run of another counter namespace (a view's, or the group's own) that
         // this party is not running, not having reached the run asked about (RunWindow.busyElsewhere,
         // review23 W7).
-        const other =
-          run !== undefined && p.run !== undefined && run !== p.run && (counterOf(run) === counterOf(p.run) || this.#busyElsewhereClaim(run, p.run)) ? run : undefined;
+        const other = run === undefined || p.run === undefined || run === p.run ? undefined : this.#otherRun(run, p.run);
         p.resolve(other === undefined ? { waitingFor } : { waitingFor, elsewhere: other });
       }
       return;
@@ -659,13 +665,16 @@ export class Mesh {
   }
 
   /**
-   * Whether a probe answer's `x` can be an honest "busy in another run": a run of another counter
-   * namespace than `asked`, which this party is not running (so the two sequences diverged).
+   * A probe answer's `x` read against the run asked about, as far as an honest party could claim
+   * it: another run at the same counter of the same namespace (`RunWindow.elsewhere`), or a run of
+   * another namespace this party is not running (`RunWindow.busyElsewhere`); undefined otherwise.
    */
-  #busyElsewhereClaim(x: string, asked: string): boolean {
+  #otherRun(x: string, asked: string): OtherRun | undefined {
     const a = runCounterOf(asked);
     const b = runCounterOf(x);
-    return a !== undefined && b !== undefined && a.space !== b.space && this.#cfg.runs?.running(x) !== true;
+    if (a === undefined || b === undefined) return undefined;
+    if (a.space === b.space) return a.k === b.k ? { run: x, tookCounter: true } : undefined;
+    return this.#cfg.runs?.running(x) === true ? undefined : { run: x, tookCounter: false };
   }
 
   /**
@@ -809,7 +818,7 @@ export class Mesh {
     const seen = new Set<string>([this.#cfg.localId]);
     const silent: string[] = [];
     const waiting = new Map<string, readonly string[]>();
-    const elsewhere = new Map<string, string>();
+    const elsewhere = new Map<string, OtherRun>();
     let wave = missing.filter((p) => !seen.has(p));
     while (wave.length > 0) {
       for (const p of wave) seen.add(p);
