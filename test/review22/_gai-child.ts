@@ -6,15 +6,18 @@
  * one dial to `localhost` (answered from /etc/hosts, no DNS needed) of a real listener.
  * Prints one JSON line: how long the `localhost` dial took, and its outcome.
  */
-import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { startDevDnsServer } from '../../src/discovery/dev-dns-server';
 import { connectChannel, listenChannels } from '../../src/channel';
 import { createRoster } from '../../src/identity/roster';
 import { testIdentity } from '../support/identity';
 
 async function main(): Promise<void> {
-  const dns = createSocket('udp4');
-  await new Promise<void>((r) => dns.bind(53, '127.0.0.1', r));
+  // The hostile overlay resolver: answers `real.test`, swallows every query about the junk names.
+  const dns = await startDevDnsServer({ host: '127.0.0.1', port: 53 });
+  dns.setA('real.test', ['127.0.0.1']);
+  for (let i = 0; i < 12; i++) dns.setOverride(`junk${i}.example`, { action: 'drop' });
   const a = testIdentity('a');
   const b = testIdentity('b');
   const roster = createRoster([
@@ -39,9 +42,25 @@ async function main(): Promise<void> {
     (e: unknown) => (e as { code?: string }).code,
   );
   const ms = Date.now() - t0;
-  process.stdout.write(`${JSON.stringify({ ms, outcome, junk: await Promise.all(junk) })}\n`);
+  // Another part of the process (the vantage6 proxy's client, a relay URL) looking up a name the
+  // resolver answers, and a peer dial to such a name, both behind the junk dials.
+  const t1 = Date.now();
+  const [other, real] = await Promise.all([
+    lookup('real.test', { family: 4 }).then(
+      () => Date.now() - t1,
+      (e: unknown) => String((e as { code?: string }).code),
+    ),
+    connectChannel({ host: 'real.test', port: listener.port }, { identity: a, roster, sessionId, handshakeTimeoutMs: 30_000 }).then(
+      (ch) => {
+        ch.destroy();
+        return { outcome: 'connected', ms: Date.now() - t1 };
+      },
+      (e: unknown) => ({ outcome: (e as { code?: string }).code, ms: Date.now() - t1 }),
+    ),
+  ]);
+  process.stdout.write(`${JSON.stringify({ ms, outcome, other, real, junk: await Promise.all(junk) })}\n`);
   await listener.close();
-  dns.close();
+  await dns.close();
   process.exit(0);
 }
 
