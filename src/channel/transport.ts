@@ -26,6 +26,7 @@ import { driveInitiator, driveResponder, withDeadline, type AcceptPolicy } from 
 import { WsIO, refuseAndClose } from './ws-io';
 import type { SuiteName } from './suite';
 import { zeroMaskKey } from './frames';
+import { peerLookupLane } from './lookup';
 
 /** WebSocket subprotocol of coupler channels (the handshake's `v` field carries the protocol version). */
 export const SUBPROTOCOL = 'coupler.1';
@@ -216,6 +217,8 @@ export async function connectChannel(target: { host: string; port: number } | st
   }
   if (options.signal?.aborted) throw new AbortedError();
   const started = Date.now();
+  // The host name's lookup leaves the process's peer-dial lane when this attempt ends (lookup.ts).
+  const attempt = new AbortController();
   const ws = new WebSocket(url, SUBPROTOCOL, {
     perMessageDeflate: false,
     maxPayload: maxFrameBytes(limits.chunkBytes),
@@ -223,6 +226,7 @@ export async function connectChannel(target: { host: string; port: number } | st
     generateMask: zeroMaskKey,
     handshakeTimeout: timeoutMs,
     followRedirects: false,
+    lookup: peerLookupLane.forAttempt(attempt.signal),
     ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
   });
   const io = new WsIO(ws, { maxHeldBytes: maxHeldBytes(limits), peer: options.expectedPeer });
@@ -241,6 +245,8 @@ export async function connectChannel(target: { host: string; port: number } | st
     io.detach();
     refuseAndClose(ws, undefined);
     throw err;
+  } finally {
+    attempt.abort();
   }
   return driveInitiator(io, {
     cfg,

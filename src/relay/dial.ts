@@ -16,6 +16,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import WebSocket from 'ws';
 import { InvalidArgumentError } from '../errors.js';
 import { zeroMaskKey } from '../channel/frames.js';
+import { relayLookupLane } from '../channel/lookup.js';
 import { RELAY_PATH, RELAY_SUBPROTOCOL, normalizeRelayUrl } from './protocol.js';
 
 /** Environment variable naming a PEM file of CA certificates trusted for `wss://` relays (in addition to the system's). */
@@ -93,14 +94,22 @@ export function dialRelay(relayUrl: string, options: RelayDialOptions): WebSocke
       throw new InvalidArgumentError('the proxy URL (HTTPS_PROXY / HTTP_PROXY or "proxy") is not a valid URL');
     }
   }
-  return new WebSocket(`${base}${RELAY_PATH}`, RELAY_SUBPROTOCOL, {
+  // Without a proxy, the relay's host name is looked up in the process's relay-dial lane, and the
+  // lookup leaves it when this WebSocket opens or ends (channel/lookup.ts); through a proxy, the
+  // proxy resolves it.
+  const attempt = new AbortController();
+  const ws = new WebSocket(`${base}${RELAY_PATH}`, RELAY_SUBPROTOCOL, {
     perMessageDeflate: false,
     maxPayload: options.maxPayload,
     // Unmasked frames (a zero key): the link carries channel ciphertext and the admission JSON; see zeroMaskKey.
     generateMask: zeroMaskKey,
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT_MS,
     followRedirects: false,
-    ...(agent === undefined ? {} : { agent }),
+    ...(agent === undefined ? { lookup: relayLookupLane.forAttempt(attempt.signal) } : { agent }),
     ...(ca === undefined ? {} : { ca }),
   });
+  const end = (): void => attempt.abort();
+  ws.once('open', end);
+  ws.once('close', end);
+  return ws;
 }
