@@ -94,6 +94,21 @@ export function canonicalHost(host: string): string {
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 
+/**
+ * The key under which a source address is compared with addresses discovery returned: an
+ * IPv4-mapped IPv6 address in any spelling (`::ffff:10.0.0.5`, `::ffff:a00:5`, what a dual-stack
+ * listener reports for an IPv4 peer) is its dotted IPv4 address, any other address or name its
+ * {@link canonicalHost}. So a peer discovery lists as `::ffff:a00:5` (a AAAA answer) is known when it
+ * connects from `10.0.0.5` or `::ffff:10.0.0.5` (review 12 (d), review 22).
+ */
+export function sourceKey(host: string): string {
+  const v6 = host.includes('%') ? undefined : parseIPv6(host);
+  if (v6 !== undefined && v6.subarray(0, 10).every((b) => b === 0) && v6[10] === 0xff && v6[11] === 0xff) {
+    return `${v6[12]}.${v6[13]}.${v6[14]}.${v6[15]}`;
+  }
+  return canonicalHost(host);
+}
+
 /** 4 for an IPv4 literal, 6 for an IPv6 literal (zone id allowed), 0 otherwise. */
 export function ipFamily(host: string): 0 | 4 | 6 {
   if (isIPv4(host)) return 4;

@@ -30,7 +30,7 @@ import { RELAY_RETRY_INITIAL_MS, RELAY_RETRY_MAX_MS, channelPath, isDeterministi
 import { relayChannel, relayedChannelInfo } from '../relay/client.js';
 import { RelayError } from '../relay/protocol.js';
 import type { Discovery, PeerAddress } from '../discovery/types.js';
-import { isUnicastHost } from '../discovery/_ip.js';
+import { isUnicastHost, sourceKey } from '../discovery/_ip.js';
 import { connectChannel, listenChannels, type ChannelListener, type ChannelOptions } from '../channel/transport.js';
 import type { AcceptPolicy } from '../channel/driver.js';
 import { MAX_TIMER_MS, type SecureChannel } from '../channel/channel.js';
@@ -262,7 +262,8 @@ export class Mesh {
    */
   readonly #knownHosts = new Set<string>();
 
-  #rememberHost(host: string): void {
+  #rememberHost(address: string): void {
+    const host = sourceKey(address);
     this.#knownHosts.delete(host);
     this.#knownHosts.add(host);
     if (this.#knownHosts.size > MAX_DIAL_RECORDS) this.#knownHosts.delete(this.#knownHosts.values().next().value!);
@@ -1184,7 +1185,7 @@ export class Mesh {
           _policy: this.policy,
           host: cfg.listen.host,
           port: cfg.listen.port,
-          isKnownSource: (address) => this.#knownHosts.has(address) || this.#knownHosts.has(address.replace(/^::ffff:/, '')),
+          isKnownSource: (address) => this.#knownHosts.has(sourceKey(address)),
           onChannel: (ch) => this.register(ch),
           onHandshakeError: (err, remoteAddress) =>
             cfg.emit({
