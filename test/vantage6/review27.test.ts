@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRelay, type RelayServer } from '../../src/relay';
+import { decodeProcessLevelVariables } from '../../src/vantage6';
 import { makeParties } from '../support/group-harness';
 import { fakeJwt, v6Encode, v6EncodeEnv } from './helpers';
 
@@ -90,7 +91,7 @@ describe('R27-1: a 4.14 node with a whitelist names its egress proxy (and algori
     dir = mkdtempSync(join(tmpdir(), 'coupler-r27-'));
     certFile = join(dir, 'relay-ca.pem');
     const keyFile = join(dir, 'relay-key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=coupler r27 relay', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=coupler r27 relay', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
     cert = readFileSync(certFile);
     key = readFileSync(keyFile);
   });
@@ -189,5 +190,26 @@ describe('R27-1: a 4.14 node with a whitelist names its egress proxy (and algori
     expect(out.stderr).toContain('finished');
     expect(out.code).toBe(0);
     expect(JSON.parse(readFileSync(files.output, 'utf8'))).toEqual({ proxy: null, exemptProxy: null, outcome: 'open' });
+  });
+});
+
+describe('R27-1: decodeProcessLevelVariables', () => {
+  test('decodes what a node encoded, leaves plain values, and a second call changes nothing', () => {
+    const env: NodeJS.ProcessEnv = {
+      HTTPS_PROXY: v6Encode('http://squid:3128'),
+      no_proxy: v6Encode('10.76.0.0/16, localhost, proxyserver'),
+      HTTP_PROXY: 'http://user:pw@proxy.internal:3128',
+      COUPLER_RELAY_CA: v6Encode('/app/relay-ca.pem'),
+      INPUT_FILE: v6Encode('/mnt/data/task-000000001/input'),
+    };
+    expect(decodeProcessLevelVariables(env).sort()).toEqual(['COUPLER_RELAY_CA', 'HTTPS_PROXY', 'no_proxy']);
+    expect(env).toEqual({
+      HTTPS_PROXY: 'http://squid:3128',
+      no_proxy: '10.76.0.0/16, localhost, proxyserver',
+      HTTP_PROXY: 'http://user:pw@proxy.internal:3128',
+      COUPLER_RELAY_CA: '/app/relay-ca.pem',
+      INPUT_FILE: v6Encode('/mnt/data/task-000000001/input'), // read through readContainerEnv, left alone
+    });
+    expect(decodeProcessLevelVariables(env)).toEqual([]);
   });
 });
