@@ -11,6 +11,7 @@ import { AbortedError, CouplerError, RosterError } from '../errors.js';
 import { fingerprint, encodePublicKey, generateIdentity, loadIdentity, saveIdentity, decodePublicKey } from '../identity/identity.js';
 import { createRoster, loadRoster, rosterToJSON } from '../identity/roster.js';
 import { importAlgorithmModule, listMethods, runAlgorithm, runContainerMain } from '../vantage6/contract.js';
+import { decodeProcessLevelVariables } from '../vantage6/env.js';
 import { KEY_EXCHANGE_METHOD } from '../vantage6/keys.js';
 import * as demo from './demo.js';
 import { simulate, suggest } from './simulate.js';
@@ -272,6 +273,7 @@ async function cmdRun(args: string[]): Promise<number> {
   exitWithSimulate(env);
   return withTermination(async (signal) => {
     if (env.PKG_NAME === 'coupler:demo') {
+      decodeProcessLevelVariables(process.env); // as runContainerMain does
       const code = await runAlgorithm({ module: demo, env, signal });
       process.exitCode = code;
       return code;

@@ -29,7 +29,7 @@ import { access, open, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AbortedError, CouplerError, ErrorCode, InvalidArgumentError, Vantage6Error, describeType } from '../errors';
-import { decodeEnvValue, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
+import { decodeEnvValue, decodeProcessLevelVariables, readContainerEnv, type ContainerEnv, type ContractVersion, type DatabaseConfig } from './env';
 import { decodeTokenClaims, nodeProxyClientFromEnv, readContainerToken, type ContainerClaims, type NodeProxyClient } from './proxy-client';
 import { MAX_JSON_DEPTH, jsonNestsDeeperThan, parseContractJson, toContractJson } from './_json';
 import { KEY_EXCHANGE_METHOD, deleteKeyFile, keyFileOfInput, keySubtask } from './keys';
@@ -577,8 +577,9 @@ export async function runAlgorithm(options: RunAlgorithmOptions): Promise<number
 }
 
 /**
- * The container entry point (what `coupler run` calls): import the module named by `PKG_NAME`,
- * run it with {@link runAlgorithm}, and set `process.exitCode`.
+ * The container entry point (what `coupler run` calls): decode the node-encoded variables that
+ * libraries read from `process.env` ({@link decodeProcessLevelVariables}), import the module named
+ * by `PKG_NAME`, run it with {@link runAlgorithm}, and set `process.exitCode`.
  *
  * @param env - the environment (default `process.env`).
  * @param options - logger and limits.
@@ -591,6 +592,9 @@ export async function runContainerMain(
   options: Omit<RunAlgorithmOptions, 'module' | 'env'> = {},
 ): Promise<number> {
   const logger = options.logger ?? stderrLogger;
+  // What the relay dial reads from process.env itself (proxy variables, COUPLER_RELAY_CA) arrives
+  // base32-encoded from a node, like every value it sets: decode those in place first.
+  decodeProcessLevelVariables(process.env);
   const spec = env.PKG_NAME;
   let code: number;
   if (spec === undefined || spec.trim().length === 0) {

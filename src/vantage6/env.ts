@@ -93,6 +93,55 @@ export function decodeEnvValue(value: string): string {
   }
 }
 
+/**
+ * Variables that coupler's code reads straight from `process.env` rather than through
+ * {@link readContainerEnv}, and that a node can set: the relay dial's proxy lookup
+ * (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, `ALL_PROXY`, upper and lower case, read by
+ * proxy-from-env) and its extra CA (`COUPLER_RELAY_CA`, src/relay/dial.ts). A 4.x node with a
+ * `whitelist` sets the proxy variables to its squid proxy, the container's only way out of the
+ * node's internal network (vantage6-node/vantage6/node/docker/task_manager.py:558-580, 4.14), and
+ * an operator sets `COUPLER_*` through `algorithm_env`; both node versions base32-encode all of
+ * them (task_manager.py:660-664, 4.14; k8s/container_manager.py:453-473, 5.0).
+ */
+export const PROCESS_LEVEL_VARIABLES: readonly string[] = Object.freeze([
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'COUPLER_RELAY_CA',
+]);
+
+/**
+ * Decode, in place, the {@link PROCESS_LEVEL_VARIABLES} a node set, as vantage6's own wrapper
+ * decodes the whole environment before the algorithm runs (vantage6-algorithm-tools/vantage6/
+ * algorithm/tools/wrap.py, `_decode_env_vars`). Values that are not node-encoded (a URL, a path,
+ * a host list: never canonical base32) are left as they are, so a second call changes nothing.
+ * `coupler run` calls it once at start, on `process.env`.
+ *
+ * @param target - the environment to decode in place (default `process.env`).
+ * @returns the names of the variables whose value changed (never the values).
+ * @example
+ * decodeProcessLevelVariables(); // HTTPS_PROXY 'NB2HI4B2F4XXG4LVNFSDUMZRGI4A!!!!' → 'http://squid:3128'
+ */
+export function decodeProcessLevelVariables(target: NodeJS.ProcessEnv = process.env): string[] {
+  if (typeof target !== 'object' || target === null) throw new InvalidArgumentError(`"target" must be an object, got ${describeType(target)}`);
+  const changed: string[] = [];
+  for (const name of PROCESS_LEVEL_VARIABLES) {
+    const raw = target[name];
+    if (typeof raw !== 'string') continue;
+    const decoded = decodeEnvValue(raw);
+    if (decoded !== raw) {
+      target[name] = decoded;
+      changed.push(name);
+    }
+  }
+  return changed;
+}
+
 /** Supported database types a node announces in `<LABEL>_DATABASE_TYPE`. */
 export type DatabaseType = 'csv' | 'parquet' | 'sql' | 'sparql' | 'excel' | 'other' | (string & {});
 

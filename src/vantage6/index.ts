@@ -64,6 +64,8 @@ export {
   DEFAULT_PROXY_PORT,
   decodeBase32,
   decodeEnvValue,
+  decodeProcessLevelVariables,
+  PROCESS_LEVEL_VARIABLES,
   detectContractVersion,
   readContainerEnv,
 } from './env';
