@@ -148,3 +148,34 @@ test('NO_PROXY exempts the relay host; HTTP_PROXY is the one for ws://', async (
   process.env.http_proxy = 'http://127.0.0.1:2';
   expect(relayProxyFor('ws://relay.example.org:8889')).toBe('http://127.0.0.1:2');
 });
+
+test('HTTPS_PROXY to a wss:// relay addressed by IP whose certificate names only that IP: checked against the IP, the sum is right', async () => {
+  // https-proxy-agent leaves the host out of tls.connect for an IP (no SNI may name an IP), so
+  // Node checked the certificate against "localhost": ERR_TLS_CERT_ALTNAME_INVALID through a proxy,
+  // while the same relay worked dialled directly (review27, noticed).
+  const ipCert = join(dir, 'ip-cert.pem');
+  const ipKey = join(dir, 'ip-key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', ipKey, '-out', ipCert, '-days', '1', '-subj', '/CN=coupler ip-only relay', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const parties = makeParties(3);
+  const r = await startRelay({ rosters: [parties.roster], tls: { cert: readFileSync(ipCert), key: readFileSync(ipKey) } });
+  relays.push(r);
+  const url = `wss://127.0.0.1:${r.port}`;
+  const proxy = await connectProxy();
+  process.env.COUPLER_RELAY_CA = ipCert;
+  process.env.HTTPS_PROXY = proxy.url;
+  const groups = await joinAll(parties, () => ({ transport: 'relay', relayUrl: url }));
+  try {
+    const out = await Promise.all(groups.map((g, i) => secureSum(g, i + 1)));
+    expect(out.map((o) => o.sum)).toEqual([6, 6, 6]);
+  } finally {
+    await Promise.all(groups.map((g) => g.close()));
+  }
+  expect(proxy.targets.length).toBeGreaterThan(0);
+  // A certificate for another IP is still refused through the proxy: a relay on 127.0.0.2 showing it.
+  const other = await startRelay({ host: '127.0.0.2', rosters: [parties.roster], tls: { cert: readFileSync(ipCert), key: readFileSync(ipKey) } });
+  relays.push(other);
+  const o = { identity: parties.identities.get('p1')!, roster: parties.roster, sessionId: parties.sessionId, pairTimeoutMs: 2_000 };
+  const err = await relayChannel(`wss://127.0.0.2:${other.port}`, 'p2', o).catch((e: unknown) => e);
+  expect((err as CouplerError).code).toBe(ErrorCode.HANDSHAKE_FAILED);
+  expect((err as CouplerError).message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+});
