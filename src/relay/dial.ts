@@ -10,6 +10,8 @@
  *
  * @module
  */
+import { isIP } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { readBoundedFileSync } from '../files.js';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
@@ -69,6 +71,18 @@ export function relayProxyFor(relayUrl: string): string | undefined {
 }
 
 /**
+ * Through a proxy, a `wss://` relay addressed by an IP literal: https-proxy-agent gives tls.connect
+ * neither the host nor a server name (no SNI may name an IP), so Node would check the certificate
+ * against "localhost". The check is made against the IP, as a direct dial does.
+ */
+function ipIdentityCheck(base: string): { checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined } {
+  const u = new URL(base);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (u.protocol !== 'wss:' || isIP(host) === 0) return {};
+  return { checkServerIdentity: (_host, cert) => checkServerIdentity(host, cert) };
+}
+
+/**
  * Open the relay's WebSocket for `relayUrl` (`ws://host:port` or `wss://…`; the relay path and
  * subprotocol are added), through the environment's proxy and with the extra CA when given.
  *
@@ -105,7 +119,7 @@ export function dialRelay(relayUrl: string, options: RelayDialOptions): WebSocke
     generateMask: zeroMaskKey,
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_RELAY_DIAL_TIMEOUT_MS,
     followRedirects: false,
-    ...(agent === undefined ? { lookup: relayLookupLane.forAttempt(attempt.signal) } : { agent }),
+    ...(agent === undefined ? { lookup: relayLookupLane.forAttempt(attempt.signal) } : { agent, ...ipIdentityCheck(base) }),
     ...(ca === undefined ? {} : { ca }),
   });
   const end = (): void => attempt.abort();
