@@ -144,3 +144,19 @@ export function _guard<T>(what: string, fn: () => T): T {
     });
   }
 }
+
+/**
+ * `operand`, or a copy of it when it shares memory with `out` in any other way than being exactly
+ * the same elements (same buffer, offset and length — which the element-wise in-place cores
+ * handle: each element is read before it is written). An operand that overlaps the output at
+ * another offset would be read after the core had already overwritten it (review25 R25-2).
+ */
+export function _apart<T extends Uint32Array | Uint8Array>(out: Uint32Array, operand: T, sameIsFine = true): T {
+  if (out.buffer !== operand.buffer) return operand;
+  const a0 = out.byteOffset;
+  const b0 = operand.byteOffset;
+  if (a0 >= b0 + operand.byteLength || b0 >= a0 + out.byteLength) return operand;
+  if (sameIsFine && a0 === b0 && out.byteLength === operand.byteLength) return operand;
+  // A copy in a fresh buffer (Buffer#slice would give another view of the same memory).
+  return (types.isUint32Array(operand) ? new Uint32Array(operand) : new Uint8Array(operand)) as T;
+}

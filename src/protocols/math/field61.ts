@@ -36,7 +36,7 @@
 import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { endianness } from 'node:os';
 import { InvalidArgumentError } from '../../errors';
-import { MAX_VECTOR_LENGTH, _checkCount, _guardArg, _isPlainArray, _isU32, _isU8, _describe } from './_checks';
+import { MAX_VECTOR_LENGTH, _apart, _checkCount, _guardArg, _isPlainArray, _isU32, _isU8, _describe } from './_checks';
 
 if (endianness() !== 'LE') {
   // The byte layout (and thus the wire format) assumes a little-endian host.
@@ -592,7 +592,7 @@ export function f61FromBytes(bytes: Uint8Array): Field61Vector {
  */
 export function f61AddInPlace(a: Field61Vector, b: Field61Vector): Field61Vector {
   const [x, y] = checkPair(a, b);
-  _f61AddInto(x, x, y);
+  _f61AddInto(x, x, _apart(x, y));
   return x;
 }
 
@@ -684,7 +684,7 @@ export function f61Scale(a: Field61Vector, c: bigint): Field61Vector {
 export function f61MulAddInPlace(acc: Field61Vector, c: bigint, a: Field61Vector): Field61Vector {
   const [x, y] = checkPair(acc, a);
   const k = _checkS61(c, 'c');
-  _f61MulAdd(x, 0, y, 0, _f61Split([k]), 0, x, 0, x.length / 2);
+  _f61MulAdd(x, 0, _apart(x, y), 0, _f61Split([k]), 0, x, 0, x.length / 2);
   return x;
 }
 

@@ -426,6 +426,13 @@ function decimalValue(entry: ShapeEntry, i: number, x: unknown, ctx: Ctx): bigin
     if (x.length > MAX_DECIMAL_LENGTH) throw badValue(entry, i, `is a string longer than ${MAX_DECIMAL_LENGTH} characters`);
     if (!DECIMAL_RE.test(x)) throw badValue(entry, i, 'is not a decimal number string');
     d = new BN(x);
+    // The string is a finite decimal, but bignumber.js parses an exponent beyond its RANGE (±1e9)
+    // as 0 or ±Infinity: a non-zero value that became 0 has more places than any d allows, and
+    // an "infinite" one exceeds every bound — refuse both for that, never sum them as 0.
+    if (!d.isFinite()) throw badValue(entry, i, `exceeds the bound |x| ≤ ${describeBound(ctx.p.bound)}`);
+    if (d.isZero() && /[1-9]/.test(x.split(/[eE]/)[0] as string)) {
+      throw badValue(entry, i, `has more than ${ctx.p.decimalPlaces} decimal places (raise decimalPlaces)`);
+    }
   } else if (x instanceof BigNumber && !_isProxy(x)) {
     d = new BN(x);
   } else if (typeof x === 'object' && x !== null && !_isProxy(x) && BigNumber.isBigNumber(x)) {

@@ -15,7 +15,7 @@
 import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { endianness } from 'node:os';
 import { InvalidArgumentError } from '../../errors';
-import { MAX_VECTOR_LENGTH, _checkCount, _guardArg, _isU32, _isU8, _isPlainArray, _describe } from './_checks';
+import { MAX_VECTOR_LENGTH, _apart, _checkCount, _guardArg, _isU32, _isU8, _isPlainArray, _describe } from './_checks';
 
 if (endianness() !== 'LE') {
   // The byte layout (and thus the wire format) assumes a little-endian host.
@@ -137,7 +137,7 @@ export function _r64SubInPlace(a: Uint32Array, b: Uint32Array): void {
  */
 export function r64AddInPlace(a: Ring64Vector, b: Ring64Vector): Ring64Vector {
   const [x, y] = checkPair(a, b);
-  _r64AddInPlace(x, y);
+  _r64AddInPlace(x, _apart(x, y));
   return x;
 }
 
@@ -208,7 +208,9 @@ export function r64AddBytesInPlace(a: Ring64Vector, addends: Uint8Array | readon
     const name = _isU8(addends) ? '"addends"' : `"addends" element ${k}`;
     if (!_isU8(b)) throw new InvalidArgumentError(`${name} expected a Uint8Array, got ${_describe(b)}`);
     if (b.length !== x.byteLength) throw new InvalidArgumentError(`${name} expected ${x.byteLength} bytes (8 per element of "a"), got ${b.length}`);
-    bytes.push(b);
+    // An addend in the accumulator's own memory would be read after earlier addends (or its own
+    // block) changed it: add a copy (review25 R25-2).
+    bytes.push(_apart(x, b, false));
   }
   while (addScratch.length < ADD_MAX_PER_PASS) addScratch.push(new Uint32Array(ADD_BLOCK_BYTES / 4));
   const views: Uint32Array[] = new Array<Uint32Array>(ADD_MAX_PER_PASS);
@@ -247,7 +249,7 @@ export function r64AddBytesInPlace(a: Ring64Vector, addends: Uint8Array | readon
  */
 export function r64SubInPlace(a: Ring64Vector, b: Ring64Vector): Ring64Vector {
   const [x, y] = checkPair(a, b);
-  _r64SubInPlace(x, y);
+  _r64SubInPlace(x, _apart(x, y));
   return x;
 }
 
