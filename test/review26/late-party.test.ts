@@ -1,0 +1,72 @@
+/**
+ * review26 question 3: a late honest party in thresholdSum's tolerant rounds. The others go on
+ * without it (a dropout to them, as documented) and complete; the late party then must not name
+ * them — they are honest and done, and a party named in `peers` is blamed in its abort notice and
+ * left out by the documented retry rule.
+ *
+ * In this process, real groups on 127.0.0.1; nobody's messages are changed: p1 only starts its run
+ * later than the others (it was busy, e.g. still finishing a previous task), as a slow party does.
+ */
+import { createTestGroups, settleAll } from '../support/group-harness';
+import { thresholdSum, type SumResult } from '../../src/protocols';
+import { ErrorCode, type CouplerError } from '../../src/errors';
+import { PIECE_ELEMENTS } from '../../src/protocols/common';
+
+const D = 1500;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function describeOutcome(r: { ok: true; value: unknown } | { ok: false; error: unknown }): unknown {
+  if (r.ok) return { sum: (r.value as SumResult).sum };
+  const e = r.error as CouplerError;
+  return { code: e.code, peers: e.peers, message: e.message };
+}
+
+// R26-1: p1 starts 1.5 deadlines late. Its shape statement reaches p2..p5 after their shape
+// deadline: they go on without it (4 dealers = the floor, 4 confirmers = m) and complete with 140.
+// They send their dealer reports only to the parties whose statement they compared (not p1). p1
+// took every statement and every share at once (they were waiting in its mailboxes) and waits for
+// dealer reports that nobody sends it; at its deadline it probes p2..p5, which are done and answer
+// "waiting for nobody": p1 throws TIMEOUT with peers = p2, p3, p4, p5 — four honest parties named.
+test('R26-1 — thresholdSum n = 5, t = 3, short vector: p1 starts 1.5 D late; p2..p5 complete without it; p1 must not name them', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const inputs = [10, 20, 30, 40, 50];
+    const others = c.groups.slice(1).map((g, i) => thresholdSum(g, inputs[i + 1]!, { t: 3, roundTimeoutMs: D }));
+    const late = sleep(1.5 * D).then(() => thresholdSum(c.groups[0]!, inputs[0]!, { t: 3, roundTimeoutMs: D }));
+    const out = await settleAll([late, ...others]);
+    for (const r of out.slice(1)) expect(describeOutcome(r)).toEqual({ sum: 140 });
+    const r1 = out[0]!;
+    expect(r1.ok).toBe(false);
+    const e = (r1 as { error: CouplerError }).error;
+    // Before the fix: TIMEOUT, peers ["p2", "p3", "p4", "p5"].
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TOO_FEW_PARTIES, peers: [] });
+  } finally {
+    await c.close();
+  }
+}, 60_000);
+
+// R26-1, pieces: the same with a long vector in GF(2^61 − 1). p2..p5 deal their pieces only to the
+// parties whose statement they compared; p1 waits for deal pieces nobody sends it, and at its
+// deadline names the four, done and honest (TIMEOUT via the piece exchange).
+test('R26-1, pieces — thresholdSum n = 5, t = 3, a long vector: p1 starts late; p2..p5 complete without it; p1 must not name them', async () => {
+  const L = PIECE_ELEMENTS + 1;
+  const DL = 4000;
+  const c = await createTestGroups(5, { roundTimeoutMs: DL });
+  try {
+    const input = (i: number): Float64Array => new Float64Array(L).fill(i + 1);
+    const others = c.groups.slice(1).map((g, i) => thresholdSum(g, input(i + 1), { t: 3, roundTimeoutMs: DL }));
+    const late = sleep(1.5 * DL).then(() => thresholdSum(c.groups[0]!, input(0), { t: 3, roundTimeoutMs: DL }));
+    const out = await settleAll([late, ...others]);
+    for (const r of out.slice(1)) {
+      expect(r.ok).toBe(true);
+      const sum = (r as { value: SumResult }).value.sum as Float64Array;
+      expect([sum[0], sum[L - 1]]).toEqual([14, 14]);
+    }
+    const r1 = out[0]!;
+    expect(r1.ok).toBe(false);
+    const e = (r1 as { error: CouplerError }).error;
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TOO_FEW_PARTIES, peers: [] });
+  } finally {
+    await c.close();
+  }
+}, 90_000);
