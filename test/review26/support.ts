@@ -3,7 +3,7 @@
  *
  * A dropping party runs the real thresholdSum; when it is about to send its first message of the
  * trigger round (`/shape`, `/dealers`, `/confirm`, `/partial`; `partial-1`: its partial sum reaches
- * one peer, then it stops), it
+ * one peer, then it stops; `deal/p1`, `partial/p1`: piece 1 of the pieces path), it
  * - 'closed': closes its group (its channels end; the others see it lost), or
  * - 'frozen': stops sending anything at the channel layer (round messages, probe answers, notices:
  *   a SIGSTOPped process with its sockets open), and every send TO it stays pending forever (its
@@ -14,7 +14,7 @@ import { SecureChannel } from '../../src/channel/channel';
 import type { PlainData } from '../../src/wire/codec';
 import type { Group } from '../../src/group/group';
 
-export type Phase = 'shape' | 'dealers' | 'confirm' | 'partial' | 'partial-1';
+export type Phase = 'shape' | 'dealers' | 'confirm' | 'partial' | 'partial-1' | 'deal/p1' | 'partial/p1';
 export type Mode = 'closed' | 'frozen';
 
 /** Make each of `who` drop out at `phase` in `mode`. */
