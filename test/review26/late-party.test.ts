@@ -70,3 +70,27 @@ test('R26-1, pieces — thresholdSum n = 5, t = 3, a long vector: p1 starts late
     await c.close();
   }
 }, 90_000);
+
+// R26-1, split: p1's statement reaches p2 on time and p3..p5 1.5 D late (a slow path; p1 unchanged
+// otherwise). p2 counts p1's report; p3..p5 go on without p1 and send it the note. p1 holds one
+// report (2 needed): TOO_FEW_PARTIES naming nobody; p2..p5 complete over {p2..p5} (p1 never
+// reached p3..p5's dealer sets), p2 leaving p1 out as a confirmer that stopped.
+test('R26-1, split — p1’s statement late at p3..p5 only: p2..p5 complete with 140, p1 names nobody', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const g1 = c.groups[0]!;
+    const send = g1.send.bind(g1) as (peer: string, round: string, payload: unknown, options?: unknown) => Promise<void>;
+    (g1 as { send: unknown }).send = (peer: string, round: string, payload: unknown, options?: unknown): Promise<void> => {
+      if (!round.endsWith('/shape') || peer === 'p2') return send(peer, round, payload, options);
+      setTimeout(() => void send(peer, round, payload, options).catch(() => undefined), 1.5 * D);
+      return Promise.resolve();
+    };
+    const inputs = [10, 20, 30, 40, 50];
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, inputs[i]!, { t: 3, roundTimeoutMs: D })));
+    for (const r of out.slice(1)) expect(describeOutcome(r)).toEqual({ sum: 140 });
+    const e = (out[0] as { error: CouplerError }).error;
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TOO_FEW_PARTIES, peers: [] });
+  } finally {
+    await c.close();
+  }
+}, 60_000);
