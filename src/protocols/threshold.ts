@@ -69,7 +69,13 @@
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
  * Reconstruction needs m publishers (more than t), so there is always redundancy for the degree
- * check.
+ * check. Except (review26 R26-2, a limit): a dropout whose dealer report reaches some parties
+ * only, while it lacks a dealer the others hold (it missed that dealer's share: a second dropout
+ * crashed while dealing, or the share came late), makes their dealer sets differ as a withheld
+ * report does (README, "one live party can abort a run"): every party aborts, naming nobody, with
+ * as few as two dropouts (n = 6, t = 2: test/review26/two-crashes.test.ts). One dropout alone
+ * never does it (its report then lacks nobody the others hold), nor dropouts that crash between
+ * flights. Converging needs a second confirmation round before anything is published.
  *
  * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
  * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
@@ -501,7 +507,9 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
 
 /**
  * Dropout-tolerant secure sum (Shamir t-of-n). Completes as long as at least
- * max(⌈(n + t)/2⌉, `minContributors`) parties remain; every honest party that completes gets the
+ * max(⌈(n + t)/2⌉, `minContributors`) parties remain (one dropout whose dealer report reaches some
+ * parties only and lacks a share they hold aborts the run naming nobody: see the module notes,
+ * "Liveness"); every honest party that completes gets the
  * same sum (partial sums are committed before any is published and cross-checked, see the module
  * notes); a tampered share or partial sum is detected when at least t of the points used are
  * honest, and a colluding majority of the points can shift the sum only by an offset it chose
