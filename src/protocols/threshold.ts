@@ -73,9 +73,10 @@
  * only, while it lacks a dealer the others hold (it missed that dealer's share: a second dropout
  * crashed while dealing, or the share came late), makes their dealer sets differ as a withheld
  * report does (README, "one live party can abort a run"): every party aborts, naming nobody, with
- * as few as two dropouts (n = 6, t = 2: test/review26/two-crashes.test.ts). One dropout alone
- * never does it (its report then lacks nobody the others hold), nor dropouts that crash between
- * flights. Converging needs a second confirmation round before anything is published.
+ * as few as two dropouts (n = 6, t = 2: test/review26/two-crashes.test.ts), or one dropout and
+ * one late share. One crash with every share on time never does it (its report then lacks nobody
+ * the others hold), nor crashes between flights. Converging needs a second confirmation round
+ * before anything is published.
  *
  * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
  * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
