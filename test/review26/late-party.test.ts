@@ -94,3 +94,29 @@ test('R26-1, split — p1’s statement late at p3..p5 only: p2..p5 complete wit
     await c.close();
   }
 }, 60_000);
+
+// R26-1, split, pieces: the same split with a long vector. p3..p5 send p1 the note at deal piece 0;
+// p2 deals to it. p1 holds one dealer's pieces (2 needed): TOO_FEW_PARTIES naming nobody; p2 drops
+// p1 as a dealer when it stops, and p2..p5 complete over {p2..p5}.
+test('R26-1, split, pieces — p1’s statement late at p3..p5 only, a long vector: p2..p5 complete, p1 names nobody', async () => {
+  const L = PIECE_ELEMENTS + 1;
+  const DL = 4000;
+  const c = await createTestGroups(5, { roundTimeoutMs: DL });
+  try {
+    const g1 = c.groups[0]!;
+    const send = g1.send.bind(g1) as (peer: string, round: string, payload: unknown, options?: unknown) => Promise<void>;
+    (g1 as { send: unknown }).send = (peer: string, round: string, payload: unknown, options?: unknown): Promise<void> => {
+      if (!round.endsWith('/shape') || peer === 'p2') return send(peer, round, payload, options);
+      setTimeout(() => void send(peer, round, payload, options).catch(() => undefined), 1.5 * DL);
+      return Promise.resolve();
+    };
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, new Float64Array(L).fill(i + 1), { t: 3, roundTimeoutMs: DL })));
+    for (const r of out.slice(1)) {
+      expect(r.ok ? [((r.value as SumResult).sum as Float64Array)[L - 1], (r.value as SumResult).contributors] : describeOutcome(r)).toEqual([14, ['p2', 'p3', 'p4', 'p5']]);
+    }
+    const e = (out[0] as { error: CouplerError }).error;
+    expect({ code: e.code, peers: e.peers }).toEqual({ code: ErrorCode.TOO_FEW_PARTIES, peers: [] });
+  } finally {
+    await c.close();
+  }
+}, 90_000);
