@@ -71,3 +71,13 @@ describe('minContributors above the quorum', () => {
     await scenario(7, 2, phase, mode, 6);
   }, 60_000);
 });
+
+describe('a larger group', () => {
+  test.each<[Phase, Mode]>([
+    ['dealers', 'frozen'],
+    ['confirm', 'closed'],
+    ['partial-1', 'frozen'],
+  ])('thresholdSum n = 9, t = 3 (m = 6, floor 4): 3 parties drop at %s, %s', async (phase, mode) => {
+    await scenario(9, 3, phase, mode);
+  }, 90_000);
+});
