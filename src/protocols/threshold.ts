@@ -74,8 +74,9 @@
  * crashed while dealing, or the share came late), makes their dealer sets differ as a withheld
  * report does (README, "one live party can abort a run"): every party aborts, naming nobody, with
  * as few as two dropouts (n = 6, t = 2: test/review26/two-crashes.test.ts), or one dropout and
- * one late share. One crash with every share on time never does it (its report then lacks nobody
- * the others hold), nor crashes between flights. Converging needs a second confirmation round
+ * one share late at it (its report must still come in time: a shorter deadline of its own, or a
+ * race). One crash with every share on time never does it (its report then lacks nobody the
+ * others hold), nor crashes between flights. Converging needs a second confirmation round
  * before anything is published.
  *
  * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not

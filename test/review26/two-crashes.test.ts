@@ -50,3 +50,29 @@ test('LIMIT (R26-2) — thresholdSum n = 6, t = 2: two parties crash mid-flight 
     await c.close();
   }
 }, 60_000);
+
+// The same with one crash and one late share: n = 5, t = 3 (one may drop). p4's share to p5 comes
+// 0.6 D late (a slow path; p4 is honest and on time elsewhere) and p5's deadline is 0.3 D (a local
+// option; with the same deadline its report, sent at its deal deadline, races the others' report
+// deadline), so p5 reports that it lacks p4, and crashes while sending that report: it reaches p1
+// only. p1's Q = {p1, p2, p3, p5}, p2..p4's Q = everyone: the same split, every honest party aborts
+// naming nobody.
+test('LIMIT (R26-2) — thresholdSum n = 5, t = 3: one crash mid-report and one late share: p1..p4 abort, nobody named', async () => {
+  const c = await createTestGroups(5, { roundTimeoutMs: D });
+  try {
+    const g4 = c.byId.get('p4')!;
+    const post4 = g4.send.bind(g4) as (peer: string, r: string, payload: PlainData, options?: unknown) => Promise<void>;
+    (g4 as { send: unknown }).send = (peer: string, r: string, payload: PlainData, options?: unknown): Promise<void> => {
+      if (peer !== 'p5' || !r.endsWith('/deal')) return post4(peer, r, payload, options);
+      setTimeout(() => void post4(peer, r, payload, options).catch(() => undefined), 0.6 * D);
+      return Promise.resolve();
+    };
+    crashMidFlight(c.byId.get('p5')!, [], ['p1'], 'dealers');
+    const inputs = [10, 20, 30, 40, 50];
+    const out = await settleAll(c.groups.map((g, i) => thresholdSum(g, inputs[i]!, { t: 3, roundTimeoutMs: i === 4 ? 0.3 * D : D })));
+    const seen = out.slice(0, 4).map((r, i) => (r.ok ? { id: c.ids[i], sum: (r.value as SumResult).sum } : { id: c.ids[i], code: (r.error as CouplerError).code, peers: (r.error as CouplerError).peers }));
+    for (const s of seen) expect(s).toEqual({ id: s.id, code: 'COUPLER_ERR_TAMPERING_DETECTED', peers: [] });
+  } finally {
+    await c.close();
+  }
+}, 60_000);
