@@ -495,13 +495,14 @@ export function encodeRun(
  * Revision of the sum protocols' messages, stated in every run's parameters: parties of releases
  * whose messages differ (2: secureSum's fused two-round form, with its commitment in the shape
  * statement; 3: thresholdSum's "went on without you" note in place of a partial sum; 4: thresholdSum's
- * partial sums committed in the signed confirmations and opened with the confirmations counted) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
+ * partial sums committed in the signed confirmations and opened with the confirmations counted;
+ * 5: thresholdSum's note also in place of a dealer report and of deal piece 0, to a party whose statement came too late) then fail with `SHAPE_MISMATCH` naming the party of the other release (as any
  * parameter mismatch does), not with a malformed statement, because the parameters are compared
  * before the rest of a statement is parsed. (Against a release before revision 2, which states no
  * revision and rejects the fused statement's unknown field, this side reports the mismatch; that
  * side names this one.)
  */
-export const PROTOCOL_REVISION = 4;
+export const PROTOCOL_REVISION = 5;
 
 /** Names of the run descriptor's fields (see {@link encodeRun}), as the options call them. */
 const DESCRIPTOR_NAMES: Readonly<Record<string, string>> = { f: 'fractionalBits', d: 'decimalPlaces', B: 'bound', rev: 'protocol revision', l: 'label' };

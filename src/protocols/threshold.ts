@@ -20,7 +20,11 @@
  *    vector in GF(2^61 − 1) is dealt in pieces once the statements are compared, and published
  *    and reconstructed in pieces (see `runInPieces`).
  * 2. Agree on dealers: every party reports (to everyone still present) the signed set of dealers
- *    whose shares it holds; Q = the dealers held by every reporter.
+ *    whose shares it holds; Q = the dealers held by every reporter. A peer whose shape statement
+ *    did not arrive in time gets a "went on without you" note instead (and, in the pieces path,
+ *    in place of deal piece 0): a late party that took every statement and share then ends with
+ *    `TOO_FEW_PARTIES` naming nobody, instead of waiting for reports nobody sends it and naming
+ *    the parties that completed without it (review26 R26-1).
  * 3. Confirm: Q must have at least `minContributors` dealers (default and floor: min(n, t + 1)),
  *    checked before anything depends on it. Then every party sends a hash of Q and a commitment to
  *    its partial sum over Q (see step 4), signed, with the signed dealer reports it computed Q
@@ -65,7 +69,15 @@
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
  * Reconstruction needs m publishers (more than t), so there is always redundancy for the degree
- * check.
+ * check. Except (review26 R26-2, a limit): a dropout whose dealer report reaches some parties
+ * only, while it lacks a dealer the others hold (it missed that dealer's share: a second dropout
+ * crashed while dealing, or the share came late), makes their dealer sets differ as a withheld
+ * report does (README, "one live party can abort a run"): every party aborts, naming nobody, with
+ * as few as two dropouts (n = 6, t = 2: test/review26/two-crashes.test.ts), or one dropout and
+ * one share late at it (its report must still come in time: a shorter deadline of its own, or a
+ * race). One crash with every share on time never does it (its report then lacks nobody the
+ * others hold), nor crashes between flights. Converging needs a second confirmation round
+ * before anything is published.
  *
  * Retry. No run of thresholdSum can be retried safely with the same inputs once it failed, not
  * even without the `peers` of a `CheatingDetectedError` (review9 P1): a party that stops is only a
@@ -497,7 +509,9 @@ const qHash = (q: readonly string[]): Uint8Array => new Uint8Array(createHash('s
 
 /**
  * Dropout-tolerant secure sum (Shamir t-of-n). Completes as long as at least
- * max(⌈(n + t)/2⌉, `minContributors`) parties remain; every honest party that completes gets the
+ * max(⌈(n + t)/2⌉, `minContributors`) parties remain (one dropout whose dealer report reaches some
+ * parties only and lacks a share they hold aborts the run naming nobody: see the module notes,
+ * "Liveness"); every honest party that completes gets the
  * same sum (partial sums are committed before any is published and cross-checked, see the module
  * notes); a tampered share or partial sum is detected when at least t of the points used are
  * honest, and a colluding majority of the points can shift the sum only by an offset it chose
@@ -656,19 +670,32 @@ async function agreeDealers(
   const present = agreed.filter((p) => p !== group.localId && !group.lostPeers.includes(p));
   const mySet = group.parties.filter((p) => held.has(p));
   const myReport: SignedReport = { from: group.localId, d: mySet, sig: ed25519Sign(reportStatement(group, run.runId, group.localId, mySet), group.identity.secretKey) };
-  await sendTolerant(group, `${run.runId}/dealers`, present, () => ({ d: mySet, sig: myReport.sig }), stuck);
-  const reports = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
+  // A peer whose statement did not reach this party in time gets the note instead of a report: it
+  // may have taken every statement and share (they went at once) and wait for reports nobody sends
+  // it; at its deadline the parties that completed without it answered "waiting for nobody" and it
+  // named them all, honest and done (review26 R26-1).
+  const without = group.peers.filter((p) => !agreed.includes(p));
+  await sendTolerant(group, `${run.runId}/dealers`, [...present, ...without], (peer) => (present.includes(peer) ? { d: mySet, sig: myReport.sig } : WENT_ON), stuck);
+  const gathered = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
+  const reports = new Map<string, PlainData>();
+  const wentOnWithout: string[] = [];
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
   let q = new Set(mySet);
-  for (const [peer, msg] of reports) {
+  for (const [peer, msg] of gathered) {
     const ctx = { what: 'dealer report', peer };
-    const rec = expectRecord(msg, ctx, ['d', 'sig']);
+    const rec = expectRecord(msg, ctx, ['d', 'sig', 'out']);
+    if (wentOn(rec, ctx)) {
+      wentOnWithout.push(peer);
+      continue;
+    }
     const report = parseReport(group, run.runId, { from: peer, d: rec.d ?? null, sig: rec.sig ?? null }, ctx);
     if (report === undefined) throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a dealer report with an invalid signature`, { peer });
+    reports.set(peer, msg);
     signedReports.set(peer, report);
     const theirs = new Set(report.d);
     q = new Set([...q].filter((d) => theirs.has(d)));
   }
+  if (reports.size < t - 1) throw wentOnTooFew(group, wentOnWithout, `only ${reports.size} dealer reports reached this party, ${t - 1} needed`);
   const Q = group.parties.filter((p) => q.has(p));
   // The floor comes before anything that depends on Q leaves this party.
   if (Q.length < minContributors) {
@@ -775,6 +802,19 @@ function wentOn(rec: Record<string, PlainData>, ctx: { what: string; peer: strin
     throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${ctx.peer}" sent a malformed ${ctx.what}`, { peer: ctx.peer });
   }
   return true;
+}
+
+/**
+ * `TOO_FEW_PARTIES` naming nobody for a party that peers `wentOnWithout` went on without (they
+ * sent the {@link WENT_ON} note: this party's shape statement, or its deal, did not reach them in
+ * time), leaving it short of what it needs (review26 R26-1).
+ */
+function wentOnTooFew(group: Group, wentOnWithout: readonly string[], what: string): ValueError {
+  return tooFew(
+    `${what}: ${wentOnWithout.length} ${wentOnWithout.length === 1 ? 'party' : 'parties'} went on without this party (its statement or deal reached them too late); this party published nothing`,
+    'went on without this party:',
+    group.parties.filter((p) => wentOnWithout.includes(p)),
+  );
 }
 
 /** Steps 1–5 of the protocol, in field F, among the parties `agreed` (see {@link _exchangeShapes}). */
@@ -1127,6 +1167,8 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
   try {
     _spillPolicy.onSpill?.(spill, me);
     const dropped = new Set<string>();
+    const wentOnDeal = new Set<string>();
+    const without = group.peers.filter((p) => !agreed.includes(p));
     const dealRound = `${local.runId}/deal`;
     const xs = [me, ...peers].map((p) => xOf.get(p)!);
     await exchangePieces(
@@ -1142,20 +1184,38 @@ async function runInPieces(group: Group, local: LocalRun<Field61Vector>, t: numb
           const shares = shamirShare61(own.subarray(2 * at, 2 * (at + m)), t, xs);
           own.set(shares[0]!, 2 * at);
           // To every agreed peer whose channel is up, also one this party dropped as a dealer: its
-          // share of this party's input keeps this party in the peer's dealer set.
-          return sendTolerant(group, `${dealRound}/p${i}`, peers, (peer) => f61ToBytes(shares[1 + peers.indexOf(peer)]!), stuck);
+          // share of this party's input keeps this party in the peer's dealer set. A peer whose
+          // statement came too late gets the note with piece 0 (it waits for pieces nobody sends
+          // it; review26 R26-1).
+          return sendTolerant(group, `${dealRound}/p${i}`, i === 0 ? [...peers, ...without] : peers, (peer) => (without.includes(peer) ? WENT_ON : f61ToBytes(shares[1 + peers.indexOf(peer)]!)), stuck);
         },
         onPiece: (i, got) => {
           const at = i * PIECE_ELEMENTS;
           const m = Math.min(PIECE_ELEMENTS, L - at);
           const sum = own.subarray(2 * at, 2 * (at + m));
-          // Every piece is checked before any of them is added or kept.
-          const pieces = [...got].map(([peer, msg]) => [peer, field61FromBytes(pieceBytes(msg, m, 'Shamir share piece', i, peer), m, 'Shamir share piece', peer)] as const);
+          // Every piece is checked before any of them is added or kept. Only as piece 0: the note.
+          const notes: string[] = [];
+          const pieces: (readonly [string, Field61Vector])[] = [];
+          for (const [peer, msg] of got) {
+            if (i === 0 && !(msg instanceof Uint8Array)) {
+              const ctx = { what: 'Shamir share piece 0', peer };
+              if (wentOn(expectRecord(msg, ctx, ['out']), ctx)) notes.push(peer);
+              else throw new GroupError(ErrorCode.PROTOCOL_VIOLATION, `"${peer}" sent a malformed ${ctx.what}`, { peer });
+              continue;
+            }
+            pieces.push([peer, field61FromBytes(pieceBytes(msg, m, 'Shamir share piece', i, peer), m, 'Shamir share piece', peer)] as const);
+          }
+          if (notes.length > 0) {
+            for (const peer of notes) wentOnDeal.add(peer);
+            const left = peers.filter((p) => !dropped.has(p) && !wentOnDeal.has(p) && got.has(p)).length;
+            if (left < t - 1) throw wentOnTooFew(group, [...wentOnDeal], `only ${left} dealers' share pieces reach this party, ${t - 1} needed`);
+          }
           spill.put(me, f61ToBytes(sum));
           for (const [peer, piece] of pieces) {
             spill.put(peer, f61ToBytes(piece));
             _f61AddInto(sum, sum, piece);
           }
+          return notes;
         },
         tolerant: { minimum: t - 1, onDrop: (peer) => dropped.add(peer) },
       },
