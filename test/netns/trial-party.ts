@@ -19,12 +19,19 @@ import { joinGroup, type Group, type GroupEvent, type RunProgress } from '../../
 import { dnsDiscovery } from '../../src/discovery/dns';
 import { secureSum } from '../../src/protocols/additive';
 import { dkSecureSum } from '../../src/protocols/dk';
+import { thresholdSum } from '../../src/protocols/threshold';
+import { createHash } from 'node:crypto';
 import { AbortedError, CouplerError } from '../../src/errors';
 import { childSetup, codeChain, emit } from './child';
 import { partyInput, checksumOf, type PartyConfig } from './inputs';
 
 /** Configuration of a trial party (`CPL_PARTY`). */
-export type TrialPartyConfig = PartyConfig & { readonly transport: 'direct' | 'relay'; readonly relayUrl?: string };
+export type TrialPartyConfig = PartyConfig & {
+  readonly transport: 'direct' | 'relay';
+  readonly relayUrl?: string;
+  /** thresholdSum's t (only with protocol `thresholdSum`). */
+  readonly t?: number;
+};
 
 /** Grace after SIGTERM before the process exits anyway (as `coupler run`), ms. */
 const TERM_GRACE_MS = 2_000;
@@ -94,6 +101,15 @@ async function main(): Promise<void> {
       const protocol = protocols[it % protocols.length]!;
       const x = partyInput(index, cfg.length);
       const opts = { roundTimeoutMs: cfg.roundTimeoutMs, maxElements: Math.max(cfg.length, 1) };
+      if (protocol === 'thresholdSum') {
+        // The dropout-tolerant sum: also whose inputs it holds and a digest of the whole sum
+        // vector, so the parent can check it against the contributors' known inputs.
+        const r = await thresholdSum(group, x, { ...opts, ...(cfg.t === undefined ? {} : { t: cfg.t }) });
+        const sum = r.sum as Float64Array;
+        const digest = createHash('sha256').update(new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength)).digest('hex');
+        stamp('result', { iteration: it, protocol, runId: r.runId, contributors: r.contributors, checksum: checksumOf(sum), digest });
+        continue;
+      }
       const r = protocol === 'dkSecureSum' ? await dkSecureSum(group, x, opts) : await secureSum(group, x, opts);
       stamp('result', { iteration: it, protocol, checksum: checksumOf(r.sum as Float64Array) });
     }
