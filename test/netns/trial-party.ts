@@ -47,6 +47,26 @@ function reportError(err: unknown, where: string): number {
   return 1;
 }
 
+/**
+ * thresholdSum trials: a `gather` event per tolerant gather (round, whom it waited for, who
+ * answered, how long, the error if any), so a failed run can be traced round by round.
+ */
+function traceGathers(group: Group): void {
+  const orig = group.gatherSome.bind(group);
+  (group as { gatherSome: Group['gatherSome'] }).gatherSome = async (round, minimum, options = {}) => {
+    const t0 = Date.now();
+    const from = options.from ?? group.peers;
+    try {
+      const got = await orig(round, minimum, options);
+      stamp('gather', { round, from, got: [...got.keys()], ms: Date.now() - t0 });
+      return got;
+    } catch (err) {
+      stamp('gather', { round, from, ms: Date.now() - t0, code: (err as CouplerError).code, peers: (err as CouplerError).peers });
+      throw err;
+    }
+  };
+}
+
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.env.CPL_PARTY ?? '{}') as TrialPartyConfig;
   const roster = parseRoster(cfg.roster);
@@ -94,6 +114,7 @@ async function main(): Promise<void> {
     return;
   }
   stamp('ready', { peers: group.peers });
+  if (cfg.protocols?.includes('thresholdSum') === true) traceGathers(group);
   const protocols = cfg.protocols ?? ['secureSum'];
   let code = 0;
   try {
