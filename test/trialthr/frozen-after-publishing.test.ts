@@ -69,3 +69,68 @@ test.skip('a party frozen while publishing its partial sum (reached some parties
     await h.close();
   }
 }, 60_000);
+
+// T1, second form (the trial's partition failures): p5 is cut off from p2–p4 as soon as its
+// dealer reports are in, from p1 R/3 later — its last dealer report and its dealer-set
+// confirmation reach p1 and not (or not all of) p2–p4. The honest parties now wait for p5 in
+// different rounds, one round deadline apart: p1 (which has p5's report and confirmation) in the
+// confirmation round for p2–p4, whose confirmations come only after they waited out p5's report;
+// or p1 for p5's partial sum (2R) while p2–p4 complete and start the next run. Either run 1 fails
+// at every honest party (p1 TOO_FEW_PARTIES "only 2 parties confirmed", p2–p4 TIMEOUT waiting for
+// p1's partial sum — the first trial's partition failure) or run 2 does (TOO_FEW_PARTIES /
+// TIMEOUT — the re-run's). 5 of 5 runs failed here (4 in run 1, 1 in run 2). Skipped for the same
+// reason as above. `TRIALTHR_DEBUG=1` prints every gather of the honest parties.
+test.skip('a party cut off while its dealer report and confirmation reach one party only stops neither this thresholdSum nor the next', async () => {
+  const h = await oneViaForwarders(5, { roundTimeoutMs: ROUND_MS });
+  try {
+    const honest = h.groups.slice(0, 4);
+    const far = h.byId.get('p5')!;
+    // p5's dealer reports are in: its confirmations go out next, and reach p1 only.
+    const orig = far.gatherSome.bind(far);
+    let tripped = false;
+    (far as { gatherSome: Group['gatherSome'] }).gatherSome = async (round, minimum, options) => {
+      const got = await orig(round, minimum, options);
+      if (!tripped && round.endsWith('/dealers')) {
+        tripped = true;
+        for (const p of ['p2', 'p3', 'p4']) h.via.get(p)!.freeze();
+        // Then p1's path too (before p5's own run fails and tells p1).
+        setTimeout(() => h.via.get('p1')!.freeze(), ROUND_MS / 3);
+      }
+      return got;
+    };
+    const run = (g: Group, i: number): Promise<unknown> => thresholdSum(g, input(i), { t: 3 }).then((r) => r, (e: unknown) => e);
+    if (process.env.TRIALTHR_DEBUG) {
+      const t0 = Date.now();
+      for (const g of honest) {
+        const o = g.gatherSome.bind(g);
+        (g as { gatherSome: Group['gatherSome'] }).gatherSome = async (round, minimum, options) => {
+          const s = Date.now() - t0;
+          try {
+            const got = await o(round, minimum, options);
+            console.log(`${g.localId} ${round} ${s}..${Date.now() - t0} from ${String(options?.from ?? g.peers)} got ${[...got.keys()].join(',')}`);
+            return got;
+          } catch (e) {
+            console.log(`${g.localId} ${round} ${s}..${Date.now() - t0} ${(e as Error).message}`);
+            throw e;
+          }
+        };
+      }
+    }
+    void run(far, 4);
+    // p1 calls 100 ms after the others (parties never start in lockstep; well within a deadline):
+    // without it, whether p1's next shape statement beats the others' deadline is a coin toss
+    // (the trial's failure: it reached two of three); with it, it is late at all three.
+    const first = honest.map((g, i) => (i === 0 ? new Promise((r) => setTimeout(r, 100)).then(() => run(g, i)) : run(g, i)));
+    const second = honest.map((g, i) => first[i]!.then(() => run(g, i)));
+    const r1 = await Promise.all(first);
+    const r2 = await Promise.all(second);
+    const view = (r: unknown): unknown =>
+      r instanceof Error ? { error: (r as { code?: string }).code, message: r.message } : { contributors: (r as { contributors: string[] }).contributors, sum: [...((r as { sum: Float64Array }).sum)] };
+    if (process.env.TRIALTHR_DEBUG) console.log(JSON.stringify({ r1: r1.map(view), r2: r2.map(view) }, null, 1));
+    // Run 1: p5 dealt to everyone before it was cut off.
+    for (const r of r1) expect(view(r)).toEqual({ contributors: ['p1', 'p2', 'p3', 'p4', 'p5'], sum: sumOf([0, 1, 2, 3, 4]) });
+    for (const r of r2) expect(view(r)).toEqual({ contributors: ['p1', 'p2', 'p3', 'p4'], sum: sumOf([0, 1, 2, 3]) });
+  } finally {
+    await h.close();
+  }
+}, 60_000);
