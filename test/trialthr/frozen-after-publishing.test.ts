@@ -1,5 +1,6 @@
 /**
-* Trial finding T1 (docs/reviews/trial-threshold.md), three forms (tests below), the first reduced from `npm run bench -- trial
+ * Trial finding T1 (docs/reviews/trial-threshold.md), three forms (tests below); the first reduced
+ * from `npm run bench -- trial
  * --protocols=thresholdSum --faults=stop` on the netns testbed: 5 parties, t = 3 (README: one
  * party may drop, "a party frozen with its sockets open too"), sums back to back.
  *
