@@ -23,6 +23,8 @@
  * `--formation=0.2` (fraction of runs with the fault during formation), `--seed=N` (the choices of
  * faulty party, phase and delay; timing still varies), `--round-ms=6000`, `--join-ms=15000`,
  * `--length=1000`, `--protocols=secureSum,dkSecureSum`. `--quick`: one mid-run kill, direct.
+ * `--protocols=thresholdSum` (alone) runs the dropout trial of bench/trial/threshold.ts instead:
+ * there the honest parties must complete (flags `--dropouts`, `--n`, `--t`, `--after`).
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -42,6 +44,7 @@ import {
   type TrialRun,
   type TrialTransport,
 } from '../../test/netns/blame-trial';
+import { runThresholdBench } from './threshold';
 
 /** Default runs per scenario (issue 17 item 1). */
 const DEFAULT_RUNS = 20;
@@ -115,7 +118,12 @@ async function run(opts: BenchOptions): Promise<BenchReport> {
   const joinTimeoutMs = intFlag(args, 'join-ms', TRIAL_JOIN_TIMEOUT_MS, 1_000, 600_000);
   const length = intFlag(args, 'length', TRIAL_LENGTH, 1, 1_000_000);
   const protocols = (flag(args, 'protocols') ?? 'secureSum,dkSecureSum').split(',');
-  for (const p of protocols) if (p !== 'secureSum' && p !== 'dkSecureSum') throw new Error('--protocols: secureSum and/or dkSecureSum');
+  if (protocols.includes('thresholdSum')) {
+    // The dropout-tolerant sum has another expected outcome (the honest parties complete): its own trial.
+    if (protocols.length > 1) throw new Error('--protocols: thresholdSum runs alone (its expected outcome differs)');
+    return runThresholdBench(opts, { runs, faults, transports, formation, seed, roundTimeoutMs, joinTimeoutMs, length, intFlag: (name, fallback, min, max) => intFlag(args, name, fallback, min, max) });
+  }
+  for (const p of protocols) if (p !== 'secureSum' && p !== 'dkSecureSum') throw new Error('--protocols: secureSum and/or dkSecureSum (or thresholdSum alone)');
   const random = seeded(seed);
   const parameters = { runs, faults, transports, formationFraction: formation, seed, parties: TRIAL_PARTIES, roundTimeoutMs, joinTimeoutMs, length, protocols };
   opts.log(`trial: ${JSON.stringify(parameters)}`);

@@ -19,12 +19,19 @@ import { joinGroup, type Group, type GroupEvent, type RunProgress } from '../../
 import { dnsDiscovery } from '../../src/discovery/dns';
 import { secureSum } from '../../src/protocols/additive';
 import { dkSecureSum } from '../../src/protocols/dk';
+import { thresholdSum } from '../../src/protocols/threshold';
+import { createHash } from 'node:crypto';
 import { AbortedError, CouplerError } from '../../src/errors';
 import { childSetup, codeChain, emit } from './child';
 import { partyInput, checksumOf, type PartyConfig } from './inputs';
 
 /** Configuration of a trial party (`CPL_PARTY`). */
-export type TrialPartyConfig = PartyConfig & { readonly transport: 'direct' | 'relay'; readonly relayUrl?: string };
+export type TrialPartyConfig = PartyConfig & {
+  readonly transport: 'direct' | 'relay';
+  readonly relayUrl?: string;
+  /** thresholdSum's t (only with protocol `thresholdSum`). */
+  readonly t?: number;
+};
 
 /** Grace after SIGTERM before the process exits anyway (as `coupler run`), ms. */
 const TERM_GRACE_MS = 2_000;
@@ -38,6 +45,26 @@ function reportError(err: unknown, where: string): number {
   }
   stamp('error', { where, code: 'UNTYPED', codes: codeChain(err), message: String((err as Error)?.stack ?? err) });
   return 1;
+}
+
+/**
+ * thresholdSum trials: a `gather` event per tolerant gather (round, whom it waited for, who
+ * answered, how long, the error if any), so a failed run can be traced round by round.
+ */
+function traceGathers(group: Group): void {
+  const orig = group.gatherSome.bind(group);
+  (group as { gatherSome: Group['gatherSome'] }).gatherSome = async (round, minimum, options = {}) => {
+    const t0 = Date.now();
+    const from = options.from ?? group.peers;
+    try {
+      const got = await orig(round, minimum, options);
+      stamp('gather', { round, from, got: [...got.keys()], ms: Date.now() - t0 });
+      return got;
+    } catch (err) {
+      stamp('gather', { round, from, ms: Date.now() - t0, code: (err as CouplerError).code, peers: (err as CouplerError).peers });
+      throw err;
+    }
+  };
 }
 
 async function main(): Promise<void> {
@@ -87,6 +114,7 @@ async function main(): Promise<void> {
     return;
   }
   stamp('ready', { peers: group.peers });
+  if (cfg.protocols?.includes('thresholdSum') === true) traceGathers(group);
   const protocols = cfg.protocols ?? ['secureSum'];
   let code = 0;
   try {
@@ -94,6 +122,15 @@ async function main(): Promise<void> {
       const protocol = protocols[it % protocols.length]!;
       const x = partyInput(index, cfg.length);
       const opts = { roundTimeoutMs: cfg.roundTimeoutMs, maxElements: Math.max(cfg.length, 1) };
+      if (protocol === 'thresholdSum') {
+        // The dropout-tolerant sum: also whose inputs it holds and a digest of the whole sum
+        // vector, so the parent can check it against the contributors' known inputs.
+        const r = await thresholdSum(group, x, { ...opts, ...(cfg.t === undefined ? {} : { t: cfg.t }) });
+        const sum = r.sum as Float64Array;
+        const digest = createHash('sha256').update(new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength)).digest('hex');
+        stamp('result', { iteration: it, protocol, runId: r.runId, contributors: r.contributors, checksum: checksumOf(sum), digest });
+        continue;
+      }
       const r = protocol === 'dkSecureSum' ? await dkSecureSum(group, x, opts) : await secureSum(group, x, opts);
       stamp('result', { iteration: it, protocol, checksum: checksumOf(r.sum as Float64Array) });
     }
