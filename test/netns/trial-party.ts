@@ -12,6 +12,10 @@
  * Every event (stdout, JSON lines) carries `t` (ms since the epoch, for one timeline over all
  * parties): `group` (every formation event but `dialing`), `ready`, `progress` (phase changes of a
  * run), `result`, `error` ({where, code, peer, peers, codes, message}), `signal`, `exit`.
+ *
+ * With protocol `thresholdSum` (test/netns/threshold-trial.ts, with `t`): `result` also carries the
+ * run id, the contributors and a SHA-256 of the sum vector, and every tolerant gather is reported
+ * (`gather`: round, whom it waited for, who answered, ms, the error if any).
  */
 import { parseIdentity } from '../../src/identity/identity';
 import { parseRoster } from '../../src/identity/roster';
