@@ -21,14 +21,18 @@ const suite = avail.ok ? describe : describe.skip;
 const ROUND_TIMEOUT_MS = 4_000;
 const JOIN_TIMEOUT_MS = 20_000;
 
-/** Which party each scenario hits. */
-const FAULTY: Record<TrialTransport, Record<TrialFault, number>> = {
-  direct: { kill: 1, term: 3, stop: 0, partition: 4 },
-  relay: { kill: 2, term: 0, stop: 4, partition: 3 },
-};
+/**
+ * Which party each scenario hits. In the default test run one scenario (a party frozen with its
+ * sockets open, directly); all eight with COUPLER_NETNS_ALL=1 (≈ 95 s — the multi-run trial's
+ * territory; CI stays within its time budget).
+ */
+const FAULTY: Record<TrialTransport, Partial<Record<TrialFault, number>>> =
+  process.env.COUPLER_NETNS_ALL === '1'
+    ? { direct: { kill: 1, term: 3, stop: 0, partition: 4 }, relay: { kill: 2, term: 0, stop: 4, partition: 3 } }
+    : { direct: { stop: 0 }, relay: {} };
 
 suite('netns testbed: thresholdSum after one faulty party', () => {
-  for (const transport of ['direct', 'relay'] as const) {
+  for (const transport of (['direct', 'relay'] as const).filter((t) => Object.keys(FAULTY[t]).length > 0)) {
     describe(transport, () => {
       let tb: Testbed;
       beforeAll(async () => {
@@ -38,13 +42,13 @@ suite('netns testbed: thresholdSum after one faulty party', () => {
         await tb?.close();
       });
 
-      for (const fault of ['kill', 'term', 'stop', 'partition'] as const) {
+      for (const fault of (['kill', 'term', 'stop', 'partition'] as const).filter((f) => FAULTY[transport][f] !== undefined)) {
         test(`${fault} of one party mid-run (${transport}): same contributors and a right sum everywhere, no honest party named`, async () => {
           const r = await runThresholdTrial(tb, {
             fault,
             transport,
             phase: 'run',
-            faulty: [FAULTY[transport][fault]],
+            faulty: [FAULTY[transport][fault]!],
             random: () => 0.3,
             t: 3,
             roundTimeoutMs: ROUND_TIMEOUT_MS,
