@@ -36,11 +36,14 @@ if ! chroot "$ROOTFS" id -u node >/dev/null 2>&1; then
   chroot "$ROOTFS" groupadd --gid 1000 node
   chroot "$ROOTFS" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 fi
-# As a slim image: no apt lists, no caches.
-rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb
 v_node=$(chroot "$ROOTFS" /usr/local/bin/node --version)
 v_npm=$(chroot "$ROOTFS" /usr/local/bin/npm --version)
 log "rootfs: node $v_node, npm $v_npm"
+# As a slim image: no apt lists, no caches; and, as the official image does after its
+# `node --version && npm --version` smoke test, an empty /tmp (npm >= 10.9 turns Node's compile
+# cache on for itself, in /tmp/node-compile-cache unless NODE_COMPILE_CACHE says otherwise).
+rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb
+rm -rf "$ROOTFS"/tmp/* "$ROOTFS"/root/.npm
 
 NODE_VERSION=$(chroot "$ROOTFS" /usr/local/bin/node -p 'process.versions.node')
 "${BUILDAH[@]}" rmi -f "localhost/node:$NODE_MAJOR-slim" >/dev/null 2>&1 || true
