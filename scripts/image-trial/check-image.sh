@@ -4,6 +4,7 @@
 # unless FILES=uid1000, or FILES=output1000 for OUTPUT_FILE only) with Node's compile-cache log on (NODE_DEBUG_NATIVE=COMPILE_CACHE), to see
 # whether the compile cache the image ships is used by the process the entry point starts.
 #   sudo scripts/image-trial/check-image.sh coupler-central:latest
+# METHOD=<name> runs another method of the image's module (default coupler_key_exchange).
 source "$(dirname "$0")/lib.sh"
 need_root
 IMAGE=${1:?image}
@@ -21,9 +22,9 @@ echo "-- writable by uid 1000 under /opt/coupler, /node_modules, /usr/local:"; (
 echo "-- /app:"; ls -la "$mnt/app"
 "${BUILDAH[@]}" umount "$ctr" >/dev/null
 
-# One key-exchange run through the image's own ENTRYPOINT, as the image's USER.
+# One run (key exchange unless METHOD says otherwise) through the image's own ENTRYPOINT, as the image's USER.
 mkdir -p "$W/task" "$W/tmp"; chmod 0755 "$W/task" "$W/tmp"
-printf '{"method":"coupler_key_exchange","args":[],"kwargs":{}}' > "$W/task/input"
+printf '{"method":"%s","args":[],"kwargs":{}}' "${METHOD:-coupler_key_exchange}" > "$W/task/input"
 : > "$W/task/output"; chmod 0644 "$W/task/input" "$W/task/output"
 b64() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 sub='{"client_type":"container","node_id":13,"organization_id":3,"collaboration_id":1,"study_id":null,"store_id":null,"task_id":41,"image":"coupler-algo:1","databases":[]}'
@@ -41,10 +42,10 @@ set +e
 rc=$?
 set -e
 echo "-- entry point ${EP[*]}: exit $rc; output: $(head -c 200 "$W/task/output")"
-grep -v '^\[compile cache\]' "$W/stderr" | head -5
+grep -v '^\[compile cache\]' "$W/stderr" | head -5 || true
 echo "-- compile cache of that process:"
-grep -E '^\[compile cache\] V8 code cache for' "$W/stderr" | sed -E 's/.* for (CommonJS|ESM) ([^ ]+) (was|is) ?(.*)$/\4/' | sort | uniq -c
-grep -E 'creating cache directory|cannot|failed|skip|disabled' "$W/stderr" | head -5
-grep -E '^\[compile cache\] V8 code cache for' "$W/stderr" | grep -v accepted | sed -E 's/^\[compile cache\] V8 code cache for //' | head -8
+grep -E '^\[compile cache\] V8 code cache for' "$W/stderr" | sed -E 's/.* for (CommonJS|ESM) ([^ ]+) (was|is) ?(.*)$/\4/' | sort | uniq -c || true
+grep -E 'creating cache directory|cannot|failed|skip|disabled' "$W/stderr" | head -5 || true
+grep -E '^\[compile cache\] V8 code cache for' "$W/stderr" | grep -v accepted | sed -E 's/^\[compile cache\] V8 code cache for //' | head -8 || true
 echo "-- TEMPORARY_FOLDER after: $(ls -ln "$W/tmp" | tail -n +2)"
 rm -rf "$W"

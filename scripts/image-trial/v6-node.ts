@@ -13,8 +13,10 @@
  * - the environment base32-encoded with '=' → '!' (INPUT_FILE, OUTPUT_FILE, TOKEN_FILE,
  *   TEMPORARY_FOLDER, HOST, PORT, API_PATH, USER_REQUESTED_DATABASE_LABELS, DB_LABELS,
  *   DEFAULT_DATABASE_URI/_TYPE); PKG_NAME comes from the image;
- * - the node proxy is the fake one of test/support on 127.0.0.1 (HOST=http://127.0.0.1 instead of
- *   http://proxyserver: the containers share the host's network namespace, loopback only);
+ * - the node proxy is the fake one of test/support on 127.0.0.1; HOST=http://proxyserver as a node
+ *   sets it, the name mapped to 127.0.0.1 by the container's /etc/hosts (`buildah from
+ *   --add-host`; on a node Docker's DNS answers it): the containers share the host's network
+ *   namespace, loopback only;
  * - the VPN is replaced by loopback as in examples/_support/fake-node.ts: each compute container
  *   is told its own port (COUPLER_LISTEN_HOST/COUPLER_PORT, as a node's algorithm_env could) and
  *   listed at /vpn/algorithm/addresses.
@@ -143,7 +145,7 @@ async function main(): Promise<void> {
       OUTPUT_FILE: `${inContainer}/output`,
       TOKEN_FILE: `${inContainer}/token`,
       TEMPORARY_FOLDER: '/mnt/tmp',
-      HOST: 'http://127.0.0.1',
+      HOST: 'http://proxyserver',
       PORT: String(proxy.port),
       API_PATH: '',
       USER_REQUESTED_DATABASE_LABELS: 'default',
@@ -156,7 +158,8 @@ async function main(): Promise<void> {
     const method = (JSON.parse(input.toString('utf8')) as { method?: string }).method ?? '?';
     const name = `v6trial-${process.pid}-${n}`;
     const t0 = Date.now();
-    const from = await buildah(['from', '--pull=never', '--name', name, opts.image!]);
+    // The node's proxy is `proxyserver` on the node's Docker network; here a hosts entry for loopback.
+    const from = await buildah(['from', '--pull=never', '--add-host', 'proxyserver:127.0.0.1', '--name', name, opts.image!]);
     if (from.code !== 0) throw new Error(`buildah from: ${from.stderr}`);
     try {
       const run = await buildah([
