@@ -40,7 +40,7 @@ v_node=$(chroot "$ROOTFS" /usr/local/bin/node --version)
 v_npm=$(chroot "$ROOTFS" /usr/local/bin/npm --version)
 log "rootfs: node $v_node, npm $v_npm"
 # As a slim image: no apt lists, no caches; and, as the official image does after its
-# `node --version && npm --version` smoke test, an empty /tmp (npm >= 10.9 turns Node's compile
+# `node --version && npm --version` smoke test, an empty /tmp (npm 11 turns Node's compile
 # cache on for itself, in /tmp/node-compile-cache unless NODE_COMPILE_CACHE says otherwise).
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/var/cache/apt/archives/*.deb
 rm -rf "$ROOTFS"/tmp/* "$ROOTFS"/root/.npm

@@ -172,7 +172,7 @@ describe('Dockerfile.base', () => {
   });
 
   test("the npm install leaves no npm state in the image: npm's own compile cache in /tmp and its logs in /root/.npm are removed by that RUN, replayed here on them (found building the image, docs/reviews/image-trial.md IT-2)", () => {
-    // npm >= 10.9 calls module.enableCompileCache() on Node >= 22.1: before the image sets
+    // npm 11 (11.19, 11.21 read) calls module.enableCompileCache() on Node >= 22.1: before the image sets
     // NODE_COMPILE_CACHE, the runtime stage's npm writes V8 code for npm itself to
     // /tmp/node-compile-cache (2.3 MB, ≈ 470 files in the built image, buildah 1.28, Node 26.12,
     // npm 11.21); `npm cache clean --force` keeps /root/.npm/_logs and _update-notifier-last-checked.
