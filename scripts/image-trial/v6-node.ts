@@ -52,6 +52,11 @@ const { values: opts } = parseArgs({
     kwargs: { type: 'string', default: '{}' },
     data: { type: 'string', default: join(REPO, 'examples/central/data') },
     'container-timeout': { type: 'string', default: '600' },
+    // Operator-provisioned keys instead of the central flow: each station's operator runs
+    // `coupler keygen` and `coupler roster build` of the image (as its USER) into a secrets folder
+    // mounted at /run/secrets/coupler, the node's algorithm_env names the files
+    // (COUPLER_IDENTITY_FILE, COUPLER_ROSTER_FILE), and one task of --method runs at every station.
+    provisioned: { type: 'boolean', default: false },
   },
 });
 const STATIONS = Number(opts.stations);
@@ -116,7 +121,21 @@ async function main(): Promise<void> {
   const config = await imageConfig(opts.image!);
   const records: Record_[] = [];
   let seq = 0;
-  const dataFile = (org: number): string => join(opts.data!, `station-${org}.csv`);
+  const dataFile = (org: number): string => resolve(opts.data!, `station-${org}.csv`);
+
+  /** Run a command (not the entry point) in a fresh container of the image, as its USER. */
+  const runIn = async (volumes: string[], command: string[]): Promise<Exec> => {
+    const name = `v6trial-${process.pid}-cmd-${++seq}`;
+    const from = await buildah(['from', '--pull=never', '--name', name, opts.image!]);
+    if (from.code !== 0) throw new Error(`buildah from: ${from.stderr}`);
+    try {
+      return await buildah(['run', '--isolation', 'chroot', '--network', 'host', ...volumes.flatMap((v) => ['-v', v]), name, '--', ...command]);
+    } finally {
+      await buildah(['rm', name]);
+    }
+  };
+  const stationEnv = new Map<number, Record<string, string>>();
+  const stationVolumes = new Map<number, string[]>();
 
   const startContainer = async (proxy: FakeNodeProxy, organizationId: number, taskId: number, input: Buffer, extraEnv: Record<string, string>): Promise<Record_> => {
     const n = ++seq;
@@ -152,6 +171,7 @@ async function main(): Promise<void> {
       DB_LABELS: 'default',
       DEFAULT_DATABASE_URI: '/mnt/default.csv',
       DEFAULT_DATABASE_TYPE: 'csv',
+      ...stationEnv.get(organizationId),
       ...extraEnv,
     };
     const envArgs = Object.entries(raw).flatMap(([k, v]) => ['-e', `${k}=${encodeNodeEnvValue(v)}`]);
@@ -165,6 +185,7 @@ async function main(): Promise<void> {
       const run = await buildah([
         'run', '--isolation', 'chroot', '--network', 'host',
         '-v', `${runDir}:${inContainer}`, '-v', `${tmp}:/mnt/tmp`, '-v', `${dataFile(organizationId)}:/mnt/default.csv:ro`,
+        ...(stationVolumes.get(organizationId) ?? []).flatMap((v) => ['-v', v]),
         ...envArgs, name, '--', ...config.entrypoint, ...config.cmd,
       ]);
       const st = statSync(files.output);
@@ -208,6 +229,46 @@ async function main(): Promise<void> {
   const proxy = await startFakeNodeProxy({ onTask, organizations });
   try {
     const input = Buffer.from(JSON.stringify({ method: opts.method, args: [], kwargs: JSON.parse(opts.kwargs!) }));
+    if (opts.provisioned) {
+      const keys: string[] = [];
+      for (const org of organizations.map((o) => o.id)) {
+        const secrets = join(WORK, `node-${org}`, 'secrets');
+        mkdirSync(secrets, { recursive: true, mode: 0o700 });
+        if (config.user !== '' && config.user !== 'root') chownSync(secrets, 1000, 1000);
+        const vol = `${secrets}:/run/secrets/coupler`;
+        const kg = await runIn([vol], ['coupler', 'keygen', '--out', '/run/secrets/coupler/identity.json', '--id', String(org)]);
+        if (kg.code !== 0) throw new Error(`keygen at station ${org}: exit ${kg.code}: ${kg.stderr}`);
+        const key = /^public key: (\S+)$/m.exec(kg.stdout)?.[1];
+        if (key === undefined) throw new Error(`keygen at station ${org} printed no public key: ${kg.stdout}`);
+        keys.push(`${org}=${key}`);
+        const st = statSync(join(secrets, 'identity.json'));
+        process.stderr.write(`[v6-node] station ${org}: keygen in the image, identity.json uid ${st.uid} mode ${(st.mode & 0o777).toString(8)}\n`);
+        stationVolumes.set(org, [`${vol}:ro`]);
+        stationEnv.set(org, { COUPLER_IDENTITY_FILE: '/run/secrets/coupler/identity.json', COUPLER_ROSTER_FILE: '/run/secrets/coupler/roster.json' });
+      }
+      for (const org of organizations.map((o) => o.id)) {
+        const rb = await runIn([`${join(WORK, `node-${org}`, 'secrets')}:/run/secrets/coupler`], ['coupler', 'roster', 'build', '--out', '/run/secrets/coupler/roster.json', ...keys]);
+        if (rb.code !== 0) throw new Error(`roster build at station ${org}: exit ${rb.code}: ${rb.stderr}`);
+      }
+      // One task (60) with a run at every station, as a researcher's task for all organizations.
+      const taskId = 60;
+      const runs = await Promise.all(
+        organizations.map(async (o) => {
+          const port = await freePort('127.0.0.1');
+          proxy.vpnAddresses.push({ ip: '127.0.0.1', port, label: 'coupler', organization_id: o.id, task_id: taskId, parent_id: null });
+          return startContainer(proxy, o.id, taskId, input, { COUPLER_LISTEN_HOST: '127.0.0.1', COUPLER_PORT: String(port) });
+        }),
+      );
+      const outputs = runs.map((r) => r.output);
+      const summary = {
+        image: opts.image, user: config.user, files: opts.files, work: WORK, provisioned: true,
+        agree: outputs.every((o) => o === outputs[0] && o.length > 0),
+        runs: runs.map((r) => ({ org: r.organizationId, method: r.method, exit: r.exitCode, ms: r.ms, output: r.output.slice(0, 600), outputStat: r.outputStat, stderrTail: r.exitCode === 0 ? undefined : r.stderr.slice(-800) })),
+        requestsToProxy: proxy.requests.map((q) => `${q.method} ${q.path}`),
+      };
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      return;
+    }
     const central = await startContainer(proxy, 1, 50, input, {});
     // Let subtask containers still running end (a failed central run may leave them).
     for (let i = 0; i < 600 && records.length < seq; i++) await new Promise((r) => setTimeout(r, 500));
