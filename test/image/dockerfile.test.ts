@@ -171,6 +171,41 @@ describe('Dockerfile.base', () => {
     }
   });
 
+  test("the npm install leaves no npm state in the image: npm's own compile cache in /tmp and its logs in /root/.npm are removed by that RUN, replayed here on them (found building the image, docs/reviews/image-trial.md IT-2)", () => {
+    // npm 11 (11.19, 11.21 read) calls module.enableCompileCache() on Node >= 22.1: before the image sets
+    // NODE_COMPILE_CACHE, the runtime stage's npm writes V8 code for npm itself to
+    // /tmp/node-compile-cache (2.3 MB, ≈ 470 files in the built image, buildah 1.28, Node 26.12,
+    // npm 11.21); `npm cache clean --force` keeps /root/.npm/_logs and _update-notifier-last-checked.
+    // The official node image empties /tmp after its own npm smoke test; the base image must too.
+    const install = stage().instructions.find((i) => i.keyword === 'RUN' && /\bnpm\s+ci\b/.test(i.args))!;
+    const steps = install.args.split(/\s*&&\s*/);
+    const ciAt = steps.findIndex((c) => /\bnpm\s+ci\b/.test(c));
+    const removals = steps.slice(ciAt + 1).filter((c) => /^rm\s/.test(c));
+    expect(removals.length).toBeGreaterThan(0);
+    const root = mkdtempSync(join(tmpdir(), 'coupler-npm-state-'));
+    try {
+      const made = ['tmp/node-compile-cache/v26.12.1-x64-310b2ce3-0/04083232', 'root/.npm/_logs/2026-12-08T00_35_57_985Z-debug-0.log', 'root/.npm/_update-notifier-last-checked', 'root/.npm/_cacache/index-v5/x'];
+      for (const f of made) {
+        mkdirSync(dirname(join(root, f)), { recursive: true });
+        writeFileSync(join(root, f), 'x');
+      }
+      // Something of the image's own in /tmp that is not npm's stays (nothing else is touched).
+      writeFileSync(join(root, 'tmp', 'keep'), '');
+      for (const rm of removals) {
+        // Every absolute path of the command, moved under the temp root (only /tmp and /root may be named).
+        const paths = rm.split(/\s+/).filter((w) => w.startsWith('/'));
+        for (const p of paths) expect(p).toMatch(/^\/(tmp|root)\//);
+        const command = rm.replace(/(^|\s)\/(tmp|root)\//g, `$1${root}/$2/`);
+        const r = spawnSync('sh', ['-c', command], { encoding: 'utf8' });
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      }
+      expect(readdirSync(join(root, 'tmp'))).toEqual(['keep']);
+      expect(readdirSync(join(root, 'root'))).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test("Node's compile cache: NODE_COMPILE_CACHE is a folder the entry point's user owns, filled after USER (Node keys the cache by uid) with the CLI, the CommonJS and the ES builds", () => {
     const s = stage();
     const dir = stageEnv(s).get('NODE_COMPILE_CACHE');
