@@ -219,6 +219,15 @@ test('vantage6 5.x: the node\'s algorithm_env wins over the kwargs (a researcher
   }
 });
 
+test('two organizations: the central method refuses before any subtask (their sums would refuse two parties only after the key exchange and the mesh)', async () => {
+  collab = await startFakeCollaboration({ algorithm: imageModule(), root, data: new Map(DATA.map((f, i) => [i + 1, f])) });
+  const { exitCode, output, stderr } = await collab.runCentral('central', { organizations: [1, 2], pollIntervalMs: 100 });
+  expect(exitCode).toBe(1);
+  expect(output).toBeUndefined();
+  expect(stderr).toMatch(/needs at least 3 organizations/);
+  expect(collab.proxy.tasks.size).toBe(0);
+});
+
 test('a station whose data lacks the column: the central container fails naming that organization, no result', async () => {
   const broken = writeText(join(root, 'broken.csv'), 'id,glucose\n1,5.4\n2,7.1\n');
   collab = await startFakeCollaboration({
