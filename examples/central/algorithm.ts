@@ -58,11 +58,18 @@ function numberKwarg(kwargs: Record<string, unknown>, name: string, fallback: nu
 /** Default of kwarg "minRows". */
 const DEFAULT_MIN_ROWS = 5;
 
+/**
+ * Fewest organizations: the stations' secure sums refuse two parties (with two, the sum reveals the
+ * other's input: PARAMETERS_UNSAFE), which they would find only after the key exchange and the mesh,
+ * and the central container would then report only that they failed.
+ */
+const MIN_ORGANIZATIONS = 3;
+
 function organizationsKwarg(kwargs: Record<string, unknown>): number[] | undefined {
   const v = kwargs.organizations;
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length < 2 || v.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) {
-    throw new Error('kwarg "organizations" must be a list of at least 2 organization ids');
+  if (!Array.isArray(v) || v.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) {
+    throw new Error('kwarg "organizations" must be a list of organization ids');
   }
   return v as number[];
 }
@@ -77,6 +84,9 @@ export async function central(kwargs: Record<string, unknown>, ctx: AlgorithmCon
   if (keys !== 'subtask' && keys !== 'provisioned') throw new Error('kwarg "keys" must be "subtask" or "provisioned"');
   const pollIntervalMs = numberKwarg(kwargs, 'pollIntervalMs', undefined, 10);
   const organizations = organizationsKwarg(kwargs) ?? (await ctx.client.listOrganizations()).map((o) => o.id);
+  if (new Set(organizations).size < MIN_ORGANIZATIONS) {
+    throw new Error(`the pooled statistic needs at least ${MIN_ORGANIZATIONS} organizations (with 2, each would learn the other's values from the sum); got ${organizations.length}`);
+  }
   ctx.logger.info(`starting the peer computation at organizations ${organizations.join(', ')}`);
   // couplerTransport / couplerRelayUrl, if given, go on to the stations (joinPeerGroup reads them).
   const transport: Record<string, unknown> = {};
