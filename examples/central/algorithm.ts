@@ -20,7 +20,7 @@
  *   column          the column (default "hba1c")
  *   threshold       count values ≥ threshold (default 48)
  *   organizations   ids of the organizations to include (default: every organization of the
- *                   collaboration; at least 2)
+ *                   collaboration; at least 3)
  *   keys            "subtask" (default: keys exchanged through a key subtask, so the roster
  *                   travels through the server) or "provisioned" (each station's operator mounted
  *                   an identity and the collaboration's roster: COUPLER_IDENTITY_FILE and
