@@ -13,6 +13,7 @@
 import { netnsAvailable, type Testbed } from './testbed';
 import { createTrialTestbed, type TrialFault, type TrialTransport } from './blame-trial';
 import { runThresholdTrial } from './threshold-trial';
+import { EXTENDED } from '../support/extended';
 
 const avail = netnsAvailable();
 if (!avail.ok) console.warn(`[netns] SKIPPED test/netns/threshold-dropout.test.ts: ${avail.reason}`);
@@ -23,11 +24,11 @@ const JOIN_TIMEOUT_MS = 20_000;
 
 /**
  * Which party each scenario hits. In the default test run one scenario (a party frozen with its
- * sockets open, directly); all eight with COUPLER_NETNS_ALL=1 (≈ 95 s — the multi-run trial's
+ * sockets open, directly); all eight with COUPLER_TESTS_EXTENDED=1 (≈ 95 s — the multi-run trial's
  * territory; CI stays within its time budget).
  */
 const FAULTY: Record<TrialTransport, Partial<Record<TrialFault, number>>> =
-  process.env.COUPLER_NETNS_ALL === '1'
+  EXTENDED
     ? { direct: { kill: 1, term: 3, stop: 0, partition: 4 }, relay: { kill: 2, term: 0, stop: 4, partition: 3 } }
     : { direct: { stop: 0 }, relay: {} };
 

@@ -9,6 +9,7 @@
  * at their first post of the phase's round (test/review26/support.ts).
  */
 import { createTestGroups, settleAll } from '../support/group-harness';
+import { cases } from '../support/extended';
 import { thresholdSum, thresholdQuorum, thresholdDealerFloor, type SumResult } from '../../src/protocols';
 import type { CouplerError } from '../../src/errors';
 import { dropAt, type Mode, type Phase } from './support';
@@ -49,35 +50,38 @@ async function scenario(n: number, t: number, phase: Phase, mode: Mode, minContr
 }
 
 const phases: Phase[] = ['shape', 'dealers', 'confirm', 'partial', 'partial-1'];
+// By default every phase once, alternately closed and frozen; all 21 cases with COUPLER_TESTS_EXTENDED=1.
+const closedPhases = cases(phases, (_, i) => i % 2 === 0);
+const frozenPhases = cases(phases, (_, i) => i % 2 === 1);
 
 describe.each<Mode>(['closed', 'frozen'])('thresholdSum n = 6, t = 2 (m = 4, floor 3): 2 parties drop, %s', (mode) => {
-  test.each(phases)('at %s: the other 4 complete over the dealers, nobody named', async (phase) => {
+  test.each(mode === 'closed' ? closedPhases : frozenPhases)('at %s: the other 4 complete over the dealers, nobody named', async (phase) => {
     await scenario(6, 2, phase, mode);
   }, 60_000);
 });
 
 describe.each<Mode>(['closed', 'frozen'])('thresholdSum n = 5, t = 2 (m = 4, floor 3), a long vector (pieces): 1 party drops, %s', (mode) => {
-  test.each<Phase>(['deal/p1', 'dealers', 'confirm', 'partial/p1'])('at %s: the other 4 complete over the dealers, nobody named', async (phase) => {
+  test.each<Phase>(cases<Phase>(['deal/p1', 'dealers', 'confirm', 'partial/p1'], (p) => (mode === 'closed' ? p === 'deal/p1' : p === 'partial/p1')))('at %s: the other 4 complete over the dealers, nobody named', async (phase) => {
     await scenario(5, 2, phase, mode, undefined, PIECE_ELEMENTS + 1, 4000);
   }, 120_000);
 });
 
 describe('minContributors above the quorum', () => {
-  test.each<[Phase, Mode]>([
+  test.each<[Phase, Mode]>(cases<[Phase, Mode]>([
     ['shape', 'frozen'],
     ['confirm', 'frozen'],
     ['partial-1', 'closed'],
-  ])('thresholdSum n = 7, t = 2, minContributors = 6 (m = 5): 1 party drops at %s, %s', async (phase, mode) => {
+  ], (c) => c[0] === 'confirm'))('thresholdSum n = 7, t = 2, minContributors = 6 (m = 5): 1 party drops at %s, %s', async (phase, mode) => {
     await scenario(7, 2, phase, mode, 6);
   }, 60_000);
 });
 
 describe('a larger group', () => {
-  test.each<[Phase, Mode]>([
+  test.each<[Phase, Mode]>(cases<[Phase, Mode]>([
     ['dealers', 'frozen'],
     ['confirm', 'closed'],
     ['partial-1', 'frozen'],
-  ])('thresholdSum n = 9, t = 3 (m = 6, floor 4): 3 parties drop at %s, %s', async (phase, mode) => {
+  ], (c) => c[0] === 'partial-1'))('thresholdSum n = 9, t = 3 (m = 6, floor 4): 3 parties drop at %s, %s', async (phase, mode) => {
     await scenario(9, 3, phase, mode);
   }, 90_000);
 });

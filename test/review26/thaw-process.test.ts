@@ -7,6 +7,7 @@
  * the group joined and resumed once the others reported.
  */
 import { AddressBook, makeParties, spawnParty, type FixtureProcess } from '../support/group-harness';
+import { cases } from '../support/extended';
 
 const FIXTURE = 'test/protocols/fixtures/adversary.ts';
 
@@ -45,12 +46,12 @@ async function frozenThenResumed(L: number, freezeAtMs: number, ROUND: number): 
   }
 }
 
-test.each([
+test.each(cases([
   [4 * 2 ** 17, 0],
   [4 * 2 ** 17, 300],
   [4 * 2 ** 17, 550],
   [4 * 2 ** 17, 1000],
-])('thresholdSum n = 4, t = 2, L = %s: p4 stopped %s ms after joining and resumed after the others ended: the others complete, p4 names none of them', async (L, freezeAtMs) => {
+], (c) => c[1] === 0 || c[1] === 550))('thresholdSum n = 4, t = 2, L = %s: p4 stopped %s ms after joining and resumed after the others ended: the others complete, p4 names none of them', async (L, freezeAtMs) => {
   const out = await frozenThenResumed(L, freezeAtMs, 1000);
   const brief = [...out].map(([id, e]) => ({ id, type: e.type, code: e.code, peers: e.peers }));
   for (const id of ['p1', 'p2', 'p3']) expect(out.get(id)!.type).toBe('result');
