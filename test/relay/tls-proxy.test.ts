@@ -6,8 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secureSum } from '../../src/protocols';
@@ -15,6 +13,14 @@ import { CouplerError, ErrorCode, InvalidArgumentError } from '../../src/errors'
 import { dialRelay, relayChannel, relayProxyFor, startRelay, type RelayEvent, type RelayServer } from '../../src/relay';
 import { makeParties } from '../support/group-harness';
 import { joinAll } from './_relay';
+import { startConnectProxy } from '../support/connect-proxy';
+
+/** A CONNECT proxy dialling out from 127.0.0.7 (the relay sees the proxy's address), stopped after the test. */
+async function connectProxy(): Promise<{ url: string; targets: string[] }> {
+  const p = await startConnectProxy({ localAddress: '127.0.0.7' });
+  cleanups.push(() => p.close());
+  return p;
+}
 
 jest.setTimeout(60_000);
 
@@ -50,41 +56,6 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
-/** A minimal HTTP CONNECT proxy on 127.0.0.1 that dials out from 127.0.0.7; records the targets. */
-async function connectProxy(): Promise<{ url: string; targets: string[] }> {
-  const targets: string[] = [];
-  const server = createServer((_req, res) => res.writeHead(405).end());
-  const open = new Set<Socket>();
-  server.on('connect', (req, client: Socket, head: Buffer) => {
-    targets.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect({ host: host!, port: Number(port), localAddress: '127.0.0.7' }, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    const bye = (): void => {
-      upstream.destroy();
-      client.destroy();
-    };
-    for (const s of [upstream, client]) {
-      open.add(s);
-      s.on('error', bye);
-      s.on('close', () => {
-        open.delete(s);
-        bye();
-      });
-    }
-  });
-  cleanups.push(async () => {
-    for (const s of open) s.destroy();
-    await new Promise((res) => server.close(res));
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const addr = server.address();
-  return { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, targets };
-}
 
 async function tlsRelay(rosters: Parameters<typeof startRelay>[0]['rosters'], events: RelayEvent[] = []): Promise<{ r: RelayServer; url: string }> {
   const r = await startRelay({ rosters, tls: { cert, key }, onEvent: (e) => events.push(e) });

@@ -6,14 +6,13 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRelay, type RelayServer } from '../../src/relay';
 import { decodeProcessLevelVariables } from '../../src/vantage6';
 import { makeParties } from '../support/group-harness';
 import { fakeJwt, v6Encode, v6EncodeEnv } from './helpers';
+import { startConnectProxy } from '../support/connect-proxy';
 
 jest.setTimeout(90_000);
 
@@ -30,41 +29,6 @@ function runChild(env: Record<string, string>): Promise<{ code: number; stdout: 
   });
 }
 
-/** A minimal HTTP CONNECT proxy on 127.0.0.1 (stands in for the node's squid); records the targets. */
-async function connectProxy(cleanups: (() => Promise<void>)[]): Promise<{ url: string; targets: string[] }> {
-  const targets: string[] = [];
-  const server = createServer((_req, res) => res.writeHead(405).end());
-  const open = new Set<Socket>();
-  server.on('connect', (req, client: Socket, head: Buffer) => {
-    targets.push(req.url ?? '');
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = connect({ host: host!, port: Number(port) }, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    const bye = (): void => {
-      upstream.destroy();
-      client.destroy();
-    };
-    for (const s of [upstream, client]) {
-      open.add(s);
-      s.on('error', bye);
-      s.on('close', () => {
-        open.delete(s);
-        bye();
-      });
-    }
-  });
-  cleanups.push(async () => {
-    for (const s of open) s.destroy();
-    await new Promise((res) => server.close(res));
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const addr = server.address();
-  return { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, targets };
-}
 
 describe('R27-1: a 4.14 node with a whitelist names its egress proxy (and algorithm_env values) base32-encoded', () => {
   // vantage6 4.14, vantage6-node/vantage6/node/docker/task_manager.py:
@@ -105,7 +69,9 @@ describe('R27-1: a 4.14 node with a whitelist names its egress proxy (and algori
     const relay = await startRelay({ rosters: [makeParties(2).roster], tls: { cert, key } });
     relays.push(relay);
     const relayUrl = `wss://127.0.0.1:${relay.port}`;
-    const proxy = await connectProxy(cleanups);
+    // A CONNECT proxy on 127.0.0.1 stands in for the node's squid.
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
     const task = join(dir, 'task-000000042');
     execFileSync('mkdir', ['-p', task]);
     const files = { input: join(task, 'input'), output: join(task, 'output'), token: join(task, 'token') };
