@@ -147,6 +147,34 @@ function outcomeOf(p: NsProcess): PartyOutcome {
 }
 
 /**
+ * Wait for the moment a trial's fault strikes: for a formation fault, until `first` (the party hit
+ * first) reports a connected channel, then a random delay; for a mid-run fault, until every party is
+ * ready (a party's error before that is a setup problem), then a random delay.
+ *
+ * @returns the setup problem's text (≤ 2 000 characters), or undefined when the fault may strike.
+ */
+export async function awaitFaultMoment(procs: readonly NsProcess[], first: NsProcess, phase: TrialPhase, random: () => number, setupMs: number): Promise<string | undefined> {
+  try {
+    if (phase === 'formation') {
+      await first.waitEvent((e) => e.event === 'group' && e.type === 'connected', setupMs);
+      await sleep(Math.floor(random() * TRIAL_FORMATION_FAULT_MAX_DELAY_MS));
+    } else {
+      await Promise.all(
+        procs.map((p) =>
+          p.waitEvent((e) => e.event === 'ready' || e.event === 'error', setupMs).then((e) => {
+            if (e.event === 'error') throw new Error(`${p.name} failed before the fault: ${String(e.code)} ${String(e.message)}`);
+          }),
+        ),
+      );
+      await sleep(Math.floor(random() * TRIAL_RUN_FAULT_MAX_DELAY_MS));
+    }
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.slice(0, 2000);
+  }
+}
+
+/**
  * One run: fresh identities and session, n parties (and a relay for `relay`), one fault at the
  * faulty party, every honest party's final error.
  */
@@ -187,23 +215,7 @@ export async function runTrial(tb: Testbed, o: TrialRunOptions): Promise<TrialRu
       procs.push(tb.run(i, 'test/netns/trial-party.ts', { CPL_PARTY: JSON.stringify(cfg), CPL_DEADLINE_MS: String(partyDeadlineMs) }, set.ids[i]));
     }
     const faulty = procs[o.faulty]!;
-    try {
-      if (o.phase === 'formation') {
-        await faulty.waitEvent((e) => e.event === 'group' && e.type === 'connected', setupMs);
-        await sleep(Math.floor(o.random() * TRIAL_FORMATION_FAULT_MAX_DELAY_MS));
-      } else {
-        await Promise.all(
-          procs.map((p) =>
-            p.waitEvent((e) => e.event === 'ready' || e.event === 'error', setupMs).then((e) => {
-              if (e.event === 'error') throw new Error(`${p.name} failed before the fault: ${String(e.code)} ${String(e.message)}`);
-            }),
-          ),
-        );
-        await sleep(Math.floor(o.random() * TRIAL_RUN_FAULT_MAX_DELAY_MS));
-      }
-    } catch (err) {
-      setupProblem = (err as Error).message.slice(0, 2000);
-    }
+    setupProblem = await awaitFaultMoment(procs, faulty, o.phase, o.random, setupMs);
     if (setupProblem === undefined) {
       struck = procs.every((p) => p.events.some((e) => e.event === 'ready')) ? 'run' : 'formation';
       faultAt = Date.now();

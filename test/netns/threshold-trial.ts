@@ -35,7 +35,7 @@ import { DNS_IP } from './testbed';
 import { PARTY_PORT, makeParties } from './parties';
 import { RELAY_PORT, startRelayHost } from './relay-parties';
 import { partyInput } from './inputs';
-import { TRIAL_FORMATION_FAULT_MAX_DELAY_MS, TRIAL_JOIN_TIMEOUT_MS, TRIAL_LENGTH, TRIAL_ROUND_TIMEOUT_MS, TRIAL_RUN_FAULT_MAX_DELAY_MS, type TrialFault, type TrialPhase, type TrialTransport } from './blame-trial';
+import { awaitFaultMoment, TRIAL_JOIN_TIMEOUT_MS, TRIAL_LENGTH, TRIAL_ROUND_TIMEOUT_MS, TRIAL_RUN_FAULT_MAX_DELAY_MS, type TrialFault, type TrialPhase, type TrialTransport } from './blame-trial';
 import type { TrialPartyConfig } from './trial-party';
 
 /** Verdict of one thresholdSum trial run (see the module notes). */
@@ -183,24 +183,7 @@ export async function runThresholdTrial(tb: Testbed, o: ThresholdTrialOptions): 
       };
       procs.push(tb.run(i, 'test/netns/trial-party.ts', { CPL_PARTY: JSON.stringify(cfg), CPL_DEADLINE_MS: String(partyDeadlineMs) }, set.ids[i]));
     }
-    const first = procs[faultyIdx[0]!]!;
-    try {
-      if (o.phase === 'formation') {
-        await first.waitEvent((e) => e.event === 'group' && e.type === 'connected', setupMs);
-        await sleep(Math.floor(o.random() * TRIAL_FORMATION_FAULT_MAX_DELAY_MS));
-      } else {
-        await Promise.all(
-          procs.map((p) =>
-            p.waitEvent((e) => e.event === 'ready' || e.event === 'error', setupMs).then((e) => {
-              if (e.event === 'error') throw new Error(`${p.name} failed before the fault: ${String(e.code)} ${String(e.message)}`);
-            }),
-          ),
-        );
-        await sleep(Math.floor(o.random() * TRIAL_RUN_FAULT_MAX_DELAY_MS));
-      }
-    } catch (err) {
-      setupProblem = (err as Error).message.slice(0, 2000);
-    }
+    setupProblem = await awaitFaultMoment(procs, procs[faultyIdx[0]!]!, o.phase, o.random, setupMs);
     if (setupProblem === undefined) {
       struck = procs.every((p) => p.events.some((e) => e.event === 'ready')) ? 'run' : 'formation';
       for (let k = 0; k < faultyIdx.length; k++) {
