@@ -90,7 +90,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
+import { AbortedError, CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeEvidence } from '../group/echo.js';
 import type { Group } from '../group/group.js';
@@ -491,6 +491,100 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
 }
 
 /**
+ * One tolerant round of thresholdSum ({@link Group.gatherSome}: at least `minimum` of `from`
+ * within the deadline, else its `TimeoutError`), ended so that the honest parties leave each step
+ * together when a party vanished with its last message at some of them only (trial T1). Before,
+ * they waited for it in different steps, each for a deadline counted from a different moment, and
+ * the next step (or run) compared messages arriving exactly at the others' deadline.
+ *
+ * - `endWhenSilent` (the partial-sum round, whose deadline is two round deadlines): once the
+ *   minimum is in, the missing parties are probed (half a round deadline; again every half
+ *   deadline while the round lasts) and the round ends as soon as each is silent here or alive
+ *   and waiting only for silent parties — instead of waiting out the deadline for a partial sum
+ *   it does not need from a party that is gone, while the others, which got it, start the next run.
+ *
+ * Only the time a party stops waiting changes: what it sends, to whom, and what it
+ * accepts are the same (the quorum and floor arguments in the module notes do not depend on when a
+ * round ends).
+ */
+async function gatherTolerant(
+  group: Group,
+  round: string,
+  minimum: number,
+  options: { timeoutMs?: number; signal?: AbortSignal; from: readonly string[] },
+  how: { readonly roundMs: number; readonly endWhenSilent?: boolean },
+): Promise<Map<string, PlainData>> {
+  const me = group.localId;
+  const probeMs = Math.max(1, Math.floor(how.roundMs / 2));
+  const got = new Map<string, PlainData>();
+  const take = (peer: string, msg: PlainData): void => void got.set(peer, msg);
+  const missing = (): string[] => options.from.filter((p) => !got.has(p) && !group.lostPeers.includes(p));
+  const ordered = (): Map<string, PlainData> => new Map(options.from.filter((p) => got.has(p)).map((p) => [p, got.get(p)!]));
+  /** `work` until it settles or `stop` aborts (then `undefined`); the caller's signal still throws. */
+  const stoppable = async <T>(work: (signal: AbortSignal) => Promise<T>, stop: AbortController): Promise<T | undefined> => {
+    const onAbort = (): void => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted === true) stop.abort();
+    try {
+      return await work(stop.signal);
+    } catch (err) {
+      if (err instanceof AbortedError && stop.signal.aborted && options.signal?.aborted !== true) return undefined;
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  };
+  const waitsOf = (trace: { waiting: ReadonlyMap<string, readonly string[]> }, m: string): readonly string[] => (trace.waiting.get(m) ?? []).filter((q) => q !== m && q !== me);
+
+  // The round, ended early once it holds the minimum and the missing parties are gone or held up
+  // by parties that are gone.
+  const first = new AbortController();
+  let ended = false;
+  let wake: (() => void) | undefined;
+  let probing = false;
+  const endIfGone = async (): Promise<void> => {
+    if (!how.endWhenSilent || probing || ended || got.size < minimum) return;
+    probing = true;
+    for (;;) {
+      if (ended) return;
+      const names = missing();
+      if (names.length === 0) return;
+      const trace = await group._traceMissing(round, names, probeMs);
+      if (ended) return;
+      const silent = new Set(trace.silent);
+      const gone = (m: string): boolean => silent.has(m) || (trace.waiting.has(m) && waitsOf(trace, m).length > 0 && waitsOf(trace, m).every((q) => silent.has(q)));
+      if (missing().every(gone)) {
+        first.abort();
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, probeMs);
+        wake = () => (clearTimeout(timer), resolve());
+      });
+      wake = undefined;
+    }
+  };
+  try {
+    await stoppable(
+      (signal) =>
+        group.gatherSome(round, minimum, {
+          ...options,
+          signal,
+          onMessage: (peer, msg) => {
+            take(peer, msg);
+            endIfGone().catch(() => undefined);
+          },
+        }),
+      first,
+    );
+  } finally {
+    ended = true;
+    wake?.();
+  }
+  return ordered();
+}
+
+/**
  * `TOO_FEW_PARTIES` in a dropout-tolerant run names nobody for what it did not observe itself
  * (review9 W1, W2; the floor check still names, after probing, a party absent from the whole run
  * here). Whom this party misses
@@ -859,7 +953,7 @@ async function runThreshold<V>(
   const publication = { q: myQ, y: partialBytes!, ...PublishChecks.opening(agreement, group.localId) };
   await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : publication), stuck);
   const quorum = thresholdQuorum(n, t);
-  const published = await group.gatherSome(`${run.runId}/partial`, quorum - 1, { ...ro, ...publishDeadline(group, ro), from: confirmers });
+  const published = await gatherTolerant(group, `${run.runId}/partial`, quorum - 1, { ...ro, ...publishDeadline(group, ro), from: confirmers }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, endWhenSilent: true });
 
   // 5. Check (commitments, forwarded confirmations) and reconstruct.
   const checks = new PublishChecks(group, run.runId, agreement, 1, t);
