@@ -68,6 +68,11 @@
  * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
+ * A dropout whose last message of a step reached some parties only leaves the honest parties
+ * waiting for it in different steps; the tolerant rounds keep them together ({@link gatherTolerant},
+ * trial T1): the partial-sum round ends once it holds quorum − 1 and the missing confirmers are
+ * silent, and the other rounds give a missing party that is alive and held up by a silent one one
+ * more round deadline instead of dropping it.
  * Reconstruction needs m publishers (more than t), so there is always redundancy for the degree
  * check. Except (review26 R26-2, a limit): a dropout whose dealer report reaches some parties
  * only, while it lacks a dealer the others hold (it missed that dealer's share: a second dropout
@@ -502,17 +507,25 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
  *   deadline while the round lasts) and the round ends as soon as each is silent here or alive
  *   and waiting only for silent parties — instead of waiting out the deadline for a partial sum
  *   it does not need from a party that is gone, while the others, which got it, start the next run.
+ * - `waitForHeldUp` (the shape, deal, dealer-report and confirmation rounds): the parties still
+ *   missing at half the deadline are probed (a quarter deadline per wave of the trace); at the
+ *   deadline, with the minimum in, a missing one that is alive and held up — it says it waits for
+ *   a party that is silent here, or for one held up in turn (the vanished party, in this step or
+ *   the one before, or still in the previous run) — gets one more round deadline, at most,
+ *   counted from this deadline; the round ends as soon as those came. The others (silent, waiting
+ *   for nobody, or for live parties only) are not waited for, exactly as before: a round without
+ *   a held-up party ends at its deadline, not a probe later.
  *
- * Only the time a party stops waiting changes: what it sends, to whom, and what it
+ * Either way only the time a party stops waiting changes: what it sends, to whom, and what it
  * accepts are the same (the quorum and floor arguments in the module notes do not depend on when a
- * round ends).
+ * round ends). Bounded: at most one more round deadline per round.
  */
 async function gatherTolerant(
   group: Group,
   round: string,
   minimum: number,
   options: { timeoutMs?: number; signal?: AbortSignal; from: readonly string[] },
-  how: { readonly roundMs: number; readonly endWhenSilent?: boolean },
+  how: { readonly roundMs: number; readonly endWhenSilent?: boolean; readonly waitForHeldUp?: boolean },
 ): Promise<Map<string, PlainData>> {
   const me = group.localId;
   const probeMs = Math.max(1, Math.floor(how.roundMs / 2));
@@ -534,10 +547,11 @@ async function gatherTolerant(
       options.signal?.removeEventListener('abort', onAbort);
     }
   };
-  const waitsOf = (trace: { waiting: ReadonlyMap<string, readonly string[]> }, m: string): readonly string[] => (trace.waiting.get(m) ?? []).filter((q) => q !== m && q !== me);
+  type Trace = Awaited<ReturnType<Group['_traceMissing']>>;
+  const waitsOf = (trace: Trace, m: string): readonly string[] => (trace.waiting.get(m) ?? []).filter((q) => q !== m && q !== me);
 
-  // The round, ended early once it holds the minimum and the missing parties are gone or held up
-  // by parties that are gone.
+  // The round itself, ended early (endWhenSilent) once it holds the minimum and the missing
+  // parties are gone or held up by parties that are gone.
   const first = new AbortController();
   let ended = false;
   let wake: (() => void) | undefined;
@@ -564,6 +578,18 @@ async function gatherTolerant(
       wake = undefined;
     }
   };
+  // waitForHeldUp: the missing parties are probed from half the deadline on (a quarter deadline
+  // per wave of the trace), so that at the deadline the verdict is in and a round whose missing
+  // parties are not held up ends exactly when it did before. (Probed only after the deadline, the
+  // few ms of the probe moved the others' next message past a late party's own deadline.)
+  let early: Promise<{ names: string[]; trace: Trace }> | undefined;
+  const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const earlyTimer = how.waitForHeldUp
+    ? setTimeout(() => {
+        const names = missing();
+        if (names.length > 0) early = group._traceMissing(round, names, Math.max(1, Math.floor(timeoutMs / 4))).then((trace) => ({ names, trace }));
+      }, Math.floor(timeoutMs / 2))
+    : undefined;
   try {
     await stoppable(
       (signal) =>
@@ -580,7 +606,46 @@ async function gatherTolerant(
   } finally {
     ended = true;
     wake?.();
+    clearTimeout(earlyTimer);
   }
+  if (!how.waitForHeldUp || got.size < minimum) return ordered();
+  const late = missing();
+  if (late.length === 0) return ordered();
+
+  // The deadline passed with the minimum in: one more round deadline, at most, for a missing party
+  // that is alive and held up; the rest are not waited for.
+  const traced = (await early) ?? { names: late, trace: await group._traceMissing(round, late, Math.max(1, Math.floor(timeoutMs / 4))) };
+  const { trace } = traced;
+  // Held up: alive, and waiting for a silent party or for one held up in turn (a fixpoint over the
+  // answers). A party that waits only for parties alive and free — this one's peers in this round,
+  // or a late statement's author waiting for the reports of the parties that wait for its
+  // statement (a cycle) — is not: it is slow, a dropout here as before (review26 R26-1, split).
+  const silent = new Set(trace.silent);
+  const held = new Set<string>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const m of trace.waiting.keys()) {
+      if (held.has(m) || !waitsOf(trace, m).some((q) => silent.has(q) || held.has(q))) continue;
+      held.add(m);
+      grew = true;
+    }
+  }
+  const heldUp = missing().filter((m) => held.has(m));
+  if (heldUp.length === 0) return ordered();
+  const more = new AbortController();
+  await stoppable(
+    (signal) =>
+      group.gatherSome(round, 0, {
+        timeoutMs: how.roundMs,
+        signal,
+        from: heldUp,
+        onMessage: (peer, msg) => {
+          take(peer, msg);
+          if (heldUp.every((p) => got.has(p) || group.lostPeers.includes(p))) more.abort();
+        },
+      }),
+    more,
+  );
   return ordered();
 }
 
@@ -717,7 +782,7 @@ export async function _exchangeShapes<V>(
   const round = `${local.runId}/shape`;
   const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
   await sendTolerant(group, round, group.peers, () => mine, stuck);
-  const got = await group.gatherSome(round, minimum, ro);
+  const got = await gatherTolerant(group, round, minimum, { ...ro, from: group.peers }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, waitForHeldUp: true });
   const disagree: string[] = [];
   for (const [party, value] of got) {
     // Parameters first (the protocol revision is among them), as in the echoed agreement: another
@@ -770,7 +835,8 @@ async function agreeDealers(
   // named them all, honest and done (review26 R26-1).
   const without = group.peers.filter((p) => !agreed.includes(p));
   await sendTolerant(group, `${run.runId}/dealers`, [...present, ...without], (peer) => (present.includes(peer) ? { d: mySet, sig: myReport.sig } : WENT_ON), stuck);
-  const gathered = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
+  const roundMs = ro.timeoutMs ?? group.roundTimeoutMs;
+  const gathered = await gatherTolerant(group, `${run.runId}/dealers`, t - 1, { ...ro, from: present }, { roundMs, waitForHeldUp: true });
   const reports = new Map<string, PlainData>();
   const wentOnWithout: string[] = [];
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
@@ -825,7 +891,7 @@ async function agreeDealers(
   const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ, committed.c), group.identity.secretKey);
   await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, c: committed.c, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
-  const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
+  const confirms = await gatherTolerant(group, `${run.runId}/confirm`, 0, { ...ro, from: reporters }, { roundMs, waitForHeldUp: true });
   const confirmers: string[] = [];
   const confirmations = new Map<string, SignedConfirmation>([[group.localId, { from: group.localId, q: myQ, c: committed.c, sig: myConfirmation }]]);
   for (const [peer, msg] of confirms) {
@@ -931,7 +997,7 @@ async function runThreshold<V>(
   // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
   // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
   const held = new Map<string, V>([[group.localId, ownShare]]);
-  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
+  const dealt = await gatherTolerant(group, `${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, waitForHeldUp: true });
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };
     held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
