@@ -886,6 +886,20 @@ export class Group {
   }
 
   /**
+   * @internal Which of `names` (parties missing from `round`) are silent here, and whom each one
+   * that answers says it waits for: the liveness probe of a deadline ({@link Mesh.traceStall}, up
+   * to `probeMs`, followed through whom they wait for), naming nobody. While it runs this party's
+   * own probe answers say it waits for `names`. For thresholdSum's tolerant rounds, which end once
+   * they hold what they need and the missing parties are silent, and give a missing party that is
+   * alive and held up by a silent one one more deadline (trial T1).
+   */
+  async _traceMissing(round: string, names: readonly string[], probeMs: number): Promise<{ silent: string[]; waiting: ReadonlyMap<string, readonly string[]> }> {
+    if (names.length === 0) return { silent: [], waiting: new Map() };
+    const { silent, waiting } = await this.#mesh.traceStall(names, Math.max(1, Math.min(probeMs, STALL_PROBE_MAX_MS)), this.peers, runOfRound(round));
+    return { silent, waiting };
+  }
+
+  /**
    * @internal {@link Group.#stalled} for the group's own round helpers (the epoch agreement, echo
    * broadcast). When every party asked answers, a missing party that says it waits for another
    * live party of the round is not named (it may be honest, held up by a withholder that answers

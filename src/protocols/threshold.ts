@@ -68,6 +68,11 @@
  * the sum still completes; it then covers the dealers in Q, which the result lists. A party that
  * freezes with its sockets open (SIGSTOP, a paused VM, a path cut without a reset) is such a
  * dropout too: no flight waits for a send to it past half the round deadline (`sendTolerant`).
+ * A dropout whose last message of a step reached some parties only leaves the honest parties
+ * waiting for it in different steps; the tolerant rounds keep them together ({@link gatherTolerant},
+ * trial T1): the partial-sum round ends once it holds quorum − 1 and the missing confirmers are
+ * silent, and the other rounds give a missing party that is alive and held up by a silent one one
+ * more round deadline instead of dropping it.
  * Reconstruction needs m publishers (more than t), so there is always redundancy for the degree
  * check. Except (review26 R26-2, a limit): a dropout whose dealer report reaches some parties
  * only, while it lacks a dealer the others hold (it missed that dealer's share: a second dropout
@@ -90,7 +95,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
+import { AbortedError, CheatingDetectedError, ErrorCode, GroupError, InvalidArgumentError, ValueError } from '../errors.js';
 import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.js';
 import { encodeEvidence } from '../group/echo.js';
 import type { Group } from '../group/group.js';
@@ -491,6 +496,160 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
 }
 
 /**
+ * One tolerant round of thresholdSum ({@link Group.gatherSome}: at least `minimum` of `from`
+ * within the deadline, else its `TimeoutError`), ended so that the honest parties leave each step
+ * together when a party vanished with its last message at some of them only (trial T1). Before,
+ * they waited for it in different steps, each for a deadline counted from a different moment, and
+ * the next step (or run) compared messages arriving exactly at the others' deadline.
+ *
+ * - `endWhenSilent` (the partial-sum round, whose deadline is two round deadlines): once the
+ *   minimum is in, the missing parties are probed (half a round deadline; again every half
+ *   deadline while the round lasts) and the round ends as soon as each is silent here or alive
+ *   and waiting only for silent parties — instead of waiting out the deadline for a partial sum
+ *   it does not need from a party that is gone, while the others, which got it, start the next run.
+ * - `waitForHeldUp` (the shape, deal, dealer-report and confirmation rounds): the parties still
+ *   missing at half the deadline are probed (a quarter deadline per wave of the trace); at the
+ *   deadline, with the minimum in, a missing one that is alive and held up — it says it waits for
+ *   a party that is silent here, or for one held up in turn (the vanished party, in this step or
+ *   the one before, or still in the previous run) — gets one more round deadline, at most,
+ *   counted from this deadline; the round ends as soon as those came. The others (silent, waiting
+ *   for nobody, or for live parties only) are not waited for, exactly as before: a round without
+ *   a held-up party ends at its deadline, not a probe later.
+ *
+ * Either way only the time a party stops waiting changes: what it sends, to whom, and what it
+ * accepts are the same (the quorum and floor arguments in the module notes do not depend on when a
+ * round ends). Bounded: at most one more round deadline per round.
+ */
+async function gatherTolerant(
+  group: Group,
+  round: string,
+  minimum: number,
+  options: { timeoutMs?: number; signal?: AbortSignal; from: readonly string[] },
+  how: { readonly roundMs: number; readonly endWhenSilent?: boolean; readonly waitForHeldUp?: boolean },
+): Promise<Map<string, PlainData>> {
+  const me = group.localId;
+  const probeMs = Math.max(1, Math.floor(how.roundMs / 2));
+  const got = new Map<string, PlainData>();
+  const take = (peer: string, msg: PlainData): void => void got.set(peer, msg);
+  const missing = (): string[] => options.from.filter((p) => !got.has(p) && !group.lostPeers.includes(p));
+  const ordered = (): Map<string, PlainData> => new Map(options.from.filter((p) => got.has(p)).map((p) => [p, got.get(p)!]));
+  /** `work` until it settles or `stop` aborts (then `undefined`); the caller's signal still throws. */
+  const stoppable = async <T>(work: (signal: AbortSignal) => Promise<T>, stop: AbortController): Promise<T | undefined> => {
+    const onAbort = (): void => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted === true) stop.abort();
+    try {
+      return await work(stop.signal);
+    } catch (err) {
+      if (err instanceof AbortedError && stop.signal.aborted && options.signal?.aborted !== true) return undefined;
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  };
+  type Trace = Awaited<ReturnType<Group['_traceMissing']>>;
+  const waitsOf = (trace: Trace, m: string): readonly string[] => (trace.waiting.get(m) ?? []).filter((q) => q !== m && q !== me);
+
+  // The round itself, ended early (endWhenSilent) once it holds the minimum and the missing
+  // parties are gone or held up by parties that are gone.
+  const first = new AbortController();
+  let ended = false;
+  let wake: (() => void) | undefined;
+  let probing = false;
+  const endIfGone = async (): Promise<void> => {
+    if (!how.endWhenSilent || probing || ended || got.size < minimum) return;
+    probing = true;
+    for (;;) {
+      if (ended) return;
+      const names = missing();
+      if (names.length === 0) return;
+      const trace = await group._traceMissing(round, names, probeMs);
+      if (ended) return;
+      const silent = new Set(trace.silent);
+      const gone = (m: string): boolean => silent.has(m) || (trace.waiting.has(m) && waitsOf(trace, m).length > 0 && waitsOf(trace, m).every((q) => silent.has(q)));
+      if (missing().every(gone)) {
+        first.abort();
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, probeMs);
+        wake = () => (clearTimeout(timer), resolve());
+      });
+      wake = undefined;
+    }
+  };
+  // waitForHeldUp: the missing parties are probed from half the deadline on (a quarter deadline
+  // per wave of the trace), so that at the deadline the verdict is in and a round whose missing
+  // parties are not held up ends exactly when it did before. (Probed only after the deadline, the
+  // few ms of the probe moved the others' next message past a late party's own deadline.)
+  let early: Promise<{ names: string[]; trace: Trace }> | undefined;
+  const timeoutMs = options.timeoutMs ?? group.roundTimeoutMs;
+  const earlyTimer = how.waitForHeldUp
+    ? setTimeout(() => {
+        const names = missing();
+        if (names.length > 0) early = group._traceMissing(round, names, Math.max(1, Math.floor(timeoutMs / 4))).then((trace) => ({ names, trace }));
+      }, Math.floor(timeoutMs / 2))
+    : undefined;
+  try {
+    await stoppable(
+      (signal) =>
+        group.gatherSome(round, minimum, {
+          ...options,
+          signal,
+          onMessage: (peer, msg) => {
+            take(peer, msg);
+            endIfGone().catch(() => undefined);
+          },
+        }),
+      first,
+    );
+  } finally {
+    ended = true;
+    wake?.();
+    clearTimeout(earlyTimer);
+  }
+  if (!how.waitForHeldUp || got.size < minimum) return ordered();
+  const late = missing();
+  if (late.length === 0) return ordered();
+
+  // The deadline passed with the minimum in: one more round deadline, at most, for a missing party
+  // that is alive and held up; the rest are not waited for.
+  const traced = (await early) ?? { names: late, trace: await group._traceMissing(round, late, Math.max(1, Math.floor(timeoutMs / 4))) };
+  const { trace } = traced;
+  // Held up: alive, and waiting for a silent party or for one held up in turn (a fixpoint over the
+  // answers). A party that waits only for parties alive and free — this one's peers in this round,
+  // or a late statement's author waiting for the reports of the parties that wait for its
+  // statement (a cycle) — is not: it is slow, a dropout here as before (review26 R26-1, split).
+  const silent = new Set(trace.silent);
+  const held = new Set<string>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const m of trace.waiting.keys()) {
+      if (held.has(m) || !waitsOf(trace, m).some((q) => silent.has(q) || held.has(q))) continue;
+      held.add(m);
+      grew = true;
+    }
+  }
+  const heldUp = missing().filter((m) => held.has(m));
+  if (heldUp.length === 0) return ordered();
+  const more = new AbortController();
+  await stoppable(
+    (signal) =>
+      group.gatherSome(round, 0, {
+        timeoutMs: how.roundMs,
+        signal,
+        from: heldUp,
+        onMessage: (peer, msg) => {
+          take(peer, msg);
+          if (heldUp.every((p) => got.has(p) || group.lostPeers.includes(p))) more.abort();
+        },
+      }),
+    more,
+  );
+  return ordered();
+}
+
+/**
  * `TOO_FEW_PARTIES` in a dropout-tolerant run names nobody for what it did not observe itself
  * (review9 W1, W2; the floor check still names, after probing, a party absent from the whole run
  * here). Whom this party misses
@@ -623,7 +782,7 @@ export async function _exchangeShapes<V>(
   const round = `${local.runId}/shape`;
   const mine = { shape: shapeDigest(local.shape), params: local.descriptor };
   await sendTolerant(group, round, group.peers, () => mine, stuck);
-  const got = await group.gatherSome(round, minimum, ro);
+  const got = await gatherTolerant(group, round, minimum, { ...ro, from: group.peers }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, waitForHeldUp: true });
   const disagree: string[] = [];
   for (const [party, value] of got) {
     // Parameters first (the protocol revision is among them), as in the echoed agreement: another
@@ -676,7 +835,8 @@ async function agreeDealers(
   // named them all, honest and done (review26 R26-1).
   const without = group.peers.filter((p) => !agreed.includes(p));
   await sendTolerant(group, `${run.runId}/dealers`, [...present, ...without], (peer) => (present.includes(peer) ? { d: mySet, sig: myReport.sig } : WENT_ON), stuck);
-  const gathered = await group.gatherSome(`${run.runId}/dealers`, t - 1, { ...ro, from: present });
+  const roundMs = ro.timeoutMs ?? group.roundTimeoutMs;
+  const gathered = await gatherTolerant(group, `${run.runId}/dealers`, t - 1, { ...ro, from: present }, { roundMs, waitForHeldUp: true });
   const reports = new Map<string, PlainData>();
   const wentOnWithout: string[] = [];
   const signedReports = new Map<string, SignedReport>([[group.localId, myReport]]);
@@ -731,7 +891,7 @@ async function agreeDealers(
   const myConfirmation = ed25519Sign(confirmStatement(group, run.runId, group.localId, myQ, committed.c), group.identity.secretKey);
   await sendTolerant(group, `${run.runId}/confirm`, reporters, () => ({ q: myQ, c: committed.c, rep: used, sig: myConfirmation }), stuck);
   const quorum = thresholdQuorum(n, t);
-  const confirms = await group.gatherSome(`${run.runId}/confirm`, 0, { ...ro, from: reporters });
+  const confirms = await gatherTolerant(group, `${run.runId}/confirm`, 0, { ...ro, from: reporters }, { roundMs, waitForHeldUp: true });
   const confirmers: string[] = [];
   const confirmations = new Map<string, SignedConfirmation>([[group.localId, { from: group.localId, q: myQ, c: committed.c, sig: myConfirmation }]]);
   for (const [peer, msg] of confirms) {
@@ -837,7 +997,7 @@ async function runThreshold<V>(
   // 1. Collect the shares dealt to this party (sent with the shape statement, see dealAndRun) by
   // the parties whose shape statement matched; a party that vanished before stating it is no dealer.
   const held = new Map<string, V>([[group.localId, ownShare]]);
-  const dealt = await group.gatherSome(`${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) });
+  const dealt = await gatherTolerant(group, `${run.runId}/deal`, t - 1, { ...ro, from: agreed.filter((p) => p !== group.localId) }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, waitForHeldUp: true });
   for (const [peer, msg] of dealt) {
     const ctx = { what: 'Shamir share', peer };
     held.set(peer, F.fromBytes(expectBytes(expectRecord(msg, ctx, ['y']).y, 'y', ctx), run.length, 'Shamir share', peer));
@@ -859,7 +1019,7 @@ async function runThreshold<V>(
   const publication = { q: myQ, y: partialBytes!, ...PublishChecks.opening(agreement, group.localId) };
   await sendTolerant(group, `${run.runId}/partial`, [...confirmers, ...late], (peer) => (late.includes(peer) ? WENT_ON : publication), stuck);
   const quorum = thresholdQuorum(n, t);
-  const published = await group.gatherSome(`${run.runId}/partial`, quorum - 1, { ...ro, ...publishDeadline(group, ro), from: confirmers });
+  const published = await gatherTolerant(group, `${run.runId}/partial`, quorum - 1, { ...ro, ...publishDeadline(group, ro), from: confirmers }, { roundMs: ro.timeoutMs ?? group.roundTimeoutMs, endWhenSilent: true });
 
   // 5. Check (commitments, forwarded confirmations) and reconstruct.
   const checks = new PublishChecks(group, run.runId, agreement, 1, t);
