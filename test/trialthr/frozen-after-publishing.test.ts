@@ -22,6 +22,9 @@ import { oneViaForwarders } from '../support/one-via-forwarders';
 
 const ROUND_MS = 1_500;
 
+/** A party's outcome as the assertions compare it: its error's code and message, or its contributors and sum. */
+const view = (r: unknown): unknown =>
+  r instanceof Error ? { error: (r as { code?: string }).code, message: r.message } : { contributors: (r as { contributors: string[] }).contributors, sum: [...(r as { sum: Float64Array }).sum] };
 const input = (i: number): Float64Array => Float64Array.from({ length: 8 }, (_, k) => (i + 1) * (k + 1));
 const sumOf = (idx: readonly number[]): number[] => Array.from({ length: 8 }, (_, k) => idx.reduce((s, i) => s + (i + 1) * (k + 1), 0));
 
@@ -59,8 +62,6 @@ test('a party frozen while publishing its partial sum (reached some parties only
     const r1 = await Promise.all(first);
     const r2 = await Promise.all(second);
     for (const r of r1) expect(r).toMatchObject({ contributors: ['p1', 'p2', 'p3', 'p4', 'p5'] });
-    const view = (r: unknown): unknown =>
-      r instanceof Error ? { error: (r as { code?: string }).code, message: r.message } : { contributors: (r as { contributors: string[] }).contributors, sum: [...((r as { sum: Float64Array }).sum)] };
     const seen = r2.map(view);
     // Every honest party completes run 2, without p5 (it never started it), with the same sum.
     for (const v of seen) expect(v).toEqual({ contributors: ['p1', 'p2', 'p3', 'p4'], sum: sumOf([0, 1, 2, 3]) });
@@ -122,8 +123,6 @@ test('a party cut off while its dealer report and confirmation reach one party o
     const second = honest.map((g, i) => first[i]!.then(() => run(g, i)));
     const r1 = await Promise.all(first);
     const r2 = await Promise.all(second);
-    const view = (r: unknown): unknown =>
-      r instanceof Error ? { error: (r as { code?: string }).code, message: r.message } : { contributors: (r as { contributors: string[] }).contributors, sum: [...((r as { sum: Float64Array }).sum)] };
     if (process.env.TRIALTHR_DEBUG) console.log(JSON.stringify({ r1: r1.map(view), r2: r2.map(view) }, null, 1));
     // Run 1: p5 dealt to everyone before it was cut off.
     for (const r of r1) expect(view(r)).toEqual({ contributors: ['p1', 'p2', 'p3', 'p4', 'p5'], sum: sumOf([0, 1, 2, 3, 4]) });
@@ -161,8 +160,6 @@ test('a party that vanishes while its first flight (shape statement and share) r
     const second = honest.map((g, i) => first[i]!.then(() => run(g, i)));
     const r1 = await Promise.all(first);
     const r2 = await Promise.all(second);
-    const view = (r: unknown): unknown =>
-      r instanceof Error ? { error: (r as { code?: string }).code, message: r.message } : { contributors: (r as { contributors: string[] }).contributors, sum: [...((r as { sum: Float64Array }).sum)] };
     if (process.env.TRIALTHR_DEBUG) console.log(JSON.stringify({ r1: r1.map(view), r2: r2.map(view) }, null, 1));
     // p3 and p4 never got p5's share: p5 is no dealer, for everyone.
     for (const r of [...r1, ...r2]) expect(view(r)).toEqual({ contributors: ['p1', 'p2', 'p3', 'p4'], sum: sumOf([0, 1, 2, 3]) });
