@@ -125,8 +125,11 @@ export interface PartyOutcome {
   readonly signal: NodeJS.Signals | null;
   readonly result: unknown;
   readonly elapsedMs: number;
-  /** Bytes per peer, and the path each channel took (`direct` or `relay`). */
-  readonly traffic: { peer: string; bytesSent: number; bytesReceived: number; path?: 'direct' | 'relay' }[];
+  /**
+   * Bytes per peer, the liveness probes and answers among the messages, and the path each channel
+   * took (`direct` or `relay`).
+   */
+  readonly traffic: { peer: string; bytesSent: number; bytesReceived: number; probesSent?: number; probesReceived?: number; path?: 'direct' | 'relay' }[];
   /**
    * Why it failed, from the error line its entry point printed (`[coupler] error: <CODE>: <message>`):
    * the `COUPLER_ERR_*` code (`undefined` for an error without one, e.g. `RangeError`) and the
@@ -802,7 +805,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationOutc
         const res = json.length > 100 ? `${json.slice(0, 99)}… (--json for all)` : json;
         print(`${p.party.padStart(5)}  ${String(p.pid ?? '-').padStart(7)}  ${(p.signal ?? String(p.exitCode)).padStart(7)}  ${String(p.elapsedMs).padStart(8)}  ${String(sent).padStart(11)}  ${String(recv).padStart(15)}  ${res}`);
       }
-      const trafficLines = parties.flatMap((p) => p.traffic.map((t) => `  ${p.party} -> ${t.peer}: sent ${t.bytesSent} B, received ${t.bytesReceived} B${t.path === 'relay' ? ', via the relay' : ''}`));
+      const probes = (t: PartyOutcome['traffic'][number]): string => ((t.probesSent ?? 0) + (t.probesReceived ?? 0) > 0 ? `, probes ${t.probesSent ?? 0} sent, ${t.probesReceived ?? 0} received` : '');
+      const trafficLines = parties.flatMap((p) => p.traffic.map((t) => `  ${p.party} -> ${t.peer}: sent ${t.bytesSent} B, received ${t.bytesReceived} B${probes(t)}${t.path === 'relay' ? ', via the relay' : ''}`));
       if (trafficLines.length > 0 && n <= 8) {
         print('');
         print('traffic per peer (wire bytes, including framing and authentication tags):');
