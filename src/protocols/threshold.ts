@@ -503,7 +503,8 @@ async function sendTolerant(group: Group, round: string, to: readonly string[], 
  * the next step (or run) compared messages arriving exactly at the others' deadline.
  *
  * - `endWhenSilent` (the partial-sum round, whose deadline is two round deadlines): once the
- *   minimum is in, the missing parties are probed (half a round deadline; again every half
+ *   minimum is in and a quarter of a round deadline has passed (in a run without a dropout the
+ *   last ones are in by then), the missing parties are probed (half a round deadline; again every half
  *   deadline while the round lasts) and the round ends as soon as each is silent here or alive
  *   and waiting only for silent parties — instead of waiting out the deadline for a partial sum
  *   it does not need from a party that is gone, while the others, which got it, start the next run.
@@ -556,8 +557,23 @@ async function gatherTolerant(
   let ended = false;
   let wake: (() => void) | undefined;
   let probing = false;
+  // Not before a quarter of a round deadline into the round: in a run without a dropout the last
+  // partial sums come within moments of the others, and probing at once (as soon as the minimum was
+  // in) sent a probe per party and run that nobody needed — most of them never read, the run being
+  // over. A party that left at once still leaves by three quarters of a round deadline (a quarter,
+  // then the probe's half), before the others' next shape deadline.
+  const graceUntil = Date.now() + Math.max(1, Math.floor(how.roundMs / 4));
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
   const endIfGone = async (): Promise<void> => {
     if (!how.endWhenSilent || probing || ended || got.size < minimum) return;
+    const wait = graceUntil - Date.now();
+    if (wait > 0) {
+      graceTimer ??= setTimeout(() => {
+        graceTimer = undefined;
+        endIfGone().catch(() => undefined);
+      }, wait);
+      return;
+    }
     probing = true;
     for (;;) {
       if (ended) return;
@@ -607,6 +623,7 @@ async function gatherTolerant(
     ended = true;
     wake?.();
     clearTimeout(earlyTimer);
+    clearTimeout(graceTimer);
   }
   if (!how.waitForHeldUp || got.size < minimum) return ordered();
   const late = missing();
