@@ -20,7 +20,17 @@ test('R14-3 — p3 reads everything, never acknowledges, and answers every probe
     const { outcomes, report } = await sumsUntilFailure(groups, RUNS, ELEMENTS, { pauseMs: 200 });
     const last = outcomes[outcomes.length - 1]!;
     console.log(`R14-3 late: ${JSON.stringify(report)}`);
-    expect(last[0]).toEqual({ code: 'COUPLER_ERR_PROTOCOL_VIOLATION', peers: ['p3'] });
-    expect(last[1]).toEqual({ code: 'COUPLER_ERR_PROTOCOL_VIOLATION', peers: ['p3'] });
+    // Usually both reach the verdict on their own (28–29 s, both name p3). Under load one can reach
+    // it first (a CI run: p1 at 8.3 s) and stop the run with its notice: the other, for which p3 is
+    // still alive and answering, then does not confirm the notice's blame (README: a receiver names
+    // a blamed party only if it sees it failing too) and names nobody. Either way p3 does not escape
+    // and no honest party is named.
+    const verdicts = [last[0], last[1]] as ({ code?: string; peers?: string[] } | undefined)[];
+    const named = verdicts.filter((o) => (o?.peers?.length ?? 0) > 0);
+    expect(named.length).toBeGreaterThan(0);
+    for (const o of verdicts) {
+      expect(o?.code).toBe('COUPLER_ERR_PROTOCOL_VIOLATION');
+      expect(o?.peers === undefined || o.peers.length === 0 || (o.peers.length === 1 && o.peers[0] === 'p3')).toBe(true);
+    }
   });
 });
